@@ -1,0 +1,23 @@
+"""LSTM Scope's engine: an exact, steppable, fully traced LSTM in pure numpy (no Qt).
+
+    from engine import load_model, Session
+    model = load_model("demo")
+    result = model.trace(x)
+    tr = result.layer(0); tr.i, tr.f, tr.g, tr.o, tr.c, tr.h
+    s = Session(model, x); s.step(); s.back(); s.seek(10); s.t
+"""
+
+from .cell import GATES, CellWeights
+from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
+from .loaders import load_model
+from .model import Model, TracedLayerInfo
+from .session import Session
+from .trace import LayerTrace, TraceResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GATES", "CellWeights", "InputFileError", "LayerTrace", "Model", "ModelFileError",
+    "ScopeError", "Session", "TraceResult", "TracedLayerInfo", "UnsupportedModelError",
+    "load_model", "__version__",
+]

@@ -1,0 +1,98 @@
+"""The weights of one LSTM direction in the canonical (Keras) layout, and its size facts.
+
+Every loader converts its format into ``CellWeights``: kernel (D, 4N), recurrent kernel
+(H, 4N) where H = N (or the projection size), bias (4N,), gate blocks in the order i, f, g, o.
+Extras that only some formats have (peepholes, cell clip, projection, coupled input-forget)
+are optional fields, so the stepper can keep one fast path for the common case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import SIGMOID, TANH, Activation
+
+GATES = ("i", "f", "g", "o")
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """One LSTM direction's parameters and activations, canonical layout."""
+
+    kernel: np.ndarray                      # (D, 4N)
+    recurrent_kernel: np.ndarray            # (H, 4N); H = N, or the projection size
+    bias: np.ndarray                        # (4N,), zeros when the layer has none
+    use_bias: bool = True
+    gate_activation: Activation = SIGMOID   # for i, f, o (Keras: recurrent_activation)
+    cell_activation: Activation = TANH      # for g (Keras: activation)
+    output_activation: Activation = TANH    # applied to c before o (Keras: activation)
+    peephole: np.ndarray | None = None      # (3, N): i, f, o (ONNX P order is i, o, f)
+    cell_clip: float | None = None          # ONNX `clip`: pre-activations clipped to +-clip
+    projection: np.ndarray | None = None    # (N, P): h = (o * act(c)) @ projection (PyTorch)
+    input_forget: bool = False              # ONNX `input_forget=1`: f = 1 - i
+    param_count: int = 0                    # as the writing framework counts it
+    bias_parts: tuple[np.ndarray, ...] = field(default=(), compare=False)  # e.g. torch b_ih, b_hh
+
+    def __post_init__(self) -> None:
+        for name in ("kernel", "recurrent_kernel", "bias"):
+            arr = np.ascontiguousarray(getattr(self, name), dtype=np.float32)
+            object.__setattr__(self, name, arr)
+        if self.param_count == 0:
+            object.__setattr__(self, "param_count", self.default_param_count())
+
+    @property
+    def units(self) -> int:
+        return self.kernel.shape[1] // 4
+
+    @property
+    def input_dim(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def state_size(self) -> int:
+        """Size of h: the units, or the projection size when there is one."""
+        return self.recurrent_kernel.shape[0]
+
+    def default_param_count(self) -> int:
+        """Keras' count: 4 * (N * (D + H) + N) with bias, without bias 4 * N * (D + H)."""
+        n = self.kernel.size + self.recurrent_kernel.size
+        if self.use_bias:
+            n += self.bias.size
+        if self.peephole is not None:
+            n += self.peephole.size
+        if self.projection is not None:
+            n += self.projection.size
+        return int(n)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape badges: kernel (D,4N), recurrent kernel (H,4N), bias (4N,)."""
+        out: dict[str, tuple[int, ...]] = {
+            "kernel": tuple(self.kernel.shape),
+            "recurrent_kernel": tuple(self.recurrent_kernel.shape),
+        }
+        if self.use_bias:
+            out["bias"] = tuple(self.bias.shape)
+        if self.peephole is not None:
+            out["peephole"] = tuple(self.peephole.shape)
+        if self.projection is not None:
+            out["projection"] = tuple(self.projection.shape)
+        return out
+
+    @property
+    def is_plain(self) -> bool:
+        """True when the fast Keras-style path computes this cell exactly."""
+        return (self.peephole is None and self.cell_clip is None and self.projection is None
+                and not self.input_forget)
+
+    def gate_block(self, matrix: np.ndarray, gate: str) -> np.ndarray:
+        """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o)."""
+        n = self.units
+        k = GATES.index(gate)
+        return matrix[..., k * n:(k + 1) * n]
+
+    def with_recurrent_kernel(self, recurrent_kernel: np.ndarray) -> "CellWeights":
+        """A copy with another U (for what-if runs such as decoupled units)."""
+        from dataclasses import replace
+        return replace(self, recurrent_kernel=recurrent_kernel)

@@ -1,0 +1,137 @@
+"""Headless commands behind ``main.py trace`` and ``main.py info`` (no Qt).
+
+Each returns an exit code and writes warnings to ``err``; ScopeError propagates to main.py,
+which turns it into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import InputFileError, ScopeError
+from .inputs import read_input
+from .loaders import load_model
+from .model import Model
+
+
+def parse_slice(text: str) -> slice:
+    """``A:B`` (Python slice, end excluded) from the command line."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ScopeError(f"'{text}' is not a range A:B")
+    try:
+        start = int(parts[0]) if parts[0].strip() else None
+        stop = int(parts[1]) if parts[1].strip() else None
+    except ValueError:
+        raise ScopeError(f"'{text}' is not a range A:B of integers") from None
+    return slice(start, stop)
+
+
+def load_initial_state(path: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``--initial-state FILE.npz`` holding arrays ``h0`` and ``c0`` (batch, units)."""
+    if path is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "h0" not in data.files or "c0" not in data.files:
+                raise InputFileError(f"{path}: expected arrays 'h0' and 'c0', found "
+                                     f"{', '.join(data.files) or 'none'}")
+            return np.asarray(data["h0"], np.float32), np.asarray(data["c0"], np.float32)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except (ValueError, OSError) as exc:
+        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def resolve_input(model: Model, input_path: str | None, key: str | None) -> np.ndarray:
+    """The user's input file, or the demo's default input, or an error saying what is needed."""
+    if input_path is not None:
+        return read_input(input_path, key)
+    demo = model.metadata.get("demo")
+    if demo is not None:
+        from .loaders.demos import default_demo_input
+        return default_demo_input(demo, model)
+    raise InputFileError(f"{model.source}: give an input sequence with --input FILE "
+                         f"(.npy, .npz or .csv)")
+
+
+def nonfinite_warnings(model: Model, x: np.ndarray, arrays: dict[str, np.ndarray]) -> list[str]:
+    """NaN/Inf are not errors: they propagate into the trace, and we say where they came from."""
+    notes = []
+    if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.all(np.isfinite(x)):
+        notes.append(f"input holds {int(np.sum(~np.isfinite(x)))} NaN/Inf values; they propagate "
+                     f"into the trace")
+    if not model.weights_finite():
+        notes.append("model weights hold NaN/Inf values; they propagate into the trace")
+    h = arrays.get("h")
+    if h is not None and not notes and not np.all(np.isfinite(h[np.asarray(arrays["mask"], bool)])):
+        notes.append("the trace holds NaN/Inf values (the state overflowed)")
+    return notes
+
+
+def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str | None = None,
+              key: str | None = None, initial_state: str | None = None, layer_input: bool = False,
+              err: TextIO) -> int:
+    model = load_model(model_spec)
+    x = resolve_input(model, input_path, key)
+    state = load_initial_state(initial_state)
+    index = model.layer_index(layer)
+    states = {model.traced_layers[index].name: state} if state is not None else None
+    with np.errstate(all="ignore"):
+        result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
+    traced = result.layer(model.traced_layers[index].name)
+    arrays = traced.arrays()
+    arrays["output"] = np.asarray(result.output)
+    meta = {"model": model.source, "format": model.format, "layer": traced.name,
+            "layer_index": index, "direction": traced.direction,
+            "layers": result.names, "version": _version()}
+    arrays["meta"] = np.array(json.dumps(meta))
+    for note in nonfinite_warnings(model, arrays["x"], arrays):
+        print(f"warning: {note}", file=err)
+    out_path = Path(out)
+    if out_path.parent and not out_path.parent.exists():
+        raise ScopeError(f"{out}: the folder {out_path.parent} does not exist")
+    np.savez(out_path, **arrays)
+    return 0
+
+
+def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+    model = load_model(model_spec)
+    summary = model.summary()
+    if not model.weights_finite():
+        print("warning: model weights hold NaN/Inf values", file=err)
+    if as_json:
+        print(json.dumps(summary, indent=2), file=out)
+        return 0
+    out.write(format_info(summary))
+    return 0
+
+
+def format_info(summary: dict[str, Any]) -> str:
+    lines = [f"model:   {summary['source']}  ({summary['format']})",
+             f"input:   " + ("token ids (batch, T)" if summary["input"]["tokens"]
+                             else f"(batch, T, {summary['input']['features']})"),
+             f"params:  {summary['params']:,}", "", "layers:"]
+    for layer in summary["layers"]:
+        lines.append(f"  {layer['name']:<24} {layer['class']:<16} {layer['params']:>12,}")
+    lines += ["", "traced LSTM layers:"]
+    for t in summary["traced_layers"]:
+        shapes = t["shapes"]
+        bias = shapes.get("bias")
+        lines.append(
+            f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} units={t['units']:<5} "
+            f"kernel={tuple(shapes['kernel'])} recurrent={tuple(shapes['recurrent_kernel'])} "
+            f"bias={tuple(bias) if bias else 'none'} params={t['params']:,} "
+            f"act={t['activation']} rec_act={t['recurrent_activation']}")
+    for w in summary.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__

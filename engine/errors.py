@@ -1,0 +1,28 @@
+"""User-facing errors: each one is a single readable line naming the file and the problem.
+
+The CLI prints ``str(error)`` and exits 2; the window shows it in a message box. Anything that
+is *not* a ScopeError is a bug in LSTM Scope and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ScopeError(Exception):
+    """A problem with what the user gave us (a file, an input, an expression)."""
+
+
+class ModelFileError(ScopeError):
+    """The model file is missing, unreadable, or not a model we understand."""
+
+
+class UnsupportedModelError(ScopeError):
+    """The file is a real model, but a layer in it is not something we can trace (yet)."""
+
+
+class InputFileError(ScopeError):
+    """The input sequence is missing, malformed, or does not fit the model."""
+
+
+def describe(path: object) -> str:
+    """Short display form of a path for messages."""
+    return str(path)

@@ -1,0 +1,262 @@
+"""The non-recurrent layers a model is made of, and the LSTM / Bidirectional wrappers.
+
+Each op maps (x, mask) -> (y, mask) on batch-first arrays, the way Keras does at inference
+(dropout off). LSTM ops also record their ``LayerTrace`` into the run context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .activations import Activation, keras_activation
+from .cell import CellWeights
+from .errors import InputFileError, UnsupportedModelError
+from .stepper import DirectionRunner
+from .trace import LayerTrace
+
+F32 = np.float32
+Mask = np.ndarray | None
+
+
+@dataclass
+class RunContext:
+    """What a forward pass collects: traces, initial and final states per traced layer."""
+
+    initial_state: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    traces: list[LayerTrace] = field(default_factory=list)
+    states: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    extra_outputs: list[np.ndarray] = field(default_factory=list)
+
+    def runner(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
+               backward: bool) -> DirectionRunner:
+        h0, c0 = self.initial_state.get(name, (None, None))
+        return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return (e / np.sum(e, axis=-1, keepdims=True)).astype(F32)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return (shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))).astype(F32)
+
+
+def output_activation(name: str | None, *, hard_sigmoid: str = "keras3") -> Callable[[np.ndarray], np.ndarray]:
+    """Activation for Dense/Activation layers: element-wise ones plus softmax (last axis)."""
+    key = (name or "linear").lower()
+    if key == "softmax":
+        return _softmax
+    if key == "log_softmax":
+        return _log_softmax
+    return keras_activation(key, hard_sigmoid=hard_sigmoid)
+
+
+class Op:
+    """Base class: one layer of a model, applied at inference."""
+
+    name: str
+    kind: str
+
+    @property
+    def params(self) -> int:
+        """Trainable numbers in this layer, as the framework counts them."""
+        return 0
+
+    def apply(self, x: np.ndarray, mask: Mask, ctx: RunContext) -> tuple[np.ndarray, Mask]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.kind
+
+
+@dataclass
+class Identity(Op):
+    """Layers that do nothing at inference: Dropout, GaussianNoise, InputLayer ..."""
+
+    name: str
+    kind: str = "Dropout"
+
+    def apply(self, x, mask, ctx):
+        return x, mask
+
+
+@dataclass
+class Embedding(Op):
+    name: str
+    matrix: np.ndarray          # (vocab, E)
+    mask_zero: bool = False
+    kind: str = "Embedding"
+
+    @property
+    def params(self) -> int:
+        return int(self.matrix.size)
+
+    def apply(self, x, mask, ctx):
+        ids = np.asarray(x)
+        if ids.dtype.kind == "f":
+            if not np.all(np.isfinite(ids)) or not np.all(ids == np.round(ids)):
+                raise InputFileError("the model starts with an Embedding: input must be integer "
+                                     "token ids, found non-integer values")
+        ids = ids.astype(np.int64)
+        vocab = self.matrix.shape[0]
+        if ids.size and (ids.min() < 0 or ids.max() >= vocab):
+            raise InputFileError(f"token ids must be in 0..{vocab - 1} for this Embedding, "
+                                 f"found {int(ids.min())}..{int(ids.max())}")
+        y = self.matrix[ids]
+        new_mask = ids != 0 if self.mask_zero else mask
+        return y.astype(F32), new_mask
+
+
+@dataclass
+class Masking(Op):
+    name: str
+    mask_value: float = 0.0
+    kind: str = "Masking"
+
+    def apply(self, x, mask, ctx):
+        keep = np.any(x != F32(self.mask_value), axis=-1)
+        return (x * keep[..., None]).astype(F32), keep
+
+
+@dataclass
+class Dense(Op):
+    name: str
+    kernel: np.ndarray          # (in, out)
+    bias: np.ndarray | None
+    activation: str = "linear"
+    hard_sigmoid: str = "keras3"
+    kind: str = "Dense"
+
+    @property
+    def params(self) -> int:
+        return int(self.kernel.size + (0 if self.bias is None else self.bias.size))
+
+    def apply(self, x, mask, ctx):
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise InputFileError(f"layer '{self.name}' expects {self.kernel.shape[0]} features, "
+                                 f"got {x.shape[-1]}")
+        y = x @ self.kernel
+        if self.bias is not None:
+            y = y + self.bias
+        return output_activation(self.activation, hard_sigmoid=self.hard_sigmoid)(y.astype(F32)), mask
+
+
+@dataclass
+class ActivationOp(Op):
+    name: str
+    activation: str
+    hard_sigmoid: str = "keras3"
+    kind: str = "Activation"
+
+    def apply(self, x, mask, ctx):
+        return output_activation(self.activation, hard_sigmoid=self.hard_sigmoid)(x), mask
+
+
+@dataclass
+class TimeDistributed(Op):
+    name: str
+    inner: Op
+    kind: str = "TimeDistributed"
+
+    @property
+    def params(self) -> int:
+        return self.inner.params
+
+    def apply(self, x, mask, ctx):
+        y, _ = self.inner.apply(x, None, ctx)  # Dense and friends act on the last axis already
+        return y, mask
+
+
+@dataclass
+class LSTM(Op):
+    """A Keras LSTM layer (one traced direction)."""
+
+    name: str
+    weights: CellWeights
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    stateful: bool = False
+    kind: str = "LSTM"
+
+    @property
+    def params(self) -> int:
+        return self.weights.param_count
+
+    def traced(self) -> list[tuple[str, CellWeights, bool]]:
+        return [(self.name, self.weights, self.go_backwards)]
+
+    def apply(self, x, mask, ctx):
+        runner = ctx.runner(self.name, self.weights, x, mask, self.go_backwards)
+        runner.run()
+        trace = runner.to_trace()
+        ctx.traces.append(trace)
+        h, c = trace.final_state()
+        ctx.states[self.name] = (h, c)
+        y = runner.layer_output(self.return_sequences)
+        if self.return_state:
+            ctx.extra_outputs.extend([h, c])
+        return y, (mask if self.return_sequences else None)
+
+
+@dataclass
+class Bidirectional(Op):
+    """Keras Bidirectional(LSTM): two traced directions, outputs merged by ``merge_mode``."""
+
+    name: str
+    forward: CellWeights
+    backward: CellWeights
+    merge_mode: str | None = "concat"
+    return_sequences: bool = False
+    return_state: bool = False
+    kind: str = "Bidirectional"
+
+    @property
+    def params(self) -> int:
+        return self.forward.param_count + self.backward.param_count
+
+    def traced(self) -> list[tuple[str, CellWeights, bool]]:
+        return [(f"{self.name}/forward", self.forward, False),
+                (f"{self.name}/backward", self.backward, True)]
+
+    def apply(self, x, mask, ctx):
+        outs = []
+        for name, weights, backward in self.traced():
+            runner = ctx.runner(name, weights, x, mask, backward)
+            runner.run()
+            trace = runner.to_trace()
+            ctx.traces.append(trace)
+            ctx.states[name] = trace.final_state()
+            y = runner.layer_output(self.return_sequences, zero_masked=True)
+            if backward and self.return_sequences:
+                y = y[:, ::-1]
+            outs.append(np.ascontiguousarray(y))
+        fwd, bwd = outs
+        mode = self.merge_mode
+        if mode == "concat":
+            y = np.concatenate([fwd, bwd], axis=-1)
+        elif mode == "sum":
+            y = fwd + bwd
+        elif mode == "mul":
+            y = fwd * bwd
+        elif mode == "ave":
+            y = (fwd + bwd) / F32(2.0)
+        elif mode is None:
+            ctx.extra_outputs.append(bwd)
+            y = fwd
+        else:
+            raise UnsupportedModelError(f"Bidirectional '{self.name}': unknown merge_mode '{mode}'")
+        if self.return_state:
+            for name in (f"{self.name}/forward", f"{self.name}/backward"):
+                ctx.extra_outputs.extend(ctx.states[name])
+        return y.astype(F32), (mask if self.return_sequences else None)
+
+
+def activation_of(name: str | None, legacy: bool) -> Activation:
+    """Gate/cell activation for a Keras LSTM, honouring the writer's hard_sigmoid."""
+    return keras_activation(name, hard_sigmoid="keras2" if legacy else "keras3")

@@ -1,0 +1,202 @@
+"""Keras 3 native ``.keras`` archives: a zip of config.json and model.weights.h5.
+
+No Keras import: the config is JSON, the weights are HDF5 read with h5py. Keras stores each
+layer's variables under ``layers/<snake_case class name>[_k]/...`` in container order (the
+Sequential's InputLayer is not in the container; a Functional model's is), so weights are
+matched to configs by that same counter, never by the user-visible layer name.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import h5py
+import numpy as np
+
+from ..errors import ModelFileError, UnsupportedModelError
+from ..model import Model
+from .keras_common import build_op
+
+_SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
+_SNAKE_2 = re.compile(r"([a-z])([A-Z])")
+
+
+def to_snake_case(name: str) -> str:
+    """Keras' own ``naming.to_snake_case`` (used for weight group names)."""
+    name = _SNAKE_1.sub(r"\1_\2", name)
+    name = _SNAKE_2.sub(r"\1_\2", name).lower()
+    return name
+
+
+def _vars_under(group: h5py.Group | None) -> list[np.ndarray]:
+    """Arrays under ``group`` in Keras' variable order (vars/0, vars/1 ..., nested first)."""
+    if group is None:
+        return []
+    out: list[np.ndarray] = []
+    keys = sorted(group.keys(), key=lambda k: (k == "vars", k))
+    for key in keys:
+        item = group[key]
+        if key == "vars" and isinstance(item, h5py.Group):
+            for vk in sorted(item.keys(), key=lambda s: int(s) if s.isdigit() else 0):
+                out.append(np.asarray(item[vk]))
+        elif isinstance(item, h5py.Group):
+            out.extend(_vars_under(item))
+    return out
+
+
+def _weights_getter(group: h5py.Group | None) -> Callable[[], Sequence[np.ndarray]]:
+    return lambda: _vars_under(group)
+
+
+def _sub_getter(group: h5py.Group | None) -> Callable[[str], Callable[[], Sequence[np.ndarray]]]:
+    def sub(part: str) -> Callable[[], Sequence[np.ndarray]]:
+        node: Any = group
+        for piece in part.split("/"):
+            node = node.get(piece) if node is not None and piece in node else None
+        return _weights_getter(node)
+    return sub
+
+
+def read_archive(path: Path) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
+    """(config, weights bytes, metadata) from a .keras file, with one-line errors."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise ModelFileError(f"{path}: not a Keras 3 archive (no config.json inside)")
+            config = json.loads(archive.read("config.json"))
+            weights = archive.read("model.weights.h5") if "model.weights.h5" in names else b""
+            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{path}: not a valid .keras archive ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: config.json is not valid JSON ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise ModelFileError(f"{path}: cannot read the archive ({exc})") from None
+    if not weights:
+        raise ModelFileError(f"{path}: the archive holds no model.weights.h5")
+    return config, weights, metadata
+
+
+def load_keras3(path: Path) -> Model:
+    config, weights_bytes, metadata = read_archive(path)
+    try:
+        with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
+            return build_model(config, h5, source=str(path), fmt="keras3", legacy=False,
+                               metadata=metadata)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: model.weights.h5 is not readable HDF5 ({exc})") from None
+
+
+def _layer_entries(model_config: dict[str, Any]) -> list[dict[str, Any]]:
+    layers = model_config.get("config", {}).get("layers")
+    if not isinstance(layers, list):
+        raise ModelFileError("the model config has no layer list")
+    return layers
+
+
+def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str, legacy: bool,
+                metadata: dict[str, Any]) -> Model:
+    """A Model from a Keras 3 model config and an open model.weights.h5."""
+    class_name = config.get("class_name")
+    if class_name not in ("Sequential", "Functional", "Model"):
+        raise UnsupportedModelError(f"{source}: top-level object is {class_name}, expected a "
+                                    f"Sequential or Functional model")
+    entries = _layer_entries(config)
+    root = h5.get("layers")
+    used: dict[str, int] = {}
+    ops = []
+    names_in_order = []
+    is_sequential = class_name == "Sequential"
+    input_length = None
+    for entry in entries:
+        cls = entry.get("class_name", "")
+        cfg = entry.get("config", {})
+        if cls == "InputLayer":
+            shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+            if shape and len(shape) >= 2:
+                input_length = shape[1]
+            if is_sequential:
+                continue
+        key = to_snake_case(cls)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        group = root.get(key) if root is not None else None
+        if cls == "InputLayer":
+            continue
+        where = f"{source}"
+        ops.append(build_op(cls, cfg, _weights_getter(group), _sub_getter(group), legacy, where))
+        names_in_order.append(entry.get("name", cfg.get("name")))
+    chain = is_sequential or _is_chain(config)
+    build_cfg = config.get("build_config", {}) or {}
+    if input_length is None and isinstance(build_cfg.get("input_shape"), list):
+        shape = build_cfg["input_shape"]
+        input_length = shape[1] if len(shape) >= 2 else None
+    return Model(ops, source=source, format=fmt, name=str(config.get("config", {}).get("name", "model")),
+                 chain=chain, input_length=input_length, metadata=dict(metadata))
+
+
+def _is_chain(config: dict[str, Any]) -> bool:
+    """A functional graph where each layer reads the previous one's first output only."""
+    cfg = config.get("config", {})
+    layers = cfg.get("layers", [])
+    inputs, outputs = cfg.get("input_layers", []), cfg.get("output_layers", [])
+    if _count_refs(inputs) != 1 or _count_refs(outputs) != 1:
+        return False
+    previous = None
+    for entry in layers:
+        nodes = entry.get("inbound_nodes", [])
+        if entry.get("class_name") == "InputLayer":
+            if previous is not None:
+                return False
+            previous = entry.get("name")
+            continue
+        if len(nodes) != 1:
+            return False
+        sources = _inbound_sources(nodes[0])
+        if sources != [previous]:
+            return False
+        previous = entry.get("name")
+    out_name = outputs[0] if outputs and isinstance(outputs[0], str) else (outputs[0][0] if outputs else None)
+    return out_name == previous
+
+
+def _count_refs(refs: Any) -> int:
+    if not refs:
+        return 0
+    if isinstance(refs[0], str):
+        return 1
+    return len(refs)
+
+
+def _inbound_sources(node: Any) -> list[str]:
+    """Layer names a Keras 3 inbound node reads (keras_history of every tensor arg)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__":
+                found.append(value["config"]["keras_history"][0])
+                return
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    if isinstance(node, dict):
+        walk(node.get("args", []))
+        kwargs = node.get("kwargs", {})
+        walk({k: v for k, v in kwargs.items() if k not in ("mask", "training")})
+    else:  # Keras 2 style [[name, node_index, tensor_index, kwargs], ...]
+        for ref in node:
+            found.append(ref[0])
+    return found

@@ -1,0 +1,179 @@
+"""Turn Keras layer configs plus their weight arrays into engine ops.
+
+Shared by the Keras 3 ``.keras`` loader and the legacy HDF5 loader: the two formats differ in
+where the weights live, not in what a layer config means. ``legacy`` selects Keras 2's
+definitions where they differ (hard_sigmoid).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..cell import CellWeights
+from ..errors import UnsupportedModelError
+from ..layers import (LSTM, ActivationOp, Bidirectional, Dense, Embedding, Identity, Masking, Op,
+                      TimeDistributed, activation_of)
+
+WeightsFor = Callable[[], Sequence[np.ndarray]]
+
+IDENTITY_LAYERS = {
+    "InputLayer", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization",
+}
+
+NOT_LSTM_HINTS = {
+    "GRU": "a GRU is not an LSTM; LSTM Scope traces LSTM layers only",
+    "SimpleRNN": "a SimpleRNN is not an LSTM; LSTM Scope traces LSTM layers only",
+    "ConvLSTM1D": "ConvLSTM layers (convolutional gates) are not supported yet",
+    "ConvLSTM2D": "ConvLSTM layers (convolutional gates) are not supported yet",
+    "ConvLSTM3D": "ConvLSTM layers (convolutional gates) are not supported yet",
+    "CuDNNLSTM": ("CuDNNLSTM weights use a different layout (two biases); re-save the model "
+                  "with keras.layers.LSTM, which loads CuDNN-trained weights"),
+    "CuDNNGRU": "a CuDNNGRU is not an LSTM; LSTM Scope traces LSTM layers only",
+    "RNN": "a generic RNN wrapper around a custom cell cannot be traced; use keras.layers.LSTM",
+}
+
+
+def _act_name(value: Any) -> str:
+    """Activation as a plain name (configs may hold a string or a serialized dict)."""
+    if value is None:
+        return "linear"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        cfg = value.get("config")
+        if isinstance(cfg, dict) and "name" in cfg:
+            return str(cfg["name"])
+        if isinstance(cfg, str):
+            return cfg
+        return str(value.get("class_name", "linear"))
+    return str(value)
+
+
+def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.ndarray],
+                      legacy: bool) -> CellWeights:
+    """CellWeights from an LSTM config and its [kernel, recurrent_kernel, (bias)] arrays."""
+    use_bias = bool(config.get("use_bias", True))
+    if len(arrays) < 2:
+        raise UnsupportedModelError(f"LSTM '{name}': expected kernel and recurrent kernel "
+                                    f"weights, found {len(arrays)} arrays")
+    kernel, recurrent = np.asarray(arrays[0]), np.asarray(arrays[1])
+    units = int(config.get("units", kernel.shape[-1] // 4))
+    if kernel.ndim != 2 or kernel.shape[1] != 4 * units or recurrent.shape != (units, 4 * units):
+        raise UnsupportedModelError(
+            f"LSTM '{name}': weight shapes {kernel.shape} and {recurrent.shape} do not fit "
+            f"units={units} (expected (D, {4 * units}) and ({units}, {4 * units}))")
+    if use_bias:
+        if len(arrays) < 3:
+            raise UnsupportedModelError(f"LSTM '{name}': use_bias is set but no bias was saved")
+        bias = np.asarray(arrays[2]).reshape(-1)
+        if bias.shape != (4 * units,):
+            raise UnsupportedModelError(
+                f"LSTM '{name}': bias has shape {bias.shape}, expected ({4 * units},) — "
+                f"two biases usually mean CuDNNLSTM weights")
+    else:
+        bias = np.zeros(4 * units, np.float32)
+    act = activation_of(_act_name(config.get("activation", "tanh")), legacy)
+    rec = activation_of(_act_name(config.get("recurrent_activation", "sigmoid")), legacy)
+    return CellWeights(kernel=kernel, recurrent_kernel=recurrent, bias=bias, use_bias=use_bias,
+                       gate_activation=rec, cell_activation=act, output_activation=act)
+
+
+def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Keras 2 files may wrap an LSTMCell in a generic RNN layer: treat RNN(LSTMCell) as LSTM."""
+    if class_name == "RNN":
+        cell = config.get("cell", {})
+        if isinstance(cell, dict) and cell.get("class_name") == "LSTMCell":
+            merged = dict(cell.get("config", {}))
+            for key in ("return_sequences", "return_state", "go_backwards", "stateful"):
+                merged[key] = config.get(key, False)
+            return "LSTM", merged
+    return class_name, config
+
+
+def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
+             sub_weights: Callable[[str], WeightsFor], legacy: bool, where: str) -> Op:
+    """One engine op from a Keras layer (config dict, lazily fetched weight arrays).
+
+    ``sub_weights(part)`` fetches a nested layer's arrays: ``forward_layer``/``backward_layer``
+    for Bidirectional, ``layer`` for TimeDistributed.
+    """
+    class_name, config = unwrap_rnn_config(class_name, config)
+    name = str(config.get("name", class_name.lower()))
+    hs = "keras2" if legacy else "keras3"
+    if class_name in IDENTITY_LAYERS:
+        return Identity(name, kind=class_name)
+    if class_name == "Embedding":
+        (matrix,) = weights()[:1]
+        return Embedding(name, np.asarray(matrix, np.float32), bool(config.get("mask_zero", False)))
+    if class_name == "Masking":
+        return Masking(name, float(config.get("mask_value", 0.0)))
+    if class_name == "Dense":
+        arrays = weights()
+        bias = np.asarray(arrays[1], np.float32) if config.get("use_bias", True) and len(arrays) > 1 else None
+        return Dense(name, np.asarray(arrays[0], np.float32), bias, _act_name(config.get("activation")), hs)
+    if class_name == "Activation":
+        return ActivationOp(name, _act_name(config.get("activation")), hs)
+    if class_name in ("ReLU", "Softmax", "LeakyReLU", "ELU"):
+        return _advanced_activation(class_name, name, config)
+    if class_name == "TimeDistributed":
+        inner = config.get("layer", {})
+        inner_cls = inner.get("class_name", "")
+        inner_op = build_op(inner_cls, inner.get("config", {}), sub_weights("layer"),
+                            lambda part: sub_weights(f"layer/{part}"), legacy, where)
+        if isinstance(inner_op, (LSTM, Bidirectional)):
+            raise UnsupportedModelError(f"{where}: TimeDistributed({inner_cls}) is not supported")
+        return TimeDistributed(name, inner_op)
+    if class_name == "LSTM":
+        _reject_unsupported_lstm_options(name, config, where)
+        cell = lstm_cell_weights(name, config, weights(), legacy)
+        return LSTM(name, cell, bool(config.get("return_sequences", False)),
+                    bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
+                    bool(config.get("stateful", False)))
+    if class_name == "Bidirectional":
+        return _bidirectional(name, config, sub_weights, legacy, where)
+    if class_name in NOT_LSTM_HINTS:
+        raise UnsupportedModelError(f"{where}: layer '{name}' is {class_name}: {NOT_LSTM_HINTS[class_name]}")
+    raise UnsupportedModelError(
+        f"{where}: layer '{name}' of class {class_name} is not supported in a traced chain; "
+        f"trace an LSTM layer directly with --layer-input")
+
+
+def _advanced_activation(class_name: str, name: str, config: dict[str, Any]) -> Op:
+    if class_name == "Softmax":
+        return ActivationOp(name, "softmax", kind="Softmax")
+    if class_name == "ReLU" and not config.get("max_value") and not config.get("negative_slope") \
+            and not config.get("threshold"):
+        return ActivationOp(name, "relu", kind="ReLU")
+    if class_name == "ELU" and float(config.get("alpha", 1.0)) == 1.0:
+        return ActivationOp(name, "elu", kind="ELU")
+    if class_name == "LeakyReLU":
+        slope = float(config.get("negative_slope", config.get("alpha", 0.3)))
+        if abs(slope - 0.2) < 1e-12:
+            return ActivationOp(name, "leaky_relu", kind="LeakyReLU")
+    raise UnsupportedModelError(f"layer '{name}' ({class_name}) with these settings is not supported")
+
+
+def _reject_unsupported_lstm_options(name: str, config: dict[str, Any], where: str) -> None:
+    if config.get("time_major"):
+        raise UnsupportedModelError(f"{where}: LSTM '{name}' is time_major; re-save it batch-major")
+    if config.get("unroll"):
+        return  # unrolling changes speed, not results
+
+
+def _bidirectional(name: str, config: dict[str, Any], sub_weights: Callable[[str], WeightsFor],
+                   legacy: bool, where: str) -> Bidirectional:
+    inner = config.get("layer", {})
+    inner_cls, inner_cfg = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))
+    if inner_cls != "LSTM":
+        hint = NOT_LSTM_HINTS.get(inner_cls, "only Bidirectional(LSTM) can be traced")
+        raise UnsupportedModelError(f"{where}: Bidirectional '{name}' wraps {inner_cls}: {hint}")
+    back = config.get("backward_layer")
+    back_cfg = unwrap_rnn_config(back.get("class_name", ""), back.get("config", {}))[1] if back else inner_cfg
+    fwd = lstm_cell_weights(f"{name}/forward", inner_cfg, sub_weights("forward_layer")(), legacy)
+    bwd = lstm_cell_weights(f"{name}/backward", back_cfg, sub_weights("backward_layer")(), legacy)
+    merge = config.get("merge_mode", "concat")
+    return Bidirectional(name, fwd, bwd, merge, bool(inner_cfg.get("return_sequences", False)),
+                         bool(inner_cfg.get("return_state", False)))

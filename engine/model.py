@@ -1,0 +1,222 @@
+"""A loaded model: a chain of ops with traced LSTM directions, whatever file it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .cell import CellWeights
+from .errors import InputFileError, ScopeError
+from .layers import LSTM, Bidirectional, Embedding, Op, RunContext
+from .stepper import DirectionRunner
+from .trace import TraceResult
+
+F32 = np.float32
+StateMap = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class TracedLayerInfo:
+    """One traced LSTM direction: its name, place in the model, and weights."""
+
+    index: int
+    name: str
+    direction: str
+    weights: CellWeights
+    op_index: int
+    return_sequences: bool
+    stateful: bool
+
+    @property
+    def units(self) -> int:
+        return self.weights.units
+
+    @property
+    def input_dim(self) -> int:
+        return self.weights.input_dim
+
+
+@dataclass
+class Model:
+    """Ops in order. ``chain`` is False for graphs we can only trace layer by layer."""
+
+    ops: list[Op]
+    source: str = ""
+    format: str = ""
+    name: str = "model"
+    chain: bool = True
+    input_length: int | None = None           # T fixed by the file, if any
+    batch_size: int | None = None             # fixed batch (stateful Keras models)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.traced_layers: list[TracedLayerInfo] = []
+        for op_index, op in enumerate(self.ops):
+            if isinstance(op, (LSTM, Bidirectional)):
+                for name, weights, backward in op.traced():
+                    self.traced_layers.append(TracedLayerInfo(
+                        len(self.traced_layers), name, "backward" if backward else "forward",
+                        weights, op_index, op.return_sequences, getattr(op, "stateful", False)))
+        if not self.traced_layers:
+            raise ScopeError(f"{self.source or self.name}: the model has no LSTM layer to trace")
+
+    # --- what the model expects ----------------------------------------------------------------
+    @property
+    def takes_tokens(self) -> bool:
+        return bool(self.ops) and isinstance(self.ops[0], Embedding) and self.chain
+
+    @property
+    def vocab_size(self) -> int | None:
+        return self.ops[0].matrix.shape[0] if self.takes_tokens else None  # type: ignore[attr-defined]
+
+    @property
+    def input_features(self) -> int | None:
+        """D of the model's input, or None for token models."""
+        if self.takes_tokens:
+            return None
+        for op in self.ops:
+            if isinstance(op, LSTM):
+                return op.weights.input_dim
+            if isinstance(op, Bidirectional):
+                return op.forward.input_dim
+            kernel = getattr(op, "kernel", None)
+            if kernel is not None:
+                return int(kernel.shape[0])
+        return None
+
+    def layer_index(self, key: int | str | None) -> int:
+        """Traced-layer index from an index, a numeric string or a name; None = the first."""
+        if key is None:
+            return 0
+        if isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit()):
+            index = int(key)
+            if not 0 <= index < len(self.traced_layers):
+                raise ScopeError(f"layer index {index} out of range: this model has "
+                                 f"{len(self.traced_layers)} traced layers "
+                                 f"({', '.join(self.layer_names)})")
+            return index
+        for info in self.traced_layers:
+            if info.name == key:
+                return info.index
+        raise ScopeError(f"no traced layer named '{key}' (layers: {', '.join(self.layer_names)})")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [info.name for info in self.traced_layers]
+
+    def prepare_input(self, x: Any, *, layer_input: int | str | None = None) -> np.ndarray:
+        """Validate and batch an input: (T,D)/(T,) become one sequence (1,T,...)."""
+        arr = np.asarray(x)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise InputFileError(f"input must be numeric, got dtype {arr.dtype}")
+        if layer_input is not None or not self.takes_tokens:
+            d = (self.traced_layers[self.layer_index(layer_input)].input_dim
+                 if layer_input is not None else self.input_features)
+            if arr.ndim == 1 and d == 1:
+                arr = arr[:, None]
+            if arr.ndim == 2:
+                arr = arr[None]
+            if arr.ndim != 3:
+                raise InputFileError(f"input must be (batch, time, features) or (time, features); "
+                                     f"got shape {arr.shape}")
+            if d is not None and arr.shape[2] != d:
+                raise InputFileError(f"model expects {d} features per step, input has "
+                                     f"{arr.shape[2]} (shape {arr.shape})")
+            return np.ascontiguousarray(arr, dtype=F32)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        if arr.ndim == 1:
+            arr = arr[None]
+        if arr.ndim != 2:
+            raise InputFileError(f"this model starts with an Embedding: input must be token ids "
+                                 f"(batch, time) or (time,); got shape {arr.shape}")
+        return arr
+
+    # --- running ----------------------------------------------------------------------------
+    def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
+              layer_input: int | str | None = None) -> TraceResult:
+        """Run the model (or, with ``layer_input``, only that layer) and record every LSTM."""
+        ctx = RunContext(initial_state=self._state_map(initial_state))
+        if layer_input is not None:
+            info = self.traced_layers[self.layer_index(layer_input)]
+            op = self.ops[info.op_index]
+            y, _ = op.apply(self.prepare_input(x, layer_input=info.index), None, ctx)
+            return TraceResult(y, ctx.traces, [y, *ctx.extra_outputs], ctx.states)
+        if not self.chain:
+            raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
+                             f"feed one LSTM layer's own input with --layer-input")
+        y = self.prepare_input(x)
+        mask = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for op in self.ops:
+                y, mask = op.apply(y, mask, ctx)
+        return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states)
+
+    def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(input, mask) that the traced layer ``key`` reads, running the ops before it."""
+        info = self.traced_layers[self.layer_index(key)]
+        if is_layer_input:
+            return self.prepare_input(x, layer_input=info.index), None
+        if not self.chain:
+            raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
+                             f"feed the LSTM layer's own input with --layer-input")
+        y, mask = self.prepare_input(x), None
+        ctx = RunContext()
+        for op in self.ops[:info.op_index]:
+            y, mask = op.apply(y, mask, ctx)
+        return np.asarray(y, F32), mask
+
+    def runner(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
+               is_layer_input: bool = False) -> DirectionRunner:
+        """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
+        info = self.traced_layers[self.layer_index(key)]
+        layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input)
+        h0, c0 = self._state_map(initial_state).get(info.name, (None, None))
+        return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
+                               mask=mask, h0=h0, c0=c0)
+
+    def _state_map(self, state: StateMap | tuple | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        if state is None:
+            return {}
+        if isinstance(state, tuple):
+            return {self.traced_layers[0].name: state}
+        return dict(state)
+
+    # --- description ----------------------------------------------------------------------
+    @property
+    def param_count(self) -> int:
+        return int(sum(op.params for op in self.ops))
+
+    def summary(self) -> dict[str, Any]:
+        """The facts ``info`` prints and the window's shape badges show."""
+        layers = []
+        for op in self.ops:
+            layers.append({"name": op.name, "class": op.kind, "params": op.params})
+        traced = []
+        for info in self.traced_layers:
+            w = info.weights
+            traced.append({
+                "index": info.index, "name": info.name, "direction": info.direction,
+                "units": w.units, "input_dim": w.input_dim, "state_size": w.state_size,
+                "shapes": {k: list(v) for k, v in w.shapes().items()},
+                "params": w.param_count, "use_bias": w.use_bias,
+                "activation": w.cell_activation.name,
+                "recurrent_activation": w.gate_activation.name,
+                "return_sequences": info.return_sequences, "stateful": info.stateful,
+            })
+        return {"source": self.source, "format": self.format, "name": self.name,
+                "input": {"tokens": self.takes_tokens, "features": self.input_features,
+                          "vocab_size": self.vocab_size, "length": self.input_length},
+                "params": self.param_count, "layers": layers, "traced_layers": traced,
+                "warnings": list(self.warnings)}
+
+    def weights_finite(self) -> bool:
+        return all(np.all(np.isfinite(info.weights.kernel)) and np.all(np.isfinite(
+            info.weights.recurrent_kernel)) and np.all(np.isfinite(info.weights.bias))
+            for info in self.traced_layers)
+
+

@@ -1,0 +1,122 @@
+"""LSTM Scope: a visual debugger for LSTM layers.
+
+    python main.py                         open the window on the bundled demo
+    python main.py MODEL [--input X]       open the window on a model
+    python main.py trace|info|export|bench ...   headless commands (see --help)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+SUBCOMMANDS = ("trace", "info", "export", "bench")
+
+
+def _version() -> str:
+    from engine import __version__
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstm-scope", description="Step an LSTM one timestep at a time and watch every unit.")
+    parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
+    sub = parser.add_subparsers(dest="command")
+
+    trace = sub.add_parser("trace", help="write every traced array of one layer to an .npz")
+    trace.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
+    trace.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
+    trace.add_argument("--key", help="array name inside an .npz input")
+    trace.add_argument("--layer", help="traced layer name or index (default: the first)")
+    trace.add_argument("--initial-state", help=".npz with h0 and c0 (batch, units)")
+    trace.add_argument("--layer-input", action="store_true",
+                       help="the input is the chosen layer's own input (for non-chain models)")
+    trace.add_argument("--out", required=True, help="output .npz")
+
+    info = sub.add_parser("info", help="layers, shapes and parameter counts")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    export = sub.add_parser("export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ")
+    export.add_argument("model")
+    export.add_argument("--input")
+    export.add_argument("--key")
+    export.add_argument("--layer")
+    export.add_argument("--sample", type=int, default=0)
+    export.add_argument("--step", type=int, default=None, help="0-based input position of the cursor")
+    export.add_argument("--view", choices=("units", "layer", "cell", "window"), default="units")
+    export.add_argument("--unit", type=int, default=0)
+    export.add_argument("--out", required=True)
+    export.add_argument("--width", type=int)
+    export.add_argument("--theme", choices=("light", "dark"), default="light")
+    export.add_argument("--unit-range", help="units A:B to show")
+    export.add_argument("--steps", help="input positions A:B for a .gif (end excluded)")
+    export.add_argument("--title")
+    export.add_argument("--caption")
+
+    bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
+    bench.add_argument("--units", type=int, default=256)
+    bench.add_argument("--steps", type=int, default=500)
+    bench.add_argument("--repeat", type=int, default=5)
+    bench.add_argument("--engine-only", action="store_true", help="skip the window benchmark")
+    bench.add_argument("--json", action="store_true", help="print only the JSON line")
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lstm-scope", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
+    parser.add_argument("model", nargs="?", default=None, help="model file or demo[:NAME]")
+    parser.add_argument("--input", help="input sequence (.npy .npz .csv)")
+    parser.add_argument("--key", help="array name inside an .npz input")
+    parser.add_argument("--layer", help="traced layer name or index")
+    return parser
+
+
+def dispatch(argv: Sequence[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
+        args = build_parser().parse_args(argv)
+        if args.command == "trace":
+            from engine.commands import run_trace
+            return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
+                             initial_state=args.initial_state, layer_input=args.layer_input,
+                             err=sys.stderr)
+        if args.command == "info":
+            from engine.commands import run_info
+            return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)
+        if args.command == "export":
+            from gui.export_cli import run_export
+            return run_export(args)
+        if args.command == "bench":
+            from benchmarks.bench import run_bench
+            return run_bench(units=args.units, steps=args.steps, engine_only=args.engine_only,
+                             as_json=args.json, repeat=args.repeat)
+        build_parser().print_help()
+        return 0
+    args = build_gui_parser().parse_args(argv)
+    from gui.app import run_app
+    return run_app(args.model, input_path=args.input, key=args.key, layer=args.layer)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python main.py`` and the ``lstm-scope`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from engine.errors import ScopeError
+    try:
+        return dispatch(argv)
+    except ScopeError as exc:
+        print(f"lstm-scope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lstm-scope: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("lstm-scope: error: out of memory (try a shorter input or fewer units)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
