@@ -8,8 +8,8 @@ debugger needs for "saturated" (within 5 % of either end). Keras 3 and Keras 2 d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -92,7 +92,7 @@ class CellWeights:
         k = GATES.index(gate)
         return matrix[..., k * n:(k + 1) * n]
 
-    def with_recurrent_kernel(self, recurrent_kernel: np.ndarray) -> "CellWeights":
+    def with_recurrent_kernel(self, recurrent_kernel: np.ndarray) -> CellWeights:
         """A copy with another U (for what-if runs such as decoupled units)."""
         from dataclasses import replace
         return replace(self, recurrent_kernel=recurrent_kernel)

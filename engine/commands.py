@@ -81,8 +81,13 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     state = load_initial_state(initial_state)
     index = model.layer_index(layer)
     states = {model.traced_layers[index].name: state} if state is not None else None
-    with np.errstate(all="ignore"):
-        result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
+    try:
+        with np.errstate(all="ignore"):
+            result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
+    except InputFileError as exc:
+        if input_path is None or str(input_path) in str(exc):
+            raise
+        raise InputFileError(f"{input_path}: {exc}") from None
     traced = result.layer(model.traced_layers[index].name)
     arrays = traced.arrays()
     arrays["output"] = np.asarray(result.output)
@@ -113,7 +118,7 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO) -> int
 
 def format_info(summary: dict[str, Any]) -> str:
     lines = [f"model:   {summary['source']}  ({summary['format']})",
-             f"input:   " + ("token ids (batch, T)" if summary["input"]["tokens"]
+             "input:   " + ("token ids (batch, T)" if summary["input"]["tokens"]
                              else f"(batch, T, {summary['input']['features']})"),
              f"params:  {summary['params']:,}", "", "layers:"]
     for layer in summary["layers"]:

@@ -11,7 +11,8 @@ event ``"position"`` (t moved) or ``"run"`` (input, layer or state changed).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -7,8 +7,8 @@ Gate-shaped arrays keep the gate axis in the order i, f, g, o.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 

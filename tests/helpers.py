@@ -23,7 +23,9 @@ def assert_close(ours: np.ndarray, ref: np.ndarray, what: str = "") -> float:
     assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
     nan_ours, nan_ref = np.isnan(ours), np.isnan(ref)
     assert np.array_equal(nan_ours, nan_ref), f"{what}: NaN positions differ"
-    ok = ~nan_ref
+    inf_ref = np.isinf(ref)
+    assert np.array_equal(ours[inf_ref], ref[inf_ref]), f"{what}: Inf positions differ"
+    ok = ~nan_ref & ~inf_ref
     err = np.abs(ours[ok] - ref[ok])
     bound = ATOL + RTOL * np.abs(ref[ok])
     if err.size and not np.all(err <= bound):

@@ -149,7 +149,11 @@ def _is_chain(config: dict[str, Any]) -> bool:
     cfg = config.get("config", {})
     layers = cfg.get("layers", [])
     inputs, outputs = cfg.get("input_layers", []), cfg.get("output_layers", [])
-    if _count_refs(inputs) != 1 or _count_refs(outputs) != 1:
+    if _count_refs(inputs) != 1 or not outputs:
+        return False
+    out_refs = [outputs] if isinstance(outputs[0], str) else outputs
+    out_layers = {ref[0] for ref in out_refs}
+    if len(out_layers) != 1:
         return False
     previous = None
     for entry in layers:
@@ -165,9 +169,7 @@ def _is_chain(config: dict[str, Any]) -> bool:
         if sources != [previous]:
             return False
         previous = entry.get("name")
-    out_name = outputs[0] if outputs and isinstance(outputs[0], str) else (outputs[0][0] if outputs else None)
-    return out_name == previous
-
+    return out_layers == {previous}
 
 def _count_refs(refs: Any) -> int:
     if not refs:
