@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Model:
     def __post_init__(self) -> None:
         self.traced_layers: list[TracedLayerInfo] = []
         for op_index, op in enumerate(self.ops):
-            if isinstance(op, (LSTM, Bidirectional)):
+            if callable(getattr(op, "traced", None)):   # LSTM, Bidirectional, torch/ONNX ops
                 for name, weights, backward in op.traced():
                     self.traced_layers.append(TracedLayerInfo(
                         len(self.traced_layers), name, "backward" if backward else "forward",
@@ -82,6 +83,8 @@ class Model:
                 return op.weights.input_dim
             if isinstance(op, Bidirectional):
                 return op.forward.input_dim
+            if callable(getattr(op, "traced", None)):
+                return op.traced()[0][1].input_dim
             kernel = getattr(op, "kernel", None)
             if kernel is not None:
                 return int(kernel.shape[0])

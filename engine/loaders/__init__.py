@@ -10,18 +10,28 @@ from pathlib import Path
 from ..errors import ModelFileError
 from ..model import Model
 
-
 _SUFFIX_KINDS = {".keras": "keras3", ".h5": "h5", ".hdf5": "h5", ".pt": "torch", ".pth": "torch",
                  ".bin": "torch", ".ckpt": "torch", ".safetensors": "safetensors", ".onnx": "onnx"}
 
 
 def load_model(spec: str | Path) -> Model:
-    """Open a model file, or a bundled demo: ``"demo"`` / ``"demo:NAME"``."""
+    """Open a model file, or a bundled demo: ``"demo"`` / ``"demo:NAME"``.
+
+    ``file.pt#PREFIX`` (also .safetensors) picks one LSTM of a file holding several (e.g.
+    ``seq2seq.pt#decoder.rnn``). Other formats list every LSTM as a traced layer (``--layer``).
+    """
     text = str(spec)
     if text == "demo" or text.startswith("demo:"):
         from .demos import load_demo
         return load_demo(text.partition(":")[2] or None)
     path = Path(text)
+    select = None
+    if not path.exists() and "#" in text:   # file.pt#PREFIX: one of several LSTMs in a file
+        head, _, select = text.rpartition("#")
+        if Path(head).exists():
+            path = Path(head)
+        else:
+            select = None
     if not path.exists():
         raise ModelFileError(f"{path}: no such file")
     if path.is_dir():
@@ -38,6 +48,9 @@ def load_model(spec: str | Path) -> Model:
     kind = _SUFFIX_KINDS.get(suffix)
     if kind is None:  # unknown suffix: sniff the content
         kind = "keras3" if head.startswith(b"PK") else "h5" if head.startswith(b"\x89HDF") else None
+    if select is not None and kind not in ("torch", "safetensors"):
+        raise ModelFileError(f"{path}: '#{select}' picks one LSTM of a PyTorch file; for this "
+                             f"format choose a traced layer with --layer")
     if kind == "keras3":
         from .keras3 import load_keras3
         return load_keras3(path)
@@ -46,10 +59,10 @@ def load_model(spec: str | Path) -> Model:
         return load_keras_h5(path)
     if kind == "torch":
         from .torch_state import load_torch
-        return load_torch(path)
+        return load_torch(path, select)
     if kind == "safetensors":
         from .torch_state import load_safetensors
-        return load_safetensors(path)
+        return load_safetensors(path, select)
     if kind == "onnx":
         from .onnx_model import load_onnx
         return load_onnx(path)

@@ -1,0 +1,298 @@
+"""PyTorch ``state_dict`` files (.pt/.pth, via torch) and .safetensors files (no torch needed).
+
+What is mapped (each fact checked against torch 2.13's own ``nn.LSTM`` output, see
+tests/test_torch_loader.py):
+
+* ``weight_ih_lK`` (4N, D) -> kernel = weight_ih.T (D, 4N); ``weight_hh_lK`` (4N, H) ->
+  recurrent kernel = weight_hh.T (H, 4N). PyTorch's gate order i, f, g, o is the canonical one,
+  so no block is permuted.
+* ``bias_ih_lK + bias_hh_lK`` -> bias (zb); both are kept in ``bias_parts`` and both count in
+  the parameter count. No bias keys (``bias=False``) -> ``use_bias=False``.
+* ``weight_hr_lK`` (P, N) (``proj_size=P``) -> projection = weight_hr.T (N, P): h has P values,
+  c has N; the recurrent kernel is then (P, 4N).
+* ``_reverse`` keys are the backward direction; layer K+1 reads [forward h, reverse h].
+* ``nn.LSTMCell`` keys (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``) are one
+  forward layer run over the sequence.
+
+Names follow DESIGN.md: ``l0``, ``l0_reverse``, ``l1`` ... for a bare ``nn.LSTM`` state dict,
+``lstm.l0`` ... under the prefix ``lstm.``; an ``nn.LSTMCell`` under ``cell.`` is ``cell``
+(bare: ``cell``). A file with several LSTMs opens the first; ``file.pt#PREFIX`` picks another.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cell import CellWeights
+from ..errors import ModelFileError, UnsupportedModelError
+from ..foreign_ops import TorchLSTMLayer
+from ..model import Model
+
+F32 = np.float32
+TORCH_HINT = "pip install torch==2.13.0"
+
+_KEY = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<kind>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
+                  r"(?:_l(?P<layer>\d+)(?P<rev>_reverse)?)?$")
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "weights")
+
+
+@dataclass
+class _Group:
+    """All recurrent-looking keys under one prefix."""
+
+    prefix: str
+    cell: bool = False                                    # nn.LSTMCell-style keys (no _lK)
+    params: dict[tuple[int, bool], dict[str, np.ndarray]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.prefix[:-1] if self.prefix.endswith(".") else self.prefix
+
+
+# --- reading the files ---------------------------------------------------------------------
+def load_torch(path: str | Path, select: str | None = None) -> Model:
+    """A .pt/.pth file holding a state_dict (or a checkpoint dict with one)."""
+    path = Path(path)
+    try:
+        import torch
+    except ImportError:
+        raise ModelFileError(f"{path}: opening a PyTorch file needs PyTorch: {TORCH_HINT} "
+                             f"(or save the weights as .safetensors, which needs no torch)") from None
+    import pickle
+    try:
+        obj = torch.load(str(path), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
+            raise ModelFileError(
+                f"{path}: this file holds a whole pickled Python object (a module or custom "
+                f"class), which can only be opened by running its code; save the weights instead: "
+                f"torch.save(model.state_dict(), 'model.pt')") from None
+        raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(text)})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(str(exc))})") from None
+    state = _find_state_dict(path, obj)
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point():
+                value = value.detach().to("cpu", torch.float32)
+            arrays[key] = value.detach().cpu().numpy()
+    return build_torch_model(path, arrays, select=select, fmt="pytorch")
+
+
+def load_safetensors(path: str | Path, select: str | None = None) -> Model:
+    """A .safetensors file of a PyTorch module's state_dict, read with the numpy API."""
+    path = Path(path)
+    try:
+        from safetensors.numpy import load_file
+    except ImportError:
+        raise ModelFileError(f"{path}: opening .safetensors needs the safetensors package: "
+                             f"pip install safetensors") from None
+    try:
+        arrays = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - the library raises its own error types
+        raise ModelFileError(f"{path}: not a readable .safetensors file "
+                             f"({_first_line(str(exc))})") from None
+    return build_torch_model(path, arrays, select=select, fmt="safetensors")
+
+
+def _find_state_dict(path: Path, obj: Any) -> Mapping[str, Any]:
+    try:
+        import torch
+        tensor_type: Any = torch.Tensor
+    except ImportError:  # pragma: no cover - only called after torch imported
+        tensor_type = np.ndarray
+    if not isinstance(obj, Mapping):
+        raise ModelFileError(f"{path}: holds a {type(obj).__name__}, not a state_dict; save "
+                             f"the weights with torch.save(model.state_dict(), 'model.pt')")
+    if any(isinstance(v, tensor_type) for v in obj.values()):
+        return obj
+    for key in _CHECKPOINT_KEYS:
+        inner = obj.get(key)
+        if isinstance(inner, Mapping) and any(isinstance(v, tensor_type) for v in inner.values()):
+            return inner
+    raise ModelFileError(f"{path}: no tensors found (keys: {_list(obj.keys())}); expected a "
+                         f"state_dict saved with torch.save(model.state_dict(), 'model.pt')")
+
+
+# --- mapping onto the engine ---------------------------------------------------------------
+def _groups(arrays: Mapping[str, np.ndarray]) -> list[_Group]:
+    groups: dict[tuple[str, bool], _Group] = {}
+    for key, value in arrays.items():
+        m = _KEY.match(key)
+        if m is None:
+            continue
+        cell = m.group("layer") is None
+        gkey = (m.group("prefix"), cell)
+        group = groups.setdefault(gkey, _Group(m.group("prefix"), cell))
+        layer = 0 if cell else int(m.group("layer"))
+        group.params.setdefault((layer, bool(m.group("rev"))), {})[m.group("kind")] = np.asarray(value)
+        group.keys.append(key)
+    return list(groups.values())
+
+
+def _is_lstm(group: _Group) -> bool:
+    """LSTM, not GRU/RNN: weight_ih has 4N rows where N = weight_hr cols or weight_hh cols."""
+    for parts in group.params.values():
+        w_ih, w_hh = parts.get("weight_ih"), parts.get("weight_hh")
+        if w_ih is None or w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2:
+            return False
+        n = w_hh.shape[1] if "weight_hr" not in parts else parts["weight_hr"].shape[1]
+        if w_ih.shape[0] != 4 * n:
+            return False
+    return bool(group.params)
+
+
+def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | None) -> CellWeights:
+    def bad(msg: str) -> ModelFileError:
+        return ModelFileError(f"{path}: inconsistent LSTM weights for '{name}': {msg}")
+
+    w_ih, w_hh = parts.get("weight_ih"), parts.get("weight_hh")
+    if w_ih is None or w_hh is None:
+        missing = "weight_ih" if w_ih is None else "weight_hh"
+        raise bad(f"{missing} is missing")
+    if w_ih.ndim != 2 or w_hh.ndim != 2:
+        raise bad(f"weight_ih {w_ih.shape} and weight_hh {w_hh.shape} must be 2-D")
+    if w_ih.shape[0] % 4:
+        raise bad(f"weight_ih has {w_ih.shape[0]} rows, not a multiple of 4 (4 gates)")
+    n, d = w_ih.shape[0] // 4, w_ih.shape[1]
+    w_hr = parts.get("weight_hr")
+    h = n
+    projection = None
+    if w_hr is not None:
+        if w_hr.ndim != 2 or w_hr.shape[1] != n:
+            raise bad(f"weight_hr {w_hr.shape} should be (proj_size, {n})")
+        h = w_hr.shape[0]
+        projection = np.ascontiguousarray(w_hr.T, F32)
+    if w_hh.shape != (4 * n, h):
+        raise bad(f"weight_hh {w_hh.shape} should be ({4 * n}, {h}) for weight_ih {w_ih.shape}")
+    if expect_d is not None and d != expect_d:
+        raise bad(f"weight_ih {w_ih.shape} reads {d} features but the layer below gives {expect_d}")
+    b_ih, b_hh = parts.get("bias_ih"), parts.get("bias_hh")
+    if (b_ih is None) != (b_hh is None):
+        raise bad("has only one of bias_ih / bias_hh")
+    use_bias = b_ih is not None
+    bias_parts: tuple[np.ndarray, ...] = ()
+    if use_bias:
+        for label, b in (("bias_ih", b_ih), ("bias_hh", b_hh)):
+            if b.shape != (4 * n,):
+                raise bad(f"{label} {b.shape} should be ({4 * n},)")
+        b_ih, b_hh = np.asarray(b_ih, F32), np.asarray(b_hh, F32)
+        bias = b_ih + b_hh
+        bias_parts = (b_ih, b_hh)
+    else:
+        bias = np.zeros(4 * n, F32)
+    count = sum(int(a.size) for a in parts.values())
+    for key, arr in parts.items():
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise bad(f"{key} has dtype {arr.dtype}, expected floating point")
+    return CellWeights(kernel=np.asarray(w_ih, F32).T, recurrent_kernel=np.asarray(w_hh, F32).T,
+                       bias=bias, use_bias=use_bias, projection=projection, param_count=count,
+                       bias_parts=bias_parts)
+
+
+def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: str | None = None,
+                      fmt: str = "pytorch") -> Model:
+    """Find the LSTM(s) in a flat name -> array mapping and build the engine model."""
+    groups = _groups(arrays)
+    lstms = [g for g in groups if _is_lstm(g)]
+    if not lstms:
+        if groups:
+            raise UnsupportedModelError(
+                f"{path}: the recurrent weights under '{groups[0].label or '(top level)'}' are "
+                f"not an LSTM's (a GRU or RNN has 3N or N rows in weight_ih, an LSTM 4N)")
+        raise ModelFileError(f"{path}: no LSTM weights in this state_dict (looked for keys like "
+                             f"weight_ih_l0, weight_hh_l0; found {_list(arrays.keys())})")
+    chosen = lstms[0]
+    if select is not None:
+        wanted = select.rstrip(".")
+        matches = [g for g in lstms if g.label == wanted]
+        if not matches:
+            raise ModelFileError(f"{path}: no LSTM under '{select}' (LSTMs in this file: "
+                                 f"{', '.join(_display(g) for g in lstms)})")
+        chosen = matches[0]
+    warnings: list[str] = []
+    others = [g for g in lstms if g is not chosen]
+    if others:
+        warnings.append(f"this file holds {len(lstms)} LSTMs ({', '.join(_display(g) for g in lstms)}); "
+                        f"showing '{_display(chosen)}' - open FILE#NAME to trace another")
+    ops = _build_ops(path, chosen)
+    first_d = ops[0].forward.input_dim
+    warnings += _neighbour_notes(arrays, chosen, first_d)
+    model = Model(ops=ops, source=str(path), format=fmt, name=_display(chosen), warnings=warnings)
+    model.metadata["torch_prefix"] = chosen.prefix
+    model.metadata["torch_lstms"] = [_display(g) for g in lstms]
+    return model
+
+
+def _build_ops(path: Path, group: _Group) -> list[TorchLSTMLayer]:
+    if group.cell:
+        name = group.label or "cell"
+        return [TorchLSTMLayer(name=name, forward=_cell(path, name, group.params[(0, False)], None),
+                               kind="torch.nn.LSTMCell")]
+    layers = sorted({layer for layer, _ in group.params})
+    if layers != list(range(len(layers))):
+        raise ModelFileError(f"{path}: LSTM '{_display(group)}' has layers {layers}; expected "
+                             f"l0 .. l{len(layers) - 1} with none missing")
+    bidir = {rev for _, rev in group.params}
+    if True in bidir and any((layer, True) not in group.params for layer in layers):
+        raise ModelFileError(f"{path}: LSTM '{_display(group)}' has _reverse weights for only "
+                             f"some layers")
+    if False not in bidir:
+        raise ModelFileError(f"{path}: LSTM '{_display(group)}' has _reverse weights but no "
+                             f"forward ones")
+    ops: list[TorchLSTMLayer] = []
+    expect_d: int | None = None
+    for layer in layers:
+        name = f"{group.prefix}l{layer}"
+        fwd = _cell(path, name, group.params[(layer, False)], expect_d)
+        bwd = None
+        if (layer, True) in group.params:
+            bwd = _cell(path, f"{name}_reverse", group.params[(layer, True)], expect_d)
+            if bwd.input_dim != fwd.input_dim or bwd.state_size != fwd.state_size \
+                    or bwd.units != fwd.units:
+                raise ModelFileError(f"{path}: inconsistent LSTM weights: '{name}_reverse' has "
+                                     f"other shapes than '{name}'")
+        ops.append(TorchLSTMLayer(name=name, forward=fwd, backward=bwd, reverse_name=f"{name}_reverse"))
+        expect_d = fwd.state_size * (2 if bwd is not None else 1)
+    return ops
+
+
+def _neighbour_notes(arrays: Mapping[str, np.ndarray], group: _Group, d: int) -> list[str]:
+    """An Embedding-looking matrix right before the LSTM is not run: say so."""
+    keys = list(arrays.keys())
+    first = keys.index(group.keys[0])
+    notes = []
+    for key in reversed(keys[:first]):
+        arr = arrays[key]
+        if key.endswith(".weight") and getattr(arr, "ndim", 0) == 2 and arr.shape[1] == d:
+            notes.append(f"'{key}' {tuple(arr.shape)} looks like an nn.Embedding feeding the LSTM; "
+                         f"it is not run: the input is the LSTM's own input (batch, time, {d}) "
+                         f"and the output is the LSTM's output")
+        break
+    return notes
+
+
+def _display(group: _Group) -> str:
+    return group.label or "(top level)"
+
+
+def _list(keys: Any, limit: int = 6) -> str:
+    keys = [str(k) for k in keys]
+    if not keys:
+        return "none"
+    more = f", ... ({len(keys)} in all)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line[:200]
