@@ -33,7 +33,8 @@ class RunContext:
     def runner(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
                backward: bool) -> DirectionRunner:
         h0, c0 = self.initial_state.get(name, (None, None))
-        return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0)
+        return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                               prefill=False)  # run() writes every column
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

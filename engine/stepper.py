@@ -23,7 +23,9 @@ class DirectionRunner:
 
     def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
-                 c0: np.ndarray | None = None) -> None:
+                 c0: np.ndarray | None = None, prefill: bool = True) -> None:
+        """``prefill=False`` skips NaN-filling the buffers: only for a caller that runs every
+        step at once (a full trace), where each column is written before anyone reads it."""
         x = np.ascontiguousarray(x, dtype=F32)
         if x.ndim != 3:
             raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
@@ -40,12 +42,14 @@ class DirectionRunner:
         self.x = x
         self.zx = (x.reshape(b * t, d) @ weights.kernel).reshape(b, t, 4, n)
         self._zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
-        self.zx[~self.mask] = NAN
-        self.gates = np.full((b, t, 4, n), NAN, F32)
-        self.zh = np.full((b, t, 4, n), NAN, F32)
-        self.c = np.full((b, t, n), NAN, F32)
-        self.h = np.full((b, t, hsize), NAN, F32)
-        self.zp = None if weights.peephole is None else np.full((b, t, 4, n), NAN, F32)
+        if not self._all_valid.all():
+            self.zx[~self.mask] = NAN
+        alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
+        self.gates = alloc((b, t, 4, n))
+        self.zh = alloc((b, t, 4, n))
+        self.c = alloc((b, t, n))
+        self.h = alloc((b, t, hsize))
+        self.zp = None if weights.peephole is None else alloc((b, t, 4, n))
         self._gates_flat = self.gates.reshape(b, t, 4 * n)
         self._zh_flat = self.zh.reshape(b, t, 4 * n)
         self._z = np.empty((b, 4 * n), F32)
@@ -186,12 +190,12 @@ class DirectionRunner:
         n2, n3 = 2 * n, 3 * n
         all_valid = self._all_valid
         h_prev, c_prev = self.state_before(start)
+        z = self._z
+        positions = range(steps - 1 - start, steps - 1 - stop, -1) if self.backward else range(start, stop)
         with np.errstate(over="ignore"):
-            for p in range(start, stop):
-                t = steps - 1 - p if self.backward else p
+            for t in positions:
                 zh = zh_all[:, t]
                 matmul(h_prev, u, out=zh)
-                z = self._z
                 add(zxb[:, t], zh, out=z)
                 a = g_all[:, t]
                 neg(z, out=a)
