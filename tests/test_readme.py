@@ -1,0 +1,30 @@
+"""The README's Python example runs as written, and its two set-up commands are what CI runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_python_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks, "README has no python example"
+    proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "(1, 50, 1024) float32" in proc.stdout
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```bash\n(pip install[^\n]*)\n```", README)
+    assert len(commands) == 2, commands
+    install_and_open, install_and_test = commands
+    assert install_and_open.endswith("python main.py")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert install_and_test in ci
+    assert "-eq 5" in ci  # pytest's "no tests collected" must fail CI
