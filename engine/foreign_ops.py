@@ -31,7 +31,8 @@ def _run_direction(ctx: RunContext, name: str, weights: CellWeights, x: np.ndarr
     if name in ctx.initial_state:
         h0, c0 = ctx.initial_state[name]
     from .stepper import DirectionRunner
-    runner = DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0)
+    runner = DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                             prefill=False)        # run() writes every column
     runner.run()
     trace = runner.to_trace()
     ctx.traces.append(trace)
