@@ -68,3 +68,143 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
     assert len(lines) == 1, proc.stderr
     for needle in needles:
         assert needle.lower() in lines[0].lower(), (needle, lines[0])
+
+
+# --- PyTorch / ONNX references (issue 5) -----------------------------------------------------
+def torch_layer_references(module: Any, x: np.ndarray) -> list[dict[str, Any]]:
+    """Per traced layer of a torch ``nn.LSTM`` / ``nn.LSTMCell``: h and c at every input
+    position (input-aligned), computed by torch itself one step at a time.
+
+    Each direction is re-run as a one-layer torch LSTM (or the LSTMCell itself) with the
+    module's own weights, stepping a length-1 sequence and carrying (h, c), so c is observed
+    at every step. Layer k+1 reads [forward h, reverse h] of layer k.
+    """
+    import torch
+
+    x = np.asarray(x, np.float32)
+    out: list[dict[str, Any]] = []
+    with torch.no_grad():
+        if isinstance(module, torch.nn.LSTMCell):
+            h = torch.zeros(x.shape[0], module.hidden_size)
+            c = torch.zeros_like(h)
+            hs, cs = [], []
+            for t in range(x.shape[1]):
+                h, c = module(torch.from_numpy(x[:, t]), (h, c))
+                hs.append(h.numpy().copy())
+                cs.append(c.numpy().copy())
+            return [{"name": "", "direction": "forward", "h": np.stack(hs, 1), "c": np.stack(cs, 1)}]
+        layer_in = x
+        sd = module.state_dict()
+        proj = getattr(module, "proj_size", 0) or 0
+        for k in range(module.num_layers):
+            outs = []
+            for rev in ([False, True] if module.bidirectional else [False]):
+                sfx = f"_l{k}" + ("_reverse" if rev else "")
+                one = torch.nn.LSTM(layer_in.shape[2], module.hidden_size, bias=module.bias,
+                                    proj_size=proj, batch_first=True)
+                one.load_state_dict({name: sd[name.replace("_l0", "") + sfx]
+                                     for name in one.state_dict()}, strict=True)
+                b, steps = layer_in.shape[:2]
+                h = torch.zeros(1, b, proj or module.hidden_size)
+                c = torch.zeros(1, b, module.hidden_size)
+                hs = [None] * steps
+                cs = [None] * steps
+                order = range(steps - 1, -1, -1) if rev else range(steps)
+                for t in order:
+                    _, (h, c) = one(torch.from_numpy(layer_in[:, t:t + 1]), (h, c))
+                    hs[t] = h[0].numpy().copy()
+                    cs[t] = c[0].numpy().copy()
+                h_all, c_all = np.stack(hs, 1), np.stack(cs, 1)
+                out.append({"name": f"l{k}" + ("_reverse" if rev else ""),
+                            "direction": "backward" if rev else "forward", "h": h_all, "c": c_all})
+                outs.append(h_all)
+            layer_in = np.concatenate(outs, axis=-1)
+    return out
+
+
+def onnx_lstm_model(w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None, *,
+                    p: np.ndarray | None = None, lens: np.ndarray | None = None,
+                    h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+                    outputs: tuple[str, ...] = ("Y", "Y_h", "Y_c"), opset: int = 14,
+                    name: str = "lstm", **attrs: Any) -> Any:
+    """A one-node ONNX graph ``LSTM(X, W, R, B, sequence_lens, initial_h, initial_c, P)`` with
+    every tensor an initializer (X is the graph input)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, ins = [], ["X", "W", "R"]
+    inits += [numpy_helper.from_array(np.asarray(w, np.float32), "W"),
+              numpy_helper.from_array(np.asarray(r, np.float32), "R")]
+    for key, arr, dtype in (("B", b, np.float32), ("L", lens, np.int32), ("H0", h0, np.float32),
+                            ("C0", c0, np.float32), ("P", p, np.float32)):
+        if arr is None:
+            ins.append("")
+        else:
+            ins.append(key)
+            inits.append(numpy_helper.from_array(np.asarray(arr, dtype), key))
+    while ins[-1] == "":
+        ins.pop()
+    attrs.setdefault("hidden_size", int(np.shape(r)[2]))
+    node = helper.make_node("LSTM", ins, list(outputs), name=name, **attrs)
+    graph = helper.make_graph(
+        [node], "lstm_graph", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs if o],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def onnx_reference_run(model: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """ONNX Runtime's outputs; ``onnx.reference`` for graphs ORT refuses (LSTM layout=1)."""
+    layout1 = any(n.op_type == "LSTM" and any(a.name == "layout" and a.i == 1 for a in n.attribute)
+                  for n in model.graph.node)
+    if layout1:
+        from onnx.reference import ReferenceEvaluator
+        return [np.asarray(v) for v in ReferenceEvaluator(model).run(None, feeds)]
+    import onnxruntime as ort
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def onnx_lstm_step_states(x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
+                          *, lens: np.ndarray | None = None, h0: np.ndarray | None = None,
+                          c0: np.ndarray | None = None, **kw: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(h, c) (B, T, N) per direction at every input position, from the reference runtime:
+    for the forward direction Y_h/Y_c of the prefix x[:t+1] (lengths min(L, t+1)); for the
+    reverse direction Y_h/Y_c of the suffix x[t:] (lengths L - t), which reads L-1 down to t.
+    ``x`` is batch-major (B, T, D); ``h0/c0`` are (dirs, B, N) in the node's layout 0 sense."""
+    x = np.asarray(x, np.float32)
+    bsz, steps = x.shape[:2]
+    layout = int(kw.get("layout", 0))
+    direction = kw.get("direction", "forward")
+    dirs = 2 if direction == "bidirectional" else 1
+    n = int(np.shape(r)[2])
+    full = np.full(bsz, steps) if lens is None else np.asarray(lens, np.int64)
+    zeros = np.zeros((dirs, bsz, n), np.float32)
+    h_init = zeros if h0 is None else np.asarray(h0, np.float32)
+    c_init = zeros if c0 is None else np.asarray(c0, np.float32)
+
+    def run(xs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hh = None if h0 is None else (h_init if layout == 0 else h_init.transpose(1, 0, 2))
+        cc = None if c0 is None else (c_init if layout == 0 else c_init.transpose(1, 0, 2))
+        use_lens = None if lens is None else np.asarray(lengths, np.int32)
+        model = onnx_lstm_model(w, r, b, lens=use_lens, h0=hh, c0=cc, **kw)
+        feed = xs if layout == 1 else xs.transpose(1, 0, 2)
+        _, y_h, y_c = onnx_reference_run(model, {"X": np.ascontiguousarray(feed)})
+        if layout == 1:
+            y_h, y_c = y_h.transpose(1, 0, 2), y_c.transpose(1, 0, 2)
+        return y_h, y_c                                   # (dirs, B, N)
+
+    hs = np.zeros((dirs, bsz, steps, n), np.float32)
+    cs = np.zeros((dirs, bsz, steps, n), np.float32)
+    for t in range(steps):
+        if direction != "reverse":
+            y_h, y_c = run(x[:, :t + 1], np.minimum(full, t + 1))
+            hs[0, :, t], cs[0, :, t] = y_h[0], y_c[0]
+        if direction != "forward":
+            k = dirs - 1
+            y_h, y_c = run(x[:, t:], np.maximum(full - t, 1))
+            hs[k, :, t], cs[k, :, t] = y_h[k], y_c[k]
+            past = t >= full                                # masked: the initial state carries
+            hs[k, past, t], cs[k, past, t] = h_init[k, past], c_init[k, past]
+    return [(hs[k], cs[k]) for k in range(dirs)]

@@ -66,6 +66,11 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
         raise ModelFileError(f"{path}: opening a PyTorch file needs PyTorch: {TORCH_HINT} "
                              f"(or save the weights as .safetensors, which needs no torch)") from None
     import pickle
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        raise ModelFileError(f"{path}: not a readable PyTorch file (neither a torch.save zip "
+                             f"archive nor a pickle)")
     try:
         obj = torch.load(str(path), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
@@ -76,7 +81,7 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
                 f"class), which can only be opened by running its code; save the weights instead: "
                 f"torch.save(model.state_dict(), 'model.pt')") from None
         raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(text)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch.load raises anything on a foreign file
         raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(str(exc))})") from None
     state = _find_state_dict(path, obj)
     arrays: dict[str, np.ndarray] = {}
