@@ -228,7 +228,8 @@ def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: s
     others = [g for g in lstms if g is not chosen]
     if others:
         warnings.append(f"this file holds {len(lstms)} LSTMs ({', '.join(_display(g) for g in lstms)}); "
-                        f"showing '{_display(chosen)}' - open FILE#NAME to trace another")
+                        f"showing '{_display(chosen)}'; open "
+                        f"{path}#{others[0].label or 'NAME'} (FILE#NAME) to trace another")
     ops = _build_ops(path, chosen)
     first_d = ops[0].forward.input_dim
     warnings += _neighbour_notes(arrays, chosen, first_d)
