@@ -27,6 +27,7 @@ class Activation:
     fn: ArrayFn
     lo: float
     hi: float
+    elementwise: bool = True    # False: acts across the units of one gate (softmax family)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.fn(x)
@@ -171,7 +172,41 @@ _KERAS: dict[str, tuple[ArrayFn, float, float]] = {
 
 _ALIASES = {"gelu_approximate": "gelu_tanh", "none": "linear", "identity": "linear"}
 
-NOT_ELEMENTWISE = {"softmax", "log_softmax", "glu", "sparsemax"}
+def _softmax_last(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        return (e / np.sum(e, axis=-1, keepdims=True)).astype(F32)
+
+
+def _log_softmax_last(x: np.ndarray) -> np.ndarray:
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return (shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))).astype(F32)
+
+
+def _sparsemax_last(x: np.ndarray) -> np.ndarray:
+    """Sparsemax over the last axis exactly as Keras 3 computes it (every backend).
+
+    Keras' threshold is (sum of the cumulative sums over the support - 1) / k, not the paper's
+    (cumsum at k - 1) / k; the reference is Keras, so we reproduce its formula.
+    """
+    z = -np.sort(-x, axis=-1)
+    cumsum = np.cumsum(z, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    support = z - (cumsum - 1) / r > 0
+    k = np.sum(support, axis=-1, keepdims=True)
+    tau = (np.sum(np.where(support, cumsum, 0.0), axis=-1, keepdims=True) - 1) / k
+    return np.maximum(x - tau, 0.0).astype(F32)
+
+
+# Keras accepts these for an LSTM too; they act across the units of each gate, so every unit's
+# gate depends on all the others' pre-activations. The stepper applies them per gate block.
+ACROSS_UNITS: dict[str, tuple[ArrayFn, float, float]] = {
+    "softmax": (_softmax_last, 0.0, 1.0),
+    "log_softmax": (_log_softmax_last, -INF, 0.0),
+    "sparsemax": (_sparsemax_last, 0.0, 1.0),
+}
+
+NOT_ELEMENTWISE = {"glu"}
 
 
 def keras_activation(name: str | None, *, hard_sigmoid: str = "keras3") -> Activation:
@@ -185,6 +220,9 @@ def keras_activation(name: str | None, *, hard_sigmoid: str = "keras3") -> Activ
     if key in NOT_ELEMENTWISE:
         raise UnsupportedModelError(
             f"activation '{name}' is not element-wise and cannot drive an LSTM gate")
+    if key in ACROSS_UNITS:
+        fn, lo, hi = ACROSS_UNITS[key]
+        return Activation(key, fn, lo, hi, elementwise=False)
     if key not in _KERAS:
         known = ", ".join(sorted(_KERAS))
         raise UnsupportedModelError(f"unknown activation '{name}' (known: {known})")

@@ -183,6 +183,7 @@ class LSTM(Op):
     return_state: bool = False
     go_backwards: bool = False
     stateful: bool = False
+    zero_output_for_mask: bool = False     # Keras: masked steps return zeros, not the carried h
     kind: str = "LSTM"
 
     @property
@@ -199,7 +200,7 @@ class LSTM(Op):
         ctx.traces.append(trace)
         h, c = trace.final_state()
         ctx.states[self.name] = (h, c)
-        y = runner.layer_output(self.return_sequences)
+        y = runner.layer_output(self.return_sequences, zero_masked=self.zero_output_for_mask)
         if self.return_state:
             ctx.extra_outputs.extend([h, c])
         return y, (mask if self.return_sequences else None)

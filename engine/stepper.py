@@ -97,12 +97,12 @@ class DirectionRunner:
             np.add(a, F32(1.0), out=a)
             np.reciprocal(a, out=a)
         else:
-            a[...] = w.gate_activation(z)
+            a[...] = self._blockwise(w.gate_activation, z)
         g_slice = slice(2 * n, 3 * n)
         if self._tanh_cell:
             np.tanh(z[:, g_slice], out=a[:, g_slice])
         else:
-            a[:, g_slice] = w.cell_activation(z[:, g_slice])
+            a[:, g_slice] = w.cell_activation(z[:, g_slice])  # one block: across-units is fine
         c = self.c[:, t]
         tmp = self._tmp
         np.multiply(a[:, n:2 * n], c_prev, out=c)
@@ -113,6 +113,12 @@ class DirectionRunner:
         else:
             tmp[...] = w.output_activation(c)
         np.multiply(a[:, 3 * n:], tmp, out=self.h[:, t])
+
+    def _blockwise(self, act, z: np.ndarray) -> np.ndarray:
+        """Apply a gate activation to (B, 4N); across-units ones (softmax) per gate block."""
+        if act.elementwise:
+            return act(z)
+        return act(z.reshape(z.shape[0], 4, self.units)).reshape(z.shape)
 
     def _step_general(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
         """Peepholes, cell clip, projection, coupled input-forget (ONNX / PyTorch extras)."""

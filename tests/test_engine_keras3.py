@@ -15,7 +15,8 @@ from tests.keras_ref import layer_input, randomize, step_cell  # noqa: E402
 ACTIVATIONS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "elu", "selu",
                "swish", "silu", "gelu", "exponential", "softplus", "relu6", "hard_silu", "mish",
                "leaky_relu", "celu", "log_sigmoid", "hard_tanh", "tanh_shrink", "squareplus",
-               "sparse_plus", "sparse_sigmoid", "soft_shrink", "hard_shrink"]
+               "sparse_plus", "sparse_sigmoid", "soft_shrink", "hard_shrink", "softmax", "log_softmax",
+               "sparsemax"]
 
 
 def _save(model, tmp_path, name="m.keras"):

@@ -131,7 +131,8 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
         cell = lstm_cell_weights(name, config, weights(), legacy)
         return LSTM(name, cell, bool(config.get("return_sequences", False)),
                     bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
-                    bool(config.get("stateful", False)))
+                    bool(config.get("stateful", False)),
+                    bool(config.get("zero_output_for_mask", False)))
     if class_name == "Bidirectional":
         return _bidirectional(name, config, sub_weights, legacy, where)
     if class_name in NOT_LSTM_HINTS:
