@@ -1,0 +1,62 @@
+"""Shape badges: the sizes a user should read off the loaded model, each with a one-line why."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+from .session_model import SessionModel
+
+TIPS = {
+    "input": "Input batch: (batch, T timesteps, D features per step). T is the sequence length, "
+             "not the number of units.",
+    "kernel": "Input kernel W: (D, 4N) — every one of the N units has its own column for each of "
+              "the 4 gates i, f, g, o.",
+    "recurrent_kernel": "Recurrent kernel U: (N, 4N) — every unit reads the whole previous h of "
+                        "all N units: this is how the units are coupled.",
+    "bias": "Bias b: (4N,) — one number per unit per gate.",
+    "output": "Output as the framework returns it: (batch, N) for the last step only, "
+              "(batch, T, N) with return_sequences=True.",
+    "params": "Parameters as the framework counts them: 4·(N·(D+N)+N) for one LSTM direction "
+              "with bias.",
+    "units": "units = N: the number of cells that run side by side at every timestep.",
+}
+
+
+def _fmt(shape) -> str:
+    if shape is None:
+        return "none"
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class ShapeBadges(QWidget):
+    """A row of small labelled badges, refreshed when the run changes."""
+
+    def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(6)
+        self.labels: dict[str, QLabel] = {}
+        for key in ("units", "input", "kernel", "recurrent_kernel", "bias", "output", "params"):
+            label = QLabel()
+            label.setToolTip(TIPS[key])
+            label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
+            layout.addWidget(label)
+            self.labels[key] = label
+        layout.addStretch(1)
+        model.runChanged.connect(self.refresh)
+
+    def refresh(self) -> None:
+        if not self.model.ready:
+            return
+        facts = self.model.describe()
+        names = {"input": "input", "kernel": "kernel", "recurrent_kernel": "recurrent kernel",
+                 "bias": "bias", "output": "output"}
+        self.labels["units"].setText(f"<b>units N = {facts['units']}</b>")
+        for key, name in names.items():
+            self.labels[key].setText(f"{name} <b>{_fmt(facts[key])}</b>")
+        self.labels["params"].setText(f"params <b>{facts['params']:,}</b>")
+
+    def texts(self) -> dict[str, str]:
+        return {k: v.text() for k, v in self.labels.items()}

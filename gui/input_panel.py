@@ -1,0 +1,103 @@
+"""The input sequence (or its tokens) and the model's output, on the units panel's time axis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .session_model import SessionModel
+from .theme import Palette
+
+FEATURE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+MAX_FEATURE_CURVES = 8
+
+
+class InputPanel(QWidget):
+    """Top: the layer's input x (up to 8 features, or token ids); bottom: output so far."""
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.palette = palette
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground(palette.background)
+        layout.addWidget(self.glw)
+        self.x_plot = self.glw.addPlot(row=0, col=0)
+        self.x_plot.setMenuEnabled(False)
+        self.x_plot.hideButtons()
+        self.x_plot.setLabel("left", "input x")
+        self.y_plot = self.glw.addPlot(row=1, col=0)
+        self.y_plot.setMenuEnabled(False)
+        self.y_plot.hideButtons()
+        self.y_plot.setLabel("left", "output")
+        self.y_plot.setLabel("bottom", "time step t")
+        self.y_plot.setXLink(self.x_plot)
+        self.cursors = []
+        for plot in (self.x_plot, self.y_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+            line.setZValue(50)
+            plot.addItem(line)
+            self.cursors.append(line)
+        self._x_items: list[pg.PlotDataItem] = []
+        self._y_items: list[pg.PlotDataItem] = []
+        self._tokens: list[pg.TextItem] = []
+        model.runChanged.connect(self.rebuild)
+        model.positionChanged.connect(self.on_position)
+
+    def rebuild(self) -> None:
+        for item in self._x_items + self._y_items + self._tokens:
+            item.getViewBox() and item.getViewBox().removeItem(item)
+        self._x_items, self._y_items, self._tokens = [], [], []
+        if not self.model.ready:
+            return
+        session = self.model.session
+        sample = self.model.sample
+        t = np.arange(session.steps)
+        raw = np.asarray(session.x)[sample]
+        if raw.ndim == 1:   # token ids
+            item = self.x_plot.plot(t, raw.astype(float), stepMode=None, pen=None, symbol="s",
+                                    symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
+            self._x_items.append(item)
+            self.x_plot.setLabel("left", "token id")
+            vocab = getattr(self.model.demo, "vocabulary", None) if self.model.demo else None
+            if vocab and session.steps <= 400:
+                for k, tok in enumerate(raw):
+                    label = vocab[int(tok)] if 0 <= int(tok) < len(vocab) else "?"
+                    text = pg.TextItem(label if label.strip() else "␣", color=self.palette.foreground,
+                                       anchor=(0.5, 1.0))
+                    text.setPos(k, float(tok))
+                    self.x_plot.addItem(text)
+                    self._tokens.append(text)
+        else:
+            self.x_plot.setLabel("left", f"input x ({raw.shape[1]} features)")
+            for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
+                pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
+                self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))
+        out = np.asarray(self.model.output_so_far())
+        self._out_full = out
+        if out.ndim == 3 and out.shape[1] == session.steps:
+            for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
+                pen = pg.mkPen(FEATURE_COLOURS[(d + 3) % len(FEATURE_COLOURS)], width=1.2)
+                self._y_items.append(self.y_plot.plot(t, np.full(session.steps, np.nan), pen=pen,
+                                                      connect="finite"))
+        self.x_plot.setXRange(-0.5, session.steps - 0.5, padding=0)
+        self.on_position(session.t)
+
+    def on_position(self, t: int) -> None:
+        if not self.model.ready:
+            return
+        session = self.model.session
+        cursor = session.cursor
+        pos = cursor if cursor is not None else -0.5
+        for line in self.cursors:
+            line.setPos(pos)
+        out = getattr(self, "_out_full", None)
+        if out is not None and self._y_items and out.ndim == 3 and not session.backward:
+            known = session.known()
+            for d, item in enumerate(self._y_items):
+                y = np.full(session.steps, np.nan)
+                y[known] = out[self.model.sample, known, d]
+                item.setData(np.arange(session.steps), y, connect="finite")

@@ -1,0 +1,117 @@
+"""Lane geometry for the units panel: which unit sits in which row, and how values fit a lane.
+
+Pure numpy on arrays the engine recorded (no LSTM math): scaling a value into its lane's band
+and ordering/filtering lanes by statistics the engine computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.analysis import unit_stats
+from engine.trace import LayerTrace
+
+LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
+
+
+def signal_range(trace: LayerTrace, name: str, sample: int) -> tuple[float, float] | np.ndarray:
+    """(lo, hi) for a gate (its activation's range), or per-unit max |value| for C, h."""
+    w = trace.weights
+    if name in ("i", "f", "o"):
+        act = w.gate_activation
+    elif name == "g":
+        act = w.cell_activation
+    else:
+        act = None
+    if act is not None and act.bounded:
+        return act.lo, act.hi
+    with np.errstate(invalid="ignore"):
+        values = np.abs(trace.signal(name)[sample])
+        peak = np.nanmax(np.where(np.isfinite(values), values, np.nan), axis=0) if values.size else None
+    if peak is None:
+        return np.ones(trace.units)
+    peak = np.nan_to_num(peak, nan=1.0)
+    peak[peak < 1e-6] = 1.0
+    if act is not None:   # unbounded gate activation (relu...): 0..peak
+        return np.zeros_like(peak), peak
+    return peak
+
+
+class LaneScaler:
+    """Maps each signal's values into lane bands: y = row + 0.5 - 0.42 * v_scaled (row 0 on top)."""
+
+    def __init__(self, full: LayerTrace, sample: int, shared_scale: bool) -> None:
+        self.ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in ("i", "f", "o", "g", "c", "h"):
+            rng = signal_range(full, name, sample)
+            if isinstance(rng, tuple):
+                lo, hi = (np.broadcast_to(np.asarray(v, np.float64), (full.units,)) for v in rng)
+            else:
+                peak = np.full(full.units, float(rng.max())) if shared_scale else rng
+                lo, hi = -peak, peak
+            span = np.where(hi - lo > 0, hi - lo, 1.0)
+            self.ranges[name] = (lo.astype(np.float32), span.astype(np.float32))
+
+    def to_lane(self, name: str, values: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """values (T', N) of all units -> y (rows, T') for the units in ``order``."""
+        lo, span = self.ranges[name]
+        v = values[:, order]
+        scaled = 2.0 * (v - lo[order]) / span[order] - 1.0
+        np.clip(scaled, -1.2, 1.2, out=scaled)
+        rows = np.arange(len(order), dtype=np.float32)[:, None]
+        return rows + 0.5 - LANE_HALF_HEIGHT * scaled.T
+
+
+def parse_filter(text: str, units: int, full: LayerTrace | None = None, sample: int = 0) -> np.ndarray:
+    """'' / 'all', 'A:B', '3,5,9', 'top K' (most active: variance of h) -> unit indices."""
+    spec = text.strip().lower()
+    if spec in ("", "all", "*"):
+        return np.arange(units)
+    if spec.startswith("top"):
+        k = int(spec[3:].strip() or 10)
+        if full is None:
+            return np.arange(min(k, units))
+        var = unit_stats(full, sample).variance["h"]
+        return np.sort(np.argsort(-np.nan_to_num(var, nan=-1))[:k])
+    if ":" in spec and "," not in spec:
+        a, _, b = spec.partition(":")
+        start = int(a) if a.strip() else 0
+        stop = int(b) if b.strip() else units
+        picked = np.arange(units)[slice(start, stop)]
+    else:
+        picked = np.array(sorted({int(p) for p in spec.replace(" ", ",").split(",") if p}), int)
+    picked = picked[(picked >= 0) & (picked < units)]
+    if picked.size == 0:
+        raise ValueError(f"'{text}' selects no unit (units are 0..{units - 1})")
+    return picked
+
+
+def sort_units(units: np.ndarray, how: str, full: LayerTrace | None, sample: int) -> np.ndarray:
+    """Order lanes by 'index', 'variance' (of h, high first) or 'saturation' (gates, high first)."""
+    if how == "index" or full is None:
+        return np.sort(units)
+    stats = unit_stats(full, sample)
+    if how == "variance":
+        key = np.nan_to_num(stats.variance["h"], nan=-1.0)
+    elif how == "saturation":
+        key = np.nanmean(np.stack([stats.saturation[g] for g in ("i", "f", "o")]), axis=0)
+        key = np.nan_to_num(key, nan=-1.0)
+    else:
+        raise ValueError(f"unknown sort '{how}'")
+    return units[np.argsort(-key[units], kind="stable")]
+
+
+def label_step(pixels_per_lane: float, min_pixels: float = 14.0) -> int:
+    """Show every k-th lane label so labels stay at least ``min_pixels`` apart (1, 2, 5, 10...)."""
+    if pixels_per_lane <= 0:
+        return 1
+    need = min_pixels / pixels_per_lane
+    if need <= 1:
+        return 1
+    magnitude = 10 ** math.floor(math.log10(need))
+    for m in (1, 2, 5, 10):
+        if m * magnitude >= need:
+            return int(m * magnitude)
+    return int(10 * magnitude)

@@ -1,0 +1,420 @@
+"""The main window: docks, menus, transport, status bar, loading, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QWidget,
+)
+
+from engine import __version__
+
+from .badges import ShapeBadges
+from .help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
+from .input_panel import InputPanel
+from .loader_worker import Loader, LoadRequest, LoadResult
+from .session_model import SessionModel
+from .theme import palette
+from .units_panel import UnitsPanel
+
+MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.safetensors *.onnx);;All files (*)"
+INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
+MODEL_SUFFIXES = {".keras", ".h5", ".hdf5", ".pt", ".pth", ".safetensors", ".onnx"}
+INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    """Observes one SessionModel; every panel is a dock the user can move."""
+
+    def __init__(self, *, settings: QSettings | None = None,
+                 report_error: Callable[[str, str], None] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("LSTM Scope", "LSTM Scope")
+        self.report_error = report_error or self._message_box
+        self.theme = str(self.settings.value("theme", "light"))
+        self.pal = palette(self.theme)
+        self.model = SessionModel(self)
+        self.loader = Loader(self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+        self.loader.busy.connect(self._on_busy)
+        self._progress: QProgressDialog | None = None
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._play_tick)
+        self.setWindowTitle("LSTM Scope")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks)
+        self._build_panels()
+        self._build_actions()
+        self._build_toolbars()
+        self._build_menus()
+        self._build_status()
+        self.model.runChanged.connect(self._on_run_changed)
+        self.model.positionChanged.connect(self._on_position)
+        self.resize(1400, 900)
+        self.resizeDocks([self.input_dock], [220], Qt.Vertical)
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("windowState")
+        if state is not None:
+            self.restoreState(state)
+
+    # --- layout ------------------------------------------------------------------------------
+    def _build_panels(self) -> None:
+        self.units_panel = UnitsPanel(self.model, self.pal)
+        self.units_panel.hovered.connect(lambda text: None)
+        self.setCentralWidget(self.units_panel)
+        self.input_panel = InputPanel(self.model, self.pal)
+        self.input_dock = self._dock("Input and output", self.input_panel, Qt.BottomDockWidgetArea)
+        self.badges = ShapeBadges(self.model)
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_"))
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+            action.setShortcutContext(Qt.ApplicationShortcut)
+        if tip:
+            keys = ", ".join(shortcuts)
+            action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_open = a("&Open model…", self.open_model_dialog, ["Ctrl+O"], "Open a model file")
+        self.act_open_input = a("Open &input…", self.open_input_dialog, ["Ctrl+I"], "Open an input sequence")
+        self.act_quit = a("&Quit", self.close, ["Ctrl+Q"], "Quit LSTM Scope")
+        self.act_step = a("Step", lambda: self.model.step(1), ["F10", "Right"], "Read one more input position")
+        self.act_back = a("Step back", lambda: self.model.back(1), ["Shift+F10", "Left"], "Undo one step")
+        self.act_continue = a("Continue", self.run_continue, ["F5"], "Run to the end")
+        self.act_play = a("Play", self.toggle_play, ["Space"], "Play / pause at the chosen speed", checkable=True)
+        self.act_start = a("Start", lambda: self.model.seek(0), ["Home"], "Jump to the start")
+        self.act_end = a("End", lambda: self.model.seek(self.model.steps), ["End"], "Jump to the end")
+        self.act_goto_step = a("Go to step…", self.go_to_step_dialog, ["Ctrl+G"], "Put the cursor on an input position")
+        self.act_goto_unit = a("Go to unit…", self.go_to_unit_dialog, ["Ctrl+U"], "Scroll to a unit's lane")
+        self.act_dark = a("Dark theme", self.toggle_theme, [], "Switch between light and dark", checkable=True)
+        self.act_dark.setChecked(self.theme == "dark")
+        self.act_units_help = a("What does “units” mean?", self.show_units_help, ["F1"], "The one idea this tool is about")
+        self.act_shortcuts = a("Keyboard shortcuts", self.show_shortcuts, [], "All shortcuts")
+        self.act_about = a("About LSTM Scope", self.show_about, [], "Version and purpose")
+
+    def _build_toolbars(self) -> None:
+        bar = QToolBar("Transport", self)
+        bar.setObjectName("transport")
+        self.addToolBar(bar)
+        for action in (self.act_start, self.act_back, self.act_step, self.act_continue, self.act_play, self.act_end):
+            bar.addAction(action)
+        bar.addWidget(QLabel(" speed "))
+        self.speed = QSpinBox()
+        self.speed.setRange(1, 500)
+        self.speed.setValue(int(self.settings.value("speed", 10)))
+        self.speed.setSuffix(" steps/s")
+        self.speed.setToolTip("Playback speed")
+        self.speed.valueChanged.connect(self._speed_changed)
+        bar.addWidget(self.speed)
+        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline.setMinimumWidth(240)
+        self.timeline.setToolTip("Scrub: the number of input positions read (t)")
+        self.timeline.valueChanged.connect(self._timeline_moved)
+        bar.addWidget(self.timeline)
+        self.t_label = QLabel(" t = 0 / 0 ")
+        bar.addWidget(self.t_label)
+        bar2 = QToolBar("Layer", self)
+        bar2.setObjectName("layer")
+        self.addToolBar(bar2)
+        bar2.addWidget(QLabel(" layer "))
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("The traced LSTM layer (each direction of a Bidirectional is its own)")
+        self.layer_combo.currentIndexChanged.connect(self._layer_chosen)
+        bar2.addWidget(self.layer_combo)
+        bar2.addWidget(QLabel(" sample "))
+        self.sample_spin = QSpinBox()
+        self.sample_spin.setToolTip("Which sequence of the batch to show")
+        self.sample_spin.valueChanged.connect(self.model.set_sample)
+        bar2.addWidget(self.sample_spin)
+        self.addToolBarBreak()
+        badge_bar = QToolBar("Shapes", self)
+        badge_bar.setObjectName("shapes")
+        badge_bar.addWidget(self.badges)
+        self.addToolBar(badge_bar)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.act_open)
+        file_menu.addAction(self.act_open_input)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.demo_menu = file_menu.addMenu("Open &demo")
+        from engine.loaders.demos import demo_names
+        for name in demo_names():
+            self.demo_menu.addAction(f"demo:{name}", lambda n=name: self.load(f"demo:{n}"))
+        self.export_menu = file_menu.addMenu("&Export")
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        self._refresh_recent()
+        view = menu.addMenu("&View")
+        view.addAction(self.input_dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction(self.act_goto_step)
+        view.addAction(self.act_goto_unit)
+        view.addAction(self.act_dark)
+        self.view_menu = view
+        run = menu.addMenu("&Run")
+        for action in (self.act_step, self.act_back, self.act_continue, self.act_play, self.act_start, self.act_end):
+            run.addAction(action)
+        self.run_menu = run
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.act_units_help)
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addAction(self.act_about)
+
+    def _build_status(self) -> None:
+        self.status_label = QLabel()
+        self.statusBar().addPermanentWidget(self.status_label)
+        self.units_panel.hovered.connect(lambda text: self.statusBar().showMessage(
+            _strip_tags(text), 4000))
+
+    # --- loading -----------------------------------------------------------------------------
+    def load(self, model_spec: str | None, input_path: str | None = None, *, key: str | None = None,
+             layer=None, x=None, wait: bool = False) -> None:
+        """Open a model (and input) in the background; the current session stays until it works."""
+        request = LoadRequest(model_spec, input_path, key, layer, x)
+        self.loader.start(request, self.model.model)
+        if wait:
+            self.loader.wait()
+            from PySide6.QtWidgets import QApplication
+            QApplication.processEvents()
+
+    def _on_busy(self, busy: bool) -> None:
+        if busy:
+            if self._progress is None:
+                self._progress = QProgressDialog("Loading and tracing…", "Cancel", 0, 0, self)
+                self._progress.setWindowModality(Qt.WindowModal)
+                self._progress.setMinimumDuration(400)
+                self._progress.canceled.connect(self.loader.cancel)
+            self._progress.show()
+        elif self._progress is not None:
+            self._progress.reset()
+            self._progress.hide()
+
+    def _on_loaded(self, result: LoadResult) -> None:
+        self.stop_play()
+        self.model.set_session(result.session, source=result.source, input_source=result.input_source)
+        if result.source and not result.source.startswith("demo"):
+            self._remember(result.source)
+        demo = self.model.demo
+        if demo is not None and demo.suggested_step:
+            self.statusBar().showMessage(
+                f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)", 10000)
+
+    def _on_failed(self, message: str) -> None:
+        self.report_error("Could not open", message)
+
+    def _message_box(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def open_model_dialog(self) -> None:
+        start = str(self.settings.value("last_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
+        if path:
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.load(path)
+
+    def open_input_dialog(self) -> None:
+        if not self.model.ready:
+            return
+        start = str(self.settings.value("last_dir", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open input", start, INPUT_FILTER)
+        if path:
+            self.load(None, path)
+
+    def _remember(self, path: str) -> None:
+        recent = [p for p in self._recent() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            return [value]
+        return list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for path in recent:
+            self.recent_menu.addAction(path, lambda p=path: self.load(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            suffix = Path(path).suffix.lower()
+            if suffix in INPUT_SUFFIXES and self.model.ready:
+                self.load(None, path)
+            else:
+                self.load(path)
+            break
+
+    # --- transport ---------------------------------------------------------------------------
+    def run_continue(self) -> None:
+        self.model.seek(self.model.steps)
+
+    def toggle_play(self) -> None:
+        if self.play_timer.isActive():
+            self.stop_play()
+        else:
+            if self.model.t >= self.model.steps:
+                self.model.seek(0)
+            self.play_timer.start(max(1, int(1000 / self.speed.value())))
+            self.act_play.setChecked(True)
+            self.act_play.setText("Pause")
+
+    def stop_play(self) -> None:
+        self.play_timer.stop()
+        self.act_play.setChecked(False)
+        self.act_play.setText("Play")
+
+    def _play_tick(self) -> None:
+        if self.model.t >= self.model.steps:
+            self.stop_play()
+        else:
+            self.model.step(1)
+
+    def _speed_changed(self, value: int) -> None:
+        self.settings.setValue("speed", value)
+        if self.play_timer.isActive():
+            self.play_timer.setInterval(max(1, int(1000 / value)))
+
+    def _timeline_moved(self, value: int) -> None:
+        if value != self.model.t:
+            self.model.seek(value)
+
+    def go_to_step_dialog(self) -> None:
+        if not self.model.ready:
+            return
+        demo = self.model.demo
+        default = demo.suggested_step if demo is not None else 0
+        pos, ok = QInputDialog.getInt(self, "Go to step", "Input position (0-based):", default,
+                                      0, max(self.model.steps - 1, 0))
+        if ok:
+            self.go_to_position(pos)
+
+    def go_to_position(self, position: int) -> None:
+        """Put the cursor on input position ``position`` (it has just been read)."""
+        session = self.model.session
+        if session is not None:
+            self.model.seek(session.position_to_t(position))
+
+    def go_to_unit_dialog(self) -> None:
+        if not self.model.ready:
+            return
+        unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.model.selected_unit, 0),
+                                       0, self.model.units - 1)
+        if ok and not self.units_panel.go_to_unit(unit):
+            self.statusBar().showMessage(f"unit {unit} is filtered out of the lanes", 5000)
+
+    def _layer_chosen(self, index: int) -> None:
+        if index >= 0 and self.model.ready and index != self.model.session.layer_index:
+            self.model.set_layer(index)
+
+    # --- reactions ---------------------------------------------------------------------------
+    def _on_run_changed(self) -> None:
+        session = self.model.session
+        if session is None:
+            return
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        for info in self.model.model.traced_layers:
+            self.layer_combo.addItem(f"{info.name} ({info.direction}, {info.units} units)")
+        self.layer_combo.setCurrentIndex(session.layer_index)
+        self.layer_combo.blockSignals(False)
+        self.sample_spin.blockSignals(True)
+        self.sample_spin.setRange(0, session.batch - 1)
+        self.sample_spin.setValue(self.model.sample)
+        self.sample_spin.blockSignals(False)
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, session.steps)
+        self.timeline.blockSignals(False)
+        title = self.model.source
+        demo = self.model.demo
+        if demo is not None:
+            title = f"{self.model.source} — {demo.title}"
+        self.setWindowTitle(f"LSTM Scope — {title}")
+        self._on_position(session.t)
+
+    def _on_position(self, t: int) -> None:
+        session = self.model.session
+        if session is None:
+            return
+        self.timeline.blockSignals(True)
+        self.timeline.setValue(t)
+        self.timeline.blockSignals(False)
+        self.t_label.setText(f" t = {t} / {session.steps} ")
+        info = session.info
+        self.status_label.setText(
+            f"t = {t} / {session.steps}   ·   layer {info.name} ({info.direction})   ·   "
+            f"sample {self.model.sample}   ·   {self.model.source}")
+
+    # --- view --------------------------------------------------------------------------------
+    def toggle_theme(self) -> None:
+        self.theme = "dark" if self.act_dark.isChecked() else "light"
+        self.settings.setValue("theme", self.theme)
+        self.pal = palette(self.theme)
+        from .app import apply_theme
+        apply_theme(self.theme)
+        self.units_panel.apply_palette(self.pal)
+
+    def show_units_help(self) -> None:
+        QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About LSTM Scope", about_html(__version__))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.stop_play()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.loader.cancel()
+        self.loader.wait(5000)
+        super().closeEvent(event)
+
+
+def _strip_tags(text: str) -> str:
+    import re
+    return re.sub(r"<[^>]+>", "", text)

@@ -1,0 +1,59 @@
+"""Colours and palettes shared by every panel (and the exports).
+
+Gate colours come from the Okabe–Ito palette, which stays distinguishable for the common forms
+of colour blindness; each signal keeps its colour in every panel and theme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
+SIGNAL_LABELS = {
+    "f": "f  forget gate", "i": "i  input gate", "o": "o  output gate",
+    "g": "g  candidate", "c": "C  cell state", "h": "h  output",
+}
+SIGNAL_SHORT = {"f": "f", "i": "i", "o": "o", "g": "g", "c": "C", "h": "h"}
+SIGNAL_TIPS = {
+    "f": "Forget gate: how much of the previous cell state C each unit keeps (0 = forget all).",
+    "i": "Input gate: how much of the candidate g each unit writes into C.",
+    "o": "Output gate: how much of act(C) each unit shows as h.",
+    "g": "Candidate g: the new content offered to the cell state.",
+    "c": "Cell state C: the unit's memory, carried from step to step.",
+    "h": "Output h: what the unit emits, and what every unit reads at the next step.",
+}
+
+OKABE_ITO = {
+    "f": "#D55E00",   # vermillion
+    "i": "#0072B2",   # blue
+    "o": "#CC79A7",   # reddish purple
+    "g": "#009E73",   # bluish green
+    "c": "#E69F00",   # orange
+}
+
+
+@dataclass(frozen=True)
+class Palette:
+    name: str
+    background: str
+    foreground: str
+    grid: str
+    lane_shade: str
+    cursor: str
+    selection: str
+    h_colour: str
+    ghost_alpha: int = 70
+
+    def signal(self, name: str) -> str:
+        return self.h_colour if name == "h" else OKABE_ITO[name]
+
+
+LIGHT = Palette("light", "#ffffff", "#1a1a1a", "#d0d0d0", "#f2f4f7", "#d62728", "#ffd54f",
+                "#1a1a1a")
+DARK = Palette("dark", "#16181d", "#e6e6e6", "#3a3f4b", "#1d2027", "#ff6b6b", "#8a6d00",
+               "#f0f0f0")
+PALETTES = {"light": LIGHT, "dark": DARK}
+
+
+def palette(name: str) -> Palette:
+    return PALETTES.get(name, LIGHT)

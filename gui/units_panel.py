@@ -1,0 +1,383 @@
+"""The units panel: one lane per unit, every lane on one shared time axis, one cursor.
+
+Drawing: each signal is a handful of batched curves — one ``PlotCurveItem`` per time chunk
+holding *all* lanes, NaN-separated (``connect="finite"``) — never one plot per unit. A step
+rewrites only the chunk that holds the new column, so the cost per step does not grow with T.
+Columns not yet read are NaN in the session's live trace, so they are simply not drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from .lanes import LaneScaler, label_step, parse_filter, sort_units
+from .session_model import SessionModel
+from .theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+
+CHUNK = 16
+DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")
+
+
+class LaneAxis(pg.AxisItem):
+    """Left axis labelled 'unit k' at lane centres, thinned so labels never overlap."""
+
+    def __init__(self) -> None:
+        super().__init__("left")
+        self.order = np.zeros(0, int)
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        n = len(self.order)
+        if n == 0 or size <= 0:
+            return []
+        minVal, maxVal = sorted((minVal, maxVal))   # the lane view is inverted (unit 0 on top)
+        span = max(maxVal - minVal, 1e-9)
+        step = label_step(size / span)
+        first = max(0, int(np.floor(minVal)))
+        last = min(n - 1, int(np.ceil(maxVal)))
+        first -= first % step
+        rows = [r + 0.5 for r in range(first, last + 1, step)]
+        return [(step, rows)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        out = []
+        for v in values:
+            r = int(v)
+            out.append(f"unit {self.order[r]}" if 0 <= r < len(self.order) else "")
+        return out
+
+
+class UnitsPanel(QWidget):
+    """N lanes of f, i, o, C, h (g optional) over time, filled in one column per step."""
+
+    hovered = Signal(str)
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.palette = palette
+        self.visible_signals = set(DEFAULT_SIGNALS)
+        self.ghost = True
+        self.shared_scale = False
+        self.sort_mode = "index"
+        self.filter_text = ""
+        self.order = np.zeros(0, int)
+        self._scaler: LaneScaler | None = None
+        self._live: dict[str, list[pg.PlotCurveItem]] = {}
+        self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
+        self._drawn_t: int | None = None
+        self._build_ui()
+        model.runChanged.connect(self.rebuild)
+        model.positionChanged.connect(self.on_position)
+        model.selectionChanged.connect(self._show_selection)
+
+    # --- widgets -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        bar = QHBoxLayout()
+        self.signal_boxes: dict[str, QCheckBox] = {}
+        for name in SIGNAL_ORDER:
+            box = QCheckBox(SIGNAL_SHORT[name])
+            box.setChecked(name in self.visible_signals)
+            box.setToolTip(SIGNAL_TIPS[name])
+            box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
+            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
+            self.signal_boxes[name] = box
+            bar.addWidget(box)
+        bar.addSpacing(12)
+        self.ghost_box = QCheckBox("ghost future")
+        self.ghost_box.setChecked(True)
+        self.ghost_box.setToolTip("Show the rest of the run faintly (computed once in advance).")
+        self.ghost_box.toggled.connect(self.set_ghost)
+        bar.addWidget(self.ghost_box)
+        self.shared_box = QCheckBox("shared C/h scale")
+        self.shared_box.setToolTip("One scale for C and h across all lanes, instead of one per lane.")
+        self.shared_box.toggled.connect(self.set_shared_scale)
+        bar.addWidget(self.shared_box)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("units:"))
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("all  ·  0:32  ·  3,5,9  ·  top 10")
+        self.filter_edit.setToolTip("Which units get a lane: all, a range A:B, a list, or the "
+                                    "top K most active (variance of h).")
+        self.filter_edit.setMaximumWidth(170)
+        self.filter_edit.editingFinished.connect(lambda: self.set_filter(self.filter_edit.text()))
+        bar.addWidget(self.filter_edit)
+        self.sort_combo = QComboBox()
+        self.sort_combo.addItems(["index", "variance", "saturation"])
+        self.sort_combo.setToolTip("Order lanes by unit index, by variance of h, or by how often "
+                                   "the gates saturate.")
+        self.sort_combo.currentTextChanged.connect(self.set_sort)
+        bar.addWidget(QLabel("sort:"))
+        bar.addWidget(self.sort_combo)
+        layout.addLayout(bar)
+
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground(self.palette.background)
+        self.axis = LaneAxis()
+        self.plot = self.glw.addPlot(axisItems={"left": self.axis})
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "time step t (input position)")
+        self.vb = self.plot.getViewBox()
+        self.vb.invertY(True)
+        self.vb.setDefaultPadding(0.0)
+        self.shade = pg.ImageItem()
+        self.shade.setZValue(-20)
+        self.plot.addItem(self.shade)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen(self.palette.cursor, width=2))
+        self.cursor.setZValue(50)
+        self.plot.addItem(self.cursor)
+        self.sel_lane = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                            brush=pg.mkBrush(self.palette.selection + "55"),
+                                            pen=pg.mkPen(None))
+        self.sel_lane.setZValue(-10)
+        self.sel_lane.hide()
+        self.plot.addItem(self.sel_lane)
+        self.sel_step = pg.InfiniteLine(angle=90, movable=False,
+                                        pen=pg.mkPen(self.palette.foreground, width=1, style=Qt.DashLine))
+        self.sel_step.hide()
+        self.plot.addItem(self.sel_step)
+        layout.addWidget(self.glw, 1)
+        self.info = QLabel(" ")
+        self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
+        layout.addWidget(self.info)
+        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.glw.setBackground(palette.background)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setPen(palette.foreground)
+            self.plot.getAxis(axis).setTextPen(palette.foreground)
+        self.cursor.setPen(pg.mkPen(palette.cursor, width=2))
+        self.rebuild()
+
+    # --- options -----------------------------------------------------------------------------
+    def set_signal_visible(self, name: str, on: bool) -> None:
+        if on:
+            self.visible_signals.add(name)
+        else:
+            self.visible_signals.discard(name)
+        for item in self._live.get(name, []):
+            item.setVisible(on)
+        for item in self._ghosts.get(name, []):
+            item.setVisible(on and self.ghost)
+        if self.signal_boxes[name].isChecked() != on:
+            self.signal_boxes[name].setChecked(on)
+
+    def set_ghost(self, on: bool) -> None:
+        self.ghost = on
+        for name, items in self._ghosts.items():
+            for item in items:
+                item.setVisible(on and name in self.visible_signals)
+        if self.ghost_box.isChecked() != on:
+            self.ghost_box.setChecked(on)
+
+    def set_shared_scale(self, on: bool) -> None:
+        self.shared_scale = on
+        self.rebuild()
+
+    def set_sort(self, how: str) -> None:
+        self.sort_mode = how
+        self.rebuild()
+
+    def set_filter(self, text: str) -> None:
+        try:
+            if self.model.ready:
+                parse_filter(text, self.model.units)
+        except ValueError as exc:
+            self.info.setText(f"<span style='color:#d62728'>{exc}</span>")
+            return
+        self.filter_text = text
+        self.rebuild()
+
+    # --- building ----------------------------------------------------------------------------
+    def _clear_items(self) -> None:
+        for group in (self._live, self._ghosts):
+            for items in group.values():
+                for item in items:
+                    self.plot.removeItem(item)
+            group.clear()
+        self._drawn_t = None
+
+    def rebuild(self) -> None:
+        """Everything from scratch: a new run, layer, sample, filter, sort or scale."""
+        self._clear_items()
+        if not self.model.ready:
+            return
+        full = self.model.full()
+        sample = self.model.sample
+        units = parse_filter(self.filter_text, full.units, full, sample) if self.filter_text else np.arange(full.units)
+        self.order = sort_units(units, self.sort_mode, full, sample)
+        self.axis.order = self.order
+        self._scaler = LaneScaler(full, sample, self.shared_scale)
+        steps = full.steps
+        rows = len(self.order)
+        shade = (np.arange(rows) % 2).astype(np.float32)[None, :]
+        self.shade.setImage(shade, levels=(0, 1), lut=np.array(
+            [pg.mkColor(self.palette.background).getRgb()[:3],
+             pg.mkColor(self.palette.lane_shade).getRgb()[:3]], np.uint8))
+        self.shade.setRect(-0.5, 0, max(steps, 1), rows)
+        n_chunks = max(1, -(-steps // CHUNK))
+        for name in SIGNAL_ORDER:
+            colour = pg.mkColor(self.palette.signal(name))
+            ghost_colour = pg.mkColor(colour)
+            ghost_colour.setAlpha(self.palette.ghost_alpha)
+            live_pen = pg.mkPen(colour, width=1.3)
+            ghost_pen = pg.mkPen(ghost_colour, width=1)
+            self._live[name] = []
+            self._ghosts[name] = []
+            for k in range(n_chunks):
+                ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=False)
+                ghost.setZValue(1)
+                ghost.setVisible(self.ghost and name in self.visible_signals)
+                live = pg.PlotCurveItem(pen=live_pen, connect="finite", antialias=False)
+                live.setZValue(10 if name != "h" else 11)
+                live.setVisible(name in self.visible_signals)
+                self.plot.addItem(ghost)
+                self.plot.addItem(live)
+                self._ghosts[name].append(ghost)
+                self._live[name].append(live)
+        self._fill_ghosts(full)
+        self.vb.setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1),
+                          minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
+        self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
+        self.on_position(self.model.t, redraw_all=True)
+        self._show_selection(self.model.selected_unit, self.model.selected_position)
+
+    def _chunk_bounds(self, k: int, steps: int) -> tuple[int, int]:
+        start = k * CHUNK
+        return start, min(start + CHUNK + 1, steps)     # one column of overlap joins chunks
+
+    def _chunk_xy(self, trace, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = trace.steps
+        a, b = self._chunk_bounds(k, steps)
+        values = trace.signal(name)[self.model.sample, a:b]
+        y = self._scaler.to_lane(name, values, self.order)                   # (rows, L)
+        rows, length = y.shape
+        xs = np.empty((rows, length + 1), np.float32)
+        xs[:, :length] = np.arange(a, b, dtype=np.float32)
+        xs[:, length] = np.nan
+        ys = np.empty((rows, length + 1), np.float32)
+        ys[:, :length] = y
+        ys[:, length] = np.nan
+        return xs.ravel(), ys.ravel()
+
+    def _fill_ghosts(self, full) -> None:
+        for name, items in self._ghosts.items():
+            for k, item in enumerate(items):
+                x, y = self._chunk_xy(full, name, k)
+                item.setData(x, y, connect="finite")
+
+    # --- stepping ----------------------------------------------------------------------------
+    def on_position(self, t: int, redraw_all: bool = False) -> None:
+        if not self.model.ready or self._scaler is None:
+            return
+        session = self.model.session
+        live = session.trace
+        steps = session.steps
+        n_chunks = max(1, -(-steps // CHUNK))
+        if redraw_all or self._drawn_t is None:
+            dirty = set(range(n_chunks))
+        else:
+            # every column read or forgotten since the last draw, plus the chunk before each
+            # chunk boundary (chunks overlap by one column)
+            lo, hi = sorted((self._drawn_t, t))
+            positions = [session.runner.position(p) for p in range(lo, min(hi + 1, steps))]
+            dirty = set()
+            for p in positions:
+                dirty.add(min(p // CHUNK, n_chunks - 1))
+                if p % CHUNK == 0 and p > 0:
+                    dirty.add(p // CHUNK - 1)
+        self._drawn_t = t
+        for k in dirty:
+            for name, items in self._live.items():
+                x, y = self._chunk_xy(live, name, k)
+                items[k].setData(x, y, connect="finite")
+        cursor = session.cursor
+        if cursor is None:
+            self.cursor.setPos(-0.5 if not session.backward else steps - 0.5)
+        else:
+            self.cursor.setPos(cursor)
+
+    # --- hover and selection -----------------------------------------------------------------
+    def lane_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(unit, input position) under view coordinates, or None outside the lanes."""
+        row = int(np.floor(y))
+        pos = int(np.round(x))
+        if not (0 <= row < len(self.order)) or not (0 <= pos < self.model.steps):
+            return None
+        return int(self.order[row]), pos
+
+    def describe_point(self, unit: int, position: int) -> dict[str, float | None]:
+        """The engine's values for a unit at a position (None where not read yet)."""
+        out: dict[str, float | None] = {}
+        for name in SIGNAL_ORDER:
+            value = self.model.value(name, unit, position)
+            out[name] = None if np.isnan(value) else value
+        return out
+
+    def hover_text(self, unit: int, position: int) -> str:
+        values = self.describe_point(unit, position)
+        if all(v is None for v in values.values()):
+            return f"unit {unit} · t = {position} · not read yet"
+        parts = []
+        for name in SIGNAL_ORDER:
+            v = values[name]
+            text = "—" if v is None else f"{v:+.4f}"
+            parts.append(f"<span style='color:{self.palette.signal(name)}'><b>{SIGNAL_SHORT[name]}</b> {text}</span>")
+        return f"unit {unit} · t = {position} · " + "  ".join(parts)
+
+    def _mouse_moved(self, scene_pos) -> None:
+        if not self.model.ready or not self.plot.sceneBoundingRect().contains(scene_pos):
+            return
+        point = self.vb.mapSceneToView(scene_pos)
+        hit = self.lane_at(point.x(), point.y())
+        if hit is None:
+            return
+        text = self.hover_text(*hit)
+        self.info.setText(text)
+        self.hovered.emit(text)
+
+    def _mouse_clicked(self, event) -> None:
+        if not self.model.ready or event.button() != Qt.LeftButton:
+            return
+        point = self.vb.mapSceneToView(event.scenePos())
+        hit = self.lane_at(point.x(), point.y())
+        if hit is not None:
+            self.model.select(*hit)
+
+    def _show_selection(self, unit: int, position: int) -> None:
+        rows = np.nonzero(self.order == unit)[0] if unit >= 0 else []
+        if len(rows):
+            self.sel_lane.setRegion((rows[0], rows[0] + 1))
+            self.sel_lane.show()
+        else:
+            self.sel_lane.hide()
+        if position >= 0:
+            self.sel_step.setPos(position)
+            self.sel_step.show()
+        else:
+            self.sel_step.hide()
+
+    def go_to_unit(self, unit: int) -> bool:
+        rows = np.nonzero(self.order == unit)[0]
+        if not len(rows):
+            return False
+        row = int(rows[0])
+        lo, hi = self.vb.viewRange()[1]
+        span = max(min(hi - lo, len(self.order)), 1)
+        top = min(max(row + 0.5 - span / 2, 0), max(len(self.order) - span, 0))
+        self.vb.setYRange(top, top + span, padding=0)
+        self.model.select(unit, self.model.selected_position)
+        return True
+
+    def lane_count(self) -> int:
+        return len(self.order)
