@@ -167,8 +167,8 @@ class UnitsPanel(QWidget):
             self.visible_signals.discard(name)
         for item in self._live.get(name, []):
             item.setVisible(on)
-        for item in self._ghosts.get(name, []):
-            item.setVisible(on and self.ghost)
+        if self.model.ready:
+            self.on_position(self.model.t, redraw_all=True)   # ghosts only where not yet read
         if self.signal_boxes[name].isChecked() != on:
             self.signal_boxes[name].setChecked(on)
 
@@ -177,6 +177,8 @@ class UnitsPanel(QWidget):
         for name, items in self._ghosts.items():
             for item in items:
                 item.setVisible(on and name in self.visible_signals)
+        if self.model.ready:
+            self.on_position(self.model.t, redraw_all=True)
         if self.ghost_box.isChecked() != on:
             self.ghost_box.setChecked(on)
 
@@ -230,7 +232,7 @@ class UnitsPanel(QWidget):
             colour = pg.mkColor(self.palette.signal(name))
             ghost_colour = pg.mkColor(colour)
             ghost_colour.setAlpha(self.palette.ghost_alpha)
-            live_pen = pg.mkPen(colour, width=1.3)
+            live_pen = pg.mkPen(colour, width=1)
             ghost_pen = pg.mkPen(ghost_colour, width=1)
             self._live[name] = []
             self._ghosts[name] = []
@@ -297,10 +299,15 @@ class UnitsPanel(QWidget):
                 if p % CHUNK == 0 and p > 0:
                     dirty.add(p // CHUNK - 1)
         self._drawn_t = t
+        known = session.known()
         for k in dirty:
+            a, b = self._chunk_bounds(k, steps)
+            # a chunk read to the end needs no ghost: its live curves cover it exactly
+            needs_ghost = not (known.start <= a and b <= known.stop)
             for name, items in self._live.items():
                 x, y = self._chunk_xy(live, name, k)
                 items[k].setData(x, y, connect="finite")
+                self._ghosts[name][k].setVisible(needs_ghost and self.ghost and name in self.visible_signals)
         cursor = session.cursor
         if cursor is None:
             self.cursor.setPos(-0.5 if not session.backward else steps - 0.5)
