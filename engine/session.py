@@ -44,6 +44,7 @@ class Session:
             self._layer, self.x, initial_state=self._initial_state, is_layer_input=self._layer_input)
         self._t = 0
         self._full: LayerTrace | None = None
+        self._full_runner: DirectionRunner | None = None
         self._result: TraceResult | None = None
 
     def set_layer(self, layer: int | str) -> None:
@@ -132,13 +133,21 @@ class Session:
         """Undo ``n`` steps (stops at 0)."""
         return self.seek(self._t - n)
 
-    def seek(self, k: int) -> int:
-        """Go to t = k (clamped to 0..T), computing or forgetting steps on the way."""
+    def seek(self, k: int, *, notify: bool = True) -> int:
+        """Go to t = k (clamped to 0..T), computing or forgetting steps on the way.
+
+        ``notify=False`` moves silently (a run-to-breakpoint loop announces only where it stops).
+        """
         k = max(0, min(int(k), self.steps))
         if k != self._t:
             self._advance_to(k)
-            self._emit("position")
+            if notify:
+                self._emit("position")
         return self._t
+
+    def notify(self, event: str = "position") -> None:
+        """Announce an event to the observers (after silent moves, or a debugger change)."""
+        self._emit(event)
 
     def reset(self) -> int:
         return self.seek(0)
@@ -154,8 +163,19 @@ class Session:
                 runner = self.model.runner(self._layer, self.x, initial_state=self._initial_state,
                                            is_layer_input=self._layer_input)
                 runner.run()
+                self._full_runner = runner
                 self._full = runner.to_trace()
             return self._full
+
+    def full_runner(self) -> DirectionRunner:
+        """The runner that computed ``full()`` (its buffers *are* the full trace's arrays):
+        debugger forks read their parent's columns and share its x . W from it."""
+        self.full()
+        return self._full_runner
+
+    @property
+    def has_full(self) -> bool:
+        return self._full is not None
 
     def result(self) -> TraceResult:
         """The whole model's traced run (output as the framework returns it), cached."""

@@ -23,9 +23,14 @@ class DirectionRunner:
 
     def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
-                 c0: np.ndarray | None = None, prefill: bool = True) -> None:
+                 c0: np.ndarray | None = None, prefill: bool = True,
+                 shared_zx: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """``prefill=False`` skips NaN-filling the buffers: only for a caller that runs every
-        step at once (a full trace), where each column is written before anyone reads it."""
+        step at once (a full trace), where each column is written before anyone reads it.
+
+        ``shared_zx=(zx, zxb)`` reuses another runner's x . W (B, T, 4, N) and x . W + b
+        (B, T, 4N) for this x instead of computing and storing them: a debugger fork over a
+        window of its parent's run shares them as read-only views (never written here)."""
         x = np.ascontiguousarray(x, dtype=F32)
         if x.ndim != 3:
             raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
@@ -40,10 +45,15 @@ class DirectionRunner:
         self.h0 = np.zeros((b, hsize), F32) if h0 is None else np.array(h0, F32).reshape(b, hsize)
         self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
         self.x = x
-        self.zx = (x.reshape(b * t, d) @ weights.kernel).reshape(b, t, 4, n)
-        self._zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
-        if not self._all_valid.all():
-            self.zx[~self.mask] = NAN
+        if shared_zx is not None:
+            self.zx, self._zxb = shared_zx
+            if self.zx.shape != (b, t, 4, n) or self._zxb.shape != (b, t, 4 * n):
+                raise ValueError("shared x . W does not match the input's shape")
+        else:
+            self.zx = (x.reshape(b * t, d) @ weights.kernel).reshape(b, t, 4, n)
+            self._zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
+            if not self._all_valid.all():
+                self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
         self.gates = alloc((b, t, 4, n))
         self.zh = alloc((b, t, 4, n))
