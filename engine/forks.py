@@ -1,0 +1,439 @@
+"""What-if runs: edit h, c or x_t at one step (or the recurrent kernel) and continue.
+
+A ``Fork`` never copies its parent. It owns
+
+* the **edited column** (processing index ``p``): for a state edit, the parent's column with h
+  or c replaced; for an input edit, that one step recomputed from the parent's state with the
+  new x_t (a one-column runner);
+* a **window runner** over processing indices ``p+1 .. T-1`` (all of ``0 .. T-1`` for a
+  weights fork such as "decouple units"), an ordinary ``DirectionRunner`` whose buffers cover
+  only that window and whose x . W are *views* of the root run's (x . W does not depend on the
+  state or on U). Only when an ancestor fork edited an input inside this window does the window
+  get private copies of x . W (copy-on-write), with the ancestor's columns patched in.
+
+Everything before ``p`` is read from the parent (another fork, or the session's full run), so a
+fork at step p of a T-step run costs (T - p) / T of the state buffers (gates, U·h, c, h) and
+none of x . W. Forks form a tree; deleting one never touches another (a child keeps its parent
+object alive through its reference). The loaded model never changes: a weights fork uses
+``CellWeights.with_recurrent_kernel``.
+
+Processing index p vs input position: for a backward layer p reads input position T-1-p. Edits
+are addressed by input position, as everywhere in the Contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cell import CellWeights
+from .errors import ScopeError
+from .stepper import DirectionRunner
+from .trace import LayerTrace
+
+F32 = np.float32
+NAN = F32(np.nan)
+COLUMN_NAMES = ("gates", "zx", "zh", "c", "h", "x")
+
+
+@dataclass
+class Edit:
+    """One what-if: what the fork changes. Serialisable (its values, never arrays of a run).
+
+    kind: ``"h"`` / ``"c"`` (state after reading ``position``), ``"x"`` (input at
+    ``position``), ``"perturb"`` (add ``delta`` to h[unit] at ``position``), ``"decouple"``
+    (off-diagonal entries of each gate's N x N block of U set to zero, whole run).
+    ``unit`` None edits the whole vector; ``values`` is the new value (a number for one unit,
+    a list for the vector, broadcast over the batch), or a list of lists per sample.
+    """
+
+    kind: str
+    position: int = 0
+    unit: int | None = None
+    values: Any = None
+    delta: float = 0.0
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(d["values"], np.ndarray):
+            d["values"] = d["values"].tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Edit:
+        known = {k: d[k] for k in ("kind", "position", "unit", "values", "delta", "label") if k in d}
+        return cls(**known)
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        if self.kind == "decouple":
+            return "decouple units"
+        who = "all units" if self.unit is None else f"unit {self.unit}"
+        if self.kind == "perturb":
+            return f"perturb h[{self.unit}] by {self.delta:+g} at step {self.position}"
+        what = {"h": "h", "c": "c", "x": "x"}[self.kind]
+        return f"edit {what} ({who}) at step {self.position}"
+
+
+def decoupled_kernel(weights: CellWeights) -> np.ndarray:
+    """U with the off-diagonal entries of each gate's N x N block zeroed (a copy)."""
+    n = weights.units
+    u = np.array(weights.recurrent_kernel, F32)
+    if u.shape[0] != n:
+        raise ScopeError("decouple units needs an N x 4N recurrent kernel (no projection)")
+    keep = np.tile(np.eye(n, dtype=bool), (1, 4))
+    u[~keep] = 0.0
+    return u
+
+
+class _Root:
+    """The session's full original run seen as a fork parent (processing-index access)."""
+
+    def __init__(self, runner: DirectionRunner) -> None:
+        self.runner = runner
+        self.weights = runner.weights
+        self.steps, self.backward = runner.steps, runner.backward
+        self.x_edits: dict[int, Fork] = {}
+
+    def position(self, p: int) -> int:
+        return self.steps - 1 - p if self.backward else p
+
+    def column(self, name: str, p: int) -> np.ndarray:
+        r, t = self.runner, self.position(p)
+        if name == "zxb":
+            return r._zxb[:, t]
+        return getattr(r, name)[:, t]
+
+    def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.runner.state_before(p)
+
+    def inherited_x_edits(self) -> dict[int, Fork]:
+        return {}
+
+    @property
+    def computed(self) -> int:
+        return self.steps
+
+
+class Fork:
+    """A named what-if run over one traced layer; reads before its edit come from ``parent``."""
+
+    def __init__(self, name: str, parent: Fork | _Root, edit: Edit) -> None:
+        self.name = name
+        self.parent = parent
+        self.edit = edit
+        self.root: _Root = parent if isinstance(parent, _Root) else parent.root
+        self.steps, self.backward = self.root.steps, self.root.backward
+        t_len = self.steps
+        self.weights: CellWeights = parent.weights
+        if edit.kind == "decouple":
+            self.weights = parent.weights.with_recurrent_kernel(decoupled_kernel(parent.weights))
+            self.start = 0
+        else:
+            if not 0 <= edit.position < t_len:
+                raise ScopeError(f"step {edit.position} is outside the run (0..{t_len - 1})")
+            self.start = self.position(edit.position)   # position <-> p is its own inverse
+        r = self.root.runner
+        n, b = r.units, r.batch
+        self._col: dict[str, np.ndarray] | None = None
+        if isinstance(parent, Fork):
+            parent.ensure(self.start + 1)
+        if edit.kind != "decouple":
+            self._col = self._edited_column(edit, n, b)
+            first = self.start + 1
+            h0, c0 = self._col["h"], self._col["c"]
+        else:
+            first = 0
+            h0, c0 = self.root.runner.h0, self.root.runner.c0
+        self.first = first                       # first processing index of the window runner
+        lo, hi = (0, t_len - first) if self.backward else (first, t_len)
+        self._lo = lo
+        shared = (r.zx[:, lo:hi], r._zxb[:, lo:hi])
+        x = r.x[:, lo:hi]
+        patches = {p: f for p, f in self.inherited_x_edits().items() if p >= first}
+        if patches:   # copy-on-write: an ancestor changed an input inside our window
+            zx, zxb, x = shared[0].copy(), shared[1].copy(), x.copy()
+            for p, fork in patches.items():
+                t = fork.position(p) - lo
+                col = fork._col
+                zx[:, t] = col["zx"]
+                zxb[:, t] = col["zxb"]
+                x[:, t] = col["x"]
+            shared = (zx, zxb)
+        self.window = DirectionRunner(f"{r.name}#{name}", self.weights, x, backward=self.backward,
+                                      mask=r.mask[:, lo:hi], h0=h0, c0=c0, shared_zx=shared)
+        self._done = 0                          # window steps computed
+
+    # --- structure ---------------------------------------------------------------------------
+    def position(self, p: int) -> int:
+        return self.steps - 1 - p if self.backward else p
+
+    def inherited_x_edits(self) -> dict[int, Fork]:
+        """Input edits of this fork and its ancestors, by processing index."""
+        out = dict(self.parent.inherited_x_edits())
+        if self.edit.kind == "x":
+            out[self.start] = self
+        return out
+
+    def ancestors(self) -> list[Fork]:
+        out, node = [], self.parent
+        while isinstance(node, Fork):
+            out.append(node)
+            node = node.parent
+        return out
+
+    def _edited_column(self, edit: Edit, n: int, b: int) -> dict[str, np.ndarray]:
+        p, parent = self.start, self.parent
+        if edit.kind == "x":
+            h_prev, c_prev = parent.state_before(p)
+            x_t = np.array(parent.column("x", p), F32)
+            x_t[...] = _values(edit, x_t.shape)
+            mask = self.root.runner.mask[:, self.position(p):self.position(p) + 1]
+            one = DirectionRunner("edit", self.weights, x_t[:, None], mask=mask,
+                                  h0=h_prev, c0=c_prev)
+            one.step(0)
+            return {"gates": one.gates[:, 0], "zx": one.zx[:, 0], "zxb": one._zxb[:, 0],
+                    "zh": one.zh[:, 0], "c": one.c[:, 0], "h": one.h[:, 0], "x": one.x[:, 0]}
+        col = {"gates": parent.column("gates", p), "zx": parent.column("zx", p),
+               "zh": parent.column("zh", p), "x": parent.column("x", p),
+               "c": np.array(parent.column("c", p), F32), "h": np.array(parent.column("h", p), F32)}
+        if edit.kind in ("h", "c"):
+            target = col[edit.kind]
+            if edit.unit is None:
+                target[...] = _values(edit, target.shape)
+            else:
+                _check_unit(edit.unit, target.shape[-1])
+                target[:, edit.unit] = _values(edit, target[:, edit.unit].shape)
+        elif edit.kind == "perturb":
+            _check_unit(edit.unit, n)
+            col["h"][:, edit.unit] += F32(edit.delta)
+        else:
+            raise ScopeError(f"unknown edit kind '{edit.kind}'")
+        if np.isnan(col["h"]).any() or np.isnan(col["c"]).any():
+            raise ScopeError("the state at that step is not computed (NaN): step to it first")
+        return col
+
+    # --- computing ---------------------------------------------------------------------------
+    @property
+    def computed(self) -> int:
+        """Processing indices known: everything before ``computed`` can be read."""
+        return self.first + self._done
+
+    def ensure(self, count: int) -> int:
+        """Compute up to processing index ``count - 1`` (incremental; parents first)."""
+        count = max(0, min(int(count), self.steps))
+        if isinstance(self.parent, Fork):
+            self.parent.ensure(min(count, self.start))
+        want = count - self.first
+        if want > self._done:
+            self.window.run(self._done, want)
+            self._done = want
+        return self.computed
+
+    def run(self, progress: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None, chunk: int = 512) -> bool:
+        """Compute the whole fork (in chunks, reporting progress); False if stopped."""
+        total = self.steps
+        while self.computed < total:
+            if should_stop is not None and should_stop():
+                return False
+            self.ensure(min(total, self.computed + chunk))
+            if progress is not None:
+                progress(self.computed, total)
+        return True
+
+    # --- reading -----------------------------------------------------------------------------
+    def column(self, name: str, p: int) -> np.ndarray:
+        """One column (B, ...) at processing index p: own, edited, or the parent's."""
+        if p < self.start:
+            return self.parent.column(name, p)
+        if p == self.start and self._col is not None:
+            return self._col[name]
+        if name == "zxb":
+            return self.window._zxb[:, self.position(p) - self._lo]
+        if p >= self.computed:
+            self.ensure(p + 1)
+        return getattr(self.window, name)[:, self.position(p) - self._lo]
+
+    def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        if p == 0:
+            return self.root.runner.h0, self.root.runner.c0
+        return self.column("h", p - 1), self.column("c", p - 1)
+
+    def signal(self, name: str, *, computed_only: bool = False) -> np.ndarray:
+        """(B, T, N) of one signal (i f g o c h, x, z_i, zx_f ...), input-position order.
+
+        A fresh array: the parent's values before the edit, this fork's from it on. With
+        ``computed_only`` nothing is computed: fork steps not yet run are NaN.
+        """
+        from .cell import GATES
+        if name in GATES:
+            return self._assemble("gates", GATES.index(name), computed_only)
+        if name in ("c", "h", "x"):
+            return self._assemble(name, None, computed_only)
+        prefix, _, gate = name.partition("_")
+        if gate in GATES and prefix in ("z", "zx", "zh"):
+            k = GATES.index(gate)
+            if prefix == "z":
+                out = self._assemble("zx", k, computed_only)
+                out += self._assemble("zh", k, computed_only)
+                out += self.weights.bias.reshape(4, -1)[k]
+                return out
+            return self._assemble(prefix, k, computed_only)
+        raise ScopeError(f"unknown signal '{name}'")
+
+    def _assemble(self, array: str, k: int | None, computed_only: bool) -> np.ndarray:
+        """Full-length copy of one array (gate k of a gate-shaped one), input-position order."""
+        if not computed_only:
+            self.ensure(self.steps)
+        if isinstance(self.parent, Fork):
+            out = self.parent._assemble(array, k, computed_only)
+        else:
+            src = getattr(self.root.runner, array)
+            out = np.array(src if k is None else src[:, :, k], F32)
+        if self._col is not None:
+            v = self._col[array]
+            out[:, self.position(self.start)] = v if k is None else v[:, k]
+        w = getattr(self.window, array)
+        w = w if k is None else w[:, :, k]
+        lo = self._lo
+        out[:, lo:lo + w.shape[1]] = w
+        return out
+
+    def to_trace(self) -> LayerTrace:
+        """The whole fork as a LayerTrace: a *materialised copy* (full T), for export/overlay."""
+        r = self.root.runner
+        gates = self._assemble("gates", None, False)
+        return LayerTrace(name=f"{r.name}#{self.name}",
+                          direction="backward" if self.backward else "forward",
+                          weights=self.weights, x=self._assemble("x", None, True), mask=r.mask,
+                          h0=r.h0, c0=r.c0, gates=gates, zx=self._assemble("zx", None, True),
+                          zh=self._assemble("zh", None, True), c=self._assemble("c", None, True),
+                          h=self._assemble("h", None, True))
+
+    def diff(self, name: str) -> np.ndarray:
+        """(B, T, N) this fork minus its parent for one signal; exactly 0 before the edit."""
+        mine = self.signal(name)
+        if isinstance(self.parent, Fork):
+            theirs = self.parent.signal(name)
+        else:
+            theirs = _root_signal(self.root, name)
+        with np.errstate(invalid="ignore"):
+            return mine - theirs
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this fork owns (its window's state buffers, the edited column, any CoW copy)."""
+        w = self.window
+        own = [w.gates, w.zh, w.c, w.h, w.mask]
+        if w.zp is not None:
+            own.append(w.zp)
+        root = self.root.runner
+        if not np.shares_memory(w.zx, root.zx):
+            own += [w.zx, w._zxb]
+        if not np.shares_memory(w.x, root.x):
+            own.append(w.x)
+        total = sum(a.nbytes for a in own)
+        if self._col is not None:
+            total += sum(v.nbytes for v in self._col.values() if v.base is None)
+        if self.weights is not self.parent.weights:
+            total += self.weights.recurrent_kernel.nbytes
+        return int(total)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.edit.describe()}"
+
+
+def _root_signal(root: _Root, name: str) -> np.ndarray:
+    tr = root.runner.to_trace()
+    return tr.x if name == "x" else tr.signal(name)
+
+
+def _check_unit(unit: int | None, n: int) -> None:
+    if unit is None or not 0 <= int(unit) < n:
+        raise ScopeError(f"unit {unit} is outside 0..{n - 1}")
+
+
+def _values(edit: Edit, shape: tuple[int, ...]) -> np.ndarray:
+    if edit.values is None:
+        raise ScopeError("the edit has no value")
+    v = np.asarray(edit.values, F32)
+    try:
+        return np.broadcast_to(v, shape)
+    except ValueError:
+        raise ScopeError(f"the new value has shape {v.shape}, the edited state {shape}") from None
+
+
+@dataclass
+class ForkSet:
+    """The named forks of one session's current run (layer and input)."""
+
+    root_runner: DirectionRunner
+    forks: dict[str, Fork] = field(default_factory=dict)
+    _counter: int = 0
+
+    def __post_init__(self) -> None:
+        self.root = _Root(self.root_runner)
+
+    def new_name(self, base: str = "fork") -> str:
+        while True:
+            self._counter += 1
+            name = f"{base} {self._counter}"
+            if name not in self.forks:
+                return name
+
+    def add(self, edit: Edit, *, parent: str | None = None, name: str | None = None,
+            via: list[Edit] | None = None) -> Fork:
+        """A new fork of ``parent`` (None = the original run). ``via`` replays edits of
+        deleted ancestors first (unlisted forks in between), as a saved session needs."""
+        if name is not None and name in self.forks:
+            raise ScopeError(f"a fork named '{name}' exists already")
+        base: Fork | _Root = self.root if parent is None else self.get(parent)
+        for k, hidden in enumerate(via or ()):
+            base = Fork(f"(deleted {k})", base, hidden)
+        fork = Fork(name or self.new_name("decoupled" if edit.kind == "decouple" else "fork"), base, edit)
+        self.forks[fork.name] = fork
+        return fork
+
+    def get(self, name: str) -> Fork:
+        try:
+            return self.forks[name]
+        except KeyError:
+            raise ScopeError(f"no fork named '{name}'") from None
+
+    def delete(self, name: str) -> None:
+        """Forget one fork; its children keep working (they hold their parent object)."""
+        self.get(name)
+        del self.forks[name]
+
+    def rename(self, old: str, new: str) -> None:
+        if new in self.forks:
+            raise ScopeError(f"a fork named '{new}' exists already")
+        fork = self.forks.pop(old)
+        fork.name = new
+        self.forks[new] = fork
+
+    def names(self) -> list[str]:
+        return list(self.forks)
+
+    def parent_name(self, fork: Fork) -> str | None:
+        """Name of the nearest listed ancestor (None = the original run)."""
+        node = fork.parent
+        while isinstance(node, Fork):
+            if self.forks.get(node.name) is node:
+                return node.name
+            node = node.parent
+        return None
+
+    def hidden_chain(self, fork: Fork) -> list[Edit]:
+        """Edits of deleted forks between ``fork`` and its nearest listed ancestor, oldest first."""
+        chain, node = [], fork.parent
+        while isinstance(node, Fork) and self.forks.get(node.name) is not node:
+            chain.append(node.edit)
+            node = node.parent
+        return chain[::-1]
