@@ -10,7 +10,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from engine import Session, load_model
 from engine.commands import resolve_input
@@ -95,8 +95,9 @@ class Loader(QObject):
         thread.started.connect(job.run)
         job.finished.connect(lambda result, g=generation: self._done(g, result, None))
         job.failed.connect(lambda message, g=generation: self._done(g, None, message))
-        job.finished.connect(thread.quit)
-        job.failed.connect(thread.quit)
+        # Direct: quit from the worker thread itself, so wait() on the GUI thread cannot deadlock
+        job.finished.connect(thread.quit, Qt.DirectConnection)
+        job.failed.connect(thread.quit, Qt.DirectConnection)
         thread.finished.connect(job.deleteLater)
         self._thread, self._job = thread, job
         self._threads = getattr(self, "_threads", [])

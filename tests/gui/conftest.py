@@ -1,0 +1,64 @@
+"""GUI tests run offscreen with a throwaway settings file and no modal dialogs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from engine import Session  # noqa: E402
+from engine.cell import CellWeights  # noqa: E402
+from engine.layers import LSTM, Dense  # noqa: E402
+from engine.loaders.demos import random_model  # noqa: E402
+from engine.model import Model  # noqa: E402
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """A MainWindow factory: errors are collected in ``window.errors`` instead of dialogs."""
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+    make_app()
+
+    def factory():
+        errors: list[str] = []
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+        window = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+        window.errors = errors
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+    return factory
+
+
+def open_session(window, model, x, layer=None):
+    """Load synchronously (the background loader is tested separately)."""
+    from gui.loader_worker import LoadResult
+    session = Session(model, x, layer=layer)
+    session.full()
+    session.result()
+    window._on_loaded(LoadResult(session, "test-model", "test-input"))
+    return session
+
+
+def small_model(units=6, features=3, seed=2):
+    return random_model(units, features, seed)
+
+
+def stacked_model():
+    rng = np.random.default_rng(0)
+    a = CellWeights(rng.normal(0, .5, (3, 20)), rng.normal(0, .5, (5, 20)), np.zeros(20))
+    b = CellWeights(rng.normal(0, .5, (5, 12)), rng.normal(0, .5, (3, 12)), np.zeros(12))
+    return Model([LSTM("first", a, return_sequences=True), LSTM("second", b, return_sequences=True),
+                  Dense("d", np.ones((3, 1), np.float32), None)], source="stacked")
+
+
+def sine_input(steps=30, features=3):
+    t = np.arange(steps, dtype=np.float32)[:, None]
+    return np.sin(t * np.linspace(0.1, 0.4, features, dtype=np.float32)).astype(np.float32)

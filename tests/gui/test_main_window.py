@@ -1,0 +1,144 @@
+"""The main window as a user drives it: keys, scrubbing, layers, hover, bad files, pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from tests.gui.conftest import open_session, sine_input, small_model, stacked_model
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window()
+    open_session(w, small_model(), sine_input())
+    return w
+
+
+def test_shortcuts_move_the_cursor(window, qtbot):
+    s = window.model.session
+    qtbot.keyClick(window, Qt.Key_F10)
+    assert s.t == 1
+    qtbot.keyClick(window, Qt.Key_Right)
+    assert s.t == 2
+    qtbot.keyClick(window, Qt.Key_F10, Qt.ShiftModifier)
+    assert s.t == 1
+    qtbot.keyClick(window, Qt.Key_Left)
+    assert s.t == 0
+    qtbot.keyClick(window, Qt.Key_End)
+    assert s.t == s.steps
+    qtbot.keyClick(window, Qt.Key_Home)
+    assert s.t == 0
+    qtbot.keyClick(window, Qt.Key_F5)
+    assert s.t == s.steps
+    qtbot.keyClick(window, Qt.Key_Home)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.play_timer.isActive()
+    qtbot.waitUntil(lambda: s.t >= 2, timeout=3000)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert not window.play_timer.isActive()
+
+
+def test_scrubbing_and_stepping_agree_with_the_session(window):
+    s = window.model.session
+    window.timeline.setValue(17)
+    assert s.t == 17 and window.units_panel.cursor.value() == 16
+    window.model.step(3)
+    assert window.timeline.value() == 20 == s.t
+    assert "t = 20 / 30" in window.status_label.text()
+    window.go_to_position(4)
+    assert s.t == 5 and s.cursor == 4
+
+
+def test_lanes_match_units_and_the_chosen_layer(make_window):
+    w = make_window()
+    open_session(w, stacked_model(), sine_input(12))
+    assert w.units_panel.lane_count() == 5
+    assert w.layer_combo.count() == 2
+    w.layer_combo.setCurrentIndex(1)
+    assert w.model.session.layer_index == 1
+    assert w.units_panel.lane_count() == 3
+    assert w.units_panel.axis.tickStrings([0.5, 2.5], 1, 1) == ["unit 0", "unit 2"]
+    assert "units N = 3" in w.badges.texts()["units"]
+    assert "(5, 12)" in w.badges.texts()["kernel"] and "(3, 12)" in w.badges.texts()["recurrent_kernel"]
+
+
+def test_hover_reports_the_engine_value(window, qtbot):
+    s = window.model.session
+    s.seek(10)
+    panel = window.units_panel
+    row = 2
+    unit = int(panel.order[row])
+    scene = panel.vb.mapViewToScene(QPointF(7.0, row + 0.5))
+    panel._mouse_moved(scene)
+    text = panel.info.text()
+    assert f"unit {unit}" in text and "t = 7" in text
+    expected = s.trace.f[0, 7, unit]
+    assert f"{expected:+.4f}" in text
+    assert panel.describe_point(unit, 7)["h"] == pytest.approx(float(s.trace.h[0, 7, unit]))
+    assert panel.describe_point(unit, 20)["h"] is None        # not read yet
+
+
+def test_click_selects_a_unit_and_step_in_every_panel(window, qtbot):
+    panel = window.units_panel
+    window.model.select(3, 9)
+    assert panel.sel_lane.isVisible() and panel.sel_lane.getRegion() == (3, 4)
+    assert panel.sel_step.value() == 9
+
+
+def test_filter_and_sort_reorder_lanes(window):
+    panel = window.units_panel
+    panel.set_filter("1:4")
+    assert panel.order.tolist() == [1, 2, 3]
+    panel.set_filter("top 2")
+    assert panel.lane_count() == 2
+    panel.set_filter("0,5")
+    assert panel.order.tolist() == [0, 5]
+    panel.set_filter("")
+    panel.set_sort("variance")
+    var = np.nanvar(window.model.full().h[0], axis=0)
+    assert panel.order.tolist() == np.argsort(-var, kind="stable").tolist()
+    assert panel.go_to_unit(int(panel.order[-1]))
+
+
+def test_bad_file_leaves_the_previous_model_loaded(window, tmp_path):
+    before = window.model.session
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip")
+    window.load(str(bad), wait=True)
+    assert window.model.session is before
+    assert window.errors and "broken.keras" in window.errors[-1]
+    window.load(str(tmp_path / "missing.h5"), wait=True)
+    assert window.model.session is before and "no such file" in window.errors[-1]
+
+
+def test_background_load_of_a_demo(make_window, qtbot):
+    w = make_window()
+    w.load("demo:wide", wait=True)
+    qtbot.waitUntil(lambda: w.model.ready, timeout=20000)
+    assert w.units_panel.lane_count() == 1024
+    assert w.model.source == "demo:wide"
+
+
+def test_screenshot_at_step_k_is_not_blank(window, tmp_path):
+    window.model.seek(15)
+    image = window.units_panel.glw.grab().toImage()
+    path = tmp_path / "shot.png"
+    assert image.save(str(path))
+    w, h = image.width(), image.height()
+    pixels = np.array([[image.pixelColor(x, y).lightness() for x in range(0, w, 7)]
+                       for y in range(0, h, 7)])
+    assert pixels.std() > 10
+    # left of the cursor there are drawn curves, the unread part shows only faint ghosts
+    assert len(np.unique(pixels)) > 20
+
+
+def test_settings_remember_recent_files_and_theme(window, tmp_path):
+    window._remember("/data/a.keras")
+    window._remember("/data/b.keras")
+    window._remember("/data/a.keras")
+    assert window._recent()[:2] == ["/data/a.keras", "/data/b.keras"]
+    window.act_dark.setChecked(True)
+    window.toggle_theme()
+    assert window.settings.value("theme") == "dark"
