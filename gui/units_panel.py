@@ -236,7 +236,7 @@ class UnitsPanel(QWidget):
             ghost_pen = pg.mkPen(ghost_colour, width=1)
             self._live[name] = []
             self._ghosts[name] = []
-            for k in range(n_chunks):
+            for _ in range(n_chunks):
                 ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=False)
                 ghost.setZValue(1)
                 ghost.setVisible(self.ghost and name in self.visible_signals)
