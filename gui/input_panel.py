@@ -28,11 +28,14 @@ class InputPanel(QWidget):
         self.x_plot = self.glw.addPlot(row=0, col=0)
         self.x_plot.setMenuEnabled(False)
         self.x_plot.hideButtons()
-        self.x_plot.setLabel("left", "input x")
+        self.x_plot.setLabel("left", "x")
         self.y_plot = self.glw.addPlot(row=1, col=0)
         self.y_plot.setMenuEnabled(False)
         self.y_plot.hideButtons()
         self.y_plot.setLabel("left", "output")
+        for plot in (self.x_plot, self.y_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.getAxis("left").setWidth(54)
         self.y_plot.setLabel("bottom", "time step t")
         self.y_plot.setXLink(self.x_plot)
         self.cursors = []
@@ -72,7 +75,8 @@ class InputPanel(QWidget):
                     self.x_plot.addItem(text)
                     self._tokens.append(text)
         else:
-            self.x_plot.setLabel("left", f"input x ({raw.shape[1]} features)")
+            self.x_plot.setLabel("left", f"x ({raw.shape[1]})")
+            self.x_plot.getAxis("left").setToolTip(f"The input: {raw.shape[1]} features per step")
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
                 self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))

@@ -38,22 +38,43 @@ class DemoInfo:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+# Demos that need no file: fixed-seed random weights are enough to show N parallel cells and
+# to measure speed; the trained demos (resources/demos) teach more when they are present.
+BUILTIN = {
+    "wide": {"builtin": "random", "units": 1024, "features": 16, "seed": 1024,
+             "title": "Wide: 1024 random units",
+             "description": "1024 units with fixed-seed random weights, for speed and scrolling: "
+                            "one step still fills in one column for all 1024 lanes at once."},
+    "small": {"builtin": "random", "units": 8, "features": 2, "seed": 8,
+              "title": "Small: 8 random units",
+              "description": "LSTM(units=8) with fixed-seed random weights reading two sine waves. "
+                             "Press F10: one new column appears in all 8 lanes at once — 8 cells "
+                             "running in parallel at every timestep, each reading the whole "
+                             "previous h of all 8 through the recurrent kernel.",
+              "suggested_step": 20},
+}
+
+
+def default_demo_name() -> str:
+    return DEFAULT_DEMO if (DEMO_DIR / f"{DEFAULT_DEMO}.json").exists() else "small"
+
+
 def demo_names() -> list[str]:
     """Every demo that can be opened, default first."""
     names = sorted(p.stem for p in DEMO_DIR.glob("*.json")) if DEMO_DIR.exists() else []
-    if "wide" not in names:
-        names.append("wide")
-    names.sort(key=lambda n: (n != DEFAULT_DEMO, n))
+    names += [n for n in BUILTIN if n not in names]
+    default = default_demo_name()
+    names.sort(key=lambda n: (n != default, n))
     return names
 
 
 def demo_info(name: str) -> DemoInfo:
     meta_path = DEMO_DIR / f"{name}.json"
     if not meta_path.exists():
-        if name == "wide":
-            return DemoInfo("wide", "Wide: 1024 random units",
-                            "1024 units with fixed-seed random weights, for speed and scrolling.",
-                            raw={"builtin": "random", "units": 1024, "features": 16, "seed": 1024})
+        if name in BUILTIN:
+            raw = BUILTIN[name]
+            return DemoInfo(name, raw["title"], raw["description"], int(raw.get("suggested_step", 0)),
+                            raw=dict(raw))
         raise ModelFileError(f"demo:{name}: no such demo (available: {', '.join(demo_names())})")
     raw = json.loads(meta_path.read_text(encoding="utf-8"))
     default = None
@@ -87,12 +108,12 @@ def default_demo_input(info: DemoInfo, model: Model, steps: int = 120) -> np.nda
         return info.default_input
     d = model.input_features or 1
     t = np.arange(steps, dtype=np.float32)[:, None]
-    freqs = np.linspace(0.03, 0.2, d, dtype=np.float32)[None, :]
+    freqs = np.linspace(0.03, 0.09, d, dtype=np.float32)[None, :]
     return np.sin(2 * np.pi * freqs * t + np.arange(d, dtype=np.float32)).astype(np.float32)
 
 
 def load_demo(name: str | None) -> Model:
-    name = name or (DEFAULT_DEMO if (DEMO_DIR / f"{DEFAULT_DEMO}.json").exists() else "wide")
+    name = name or default_demo_name()
     info = demo_info(name)
     raw = info.raw
     if raw.get("builtin") == "random":
