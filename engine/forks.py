@@ -305,6 +305,29 @@ class Fork:
         out[:, lo:lo + w.shape[1]] = w
         return out
 
+    def series(self, name: str, sample: int, unit: int, *, computed_only: bool = True) -> np.ndarray:
+        """(T,) one unit of one signal (i f g o c h) for one sample, input-position order:
+        what an overlay of one lane needs, without materialising the whole (B, T, N) array."""
+        from .cell import GATES
+        if not computed_only:
+            self.ensure(self.steps)
+        array, k = ("gates", GATES.index(name)) if name in GATES else (name, None)
+        if array not in ("gates", "c", "h"):
+            raise ScopeError(f"series() takes i f g o c h, not '{name}'")
+
+        def pick(arr: np.ndarray) -> np.ndarray:      # (B, T', [4,] N) -> (T',)
+            return arr[sample, :, k, unit] if k is not None else arr[sample, :, unit]
+        if isinstance(self.parent, Fork):
+            out = self.parent.series(name, sample, unit, computed_only=computed_only)
+        else:
+            out = np.array(pick(getattr(self.root.runner, array)), F32)
+        if self._col is not None:
+            v = self._col[array][sample]
+            out[self.position(self.start)] = v[k, unit] if k is not None else v[unit]
+        w = pick(getattr(self.window, array))
+        out[self._lo:self._lo + w.shape[0]] = w
+        return out
+
     def to_trace(self) -> LayerTrace:
         """The whole fork as a LayerTrace: a *materialised copy* (full T), for export/overlay."""
         r = self.root.runner

@@ -279,3 +279,16 @@ def test_fork_memory_shares_the_prefix_and_x_w():
     full_copy = sum(a.nbytes for a in (runner.gates, runner.zx, runner._zxb, runner.zh, runner.c,
                                        runner.h, runner.x))
     assert fork.nbytes < full_copy / 5
+
+
+def test_series_is_one_lane_of_signal():
+    model, x, _ = make(backward=True)
+    s = Session(model, x)
+    s.seek(20)
+    dbg = Debugger(s)
+    a = dbg.perturb(3, 0.5, name="a")
+    b = dbg.fork_input(np.zeros(D), position=10, parent="a", name="b")
+    for fork in (a, b):
+        for name in ("h", "c", "f", "g"):
+            assert np.array_equal(fork.series(name, 1, 3, computed_only=False),
+                                  fork.signal(name)[1, :, 3], equal_nan=True), (fork.name, name)
