@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
         self._build_toolbars()
         self._build_menus()
         self._build_status()
+        from .debugger_model import install_debugging
+        self.debugging = install_debugging(self)   # breakpoints, watches, forks, session files
         self.model.runChanged.connect(self._on_run_changed)
         self.model.positionChanged.connect(self._on_position)
         self.resize(1400, 900)
@@ -113,7 +115,8 @@ class MainWindow(QMainWindow):
         self.act_quit = a("&Quit", self.close, ["Ctrl+Q"], "Quit LSTM Scope")
         self.act_step = a("Step", lambda: self.model.step(1), ["F10", "Right"], "Read one more input position")
         self.act_back = a("Step back", lambda: self.model.back(1), ["Shift+F10", "Left"], "Undo one step")
-        self.act_continue = a("Continue", self.run_continue, ["F5"], "Run to the end")
+        self.act_continue = a("Continue", lambda: self.run_continue(1), ["F5"],
+                              "Run to the next breakpoint hit (the end when there is none)")
         self.act_play = a("Play", self.toggle_play, ["Space"], "Play / pause at the chosen speed", checkable=True)
         self.act_start = a("Start", lambda: self.model.seek(0), ["Home"], "Jump to the start")
         self.act_end = a("End", lambda: self.model.seek(self.model.steps), ["End"], "Jump to the end")
@@ -289,8 +292,11 @@ class MainWindow(QMainWindow):
             break
 
     # --- transport ---------------------------------------------------------------------------
-    def run_continue(self) -> None:
-        self.model.seek(self.model.steps)
+    def run_continue(self, direction: int = 1) -> None:
+        """F5 / Shift+F5: to the next breakpoint hit forward / backward (the end/start without)."""
+        self.stop_play()
+        if self.debugging.continue_run(direction, parent=self) is None and direction > 0:
+            self.model.seek(self.model.steps)
 
     def toggle_play(self) -> None:
         if self.play_timer.isActive():

@@ -1,0 +1,298 @@
+"""Breakpoints dock: expressions with inline error positions, built-in events, hit markers,
+continue forward/backward. The engine's Debugger does all evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.debugger import Breakpoint
+from engine.expr import ExprError
+
+from .debugger_model import DebuggerModel
+from .theme import Palette
+
+
+def caret_text(text: str, column: int, message: str) -> str:
+    """HTML: the expression with the offending column underlined and the message below."""
+    import html
+    col = max(0, min(column, len(text)))
+    head, mid, tail = text[:col], text[col:col + 1] or " ", text[col + 1:]
+    return (f"<span style='font-family:monospace'>{html.escape(head)}"
+            f"<span style='background:#f3b0b0;text-decoration:underline'>{html.escape(mid)}</span>"
+            f"{html.escape(tail)}</span><br><span style='color:#b00020'>{html.escape(message)}"
+            f" (column {col})</span>")
+
+
+class HitStrip(QWidget):
+    """A thin timeline with one tick per hit (input positions) and the cursor; click to jump."""
+
+    jump = Signal(int)          # input position
+
+    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.pal = palette
+        self.hits = np.zeros(0, np.int64)
+        self.steps = 0
+        self.cursor: int | None = None
+        self.setMinimumHeight(18)
+        self.setMaximumHeight(22)
+        self.setToolTip("Breakpoint hits over the whole run (click a mark to go there)")
+
+    def set_hits(self, hits: np.ndarray, steps: int) -> None:
+        self.hits, self.steps = np.asarray(hits, np.int64), int(steps)
+        self.update()
+
+    def set_cursor(self, position: int | None) -> None:
+        self.cursor = position
+        self.update()
+
+    def _x(self, position: float) -> float:
+        w = max(self.width() - 4, 1)
+        return 2 + (position + 0.5) / max(self.steps, 1) * w
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(self.pal.lane_shade))
+        p.setPen(QPen(QColor("#d62728"), 1))
+        h = self.height()
+        for pos in self.hits:
+            x = self._x(float(pos))
+            p.drawLine(QRectF(x, 2, 0, h - 4).topLeft(), QRectF(x, 2, 0, h - 4).bottomLeft())
+        if self.cursor is not None:
+            p.setPen(QPen(QColor(self.pal.cursor), 2))
+            x = self._x(float(self.cursor))
+            p.drawLine(int(x), 0, int(x), h)
+        p.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if not self.steps or not self.hits.size:
+            return
+        w = max(self.width() - 4, 1)
+        pos = (event.position().x() - 2) / w * self.steps - 0.5
+        nearest = int(self.hits[np.argmin(np.abs(self.hits - pos))])
+        self.jump.emit(nearest)
+
+
+class BreakpointsPanel(QWidget):
+    def __init__(self, dm: DebuggerModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dm = dm
+        self.pal = palette
+        self._updating = False
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("condition, e.g.  any(abs(c) > 5)   f[3] < 0.1   any(isnan(h))")
+        self.edit.returnPressed.connect(self.add_from_edit)
+        self.edit.textEdited.connect(lambda _: self.error.hide())
+        self.every = QCheckBox("every step")
+        self.every.setToolTip("Stop at every step the condition holds, not only when it becomes true")
+        add = QPushButton("Add")
+        add.clicked.connect(self.add_from_edit)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.every)
+        row.addWidget(add)
+        layout.addLayout(row)
+        self.error = QLabel()
+        self.error.setTextFormat(Qt.RichText)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+
+        events = QGridLayout()
+        self.ev_nan = QCheckBox("NaN / Inf appears")
+        self.ev_c = QCheckBox("|c| exceeds")
+        self.c_bound = QDoubleSpinBox()
+        self.c_bound.setRange(0.0, 1e9)
+        self.c_bound.setValue(5.0)
+        self.ev_sat = QCheckBox("gate saturates")
+        self.sat_gate = QComboBox()
+        self.sat_gate.addItems(["any", "i", "f", "g", "o"])
+        self.sat_frac = QDoubleSpinBox()
+        self.sat_frac.setRange(0.01, 1.0)
+        self.sat_frac.setSingleStep(0.05)
+        self.sat_frac.setValue(0.9)
+        self.sat_frac.setToolTip("Fraction of units within 5 % of either end of the gate's range")
+        self.ev_sign = QCheckBox("h changes sign, unit")
+        self.sign_unit = QSpinBox()
+        self.sign_unit.setRange(-1, 0)
+        self.sign_unit.setSpecialValueText("any")
+        self.sign_unit.setValue(-1)
+        events.addWidget(self.ev_nan, 0, 0)
+        events.addWidget(self.ev_c, 1, 0)
+        events.addWidget(self.c_bound, 1, 1)
+        events.addWidget(self.ev_sat, 2, 0)
+        events.addWidget(self.sat_gate, 2, 1)
+        events.addWidget(self.sat_frac, 2, 2)
+        events.addWidget(self.ev_sign, 3, 0)
+        events.addWidget(self.sign_unit, 3, 1)
+        self._event_boxes = {"nan_inf": self.ev_nan, "c_exceeds": self.ev_c,
+                             "saturates": self.ev_sat, "sign_change": self.ev_sign}
+        for kind, box in self._event_boxes.items():
+            box.toggled.connect(lambda on, k=kind: self._event_toggled(k, on))
+        for w in (self.c_bound, self.sat_frac):
+            w.valueChanged.connect(self._event_params_changed)
+        self.sat_gate.currentIndexChanged.connect(self._event_params_changed)
+        self.sign_unit.valueChanged.connect(self._event_params_changed)
+        layout.addLayout(events)
+
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["breakpoint", "every step", "hits"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemChanged.connect(self._item_changed)
+        self.tree.itemDoubleClicked.connect(self._goto_first_hit)
+        layout.addWidget(self.tree, 1)
+        self.strip = HitStrip(palette)
+        self.strip.jump.connect(self._jump)
+        layout.addWidget(self.strip)
+        buttons = QHBoxLayout()
+        self.remove_btn = QPushButton("Remove")
+        self.remove_btn.clicked.connect(self.remove_selected)
+        self.back_btn = QPushButton("◀ Continue back (Shift+F5)")
+        self.back_btn.clicked.connect(lambda: self.dm.continue_run(-1, parent=self))
+        self.fwd_btn = QPushButton("Continue ▶ (F5)")
+        self.fwd_btn.clicked.connect(lambda: self.dm.continue_run(+1, parent=self))
+        for b in (self.remove_btn, self.back_btn, self.fwd_btn):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        self.status = QLabel("")
+        layout.addWidget(self.status)
+
+        dm.breakpointsChanged.connect(self.refresh)
+        dm.hitsChanged.connect(self.refresh_hits)
+        dm.model.positionChanged.connect(self._on_position)
+        dm.model.runChanged.connect(self._on_run)
+        dm.stopped.connect(self._on_stopped)
+
+    # --- adding ------------------------------------------------------------------------------
+    def add_from_edit(self) -> bool:
+        text = self.edit.text()
+        if not self.dm.ready or not text.strip():
+            return False
+        try:
+            self.dm.debugger.add_breakpoint(text, every_step=self.every.isChecked())
+        except ExprError as exc:
+            self.show_error(text, exc)
+            return False
+        self.edit.clear()
+        self.error.hide()
+        return True
+
+    def show_error(self, text: str, exc: ExprError) -> None:
+        self.error.setText(caret_text(text, exc.column, exc.message))
+        self.error.show()
+        self.edit.setFocus()
+        self.edit.setCursorPosition(min(exc.column, len(text)))
+
+    def _make_event(self, kind: str) -> Breakpoint:
+        if kind == "nan_inf":
+            return Breakpoint.nan_inf()
+        if kind == "c_exceeds":
+            return Breakpoint.c_exceeds(self.c_bound.value())
+        if kind == "saturates":
+            return Breakpoint.saturates(self.sat_gate.currentText(), self.sat_frac.value())
+        unit = self.sign_unit.value()
+        return Breakpoint.sign_change(None if unit < 0 else unit)
+
+    def _event_toggled(self, kind: str, on: bool) -> None:
+        if self._updating or not self.dm.ready:
+            return
+        dbg = self.dm.debugger
+        for bp in [b for b in dbg.breakpoints if b.kind == kind]:
+            dbg.remove_breakpoint(bp.id)
+        if on:
+            dbg.add_breakpoint(self._make_event(kind))
+
+    def _event_params_changed(self, *_) -> None:
+        for kind, box in self._event_boxes.items():
+            if box.isChecked():
+                self._event_toggled(kind, True)
+
+    # --- list --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._updating = True
+        self.tree.clear()
+        if self.dm.ready:
+            kinds = set()
+            for bp in self.dm.debugger.breakpoints:
+                item = QTreeWidgetItem([bp.title, "", ""])
+                item.setData(0, Qt.UserRole, bp.id)
+                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.Checked if bp.enabled else Qt.Unchecked)
+                item.setCheckState(1, Qt.Checked if bp.every_step else Qt.Unchecked)
+                item.setToolTip(0, bp.expression)
+                self.tree.addTopLevelItem(item)
+                kinds.add(bp.kind)
+            for kind, box in self._event_boxes.items():
+                box.setChecked(kind in kinds)
+        self.tree.resizeColumnToContents(0)
+        self._updating = False
+        self.refresh_hits()
+
+    def refresh_hits(self) -> None:
+        if not self.dm.ready:
+            return
+        session = self.dm.model.session
+        try:
+            hits = self.dm.debugger.all_hits() if session.has_full else {}
+        except ExprError:
+            hits = {}
+        for k in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(k)
+            n = hits.get(item.data(0, Qt.UserRole))
+            item.setText(2, "" if n is None else str(len(n)))
+        markers = np.unique(np.concatenate(list(hits.values()))) if hits else np.zeros(0, np.int64)
+        self.strip.set_hits(markers, session.steps)
+        self.strip.set_cursor(session.cursor)
+
+    def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or not self.dm.ready:
+            return
+        bp_id = item.data(0, Qt.UserRole)
+        if column == 0:
+            self.dm.debugger.set_enabled(bp_id, item.checkState(0) == Qt.Checked)
+        elif column == 1:
+            self.dm.debugger.set_every_step(bp_id, item.checkState(1) == Qt.Checked)
+
+    def remove_selected(self) -> None:
+        for item in self.tree.selectedItems():
+            self.dm.debugger.remove_breakpoint(item.data(0, Qt.UserRole))
+
+    def _goto_first_hit(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        hits = self.dm.debugger.all_hits().get(item.data(0, Qt.UserRole))
+        if hits is not None and hits.size:
+            self._jump(int(hits[0]))
+
+    def _jump(self, position: int) -> None:
+        session = self.dm.model.session
+        if session is not None:
+            self.dm.model.seek(session.position_to_t(position))
+
+    def _on_position(self, _t: int) -> None:
+        if self.dm.ready:
+            self.strip.set_cursor(self.dm.model.session.cursor)
+
+    def _on_run(self) -> None:
+        if self.dm.ready:
+            self.sign_unit.setRange(-1, self.dm.model.units - 1)
+
+    def _on_stopped(self, result) -> None:
+        from .debugger_model import describe_result
+        self.status.setText(describe_result(self.dm, result))

@@ -1,0 +1,298 @@
+"""Forks dock: what-if runs made by editing h, c or x_t (or perturb / decouple), listed as a
+tree, one chosen for overlay; the selected unit's h of the original and of the fork, with the
+difference shaded. Forks are engine objects; this panel only asks them for arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import ScopeError
+
+from .debugger_model import DebuggerModel
+from .theme import Palette
+
+ORIGINAL = "(original run)"
+
+
+def parse_values(text: str) -> float | list[float]:
+    """'0.5' -> 0.5; '1, 2, 3' or '[1 2 3]' -> a list (ScopeError when not numbers)."""
+    cleaned = text.strip().strip("[]()").replace(",", " ").split()
+    try:
+        values = [float(v) for v in cleaned]
+    except ValueError:
+        raise ScopeError(f"'{text}' is not a number or a list of numbers") from None
+    if not values:
+        raise ScopeError("enter a value")
+    return values[0] if len(values) == 1 else values
+
+
+class EditStateDialog(QDialog):
+    """Edit h, c or x_t at the current step: the session forks."""
+
+    def __init__(self, dm: DebuggerModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dm = dm
+        self.setWindowTitle("Edit state → fork")
+        form = QFormLayout(self)
+        session = dm.model.session
+        pos = session.cursor
+        self.where = QLabel(f"after reading input position {pos}" if pos is not None
+                            else "read a step first")
+        form.addRow("step", self.where)
+        self.what = QComboBox()
+        self.what.addItems(["h", "c", "x", "perturb h"])
+        form.addRow("change", self.what)
+        self.unit = QSpinBox()
+        self.unit.setRange(-1, session.units - 1)
+        self.unit.setSpecialValueText("all units")
+        self.unit.setValue(dm.model.selected_unit if dm.model.selected_unit >= 0 else -1)
+        form.addRow("unit / feature", self.unit)
+        self.value = QLineEdit()
+        self.value.setPlaceholderText("a number, or one per unit: 0.1, 0.2, …")
+        form.addRow("new value (perturb: delta)", self.value)
+        self.parent_combo = QComboBox()
+        self.parent_combo.addItem(ORIGINAL)
+        self.parent_combo.addItems(dm.debugger.forks.names())
+        if dm.overlay:
+            self.parent_combo.setCurrentText(dm.overlay)
+        form.addRow("fork of", self.parent_combo)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("automatic")
+        form.addRow("name", self.name)
+        self.error = QLabel()
+        self.error.setStyleSheet("color:#b00020")
+        form.addRow(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self._ok)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.fork = None
+        self.what.currentTextChanged.connect(self._what_changed)
+
+    def _what_changed(self, what: str) -> None:
+        session = self.dm.model.session
+        top = session.x.shape[2] - 1 if what == "x" and session.x.ndim == 3 else session.units - 1
+        self.unit.setRange(-1 if what != "perturb h" else 0, top)
+
+    def apply(self):
+        """Make the fork from the fields (raises ScopeError)."""
+        dbg = self.dm.debugger
+        what = self.what.currentText()
+        value = parse_values(self.value.text())
+        unit = self.unit.value()
+        unit = None if unit < 0 else unit
+        parent = self.parent_combo.currentText()
+        parent = None if parent == ORIGINAL else parent
+        name = self.name.text().strip() or None
+        if what in ("h", "c"):
+            return dbg.fork_state(what, value=value, unit=unit, parent=parent, name=name)
+        if what == "x":
+            session = self.dm.model.session
+            pos = session.cursor
+            if pos is None:
+                raise ScopeError("read a step first")
+            if unit is not None:
+                x_t = np.array(session.runner.x[:, pos], np.float32)
+                x_t[:, unit] = value
+                value = x_t.tolist()
+            return dbg.fork_input(value, parent=parent, name=name)
+        if isinstance(value, list):
+            raise ScopeError("perturb takes one number (the delta)")
+        return dbg.perturb(unit if unit is not None else 0, value, parent=parent, name=name)
+
+    def _ok(self) -> None:
+        try:
+            self.fork = self.apply()
+        except ScopeError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+def edit_state_dialog(window, dm: DebuggerModel):
+    if not dm.ready:
+        return None
+    dialog = EditStateDialog(dm, window)
+    if dialog.exec() == QDialog.Accepted and dialog.fork is not None:
+        dm.set_overlay(dialog.fork.name)
+        return dialog.fork
+    return None
+
+
+class ForksPanel(QWidget):
+    def __init__(self, dm: DebuggerModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dm = dm
+        self.pal = palette
+        self._updating = False
+        layout = QVBoxLayout(self)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["fork", "edit", "owns"])
+        self.tree.itemChanged.connect(self._item_changed)
+        self.tree.currentItemChanged.connect(lambda *_: self.update_plot())
+        layout.addWidget(self.tree, 1)
+        row = QHBoxLayout()
+        self.edit_btn = QPushButton("Edit state…")
+        self.edit_btn.setToolTip("Change h, c or x_t at this step (Ctrl+E)")
+        self.edit_btn.clicked.connect(lambda: edit_state_dialog(self.window(), dm))
+        self.perturb_btn = QPushButton("Perturb…")
+        self.perturb_btn.clicked.connect(self.perturb_dialog)
+        self.decouple_btn = QPushButton("Decouple units")
+        self.decouple_btn.setToolTip("Rerun with each gate's U reduced to its diagonal")
+        self.decouple_btn.clicked.connect(self.decouple)
+        self.undo_btn = QPushButton("Undo edit")
+        self.undo_btn.clicked.connect(self.undo_selected)
+        self.delete_btn = QPushButton("Delete")
+        self.delete_btn.clicked.connect(self.delete_selected)
+        for b in (self.edit_btn, self.perturb_btn, self.decouple_btn, self.undo_btn, self.delete_btn):
+            row.addWidget(b)
+        layout.addLayout(row)
+        self.info = QLabel("")
+        layout.addWidget(self.info)
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(120)
+        self.plot.setLabel("bottom", "input position")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.curve_orig = self.plot.plot(pen=pg.mkPen(palette.h_colour, width=1), name="original")
+        self.curve_fork = self.plot.plot(pen=pg.mkPen("#d62728", width=1), name="fork")
+        self.fill = pg.FillBetweenItem(self.curve_orig, self.curve_fork, brush=pg.mkBrush(214, 39, 40, 60))
+        self.plot.addItem(self.fill)
+        self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor))
+        self.plot.addItem(self.cursor_line)
+        layout.addWidget(self.plot, 1)
+        dm.forksChanged.connect(self.refresh)
+        dm.overlayChanged.connect(lambda _: self.refresh())
+        dm.model.positionChanged.connect(lambda _: self.update_plot())
+        dm.model.selectionChanged.connect(lambda *_: self.update_plot())
+
+    # --- list --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._updating = True
+        self.tree.clear()
+        items: dict[str, QTreeWidgetItem] = {}
+        if self.dm.ready:
+            forks = self.dm.debugger.forks
+            for name, fork in forks.forks.items():
+                item = QTreeWidgetItem([name, fork.edit.describe(), f"{fork.nbytes / 2**20:.1f} MB"])
+                item.setData(0, Qt.UserRole, name)
+                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.Checked if name == self.dm.overlay else Qt.Unchecked)
+                item.setToolTip(0, "tick to overlay this fork on the original")
+                parent = forks.parent_name(fork)
+                if parent in items:
+                    items[parent].addChild(item)
+                else:
+                    self.tree.addTopLevelItem(item)
+                items[name] = item
+            self.tree.expandAll()
+            if self.dm.overlay in items:
+                self.tree.setCurrentItem(items[self.dm.overlay])
+        self._updating = False
+        self.update_plot()
+
+    def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != 0:
+            return
+        name = item.data(0, Qt.UserRole)
+        if item.checkState(0) == Qt.Checked:
+            self.dm.set_overlay(name)
+        elif self.dm.overlay == name:
+            self.dm.set_overlay("")
+
+    def selected(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.UserRole) if item is not None else None
+
+    # --- actions -----------------------------------------------------------------------------
+    def _guard(self, fn):
+        try:
+            return fn()
+        except ScopeError as exc:
+            self.window().report_error("Fork", str(exc)) if hasattr(self.window(), "report_error") \
+                else self.info.setText(str(exc))
+            return None
+
+    def perturb(self, unit: int, delta: float):
+        fork = self._guard(lambda: self.dm.debugger.perturb(unit, delta, parent=self.dm.overlay or None))
+        if fork is not None:
+            self.dm.set_overlay(fork.name)
+        return fork
+
+    def perturb_dialog(self) -> None:
+        if not self.dm.ready:
+            return
+        unit = max(self.dm.model.selected_unit, 0)
+        unit, ok = QInputDialog.getInt(self, "Perturb", "unit k:", unit, 0, self.dm.model.units - 1)
+        if not ok:
+            return
+        delta, ok = QInputDialog.getDouble(self, "Perturb", f"add to h[{unit}] at this step:", 0.5,
+                                           -1e6, 1e6, 4)
+        if ok:
+            self.perturb(unit, delta)
+
+    def decouple(self):
+        if not self.dm.ready:
+            return None
+        fork = self._guard(lambda: self.dm.debugger.decouple())
+        if fork is not None:
+            self.dm.set_overlay(fork.name)
+        return fork
+
+    def delete_selected(self) -> None:
+        name = self.selected()
+        if name:
+            self.dm.debugger.delete_fork(name)
+
+    def undo_selected(self) -> None:
+        name = self.selected()
+        if name:
+            parent = self.dm.debugger.undo(name)
+            self.dm.set_overlay(parent or "")
+
+    # --- overlay plot ------------------------------------------------------------------------
+    def update_plot(self) -> None:
+        name = self.dm.overlay or self.selected()
+        session = self.dm.model.session
+        if not self.dm.ready or not name or name not in self.dm.debugger.forks.forks:
+            self.curve_orig.setData([], [])
+            self.curve_fork.setData([], [])
+            self.info.setText("no fork: Edit state… (Ctrl+E) at a step to make one")
+            return
+        fork = self.dm.debugger.forks.get(name)
+        unit = max(self.dm.model.selected_unit, 0)
+        sample = self.dm.model.sample
+        # follow the cursor: compute the fork up to it (incremental), show what is known
+        fork.ensure(max(session.t, fork.start + 1))
+        mine = fork.series("h", sample, unit)
+        orig = session.full().h[sample, :, unit]
+        x = np.arange(mine.shape[0], dtype=float)
+        self.curve_orig.setData(x, orig)
+        self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
+        self.plot.setTitle(f"h[{unit}]: original vs {name}")
+        pos = session.cursor
+        if pos is not None:
+            self.cursor_line.setValue(pos)
+            diff = fork.column("h", fork.position(pos))[sample].astype(np.float64) \
+                - session.full().h[sample, pos] if fork.computed > fork.position(pos) else None
+            d = "not computed" if diff is None else f"{np.linalg.norm(diff):.4g}"
+            self.info.setText(f"{fork.describe()}   ·   ‖h_fork − h‖ at step {pos}: {d}")
+        else:
+            self.info.setText(fork.describe())

@@ -1,0 +1,176 @@
+"""Breakpoints, watches, forks and session files as a user drives them in the window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine import ScopeError, load_model
+from gui.debugger_model import open_session_dialog, save_session_dialog
+from gui.forks_panel import EditStateDialog, parse_values
+from gui.watches_panel import format_value
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window()
+    open_session(w, small_model(), sine_input(40))
+    return w
+
+
+def test_bad_expression_shows_its_position(window):
+    panel = window.breakpoints_panel
+    panel.edit.setText("f[3] < foo")
+    assert not panel.add_from_edit()
+    assert panel.error.isVisible()
+    assert "column 7" in panel.error.text() and "unknown name" in panel.error.text()
+    assert window.debugging.debugger.breakpoints == []
+    assert panel.edit.cursorPosition() == 7
+    panel.edit.setText("__import__('os')")
+    assert not panel.add_from_edit()
+    assert window.debugging.debugger.breakpoints == []
+
+
+def test_f5_runs_to_each_hit_and_shift_f5_back(window, qtbot):
+    s = window.model.session
+    panel = window.breakpoints_panel
+    panel.edit.setText("h[1] * prev(h[1]) < 0")
+    assert panel.add_from_edit()
+    dbg = window.debugging.debugger
+    hits = list(dbg.all_hits()[dbg.breakpoints[0].id])
+    assert hits, "the test needs hits"
+    assert panel.tree.topLevelItemCount() == 1 and panel.tree.topLevelItem(0).text(2) == str(len(hits))
+    assert list(panel.strip.hits) == hits
+    seen = []
+    for _ in hits:
+        qtbot.keyClick(window, Qt.Key_F5)
+        seen.append(s.cursor)
+    assert seen == hits
+    assert "hit at step" in panel.status.text()
+    qtbot.keyClick(window, Qt.Key_F5)
+    assert s.t == s.steps
+    qtbot.keyClick(window, Qt.Key_F5, Qt.ShiftModifier)
+    assert s.cursor == [h for h in hits if h < s.steps - 1][-1]
+    assert window.timeline.value() == s.t
+
+
+def test_builtin_events_and_disable(window):
+    panel = window.breakpoints_panel
+    dbg = window.debugging.debugger
+    panel.ev_sat.setChecked(True)
+    assert [b.kind for b in dbg.breakpoints] == ["saturates"]
+    panel.sat_frac.setValue(0.5)
+    assert [b.params["fraction"] for b in dbg.breakpoints] == [0.5]
+    panel.ev_nan.setChecked(True)
+    assert sorted(b.kind for b in dbg.breakpoints) == ["nan_inf", "saturates"]
+    panel.ev_nan.setChecked(False)
+    assert [b.kind for b in dbg.breakpoints] == ["saturates"]
+    item = panel.tree.topLevelItem(0)
+    item.setCheckState(0, Qt.Unchecked)
+    assert not dbg.breakpoints[0].enabled
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
+    panel.tree.topLevelItem(0).setSelected(True)
+    panel.remove_selected()
+    assert dbg.breakpoints == [] and not panel.ev_sat.isChecked()
+
+
+def test_watches_show_engine_values_and_sparklines(window):
+    panel = window.watches_panel
+    dbg = window.debugging.debugger
+    panel.edit.setText("mean(f)")
+    assert panel.add_from_edit()
+    panel.edit.setText("h[0:3]")
+    assert panel.add_from_edit()
+    panel.edit.setText("mean(q)")
+    assert not panel.add_from_edit() and "column 5" in panel.error.text()
+    window.model.seek(12)
+    tr = window.model.session.full()
+    assert panel.table.item(0, 1).text() == format_value(tr.f[0, 11].mean(dtype=np.float64))
+    assert panel.table.item(1, 1).text().startswith("[")
+    panel.update_sparklines()
+    spark = panel.table.cellWidget(0, 2)
+    assert np.isfinite(spark.values).sum() == 12 and spark.cursor == 11
+    np.testing.assert_allclose(spark.values[:12], tr.f[0, :12].mean(axis=-1), rtol=1e-5)
+    assert [w.expression for w in dbg.watches] == ["mean(f)", "h[0:3]"]
+    window.grab()
+
+
+def test_edit_state_forks_and_overlay(window):
+    window.model.seek(10)
+    dm = window.debugging
+    window.model.select(2, 9)
+    before = window.model.session.full().h.copy()
+    dialog = EditStateDialog(dm, window)
+    assert dialog.unit.value() == 2
+    dialog.what.setCurrentText("h")
+    dialog.value.setText("0.9")
+    fork = dialog.apply()
+    dm.set_overlay(fork.name)
+    assert np.array_equal(window.model.session.full().h, before)     # original untouched
+    panel = window.forks_panel
+    assert panel.tree.topLevelItemCount() == 1
+    assert panel.tree.topLevelItem(0).checkState(0) == Qt.Checked
+    xs, ys = panel.curve_fork.getData()
+    assert ys[9] == pytest.approx(0.9)
+    assert "‖h_fork − h‖ at step 9" in panel.info.text()
+    window.model.step(5)
+    p = panel.perturb(1, 0.25)
+    assert dm.overlay == p.name and dm.debugger.forks.parent_name(p) == fork.name
+    assert panel.tree.topLevelItem(0).childCount() == 1
+    d = panel.decouple()
+    assert d is not None and len(dm.debugger.forks.names()) == 3
+    panel.tree.setCurrentItem(panel.tree.topLevelItem(0).child(0))
+    panel.undo_selected()
+    assert dm.overlay == fork.name and p.name not in dm.debugger.forks.names()
+    dialog = EditStateDialog(dm, window)
+    dialog.what.setCurrentText("x")
+    dialog.unit.setValue(0)
+    dialog.value.setText("2.0")
+    xf = dialog.apply()
+    assert xf.signal("x")[0, 14, 0] == 2.0
+    window.grab()
+
+
+def test_parse_values():
+    assert parse_values("0.5") == 0.5
+    assert parse_values("[1, 2 3]") == [1.0, 2.0, 3.0]
+    with pytest.raises(ScopeError):
+        parse_values("abc")
+
+
+def test_save_and_open_session(window, tmp_path, make_window):
+    # a model with a real file behind it, so the hash is checked
+    src = tmp_path / "m.keras"
+    import shutil
+
+    from tests.test_session_file import BI
+    shutil.copy(BI, src)
+    model = load_model(str(src))
+    w = make_window()
+    x = np.random.default_rng(0).normal(size=(2, 25, 3)).astype(np.float32)
+    s = open_session(w, model, x, layer=1)
+    w.model.source = str(src)
+    w.sample_spin.setValue(1)
+    w.model.seek(9)
+    w.breakpoints_panel.edit.setText("any(abs(c) > 0.2)")
+    w.breakpoints_panel.add_from_edit()
+    w.watches_panel.edit.setText("max(h)")
+    w.watches_panel.add_from_edit()
+    w.forks_panel.perturb(0, 0.3)
+    path = tmp_path / "s.lstmscope"
+    assert save_session_dialog(w, w.debugging, str(path))
+    w2 = make_window()
+    assert open_session_dialog(w2, w2.debugging, str(path))
+    s2 = w2.model.session
+    assert s2.t == 9 and s2.layer_index == 1 and w2.model.sample == 1
+    assert [b.expression for b in w2.debugging.debugger.breakpoints] == ["any(abs(c) > 0.2)"]
+    assert w2.watches_panel.table.rowCount() == 1
+    assert w2.forks_panel.tree.topLevelItemCount() == 1 and w2.debugging.overlay
+    assert np.array_equal(s2.x, s.x)
+    with open(src, "ab") as fh:
+        fh.write(b"x")
+    w3 = make_window()
+    assert not open_session_dialog(w3, w3.debugging, str(path))
+    assert w3.errors and "changed since" in w3.errors[-1]
