@@ -25,6 +25,8 @@ class LoadRequest:
     key: str | None = None
     layer: str | int | None = None
     x: Any = None                    # an array instead of an input file
+    initial_state: Any = None        # {layer name: (h0, c0)} carried from a previous segment
+    input_label: str | None = None   # how the input panel names a generated input
 
 
 @dataclass
@@ -50,13 +52,13 @@ class _Job(QObject):
             if model is None:
                 raise ScopeError("no model is loaded")
             if req.x is not None:
-                x, input_source = req.x, "(generated)"
+                x, input_source = req.x, req.input_label or "(generated)"
             elif req.input_path is not None:
                 x, input_source = read_input(req.input_path, req.key), req.input_path
             else:
                 x, input_source = resolve_input(model, None, None), "(default input)"
             try:
-                session = Session(model, x, layer=req.layer)
+                session = Session(model, x, layer=req.layer, initial_state=req.initial_state)
             except ScopeError as exc:
                 where = req.input_path or model.source
                 raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None

@@ -26,6 +26,7 @@ from engine import __version__
 
 from .badges import ShapeBadges
 from .help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
+from .input_editor import InputEditor
 from .input_panel import InputPanel
 from .loader_worker import Loader, LoadRequest, LoadResult
 from .session_model import SessionModel
@@ -86,6 +87,11 @@ class MainWindow(QMainWindow):
         self.input_panel = InputPanel(self.model, self.pal)
         self.input_dock = self._dock("Input and output", self.input_panel, Qt.BottomDockWidgetArea)
         self.badges = ShapeBadges(self.model)
+        self.input_editor = InputEditor(self.model)
+        self.input_editor.apply_input.connect(
+            lambda x, label, state: self.load(None, x=x, initial_state=state, input_label=label))
+        self.input_editor.error.connect(lambda message: self.report_error("Input", message))
+        self.input_editor_dock = self._dock("Input", self.input_editor, Qt.RightDockWidgetArea)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -184,6 +190,7 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         view = menu.addMenu("&View")
         view.addAction(self.input_dock.toggleViewAction())
+        view.addAction(self.input_editor_dock.toggleViewAction())
         view.addSeparator()
         view.addAction(self.act_goto_step)
         view.addAction(self.act_goto_unit)
@@ -206,9 +213,12 @@ class MainWindow(QMainWindow):
 
     # --- loading -----------------------------------------------------------------------------
     def load(self, model_spec: str | None, input_path: str | None = None, *, key: str | None = None,
-             layer=None, x=None, wait: bool = False) -> None:
+             layer=None, x=None, wait: bool = False, initial_state=None,
+             input_label: str | None = None) -> None:
         """Open a model (and input) in the background; the current session stays until it works."""
-        request = LoadRequest(model_spec, input_path, key, layer, x)
+        if model_spec is None and layer is None and self.model.ready:
+            layer = self.model.session.layer_index     # a new input keeps the chosen layer
+        request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label)
         self.loader.start(request, self.model.model)
         if wait:
             self.loader.wait()
