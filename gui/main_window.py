@@ -71,13 +71,14 @@ class MainWindow(QMainWindow):
         self.model.runChanged.connect(self._on_run_changed)
         self.model.positionChanged.connect(self._on_position)
         self.resize(1400, 900)
-        self.resizeDocks([self.input_dock], [220], Qt.Vertical)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = self.settings.value("windowState")
         if state is not None:
             self.restoreState(state)
+        else:
+            QTimer.singleShot(0, self._default_layout)   # once every dock has been added
 
     # --- layout ------------------------------------------------------------------------------
     def _build_panels(self) -> None:
@@ -92,6 +93,14 @@ class MainWindow(QMainWindow):
             lambda x, label, state: self.load(None, x=x, initial_state=state, input_label=label))
         self.input_editor.error.connect(lambda message: self.report_error("Input", message))
         self.input_editor_dock = self._dock("Input", self.input_editor, Qt.RightDockWidgetArea)
+
+    def _default_layout(self) -> None:
+        """First start: the units panel gets the room; side docks stay narrow."""
+        right = [d for d in self.findChildren(QDockWidget)
+                 if self.dockWidgetArea(d) == Qt.RightDockWidgetArea and d.isVisible()]
+        if right:
+            self.resizeDocks(right[:1], [380], Qt.Horizontal)
+        self.resizeDocks([self.input_dock], [230], Qt.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
