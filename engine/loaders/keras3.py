@@ -12,8 +12,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -21,6 +22,9 @@ import numpy as np
 from ..errors import ModelFileError, UnsupportedModelError
 from ..model import Model
 from .keras_common import build_op
+
+REFUSED_EVEN_IN_GRAPHS = {"GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM",
+                          "CuDNNGRU"}
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z])([A-Z])")
@@ -113,6 +117,8 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
     ops = []
     names_in_order = []
     is_sequential = class_name == "Sequential"
+    chain = is_sequential or _is_chain(config)
+    skipped = []
     input_length = None
     for entry in entries:
         cls = entry.get("class_name", "")
@@ -132,16 +138,24 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
         group = root.get(key) if root is not None else None
         if cls == "InputLayer":
             continue
-        where = f"{source}"
-        ops.append(build_op(cls, cfg, _weights_getter(group), _sub_getter(group), legacy, where))
+        try:
+            ops.append(build_op(cls, cfg, _weights_getter(group), _sub_getter(group), legacy, source))
+        except UnsupportedModelError:
+            if chain or cls in REFUSED_EVEN_IN_GRAPHS:
+                raise
+            skipped.append(f"{cfg.get('name', cls)} ({cls})")   # only --layer-input needs the LSTMs
+            continue
         names_in_order.append(entry.get("name", cfg.get("name")))
-    chain = is_sequential or _is_chain(config)
     build_cfg = config.get("build_config", {}) or {}
     if input_length is None and isinstance(build_cfg.get("input_shape"), list):
         shape = build_cfg["input_shape"]
         input_length = shape[1] if len(shape) >= 2 else None
-    return Model(ops, source=source, format=fmt, name=str(config.get("config", {}).get("name", "model")),
-                 chain=chain, input_length=input_length, metadata=dict(metadata))
+    model = Model(ops, source=source, format=fmt, name=str(config.get("config", {}).get("name", "model")),
+                  chain=chain, input_length=input_length, metadata=dict(metadata))
+    if skipped:
+        model.warnings.append("not a chain of layers: trace an LSTM with --layer-input "
+                              "(layers not traced: " + ", ".join(skipped) + ")")
+    return model
 
 
 def _is_chain(config: dict[str, Any]) -> bool:

@@ -1,0 +1,106 @@
+"""Legacy HDF5 ``.h5`` models written by Keras 2 / tf.keras and by Keras 3's legacy writer.
+
+The root attribute ``model_config`` holds the model's JSON config; ``model_weights/<layer
+name>`` holds each layer's arrays, listed in order by its ``weight_names`` attribute (h5py's
+own iteration order is alphabetical, which would swap kernel and bias). ``keras_version``
+tells the writer: Keras 2 files get Keras 2's hard_sigmoid, clip(0.2x + 0.5, 0, 1).
+Keras 3 itself refuses most Keras 2 LSTM files (``time_major``); we read them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import ModelFileError, UnsupportedModelError
+from ..model import Model
+from .keras3 import REFUSED_EVEN_IN_GRAPHS, _is_chain
+from .keras_common import build_op
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _text(value.item())
+    return str(value)
+
+
+def _layer_arrays(weights_root: h5py.Group | None, layer_name: str) -> list[np.ndarray]:
+    """A layer's arrays in the writer's order (``weight_names``)."""
+    if weights_root is None or layer_name not in weights_root:
+        return []
+    group = weights_root[layer_name]
+    names = group.attrs.get("weight_names", [])
+    if isinstance(names, np.ndarray) and names.dtype.kind == "f":   # weightless: empty floats
+        names = []
+    return [np.asarray(group[_text(n)]) for n in names]
+
+
+def load_keras_h5(path: Path) -> Model:
+    try:
+        with h5py.File(path, "r") as h5:
+            if "model_config" not in h5.attrs:
+                if "layer_names" in h5.attrs or "model_weights" not in h5:
+                    raise ModelFileError(
+                        f"{path}: this .h5 holds weights only, no model config; save the whole "
+                        f"model with model.save('model.h5') or model.save('model.keras')")
+            try:
+                config = json.loads(_text(h5.attrs["model_config"]))
+            except (json.JSONDecodeError, KeyError) as exc:
+                raise ModelFileError(f"{path}: the model_config attribute is not valid JSON ({exc})") from None
+            version = _text(h5.attrs.get("keras_version", "2"))
+            legacy = not version.startswith("3")
+            weights_root = h5.get("model_weights")
+            return _build(config, weights_root, path, legacy, version)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
+
+
+def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, version: str) -> Model:
+    class_name = config.get("class_name")
+    if class_name not in ("Sequential", "Functional", "Model"):
+        raise UnsupportedModelError(f"{path}: top-level object is {class_name}, expected a "
+                                    f"Sequential or Functional model")
+    inner = config.get("config", {})
+    layers = inner["layers"] if isinstance(inner, dict) else inner   # Keras 2.0-2.2: a list
+    if not isinstance(layers, list):
+        raise ModelFileError(f"{path}: the model config has no layer list")
+    ops = []
+    input_length = None
+    chain = class_name == "Sequential" or _is_chain({"config": inner})
+    skipped = []
+    for entry in layers:
+        cls = entry.get("class_name", "")
+        cfg = entry.get("config", {})
+        name = cfg.get("name", entry.get("name", ""))
+        shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
+        if shape and len(shape) >= 2 and input_length is None:
+            input_length = shape[1]
+        if cls == "InputLayer":
+            continue
+        arrays = _layer_arrays(weights_root, name)
+
+        def sub(part: str, arrays=arrays, cls=cls):
+            if cls == "Bidirectional":
+                half = len(arrays) // 2
+                picked = arrays[:half] if part == "forward_layer" else arrays[half:]
+                return lambda: picked
+            return lambda: arrays
+        try:
+            ops.append(build_op(cls, cfg, lambda a=arrays: a, sub, legacy, str(path)))
+        except UnsupportedModelError:
+            if chain or cls in REFUSED_EVEN_IN_GRAPHS:
+                raise
+            skipped.append(f"{name} ({cls})")   # a graph layer we only need for --layer-input
+    model = Model(ops, source=str(path), format=f"keras-h5 (Keras {version})",
+                  name=str(inner.get("name", "model")) if isinstance(inner, dict) else "model",
+                  chain=chain, input_length=input_length)
+    if skipped:
+        model.warnings.append("not a chain: trace an LSTM with --layer-input; skipped "
+                              + ", ".join(skipped))
+    return model
