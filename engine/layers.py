@@ -6,8 +6,8 @@ Each op maps (x, mask) -> (y, mask) on batch-first arrays, the way Keras does at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

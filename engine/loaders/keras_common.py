@@ -7,14 +7,25 @@ definitions where they differ (hard_sigmoid).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..cell import CellWeights
 from ..errors import UnsupportedModelError
-from ..layers import (LSTM, ActivationOp, Bidirectional, Dense, Embedding, Identity, Masking, Op,
-                      TimeDistributed, activation_of)
+from ..layers import (
+    LSTM,
+    ActivationOp,
+    Bidirectional,
+    Dense,
+    Embedding,
+    Identity,
+    Masking,
+    Op,
+    TimeDistributed,
+    activation_of,
+)
 
 WeightsFor = Callable[[], Sequence[np.ndarray]]
 
