@@ -65,6 +65,7 @@ class InputPanel(QWidget):
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
             self.x_plot.setLabel("left", "token id")
+            self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 1.5, padding=0)
             vocab = getattr(self.model.demo, "vocabulary", None) if self.model.demo else None
             if vocab and session.steps <= 400:
                 for k, tok in enumerate(raw):
