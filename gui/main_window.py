@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine import __version__
 
 from .badges import ShapeBadges
+from .compare_panel import ComparePanel
 from .help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from .input_editor import InputEditor
 from .input_panel import InputPanel
@@ -68,6 +69,10 @@ class MainWindow(QMainWindow):
         self._build_status()
         from .debugger_model import install_debugging
         self.debugging = install_debugging(self)   # breakpoints, watches, forks, session files
+        self.compare_panel = ComparePanel(self.model, self.pal, self.report_error)
+        self.compare_dock = self._dock("Compare inputs", self.compare_panel, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
+        self.input_editor_dock.raise_()
         self.model.runChanged.connect(self._on_run_changed)
         self.model.positionChanged.connect(self._on_position)
         self.resize(1400, 900)

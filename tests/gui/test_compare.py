@@ -1,0 +1,38 @@
+"""Compare two inputs in the window: numbers come from the engine's two runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine import Session
+from engine.debugger import add_noise
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+def test_noisy_copy_divergence_matches_two_engine_runs(make_window):
+    w = make_window()
+    model = small_model()
+    x = sine_input(25)
+    open_session(w, model, x)
+    panel = w.compare_panel
+    panel.sigma.setValue(0.2)
+    panel.seed.setValue(3)
+    w.model.select(2, -1)
+    comp = panel.compare_noise()
+    b = Session(model, add_noise(w.model.session.x, 0.2, 3))
+    b.to_end()
+    a = w.model.session.full()
+    expected = np.sqrt(((a.h.astype(np.float64) - b.trace.h) ** 2).sum(-1))
+    assert np.allclose(comp.divergence, expected)
+    xs, ys = panel.div_curve.getData()
+    assert np.allclose(ys, expected[0])
+    _, hb = panel.curve_b.getData()
+    assert np.allclose(hb, b.trace.h[0, :, 2])
+    assert "diverge first at t = 0" in panel.summary.text()
+
+
+def test_mismatched_second_input_is_reported(make_window, tmp_path):
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    assert w.compare_panel.compare_with(sine_input(10), "short") is None
+    assert "same batch and length" in w.errors[-1]
