@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         self._build_status()
         from .debugger_model import install_debugging
         self.debugging = install_debugging(self)   # breakpoints, watches, forks, session files
+        self.debugging.overlayChanged.connect(self._overlay_changed)
+        self.model.runChanged.connect(lambda: self._overlay_changed(self.debugging.overlay))
         self.compare_panel = ComparePanel(self.model, self.pal, self.report_error)
         self.compare_dock = self._dock("Compare inputs", self.compare_panel, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
@@ -417,6 +419,17 @@ class MainWindow(QMainWindow):
         self.status_label.setText(
             f"t = {t} / {session.steps}   ·   layer {info.name} ({info.direction})   ·   "
             f"sample {self.model.sample}   ·   {self.model.source}")
+
+    def _overlay_changed(self, name: str) -> None:
+        """Show the chosen fork's C and h over the original lanes (the engine computes them)."""
+        debugger = getattr(self.debugging, "debugger", None)
+        forks = debugger.forks.forks if debugger is not None else {}
+        if not name or name not in forks:
+            self.units_panel.set_overlay(None)
+            return
+        fork = forks[name]
+        self.units_panel.set_overlay({sig: fork.signal(sig) for sig in ("c", "h")}, name)
+        self.statusBar().showMessage(f"dashed: fork '{name}' over the original run", 6000)
 
     # --- view --------------------------------------------------------------------------------
     def toggle_theme(self) -> None:

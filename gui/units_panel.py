@@ -314,6 +314,34 @@ class UnitsPanel(QWidget):
         else:
             self.cursor.setPos(cursor)
 
+    # --- fork overlay --------------------------------------------------------------------------
+    def set_overlay(self, arrays: dict[str, np.ndarray] | None, label: str = "") -> None:
+        """Draw a fork's C and h over the original lanes (dashed), or remove it (None).
+
+        ``arrays`` maps a signal name to the fork's (B, T, N) values from the engine.
+        """
+        for item in getattr(self, "_overlay_items", []):
+            self.plot.removeItem(item)
+        self._overlay_items = []
+        self.overlay_label = label
+        if not arrays or self._scaler is None:
+            return
+        steps = next(iter(arrays.values())).shape[1]
+        for name, values in arrays.items():
+            y = self._scaler.to_lane(name, values[self.model.sample], self.order)
+            rows = y.shape[0]
+            xs = np.empty((rows, steps + 1), np.float32)
+            xs[:, :steps] = np.arange(steps, dtype=np.float32)
+            xs[:, steps] = np.nan
+            ys = np.empty_like(xs)
+            ys[:, :steps] = y
+            ys[:, steps] = np.nan
+            pen = pg.mkPen(self.palette.signal(name), width=2, style=Qt.DashLine)
+            item = pg.PlotCurveItem(xs.ravel(), ys.ravel(), pen=pen, connect="finite")
+            item.setZValue(20)
+            self.plot.addItem(item)
+            self._overlay_items.append(item)
+
     # --- hover and selection -----------------------------------------------------------------
     def lane_at(self, x: float, y: float) -> tuple[int, int] | None:
         """(unit, input position) under view coordinates, or None outside the lanes."""

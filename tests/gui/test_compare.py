@@ -36,3 +36,21 @@ def test_mismatched_second_input_is_reported(make_window, tmp_path):
     open_session(w, small_model(), sine_input(25))
     assert w.compare_panel.compare_with(sine_input(10), "short") is None
     assert "same batch and length" in w.errors[-1]
+
+
+def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    w.model.seek(10)
+    dm = w.debugging
+    fork = dm.debugger.perturb(unit=1, delta=0.5)
+    dm.set_overlay(fork.name)
+    items = w.units_panel._overlay_items
+    assert len(items) == 2                            # C and h, every lane in one curve each
+    xs, ys = items[1].getData()
+    lane_rows = len(w.units_panel.order)
+    assert len(xs) == lane_rows * (25 + 1)
+    expected = w.units_panel._scaler.to_lane("h", fork.signal("h")[0], w.units_panel.order)
+    assert np.allclose(ys.reshape(lane_rows, 26)[:, :25], expected, equal_nan=True)
+    dm.set_overlay("")
+    assert w.units_panel._overlay_items == []
