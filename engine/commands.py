@@ -130,7 +130,10 @@ def format_info(summary: dict[str, Any]) -> str:
         lines.append(
             f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} units={t['units']:<5} "
             f"kernel={tuple(shapes['kernel'])} recurrent={tuple(shapes['recurrent_kernel'])} "
-            f"bias={tuple(bias) if bias else 'none'} params={t['params']:,} "
+            f"bias={tuple(bias) if bias else 'none'} "
+            + (f"projection={tuple(shapes['projection'])} " if "projection" in shapes else "")
+            + (f"peephole={tuple(shapes['peephole'])} " if "peephole" in shapes else "")
+            + f"params={t['params']:,} "
             f"act={t['activation']} rec_act={t['recurrent_activation']}")
     for w in summary.get("warnings", []):
         lines.append(f"warning: {w}")
