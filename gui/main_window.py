@@ -74,6 +74,8 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self.model, self.pal, self.report_error)
         self.compare_dock = self._dock("Compare inputs", self.compare_panel, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
+        from .cell_inspector import install_cell_docks
+        install_cell_docks(self)   # cell inspector and layer view (issue 7)
         self.input_editor_dock.raise_()
         self.model.runChanged.connect(self._on_run_changed)
         self.model.positionChanged.connect(self._on_position)

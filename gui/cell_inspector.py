@@ -1,0 +1,419 @@
+"""Cell inspector: one unit j at one step t taken apart.
+
+* a diagram of the LSTM cell (QGraphicsScene): the cell line c(t-1) -> x f -> + i*g -> c(t),
+  the branch c(t) -> act -> x o -> h(t), and the four gates fed by x_t and the whole h(t-1),
+  each box carrying unit j's live number;
+* per gate a bar chart of its pre-activation split into x_t·W, h_{t-1}·U and b (and their sum z),
+  with the numbers on hover;
+* the fan-in: the units k of h(t-1) whose products h_{t-1}[k]·U[k, gate j] push each gate most,
+  also highlighted in the units panel.
+
+It follows the selected unit and the selected step; stepping returns it to the cursor. Every
+number comes from ``engine.analysis.cell_breakdown`` — nothing here computes LSTM math.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
+
+from .session_model import SessionModel
+from .theme import OKABE_ITO, Palette
+
+GATE_ORDER = ("f", "i", "g", "o")
+PART_NAMES = ("x·W", "h·U", "b", "z")
+TOP_K = 5
+
+
+def _fmt(v: float) -> str:
+    return "—" if v is None or not np.isfinite(v) else f"{v:+.4f}"
+
+
+class LaneHighlighter:
+    """Marks a few lanes of the units panel (fan-in contributors) without touching its curves."""
+
+    def __init__(self, panel) -> None:
+        self.panel = panel
+        self.items: list = []
+        self.units: list[tuple[int, str]] = []
+
+    def show(self, units: list[tuple[int, str]]) -> None:
+        self.clear()
+        self.units = list(units)
+        panel = self.panel
+        if panel is None or not hasattr(panel, "plot"):
+            return
+        order = np.asarray(getattr(panel, "order", []))
+        for unit, colour in self.units:
+            rows = np.nonzero(order == unit)[0]
+            if not len(rows):
+                continue
+            c = QColor(colour)
+            c.setAlpha(45)
+            item = pg.LinearRegionItem((rows[0], rows[0] + 1), orientation="horizontal", movable=False,
+                                       brush=pg.mkBrush(c), pen=pg.mkPen(colour, width=1))
+            item.setZValue(-9)
+            panel.plot.addItem(item)
+            self.items.append(item)
+
+    def refresh(self) -> None:
+        self.show(self.units)
+
+    def clear(self) -> None:
+        for item in self.items:
+            if self.panel is not None:
+                self.panel.plot.removeItem(item)
+        self.items = []
+
+
+class CellDiagram(QGraphicsView):
+    """The LSTM cell with live numbers (redrawn from a CellBreakdown)."""
+
+    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.palette = palette
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.Antialiasing)
+        self.setMinimumHeight(200)
+        self.labels: dict[str, str] = {}          # what each box shows (for tests)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.fitInView(self.scene().sceneRect(), Qt.KeepAspectRatio)
+
+    def draw(self, b: CellBreakdown | None, act_name: str = "tanh", gate_act: str = "σ") -> None:
+        sc = self.scene()
+        sc.clear()
+        self.labels = {}
+        fg = QColor(self.palette.foreground)
+        sc.setBackgroundBrush(QBrush(QColor(self.palette.background)))
+        pen = QPen(fg, 2)
+        font = QFont()
+        font.setPointSize(9)
+        bold = QFont(font)
+        bold.setBold(True)
+        if b is None:
+            t = sc.addText("select a unit (click a lane) and read a step", font)
+            t.setDefaultTextColor(fg)
+            sc.setSceneRect(QRectF(0, 0, 560, 260))
+            return
+        y_cell, y_h, y_gate = 40.0, 150.0, 215.0
+
+        def text(x, y, s, colour=fg, f=font, key=None, centre=True):
+            item = sc.addText(s, f)
+            item.setDefaultTextColor(colour)
+            r = item.boundingRect()
+            item.setPos(x - r.width() / 2 if centre else x, y - r.height() / 2)
+            if key:
+                self.labels[key] = s
+            return item
+
+        def op(x, y, s):
+            sc.addEllipse(x - 12, y - 12, 24, 24, pen, QBrush(QColor(self.palette.background)))
+            text(x, y, s, f=bold)
+
+        def arrow(x0, y0, x1, y1, colour=fg):
+            p = QPen(colour, 2)
+            sc.addLine(x0, y0, x1, y1, p)
+            v = np.array([x1 - x0, y1 - y0], float)
+            n = np.hypot(*v) or 1.0
+            v /= n
+            w = np.array([-v[1], v[0]])
+            tip = np.array([x1, y1])
+            path = QPainterPath(QPointF(*tip))
+            path.lineTo(QPointF(*(tip - 8 * v + 4 * w)))
+            path.lineTo(QPointF(*(tip - 8 * v - 4 * w)))
+            path.closeSubpath()
+            sc.addPath(path, p, QBrush(colour))
+
+        # the cell line
+        text(30, y_cell - 22, "c(t-1)")
+        text(30, y_cell, _fmt(b.c_prev), key="c_prev")
+        arrow(62, y_cell, 158, y_cell)
+        op(170, y_cell, "×")
+        arrow(182, y_cell, 288, y_cell)
+        op(300, y_cell, "+")
+        arrow(312, y_cell, 470, y_cell)
+        text(510, y_cell - 22, "c(t)", QColor(OKABE_ITO["c"]), bold)
+        text(510, y_cell, _fmt(b.c), key="c")
+        # branch to h
+        sc.addLine(420, y_cell, 420, 78, pen)
+        sc.addRect(395, 78, 50, 22, pen)
+        text(420, 89, act_name)
+        arrow(420, 100, 420, y_h - 12)
+        op(420, y_h, "×")
+        arrow(432, y_h, 480, y_h)
+        text(510, y_h - 22, "h(t)", QColor(self.palette.h_colour), bold)
+        text(510, y_h, _fmt(b.h), key="h")
+        # gates
+        gx = {"f": 170.0, "i": 262.0, "g": 338.0, "o": 420.0}
+        acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
+        for g in GATE_ORDER:
+            c = QColor(OKABE_ITO[g])
+            fill = QColor(c)
+            fill.setAlpha(50)
+            x = gx[g]
+            sc.addRect(x - 34, y_gate - 20, 68, 40, QPen(c, 2), QBrush(fill))
+            text(x, y_gate - 9, f"{g} = {acts[g]}(z)", c, bold)
+            text(x, y_gate + 9, _fmt(b.gates[g]), key=g)
+        arrow(gx["f"], y_gate - 20, gx["f"], y_cell + 12, QColor(OKABE_ITO["f"]))
+        op(300, 100, "×")
+        arrow(gx["i"], y_gate - 20, 292, 110, QColor(OKABE_ITO["i"]))
+        arrow(gx["g"], y_gate - 20, 308, 110, QColor(OKABE_ITO["g"]))
+        arrow(300, 88, 300, y_cell + 12)
+        arrow(gx["o"] + 34, y_gate, 450, y_h + 8, QColor(OKABE_ITO["o"]))
+        # inputs
+        y_in = 285.0
+        sc.addLine(130, y_in, 460, y_in, QPen(fg, 1.5))
+        for g in GATE_ORDER:
+            arrow(gx[g], y_in, gx[g], y_gate + 20, QColor(fg))
+        hp = b.h_prev_vector
+        j = b.unit
+        text(70, y_in - 10, "x(t)  and", centre=True)
+        text(70, y_in + 8, f"h(t-1): all {len(hp)} units", centre=True)
+        text(295, y_in + 18, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
+             f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
+        title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
+        text(0, 0, title, fg, bold, centre=False)
+        sc.setSceneRect(QRectF(-10, -12, 570, 320))
+        self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
+
+
+class CellInspector(QWidget):
+    """Follows the selected unit and step (default: the cursor) and takes that cell apart."""
+
+    def __init__(self, model: SessionModel, palette: Palette, *, units_panel=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model, self.palette = model, palette
+        self.units_panel = units_panel
+        self.highlighter = LaneHighlighter(units_panel)
+        self.breakdown: CellBreakdown | None = None
+        self.unit = 0
+        self.pinned: int | None = None        # a step chosen by click/spin box, else the cursor
+        self._bars: dict[str, pg.BarGraphItem] = {}
+        self._bar_values: dict[str, list[float]] = {}
+        self._build_ui()
+        model.runChanged.connect(self._on_run)
+        model.positionChanged.connect(self._on_position)
+        model.selectionChanged.connect(self._on_selection)
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("unit j"))
+        self.unit_spin = QSpinBox()
+        self.unit_spin.valueChanged.connect(self._unit_chosen)
+        bar.addWidget(self.unit_spin)
+        bar.addWidget(QLabel("step t"))
+        self.step_spin = QSpinBox()
+        self.step_spin.setToolTip("The step shown; stepping (F10 ...) returns to the cursor.")
+        self.step_spin.valueChanged.connect(self._step_chosen)
+        bar.addWidget(self.step_spin)
+        self.mode = QLabel("following the cursor")
+        bar.addWidget(self.mode)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+        split = QSplitter(Qt.Vertical)
+        self.diagram = CellDiagram(self.palette)
+        split.addWidget(self.diagram)
+        self.bars_glw = pg.GraphicsLayoutWidget()
+        self.bars_glw.setBackground(self.palette.background)
+        self.bars_glw.setMinimumHeight(130)
+        self._bar_plots: dict[str, pg.PlotItem] = {}
+        for col, g in enumerate(GATE_ORDER):
+            p = self.bars_glw.addPlot(row=0, col=col)
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            p.setMouseEnabled(False, False)
+            p.setTitle(f"<span style='color:{OKABE_ITO[g]}'><b>z<sub>{g}</sub></b></span>", size="9pt")
+            ax = p.getAxis("bottom")
+            ax.setTicks([[(k, s) for k, s in enumerate(PART_NAMES)]])
+            p.addLine(y=0, pen=pg.mkPen(self.palette.grid))
+            c = QColor(OKABE_ITO[g])
+            brushes = []
+            for alpha in (110, 170, 60, 255):
+                b = QColor(c)
+                b.setAlpha(alpha)
+                brushes.append(pg.mkBrush(b))
+            item = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.7, brushes=brushes,
+                                   pen=pg.mkPen(c))
+            p.addItem(item)
+            self._bars[g] = item
+            self._bar_plots[g] = p
+        self.bars_glw.scene().sigMouseMoved.connect(self._bars_hover)
+        split.addWidget(self.bars_glw)
+        self.fan = QTreeWidget()
+        self.fan.setHeaderLabels(["gate / unit k", "h(t-1)[k]", "U[k, j]", "h(t-1)[k]·U[k, j]"])
+        self.fan.setToolTip("Units of h(t-1) that push unit j's gates up or down most at this step "
+                            "(also marked in the units panel).")
+        self.fan.itemClicked.connect(self._fan_clicked)
+        split.addWidget(self.fan)
+        split.setSizes([300, 150, 180])
+        layout.addWidget(split, 1)
+        self.info = QLabel(" ")
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+
+    # --- following the session ----------------------------------------------------------------
+    def _on_run(self) -> None:
+        if not self.model.ready:
+            return
+        self.unit_spin.blockSignals(True)
+        self.unit_spin.setRange(0, max(self.model.units - 1, 0))
+        self.unit = min(self.unit, self.model.units - 1)
+        self.unit_spin.setValue(self.unit)
+        self.unit_spin.blockSignals(False)
+        self.step_spin.blockSignals(True)
+        self.step_spin.setRange(0, max(self.model.steps - 1, 0))
+        self.step_spin.blockSignals(False)
+        self.pinned = None
+        self.refresh()
+
+    def _on_position(self, t: int) -> None:
+        self.pinned = None
+        self.refresh()
+
+    def _on_selection(self, unit: int, position: int) -> None:
+        if unit >= 0:
+            self.unit = unit
+        if position >= 0:
+            self.pinned = position
+        self.refresh()
+
+    def _unit_chosen(self, unit: int) -> None:
+        if unit != self.unit:
+            self.unit = unit
+            self.refresh()
+
+    def _step_chosen(self, step: int) -> None:
+        if step != self.position():
+            self.pinned = step
+            self.refresh()
+
+    def position(self) -> int | None:
+        if not self.model.ready:
+            return None
+        if self.pinned is not None:
+            return self.pinned
+        return self.model.session.cursor
+
+    def refresh(self) -> None:
+        pos = self.position()
+        session = self.model.session
+        if session is None or pos is None or not 0 <= self.unit < session.units:
+            self.breakdown = None
+            self.diagram.draw(None)
+            self.highlighter.clear()
+            return
+        self.mode.setText("following the cursor" if self.pinned is None else "pinned (step to follow the cursor)")
+        self.step_spin.blockSignals(True)
+        self.step_spin.setValue(pos)
+        self.step_spin.blockSignals(False)
+        self.unit_spin.blockSignals(True)
+        self.unit_spin.setValue(self.unit)
+        self.unit_spin.blockSignals(False)
+        trace = session.trace
+        b = cell_breakdown(trace, self.model.sample, self.unit, pos)
+        if not np.isfinite(b.h):
+            self.breakdown = None
+            self.diagram.draw(None)
+            self.info.setText(f"step {pos} is not read yet: step to it (F10) or run to it")
+            for item in self._bars.values():
+                item.setOpts(height=np.zeros(4))
+            self.fan.clear()
+            self.highlighter.clear()
+            return
+        self.breakdown = b
+        w = trace.weights
+        self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
+                          else w.gate_activation.name)
+        for g in GATE_ORDER:
+            values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
+            self._bar_values[g] = values
+            self._bars[g].setOpts(height=np.nan_to_num(np.array(values, float)))
+            self._bar_plots[g].enableAutoRange(axis="y")
+        self._fill_fan(b, trace)
+        self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "
+                          "activation; hover a bar for the numbers.")
+
+    def bar_values(self, gate: str) -> list[float]:
+        """[x·W, h·U, b, z] as drawn for ``gate`` (for tests)."""
+        return list(self._bar_values.get(gate, []))
+
+    def _fill_fan(self, b: CellBreakdown, trace) -> None:
+        self.fan.clear()
+        blocks = recurrent_blocks(trace.weights)
+        marks: dict[int, str] = {}
+        self.top: dict[str, list[tuple[int, float]]] = {}
+        for g in GATE_ORDER:
+            top = b.top_contributors(g, TOP_K)
+            self.top[g] = top
+            parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.zh[g])})"])
+            parent.setForeground(0, QBrush(QColor(OKABE_ITO[g])))
+            for k, v in top:
+                child = QTreeWidgetItem([f"unit {k}", _fmt(float(b.h_prev_vector[k])),
+                                         _fmt(float(blocks[g][k, b.unit])), _fmt(v)])
+                child.setData(0, Qt.UserRole, k)
+                parent.addChild(child)
+                marks.setdefault(k, OKABE_ITO[g])
+            self.fan.addTopLevelItem(parent)
+            parent.setExpanded(True)
+        for c in range(4):
+            self.fan.resizeColumnToContents(c)
+        self.highlighter.show(list(marks.items()))
+
+    def _fan_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        k = item.data(0, Qt.UserRole)
+        if k is not None and self.units_panel is not None and hasattr(self.units_panel, "go_to_unit"):
+            pos = self.position()
+            self.units_panel.go_to_unit(int(k))
+            self.model.select(int(k), -1 if pos is None else pos)
+
+    def _bars_hover(self, scene_pos) -> None:
+        for g, p in self._bar_plots.items():
+            if p.sceneBoundingRect().contains(scene_pos) and g in self._bar_values:
+                x = p.getViewBox().mapSceneToView(scene_pos).x()
+                k = int(np.round(x))
+                if 0 <= k < 4:
+                    v = self._bar_values[g]
+                    text = (f"gate {g}, {PART_NAMES[k]} = {_fmt(v[k])}   "
+                            f"(x·W {_fmt(v[0])} + h·U {_fmt(v[1])} + b {_fmt(v[2])} = z {_fmt(v[3])};"
+                            f" {g} = {_fmt(self.breakdown.gates[g]) if self.breakdown else '—'})")
+                    self.info.setText(text)
+                    self.bars_glw.setToolTip(text)
+                return
+
+
+def install_cell_docks(window):
+    """Add the Cell inspector and Layer view docks to the main window (and the View menu)."""
+    from .layer_view import LayerView
+    window.cell_inspector = CellInspector(window.model, window.pal, units_panel=window.units_panel)
+    window.cell_dock = window._dock("Cell inspector", window.cell_inspector, Qt.RightDockWidgetArea)
+    window.layer_view = LayerView(window.model, window.pal, units_panel=window.units_panel,
+                                  debugging=getattr(window, "debugging", None))
+    window.layer_dock = window._dock("Layer view", window.layer_view, Qt.BottomDockWidgetArea)
+    if hasattr(window, "input_dock"):
+        window.tabifyDockWidget(window.input_dock, window.layer_dock)
+        window.input_dock.raise_()
+    menu = getattr(window, "view_menu", None)
+    if menu is not None:
+        menu.addAction(window.cell_dock.toggleViewAction())
+        menu.addAction(window.layer_dock.toggleViewAction())

@@ -1,0 +1,553 @@
+"""Layer view: units x time heat-maps (one image per signal), per-unit statistics, the kernels,
+and the coupling what-ifs (decouple units, perturb unit k at step t) shown as differences.
+
+Drawing: each signal owns one (N, T) float32 array in the units panel's row order, displayed by
+``ImageItem`` tiles of ``TILE`` time steps (one image per signal and time tile — never one per
+unit). A step writes the new column into the array and re-renders only the tile holding it, so
+the cost per step does not grow with T. Columns not read yet are NaN (drawn transparent).
+
+Every number comes from the engine: the live trace, ``engine.analysis.unit_stats`` /
+``recurrent_blocks`` / ``input_blocks``, and ``engine.debugger`` forks (``Fork.diff``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.analysis import input_blocks, recurrent_blocks, unit_stats
+from engine.cell import GATES
+from engine.errors import ScopeError
+from engine.trace import LayerTrace
+
+from .session_model import SessionModel
+from .theme import SIGNAL_SHORT, Palette
+
+TILE = 256
+HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g")
+DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
+STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
+                "max |h|", "dead", "half-life f")
+
+
+def signal_label(name: str) -> str:
+    if name.startswith("z_"):
+        return f"z_{name[2:]}  pre-activation"
+    return SIGNAL_SHORT.get(name, name)
+
+
+def trace_column(trace: LayerTrace, name: str, sample: int, position: int) -> np.ndarray:
+    """(N,) one signal at one input position, read through the engine's own ``signal``.
+
+    For pre-activations the engine sums its parts (``LayerTrace.z``) on a one-column view, so a
+    step costs O(N) instead of materialising the whole (B, T, 4, N) sum.
+    """
+    if name.startswith("z"):
+        sl = (slice(sample, sample + 1), slice(position, position + 1))
+        one = dataclasses.replace(trace, zx=trace.zx[sl], zh=trace.zh[sl],
+                                  zp=None if trace.zp is None else trace.zp[sl])
+        return one.signal(name)[0, 0]
+    return trace.signal(name)[sample, position]
+
+
+def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
+    """(T, N) one signal for one sample (pre-activations summed by the engine for that sample)."""
+    if name.startswith("z"):
+        sl = slice(sample, sample + 1)
+        one = dataclasses.replace(trace, zx=trace.zx[sl], zh=trace.zh[sl],
+                                  zp=None if trace.zp is None else trace.zp[sl])
+        return one.signal(name)[0]
+    return trace.signal(name)[sample]
+
+
+def _cmap(name: str) -> pg.ColorMap:
+    if name in ("f", "i", "o"):
+        return pg.colormap.get("viridis")
+    return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
+
+
+def _levels(name: str, trace: LayerTrace, image: np.ndarray) -> tuple[float, float]:
+    w = trace.weights
+    act = w.cell_activation if name == "g" else w.gate_activation
+    if name in GATES and act.bounded:
+        return float(act.lo), float(act.hi)
+    with np.errstate(invalid="ignore"):
+        m = float(np.nanmax(np.abs(image))) if np.isfinite(image).any() else 1.0
+    m = m if np.isfinite(m) and m > 0 else 1.0
+    return -m, m
+
+
+class NumberItem(QTableWidgetItem):
+    """A table cell showing rounded text but sorting by the engine's exact number."""
+
+    def __init__(self, text: str, value: float) -> None:
+        super().__init__(text)
+        self.value = float(value)
+        self.setToolTip(repr(self.value))
+        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+    def __lt__(self, other) -> bool:
+        a, b = self.value, getattr(other, "value", 0.0)
+        if np.isnan(a) or np.isnan(b):        # NaN ("—") sorts last
+            return not np.isnan(a) and np.isnan(b)
+        return a < b
+
+
+class HeatPlot:
+    """One signal's units x time image (tiled in time), cursor and selection marker."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, palette: Palette) -> None:
+        self.plot, self.name = plot, name
+        self.data = np.zeros((0, 0), np.float32)         # (rows = units in lane order, T)
+        self.tiles: list[pg.ImageItem] = []
+        self.levels = (0.0, 1.0)
+        self.lut = _cmap(name).getLookupTable(nPts=256, alpha=False)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+        self.cursor.setZValue(50)
+        plot.addItem(self.cursor)
+
+    def set_data(self, data: np.ndarray, levels: tuple[float, float]) -> None:
+        for tile in self.tiles:
+            self.plot.removeItem(tile)
+        self.tiles = []
+        self.data = np.ascontiguousarray(data, np.float32)
+        self.levels = levels
+        rows, steps = self.data.shape
+        for a in range(0, max(steps, 1), TILE):
+            b = min(a + TILE, steps)
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setLookupTable(self.lut)
+            item.setZValue(-5)
+            self.plot.addItem(item)
+            self.tiles.append(item)
+            self._render(len(self.tiles) - 1)
+            item.setRect(a - 0.5, 0, max(b - a, 1), max(rows, 1))
+        self.plot.getViewBox().setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1))
+
+    def _render(self, k: int) -> None:
+        a = k * TILE
+        view = self.data[:, a:a + TILE]
+        if view.size:
+            self.tiles[k].setImage(view, levels=self.levels, autoLevels=False)
+
+    def set_column(self, position: int, values: np.ndarray) -> None:
+        """Write one column (values already in lane order) and re-render only its tile."""
+        self.data[:, position] = values
+        self._render(position // TILE)
+
+
+class LayerView(QWidget):
+    """Heat-maps, statistics, kernels and what-ifs for the session's current traced layer."""
+
+    def __init__(self, model: SessionModel, palette: Palette, *, units_panel=None, debugging=None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model, self.palette = model, palette
+        self.units_panel, self.debugging = units_panel, debugging
+        self.order = np.zeros(0, int)
+        self.heat: dict[str, HeatPlot] = {}
+        self.visible = list(DEFAULT_HEAT)
+        self.diff_fork = ""
+        self.diff_signal = "h"
+        self._drawn_t: int | None = None
+        self.stats = None
+        self._build_ui()
+        model.runChanged.connect(self.rebuild)
+        model.positionChanged.connect(self.on_position)
+        model.selectionChanged.connect(self._selection)
+        if debugging is not None:
+            debugging.overlayChanged.connect(self._overlay_changed)
+            debugging.forksChanged.connect(self._forks_changed)
+
+    # --- widgets -----------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs)
+
+        # heat-maps + statistics
+        heat_page = QWidget()
+        hl = QVBoxLayout(heat_page)
+        hl.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.signal_boxes: dict[str, QCheckBox] = {}
+        for name in HEAT_SIGNALS:
+            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT[name])
+            box.setChecked(name in self.visible)
+            if not name.startswith("z"):
+                box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
+            box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
+            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
+            self.signal_boxes[name] = box
+            bar.addWidget(box)
+        bar.addStretch(1)
+        hl.addLayout(bar)
+        split = QSplitter(Qt.Horizontal)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground(self.palette.background)
+        split.addWidget(self.glw)
+        self.table = QTableWidget(0, len(STAT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(STAT_COLUMNS)
+        self.table.setSortingEnabled(True)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setToolTip("Per-unit statistics over the whole run (engine.analysis.unit_stats); "
+                              "click a header to sort, a row to select the unit.\n"
+                              "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
+                              "never above the threshold; half-life: steps for the running product of f "
+                              "to halve.")
+        self.table.cellClicked.connect(self._table_clicked)
+        split.addWidget(self.table)
+        split.setSizes([700, 420])
+        hl.addWidget(split, 1)
+        self.info = QLabel(" ")
+        hl.addWidget(self.info)
+        self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.glw.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self.tabs.addTab(heat_page, "Heat-maps && statistics")
+
+        # kernels
+        kernel_page = QWidget()
+        kl = QVBoxLayout(kernel_page)
+        kl.setContentsMargins(0, 0, 0, 0)
+        self.kernel_glw = pg.GraphicsLayoutWidget()
+        self.kernel_glw.setBackground(self.palette.background)
+        kl.addWidget(self.kernel_glw)
+        self.kernel_info = QLabel("Rows: unit k of h(t-1) (recurrent) or input feature d (input); "
+                                  "columns: receiving unit j, in the lanes' order.")
+        kl.addWidget(self.kernel_info)
+        self.tabs.addTab(kernel_page, "Kernels")
+
+        # what-ifs
+        what_page = QWidget()
+        wl = QVBoxLayout(what_page)
+        wl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.decouple_button = QPushButton("Decouple units")
+        self.decouple_button.setToolTip("Fork: rerun the same input with the off-diagonal entries of "
+                                        "each gate's N x N block of U set to zero (each unit sees only "
+                                        "its own h). The loaded model never changes.")
+        self.decouple_button.clicked.connect(self.decouple)
+        row.addWidget(self.decouple_button)
+        row.addSpacing(16)
+        row.addWidget(QLabel("perturb unit k"))
+        self.perturb_unit = QSpinBox()
+        row.addWidget(self.perturb_unit)
+        row.addWidget(QLabel("at step t"))
+        self.perturb_step = QSpinBox()
+        row.addWidget(self.perturb_step)
+        row.addWidget(QLabel("by delta"))
+        self.perturb_delta = QDoubleSpinBox()
+        self.perturb_delta.setRange(-1e6, 1e6)
+        self.perturb_delta.setDecimals(4)
+        self.perturb_delta.setValue(0.5)
+        row.addWidget(self.perturb_delta)
+        self.perturb_button = QPushButton("Perturb")
+        self.perturb_button.setToolTip("Fork: add delta to h_k(t), continue, and show how every unit "
+                                       "moves from t+1 on.")
+        self.perturb_button.clicked.connect(lambda: self.perturb(self.perturb_unit.value(),
+                                                                 self.perturb_step.value(),
+                                                                 self.perturb_delta.value()))
+        row.addWidget(self.perturb_button)
+        row.addStretch(1)
+        row.addWidget(QLabel("signal:"))
+        self.diff_combo = QComboBox()
+        self.diff_combo.addItems(list(HEAT_SIGNALS))
+        self.diff_combo.setCurrentText("h")
+        self.diff_combo.currentTextChanged.connect(self._diff_signal_changed)
+        row.addWidget(self.diff_combo)
+        wl.addLayout(row)
+        self.diff_glw = pg.GraphicsLayoutWidget()
+        self.diff_glw.setBackground(self.palette.background)
+        self.diff_plot = self.diff_glw.addPlot()
+        self.diff_plot.setMenuEnabled(False)
+        self.diff_plot.hideButtons()
+        self.diff_plot.getViewBox().invertY(True)
+        self.diff_plot.setLabel("bottom", "time step t")
+        self.diff_plot.setLabel("left", "lane (units panel order)")
+        self.diff_image = pg.ImageItem(axisOrder="row-major")
+        self.diff_image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
+        self.diff_plot.addItem(self.diff_image)
+        self.diff_bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
+        self.diff_bar.setImageItem(self.diff_image, insert_in=self.diff_plot)
+        self.diff_cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(self.palette.cursor, width=2))
+        self.diff_plot.addItem(self.diff_cursor)
+        wl.addWidget(self.diff_glw, 1)
+        self.diff_info = QLabel("no fork yet: Decouple units or Perturb to compare with the real run")
+        self.diff_info.setWordWrap(True)
+        wl.addWidget(self.diff_info)
+        self.diff_data = np.zeros((0, 0), np.float32)
+        self.tabs.addTab(what_page, "Coupling what-ifs")
+
+    # --- building ----------------------------------------------------------------------------
+    def _lane_order(self, n: int) -> np.ndarray:
+        order = getattr(self.units_panel, "order", None)
+        if order is None or len(order) == 0:
+            return np.arange(n)
+        return np.asarray(order, int)
+
+    def rebuild(self) -> None:
+        self.glw.clear()
+        self.heat.clear()
+        self._drawn_t = None
+        if not self.model.ready:
+            return
+        full = self.model.full()
+        self.order = self._lane_order(full.units)
+        live = self.model.live()
+        sample = self.model.sample
+        first: pg.PlotItem | None = None
+        for name in self.visible:
+            plot = self.glw.addPlot(row=len(self.heat), col=0)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.getViewBox().invertY(True)
+            plot.getViewBox().setDefaultPadding(0.0)
+            plot.setLabel("left", signal_label(name),
+                          color=self.palette.signal(name) if name in SIGNAL_SHORT else self.palette.foreground)
+            plot.getAxis("left").setWidth(48)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+                plot.setYLink(first)
+            heat = HeatPlot(plot, name, self.palette)
+            image = trace_image(live, name, sample)[:, self.order].T        # (rows, T)
+            heat.set_data(image, _levels(name, full, trace_image(full, name, sample)))
+            self.heat[name] = heat
+        if self.heat:
+            last = self.heat[self.visible[-1]].plot
+            last.setLabel("bottom", "time step t (input position)")
+            first.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, len(self.order)), padding=0)
+        self._drawn_t = self.model.t
+        self._move_cursor()
+        self._fill_stats(full)
+        self._fill_kernels(full)
+        self.perturb_unit.setRange(0, max(full.units - 1, 0))
+        self.perturb_step.setRange(0, max(full.steps - 1, 0))
+        self._show_diff()
+
+    def set_signal_visible(self, name: str, on: bool) -> None:
+        if on and name not in self.visible:
+            self.visible = [n for n in HEAT_SIGNALS if n in self.visible or n == name]
+        elif not on and name in self.visible:
+            self.visible.remove(name)
+        if self.signal_boxes[name].isChecked() != on:
+            self.signal_boxes[name].setChecked(on)
+        self.rebuild()
+
+    # --- stepping ----------------------------------------------------------------------------
+    def on_position(self, t: int) -> None:
+        if not self.model.ready or self._drawn_t is None:
+            return
+        session = self.model.session
+        if not np.array_equal(self._lane_order(session.units), self.order):
+            self.rebuild()          # the units panel re-sorted its lanes
+            return
+        lo, hi = sorted((self._drawn_t, t))
+        live = session.trace
+        sample = self.model.sample
+        for p in range(lo, min(hi, session.steps)):     # processing indices read or forgotten
+            pos = session.runner.position(p)
+            for name, heat in self.heat.items():
+                heat.set_column(pos, trace_column(live, name, sample, pos)[self.order])
+        self._drawn_t = t
+        self._move_cursor()
+
+    def _move_cursor(self) -> None:
+        session = self.model.session
+        cursor = session.cursor
+        x = cursor if cursor is not None else (-0.5 if not session.backward else session.steps - 0.5)
+        for heat in self.heat.values():
+            heat.cursor.setPos(x)
+        self.diff_cursor.setPos(x)
+        if cursor is not None:
+            self.perturb_step.setValue(cursor)
+
+    # --- statistics and kernels ----------------------------------------------------------------
+    def _fill_stats(self, full: LayerTrace) -> None:
+        st = unit_stats(full, self.model.sample)
+        self.stats = st
+        n = full.units
+        cols = [np.arange(n), st.mean["h"], st.variance["h"], st.mean["c"], st.variance["c"],
+                st.saturation["f"], st.saturation["i"], st.saturation["o"], st.saturation["g"],
+                st.max_abs_h, st.dead.astype(float), st.half_life]
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(n)
+        for r in range(n):
+            for c, col in enumerate(cols):
+                v = float(col[r])
+                if c == 0 or STAT_COLUMNS[c] == "dead":
+                    text = str(int(v)) if c == 0 else ("dead" if v else "")
+                elif not np.isfinite(v):
+                    text = "∞" if v > 0 else "—"
+                else:
+                    text = f"{v:.4g}"
+                self.table.setItem(r, c, NumberItem(text, v))
+        self.table.setSortingEnabled(True)
+        dead = int(st.dead.sum())
+        self.info.setText(f"{n} units · {dead} dead (|h| never above {st.dead_threshold:g}) · "
+                          "click a heat-map to select a unit and step")
+
+    def stat_value(self, unit: int, column: str) -> float:
+        """The number the table shows for a unit and column (for tests)."""
+        c = STAT_COLUMNS.index(column)
+        for r in range(self.table.rowCount()):
+            if int(self.table.item(r, 0).value) == unit:
+                return self.table.item(r, c).value
+        raise KeyError(unit)
+
+    def _fill_kernels(self, full: LayerTrace) -> None:
+        self.kernel_glw.clear()
+        self.kernel_images: dict[str, pg.ImageItem] = {}
+        w = full.weights
+        rec = recurrent_blocks(w, self.order) if w.state_size == w.units else {}
+        inp = input_blocks(w, self.order)
+        for col, gate in enumerate(("f", "i", "o", "g")):
+            for row, (kind, blocks) in enumerate((("U", rec), ("W", inp))):
+                if gate not in blocks:
+                    continue
+                block = blocks[gate]
+                plot = self.kernel_glw.addPlot(row=row, col=col)
+                plot.setMenuEnabled(False)
+                plot.hideButtons()
+                plot.getViewBox().invertY(True)
+                plot.setTitle(f"<span style='color:{self.palette.signal(gate)}'>{kind}<sub>{gate}</sub></span>"
+                              f" ({block.shape[0]}×{block.shape[1]})")
+                m = float(np.abs(block).max()) or 1.0
+                item = pg.ImageItem(axisOrder="row-major")
+                item.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
+                item.setImage(np.asarray(block, np.float32), levels=(-m, m), autoLevels=False)
+                plot.addItem(item)
+                plot.getViewBox().setAspectLocked(False)
+                self.kernel_images[f"{kind}_{gate}"] = item
+
+    # --- what-ifs --------------------------------------------------------------------------------
+    def _debugger(self):
+        dm = self.debugging
+        if dm is None or not dm.ready:
+            return None
+        return dm.debugger
+
+    def _report(self, message: str) -> None:
+        self.diff_info.setText(f"<span style='color:#d62728'>{message}</span>")
+
+    def decouple(self):
+        dbg = self._debugger()
+        if dbg is None:
+            return None
+        try:
+            fork = dbg.decouple()
+        except ScopeError as exc:
+            self._report(str(exc))
+            return None
+        self._show_fork(fork.name)
+        return fork
+
+    def perturb(self, unit: int, position: int, delta: float):
+        dbg = self._debugger()
+        if dbg is None:
+            return None
+        try:
+            fork = dbg.perturb(unit, delta, position=position)
+        except ScopeError as exc:
+            self._report(str(exc))
+            return None
+        self._show_fork(fork.name)
+        return fork
+
+    def _show_fork(self, name: str) -> None:
+        self.diff_fork = name
+        self.tabs.setCurrentIndex(2)
+        if self.debugging is not None:
+            self.debugging.set_overlay(name)     # the lanes show it dashed too
+        self._show_diff()
+
+    def _overlay_changed(self, name: str) -> None:
+        if name and name != self.diff_fork:
+            self.diff_fork = name
+            self._show_diff()
+
+    def _forks_changed(self) -> None:
+        dbg = self._debugger()
+        if self.diff_fork and (dbg is None or self.diff_fork not in dbg.forks.forks):
+            self.diff_fork = ""
+            self._show_diff()
+
+    def _diff_signal_changed(self, name: str) -> None:
+        self.diff_signal = name
+        self._show_diff()
+
+    def _show_diff(self) -> None:
+        dbg = self._debugger()
+        if not self.diff_fork or dbg is None or self.diff_fork not in dbg.forks.forks:
+            self.diff_data = np.zeros((0, 0), np.float32)
+            self.diff_image.clear()
+            self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
+            return
+        fork = dbg.forks.get(self.diff_fork)
+        diff = fork.diff(self.diff_signal)[self.model.sample]          # (T, N) fork minus parent
+        self.diff_data = np.ascontiguousarray(diff[:, self.order].T, np.float32)
+        with np.errstate(invalid="ignore"):
+            m = float(np.nanmax(np.abs(self.diff_data))) if np.isfinite(self.diff_data).any() else 0.0
+        m = m if m > 0 else 1e-6
+        self.diff_image.setImage(self.diff_data, levels=(-m, m), autoLevels=False)
+        self.diff_image.setRect(-0.5, 0, self.diff_data.shape[1], self.diff_data.shape[0])
+        self.diff_bar.setLevels((-m, m))
+        parent = "the real run" if dbg.forks.parent_name(fork) is None else f"fork '{dbg.forks.parent_name(fork)}'"
+        self.diff_plot.setTitle(f"{signal_label(self.diff_signal)}: fork '{fork.name}' minus {parent}")
+        self.diff_info.setText(f"fork '{fork.name}' — {fork.edit.describe()} · max |difference| "
+                               f"{m:.4g} · red/blue: the fork is above/below the real run")
+
+    # --- mouse -----------------------------------------------------------------------------------
+    def _hit(self, scene_pos):
+        for name, heat in self.heat.items():
+            if heat.plot.sceneBoundingRect().contains(scene_pos):
+                p = heat.plot.getViewBox().mapSceneToView(scene_pos)
+                row, pos = int(np.floor(p.y())), int(np.round(p.x()))
+                if 0 <= row < len(self.order) and 0 <= pos < heat.data.shape[1]:
+                    return name, int(self.order[row]), pos, float(heat.data[row, pos])
+        return None
+
+    def _mouse_moved(self, scene_pos) -> None:
+        hit = self._hit(scene_pos)
+        if hit is not None:
+            name, unit, pos, v = hit
+            text = "not read yet" if np.isnan(v) else f"{v:+.5g}"
+            self.info.setText(f"{signal_label(name)} · unit {unit} · t = {pos} · {text}")
+
+    def _mouse_clicked(self, event) -> None:
+        if event.button() != Qt.LeftButton:
+            return
+        hit = self._hit(event.scenePos())
+        if hit is not None:
+            self.model.select(hit[1], hit[2])
+
+    def _selection(self, unit: int, position: int) -> None:
+        if unit >= 0:
+            self.perturb_unit.setValue(unit)
+
+    def _table_clicked(self, row: int, col: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.model.select(int(item.value), self.model.selected_position)

@@ -1,0 +1,68 @@
+"""Cell inspector: the numbers drawn are the engine's, and they add up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.analysis import cell_breakdown
+from engine.cell import GATES
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+def close(a, b):
+    return abs(a - b) <= 1e-5 + 1e-5 * abs(b)
+
+
+def test_inspector_numbers_match_engine(make_window):
+    window = make_window()
+    session = open_session(window, small_model(6, 3), sine_input(20))
+    window.model.step(7)
+    window.model.select(4, -1)
+    insp = window.cell_inspector
+    assert insp.unit == 4 and insp.position() == session.cursor == 6
+    b = cell_breakdown(session.full(), 0, 4, 6)
+    w = session.full().weights
+    for g in GATES:
+        zx, zh, zb, z = insp.bar_values(g)
+        assert (zx, zh, zb) == (b.zx[g], b.zh[g], b.zb[g])
+        assert close(zx + zh + zb, z)
+        act = w.cell_activation if g == "g" else w.gate_activation
+        assert close(float(act(np.float32(z))), insp.breakdown.gates[g])
+        assert insp.diagram.labels[g] == f"{b.gates[g]:+.4f}"
+    assert insp.diagram.labels["c"] == f"{b.c:+.4f}"
+    assert insp.diagram.labels["h"] == f"{b.h:+.4f}"
+    assert insp.diagram.labels["c_prev"] == f"{b.c_prev:+.4f}"
+    assert insp.diagram.labels["c_prev"] == f"{float(session.full().c[0, 5, 4]):+.4f}"
+
+
+def test_fan_in_top_contributors_and_lane_marks(make_window):
+    window = make_window()
+    session = open_session(window, small_model(8, 3), sine_input(20))
+    window.model.step(5)
+    window.model.select(2, 3)            # a click pins the step
+    insp = window.cell_inspector
+    assert insp.position() == 3
+    b = cell_breakdown(session.full(), 0, 2, 3)
+    u = session.full().weights.recurrent_kernel
+    n = session.units
+    for k_gate, g in enumerate(GATES):
+        top = insp.top[g]
+        assert top == b.top_contributors(g, 5)
+        k, v = top[0]
+        assert close(v, float(b.h_prev_vector[k] * u[k, k_gate * n + 2]))
+        assert abs(v) == max(abs(b.fan_in[g]))
+    marked = {unit for unit, _ in insp.highlighter.units}
+    assert marked == {k for g in GATES for k, _ in insp.top[g]}
+    assert len(insp.highlighter.items) == len(marked)
+    # stepping returns the inspector to the cursor
+    window.model.step(1)
+    assert insp.position() == session.cursor == 5
+
+
+def test_unread_step_shows_nothing(make_window):
+    window = make_window()
+    open_session(window, small_model(4, 3), sine_input(10))
+    window.model.step(2)
+    window.model.select(1, 8)
+    assert window.cell_inspector.breakdown is None
+    assert "not read yet" in window.cell_inspector.info.text()

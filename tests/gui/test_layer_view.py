@@ -1,0 +1,142 @@
+"""Layer view: heat-map columns, statistics and what-if differences are the engine's."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from engine.analysis import input_blocks, recurrent_blocks, unit_stats
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+def test_heat_columns_fill_in_and_match_trace(make_window):
+    window = make_window()
+    window.layer_view.set_signal_visible("z_f", True)
+    session = open_session(window, small_model(6, 3), sine_input(40))
+    lv = window.layer_view
+    assert set(lv.heat) == {"f", "i", "o", "g", "c", "h", "z_f"}
+    assert np.isnan(lv.heat["h"].data).all()
+    window.model.step(13)
+    full = session.full()
+    order = lv.order
+    for name, heat in lv.heat.items():
+        ref = full.signal(name)[0]                  # (T, N)
+        np.testing.assert_array_equal(heat.data[:, :13], ref[:13, order].T)
+        assert np.isnan(heat.data[:, 13:]).all()
+    window.model.back(3)
+    assert np.isnan(lv.heat["c"].data[:, 10:]).all()
+    np.testing.assert_array_equal(lv.heat["c"].data[:, 9], full.c[0, 9, order])
+    assert lv.heat["h"].cursor.value() == session.cursor == 9
+
+
+def test_rows_follow_units_panel_order(make_window):
+    window = make_window()
+    session = open_session(window, small_model(8, 3), sine_input(30))
+    window.units_panel.set_sort("variance")
+    window.model.step(4)
+    order = window.units_panel.order
+    assert not np.array_equal(order, np.arange(8))
+    lv = window.layer_view
+    np.testing.assert_array_equal(lv.order, order)
+    np.testing.assert_array_equal(lv.heat["f"].data[:, 3], session.full().f[0, 3, order])
+
+
+def test_stats_and_kernels_match_engine(make_window):
+    window = make_window()
+    session = open_session(window, small_model(6, 3), sine_input(40))
+    lv = window.layer_view
+    st = unit_stats(session.full(), 0)
+    for unit in range(6):
+        assert lv.stat_value(unit, "mean h") == pytest.approx(float(st.mean["h"][unit]), abs=0)
+        assert lv.stat_value(unit, "var C") == pytest.approx(float(st.variance["c"][unit]), abs=0)
+        assert lv.stat_value(unit, "sat f") == pytest.approx(float(st.saturation["f"][unit]))
+        assert lv.stat_value(unit, "dead") == int(st.dead[unit])
+        hl = float(st.half_life[unit])
+        assert lv.stat_value(unit, "half-life f") == (pytest.approx(hl) if np.isfinite(hl) else np.inf)
+    lv.table.sortItems(2)      # var h, ascending
+    shown = [lv.table.item(r, 2).value for r in range(6)]
+    assert shown == sorted(shown)
+    rec = recurrent_blocks(session.full().weights, lv.order)
+    inp = input_blocks(session.full().weights, lv.order)
+    np.testing.assert_array_equal(lv.kernel_images["U_g"].image, rec["g"])
+    np.testing.assert_array_equal(lv.kernel_images["W_o"].image, inp["o"])
+
+
+def _numpy_lstm(w, x, u=None, h0=None, c0=None, start=0, edit=None):
+    """Independent reference (sigmoid / tanh), for the what-if checks."""
+    n = w.units
+    u = w.recurrent_kernel if u is None else u
+    h = np.zeros(n) if h0 is None else h0.astype(np.float64)
+    c = np.zeros(n) if c0 is None else c0.astype(np.float64)
+    hs = []
+    for t in range(x.shape[0]):
+        z = x[t] @ w.kernel + h @ u + w.bias
+        i, f, g, o = (z[k * n:(k + 1) * n] for k in range(4))
+        sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        if edit is not None and t == edit[0]:
+            h = h.copy()
+            h[edit[1]] += edit[2]
+        hs.append(h)
+    return np.array(hs)
+
+
+def test_decouple_difference_matches_numpy(make_window):
+    window = make_window()
+    x = sine_input(25)
+    session = open_session(window, small_model(6, 3), x)
+    lv = window.layer_view
+    fork = lv.decouple()
+    assert fork is not None and "decouple" in fork.describe()
+    assert window.debugging.overlay == fork.name
+    w = session.full().weights
+    n = w.units
+    u = np.array(w.recurrent_kernel) * np.tile(np.eye(n), (1, 4))
+    ref = _numpy_lstm(w, x, u) - _numpy_lstm(w, x)
+    np.testing.assert_allclose(lv.diff_data, ref[:, lv.order].T, atol=2e-5)
+    np.testing.assert_array_equal(lv.diff_data, fork.diff("h")[0][:, lv.order].T)
+    assert "minus the real run" in lv.diff_plot.titleLabel.text
+
+
+def test_perturb_difference_matches_numpy(make_window):
+    window = make_window()
+    x = sine_input(25)
+    session = open_session(window, small_model(6, 3), x)
+    window.model.step(9)
+    lv = window.layer_view
+    assert lv.perturb_step.value() == 8
+    fork = lv.perturb(2, 8, 0.75)
+    assert fork is not None and fork.edit.kind == "perturb"
+    ref = _numpy_lstm(session.full().weights, x, edit=(8, 2, 0.75)) - _numpy_lstm(session.full().weights, x)
+    np.testing.assert_allclose(lv.diff_data, ref[:, lv.order].T, atol=2e-5)
+    assert np.all(lv.diff_data[:, :8] == 0)
+    assert np.count_nonzero(lv.diff_data[:, 9]) > 1        # every unit moves from t+1 on
+    lv.diff_combo.setCurrentText("c")
+    np.testing.assert_array_equal(lv.diff_data, fork.diff("c")[0][:, lv.order].T)
+
+
+def test_step_cost_large(make_window, capsys):
+    """Layer view update per step at N=1024, T=10000 (reported; bound generous for CI)."""
+    from engine.loaders.demos import random_model
+    window = make_window()
+    t_len = 10000
+    x = np.sin(np.arange(t_len, dtype=np.float32)[:, None] * np.float32(0.05)).astype(np.float32)
+    x = np.repeat(x, 4, axis=1)
+    open_session(window, random_model(1024, 4, 1), x)
+    window.model.step(500)
+    lv = window.layer_view
+    session = window.model.session
+    times = []
+    for _ in range(30):
+        session.step(1)          # engine only
+        t0 = time.perf_counter()
+        lv.on_position(session.t)
+        window.layer_view.glw.grab()   # render (offscreen paint)
+        times.append(time.perf_counter() - t0)
+    ms = 1000 * float(np.median(times))
+    with capsys.disabled():
+        print(f"\nlayer view update+paint per step, N=1024 T=10000: median {ms:.1f} ms")
+    assert ms < 500
