@@ -38,6 +38,8 @@ from .theme import OKABE_ITO, Palette
 
 GATE_ORDER = ("f", "i", "g", "o")
 PART_NAMES = ("x·W", "h·U", "b", "z")
+PART_TICKS = ("xW", "hU", "b", "z")
+TOP_LANES = 3
 TOP_K = 5
 
 
@@ -90,7 +92,7 @@ class CellDiagram(QGraphicsView):
         self.palette = palette
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.Antialiasing)
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(240)
         self.labels: dict[str, str] = {}          # what each box shows (for tests)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -105,7 +107,7 @@ class CellDiagram(QGraphicsView):
         sc.setBackgroundBrush(QBrush(QColor(self.palette.background)))
         pen = QPen(fg, 2)
         font = QFont()
-        font.setPointSize(9)
+        font.setPointSize(11)
         bold = QFont(font)
         bold.setBold(True)
         if b is None:
@@ -162,36 +164,35 @@ class CellDiagram(QGraphicsView):
         text(510, y_h - 22, "h(t)", QColor(self.palette.h_colour), bold)
         text(510, y_h, _fmt(b.h), key="h")
         # gates
-        gx = {"f": 170.0, "i": 262.0, "g": 338.0, "o": 420.0}
+        gx = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}
         acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
         for g in GATE_ORDER:
             c = QColor(OKABE_ITO[g])
             fill = QColor(c)
             fill.setAlpha(50)
             x = gx[g]
-            sc.addRect(x - 34, y_gate - 20, 68, 40, QPen(c, 2), QBrush(fill))
+            sc.addRect(x - 44, y_gate - 20, 88, 40, QPen(c, 2), QBrush(fill))
             text(x, y_gate - 9, f"{g} = {acts[g]}(z)", c, bold)
             text(x, y_gate + 9, _fmt(b.gates[g]), key=g)
-        arrow(gx["f"], y_gate - 20, gx["f"], y_cell + 12, QColor(OKABE_ITO["f"]))
+        arrow(gx["f"], y_gate - 20, 170, y_cell + 12, QColor(OKABE_ITO["f"]))
         op(300, 100, "×")
         arrow(gx["i"], y_gate - 20, 292, 110, QColor(OKABE_ITO["i"]))
         arrow(gx["g"], y_gate - 20, 308, 110, QColor(OKABE_ITO["g"]))
         arrow(300, 88, 300, y_cell + 12)
-        arrow(gx["o"] + 34, y_gate, 450, y_h + 8, QColor(OKABE_ITO["o"]))
+        arrow(gx["o"], y_gate - 20, 428, y_h + 10, QColor(OKABE_ITO["o"]))
         # inputs
         y_in = 285.0
-        sc.addLine(130, y_in, 460, y_in, QPen(fg, 1.5))
+        sc.addLine(110, y_in, 490, y_in, QPen(fg, 1.5))
         for g in GATE_ORDER:
             arrow(gx[g], y_in, gx[g], y_gate + 20, QColor(fg))
         hp = b.h_prev_vector
         j = b.unit
-        text(70, y_in - 10, "x(t)  and", centre=True)
-        text(70, y_in + 8, f"h(t-1): all {len(hp)} units", centre=True)
-        text(295, y_in + 18, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
+        text(55, y_in, "x(t), h(t-1)", centre=True)
+        text(300, y_in + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
              f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
         title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
-        text(0, 0, title, fg, bold, centre=False)
-        sc.setSceneRect(QRectF(-10, -12, 570, 320))
+        text(-5, -28, title, fg, bold, centre=False)
+        sc.setSceneRect(QRectF(-10, -42, 580, 380))
         self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
 
 
@@ -207,6 +208,8 @@ class CellInspector(QWidget):
         self.breakdown: CellBreakdown | None = None
         self.unit = 0
         self.pinned: int | None = None        # a step chosen by click/spin box, else the cursor
+        self.lane_gate = ""                   # gate whose contributors the lanes mark ("" = auto)
+        self.marked_gate = ""
         self._bars: dict[str, pg.BarGraphItem] = {}
         self._bar_values: dict[str, list[float]] = {}
         self._build_ui()
@@ -245,7 +248,7 @@ class CellInspector(QWidget):
             p.setMouseEnabled(False, False)
             p.setTitle(f"<span style='color:{OKABE_ITO[g]}'><b>z<sub>{g}</sub></b></span>", size="9pt")
             ax = p.getAxis("bottom")
-            ax.setTicks([[(k, s) for k, s in enumerate(PART_NAMES)]])
+            ax.setTicks([[(k, s) for k, s in enumerate(PART_TICKS)]])
             p.addLine(y=0, pen=pg.mkPen(self.palette.grid))
             c = QColor(OKABE_ITO[g])
             brushes = []
@@ -262,8 +265,9 @@ class CellInspector(QWidget):
         split.addWidget(self.bars_glw)
         self.fan = QTreeWidget()
         self.fan.setHeaderLabels(["gate / unit k", "h(t-1)[k]", "U[k, j]", "h(t-1)[k]·U[k, j]"])
-        self.fan.setToolTip("Units of h(t-1) that push unit j's gates up or down most at this step "
-                            "(also marked in the units panel).")
+        self.fan.setToolTip("Units of h(t-1) that push unit j's gates up or down most at this step. "
+                            "The top 3 of one gate are marked in the units panel: click a gate row "
+                            "to choose it, a unit row to go to its lane.")
         self.fan.itemClicked.connect(self._fan_clicked)
         split.addWidget(self.fan)
         split.setSizes([300, 150, 180])
@@ -361,7 +365,6 @@ class CellInspector(QWidget):
     def _fill_fan(self, b: CellBreakdown, trace) -> None:
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
-        marks: dict[int, str] = {}
         self.top: dict[str, list[tuple[int, float]]] = {}
         for g in GATE_ORDER:
             top = b.top_contributors(g, TOP_K)
@@ -373,14 +376,35 @@ class CellInspector(QWidget):
                                          _fmt(float(blocks[g][k, b.unit])), _fmt(v)])
                 child.setData(0, Qt.UserRole, k)
                 parent.addChild(child)
-                marks.setdefault(k, OKABE_ITO[g])
+            parent.setData(0, Qt.UserRole + 1, g)
             self.fan.addTopLevelItem(parent)
             parent.setExpanded(True)
         for c in range(4):
             self.fan.resizeColumnToContents(c)
-        self.highlighter.show(list(marks.items()))
+        if self.lane_gate not in GATE_ORDER:
+            # default: the gate the recurrence pushes hardest at this step
+            gate = max(GATE_ORDER, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
+        else:
+            gate = self.lane_gate
+        self.show_lanes(gate)
+
+    def show_lanes(self, gate: str) -> None:
+        """Mark the top contributors of one gate in the units panel."""
+        self.marked_gate = gate
+        top = getattr(self, "top", {}).get(gate, [])[:TOP_LANES]
+        self.highlighter.show([(k, OKABE_ITO[gate]) for k, _ in top])
+        for r in range(self.fan.topLevelItemCount()):
+            item = self.fan.topLevelItem(r)
+            f = item.font(0)
+            f.setBold(item.data(0, Qt.UserRole + 1) == gate)
+            item.setFont(0, f)
 
     def _fan_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        gate = item.data(0, Qt.UserRole + 1)
+        if gate is not None:
+            self.lane_gate = gate
+            self.show_lanes(gate)
+            return
         k = item.data(0, Qt.UserRole)
         if k is not None and self.units_panel is not None and hasattr(self.units_panel, "go_to_unit"):
             pos = self.position()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -42,6 +43,7 @@ from .session_model import SessionModel
 from .theme import SIGNAL_SHORT, Palette
 
 TILE = 256
+PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
 HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g")
 DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
 STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
@@ -204,7 +206,10 @@ class LayerView(QWidget):
         split = QSplitter(Qt.Horizontal)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(self.palette.background)
-        split.addWidget(self.glw)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.glw)
+        split.addWidget(self.scroll)
         self.table = QTableWidget(0, len(STAT_COLUMNS))
         self.table.setHorizontalHeaderLabels(STAT_COLUMNS)
         self.table.setSortingEnabled(True)
@@ -335,6 +340,7 @@ class LayerView(QWidget):
             image = trace_image(live, name, sample)[:, self.order].T        # (rows, T)
             heat.set_data(image, _levels(name, full, trace_image(full, name, sample)))
             self.heat[name] = heat
+        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * max(len(self.heat), 1))
         if self.heat:
             last = self.heat[self.visible[-1]].plot
             last.setLabel("bottom", "time step t (input position)")

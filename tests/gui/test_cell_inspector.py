@@ -51,9 +51,13 @@ def test_fan_in_top_contributors_and_lane_marks(make_window):
         k, v = top[0]
         assert close(v, float(b.h_prev_vector[k] * u[k, k_gate * n + 2]))
         assert abs(v) == max(abs(b.fan_in[g]))
-    marked = {unit for unit, _ in insp.highlighter.units}
-    assert marked == {k for g in GATES for k, _ in insp.top[g]}
-    assert len(insp.highlighter.items) == len(marked)
+    gate = insp.marked_gate
+    assert abs(b.zh[gate]) == max(abs(b.zh[g]) for g in GATES)
+    marked = [unit for unit, _ in insp.highlighter.units]
+    assert marked == [k for k, _ in insp.top[gate][:3]]
+    assert len(insp.highlighter.items) == 3
+    insp.show_lanes("o")
+    assert [unit for unit, _ in insp.highlighter.units] == [k for k, _ in insp.top["o"][:3]]
     # stepping returns the inspector to the cursor
     window.model.step(1)
     assert insp.position() == session.cursor == 5
