@@ -213,6 +213,7 @@ class LayerView(QWidget):
         self.table = QTableWidget(0, len(STAT_COLUMNS))
         self.table.setHorizontalHeaderLabels(STAT_COLUMNS)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.verticalHeader().setVisible(False)
@@ -342,7 +343,10 @@ class LayerView(QWidget):
             self.heat[name] = heat
         self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * max(len(self.heat), 1))
         if self.heat:
+            for heat in self.heat.values():
+                heat.plot.getAxis("bottom").setStyle(showValues=False)
             last = self.heat[self.visible[-1]].plot
+            last.getAxis("bottom").setStyle(showValues=True)
             last.setLabel("bottom", "time step t (input position)")
             first.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, len(self.order)), padding=0)
         self._drawn_t = self.model.t
@@ -411,6 +415,9 @@ class LayerView(QWidget):
                     text = f"{v:.4g}"
                 self.table.setItem(r, c, NumberItem(text, v))
         self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        self.table.sortItems(header.sortIndicatorSection() if header.isSortIndicatorShown() else 0,
+                             header.sortIndicatorOrder())
         dead = int(st.dead.sum())
         self.info.setText(f"{n} units · {dead} dead (|h| never above {st.dead_threshold:g}) · "
                           "click a heat-map to select a unit and step")
@@ -514,8 +521,11 @@ class LayerView(QWidget):
         fork = dbg.forks.get(self.diff_fork)
         diff = fork.diff(self.diff_signal)[self.model.sample]          # (T, N) fork minus parent
         self.diff_data = np.ascontiguousarray(diff[:, self.order].T, np.float32)
+        scaled = self.diff_data
+        if fork.edit.kind != "decouple":     # the edited column itself would swamp the response
+            scaled = np.delete(scaled, fork.edit.position, axis=1)
         with np.errstate(invalid="ignore"):
-            m = float(np.nanmax(np.abs(self.diff_data))) if np.isfinite(self.diff_data).any() else 0.0
+            m = float(np.nanmax(np.abs(scaled))) if np.isfinite(scaled).any() else 0.0
         m = m if m > 0 else 1e-6
         self.diff_image.setImage(self.diff_data, levels=(-m, m), autoLevels=False)
         self.diff_image.setRect(-0.5, 0, self.diff_data.shape[1], self.diff_data.shape[0])
@@ -523,7 +533,8 @@ class LayerView(QWidget):
         parent = "the real run" if dbg.forks.parent_name(fork) is None else f"fork '{dbg.forks.parent_name(fork)}'"
         self.diff_plot.setTitle(f"{signal_label(self.diff_signal)}: fork '{fork.name}' minus {parent}")
         self.diff_info.setText(f"fork '{fork.name}' — {fork.edit.describe()} · max |difference| "
-                               f"{m:.4g} · red/blue: the fork is above/below the real run")
+                               f"{m:.4g}" + ("" if fork.edit.kind == "decouple" else " after the edited step (its column saturates)")
+                               + " · red/blue: the fork is above/below the real run")
 
     # --- mouse -----------------------------------------------------------------------------------
     def _hit(self, scene_pos):
