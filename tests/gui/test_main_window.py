@@ -35,7 +35,7 @@ def test_shortcuts_move_the_cursor(window, qtbot):
     qtbot.keyClick(window, Qt.Key_Home)
     qtbot.keyClick(window, Qt.Key_Space)
     assert window.play_timer.isActive()
-    qtbot.waitUntil(lambda: s.t >= 2, timeout=3000)
+    qtbot.waitUntil(lambda: s.t >= 2, timeout=10000)
     qtbot.keyClick(window, Qt.Key_Space)
     assert not window.play_timer.isActive()
 
