@@ -48,40 +48,51 @@ def _fmt(v: float) -> str:
 
 
 class LaneHighlighter:
-    """Marks a few lanes of the units panel (fan-in contributors) without touching its curves."""
+    """Marks a few lanes of the units panel (fan-in contributors) without touching its curves.
+
+    Markers are triangles at the left edge of the lanes: a change repaints only that thin
+    strip, whereas full-width lane shading made every step repaint every curve.
+    """
 
     def __init__(self, panel) -> None:
         self.panel = panel
-        self.items: list = []
+        self.items: list[tuple[int, int]] = []          # (unit, row) currently marked
         self.units: list[tuple[int, str]] = []
+        self._scatter = None
 
     def show(self, units: list[tuple[int, str]]) -> None:
-        self.clear()
-        self.units = list(units)
         panel = self.panel
         if panel is None or not hasattr(panel, "plot"):
             return
         order = np.asarray(getattr(panel, "order", []))
-        for unit, colour in self.units:
+        marks = []
+        for unit, colour in units:
             rows = np.nonzero(order == unit)[0]
-            if not len(rows):
-                continue
-            c = QColor(colour)
-            c.setAlpha(45)
-            item = pg.LinearRegionItem((rows[0], rows[0] + 1), orientation="horizontal", movable=False,
-                                       brush=pg.mkBrush(c), pen=pg.mkPen(colour, width=1))
-            item.setZValue(-9)
-            panel.plot.addItem(item)
-            self.items.append(item)
+            if len(rows):
+                marks.append((unit, int(rows[0]), colour))
+        if [(u, r) for u, r, _ in marks] == self.items and list(units) == self.units:
+            return                                        # nothing changed: no repaint at all
+        self.units = list(units)
+        self.items = [(u, r) for u, r, _ in marks]
+        if self._scatter is None:
+            self._scatter = pg.ScatterPlotItem(symbol="t2", size=13, pxMode=True)
+            self._scatter.setZValue(40)
+            panel.plot.addItem(self._scatter)
+        self._scatter.setData([{"pos": (-0.35, r + 0.5), "brush": pg.mkBrush(c), "pen": pg.mkPen(c)}
+                               for _, r, c in marks])
 
     def refresh(self) -> None:
-        self.show(self.units)
+        units, self.units = self.units, []
+        self.items = []
+        self.show(units)
 
     def clear(self) -> None:
-        for item in self.items:
-            if self.panel is not None:
-                self.panel.plot.removeItem(item)
+        if not self.items and not self.units:
+            return
+        self.units = []
         self.items = []
+        if self._scatter is not None:
+            self._scatter.setData([])
 
 
 class CellDiagram(QGraphicsView):
@@ -293,7 +304,16 @@ class CellInspector(QWidget):
 
     def _on_position(self, t: int) -> None:
         self.pinned = None
-        self.refresh()
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True      # refreshed when the dock is shown again
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if getattr(self, "_stale", False):
+            self._stale = False
+            self.refresh()
 
     def _on_selection(self, unit: int, position: int) -> None:
         if unit >= 0:
@@ -352,8 +372,14 @@ class CellInspector(QWidget):
         for g in GATE_ORDER:
             values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
             self._bar_values[g] = values
-            self._bars[g].setOpts(height=np.nan_to_num(np.array(values, float)))
-            self._bar_plots[g].enableAutoRange(axis="y")
+            heights = np.nan_to_num(np.array(values, float))
+            self._bars[g].setOpts(height=heights)
+            # widen the y range only when a bar leaves it: re-ranging every step repaints axes
+            lo, hi = self._bar_plots[g].getViewBox().viewRange()[1]
+            need_lo, need_hi = min(0.0, float(heights.min())), max(0.0, float(heights.max()))
+            if need_lo < lo or need_hi > hi or (hi - lo) > 8 * max(need_hi - need_lo, 1e-3):
+                span = max(need_hi - need_lo, 1e-3)
+                self._bar_plots[g].setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
         self._fill_fan(b, trace)
         self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "
                           "activation; hover a bar for the numbers.")
@@ -379,8 +405,15 @@ class CellInspector(QWidget):
             parent.setData(0, Qt.UserRole + 1, g)
             self.fan.addTopLevelItem(parent)
             parent.setExpanded(True)
-        for c in range(4):
-            self.fan.resizeColumnToContents(c)
+        if not getattr(self, "_fan_sized", False):      # sizing columns every step re-lays out
+            for c in range(4):                             # the dock (and the window) each time
+                self.fan.resizeColumnToContents(c)
+            self._fan_sized = True
+        if self.pinned is None and self.lane_gate not in GATE_ORDER:
+            # following the cursor: marking lanes would repaint the whole units panel every
+            # step; lanes are marked for a pinned (clicked) step or a chosen gate
+            self.highlighter.clear()
+            return
         if self.lane_gate not in GATE_ORDER:
             # default: the gate the recurrence pushes hardest at this step
             gate = max(GATE_ORDER, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
@@ -431,6 +464,17 @@ def install_cell_docks(window):
     from .layer_view import LayerView
     window.cell_inspector = CellInspector(window.model, window.pal, units_panel=window.units_panel)
     window.cell_dock = window._dock("Cell inspector", window.cell_inspector, Qt.RightDockWidgetArea)
+    if hasattr(window, "breakpoints_dock"):
+        # a tab beside the debugger docks; clicking a lane brings it to the front
+        window.tabifyDockWidget(window.breakpoints_dock, window.cell_dock)
+        window.breakpoints_dock.raise_()
+
+        def bring_to_front(unit: int, position: int) -> None:
+            if unit >= 0 and window.cell_dock.isVisible() is False and not window.cell_dock.isFloating():
+                window.cell_dock.show()
+            if unit >= 0:
+                window.cell_dock.raise_()
+        window.model.selectionChanged.connect(bring_to_front)
     window.layer_view = LayerView(window.model, window.pal, units_panel=window.units_panel,
                                   debugging=getattr(window, "debugging", None))
     window.layer_dock = window._dock("Layer view", window.layer_view, Qt.BottomDockWidgetArea)

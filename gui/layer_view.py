@@ -367,9 +367,17 @@ class LayerView(QWidget):
         self.rebuild()
 
     # --- stepping ----------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self.model.ready:
+            self.on_position(self.model.t)
+
     def on_position(self, t: int) -> None:
         if not self.model.ready or self._drawn_t is None:
             return
+        if not self.isVisible():
+            return      # hidden (e.g. a background tab): catch up from _drawn_t when shown
+
         session = self.model.session
         if not np.array_equal(self._lane_order(session.units), self.order):
             self.rebuild()          # the units panel re-sorted its lanes
