@@ -77,6 +77,7 @@ def build_gui_parser() -> argparse.ArgumentParser:
 
 
 def dispatch(argv: Sequence[str]) -> int:
+    from engine.errors import ScopeError
     if argv and argv[0] in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
         args = build_parser().parse_args(argv)
         if args.command == "trace":
@@ -88,7 +89,10 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)
         if args.command == "export":
-            from gui.export_cli import run_export
+            try:
+                from gui.export_cli import run_export
+            except ImportError as exc:
+                raise ScopeError(f"export is not available in this build ({exc})") from None
             return run_export(args)
         if args.command == "bench":
             from benchmarks.bench import run_bench
