@@ -32,9 +32,35 @@ class RunContext:
 
     def runner(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
                backward: bool) -> DirectionRunner:
-        h0, c0 = self.initial_state.get(name, (None, None))
+        h0, c0 = check_state(name, self.initial_state.get(name), x.shape[0], weights)
         return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
                                prefill=False)  # run() writes every column
+
+
+def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: int,
+                weights: CellWeights) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """An initial (h0, c0) for one traced layer, shaped (batch, H) and (batch, N).
+
+    A single state (H,) / (1, H) is used for every sample; any other shape is the user's
+    mistake and gets a one-line error naming the layer and the shapes expected.
+    """
+    if state is None:
+        return None, None
+    out = []
+    for what, arr, size in (("h0", state[0], weights.state_size), ("c0", state[1], weights.units)):
+        if arr is None:
+            out.append(None)
+            continue
+        a = np.asarray(arr, F32)
+        if a.ndim == 1:
+            a = a[None]
+        if a.ndim == 2 and a.shape[0] == 1 and batch != 1:
+            a = np.repeat(a, batch, axis=0)
+        if a.shape != (batch, size):
+            raise InputFileError(f"initial state {what} for layer '{name}' must have shape "
+                                 f"({batch}, {size}) (batch, units), got {tuple(np.shape(arr))}")
+        out.append(a)
+    return out[0], out[1]
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -73,6 +99,23 @@ class Op:
 
     def describe(self) -> str:
         return self.kind
+
+
+@dataclass
+class Untraceable(Op):
+    """A layer we cannot compute (a Conv1D, a Concatenate, a GRU ...): the model still loads,
+    so its LSTM layers can be traced on their own input (``--layer-input``); running the whole
+    model stops here with ``reason``, which names the layer and its class."""
+
+    name: str
+    kind: str
+    reason: str
+
+    def apply(self, x, mask, ctx):
+        raise UnsupportedModelError(self.reason)
+
+    def describe(self) -> str:
+        return f"{self.kind} (not computed)"
 
 
 @dataclass

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from .cell import CellWeights
-from .errors import InputFileError, ScopeError
-from .layers import LSTM, Bidirectional, Embedding, Op, RunContext
+from .errors import InputFileError, ScopeError, UnsupportedModelError
+from .layers import LSTM, Bidirectional, Embedding, Op, RunContext, Untraceable, check_state
 from .stepper import DirectionRunner
 from .trace import TraceResult
 
@@ -62,7 +62,23 @@ class Model:
                         len(self.traced_layers), name, "backward" if backward else "forward",
                         weights, op_index, op.return_sequences, getattr(op, "stateful", False)))
         if not self.traced_layers:
+            blocked = [op for op in self.ops if isinstance(op, Untraceable)]
+            recurrent = [op for op in blocked if any(k in op.kind for k in ("GRU", "RNN", "LSTM"))]
+            if recurrent or blocked:
+                raise UnsupportedModelError((recurrent or blocked)[0].reason)
             raise ScopeError(f"{self.source or self.name}: the model has no LSTM layer to trace")
+
+    @property
+    def untraceable(self) -> list[Untraceable]:
+        """Layers the engine cannot compute (the model loads; --layer-input traces its LSTMs)."""
+        return [op for op in self.ops if isinstance(op, Untraceable)]
+
+    def _check_computable(self, ops: list[Op]) -> None:
+        for op in ops:
+            if isinstance(op, Untraceable):
+                raise UnsupportedModelError(
+                    f"{op.reason}; to trace an LSTM of this model, feed that layer its own "
+                    f"input with --layer-input (Model.trace(x, layer_input=NAME))")
 
     # --- what the model expects ----------------------------------------------------------------
     @property
@@ -151,10 +167,12 @@ class Model:
         if not self.chain:
             raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
                              f"feed one LSTM layer's own input with --layer-input")
+        self._check_computable(self.ops)
         y = self.prepare_input(x)
         mask = None
         with np.errstate(over="ignore", invalid="ignore"):
             for op in self.ops:
+                ctx.extra_outputs.clear()   # only the last layer's further outputs are the model's
                 y, mask = op.apply(y, mask, ctx)
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states)
 
@@ -167,6 +185,7 @@ class Model:
         if not self.chain:
             raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
                              f"feed the LSTM layer's own input with --layer-input")
+        self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
         ctx = RunContext()
         for op in self.ops[:info.op_index]:
@@ -178,7 +197,8 @@ class Model:
         """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
         info = self.traced_layers[self.layer_index(key)]
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input)
-        h0, c0 = self._state_map(initial_state).get(info.name, (None, None))
+        h0, c0 = check_state(info.name, self._state_map(initial_state).get(info.name),
+                             layer_x.shape[0], info.weights)
         return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
                                mask=mask, h0=h0, c0=c0)
 
@@ -187,7 +207,13 @@ class Model:
             return {}
         if isinstance(state, tuple):
             return {self.traced_layers[0].name: state}
-        return dict(state)
+        out = dict(state)
+        unknown = [name for name in out if name not in self.layer_names]
+        if unknown:
+            raise ScopeError(f"initial state given for {', '.join(repr(n) for n in unknown)}, "
+                             f"which is not a traced layer of this model "
+                             f"({', '.join(self.layer_names)})")
+        return out
 
     # --- description ----------------------------------------------------------------------
     @property

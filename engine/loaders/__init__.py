@@ -34,11 +34,10 @@ def load_model(spec: str | Path) -> Model:
             select = None
     if not path.exists():
         raise ModelFileError(f"{path}: no such file")
-    if path.is_dir():
-        if (path / "saved_model.pb").exists():
-            raise ModelFileError(
-                f"{path}: this is a TensorFlow SavedModel directory, which LSTM Scope cannot read; "
-                f"re-save the model with model.save('model.keras') (or .h5)")
+    if path.is_dir() or path.name in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb"):
+        if (path / "saved_model.pb").exists() or path.suffix in (".pb", ".pbtxt"):
+            from .keras_common import savedmodel_error
+            raise ModelFileError(savedmodel_error(path))
         raise ModelFileError(f"{path}: is a directory, not a model file")
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:

@@ -20,11 +20,9 @@ import h5py
 import numpy as np
 
 from ..errors import ModelFileError, UnsupportedModelError
+from ..layers import Op, Untraceable
 from ..model import Model
 from .keras_common import build_op
-
-REFUSED_EVEN_IN_GRAPHS = {"GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM",
-                          "CuDNNGRU"}
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z])([A-Z])")
@@ -115,18 +113,17 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
     root = h5.get("layers")
     used: dict[str, int] = {}
     ops = []
-    names_in_order = []
     is_sequential = class_name == "Sequential"
     chain = is_sequential or _is_chain(config)
-    skipped = []
     input_length = None
+    batch_size = None
     for entry in entries:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
         if cls == "InputLayer":
             shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
             if shape and len(shape) >= 2:
-                input_length = shape[1]
+                input_length, batch_size = shape[1], shape[0]
             if is_sequential:
                 continue
         key = to_snake_case(cls)
@@ -138,24 +135,39 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
         group = root.get(key) if root is not None else None
         if cls == "InputLayer":
             continue
-        try:
-            ops.append(build_op(cls, cfg, _weights_getter(group), _sub_getter(group), legacy, source))
-        except UnsupportedModelError:
-            if chain or cls in REFUSED_EVEN_IN_GRAPHS:
-                raise
-            skipped.append(f"{cfg.get('name', cls)} ({cls})")   # only --layer-input needs the LSTMs
-            continue
-        names_in_order.append(entry.get("name", cfg.get("name")))
+        ops.append(build_or_placeholder(cls, cfg, _weights_getter(group), _sub_getter(group),
+                                        legacy, source))
     build_cfg = config.get("build_config", {}) or {}
     if input_length is None and isinstance(build_cfg.get("input_shape"), list):
         shape = build_cfg["input_shape"]
         input_length = shape[1] if len(shape) >= 2 else None
     model = Model(ops, source=source, format=fmt, name=str(config.get("config", {}).get("name", "model")),
                   chain=chain, input_length=input_length, metadata=dict(metadata))
-    if skipped:
-        model.warnings.append("not a chain of layers: trace an LSTM with --layer-input "
-                              "(layers not traced: " + ", ".join(skipped) + ")")
+    model.batch_size = batch_size
+    add_graph_warnings(model)
     return model
+
+
+def build_or_placeholder(cls: str, cfg: dict[str, Any], weights, sub_weights, legacy: bool,
+                         source: str) -> Op:
+    """The layer's op, or an ``Untraceable`` placeholder naming why it cannot be computed:
+    the model still loads, and its other LSTM layers can be traced with --layer-input."""
+    try:
+        return build_op(cls, cfg, weights, sub_weights, legacy, source)
+    except UnsupportedModelError as exc:
+        return Untraceable(str(cfg.get("name", cls)), cls, str(exc))
+
+
+def add_graph_warnings(model: Model) -> None:
+    """What ``info`` says about layers the engine cannot run and graphs that are not chains."""
+    blocked = model.untraceable
+    if blocked:
+        model.warnings.append(
+            "cannot compute " + ", ".join(f"'{op.name}' ({op.kind})" for op in blocked)
+            + ": the whole model cannot run; trace an LSTM layer on its own input with --layer-input")
+    if not model.chain:
+        model.warnings.append("not a chain of layers: trace an LSTM layer on its own input "
+                              "with --layer-input")
 
 
 def _is_chain(config: dict[str, Any]) -> bool:
@@ -169,6 +181,8 @@ def _is_chain(config: dict[str, Any]) -> bool:
     out_layers = {ref[0] for ref in out_refs}
     if len(out_layers) != 1:
         return False
+    if [_tensor_index(ref) for ref in out_refs] != list(range(len(out_refs))):
+        return False    # e.g. only an LSTM's state_h is the output
     previous = None
     for entry in layers:
         nodes = entry.get("inbound_nodes", [])
@@ -185,6 +199,10 @@ def _is_chain(config: dict[str, Any]) -> bool:
         previous = entry.get("name")
     return out_layers == {previous}
 
+def _tensor_index(ref: Any) -> int:
+    return int(ref[2]) if isinstance(ref, list) and len(ref) > 2 and isinstance(ref[2], int) else 0
+
+
 def _count_refs(refs: Any) -> int:
     if not refs:
         return 0
@@ -200,7 +218,9 @@ def _inbound_sources(node: Any) -> list[str]:
     def walk(value: Any) -> None:
         if isinstance(value, dict):
             if value.get("class_name") == "__keras_tensor__":
-                found.append(value["config"]["keras_history"][0])
+                history = value["config"]["keras_history"]
+                # a layer reading another layer's second output (an LSTM's state) is no chain
+                found.append(history[0] if _tensor_index(history) == 0 else f"{history[0]}#out")
                 return
             for v in value.values():
                 walk(v)
@@ -214,5 +234,8 @@ def _inbound_sources(node: Any) -> list[str]:
         walk({k: v for k, v in kwargs.items() if k not in ("mask", "training")})
     else:  # Keras 2 style [[name, node_index, tensor_index, kwargs], ...]
         for ref in node:
-            found.append(ref[0])
+            found.append(ref[0] if _tensor_index(ref) == 0 else f"{ref[0]}#out")
+            extra = ref[3] if len(ref) > 3 and isinstance(ref[3], dict) else {}
+            if any(isinstance(v, list) and k not in ("mask", "training") for k, v in extra.items()):
+                found.append("#kwargs")    # e.g. initial_state=[...] from other layers
     return found

@@ -34,17 +34,32 @@ IDENTITY_LAYERS = {
     "AlphaDropout", "ActivityRegularization",
 }
 
+_OTHER_CELL = ("is a different recurrent cell with no cell state c; LSTM Scope steps LSTM "
+               "layers only: rebuild the model with keras.layers.LSTM to inspect it here")
+_CONV = ("has convolutional gates over images, which LSTM Scope does not support yet; only "
+         "LSTM and Bidirectional(LSTM) layers can be traced")
 NOT_LSTM_HINTS = {
-    "GRU": "a GRU is not an LSTM; LSTM Scope traces LSTM layers only",
-    "SimpleRNN": "a SimpleRNN is not an LSTM; LSTM Scope traces LSTM layers only",
-    "ConvLSTM1D": "ConvLSTM layers (convolutional gates) are not supported yet",
-    "ConvLSTM2D": "ConvLSTM layers (convolutional gates) are not supported yet",
-    "ConvLSTM3D": "ConvLSTM layers (convolutional gates) are not supported yet",
-    "CuDNNLSTM": ("CuDNNLSTM weights use a different layout (two biases); re-save the model "
-                  "with keras.layers.LSTM, which loads CuDNN-trained weights"),
-    "CuDNNGRU": "a CuDNNGRU is not an LSTM; LSTM Scope traces LSTM layers only",
-    "RNN": "a generic RNN wrapper around a custom cell cannot be traced; use keras.layers.LSTM",
+    "GRU": "a GRU " + _OTHER_CELL,
+    "CuDNNGRU": "a CuDNNGRU " + _OTHER_CELL,
+    "SimpleRNN": "a SimpleRNN " + _OTHER_CELL,
+    "ConvLSTM1D": "a ConvLSTM1D " + _CONV,
+    "ConvLSTM2D": "a ConvLSTM2D " + _CONV,
+    "ConvLSTM3D": "a ConvLSTM3D " + _CONV,
+    "CuDNNLSTM": ("CuDNNLSTM weights are in cuDNN's layout (two biases), which LSTM Scope does not "
+                  "read yet: in TensorFlow build the same model with tf.keras.layers.LSTM, "
+                  "load_weights() this file (Keras converts the weights) and save it again"),
+    "RNN": ("a generic RNN layer around a custom cell cannot be traced; only LSTM cells can "
+            "(keras.layers.LSTM)"),
 }
+
+
+def savedmodel_error(path: object) -> str:
+    """The one-line refusal for a TensorFlow SavedModel (directory or its saved_model.pb)."""
+    return (f"{path}: a TensorFlow SavedModel (saved_model.pb), which LSTM Scope cannot read "
+            f"without TensorFlow; in TensorFlow 2 run "
+            f"tf.keras.models.load_model(DIR).save('model.h5') and open the .h5")
+
+
 
 
 def _act_name(value: Any) -> str:
@@ -135,7 +150,8 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
         inner_op = build_op(inner_cls, inner.get("config", {}), sub_weights("layer"),
                             lambda part: sub_weights(f"layer/{part}"), legacy, where)
         if isinstance(inner_op, (LSTM, Bidirectional)):
-            raise UnsupportedModelError(f"{where}: TimeDistributed({inner_cls}) is not supported")
+            raise UnsupportedModelError(f"{where}: layer '{name}' is TimeDistributed({inner_cls}), "
+                                        f"an LSTM over a second time axis, which is not supported")
         return TimeDistributed(name, inner_op)
     if class_name == "LSTM":
         _reject_unsupported_lstm_options(name, config, where)
@@ -149,8 +165,7 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
     if class_name in NOT_LSTM_HINTS:
         raise UnsupportedModelError(f"{where}: layer '{name}' is {class_name}: {NOT_LSTM_HINTS[class_name]}")
     raise UnsupportedModelError(
-        f"{where}: layer '{name}' of class {class_name} is not supported in a traced chain; "
-        f"trace an LSTM layer directly with --layer-input")
+        f"{where}: layer '{name}' of class {class_name} is not one LSTM Scope can compute")
 
 
 def _advanced_activation(class_name: str, name: str, config: dict[str, Any]) -> Op:

@@ -18,8 +18,7 @@ import numpy as np
 
 from ..errors import ModelFileError, UnsupportedModelError
 from ..model import Model
-from .keras3 import REFUSED_EVEN_IN_GRAPHS, _is_chain
-from .keras_common import build_op
+from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder
 
 
 def _text(value: Any) -> str:
@@ -38,49 +37,62 @@ def _layer_arrays(weights_root: h5py.Group | None, layer_name: str) -> list[np.n
     names = group.attrs.get("weight_names", [])
     if isinstance(names, np.ndarray) and names.dtype.kind == "f":   # weightless: empty floats
         names = []
-    return [np.asarray(group[_text(n)]) for n in names]
+    try:
+        return [np.asarray(group[_text(n)]) for n in names]
+    except KeyError as exc:
+        raise ModelFileError(f"layer '{layer_name}': a weight listed in weight_names is missing "
+                             f"from the file ({exc})") from None
 
 
 def load_keras_h5(path: Path) -> Model:
     try:
         with h5py.File(path, "r") as h5:
             if "model_config" not in h5.attrs:
-                if "layer_names" in h5.attrs or "model_weights" not in h5:
+                if "layer_names" in h5.attrs or "model_weights" in h5 or "layers" in h5:
                     raise ModelFileError(
-                        f"{path}: this .h5 holds weights only, no model config; save the whole "
-                        f"model with model.save('model.h5') or model.save('model.keras')")
+                        f"{path}: this .h5 holds weights only, no model config (save_weights); "
+                        f"save the whole model with model.save('model.keras') or "
+                        f"model.save('model.h5')")
+                raise ModelFileError(f"{path}: an HDF5 file but not a Keras model (no "
+                                     f"model_config attribute)")
             try:
                 config = json.loads(_text(h5.attrs["model_config"]))
             except (json.JSONDecodeError, KeyError) as exc:
                 raise ModelFileError(f"{path}: the model_config attribute is not valid JSON ({exc})") from None
             version = _text(h5.attrs.get("keras_version", "2"))
+            backend = _text(h5.attrs.get("backend", ""))
+            if version.startswith("1."):
+                raise UnsupportedModelError(
+                    f"{path}: written by Keras {version}, whose LSTM stores 12 per-gate arrays; "
+                    f"LSTM Scope reads Keras 2 and 3 files: load and re-save it with Keras 2")
             legacy = not version.startswith("3")
             weights_root = h5.get("model_weights")
-            return _build(config, weights_root, path, legacy, version)
+            return _build(config, weights_root, path, legacy, version, backend)
     except OSError as exc:
         raise ModelFileError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
 
 
-def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, version: str) -> Model:
+def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, version: str,
+           backend: str = "") -> Model:
     class_name = config.get("class_name")
     if class_name not in ("Sequential", "Functional", "Model"):
         raise UnsupportedModelError(f"{path}: top-level object is {class_name}, expected a "
                                     f"Sequential or Functional model")
     inner = config.get("config", {})
-    layers = inner["layers"] if isinstance(inner, dict) else inner   # Keras 2.0-2.2: a list
+    layers = inner.get("layers") if isinstance(inner, dict) else inner   # Keras 2.0-2.2: a list
     if not isinstance(layers, list):
         raise ModelFileError(f"{path}: the model config has no layer list")
     ops = []
     input_length = None
-    chain = class_name == "Sequential" or _is_chain({"config": inner})
-    skipped = []
+    batch_size = None
+    chain = class_name == "Sequential" or _is_chain({"config": inner if isinstance(inner, dict) else {}})
     for entry in layers:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
         name = cfg.get("name", entry.get("name", ""))
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if shape and len(shape) >= 2 and input_length is None:
-            input_length = shape[1]
+            input_length, batch_size = shape[1], shape[0]
         if cls == "InputLayer":
             continue
         arrays = _layer_arrays(weights_root, name)
@@ -91,16 +103,13 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
                 picked = arrays[:half] if part == "forward_layer" else arrays[half:]
                 return lambda: picked
             return lambda: arrays
-        try:
-            ops.append(build_op(cls, cfg, lambda a=arrays: a, sub, legacy, str(path)))
-        except UnsupportedModelError:
-            if chain or cls in REFUSED_EVEN_IN_GRAPHS:
-                raise
-            skipped.append(f"{name} ({cls})")   # a graph layer we only need for --layer-input
-    model = Model(ops, source=str(path), format=f"keras-h5 (Keras {version})",
+        ops.append(build_or_placeholder(cls, cfg, lambda a=arrays: a, sub, legacy, str(path)))
+    writer = f"Keras {version}" + (f", {backend}" if backend else "")
+    model = Model(ops, source=str(path), format=f"keras-h5 ({writer})",
                   name=str(inner.get("name", "model")) if isinstance(inner, dict) else "model",
-                  chain=chain, input_length=input_length)
-    if skipped:
-        model.warnings.append("not a chain: trace an LSTM with --layer-input; skipped "
-                              + ", ".join(skipped))
+                  chain=chain, input_length=input_length,
+                  metadata={"keras_version": version, "backend": backend,
+                            "hard_sigmoid": "keras2" if legacy else "keras3"})
+    model.batch_size = batch_size
+    add_graph_warnings(model)
     return model
