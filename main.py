@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
     trace.add_argument("--key", help="array name inside an .npz input")
     trace.add_argument("--layer", help="traced layer name or index (default: the first)")
-    trace.add_argument("--initial-state", help=".npz with h0 and c0 (batch, units)")
+    trace.add_argument("--initial-state",
+                       help=".npz with h0 and c0 (batch, units), or LAYER/h0, LAYER/c0 per layer")
+    trace.add_argument("--state-out", help="write every layer's final h, c to this .npz "
+                                           "(the next segment's --initial-state)")
     trace.add_argument("--layer-input", action="store_true",
                        help="the input is the chosen layer's own input (for non-chain models)")
     trace.add_argument("--out", required=True, help="output .npz")
@@ -84,7 +87,7 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_trace
             return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
                              initial_state=args.initial_state, layer_input=args.layer_input,
-                             err=sys.stderr)
+                             state_out=args.state_out, err=sys.stderr)
         if args.command == "info":
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)

@@ -75,12 +75,19 @@ def nonfinite_warnings(model: Model, x: np.ndarray, arrays: dict[str, np.ndarray
 
 def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str | None = None,
               key: str | None = None, initial_state: str | None = None, layer_input: bool = False,
-              err: TextIO) -> int:
+              state_out: str | None = None, err: TextIO) -> int:
+    """``--initial-state`` holds h0/c0 for the traced layer and/or NAME/h0, NAME/c0 for any
+    traced layer; ``--state-out`` writes every layer's final state in that same format, so a
+    stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
+    from .stateful import load_states, save_states
     model = load_model(model_spec)
     x = resolve_input(model, input_path, key)
-    state = load_initial_state(initial_state)
     index = model.layer_index(layer)
-    states = {model.traced_layers[index].name: state} if state is not None else None
+    states = None
+    if initial_state is not None:
+        states = load_states(initial_state, model.traced_layers[index].name)
+        if layer_input:   # only the traced layer runs
+            states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
     try:
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
@@ -101,6 +108,10 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     if out_path.parent and not out_path.parent.exists():
         raise ScopeError(f"{out}: the folder {out_path.parent} does not exist")
     np.savez(out_path, **arrays)
+    if state_out is not None:
+        if Path(state_out).parent and not Path(state_out).parent.exists():
+            raise ScopeError(f"{state_out}: the folder {Path(state_out).parent} does not exist")
+        save_states(state_out, result.states, traced.name)
     return 0
 
 
@@ -119,7 +130,7 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO) -> int
 def format_info(summary: dict[str, Any]) -> str:
     lines = [f"model:   {summary['source']}  ({summary['format']})",
              "input:   " + ("token ids (batch, T)" if summary["input"]["tokens"]
-                             else f"(batch, T, {summary['input']['features']})"),
+                             else f"(batch, T, {summary['input']['features'] or '?'})"),
              f"params:  {summary['params']:,}", "", "layers:"]
     for layer in summary["layers"]:
         lines.append(f"  {layer['name']:<24} {layer['class']:<16} {layer['params']:>12,}")

@@ -95,6 +95,8 @@ class Model:
         if self.takes_tokens:
             return None
         for op in self.ops:
+            if isinstance(op, Untraceable):
+                return None          # the first layers are not ones we compute
             if isinstance(op, LSTM):
                 return op.weights.input_dim
             if isinstance(op, Bidirectional):
@@ -176,9 +178,11 @@ class Model:
                 y, mask = op.apply(y, mask, ctx)
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states)
 
-    def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False
+    def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
+                    initial_state: StateMap | tuple | None = None
                     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(input, mask) that the traced layer ``key`` reads, running the ops before it."""
+        """(input, mask) that the traced layer ``key`` reads, running the ops before it (the
+        LSTMs among them from their ``initial_state``, as in a stateful model's next segment)."""
         info = self.traced_layers[self.layer_index(key)]
         if is_layer_input:
             return self.prepare_input(x, layer_input=info.index), None
@@ -187,7 +191,7 @@ class Model:
                              f"feed the LSTM layer's own input with --layer-input")
         self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
-        ctx = RunContext()
+        ctx = RunContext(initial_state=self._state_map(initial_state))
         for op in self.ops[:info.op_index]:
             y, mask = op.apply(y, mask, ctx)
         return np.asarray(y, F32), mask
@@ -196,7 +200,8 @@ class Model:
                is_layer_input: bool = False) -> DirectionRunner:
         """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
         info = self.traced_layers[self.layer_index(key)]
-        layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input)
+        layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input,
+                                         initial_state=initial_state)
         h0, c0 = check_state(info.name, self._state_map(initial_state).get(info.name),
                              layer_x.shape[0], info.weights)
         return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",

@@ -35,6 +35,8 @@ class Session:
         self._observers: list[Observer] = []
         self._lock = threading.Lock()
         self._layer = model.layer_index(layer)
+        if isinstance(initial_state, tuple):   # one (h0, c0): for the layer this session traces
+            self._initial_state = {self.info.name: initial_state}
         self.x = model.prepare_input(x, layer_input=self._layer if layer_input else None)
         self._rebuild()
 
@@ -60,10 +62,24 @@ class Session:
     def set_input(self, x: Any, *, initial_state: StateMap | tuple | None = None) -> None:
         """A new input (same model): back to t = 0."""
         self.x = self.model.prepare_input(x, layer_input=self._layer if self._layer_input else None)
+        if isinstance(initial_state, tuple):
+            initial_state = {self.info.name: initial_state}
         if initial_state is not None:
             self._initial_state = initial_state
         self._rebuild()
         self._emit("run")
+
+    def final_states(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every traced layer's (h, c) after the whole input (what a stateful model carries);
+        with ``layer_input``, this layer's only."""
+        if self._layer_input:
+            return {self.info.name: self.full().final_state()}
+        return dict(self.result().states)
+
+    def feed_segment(self, x: Any) -> None:
+        """The next segment of a stateful run: a new input that starts from the current run's
+        final states (all layers), back to t = 0. Announced as a "run" change."""
+        self.set_input(x, initial_state=self.final_states())
 
     # --- facts -------------------------------------------------------------------------------
     @property

@@ -208,3 +208,106 @@ def onnx_lstm_step_states(x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.nda
             past = t >= full                                # masked: the initial state carries
             hs[k, past, t], cs[k, past, t] = h_init[k, past], c_init[k, past]
     return [(hs[k], cs[k]) for k in range(dirs)]
+
+
+# --- Keras 3 live references (issue 4) --------------------------------------------------------
+TRACE_ARRAYS = ("x", "i", "f", "g", "o", "c", "h", "zx", "zh")
+
+
+def keras_step_direction(layer: Any, x: np.ndarray, mask: np.ndarray | None, backward: bool,
+                         h0: np.ndarray | None = None, c0: np.ndarray | None = None) -> dict[str, Any]:
+    """One Keras LSTM direction stepped by Keras itself (``layer.cell``), input-aligned.
+
+    h and c come from the cell's own call; gates and z parts from ``keras.ops`` on the cell's
+    variables with Keras' activations (i, f, c, o order). Masked steps: NaN gates and z parts,
+    h and c carried, like the Contracts.
+    """
+    import keras
+    from keras import ops
+    cell = layer.cell
+    x = np.asarray(x, np.float32)
+    b, steps, _ = x.shape
+    n = cell.units
+    cfg = layer.get_config()
+    act = keras.activations.get(cfg["activation"])
+    ract = keras.activations.get(cfg["recurrent_activation"])
+    kernel, rec = ops.convert_to_tensor(cell.kernel), ops.convert_to_tensor(cell.recurrent_kernel)
+    bias = ops.convert_to_tensor(cell.bias) if cell.use_bias else ops.zeros((4 * n,))
+    h = np.zeros((b, n), np.float32) if h0 is None else np.asarray(h0, np.float32).copy()
+    c = np.zeros((b, n), np.float32) if c0 is None else np.asarray(c0, np.float32).copy()
+    mask = np.ones((b, steps), bool) if mask is None else np.asarray(mask, bool)
+    out: dict[str, Any] = {k: np.full((b, steps, n), np.nan, np.float32) for k in "hcifgo"}
+    out["zx"] = np.full((b, steps, 4, n), np.nan, np.float32)
+    out["zh"] = np.full((b, steps, 4, n), np.nan, np.float32)
+    for t in (range(steps - 1, -1, -1) if backward else range(steps)):
+        xt = ops.convert_to_tensor(x[:, t])
+        zx, zh = ops.matmul(xt, kernel), ops.matmul(ops.convert_to_tensor(h), rec)
+        zi, zf, zg, zo = ops.split(zx + zh + bias, 4, axis=1)
+        gates = {"i": ract(zi), "f": ract(zf), "g": act(zg), "o": ract(zo)}
+        _, (hh, cc) = cell(xt, [h, c], training=False)
+        keep = mask[:, t]
+        for k, v in gates.items():
+            out[k][keep, t] = np.asarray(v, np.float32)[keep]
+        out["zx"][keep, t] = np.asarray(zx, np.float32).reshape(b, 4, n)[keep]
+        out["zh"][keep, t] = np.asarray(zh, np.float32).reshape(b, 4, n)[keep]
+        h = np.where(keep[:, None], np.asarray(hh, np.float32), h)
+        c = np.where(keep[:, None], np.asarray(cc, np.float32), c)
+        out["h"][:, t], out["c"][:, t] = h, c
+    out.update(mask=mask, x=x, direction="backward" if backward else "forward")
+    return out
+
+
+def keras_call(layer: Any, y: Any, mask: Any) -> Any:
+    kw = {}
+    if getattr(layer, "_call_has_mask_arg", False) and mask is not None:
+        kw["mask"] = mask
+    if getattr(layer, "_call_has_training_arg", False):
+        kw["training"] = False
+    return layer(y, **kw)
+
+
+def keras_reference(model: Any, x: np.ndarray, *, states: dict | None = None
+                    ) -> list[tuple[str, dict[str, Any]]]:
+    """(name, arrays) per traced direction of a *chain* Keras 3 model, in model order.
+
+    The model is walked eagerly layer by layer with Keras' own ``compute_mask``, so each LSTM
+    sees the input and mask Keras gives it; ``states`` maps a traced name to its (h0, c0).
+    """
+    import keras
+    states = states or {}
+    traced: list[tuple[str, dict[str, Any]]] = []
+    y, m = x, None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        mask = None if m is None else np.asarray(m, bool)
+        if isinstance(layer, keras.layers.LSTM):
+            traced.append((layer.name, keras_step_direction(
+                layer, np.asarray(y), mask, layer.go_backwards, *states.get(layer.name, (None, None)))))
+        elif isinstance(layer, keras.layers.Bidirectional):
+            for d, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+                name = f"{layer.name}/{d}"
+                traced.append((name, keras_step_direction(
+                    sub, np.asarray(y), mask, d == "backward", *states.get(name, (None, None)))))
+        out = keras_call(layer, y, m)
+        m = layer.compute_mask(y, m)
+        y = out[0] if isinstance(out, (list, tuple)) else out
+    return traced
+
+
+def assert_trace_matches(result: Any, reference: list[tuple[str, dict[str, Any]]], what: str = "",
+                         errors: dict[str, float] | None = None) -> float:
+    """Every traced direction's arrays (x, gates, c, h, zx, zh), mask and direction equal the
+    reference within the Contracts' tolerance. Returns (and records in ``errors``) the max error."""
+    assert result.names == [name for name, _ in reference], (result.names, [n for n, _ in reference])
+    worst = 0.0
+    for name, ref in reference:
+        tr = result.layer(name)
+        assert tr.direction == ref["direction"], f"{what} {name}: direction"
+        assert np.array_equal(tr.mask, ref["mask"]), f"{what} {name}: mask"
+        for key in TRACE_ARRAYS:
+            err = assert_close(getattr(tr, key), ref[key], f"{what} {name}.{key}")
+            worst = max(worst, err)
+    if errors is not None:
+        errors[what] = max(errors.get(what, 0.0), worst)
+    return worst

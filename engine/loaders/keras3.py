@@ -115,6 +115,7 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
     ops = []
     is_sequential = class_name == "Sequential"
     chain = is_sequential or _is_chain(config)
+    needed = None if is_sequential else data_layers(config)
     input_length = None
     batch_size = None
     for entry in entries:
@@ -133,8 +134,8 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
         else:
             used[key] = 0
         group = root.get(key) if root is not None else None
-        if cls == "InputLayer":
-            continue
+        if cls == "InputLayer" or (needed is not None and entry.get("name") not in needed):
+            continue   # mask-only op nodes (Masking's NotEqual/Any): the engine masks itself
         ops.append(build_or_placeholder(cls, cfg, _weights_getter(group), _sub_getter(group),
                                         legacy, source))
     build_cfg = config.get("build_config", {}) or {}
@@ -170,10 +171,36 @@ def add_graph_warnings(model: Model) -> None:
                               "with --layer-input")
 
 
+def data_layers(config: dict[str, Any]) -> set[str] | None:
+    """Names of the functional graph's layers the outputs depend on through data, not only
+    through masks. Keras 3 records a Masking layer's mask computation as op nodes (``NotEqual``
+    -> ``Any``) that feed the next layer's ``mask=`` argument only; the engine propagates masks
+    itself, so those nodes are not part of the model it runs. None: not a functional config."""
+    cfg = config.get("config", {})
+    layers = cfg.get("layers") if isinstance(cfg, dict) else None
+    outputs = cfg.get("output_layers") if isinstance(cfg, dict) else None
+    if not isinstance(layers, list) or not outputs:
+        return None
+    by_name = {entry.get("name"): entry for entry in layers}
+    out_refs = [outputs] if isinstance(outputs[0], str) else outputs
+    todo = [ref[0] for ref in out_refs if isinstance(ref, list) and ref]
+    needed: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in by_name:
+            continue
+        needed.add(name)
+        for node in by_name[name].get("inbound_nodes", []):
+            todo.extend(src.partition("#")[0] for src in _inbound_sources(node))
+    return needed
+
+
 def _is_chain(config: dict[str, Any]) -> bool:
     """A functional graph where each layer reads the previous one's first output only."""
     cfg = config.get("config", {})
-    layers = cfg.get("layers", [])
+    needed = data_layers(config)
+    layers = [entry for entry in cfg.get("layers", [])
+              if needed is None or entry.get("name") in needed]
     inputs, outputs = cfg.get("input_layers", []), cfg.get("output_layers", [])
     if _count_refs(inputs) != 1 or not outputs:
         return False

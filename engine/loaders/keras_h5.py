@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelFileError, UnsupportedModelError
 from ..model import Model
-from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder
+from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder, data_layers
 
 
 def _text(value: Any) -> str:
@@ -85,7 +85,9 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     ops = []
     input_length = None
     batch_size = None
-    chain = class_name == "Sequential" or _is_chain({"config": inner if isinstance(inner, dict) else {}})
+    graph = {"config": inner if isinstance(inner, dict) else {}}
+    chain = class_name == "Sequential" or _is_chain(graph)
+    needed = None if class_name == "Sequential" else data_layers(graph)
     for entry in layers:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
@@ -93,8 +95,8 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if shape and len(shape) >= 2 and input_length is None:
             input_length, batch_size = shape[1], shape[0]
-        if cls == "InputLayer":
-            continue
+        if cls == "InputLayer" or (needed is not None and entry.get("name", name) not in needed):
+            continue   # mask-only op nodes (Keras 3's Masking NotEqual/Any): the engine masks itself
         arrays = _layer_arrays(weights_root, name)
 
         def sub(part: str, arrays=arrays, cls=cls):
