@@ -146,12 +146,13 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
         return _advanced_activation(class_name, name, config)
     if class_name == "TimeDistributed":
         inner = config.get("layer", {})
-        inner_cls = inner.get("class_name", "")
-        inner_op = build_op(inner_cls, inner.get("config", {}), sub_weights("layer"),
-                            lambda part: sub_weights(f"layer/{part}"), legacy, where)
-        if isinstance(inner_op, (LSTM, Bidirectional)):
+        inner_cls = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))[0]
+        if inner_cls in ("LSTM", "Bidirectional") or inner_cls in NOT_LSTM_HINTS:
             raise UnsupportedModelError(f"{where}: layer '{name}' is TimeDistributed({inner_cls}), "
-                                        f"an LSTM over a second time axis, which is not supported")
+                                        f"a recurrent layer over a second time axis, which is not "
+                                        f"supported")
+        inner_op = build_op(inner.get("class_name", ""), inner.get("config", {}), sub_weights("layer"),
+                            lambda part: sub_weights(f"layer/{part}"), legacy, where)
         return TimeDistributed(name, inner_op)
     if class_name == "LSTM":
         _reject_unsupported_lstm_options(name, config, where)
