@@ -1,26 +1,50 @@
-"""Data generators for the bundled demos, pure numpy: the training script and the tests that
-check the shipped models learned both use these, so held-out data is regenerated exactly."""
+"""Data generators for the bundled demos, pure numpy (no Keras, no engine import).
+
+``scripts/train_demos.py`` trains on these, and the tests regenerate held-out data with them
+(with seeds the training never used) to measure the shipped models with the numpy engine.
+Seeds used by the training script: sine 1 (train) / 1001 (test), counter 2 / 2002, text 3.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+HERE = Path(__file__).resolve().parent
+
+# token id -> symbol for the counter demo (id 0 is padding; the model was never shown it)
 BRACKETS = ["<pad>", "(", ")"]
 
 
-def noisy_sine(batch: int, steps: int, seed: int, noise: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y): x (B,T,1) a noisy sine of random frequency and phase; y (B,T,1) the next clean value."""
+# --- sine ---------------------------------------------------------------------------------
+
+def noisy_sine(batch: int, steps: int, seed: int, noise: float = 0.05,
+               return_angle: bool = False):
+    """(x, y): x (B,T,1) a noisy sine of random frequency and phase; y (B,T,1) the next clean value.
+
+    Frequencies are 0.04 to 0.12 cycles per step (8 to 25 steps a period), noise is Gaussian.
+    With ``return_angle=True`` also returns the angle (B,T) of the clean wave under x[:, t]
+    (x = sin(angle) + noise), for checking which units track the phase.
+    """
     rng = np.random.default_rng(seed)
     freq = rng.uniform(0.04, 0.12, (batch, 1))
     phase = rng.uniform(0, 2 * np.pi, (batch, 1))
     t = np.arange(steps + 1)[None, :]
-    clean = np.sin(2 * np.pi * freq * t + phase)
+    angle = 2 * np.pi * freq * t + phase
+    clean = np.sin(angle)
     x = clean[:, :-1] + rng.normal(0, noise, (batch, steps))
-    return x[..., None].astype(np.float32), clean[:, 1:, None].astype(np.float32)
+    out = x[..., None].astype(np.float32), clean[:, 1:, None].astype(np.float32)
+    if return_angle:
+        return (*out, angle[:, :-1].astype(np.float32))
+    return out
 
+
+# --- counter ------------------------------------------------------------------------------
 
 def bracket_strings(batch: int, steps: int, seed: int, max_depth: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, depth): random walks of '(' and ')' that never go below 0 or above max_depth."""
+    """(ids, depth): (B,T) int32 token ids (1 '(' , 2 ')') and (B,T) float32 nesting depth after
+    each token. Random walks that never go below 0 or above ``max_depth``."""
     rng = np.random.default_rng(seed)
     ids = np.zeros((batch, steps), np.int32)
     depth = np.zeros((batch, steps), np.float32)
@@ -35,6 +59,26 @@ def bracket_strings(batch: int, steps: int, seed: int, max_depth: int = 6) -> tu
     return ids, depth
 
 
+def make_bracket_strings(n: int, seed: int, steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Alias of ``bracket_strings(n, steps, seed)``."""
+    return bracket_strings(n, steps, seed)
+
+
+def encode_brackets(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids (T,) int32, depth (T,) float32) of a string of '(' and ')'."""
+    ids = np.array([BRACKETS.index(ch) for ch in text], np.int32)
+    depth = np.cumsum(np.where(ids == 1, 1, -1)).astype(np.float32)
+    return ids, depth
+
+
+# --- text ---------------------------------------------------------------------------------
+
+def corpus_text(path: str | Path | None = None) -> str:
+    """The text demo's corpus as the model reads it: newlines become spaces."""
+    path = Path(path) if path is not None else HERE / "text_corpus.txt"
+    return path.read_text(encoding="utf-8").replace("\n", " ").strip()
+
+
 def text_vocabulary(text: str) -> list[str]:
     return sorted(set(text))
 
@@ -42,3 +86,14 @@ def text_vocabulary(text: str) -> list[str]:
 def encode(text: str, vocabulary: list[str]) -> np.ndarray:
     lookup = {ch: k for k, ch in enumerate(vocabulary)}
     return np.array([lookup[ch] for ch in text], np.int32)
+
+
+def decode(ids, vocabulary: list[str]) -> str:
+    return "".join(vocabulary[int(k)] for k in ids)
+
+
+def split_corpus(text: str, heldout_fraction: float = 0.1) -> tuple[str, str]:
+    """(train, heldout): the held-out part is the tail of the corpus, cut at a sentence end."""
+    cut = int(len(text) * (1 - heldout_fraction))
+    cut = text.rfind(". ", 0, cut) + 2
+    return text[:cut], text[cut:]
