@@ -464,6 +464,23 @@ def test_bidirectional_gru_is_refused(tmp_path, ext):
     assert_clean_error(run_cli("info", str(tmp_path / f"m{ext}")), "bi", "GRU")
 
 
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_functional_embedding_mask_zero_bidirectional(tmp_path, merge_mode):
+    """Keras 3 records the mask computation as op nodes in a functional config; the engine
+    masks by itself and must still see a chain."""
+    inp = keras.Input((9,), dtype="int32", name="tokens")
+    y = L.Embedding(12, 4, mask_zero=True, name="emb")(inp)
+    y = L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode=merge_mode, name="bi")(y)
+    if merge_mode is not None:
+        y = L.LSTM(2, return_sequences=True, name="top")(y)
+    model = keras.Model(inp, y)
+    randomize(model, seed=29)
+    ids = _tokens(np.random.default_rng(16))
+    _, result = _check(model, ids, tmp_path, f"functional embedding mask_zero bi {merge_mode}")
+    assert load_model(_save_path(model, tmp_path)).chain
+    assert np.array_equal(result.layer(0).mask, ids != 0)
+
+
 def test_report_max_errors():
     """Runs last in this file: the measured max |ours - Keras| per case (pytest -s shows them;
     each comparison above already held the Contracts' tolerance)."""
