@@ -28,6 +28,19 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+BADGE_NAMES = {"input": "input", "kernel": "kernel", "recurrent_kernel": "recurrent kernel",
+               "bias": "bias", "output": "output"}
+
+
+def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
+    """(name, value) per badge, from ``SessionModel.describe()``: the window and exports agree."""
+    out = {"units": ("units N =", str(facts["units"]))}
+    for key, name in BADGE_NAMES.items():
+        out[key] = (name, _fmt(facts[key]))
+    out["params"] = ("params", f"{facts['params']:,}")
+    return out
+
+
 class ShapeBadges(QWidget):
     """A row of small labelled badges, refreshed when the run changes."""
 
@@ -50,13 +63,8 @@ class ShapeBadges(QWidget):
     def refresh(self) -> None:
         if not self.model.ready:
             return
-        facts = self.model.describe()
-        names = {"input": "input", "kernel": "kernel", "recurrent_kernel": "recurrent kernel",
-                 "bias": "bias", "output": "output"}
-        self.labels["units"].setText(f"<b>units N = {facts['units']}</b>")
-        for key, name in names.items():
-            self.labels[key].setText(f"{name} <b>{_fmt(facts[key])}</b>")
-        self.labels["params"].setText(f"params <b>{facts['params']:,}</b>")
+        for key, (name, value) in badge_texts(self.model.describe()).items():
+            self.labels[key].setText(f"<b>{name} {value}</b>" if key == "units" else f"{name} <b>{value}</b>")
 
     def texts(self) -> dict[str, str]:
         return {k: v.text() for k, v in self.labels.items()}

@@ -14,6 +14,8 @@ number comes from ``engine.analysis.cell_breakdown`` — nothing here computes L
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 
+from .plot_style import style_axes
 from .session_model import SessionModel
 from .theme import OKABE_ITO, Palette
 
@@ -252,6 +255,7 @@ class CellInspector(QWidget):
         self.bars_glw.setBackground(self.palette.background)
         self.bars_glw.setMinimumHeight(130)
         self._bar_plots: dict[str, pg.PlotItem] = {}
+        self._zero_lines: list[pg.InfiniteLine] = []
         for col, g in enumerate(GATE_ORDER):
             p = self.bars_glw.addPlot(row=0, col=col)
             p.setMenuEnabled(False)
@@ -260,7 +264,8 @@ class CellInspector(QWidget):
             p.setTitle(f"<span style='color:{OKABE_ITO[g]}'><b>z<sub>{g}</sub></b></span>", size="9pt")
             ax = p.getAxis("bottom")
             ax.setTicks([[(k, s) for k, s in enumerate(PART_TICKS)]])
-            p.addLine(y=0, pen=pg.mkPen(self.palette.grid))
+            self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
+            style_axes(p, self.palette)
             c = QColor(OKABE_ITO[g])
             brushes = []
             for alpha in (110, 170, 60, 255):
@@ -286,6 +291,18 @@ class CellInspector(QWidget):
         self.info = QLabel(" ")
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch or an export (the print palette), then redraw."""
+        self.palette = palette
+        self.diagram.palette = palette
+        self.bars_glw.setBackground(palette.background)
+        for line in self._zero_lines:
+            line.setPen(pg.mkPen(palette.grid))
+        small = dataclasses.replace(palette, font_pt=min(palette.font_pt, 9.0))   # narrow plots
+        for plot in self._bar_plots.values():
+            style_axes(plot, small)
+        self.refresh()
 
     # --- following the session ----------------------------------------------------------------
     def _on_run(self) -> None:

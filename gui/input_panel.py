@@ -6,6 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from .plot_style import set_axis_label, style_axes
 from .session_model import SessionModel
 from .theme import Palette
 
@@ -50,6 +51,18 @@ class InputPanel(QWidget):
         model.runChanged.connect(self.rebuild)
         model.positionChanged.connect(self.on_position)
 
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch or an export (the print palette), then redraw."""
+        self.palette = palette
+        self.glw.setBackground(palette.background)
+        for plot in (self.x_plot, self.y_plot):
+            style_axes(plot, palette)
+        set_axis_label(self.y_plot, "left", "output", palette)
+        set_axis_label(self.y_plot, "bottom", "time step t", palette)
+        for line in self.cursors:
+            line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        self.rebuild()
+
     def rebuild(self) -> None:
         for item in self._x_items + self._y_items + self._tokens:
             item.getViewBox() and item.getViewBox().removeItem(item)
@@ -64,7 +77,7 @@ class InputPanel(QWidget):
             item = self.x_plot.plot(t, raw.astype(float), stepMode=None, pen=None, symbol="s",
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
-            self.x_plot.setLabel("left", "token id")
+            set_axis_label(self.x_plot, "left", "token id", self.palette)
             self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 1.5, padding=0)
             vocab = getattr(self.model.demo, "vocabulary", None) if self.model.demo else None
             if vocab and session.steps <= 400:
@@ -76,7 +89,7 @@ class InputPanel(QWidget):
                     self.x_plot.addItem(text)
                     self._tokens.append(text)
         else:
-            self.x_plot.setLabel("left", f"x ({raw.shape[1]})")
+            set_axis_label(self.x_plot, "left", f"x ({raw.shape[1]})", self.palette)
             self.x_plot.getAxis("left").setToolTip(f"The input: {raw.shape[1]} features per step")
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)

@@ -39,11 +39,15 @@ from engine.cell import GATES
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
 
+from .plot_style import set_axis_label, style_axes, tick_font
 from .session_model import SessionModel
 from .theme import SIGNAL_SHORT, Palette
 
 TILE = 256
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
+COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
+COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
+TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
 HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g")
 DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
 STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
@@ -122,7 +126,8 @@ class HeatPlot:
         self.tiles: list[pg.ImageItem] = []
         self.levels = (0.0, 1.0)
         self.lut = _cmap(name).getLookupTable(nPts=256, alpha=False)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.cursor.setZValue(50)
         plot.addItem(self.cursor)
 
@@ -206,6 +211,8 @@ class LayerView(QWidget):
         split = QSplitter(Qt.Horizontal)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(self.palette.background)
+        self.glw.ci.setContentsMargins(4, 4, 4, 4)
+        self.glw.ci.setSpacing(2)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.glw)
@@ -315,6 +322,7 @@ class LayerView(QWidget):
     def rebuild(self) -> None:
         self.glw.clear()
         self.heat.clear()
+        self.colour_bars: dict[str, pg.ColorBarItem] = {}
         self._drawn_t = None
         if not self.model.ready:
             return
@@ -329,8 +337,10 @@ class LayerView(QWidget):
             plot.hideButtons()
             plot.getViewBox().invertY(True)
             plot.getViewBox().setDefaultPadding(0.0)
-            plot.setLabel("left", signal_label(name),
-                          color=self.palette.signal(name) if name in SIGNAL_SHORT else self.palette.foreground)
+            style_axes(plot, self.palette)
+            label = f"{signal_label(name)} · unit" if self.palette.printing else signal_label(name)
+            set_axis_label(plot, "left", label, self.palette,
+                           self.palette.signal(name) if name in SIGNAL_SHORT else None)
             plot.getAxis("left").setWidth(48)
             if first is None:
                 first = plot
@@ -339,15 +349,40 @@ class LayerView(QWidget):
                 plot.setYLink(first)
             heat = HeatPlot(plot, name, self.palette)
             image = trace_image(live, name, sample)[:, self.order].T        # (rows, T)
-            heat.set_data(image, _levels(name, full, trace_image(full, name, sample)))
+            levels = _levels(name, full, trace_image(full, name, sample))
+            heat.set_data(image, levels)
             self.heat[name] = heat
-        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * max(len(self.heat), 1))
+            self.colour_bars[name] = self._colour_bar(name, levels)
+        rows = max(len(self.heat), 1)      # the maps, the time axis, margins and spacing
+        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + TIME_AXIS_ROOM + 8 + 2 * (rows - 1))
         if self.heat:
             for heat in self.heat.values():
                 heat.plot.getAxis("bottom").setStyle(showValues=False)
+                heat.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+                heat.plot.setPreferredHeight(PLOT_MIN_HEIGHT)
             last = self.heat[self.visible[-1]].plot
+            # the last plot also holds the time axis: give it that room, so every map is as tall
+            last.setMinimumHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
+            last.setPreferredHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
             last.getAxis("bottom").setStyle(showValues=True)
-            last.setLabel("bottom", "time step t (input position)")
+            set_axis_label(last, "bottom", "time step t" if self.palette.printing
+                           else "time step t (input position)", self.palette)
+            for row, (name, bar) in enumerate(self.colour_bars.items()):
+                # inset so the end labels stay beside their own map; the last map's bar stops
+                # where the time axis starts
+                below = last.getAxis("bottom").height() if name == self.visible[-1] else 0.0
+                holder = pg.GraphicsLayout()
+                holder.setContentsMargins(0, 0, 0, 0)
+                holder.setSpacing(0)
+                holder.addItem(pg.GraphicsWidget(), row=0, col=0)
+                holder.addItem(bar, row=1, col=0)
+                holder.addItem(pg.GraphicsWidget(), row=2, col=0)
+                holder.layout.setRowFixedHeight(0, COLOUR_BAR_INSET)
+                holder.layout.setRowFixedHeight(2, COLOUR_BAR_INSET + below)
+                holder.layout.setRowStretchFactor(1, 1)
+                self.glw.addItem(holder, row=row, col=1)
+            self.glw.ci.layout.setColumnStretchFactor(0, 1)
+            self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
             first.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, len(self.order)), padding=0)
         self._drawn_t = self.model.t
         self._move_cursor()
@@ -356,6 +391,31 @@ class LayerView(QWidget):
         self.perturb_unit.setRange(0, max(full.units - 1, 0))
         self.perturb_step.setRange(0, max(full.steps - 1, 0))
         self._show_diff()
+
+    def _colour_bar(self, name: str, levels: tuple[float, float]) -> pg.ColorBarItem:
+        """The map's colour scale, so a heat-map (and its export) can be read by itself."""
+        bar = pg.ColorBarItem(values=levels, colorMap=_cmap(name), interactive=False, width=10,
+                              pen=self.palette.grid, colorMapMenu=False)
+        bar.getAxis("right").setPen(self.palette.foreground)
+        bar.getAxis("right").setTextPen(self.palette.foreground)
+        font = tick_font(dataclasses.replace(self.palette, font_pt=min(self.palette.font_pt, 10.0)))
+        bar.getAxis("right").setStyle(tickFont=font)
+        lo, hi = levels
+        ticks = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
+        bar.getAxis("right").setTicks([[(v, f"{v:.2g}") for v in ticks], []])
+        bar.setToolTip(f"{signal_label(name)}: colour scale")
+        return bar
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch or an export (the print palette), then redraw."""
+        self.palette = palette
+        for glw in (self.glw, self.kernel_glw, self.diff_glw):
+            glw.setBackground(palette.background)
+        for name, box in self.signal_boxes.items():
+            if not name.startswith("z"):
+                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
+        self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        self.rebuild()
 
     def set_signal_visible(self, name: str, on: bool) -> None:
         if on and name not in self.visible:
@@ -372,11 +432,13 @@ class LayerView(QWidget):
         if self.model.ready:
             self.on_position(self.model.t)
 
-    def on_position(self, t: int) -> None:
+    def on_position(self, t: int, force: bool = False) -> None:
+        """Fill the columns read or forgotten since the last draw. Hidden, it waits (and
+        catches up from ``_drawn_t`` when shown) unless ``force`` (an export of a hidden view)."""
         if not self.model.ready or self._drawn_t is None:
             return
-        if not self.isVisible():
-            return      # hidden (e.g. a background tab): catch up from _drawn_t when shown
+        if not self.isVisible() and not force:
+            return
 
         session = self.model.session
         if not np.array_equal(self._lane_order(session.units), self.order):

@@ -440,7 +440,15 @@ class MainWindow(QMainWindow):
         self.pal = palette(self.theme)
         from .app import apply_theme
         apply_theme(self.theme)
-        self.units_panel.apply_palette(self.pal)
+        for view in self.themed_views():
+            view.apply_palette(self.pal)
+
+    def themed_views(self) -> list:
+        """Every panel that draws with the palette (restyled by a theme switch or an export)."""
+        views = [self.units_panel, self.input_panel]
+        views += [v for v in (getattr(self, "layer_view", None), getattr(self, "cell_inspector", None))
+                  if v is not None]
+        return views
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)

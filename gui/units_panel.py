@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from .lanes import LaneScaler, label_step, parse_filter, sort_units
+from .plot_style import set_axis_label, style_axes
 from .session_model import SessionModel
 from .theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 
@@ -122,25 +123,21 @@ class UnitsPanel(QWidget):
         self.plot = self.glw.addPlot(axisItems={"left": self.axis})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "time step t (input position)")
         self.vb = self.plot.getViewBox()
         self.vb.invertY(True)
         self.vb.setDefaultPadding(0.0)
         self.shade = pg.ImageItem()
         self.shade.setZValue(-20)
         self.plot.addItem(self.shade)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False,
-                                      pen=pg.mkPen(self.palette.cursor, width=2))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.cursor.setZValue(50)
         self.plot.addItem(self.cursor)
         self.sel_lane = pg.LinearRegionItem(orientation="horizontal", movable=False,
-                                            brush=pg.mkBrush(self.palette.selection + "55"),
                                             pen=pg.mkPen(None))
         self.sel_lane.setZValue(-10)
         self.sel_lane.hide()
         self.plot.addItem(self.sel_lane)
-        self.sel_step = pg.InfiniteLine(angle=90, movable=False,
-                                        pen=pg.mkPen(self.palette.foreground, width=1, style=Qt.DashLine))
+        self.sel_step = pg.InfiniteLine(angle=90, movable=False)
         self.sel_step.hide()
         self.plot.addItem(self.sel_step)
         layout.addWidget(self.glw, 1)
@@ -149,15 +146,33 @@ class UnitsPanel(QWidget):
         layout.addWidget(self.info)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
+        self._style(self.palette)
 
-    def apply_palette(self, palette: Palette) -> None:
+    def _style(self, palette: Palette) -> None:
+        """Everything the palette decides that is not a curve: background, axes, markers."""
         self.palette = palette
         self.glw.setBackground(palette.background)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen(palette.foreground)
-            self.plot.getAxis(axis).setTextPen(palette.foreground)
-        self.cursor.setPen(pg.mkPen(palette.cursor, width=2))
+        style_axes(self.plot, palette)
+        if palette.printing:      # a figure read on its own: plain axis titles
+            set_axis_label(self.plot, "bottom", "time step t", palette)
+            set_axis_label(self.plot, "left", "unit", palette)
+        else:
+            set_axis_label(self.plot, "bottom", "time step t (input position)", palette)
+            self.plot.setLabel("left", None)
+            self.plot.showLabel("left", False)
+        marker = max(2.0, 1.4 * palette.line_width)
+        self.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
+        self.sel_lane.setBrush(pg.mkBrush(palette.selection + "55"))
+        self.sel_step.setPen(pg.mkPen(palette.foreground, width=max(palette.line_width, 1.0),
+                                      style=Qt.DashLine))
+        for box_name, box in getattr(self, "signal_boxes", {}).items():
+            box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(box_name)}; font-weight: bold; }}")
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch or an export (the print palette), then redraw."""
+        self._style(palette)
         self.rebuild()
+        self.set_overlay(getattr(self, "_overlay_arrays", None), getattr(self, "overlay_label", ""))
 
     # --- options -----------------------------------------------------------------------------
     def set_signal_visible(self, name: str, on: bool) -> None:
@@ -232,15 +247,16 @@ class UnitsPanel(QWidget):
             colour = pg.mkColor(self.palette.signal(name))
             ghost_colour = pg.mkColor(colour)
             ghost_colour.setAlpha(self.palette.ghost_alpha)
-            live_pen = pg.mkPen(colour, width=1)
-            ghost_pen = pg.mkPen(ghost_colour, width=1)
+            live_pen = pg.mkPen(colour, width=self.palette.line_width)
+            ghost_pen = pg.mkPen(ghost_colour, width=self.palette.line_width)
+            smooth = self.palette.antialias
             self._live[name] = []
             self._ghosts[name] = []
             for _ in range(n_chunks):
-                ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=False)
+                ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=smooth)
                 ghost.setZValue(1)
                 ghost.setVisible(self.ghost and name in self.visible_signals)
-                live = pg.PlotCurveItem(pen=live_pen, connect="finite", antialias=False)
+                live = pg.PlotCurveItem(pen=live_pen, connect="finite", antialias=smooth)
                 live.setZValue(10 if name != "h" else 11)
                 live.setVisible(name in self.visible_signals)
                 self.plot.addItem(ghost)
@@ -323,6 +339,7 @@ class UnitsPanel(QWidget):
         for item in getattr(self, "_overlay_items", []):
             self.plot.removeItem(item)
         self._overlay_items = []
+        self._overlay_arrays = arrays
         self.overlay_label = label
         if not arrays or self._scaler is None:
             return
@@ -336,7 +353,8 @@ class UnitsPanel(QWidget):
             ys = np.empty_like(xs)
             ys[:, :steps] = y
             ys[:, steps] = np.nan
-            pen = pg.mkPen(self.palette.signal(name), width=2, style=Qt.DashLine)
+            pen = pg.mkPen(self.palette.signal(name), width=2 * max(self.palette.line_width, 1.0),
+                           style=Qt.DashLine)
             item = pg.PlotCurveItem(xs.ravel(), ys.ravel(), pen=pen, connect="finite")
             item.setZValue(20)
             self.plot.addItem(item)

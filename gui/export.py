@@ -1,0 +1,584 @@
+"""Export a view as a figure that reads on its own: PNG, SVG, animated GIF, clipboard.
+
+The figure is the window's own view widget (the units panel's plot, the layer view's heat-maps,
+the cell inspector's diagram and bars, or the whole window) restyled with a print palette and
+framed by a header (title, what is shown, gate legend, shape badges) and a footer (what the
+picture means, the caption). Everything is painted through one QPainter, so the PNG, the SVG
+and every GIF frame are the same drawing: there is no second renderer.
+
+The numbers behind a view (CSV, NPZ) come from ``engine.export``; this module only draws.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+from xml.sax.saxutils import escape
+
+import numpy as np
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine import __version__
+from engine.errors import ScopeError
+from engine.export import ViewContext, check_writable
+
+from .badges import badge_texts
+from .theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, print_palette
+
+VIEWS = ("units", "layer", "cell", "window")
+VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
+               "window": "Whole window"}
+IMAGE_SUFFIXES = (".png", ".svg", ".gif")
+THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
+MARGIN = 18
+MAX_GIF_FRAMES = 1000
+MAX_PNG_PIXELS = 120_000_000              # ~480 MB of RGBA: beyond this, say so before trying
+
+CHILDREN_ONLY = QWidget.RenderFlag.DrawChildren      # the figure paints its own background
+Progress = Callable[[int, int], bool]      # (done, total) -> keep going?
+
+
+class ViewHost(Protocol):
+    """What the exporter needs of a window (MainWindow provides it)."""
+
+    model: Any
+    units_panel: Any
+    layer_view: Any
+    cell_inspector: Any
+    pal: Palette
+
+    def themed_views(self) -> list: ...
+
+
+@dataclass
+class FigureOptions:
+    theme: str = "light"
+    title: str = ""
+    caption: str = ""
+    legend: bool = True
+    badges: bool = True
+    explain: bool = True
+    fps: float = 8.0
+
+
+# --- what a view is made of --------------------------------------------------------------------
+def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
+    """The widgets a figure of ``view`` shows, top to bottom (no tool bars or spin boxes)."""
+    if view == "units":
+        return [host.units_panel.glw]
+    if view == "layer":
+        return [host.layer_view.glw]
+    if view == "cell":
+        return [host.cell_inspector.diagram, host.cell_inspector.bars_glw]
+    if view == "window":
+        return [host]                                   # type: ignore[list-item]
+    raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
+
+
+def styled_views(host: ViewHost, view: str) -> list:
+    """The panels whose palette a figure of ``view`` changes."""
+    return {"units": [host.units_panel], "layer": [host.layer_view],
+            "cell": [host.cell_inspector]}.get(view) or list(host.themed_views())
+
+
+def view_context(host: ViewHost, view: str) -> ViewContext:
+    """What ``view`` shows right now: model, layer, sample, step, lanes (or the cell's unit)."""
+    model = host.model
+    session = model.session
+    if session is None:
+        raise ScopeError("nothing to export: no model is loaded")
+    info = session.info
+    inspector = host.cell_inspector
+    return ViewContext(
+        view=view, model=model.source, layer=info.name, direction=info.direction,
+        sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
+        units=[int(u) for u in host.units_panel.order], unit=int(inspector.unit),
+        position=inspector.position() if view == "cell" else None,
+        input=model.input_source, version=__version__)
+
+
+def figure_body_size(host: ViewHost, view: str) -> QSize:
+    widgets = view_widgets(host, view)
+    return QSize(max(w.width() for w in widgets), sum(w.height() for w in widgets))
+
+
+def default_width(host: ViewHost, view: str) -> int:
+    """Twice the view's size on screen: crisp on a projector and in print."""
+    return 2 * (figure_body_size(host, view).width() + (0 if view == "window" else 2 * MARGIN))
+
+
+# --- the words around the picture ------------------------------------------------------------
+def explanation(view: str, ctx: ViewContext, units: int) -> str:
+    """One or two sentences so the picture reads on its own."""
+    if view == "layer":
+        return (f"Rows are the N = {units} units of layer {ctx.layer}; columns are time steps t. "
+                "At every step a whole column fills in: all N units update together, each reading "
+                "the input and the previous h of every unit. The red line is the current step.")
+    if view == "cell":
+        return (f"Unit {ctx.unit} at step t = {ctx.position}: each gate's pre-activation "
+                "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
+                f"N = {units} units: this is how the units of one layer are coupled.")
+    shown = len(ctx.units)
+    lanes = f"Each row is one of the N = {units} units" if shown == units else \
+        f"Each row is one unit ({shown} of the N = {units} units shown)"
+    return (f"{lanes} of layer {ctx.layer}, all on one time axis. At every time step t all N "
+            "units update together, each reading the input x_t and the whole previous h of every "
+            "unit. The red line is the current step; faint lines are steps not read yet.")
+
+
+def legend_signals(host: ViewHost, view: str) -> list[str]:
+    if view == "units":
+        return [s for s in SIGNAL_ORDER if s in host.units_panel.visible_signals]
+    if view == "cell":
+        return list(SIGNAL_ORDER)
+    return []
+
+
+def _label(text: str, palette: Palette, size: float, *, bold: bool = False, muted: bool = False,
+           wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.RichText)
+    label.setWordWrap(wrap)
+    colour = palette.foreground if not muted else _mix(palette.foreground, palette.background)
+    weight = "bold" if bold else "normal"
+    label.setStyleSheet(f"QLabel {{ color: {colour}; background: transparent; "
+                        f"font-size: {size:g}pt; font-weight: {weight}; }}")
+    return label
+
+
+def _mix(a: str, b: str) -> str:
+    ca, cb = QColor(a), QColor(b)
+    return QColor((ca.red() * 2 + cb.red()) // 3, (ca.green() * 2 + cb.green()) // 3,
+                  (ca.blue() * 2 + cb.blue()) // 3).name()
+
+
+class FigureText(QWidget):
+    """A header or footer: labels laid out for one width, rendered but never shown."""
+
+    def __init__(self, palette: Palette, width: int) -> None:
+        super().__init__()
+        self.setAttribute(Qt.WA_DontShowOnScreen, True)
+        self.palette_ = palette
+        self.width_ = width
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.setSpacing(6)
+        self.parts: list[str] = []            # plain text of every item (for tests, SVG desc)
+
+    def add_text(self, text: str, size: float, **style) -> None:
+        self.box.addWidget(_label(text, self.palette_, size, **style))
+        self.parts.append(re.sub(r"<[^>]+>", "", text))
+
+    def add_row(self, items: list[tuple[str, str]], boxed: bool) -> None:
+        """Short items side by side ((html, plain) pairs), boxed like the window's badges or
+        not, wrapped onto as many rows as the width needs."""
+        spacing = 8 if boxed else 14
+        border = _mix(self.palette_.foreground, self.palette_.background)
+        row, used = None, 0
+        for html, plain in items:
+            label = _label(html, self.palette_, 11.5, wrap=False)
+            if boxed:
+                label.setStyleSheet(label.styleSheet().replace(
+                    "background: transparent;",
+                    f"background: transparent; border: 1px solid {border}; border-radius: 6px; "
+                    "padding: 2px 7px;"))
+            need = label.sizeHint().width()
+            if row is None or used + spacing + need > self.width_:
+                if row is not None:
+                    row.addStretch(1)
+                row, used = QHBoxLayout(), 0
+                row.setSpacing(spacing)
+                self.box.addLayout(row)
+            row.addWidget(label)
+            used += need + spacing
+            self.parts.append(plain)
+        if row is not None:
+            row.addStretch(1)
+
+    def lay_out(self) -> None:
+        self.show()                               # polish and lay out; WA_DontShowOnScreen
+        layout = self.layout()
+        width = self.width_
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else \
+            layout.totalSizeHint().height()
+        self.resize(width, max(height, 1))
+        layout.activate()
+
+    def empty(self) -> bool:
+        return not self.parts
+
+
+def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOptions,
+                 palette: Palette, width: int) -> FigureText:
+    header = FigureText(palette, width)
+    if options.title:
+        header.add_text(escape(options.title), 20, bold=True)
+    if view != "window":
+        header.add_text(escape(ctx.summary()), 11.5, muted=True)
+    if options.legend and view != "window":
+        items = [(f"<span style='color:{palette.signal(s)}; font-weight:bold'>━━ "
+                  f"{escape(SIGNAL_LABELS[s].split()[0])}</span> {escape(' '.join(SIGNAL_LABELS[s].split()[1:]))}",
+                  SIGNAL_LABELS[s]) for s in legend_signals(host, view)]
+        if items:
+            header.add_row(items, boxed=False)
+    if options.badges and view != "window":
+        facts = host.model.describe()
+        header.add_row([(f"{escape(name)} <b>{escape(value)}</b>", f"{name} {value}")
+                        for name, value in badge_texts(facts).values()], boxed=True)
+    return header
+
+
+def build_footer(view: str, ctx: ViewContext, options: FigureOptions, palette: Palette,
+                 units: int, width: int) -> FigureText:
+    footer = FigureText(palette, width)
+    if options.explain and view != "window":
+        footer.add_text(escape(explanation(view, ctx, units)), 11.5)
+    if options.caption:
+        footer.add_text(escape(options.caption), 12.5, muted=False)
+    return footer
+
+
+# --- the figure ------------------------------------------------------------------------------
+class Figure:
+    """A view framed for export. Use as a context manager: it restyles the view with the print
+    palette on entry and puts the user's palette back on exit."""
+
+    def __init__(self, host: ViewHost, view: str, options: FigureOptions | None = None) -> None:
+        if view not in VIEWS:
+            raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
+        if not host.model.ready:
+            raise ScopeError("nothing to export: no model is loaded")
+        self.host, self.view = host, view
+        self.options = options or FigureOptions()
+        if self.options.theme not in THEMES:
+            raise ScopeError(f"unknown theme '{self.options.theme}' (choose light, dark or screen)")
+        self.views = styled_views(host, view)
+        self._saved: list[tuple[Any, Palette]] = []
+        self._scale: float | None = None
+        self._app_theme: str | None = None
+
+    # styling
+    def __enter__(self) -> Figure:
+        self._reveal()
+        self._saved = [(v, v.palette) for v in self.views]
+        if self.view == "window" and self.options.theme != "screen":
+            from .app import apply_theme
+            self._app_theme = getattr(self.host, "theme", "light")
+            apply_theme(self.options.theme)
+        self.set_scale(1.0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for v, pal in self._saved:
+            v.apply_palette(pal)
+        if self._app_theme is not None:
+            from .app import apply_theme
+            apply_theme(self._app_theme)
+        self._scale = None
+
+    def _reveal(self) -> None:
+        """A view in a hidden dock tab has a stale size: bring its dock to the front first."""
+        dock = {"layer": getattr(self.host, "layer_dock", None),
+                "cell": getattr(self.host, "cell_dock", None)}.get(self.view)
+        if dock is not None and not dock.widget().isVisible():
+            dock.show()
+            dock.raise_()
+            QApplication.processEvents()
+
+    @property
+    def palette(self) -> Palette:
+        if self.options.theme == "screen":
+            return self.host.pal
+        pal = print_palette(self.options.theme)
+        if self.view == "window":       # the window as laid out: print colours, screen text size
+            pal = replace(pal, font_pt=0.0)
+        return pal
+
+    def set_scale(self, scale: float) -> None:
+        """Pens for a picture ``scale`` times the on-screen size (cosmetic pens don't scale)."""
+        if self._scale is not None and abs(scale - self._scale) < 1e-6:
+            return
+        self._scale = scale
+        for v, pal in self._saved:
+            base = pal if self.options.theme == "screen" else self.palette
+            v.apply_palette(base.scaled(scale))
+        QApplication.sendPostedEvents()           # pyqtgraph lays out new axis fonts lazily
+
+    def sync(self) -> None:
+        """Bring views that skip work while hidden up to the cursor before a frame is taken."""
+        if self.view in ("layer", "window"):
+            self.host.layer_view.on_position(self.host.model.t, force=True)
+        if self.view in ("cell", "window"):
+            self.host.cell_inspector.refresh()
+
+    # layout
+    def context(self) -> ViewContext:
+        return view_context(self.host, self.view)
+
+    def _parts(self) -> tuple[FigureText, list[QWidget], FigureText, int]:
+        ctx = self.context()
+        palette = self.palette
+        bodies = view_widgets(self.host, self.view)
+        width = max(w.width() for w in bodies)
+        header = build_header(self.host, self.view, ctx, self.options, palette, width)
+        footer = build_footer(self.view, ctx, self.options, palette, self.host.model.units, width)
+        for text in (header, footer):
+            text.lay_out()
+        return header, bodies, footer, MARGIN
+
+    def size(self) -> QSize:
+        header, bodies, footer, margin = self._parts()
+        try:
+            return self._size(header, bodies, footer, margin)
+        finally:
+            header.deleteLater()
+            footer.deleteLater()
+
+    @staticmethod
+    def _size(header, bodies, footer, margin) -> QSize:
+        width = max(w.width() for w in bodies) + 2 * margin
+        height = sum(w.height() for w in bodies) + 2 * margin
+        for text in (header, footer):
+            if not text.empty():
+                height += text.height() + margin
+        return QSize(width, height)
+
+    def paint(self, painter: QPainter) -> QSize:
+        """Draw the whole figure at the painter's origin, in logical (on-screen) pixels."""
+        header, bodies, footer, margin = self._parts()
+        try:
+            size = self._size(header, bodies, footer, margin)
+            painter.fillRect(QRect(QPoint(0, 0), size), QColor(self.palette.background))
+            y = margin
+            if not header.empty():
+                header.render(painter, QPoint(margin, y), renderFlags=CHILDREN_ONLY)
+                y += header.height() + margin
+            for widget in bodies:
+                # QWidget.render, not QGraphicsView.render (a scene render without the axes)
+                QWidget.render(widget, painter, QPoint(margin, y))
+                y += widget.height()
+            if not footer.empty():
+                footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)
+            self.text_lines = header.parts + footer.parts
+            return size
+        finally:
+            header.deleteLater()
+            footer.deleteLater()
+
+    # output
+    def image(self, width: int | None = None) -> QImage:
+        """The figure as an image ``width`` pixels wide (default: twice its on-screen width)."""
+        logical = self.size()
+        width = int(width or 2 * logical.width())
+        if width < 16:
+            raise ScopeError(f"a width of {width} px is too small")
+        scale = width / logical.width()
+        height = max(1, round(logical.height() * scale))
+        if width * height > MAX_PNG_PIXELS:
+            raise ScopeError(f"{width}×{height} px is too large an image; choose a smaller width")
+        self.set_scale(scale)
+        self.sync()
+        image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(scale)
+        image.fill(QColor(self.palette.background))
+        painter = QPainter(image)
+        try:
+            painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
+            painter.setRenderHint(QPainter.TextAntialiasing, True)
+            self.paint(painter)
+        finally:
+            painter.end()
+        dots = round(96 * scale / 0.0254)
+        image.setDotsPerMeterX(dots)   # slide software then places it at its on-screen size
+        image.setDotsPerMeterY(dots)
+        return image
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self.context().describe()
+        meta["software"] = f"LSTM Scope {__version__}"
+        if self.options.title:
+            meta["title"] = self.options.title
+        if self.options.caption:
+            meta["caption"] = self.options.caption
+        return meta
+
+    def save_png(self, path: str | Path, width: int | None = None) -> QImage:
+        image = self.image(width)
+        meta = self.metadata()
+        image.setText("Title", self.options.title or self.context().summary())
+        image.setText("Software", meta["software"])
+        image.setText("Description", self.context().summary())
+        for key in ("model", "layer", "direction", "sample", "t", "steps", "cursor", "view",
+                    "unit", "position"):
+            if key in meta:
+                image.setText(key, str(meta[key]))
+        image.setText("lstm-scope", json.dumps(meta))
+        _save_qimage(image, path, "PNG")
+        return image
+
+    def save_svg(self, path: str | Path) -> QSize:
+        """True vectors: curves are SVG paths, text is text (heat-maps stay images)."""
+        from PySide6.QtSvg import QSvgGenerator
+        self.set_scale(1.0)
+        self.sync()
+        logical = self.size()
+        buffer = QBuffer()
+        buffer.open(QIODevice.WriteOnly)
+        generator = QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setSize(logical)
+        generator.setViewBox(QRect(QPoint(0, 0), logical))
+        screen = QGuiApplication.primaryScreen()
+        generator.setResolution(round(screen.logicalDotsPerInch()) if screen else 96)
+        generator.setTitle(self.options.title or self.context().summary())
+        generator.setDescription(self.context().summary())
+        painter = QPainter(generator)
+        try:
+            self.paint(painter)
+        finally:
+            painter.end()
+        buffer.close()
+        svg = bytes(buffer.data()).decode("utf-8")
+        svg = _add_svg_metadata(svg, self.metadata())
+        _write_bytes(path, svg.encode("utf-8"))
+        return logical
+
+    def frames(self, positions: range, width: int | None = None,
+               progress: Progress | None = None) -> Iterator[QImage]:
+        """One image per input position: the cursor set so that position has just been read."""
+        session = self.host.model.session
+        for done, position in enumerate(positions):
+            if progress is not None and not progress(done, len(positions)):
+                return
+            self.host.model.seek(session.position_to_t(position))
+            yield self.image(width)
+
+    def save_gif(self, path: str | Path, positions: range, width: int | None = None,
+                 progress: Progress | None = None) -> int:
+        """An animation of stepping, one frame per input position; returns the frame count.
+
+        The session's cursor is put back where it was afterwards.
+        """
+        from PIL import Image
+        check_positions(positions, self.host.model.steps)
+        session = self.host.model.session
+        start_t = session.t
+        width = width or self.size().width()      # an animation: on-screen size by default
+        frames: list[Image.Image] = []
+        try:
+            for image in self.frames(positions, width, progress):
+                frames.append(qimage_to_pil(image).convert("P", palette=Image.Palette.ADAPTIVE,
+                                                           colors=255))
+        finally:
+            self.host.model.seek(start_t)
+        if len(frames) < len(positions):
+            raise ExportCancelled(f"{path}: export cancelled after {len(frames)} frames")
+        duration = max(20, round(1000 / max(self.options.fps, 0.1)))
+        buffer = io.BytesIO()
+        frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=duration, loop=0, comment=json.dumps(self.metadata()).encode())
+        _write_bytes(path, buffer.getvalue())
+        if progress is not None:
+            progress(len(positions), len(positions))
+        return len(frames)
+
+    def copy_to_clipboard(self, width: int | None = None) -> QImage:
+        image = self.image(width)
+        QApplication.clipboard().setImage(image)
+        return image
+
+
+class ExportCancelled(ScopeError):
+    """The user pressed Cancel: nothing was written."""
+
+
+def check_positions(positions: range, steps: int) -> None:
+    if len(positions) == 0:
+        raise ScopeError(f"no step in {positions.start}:{positions.stop} (the run has {steps} steps)")
+    if positions.start < 0 or positions[-1] >= steps:
+        raise ScopeError(f"steps {positions.start}:{positions.stop} are outside 0:{steps}")
+    if len(positions) > MAX_GIF_FRAMES:
+        raise ScopeError(f"{len(positions)} frames is too long an animation (at most "
+                         f"{MAX_GIF_FRAMES}); choose fewer steps")
+
+
+def qimage_to_pil(image: QImage):
+    """A QImage as an RGB Pillow image (copying its pixels once)."""
+    from PIL import Image
+    rgb = image.convertToFormat(QImage.Format_RGB888)
+    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    data = np.frombuffer(rgb.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    return Image.fromarray(np.ascontiguousarray(data[:, :width * 3]).reshape(height, width, 3), "RGB")
+
+
+def _add_svg_metadata(svg: str, meta: dict[str, Any]) -> str:
+    """Put what the figure shows into a <metadata> element right after <svg ...>."""
+    block = f'<metadata id="lstm-scope">{escape(json.dumps(meta))}</metadata>'
+    match = re.search(r"<svg\b[^>]*>", svg)
+    if match is None:
+        return svg
+    return svg[:match.end()] + "\n" + block + svg[match.end():]
+
+
+def _save_qimage(image: QImage, path: str | Path, fmt: str) -> None:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.WriteOnly)
+    if not image.save(buffer, fmt):
+        raise ScopeError(f"{path}: Qt could not encode the image as {fmt}")
+    buffer.close()
+    _write_bytes(path, bytes(data))
+
+
+def _write_bytes(path: str | Path, data: bytes) -> None:
+    """Write through a temporary file, so a failed export never leaves half a file."""
+    path = Path(path)
+    check_writable(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ScopeError(f"{path}: could not write ({exc.strerror or exc})") from None
+
+
+def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,
+                width: int | None = None, positions: range | None = None,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
+    from engine.export import DATA_SUFFIXES, export_data
+    path = Path(path)
+    suffix = path.suffix.lower()
+    check_writable(path)
+    if suffix in DATA_SUFFIXES:
+        ctx = view_context(host, view)
+        export_data(path, host.model.full(), ctx)
+        return {"path": str(path), "format": suffix[1:]}
+    if suffix not in IMAGE_SUFFIXES:
+        raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")
+    options = options or FigureOptions()
+    with Figure(host, view, options) as fig:
+        if suffix == ".png":
+            image = fig.save_png(path, width)
+            return {"path": str(path), "format": "png", "width": image.width(),
+                    "height": image.height()}
+        if suffix == ".svg":
+            size = fig.save_svg(path)
+            return {"path": str(path), "format": "svg", "width": size.width(),
+                    "height": size.height()}
+        if positions is None:
+            positions = range(0, host.model.steps)
+        frames = fig.save_gif(path, positions, width, progress)
+        return {"path": str(path), "format": "gif", "frames": frames}
+
+
+__all__ = ["FigureOptions", "Figure", "ExportCancelled", "IMAGE_SUFFIXES", "THEMES", "VIEWS",
+           "VIEW_TITLES", "default_width", "export_view", "qimage_to_pil"]

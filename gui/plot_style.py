@@ -1,0 +1,39 @@
+"""Axis colours, fonts and labels from a Palette, shared by every pyqtgraph panel.
+
+One place, so that a theme switch or a print export restyles every panel the same way.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QFont
+
+from .theme import Palette
+
+
+def tick_font(palette: Palette) -> QFont | None:
+    """The axis tick font for ``palette`` (None: pyqtgraph's default)."""
+    if not palette.font_pt:
+        return None
+    font = QFont()
+    font.setPointSizeF(palette.font_pt)
+    return font
+
+
+def style_axes(plot: pg.PlotItem, palette: Palette, sides: tuple[str, ...] = ("left", "bottom")) -> None:
+    """Axis lines and tick text in the palette's foreground colour and font size."""
+    font = tick_font(palette)
+    for side in sides:
+        axis = plot.getAxis(side)
+        axis.setPen(palette.foreground)
+        axis.setTextPen(palette.foreground)
+        axis.setStyle(tickFont=font)
+
+
+def set_axis_label(plot: pg.PlotItem, side: str, text: str, palette: Palette,
+                   colour: str | None = None) -> None:
+    """An axis title in the palette's colour (or ``colour``), a point larger than the ticks."""
+    style = {"color": colour or palette.foreground}
+    if palette.font_pt:
+        style["font-size"] = f"{palette.font_pt + 1:g}pt"
+    plot.setLabel(side, text, **style)
