@@ -42,22 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    export = sub.add_parser("export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ")
-    export.add_argument("model")
-    export.add_argument("--input")
-    export.add_argument("--key")
-    export.add_argument("--layer")
-    export.add_argument("--sample", type=int, default=0)
-    export.add_argument("--step", type=int, default=None, help="0-based input position of the cursor")
-    export.add_argument("--view", choices=("units", "layer", "cell", "window"), default="units")
-    export.add_argument("--unit", type=int, default=0)
-    export.add_argument("--out", required=True)
-    export.add_argument("--width", type=int)
-    export.add_argument("--theme", choices=("light", "dark"), default="light")
-    export.add_argument("--unit-range", help="units A:B to show")
-    export.add_argument("--steps", help="input positions A:B for a .gif (end excluded)")
-    export.add_argument("--title")
-    export.add_argument("--caption")
+    export = sub.add_parser(
+        "export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ (no display needed)",
+        description="Render a view with the window's own drawing code, headless. The suffix of "
+                    "--out picks the format: .png .svg .gif (one frame per step of --steps) "
+                    ".csv .npz (the numbers behind the view).")
+    export.add_argument("model", help="model file or demo[:NAME]")
+    export.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
+    export.add_argument("--key", help="array name inside an .npz input")
+    export.add_argument("--layer", help="traced layer name or index (default: the first)")
+    export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
+    export.add_argument("--step", type=int, default=None,
+                        help="0-based input position the cursor has just read (default: the end)")
+    export.add_argument("--view", choices=("units", "layer", "cell", "window"), default="units",
+                        help="units panel, layer view heat-maps, cell inspector or whole window")
+    export.add_argument("--unit", type=int, default=0, help="the cell inspector's unit (--view cell)")
+    export.add_argument("--out", required=True, help="FILE.png .svg .gif .csv or .npz")
+    export.add_argument("--width", type=int,
+                        help="image width in pixels (default: twice the view's size; a .gif: once)")
+    export.add_argument("--theme", choices=("light", "dark"), default="light",
+                        help="print theme: light (white paper, the default) or dark")
+    export.add_argument("--unit-range", help="units A:B to show (end excluded)")
+    export.add_argument("--steps", help="input positions A:B, one .gif frame each (end excluded)")
+    export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
+    export.add_argument("--title", help="a title above the picture")
+    export.add_argument("--caption", help="a caption below the picture")
 
     bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
     bench.add_argument("--units", type=int, default=256)

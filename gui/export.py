@@ -470,6 +470,10 @@ class Figure:
         check_positions(positions, self.host.model.steps)
         session = self.host.model.session
         start_t = session.t
+        meta = self.metadata()
+        for key in ("t", "cursor"):               # each frame has its own; say which frames
+            meta.pop(key, None)
+        meta["frames"] = f"{positions.start}:{positions.stop}"
         width = width or self.size().width()      # an animation: on-screen size by default
         frames: list[Image.Image] = []
         try:
@@ -483,7 +487,7 @@ class Figure:
         duration = max(20, round(1000 / max(self.options.fps, 0.1)))
         buffer = io.BytesIO()
         frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=duration, loop=0, comment=json.dumps(self.metadata()).encode())
+                       duration=duration, loop=0, comment=json.dumps(meta).encode())
         _write_bytes(path, buffer.getvalue())
         if progress is not None:
             progress(len(positions), len(positions))

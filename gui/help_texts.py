@@ -17,13 +17,19 @@ badges show the shapes: kernel (D, 4N), recurrent kernel (N, 4N), bias (4N,).</p
 SHORTCUTS = [
     ("F10 / Right", "step: read one more input position"),
     ("Shift+F10 / Left", "step back"),
-    ("F5", "continue (run to the end)"),
+    ("F5", "continue to the next breakpoint hit (the end when there is none)"),
+    ("Shift+F5", "run backward to the previous breakpoint hit"),
     ("Space", "play / pause"),
     ("Home / End", "jump to the start / the end"),
     ("Ctrl+G", "go to step…"),
     ("Ctrl+U", "go to unit…"),
+    ("Ctrl+E", "edit h, c or x at this step (the run forks)"),
     ("Ctrl+O", "open model…"),
     ("Ctrl+I", "open input…"),
+    ("Ctrl+S / Ctrl+Shift+O", "save / reopen a debugging session"),
+    ("Ctrl+Shift+E", "export the current view (PNG, SVG, GIF, CSV, NPZ)…"),
+    ("Ctrl+Shift+C", "copy the current view as a picture"),
+    ("F1", "what does “units” mean?"),
     ("Ctrl+Q", "quit"),
 ]
 

@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
         from .cell_inspector import install_cell_docks
         install_cell_docks(self)   # cell inspector and layer view (issue 7)
+        from .export_dialog import install_export
+        self.exporter = install_export(self)   # File → Export, toolbar button, clipboard
         self.input_editor_dock.raise_()
         self.model.runChanged.connect(self._on_run_changed)
         self.model.positionChanged.connect(self._on_position)
@@ -255,9 +257,14 @@ class MainWindow(QMainWindow):
             self._progress.reset()
             self._progress.hide()
 
-    def _on_loaded(self, result: LoadResult) -> None:
+    def show_session(self, session, *, source: str, input_source: str = "") -> None:
+        """Observe an engine session that is already traced (the loader's result, or a
+        session a script or the export command built)."""
         self.stop_play()
-        self.model.set_session(result.session, source=result.source, input_source=result.input_source)
+        self.model.set_session(session, source=source, input_source=input_source)
+
+    def _on_loaded(self, result: LoadResult) -> None:
+        self.show_session(result.session, source=result.source, input_source=result.input_source)
         if result.source and not result.source.startswith("demo"):
             self._remember(result.source)
         demo = self.model.demo

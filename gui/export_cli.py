@@ -1,0 +1,184 @@
+"""``python main.py export``: a view to PNG/SVG/GIF, or its numbers to CSV/NPZ, with no display.
+
+Pictures are drawn by the window's own view classes (a MainWindow on Qt's offscreen platform,
+laid out so the chosen view gets a slide-sized area), through the same ``gui.export`` code as
+File → Export. Data files need no Qt at all: they come from ``engine.export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from engine import Session, load_model
+from engine.commands import parse_slice, resolve_input
+from engine.errors import InputFileError, ScopeError
+from engine.export import DATA_SUFFIXES, ViewContext, check_writable, export_data
+
+IMAGE_SUFFIXES = (".png", ".svg", ".gif")
+FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
+MAX_FIGURE_HEIGHT = 1800
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Check every argument before loading anything, then write one file."""
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES + DATA_SUFFIXES:
+        raise ScopeError(f"{out}: choose an output ending in .png, .svg, .gif, .csv or .npz")
+    check_writable(out)
+    if args.steps is not None and suffix != ".gif":
+        raise ScopeError("--steps A:B is for a .gif animation; use --step K for one picture")
+    if args.width is not None and not 16 <= args.width <= 20000:
+        raise ScopeError(f"--width {args.width}: choose 16 to 20000 pixels")
+    session, source, input_source = open_session(args)
+    unit_range = _unit_range(args.unit_range, session.units)
+    if args.view == "cell" and not 0 <= args.unit < session.units:
+        raise ScopeError(f"--unit {args.unit}: the layer has units 0..{session.units - 1}")
+    if not 0 <= args.sample < session.batch:
+        raise ScopeError(f"--sample {args.sample}: the input has samples 0..{session.batch - 1}")
+    positions = _positions(args.steps, session.steps) if suffix == ".gif" else None
+    session.seek(_cursor_t(session, args.step))
+    if suffix in DATA_SUFFIXES:
+        ctx = ViewContext(view=args.view, model=source, layer=session.info.name,
+                          direction=session.info.direction, sample=args.sample, t=session.t,
+                          steps=session.steps, cursor=session.cursor,
+                          units=[int(u) for u in unit_range], unit=args.unit,
+                          position=session.cursor if args.view == "cell" else None,
+                          input=input_source, version=_version())
+        export_data(out, session.full(), ctx)
+        print(f"wrote {out} ({args.view} view data)")
+        return 0
+    result = _render(args, session, source, input_source, unit_range, positions)
+    size = (f"{result['frames']} frames" if "frames" in result
+            else f"{result['width']}×{result['height']} px")
+    print(f"wrote {out} ({args.view} view, {size})")
+    return 0
+
+
+def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
+    model = load_model(args.model)
+    x = resolve_input(model, args.input, args.key)
+    try:
+        session = Session(model, x, layer=model.layer_index(args.layer))
+    except InputFileError as exc:
+        if args.input is None or str(args.input) in str(exc):
+            raise
+        raise InputFileError(f"{args.input}: {exc}") from None
+    with np.errstate(all="ignore"):
+        session.full()
+        session.result()
+    return session, args.model, args.input or "(default input)"
+
+
+def _unit_range(text: str | None, units: int) -> np.ndarray:
+    if not text:
+        return np.arange(units)
+    picked = np.arange(units)[parse_slice(text)]
+    if picked.size == 0:
+        raise ScopeError(f"--unit-range {text}: selects no unit (the layer has units 0..{units - 1})")
+    return picked
+
+
+def _positions(text: str | None, steps: int) -> range:
+    if text is None:
+        return range(steps)
+    sl = parse_slice(text)
+    start = 0 if sl.start is None else sl.start
+    stop = steps if sl.stop is None else sl.stop
+    if not 0 <= start < stop <= steps:
+        raise ScopeError(f"--steps {text}: choose A:B with 0 <= A < B <= {steps} (end excluded)")
+    return range(start, stop)
+
+
+def _cursor_t(session: Session, step: int | None) -> int:
+    """``--step K``: input position K has just been read; without it, the whole run is read."""
+    if step is None:
+        return session.steps
+    if not 0 <= step < session.steps:
+        raise ScopeError(f"--step {step}: the input has positions 0..{session.steps - 1}")
+    return session.position_to_t(step)
+
+
+def _version() -> str:
+    from engine import __version__
+    return __version__
+
+
+# --- pictures ---------------------------------------------------------------------------------
+def _render(args, session: Session, source: str, input_source: str, unit_range: np.ndarray,
+            positions: range | None) -> dict:
+    if os.environ.get("QT_QPA_PLATFORM") in (None, "") and "PySide6.QtWidgets" not in sys.modules:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"      # headless: never flash a window
+    from PySide6.QtCore import QSettings
+
+    from .app import make_app
+    from .export import FigureOptions, export_view
+    from .main_window import MainWindow
+    app = make_app()
+    _quiet_offscreen_warnings()
+    with tempfile.TemporaryDirectory() as tmp:        # never touch the user's saved layout
+        settings = QSettings(str(Path(tmp) / "export.ini"), QSettings.IniFormat)
+        errors: list[str] = []
+        window = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+        try:
+            window.show_session(session, source=source, input_source=input_source)
+            window.model.set_sample(args.sample)
+            if len(unit_range) != session.units:
+                window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
+            _lay_out(window, args.view, len(unit_range))
+            window.show()
+            app.processEvents()
+            if args.view == "cell":
+                window.cell_inspector.unit_spin.setValue(args.unit)
+            options = FigureOptions(theme=args.theme, title=args.title or "",
+                                    caption=args.caption or "", fps=args.fps)
+            result = export_view(window, args.view, args.out, options=options, width=args.width,
+                                 positions=positions)
+            if errors:
+                raise ScopeError(errors[0])
+            return result
+        finally:
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns about window features it lacks (raise, size hints) on every
+    layout; they say nothing about the export, so keep stderr for real problems."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if "This plugin does not support" not in message:
+            sys.stderr.write(message + "\n")
+    qInstallMessageHandler(handler)
+
+
+def _lay_out(window, view: str, lanes: int) -> None:
+    """Give the exported view a slide-sized area of its own."""
+    from PySide6.QtWidgets import QDockWidget
+    docks = window.findChildren(QDockWidget)
+    if view == "window":
+        window.resize(1600, 1000)
+        return
+    for dock in docks:
+        dock.hide()
+    if view == "units":
+        height = min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
+        window.resize(FIGURE_WIDTH, height)
+        return
+    window.resize(900, 600)
+    if view == "layer":
+        dock, size = window.layer_dock, (FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible))
+        window.layer_view.table.hide()            # the statistics table is not in the figure
+    else:
+        dock, size = window.cell_dock, (960, 1000)
+    dock.setFloating(True)
+    dock.show()
+    dock.resize(*size)

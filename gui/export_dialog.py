@@ -1,0 +1,350 @@
+"""File → Export: a dialog for what to export and how, the actions, and running the export.
+
+The dialog only gathers choices (remembered between runs); ``WindowExporter.run`` does the
+work through ``gui.export``, with a cancellable progress dialog for animations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressDialog,
+    QPushButton,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import ScopeError
+
+from .export import VIEW_TITLES, VIEWS, ExportCancelled, FigureOptions, default_width, export_view
+
+FORMATS = {            # suffix: label shown in the dialog
+    ".png": "PNG image", ".svg": "SVG vector image", ".gif": "GIF animation of stepping",
+    ".csv": "CSV table of the numbers", ".npz": "NPZ arrays (trace names)",
+}
+THEME_LABELS = {"light": "Print: white paper", "dark": "Print: dark slides", "screen": "As on screen"}
+
+
+@dataclass
+class ExportRequest:
+    view: str = "units"
+    suffix: str = ".png"
+    width: int | None = None          # None: twice the on-screen size (a GIF: once)
+    options: FigureOptions | None = None
+    first_step: int = 0
+    last_step: int = 0                # inclusive in the dialog; a range end is last + 1
+
+    def positions(self) -> range:
+        return range(self.first_step, self.last_step + 1)
+
+
+class ExportDialog(QDialog):
+    """What to export: view, format, size, theme, words around the picture, animation range."""
+
+    def __init__(self, window, view: str, settings: QSettings) -> None:
+        super().__init__(window)
+        self.window_, self.settings = window, settings
+        self.setWindowTitle("Export view")
+        self.copy_requested = False
+        form = QFormLayout()
+        self.view_combo = QComboBox()
+        for key in VIEWS:
+            self.view_combo.addItem(VIEW_TITLES[key], key)
+        self.view_combo.setCurrentIndex(VIEWS.index(view))
+        self.view_combo.setToolTip("Which part of the window the picture or the numbers show")
+        form.addRow("View", self.view_combo)
+        self.format_combo = QComboBox()
+        for suffix, label in FORMATS.items():
+            self.format_combo.addItem(f"{label} ({suffix})", suffix)
+        saved = str(settings.value("export/format", ".png"))
+        self.format_combo.setCurrentIndex(list(FORMATS).index(saved) if saved in FORMATS else 0)
+        form.addRow("Format", self.format_combo)
+        self.width_spin = QSpinBox()
+        self.width_spin.setRange(16, 20000)
+        self.width_spin.setSuffix(" px")
+        self.width_spin.setToolTip("Image width in pixels; the default is twice the view's size "
+                                   "on screen, so lines and text stay crisp on a projector.")
+        width_row = QHBoxLayout()
+        width_row.addWidget(self.width_spin, 1)
+        self.width_reset = QPushButton("2× screen")
+        self.width_reset.setToolTip("Twice the view's size on screen")
+        self.width_reset.clicked.connect(self._default_width)
+        width_row.addWidget(self.width_reset)
+        form.addRow("Width", width_row)
+        self.theme_combo = QComboBox()
+        for key, label in THEME_LABELS.items():
+            self.theme_combo.addItem(label, key)
+        theme = str(settings.value("export/theme", "light"))
+        self.theme_combo.setCurrentIndex(list(THEME_LABELS).index(theme) if theme in THEME_LABELS else 0)
+        self.theme_combo.setToolTip("Print themes use larger text and smoother lines; the gate "
+                                    "colours stay the colour-blind-safe ones.")
+        form.addRow("Theme", self.theme_combo)
+        self.title_edit = QLineEdit(str(settings.value("export/title", "")))
+        self.title_edit.setPlaceholderText("optional, e.g. 12 LSTM units reading a sine wave")
+        form.addRow("Title", self.title_edit)
+        self.caption_edit = QLineEdit()
+        self.caption_edit.setPlaceholderText("optional, printed under the picture")
+        form.addRow("Caption", self.caption_edit)
+        extras = QHBoxLayout()
+        self.legend_box = self._flag(extras, "gate legend", "export/legend",
+                                     "The colour of each gate and state, named")
+        self.badges_box = self._flag(extras, "shape badges", "export/badges",
+                                     "units N, input, kernel, recurrent kernel, bias, output, params")
+        self.explain_box = self._flag(extras, "explanation", "export/explain",
+                                      "One or two sentences saying what the picture shows")
+        form.addRow("Include", extras)
+        steps = window.model.steps
+        self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
+        for spin in (self.first_spin, self.last_spin):
+            spin.setRange(0, max(steps - 1, 0))
+        self.first_spin.setValue(0)
+        self.last_spin.setValue(max(steps - 1, 0))
+        self.fps_spin = QDoubleSpinBox()
+        self.fps_spin.setRange(0.5, 50)
+        self.fps_spin.setValue(float(settings.value("export/fps", 8.0)))
+        self.fps_spin.setSuffix(" frames/s")
+        anim = QHBoxLayout()
+        anim.addWidget(QLabel("steps"))
+        anim.addWidget(self.first_spin)
+        anim.addWidget(QLabel("to"))
+        anim.addWidget(self.last_spin)
+        anim.addWidget(self.fps_spin)
+        self.anim_row = QWidget()
+        self.anim_row.setLayout(anim)
+        self.anim_row.setToolTip("One frame per input position, both ends included")
+        form.addRow("Animation", self.anim_row)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.export_button = buttons.addButton("Export…", QDialogButtonBox.AcceptRole)
+        self.copy_button = buttons.addButton("Copy image", QDialogButtonBox.ActionRole)
+        self.copy_button.setToolTip("Copy the picture to the clipboard (Ctrl+Shift+C)")
+        self.copy_button.clicked.connect(self._copy)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+        self.view_combo.currentIndexChanged.connect(self._update)
+        self.format_combo.currentIndexChanged.connect(self._update)
+        self._default_width()
+        self._update()
+
+    def _flag(self, row: QHBoxLayout, text: str, key: str, tip: str) -> QCheckBox:
+        box = QCheckBox(text)
+        box.setChecked(str(self.settings.value(key, "true")).lower() == "true")
+        box.setToolTip(tip)
+        row.addWidget(box)
+        return box
+
+    def _default_width(self) -> None:
+        view = self.view_combo.currentData()
+        width = default_width(self.window_, view)
+        if self.format_combo.currentData() == ".gif":
+            width //= 2
+        self.width_spin.setValue(width)
+
+    def _update(self) -> None:
+        suffix = self.format_combo.currentData()
+        image = suffix in (".png", ".svg", ".gif")
+        self.width_spin.setEnabled(suffix in (".png", ".gif"))
+        self.width_reset.setEnabled(suffix in (".png", ".gif"))
+        for widget in (self.theme_combo, self.title_edit, self.caption_edit, self.legend_box,
+                       self.badges_box, self.explain_box):
+            widget.setEnabled(image)
+        self.anim_row.setEnabled(suffix == ".gif")
+        self._default_width()
+        self.note.setText({
+            ".svg": "True vectors: curves stay sharp at any size (heat-maps are embedded images).",
+            ".gif": "The cursor steps through the range; it returns where it was afterwards.",
+            ".csv": "One row per step and unit with a header row (the cell view: one row per number).",
+            ".npz": "The trace's arrays (i f g o c h zx zh zb h0 c0 mask x) for this sample and "
+                    "these units, plus units, read and meta.",
+        }.get(suffix, "Lines and text are drawn again at this width, not scaled up."))
+
+    def _copy(self) -> None:
+        self.copy_requested = True
+        self.accept()
+
+    def request(self) -> ExportRequest:
+        self._remember()
+        return ExportRequest(
+            view=self.view_combo.currentData(), suffix=self.format_combo.currentData(),
+            width=self.width_spin.value() if self.width_spin.isEnabled() else None,
+            options=FigureOptions(theme=self.theme_combo.currentData(),
+                                  title=self.title_edit.text().strip(),
+                                  caption=self.caption_edit.text().strip(),
+                                  legend=self.legend_box.isChecked(),
+                                  badges=self.badges_box.isChecked(),
+                                  explain=self.explain_box.isChecked(),
+                                  fps=self.fps_spin.value()),
+            first_step=self.first_spin.value(), last_step=self.last_spin.value())
+
+    def _remember(self) -> None:
+        s = self.settings
+        s.setValue("export/format", self.format_combo.currentData())
+        s.setValue("export/theme", self.theme_combo.currentData())
+        s.setValue("export/title", self.title_edit.text().strip())
+        s.setValue("export/fps", self.fps_spin.value())
+        for key, box in (("legend", self.legend_box), ("badges", self.badges_box),
+                         ("explain", self.explain_box)):
+            s.setValue(f"export/{key}", "true" if box.isChecked() else "false")
+
+
+class WindowExporter:
+    """The window's export actions: dialog, file name, progress, errors, status message."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.settings: QSettings = window.settings
+        self.last: dict | None = None         # what the last export wrote (for the status bar)
+
+    def current_view(self) -> str:
+        """The view the user is looking at: the dock holding the keyboard focus, else units."""
+        focus = QApplication.focusWidget()
+        w = self.window
+        for view, dock in (("layer", getattr(w, "layer_dock", None)), ("cell", getattr(w, "cell_dock", None))):
+            if dock is not None and focus is not None and dock.isAncestorOf(focus):
+                return view
+        return "units"
+
+    def open_dialog(self) -> None:
+        if not self.window.model.ready:
+            self.window.report_error("Export", "Open a model first: there is nothing to export yet.")
+            return
+        dialog = ExportDialog(self.window, self.current_view(), self.settings)
+        if dialog.exec() != QDialog.Accepted:
+            return
+        request = dialog.request()
+        if dialog.copy_requested:
+            self.copy(request.view, request.options, request.width if request.suffix == ".png" else None)
+            return
+        path = self.ask_path(request)
+        if path:
+            self.run(request, path)
+
+    def ask_path(self, request: ExportRequest) -> str | None:
+        folder = Path(str(self.settings.value("export/dir", str(Path.home()))))
+        model = self.window.model
+        stem = Path(model.source.replace(":", "-")).stem or "lstm"
+        where = f"t{model.session.cursor}" if model.session.cursor is not None else "t0"
+        name = f"{stem}-{request.view}-{where}{request.suffix}"
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export view", str(folder / name),
+                                              f"{FORMATS[request.suffix]} (*{request.suffix})")
+        if not path:
+            return None
+        if not path.lower().endswith(request.suffix):
+            path += request.suffix
+        self.settings.setValue("export/dir", str(Path(path).parent))
+        return path
+
+    def run(self, request: ExportRequest, path: str) -> dict | None:
+        """Write the export; errors go to the window's error report, never a crash."""
+        window = self.window
+        progress = None
+        if request.suffix == ".gif":
+            positions = request.positions()
+            progress = QProgressDialog("Drawing frames…", "Cancel", 0, len(positions), window)
+            progress.setWindowModality(Qt.WindowModal)
+            progress.setMinimumDuration(300)
+
+        def report(done: int, total: int) -> bool:
+            progress.setValue(done)
+            return not progress.wasCanceled()
+        window.stop_play()
+        try:
+            result = export_view(window, request.view, path, options=request.options,
+                                 width=request.width,
+                                 positions=request.positions() if request.suffix == ".gif" else None,
+                                 progress=report if progress is not None else None)
+        except ExportCancelled:
+            window.statusBar().showMessage("Export cancelled: nothing was written", 6000)
+            return None
+        except ScopeError as exc:
+            window.report_error("Export failed", str(exc))
+            return None
+        except (OSError, MemoryError) as exc:
+            window.report_error("Export failed", f"{path}: {exc}")
+            return None
+        finally:
+            if progress is not None:
+                progress.reset()
+        self.last = result
+        detail = (f"{result['frames']} frames" if "frames" in result else
+                  f"{result['width']}×{result['height']} px" if "width" in result else "data")
+        window.statusBar().showMessage(f"Exported {VIEW_TITLES[request.view].lower()} to {path} "
+                                       f"({detail})", 10000)
+        return result
+
+    def copy(self, view: str | None = None, options: FigureOptions | None = None,
+             width: int | None = None) -> bool:
+        """Copy a view's picture (print theme by default) to the clipboard."""
+        from .export import Figure
+        window = self.window
+        if not window.model.ready:
+            window.report_error("Copy image", "Open a model first: there is nothing to copy yet.")
+            return False
+        view = view or self.current_view()
+        try:
+            with Figure(window, view, options or self.saved_options()) as fig:
+                image = fig.copy_to_clipboard(width)
+        except ScopeError as exc:
+            window.report_error("Copy image", str(exc))
+            return False
+        window.statusBar().showMessage(f"Copied the {VIEW_TITLES[view].lower()} "
+                                       f"({image.width()}×{image.height()} px) to the clipboard", 6000)
+        return True
+
+    def saved_options(self) -> FigureOptions:
+        s = self.settings
+
+        def flag(key: str) -> bool:
+            return str(s.value(f"export/{key}", "true")).lower() == "true"
+        theme = str(s.value("export/theme", "light"))
+        return FigureOptions(theme=theme if theme in THEME_LABELS else "light",
+                             title=str(s.value("export/title", "")), legend=flag("legend"),
+                             badges=flag("badges"), explain=flag("explain"))
+
+
+def install_export(window) -> WindowExporter:
+    """File → Export actions, a toolbar button, and their shortcuts."""
+    exporter = WindowExporter(window)
+    export_action = QAction("Export current &view…", window)
+    export_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+    export_action.setShortcutContext(Qt.ApplicationShortcut)
+    export_action.setToolTip("Export the units panel, layer view, cell inspector or window as "
+                             "PNG, SVG, GIF, CSV or NPZ (Ctrl+Shift+E)")
+    export_action.setStatusTip("Export a view for slides or its numbers for analysis")
+    export_action.triggered.connect(exporter.open_dialog)
+    copy_action = QAction("&Copy view image", window)
+    copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+    copy_action.setShortcutContext(Qt.ApplicationShortcut)
+    copy_action.setToolTip("Copy the view in focus as a print-theme picture (Ctrl+Shift+C)")
+    copy_action.triggered.connect(lambda: exporter.copy())
+    for action in (export_action, copy_action):
+        window.addAction(action)
+        window.export_menu.addAction(action)
+    bar = QToolBar("Export", window)
+    bar.setObjectName("export")
+    bar.addAction(export_action)
+    window.addToolBar(bar)
+    window.act_export, window.act_copy_image = export_action, copy_action
+    return exporter

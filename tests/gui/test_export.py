@@ -1,0 +1,230 @@
+"""Export from the window: every view to every format, offscreen, checked by reading the files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QApplication
+
+from engine.errors import ScopeError
+from gui.export import ExportCancelled, Figure, FigureOptions, default_width, export_view
+from gui.export_dialog import ExportDialog, ExportRequest
+from gui.theme import DARK, OKABE_ITO
+from tests.gui.conftest import open_session, sine_input, small_model
+
+VIEWS = ("units", "layer", "cell", "window")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window()
+    open_session(w, small_model(units=6), sine_input(30))
+    w.go_to_position(17)
+    QApplication.processEvents()
+    return w
+
+
+def colour_share(path, hex_colour: str, tolerance: int = 40) -> float:
+    """Fraction of pixels within ``tolerance`` (per channel) of a colour."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), np.int16)
+    target = np.array([int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)], np.int16)
+    return float(np.mean(np.all(np.abs(rgb - target) <= tolerance, axis=-1)))
+
+
+def distinct_colours(path) -> int:
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    return len(np.unique(rgb.reshape(-1, 3)[::7], axis=0))
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_png_at_the_requested_width_is_a_real_picture(window, tmp_path, view):
+    path = tmp_path / f"{view}.png"
+    result = export_view(window, view, path, width=1500, options=FigureOptions(title="My title"))
+    image = Image.open(path)
+    assert image.size[0] == 1500 and result["width"] == 1500
+    assert distinct_colours(path) > 40                       # not blank, not one flat colour
+    if view != "cell":
+        assert colour_share(path, "#d62728", 30) > 0.0005    # the red cursor line is drawn
+    assert colour_share(path, OKABE_ITO["f"]) > 0.0001       # f: in lanes, boxes or labels
+    meta = json.loads(image.text["lstm-scope"])
+    assert meta["view"] == view and meta["layer"] == window.model.session.info.name
+    assert meta["t"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
+    assert image.text["Title"] == "My title"
+    if view == "units":    # the gate colours of the lanes, and a white page by default
+        assert colour_share(path, OKABE_ITO["f"]) > 0.001
+        assert colour_share(path, OKABE_ITO["i"]) > 0.001
+        assert colour_share(path, "#ffffff", 3) > 0.3
+
+
+def test_default_width_is_twice_the_view_on_screen(window, tmp_path):
+    width = default_width(window, "units")
+    assert width == 2 * (window.units_panel.glw.width() + 36)
+    export_view(window, "units", tmp_path / "u.png")
+    assert Image.open(tmp_path / "u.png").size[0] == width
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_svg_is_xml_with_lanes_as_vector_paths(window, tmp_path, view):
+    path = tmp_path / f"{view}.svg"
+    export_view(window, view, path, options=FigureOptions(caption="A caption"))
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{SVG}svg"
+    meta = json.loads(root.find(f"{SVG}metadata").text)
+    assert meta["view"] == view and meta["caption"] == "A caption"
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    assert "A caption" in texts                               # text stays text, not pixels
+    if view != "units":
+        return
+    # each gate colour strokes paths; the f paths hold at least one point per lane and step read
+    points = 0
+    for group in root.iter(f"{SVG}g"):
+        if group.get("stroke", "").lower() == OKABE_ITO["f"].lower():
+            for item in list(group.iter(f"{SVG}path")) + list(group.iter(f"{SVG}polyline")):
+                points += (item.get("d") or item.get("points") or "").count(",")
+    assert points >= 6 * 18, points
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_gif_has_one_frame_per_step_and_returns_the_cursor(window, tmp_path, view):
+    path = tmp_path / f"{view}.gif"
+    result = export_view(window, view, path, positions=range(3, 7), width=500)
+    gif = Image.open(path)
+    assert gif.n_frames == 4 == result["frames"]
+    assert gif.size[0] == 500
+    assert json.loads(gif.info["comment"])["frames"] == "3:7"
+    frames = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        frames.append(np.asarray(gif.convert("RGB")))
+    assert not np.array_equal(frames[0], frames[-1])          # the picture moves with the cursor
+    assert window.model.t == 18                                # and the cursor is back
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_csv_and_npz_hold_the_engines_numbers(window, tmp_path, view):
+    full = window.model.full()
+    export_view(window, view, tmp_path / "v.npz")
+    export_view(window, view, tmp_path / "v.csv")
+    with np.load(tmp_path / "v.npz") as data:
+        meta = json.loads(str(data["meta"]))
+        assert meta["view"] == view and meta["t"] == 18
+        if view == "cell":
+            unit, pos = int(data["unit"]), int(data["position"])
+            assert pos == 17
+            assert data["c"] == full.c[0, pos, unit] and data["h"] == full.h[0, pos, unit]
+        else:
+            for name in ("i", "f", "g", "o", "c", "h", "zx", "zh"):
+                assert np.array_equal(data[name], full.arrays()[name][0:1]), name
+    rows = list(csv.reader(open(tmp_path / "v.csv", newline="")))
+    if view == "cell":
+        assert rows[0] == ["quantity", "gate", "k", "value"]
+    else:
+        assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
+        t, unit = int(rows[40][0]), int(rows[40][1])
+        assert np.float32(rows[40][8]) == full.h[0, t, unit]
+
+
+def test_unit_filter_limits_the_lanes_and_the_data(window, tmp_path):
+    window.units_panel.set_filter("2:4")
+    export_view(window, "units", tmp_path / "u.npz")
+    with np.load(tmp_path / "u.npz") as data:
+        assert data["units"].tolist() == [2, 3] and data["h"].shape == (1, 30, 2)
+
+
+def test_print_theme_is_put_back_to_the_users_theme(window, tmp_path):
+    window.act_dark.setChecked(True)
+    window.toggle_theme()
+    export_view(window, "units", tmp_path / "u.png")
+    assert colour_share(tmp_path / "u.png", "#ffffff", 3) > 0.3    # printed on white
+    for view in window.themed_views():
+        assert view.palette == DARK
+    dark = window.units_panel.glw.grab().toImage()
+    assert dark.pixelColor(5, 5).lightness() < 80                 # the screen stays dark
+
+
+def test_dark_print_theme(window, tmp_path):
+    export_view(window, "units", tmp_path / "d.png", options=FigureOptions(theme="dark"))
+    assert colour_share(tmp_path / "d.png", DARK.background, 6) > 0.3
+
+
+def test_hidden_layer_view_is_brought_up_to_date(window, tmp_path):
+    window.input_dock.raise_()                  # the layer view's tab is behind it
+    QApplication.processEvents()
+    window.model.step(3)                        # steps taken while hidden
+    with Figure(window, "layer") as fig:
+        fig.image(400)
+        assert window.layer_dock.isVisible()
+        heat = window.layer_view.heat["h"]
+        assert np.isfinite(heat.data[:, 19]).all()
+
+
+def test_cancelling_an_animation_writes_nothing(window, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "a.gif"
+    with pytest.raises(ExportCancelled):
+        export_view(window, "units", path, positions=range(0, 10),
+                    progress=lambda done, total: done < 2)
+    assert not list(out.iterdir())
+    assert window.model.t == 18
+
+
+def test_bad_requests_are_clear_errors(window, tmp_path):
+    with pytest.raises(ScopeError, match="choose .png"):
+        export_view(window, "units", tmp_path / "x.bmp")
+    with pytest.raises(ScopeError, match="outside"):
+        export_view(window, "units", tmp_path / "x.gif", positions=range(25, 40))
+    with pytest.raises(ScopeError, match="unknown view"):
+        export_view(window, "nope", tmp_path / "x.png")
+    with pytest.raises(ScopeError, match="too large"):
+        export_view(window, "units", tmp_path / "x.png", width=19000)
+
+
+def test_export_menu_toolbar_and_shortcuts(window):
+    assert window.act_export in window.export_menu.actions()
+    assert window.act_copy_image in window.export_menu.actions()
+    assert window.act_export.shortcut().toString() == "Ctrl+Shift+E"
+    assert window.act_copy_image.shortcut().toString() == "Ctrl+Shift+C"
+    bars = [a for bar in window.findChildren(type(window.addToolBar("probe"))) for a in bar.actions()]
+    assert window.act_export in bars
+
+
+def test_dialog_defaults_and_remembered_choices(window):
+    dialog = ExportDialog(window, "units", window.settings)
+    assert dialog.width_spin.value() == default_width(window, "units")
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
+    assert dialog.width_spin.value() == default_width(window, "units") // 2
+    assert dialog.anim_row.isEnabled()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".csv"))
+    assert not dialog.width_spin.isEnabled() and not dialog.title_edit.isEnabled()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".svg"))
+    dialog.title_edit.setText("Slide 3")
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
+    request = dialog.request()
+    assert (request.view, request.suffix, request.width) == ("units", ".svg", None)
+    assert request.options.title == "Slide 3" and request.options.theme == "dark"
+    again = ExportDialog(window, "cell", window.settings)
+    assert again.format_combo.currentData() == ".svg"
+    assert again.title_edit.text() == "Slide 3"
+    assert again.view_combo.currentData() == "cell"
+
+
+def test_window_exporter_reports_failures_and_keeps_running(window, tmp_path):
+    request = ExportRequest(view="units", suffix=".png", width=600, options=FigureOptions())
+    assert window.exporter.run(request, str(tmp_path / "missing" / "x.png")) is None
+    assert window.errors and "missing" in window.errors[-1]
+    result = window.exporter.run(request, str(tmp_path / "ok.png"))
+    assert result["width"] == 600 and (tmp_path / "ok.png").exists()
+    assert "Exported" in window.statusBar().currentMessage()
+
+
+def test_copy_image_to_clipboard(window):
+    assert window.exporter.copy("cell", width=640)
+    image = QApplication.clipboard().image()
+    assert image.width() == 640 and not image.isNull()

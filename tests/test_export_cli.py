@@ -1,0 +1,110 @@
+"""``python main.py export`` with no display: every view, every format, and clean errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import Session, load_model
+from engine.commands import resolve_input
+from tests.helpers import ROOT, assert_clean_error, run_cli
+
+
+def run_headless(*args: str) -> subprocess.CompletedProcess:
+    """As on a server: no DISPLAY and no QT_QPA_PLATFORM; the command must cope by itself."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def demo_run():
+    model = load_model("demo:sine")
+    session = Session(model, resolve_input(model, None, None))
+    return session.full()
+
+
+@pytest.mark.parametrize("view", ["units", "layer", "cell", "window"])
+def test_png_of_every_view_headless(tmp_path, view):
+    out = tmp_path / f"{view}.png"
+    proc = run_headless("export", "demo:sine", "--step", "40", "--view", view, "--unit", "3",
+                        "--out", str(out), "--width", "1200", "--title", "Sine")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.strip() == ""
+    image = Image.open(out)
+    assert image.size[0] == 1200
+    assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3)[::5], axis=0)) > 40
+    meta = json.loads(image.text["lstm-scope"])
+    assert (meta["model"], meta["layer"], meta["cursor"], meta["view"]) == ("demo:sine", "lstm", 40, view)
+    if view == "cell":
+        assert meta["unit"] == 3 and meta["position"] == 40
+    assert "wrote" in proc.stdout
+
+
+def test_svg_and_gif_headless(tmp_path):
+    svg = tmp_path / "u.svg"
+    proc = run_cli("export", "demo:sine", "--view", "units", "--unit-range", "0:4", "--step", "9",
+                   "--out", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) > 10
+    gif = tmp_path / "a.gif"
+    proc = run_cli("export", "demo:sine", "--view", "layer", "--steps", "10:15", "--out", str(gif),
+                   "--fps", "5")
+    assert proc.returncode == 0, proc.stderr
+    image = Image.open(gif)
+    assert image.n_frames == 5 and image.info["duration"] == 200
+
+
+def test_csv_and_npz_equal_the_engine(tmp_path, demo_run):
+    npz, table = tmp_path / "u.npz", tmp_path / "u.csv"
+    for out in (npz, table):
+        proc = run_cli("export", "demo:sine", "--step", "20", "--unit-range", "3:6", "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+    with np.load(npz) as data:
+        assert data["units"].tolist() == [3, 4, 5]
+        assert np.array_equal(data["c"], demo_run.c[0:1, :, 3:6])
+        assert data["read"].sum() == 21
+        assert json.loads(str(data["meta"]))["cursor"] == 20
+    rows = list(csv.reader(open(table, newline="")))
+    assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
+    assert len(rows) == 1 + demo_run.steps * 3
+    for row in rows[1::37]:
+        t, unit = int(row[0]), int(row[1])
+        assert np.float32(row[4]) == demo_run.f[0, t, unit]
+    cell = tmp_path / "cell.npz"
+    assert run_cli("export", "demo:sine", "--view", "cell", "--unit", "5", "--step", "7",
+                   "--out", str(cell)).returncode == 0
+    with np.load(cell) as data:
+        assert data["h"] == demo_run.h[0, 7, 5] and int(data["position"]) == 7
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--out", "x.bmp"], ["x.bmp", ".png"]),
+    (["--out", "{tmp}/missing/x.png"], ["does not exist"]),
+    (["--step", "999", "--out", "{tmp}/x.png"], ["--step 999"]),
+    (["--view", "cell", "--unit", "40", "--out", "{tmp}/x.png"], ["--unit 40"]),
+    (["--steps", "0:5", "--out", "{tmp}/x.png"], ["--steps", ".gif"]),
+    (["--steps", "9:3", "--out", "{tmp}/x.gif"], ["--steps 9:3"]),
+    (["--unit-range", "50:60", "--out", "{tmp}/x.png"], ["selects no unit"]),
+    (["--sample", "3", "--out", "{tmp}/x.png"], ["--sample 3"]),
+    (["--width", "3", "--out", "{tmp}/x.png"], ["--width 3"]),
+])
+def test_bad_arguments_give_one_line(tmp_path, args, needles):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    assert_clean_error(run_cli("export", "demo:sine", *args), *needles)
+
+
+def test_bad_model_file_gives_one_line(tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip")
+    assert_clean_error(run_cli("export", str(bad), "--out", str(tmp_path / "x.png")), "broken.keras")
