@@ -210,8 +210,8 @@ class InputEditor(QWidget):
         session = self.model.session
         if not self.carry.isChecked() or session is None:
             return None
-        h, c = session.full().final_state()
-        return {session.info.name: (h, c)}
+        # every layer carries its state, as a stateful Keras model does between segments
+        return session.final_states()
 
     def _emit(self, x: np.ndarray, label: str) -> None:
         session = self.model.session
@@ -235,7 +235,8 @@ class InputEditor(QWidget):
         session = self.model.session
         preset = PRESETS[self.preset_combo.currentIndex()]
         params = {k: spin.value() for k, spin in self.param_spins.items()}
-        d = session.info.input_dim if session else 1
+        # the model's own input width (a deeper traced layer reads another width)
+        d = session.x.shape[-1] if session is not None and np.ndim(session.x) == 3 else 1
         batch = self.batch_spin.value()
         samples = []
         for b in range(batch):

@@ -83,6 +83,21 @@ def test_carried_state_starts_the_next_segment(window, qtbot):
     assert "carried state" in editor.state_label.text()
 
 
+def test_carried_state_reaches_every_layer_of_a_stack(make_window, qtbot):
+    from tests.gui.conftest import open_session, sine_input, stacked_model
+    window = make_window()
+    first = open_session(window, stacked_model(), sine_input(12), layer=1)
+    finals = first.final_states()
+    window.input_editor.carry.setChecked(True)
+    window.input_editor.apply_preset()
+    s = _traced(window, qtbot, first)
+    assert s.layer_index == 1
+    deeper = s.full()            # the traced (second) layer starts from its own final state
+    assert np.array_equal(deeper.h0, finals["second"][0])
+    s.set_layer(0)               # and so does the first layer, which feeds it
+    assert np.array_equal(s.full().c0, finals["first"][1])
+
+
 def test_memory_guard_asks_before_a_huge_trace(window):
     editor = window.input_editor
     asked = []
