@@ -342,9 +342,10 @@ def install_export(window) -> WindowExporter:
     for action in (export_action, copy_action):
         window.addAction(action)
         window.export_menu.addAction(action)
-    bar = QToolBar("Export", window)
-    bar.setObjectName("export")
-    bar.addAction(export_action)
-    window.addToolBar(bar)
+    export_action.setIconText("Export…")
+    bar = window.findChild(QToolBar, "transport")      # beside the transport, always in view
+    if bar is not None:
+        bar.addSeparator()
+        bar.addAction(export_action)
     window.act_export, window.act_copy_image = export_action, copy_action
     return exporter
