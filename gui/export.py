@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -39,6 +39,7 @@ IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
 MAX_GIF_FRAMES = 1000
+DENSE_POINTS = 150_000                    # lane points above which exports are not smoothed
 MAX_PNG_PIXELS = 120_000_000              # ~480 MB of RGBA: beyond this, say so before trying
 
 CHILDREN_ONLY = QWidget.RenderFlag.DrawChildren      # the figure paints its own background
@@ -272,12 +273,12 @@ class Figure:
             from .app import apply_theme
             self._app_theme = getattr(self.host, "theme", "light")
             apply_theme(self.options.theme)
-        self.set_scale(1.0)
-        return self
+        return self        # views are restyled once, at the scale of the first picture
 
     def __exit__(self, *exc) -> None:
-        for v, pal in self._saved:
-            v.apply_palette(pal)
+        if self._scale is not None:
+            for v, pal in self._saved:
+                v.apply_palette(pal)
         if self._app_theme is not None:
             from .app import apply_theme
             apply_theme(self._app_theme)
@@ -299,7 +300,18 @@ class Figure:
         pal = print_palette(self.options.theme)
         if self.view == "window":       # the window as laid out: print colours, screen text size
             pal = replace(pal, font_pt=0.0)
+        if self._dense():
+            pal = replace(pal, antialias=False)
         return pal
+
+    def _dense(self) -> bool:
+        """Smoothing wide strokes costs seconds when thousands of lane segments overlap, and
+        shows no difference when lanes are a few pixels tall: only few lanes are smoothed."""
+        if self.view not in ("units", "window"):
+            return False
+        panel = self.host.units_panel
+        points = len(panel.order) * self.host.model.steps * max(len(panel.visible_signals), 1)
+        return points > DENSE_POINTS
 
     def set_scale(self, scale: float) -> None:
         """Pens for a picture ``scale`` times the on-screen size (cosmetic pens don't scale)."""
@@ -309,7 +321,8 @@ class Figure:
         for v, pal in self._saved:
             base = pal if self.options.theme == "screen" else self.palette
             v.apply_palette(base.scaled(scale))
-        QApplication.sendPostedEvents()           # pyqtgraph lays out new axis fonts lazily
+        # pyqtgraph lays out new axis fonts lazily; run only those layouts, not a screen repaint
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def sync(self) -> None:
         """Bring views that skip work while hidden up to the cursor before a frame is taken."""
@@ -427,6 +440,8 @@ class Figure:
         """True vectors: curves are SVG paths, text is text (heat-maps stay images)."""
         from PySide6.QtSvg import QSvgGenerator
         self.set_scale(1.0)
+        if self.view in ("units", "window"):
+            self.host.units_panel.set_whole_paths(True)
         self.sync()
         logical = self.size()
         buffer = QBuffer()

@@ -330,6 +330,14 @@ class UnitsPanel(QWidget):
         else:
             self.cursor.setPos(cursor)
 
+    def set_whole_paths(self, on: bool) -> None:
+        """Stroke each curve as one path (SVG export: one <path> per chunk, not one element per
+        segment); off lets pyqtgraph split wide pens into segments, faster on screen."""
+        for group in (self._live, self._ghosts):
+            for items in group.values():
+                for item in items:
+                    item.setSegmentedLineMode("off" if on else "auto")
+
     # --- fork overlay --------------------------------------------------------------------------
     def set_overlay(self, arrays: dict[str, np.ndarray] | None, label: str = "") -> None:
         """Draw a fork's C and h over the original lanes (dashed), or remove it (None).
