@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ class ViewContext:
             out.pop("position")
         else:
             out.pop("units")
-        if len(self.units) > 64:                 # keep a PNG header short; the NPZ has them all
+        if "units" in out and len(self.units) > 64:   # keep a PNG header short; NPZ has them all
             out["units"] = f"{len(self.units)} units: {self.units[0]}..{self.units[-1]}"
         return out
 
@@ -204,14 +205,18 @@ def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext) -> Path:
     if suffix not in DATA_SUFFIXES:
         raise ScopeError(f"{path}: data exports are .csv or .npz")
     check_writable(path)
+    tmp = path.with_name(f".{path.name}.part")      # never half a file, never a truncated old one
     try:
         if suffix == ".npz":
-            write_npz(path, view_arrays(trace, ctx), ctx.describe())
+            write_npz(tmp, view_arrays(trace, ctx), ctx.describe())
         else:
             header, rows = (cell_table if ctx.view == "cell" else lane_table)(trace, ctx)
-            write_csv(path, header, rows)
+            write_csv(tmp, header, rows)
+        os.replace(tmp, path)
     except OSError as exc:
         raise ScopeError(f"{path}: could not write ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -41,6 +44,7 @@ MARGIN = 18
 MAX_GIF_FRAMES = 1000
 DENSE_POINTS = 150_000                    # lane points above which exports are not smoothed
 MAX_PNG_PIXELS = 120_000_000              # ~480 MB of RGBA: beyond this, say so before trying
+MAX_GIF_PIXELS = 800_000_000              # every frame is held (1 byte a pixel) until written
 
 CHILDREN_ONLY = QWidget.RenderFlag.DrawChildren      # the figure paints its own background
 Progress = Callable[[int, int], bool]      # (done, total) -> keep going?
@@ -267,31 +271,55 @@ class Figure:
 
     # styling
     def __enter__(self) -> Figure:
-        self._reveal()
-        self._saved = [(v, v.palette) for v in self.views]
-        if self.view == "window" and self.options.theme != "screen":
-            from .app import apply_theme
-            self._app_theme = getattr(self.host, "theme", "light")
-            apply_theme(self.options.theme)
+        try:
+            self._reveal()
+            self._saved = [(v, v.palette) for v in self.views]
+            if self.view == "window" and self.options.theme != "screen":
+                from .app import apply_theme
+                self._app_theme = getattr(self.host, "theme", "light")
+                apply_theme(self.options.theme)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self        # views are restyled once, at the scale of the first picture
 
     def __exit__(self, *exc) -> None:
-        if self._scale is not None:
-            for v, pal in self._saved:
-                v.apply_palette(pal)
-        if self._app_theme is not None:
-            from .app import apply_theme
-            apply_theme(self._app_theme)
-        self._scale = None
+        """Put back everything an export touched: palettes, app theme, docks."""
+        try:
+            if self._scale is not None:
+                for v, pal in self._saved:
+                    v.apply_palette(pal)
+            if self._app_theme is not None:
+                from .app import apply_theme
+                apply_theme(self._app_theme)
+        finally:
+            self._scale = None
+            self._app_theme = None
+            self._unreveal()
 
     def _reveal(self) -> None:
-        """A view in a hidden dock tab has a stale size: bring its dock to the front first."""
+        """A view in a hidden dock or tab has a stale size: bring its dock to the front first
+        (and remember what was there, to put it back)."""
+        self._revealed = None
         dock = {"layer": getattr(self.host, "layer_dock", None),
                 "cell": getattr(self.host, "cell_dock", None)}.get(self.view)
-        if dock is not None and not dock.widget().isVisible():
-            dock.show()
-            dock.raise_()
-            QApplication.processEvents()
+        if dock is None or dock.widget().isVisible():
+            return
+        front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]
+        self._revealed = (dock, dock.isHidden(), front[0] if front else None)
+        dock.show()
+        dock.raise_()
+        QApplication.processEvents()
+
+    def _unreveal(self) -> None:
+        revealed, self._revealed = getattr(self, "_revealed", None), None
+        if revealed is None:
+            return
+        dock, was_hidden, front = revealed
+        if was_hidden:
+            dock.hide()
+        elif front is not None:
+            front.raise_()
 
     @property
     def palette(self) -> Palette:
@@ -335,83 +363,92 @@ class Figure:
     def context(self) -> ViewContext:
         return view_context(self.host, self.view)
 
-    def _parts(self) -> tuple[FigureText, list[QWidget], FigureText, int]:
+    @contextmanager
+    def _laid_out(self) -> Iterator[tuple[FigureText, list[QWidget], FigureText, QSize]]:
+        """Header, view widgets, footer and the figure's logical size; the texts are deleted
+        right after (an animation builds them once per frame)."""
         ctx = self.context()
         palette = self.palette
         bodies = view_widgets(self.host, self.view)
         width = max(w.width() for w in bodies)
         header = build_header(self.host, self.view, ctx, self.options, palette, width)
         footer = build_footer(self.view, ctx, self.options, palette, self.host.model.units, width)
-        for text in (header, footer):
-            text.lay_out()
-        return header, bodies, footer, MARGIN
+        try:
+            for text in (header, footer):
+                text.lay_out()
+            height = sum(w.height() for w in bodies) + 2 * MARGIN
+            for text in (header, footer):
+                if not text.empty():
+                    height += text.height() + MARGIN
+            yield header, bodies, footer, QSize(width + 2 * MARGIN, height)
+        finally:
+            for text in (header, footer):
+                text.hide()
+                shiboken6.delete(text)
 
     def size(self) -> QSize:
-        header, bodies, footer, margin = self._parts()
-        try:
-            return self._size(header, bodies, footer, margin)
-        finally:
-            header.deleteLater()
-            footer.deleteLater()
-
-    @staticmethod
-    def _size(header, bodies, footer, margin) -> QSize:
-        width = max(w.width() for w in bodies) + 2 * margin
-        height = sum(w.height() for w in bodies) + 2 * margin
-        for text in (header, footer):
-            if not text.empty():
-                height += text.height() + margin
-        return QSize(width, height)
-
-    def paint(self, painter: QPainter) -> QSize:
-        """Draw the whole figure at the painter's origin, in logical (on-screen) pixels."""
-        header, bodies, footer, margin = self._parts()
-        try:
-            size = self._size(header, bodies, footer, margin)
-            painter.fillRect(QRect(QPoint(0, 0), size), QColor(self.palette.background))
-            y = margin
-            if not header.empty():
-                header.render(painter, QPoint(margin, y), renderFlags=CHILDREN_ONLY)
-                y += header.height() + margin
-            for widget in bodies:
-                # QWidget.render, not QGraphicsView.render (a scene render without the axes)
-                QWidget.render(widget, painter, QPoint(margin, y))
-                y += widget.height()
-            if not footer.empty():
-                footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)
-            self.text_lines = header.parts + footer.parts
+        with self._laid_out() as (_, _, _, size):
             return size
-        finally:
-            header.deleteLater()
-            footer.deleteLater()
+
+    def paint(self, painter: QPainter, parts=None) -> QSize:
+        """Draw the whole figure at the painter's origin, in logical (on-screen) pixels."""
+        if parts is None:
+            with self._laid_out() as laid:
+                return self.paint(painter, laid)
+        header, bodies, footer, size = parts
+        margin = MARGIN
+        painter.fillRect(QRect(QPoint(0, 0), size), QColor(self.palette.background))
+        y = margin
+        if not header.empty():
+            header.render(painter, QPoint(margin, y), renderFlags=CHILDREN_ONLY)
+            y += header.height() + margin
+        for widget in bodies:
+            # QWidget.render, not QGraphicsView.render (a scene render without the axes)
+            QWidget.render(widget, painter, QPoint(margin, y))
+            y += widget.height()
+        if not footer.empty():
+            footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)
+        self.text_lines = header.parts + footer.parts
+        return size
 
     # output
     def image(self, width: int | None = None) -> QImage:
         """The figure as an image ``width`` pixels wide (default: twice its on-screen width)."""
         logical = self.size()
         width = int(width or 2 * logical.width())
+        scale = self._check_width(width, logical)
+        self.set_scale(scale)
+        self.sync()
+        with self._laid_out() as parts:
+            logical = parts[3]
+            height = max(1, round(logical.height() * scale))
+            image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
+            image.setDevicePixelRatio(scale)
+            image.fill(QColor(self.palette.background))
+            painter = QPainter(image)
+            try:
+                painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
+                painter.setRenderHint(QPainter.TextAntialiasing, True)
+                self.paint(painter, parts)
+            finally:
+                painter.end()
+        dots = round(96 * scale / 0.0254)
+        image.setDotsPerMeterX(dots)   # slide software then places it at its on-screen size
+        image.setDotsPerMeterY(dots)
+        return image
+
+    @staticmethod
+    def _check_width(width: int, logical: QSize, frames: int = 1) -> float:
         if width < 16:
             raise ScopeError(f"a width of {width} px is too small")
         scale = width / logical.width()
         height = max(1, round(logical.height() * scale))
         if width * height > MAX_PNG_PIXELS:
             raise ScopeError(f"{width}×{height} px is too large an image; choose a smaller width")
-        self.set_scale(scale)
-        self.sync()
-        image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
-        image.setDevicePixelRatio(scale)
-        image.fill(QColor(self.palette.background))
-        painter = QPainter(image)
-        try:
-            painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
-            painter.setRenderHint(QPainter.TextAntialiasing, True)
-            self.paint(painter)
-        finally:
-            painter.end()
-        dots = round(96 * scale / 0.0254)
-        image.setDotsPerMeterX(dots)   # slide software then places it at its on-screen size
-        image.setDotsPerMeterY(dots)
-        return image
+        if frames > 1 and width * height * frames > MAX_GIF_PIXELS:
+            raise ScopeError(f"{frames} frames of {width}×{height} px is too large an animation; "
+                             "choose fewer steps or a smaller width")
+        return scale
 
     def metadata(self) -> dict[str, Any]:
         meta = self.context().describe()
@@ -438,12 +475,16 @@ class Figure:
 
     def save_svg(self, path: str | Path) -> QSize:
         """True vectors: curves are SVG paths, text is text (heat-maps stay images)."""
-        from PySide6.QtSvg import QSvgGenerator
         self.set_scale(1.0)
         if self.view in ("units", "window"):
             self.host.units_panel.set_whole_paths(True)
         self.sync()
-        logical = self.size()
+        with self._laid_out() as parts:
+            return self._write_svg(path, parts)
+
+    def _write_svg(self, path: str | Path, parts) -> QSize:
+        from PySide6.QtSvg import QSvgGenerator
+        logical = parts[3]
         buffer = QBuffer()
         buffer.open(QIODevice.WriteOnly)
         generator = QSvgGenerator()
@@ -456,7 +497,7 @@ class Figure:
         generator.setDescription(self.context().summary())
         painter = QPainter(generator)
         try:
-            self.paint(painter)
+            self.paint(painter, parts)
         finally:
             painter.end()
         buffer.close()
@@ -469,7 +510,8 @@ class Figure:
                progress: Progress | None = None) -> Iterator[QImage]:
         """One image per input position: the cursor set so that position has just been read."""
         session = self.host.model.session
-        for done, position in enumerate(positions):
+        order = reversed(positions) if session.backward else positions   # the way it reads
+        for done, position in enumerate(order):
             if progress is not None and not progress(done, len(positions)):
                 return
             self.host.model.seek(session.position_to_t(position))
@@ -483,13 +525,19 @@ class Figure:
         """
         from PIL import Image
         check_positions(positions, self.host.model.steps)
+        fps = self.options.fps
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0.1 <= fps <= 100):
+            raise ScopeError(f"a frame rate of {fps} frames/s: choose 0.1 to 100")
         session = self.host.model.session
-        start_t = session.t
+        inspector = self.host.cell_inspector
+        start_t, pinned = session.t, inspector.pinned
         meta = self.metadata()
         for key in ("t", "cursor"):               # each frame has its own; say which frames
             meta.pop(key, None)
         meta["frames"] = f"{positions.start}:{positions.stop}"
-        width = width or self.size().width()      # an animation: on-screen size by default
+        logical = self.size()
+        width = width or logical.width()          # an animation: on-screen size by default
+        self._check_width(width, logical, len(positions))
         frames: list[Image.Image] = []
         try:
             for image in self.frames(positions, width, progress):
@@ -497,9 +545,12 @@ class Figure:
                                                            colors=255))
         finally:
             self.host.model.seek(start_t)
+            if pinned is not None:                # stepping unpinned the inspector's step
+                inspector.pinned = pinned
+                inspector.refresh()
         if len(frames) < len(positions):
             raise ExportCancelled(f"{path}: export cancelled after {len(frames)} frames")
-        duration = max(20, round(1000 / max(self.options.fps, 0.1)))
+        duration = max(20, round(1000 / fps))
         buffer = io.BytesIO()
         frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
                        duration=duration, loop=0, comment=json.dumps(meta).encode())
@@ -516,6 +567,14 @@ class Figure:
 
 class ExportCancelled(ScopeError):
     """The user pressed Cancel: nothing was written."""
+
+
+def _tab_siblings(host, dock) -> list:
+    """Docks sharing ``dock``'s tab group."""
+    try:
+        return list(host.tabifiedDockWidgets(dock))
+    except (AttributeError, RuntimeError):
+        return []
 
 
 def check_positions(positions: range, steps: int) -> None:

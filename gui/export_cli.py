@@ -8,6 +8,7 @@ File → Export. Data files need no Qt at all: they come from ``engine.export``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -34,6 +35,8 @@ def run_export(args: argparse.Namespace) -> int:
     check_writable(out)
     if args.steps is not None and suffix != ".gif":
         raise ScopeError("--steps A:B is for a .gif animation; use --step K for one picture")
+    if not (math.isfinite(args.fps) and 0.1 <= args.fps <= 100):
+        raise ScopeError(f"--fps {args.fps}: choose 0.1 to 100 frames per second")
     if args.width is not None and not 16 <= args.width <= 20000:
         raise ScopeError(f"--width {args.width}: choose 16 to 20000 pixels")
     session, source, input_source = open_session(args)

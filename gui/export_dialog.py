@@ -281,8 +281,8 @@ class WindowExporter:
         except ScopeError as exc:
             window.report_error("Export failed", str(exc))
             return None
-        except (OSError, MemoryError) as exc:
-            window.report_error("Export failed", f"{path}: {exc}")
+        except Exception as exc:      # noqa: BLE001 — never lose the session over an export
+            window.report_error("Export failed", f"{path}: {type(exc).__name__}: {exc}")
             return None
         finally:
             if progress is not None:
@@ -308,6 +308,9 @@ class WindowExporter:
                 image = fig.copy_to_clipboard(width)
         except ScopeError as exc:
             window.report_error("Copy image", str(exc))
+            return False
+        except Exception as exc:      # noqa: BLE001 — never lose the session over a copy
+            window.report_error("Copy image", f"{type(exc).__name__}: {exc}")
             return False
         window.statusBar().showMessage(f"Copied the {VIEW_TITLES[view].lower()} "
                                        f"({image.width()}×{image.height()} px) to the clipboard", 6000)

@@ -39,6 +39,14 @@ def signal_range(trace: LayerTrace, name: str, sample: int) -> tuple[float, floa
     return peak
 
 
+def per_unit(values: np.ndarray, units: int) -> np.ndarray:
+    """``values`` with a last axis of ``units``: a projected h (PyTorch ``proj_size``) has P < N
+    columns that belong to no unit, so its lanes are left empty (NaN) rather than mislabelled."""
+    if values.shape[-1] == units:
+        return values
+    return np.full(values.shape[:-1] + (units,), np.nan, np.float32)
+
+
 class LaneScaler:
     """Maps each signal's values into lane bands: y = row + 0.5 - 0.42 * v_scaled (row 0 on top)."""
 
@@ -46,6 +54,8 @@ class LaneScaler:
         self.ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in ("i", "f", "o", "g", "c", "h"):
             rng = signal_range(full, name, sample)
+            if not isinstance(rng, tuple) and rng.shape[-1] != full.units:
+                rng = np.ones(full.units)            # projected h: not drawn per unit
             if isinstance(rng, tuple):
                 lo, hi = (np.broadcast_to(np.asarray(v, np.float64), (full.units,)) for v in rng)
             else:
@@ -57,7 +67,7 @@ class LaneScaler:
     def to_lane(self, name: str, values: np.ndarray, order: np.ndarray) -> np.ndarray:
         """values (T', N) of all units -> y (rows, T') for the units in ``order``."""
         lo, span = self.ranges[name]
-        v = values[:, order]
+        v = per_unit(values, len(lo))[:, order]
         scaled = 2.0 * (v - lo[order]) / span[order] - 1.0
         np.clip(scaled, -1.2, 1.2, out=scaled)
         rows = np.arange(len(order), dtype=np.float32)[:, None]
@@ -73,7 +83,7 @@ def parse_filter(text: str, units: int, full: LayerTrace | None = None, sample: 
         k = int(spec[3:].strip() or 10)
         if full is None:
             return np.arange(min(k, units))
-        var = unit_stats(full, sample).variance["h"]
+        var = per_unit(np.asarray(unit_stats(full, sample).variance["h"], float), units)
         return np.sort(np.argsort(-np.nan_to_num(var, nan=-1))[:k])
     if ":" in spec and "," not in spec:
         a, _, b = spec.partition(":")
@@ -94,7 +104,7 @@ def sort_units(units: np.ndarray, how: str, full: LayerTrace | None, sample: int
         return np.sort(units)
     stats = unit_stats(full, sample)
     if how == "variance":
-        key = np.nan_to_num(stats.variance["h"], nan=-1.0)
+        key = np.nan_to_num(per_unit(np.asarray(stats.variance["h"], float), full.units), nan=-1.0)
     elif how == "saturation":
         key = np.nanmean(np.stack([stats.saturation[g] for g in ("i", "f", "o")]), axis=0)
         key = np.nan_to_num(key, nan=-1.0)

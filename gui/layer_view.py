@@ -39,6 +39,7 @@ from engine.cell import GATES
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
 
+from .lanes import per_unit
 from .plot_style import set_axis_label, style_axes, tick_font
 from .session_model import SessionModel
 from .theme import SIGNAL_SHORT, Palette
@@ -348,7 +349,7 @@ class LayerView(QWidget):
                 plot.setXLink(first)
                 plot.setYLink(first)
             heat = HeatPlot(plot, name, self.palette)
-            image = trace_image(live, name, sample)[:, self.order].T        # (rows, T)
+            image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T  # (rows, T)
             levels = _levels(name, full, trace_image(full, name, sample))
             heat.set_data(image, levels)
             self.heat[name] = heat
@@ -415,7 +416,12 @@ class LayerView(QWidget):
             if not name.startswith("z"):
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
         self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        first = next(iter(self.heat.values()), None)
+        view_range = first.plot.getViewBox().viewRange() if first is not None else None
         self.rebuild()
+        first = next(iter(self.heat.values()), None)
+        if view_range is not None and first is not None:    # keep the user's zoom
+            first.plot.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
 
     def set_signal_visible(self, name: str, on: bool) -> None:
         if on and name not in self.visible:
@@ -450,7 +456,8 @@ class LayerView(QWidget):
         for p in range(lo, min(hi, session.steps)):     # processing indices read or forgotten
             pos = session.runner.position(p)
             for name, heat in self.heat.items():
-                heat.set_column(pos, trace_column(live, name, sample, pos)[self.order])
+                column = per_unit(trace_column(live, name, sample, pos), session.units)
+                heat.set_column(pos, column[self.order])
         self._drawn_t = t
         self._move_cursor()
 
@@ -472,6 +479,7 @@ class LayerView(QWidget):
         cols = [np.arange(n), st.mean["h"], st.variance["h"], st.mean["c"], st.variance["c"],
                 st.saturation["f"], st.saturation["i"], st.saturation["o"], st.saturation["g"],
                 st.max_abs_h, st.dead.astype(float), st.half_life]
+        cols = [per_unit(np.asarray(col, float), n) for col in cols]   # projected h: "—"
         self.table.setSortingEnabled(False)
         self.table.setRowCount(n)
         for r in range(n):

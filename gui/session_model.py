@@ -87,6 +87,8 @@ class SessionModel(QObject):
     def value(self, signal: str, unit: int, position: int) -> float:
         """The engine's number for one signal, unit and input position of the current sample."""
         arr = self.live().signal(signal)
+        if unit >= arr.shape[2]:      # a projected h has fewer columns than units
+            return float("nan")
         return float(arr[self.sample, position, unit])
 
     def output_so_far(self) -> np.ndarray | None:

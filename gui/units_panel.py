@@ -170,8 +170,11 @@ class UnitsPanel(QWidget):
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
+        view_range = self.vb.viewRange() if self.model.ready else None
         self._style(palette)
         self.rebuild()
+        if view_range is not None:      # the same run: keep the user's zoom and scroll
+            self.vb.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
         self.set_overlay(getattr(self, "_overlay_arrays", None), getattr(self, "overlay_label", ""))
 
     # --- options -----------------------------------------------------------------------------

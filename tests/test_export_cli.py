@@ -98,6 +98,7 @@ def test_csv_and_npz_equal_the_engine(tmp_path, demo_run):
     (["--unit-range", "50:60", "--out", "{tmp}/x.png"], ["selects no unit"]),
     (["--sample", "3", "--out", "{tmp}/x.png"], ["--sample 3"]),
     (["--width", "3", "--out", "{tmp}/x.png"], ["--width 3"]),
+    (["--fps", "nan", "--out", "{tmp}/x.gif"], ["--fps nan"]),
 ])
 def test_bad_arguments_give_one_line(tmp_path, args, needles):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -108,3 +109,22 @@ def test_bad_model_file_gives_one_line(tmp_path):
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"not a zip")
     assert_clean_error(run_cli("export", str(bad), "--out", str(tmp_path / "x.png")), "broken.keras")
+
+
+def test_second_sample_of_a_batch_file(tmp_path):
+    model = load_model("demo:sine")
+    x = np.stack([np.sin(np.arange(30) * 0.2), np.cos(np.arange(30) * 0.3)])[..., None].astype(np.float32)
+    np.save(tmp_path / "batch.npy", x)
+    out = tmp_path / "s1.npz"
+    proc = run_cli("export", "demo:sine", "--input", str(tmp_path / "batch.npy"), "--sample", "1",
+                   "--view", "cell", "--unit", "2", "--unit-range", "0:3", "--step", "12",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    full = Session(model, x).full()
+    with np.load(out) as data:
+        assert data["h"] == full.h[1, 12, 2] and data["c_prev"] == full.c[1, 11, 2]
+        assert json.loads(str(data["meta"]))["sample"] == 1
+    png = tmp_path / "s1.png"
+    assert run_cli("export", "demo:sine", "--input", str(tmp_path / "batch.npy"), "--sample", "1",
+                   "--out", str(png), "--width", "400").returncode == 0
+    assert json.loads(Image.open(png).text["lstm-scope"])["sample"] == 1

@@ -113,3 +113,10 @@ def test_unwritable_places_fail_before_work(run, tmp_path):
 def test_lane_arrays_default_to_every_unit(run):
     arrays = lane_arrays(run.full(), context(run, units=[]))
     assert arrays["units"].tolist() == list(range(7))
+
+
+def test_cell_metadata_names_the_cell_not_the_lanes(run):
+    meta = context(run, view="cell", units=list(range(100))).describe()
+    assert "units" not in meta and meta["unit"] == 2
+    lanes = context(run, units=list(range(100))).describe()
+    assert lanes["units"].startswith("100 units")

@@ -228,3 +228,84 @@ def test_copy_image_to_clipboard(window):
     assert window.exporter.copy("cell", width=640)
     image = QApplication.clipboard().image()
     assert image.width() == 640 and not image.isNull()
+
+
+# --- what an export must leave as it found it ---------------------------------------------------
+def test_export_keeps_zoom_docks_and_pinned_step(window, tmp_path):
+    window.units_panel.vb.setRange(xRange=(5, 12), yRange=(1, 3), padding=0)
+    window.layer_dock.close()
+    window.model.select(2, 9)                         # pins the inspector on step 9
+    assert window.cell_inspector.pinned == 9
+    export_view(window, "units", tmp_path / "u.png")
+    export_view(window, "layer", tmp_path / "l.png")
+    export_view(window, "cell", tmp_path / "c.gif", positions=range(0, 3), width=300)
+    (x0, x1), (y0, y1) = window.units_panel.vb.viewRange()
+    assert (x0, x1) == pytest.approx((5, 12)) and (y0, y1) == pytest.approx((1, 3))
+    assert not window.layer_dock.isVisible()          # closed before, closed after
+    assert window.cell_inspector.pinned == 9 and window.model.t == 18
+
+
+def test_layer_tab_behind_another_stays_behind_it(window, tmp_path):
+    from PySide6.QtWidgets import QTabBar
+
+    def front_tab() -> str:
+        for bar in window.findChildren(QTabBar):
+            names = [bar.tabText(i) for i in range(bar.count())]
+            if "Layer view" in names:
+                return bar.tabText(bar.currentIndex())
+        return ""
+    window.input_dock.raise_()
+    QApplication.processEvents()
+    assert front_tab() == "Input and output"
+    export_view(window, "layer", tmp_path / "l.png")
+    QApplication.processEvents()
+    assert front_tab() == "Input and output"
+    assert Image.open(tmp_path / "l.png").size[0] > 500
+
+
+def test_an_animation_leaves_no_widgets_behind(window, tmp_path):
+    before = len(QApplication.topLevelWidgets())
+    export_view(window, "units", tmp_path / "a.gif", positions=range(0, 6), width=300)
+    assert len(QApplication.topLevelWidgets()) <= before
+
+
+def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
+    from engine.layers import LSTM
+    from engine.model import Model
+    base = small_model(units=4)
+    layer = next(op for op in base.ops if isinstance(op, LSTM))
+    backward = Model([LSTM("back", layer.weights, return_sequences=True, go_backwards=True)],
+                     source="backward")
+    w = make_window()
+    open_session(w, backward, sine_input(12))
+    w.go_to_position(8)                               # read 11, 10, 9, 8
+    assert w.model.t == 4
+    path = tmp_path / "b.npz"
+    export_view(w, "units", path)
+    with np.load(path) as data:
+        assert data["read"].tolist() == [False] * 8 + [True] * 4
+    seen = []
+    with Figure(w, "units") as fig:
+        for _ in fig.frames(range(3, 7), width=200):
+            seen.append(w.model.session.cursor)
+    assert seen == [6, 5, 4, 3]
+
+
+def test_projected_lstm_opens_and_exports(make_window, tmp_path):
+    from engine.cell import CellWeights
+    from engine.layers import LSTM
+    from engine.model import Model
+    rng = np.random.default_rng(0)
+    weights = CellWeights(rng.normal(0, .5, (3, 24)).astype(np.float32),
+                          rng.normal(0, .5, (2, 24)).astype(np.float32), np.zeros(24, np.float32),
+                          projection=rng.normal(0, .5, (6, 2)).astype(np.float32))
+    w = make_window()
+    open_session(w, Model([LSTM("p", weights, return_sequences=True)], source="proj"), sine_input(15))
+    w.model.step(5)
+    w.units_panel.set_sort("variance")
+    for view in VIEWS:
+        export_view(w, view, tmp_path / f"{view}.png", width=400)
+    export_view(w, "units", tmp_path / "p.npz")
+    with np.load(tmp_path / "p.npz") as data:
+        assert data["h"].shape == (1, 15, 2) and data["c"].shape == (1, 15, 6)
+    assert not w.errors
