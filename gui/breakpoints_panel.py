@@ -91,6 +91,8 @@ class HitStrip(QWidget):
 
 
 class BreakpointsPanel(QWidget):
+    hitsShown = Signal(object)      # the t (inputs read) at each hit, for the toolbar timeline
+
     def __init__(self, dm: DebuggerModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.dm = dm
@@ -261,6 +263,7 @@ class BreakpointsPanel(QWidget):
         markers = np.unique(np.concatenate(list(hits.values()))) if hits else np.zeros(0, np.int64)
         self.strip.set_hits(markers, session.steps)
         self.strip.set_cursor(session.cursor)
+        self.hitsShown.emit(np.array([session.position_to_t(int(p)) for p in markers], np.int64))
 
     def _item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if self._updating or not self.dm.ready:

@@ -136,6 +136,8 @@ def install_debugging(window) -> DebuggerModel:
 
     dm = DebuggerModel(window.model, window)
     window.breakpoints_panel = BreakpointsPanel(dm, window.pal)
+    if hasattr(window, "timeline"):
+        window.breakpoints_panel.hitsShown.connect(window.timeline.set_marks)
     window.watches_panel = WatchesPanel(dm, window.pal)
     window.forks_panel = ForksPanel(dm, window.pal)
     right = Qt.RightDockWidgetArea

@@ -115,8 +115,12 @@ def figure_body_size(host: ViewHost, view: str) -> QSize:
 
 
 def default_width(host: ViewHost, view: str) -> int:
-    """Twice the view's size on screen: crisp on a projector and in print."""
-    return 2 * (figure_body_size(host, view).width() + (0 if view == "window" else 2 * MARGIN))
+    """Twice the view's size on screen: crisp on a projector and in print (a view never shown
+    yet, in a closed dock, has no size: then a slide's width)."""
+    width = figure_body_size(host, view).width()
+    if width < 200:
+        return 2 * 1280
+    return 2 * (width + 2 * MARGIN)
 
 
 # --- the words around the picture ------------------------------------------------------------

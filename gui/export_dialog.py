@@ -6,8 +6,10 @@ work through ``gui.export``, with a cancellable progress dialog for animations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -271,22 +273,15 @@ class WindowExporter:
             return not progress.wasCanceled()
         window.stop_play()
         try:
-            result = export_view(window, request.view, path, options=request.options,
-                                 width=request.width,
-                                 positions=request.positions() if request.suffix == ".gif" else None,
-                                 progress=report if progress is not None else None)
-        except ExportCancelled:
-            window.statusBar().showMessage("Export cancelled: nothing was written", 6000)
-            return None
-        except ScopeError as exc:
-            window.report_error("Export failed", str(exc))
-            return None
-        except Exception as exc:      # noqa: BLE001 — never lose the session over an export
-            window.report_error("Export failed", f"{path}: {type(exc).__name__}: {exc}")
-            return None
+            result = self._attempt("Export failed", lambda: export_view(
+                window, request.view, path, options=request.options, width=request.width,
+                positions=request.positions() if request.suffix == ".gif" else None,
+                progress=report if progress is not None else None), path)
         finally:
             if progress is not None:
                 progress.reset()
+        if result is None:
+            return None
         self.last = result
         detail = (f"{result['frames']} frames" if "frames" in result else
                   f"{result['width']}×{result['height']} px" if "width" in result else "data")
@@ -303,18 +298,27 @@ class WindowExporter:
             window.report_error("Copy image", "Open a model first: there is nothing to copy yet.")
             return False
         view = view or self.current_view()
-        try:
+        def copy_image():
             with Figure(window, view, options or self.saved_options()) as fig:
-                image = fig.copy_to_clipboard(width)
-        except ScopeError as exc:
-            window.report_error("Copy image", str(exc))
-            return False
-        except Exception as exc:      # noqa: BLE001 — never lose the session over a copy
-            window.report_error("Copy image", f"{type(exc).__name__}: {exc}")
+                return fig.copy_to_clipboard(width)
+        image = self._attempt("Copy image", copy_image)
+        if image is None:
             return False
         window.statusBar().showMessage(f"Copied the {VIEW_TITLES[view].lower()} "
                                        f"({image.width()}×{image.height()} px) to the clipboard", 6000)
         return True
+
+    def _attempt(self, title: str, action: Callable[[], Any], where: str = "") -> Any | None:
+        """Run an export; a failure is reported in the window (the session is never lost)."""
+        try:
+            return action()
+        except ExportCancelled:
+            self.window.statusBar().showMessage("Export cancelled: nothing was written", 6000)
+        except ScopeError as exc:
+            self.window.report_error(title, str(exc))
+        except Exception as exc:      # noqa: BLE001 — an unexpected failure is still reported
+            self.window.report_error(title, f"{where + ': ' if where else ''}{type(exc).__name__}: {exc}")
+        return None
 
     def saved_options(self) -> FigureOptions:
         s = self.settings

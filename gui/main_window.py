@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressDialog,
-    QSlider,
     QSpinBox,
     QToolBar,
     QWidget,
@@ -32,6 +31,7 @@ from .input_panel import InputPanel
 from .loader_worker import Loader, LoadRequest, LoadResult
 from .session_model import SessionModel
 from .theme import palette
+from .timeline import MarkedSlider
 from .units_panel import UnitsPanel
 
 MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.safetensors *.onnx);;All files (*)"
@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self.speed.setToolTip("Playback speed")
         self.speed.valueChanged.connect(self._speed_changed)
         bar.addWidget(self.speed)
-        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline = MarkedSlider()
         self.timeline.setMinimumWidth(240)
         self.timeline.setToolTip("Scrub: the number of input positions read (t)")
         self.timeline.valueChanged.connect(self._timeline_moved)

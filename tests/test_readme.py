@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -28,3 +30,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert install_and_test in ci
     assert "-eq 5" in ci  # pytest's "no tests collected" must fail CI
+
+
+def test_export_examples_with_the_demo_run(tmp_path):
+    """Every ``python main.py export demo ...`` line of the README works as written."""
+    lines = re.findall(r"^python main.py (export demo[^#\n]*)", README, flags=re.M)
+    assert len(lines) >= 3, lines
+    for line in lines:
+        args = shlex.split(line)
+        out = args.index("--out") + 1
+        args[out] = str(tmp_path / args[out])
+        proc = run_cli(*args)
+        assert proc.returncode == 0, (line, proc.stderr)
+        assert (tmp_path / Path(args[out]).name).stat().st_size > 0

@@ -56,6 +56,26 @@ def test_f5_runs_to_each_hit_and_shift_f5_back(window, qtbot):
     assert window.timeline.value() == s.t
 
 
+def test_hits_are_marked_on_the_toolbar_timeline(window):
+    panel = window.breakpoints_panel
+    panel.edit.setText("h[1] * prev(h[1]) < 0")
+    assert panel.add_from_edit()
+    dbg = window.debugging.debugger
+    hits = list(dbg.all_hits()[dbg.breakpoints[0].id])
+    assert hits
+    # the slider's values are t = inputs read: a hit at position p is t = p + 1
+    assert window.timeline.marks.tolist() == [p + 1 for p in sorted(set(hits))]
+    assert "breakpoint hits" in window.timeline.toolTip()
+    xs = [window.timeline.mark_x(t) for t in window.timeline.marks]
+    assert xs == sorted(xs) and 0 <= xs[0] and xs[-1] <= window.timeline.width()
+    image = window.timeline.grab().toImage()
+    red = [x for x in range(image.width())
+           if image.pixelColor(x, image.height() - 2).name() == "#d62728"]
+    assert len(red) >= min(len(xs), 3)
+    panel.tree.topLevelItem(0).setCheckState(0, Qt.Unchecked)   # disabled: no marks
+    assert window.timeline.marks.size == 0
+
+
 def test_builtin_events_and_disable(window):
     panel = window.breakpoints_panel
     dbg = window.debugging.debugger
