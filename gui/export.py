@@ -137,9 +137,11 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
     shown = len(ctx.units)
     lanes = f"Each row is one of the N = {units} units" if shown == units else \
         f"Each row is one unit ({shown} of the N = {units} units shown)"
+    cursor = ("The red line is the current step; faint lines are steps not read yet."
+              if ctx.t < ctx.steps else "The red line is the last step read.")
     return (f"{lanes} of layer {ctx.layer}, all on one time axis. At every time step t all N "
             "units update together, each reading the input x_t and the whole previous h of every "
-            "unit. The red line is the current step; faint lines are steps not read yet.")
+            f"unit. {cursor}")
 
 
 def legend_signals(host: ViewHost, view: str) -> list[str]:

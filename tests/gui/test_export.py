@@ -309,3 +309,31 @@ def test_projected_lstm_opens_and_exports(make_window, tmp_path):
     with np.load(tmp_path / "p.npz") as data:
         assert data["h"].shape == (1, 15, 2) and data["c"].shape == (1, 15, 6)
     assert not w.errors
+
+
+def test_file_export_menu_end_to_end(window, tmp_path, monkeypatch):
+    """File → Export current view…: dialog, save dialog (suggested name), file, status bar."""
+    from PySide6.QtWidgets import QDialog, QFileDialog
+
+    from gui import export_dialog
+    chosen = {}
+
+    def fake_exec(dialog):
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
+        dialog.first_spin.setValue(2)
+        dialog.last_spin.setValue(4)
+        dialog.width_spin.setValue(320)
+        return QDialog.Accepted
+
+    def fake_save(parent, title, suggested, filters):
+        chosen["suggested"] = suggested
+        return str(tmp_path / "slide"), filters        # no suffix typed: it is added
+    monkeypatch.setattr(export_dialog.ExportDialog, "exec", fake_exec)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_save)
+    window.settings.setValue("export/dir", str(tmp_path))
+    window.act_export.trigger()
+    assert chosen["suggested"].endswith("test-model-units-t17.gif")
+    gif = Image.open(tmp_path / "slide.gif")
+    assert gif.n_frames == 3 and gif.size[0] == 320
+    assert "3 frames" in window.statusBar().currentMessage()
+    assert window.settings.value("export/format") == ".gif"
