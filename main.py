@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 SUBCOMMANDS = ("trace", "info", "export", "bench")
+# what `pip install -e .` brings; a run without them gets one line saying so, not a traceback
+RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL"}
 
 
 def _version() -> str:
@@ -89,7 +91,6 @@ def build_gui_parser() -> argparse.ArgumentParser:
 
 
 def dispatch(argv: Sequence[str]) -> int:
-    from engine.errors import ScopeError
     if argv and argv[0] in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
         args = build_parser().parse_args(argv)
         if args.command == "trace":
@@ -101,10 +102,7 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)
         if args.command == "export":
-            try:
-                from gui.export_cli import run_export
-            except ImportError as exc:
-                raise ScopeError(f"export is not available in this build ({exc})") from None
+            from gui.export_cli import run_export
             return run_export(args)
         if args.command == "bench":
             from benchmarks.bench import run_bench
@@ -120,11 +118,18 @@ def dispatch(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python main.py`` and the ``lstm-scope`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from engine.errors import ScopeError
     try:
-        return dispatch(argv)
-    except ScopeError as exc:
-        print(f"lstm-scope: error: {exc}", file=sys.stderr)
+        from engine.errors import ScopeError
+        try:
+            return dispatch(argv)
+        except ScopeError as exc:
+            print(f"lstm-scope: error: {exc}", file=sys.stderr)
+            return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in RUNTIME_MODULES:
+            raise
+        print(f"lstm-scope: error: the package '{exc.name}' is not installed; install LSTM Scope "
+              f"with its dependencies: pip install -e .", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lstm-scope: interrupted", file=sys.stderr)

@@ -128,3 +128,19 @@ def test_second_sample_of_a_batch_file(tmp_path):
     assert run_cli("export", "demo:sine", "--input", str(tmp_path / "batch.npy"), "--sample", "1",
                    "--out", str(png), "--width", "400").returncode == 0
     assert json.loads(Image.open(png).text["lstm-scope"])["sample"] == 1
+
+
+def test_missing_runtime_package_is_one_line(tmp_path):
+    """Run without `pip install -e .` (h5py absent): one line saying how to install, exit 2."""
+    blocker = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'h5py' or name.startswith('h5py.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'h5py'\", name='h5py')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import main\n"
+        f"sys.exit(main.main(['export', 'demo', '--step', '20', '--out', r'{tmp_path / 'x.png'}']))\n")
+    proc = subprocess.run([sys.executable, "-c", blocker], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert_clean_error(proc, "h5py", "pip install -e .")
