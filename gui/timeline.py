@@ -29,25 +29,29 @@ class MarkedSlider(QSlider):
         self.setToolTip(tip)
         self.update()
 
-    def mark_x(self, value: int) -> float:
-        """Where a value sits along the groove, in widget pixels (the handle's centre)."""
+    def _groove(self) -> tuple[float, int]:
+        """(x of the handle's centre at the minimum, pixels the handle travels)."""
         opt = QStyleOptionSlider()
         self.initStyleOption(opt)
         style = self.style()
         groove = style.subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
         handle = style.subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
-        span = max(groove.width() - handle.width(), 1)
-        offset = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(value), span)
-        return groove.x() + handle.width() / 2 + offset
+        return groove.x() + handle.width() / 2, max(groove.width() - handle.width(), 1)
+
+    def mark_x(self, value: int, groove: tuple[float, int] | None = None) -> float:
+        """Where a value sits along the groove, in widget pixels (the handle's centre)."""
+        start, span = groove or self._groove()
+        return start + QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(value), span)
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().paintEvent(event)
+        super().paintEvent(event)           # repainted at every step: keep the marks cheap
         if not self.marks.size:
             return
+        groove = self._groove()
         painter = QPainter(self)
         painter.setPen(QPen(QColor(HIT_COLOUR), 1))
         bottom = self.height() - 1
         for value in self.marks[(self.marks >= self.minimum()) & (self.marks <= self.maximum())]:
-            x = round(self.mark_x(int(value)))
+            x = round(self.mark_x(int(value), groove))
             painter.drawLine(x, bottom - 5, x, bottom)
         painter.end()

@@ -41,15 +41,19 @@ NAMES = ["sine", "counter", "text", "wide"]
 
 # --- helpers ------------------------------------------------------------------------------
 
-def lstm_states(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(c, h), each (B,T,N), stepping Keras' own LSTM cell over the model's LSTM input."""
+def lstm_input(model, x: np.ndarray):
+    """(what the model's LSTM reads, that LSTM's cell): ``x`` run through the layers before it."""
     layers = list(model.layers)
     k = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.LSTM))
     feed = x
     for layer in layers[:k]:
         feed = layer(feed)
-    feed = np.asarray(feed, np.float32)
-    cell = layers[k].cell
+    return np.asarray(feed, np.float32), layers[k].cell
+
+
+def lstm_states(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(c, h), each (B,T,N), stepping Keras' own LSTM cell over the model's LSTM input."""
+    feed, cell = lstm_input(model, x)
     b, n = feed.shape[0], cell.units
     h = np.zeros((b, n), np.float32)
     c = np.zeros((b, n), np.float32)
@@ -64,13 +68,7 @@ def lstm_states(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def lstm_gates(model, x: np.ndarray) -> dict[str, np.ndarray]:
     """i, f, g, o (B,T,N) of the model's LSTM, from its weights and the h of ``lstm_states``."""
-    layers = list(model.layers)
-    k = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.LSTM))
-    feed = x
-    for layer in layers[:k]:
-        feed = layer(feed)
-    feed = np.asarray(feed, np.float32)
-    cell = layers[k].cell
+    feed, cell = lstm_input(model, x)
     kernel, recurrent, bias = (np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
     _, h = lstm_states(model, x)
     h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
