@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import InputFileError, ScopeError
+from .export import check_writable
 from .inputs import read_input
 from .loaders import load_model
 from .model import Model
@@ -104,13 +105,10 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     arrays["meta"] = np.array(json.dumps(meta))
     for note in nonfinite_warnings(model, arrays["x"], arrays):
         print(f"warning: {note}", file=err)
-    out_path = Path(out)
-    if out_path.parent and not out_path.parent.exists():
-        raise ScopeError(f"{out}: the folder {out_path.parent} does not exist")
-    np.savez(out_path, **arrays)
+    check_writable(out)
+    np.savez(Path(out), **arrays)
     if state_out is not None:
-        if Path(state_out).parent and not Path(state_out).parent.exists():
-            raise ScopeError(f"{state_out}: the folder {Path(state_out).parent} does not exist")
+        check_writable(state_out)
         save_states(state_out, result.states, traced.name)
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,20 +204,27 @@ def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext) -> Path:
     suffix = path.suffix.lower()
     if suffix not in DATA_SUFFIXES:
         raise ScopeError(f"{path}: data exports are .csv or .npz")
+    if suffix == ".npz":
+        atomic_write(path, lambda tmp: write_npz(tmp, view_arrays(trace, ctx), ctx.describe()))
+    else:
+        header, rows = (cell_table if ctx.view == "cell" else lane_table)(trace, ctx)
+        atomic_write(path, lambda tmp: write_csv(tmp, header, rows))
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it: a failure never leaves half
+    a file nor truncates an old one. Errors become one ScopeError naming ``path``."""
+    path = Path(path)
     check_writable(path)
-    tmp = path.with_name(f".{path.name}.part")      # never half a file, never a truncated old one
+    tmp = path.with_name(f".{path.name}.part")
     try:
-        if suffix == ".npz":
-            write_npz(tmp, view_arrays(trace, ctx), ctx.describe())
-        else:
-            header, rows = (cell_table if ctx.view == "cell" else lane_table)(trace, ctx)
-            write_csv(tmp, header, rows)
+        write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise ScopeError(f"{path}: could not write ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def check_writable(path: str | Path) -> None:
@@ -230,5 +237,6 @@ def check_writable(path: str | Path) -> None:
         raise ScopeError(f"{path}: the folder {parent} does not exist")
 
 
-__all__ = ["ARRAY_NAMES", "VIEWS", "ViewContext", "cell_arrays", "check_writable", "export_data",
+__all__ = ["ARRAY_NAMES", "VIEWS", "ViewContext", "atomic_write", "cell_arrays", "check_writable",
+           "export_data",
            "lane_arrays", "read_mask", "view_arrays"]

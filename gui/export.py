@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from engine import __version__
 from engine.errors import ScopeError
-from engine.export import ViewContext, check_writable
+from engine.export import ViewContext, atomic_write, check_writable
 
 from .badges import badge_texts
 from .theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, print_palette
@@ -622,16 +622,7 @@ def _save_qimage(image: QImage, path: str | Path, fmt: str) -> None:
 
 
 def _write_bytes(path: str | Path, data: bytes) -> None:
-    """Write through a temporary file, so a failed export never leaves half a file."""
-    path = Path(path)
-    check_writable(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ScopeError(f"{path}: could not write ({exc.strerror or exc})") from None
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,
