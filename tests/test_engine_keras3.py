@@ -30,16 +30,20 @@ def _compare_layer(ours, ref, what):
         assert_close(getattr(ours, key), ref[key], f"{what}.{key}")
 
 
-def _single_lstm(units, features, steps, batch, seed, **kw):
+def _single_lstm(units, features, steps, batch, seed, _scale=0.5, **kw):
     model = keras.Sequential([keras.Input((steps, features)),
                               keras.layers.LSTM(units, return_sequences=True, **kw)])
-    randomize(model, seed, scale=kw.pop("_scale", 0.5) if "_scale" in kw else 0.5)
+    randomize(model, seed, scale=_scale)
     return model
 
 
 @pytest.mark.parametrize("units,features", [(1, 1), (3, 1), (7, 5), (32, 16), (256, 64)])
 def test_sizes_match_keras(tmp_path, units, features):
-    model = _single_lstm(units, features, 9, 2, seed=units * 100 + features)
+    # Weights at a trained layer's scale (Glorot-like): with 0.5 everywhere a 320-wide dot product
+    # reaches |z| ~ 10, where float32 rounding alone (Keras' and ours alike) is 2e-5 from the
+    # float64 truth, beyond the parity bound, whatever the BLAS summation order.
+    scale = min(0.5, 1.5 / np.sqrt(features + units))
+    model = _single_lstm(units, features, 9, 2, seed=units * 100 + features, _scale=scale)
     x = np.random.default_rng(units).normal(size=(2, 9, features)).astype(np.float32)
     ours = _save(model, tmp_path)
     result = ours.trace(x)
