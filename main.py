@@ -102,7 +102,7 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)
         if args.command == "export":
-            from gui.export_cli import run_export
+            from gui.export.cli import run_export
             return run_export(args)
         if args.command == "bench":
             from benchmarks.bench import run_bench

@@ -23,7 +23,7 @@ def export_figures(units: int = 256, steps: int = 500) -> dict[str, float]:
     from engine import Session
     from engine.loaders.demos import random_model
     from gui.app import make_app
-    from gui.export import export_view
+    from gui.export.figure import export_view
     from gui.main_window import MainWindow
 
     app = make_app()

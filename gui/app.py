@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from .theme import palette
+from gui.theme import palette
 
 STARTUP_PROBE = "LSTM_SCOPE_STARTUP_PROBE"
 
@@ -47,7 +47,7 @@ def run_app(model_spec: str | None, *, input_path: str | None = None, key: str |
             layer=None) -> int:
     """Open the window on ``model_spec`` (default: the bundled demo). Returns the exit code."""
     app = make_app()
-    from .main_window import MainWindow
+    from gui.main_window import MainWindow
     window = MainWindow()
     apply_theme(window.theme)
     window.show()

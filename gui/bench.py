@@ -38,10 +38,9 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from engine import Session
     from engine.loaders.demos import random_model
-
-    from .app import make_app
-    from .loader_worker import LoadResult
-    from .main_window import MainWindow
+    from gui.app import make_app
+    from gui.loader_worker import LoadResult
+    from gui.main_window import MainWindow
 
     app = make_app()
     with tempfile.TemporaryDirectory() as tmp:

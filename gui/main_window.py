@@ -22,17 +22,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine import __version__
-
-from .badges import ShapeBadges
-from .compare_panel import ComparePanel
-from .help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
-from .input_editor import InputEditor
-from .input_panel import InputPanel
-from .loader_worker import Loader, LoadRequest, LoadResult
-from .session_model import SessionModel
-from .theme import palette
-from .timeline import MarkedSlider
-from .units_panel import UnitsPanel
+from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
+from gui.loader_worker import Loader, LoadRequest, LoadResult
+from gui.panels.badges import ShapeBadges
+from gui.panels.compare_panel import ComparePanel
+from gui.panels.input_editor import InputEditor
+from gui.panels.input_panel import InputPanel
+from gui.panels.units_panel import UnitsPanel
+from gui.session_model import SessionModel
+from gui.theme import palette
+from gui.widgets.timeline import MarkedSlider
 
 MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.safetensors *.onnx);;All files (*)"
 INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
@@ -67,16 +66,16 @@ class MainWindow(QMainWindow):
         self._build_toolbars()
         self._build_menus()
         self._build_status()
-        from .debugger_model import install_debugging
+        from gui.debug.debugger_model import install_debugging
         self.debugging = install_debugging(self)   # breakpoints, watches, forks, session files
         self.debugging.overlayChanged.connect(self._overlay_changed)
         self.model.runChanged.connect(lambda: self._overlay_changed(self.debugging.overlay))
         self.compare_panel = ComparePanel(self.model, self.pal, self.report_error)
         self.compare_dock = self._dock("Compare inputs", self.compare_panel, Qt.RightDockWidgetArea)
         self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
-        from .cell_inspector import install_cell_docks
+        from gui.panels.cell_inspector import install_cell_docks
         install_cell_docks(self)   # cell inspector and layer view (issue 7)
-        from .export_dialog import install_export
+        from gui.export.dialog import install_export
         self.exporter = install_export(self)   # File → Export, toolbar button, clipboard
         self.input_editor_dock.raise_()
         self.model.runChanged.connect(self._on_run_changed)
@@ -445,7 +444,7 @@ class MainWindow(QMainWindow):
         self.theme = "dark" if self.act_dark.isChecked() else "light"
         self.settings.setValue("theme", self.theme)
         self.pal = palette(self.theme)
-        from .app import apply_theme
+        from gui.app import apply_theme
         apply_theme(self.theme)
         for view in self.themed_views():
             view.apply_palette(self.pal)

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine import ScopeError, load_model
-from gui.debugger_model import open_session_dialog, save_session_dialog
-from gui.forks_panel import EditStateDialog, parse_values
-from gui.watches_panel import format_value
+from gui.debug.debugger_model import open_session_dialog, save_session_dialog
+from gui.debug.forks_panel import EditStateDialog, parse_values
+from gui.debug.watches_panel import format_value
 from tests.gui.conftest import open_session, sine_input, small_model
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from engine.errors import ScopeError
-from gui.export import ExportCancelled, Figure, FigureOptions, default_width, export_view
-from gui.export_dialog import ExportDialog, ExportRequest
+from gui.export.dialog import ExportDialog, ExportRequest
+from gui.export.figure import ExportCancelled, Figure, FigureOptions, default_width, export_view
 from gui.theme import DARK, OKABE_ITO
 from tests.gui.conftest import open_session, sine_input, small_model
 
@@ -315,7 +315,7 @@ def test_file_export_menu_end_to_end(window, tmp_path, monkeypatch):
     """File → Export current view…: dialog, save dialog (suggested name), file, status bar."""
     from PySide6.QtWidgets import QDialog, QFileDialog
 
-    from gui import export_dialog
+    from gui.export import dialog as export_dialog
     chosen = {}
 
     def fake_exec(dialog):

@@ -38,11 +38,10 @@ from engine.analysis import input_blocks, recurrent_blocks, unit_stats
 from engine.cell import GATES
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
-
-from .lanes import per_unit
-from .plot_style import set_axis_label, style_axes, tick_font
-from .session_model import SessionModel
-from .theme import SIGNAL_SHORT, Palette
+from gui.panels.lanes import per_unit
+from gui.session_model import SessionModel
+from gui.theme import SIGNAL_SHORT, Palette
+from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
 
 TILE = 256
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short

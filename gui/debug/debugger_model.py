@@ -13,8 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QProgressDialog
 
 from engine.debugger import Debugger, RunResult
 from engine.errors import ScopeError
-
-from .session_model import SessionModel
+from gui.session_model import SessionModel
 
 SESSION_FILTER = "LSTM Scope sessions (*.lstmscope);;All files (*)"
 
@@ -130,9 +129,9 @@ class DebuggerModel(QObject):
 
 def install_debugging(window) -> DebuggerModel:
     """Add the Breakpoints, Watches and Forks docks, the debug actions and session files."""
-    from .breakpoints_panel import BreakpointsPanel
-    from .forks_panel import ForksPanel, edit_state_dialog
-    from .watches_panel import WatchesPanel
+    from gui.debug.breakpoints_panel import BreakpointsPanel
+    from gui.debug.forks_panel import ForksPanel, edit_state_dialog
+    from gui.debug.watches_panel import WatchesPanel
 
     dm = DebuggerModel(window.model, window)
     window.breakpoints_panel = BreakpointsPanel(dm, window.pal)
@@ -218,8 +217,7 @@ def save_session_dialog(window, dm: DebuggerModel, path: str | None = None) -> b
 
 def open_session_dialog(window, dm: DebuggerModel, path: str | None = None) -> bool:
     from engine.session_file import open_session
-
-    from .loader_worker import LoadResult
+    from gui.loader_worker import LoadResult
     if path is None:
         start = str(window.settings.value("last_session_dir", ""))
         path, _ = QFileDialog.getOpenFileName(window, "Open session", start, SESSION_FILTER)

@@ -6,9 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from .plot_style import set_axis_label, style_axes
-from .session_model import SessionModel
-from .theme import Palette
+from gui.session_model import SessionModel
+from gui.theme import Palette
+from gui.widgets.plot_style import set_axis_label, style_axes
 
 FEATURE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 MAX_FEATURE_CURVES = 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from .session_model import SessionModel
+from gui.session_model import SessionModel
 
 TIPS = {
     "input": "Input batch: (batch, T timesteps, D features per step). T is the sequence length, "

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-
-from .debugger_model import DebuggerModel
-from .theme import Palette
+from gui.debug.debugger_model import DebuggerModel
+from gui.theme import Palette
 
 ORIGINAL = "(original run)"
 

@@ -31,9 +31,8 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 from engine import __version__
 from engine.errors import ScopeError
 from engine.export import ViewContext, atomic_write, check_writable
-
-from .badges import badge_texts
-from .theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, print_palette
+from gui.panels.badges import badge_texts
+from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, print_palette
 
 VIEWS = ("units", "layer", "cell", "window")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
@@ -281,7 +280,7 @@ class Figure:
             self._reveal()
             self._saved = [(v, v.palette) for v in self.views]
             if self.view == "window" and self.options.theme != "screen":
-                from .app import apply_theme
+                from gui.app import apply_theme
                 self._app_theme = getattr(self.host, "theme", "light")
                 apply_theme(self.options.theme)
         except BaseException:
@@ -296,7 +295,7 @@ class Figure:
                 for v, pal in self._saved:
                     v.apply_palette(pal)
             if self._app_theme is not None:
-                from .app import apply_theme
+                from gui.app import apply_theme
                 apply_theme(self._app_theme)
         finally:
             self._scale = None

@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
 from engine.debugger import Comparison, add_noise, change_token, compare_inputs
 from engine.errors import ScopeError
 from engine.inputs import read_input
-
-from .session_model import SessionModel
-from .theme import Palette
+from gui.session_model import SessionModel
+from gui.theme import Palette
 
 
 class ComparePanel(QWidget):

@@ -34,10 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
-
-from .plot_style import style_axes
-from .session_model import SessionModel
-from .theme import OKABE_ITO, Palette
+from gui.session_model import SessionModel
+from gui.theme import OKABE_ITO, Palette
+from gui.widgets.plot_style import style_axes
 
 GATE_ORDER = ("f", "i", "g", "o")
 PART_NAMES = ("x·W", "h·U", "b", "z")
@@ -478,7 +477,7 @@ class CellInspector(QWidget):
 
 def install_cell_docks(window):
     """Add the Cell inspector and Layer view docks to the main window (and the View menu)."""
-    from .layer_view import LayerView
+    from gui.panels.layer_view import LayerView
     window.cell_inspector = CellInspector(window.model, window.pal, units_panel=window.units_panel)
     window.cell_dock = window._dock("Cell inspector", window.cell_inspector, Qt.RightDockWidgetArea)
     if hasattr(window, "breakpoints_dock"):

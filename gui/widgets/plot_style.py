@@ -8,7 +8,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
-from .theme import Palette
+from gui.theme import Palette
 
 
 def tick_font(palette: Palette) -> QFont | None:

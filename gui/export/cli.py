@@ -120,9 +120,9 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"      # headless: never flash a window
     from PySide6.QtCore import QSettings
 
-    from .app import make_app
-    from .export import FigureOptions, export_view
-    from .main_window import MainWindow
+    from gui.app import make_app
+    from gui.export.figure import FigureOptions, export_view
+    from gui.main_window import MainWindow
     app = make_app()
     _quiet_offscreen_warnings()
     with tempfile.TemporaryDirectory() as tmp:        # never touch the user's saved layout

@@ -18,10 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.expr import ExprError
-
-from .breakpoints_panel import caret_text
-from .debugger_model import DebuggerModel
-from .theme import Palette
+from gui.debug.breakpoints_panel import caret_text
+from gui.debug.debugger_model import DebuggerModel
+from gui.theme import Palette
 
 
 def format_value(v: np.ndarray | None) -> str:

@@ -34,8 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-
-from .export import VIEW_TITLES, VIEWS, ExportCancelled, FigureOptions, default_width, export_view
+from gui.export.figure import VIEW_TITLES, VIEWS, ExportCancelled, FigureOptions, default_width, export_view
 
 FORMATS = {            # suffix: label shown in the dialog
     ".png": "PNG image", ".svg": "SVG vector image", ".gif": "GIF animation of stepping",
@@ -292,7 +291,7 @@ class WindowExporter:
     def copy(self, view: str | None = None, options: FigureOptions | None = None,
              width: int | None = None) -> bool:
         """Copy a view's picture (print theme by default) to the clipboard."""
-        from .export import Figure
+        from gui.export.figure import Figure
         window = self.window
         if not window.model.ready:
             window.report_error("Copy image", "Open a model first: there is nothing to copy yet.")

@@ -13,10 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from .lanes import LaneScaler, label_step, parse_filter, sort_units
-from .plot_style import set_axis_label, style_axes
-from .session_model import SessionModel
-from .theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
+from gui.session_model import SessionModel
+from gui.theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.widgets.plot_style import set_axis_label, style_axes
 
 CHUNK = 16
 DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")

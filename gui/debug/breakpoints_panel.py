@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
 
 from engine.debugger import Breakpoint
 from engine.expr import ExprError
-
-from .debugger_model import DebuggerModel
-from .theme import Palette
+from gui.debug.debugger_model import DebuggerModel
+from gui.theme import Palette
 
 
 def caret_text(text: str, column: int, message: str) -> str:
@@ -297,5 +296,5 @@ class BreakpointsPanel(QWidget):
             self.sign_unit.setRange(-1, self.dm.model.units - 1)
 
     def _on_stopped(self, result) -> None:
-        from .debugger_model import describe_result
+        from gui.debug.debugger_model import describe_result
         self.status.setText(describe_result(self.dm, result))

@@ -39,8 +39,7 @@ from engine.presets import (
     generate,
     parse_token_ids,
 )
-
-from .session_model import SessionModel
+from gui.session_model import SessionModel
 
 MAX_TABLE_STEPS = 200
 

@@ -1,0 +1,1 @@
+"""The debugger's docks: breakpoints, watches and forks, over one shared DebuggerModel."""

@@ -1,0 +1,1 @@
+"""Small reusable Qt pieces (the marked timeline slider, pyqtgraph axis styling) with no window knowledge."""
