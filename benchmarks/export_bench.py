@@ -39,7 +39,7 @@ def export_figures(units: int = 256, steps: int = 500) -> dict[str, float]:
         session.full()
         session.result()
         window.show_session(session, source="bench", input_source="sine")
-        window.model.seek(steps // 2)
+        window.session_model.seek(steps // 2)
         app.processEvents()
 
         def timed(name: str, path: str, **kw) -> None:

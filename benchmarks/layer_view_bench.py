@@ -33,8 +33,8 @@ def layer_view_ms(units: int = 1024, steps: int = 10000, samples: int = 30) -> f
         session = Session(random_model(units, 4, 1), x)
         session.full()
         session.result()
-        window._on_loaded(LoadResult(session, "bench", "sine"))
-        window.model.step(500)
+        window.show_loaded(LoadResult(session, "bench", "sine"))
+        window.session_model.step(500)
         view = window.layer_view
         times = []
         for _ in range(samples):

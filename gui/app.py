@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from gui.theme import palette
+from gui.main_window import MainWindow
+from gui.theme import apply_theme
 
 STARTUP_PROBE = "LSTM_SCOPE_STARTUP_PROBE"
 
@@ -27,27 +30,10 @@ def make_app() -> QApplication:
     return app
 
 
-def apply_theme(name: str) -> None:
-    app = QApplication.instance()
-    pal = palette(name)
-    qp = QPalette()
-    if name == "dark":
-        for role, colour in ((QPalette.Window, "#20232a"), (QPalette.WindowText, pal.foreground),
-                             (QPalette.Base, "#16181d"), (QPalette.AlternateBase, "#20232a"),
-                             (QPalette.Text, pal.foreground), (QPalette.Button, "#2a2e37"),
-                             (QPalette.ButtonText, pal.foreground), (QPalette.ToolTipBase, "#2a2e37"),
-                             (QPalette.ToolTipText, pal.foreground), (QPalette.Highlight, "#3d6fb6")):
-            qp.setColor(role, QColor(colour))
-        app.setPalette(qp)
-    else:
-        app.setPalette(app.style().standardPalette())
-
-
 def run_app(model_spec: str | None, *, input_path: str | None = None, key: str | None = None,
             layer=None) -> int:
     """Open the window on ``model_spec`` (default: the bundled demo). Returns the exit code."""
     app = make_app()
-    from gui.main_window import MainWindow
     window = MainWindow()
     apply_theme(window.theme)
     window.show()
@@ -55,13 +41,52 @@ def run_app(model_spec: str | None, *, input_path: str | None = None, key: str |
     if probe:
         _arm_startup_probe(window, float(probe))
     window.load(model_spec or "demo", input_path, key=key, layer=layer)
-    return app.exec()
+    restore = install_excepthook(window.report_error)
+    try:
+        return app.exec()
+    finally:
+        restore()
+
+
+def install_excepthook(report_error: Callable[[str, str], None]) -> Callable[[], None]:
+    """Report an exception that escapes a Qt slot as one line in the window, which stays usable.
+
+    Qt cannot propagate a Python exception out of a slot; PySide6 hands it to
+    ``sys.excepthook``. The full traceback still goes to stderr for a bug report. Returns the
+    function that puts the previous hook back. Tests do not install it: pytest-qt's own hook
+    turns such an exception into a failed test.
+    """
+    previous = sys.excepthook
+    reporting = False
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        nonlocal reporting
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+        if reporting:         # an error while showing an error: stderr only, no dialog storm
+            return
+        reporting = True
+        try:
+            report_error("Unexpected error", one_line_error(exc))
+        finally:
+            reporting = False
+
+    sys.excepthook = hook
+    return lambda: setattr(sys, "excepthook", previous)
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``TypeName: first line of the message`` — what the user is shown."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _arm_startup_probe(window, process_start: float) -> None:
     """Benchmark hook: once the first run is painted, print the elapsed time and quit."""
     def check() -> None:
-        if window.model.ready:
+        if window.session_model.ready:
             window.units_panel.glw.viewport().repaint()
             print(f"startup_ms={(time.time() - process_start) * 1000:.1f}", flush=True)
             QApplication.instance().quit()

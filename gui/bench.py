@@ -54,7 +54,7 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         session = Session(model, x)
         session.full()
         session.result()
-        window._on_loaded(LoadResult(session, f"bench:{units}", "sine"))
+        window.show_loaded(LoadResult(session, f"bench:{units}", "sine"))
         app.processEvents()
         viewport = window.units_panel.glw.viewport()
         counter = _PaintCounter()
@@ -64,7 +64,7 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         for _ in range(steps):
             before = counter.count
             start = time.perf_counter()
-            window.model.step(1)
+            window.session_model.step(1)
             app.processEvents()
             # The scene may schedule its repaint one event-loop turn later: keep turning the
             # loop until the units view has painted (bounded, and counted if it never does).

@@ -1,5 +1,7 @@
 """Texts for Help: what `units` means, the shortcuts, About."""
 
+from gui.actions import shortcut_rows
+
 UNITS_EXPLAINED = """
 <h3>What does <code>units</code> mean?</h3>
 <p><code>keras.layers.LSTM(units=N)</code> builds <b>N cells that run side by side</b>. At every
@@ -14,28 +16,9 @@ fills in for <b>all N lanes at once</b>. That column is one timestep of N parall
 badges show the shapes: kernel (D, 4N), recurrent kernel (N, 4N), bias (4N,).</p>
 """
 
-SHORTCUTS = [
-    ("F10 / Right", "step: read one more input position"),
-    ("Shift+F10 / Left", "step back"),
-    ("F5", "continue to the next breakpoint hit (the end when there is none)"),
-    ("Shift+F5", "run backward to the previous breakpoint hit"),
-    ("Space", "play / pause"),
-    ("Home / End", "jump to the start / the end"),
-    ("Ctrl+G", "go to step…"),
-    ("Ctrl+U", "go to unit…"),
-    ("Ctrl+E", "edit h, c or x at this step (the run forks)"),
-    ("Ctrl+O", "open model…"),
-    ("Ctrl+I", "open input…"),
-    ("Ctrl+S / Ctrl+Shift+O", "save / reopen a debugging session"),
-    ("Ctrl+Shift+E", "export the current view (PNG, SVG, GIF, CSV, NPZ)…"),
-    ("Ctrl+Shift+C", "copy the current view as a picture"),
-    ("F1", "what does “units” mean?"),
-    ("Ctrl+Q", "quit"),
-]
-
-
 def shortcuts_html() -> str:
-    rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+    """Written from the action specs, so the list always matches the real shortcuts."""
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in shortcut_rows())
     return f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -22,26 +24,41 @@ from PySide6.QtWidgets import (
 )
 
 from engine import __version__
+from engine.loaders.demos import demo_names
+from gui import actions
+from gui.debug.breakpoints_panel import BreakpointsPanel
+from gui.debug.debugger_model import DebuggerModel, describe_result
+from gui.debug.forks_panel import ForksPanel, edit_state_dialog
+from gui.debug.watches_panel import WatchesPanel
+from gui.export.dialog import WindowExporter
 from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.loader_worker import Loader, LoadRequest, LoadResult
 from gui.panels.badges import ShapeBadges
+from gui.panels.cell_inspector import CellInspector
 from gui.panels.compare_panel import ComparePanel
 from gui.panels.input_editor import InputEditor
 from gui.panels.input_panel import InputPanel
+from gui.panels.layer_view import LayerView
 from gui.panels.units_panel import UnitsPanel
+from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
-from gui.theme import palette
+from gui.theme import apply_theme, palette
 from gui.widgets.timeline import MarkedSlider
 
 MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.safetensors *.onnx);;All files (*)"
 INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
-MODEL_SUFFIXES = {".keras", ".h5", ".hdf5", ".pt", ".pth", ".safetensors", ".onnx"}
 INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}
 MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
-    """Observes one SessionModel; every panel is a dock the user can move."""
+    """Observes one SessionModel; every panel is a dock the user can move.
+
+    The window owns its structure in one place: the docks are built from their panels'
+    constructors (``_build_docks``), every command from its spec in ``gui.actions``
+    (``_build_actions``), and the menus and toolbars that show them (``_build_menus``,
+    ``_build_toolbars``).
+    """
 
     def __init__(self, *, settings: QSettings | None = None,
                  report_error: Callable[[str, str], None] | None = None) -> None:
@@ -50,9 +67,11 @@ class MainWindow(QMainWindow):
         self.report_error = report_error or self._message_box
         self.theme = str(self.settings.value("theme", "light"))
         self.pal = palette(self.theme)
-        self.model = SessionModel(self)
+        self.session_model = SessionModel(self)
+        self.debugging = DebuggerModel(self.session_model, self)    # breakpoints, watches, forks
+        self.exporter = WindowExporter(self)                         # File → Export, clipboard
         self.loader = Loader(self)
-        self.loader.loaded.connect(self._on_loaded)
+        self.loader.loaded.connect(self.show_loaded)
         self.loader.failed.connect(self._on_failed)
         self.loader.busy.connect(self._on_busy)
         self._progress: QProgressDialog | None = None
@@ -61,25 +80,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LSTM Scope")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.AllowNestedDocks | QMainWindow.AllowTabbedDocks)
-        self._build_panels()
+        self._build_docks()
         self._build_actions()
         self._build_toolbars()
         self._build_menus()
         self._build_status()
-        from gui.debug.debugger_model import install_debugging
-        self.debugging = install_debugging(self)   # breakpoints, watches, forks, session files
-        self.debugging.overlayChanged.connect(self._overlay_changed)
-        self.model.runChanged.connect(lambda: self._overlay_changed(self.debugging.overlay))
-        self.compare_panel = ComparePanel(self.model, self.pal, self.report_error)
-        self.compare_dock = self._dock("Compare inputs", self.compare_panel, Qt.RightDockWidgetArea)
-        self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
-        from gui.panels.cell_inspector import install_cell_docks
-        install_cell_docks(self)   # cell inspector and layer view (issue 7)
-        from gui.export.dialog import install_export
-        self.exporter = install_export(self)   # File → Export, toolbar button, clipboard
-        self.input_editor_dock.raise_()
-        self.model.runChanged.connect(self._on_run_changed)
-        self.model.positionChanged.connect(self._on_position)
+        self._connect()
         self.resize(1400, 900)
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -91,18 +97,36 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._default_layout)   # once every dock has been added
 
     # --- layout ------------------------------------------------------------------------------
-    def _build_panels(self) -> None:
-        self.units_panel = UnitsPanel(self.model, self.pal)
-        self.units_panel.hovered.connect(lambda text: None)
+    def _build_docks(self) -> None:
+        """Every panel, and the dock (area, tab group) it lives in."""
+        sm, pal = self.session_model, self.pal
+        self.units_panel = UnitsPanel(sm, pal)
         self.setCentralWidget(self.units_panel)
-        self.input_panel = InputPanel(self.model, self.pal)
-        self.input_dock = self._dock("Input and output", self.input_panel, Qt.BottomDockWidgetArea)
-        self.badges = ShapeBadges(self.model)
-        self.input_editor = InputEditor(self.model)
-        self.input_editor.apply_input.connect(
-            lambda x, label, state: self.load(None, x=x, initial_state=state, input_label=label))
-        self.input_editor.error.connect(lambda message: self.report_error("Input", message))
-        self.input_editor_dock = self._dock("Input", self.input_editor, Qt.RightDockWidgetArea)
+        self.badges = ShapeBadges(sm)
+        self.input_panel = InputPanel(sm, pal)
+        self.input_editor = InputEditor(sm)
+        self.compare_panel = ComparePanel(sm, pal, self.report_error)
+        self.breakpoints_panel = BreakpointsPanel(self.debugging, pal)
+        self.watches_panel = WatchesPanel(self.debugging, pal)
+        self.forks_panel = ForksPanel(self.debugging, pal, self.report_error)
+        self.cell_inspector = CellInspector(sm, pal, units_panel=self.units_panel)
+        self.layer_view = LayerView(sm, pal, units_panel=self.units_panel, debugging=self.debugging)
+        bottom, right = Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea
+        self.input_dock = self._add_dock("Input and output", self.input_panel, bottom)
+        self.layer_dock = self._add_dock("Layer view", self.layer_view, bottom)
+        self.input_editor_dock = self._add_dock("Input", self.input_editor, right)
+        self.compare_dock = self._add_dock("Compare inputs", self.compare_panel, right)
+        self.breakpoints_dock = self._add_dock("Breakpoints", self.breakpoints_panel, right)
+        self.watches_dock = self._add_dock("Watches", self.watches_panel, right)
+        self.forks_dock = self._add_dock("Forks", self.forks_panel, right)
+        self.cell_dock = self._add_dock("Cell inspector", self.cell_inspector, right)
+        self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
+        self.tabifyDockWidget(self.breakpoints_dock, self.watches_dock)
+        self.tabifyDockWidget(self.watches_dock, self.forks_dock)
+        self.tabifyDockWidget(self.breakpoints_dock, self.cell_dock)
+        self.tabifyDockWidget(self.input_dock, self.layer_dock)
+        for front in (self.breakpoints_dock, self.input_dock, self.input_editor_dock):
+            front.raise_()
 
     def _default_layout(self) -> None:
         """First start: the units panel gets the room; side docks stay narrow."""
@@ -112,46 +136,41 @@ class MainWindow(QMainWindow):
             self.resizeDocks(right[:1], [380], Qt.Horizontal)
         self.resizeDocks([self.input_dock], [230], Qt.Vertical)
 
-    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+    def _add_dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot, shortcuts=(), tip: str = "", checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-            action.setShortcutContext(Qt.ApplicationShortcut)
-        if tip:
-            keys = ", ".join(shortcuts)
-            action.setToolTip(f"{tip} ({keys})" if keys else tip)
-            action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
-        self.act_open = a("&Open model…", self.open_model_dialog, ["Ctrl+O"], "Open a model file")
-        self.act_open_input = a("Open &input…", self.open_input_dialog, ["Ctrl+I"], "Open an input sequence")
-        self.act_quit = a("&Quit", self.close, ["Ctrl+Q"], "Quit LSTM Scope")
-        self.act_step = a("Step", lambda: self.model.step(1), ["F10", "Right"], "Read one more input position")
-        self.act_back = a("Step back", lambda: self.model.back(1), ["Shift+F10", "Left"], "Undo one step")
-        self.act_continue = a("Continue", lambda: self.run_continue(1), ["F5"],
-                              "Run to the next breakpoint hit (the end when there is none)")
-        self.act_play = a("Play", self.toggle_play, ["Space"], "Play / pause at the chosen speed", checkable=True)
-        self.act_start = a("Start", lambda: self.model.seek(0), ["Home"], "Jump to the start")
-        self.act_end = a("End", lambda: self.model.seek(self.model.steps), ["End"], "Jump to the end")
-        self.act_goto_step = a("Go to step…", self.go_to_step_dialog, ["Ctrl+G"], "Put the cursor on an input position")
-        self.act_goto_unit = a("Go to unit…", self.go_to_unit_dialog, ["Ctrl+U"], "Scroll to a unit's lane")
-        self.act_dark = a("Dark theme", self.toggle_theme, [], "Switch between light and dark", checkable=True)
+        """Every command of the window, from its spec in gui.actions, wired to its slot."""
+        sm, dm = self.session_model, self.debugging
+
+        def act(spec: actions.ActionSpec, slot) -> QAction:
+            return actions.make_action(self, spec, slot)
+        self.act_open = act(actions.OPEN_MODEL, self.open_model_dialog)
+        self.act_open_input = act(actions.OPEN_INPUT, self.open_input_dialog)
+        self.act_open_session = act(actions.OPEN_SESSION, lambda: open_session_dialog(self, dm))
+        self.act_save_session = act(actions.SAVE_SESSION, lambda: save_session_dialog(self, dm))
+        self.act_export = act(actions.EXPORT, self.exporter.open_dialog)
+        self.act_copy_image = act(actions.COPY_IMAGE, lambda: self.exporter.copy())
+        self.act_quit = act(actions.QUIT, self.close)
+        self.act_step = act(actions.STEP, lambda: sm.step(1))
+        self.act_back = act(actions.BACK, lambda: sm.back(1))
+        self.act_continue = act(actions.CONTINUE, lambda: self.run_continue(1))
+        self.act_continue_back = act(actions.CONTINUE_BACK, lambda: self.run_continue(-1))
+        self.act_play = act(actions.PLAY, self.toggle_play)
+        self.act_start = act(actions.START, lambda: sm.seek(0))
+        self.act_end = act(actions.END, lambda: sm.seek(sm.steps))
+        self.act_edit_state = act(actions.EDIT_STATE, lambda: edit_state_dialog(self, dm))
+        self.act_goto_step = act(actions.GO_TO_STEP, self.go_to_step_dialog)
+        self.act_goto_unit = act(actions.GO_TO_UNIT, self.go_to_unit_dialog)
+        self.act_dark = act(actions.DARK_THEME, self.toggle_theme)
         self.act_dark.setChecked(self.theme == "dark")
-        self.act_units_help = a("What does “units” mean?", self.show_units_help, ["F1"], "The one idea this tool is about")
-        self.act_shortcuts = a("Keyboard shortcuts", self.show_shortcuts, [], "All shortcuts")
-        self.act_about = a("About LSTM Scope", self.show_about, [], "Version and purpose")
+        self.act_units_help = act(actions.UNITS_HELP, self.show_units_help)
+        self.act_shortcuts = act(actions.SHOW_SHORTCUTS, self.show_shortcuts)
+        self.act_about = act(actions.ABOUT, self.show_about)
 
     def _build_toolbars(self) -> None:
         bar = QToolBar("Transport", self)
@@ -174,6 +193,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.timeline)
         self.t_label = QLabel(" t = 0 / 0 ")
         bar.addWidget(self.t_label)
+        bar.addSeparator()
+        bar.addAction(self.act_export)           # beside the transport, always in view
         bar2 = QToolBar("Layer", self)
         bar2.setObjectName("layer")
         self.addToolBar(bar2)
@@ -185,7 +206,7 @@ class MainWindow(QMainWindow):
         bar2.addWidget(QLabel(" sample "))
         self.sample_spin = QSpinBox()
         self.sample_spin.setToolTip("Which sequence of the batch to show")
-        self.sample_spin.valueChanged.connect(self.model.set_sample)
+        self.sample_spin.valueChanged.connect(self.session_model.set_sample)
         bar2.addWidget(self.sample_spin)
         self.addToolBarBreak()
         badge_bar = QToolBar("Shapes", self)
@@ -198,31 +219,56 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.act_open)
         file_menu.addAction(self.act_open_input)
+        file_menu.addAction(self.act_open_session)
+        file_menu.addAction(self.act_save_session)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.demo_menu = file_menu.addMenu("Open &demo")
-        from engine.loaders.demos import demo_names
         for name in demo_names():
             self.demo_menu.addAction(f"demo:{name}", lambda n=name: self.load(f"demo:{n}"))
         self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.addAction(self.act_export)
+        self.export_menu.addAction(self.act_copy_image)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         self._refresh_recent()
-        view = menu.addMenu("&View")
-        view.addAction(self.input_dock.toggleViewAction())
-        view.addAction(self.input_editor_dock.toggleViewAction())
-        view.addSeparator()
-        view.addAction(self.act_goto_step)
-        view.addAction(self.act_goto_unit)
-        view.addAction(self.act_dark)
-        self.view_menu = view
-        run = menu.addMenu("&Run")
-        for action in (self.act_step, self.act_back, self.act_continue, self.act_play, self.act_start, self.act_end):
-            run.addAction(action)
-        self.run_menu = run
+        self.view_menu = menu.addMenu("&View")
+        for dock in (self.input_dock, self.breakpoints_dock, self.watches_dock, self.forks_dock,
+                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.compare_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        for action in (self.act_goto_step, self.act_goto_unit, self.act_dark):
+            self.view_menu.addAction(action)
+        self.run_menu = menu.addMenu("&Run")
+        for action in (self.act_step, self.act_back, self.act_continue, self.act_play, self.act_start,
+                       self.act_end, self.act_continue_back):
+            self.run_menu.addAction(action)
+        self.run_menu.addSeparator()
+        self.run_menu.addAction(self.act_edit_state)
         help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self.act_units_help)
-        help_menu.addAction(self.act_shortcuts)
-        help_menu.addAction(self.act_about)
+        for action in (self.act_units_help, self.act_shortcuts, self.act_about):
+            help_menu.addAction(action)
+
+    def _connect(self) -> None:
+        """Signals between the window's parts (each panel already follows the SessionModel)."""
+        sm, dm = self.session_model, self.debugging
+        self.input_editor.apply_input.connect(
+            lambda x, label, state: self.load(None, x=x, initial_state=state, input_label=label))
+        self.input_editor.error.connect(lambda message: self.report_error("Input", message))
+        self.breakpoints_panel.hitsShown.connect(self.timeline.set_marks)
+        dm.overlayChanged.connect(self._overlay_changed)
+        dm.stopped.connect(lambda r: self.statusBar().showMessage(describe_result(dm, r), 6000))
+        sm.runChanged.connect(lambda: self._overlay_changed(dm.overlay))
+        sm.selectionChanged.connect(self._bring_cell_to_front)
+        sm.runChanged.connect(self._on_run_changed)
+        sm.positionChanged.connect(self._on_position)
+
+    def _bring_cell_to_front(self, unit: int, position: int) -> None:
+        """Clicking a lane shows that cell in the inspector (a tab beside the debugger docks)."""
+        if unit < 0:
+            return
+        if not self.cell_dock.isVisible() and not self.cell_dock.isFloating():
+            self.cell_dock.show()
+        self.cell_dock.raise_()
 
     def _build_status(self) -> None:
         self.status_label = QLabel()
@@ -235,13 +281,12 @@ class MainWindow(QMainWindow):
              layer=None, x=None, wait: bool = False, initial_state=None,
              input_label: str | None = None) -> None:
         """Open a model (and input) in the background; the current session stays until it works."""
-        if model_spec is None and layer is None and self.model.ready:
-            layer = self.model.session.layer_index     # a new input keeps the chosen layer
+        if model_spec is None and layer is None and self.session_model.ready:
+            layer = self.session_model.session.layer_index     # a new input keeps the chosen layer
         request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label)
-        self.loader.start(request, self.model.model)
+        self.loader.start(request, self.session_model.model)
         if wait:
             self.loader.wait()
-            from PySide6.QtWidgets import QApplication
             QApplication.processEvents()
 
     def _on_busy(self, busy: bool) -> None:
@@ -260,13 +305,14 @@ class MainWindow(QMainWindow):
         """Observe an engine session that is already traced (the loader's result, or a
         session a script or the export command built)."""
         self.stop_play()
-        self.model.set_session(session, source=source, input_source=input_source)
+        self.session_model.set_session(session, source=source, input_source=input_source)
 
-    def _on_loaded(self, result: LoadResult) -> None:
+    def show_loaded(self, result: LoadResult) -> None:
+        """Show a finished load (or a reopened session file) and remember where it came from."""
         self.show_session(result.session, source=result.source, input_source=result.input_source)
         if result.source and not result.source.startswith("demo"):
             self._remember(result.source)
-        demo = self.model.demo
+        demo = self.session_model.demo
         if demo is not None and demo.suggested_step:
             self.statusBar().showMessage(
                 f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)", 10000)
@@ -285,7 +331,7 @@ class MainWindow(QMainWindow):
             self.load(path)
 
     def open_input_dialog(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
         start = str(self.settings.value("last_dir", str(Path.home())))
         path, _ = QFileDialog.getOpenFileName(self, "Open input", start, INPUT_FILTER)
@@ -319,7 +365,7 @@ class MainWindow(QMainWindow):
         for url in event.mimeData().urls():
             path = url.toLocalFile()
             suffix = Path(path).suffix.lower()
-            if suffix in INPUT_SUFFIXES and self.model.ready:
+            if suffix in INPUT_SUFFIXES and self.session_model.ready:
                 self.load(None, path)
             else:
                 self.load(path)
@@ -330,14 +376,14 @@ class MainWindow(QMainWindow):
         """F5 / Shift+F5: to the next breakpoint hit forward / backward (the end/start without)."""
         self.stop_play()
         if self.debugging.continue_run(direction, parent=self) is None and direction > 0:
-            self.model.seek(self.model.steps)
+            self.session_model.seek(self.session_model.steps)
 
     def toggle_play(self) -> None:
         if self.play_timer.isActive():
             self.stop_play()
         else:
-            if self.model.t >= self.model.steps:
-                self.model.seek(0)
+            if self.session_model.t >= self.session_model.steps:
+                self.session_model.seek(0)
             self.play_timer.start(max(1, int(1000 / self.speed.value())))
             self.act_play.setChecked(True)
             self.act_play.setText("Pause")
@@ -348,10 +394,10 @@ class MainWindow(QMainWindow):
         self.act_play.setText("Play")
 
     def _play_tick(self) -> None:
-        if self.model.t >= self.model.steps:
+        if self.session_model.t >= self.session_model.steps:
             self.stop_play()
         else:
-            self.model.step(1)
+            self.session_model.step(1)
 
     def _speed_changed(self, value: int) -> None:
         self.settings.setValue("speed", value)
@@ -359,64 +405,64 @@ class MainWindow(QMainWindow):
             self.play_timer.setInterval(max(1, int(1000 / value)))
 
     def _timeline_moved(self, value: int) -> None:
-        if value != self.model.t:
-            self.model.seek(value)
+        if value != self.session_model.t:
+            self.session_model.seek(value)
 
     def go_to_step_dialog(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        demo = self.model.demo
+        demo = self.session_model.demo
         default = demo.suggested_step if demo is not None else 0
         pos, ok = QInputDialog.getInt(self, "Go to step", "Input position (0-based):", default,
-                                      0, max(self.model.steps - 1, 0))
+                                      0, max(self.session_model.steps - 1, 0))
         if ok:
             self.go_to_position(pos)
 
     def go_to_position(self, position: int) -> None:
         """Put the cursor on input position ``position`` (it has just been read)."""
-        session = self.model.session
+        session = self.session_model.session
         if session is not None:
-            self.model.seek(session.position_to_t(position))
+            self.session_model.seek(session.position_to_t(position))
 
     def go_to_unit_dialog(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.model.selected_unit, 0),
-                                       0, self.model.units - 1)
+        unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.session_model.selected_unit, 0),
+                                       0, self.session_model.units - 1)
         if ok and not self.units_panel.go_to_unit(unit):
             self.statusBar().showMessage(f"unit {unit} is filtered out of the lanes", 5000)
 
     def _layer_chosen(self, index: int) -> None:
-        if index >= 0 and self.model.ready and index != self.model.session.layer_index:
-            self.model.set_layer(index)
+        if index >= 0 and self.session_model.ready and index != self.session_model.session.layer_index:
+            self.session_model.set_layer(index)
 
     # --- reactions ---------------------------------------------------------------------------
     def _on_run_changed(self) -> None:
-        session = self.model.session
+        session = self.session_model.session
         if session is None:
             return
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
-        for info in self.model.model.traced_layers:
+        for info in self.session_model.model.traced_layers:
             self.layer_combo.addItem(f"{info.name} ({info.direction}, {info.units} units)")
         self.layer_combo.setCurrentIndex(session.layer_index)
         self.layer_combo.blockSignals(False)
         self.sample_spin.blockSignals(True)
         self.sample_spin.setRange(0, session.batch - 1)
-        self.sample_spin.setValue(self.model.sample)
+        self.sample_spin.setValue(self.session_model.sample)
         self.sample_spin.blockSignals(False)
         self.timeline.blockSignals(True)
         self.timeline.setRange(0, session.steps)
         self.timeline.blockSignals(False)
-        title = self.model.source
-        demo = self.model.demo
+        title = self.session_model.source
+        demo = self.session_model.demo
         if demo is not None:
-            title = f"{self.model.source} — {demo.title}"
+            title = f"{self.session_model.source} — {demo.title}"
         self.setWindowTitle(f"LSTM Scope — {title}")
         self._on_position(session.t)
 
     def _on_position(self, t: int) -> None:
-        session = self.model.session
+        session = self.session_model.session
         if session is None:
             return
         self.timeline.blockSignals(True)
@@ -426,11 +472,11 @@ class MainWindow(QMainWindow):
         info = session.info
         self.status_label.setText(
             f"t = {t} / {session.steps}   ·   layer {info.name} ({info.direction})   ·   "
-            f"sample {self.model.sample}   ·   {self.model.source}")
+            f"sample {self.session_model.sample}   ·   {self.session_model.source}")
 
     def _overlay_changed(self, name: str) -> None:
         """Show the chosen fork's C and h over the original lanes (the engine computes them)."""
-        debugger = getattr(self.debugging, "debugger", None)
+        debugger = self.debugging.debugger
         forks = debugger.forks.forks if debugger is not None else {}
         if not name or name not in forks:
             self.units_panel.set_overlay(None)
@@ -444,17 +490,13 @@ class MainWindow(QMainWindow):
         self.theme = "dark" if self.act_dark.isChecked() else "light"
         self.settings.setValue("theme", self.theme)
         self.pal = palette(self.theme)
-        from gui.app import apply_theme
         apply_theme(self.theme)
         for view in self.themed_views():
             view.apply_palette(self.pal)
 
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""
-        views = [self.units_panel, self.input_panel]
-        views += [v for v in (getattr(self, "layer_view", None), getattr(self, "cell_inspector", None))
-                  if v is not None]
-        return views
+        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector]
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)
@@ -475,5 +517,4 @@ class MainWindow(QMainWindow):
 
 
 def _strip_tags(text: str) -> str:
-    import re
     return re.sub(r"<[^>]+>", "", text)

@@ -1,8 +1,13 @@
-"""The one place the window talks to the engine: a Session wrapped as Qt signals.
+"""The window's shared cursor: one engine Session wrapped as Qt signals, plus what every view
+shares (the sample shown, the selected unit and step).
 
-Views connect to ``positionChanged``/``runChanged``/``selectionChanged`` and read arrays from
-``session.trace`` (what has been read so far) or ``full()`` (the whole run, for ghosts and
-statistics). They never compute LSTM math.
+Every view follows the run through this object: it connects to ``positionChanged``/
+``runChanged``/``selectionChanged`` and reads arrays from ``session.trace`` (what has been read
+so far) or ``full()`` (the whole run, for ghosts and statistics). It is not the only gui module
+that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
+``engine.debugger``, ``engine.export``), and the loader worker and session files call its
+loaders — so every number shown is computed in ``engine`` and none in ``gui``. ``.model`` is the
+engine ``Model`` of the session; the window holds this object as ``window.session_model``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
 SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
 SIGNAL_LABELS = {
     "f": "f  forget gate", "i": "i  input gate", "o": "o  output gate",
@@ -82,3 +85,20 @@ def palette(name: str) -> Palette:
 def print_palette(name: str) -> Palette:
     """The export figure's palette for ``light`` (the default, white paper) or ``dark``."""
     return PRINT_DARK if name == "dark" else PRINT_LIGHT
+
+
+def apply_theme(name: str) -> None:
+    """Set the application's Qt palette for the light or dark window theme."""
+    app = QApplication.instance()
+    pal = palette(name)
+    qp = QPalette()
+    if name == "dark":
+        for role, colour in ((QPalette.Window, "#20232a"), (QPalette.WindowText, pal.foreground),
+                             (QPalette.Base, "#16181d"), (QPalette.AlternateBase, "#20232a"),
+                             (QPalette.Text, pal.foreground), (QPalette.Button, "#2a2e37"),
+                             (QPalette.ButtonText, pal.foreground), (QPalette.ToolTipBase, "#2a2e37"),
+                             (QPalette.ToolTipText, pal.foreground), (QPalette.Highlight, "#3d6fb6")):
+            qp.setColor(role, QColor(colour))
+        app.setPalette(qp)
+    else:
+        app.setPalette(app.style().standardPalette())

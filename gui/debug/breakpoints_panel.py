@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from engine.debugger import Breakpoint
 from engine.expr import ExprError
-from gui.debug.debugger_model import DebuggerModel
+from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.theme import Palette
 
 
@@ -178,8 +178,8 @@ class BreakpointsPanel(QWidget):
 
         dm.breakpointsChanged.connect(self.refresh)
         dm.hitsChanged.connect(self.refresh_hits)
-        dm.model.positionChanged.connect(self._on_position)
-        dm.model.runChanged.connect(self._on_run)
+        dm.session_model.positionChanged.connect(self._on_position)
+        dm.session_model.runChanged.connect(self._on_run)
         dm.stopped.connect(self._on_stopped)
 
     # --- adding ------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class BreakpointsPanel(QWidget):
     def refresh_hits(self) -> None:
         if not self.dm.ready:
             return
-        session = self.dm.model.session
+        session = self.dm.session_model.session
         try:
             hits = self.dm.debugger.all_hits() if session.has_full else {}
         except ExprError:
@@ -283,18 +283,17 @@ class BreakpointsPanel(QWidget):
             self._jump(int(hits[0]))
 
     def _jump(self, position: int) -> None:
-        session = self.dm.model.session
+        session = self.dm.session_model.session
         if session is not None:
-            self.dm.model.seek(session.position_to_t(position))
+            self.dm.session_model.seek(session.position_to_t(position))
 
     def _on_position(self, _t: int) -> None:
         if self.dm.ready:
-            self.strip.set_cursor(self.dm.model.session.cursor)
+            self.strip.set_cursor(self.dm.session_model.session.cursor)
 
     def _on_run(self) -> None:
         if self.dm.ready:
-            self.sign_unit.setRange(-1, self.dm.model.units - 1)
+            self.sign_unit.setRange(-1, self.dm.session_model.units - 1)
 
     def _on_stopped(self, result) -> None:
-        from gui.debug.debugger_model import describe_result
         self.status.setText(describe_result(self.dm, result))

@@ -4,6 +4,8 @@ difference shaded. Forks are engine objects; this panel only asks them for array
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -51,7 +53,7 @@ class EditStateDialog(QDialog):
         self.dm = dm
         self.setWindowTitle("Edit state → fork")
         form = QFormLayout(self)
-        session = dm.model.session
+        session = dm.session_model.session
         pos = session.cursor
         self.where = QLabel(f"after reading input position {pos}" if pos is not None
                             else "read a step first")
@@ -62,7 +64,7 @@ class EditStateDialog(QDialog):
         self.unit = QSpinBox()
         self.unit.setRange(-1, session.units - 1)
         self.unit.setSpecialValueText("all units")
-        self.unit.setValue(dm.model.selected_unit if dm.model.selected_unit >= 0 else -1)
+        self.unit.setValue(dm.session_model.selected_unit if dm.session_model.selected_unit >= 0 else -1)
         form.addRow("unit / feature", self.unit)
         self.value = QLineEdit()
         self.value.setPlaceholderText("a number, or one per unit: 0.1, 0.2, …")
@@ -87,7 +89,7 @@ class EditStateDialog(QDialog):
         self.what.currentTextChanged.connect(self._what_changed)
 
     def _what_changed(self, what: str) -> None:
-        session = self.dm.model.session
+        session = self.dm.session_model.session
         top = session.x.shape[2] - 1 if what == "x" and session.x.ndim == 3 else session.units - 1
         self.unit.setRange(-1 if what != "perturb h" else 0, top)
 
@@ -104,7 +106,7 @@ class EditStateDialog(QDialog):
         if what in ("h", "c"):
             return dbg.fork_state(what, value=value, unit=unit, parent=parent, name=name)
         if what == "x":
-            session = self.dm.model.session
+            session = self.dm.session_model.session
             pos = session.cursor
             if pos is None:
                 raise ScopeError("read a step first")
@@ -137,10 +139,12 @@ def edit_state_dialog(window, dm: DebuggerModel):
 
 
 class ForksPanel(QWidget):
-    def __init__(self, dm: DebuggerModel, palette: Palette, parent: QWidget | None = None) -> None:
+    def __init__(self, dm: DebuggerModel, palette: Palette,
+                 report_error: Callable[[str, str], None] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.dm = dm
         self.pal = palette
+        self.report_error = report_error or (lambda title, message: self.info.setText(message))
         self._updating = False
         layout = QVBoxLayout(self)
         self.tree = QTreeWidget()
@@ -179,8 +183,8 @@ class ForksPanel(QWidget):
         layout.addWidget(self.plot, 1)
         dm.forksChanged.connect(self.refresh)
         dm.overlayChanged.connect(lambda _: self.refresh())
-        dm.model.positionChanged.connect(lambda _: self.update_plot())
-        dm.model.selectionChanged.connect(lambda *_: self.update_plot())
+        dm.session_model.positionChanged.connect(lambda _: self.update_plot())
+        dm.session_model.selectionChanged.connect(lambda *_: self.update_plot())
 
     # --- list --------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -225,8 +229,7 @@ class ForksPanel(QWidget):
         try:
             return fn()
         except ScopeError as exc:
-            self.window().report_error("Fork", str(exc)) if hasattr(self.window(), "report_error") \
-                else self.info.setText(str(exc))
+            self.report_error("Fork", str(exc))
             return None
 
     def perturb(self, unit: int, delta: float):
@@ -238,8 +241,8 @@ class ForksPanel(QWidget):
     def perturb_dialog(self) -> None:
         if not self.dm.ready:
             return
-        unit = max(self.dm.model.selected_unit, 0)
-        unit, ok = QInputDialog.getInt(self, "Perturb", "unit k:", unit, 0, self.dm.model.units - 1)
+        unit = max(self.dm.session_model.selected_unit, 0)
+        unit, ok = QInputDialog.getInt(self, "Perturb", "unit k:", unit, 0, self.dm.session_model.units - 1)
         if not ok:
             return
         delta, ok = QInputDialog.getDouble(self, "Perturb", f"add to h[{unit}] at this step:", 0.5,
@@ -269,15 +272,15 @@ class ForksPanel(QWidget):
     # --- overlay plot ------------------------------------------------------------------------
     def update_plot(self) -> None:
         name = self.dm.overlay or self.selected()
-        session = self.dm.model.session
+        session = self.dm.session_model.session
         if not self.dm.ready or not name or name not in self.dm.debugger.forks.forks:
             self.curve_orig.setData([], [])
             self.curve_fork.setData([], [])
             self.info.setText("no fork: Edit state… (Ctrl+E) at a step to make one")
             return
         fork = self.dm.debugger.forks.get(name)
-        unit = max(self.dm.model.selected_unit, 0)
-        sample = self.dm.model.sample
+        unit = max(self.dm.session_model.selected_unit, 0)
+        sample = self.dm.session_model.sample
         # follow the cursor: compute the fork up to it (incremental), show what is known
         fork.ensure(max(session.t, fork.start + 1))
         mine = fork.series("h", sample, unit)

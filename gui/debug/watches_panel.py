@@ -115,7 +115,7 @@ class WatchesPanel(QWidget):
         self._timer.setInterval(60)
         self._timer.timeout.connect(self.update_sparklines)
         dm.watchesChanged.connect(self.refresh)
-        dm.model.positionChanged.connect(self._on_position)
+        dm.session_model.positionChanged.connect(self._on_position)
 
     def add_from_edit(self) -> bool:
         text = self.edit.text()
@@ -181,7 +181,7 @@ class WatchesPanel(QWidget):
     def update_sparklines(self) -> None:
         if not self.dm.ready:
             return
-        session = self.dm.model.session
+        session = self.dm.session_model.session
         cursor = session.cursor
         for r in range(self.table.rowCount()):
             watch_id = self.table.item(r, 0).data(Qt.UserRole)

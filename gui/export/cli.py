@@ -131,7 +131,7 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
         window = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
         try:
             window.show_session(session, source=source, input_source=input_source)
-            window.model.set_sample(args.sample)
+            window.session_model.set_sample(args.sample)
             if len(unit_range) != session.units:
                 window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
             _lay_out(window, args.view, len(unit_range))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QPushButton,
     QSpinBox,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -111,7 +109,7 @@ class ExportDialog(QDialog):
         self.explain_box = self._flag(extras, "explanation", "export/explain",
                                       "One or two sentences saying what the picture shows")
         form.addRow("Include", extras)
-        steps = window.model.steps
+        steps = window.session_model.steps
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
         for spin in (self.first_spin, self.last_spin):
             spin.setRange(0, max(steps - 1, 0))
@@ -222,13 +220,13 @@ class WindowExporter:
         """The view the user is looking at: the dock holding the keyboard focus, else units."""
         focus = QApplication.focusWidget()
         w = self.window
-        for view, dock in (("layer", getattr(w, "layer_dock", None)), ("cell", getattr(w, "cell_dock", None))):
-            if dock is not None and focus is not None and dock.isAncestorOf(focus):
+        for view, dock in (("layer", w.layer_dock), ("cell", w.cell_dock)):
+            if focus is not None and dock.isAncestorOf(focus):
                 return view
         return "units"
 
     def open_dialog(self) -> None:
-        if not self.window.model.ready:
+        if not self.window.session_model.ready:
             self.window.report_error("Export", "Open a model first: there is nothing to export yet.")
             return
         dialog = ExportDialog(self.window, self.current_view(), self.settings)
@@ -244,7 +242,7 @@ class WindowExporter:
 
     def ask_path(self, request: ExportRequest) -> str | None:
         folder = Path(str(self.settings.value("export/dir", str(Path.home()))))
-        model = self.window.model
+        model = self.window.session_model
         stem = Path(model.source.replace(":", "-")).stem or "lstm"
         where = f"t{model.session.cursor}" if model.session.cursor is not None else "t0"
         name = f"{stem}-{request.view}-{where}{request.suffix}"
@@ -293,7 +291,7 @@ class WindowExporter:
         """Copy a view's picture (print theme by default) to the clipboard."""
         from gui.export.figure import Figure
         window = self.window
-        if not window.model.ready:
+        if not window.session_model.ready:
             window.report_error("Copy image", "Open a model first: there is nothing to copy yet.")
             return False
         view = view or self.current_view()
@@ -315,8 +313,8 @@ class WindowExporter:
             self.window.statusBar().showMessage("Export cancelled: nothing was written", 6000)
         except ScopeError as exc:
             self.window.report_error(title, str(exc))
-        except Exception as exc:      # noqa: BLE001 — an unexpected failure is still reported
-            self.window.report_error(title, f"{where + ': ' if where else ''}{type(exc).__name__}: {exc}")
+        except OSError as exc:        # the disk, not a bug: say where (bugs reach the app's excepthook)
+            self.window.report_error(title, f"{where + ': ' if where else ''}{exc}")
         return None
 
     def saved_options(self) -> FigureOptions:
@@ -328,30 +326,3 @@ class WindowExporter:
         return FigureOptions(theme=theme if theme in THEME_LABELS else "light",
                              title=str(s.value("export/title", "")), legend=flag("legend"),
                              badges=flag("badges"), explain=flag("explain"))
-
-
-def install_export(window) -> WindowExporter:
-    """File → Export actions, a toolbar button, and their shortcuts."""
-    exporter = WindowExporter(window)
-    export_action = QAction("Export current &view…", window)
-    export_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
-    export_action.setShortcutContext(Qt.ApplicationShortcut)
-    export_action.setToolTip("Export the units panel, layer view, cell inspector or window as "
-                             "PNG, SVG, GIF, CSV or NPZ (Ctrl+Shift+E)")
-    export_action.setStatusTip("Export a view for slides or its numbers for analysis")
-    export_action.triggered.connect(exporter.open_dialog)
-    copy_action = QAction("&Copy view image", window)
-    copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
-    copy_action.setShortcutContext(Qt.ApplicationShortcut)
-    copy_action.setToolTip("Copy the view in focus as a print-theme picture (Ctrl+Shift+C)")
-    copy_action.triggered.connect(lambda: exporter.copy())
-    for action in (export_action, copy_action):
-        window.addAction(action)
-        window.export_menu.addAction(action)
-    export_action.setIconText("Export…")
-    bar = window.findChild(QToolBar, "transport")      # beside the transport, always in view
-    if bar is not None:
-        bar.addSeparator()
-        bar.addAction(export_action)
-    window.act_export, window.act_copy_image = export_action, copy_action
-    return exporter

@@ -32,7 +32,7 @@ from engine import __version__
 from engine.errors import ScopeError
 from engine.export import ViewContext, atomic_write, check_writable
 from gui.panels.badges import badge_texts
-from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, print_palette
+from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
 VIEWS = ("units", "layer", "cell", "window")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
@@ -94,7 +94,7 @@ def styled_views(host: ViewHost, view: str) -> list:
 
 def view_context(host: ViewHost, view: str) -> ViewContext:
     """What ``view`` shows right now: model, layer, sample, step, lanes (or the cell's unit)."""
-    model = host.model
+    model = host.session_model
     session = model.session
     if session is None:
         raise ScopeError("nothing to export: no model is loaded")
@@ -239,7 +239,7 @@ def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOpt
         if items:
             header.add_row(items, boxed=False)
     if options.badges and view != "window":
-        facts = host.model.describe()
+        facts = host.session_model.describe()
         header.add_row([(f"{escape(name)} <b>{escape(value)}</b>", f"{name} {value}")
                         for name, value in badge_texts(facts).values()], boxed=True)
     return header
@@ -263,7 +263,7 @@ class Figure:
     def __init__(self, host: ViewHost, view: str, options: FigureOptions | None = None) -> None:
         if view not in VIEWS:
             raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
-        if not host.model.ready:
+        if not host.session_model.ready:
             raise ScopeError("nothing to export: no model is loaded")
         self.host, self.view = host, view
         self.options = options or FigureOptions()
@@ -273,6 +273,7 @@ class Figure:
         self._saved: list[tuple[Any, Palette]] = []
         self._scale: float | None = None
         self._app_theme: str | None = None
+        self._revealed: tuple | None = None     # a dock brought to the front, to put back
 
     # styling
     def __enter__(self) -> Figure:
@@ -280,8 +281,7 @@ class Figure:
             self._reveal()
             self._saved = [(v, v.palette) for v in self.views]
             if self.view == "window" and self.options.theme != "screen":
-                from gui.app import apply_theme
-                self._app_theme = getattr(self.host, "theme", "light")
+                self._app_theme = self.host.theme
                 apply_theme(self.options.theme)
         except BaseException:
             self.__exit__(None, None, None)
@@ -295,7 +295,6 @@ class Figure:
                 for v, pal in self._saved:
                     v.apply_palette(pal)
             if self._app_theme is not None:
-                from gui.app import apply_theme
                 apply_theme(self._app_theme)
         finally:
             self._scale = None
@@ -306,8 +305,7 @@ class Figure:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
         (and remember what was there, to put it back)."""
         self._revealed = None
-        dock = {"layer": getattr(self.host, "layer_dock", None),
-                "cell": getattr(self.host, "cell_dock", None)}.get(self.view)
+        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock}.get(self.view)
         if dock is None or dock.widget().isVisible():
             return
         front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]
@@ -317,7 +315,7 @@ class Figure:
         QApplication.processEvents()
 
     def _unreveal(self) -> None:
-        revealed, self._revealed = getattr(self, "_revealed", None), None
+        revealed, self._revealed = self._revealed, None
         if revealed is None:
             return
         dock, was_hidden, front = revealed
@@ -343,7 +341,7 @@ class Figure:
         if self.view not in ("units", "window"):
             return False
         panel = self.host.units_panel
-        points = len(panel.order) * self.host.model.steps * max(len(panel.visible_signals), 1)
+        points = len(panel.order) * self.host.session_model.steps * max(len(panel.visible_signals), 1)
         return points > DENSE_POINTS
 
     def set_scale(self, scale: float) -> None:
@@ -360,7 +358,7 @@ class Figure:
     def sync(self) -> None:
         """Bring views that skip work while hidden up to the cursor before a frame is taken."""
         if self.view in ("layer", "window"):
-            self.host.layer_view.on_position(self.host.model.t, force=True)
+            self.host.layer_view.on_position(self.host.session_model.t, force=True)
         if self.view in ("cell", "window"):
             self.host.cell_inspector.refresh()
 
@@ -377,7 +375,7 @@ class Figure:
         bodies = view_widgets(self.host, self.view)
         width = max(w.width() for w in bodies)
         header = build_header(self.host, self.view, ctx, self.options, palette, width)
-        footer = build_footer(self.view, ctx, self.options, palette, self.host.model.units, width)
+        footer = build_footer(self.view, ctx, self.options, palette, self.host.session_model.units, width)
         try:
             for text in (header, footer):
                 text.lay_out()
@@ -514,12 +512,12 @@ class Figure:
     def frames(self, positions: range, width: int | None = None,
                progress: Progress | None = None) -> Iterator[QImage]:
         """One image per input position: the cursor set so that position has just been read."""
-        session = self.host.model.session
+        session = self.host.session_model.session
         order = reversed(positions) if session.backward else positions   # the way it reads
         for done, position in enumerate(order):
             if progress is not None and not progress(done, len(positions)):
                 return
-            self.host.model.seek(session.position_to_t(position))
+            self.host.session_model.seek(session.position_to_t(position))
             yield self.image(width)
 
     def save_gif(self, path: str | Path, positions: range, width: int | None = None,
@@ -529,11 +527,11 @@ class Figure:
         The session's cursor is put back where it was afterwards.
         """
         from PIL import Image
-        check_positions(positions, self.host.model.steps)
+        check_positions(positions, self.host.session_model.steps)
         fps = self.options.fps
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0.1 <= fps <= 100):
             raise ScopeError(f"a frame rate of {fps} frames/s: choose 0.1 to 100")
-        session = self.host.model.session
+        session = self.host.session_model.session
         inspector = self.host.cell_inspector
         start_t, pinned = session.t, inspector.pinned
         meta = self.metadata()
@@ -549,7 +547,7 @@ class Figure:
                 frames.append(qimage_to_pil(image).convert("P", palette=Image.Palette.ADAPTIVE,
                                                            colors=255))
         finally:
-            self.host.model.seek(start_t)
+            self.host.session_model.seek(start_t)
             if pinned is not None:                # stepping unpinned the inspector's step
                 inspector.pinned = pinned
                 inspector.refresh()
@@ -634,7 +632,7 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
     check_writable(path)
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
-        export_data(path, host.model.full(), ctx)
+        export_data(path, host.session_model.full(), ctx)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")
@@ -649,7 +647,7 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
             return {"path": str(path), "format": "svg", "width": size.width(),
                     "height": size.height()}
         if positions is None:
-            positions = range(0, host.model.steps)
+            positions = range(0, host.session_model.steps)
         frames = fig.save_gif(path, positions, width, progress)
         return {"path": str(path), "format": "gif", "frames": frames}
 

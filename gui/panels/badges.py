@@ -44,9 +44,9 @@ def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
 class ShapeBadges(QWidget):
     """A row of small labelled badges, refreshed when the run changes."""
 
-    def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
+    def __init__(self, session_model: SessionModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = session_model
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.setSpacing(6)
@@ -58,12 +58,12 @@ class ShapeBadges(QWidget):
             layout.addWidget(label)
             self.labels[key] = label
         layout.addStretch(1)
-        model.runChanged.connect(self.refresh)
+        session_model.runChanged.connect(self.refresh)
 
     def refresh(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        for key, (name, value) in badge_texts(self.model.describe()).items():
+        for key, (name, value) in badge_texts(self.session_model.describe()).items():
             self.labels[key].setText(f"<b>{name} {value}</b>" if key == "units" else f"{name} <b>{value}</b>")
 
     def texts(self) -> dict[str, str]:

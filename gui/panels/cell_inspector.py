@@ -212,10 +212,10 @@ class CellDiagram(QGraphicsView):
 class CellInspector(QWidget):
     """Follows the selected unit and step (default: the cursor) and takes that cell apart."""
 
-    def __init__(self, model: SessionModel, palette: Palette, *, units_panel=None,
+    def __init__(self, session_model: SessionModel, palette: Palette, *, units_panel=None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model, self.palette = model, palette
+        self.session_model, self.palette = session_model, palette
         self.units_panel = units_panel
         self.highlighter = LaneHighlighter(units_panel)
         self.breakdown: CellBreakdown | None = None
@@ -226,9 +226,9 @@ class CellInspector(QWidget):
         self._bars: dict[str, pg.BarGraphItem] = {}
         self._bar_values: dict[str, list[float]] = {}
         self._build_ui()
-        model.runChanged.connect(self._on_run)
-        model.positionChanged.connect(self._on_position)
-        model.selectionChanged.connect(self._on_selection)
+        session_model.runChanged.connect(self._on_run)
+        session_model.positionChanged.connect(self._on_position)
+        session_model.selectionChanged.connect(self._on_selection)
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
@@ -305,15 +305,15 @@ class CellInspector(QWidget):
 
     # --- following the session ----------------------------------------------------------------
     def _on_run(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
         self.unit_spin.blockSignals(True)
-        self.unit_spin.setRange(0, max(self.model.units - 1, 0))
-        self.unit = min(self.unit, self.model.units - 1)
+        self.unit_spin.setRange(0, max(self.session_model.units - 1, 0))
+        self.unit = min(self.unit, self.session_model.units - 1)
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
         self.step_spin.blockSignals(True)
-        self.step_spin.setRange(0, max(self.model.steps - 1, 0))
+        self.step_spin.setRange(0, max(self.session_model.steps - 1, 0))
         self.step_spin.blockSignals(False)
         self.pinned = None
         self.refresh()
@@ -349,15 +349,15 @@ class CellInspector(QWidget):
             self.refresh()
 
     def position(self) -> int | None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return None
         if self.pinned is not None:
             return self.pinned
-        return self.model.session.cursor
+        return self.session_model.session.cursor
 
     def refresh(self) -> None:
         pos = self.position()
-        session = self.model.session
+        session = self.session_model.session
         if session is None or pos is None or not 0 <= self.unit < session.units:
             self.breakdown = None
             self.diagram.draw(None)
@@ -371,7 +371,7 @@ class CellInspector(QWidget):
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
         trace = session.trace
-        b = cell_breakdown(trace, self.model.sample, self.unit, pos)
+        b = cell_breakdown(trace, self.session_model.sample, self.unit, pos)
         if not np.isfinite(b.h):
             self.breakdown = None
             self.diagram.draw(None)
@@ -458,7 +458,7 @@ class CellInspector(QWidget):
         if k is not None and self.units_panel is not None and hasattr(self.units_panel, "go_to_unit"):
             pos = self.position()
             self.units_panel.go_to_unit(int(k))
-            self.model.select(int(k), -1 if pos is None else pos)
+            self.session_model.select(int(k), -1 if pos is None else pos)
 
     def _bars_hover(self, scene_pos) -> None:
         for g, p in self._bar_plots.items():
@@ -473,31 +473,3 @@ class CellInspector(QWidget):
                     self.info.setText(text)
                     self.bars_glw.setToolTip(text)
                 return
-
-
-def install_cell_docks(window):
-    """Add the Cell inspector and Layer view docks to the main window (and the View menu)."""
-    from gui.panels.layer_view import LayerView
-    window.cell_inspector = CellInspector(window.model, window.pal, units_panel=window.units_panel)
-    window.cell_dock = window._dock("Cell inspector", window.cell_inspector, Qt.RightDockWidgetArea)
-    if hasattr(window, "breakpoints_dock"):
-        # a tab beside the debugger docks; clicking a lane brings it to the front
-        window.tabifyDockWidget(window.breakpoints_dock, window.cell_dock)
-        window.breakpoints_dock.raise_()
-
-        def bring_to_front(unit: int, position: int) -> None:
-            if unit >= 0 and window.cell_dock.isVisible() is False and not window.cell_dock.isFloating():
-                window.cell_dock.show()
-            if unit >= 0:
-                window.cell_dock.raise_()
-        window.model.selectionChanged.connect(bring_to_front)
-    window.layer_view = LayerView(window.model, window.pal, units_panel=window.units_panel,
-                                  debugging=getattr(window, "debugging", None))
-    window.layer_dock = window._dock("Layer view", window.layer_view, Qt.BottomDockWidgetArea)
-    if hasattr(window, "input_dock"):
-        window.tabifyDockWidget(window.input_dock, window.layer_dock)
-        window.input_dock.raise_()
-    menu = getattr(window, "view_menu", None)
-    if menu is not None:
-        menu.addAction(window.cell_dock.toggleViewAction())
-        menu.addAction(window.layer_dock.toggleViewAction())

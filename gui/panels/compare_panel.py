@@ -31,9 +31,9 @@ from gui.theme import Palette
 class ComparePanel(QWidget):
     """Derive input b (noise, one token changed, a file) and show how far the runs drift apart."""
 
-    def __init__(self, model: SessionModel, palette: Palette, report_error, parent=None) -> None:
+    def __init__(self, session_model: SessionModel, palette: Palette, report_error, parent=None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = session_model
         self.palette = palette
         self.report_error = report_error
         self.comparison: Comparison | None = None
@@ -84,33 +84,33 @@ class ComparePanel(QWidget):
         self.div_plot.addItem(self.cursors[0])
         self.unit_plot.addItem(self.cursors[1])
         layout.addWidget(self.glw, 1)
-        model.runChanged.connect(self._on_run)
-        model.positionChanged.connect(self._on_position)
-        model.selectionChanged.connect(lambda unit, pos: self._draw())
+        session_model.runChanged.connect(self._on_run)
+        session_model.positionChanged.connect(self._on_position)
+        session_model.selectionChanged.connect(lambda unit, pos: self._draw())
 
     def _on_run(self) -> None:
         self.comparison = None
-        session = self.model.session
+        session = self.session_model.session
         if session is None:
             return
-        tokens = self.model.model.takes_tokens
+        tokens = self.session_model.model.takes_tokens
         self.token_button.setEnabled(tokens)
         self.noise_button.setEnabled(not tokens)
         self.position.setRange(0, max(session.steps - 1, 0))
-        self.token.setRange(0, max((self.model.model.vocab_size or 1) - 1, 0))
+        self.token.setRange(0, max((self.session_model.model.vocab_size or 1) - 1, 0))
         self.div_curve.setData([], [])
         self.curve_a.setData([], [])
         self.curve_b.setData([], [])
         self.summary.setText("Derive or load a second input to compare the two runs.")
 
     def _on_position(self, t: int) -> None:
-        cursor = self.model.session.cursor if self.model.session else None
+        cursor = self.session_model.session.cursor if self.session_model.session else None
         for line in self.cursors:
             line.setPos(-0.5 if cursor is None else cursor)
 
     # --- deriving b --------------------------------------------------------------------------
     def compare_with(self, other, label: str) -> Comparison | None:
-        session = self.model.session
+        session = self.session_model.session
         if session is None:
             return None
         try:
@@ -123,12 +123,12 @@ class ComparePanel(QWidget):
         return self.comparison
 
     def compare_noise(self) -> Comparison | None:
-        x = self.model.session.x
+        x = self.session_model.session.x
         return self.compare_with(add_noise(x, self.sigma.value(), self.seed.value()),
                                  f"noise σ = {self.sigma.value():g}, seed {self.seed.value()}")
 
     def compare_token(self) -> Comparison | None:
-        x = self.model.session.x
+        x = self.session_model.session.x
         return self.compare_with(change_token(x, self.position.value(), self.token.value()),
                                  f"token at {self.position.value()} -> {self.token.value()}")
 
@@ -147,8 +147,8 @@ class ComparePanel(QWidget):
         comp = self.comparison
         if comp is None:
             return
-        sample = min(self.model.sample, comp.divergence.shape[0] - 1)
-        unit = max(self.model.selected_unit, 0)
+        sample = min(self.session_model.sample, comp.divergence.shape[0] - 1)
+        unit = max(self.session_model.selected_unit, 0)
         t = np.arange(comp.divergence.shape[1])
         self.div_curve.setData(t, comp.divergence[sample])
         self.curve_a.setData(t, comp.a.h[sample, :, unit])

@@ -50,9 +50,9 @@ class InputEditor(QWidget):
     apply_input = Signal(object, str, object)      # x, label, initial_state (or None)
     error = Signal(str)
 
-    def __init__(self, model: SessionModel, parent: QWidget | None = None) -> None:
+    def __init__(self, session_model: SessionModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = session_model
         self.budget = DEFAULT_BUDGET_BYTES
         self.confirm_large = self._ask_large        # injectable for tests
         layout = QVBoxLayout(self)
@@ -76,7 +76,7 @@ class InputEditor(QWidget):
         self.state_label.setWordWrap(True)
         layout.addWidget(self.state_label)
         layout.addStretch(1)
-        model.runChanged.connect(self.refresh)
+        session_model.runChanged.connect(self.refresh)
 
     # --- tabs ---------------------------------------------------------------------------------
     def _build_preset_tab(self) -> None:
@@ -166,8 +166,8 @@ class InputEditor(QWidget):
 
     # --- reacting to the model ------------------------------------------------------------------
     def refresh(self) -> None:
-        model = self.model.model
-        session = self.model.session
+        model = self.session_model.model
+        session = self.session_model.session
         if model is None or session is None:
             return
         tokens = model.takes_tokens
@@ -179,14 +179,14 @@ class InputEditor(QWidget):
             shown = "".join(v if len(v) == 1 else "·" for v in vocab[:80]) if vocab else ""
             self.vocab_label.setText(f"vocabulary ({len(vocab)}): {shown}" if vocab else
                                      f"no vocabulary: type token ids 0..{model.vocab_size - 1}")
-        self._fill_table(np.asarray(session.x)[self.model.sample])
-        h, c = session.runner.h0[self.model.sample], session.runner.c0[self.model.sample]
+        self._fill_table(np.asarray(session.x)[self.session_model.sample])
+        h, c = session.runner.h0[self.session_model.sample], session.runner.c0[self.session_model.sample]
         started = "zeros" if not (np.any(h) or np.any(c)) else (
             f"carried state: |h0| = {np.linalg.norm(h):.3f}, |c0| = {np.linalg.norm(c):.3f}")
         self.state_label.setText(f"This run started from {started}.")
 
     def vocabulary(self) -> list[str] | None:
-        demo = self.model.demo
+        demo = self.session_model.demo
         vocab = getattr(demo, "vocabulary", None) if demo is not None else None
         return list(vocab) if vocab else None
 
@@ -206,19 +206,19 @@ class InputEditor(QWidget):
 
     # --- applying --------------------------------------------------------------------------------
     def _state(self):
-        session = self.model.session
+        session = self.session_model.session
         if not self.carry.isChecked() or session is None:
             return None
         # every layer carries its state, as a stateful Keras model does between segments
         return session.final_states()
 
     def _emit(self, x: np.ndarray, label: str) -> None:
-        session = self.model.session
+        session = self.session_model.session
         if session is None:
             return
         arr = np.asarray(x)
-        batch = arr.shape[0] if arr.ndim == 3 or (self.model.model.takes_tokens and arr.ndim == 2) else 1
-        steps = arr.shape[-2] if arr.ndim >= 2 and not self.model.model.takes_tokens else arr.shape[-1]
+        batch = arr.shape[0] if arr.ndim == 3 or (self.session_model.model.takes_tokens and arr.ndim == 2) else 1
+        steps = arr.shape[-2] if arr.ndim >= 2 and not self.session_model.model.takes_tokens else arr.shape[-1]
         fits, need = check_budget(batch, steps, session.units, session.info.input_dim, self.budget)
         if not fits and not self.confirm_large(need):
             return
@@ -231,7 +231,7 @@ class InputEditor(QWidget):
         return answer == QMessageBox.Yes
 
     def preset_input(self) -> np.ndarray:
-        session = self.model.session
+        session = self.session_model.session
         preset = PRESETS[self.preset_combo.currentIndex()]
         params = {k: spin.value() for k, spin in self.param_spins.items()}
         # the model's own input width (a deeper traced layer reads another width)
@@ -256,7 +256,7 @@ class InputEditor(QWidget):
         self._emit(x, f"preset: {PRESETS[self.preset_combo.currentIndex()].label}")
 
     def token_input(self) -> np.ndarray:
-        model = self.model.model
+        model = self.session_model.model
         if self.ids_edit.text().strip():
             return parse_token_ids(self.ids_edit.text(), model.vocab_size)
         vocab = self.vocabulary()
@@ -297,7 +297,7 @@ class InputEditor(QWidget):
                     values[t, d] = float(text)
                 except ValueError:
                     raise ScopeError(f"row {t}, column x{d}: '{text}' is not a number") from None
-        if self.model.model is not None and self.model.model.takes_tokens:
+        if self.session_model.model is not None and self.session_model.model.takes_tokens:
             return values[:, 0].astype(np.int64)
         return values
 

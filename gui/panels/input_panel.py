@@ -17,9 +17,9 @@ MAX_FEATURE_CURVES = 8
 class InputPanel(QWidget):
     """Top: the layer's input x (up to 8 features, or token ids); bottom: output so far."""
 
-    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+    def __init__(self, session_model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = session_model
         self.palette = palette
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -48,8 +48,8 @@ class InputPanel(QWidget):
         self._x_items: list[pg.PlotDataItem] = []
         self._y_items: list[pg.PlotDataItem] = []
         self._tokens: list[pg.TextItem] = []
-        model.runChanged.connect(self.rebuild)
-        model.positionChanged.connect(self.on_position)
+        session_model.runChanged.connect(self.rebuild)
+        session_model.positionChanged.connect(self.on_position)
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
@@ -67,10 +67,10 @@ class InputPanel(QWidget):
         for item in self._x_items + self._y_items + self._tokens:
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._x_items, self._y_items, self._tokens = [], [], []
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        session = self.model.session
-        sample = self.model.sample
+        session = self.session_model.session
+        sample = self.session_model.sample
         t = np.arange(session.steps)
         raw = np.asarray(session.x)[sample]
         if raw.ndim == 1:   # token ids
@@ -79,7 +79,7 @@ class InputPanel(QWidget):
             self._x_items.append(item)
             set_axis_label(self.x_plot, "left", "token id", self.palette)
             self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 1.5, padding=0)
-            vocab = getattr(self.model.demo, "vocabulary", None) if self.model.demo else None
+            vocab = getattr(self.session_model.demo, "vocabulary", None) if self.session_model.demo else None
             if vocab and session.steps <= 400:
                 for k, tok in enumerate(raw):
                     label = vocab[int(tok)] if 0 <= int(tok) < len(vocab) else "?"
@@ -94,7 +94,7 @@ class InputPanel(QWidget):
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
                 self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))
-        out = np.asarray(self.model.output_so_far())
+        out = np.asarray(self.session_model.output_so_far())
         self._out_full = out
         if out.ndim == 3 and out.shape[1] == session.steps:
             for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
@@ -105,9 +105,9 @@ class InputPanel(QWidget):
         self.on_position(session.t)
 
     def on_position(self, t: int) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        session = self.model.session
+        session = self.session_model.session
         cursor = session.cursor
         pos = cursor if cursor is not None else -0.5
         for line in self.cursors:
@@ -117,5 +117,5 @@ class InputPanel(QWidget):
             known = session.known()
             for d, item in enumerate(self._y_items):
                 y = np.full(session.steps, np.nan)
-                y[known] = out[self.model.sample, known, d]
+                y[known] = out[self.session_model.sample, known, d]
                 item.setData(np.arange(session.steps), y, connect="finite")

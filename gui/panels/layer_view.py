@@ -164,10 +164,10 @@ class HeatPlot:
 class LayerView(QWidget):
     """Heat-maps, statistics, kernels and what-ifs for the session's current traced layer."""
 
-    def __init__(self, model: SessionModel, palette: Palette, *, units_panel=None, debugging=None,
+    def __init__(self, session_model: SessionModel, palette: Palette, *, units_panel=None, debugging=None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model, self.palette = model, palette
+        self.session_model, self.palette = session_model, palette
         self.units_panel, self.debugging = units_panel, debugging
         self.order = np.zeros(0, int)
         self.heat: dict[str, HeatPlot] = {}
@@ -177,9 +177,9 @@ class LayerView(QWidget):
         self._drawn_t: int | None = None
         self.stats = None
         self._build_ui()
-        model.runChanged.connect(self.rebuild)
-        model.positionChanged.connect(self.on_position)
-        model.selectionChanged.connect(self._selection)
+        session_model.runChanged.connect(self.rebuild)
+        session_model.positionChanged.connect(self.on_position)
+        session_model.selectionChanged.connect(self._selection)
         if debugging is not None:
             debugging.overlayChanged.connect(self._overlay_changed)
             debugging.forksChanged.connect(self._forks_changed)
@@ -324,12 +324,12 @@ class LayerView(QWidget):
         self.heat.clear()
         self.colour_bars: dict[str, pg.ColorBarItem] = {}
         self._drawn_t = None
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        full = self.model.full()
+        full = self.session_model.full()
         self.order = self._lane_order(full.units)
-        live = self.model.live()
-        sample = self.model.sample
+        live = self.session_model.live()
+        sample = self.session_model.sample
         first: pg.PlotItem | None = None
         for name in self.visible:
             plot = self.glw.addPlot(row=len(self.heat), col=0)
@@ -384,7 +384,7 @@ class LayerView(QWidget):
             self.glw.ci.layout.setColumnStretchFactor(0, 1)
             self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
             first.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, len(self.order)), padding=0)
-        self._drawn_t = self.model.t
+        self._drawn_t = self.session_model.t
         self._move_cursor()
         self._fill_stats(full)
         self._fill_kernels(full)
@@ -434,24 +434,24 @@ class LayerView(QWidget):
     # --- stepping ----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if self.model.ready:
-            self.on_position(self.model.t)
+        if self.session_model.ready:
+            self.on_position(self.session_model.t)
 
     def on_position(self, t: int, force: bool = False) -> None:
         """Fill the columns read or forgotten since the last draw. Hidden, it waits (and
         catches up from ``_drawn_t`` when shown) unless ``force`` (an export of a hidden view)."""
-        if not self.model.ready or self._drawn_t is None:
+        if not self.session_model.ready or self._drawn_t is None:
             return
         if not self.isVisible() and not force:
             return
 
-        session = self.model.session
+        session = self.session_model.session
         if not np.array_equal(self._lane_order(session.units), self.order):
             self.rebuild()          # the units panel re-sorted its lanes
             return
         lo, hi = sorted((self._drawn_t, t))
         live = session.trace
-        sample = self.model.sample
+        sample = self.session_model.sample
         for p in range(lo, min(hi, session.steps)):     # processing indices read or forgotten
             pos = session.runner.position(p)
             for name, heat in self.heat.items():
@@ -461,7 +461,7 @@ class LayerView(QWidget):
         self._move_cursor()
 
     def _move_cursor(self) -> None:
-        session = self.model.session
+        session = self.session_model.session
         cursor = session.cursor
         x = cursor if cursor is not None else (-0.5 if not session.backward else session.steps - 0.5)
         for heat in self.heat.values():
@@ -472,7 +472,7 @@ class LayerView(QWidget):
 
     # --- statistics and kernels ----------------------------------------------------------------
     def _fill_stats(self, full: LayerTrace) -> None:
-        st = unit_stats(full, self.model.sample)
+        st = unit_stats(full, self.session_model.sample)
         self.stats = st
         n = full.units
         cols = [np.arange(n), st.mean["h"], st.variance["h"], st.mean["c"], st.variance["c"],
@@ -596,7 +596,7 @@ class LayerView(QWidget):
             self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
             return
         fork = dbg.forks.get(self.diff_fork)
-        diff = fork.diff(self.diff_signal)[self.model.sample]          # (T, N) fork minus parent
+        diff = fork.diff(self.diff_signal)[self.session_model.sample]          # (T, N) fork minus parent
         self.diff_data = np.ascontiguousarray(diff[:, self.order].T, np.float32)
         scaled = self.diff_data
         if fork.edit.kind != "decouple":     # the edited column itself would swamp the response
@@ -635,7 +635,7 @@ class LayerView(QWidget):
             return
         hit = self._hit(event.scenePos())
         if hit is not None:
-            self.model.select(hit[1], hit[2])
+            self.session_model.select(hit[1], hit[2])
 
     def _selection(self, unit: int, position: int) -> None:
         if unit >= 0:
@@ -644,4 +644,4 @@ class LayerView(QWidget):
     def _table_clicked(self, row: int, col: int) -> None:
         item = self.table.item(row, 0)
         if item is not None:
-            self.model.select(int(item.value), self.model.selected_position)
+            self.session_model.select(int(item.value), self.session_model.selected_position)

@@ -55,9 +55,9 @@ class UnitsPanel(QWidget):
 
     hovered = Signal(str)
 
-    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+    def __init__(self, session_model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = session_model
         self.palette = palette
         self.visible_signals = set(DEFAULT_SIGNALS)
         self.ghost = True
@@ -70,9 +70,9 @@ class UnitsPanel(QWidget):
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self._drawn_t: int | None = None
         self._build_ui()
-        model.runChanged.connect(self.rebuild)
-        model.positionChanged.connect(self.on_position)
-        model.selectionChanged.connect(self._show_selection)
+        session_model.runChanged.connect(self.rebuild)
+        session_model.positionChanged.connect(self.on_position)
+        session_model.selectionChanged.connect(self._show_selection)
 
     # --- widgets -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -170,7 +170,7 @@ class UnitsPanel(QWidget):
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
-        view_range = self.vb.viewRange() if self.model.ready else None
+        view_range = self.vb.viewRange() if self.session_model.ready else None
         self._style(palette)
         self.rebuild()
         if view_range is not None:      # the same run: keep the user's zoom and scroll
@@ -185,8 +185,8 @@ class UnitsPanel(QWidget):
             self.visible_signals.discard(name)
         for item in self._live.get(name, []):
             item.setVisible(on)
-        if self.model.ready:
-            self.on_position(self.model.t, redraw_all=True)   # ghosts only where not yet read
+        if self.session_model.ready:
+            self.on_position(self.session_model.t, redraw_all=True)   # ghosts only where not yet read
         if self.signal_boxes[name].isChecked() != on:
             self.signal_boxes[name].setChecked(on)
 
@@ -195,8 +195,8 @@ class UnitsPanel(QWidget):
         for name, items in self._ghosts.items():
             for item in items:
                 item.setVisible(on and name in self.visible_signals)
-        if self.model.ready:
-            self.on_position(self.model.t, redraw_all=True)
+        if self.session_model.ready:
+            self.on_position(self.session_model.t, redraw_all=True)
         if self.ghost_box.isChecked() != on:
             self.ghost_box.setChecked(on)
 
@@ -210,8 +210,8 @@ class UnitsPanel(QWidget):
 
     def set_filter(self, text: str) -> None:
         try:
-            if self.model.ready:
-                parse_filter(text, self.model.units)
+            if self.session_model.ready:
+                parse_filter(text, self.session_model.units)
         except ValueError as exc:
             self.info.setText(f"<span style='color:#d62728'>{exc}</span>")
             return
@@ -230,10 +230,10 @@ class UnitsPanel(QWidget):
     def rebuild(self) -> None:
         """Everything from scratch: a new run, layer, sample, filter, sort or scale."""
         self._clear_items()
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        full = self.model.full()
-        sample = self.model.sample
+        full = self.session_model.full()
+        sample = self.session_model.sample
         units = parse_filter(self.filter_text, full.units, full, sample) if self.filter_text else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
@@ -270,8 +270,8 @@ class UnitsPanel(QWidget):
         self.vb.setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1),
                           minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
         self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
-        self.on_position(self.model.t, redraw_all=True)
-        self._show_selection(self.model.selected_unit, self.model.selected_position)
+        self.on_position(self.session_model.t, redraw_all=True)
+        self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
 
     def _chunk_bounds(self, k: int, steps: int) -> tuple[int, int]:
         start = k * CHUNK
@@ -280,7 +280,7 @@ class UnitsPanel(QWidget):
     def _chunk_xy(self, trace, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         steps = trace.steps
         a, b = self._chunk_bounds(k, steps)
-        values = trace.signal(name)[self.model.sample, a:b]
+        values = trace.signal(name)[self.session_model.sample, a:b]
         y = self._scaler.to_lane(name, values, self.order)                   # (rows, L)
         rows, length = y.shape
         xs = np.empty((rows, length + 1), np.float32)
@@ -299,9 +299,9 @@ class UnitsPanel(QWidget):
 
     # --- stepping ----------------------------------------------------------------------------
     def on_position(self, t: int, redraw_all: bool = False) -> None:
-        if not self.model.ready or self._scaler is None:
+        if not self.session_model.ready or self._scaler is None:
             return
-        session = self.model.session
+        session = self.session_model.session
         live = session.trace
         steps = session.steps
         n_chunks = max(1, -(-steps // CHUNK))
@@ -356,7 +356,7 @@ class UnitsPanel(QWidget):
             return
         steps = next(iter(arrays.values())).shape[1]
         for name, values in arrays.items():
-            y = self._scaler.to_lane(name, values[self.model.sample], self.order)
+            y = self._scaler.to_lane(name, values[self.session_model.sample], self.order)
             rows = y.shape[0]
             xs = np.empty((rows, steps + 1), np.float32)
             xs[:, :steps] = np.arange(steps, dtype=np.float32)
@@ -376,7 +376,7 @@ class UnitsPanel(QWidget):
         """(unit, input position) under view coordinates, or None outside the lanes."""
         row = int(np.floor(y))
         pos = int(np.round(x))
-        if not (0 <= row < len(self.order)) or not (0 <= pos < self.model.steps):
+        if not (0 <= row < len(self.order)) or not (0 <= pos < self.session_model.steps):
             return None
         return int(self.order[row]), pos
 
@@ -384,7 +384,7 @@ class UnitsPanel(QWidget):
         """The engine's values for a unit at a position (None where not read yet)."""
         out: dict[str, float | None] = {}
         for name in SIGNAL_ORDER:
-            value = self.model.value(name, unit, position)
+            value = self.session_model.value(name, unit, position)
             out[name] = None if np.isnan(value) else value
         return out
 
@@ -400,7 +400,7 @@ class UnitsPanel(QWidget):
         return f"unit {unit} · t = {position} · " + "  ".join(parts)
 
     def _mouse_moved(self, scene_pos) -> None:
-        if not self.model.ready or not self.plot.sceneBoundingRect().contains(scene_pos):
+        if not self.session_model.ready or not self.plot.sceneBoundingRect().contains(scene_pos):
             return
         point = self.vb.mapSceneToView(scene_pos)
         hit = self.lane_at(point.x(), point.y())
@@ -411,12 +411,12 @@ class UnitsPanel(QWidget):
         self.hovered.emit(text)
 
     def _mouse_clicked(self, event) -> None:
-        if not self.model.ready or event.button() != Qt.LeftButton:
+        if not self.session_model.ready or event.button() != Qt.LeftButton:
             return
         point = self.vb.mapSceneToView(event.scenePos())
         hit = self.lane_at(point.x(), point.y())
         if hit is not None:
-            self.model.select(*hit)
+            self.session_model.select(*hit)
 
     def _show_selection(self, unit: int, position: int) -> None:
         rows = np.nonzero(self.order == unit)[0] if unit >= 0 else []
@@ -440,7 +440,7 @@ class UnitsPanel(QWidget):
         span = max(min(hi - lo, len(self.order)), 1)
         top = min(max(row + 0.5 - span / 2, 0), max(len(self.order) - span, 0))
         self.vb.setYRange(top, top + span, padding=0)
-        self.model.select(unit, self.model.selected_position)
+        self.session_model.select(unit, self.session_model.selected_position)
         return True
 
     def lane_count(self) -> int:

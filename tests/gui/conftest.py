@@ -43,7 +43,7 @@ def open_session(window, model, x, layer=None):
     session = Session(model, x, layer=layer)
     session.full()
     session.result()
-    window._on_loaded(LoadResult(session, "test-model", "test-input"))
+    window.show_loaded(LoadResult(session, "test-model", "test-input"))
     return session
 
 

@@ -16,8 +16,8 @@ def close(a, b):
 def test_inspector_numbers_match_engine(make_window):
     window = make_window()
     session = open_session(window, small_model(6, 3), sine_input(20))
-    window.model.step(7)
-    window.model.select(4, -1)
+    window.session_model.step(7)
+    window.session_model.select(4, -1)
     insp = window.cell_inspector
     assert insp.unit == 4 and insp.position() == session.cursor == 6
     b = cell_breakdown(session.full(), 0, 4, 6)
@@ -38,8 +38,8 @@ def test_inspector_numbers_match_engine(make_window):
 def test_fan_in_top_contributors_and_lane_marks(make_window):
     window = make_window()
     session = open_session(window, small_model(8, 3), sine_input(20))
-    window.model.step(5)
-    window.model.select(2, 3)            # a click pins the step
+    window.session_model.step(5)
+    window.session_model.select(2, 3)            # a click pins the step
     insp = window.cell_inspector
     assert insp.position() == 3
     b = cell_breakdown(session.full(), 0, 2, 3)
@@ -59,14 +59,14 @@ def test_fan_in_top_contributors_and_lane_marks(make_window):
     insp.show_lanes("o")
     assert [unit for unit, _ in insp.highlighter.units] == [k for k, _ in insp.top["o"][:3]]
     # stepping returns the inspector to the cursor
-    window.model.step(1)
+    window.session_model.step(1)
     assert insp.position() == session.cursor == 5
 
 
 def test_unread_step_shows_nothing(make_window):
     window = make_window()
     open_session(window, small_model(4, 3), sine_input(10))
-    window.model.step(2)
-    window.model.select(1, 8)
+    window.session_model.step(2)
+    window.session_model.select(1, 8)
     assert window.cell_inspector.breakdown is None
     assert "not read yet" in window.cell_inspector.info.text()

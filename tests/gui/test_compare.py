@@ -17,11 +17,11 @@ def test_noisy_copy_divergence_matches_two_engine_runs(make_window):
     panel = w.compare_panel
     panel.sigma.setValue(0.2)
     panel.seed.setValue(3)
-    w.model.select(2, -1)
+    w.session_model.select(2, -1)
     comp = panel.compare_noise()
-    b = Session(model, add_noise(w.model.session.x, 0.2, 3))
+    b = Session(model, add_noise(w.session_model.session.x, 0.2, 3))
     b.to_end()
-    a = w.model.session.full()
+    a = w.session_model.session.full()
     expected = np.sqrt(((a.h.astype(np.float64) - b.trace.h) ** 2).sum(-1))
     assert np.allclose(comp.divergence, expected)
     xs, ys = panel.div_curve.getData()
@@ -41,7 +41,7 @@ def test_mismatched_second_input_is_reported(make_window, tmp_path):
 def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
     w = make_window()
     open_session(w, small_model(), sine_input(25))
-    w.model.seek(10)
+    w.session_model.seek(10)
     dm = w.debugging
     fork = dm.debugger.perturb(unit=1, delta=0.5)
     dm.set_overlay(fork.name)

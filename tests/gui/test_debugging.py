@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine import ScopeError, load_model
-from gui.debug.debugger_model import open_session_dialog, save_session_dialog
 from gui.debug.forks_panel import EditStateDialog, parse_values
 from gui.debug.watches_panel import format_value
+from gui.session_files import open_session_dialog, save_session_dialog
 from tests.gui.conftest import open_session, sine_input, small_model
 
 
@@ -34,7 +34,7 @@ def test_bad_expression_shows_its_position(window):
 
 
 def test_f5_runs_to_each_hit_and_shift_f5_back(window, qtbot):
-    s = window.model.session
+    s = window.session_model.session
     panel = window.breakpoints_panel
     panel.edit.setText("h[1] * prev(h[1]) < 0")
     assert panel.add_from_edit()
@@ -105,8 +105,8 @@ def test_watches_show_engine_values_and_sparklines(window):
     assert panel.add_from_edit()
     panel.edit.setText("mean(q)")
     assert not panel.add_from_edit() and "column 5" in panel.error.text()
-    window.model.seek(12)
-    tr = window.model.session.full()
+    window.session_model.seek(12)
+    tr = window.session_model.session.full()
     assert panel.table.item(0, 1).text() == format_value(tr.f[0, 11].mean(dtype=np.float64))
     assert panel.table.item(1, 1).text().startswith("[")
     panel.update_sparklines()
@@ -118,24 +118,24 @@ def test_watches_show_engine_values_and_sparklines(window):
 
 
 def test_edit_state_forks_and_overlay(window):
-    window.model.seek(10)
+    window.session_model.seek(10)
     dm = window.debugging
-    window.model.select(2, 9)
-    before = window.model.session.full().h.copy()
+    window.session_model.select(2, 9)
+    before = window.session_model.session.full().h.copy()
     dialog = EditStateDialog(dm, window)
     assert dialog.unit.value() == 2
     dialog.what.setCurrentText("h")
     dialog.value.setText("0.9")
     fork = dialog.apply()
     dm.set_overlay(fork.name)
-    assert np.array_equal(window.model.session.full().h, before)     # original untouched
+    assert np.array_equal(window.session_model.session.full().h, before)     # original untouched
     panel = window.forks_panel
     assert panel.tree.topLevelItemCount() == 1
     assert panel.tree.topLevelItem(0).checkState(0) == Qt.Checked
     xs, ys = panel.curve_fork.getData()
     assert ys[9] == pytest.approx(0.9)
     assert "‖h_fork − h‖ at step 9" in panel.info.text()
-    window.model.step(5)
+    window.session_model.step(5)
     p = panel.perturb(1, 0.25)
     assert dm.overlay == p.name and dm.debugger.forks.parent_name(p) == fork.name
     assert panel.tree.topLevelItem(0).childCount() == 1
@@ -171,9 +171,9 @@ def test_save_and_open_session(window, tmp_path, make_window):
     w = make_window()
     x = np.random.default_rng(0).normal(size=(2, 25, 3)).astype(np.float32)
     s = open_session(w, model, x, layer=1)
-    w.model.source = str(src)
+    w.session_model.source = str(src)
     w.sample_spin.setValue(1)
-    w.model.seek(9)
+    w.session_model.seek(9)
     w.breakpoints_panel.edit.setText("any(abs(c) > 0.2)")
     w.breakpoints_panel.add_from_edit()
     w.watches_panel.edit.setText("max(h)")
@@ -183,8 +183,8 @@ def test_save_and_open_session(window, tmp_path, make_window):
     assert save_session_dialog(w, w.debugging, str(path))
     w2 = make_window()
     assert open_session_dialog(w2, w2.debugging, str(path))
-    s2 = w2.model.session
-    assert s2.t == 9 and s2.layer_index == 1 and w2.model.sample == 1
+    s2 = w2.session_model.session
+    assert s2.t == 9 and s2.layer_index == 1 and w2.session_model.sample == 1
     assert [b.expression for b in w2.debugging.debugger.breakpoints] == ["any(abs(c) > 0.2)"]
     assert w2.watches_panel.table.rowCount() == 1
     assert w2.forks_panel.tree.topLevelItemCount() == 1 and w2.debugging.overlay

@@ -53,7 +53,7 @@ def test_png_at_the_requested_width_is_a_real_picture(window, tmp_path, view):
         assert colour_share(path, "#d62728", 30) > 0.0005    # the red cursor line is drawn
     assert colour_share(path, OKABE_ITO["f"]) > 0.0001       # f: in lanes, boxes or labels
     meta = json.loads(image.text["lstm-scope"])
-    assert meta["view"] == view and meta["layer"] == window.model.session.info.name
+    assert meta["view"] == view and meta["layer"] == window.session_model.session.info.name
     assert meta["t"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
     assert image.text["Title"] == "My title"
     if view == "units":    # the gate colours of the lanes, and a white page by default
@@ -103,12 +103,12 @@ def test_gif_has_one_frame_per_step_and_returns_the_cursor(window, tmp_path, vie
         gif.seek(k)
         frames.append(np.asarray(gif.convert("RGB")))
     assert not np.array_equal(frames[0], frames[-1])          # the picture moves with the cursor
-    assert window.model.t == 18                                # and the cursor is back
+    assert window.session_model.t == 18                                # and the cursor is back
 
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_csv_and_npz_hold_the_engines_numbers(window, tmp_path, view):
-    full = window.model.full()
+    full = window.session_model.full()
     export_view(window, view, tmp_path / "v.npz")
     export_view(window, view, tmp_path / "v.csv")
     with np.load(tmp_path / "v.npz") as data:
@@ -156,7 +156,7 @@ def test_dark_print_theme(window, tmp_path):
 def test_hidden_layer_view_is_brought_up_to_date(window, tmp_path):
     window.input_dock.raise_()                  # the layer view's tab is behind it
     QApplication.processEvents()
-    window.model.step(3)                        # steps taken while hidden
+    window.session_model.step(3)                        # steps taken while hidden
     with Figure(window, "layer") as fig:
         fig.image(400)
         assert window.layer_dock.isVisible()
@@ -172,7 +172,7 @@ def test_cancelling_an_animation_writes_nothing(window, tmp_path):
         export_view(window, "units", path, positions=range(0, 10),
                     progress=lambda done, total: done < 2)
     assert not list(out.iterdir())
-    assert window.model.t == 18
+    assert window.session_model.t == 18
 
 
 def test_bad_requests_are_clear_errors(window, tmp_path):
@@ -234,7 +234,7 @@ def test_copy_image_to_clipboard(window):
 def test_export_keeps_zoom_docks_and_pinned_step(window, tmp_path):
     window.units_panel.vb.setRange(xRange=(5, 12), yRange=(1, 3), padding=0)
     window.layer_dock.close()
-    window.model.select(2, 9)                         # pins the inspector on step 9
+    window.session_model.select(2, 9)                         # pins the inspector on step 9
     assert window.cell_inspector.pinned == 9
     export_view(window, "units", tmp_path / "u.png")
     export_view(window, "layer", tmp_path / "l.png")
@@ -242,7 +242,7 @@ def test_export_keeps_zoom_docks_and_pinned_step(window, tmp_path):
     (x0, x1), (y0, y1) = window.units_panel.vb.viewRange()
     assert (x0, x1) == pytest.approx((5, 12)) and (y0, y1) == pytest.approx((1, 3))
     assert not window.layer_dock.isVisible()          # closed before, closed after
-    assert window.cell_inspector.pinned == 9 and window.model.t == 18
+    assert window.cell_inspector.pinned == 9 and window.session_model.t == 18
 
 
 def test_layer_tab_behind_another_stays_behind_it(window, tmp_path):
@@ -279,7 +279,7 @@ def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
     w = make_window()
     open_session(w, backward, sine_input(12))
     w.go_to_position(8)                               # read 11, 10, 9, 8
-    assert w.model.t == 4
+    assert w.session_model.t == 4
     path = tmp_path / "b.npz"
     export_view(w, "units", path)
     with np.load(path) as data:
@@ -287,7 +287,7 @@ def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
     seen = []
     with Figure(w, "units") as fig:
         for _ in fig.frames(range(3, 7), width=200):
-            seen.append(w.model.session.cursor)
+            seen.append(w.session_model.session.cursor)
     assert seen == [6, 5, 4, 3]
 
 
@@ -301,7 +301,7 @@ def test_projected_lstm_opens_and_exports(make_window, tmp_path):
                           projection=rng.normal(0, .5, (6, 2)).astype(np.float32))
     w = make_window()
     open_session(w, Model([LSTM("p", weights, return_sequences=True)], source="proj"), sine_input(15))
-    w.model.step(5)
+    w.session_model.step(5)
     w.units_panel.set_sort("variance")
     for view in VIEWS:
         export_view(w, view, tmp_path / f"{view}.png", width=400)

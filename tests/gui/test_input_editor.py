@@ -21,8 +21,8 @@ def window(make_window):
 
 def _traced(window, qtbot, old):
     window.loader.wait()
-    qtbot.waitUntil(lambda: window.model.session is not old, timeout=10000)
-    return window.model.session
+    qtbot.waitUntil(lambda: window.session_model.session is not old, timeout=10000)
+    return window.session_model.session
 
 
 def test_preset_is_shaped_to_the_model_and_traced(window, qtbot):
@@ -31,7 +31,7 @@ def test_preset_is_shaped_to_the_model_and_traced(window, qtbot):
                                          if editor.preset_combo.itemData(p) == "impulse"][0])
     editor.length_spin.setValue(33)
     editor.param_spins["at"].setValue(5)
-    old = window.model.session
+    old = window.session_model.session
     editor.apply_preset()
     s = _traced(window, qtbot, old)
     assert s.x.shape == (1, 33, 3)
@@ -42,7 +42,7 @@ def test_preset_is_shaped_to_the_model_and_traced(window, qtbot):
 def test_batch_of_presets(window, qtbot):
     editor = window.input_editor
     editor.batch_spin.setValue(3)
-    old = window.model.session
+    old = window.session_model.session
     editor.apply_preset()
     s = _traced(window, qtbot, old)
     assert s.batch == 3 and window.sample_spin.maximum() == 2
@@ -53,7 +53,7 @@ def test_table_edit_and_bad_cell(window, qtbot):
     editor = window.input_editor
     assert editor.table.rowCount() == 20 and editor.table.columnCount() == 3
     editor.table.item(2, 1).setText("7.5")
-    old = window.model.session
+    old = window.session_model.session
     editor.apply_table()
     s = _traced(window, qtbot, old)
     assert s.x[0, 2, 1] == pytest.approx(7.5)
@@ -74,7 +74,7 @@ def test_csv_file_with_wrong_columns_is_explained(window, tmp_path):
 
 def test_carried_state_starts_the_next_segment(window, qtbot):
     editor = window.input_editor
-    first = window.model.session
+    first = window.session_model.session
     final_h, final_c = first.full().final_state()
     editor.carry.setChecked(True)
     editor.apply_preset()
@@ -103,10 +103,10 @@ def test_memory_guard_asks_before_a_huge_trace(window):
     asked = []
     editor.confirm_large = lambda need: asked.append(need) or False
     editor.budget = 1000
-    old = window.model.session
+    old = window.session_model.session
     editor.apply_preset()
     assert asked and asked[0] > 1000
-    assert window.model.session is old
+    assert window.session_model.session is old
 
 
 def test_text_tab_flags_unknown_characters(make_window, qtbot):

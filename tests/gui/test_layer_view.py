@@ -16,14 +16,14 @@ def test_heat_columns_fill_in_and_match_trace(make_window):
     lv = window.layer_view
     assert set(lv.heat) == {"f", "i", "o", "g", "c", "h", "z_f"}
     assert np.isnan(lv.heat["h"].data).all()
-    window.model.step(13)
+    window.session_model.step(13)
     full = session.full()
     order = lv.order
     for name, heat in lv.heat.items():
         ref = full.signal(name)[0]                  # (T, N)
         np.testing.assert_array_equal(heat.data[:, :13], ref[:13, order].T)
         assert np.isnan(heat.data[:, 13:]).all()
-    window.model.back(3)
+    window.session_model.back(3)
     assert np.isnan(lv.heat["c"].data[:, 10:]).all()
     np.testing.assert_array_equal(lv.heat["c"].data[:, 9], full.c[0, 9, order])
     assert lv.heat["h"].cursor.value() == session.cursor == 9
@@ -33,7 +33,7 @@ def test_rows_follow_units_panel_order(make_window):
     window = make_window()
     session = open_session(window, small_model(8, 3), sine_input(30))
     window.units_panel.set_sort("variance")
-    window.model.step(4)
+    window.session_model.step(4)
     order = window.units_panel.order
     assert not np.array_equal(order, np.arange(8))
     lv = window.layer_view
@@ -103,7 +103,7 @@ def test_perturb_difference_matches_numpy(make_window):
     window = make_window()
     x = sine_input(25)
     session = open_session(window, small_model(6, 3), x)
-    window.model.step(9)
+    window.session_model.step(9)
     lv = window.layer_view
     assert lv.perturb_step.value() == 8
     fork = lv.perturb(2, 8, 0.75)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
@@ -17,7 +19,7 @@ def window(make_window):
 
 
 def test_shortcuts_move_the_cursor(window, qtbot):
-    s = window.model.session
+    s = window.session_model.session
     qtbot.keyClick(window, Qt.Key_F10)
     assert s.t == 1
     qtbot.keyClick(window, Qt.Key_Right)
@@ -41,10 +43,10 @@ def test_shortcuts_move_the_cursor(window, qtbot):
 
 
 def test_scrubbing_and_stepping_agree_with_the_session(window):
-    s = window.model.session
+    s = window.session_model.session
     window.timeline.setValue(17)
     assert s.t == 17 and window.units_panel.cursor.value() == 16
-    window.model.step(3)
+    window.session_model.step(3)
     assert window.timeline.value() == 20 == s.t
     assert "t = 20 / 30" in window.status_label.text()
     window.go_to_position(4)
@@ -57,7 +59,7 @@ def test_lanes_match_units_and_the_chosen_layer(make_window):
     assert w.units_panel.lane_count() == 5
     assert w.layer_combo.count() == 2
     w.layer_combo.setCurrentIndex(1)
-    assert w.model.session.layer_index == 1
+    assert w.session_model.session.layer_index == 1
     assert w.units_panel.lane_count() == 3
     assert w.units_panel.axis.tickStrings([0.5, 2.5], 1, 1) == ["unit 0", "unit 2"]
     assert "units N = 3" in w.badges.texts()["units"]
@@ -65,7 +67,7 @@ def test_lanes_match_units_and_the_chosen_layer(make_window):
 
 
 def test_hover_reports_the_engine_value(window, qtbot):
-    s = window.model.session
+    s = window.session_model.session
     s.seek(10)
     panel = window.units_panel
     row = 2
@@ -82,7 +84,7 @@ def test_hover_reports_the_engine_value(window, qtbot):
 
 def test_click_selects_a_unit_and_step_in_every_panel(window, qtbot):
     panel = window.units_panel
-    window.model.select(3, 9)
+    window.session_model.select(3, 9)
     assert panel.sel_lane.isVisible() and panel.sel_lane.getRegion() == (3, 4)
     assert panel.sel_step.value() == 9
 
@@ -97,32 +99,32 @@ def test_filter_and_sort_reorder_lanes(window):
     assert panel.order.tolist() == [0, 5]
     panel.set_filter("")
     panel.set_sort("variance")
-    var = np.nanvar(window.model.full().h[0], axis=0)
+    var = np.nanvar(window.session_model.full().h[0], axis=0)
     assert panel.order.tolist() == np.argsort(-var, kind="stable").tolist()
     assert panel.go_to_unit(int(panel.order[-1]))
 
 
 def test_bad_file_leaves_the_previous_model_loaded(window, tmp_path):
-    before = window.model.session
+    before = window.session_model.session
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"not a zip")
     window.load(str(bad), wait=True)
-    assert window.model.session is before
+    assert window.session_model.session is before
     assert window.errors and "broken.keras" in window.errors[-1]
     window.load(str(tmp_path / "missing.h5"), wait=True)
-    assert window.model.session is before and "no such file" in window.errors[-1]
+    assert window.session_model.session is before and "no such file" in window.errors[-1]
 
 
 def test_background_load_of_a_demo(make_window, qtbot):
     w = make_window()
     w.load("demo:wide", wait=True)
-    qtbot.waitUntil(lambda: w.model.ready, timeout=20000)
+    qtbot.waitUntil(lambda: w.session_model.ready, timeout=20000)
     assert w.units_panel.lane_count() == 1024
-    assert w.model.source == "demo:wide"
+    assert w.session_model.source == "demo:wide"
 
 
 def test_screenshot_at_step_k_is_not_blank(window, tmp_path):
-    window.model.seek(15)
+    window.session_model.seek(15)
     image = window.units_panel.glw.grab().toImage()
     path = tmp_path / "shot.png"
     assert image.save(str(path))
@@ -142,3 +144,25 @@ def test_settings_remember_recent_files_and_theme(window, tmp_path):
     window.act_dark.setChecked(True)
     window.toggle_theme()
     assert window.settings.value("theme") == "dark"
+
+
+def test_an_exception_in_a_slot_is_one_line_in_the_window_which_keeps_working(window):
+    from PySide6.QtGui import QAction
+
+    from gui.app import install_excepthook
+
+    def broken_slot() -> None:
+        raise ValueError("bad value\nsecond line of detail")
+    action = QAction("broken", window)
+    action.triggered.connect(broken_slot)
+    before = sys.excepthook
+    restore = install_excepthook(window.report_error)
+    try:
+        action.trigger()
+    finally:
+        restore()
+    assert sys.excepthook is before
+    assert window.errors == ["ValueError: bad value"]
+    t = window.session_model.t
+    window.act_step.trigger()                     # still usable
+    assert window.session_model.t == t + 1
