@@ -5,6 +5,7 @@ breakpoints, watches, forks, view settings) as one ``.lstmscope`` file, written 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,15 +29,22 @@ def view_settings(window: MainWindow, dm: DebuggerModel) -> dict:
             "theme": window.theme}
 
 
+def _ask_path(window: MainWindow, ask: Callable[..., tuple[str, str]], title: str) -> str:
+    """A session path from a file dialog starting in (and remembering) the last session folder."""
+    start = str(window.settings.value("last_session_dir", ""))
+    path, _ = ask(window, title, start, SESSION_FILTER)
+    if path:
+        window.settings.setValue("last_session_dir", str(Path(path).parent))
+    return path
+
+
 def save_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None = None) -> bool:
     if not dm.ready:
         return False
     if path is None:
-        start = str(window.settings.value("last_session_dir", ""))
-        path, _ = QFileDialog.getSaveFileName(window, "Save session", start, SESSION_FILTER)
+        path = _ask_path(window, QFileDialog.getSaveFileName, "Save session")
         if not path:
             return False
-        window.settings.setValue("last_session_dir", str(Path(path).parent))
         if not path.endswith(".lstmscope"):
             path += ".lstmscope"
     try:
@@ -50,11 +58,9 @@ def save_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
 
 def open_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None = None) -> bool:
     if path is None:
-        start = str(window.settings.value("last_session_dir", ""))
-        path, _ = QFileDialog.getOpenFileName(window, "Open session", start, SESSION_FILTER)
+        path = _ask_path(window, QFileDialog.getOpenFileName, "Open session")
         if not path:
             return False
-        window.settings.setValue("last_session_dir", str(Path(path).parent))
     QApplication.setOverrideCursor(Qt.WaitCursor)
     try:
         session, debugger, data = open_session(path)
