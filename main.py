@@ -90,6 +90,12 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _window_figures():
+    """The window benchmark, imported only when it runs (it needs Qt)."""
+    from gui.bench import window_figures
+    return window_figures
+
+
 def dispatch(argv: Sequence[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
         args = build_parser().parse_args(argv)
@@ -105,9 +111,9 @@ def dispatch(argv: Sequence[str]) -> int:
             from gui.export.cli import run_export
             return run_export(args)
         if args.command == "bench":
-            from benchmarks.bench import run_bench
-            return run_bench(units=args.units, steps=args.steps, engine_only=args.engine_only,
-                             as_json=args.json, repeat=args.repeat)
+            from engine.bench import run_bench
+            return run_bench(units=args.units, steps=args.steps, as_json=args.json, repeat=args.repeat,
+                             window_figures=None if args.engine_only else _window_figures)
         build_parser().print_help()
         return 0
     args = build_gui_parser().parse_args(argv)

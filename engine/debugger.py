@@ -247,10 +247,10 @@ class Debugger:
     def _on_session(self, event: str, session: Session) -> None:
         if event == "run":            # new input or layer: hits and forks describe another run
             self._hits_cache = None
-            if self._forks is not None and self._forks.forks:
-                self._forks = None
-                self._announce("forks")
+            had_forks = self._forks is not None and bool(self._forks.forks)
             self._forks = None
+            if had_forks:
+                self._announce("forks")
 
     def _announce(self, what: str) -> None:
         for cb in list(self.listeners):

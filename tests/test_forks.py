@@ -12,32 +12,10 @@ from engine.forks import decoupled_kernel
 from engine.layers import LSTM
 from engine.loaders.demos import random_model
 from engine.model import Model
+from tests import reference
 from tests.helpers import assert_close
 
 N, D, T = 10, 4, 60
-
-
-def sig(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def numpy_lstm(x, kernel, recurrent, bias, h0, c0, *, backward=False, edits=None):
-    """Plain float64 Keras LSTM over (B, T, D); ``edits`` {position: fn(h, c) -> (h, c)} is
-    applied right after reading that input position. Returns h, c (B, T, N) by input position."""
-    b, t, _ = x.shape
-    n = recurrent.shape[0]
-    h, c = h0.astype(np.float64), c0.astype(np.float64)
-    hs, cs = np.zeros((b, t, n)), np.zeros((b, t, n))
-    order = range(t - 1, -1, -1) if backward else range(t)
-    for pos in order:
-        z = x[:, pos] @ kernel + h @ recurrent + bias
-        i, f, g, o = sig(z[:, :n]), sig(z[:, n:2 * n]), np.tanh(z[:, 2 * n:3 * n]), sig(z[:, 3 * n:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        if edits and pos in edits:
-            h, c = edits[pos](h.copy(), c.copy())
-        hs[:, pos], cs[:, pos] = h, c
-    return hs, cs
 
 
 def make(backward=False, batch=2, seed=1, steps=T):
@@ -48,10 +26,7 @@ def make(backward=False, batch=2, seed=1, steps=T):
 
 
 def ref(model, x, w, **kw):
-    b = x.shape[0]
-    return numpy_lstm(x.astype(np.float64), w.kernel.astype(np.float64),
-                      w.recurrent_kernel.astype(np.float64), w.bias.astype(np.float64),
-                      np.zeros((b, N)), np.zeros((b, N)), **kw)
+    return reference.lstm(x, w.kernel, w.recurrent_kernel, w.bias, **kw)
 
 
 def snapshot(s: Session):
@@ -103,9 +78,7 @@ def test_state_edits_match_numpy_and_leave_the_original_alone(backward):
         f_c: ref(model, x, w, backward=backward, edits={pos: set_c}),
         f_x: ref(model, x_edit, w, backward=backward),
         f_p: ref(model, x, w, backward=backward, edits={pos: bump}),
-        f_d: numpy_lstm(x.astype(np.float64), w.kernel.astype(np.float64), u_dec,
-                        w.bias.astype(np.float64), np.zeros((2, N)), np.zeros((2, N)),
-                        backward=backward),
+        f_d: reference.lstm(x, w.kernel, u_dec, w.bias, backward=backward),
     }
     for fork, (h_ref, c_ref) in cases.items():
         assert_close(fork.signal("h"), h_ref, fork.name + " h")
@@ -207,9 +180,7 @@ def test_edits_of_a_decoupled_fork_keep_its_kernel():
     def bump(h, c):
         h[:, 4] += 1.0
         return h, c
-    h_ref, _ = numpy_lstm(x.astype(np.float64), w.kernel.astype(np.float64), u,
-                          w.bias.astype(np.float64), np.zeros((2, N)), np.zeros((2, N)),
-                          edits={30: bump})
+    h_ref, _ = reference.lstm(x, w.kernel, u, w.bias, edits={30: bump})
     assert_close(p.signal("h"), h_ref, "perturbed decoupled")
     assert dec.weights is p.weights
     assert model_u(s) is w.recurrent_kernel

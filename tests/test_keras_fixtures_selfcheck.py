@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import FIXTURES, assert_close, load_reference, reference_layers
+from tests.reference import sigmoid
 
 DIR = FIXTURES / "keras3"
 NPZ = sorted(DIR.glob("*.npz"))
@@ -27,10 +28,6 @@ MERGE = {
 REFUSED_ONLY = ("gru", "simple_rnn", "conv_lstm1d", "conv_lstm2d")
 
 pytestmark = pytest.mark.skipif(not NPZ, reason="no committed Keras 3 fixtures")
-
-
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def _order(direction, t_len):
@@ -126,7 +123,7 @@ def test_recurrence_and_masked_steps(path):
                 z = ref[f"layer{k}_zx"][keep, t] + ref[f"layer{k}_zh"][keep, t] + ref[f"layer{k}_zb"]
                 for j, key in enumerate(GATES):
                     if key != "g":
-                        assert_close(g[key], _sigmoid(z[:, j]), f"{name} {key} t={t}")
+                        assert_close(g[key], sigmoid(z[:, j]), f"{name} {key} t={t}")
             if cfg["activation"] == "tanh":
                 assert_close(h[keep, t], g["o"] * np.tanh(c[keep, t]), f"{name} h t={t}")
             assert np.array_equal(h[~keep, t], h_prev[~keep]), (name, t)

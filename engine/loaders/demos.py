@@ -19,7 +19,17 @@ from ..errors import ModelFileError
 from ..layers import LSTM, Dense
 from ..model import Model
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "resources" / "demos"
+
+def _resources_dir() -> Path:
+    """The bundled resources: inside the engine package once installed (package data mapped
+    from the repository's top-level ``resources/``, see pyproject.toml), or that folder itself in
+    a checkout (docs/architecture.md, "Packaging")."""
+    engine_dir = Path(__file__).resolve().parents[1]
+    installed = engine_dir / "resources"
+    return installed if installed.is_dir() else engine_dir.parent / "resources"
+
+
+DEMO_DIR = _resources_dir() / "demos"
 DEFAULT_DEMO = "sine"
 
 

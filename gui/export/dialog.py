@@ -132,7 +132,7 @@ class ExportDialog(QDialog):
         self.note = QLabel()
         self.note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
-        self.export_button = buttons.addButton("Export…", QDialogButtonBox.AcceptRole)
+        buttons.addButton("Export…", QDialogButtonBox.AcceptRole)
         self.copy_button = buttons.addButton("Copy image", QDialogButtonBox.ActionRole)
         self.copy_button.setToolTip("Copy the picture to the clipboard (Ctrl+Shift+C)")
         self.copy_button.clicked.connect(self._copy)

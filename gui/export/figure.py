@@ -411,7 +411,6 @@ class Figure:
             y += widget.height()
         if not footer.empty():
             footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)
-        self.text_lines = header.parts + footer.parts
         return size
 
     # output

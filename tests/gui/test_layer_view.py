@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.analysis import input_blocks, recurrent_blocks, unit_stats
+from tests import reference
 from tests.gui.conftest import open_session, sine_input, small_model
 
 
@@ -62,24 +63,15 @@ def test_stats_and_kernels_match_engine(make_window):
     np.testing.assert_array_equal(lv.kernel_images["W_o"].image, inp["o"])
 
 
-def _numpy_lstm(w, x, u=None, h0=None, c0=None, start=0, edit=None):
-    """Independent reference (sigmoid / tanh), for the what-if checks."""
-    n = w.units
+def _h(w, x, u=None, edit=None):
+    """h (T, N) of the shared reference LSTM for one sequence; ``edit`` (position, unit, delta)
+    adds delta to that unit's h right after that position (a perturb fork)."""
+    def bump(h, c):
+        h[:, edit[1]] += edit[2]
+        return h, c
+    edits = {edit[0]: bump} if edit is not None else None
     u = w.recurrent_kernel if u is None else u
-    h = np.zeros(n) if h0 is None else h0.astype(np.float64)
-    c = np.zeros(n) if c0 is None else c0.astype(np.float64)
-    hs = []
-    for t in range(x.shape[0]):
-        z = x[t] @ w.kernel + h @ u + w.bias
-        i, f, g, o = (z[k * n:(k + 1) * n] for k in range(4))
-        sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
-        c = sig(f) * c + sig(i) * np.tanh(g)
-        h = sig(o) * np.tanh(c)
-        if edit is not None and t == edit[0]:
-            h = h.copy()
-            h[edit[1]] += edit[2]
-        hs.append(h)
-    return np.array(hs)
+    return reference.lstm(x[None], w.kernel, u, w.bias, edits=edits)[0][0]
 
 
 def test_decouple_difference_matches_numpy(make_window):
@@ -93,7 +85,7 @@ def test_decouple_difference_matches_numpy(make_window):
     w = session.full().weights
     n = w.units
     u = np.array(w.recurrent_kernel) * np.tile(np.eye(n), (1, 4))
-    ref = _numpy_lstm(w, x, u) - _numpy_lstm(w, x)
+    ref = _h(w, x, u) - _h(w, x)
     np.testing.assert_allclose(lv.diff_data, ref[:, lv.order].T, atol=2e-5)
     np.testing.assert_array_equal(lv.diff_data, fork.diff("h")[0][:, lv.order].T)
     assert "minus the real run" in lv.diff_plot.titleLabel.text
@@ -108,7 +100,7 @@ def test_perturb_difference_matches_numpy(make_window):
     assert lv.perturb_step.value() == 8
     fork = lv.perturb(2, 8, 0.75)
     assert fork is not None and fork.edit.kind == "perturb"
-    ref = _numpy_lstm(session.full().weights, x, edit=(8, 2, 0.75)) - _numpy_lstm(session.full().weights, x)
+    ref = _h(session.full().weights, x, edit=(8, 2, 0.75)) - _h(session.full().weights, x)
     np.testing.assert_allclose(lv.diff_data, ref[:, lv.order].T, atol=2e-5)
     assert np.all(lv.diff_data[:, :8] == 0)
     assert np.count_nonzero(lv.diff_data[:, 9]) > 1        # every unit moves from t+1 on

@@ -84,9 +84,17 @@ def test_hover_reports_the_engine_value(window, qtbot):
 
 def test_click_selects_a_unit_and_step_in_every_panel(window, qtbot):
     panel = window.units_panel
+    comparison = window.compare_panel.compare_noise()
     window.session_model.select(3, 9)
     assert panel.sel_lane.isVisible() and panel.sel_lane.getRegion() == (3, 4)
     assert panel.sel_step.value() == 9
+    inspector = window.cell_inspector              # the cell diagram shows that unit at that step
+    assert (inspector.unit, inspector.pinned, inspector.unit_spin.value()) == (3, 9, 3)
+    assert window.cell_dock.isVisible()
+    assert window.layer_view.perturb_unit.value() == 3
+    _, h_a = window.compare_panel.curve_a.getData()
+    assert np.array_equal(h_a, comparison.a.h[0, :, 3])
+    assert "unit 3" in window.compare_panel.unit_plot.getAxis("left").labelText
 
 
 def test_filter_and_sort_reorder_lanes(window):

@@ -1,0 +1,36 @@
+"""``main.py bench``: engine figures, then (unless --engine-only) the window's step timings.
+
+The last line printed is one JSON object with every figure. The window's figures come from a
+function the caller passes (``gui.bench.window_figures`` from main.py), so the engine never
+imports the GUI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from engine.bench.engine_figures import engine_figures
+
+WindowFigures = Callable[[int, int], dict[str, Any]]
+
+
+def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
+              window_figures: Callable[[], WindowFigures] | None = None, out: TextIO = sys.stdout) -> int:
+    """Print the figures; ``window_figures`` imports the window benchmark (None: engine only)."""
+    figures: dict[str, Any] = {"units": units, "steps": steps}
+    figures.update(engine_figures(repeat=repeat))
+    if window_figures is not None:
+        try:
+            window = window_figures()
+        except ImportError as exc:  # the window is optional for headless engine work
+            figures["window_error"] = f"window benchmark unavailable: {exc}"
+        else:
+            figures.update(window(units, steps))
+    if not as_json:
+        for key, value in figures.items():
+            print(f"{key:>22}: {value}", file=out)
+    print(json.dumps(figures), file=out)
+    return 0
