@@ -98,6 +98,34 @@ class BreakpointsPanel(QWidget):
         self.pal = palette
         self._updating = False
         layout = QVBoxLayout(self)
+        layout.addLayout(self._condition_row())
+        self.error = QLabel()
+        self.error.setTextFormat(Qt.RichText)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+        layout.addLayout(self._event_grid())
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["breakpoint", "every step", "hits"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemChanged.connect(self._item_changed)
+        self.tree.itemDoubleClicked.connect(self._goto_first_hit)
+        layout.addWidget(self.tree, 1)
+        self.strip = HitStrip(palette)
+        self.strip.jump.connect(self._jump)
+        layout.addWidget(self.strip)
+        layout.addLayout(self._button_row())
+        self.status = QLabel("")
+        layout.addWidget(self.status)
+
+        dm.breakpointsChanged.connect(self.refresh)
+        dm.hitsChanged.connect(self.refresh_hits)
+        dm.session_model.positionChanged.connect(self._on_position)
+        dm.session_model.runChanged.connect(self._on_run)
+        dm.stopped.connect(self._on_stopped)
+
+    def _condition_row(self) -> QHBoxLayout:
+        """The expression line: a condition over the current step, added with Return or Add."""
         row = QHBoxLayout()
         self.edit = QLineEdit()
         self.edit.setPlaceholderText("condition, e.g.  any(abs(c) > 5)   f[3] < 0.1   any(isnan(h))")
@@ -110,13 +138,10 @@ class BreakpointsPanel(QWidget):
         row.addWidget(self.edit, 1)
         row.addWidget(self.every)
         row.addWidget(add)
-        layout.addLayout(row)
-        self.error = QLabel()
-        self.error.setTextFormat(Qt.RichText)
-        self.error.setWordWrap(True)
-        self.error.hide()
-        layout.addWidget(self.error)
+        return row
 
+    def _event_grid(self) -> QGridLayout:
+        """The built-in events, each a tick box with its parameters."""
         events = QGridLayout()
         self.ev_nan = QCheckBox("NaN / Inf appears")
         self.ev_c = QCheckBox("|c| exceeds")
@@ -136,14 +161,11 @@ class BreakpointsPanel(QWidget):
         self.sign_unit.setRange(-1, 0)
         self.sign_unit.setSpecialValueText("any")
         self.sign_unit.setValue(-1)
-        events.addWidget(self.ev_nan, 0, 0)
-        events.addWidget(self.ev_c, 1, 0)
-        events.addWidget(self.c_bound, 1, 1)
-        events.addWidget(self.ev_sat, 2, 0)
-        events.addWidget(self.sat_gate, 2, 1)
-        events.addWidget(self.sat_frac, 2, 2)
-        events.addWidget(self.ev_sign, 3, 0)
-        events.addWidget(self.sign_unit, 3, 1)
+        rows = ((self.ev_nan,), (self.ev_c, self.c_bound), (self.ev_sat, self.sat_gate, self.sat_frac),
+                (self.ev_sign, self.sign_unit))
+        for r, widgets in enumerate(rows):
+            for c, widget in enumerate(widgets):
+                events.addWidget(widget, r, c)
         self._event_boxes = {"nan_inf": self.ev_nan, "c_exceeds": self.ev_c,
                              "saturates": self.ev_sat, "sign_change": self.ev_sign}
         for kind, box in self._event_boxes.items():
@@ -152,17 +174,9 @@ class BreakpointsPanel(QWidget):
             w.valueChanged.connect(self._event_params_changed)
         self.sat_gate.currentIndexChanged.connect(self._event_params_changed)
         self.sign_unit.valueChanged.connect(self._event_params_changed)
-        layout.addLayout(events)
+        return events
 
-        self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["breakpoint", "every step", "hits"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.itemChanged.connect(self._item_changed)
-        self.tree.itemDoubleClicked.connect(self._goto_first_hit)
-        layout.addWidget(self.tree, 1)
-        self.strip = HitStrip(palette)
-        self.strip.jump.connect(self._jump)
-        layout.addWidget(self.strip)
+    def _button_row(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.remove_btn = QPushButton("Remove")
         self.remove_btn.clicked.connect(self.remove_selected)
@@ -172,15 +186,7 @@ class BreakpointsPanel(QWidget):
         self.fwd_btn.clicked.connect(lambda: self.dm.continue_run(+1, parent=self))
         for b in (self.remove_btn, self.back_btn, self.fwd_btn):
             buttons.addWidget(b)
-        layout.addLayout(buttons)
-        self.status = QLabel("")
-        layout.addWidget(self.status)
-
-        dm.breakpointsChanged.connect(self.refresh)
-        dm.hitsChanged.connect(self.refresh_hits)
-        dm.session_model.positionChanged.connect(self._on_position)
-        dm.session_model.runChanged.connect(self._on_run)
-        dm.stopped.connect(self._on_stopped)
+        return buttons
 
     # --- adding ------------------------------------------------------------------------------
     def add_from_edit(self) -> bool:

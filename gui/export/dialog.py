@@ -63,6 +63,29 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export view")
         self.copy_requested = False
         form = QFormLayout()
+        self._add_what_rows(form, view)
+        self._add_look_rows(form)
+        form.addRow("Animation", self._animation_row(window.session_model.steps))
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        buttons.addButton("Export…", QDialogButtonBox.AcceptRole)
+        self.copy_button = buttons.addButton("Copy image", QDialogButtonBox.ActionRole)
+        self.copy_button.setToolTip("Copy the picture to the clipboard (Ctrl+Shift+C)")
+        self.copy_button.clicked.connect(self._copy)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+        self.view_combo.currentIndexChanged.connect(self._update)
+        self.format_combo.currentIndexChanged.connect(self._update)
+        self._default_width()
+        self._update()
+
+    def _add_what_rows(self, form: QFormLayout, view: str) -> None:
+        """View, format and width: what is written."""
         self.view_combo = QComboBox()
         for key in VIEWS:
             self.view_combo.addItem(VIEW_TITLES[key], key)
@@ -72,7 +95,7 @@ class ExportDialog(QDialog):
         self.format_combo = QComboBox()
         for suffix, label in FORMATS.items():
             self.format_combo.addItem(f"{label} ({suffix})", suffix)
-        saved = str(settings.value("export/format", ".png"))
+        saved = str(self.settings.value("export/format", ".png"))
         self.format_combo.setCurrentIndex(list(FORMATS).index(saved) if saved in FORMATS else 0)
         form.addRow("Format", self.format_combo)
         self.width_spin = QSpinBox()
@@ -87,6 +110,10 @@ class ExportDialog(QDialog):
         self.width_reset.clicked.connect(self._default_width)
         width_row.addWidget(self.width_reset)
         form.addRow("Width", width_row)
+
+    def _add_look_rows(self, form: QFormLayout) -> None:
+        """Theme, title, caption and what the picture includes (remembered between runs)."""
+        settings = self.settings
         self.theme_combo = QComboBox()
         for key, label in THEME_LABELS.items():
             self.theme_combo.addItem(label, key)
@@ -109,7 +136,9 @@ class ExportDialog(QDialog):
         self.explain_box = self._flag(extras, "explanation", "export/explain",
                                       "One or two sentences saying what the picture shows")
         form.addRow("Include", extras)
-        steps = window.session_model.steps
+
+    def _animation_row(self, steps: int) -> QWidget:
+        """First and last input position of a GIF, and its frame rate."""
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
         for spin in (self.first_spin, self.last_spin):
             spin.setRange(0, max(steps - 1, 0))
@@ -117,35 +146,15 @@ class ExportDialog(QDialog):
         self.last_spin.setValue(max(steps - 1, 0))
         self.fps_spin = QDoubleSpinBox()
         self.fps_spin.setRange(0.5, 50)
-        self.fps_spin.setValue(float(settings.value("export/fps", 8.0)))
+        self.fps_spin.setValue(float(self.settings.value("export/fps", 8.0)))
         self.fps_spin.setSuffix(" frames/s")
         anim = QHBoxLayout()
-        anim.addWidget(QLabel("steps"))
-        anim.addWidget(self.first_spin)
-        anim.addWidget(QLabel("to"))
-        anim.addWidget(self.last_spin)
-        anim.addWidget(self.fps_spin)
+        for widget in (QLabel("steps"), self.first_spin, QLabel("to"), self.last_spin, self.fps_spin):
+            anim.addWidget(widget)
         self.anim_row = QWidget()
         self.anim_row.setLayout(anim)
         self.anim_row.setToolTip("One frame per input position, both ends included")
-        form.addRow("Animation", self.anim_row)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
-        buttons.addButton("Export…", QDialogButtonBox.AcceptRole)
-        self.copy_button = buttons.addButton("Copy image", QDialogButtonBox.ActionRole)
-        self.copy_button.setToolTip("Copy the picture to the clipboard (Ctrl+Shift+C)")
-        self.copy_button.clicked.connect(self._copy)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
-        self.view_combo.currentIndexChanged.connect(self._update)
-        self.format_combo.currentIndexChanged.connect(self._update)
-        self._default_width()
-        self._update()
+        return self.anim_row
 
     def _flag(self, row: QHBoxLayout, text: str, key: str, tip: str) -> QCheckBox:
         box = QCheckBox(text)

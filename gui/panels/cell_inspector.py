@@ -116,97 +116,119 @@ class CellDiagram(QGraphicsView):
         sc = self.scene()
         sc.clear()
         self.labels = {}
-        fg = QColor(self.palette.foreground)
         sc.setBackgroundBrush(QBrush(QColor(self.palette.background)))
-        pen = QPen(fg, 2)
-        font = QFont()
-        font.setPointSize(11)
-        bold = QFont(font)
-        bold.setBold(True)
+        pen = _ScenePen(sc, self.palette, self.labels)
         if b is None:
-            t = sc.addText("select a unit (click a lane) and read a step", font)
-            t.setDefaultTextColor(fg)
+            sc.addText("select a unit (click a lane) and read a step", pen.font).setDefaultTextColor(pen.fg)
             sc.setSceneRect(QRectF(0, 0, 560, 260))
             return
-        y_cell, y_h, y_gate = 40.0, 150.0, 215.0
-
-        def text(x, y, s, colour=fg, f=font, key=None, centre=True):
-            item = sc.addText(s, f)
-            item.setDefaultTextColor(colour)
-            r = item.boundingRect()
-            item.setPos(x - r.width() / 2 if centre else x, y - r.height() / 2)
-            if key:
-                self.labels[key] = s
-            return item
-
-        def op(x, y, s):
-            sc.addEllipse(x - 12, y - 12, 24, 24, pen, QBrush(QColor(self.palette.background)))
-            text(x, y, s, f=bold)
-
-        def arrow(x0, y0, x1, y1, colour=fg):
-            p = QPen(colour, 2)
-            sc.addLine(x0, y0, x1, y1, p)
-            v = np.array([x1 - x0, y1 - y0], float)
-            n = np.hypot(*v) or 1.0
-            v /= n
-            w = np.array([-v[1], v[0]])
-            tip = np.array([x1, y1])
-            path = QPainterPath(QPointF(*tip))
-            path.lineTo(QPointF(*(tip - 8 * v + 4 * w)))
-            path.lineTo(QPointF(*(tip - 8 * v - 4 * w)))
-            path.closeSubpath()
-            sc.addPath(path, p, QBrush(colour))
-
-        # the cell line
-        text(30, y_cell - 22, "c(t-1)")
-        text(30, y_cell, _fmt(b.c_prev), key="c_prev")
-        arrow(62, y_cell, 158, y_cell)
-        op(170, y_cell, "×")
-        arrow(182, y_cell, 288, y_cell)
-        op(300, y_cell, "+")
-        arrow(312, y_cell, 470, y_cell)
-        text(510, y_cell - 22, "c(t)", QColor(OKABE_ITO["c"]), bold)
-        text(510, y_cell, _fmt(b.c), key="c")
-        # branch to h
-        sc.addLine(420, y_cell, 420, 78, pen)
-        sc.addRect(395, 78, 50, 22, pen)
-        text(420, 89, act_name)
-        arrow(420, 100, 420, y_h - 12)
-        op(420, y_h, "×")
-        arrow(432, y_h, 480, y_h)
-        text(510, y_h - 22, "h(t)", QColor(self.palette.h_colour), bold)
-        text(510, y_h, _fmt(b.h), key="h")
-        # gates
-        gx = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}
-        acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
-        for g in GATE_ORDER:
-            c = QColor(OKABE_ITO[g])
-            fill = QColor(c)
-            fill.setAlpha(50)
-            x = gx[g]
-            sc.addRect(x - 44, y_gate - 20, 88, 40, QPen(c, 2), QBrush(fill))
-            text(x, y_gate - 9, f"{g} = {acts[g]}(z)", c, bold)
-            text(x, y_gate + 9, _fmt(b.gates[g]), key=g)
-        arrow(gx["f"], y_gate - 20, 170, y_cell + 12, QColor(OKABE_ITO["f"]))
-        op(300, 100, "×")
-        arrow(gx["i"], y_gate - 20, 292, 110, QColor(OKABE_ITO["i"]))
-        arrow(gx["g"], y_gate - 20, 308, 110, QColor(OKABE_ITO["g"]))
-        arrow(300, 88, 300, y_cell + 12)
-        arrow(gx["o"], y_gate - 20, 428, y_h + 10, QColor(OKABE_ITO["o"]))
-        # inputs
-        y_in = 285.0
-        sc.addLine(110, y_in, 490, y_in, QPen(fg, 1.5))
-        for g in GATE_ORDER:
-            arrow(gx[g], y_in, gx[g], y_gate + 20, QColor(fg))
-        hp = b.h_prev_vector
-        j = b.unit
-        text(55, y_in, "x(t), h(t-1)", centre=True)
-        text(300, y_in + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
-             f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
-        title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
-        text(-5, -28, title, fg, bold, centre=False)
+        _draw_cell_line(pen, b, act_name)
+        _draw_gates(pen, b, act_name, gate_act)
+        _draw_inputs(pen, b)
         sc.setSceneRect(QRectF(-10, -42, 580, 380))
         self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
+
+
+Y_CELL, Y_H, Y_GATE, Y_IN = 40.0, 150.0, 215.0, 285.0     # rows of the diagram
+GATE_X = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}
+
+
+class _ScenePen:
+    """Draws the diagram's text, operator circles and arrows into a scene, in one palette;
+    ``labels`` records the numbers shown, by name (what tests and exports read back)."""
+
+    def __init__(self, scene, palette: Palette, labels: dict[str, str]) -> None:
+        self.scene, self.palette, self.labels = scene, palette, labels
+        self.fg = QColor(palette.foreground)
+        self.font = QFont()
+        self.font.setPointSize(11)
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+
+    def text(self, x, y, s, colour=None, bold=False, key=None, centre=True):
+        item = self.scene.addText(s, self.bold if bold else self.font)
+        item.setDefaultTextColor(self.fg if colour is None else colour)
+        r = item.boundingRect()
+        item.setPos(x - r.width() / 2 if centre else x, y - r.height() / 2)
+        if key:
+            self.labels[key] = s
+        return item
+
+    def op(self, x, y, s):
+        self.scene.addEllipse(x - 12, y - 12, 24, 24, QPen(self.fg, 2), QBrush(QColor(self.palette.background)))
+        self.text(x, y, s, bold=True)
+
+    def line(self, x0, y0, x1, y1, width=2.0):
+        self.scene.addLine(x0, y0, x1, y1, QPen(self.fg, width))
+
+    def arrow(self, x0, y0, x1, y1, colour=None):
+        colour = self.fg if colour is None else colour
+        p = QPen(colour, 2)
+        self.scene.addLine(x0, y0, x1, y1, p)
+        v = np.array([x1 - x0, y1 - y0], float)
+        n = np.hypot(*v) or 1.0
+        v /= n
+        w = np.array([-v[1], v[0]])
+        tip = np.array([x1, y1])
+        path = QPainterPath(QPointF(*tip))
+        path.lineTo(QPointF(*(tip - 8 * v + 4 * w)))
+        path.lineTo(QPointF(*(tip - 8 * v - 4 * w)))
+        path.closeSubpath()
+        self.scene.addPath(path, p, QBrush(colour))
+
+
+def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
+    """c(t-1) -> × f -> + i·g -> c(t), and the branch act(c) × o -> h(t)."""
+    pen.text(30, Y_CELL - 22, "c(t-1)")
+    pen.text(30, Y_CELL, _fmt(b.c_prev), key="c_prev")
+    pen.arrow(62, Y_CELL, 158, Y_CELL)
+    pen.op(170, Y_CELL, "×")
+    pen.arrow(182, Y_CELL, 288, Y_CELL)
+    pen.op(300, Y_CELL, "+")
+    pen.arrow(312, Y_CELL, 470, Y_CELL)
+    pen.text(510, Y_CELL - 22, "c(t)", QColor(OKABE_ITO["c"]), bold=True)
+    pen.text(510, Y_CELL, _fmt(b.c), key="c")
+    pen.line(420, Y_CELL, 420, 78)
+    pen.scene.addRect(395, 78, 50, 22, QPen(pen.fg, 2))
+    pen.text(420, 89, act_name)
+    pen.arrow(420, 100, 420, Y_H - 12)
+    pen.op(420, Y_H, "×")
+    pen.arrow(432, Y_H, 480, Y_H)
+    pen.text(510, Y_H - 22, "h(t)", QColor(pen.palette.h_colour), bold=True)
+    pen.text(510, Y_H, _fmt(b.h), key="h")
+
+
+def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) -> None:
+    """The four gate boxes with their values, and where each one acts on the cell line."""
+    acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
+    for g in GATE_ORDER:
+        c = QColor(OKABE_ITO[g])
+        fill = QColor(c)
+        fill.setAlpha(50)
+        x = GATE_X[g]
+        pen.scene.addRect(x - 44, Y_GATE - 20, 88, 40, QPen(c, 2), QBrush(fill))
+        pen.text(x, Y_GATE - 9, f"{g} = {acts[g]}(z)", c, bold=True)
+        pen.text(x, Y_GATE + 9, _fmt(b.gates[g]), key=g)
+    pen.arrow(GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(OKABE_ITO["f"]))
+    pen.op(300, 100, "×")
+    pen.arrow(GATE_X["i"], Y_GATE - 20, 292, 110, QColor(OKABE_ITO["i"]))
+    pen.arrow(GATE_X["g"], Y_GATE - 20, 308, 110, QColor(OKABE_ITO["g"]))
+    pen.arrow(300, 88, 300, Y_CELL + 12)
+    pen.arrow(GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(OKABE_ITO["o"]))
+
+
+def _draw_inputs(pen: _ScenePen, b: CellBreakdown) -> None:
+    """The shared input bus x(t), h(t-1) feeding every gate, and the title."""
+    pen.line(110, Y_IN, 490, Y_IN, width=1.5)
+    for g in GATE_ORDER:
+        pen.arrow(GATE_X[g], Y_IN, GATE_X[g], Y_GATE + 20)
+    hp = b.h_prev_vector
+    j = b.unit
+    pen.text(55, Y_IN, "x(t), h(t-1)")
+    pen.text(300, Y_IN + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
+             f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
+    title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
+    pen.text(-5, -28, title, bold=True, centre=False)
 
 
 class CellInspector(QWidget):

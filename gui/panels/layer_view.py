@@ -161,6 +161,133 @@ class HeatPlot:
         self._render(position // TILE)
 
 
+def _page_layout(page: QWidget) -> QVBoxLayout:
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return layout
+
+
+def _plot_widget(palette: Palette) -> pg.GraphicsLayoutWidget:
+    glw = pg.GraphicsLayoutWidget()
+    glw.setBackground(palette.background)
+    return glw
+
+
+class HeatPage(QWidget):
+    """Tab 1: a units x time heat-map per chosen signal, beside the per-unit statistics table."""
+
+    def __init__(self, palette: Palette, visible: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = _page_layout(self)
+        bar = QHBoxLayout()
+        self.signal_boxes: dict[str, QCheckBox] = {}
+        for name in HEAT_SIGNALS:
+            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT[name])
+            box.setChecked(name in visible)
+            if not name.startswith("z"):
+                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
+            box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
+            self.signal_boxes[name] = box
+            bar.addWidget(box)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+        split = QSplitter(Qt.Horizontal)
+        self.glw = _plot_widget(palette)
+        self.glw.ci.setContentsMargins(4, 4, 4, 4)
+        self.glw.ci.setSpacing(2)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.glw)
+        split.addWidget(scroll)
+        split.addWidget(self._stats_table())
+        split.setSizes([700, 420])
+        layout.addWidget(split, 1)
+        self.info = QLabel(" ")
+        layout.addWidget(self.info)
+
+    def _stats_table(self) -> QTableWidget:
+        self.table = table = QTableWidget(0, len(STAT_COLUMNS))
+        table.setHorizontalHeaderLabels(STAT_COLUMNS)
+        table.setSortingEnabled(True)
+        table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
+        table.setEditTriggers(QTableWidget.NoEditTriggers)
+        table.setSelectionBehavior(QTableWidget.SelectRows)
+        table.verticalHeader().setVisible(False)
+        table.setToolTip("Per-unit statistics over the whole run (engine.analysis.unit_stats); "
+                         "click a header to sort, a row to select the unit.\n"
+                         "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
+                         "never above the threshold; half-life: steps for the running product of f "
+                         "to halve.")
+        return table
+
+
+class KernelPage(QWidget):
+    """Tab 2: the input and recurrent kernels' gate blocks as images, columns in lane order."""
+
+    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = _page_layout(self)
+        self.glw = _plot_widget(palette)
+        layout.addWidget(self.glw)
+        self.info = QLabel("Rows: unit k of h(t-1) (recurrent) or input feature d (input); "
+                           "columns: receiving unit j, in the lanes' order.")
+        layout.addWidget(self.info)
+
+
+class WhatIfPage(QWidget):
+    """Tab 3: decouple / perturb forks and the heat-map of how far each unit moved."""
+
+    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = _page_layout(self)
+        layout.addLayout(self._controls())
+        self.glw = _plot_widget(palette)
+        self.plot = self.glw.addPlot()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.getViewBox().invertY(True)
+        self.plot.setLabel("bottom", "time step t")
+        self.plot.setLabel("left", "lane (units panel order)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
+        self.plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
+        self.bar.setImageItem(self.image, insert_in=self.plot)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+        self.plot.addItem(self.cursor)
+        layout.addWidget(self.glw, 1)
+        self.info = QLabel("no fork yet: Decouple units or Perturb to compare with the real run")
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+
+    def _controls(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.decouple_button = QPushButton("Decouple units")
+        self.decouple_button.setToolTip("Fork: rerun the same input with the off-diagonal entries of "
+                                        "each gate's N x N block of U set to zero (each unit sees only "
+                                        "its own h). The loaded model never changes.")
+        row.addWidget(self.decouple_button)
+        row.addSpacing(16)
+        self.unit, self.step, self.delta = QSpinBox(), QSpinBox(), QDoubleSpinBox()
+        for label, box in (("perturb unit k", self.unit), ("at step t", self.step), ("by delta", self.delta)):
+            row.addWidget(QLabel(label))
+            row.addWidget(box)
+        self.delta.setRange(-1e6, 1e6)
+        self.delta.setDecimals(4)
+        self.delta.setValue(0.5)
+        self.perturb_button = QPushButton("Perturb")
+        self.perturb_button.setToolTip("Fork: add delta to h_k(t), continue, and show how every unit "
+                                       "moves from t+1 on.")
+        row.addWidget(self.perturb_button)
+        row.addStretch(1)
+        row.addWidget(QLabel("signal:"))
+        self.signal_combo = QComboBox()
+        self.signal_combo.addItems(list(HEAT_SIGNALS))
+        self.signal_combo.setCurrentText("h")
+        row.addWidget(self.signal_combo)
+        return row
+
+
 class LayerView(QWidget):
     """Heat-maps, statistics, kernels and what-ifs for the session's current traced layer."""
 
@@ -186,131 +313,32 @@ class LayerView(QWidget):
 
     # --- widgets -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
+        """Three tabs, each its own widget; the view drives the widgets they hold."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
-
-        # heat-maps + statistics
-        heat_page = QWidget()
-        hl = QVBoxLayout(heat_page)
-        hl.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        self.signal_boxes: dict[str, QCheckBox] = {}
-        for name in HEAT_SIGNALS:
-            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT[name])
-            box.setChecked(name in self.visible)
-            if not name.startswith("z"):
-                box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
-            box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
-            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
-            self.signal_boxes[name] = box
-            bar.addWidget(box)
-        bar.addStretch(1)
-        hl.addLayout(bar)
-        split = QSplitter(Qt.Horizontal)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setBackground(self.palette.background)
-        self.glw.ci.setContentsMargins(4, 4, 4, 4)
-        self.glw.ci.setSpacing(2)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.glw)
-        split.addWidget(self.scroll)
-        self.table = QTableWidget(0, len(STAT_COLUMNS))
-        self.table.setHorizontalHeaderLabels(STAT_COLUMNS)
-        self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setToolTip("Per-unit statistics over the whole run (engine.analysis.unit_stats); "
-                              "click a header to sort, a row to select the unit.\n"
-                              "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
-                              "never above the threshold; half-life: steps for the running product of f "
-                              "to halve.")
-        self.table.cellClicked.connect(self._table_clicked)
-        split.addWidget(self.table)
-        split.setSizes([700, 420])
-        hl.addWidget(split, 1)
-        self.info = QLabel(" ")
-        hl.addWidget(self.info)
-        self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.glw.scene().sigMouseClicked.connect(self._mouse_clicked)
-        self.tabs.addTab(heat_page, "Heat-maps && statistics")
-
-        # kernels
-        kernel_page = QWidget()
-        kl = QVBoxLayout(kernel_page)
-        kl.setContentsMargins(0, 0, 0, 0)
-        self.kernel_glw = pg.GraphicsLayoutWidget()
-        self.kernel_glw.setBackground(self.palette.background)
-        kl.addWidget(self.kernel_glw)
-        self.kernel_info = QLabel("Rows: unit k of h(t-1) (recurrent) or input feature d (input); "
-                                  "columns: receiving unit j, in the lanes' order.")
-        kl.addWidget(self.kernel_info)
-        self.tabs.addTab(kernel_page, "Kernels")
-
-        # what-ifs
-        what_page = QWidget()
-        wl = QVBoxLayout(what_page)
-        wl.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        self.decouple_button = QPushButton("Decouple units")
-        self.decouple_button.setToolTip("Fork: rerun the same input with the off-diagonal entries of "
-                                        "each gate's N x N block of U set to zero (each unit sees only "
-                                        "its own h). The loaded model never changes.")
-        self.decouple_button.clicked.connect(self.decouple)
-        row.addWidget(self.decouple_button)
-        row.addSpacing(16)
-        row.addWidget(QLabel("perturb unit k"))
-        self.perturb_unit = QSpinBox()
-        row.addWidget(self.perturb_unit)
-        row.addWidget(QLabel("at step t"))
-        self.perturb_step = QSpinBox()
-        row.addWidget(self.perturb_step)
-        row.addWidget(QLabel("by delta"))
-        self.perturb_delta = QDoubleSpinBox()
-        self.perturb_delta.setRange(-1e6, 1e6)
-        self.perturb_delta.setDecimals(4)
-        self.perturb_delta.setValue(0.5)
-        row.addWidget(self.perturb_delta)
-        self.perturb_button = QPushButton("Perturb")
-        self.perturb_button.setToolTip("Fork: add delta to h_k(t), continue, and show how every unit "
-                                       "moves from t+1 on.")
-        self.perturb_button.clicked.connect(lambda: self.perturb(self.perturb_unit.value(),
-                                                                 self.perturb_step.value(),
-                                                                 self.perturb_delta.value()))
-        row.addWidget(self.perturb_button)
-        row.addStretch(1)
-        row.addWidget(QLabel("signal:"))
-        self.diff_combo = QComboBox()
-        self.diff_combo.addItems(list(HEAT_SIGNALS))
-        self.diff_combo.setCurrentText("h")
-        self.diff_combo.currentTextChanged.connect(self._diff_signal_changed)
-        row.addWidget(self.diff_combo)
-        wl.addLayout(row)
-        self.diff_glw = pg.GraphicsLayoutWidget()
-        self.diff_glw.setBackground(self.palette.background)
-        self.diff_plot = self.diff_glw.addPlot()
-        self.diff_plot.setMenuEnabled(False)
-        self.diff_plot.hideButtons()
-        self.diff_plot.getViewBox().invertY(True)
-        self.diff_plot.setLabel("bottom", "time step t")
-        self.diff_plot.setLabel("left", "lane (units panel order)")
-        self.diff_image = pg.ImageItem(axisOrder="row-major")
-        self.diff_image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
-        self.diff_plot.addItem(self.diff_image)
-        self.diff_bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
-        self.diff_bar.setImageItem(self.diff_image, insert_in=self.diff_plot)
-        self.diff_cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(self.palette.cursor, width=2))
-        self.diff_plot.addItem(self.diff_cursor)
-        wl.addWidget(self.diff_glw, 1)
-        self.diff_info = QLabel("no fork yet: Decouple units or Perturb to compare with the real run")
-        self.diff_info.setWordWrap(True)
-        wl.addWidget(self.diff_info)
+        heat = self.heat_page = HeatPage(self.palette, self.visible)
+        kernels = self.kernel_page = KernelPage(self.palette)
+        what = self.what_if_page = WhatIfPage(self.palette)
+        self.tabs.addTab(heat, "Heat-maps && statistics")
+        self.tabs.addTab(kernels, "Kernels")
+        self.tabs.addTab(what, "Coupling what-ifs")
+        self.signal_boxes, self.glw, self.table, self.info = heat.signal_boxes, heat.glw, heat.table, heat.info
+        self.kernel_glw, self.kernel_info = kernels.glw, kernels.info
+        self.perturb_unit, self.perturb_step, self.perturb_delta = what.unit, what.step, what.delta
+        self.diff_combo, self.diff_glw, self.diff_plot = what.signal_combo, what.glw, what.plot
+        self.diff_image, self.diff_bar, self.diff_cursor, self.diff_info = what.image, what.bar, what.cursor, what.info
         self.diff_data = np.zeros((0, 0), np.float32)
-        self.tabs.addTab(what_page, "Coupling what-ifs")
+        for name, box in heat.signal_boxes.items():
+            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
+        heat.table.cellClicked.connect(self._table_clicked)
+        heat.glw.scene().sigMouseMoved.connect(self._mouse_moved)
+        heat.glw.scene().sigMouseClicked.connect(self._mouse_clicked)
+        what.decouple_button.clicked.connect(self.decouple)
+        what.perturb_button.clicked.connect(lambda: self.perturb(what.unit.value(), what.step.value(),
+                                                                 what.delta.value()))
+        what.signal_combo.currentTextChanged.connect(self._diff_signal_changed)
 
     # --- building ----------------------------------------------------------------------------
     def _lane_order(self, n: int) -> np.ndarray:
