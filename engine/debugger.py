@@ -517,14 +517,14 @@ class Debugger:
 
     def perturb(self, unit: int, delta: float, *, position: int | None = None,
                 parent: str | None = None, name: str | None = None) -> Fork:
-        """Issue 7's "perturb unit k at step t": h_k(t) += delta, then continue."""
+        """Perturb unit k at step t: h_k(t) += delta, then continue."""
         pos = self._position(position)
         return self.fork(Edit("perturb", pos, int(unit), None, float(delta),
                               label=f"perturb h[{unit}] {float(delta):+g} at step {pos}"),
                          parent=parent, name=name or self.forks.new_name("perturb"))
 
     def decouple(self, *, parent: str | None = None, name: str | None = None) -> Fork:
-        """Issue 7's "decouple units": same input, each unit sees only its own h through U."""
+        """Decouple units: same input, each unit sees only its own h through U."""
         return self.fork(Edit("decouple", label="decouple units"), parent=parent,
                          name=name or self.forks.new_name("decoupled"))
 

@@ -1,6 +1,6 @@
 """Recorded arrays of a run: one ``LayerTrace`` per traced LSTM direction.
 
-Every array is indexed by *input position* t, whatever the direction (DESIGN.md, Contracts):
+Every array is indexed by *input position* t, whatever the direction (docs/architecture.md, "The time axis"):
 for a backward direction index t holds the values computed when the cell read input t.
 Gate-shaped arrays keep the gate axis in the order i, f, g, o.
 """

@@ -70,7 +70,7 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
         assert needle.lower() in lines[0].lower(), (needle, lines[0])
 
 
-# --- PyTorch / ONNX references (issue 5) -----------------------------------------------------
+# --- PyTorch / ONNX references -----------------------------------------------------------------
 def torch_layer_references(module: Any, x: np.ndarray) -> list[dict[str, Any]]:
     """Per traced layer of a torch ``nn.LSTM`` / ``nn.LSTMCell``: h and c at every input
     position (input-aligned), computed by torch itself one step at a time.
@@ -210,7 +210,7 @@ def onnx_lstm_step_states(x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.nda
     return [(hs[k], cs[k]) for k in range(dirs)]
 
 
-# --- Keras 3 live references (issue 4) --------------------------------------------------------
+# --- Keras 3 live references ----------------------------------------------------------------
 TRACE_ARRAYS = ("x", "i", "f", "g", "o", "c", "h", "zx", "zh")
 
 

@@ -1,4 +1,4 @@
-"""Issue 4 against real Keras 3, live: random models built here, saved as ``.keras`` *and*
+"""The Keras 3 loaders against real Keras 3, live: random models built here, saved as ``.keras`` *and*
 legacy ``.h5`` (Keras 3's HDF5 writer), opened with no Keras import, and compared with what
 Keras computes — the model's output, and every traced direction's x, i, f, g, o, c, h, zx, zh
 and mask (Keras' own cell stepped, masks from Keras' own compute_mask) within the Contracts'

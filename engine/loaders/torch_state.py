@@ -14,7 +14,7 @@ tests/test_torch_loader.py):
 * ``nn.LSTMCell`` keys (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``) are one
   forward layer run over the sequence.
 
-Names follow DESIGN.md: ``l0``, ``l0_reverse``, ``l1`` ... for a bare ``nn.LSTM`` state dict,
+Names follow docs/architecture.md ("Traced layers"): ``l0``, ``l0_reverse``, ``l1`` ... for a bare ``nn.LSTM`` state dict,
 ``lstm.l0`` ... under the prefix ``lstm.``; an ``nn.LSTMCell`` under ``cell.`` is ``cell``
 (bare: ``cell``). A file with several LSTMs opens the first; ``file.pt#PREFIX`` picks another.
 """
