@@ -1,7 +1,8 @@
-"""File → Export: a dialog for what to export and how, the actions, and running the export.
+"""File → Export: a dialog for what to export and how, and running the export.
 
 The dialog only gathers choices (remembered between runs); ``WindowExporter.run`` does the
-work through ``gui.export``, with a cancellable progress dialog for animations.
+work through ``gui.export.figure``, with a cancellable progress dialog for animations. The
+window owns the actions that open it (``gui.actions.EXPORT``, ``COPY_IMAGE``).
 """
 
 from __future__ import annotations
