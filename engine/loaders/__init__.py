@@ -9,9 +9,7 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from ..model import Model
-
-_SUFFIX_KINDS = {".keras": "keras3", ".h5": "h5", ".hdf5": "h5", ".pt": "torch", ".pth": "torch",
-                 ".bin": "torch", ".ckpt": "torch", ".safetensors": "safetensors", ".onnx": "onnx"}
+from .sniff import TORCH_KINDS, kind_of
 
 
 def load_model(spec: str | Path) -> Model:
@@ -39,34 +37,51 @@ def load_model(spec: str | Path) -> Model:
             from .keras_common import savedmodel_error
             raise ModelFileError(savedmodel_error(path))
         raise ModelFileError(f"{path}: is a directory, not a model file")
-    suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise ModelFileError(f"{path}: the file is empty")
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    kind = _SUFFIX_KINDS.get(suffix)
-    if kind is None:  # unknown suffix: sniff the content
-        kind = "keras3" if head.startswith(b"PK") else "h5" if head.startswith(b"\x89HDF") else None
-    if select is not None and kind not in ("torch", "safetensors"):
+    kind = kind_of(path)
+    if select is not None and kind not in TORCH_KINDS:
         raise ModelFileError(f"{path}: '#{select}' picks one LSTM of a PyTorch file; for this "
                              f"format choose a traced layer with --layer")
-    if kind == "keras3":
-        from .keras3 import load_keras3
-        return load_keras3(path)
-    if kind == "h5":
-        from .keras_h5 import load_keras_h5
-        return load_keras_h5(path)
-    if kind == "torch":
-        from .torch_state import load_torch
-        return load_torch(path, select)
-    if kind == "safetensors":
-        from .torch_state import load_safetensors
-        return load_safetensors(path, select)
-    if kind == "onnx":
-        from .onnx_model import load_onnx
-        return load_onnx(path)
-    raise ModelFileError(f"{path}: unknown model format '{suffix}' (expected .keras, .h5, "
-                         f".pt/.pth, .safetensors or .onnx)")
+    loader = _LOADERS.get(kind or "")
+    if loader is None:
+        raise ModelFileError(f"{path}: not a model format LSTM Scope reads (expected a Keras "
+                             f".keras/.h5, a PyTorch checkpoint or TorchScript archive, "
+                             f".safetensors or .onnx; the content is none of these)")
+    return loader(path, select)
 
+
+def _keras3(path: Path, select: str | None) -> Model:
+    from .keras3 import load_keras3
+    return load_keras3(path)
+
+
+def _h5(path: Path, select: str | None) -> Model:
+    from .keras_h5 import load_keras_h5
+    return load_keras_h5(path)
+
+
+def _torch(path: Path, select: str | None) -> Model:
+    from .torch_state import load_torch
+    return load_torch(path, select)
+
+
+def _torchscript(path: Path, select: str | None) -> Model:
+    from .torchscript import load_torchscript
+    return load_torchscript(path, select)
+
+
+def _safetensors(path: Path, select: str | None) -> Model:
+    from .torch_state import load_safetensors
+    return load_safetensors(path, select)
+
+
+def _onnx(path: Path, select: str | None) -> Model:
+    from .onnx_model import load_onnx
+    return load_onnx(path)
+
+
+_LOADERS = {"keras3": _keras3, "h5": _h5, "torch": _torch, "torchscript": _torchscript,
+            "safetensors": _safetensors, "onnx": _onnx}
 
 __all__ = ["load_model", "Model"]

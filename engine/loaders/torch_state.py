@@ -78,8 +78,9 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
         if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
             raise ModelFileError(
                 f"{path}: this file holds a whole pickled Python object (a module or custom "
-                f"class), which can only be opened by running its code; save the weights instead: "
-                f"torch.save(model.state_dict(), 'model.pt')") from None
+                f"class), which only unpickling (running its code) could open, and LSTM Scope "
+                f"never does that; trace the live module with engine.from_torch(module, x), or "
+                f"save its weights: torch.save(model.state_dict(), 'model.pt')") from None
         raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(text)})") from None
     except Exception as exc:  # noqa: BLE001 - torch.load raises anything on a foreign file
         raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(str(exc))})") from None
@@ -233,6 +234,7 @@ def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: s
     ops = _build_ops(path, chosen)
     first_d = ops[0].forward.input_dim
     warnings += _neighbour_notes(arrays, chosen, first_d)
+    warnings += _other_module_notes(arrays, lstms, fmt)
     model = Model(ops=ops, source=str(path), format=fmt, name=_display(chosen), warnings=warnings)
     model.metadata["torch_prefix"] = chosen.prefix
     model.metadata["torch_lstms"] = [_display(g) for g in lstms]
@@ -285,6 +287,23 @@ def _neighbour_notes(arrays: Mapping[str, np.ndarray], group: _Group, d: int) ->
                          f"and the output is the LSTM's output")
         break
     return notes
+
+
+def _other_module_notes(arrays: Mapping[str, np.ndarray], lstms: list[_Group], fmt: str) -> list[str]:
+    """Weights of modules that are not LSTMs (convs, linears ...) are not run: say which."""
+    lstm_keys = {key for group in lstms for key in group.keys}
+    owners: list[str] = []
+    for key in arrays:
+        if key not in lstm_keys:
+            owner = key.rpartition(".")[0] or key
+            if owner not in owners:
+                owners.append(owner)
+    if not owners:
+        return []
+    run = ("run the scripted module with --trust to capture it" if fmt == "torchscript"
+           else "engine.from_torch(module, x) captures it from the live module")
+    return [f"the file also holds weights of {_list(owners, 5)}, which LSTM Scope does not run: "
+            f"the input is the LSTM's own input ({run})"]
 
 
 def _display(group: _Group) -> str:
