@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.add_argument("--input", help="an input: also show the shapes only the input decides")
+    info.add_argument("--key", help="array name inside an .npz input")
 
     export = sub.add_parser(
         "export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ (no display needed)",
@@ -106,7 +108,8 @@ def dispatch(argv: Sequence[str]) -> int:
                              state_out=args.state_out, err=sys.stderr)
         if args.command == "info":
             from engine.commands import run_info
-            return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr)
+            return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,
+                            input_path=args.input, key=args.key)
         if args.command == "export":
             from gui.export.cli import run_export
             return run_export(args)

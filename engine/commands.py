@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import InputFileError, ScopeError
 from .export import check_writable
-from .inputs import read_input
+from .inputs import read_model_input
 from .loaders import load_model
 from .model import Model
 
@@ -48,10 +48,12 @@ def load_initial_state(path: str | None) -> tuple[np.ndarray, np.ndarray] | None
         raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
 
 
-def resolve_input(model: Model, input_path: str | None, key: str | None) -> np.ndarray:
-    """The user's input file, or the demo's default input, or an error saying what is needed."""
+def resolve_input(model: Model, input_path: str | None, key: str | None
+                  ) -> np.ndarray | dict[str, np.ndarray]:
+    """The user's input file (by input name for a model with several), or the demo's default
+    input, or an error saying what is needed."""
     if input_path is not None:
-        return read_input(input_path, key)
+        return read_model_input(input_path, key, model.input_names)
     demo = model.metadata.get("demo")
     if demo is not None:
         from .loaders.demos import default_demo_input
@@ -82,8 +84,9 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
     from .stateful import load_states, save_states
     model = load_model(model_spec)
+    print_warnings(model.warnings, err)
     x = resolve_input(model, input_path, key)
-    index = model.layer_index(layer)
+    index = model.layer_index(layer) if layer is not None or layer_input else model.default_layer(x)
     states = None
     if initial_state is not None:
         states = load_states(initial_state, model.traced_layers[index].name)
@@ -96,7 +99,12 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         if input_path is None or str(input_path) in str(exc):
             raise
         raise InputFileError(f"{input_path}: {exc}") from None
-    traced = result.layer(model.traced_layers[index].name)
+    print_warnings(run_notes(model, x, layer_input), err)
+    name = model.traced_layers[index].name
+    if name not in result.names:
+        raise ScopeError(f"{model.source}: the LSTM '{name}' does not run for this input (a "
+                         f"branch not taken); LSTMs that ran: {', '.join(result.names) or 'none'}")
+    traced = result.layer(name)
     arrays = traced.arrays()
     arrays["output"] = np.asarray(result.output)
     meta = {"model": model.source, "format": model.format, "layer": traced.name,
@@ -113,16 +121,47 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     return 0
 
 
-def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+def print_warnings(notes: list[str], err: TextIO) -> None:
+    """Every loader or capture warning, one line each on stderr."""
+    for note in notes:
+        print(f"warning: {note}", file=err)
+
+
+def run_notes(model: Model, x: Any, layer_input: bool = False) -> list[str]:
+    """What this run adds to the model's warnings (a captured model's missing state inputs)."""
+    if model.runtime is None or layer_input:
+        return []
+    return list(model.capture(x).notes)
+
+
+def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
+             input_path: str | None = None, key: str | None = None) -> int:
+    """Layers and shapes; with an input, also the shapes only the input decides."""
     model = load_model(model_spec)
     summary = model.summary()
     if not model.weights_finite():
         print("warning: model weights hold NaN/Inf values", file=err)
+    if input_path is not None:
+        x = resolve_input(model, input_path, key)
+        with np.errstate(all="ignore"):
+            summary["run"] = run_shapes(model, x)
+        summary["warnings"] += run_notes(model, x)
+    print_warnings(summary["warnings"], err)
     if as_json:
         print(json.dumps(summary, indent=2), file=out)
         return 0
     out.write(format_info(summary))
     return 0
+
+
+def run_shapes(model: Model, x: Any) -> dict[str, Any]:
+    """Shapes of one run: the model's inputs and outputs, each traced layer's x and h."""
+    inputs = x if isinstance(x, dict) else {(model.input_names or ["input"])[0]: x}
+    result = model.trace(x)
+    return {"inputs": {k: list(np.shape(v)) for k, v in inputs.items()},
+            "outputs": [list(np.shape(o)) for o in result.outputs],
+            "layers": {tr.name: {"x": list(tr.x.shape), "h": list(tr.h.shape)}
+                       for tr in result.layers}}
 
 
 def format_info(summary: dict[str, Any]) -> str:
@@ -143,9 +182,15 @@ def format_info(summary: dict[str, Any]) -> str:
             + (f"projection={tuple(shapes['projection'])} " if "projection" in shapes else "")
             + (f"peephole={tuple(shapes['peephole'])} " if "peephole" in shapes else "")
             + f"params={t['params']:,} "
-            f"act={t['activation']} rec_act={t['recurrent_activation']}")
-    for w in summary.get("warnings", []):
-        lines.append(f"warning: {w}")
+            f"act={t['activation']} rec_act={t['recurrent_activation']} "
+            f"input={t.get('computed', 'native')}")
+    run = summary.get("run")
+    if run:
+        lines += ["", "this input:"]
+        lines += [f"  input  {name:<20} {tuple(shape)}" for name, shape in run["inputs"].items()]
+        lines += [f"  output {k:<20} {tuple(shape)}" for k, shape in enumerate(run["outputs"])]
+        lines += [f"  {name:<27} x={tuple(v['x'])} h={tuple(v['h'])}"
+                  for name, v in run["layers"].items()]
     return "\n".join(lines) + "\n"
 
 

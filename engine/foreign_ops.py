@@ -16,6 +16,7 @@ only in what the framework *returns*:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +85,10 @@ class OnnxLSTM(Op):
     return_sequences: bool = True
     kind: str = "onnx LSTM"
     notes: list[str] = field(default_factory=list)
+    attrs: Any = None                         # onnx_lstm.LSTMAttrs (to rebind weights)
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (kind, tensor)
+    node_inputs: dict[str, str] = field(default_factory=dict)          # role -> tensor name
+    stored: dict[str, np.ndarray] = field(default_factory=dict)        # W/R/B/P as loaded
 
     @property
     def params(self) -> int:
@@ -140,10 +145,11 @@ class OnnxLSTM(Op):
 
         ys, hs, cs = [], [], []
         for k, (name, weights, backward) in enumerate(self.traced()):
+            h0, c0 = state(h_init, k), state(c_init, k)
             if record_input is not None:
-                record_input[name] = (xb, mask)
-            trace = _run_direction(ctx, name, weights, xb, mask, backward,
-                                   state(h_init, k), state(c_init, k))
+                from .capture.feed import LayerFeed
+                record_input[name] = LayerFeed(xb, mask, h0, c0)
+            trace = _run_direction(ctx, name, weights, xb, mask, backward, h0, c0)
             y = np.array(trace.h, F32)                                 # input-aligned (B, T, H)
             if mask is not None:
                 y[~mask] = 0.0                                         # ORT: zeros past the length

@@ -42,6 +42,31 @@ def _read_npy(path: Path) -> np.ndarray:
     return _check_numeric(path, arr)
 
 
+def read_model_input(path: str | Path, key: str | None, names: list[str]
+                     ) -> np.ndarray | dict[str, np.ndarray]:
+    """The input of a model with named inputs. One input: ``key``, else the .npz array named
+    like the input, else the first. Several: every array of the .npz by name (``key`` is
+    refused: the names say which array feeds which input)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz" or not names:
+        return read_input(path, key)
+    if len(names) == 1:
+        if key is None and names[0] in npz_keys(path):
+            key = names[0]
+        return read_input(path, key)
+    if key is not None:
+        raise InputFileError(f"{path}: --key picks one array, but this model has {len(names)} "
+                             f"inputs ({', '.join(names)}): the .npz gives one array per input name")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: _check_named(path, name, data[name]) for name in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputFileError(f"{path}: not a readable .npz archive ({_short(exc)})") from None
+    if not arrays:
+        raise InputFileError(f"{path}: the .npz archive holds no arrays")
+    return arrays
+
+
 def _read_npz(path: Path, key: str | None) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -65,6 +90,13 @@ def npz_keys(path: str | Path) -> list[str]:
             return list(data.files)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputFileError(f"{path}: not a readable .npz archive ({_short(exc)})") from None
+
+
+def _check_named(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
+    """One of several named model inputs: numbers; a scalar (a sample rate, a flag) is fine."""
+    if arr.dtype.kind not in "biuf":
+        raise InputFileError(f"{path}: array '{name}' has dtype {arr.dtype}, expected numbers")
+    return arr
 
 
 def _check_numeric(path: Path, arr: np.ndarray) -> np.ndarray:

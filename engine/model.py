@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .capture.feed import Capture, LayerFeed, Runtime, inputs_key, match_inputs
 from .cell import CellWeights
 from .errors import InputFileError, ScopeError, UnsupportedModelError
 from .layers import LSTM, Bidirectional, Embedding, Op, RunContext, Untraceable, check_state
@@ -52,8 +53,17 @@ class Model:
     batch_size: int | None = None             # fixed batch (stateful Keras models)
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # capture (see docs/architecture.md, "Capture"): the owning framework runs the model and
+    # hands each traced LSTM its real input; the engine then steps the LSTM itself
+    runtime: Runtime | None = None
+    input_names: list[str] = field(default_factory=list)     # the model's named inputs
+    optional_inputs: list[str] = field(default_factory=list)  # state inputs: zeros if missing
 
     def __post_init__(self) -> None:
+        self._capture_cache: tuple[Any, Capture] | None = None
+        self._index_layers()
+
+    def _index_layers(self) -> None:
         self.traced_layers: list[TracedLayerInfo] = []
         for op_index, op in enumerate(self.ops):
             if callable(getattr(op, "traced", None)):   # LSTM, Bidirectional, torch/ONNX ops
@@ -129,7 +139,10 @@ class Model:
         return [info.name for info in self.traced_layers]
 
     def prepare_input(self, x: Any, *, layer_input: int | str | None = None) -> np.ndarray:
-        """Validate and batch an input: (T,D)/(T,) become one sequence (1,T,...)."""
+        """Validate and batch an input: (T,D)/(T,) become one sequence (1,T,...). A captured
+        model takes its framework's input as given (a name -> array dict for several)."""
+        if self.runtime is not None and layer_input is None:
+            return self._model_input(x)
         arr = np.asarray(x)
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise InputFileError(f"input must be numeric, got dtype {arr.dtype}")
@@ -160,6 +173,8 @@ class Model:
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
               layer_input: int | str | None = None) -> TraceResult:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM."""
+        if self.runtime is not None and layer_input is None:
+            return self._trace_captured(x, initial_state)
         ctx = RunContext(initial_state=self._state_map(initial_state))
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
@@ -186,6 +201,9 @@ class Model:
         info = self.traced_layers[self.layer_index(key)]
         if is_layer_input:
             return self.prepare_input(x, layer_input=info.index), None
+        if self.runtime is not None:
+            feed = self.layer_feed(info, x)
+            return feed.x, feed.mask
         if not self.chain:
             raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
                              f"feed the LSTM layer's own input with --layer-input")
@@ -200,12 +218,86 @@ class Model:
                is_layer_input: bool = False) -> DirectionRunner:
         """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
         info = self.traced_layers[self.layer_index(key)]
+        if self.runtime is not None and not is_layer_input:
+            return self._feed_runner(info, self.layer_feed(info, x), self._state_map(initial_state))
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input,
                                          initial_state=initial_state)
         h0, c0 = check_state(info.name, self._state_map(initial_state).get(info.name),
                              layer_x.shape[0], info.weights)
         return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
                                mask=mask, h0=h0, c0=c0)
+
+    # --- capture (docs/architecture.md, "Capture") ----------------------------------------
+    def layer_status(self, info: TracedLayerInfo) -> str:
+        """How a full run gets this layer's input: computed by the engine ("native"), read
+        from the framework's run ("captured"), or only given directly ("layer input")."""
+        if self.runtime is not None:
+            return "captured"
+        return "native" if self.chain and not self.untraceable else "layer input"
+
+    def _model_input(self, x: Any) -> np.ndarray | dict[str, np.ndarray]:
+        if isinstance(x, Mapping):
+            inputs, _ = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+            return inputs
+        arr = np.asarray(x)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise InputFileError(f"input must be numeric, got dtype {arr.dtype}")
+        return arr
+
+    def capture(self, x: Any) -> Capture:
+        """The framework's run on the model input ``x`` (cached for the last input)."""
+        if self.runtime is None:
+            raise ScopeError(f"{self.source or self.name}: this model runs in the engine; "
+                             f"nothing to capture")
+        inputs, notes = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+        key = inputs_key(inputs)
+        if self._capture_cache is not None and self._capture_cache[0] == key:
+            return self._capture_cache[1]
+        captured = self.runtime.run(inputs)
+        captured.notes = notes + captured.notes
+        self._capture_cache = (key, captured)
+        return captured
+
+    def default_layer(self, x: Any) -> int:
+        """The first traced layer that runs for input ``x`` (a captured model's first LSTM
+        may sit in a branch this input does not take); 0 for a model the engine runs."""
+        if self.runtime is None:
+            return 0
+        feeds = self.capture(x).feeds
+        return next((info.index for info in self.traced_layers if info.name in feeds), 0)
+
+    def layer_feed(self, info: TracedLayerInfo, x: Any) -> LayerFeed:
+        feed = self.capture(x).feeds.get(info.name)
+        if feed is None:
+            raise ScopeError(f"{self.source}: the LSTM '{info.name}' does not run for this input "
+                             f"(a branch or loop not taken); choose another --layer")
+        return feed
+
+    def _feed_runner(self, info: TracedLayerInfo, feed: LayerFeed, states: StateMap,
+                     prefill: bool = True) -> DirectionRunner:
+        """A runner on a captured feed; ``--initial-state`` wins over the captured state."""
+        given = states.get(info.name)
+        h0, c0 = check_state(info.name, given if given is not None else (feed.h0, feed.c0),
+                             feed.x.shape[0], info.weights)
+        return DirectionRunner(info.name, info.weights, feed.x, backward=info.direction == "backward",
+                               mask=feed.mask, h0=h0, c0=c0, prefill=prefill)
+
+    def _trace_captured(self, x: Any, initial_state: StateMap | tuple | None) -> TraceResult:
+        captured = self.capture(x)
+        states = self._state_map(initial_state)
+        ctx = RunContext()
+        with np.errstate(over="ignore", invalid="ignore"):
+            for info in self.traced_layers:
+                feed = captured.feeds.get(info.name)
+                if feed is None:
+                    continue            # not reached for this input (a branch not taken)
+                runner = self._feed_runner(info, feed, states, prefill=False)
+                runner.run()
+                trace = runner.to_trace()
+                ctx.traces.append(trace)
+                ctx.states[info.name] = trace.final_state()
+        outputs = [np.asarray(o) for o in captured.outputs]
+        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states)
 
     def _state_map(self, state: StateMap | tuple | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if state is None:
@@ -241,10 +333,13 @@ class Model:
                 "activation": w.cell_activation.name,
                 "recurrent_activation": w.gate_activation.name,
                 "return_sequences": info.return_sequences, "stateful": info.stateful,
+                "computed": self.layer_status(info),
             })
         return {"source": self.source, "format": self.format, "name": self.name,
                 "input": {"tokens": self.takes_tokens, "features": self.input_features,
-                          "vocab_size": self.vocab_size, "length": self.input_length},
+                          "vocab_size": self.vocab_size, "length": self.input_length,
+                          "names": list(self.input_names)},
+                "runtime": None if self.runtime is None else self.runtime.framework,
                 "params": self.param_count, "layers": layers, "traced_layers": traced,
                 "warnings": list(self.warnings)}
 

@@ -37,13 +37,26 @@ class Session:
         self._layer = model.layer_index(layer)
         if isinstance(initial_state, tuple):   # one (h0, c0): for the layer this session traces
             self._initial_state = {self.info.name: initial_state}
-        self.x = model.prepare_input(x, layer_input=self._layer if layer_input else None)
+        self._set_x(x)
         self._rebuild()
+
+    def _set_x(self, x: Any) -> None:
+        """``x`` is the model's input; a model with several named inputs keeps them all in
+        ``inputs`` and shows the first as ``x`` (what the input views draw)."""
+        prepared = self.model.prepare_input(x, layer_input=self._layer if self._layer_input else None)
+        self.inputs: dict[str, np.ndarray] | None = prepared if isinstance(prepared, dict) else None
+        self.x = next(iter(prepared.values())) if isinstance(prepared, dict) else prepared
+
+    @property
+    def model_input(self) -> Any:
+        """What the model runs on: the named inputs, or the one input array."""
+        return self.inputs if self.inputs is not None else self.x
 
     # --- setup -------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         self.runner: DirectionRunner = self.model.runner(
-            self._layer, self.x, initial_state=self._initial_state, is_layer_input=self._layer_input)
+            self._layer, self.model_input, initial_state=self._initial_state,
+            is_layer_input=self._layer_input)
         self._t = 0
         self._full: LayerTrace | None = None
         self._full_runner: DirectionRunner | None = None
@@ -61,7 +74,7 @@ class Session:
 
     def set_input(self, x: Any, *, initial_state: StateMap | tuple | None = None) -> None:
         """A new input (same model): back to t = 0."""
-        self.x = self.model.prepare_input(x, layer_input=self._layer if self._layer_input else None)
+        self._set_x(x)
         if isinstance(initial_state, tuple):
             initial_state = {self.info.name: initial_state}
         if initial_state is not None:
@@ -176,7 +189,7 @@ class Session:
         """The complete trace of this layer (computed once, independently of the cursor)."""
         with self._lock:
             if self._full is None:
-                runner = self.model.runner(self._layer, self.x, initial_state=self._initial_state,
+                runner = self.model.runner(self._layer, self.model_input, initial_state=self._initial_state,
                                            is_layer_input=self._layer_input)
                 runner.run()
                 self._full_runner = runner
@@ -198,7 +211,7 @@ class Session:
         with self._lock:
             if self._result is None:
                 self._result = self.model.trace(
-                    self.x, initial_state=self._initial_state,
+                    self.model_input, initial_state=self._initial_state,
                     layer_input=self._layer if self._layer_input else None)
             return self._result
 

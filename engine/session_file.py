@@ -67,7 +67,7 @@ class SessionFile:
 
     model_source: str
     model_sha256: str | None
-    x: np.ndarray
+    x: np.ndarray | dict[str, np.ndarray]   # the input, or every named input
     layer: int
     layer_name: str
     t: int
@@ -112,6 +112,10 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
         "view": view or {},
     }
     arrays = {"input.npy": _npy(s.x)}
+    if s.inputs is not None:                  # a model with several named inputs: keep them all
+        meta["inputs"] = list(s.inputs)
+        for k, arr in enumerate(s.inputs.values()):
+            arrays[f"input_{k}.npy"] = _npy(arr)
     state = s._initial_state
     if state is not None:
         items = {s.model.traced_layers[0].name: state} if isinstance(state, tuple) else dict(state)
@@ -166,6 +170,8 @@ def read_session(path: str | Path) -> SessionFile:
             def load(name: str) -> np.ndarray:
                 return np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
             x = load("input.npy")
+            if meta.get("inputs"):
+                x = {str(name): load(f"input_{k}.npy") for k, name in enumerate(meta["inputs"])}
             state = None
             if meta.get("initial_state"):
                 state = {name: (load(f"state_{k}_h.npy"), load(f"state_{k}_c.npy"))

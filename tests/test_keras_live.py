@@ -435,7 +435,7 @@ def test_chain_with_a_layer_we_cannot_compute(tmp_path, ext):
     assert_clean_error(proc, "Conv1D", "conv", "--layer-input")
     info = run_cli("info", path)
     assert info.returncode == 0, info.stderr
-    assert "Conv1D" in info.stdout and "warning: cannot compute 'conv' (Conv1D)" in info.stdout
+    assert "Conv1D" in info.stdout and "warning: cannot compute 'conv' (Conv1D)" in info.stderr
 
 
 @pytest.mark.parametrize("ext", FORMATS)

@@ -207,7 +207,7 @@ def test_torch_exported_stack_with_linear(tmp_path):
     np.testing.assert_array_equal(s.runner.h, result.layers[3].h)
 
 
-def test_unrunnable_graph_falls_back_to_lstm_y(tmp_path):
+def _erf_graph(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
     x, w, r, b, *_ = _weights(4, 1)
     inits = [numpy_helper.from_array(a, n) for n, a in (("W", w), ("R", r), ("B", b))]
@@ -217,10 +217,35 @@ def test_unrunnable_graph_falls_back_to_lstm_y(tmp_path):
                               [helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)], initializer=inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     proto.ir_version = 8
-    model = load_model(_save(tmp_path, proto))
-    assert any("Erf" in w_ and "Y" in w_ for w_ in model.warnings)
-    y_ref = onnx_reference_run(onnx_lstm_model(w, r, b, outputs=("Y",)), {"X": x.transpose(1, 0, 2).copy()})[0]
-    assert_close(model.trace(x).output, y_ref, "Y")
+    return _save(tmp_path, proto), proto, x, w, r, b
+
+
+def test_unrunnable_graph_is_captured_from_onnx_runtime(tmp_path):
+    """An op the engine does not compute (Erf): ONNX Runtime runs the graph, ``output`` is its
+    output, the LSTM steps on what ORT fed it; --layer-input still traces the LSTM alone."""
+    path, proto, x, w, r, b = _erf_graph(tmp_path)
+    model = load_model(path)
+    assert any("Erf" in w_ and "ONNX Runtime" in w_ for w_ in model.warnings)
+    assert model.summary()["traced_layers"][0]["computed"] == "captured"
+    xt = x.transpose(1, 0, 2).copy()
+    z_ref = onnx_reference_run(proto, {"X": xt})[0]
+    result = model.trace(xt)              # the model's own input: ONNX layout (T, B, D)
+    assert_close(result.output, z_ref, "Z")
+    h_ref, c_ref = onnx_lstm_step_states(x, w, r, b)[0]
+    assert_close(result.layers[0].h, h_ref, "h")
+    assert_close(result.layers[0].c, c_ref, "c")
+    np.testing.assert_allclose(result.layers[0].x, x, atol=1e-6)
+    y_ref = onnx_reference_run(onnx_lstm_model(w, r, b, outputs=("Y",)), {"X": xt})[0]
+    assert_close(model.trace(x, layer_input=0).output, y_ref, "Y")
+
+
+def test_capture_without_onnxruntime_names_the_install(tmp_path, monkeypatch):
+    import sys
+    path, *_ , x, w, r, b = _erf_graph(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    model = load_model(path)
+    with pytest.raises(Exception, match="pip install onnxruntime"):
+        model.trace(x.transpose(1, 0, 2))
 
 
 def test_session_uses_initial_state_and_lengths(tmp_path):

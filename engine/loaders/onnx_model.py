@@ -1,30 +1,16 @@
 """ONNX models with ``LSTM`` nodes (the ``onnx`` package is imported only here, only to parse).
 
-Mapping (checked against ONNX Runtime and ``onnx.reference``, tests/test_onnx_loader.py):
+How a model runs (see docs/architecture.md, "ONNX"):
 
-* ``W[d]`` (4N, D), ``R[d]`` (4N, N) hold gate blocks in the order i, o, f, c; they are
-  permuted to i, f, g(=c), o and transposed: kernel (D, 4N), recurrent kernel (N, 4N).
-* ``B[d]`` (8N,) = [Wb, Rb]: zb = Wb + Rb (both kept in ``bias_parts``; both counted).
-* ``P[d]`` (3N,) peepholes in the order i, o, f -> ``CellWeights.peephole`` (3, N) in the
-  order i, f, o. i and f look at c_{t-1}, o at c_t.
-* ``clip`` bounds every gate's pre-activation (i, f, g, o; peepholes included) to +-clip.
-* ``input_forget=1``: f = 1 - i (no forget pre-activation, no forget peephole), as ONNX
-  Runtime computes it (``onnx.reference`` ignores the attribute).
-* ``activations`` f, g, h per direction (with ``activation_alpha/beta`` consumed in order by
-  the functions that take them) -> gate, cell and output activations.
-* ``direction`` forward / reverse / bidirectional -> traced layers ``NODE/forward`` and
-  ``NODE/backward``; ``layout`` 0 (time major) and 1 (batch major).
-* ``sequence_lens`` -> mask: past a sequence's length the state is carried, ``Y`` holds zeros
-  (as ONNX Runtime returns it), ``Y_h``/``Y_c`` the state at the last valid step; the reverse
-  direction starts at each sequence's own last valid step.
-* ``initial_h``/``initial_c`` from initializers or Constant nodes; when they are graph inputs
-  they are zeros unless ``--initial-state`` gives them.
+* **native**: every node is one LSTM Scope computes (``onnx_ops.OPS`` and LSTM): the graph runs
+  in numpy, graph inputs (states, ``sequence_lens``, W/R/B) come from the input file by name,
+  and ``output`` is the graph's first output.
+* **captured**: other ops (convolutions, ``If`` branches ...): ONNX Runtime runs the graph with
+  each LSTM node's inputs added as outputs (``engine/capture/onnx_capture.py``), and the engine
+  steps each LSTM on what it received.
+* without ONNX Runtime such a graph loads; ``--layer-input`` traces one LSTM on its own input.
 
-The model's input is batch-major (batch, time, features) like every other format. The graph
-runs in numpy: LSTM nodes with the engine, plus a small set of tensor ops (Transpose, Squeeze,
-Reshape, Concat, MatMul, Gemm, ...) so that ``output`` is the graph's first output. A graph with
-other ops cannot be run whole: then ``output`` is the first LSTM node's ``Y`` and the warnings
-say so.
+The node -> engine mapping is ``onnx_lstm``; constants, subgraphs and names are ``onnx_graph``.
 """
 
 from __future__ import annotations
@@ -34,28 +20,27 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import onnx_activation
-from ..cell import CellWeights
-from ..errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
+from ..capture.feed import Runtime, match_inputs
+from ..errors import InputFileError, ModelFileError, ScopeError
 from ..foreign_ops import OnnxLSTM
 from ..layers import RunContext
-from ..model import Model, StateMap
+from ..model import Model, StateMap, TracedLayerInfo
 from ..stepper import DirectionRunner
 from ..trace import TraceResult
+from .onnx_graph import declared_shape, find_lstms, fold_constants, is_onnx_op, op_types
+from .onnx_lstm import WEIGHT_ROLES, all_directions
+from .onnx_ops import OPS, evaluate
 
 F32 = np.float32
 ONNX_HINT = "pip install onnx"
-_ONNX_TO_CANON = (0, 2, 3, 1)     # ONNX blocks i, o, f, c -> canonical i, f, g(=c), o
-_NEEDS_ALPHA = {"leakyrelu", "thresholdedrelu", "scaledtanh", "hardsigmoid", "elu", "affine"}
-_NEEDS_BETA = {"scaledtanh", "hardsigmoid", "affine"}
+ORT_HINT = "pip install onnxruntime"
+_STATE_ROLES = ("initial_h", "initial_c")
 
 
 # --- loading -------------------------------------------------------------------------------
-def load_onnx(path: str | Path) -> OnnxModel:
-    path = Path(path)
+def _read_proto(path: Path) -> tuple[Any, int]:
     try:
         import onnx
-        from onnx import helper, numpy_helper
     except ImportError:
         raise ModelFileError(f"{path}: opening an ONNX file needs the onnx package: "
                              f"{ONNX_HINT}") from None
@@ -63,217 +48,39 @@ def load_onnx(path: str | Path) -> OnnxModel:
         proto = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
         raise ModelFileError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
-    graph = proto.graph
-    if not graph.node:
+    if not proto.graph.node:
         raise ModelFileError(f"{path}: not an ONNX model with a graph (no nodes found)")
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
-    consts: dict[str, np.ndarray] = {}
+    return proto, opset
+
+
+def load_onnx(path: str | Path) -> OnnxModel:
+    from .onnx_lstm import build_lstm
+    path = Path(path)
+    proto, opset = _read_proto(path)
+    graph = proto.graph
     try:
-        for init in graph.initializer:
-            consts[init.name] = numpy_helper.to_array(init)
-        for node in graph.node:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-                consts[node.output[0]] = _constant_value(node, helper, numpy_helper)
+        consts = fold_constants(graph, {}, opset)
+        found = find_lstms(graph, consts, opset)
+    except ScopeError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise ModelFileError(f"{path}: cannot read the model's weights ({_first_line(exc)})") from None
-    lstm_nodes = [n for n in graph.node if n.op_type == "LSTM" and n.domain in ("", "ai.onnx")]
-    if not lstm_nodes:
-        kinds = sorted({n.op_type for n in graph.node})
-        raise ModelFileError(f"{path}: the ONNX graph has no LSTM node (node types: "
-                             f"{', '.join(kinds[:12])}{' ...' if len(kinds) > 12 else ''})")
-    graph_inputs = [i.name for i in graph.input if i.name not in consts]
-    ops: list[OnnxLSTM] = []
-    warnings: list[str] = []
-    names_seen: set[str] = set()
-    for k, node in enumerate(lstm_nodes):
-        name = node.name or f"LSTM_{k}"
-        if name in names_seen:
-            name = f"{name}_{k}"
-        names_seen.add(name)
-        ops.append(_lstm_op(path, node, name, consts, graph_inputs, helper, warnings))
-    graph_runner = _GraphRunner(graph, consts, opset, dict(zip((id(n) for n in lstm_nodes), ops)))
-    problem = graph_runner.problem()
-    first_input = _input_shape(graph, graph_runner.primary_input)
-    chain = True
-    if problem is not None:
-        graph_runner = None
-        if len(ops) == 1:
-            warnings.append(f"the graph has nodes LSTM Scope does not run ({problem}): "
-                            f"'output' is the LSTM node's Y and the input is the LSTM's own input")
-        else:
-            chain = False
-            warnings.append(f"the graph has nodes LSTM Scope does not run ({problem}): "
-                            f"feed one LSTM node's own input with --layer-input")
-    model = OnnxModel(ops=list(ops), source=str(path), format="onnx",
-                      name=graph.name or path.stem, chain=chain, warnings=warnings)
-    model.graph_runner = graph_runner
-    if graph_runner is not None and first_input is not None:
-        model.declared_input = first_input
-    for op in ops:
-        if op.initial_h is not None:
-            axis = 1 if op.layout == 0 else 0
-            model.batch_size = int(op.initial_h.shape[axis])
+    if not found:
+        kinds = op_types(graph)
+        plain = {k.split(" ")[0] for k in kinds}
+        cell = ("; Sigmoid and Tanh after Gemm/MatMul look like an LSTM cell written out op by op "
+                "(how torch exports nn.LSTMCell), which has no LSTM weights to read: trace the "
+                "module itself with engine.from_torch(module, x)"
+                if {"Sigmoid", "Tanh"} <= plain and plain & {"Gemm", "MatMul"} else "")
+        raise ModelFileError(f"{path}: the ONNX graph has no LSTM node, subgraphs included "
+                             f"(node types: {', '.join(kinds[:16])}{' ...' if len(kinds) > 16 else ''})"
+                             f"{cell}")
+    inputs = {i.name: declared_shape(graph, i.name) for i in graph.input if i.name not in consts}
+    ops = [build_lstm(path, f, inputs) for f in found]
+    model = OnnxModel(ops=list(ops), source=str(path), format="onnx", name=graph.name or path.stem)
+    model.setup(path, proto, opset, consts, found, inputs)
     return model
-
-
-def _constant_value(node: Any, helper: Any, numpy_helper: Any) -> np.ndarray:
-    for attr in node.attribute:
-        value = helper.get_attribute_value(attr)
-        if attr.name == "value":
-            return numpy_helper.to_array(value)
-        if attr.name in ("value_float", "value_int"):
-            return np.array(value, F32 if attr.name == "value_float" else np.int64)
-        if attr.name in ("value_floats", "value_ints"):
-            return np.array(list(value), F32 if attr.name == "value_floats" else np.int64)
-    raise ModelFileError(f"Constant node '{node.name}' has no value this loader reads")
-
-
-def _attrs(node: Any, helper: Any) -> dict[str, Any]:
-    out = {}
-    for attr in node.attribute:
-        value = helper.get_attribute_value(attr)
-        if isinstance(value, bytes):
-            value = value.decode()
-        elif isinstance(value, list):
-            value = [v.decode() if isinstance(v, bytes) else v for v in value]
-        out[attr.name] = value
-    return out
-
-
-def _input_shape(graph: Any, name: str | None) -> tuple[Any, ...] | None:
-    for value in graph.input:
-        if value.name == name and value.type.HasField("tensor_type"):
-            dims = value.type.tensor_type.shape.dim
-            return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
-    return None
-
-
-def _lstm_op(path: Path, node: Any, name: str, consts: dict[str, np.ndarray],
-             graph_inputs: list[str], helper: Any, warnings: list[str]) -> OnnxLSTM:
-    attrs = _attrs(node, helper)
-    inputs = list(node.input) + [""] * (8 - len(node.input))
-    x_name, w_name, r_name, b_name, lens_name, h0_name, c0_name, p_name = inputs[:8]
-
-    def bad(msg: str) -> ModelFileError:
-        return ModelFileError(f"{path}: LSTM node '{name}': {msg}")
-
-    def const(input_name: str, what: str, required: bool = False) -> np.ndarray | None:
-        if not input_name:
-            if required:
-                raise bad(f"has no {what}")
-            return None
-        if input_name in consts:
-            return np.asarray(consts[input_name])
-        if required:
-            raise UnsupportedModelError(f"{path}: LSTM node '{name}': its {what} '{input_name}' "
-                                        f"is computed by the graph, not stored; LSTM Scope needs "
-                                        f"stored weights (initializers or Constant nodes)")
-        return None
-
-    w = const(w_name, "input weights W", True)
-    r = const(r_name, "recurrence weights R", True)
-    direction = str(attrs.get("direction", "forward"))
-    if direction not in ("forward", "reverse", "bidirectional"):
-        raise bad(f"unknown direction '{direction}'")
-    dirs = 2 if direction == "bidirectional" else 1
-    layout = int(attrs.get("layout", 0))
-    if layout not in (0, 1):
-        raise bad(f"unknown layout {layout}")
-    if w.ndim != 3 or r.ndim != 3 or w.shape[0] != dirs or r.shape[0] != dirs:
-        raise bad(f"W {w.shape} and R {r.shape} should be ({dirs}, 4N, D) and ({dirs}, 4N, N) "
-                  f"for direction={direction}")
-    n = r.shape[2]
-    hidden = attrs.get("hidden_size")
-    if hidden is not None and int(hidden) != n:
-        raise bad(f"hidden_size={hidden} but R has shape {r.shape}")
-    if w.shape[1] != 4 * n or r.shape[1] != 4 * n:
-        raise bad(f"W {w.shape} and R {r.shape} should have 4*hidden_size = {4 * n} rows")
-    b = const(b_name, "bias B")
-    if b_name and b is None:
-        raise UnsupportedModelError(f"{path}: LSTM node '{name}': bias '{b_name}' is computed by "
-                                    f"the graph; LSTM Scope needs stored weights")
-    if b is not None and b.shape != (dirs, 8 * n):
-        raise bad(f"B {b.shape} should be ({dirs}, {8 * n})")
-    p = const(p_name, "peepholes P")
-    if p_name and p is None:
-        raise UnsupportedModelError(f"{path}: LSTM node '{name}': peepholes '{p_name}' are "
-                                    f"computed by the graph; LSTM Scope needs stored weights")
-    if p is not None and p.shape != (dirs, 3 * n):
-        raise bad(f"P {p.shape} should be ({dirs}, {3 * n})")
-    input_forget = bool(int(attrs.get("input_forget", 0)))
-    clip = attrs.get("clip")
-    clip = None if clip is None else float(clip)
-    if clip is not None and not clip > 0:
-        raise bad(f"clip must be positive, got {clip}")
-    acts = [str(a) for a in attrs.get("activations", [])] or ["Sigmoid", "Tanh", "Tanh"] * dirs
-    if len(acts) != 3 * dirs:
-        raise bad(f"activations lists {len(acts)} functions, expected {3 * dirs} (f, g, h per "
-                  f"direction)")
-    alphas = list(attrs.get("activation_alpha", []))
-    betas = list(attrs.get("activation_beta", []))
-    functions = []
-    for act in acts:
-        key = act.lower()
-        alpha = alphas.pop(0) if key in _NEEDS_ALPHA and alphas else None
-        beta = betas.pop(0) if key in _NEEDS_BETA and betas else None
-        functions.append(onnx_activation(act, alpha, beta))
-
-    directions = []
-    for d in range(dirs):
-        kernel = _permute(w[d]).T
-        recurrent = _permute(r[d]).T
-        parts: tuple[np.ndarray, ...] = ()
-        if b is not None:
-            wb, rb = _permute(b[d, :4 * n]), _permute(b[d, 4 * n:])
-            bias = wb + rb
-            parts = (wb, rb)
-        else:
-            bias = np.zeros(4 * n, F32)
-        peephole = None
-        if p is not None:
-            pi, po, pf = (np.asarray(p[d, k * n:(k + 1) * n], F32) for k in range(3))
-            peephole = np.stack([pi, pf, po])
-        count = int(w[d].size + r[d].size + (b[d].size if b is not None else 0)
-                    + (p[d].size if p is not None else 0))
-        f_act, g_act, h_act = functions[3 * d:3 * d + 3]
-        directions.append(CellWeights(
-            kernel=kernel, recurrent_kernel=recurrent, bias=bias, use_bias=b is not None,
-            gate_activation=f_act, cell_activation=g_act, output_activation=h_act,
-            peephole=peephole, cell_clip=clip, input_forget=input_forget, param_count=count,
-            bias_parts=parts))
-
-    def state(input_name: str, what: str) -> np.ndarray | None:
-        arr = const(input_name, what)
-        if input_name and arr is None:
-            if input_name in graph_inputs:
-                warnings.append(f"LSTM node '{name}': {what} is the graph input '{input_name}'; "
-                                f"it starts at zeros unless --initial-state gives it")
-            return None
-        if arr is not None:
-            dir_axis = 0 if layout == 0 else 1
-            if arr.ndim != 3 or arr.shape[dir_axis] != dirs or arr.shape[2] != n:
-                want = "(dirs, batch, hidden)" if layout == 0 else "(batch, dirs, hidden)"
-                raise bad(f"{what} has shape {arr.shape}, expected {want} with dirs={dirs}, "
-                          f"hidden={n}")
-            arr = np.asarray(arr, F32)
-        return arr
-
-    h0 = state(h0_name, "initial_h")
-    c0 = state(c0_name, "initial_c")
-    lens = const(lens_name, "sequence_lens")
-    if lens_name and lens is None:
-        warnings.append(f"LSTM node '{name}': sequence_lens is the graph input '{lens_name}'; "
-                        f"every sequence is taken at full length")
-    return OnnxLSTM(name=name, directions=directions, direction=direction, layout=layout,
-                    initial_h=h0, initial_c=c0,
-                    sequence_lens=None if lens is None else np.asarray(lens, np.int64))
-
-
-def _permute(blocks: np.ndarray) -> np.ndarray:
-    """Rows (or entries) in ONNX gate blocks i, o, f, c -> canonical i, f, g, o."""
-    arr = np.asarray(blocks, F32)
-    n = arr.shape[0] // 4
-    return np.concatenate([arr[k * n:(k + 1) * n] for k in _ONNX_TO_CANON], axis=0)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -283,10 +90,41 @@ def _first_line(exc: BaseException) -> str:
 
 # --- the model -----------------------------------------------------------------------------
 class OnnxModel(Model):
-    """A Model whose full run is the ONNX graph (when LSTM Scope can run all its nodes)."""
+    """A Model whose full run is the ONNX graph: in numpy (native) or in ONNX Runtime."""
 
     graph_runner: _GraphRunner | None = None
     declared_input: tuple[Any, ...] | None = None
+
+    def setup(self, path: Path, proto: Any, opset: int, consts: dict[str, np.ndarray],
+              found: list, inputs: dict[str, tuple | None]) -> None:
+        """Decide how the graph runs and say what that means, once, in ``warnings``."""
+        graph = proto.graph
+        sources = [(role, src) for op in self.ops for role, src in op.sources.items()]  # type: ignore[attr-defined]
+        state_inputs = {src[1] for role, src in sources if role in _STATE_ROLES and src[0] == "input"}
+        self.weight_inputs = {src[1] for role, src in sources if role in WEIGHT_ROLES}
+        lstm_inputs = {src[1] for _, src in sources if src[0] == "input"}
+        primary = next((n for n in inputs if n not in lstm_inputs), None)
+        self.primary_input = primary
+        self.input_names = [n for n in inputs if n == primary] + [n for n in inputs if n != primary]
+        self.optional_inputs = [n for n in self.input_names if n in state_inputs]
+        runner = _GraphRunner(graph, consts, opset, self.ops, found, self.input_names, primary)
+        problem = runner.problem()
+        if problem is None:
+            self.graph_runner = runner
+            if primary is not None:
+                self.declared_input = declared_shape(graph, primary)
+        else:
+            self.runtime = _ort_runtime(path, proto, found, self)
+        self.warnings += _input_notes(self, problem)
+        for op in self.ops:
+            if op.initial_h is not None:   # type: ignore[attr-defined]
+                axis = 1 if op.layout == 0 else 0   # type: ignore[attr-defined]
+                self.batch_size = int(op.initial_h.shape[axis])   # type: ignore[attr-defined]
+
+    # --- inputs ---------------------------------------------------------------------------
+    @property
+    def multi_input(self) -> bool:
+        return len(self.input_names) > 1
 
     @property
     def input_features(self) -> int | None:
@@ -296,32 +134,68 @@ class OnnxModel(Model):
             return int(last) if last else None
         return super().input_features
 
-    def _run_graph(self, x: np.ndarray, ctx: RunContext, record: dict | None = None):
-        assert self.graph_runner is not None
-        return self.graph_runner.run(x, ctx, record)
+    def prepare_input(self, x: Any, *, layer_input: int | str | None = None) -> Any:
+        """One array: batch first (B, T, D), as for every format. Named arrays (a dict, an
+        .npz with several): each exactly as the graph takes it."""
+        if layer_input is None and isinstance(x, dict):
+            return self._model_input(x)
+        return super().prepare_input(x, layer_input=layer_input)
+
+    def _feeds(self, x: Any) -> dict[str, np.ndarray]:
+        """Graph inputs by name for the native run; W/R/B from the input bind the weights."""
+        x = self.prepare_input(x)
+        if not isinstance(x, dict) and self.graph_runner is not None \
+                and self.graph_runner.transpose_input:
+            x = np.transpose(x, (1, 0, 2))             # batch first -> the LSTM's (T, B, D)
+        feeds, _ = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+        self._bind_weights(feeds)
+        return feeds
+
+    def _bind_weights(self, feeds: dict[str, np.ndarray]) -> None:
+        """LSTM weights given as graph inputs (ONNX's conformance models) come from the input."""
+        if not self.weight_inputs:
+            return
+        missing = sorted(self.weight_inputs - set(feeds))
+        if missing:
+            raise InputFileError(f"{self.source}: the LSTM weights {', '.join(missing)} are graph "
+                                 f"inputs: give them in the input .npz")
+        for op in self.ops:
+            _rebind(op, feeds, self.source)   # type: ignore[arg-type]
+        self._index_layers()
+
+    # --- running --------------------------------------------------------------------------
+    def layer_status(self, info: TracedLayerInfo) -> str:
+        if self.graph_runner is not None:
+            return "native"
+        return super().layer_status(info)
 
     def trace(self, x: Any, *, initial_state: StateMap | tuple | None = None,
               layer_input: int | str | None = None) -> TraceResult:
         if layer_input is not None or self.graph_runner is None:
-            result = super().trace(x, initial_state=initial_state, layer_input=layer_input)
-            return result
+            return super().trace(x, initial_state=initial_state, layer_input=layer_input)
         ctx = RunContext(initial_state=self._state_map(initial_state))
         with np.errstate(over="ignore", invalid="ignore"):
-            outputs = self._run_graph(self.prepare_input(x), ctx)
+            outputs = self.graph_runner.run(self._feeds(x), ctx, None)
         return TraceResult(outputs[0], ctx.traces, outputs, ctx.states)
 
-    def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False
+    def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
+                    initial_state: StateMap | tuple | None = None
                     ) -> tuple[np.ndarray, np.ndarray | None]:
         info = self.traced_layers[self.layer_index(key)]
+        if self.graph_runner is not None and not is_layer_input:
+            feed = self._recorded(info, x)
+            return feed.x, feed.mask
+        layer_x, mask = super().layer_input(key, x, is_layer_input=is_layer_input)
         op: OnnxLSTM = self.ops[info.op_index]  # type: ignore[assignment]
-        if is_layer_input or self.graph_runner is None:
-            layer_x, mask = super().layer_input(key, x, is_layer_input=is_layer_input)
-            if mask is None and op.sequence_lens is not None:
-                mask = _lens_mask(op.sequence_lens, layer_x.shape[0], layer_x.shape[1])
-            return layer_x, mask
-        record: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        if mask is None and op.sequence_lens is not None:
+            mask = _lens_mask(op.sequence_lens, layer_x.shape[0], layer_x.shape[1])
+        return layer_x, mask
+
+    def _recorded(self, info: TracedLayerInfo, x: Any):
+        record: dict[str, Any] = {}
+        assert self.graph_runner is not None
         with np.errstate(over="ignore", invalid="ignore"):
-            self._run_graph(self.prepare_input(x), RunContext(), record)
+            self.graph_runner.run(self._feeds(x), RunContext(), record)
         if info.name not in record:
             raise ScopeError(f"{self.source}: LSTM node of '{info.name}' is not reached when "
                              f"the graph runs")
@@ -330,9 +204,14 @@ class OnnxModel(Model):
     def runner(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
                is_layer_input: bool = False) -> DirectionRunner:
         info = self.traced_layers[self.layer_index(key)]
+        states = self._state_map(initial_state)
+        if self.graph_runner is not None and not is_layer_input:
+            return self._feed_runner(info, self._recorded(info, x), states)
+        if self.runtime is not None and not is_layer_input:
+            return super().runner(key, x, initial_state=initial_state)
         op: OnnxLSTM = self.ops[info.op_index]  # type: ignore[assignment]
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input)
-        h0, c0 = self._state_map(initial_state).get(info.name, (None, None))
+        h0, c0 = states.get(info.name, (None, None))
         k = [name for name, _, _ in op.traced()].index(info.name)
         if h0 is None and op.initial_h is not None:
             h0 = op.initial_h[:, k] if op.layout == 1 else op.initial_h[k]
@@ -340,6 +219,19 @@ class OnnxModel(Model):
             c0 = op.initial_c[:, k] if op.layout == 1 else op.initial_c[k]
         return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
                                mask=mask, h0=h0, c0=c0)
+
+
+def _rebind(op: OnnxLSTM, feeds: dict[str, np.ndarray], source: str) -> None:
+    """New weights for ``op`` from the W/R/B/P given as graph inputs (stored ones stay)."""
+    given = {role: np.asarray(feeds[src[1]], F32) for role, src in op.sources.items()
+             if role in WEIGHT_ROLES and src[0] == "input"}
+    if not given:
+        return
+    w, r, b, p = (given.get(role, op.stored.get(role)) for role in WEIGHT_ROLES)
+
+    def bad(msg: str) -> InputFileError:
+        return InputFileError(f"{source}: LSTM node '{op.name}': {msg}")
+    op.directions = all_directions(w, r, b, p, op.attrs, bad)
 
 
 def _lens_mask(lens: np.ndarray, b: int, t: int) -> np.ndarray | None:
@@ -350,189 +242,92 @@ def _lens_mask(lens: np.ndarray, b: int, t: int) -> np.ndarray | None:
     return None if mask.all() else mask
 
 
-# --- a small numpy interpreter for the graph around the LSTM nodes --------------------------
-_SIMPLE = {"Identity", "Constant", "Transpose", "Squeeze", "Unsqueeze", "Reshape", "Concat",
-           "Slice", "Gather", "Shape", "Cast", "Add", "Sub", "Mul", "Div", "MatMul", "Gemm",
-           "Relu", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Flatten", "Dropout", "LSTM",
-           "Expand", "ConstantOfShape", "Neg", "Exp"}
+def _input_notes(model: OnnxModel, problem: str | None) -> list[str]:
+    """What a user must know about this graph's inputs and how it runs (one line each)."""
+    notes = []
+    if problem is not None:
+        notes.append(f"the graph has nodes LSTM Scope does not compute ({problem}): ONNX Runtime "
+                     f"runs it and each LSTM's input is captured ({ORT_HINT} if missing); "
+                     f"--layer-input traces one LSTM on its own input instead")
+    for op in model.ops:
+        sources = op.sources   # type: ignore[attr-defined]
+        fed = [f"{role} ('{tensor}')" for role, (kind, tensor) in sources.items() if kind == "input"]
+        if fed:
+            zero = " (a missing initial state starts at zero)" if any(
+                role in _STATE_ROLES for role, (kind, _) in sources.items() if kind == "input") else ""
+            notes.append(f"LSTM node '{op.name}': {', '.join(fed)} are graph inputs, read by name "
+                         f"from the input .npz{zero}")
+        computed = [role for role, (kind, _) in sources.items() if kind == "computed"]
+        if computed and problem is not None:
+            notes.append(f"LSTM node '{op.name}': {', '.join(computed)} are computed by the graph "
+                         f"and captured from ONNX Runtime (with --layer-input: zero state, full "
+                         f"length)")
+    return notes
 
 
+def _ort_runtime(path: Path, proto: Any, found: list, model: OnnxModel) -> Runtime:
+    def make():
+        from ..capture.onnx_capture import OrtCapture
+        return OrtCapture(proto, found, model.ops, path)
+    return Runtime("onnxruntime", ORT_HINT, make)
+
+
+# --- the graph in numpy (native) ------------------------------------------------------------
 class _GraphRunner:
-    def __init__(self, graph: Any, consts: dict[str, np.ndarray], opset: int,
-                 lstm_ops: dict[int, OnnxLSTM]) -> None:
-        from onnx import helper
-        self.opset = opset
-        self.consts = consts
+    """Runs a graph of ``OPS`` and LSTM nodes (no subgraphs) in numpy."""
+
+    def __init__(self, graph: Any, consts: dict[str, np.ndarray], opset: int, ops: list,
+                 found: list, inputs: list[str], primary: str | None) -> None:
+        from .onnx_graph import node_attrs
+        self.opset, self.consts, self.inputs, self.primary_input = opset, consts, inputs, primary
         self.nodes = list(graph.node)
-        self.attrs = [_attrs(n, helper) for n in self.nodes]
-        self.lstm_ops = lstm_ops
-        self.inputs = [i.name for i in graph.input if i.name not in consts]
+        self.attrs = [node_attrs(n) for n in self.nodes]
+        self.lstm_ops = {id(f.node): op for f, op in zip(found, ops)}
+        self.nested = [f.name for f in found if f.nested]
         self.outputs = [o.name for o in graph.output]
-        self.primary_input = self.inputs[0] if self.inputs else None
-        lstm_state_inputs = {name for n in self.nodes if n.op_type == "LSTM"
-                             for name in list(n.input)[4:7] if name}
-        self.optional_inputs = [i for i in self.inputs[1:] if i in lstm_state_inputs]
-        self.feeds_lstm_directly = any(n.op_type == "LSTM" and n.input[0] == self.primary_input
-                                       for n in self.nodes)
-        self.transpose_input = any(
-            n.op_type == "LSTM" and n.input[0] == self.primary_input
-            and int(a.get("layout", 0)) == 0 for n, a in zip(self.nodes, self.attrs))
+        lstm_x = [n for n in self.nodes if is_onnx_op(n, "LSTM") and n.input[0] == primary]
+        self.feeds_lstm_directly = bool(lstm_x)
+        self.transpose_input = any(int(a.get("layout", 0)) == 0 for n, a in zip(self.nodes, self.attrs)
+                                   if n in lstm_x)
 
     def problem(self) -> str | None:
-        unknown = sorted({n.op_type for n in self.nodes
-                          if n.op_type not in _SIMPLE or n.domain not in ("", "ai.onnx")})
+        unknown = sorted({n.op_type for n in self.nodes if not is_onnx_op(n, "Constant")
+                          and not is_onnx_op(n, "LSTM")
+                          and (n.op_type not in OPS or n.domain not in ("", "ai.onnx"))})
         if unknown:
             return "ops " + ", ".join(unknown)
-        extra = [i for i in self.inputs[1:] if i not in self.optional_inputs]
-        if extra:
-            return "more than one graph input: " + ", ".join(self.inputs)
         if self.primary_input is None:
             return "no graph input"
         return None
 
-    def run(self, x: np.ndarray, ctx: RunContext, record: dict | None) -> list[np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray], ctx: RunContext, record: dict | None) -> list[np.ndarray]:
         env: dict[str, Any] = dict(self.consts)
-        env[self.primary_input] = np.transpose(x, (1, 0, 2)) if self.transpose_input else x
+        env.update(feeds)
         for node, attrs in zip(self.nodes, self.attrs):
-            ins = [env.get(name) if name else None for name in node.input]
-            if node.op_type == "LSTM":
-                op = self.lstm_ops[id(node)]
-                ins += [None] * (8 - len(ins))
-                outs = op.run_node(ins[0], ctx, sequence_lens=ins[4] if node.input[4:5] and
-                                   node.input[4] not in self.consts else None,
-                                   initial_h=ins[5] if len(node.input) > 5 and node.input[5]
-                                   not in self.consts else None,
-                                   initial_c=ins[6] if len(node.input) > 6 and node.input[6]
-                                   not in self.consts else None, record_input=record)
-            elif node.op_type == "Constant":
+            if is_onnx_op(node, "Constant"):
                 continue
-            else:
-                try:
-                    outs = _eval(node.op_type, ins, attrs, self.opset)
-                except ScopeError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - shapes the user's input cannot fit
-                    raise InputFileError(f"the ONNX graph failed at node '{node.name}' "
-                                         f"({node.op_type}): {_first_line(exc)}") from None
+            ins = [env.get(name) if name else None for name in node.input]
+            outs = (self._lstm(node, ins, ctx, record) if is_onnx_op(node, "LSTM")
+                    else self._op(node, ins, attrs))
             for name, value in zip(node.output, outs):
                 if name:
                     env[name] = value
         return [np.asarray(env[name]) for name in self.outputs]
 
+    def _lstm(self, node: Any, ins: list[Any], ctx: RunContext, record: dict | None):
+        op = self.lstm_ops[id(node)]
+        ins = ins + [None] * (8 - len(ins))
+        given = {role: ins[k] for k, role in ((4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"))
+                 if role in op.sources}
+        return op.run_node(ins[0], ctx, sequence_lens=given.get("sequence_lens"),
+                           initial_h=given.get("initial_h"), initial_c=given.get("initial_c"),
+                           record_input=record)
 
-def _axes(ins: list[Any], attrs: dict[str, Any], opset: int, since: int) -> list[int] | None:
-    if opset >= since:
-        return None if len(ins) < 2 or ins[1] is None else [int(a) for a in ins[1]]
-    axes = attrs.get("axes")
-    return None if axes is None else [int(a) for a in axes]
-
-
-def _eval(op: str, ins: list[Any], attrs: dict[str, Any], opset: int) -> list[Any]:
-    a = ins[0] if ins else None
-    if op in ("Identity", "Dropout"):
-        return [a]
-    if op == "Transpose":
-        perm = attrs.get("perm")
-        return [np.transpose(a, perm)]
-    if op == "Squeeze":
-        axes = _axes(ins, attrs, opset, 13)
-        return [np.squeeze(a) if axes is None else np.squeeze(a, axis=tuple(axes))]
-    if op == "Unsqueeze":
-        axes = _axes(ins, attrs, opset, 13)
-        out = a
-        rank = np.ndim(a) + len(axes)
-        for ax in sorted(x % rank for x in axes):
-            out = np.expand_dims(out, ax)
-        return [out]
-    if op == "Reshape":
-        shape = [int(s) for s in ins[1]]
-        if not attrs.get("allowzero", 0):
-            shape = [a.shape[k] if s == 0 else s for k, s in enumerate(shape)]
-        return [np.reshape(a, shape)]
-    if op == "Concat":
-        return [np.concatenate([v for v in ins if v is not None], axis=int(attrs["axis"]))]
-    if op == "Shape":
-        shape = np.array(np.shape(a), np.int64)
-        start, end = attrs.get("start", 0), attrs.get("end")
-        return [shape[start:end]]
-    if op == "Gather":
-        return [np.take(a, np.asarray(ins[1], np.int64), axis=int(attrs.get("axis", 0)))]
-    if op == "Slice":
-        if opset >= 10:
-            starts, ends = ins[1], ins[2]
-            axes = ins[3] if len(ins) > 3 and ins[3] is not None else range(len(starts))
-            steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
-        else:
-            starts, ends = attrs["starts"], attrs["ends"]
-            axes = attrs.get("axes", range(len(starts)))
-            steps = [1] * len(starts)
-        index = [slice(None)] * np.ndim(a)
-        for s, e, ax, st in zip(starts, ends, axes, steps):
-            dim = a.shape[int(ax)]
-            s, e, st = int(s), int(e), int(st)
-            s = max(min(s + dim if s < 0 else s, dim), 0) if st > 0 else max(min(s + dim if s < 0 else s, dim - 1), -1)
-            e = max(min(e + dim if e < 0 else e, dim), 0) if st > 0 else max(min(e + dim if e < 0 else e, dim - 1), -1)
-            index[int(ax)] = slice(s, None if (st < 0 and e < 0) else e, st)
-        return [a[tuple(index)]]
-    if op == "Cast":
-        import onnx
-        to = onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"]))
-        return [np.asarray(a).astype(to)]
-    if op in ("Add", "Sub", "Mul", "Div"):
-        fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
-        out = fn(a, ins[1])
-        if op == "Div" and np.asarray(a).dtype.kind in "iu":
-            out = np.floor_divide(a, ins[1])
-        return [out.astype(np.result_type(a, ins[1]))]
-    if op == "MatMul":
-        return [np.matmul(a, ins[1]).astype(F32)]
-    if op == "Gemm":
-        x, w = a, ins[1]
-        if attrs.get("transA", 0):
-            x = x.T
-        if attrs.get("transB", 0):
-            w = w.T
-        y = F32(attrs.get("alpha", 1.0)) * (x @ w)
-        if len(ins) > 2 and ins[2] is not None:
-            y = y + F32(attrs.get("beta", 1.0)) * ins[2]
-        return [y.astype(F32)]
-    if op == "Expand":
-        shape = tuple(int(v) for v in ins[1])
-        return [a * np.ones(shape, dtype=np.asarray(a).dtype)]
-    if op == "ConstantOfShape":
-        value = attrs.get("value")
-        if value is None:
-            fill = np.zeros(1, F32)
-        else:
-            from onnx import numpy_helper
-            fill = numpy_helper.to_array(value).reshape(-1)
-        return [np.full(tuple(int(v) for v in a), fill[0], dtype=fill.dtype)]
-    if op == "Neg":
-        return [np.negative(a)]
-    if op == "Exp":
-        return [np.exp(a)]
-    if op == "Relu":
-        return [np.maximum(a, 0).astype(a.dtype)]
-    if op == "Tanh":
-        return [np.tanh(a)]
-    if op == "Sigmoid":
-        return [(1.0 / (1.0 + np.exp(-a))).astype(a.dtype)]
-    if op == "Flatten":
-        axis = int(attrs.get("axis", 1)) % max(np.ndim(a), 1)
-        return [np.reshape(a, (int(np.prod(a.shape[:axis])), -1))]
-    if op in ("Softmax", "LogSoftmax"):
-        axis = int(attrs.get("axis", -1 if opset >= 13 else 1))
-        if opset < 13:
-            shape = a.shape
-            flat = np.reshape(a, (int(np.prod(shape[:axis % a.ndim])), -1))
-            return [np.reshape(_softmax(flat, -1, op == "LogSoftmax"), shape)]
-        return [_softmax(a, axis, op == "LogSoftmax")]
-    raise UnsupportedModelError(f"ONNX op {op} is not supported")
-
-
-def _softmax(a: np.ndarray, axis: int, log: bool) -> np.ndarray:
-    shifted = a - np.max(a, axis=axis, keepdims=True)
-    if log:
-        return (shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))).astype(F32)
-    e = np.exp(shifted)
-    return (e / np.sum(e, axis=axis, keepdims=True)).astype(F32)
+    def _op(self, node: Any, ins: list[Any], attrs: dict[str, Any]) -> list[Any]:
+        try:
+            return evaluate(node.op_type, ins, attrs, self.opset)
+        except ScopeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - shapes the user's input cannot fit
+            raise InputFileError(f"the ONNX graph failed at node '{node.name}' "
+                                 f"({node.op_type}): {_first_line(exc)}") from None

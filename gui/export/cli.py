@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
-from engine.commands import parse_slice, resolve_input
+from engine.commands import parse_slice, print_warnings, resolve_input, run_notes
 from engine.errors import InputFileError, ScopeError
 from engine.export import DATA_SUFFIXES, ViewContext, check_writable, export_data
 
@@ -66,9 +66,12 @@ def run_export(args: argparse.Namespace) -> int:
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
     model = load_model(args.model)
+    print_warnings(model.warnings, sys.stderr)
     x = resolve_input(model, args.input, args.key)
+    print_warnings(run_notes(model, x), sys.stderr)
     try:
-        session = Session(model, x, layer=model.layer_index(args.layer))
+        layer = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
+        session = Session(model, x, layer=layer)
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):
             raise

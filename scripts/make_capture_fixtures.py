@@ -1,0 +1,240 @@
+"""Write the capture fixtures: models as real frameworks write them, with LSTMs behind ops
+LSTM Scope does not compute, and the numbers those frameworks computed on them.
+
+Rerun (seeded, deterministic) with torch==2.13.0, onnx, onnxruntime and keras installed:
+
+    KERAS_BACKEND=numpy python scripts/make_capture_fixtures.py
+
+Per case in tests/fixtures/capture/: the model file, ``NAME.input.npz`` (the model's inputs by
+name, what ``--input`` takes) and ``NAME.ref.npz``: ``output`` (the framework's model output),
+``meta`` (JSON) and per traced layer k ``layer{k}_name``, ``layer{k}_x`` (what the framework's
+LSTM received, batch first), ``layer{k}_h``, ``layer{k}_c`` (B, T, H) at every input position,
+computed by the framework itself one step at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tests" / "fixtures" / "capture"
+
+
+def _save(name: str, inputs: dict[str, np.ndarray], output: np.ndarray,
+          layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], **meta) -> None:
+    np.savez_compressed(OUT / f"{name}.input.npz", **inputs)
+    refs = {"output": np.asarray(output, np.float32), "meta": np.array(json.dumps(meta))}
+    for k, (lname, x, h, c) in enumerate(layers):
+        refs.update({f"layer{k}_name": np.array(lname), f"layer{k}_x": x,
+                     f"layer{k}_h": h, f"layer{k}_c": c})
+    np.savez_compressed(OUT / f"{name}.ref.npz", **refs)
+
+
+# --- torch ------------------------------------------------------------------------------------
+def torch_steps(lstm, x: np.ndarray, h0: np.ndarray | None = None, c0: np.ndarray | None = None):
+    """h, c after every input position of a one-layer forward nn.LSTM (batch_first), stepped
+    by torch one timestep at a time with the state passed in."""
+    import torch
+    b, t_len, _ = x.shape
+    n = lstm.hidden_size
+    hs = np.zeros((b, t_len, n), np.float32)
+    cs = np.zeros((b, t_len, n), np.float32)
+    state = (torch.zeros(1, b, n) if h0 is None else torch.from_numpy(h0)[None],
+             torch.zeros(1, b, n) if c0 is None else torch.from_numpy(c0)[None])
+    with torch.no_grad():
+        for t in range(t_len):
+            _, state = lstm(torch.from_numpy(x[:, t:t + 1]), state)
+            hs[:, t], cs[:, t] = state[0][0].numpy(), state[1][0].numpy()
+    return hs, cs
+
+
+def lstm_input(module, run) -> np.ndarray:
+    """The input an nn.LSTM receives while ``run()`` runs the model (a forward pre-hook)."""
+    seen: dict[str, np.ndarray] = {}
+
+    def hook(mod, args) -> None:          # returns None: the arguments stay as they are
+        seen.setdefault("x", args[0].detach().numpy().copy())
+    handle = module.register_forward_pre_hook(hook)
+    try:
+        out = run()
+    finally:
+        handle.remove()
+    return seen["x"], out
+
+
+def if_conv_lstm() -> None:
+    """torch.onnx.export of a scripted conv -> LSTM model branching on a scalar input (the
+    sample rate): each branch holds an LSTM node, weights reordered by Slice/Concat/Unsqueeze,
+    initial state computed by Expand (both folded or captured)."""
+    import torch
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv1d(3, 4, 3, padding=1)
+            self.fast = torch.nn.LSTM(4, 5, batch_first=True)
+            self.slow = torch.nn.LSTM(4, 5, batch_first=True)
+
+        def forward(self, x, rate):
+            y = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+            if bool(rate > 8000):
+                out, _ = self.fast(y)
+            else:
+                out, _ = self.slow(y * 0.5)
+            return out
+
+    net = Net().eval()
+    x = np.random.default_rng(1).standard_normal((2, 9, 3)).astype(np.float32)
+    torch.onnx.export(torch.jit.script(net), (torch.from_numpy(x), torch.tensor(16000)),
+                      str(OUT / "if_conv_lstm.onnx"), dynamo=False, input_names=["x", "rate"],
+                      opset_version=17)
+    for rate, lstm, lname in ((16000, net.fast, "If/then/LSTM/forward"),
+                              (4000, net.slow, "If/else/LSTM_1/forward")):
+        with torch.no_grad():
+            x_in, out = lstm_input(lstm, lambda r=rate: net(torch.from_numpy(x), torch.tensor(r)).numpy())
+        h, c = torch_steps(lstm, x_in)
+        _save(f"if_conv_lstm_{rate // 1000}k", {"x": x, "rate": np.array(rate, np.int64)}, out,
+              [(lname, x_in, h, c)], model="if_conv_lstm.onnx", torch=torch.__version__)
+
+
+def lstm_with_state_inputs() -> None:
+    """torch.onnx.export of an nn.LSTM whose initial state is a graph input (h0, c0)."""
+    import torch
+    torch.manual_seed(2)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x, h0, c0):
+            return self.lstm(x, (h0, c0))[0]
+
+    net = Net().eval()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((1, 2, 4)).astype(np.float32) for _ in range(2))
+    torch.onnx.export(net, tuple(torch.from_numpy(a) for a in (x, h0, c0)),
+                      str(OUT / "lstm_state_inputs.onnx"), dynamo=False,
+                      input_names=["x", "h0", "c0"], opset_version=17)
+    with torch.no_grad():
+        out = net(*(torch.from_numpy(a) for a in (x, h0, c0))).numpy()
+    h, c = torch_steps(net.lstm, x, h0[0], c0[0])
+    _save("lstm_state_inputs", {"x": x, "h0": h0, "c0": c0}, out,
+          [("/lstm/LSTM/forward", x, h, c)], model="lstm_state_inputs.onnx", torch=torch.__version__)
+
+
+def lstmcell_export() -> None:
+    """torch.onnx.export of an nn.LSTMCell loop: torch writes the cell out as Gemm, Sigmoid,
+    Tanh ... (no LSTM node); LSTM Scope says what it found."""
+    import torch
+    torch.manual_seed(3)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = torch.nn.LSTMCell(3, 4)
+
+        def forward(self, x):
+            h = c = torch.zeros(x.shape[0], 4)
+            outs = []
+            for t in range(x.shape[1]):
+                h, c = self.cell(x[:, t], (h, c))
+                outs.append(h)
+            return torch.stack(outs, 1)
+
+    torch.onnx.export(Net().eval(), (torch.zeros(1, 4, 3),), str(OUT / "lstmcell_export.onnx"),
+                      dynamo=False, input_names=["x"], opset_version=17)
+
+
+def torchscript_and_checkpoint() -> None:
+    """A TorchScript archive of a conv -> LSTM model and a suffixless torch.save checkpoint."""
+    import torch
+    torch.manual_seed(4)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv1d(2, 3, 3, padding=1)
+            self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+            self.head = torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            y, _ = self.lstm(torch.tanh(self.conv(x.transpose(1, 2))).transpose(1, 2))
+            return self.head(y)
+
+    net = Net().eval()
+    x = np.random.default_rng(4).standard_normal((2, 7, 2)).astype(np.float32)
+    torch.jit.save(torch.jit.script(net), str(OUT / "scripted_conv_lstm.pt"))
+    torch.save({"model_state_dict": net.state_dict(), "epoch": 7}, OUT / "checkpoint")
+    with torch.no_grad():
+        x_in, out = lstm_input(net.lstm, lambda: net(torch.from_numpy(x)).numpy())
+    h, c = torch_steps(net.lstm, x_in)
+    _save("scripted_conv_lstm", {"x": x}, out, [("lstm.l0", x_in, h, c)],
+          model="scripted_conv_lstm.pt", torch=torch.__version__)
+
+
+# --- ONNX as its conformance tests write it -------------------------------------------------
+def conformance_graph_inputs() -> None:
+    """Every LSTM input a graph input (X, W, R, B, sequence_lens, initial_h, initial_c), as
+    ONNX's own LSTM conformance models are written; the numbers from ONNX Runtime (c at every
+    step from runs on each prefix)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(5)
+    b, t_len, d, n = 3, 5, 2, 3
+    arrays = {"X": rng.standard_normal((t_len, b, d)).astype(np.float32),
+              "W": rng.normal(0, 0.5, (1, 4 * n, d)).astype(np.float32),
+              "R": rng.normal(0, 0.5, (1, 4 * n, n)).astype(np.float32),
+              "B": rng.normal(0, 0.3, (1, 8 * n)).astype(np.float32),
+              "sequence_lens": np.array([5, 2, 4], np.int32),
+              "initial_h": rng.standard_normal((1, b, n)).astype(np.float32),
+              "initial_c": rng.standard_normal((1, b, n)).astype(np.float32)}
+    types = {"sequence_lens": TensorProto.INT32}
+    node = helper.make_node("LSTM", list(arrays), ["Y", "Y_h", "Y_c"], hidden_size=n, name="lstm")
+    graph = helper.make_graph(
+        [node], "conformance",
+        [helper.make_tensor_value_info(k, types.get(k, TensorProto.FLOAT),
+                                       ["T", b, d] if k == "X" else list(v.shape))
+         for k, v in arrays.items()],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["T", 1, b, n]),
+         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, b, n]),
+         helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, b, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, OUT / "conformance_inputs.onnx")
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    y = sess.run(None, arrays)[0]
+    h = np.zeros((b, t_len, n), np.float32)
+    c = np.zeros((b, t_len, n), np.float32)
+    for t in range(t_len):
+        part = dict(arrays, X=np.ascontiguousarray(arrays["X"][:t + 1]),
+                    sequence_lens=np.minimum(arrays["sequence_lens"], t + 1).astype(np.int32))
+        _, yh, yc = sess.run(None, part)
+        h[:, t], c[:, t] = yh[0], yc[0]
+    _save("conformance_inputs", arrays, y, [("lstm/forward", arrays["X"].transpose(1, 0, 2), h, c)],
+          model="conformance_inputs.onnx", onnxruntime=ort.__version__)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    warnings.simplefilter("ignore")
+    if_conv_lstm()
+    lstm_with_state_inputs()
+    lstmcell_export()
+    torchscript_and_checkpoint()
+    conformance_graph_inputs()
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
