@@ -21,6 +21,20 @@ def _version() -> str:
     return __version__
 
 
+def add_open_options(parser: argparse.ArgumentParser) -> None:
+    """How a model file is opened: the same for every command and the window's Open dialog."""
+    parser.add_argument("--config", help="Keras model config (JSON, model.to_json()) for a "
+                                         "weights-only .h5 file")
+    parser.add_argument("--allow-length", action="store_true",
+                        help="run a Keras model at another input length or batch size than its "
+                             "file fixes (with a warning)")
+
+
+def open_options(args: argparse.Namespace) -> dict:
+    return {"config": getattr(args, "config", None),
+            "allow_length": bool(getattr(args, "allow_length", False))}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstm-scope", description="Step an LSTM one timestep at a time and watch every unit.")
@@ -39,12 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--layer-input", action="store_true",
                        help="the input is the chosen layer's own input (for non-chain models)")
     trace.add_argument("--out", required=True, help="output .npz")
+    add_open_options(trace)
 
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.add_argument("--input", help="an input: also show the shapes only the input decides")
     info.add_argument("--key", help="array name inside an .npz input")
+    add_open_options(info)
 
     export = sub.add_parser(
         "export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ (no display needed)",
@@ -71,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
     export.add_argument("--title", help="a title above the picture")
     export.add_argument("--caption", help="a caption below the picture")
+    add_open_options(export)
 
     bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
     bench.add_argument("--units", type=int, default=256)
@@ -105,11 +122,11 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_trace
             return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
                              initial_state=args.initial_state, layer_input=args.layer_input,
-                             state_out=args.state_out, err=sys.stderr)
+                             state_out=args.state_out, err=sys.stderr, options=open_options(args))
         if args.command == "info":
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,
-                            input_path=args.input, key=args.key)
+                            input_path=args.input, key=args.key, options=open_options(args))
         if args.command == "export":
             from gui.export.cli import run_export
             return run_export(args)

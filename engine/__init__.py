@@ -9,6 +9,7 @@
 
 from .cell import GATES, CellWeights
 from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
+from .live import from_keras, from_torch
 from .loaders import load_model
 from .model import Model, TracedLayerInfo
 from .session import Session
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 __all__ = [
     "GATES", "CellWeights", "InputFileError", "LayerTrace", "Model", "ModelFileError",
     "ScopeError", "Session", "TraceResult", "TracedLayerInfo", "UnsupportedModelError",
-    "load_model", "__version__",
+    "from_keras", "from_torch", "load_model", "__version__",
 ]

@@ -78,13 +78,15 @@ def nonfinite_warnings(model: Model, x: np.ndarray, arrays: dict[str, np.ndarray
 
 def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str | None = None,
               key: str | None = None, initial_state: str | None = None, layer_input: bool = False,
-              state_out: str | None = None, err: TextIO) -> int:
+              state_out: str | None = None, err: TextIO,
+              options: dict[str, Any] | None = None) -> int:
     """``--initial-state`` holds h0/c0 for the traced layer and/or NAME/h0, NAME/c0 for any
     traced layer; ``--state-out`` writes every layer's final state in that same format, so a
     stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
     from .stateful import load_states, save_states
-    model = load_model(model_spec)
+    model = load_model(model_spec, **(options or {}))
     print_warnings(model.warnings, err)
+    seen = len(model.warnings)
     x = resolve_input(model, input_path, key)
     index = model.layer_index(layer) if layer is not None or layer_input else model.default_layer(x)
     states = None
@@ -99,7 +101,7 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         if input_path is None or str(input_path) in str(exc):
             raise
         raise InputFileError(f"{input_path}: {exc}") from None
-    print_warnings(run_notes(model, x, layer_input), err)
+    print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     name = model.traced_layers[index].name
     if name not in result.names:
         raise ScopeError(f"{model.source}: the LSTM '{name}' does not run for this input (a "
@@ -127,17 +129,22 @@ def print_warnings(notes: list[str], err: TextIO) -> None:
         print(f"warning: {note}", file=err)
 
 
-def run_notes(model: Model, x: Any, layer_input: bool = False) -> list[str]:
-    """What this run adds to the model's warnings (a captured model's missing state inputs)."""
-    if model.runtime is None or layer_input:
-        return []
-    return list(model.capture(x).notes)
+def run_notes(model: Model, x: Any, layer_input: bool = False, *, seen: int = 0) -> list[str]:
+    """What this run adds to the model's first ``seen`` warnings (an input length allowed by
+    --allow-length, a captured model's missing state inputs)."""
+    notes = list(model.warnings[seen:])
+    if model.runtime is not None and not layer_input:
+        notes += model.capture(x).notes
+    return notes
 
 
 def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
-             input_path: str | None = None, key: str | None = None) -> int:
-    """Layers and shapes; with an input, also the shapes only the input decides."""
-    model = load_model(model_spec)
+             input_path: str | None = None, key: str | None = None,
+             options: dict[str, Any] | None = None) -> int:
+    """Layers and shapes; with an input, also the shapes only the input decides.
+    ``options``: ``load_model``'s (config, allow_length)."""
+    model = load_model(model_spec, **(options or {}))
+    seen = len(model.warnings)
     summary = model.summary()
     if not model.weights_finite():
         print("warning: model weights hold NaN/Inf values", file=err)
@@ -145,7 +152,7 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
         x = resolve_input(model, input_path, key)
         with np.errstate(all="ignore"):
             summary["run"] = run_shapes(model, x)
-        summary["warnings"] += run_notes(model, x)
+        summary["warnings"] += run_notes(model, x, seen=seen)
     print_warnings(summary["warnings"], err)
     if as_json:
         print(json.dumps(summary, indent=2), file=out)

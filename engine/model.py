@@ -58,6 +58,8 @@ class Model:
     runtime: Runtime | None = None
     input_names: list[str] = field(default_factory=list)     # the model's named inputs
     optional_inputs: list[str] = field(default_factory=list)  # state inputs: zeros if missing
+    fixed_input: bool = False      # input_length / batch_size are the file's (Keras) and enforced
+    allow_length: bool = False     # --allow-length: another length or batch only warns
 
     def __post_init__(self) -> None:
         self._capture_cache: tuple[Any, Capture] | None = None
@@ -138,7 +140,33 @@ class Model:
     def layer_names(self) -> list[str]:
         return [info.name for info in self.traced_layers]
 
-    def prepare_input(self, x: Any, *, layer_input: int | str | None = None) -> np.ndarray:
+    def prepare_input(self, x: Any, *, layer_input: int | str | None = None) -> Any:
+        """Validate and batch an input (see ``_prepare``); a length or batch size the file
+        fixes is enforced (``--allow-length`` warns instead)."""
+        prepared = self._prepare(x, layer_input=layer_input)
+        if self.fixed_input and layer_input is None:
+            self._check_fixed(prepared)
+        return prepared
+
+    def _check_fixed(self, prepared: Any) -> None:
+        arr = next(iter(prepared.values())) if isinstance(prepared, dict) else prepared
+        shape = np.shape(arr)
+        for what, axis, want in (("input length (time steps)", 1, self.input_length),
+                                 ("batch size", 0, self.batch_size)):
+            if want is None or len(shape) <= axis or shape[axis] == want:
+                continue
+            if axis == 1 and want and shape[1] % want == 0 and \
+                    any(info.stateful for info in self.traced_layers):
+                continue            # a stateful model: consecutive segments of the fixed length
+            text = (f"{self.source}: the model fixes its {what} at {want} in the file; the input "
+                    f"has {shape[axis]} (shape {tuple(shape)})")
+            if not self.allow_length:
+                raise InputFileError(text + "; --allow-length runs it anyway")
+            note = text + " (allowed by --allow-length)"
+            if note not in self.warnings:
+                self.warnings.append(note)
+
+    def _prepare(self, x: Any, *, layer_input: int | str | None = None) -> Any:
         """Validate and batch an input: (T,D)/(T,) become one sequence (1,T,...). A captured
         model takes its framework's input as given (a name -> array dict for several)."""
         if self.runtime is not None and layer_input is None:
@@ -249,7 +277,8 @@ class Model:
         if self.runtime is None:
             raise ScopeError(f"{self.source or self.name}: this model runs in the engine; "
                              f"nothing to capture")
-        inputs, notes = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+        inputs, notes = match_inputs(self.input_names, self.optional_inputs, self._model_input(x),
+                                     source=self.source)
         key = inputs_key(inputs)
         if self._capture_cache is not None and self._capture_cache[0] == key:
             return self._capture_cache[1]

@@ -225,6 +225,62 @@ def conformance_graph_inputs() -> None:
           model="conformance_inputs.onnx", onnxruntime=ort.__version__)
 
 
+# --- Keras ------------------------------------------------------------------------------------
+def keras_steps(layer, x: np.ndarray, h0: np.ndarray | None = None, c0: np.ndarray | None = None):
+    """h, c after every input position of a forward keras LSTM layer, computed by Keras: a
+    copy of the layer with return_state runs on every prefix."""
+    import keras
+    cfg = dict(layer.get_config(), return_state=True, return_sequences=False, name="steps")
+    twin = keras.layers.LSTM.from_config(cfg)
+    twin.build(x.shape)
+    twin.set_weights(layer.get_weights())
+    b, t_len, _ = x.shape
+    hs = np.zeros((b, t_len, layer.units), np.float32)
+    cs = np.zeros((b, t_len, layer.units), np.float32)
+    state = None if h0 is None else [h0, c0]
+    for t in range(t_len):
+        _, h, c = twin(x[:, :t + 1], initial_state=state)
+        hs[:, t], cs[:, t] = np.asarray(h), np.asarray(c)
+    return hs, cs
+
+
+def keras_models() -> None:
+    """A Conv1D -> LSTM model (.keras and .h5), and a two-input model whose second and third
+    inputs are the LSTM's initial state."""
+    import keras
+    from keras import layers as L
+    keras.utils.set_random_seed(6)
+    inp = keras.Input((None, 3), name="signal")
+    y = L.Conv1D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    y = L.LSTM(5, return_sequences=True, name="lstm")(y)
+    model = keras.Model(inp, L.Dense(2, name="head")(y))
+    model.save(OUT / "conv1d_lstm.keras")
+    model.save(OUT / "conv1d_lstm.h5")
+    x = np.random.default_rng(6).standard_normal((2, 8, 3)).astype(np.float32)
+    lstm = model.get_layer("lstm")
+    x_in = np.asarray(keras.Model(model.inputs, lstm.input).predict(x, verbose=0))
+    h, c = keras_steps(lstm, x_in)
+    _save("conv1d_lstm", {"signal": x}, model.predict(x, verbose=0), [("lstm", x_in, h, c)],
+          model="conv1d_lstm.keras", keras=keras.__version__)
+
+    keras.utils.set_random_seed(7)
+    seq, h_in, c_in = keras.Input((6, 2), name="seq"), keras.Input((4,), name="h"), keras.Input((4,), name="c")
+    y = L.LSTM(4, return_sequences=True, name="lstm")(L.Dense(3, name="proj")(seq),
+                                                      initial_state=[h_in, c_in])
+    model = keras.Model([seq, h_in, c_in], y)
+    model.save(OUT / "two_inputs.keras")
+    rng = np.random.default_rng(7)
+    inputs = {"seq": rng.standard_normal((2, 6, 2)).astype(np.float32),
+              "h": rng.standard_normal((2, 4)).astype(np.float32),
+              "c": rng.standard_normal((2, 4)).astype(np.float32)}
+    lstm = model.get_layer("lstm")
+    x_in = np.asarray(keras.Model(model.inputs, lstm.input[0] if isinstance(lstm.input, list)
+                                  else lstm.input).predict(list(inputs.values()), verbose=0))
+    h, c = keras_steps(lstm, x_in, inputs["h"], inputs["c"])
+    _save("two_inputs", inputs, model.predict(list(inputs.values()), verbose=0),
+          [("lstm", x_in, h, c)], model="two_inputs.keras", keras=keras.__version__)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     warnings.simplefilter("ignore")
@@ -233,6 +289,7 @@ def main() -> None:
     lstmcell_export()
     torchscript_and_checkpoint()
     conformance_graph_inputs()
+    keras_models()
     print(f"wrote {OUT}")
 
 

@@ -140,7 +140,8 @@ def test_keras2_functional_graph_that_is_not_a_chain(tmp_path):
             assert_close(getattr(result.layer(name), key), ref[f"layer{k}_{key}"], f"{name}.{key}")
     np.save(tmp_path / "x.npy", ref["x"])
     proc = run_cli("trace", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npz"))
-    assert_clean_error(proc, "not a simple chain", "--layer-input")
+    # Keras 3 cannot rebuild a Keras 2 LSTM (time_major) to capture: the message says both
+    assert_clean_error(proc, "Concatenate", "Keras cannot rebuild", "--layer-input")
     np.save(tmp_path / "lx.npy", ref["layer1_x"])
     proc = run_cli("trace", str(path), "--input", str(tmp_path / "lx.npy"), "--layer", "decoder",
                    "--layer-input", "--out", str(tmp_path / "t.npz"))
@@ -199,7 +200,7 @@ def test_keras3_weights_only_file_is_refused(tmp_path):
     keras = pytest.importorskip("keras")
     model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4)])
     model.save_weights(tmp_path / "m.weights.h5")
-    assert_clean_error(run_cli("info", str(tmp_path / "m.weights.h5")), "weights only", "model.save")
+    assert_clean_error(run_cli("info", str(tmp_path / "m.weights.h5")), "weights only", "--config")
 
 
 def test_hdf5_that_is_not_keras_is_refused(tmp_path):

@@ -5,6 +5,7 @@ Optional frameworks (PyTorch, ONNX) are imported only when such a file is opened
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelFileError
@@ -12,7 +13,18 @@ from ..model import Model
 from .sniff import TORCH_KINDS, kind_of
 
 
-def load_model(spec: str | Path) -> Model:
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the user allows or adds when opening a file (the same for every command and the
+    window's Open dialog): ``config`` a Keras model config (JSON) for a weights-only .h5,
+    ``allow_length`` runs a Keras model at another input length/batch than its file fixes
+    (with a warning)."""
+
+    config: str | None = None
+    allow_length: bool = False
+
+
+def load_model(spec: str | Path, *, config: str | None = None, allow_length: bool = False) -> Model:
     """Open a model file, or a bundled demo: ``"demo"`` / ``"demo:NAME"``.
 
     ``file.pt#PREFIX`` (also .safetensors) picks one LSTM of a file holding several (e.g.
@@ -48,35 +60,41 @@ def load_model(spec: str | Path) -> Model:
         raise ModelFileError(f"{path}: not a model format LSTM Scope reads (expected a Keras "
                              f".keras/.h5, a PyTorch checkpoint or TorchScript archive, "
                              f".safetensors or .onnx; the content is none of these)")
-    return loader(path, select)
+    options = LoadOptions(config, allow_length)
+    if config is not None and kind != "h5":
+        raise ModelFileError(f"{path}: --config gives the model config of a weights-only Keras "
+                             f".h5 file; this file is {kind}")
+    model = loader(path, select, options)
+    model.allow_length = allow_length
+    return model
 
 
-def _keras3(path: Path, select: str | None) -> Model:
+def _keras3(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .keras3 import load_keras3
     return load_keras3(path)
 
 
-def _h5(path: Path, select: str | None) -> Model:
+def _h5(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .keras_h5 import load_keras_h5
-    return load_keras_h5(path)
+    return load_keras_h5(path, config=options.config)
 
 
-def _torch(path: Path, select: str | None) -> Model:
+def _torch(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .torch_state import load_torch
     return load_torch(path, select)
 
 
-def _torchscript(path: Path, select: str | None) -> Model:
+def _torchscript(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .torchscript import load_torchscript
     return load_torchscript(path, select)
 
 
-def _safetensors(path: Path, select: str | None) -> Model:
+def _safetensors(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .torch_state import load_safetensors
     return load_safetensors(path, select)
 
 
-def _onnx(path: Path, select: str | None) -> Model:
+def _onnx(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .onnx_model import load_onnx
     return load_onnx(path)
 
@@ -84,4 +102,4 @@ def _onnx(path: Path, select: str | None) -> Model:
 _LOADERS = {"keras3": _keras3, "h5": _h5, "torch": _torch, "torchscript": _torchscript,
             "safetensors": _safetensors, "onnx": _onnx}
 
-__all__ = ["load_model", "Model"]
+__all__ = ["LoadOptions", "load_model", "Model"]

@@ -23,6 +23,7 @@ from ..errors import ModelFileError, UnsupportedModelError
 from ..layers import Op, Untraceable
 from ..model import Model
 from .keras_common import build_op
+from .keras_runtime import attach_runtime
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z])([A-Z])")
@@ -145,6 +146,8 @@ def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str,
     model = Model(ops, source=source, format=fmt, name=str(config.get("config", {}).get("name", "model")),
                   chain=chain, input_length=input_length, metadata=dict(metadata))
     model.batch_size = batch_size
+    model.fixed_input = True
+    attach_runtime(model, Path(source), config)
     add_graph_warnings(model)
     return model
 
@@ -162,13 +165,15 @@ def build_or_placeholder(cls: str, cfg: dict[str, Any], weights, sub_weights, le
 def add_graph_warnings(model: Model) -> None:
     """What ``info`` says about layers the engine cannot run and graphs that are not chains."""
     blocked = model.untraceable
+    how = ("Keras runs the model and each LSTM's input is captured (pip install keras if "
+           "missing); --layer-input traces an LSTM on its own input instead"
+           if model.runtime is not None else
+           "the whole model cannot run; trace an LSTM layer on its own input with --layer-input")
     if blocked:
         model.warnings.append(
-            "cannot compute " + ", ".join(f"'{op.name}' ({op.kind})" for op in blocked)
-            + ": the whole model cannot run; trace an LSTM layer on its own input with --layer-input")
-    if not model.chain:
-        model.warnings.append("not a chain of layers: trace an LSTM layer on its own input "
-                              "with --layer-input")
+            "cannot compute " + ", ".join(f"'{op.name}' ({op.kind})" for op in blocked) + f": {how}")
+    elif not model.chain:
+        model.warnings.append(f"not a chain of layers: {how}")
 
 
 def data_layers(config: dict[str, Any]) -> set[str] | None:

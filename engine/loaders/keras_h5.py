@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ModelFileError, UnsupportedModelError
 from ..model import Model
 from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder, data_layers
+from .keras_runtime import attach_runtime
 
 
 def _text(value: Any) -> str:
@@ -44,15 +45,47 @@ def _layer_arrays(weights_root: h5py.Group | None, layer_name: str) -> list[np.n
                              f"from the file ({exc})") from None
 
 
-def load_keras_h5(path: Path) -> Model:
+def read_config(config_path: str | Path) -> dict[str, Any]:
+    """A Keras model config as ``model.to_json()`` writes it (or a .keras archive's config)."""
+    try:
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{config_path}: no such config file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{config_path}: not a JSON model config ({exc})") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ModelFileError(f"{config_path}: not a Keras model config (no class_name; write it "
+                             f"with model.to_json())")
+    return config
+
+
+def _weights_only(path: Path, h5: h5py.File, config_path: str | Path) -> Model:
+    """A ``save_weights`` file and the config of the model that wrote it."""
+    config = read_config(config_path)
+    if "layers" in h5 and "layer_names" not in h5.attrs:      # Keras 3 .weights.h5
+        from .keras3 import build_model
+        model = build_model(config, h5, source=str(path), fmt="keras3 weights + config",
+                            legacy=False, metadata={})
+    else:
+        version = _text(h5.attrs.get("keras_version", "2"))
+        model = _build(config, h5, path, not version.startswith("3"), version,
+                       _text(h5.attrs.get("backend", "")))
+    model.metadata["weights_config"] = str(config_path)      # how Keras rebuilds it to capture
+    return model
+
+
+def load_keras_h5(path: Path, config: str | Path | None = None) -> Model:
     try:
         with h5py.File(path, "r") as h5:
             if "model_config" not in h5.attrs:
-                if "layer_names" in h5.attrs or "model_weights" in h5 or "layers" in h5:
+                weights_only = "layer_names" in h5.attrs or "model_weights" in h5 or "layers" in h5
+                if weights_only and config is not None:
+                    return _weights_only(path, h5, config)
+                if weights_only:
                     raise ModelFileError(
                         f"{path}: this .h5 holds weights only, no model config (save_weights); "
-                        f"save the whole model with model.save('model.keras') or "
-                        f"model.save('model.h5')")
+                        f"open it with --config model.json (model.to_json() of the model that "
+                        f"wrote it), or engine.from_keras(model, x) on the rebuilt model")
                 raise ModelFileError(f"{path}: an HDF5 file but not a Keras model (no "
                                      f"model_config attribute)")
             try:
@@ -113,5 +146,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
                   metadata={"keras_version": version, "backend": backend,
                             "hard_sigmoid": "keras2" if legacy else "keras3"})
     model.batch_size = batch_size
+    model.fixed_input = True
+    attach_runtime(model, path, config)
     add_graph_warnings(model)
     return model

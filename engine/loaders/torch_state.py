@@ -300,10 +300,9 @@ def _other_module_notes(arrays: Mapping[str, np.ndarray], lstms: list[_Group], f
                 owners.append(owner)
     if not owners:
         return []
-    run = ("run the scripted module with --trust to capture it" if fmt == "torchscript"
-           else "engine.from_torch(module, x) captures it from the live module")
     return [f"the file also holds weights of {_list(owners, 5)}, which LSTM Scope does not run: "
-            f"the input is the LSTM's own input ({run})"]
+            f"the input is the LSTM's own input (engine.from_torch(module, x) captures it from "
+            f"the live module)"]
 
 
 def _display(group: _Group) -> str:
@@ -321,3 +320,12 @@ def _list(keys: Any, limit: int = 6) -> str:
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "unknown error"
     return line[:200]
+
+
+def module_ops(source: str, arrays: Mapping[str, np.ndarray]) -> list[TorchLSTMLayer]:
+    """The engine ops of one ``nn.LSTM`` / ``nn.LSTMCell``'s state dict (keys under its
+    module path), named as a file's would be (``enc.rnn.l0``, ``cell``)."""
+    lstms = [g for g in _groups(arrays) if _is_lstm(g)]
+    if not lstms:
+        raise UnsupportedModelError(f"{source}: no LSTM weights in {_list(arrays.keys())}")
+    return _build_ops(Path(source), lstms[0])

@@ -6,8 +6,7 @@ tensors' bytes sit in ``<root>/data/<key>``, and ``<root>/code/`` holds the modu
 The pickle is read with a restricted unpickler that builds only plain containers, placeholder
 objects and numpy arrays: no class of the file is imported and none of its code runs. The
 flattened ``path.param -> array`` mapping then goes through the same LSTM finder as a
-``state_dict`` (``torch_state.build_torch_model``). Running the scripted module (to capture
-what its LSTMs read) needs ``--trust``; see ``engine/capture/torch_capture.py``.
+``state_dict`` (``torch_state.build_torch_model``); the LSTM is traced on its own input.
 """
 
 from __future__ import annotations

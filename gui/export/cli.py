@@ -65,13 +65,15 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
-    model = load_model(args.model)
+    model = load_model(args.model, config=getattr(args, "config", None),
+                       allow_length=bool(getattr(args, "allow_length", False)))
     print_warnings(model.warnings, sys.stderr)
+    seen = len(model.warnings)
     x = resolve_input(model, args.input, args.key)
-    print_warnings(run_notes(model, x), sys.stderr)
     try:
         layer = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
         session = Session(model, x, layer=layer)
+        print_warnings(run_notes(model, x, seen=seen), sys.stderr)
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):
             raise

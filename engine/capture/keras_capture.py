@@ -1,0 +1,137 @@
+"""Capture from Keras: a sub-model whose outputs are each traced LSTM's input (and the states
+it is called with), plus the model's own outputs, run once.
+
+The file is loaded by Keras with ``safe_mode=True`` (a Lambda layer's code is refused, never
+run) and ``compile=False``; the LSTM's mask, when a Masking layer or ``mask_zero`` Embedding
+makes one, is read off the same symbolic tensor (see docs/architecture.md, "Capture").
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputFileError, ScopeError
+from .feed import Capture, LayerFeed
+
+F32 = np.float32
+KERAS_HINT = "pip install keras"
+
+
+def load_keras_file(path: Path, weights_config: str | None = None) -> Any:
+    """The Keras model of a file (``safe_mode``: no Lambda code runs), or of a weights-only
+    file and its JSON config."""
+    import keras
+    try:
+        with warnings.catch_warnings():          # Keras' own deprecation chatter is not ours
+            warnings.simplefilter("ignore")
+            return _load(keras, path, weights_config)
+    except Exception as exc:  # noqa: BLE001 - Keras raises anything on a file it cannot rebuild
+        raise ScopeError(f"Keras cannot rebuild this model to run it "
+                         f"({_first_line(exc)})") from None
+
+
+def _load(keras: Any, path: Path, weights_config: str | None) -> Any:
+    if weights_config is not None:
+        model = keras.models.model_from_json(Path(weights_config).read_text(encoding="utf-8"))
+        model.load_weights(str(path))
+        return model
+    return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+
+
+def _rnn_layers(model: Any) -> dict[str, Any]:
+    """Keras layers by name, nested models included."""
+    out = {}
+    for layer in model.layers:
+        out[layer.name] = layer
+        if hasattr(layer, "layers") and layer is not model:
+            out.update(_rnn_layers(layer))
+    return out
+
+
+def _call_states(layer: Any) -> list[Any]:
+    """The symbolic initial states a layer was called with (``initial_state=[h, c]``)."""
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if not nodes:
+        return []
+    args = getattr(nodes[0], "arguments", None)
+    kwargs = getattr(args, "kwargs", {}) if args is not None else {}
+    states = kwargs.get("initial_state")
+    if states is None and args is not None and len(getattr(args, "args", ())) > 1:
+        states = args.args[1]
+    return list(states) if isinstance(states, (list, tuple)) else []
+
+
+class KerasCapture:
+    """One Keras sub-model: model inputs -> [each LSTM's input, mask, states..., outputs...]."""
+
+    def __init__(self, keras_model: Any, traced: list[tuple[str, bool]], source: str) -> None:
+        import keras
+        self.source = source
+        self.model = keras_model
+        layers = _rnn_layers(keras_model)
+        self.input_names = [t.name.split(":")[0] for t in keras_model.inputs]
+        fetch: list[Any] = []
+        self.plan: list[tuple[str, bool, int, int | None, list[int]]] = []
+        for name, backward in traced:
+            layer = layers.get(name.split("/")[0])
+            if layer is None:
+                raise ScopeError(f"{source}: Keras' model has no layer '{name.split('/')[0]}'")
+            x = layer.input
+            x = x[0] if isinstance(x, (list, tuple)) else x
+            mask = getattr(x, "_keras_mask", None)
+            states = _call_states(layer)
+            if name.endswith("/backward") and len(states) == 4:
+                states = states[2:]
+            elif name.endswith("/forward") and len(states) == 4:
+                states = states[:2]
+            idx = len(fetch)
+            fetch.append(x)
+            mask_idx = None
+            if mask is not None:
+                mask_idx = len(fetch)
+                fetch.append(mask)
+            state_idx = []
+            for s in states[:2]:
+                state_idx.append(len(fetch))
+                fetch.append(s)
+            self.plan.append((name, backward, idx, mask_idx, state_idx))
+        self.n_layers = len(fetch)
+        outputs = keras_model.outputs
+        self.n_outputs = len(outputs)
+        self.sub = keras.Model(keras_model.inputs, fetch + list(outputs))
+
+    def run(self, inputs: dict[str, np.ndarray]) -> Capture:
+        if len(self.input_names) == 1:
+            feed: Any = next(iter(inputs.values()))
+        else:
+            feed = [inputs[n] for n in self.input_names]
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = self.sub.predict_on_batch(feed)
+        except Exception as exc:  # noqa: BLE001 - the input does not fit the model
+            raise InputFileError(f"{self.source}: Keras cannot run the model on this input "
+                                 f"({_first_line(exc)})") from None
+        seconds = time.perf_counter() - start
+        values = [np.asarray(v) for v in (values if isinstance(values, list) else [values])]
+        feeds = {}
+        for name, _backward, idx, mask_idx, state_idx in self.plan:
+            x = np.asarray(values[idx], F32)
+            mask = None if mask_idx is None else np.asarray(values[mask_idx], bool)
+            if mask is not None and mask.all():
+                mask = None
+            h0 = np.asarray(values[state_idx[0]], F32) if len(state_idx) > 0 else None
+            c0 = np.asarray(values[state_idx[1]], F32) if len(state_idx) > 1 else None
+            feeds[name] = LayerFeed(x, mask, h0, c0)
+        return Capture(values[self.n_layers:], feeds, seconds)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -1,0 +1,115 @@
+"""Live objects from a script or notebook: ``from_torch(module, x)`` and ``from_keras(model,
+x)`` trace the LSTMs of an in-memory model with no file, capturing what each LSTM receives
+from the framework's own run (see docs/architecture.md, "Capture"). Both return a ``Session``
+(``s.model`` is the ``Model``, ``s.result()`` the ``TraceResult``), as for a loaded file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .capture.feed import Runtime
+from .errors import ScopeError
+from .model import Model
+from .session import Session
+
+TORCH_HINT = "pip install torch==2.13.0"
+
+
+def _array(value: Any) -> np.ndarray:
+    """A numpy array from a numpy array, a torch tensor (any device, with grad) or a list."""
+    if hasattr(value, "detach"):
+        value = value.detach().to("cpu").numpy()
+    return np.asarray(value)
+
+
+class LiveModel(Model):
+    """A Model of an in-memory object: its inputs are positional (a tuple), named (a dict) or
+    one array, tensors included."""
+
+    def _model_input(self, x: Any) -> Any:
+        if isinstance(x, (tuple, list)) and len(self.input_names) > 1:
+            x = dict(zip(self.input_names, x))
+        if isinstance(x, Mapping):
+            return super()._model_input({k: _array(v) for k, v in x.items()})
+        return super()._model_input(_array(x))
+
+
+def _input_names(forward: Any, x: Any) -> list[str]:
+    params = [p.name for p in inspect.signature(forward).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if isinstance(x, Mapping):
+        return list(x)
+    count = len(x) if isinstance(x, (tuple, list)) else 1
+    names = params[:count]
+    return names + [f"input_{k}" for k in range(len(names), count)]
+
+
+def torch_model(module: Any, x: Any) -> Model:
+    """The engine Model of every ``nn.LSTM`` / ``nn.LSTMCell`` inside ``module`` (any depth,
+    named by module path), run by torch with forward hooks."""
+    import torch
+
+    from .capture.torch_capture import TorchCapture
+    from .loaders.torch_state import module_ops
+    lstms = [(path, mod) for path, mod in module.named_modules()
+             if isinstance(mod, (torch.nn.LSTM, torch.nn.LSTMCell))]
+    if not lstms:
+        raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM or nn.LSTMCell")
+    source = f"<{type(module).__name__}>"
+    ops_by_path = {}
+    for path, mod in lstms:
+        arrays = {f"{path}.{k}" if path else k: v.detach().to("cpu").float().numpy()
+                  for k, v in mod.state_dict().items()}
+        ops_by_path[path] = module_ops(source, arrays)
+    names = _input_names(module.forward, x)
+    model = LiveModel(ops=[op for ops in ops_by_path.values() for op in ops], source=source,
+                      format="torch (live module)", name=type(module).__name__, chain=False)
+    model.input_names = names
+    if module.training:
+        model.warnings.append("the module is in training mode (dropout on): call .eval() for "
+                              "the numbers inference gives")
+    model.runtime = Runtime("torch", TORCH_HINT, lambda: TorchCapture(module, ops_by_path, names))
+    return model
+
+
+def from_torch(module: Any, x: Any, *, layer: int | str | None = None) -> Session:
+    """A Session on the LSTMs of a live ``torch.nn.Module`` run on ``x`` (a tensor or array,
+    a tuple of positional inputs, or a dict by ``forward``'s parameter names)."""
+    model = torch_model(module, x)
+    return Session(model, x, layer=model.layer_index(layer) if layer is not None
+                   else model.default_layer(x))
+
+
+def keras_model(keras_obj: Any) -> Model:
+    """The engine Model of a live Keras model (read through the .keras format, in memory)."""
+    from .capture.keras_capture import KerasCapture
+    from .loaders import load_model
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        keras_obj.save(path)
+        model = load_model(path)
+    live = LiveModel(ops=model.ops, source=f"<keras model '{keras_obj.name}'>",
+                     format="keras (live model)", name=keras_obj.name, chain=model.chain,
+                     input_length=model.input_length, batch_size=model.batch_size,
+                     warnings=list(model.warnings))
+    live.input_names, live.fixed_input = model.input_names, model.fixed_input
+    if model.runtime is not None:
+        traced = [(info.name, info.direction == "backward") for info in live.traced_layers]
+        live.runtime = Runtime("keras", "pip install keras",
+                               lambda: KerasCapture(keras_obj, traced, live.source))
+    return live
+
+
+def from_keras(keras_obj: Any, x: Any, *, layer: int | str | None = None) -> Session:
+    """A Session on the LSTMs of a live Keras model run on ``x`` (an array, or a dict / list
+    for a model with several inputs)."""
+    model = keras_model(keras_obj)
+    return Session(model, x, layer=model.layer_index(layer) if layer is not None
+                   else model.default_layer(x))

@@ -1,0 +1,64 @@
+"""Keras as the runtime of a Keras model LSTM Scope cannot compute whole (a Conv1D before the
+LSTM, a graph that is not a chain, several inputs): the model's input names come from its
+config, and Keras itself is imported only when a capture runs (see docs/architecture.md,
+"Capture")."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from ..capture.feed import Runtime
+from ..errors import ScopeError, UnsupportedModelError
+from ..model import Model
+
+KERAS_HINT = "pip install keras"
+
+
+def input_names(config: dict[str, Any]) -> list[str]:
+    """The model's input layer names in Keras' order (a Sequential has one)."""
+    inner = config.get("config", {})
+    refs = inner.get("input_layers") if isinstance(inner, dict) else None
+    if not refs:
+        return []
+    if isinstance(refs[0], str):           # one input written as a flat [name, 0, 0]
+        return [refs[0]]
+    return [ref[0] for ref in refs if isinstance(ref, list) and ref]
+
+
+def choose_backend() -> None:
+    """Keras needs a backend; use one that is installed unless the user chose one."""
+    if "KERAS_BACKEND" in os.environ:
+        return
+    for name in ("tensorflow", "jax", "torch"):
+        if importlib.util.find_spec(name) is not None:
+            os.environ["KERAS_BACKEND"] = name
+            return
+    os.environ["KERAS_BACKEND"] = "numpy"
+
+
+def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
+    """Give ``model`` Keras as its runtime when the engine cannot run it whole."""
+    model.input_names = input_names(config) or model.input_names
+    if model.chain and not model.untraceable and len(model.input_names) <= 1:
+        return
+    traced = [(info.name, info.direction == "backward") for info in model.traced_layers]
+    source = str(path)
+
+    def make():
+        if importlib.util.find_spec("keras") is None:
+            raise ImportError("keras")
+        choose_backend()
+        from ..capture.keras_capture import KerasCapture, load_keras_file
+        try:
+            keras_model = load_keras_file(path, model.metadata.get("weights_config"))
+        except ScopeError as exc:
+            blocked = model.untraceable
+            why = blocked[0].reason if blocked else "the model is not a chain of layers"
+            raise UnsupportedModelError(f"{why}; {exc}; trace one LSTM on its own input with "
+                                        f"--layer-input") from None
+        return KerasCapture(keras_model, traced, source)
+
+    model.runtime = Runtime("keras", KERAS_HINT, make)
