@@ -94,6 +94,15 @@ class Session:
         final states (all layers), back to t = 0. Announced as a "run" change."""
         self.set_input(x, initial_state=self.final_states())
 
+    @property
+    def warnings(self) -> list[str]:
+        """Everything the user should know about this run: the loader's warnings and, for a
+        captured model, what the capture added (a state input that starts at zero)."""
+        notes = list(self.model.warnings)
+        if self.model.runtime is not None and not self._layer_input:
+            notes += [n for n in self.model.capture(self.model_input).notes if n not in notes]
+        return notes
+
     # --- facts -------------------------------------------------------------------------------
     @property
     def layer_index(self) -> int:

@@ -2,3 +2,9 @@
 
 Nothing here computes LSTM math; every number shown comes from ``engine``.
 """
+
+
+def show(obj, x=None, *, layer=None, block=None):
+    """The window on a Session, Model, torch module or Keras model (see ``gui.live``)."""
+    from gui.live import show as _show
+    return _show(obj, x, layer=layer, block=block)

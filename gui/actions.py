@@ -27,6 +27,9 @@ class ActionSpec:
 
 
 OPEN_MODEL = ActionSpec("&Open model…", ("Ctrl+O",), "Open a model file", help="open model…")
+OPEN_WITH_OPTIONS = ActionSpec("Open model with o&ptions…", ("Ctrl+Alt+O",),
+                               "Open a model with a Keras config, another input length, or "
+                               "trusting a TorchScript archive", help="open a model with options…")
 OPEN_INPUT = ActionSpec("Open &input…", ("Ctrl+I",), "Open an input sequence", help="open input…")
 OPEN_SESSION = ActionSpec("Open session…", ("Ctrl+Shift+O",), "Reopen a saved debugging session",
                           help="reopen a debugging session")
@@ -66,7 +69,7 @@ ABOUT = ActionSpec("About LSTM Scope", (), "Version and purpose")
 
 # the order of Help → Keyboard shortcuts: transport first, then dialogs, files, help
 HELP_ORDER = (STEP, BACK, CONTINUE, CONTINUE_BACK, PLAY, START, END, GO_TO_STEP, GO_TO_UNIT, EDIT_STATE,
-              OPEN_MODEL, OPEN_INPUT, SAVE_SESSION, OPEN_SESSION, EXPORT, COPY_IMAGE, UNITS_HELP, QUIT)
+              OPEN_MODEL, OPEN_WITH_OPTIONS, OPEN_INPUT, SAVE_SESSION, OPEN_SESSION, EXPORT, COPY_IMAGE, UNITS_HELP, QUIT)
 
 
 def make_action(parent: QWidget, spec: ActionSpec, slot: Callable[..., object]) -> QAction:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from engine import Session, load_model
 from engine.commands import resolve_input
 from engine.errors import ScopeError
-from engine.inputs import read_input
+from engine.inputs import read_model_input
 
 
 @dataclass
@@ -27,6 +27,7 @@ class LoadRequest:
     x: Any = None                    # an array instead of an input file
     initial_state: Any = None        # {layer name: (h0, c0)} carried from a previous segment
     input_label: str | None = None   # how the input panel names a generated input
+    options: dict[str, Any] | None = None   # load_model's open options (config, allow_length)
 
 
 @dataclass
@@ -48,17 +49,20 @@ class _Job(QObject):
     def run(self) -> None:
         req = self.request
         try:
-            model = load_model(req.model_spec) if req.model_spec is not None else self.current_model
+            model = (load_model(req.model_spec, **(req.options or {})) if req.model_spec is not None
+                     else self.current_model)
             if model is None:
                 raise ScopeError("no model is loaded")
             if req.x is not None:
                 x, input_source = req.x, req.input_label or "(generated)"
             elif req.input_path is not None:
-                x, input_source = read_input(req.input_path, req.key), req.input_path
+                x = read_model_input(req.input_path, req.key, model.input_names)
+                input_source = req.input_path
             else:
                 x, input_source = resolve_input(model, None, None), "(default input)"
             try:
-                session = Session(model, x, layer=req.layer, initial_state=req.initial_state)
+                layer = req.layer if req.layer is not None else model.default_layer(x)
+                session = Session(model, x, layer=layer, initial_state=req.initial_state)
             except ScopeError as exc:
                 where = req.input_path or model.source
                 raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None

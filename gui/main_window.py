@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import __version__
+from engine.errors import ScopeError
 from engine.loaders.demos import demo_names
 from gui import actions
 from gui.debug.breakpoints_panel import BreakpointsPanel
@@ -43,9 +44,11 @@ from gui.panels.units_panel import UnitsPanel
 from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
 from gui.theme import apply_theme, palette
+from gui.widgets.open_options import OpenOptionsDialog
 from gui.widgets.timeline import MarkedSlider
+from gui.widgets.warnings_badge import WarningsBadge
 
-MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.safetensors *.onnx);;All files (*)"
+MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.jit *.bin *.ckpt *.safetensors *.onnx);;All files (*)"
 INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
 INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}
 MAX_RECENT = 8
@@ -150,6 +153,7 @@ class MainWindow(QMainWindow):
         def act(spec: actions.ActionSpec, slot) -> QAction:
             return actions.make_action(self, spec, slot)
         self.act_open = act(actions.OPEN_MODEL, self.open_model_dialog)
+        self.act_open_options = act(actions.OPEN_WITH_OPTIONS, self.open_options_dialog)
         self.act_open_input = act(actions.OPEN_INPUT, self.open_input_dialog)
         self.act_open_session = act(actions.OPEN_SESSION, lambda: open_session_dialog(self, dm))
         self.act_save_session = act(actions.SAVE_SESSION, lambda: save_session_dialog(self, dm))
@@ -218,6 +222,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.act_open)
+        file_menu.addAction(self.act_open_options)
         file_menu.addAction(self.act_open_input)
         file_menu.addAction(self.act_open_session)
         file_menu.addAction(self.act_save_session)
@@ -272,18 +277,31 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         self.status_label = QLabel()
+        self.warnings_badge = WarningsBadge(self)
+        self.statusBar().addPermanentWidget(self.warnings_badge)
         self.statusBar().addPermanentWidget(self.status_label)
+        self.session_model.runChanged.connect(self._update_warnings)
         self.units_panel.hovered.connect(lambda text: self.statusBar().showMessage(
             _strip_tags(text), 4000))
+
+    def _update_warnings(self) -> None:
+        """The badge lists every loader and capture warning of the run shown."""
+        session = self.session_model.session
+        try:
+            notes = session.warnings if session is not None else []
+        except ScopeError as exc:             # the capture itself failed: that is the warning
+            notes = [str(exc)]
+        self.warnings_badge.set_warnings(notes)
 
     # --- loading -----------------------------------------------------------------------------
     def load(self, model_spec: str | None, input_path: str | None = None, *, key: str | None = None,
              layer=None, x=None, wait: bool = False, initial_state=None,
-             input_label: str | None = None) -> None:
+             input_label: str | None = None, options: dict | None = None) -> None:
         """Open a model (and input) in the background; the current session stays until it works."""
         if model_spec is None and layer is None and self.session_model.ready:
             layer = self.session_model.session.layer_index     # a new input keeps the chosen layer
-        request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label)
+        request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label,
+                              options)
         self.loader.start(request, self.session_model.model)
         if wait:
             self.loader.wait()
@@ -329,6 +347,15 @@ class MainWindow(QMainWindow):
         if path:
             self.settings.setValue("last_dir", str(Path(path).parent))
             self.load(path)
+
+    def open_options_dialog(self) -> None:
+        """The command line's open options (--config, --allow-length, --trust) in a dialog."""
+        dialog = OpenOptionsDialog(self, start_dir=str(self.settings.value("last_dir", str(Path.home()))),
+                                   model_filter=MODEL_FILTER, input_filter=INPUT_FILTER)
+        if dialog.exec() == OpenOptionsDialog.DialogCode.Accepted:
+            path, input_path, options = dialog.values()
+            self.settings.setValue("last_dir", str(Path(path).parent))
+            self.load(path, input_path, options=options)
 
     def open_input_dialog(self) -> None:
         if not self.session_model.ready:

@@ -43,3 +43,13 @@ def test_export_examples_with_the_demo_run(tmp_path):
         proc = run_cli(*args)
         assert proc.returncode == 0, (line, proc.stderr)
         assert (tmp_path / Path(args[out]).name).stat().st_size > 0
+
+
+def test_live_module_example_runs():
+    """The 'From a script or notebook' example: engine.from_torch on a conv + LSTM module."""
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S) if "from_torch" in b]
+    assert blocks, "README has no engine.from_torch example"
+    proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "['rnn.l0']" in proc.stdout and "(2, 30, 16) (2, 30, 16)" in proc.stdout

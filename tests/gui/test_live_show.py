@@ -1,0 +1,48 @@
+"""gui.show from a script or notebook, the warnings badge and the Open-with-options dialog."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gui
+from engine.loaders import load_model
+from tests.helpers import FIXTURES
+
+torch = pytest.importorskip("torch")
+
+
+def test_show_live_module_without_blocking(qtbot):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.LSTM(3, 4, batch_first=True)).eval()
+    x = torch.randn(1, 6, 3)
+    window = gui.show(net, x, block=False)       # as in Jupyter after %gui qt: returns at once
+    qtbot.addWidget(window)
+    assert window.model.ready and window.model.session.model.layer_names == ["0.l0"]
+    assert window.model.session.steps == 6
+    window.close()
+
+
+def test_warnings_badge_lists_loader_and_capture_warnings(qtbot):
+    pytest.importorskip("onnxruntime")
+    model = load_model(FIXTURES / "capture" / "lstm_state_inputs.onnx")
+    with np.load(FIXTURES / "capture" / "lstm_state_inputs.input.npz") as data:
+        x = data["x"]
+    window = gui.show(model, x, block=False)
+    qtbot.addWidget(window)
+    badge = window.warnings_badge
+    assert not badge.isHidden() and badge.warnings
+    assert any("'h0'" in w for w in badge.warnings) and "warning" in badge.text()
+    window.close()
+
+
+def test_open_with_options_dialog(qtbot, tmp_path):
+    from gui.widgets.open_options import OpenOptionsDialog
+    dialog = OpenOptionsDialog()
+    qtbot.addWidget(dialog)
+    dialog.model_edit.setText(str(tmp_path / "m.weights.h5"))
+    dialog.config_edit.setText(str(tmp_path / "m.json"))
+    dialog.allow_length.setChecked(True)
+    path, input_path, options = dialog.values()
+    assert path.endswith("m.weights.h5") and input_path is None
+    assert options == {"config": str(tmp_path / "m.json"), "allow_length": True}
