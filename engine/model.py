@@ -60,6 +60,7 @@ class Model:
     optional_inputs: list[str] = field(default_factory=list)  # state inputs: zeros if missing
     fixed_input: bool = False      # input_length / batch_size are the file's (Keras) and enforced
     allow_length: bool = False     # --allow-length: another length or batch only warns
+    open_options: dict[str, Any] = field(default_factory=dict)   # how load_model opened it
 
     def __post_init__(self) -> None:
         self._capture_cache: tuple[Any, Capture] | None = None

@@ -80,6 +80,7 @@ class SessionFile:
     compare_input: np.ndarray | None = None
     view: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
+    model_options: dict[str, Any] = field(default_factory=dict)   # load_model's open options
 
 
 def _npy(arr: np.ndarray) -> bytes:
@@ -103,7 +104,7 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
     meta: dict[str, Any] = {
         "format": FORMAT, "version": VERSION,
         "model": {"source": source, "sha256": sha256_file(mfile) if mfile else None,
-                  "format": s.model.format},
+                  "format": s.model.format, "options": dict(s.model.open_options)},
         "layer": s.layer_index, "layer_name": s.info.name, "t": s.t, "sample": debugger.sample,
         "layer_input": bool(s._layer_input),
         "breakpoints": [b.to_dict() for b in debugger.breakpoints],
@@ -180,6 +181,7 @@ def read_session(path: str | Path) -> SessionFile:
             model = meta["model"]
             return SessionFile(
                 model_source=str(model["source"]), model_sha256=model.get("sha256"), x=x,
+                model_options=dict(model.get("options") or {}),
                 layer=int(meta["layer"]), layer_name=str(meta.get("layer_name", "")),
                 t=int(meta["t"]), sample=meta.get("sample"),
                 layer_input=bool(meta.get("layer_input", False)), initial_state=state,
@@ -211,7 +213,8 @@ def open_session(path: str | Path, *, loader=None):
         if sha256_file(mfile) != data.model_sha256:
             raise ScopeError(f"{path}: the model file {mfile} changed since the session was "
                              f"saved (SHA-256 differs); open the model again instead")
-    model = (loader or load_model)(data.model_source)
+    options = {k: v for k, v in data.model_options.items() if k in ("config", "allow_length")}
+    model = (loader or load_model)(data.model_source, **options)
     try:
         session = Session(model, data.x, layer=data.layer, initial_state=data.initial_state,
                           layer_input=data.layer_input)

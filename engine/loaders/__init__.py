@@ -66,6 +66,7 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
                              f".h5 file; this file is {kind}")
     model = loader(path, select, options)
     model.allow_length = allow_length
+    model.open_options = {k: v for k, v in (("config", config), ("allow_length", allow_length)) if v}
     return model
 
 

@@ -167,7 +167,7 @@ def test_save_and_open_session(window, tmp_path, make_window):
 
     from tests.test_session_file import BI
     shutil.copy(BI, src)
-    model = load_model(str(src))
+    model = load_model(str(src), allow_length=True)     # T=25, the file fixes 7: kept on reopen
     w = make_window()
     x = np.random.default_rng(0).normal(size=(2, 25, 3)).astype(np.float32)
     s = open_session(w, model, x, layer=1)
