@@ -28,11 +28,15 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-length", action="store_true",
                         help="run a Keras model at another input length or batch size than its "
                              "file fixes (with a warning)")
+    parser.add_argument("--trust", action="store_true",
+                        help="let a TorchScript archive's own code run, to capture what its "
+                             "LSTMs receive (only for files you trust)")
 
 
 def open_options(args: argparse.Namespace) -> dict:
     return {"config": getattr(args, "config", None),
-            "allow_length": bool(getattr(args, "allow_length", False))}
+            "allow_length": bool(getattr(args, "allow_length", False)),
+            "trust": bool(getattr(args, "trust", False))}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -142,7 +142,7 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
              input_path: str | None = None, key: str | None = None,
              options: dict[str, Any] | None = None) -> int:
     """Layers and shapes; with an input, also the shapes only the input decides.
-    ``options``: ``load_model``'s (config, allow_length)."""
+    ``options``: ``load_model``'s (config, allow_length, trust)."""
     model = load_model(model_spec, **(options or {}))
     seen = len(model.warnings)
     summary = model.summary()

@@ -213,7 +213,7 @@ def open_session(path: str | Path, *, loader=None):
         if sha256_file(mfile) != data.model_sha256:
             raise ScopeError(f"{path}: the model file {mfile} changed since the session was "
                              f"saved (SHA-256 differs); open the model again instead")
-    options = {k: v for k, v in data.model_options.items() if k in ("config", "allow_length")}
+    options = {k: v for k, v in data.model_options.items() if k in ("config", "allow_length", "trust")}
     model = (loader or load_model)(data.model_source, **options)
     try:
         session = Session(model, data.x, layer=data.layer, initial_state=data.initial_state,

@@ -164,3 +164,21 @@ def test_torchscript_and_checkpoint_fixtures(tmp_path):
         assert any("conv" in w and "head" in w for w in model.warnings)
     meta = json.loads(str(ref["meta"]))
     assert meta["model"] == "scripted_conv_lstm.pt"
+
+
+def test_torchscript_runs_only_with_trust(tmp_path):
+    """Without --trust the archive's code never runs (its LSTM reads its own input); with it,
+    the scripted module runs and the LSTM's input is captured."""
+    model = str(CAP / "scripted_conv_lstm.pt")
+    ref = _npz(CAP / "scripted_conv_lstm.ref.npz")
+    out = tmp_path / "t.npz"
+    proc = run_cli("trace", model, "--input", str(CAP / "scripted_conv_lstm.input.npz"), "--out", str(out))
+    assert proc.returncode == 2 and "--trust" in proc.stderr
+    proc = run_cli("trace", model, "--trust", "--input", str(CAP / "scripted_conv_lstm.input.npz"),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as data:
+        np.testing.assert_allclose(data["x"], ref["layer0_x"], atol=1e-6, rtol=0)
+        assert_close(data["h"], ref["layer0_h"], "TorchScript h")
+        assert_close(data["c"], ref["layer0_c"], "TorchScript c")
+        assert_close(data["output"], ref["output"], "TorchScript output")

@@ -18,13 +18,15 @@ class LoadOptions:
     """What the user allows or adds when opening a file (the same for every command and the
     window's Open dialog): ``config`` a Keras model config (JSON) for a weights-only .h5,
     ``allow_length`` runs a Keras model at another input length/batch than its file fixes
-    (with a warning)."""
+    (with a warning), ``trust`` lets a TorchScript archive's own code run to capture."""
 
     config: str | None = None
     allow_length: bool = False
+    trust: bool = False
 
 
-def load_model(spec: str | Path, *, config: str | None = None, allow_length: bool = False) -> Model:
+def load_model(spec: str | Path, *, config: str | None = None, allow_length: bool = False,
+               trust: bool = False) -> Model:
     """Open a model file, or a bundled demo: ``"demo"`` / ``"demo:NAME"``.
 
     ``file.pt#PREFIX`` (also .safetensors) picks one LSTM of a file holding several (e.g.
@@ -60,13 +62,14 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
         raise ModelFileError(f"{path}: not a model format LSTM Scope reads (expected a Keras "
                              f".keras/.h5, a PyTorch checkpoint or TorchScript archive, "
                              f".safetensors or .onnx; the content is none of these)")
-    options = LoadOptions(config, allow_length)
+    options = LoadOptions(config, allow_length, trust)
     if config is not None and kind != "h5":
         raise ModelFileError(f"{path}: --config gives the model config of a weights-only Keras "
                              f".h5 file; this file is {kind}")
     model = loader(path, select, options)
     model.allow_length = allow_length
-    model.open_options = {k: v for k, v in (("config", config), ("allow_length", allow_length)) if v}
+    model.open_options = {k: v for k, v in (("config", config), ("allow_length", allow_length),
+                                            ("trust", trust)) if v}
     return model
 
 
@@ -87,7 +90,7 @@ def _torch(path: Path, select: str | None, options: LoadOptions) -> Model:
 
 def _torchscript(path: Path, select: str | None, options: LoadOptions) -> Model:
     from .torchscript import load_torchscript
-    return load_torchscript(path, select)
+    return load_torchscript(path, select, trust=options.trust)
 
 
 def _safetensors(path: Path, select: str | None, options: LoadOptions) -> Model:

@@ -55,9 +55,17 @@ def _read_proto(path: Path) -> tuple[Any, int]:
 
 
 def load_onnx(path: str | Path) -> OnnxModel:
-    from .onnx_lstm import build_lstm
     path = Path(path)
     proto, opset = _read_proto(path)
+    return onnx_from_proto(proto, path, opset)[0]
+
+
+def onnx_from_proto(proto: Any, path: Path, opset: int | None = None) -> tuple[OnnxModel, list]:
+    """The engine model of a parsed ONNX model (``path`` names it in messages), and the LSTM
+    nodes found (for a capture of this very graph)."""
+    from .onnx_lstm import build_lstm
+    if opset is None:
+        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
     graph = proto.graph
     try:
         consts = fold_constants(graph, {}, opset)
@@ -67,20 +75,23 @@ def load_onnx(path: str | Path) -> OnnxModel:
     except Exception as exc:  # noqa: BLE001
         raise ModelFileError(f"{path}: cannot read the model's weights ({_first_line(exc)})") from None
     if not found:
-        kinds = op_types(graph)
-        plain = {k.split(" ")[0] for k in kinds}
-        cell = ("; Sigmoid and Tanh after Gemm/MatMul look like an LSTM cell written out op by op "
-                "(how torch exports nn.LSTMCell), which has no LSTM weights to read: trace the "
-                "module itself with engine.from_torch(module, x)"
-                if {"Sigmoid", "Tanh"} <= plain and plain & {"Gemm", "MatMul"} else "")
-        raise ModelFileError(f"{path}: the ONNX graph has no LSTM node, subgraphs included "
-                             f"(node types: {', '.join(kinds[:16])}{' ...' if len(kinds) > 16 else ''})"
-                             f"{cell}")
+        raise ModelFileError(_no_lstm_message(path, graph))
     inputs = {i.name: declared_shape(graph, i.name) for i in graph.input if i.name not in consts}
     ops = [build_lstm(path, f, inputs) for f in found]
     model = OnnxModel(ops=list(ops), source=str(path), format="onnx", name=graph.name or path.stem)
     model.setup(path, proto, opset, consts, found, inputs)
-    return model
+    return model, found
+
+
+def _no_lstm_message(path: Path, graph: Any) -> str:
+    kinds = op_types(graph)
+    plain = {k.split(" ")[0] for k in kinds}
+    cell = ("; Sigmoid and Tanh after Gemm/MatMul look like an LSTM cell written out op by op "
+            "(how torch exports nn.LSTMCell), which has no LSTM weights to read: trace the "
+            "module itself with engine.from_torch(module, x)"
+            if {"Sigmoid", "Tanh"} <= plain and plain & {"Gemm", "MatMul"} else "")
+    return (f"{path}: the ONNX graph has no LSTM node, subgraphs included (node types: "
+            f"{', '.join(kinds[:16])}{' ...' if len(kinds) > 16 else ''}){cell}")
 
 
 def _first_line(exc: BaseException) -> str:

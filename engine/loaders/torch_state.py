@@ -300,9 +300,10 @@ def _other_module_notes(arrays: Mapping[str, np.ndarray], lstms: list[_Group], f
                 owners.append(owner)
     if not owners:
         return []
+    how = ("--trust runs the scripted module to capture it" if fmt == "torchscript"
+           else "engine.from_torch(module, x) captures it from the live module")
     return [f"the file also holds weights of {_list(owners, 5)}, which LSTM Scope does not run: "
-            f"the input is the LSTM's own input (engine.from_torch(module, x) captures it from "
-            f"the live module)"]
+            f"the input is the LSTM's own input ({how})"]
 
 
 def _display(group: _Group) -> str:

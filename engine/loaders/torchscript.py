@@ -6,7 +6,9 @@ tensors' bytes sit in ``<root>/data/<key>``, and ``<root>/code/`` holds the modu
 The pickle is read with a restricted unpickler that builds only plain containers, placeholder
 objects and numpy arrays: no class of the file is imported and none of its code runs. The
 flattened ``path.param -> array`` mapping then goes through the same LSTM finder as a
-``state_dict`` (``torch_state.build_torch_model``); the LSTM is traced on its own input.
+``state_dict`` (``torch_state.build_torch_model``); the LSTM is traced on its own input, or,
+with ``--trust`` (which runs the archive's code), on what it receives when the scripted module
+runs (``engine/capture/torchscript_capture.py``).
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ def flatten(obj: ScriptObject, prefix: str = "") -> tuple[dict[str, np.ndarray],
     return arrays, classes
 
 
-def load_torchscript(path: str | Path, select: str | None = None) -> Model:
-    """The archive's LSTMs (nn.LSTM / nn.LSTMCell submodules at any depth), read statically."""
+def load_torchscript(path: str | Path, select: str | None = None, *, trust: bool = False) -> Model:
+    """The archive's LSTMs (nn.LSTM / nn.LSTMCell submodules at any depth), read statically;
+    with ``trust`` the scripted module also runs, to capture what its LSTMs receive."""
     from .torch_state import build_torch_model
     path = Path(path)
     tree, _ = read_script_tree(path)
@@ -145,4 +148,25 @@ def load_torchscript(path: str | Path, select: str | None = None) -> Model:
     arrays = {k: np.asarray(v, np.float32) if v.dtype.kind == "f" else v for k, v in arrays.items()}
     model = build_torch_model(path, arrays, select=select, fmt="torchscript")
     model.metadata["torchscript_classes"] = classes
+    if trust:
+        _attach_script_runtime(model, path)
     return model
+
+
+def _attach_script_runtime(model: Model, path: Path) -> None:
+    """--trust: torch loads the archive (running its code) and captures each LSTM's input."""
+    from ..capture.feed import Runtime
+    from .torch_state import TORCH_HINT
+    try:
+        from ..capture.torchscript_capture import TorchScriptCapture, load_script
+        module, names = load_script(path)
+    except ImportError:
+        raise ModelFileError(f"{path}: running a TorchScript archive (--trust) needs PyTorch: "
+                             f"{TORCH_HINT}") from None
+    traced = [(info.name, info.weights) for info in model.traced_layers]
+    model.input_names = names
+    model.warnings = [w for w in model.warnings if "does not run" not in w]
+    model.warnings.append("--trust: the scripted module runs (its own code) and each LSTM's "
+                          "input is captured from that run")
+    model.runtime = Runtime("torch", TORCH_HINT,
+                            lambda: TorchScriptCapture(path, module, traced, names))

@@ -66,7 +66,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
     model = load_model(args.model, config=getattr(args, "config", None),
-                       allow_length=bool(getattr(args, "allow_length", False)))
+                       allow_length=bool(getattr(args, "allow_length", False)),
+                       trust=bool(getattr(args, "trust", False)))
     print_warnings(model.warnings, sys.stderr)
     seen = len(model.warnings)
     x = resolve_input(model, args.input, args.key)

@@ -1,5 +1,6 @@
 """File → Open model with options…: the same open options as the command line (``--config``
-for a weights-only Keras .h5, ``--allow-length``), plus the model's input file."""
+for a weights-only Keras .h5, ``--allow-length``, ``--trust`` with a confirmation), plus the
+model's input file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QWidget,
 )
@@ -35,6 +37,10 @@ class OpenOptionsDialog(QDialog):
         self.allow_length = QCheckBox("Allow another input length or batch size than the file "
                                       "fixes (with a warning)")
         form.addRow(self.allow_length)
+        self.trust = QCheckBox("Trust this file: let a TorchScript archive's own code run, to "
+                               "capture what its LSTMs receive")
+        self.trust.toggled.connect(self._confirm_trust)
+        form.addRow(self.trust)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -57,6 +63,17 @@ class OpenOptionsDialog(QDialog):
         if path:
             edit.setText(path)
 
+    def _confirm_trust(self, on: bool) -> None:
+        """Running a file's code is a decision, not a default: confirm it."""
+        if not on:
+            return
+        answer = QMessageBox.question(
+            self, "Run the archive's code?",
+            "Loading a TorchScript archive to run it executes code stored in the file. Only do "
+            "this for files you trust. Run it?")
+        if answer != QMessageBox.StandardButton.Yes:
+            self.trust.setChecked(False)
+
     def _accept(self) -> None:
         if self.model_edit.text().strip():
             self.accept()
@@ -67,4 +84,5 @@ class OpenOptionsDialog(QDialog):
         """(model path, input path or None, load_model's options)."""
         config = self.config_edit.text().strip() or None
         return (self.model_edit.text().strip(), self.input_edit.text().strip() or None,
-                {"config": config, "allow_length": self.allow_length.isChecked()})
+                {"config": config, "allow_length": self.allow_length.isChecked(),
+                 "trust": self.trust.isChecked()})

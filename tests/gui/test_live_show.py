@@ -45,4 +45,4 @@ def test_open_with_options_dialog(qtbot, tmp_path):
     dialog.allow_length.setChecked(True)
     path, input_path, options = dialog.values()
     assert path.endswith("m.weights.h5") and input_path is None
-    assert options == {"config": str(tmp_path / "m.json"), "allow_length": True}
+    assert options == {"config": str(tmp_path / "m.json"), "allow_length": True, "trust": False}
