@@ -51,8 +51,9 @@ def event_loop_running() -> bool:
 def show(obj: Any, x: Any = None, *, layer: int | str | None = None, block: bool | None = None):
     """Open the window on ``obj`` run on ``x``; returns the window (after it closes, when the
     call ran the event loop itself). ``block=None`` decides by whether a loop already runs."""
-    from gui.app import apply_theme, make_app
+    from gui.app import make_app
     from gui.main_window import MainWindow
+    from gui.theme import apply_theme
     session = _session(obj, x, layer)
     app = make_app()
     window = MainWindow()

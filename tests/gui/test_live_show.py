@@ -18,8 +18,8 @@ def test_show_live_module_without_blocking(qtbot):
     x = torch.randn(1, 6, 3)
     window = gui.show(net, x, block=False)       # as in Jupyter after %gui qt: returns at once
     qtbot.addWidget(window)
-    assert window.model.ready and window.model.session.model.layer_names == ["0.l0"]
-    assert window.model.session.steps == 6
+    assert window.session_model.ready and window.session_model.session.model.layer_names == ["0.l0"]
+    assert window.session_model.session.steps == 6
     window.close()
 
 
