@@ -40,7 +40,55 @@ def _load(keras: Any, path: Path, weights_config: str | None) -> Any:
         model = keras.models.model_from_json(Path(weights_config).read_text(encoding="utf-8"))
         model.load_weights(str(path))
         return model
-    return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception:
+        if not _is_legacy_h5(path):
+            raise
+        return _load_keras2_h5(keras, path)
+
+
+# LSTM arguments Keras 2 wrote that Keras 3 no longer accepts (with the values they always had)
+_KERAS2_ONLY = ("time_major",)
+
+
+def _is_legacy_h5(path: Path) -> bool:
+    import h5py
+    try:
+        with h5py.File(path, "r") as h5:
+            return "model_config" in h5.attrs
+    except OSError:
+        return False
+
+
+def _load_keras2_h5(keras: Any, path: Path) -> Any:
+    """A Keras 2 .h5 that Keras 3 refuses only for arguments it dropped: a copy of the file
+    with those arguments removed from its config, loaded by Keras 3's own legacy loader."""
+    import json
+    import shutil
+    import tempfile
+
+    import h5py
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "model.h5"
+        shutil.copyfile(path, copy)
+        with h5py.File(copy, "r+") as h5:
+            raw = h5.attrs["model_config"]
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            _strip(config)
+            h5.attrs["model_config"] = json.dumps(config)
+        return keras.saving.load_model(str(copy), compile=False, safe_mode=True)
+
+
+def _strip(value: Any) -> None:
+    if isinstance(value, dict):
+        for key in _KERAS2_ONLY:
+            value.pop(key, None)
+        for item in value.values():
+            _strip(item)
+    elif isinstance(value, list):
+        for item in value:
+            _strip(item)
 
 
 def _rnn_layers(model: Any) -> dict[str, Any]:
