@@ -104,8 +104,7 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     name = model.traced_layers[index].name
     if name not in result.names:
-        raise ScopeError(f"{model.source}: the LSTM '{name}' does not run for this input (a "
-                         f"branch not taken); LSTMs that ran: {', '.join(result.names) or 'none'}")
+        raise ScopeError(f"{model.source}: {model.capture(x).missing(name)}")
     traced = result.layer(name)
     arrays = traced.arrays()
     arrays["output"] = np.asarray(result.output)

@@ -297,10 +297,10 @@ class Model:
         return next((info.index for info in self.traced_layers if info.name in feeds), 0)
 
     def layer_feed(self, info: TracedLayerInfo, x: Any) -> LayerFeed:
-        feed = self.capture(x).feeds.get(info.name)
+        captured = self.capture(x)
+        feed = captured.feeds.get(info.name)
         if feed is None:
-            raise ScopeError(f"{self.source}: the LSTM '{info.name}' does not run for this input "
-                             f"(a branch or loop not taken); choose another --layer")
+            raise ScopeError(f"{self.source}: {captured.missing(info.name)}")
         return feed
 
     def _feed_runner(self, info: TracedLayerInfo, feed: LayerFeed, states: StateMap,

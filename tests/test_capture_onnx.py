@@ -123,3 +123,67 @@ def test_info_says_captured_and_shows_input_shapes():
 def test_decomposed_lstmcell_says_what_it_found():
     assert_clean_error(run_cli("info", str(CAP / "lstmcell_export.onnx")),
                        "no LSTM node", "Gemm", "Sigmoid", "engine.from_torch")
+
+
+def _nested_graphs():
+    """An LSTM two If levels deep (then/then) and another inside a Loop body, W/R/B stored in
+    the outer graph (subgraphs read outer-scope constants)."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(9)
+    d, n = 3, 4
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, s).astype(np.float32), name) for name, s in
+             (("W", (1, 4 * n, d)), ("R", (1, 4 * n, n)), ("B", (1, 8 * n)),
+              ("W2", (1, 4 * n, d)), ("R2", (1, 4 * n, n)))]
+
+    def lstm(name, w, r, out, b=""):
+        return helper.make_node("LSTM", ["X", w, r, b] if b else ["X", w, r], ["", out],
+                                hidden_size=n, name=name)
+
+    def branch(name, nodes, out):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
+
+    inner = helper.make_node("If", ["flag"], ["inner_out"], name="inner",
+                             then_branch=branch("t2", [lstm("deep", "W", "R", "h_deep", "B")], "h_deep"),
+                             else_branch=branch("e2", [lstm("other", "W2", "R2", "h_other")], "h_other"))
+    outer = helper.make_node("If", ["flag"], ["Y"], name="outer",
+                             then_branch=branch("t1", [inner], "inner_out"),
+                             else_branch=branch("e1", [lstm("shallow", "W2", "R2", "h_sh")], "h_sh"))
+    body = helper.make_graph(
+        [lstm("step", "W", "R", "h_step"), helper.make_node("Identity", ["c_in"], ["c_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_step", TensorProto.FLOAT, None)])
+    loop = helper.make_node("Loop", ["M", ""], ["stacked"], name="loop", body=body)
+    graph = helper.make_graph(
+        [outer, loop], "nested",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", d]),
+         helper.make_tensor_value_info("flag", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("M", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("stacked", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_lstm_nodes_at_any_depth(tmp_path):
+    import onnx
+    proto = _nested_graphs()
+    path = tmp_path / "nested.onnx"
+    onnx.save(proto, str(path))
+    model = load_model(path)
+    assert model.layer_names == ["outer/then/inner/then/deep/forward", "outer/then/inner/else/other/forward",
+                                 "outer/else/shallow/forward", "loop/body/step/forward"]
+    x = np.random.default_rng(10).standard_normal((5, 2, 3)).astype(np.float32)
+    inputs = {"X": x, "flag": np.array(True), "M": np.array(2, np.int64)}
+    ref = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, inputs)
+    result = model.trace(inputs)
+    assert result.names == ["outer/then/inner/then/deep/forward"]      # the branch this input takes
+    assert_close(result.output, ref[0], "If output")
+    assert_close(result.layer(0).h[:, -1], ref[0][0], "deep LSTM's last h = the branch's Y_h")
+    np.testing.assert_array_equal(result.layer(0).x, x.transpose(1, 0, 2))
+    np.savez(tmp_path / "in.npz", **inputs)
+    proc = run_cli("trace", str(path), "--input", str(tmp_path / "in.npz"), "--layer",
+                   "loop/body/step/forward", "--out", str(tmp_path / "t.npz"))
+    assert_clean_error(proc, "Loop", "--layer-input")

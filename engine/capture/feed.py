@@ -33,6 +33,14 @@ class Capture:
     feeds: dict[str, LayerFeed]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)   # layer name -> why it is not captured
+
+    def missing(self, name: str) -> str:
+        """Why the traced layer ``name`` has no feed in this run."""
+        if name in self.refused:
+            return f"{self.refused[name]}; trace it on its own input with --layer-input"
+        return (f"the LSTM '{name}' does not run for this input (a branch not taken); LSTMs "
+                f"that ran: {', '.join(self.feeds) or 'none'}")
 
 
 class Capturer(Protocol):

@@ -169,7 +169,11 @@ class OrtCapture:
             if self.found[j].name in self.unsupported:
                 continue
             layer_feeds.update(self._layer_feeds(j, op, got))
-        return Capture([np.asarray(v) for v in values[:self.n_outputs]], layer_feeds, seconds)
+        refused = {name: reason for j, op in enumerate(self.ops)
+                   if (reason := self.unsupported.get(self.found[j].name)) is not None
+                   for name, _, _ in op.traced()}
+        return Capture([np.asarray(v) for v in values[:self.n_outputs]], layer_feeds, seconds,
+                       refused=refused)
 
     def _layer_feeds(self, j: int, op: Any, got: dict[str, np.ndarray]) -> dict[str, LayerFeed]:
         def value(role: str) -> np.ndarray | None:

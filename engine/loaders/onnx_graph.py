@@ -49,10 +49,13 @@ def constant_value(node: Any) -> np.ndarray:
 
 
 def subgraphs(node: Any) -> list[tuple[str, Any]]:
-    """(label, graph) for each graph attribute of a control-flow node."""
+    """(label, graph) for each graph attribute of a control-flow node, ``then`` before
+    ``else`` whatever order the file stores them in."""
     from onnx import AttributeProto
-    return [(_BRANCH_LABELS.get(a.name, a.name), a.g) for a in node.attribute
-            if a.type == AttributeProto.GRAPH]
+    found = [(_BRANCH_LABELS.get(a.name, a.name), a.g) for a in node.attribute
+             if a.type == AttributeProto.GRAPH]
+    order = list(_BRANCH_LABELS.values())
+    return sorted(found, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
 def is_onnx_op(node: Any, op_type: str) -> bool:
