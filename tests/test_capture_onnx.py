@@ -187,3 +187,24 @@ def test_lstm_nodes_at_any_depth(tmp_path):
     proc = run_cli("trace", str(path), "--input", str(tmp_path / "in.npz"), "--layer",
                    "loop/body/step/forward", "--out", str(tmp_path / "t.npz"))
     assert_clean_error(proc, "Loop", "--layer-input")
+
+
+def test_session_file_keeps_named_inputs_and_needs_the_runtime(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    from engine.debugger import Debugger
+    from engine.session_file import open_session, save_session
+    src = tmp_path / "m.onnx"
+    shutil.copy(CAP / "if_conv_lstm.onnx", src)
+    inputs = _npz(CAP / "if_conv_lstm_4k.input.npz")
+    s = Session(load_model(src), inputs, layer="If/else/LSTM_1/forward")
+    s.seek(4)
+    out = tmp_path / "s.lstmscope"
+    save_session(out, Debugger(s))
+    s2, _, data = open_session(out)
+    assert set(data.x) == {"x", "rate"} and int(data.x["rate"]) == 4000
+    assert s2.t == 4 and np.array_equal(s2.trace.h[:, :4], s.trace.h[:, :4])
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(Exception, match="pip install onnxruntime"):
+        open_session(out)
