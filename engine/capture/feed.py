@@ -97,6 +97,11 @@ def match_inputs(names: list[str], optional: list[str], given: Any, *,
     arrays = {k: np.asarray(v) for k, v in given.items()}
     if len(names) <= 1 and len(arrays) == 1:
         return {names[0] if names else next(iter(arrays)): next(iter(arrays.values()))}, []
+    positional = [f"arr_{k}" for k in range(len(arrays))]
+    if list(arrays) == positional and len(arrays) == len(names) and not set(names) & set(arrays):
+        arrays = dict(zip(names, arrays.values()))     # np.savez(path, a, b): inputs in order
+        return arrays, [f"the input arrays arr_0 .. arr_{len(names) - 1} are taken as the "
+                        f"model inputs in order ({', '.join(names)})"]
     extra = [k for k in arrays if k not in names]
     missing = [n for n in names if n not in arrays and n not in optional]
     if missing or extra:
