@@ -23,6 +23,20 @@ def test_show_live_module_without_blocking(qtbot):
     window.close()
 
 
+def test_show_inside_a_running_event_loop_returns_at_once(qtbot):
+    """As under Jupyter's %gui qt: an event loop already runs, so show() never calls exec()."""
+    from PySide6.QtCore import QTimer
+    torch.manual_seed(1)
+    net = torch.nn.LSTM(2, 3, batch_first=True).eval()
+    shown = {}
+    QTimer.singleShot(0, lambda: shown.setdefault("window", gui.show(net, torch.randn(1, 4, 2))))
+    qtbot.waitUntil(lambda: "window" in shown, timeout=20000)
+    window = shown["window"]
+    qtbot.addWidget(window)
+    assert window.isVisible() and window.session_model.session.model.layer_names == ["l0"]
+    window.close()
+
+
 def test_warnings_badge_lists_loader_and_capture_warnings(qtbot):
     pytest.importorskip("onnxruntime")
     model = load_model(FIXTURES / "capture" / "lstm_state_inputs.onnx")
