@@ -119,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python main.py`` and the ``lstm-scope`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from engine.errors import ScopeError
+        from engine.errors import ScopeError, one_line
         try:
             return dispatch(argv)
         except ScopeError as exc:
-            print(f"lstm-scope: error: {exc}", file=sys.stderr)
+            print(f"lstm-scope: error: {one_line(str(exc))}", file=sys.stderr)
             return 2
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in RUNTIME_MODULES:

@@ -7,13 +7,12 @@ which turns it into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from .errors import InputFileError, ScopeError
-from .export import check_writable
+from .files import atomic_write, check_output
 from .inputs import read_input
 from .loaders import load_model
 from .model import Model
@@ -81,6 +80,10 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     traced layer; ``--state-out`` writes every layer's final state in that same format, so a
     stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
     from .stateful import load_states, save_states
+    inputs = input_roles(model_spec, input_path, initial_state)
+    check_output(out, inputs=inputs, suffixes=(".npz",))
+    if state_out is not None:
+        check_output(state_out, inputs=[*inputs, ("--out file", out)], suffixes=(".npz",))
     model = load_model(model_spec)
     x = resolve_input(model, input_path, key)
     index = model.layer_index(layer)
@@ -105,12 +108,20 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     arrays["meta"] = np.array(json.dumps(meta))
     for note in nonfinite_warnings(model, arrays["x"], arrays):
         print(f"warning: {note}", file=err)
-    check_writable(out)
-    np.savez(Path(out), **arrays)
+    with atomic_write(out, inputs=inputs) as fh:
+        np.savez(fh, **arrays)
     if state_out is not None:
-        check_writable(state_out)
-        save_states(state_out, result.states, traced.name)
+        save_states(state_out, result.states, traced.name, inputs=inputs)
     return 0
+
+
+def input_roles(model_spec: str, input_path: str | None = None,
+                initial_state: str | None = None) -> list[tuple[str, str | None]]:
+    """The files a run reads, by role: an output may be none of them."""
+    from .session_file import model_file
+    mfile = model_file(str(model_spec))
+    return [("model", str(mfile) if mfile is not None else None), ("--input file", input_path),
+            ("--initial-state file", initial_state)]
 
 
 def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:

@@ -5,8 +5,8 @@ prepared it), the traced layer, the cursor, the sample, breakpoints, watches, fo
 *edits*, replayed on open — never their arrays), an optional second input for comparison, and
 an opaque ``view`` dict the GUI hands in and gets back.
 
-Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-``os.replace``; a crash or error leaves the previous file as it was. Opening refuses, with a
+Writes go through ``engine.files.atomic_write``: a crash or error leaves the previous file as
+it was. Opening refuses, with a
 ScopeError naming the file, a file that is not a session, is corrupt, was written by a newer
 format version, or whose model file changed since (hash differs).
 """
@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ScopeError
+from .files import atomic_write
 from .forks import Edit
 
 FORMAT = "lstm-scope-session"
@@ -126,23 +125,11 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
     except (TypeError, ValueError) as exc:
         raise ScopeError(f"{path}: the view settings cannot be saved ({exc})") from None
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("session.json", text)
-                for name, data in arrays.items():
-                    zf.writestr(name, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, inputs=[("model", mfile)]) as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("session.json", text)
+            for name, data in arrays.items():
+                zf.writestr(name, data)
     return path
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputFileError
+from .files import atomic_write
 from .trace import LayerTrace, TraceResult
 
 States = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -62,7 +63,7 @@ def _join_layer(parts: list[LayerTrace]) -> LayerTrace:
 
 
 def save_states(path: str | Path, states: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                layer: str | None = None) -> None:
+                layer: str | None = None, *, inputs: Iterable[tuple[str, Any]] = ()) -> None:
     """Write ``NAME/h0``, ``NAME/c0`` for every layer, plus ``h0``/``c0`` for ``layer``."""
     arrays: dict[str, np.ndarray] = {}
     for name, (h, c) in states.items():
@@ -70,7 +71,8 @@ def save_states(path: str | Path, states: Mapping[str, tuple[np.ndarray, np.ndar
         arrays[f"{name}/c0"] = np.asarray(c, np.float32)
     if layer is not None and layer in states:
         arrays["h0"], arrays["c0"] = (np.asarray(a, np.float32) for a in states[layer])
-    np.savez(path, **arrays)
+    with atomic_write(path, inputs=inputs) as fh:
+        np.savez(fh, **arrays)
 
 
 def load_states(path: str | Path, default_layer: str) -> States:

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from engine import __version__
 from engine.errors import ScopeError
-from engine.export import ViewContext, atomic_write, check_writable
+from engine.export import ViewContext, check_writable
+from engine.files import write_bytes
 from gui.panels.badges import badge_texts
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
@@ -619,7 +620,7 @@ def _save_qimage(image: QImage, path: str | Path, fmt: str) -> None:
 
 
 def _write_bytes(path: str | Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    write_bytes(path, data)
 
 
 def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,
