@@ -75,6 +75,8 @@ def check_readable(path: PathLike, what: str = "file", error: type[ScopeError] =
         raise error(f"{describe(p)}: no such file") from None
     except OSError as exc:
         raise error(f"{describe(p)}: cannot read the {what} ({_os_reason(exc)})") from None
+    except ValueError:          # an embedded NUL byte
+        raise error(f"{describe(p)}: not a valid file name") from None
     if stat.S_ISDIR(st.st_mode):
         raise error(f"{describe(p)}: is a folder, not a {what}")
     if not stat.S_ISREG(st.st_mode):
@@ -115,13 +117,15 @@ def check_output(path: PathLike, *, inputs: Iterable[tuple[str, PathLike | None]
         if other is not None and os.fspath(other) != "" and same_file(p, other):
             raise ScopeError(f"{describe(p)}: is also the {role}; writing it would destroy "
                              f"that file; choose another output name")
-    target = Path(os.path.realpath(p))
     try:
+        target = Path(os.path.realpath(p))
         st = os.stat(target)
     except FileNotFoundError:
         st = None
     except OSError as exc:
         raise ScopeError(f"{describe(p)}: cannot write here ({_os_reason(exc)})") from None
+    except ValueError:          # an embedded NUL byte
+        raise ScopeError(f"{describe(p)}: not a valid file name") from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise ScopeError(f"{describe(p)}: is a folder; give a file name")
@@ -132,7 +136,7 @@ def check_output(path: PathLike, *, inputs: Iterable[tuple[str, PathLike | None]
         raise ScopeError(f"{describe(p)}: is in a kernel pseudo-filesystem (/proc, /sys, /dev); "
                          f"write to a file on disk")
     folder = target.parent
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         raise ScopeError(f"{describe(p)}: the folder {describe(folder)} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ScopeError(f"{describe(p)}: cannot write in the folder {describe(folder)} "
