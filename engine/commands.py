@@ -11,7 +11,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import InputFileError, ScopeError
+from .budget import check_bytes, memory_budget
+from .errors import InitialStateError, InputFileError, ScopeError, describe
 from .files import atomic_write, check_output
 from .inputs import read_input
 from .loaders import load_model
@@ -92,13 +93,18 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         states = load_states(initial_state, model.traced_layers[index].name)
         if layer_input:   # only the traced layer runs
             states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
+    check_trace_size(model, x, index, layer_input)
     try:
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
-    except InputFileError as exc:
-        if input_path is None or str(input_path) in str(exc):
+    except InitialStateError as exc:     # a state that does not fit: the state file's fault
+        if initial_state is None or describe(initial_state) in str(exc):
             raise
-        raise InputFileError(f"{input_path}: {exc}") from None
+        raise InitialStateError(f"{describe(initial_state)}: {exc}") from None
+    except InputFileError as exc:
+        if input_path is None or describe(input_path) in str(exc):
+            raise
+        raise InputFileError(f"{describe(input_path)}: {exc}") from None
     traced = result.layer(model.traced_layers[index].name)
     arrays = traced.arrays()
     arrays["output"] = np.asarray(result.output)
@@ -113,6 +119,20 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     if state_out is not None:
         save_states(state_out, result.states, traced.name, inputs=inputs)
     return 0
+
+
+def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool) -> None:
+    """Refuse, before any work, a run whose trace would not fit the memory budget, naming a
+    range of steps that would."""
+    from .presets import trace_bytes
+    arr = model.prepare_input(x, layer_input=index if layer_input else None)
+    batch, steps = int(arr.shape[0]), int(arr.shape[1]) if arr.ndim > 1 else 1
+    layers = [model.traced_layers[index]] if layer_input else model.traced_layers
+    per_step = sum(trace_bytes(batch, 1, info.units, info.input_dim, info.weights.state_size)
+                   for info in layers)
+    fits = max(1, memory_budget() // max(per_step, 1))
+    check_bytes(per_step * steps, f"tracing {steps:,} steps of {batch} sample(s)",
+                hint=f"trace at most about {fits:,} steps at a time, e.g. --steps 0:{fits}")
 
 
 def input_roles(model_spec: str, input_path: str | None = None,

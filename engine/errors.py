@@ -23,6 +23,10 @@ class InputFileError(ScopeError):
     """The input sequence is missing, malformed, or does not fit the model."""
 
 
+class InitialStateError(InputFileError):
+    """An initial state (``--initial-state``, a carried state) does not fit the model."""
+
+
 def describe(path: object) -> str:
     """A path as messages show it: as typed, or quoted like Python's repr when it holds a
     newline or another character a terminal would not show, so an error stays one line."""
