@@ -16,13 +16,21 @@ SUBCOMMANDS = ("trace", "info", "export", "bench")
 RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error (usage is in --help)."""
+
+    def error(self, message: str):
+        from engine.errors import one_line
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def _version() -> str:
     from engine import __version__
     return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstm-scope", description="Step an LSTM one timestep at a time and watch every unit.")
     parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
     sub = parser.add_subparsers(dest="command")
@@ -80,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstm-scope", description=__doc__,
+    parser = _Parser(prog="lstm-scope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
     parser.add_argument("model", nargs="?", default=None, help="model file or demo[:NAME]")

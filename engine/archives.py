@@ -4,7 +4,7 @@ Every size a file declares (a zip member's uncompressed size, an ``.npy`` header
 checked against the memory budget and against the bytes actually present *before* anything is
 inflated or allocated; every way a corrupt header or stream fails (``zlib.error``,
 ``tokenize.TokenError``, ``BadZipFile``, ``EOFError`` ...) becomes one line naming the file
-(see docs/architecture.md, "Bounded reads").
+(see docs/architecture.md, "Files in, files out").
 """
 
 from __future__ import annotations

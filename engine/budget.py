@@ -4,7 +4,7 @@ A file's own header says how big its contents are (a zip member's size, an ``.np
 HDF5 dataset's shape, an ONNX tensor's dims); a trace's size follows from the input's length
 and the model's units. Each is checked against this budget *before* anything is read, inflated
 or allocated, so a 2 TB header or a deflate bomb is one clear line, never ``MemoryError``
-(see docs/architecture.md, "Bounded reads"). ``LSTM_SCOPE_MEMORY_BUDGET`` (bytes, or with a
+(see docs/architecture.md, "Files in, files out"). ``LSTM_SCOPE_MEMORY_BUDGET`` (bytes, or with a
 K/M/G suffix) changes it.
 """
 

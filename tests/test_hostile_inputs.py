@@ -503,3 +503,24 @@ def test_any_evaluation_failure_is_the_expressions_own_error(monkeypatch):
             return None
     with pytest.raises(expr.ExprError, match="cannot evaluate"):
         e.evaluate(Broken())
+
+
+def test_a_breakpoint_failing_at_evaluation_reports_inline_and_never_hits(monkeypatch):
+    from engine import Session, load_model
+    from engine.debugger import Debugger
+    from engine.expr import Expr, ExprError
+    dbg = Debugger(Session(load_model("demo:small"), np.zeros((1, 30, 2), np.float32)))
+    bp = dbg.add_breakpoint("mean(h) > 0")
+    real = Expr.truth
+
+    def failing(self, env):
+        raise ExprError("cannot evaluate: out of memory", 0, self.text)
+    monkeypatch.setattr(Expr, "truth", failing)
+    assert dbg.all_hits()[bp.id].size == 0
+    assert "out of memory" in bp.error
+    result = dbg.run_to_hit(1)
+    assert not result.hit
+    monkeypatch.setattr(Expr, "truth", real)
+    dbg.set_enabled(bp.id, True)       # any change asks for the hits again
+    dbg.all_hits()
+    assert bp.error == ""

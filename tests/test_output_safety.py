@@ -248,3 +248,16 @@ def test_state_out_failing_midway_leaves_the_old_file(work, capsys, monkeypatch)
     assert_one_line(code, err, "s.npz", "no space left", "unchanged")
     assert state.read_bytes() == old
     assert not [p for p in tmp.iterdir() if p.name.endswith(".part")]
+
+
+def test_window_export_refuses_the_shown_model_and_input(work):
+    from types import SimpleNamespace
+
+    from gui.export.figure import export_view
+    tmp, model, x = work
+    before = snapshot(tmp)
+    for target in (model, x):
+        host = SimpleNamespace(session_model=SimpleNamespace(source=str(model), input_source=str(x)))
+        with pytest.raises(ScopeError, match="destroy"):
+            export_view(host, "units", target.with_suffix(".npz") if target == x else target)
+    assert snapshot(tmp) == before

@@ -92,7 +92,10 @@ def _safetensors(path: Path, select: str | None) -> Model:
 
 
 def _onnx(path: Path, select: str | None) -> Model:
+    from ..budget import check_bytes
     from .onnx_model import load_onnx
+    # protobuf holds the whole file and numpy a copy of every tensor
+    check_bytes(2 * path.stat().st_size, f"{describe(path)}: the ONNX model", error=ModelFileError)
     return load_onnx(path)
 
 

@@ -8,7 +8,7 @@ checking each declared size against the budget first and reporting progress as i
 child that reports nothing for ``read_timeout()`` seconds is killed and the load fails with one
 line; ``cancel_reads()`` (the window's Cancel) kills it at once. Soft and external links are
 not followed: an external link could name any file on the machine.
-See docs/architecture.md, "Bounded reads".
+See docs/architecture.md, "Files in, files out".
 """
 
 from __future__ import annotations

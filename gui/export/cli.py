@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
-from engine.commands import input_roles, parse_slice, resolve_input
+from engine.commands import check_trace_size, input_roles, parse_slice, resolve_input
 from engine.errors import InputFileError, ScopeError
 from engine.export import DATA_SUFFIXES, ViewContext, export_data
 from engine.files import check_output
@@ -70,7 +70,9 @@ def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
     model = load_model(args.model)
     x = resolve_input(model, args.input, args.key)
     try:
-        session = Session(model, x, layer=model.layer_index(args.layer))
+        index = model.layer_index(args.layer)
+        check_trace_size(model, x, index, layer_input=False)
+        session = Session(model, x, layer=index)
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):
             raise

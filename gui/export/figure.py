@@ -627,13 +627,16 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
                 width: int | None = None, positions: range | None = None,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
+    from engine.commands import input_roles
     from engine.export import DATA_SUFFIXES, export_data
     path = Path(path)
     suffix = path.suffix.lower()
-    check_writable(path)
+    shown = host.session_model
+    inputs = input_roles(getattr(shown, "source", ""), getattr(shown, "input_source", None))
+    check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
-        export_data(path, host.session_model.full(), ctx)
+        export_data(path, host.session_model.full(), ctx, inputs=inputs)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")
