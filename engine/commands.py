@@ -93,8 +93,8 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         states = load_states(initial_state, model.traced_layers[index].name)
         if layer_input:   # only the traced layer runs
             states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
-    check_trace_size(model, x, index, layer_input)
     try:
+        check_trace_size(model, x, index, layer_input)
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
     except InitialStateError as exc:     # a state that does not fit: the state file's fault

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import ScopeError, describe
 
@@ -53,6 +53,8 @@ def _kind(mode: int) -> str:
 
 def _under_pseudo_fs(path: Path) -> bool:
     text = str(path)
+    if text.startswith("/dev/shm/"):        # shared memory holds ordinary files
+        return False
     return any(text == root or text.startswith(root + "/") for root in _PSEUDO_ROOTS)
 
 
@@ -153,16 +155,26 @@ def check_output(path: PathLike, *, inputs: Iterable[tuple[str, PathLike | None]
     return p
 
 
-@contextmanager
-def atomic_write(path: PathLike, *, text: bool = False,
-                 inputs: Iterable[tuple[str, PathLike | None]] = ()) -> Iterator[IO]:
-    """``with atomic_write(path) as fh: fh.write(...)`` — the one way LSTM Scope writes a file.
+def atomic_write(path: PathLike, write: Callable[[Path], object] | None = None, *,
+                 text: bool = False, inputs: Iterable[tuple[str, PathLike | None]] = ()) -> Any:
+    """The one way LSTM Scope writes a file: ``with atomic_write(path) as fh: fh.write(...)``.
 
-    Yields a binary file (a UTF-8 text file with ``newline=''`` when ``text``) open on a
-    temporary file beside the target (beside a symlink's target: the link is kept); on success it
-    is fsynced and renamed over the target, on any failure removed, and the old file is left as
-    it was. OSErrors become one ScopeError naming ``path``.
+    The context manager yields a binary file (a UTF-8 text sink with newlines as written when
+    ``text``) open on a temporary file beside the target (beside a symlink's target: the link is
+    kept); on success it is fsynced and renamed over the target, on any failure removed, and
+    the old file is left as it was. OSErrors become one ScopeError naming ``path``.
+    ``atomic_write(path, write)`` instead calls ``write(temporary_path)`` and finishes at once.
     """
+    if write is None:
+        return _atomic(path, text=text, inputs=inputs)
+    with _atomic(path, inputs=inputs, want_path=True) as tmp:
+        write(tmp)
+    return None
+
+
+@contextmanager
+def _atomic(path: PathLike, *, text: bool = False, inputs: Iterable[tuple[str, PathLike | None]] = (),
+            want_path: bool = False) -> Iterator[Any]:
     p = check_output(path, inputs=inputs)
     target = Path(os.path.realpath(p))
     try:
@@ -173,7 +185,10 @@ def atomic_write(path: PathLike, *, text: bool = False,
     try:
         fd, tmp = tempfile.mkstemp(prefix=".lstmscope-", suffix=".part", dir=target.parent)
         with os.fdopen(fd, "wb") as raw:
-            yield _TextSink(raw) if text else raw
+            if want_path:
+                yield Path(tmp)             # the caller writes by name; we sync this inode
+            else:
+                yield _TextSink(raw) if text else raw
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, mode)

@@ -72,6 +72,13 @@ def test_the_worker_reads_the_same_model_as_before():
     np.testing.assert_allclose(out.h, ref["layer0_h"], rtol=1e-5, atol=1e-5)
 
 
+def test_the_window_reads_through_a_forkserver(monkeypatch):
+    """With threads or Qt running the reader is started by a forkserver, never forked."""
+    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("forkserver"))
+    model = load_model(H5)
+    assert model.traced_layers[0].units == 4
+
+
 def test_dataset_declaring_more_than_the_budget_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     path = tmp_path / "big.h5"

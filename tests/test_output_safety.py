@@ -261,3 +261,13 @@ def test_window_export_refuses_the_shown_model_and_input(work):
         with pytest.raises(ScopeError, match="destroy"):
             export_view(host, "units", target.with_suffix(".npz") if target == x else target)
     assert snapshot(tmp) == before
+
+
+def test_atomic_write_also_takes_a_function_writing_a_path(tmp_path):
+    out = tmp_path / "c.txt"
+    out.write_text("old")
+    atomic_write(out, lambda tmp: tmp.write_text("new"))
+    assert out.read_text() == "new"
+    with pytest.raises(ScopeError, match="unchanged"):
+        atomic_write(out, lambda tmp: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    assert out.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]

@@ -17,6 +17,7 @@ import io
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -199,9 +200,9 @@ def _first_line(exc: BaseException) -> str:
 # --- the parent ------------------------------------------------------------------------------
 def _context() -> Any:
     """fork when nothing else runs in this process (the CLI: no re-import, ~ms); forkserver when
-    threads run (the window), where forking a threaded process is unsafe."""
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    return multiprocessing.get_context(method)
+    threads run or Qt is loaded (the window), where forking a threaded process is unsafe."""
+    alone = threading.active_count() == 1 and "PySide6.QtCore" not in sys.modules
+    return multiprocessing.get_context("fork" if alone else "forkserver")
 
 
 def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
