@@ -29,7 +29,7 @@ import numpy as np
 from ..budget import BudgetError, array_bytes, check_bytes, memory_budget
 from ..errors import ModelFileError, ScopeError
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 4.0
 MAX_DEPTH = 32
 MAX_OBJECTS = 100_000
 SLICE_BYTES = 64 * 1024**2        # big datasets are read in slices, with progress between
@@ -122,9 +122,10 @@ class _Walker:
     def attrs(self, obj: Any, where: str) -> dict[str, Any]:
         out = {}
         for name in obj.attrs:
-            try:
-                size = obj.attrs.get_id(name).get_storage_size()
-            except Exception:  # noqa: BLE001 - variable-length values report no storage size
+            attr = obj.attrs.get_id(name)
+            try:       # what the dataspace declares (a corrupt one can claim terabytes)
+                size = array_bytes(attr.shape or (), attr.dtype.itemsize)
+            except Exception:  # noqa: BLE001 - null dataspaces and odd types declare nothing
                 size = 0
             self.count(size, f"{where} attribute {name!r}")
             out[name] = obj.attrs[name]
@@ -174,8 +175,9 @@ def _walk(source: Any, skip: tuple[str, ...], conn: Any = None) -> H5Group:
         return _Walker(conn, skip).group(h5, "", 0)
 
 
-def _child(conn: Any, source: Any, skip: tuple[str, ...]) -> None:
+def _child(conn: Any, source: Any, skip: tuple[str, ...], budget: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
+    os.environ["LSTM_SCOPE_MEMORY_BUDGET"] = str(budget)   # a forkserver has its own environment
     try:
         import h5py
         conn.send(("ready", h5py.__version__))       # the time limit starts after the import
@@ -214,8 +216,9 @@ def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
         return _walk(source if isinstance(source, bytes) else str(source), skip)
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, source if isinstance(source, bytes) else str(source), skip),
-                       daemon=True)
+    proc = ctx.Process(target=_child, daemon=True,
+                       args=(child, source if isinstance(source, bytes) else str(source), skip,
+                             memory_budget()))
     with _LOCK:
         _ACTIVE.add(proc)
     try:
@@ -231,17 +234,52 @@ def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
         parent.close()
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used (Linux /proc), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Watchdog:
+    """Has the reader gone ``limit`` seconds without progress? Counted in the reader's own CPU
+    time where the system reports it (a corrupt heap makes HDF5 spin at 100% CPU, while a
+    reader merely starved by a busy machine uses none), with wall time ``WALL_FACTOR`` times
+    longer as the bound for a reader that is stuck without spinning."""
+
+    WALL_FACTOR = 5
+
+    def __init__(self, pid: int, limit: float) -> None:
+        self.pid, self.limit = pid, limit
+        self.reset(first=True)
+
+    def reset(self, first: bool = False) -> None:
+        self.wall = time.monotonic() + (max(self.limit, 60.0) if first else 0.0)
+        self.cpu = _cpu_seconds(self.pid)
+
+    def expired(self) -> bool:
+        waited = time.monotonic() - self.wall
+        if waited > self.limit * self.WALL_FACTOR:
+            return True
+        now = _cpu_seconds(self.pid)
+        if now is None or self.cpu is None:
+            return waited > self.limit
+        return waited > 0 and now - self.cpu > self.limit
+
+
 def _wait(proc: Any, conn: Any, where: str) -> H5Group:
     limit = read_timeout()
-    deadline = time.monotonic() + max(limit, 60.0)    # importing h5py: generous, not counted
+    dog = _Watchdog(proc.pid, limit)    # before "ready" (importing h5py) it waits 60 s more
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if dog.expired():
             raise ModelFileError(
                 f"{where}: reading the file's HDF5 structure made no progress for {limit:g} s "
                 f"(a corrupt file can make the HDF5 library loop forever); abandoned")
         try:
-            ready = conn.poll(min(remaining, 0.25))
+            ready = conn.poll(0.25)
         except (OSError, EOFError):
             ready = False
         if not ready:
@@ -253,7 +291,7 @@ def _wait(proc: Any, conn: Any, where: str) -> H5Group:
         except (EOFError, OSError):
             break
         if kind in ("ready", "progress"):
-            deadline = time.monotonic() + limit
+            dog.reset()
             continue
         if kind == "done":
             return payload
