@@ -301,7 +301,7 @@ def _wait(proc: Any, conn: Any, where: str) -> H5Group:
     proc.join(timeout=1)
     if proc.exitcode == -signal.SIGKILL:
         raise ReadCancelled(f"{where}: loading was cancelled")
-    raise ModelFileError(f"{where}: the HDF5 reader stopped unexpectedly (exit code "
+    raise ModelFileError(f"{where}: the HDF5 reader ended without an answer (exit code "
                          f"{proc.exitcode}); the file is probably corrupt")
 
 

@@ -161,7 +161,7 @@ def run_cli(capsys, args: list) -> tuple[int, str]:
     if code == 2:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("lstm-scope: error: "), err
-        assert "unexpected" not in lines[0], lines[0]      # a bug's last-resort line
+        assert "a bug in LSTM Scope" not in lines[0], lines[0]      # the last-resort line
     else:
         assert all(line.startswith("warning: ") for line in err.strip().splitlines()), err
     return code, err
