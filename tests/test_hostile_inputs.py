@@ -524,3 +524,18 @@ def test_a_breakpoint_failing_at_evaluation_reports_inline_and_never_hits(monkey
     dbg.set_enabled(bp.id, True)       # any change asks for the hits again
     dbg.all_hits()
     assert bp.error == ""
+
+
+def test_framework_logs_are_turned_down(monkeypatch):
+    import sys
+    import types
+
+    from engine.quiet import quiet_frameworks
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    seen = []
+    fake = types.SimpleNamespace(set_default_logger_severity=seen.append)
+    monkeypatch.setitem(sys.modules, "onnxruntime", fake)
+    import warnings
+    with warnings.catch_warnings():
+        quiet_frameworks()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and seen == [3]
