@@ -9,16 +9,23 @@ Keras 3 itself refuses most Keras 2 LSTM files (``time_major``); we read them di
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..model import Model
-from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder, data_layers
+from .h5read import H5Group, read_h5
+from .keras3 import (
+    CONFIG_ERRORS,
+    _is_chain,
+    add_graph_warnings,
+    build_or_placeholder,
+    data_layers,
+    malformed,
+    parse_json,
+)
 
 
 def _text(value: Any) -> str:
@@ -29,47 +36,64 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _layer_arrays(weights_root: h5py.Group | None, layer_name: str) -> list[np.ndarray]:
+def _layer_arrays(weights_root: H5Group | None, layer_name: str) -> list[np.ndarray]:
     """A layer's arrays in the writer's order (``weight_names``)."""
     if weights_root is None or layer_name not in weights_root:
         return []
     group = weights_root[layer_name]
+    if not isinstance(group, H5Group):
+        raise ModelFileError(f"layer '{layer_name}': its weights are not a group")
     names = group.attrs.get("weight_names", [])
     if isinstance(names, np.ndarray) and names.dtype.kind == "f":   # weightless: empty floats
         names = []
     try:
-        return [np.asarray(group[_text(n)]) for n in names]
+        arrays = [group[_text(n)] for n in np.ravel(names)]
     except KeyError as exc:
         raise ModelFileError(f"layer '{layer_name}': a weight listed in weight_names is missing "
                              f"from the file ({exc})") from None
+    if any(isinstance(a, H5Group) for a in arrays):
+        raise ModelFileError(f"layer '{layer_name}': a name in weight_names is a group, not an "
+                             f"array")
+    return [np.asarray(a) for a in arrays]
 
 
 def load_keras_h5(path: Path) -> Model:
+    where = describe(path)
+    root = read_h5(path, where, skip=("optimizer_weights",))
+    if "model_config" not in root.attrs:
+        if "layer_names" in root.attrs or "model_weights" in root or "layers" in root:
+            raise ModelFileError(
+                f"{where}: this .h5 holds weights only, no model config (save_weights); "
+                f"save the whole model with model.save('model.keras') or "
+                f"model.save('model.h5')")
+        raise ModelFileError(f"{where}: an HDF5 file but not a Keras model (no "
+                             f"model_config attribute)")
     try:
-        with h5py.File(path, "r") as h5:
-            if "model_config" not in h5.attrs:
-                if "layer_names" in h5.attrs or "model_weights" in h5 or "layers" in h5:
-                    raise ModelFileError(
-                        f"{path}: this .h5 holds weights only, no model config (save_weights); "
-                        f"save the whole model with model.save('model.keras') or "
-                        f"model.save('model.h5')")
-                raise ModelFileError(f"{path}: an HDF5 file but not a Keras model (no "
-                                     f"model_config attribute)")
-            try:
-                config = json.loads(_text(h5.attrs["model_config"]))
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ModelFileError(f"{path}: the model_config attribute is not valid JSON ({exc})") from None
-            version = _text(h5.attrs.get("keras_version", "2"))
-            backend = _text(h5.attrs.get("backend", ""))
-            if version.startswith("1."):
-                raise UnsupportedModelError(
-                    f"{path}: written by Keras {version}, whose LSTM stores 12 per-gate arrays; "
-                    f"LSTM Scope reads Keras 2 and 3 files: load and re-save it with Keras 2")
-            legacy = not version.startswith("3")
-            weights_root = h5.get("model_weights")
-            return _build(config, weights_root, path, legacy, version, backend)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
+        text = _text(root.attrs["model_config"])
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: the model_config attribute is not UTF-8 text") from None
+    config = parse_json(text, where, "the model_config attribute")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the model_config attribute holds a "
+                             f"{type(config).__name__}, not a model config object")
+    try:
+        version = _text(root.attrs.get("keras_version", "2"))
+        backend = _text(root.attrs.get("backend", ""))
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: the keras_version attribute is not UTF-8 text") from None
+    if version.startswith("1."):
+        raise UnsupportedModelError(
+            f"{where}: written by Keras {version}, whose LSTM stores 12 per-gate arrays; "
+            f"LSTM Scope reads Keras 2 and 3 files: load and re-save it with Keras 2")
+    legacy = not version.startswith("3")
+    weights_root = root.get("model_weights")
+    if weights_root is not None and not isinstance(weights_root, H5Group):
+        raise ModelFileError(f"{where}: model_weights is not a group of layers")
+    try:
+        return _build(config, weights_root, path, legacy, version, backend)
+    except CONFIG_ERRORS as exc:
+        raise ModelFileError(f"{where}: the model_config attribute is not a model config Keras "
+                             f"writes ({malformed(exc)})") from None
 
 
 def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, version: str,
