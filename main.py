@@ -16,6 +16,14 @@ SUBCOMMANDS = ("trace", "info", "export", "bench")
 RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error (usage is in --help)."""
+
+    def error(self, message: str):
+        from engine.errors import one_line
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def _version() -> str:
     from engine import __version__
     return __version__
@@ -40,7 +48,7 @@ def open_options(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lstm-scope", description="Step an LSTM one timestep at a time and watch every unit.")
     parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
     sub = parser.add_subparsers(dest="command")
@@ -103,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstm-scope", description=__doc__,
+    parser = _Parser(prog="lstm-scope", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
     parser.add_argument("model", nargs="?", default=None, help="model file or demo[:NAME]")
@@ -146,18 +154,26 @@ def dispatch(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python main.py`` and the ``lstm-scope`` console script."""
+    """Entry point of ``python main.py`` and the ``lstm-scope`` console script.
+
+    Whatever goes wrong ends as one line on stderr and exit code 2: a ScopeError says what is
+    wrong with the user's files; anything else is a bug, reported as one line asking for a
+    report (``LSTM_SCOPE_TRACEBACK=1`` shows the traceback instead).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from engine.errors import ScopeError
+        from engine.errors import ScopeError, one_line
+        if argv and argv[0] in SUBCOMMANDS:
+            from engine.quiet import quiet_frameworks
+            quiet_frameworks()
         try:
             return dispatch(argv)
         except ScopeError as exc:
-            print(f"lstm-scope: error: {exc}", file=sys.stderr)
+            print(f"lstm-scope: error: {one_line(str(exc))}", file=sys.stderr)
             return 2
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in RUNTIME_MODULES:
-            raise
+            return _unexpected(exc)
         print(f"lstm-scope: error: the package '{exc.name}' is not installed; install LSTM Scope "
               f"with its dependencies: pip install -e .", file=sys.stderr)
         return 2
@@ -167,6 +183,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("lstm-scope: error: out of memory (try a shorter input or fewer units)", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("lstm-scope: error: the file is nested too deeply to read", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """A bug in LSTM Scope: one line asking for a report (the traceback on request)."""
+    import os
+    if os.environ.get("LSTM_SCOPE_TRACEBACK"):
+        raise exc
+    text = "".join(c if c.isprintable() else " " for c in str(exc)).strip()[:200]
+    print(f"lstm-scope: error: unexpected {type(exc).__name__}{': ' + text if text else ''} "
+          f"(a bug in LSTM Scope; please report it with the command you ran, or rerun with "
+          f"LSTM_SCOPE_TRACEBACK=1 to see where)", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

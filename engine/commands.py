@@ -7,13 +7,13 @@ which turns it into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import InputFileError, ScopeError
-from .export import check_writable
+from .budget import check_bytes, memory_budget
+from .errors import InitialStateError, InputFileError, ScopeError, describe
+from .files import atomic_write, check_output
 from .inputs import read_model_input
 from .loaders import load_model
 from .model import Model
@@ -84,6 +84,10 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     traced layer; ``--state-out`` writes every layer's final state in that same format, so a
     stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
     from .stateful import load_states, save_states
+    inputs = input_roles(model_spec, input_path, initial_state)
+    check_output(out, inputs=inputs, suffixes=(".npz",))
+    if state_out is not None:
+        check_output(state_out, inputs=[*inputs, ("--out file", out)], suffixes=(".npz",))
     model = load_model(model_spec, **(options or {}))
     print_warnings(model.warnings, err)
     seen = len(model.warnings)
@@ -95,12 +99,17 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         if layer_input:   # only the traced layer runs
             states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
     try:
+        check_trace_size(model, x, index, layer_input)
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
-    except InputFileError as exc:
-        if input_path is None or str(input_path) in str(exc):
+    except InitialStateError as exc:     # a state that does not fit: the state file's fault
+        if initial_state is None or describe(initial_state) in str(exc):
             raise
-        raise InputFileError(f"{input_path}: {exc}") from None
+        raise InitialStateError(f"{describe(initial_state)}: {exc}") from None
+    except InputFileError as exc:
+        if input_path is None or describe(input_path) in str(exc):
+            raise
+        raise InputFileError(f"{describe(input_path)}: {exc}") from None
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     name = model.traced_layers[index].name
     if name not in result.names:
@@ -114,11 +123,10 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     arrays["meta"] = np.array(json.dumps(meta))
     for note in nonfinite_warnings(model, arrays["x"], arrays):
         print(f"warning: {note}", file=err)
-    check_writable(out)
-    np.savez(Path(out), **arrays)
+    with atomic_write(out, inputs=inputs) as fh:
+        np.savez(fh, **arrays)
     if state_out is not None:
-        check_writable(state_out)
-        save_states(state_out, result.states, traced.name)
+        save_states(state_out, result.states, traced.name, inputs=inputs)
     return 0
 
 
@@ -135,6 +143,34 @@ def run_notes(model: Model, x: Any, layer_input: bool = False, *, seen: int = 0)
     if model.runtime is not None and not layer_input:
         notes += model.capture(x).notes
     return notes
+
+
+def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool) -> None:
+    """Refuse, before any work, a run whose trace would not fit the memory budget, naming a
+    range of steps that would. (A captured model's input is the framework's: its LSTMs' step
+    counts are known only after the capture.)"""
+    from .presets import trace_bytes
+    if model.runtime is not None and not layer_input:
+        return
+    arr = model.prepare_input(x, layer_input=index if layer_input else None)
+    if isinstance(arr, dict):
+        return
+    batch, steps = int(arr.shape[0]), int(arr.shape[1]) if arr.ndim > 1 else 1
+    layers = [model.traced_layers[index]] if layer_input else model.traced_layers
+    per_step = sum(trace_bytes(batch, 1, info.units, info.input_dim, info.weights.state_size)
+                   for info in layers)
+    fits = max(1, memory_budget() // max(per_step, 1))
+    check_bytes(per_step * steps, f"tracing {steps:,} steps of {batch} sample(s)",
+                hint=f"trace at most about {fits:,} steps at a time, e.g. --steps 0:{fits}")
+
+
+def input_roles(model_spec: str, input_path: str | None = None,
+                initial_state: str | None = None) -> list[tuple[str, str | None]]:
+    """The files a run reads, by role: an output may be none of them."""
+    from .session_file import model_file
+    mfile = model_file(str(model_spec))
+    return [("model", str(mfile) if mfile is not None else None), ("--input file", input_path),
+            ("--initial-state file", initial_state)]
 
 
 def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,

@@ -154,6 +154,7 @@ class Breakpoint:
     label: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     id: int = -1
+    error: str = ""           # why the condition could not be evaluated last time (it holds nowhere)
 
     @property
     def title(self) -> str:
@@ -313,9 +314,13 @@ class Debugger:
 
     def _hits_in(self, runner: DirectionRunner, p0: int, p1: int, bp: Breakpoint) -> np.ndarray:
         """Bool (p1 - p0,): does ``bp`` hit at processing indices p0..p1-1 (needs p0-1 too)?"""
-        e = self.compile(bp.expression)
         lo = max(p0 - 1, 0)
-        holds = e.truth(RangeEnv(runner, lo, p1, self._samples()))
+        try:
+            holds = self.compile(bp.expression).truth(RangeEnv(runner, lo, p1, self._samples()))
+            bp.error = ""
+        except ExprError as exc:      # the breakpoint's own inline error; it never hits
+            bp.error = exc.message
+            return np.zeros(p1 - p0, bool)
         if bp.every_step:
             return holds[p0 - lo:]
         if lo == p0:      # p0 == 0: nothing holds before the first step

@@ -23,6 +23,19 @@ class InputFileError(ScopeError):
     """The input sequence is missing, malformed, or does not fit the model."""
 
 
+class InitialStateError(InputFileError):
+    """An initial state (``--initial-state``, a carried state) does not fit the model."""
+
+
 def describe(path: object) -> str:
-    """Short display form of a path for messages."""
-    return str(path)
+    """A path as messages show it: as typed, or quoted like Python's repr when it holds a
+    newline or another character a terminal would not show, so an error stays one line."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped: what the CLI prints is always one line."""
+    if message.isprintable():
+        return message
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)

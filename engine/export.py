@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from .analysis import cell_breakdown
 from .cell import GATES
-from .errors import ScopeError
+from .errors import ScopeError, describe
+from .files import atomic_write, check_output
 from .trace import ARRAY_NAMES, LayerTrace
 
 VIEWS = ("units", "layer", "cell", "window")
@@ -184,57 +184,40 @@ def _fmt_column(values: np.ndarray) -> list[str]:
     return [f"{v:.9g}" for v in values.tolist()]
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+def write_npz(fh: IO[bytes], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     data = dict(arrays)
     data["meta"] = np.array(json.dumps(meta))
-    with open(path, "wb") as fh:
-        np.savez(fh, **data)
+    np.savez(fh, **data)
 
 
-def write_csv(path: str | Path, header: list[str], rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
+def write_csv(fh: IO[str], header: list[str], rows) -> None:
+    writer = csv.writer(fh)
+    writer.writerow(header)
+    writer.writerows(rows)
 
 
-def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext) -> Path:
+def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext, *,
+                inputs: Iterable[tuple[str, Any]] = ()) -> Path:
     """Write the numbers behind ``ctx``'s view to ``path`` (.csv or .npz)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DATA_SUFFIXES:
-        raise ScopeError(f"{path}: data exports are .csv or .npz")
+        raise ScopeError(f"{describe(path)}: data exports are .csv or .npz")
+    check_output(path, inputs=inputs)
     if suffix == ".npz":
-        atomic_write(path, lambda tmp: write_npz(tmp, view_arrays(trace, ctx), ctx.describe()))
+        arrays = view_arrays(trace, ctx)
+        with atomic_write(path, inputs=inputs) as fh:
+            write_npz(fh, arrays, ctx.describe())
     else:
         header, rows = (cell_table if ctx.view == "cell" else lane_table)(trace, ctx)
-        atomic_write(path, lambda tmp: write_csv(tmp, header, rows))
+        with atomic_write(path, text=True, inputs=inputs) as fh:
+            write_csv(fh, header, rows)
     return path
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """``write`` a temporary file beside ``path``, then rename it: a failure never leaves half
-    a file nor truncates an old one. Errors become one ScopeError naming ``path``."""
-    path = Path(path)
-    check_writable(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ScopeError(f"{path}: could not write ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def check_writable(path: str | Path) -> None:
+def check_writable(path: str | Path, inputs: Iterable[tuple[str, Any]] = ()) -> None:
     """A clear error before any work when the file cannot be written where asked."""
-    path = Path(path)
-    if path.is_dir():
-        raise ScopeError(f"{path}: is a folder; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise ScopeError(f"{path}: the folder {parent} does not exist")
+    check_output(path, inputs=inputs)
 
 
 __all__ = ["ARRAY_NAMES", "VIEWS", "ViewContext", "atomic_write", "cell_arrays", "check_writable",

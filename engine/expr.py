@@ -41,12 +41,30 @@ from .cell import GATES
 from .errors import ScopeError
 
 MAX_LENGTH = 2000
+# Evaluation recurses once per level (a few frames each): 100 levels stay far below Python's
+# recursion limit even from deep inside the window's event handling.
+MAX_DEPTH = 100
 SIGNAL_NAMES = ("i", "f", "g", "o", "c", "h", "x")
 PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in GATES)
 NAMES = (*SIGNAL_NAMES, *PART_NAMES, "t")
 REDUCERS = ("any", "all", "max", "min", "mean", "sum", "count")
 ELEMENTWISE = ("abs", "isnan", "isinf", "saturated")
 FUNCTIONS = (*REDUCERS, *ELEMENTWISE, "prev")
+
+
+_BINARY = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
+           ast.Div: np.true_divide, ast.Mod: np.mod}      # ** is _power, added below
+_COMPARISONS = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater,
+                ast.GtE: np.greater_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal}
+_COMPILERS = {ast.Constant: "_constant", ast.Name: "_name", ast.UnaryOp: "_unary",
+              ast.BinOp: "_binop", ast.BoolOp: "_boolop", ast.Compare: "_compare",
+              ast.Subscript: "_subscript", ast.Call: "_call"}      # Expr method per node type
+_FRIENDLY = {"Attribute": "attribute access ('.')", "Lambda": "lambda", "IfExp": "if/else",
+             "ListComp": "comprehensions", "GeneratorExp": "comprehensions",
+             "DictComp": "comprehensions", "SetComp": "comprehensions", "Tuple": "tuples",
+             "List": "lists", "Dict": "dicts", "Set": "sets", "JoinedStr": "strings",
+             "NamedExpr": "assignment (':=')", "Starred": "'*'", "Await": "await",
+             "Yield": "yield", "YieldFrom": "yield", "Slice": "a slice here"}
 
 
 class ExprError(ScopeError):
@@ -116,6 +134,8 @@ class Expr:
             raise ExprError(msg, min(col, len(text)), text) from None
         except (ValueError, MemoryError, RecursionError, OverflowError) as exc:
             raise ExprError(f"cannot parse: {type(exc).__name__}", 0, text) from None
+        if _depth(tree.body) > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (more than {MAX_DEPTH} levels)", 0, text)
         self._uses_x = False
         try:
             self._root = self._compile(tree.body)
@@ -129,81 +149,73 @@ class Expr:
         return ExprError(message, col, self.text)
 
     def _compile(self, node: ast.AST) -> _Node:
+        """One node: dispatched on its type to the method that knows that construct."""
         col = _char_column(self.text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
-        if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool):
-                c = np.bool_(v)
-            elif isinstance(v, int | float) and not isinstance(v, complex):
-                try:
-                    c = np.float64(v)
-                except OverflowError:
-                    raise self._err(node, "number too large") from None
-            else:
-                raise self._err(node, f"only numbers are allowed, not {type(v).__name__}")
-            return _Node(lambda env, c=c: c, False, col)
-        if isinstance(node, ast.Name):
-            return self._name(node, col)
-        if isinstance(node, ast.UnaryOp):
-            a = self._compile(node.operand)
-            op = {ast.USub: np.negative, ast.UAdd: np.positive,
-                  ast.Not: lambda v: np.logical_not(_truth(v))}.get(type(node.op))
-            if op is None:
-                raise self._err(node, "operator '~' is not supported (use 'not')")
-            if not isinstance(node.op, ast.Not):
-                return _Node(lambda env, a=a.fn, op=op: op(_num(a(env))), a.vector, col)
-            return _Node(lambda env, a=a.fn, op=op: op(a(env)), a.vector, col)
-        if isinstance(node, ast.BinOp):
-            ops = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
-                   ast.Div: np.true_divide, ast.Pow: _power, ast.Mod: np.mod}
-            op = ops.get(type(node.op))
-            if op is None:
-                raise self._err(node, f"operator {type(node.op).__name__} is not supported")
-            a, b = self._compile(node.left), self._compile(node.right)
-            return _Node(lambda env, a=a.fn, b=b.fn, op=op: op(_num(a(env)), _num(b(env))),
-                         a.vector or b.vector, col)
-        if isinstance(node, ast.BoolOp):
-            parts = [self._compile(v) for v in node.values]
-            op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        method = _COMPILERS.get(type(node))
+        if method is None:
+            kind = type(node).__name__
+            raise self._err(node, f"{_FRIENDLY.get(kind, kind)} is not allowed")
+        return getattr(self, method)(node, col)
 
-            def boolop(env, fns=tuple(p.fn for p in parts), op=op):
-                out = _truth(fns[0](env))
-                for fn in fns[1:]:
-                    out = op(out, _truth(fn(env)))
-                return out
-            return _Node(boolop, any(p.vector for p in parts), col)
-        if isinstance(node, ast.Compare):
-            ops = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater,
-                   ast.GtE: np.greater_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal}
-            fns = []
-            for o in node.ops:
-                if type(o) not in ops:
-                    raise self._err(node, f"comparison {type(o).__name__} is not supported")
-                fns.append(ops[type(o)])
-            terms = [self._compile(node.left), *(self._compile(c) for c in node.comparators)]
+    def _constant(self, node: ast.Constant, col: int) -> _Node:
+        v = node.value
+        if isinstance(v, bool):
+            c = np.bool_(v)
+        elif isinstance(v, int | float) and not isinstance(v, complex):
+            try:
+                c = np.float64(v)
+            except OverflowError:
+                raise self._err(node, "number too large") from None
+        else:
+            raise self._err(node, f"only numbers are allowed, not {type(v).__name__}")
+        return _Node(lambda env, c=c: c, False, col)
 
-            def compare(env, terms=tuple(t.fn for t in terms), fns=tuple(fns)):
-                left = _num(terms[0](env))
-                out = None
-                for fn, term in zip(fns, terms[1:], strict=True):
-                    right = _num(term(env))
-                    r = fn(left, right)
-                    out = r if out is None else np.logical_and(out, r)
-                    left = right
-                return out
-            return _Node(compare, any(t.vector for t in terms), col)
-        if isinstance(node, ast.Subscript):
-            return self._subscript(node, col)
-        if isinstance(node, ast.Call):
-            return self._call(node, col)
-        kind = type(node).__name__
-        friendly = {"Attribute": "attribute access ('.')", "Lambda": "lambda", "IfExp": "if/else",
-                    "ListComp": "comprehensions", "GeneratorExp": "comprehensions",
-                    "DictComp": "comprehensions", "SetComp": "comprehensions", "Tuple": "tuples",
-                    "List": "lists", "Dict": "dicts", "Set": "sets", "JoinedStr": "strings",
-                    "NamedExpr": "assignment (':=')", "Starred": "'*'", "Await": "await",
-                    "Yield": "yield", "YieldFrom": "yield", "Slice": "a slice here"}
-        raise self._err(node, f"{friendly.get(kind, kind)} is not allowed")
+    def _unary(self, node: ast.UnaryOp, col: int) -> _Node:
+        a = self._compile(node.operand)
+        if isinstance(node.op, ast.Not):
+            return _Node(lambda env, a=a.fn: np.logical_not(_truth(a(env))), a.vector, col)
+        op = {ast.USub: np.negative, ast.UAdd: np.positive}.get(type(node.op))
+        if op is None:
+            raise self._err(node, "operator '~' is not supported (use 'not')")
+        return _Node(lambda env, a=a.fn, op=op: op(_num(a(env))), a.vector, col)
+
+    def _binop(self, node: ast.BinOp, col: int) -> _Node:
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            raise self._err(node, f"operator {type(node.op).__name__} is not supported")
+        a, b = self._compile(node.left), self._compile(node.right)
+        return _Node(lambda env, a=a.fn, b=b.fn, op=op: op(_num(a(env)), _num(b(env))),
+                     a.vector or b.vector, col)
+
+    def _boolop(self, node: ast.BoolOp, col: int) -> _Node:
+        parts = [self._compile(v) for v in node.values]
+        op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+
+        def boolop(env, fns=tuple(p.fn for p in parts), op=op):
+            out = _truth(fns[0](env))
+            for fn in fns[1:]:
+                out = op(out, _truth(fn(env)))
+            return out
+        return _Node(boolop, any(p.vector for p in parts), col)
+
+    def _compare(self, node: ast.Compare, col: int) -> _Node:
+        fns = []
+        for o in node.ops:
+            if type(o) not in _COMPARISONS:
+                raise self._err(node, f"comparison {type(o).__name__} is not supported")
+            fns.append(_COMPARISONS[type(o)])
+        terms = [self._compile(node.left), *(self._compile(c) for c in node.comparators)]
+
+        def compare(env, terms=tuple(t.fn for t in terms), fns=tuple(fns)):
+            left = _num(terms[0](env))
+            out = None
+            for fn, term in zip(fns, terms[1:], strict=True):
+                right = _num(term(env))
+                r = fn(left, right)
+                out = r if out is None else np.logical_and(out, r)
+                left = right
+            return out
+        return _Node(compare, any(t.vector for t in terms), col)
 
     def _name(self, node: ast.Name, col: int) -> _Node:
         name = node.id
@@ -309,8 +321,12 @@ class Expr:
                 return np.asarray(self._root.fn(env))
             except ExprError:
                 raise
-            except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
-                raise ExprError(f"cannot evaluate: {exc}", 0, self.text) from None
+            except RecursionError:
+                raise ExprError("cannot evaluate: nested too deeply", 0, self.text) from None
+            except MemoryError:
+                raise ExprError("cannot evaluate: out of memory", 0, self.text) from None
+            except Exception as exc:  # noqa: BLE001 - any failure is the expression's inline error
+                raise ExprError(f"cannot evaluate: {_first_line(exc)}", 0, self.text) from None
 
     def truth(self, env: Env) -> np.ndarray:
         """Condition truth per leading position: ``any`` over units, then over samples (axis 0).
@@ -327,6 +343,24 @@ class Expr:
 
     def __repr__(self) -> str:
         return f"Expr({self.text!r})"
+
+
+def _depth(root: ast.AST) -> int:
+    """Nesting depth of an expression tree, counted without recursion."""
+    deepest = 0
+    todo = [(root, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                    if not isinstance(child, ast.expr_context | ast.operator | ast.cmpop
+                                      | ast.unaryop | ast.boolop))
+    return deepest
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _num(v: Any) -> np.ndarray:
@@ -349,6 +383,9 @@ def _safe_reduce(fn, v: np.ndarray) -> np.ndarray:
     if v.shape[-1] == 0:
         return np.full(v.shape[:-1], np.nan)
     return fn(v, axis=-1)
+
+
+_BINARY[ast.Pow] = _power
 
 
 def parse(text: str) -> Expr:

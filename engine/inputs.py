@@ -9,37 +9,32 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError
+from .archives import NpzArchive, load_npy_file
+from .budget import check_bytes
+from .errors import InputFileError, describe
+from .files import check_readable
+
+# A CSV cell of a few characters becomes 4 bytes of float32, but the text, its lines and the
+# parsed rows are all alive at once while reading: about this many bytes per byte of file.
+CSV_BYTES_PER_BYTE = 12
 
 
 def read_input(path: str | Path, key: str | None = None, columns: list[int] | None = None) -> np.ndarray:
     """Load an input array from a file, with one-line errors that name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory, not an input file")
+    path = check_readable(path, "input file", InputFileError)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _read_npy(path)
+        return _check_numeric(path, load_npy_file(path, InputFileError))
     if suffix == ".npz":
         return _read_npz(path, key)
     if suffix in (".csv", ".tsv", ".txt"):
         return read_table(path, delimiter="\t" if suffix == ".tsv" else None, columns=columns)[None]
-    raise InputFileError(f"{path}: unknown input format '{suffix}' (expected .npy, .npz, .csv or .tsv)")
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputFileError(f"{path}: not a readable .npy array ({_short(exc)})") from None
-    return _check_numeric(path, arr)
+    raise InputFileError(f"{describe(path)}: unknown input format '{suffix}' (expected .npy, "
+                         f".npz, .csv or .tsv)")
 
 
 def read_model_input(path: str | Path, key: str | None, names: list[str]
@@ -57,39 +52,32 @@ def read_model_input(path: str | Path, key: str | None, names: list[str]
     if key is not None:
         raise InputFileError(f"{path}: --key picks one array, but this model has {len(names)} "
                              f"inputs ({', '.join(names)}): the .npz gives one array per input name")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: _check_named(path, name, data[name]) for name in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"{path}: not a readable .npz archive ({_short(exc)})") from None
+    path = check_readable(path, "input file", InputFileError)
+    with NpzArchive(path, InputFileError) as data:       # bounded reads, one-line errors
+        arrays = {name: _check_named(path, name, data[name]) for name in data.files}
     if not arrays:
-        raise InputFileError(f"{path}: the .npz archive holds no arrays")
+        raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
     return arrays
 
 
 def _read_npz(path: Path, key: str | None) -> np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            names = list(data.files)
-            if not names:
-                raise InputFileError(f"{path}: the .npz archive holds no arrays")
-            if key is None:
-                key = names[0]
-            elif key not in names:
-                raise InputFileError(f"{path}: no array '{key}' (arrays: {', '.join(names)})")
-            arr = data[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"{path}: not a readable .npz archive ({_short(exc)})") from None
+    with NpzArchive(path, InputFileError) as data:
+        names = data.files
+        if not names:
+            raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
+        if key is None:
+            key = names[0]
+        elif key not in names:
+            raise InputFileError(f"{describe(path)}: no array '{key}' (arrays: {', '.join(names)})")
+        arr = data[key]
     return _check_numeric(path, arr)
 
 
 def npz_keys(path: str | Path) -> list[str]:
     """Array names in an .npz file (for the input panel's chooser)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return list(data.files)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputFileError(f"{path}: not a readable .npz archive ({_short(exc)})") from None
+    path = check_readable(path, "input file", InputFileError)
+    with NpzArchive(path, InputFileError) as data:
+        return data.files
 
 
 def _check_named(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
@@ -100,10 +88,14 @@ def _check_named(path: Path, name: str, arr: np.ndarray) -> np.ndarray:
 
 
 def _check_numeric(path: Path, arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.kind == "c":
+        raise InputFileError(f"{describe(path)}: the array holds complex numbers ({arr.dtype}); "
+                             f"LSTM Scope reads real numbers (drop the imaginary part yourself "
+                             f"if it is zero)")
     if arr.dtype.kind not in "biuf":
-        raise InputFileError(f"{path}: array has dtype {arr.dtype}, expected numbers")
+        raise InputFileError(f"{describe(path)}: array has dtype {arr.dtype}, expected numbers")
     if arr.ndim == 0 or arr.size == 0:
-        raise InputFileError(f"{path}: the array is empty (shape {arr.shape})")
+        raise InputFileError(f"{describe(path)}: the array is empty (shape {arr.shape})")
     return arr
 
 
@@ -115,40 +107,57 @@ def read_table(path: str | Path, *, delimiter: str | None = None,
     number, is an error naming the line and column.
     """
     path = Path(path)
+    where = describe(path)
     if text is None:
+        size = path.stat().st_size
+        check_bytes(size * CSV_BYTES_PER_BYTE, f"{where}: reading this {size}-byte text file",
+                    hint="save the input as .npy instead", error=InputFileError)
         try:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
-            raise InputFileError(f"{path}: not a text file") from None
+            raise InputFileError(f"{where}: not a text file (not UTF-8)") from None
+        except OSError as exc:
+            raise InputFileError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        raise InputFileError(f"{where}: not a text file (it holds NUL bytes)")
     lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
-        raise InputFileError(f"{path}: the file is empty")
+        raise InputFileError(f"{where}: the file is empty")
     if delimiter is None:
         sample = "\n".join(line for _, line in lines[:20])
         delimiter = "\t" if "\t" in sample else ";" if sample.count(";") > sample.count(",") else ","
-    rows = [(n, next(csv.reader(io.StringIO(line), delimiter=delimiter))) for n, line in lines]
+    rows = [(n, _cells(line, delimiter, where, n)) for n, line in lines]
     first_n, first = rows[0]
     if not all(_is_number(cell) for cell in first):
         rows = rows[1:]
         if not rows:
-            raise InputFileError(f"{path}: only a header row, no data")
+            raise InputFileError(f"{where}: only a header row, no data")
     width = len(rows[0][1])
     values = np.empty((len(rows), width), np.float32)
     for r, (n, cells) in enumerate(rows):
         if len(cells) != width:
-            raise InputFileError(f"{path}: line {n} has {len(cells)} columns, expected {width}")
+            raise InputFileError(f"{where}: line {n} has {len(cells)} columns, expected {width}")
         for c, cell in enumerate(cells):
             try:
                 values[r, c] = float(cell)
             except ValueError:
-                raise InputFileError(f"{path}: line {n}, column {c + 1}: '{cell.strip()}' is not "
-                                     f"a number") from None
+                raise InputFileError(f"{where}: line {n}, column {c + 1}: {_cell_text(cell)} is "
+                                     f"not a number") from None
     if columns is not None:
         bad = [c for c in columns if not 0 <= c < width]
         if bad:
-            raise InputFileError(f"{path}: no column {bad[0]} (the file has {width} columns)")
+            raise InputFileError(f"{where}: no column {bad[0]} (the file has {width} columns)")
         values = values[:, columns]
     return values
+
+
+def _cells(line: str, delimiter: str, where: str, n: int) -> list[str]:
+    """One line's cells; a quote left open is an error, not a header swallowing the row."""
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise InputFileError(f"{where}: line {n} is not valid CSV ({exc}; a quote is not "
+                             f"closed?)") from None
 
 
 def _is_number(cell: str) -> bool:
@@ -159,5 +168,7 @@ def _is_number(cell: str) -> bool:
         return False
 
 
-def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _cell_text(cell: str) -> str:
+    text = cell.strip()
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"'{text}'" if text.isprintable() else repr(text)

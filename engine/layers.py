@@ -13,7 +13,7 @@ import numpy as np
 
 from .activations import Activation, keras_activation
 from .cell import CellWeights
-from .errors import InputFileError, UnsupportedModelError
+from .errors import InitialStateError, InputFileError, UnsupportedModelError
 from .stepper import DirectionRunner
 from .trace import LayerTrace
 
@@ -57,7 +57,7 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
         if a.ndim == 2 and a.shape[0] == 1 and batch != 1:
             a = np.repeat(a, batch, axis=0)
         if a.shape != (batch, size):
-            raise InputFileError(f"initial state {what} for layer '{name}' must have shape "
+            raise InitialStateError(f"initial state {what} for layer '{name}' must have shape "
                                  f"({batch}, {size}) (batch, units), got {tuple(np.shape(arr))}")
         out.append(a)
     return out[0], out[1]
@@ -146,14 +146,24 @@ class Embedding(Op):
             if not np.all(np.isfinite(ids)) or not np.all(ids == np.round(ids)):
                 raise InputFileError("the model starts with an Embedding: input must be integer "
                                      "token ids, found non-integer values")
-        ids = ids.astype(np.int64)
         vocab = self.matrix.shape[0]
-        if ids.size and (ids.min() < 0 or ids.max() >= vocab):
-            raise InputFileError(f"token ids must be in 0..{vocab - 1} for this Embedding, "
-                                 f"found {int(ids.min())}..{int(ids.max())}")
+        if ids.size:     # checked in the input's own dtype: a cast would wrap 2**64-1 to -1
+            lo, hi = ids.min(), ids.max()
+            if lo < 0 or hi >= vocab:
+                bad = lo if lo < 0 else hi
+                raise InputFileError(f"token ids must be in 0..{vocab - 1} for this Embedding, "
+                                     f"found {_id_text(bad)} (ids range {_id_text(lo)}.."
+                                     f"{_id_text(hi)})")
+        ids = ids.astype(np.int64)
         y = self.matrix[ids]
         new_mask = ids != 0 if self.mask_zero else mask
         return y.astype(F32), new_mask
+
+
+def _id_text(value: np.generic) -> str:
+    """A token id as the user wrote it: an integer in full, a float as a float."""
+    return str(int(value)) if np.issubdtype(type(value), np.integer) or isinstance(value, np.bool_) \
+        else f"{float(value):g}"
 
 
 @dataclass

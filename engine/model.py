@@ -10,7 +10,7 @@ import numpy as np
 
 from .capture.feed import Capture, LayerFeed, Runtime, inputs_key, match_inputs
 from .cell import CellWeights
-from .errors import InputFileError, ScopeError, UnsupportedModelError
+from .errors import InputFileError, ScopeError, UnsupportedModelError, describe
 from .layers import LSTM, Bidirectional, Embedding, Op, RunContext, Untraceable, check_state
 from .stepper import DirectionRunner
 from .trace import TraceResult
@@ -125,7 +125,12 @@ class Model:
         """Traced-layer index from an index, a numeric string or a name; None = the first."""
         if key is None:
             return 0
-        if isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit()):
+        text = key.strip() if isinstance(key, str) else None
+        if text is not None and len(text.lstrip("-")) > 9 and text.lstrip("-").isdecimal():
+            raise ScopeError(f"layer index {text[:12]}... ({len(text)} digits) out of range: this "
+                             f"model has {len(self.traced_layers)} traced layers "
+                             f"({', '.join(self.layer_names)})")
+        if isinstance(key, int) or (text is not None and text.lstrip("-").isdecimal()):
             index = int(key)
             if not 0 <= index < len(self.traced_layers):
                 raise ScopeError(f"layer index {index} out of range: this model has "
@@ -135,7 +140,8 @@ class Model:
         for info in self.traced_layers:
             if info.name == key:
                 return info.index
-        raise ScopeError(f"no traced layer named '{key}' (layers: {', '.join(self.layer_names)})")
+        raise ScopeError(f"no traced layer named '{describe(str(key)[:80])}' (layers: "
+                         f"{', '.join(self.layer_names)})")
 
     @property
     def layer_names(self) -> list[str]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .budget import format_bytes as format_bytes  # re-exported: the input editor shows sizes
+from .budget import memory_budget
 from .errors import InputFileError
 
 F32 = np.float32
@@ -164,19 +166,11 @@ def trace_bytes(batch: int, steps: int, units: int, features: int, state_size: i
     return int(4 * batch * steps * per_step)
 
 
-DEFAULT_BUDGET_BYTES = 2 * 1024**3
+DEFAULT_BUDGET_BYTES = memory_budget()      # the one budget of engine.budget
 
 
 def check_budget(batch: int, steps: int, units: int, features: int,
-                 budget: int = DEFAULT_BUDGET_BYTES) -> tuple[bool, int]:
-    """(fits, bytes): whether a trace stays under the memory budget (default 2 GB)."""
+                 budget: int | None = None) -> tuple[bool, int]:
+    """(fits, bytes): whether a trace stays under the memory budget (default: engine.budget)."""
     need = trace_bytes(batch, steps, units, features)
-    return need <= budget, need
-
-
-def format_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+    return need <= (memory_budget() if budget is None else budget), need

@@ -5,8 +5,8 @@ prepared it), the traced layer, the cursor, the sample, breakpoints, watches, fo
 *edits*, replayed on open — never their arrays), an optional second input for comparison, and
 an opaque ``view`` dict the GUI hands in and gets back.
 
-Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-``os.replace``; a crash or error leaves the previous file as it was. Opening refuses, with a
+Writes go through ``engine.files.atomic_write``: a crash or error leaves the previous file as
+it was. Opening refuses, with a
 ScopeError naming the file, a file that is not a session, is corrupt, was written by a newer
 format version, or whose model file changed since (hash differs).
 """
@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ScopeError
+from .archives import load_npy_bytes, open_zip, read_member
+from .errors import ScopeError, describe
+from .files import atomic_write, check_readable
 from .forks import Edit
 
 FORMAT = "lstm-scope-session"
@@ -131,69 +132,159 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
     except (TypeError, ValueError) as exc:
         raise ScopeError(f"{path}: the view settings cannot be saved ({exc})") from None
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("session.json", text)
-                for name, data in arrays.items():
-                    zf.writestr(name, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, inputs=[("model", mfile)]) as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("session.json", text)
+            for name, data in arrays.items():
+                zf.writestr(name, data)
     return path
 
 
 def read_session(path: str | Path) -> SessionFile:
-    """Decode a session file (no model is opened); ScopeError when it cannot be trusted."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScopeError(f"{path}: no such session file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("session.json").decode("utf-8"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ScopeError(f"{path}: not an LSTM Scope session file")
-            version = meta.get("version")
-            if not isinstance(version, int):
-                raise ScopeError(f"{path}: the session file has no format version")
-            if version > VERSION:
-                raise ScopeError(f"{path}: written by a newer LSTM Scope (session format {version}; "
-                                 f"this version reads up to {VERSION})")
+    """Decode a session file (no model is opened); ScopeError when it cannot be trusted.
 
-            def load(name: str) -> np.ndarray:
-                return np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
-            x = load("input.npy")
-            if meta.get("inputs"):
-                x = {str(name): load(f"input_{k}.npy") for k, name in enumerate(meta["inputs"])}
-            state = None
-            if meta.get("initial_state"):
-                state = {name: (load(f"state_{k}_h.npy"), load(f"state_{k}_c.npy"))
-                         for k, name in enumerate(meta["initial_state"])}
-            compare = load("compare.npy") if "compare.npy" in zf.namelist() else None
-            model = meta["model"]
-            return SessionFile(
-                model_source=str(model["source"]), model_sha256=model.get("sha256"), x=x,
-                model_options=dict(model.get("options") or {}),
-                layer=int(meta["layer"]), layer_name=str(meta.get("layer_name", "")),
-                t=int(meta["t"]), sample=meta.get("sample"),
-                layer_input=bool(meta.get("layer_input", False)), initial_state=state,
-                breakpoints=list(meta.get("breakpoints", [])),
-                watches=[str(w) for w in meta.get("watches", [])],
-                forks=list(meta.get("forks", [])), compare_input=compare,
-                view=dict(meta.get("view") or {}), version=version)
-    except ScopeError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, UnicodeDecodeError, OSError,
-            EOFError, AttributeError) as exc:
-        raise ScopeError(f"{path}: the session file is corrupt ({type(exc).__name__}: {exc})") from None
+    Every field is checked here, on open, so that a file that opens also works.
+    """
+    if not os.path.exists(path):
+        raise ScopeError(f"{describe(path)}: no such session file")
+    path = check_readable(path, "session file")
+    where = describe(path)
+
+    def corrupt(what: str) -> ScopeError:
+        return ScopeError(f"{where}: the session file is corrupt ({what})")
+
+    with open_zip(path, where, ScopeError, "LSTM Scope session file") as zf:
+        names = set(zf.namelist())
+        if "session.json" not in names:
+            raise ScopeError(f"{where}: not an LSTM Scope session file (no session.json)")
+        try:
+            meta = json.loads(read_member(zf, "session.json", where, ScopeError).decode("utf-8"))
+        except RecursionError:
+            raise corrupt("session.json is nested too deeply") from None
+        except ValueError as exc:        # JSON and UTF-8 errors
+            raise corrupt(f"session.json: {str(exc)[:120]}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ScopeError(f"{where}: not an LSTM Scope session file")
+        version = meta.get("version")
+        if not _is_int(version):
+            raise ScopeError(f"{where}: the session file has no format version")
+        if version > VERSION:
+            raise ScopeError(f"{where}: written by a newer LSTM Scope (session format {version}; "
+                             f"this version reads up to {VERSION})")
+
+        def array(name: str) -> np.ndarray:
+            if name not in names:
+                raise corrupt(f"{name} is missing")
+            arr = load_npy_bytes(read_member(zf, name, where, ScopeError), f"{where}: {name}",
+                                 ScopeError)
+            if arr.dtype.kind not in "biuf":
+                raise corrupt(f"{name} holds {arr.dtype}, not real numbers")
+            return arr
+
+        model = _field(meta, "model", dict, corrupt)
+        source = _field(model, "source", str, corrupt, "model.source")
+        sha = model.get("sha256")
+        if sha is not None and not isinstance(sha, str):
+            raise corrupt("model.sha256 is not text")
+        x = array("input.npy")
+        input_names = meta.get("inputs") or []
+        if not isinstance(input_names, list) or not all(isinstance(n, str) for n in input_names):
+            raise corrupt("inputs is not a list of input names")
+        if input_names:
+            x = {name: array(f"input_{k}.npy") for k, name in enumerate(input_names)}
+        options = model.get("options") or {}
+        if not isinstance(options, dict):
+            raise corrupt("model.options is not an object")
+        state_names = meta.get("initial_state") or []
+        if not isinstance(state_names, list) or not all(isinstance(n, str) for n in state_names):
+            raise corrupt("initial_state is not a list of layer names")
+        state = {name: (array(f"state_{k}_h.npy"), array(f"state_{k}_c.npy"))
+                 for k, name in enumerate(state_names)} or None
+        compare = array("compare.npy") if "compare.npy" in names else None
+        sample = meta.get("sample")
+        if sample is not None and not (_is_int(sample) and sample >= 0):
+            raise corrupt(f"sample is {sample!r}, not a sample number")
+        layer, t = meta.get("layer"), meta.get("t")
+        if not (_is_int(layer) and layer >= 0):
+            raise corrupt(f"layer is {layer!r}, not a layer index")
+        if not (_is_int(t) and t >= 0):
+            raise corrupt(f"t is {t!r}, not a step count")
+        layer_name = meta.get("layer_name", "")
+        if not isinstance(layer_name, str):
+            raise corrupt("layer_name is not text")
+        breakpoints = _list_of(meta, "breakpoints", dict, corrupt)
+        for bp in breakpoints:
+            if not isinstance(bp.get("expression"), str):
+                raise corrupt("a breakpoint has no expression")
+            if not isinstance(bp.get("params") or {}, dict):
+                raise corrupt("a breakpoint's params are not an object")
+        forks = _list_of(meta, "forks", dict, corrupt)
+        for fork in forks:
+            _check_fork(fork, corrupt)
+        view = meta.get("view")
+        view = {} if view is None else view
+        if not isinstance(view, dict):
+            raise corrupt("view is not an object")
+        return SessionFile(
+            model_source=source, model_sha256=sha, x=x, layer=layer, layer_name=layer_name,
+            t=t, sample=sample, layer_input=bool(meta.get("layer_input", False)),
+            initial_state=state, breakpoints=breakpoints,
+            watches=_list_of(meta, "watches", str, corrupt), forks=forks,
+            compare_input=compare, view=view, version=version,
+            model_options={k: v for k, v in options.items()
+                           if k in ("config", "allow_length", "trust")})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field(obj: dict[str, Any], key: str, kind: type, corrupt, label: str | None = None) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind):
+        raise corrupt(f"{label or key} is missing or not {_KIND_NAMES.get(kind, kind.__name__)}")
+    return value
+
+
+def _list_of(obj: dict[str, Any], key: str, kind: type, corrupt) -> list[Any]:
+    value = obj.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise corrupt(f"{key} is not a list of {_KIND_NAMES.get(kind, kind.__name__)}s")
+    return value
+
+
+_KIND_NAMES = {dict: "object", str: "text", list: "list"}
+_EDIT_KINDS = ("h", "c", "x", "perturb", "decouple")
+
+
+def _check_fork(fork: dict[str, Any], corrupt) -> None:
+    """A fork entry: a name, an optional parent, and edits with fields of the right type."""
+    if not isinstance(fork.get("name"), str):
+        raise corrupt("a fork has no name")
+    if fork.get("parent") is not None and not isinstance(fork["parent"], str):
+        raise corrupt("a fork's parent is not a name")
+    via = fork.get("via", [])
+    if not isinstance(via, list):
+        raise corrupt("a fork's 'via' is not a list")
+    for edit in [fork.get("edit"), *via]:
+        if not isinstance(edit, dict) or edit.get("kind") not in _EDIT_KINDS:
+            raise corrupt("a fork's edit has no known kind")
+        if not _is_int(edit.get("position", 0)) or edit.get("position", 0) < 0:
+            raise corrupt("a fork's edit position is not a step")
+        unit = edit.get("unit")
+        if unit is not None and not (_is_int(unit) and unit >= 0):
+            raise corrupt("a fork's edit unit is not a unit number")
+        delta = edit.get("delta", 0.0)
+        if isinstance(delta, bool) or not isinstance(delta, int | float) or not np.isfinite(delta):
+            raise corrupt("a fork's edit delta is not a finite number")
+        values = edit.get("values")
+        if values is not None:
+            try:
+                arr = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                raise corrupt("a fork's edit values are not numbers") from None
+            if arr.size > 10_000_000:
+                raise corrupt("a fork's edit values are too many")
 
 
 def open_session(path: str | Path, *, loader=None):
@@ -213,14 +304,23 @@ def open_session(path: str | Path, *, loader=None):
         if sha256_file(mfile) != data.model_sha256:
             raise ScopeError(f"{path}: the model file {mfile} changed since the session was "
                              f"saved (SHA-256 differs); open the model again instead")
-    options = {k: v for k, v in data.model_options.items() if k in ("config", "allow_length", "trust")}
-    model = (loader or load_model)(data.model_source, **options)
+    model = (loader or load_model)(data.model_source, **data.model_options)
+    where = describe(path)
+    if data.layer >= len(model.traced_layers):
+        raise ScopeError(f"{where}: the session traced layer {data.layer}, the model has "
+                         f"{len(model.traced_layers)} traced layers")
     try:
         session = Session(model, data.x, layer=data.layer, initial_state=data.initial_state,
                           layer_input=data.layer_input)
         if data.layer_name and session.info.name != data.layer_name:
-            raise ScopeError(f"{path}: layer {data.layer} is now '{session.info.name}', "
+            raise ScopeError(f"{where}: layer {data.layer} is now '{session.info.name}', "
                              f"the session traced '{data.layer_name}'")
+        if data.t > session.steps:
+            raise ScopeError(f"{where}: the cursor t={data.t} is past the input's "
+                             f"{session.steps} steps")
+        if data.sample is not None and data.sample >= session.batch:
+            raise ScopeError(f"{where}: sample {data.sample} is outside the input's "
+                             f"{session.batch} samples")
         session.seek(data.t)
         dbg = Debugger(session, sample=data.sample)
         for bp in data.breakpoints:
@@ -231,7 +331,10 @@ def open_session(path: str | Path, *, loader=None):
             dbg.fork(Edit.from_dict(f["edit"]), parent=f.get("parent"), name=f["name"],
                      via=[Edit.from_dict(e) for e in f.get("via", [])])
     except ScopeError as exc:
-        raise ScopeError(f"{path}: cannot restore the session: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ScopeError(f"{path}: the session file is corrupt ({type(exc).__name__}: {exc})") from None
+        if where in str(exc):
+            raise
+        raise ScopeError(f"{where}: cannot restore the session: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise ScopeError(f"{where}: the session file is corrupt ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
     return session, dbg, data

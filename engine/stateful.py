@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputFileError
+from .archives import NpzArchive
+from .errors import InitialStateError, describe
+from .files import atomic_write, check_readable
 from .trace import LayerTrace, TraceResult
 
 States = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -62,7 +64,7 @@ def _join_layer(parts: list[LayerTrace]) -> LayerTrace:
 
 
 def save_states(path: str | Path, states: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                layer: str | None = None) -> None:
+                layer: str | None = None, *, inputs: Iterable[tuple[str, Any]] = ()) -> None:
     """Write ``NAME/h0``, ``NAME/c0`` for every layer, plus ``h0``/``c0`` for ``layer``."""
     arrays: dict[str, np.ndarray] = {}
     for name, (h, c) in states.items():
@@ -70,31 +72,34 @@ def save_states(path: str | Path, states: Mapping[str, tuple[np.ndarray, np.ndar
         arrays[f"{name}/c0"] = np.asarray(c, np.float32)
     if layer is not None and layer in states:
         arrays["h0"], arrays["c0"] = (np.asarray(a, np.float32) for a in states[layer])
-    np.savez(path, **arrays)
+    with atomic_write(path, inputs=inputs) as fh:
+        np.savez(fh, **arrays)
 
 
 def load_states(path: str | Path, default_layer: str) -> States:
     """Read a state file: ``h0``/``c0`` apply to ``default_layer``; ``NAME/h0``, ``NAME/c0``
     to layer NAME (those win for their layer)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            files = {k: np.asarray(data[k], np.float32) for k in data.files}
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
+    path = check_readable(path, "--initial-state file", InitialStateError)
+    where = describe(path)
+    files: dict[str, np.ndarray] = {}
+    with NpzArchive(path, InitialStateError) as data:
+        for k in data.files:
+            arr = data[k]
+            if arr.dtype.kind not in "biuf":
+                raise InitialStateError(f"{where}: array '{k}' holds {arr.dtype}, not real numbers")
+            files[k] = arr.astype(np.float32)
     states: States = {}
     if "h0" in files or "c0" in files:
         if "h0" not in files or "c0" not in files:
-            raise InputFileError(f"{path}: expected arrays 'h0' and 'c0', found {', '.join(files)}")
+            raise InitialStateError(f"{where}: expected arrays 'h0' and 'c0', found {', '.join(files)}")
         states[default_layer] = (files["h0"], files["c0"])
     for key in files:
         name, _, part = key.rpartition("/")
         if name and part == "h0":
             if f"{name}/c0" not in files:
-                raise InputFileError(f"{path}: '{key}' has no matching '{name}/c0'")
+                raise InitialStateError(f"{where}: '{key}' has no matching '{name}/c0'")
             states[name] = (files[key], files[f"{name}/c0"])
     if not states:
-        raise InputFileError(f"{path}: expected arrays 'h0' and 'c0' (or 'LAYER/h0', "
+        raise InitialStateError(f"{where}: expected arrays 'h0' and 'c0' (or 'LAYER/h0', "
                              f"'LAYER/c0'), found {', '.join(files) or 'none'}")
     return states

@@ -1,7 +1,8 @@
 """Load a model and input, and trace the whole run, off the GUI thread.
 
 The window stays responsive and a progress dialog can cancel: a cancelled job's result is
-simply dropped (numpy work cannot be interrupted safely mid-call).
+simply dropped (numpy work cannot be interrupted safely mid-call), and a model file still being
+read in its worker process (``engine.loaders.h5read``) is abandoned at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from engine import Session, load_model
 from engine.commands import resolve_input
 from engine.errors import ScopeError
 from engine.inputs import read_model_input
+from engine.loaders.h5read import cancel_reads
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Loader(QObject):
     def cancel(self) -> None:
         if self._thread is not None and self._thread.isRunning():
             self._generation += 1
+            cancel_reads()      # a model file being read in a worker process stops at once
             self.busy.emit(False)
 
     def wait(self, ms: int = 60000) -> None:

@@ -182,7 +182,7 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, model_copy, monkeypatch)
     def boom(src, dst):
         raise OSError("disk full")
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ScopeError, match="disk full.*old file is unchanged"):
         save_session(out, dbg, view={"v": 2})
     assert out.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", "s.lstmscope"]  # no temp left

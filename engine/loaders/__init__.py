@@ -1,14 +1,17 @@
 """Model loaders, one module per file format, all returning ``engine.model.Model``.
 
-Optional frameworks (PyTorch, ONNX) are imported only when such a file is opened.
+The format is read from the file's content (``sniff``), never its suffix. Optional frameworks
+(PyTorch, ONNX) are imported only when such a file is opened.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, ScopeError, describe
+from ..files import check_readable
 from ..model import Model
 from .sniff import TORCH_KINDS, kind_of
 
@@ -29,44 +32,56 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
                trust: bool = False) -> Model:
     """Open a model file, or a bundled demo: ``"demo"`` / ``"demo:NAME"``.
 
-    ``file.pt#PREFIX`` (also .safetensors) picks one LSTM of a file holding several (e.g.
-    ``seq2seq.pt#decoder.rnn``). Other formats list every LSTM as a traced layer (``--layer``).
+    ``file#PREFIX`` picks one LSTM of a PyTorch file (checkpoint, safetensors, TorchScript)
+    holding several (e.g. ``seq2seq.pt#decoder.rnn``). Other formats list every LSTM as a
+    traced layer (``--layer``).
     """
     text = str(spec)
     if text == "demo" or text.startswith("demo:"):
         from .demos import load_demo
         return load_demo(text.partition(":")[2] or None)
+    if text == "":
+        raise ModelFileError("no model file given (the path is empty); give a model file or "
+                             "demo[:NAME]")
     path = Path(text)
     select = None
-    if not path.exists() and "#" in text:   # file.pt#PREFIX: one of several LSTMs in a file
+    if not os.path.exists(path) and "#" in text:   # file#PREFIX: one LSTM of several
         head, _, select = text.rpartition("#")
-        if Path(head).exists():
+        if os.path.exists(head):
             path = Path(head)
         else:
             select = None
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such file")
-    if path.is_dir() or path.name in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb"):
-        if (path / "saved_model.pb").exists() or path.suffix in (".pb", ".pbtxt"):
+    if os.path.isdir(path) or path.name in ("saved_model.pb", "saved_model.pbtxt", "keras_metadata.pb"):
+        if os.path.exists(path / "saved_model.pb") or path.suffix in (".pb", ".pbtxt"):
             from .keras_common import savedmodel_error
-            raise ModelFileError(savedmodel_error(path))
-        raise ModelFileError(f"{path}: is a directory, not a model file")
+            raise ModelFileError(savedmodel_error(describe(path)))
+    path = check_readable(path, "model file", ModelFileError)
     if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty")
-    kind = kind_of(path)
+        raise ModelFileError(f"{describe(path)}: the file is empty")
+    try:
+        kind = kind_of(path)
+    except OSError as exc:
+        raise ModelFileError(f"{describe(path)}: cannot read the model file "
+                             f"({exc.strerror or exc})") from None
     if select is not None and kind not in TORCH_KINDS:
-        raise ModelFileError(f"{path}: '#{select}' picks one LSTM of a PyTorch file; for this "
-                             f"format choose a traced layer with --layer")
-    loader = _LOADERS.get(kind or "")
-    if loader is None:
-        raise ModelFileError(f"{path}: not a model format LSTM Scope reads (expected a Keras "
-                             f".keras/.h5, a PyTorch checkpoint or TorchScript archive, "
+        raise ModelFileError(f"{describe(path)}: '#{select}' picks one LSTM of a PyTorch file; for "
+                             f"this format choose a traced layer with --layer")
+    if kind is None:
+        raise ModelFileError(f"{describe(path)}: not a model format LSTM Scope reads (expected a "
+                             f"Keras .keras/.h5, a PyTorch checkpoint or TorchScript archive, "
                              f".safetensors or .onnx; the content is none of these)")
-    options = LoadOptions(config, allow_length, trust)
     if config is not None and kind != "h5":
-        raise ModelFileError(f"{path}: --config gives the model config of a weights-only Keras "
-                             f".h5 file; this file is {kind}")
-    model = loader(path, select, options)
+        raise ModelFileError(f"{describe(path)}: --config gives the model config of a weights-only "
+                             f"Keras .h5 file; this file is {kind}")
+    try:
+        model = _LOADERS[kind](path, select, LoadOptions(config, allow_length, trust))
+    except ScopeError as exc:       # every model error names the file, once
+        if describe(path) in str(exc):
+            raise
+        raise type(exc)(f"{describe(path)}: {exc}") from None
+    except _MALFORMED as exc:       # a structure no writer makes (ONNX attributes of a wrong type...)
+        raise ModelFileError(f"{describe(path)}: not a model file LSTM Scope can read "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
     model.allow_length = allow_length
     model.open_options = {k: v for k, v in (("config", config), ("allow_length", allow_length),
                                             ("trust", trust)) if v}
@@ -99,11 +114,18 @@ def _safetensors(path: Path, select: str | None, options: LoadOptions) -> Model:
 
 
 def _onnx(path: Path, select: str | None, options: LoadOptions) -> Model:
+    from ..budget import check_bytes
     from .onnx_model import load_onnx
+    # protobuf holds the whole file and numpy a copy of every tensor
+    check_bytes(2 * path.stat().st_size, f"{describe(path)}: the ONNX model", error=ModelFileError)
     return load_onnx(path)
 
 
 _LOADERS = {"keras3": _keras3, "h5": _h5, "torch": _torch, "torchscript": _torchscript,
             "safetensors": _safetensors, "onnx": _onnx}
+# What reading a file of a structure no writer makes raises besides our own errors.
+_MALFORMED = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError,
+              RecursionError)
+
 
 __all__ = ["LoadOptions", "load_model", "Model"]

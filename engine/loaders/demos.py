@@ -8,6 +8,7 @@ would be ~20 MB in the repository for nothing a seed cannot give.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..cell import CellWeights
-from ..errors import ModelFileError
+from ..errors import ModelFileError, describe
 from ..layers import LSTM, Dense
 from ..model import Model
 
@@ -31,6 +32,7 @@ def _resources_dir() -> Path:
 
 DEMO_DIR = _resources_dir() / "demos"
 DEFAULT_DEMO = "sine"
+_DEMO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")   # a name, never a path
 
 
 @dataclass
@@ -79,6 +81,9 @@ def demo_names() -> list[str]:
 
 
 def demo_info(name: str) -> DemoInfo:
+    if not _DEMO_NAME.fullmatch(name):
+        raise ModelFileError(f"demo:{describe(name)}: a demo is named by a plain name "
+                             f"(available: {', '.join(demo_names())})")
     meta_path = DEMO_DIR / f"{name}.json"
     if not meta_path.exists():
         if name in BUILTIN:
@@ -135,7 +140,7 @@ def load_demo(name: str | None) -> Model:
         if not path.exists():
             raise ModelFileError(f"demo:{name}: model file {path} is missing; run "
                                  f"scripts/train_demos.py to recreate it")
-        model = load_keras3(path)
+        model = load_keras3(path, trusted=True)
         model.source = f"demo:{name}"
     model.metadata["demo"] = info
     return model

@@ -1,6 +1,7 @@
 """Keras 3 native ``.keras`` archives: a zip of config.json and model.weights.h5.
 
-No Keras import: the config is JSON, the weights are HDF5 read with h5py. Keras stores each
+No Keras import: the config is JSON, the weights are HDF5 read with h5py in a worker process
+(``h5read``: bounded in time and memory). Keras stores each
 layer's variables under ``layers/<snake_case class name>[_k]/...`` in container order (the
 Sequential's InputLayer is not in the container; a Functional model's is), so weights are
 matched to configs by that same counter, never by the user-visible layer name.
@@ -8,22 +9,26 @@ matched to configs by that same counter, never by the user-visible layer name.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedModelError
+from ..archives import open_zip, read_member
+from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..layers import Op, Untraceable
 from ..model import Model
+from .h5read import H5Group, read_h5
 from .keras_common import build_op
 from .keras_runtime import attach_runtime
+
+# What interpreting a config of the wrong shape raises (a list where an object belongs, a
+# string where a number does): a malformed file, reported as one line.
+CONFIG_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError,
+                 RecursionError)
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z])([A-Z])")
@@ -36,7 +41,7 @@ def to_snake_case(name: str) -> str:
     return name
 
 
-def _vars_under(group: h5py.Group | None) -> list[np.ndarray]:
+def _vars_under(group: H5Group | None) -> list[np.ndarray]:
     """Arrays under ``group`` in Keras' variable order (vars/0, vars/1 ..., nested first)."""
     if group is None:
         return []
@@ -44,19 +49,19 @@ def _vars_under(group: h5py.Group | None) -> list[np.ndarray]:
     keys = sorted(group.keys(), key=lambda k: (k == "vars", k))
     for key in keys:
         item = group[key]
-        if key == "vars" and isinstance(item, h5py.Group):
+        if key == "vars" and isinstance(item, H5Group):
             for vk in sorted(item.keys(), key=lambda s: int(s) if s.isdigit() else 0):
                 out.append(np.asarray(item[vk]))
-        elif isinstance(item, h5py.Group):
+        elif isinstance(item, H5Group):
             out.extend(_vars_under(item))
     return out
 
 
-def _weights_getter(group: h5py.Group | None) -> Callable[[], Sequence[np.ndarray]]:
+def _weights_getter(group: H5Group | None) -> Callable[[], Sequence[np.ndarray]]:
     return lambda: _vars_under(group)
 
 
-def _sub_getter(group: h5py.Group | None) -> Callable[[str], Callable[[], Sequence[np.ndarray]]]:
+def _sub_getter(group: H5Group | None) -> Callable[[str], Callable[[], Sequence[np.ndarray]]]:
     def sub(part: str) -> Callable[[], Sequence[np.ndarray]]:
         node: Any = group
         for piece in part.split("/"):
@@ -65,35 +70,61 @@ def _sub_getter(group: h5py.Group | None) -> Callable[[str], Callable[[], Sequen
     return sub
 
 
+def parse_json(data: bytes | str, where: str, what: str) -> Any:
+    """JSON from a model file, with one-line errors (deep nesting included)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ModelFileError(f"{where}: {what} is nested too deeply to be a model config") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{where}: {what} is not valid JSON ({str(exc)[:120]})") from None
+
+
 def read_archive(path: Path) -> tuple[dict[str, Any], bytes, dict[str, Any]]:
     """(config, weights bytes, metadata) from a .keras file, with one-line errors."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if "config.json" not in names:
-                raise ModelFileError(f"{path}: not a Keras 3 archive (no config.json inside)")
-            config = json.loads(archive.read("config.json"))
-            weights = archive.read("model.weights.h5") if "model.weights.h5" in names else b""
-            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
-    except zipfile.BadZipFile as exc:
-        raise ModelFileError(f"{path}: not a valid .keras archive ({exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: config.json is not valid JSON ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise ModelFileError(f"{path}: cannot read the archive ({exc})") from None
+    where = describe(path)
+    with open_zip(path, where, ModelFileError, "a valid .keras archive") as archive:
+        names = set(archive.namelist())
+        if "config.json" not in names:
+            raise ModelFileError(f"{where}: not a Keras 3 archive (no config.json inside)")
+        config = parse_json(read_member(archive, "config.json", where, ModelFileError), where,
+                            "config.json")
+        weights = (read_member(archive, "model.weights.h5", where, ModelFileError)
+                   if "model.weights.h5" in names else b"")
+        metadata = (parse_json(read_member(archive, "metadata.json", where, ModelFileError),
+                               where, "metadata.json") if "metadata.json" in names else {})
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: config.json holds a {type(config).__name__}, not a model "
+                             f"config object")
+    if not isinstance(metadata, dict):
+        metadata = {}
     if not weights:
-        raise ModelFileError(f"{path}: the archive holds no model.weights.h5")
+        raise ModelFileError(f"{where}: the archive holds no model.weights.h5")
     return config, weights, metadata
 
 
-def load_keras3(path: Path) -> Model:
+def load_keras3(path: Path, *, trusted: bool = False) -> Model:
+    """``trusted``: a bundled demo, whose HDF5 part is read in this process (fast start-up)."""
     config, weights_bytes, metadata = read_archive(path)
+    where = describe(path)
+    if not weights_bytes.startswith(b"\x89HDF"):
+        raise ModelFileError(f"{where}: model.weights.h5 is not an HDF5 file")
+    tree = read_h5(weights_bytes, f"{where}: model.weights.h5", skip=("optimizer",),
+                   trusted=trusted)
     try:
-        with h5py.File(io.BytesIO(weights_bytes), "r") as h5:
-            return build_model(config, h5, source=str(path), fmt="keras3", legacy=False,
-                               metadata=metadata)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: model.weights.h5 is not readable HDF5 ({exc})") from None
+        return build_model(config, tree, source=str(path), fmt="keras3", legacy=False,
+                           metadata=metadata)
+    except CONFIG_ERRORS as exc:
+        raise ModelFileError(f"{where}: config.json is not a model config Keras writes "
+                             f"({malformed(exc)})") from None
+
+
+def malformed(exc: BaseException) -> str:
+    """What went wrong interpreting a malformed config, in a few words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _layer_entries(model_config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -103,7 +134,7 @@ def _layer_entries(model_config: dict[str, Any]) -> list[dict[str, Any]]:
     return layers
 
 
-def build_model(config: dict[str, Any], h5: h5py.File, *, source: str, fmt: str, legacy: bool,
+def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, legacy: bool,
                 metadata: dict[str, Any]) -> Model:
     """A Model from a Keras 3 model config and an open model.weights.h5."""
     class_name = config.get("class_name")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..cell import CellWeights
-from ..errors import UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError
 from ..layers import (
     LSTM,
     ActivationOp,
@@ -78,6 +78,31 @@ def _act_name(value: Any) -> str:
     return str(value)
 
 
+def real_array(layer: str, what: str, value: Any, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """A weight array as float32, refused (one line) unless it is real numbers of rank ``ndim``:
+    a complex array would lose its imaginary part, a structured one has no meaning here."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "c":
+        raise ModelFileError(f"layer '{layer}': the {what} holds complex numbers ({arr.dtype}); "
+                             f"LSTM weights are real")
+    if arr.dtype.kind not in "fiub":
+        raise ModelFileError(f"layer '{layer}': the {what} has dtype {arr.dtype}, not numbers")
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if arr.ndim not in ranks:
+        raise ModelFileError(f"layer '{layer}': the {what} has shape {arr.shape}, expected "
+                             f"{' or '.join(f'{r}-D' for r in ranks)}")
+    return arr.astype(np.float32)
+
+
+def config_int(layer: str, config: dict[str, Any], key: str, default: int) -> int:
+    """An integer setting of a layer config, or one line saying it is not one."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
+            or not 0 < value < 2**31:
+        raise ModelFileError(f"layer '{layer}': {key} is {value!r}, not a positive whole number")
+    return int(value)
+
+
 def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.ndarray],
                       legacy: bool) -> CellWeights:
     """CellWeights from an LSTM config and its [kernel, recurrent_kernel, (bias)] arrays."""
@@ -85,8 +110,9 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
     if len(arrays) < 2:
         raise UnsupportedModelError(f"LSTM '{name}': expected kernel and recurrent kernel "
                                     f"weights, found {len(arrays)} arrays")
-    kernel, recurrent = np.asarray(arrays[0]), np.asarray(arrays[1])
-    units = int(config.get("units", kernel.shape[-1] // 4))
+    kernel = real_array(name, "kernel", arrays[0], 2)
+    recurrent = real_array(name, "recurrent kernel", arrays[1], 2)
+    units = config_int(name, config, "units", max(1, kernel.shape[-1] // 4))
     if kernel.ndim != 2 or kernel.shape[1] != 4 * units or recurrent.shape != (units, 4 * units):
         raise UnsupportedModelError(
             f"LSTM '{name}': weight shapes {kernel.shape} and {recurrent.shape} do not fit "
@@ -94,7 +120,7 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
     if use_bias:
         if len(arrays) < 3:
             raise UnsupportedModelError(f"LSTM '{name}': use_bias is set but no bias was saved")
-        bias = np.asarray(arrays[2]).reshape(-1)
+        bias = real_array(name, "bias", arrays[2], (1, 2)).reshape(-1)
         if bias.shape != (4 * units,):
             raise UnsupportedModelError(
                 f"LSTM '{name}': bias has shape {bias.shape}, expected ({4 * units},) — "
@@ -132,14 +158,24 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
     if class_name in IDENTITY_LAYERS:
         return Identity(name, kind=class_name)
     if class_name == "Embedding":
-        (matrix,) = weights()[:1]
-        return Embedding(name, np.asarray(matrix, np.float32), bool(config.get("mask_zero", False)))
+        arrays = weights()
+        if not arrays:
+            raise ModelFileError(f"{where}: Embedding '{name}' has no weights saved")
+        return Embedding(name, real_array(name, "embedding matrix", arrays[0], 2),
+                         bool(config.get("mask_zero", False)))
     if class_name == "Masking":
         return Masking(name, float(config.get("mask_value", 0.0)))
     if class_name == "Dense":
         arrays = weights()
-        bias = np.asarray(arrays[1], np.float32) if config.get("use_bias", True) and len(arrays) > 1 else None
-        return Dense(name, np.asarray(arrays[0], np.float32), bias, _act_name(config.get("activation")), hs)
+        if not arrays:
+            raise ModelFileError(f"{where}: Dense '{name}' has no weights saved")
+        kernel = real_array(name, "kernel", arrays[0], 2)
+        bias = (real_array(name, "bias", arrays[1], 1)
+                if config.get("use_bias", True) and len(arrays) > 1 else None)
+        if bias is not None and bias.shape != (kernel.shape[1],):
+            raise ModelFileError(f"{where}: Dense '{name}': bias {bias.shape} does not fit "
+                                 f"kernel {kernel.shape}")
+        return Dense(name, kernel, bias, _act_name(config.get("activation")), hs)
     if class_name == "Activation":
         return ActivationOp(name, _act_name(config.get("activation")), hs)
     if class_name in ("ReLU", "Softmax", "LeakyReLU", "ELU"):

@@ -9,16 +9,23 @@ Keras 3 itself refuses most Keras 2 LSTM files (``time_major``); we read them di
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..model import Model
-from .keras3 import _is_chain, add_graph_warnings, build_or_placeholder, data_layers
+from .h5read import H5Group, read_h5
+from .keras3 import (
+    CONFIG_ERRORS,
+    _is_chain,
+    add_graph_warnings,
+    build_or_placeholder,
+    data_layers,
+    malformed,
+    parse_json,
+)
 from .keras_runtime import attach_runtime
 
 
@@ -30,79 +37,99 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _layer_arrays(weights_root: h5py.Group | None, layer_name: str) -> list[np.ndarray]:
+def _layer_arrays(weights_root: H5Group | None, layer_name: str) -> list[np.ndarray]:
     """A layer's arrays in the writer's order (``weight_names``)."""
     if weights_root is None or layer_name not in weights_root:
         return []
     group = weights_root[layer_name]
+    if not isinstance(group, H5Group):
+        raise ModelFileError(f"layer '{layer_name}': its weights are not a group")
     names = group.attrs.get("weight_names", [])
     if isinstance(names, np.ndarray) and names.dtype.kind == "f":   # weightless: empty floats
         names = []
     try:
-        return [np.asarray(group[_text(n)]) for n in names]
+        arrays = [group[_text(n)] for n in np.ravel(names)]
     except KeyError as exc:
         raise ModelFileError(f"layer '{layer_name}': a weight listed in weight_names is missing "
                              f"from the file ({exc})") from None
+    if any(isinstance(a, H5Group) for a in arrays):
+        raise ModelFileError(f"layer '{layer_name}': a name in weight_names is a group, not an "
+                             f"array")
+    return [np.asarray(a) for a in arrays]
 
 
 def read_config(config_path: str | Path) -> dict[str, Any]:
-    """A Keras model config as ``model.to_json()`` writes it (or a .keras archive's config)."""
+    """A Keras model config as ``model.to_json()`` writes it."""
+    where = describe(config_path)
     try:
-        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        text = Path(config_path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ModelFileError(f"{config_path}: no such config file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{config_path}: not a JSON model config ({exc})") from None
+        raise ModelFileError(f"{where}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{where}: not a JSON model config ({exc})") from None
+    config = parse_json(text, where, "the model config")
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ModelFileError(f"{config_path}: not a Keras model config (no class_name; write it "
+        raise ModelFileError(f"{where}: not a Keras model config (no class_name; write it "
                              f"with model.to_json())")
     return config
 
 
-def _weights_only(path: Path, h5: h5py.File, config_path: str | Path) -> Model:
+def _weights_only(path: Path, root: H5Group, config_path: str | Path) -> Model:
     """A ``save_weights`` file and the config of the model that wrote it."""
     config = read_config(config_path)
-    if "layers" in h5 and "layer_names" not in h5.attrs:      # Keras 3 .weights.h5
+    if "layers" in root and "layer_names" not in root.attrs:      # Keras 3 .weights.h5
         from .keras3 import build_model
-        model = build_model(config, h5, source=str(path), fmt="keras3 weights + config",
+        model = build_model(config, root, source=str(path), fmt="keras3 weights + config",
                             legacy=False, metadata={})
     else:
-        version = _text(h5.attrs.get("keras_version", "2"))
-        model = _build(config, h5, path, not version.startswith("3"), version,
-                       _text(h5.attrs.get("backend", "")))
+        version = _text(root.attrs.get("keras_version", "2"))
+        weights = root.get("model_weights") or root
+        model = _build(config, weights, path, not version.startswith("3"), version,
+                       _text(root.attrs.get("backend", "")))
     model.metadata["weights_config"] = str(config_path)      # how Keras rebuilds it to capture
     return model
 
 
 def load_keras_h5(path: Path, config: str | Path | None = None) -> Model:
+    where = describe(path)
+    root = read_h5(path, where, skip=("optimizer_weights",))
+    if "model_config" not in root.attrs:
+        weights_only = "layer_names" in root.attrs or "model_weights" in root or "layers" in root
+        if weights_only and config is not None:
+            return _weights_only(path, root, config)
+        if weights_only:
+            raise ModelFileError(
+                f"{where}: this .h5 holds weights only, no model config (save_weights); "
+                f"open it with --config model.json (model.to_json() of the model that wrote "
+                f"it), or engine.from_keras(model, x) on the rebuilt model")
+        raise ModelFileError(f"{where}: an HDF5 file but not a Keras model (no "
+                             f"model_config attribute)")
     try:
-        with h5py.File(path, "r") as h5:
-            if "model_config" not in h5.attrs:
-                weights_only = "layer_names" in h5.attrs or "model_weights" in h5 or "layers" in h5
-                if weights_only and config is not None:
-                    return _weights_only(path, h5, config)
-                if weights_only:
-                    raise ModelFileError(
-                        f"{path}: this .h5 holds weights only, no model config (save_weights); "
-                        f"open it with --config model.json (model.to_json() of the model that "
-                        f"wrote it), or engine.from_keras(model, x) on the rebuilt model")
-                raise ModelFileError(f"{path}: an HDF5 file but not a Keras model (no "
-                                     f"model_config attribute)")
-            try:
-                config = json.loads(_text(h5.attrs["model_config"]))
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ModelFileError(f"{path}: the model_config attribute is not valid JSON ({exc})") from None
-            version = _text(h5.attrs.get("keras_version", "2"))
-            backend = _text(h5.attrs.get("backend", ""))
-            if version.startswith("1."):
-                raise UnsupportedModelError(
-                    f"{path}: written by Keras {version}, whose LSTM stores 12 per-gate arrays; "
-                    f"LSTM Scope reads Keras 2 and 3 files: load and re-save it with Keras 2")
-            legacy = not version.startswith("3")
-            weights_root = h5.get("model_weights")
-            return _build(config, weights_root, path, legacy, version, backend)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
+        text = _text(root.attrs["model_config"])
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: the model_config attribute is not UTF-8 text") from None
+    config = parse_json(text, where, "the model_config attribute")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the model_config attribute holds a "
+                             f"{type(config).__name__}, not a model config object")
+    try:
+        version = _text(root.attrs.get("keras_version", "2"))
+        backend = _text(root.attrs.get("backend", ""))
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: the keras_version attribute is not UTF-8 text") from None
+    if version.startswith("1."):
+        raise UnsupportedModelError(
+            f"{where}: written by Keras {version}, whose LSTM stores 12 per-gate arrays; "
+            f"LSTM Scope reads Keras 2 and 3 files: load and re-save it with Keras 2")
+    legacy = not version.startswith("3")
+    weights_root = root.get("model_weights")
+    if weights_root is not None and not isinstance(weights_root, H5Group):
+        raise ModelFileError(f"{where}: model_weights is not a group of layers")
+    try:
+        return _build(config, weights_root, path, legacy, version, backend)
+    except CONFIG_ERRORS as exc:
+        raise ModelFileError(f"{where}: the model_config attribute is not a model config Keras "
+                             f"writes ({malformed(exc)})") from None
 
 
 def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, version: str,

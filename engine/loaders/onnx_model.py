@@ -309,6 +309,10 @@ class _GraphRunner:
             return "ops " + ", ".join(unknown)
         if self.primary_input is None:
             return "no graph input"
+        made = {o for n in self.nodes for o in n.output} | set(self.consts) | set(self.inputs)
+        missing = [o for o in self.outputs if o not in made]
+        if missing:
+            return "graph outputs no node makes: " + ", ".join(missing)
         return None
 
     def run(self, feeds: dict[str, np.ndarray], ctx: RunContext, record: dict | None) -> list[np.ndarray]:

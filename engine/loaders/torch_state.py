@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from ..archives import open_zip
+from ..budget import check_bytes
 from ..cell import CellWeights
-from ..errors import ModelFileError, UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..foreign_ops import TorchLSTMLayer
 from ..model import Model
 
@@ -60,52 +62,99 @@ class _Group:
 def load_torch(path: str | Path, select: str | None = None) -> Model:
     """A .pt/.pth file holding a state_dict (or a checkpoint dict with one)."""
     path = Path(path)
+    where = describe(path)
     try:
         import torch
     except ImportError:
-        raise ModelFileError(f"{path}: opening a PyTorch file needs PyTorch: {TORCH_HINT} "
+        raise ModelFileError(f"{where}: opening a PyTorch file needs PyTorch: {TORCH_HINT} "
                              f"(or save the weights as .safetensors, which needs no torch)") from None
     import pickle
     with path.open("rb") as handle:
         head = handle.read(4)
     if not (head.startswith(b"PK") or head[:1] == b"\x80"):
-        raise ModelFileError(f"{path}: not a readable PyTorch file (neither a torch.save zip "
+        raise ModelFileError(f"{where}: not a readable PyTorch file (neither a torch.save zip "
                              f"archive nor a pickle)")
+    _check_torch_sizes(path, head)
     try:
         obj = torch.load(str(path), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
+        if "Unsupported global" in text or "GLOBAL" in text:
             raise ModelFileError(
-                f"{path}: this file holds a whole pickled Python object (a module or custom "
+                f"{where}: this file holds a whole pickled Python object (a module or custom "
                 f"class), which only unpickling (running its code) could open, and LSTM Scope "
                 f"never does that; trace the live module with engine.from_torch(module, x), or "
                 f"save its weights: torch.save(model.state_dict(), 'model.pt')") from None
-        raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(text)})") from None
+        raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(text)})") from None
     except Exception as exc:  # noqa: BLE001 - torch.load raises anything on a foreign file
-        raise ModelFileError(f"{path}: not a readable PyTorch file ({_first_line(str(exc))})") from None
+        raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(str(exc))})") from None
     state = _find_state_dict(path, obj)
     arrays: dict[str, np.ndarray] = {}
+    unusable: dict[str, str] = {}
     for key, value in state.items():
         if isinstance(value, torch.Tensor):
+            reason = _unusable_tensor(torch, value)
+            if reason is not None:
+                unusable[str(key)] = reason
+                continue
             if value.is_floating_point():
                 value = value.detach().to("cpu", torch.float32)
             arrays[key] = value.detach().cpu().numpy()
+    for key, reason in unusable.items():
+        if _KEY.match(key):
+            raise ModelFileError(f"{where}: the LSTM weight '{key}' is {reason}, which LSTM Scope "
+                                 f"cannot read; save dense real-valued weights "
+                                 f"(model.float().state_dict())")
     return build_torch_model(path, arrays, select=select, fmt="pytorch")
+
+
+def _unusable_tensor(torch: Any, value: Any) -> str | None:
+    """Why a tensor cannot become a numpy array of real numbers (None: it can)."""
+    if value.layout != torch.strided:
+        return f"a sparse tensor ({value.layout})"
+    if value.is_quantized:
+        return f"a quantized tensor ({value.dtype})"
+    if value.device.type == "meta":
+        return "a tensor on the 'meta' device (a shape with no data)"
+    if value.is_complex():
+        return f"a complex tensor ({value.dtype})"
+    if value.dtype == torch.bfloat16 or value.is_floating_point() or value.dtype == torch.bool:
+        return None
+    try:
+        value.numpy()
+    except Exception as exc:  # noqa: BLE001 - torch says why in its own words
+        return f"a tensor numpy cannot hold ({_first_line(str(exc))})"
+    return None
+
+
+def _check_torch_sizes(path: Path, head: bytes) -> None:
+    """A torch.save archive's declared member sizes (or a pickle's size) against the budget."""
+    where = describe(path)
+    if head.startswith(b"PK"):
+        with open_zip(path, where, ModelFileError, "PyTorch archive") as zf:
+            infos = zf.infolist()
+            if not infos:
+                raise ModelFileError(f"{where}: an empty zip archive, not a PyTorch file")
+            check_bytes(sum(i.file_size for i in infos), f"{where}: the archive's contents",
+                        error=ModelFileError)
+    else:
+        check_bytes(path.stat().st_size * 2, f"{where}: the pickled tensors", error=ModelFileError)
 
 
 def load_safetensors(path: str | Path, select: str | None = None) -> Model:
     """A .safetensors file of a PyTorch module's state_dict, read with the numpy API."""
     path = Path(path)
+    where = describe(path)
+    check_bytes(path.stat().st_size, f"{where}: the tensors", error=ModelFileError)
     try:
         from safetensors.numpy import load_file
     except ImportError:
-        raise ModelFileError(f"{path}: opening .safetensors needs the safetensors package: "
+        raise ModelFileError(f"{where}: opening .safetensors needs the safetensors package: "
                              f"pip install safetensors") from None
     try:
         arrays = load_file(str(path))
     except Exception as exc:  # noqa: BLE001 - the library raises its own error types
-        raise ModelFileError(f"{path}: not a readable .safetensors file "
+        raise ModelFileError(f"{where}: not a readable .safetensors file "
                              f"({_first_line(str(exc))})") from None
     return build_torch_model(path, arrays, select=select, fmt="safetensors")
 
@@ -149,9 +198,11 @@ def _is_lstm(group: _Group) -> bool:
     """LSTM, not GRU/RNN: weight_ih has 4N rows where N = weight_hr cols or weight_hh cols."""
     for parts in group.params.values():
         w_ih, w_hh = parts.get("weight_ih"), parts.get("weight_hh")
-        if w_ih is None or w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2:
+        w_hr = parts.get("weight_hr")
+        if w_ih is None or w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2 \
+                or (w_hr is not None and w_hr.ndim != 2):
             return False
-        n = w_hh.shape[1] if "weight_hr" not in parts else parts["weight_hr"].shape[1]
+        n = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
         if w_ih.shape[0] != 4 * n:
             return False
     return bool(group.params)
@@ -161,6 +212,9 @@ def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | N
     def bad(msg: str) -> ModelFileError:
         return ModelFileError(f"{path}: inconsistent LSTM weights for '{name}': {msg}")
 
+    for key, arr in parts.items():
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise bad(f"{key} has dtype {arr.dtype}, expected floating point")
     w_ih, w_hh = parts.get("weight_ih"), parts.get("weight_hh")
     if w_ih is None or w_hh is None:
         missing = "weight_ih" if w_ih is None else "weight_hh"
@@ -197,9 +251,6 @@ def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | N
     else:
         bias = np.zeros(4 * n, F32)
     count = sum(int(a.size) for a in parts.values())
-    for key, arr in parts.items():
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise bad(f"{key} has dtype {arr.dtype}, expected floating point")
     return CellWeights(kernel=np.asarray(w_ih, F32).T, recurrent_kernel=np.asarray(w_hh, F32).T,
                        bias=bias, use_bias=use_bias, projection=projection, param_count=count,
                        bias_parts=bias_parts)

@@ -261,10 +261,13 @@ class BreakpointsPanel(QWidget):
             hits = self.dm.debugger.all_hits() if session.has_full else {}
         except ExprError:
             hits = {}
+        errors = {b.id: b.error for b in self.dm.debugger.breakpoints}
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
             n = hits.get(item.data(0, Qt.UserRole))
-            item.setText(2, "" if n is None else str(len(n)))
+            error = errors.get(item.data(0, Qt.UserRole), "")
+            item.setText(2, "error" if error else "" if n is None else str(len(n)))
+            item.setToolTip(2, f"cannot evaluate: {error}" if error else "")
         markers = np.unique(np.concatenate(list(hits.values()))) if hits else np.zeros(0, np.int64)
         self.strip.set_hits(markers, session.steps)
         self.strip.set_cursor(session.cursor)

@@ -17,9 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
-from engine.commands import parse_slice, print_warnings, resolve_input, run_notes
+from engine.commands import (
+    check_trace_size,
+    input_roles,
+    parse_slice,
+    print_warnings,
+    resolve_input,
+    run_notes,
+)
 from engine.errors import InputFileError, ScopeError
-from engine.export import DATA_SUFFIXES, ViewContext, check_writable, export_data
+from engine.export import DATA_SUFFIXES, ViewContext, export_data
+from engine.files import check_output
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
@@ -32,7 +40,8 @@ def run_export(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in IMAGE_SUFFIXES + DATA_SUFFIXES:
         raise ScopeError(f"{out}: choose an output ending in .png, .svg, .gif, .csv or .npz")
-    check_writable(out)
+    inputs = input_roles(args.model, args.input)
+    check_output(out, inputs=inputs)
     if args.steps is not None and suffix != ".gif":
         raise ScopeError("--steps A:B is for a .gif animation; use --step K for one picture")
     if not (math.isfinite(args.fps) and 0.1 <= args.fps <= 100):
@@ -54,7 +63,7 @@ def run_export(args: argparse.Namespace) -> int:
                           units=[int(u) for u in unit_range], unit=args.unit,
                           position=session.cursor if args.view == "cell" else None,
                           input=input_source, version=_version())
-        export_data(out, session.full(), ctx)
+        export_data(out, session.full(), ctx, inputs=inputs)
         print(f"wrote {out} ({args.view} view data)")
         return 0
     result = _render(args, session, source, input_source, unit_range, positions)
@@ -72,8 +81,9 @@ def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
     seen = len(model.warnings)
     x = resolve_input(model, args.input, args.key)
     try:
-        layer = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
-        session = Session(model, x, layer=layer)
+        index = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
+        check_trace_size(model, x, index, layer_input=False)
+        session = Session(model, x, layer=index)
         print_warnings(run_notes(model, x, seen=seen), sys.stderr)
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from engine import __version__
 from engine.errors import ScopeError
-from engine.export import ViewContext, atomic_write, check_writable
+from engine.export import ViewContext, check_writable
+from engine.files import write_bytes
 from gui.panels.badges import badge_texts
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
@@ -618,20 +619,23 @@ def _save_qimage(image: QImage, path: str | Path, fmt: str) -> None:
 
 
 def _write_bytes(path: str | Path, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    write_bytes(path, data)
 
 
 def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,
                 width: int | None = None, positions: range | None = None,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
+    from engine.commands import input_roles
     from engine.export import DATA_SUFFIXES, export_data
     path = Path(path)
     suffix = path.suffix.lower()
-    check_writable(path)
+    shown = host.session_model
+    inputs = input_roles(getattr(shown, "source", ""), getattr(shown, "input_source", None))
+    check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
-        export_data(path, host.session_model.full(), ctx)
+        export_data(path, host.session_model.full(), ctx, inputs=inputs)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")

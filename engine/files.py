@@ -1,0 +1,245 @@
+"""Every file LSTM Scope reads or writes passes through here (see docs/architecture.md).
+
+Writing: ``atomic_write`` is the one writer. Data goes to a temporary file in the target's own
+folder, is flushed and fsynced, then renamed over the target, so a failure midway (disk full,
+quota, a killed process) never leaves half a file nor truncates the old one.
+
+Reading: ``check_readable`` refuses, before anything opens the file, paths that are not regular
+files (named pipes block forever, ``/dev/zero`` never ends, ``/proc`` files lie about their
+size), and ``check_output`` refuses an output that is one of the run's inputs (compared after
+resolving symlinks, and by inode for hard links).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import ScopeError, describe
+
+PathLike = str | os.PathLike
+
+# Kernel pseudo-filesystems: their files report sizes that are not their contents.
+_PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _under_pseudo_fs(path: Path) -> bool:
+    text = str(path)
+    if text.startswith("/dev/shm/"):        # shared memory holds ordinary files
+        return False
+    return any(text == root or text.startswith(root + "/") for root in _PSEUDO_ROOTS)
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def check_readable(path: PathLike, what: str = "file", error: type[ScopeError] = ScopeError) -> Path:
+    """``path`` as a regular, readable file, or ``error`` with one line saying why not.
+
+    Never opens the file: a FIFO would block and a device would never end.
+    """
+    text = os.fspath(path)
+    if text == "":
+        raise error(f"no {what} given (the path is empty)")
+    p = Path(text)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise error(f"{describe(p)}: no such file") from None
+    except OSError as exc:
+        raise error(f"{describe(p)}: cannot read the {what} ({_os_reason(exc)})") from None
+    except ValueError:          # an embedded NUL byte
+        raise error(f"{describe(p)}: not a valid file name") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{describe(p)}: is a folder, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{describe(p)}: is {_kind(st.st_mode)}, not a regular file; give a {what} "
+                    f"saved on disk")
+    if _under_pseudo_fs(Path(os.path.realpath(p))):
+        raise error(f"{describe(p)}: is a kernel pseudo-file (/proc, /sys, /dev), not a {what}")
+    if not os.access(p, os.R_OK):
+        raise error(f"{describe(p)}: cannot read the {what} (permission denied)")
+    return p
+
+
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """Whether two paths name one file: equal after resolving symlinks, or one inode."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def check_output(path: PathLike, *, inputs: Iterable[tuple[str, PathLike | None]] = (),
+                 suffixes: tuple[str, ...] | None = None) -> Path:
+    """Refuse, before any work, an output that cannot be written or would destroy an input.
+
+    ``inputs`` are (role, path) pairs such as ("--input", "x.npz"); ``suffixes`` the endings the
+    output may have (lower case, with the dot).
+    """
+    text = os.fspath(path)
+    if text == "":
+        raise ScopeError("no output file given (the path is empty)")
+    p = Path(text)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise ScopeError(f"{describe(p)}: the output must end in {' or '.join(suffixes)} "
+                         f"(for example {describe(p.with_name(p.name + suffixes[0]))})")
+    for role, other in inputs:
+        if other is not None and os.fspath(other) != "" and same_file(p, other):
+            raise ScopeError(f"{describe(p)}: is also the {role}; writing it would destroy "
+                             f"that file; choose another output name")
+    try:
+        target = Path(os.path.realpath(p))
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ScopeError(f"{describe(p)}: cannot write here ({_os_reason(exc)})") from None
+    except ValueError:          # an embedded NUL byte
+        raise ScopeError(f"{describe(p)}: not a valid file name") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise ScopeError(f"{describe(p)}: is a folder; give a file name")
+        if not stat.S_ISREG(st.st_mode):
+            raise ScopeError(f"{describe(p)}: is {_kind(st.st_mode)}, not a regular file; "
+                             f"write to a file on disk")
+    if _under_pseudo_fs(target):
+        raise ScopeError(f"{describe(p)}: is in a kernel pseudo-filesystem (/proc, /sys, /dev); "
+                         f"write to a file on disk")
+    folder = target.parent
+    if not os.path.isdir(folder):
+        raise ScopeError(f"{describe(p)}: the folder {describe(folder)} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ScopeError(f"{describe(p)}: cannot write in the folder {describe(folder)} "
+                         f"(permission denied)")
+    if st is not None and not os.access(target, os.W_OK):
+        raise ScopeError(f"{describe(p)}: the file is read-only (permission denied)")
+    try:
+        max_name = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        max_name = 255
+    if len(os.fsencode(target.name)) > max_name:
+        raise ScopeError(f"{describe(p)}: the file name is too long ({len(target.name)} "
+                         f"characters; this folder allows {max_name})")
+    return p
+
+
+def atomic_write(path: PathLike, write: Callable[[Path], object] | None = None, *,
+                 text: bool = False, inputs: Iterable[tuple[str, PathLike | None]] = ()) -> Any:
+    """The one way LSTM Scope writes a file: ``with atomic_write(path) as fh: fh.write(...)``.
+
+    The context manager yields a binary file (a UTF-8 text sink with newlines as written when
+    ``text``) open on a temporary file beside the target (beside a symlink's target: the link is
+    kept); on success it is fsynced and renamed over the target, on any failure removed, and
+    the old file is left as it was. OSErrors become one ScopeError naming ``path``.
+    ``atomic_write(path, write)`` instead calls ``write(temporary_path)`` and finishes at once.
+    """
+    if write is None:
+        return _atomic(path, text=text, inputs=inputs)
+    with _atomic(path, inputs=inputs, want_path=True) as tmp:
+        write(tmp)
+    return None
+
+
+@contextmanager
+def _atomic(path: PathLike, *, text: bool = False, inputs: Iterable[tuple[str, PathLike | None]] = (),
+            want_path: bool = False) -> Iterator[Any]:
+    p = check_output(path, inputs=inputs)
+    target = Path(os.path.realpath(p))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~_UMASK
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lstmscope-", suffix=".part", dir=target.parent)
+        with os.fdopen(fd, "wb") as raw:
+            if want_path:
+                yield Path(tmp)             # the caller writes by name; we sync this inode
+            else:
+                yield _TextSink(raw) if text else raw
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        tmp = None
+        _fsync_folder(target.parent)
+    except OSError as exc:
+        raise ScopeError(f"{describe(p)}: could not write ({_os_reason(exc)}); "
+                         f"{'the old file is unchanged' if target.exists() else 'nothing was written'}"
+                         ) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+class _TextSink:
+    """A text view of the temporary file: UTF-8, newlines as written (what csv.writer wants)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def write(self, text: str) -> int:
+        self._raw.write(text.encode("utf-8"))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+
+def write_bytes(path: PathLike, data: bytes, **kwargs) -> None:
+    """``data`` to ``path`` through ``atomic_write``."""
+    with atomic_write(path, **kwargs) as fh:
+        fh.write(data)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+__all__ = ["atomic_write", "check_output", "check_readable", "same_file", "write_bytes"]

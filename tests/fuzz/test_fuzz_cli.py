@@ -1,0 +1,271 @@
+"""Fuzz: mutated copies of every committed fixture format through ``main.py info|trace|export``
+and the session API. Each run must succeed (exit 0) or fail with exit 2 and exactly one stderr
+line; never a traceback, never past its time limit, never changing an output when it fails,
+never writing outside its temporary folder.
+
+Hypothesis runs derandomized (fixed examples, no database) with a bounded number of examples,
+so the whole suite stays well under a minute on two cores. Runs are in-process through
+``main.main`` for speed, plus a few real subprocesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import main
+from engine import ScopeError
+from tests.helpers import FIXTURES, ROOT
+
+RUN_LIMIT = 30.0          # seconds for one run on a loaded 2-core machine (the reader's own: 4 s of CPU)
+FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=24,
+                suppress_health_check=list(HealthCheck), print_blob=False)
+
+MODELS = {
+    "keras3": FIXTURES / "keras3" / "lstm_last.keras",
+    "h5": FIXTURES / "keras2" / "lstm_plain.h5",
+    "torch": FIXTURES / "torch" / "lstm_1layer.pt",
+    "safetensors": FIXTURES / "torch" / "lstm_safetensors.safetensors",
+    "onnx": FIXTURES / "onnx" / "forward.onnx",
+}
+MODEL_INPUTS = {   # an input each model accepts: a failure is the mutation's doing
+    "keras3": (FIXTURES / "keras3" / "lstm_last.npz", "x"),
+    "h5": (FIXTURES / "keras2" / "lstm_plain.npz", "x"),
+    "torch": (FIXTURES / "torch" / "lstm_1layer.npz", "x"),
+    "safetensors": (FIXTURES / "torch" / "lstm_safetensors.npz", "x"),
+    "onnx": (FIXTURES / "onnx" / "forward.npz", "x"),
+}
+INPUTS = {
+    "npy": FIXTURES / "inputs" / "sine3.npy",
+    "npz": FIXTURES / "inputs" / "sine3.npz",
+    "csv": FIXTURES / "inputs" / "sine3.csv",
+}
+INPUT_MODEL = FIXTURES / "keras2" / "lstm_plain.h5"        # reads 3 features
+SESSION = FIXTURES / "sessions" / "small.lstmscope"
+HOSTILE_VALUES = [None, "seven", -1, 0, 2**63, 1e308, float("nan"), [], {}, [[[[1]]]], True,
+                  "../../etc", "x" * 300]
+
+
+# --- mutations ----------------------------------------------------------------------------------
+@st.composite
+def byte_mutation(draw, data: bytes) -> bytes:
+    out = bytearray(data)
+    kind = draw(st.sampled_from(["flip", "flip", "truncate", "zero", "insert", "splice"]))
+    n = len(out)
+    if kind == "flip":
+        for _ in range(draw(st.integers(1, 8))):
+            k = draw(st.integers(0, n - 1))
+            out[k] ^= 1 << draw(st.integers(0, 7))
+    elif kind == "truncate":
+        del out[draw(st.integers(0, n - 1)):]
+    elif kind == "zero":
+        a = draw(st.integers(0, n - 1))
+        b = min(n, a + draw(st.integers(1, 512)))
+        out[a:b] = bytes(b - a)
+    elif kind == "insert":
+        k = draw(st.integers(0, n))
+        out[k:k] = draw(st.binary(min_size=1, max_size=64))
+    else:                                  # a chunk of the file copied over another place
+        a, b = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        size = draw(st.integers(1, 256))
+        out[b:b + size] = out[a:a + size]
+    return bytes(out)
+
+
+def _json_paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _json_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for k, v in enumerate(value):
+            yield from _json_paths(v, (*prefix, k))
+
+
+@st.composite
+def json_member_mutation(draw, data: bytes, member: str) -> bytes:
+    """A zip (a .keras or a session file) whose JSON member has one value replaced."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    doc = json.loads(members[member])
+    paths = list(_json_paths(doc))
+    path = draw(st.sampled_from(paths[1:] if len(paths) > 1 else paths))
+    value = draw(st.sampled_from(HOSTILE_VALUES))
+    if not path:
+        doc = value
+    else:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    members[member] = json.dumps(doc).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return buf.getvalue()
+
+
+# --- running ------------------------------------------------------------------------------------
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A temporary HOME and cache folders, a working folder inside, and what lies outside."""
+    for var in ("HOME", "XDG_CACHE_HOME", "KERAS_HOME", "TORCH_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "4")
+    before = _outside_snapshot()
+    yield work
+    assert _outside_snapshot() == before, "a run wrote outside its temporary folder"
+
+
+def _outside_snapshot() -> dict[str, float]:
+    """Modification times of the repository's files (outside .git and caches)."""
+    out = {}
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in (".git", "__pycache__", ".pytest_cache",
+                                                ".hypothesis", ".ruff_cache")]
+        for name in files:
+            p = os.path.join(folder, name)
+            out[p] = os.stat(p).st_mtime
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def run_cli(capsys, args: list) -> tuple[int, str]:
+    capsys.readouterr()
+    start = time.monotonic()
+    code = main.main([str(a) for a in args])
+    elapsed = time.monotonic() - start
+    _, err = capsys.readouterr()
+    assert elapsed < RUN_LIMIT, f"{args[0]} took {elapsed:.1f} s"
+    assert "Traceback" not in err, err
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lstm-scope: error: "), err
+        assert "a bug in LSTM Scope" not in lines[0], lines[0]      # the last-resort line
+    else:
+        assert all(line.startswith("warning: ") for line in err.strip().splitlines()), err
+    return code, err
+
+
+def run_with_output(capsys, work: Path, args: list, out_name: str) -> int:
+    """Run a command writing ``out_name`` over an existing file: a failure must leave it."""
+    out = work / out_name
+    out.write_bytes(b"precious old output")
+    old = _digest(out)
+    code, _ = run_cli(capsys, [*args, "--out", out])
+    if code == 2:
+        assert _digest(out) == old, "a failed run changed its output file"
+    assert not [p for p in work.iterdir() if p.name.endswith(".part")]
+    return code
+
+
+def write(work: Path, name: str, data: bytes) -> Path:
+    path = work / name
+    path.write_bytes(data)
+    return path
+
+
+# --- the fuzz tests -------------------------------------------------------------------------------
+@FUZZ
+@given(data=st.data(), kind=st.sampled_from(sorted(MODELS)))
+def test_mutated_models(sandbox, capsys, data, kind):
+    if kind in ("torch",):
+        pytest.importorskip("torch", reason="the .pt fixtures need torch to open")
+    if kind == "onnx":
+        pytest.importorskip("onnx", reason="the .onnx fixtures need onnx to open")
+    source = MODELS[kind]
+    raw = source.read_bytes()
+    if kind == "keras3" and data.draw(st.booleans()):
+        mutated = data.draw(json_member_mutation(raw, "config.json"))
+    else:
+        mutated = data.draw(byte_mutation(raw))
+    model = write(sandbox, "model" + source.suffix, mutated)
+    code, _ = run_cli(capsys, ["info", model])
+    if code == 0:
+        x, key = MODEL_INPUTS[kind]
+        run_with_output(capsys, sandbox, ["trace", model, "--input", x, "--key", key], "t.npz")
+
+
+@FUZZ
+@given(data=st.data(), kind=st.sampled_from(sorted(INPUTS)), command=st.sampled_from(
+    ["trace", "export"]))
+def test_mutated_inputs(sandbox, capsys, data, kind, command):
+    source = INPUTS[kind]
+    x = write(sandbox, "x" + source.suffix, data.draw(byte_mutation(source.read_bytes())))
+    if command == "trace":
+        run_with_output(capsys, sandbox, ["trace", INPUT_MODEL, "--input", x], "t.npz")
+    else:
+        out = data.draw(st.sampled_from(["e.csv", "e.npz"]))
+        run_with_output(capsys, sandbox, ["export", INPUT_MODEL, "--input", x], out)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_session_files(sandbox, data):
+    from engine.session_file import open_session
+    raw = SESSION.read_bytes()
+    if data.draw(st.booleans()):
+        mutated = data.draw(json_member_mutation(raw, "session.json"))
+    else:
+        mutated = data.draw(byte_mutation(raw))
+    path = write(sandbox, "s.lstmscope", mutated)
+    start = time.monotonic()
+    try:
+        session, dbg, _ = open_session(path)
+    except ScopeError as exc:
+        assert "\n" not in str(exc)
+        return
+    finally:
+        assert time.monotonic() - start < RUN_LIMIT
+    # what opens also works: step, evaluate watches and breakpoints, read every fork
+    session.seek(session.steps)
+    dbg.watch_values()
+    dbg.all_hits()
+    for fork in list(dbg.forks.forks.values()):
+        fork.signal("h")
+
+
+# --- a few real processes: the same promise seen from outside ----------------------------------
+@pytest.mark.parametrize("kind", ["h5", "keras3", "npz-input"])
+def test_mutated_files_in_a_real_process(tmp_path, kind):
+    import random
+    rng = random.Random(16)
+    env = dict(os.environ)
+    for var in ("HOME", "XDG_CACHE_HOME", "KERAS_HOME", "TORCH_HOME"):
+        env[var] = str(tmp_path)
+    for trial in range(3):
+        source = INPUTS["npz"] if kind == "npz-input" else MODELS[kind]
+        data = bytearray(source.read_bytes())
+        for _ in range(4):
+            k = rng.randrange(len(data))
+            data[k] ^= 1 << rng.randrange(8)
+        path = write(tmp_path, f"m{trial}{source.suffix}", bytes(data))
+        args = (["trace", INPUT_MODEL, "--input", path, "--out", tmp_path / "t.npz"]
+                if kind == "npz-input" else ["info", path])
+        proc = subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=RUN_LIMIT + 30)
+        assert proc.returncode in (0, 2), proc.stderr
+        assert "Traceback" not in proc.stderr
+        if proc.returncode == 2:
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -1,0 +1,97 @@
+"""Reading an untrusted model is bounded: the HDF5 part runs in a worker process that is
+abandoned when it makes no progress (a corrupt heap can make HDF5 loop forever) and killed at
+once by Cancel; declared sizes are checked against the memory budget before anything is read."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from engine import ModelFileError, load_model
+from engine.budget import BudgetError
+from engine.loaders import h5read
+from tests.helpers import FIXTURES
+
+H5 = FIXTURES / "keras2" / "lstm_plain.h5"
+
+
+@pytest.fixture
+def forked(monkeypatch):
+    """The reader forks this test process, so a patched walker is what the child runs."""
+    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("fork"))
+
+
+def stuck(*args, **kwargs):
+    time.sleep(120)
+
+
+def test_a_reader_making_no_progress_is_abandoned(forked, monkeypatch, tmp_path):
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "1")
+    monkeypatch.setattr(h5read, "_walk", stuck)
+    start = time.monotonic()
+    with pytest.raises(ModelFileError, match="no progress for 1 s"):
+        load_model(H5)
+    assert time.monotonic() - start < 15
+    assert not h5read._ACTIVE
+
+
+def test_cancel_kills_the_reader_at_once(forked, monkeypatch):
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "60")
+    monkeypatch.setattr(h5read, "_walk", stuck)
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_model(H5)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+    worker = threading.Thread(target=load)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not h5read._ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    start = time.monotonic()
+    h5read.cancel_reads()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - start < 5
+    assert isinstance(outcome[0], h5read.ReadCancelled), outcome
+
+
+def test_the_worker_reads_the_same_model_as_before():
+    """The HDF5 copy holds every array the loaders read: the traced numbers are unchanged."""
+    model = load_model(H5)
+    ref = np.load(FIXTURES / "keras2" / "lstm_plain.npz")
+    out = model.trace(ref["x"]).layer(0)
+    np.testing.assert_allclose(out.h, ref["layer0_h"], rtol=1e-5, atol=1e-5)
+
+
+def test_the_window_reads_through_a_forkserver(monkeypatch):
+    """With threads or Qt running the reader is started by a forkserver, never forked."""
+    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("forkserver"))
+    model = load_model(H5)
+    assert model.traced_layers[0].units == 4
+
+
+def test_dataset_declaring_more_than_the_budget_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    path = tmp_path / "big.h5"
+    shutil.copy(H5, path)
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("model_weights/lstm/huge", shape=(100_000, 1000), dtype="f4")  # unwritten
+    with pytest.raises(BudgetError, match="memory"):
+        load_model(path)
+
+
+def test_external_links_are_not_followed(tmp_path):
+    path = tmp_path / "linked.h5"
+    shutil.copy(H5, path)
+    with h5py.File(path, "r+") as f:
+        f["model_weights/elsewhere"] = h5py.ExternalLink("/dev/zero", "/data")
+    assert load_model(path).traced_layers[0].name == "lstm"
