@@ -119,6 +119,10 @@ class OnnxModel(Model):
         self.input_names = [n for n in inputs if n == primary] + [n for n in inputs if n != primary]
         self.optional_inputs = [n for n in self.input_names if n in state_inputs]
         runner = _GraphRunner(graph, consts, opset, self.ops, found, self.input_names, primary)
+        dangling = runner.dangling()
+        if dangling:
+            raise ModelFileError(f"{path}: not a valid ONNX graph: no node makes its output "
+                                 f"{', '.join(dangling)}")
         problem = runner.problem()
         if problem is None:
             self.graph_runner = runner
@@ -309,11 +313,12 @@ class _GraphRunner:
             return "ops " + ", ".join(unknown)
         if self.primary_input is None:
             return "no graph input"
-        made = {o for n in self.nodes for o in n.output} | set(self.consts) | set(self.inputs)
-        missing = [o for o in self.outputs if o not in made]
-        if missing:
-            return "graph outputs no node makes: " + ", ".join(missing)
         return None
+
+    def dangling(self) -> list[str]:
+        """Graph outputs that no node, constant or input makes (no runtime can run that)."""
+        made = {o for n in self.nodes for o in n.output} | set(self.consts) | set(self.inputs)
+        return [o for o in self.outputs if o not in made]
 
     def run(self, feeds: dict[str, np.ndarray], ctx: RunContext, record: dict | None) -> list[np.ndarray]:
         env: dict[str, Any] = dict(self.consts)
