@@ -379,7 +379,7 @@ def test_long_input_is_refused_with_a_command_that_fits(tmp_path, capsys, monkey
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((1, 20_000, 3), np.float32))
     refused(capsys, "trace", H5, "--input", x, "--out", tmp_path / "t.npz",
-            needles=("memory", "--steps 0:"))
+            needles=("memory", "at most about", "--initial-state"))
 
 
 # --- session files -----------------------------------------------------------------------------
