@@ -306,9 +306,10 @@ class OnnxModel(Model):
             result = super().trace(x, initial_state=initial_state, layer_input=layer_input)
             return result
         ctx = RunContext(initial_state=self._state_map(initial_state))
+        x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
-            outputs = self._run_graph(self.prepare_input(x), ctx)
-        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states)
+            outputs = self._run_graph(x_in, ctx)
+        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states, model=self, input=x_in)
 
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False
                     ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,118 @@
+"""Gradients through a recorded run: finite differences (float64, a third reference besides
+jax and torch), the target grammar, the API on results and sessions, and ``main.py grad``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import Session, load_model
+from engine.grad_target import TargetError, parse_target
+from tests.grad_refs import NumpyBackend, forward, params_for
+from tests.helpers import FIXTURES, assert_close, load_reference, run_cli
+
+FD_CASES = [("onnx/peephole_clip.onnx", "sumsq(output[last])"),
+            ("torch/lstm_proj.pt", "sumsq(output[:, last])"),
+            ("keras3/masking_gaps.keras", "sumsq(output[:, last])")]
+
+
+@pytest.mark.parametrize("path,target", FD_CASES)
+def test_dx_matches_central_differences(path, target):
+    """d target / d x by central differences of a float64 numpy forward (no autodiff at all)."""
+    ref = load_reference(FIXTURES / (path.rsplit(".", 1)[0] + ".npz"))
+    model = load_model(FIXTURES / path)
+    result = model.trace(ref["x"])
+    be = NumpyBackend()
+    base = params_for(model, result, result.input)
+    fn_sel = {"sumsq(output[last])": lambda o: np.sum(o[-1] ** 2),
+              "sumsq(output[:, last])": lambda o: np.sum(o[:, -1] ** 2)}[target]
+
+    def value(x):
+        p = dict(base, x=x)
+        return fn_sel(forward(be, model, p, concrete_x=result.input)[0])
+    assert np.allclose(forward(be, model, base, concrete_x=result.input)[0], ref["output"], atol=1e-5)
+    x0 = base["x"]
+    fd = np.zeros_like(x0)
+    eps = 1e-6
+    for idx in np.ndindex(x0.shape):
+        if path.startswith("keras3/masking") and not np.any(x0[idx[:2]] != 0):
+            continue        # a masked step: moving x there would unmask it (no derivative)
+        xp, xm = x0.copy(), x0.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        fd[idx] = (value(xp) - value(xm)) / (2 * eps)
+    ours = result.grad(target)
+    assert_close(ours.dx_model, fd, f"{path}: dx_model vs finite differences")
+
+
+def test_target_grammar_and_errors():
+    t = parse_target("sumsq(output[:, last])")
+    assert (t.array, t.reduce) == ("output", "sumsq")
+    assert parse_target("h[0, -1, 2]").index == (0, -1, 2)
+    assert parse_target("c[last, 3]").index == ("last", 3)
+    for bad, words in [("h[1.5, 0]", "integer"), ("foo[1]", "not a target"),
+                       ("exec(h[0, 0])", "unknown function"), ("h[0, 0", "cannot parse"),
+                       ("", "empty"), ("h.x", "not a target"), ("sum(h[0,0], c[0,0])", "one selection")]:
+        with pytest.raises(TargetError, match=words):
+            parse_target(bad)
+
+
+def test_last_and_batchless_targets_follow_the_contracts():
+    """'last' is the final processed position (0 for a backward direction); h[t, j] is the
+    sum over samples, so each sample's gradient is its own."""
+    ref = load_reference(FIXTURES / "keras3/go_backwards_seq.npz")
+    result = load_model(FIXTURES / "keras3/go_backwards_seq.keras").trace(ref["x"])
+    tr = result.layer(0)
+    assert tr.backward
+    g_last = result.grad("h[1, last, 0]")
+    g_zero = result.grad("h[1, 0, 0]")
+    assert np.array_equal(g_last.dx, g_zero.dx)
+    assert g_last.value == pytest.approx(float(tr.h[1, 0, 0]))
+    both = result.grad("h[0, 2]")
+    one = [result.grad(f"h[{b}, 0, 2]") for b in range(tr.batch)]
+    for b in range(tr.batch):
+        assert_close(both.dx[b], one[b].dx[b], "per-sample gradient")
+    assert np.all(one[0].dx[1] == 0)
+    with pytest.raises(TargetError, match="out of range"):
+        result.grad("h[0, 99, 0]")
+    with pytest.raises(TargetError, match="time step"):
+        result.grad("output[last, 0, 0]")
+
+
+def test_session_grad_matches_result_grad_and_is_cached():
+    model = load_model("demo:counter")
+    from engine.commands import resolve_input
+    x = resolve_input(model, None, None)
+    s = Session(model, x)
+    g = s.grad("c[last, 1]")
+    assert g is s.grad("c[last, 1]")
+    ref = model.trace(x).grad("c[last, 1]")
+    assert np.array_equal(g.dc, ref.dc)
+    assert g.dx_model is not None and g.dx_model.shape == (1, s.steps, 4)
+    sal = g.saliency(0)
+    assert sal.shape == (s.steps,) and np.all(sal >= 0)
+
+
+def test_cli_grad_writes_the_arrays(tmp_path):
+    out = tmp_path / "g.npz"
+    ref = FIXTURES / "keras3/stacked2"
+    np.save(tmp_path / "x.npy", load_reference(ref.with_suffix(".npz"))["x"])
+    proc = run_cli("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
+                   "--layer", "1", "--target", "sumsq(output)", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as d:
+        names = set(d.files)
+        meta = json.loads(str(d["meta"]))
+    layers = meta["layers"]
+    assert {"dx", "dx_model", "dh", "dc", "dh0", "dc0"} <= names
+    assert {f"{n}/dh0" for n in layers} | {f"{n}/dc0" for n in layers} <= names
+    names_in_model = load_model(ref.with_suffix(".keras")).layer_names
+    assert meta["layer"] == names_in_model[1] and sorted(layers) == sorted(names_in_model)
+    bad = run_cli("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
+                  "--target", "h[0, 0", "--out", str(out))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    same = run_cli("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
+                   "--target", "h[0, 0, 0]", "--out", str(tmp_path / "x.npy"))
+    assert same.returncode == 2 and "input" in same.stderr
