@@ -116,3 +116,26 @@ def test_cli_grad_writes_the_arrays(tmp_path):
     same = run_cli("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
                    "--target", "h[0, 0, 0]", "--out", str(tmp_path / "x.npy"))
     assert same.returncode == 2 and "input" in same.stderr
+
+
+def test_gradients_in_watches_and_breakpoints():
+    """grad(c) / grad_norm(c) read the debugger's gradient target through the whole run: for
+    a target at step k of a forward layer nothing after k matters, so the gradient is 0 there."""
+    from engine.debugger import Debugger
+    from engine.expr import ExprError
+    model = load_model("demo:counter")
+    from engine.commands import resolve_input
+    s = Session(model, resolve_input(model, None, None))
+    dbg = Debugger(s, sample=0)
+    k = 20
+    dbg.set_grad_target(f"h[0, {k}, 2]")
+    w = dbg.add_watch("grad_norm(c)")
+    series = dbg.watch_series(w.id, full=True)
+    g = s.grad(f"h[0, {k}, 2]")
+    assert_close(series[0], np.linalg.norm(g.dc[0], axis=-1),
+                 "grad_norm(c) watch")
+    bp = dbg.add_breakpoint("grad_norm(c) < 1e-6")
+    assert list(dbg.all_hits()[bp.id]) == [k + 1]
+    dbg.add_watch("grad(c)[2] + grad_norm(x)")
+    with pytest.raises(ExprError, match="takes h, c or x"):
+        dbg.add_watch("grad(f)")

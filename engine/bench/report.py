@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.bench.engine_figures import engine_figures
+from engine.bench.grad_figures import grad_figures
 
 WindowFigures = Callable[[int, int], dict[str, Any]]
 
@@ -22,6 +23,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     """Print the figures; ``window_figures`` imports the window benchmark (None: engine only)."""
     figures: dict[str, Any] = {"units": units, "steps": steps}
     figures.update(engine_figures(repeat=repeat))
+    figures.update(grad_figures(repeat=repeat))
     if window_figures is not None:
         try:
             window = window_figures()
