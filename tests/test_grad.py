@@ -3,6 +3,7 @@ jax and torch), the target grammar, the API on results and sessions, and ``main.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -139,3 +140,66 @@ def test_gradients_in_watches_and_breakpoints():
     dbg.add_watch("grad(c)[2] + grad_norm(x)")
     with pytest.raises(ExprError, match="takes h, c or x"):
         dbg.add_watch("grad(f)")
+
+
+def _counter_session():
+    from engine.commands import resolve_input
+    model = load_model("demo:counter")
+    return Session(model, resolve_input(model, None, None))
+
+
+def test_forget_product_and_memory_horizon():
+    from engine.grad_views import forget_product, memory_horizon, target_position
+    s = _counter_session()
+    tr = s.full()
+    k = 30
+    fp = forget_product(tr, 0, k)
+    assert np.all(np.isnan(fp[k + 1:])) and np.all(fp[k] == 1.0)
+    assert_close(fp[10], np.prod(tr.f[0, 11:k + 1].astype(np.float64), axis=0), "product of f")
+    assert target_position("h[0, last, 2]", tr) == tr.steps - 1
+    assert target_position("c[5, 1]", tr) == 5 and target_position("sum(output)", tr) is None
+    # a made-up gradient: unit 0 decays by 10x a step behind the target, unit 1 never does
+    dc = np.zeros((tr.steps, 2))
+    dc[:k + 1, 0] = 10.0 ** -(k - np.arange(k + 1))
+    dc[:k + 1, 1] = 1.0
+    hz = memory_horizon(dc, tr, k)
+    assert hz[0] == 3 and np.isinf(hz[1])
+    assert np.isnan(memory_horizon(np.zeros((tr.steps, 1)), tr, k)[0])
+
+
+def test_grad_health_flags_vanishing_and_exploding():
+    from engine.grad_views import grad_health
+    s = _counter_session()
+    tr = s.full()
+    g = s.grad("h[0, last, 2]")
+    assert grad_health(g, tr, 0, tr.steps - 1).status == "ok"
+    small = dataclasses.replace(g, dc=g.dc * 1e-9)
+    assert grad_health(small, tr, 0, tr.steps - 1).status == "vanishing"
+    big = dataclasses.replace(g, dc=g.dc * 1e6)
+    assert grad_health(big, tr, 0, tr.steps - 1).status == "exploding"
+
+
+def test_fork_gradient_cuts_hand_set_states():
+    """Setting h and c of every unit at step k by hand: nothing before k reaches a later
+    target. Setting h alone: the cell state still carries the gradient back."""
+    from engine.debugger import Debugger
+    from engine.grad_views import fork_gradient
+    s = _counter_session()
+    dbg = Debugger(s)
+    k = 20
+    target = f"h[0, {k + 10}, 2]"
+    s.seek(k + 1)
+    fh = dbg.fork_state("h", value=0.0, position=k)
+    g_h = fork_gradient(s, fh, target)
+    assert np.abs(g_h.dx[0, :k]).max() > 1e-4
+    fhc = dbg.fork_state("c", value=0.0, position=k, parent=fh.name)
+    g_hc = fork_gradient(s, fhc, target)
+    assert np.all(g_hc.dx[0, :k + 1] == 0) and np.abs(g_hc.dx[0, k + 1:]).max() > 0
+    # a perturbation cuts nothing: the fork's own run, differentiated like any run
+    fp = dbg.perturb(2, 0.3, position=k)
+    g_p = fork_gradient(s, fp, target)
+    from engine.grad_layer import layer_backward
+    from engine.grad_target import parse_target
+    tr = fp.to_trace()
+    seed, _ = parse_target(target).seed(tr.h, tr.steps - 1, 1)
+    assert np.array_equal(g_p.dx, layer_backward(tr, seed).dx)
