@@ -81,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
     export.add_argument("--step", type=int, default=None,
                         help="0-based input position the cursor has just read (default: the end)")
-    export.add_argument("--view", choices=("units", "layer", "cell", "window"), default="units",
-                        help="units panel, layer view heat-maps, cell inspector or whole window")
+    export.add_argument("--view", choices=("units", "layer", "cell", "grad", "window"),
+                        default="units", help="units panel, layer view heat-maps, cell inspector, "
+                                              "gradients (saliency and carousel) or whole window")
+    export.add_argument("--target", help="gradient target of --view grad (default: unit --unit's "
+                                         "h at the cursor), e.g. 'sumsq(output[:, last])'")
     export.add_argument("--unit", type=int, default=0, help="the cell inspector's unit (--view cell)")
     export.add_argument("--out", required=True, help="FILE.png .svg .gif .csv or .npz")
     export.add_argument("--width", type=int,

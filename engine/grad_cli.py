@@ -15,8 +15,8 @@ from typing import TextIO
 
 import numpy as np
 
-from .commands import resolve_input
-from .errors import InputFileError, ScopeError
+from .commands import input_roles, resolve_input
+from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
 
@@ -27,8 +27,8 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     from .grad_target import parse_target
     from .stateful import load_states
     parse_target(target)                       # a bad target fails before any work
-    _not_an_input(out, model_spec, input_path, initial_state)
-    check_writable(out)
+    inputs = input_roles(model_spec, input_path, initial_state)
+    check_writable(out, inputs=inputs)
     model = load_model(model_spec)
     x = resolve_input(model, input_path, key)
     index = model.layer_index(layer)
@@ -58,13 +58,6 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    atomic_write(out, write)
+    atomic_write(out, write, inputs=inputs)
     return 0
 
-
-def _not_an_input(out: str, *inputs: str | None) -> None:
-    target = Path(out).resolve()
-    for item in inputs:
-        if item and not item.startswith("demo") and Path(item.split("#", 1)[0]).resolve() == target:
-            raise ScopeError(f"{out}: is also an input of this command; write the gradients "
-                             f"to another file")

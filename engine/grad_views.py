@@ -13,6 +13,7 @@ See docs/architecture.md, Gradients.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -129,3 +130,51 @@ def fork_gradient(session, fork, target: str) -> GradResult:
         node = node.parent
     return gradient(session.result(), target, layer=session.info.name, trace=fork.to_trace(),
                     cuts=tuple(cuts))
+
+
+def default_target(session, unit: int, sample: int = 0) -> str:
+    """The window's default target: unit ``unit``'s h at the cursor (its c when a projected h
+    has no such column); before the first step, at the last position processed."""
+    cursor = session.cursor
+    which = "h" if unit < session.info.weights.state_size else "c"
+    return f"{which}[{sample}, {'last' if cursor is None else cursor}, {unit}]"
+
+
+def grad_view_arrays(session, target: str, sample: int, unit: int) -> dict[str, np.ndarray]:
+    """The numbers behind the Gradients view for one sample (``export --view grad``)."""
+    g = session.grad(target)
+    full = session.full()
+    position = target_position(target, full)
+    return {"saliency": g.saliency(sample).astype(np.float32), "dx": g.dx[sample],
+            "dh": g.dh[sample], "dc": g.dc[sample], "dh0": g.dh0[sample], "dc0": g.dc0[sample],
+            "forget_product": forget_product(full, sample, position).astype(np.float32),
+            "horizon": memory_horizon(g.dc[sample], full, position).astype(np.float32),
+            "unit": np.array(unit), "value": np.array(g.value)}
+
+
+def export_grad_data(path: str | Path, session, ctx, *, inputs=()) -> Path:
+    """Write the gradient view's numbers: .npz (the arrays above, ``meta``) or .csv (one row
+    per step and unit: t, unit, saliency, dh, dc, forget_product). ``inputs`` as for
+    ``engine.export.export_data``: an output may never be one of them."""
+    from .export import atomic_write, write_csv, write_npz
+    from .files import check_output
+    path = Path(path)
+    check_output(path, inputs=inputs)
+    arrays = grad_view_arrays(session, ctx.target, ctx.sample, ctx.unit)
+    meta = ctx.describe()
+    meta["value"] = float(arrays["value"])
+    if path.suffix.lower() == ".npz":
+        with atomic_write(path, inputs=inputs) as fh:
+            write_npz(fh, arrays, meta)
+        return path
+    dh, dc, fp, sal = arrays["dh"], arrays["dc"], arrays["forget_product"], arrays["saliency"]
+    rows = []
+    for t in range(dc.shape[0]):
+        for j in range(dc.shape[1]):
+            rows.append([t, j, f"{sal[t]:.9g}",
+                         f"{dh[t, j]:.9g}" if j < dh.shape[1] else "",
+                         f"{dc[t, j]:.9g}", f"{fp[t, j]:.9g}"])
+    header = ["t", "unit", "saliency", "dh", "dc", "forget_product"]
+    with atomic_write(path, text=True, inputs=inputs) as fh:
+        write_csv(fh, header, rows)
+    return path

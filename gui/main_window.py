@@ -31,11 +31,13 @@ from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.debug.forks_panel import ForksPanel, edit_state_dialog
 from gui.debug.watches_panel import WatchesPanel
 from gui.export.dialog import WindowExporter
+from gui.grad_model import GradModel
 from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.loader_worker import Loader, LoadRequest, LoadResult
 from gui.panels.badges import ShapeBadges
 from gui.panels.cell_inspector import CellInspector
 from gui.panels.compare_panel import ComparePanel
+from gui.panels.grad_panel import GradPanel
 from gui.panels.input_editor import InputEditor
 from gui.panels.input_panel import InputPanel
 from gui.panels.layer_view import LayerView
@@ -111,9 +113,12 @@ class MainWindow(QMainWindow):
         self.forks_panel = ForksPanel(self.debugging, pal, self.report_error)
         self.cell_inspector = CellInspector(sm, pal, units_panel=self.units_panel)
         self.layer_view = LayerView(sm, pal, units_panel=self.units_panel, debugging=self.debugging)
+        self.grads = GradModel(sm, self.debugging, self)      # the gradient target (engine.grad)
+        self.grad_panel = GradPanel(sm, self.grads, pal)
         bottom, right = Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea
         self.input_dock = self._add_dock("Input and output", self.input_panel, bottom)
         self.layer_dock = self._add_dock("Layer view", self.layer_view, bottom)
+        self.grad_dock = self._add_dock("Gradients", self.grad_panel, bottom)
         self.input_editor_dock = self._add_dock("Input", self.input_editor, right)
         self.compare_dock = self._add_dock("Compare inputs", self.compare_panel, right)
         self.breakpoints_dock = self._add_dock("Breakpoints", self.breakpoints_panel, right)
@@ -125,6 +130,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.watches_dock, self.forks_dock)
         self.tabifyDockWidget(self.breakpoints_dock, self.cell_dock)
         self.tabifyDockWidget(self.input_dock, self.layer_dock)
+        self.tabifyDockWidget(self.layer_dock, self.grad_dock)
         for front in (self.breakpoints_dock, self.input_dock, self.input_editor_dock):
             front.raise_()
 
@@ -233,7 +239,8 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.view_menu = menu.addMenu("&View")
         for dock in (self.input_dock, self.breakpoints_dock, self.watches_dock, self.forks_dock,
-                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.compare_dock):
+                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.grad_dock,
+                     self.compare_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         for action in (self.act_goto_step, self.act_goto_unit, self.act_dark):
@@ -261,6 +268,8 @@ class MainWindow(QMainWindow):
         sm.selectionChanged.connect(self._bring_cell_to_front)
         sm.runChanged.connect(self._on_run_changed)
         sm.positionChanged.connect(self._on_position)
+        self.grads.changed.connect(lambda: self.input_panel.show_saliency(self.grads.view))
+        self.layer_view.set_gradients(self.grads)
 
     def _bring_cell_to_front(self, unit: int, position: int) -> None:
         """Clicking a lane shows that cell in the inspector (a tab beside the debugger docks)."""
@@ -496,7 +505,8 @@ class MainWindow(QMainWindow):
 
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""
-        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector]
+        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
+                self.grad_panel]
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)

@@ -35,9 +35,9 @@ from engine.files import write_bytes
 from gui.panels.badges import badge_texts
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
-VIEWS = ("units", "layer", "cell", "window")
+VIEWS = ("units", "layer", "cell", "grad", "window")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
-               "window": "Whole window"}
+               "grad": "Gradients", "window": "Whole window"}
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
@@ -57,6 +57,8 @@ class ViewHost(Protocol):
     units_panel: Any
     layer_view: Any
     cell_inspector: Any
+    grad_panel: Any
+    grads: Any
     pal: Palette
 
     def themed_views(self) -> list: ...
@@ -82,6 +84,8 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
         return [host.layer_view.glw]
     if view == "cell":
         return [host.cell_inspector.diagram, host.cell_inspector.bars_glw]
+    if view == "grad":
+        return [host.grad_panel.glw]
     if view == "window":
         return [host]                                   # type: ignore[list-item]
     raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
@@ -90,7 +94,8 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
 def styled_views(host: ViewHost, view: str) -> list:
     """The panels whose palette a figure of ``view`` changes."""
     return {"units": [host.units_panel], "layer": [host.layer_view],
-            "cell": [host.cell_inspector]}.get(view) or list(host.themed_views())
+            "cell": [host.cell_inspector],
+            "grad": [host.grad_panel]}.get(view) or list(host.themed_views())
 
 
 def view_context(host: ViewHost, view: str) -> ViewContext:
@@ -106,7 +111,13 @@ def view_context(host: ViewHost, view: str) -> ViewContext:
         sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
         units=[int(u) for u in host.units_panel.order], unit=int(inspector.unit),
         position=inspector.position() if view == "cell" else None,
-        input=model.input_source, version=__version__)
+        input=model.input_source, version=__version__, target=_grad_target(host, view))
+
+
+def _grad_target(host: ViewHost, view: str) -> str:
+    if view != "grad" or host.grads.view is None:
+        return ""
+    return host.grads.view.target
 
 
 def figure_body_size(host: ViewHost, view: str) -> QSize:
@@ -130,6 +141,11 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
         return (f"Rows are the N = {units} units of layer {ctx.layer}; columns are time steps t. "
                 "At every step a whole column fills in: all N units update together, each reading "
                 "the input and the previous h of every unit. The red line is the current step.")
+    if view == "grad":
+        return (f"Exact gradients of {ctx.target or 'the target'} through the recorded run of layer "
+                f"{ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. Bottom, for "
+                "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
+                "from the target's step (dashed): the constant-error carousel the gradient follows.")
     if view == "cell":
         return (f"Unit {ctx.unit} at step t = {ctx.position}: each gate's pre-activation "
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
@@ -306,7 +322,8 @@ class Figure:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
         (and remember what was there, to put it back)."""
         self._revealed = None
-        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock}.get(self.view)
+        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock,
+                "grad": self.host.grad_dock}.get(self.view)
         if dock is None or dock.widget().isVisible():
             return
         front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]
@@ -362,6 +379,8 @@ class Figure:
             self.host.layer_view.on_position(self.host.session_model.t, force=True)
         if self.view in ("cell", "window"):
             self.host.cell_inspector.refresh()
+        if self.view in ("grad", "window"):
+            self.host.grads.refresh()
 
     # layout
     def context(self) -> ViewContext:

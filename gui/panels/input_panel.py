@@ -1,9 +1,12 @@
-"""The input sequence (or its tokens) and the model's output, on the units panel's time axis."""
+"""The input sequence (or its tokens), its saliency and the model's output, on the units
+panel's time axis. The saliency strip shows |d target / d x_t| per step for the gradient
+target of the Gradients dock (numbers from the engine, ``gui.grad_model``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.session_model import SessionModel
@@ -30,17 +33,28 @@ class InputPanel(QWidget):
         self.x_plot.setMenuEnabled(False)
         self.x_plot.hideButtons()
         self.x_plot.setLabel("left", "x")
-        self.y_plot = self.glw.addPlot(row=1, col=0)
+        self.sal_plot = self.glw.addPlot(row=1, col=0)
+        self.sal_plot.setMenuEnabled(False)
+        self.sal_plot.hideButtons()
+        self.sal_plot.setMaximumHeight(70)
+        self.sal_plot.setLabel("left", "|∂/∂x|")
+        self.sal_plot.setXLink(self.x_plot)
+        self.sal_plot.getAxis("bottom").setStyle(showValues=False)
+        self.sal_item = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#0072B2", pen=None)
+        self.sal_plot.addItem(self.sal_item)
+        self.sal_fork = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
+                                                                style=Qt.DashLine))
+        self.y_plot = self.glw.addPlot(row=2, col=0)
         self.y_plot.setMenuEnabled(False)
         self.y_plot.hideButtons()
         self.y_plot.setLabel("left", "output")
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(54)
         self.y_plot.setLabel("bottom", "time step t")
         self.y_plot.setXLink(self.x_plot)
         self.cursors = []
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
             line.setZValue(50)
             plot.addItem(line)
@@ -55,13 +69,30 @@ class InputPanel(QWidget):
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         self.palette = palette
         self.glw.setBackground(palette.background)
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             style_axes(plot, palette)
+        set_axis_label(self.sal_plot, "left", "|∂/∂x|", palette)
         set_axis_label(self.y_plot, "left", "output", palette)
         set_axis_label(self.y_plot, "bottom", "time step t", palette)
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.rebuild()
+
+    def show_saliency(self, view) -> None:
+        """|d target / d x_t| per step (a ``gui.grad_model.GradView``, None clears it)."""
+        if view is None:
+            self.sal_item.setOpts(x=[], height=[])
+            self.sal_fork.setData([], [])
+            self.sal_plot.setToolTip("saliency: no gradient target")
+            return
+        t = np.arange(view.saliency.shape[0])
+        self.sal_item.setOpts(x=t, height=np.nan_to_num(view.saliency), width=0.8)
+        if view.fork_saliency is not None:
+            self.sal_fork.setData(t, view.fork_saliency)
+        else:
+            self.sal_fork.setData([], [])
+        self.sal_plot.setToolTip(f"saliency |∂ {view.target} / ∂x_t| per input position"
+                                 + (f"; dashed: fork '{view.fork}'" if view.fork else ""))
 
     def rebuild(self) -> None:
         for item in self._x_items + self._y_items + self._tokens:
