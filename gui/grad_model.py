@@ -54,7 +54,7 @@ class GradModel(QObject):
 
     def __init__(self, model: SessionModel, debugging=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.model, self.debugging = model, debugging
+        self.session_model, self.debugging = model, debugging
         self.mode = "h"
         self.custom = ""
         self.view: GradView | None = None
@@ -81,32 +81,32 @@ class GradModel(QObject):
 
     # --- the target --------------------------------------------------------------------------
     def unit(self) -> int:
-        s = self.model.session
-        unit = self.model.selected_unit
+        s = self.session_model.session
+        unit = self.session_model.selected_unit
         if unit < 0:
-            demo = self.model.demo
+            demo = self.session_model.demo
             unit = int(getattr(demo, "suggested_unit", 0) or 0) if demo is not None else 0
         return max(0, min(unit, s.units - 1))
 
     def target(self) -> str:
-        s = self.model.session
+        s = self.session_model.session
         if self.mode == "custom":
             return self.custom.strip()
         if self.mode == "output":
             out = np.asarray(s.result().output)
             return "sumsq(output[:, last])" if out.ndim == 3 else "sumsq(output)"
-        text = default_target(s, self.unit(), self.model.sample)      # h (c if h is projected)
+        text = default_target(s, self.unit(), self.session_model.sample)      # h (c if h is projected)
         return text if self.mode == "h" else "c" + text[1:]
 
     # --- computing (through the engine) --------------------------------------------------------
     def refresh(self) -> None:
         self._timer.stop()
-        if not self.model.ready:
+        if not self.session_model.ready:
             self.view, self.error = None, ""
             self.changed.emit()
             return
-        s = self.model.session
-        sample = self.model.sample
+        s = self.session_model.session
+        sample = self.session_model.sample
         try:
             text = self.target()
             with np.errstate(all="ignore"):
@@ -134,5 +134,5 @@ class GradModel(QObject):
         forks = dm.debugger.forks
         if name not in forks.forks:
             return
-        fg = fork_gradient(self.model.session, forks.get(name), text)
+        fg = fork_gradient(self.session_model.session, forks.get(name), text)
         view.fork, view.fork_saliency = name, fg.saliency(sample)

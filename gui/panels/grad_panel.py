@@ -30,7 +30,7 @@ class GradPanel(QWidget):
     def __init__(self, model: SessionModel, grads: GradModel, palette: Palette,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model, self.grads, self.palette = model, grads, palette
+        self.session_model, self.grads, self.palette = model, grads, palette
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
@@ -60,7 +60,7 @@ class GradPanel(QWidget):
         for plot in (self.sal_plot, self.cec_plot):
             plot.setMenuEnabled(False)
             plot.hideButtons()
-            plot.getAxis("left").setWidth(62)
+            plot.getAxis("left").setWidth(84)
             plot.getAxis("left").enableAutoSIPrefix(False)
         self.cec_plot.setLogMode(y=True)
         self.cec_plot.addLegend(offset=(-4, 4))
@@ -111,9 +111,9 @@ class GradPanel(QWidget):
 
     # --- drawing -----------------------------------------------------------------------------
     def _move_cursor(self, *args) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        cursor = self.model.session.cursor
+        cursor = self.session_model.session.cursor
         for line in self.cursors:
             line.setPos(-0.5 if cursor is None else cursor)
 

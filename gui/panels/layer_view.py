@@ -564,9 +564,9 @@ class LayerView(QWidget):
         return view.horizon
 
     def _grads_changed(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        full = self.model.full()
+        full = self.session_model.full()
         heat = self.heat.get("dC")
         if heat is not None:
             image, levels = self._grad_image(full)
