@@ -76,7 +76,11 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
     cut_at = {}
     for cut in cuts:
         cut_at.setdefault(int(cut.position), []).append(cut)
-    step = _plain_step if _plain(w) and not cut_at else _general_step
+    if _plain(w) and not cut_at:
+        with np.errstate(all="ignore"):
+            _plain_loop(trace, order, valid, all_valid, dh_all, dc_all, dz_all, carry_h, carry_c, ut)
+        return _finish(trace, w, dz_all, dh_all, dc_all, carry_h, carry_c, need_dx)
+    step = _general_step
     with np.errstate(all="ignore"):
         for t in order:
             t_prev = t + 1 if trace.backward else t - 1
@@ -88,6 +92,8 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
             skip = None if all_valid[t] else ~valid[:, t]
             if skip is not None:
                 if skip.all():          # nobody computed this step: everything carries
+                    carry_h[...] = dh
+                    carry_c = dc.copy()
                     continue
                 held_dc = dc[skip].copy()
             dz = dz_all[:, t]
@@ -98,28 +104,63 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
                 dc[skip] = held_dc
                 carry_h[skip] = dh[skip]
                 carry_c[skip] = held_dc
+    return _finish(trace, w, dz_all, dh_all, dc_all, carry_h, carry_c, need_dx)
+
+
+def _finish(trace: LayerTrace, w: CellWeights, dz_all: np.ndarray, dh_all: np.ndarray,
+            dc_all: np.ndarray, carry_h: np.ndarray, carry_c: np.ndarray, need_dx: bool) -> LayerGrad:
+    b, t_len, n4 = dz_all.shape
     dx = None
     if need_dx:
         kt = np.ascontiguousarray(w.kernel.T)                # (4N, D)
-        dx = (dz_all.reshape(b * t_len, 4 * n) @ kt).reshape(b, t_len, -1)
+        dx = (dz_all.reshape(b * t_len, n4) @ kt).reshape(b, t_len, -1)
     return LayerGrad(trace.name, trace.direction, dx, dh_all, dc_all, carry_h.copy(), carry_c.copy())
 
 
-def _plain_step(trace: LayerTrace, w: CellWeights, t: int, c_prev: np.ndarray, dh: np.ndarray,
-                dc: np.ndarray, dz: np.ndarray, cuts) -> np.ndarray:
-    """sigmoid gates, tanh cell and output, nothing else: derivatives from the outputs alone.
-    Adds the h path into ``dc`` (making it total), writes dz (B, 4N); returns dL/dc_{t-1}."""
-    n = trace.units
-    gates = trace.gates[:, t]
-    i, f, g, o = gates[:, 0], gates[:, 1], gates[:, 2], gates[:, 3]
-    tc = np.tanh(trace.c[:, t])
-    dho = dh * o
-    dc += dho * (1 - tc * tc)
-    dz[:, 3 * n:] = dh * tc * o * (1 - o)
-    dz[:, :n] = dc * g * i * (1 - i)
-    dz[:, n:2 * n] = dc * c_prev * f * (1 - f)
-    dz[:, 2 * n:3 * n] = dc * i * (1 - g * g)
-    return dc * f
+def _plain_loop(trace: LayerTrace, order, valid: np.ndarray, all_valid: np.ndarray,
+                dh_all: np.ndarray, dc_all: np.ndarray, dz_all: np.ndarray, carry_h: np.ndarray,
+                carry_c: np.ndarray, ut: np.ndarray) -> None:
+    """sigmoid gates, tanh cell and output, nothing else. Every local derivative depends only on
+    the forward's numbers, so they are computed for all steps at once (whole-array ufuncs);
+    the loop over time then costs a handful of (B, N) multiply-adds and one matmul a step."""
+    n, t_len = trace.units, trace.steps
+    g4 = trace.gates
+    i, f, g, o = g4[:, :, 0], g4[:, :, 1], g4[:, :, 2], g4[:, :, 3]
+    c = trace.c
+    c0 = trace.c0[:, None]
+    c_prev = (np.concatenate([c[:, 1:], c0], axis=1) if trace.backward
+              else np.concatenate([c0, c[:, :-1]], axis=1))
+    tc = np.tanh(c)
+    h_to_c = o * (1 - tc * tc)                               # dh -> dc through h = o tanh(c)
+    h_to_zo = tc * o * (1 - o)                               # dh -> dz_o
+    c_to_z = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=2)  # (B,T,3,N)
+    dz3 = dz_all.reshape(dz_all.shape[0], t_len, 4, n)
+    mul, add, matmul = np.multiply, np.add, np.matmul
+    tmp = np.empty_like(carry_c)
+    for t in order:
+        dh = dh_all[:, t]
+        add(dh, carry_h, out=dh)
+        dc = dc_all[:, t]
+        add(dc, carry_c, out=dc)
+        skip = None if all_valid[t] else ~valid[:, t]
+        if skip is not None:
+            if skip.all():          # nobody computed this step: everything carries
+                carry_h[...] = dh
+                carry_c[...] = dc
+                continue
+            held_dc = dc[skip].copy()
+        mul(dh, h_to_c[:, t], out=tmp)
+        add(dc, tmp, out=dc)
+        dz = dz3[:, t]
+        mul(dh, h_to_zo[:, t], out=dz[:, 3])
+        mul(dc[:, None, :], c_to_z[:, t], out=dz[:, :3])
+        mul(dc, f[:, t], out=carry_c)
+        matmul(dz_all[:, t], ut, out=carry_h)
+        if skip is not None:
+            dz[skip] = 0.0
+            dc[skip] = held_dc
+            carry_h[skip] = dh[skip]
+            carry_c[skip] = held_dc
 
 
 def _general_step(trace: LayerTrace, w: CellWeights, t: int, c_prev: np.ndarray, dh: np.ndarray,

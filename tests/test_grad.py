@@ -230,3 +230,35 @@ def test_counter_depth_unit_remembers_the_whole_run():
     g = s.grad("h[0, last, 2]")
     assert np.isinf(memory_horizon(g.dc[0], tr, tr.steps - 1)[2])
     assert forget_product(tr, 0, tr.steps - 1)[0, 2] < 0.01
+
+
+@pytest.mark.parametrize("recurrent_activation", ["sigmoid", "hard_sigmoid"])
+def test_a_step_masked_in_every_sample_passes_gradients_through(recurrent_activation):
+    """Masking with the whole batch masked at some steps (the loop's shortcut) and the output
+    read there (a plain LSTM repeats the carried h): equal to torch autograd."""
+    from engine.activations import keras_activation
+    from engine.cell import CellWeights
+    from engine.layers import LSTM, Masking
+    from engine.model import Model
+    from tests.grad_refs import TorchBackend
+    rng = np.random.default_rng(5)
+    cell = CellWeights(rng.normal(0, .6, (2, 12)), rng.normal(0, .6, (3, 12)), rng.normal(0, .3, 12),
+                       gate_activation=keras_activation(recurrent_activation))
+    model = Model([Masking("m"), LSTM("lstm", cell, return_sequences=True)], source="masked")
+    x = rng.normal(size=(2, 7, 2)).astype(np.float32)
+    x[:, 3] = 0.0
+    x[:, 5] = 0.0
+    x[1, 1] = 0.0
+    result = model.trace(x)
+    ours = result.grad("sumsq(output)")
+    be = TorchBackend()
+    base = params_for(model, result, result.input)
+
+    def fn(p):
+        out, _ = forward(be, model, p, concrete_x=result.input)
+        return (out * out).sum()
+    g = be.grad(fn, base)
+    assert_close(ours.dx_model, g["x"], "dx_model")
+    assert_close(ours.dh, g["eh"]["lstm"], "dh")
+    assert_close(ours.dc, g["ec"]["lstm"], "dc")
+    assert_close(ours.dh0, g["h0"]["lstm"], "dh0")

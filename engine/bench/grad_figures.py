@@ -4,9 +4,10 @@
 batch 1 (the whole backward pass: seeding, the loop over time, dx), median of repeats.
 ``torch_grad_ms``: ``torch.autograd.grad(target, (x, h0, c0))`` for the same target on an
 ``nn.LSTM`` with the same weights (its forward graph built beforehand, as our trace is),
-``torch.get_num_threads()`` threads (reported); numpy's BLAS uses its own default, which on
-this machine is the same core count. ``grad_vs_torch_grad`` is their ratio, measured in the
-same run; the two gradients are checked equal first.
+one thread (reported; our loop's matmuls are (1, 4N) x (4N, N), which BLAS runs on one
+thread, and torch's thread pool on a shared two-core machine spends most of its time waiting).
+``grad_vs_torch_grad`` is their ratio, measured in the same run; the two gradients are checked
+equal first.
 """
 
 from __future__ import annotations
@@ -58,5 +59,10 @@ def _torch_grad_ms(model, x: np.ndarray, dx: np.ndarray, repeat: int) -> tuple[f
     scale = float(np.abs(theirs).max()) or 1.0
     if not np.allclose(dx, theirs, atol=1e-4 * scale, rtol=1e-3):
         raise RuntimeError("torch and engine disagree on the benchmark gradient")
-    ms = _median_ms(lambda: torch.autograd.grad(value, (xt, h0, c0), retain_graph=True), repeat)
-    return ms, torch.get_num_threads()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ms = _median_ms(lambda: torch.autograd.grad(value, (xt, h0, c0), retain_graph=True), repeat)
+    finally:
+        torch.set_num_threads(threads)
+    return ms, 1
