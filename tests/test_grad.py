@@ -262,3 +262,35 @@ def test_a_step_masked_in_every_sample_passes_gradients_through(recurrent_activa
     assert_close(ours.dh, g["eh"]["lstm"], "dh")
     assert_close(ours.dc, g["ec"]["lstm"], "dc")
     assert_close(ours.dh0, g["h0"]["lstm"], "dh0")
+
+
+def test_an_op_without_a_derivative_stops_the_gradient_with_a_warning():
+    """An op the engine runs but cannot differentiate (a framework-captured op, say) before the
+    LSTM: dx is still exact, dx_model is not written, and the result says where it stopped;
+    after the LSTM it makes an output target an error, not a wrong number."""
+    from dataclasses import dataclass
+
+    from engine.cell import CellWeights
+    from engine.grad_target import TargetError
+    from engine.layers import LSTM, Op
+    from engine.model import Model
+
+    @dataclass
+    class Doubler(Op):
+        name: str = "captured"
+        kind: str = "captured op"
+
+        def apply(self, x, mask, ctx):
+            return x * np.float32(2.0), mask
+
+    rng = np.random.default_rng(0)
+    cell = CellWeights(rng.normal(0, .5, (2, 12)), rng.normal(0, .5, (3, 12)), np.zeros(12))
+    x = rng.normal(size=(1, 5, 2)).astype(np.float32)
+    before = Model([Doubler(), LSTM("lstm", cell, return_sequences=True)], source="m")
+    g = before.trace(x).grad("h[0, last, 1]")
+    assert g.dx_model is None and any("captured" in w for w in g.warnings)
+    plain = Model([LSTM("lstm", cell, return_sequences=True)], source="m").trace(2 * x)
+    assert_close(g.dx, plain.grad("h[0, last, 1]").dx, "dx through the LSTM alone")
+    after = Model([LSTM("lstm", cell, return_sequences=True), Doubler()], source="m")
+    with pytest.raises(TargetError, match="captured"):
+        after.trace(x).grad("sum(output)")

@@ -57,7 +57,7 @@ GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its
 
 def signal_label(name: str) -> str:
     if name == "dC":
-        return "|∂target/∂C| (log10)"
+        return "log₁₀|∂target/∂C|"
     if name.startswith("z_"):
         return f"z_{name[2:]}  pre-activation"
     return SIGNAL_SHORT.get(name, name)
