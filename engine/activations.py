@@ -303,12 +303,16 @@ def _vjp_log_softmax(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray
 
 
 def _vjp_sparsemax(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """Through Keras' own threshold tau = (sum_{r<=k} cumsum_r - 1) / k (see _sparsemax_last):
+    """Through Keras' own threshold tau = (sum_{r<=k} cumsum_r - 1) / k (see _sparsemax_last),
+    k the size of *its* support (which may exceed the outputs above 0):
     d tau / d x_j = (k - rank_j + 1) / k for the j ranked in the top k (rank from 1), else 0."""
-    k = np.sum(y > 0, axis=-1, keepdims=True)
+    z = -np.sort(-x, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1, dtype=np.float64)
+    k = np.sum(z - (np.cumsum(z, axis=-1) - 1) / r > 0, axis=-1, keepdims=True)
     order = np.argsort(-x, axis=-1, kind="stable")
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(1, x.shape[-1] + 1), axis=-1)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(1, x.shape[-1] + 1), order.shape),
+                      axis=-1)
     dtau = np.where(rank <= k, (k - rank + 1) / np.maximum(k, 1), 0.0)
     on = y > 0
     return np.where(on, dy, 0.0) - dtau * np.sum(np.where(on, dy, 0.0), axis=-1, keepdims=True)
