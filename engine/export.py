@@ -132,6 +132,9 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
 def view_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     if ctx.view not in VIEWS:
         raise ScopeError(f"unknown view '{ctx.view}' (choose {', '.join(VIEWS)})")
+    if ctx.view == "grad":
+        raise ScopeError("the gradient view's numbers need the session: "
+                         "engine.grad_views.export_grad_data")
     return cell_arrays(trace, ctx) if ctx.view == "cell" else lane_arrays(trace, ctx)
 
 

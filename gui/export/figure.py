@@ -106,17 +106,23 @@ def view_context(host: ViewHost, view: str) -> ViewContext:
         raise ScopeError("nothing to export: no model is loaded")
     info = session.info
     inspector = host.cell_inspector
+    target = _grad_target(host, view)
     return ViewContext(
         view=view, model=model.source, layer=info.name, direction=info.direction,
         sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
-        units=[int(u) for u in host.units_panel.order], unit=int(inspector.unit),
+        units=[int(u) for u in host.units_panel.order],
+        unit=int(host.grads.view.unit) if target else int(inspector.unit),
         position=inspector.position() if view == "cell" else None,
-        input=model.input_source, version=__version__, target=_grad_target(host, view))
+        input=model.input_source, version=__version__, target=target)
 
 
 def _grad_target(host: ViewHost, view: str) -> str:
-    if view != "grad" or host.grads.view is None:
+    if view != "grad":
         return ""
+    if host.grads.view is None:
+        host.grads.refresh()
+    if host.grads.view is None:
+        raise ScopeError(f"no gradient to show: {host.grads.error or 'no gradient target'}")
     return host.grads.view.target
 
 
@@ -654,7 +660,11 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
     check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
-        export_data(path, host.session_model.full(), ctx, inputs=inputs)
+        if view == "grad":
+            from engine.grad_views import export_grad_data
+            export_grad_data(path, host.session_model.session, ctx, inputs=inputs)
+        else:
+            export_data(path, host.session_model.full(), ctx, inputs=inputs)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")

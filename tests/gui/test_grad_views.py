@@ -75,3 +75,30 @@ def test_fork_saliency_is_drawn_dashed(make_window):
     assert not np.allclose(view.fork_saliency, view.saliency)
     x, y = window.grad_panel.fork_curve.getData()
     np.testing.assert_array_equal(y, view.fork_saliency)
+
+
+def test_export_the_gradient_view(make_window, tmp_path):
+    """File → Export of the Gradients view: a picture of the dock, and the engine's numbers."""
+    import json
+
+    from PIL import Image
+
+    from gui.export.figure import export_view
+    window = make_window()
+    session = _counter(window)
+    window.session_model.seek(31)
+    window.session_model.select(2, 30)
+    window.grads.refresh()
+    result = export_view(window, "grad", tmp_path / "g.png", width=900)
+    assert result["width"] == 900
+    meta = json.loads(Image.open(tmp_path / "g.png").text["lstm-scope"])
+    assert meta["view"] == "grad" and meta["target"] == "h[0, 30, 2]"
+    export_view(window, "grad", tmp_path / "g.npz")
+    g = session.grad("h[0, 30, 2]")
+    with np.load(tmp_path / "g.npz") as data:
+        np.testing.assert_array_equal(data["dc"], g.dc[0])
+        np.testing.assert_array_equal(data["saliency"], g.saliency(0).astype(np.float32))
+        assert int(data["unit"]) == 2
+    export_view(window, "grad", tmp_path / "g.csv")
+    header = (tmp_path / "g.csv").read_text().splitlines()[0]
+    assert header == "t,unit,saliency,dh,dc,forget_product"
