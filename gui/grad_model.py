@@ -9,6 +9,7 @@ debounced, so scrubbing stays smooth.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from gui.session_model import SessionModel
 MODES = {"h": "selected unit's h at the cursor", "c": "selected unit's C at the cursor",
          "output": "the output at the last step (sum of squares)", "custom": "a target I type"}
 DEBOUNCE_MS = 60
+MAX_DEBOUNCE_MS = 1000
 
 
 @dataclass
@@ -101,6 +103,14 @@ class GradModel(QObject):
     # --- computing (through the engine) --------------------------------------------------------
     def refresh(self) -> None:
         self._timer.stop()
+        start = time.perf_counter()
+        try:
+            self._refresh()
+        finally:
+            cost_ms = (time.perf_counter() - start) * 1000.0
+            self._timer.setInterval(int(min(MAX_DEBOUNCE_MS, max(DEBOUNCE_MS, 3 * cost_ms))))
+
+    def _refresh(self) -> None:
         if not self.session_model.ready:
             self.view, self.error = None, ""
             self.changed.emit()
