@@ -40,6 +40,7 @@ from gui.panels.input_editor import InputEditor
 from gui.panels.input_panel import InputPanel
 from gui.panels.layer_view import LayerView
 from gui.panels.units_panel import UnitsPanel
+from gui.positions import position_text
 from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
 from gui.theme import apply_theme, palette
@@ -191,7 +192,7 @@ class MainWindow(QMainWindow):
         self.timeline.setToolTip("Scrub: the number of input positions read (t)")
         self.timeline.valueChanged.connect(self._timeline_moved)
         bar.addWidget(self.timeline)
-        self.t_label = QLabel(" t = 0 / 0 ")
+        self.t_label = QLabel(" before t = 0 · 0 of 0 read ")
         bar.addWidget(self.t_label)
         bar.addSeparator()
         bar.addAction(self.act_export)           # beside the transport, always in view
@@ -273,6 +274,8 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
+        self._notes: list[str] = []
+        self.session_model.notice.connect(self._note)
         self.units_panel.hovered.connect(lambda text: self.statusBar().showMessage(
             _strip_tags(text), 4000))
 
@@ -309,13 +312,19 @@ class MainWindow(QMainWindow):
 
     def show_loaded(self, result: LoadResult) -> None:
         """Show a finished load (or a reopened session file) and remember where it came from."""
+        self._notes = []
         self.show_session(result.session, source=result.source, input_source=result.input_source)
         if result.source and not result.source.startswith("demo"):
             self._remember(result.source)
         demo = self.session_model.demo
         if demo is not None and demo.suggested_step:
-            self.statusBar().showMessage(
-                f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)", 10000)
+            hint = f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)"
+            self.statusBar().showMessage("   ·   ".join([*self._notes, hint]), 10000)
+
+    def _note(self, text: str) -> None:
+        """A view changed itself (a filter that no longer applies...): say so in the status bar."""
+        self._notes.append(text)
+        self.statusBar().showMessage(text, 10000)
 
     def _on_failed(self, message: str) -> None:
         self.report_error("Could not open", message)
@@ -468,10 +477,11 @@ class MainWindow(QMainWindow):
         self.timeline.blockSignals(True)
         self.timeline.setValue(t)
         self.timeline.blockSignals(False)
-        self.t_label.setText(f" t = {t} / {session.steps} ")
+        where = position_text(session)
+        self.t_label.setText(f" {where} ")
         info = session.info
         self.status_label.setText(
-            f"t = {t} / {session.steps}   ·   layer {info.name} ({info.direction})   ·   "
+            f"{where}   ·   layer {info.name} ({info.direction})   ·   "
             f"sample {self.session_model.sample}   ·   {self.session_model.source}")
 
     def _overlay_changed(self, name: str) -> None:

@@ -225,6 +225,11 @@ class WindowExporter:
         self.window = window
         self.settings: QSettings = window.settings
         self.last: dict | None = None         # what the last export wrote (for the status bar)
+        window.session_model.modelChanged.connect(self.forget_words)
+
+    def forget_words(self) -> None:
+        """Another model opened: a remembered title described the last one."""
+        self.settings.remove("export/title")
 
     def current_view(self) -> str:
         """The view the user is looking at: the dock holding the keyboard focus, else units."""

@@ -227,7 +227,7 @@ def _draw_inputs(pen: _ScenePen, b: CellBreakdown) -> None:
     pen.text(55, Y_IN, "x(t), h(t-1)")
     pen.text(300, Y_IN + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
              f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
-    title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
+    title = f"unit {j} · t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
     pen.text(-5, -28, title, bold=True, centre=False)
 
 
@@ -260,7 +260,7 @@ class CellInspector(QWidget):
         self.unit_spin = QSpinBox()
         self.unit_spin.valueChanged.connect(self._unit_chosen)
         bar.addWidget(self.unit_spin)
-        bar.addWidget(QLabel("step t"))
+        bar.addWidget(QLabel("t ="))
         self.step_spin = QSpinBox()
         self.step_spin.setToolTip("The step shown; stepping (F10 ...) returns to the cursor.")
         self.step_spin.valueChanged.connect(self._step_chosen)

@@ -70,6 +70,7 @@ class UnitsPanel(QWidget):
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self._drawn_t: int | None = None
         self._build_ui()
+        session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
         session_model.selectionChanged.connect(self._show_selection)
@@ -218,6 +219,26 @@ class UnitsPanel(QWidget):
         self.filter_text = text
         self.rebuild()
 
+    def forget_model(self) -> None:
+        """Another model opened: the hover read-out and the fork overlay belonged to the last one."""
+        self.info.setText(" ")
+        self._overlay_arrays = None
+        self.overlay_label = ""
+
+    def _applicable_filter(self, units: int) -> str:
+        """The filter text if it still selects a unit of this run; otherwise clear it (noted)."""
+        if not self.filter_text:
+            return ""
+        try:
+            parse_filter(self.filter_text, units)
+        except ValueError:
+            old = self.filter_text
+            self.filter_text = ""
+            self.filter_edit.setText("")
+            self.session_model.notice.emit(
+                f"units filter '{old}' cleared: this layer has units 0..{units - 1}")
+        return self.filter_text
+
     # --- building ----------------------------------------------------------------------------
     def _clear_items(self) -> None:
         for group in (self._live, self._ghosts):
@@ -234,7 +255,8 @@ class UnitsPanel(QWidget):
             return
         full = self.session_model.full()
         sample = self.session_model.sample
-        units = parse_filter(self.filter_text, full.units, full, sample) if self.filter_text else np.arange(full.units)
+        spec = self._applicable_filter(full.units)
+        units = parse_filter(spec, full.units, full, sample) if spec else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
         self._scaler = LaneScaler(full, sample, self.shared_scale)
