@@ -29,6 +29,15 @@ def read_text(session: Session) -> str:
     return text
 
 
+def position_text_widest(session: Session) -> str:
+    """The longest ``position_text`` this run can show (a label sized for it never jumps)."""
+    last = session.steps - 1
+    text = f"t = {last} · {session.steps} of {session.steps} read"
+    if session.backward:
+        text += f", positions {last}..{last}"
+    return text
+
+
 def position_text(session: Session) -> str:
     """The toolbar's and status bar's words for where the run is: 't = 19 · 20 of 120 read'."""
     return f"{cursor_text(session)} · {read_text(session)}"

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEd
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
 from gui.session_model import SessionModel
 from gui.theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 CHUNK = 16
@@ -50,6 +51,17 @@ class LaneAxis(pg.AxisItem):
         return out
 
 
+def _group(*widgets: QWidget) -> QWidget:
+    """Widgets that stay on one row together when the option bar wraps."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    for widget in widgets:
+        row.addWidget(widget)
+    return box
+
+
 class UnitsPanel(QWidget):
     """N lanes of f, i, o, C, h (g optional) over time, filled in one column per step."""
 
@@ -80,8 +92,10 @@ class UnitsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        bar = QHBoxLayout()
+        bar = FlowLayout(spacing=10)        # wraps onto a second row in a narrow window
+        self.bar = bar
         self.signal_boxes: dict[str, QCheckBox] = {}
+        boxes = []
         for name in SIGNAL_ORDER:
             box = QCheckBox(SIGNAL_SHORT[name])
             box.setChecked(name in self.visible_signals)
@@ -89,33 +103,29 @@ class UnitsPanel(QWidget):
             box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
             box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
             self.signal_boxes[name] = box
-            bar.addWidget(box)
-        bar.addSpacing(12)
+            boxes.append(box)
+        bar.addWidget(_group(*boxes))
         self.ghost_box = QCheckBox("ghost future")
         self.ghost_box.setChecked(True)
         self.ghost_box.setToolTip("Show the rest of the run faintly (computed once in advance).")
         self.ghost_box.toggled.connect(self.set_ghost)
-        bar.addWidget(self.ghost_box)
         self.shared_box = QCheckBox("shared C/h scale")
         self.shared_box.setToolTip("One scale for C and h across all lanes, instead of one per lane.")
         self.shared_box.toggled.connect(self.set_shared_scale)
-        bar.addWidget(self.shared_box)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("units:"))
+        bar.addWidget(_group(self.ghost_box, self.shared_box))
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("all  ·  0:32  ·  3,5,9  ·  top 10")
         self.filter_edit.setToolTip("Which units get a lane: all, a range A:B, a list, or the "
                                     "top K most active (variance of h).")
-        self.filter_edit.setMaximumWidth(170)
+        self.filter_edit.setFixedWidth(self.filter_edit.fontMetrics().horizontalAdvance(
+            self.filter_edit.placeholderText()) + 16)
         self.filter_edit.editingFinished.connect(lambda: self.set_filter(self.filter_edit.text()))
-        bar.addWidget(self.filter_edit)
         self.sort_combo = QComboBox()
         self.sort_combo.addItems(["index", "variance", "saturation"])
         self.sort_combo.setToolTip("Order lanes by unit index, by variance of h, or by how often "
                                    "the gates saturate.")
         self.sort_combo.currentTextChanged.connect(self.set_sort)
-        bar.addWidget(QLabel("sort:"))
-        bar.addWidget(self.sort_combo)
+        bar.addWidget(_group(QLabel("units:"), self.filter_edit, QLabel("sort:"), self.sort_combo))
         layout.addLayout(bar)
 
         self.glw = pg.GraphicsLayoutWidget()
