@@ -9,7 +9,8 @@ Samples are single steps taken from up to ``MAX_SAMPLES`` positions spread over 
 Beside it, in the same run and process, a *bare pyqtgraph baseline*: the same lanes as one
 batched NaN-separated curve per shown signal (``connect="finite"``) in a plain plot of the same
 size, where a sample moves a cursor line and waits for the repaint. ``step_ratio`` is ours over
-the baseline (below 1: the window draws a step faster than naively repainting every lane).
+the baseline with the units panel held on curves (below 1: the window draws a step faster than
+naively repainting every lane); ``dense_step_ratio`` the same with its heat-map strips.
 Startup is measured in a fresh process: spawn -> first painted window -> exit.
 """
 
@@ -27,7 +28,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_SAMPLES = 200
+MAX_SAMPLES = 60
 
 
 class _PaintCounter(QObject):
@@ -66,24 +67,34 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         panel = window.units_panel
         viewport = panel.glw.viewport()
         positions = _sample_positions(steps)
-        times, missed = _timed(app, viewport, positions, lambda k: window.session_model.seek(k),
-                               lambda: window.session_model.step(1))
+        sm = window.session_model
+        panel.mode_combo.setCurrentText("lanes")          # curves, whatever the density
+        app.processEvents()
+        times, missed = _timed(app, viewport, positions, sm.seek, lambda: sm.step(1))
+        panel.mode_combo.setCurrentText("heat map")       # the dense mode's strips
+        app.processEvents()
+        dense, dense_missed = _timed(app, viewport, positions, sm.seek, lambda: sm.step(1))
+        panel.mode_combo.setCurrentText("auto")
+        app.processEvents()
+        auto_mode = panel.mode
         lanes = panel.lane_count()
         size = viewport.size()
         signals = sorted(panel.visible_signals)
-        mode = getattr(panel, "mode", "lanes")
         base = _baseline(app, session.full(), signals, size, positions)
         window.close()
     arr = np.array(times)
     ours = float(np.median(arr))
+    dense_ms = float(np.median(dense))
     return {
         "lanes_in_view": lanes,
-        "units_view_mode": mode,
+        "auto_mode": auto_mode,
         "step_ms_median": round(ours, 2),
         "step_ms_p95": round(float(np.percentile(arr, 95)), 2),
         "baseline_ms_median": round(base, 2),
         "step_ratio": round(ours / base, 3) if base > 0 else float("nan"),
-        "steps_without_repaint": missed,
+        "dense_step_ms_median": round(dense_ms, 2),
+        "dense_step_ratio": round(dense_ms / base, 3) if base > 0 else float("nan"),
+        "steps_without_repaint": missed + dense_missed,
         "startup_ms": startup_ms(),
     }
 

@@ -451,8 +451,18 @@ class MainWindow(QMainWindow):
             return
         unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.session_model.selected_unit, 0),
                                        0, self.session_model.units - 1)
-        if ok and not self.units_panel.go_to_unit(unit):
-            self.statusBar().showMessage(f"unit {unit} is filtered out of the lanes", 5000)
+        if ok:
+            self.go_to_unit(unit)
+
+    def go_to_unit(self, unit: int) -> None:
+        """Scroll to and select ``unit``'s lane; a filter that hides it is cleared (noted)."""
+        panel = self.units_panel
+        if not panel.go_to_unit(unit):
+            old = panel.filter_text
+            panel.filter_edit.setText("")
+            panel.set_filter("")
+            self.statusBar().showMessage(f"units filter '{old}' cleared to show unit {unit}", 6000)
+            panel.go_to_unit(unit)
 
     def _layer_chosen(self, index: int) -> None:
         if index >= 0 and self.session_model.ready and index != self.session_model.session.layer_index:
