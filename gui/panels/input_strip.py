@@ -89,6 +89,7 @@ class InputStrip:
         plot.addItem(self.tokens)
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.cursor.setZValue(50)
+        self.cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         plot.addItem(self.cursor)
         left = plot.getAxis("left")
         left.setTicks([[(0.5, "reads")]])
@@ -129,7 +130,9 @@ class InputStrip:
             self.image.show()
             self.tokens.hide()
             height = max(MIN_FLOAT_PX, FEATURE_ROW_PX * rows)
-        self.plot.setFixedHeight(height + 2)
+        bottom = self.plot.getAxis("bottom")     # the time axis under the strip needs its own room
+        axis = int(bottom.height()) if bottom.isVisible() else 0
+        self.plot.setFixedHeight(height + axis + 2)
         self.vb.setLimits(yMin=0, yMax=rows)
         self.vb.setYRange(0, rows, padding=0)
         left = self.plot.getAxis("left")

@@ -244,6 +244,8 @@ class UnitsPanel(QWidget):
             self.plot.showLabel("left", False)
         marker = max(2.0, 1.4 * palette.line_width)
         self.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
+        self.strip.palette = palette
+        self.strip.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
         self.sel_lane.setBrush(pg.mkBrush(palette.selection + "55"))
         self.sel_step.setPen(pg.mkPen(palette.foreground, width=max(palette.line_width, 1.0),
                                       style=Qt.DashLine))
@@ -254,7 +256,6 @@ class UnitsPanel(QWidget):
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         view_range = self.vb.viewRange() if self.session_model.ready else None
         self._style(palette)
-        self.strip.palette = palette
         self.rebuild()
         if view_range is not None:      # the same run: keep the user's zoom and scroll
             self.vb.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
