@@ -110,3 +110,18 @@ def test_float_inputs_show_a_value_strip(make_window):
     strip = w.units_panel.strip
     assert strip.kind == "values" and strip.image.image.shape == (3, 40)
     assert "x = (" in w.session_model.input_label(7)
+
+
+def test_exports_leave_the_screen_selection_out_unless_asked(make_window):
+    from gui.export.figure import Figure, FigureOptions
+    w = make_window()
+    open_session(w, random_model(6, 3, 1), sine_input(40))
+    w.session_model.session.seek(20)
+    w.session_model.select(2, 10)
+    panel = w.units_panel
+    assert panel.sel_lane.isVisible() and panel.sel_step.isVisible()
+    with Figure(w, "units", FigureOptions()):
+        assert not panel.sel_lane.isVisible() and not panel.sel_step.isVisible()
+    assert panel.sel_lane.isVisible() and panel.sel_step.isVisible()
+    with Figure(w, "units", FigureOptions(selection=True)):
+        assert panel.sel_lane.isVisible()
