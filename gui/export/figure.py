@@ -72,6 +72,7 @@ class FigureOptions:
     legend: bool = True
     badges: bool = True
     explain: bool = True
+    selection: bool = False       # the screen's selection highlight and markers, off by default
     fps: float = 8.0
 
 
@@ -297,11 +298,13 @@ class Figure:
         self._scale: float | None = None
         self._app_theme: str | None = None
         self._revealed: tuple | None = None     # a dock brought to the front, to put back
+        self._hidden: list = []                  # screen-only marks hidden for the picture
 
     # styling
     def __enter__(self) -> Figure:
         try:
             self._reveal()
+            self._hide_screen_marks()
             self._saved = [(v, v.palette) for v in self.views]
             if self.view == "window" and self.options.theme != "screen":
                 self._app_theme = self.host.theme
@@ -322,7 +325,23 @@ class Figure:
         finally:
             self._scale = None
             self._app_theme = None
+            for item in self._hidden:
+                item.show()
+            self._hidden = []
             self._unreveal()
+
+    def _hide_screen_marks(self) -> None:
+        """The selected lane's highlight, the selected step's line and the inspector's lane
+        marks are the user's pointer on screen, not part of the figure, unless asked for."""
+        if self.options.selection:
+            return
+        panel = self.host.units_panel
+        inspector = getattr(self.host, "cell_inspector", None)
+        marks = [getattr(panel, "sel_lane", None), getattr(panel, "sel_step", None),
+                 getattr(getattr(inspector, "highlighter", None), "_scatter", None)]
+        self._hidden = [m for m in marks if m is not None and m.isVisible()]
+        for item in self._hidden:
+            item.hide()
 
     def _reveal(self) -> None:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first

@@ -109,7 +109,9 @@ class InputPanel(QWidget):
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
             set_axis_label(self.x_plot, "left", "token id", self.palette)
-            self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 1.5, padding=0)
+            span = float(raw.max()) - float(raw.min()) + 1.0      # room above for the letters
+            self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 0.5 + 0.35 * span,
+                                  padding=0)
             vocab = getattr(self.session_model.demo, "vocabulary", None) if self.session_model.demo else None
             if vocab and session.steps <= 400:
                 for k, tok in enumerate(raw):
@@ -122,6 +124,7 @@ class InputPanel(QWidget):
         else:
             set_axis_label(self.x_plot, "left", f"x ({raw.shape[1]})", self.palette)
             self.x_plot.getAxis("left").setToolTip(f"The input: {raw.shape[1]} features per step")
+            self.x_plot.enableAutoRange(axis="y")      # a new input: its own range, not the last one's
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
                 self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))

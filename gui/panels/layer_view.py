@@ -348,7 +348,7 @@ class LayerView(QWidget):
     # --- building ----------------------------------------------------------------------------
     def _lane_order(self, n: int) -> np.ndarray:
         order = getattr(self.units_panel, "order", None)
-        if order is None or len(order) == 0:
+        if order is None or len(order) == 0 or int(np.max(order)) >= n:   # not this run's lanes
             return np.arange(n)
         return np.asarray(order, int)
 
