@@ -130,12 +130,12 @@ class SessionModel(QObject):
             return float("nan")
         return float(arr[self.sample, position, unit])
 
-    def output_so_far(self) -> np.ndarray | None:
-        """The model's output up to the cursor (sequence outputs) or at the end (last-step)."""
+    def output(self) -> np.ndarray | None:
+        """The model's output for the whole run, as the framework returns it; a view that
+        follows the cursor shows only the positions read so far (``session.known()``)."""
         if self.session is None:
             return None
-        out = np.asarray(self.session.result().output)
-        return out
+        return np.asarray(self.session.result().output)
 
     # --- driving ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:

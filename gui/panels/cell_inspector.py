@@ -254,6 +254,9 @@ class CellInspector(QWidget):
         self.marked_gate = ""
         self._bars: dict[str, pg.BarGraphItem] = {}
         self._bar_values: dict[str, list[float]] = {}
+        self.top: dict[str, list[tuple[int, float]]] = {}
+        self._stale = False                   # a step arrived while the dock was hidden
+        self._fan_sized = False
         self._build_ui()
         session_model.runChanged.connect(self._on_run)
         session_model.positionChanged.connect(self._on_position)
@@ -361,7 +364,7 @@ class CellInspector(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if getattr(self, "_stale", False):
+        if self._stale:
             self._stale = False
             self.refresh()
 
@@ -442,7 +445,7 @@ class CellInspector(QWidget):
     def _fill_fan(self, b: CellBreakdown, trace) -> None:
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
-        self.top: dict[str, list[tuple[int, float]]] = {}
+        self.top = {}
         for g in GATE_ORDER:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
@@ -456,7 +459,7 @@ class CellInspector(QWidget):
             parent.setData(0, Qt.UserRole + 1, g)
             self.fan.addTopLevelItem(parent)
             parent.setExpanded(True)
-        if not getattr(self, "_fan_sized", False):      # sizing columns every step re-lays out
+        if not self._fan_sized:      # sizing columns every step re-lays out
             for c in range(4):                             # the dock (and the window) each time
                 self.fan.resizeColumnToContents(c)
             self._fan_sized = True
@@ -475,7 +478,7 @@ class CellInspector(QWidget):
     def show_lanes(self, gate: str) -> None:
         """Mark the top contributors of one gate in the units panel."""
         self.marked_gate = gate
-        top = getattr(self, "top", {}).get(gate, [])[:TOP_LANES]
+        top = self.top.get(gate, [])[:TOP_LANES]
         self.highlighter.show([(k, OKABE_ITO[gate]) for k, _ in top])
         for r in range(self.fan.topLevelItemCount()):
             item = self.fan.topLevelItem(r)

@@ -24,6 +24,7 @@ class InputPanel(QWidget):
         super().__init__(parent)
         self.session_model = session_model
         self.palette = palette
+        self._out_full: np.ndarray | None = None     # the whole output, revealed up to the cursor
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.glw = pg.GraphicsLayoutWidget()
@@ -128,7 +129,7 @@ class InputPanel(QWidget):
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
                 self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))
-        out = np.asarray(self.session_model.output_so_far())
+        out = np.asarray(self.session_model.output())
         self._out_full = out
         if out.ndim == 3 and out.shape[1] == session.steps:
             for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
@@ -146,7 +147,7 @@ class InputPanel(QWidget):
         pos = cursor if cursor is not None else -0.5
         for line in self.cursors:
             line.setPos(pos)
-        out = getattr(self, "_out_full", None)
+        out = self._out_full
         if out is not None and self._y_items and out.ndim == 3 and not session.backward:
             known = session.known()
             for d, item in enumerate(self._y_items):

@@ -121,6 +121,9 @@ class UnitsPanel(QWidget):
         self._live: dict[str, list[pg.PlotCurveItem]] = {}
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self._drawn_t: int | None = None
+        self._overlay_items: list[pg.PlotCurveItem] = []
+        self._overlay_arrays: dict[str, np.ndarray] | None = None
+        self.overlay_label = ""
         self._build_ui()
         session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
@@ -249,7 +252,7 @@ class UnitsPanel(QWidget):
         self.sel_lane.setBrush(pg.mkBrush(palette.selection + "55"))
         self.sel_step.setPen(pg.mkPen(palette.foreground, width=max(palette.line_width, 1.0),
                                       style=Qt.DashLine))
-        for box_name, box in getattr(self, "signal_boxes", {}).items():
+        for box_name, box in self.signal_boxes.items():
             box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(box_name)}; font-weight: bold; }}")
 
     def apply_palette(self, palette: Palette) -> None:
@@ -259,7 +262,7 @@ class UnitsPanel(QWidget):
         self.rebuild()
         if view_range is not None:      # the same run: keep the user's zoom and scroll
             self.vb.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
-        self.set_overlay(getattr(self, "_overlay_arrays", None), getattr(self, "overlay_label", ""))
+        self.set_overlay(self._overlay_arrays, self.overlay_label)
 
     # --- options -----------------------------------------------------------------------------
     def set_signal_visible(self, name: str, on: bool) -> None:
@@ -521,7 +524,7 @@ class UnitsPanel(QWidget):
 
         ``arrays`` maps a signal name to the fork's (B, T, N) values from the engine.
         """
-        for item in getattr(self, "_overlay_items", []):
+        for item in self._overlay_items:
             self.plot.removeItem(item)
         self._overlay_items = []
         self._overlay_arrays = arrays
