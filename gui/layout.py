@@ -61,7 +61,10 @@ def place_on_screen(window: QMainWindow) -> None:
 def arrange_docks(window: QMainWindow, right_groups: list[list[QDockWidget]],
                   bottom: list[QDockWidget]) -> None:
     """The default dock layout: tab groups on the right and at the bottom, the units panel
-    (the central widget) keeps most of the room."""
+    (the central widget) keeps most of the room. A dock in neither list (one a later feature
+    added) joins the bottom tab group, so no dock is left where a removed group's tabs were."""
+    placed = set(sum(right_groups, [])) | set(bottom)
+    bottom = [*bottom, *(d for d in window.findChildren(QDockWidget) if d not in placed)]
     for dock in [*sum(right_groups, []), *bottom]:     # from scratch: no tab group survives
         dock.setFloating(False)
         window.removeDockWidget(dock)
