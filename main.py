@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("trace", "info", "export", "bench")
+SUBCOMMANDS = ("trace", "info", "export", "bench", "grad")
 # what `pip install -e .` brings; a run without them gets one line saying so, not a traceback
 RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL"}
 
@@ -67,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--out", required=True, help="output .npz")
     add_open_options(trace)
 
+    grad = sub.add_parser(
+        "grad", help="exact gradients of a target through the run, to an .npz",
+        description="d TARGET / d (x, h_t, c_t, h0, c0) through the recorded run. TARGET indexes "
+                    "like the trace arrays: h[b, t, j], c[b, t, j] (t an input position; "
+                    "'last' is the final processed one), h[t, j] (summed over samples), "
+                    "output[...] indexed like the framework's output, and sum() / sumsq() / "
+                    "mean() of a selection, e.g. 'sumsq(output[:, last])'.")
+    grad.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
+    grad.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
+    grad.add_argument("--key", help="array name inside an .npz input")
+    grad.add_argument("--layer", help="traced layer name or index (default: the first)")
+    grad.add_argument("--target", required=True, help="what to differentiate, e.g. 'h[last, 0]'")
+    grad.add_argument("--initial-state", help=".npz with h0 and c0, or LAYER/h0, LAYER/c0")
+    grad.add_argument("--layer-input", action="store_true",
+                      help="the input is the chosen layer's own input (for non-chain models)")
+    grad.add_argument("--out", required=True, help="output .npz")
+
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -86,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
     export.add_argument("--step", type=int, default=None,
                         help="0-based input position the cursor has just read (default: the end)")
-    export.add_argument("--view", choices=("units", "layer", "cell", "window"), default="units",
-                        help="units panel, layer view heat-maps, cell inspector or whole window")
+    export.add_argument("--view", choices=("units", "layer", "cell", "grad", "window"),
+                        default="units", help="units panel, layer view heat-maps, cell inspector, "
+                                              "gradients (saliency and carousel) or whole window")
+    export.add_argument("--target", help="gradient target of --view grad (default: unit --unit's "
+                                         "h at the cursor), e.g. 'sumsq(output[:, last])'")
     export.add_argument("--unit", type=int, default=0, help="the cell inspector's unit (--view cell)")
     export.add_argument("--out", required=True, help="FILE.png .svg .gif .csv or .npz")
     export.add_argument("--width", type=int,
@@ -135,6 +155,11 @@ def dispatch(argv: Sequence[str]) -> int:
             return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
                              initial_state=args.initial_state, layer_input=args.layer_input,
                              state_out=args.state_out, err=sys.stderr, options=open_options(args))
+        if args.command == "grad":
+            from engine.grad_cli import run_grad
+            return run_grad(args.model, args.input, args.out, target=args.target,
+                            layer=args.layer, key=args.key, layer_input=args.layer_input,
+                            initial_state=args.initial_state, err=sys.stderr)
         if args.command == "info":
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,

@@ -161,7 +161,8 @@ def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool)
                    for info in layers)
     fits = max(1, memory_budget() // max(per_step, 1))
     check_bytes(per_step * steps, f"tracing {steps:,} steps of {batch} sample(s)",
-                hint=f"trace at most about {fits:,} steps at a time, e.g. --steps 0:{fits}")
+                hint=f"trace at most about {fits:,} steps at a time: cut the input into "
+                     f"segments and carry the state with --state-out / --initial-state")
 
 
 def input_roles(model_spec: str, input_path: str | None = None,

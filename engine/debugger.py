@@ -42,6 +42,7 @@ from .session import Session
 from .stepper import DirectionRunner
 
 F32 = np.float32
+DEFAULT_GRAD_TARGET = "sumsq(h[:, last, :])"
 
 
 # --- evaluation environments ---------------------------------------------------------------
@@ -53,8 +54,9 @@ class RangeEnv:
     """
 
     def __init__(self, runner: DirectionRunner, p0: int, p1: int, samples: slice,
-                 depth: int = 0) -> None:
+                 depth: int = 0, grads: Callable[[], Any] | None = None) -> None:
         self.runner, self.p0, self.p1, self.samples, self.depth = runner, p0, p1, samples, depth
+        self.grads = grads          # -> GradResult of the debugger's gradient target (dh dc dx)
         self._cache: dict[str, np.ndarray] = {}
         self._n_samples = len(range(*samples.indices(runner.batch)))
 
@@ -62,7 +64,7 @@ class RangeEnv:
         return (self._n_samples, self.p1 - self.p0)
 
     def prev(self) -> RangeEnv:
-        return RangeEnv(self.runner, self.p0, self.p1, self.samples, self.depth + 1)
+        return RangeEnv(self.runner, self.p0, self.p1, self.samples, self.depth + 1, self.grads)
 
     def activation(self, gate: str):
         w = self.runner.weights
@@ -103,6 +105,10 @@ class RangeEnv:
             v = self._columns(r.h, r.h0)
         elif name == "x":
             v = self._columns(r.x, None)
+        elif name in ("dh", "dc", "dx"):
+            if self.grads is None:
+                raise ExprError("gradients are not available here", 0)
+            v = self._columns(getattr(self.grads(), name), None)
         else:
             prefix, _, gate = name.partition("_")
             k = GATES.index(gate)
@@ -138,7 +144,11 @@ class _ZeroRunner:
 def check(expr: Expr | str, runner: DirectionRunner) -> Expr:
     """Compile and try ``expr`` on one zero step of this layer's shapes (index/shape errors)."""
     e = expr if isinstance(expr, Expr) else Expr(expr)
-    e.evaluate(RangeEnv(_ZeroRunner(runner), 0, 1, slice(None)))  # type: ignore[arg-type]
+    zero = _ZeroRunner(runner)
+
+    class _ZeroGrads:          # gradient-shaped zeros: dh like h, dc like c, dx like x
+        dh, dc, dx = zero.h, zero.c, zero.x
+    e.evaluate(RangeEnv(zero, 0, 1, slice(None), grads=_ZeroGrads))  # type: ignore[arg-type]
     return e
 
 
@@ -240,6 +250,7 @@ class Debugger:
         self._forks: ForkSet | None = None
         self._hits_cache: dict[int, np.ndarray] | None = None
         self.listeners: list[Callable[[str], None]] = []     # "breakpoints" "watches" "forks"
+        self.grad_target: str | None = None
         session.subscribe(self._on_session)
 
     def close(self) -> None:
@@ -269,6 +280,19 @@ class Debugger:
         if sample != self.sample:
             self.sample = sample
             self._hits_cache = None
+
+    def set_grad_target(self, target: str | None) -> None:
+        """What ``grad(c)``, ``grad_norm(h)`` ... in expressions differentiate (None: the
+        default, the sum of squares of this layer's final h, ``sumsq(h[:, last, :])``)."""
+        if target is not None:
+            from .grad_target import parse_target
+            parse_target(target)
+        self.grad_target = target
+        self._hits_cache = None
+        self._announce("watches")
+
+    def _grads(self):
+        return self.session.grad(self.grad_target or DEFAULT_GRAD_TARGET)
 
     def compile(self, text: str) -> Expr:
         """Compile and shape-check an expression for this layer (raises ExprError)."""
@@ -316,7 +340,8 @@ class Debugger:
         """Bool (p1 - p0,): does ``bp`` hit at processing indices p0..p1-1 (needs p0-1 too)?"""
         lo = max(p0 - 1, 0)
         try:
-            holds = self.compile(bp.expression).truth(RangeEnv(runner, lo, p1, self._samples()))
+            holds = self.compile(bp.expression).truth(RangeEnv(runner, lo, p1, self._samples(),
+                                                                    grads=self._grads))
             bp.error = ""
         except ExprError as exc:      # the breakpoint's own inline error; it never hits
             bp.error = exc.message
@@ -448,7 +473,8 @@ class Debugger:
         t = self.session.t if t is None else t
         if t <= 0:
             return None
-        v = self.compile(w.expression).evaluate(RangeEnv(self.session.runner, t - 1, t, self._samples()))
+        v = self.compile(w.expression).evaluate(RangeEnv(self.session.runner, t - 1, t, self._samples(),
+                                                            grads=self._grads))
         lead = (len(range(*self._samples().indices(self.session.batch))), 1)
         v = np.asarray(v, np.float64)
         if self.compile(w.expression).vector:
@@ -470,7 +496,7 @@ class Debugger:
         samples = self._samples()
         n_s = len(range(*samples.indices(runner.batch)))
         tail = (runner.units if not e.uses_x else None,)
-        v = np.asarray(e.evaluate(RangeEnv(runner, 0, count, samples)), np.float64) if count else None
+        v = np.asarray(e.evaluate(RangeEnv(runner, 0, count, samples, grads=self._grads)), np.float64) if count else None
         if v is not None and e.vector:
             tail = (v.shape[-1],)
         shape = (n_s, runner.steps, *tail) if e.vector else (n_s, runner.steps)

@@ -24,7 +24,7 @@ from .errors import ScopeError, describe
 from .files import atomic_write, check_output
 from .trace import ARRAY_NAMES, LayerTrace
 
-VIEWS = ("units", "layer", "cell", "window")
+VIEWS = ("units", "layer", "cell", "grad", "window")
 DATA_SUFFIXES = (".csv", ".npz")
 CSV_SIGNALS = ("i", "f", "g", "o", "c", "h")
 
@@ -46,10 +46,13 @@ class ViewContext:
     position: int | None = None    # the cell view's step (default: the cursor)
     input: str = ""
     version: str = ""
+    target: str = ""               # the gradient view's target (engine.grad)
 
     def describe(self) -> dict[str, Any]:
         """Metadata for PNG text chunks, SVG <metadata>, GIF comments and NPZ ``meta``."""
         out = asdict(self)
+        if not self.target:
+            out.pop("target")
         if self.view != "cell":
             out.pop("unit")
             out.pop("position")
@@ -129,6 +132,9 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
 def view_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     if ctx.view not in VIEWS:
         raise ScopeError(f"unknown view '{ctx.view}' (choose {', '.join(VIEWS)})")
+    if ctx.view == "grad":
+        raise ScopeError("the gradient view's numbers need the session: "
+                         "engine.grad_views.export_grad_data")
     return cell_arrays(trace, ctx) if ctx.view == "cell" else lane_arrays(trace, ctx)
 
 

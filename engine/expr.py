@@ -17,7 +17,9 @@ are integer literals. Arithmetic ``+ - * / ** %``, unary ``-``, comparisons (cha
 ``and or not`` (element-wise on vectors). Functions: ``abs isnan isinf saturated`` keep the
 shape; ``any all max min mean sum count`` reduce over units (``max(a, b)``/``min(a, b)`` with two
 arguments are element-wise); ``saturated(G)`` is True where a gate value lies within 5 % of
-either end of its activation's range.
+either end of its activation's range. ``grad(S)`` (S one of h, c, x) is d target / d S at the
+step, ``grad_norm(S)`` its L2 norm over units: the debugger's gradient target through the whole
+run (``engine.grad``; default the sum of squares of the layer's final h).
 
 Vectorisation: every value carries leading "where" axes before the unit axis. At one step they
 are (S,) for the S chosen batch samples; over a whole run (S, T) in processing order, so one
@@ -49,7 +51,8 @@ PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in GATES)
 NAMES = (*SIGNAL_NAMES, *PART_NAMES, "t")
 REDUCERS = ("any", "all", "max", "min", "mean", "sum", "count")
 ELEMENTWISE = ("abs", "isnan", "isinf", "saturated")
-FUNCTIONS = (*REDUCERS, *ELEMENTWISE, "prev")
+GRADIENTS = ("grad", "grad_norm")
+FUNCTIONS = (*REDUCERS, *ELEMENTWISE, "prev", *GRADIENTS)
 
 
 _BINARY = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
@@ -285,6 +288,8 @@ class Expr:
         if n != 1:
             raise self._err(node, f"{name}() takes exactly one argument ({n} given)")
         (a,) = args
+        if name in GRADIENTS:
+            return self._gradient(node, name, col)
         if name == "prev":
             return _Node(lambda env, fn=a.fn: fn(env.prev()), a.vector, col, a.gate)
         if name in ELEMENTWISE:
@@ -308,6 +313,16 @@ class Expr:
                "mean": lambda v: _safe_reduce(np.mean, v), "sum": lambda v: np.sum(v, axis=-1),
                "count": lambda v: np.count_nonzero(_truth(v), axis=-1)}[name]
         return _Node(lambda env, fn=a.fn, red=red: red(_num(fn(env))), False, col)
+
+    def _gradient(self, node: ast.Call, name: str, col: int) -> _Node:
+        arg = node.args[0]
+        if not isinstance(arg, ast.Name) or arg.id not in ("h", "c", "x"):
+            raise self._err(arg, f"{name}() takes h, c or x")
+        key = "d" + arg.id
+        if name == "grad":
+            return _Node(lambda env, key=key: env.value(key), True, col)
+        return _Node(lambda env, key=key: np.sqrt(np.sum(np.square(
+            np.asarray(env.value(key), np.float64)), axis=-1)), False, col)
 
     # --- evaluating -----------------------------------------------------------------------
     @property

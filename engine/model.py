@@ -214,19 +214,22 @@ class Model:
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
             op = self.ops[info.op_index]
-            y, _ = op.apply(self.prepare_input(x, layer_input=info.index), None, ctx)
-            return TraceResult(y, ctx.traces, [y, *ctx.extra_outputs], ctx.states)
+            x_in = self.prepare_input(x, layer_input=info.index)
+            y, _ = op.apply(x_in, None, ctx)
+            return TraceResult(y, ctx.traces, [y, *ctx.extra_outputs], ctx.states,
+                               model=self, input=x_in, layer_input=info.index)
         if not self.chain:
             raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
                              f"feed one LSTM layer's own input with --layer-input")
         self._check_computable(self.ops)
-        y = self.prepare_input(x)
+        y = x_in = self.prepare_input(x)
         mask = None
         with np.errstate(over="ignore", invalid="ignore"):
             for op in self.ops:
                 ctx.extra_outputs.clear()   # only the last layer's further outputs are the model's
                 y, mask = op.apply(y, mask, ctx)
-        return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states)
+        return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states,
+                           model=self, input=x_in)
 
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None

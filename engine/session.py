@@ -224,6 +224,19 @@ class Session:
                     layer_input=self._layer if self._layer_input else None)
             return self._result
 
+    def grad(self, target: str):
+        """Exact gradients of ``target`` through the whole run, with this session's layer as
+        the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run)."""
+        from .grad import gradient
+        result = self.result()
+        cache = result.__dict__.setdefault("_grad_cache", {})
+        key = (target, self.info.name)
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = gradient(result, target, layer=self.info.name)
+        return cache[key]
+
     # --- observers ---------------------------------------------------------------------------
     def subscribe(self, callback: Observer) -> None:
         self._observers.append(callback)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -121,6 +122,16 @@ class TraceResult:
     layers: list[LayerTrace]
     outputs: list[np.ndarray] = field(default_factory=list)   # all model outputs
     states: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # where the run came from, so gradients can reach the model's input (engine.grad)
+    model: Any = field(default=None, repr=False, compare=False)
+    input: np.ndarray | None = field(default=None, repr=False, compare=False)
+    layer_input: int | None = field(default=None, repr=False, compare=False)
+
+    def grad(self, target: str, *, layer: int | str | None = None):
+        """Exact gradients of ``target`` (``h[b, t, j]``, ``sumsq(output[:, last])`` ...)
+        through this run: an ``engine.grad.GradResult``."""
+        from .grad import gradient
+        return gradient(self, target, layer=layer)
 
     def layer(self, key: int | str) -> LayerTrace:
         """A traced layer by index (model order, from 0) or by name."""

@@ -60,6 +60,8 @@ EDIT_STATE = ActionSpec("Edit state…", ("Ctrl+E",), "Change h, c or x_t at thi
 
 GO_TO_STEP = ActionSpec("Go to step…", ("Ctrl+G",), "Put the cursor on an input position", help="go to step…")
 GO_TO_UNIT = ActionSpec("Go to unit…", ("Ctrl+U",), "Scroll to a unit's lane", help="go to unit…")
+RESET_LAYOUT = ActionSpec("Reset layout", (), "Put every dock back where it starts and fit the window "
+                          "to this screen")
 DARK_THEME = ActionSpec("Dark theme", (), "Switch between light and dark", checkable=True)
 
 UNITS_HELP = ActionSpec("What does “units” mean?", ("F1",), "The one idea this tool is about",

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
+from gui.platform_check import xcb_problem
 from gui.theme import apply_theme
 
 STARTUP_PROBE = "LSTM_SCOPE_STARTUP_PROBE"
@@ -33,6 +34,10 @@ def make_app() -> QApplication:
 def run_app(model_spec: str | None, *, input_path: str | None = None, key: str | None = None,
             layer=None) -> int:
     """Open the window on ``model_spec`` (default: the bundled demo). Returns the exit code."""
+    problem = xcb_problem()
+    if problem:                 # Qt would abort with its plugin message: say what to install
+        print(f"lstm-scope: error: {problem}", file=sys.stderr)
+        return 2
     app = make_app()
     window = MainWindow()
     apply_theme(window.theme)

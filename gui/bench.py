@@ -4,6 +4,13 @@ The real MainWindow is opened offscreen with its default panels, all lanes in vi
 fixed-seed random model (N units, 16 features) fed a sine input of T steps. Each sample times
 ``step()`` plus event processing until the paint it caused has happened (counted with an event
 filter on the units view, so a step that did not repaint would be noticed, not flattered).
+Samples are single steps taken from up to ``MAX_SAMPLES`` positions spread over the run.
+
+Beside it, in the same run and process, a *bare pyqtgraph baseline*: the same lanes as one
+batched NaN-separated curve per shown signal (``connect="finite"``) in a plain plot of the same
+size, where a sample moves a cursor line and waits for the repaint. ``step_ratio`` is ours over
+the baseline with the units panel held on curves (below 1: the window draws a step faster than
+naively repainting every lane); ``dense_step_ratio`` the same with its heat-map strips.
 Startup is measured in a fresh process: spawn -> first painted window -> exit.
 """
 
@@ -21,6 +28,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_SAMPLES = 60
 
 
 class _PaintCounter(QObject):
@@ -56,34 +64,113 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         session.result()
         window.show_loaded(LoadResult(session, f"bench:{units}", "sine"))
         app.processEvents()
-        viewport = window.units_panel.glw.viewport()
-        counter = _PaintCounter()
-        viewport.installEventFilter(counter)
-        times = []
-        missed = 0
-        for _ in range(steps):
-            before = counter.count
-            start = time.perf_counter()
-            window.session_model.step(1)
-            app.processEvents()
-            # The scene may schedule its repaint one event-loop turn later: keep turning the
-            # loop until the units view has painted (bounded, and counted if it never does).
-            deadline = start + 2.0
-            while counter.count == before and time.perf_counter() < deadline:
-                app.processEvents()
-            times.append((time.perf_counter() - start) * 1000.0)
-            if counter.count == before:
-                missed += 1
-        lanes = window.units_panel.lane_count()
+        panel = window.units_panel
+        viewport = panel.glw.viewport()
+        positions = _sample_positions(steps)
+        sm = window.session_model
+        panel.mode_combo.setCurrentText("lanes")          # curves, whatever the density
+        app.processEvents()
+        times, missed = _timed(app, viewport, positions, sm.seek, lambda: sm.step(1))
+        panel.mode_combo.setCurrentText("heat map")       # the dense mode's strips
+        app.processEvents()
+        dense, dense_missed = _timed(app, viewport, positions, sm.seek, lambda: sm.step(1))
+        panel.mode_combo.setCurrentText("auto")
+        app.processEvents()
+        auto_mode = panel.mode
+        lanes = panel.lane_count()
+        size = viewport.size()
+        signals = sorted(panel.visible_signals)
+        base = _baseline(app, session.full(), signals, size, positions)
         window.close()
     arr = np.array(times)
+    ours = float(np.median(arr))
+    dense_ms = float(np.median(dense))
     return {
         "lanes_in_view": lanes,
-        "step_ms_median": round(float(np.median(arr)), 2),
+        "auto_mode": auto_mode,
+        "step_ms_median": round(ours, 2),
         "step_ms_p95": round(float(np.percentile(arr, 95)), 2),
-        "steps_without_repaint": missed,
+        "baseline_ms_median": round(base, 2),
+        "step_ratio": round(ours / base, 3) if base > 0 else float("nan"),
+        "dense_step_ms_median": round(dense_ms, 2),
+        "dense_step_ratio": round(dense_ms / base, 3) if base > 0 else float("nan"),
+        "steps_without_repaint": missed + dense_missed,
         "startup_ms": startup_ms(),
     }
+
+
+def _sample_positions(steps: int) -> list[int]:
+    """Cursor counts to time a single step from (every one for short runs)."""
+    if steps <= MAX_SAMPLES:
+        return list(range(steps))
+    return sorted({int(k) for k in np.linspace(0, steps - 1, MAX_SAMPLES)})
+
+
+def _timed(app, viewport, positions, seek, act) -> tuple[list[float], int]:
+    """Time ``act`` from each of ``positions`` until ``viewport`` has painted."""
+    counter = _PaintCounter()
+    viewport.installEventFilter(counter)
+    times: list[float] = []
+    missed = 0
+    for k in positions:
+        seek(k)
+        app.processEvents()
+        before = counter.count
+        start = time.perf_counter()
+        act()
+        app.processEvents()
+        # The scene may schedule its repaint one event-loop turn later: keep turning the
+        # loop until the view has painted (bounded, and counted if it never does).
+        deadline = start + 2.0
+        while counter.count == before and time.perf_counter() < deadline:
+            app.processEvents()
+        times.append((time.perf_counter() - start) * 1000.0)
+        if counter.count == before:
+            missed += 1
+    viewport.removeEventFilter(counter)
+    return times, missed
+
+
+def _baseline(app, full, signals: list[str], size, positions: list[int]) -> float:
+    """Median ms for a bare pyqtgraph plot to repaint the same lanes after a cursor move."""
+    import pyqtgraph as pg
+
+    from gui.panels.lanes import LaneScaler
+
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(size)
+    plot = widget.addPlot()
+    plot.getViewBox().invertY(True)
+    scaler = LaneScaler(full, 0, False)
+    order = np.arange(full.units)
+    steps = full.steps
+    for name in signals:
+        y = scaler.to_lane(name, full.signal(name)[0], order)
+        rows = y.shape[0]
+        xs = np.empty((rows, steps + 1), np.float32)
+        xs[:, :steps] = np.arange(steps, dtype=np.float32)
+        xs[:, steps] = np.nan
+        ys = np.empty_like(xs)
+        ys[:, :steps] = y
+        ys[:, steps] = np.nan
+        plot.addItem(pg.PlotCurveItem(xs.ravel(), ys.ravel(), connect="finite", pen=pg.mkPen("k")))
+    cursor = pg.InfiniteLine(angle=90, movable=False)
+    plot.addItem(cursor)
+    plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(0, full.units), padding=0)
+    widget.show()
+    app.processEvents()
+    position = {"k": 0}
+
+    def seek(k: int) -> None:
+        position["k"] = k
+        cursor.setPos(k - 1)
+
+    def move() -> None:
+        cursor.setPos(position["k"])
+
+    times, _ = _timed(app, widget.viewport(), positions, seek, move)
+    widget.close()
+    return float(np.median(times))
 
 
 def startup_ms(repeat: int = 3) -> float:

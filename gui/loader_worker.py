@@ -92,6 +92,7 @@ class Loader(QObject):
         self._thread: QThread | None = None
         self._job: _Job | None = None
         self._generation = 0
+        self._threads: list[QThread] = []      # every job's thread, dropped once it has finished
 
     def start(self, request: LoadRequest, current_model=None) -> None:
         self.cancel()
@@ -108,7 +109,6 @@ class Loader(QObject):
         job.failed.connect(thread.quit, Qt.DirectConnection)
         thread.finished.connect(job.deleteLater)
         self._thread, self._job = thread, job
-        self._threads = getattr(self, "_threads", [])
         self._threads.append(thread)
         thread.finished.connect(lambda t=thread: self._threads.remove(t) if t in self._threads else None)
         self.busy.emit(True)
@@ -130,5 +130,5 @@ class Loader(QObject):
             self.busy.emit(False)
 
     def wait(self, ms: int = 60000) -> None:
-        for thread in list(getattr(self, "_threads", [])):
+        for thread in list(self._threads):
             thread.wait(ms)

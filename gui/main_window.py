@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -20,27 +21,31 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QSpinBox,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
 from engine import __version__
 from engine.errors import ScopeError
 from engine.loaders.demos import demo_names
-from gui import actions
+from gui import actions, layout
 from gui.debug.breakpoints_panel import BreakpointsPanel
 from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.debug.forks_panel import ForksPanel, edit_state_dialog
 from gui.debug.watches_panel import WatchesPanel
 from gui.export.dialog import WindowExporter
+from gui.grad_model import GradModel
 from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.loader_worker import Loader, LoadRequest, LoadResult
 from gui.panels.badges import ShapeBadges
 from gui.panels.cell_inspector import CellInspector
 from gui.panels.compare_panel import ComparePanel
+from gui.panels.grad_panel import GradPanel
 from gui.panels.input_editor import InputEditor
 from gui.panels.input_panel import InputPanel
 from gui.panels.layer_view import LayerView
 from gui.panels.units_panel import UnitsPanel
+from gui.positions import position_text, position_text_widest
 from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
 from gui.theme import apply_theme, palette
@@ -89,23 +94,23 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status()
         self._connect()
-        self.resize(1400, 900)
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        state = self.settings.value("windowState")
-        if state is not None:
-            self.restoreState(state)
-        else:
-            QTimer.singleShot(0, self._default_layout)   # once every dock has been added
+        if not layout.restore(self, self.settings):
+            layout.place_on_screen(self)
+            QTimer.singleShot(0, self._default_layout)   # once the window has its size
 
     # --- layout ------------------------------------------------------------------------------
     def _build_docks(self) -> None:
         """Every panel, and the dock (area, tab group) it lives in."""
         sm, pal = self.session_model, self.pal
         self.units_panel = UnitsPanel(sm, pal)
-        self.setCentralWidget(self.units_panel)
-        self.badges = ShapeBadges(sm)
+        self.badges = ShapeBadges(sm, leading=self._layer_chooser())
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.badges)
+        column.addWidget(self.units_panel, 1)
+        self.setCentralWidget(central)
         self.input_panel = InputPanel(sm, pal)
         self.input_editor = InputEditor(sm)
         self.compare_panel = ComparePanel(sm, pal, self.report_error)
@@ -114,9 +119,12 @@ class MainWindow(QMainWindow):
         self.forks_panel = ForksPanel(self.debugging, pal, self.report_error)
         self.cell_inspector = CellInspector(sm, pal, units_panel=self.units_panel)
         self.layer_view = LayerView(sm, pal, units_panel=self.units_panel, debugging=self.debugging)
+        self.grads = GradModel(sm, self.debugging, self)      # the gradient target (engine.grad)
+        self.grad_panel = GradPanel(sm, self.grads, pal)
         bottom, right = Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea
         self.input_dock = self._add_dock("Input and output", self.input_panel, bottom)
         self.layer_dock = self._add_dock("Layer view", self.layer_view, bottom)
+        self.grad_dock = self._add_dock("Gradients", self.grad_panel, bottom)
         self.input_editor_dock = self._add_dock("Input", self.input_editor, right)
         self.compare_dock = self._add_dock("Compare inputs", self.compare_panel, right)
         self.breakpoints_dock = self._add_dock("Breakpoints", self.breakpoints_panel, right)
@@ -128,21 +136,49 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.watches_dock, self.forks_dock)
         self.tabifyDockWidget(self.breakpoints_dock, self.cell_dock)
         self.tabifyDockWidget(self.input_dock, self.layer_dock)
+        self.tabifyDockWidget(self.layer_dock, self.grad_dock)
         for front in (self.breakpoints_dock, self.input_dock, self.input_editor_dock):
             front.raise_()
 
+    def _layer_chooser(self) -> QWidget:
+        """Layer and sample, at the head of the shape badges (which describe that layer)."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 6, 0)
+        row.addWidget(QLabel("layer"))
+        self.layer_combo = QComboBox()
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)   # never "lstm (for"
+        self.layer_combo.setToolTip("The traced LSTM layer (each direction of a Bidirectional is its own)")
+        self.layer_combo.currentIndexChanged.connect(self._layer_chosen)
+        row.addWidget(self.layer_combo)
+        row.addWidget(QLabel("sample"))
+        self.sample_spin = QSpinBox()
+        self.sample_spin.setToolTip("Which sequence of the batch to show")
+        self.sample_spin.valueChanged.connect(self.session_model.set_sample)
+        row.addWidget(self.sample_spin)
+        return box
+
     def _default_layout(self) -> None:
-        """First start: the units panel gets the room; side docks stay narrow."""
-        right = [d for d in self.findChildren(QDockWidget)
-                 if self.dockWidgetArea(d) == Qt.RightDockWidgetArea and d.isVisible()]
-        if right:
-            self.resizeDocks(right[:1], [380], Qt.Horizontal)
-        self.resizeDocks([self.input_dock], [230], Qt.Vertical)
+        """First start and View → Reset layout: tab groups right and below, the units panel
+        keeps most of the room (gui.layout)."""
+        layout.arrange_docks(self, [[self.input_editor_dock, self.compare_dock],
+                                    [self.cell_dock, self.breakpoints_dock, self.watches_dock,
+                                     self.forks_dock]],
+                             [self.input_dock, self.layer_dock])
+        self.breakpoints_dock.raise_()
+        self.input_editor_dock.raise_()     # one tab group on a short screen: the input first
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: fit the window to its screen again and put every dock back."""
+        if self.isMaximized() or self.isFullScreen():
+            self.showNormal()
+        layout.place_on_screen(self)
+        self._default_layout()
 
     def _add_dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget)
+        dock.setWidget(layout.scrolling(widget))     # a short dock scrolls, never overlaps
         self.addDockWidget(area, dock)
         return dock
 
@@ -170,6 +206,7 @@ class MainWindow(QMainWindow):
         self.act_edit_state = act(actions.EDIT_STATE, lambda: edit_state_dialog(self, dm))
         self.act_goto_step = act(actions.GO_TO_STEP, self.go_to_step_dialog)
         self.act_goto_unit = act(actions.GO_TO_UNIT, self.go_to_unit_dialog)
+        self.act_reset_layout = act(actions.RESET_LAYOUT, self.reset_layout)
         self.act_dark = act(actions.DARK_THEME, self.toggle_theme)
         self.act_dark.setChecked(self.theme == "dark")
         self.act_units_help = act(actions.UNITS_HELP, self.show_units_help)
@@ -191,32 +228,15 @@ class MainWindow(QMainWindow):
         self.speed.valueChanged.connect(self._speed_changed)
         bar.addWidget(self.speed)
         self.timeline = MarkedSlider()
-        self.timeline.setMinimumWidth(240)
+        self.timeline.setMinimumWidth(160)
         self.timeline.setToolTip("Scrub: the number of input positions read (t)")
         self.timeline.valueChanged.connect(self._timeline_moved)
         bar.addWidget(self.timeline)
-        self.t_label = QLabel(" t = 0 / 0 ")
+        self.t_label = QLabel(" before t = 0 · 0 of 0 read ")
         bar.addWidget(self.t_label)
+        _steady_width(bar.widgetForAction(self.act_play), ("Play", "Pause"))
         bar.addSeparator()
         bar.addAction(self.act_export)           # beside the transport, always in view
-        bar2 = QToolBar("Layer", self)
-        bar2.setObjectName("layer")
-        self.addToolBar(bar2)
-        bar2.addWidget(QLabel(" layer "))
-        self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip("The traced LSTM layer (each direction of a Bidirectional is its own)")
-        self.layer_combo.currentIndexChanged.connect(self._layer_chosen)
-        bar2.addWidget(self.layer_combo)
-        bar2.addWidget(QLabel(" sample "))
-        self.sample_spin = QSpinBox()
-        self.sample_spin.setToolTip("Which sequence of the batch to show")
-        self.sample_spin.valueChanged.connect(self.session_model.set_sample)
-        bar2.addWidget(self.sample_spin)
-        self.addToolBarBreak()
-        badge_bar = QToolBar("Shapes", self)
-        badge_bar.setObjectName("shapes")
-        badge_bar.addWidget(self.badges)
-        self.addToolBar(badge_bar)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -238,10 +258,11 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         self.view_menu = menu.addMenu("&View")
         for dock in (self.input_dock, self.breakpoints_dock, self.watches_dock, self.forks_dock,
-                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.compare_dock):
+                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.grad_dock,
+                     self.compare_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
-        for action in (self.act_goto_step, self.act_goto_unit, self.act_dark):
+        for action in (self.act_reset_layout, self.act_goto_step, self.act_goto_unit, self.act_dark):
             self.view_menu.addAction(action)
         self.run_menu = menu.addMenu("&Run")
         for action in (self.act_step, self.act_back, self.act_continue, self.act_play, self.act_start,
@@ -266,6 +287,8 @@ class MainWindow(QMainWindow):
         sm.selectionChanged.connect(self._bring_cell_to_front)
         sm.runChanged.connect(self._on_run_changed)
         sm.positionChanged.connect(self._on_position)
+        self.grads.changed.connect(lambda: self.input_panel.show_saliency(self.grads.view))
+        self.layer_view.set_gradients(self.grads)
 
     def _bring_cell_to_front(self, unit: int, position: int) -> None:
         """Clicking a lane shows that cell in the inspector (a tab beside the debugger docks)."""
@@ -281,6 +304,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.warnings_badge)
         self.statusBar().addPermanentWidget(self.status_label)
         self.session_model.runChanged.connect(self._update_warnings)
+        self._notes: list[str] = []
+        self.session_model.notice.connect(self._note)
         self.units_panel.hovered.connect(lambda text: self.statusBar().showMessage(
             _strip_tags(text), 4000))
 
@@ -327,13 +352,19 @@ class MainWindow(QMainWindow):
 
     def show_loaded(self, result: LoadResult) -> None:
         """Show a finished load (or a reopened session file) and remember where it came from."""
+        self._notes = []
         self.show_session(result.session, source=result.source, input_source=result.input_source)
         if result.source and not result.source.startswith("demo"):
             self._remember(result.source)
         demo = self.session_model.demo
         if demo is not None and demo.suggested_step:
-            self.statusBar().showMessage(
-                f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)", 10000)
+            hint = f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)"
+            self.statusBar().showMessage("   ·   ".join([*self._notes, hint]), 10000)
+
+    def _note(self, text: str) -> None:
+        """A view changed itself (a filter that no longer applies...): say so in the status bar."""
+        self._notes.append(text)
+        self.statusBar().showMessage(text, 10000)
 
     def _on_failed(self, message: str) -> None:
         self.report_error("Could not open", message)
@@ -456,8 +487,18 @@ class MainWindow(QMainWindow):
             return
         unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.session_model.selected_unit, 0),
                                        0, self.session_model.units - 1)
-        if ok and not self.units_panel.go_to_unit(unit):
-            self.statusBar().showMessage(f"unit {unit} is filtered out of the lanes", 5000)
+        if ok:
+            self.go_to_unit(unit)
+
+    def go_to_unit(self, unit: int) -> None:
+        """Scroll to and select ``unit``'s lane; a filter that hides it is cleared (noted)."""
+        panel = self.units_panel
+        if not panel.go_to_unit(unit):
+            old = panel.filter_text
+            panel.filter_edit.setText("")
+            panel.set_filter("")
+            self.statusBar().showMessage(f"units filter '{old}' cleared to show unit {unit}", 6000)
+            panel.go_to_unit(unit)
 
     def _layer_chosen(self, index: int) -> None:
         if index >= 0 and self.session_model.ready and index != self.session_model.session.layer_index:
@@ -495,10 +536,13 @@ class MainWindow(QMainWindow):
         self.timeline.blockSignals(True)
         self.timeline.setValue(t)
         self.timeline.blockSignals(False)
-        self.t_label.setText(f" t = {t} / {session.steps} ")
+        where = position_text(session)
+        self.t_label.setText(f" {where} ")
+        widest = position_text_widest(session)
+        self.t_label.setMinimumWidth(self.t_label.fontMetrics().horizontalAdvance(f" {widest} ") + 4)
         info = session.info
         self.status_label.setText(
-            f"t = {t} / {session.steps}   ·   layer {info.name} ({info.direction})   ·   "
+            f"{where}   ·   layer {info.name} ({info.direction})   ·   "
             f"sample {self.session_model.sample}   ·   {self.session_model.source}")
 
     def _overlay_changed(self, name: str) -> None:
@@ -523,7 +567,8 @@ class MainWindow(QMainWindow):
 
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""
-        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector]
+        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
+                self.grad_panel]
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)
@@ -536,11 +581,16 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop_play()
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("windowState", self.saveState())
+        layout.remember(self, self.settings)
         self.loader.cancel()
         self.loader.wait(5000)
         super().closeEvent(event)
+
+
+def _steady_width(button: QWidget, texts: tuple[str, ...]) -> None:
+    """Room for the longest of ``texts``, so the toolbar does not shift when the text changes."""
+    metrics = button.fontMetrics()
+    button.setMinimumWidth(max(metrics.horizontalAdvance(t) for t in texts) + 20)
 
 
 def _strip_tags(text: str) -> str:

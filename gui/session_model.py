@@ -27,6 +27,8 @@ class SessionModel(QObject):
 
     positionChanged = Signal(int)            # new t
     runChanged = Signal()                    # model, input or layer changed: redraw everything
+    modelChanged = Signal()                  # another model opened: forget the last one's view state
+    notice = Signal(str)                     # a short note for the status bar (a view changed itself)
     selectionChanged = Signal(int, int)      # unit, input position (-1 = none)
     sampleChanged = Signal(int)
 
@@ -44,6 +46,7 @@ class SessionModel(QObject):
     def set_session(self, session: Session, *, source: str, input_source: str = "") -> None:
         if self.session is not None:
             self.session.unsubscribe(self._on_engine_event)
+        new_model = session.model is not self.model
         self.session = session
         self.model = session.model
         self.source = source
@@ -52,6 +55,8 @@ class SessionModel(QObject):
         self.selected_unit = -1
         self.selected_position = -1
         session.subscribe(self._on_engine_event)
+        if new_model:           # before runChanged, so views rebuild from a clean slate
+            self.modelChanged.emit()
         self.runChanged.emit()
 
     def _on_engine_event(self, event: str, session: Session) -> None:
@@ -81,6 +86,35 @@ class SessionModel(QObject):
     def demo(self) -> DemoInfo | None:
         return self.model.metadata.get("demo") if self.model is not None else None
 
+    def vocabulary(self) -> list[str] | None:
+        """The token strings the demo (or the model's metadata) provides, else None."""
+        vocab = getattr(self.demo, "vocabulary", None) if self.demo is not None else None
+        if not vocab and self.model is not None:
+            vocab = self.model.metadata.get("vocabulary")
+        return list(vocab) if vocab else None
+
+    def token_text(self, token: int) -> str:
+        """One token as the user reads it: its character (space shown as '␣'), else '#id'."""
+        vocab = self.vocabulary()
+        if vocab and 0 <= token < len(vocab):
+            text = str(vocab[token])
+            return {" ": "␣", "\n": "⏎", "\t": "⇥", "": "∅"}.get(text, text)
+        return f"#{token}"
+
+    def input_label(self, position: int, *, values: int = 3) -> str:
+        """What the model reads at input ``position`` of the current sample, in a few characters."""
+        if self.session is None or not 0 <= position < self.steps:
+            return ""
+        raw = np.asarray(self.session.x)[self.sample]
+        if raw.ndim == 1:
+            token = int(raw[position])
+            text = self.token_text(token)
+            return f"'{text}' (#{token})" if not text.startswith("#") else text
+        row = raw[position]
+        shown = ", ".join(f"{v:+.3g}" for v in row[:values])
+        more = f", … {len(row)} values" if len(row) > values else ""
+        return f"x = ({shown}{more})" if len(row) > 1 else f"x = {row[0]:+.4g}"
+
     def live(self) -> LayerTrace:
         assert self.session is not None
         return self.session.trace
@@ -96,12 +130,12 @@ class SessionModel(QObject):
             return float("nan")
         return float(arr[self.sample, position, unit])
 
-    def output_so_far(self) -> np.ndarray | None:
-        """The model's output up to the cursor (sequence outputs) or at the end (last-step)."""
+    def output(self) -> np.ndarray | None:
+        """The model's output for the whole run, as the framework returns it; a view that
+        follows the cursor shows only the positions read so far (``session.known()``)."""
         if self.session is None:
             return None
-        out = np.asarray(self.session.result().output)
-        return out
+        return np.asarray(self.session.result().output)
 
     # --- driving ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:

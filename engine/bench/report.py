@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from engine.bench.capture_figures import capture_figures
 from engine.bench.engine_figures import engine_figures
+from engine.bench.grad_figures import grad_figures
 
 WindowFigures = Callable[[int, int], dict[str, Any]]
 
@@ -24,6 +25,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     figures: dict[str, Any] = {"units": units, "steps": steps}
     figures.update(engine_figures(repeat=repeat))
     figures.update(capture_figures(repeat=repeat))
+    figures.update(grad_figures(repeat=repeat))
     if window_figures is not None:
         try:
             window = window_figures()

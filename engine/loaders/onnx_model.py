@@ -189,9 +189,11 @@ class OnnxModel(Model):
         if layer_input is not None or self.graph_runner is None:
             return super().trace(x, initial_state=initial_state, layer_input=layer_input)
         ctx = RunContext(initial_state=self._state_map(initial_state))
+        x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self.graph_runner.run(self._feeds(x), ctx, None)
-        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states)
+        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states, model=self,
+                           input=self.prepare_input(x))
 
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None

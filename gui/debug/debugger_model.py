@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from engine.debugger import Debugger, RunResult
+from gui.positions import position_text
 from gui.session_model import SessionModel
 
 
@@ -124,9 +125,10 @@ class DebuggerModel(QObject):
 
 
 def describe_result(dm: DebuggerModel, r: RunResult) -> str:
+    where = position_text(dm.session_model.session) if dm.session_model.session else f"{r.t} read"
     if r.stopped:
-        return f"stopped at t = {r.t}"
+        return f"stopped at {where}"
     if not r.hit:
-        return "no breakpoint hit: at the " + ("end" if r.t else "start")
+        return "no breakpoint hit: at the " + ("end" if r.t else "start") + f" ({where})"
     titles = [b.title for b in dm.debugger.breakpoints if b.id in r.breakpoints]
-    return f"hit at step {r.position}: " + "; ".join(titles)
+    return f"breakpoint hit at t = {r.position}: " + "; ".join(titles)

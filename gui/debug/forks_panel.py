@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -149,6 +150,8 @@ class ForksPanel(QWidget):
         layout = QVBoxLayout(self)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["fork", "edit", "owns"])
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)   # never cut
+        self.tree.header().setStretchLastSection(True)
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(lambda *_: self.update_plot())
         layout.addWidget(self.tree, 1)

@@ -105,7 +105,11 @@ class WatchesPanel(QWidget):
         layout.addWidget(self.error)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["expression", "value", "over time"])
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()      # columns fit their text, never cut
+        header.setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        header.setMinimumSectionSize(60)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)

@@ -50,20 +50,25 @@ def run_export(args: argparse.Namespace) -> int:
         raise ScopeError(f"--width {args.width}: choose 16 to 20000 pixels")
     session, source, input_source = open_session(args)
     unit_range = _unit_range(args.unit_range, session.units)
-    if args.view == "cell" and not 0 <= args.unit < session.units:
+    if args.view in ("cell", "grad") and not 0 <= args.unit < session.units:
         raise ScopeError(f"--unit {args.unit}: the layer has units 0..{session.units - 1}")
     if not 0 <= args.sample < session.batch:
         raise ScopeError(f"--sample {args.sample}: the input has samples 0..{session.batch - 1}")
     positions = _positions(args.steps, session.steps) if suffix == ".gif" else None
     session.seek(_cursor_t(session, args.step))
+    target = _grad_target(args, session)
     if suffix in DATA_SUFFIXES:
         ctx = ViewContext(view=args.view, model=source, layer=session.info.name,
                           direction=session.info.direction, sample=args.sample, t=session.t,
                           steps=session.steps, cursor=session.cursor,
                           units=[int(u) for u in unit_range], unit=args.unit,
                           position=session.cursor if args.view == "cell" else None,
-                          input=input_source, version=_version())
-        export_data(out, session.full(), ctx, inputs=inputs)
+                          input=input_source, version=_version(), target=target)
+        if args.view == "grad":
+            from engine.grad_views import export_grad_data
+            export_grad_data(out, session, ctx, inputs=inputs)
+        else:
+            export_data(out, session.full(), ctx, inputs=inputs)
         print(f"wrote {out} ({args.view} view data)")
         return 0
     result = _render(args, session, source, input_source, unit_range, positions)
@@ -71,6 +76,21 @@ def run_export(args: argparse.Namespace) -> int:
             else f"{result['width']}×{result['height']} px")
     print(f"wrote {out} ({args.view} view, {size})")
     return 0
+
+
+def _grad_target(args: argparse.Namespace, session: Session) -> str:
+    """``--view grad``'s target: --target, else unit --unit's h at the cursor (as the window)."""
+    if args.view != "grad":
+        if getattr(args, "target", None):
+            raise ScopeError("--target is for --view grad")
+        return ""
+    from engine.grad_target import parse_target
+    from engine.grad_views import default_target
+    if getattr(args, "target", None):
+        parse_target(args.target)
+        session.grad(args.target)          # a target that does not fit the run fails here
+        return args.target
+    return default_target(session, args.unit, args.sample)
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
@@ -155,6 +175,11 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
             app.processEvents()
             if args.view == "cell":
                 window.cell_inspector.unit_spin.setValue(args.unit)
+            if args.view == "grad":
+                window.session_model.select(args.unit, session.cursor if session.cursor is not None else -1)
+                if getattr(args, "target", None):
+                    window.grads.set_mode("custom", args.target)
+                window.grads.refresh()
             options = FigureOptions(theme=args.theme, title=args.title or "",
                                     caption=args.caption or "", fps=args.fps)
             result = export_view(window, args.view, args.out, options=options, width=args.width,
@@ -196,6 +221,8 @@ def _lay_out(window, view: str, lanes: int) -> None:
     if view == "layer":
         dock, size = window.layer_dock, (FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible))
         window.layer_view.table.hide()            # the statistics table is not in the figure
+    elif view == "grad":
+        dock, size = window.grad_dock, (FIGURE_WIDTH, 620)
     else:
         dock, size = window.cell_dock, (960, 1000)
     dock.setFloating(True)

@@ -136,6 +136,9 @@ class ExportDialog(QDialog):
                                      "units N, input, kernel, recurrent kernel, bias, output, params")
         self.explain_box = self._flag(extras, "explanation", "export/explain",
                                       "One or two sentences saying what the picture shows")
+        self.selection_box = self._flag(extras, "selection", "export/selection",
+                                        "The selected lane's highlight and step marker (left out "
+                                        "unless ticked: they belong to the screen)", default=False)
         form.addRow("Include", extras)
 
     def _animation_row(self, steps: int) -> QWidget:
@@ -157,9 +160,9 @@ class ExportDialog(QDialog):
         self.anim_row.setToolTip("One frame per input position, both ends included")
         return self.anim_row
 
-    def _flag(self, row: QHBoxLayout, text: str, key: str, tip: str) -> QCheckBox:
+    def _flag(self, row: QHBoxLayout, text: str, key: str, tip: str, default: bool = True) -> QCheckBox:
         box = QCheckBox(text)
-        box.setChecked(str(self.settings.value(key, "true")).lower() == "true")
+        box.setChecked(str(self.settings.value(key, str(default).lower())).lower() == "true")
         box.setToolTip(tip)
         row.addWidget(box)
         return box
@@ -177,7 +180,7 @@ class ExportDialog(QDialog):
         self.width_spin.setEnabled(suffix in (".png", ".gif"))
         self.width_reset.setEnabled(suffix in (".png", ".gif"))
         for widget in (self.theme_combo, self.title_edit, self.caption_edit, self.legend_box,
-                       self.badges_box, self.explain_box):
+                       self.badges_box, self.explain_box, self.selection_box):
             widget.setEnabled(image)
         self.anim_row.setEnabled(suffix == ".gif")
         self._default_width()
@@ -204,6 +207,7 @@ class ExportDialog(QDialog):
                                   legend=self.legend_box.isChecked(),
                                   badges=self.badges_box.isChecked(),
                                   explain=self.explain_box.isChecked(),
+                                  selection=self.selection_box.isChecked(),
                                   fps=self.fps_spin.value()),
             first_step=self.first_spin.value(), last_step=self.last_spin.value())
 
@@ -214,7 +218,7 @@ class ExportDialog(QDialog):
         s.setValue("export/title", self.title_edit.text().strip())
         s.setValue("export/fps", self.fps_spin.value())
         for key, box in (("legend", self.legend_box), ("badges", self.badges_box),
-                         ("explain", self.explain_box)):
+                         ("explain", self.explain_box), ("selection", self.selection_box)):
             s.setValue(f"export/{key}", "true" if box.isChecked() else "false")
 
 
@@ -225,6 +229,11 @@ class WindowExporter:
         self.window = window
         self.settings: QSettings = window.settings
         self.last: dict | None = None         # what the last export wrote (for the status bar)
+        window.session_model.modelChanged.connect(self.forget_words)
+
+    def forget_words(self) -> None:
+        """Another model opened: a remembered title described the last one."""
+        self.settings.remove("export/title")
 
     def current_view(self) -> str:
         """The view the user is looking at: the dock holding the keyboard focus, else units."""
@@ -330,9 +339,10 @@ class WindowExporter:
     def saved_options(self) -> FigureOptions:
         s = self.settings
 
-        def flag(key: str) -> bool:
-            return str(s.value(f"export/{key}", "true")).lower() == "true"
+        def flag(key: str, default: str = "true") -> bool:
+            return str(s.value(f"export/{key}", default)).lower() == "true"
         theme = str(s.value("export/theme", "light"))
         return FigureOptions(theme=theme if theme in THEME_LABELS else "light",
                              title=str(s.value("export/title", "")), legend=flag("legend"),
-                             badges=flag("badges"), explain=flag("explain"))
+                             badges=flag("badges"), explain=flag("explain"),
+                             selection=flag("selection", "false"))

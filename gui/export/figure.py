@@ -35,9 +35,9 @@ from engine.files import write_bytes
 from gui.panels.badges import badge_texts
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
-VIEWS = ("units", "layer", "cell", "window")
+VIEWS = ("units", "layer", "cell", "grad", "window")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
-               "window": "Whole window"}
+               "grad": "Gradients", "window": "Whole window"}
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
@@ -57,6 +57,8 @@ class ViewHost(Protocol):
     units_panel: Any
     layer_view: Any
     cell_inspector: Any
+    grad_panel: Any
+    grads: Any
     pal: Palette
 
     def themed_views(self) -> list: ...
@@ -70,6 +72,7 @@ class FigureOptions:
     legend: bool = True
     badges: bool = True
     explain: bool = True
+    selection: bool = False       # the screen's selection highlight and markers, off by default
     fps: float = 8.0
 
 
@@ -82,6 +85,8 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
         return [host.layer_view.glw]
     if view == "cell":
         return [host.cell_inspector.diagram, host.cell_inspector.bars_glw]
+    if view == "grad":
+        return [host.grad_panel.glw]
     if view == "window":
         return [host]                                   # type: ignore[list-item]
     raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
@@ -90,7 +95,8 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
 def styled_views(host: ViewHost, view: str) -> list:
     """The panels whose palette a figure of ``view`` changes."""
     return {"units": [host.units_panel], "layer": [host.layer_view],
-            "cell": [host.cell_inspector]}.get(view) or list(host.themed_views())
+            "cell": [host.cell_inspector],
+            "grad": [host.grad_panel]}.get(view) or list(host.themed_views())
 
 
 def view_context(host: ViewHost, view: str) -> ViewContext:
@@ -101,12 +107,24 @@ def view_context(host: ViewHost, view: str) -> ViewContext:
         raise ScopeError("nothing to export: no model is loaded")
     info = session.info
     inspector = host.cell_inspector
+    target = _grad_target(host, view)
     return ViewContext(
         view=view, model=model.source, layer=info.name, direction=info.direction,
         sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
-        units=[int(u) for u in host.units_panel.order], unit=int(inspector.unit),
+        units=[int(u) for u in host.units_panel.order],
+        unit=int(host.grads.view.unit) if target else int(inspector.unit),
         position=inspector.position() if view == "cell" else None,
-        input=model.input_source, version=__version__)
+        input=model.input_source, version=__version__, target=target)
+
+
+def _grad_target(host: ViewHost, view: str) -> str:
+    if view != "grad":
+        return ""
+    if host.grads.view is None:
+        host.grads.refresh()
+    if host.grads.view is None:
+        raise ScopeError(f"no gradient to show: {host.grads.error or 'no gradient target'}")
+    return host.grads.view.target
 
 
 def figure_body_size(host: ViewHost, view: str) -> QSize:
@@ -130,6 +148,11 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
         return (f"Rows are the N = {units} units of layer {ctx.layer}; columns are time steps t. "
                 "At every step a whole column fills in: all N units update together, each reading "
                 "the input and the previous h of every unit. The red line is the current step.")
+    if view == "grad":
+        return (f"Exact gradients of {ctx.target or 'the target'} through the recorded run of layer "
+                f"{ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. Bottom, for "
+                "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
+                "from the target's step (dashed): the constant-error carousel the gradient follows.")
     if view == "cell":
         return (f"Unit {ctx.unit} at step t = {ctx.position}: each gate's pre-activation "
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
@@ -275,11 +298,13 @@ class Figure:
         self._scale: float | None = None
         self._app_theme: str | None = None
         self._revealed: tuple | None = None     # a dock brought to the front, to put back
+        self._hidden: list = []                  # screen-only marks hidden for the picture
 
     # styling
     def __enter__(self) -> Figure:
         try:
             self._reveal()
+            self._hide_screen_marks()
             self._saved = [(v, v.palette) for v in self.views]
             if self.view == "window" and self.options.theme != "screen":
                 self._app_theme = self.host.theme
@@ -300,13 +325,30 @@ class Figure:
         finally:
             self._scale = None
             self._app_theme = None
+            for item in self._hidden:
+                item.show()
+            self._hidden = []
             self._unreveal()
+
+    def _hide_screen_marks(self) -> None:
+        """The selected lane's highlight, the selected step's line and the inspector's lane
+        marks are the user's pointer on screen, not part of the figure, unless asked for."""
+        if self.options.selection:
+            return
+        panel = self.host.units_panel
+        inspector = getattr(self.host, "cell_inspector", None)
+        marks = [getattr(panel, "sel_lane", None), getattr(panel, "sel_step", None),
+                 getattr(getattr(inspector, "highlighter", None), "_scatter", None)]
+        self._hidden = [m for m in marks if m is not None and m.isVisible()]
+        for item in self._hidden:
+            item.hide()
 
     def _reveal(self) -> None:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
         (and remember what was there, to put it back)."""
         self._revealed = None
-        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock}.get(self.view)
+        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock,
+                "grad": self.host.grad_dock}.get(self.view)
         if dock is None or dock.widget().isVisible():
             return
         front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]
@@ -362,6 +404,8 @@ class Figure:
             self.host.layer_view.on_position(self.host.session_model.t, force=True)
         if self.view in ("cell", "window"):
             self.host.cell_inspector.refresh()
+        if self.view in ("grad", "window"):
+            self.host.grads.refresh()
 
     # layout
     def context(self) -> ViewContext:
@@ -635,7 +679,11 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
     check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
-        export_data(path, host.session_model.full(), ctx, inputs=inputs)
+        if view == "grad":
+            from engine.grad_views import export_grad_data
+            export_grad_data(path, host.session_model.session, ctx, inputs=inputs)
+        else:
+            export_data(path, host.session_model.full(), ctx, inputs=inputs)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")

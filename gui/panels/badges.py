@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from gui.session_model import SessionModel
+from gui.widgets.flow_layout import FlowLayout
 
 TIPS = {
     "input": "Input batch: (batch, T timesteps, D features per step). T is the sequence length, "
@@ -42,14 +43,17 @@ def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
 
 
 class ShapeBadges(QWidget):
-    """A row of small labelled badges, refreshed when the run changes."""
+    """A row of small labelled badges (wrapped onto a second row when the window is narrow),
+    refreshed when the run changes."""
 
-    def __init__(self, session_model: SessionModel, parent: QWidget | None = None) -> None:
+    def __init__(self, session_model: SessionModel, parent: QWidget | None = None, *,
+                 leading: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session_model = session_model
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        layout.setSpacing(6)
+        layout = FlowLayout(self, spacing=6)
+        layout.setContentsMargins(4, 2, 4, 2)
+        if leading is not None:        # the layer chooser: the badges describe that layer
+            layout.addWidget(leading)
         self.labels: dict[str, QLabel] = {}
         for key in ("units", "input", "kernel", "recurrent_kernel", "bias", "output", "params"):
             label = QLabel()
@@ -57,7 +61,6 @@ class ShapeBadges(QWidget):
             label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
             layout.addWidget(label)
             self.labels[key] = label
-        layout.addStretch(1)
         session_model.runChanged.connect(self.refresh)
 
     def refresh(self) -> None:

@@ -19,11 +19,12 @@ import dataclasses
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QSpinBox,
     QSplitter,
@@ -107,6 +108,7 @@ class CellDiagram(QGraphicsView):
         self.setRenderHint(QPainter.Antialiasing)
         self.setMinimumHeight(240)
         self.labels: dict[str, str] = {}          # what each box shows (for tests)
+        self.reads = ""                           # the input read at the step shown
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -124,7 +126,7 @@ class CellDiagram(QGraphicsView):
             return
         _draw_cell_line(pen, b, act_name)
         _draw_gates(pen, b, act_name, gate_act)
-        _draw_inputs(pen, b)
+        _draw_inputs(pen, b, self.reads)
         sc.setSceneRect(QRectF(-10, -42, 580, 380))
         self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
 
@@ -145,8 +147,8 @@ class _ScenePen:
         self.bold = QFont(self.font)
         self.bold.setBold(True)
 
-    def text(self, x, y, s, colour=None, bold=False, key=None, centre=True):
-        item = self.scene.addText(s, self.bold if bold else self.font)
+    def text(self, x, y, s, colour=None, bold=False, key=None, centre=True, font=None):
+        item = self.scene.addText(s, font or (self.bold if bold else self.font))
         item.setDefaultTextColor(self.fg if colour is None else colour)
         r = item.boundingRect()
         item.setPos(x - r.width() / 2 if centre else x, y - r.height() / 2)
@@ -201,13 +203,18 @@ def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
 def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) -> None:
     """The four gate boxes with their values, and where each one acts on the cell line."""
     acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
+    labels = {g: f"{g} = {acts[g]}(z)" for g in GATE_ORDER}
+    font = QFont(pen.bold)     # boxes sit 100 apart: shrink the label until the widest fits
+    while font.pointSizeF() > 6 and max(
+            QFontMetricsF(font).horizontalAdvance(t) for t in labels.values()) > 86:
+        font.setPointSizeF(font.pointSizeF() - 0.5)
     for g in GATE_ORDER:
         c = QColor(OKABE_ITO[g])
         fill = QColor(c)
         fill.setAlpha(50)
         x = GATE_X[g]
-        pen.scene.addRect(x - 44, Y_GATE - 20, 88, 40, QPen(c, 2), QBrush(fill))
-        pen.text(x, Y_GATE - 9, f"{g} = {acts[g]}(z)", c, bold=True)
+        pen.scene.addRect(x - 48, Y_GATE - 20, 96, 40, QPen(c, 2), QBrush(fill))
+        pen.text(x, Y_GATE - 9, labels[g], c, font=font)
         pen.text(x, Y_GATE + 9, _fmt(b.gates[g]), key=g)
     pen.arrow(GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(OKABE_ITO["f"]))
     pen.op(300, 100, "×")
@@ -217,7 +224,7 @@ def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) 
     pen.arrow(GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(OKABE_ITO["o"]))
 
 
-def _draw_inputs(pen: _ScenePen, b: CellBreakdown) -> None:
+def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
     """The shared input bus x(t), h(t-1) feeding every gate, and the title."""
     pen.line(110, Y_IN, 490, Y_IN, width=1.5)
     for g in GATE_ORDER:
@@ -227,7 +234,7 @@ def _draw_inputs(pen: _ScenePen, b: CellBreakdown) -> None:
     pen.text(55, Y_IN, "x(t), h(t-1)")
     pen.text(300, Y_IN + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
              f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
-    title = f"unit {j} · step t = {b.position}" + ("   (masked step: state carried)" if b.masked else "")
+    title = f"unit {j} · t = {b.position}" + (f" · reads {reads}" if reads else "") + ("   (masked step: state carried)" if b.masked else "")
     pen.text(-5, -28, title, bold=True, centre=False)
 
 
@@ -247,6 +254,9 @@ class CellInspector(QWidget):
         self.marked_gate = ""
         self._bars: dict[str, pg.BarGraphItem] = {}
         self._bar_values: dict[str, list[float]] = {}
+        self.top: dict[str, list[tuple[int, float]]] = {}
+        self._stale = False                   # a step arrived while the dock was hidden
+        self._fan_sized = False
         self._build_ui()
         session_model.runChanged.connect(self._on_run)
         session_model.positionChanged.connect(self._on_position)
@@ -260,7 +270,7 @@ class CellInspector(QWidget):
         self.unit_spin = QSpinBox()
         self.unit_spin.valueChanged.connect(self._unit_chosen)
         bar.addWidget(self.unit_spin)
-        bar.addWidget(QLabel("step t"))
+        bar.addWidget(QLabel("t ="))
         self.step_spin = QSpinBox()
         self.step_spin.setToolTip("The step shown; stepping (F10 ...) returns to the cursor.")
         self.step_spin.valueChanged.connect(self._step_chosen)
@@ -306,6 +316,11 @@ class CellInspector(QWidget):
                             "The top 3 of one gate are marked in the units panel: click a gate row "
                             "to choose it, a unit row to go to its lane.")
         self.fan.itemClicked.connect(self._fan_clicked)
+        rows = self.fan.fontMetrics().height() + 6
+        self.fan.setMinimumHeight(7 * rows)       # the header and six contributions, never 2.5
+        header = self.fan.header()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         split.addWidget(self.fan)
         split.setSizes([300, 150, 180])
         layout.addWidget(split, 1)
@@ -349,7 +364,7 @@ class CellInspector(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if getattr(self, "_stale", False):
+        if self._stale:
             self._stale = False
             self.refresh()
 
@@ -405,6 +420,7 @@ class CellInspector(QWidget):
             return
         self.breakdown = b
         w = trace.weights
+        self.diagram.reads = self.session_model.input_label(b.position)
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
                           else w.gate_activation.name)
         for g in GATE_ORDER:
@@ -429,7 +445,7 @@ class CellInspector(QWidget):
     def _fill_fan(self, b: CellBreakdown, trace) -> None:
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
-        self.top: dict[str, list[tuple[int, float]]] = {}
+        self.top = {}
         for g in GATE_ORDER:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
@@ -443,7 +459,7 @@ class CellInspector(QWidget):
             parent.setData(0, Qt.UserRole + 1, g)
             self.fan.addTopLevelItem(parent)
             parent.setExpanded(True)
-        if not getattr(self, "_fan_sized", False):      # sizing columns every step re-lays out
+        if not self._fan_sized:      # sizing columns every step re-lays out
             for c in range(4):                             # the dock (and the window) each time
                 self.fan.resizeColumnToContents(c)
             self._fan_sized = True
@@ -462,7 +478,7 @@ class CellInspector(QWidget):
     def show_lanes(self, gate: str) -> None:
         """Mark the top contributors of one gate in the units panel."""
         self.marked_gate = gate
-        top = getattr(self, "top", {}).get(gate, [])[:TOP_LANES]
+        top = self.top.get(gate, [])[:TOP_LANES]
         self.highlighter.show([(k, OKABE_ITO[gate]) for k, _ in top])
         for r in range(self.fan.topLevelItemCount()):
             item = self.fan.topLevelItem(r)

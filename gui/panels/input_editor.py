@@ -173,6 +173,10 @@ class InputEditor(QWidget):
         tokens = model.takes_tokens
         self.tabs.setTabEnabled(self.tabs.indexOf(self.text_tab), tokens)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.preset_tab), not tokens)
+        if tokens:        # the run's own tokens are the example a demo opens with: show them
+            self.tabs.setCurrentWidget(self.text_tab)
+        elif self.tabs.currentWidget() is self.text_tab:
+            self.tabs.setCurrentWidget(self.preset_tab)
         self.length_spin.setValue(session.steps)
         vocab = self.vocabulary()
         if tokens:
@@ -180,15 +184,31 @@ class InputEditor(QWidget):
             self.vocab_label.setText(f"vocabulary ({len(vocab)}): {shown}" if vocab else
                                      f"no vocabulary: type token ids 0..{model.vocab_size - 1}")
         self._fill_table(np.asarray(session.x)[self.session_model.sample])
+        self._fill_tokens(np.asarray(session.x)[self.session_model.sample] if tokens else None)
         h, c = session.runner.h0[self.session_model.sample], session.runner.c0[self.session_model.sample]
         started = "zeros" if not (np.any(h) or np.any(c)) else (
             f"carried state: |h0| = {np.linalg.norm(h):.3f}, |c0| = {np.linalg.norm(c):.3f}")
         self.state_label.setText(f"This run started from {started}.")
 
     def vocabulary(self) -> list[str] | None:
-        demo = self.session_model.demo
-        vocab = getattr(demo, "vocabulary", None) if demo is not None else None
-        return list(vocab) if vocab else None
+        return self.session_model.vocabulary()
+
+    def _fill_tokens(self, ids: np.ndarray | None) -> None:
+        """The run's own tokens, editable: as text where every token is one character of the
+        vocabulary, else as ids (a float model leaves both empty)."""
+        self.unknown_label.setText("")
+        if ids is None:
+            self.text_edit.setText("")
+            self.ids_edit.setText("")
+            return
+        vocab = self.vocabulary()
+        chars = [vocab[int(k)] if vocab and 0 <= int(k) < len(vocab) else None for k in ids]
+        if vocab and all(c is not None and len(c) == 1 for c in chars):
+            self.text_edit.setText("".join(chars))
+            self.ids_edit.setText("")
+        else:
+            self.text_edit.setText("")
+            self.ids_edit.setText(" ".join(str(int(k)) for k in ids))
 
     def _fill_table(self, x: np.ndarray) -> None:
         arr = x if x.ndim == 2 else x[:, None]

@@ -1,9 +1,12 @@
-"""The input sequence (or its tokens) and the model's output, on the units panel's time axis."""
+"""The input sequence (or its tokens), its saliency and the model's output, on the units
+panel's time axis. The saliency strip shows |d target / d x_t| per step for the gradient
+target of the Gradients dock (numbers from the engine, ``gui.grad_model``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.session_model import SessionModel
@@ -21,6 +24,7 @@ class InputPanel(QWidget):
         super().__init__(parent)
         self.session_model = session_model
         self.palette = palette
+        self._out_full: np.ndarray | None = None     # the whole output, revealed up to the cursor
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.glw = pg.GraphicsLayoutWidget()
@@ -30,17 +34,28 @@ class InputPanel(QWidget):
         self.x_plot.setMenuEnabled(False)
         self.x_plot.hideButtons()
         self.x_plot.setLabel("left", "x")
-        self.y_plot = self.glw.addPlot(row=1, col=0)
+        self.sal_plot = self.glw.addPlot(row=1, col=0)
+        self.sal_plot.setMenuEnabled(False)
+        self.sal_plot.hideButtons()
+        self.sal_plot.setMaximumHeight(70)
+        self.sal_plot.setLabel("left", "|∂/∂x|")
+        self.sal_plot.setXLink(self.x_plot)
+        self.sal_plot.getAxis("bottom").setStyle(showValues=False)
+        self.sal_item = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#0072B2", pen=None)
+        self.sal_plot.addItem(self.sal_item)
+        self.sal_fork = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
+                                                                style=Qt.DashLine))
+        self.y_plot = self.glw.addPlot(row=2, col=0)
         self.y_plot.setMenuEnabled(False)
         self.y_plot.hideButtons()
         self.y_plot.setLabel("left", "output")
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(54)
         self.y_plot.setLabel("bottom", "time step t")
         self.y_plot.setXLink(self.x_plot)
         self.cursors = []
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
             line.setZValue(50)
             plot.addItem(line)
@@ -55,13 +70,30 @@ class InputPanel(QWidget):
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         self.palette = palette
         self.glw.setBackground(palette.background)
-        for plot in (self.x_plot, self.y_plot):
+        for plot in (self.x_plot, self.sal_plot, self.y_plot):
             style_axes(plot, palette)
+        set_axis_label(self.sal_plot, "left", "|∂/∂x|", palette)
         set_axis_label(self.y_plot, "left", "output", palette)
         set_axis_label(self.y_plot, "bottom", "time step t", palette)
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.rebuild()
+
+    def show_saliency(self, view) -> None:
+        """|d target / d x_t| per step (a ``gui.grad_model.GradView``, None clears it)."""
+        if view is None:
+            self.sal_item.setOpts(x=[], height=[])
+            self.sal_fork.setData([], [])
+            self.sal_plot.setToolTip("saliency: no gradient target")
+            return
+        t = np.arange(view.saliency.shape[0])
+        self.sal_item.setOpts(x=t, height=np.nan_to_num(view.saliency), width=0.8)
+        if view.fork_saliency is not None:
+            self.sal_fork.setData(t, view.fork_saliency)
+        else:
+            self.sal_fork.setData([], [])
+        self.sal_plot.setToolTip(f"saliency |∂ {view.target} / ∂x_t| per input position"
+                                 + (f"; dashed: fork '{view.fork}'" if view.fork else ""))
 
     def rebuild(self) -> None:
         for item in self._x_items + self._y_items + self._tokens:
@@ -78,7 +110,9 @@ class InputPanel(QWidget):
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
             set_axis_label(self.x_plot, "left", "token id", self.palette)
-            self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 1.5, padding=0)
+            span = float(raw.max()) - float(raw.min()) + 1.0      # room above for the letters
+            self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 0.5 + 0.35 * span,
+                                  padding=0)
             vocab = getattr(self.session_model.demo, "vocabulary", None) if self.session_model.demo else None
             if vocab and session.steps <= 400:
                 for k, tok in enumerate(raw):
@@ -91,10 +125,11 @@ class InputPanel(QWidget):
         else:
             set_axis_label(self.x_plot, "left", f"x ({raw.shape[1]})", self.palette)
             self.x_plot.getAxis("left").setToolTip(f"The input: {raw.shape[1]} features per step")
+            self.x_plot.enableAutoRange(axis="y")      # a new input: its own range, not the last one's
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
                 self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))
-        out = np.asarray(self.session_model.output_so_far())
+        out = np.asarray(self.session_model.output())
         self._out_full = out
         if out.ndim == 3 and out.shape[1] == session.steps:
             for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
@@ -112,7 +147,7 @@ class InputPanel(QWidget):
         pos = cursor if cursor is not None else -0.5
         for line in self.cursors:
             line.setPos(pos)
-        out = getattr(self, "_out_full", None)
+        out = self._out_full
         if out is not None and self._y_items and out.ndim == 3 and not session.backward:
             known = session.known()
             for d, item in enumerate(self._y_items):

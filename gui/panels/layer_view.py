@@ -48,13 +48,16 @@ PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock i
 COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
 TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
-HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g")
+HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g", "dC")
 DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
 STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
-                "max |h|", "dead", "half-life f")
+                "max |h|", "dead", "half-life f", "horizon")
+GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its peak (log colours)
 
 
 def signal_label(name: str) -> str:
+    if name == "dC":
+        return "log₁₀|∂target/∂C|"
     if name.startswith("z_"):
         return f"z_{name[2:]}  pre-activation"
     return SIGNAL_SHORT.get(name, name)
@@ -85,7 +88,7 @@ def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
 
 
 def _cmap(name: str) -> pg.ColorMap:
-    if name in ("f", "i", "o"):
+    if name in ("f", "i", "o", "dC"):
         return pg.colormap.get("viridis")
     return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
 
@@ -182,9 +185,9 @@ class HeatPage(QWidget):
         bar = QHBoxLayout()
         self.signal_boxes: dict[str, QCheckBox] = {}
         for name in HEAT_SIGNALS:
-            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT[name])
+            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT.get(name, "∂/∂C"))
             box.setChecked(name in visible)
-            if not name.startswith("z"):
+            if name in SIGNAL_SHORT:
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
             box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
             self.signal_boxes[name] = box
@@ -217,7 +220,8 @@ class HeatPage(QWidget):
                          "click a header to sort, a row to select the unit.\n"
                          "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
                          "never above the threshold; half-life: steps for the running product of f "
-                         "to halve.")
+                         "to halve; horizon: steps back from the gradient target (Gradients dock) "
+                         "until |∂target/∂C| of the unit falls below 1 % of its peak.")
         return table
 
 
@@ -282,7 +286,7 @@ class WhatIfPage(QWidget):
         row.addStretch(1)
         row.addWidget(QLabel("signal:"))
         self.signal_combo = QComboBox()
-        self.signal_combo.addItems(list(HEAT_SIGNALS))
+        self.signal_combo.addItems([n for n in HEAT_SIGNALS if n != "dC"])   # forks differ in signals
         self.signal_combo.setCurrentText("h")
         row.addWidget(self.signal_combo)
         return row
@@ -303,6 +307,7 @@ class LayerView(QWidget):
         self.diff_signal = "h"
         self._drawn_t: int | None = None
         self.stats = None
+        self.grads = None              # gui.grad_model.GradModel, when the window has one
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
@@ -343,7 +348,7 @@ class LayerView(QWidget):
     # --- building ----------------------------------------------------------------------------
     def _lane_order(self, n: int) -> np.ndarray:
         order = getattr(self.units_panel, "order", None)
-        if order is None or len(order) == 0:
+        if order is None or len(order) == 0 or int(np.max(order)) >= n:   # not this run's lanes
             return np.arange(n)
         return np.asarray(order, int)
 
@@ -376,8 +381,11 @@ class LayerView(QWidget):
                 plot.setXLink(first)
                 plot.setYLink(first)
             heat = HeatPlot(plot, name, self.palette)
-            image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T  # (rows, T)
-            levels = _levels(name, full, trace_image(full, name, sample))
+            if name == "dC":
+                image, levels = self._grad_image(full)
+            else:
+                image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T
+                levels = _levels(name, full, trace_image(full, name, sample))
             heat.set_data(image, levels)
             self.heat[name] = heat
             self.colour_bars[name] = self._colour_bar(name, levels)
@@ -440,7 +448,7 @@ class LayerView(QWidget):
         for glw in (self.glw, self.kernel_glw, self.diff_glw):
             glw.setBackground(palette.background)
         for name, box in self.signal_boxes.items():
-            if not name.startswith("z"):
+            if name in SIGNAL_SHORT:
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
         self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         first = next(iter(self.heat.values()), None)
@@ -483,6 +491,8 @@ class LayerView(QWidget):
         for p in range(lo, min(hi, session.steps)):     # processing indices read or forgotten
             pos = session.runner.position(p)
             for name, heat in self.heat.items():
+                if name == "dC":
+                    continue              # the whole run's gradient, redrawn by _grads_changed
                 column = per_unit(trace_column(live, name, sample, pos), session.units)
                 heat.set_column(pos, column[self.order])
         self._drawn_t = t
@@ -505,7 +515,7 @@ class LayerView(QWidget):
         n = full.units
         cols = [np.arange(n), st.mean["h"], st.variance["h"], st.mean["c"], st.variance["c"],
                 st.saturation["f"], st.saturation["i"], st.saturation["o"], st.saturation["g"],
-                st.max_abs_h, st.dead.astype(float), st.half_life]
+                st.max_abs_h, st.dead.astype(float), st.half_life, self._horizon(n)]
         cols = [per_unit(np.asarray(col, float), n) for col in cols]   # projected h: "—"
         self.table.setSortingEnabled(False)
         self.table.setRowCount(n)
@@ -515,7 +525,7 @@ class LayerView(QWidget):
                 if c == 0 or STAT_COLUMNS[c] == "dead":
                     text = str(int(v)) if c == 0 else ("dead" if v else "")
                 elif not np.isfinite(v):
-                    text = "∞" if v > 0 else "—"
+                    text = ("whole run" if STAT_COLUMNS[c] == "horizon" else "∞") if v > 0 else "—"
                 else:
                     text = f"{v:.4g}"
                 self.table.setItem(r, c, NumberItem(text, v))
@@ -526,6 +536,53 @@ class LayerView(QWidget):
         dead = int(st.dead.sum())
         self.info.setText(f"{n} units · {dead} dead (|h| never above {st.dead_threshold:g}) · "
                           "click a heat-map to select a unit and step")
+
+    # --- gradients (numbers from the engine through gui.grad_model) ----------------------------
+    def set_gradients(self, grads) -> None:
+        """Show the gradient target's |d target / d C| map and memory horizons."""
+        self.grads = grads
+        grads.changed.connect(self._grads_changed)
+        if "dC" not in self.visible:
+            self.signal_boxes["dC"].setChecked(True)
+
+    def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
+        """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
+        view = self.grads.view if self.grads is not None else None
+        if view is None or view.dc_abs.shape != (full.steps, full.units):
+            return np.full((len(self.order), full.steps), np.nan, np.float32), (-GRAD_DECADES, 0.0)
+        with np.errstate(divide="ignore"):
+            logs = np.log10(view.dc_abs[:, self.order].T).astype(np.float32)
+        finite = logs[np.isfinite(logs)]
+        top = float(finite.max()) if finite.size else 0.0
+        logs[~np.isfinite(logs)] = np.nan
+        return logs, (top - GRAD_DECADES, top)
+
+    def _horizon(self, n: int) -> np.ndarray:
+        view = self.grads.view if self.grads is not None else None
+        if view is None or view.horizon.shape[0] != n:
+            return np.full(n, np.nan)
+        return view.horizon
+
+    def _grads_changed(self) -> None:
+        if not self.session_model.ready:
+            return
+        full = self.session_model.full()
+        heat = self.heat.get("dC")
+        if heat is not None:
+            image, levels = self._grad_image(full)
+            heat.set_data(image, levels)
+            bar = getattr(self, "colour_bars", {}).get("dC")
+            if bar is not None:
+                bar.setLevels(levels)
+        col = STAT_COLUMNS.index("horizon")
+        horizon = self._horizon(full.units)
+        self.table.setSortingEnabled(False)
+        for r in range(self.table.rowCount()):
+            unit = int(self.table.item(r, 0).value)
+            v = float(horizon[unit])
+            text = "whole run" if np.isinf(v) else ("—" if np.isnan(v) else f"{v:.0f}")
+            self.table.setItem(r, col, NumberItem(text, v))
+        self.table.setSortingEnabled(True)
 
     def stat_value(self, unit: int, column: str) -> float:
         """The number the table shows for a unit and column (for tests)."""
@@ -656,6 +713,8 @@ class LayerView(QWidget):
         if hit is not None:
             name, unit, pos, v = hit
             text = "not read yet" if np.isnan(v) else f"{v:+.5g}"
+            if name == "dC":
+                text = "0" if np.isnan(v) else f"{10.0 ** v:.3g}"
             self.info.setText(f"{signal_label(name)} · unit {unit} · t = {pos} · {text}")
 
     def _mouse_clicked(self, event) -> None:

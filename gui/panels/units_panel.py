@@ -8,18 +8,59 @@ Columns not yet read are NaN in the session's live trace, so they are simply not
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips
+from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
 from gui.session_model import SessionModel
 from gui.theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 CHUNK = 16
 DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")
+LEGIBLE_LANE_PX = 7.0     # below this many pixels per lane, "auto" draws heat-map strips
+GO_TO_LANES = 24          # Go to unit in a dense view zooms to about this many lanes
+
+
+class LaneViewBox(pg.ViewBox):
+    """Wheel zooms time only (Ctrl+wheel: units, Shift+wheel: scrolls units); a double-click
+    shows the whole run again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_reset = None
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)
+        mods = ev.modifiers()
+        if mods & Qt.ShiftModifier:
+            lo, hi = self.viewRange()[1]
+            delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+            shift = -(hi - lo) * 0.1 * (1 if delta > 0 else -1)
+            self.translateBy(y=shift)
+            ev.accept()
+            return
+        super().wheelEvent(ev, axis=1 if mods & Qt.ControlModifier else 0)
+
+    def mouseDoubleClickEvent(self, ev):  # noqa: N802
+        if self.on_reset is not None:
+            self.on_reset()
+            ev.accept()
 
 
 class LaneAxis(pg.AxisItem):
@@ -50,6 +91,17 @@ class LaneAxis(pg.AxisItem):
         return out
 
 
+def _group(*widgets: QWidget) -> QWidget:
+    """Widgets that stay on one row together when the option bar wraps."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    for widget in widgets:
+        row.addWidget(widget)
+    return box
+
+
 class UnitsPanel(QWidget):
     """N lanes of f, i, o, C, h (g optional) over time, filled in one column per step."""
 
@@ -69,7 +121,11 @@ class UnitsPanel(QWidget):
         self._live: dict[str, list[pg.PlotCurveItem]] = {}
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
         self._drawn_t: int | None = None
+        self._overlay_items: list[pg.PlotCurveItem] = []
+        self._overlay_arrays: dict[str, np.ndarray] | None = None
+        self.overlay_label = ""
         self._build_ui()
+        session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
         session_model.selectionChanged.connect(self._show_selection)
@@ -79,8 +135,10 @@ class UnitsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        bar = QHBoxLayout()
+        bar = FlowLayout(spacing=10)        # wraps onto a second row in a narrow window
+        self.bar = bar
         self.signal_boxes: dict[str, QCheckBox] = {}
+        boxes = []
         for name in SIGNAL_ORDER:
             box = QCheckBox(SIGNAL_SHORT[name])
             box.setChecked(name in self.visible_signals)
@@ -88,39 +146,55 @@ class UnitsPanel(QWidget):
             box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
             box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
             self.signal_boxes[name] = box
-            bar.addWidget(box)
-        bar.addSpacing(12)
+            boxes.append(box)
+        bar.addWidget(_group(*boxes))
         self.ghost_box = QCheckBox("ghost future")
         self.ghost_box.setChecked(True)
         self.ghost_box.setToolTip("Show the rest of the run faintly (computed once in advance).")
         self.ghost_box.toggled.connect(self.set_ghost)
-        bar.addWidget(self.ghost_box)
         self.shared_box = QCheckBox("shared C/h scale")
         self.shared_box.setToolTip("One scale for C and h across all lanes, instead of one per lane.")
         self.shared_box.toggled.connect(self.set_shared_scale)
-        bar.addWidget(self.shared_box)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("units:"))
+        bar.addWidget(_group(self.ghost_box, self.shared_box))
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("all  ·  0:32  ·  3,5,9  ·  top 10")
         self.filter_edit.setToolTip("Which units get a lane: all, a range A:B, a list, or the "
                                     "top K most active (variance of h).")
-        self.filter_edit.setMaximumWidth(170)
+        self.filter_edit.setFixedWidth(self.filter_edit.fontMetrics().horizontalAdvance(
+            self.filter_edit.placeholderText()) + 16)
         self.filter_edit.editingFinished.connect(lambda: self.set_filter(self.filter_edit.text()))
-        bar.addWidget(self.filter_edit)
         self.sort_combo = QComboBox()
         self.sort_combo.addItems(["index", "variance", "saturation"])
         self.sort_combo.setToolTip("Order lanes by unit index, by variance of h, or by how often "
                                    "the gates saturate.")
         self.sort_combo.currentTextChanged.connect(self.set_sort)
-        bar.addWidget(QLabel("sort:"))
-        bar.addWidget(self.sort_combo)
+        bar.addWidget(_group(QLabel("units:"), self.filter_edit, QLabel("sort:"), self.sort_combo))
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(["auto", "lanes", "heat map"])
+        self.mode_combo.setToolTip("auto: curves while each lane is tall enough to read, heat-map "
+                                   "strips (one row per unit) when there are more lanes than fit")
+        self.mode_combo.currentTextChanged.connect(lambda _: self._update_mode())
+        self.heat_combo = QComboBox()
+        for name in HEAT_SIGNALS:
+            self.heat_combo.addItem(SIGNAL_SHORT[name], name)
+        self.heat_combo.setToolTip("The signal the heat-map strips show")
+        self.heat_combo.currentIndexChanged.connect(lambda _: self.set_heat_signal(
+            self.heat_combo.currentData()))
+        self.reset_button = QPushButton("Reset view")
+        self.reset_button.setToolTip("Show every lane and the whole run (or double-click the lanes). "
+                                     "Wheel zooms time, Ctrl+wheel units, Shift+wheel scrolls units.")
+        self.reset_button.clicked.connect(self.reset_view)
+        bar.addWidget(_group(QLabel("view:"), self.mode_combo, QLabel("heat:"), self.heat_combo,
+                             self.reset_button))
+        self.mode = "lanes"
         layout.addLayout(bar)
 
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(self.palette.background)
         self.axis = LaneAxis()
-        self.plot = self.glw.addPlot(axisItems={"left": self.axis})
+        self.vb = LaneViewBox()
+        self.vb.on_reset = self.reset_view
+        self.plot = self.glw.addPlot(axisItems={"left": self.axis}, viewBox=self.vb)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.vb = self.plot.getViewBox()
@@ -140,6 +214,16 @@ class UnitsPanel(QWidget):
         self.sel_step = pg.InfiniteLine(angle=90, movable=False)
         self.sel_step.hide()
         self.plot.addItem(self.sel_step)
+        self.heat = HeatStrips(self.plot)
+        self.glw.nextRow()
+        self.input_plot = self.glw.addPlot()
+        self.input_plot.setXLink(self.plot)
+        self.plot.hideAxis("bottom")
+        self.glw.ci.layout.setVerticalSpacing(0)
+        self.strip = InputStrip(self.input_plot, self.session_model, self.palette)
+        self.axis.geometryChanged.connect(self._match_axis_width)
+        self.vb.sigRangeChanged.connect(lambda *_: self._update_mode())
+        self.vb.sigResized.connect(lambda *_: self._update_mode())
         layout.addWidget(self.glw, 1)
         self.info = QLabel(" ")
         self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
@@ -153,19 +237,22 @@ class UnitsPanel(QWidget):
         self.palette = palette
         self.glw.setBackground(palette.background)
         style_axes(self.plot, palette)
+        style_axes(self.input_plot, palette)
         if palette.printing:      # a figure read on its own: plain axis titles
-            set_axis_label(self.plot, "bottom", "time step t", palette)
+            set_axis_label(self.input_plot, "bottom", "time step t", palette)
             set_axis_label(self.plot, "left", "unit", palette)
         else:
-            set_axis_label(self.plot, "bottom", "time step t (input position)", palette)
+            set_axis_label(self.input_plot, "bottom", "time step t (input position)", palette)
             self.plot.setLabel("left", None)
             self.plot.showLabel("left", False)
         marker = max(2.0, 1.4 * palette.line_width)
         self.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
+        self.strip.palette = palette
+        self.strip.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
         self.sel_lane.setBrush(pg.mkBrush(palette.selection + "55"))
         self.sel_step.setPen(pg.mkPen(palette.foreground, width=max(palette.line_width, 1.0),
                                       style=Qt.DashLine))
-        for box_name, box in getattr(self, "signal_boxes", {}).items():
+        for box_name, box in self.signal_boxes.items():
             box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(box_name)}; font-weight: bold; }}")
 
     def apply_palette(self, palette: Palette) -> None:
@@ -175,7 +262,7 @@ class UnitsPanel(QWidget):
         self.rebuild()
         if view_range is not None:      # the same run: keep the user's zoom and scroll
             self.vb.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
-        self.set_overlay(getattr(self, "_overlay_arrays", None), getattr(self, "overlay_label", ""))
+        self.set_overlay(self._overlay_arrays, self.overlay_label)
 
     # --- options -----------------------------------------------------------------------------
     def set_signal_visible(self, name: str, on: bool) -> None:
@@ -184,7 +271,7 @@ class UnitsPanel(QWidget):
         else:
             self.visible_signals.discard(name)
         for item in self._live.get(name, []):
-            item.setVisible(on)
+            item.setVisible(on and self.mode != "heat")
         if self.session_model.ready:
             self.on_position(self.session_model.t, redraw_all=True)   # ghosts only where not yet read
         if self.signal_boxes[name].isChecked() != on:
@@ -194,7 +281,10 @@ class UnitsPanel(QWidget):
         self.ghost = on
         for name, items in self._ghosts.items():
             for item in items:
-                item.setVisible(on and name in self.visible_signals)
+                item.setVisible(on and name in self.visible_signals and self.mode != "heat")
+        if self.session_model.ready and self._scaler is not None:
+            self.heat.set_run(self.session_model.full(), self.session_model.sample, self.order,
+                              on, self.palette.ghost_alpha)
         if self.session_model.ready:
             self.on_position(self.session_model.t, redraw_all=True)
         if self.ghost_box.isChecked() != on:
@@ -218,6 +308,26 @@ class UnitsPanel(QWidget):
         self.filter_text = text
         self.rebuild()
 
+    def forget_model(self) -> None:
+        """Another model opened: the hover read-out and the fork overlay belonged to the last one."""
+        self.info.setText(" ")
+        self._overlay_arrays = None
+        self.overlay_label = ""
+
+    def _applicable_filter(self, units: int) -> str:
+        """The filter text if it still selects a unit of this run; otherwise clear it (noted)."""
+        if not self.filter_text:
+            return ""
+        try:
+            parse_filter(self.filter_text, units)
+        except ValueError:
+            old = self.filter_text
+            self.filter_text = ""
+            self.filter_edit.setText("")
+            self.session_model.notice.emit(
+                f"units filter '{old}' cleared: this layer has units 0..{units - 1}")
+        return self.filter_text
+
     # --- building ----------------------------------------------------------------------------
     def _clear_items(self) -> None:
         for group in (self._live, self._ghosts):
@@ -234,7 +344,8 @@ class UnitsPanel(QWidget):
             return
         full = self.session_model.full()
         sample = self.session_model.sample
-        units = parse_filter(self.filter_text, full.units, full, sample) if self.filter_text else np.arange(full.units)
+        spec = self._applicable_filter(full.units)
+        units = parse_filter(spec, full.units, full, sample) if spec else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
         self._scaler = LaneScaler(full, sample, self.shared_scale)
@@ -267,11 +378,72 @@ class UnitsPanel(QWidget):
                 self._ghosts[name].append(ghost)
                 self._live[name].append(live)
         self._fill_ghosts(full)
+        self.strip.rebuild()
+        self.heat.set_run(full, sample, self.order, self.ghost, self.palette.ghost_alpha)
         self.vb.setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1),
                           minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
         self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
-        self.on_position(self.session_model.t, redraw_all=True)
+        self.mode = ""
+        self._update_mode()
         self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
+
+    # --- lanes or heat-map strips -------------------------------------------------------------
+    def pixels_per_lane(self) -> float:
+        lo, hi = self.vb.viewRange()[1]
+        return self.vb.height() / max(hi - lo, 1e-9)
+
+    def wanted_mode(self) -> str:
+        choice = self.mode_combo.currentText()
+        if choice == "lanes":
+            return "lanes"
+        if choice == "heat map":
+            return "heat"
+        return "heat" if self.pixels_per_lane() < LEGIBLE_LANE_PX else "lanes"
+
+    def _update_mode(self) -> None:
+        """Switch between curves and heat-map strips when the lanes' height asks for it."""
+        if not self.session_model.ready or self._scaler is None:
+            return
+        mode = self.wanted_mode()
+        if mode == self.mode:
+            return
+        self.mode = mode
+        heat = mode == "heat"
+        for group, shown in ((self._live, True), (self._ghosts, self.ghost)):
+            for name, items in group.items():
+                for item in items:
+                    item.setVisible(not heat and shown and name in self.visible_signals)
+        self.heat.show(heat)
+        self.on_position(self.session_model.t, redraw_all=True)
+
+    def set_heat_signal(self, name: str) -> None:
+        if name and name != self.heat.signal:
+            self.heat.signal = name
+            if self.session_model.ready:
+                self.heat.set_run(self.session_model.full(), self.session_model.sample, self.order,
+                                  self.ghost, self.palette.ghost_alpha)
+                self.heat.set_read(self.session_model.session.known())
+
+    def reset_view(self) -> None:
+        """Every lane and the whole run in view."""
+        steps, rows = self.session_model.steps, len(self.order)
+        self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
+
+    def _match_axis_width(self) -> None:
+        """The input strip's left axis as wide as the lanes' so both share one time axis."""
+        width = int(self.axis.width())
+        if width > 0 and int(self.strip.plot.getAxis("left").width()) != width:
+            self.strip.plot.getAxis("left").setWidth(width)
+
+    def _keep_cursor_in_view(self, cursor: float) -> None:
+        lo, hi = self.vb.viewRange()[0]
+        steps = self.session_model.steps
+        if hi - lo >= steps - 1 or lo <= cursor <= hi:
+            return
+        span = hi - lo
+        start = min(max(cursor - span * 0.8, -0.5), steps - 0.5 - span) if cursor > hi \
+            else max(cursor - span * 0.2, -0.5)
+        self.vb.setXRange(start, start + span, padding=0)
 
     def _chunk_bounds(self, k: int, steps: int) -> tuple[int, int]:
         start = k * CHUNK
@@ -302,8 +474,18 @@ class UnitsPanel(QWidget):
         if not self.session_model.ready or self._scaler is None:
             return
         session = self.session_model.session
-        live = session.trace
         steps = session.steps
+        cursor = session.cursor
+        x = (-0.5 if not session.backward else steps - 0.5) if cursor is None else cursor
+        self.cursor.setPos(x)
+        self.strip.set_cursor(x)
+        if cursor is not None:
+            self._keep_cursor_in_view(cursor)
+        if self.mode == "heat":            # curves are redrawn when lanes come back
+            self.heat.set_read(session.known())
+            self._drawn_t = None
+            return
+        live = session.trace
         n_chunks = max(1, -(-steps // CHUNK))
         if redraw_all or self._drawn_t is None:
             dirty = set(range(n_chunks))
@@ -327,11 +509,6 @@ class UnitsPanel(QWidget):
                 x, y = self._chunk_xy(live, name, k)
                 items[k].setData(x, y, connect="finite")
                 self._ghosts[name][k].setVisible(needs_ghost and self.ghost and name in self.visible_signals)
-        cursor = session.cursor
-        if cursor is None:
-            self.cursor.setPos(-0.5 if not session.backward else steps - 0.5)
-        else:
-            self.cursor.setPos(cursor)
 
     def set_whole_paths(self, on: bool) -> None:
         """Stroke each curve as one path (SVG export: one <path> per chunk, not one element per
@@ -347,7 +524,7 @@ class UnitsPanel(QWidget):
 
         ``arrays`` maps a signal name to the fork's (B, T, N) values from the engine.
         """
-        for item in getattr(self, "_overlay_items", []):
+        for item in self._overlay_items:
             self.plot.removeItem(item)
         self._overlay_items = []
         self._overlay_arrays = arrays
@@ -390,17 +567,27 @@ class UnitsPanel(QWidget):
 
     def hover_text(self, unit: int, position: int) -> str:
         values = self.describe_point(unit, position)
+        where = f"unit {unit} · t = {position} reads {escape(self.session_model.input_label(position))}"
         if all(v is None for v in values.values()):
-            return f"unit {unit} · t = {position} · not read yet"
+            return f"{where} · not read yet"
         parts = []
         for name in SIGNAL_ORDER:
             v = values[name]
             text = "—" if v is None else f"{v:+.4f}"
             parts.append(f"<span style='color:{self.palette.signal(name)}'><b>{SIGNAL_SHORT[name]}</b> {text}</span>")
-        return f"unit {unit} · t = {position} · " + "  ".join(parts)
+        return f"{where} · " + "  ".join(parts)
 
     def _mouse_moved(self, scene_pos) -> None:
-        if not self.session_model.ready or not self.plot.sceneBoundingRect().contains(scene_pos):
+        if not self.session_model.ready:
+            return
+        if self.input_plot.sceneBoundingRect().contains(scene_pos):
+            x = self.strip.vb.mapSceneToView(scene_pos).x()
+            text = escape(self.strip.describe(int(np.round(x))))
+            if text:
+                self.info.setText(text)
+                self.hovered.emit(text)
+            return
+        if not self.plot.sceneBoundingRect().contains(scene_pos):
             return
         point = self.vb.mapSceneToView(scene_pos)
         hit = self.lane_at(point.x(), point.y())
@@ -432,12 +619,16 @@ class UnitsPanel(QWidget):
             self.sel_step.hide()
 
     def go_to_unit(self, unit: int) -> bool:
+        """Scroll to ``unit``'s lane and select it (zoomed in far enough to read its lane when
+        the view is dense); False when the filter hides it."""
         rows = np.nonzero(self.order == unit)[0]
         if not len(rows):
             return False
         row = int(rows[0])
         lo, hi = self.vb.viewRange()[1]
         span = max(min(hi - lo, len(self.order)), 1)
+        if self.pixels_per_lane() < LEGIBLE_LANE_PX:
+            span = min(span, max(float(GO_TO_LANES), self.vb.height() / (2 * LEGIBLE_LANE_PX)))
         top = min(max(row + 0.5 - span / 2, 0), max(len(self.order) - span, 0))
         self.vb.setYRange(top, top + span, padding=0)
         self.session_model.select(unit, self.session_model.selected_position)

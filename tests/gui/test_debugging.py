@@ -48,7 +48,7 @@ def test_f5_runs_to_each_hit_and_shift_f5_back(window, qtbot):
         qtbot.keyClick(window, Qt.Key_F5)
         seen.append(s.cursor)
     assert seen == hits
-    assert "hit at step" in panel.status.text()
+    assert f"breakpoint hit at t = {hits[-1]}" in panel.status.text()
     qtbot.keyClick(window, Qt.Key_F5)
     assert s.t == s.steps
     qtbot.keyClick(window, Qt.Key_F5, Qt.ShiftModifier)

@@ -15,12 +15,14 @@ def test_heat_columns_fill_in_and_match_trace(make_window):
     window.layer_view.set_signal_visible("z_f", True)
     session = open_session(window, small_model(6, 3), sine_input(40))
     lv = window.layer_view
-    assert set(lv.heat) == {"f", "i", "o", "g", "c", "h", "z_f"}
+    assert set(lv.heat) == {"f", "i", "o", "g", "c", "h", "z_f", "dC"}   # dC: the gradient map
     assert np.isnan(lv.heat["h"].data).all()
     window.session_model.step(13)
     full = session.full()
     order = lv.order
     for name, heat in lv.heat.items():
+        if name == "dC":
+            continue                                # the gradient map: tests/gui/test_grad_views.py
         ref = full.signal(name)[0]                  # (T, N)
         np.testing.assert_array_equal(heat.data[:, :13], ref[:13, order].T)
         assert np.isnan(heat.data[:, 13:]).all()

@@ -48,7 +48,7 @@ def test_scrubbing_and_stepping_agree_with_the_session(window):
     assert s.t == 17 and window.units_panel.cursor.value() == 16
     window.session_model.step(3)
     assert window.timeline.value() == 20 == s.t
-    assert "t = 20 / 30" in window.status_label.text()
+    assert "t = 19 · 20 of 30 read" in window.status_label.text()
     window.go_to_position(4)
     assert s.t == 5 and s.cursor == 4
 

@@ -1,0 +1,63 @@
+"""``main.py grad``: exact gradients of a target through a run, written to one .npz (no Qt).
+
+Arrays (float32, batch first, indexed by input position): ``dx`` (B,T,D) w.r.t. the traced
+layer's own input, ``dx_model`` w.r.t. the model's float input or its Embedding's output (when
+the chain down there is computed), ``dh`` ``dc`` (B,T,H / N) total derivatives w.r.t. h_t and
+c_t, ``dh0`` ``dc0``, ``LAYER/dh0`` ``LAYER/dc0`` for every layer the gradient reached, and
+``meta`` (JSON: target, its value, layer, warnings).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from .commands import input_roles, resolve_input
+from .errors import InputFileError
+from .export import atomic_write, check_writable
+from .loaders import load_model
+
+
+def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
+             layer: str | None = None, key: str | None = None, layer_input: bool = False,
+             initial_state: str | None = None, err: TextIO) -> int:
+    from .grad_target import parse_target
+    from .stateful import load_states
+    parse_target(target)                       # a bad target fails before any work
+    inputs = input_roles(model_spec, input_path, initial_state)
+    check_writable(out, inputs=inputs)
+    model = load_model(model_spec)
+    x = resolve_input(model, input_path, key)
+    index = model.layer_index(layer)
+    name = model.traced_layers[index].name
+    states = load_states(initial_state, name) if initial_state is not None else None
+    if states is not None and layer_input:
+        states = {k: v for k, v in states.items() if k == name}
+    try:
+        with np.errstate(all="ignore"):
+            result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
+    except InputFileError as exc:
+        if input_path is None or str(input_path) in str(exc):
+            raise
+        raise InputFileError(f"{input_path}: {exc}") from None
+    g = result.grad(target, layer=name)
+    for note in g.warnings:
+        print(f"warning: {note}", file=err)
+    arrays = g.arrays()
+    finite = all(np.all(np.isfinite(a)) for a in arrays.values())
+    if not finite:
+        print("warning: the gradient holds NaN/Inf values (the run or the gradient overflowed)",
+              file=err)
+    meta = {"model": model.source, "target": g.target, "value": g.value, "layer": g.layer,
+            "layer_index": index, "layers": sorted(g.layers), "warnings": g.warnings}
+    arrays["meta"] = np.array(json.dumps(meta))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    atomic_write(out, write, inputs=inputs)
+    return 0
+

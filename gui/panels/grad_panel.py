@@ -1,0 +1,156 @@
+"""The Gradients dock: why a unit remembers or forgets, from exact gradients of the run.
+
+Top: the target (the selected unit's h at the cursor by default) and a badge for vanishing or
+exploding gradients. Then the saliency |d target / d x_t| per input position (a fork shown
+over it dashed: how an edit changes what the target depends on), and the constant-error
+carousel of the selected unit: the running product of its forget gate back from the target's
+step next to |d target / d c_t| for that unit — where the two fall together, the forget gate
+is what the gradient follows; where the gradient stays up while the product falls, the memory
+is carried through the other units (the recurrent kernel). Numbers come from the engine
+(``gui.grad_model``); this widget only draws them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from gui.grad_model import MODES, GradModel
+from gui.session_model import SessionModel
+from gui.theme import Palette
+from gui.widgets.plot_style import set_axis_label, style_axes
+
+BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
+TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
+
+
+class GradPanel(QWidget):
+    def __init__(self, model: SessionModel, grads: GradModel, palette: Palette,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session_model, self.grads, self.palette = model, grads, palette
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("target:"))
+        self.mode_combo = QComboBox()
+        for key, text in MODES.items():
+            self.mode_combo.addItem(text, key)
+        self.mode_combo.setToolTip("What the gradients are taken of. h[b, t, j] / c[b, t, j] with t "
+                                   "an input position, output[...], sum() sumsq() mean()")
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
+        bar.addWidget(self.mode_combo)
+        self.custom = QLineEdit()
+        self.custom.setPlaceholderText("e.g. sumsq(output[:, last]) or c[0, 20, 3]")
+        self.custom.setEnabled(False)
+        self.custom.returnPressed.connect(self._custom_entered)
+        bar.addWidget(self.custom, 1)
+        self.badge = QLabel(" ")
+        self.badge.setTextFormat(Qt.RichText)
+        bar.addWidget(self.badge)
+        layout.addLayout(bar)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground(palette.background)
+        layout.addWidget(self.glw, 1)
+        self.sal_plot = self.glw.addPlot(row=0, col=0)
+        self.cec_plot = self.glw.addPlot(row=1, col=0)
+        self.cec_plot.setXLink(self.sal_plot)
+        for plot in (self.sal_plot, self.cec_plot):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.getAxis("left").setWidth(84)
+            plot.getAxis("left").enableAutoSIPrefix(False)
+        self.cec_plot.setLogMode(y=True)
+        self.cec_plot.addLegend(offset=(-4, 4))
+        self.sal_curve = self.sal_plot.plot([], [], pen=pg.mkPen("#0072B2", width=1.6),
+                                            name="saliency", connect="finite")
+        self.fork_curve = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
+                                                                  style=Qt.DashLine), connect="finite")
+        self.grad_curve = self.cec_plot.plot([], [], pen=pg.mkPen("#0072B2", width=1.6),
+                                             name="|d target / d C_t|", connect="finite")
+        self.prod_curve = self.cec_plot.plot([], [], pen=pg.mkPen("#009E73", width=1.6,
+                                                                  style=Qt.DashLine),
+                                             name="product of f back to the target", connect="finite")
+        self.cursors = []
+        for plot in (self.sal_plot, self.cec_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+            line.setZValue(50)
+            plot.addItem(line)
+            self.cursors.append(line)
+        self.info = QLabel(" ")
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+        self.apply_palette(palette, redraw=False)
+        grads.changed.connect(self.redraw)
+        model.positionChanged.connect(self._move_cursor)
+
+    def apply_palette(self, palette: Palette, redraw: bool = True) -> None:
+        self.palette = palette
+        self.glw.setBackground(palette.background)
+        for plot in (self.sal_plot, self.cec_plot):
+            style_axes(plot, palette)
+        set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|", palette)
+        set_axis_label(self.cec_plot, "left", "unit's carousel", palette)
+        set_axis_label(self.cec_plot, "bottom", "time step t (input position)", palette)
+        for line in self.cursors:
+            line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        if redraw:
+            self.redraw()
+
+    # --- input -------------------------------------------------------------------------------
+    def _mode_changed(self) -> None:
+        mode = self.mode_combo.currentData()
+        self.custom.setEnabled(mode == "custom")
+        if mode != "custom" or self.custom.text().strip():
+            self.grads.set_mode(mode, self.custom.text())
+
+    def _custom_entered(self) -> None:
+        self.grads.set_mode("custom", self.custom.text())
+
+    # --- drawing -----------------------------------------------------------------------------
+    def _move_cursor(self, *args) -> None:
+        if not self.session_model.ready:
+            return
+        cursor = self.session_model.session.cursor
+        for line in self.cursors:
+            line.setPos(-0.5 if cursor is None else cursor)
+
+    def redraw(self) -> None:
+        self._move_cursor()
+        view = self.grads.view
+        if view is None:
+            for curve in (self.sal_curve, self.fork_curve, self.grad_curve, self.prod_curve):
+                curve.setData([], [])
+            self.badge.setText(" ")
+            self.info.setText(f"<span style='color:#c0392b'>{self.grads.error}</span>"
+                              if self.grads.error else "no run loaded")
+            return
+        steps = view.saliency.shape[0]
+        t = np.arange(steps)
+        self.sal_curve.setData(t, view.saliency)
+        if view.fork_saliency is not None:
+            self.fork_curve.setData(t, view.fork_saliency)
+        else:
+            self.fork_curve.setData([], [])
+        j = view.unit
+        grad = np.where(np.isfinite(view.forget_product[:, j]), np.maximum(view.dc_abs[:, j], TINY),
+                        np.nan)
+        self.grad_curve.setData(t, grad)
+        self.prod_curve.setData(t, np.maximum(view.forget_product[:, j], TINY))
+        self.sal_plot.setXRange(-0.5, steps - 0.5, padding=0)
+        h = view.health
+        colour = BADGE_COLOURS[h.status]
+        self.badge.setText(f"<span style='background:{colour}; color:white; padding:2px 6px;'>"
+                           f"&nbsp;{'⚠ ' if h.status != 'ok' else ''}{h.status}&nbsp;</span>")
+        self.badge.setToolTip(h.message)
+        horizon = view.horizon[j] if j < view.horizon.shape[0] else float("nan")
+        where = "the whole run" if np.isinf(horizon) else (
+            "—" if np.isnan(horizon) else f"{int(horizon)} steps back")
+        fork = (f" · dashed: fork '{view.fork}' (how the edit changes what the target depends on)"
+                if view.fork else "")
+        self.info.setText(f"target <b>{view.target}</b> = {view.result.value:.4g} · unit {j}: "
+                          f"|∂target/∂C| stays above 1 % of its peak for {where} · {h.message}"
+                          f"{fork}")
+

@@ -1,0 +1,66 @@
+"""Dense layers in the units panel: one image row per unit for one chosen signal, in lane order.
+
+One RGBA image for the whole run (no tiles, so no seams between tiles at any zoom): the
+colours of the full run are computed once, and a step only raises the alpha of the columns it
+read (unread columns stay faint, like the lanes' ghosted future). Colour maps and levels are
+the layer view's, so the two views agree. See docs/architecture.md (units panel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from engine.trace import LayerTrace
+from gui.panels.lanes import per_unit
+from gui.panels.layer_view import _cmap, _levels, trace_image
+
+HEAT_SIGNALS = ("h", "c", "f", "i", "o", "g")
+
+
+class HeatStrips:
+    """The units panel's heat-map mode: an ``ImageItem`` on the lanes' own coordinates (row r
+    spans [r, r+1], column t is centred on t), so hover, selection and the cursor still work."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setZValue(5)
+        self.item.hide()
+        plot.addItem(self.item)
+        self.signal = "h"
+        self.rgba = np.zeros((0, 0, 4), np.uint8)
+        self.read_alpha, self.ghost_alpha = 255, 60
+        self.levels = (0.0, 1.0)
+
+    def set_run(self, full: LayerTrace, sample: int, order: np.ndarray, ghost: bool,
+                ghost_alpha: int) -> None:
+        """Colour the whole run of ``self.signal`` once (rows in lane order)."""
+        values = per_unit(trace_image(full, self.signal, sample), full.units)[:, order].T  # (rows, T)
+        self.levels = _levels(self.signal, full, values)
+        lut = _cmap(self.signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+        lo, hi = self.levels
+        with np.errstate(invalid="ignore"):
+            scaled = np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0) * 255.0
+        finite = np.isfinite(scaled)
+        index = np.where(finite, scaled, 0).astype(np.uint8)
+        rows, steps = values.shape
+        self.rgba = np.empty((rows, steps, 4), np.uint8)
+        self.rgba[..., :3] = lut[index]
+        self.finite = finite
+        self.ghost_alpha = ghost_alpha if ghost else 0
+        self.rgba[..., 3] = np.where(finite, self.ghost_alpha, 0)
+        self.item.setImage(self.rgba, autoLevels=False)
+        self.item.setRect(-0.5, 0, max(steps, 1), max(rows, 1))
+
+    def set_read(self, known: slice) -> None:
+        """Full colour for the positions read (``known``), faint for the rest."""
+        if not self.rgba.size:
+            return
+        alpha = np.full(self.rgba.shape[1], self.ghost_alpha, np.uint8)
+        alpha[known] = self.read_alpha
+        self.rgba[..., 3] = np.where(self.finite, alpha[None, :], 0)
+        self.item.setImage(self.rgba, autoLevels=False)
+
+    def show(self, on: bool) -> None:
+        self.item.setVisible(on)

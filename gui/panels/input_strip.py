@@ -1,0 +1,147 @@
+"""What each step reads, drawn under a time axis: the token's character for token models (from
+the vocabulary the demo or model provides), a compact value strip for float inputs.
+
+Shared by the units panel and the layer view, so the window and every export of those views
+show the input beside the lanes (see docs/architecture.md, the window). Values are the model's
+own input array; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTransform
+
+from gui.session_model import SessionModel
+from gui.theme import Palette
+
+MAX_FEATURE_ROWS = 8          # a float input shows at most this many features as rows
+TOKEN_ROW_PX = 22             # strip height for tokens
+FEATURE_ROW_PX = 6            # strip height per feature row (at least MIN_FLOAT_PX in all)
+MIN_FLOAT_PX = 18
+
+
+class TokenRow(pg.GraphicsObject):
+    """One character per input position, centred on its step; thinned so texts never overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[str] = []
+        self.colour = QColor("#000000")
+        self.font = QFont()
+
+    def set_labels(self, labels: list[str], colour: str, font_pt: float) -> None:
+        self.prepareGeometryChange()
+        self.labels = labels
+        self.colour = QColor(colour)
+        self.font = QFont()
+        if font_pt > 0:
+            self.font.setPointSizeF(font_pt)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return QRectF(-0.5, 0.0, max(len(self.labels), 1), 1.0)
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        if not self.labels:
+            return
+        to_device = QTransform(painter.transform())     # item -> device pixels, for this paint
+        view = self.getViewBox()
+        lo, hi = view.viewRange()[0] if view is not None else (0, len(self.labels))
+        first, last = max(0, int(np.floor(lo))), min(len(self.labels) - 1, int(np.ceil(hi)))
+        if last < first:
+            return
+        x0 = to_device.map(QPointF(0.0, 0.5))
+        x1 = to_device.map(QPointF(1.0, 0.5))
+        per_step = abs(x1.x() - x0.x())
+        metrics = QFontMetricsF(self.font)
+        widest = max(metrics.horizontalAdvance(s) for s in self.labels[first:last + 1]) + 2.0
+        every = max(1, int(np.ceil(widest / max(per_step, 1e-6))))
+        painter.save()
+        painter.setTransform(QTransform())       # device pixels: text at its own size
+        painter.setFont(self.font)
+        painter.setPen(self.colour)
+        height = metrics.height()
+        for k in range(first - first % every, last + 1, every):
+            p = to_device.map(QPointF(float(k), 0.5))
+            w = metrics.horizontalAdvance(self.labels[k])
+            painter.drawText(QRectF(p.x() - w / 2 - 1, p.y() - height / 2, w + 2, height),
+                             Qt.AlignCenter, self.labels[k])
+        painter.restore()
+
+
+class InputStrip:
+    """The input row of a plot stack: tokens as characters, floats as a small heat strip."""
+
+    def __init__(self, plot: pg.PlotItem, session_model: SessionModel, palette: Palette) -> None:
+        self.plot, self.session_model, self.palette = plot, session_model, palette
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(False, False)
+        self.vb = plot.getViewBox()
+        self.vb.invertY(True)
+        self.vb.setDefaultPadding(0.0)
+        self.tokens = TokenRow()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
+        plot.addItem(self.image)
+        plot.addItem(self.tokens)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.cursor.setZValue(50)
+        self.cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        plot.addItem(self.cursor)
+        left = plot.getAxis("left")
+        left.setTicks([[(0.5, "reads")]])
+        left.setStyle(tickLength=0)
+        plot.getAxis("left").setToolTip("What the model reads at each step")
+        self.kind = ""
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Read the run's input and size the strip for it."""
+        sm = self.session_model
+        self.tokens.set_labels([], self.palette.foreground, self.palette.font_pt)
+        self.image.clear()
+        if not sm.ready:
+            return
+        raw = np.asarray(sm.session.x)[sm.sample]
+        steps = sm.steps
+        if raw.ndim == 1:
+            self.kind = "tokens"
+            labels = [sm.token_text(int(k)) for k in raw]
+            self.tokens.set_labels(labels, self.palette.foreground, self.palette.font_pt)
+            self.tokens.show()
+            self.image.hide()
+            rows = 1
+            height = TOKEN_ROW_PX if self.palette.font_pt <= 0 else int(self.palette.font_pt * 2.2)
+        else:
+            self.kind = "values"
+            values = np.asarray(raw[:, :MAX_FEATURE_ROWS], np.float32).T       # (rows, T)
+            rows = values.shape[0]
+            peak = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+            peak = peak if peak > 0 else 1.0
+            self.image.setImage(values, levels=(-peak, peak), autoLevels=False)
+            self.image.setRect(-0.5, 0, max(steps, 1), rows)
+            self.image.show()
+            self.tokens.hide()
+            height = max(MIN_FLOAT_PX, FEATURE_ROW_PX * rows)
+        bottom = self.plot.getAxis("bottom")     # the time axis under the strip needs its own room
+        axis = int(bottom.height()) if bottom.isVisible() else 0
+        self.plot.setFixedHeight(height + axis + 2)
+        self.vb.setLimits(yMin=0, yMax=rows)
+        self.vb.setYRange(0, rows, padding=0)
+        left = self.plot.getAxis("left")
+        left.setTicks([[(rows / 2, "reads")]])
+
+    def set_cursor(self, x: float) -> None:
+        self.cursor.setPos(x)
+
+    def describe(self, position: int) -> str:
+        """The hover text for a position on the strip."""
+        label = self.session_model.input_label(position)
+        return f"t = {position} reads {label}" if label else ""

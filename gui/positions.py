@@ -1,0 +1,43 @@
+"""How the window speaks of time: one wording for the cursor everywhere (toolbar, status bar,
+inspector, breakpoint messages, hints), so no two places disagree.
+
+"t = p" names the input position the cursor is on (the last one read, 0-based, as on the time
+axis and in ``--step``); a count is written as a count ("20 of 120 read"). For a backward
+direction the cursor at p means positions p..T-1 have been read. See docs/architecture.md
+(time axis).
+"""
+
+from __future__ import annotations
+
+from engine import Session
+
+
+def cursor_text(session: Session) -> str:
+    """'t = 19' for the position the cursor is on, or 'before t = 0' when nothing is read."""
+    cursor = session.cursor
+    if cursor is None:
+        first = session.steps - 1 if session.backward else 0
+        return f"before t = {first}"
+    return f"t = {cursor}"
+
+
+def read_text(session: Session) -> str:
+    """'20 of 120 read' (a backward layer adds which positions: 'positions 100..119')."""
+    text = f"{session.t} of {session.steps} read"
+    if session.backward and session.t:
+        text += f", positions {session.steps - session.t}..{session.steps - 1}"
+    return text
+
+
+def position_text_widest(session: Session) -> str:
+    """The longest ``position_text`` this run can show (a label sized for it never jumps)."""
+    last = session.steps - 1
+    text = f"t = {last} · {session.steps} of {session.steps} read"
+    if session.backward:
+        text += f", positions {last}..{last}"
+    return text
+
+
+def position_text(session: Session) -> str:
+    """The toolbar's and status bar's words for where the run is: 't = 19 · 20 of 120 read'."""
+    return f"{cursor_text(session)} · {read_text(session)}"

@@ -1,0 +1,104 @@
+"""The gradient views draw the engine's numbers: saliency strip, |d target / d C| map, the
+carousel, memory horizons in the statistics table, the vanishing/exploding badge, forks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine import load_model
+from engine.commands import resolve_input
+from engine.grad_views import forget_product, memory_horizon
+from tests.gui.conftest import open_session
+
+
+def _counter(window):
+    model = load_model("demo:counter")
+    return open_session(window, model, resolve_input(model, None, None))
+
+
+def test_views_follow_the_cursor_target(make_window, qtbot):
+    window = make_window()
+    session = _counter(window)
+    grads = window.grads
+    window.session_model.seek(31)
+    window.session_model.select(2, 30)
+    grads.refresh()
+    view = grads.view
+    assert view.target == "h[0, 30, 2]" and view.position == 30
+    g = session.grad("h[0, 30, 2]")
+    np.testing.assert_array_equal(view.saliency, g.saliency(0))
+    # the saliency strip under the input
+    heights = window.input_panel.sal_item.opts["height"]
+    np.testing.assert_allclose(heights, np.nan_to_num(g.saliency(0)))
+    # the layer view's gradient map: log10 |dC| in lane order
+    lv = window.layer_view
+    assert "dC" in lv.heat
+    with np.errstate(divide="ignore"):
+        ref = np.log10(np.abs(g.dc[0][:, lv.order].T))
+    data = lv.heat["dC"].data
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(data[finite], ref[finite], rtol=1e-6)
+    assert np.isnan(data[:, 31:]).all()                 # nothing after the target matters
+    # horizons in the statistics table (sortable numbers)
+    hz = memory_horizon(g.dc[0], session.full(), 30)
+    for unit in range(session.units):
+        v = lv.stat_value(unit, "horizon")
+        assert (np.isinf(v) and np.isinf(hz[unit])) or v == hz[unit]
+    # the carousel of the selected unit
+    panel = window.grad_panel
+    x, y = panel.prod_curve.getData()                   # a log axis: pyqtgraph holds log10
+    np.testing.assert_allclose(10.0 ** y[:31], forget_product(session.full(), 0, 30)[:31, 2],
+                               rtol=1e-9)
+    assert "ok" in panel.badge.text()
+
+
+def test_custom_target_error_and_exploding_badge(make_window):
+    window = make_window()
+    _counter(window)
+    window.grads.set_mode("custom", "h[0, 999, 0]")
+    assert window.grads.view is None and "out of range" in window.grad_panel.info.text()
+    window.grads.set_mode("custom", "sumsq(output[:, last])")
+    assert window.grads.view is not None and window.grads.error == ""
+
+
+def test_fork_saliency_is_drawn_dashed(make_window):
+    window = make_window()
+    _counter(window)
+    window.session_model.seek(40)
+    window.session_model.select(2, 39)
+    dm = window.debugging
+    fork = dm.debugger.fork_state("c", value=0.0, unit=2, position=20)
+    dm.set_overlay(fork.name)
+    window.grads.refresh()
+    view = window.grads.view
+    assert view.fork == fork.name
+    assert not np.allclose(view.fork_saliency, view.saliency)
+    x, y = window.grad_panel.fork_curve.getData()
+    np.testing.assert_array_equal(y, view.fork_saliency)
+
+
+def test_export_the_gradient_view(make_window, tmp_path):
+    """File → Export of the Gradients view: a picture of the dock, and the engine's numbers."""
+    import json
+
+    from PIL import Image
+
+    from gui.export.figure import export_view
+    window = make_window()
+    session = _counter(window)
+    window.session_model.seek(31)
+    window.session_model.select(2, 30)
+    window.grads.refresh()
+    result = export_view(window, "grad", tmp_path / "g.png", width=900)
+    assert result["width"] == 900
+    meta = json.loads(Image.open(tmp_path / "g.png").text["lstm-scope"])
+    assert meta["view"] == "grad" and meta["target"] == "h[0, 30, 2]"
+    export_view(window, "grad", tmp_path / "g.npz")
+    g = session.grad("h[0, 30, 2]")
+    with np.load(tmp_path / "g.npz") as data:
+        np.testing.assert_array_equal(data["dc"], g.dc[0])
+        np.testing.assert_array_equal(data["saliency"], g.saliency(0).astype(np.float32))
+        assert int(data["unit"]) == 2
+    export_view(window, "grad", tmp_path / "g.csv")
+    header = (tmp_path / "g.csv").read_text().splitlines()[0]
+    assert header == "t,unit,saliency,dh,dc,forget_product"

@@ -1,0 +1,77 @@
+"""The window fits the screen: no dock paints over another, minimum sizes are honoured, a
+remembered layout that no longer fits is dropped, View → Reset layout puts everything back."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QDockWidget
+
+from gui import layout
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+def _shown_docks(window) -> list[QDockWidget]:
+    """Docks the user sees now (a dock behind another tab is hidden)."""
+    return [d for d in window.findChildren(QDockWidget)
+            if d.isVisible() and not d.isFloating() and not d.visibleRegion().isEmpty()]
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 640)])
+def test_no_dock_paints_over_another(make_window, qtbot, size):
+    w = make_window()
+    open_session(w, small_model(), sine_input(120))
+    w.resize(*size)
+    w.reset_layout()
+    w.resize(*size)
+    qtbot.wait(50)
+    assert (w.width(), w.height()) == size, "the window's minimum size is larger than the screen"
+    docks = _shown_docks(w)
+    assert {d.windowTitle() for d in docks} >= {"Input and output", "Input"}
+    central = w.centralWidget().geometry()
+    for k, a in enumerate(docks):
+        assert a.width() >= a.minimumSizeHint().width() and a.height() >= a.minimumSizeHint().height()
+        assert not a.geometry().intersects(central), a.windowTitle()
+        assert w.rect().contains(a.geometry()), a.windowTitle()
+        for b in docks[k + 1:]:
+            assert not a.geometry().intersects(b.geometry()), (a.windowTitle(), b.windowTitle())
+    # the units panel keeps most of the room
+    assert central.width() >= 0.6 * size[0] and central.height() >= 0.5 * size[1]
+    assert w.units_panel.glw.height() >= 0.3 * size[1]
+    # the layer name is never cut ("lstm (for")
+    combo = w.layer_combo
+    assert combo.width() >= combo.fontMetrics().horizontalAdvance(combo.currentText())
+
+
+def test_first_start_fits_the_available_screen():
+    laptop = QRect(0, 0, 1366, 740)
+    assert layout.first_geometry(laptop) == laptop
+    uhd = QRect(0, 0, 3840, 2100)
+    g = layout.first_geometry(uhd)
+    assert uhd.contains(g) and g.width() == int(3840 * layout.SHARE_ON_BIG) and g.center() == uhd.center()
+    assert layout.fits(QRect(0, 0, 1366, 740), laptop)
+    assert not layout.fits(QRect(0, 0, 1400, 1197), laptop)
+
+
+def test_remembered_layout_from_an_older_version_is_dropped(make_window):
+    w = make_window()
+    settings = w.settings
+    settings.setValue("geometry", w.saveGeometry())
+    settings.setValue("windowState", w.saveState(layout.LAYOUT_VERSION - 1))
+    assert layout.restore(w, settings) is False
+    assert settings.value("windowState") is None
+    layout.remember(w, settings)
+    assert layout.restore(w, settings) is True
+
+
+def test_reset_layout_brings_closed_and_floating_docks_back(make_window, qtbot):
+    w = make_window()
+    w.forks_dock.close()
+    w.input_dock.setFloating(True)
+    assert w.act_reset_layout in w.view_menu.actions()
+    w.act_reset_layout.trigger()
+    qtbot.wait(20)
+    assert not w.input_dock.isFloating() and not w.forks_dock.isHidden() or \
+        w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
+    assert w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
+    assert w.compare_dock in w.tabifiedDockWidgets(w.input_editor_dock)

@@ -1,0 +1,127 @@
+"""The units panel as a reader meets it: dense layers as heat-map strips, the input each step
+reads under the lanes, the view kept on the cursor, Go to unit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from engine.loaders.demos import random_model
+from tests.gui.conftest import open_session, sine_input
+
+
+@pytest.fixture
+def wide(make_window, qtbot):
+    w = make_window()
+    w.resize(1366, 768)
+    open_session(w, random_model(1024, 16, 1024), sine_input(60, 16))
+    qtbot.wait(20)
+    return w
+
+
+def test_1024_units_are_drawn_as_heat_map_strips_with_a_true_hover(wide):
+    panel = wide.units_panel
+    s = wide.session_model.session
+    assert panel.mode == "heat" and panel.heat.item.isVisible()
+    assert not any(item.isVisible() for items in panel._live.values() for item in items)
+    s.seek(30)
+    rgba = panel.heat.rgba
+    assert rgba.shape == (1024, 60, 4)
+    assert (rgba[:, :30, 3] == 255).all() and (rgba[:, 30:, 3] < 255).all()
+    row = 700
+    unit = int(panel.order[row])
+    scene = panel.vb.mapViewToScene(QPointF(12.0, row + 0.5))
+    panel._mouse_moved(scene)
+    text = panel.info.text()
+    assert f"unit {unit} · t = 12" in text
+    for name in ("f", "c", "h"):
+        assert f"{float(s.trace.signal(name)[0, 12, unit]):+.4f}" in text
+    # the colour of a read cell is the engine's value through the colour map
+    lo, hi = panel.heat.levels
+    value = float(s.full().h[0, 12, unit])
+    assert lo <= value <= hi
+    wide.session_model.select(unit, 12)
+    assert panel.sel_lane.isVisible() and panel.sel_lane.getRegion() == (row, row + 1)
+    assert panel.cursor.value() == s.cursor
+
+
+def test_filtering_or_zooming_in_brings_the_lanes_back(wide):
+    panel = wide.units_panel
+    panel.set_filter("0:16")
+    assert panel.mode == "lanes" and panel.lane_count() == 16
+    panel.set_filter("")
+    assert panel.mode == "heat"
+    panel.vb.setYRange(100, 120, padding=0)
+    assert panel.mode == "lanes"
+    panel.reset_view()
+    assert panel.mode == "heat"
+
+
+def test_go_to_unit_scrolls_and_selects_without_filtering(wide):
+    wide.go_to_unit(500)
+    panel = wide.units_panel
+    lo, hi = panel.vb.viewRange()[1]
+    assert lo <= 500.5 <= hi and panel.lane_count() == 1024
+    assert wide.session_model.selected_unit == 500
+    assert panel.mode == "lanes"
+    panel.set_filter("0:10")
+    wide.go_to_unit(700)                       # hidden by the filter: the filter goes
+    assert panel.filter_text == "" and wide.session_model.selected_unit == 700
+
+
+def test_wheel_zooms_time_only_and_the_cursor_stays_in_view(wide):
+    panel = wide.units_panel
+    y_before = panel.vb.viewRange()[1]
+    panel.vb.scaleBy(x=0.25, center=QPointF(5.0, 0.0))     # what a wheel zoom in time does
+    assert panel.vb.viewRange()[1] == y_before
+    s = wide.session_model.session
+    s.seek(59)
+    lo, hi = panel.vb.viewRange()[0]
+    assert lo <= s.cursor <= hi
+
+
+def test_each_step_shows_what_it_reads(make_window):
+    w = make_window()
+    w.load("demo:counter", wait=True)
+    strip = w.units_panel.strip
+    sm = w.session_model
+    ids = np.asarray(sm.session.x)[0]
+    vocab = sm.vocabulary()
+    assert strip.kind == "tokens"
+    assert strip.tokens.labels[:5] == [sm.token_text(int(k)) for k in ids[:5]]
+    assert all(lab in vocab or lab in ("␣", "⏎") for lab in strip.tokens.labels)
+    sm.session.seek(5)
+    panel = w.units_panel
+    scene = panel.vb.mapViewToScene(QPointF(3.0, 0.5))
+    panel._mouse_moved(scene)
+    assert f"reads '{sm.token_text(int(ids[3]))}'" in panel.info.text().replace("&#x27;", "'")
+    inspector = w.cell_inspector
+    w.cell_dock.show()
+    w.cell_dock.raise_()
+    inspector.refresh()
+    assert inspector.diagram.reads == sm.input_label(4)
+    assert sm.token_text(int(ids[4])) in inspector.diagram.reads
+
+
+def test_float_inputs_show_a_value_strip(make_window):
+    w = make_window()
+    open_session(w, random_model(6, 3, 1), sine_input(40))
+    strip = w.units_panel.strip
+    assert strip.kind == "values" and strip.image.image.shape == (3, 40)
+    assert "x = (" in w.session_model.input_label(7)
+
+
+def test_exports_leave_the_screen_selection_out_unless_asked(make_window):
+    from gui.export.figure import Figure, FigureOptions
+    w = make_window()
+    open_session(w, random_model(6, 3, 1), sine_input(40))
+    w.session_model.session.seek(20)
+    w.session_model.select(2, 10)
+    panel = w.units_panel
+    assert panel.sel_lane.isVisible() and panel.sel_step.isVisible()
+    with Figure(w, "units", FigureOptions()):
+        assert not panel.sel_lane.isVisible() and not panel.sel_step.isVisible()
+    assert panel.sel_lane.isVisible() and panel.sel_step.isVisible()
+    with Figure(w, "units", FigureOptions(selection=True)):
+        assert panel.sel_lane.isVisible()
