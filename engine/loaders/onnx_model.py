@@ -192,8 +192,7 @@ class OnnxModel(Model):
         x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self.graph_runner.run(self._feeds(x), ctx, None)
-        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states, model=self,
-                           input=self.prepare_input(x))
+        return TraceResult(outputs[0], ctx.traces, outputs, ctx.states, model=self, input=x_in)
 
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None
