@@ -305,6 +305,10 @@ class Figure:
         try:
             self._reveal()
             self._hide_screen_marks()
+            panel = self.host.units_panel     # frames move the cursor; the user's zoom stays
+            self._follow = getattr(panel, "follow_cursor", None)
+            if self._follow is not None:
+                panel.follow_cursor = False
             self._saved = [(v, v.palette) for v in self.views]
             if self.view == "window" and self.options.theme != "screen":
                 self._app_theme = self.host.theme
@@ -328,6 +332,9 @@ class Figure:
             for item in self._hidden:
                 item.show()
             self._hidden = []
+            if getattr(self, "_follow", None) is not None:
+                self.host.units_panel.follow_cursor = self._follow
+                self._follow = None
             self._unreveal()
 
     def _hide_screen_marks(self) -> None:

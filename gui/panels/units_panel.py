@@ -187,6 +187,7 @@ class UnitsPanel(QWidget):
         bar.addWidget(_group(QLabel("view:"), self.mode_combo, QLabel("heat:"), self.heat_combo,
                              self.reset_button))
         self.mode = "lanes"
+        self.follow_cursor = True      # stepping keeps the cursor in view (off while exporting)
         layout.addLayout(bar)
 
         self.glw = pg.GraphicsLayoutWidget()
@@ -479,7 +480,7 @@ class UnitsPanel(QWidget):
         x = (-0.5 if not session.backward else steps - 0.5) if cursor is None else cursor
         self.cursor.setPos(x)
         self.strip.set_cursor(x)
-        if cursor is not None:
+        if cursor is not None and self.follow_cursor:
             self._keep_cursor_in_view(cursor)
         if self.mode == "heat":            # curves are redrawn when lanes come back
             self.heat.set_read(session.known())
