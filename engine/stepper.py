@@ -25,8 +25,11 @@ InPlace = Callable[[np.ndarray, np.ndarray], None]
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
-    """out = 1 / (1 + exp(-z)) in four in-place ufuncs (the Activation's formula)."""
-    np.negative(z, out=out)
+    """out = 1 / (1 + exp(-z)) in four in-place ufuncs (the Activation's formula).
+
+    -z is a multiply by -1 (exact): numpy 2.4's ``negative`` misreads a strided (B, 1) view
+    such as one unit's gate block of a batch, which this path meets with N = 1."""
+    np.multiply(z, F32(-1.0), out=out)
     np.exp(out, out=out)
     np.add(out, F32(1.0), out=out)
     np.reciprocal(out, out=out)
