@@ -221,7 +221,7 @@ def _lay_out(window, view: str, lanes: int) -> None:
         return
     window.resize(900, 600)
     if view in ("unrolled", "text", "directions", "samples"):
-        from gui.teaching.install import teaching_widget
+        from gui.teaching.docks import teaching_widget
         teaching_widget(window, view)
         dock = getattr(window, f"{view}_dock")
         dock.setFloating(True)
@@ -242,7 +242,7 @@ def _lay_out(window, view: str, lanes: int) -> None:
 
 def _set_up_teaching(window, args) -> None:
     """--signal, --links, --wrong, --units and --feature for the teaching views."""
-    from gui.teaching.install import teaching_widget
+    from gui.teaching.docks import teaching_widget
     view = teaching_widget(window, args.view)
     view.set_signal(args.signal)
     if args.view in ("directions", "samples"):
@@ -260,9 +260,10 @@ def _set_up_teaching(window, args) -> None:
             units = [int(u) for u in args.units.split(",") if u.strip()]
         except ValueError:
             raise ScopeError(f"--units {args.units}: unit numbers separated by commas") from None
-        bad = [u for u in units if not 0 <= u < window.model.units]
+        n = view.model.units
+        bad = [u for u in units if not 0 <= u < n]
         if bad or not units:
-            raise ScopeError(f"--units {args.units}: the layer has units 0..{window.model.units - 1}")
+            raise ScopeError(f"--units {args.units}: the layer has units 0..{n - 1}")
         view.set_follow(False)
         view.set_units(units)
     if args.feature:

@@ -33,6 +33,7 @@ from engine.errors import ScopeError
 from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
 from gui.panels.badges import badge_texts
+from gui.teaching.docks import teaching_widget
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
 VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
@@ -92,7 +93,6 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
     if view == "window":
         return [host]                                   # type: ignore[list-item]
     if view in TEACHING:
-        from gui.teaching.install import teaching_widget
         return [teaching_widget(host, view).canvas]
     raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
 
@@ -100,7 +100,6 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
 def styled_views(host: ViewHost, view: str) -> list:
     """The panels whose palette a figure of ``view`` changes."""
     if view in TEACHING:
-        from gui.teaching.install import teaching_widget
         return [teaching_widget(host, view)]
     return {"units": [host.units_panel], "layer": [host.layer_view],
             "cell": [host.cell_inspector],
@@ -118,7 +117,6 @@ def view_context(host: ViewHost, view: str) -> ViewContext:
     target = _grad_target(host, view)
     units = host.units_panel.order
     if view in TEACHING:
-        from gui.teaching.install import teaching_widget
         widget = teaching_widget(host, view)
         units = {"unrolled": lambda: widget.shown_units(), "text": lambda: widget.rows}.get(
             view, lambda: range(session.units))()

@@ -53,8 +53,9 @@ class ColourScale:
 
 
 def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> ColourScale:
-    """The scale for signal ``name``: a gate's activation range, or +-max|value| of the whole
-    run (so colours do not change while stepping)."""
+    """The scale for signal ``name``: a gate's activation range, or +-the 99th percentile of
+    |value| over the whole run (so colours do not change while stepping, and one unit whose C
+    runs far away does not wash out all the others; beyond the range colours saturate)."""
     w = trace.weights
     if name in GATES:
         act = w.cell_activation if name == "g" else w.gate_activation
@@ -62,7 +63,7 @@ def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> Col
             return ColourScale(name, float(act.lo), float(act.hi), bool(act.lo < 0))
     m = 1.0
     if full_values is not None and np.isfinite(full_values).any():
-        m = float(np.nanmax(np.abs(full_values)))
+        m = float(np.nanpercentile(np.abs(full_values), 99))
         m = m if np.isfinite(m) and m > 0 else 1.0
     return ColourScale(name, -m, m, True)
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-from engine.teaching import DecoupleEffect, Links, decouple_effect, incoming, top_links
+from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,
@@ -47,6 +47,7 @@ from gui.theme import SIGNAL_SHORT, Palette
 MAX_ROWS = 64           # more units than this: a window of units around the selection
 LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
 WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
+MAX_COLUMNS = 14        # more would leave no room between columns for the links
 
 
 @dataclass
@@ -101,7 +102,7 @@ class UnrolledCanvas(QWidget):
         if not model.ready:
             return None
         session = model.session
-        n, steps = session.units, session.steps
+        steps = session.steps
         rows = v.shown_units()
         truth_width = width * (1 - WRONG_SHARE) if v.wrong else width
         fm = QFontMetricsF(view_font(v.palette))
@@ -112,6 +113,7 @@ class UnrolledCanvas(QWidget):
         cell_h = float(np.clip((height - top - bottom) / max(len(rows), 1), 3.0, 56.0))
         cell_w = float(np.clip(cell_h * 1.3, 12.0, 52.0))
         pitch = cell_w + float(np.clip(cell_w * 1.8, 30.0, 80.0))
+        pitch = max(pitch, (truth_width - left - right) / MAX_COLUMNS)   # room for the links
         columns = int(max(1, min(steps, (truth_width - left - right + pitch - cell_w) // pitch)))
         cursor = session.cursor
         if session.backward:      # the cursor walks right to left: keep room to its left
@@ -121,7 +123,6 @@ class UnrolledCanvas(QWidget):
             anchor = 0 if cursor is None else cursor
             first = anchor - columns + 3
         first = int(max(0, min(first, steps - columns)))
-        del n
         return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
 
     # --- painting ----------------------------------------------------------------------------
@@ -158,7 +159,7 @@ class UnrolledCanvas(QWidget):
         font = view_font(pal)
         small = view_font(pal, 0.85)
         fm = QFontMetricsF(font)
-        n, steps = session.units, session.steps
+        n = session.units
         values = v.values()                       # (T, N) live, NaN where not read yet
         scale = v.scale
         lut = scale.qcolours()
@@ -237,8 +238,9 @@ class UnrolledCanvas(QWidget):
         p.setFont(small)
         p.setPen(fg)
         every = max(1, int(np.ceil(fm.height() * 0.9 / geo.cell_h)))
+        sel_row = rows_of.get(sel, -10 ** 6)
         for row, unit in enumerate(geo.rows):
-            if row % every == 0 or unit == sel:
+            if (row % every == 0 and abs(row - sel_row) >= every) or unit == sel:
                 y = geo.top + (row + 0.5) * geo.cell_h
                 p.drawText(QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
                            Qt.AlignRight | Qt.AlignVCenter, f"unit {unit}")
@@ -268,7 +270,6 @@ class UnrolledCanvas(QWidget):
         p.drawText(QRectF(6, bottom_y + 2.3 * fm.height(), geo.truth_width - 12, fm.height() * 2.2),
                    Qt.TextWordWrap, legend)
         self._paint_colour_bar(p, geo, scale, fm)
-        del steps
 
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
         v = self.view
@@ -276,7 +277,9 @@ class UnrolledCanvas(QWidget):
         links = v.links()
         rows_of = {int(u): r for r, u in enumerate(geo.rows)}
         step = 1 if session.backward else -1              # where the previous step's column is
-        buckets: dict[tuple[bool, int], list] = {}
+        buckets: dict[tuple[bool, int, bool], list] = {}
+        cursor = session.cursor
+        hovered = self.hover
         max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
         base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
 
@@ -293,7 +296,9 @@ class UnrolledCanvas(QWidget):
             else:
                 start, end = QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y())
             level = min(LINK_WIDTHS - 1, int(abs(value) / max_abs * LINK_WIDTHS))
-            buckets.setdefault((value >= 0, level), []).append((start, end))
+            # links into the cursor's (or the hovered) column stand out; older ones recede
+            front = t == cursor or (hovered is not None and t == hovered[1])
+            buckets.setdefault((value >= 0, level, front), []).append((start, end))
             self.drawn_links.append((src_unit, dst_unit, t, value))
 
         first_read = session.steps - 1 if session.backward else 0
@@ -307,17 +312,16 @@ class UnrolledCanvas(QWidget):
         hover = self.hover
         if hover is not None and known.start <= hover[1] < known.stop:
             unit, t = hover
-            try:
-                column = incoming(session.info.weights, unit, v.signal)
-            except ScopeError:
-                column = None
+            column = v.incoming(unit)
             if column is not None and hover[1] != first_read:
                 for src, value in enumerate(column):
                     if src != unit:
                         add(src, unit, t, float(value))
-        for (positive, level), lines in buckets.items():
+        crowd = min(1.0, (12.0 / max(len(geo.rows), 1)) ** 0.5)   # many units: fainter lines
+        for (positive, level, front), lines in sorted(buckets.items(), key=lambda kv: kv[0][2]):
             colour = QColor(POSITIVE if positive else NEGATIVE)
-            colour.setAlpha(150 + 20 * level // 2)
+            alpha = (150 + 20 * level // 2) * (1.0 if front else 0.45 * crowd + 0.1)
+            colour.setAlpha(int(min(255, alpha)))
             pen = QPen(colour, base * (0.7 + 0.8 * level))
             pen.setCapStyle(Qt.RoundCap)
             p.setPen(pen)
@@ -550,8 +554,7 @@ class UnrolledView(QWidget):
         self.scale = colour_scale(self.signal, session.trace, full)
 
     def on_position(self, t: int) -> None:
-        if self.isVisible() or not self.canvas.isHidden():
-            self.canvas.update()
+        self.canvas.update()          # a no-op while the dock is closed
 
     def set_signal(self, name: str) -> None:
         if name in CHOOSABLE and name != self.signal:
@@ -605,6 +608,18 @@ class UnrolledView(QWidget):
                 self._links = None
             self._links_key = key
         return self._links
+
+    def incoming(self, unit: int) -> np.ndarray | None:
+        """Every link into ``unit`` (for hover), from U (cached per layer and signal)."""
+        weights = self.model.session.info.weights
+        key = (id(weights), self.signal)
+        if getattr(self, "_matrix_key", None) != key:
+            try:
+                self._matrix = link_matrix(weights, self.signal)
+            except ScopeError:
+                self._matrix = None
+            self._matrix_key = key
+        return None if self._matrix is None else self._matrix[:, unit]
 
     def effect(self) -> DecoupleEffect | None:
         if self._effect is False:

@@ -287,7 +287,25 @@ def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     root = ET.parse(tmp_path / "v.svg").getroot()
     assert root.tag.endswith("svg")
     result = export_view(window, view, tmp_path / "v.gif", positions=range(18, 21), width=480)
-    assert result["frames"] == 3 and window.model.session.cursor == 20
+    assert result["frames"] == 3 and window.session_model.session.cursor == 20
     dock = getattr(window, f"{view}_dock")
     assert dock.widget() is getattr(window, f"{view}_view")
     assert not window.errors
+
+
+def test_view_menu_makes_each_teaching_dock_on_first_use(make_window):
+    from tests.gui.conftest import open_session
+    window = make_window()
+    open_session(window, small_model(6, 3), sine_input(20))
+    for view in ("unrolled", "text", "directions", "samples"):
+        assert not hasattr(window, f"{view}_dock")                  # startup made none of them
+        action = window.act_teaching[view]
+        assert action in window.view_menu.actions()
+        action.trigger()
+        dock = getattr(window, f"{view}_dock")
+        assert action.isChecked() and not dock.isHidden()
+        action.trigger()
+        assert dock.isHidden() and not action.isChecked()
+    window.act_dark.trigger()                                       # restyled with the window
+    assert window.unrolled_view.palette.name == "dark"
+    assert window.text_view in window.themed_views()
