@@ -65,7 +65,7 @@ def teaching_figures(units: int = 64, steps: int = 200, features: int = 16) -> d
         session = Session(random_model(units, features, seed=units), x)
         session.full()
         session.result()
-        window._on_loaded(LoadResult(session, f"bench:{units}", "sine"))
+        window.show_loaded(LoadResult(session, f"bench:{units}", "sine"))
         app.processEvents()
         lanes = window.units_panel.glw.viewport()
         base = _step_times(app, window, [lanes], steps)

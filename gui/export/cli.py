@@ -226,7 +226,9 @@ def _lay_out(window, view: str, lanes: int) -> None:
         dock = getattr(window, f"{view}_dock")
         dock.setFloating(True)
         dock.show()
-        dock.resize(FIGURE_WIDTH, {"unrolled": 720, "text": 560}.get(view, 760))
+        rows = min(window.session_model.units, 64)
+        height = {"unrolled": int(min(max(190 + 52 * rows, 460), 760)), "text": 560}.get(view, 760)
+        dock.resize(FIGURE_WIDTH, height)
         return
     if view == "layer":
         dock, size = window.layer_dock, (FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible))
@@ -252,6 +254,11 @@ def _set_up_teaching(window, args) -> None:
             raise ScopeError(f"--links {args.links}: choose 0 to 8")
         view.set_k(args.links)
         view.set_wrong(args.wrong)
+        if args.wrong:                    # room for the wrong pictures' sentences
+            dock = window.unrolled_dock
+            dock.resize(dock.width(), max(dock.height(), 700))
+            from PySide6.QtWidgets import QApplication
+            QApplication.processEvents()
         return
     if view.text is None:
         raise ScopeError(view.unavailable_reason())

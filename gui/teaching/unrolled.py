@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,8 @@ MAX_ROWS = 64           # more units than this: a window of units around the sel
 LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
 WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
 MAX_COLUMNS = 14        # more would leave no room between columns for the links
+CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
+NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
 
 
 @dataclass
@@ -186,14 +188,17 @@ class UnrolledCanvas(QWidget):
                    f"{rows_note}")
         # x spines (under the cells): x_t enters every cell of its column
         bottom_y = geo.top + len(geo.rows) * geo.cell_h
-        spine = QPen(muted, 1.6)
-        p.setPen(spine)
+        crowded = len(geo.rows) > CROWDED
+        p.setPen(QPen(muted, 1.0 if crowded else 1.6))
+        spines = []
         for col in range(geo.columns):
             t = geo.first + col
             cx = geo.left + col * geo.pitch + geo.cell_w / 2
             if known.start <= t < known.stop:
-                p.drawLine(QPointF(cx, bottom_y + fm.height() * 0.9), QPointF(cx, geo.top + geo.cell_h / 2))
-                _arrow_head(p, QPointF(cx, bottom_y + 2), QPointF(0, -1), 5, muted)
+                spines += [QPointF(cx, bottom_y + fm.height() * 0.9), QPointF(cx, geo.top + geo.cell_h / 2)]
+        p.drawLines(spines)
+        for k in range(0, len(spines), 2):
+            _arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
         # links through U between consecutive read columns
         self._paint_links(p, geo, known)
         # cells
@@ -272,60 +277,77 @@ class UnrolledCanvas(QWidget):
         self._paint_colour_bar(p, geo, scale, fm)
 
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
+        """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
+        thickness class (a handful of drawLines calls; endpoints computed with numpy)."""
         v = self.view
         session = v.model.session
         links = v.links()
-        rows_of = {int(u): r for r, u in enumerate(geo.rows)}
+        n = session.units
+        row_of = np.full(n, -1)
+        row_of[geo.rows] = np.arange(len(geo.rows))
         step = 1 if session.backward else -1              # where the previous step's column is
-        buckets: dict[tuple[bool, int, bool], list] = {}
         cursor = session.cursor
         hovered = self.hover
         max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
-        base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
-
-        def add(src_unit: int, dst_unit: int, t: int, value: float) -> None:
-            t_prev = t + step
-            if src_unit not in rows_of or dst_unit not in rows_of:
-                return
-            if not (geo.first <= t_prev < geo.first + geo.columns):
-                return
-            a = geo.cell_rect(t_prev, rows_of[src_unit])
-            b = geo.cell_rect(t, rows_of[dst_unit])
-            if session.backward:
-                start, end = QPointF(a.left(), a.center().y()), QPointF(b.right(), b.center().y())
-            else:
-                start, end = QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y())
-            level = min(LINK_WIDTHS - 1, int(abs(value) / max_abs * LINK_WIDTHS))
-            # links into the cursor's (or the hovered) column stand out; older ones recede
-            front = t == cursor or (hovered is not None and t == hovered[1])
-            buckets.setdefault((value >= 0, level, front), []).append((start, end))
-            self.drawn_links.append((src_unit, dst_unit, t, value))
-
         first_read = session.steps - 1 if session.backward else 0
+        # many units: links only into the columns nearest the cursor (thousands of long
+        # strokes cost more than everything else of a step, and hide the cells besides)
+        near = None if len(geo.rows) <= CROWDED else NEAR_COLUMNS
+        groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []   # (src, dst, value, t)
+
+        def drawable(t: int) -> bool:
+            return (known.start <= t < known.stop and t != first_read
+                    and geo.first <= t + step < geo.first + geo.columns
+                    and geo.first <= t < geo.first + geo.columns)
         if links is not None:
+            src = links.source.ravel()
+            dst = np.repeat(np.arange(n), links.source.shape[1])
+            val = links.value.ravel()
             for col in range(geo.columns):
                 t = geo.first + col
-                if not (known.start <= t < known.stop) or t == first_read:
-                    continue
-                for src, dst, value in links.pairs():
-                    add(src, dst, t, value)
-        hover = self.hover
-        if hover is not None and known.start <= hover[1] < known.stop:
-            unit, t = hover
+                if drawable(t) and (near is None or cursor is None or abs(t - cursor) < near):
+                    groups.append((src, dst, val, t))
+        if hovered is not None and drawable(hovered[1]):
+            unit, t = hovered
             column = v.incoming(unit)
-            if column is not None and hover[1] != first_read:
-                for src, value in enumerate(column):
-                    if src != unit:
-                        add(src, unit, t, float(value))
+            if column is not None:
+                others = np.array([u for u in range(n) if u != unit], int)
+                groups.append((others, np.full(len(others), unit), column[others], t))
+        lines: dict[tuple[bool, int, bool], list[QLineF]] = {}
+        for src, dst, val, t in groups:
+            ok = (row_of[src] >= 0) & (row_of[dst] >= 0)
+            src, dst, val = src[ok], dst[ok], val[ok]
+            x_prev = geo.left + (t + step - geo.first) * geo.pitch
+            x_here = geo.left + (t - geo.first) * geo.pitch
+            if session.backward:
+                x0, x1 = x_prev, x_here + geo.cell_w
+            else:
+                x0, x1 = x_prev + geo.cell_w, x_here
+            y0 = geo.top + (row_of[src] + 0.5) * geo.cell_h
+            y1 = geo.top + (row_of[dst] + 0.5) * geo.cell_h
+            level = np.minimum(LINK_WIDTHS - 1, (np.abs(val) / max_abs * LINK_WIDTHS).astype(int))
+            # links into the cursor's (or the hovered) column stand out; older ones recede
+            front = t == cursor or (hovered is not None and t == hovered[1])
+            for a, b, yy0, yy1, value, lv in zip(src.tolist(), dst.tolist(), y0.tolist(), y1.tolist(),
+                                                 val.tolist(), level.tolist(), strict=True):
+                lines.setdefault((value >= 0, lv, front), []).append(QLineF(x0, yy0, x1, yy1))
+                self.drawn_links.append((a, b, t, value))
         crowd = min(1.0, (12.0 / max(len(geo.rows), 1)) ** 0.5)   # many units: fainter lines
-        for (positive, level, front), lines in sorted(buckets.items(), key=lambda kv: kv[0][2]):
+        base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
+        # smoothing wide translucent strokes is slow: on screen only for a few units, always
+        # in an exported figure (the print palette asks for it)
+        p.setRenderHint(QPainter.Antialiasing, v.palette.antialias or len(geo.rows) <= CROWDED)
+        for (positive, level, front), batch in sorted(lines.items(), key=lambda kv: kv[0][2]):
             colour = QColor(POSITIVE if positive else NEGATIVE)
             alpha = (150 + 20 * level // 2) * (1.0 if front else 0.45 * crowd + 0.1)
             colour.setAlpha(int(min(255, alpha)))
-            pen = QPen(colour, base * (0.7 + 0.8 * level))
-            pen.setCapStyle(Qt.RoundCap)
+            # wide strokes are slow to rasterise: a crowded picture says |U| with 1-2 px lines
+            width = (1.0 + (level >= 3)) if crowd < 1.0 else base * (0.7 + 0.8 * level)
+            pen = QPen(colour, width)
+            pen.setCapStyle(Qt.FlatCap)
             p.setPen(pen)
-            p.drawLines([x for pair in lines for x in pair])
+            p.drawLines(batch)
+        p.setRenderHint(QPainter.Antialiasing, True)
 
     def _paint_colour_bar(self, p: QPainter, geo: Geometry, scale: ColourScale, fm: QFontMetricsF) -> None:
         pal = self.view.palette
@@ -419,9 +441,11 @@ class UnrolledCanvas(QWidget):
                     _arrow(p, QPointF(x - cw * 1.2, yy + ch / 2), QPointF(x, yy + ch / 2), fg)
             p.setPen(fg)
             unit = r if r < rows - 1 or n == rows else n - 1
-            label = f"unit {unit}" if unit == r else f"⋮  unit {unit}"
-            p.drawText(QRectF(b.left() - 30, y0 + r * ch * 1.5, 76, ch), Qt.AlignRight | Qt.AlignVCenter,
-                       label)
+            p.drawText(QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), Qt.AlignRight | Qt.AlignVCenter,
+                       f"unit {unit}")
+            if unit != r:                                # units left out between the rows
+                p.drawText(QRectF(b.left(), y0 + r * ch * 1.5 - ch * 0.75, 46, ch * 0.9),
+                           Qt.AlignRight | Qt.AlignVCenter, "⋮")
         p.setFont(view_font(pal))
         p.setPen(fg)
         effect = v.effect()
