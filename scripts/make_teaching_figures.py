@@ -19,7 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-BI_MODEL = ROOT / "tests" / "fixtures" / "keras3" / "bidirectional_concat.keras"
+BI_MODEL = "tests/fixtures/keras3/bidirectional_concat.keras"       # relative: the figure names it
 
 
 def export(*args: str) -> None:
@@ -45,8 +45,8 @@ def main() -> None:
                "--out", str(DOCS / "teaching-unrolled.gif"))
         export("demo:code", "--view", "text", "--feature", "in_quotes", "--width", "2400",
                "--title", "Find units for… in_quotes", "--out", str(DOCS / "teaching-text.png"))
-        export(str(BI_MODEL), "--input", str(wave), "--layer", "bi/forward", "--view", "directions",
-               "--step", "8", "--width", "2400", "--out", str(DOCS / "teaching-directions.png"))
+        export(BI_MODEL, "--input", str(wave), "--layer", "bi/forward", "--view", "directions",
+               "--step", "15", "--width", "2400", "--out", str(DOCS / "teaching-directions.png"))
         export("demo:counter", "--input", str(batch), "--view", "samples", "--step", "25",
                "--width", "2400", "--out", str(DOCS / "teaching-samples.png"))
 
