@@ -42,7 +42,11 @@ def teaching_widget(window, view: str, *, show: bool = False) -> QWidget:
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
         window.addDockWidget(Qt.BottomDockWidgetArea, dock)
-        if not window.restoreDockWidget(dock):
+        # where the user left it last time, if the saved layout knows this dock (Qt says it
+        # restored one it never saw); else a tab beside the layer view, where there is room
+        state = window.settings.value("windowState") if hasattr(window, "settings") else None
+        saved = state is not None and dock.objectName().encode("utf-16-be") in bytes(state)
+        if not (saved and window.restoreDockWidget(dock)):
             anchor = getattr(window, "layer_dock", None)
             if anchor is not None and window.dockWidgetArea(anchor) == Qt.BottomDockWidgetArea:
                 window.tabifyDockWidget(anchor, dock)
