@@ -125,7 +125,7 @@ def decouple_effect(session) -> DecoupleEffect:
             other = decoupled_model(model, session.layer_index)
             real = np.asarray(session.result().output, np.float64)
             with np.errstate(all="ignore"):
-                new = np.asarray(other.trace(session.x, initial_state=session._initial_state).output,
+                new = np.asarray(other.trace(session.x, initial_state=session.initial_state).output,
                                  np.float64)
             return _effect("model output", new, real)
         except ScopeError:
