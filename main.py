@@ -103,9 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
     export.add_argument("--step", type=int, default=None,
                         help="0-based input position the cursor has just read (default: the end)")
-    export.add_argument("--view", choices=("units", "layer", "cell", "grad", "window"),
-                        default="units", help="units panel, layer view heat-maps, cell inspector, "
-                                              "gradients (saliency and carousel) or whole window")
+    export.add_argument("--view", choices=("units", "layer", "cell", "grad", "window", "unrolled",
+                                            "text", "directions", "samples"), default="units",
+                        help="units panel, layer view heat-maps, cell inspector, gradients "
+                             "(saliency and carousel), whole window, the unrolled picture, the text "
+                             "coloured by units, both directions of a Bidirectional layer, or the "
+                             "batch's samples side by side")
     export.add_argument("--target", help="gradient target of --view grad (default: unit --unit's "
                                          "h at the cursor), e.g. 'sumsq(output[:, last])'")
     export.add_argument("--unit", type=int, default=0, help="the cell inspector's unit (--view cell)")
@@ -117,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--unit-range", help="units A:B to show (end excluded)")
     export.add_argument("--steps", help="input positions A:B, one .gif frame each (end excluded)")
     export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
+    export.add_argument("--signal", choices=("c", "h", "f", "i", "o", "g"), default="c",
+                        help="the signal colouring a teaching view (default c)")
+    export.add_argument("--links", type=int, default=2,
+                        help="strongest links through U drawn per unit (--view unrolled)")
+    export.add_argument("--wrong", action="store_true",
+                        help="draw the two wrong pictures beside the unrolled view")
+    export.add_argument("--units", help="the text view's rows: unit numbers, e.g. 3,7,12")
+    export.add_argument("--feature",
+                        help="the text view's rows: the units that best follow this feature, "
+                             "e.g. \"in_quotes\" or \"depth('(', ')')\"")
     export.add_argument("--title", help="a title above the picture")
     export.add_argument("--caption", help="a caption below the picture")
     add_open_options(export)

@@ -4,6 +4,9 @@ Every loader converts its format into ``CellWeights``: kernel (D, 4N), recurrent
 (H, 4N) where H = N (or the projection size), bias (4N,), gate blocks in the order i, f, g, o.
 Extras that only some formats have (peepholes, cell clip, projection, coupled input-forget)
 are optional fields, so the stepper can keep one fast path for the common case.
+
+``lstm_step`` is the written spec of one step, in the paper's names; ``lstm_step_extended``
+adds the extras. The stepper's fast paths are tested against both (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import numpy as np
 from .activations import SIGMOID, TANH, Activation
 
 GATES = ("i", "f", "g", "o")
+"""Gate order of every stored gate axis and (D, 4N) column block (Keras order). The window
+shows gates in its own display orders (gui.theme); storage never changes."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,60 @@ class CellWeights:
                 and not self.input_forget)
 
     def gate_block(self, matrix: np.ndarray, gate: str) -> np.ndarray:
-        """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o)."""
+        """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o): a view."""
+        return matrix[..., self.gate_slice(gate)]
+
+    def gate_slice(self, gate: str) -> slice:
+        """The columns of gate i, f, g or o in a (..., 4N) array (storage order i, f, g, o)."""
         n = self.units
         k = GATES.index(gate)
-        return matrix[..., k * n:(k + 1) * n]
+        return slice(k * n, (k + 1) * n)
+
+    def activation_of(self, signal: str) -> Activation | None:
+        """The activation that produces a signal: the gate activation for i, f, o, the cell
+        activation for g; None for c, h and anything else (no fixed range)."""
+        if signal == "g":
+            return self.cell_activation
+        if signal in ("i", "f", "o"):
+            return self.gate_activation
+        return None
 
     def with_recurrent_kernel(self, recurrent_kernel: np.ndarray) -> CellWeights:
         """A copy with another U (for what-if runs such as decoupled units)."""
         from dataclasses import replace
         return replace(self, recurrent_kernel=recurrent_kernel)
+
+
+def lstm_step(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray):
+    """One step of a plain LSTM, the written spec: (i, f, g, o, c, h) after reading x.
+
+    x (..., D), h (..., N), c (..., N). Extras (peepholes, clip, projection): lstm_step_extended.
+    """
+    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)        # storage order i, f, g, o
+    i = w.gate_activation(z_i)                           # input gate
+    f = w.gate_activation(z_f)                           # forget gate
+    g = w.cell_activation(z_g)                           # candidate
+    o = w.gate_activation(z_o)                           # output gate
+    c = f * c + i * g
+    h = o * w.output_activation(c)
+    return i, f, g, o, c, h
+
+
+def lstm_step_extended(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray):
+    """``lstm_step`` with the ONNX/PyTorch extras: peepholes (p_i, p_f read the previous c,
+    p_o the new one), pre-activations clipped to +-clip, coupled input-forget (f = 1 - i) and a
+    projection of h. Returns (i, f, g, o, c, h); h has the projection's size when there is one."""
+    clip = (lambda v: v) if w.cell_clip is None else (lambda v: np.clip(v, -w.cell_clip, w.cell_clip))
+    p_i, p_f, p_o = (0.0, 0.0, 0.0) if w.peephole is None else w.peephole
+    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    i = w.gate_activation(clip(z_i + p_i * c))
+    f = 1 - i if w.input_forget else w.gate_activation(clip(z_f + p_f * c))
+    g = w.cell_activation(clip(z_g))
+    c = f * c + i * g
+    o = w.gate_activation(clip(z_o + p_o * c))
+    h = o * w.output_activation(c)
+    if w.projection is not None:
+        h = h @ w.projection
+    return i, f, g, o, c, h

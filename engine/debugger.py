@@ -608,7 +608,7 @@ def divergence(h_a: np.ndarray, h_b: np.ndarray) -> np.ndarray:
 
 def compare_inputs(session: Session, other_input: Any) -> Comparison:
     other = Session(session.model, other_input, layer=session.layer_index,
-                    initial_state=session._initial_state, layer_input=session._layer_input)
+                    initial_state=session.initial_state, layer_input=session.is_layer_input)
     a, b = session.full(), other.full()
     if a.h.shape != b.h.shape:
         raise ScopeError(f"the second input gives shape {b.h.shape}, the first {a.h.shape}: "

@@ -24,7 +24,7 @@ from .errors import ScopeError, describe
 from .files import atomic_write, check_output
 from .trace import ARRAY_NAMES, LayerTrace
 
-VIEWS = ("units", "layer", "cell", "grad", "window")
+VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
 DATA_SUFFIXES = (".csv", ".npz")
 CSV_SIGNALS = ("i", "f", "g", "o", "c", "h")
 
@@ -33,7 +33,7 @@ CSV_SIGNALS = ("i", "f", "g", "o", "c", "h")
 class ViewContext:
     """What a view shows: enough to reproduce it, and what an exported file says about itself."""
 
-    view: str                      # units | layer | cell | window
+    view: str                      # units layer cell window unrolled text directions samples
     model: str                     # the model's source (file path or demo:NAME)
     layer: str
     direction: str

@@ -17,8 +17,10 @@ none of x . W. Forks form a tree; deleting one never touches another (a child ke
 object alive through its reference). The loaded model never changes: a weights fork uses
 ``CellWeights.with_recurrent_kernel``.
 
-Processing index p vs input position: for a backward layer p reads input position T-1-p. Edits
-are addressed by input position, as everywhere in the Contracts.
+Processing index p vs input position: for a backward layer p reads input position T-1-p
+(``trace.input_position``). Edits are addressed by input position, as everywhere in the
+Contracts. ``Fork.view()`` is a ``LayerTrace``-shaped view of the fork, so its signals (z with the
+peephole term included) come from the same ``SignalSource.signal`` as the original run's.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ import numpy as np
 from .cell import CellWeights
 from .errors import ScopeError
 from .stepper import DirectionRunner
-from .trace import LayerTrace
+from .trace import LayerTrace, SignalSource, input_position
 
 F32 = np.float32
 NAN = F32(np.nan)
-COLUMN_NAMES = ("gates", "zx", "zh", "c", "h", "x")
 
 
 @dataclass
@@ -98,16 +99,15 @@ class _Root:
         self.runner = runner
         self.weights = runner.weights
         self.steps, self.backward = runner.steps, runner.backward
-        self.x_edits: dict[int, Fork] = {}
 
     def position(self, p: int) -> int:
-        return self.steps - 1 - p if self.backward else p
+        return self.runner.position(p)
 
     def column(self, name: str, p: int) -> np.ndarray:
-        r, t = self.runner, self.position(p)
-        if name == "zxb":
-            return r._zxb[:, t]
-        return getattr(r, name)[:, t]
+        return getattr(self.runner, name)[:, self.position(p)]
+
+    def signal(self, name: str) -> np.ndarray:
+        return self.runner.to_trace().signal(name)
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         return self.runner.state_before(p)
@@ -153,7 +153,7 @@ class Fork:
         self.first = first                       # first processing index of the window runner
         lo, hi = (0, t_len - first) if self.backward else (first, t_len)
         self._lo = lo
-        shared = (r.zx[:, lo:hi], r._zxb[:, lo:hi])
+        shared = (r.zx[:, lo:hi], r.zxb[:, lo:hi])
         x = r.x[:, lo:hi]
         patches = {p: f for p, f in self.inherited_x_edits().items() if p >= first}
         if patches:   # copy-on-write: an ancestor changed an input inside our window
@@ -171,20 +171,13 @@ class Fork:
 
     # --- structure ---------------------------------------------------------------------------
     def position(self, p: int) -> int:
-        return self.steps - 1 - p if self.backward else p
+        return input_position(p, self.steps, self.backward)
 
     def inherited_x_edits(self) -> dict[int, Fork]:
         """Input edits of this fork and its ancestors, by processing index."""
         out = dict(self.parent.inherited_x_edits())
         if self.edit.kind == "x":
             out[self.start] = self
-        return out
-
-    def ancestors(self) -> list[Fork]:
-        out, node = [], self.parent
-        while isinstance(node, Fork):
-            out.append(node)
-            node = node.parent
         return out
 
     def _edited_column(self, edit: Edit, n: int, b: int) -> dict[str, np.ndarray]:
@@ -197,11 +190,16 @@ class Fork:
             one = DirectionRunner("edit", self.weights, x_t[:, None], mask=mask,
                                   h0=h_prev, c0=c_prev)
             one.step(0)
-            return {"gates": one.gates[:, 0], "zx": one.zx[:, 0], "zxb": one._zxb[:, 0],
-                    "zh": one.zh[:, 0], "c": one.c[:, 0], "h": one.h[:, 0], "x": one.x[:, 0]}
+            col = {"gates": one.gates[:, 0], "zx": one.zx[:, 0], "zxb": one.zxb[:, 0],
+                   "zh": one.zh[:, 0], "c": one.c[:, 0], "h": one.h[:, 0], "x": one.x[:, 0]}
+            if one.zp is not None:
+                col["zp"] = one.zp[:, 0]
+            return col
         col = {"gates": parent.column("gates", p), "zx": parent.column("zx", p),
                "zh": parent.column("zh", p), "x": parent.column("x", p),
                "c": np.array(parent.column("c", p), F32), "h": np.array(parent.column("h", p), F32)}
+        if self.weights.peephole is not None:
+            col["zp"] = parent.column("zp", p)
         if edit.kind in ("h", "c"):
             target = col[edit.kind]
             if edit.unit is None:
@@ -255,7 +253,7 @@ class Fork:
         if p == self.start and self._col is not None:
             return self._col[name]
         if name == "zxb":
-            return self.window._zxb[:, self.position(p) - self._lo]
+            return self.window.zxb[:, self.position(p) - self._lo]
         if p >= self.computed:
             self.ensure(p + 1)
         return getattr(self.window, name)[:, self.position(p) - self._lo]
@@ -265,27 +263,16 @@ class Fork:
             return self.root.runner.h0, self.root.runner.c0
         return self.column("h", p - 1), self.column("c", p - 1)
 
-    def signal(self, name: str, *, computed_only: bool = False) -> np.ndarray:
-        """(B, T, N) of one signal (i f g o c h, x, z_i, zx_f ...), input-position order.
+    def view(self, *, computed_only: bool = False) -> ForkView:
+        """The whole fork as a ``LayerTrace``-shaped view: arrays assembled on demand (the
+        parent's values before the edit, this fork's from it on). With ``computed_only``
+        nothing is computed: fork steps not yet run are NaN."""
+        return ForkView(self, computed_only)
 
-        A fresh array: the parent's values before the edit, this fork's from it on. With
-        ``computed_only`` nothing is computed: fork steps not yet run are NaN.
-        """
-        from .cell import GATES
-        if name in GATES:
-            return self._assemble("gates", GATES.index(name), computed_only)
-        if name in ("c", "h", "x"):
-            return self._assemble(name, None, computed_only)
-        prefix, _, gate = name.partition("_")
-        if gate in GATES and prefix in ("z", "zx", "zh"):
-            k = GATES.index(gate)
-            if prefix == "z":
-                out = self._assemble("zx", k, computed_only)
-                out += self._assemble("zh", k, computed_only)
-                out += self.weights.bias.reshape(4, -1)[k]
-                return out
-            return self._assemble(prefix, k, computed_only)
-        raise ScopeError(f"unknown signal '{name}'")
+    def signal(self, name: str, *, computed_only: bool = False) -> np.ndarray:
+        """(B, T, N) of one signal (i f g o c h, x, z_i, zx_f ...), input-position order, read
+        through ``LayerTrace.signal``'s rule. A fresh array."""
+        return self.view(computed_only=computed_only).signal(name)
 
     def _assemble(self, array: str, k: int | None, computed_only: bool) -> np.ndarray:
         """Full-length copy of one array (gate k of a gate-shaped one), input-position order."""
@@ -308,10 +295,9 @@ class Fork:
     def series(self, name: str, sample: int, unit: int, *, computed_only: bool = True) -> np.ndarray:
         """(T,) one unit of one signal (i f g o c h) for one sample, input-position order:
         what an overlay of one lane needs, without materialising the whole (B, T, N) array."""
-        from .cell import GATES
         if not computed_only:
             self.ensure(self.steps)
-        array, k = ("gates", GATES.index(name)) if name in GATES else (name, None)
+        array, k = SignalSource.parse_signal(name)
         if array not in ("gates", "c", "h"):
             raise ScopeError(f"series() takes i f g o c h, not '{name}'")
 
@@ -330,22 +316,11 @@ class Fork:
 
     def to_trace(self) -> LayerTrace:
         """The whole fork as a LayerTrace: a *materialised copy* (full T), for export/overlay."""
-        r = self.root.runner
-        gates = self._assemble("gates", None, False)
-        return LayerTrace(name=f"{r.name}#{self.name}",
-                          direction="backward" if self.backward else "forward",
-                          weights=self.weights, x=self._assemble("x", None, True), mask=r.mask,
-                          h0=r.h0, c0=r.c0, gates=gates, zx=self._assemble("zx", None, True),
-                          zh=self._assemble("zh", None, True), c=self._assemble("c", None, True),
-                          h=self._assemble("h", None, True))
+        return self.view().materialise()
 
     def diff(self, name: str) -> np.ndarray:
         """(B, T, N) this fork minus its parent for one signal; exactly 0 before the edit."""
-        mine = self.signal(name)
-        if isinstance(self.parent, Fork):
-            theirs = self.parent.signal(name)
-        else:
-            theirs = _root_signal(self.root, name)
+        mine, theirs = self.signal(name), self.parent.signal(name)
         with np.errstate(invalid="ignore"):
             return mine - theirs
 
@@ -358,7 +333,7 @@ class Fork:
             own.append(w.zp)
         root = self.root.runner
         if not np.shares_memory(w.zx, root.zx):
-            own += [w.zx, w._zxb]
+            own += [w.zx, w.zxb]
         if not np.shares_memory(w.x, root.x):
             own.append(w.x)
         total = sum(a.nbytes for a in own)
@@ -372,9 +347,47 @@ class Fork:
         return f"{self.name}: {self.edit.describe()}"
 
 
-def _root_signal(root: _Root, name: str) -> np.ndarray:
-    tr = root.runner.to_trace()
-    return tr.x if name == "x" else tr.signal(name)
+class ForkView(SignalSource):
+    """A fork seen as a LayerTrace: same attributes and ``signal``; each array is assembled
+    (a fresh full-length copy) the first time it is read."""
+
+    def __init__(self, fork: Fork, computed_only: bool) -> None:
+        r = fork.root.runner
+        self.fork, self.computed_only = fork, computed_only
+        self.name = f"{r.name}#{fork.name}"
+        self.direction = "backward" if fork.backward else "forward"
+        self.weights = fork.weights
+        self.mask, self.h0, self.c0 = r.mask, r.h0, r.c0
+        self._arrays: dict[tuple[str, int | None], np.ndarray] = {}
+
+    def part(self, array: str, gate: int | None) -> np.ndarray:
+        key = (array, gate)
+        if key not in self._arrays:
+            if array == "zp" and self.fork.root.runner.zp is None:
+                raise ScopeError("this cell has no peepholes")
+            self._arrays[key] = self.fork._assemble(array, gate, self.computed_only)
+        return self._arrays[key]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in ("gates", "zx", "zh", "zp", "c", "h", "x"):
+            if name == "zp" and not self.has_peephole:
+                return None
+            return self.part(name, None)
+        raise AttributeError(name)
+
+    @property
+    def steps(self) -> int:
+        return self.fork.steps
+
+    @property
+    def backward(self) -> bool:
+        return self.fork.backward
+
+    def materialise(self) -> LayerTrace:
+        """A real LayerTrace holding copies of every array."""
+        return LayerTrace(name=self.name, direction=self.direction, weights=self.weights,
+                          x=self.x, mask=self.mask, h0=self.h0, c0=self.c0, gates=self.gates,
+                          zx=self.zx, zh=self.zh, c=self.c, h=self.h, zp=self.zp)
 
 
 def _check_unit(unit: int | None, n: int) -> None:
@@ -433,13 +446,6 @@ class ForkSet:
         """Forget one fork; its children keep working (they hold their parent object)."""
         self.get(name)
         del self.forks[name]
-
-    def rename(self, old: str, new: str) -> None:
-        if new in self.forks:
-            raise ScopeError(f"a fork named '{new}' exists already")
-        fork = self.forks.pop(old)
-        fork.name = new
-        self.forks[new] = fork
 
     def names(self) -> list[str]:
         return list(self.forks)

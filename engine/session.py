@@ -116,7 +116,16 @@ class Session:
     def steps(self) -> int:
         return self.runner.steps
 
-    T = steps
+    @property
+    def initial_state(self) -> StateMap | None:
+        """The state each layer starts from, by traced-layer name (None: zeros); what a saved
+        session and a fork's re-run need to reproduce this run."""
+        return self._initial_state
+
+    @property
+    def is_layer_input(self) -> bool:
+        """True when ``x`` is the traced layer's own input (``--layer-input``), not the model's."""
+        return self._layer_input
 
     @property
     def batch(self) -> int:

@@ -107,7 +107,7 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
         "model": {"source": source, "sha256": sha256_file(mfile) if mfile else None,
                   "format": s.model.format, "options": dict(s.model.open_options)},
         "layer": s.layer_index, "layer_name": s.info.name, "t": s.t, "sample": debugger.sample,
-        "layer_input": bool(s._layer_input),
+        "layer_input": s.is_layer_input,
         "breakpoints": [b.to_dict() for b in debugger.breakpoints],
         "watches": [w.expression for w in debugger.watches],
         "forks": forks,
@@ -118,7 +118,7 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
         meta["inputs"] = list(s.inputs)
         for k, arr in enumerate(s.inputs.values()):
             arrays[f"input_{k}.npy"] = _npy(arr)
-    state = s._initial_state
+    state = s.initial_state
     if state is not None:
         items = {s.model.traced_layers[0].name: state} if isinstance(state, tuple) else dict(state)
         meta["initial_state"] = list(items)

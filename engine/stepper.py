@@ -1,21 +1,56 @@
 """The hot loop: one LSTM direction stepped one input position at a time.
 
-``DirectionRunner`` owns preallocated (B, T, ...) buffers and fills one column per ``step``.
-``x . W`` for all timesteps is one matmul up front (it does not depend on the recurrence);
-each step then costs one (B, H) x (H, 4N) matmul and a handful of in-place ufuncs. The same
-runner serves a full trace (``run_all``) and the debugger's incremental Session, so the two
-can never disagree.
+``DirectionRunner`` owns preallocated (B, T, ...) buffers and fills one column per processing
+index. ``x . W + b`` for all timesteps is one matmul up front (it does not depend on the
+recurrence); each step then costs one (B, H) x (H, 4N) matmul and a handful of in-place ufuncs.
+``run(start, stop)`` computes a range of steps and ``step(p)`` one: both go through the same
+loop (``_run_fast`` for a plain cell, ``_step_general`` for peepholes, clip, projection or
+coupled input-forget), so a full trace and the debugger's stepping give the same bits.
+``engine.cell.lstm_step`` / ``lstm_step_extended`` are the spec these paths are tested against.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from .activations import Activation
 from .cell import CellWeights
-from .trace import LayerTrace
+from .trace import LayerTrace, input_position
 
 F32 = np.float32
 NAN = F32(np.nan)
+InPlace = Callable[[np.ndarray, np.ndarray], None]
+
+
+def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
+    """out = 1 / (1 + exp(-z)) in four in-place ufuncs (the Activation's formula).
+
+    -z is a multiply by -1 (exact): numpy 2.4's ``negative`` misreads a strided (B, 1) view
+    such as one unit's gate block of a batch, which this path meets with N = 1."""
+    np.multiply(z, F32(-1.0), out=out)
+    np.exp(out, out=out)
+    np.add(out, F32(1.0), out=out)
+    np.reciprocal(out, out=out)
+
+
+def _in_place(act: Activation, units: int) -> InPlace:
+    """``act`` as ``fn(z, out)``: sigmoid and tanh without temporaries; an across-units
+    activation (softmax family) per gate block of ``units`` columns."""
+    if act.name in ("sigmoid", "Sigmoid"):
+        return _sigmoid_into
+    if act.name in ("tanh", "Tanh"):
+        return lambda z, out: np.tanh(z, out=out)
+    if act.elementwise:
+        def apply(z: np.ndarray, out: np.ndarray) -> None:
+            out[...] = act(z)
+        return apply
+
+    def blockwise(z: np.ndarray, out: np.ndarray) -> None:
+        lead = z.shape[:-1]
+        out[...] = act(z.reshape(*lead, -1, units)).reshape(z.shape)
+    return blockwise
 
 
 class DirectionRunner:
@@ -30,7 +65,11 @@ class DirectionRunner:
 
         ``shared_zx=(zx, zxb)`` reuses another runner's x . W (B, T, 4, N) and x . W + b
         (B, T, 4N) for this x instead of computing and storing them: a debugger fork over a
-        window of its parent's run shares them as read-only views (never written here)."""
+        window of its parent's run shares them as read-only views (never written here).
+
+        Public buffers, indexed by input position: ``x``, ``mask``, ``h0``, ``c0``, ``zx``,
+        ``zxb`` (x . W + b flattened to (B, T, 4N): the part of z the recurrence does not
+        change), ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
         x = np.ascontiguousarray(x, dtype=F32)
         if x.ndim != 3:
             raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
@@ -46,12 +85,12 @@ class DirectionRunner:
         self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
         self.x = x
         if shared_zx is not None:
-            self.zx, self._zxb = shared_zx
-            if self.zx.shape != (b, t, 4, n) or self._zxb.shape != (b, t, 4 * n):
+            self.zx, self.zxb = shared_zx
+            if self.zx.shape != (b, t, 4, n) or self.zxb.shape != (b, t, 4 * n):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
             self.zx = (x.reshape(b * t, d) @ weights.kernel).reshape(b, t, 4, n)
-            self._zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
+            self.zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
@@ -65,14 +104,14 @@ class DirectionRunner:
         self._z = np.empty((b, 4 * n), F32)
         self._tmp = np.empty((b, n), F32)
         self._fast = weights.is_plain
-        self._sigmoid_gates = weights.gate_activation.name in ("sigmoid", "Sigmoid")
-        self._tanh_cell = weights.cell_activation.name in ("tanh", "Tanh")
-        self._tanh_out = weights.output_activation.name in ("tanh", "Tanh")
+        self._gate_act = _in_place(weights.gate_activation, n)
+        self._cell_act = _in_place(weights.cell_activation, n)
+        self._out_act = _in_place(weights.output_activation, n)
 
     # --- position bookkeeping ----------------------------------------------------------------
-    def position(self, p: int) -> int:
-        """Input position read at processing index p."""
-        return self.steps - 1 - p if self.backward else p
+    def position(self, p):
+        """Input position read at processing index p (see ``trace.input_position``)."""
+        return input_position(p, self.steps, self.backward)
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) the cell holds before processing index p."""
@@ -84,58 +123,61 @@ class DirectionRunner:
     # --- computing -----------------------------------------------------------------------
     def step(self, p: int) -> None:
         """Compute processing index p from the stored state before it."""
-        t = self.position(p)
-        h_prev, c_prev = self.state_before(p)
+        self.run(p, p + 1)
+
+    def run(self, start: int = 0, stop: int | None = None) -> None:
+        """Compute processing indices start..stop-1 in order."""
+        stop = self.steps if stop is None else stop
+        if stop <= start:
+            return
         if self._fast:
-            self._step_fast(t, h_prev, c_prev)
-        else:
+            self._run_fast(start, stop)
+            return
+        for p in range(start, stop):
+            t = self.position(p)
+            h_prev, c_prev = self.state_before(p)
             self._step_general(t, h_prev, c_prev)
-        if not self._all_valid[t]:
-            self._carry_masked(t, h_prev, c_prev)
+            if not self._all_valid[t]:
+                self._carry_masked(t, h_prev, c_prev)
 
-    def _step_fast(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
-        w, n = self.weights, self.units
-        zh = self._zh_flat[:, t]
-        np.matmul(h_prev, w.recurrent_kernel, out=zh)
-        z = self._z
-        np.add(self._zxb[:, t], zh, out=z)
-        a = self._gates_flat[:, t]
-        if self._sigmoid_gates:
-            np.negative(z, out=a)
-            with np.errstate(over="ignore"):
-                np.exp(a, out=a)
-            np.add(a, F32(1.0), out=a)
-            np.reciprocal(a, out=a)
-        else:
-            a[...] = self._blockwise(w.gate_activation, z)
-        g_slice = slice(2 * n, 3 * n)
-        if self._tanh_cell:
-            np.tanh(z[:, g_slice], out=a[:, g_slice])
-        else:
-            a[:, g_slice] = w.cell_activation(z[:, g_slice])  # one block: across-units is fine
-        c = self.c[:, t]
-        tmp = self._tmp
-        np.multiply(a[:, n:2 * n], c_prev, out=c)
-        np.multiply(a[:, :n], a[:, g_slice], out=tmp)
-        np.add(c, tmp, out=c)
-        if self._tanh_out:
-            np.tanh(c, out=tmp)
-        else:
-            tmp[...] = w.output_activation(c)
-        np.multiply(a[:, 3 * n:], tmp, out=self.h[:, t])
-
-    def _blockwise(self, act, z: np.ndarray) -> np.ndarray:
-        """Apply a gate activation to (B, 4N); across-units ones (softmax) per gate block."""
-        if act.elementwise:
-            return act(z)
-        return act(z.reshape(z.shape[0], 4, self.units)).reshape(z.shape)
+    def _run_fast(self, start: int, stop: int) -> None:
+        """The plain cell (``cell.lstm_step``) over processing indices start..stop-1: one
+        in-place ufunc sequence on named gate slices of preallocated buffers."""
+        w = self.weights
+        I, F, G, O = (w.gate_slice(g) for g in ("i", "f", "g", "o"))   # noqa: E741
+        u = w.recurrent_kernel
+        zxb, zh_all, gates_all = self.zxb, self._zh_flat, self._gates_flat
+        c_all, h_all, tmp, z = self.c, self.h, self._tmp, self._z
+        gate_act, cell_act, out_act = self._gate_act, self._cell_act, self._out_act
+        matmul, add, mul = np.matmul, np.add, np.multiply
+        all_valid = self._all_valid
+        h_prev, c_prev = self.state_before(start)
+        with np.errstate(over="ignore"):
+            for t in self.position(np.arange(start, stop)).tolist():
+                zh = zh_all[:, t]
+                matmul(h_prev, u, out=zh)                 # h_{t-1} . U
+                add(zxb[:, t], zh, out=z)                 # z = x_t . W + b + h_{t-1} . U
+                a = gates_all[:, t]
+                gate_act(z, a)                            # i, f, o (g's block rewritten next)
+                cell_act(z[:, G], a[:, G])                # g
+                c = c_all[:, t]
+                mul(a[:, F], c_prev, out=c)               # c = f * c_prev
+                mul(a[:, I], a[:, G], out=tmp)
+                add(c, tmp, out=c)                        #     + i * g
+                out_act(c, tmp)
+                h = h_all[:, t]
+                mul(a[:, O], tmp, out=h)                  # h = o * act(c)
+                if not all_valid[t]:
+                    self._carry_masked(t, h_prev, c_prev)
+                h_prev, c_prev = h, c
 
     def _step_general(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
-        """Peepholes, cell clip, projection, coupled input-forget (ONNX / PyTorch extras)."""
+        """Peepholes, cell clip, projection, coupled input-forget (``cell.lstm_step_extended``,
+        with the peephole terms recorded in ``zp``)."""
         w, n = self.weights, self.units
         zh = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = zh
-        z = (self._zxb[:, t] + zh).reshape(-1, 4, n)
+        z = (self.zxb[:, t] + zh).reshape(-1, 4, n)
         if w.peephole is not None:
             zp = np.zeros_like(z)
             zp[:, 0] = w.peephole[0] * c_prev
@@ -182,61 +224,13 @@ class DirectionRunner:
         if self.zp is not None:
             self.zp[:, t] = NAN
 
-    def run(self, start: int = 0, stop: int | None = None) -> None:
-        """Compute processing indices start..stop-1 in order."""
-        stop = self.steps if stop is None else stop
-        if (self._fast and self._sigmoid_gates and self._tanh_cell and self._tanh_out
-                and stop > start):
-            self._run_plain(start, stop)
-            return
-        step = self.step
-        for p in range(start, stop):
-            step(p)
-
-    def _run_plain(self, start: int, stop: int) -> None:
-        """``step`` inlined for the common sigmoid/tanh cell: same ufuncs, same order, so the
-        numbers are bit-identical to stepping, without per-step attribute and view overhead."""
-        n, steps = self.units, self.steps
-        u = self.weights.recurrent_kernel
-        zxb, zh_all, g_all = self._zxb, self._zh_flat, self._gates_flat
-        c_all, h_all, tmp = self.c, self.h, self._tmp
-        matmul, add, mul, neg, exp, recip, tanh = (np.matmul, np.add, np.multiply, np.negative,
-                                                    np.exp, np.reciprocal, np.tanh)
-        one = F32(1.0)
-        n2, n3 = 2 * n, 3 * n
-        all_valid = self._all_valid
-        h_prev, c_prev = self.state_before(start)
-        z = self._z
-        positions = range(steps - 1 - start, steps - 1 - stop, -1) if self.backward else range(start, stop)
-        with np.errstate(over="ignore"):
-            for t in positions:
-                zh = zh_all[:, t]
-                matmul(h_prev, u, out=zh)
-                add(zxb[:, t], zh, out=z)
-                a = g_all[:, t]
-                neg(z, out=a)
-                exp(a, out=a)
-                add(a, one, out=a)
-                recip(a, out=a)
-                tanh(z[:, n2:n3], out=a[:, n2:n3])
-                c = c_all[:, t]
-                mul(a[:, n:n2], c_prev, out=c)
-                mul(a[:, :n], a[:, n2:n3], out=tmp)
-                add(c, tmp, out=c)
-                tanh(c, out=tmp)
-                h = h_all[:, t]
-                mul(a[:, n3:], tmp, out=h)
-                if not all_valid[t]:
-                    self._carry_masked(t, h_prev, c_prev)
-                h_prev, c_prev = h, c
-
     # --- edits (debugger forks) --------------------------------------------------------------
     def set_input(self, t: int, x_t: np.ndarray) -> None:
         """Replace input position t (all samples) and its x . W; later steps must be rerun."""
         n = self.units
         self.x[:, t] = x_t
         zx = self.x[:, t] @ self.weights.kernel
-        self._zxb[:, t] = zx + self.weights.bias
+        self.zxb[:, t] = zx + self.weights.bias
         self.zx[:, t] = zx.reshape(-1, 4, n)
         self.zx[~self.mask[:, t], t] = NAN
 

@@ -1,8 +1,13 @@
 """Recorded arrays of a run: one ``LayerTrace`` per traced LSTM direction.
 
-Every array is indexed by *input position* t, whatever the direction (docs/architecture.md, "The time axis"):
-for a backward direction index t holds the values computed when the cell read input t.
-Gate-shaped arrays keep the gate axis in the order i, f, g, o.
+Every array is indexed by *input position* t, whatever the direction (docs/architecture.md,
+"The time axis"): for a backward direction index t holds the values computed when the cell
+read input t. Gate-shaped arrays keep the gate axis in the storage order i, f, g, o.
+
+Two small rules live here once: ``input_position`` (processing index <-> input position) and
+``SignalSource.signal`` (a signal name such as ``f`` or ``z_i`` -> its (B, T, N) values), which
+every holder of recorded arrays reuses: a ``LayerTrace``, a debugger fork's view, a window of
+steps the breakpoint scanner reads.
 """
 
 from __future__ import annotations
@@ -14,13 +19,69 @@ from typing import Any
 import numpy as np
 
 from .cell import GATES, CellWeights
+from .errors import ScopeError
 
-SIGNALS = ("i", "f", "g", "o", "c", "h")
 ARRAY_NAMES = ("i", "f", "g", "o", "c", "h", "zx", "zh", "zb", "h0", "c0", "mask", "x")
 
 
+def input_position(p, steps: int, backward: bool):
+    """Input position read at processing index ``p`` (an int or an integer array).
+
+    Forward layers read position p at index p; backward ones read T-1-p. The map is its own
+    inverse, so the same call turns an input position back into its processing index."""
+    return steps - 1 - p if backward else p
+
+
+class UnknownSignal(ScopeError, KeyError):
+    """A signal name that is none of i f g o c h x, z_* zx_* zh_*."""
+
+    __str__ = Exception.__str__
+
+
+class SignalSource:
+    """The signal-name rule over anything that hands out the recorded parts.
+
+    A subclass implements ``part(array, gate)``: array one of ``gates zx zh zp c h x``, gate an
+    index in the storage order (None for the whole array, or for c h x), shape (B, T, ...) by
+    input position. ``signal`` builds the rest, so z = zx + zh + zb (+ zp) is written once.
+    """
+
+    weights: CellWeights
+
+    @staticmethod
+    def parse_signal(name: str) -> tuple[str, int | None]:
+        """``"f"`` -> ("gates", 1); ``"c"`` -> ("c", None); ``"z_o"`` -> ("z", 3);
+        ``"zx_i"`` -> ("zx", 0). Raises UnknownSignal."""
+        if name in GATES:
+            return "gates", GATES.index(name)
+        if name in ("c", "h", "x"):
+            return name, None
+        prefix, _, gate = name.partition("_")
+        if gate in GATES and prefix in ("z", "zx", "zh"):
+            return prefix, GATES.index(gate)
+        raise UnknownSignal(f"unknown signal '{name}'")
+
+    def part(self, array: str, gate: int | None) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def has_peephole(self) -> bool:
+        return self.weights.peephole is not None
+
+    def signal(self, name: str) -> np.ndarray:
+        """(B, T, N) values of one signal by name (i f g o c h x, z_i, zx_f, zh_o ...); the
+        pre-activation z includes the peephole term where the cell has one."""
+        array, k = self.parse_signal(name)
+        if array != "z":
+            return self.part(array, k)
+        total = self.part("zx", k) + self.part("zh", k) + self.weights.bias.reshape(4, -1)[k]
+        if self.has_peephole:
+            total = total + self.part("zp", k)
+        return total
+
+
 @dataclass
-class LayerTrace:
+class LayerTrace(SignalSource):
     """Everything one LSTM direction computed over one input batch.
 
     ``gates``, ``zx`` and ``zh`` are (B, T, 4, N); ``i f g o`` are views into ``gates``.
@@ -66,11 +127,8 @@ class LayerTrace:
 
     @property
     def z(self) -> np.ndarray:
-        """(B, T, 4, N) full pre-activation zx + zh + zb (+ peephole terms)."""
-        total = self.zx + self.zh + self.zb
-        if self.zp is not None:
-            total = total + self.zp
-        return total
+        """(B, T, 4, N) full pre-activation zx + zh + zb (+ peephole terms), all gates."""
+        return np.stack([self.signal(f"z_{g}") for g in GATES], axis=2)
 
     # --- sizes ---------------------------------------------------------------------------
     @property
@@ -89,15 +147,22 @@ class LayerTrace:
     def backward(self) -> bool:
         return self.direction == "backward"
 
-    def signal(self, name: str) -> np.ndarray:
-        """(B, T, N) array of one signal by name: i f g o c h, or z_i / zx_f / zh_o ..."""
-        if name in ("i", "f", "g", "o", "c", "h"):
-            return getattr(self, name)
-        prefix, _, gate = name.partition("_")
-        if gate in GATES and prefix in ("z", "zx", "zh"):
-            src = self.z if prefix == "z" else getattr(self, prefix)
-            return src[:, :, GATES.index(gate), :]
-        raise KeyError(f"unknown signal '{name}'")
+    def part(self, array: str, gate: int | None) -> np.ndarray:
+        """One recorded array (a view), or one gate of a gate-shaped one."""
+        arr = getattr(self, array)
+        return arr if gate is None else arr[:, :, gate]
+
+    def position(self, p):
+        """Input position read at processing index p (see ``input_position``)."""
+        return input_position(p, self.steps, self.backward)
+
+    def state_before(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """(h, c) (B, ...) the cell held just before reading input ``position``."""
+        p = self.position(position)
+        if p == 0:
+            return self.h0, self.c0
+        before = self.position(p - 1)
+        return self.h[:, before], self.c[:, before]
 
     def final_state(self) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) after the last processed input: what a stateful layer carries on."""

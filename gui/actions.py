@@ -63,6 +63,18 @@ GO_TO_UNIT = ActionSpec("Go to unit…", ("Ctrl+U",), "Scroll to a unit's lane",
 RESET_LAYOUT = ActionSpec("Reset layout", (), "Put every dock back where it starts and fit the window "
                           "to this screen")
 DARK_THEME = ActionSpec("Dark theme", (), "Switch between light and dark", checkable=True)
+# the teaching docks (gui.teaching), each made the first time it is shown
+UNROLLED_VIEW = ActionSpec("&Unrolled view", (), "Columns are steps, each holding all N cells, "
+                           "linked through U: the textbook picture of this layer, right and wrong",
+                           checkable=True)
+TEXT_VIEW = ActionSpec("&Text view", (), "The input text coloured by a unit's C, h or gate; find "
+                       "the units that follow a feature of the text", checkable=True)
+DIRECTIONS_VIEW = ActionSpec("Both &directions", (), "A Bidirectional layer's forward and backward "
+                             "directions and the merged output, stepping together", checkable=True)
+SAMPLES_VIEW = ActionSpec("Batch &samples", (), "Every sample of the batch side by side, with one "
+                          "cursor", checkable=True)
+TEACHING = {"unrolled": UNROLLED_VIEW, "text": TEXT_VIEW, "directions": DIRECTIONS_VIEW,
+            "samples": SAMPLES_VIEW}
 
 UNITS_HELP = ActionSpec("What does “units” mean?", ("F1",), "The one idea this tool is about",
                         help="what does “units” mean?")

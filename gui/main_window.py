@@ -48,6 +48,7 @@ from gui.panels.units_panel import UnitsPanel
 from gui.positions import position_text, position_text_widest
 from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
+from gui.teaching.docks import teaching_views, teaching_widget
 from gui.theme import apply_theme, palette
 from gui.widgets.open_options import OpenOptionsDialog
 from gui.widgets.timeline import MarkedSlider
@@ -207,6 +208,8 @@ class MainWindow(QMainWindow):
         self.act_goto_step = act(actions.GO_TO_STEP, self.go_to_step_dialog)
         self.act_goto_unit = act(actions.GO_TO_UNIT, self.go_to_unit_dialog)
         self.act_reset_layout = act(actions.RESET_LAYOUT, self.reset_layout)
+        self.act_teaching = {view: act(spec, lambda on, v=view: self.show_teaching(v, on))
+                             for view, spec in actions.TEACHING.items()}
         self.act_dark = act(actions.DARK_THEME, self.toggle_theme)
         self.act_dark.setChecked(self.theme == "dark")
         self.act_units_help = act(actions.UNITS_HELP, self.show_units_help)
@@ -261,6 +264,9 @@ class MainWindow(QMainWindow):
                      self.input_editor_dock, self.cell_dock, self.layer_dock, self.grad_dock,
                      self.compare_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        for action in self.act_teaching.values():
+            self.view_menu.addAction(action)
         self.view_menu.addSeparator()
         for action in (self.act_reset_layout, self.act_goto_step, self.act_goto_unit, self.act_dark):
             self.view_menu.addAction(action)
@@ -568,7 +574,16 @@ class MainWindow(QMainWindow):
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""
         return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
-                self.grad_panel]
+                self.grad_panel, *teaching_views(self)]
+
+    def show_teaching(self, view: str, on: bool = True) -> None:
+        """Show (making it on first use) or close a teaching dock."""
+        if on:
+            teaching_widget(self, view, show=True)
+        else:
+            dock = getattr(self, f"{view}_dock", None)
+            if dock is not None:
+                dock.hide()
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)

@@ -1,7 +1,7 @@
 """Train the bundled demo models into resources/demos/ (rerunnable, fixed seeds).
 
     pip install -e '.[train]'         # Keras 3 + JAX; the app itself never needs them
-    python scripts/train_demos.py [--only sine|counter|text|wide] [--out resources/demos]
+    python scripts/train_demos.py [--only sine|counter|text|code|wide] [--out resources/demos]
     python scripts/train_demos.py --check     # no training: reload the files, print what they do
 
 For each demo this writes NAME.keras (a Keras 3 Sequential of InputLayer / Embedding / LSTM /
@@ -9,7 +9,9 @@ Dense, saved without optimizer state, which the numpy engine reads), NAME_input.
 input) and NAME.json (title, description, suggested step and unit, vocabulary, measured
 metrics). ``wide`` is not trained and ships no weights: its JSON tells the engine to build
 1024 units from a fixed seed. The interesting unit of each demo is found here by stepping
-Keras' own LSTM cell (``layer.cell``) over held-out data. About two minutes on two CPU cores.
+Keras' own LSTM cell (``layer.cell``) over held-out data; ``code``'s units are scored with the
+app's own feature language (engine.features), the one "Find units for…" uses. About five
+minutes on two CPU cores (``code`` takes most of it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -36,7 +39,7 @@ _spec.loader.exec_module(gen)
 
 import keras  # noqa: E402
 
-NAMES = ["sine", "counter", "text", "wide"]
+NAMES = ["sine", "counter", "text", "code", "wide"]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -399,6 +402,106 @@ def _greedy(model, vocab: list[str], prompt: str, n: int) -> str:
     return gen.decode(ids, vocab)
 
 
+# --- code ---------------------------------------------------------------------------------
+
+CODE_INPUT = ('# add the step values and keep the total\n'
+              'total = add(total, max(f("STEP ONE", n), len(items)))\n'
+              'get("THE TOTAL IS", total)\n'
+              'x = g(data, sum(size, min(k, abs(f(10)))))\n')
+CODE_EPOCHS = int(os.environ.get("CODE_EPOCHS", "40"))
+# (key, the feature in the app's own language (engine.features), what a unit following it knows)
+CODE_FEATURES = [("quote", "in_quotes", "whether it is inside a string"),
+                 ("depth", "depth('(', ')')", "how many brackets are open"),
+                 ("inside", "depth('(', ')') > 0", "whether any bracket is open"),
+                 ("column", "col", "how far along the line it is")]
+INTERPRETABLE = 0.8       # |correlation| on held-out text for a unit to be named as having a job
+
+
+def train_code(out: Path) -> dict:
+    keras.utils.set_random_seed(4)
+    vocab = gen.code_vocabulary()
+    train_src = gen.code_text(2000, seed=4)
+    ids = gen.encode(train_src, vocab)
+    win = 128
+    starts = np.array([0] + [k + 1 for k, ch in enumerate(train_src) if ch == "\n"])
+    starts = starts[starts + win + 1 <= len(ids)][::2]    # windows begin at a line start
+    xs = np.stack([ids[s:s + win] for s in starts])
+    ys = np.stack([ids[s + 1:s + win + 1] for s in starts])
+    model = keras.Sequential([keras.Input((None,), dtype="int32", name="chars"),
+                              keras.layers.Embedding(len(vocab), 16, name="embedding"),
+                              keras.layers.LSTM(32, return_sequences=True, name="lstm"),
+                              keras.layers.Dense(len(vocab), activation="softmax", name="next_char")],
+                             name="code")
+    losses = fit(model, xs, ys, epochs=CODE_EPOCHS, batch_size=64, lr=0.01,
+                 loss="sparse_categorical_crossentropy", clipnorm=1.0)
+    return measure_code(out, model, train_src, losses[-1])
+
+
+def measure_code(out: Path, model, train_src: str, final_loss: float) -> dict:
+    """Held-out loss, and the units whose C or h follow each feature of the text, measured by
+    stepping Keras' own cell and scored with the app's feature language (so "Find units for…"
+    names the same units)."""
+    sys.path.insert(0, str(ROOT))
+    from engine.features import Feature
+    vocab = gen.code_vocabulary()
+    heldout = gen.code_text(300, seed=4004)
+
+    def nll(s: str) -> tuple[float, float]:
+        k = gen.encode(s, vocab)
+        p = np.asarray(model.predict(k[None, :-1], verbose=0))[0]
+        picked = p[np.arange(len(k) - 1), k[1:]]
+        return float(-np.mean(np.log(picked + 1e-9))), float(np.mean(np.argmax(p, -1) == k[1:]))
+
+    train_nll, train_top1 = nll(train_src[:20000])
+    heldout_nll, heldout_top1 = nll(heldout)
+    c, h = lstm_states(model, gen.encode(heldout, vocab)[None])
+    units = c.shape[-1]
+    found = {}
+    for key, expr, meaning in CODE_FEATURES:
+        f = Feature(expr).values(heldout)
+        best = max(((abs(corr(sig[0, :, u], f)), corr(sig[0, :, u], f), u, sname)
+                    for sname, sig in (("c", c), ("h", h)) for u in range(units)))
+        found[key] = {"feature": expr, "unit": best[2], "signal": best[3],
+                      "corr": round(best[1], 4), "meaning": meaning}
+    jobs = [v for v in found.values() if abs(v["corr"]) >= INTERPRETABLE]
+    weak = [v for v in found.values() if abs(v["corr"]) < INTERPRETABLE]
+    said = "; ".join(f"unit {v['unit']}'s {'C' if v['signal'] == 'c' else 'h'} follows "
+                     f"{v['feature']} (r = {v['corr']:+.2f}): {v['meaning']}" for v in jobs)
+    weaker = ", ".join(f"{v['feature']} (best r = {v['corr']:+.2f}, unit {v['unit']})" for v in weak)
+    first = jobs[0] if jobs else max(found.values(), key=lambda v: abs(v["corr"]))
+    default = gen.encode(CODE_INPUT, vocab)
+    # suggested step: the last character inside the first string of the default input
+    step = CODE_INPUT.index('"', CODE_INPUT.index('"') + 1) - 1
+    return write_demo(out, "code", model, default, {
+        "title": f"Code: {units} units reading code-like text",
+        "description": (
+            f"A character-level LSTM(units={units}) trained for a few minutes on generated "
+            "code-like text (nested calls, quoted strings in capitals, '#' comments wrapped at "
+            f"{gen.CODE_WIDTH} columns; resources/demos/generators.py). It predicts the next "
+            f"character (held-out loss {heldout_nll:.2f} nats, {100 * heldout_top1:.0f}% right "
+            f"first guess; a uniform guess is {np.log(len(vocab)):.2f}). To do that it must "
+            "remember what no single character shows. Measured on held-out text: " + said + "."
+            + (f" Weaker: {weaker}." if weaker else "")
+            + " Open the Text view and try Find units for… with these features. Step "
+            f"{step} is inside the first string of the default input."),
+        "suggested_step": step, "suggested_unit": first["unit"], "vocabulary": vocab,
+        "metrics": {"train_nll": round(train_nll, 4), "heldout_nll": round(heldout_nll, 4),
+                    "uniform_nll": round(float(np.log(len(vocab))), 4),
+                    "train_top1": round(train_top1, 4), "heldout_top1": round(heldout_top1, 4),
+                    "vocab_size": len(vocab), "train_chars": len(train_src),
+                    "heldout_chars": len(heldout),
+                    "units_found": found,
+                    "interpretable": [v["feature"] for v in jobs],
+                    "final_train_loss": round(float(final_loss), 5),
+                    "training": f"{CODE_EPOCHS} epochs, windows of 128 chars from line starts, "
+                                "Adam 0.01, batch 64",
+                    "heldout_set": "generators.code_text(300, seed=4004)",
+                    "train_set": "generators.code_text(2000, seed=4)",
+                    "nll_units": "nats per character"},
+        "default_input_text": CODE_INPUT,
+    })
+
+
 # --- wide ---------------------------------------------------------------------------------
 
 def write_wide(out: Path) -> dict:
@@ -431,7 +534,7 @@ def check(out: Path, names: list[str]) -> None:
         meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
         print(f"== {name}: {meta['title']}")
         print("   metrics:", json.dumps({k: v for k, v in meta["metrics"].items()
-                                        if not isinstance(v, list)}))
+                                        if not isinstance(v, (list, dict))}))
         if not meta.get("model"):
             print("   (built from a seed by the engine; no weights file)")
             continue
@@ -447,7 +550,7 @@ def check(out: Path, names: list[str]) -> None:
               f"{np.max(np.abs(g['f'] * c_prev + g['i'] * g['g'] - c)):.2e}")
         y = np.asarray(model.predict(x, verbose=0))[0]
         u, s = meta["suggested_unit"], meta["suggested_step"]
-        if name == "text":
+        if name in ("text", "code"):
             vocab = meta["vocabulary"]
             print("   input :", gen.decode(x[0], vocab)[:80])
             print("   argmax:", " " + gen.decode(np.argmax(y, -1), vocab)[:79])
@@ -476,11 +579,12 @@ def main() -> None:
     if args.check:
         check(args.out, names)
         return
-    jobs = {"sine": train_sine, "counter": train_counter, "text": train_text, "wide": write_wide}
+    jobs = {"sine": train_sine, "counter": train_counter, "text": train_text, "code": train_code,
+            "wide": write_wide}
     for name in names:
         t0 = time.time()
         meta = jobs[name](args.out)
-        small = {k: v for k, v in meta["metrics"].items() if not isinstance(v, (list, str))}
+        small = {k: v for k, v in meta["metrics"].items() if not isinstance(v, (list, str, dict))}
         print(f"{name}: {time.time() - t0:.0f} s, suggested step {meta['suggested_step']}, "
               f"unit {meta['suggested_unit']}, {json.dumps(small)}", flush=True)
 

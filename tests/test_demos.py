@@ -26,7 +26,7 @@ def test_all_demos_are_listed_with_sine_first():
     assert load_model("demo").source == "demo:sine"
 
 
-@pytest.mark.parametrize("name", ["sine", "counter", "text", "wide", "small"])
+@pytest.mark.parametrize("name", ["sine", "counter", "text", "code", "wide", "small"])
 def test_demo_loads_with_metadata_and_default_input(name):
     model = load_model(f"demo:{name}")
     info = demo_info(name)
@@ -71,3 +71,22 @@ def test_text_demo_beats_a_uniform_guess():
     nll = float(-np.mean(np.log(probs[np.arange(len(ids) - 1), ids[1:]] + 1e-9)))
     assert nll < np.log(len(info.vocabulary)) - 1.0, nll
     assert 64 <= model.traced_layers[0].units <= 128
+
+
+def test_code_demo_has_units_with_a_job_that_find_units_names():
+    """The units the demo's description names follow their features on text the training and
+    the script's own measurement never saw, and "Find units for…" ranks them first."""
+    from engine.features import find_units
+    model = load_model("demo:code")
+    info = demo_info("code")
+    found = info.metrics["units_found"]
+    jobs = [v for v in found.values() if abs(v["corr"]) >= 0.8]
+    assert len(jobs) >= 2, found
+    text = gen.code_text(200, seed=4242)
+    trace = model.trace(gen.encode(text, info.vocabulary)[None]).layer(0)
+    for job in jobs:
+        best = find_units(trace, text, job["feature"], top=1)[0]
+        assert best.unit == job["unit"], (job, best)
+        assert abs(best.r) >= 0.75, (job, best)      # held out again: a little slack
+        assert f"unit {job['unit']}'s" in info.description and job["feature"] in info.description
+    assert info.metrics["heldout_nll"] < info.metrics["uniform_nll"] - 2.0

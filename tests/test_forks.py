@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine import ScopeError, Session
+from engine.cell import CellWeights
 from engine.debugger import Debugger
 from engine.forks import decoupled_kernel
 from engine.layers import LSTM
@@ -110,6 +111,32 @@ def test_diff_is_zero_before_the_edit_and_nonzero_after():
         assert np.all(dd[:, :29] == 0), name
     assert np.all(fork.diff("x") == 0)
     assert np.all(fork.diff("zx_f") == 0)
+
+
+def peephole_model(seed=3):
+    """The make() cell with ONNX-style peepholes (i, f, o), which only LayerTrace.z includes."""
+    w = random_model(N, D, seed=seed).ops[0].weights
+    rng = np.random.default_rng(seed)
+    w = CellWeights(w.kernel, w.recurrent_kernel, w.bias,
+                    peephole=rng.normal(0, 0.8, (3, N)).astype(np.float32))
+    model = Model([LSTM("lstm", w, return_sequences=True)], source="test")
+    x = rng.normal(0, 1.5, (2, 20, D)).astype(np.float32)
+    return model, x
+
+
+def test_peephole_fork_signals_include_the_peephole_term():
+    model, x = peephole_model()
+    s = Session(model, x)
+    s.seek(8)
+    fork = Debugger(s).perturb(1, 0.5, position=7)
+    for name in ("z_i", "z_f", "z_o", "zx_i", "zh_f", "i", "c", "h"):
+        d = fork.diff(name)
+        assert np.all(d[:, :7] == 0), name          # the docstring's promise: exactly 0 before
+        assert np.array_equal(fork.signal(name)[:, :7], s.full().signal(name)[:, :7]), name
+    tr = fork.to_trace()
+    assert tr.zp is not None
+    assert np.array_equal(tr.z[:, :7], s.full().z[:, :7])
+    assert np.abs(fork.diff("z_o")[:, 8:]).max() > 0
 
 
 def test_fork_tree_delete_and_undo():
@@ -246,8 +273,8 @@ def test_fork_memory_shares_the_prefix_and_x_w():
     state_per_step = runner.gates[:, 0].nbytes * 2 + runner.c[:, 0].nbytes + runner.h[:, 0].nbytes
     assert fork.nbytes <= state_per_step * 101 + 4096
     assert np.shares_memory(fork.window.zx, runner.zx)
-    assert np.shares_memory(fork.window._zxb, runner._zxb)
-    full_copy = sum(a.nbytes for a in (runner.gates, runner.zx, runner._zxb, runner.zh, runner.c,
+    assert np.shares_memory(fork.window.zxb, runner.zxb)
+    full_copy = sum(a.nbytes for a in (runner.gates, runner.zx, runner.zxb, runner.zh, runner.c,
                                        runner.h, runner.x))
     assert fork.nbytes < full_copy / 5
 

@@ -180,6 +180,8 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
                 if getattr(args, "target", None):
                     window.grads.set_mode("custom", args.target)
                 window.grads.refresh()
+            if args.view in ("unrolled", "text", "directions", "samples"):
+                _set_up_teaching(window, args)
             options = FigureOptions(theme=args.theme, title=args.title or "",
                                     caption=args.caption or "", fps=args.fps)
             result = export_view(window, args.view, args.out, options=options, width=args.width,
@@ -218,6 +220,16 @@ def _lay_out(window, view: str, lanes: int) -> None:
         window.resize(FIGURE_WIDTH, height)
         return
     window.resize(900, 600)
+    if view in ("unrolled", "text", "directions", "samples"):
+        from gui.teaching.docks import teaching_widget
+        teaching_widget(window, view)
+        dock = getattr(window, f"{view}_dock")
+        dock.setFloating(True)
+        dock.show()
+        rows = min(window.session_model.units, 64)
+        height = {"unrolled": int(min(max(190 + 52 * rows, 460), 760)), "text": 560}.get(view, 760)
+        dock.resize(FIGURE_WIDTH, height)
+        return
     if view == "layer":
         dock, size = window.layer_dock, (FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible))
         window.layer_view.table.hide()            # the statistics table is not in the figure
@@ -228,3 +240,50 @@ def _lay_out(window, view: str, lanes: int) -> None:
     dock.setFloating(True)
     dock.show()
     dock.resize(*size)
+
+
+def _set_up_teaching(window, args) -> None:
+    """--signal, --links, --wrong, --units and --feature for the teaching views."""
+    from gui.teaching.docks import teaching_widget
+    view = teaching_widget(window, args.view)
+    view.set_signal(args.signal)
+    if args.view in ("directions", "samples"):
+        return
+    if args.view == "unrolled":
+        if args.links < 0 or args.links > 8:
+            raise ScopeError(f"--links {args.links}: choose 0 to 8")
+        view.set_k(args.links)
+        view.set_wrong(args.wrong)
+        if args.wrong:                    # room for the wrong pictures' sentences
+            dock = window.unrolled_dock
+            dock.resize(dock.width(), max(dock.height(), 700))
+            from PySide6.QtWidgets import QApplication
+            QApplication.processEvents()
+        return
+    if view.text is None:
+        raise ScopeError(view.unavailable_reason())
+    if args.units:
+        try:
+            units = [int(u) for u in args.units.split(",") if u.strip()]
+        except ValueError:
+            raise ScopeError(f"--units {args.units}: unit numbers separated by commas") from None
+        n = view.model.units
+        bad = [u for u in units if not 0 <= u < n]
+        if bad or not units:
+            raise ScopeError(f"--units {args.units}: the layer has units 0..{n - 1}")
+        view.set_follow(False)
+        view.set_units(units)
+    if args.feature:
+        from engine.features import Feature
+        Feature(args.feature)                      # a bad feature: one line, exit 2
+        view.set_follow(False)
+        view.find(args.feature)
+        if args.signal != "c":
+            view.set_signal(args.signal)
+    # the figure shows every row: the dock as tall as the text needs
+    canvas = view.canvas
+    dock = window.text_dock
+    extra = dock.height() - view.scroll.viewport().height()
+    dock.resize(dock.width(), min(canvas.content_height(canvas.width()) + extra, MAX_FIGURE_HEIGHT))
+    from PySide6.QtWidgets import QApplication
+    QApplication.processEvents()

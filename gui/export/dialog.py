@@ -239,8 +239,10 @@ class WindowExporter:
         """The view the user is looking at: the dock holding the keyboard focus, else units."""
         focus = QApplication.focusWidget()
         w = self.window
-        for view, dock in (("layer", w.layer_dock), ("cell", w.cell_dock)):
-            if focus is not None and dock.isAncestorOf(focus):
+        for view, dock in (("layer", w.layer_dock), ("cell", w.cell_dock),
+                           *((v, getattr(w, f"{v}_dock", None))       # teaching docks, once made
+                             for v in ("unrolled", "text", "directions", "samples"))):
+            if dock is not None and focus is not None and dock.isAncestorOf(focus):
                 return view
         return "units"
 

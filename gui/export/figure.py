@@ -33,11 +33,14 @@ from engine.errors import ScopeError
 from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
 from gui.panels.badges import badge_texts
+from gui.teaching.docks import teaching_widget
 from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
 
-VIEWS = ("units", "layer", "cell", "grad", "window")
+VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
-               "grad": "Gradients", "window": "Whole window"}
+               "grad": "Gradients", "window": "Whole window", "unrolled": "Unrolled view",
+               "text": "Text view", "directions": "Both directions", "samples": "Batch samples"}
+TEACHING = ("unrolled", "text", "directions", "samples")   # docks made on first use (gui.teaching)
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
@@ -89,11 +92,15 @@ def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
         return [host.grad_panel.glw]
     if view == "window":
         return [host]                                   # type: ignore[list-item]
+    if view in TEACHING:
+        return [teaching_widget(host, view).canvas]
     raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
 
 
 def styled_views(host: ViewHost, view: str) -> list:
     """The panels whose palette a figure of ``view`` changes."""
+    if view in TEACHING:
+        return [teaching_widget(host, view)]
     return {"units": [host.units_panel], "layer": [host.layer_view],
             "cell": [host.cell_inspector],
             "grad": [host.grad_panel]}.get(view) or list(host.themed_views())
@@ -108,10 +115,15 @@ def view_context(host: ViewHost, view: str) -> ViewContext:
     info = session.info
     inspector = host.cell_inspector
     target = _grad_target(host, view)
+    units = host.units_panel.order
+    if view in TEACHING:
+        widget = teaching_widget(host, view)
+        units = {"unrolled": lambda: widget.shown_units(), "text": lambda: widget.rows}.get(
+            view, lambda: range(session.units))()
     return ViewContext(
         view=view, model=model.source, layer=info.name, direction=info.direction,
         sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
-        units=[int(u) for u in host.units_panel.order],
+        units=[int(u) for u in units],
         unit=int(host.grads.view.unit) if target else int(inspector.unit),
         position=inspector.position() if view == "cell" else None,
         input=model.input_source, version=__version__, target=target)
@@ -153,6 +165,22 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
                 f"{ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. Bottom, for "
                 "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
                 "from the target's step (dashed): the constant-error carousel the gradient follows.")
+    if view == "unrolled":
+        return (f"Each column is one input position t and holds all N = {units} cells of layer "
+                f"{ctx.layer}: one step fills a whole column at once. The lines are the recurrent "
+                "kernel U: every cell reads the previous h of every unit (the strongest links "
+                "drawn), and x_t enters every cell of its column.")
+    if view == "directions":
+        return ("A Bidirectional layer is two LSTMs: the forward one reads left to right, the "
+                "backward one right to left, both taking one step at a time. The merged output at "
+                "position t needs both, so it is complete only where both have read t.")
+    if view == "samples":
+        return (f"Each map is one sample of the batch: rows are the N = {units} units, columns "
+                "are time steps. The same weights run on every sample at once; one cursor.")
+    if view == "text":
+        return ("Each character's background is the chosen unit's value after reading it; "
+                "each row is one unit of the same text. The outlined character is the current "
+                "step.")
     if view == "cell":
         return (f"Unit {ctx.unit} at step t = {ctx.position}: each gate's pre-activation "
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
@@ -354,8 +382,11 @@ class Figure:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
         (and remember what was there, to put it back)."""
         self._revealed = None
+        if self.view in TEACHING:
+            view_widgets(self.host, self.view)            # makes the dock on first use
         dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock,
-                "grad": self.host.grad_dock}.get(self.view)
+                "grad": self.host.grad_dock,
+                **{v: getattr(self.host, f"{v}_dock", None) for v in TEACHING}}.get(self.view)
         if dock is None or dock.widget().isVisible():
             return
         front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]

@@ -97,3 +97,86 @@ def split_corpus(text: str, heldout_fraction: float = 0.1) -> tuple[str, str]:
     cut = int(len(text) * (1 - heldout_fraction))
     cut = text.rfind(". ", 0, cut) + 2
     return text[:cut], text[cut:]
+
+
+# --- code ---------------------------------------------------------------------------------
+# Code-like text for the ``code`` demo: assignments and calls with nested brackets, quoted
+# strings and '#' comment paragraphs wrapped at a fixed width. What comes next depends on three
+# things a reader must remember: whether it is inside a string (strings are in capitals, code
+# and comments in lower case), how many brackets are open (a line ends only when all are
+# closed, often with several ')' in a row), and how far along the line it is (comments wrap
+# before column CODE_WIDTH).
+
+CODE_NAMES = ["x", "y", "n", "k", "total", "count", "value", "items", "data", "size"]
+CODE_FUNCS = ["f", "g", "len", "max", "min", "sum", "abs", "get", "add"]
+CODE_STRINGS = ("HELLO WORLD CELL STATE UNIT GATE INPUT OUTPUT STEP TIME MEMORY LINE WORD READ "
+                "KEEP EACH ALL ONE TWO NEW OLD").split()
+CODE_WORDS = ("the a of to and in is it for on with as at by this that from or be are "
+              "cell state unit gate input output step time memory value line word read "
+              "keep each all one two new old first last next small large").split()
+CODE_WIDTH = 40   # comment lines wrap before this column
+
+
+def _code_string(rng) -> str:
+    words = [CODE_STRINGS[k] for k in rng.integers(0, len(CODE_STRINGS), rng.integers(1, 5))]
+    return '"' + " ".join(words) + '"'
+
+
+def _code_expr(rng, depth: int) -> str:
+    r = rng.random()
+    if depth >= 6 or r < 0.2:
+        return CODE_NAMES[rng.integers(len(CODE_NAMES))]
+    if r < 0.3:
+        return str(int(rng.integers(0, 100)))
+    if r < 0.45:
+        return _code_string(rng)
+    # a call: its last argument is often another call, so lines end in runs of ')'
+    args = [_code_expr(rng, depth + 1) for _ in range(int(rng.integers(0, 2)))]
+    args.append(_code_expr(rng, depth + 1) if rng.random() < 0.35 else _code_call(rng, depth + 1))
+    return CODE_FUNCS[rng.integers(len(CODE_FUNCS))] + "(" + ", ".join(args) + ")"
+
+
+def _code_call(rng, depth: int) -> str:
+    if depth >= 6:
+        return CODE_NAMES[rng.integers(len(CODE_NAMES))]
+    args = [_code_expr(rng, depth + 1) for _ in range(int(rng.integers(1, 3)))]
+    return CODE_FUNCS[rng.integers(len(CODE_FUNCS))] + "(" + ", ".join(args) + ")"
+
+
+def _code_comment(rng) -> list[str]:
+    words = [CODE_WORDS[k] for k in rng.integers(0, len(CODE_WORDS), rng.integers(10, 30))]
+    lines, line = [], "#"
+    for w in words:
+        if len(line) + 1 + len(w) >= CODE_WIDTH:
+            lines.append(line)
+            line = "#"
+        line += " " + w
+    lines.append(line)
+    return lines
+
+
+def code_lines(n_lines: int, seed: int) -> list[str]:
+    """``n_lines`` lines of code-like text (no newline characters in them)."""
+    rng = np.random.default_rng(seed)
+    lines: list[str] = []
+    while len(lines) < n_lines:
+        r = rng.random()
+        if r < 0.2:
+            lines.extend(_code_comment(rng))
+        elif r < 0.6:
+            lines.append(CODE_NAMES[rng.integers(len(CODE_NAMES))] + " = " + _code_call(rng, 0))
+        else:
+            lines.append(_code_call(rng, 0))
+    return lines[:n_lines]
+
+
+def code_text(n_lines: int, seed: int) -> str:
+    """Code-like text, each line ended by a newline."""
+    return "".join(line + "\n" for line in code_lines(n_lines, seed))
+
+
+def code_vocabulary() -> list[str]:
+    """Every character ``code_text`` can write, sorted (fixed, so any seed encodes)."""
+    chars = set("\n #\"(),=0123456789")
+    chars |= set("".join(CODE_NAMES + CODE_FUNCS + CODE_WORDS + CODE_STRINGS))
+    return sorted(chars)

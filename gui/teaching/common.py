@@ -1,0 +1,120 @@
+"""What the teaching views share: value -> colour scales and the input's labels per step.
+
+Colours only map numbers the engine computed; nothing here computes LSTM math.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+
+from engine.cell import GATES
+from gui.session_model import SessionModel
+from gui.theme import Palette
+
+POSITIVE = "#b2182b"      # link colours (ColorBrewer RdBu ends): U > 0 red, U < 0 blue
+NEGATIVE = "#2166ac"
+CHOOSABLE = ("c", "h", "f", "i", "o", "g")
+SIGNAL_WORDS = {"c": "cell state C", "h": "output h", "f": "forget gate f", "i": "input gate i",
+                "o": "output gate o", "g": "candidate g"}
+
+
+@dataclass
+class ColourScale:
+    """A value -> colour map: viridis on [0, 1] for the sigmoid gates, a diverging map
+    symmetric about 0 for g, C and h (white-ish at 0, so sign reads at a glance)."""
+
+    name: str
+    lo: float
+    hi: float
+    diverging: bool
+
+    def __post_init__(self) -> None:
+        cmap = pg.colormap.get("CET-D1" if self.diverging else "viridis")
+        self.lut = cmap.getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        """LUT index per value (-1 where the value is NaN: not computed yet)."""
+        v = np.asarray(values, np.float64)
+        span = self.hi - self.lo if self.hi > self.lo else 1.0
+        with np.errstate(invalid="ignore"):
+            k = np.clip(np.round((v - self.lo) / span * 255), 0, 255)
+        return np.where(np.isfinite(v), k, -1).astype(int)
+
+    def rgb(self, value: float) -> tuple[int, int, int] | None:
+        k = int(self.index(np.array([value]))[0])
+        return None if k < 0 else tuple(int(c) for c in self.lut[k])
+
+    def qcolours(self) -> list[QColor]:
+        return [QColor(int(r), int(g), int(b)) for r, g, b in self.lut]
+
+
+def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> ColourScale:
+    """The scale for signal ``name``: a gate's activation range, or +-the 99th percentile of
+    |value| over the whole run (so colours do not change while stepping, and one unit whose C
+    runs far away does not wash out all the others; beyond the range colours saturate)."""
+    w = trace.weights
+    if name in GATES:
+        act = w.cell_activation if name == "g" else w.gate_activation
+        if act.bounded:
+            return ColourScale(name, float(act.lo), float(act.hi), bool(act.lo < 0))
+    m = 1.0
+    if full_values is not None and np.isfinite(full_values).any():
+        m = float(np.nanpercentile(np.abs(full_values), 99))
+        m = m if np.isfinite(m) and m > 0 else 1.0
+    return ColourScale(name, -m, m, True)
+
+
+def vocabulary(model: SessionModel) -> list[str] | None:
+    demo = model.demo
+    return getattr(demo, "vocabulary", None) if demo is not None else None
+
+
+def token_ids(model: SessionModel) -> np.ndarray | None:
+    """(T,) token ids of the current sample, or None for a model that reads vectors."""
+    raw = np.asarray(model.session.x)[model.sample]
+    return raw.astype(int) if raw.ndim == 1 else None
+
+
+def step_labels(model: SessionModel) -> list[str]:
+    """One short label per input position: the token (from the demo's vocabulary, or its id),
+    or the value of a one-feature input, or "x_t" for a vector."""
+    raw = np.asarray(model.session.x)[model.sample]
+    if raw.ndim == 1:
+        vocab = vocabulary(model)
+        out = []
+        for tok in raw.astype(int):
+            if vocab and 0 <= tok < len(vocab):
+                ch = vocab[tok]
+                out.append({" ": "␣", "\n": "⏎", "\t": "⇥"}.get(ch, ch))
+            else:
+                out.append(str(int(tok)))
+        return out
+    if raw.shape[1] == 1:
+        return [f"{float(v):.2f}" for v in raw[:, 0]]
+    return ["x"] * raw.shape[0]
+
+
+def text_of(model: SessionModel) -> str | None:
+    """The input as text when every token is one character of the demo's vocabulary."""
+    ids = token_ids(model)
+    vocab = vocabulary(model)
+    if ids is None or not vocab:
+        return None
+    if any(not 0 <= k < len(vocab) or len(vocab[k]) != 1 for k in ids):
+        # multi-character tokens (the counter's '<pad>' is never in an input): spell ids
+        if any(not 0 <= k < len(vocab) for k in ids):
+            return None
+        return "".join(vocab[k] if len(vocab[k]) == 1 else "·" for k in ids)
+    return "".join(vocab[k] for k in ids)
+
+
+def view_font(palette: Palette, scale: float = 1.0, bold: bool = False) -> QFont:
+    font = QFont()
+    base = palette.font_pt or font.pointSizeF() or 9.0
+    font.setPointSizeF(max(5.0, base * scale))
+    font.setBold(bold)
+    return font

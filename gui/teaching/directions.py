@@ -1,0 +1,266 @@
+"""Both directions of a Bidirectional layer, and the samples of a batch, side by side.
+
+Both views draw units x time heat-maps (one image each, scaled into its box: the cost of a
+repaint does not grow with N or T beyond building one image per map) with the shared cursor
+(docs/architecture.md, "Teaching views"):
+
+* **Both directions**: forward (its cursor moving left to right), backward (its cursor moving
+  from the end), and the merged output the wrapper returns, whose column t is complete only
+  when both directions have read position t. Numbers from ``engine.teaching.both_directions``.
+* **Batch samples**: one map per sample (or one strip of the selected unit per sample), all
+  cut at the same cursor. Numbers from the session's live trace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.teaching import BothDirections, both_directions
+from gui.session_model import SessionModel
+from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, colour_scale, view_font
+from gui.theme import Palette
+
+MAX_SAMPLES = 8
+
+
+def heat_image(values: np.ndarray, scale: ColourScale) -> QImage:
+    """(rows, columns) values as an image, one pixel each; NaN (not read) transparent."""
+    v = np.asarray(values)
+    idx = scale.index(v)
+    rgba = np.zeros(v.shape + (4,), np.uint8)
+    ok = idx >= 0
+    rgba[ok, :3] = scale.lut[idx[ok]]
+    rgba[ok, 3] = 255
+    rgba = np.ascontiguousarray(rgba)
+    rows, cols = v.shape
+    image = QImage(rgba.data, cols, rows, cols * 4, QImage.Format_RGBA8888)
+    return image.copy()                 # own the pixels (rgba goes away)
+
+
+class MapsCanvas(QWidget):
+    """Labelled heat-maps stacked vertically, each with its own cursor line."""
+
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self.view = view
+        self.setMinimumSize(360, 200)
+        self.boxes: list[tuple[str, QRectF, np.ndarray]] = []   # (label, rect, values drawn)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        try:
+            self.paint_on(painter, self.width(), self.height())
+        finally:
+            painter.end()
+
+    def paint_on(self, p: QPainter, width: float, height: float) -> None:
+        pal = self.view.palette
+        p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
+        self.boxes = []
+        maps = self.view.maps()
+        fg = QColor(pal.foreground)
+        font = view_font(pal)
+        fm = QFontMetricsF(font)
+        if isinstance(maps, str):
+            p.setPen(fg)
+            p.setFont(font)
+            p.drawText(QRectF(10, 10, width - 20, height - 20), Qt.TextWordWrap, maps)
+            return
+        left, right = 12.0, 64.0
+        head = fm.height() * 1.4
+        top = fm.height() * 0.6
+        gap = fm.height() * 0.8
+        axis = fm.height() * 1.4
+        weights = [max(m["rows"], 1) ** 0.5 for m in maps]
+        avail = height - top - axis - len(maps) * (head + gap)
+        y = top
+        steps = self.view.model.steps
+        box_w = width - left - right
+        for m, w in zip(maps, weights, strict=True):
+            h = max(14.0, avail * w / sum(weights))
+            p.setFont(view_font(pal, bold=True))
+            p.setPen(fg)
+            p.drawText(QPointF(left, y + fm.ascent()), m["title"])
+            rect = QRectF(left, y + head, box_w, h)
+            values = m["values"]                       # (rows, T)
+            p.setPen(QPen(QColor(pal.grid), 1))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(rect)
+            p.drawImage(rect, heat_image(values, m["scale"]))
+            self.boxes.append((m["title"], rect, values))
+            p.setFont(view_font(pal, 0.85))
+            p.setPen(fg)
+            p.drawText(QPointF(rect.right() + 6, rect.top() + fm.ascent()), m.get("rows_label", ""))
+            for pos, colour in m.get("cursors", []):
+                if pos is None or steps == 0:
+                    continue
+                x = rect.left() + (pos + 0.5) * rect.width() / steps
+                p.setPen(QPen(QColor(colour or pal.cursor), 2.0))
+                p.drawLine(QPointF(x, rect.top() - 3), QPointF(x, rect.bottom() + 3))
+            y = rect.bottom() + gap
+        # the shared time axis under the last map
+        p.setPen(fg)
+        p.setFont(view_font(pal, 0.85))
+        every = max(1, int(steps / max(box_w / (fm.horizontalAdvance("0000") * 1.6), 1)))
+        every = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 10 ** 9) if s >= every)
+        for t in range(0, steps, every):
+            x = left + (t + 0.5) * box_w / steps
+            p.drawText(QRectF(x - 30, y - gap + 2, 60, fm.height()), Qt.AlignHCenter | Qt.AlignTop, str(t))
+        p.drawText(QRectF(left, y - gap + fm.height(), box_w, fm.height()), Qt.AlignHCenter,
+                   "input position t")
+
+
+class _MapsView(QWidget):
+    """A signal chooser over a MapsCanvas; subclasses say which maps."""
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.palette = palette
+        self.signal = "c"
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.bar = QHBoxLayout()
+        self.bar.addWidget(QLabel("colour:"))
+        self.signal_combo = QComboBox()
+        for name in CHOOSABLE:
+            self.signal_combo.addItem(SIGNAL_WORDS[name], name)
+        self.signal_combo.currentIndexChanged.connect(
+            lambda i: self.set_signal(self.signal_combo.itemData(i)))
+        self.bar.addWidget(self.signal_combo)
+        layout.addLayout(self.bar)
+        self.canvas = MapsCanvas(self)
+        layout.addWidget(self.canvas, 1)
+        model.runChanged.connect(self.rebuild)
+        model.positionChanged.connect(lambda t: self.canvas.update())
+        model.selectionChanged.connect(lambda *_: self.canvas.update())
+
+    def rebuild(self) -> None:
+        self.canvas.update()
+
+    def set_signal(self, name: str) -> None:
+        if name in CHOOSABLE and name != self.signal:
+            self.signal = name
+            index = self.signal_combo.findData(name)
+            if index != self.signal_combo.currentIndex():
+                self.signal_combo.setCurrentIndex(index)
+            self.rebuild()
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.canvas.update()
+
+    def maps(self) -> list[dict] | str:
+        raise NotImplementedError
+
+
+class DirectionsView(_MapsView):
+    """Forward and backward directions of a Bidirectional layer, and the merged output."""
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        self._both: BothDirections | None | bool = False
+        super().__init__(model, palette, parent)
+        self.bar.addStretch(1)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self._both = False
+        super().rebuild()
+
+    def both(self) -> BothDirections | None:
+        if self._both is False:
+            self._both = both_directions(self.model.session) if self.model.ready else None
+        return self._both  # type: ignore[return-value]
+
+    def maps(self) -> list[dict] | str:
+        if not self.model.ready:
+            return "no model loaded"
+        both = self.both()
+        if both is None:
+            return (f"Layer {self.model.session.info.name} is a plain LSTM that reads one way. "
+                    "This view shows a Bidirectional layer's two directions together: open a "
+                    "model with one and choose its forward or backward layer.")
+        sample = self.model.sample
+        k = self.model.t                    # both directions have taken k steps
+        steps = both.forward.steps
+        fwd_read, bwd_read = both.read(k)
+        out = []
+        for label, trace, read, cursor in (
+                ("forward: reads left to right →", both.forward, fwd_read, k - 1 if k else None),
+                ("backward: reads right to left ←", both.backward, bwd_read, steps - k if k else None)):
+            full = trace.signal(self.signal)[sample]                     # (T, N)
+            shown = np.where(read[:, None], full, np.nan).T              # (N, T)
+            out.append({"title": f"{both.name} {label} · {SIGNAL_WORDS[self.signal]}",
+                        "values": shown, "scale": colour_scale(self.signal, trace, full),
+                        "rows": trace.units, "rows_label": f"{trace.units} units",
+                        "cursors": [(cursor, None)]})
+        merged = both.merged[sample]
+        mode = both.merge_mode or "none (two outputs)"
+        if both.sequences:
+            read = fwd_read & bwd_read                                   # both have read t
+            shown = np.where(read[:, None], merged, np.nan).T
+            note = "column t is complete once both directions have read t"
+        else:
+            shown = np.full((merged.shape[-1], steps), np.nan, np.float32)
+            if k == steps:
+                shown[:, -1] = merged
+            note = "one vector, after both directions have read everything"
+        scale = ColourScale("h", -1.0, 1.0, True)
+        m = float(np.nanmax(np.abs(merged))) if np.isfinite(merged).any() else 1.0
+        scale = ColourScale("h", -max(m, 1e-6), max(m, 1e-6), True)
+        out.append({"title": f"merged output (merge_mode={mode}): {note}", "values": shown,
+                    "scale": scale, "rows": shown.shape[0],
+                    "rows_label": f"{shown.shape[0]} values",
+                    "cursors": [(k - 1 if k else None, None), (steps - k if k else None, None)]})
+        return out
+
+
+class SamplesView(_MapsView):
+    """Every sample of the batch (up to eight) with one cursor: all units, or one unit each."""
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(model, palette, parent)
+        self.mode = "units"
+        self.bar.addWidget(QLabel("  show:"))
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("all units of each sample", "units")
+        self.mode_combo.addItem("the selected unit in every sample", "unit")
+        self.mode_combo.currentIndexChanged.connect(lambda i: self.set_mode(self.mode_combo.itemData(i)))
+        self.bar.addWidget(self.mode_combo)
+        self.bar.addStretch(1)
+        self.rebuild()
+
+    def set_mode(self, mode: str) -> None:
+        if mode in ("units", "unit"):
+            self.mode = mode
+            index = self.mode_combo.findData(mode)
+            if index != self.mode_combo.currentIndex():
+                self.mode_combo.setCurrentIndex(index)
+            self.canvas.update()
+
+    def maps(self) -> list[dict] | str:
+        if not self.model.ready:
+            return "no model loaded"
+        session = self.model.session
+        if session.batch < 2:
+            return ("The input holds one sample. Feed a batch (B, T, D) — an .npy with several "
+                    "sequences — to see its samples side by side, all at the same step.")
+        live = self.model.live().signal(self.signal)                    # (B, T, N)
+        full = self.model.full().signal(self.signal)
+        scale = colour_scale(self.signal, session.trace, full)
+        cursor = session.cursor
+        count = min(session.batch, MAX_SAMPLES)
+        note = "" if session.batch <= MAX_SAMPLES else f" (first {MAX_SAMPLES} of {session.batch})"
+        if self.mode == "unit":
+            unit = max(self.model.selected_unit, 0)
+            strip = live[:count, :, unit]                                # (S, T)
+            return [{"title": f"unit {unit}'s {SIGNAL_WORDS[self.signal]} in each sample{note} — "
+                              "rows are samples", "values": strip, "scale": scale, "rows": count,
+                     "rows_label": f"{count} samples", "cursors": [(cursor, None)]}]
+        return [{"title": f"sample {b} · {SIGNAL_WORDS[self.signal]}" + (note if b == 0 else ""),
+                 "values": live[b].T, "scale": scale, "rows": session.units,
+                 "rows_label": f"{session.units} units", "cursors": [(cursor, None)]}
+                for b in range(count)]

@@ -1,0 +1,666 @@
+"""The unrolled view: the textbook picture of an LSTM layer, drawn from the real model.
+
+Columns are input positions t (the input token or value under each); every column holds the N
+units of the layer as N small cells stacked vertically, filled with one signal's colour. A step
+fills one whole column. Between consecutive columns, lines from every unit's h at t-1 to the
+units reading it at t show the coupling through U (each unit's strongest links; all links of a
+hovered cell). x_t's spine runs up through its column into every cell. "The wrong picture"
+draws beside it the two common misreadings with one sentence each on why they are wrong.
+
+Drawing is one QPainter pass over the visible columns only (docs/architecture.md, "Teaching
+views"): a step repaints a window of columns, so its cost does not grow with T. Numbers come
+from the session's live trace and ``engine.teaching``; this module only draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import ScopeError
+from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
+from gui.session_model import SessionModel
+from gui.teaching.common import (
+    CHOOSABLE,
+    NEGATIVE,
+    POSITIVE,
+    SIGNAL_WORDS,
+    ColourScale,
+    colour_scale,
+    step_labels,
+    view_font,
+)
+from gui.theme import SIGNAL_SHORT, Palette
+
+MAX_ROWS = 64           # more units than this: a window of units around the selection
+LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
+WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
+MAX_COLUMNS = 14        # more would leave no room between columns for the links
+CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
+NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
+
+
+@dataclass
+class Geometry:
+    """Where everything of one paint goes (also used to hit-test the mouse)."""
+
+    left: float
+    top: float
+    cell_w: float
+    cell_h: float
+    pitch: float
+    first: int            # first input position drawn
+    columns: int
+    rows: np.ndarray      # unit shown in each row, top to bottom
+    truth_width: float
+
+    def cell_rect(self, position: int, row: int) -> QRectF:
+        x = self.left + (position - self.first) * self.pitch
+        y = self.top + row * self.cell_h
+        return QRectF(x, y + 0.1 * self.cell_h, self.cell_w, 0.8 * self.cell_h)
+
+    def hit(self, x: float, y: float) -> tuple[int, int] | None:
+        """(unit, position) under a point, or None."""
+        col = int((x - self.left) // self.pitch)
+        if not 0 <= col < self.columns or x - self.left - col * self.pitch > self.cell_w:
+            return None
+        row = int((y - self.top) // self.cell_h)
+        if not 0 <= row < len(self.rows):
+            return None
+        return int(self.rows[row]), self.first + col
+
+
+class UnrolledCanvas(QWidget):
+    """The painted picture; the exported figure is this widget."""
+
+    hovered = Signal(str)
+
+    def __init__(self, view: UnrolledView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.setMouseTracking(True)
+        self.setMinimumSize(360, 220)
+        self.geometry_: Geometry | None = None
+        self.hover: tuple[int, int] | None = None
+        self.drawn_links: list[tuple[int, int, int, float]] = []   # (from unit, to unit, to t, U)
+        self.drawn_cells: dict[tuple[int, int], QColor] = {}       # (unit, t) -> fill
+
+    # --- geometry ----------------------------------------------------------------------------
+    def layout_for(self, width: float, height: float) -> Geometry | None:
+        v = self.view
+        model = v.model
+        if not model.ready:
+            return None
+        session = model.session
+        steps = session.steps
+        rows = v.shown_units()
+        truth_width = width * (1 - WRONG_SHARE) if v.wrong else width
+        fm = QFontMetricsF(view_font(v.palette))
+        left = fm.horizontalAdvance("unit 000") + 14
+        top = 3.6 * fm.height() + 8
+        bottom = 3.4 * fm.height() + 10
+        right = fm.horizontalAdvance("-0.00") + 34
+        cell_h = float(np.clip((height - top - bottom) / max(len(rows), 1), 3.0, 56.0))
+        cell_w = float(np.clip(cell_h * 1.3, 12.0, 52.0))
+        pitch = cell_w + float(np.clip(cell_w * 1.8, 30.0, 80.0))
+        pitch = max(pitch, (truth_width - left - right) / MAX_COLUMNS)   # room for the links
+        columns = int(max(1, min(steps, (truth_width - left - right + pitch - cell_w) // pitch)))
+        cursor = session.cursor
+        if session.backward:      # the cursor walks right to left: keep room to its left
+            anchor = steps - 1 if cursor is None else cursor
+            first = anchor - 2
+        else:
+            anchor = 0 if cursor is None else cursor
+            first = anchor - columns + 3
+        first = int(max(0, min(first, steps - columns)))
+        return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
+
+    # --- painting ----------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        try:
+            self.paint_on(painter, self.width(), self.height())
+        finally:
+            painter.end()
+
+    def paint_on(self, p: QPainter, width: float, height: float) -> None:
+        v = self.view
+        pal = v.palette
+        p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
+        self.drawn_links, self.drawn_cells = [], {}
+        geo = self.layout_for(width, height)
+        self.geometry_ = geo
+        if geo is None:
+            p.setPen(QColor(pal.foreground))
+            p.drawText(QRectF(0, 0, width, height), Qt.AlignCenter, "no model loaded")
+            return
+        p.setRenderHint(QPainter.Antialiasing, True)
+        p.setRenderHint(QPainter.TextAntialiasing, True)
+        self._paint_truth(p, geo, height)
+        if v.wrong:
+            self._paint_wrong(p, QRectF(geo.truth_width + 8, 0, width - geo.truth_width - 8, height))
+
+    def _paint_truth(self, p: QPainter, geo: Geometry, height: float) -> None:
+        v = self.view
+        pal, session = v.palette, v.model.session
+        fg = QColor(pal.foreground)
+        muted = QColor(pal.foreground)
+        muted.setAlpha(120)
+        font = view_font(pal)
+        small = view_font(pal, 0.85)
+        fm = QFontMetricsF(font)
+        n = session.units
+        values = v.values()                       # (T, N) live, NaN where not read yet
+        scale = v.scale
+        lut = scale.qcolours()
+        idx = scale.index(values[geo.first:geo.first + geo.columns][:, geo.rows])   # (cols, rows)
+        known = session.known()
+        cursor = session.cursor
+        # title
+        p.setFont(view_font(pal, 1.1, bold=True))
+        p.setPen(fg)
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
+        title = (f"LSTM(units={n}) unrolled over time: {n} cells in every column, coupled "
+                 f"through U {shape}")
+        bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
+        if bold.horizontalAdvance(title) > geo.truth_width - 12:
+            title = f"LSTM(units={n}): {n} cells per column, coupled through U {shape}"
+        p.drawText(QPointF(6, fm.ascent() + 4), bold.elidedText(title, Qt.ElideRight, geo.truth_width - 12))
+        p.setFont(small)
+        p.setPen(muted)
+        rows_note = "" if len(geo.rows) == n else \
+            f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} (a window around the selected unit)"
+        p.drawText(QPointF(6, fm.ascent() + fm.height() + 6),
+                   f"layer {session.info.name}, {direction} · colour: {SIGNAL_WORDS[v.signal]}"
+                   f"{rows_note}")
+        # x spines (under the cells): x_t enters every cell of its column
+        bottom_y = geo.top + len(geo.rows) * geo.cell_h
+        crowded = len(geo.rows) > CROWDED
+        p.setPen(QPen(muted, 1.0 if crowded else 1.6))
+        spines = []
+        for col in range(geo.columns):
+            t = geo.first + col
+            cx = geo.left + col * geo.pitch + geo.cell_w / 2
+            if known.start <= t < known.stop:
+                spines += [QPointF(cx, bottom_y + fm.height() * 0.9), QPointF(cx, geo.top + geo.cell_h / 2)]
+        p.drawLines(spines)
+        for k in range(0, len(spines), 2):
+            _arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
+        # links through U between consecutive read columns
+        self._paint_links(p, geo, known)
+        # cells
+        empty = QColor(pal.foreground)
+        empty.setAlpha(28)
+        numbers = geo.cell_h >= 26 and geo.cell_w >= fm.horizontalAdvance("+0.00") * 0.85 + 4
+        p.setFont(view_font(pal, 0.8))
+        p.setPen(Qt.NoPen)
+        for col in range(geo.columns):
+            t = geo.first + col
+            for row in range(len(geo.rows)):
+                rect = geo.cell_rect(t, row)
+                k = int(idx[col, row])
+                if k < 0:
+                    p.setBrush(Qt.NoBrush)
+                    p.setPen(QPen(empty, 1))
+                    p.drawRect(rect)
+                    p.setPen(Qt.NoPen)
+                else:
+                    p.fillRect(rect, lut[k])
+                    self.drawn_cells[(int(geo.rows[row]), t)] = lut[k]
+                    if numbers:
+                        p.setPen(QColor("#ffffff" if _dark(lut[k]) else "#000000"))
+                        p.drawText(rect, Qt.AlignCenter, f"{values[t, geo.rows[row]]:+.2f}")
+                        p.setPen(Qt.NoPen)
+        # selection and cursor
+        sel = v.model.selected_unit
+        rows_of = {int(u): r for r, u in enumerate(geo.rows)}
+        if sel in rows_of:
+            y = geo.top + rows_of[sel] * geo.cell_h
+            pen = QPen(QColor(pal.selection), float(np.clip(geo.cell_h * 0.08, 1.5, 3.0)))
+            p.setPen(pen)
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(geo.left - 4, y, geo.columns * geo.pitch - (geo.pitch - geo.cell_w) + 8,
+                              geo.cell_h))
+        if cursor is not None and geo.first <= cursor < geo.first + geo.columns:
+            x = geo.left + (cursor - geo.first) * geo.pitch
+            p.setPen(QPen(QColor(pal.cursor), 2.4))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(QRectF(x - 3, geo.top - 3, geo.cell_w + 6, len(geo.rows) * geo.cell_h + 6))
+        # row labels
+        p.setFont(small)
+        p.setPen(fg)
+        every = max(1, int(np.ceil(fm.height() * 0.9 / geo.cell_h)))
+        sel_row = rows_of.get(sel, -10 ** 6)
+        for row, unit in enumerate(geo.rows):
+            if (row % every == 0 and abs(row - sel_row) >= every) or unit == sel:
+                y = geo.top + (row + 0.5) * geo.cell_h
+                p.drawText(QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
+                           Qt.AlignRight | Qt.AlignVCenter, f"unit {unit}")
+        # column labels: t above, input under
+        labels = v.labels()
+        every_t = max(1, int(np.ceil(fm.horizontalAdvance("t=000") / geo.pitch)))
+        for col in range(geo.columns):
+            t = geo.first + col
+            cx = geo.left + col * geo.pitch + geo.cell_w / 2
+            if col % every_t == 0 or t == cursor:
+                p.setPen(QColor(pal.cursor) if t == cursor else fg)
+                p.drawText(QRectF(cx - geo.pitch / 2, geo.top - fm.height() - 4, geo.pitch, fm.height()),
+                           Qt.AlignCenter, f"t={t}")
+            p.setPen(fg if known.start <= t < known.stop else muted)
+            p.setFont(font)
+            p.drawText(QRectF(cx - geo.pitch / 2, bottom_y + fm.height(), geo.pitch, fm.height() * 1.2),
+                       Qt.AlignCenter, labels[t] if t < len(labels) else "")
+            p.setFont(small)
+        p.setPen(muted)
+        p.drawText(QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2),
+                   Qt.AlignRight | Qt.AlignVCenter, "x_t")
+        # legend
+        k = v.k
+        legend = (f"lines: U from h_t−1 of a unit (left) to the units reading it (right) — "
+                  f"{'red U > 0, blue U < 0, ' if k else ''}thicker = larger |U|; "
+                  f"{k} strongest per unit (self-links not drawn); hover a cell for all its links")
+        p.drawText(QRectF(6, bottom_y + 2.3 * fm.height(), geo.truth_width - 12, fm.height() * 2.2),
+                   Qt.TextWordWrap, legend)
+        self._paint_colour_bar(p, geo, scale, fm)
+
+    def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
+        """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
+        thickness class (a handful of drawLines calls; endpoints computed with numpy)."""
+        v = self.view
+        session = v.model.session
+        links = v.links()
+        n = session.units
+        row_of = np.full(n, -1)
+        row_of[geo.rows] = np.arange(len(geo.rows))
+        step = 1 if session.backward else -1              # where the previous step's column is
+        cursor = session.cursor
+        hovered = self.hover
+        max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
+        first_read = session.steps - 1 if session.backward else 0
+        # many units: links only into the columns nearest the cursor (thousands of long
+        # strokes cost more than everything else of a step, and hide the cells besides)
+        near = None if len(geo.rows) <= CROWDED else NEAR_COLUMNS
+        groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []   # (src, dst, value, t)
+
+        def drawable(t: int) -> bool:
+            return (known.start <= t < known.stop and t != first_read
+                    and geo.first <= t + step < geo.first + geo.columns
+                    and geo.first <= t < geo.first + geo.columns)
+        if links is not None:
+            src = links.source.ravel()
+            dst = np.repeat(np.arange(n), links.source.shape[1])
+            val = links.value.ravel()
+            for col in range(geo.columns):
+                t = geo.first + col
+                if drawable(t) and (near is None or cursor is None or abs(t - cursor) < near):
+                    groups.append((src, dst, val, t))
+        if hovered is not None and drawable(hovered[1]):
+            unit, t = hovered
+            column = v.incoming(unit)
+            if column is not None:
+                others = np.array([u for u in range(n) if u != unit], int)
+                groups.append((others, np.full(len(others), unit), column[others], t))
+        lines: dict[tuple[bool, int, bool], list[QLineF]] = {}
+        for src, dst, val, t in groups:
+            ok = (row_of[src] >= 0) & (row_of[dst] >= 0)
+            src, dst, val = src[ok], dst[ok], val[ok]
+            x_prev = geo.left + (t + step - geo.first) * geo.pitch
+            x_here = geo.left + (t - geo.first) * geo.pitch
+            if session.backward:
+                x0, x1 = x_prev, x_here + geo.cell_w
+            else:
+                x0, x1 = x_prev + geo.cell_w, x_here
+            y0 = geo.top + (row_of[src] + 0.5) * geo.cell_h
+            y1 = geo.top + (row_of[dst] + 0.5) * geo.cell_h
+            level = np.minimum(LINK_WIDTHS - 1, (np.abs(val) / max_abs * LINK_WIDTHS).astype(int))
+            # links into the cursor's (or the hovered) column stand out; older ones recede
+            front = t == cursor or (hovered is not None and t == hovered[1])
+            for a, b, yy0, yy1, value, lv in zip(src.tolist(), dst.tolist(), y0.tolist(), y1.tolist(),
+                                                 val.tolist(), level.tolist(), strict=True):
+                lines.setdefault((value >= 0, lv, front), []).append(QLineF(x0, yy0, x1, yy1))
+                self.drawn_links.append((a, b, t, value))
+        crowd = min(1.0, (12.0 / max(len(geo.rows), 1)) ** 0.5)   # many units: fainter lines
+        base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
+        # smoothing wide translucent strokes is slow: on screen only for a few units, always
+        # in an exported figure (the print palette asks for it)
+        p.setRenderHint(QPainter.Antialiasing, v.palette.antialias or len(geo.rows) <= CROWDED)
+        for (positive, level, front), batch in sorted(lines.items(), key=lambda kv: kv[0][2]):
+            colour = QColor(POSITIVE if positive else NEGATIVE)
+            alpha = (150 + 20 * level // 2) * (1.0 if front else 0.45 * crowd + 0.1)
+            colour.setAlpha(int(min(255, alpha)))
+            # wide strokes are slow to rasterise: a crowded picture says |U| with 1-2 px lines
+            width = (1.0 + (level >= 3)) if crowd < 1.0 else base * (0.7 + 0.8 * level)
+            pen = QPen(colour, width)
+            pen.setCapStyle(Qt.FlatCap)
+            p.setPen(pen)
+            p.drawLines(batch)
+        p.setRenderHint(QPainter.Antialiasing, True)
+
+    def _paint_colour_bar(self, p: QPainter, geo: Geometry, scale: ColourScale, fm: QFontMetricsF) -> None:
+        pal = self.view.palette
+        x = geo.left + geo.columns * geo.pitch - (geo.pitch - geo.cell_w) + 16
+        h = min(len(geo.rows) * geo.cell_h, 260)
+        top = geo.top
+        grad = QLinearGradient(0, top + h, 0, top)
+        colours = scale.qcolours()
+        for k in range(0, 256, 32):
+            grad.setColorAt(k / 255, colours[k])
+        grad.setColorAt(1.0, colours[255])
+        rect = QRectF(x, top, 12, h)
+        p.fillRect(rect, grad)
+        p.setPen(QPen(QColor(pal.foreground), 0.8))
+        p.setBrush(Qt.NoBrush)
+        p.drawRect(rect)
+        p.setFont(view_font(pal, 0.85))
+        p.drawText(QPointF(x + 16, top + fm.ascent() * 0.8), f"{scale.hi:.2g}")
+        p.drawText(QPointF(x + 16, top + h), f"{scale.lo:.2g}")
+        if scale.diverging and scale.lo < 0 < scale.hi:
+            p.drawText(QPointF(x + 16, top + h / 2 + fm.ascent() / 3), "0")
+        p.drawText(QPointF(x - 2, top + h + fm.height() + 2), SIGNAL_SHORT.get(self.view.signal, ""))
+
+    # --- the wrong pictures --------------------------------------------------------------------
+    def _paint_wrong(self, p: QPainter, area: QRectF) -> None:
+        v = self.view
+        pal = v.palette
+        session = v.model.session
+        n, steps = session.units, session.steps
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        bad = QColor("#c0392b")
+        fg = QColor(pal.foreground)
+        box = QColor(pal.foreground)
+        box.setAlpha(40)
+        fm = QFontMetricsF(view_font(pal))
+        half = area.height() / 2
+        p.setPen(QPen(QColor(pal.grid), 1))
+        p.drawLine(QPointF(area.left() - 4, 6), QPointF(area.left() - 4, area.height() - 6))
+        # A: one cell unrolled N times
+        a = QRectF(area.left(), area.top() + 4, area.width() - 6, half - 8)
+        p.setFont(view_font(pal, 1.1, bold=True))
+        p.setPen(bad)
+        p.drawText(QPointF(a.left(), a.top() + fm.ascent()), "✗ the wrong picture: “units = time steps”")
+        shown = min(n, 5)
+        bw = min(58.0, (a.width() - 40) / (shown + 1.4))
+        bh = bw * 0.62
+        y = a.top() + 2.2 * fm.height()
+        p.setFont(view_font(pal, 0.85))
+        for k in range(shown + 1):
+            x = a.left() + 6 + k * bw * 1.3 + (bw * 0.35 if k == shown else 0)
+            label = f"unit {k}" if k < shown else f"unit {n - 1}"
+            if k == shown and n > shown:
+                p.setPen(fg)
+                p.drawText(QPointF(x - bw * 0.5, y + bh / 2 + fm.ascent() / 3), "…")
+            elif k == shown:
+                break
+            p.setPen(QPen(fg, 1.2))
+            p.setBrush(box)
+            p.drawRoundedRect(QRectF(x, y, bw, bh), 5, 5)
+            p.drawText(QRectF(x, y, bw, bh), Qt.AlignCenter, label)
+            p.drawText(QRectF(x, y + bh + 3, bw, fm.height()), Qt.AlignCenter, f"x_{k if k < shown else n - 1}?")
+            if k > 0 and not (k == shown and n > shown):
+                _arrow(p, QPointF(x - bw * 0.3, y + bh / 2), QPointF(x, y + bh / 2), fg)
+        p.setFont(view_font(pal))
+        p.setPen(fg)
+        text_a = (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
+                  f"exist at every step and read each other. The number of steps is the input's "
+                  f"length (T = {steps}), not units.")
+        p.drawText(QRectF(a.left(), y + bh + fm.height() + 8, a.width(), a.bottom() - y - bh - fm.height()),
+                   Qt.TextWordWrap, text_a)
+        # B: N independent copies
+        b = QRectF(area.left(), area.top() + half + 4, area.width() - 6, half - 8)
+        p.setPen(QPen(QColor(pal.grid), 1))
+        p.drawLine(QPointF(b.left(), b.top() - 4), QPointF(b.right(), b.top() - 4))
+        p.setFont(view_font(pal, 1.1, bold=True))
+        p.setPen(bad)
+        p.drawText(QPointF(b.left(), b.top() + fm.ascent() + 2), "✗ the wrong picture: “independent copies”")
+        rows, cols = min(n, 4), 4
+        cw = min(34.0, (b.width() - 30) / (cols * 2.2))
+        ch = cw * 0.6
+        y0 = b.top() + 2.0 * fm.height()
+        p.setFont(view_font(pal, 0.85))
+        for r in range(rows):
+            for c in range(cols):
+                x = b.left() + 50 + c * cw * 2.2
+                yy = y0 + r * ch * 1.5
+                p.setPen(QPen(fg, 1.0))
+                p.setBrush(box)
+                p.drawRect(QRectF(x, yy, cw, ch))
+                if c > 0:
+                    _arrow(p, QPointF(x - cw * 1.2, yy + ch / 2), QPointF(x, yy + ch / 2), fg)
+            p.setPen(fg)
+            unit = r if r < rows - 1 or n == rows else n - 1
+            p.drawText(QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), Qt.AlignRight | Qt.AlignVCenter,
+                       f"unit {unit}")
+            if unit != r:                                # units left out between the rows
+                p.drawText(QRectF(b.left(), y0 + r * ch * 1.5 - ch * 0.75, 46, ch * 0.9),
+                           Qt.AlignRight | Qt.AlignVCenter, "⋮")
+        p.setFont(view_font(pal))
+        p.setPen(fg)
+        effect = v.effect()
+        if effect is None:
+            measured = "the decouple what-if could not be run for this layer."
+        elif not np.isfinite(effect.max_abs):
+            measured = "the decouple what-if gave no finite numbers on this input."
+        else:
+            measured = "the decouple what-if measures it: " + effect.sentence() + " on this input."
+        text_b = (f"Why it is wrong: U is {shape}: each unit's four gates read all {n} entries "
+                  f"of h_t−1, not only its own. Its off-diagonal entries link every unit to every "
+                  f"other; remove them and the run changes — {measured}")
+        ytext = y0 + rows * ch * 1.5 + 6
+        p.drawText(QRectF(b.left(), ytext, b.width(), b.bottom() - ytext), Qt.TextWordWrap, text_b)
+
+    # --- mouse -------------------------------------------------------------------------------
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        geo = self.geometry_
+        hit = geo.hit(event.position().x(), event.position().y()) if geo is not None else None
+        if hit != self.hover:
+            self.hover = hit
+            self.update()
+            if hit is not None:
+                self.hovered.emit(self.view.describe(*hit))
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        if self.hover is not None:
+            self.hover = None
+            self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        geo = self.geometry_
+        if geo is None or event.button() != Qt.LeftButton:
+            return
+        hit = geo.hit(event.position().x(), event.position().y())
+        if hit is not None:
+            self.view.model.select(*hit)
+
+
+def _dark(colour: QColor) -> bool:
+    return 0.299 * colour.red() + 0.587 * colour.green() + 0.114 * colour.blue() < 128
+
+
+def _arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor) -> None:
+    p.setPen(QPen(colour, 1.2))
+    p.drawLine(a, b)
+    d = b - a
+    length = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
+    _arrow_head(p, b, QPointF(d.x() / length, d.y() / length), 5, colour)
+
+
+def _arrow_head(p: QPainter, tip: QPointF, direction: QPointF, size: float, colour: QColor) -> None:
+    nx, ny = -direction.y(), direction.x()
+    back = QPointF(tip.x() - direction.x() * size, tip.y() - direction.y() * size)
+    poly = QPolygonF([tip, QPointF(back.x() + nx * size * 0.5, back.y() + ny * size * 0.5),
+                      QPointF(back.x() - nx * size * 0.5, back.y() - ny * size * 0.5)])
+    p.save()
+    p.setPen(Qt.NoPen)
+    p.setBrush(colour)
+    p.drawPolygon(poly)
+    p.restore()
+
+
+class UnrolledView(QWidget):
+    """Controls (signal, links per unit, the wrong picture) over the painted canvas."""
+
+    hovered = Signal(str)
+
+    def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.palette = palette
+        self.signal = "c"
+        self.k = 2
+        self.wrong = False
+        self._links: Links | None = None
+        self._links_key: tuple | None = None
+        self._effect: DecoupleEffect | None | bool = False   # False: not measured for this run
+        self._labels: list[str] | None = None
+        self.scale = ColourScale("c", -1.0, 1.0, True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("colour:"))
+        self.signal_combo = QComboBox()
+        for name in CHOOSABLE:
+            self.signal_combo.addItem(SIGNAL_WORDS[name], name)
+        self.signal_combo.setToolTip("Which signal fills the cells")
+        self.signal_combo.currentIndexChanged.connect(
+            lambda i: self.set_signal(self.signal_combo.itemData(i)))
+        bar.addWidget(self.signal_combo)
+        bar.addWidget(QLabel("  links per unit:"))
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(0, 8)
+        self.k_spin.setValue(self.k)
+        self.k_spin.setToolTip("How many of each unit's strongest incoming links through U to draw")
+        self.k_spin.valueChanged.connect(self.set_k)
+        bar.addWidget(self.k_spin)
+        self.wrong_box = QCheckBox("the wrong picture")
+        self.wrong_box.setToolTip("Draw beside it the two common misreadings of LSTM(units=N), "
+                                  "each with why it is wrong for this model")
+        self.wrong_box.toggled.connect(self.set_wrong)
+        bar.addWidget(self.wrong_box)
+        bar.addStretch(1)
+        layout.addLayout(bar)
+        self.canvas = UnrolledCanvas(self)
+        self.canvas.hovered.connect(self.hovered)
+        layout.addWidget(self.canvas, 1)
+        self.info = QLabel(" ")
+        layout.addWidget(self.info)
+        self.canvas.hovered.connect(self.info.setText)
+        model.runChanged.connect(self.rebuild)
+        model.positionChanged.connect(self.on_position)
+        model.selectionChanged.connect(lambda *_: self.canvas.update())
+        self.rebuild()
+
+    # --- state -------------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        self._links_key = None
+        self._effect = False
+        self._labels = None
+        self._rescale()
+        self.canvas.update()
+
+    def _rescale(self) -> None:
+        if not self.model.ready:
+            return
+        session = self.model.session
+        full = session.full().signal(self.signal)[self.model.sample] if self.signal in ("c", "h") else None
+        self.scale = colour_scale(self.signal, session.trace, full)
+
+    def on_position(self, t: int) -> None:
+        self.canvas.update()          # a no-op while the dock is closed
+
+    def set_signal(self, name: str) -> None:
+        if name in CHOOSABLE and name != self.signal:
+            self.signal = name
+            self._links_key = None
+            index = self.signal_combo.findData(name)
+            if index >= 0 and index != self.signal_combo.currentIndex():
+                self.signal_combo.setCurrentIndex(index)
+            self._rescale()
+            self.canvas.update()
+
+    def set_k(self, k: int) -> None:
+        self.k = int(k)
+        self._links_key = None
+        if self.k_spin.value() != k:
+            self.k_spin.setValue(k)
+        self.canvas.update()
+
+    def set_wrong(self, on: bool) -> None:
+        self.wrong = bool(on)
+        if self.wrong_box.isChecked() != self.wrong:
+            self.wrong_box.setChecked(self.wrong)
+        self.canvas.update()
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.canvas.update()
+
+    # --- what the canvas reads ---------------------------------------------------------------
+    def shown_units(self) -> np.ndarray:
+        n = self.model.units
+        if n <= MAX_ROWS:
+            return np.arange(n)
+        centre = self.model.selected_unit if self.model.selected_unit >= 0 else 0
+        start = int(min(max(centre - MAX_ROWS // 2, 0), n - MAX_ROWS))
+        return np.arange(start, start + MAX_ROWS)
+
+    def values(self) -> np.ndarray:
+        """(T, N) the chosen signal of the current sample, NaN where not read (the engine's)."""
+        return self.model.live().signal(self.signal)[self.model.sample]
+
+    def links(self) -> Links | None:
+        if not self.model.ready or self.k <= 0:
+            return None
+        weights = self.model.session.info.weights
+        key = (id(weights), self.signal, self.k)
+        if key != self._links_key:
+            try:
+                self._links = top_links(weights, self.signal, self.k)
+            except ScopeError:
+                self._links = None
+            self._links_key = key
+        return self._links
+
+    def incoming(self, unit: int) -> np.ndarray | None:
+        """Every link into ``unit`` (for hover), from U (cached per layer and signal)."""
+        weights = self.model.session.info.weights
+        key = (id(weights), self.signal)
+        if getattr(self, "_matrix_key", None) != key:
+            try:
+                self._matrix = link_matrix(weights, self.signal)
+            except ScopeError:
+                self._matrix = None
+            self._matrix_key = key
+        return None if self._matrix is None else self._matrix[:, unit]
+
+    def effect(self) -> DecoupleEffect | None:
+        if self._effect is False:
+            try:
+                with np.errstate(all="ignore"):
+                    self._effect = decouple_effect(self.model.session)
+            except ScopeError:
+                self._effect = None
+        return self._effect  # type: ignore[return-value]
+
+    def labels(self) -> list[str]:
+        if self._labels is None:
+            self._labels = step_labels(self.model)
+        return self._labels
+
+    def describe(self, unit: int, position: int) -> str:
+        v = self.model.value(self.signal, unit, position)
+        shown = "not read yet" if not np.isfinite(v) else f"{v:+.4f}"
+        return (f"unit {unit} · t = {position} · {SIGNAL_WORDS[self.signal]} {shown} · "
+                f"lines: all of U's links into unit {unit}")

@@ -1,0 +1,107 @@
+"""The stepper's fast and general paths against the written spec, ``cell.lstm_step`` and
+``cell.lstm_step_extended``: every recorded step, from the state the runner recorded before it,
+with masks, go_backwards, peepholes, clip, projection and coupled input-forget."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.activations import keras_activation
+from engine.cell import CellWeights, lstm_step, lstm_step_extended
+from engine.stepper import DirectionRunner
+from tests.helpers import assert_close
+
+ACTS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "softsign", "linear", "softmax"]
+
+
+@st.composite
+def cells(draw, extended: bool):
+    n = draw(st.integers(1, 9))
+    d = draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    extras = {}
+    if extended:
+        if draw(st.booleans()):
+            extras["peephole"] = rng.normal(0, 0.7, (3, n)).astype(np.float32)
+        if draw(st.booleans()):
+            extras["cell_clip"] = float(draw(st.sampled_from([0.5, 1.0, 3.0])))
+        if draw(st.booleans()):
+            extras["projection"] = rng.normal(0, 0.5, (n, draw(st.integers(1, n)))).astype(np.float32)
+        extras["input_forget"] = draw(st.booleans())
+    h = extras["projection"].shape[1] if "projection" in extras else n
+    act = keras_activation(draw(st.sampled_from(ACTS)))
+    return CellWeights(rng.normal(0, 0.6, (d, 4 * n)), rng.normal(0, 0.6, (h, 4 * n)),
+                       rng.normal(0, 0.3, 4 * n),
+                       gate_activation=keras_activation(draw(st.sampled_from(["sigmoid", "hard_sigmoid", "tanh"]))),
+                       cell_activation=act, output_activation=act, **extras)
+
+
+@st.composite
+def runs(draw, extended: bool = False):
+    w = draw(cells(extended))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    b, t = draw(st.integers(1, 3)), draw(st.integers(1, 12))
+    x = rng.normal(size=(b, t, w.input_dim)).astype(np.float32)
+    mask = rng.random((b, t)) > 0.3 if draw(st.booleans()) else None
+    h0 = rng.normal(0, 0.5, (b, w.state_size)).astype(np.float32)
+    c0 = rng.normal(0, 0.5, (b, w.units)).astype(np.float32)
+    runner = DirectionRunner("spec", w, x, backward=draw(st.booleans()), mask=mask, h0=h0, c0=c0)
+    if draw(st.booleans()):
+        runner.run()
+    else:                          # the debugger's way: one step at a time, same buffers
+        for p in range(t):
+            runner.step(p)
+    return runner
+
+
+def check_against_spec(r: DirectionRunner, spec) -> None:
+    for p in range(r.steps):
+        t = r.position(p)
+        h_prev, c_prev = r.state_before(p)
+        valid = r.mask[:, t]
+        i, f, g, o, c, h = spec(r.weights, r.x[:, t], h_prev, c_prev)
+        for k, (name, ref) in enumerate(zip("ifgo", (i, f, g, o))):
+            assert_close(r.gates[valid, t, k], ref[valid], f"{name} at p={p}")
+            assert np.all(np.isnan(r.gates[~valid, t, k])), f"{name} masked at p={p}"
+        assert_close(r.c[valid, t], c[valid], f"c at p={p}")
+        assert_close(r.h[valid, t], h[valid], f"h at p={p}")
+        assert np.array_equal(r.c[~valid, t], c_prev[~valid]), "a masked step carries c"
+        assert np.array_equal(r.h[~valid, t], h_prev[~valid]), "a masked step carries h"
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(runs())
+def test_fast_path_is_the_spec(runner):
+    assert runner.weights.is_plain
+    check_against_spec(runner, lstm_step)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(runs(extended=True))
+def test_general_path_is_the_extended_spec(runner):
+    check_against_spec(runner, lstm_step_extended)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(runs())
+def test_the_extended_spec_reduces_to_the_plain_one(runner):
+    w, h0, c0 = runner.weights, runner.h0, runner.c0
+    for a, b in zip(lstm_step(w, runner.x[:, 0], h0, c0), lstm_step_extended(w, runner.x[:, 0], h0, c0)):
+        assert np.array_equal(a, b)
+
+
+def test_peephole_terms_are_recorded_and_part_of_z():
+    rng = np.random.default_rng(0)
+    n, d = 3, 2
+    w = CellWeights(rng.normal(size=(d, 4 * n)), rng.normal(size=(n, 4 * n)), rng.normal(size=4 * n),
+                    peephole=rng.normal(size=(3, n)).astype(np.float32))
+    r = DirectionRunner("p", w, rng.normal(size=(1, 4, d)))
+    r.run()
+    tr = r.to_trace()
+    c_prev = np.concatenate([tr.c0[:, None], tr.c[:, :-1]], axis=1)
+    assert_close(tr.zp[:, :, 0], w.peephole[0] * c_prev, "p_i * c_prev")
+    assert_close(tr.zp[:, :, 1], w.peephole[1] * c_prev, "p_f * c_prev")
+    assert_close(tr.zp[:, :, 3], w.peephole[2] * tr.c, "p_o * c")
+    assert_close(w.gate_activation(tr.signal("z_o")), tr.o, "o = act(z_o), peephole included")
