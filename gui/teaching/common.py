@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import QWidget
 
 from engine.cell import GATES
 from gui.session_model import SessionModel
@@ -20,6 +21,18 @@ NEGATIVE = "#2166ac"
 CHOOSABLE = ("c", "h", "f", "i", "o", "g")
 SIGNAL_WORDS = {"c": "cell state C", "h": "output h", "f": "forget gate f", "i": "input gate i",
                 "o": "output gate o", "g": "candidate g"}
+
+
+class PaintedCanvas(QWidget):
+    """A widget drawn by ``paint_on(painter, width, height)``: the same code paints the screen
+    and an export's picture at any size (subclasses define ``paint_on``)."""
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        try:
+            self.paint_on(painter, self.width(), self.height())
+        finally:
+            painter.end()
 
 
 @dataclass

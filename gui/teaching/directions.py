@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.teaching import BothDirections, both_directions
 from gui.session_model import SessionModel
-from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, colour_scale, view_font
+from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, PaintedCanvas, colour_scale, view_font
 from gui.theme import Palette
 
 MAX_SAMPLES = 8
@@ -40,7 +40,7 @@ def heat_image(values: np.ndarray, scale: ColourScale) -> QImage:
     return image.copy()                 # own the pixels (rgba goes away)
 
 
-class MapsCanvas(QWidget):
+class MapsCanvas(PaintedCanvas):
     """Labelled heat-maps stacked vertically, each with its own cursor line."""
 
     def __init__(self, view) -> None:
@@ -48,13 +48,6 @@ class MapsCanvas(QWidget):
         self.view = view
         self.setMinimumSize(360, 200)
         self.boxes: list[tuple[str, QRectF, np.ndarray]] = []   # (label, rect, values drawn)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        painter = QPainter(self)
-        try:
-            self.paint_on(painter, self.width(), self.height())
-        finally:
-            painter.end()
 
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         pal = self.view.palette

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from engine.errors import ScopeError
 from engine.features import EXAMPLES, Feature, UnitMatch, find_units
 from gui.session_model import SessionModel
-from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, text_of, view_font
+from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, PaintedCanvas, text_of, view_font
 from gui.theme import SIGNAL_SHORT, Palette
 
 MAX_ROWS = 8
@@ -72,7 +72,7 @@ class TextLayout:
         return QRectF(self.left + col * self.char_w, y, self.char_w, self.line_h)
 
 
-class TextCanvas(QWidget):
+class TextCanvas(PaintedCanvas):
     """The painted text blocks (the exported figure is this widget)."""
 
     clicked = Signal(int)                # input position
@@ -140,13 +140,6 @@ class TextCanvas(QWidget):
         super().resizeEvent(event)
         if event.oldSize().width() != event.size().width():
             self.fit()
-
-    def paintEvent(self, event) -> None:  # noqa: N802
-        painter = QPainter(self)
-        try:
-            self.paint_on(painter, self.width(), self.height())
-        finally:
-            painter.end()
 
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         v = self.view

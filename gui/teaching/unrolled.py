@@ -38,6 +38,7 @@ from gui.teaching.common import (
     POSITIVE,
     SIGNAL_WORDS,
     ColourScale,
+    PaintedCanvas,
     colour_scale,
     step_labels,
     view_font,
@@ -82,7 +83,7 @@ class Geometry:
         return int(self.rows[row]), self.first + col
 
 
-class UnrolledCanvas(QWidget):
+class UnrolledCanvas(PaintedCanvas):
     """The painted picture; the exported figure is this widget."""
 
     hovered = Signal(str)
@@ -128,13 +129,6 @@ class UnrolledCanvas(QWidget):
         return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
 
     # --- painting ----------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        painter = QPainter(self)
-        try:
-            self.paint_on(painter, self.width(), self.height())
-        finally:
-            painter.end()
-
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         v = self.view
         pal = v.palette
