@@ -7,7 +7,7 @@
     s = Session(model, x); s.step(); s.back(); s.seek(10); s.t
 """
 
-from .cell import GATES, CellWeights
+from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from .live import from_keras, from_torch
 from .loaders import load_model
@@ -18,7 +18,7 @@ from .trace import LayerTrace, TraceResult
 __version__ = "0.1.0"
 
 __all__ = [
-    "GATES", "CellWeights", "InputFileError", "LayerTrace", "Model", "ModelFileError",
+    "STORAGE_GATE_ORDER", "CellWeights", "InputFileError", "LayerTrace", "Model", "ModelFileError",
     "ScopeError", "Session", "TraceResult", "TracedLayerInfo", "UnsupportedModelError",
     "from_keras", "from_torch", "load_model", "__version__",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import Activation
-from .cell import GATES
+from .cell import STORAGE_GATE_ORDER
 from .trace import LayerTrace
 
 SATURATION_MARGIN = 0.05
@@ -53,8 +53,8 @@ def unit_stats(trace: LayerTrace, sample: int = 0, *, dead_threshold: float = 0.
             values = trace.signal(name)[sample, sl]
             means[name] = np.nanmean(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)
             variances[name] = np.nanvar(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)
-        for name in GATES:
-            act = w.cell_activation if name == "g" else w.gate_activation
+        for name in STORAGE_GATE_ORDER:
+            act = w.activation_of(name)
             values = trace.signal(name)[sample, sl]
             valid = ~np.isnan(values)
             count = valid.sum(axis=0)
@@ -109,27 +109,24 @@ class CellBreakdown:
 
 def previous_state(trace: LayerTrace, sample: int, position: int) -> tuple[np.ndarray, np.ndarray]:
     """(h, c) the cell held before reading input ``position`` (direction-aware)."""
-    before = position + 1 if trace.backward else position - 1
-    if before < 0 or before >= trace.steps:
-        return trace.h0[sample], trace.c0[sample]
-    return trace.h[sample, before], trace.c[sample, before]
+    h, c = trace.state_before(position)
+    return h[sample], c[sample]
 
 
 def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> CellBreakdown:
     """Every number that made unit ``unit``'s step at input ``position``."""
     w = trace.weights
-    n = w.units
     h_prev, c_prev = previous_state(trace, sample, position)
     u = w.recurrent_kernel
-    fan_in = {g: h_prev * u[:, k * n + unit] for k, g in enumerate(GATES)}
-    zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(GATES)}
-    zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(GATES)}
-    zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(GATES)}
-    z = {g: zx[g] + zh[g] + zb[g] for g in GATES}
+    fan_in = {g: h_prev * w.gate_block(u, g)[:, unit] for g in STORAGE_GATE_ORDER}
+    zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
+    zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
+    zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
+    z = {g: zx[g] + zh[g] + zb[g] for g in STORAGE_GATE_ORDER}
     if trace.zp is not None:
-        for k, g in enumerate(GATES):
+        for k, g in enumerate(STORAGE_GATE_ORDER):
             z[g] += float(trace.zp[sample, position, k, unit])
-    gates = {g: float(trace.gates[sample, position, k, unit]) for k, g in enumerate(GATES)}
+    gates = {g: float(trace.gates[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
     return CellBreakdown(unit, position, float(c_prev[unit]), np.array(h_prev), gates,
                          float(trace.c[sample, position, unit]), float(trace.h[sample, position, unit]),
                          zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]))
@@ -140,7 +137,7 @@ def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[
     with rows and columns in the lanes' unit order."""
     w = getattr(trace_or_weights, "weights", trace_or_weights)
     n = w.units
-    blocks = {g: w.recurrent_kernel[:, k * n:(k + 1) * n] for k, g in enumerate(GATES)}
+    blocks = {g: w.gate_block(w.recurrent_kernel, g) for g in STORAGE_GATE_ORDER}
     if order is not None and w.state_size == n:
         blocks = {g: b[np.ix_(order, order)] for g, b in blocks.items()}
     return blocks
@@ -149,8 +146,7 @@ def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[
 def input_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each gate's D x N block of the input kernel W."""
     w = getattr(trace_or_weights, "weights", trace_or_weights)
-    n = w.units
-    blocks = {g: w.kernel[:, k * n:(k + 1) * n] for k, g in enumerate(GATES)}
+    blocks = {g: w.gate_block(w.kernel, g) for g in STORAGE_GATE_ORDER}
     if order is not None:
         blocks = {g: b[:, order] for g, b in blocks.items()}
     return blocks

@@ -17,7 +17,7 @@ import numpy as np
 
 from .activations import SIGMOID, TANH, Activation
 
-GATES = ("i", "f", "g", "o")
+STORAGE_GATE_ORDER = ("i", "f", "g", "o")
 """Gate order of every stored gate axis and (D, 4N) column block (Keras order). The window
 shows gates in its own display orders (gui.theme); storage never changes."""
 
@@ -98,7 +98,7 @@ class CellWeights:
     def gate_slice(self, gate: str) -> slice:
         """The columns of gate i, f, g or o in a (..., 4N) array (storage order i, f, g, o)."""
         n = self.units
-        k = GATES.index(gate)
+        k = STORAGE_GATE_ORDER.index(gate)
         return slice(k * n, (k + 1) * n)
 
     def activation_of(self, signal: str) -> Activation | None:

@@ -34,19 +34,20 @@ from typing import Any
 
 import numpy as np
 
-from .cell import GATES
+from .cell import STORAGE_GATE_ORDER
 from .errors import ScopeError
 from .expr import Expr, ExprError
 from .forks import Edit, Fork, ForkSet
 from .session import Session
 from .stepper import DirectionRunner
+from .trace import SignalSource
 
 F32 = np.float32
 DEFAULT_GRAD_TARGET = "sumsq(h[:, last, :])"
 
 
 # --- evaluation environments ---------------------------------------------------------------
-class RangeEnv:
+class RangeEnv(SignalSource):
     """Signals of processing indices [p0, p1) of a runner, for samples ``samples``.
 
     Values are (S, L, N) views in processing order (L = p1 - p0); ``prev()`` shifts by one step.
@@ -57,6 +58,7 @@ class RangeEnv:
                  depth: int = 0, grads: Callable[[], Any] | None = None) -> None:
         self.runner, self.p0, self.p1, self.samples, self.depth = runner, p0, p1, samples, depth
         self.grads = grads          # -> GradResult of the debugger's gradient target (dh dc dx)
+        self.weights = runner.weights
         self._cache: dict[str, np.ndarray] = {}
         self._n_samples = len(range(*samples.indices(runner.batch)))
 
@@ -67,13 +69,11 @@ class RangeEnv:
         return RangeEnv(self.runner, self.p0, self.p1, self.samples, self.depth + 1, self.grads)
 
     def activation(self, gate: str):
-        w = self.runner.weights
-        return w.cell_activation if gate == "g" else w.gate_activation
+        return self.weights.activation_of(gate)
 
     def position(self) -> np.ndarray:
         p = np.arange(self.p0 - self.depth, self.p1 - self.depth)
-        pos = (self.runner.steps - 1 - p) if self.runner.backward else p
-        pos = np.where(p < 0, -1, pos).astype(np.float64)
+        pos = np.where(p < 0, -1, self.runner.position(p)).astype(np.float64)
         return np.broadcast_to(pos, self.lead_shape())
 
     def _columns(self, arr: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
@@ -92,33 +92,23 @@ class RangeEnv:
             pad[:, -1] = initial[self.samples]   # processing index -1: the initial state
         return np.concatenate([pad, body], axis=1)
 
+    def part(self, array: str, gate: int | None) -> np.ndarray:
+        """(S, L, ...) of one recorded array; h and c at processing index -1 are h0 and c0."""
+        r = self.runner
+        initial = {"c": r.c0, "h": r.h0}.get(array)
+        v = self._columns(getattr(r, array), initial)
+        return v if gate is None else v[:, :, gate]
+
     def value(self, name: str) -> np.ndarray:
         v = self._cache.get(name)
         if v is not None:
             return v
-        r = self.runner
-        if name in GATES:
-            v = self._columns(r.gates, None)[:, :, GATES.index(name)]
-        elif name == "c":
-            v = self._columns(r.c, r.c0)
-        elif name == "h":
-            v = self._columns(r.h, r.h0)
-        elif name == "x":
-            v = self._columns(r.x, None)
-        elif name in ("dh", "dc", "dx"):
+        if name in ("dh", "dc", "dx"):
             if self.grads is None:
                 raise ExprError("gradients are not available here", 0)
             v = self._columns(getattr(self.grads(), name), None)
         else:
-            prefix, _, gate = name.partition("_")
-            k = GATES.index(gate)
-            if prefix == "z":
-                v = (self._columns(r.zx, None)[:, :, k] + self._columns(r.zh, None)[:, :, k]
-                     + r.weights.bias.reshape(4, -1)[k])
-                if r.zp is not None:
-                    v = v + self._columns(r.zp, None)[:, :, k]
-            else:
-                v = self._columns(getattr(r, prefix), None)[:, :, k]
+            v = self.signal(name)
         self._cache[name] = v
         return v
 
@@ -133,12 +123,15 @@ class _ZeroRunner:
         self.gates = np.zeros((b, 1, 4, n), F32)
         self.zx = np.zeros((b, 1, 4, n), F32)
         self.zh = np.zeros((b, 1, 4, n), F32)
-        self.zp = None
+        self.zp = None if runner.zp is None else np.zeros((b, 1, 4, n), F32)
         self.c = np.zeros((b, 1, n), F32)
         self.h = np.zeros((b, 1, hs), F32)
         self.x = np.zeros((b, 1, d), F32)
         self.h0 = np.zeros((b, hs), F32)
         self.c0 = np.zeros((b, n), F32)
+
+    def position(self, p):
+        return p
 
 
 def check(expr: Expr | str, runner: DirectionRunner) -> Expr:
@@ -186,8 +179,8 @@ class Breakpoint:
     def saturates(cls, gate: str = "any", fraction: float = 0.9) -> Breakpoint:
         """Fraction of units whose gate is within 5 % of either end reaches ``fraction``."""
         fraction = float(fraction)
-        gates = GATES if gate == "any" else (gate,)
-        if any(g not in GATES for g in gates):
+        gates = STORAGE_GATE_ORDER if gate == "any" else (gate,)
+        if any(g not in STORAGE_GATE_ORDER for g in gates):
             raise ScopeError(f"unknown gate '{gate}' (i, f, g, o or any)")
         expr = " or ".join(f"mean(saturated({g})) >= {fraction!r}" for g in gates)
         what = "a gate" if gate == "any" else f"gate {gate}"
@@ -366,8 +359,7 @@ class Debugger:
             out = {}
             for bp in self._active():
                 hit = self._hits_in(runner, 0, runner.steps, bp)
-                p = np.flatnonzero(hit)
-                out[bp.id] = (runner.steps - 1 - p) if runner.backward else p
+                out[bp.id] = runner.position(np.flatnonzero(hit))
             self._hits_cache = out
         return self._hits_cache
 

@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from .analysis import cell_breakdown
-from .cell import GATES
+from .cell import STORAGE_GATE_ORDER
 from .errors import ScopeError, describe
 from .files import atomic_write, check_output
 from .trace import ARRAY_NAMES, LayerTrace
@@ -118,12 +118,12 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     if position is None or not 0 <= position < trace.steps:
         raise ScopeError("the cell view needs a step that has been read (use --step K)")
     b = cell_breakdown(trace, ctx.sample, ctx.unit, position)
-    out: dict[str, np.ndarray] = {g: np.float32(b.gates[g]) for g in GATES}
+    out: dict[str, np.ndarray] = {g: np.float32(b.gates[g]) for g in STORAGE_GATE_ORDER}
     out.update(c=np.float32(b.c), h=np.float32(b.h), c_prev=np.float32(b.c_prev),
                h_prev=np.asarray(b.h_prev_vector, np.float32))
     for part, values in (("zx", b.zx), ("zh", b.zh), ("zb", b.zb), ("z", b.z)):
-        out[part] = np.array([values[g] for g in GATES], np.float32)      # gate order i, f, g, o
-    out["fan_in"] = np.stack([b.fan_in[g] for g in GATES]).astype(np.float32)   # (4, H)
+        out[part] = np.array([values[g] for g in STORAGE_GATE_ORDER], np.float32)      # gate order i, f, g, o
+    out["fan_in"] = np.stack([b.fan_in[g] for g in STORAGE_GATE_ORDER]).astype(np.float32)   # (4, H)
     out["unit"] = np.int64(ctx.unit)
     out["position"] = np.int64(position)
     return out
@@ -166,16 +166,16 @@ def cell_table(trace: LayerTrace, ctx: ViewContext) -> tuple[list[str], list[Seq
     """``quantity, gate, k, value``: gates, state, the parts of z, and every unit's fan-in."""
     a = cell_arrays(trace, ctx)
     rows: list[Sequence[Any]] = []
-    for g in GATES:
+    for g in STORAGE_GATE_ORDER:
         rows.append(("gate", g, "", _fmt(a[g])))
     for name in ("c_prev", "c", "h"):
         rows.append((name, "", "", _fmt(a[name])))
     for part in ("zx", "zh", "zb", "z"):
-        for k, g in enumerate(GATES):
+        for k, g in enumerate(STORAGE_GATE_ORDER):
             rows.append((part, g, "", _fmt(a[part][k])))
     for k, value in enumerate(a["h_prev"]):
         rows.append(("h_prev", "", k, _fmt(value)))
-    for gi, g in enumerate(GATES):
+    for gi, g in enumerate(STORAGE_GATE_ORDER):
         for k, value in enumerate(a["fan_in"][gi]):
             rows.append(("fan_in", g, k, _fmt(value)))
     return ["quantity", "gate", "k", "value"], rows

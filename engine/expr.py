@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .analysis import saturated as _saturated
-from .cell import GATES
+from .cell import STORAGE_GATE_ORDER
 from .errors import ScopeError
 
 MAX_LENGTH = 2000
@@ -47,7 +47,7 @@ MAX_LENGTH = 2000
 # recursion limit even from deep inside the window's event handling.
 MAX_DEPTH = 100
 SIGNAL_NAMES = ("i", "f", "g", "o", "c", "h", "x")
-PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in GATES)
+PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in STORAGE_GATE_ORDER)
 NAMES = (*SIGNAL_NAMES, *PART_NAMES, "t")
 REDUCERS = ("any", "all", "max", "min", "mean", "sum", "count")
 ELEMENTWISE = ("abs", "isnan", "isinf", "saturated")
@@ -229,7 +229,7 @@ class Expr:
         if name in SIGNAL_NAMES or name in PART_NAMES:
             if name == "x":
                 self._uses_x = True
-            gate = name if name in GATES else None
+            gate = name if name in STORAGE_GATE_ORDER else None
             return _Node(lambda env, name=name: env.value(name), True, col, gate)
         if name in FUNCTIONS:
             raise self._err(node, f"'{name}' is a function: write {name}(...)")

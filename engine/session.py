@@ -109,23 +109,24 @@ class Session:
         return self._layer
 
     @property
-    def info(self) -> TracedLayerInfo:
-        return self.model.traced_layers[self._layer]
-
-    @property
-    def steps(self) -> int:
-        return self.runner.steps
-
-    @property
     def initial_state(self) -> StateMap | None:
-        """The state each layer starts from, by traced-layer name (None: zeros); what a saved
-        session and a fork's re-run need to reproduce this run."""
+        """The state the run starts from, as given ({layer name: (h0, c0)} or None for zeros):
+        what another run of the same model needs to start where this one did."""
         return self._initial_state
 
     @property
     def is_layer_input(self) -> bool:
         """True when ``x`` is the traced layer's own input (``--layer-input``), not the model's."""
         return self._layer_input
+
+    @property
+    def info(self) -> TracedLayerInfo:
+        return self.model.traced_layers[self._layer]
+
+    @property
+    def steps(self) -> int:
+        """T, the number of input positions of the run."""
+        return self.runner.steps
 
     @property
     def batch(self) -> int:
@@ -161,7 +162,7 @@ class Session:
 
     def position_to_t(self, position: int) -> int:
         """The ``t`` at which input ``position`` has just been read."""
-        return self.steps - position if self.backward else position + 1
+        return self.runner.position(position) + 1
 
     # --- moving ------------------------------------------------------------------------------
     def _advance_to(self, k: int) -> None:

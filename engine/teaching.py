@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cell import GATES, CellWeights
+from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import ScopeError
 from .forks import Edit, ForkSet, decoupled_kernel
 from .layers import LSTM, Bidirectional
@@ -36,8 +36,8 @@ def link_matrix(weights: CellWeights, signal: str = "c") -> np.ndarray:
         raise ScopeError(f"the recurrent kernel is {u.shape}, not (N, 4N) = ({n}, {4 * n}): "
                          "links between units need an unprojected LSTM")
     blocks = u.reshape(n, 4, n)                         # (from, gate, to)
-    if signal in GATES:
-        return np.ascontiguousarray(blocks[:, GATES.index(signal), :])
+    if signal in STORAGE_GATE_ORDER:
+        return np.ascontiguousarray(blocks[:, STORAGE_GATE_ORDER.index(signal), :])
     if signal not in LINK_SIGNALS:
         raise ScopeError(f"unknown signal '{signal}' (choose {', '.join(LINK_SIGNALS)})")
     pick = np.argmax(np.abs(blocks), axis=1)            # (from, to): which gate is strongest

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import GATES, CellWeights
+from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import ScopeError
 
 ARRAY_NAMES = ("i", "f", "g", "o", "c", "h", "zx", "zh", "zb", "h0", "c0", "mask", "x")
@@ -52,13 +52,13 @@ class SignalSource:
     def parse_signal(name: str) -> tuple[str, int | None]:
         """``"f"`` -> ("gates", 1); ``"c"`` -> ("c", None); ``"z_o"`` -> ("z", 3);
         ``"zx_i"`` -> ("zx", 0). Raises UnknownSignal."""
-        if name in GATES:
-            return "gates", GATES.index(name)
+        if name in STORAGE_GATE_ORDER:
+            return "gates", STORAGE_GATE_ORDER.index(name)
         if name in ("c", "h", "x"):
             return name, None
         prefix, _, gate = name.partition("_")
-        if gate in GATES and prefix in ("z", "zx", "zh"):
-            return prefix, GATES.index(gate)
+        if gate in STORAGE_GATE_ORDER and prefix in ("z", "zx", "zh"):
+            return prefix, STORAGE_GATE_ORDER.index(gate)
         raise UnknownSignal(f"unknown signal '{name}'")
 
     def part(self, array: str, gate: int | None) -> np.ndarray:
@@ -128,7 +128,7 @@ class LayerTrace(SignalSource):
     @property
     def z(self) -> np.ndarray:
         """(B, T, 4, N) full pre-activation zx + zh + zb (+ peephole terms), all gates."""
-        return np.stack([self.signal(f"z_{g}") for g in GATES], axis=2)
+        return np.stack([self.signal(f"z_{g}") for g in STORAGE_GATE_ORDER], axis=2)
 
     # --- sizes ---------------------------------------------------------------------------
     @property

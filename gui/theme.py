@@ -11,7 +11,12 @@ from dataclasses import dataclass, replace
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
+DISPLAY_SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
+"""Order of signals in lanes, legends and exports: the three gates, the candidate, the state.
+The engine stores gates as i, f, g, o (engine.cell.STORAGE_GATE_ORDER); only views reorder."""
+DIAGRAM_GATE_ORDER = ("f", "i", "g", "o")
+"""Order of the gates in the cell inspector: the order the cell uses them (forget the old C,
+write i * g, then show o * act(C))."""
 SIGNAL_LABELS = {
     "f": "f  forget gate", "i": "i  input gate", "o": "o  output gate",
     "g": "g  candidate", "c": "C  cell state", "h": "h  output",

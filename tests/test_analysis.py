@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.activations import keras_activation
 from engine.analysis import cell_breakdown, recurrent_blocks, saturated, unit_stats
-from engine.cell import GATES
+from engine.cell import STORAGE_GATE_ORDER
 from engine.loaders.demos import random_model
 from tests.helpers import assert_close
 
@@ -23,7 +23,7 @@ def test_breakdown_parts_sum_to_the_gate():
     for t in (0, 1, 7, 19):
         for j in range(tr.units):
             b = cell_breakdown(tr, 1, j, t)
-            for g in GATES:
+            for g in STORAGE_GATE_ORDER:
                 act = w.cell_activation if g == "g" else w.gate_activation
                 total = b.zx[g] + b.zh[g] + b.zb[g]
                 assert abs(total - b.z[g]) < 1e-6

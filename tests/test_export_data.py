@@ -10,7 +10,7 @@ import pytest
 
 from engine import Session
 from engine.analysis import cell_breakdown
-from engine.cell import GATES
+from engine.cell import STORAGE_GATE_ORDER
 from engine.errors import ScopeError
 from engine.export import ViewContext, export_data, lane_arrays, read_mask
 from engine.loaders.demos import random_model
@@ -71,7 +71,7 @@ def test_cell_export_takes_the_cell_apart(run, tmp_path):
     b = cell_breakdown(full, 1, 3, 6)
     path = export_data(tmp_path / "cell.npz", full, ctx)
     with np.load(path) as data:
-        for k, g in enumerate(GATES):
+        for k, g in enumerate(STORAGE_GATE_ORDER):
             assert data[g] == np.float32(b.gates[g])
             assert data["z"][k] == pytest.approx(data["zx"][k] + data["zh"][k] + data["zb"][k], abs=1e-6)
             assert data["zx"][k] == np.float32(full.zx[1, 6, k, 3])

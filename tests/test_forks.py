@@ -114,7 +114,7 @@ def test_diff_is_zero_before_the_edit_and_nonzero_after():
 
 
 def peephole_model(seed=3):
-    """The make() cell with ONNX-style peepholes (i, f, o), which only LayerTrace.z includes."""
+    """The make() cell with ONNX-style peepholes (i, f, o), which LayerTrace.z includes."""
     w = random_model(N, D, seed=seed).ops[0].weights
     rng = np.random.default_rng(seed)
     w = CellWeights(w.kernel, w.recurrent_kernel, w.bias,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.cell import GATES
+from engine.cell import STORAGE_GATE_ORDER
 from engine.errors import ScopeError
 from engine.loaders.demos import random_model
 from engine.teaching import decouple_effect, decoupled_model, incoming, link_matrix, top_links
@@ -16,10 +16,10 @@ def _weights(n: int = 7, d: int = 3, seed: int = 0):
     return random_model(n, d, seed).traced_layers[0].weights
 
 
-@pytest.mark.parametrize("gate", GATES)
+@pytest.mark.parametrize("gate", STORAGE_GATE_ORDER)
 def test_gate_links_are_that_gates_block_of_u(gate):
     w = _weights()
-    n, k = w.units, GATES.index(gate)
+    n, k = w.units, STORAGE_GATE_ORDER.index(gate)
     m = link_matrix(w, gate)
     assert m.shape == (n, n)
     np.testing.assert_array_equal(m, w.recurrent_kernel[:, k * n:(k + 1) * n])

@@ -34,7 +34,7 @@ from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
 from gui.panels.badges import badge_texts
 from gui.teaching.docks import teaching_widget
-from gui.theme import SIGNAL_LABELS, SIGNAL_ORDER, Palette, apply_theme, print_palette
+from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_LABELS, Palette, apply_theme, print_palette
 
 VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
 VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
@@ -197,9 +197,9 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
 
 def legend_signals(host: ViewHost, view: str) -> list[str]:
     if view == "units":
-        return [s for s in SIGNAL_ORDER if s in host.units_panel.visible_signals]
+        return [s for s in DISPLAY_SIGNAL_ORDER if s in host.units_panel.visible_signals]
     if view == "cell":
-        return list(SIGNAL_ORDER)
+        return list(DISPLAY_SIGNAL_ORDER)
     return []
 
 

@@ -36,10 +36,9 @@ from PySide6.QtWidgets import (
 
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 from gui.session_model import SessionModel
-from gui.theme import OKABE_ITO, Palette
+from gui.theme import DIAGRAM_GATE_ORDER, OKABE_ITO, Palette
 from gui.widgets.plot_style import style_axes
 
-GATE_ORDER = ("f", "i", "g", "o")
 PART_NAMES = ("x·W", "h·U", "b", "z")
 PART_TICKS = ("xW", "hU", "b", "z")
 TOP_LANES = 3
@@ -203,12 +202,12 @@ def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
 def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) -> None:
     """The four gate boxes with their values, and where each one acts on the cell line."""
     acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
-    labels = {g: f"{g} = {acts[g]}(z)" for g in GATE_ORDER}
+    labels = {g: f"{g} = {acts[g]}(z)" for g in DIAGRAM_GATE_ORDER}
     font = QFont(pen.bold)     # boxes sit 100 apart: shrink the label until the widest fits
     while font.pointSizeF() > 6 and max(
             QFontMetricsF(font).horizontalAdvance(t) for t in labels.values()) > 86:
         font.setPointSizeF(font.pointSizeF() - 0.5)
-    for g in GATE_ORDER:
+    for g in DIAGRAM_GATE_ORDER:
         c = QColor(OKABE_ITO[g])
         fill = QColor(c)
         fill.setAlpha(50)
@@ -227,7 +226,7 @@ def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) 
 def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
     """The shared input bus x(t), h(t-1) feeding every gate, and the title."""
     pen.line(110, Y_IN, 490, Y_IN, width=1.5)
-    for g in GATE_ORDER:
+    for g in DIAGRAM_GATE_ORDER:
         pen.arrow(GATE_X[g], Y_IN, GATE_X[g], Y_GATE + 20)
     hp = b.h_prev_vector
     j = b.unit
@@ -287,7 +286,7 @@ class CellInspector(QWidget):
         self.bars_glw.setMinimumHeight(130)
         self._bar_plots: dict[str, pg.PlotItem] = {}
         self._zero_lines: list[pg.InfiniteLine] = []
-        for col, g in enumerate(GATE_ORDER):
+        for col, g in enumerate(DIAGRAM_GATE_ORDER):
             p = self.bars_glw.addPlot(row=0, col=col)
             p.setMenuEnabled(False)
             p.hideButtons()
@@ -423,7 +422,7 @@ class CellInspector(QWidget):
         self.diagram.reads = self.session_model.input_label(b.position)
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
                           else w.gate_activation.name)
-        for g in GATE_ORDER:
+        for g in DIAGRAM_GATE_ORDER:
             values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
@@ -445,8 +444,8 @@ class CellInspector(QWidget):
     def _fill_fan(self, b: CellBreakdown, trace) -> None:
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
-        self.top = {}
-        for g in GATE_ORDER:
+        self.top: dict[str, list[tuple[int, float]]] = {}
+        for g in DIAGRAM_GATE_ORDER:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
             parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.zh[g])})"])
@@ -463,14 +462,14 @@ class CellInspector(QWidget):
             for c in range(4):                             # the dock (and the window) each time
                 self.fan.resizeColumnToContents(c)
             self._fan_sized = True
-        if self.pinned is None and self.lane_gate not in GATE_ORDER:
+        if self.pinned is None and self.lane_gate not in DIAGRAM_GATE_ORDER:
             # following the cursor: marking lanes would repaint the whole units panel every
             # step; lanes are marked for a pinned (clicked) step or a chosen gate
             self.highlighter.clear()
             return
-        if self.lane_gate not in GATE_ORDER:
+        if self.lane_gate not in DIAGRAM_GATE_ORDER:
             # default: the gate the recurrence pushes hardest at this step
-            gate = max(GATE_ORDER, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
+            gate = max(DIAGRAM_GATE_ORDER, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
         else:
             gate = self.lane_gate
         self.show_lanes(gate)

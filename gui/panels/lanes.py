@@ -18,13 +18,7 @@ LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
 
 def signal_range(trace: LayerTrace, name: str, sample: int) -> tuple[float, float] | np.ndarray:
     """(lo, hi) for a gate (its activation's range), or per-unit max |value| for C, h."""
-    w = trace.weights
-    if name in ("i", "f", "o"):
-        act = w.gate_activation
-    elif name == "g":
-        act = w.cell_activation
-    else:
-        act = None
+    act = trace.weights.activation_of(name)
     if act is not None and act.bounded:
         return act.lo, act.hi
     with np.errstate(invalid="ignore"):

@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis import input_blocks, recurrent_blocks, unit_stats
-from engine.cell import GATES
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
 from gui.panels.lanes import per_unit
@@ -94,9 +93,8 @@ def _cmap(name: str) -> pg.ColorMap:
 
 
 def _levels(name: str, trace: LayerTrace, image: np.ndarray) -> tuple[float, float]:
-    w = trace.weights
-    act = w.cell_activation if name == "g" else w.gate_activation
-    if name in GATES and act.bounded:
+    act = trace.weights.activation_of(name)
+    if act is not None and act.bounded:
         return float(act.lo), float(act.hi)
     with np.errstate(invalid="ignore"):
         m = float(np.nanmax(np.abs(image))) if np.isfinite(image).any() else 1.0

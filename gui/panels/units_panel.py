@@ -28,7 +28,7 @@ from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips
 from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
 from gui.session_model import SessionModel
-from gui.theme import SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
 
@@ -139,7 +139,7 @@ class UnitsPanel(QWidget):
         self.bar = bar
         self.signal_boxes: dict[str, QCheckBox] = {}
         boxes = []
-        for name in SIGNAL_ORDER:
+        for name in DISPLAY_SIGNAL_ORDER:
             box = QCheckBox(SIGNAL_SHORT[name])
             box.setChecked(name in self.visible_signals)
             box.setToolTip(SIGNAL_TIPS[name])
@@ -358,7 +358,7 @@ class UnitsPanel(QWidget):
              pg.mkColor(self.palette.lane_shade).getRgb()[:3]], np.uint8))
         self.shade.setRect(-0.5, 0, max(steps, 1), rows)
         n_chunks = max(1, -(-steps // CHUNK))
-        for name in SIGNAL_ORDER:
+        for name in DISPLAY_SIGNAL_ORDER:
             colour = pg.mkColor(self.palette.signal(name))
             ghost_colour = pg.mkColor(colour)
             ghost_colour.setAlpha(self.palette.ghost_alpha)
@@ -561,7 +561,7 @@ class UnitsPanel(QWidget):
     def describe_point(self, unit: int, position: int) -> dict[str, float | None]:
         """The engine's values for a unit at a position (None where not read yet)."""
         out: dict[str, float | None] = {}
-        for name in SIGNAL_ORDER:
+        for name in DISPLAY_SIGNAL_ORDER:
             value = self.session_model.value(name, unit, position)
             out[name] = None if np.isnan(value) else value
         return out
@@ -572,7 +572,7 @@ class UnitsPanel(QWidget):
         if all(v is None for v in values.values()):
             return f"{where} · not read yet"
         parts = []
-        for name in SIGNAL_ORDER:
+        for name in DISPLAY_SIGNAL_ORDER:
             v = values[name]
             text = "—" if v is None else f"{v:+.4f}"
             parts.append(f"<span style='color:{self.palette.signal(name)}'><b>{SIGNAL_SHORT[name]}</b> {text}</span>")

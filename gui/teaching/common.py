@@ -12,7 +12,6 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
-from engine.cell import GATES
 from gui.session_model import SessionModel
 from gui.theme import Palette
 
@@ -70,10 +69,9 @@ def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> Col
     |value| over the whole run (so colours do not change while stepping, and one unit whose C
     runs far away does not wash out all the others; beyond the range colours saturate)."""
     w = trace.weights
-    if name in GATES:
-        act = w.cell_activation if name == "g" else w.gate_activation
-        if act.bounded:
-            return ColourScale(name, float(act.lo), float(act.hi), bool(act.lo < 0))
+    act = w.activation_of(name)
+    if act is not None and act.bounded:
+        return ColourScale(name, float(act.lo), float(act.hi), bool(act.lo < 0))
     m = 1.0
     if full_values is not None and np.isfinite(full_values).any():
         m = float(np.nanpercentile(np.abs(full_values), 99))

@@ -44,10 +44,9 @@ def text_scale(name: str, trace, sample: int, unit: int) -> ColourScale:
     range, C/h/g centred on 0 with +-max|value| of this unit over the whole run (each row its
     own scale: one unit's C may reach 10 while another's stays under 1)."""
     w = trace.weights
-    if name in ("i", "f", "o", "g"):
-        act = w.cell_activation if name == "g" else w.gate_activation
-        if act.bounded:
-            return ColourScale(name, float(act.lo), float(act.hi), True)
+    act = w.activation_of(name)
+    if act is not None and act.bounded:
+        return ColourScale(name, float(act.lo), float(act.hi), True)
     values = trace.signal(name)[sample]
     column = values[:, unit] if unit < values.shape[1] else np.full(len(values), np.nan)
     m = float(np.nanmax(np.abs(column))) if np.isfinite(column).any() else 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.analysis import cell_breakdown
-from engine.cell import GATES
+from engine.cell import STORAGE_GATE_ORDER
 from tests.gui.conftest import open_session, sine_input, small_model
 
 
@@ -22,7 +22,7 @@ def test_inspector_numbers_match_engine(make_window):
     assert insp.unit == 4 and insp.position() == session.cursor == 6
     b = cell_breakdown(session.full(), 0, 4, 6)
     w = session.full().weights
-    for g in GATES:
+    for g in STORAGE_GATE_ORDER:
         zx, zh, zb, z = insp.bar_values(g)
         assert (zx, zh, zb) == (b.zx[g], b.zh[g], b.zb[g])
         assert close(zx + zh + zb, z)
@@ -45,14 +45,14 @@ def test_fan_in_top_contributors_and_lane_marks(make_window):
     b = cell_breakdown(session.full(), 0, 2, 3)
     u = session.full().weights.recurrent_kernel
     n = session.units
-    for k_gate, g in enumerate(GATES):
+    for k_gate, g in enumerate(STORAGE_GATE_ORDER):
         top = insp.top[g]
         assert top == b.top_contributors(g, 5)
         k, v = top[0]
         assert close(v, float(b.h_prev_vector[k] * u[k, k_gate * n + 2]))
         assert abs(v) == max(abs(b.fan_in[g]))
     gate = insp.marked_gate
-    assert abs(b.zh[gate]) == max(abs(b.zh[g]) for g in GATES)
+    assert abs(b.zh[gate]) == max(abs(b.zh[g]) for g in STORAGE_GATE_ORDER)
     marked = [unit for unit, _ in insp.highlighter.units]
     assert marked == [k for k, _ in insp.top[gate][:3]]
     assert len(insp.highlighter.items) == 3
