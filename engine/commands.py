@@ -32,22 +32,6 @@ def parse_slice(text: str) -> slice:
     return slice(start, stop)
 
 
-def load_initial_state(path: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """``--initial-state FILE.npz`` holding arrays ``h0`` and ``c0`` (batch, units)."""
-    if path is None:
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "h0" not in data.files or "c0" not in data.files:
-                raise InputFileError(f"{path}: expected arrays 'h0' and 'c0', found "
-                                     f"{', '.join(data.files) or 'none'}")
-            return np.asarray(data["h0"], np.float32), np.asarray(data["c0"], np.float32)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file") from None
-    except (ValueError, OSError) as exc:
-        raise InputFileError(f"{path}: not a readable .npz file ({exc})") from None
-
-
 def resolve_input(model: Model, input_path: str | None, key: str | None
                   ) -> np.ndarray | dict[str, np.ndarray]:
     """The user's input file (by input name for a model with several), or the demo's default
