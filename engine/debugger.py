@@ -38,6 +38,7 @@ from .cell import STORAGE_GATE_ORDER
 from .errors import ScopeError
 from .expr import Expr, ExprError
 from .forks import Edit, Fork, ForkSet
+from .hits import HitReport, explain
 from .session import Session
 from .stepper import DirectionRunner
 from .trace import SignalSource
@@ -352,6 +353,22 @@ class Debugger:
             return []
         return [b.id for b in self._active() if self._hits_in(self.session.runner, t - 1, t, b)[0]]
 
+    def explain(self, bp_id: int, t: int | None = None) -> HitReport:
+        """Which units and values made breakpoint ``bp_id`` true on the step read last (cursor
+        t, default the session's): ``engine.hits``. A report with no culprits when it does
+        not hold there."""
+        t = self.session.t if t is None else t
+        bp = next((b for b in self.breakpoints if b.id == bp_id), None)
+        if bp is None:
+            raise ScopeError(f"no breakpoint {bp_id}")
+        if t <= 0:
+            raise ScopeError("read a step first: a breakpoint is checked after a step")
+        runner, samples = self.session.runner, self._samples()
+        env = RangeEnv(runner, t - 1, t, samples, grads=self._grads)
+        return explain(bp.expression, env, breakpoint_id=bp.id, title=bp.title,
+                       position=int(runner.position(t - 1)),
+                       samples=range(*samples.indices(runner.batch)))
+
     def all_hits(self) -> dict[int, np.ndarray]:
         """{breakpoint id: input positions where it hits} over the whole run (``full()``)."""
         if self._hits_cache is None:
@@ -630,6 +647,6 @@ def add_noise(x: Any, sigma: float, seed: int) -> np.ndarray:
     return (arr + rng.normal(0.0, float(sigma), arr.shape)).astype(F32)
 
 
-__all__ = ["Breakpoint", "Comparison", "Debugger", "Edit", "ExprError", "Fork", "RangeEnv",
+__all__ = ["Breakpoint", "Comparison", "Debugger", "Edit", "ExprError", "Fork", "HitReport", "RangeEnv",
            "RunResult", "Watch", "add_noise", "change_token", "check", "compare_inputs",
            "divergence"]

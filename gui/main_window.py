@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
         self.input_editor.error.connect(lambda message: self.report_error("Input", message))
         self.breakpoints_panel.hitsShown.connect(self.timeline.set_marks)
         dm.overlayChanged.connect(self._overlay_changed)
-        dm.stopped.connect(lambda r: self.statusBar().showMessage(describe_result(dm, r), 6000))
+        dm.stopped.connect(self._on_stopped)
         sm.runChanged.connect(lambda: self._overlay_changed(dm.overlay))
         sm.selectionChanged.connect(self._bring_cell_to_front)
         sm.runChanged.connect(self._on_run_changed)
@@ -496,15 +496,31 @@ class MainWindow(QMainWindow):
         if ok:
             self.go_to_unit(unit)
 
-    def go_to_unit(self, unit: int) -> None:
-        """Scroll to and select ``unit``'s lane; a filter that hides it is cleared (noted)."""
+    def go_to_unit(self, unit: int) -> str:
+        """Scroll to and select ``unit``'s lane; a filter that hides it is cleared (the note
+        shown is returned, "" when none was needed)."""
         panel = self.units_panel
-        if not panel.go_to_unit(unit):
-            old = panel.filter_text
-            panel.filter_edit.setText("")
-            panel.set_filter("")
-            self.statusBar().showMessage(f"units filter '{old}' cleared to show unit {unit}", 6000)
-            panel.go_to_unit(unit)
+        if panel.go_to_unit(unit):
+            return ""
+        old = panel.filter_text
+        panel.filter_edit.setText("")
+        panel.set_filter("")
+        note = f"units filter '{old}' cleared to show unit {unit}"
+        self.statusBar().showMessage(note, 6000)
+        panel.go_to_unit(unit)
+        return note
+
+    def _on_stopped(self, result) -> None:
+        """Say why the run stopped; on a hit, select and scroll to the lane that triggered it."""
+        message = describe_result(self.debugging, result)
+        first = next((rep.first for rep in self.debugging.reports if rep.first is not None), None)
+        if result.hit and first is not None and result.position is not None \
+                and 0 <= first.units[0] < self.session_model.units:
+            unit = first.units[0]
+            note = self.go_to_unit(unit)
+            self.session_model.select(unit, result.position)
+            message += f"   ({note})" if note else ""
+        self.statusBar().showMessage(message, 10000)
 
     def _layer_chosen(self, index: int) -> None:
         if index >= 0 and self.session_model.ready and index != self.session_model.session.layer_index:

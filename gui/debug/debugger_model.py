@@ -11,6 +11,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from engine.debugger import Debugger, RunResult
+from engine.errors import ScopeError
+from engine.hits import HitReport
 from gui.positions import position_text
 from gui.session_model import SessionModel
 
@@ -31,6 +33,7 @@ class DebuggerModel(QObject):
         self._adopt: Debugger | None = None
         self.running = False
         self._stop_requested = False
+        self.reports: list[HitReport] = []     # why the last continue stopped (one per breakpoint)
         session_model.runChanged.connect(self._on_run)
         session_model.sampleChanged.connect(self._on_sample)
 
@@ -117,6 +120,13 @@ class DebuggerModel(QObject):
             if dialog is not None:
                 dialog.reset()
                 dialog.deleteLater()
+        self.reports = []
+        if result.hit:
+            for bp_id in result.breakpoints:
+                try:
+                    self.reports.append(self.debugger.explain(bp_id))
+                except ScopeError:          # a breakpoint that cannot say why still stopped
+                    continue
         self.stopped.emit(result)
         return result
 
@@ -130,5 +140,30 @@ def describe_result(dm: DebuggerModel, r: RunResult) -> str:
         return f"stopped at {where}"
     if not r.hit:
         return "no breakpoint hit: at the " + ("end" if r.t else "start") + f" ({where})"
-    titles = [b.title for b in dm.debugger.breakpoints if b.id in r.breakpoints]
+    titles = []
+    for b in dm.debugger.breakpoints:
+        if b.id in r.breakpoints:
+            why = next((describe_hit(rep) for rep in dm.reports if rep.breakpoint_id == b.id), "")
+            titles.append(f"{b.title} — {why}" if why else b.title)
     return f"breakpoint hit at t = {r.position}: " + "; ".join(titles)
+
+
+def describe_hit(report: HitReport, shown: int = 3) -> str:
+    """'c[3] = +5.21, c[9] = −5.02 (and 4 more units)', led by the compared quantity when it is
+    not just one of those values ('mean(saturated(i)) = 0.333 · …')."""
+    parts = []
+    only = report.culprits[0] if len(report.culprits) == 1 else None
+    if report.quantity and report.quantity_value is not None and not (
+            only is not None and only.part == report.quantity):
+        parts.append(f"{report.quantity} = {report.quantity_value:.4g}")
+    for c in report.culprits:
+        if not c.units:
+            continue
+        what = "unit" if c.lanes else "feature"
+        values = ", ".join(f"{c.subject}[{u}] = {v:+.4g}" if c.subject else f"{what} {u}"
+                           for u, v in zip(c.units[:shown], c.values[:shown]))
+        more = c.count - min(shown, len(c.units))
+        if more > 0:
+            values += f" (and {more} more {what}{'s' if more > 1 else ''})"
+        parts.append(values)
+    return " · ".join(parts)

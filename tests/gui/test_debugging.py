@@ -194,3 +194,27 @@ def test_save_and_open_session(window, tmp_path, make_window):
     w3 = make_window()
     assert not open_session_dialog(w3, w3.debugging, str(path))
     assert w3.errors and "changed since" in w3.errors[-1]
+
+
+def test_a_stop_names_the_unit_and_value_and_selects_that_lane(window, qtbot):
+    s = window.session_model.session
+    panel = window.breakpoints_panel
+    full = s.full()
+    bound = float(np.sort(np.abs(full.c[0]).max(axis=0))[-2])   # some units cross it, not all
+    panel.edit.setText(f"any(abs(c) > {bound!r})")
+    assert panel.add_from_edit()
+    window.units_panel.set_filter("0:1")
+    qtbot.keyClick(window, Qt.Key_F5)
+    pos = s.cursor
+    c = full.c[0, pos]
+    crossing = np.flatnonzero(np.abs(c) > bound)
+    strongest = int(crossing[np.argmax(np.abs(c[crossing]))])
+    assert window.session_model.selected_unit == strongest
+    assert window.session_model.selected_position == pos
+    assert f"c[{strongest}] = {c[strongest]:+.4g}" in panel.status.text()
+    assert f"c[{strongest}]" in window.statusBar().currentMessage()
+    # the lane is shown: a filter that hid it was cleared, and it lies inside the view
+    units = window.units_panel
+    row = int(np.flatnonzero(units.order == strongest)[0])
+    lo, hi = units.vb.viewRange()[1]
+    assert lo <= row + 0.5 <= hi and units.sel_lane.isVisible()
