@@ -183,12 +183,24 @@ class Expr:
         return _Node(lambda env, a=a.fn, op=op: op(_num(a(env))), a.vector, col)
 
     def _binop(self, node: ast.BinOp, col: int) -> _Node:
-        op = _BINARY.get(type(node.op))
-        if op is None:
-            raise self._err(node, f"operator {type(node.op).__name__} is not supported")
-        a, b = self._compile(node.left), self._compile(node.right)
-        return _Node(lambda env, a=a.fn, b=b.fn, op=op: op(_num(a(env)), _num(b(env))),
-                     a.vector or b.vector, col)
+        """A left-leaning chain ``a + b - c * ...`` as one node folded by a loop: a flat sum
+        of many terms is long, not deep (``_depth`` counts the chain as one level)."""
+        chain = _left_chain(node)
+        ops = []
+        for link in chain:
+            op = _BINARY.get(type(link.op))
+            if op is None:
+                raise self._err(link, f"operator {type(link.op).__name__} is not supported")
+            ops.append(op)
+        first = self._compile(chain[0].left)
+        rights = [self._compile(link.right) for link in chain]
+
+        def fold(env, first=first.fn, steps=tuple(zip(ops, (r.fn for r in rights), strict=True))):
+            out = _num(first(env))
+            for op, right in steps:
+                out = op(out, _num(right(env)))
+            return out
+        return _Node(fold, first.vector or any(r.vector for r in rights), col)
 
     def _boolop(self, node: ast.BoolOp, col: int) -> _Node:
         parts = [self._compile(v) for v in node.values]
@@ -360,6 +372,24 @@ class Expr:
         return f"Expr({self.text!r})"
 
 
+def _left_chain(node: ast.BinOp) -> list[ast.BinOp]:
+    """The BinOps of ``((a op b) op c) op d``, innermost first (Python parses a flat sum so)."""
+    chain = [node]
+    while isinstance(chain[-1].left, ast.BinOp):
+        chain.append(chain[-1].left)
+    return chain[::-1]
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """What nests one level below ``node``; a left-leaning BinOp chain is one level."""
+    if isinstance(node, ast.BinOp):
+        chain = _left_chain(node)
+        return [chain[0].left, *(link.right for link in chain)]
+    return [child for child in ast.iter_child_nodes(node)
+            if not isinstance(child, ast.expr_context | ast.operator | ast.cmpop
+                              | ast.unaryop | ast.boolop)]
+
+
 def _depth(root: ast.AST) -> int:
     """Nesting depth of an expression tree, counted without recursion."""
     deepest = 0
@@ -367,9 +397,7 @@ def _depth(root: ast.AST) -> int:
     while todo:
         node, depth = todo.pop()
         deepest = max(deepest, depth)
-        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
-                    if not isinstance(child, ast.expr_context | ast.operator | ast.cmpop
-                                      | ast.unaryop | ast.boolop))
+        todo.extend((child, depth + 1) for child in _children(node))
     return deepest
 
 

@@ -205,3 +205,20 @@ def test_deep_nesting_is_an_expr_error(run):
     for text in ("-" * 5000 + "1", "(" * 300 + "1" + ")" * 300, "abs(" * 200 + "h" + ")" * 200,
                  "not " * 3000 + "h"):
         _ok_or_expr_error(text, run[1])
+
+
+def test_a_long_flat_chain_is_long_not_deep(run):
+    """``h[0] + h[1] + ...`` parses as a left-leaning tree as deep as it is long; it must count
+    as one level (a sum of 250 terms is an ordinary watch), and fold to the same number."""
+    _, runner, tr = run
+    terms = [f"h[{k % N}]" for k in range(250)]
+    got = evaluate(" + ".join(terms) + " - h[0] * 2", runner)
+    want = sum(tr.h[:, :, k % N].astype(np.float64) for k in range(250)) - tr.h[:, :, 0] * 2
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_a_right_nested_chain_still_counts_as_deep(run):
+    from engine.expr import MAX_DEPTH
+    text = "h[0] + (" * (MAX_DEPTH + 5) + "1" + ")" * (MAX_DEPTH + 5)
+    with pytest.raises(ExprError, match="nested too deeply"):
+        Expr(text)
