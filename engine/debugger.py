@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .cell import STORAGE_GATE_ORDER
+from .cell import STORAGE_GATE_ORDER, CellWeights
+from .checkpoints import CheckpointedRun
 from .errors import ScopeError
 from .expr import Expr, ExprError
 from .forks import Edit, Fork, ForkSet
@@ -49,55 +50,56 @@ DEFAULT_GRAD_TARGET = "sumsq(h[:, last, :])"
 
 # --- evaluation environments ---------------------------------------------------------------
 class RangeEnv(SignalSource):
-    """Signals of processing indices [p0, p1) of a runner, for samples ``samples``.
+    """Signals of processing indices [p0, p1) of a recorded run, for samples ``samples``.
 
-    Values are (S, L, N) views in processing order (L = p1 - p0); ``prev()`` shifts by one step.
-    Before the first step h and c are the initial state, everything else NaN.
+    ``source`` is anything with ``columns(array, a, b)`` in processing order (a
+    ``DirectionRunner``, a ``CheckpointedRun``): values are (S, L, N) in processing order
+    (L = p1 - p0); ``prev()`` shifts by one step. Before the first step h and c are the
+    initial state, everything else NaN.
     """
 
-    def __init__(self, runner: DirectionRunner, p0: int, p1: int, samples: slice,
-                 depth: int = 0, grads: Callable[[], Any] | None = None) -> None:
-        self.runner, self.p0, self.p1, self.samples, self.depth = runner, p0, p1, samples, depth
+    def __init__(self, source: DirectionRunner | CheckpointedRun, p0: int, p1: int,
+                 samples: slice, depth: int = 0, grads: Callable[[], Any] | None = None) -> None:
+        self.source, self.p0, self.p1, self.samples, self.depth = source, p0, p1, samples, depth
         self.grads = grads          # -> GradResult of the debugger's gradient target (dh dc dx)
-        self.weights = runner.weights
+        self.weights = source.weights
         self._cache: dict[str, np.ndarray] = {}
-        self._n_samples = len(range(*samples.indices(runner.batch)))
+        self._n_samples = len(range(*samples.indices(source.batch)))
 
     def lead_shape(self) -> tuple[int, int]:
         return (self._n_samples, self.p1 - self.p0)
 
     def prev(self) -> RangeEnv:
-        return RangeEnv(self.runner, self.p0, self.p1, self.samples, self.depth + 1, self.grads)
+        return RangeEnv(self.source, self.p0, self.p1, self.samples, self.depth + 1, self.grads)
 
     def activation(self, gate: str):
         return self.weights.activation_of(gate)
 
     def position(self) -> np.ndarray:
         p = np.arange(self.p0 - self.depth, self.p1 - self.depth)
-        pos = np.where(p < 0, -1, self.runner.position(p)).astype(np.float64)
+        pos = np.where(p < 0, -1, self.source.position(p)).astype(np.float64)
         return np.broadcast_to(pos, self.lead_shape())
 
-    def _columns(self, arr: np.ndarray, initial: np.ndarray | None) -> np.ndarray:
-        """arr (B, T, ...) -> (S, L, ...) for processing indices [p0-depth, p1-depth)."""
-        r = self.runner
+    def _grad_columns(self, arr: np.ndarray) -> np.ndarray:
+        """A whole-run gradient (B, T, ...) by input position -> (S, L, ...) for processing
+        indices [p0-depth, p1-depth); NaN before the first step."""
+        src = self.source
         a, b = self.p0 - self.depth, self.p1 - self.depth
         lo = max(a, 0)
-        if r.backward:
-            body = arr[self.samples, r.steps - b:r.steps - lo][:, ::-1] if b > lo else arr[self.samples, 0:0]
+        if b <= lo:
+            body = arr[self.samples, 0:0]
+        elif src.backward:
+            body = arr[self.samples, src.steps - b:src.steps - lo][:, ::-1]
         else:
-            body = arr[self.samples, lo:b] if b > lo else arr[self.samples, 0:0]
+            body = arr[self.samples, lo:b]
         if a >= 0:
             return body
         pad = np.full((body.shape[0], min(-a, b - a), *body.shape[2:]), np.nan, body.dtype)
-        if initial is not None and b > -1:
-            pad[:, -1] = initial[self.samples]   # processing index -1: the initial state
         return np.concatenate([pad, body], axis=1)
 
     def part(self, array: str, gate: int | None) -> np.ndarray:
         """(S, L, ...) of one recorded array; h and c at processing index -1 are h0 and c0."""
-        r = self.runner
-        initial = {"c": r.c0, "h": r.h0}.get(array)
-        v = self._columns(getattr(r, array), initial)
+        v = self.source.columns(array, self.p0 - self.depth, self.p1 - self.depth)[self.samples]
         return v if gate is None else v[:, :, gate]
 
     def value(self, name: str) -> np.ndarray:
@@ -107,42 +109,24 @@ class RangeEnv(SignalSource):
         if name in ("dh", "dc", "dx"):
             if self.grads is None:
                 raise ExprError("gradients are not available here", 0)
-            v = self._columns(getattr(self.grads(), name), None)
+            v = self._grad_columns(getattr(self.grads(), name))
         else:
             v = self.signal(name)
         self._cache[name] = v
         return v
 
 
-class _ZeroRunner:
-    """Shape-only stand-in for checking an expression against a layer (one zero step)."""
-
-    def __init__(self, runner: DirectionRunner) -> None:
-        b, n, d, hs = 1, runner.units, runner.x.shape[2], runner.h.shape[2]
-        self.batch, self.steps, self.backward, self.units = b, 1, False, n
-        self.weights = runner.weights
-        self.gates = np.zeros((b, 1, 4, n), F32)
-        self.zx = np.zeros((b, 1, 4, n), F32)
-        self.zh = np.zeros((b, 1, 4, n), F32)
-        self.zp = None if runner.zp is None else np.zeros((b, 1, 4, n), F32)
-        self.c = np.zeros((b, 1, n), F32)
-        self.h = np.zeros((b, 1, hs), F32)
-        self.x = np.zeros((b, 1, d), F32)
-        self.h0 = np.zeros((b, hs), F32)
-        self.c0 = np.zeros((b, n), F32)
-
-    def position(self, p):
-        return p
-
-
-def check(expr: Expr | str, runner: DirectionRunner) -> Expr:
-    """Compile and try ``expr`` on one zero step of this layer's shapes (index/shape errors)."""
+def check(expr: Expr | str, layer: CellWeights | DirectionRunner | CheckpointedRun) -> Expr:
+    """Compile and try ``expr`` on one step of this layer's shapes (index/shape errors);
+    ``layer`` is the layer's weights or anything holding them."""
     e = expr if isinstance(expr, Expr) else Expr(expr)
-    zero = _ZeroRunner(runner)
+    weights = getattr(layer, "weights", layer)
+    one = DirectionRunner("check", weights, np.zeros((1, 1, weights.input_dim), F32))
+    one.run()
 
     class _ZeroGrads:          # gradient-shaped zeros: dh like h, dc like c, dx like x
-        dh, dc, dx = zero.h, zero.c, zero.x
-    e.evaluate(RangeEnv(zero, 0, 1, slice(None), grads=_ZeroGrads))  # type: ignore[arg-type]
+        dh, dc, dx = np.zeros_like(one.h), np.zeros_like(one.c), np.zeros_like(one.x)
+    e.evaluate(RangeEnv(one, 0, 1, slice(None), grads=lambda: _ZeroGrads))
     return e
 
 
@@ -292,7 +276,7 @@ class Debugger:
         """Compile and shape-check an expression for this layer (raises ExprError)."""
         e = self._compiled.get(text)
         if e is None:
-            e = check(text, self.session.runner)
+            e = check(text, self.session.info.weights)
             self._compiled[text] = e
         return e
 
@@ -330,7 +314,8 @@ class Debugger:
     def _active(self) -> list[Breakpoint]:
         return [b for b in self.breakpoints if b.enabled]
 
-    def _hits_in(self, runner: DirectionRunner, p0: int, p1: int, bp: Breakpoint) -> np.ndarray:
+    def _hits_in(self, runner: DirectionRunner | CheckpointedRun, p0: int, p1: int,
+                 bp: Breakpoint) -> np.ndarray:
         """Bool (p1 - p0,): does ``bp`` hit at processing indices p0..p1-1 (needs p0-1 too)?"""
         lo = max(p0 - 1, 0)
         try:
@@ -351,7 +336,8 @@ class Debugger:
         t = self.session.t if t is None else t
         if t <= 0:
             return []
-        return [b.id for b in self._active() if self._hits_in(self.session.runner, t - 1, t, b)[0]]
+        src = self.session.recorded()
+        return [b.id for b in self._active() if self._hits_in(src, t - 1, t, b)[0]]
 
     def explain(self, bp_id: int, t: int | None = None) -> HitReport:
         """Which units and values made breakpoint ``bp_id`` true on the step read last (cursor
@@ -372,11 +358,12 @@ class Debugger:
     def all_hits(self) -> dict[int, np.ndarray]:
         """{breakpoint id: input positions where it hits} over the whole run (``full()``)."""
         if self._hits_cache is None:
-            runner = self.session.full_runner()
+            runner = self.session.recorded(full=True)
             out = {}
             for bp in self._active():
-                hit = self._hits_in(runner, 0, runner.steps, bp)
-                out[bp.id] = runner.position(np.flatnonzero(hit))
+                hits = [p0 + np.flatnonzero(self._hits_in(runner, p0, p1, bp))
+                        for p0, p1 in _pieces(runner, 0, runner.steps)]
+                out[bp.id] = runner.position(np.concatenate(hits) if hits else np.zeros(0, np.int64))
             self._hits_cache = out
         return self._hits_cache
 
@@ -406,7 +393,8 @@ class Debugger:
             s.notify("position")
         return result
 
-    def _first_hit(self, runner: DirectionRunner, p0: int, p1: int, active: list[Breakpoint],
+    def _first_hit(self, runner: DirectionRunner | CheckpointedRun, p0: int, p1: int,
+                   active: list[Breakpoint],
                    last: bool = False) -> tuple[int | None, list[int]]:
         best: int | None = None
         which: list[int] = []
@@ -433,10 +421,10 @@ class Debugger:
             s.seek(p1, notify=False)
             scanned += p1 - p0
             if active:
-                p, which = self._first_hit(s.runner, p0, p1, active)
+                p, which = self._first_hit(s.recorded(), p0, p1, active)
                 if p is not None:
                     s.seek(p + 1, notify=False)
-                    return RunResult(True, s.t, s.runner.position(p), which, steps_scanned=scanned)
+                    return RunResult(True, s.t, s.recorded().position(p), which, steps_scanned=scanned)
             if progress is not None:
                 progress(p1, total)
         return RunResult(False, s.t, None, steps_scanned=scanned)
@@ -445,10 +433,12 @@ class Debugger:
         s = self.session
         p_cur = s.t - 1
         if p_cur >= 1 and active:
-            p, which = self._first_hit(s.runner, 0, p_cur, active, last=True)
-            if p is not None:
-                s.seek(p + 1, notify=False)
-                return RunResult(True, s.t, s.runner.position(p), which, steps_scanned=p_cur)
+            src = s.recorded()
+            for p0, p1 in reversed(_pieces(src, 0, p_cur)):
+                p, which = self._first_hit(src, p0, p1, active, last=True)
+                if p is not None:
+                    s.seek(p + 1, notify=False)
+                    return RunResult(True, s.t, src.position(p), which, steps_scanned=p_cur - p0)
         s.seek(0, notify=False)
         return RunResult(False, 0, None, steps_scanned=max(p_cur, 0))
 
@@ -482,7 +472,7 @@ class Debugger:
         t = self.session.t if t is None else t
         if t <= 0:
             return None
-        v = self.compile(w.expression).evaluate(RangeEnv(self.session.runner, t - 1, t, self._samples(),
+        v = self.compile(w.expression).evaluate(RangeEnv(self.session.recorded(), t - 1, t, self._samples(),
                                                             grads=self._grads))
         lead = (len(range(*self._samples().indices(self.session.batch))), 1)
         v = np.asarray(v, np.float64)
@@ -500,7 +490,7 @@ class Debugger:
         """
         w = self._watch(key)
         e = self.compile(w.expression)
-        runner = self.session.full_runner() if full else self.session.runner
+        runner = self.session.recorded(full=full)
         count = runner.steps if full else self.session.t
         samples = self._samples()
         n_s = len(range(*samples.indices(runner.batch)))
@@ -523,7 +513,7 @@ class Debugger:
     @property
     def forks(self) -> ForkSet:
         if self._forks is None:
-            self._forks = ForkSet(self.session.full_runner())
+            self._forks = ForkSet(self.session.recorded(full=True))
         return self._forks
 
     def _position(self, position: int | None) -> int:
@@ -585,6 +575,13 @@ class Debugger:
     # --- comparing two inputs -----------------------------------------------------------------
     def compare(self, other_input: Any) -> Comparison:
         return compare_inputs(self.session, other_input)
+
+
+def _pieces(src: DirectionRunner | CheckpointedRun, a: int, b: int) -> list[tuple[int, int]]:
+    """Processing ranges to scan a..b-1 in: all at once in memory, one chunk at a time on a
+    checkpointed run (each chunk recomputed once, never the whole run in memory)."""
+    size = src.interval if isinstance(src, CheckpointedRun) else max(b - a, 1)
+    return [(p, min(b, p + size)) for p in range(a, b, size)]
 
 
 def _plain(value: Any) -> Any:

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from .cell import CellWeights
+from .checkpoints import CheckpointedRun
 from .errors import ScopeError
-from .stepper import DirectionRunner
+from .stepper import DirectionRunner, input_product
 from .trace import LayerTrace, SignalSource, input_position
 
 F32 = np.float32
@@ -93,24 +94,60 @@ def decoupled_kernel(weights: CellWeights) -> np.ndarray:
 
 
 class _Root:
-    """The session's full original run seen as a fork parent (processing-index access)."""
+    """The session's original run seen as a fork parent (processing-index access): the full
+    in-memory runner, or a checkpointed run whose columns are recomputed on demand."""
 
-    def __init__(self, runner: DirectionRunner) -> None:
-        self.runner = runner
-        self.weights = runner.weights
-        self.steps, self.backward = runner.steps, runner.backward
+    def __init__(self, source: DirectionRunner | CheckpointedRun) -> None:
+        self.source = source
+        self.weights = source.weights
+        self.name, self.batch, self.units = source.name, source.batch, source.units
+        self.steps, self.backward = source.steps, source.backward
+        self.x, self.mask, self.h0, self.c0 = source.x, source.mask, source.h0, source.c0
+        self.has_zp = source.zp is not None
+        self._stored = isinstance(source, DirectionRunner)
 
     def position(self, p: int) -> int:
-        return self.runner.position(p)
+        return self.source.position(p)
 
     def column(self, name: str, p: int) -> np.ndarray:
-        return getattr(self.runner, name)[:, self.position(p)]
-
-    def signal(self, name: str) -> np.ndarray:
-        return self.runner.to_trace().signal(name)
+        if self._stored:
+            return getattr(self.source, name)[:, self.position(p)]
+        if name == "zxb":
+            return self.inputs(self.position(p), self.position(p) + 1)[2][:, 0]
+        return self.source.columns(name, p, p + 1)[:, 0]
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.runner.state_before(p)
+        return self.source.state_before(p)
+
+    def array(self, name: str) -> np.ndarray:
+        """A whole-run array by input position (recomputed for a checkpointed run)."""
+        if self._stored:
+            return getattr(self.source, name)
+        v = self.source.columns(name, 0, self.steps)
+        return v[:, ::-1] if self.backward else v
+
+    def signal(self, name: str) -> np.ndarray:
+        if self._stored:
+            return self.source.to_trace().signal(name)
+        return self.source.signal(name, 0, self.steps)
+
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, zx, zxb) for input positions lo..hi-1: views of the stored run, or x . W in the
+        run's aligned blocks (so the same bits) for a checkpointed one."""
+        if self._stored:
+            r = self.source
+            return r.x[:, lo:hi], r.zx[:, lo:hi], r.zxb[:, lo:hi]
+        p_lo, p_hi = (lo, hi) if not self.backward else (self.steps - hi, self.steps - lo)
+        zx, zxb = input_product(self.weights, self.x, self.backward, p_lo, p_hi)
+        mask = self.mask[:, lo:hi]
+        if not mask.all():
+            zx[~mask] = NAN
+        return self.x[:, lo:hi], zx, zxb
+
+    def shares(self, arr: np.ndarray) -> bool:
+        """True when ``arr`` is (a view of) the root's own x, x . W or x . W + b."""
+        return self._stored and any(np.shares_memory(arr, getattr(self.source, k))
+                                    for k in ("x", "zx", "zxb"))
 
     def inherited_x_edits(self) -> dict[int, Fork]:
         return {}
@@ -138,8 +175,8 @@ class Fork:
             if not 0 <= edit.position < t_len:
                 raise ScopeError(f"step {edit.position} is outside the run (0..{t_len - 1})")
             self.start = self.position(edit.position)   # position <-> p is its own inverse
-        r = self.root.runner
-        n, b = r.units, r.batch
+        root = self.root
+        n, b = root.units, root.batch
         self._col: dict[str, np.ndarray] | None = None
         if isinstance(parent, Fork):
             parent.ensure(self.start + 1)
@@ -149,12 +186,12 @@ class Fork:
             h0, c0 = self._col["h"], self._col["c"]
         else:
             first = 0
-            h0, c0 = self.root.runner.h0, self.root.runner.c0
+            h0, c0 = root.h0, root.c0
         self.first = first                       # first processing index of the window runner
         lo, hi = (0, t_len - first) if self.backward else (first, t_len)
         self._lo = lo
-        shared = (r.zx[:, lo:hi], r.zxb[:, lo:hi])
-        x = r.x[:, lo:hi]
+        x, zx, zxb = root.inputs(lo, hi)
+        shared = (zx, zxb)
         patches = {p: f for p, f in self.inherited_x_edits().items() if p >= first}
         if patches:   # copy-on-write: an ancestor changed an input inside our window
             zx, zxb, x = shared[0].copy(), shared[1].copy(), x.copy()
@@ -165,8 +202,8 @@ class Fork:
                 zxb[:, t] = col["zxb"]
                 x[:, t] = col["x"]
             shared = (zx, zxb)
-        self.window = DirectionRunner(f"{r.name}#{name}", self.weights, x, backward=self.backward,
-                                      mask=r.mask[:, lo:hi], h0=h0, c0=c0, shared_zx=shared)
+        self.window = DirectionRunner(f"{root.name}#{name}", self.weights, x, backward=self.backward,
+                                      mask=root.mask[:, lo:hi], h0=h0, c0=c0, shared_zx=shared)
         self._done = 0                          # window steps computed
 
     # --- structure ---------------------------------------------------------------------------
@@ -186,7 +223,7 @@ class Fork:
             h_prev, c_prev = parent.state_before(p)
             x_t = np.array(parent.column("x", p), F32)
             x_t[...] = _values(edit, x_t.shape)
-            mask = self.root.runner.mask[:, self.position(p):self.position(p) + 1]
+            mask = self.root.mask[:, self.position(p):self.position(p) + 1]
             one = DirectionRunner("edit", self.weights, x_t[:, None], mask=mask,
                                   h0=h_prev, c0=c_prev)
             one.step(0)
@@ -260,7 +297,7 @@ class Fork:
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         if p == 0:
-            return self.root.runner.h0, self.root.runner.c0
+            return self.root.h0, self.root.c0
         return self.column("h", p - 1), self.column("c", p - 1)
 
     def view(self, *, computed_only: bool = False) -> ForkView:
@@ -281,7 +318,7 @@ class Fork:
         if isinstance(self.parent, Fork):
             out = self.parent._assemble(array, k, computed_only)
         else:
-            src = getattr(self.root.runner, array)
+            src = self.root.array(array)
             out = np.array(src if k is None else src[:, :, k], F32)
         if self._col is not None:
             v = self._col[array]
@@ -306,7 +343,7 @@ class Fork:
         if isinstance(self.parent, Fork):
             out = self.parent.series(name, sample, unit, computed_only=computed_only)
         else:
-            out = np.array(pick(getattr(self.root.runner, array)), F32)
+            out = np.array(pick(self.root.array(array)), F32)
         if self._col is not None:
             v = self._col[array][sample]
             out[self.position(self.start)] = v[k, unit] if k is not None else v[unit]
@@ -331,10 +368,9 @@ class Fork:
         own = [w.gates, w.zh, w.c, w.h, w.mask]
         if w.zp is not None:
             own.append(w.zp)
-        root = self.root.runner
-        if not np.shares_memory(w.zx, root.zx):
+        if not self.root.shares(w.zx):
             own += [w.zx, w.zxb]
-        if not np.shares_memory(w.x, root.x):
+        if not self.root.shares(w.x):
             own.append(w.x)
         total = sum(a.nbytes for a in own)
         if self._col is not None:
@@ -352,7 +388,7 @@ class ForkView(SignalSource):
     (a fresh full-length copy) the first time it is read."""
 
     def __init__(self, fork: Fork, computed_only: bool) -> None:
-        r = fork.root.runner
+        r = fork.root
         self.fork, self.computed_only = fork, computed_only
         self.name = f"{r.name}#{fork.name}"
         self.direction = "backward" if fork.backward else "forward"
@@ -363,7 +399,7 @@ class ForkView(SignalSource):
     def part(self, array: str, gate: int | None) -> np.ndarray:
         key = (array, gate)
         if key not in self._arrays:
-            if array == "zp" and self.fork.root.runner.zp is None:
+            if array == "zp" and not self.fork.root.has_zp:
                 raise ScopeError("this cell has no peepholes")
             self._arrays[key] = self.fork._assemble(array, gate, self.computed_only)
         return self._arrays[key]
@@ -409,7 +445,7 @@ def _values(edit: Edit, shape: tuple[int, ...]) -> np.ndarray:
 class ForkSet:
     """The named forks of one session's current run (layer and input)."""
 
-    root_runner: DirectionRunner
+    root_runner: DirectionRunner | CheckpointedRun
     forks: dict[str, Fork] = field(default_factory=dict)
     _counter: int = 0
 

@@ -252,18 +252,25 @@ class Model:
             y, mask = op.apply(y, mask, ctx)
         return np.asarray(y, F32), mask
 
-    def runner(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
-               is_layer_input: bool = False) -> DirectionRunner:
-        """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
+    def run_args(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
+                 is_layer_input: bool = False) -> dict[str, Any]:
+        """What a runner of traced layer ``key`` on input ``x`` needs: name, weights, the layer's
+        own input, direction, mask and initial state (earlier layers run here)."""
         info = self.traced_layers[self.layer_index(key)]
         if self.runtime is not None and not is_layer_input:
-            return self._feed_runner(info, self.layer_feed(info, x), self._state_map(initial_state))
+            return self._feed_args(info, self.layer_feed(info, x), self._state_map(initial_state))
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input,
                                          initial_state=initial_state)
         h0, c0 = check_state(info.name, self._state_map(initial_state).get(info.name),
                              layer_x.shape[0], info.weights)
-        return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
-                               mask=mask, h0=h0, c0=c0)
+        return {"name": info.name, "weights": info.weights, "x": layer_x,
+                "backward": info.direction == "backward", "mask": mask, "h0": h0, "c0": c0}
+
+    def runner(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
+               is_layer_input: bool = False) -> DirectionRunner:
+        """A fresh stepper for one traced layer on input ``x`` (nothing computed yet)."""
+        return DirectionRunner(**self.run_args(key, x, initial_state=initial_state,
+                                               is_layer_input=is_layer_input))
 
     # --- capture (docs/architecture.md, "Capture") ----------------------------------------
     def layer_status(self, info: TracedLayerInfo) -> str:
@@ -312,14 +319,18 @@ class Model:
             raise ScopeError(f"{self.source}: {captured.missing(info.name)}")
         return feed
 
-    def _feed_runner(self, info: TracedLayerInfo, feed: LayerFeed, states: StateMap,
-                     prefill: bool = True) -> DirectionRunner:
-        """A runner on a captured feed; ``--initial-state`` wins over the captured state."""
+    def _feed_args(self, info: TracedLayerInfo, feed: LayerFeed, states: StateMap) -> dict[str, Any]:
+        """Runner arguments on a captured feed; ``--initial-state`` wins over the captured state."""
         given = states.get(info.name)
         h0, c0 = check_state(info.name, given if given is not None else (feed.h0, feed.c0),
                              feed.x.shape[0], info.weights)
-        return DirectionRunner(info.name, info.weights, feed.x, backward=info.direction == "backward",
-                               mask=feed.mask, h0=h0, c0=c0, prefill=prefill)
+        return {"name": info.name, "weights": info.weights, "x": feed.x,
+                "backward": info.direction == "backward", "mask": feed.mask, "h0": h0, "c0": c0}
+
+    def _feed_runner(self, info: TracedLayerInfo, feed: LayerFeed, states: StateMap,
+                     prefill: bool = True) -> DirectionRunner:
+        """A runner on a captured feed (see ``_feed_args``)."""
+        return DirectionRunner(**self._feed_args(info, feed, states), prefill=prefill)
 
     def _trace_captured(self, x: Any, initial_state: StateMap | tuple | None) -> TraceResult:
         captured = self.capture(x)

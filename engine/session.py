@@ -6,6 +6,20 @@ the last one, so stepping forward again recomputes it bit-identically. Views tha
 whole run (ghosted future, statistics) ask ``full()``, computed once on a separate runner and
 safe to call from a worker thread. Observers are plain callables ``cb(event, session)`` with
 event ``"position"`` (t moved) or ``"run"`` (input, layer or state changed).
+
+A run whose full trace would exceed ``checkpoint_above`` bytes (default: the memory guard,
+``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.checkpoints``): nothing but the
+input, a state every K steps and an overview is kept, and every read recomputes its window from
+the nearest checkpoint, bit-identical to the in-memory trace. Both kinds answer the same
+window API, which is what views should use (docs/architecture.md, Long runs):
+
+* ``signal(name, a, b, known_only=False)`` (B, b-a, N) one signal for input positions a:b;
+* ``window(a, b)`` a LayerTrace of positions a:b (its h0, c0: the state just before it);
+* ``overview()`` per-unit min/max per bucket of positions, for a zoomed-out picture;
+* ``first_pass(progress, should_stop)`` fills checkpoints and overview (in-memory: ``full()``);
+* ``state_before(position)``; ``recorded(full)`` processing-order columns for the debugger.
+
+``trace``, ``full()`` and ``result()`` hold whole-run arrays and exist for in-memory runs only.
 """
 
 from __future__ import annotations
@@ -16,7 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoints import CheckpointedRun, Overview, bytes_per_step, choose_bucket
+from .errors import ScopeError
 from .model import Model, StateMap, TracedLayerInfo
+from .presets import DEFAULT_BUDGET_BYTES
 from .stepper import DirectionRunner
 from .trace import LayerTrace, TraceResult
 
@@ -28,8 +45,14 @@ class Session:
 
     def __init__(self, model: Model, x: Any, *, layer: int | str | None = None,
                  initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
-                 layer_input: bool = False) -> None:
+                 layer_input: bool = False, checkpoint_above: int | None = None,
+                 checkpoint_interval: int | None = None) -> None:
+        """``checkpoint_above``: bytes of a full trace above which the run is checkpointed
+        (default the memory guard; 0 always checkpoints); ``checkpoint_interval``: steps
+        between checkpoints (a multiple of ``stepper.XW_BLOCK``; default from the layer size)."""
         self.model = model
+        self.checkpoint_above = DEFAULT_BUDGET_BYTES if checkpoint_above is None else int(checkpoint_above)
+        self._interval = checkpoint_interval
         self._layer_input = layer_input
         self._initial_state = initial_state
         self._observers: list[Observer] = []
@@ -54,13 +77,21 @@ class Session:
 
     # --- setup -------------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        self.runner: DirectionRunner = self.model.runner(
-            self._layer, self.model_input, initial_state=self._initial_state,
-            is_layer_input=self._layer_input)
+        args = self.model.run_args(self._layer, self.model_input, initial_state=self._initial_state,
+                                   is_layer_input=self._layer_input)
+        batch, steps = args["x"].shape[:2]
+        self.store: CheckpointedRun | None = None
+        self.runner: DirectionRunner | None = None
+        if bytes_per_step(batch, args["weights"]) * steps > self.checkpoint_above:
+            self.store = CheckpointedRun(**args, interval=self._interval)
+        else:
+            self.runner = DirectionRunner(**args)
+        self._src: DirectionRunner | CheckpointedRun = self.store or self.runner
         self._t = 0
         self._full: LayerTrace | None = None
         self._full_runner: DirectionRunner | None = None
         self._result: TraceResult | None = None
+        self._overview: Overview | None = None
 
     def set_layer(self, layer: int | str) -> None:
         """Trace another layer of the same model; keeps the position."""
@@ -86,7 +117,8 @@ class Session:
         """Every traced layer's (h, c) after the whole input (what a stateful model carries);
         with ``layer_input``, this layer's only."""
         if self._layer_input:
-            return {self.info.name: self.full().final_state()}
+            final = self.store.final_state() if self.store else self.full().final_state()
+            return {self.info.name: final}
         return dict(self.result().states)
 
     def feed_segment(self, x: Any) -> None:
@@ -126,19 +158,24 @@ class Session:
     @property
     def steps(self) -> int:
         """T, the number of input positions of the run."""
-        return self.runner.steps
+        return self._src.steps
 
     @property
     def batch(self) -> int:
-        return self.runner.batch
+        return self._src.batch
 
     @property
     def units(self) -> int:
-        return self.runner.units
+        return self._src.units
 
     @property
     def backward(self) -> bool:
-        return self.runner.backward
+        return self._src.backward
+
+    @property
+    def checkpointed(self) -> bool:
+        """True when the run keeps checkpoints instead of whole-run arrays."""
+        return self.store is not None
 
     @property
     def t(self) -> int:
@@ -146,13 +183,19 @@ class Session:
 
     @property
     def trace(self) -> LayerTrace:
-        """The live buffers: columns not yet read are NaN."""
+        """The live buffers: columns not yet read are NaN (in-memory runs only)."""
+        self._need_memory("the live trace")
         return self.runner.to_trace()
+
+    def _need_memory(self, what: str) -> None:
+        if self.store is not None:
+            raise ScopeError(f"{what} of a checkpointed run ({self.steps} steps) is not kept in "
+                             f"memory: read windows of it (Session.signal / Session.window)")
 
     @property
     def cursor(self) -> int | None:
         """Input position read most recently (None before the first step)."""
-        return None if self._t == 0 else self.runner.position(self._t - 1)
+        return None if self._t == 0 else self._src.position(self._t - 1)
 
     def known(self) -> slice:
         """Input positions computed so far, as a slice of the time axis."""
@@ -162,10 +205,15 @@ class Session:
 
     def position_to_t(self, position: int) -> int:
         """The ``t`` at which input ``position`` has just been read."""
-        return self.runner.position(position) + 1
+        return self._src.position(position) + 1
 
     # --- moving ------------------------------------------------------------------------------
     def _advance_to(self, k: int) -> None:
+        if self.store is not None:      # the chunk holding the last step read, from its checkpoint
+            if k > 0:
+                self.store.chunk((k - 1) // self.store.interval)
+            self._t = k
+            return
         while self._t < k:
             self.runner.step(self._t)
             self._t += 1
@@ -205,7 +253,9 @@ class Session:
 
     # --- whole-run views ---------------------------------------------------------------------
     def full(self) -> LayerTrace:
-        """The complete trace of this layer (computed once, independently of the cursor)."""
+        """The complete trace of this layer (computed once, independently of the cursor);
+        in-memory runs only."""
+        self._need_memory("the whole trace")
         with self._lock:
             if self._full is None:
                 runner = self.model.runner(self._layer, self.model_input, initial_state=self._initial_state,
@@ -226,7 +276,9 @@ class Session:
         return self._full is not None
 
     def result(self) -> TraceResult:
-        """The whole model's traced run (output as the framework returns it), cached."""
+        """The whole model's traced run (output as the framework returns it), cached;
+        in-memory runs only."""
+        self._need_memory("the whole model's run")
         with self._lock:
             if self._result is None:
                 self._result = self.model.trace(
@@ -246,6 +298,83 @@ class Session:
                 cache.pop(next(iter(cache)))
             cache[key] = gradient(result, target, layer=self.info.name)
         return cache[key]
+
+    # --- windows: the same API for in-memory and checkpointed runs ---------------------------
+    def _check_range(self, a: int, b: int) -> tuple[int, int]:
+        a, b = int(a), int(b)
+        if not 0 <= a <= b <= self.steps:
+            raise ScopeError(f"steps {a}:{b} are outside the run (0:{self.steps})")
+        return a, b
+
+    def window(self, a: int, b: int) -> LayerTrace:
+        """Input positions a..b-1 of the whole run as a LayerTrace (``start`` = a); its h0, c0
+        are the state just before its first processed step (position a, or b-1 backward).
+        In memory: views of ``full()``; checkpointed: recomputed from the nearest checkpoint."""
+        a, b = self._check_range(a, b)
+        if self.store is not None:
+            return self.store.window_trace(a, b)
+        full = self.full()
+        first = (b - 1 if self.backward else a) if b > a else a
+        h0, c0 = full.state_before(first) if b > a else (full.h0, full.c0)
+        return LayerTrace(name=full.name, direction=full.direction, weights=full.weights,
+                          x=full.x[:, a:b], mask=full.mask[:, a:b], h0=h0, c0=c0,
+                          gates=full.gates[:, a:b], zx=full.zx[:, a:b], zh=full.zh[:, a:b],
+                          c=full.c[:, a:b], h=full.h[:, a:b],
+                          zp=None if full.zp is None else full.zp[:, a:b], start=a)
+
+    def signal(self, name: str, a: int, b: int, *, known_only: bool = False) -> np.ndarray:
+        """(B, b-a, N) one signal (i f g o c h x, z_i, zx_f ...) at input positions a..b-1 of
+        the whole run; ``known_only`` leaves positions not read yet (beyond the cursor) NaN."""
+        a, b = self._check_range(a, b)
+        if self.store is not None:
+            out = self.store.signal(name, a, b)
+        else:
+            out = self.full().signal(name)[:, a:b]
+        if known_only:
+            known = self.known()
+            lo, hi = max(a, known.start), min(b, known.stop)
+            out = np.array(out, np.float32)
+            keep = np.zeros(b - a, bool)
+            keep[max(lo - a, 0):max(hi - a, 0)] = True
+            out[:, ~keep] = np.nan
+        return out
+
+    def state_before(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """(h, c) (B, ...) the cell held just before reading input ``position``."""
+        if not 0 <= position < self.steps:
+            raise ScopeError(f"step {position} is outside the run (0..{self.steps - 1})")
+        if self.store is not None:
+            return self.store.state_before(self.store.position(position))
+        return self.full().state_before(position)
+
+    def overview(self) -> Overview:
+        """Per unit and signal, min and max per bucket of input positions (``Overview``): the
+        zoomed-out picture. Checkpointed: filled in by ``first_pass`` (NaN where not yet)."""
+        if self.store is not None:
+            return self.store.overview
+        with self._lock:
+            if self._overview is None:
+                full = self.full()
+                self._overview = Overview.of(full, choose_bucket(self.steps, self.batch, self.units))
+            return self._overview
+
+    def first_pass(self, progress: Callable[[int, int], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> bool:
+        """Compute the whole run once (checkpoints and overview, or ``full()`` in memory);
+        False when ``should_stop()`` ended it early. Safe from a worker thread."""
+        if self.store is not None:
+            return self.store.first_pass(progress, should_stop)
+        self.overview()
+        if progress is not None:
+            progress(self.steps, self.steps)
+        return True
+
+    def recorded(self, full: bool = False) -> DirectionRunner | CheckpointedRun:
+        """Processing-order access (``columns``, ``position``, ``state_before``) to the steps
+        read so far (``full=False``; in memory: the live buffers) or to the whole run."""
+        if self.store is not None:
+            return self.store
+        return self.full_runner() if full else self.runner
 
     # --- observers ---------------------------------------------------------------------------
     def subscribe(self, callback: Observer) -> None:

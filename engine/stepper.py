@@ -22,6 +22,33 @@ from .trace import LayerTrace, input_position
 F32 = np.float32
 NAN = F32(np.nan)
 InPlace = Callable[[np.ndarray, np.ndarray], None]
+XW_BLOCK = 256
+"""x . W is computed in blocks of this many processing indices, aligned to the run's first
+step, in every path (full trace, debugger stepping, checkpointed windows): a BLAS product's
+rounding may depend on the matrix shape, so equal blocks are what makes a recomputed window
+bit-identical to the full trace (docs/architecture.md, Long runs)."""
+
+
+def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int = 0,
+                  p_hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(zx, zxb): x . W as (B, L, 4, N) and x . W + b as (B, L, 4N) for processing indices
+    p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position (ascending).
+
+    Each aligned block of XW_BLOCK processing indices is one matmul, whatever window asks."""
+    b, t, d = x.shape
+    p_hi = t if p_hi is None else p_hi
+    n4 = weights.kernel.shape[1]
+    length = p_hi - p_lo
+    first = p_lo if not backward else t - p_hi           # input position of the window's column 0
+    zx = np.empty((b, length, n4), F32)
+    for q0 in range(p_lo - p_lo % XW_BLOCK, p_hi, XW_BLOCK):
+        q1 = min(t, q0 + XW_BLOCK)
+        a, e = (q0, q1) if not backward else (t - q1, t - q0)     # the block's input positions
+        block = (x[:, a:e].reshape(b * (e - a), d) @ weights.kernel).reshape(b, e - a, n4)
+        lo, hi = max(a, first), min(e, first + length)            # its part inside the window
+        zx[:, lo - first:hi - first] = block[:, lo - a:hi - a]
+    zxb = zx + weights.bias
+    return zx.reshape(b, length, 4, -1), zxb
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
@@ -89,8 +116,7 @@ class DirectionRunner:
             if self.zx.shape != (b, t, 4, n) or self.zxb.shape != (b, t, 4 * n):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
-            self.zx = (x.reshape(b * t, d) @ weights.kernel).reshape(b, t, 4, n)
-            self.zxb = (self.zx + weights.bias.reshape(4, n)).reshape(b, t, 4 * n)
+            self.zx, self.zxb = input_product(weights, x, backward)
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
@@ -224,15 +250,26 @@ class DirectionRunner:
         if self.zp is not None:
             self.zp[:, t] = NAN
 
-    # --- edits (debugger forks) --------------------------------------------------------------
-    def set_input(self, t: int, x_t: np.ndarray) -> None:
-        """Replace input position t (all samples) and its x . W; later steps must be rerun."""
-        n = self.units
-        self.x[:, t] = x_t
-        zx = self.x[:, t] @ self.weights.kernel
-        self.zxb[:, t] = zx + self.weights.bias
-        self.zx[:, t] = zx.reshape(-1, 4, n)
-        self.zx[~self.mask[:, t], t] = NAN
+    # --- reading in processing order ------------------------------------------------------
+    def columns(self, array: str, a: int, b: int) -> np.ndarray:
+        """(B, b-a, ...) of one buffer (gates zx zh zp c h x) for processing indices a..b-1, in
+        processing order (a view where it can be). Before index 0, h and c at index -1 are the
+        initial state and everything else NaN: what ``prev()`` of the first step reads."""
+        arr = getattr(self, array)
+        lo = max(a, 0)
+        if b <= lo:
+            body = arr[:, 0:0]
+        elif self.backward:
+            body = arr[:, self.steps - b:self.steps - lo][:, ::-1]
+        else:
+            body = arr[:, lo:b]
+        if a >= 0:
+            return body
+        pad = np.full((body.shape[0], min(-a, b - a), *body.shape[2:]), np.nan, body.dtype)
+        initial = {"h": self.h0, "c": self.c0}.get(array)
+        if initial is not None and b > -1:
+            pad[:, -1] = initial
+        return np.concatenate([pad, body], axis=1)
 
     # --- results -------------------------------------------------------------------------
     def to_trace(self) -> LayerTrace:

@@ -102,6 +102,7 @@ class LayerTrace(SignalSource):
     h: np.ndarray                  # (B, T, H)
     zp: np.ndarray | None = None   # (B, T, 4, N) peephole terms, ONNX only
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    start: int = 0                 # input position of index 0 (a window of a longer run)
 
     # --- gate views ----------------------------------------------------------------------
     @property

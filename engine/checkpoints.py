@@ -1,0 +1,303 @@
+"""Long runs in a fixed memory budget: checkpoints, an overview, windows recomputed on demand.
+
+A ``CheckpointedRun`` keeps the layer's input, the state (h, c) before every K-th processing
+index and an ``Overview`` (per unit and signal, min and max over buckets of input positions).
+Any window of steps is recomputed from the nearest checkpoint before it by an ordinary
+``DirectionRunner`` over that chunk of K steps, with x . W computed in the same aligned blocks
+as a full trace (``stepper.input_product``): the same code on the same float32 inputs, so every
+recomputed value is bit-identical to the in-memory trace (docs/architecture.md, Long runs).
+
+Chunks are the unit of work: chunk j covers processing indices jK .. (j+1)K - 1. Computing a
+chunk stores the checkpoint after it; the first pass computes them all in order and folds each
+into the overview. A few recent chunks stay cached, so stepping and scanning near the cursor
+recompute nothing. Thread-safe: one lock around computing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cell import CellWeights
+from .stepper import XW_BLOCK, DirectionRunner, input_product
+from .trace import LayerTrace, SignalSource, input_position
+
+F32 = np.float32
+OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
+CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
+OVERVIEW_BYTES = 64 * 2**20
+MAX_BUCKETS = 4096
+
+
+def bytes_per_step(batch: int, weights: CellWeights) -> int:
+    """Bytes one processing index holds in a full trace (gates, zx, zh, x.W+b, c, h, x, zp)."""
+    n, h, d = weights.units, weights.state_size, weights.input_dim
+    per = 4 * 4 * n + n + h + d + (4 * n if weights.peephole is not None else 0)
+    return 4 * batch * per
+
+
+def choose_interval(batch: int, weights: CellWeights) -> int:
+    """Steps per chunk: a power of two multiple of XW_BLOCK whose buffers fit CHUNK_BYTES."""
+    k = XW_BLOCK
+    while k < 8192 and 2 * k * bytes_per_step(batch, weights) <= CHUNK_BYTES:
+        k *= 2
+    return k
+
+
+def choose_bucket(steps: int, batch: int, units: int) -> int:
+    """Input positions per overview bucket: a power of two, at most MAX_BUCKETS buckets and
+    OVERVIEW_BYTES in all (six signals, min and max, float32)."""
+    bucket = 1
+    while (-(-steps // bucket) > MAX_BUCKETS
+           or -(-steps // bucket) * batch * units * len(OVERVIEW_SIGNALS) * 2 * 4 > OVERVIEW_BYTES):
+        bucket *= 2
+    return bucket
+
+
+@dataclass
+class Overview:
+    """Min and max of each signal per unit over buckets of ``bucket`` input positions:
+    ``lo[name]``, ``hi[name]`` (B, n_buckets, N); NaN where nothing is known (masked or not yet
+    computed). What a zoomed-out view draws, without recomputing any step."""
+
+    bucket: int
+    steps: int
+    lo: dict[str, np.ndarray]
+    hi: dict[str, np.ndarray]
+
+    @classmethod
+    def empty(cls, steps: int, batch: int, units: int, bucket: int) -> Overview:
+        nb = -(-steps // bucket) if steps else 0
+        lo = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
+        hi = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
+        return cls(bucket, steps, lo, hi)
+
+    @classmethod
+    def of(cls, trace: LayerTrace, bucket: int) -> Overview:
+        """The overview of a whole in-memory trace (same numbers a first pass gives)."""
+        out = cls.empty(trace.steps, trace.batch, trace.units, bucket)
+        out.add(trace, 0)
+        return out
+
+    @property
+    def buckets(self) -> int:
+        return -(-self.steps // self.bucket) if self.steps else 0
+
+    def add(self, trace: SignalSource, first: int) -> None:
+        """Fold in values at input positions first .. first + L - 1 (``trace.signal`` arrays of
+        length L; a projected h has fewer columns than units and is padded with NaN)."""
+        for name in OVERVIEW_SIGNALS:
+            values = trace.signal(name)
+            length = values.shape[1]
+            if length == 0:
+                continue
+            pos = np.arange(first, first + length)
+            ids = pos // self.bucket
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            with np.errstate(invalid="ignore"):
+                lo = np.fmin.reduceat(values, starts, axis=1)
+                hi = np.fmax.reduceat(values, starts, axis=1)
+            cols = ids[starts]
+            width = values.shape[2]
+            self.lo[name][:, cols, :width] = np.fmin(self.lo[name][:, cols, :width], lo)
+            self.hi[name][:, cols, :width] = np.fmax(self.hi[name][:, cols, :width], hi)
+
+
+class _Window(SignalSource):
+    """Input positions a..b-1 of a checkpointed run as a SignalSource (parts recomputed)."""
+
+    def __init__(self, run: CheckpointedRun, a: int, b: int) -> None:
+        self.run, self.weights = run, run.weights
+        self.p_lo, self.p_hi = (a, b) if not run.backward else (run.steps - b, run.steps - a)
+
+    def part(self, array: str, gate: int | None) -> np.ndarray:
+        v = self.run.columns(array, self.p_lo, self.p_hi)
+        if self.run.backward:
+            v = v[:, ::-1]
+        return v if gate is None else v[:, :, gate]
+
+
+class CheckpointedRun:
+    """One traced direction over a long input, kept as checkpoints plus an overview.
+
+    Read it like a ``DirectionRunner`` (``steps``, ``position``, ``state_before``, ``columns``)
+    or by input positions (``signal``, ``window``); ``first_pass`` fills every checkpoint and the
+    overview (resumable, cancellable, reports progress). Nothing is computed up front."""
+
+    def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
+                 mask: np.ndarray | None = None, h0: np.ndarray | None = None,
+                 c0: np.ndarray | None = None, interval: int | None = None,
+                 bucket: int | None = None, cache_chunks: int = 3) -> None:
+        x = np.ascontiguousarray(x, dtype=F32)
+        if x.ndim != 3:
+            raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
+        b, t, d = x.shape
+        if d != weights.input_dim:
+            raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {d}")
+        n, hsize = weights.units, weights.state_size
+        self.name, self.weights, self.backward, self.x = name, weights, backward, x
+        self.batch, self.steps, self.units = b, t, n
+        self.mask = np.ones((b, t), bool) if mask is None else np.asarray(mask, bool).copy()
+        self.h0 = np.zeros((b, hsize), F32) if h0 is None else np.array(h0, F32).reshape(b, hsize)
+        self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
+        k = choose_interval(b, weights) if interval is None else int(interval)
+        if k <= 0 or k % XW_BLOCK:
+            raise ValueError(f"the checkpoint interval must be a positive multiple of {XW_BLOCK}")
+        self.interval = k
+        self.chunks = -(-t // k) if t else 0
+        self._ck_h = np.empty((self.chunks + 1, b, hsize), F32)
+        self._ck_c = np.empty((self.chunks + 1, b, n), F32)
+        self._ck_h[0], self._ck_c[0] = self.h0, self.c0
+        self._ck_known = 1                     # checkpoints 0 .. _ck_known - 1 are known
+        self._cache: OrderedDict[int, DirectionRunner] = OrderedDict()
+        self._cache_chunks = max(2, int(cache_chunks))
+        bucket = choose_bucket(t, b, n) if bucket is None else int(bucket)
+        self.overview = Overview.empty(t, b, n, bucket)
+        self._summarised = 0                   # chunks folded into the overview, in order
+        self._lock = threading.RLock()
+
+    # --- facts -------------------------------------------------------------------------------
+    @property
+    def direction(self) -> str:
+        return "backward" if self.backward else "forward"
+
+    @property
+    def zp(self) -> bool | None:
+        """Truthy when the cell records peephole terms (as ``DirectionRunner.zp``)."""
+        return True if self.weights.peephole is not None else None
+
+    @property
+    def first_pass_done(self) -> int:
+        """Processing indices the first pass has folded into the overview."""
+        return min(self.steps, self._summarised * self.interval)
+
+    def position(self, p):
+        return input_position(p, self.steps, self.backward)
+
+    def chunk_range(self, j: int) -> tuple[int, int]:
+        """Processing indices [p0, p1) of chunk j."""
+        return j * self.interval, min(self.steps, (j + 1) * self.interval)
+
+    def checkpoint_bytes(self) -> int:
+        return int(self._ck_h.nbytes + self._ck_c.nbytes + self.x.nbytes + self.mask.nbytes
+                   + sum(a.nbytes for a in self.overview.lo.values()) * 2)
+
+    # --- computing ---------------------------------------------------------------------------
+    def chunk(self, j: int) -> DirectionRunner:
+        """Chunk j computed (from cache, or from its checkpoint, computing earlier chunks first
+        when that checkpoint is not known yet). Its local processing index q is jK + q."""
+        if not 0 <= j < self.chunks:
+            raise IndexError(f"chunk {j} outside 0..{self.chunks - 1}")
+        with self._lock:
+            runner = self._cache.get(j)
+            if runner is not None:
+                self._cache.move_to_end(j)
+                return runner
+            while self._ck_known <= j:
+                self._compute(self._ck_known - 1)
+            return self._compute(j)
+
+    def _compute(self, j: int) -> DirectionRunner:
+        runner = self._cache.get(j)
+        if runner is not None:
+            return runner
+        p0, p1 = self.chunk_range(j)
+        a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
+        zx, zxb = input_product(self.weights, self.x, self.backward, p0, p1)
+        mask = self.mask[:, a:e]
+        if not mask.all():
+            zx[~mask] = np.nan
+        runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
+                                 mask=mask, h0=self._ck_h[j], c0=self._ck_c[j], prefill=False,
+                                 shared_zx=(zx, zxb))
+        runner.run()
+        if self._ck_known == j + 1:
+            h, c = runner.state_before(runner.steps)
+            self._ck_h[j + 1], self._ck_c[j + 1] = h, c
+            self._ck_known = j + 2
+        if self._summarised == j:
+            self.overview.add(runner.to_trace(), a)
+            self._summarised = j + 1
+        self._cache[j] = runner
+        while len(self._cache) > self._cache_chunks:
+            self._cache.popitem(last=False)
+        return runner
+
+    def first_pass(self, progress: Callable[[int, int], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> bool:
+        """Compute every chunk not yet folded into the overview (checkpoints fill in on the
+        way); False when ``should_stop()`` ended it early (call again to resume)."""
+        while self._summarised < self.chunks:
+            if should_stop is not None and should_stop():
+                return False
+            with self._lock:
+                j = self._summarised
+                self._cache.pop(j, None)       # a cached chunk was computed before its turn
+                self._compute(j)
+            if progress is not None:
+                progress(self.first_pass_done, self.steps)
+        return True
+
+    # --- reading -----------------------------------------------------------------------------
+    def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """(h, c) before processing index p (a checkpoint, or read from its chunk)."""
+        if p % self.interval == 0 and p // self.interval < self._ck_known:
+            j = p // self.interval
+            return self._ck_h[j], self._ck_c[j]
+        if p >= self.steps:
+            runner = self.chunk(self.chunks - 1)
+            return runner.state_before(runner.steps)
+        j = p // self.interval
+        return self.chunk(j).state_before(p - j * self.interval)
+
+    def final_state(self) -> tuple[np.ndarray, np.ndarray]:
+        h, c = self.state_before(self.steps)
+        return h.copy(), c.copy()
+
+    def columns(self, array: str, a: int, b: int) -> np.ndarray:
+        """(B, b-a, ...) of one array for processing indices a..b-1, in processing order, as
+        ``DirectionRunner.columns`` (h, c at index -1 are the initial state)."""
+        lo = max(a, 0)
+        parts = []
+        if a < 0:
+            first = self.chunk(0) if self.chunks else None
+            pad_src = first.columns(array, a, min(b, 0)) if first is not None else None
+            if pad_src is not None:
+                parts.append(pad_src)
+        k = self.interval
+        for j in range(lo // k, -(-min(b, self.steps) // k)):
+            p0, p1 = self.chunk_range(j)
+            s, e = max(lo, p0), min(b, p1)
+            if e > s:
+                parts.append(self.chunk(j).columns(array, s - p0, e - p0))
+        if not parts:
+            w = self.weights
+            tail = {"c": (w.units,), "h": (w.state_size,), "x": (w.input_dim,)}.get(array, (4, w.units))
+            return np.zeros((self.batch, 0, *tail), F32)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def window(self, a: int, b: int) -> _Window:
+        """Input positions a..b-1 as a SignalSource: ``window(a, b).signal("f")`` (B, b-a, N)."""
+        return _Window(self, a, b)
+
+    def signal(self, name: str, a: int, b: int) -> np.ndarray:
+        return self.window(a, b).signal(name)
+
+    def window_trace(self, a: int, b: int) -> LayerTrace:
+        """Input positions a..b-1 as a LayerTrace (copies); its h0, c0 are the state just
+        before the window's first processed step (position a, or b-1 going backward)."""
+        w = self.window(a, b)
+        h0, c0 = self.state_before(w.p_lo)
+
+        def take(array: str) -> np.ndarray:
+            return np.ascontiguousarray(w.part(array, None))
+        return LayerTrace(name=self.name, direction=self.direction, weights=self.weights,
+                          x=self.x[:, a:b].copy(), mask=self.mask[:, a:b].copy(),
+                          h0=np.array(h0), c0=np.array(c0), gates=take("gates"), zx=take("zx"),
+                          zh=take("zh"), c=take("c"), h=take("h"),
+                          zp=take("zp") if self.weights.peephole is not None else None,
+                          start=a)

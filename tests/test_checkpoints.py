@@ -1,0 +1,187 @@
+"""Checkpointed runs: every recomputed window is bit-identical to the full in-memory trace, and
+the session, breakpoints, watches and forks give the same answers on both kinds of run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import ScopeError, Session
+from engine.cell import CellWeights
+from engine.checkpoints import CheckpointedRun, Overview
+from engine.debugger import Breakpoint, Debugger
+from engine.layers import LSTM, Masking
+from engine.model import Model
+from engine.stepper import XW_BLOCK, DirectionRunner
+
+ARRAYS = ("gates", "zx", "zh", "c", "h")
+
+
+def cell(n=12, d=5, seed=0, **extras):
+    rng = np.random.default_rng(seed)
+    return CellWeights(rng.normal(0, 0.5, (d, 4 * n)), rng.normal(0, 0.5, (n, 4 * n)),
+                       rng.normal(0, 0.3, 4 * n), **extras)
+
+
+def same(a, b, what=""):
+    assert a.shape == b.shape, what
+    assert np.array_equal(a, b, equal_nan=True), what
+
+
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("kind", ["plain", "peephole", "projection"])
+def test_windows_are_bit_identical_to_the_full_trace(backward, kind):
+    rng = np.random.default_rng(1)
+    n = 12
+    extras = {"peephole": {"peephole": rng.normal(size=(3, n)).astype(np.float32)},
+              "projection": {"projection": rng.normal(0, 0.5, (n, 7)).astype(np.float32)},
+              "plain": {}}[kind]
+    w = cell(n, seed=2, **extras)
+    if kind == "projection":
+        w = CellWeights(w.kernel, rng.normal(0, 0.5, (7, 4 * n)), w.bias, **extras)
+    t_len = 2 * XW_BLOCK + 37                        # a partial last block and chunk
+    x = rng.normal(size=(2, t_len, 5)).astype(np.float32)
+    mask = rng.random((2, t_len)) > 0.15
+    full = DirectionRunner("l", w, x, backward=backward, mask=mask)
+    full.run()
+    ft = full.to_trace()
+    run = CheckpointedRun("l", w, x, backward=backward, mask=mask, interval=XW_BLOCK)
+    for a, b in [(0, t_len), (300, 301), (255, 520), (t_len - 40, t_len), (512, 512)]:
+        wt = run.window_trace(a, b)
+        for key in ARRAYS + (("zp",) if kind == "peephole" else ()):
+            same(getattr(wt, key), getattr(ft, key)[:, a:b], f"{key} {a}:{b}")
+        for name in ("z_i", "zx_o", "f", "h"):
+            same(run.signal(name, a, b), ft.signal(name)[:, a:b], f"{name} {a}:{b}")
+        if b > a:   # h0, c0: the state just before the window's first processed step
+            first = b - 1 if backward else a
+            for got, want in zip((wt.h0, wt.c0), ft.state_before(first)):
+                same(got, want, "state before the window")
+    for p in (0, 256, 511, t_len):
+        for got, want in zip(run.state_before(p), full.state_before(p)):
+            same(got, want, f"state before p={p}")
+    assert run.first_pass()
+    ref = Overview.of(ft, run.overview.bucket)
+    for name in ref.lo:
+        same(run.overview.lo[name], ref.lo[name], f"overview lo {name}")
+        same(run.overview.hi[name], ref.hi[name], f"overview hi {name}")
+
+
+def test_overview_is_min_max_per_bucket():
+    w = cell()
+    x = np.random.default_rng(3).normal(size=(1, 1000, 5)).astype(np.float32)
+    full = DirectionRunner("l", w, x)
+    full.run()
+    ov = Overview.of(full.to_trace(), 64)
+    assert ov.buckets == 16
+    np.testing.assert_array_equal(ov.hi["c"][0, 3], full.c[0, 192:256].max(axis=0))
+    np.testing.assert_array_equal(ov.lo["f"][0, 15], full.gates[0, 960:, 1].min(axis=0))
+
+
+def test_first_pass_resumes_after_a_stop_and_reports_progress():
+    w = cell()
+    x = np.random.default_rng(4).normal(size=(1, 5 * XW_BLOCK, 5)).astype(np.float32)
+    run = CheckpointedRun("l", w, x, interval=XW_BLOCK)
+    seen = []
+    assert not run.first_pass(progress=lambda k, total: seen.append(k),
+                              should_stop=lambda: len(seen) >= 2)
+    assert seen == [256, 512] and run.first_pass_done == 512
+    assert np.isnan(run.overview.hi["h"][0, -1]).all()
+    assert run.first_pass(progress=lambda k, total: seen.append(k))
+    assert seen[-1] == 5 * XW_BLOCK and not np.isnan(run.overview.hi["h"]).any()
+
+
+def model_and_input(backward=False, masked=False, t_len=700, seed=5):
+    w = cell(10, 4, seed=seed)
+    ops = ([Masking("m")] if masked else []) + [LSTM("lstm", w, return_sequences=True,
+                                                     go_backwards=backward)]
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1.5, (2, t_len, 4)).astype(np.float32)
+    if masked:
+        x[rng.random((2, t_len)) < 0.1] = 0.0
+    return Model(ops, source="test"), x
+
+
+def both(backward=False, masked=False, **kw):
+    model, x = model_and_input(backward, masked, **kw)
+    mem = Session(model, x)
+    ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    assert ck.checkpointed and not mem.checkpointed
+    return mem, ck
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_session_windows_and_moves_agree(backward):
+    mem, ck = both(backward, masked=True)
+    for s in (mem, ck):
+        s.seek(300)
+        s.step(5)
+        s.back(2)
+    assert mem.t == ck.t == 303 and mem.cursor == ck.cursor
+    for a, b in [(0, 700), (250, 520)]:
+        for name in ("f", "c", "z_g", "x"):
+            same(ck.signal(name, a, b), mem.signal(name, a, b), name)
+            same(ck.signal(name, a, b, known_only=True), mem.signal(name, a, b, known_only=True))
+        same(ck.window(a, b).h0, mem.window(a, b).h0)
+    for pos in (0, 299, 699):
+        for got, want in zip(ck.state_before(pos), mem.state_before(pos)):
+            same(got, want)
+    known = mem.signal("h", 0, 700, known_only=True)
+    live = mem.trace.h
+    same(known, live, "known_only is what the live trace shows")
+    assert ck.first_pass()
+    for name in ("i", "h"):
+        same(ck.overview().hi[name], Overview.of(mem.full(), ck.overview().bucket).hi[name])
+    with pytest.raises(ScopeError, match="checkpointed"):
+        ck.trace
+    with pytest.raises(ScopeError, match="outside"):
+        ck.signal("h", 5, 701)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_breakpoints_and_watches_agree(backward):
+    mem, ck = both(backward, masked=True)
+    dbgs = [Debugger(s) for s in (mem, ck)]
+    for d in dbgs:
+        d.add_breakpoint("any(abs(c) > 1.2)")
+        d.add_breakpoint("h[3] * prev(h[3]) < 0")
+        d.add_watch("mean(f)")
+        d.add_watch("prev(prev(c))")
+    hits = [d.all_hits() for d in dbgs]
+    assert hits[0].keys() == hits[1].keys()
+    for k in hits[0]:
+        same(hits[1][k], hits[0][k], "all hits")
+        assert hits[0][k].size > 3
+    for direction, count in ((+1, 6), (-1, 4)):
+        for _ in range(count):
+            r = [d.run_to_hit(direction) for d in dbgs]
+            assert (r[0].hit, r[0].t, r[0].position, r[0].breakpoints) == \
+                   (r[1].hit, r[1].t, r[1].position, r[1].breakpoints)
+            assert mem.t == ck.t
+            assert dbgs[0].hits_at() == dbgs[1].hits_at()
+            for w0, w1 in zip(dbgs[0].watch_values(), dbgs[1].watch_values()):
+                same(np.asarray(w1), np.asarray(w0), "watch value")
+    for key in (0, 1):
+        w = dbgs[0].watches[key].id
+        same(dbgs[1].watch_series(w), dbgs[0].watch_series(w), "watch series so far")
+        same(dbgs[1].watch_series(w, full=True), dbgs[0].watch_series(w, full=True))
+    mem.seek(650)
+    ck.seek(650)
+    r = [d.run_to_hit(-1) for d in dbgs]
+    assert r[0].hit and (r[0].t, r[0].position) == (r[1].t, r[1].position)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_forks_agree(backward):
+    mem, ck = both(backward)
+    dbgs = [Debugger(s) for s in (mem, ck)]
+    for s in (mem, ck):
+        s.seek(400)
+    forks = [d.perturb(2, 0.7) for d in dbgs]
+    inputs = [d.fork_input(np.full(4, 0.5, np.float32), position=600 if not backward else 100,
+                           parent=f.name) for d, f in zip(dbgs, forks)]
+    decoupled = [d.decouple() for d in dbgs]
+    for pair in (forks, inputs, decoupled):
+        for name in ("h", "c", "z_f", "x"):
+            same(pair[1].signal(name), pair[0].signal(name), name)
+            same(pair[1].diff(name), pair[0].diff(name), f"diff {name}")
+        same(pair[1].series("f", 1, 3), pair[0].series("f", 1, 3), "series")
