@@ -12,6 +12,7 @@ adds the extras. The stepper's fast paths are tested against both (docs/architec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -109,6 +110,14 @@ class CellWeights:
         if signal in ("i", "f", "o"):
             return self.gate_activation
         return None
+
+    @cached_property
+    def scaled_recurrent_kernel(self) -> np.ndarray:
+        """U with the fast path's gate scale (``stepper.gate_scale``) applied to its columns,
+        computed once per cell (cached on the frozen instance)."""
+        from .stepper import gate_scale
+        scale = gate_scale(self)
+        return self.recurrent_kernel if scale is None else self.recurrent_kernel * scale
 
     def with_recurrent_kernel(self, recurrent_kernel: np.ndarray) -> CellWeights:
         """A copy with another U (for what-if runs such as decoupled units)."""

@@ -207,13 +207,13 @@ class CheckpointedRun:
             return runner
         p0, p1 = self.chunk_range(j)
         a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
-        zx, zxb = input_product(self.weights, self.x, self.backward, p0, p1)
+        zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
         mask = self.mask[:, a:e]
         if not mask.all():
             zx[~mask] = np.nan
         runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
                                  mask=mask, h0=self._ck_h[j], c0=self._ck_c[j], prefill=False,
-                                 shared_zx=(zx, zxb))
+                                 shared_zx=(zx, zin))
         runner.run()
         if self._ck_known == j + 1:
             h, c = runner.state_before(runner.steps)

@@ -29,10 +29,28 @@ rounding may depend on the matrix shape, so equal blocks are what makes a recomp
 bit-identical to the full trace (docs/architecture.md, Long runs)."""
 
 
+def gate_scale(weights: CellWeights) -> np.ndarray | None:
+    """(4N,) per-column scale of the plain sigmoid/tanh cell's fast path, else None.
+
+    sigmoid(z) = (tanh(z / 2) + 1) / 2, so with i, f, o's columns of z halved one tanh over all
+    4N columns gives tanh(z_i/2), tanh(z_f/2), g, tanh(z_o/2), and one multiply-add turns the
+    three gates into sigmoids: 4 ufunc calls for every gate instead of 6. Halving is exact in
+    float32, so the recorded zh is unscaled exactly afterwards."""
+    if not (weights.is_plain and weights.gate_activation.name in ("sigmoid", "Sigmoid")
+            and weights.cell_activation.name in ("tanh", "Tanh")
+            and weights.output_activation.name in ("tanh", "Tanh")):
+        return None
+    n = weights.units
+    scale = np.full(4 * n, 0.5, F32)
+    scale[weights.gate_slice("g")] = 1.0
+    return scale
+
+
 def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int = 0,
                   p_hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(zx, zxb): x . W as (B, L, 4, N) and x . W + b as (B, L, 4N) for processing indices
-    p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position (ascending).
+    """(zx, zin): x . W as (B, L, 4, N) and the recurrence-free part of the gate input,
+    (x . W + b) * gate_scale (no scale for a cell off the fast path), as (B, L, 4N), for
+    processing indices p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position.
 
     Each aligned block of XW_BLOCK processing indices is one matmul, whatever window asks."""
     b, t, d = x.shape
@@ -47,8 +65,11 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
         block = (x[:, a:e].reshape(b * (e - a), d) @ weights.kernel).reshape(b, e - a, n4)
         lo, hi = max(a, first), min(e, first + length)            # its part inside the window
         zx[:, lo - first:hi - first] = block[:, lo - a:hi - a]
-    zxb = zx + weights.bias
-    return zx.reshape(b, length, 4, -1), zxb
+    zin = zx + weights.bias
+    scale = gate_scale(weights)
+    if scale is not None:
+        zin *= scale
+    return zx.reshape(b, length, 4, -1), zin
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
@@ -90,13 +111,13 @@ class DirectionRunner:
         """``prefill=False`` skips NaN-filling the buffers: only for a caller that runs every
         step at once (a full trace), where each column is written before anyone reads it.
 
-        ``shared_zx=(zx, zxb)`` reuses another runner's x . W (B, T, 4, N) and x . W + b
+        ``shared_zx=(zx, zin)`` reuses another runner's x . W (B, T, 4, N) and gate input part
         (B, T, 4N) for this x instead of computing and storing them: a debugger fork over a
         window of its parent's run shares them as read-only views (never written here).
 
         Public buffers, indexed by input position: ``x``, ``mask``, ``h0``, ``c0``, ``zx``,
-        ``zxb`` (x . W + b flattened to (B, T, 4N): the part of z the recurrence does not
-        change), ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
+        ``zin`` (the part of z the recurrence does not change, as ``input_product`` makes it),
+        ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
         x = np.ascontiguousarray(x, dtype=F32)
         if x.ndim != 3:
             raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
@@ -112,11 +133,11 @@ class DirectionRunner:
         self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
         self.x = x
         if shared_zx is not None:
-            self.zx, self.zxb = shared_zx
-            if self.zx.shape != (b, t, 4, n) or self.zxb.shape != (b, t, 4 * n):
+            self.zx, self.zin = shared_zx
+            if self.zx.shape != (b, t, 4, n) or self.zin.shape != (b, t, 4 * n):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
-            self.zx, self.zxb = input_product(weights, x, backward)
+            self.zx, self.zin = input_product(weights, x, backward)
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
@@ -130,6 +151,8 @@ class DirectionRunner:
         self._z = np.empty((b, 4 * n), F32)
         self._tmp = np.empty((b, n), F32)
         self._fast = weights.is_plain
+        self._scale = gate_scale(weights)
+        self._u = weights.recurrent_kernel if self._scale is None else weights.scaled_recurrent_kernel
         self._gate_act = _in_place(weights.gate_activation, n)
         self._cell_act = _in_place(weights.cell_activation, n)
         self._out_act = _in_place(weights.output_activation, n)
@@ -168,34 +191,50 @@ class DirectionRunner:
 
     def _run_fast(self, start: int, stop: int) -> None:
         """The plain cell (``cell.lstm_step``) over processing indices start..stop-1: one
-        in-place ufunc sequence on named gate slices of preallocated buffers."""
-        w = self.weights
-        I, F, G, O = (w.gate_slice(g) for g in ("i", "f", "g", "o"))   # noqa: E741
-        u = w.recurrent_kernel
-        zxb, zh_all, gates_all = self.zxb, self._zh_flat, self._gates_flat
-        c_all, h_all, tmp, z = self.c, self.h, self._tmp, self._z
+        in-place ufunc sequence per step on the step's gate views i, f, g, o.
+
+        Columns are visited by iterating over time-major views (no per-step indexing); the
+        sigmoid/tanh cell uses ``gate_scale``'s single tanh, other activations their own."""
+        w, scale = self.weights, self._scale
+        matmul, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
+        tmp, z = self._tmp, self._z
+        z_g = w.gate_block(z, "g")
         gate_act, cell_act, out_act = self._gate_act, self._cell_act, self._out_act
-        matmul, add, mul = np.matmul, np.add, np.multiply
-        all_valid = self._all_valid
+        if scale is not None:
+            half, shift = np.where(scale == 1, F32(1), F32(0.5)), np.where(scale == 1, F32(0), F32(0.5))
+        lo, hi = (start, stop) if not self.backward else (self.steps - stop, self.steps - start)
+        step = 1 if not self.backward else -1
+
+        def by_time(arr: np.ndarray) -> np.ndarray:        # (B, T, ...) -> (L, B, ...) in order
+            return arr[:, lo:hi].swapaxes(0, 1)[::step]
+        valid = self._all_valid[lo:hi][::step]
+        columns = zip(by_time(self.zin), by_time(self._zh_flat), by_time(self._gates_flat),
+                      by_time(self.gates).swapaxes(1, 2), by_time(self.c), by_time(self.h), valid)
+        u = self._u
         h_prev, c_prev = self.state_before(start)
         with np.errstate(over="ignore"):
-            for t in self.position(np.arange(start, stop)).tolist():
-                zh = zh_all[:, t]
-                matmul(h_prev, u, out=zh)                 # h_{t-1} . U
-                add(zxb[:, t], zh, out=z)                 # z = x_t . W + b + h_{t-1} . U
-                a = gates_all[:, t]
-                gate_act(z, a)                            # i, f, o (g's block rewritten next)
-                cell_act(z[:, G], a[:, G])                # g
-                c = c_all[:, t]
-                mul(a[:, F], c_prev, out=c)               # c = f * c_prev
-                mul(a[:, I], a[:, G], out=tmp)
+            for k, (zin, zh, a, (i, f, g, o), c, h, ok) in enumerate(columns):
+                matmul(h_prev, u, out=zh)                 # h_{t-1} . U   (scaled like zin)
+                if scale is not None:
+                    add(zin, zh, out=a)                   # z / 2 for i f o, z for g
+                    tanh(a, out=a)
+                    mul(a, half, out=a)
+                    add(a, shift, out=a)                  # i f o = sigmoid(z), g = tanh(z)
+                else:
+                    add(zin, zh, out=z)                   # z = x_t . W + b + h_{t-1} . U
+                    gate_act(z, a)                        # i, f, o (g's block rewritten next)
+                    cell_act(z_g, g)
+                mul(f, c_prev, out=c)                     # c = f * c_prev
+                mul(i, g, out=tmp)
                 add(c, tmp, out=c)                        #     + i * g
                 out_act(c, tmp)
-                h = h_all[:, t]
-                mul(a[:, O], tmp, out=h)                  # h = o * act(c)
-                if not all_valid[t]:
-                    self._carry_masked(t, h_prev, c_prev)
+                mul(o, tmp, out=h)                        # h = o * act(c)
+                if not ok:
+                    self._carry_masked(self.position(start + k), h_prev, c_prev)
                 h_prev, c_prev = h, c
+        if scale is not None:
+            zh = self._zh_flat[:, lo:hi]
+            np.divide(zh, scale, out=zh)                  # exact: the scale is 1 or 1/2
 
     def _step_general(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
         """Peepholes, cell clip, projection, coupled input-forget (``cell.lstm_step_extended``,
@@ -203,7 +242,7 @@ class DirectionRunner:
         w, n = self.weights, self.units
         zh = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = zh
-        z = (self.zxb[:, t] + zh).reshape(-1, 4, n)
+        z = (self.zin[:, t] + zh).reshape(-1, 4, n)
         if w.peephole is not None:
             zp = np.zeros_like(z)
             zp[:, 0] = w.peephole[0] * c_prev

@@ -9,7 +9,7 @@ import pytest
 from engine import ScopeError, Session
 from engine.cell import CellWeights
 from engine.checkpoints import CheckpointedRun, Overview
-from engine.debugger import Breakpoint, Debugger
+from engine.debugger import Debugger
 from engine.layers import LSTM, Masking
 from engine.model import Model
 from engine.stepper import XW_BLOCK, DirectionRunner
@@ -132,7 +132,7 @@ def test_session_windows_and_moves_agree(backward):
     for name in ("i", "h"):
         same(ck.overview().hi[name], Overview.of(mem.full(), ck.overview().bucket).hi[name])
     with pytest.raises(ScopeError, match="checkpointed"):
-        ck.trace
+        _ = ck.trace
     with pytest.raises(ScopeError, match="outside"):
         ck.signal("h", 5, 701)
 
