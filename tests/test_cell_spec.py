@@ -105,3 +105,13 @@ def test_peephole_terms_are_recorded_and_part_of_z():
     assert_close(tr.zp[:, :, 1], w.peephole[1] * c_prev, "p_f * c_prev")
     assert_close(tr.zp[:, :, 3], w.peephole[2] * tr.c, "p_o * c")
     assert_close(w.gate_activation(tr.signal("z_o")), tr.o, "o = act(z_o), peephole included")
+
+
+def test_one_unit_batch_with_sigmoid_candidate():
+    """A (B, 1) gate block is a strided view: every in-place ufunc must honour its strides."""
+    sig = keras_activation("sigmoid")
+    w = CellWeights(np.array([[0.075, -0.079, 0.384, 0.063]]), np.array([[-0.32, 0.22, 0.78, 0.57]]),
+                    np.zeros(4), gate_activation=sig, cell_activation=sig, output_activation=sig)
+    r = DirectionRunner("one", w, np.array([[[-0.7]], [[-1.27]]], np.float32))
+    r.run()
+    check_against_spec(r, lstm_step)
