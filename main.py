@@ -8,8 +8,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+
+# One BLAS thread unless the user asks for more: the engine's products are small (one step's
+# (B, H) x (H, 4N), x . W in blocks of 256 steps) and on a busy machine BLAS threads waiting
+# for each other made them up to 20x slower (docs/architecture.md, "Long runs"). Set before any
+# import of numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 SUBCOMMANDS = ("trace", "info", "export", "bench", "grad")
 # what `pip install -e .` brings; a run without them gets one line saying so, not a traceback
@@ -136,7 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
     bench.add_argument("--units", type=int, default=256)
-    bench.add_argument("--steps", type=int, default=500)
+    bench.add_argument("--length", type=int, default=500,
+                       help="sequence length of the window benchmark")
+    bench.add_argument("--steps", type=int, dest="steps_alias",
+                       help=argparse.SUPPRESS)   # deprecated alias of --length
+    bench.add_argument("--long", action="store_true",
+                       help="also the long checkpointed runs (N=1024 T=100,000; N=128 T=1,000,000)")
+    bench.add_argument("--long-budget", type=float, default=60.0,
+                       help="seconds of first pass to measure per long run (default 60)")
     bench.add_argument("--repeat", type=int, default=5)
     bench.add_argument("--engine-only", action="store_true", help="skip the window benchmark")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
@@ -182,8 +196,14 @@ def dispatch(argv: Sequence[str]) -> int:
             return run_export(args)
         if args.command == "bench":
             from engine.bench import run_bench
-            return run_bench(units=args.units, steps=args.steps, as_json=args.json, repeat=args.repeat,
-                             window_figures=None if args.engine_only else _window_figures)
+            length = args.length
+            if args.steps_alias is not None:
+                print("lstm-scope: warning: bench --steps is deprecated; use --length",
+                      file=sys.stderr)
+                length = args.steps_alias
+            return run_bench(units=args.units, steps=length, as_json=args.json, repeat=args.repeat,
+                             window_figures=None if args.engine_only else _window_figures,
+                             long=args.long, long_budget=args.long_budget)
         build_parser().print_help()
         return 0
     args = build_gui_parser().parse_args(argv)

@@ -87,24 +87,47 @@ class Overview:
     def buckets(self) -> int:
         return -(-self.steps // self.bucket) if self.steps else 0
 
-    def add(self, trace: SignalSource, first: int) -> None:
-        """Fold in values at input positions first .. first + L - 1 (``trace.signal`` arrays of
-        length L; a projected h has fewer columns than units and is padded with NaN)."""
-        for name in OVERVIEW_SIGNALS:
-            values = trace.signal(name)
-            length = values.shape[1]
-            if length == 0:
-                continue
-            pos = np.arange(first, first + length)
-            ids = pos // self.bucket
-            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-            with np.errstate(invalid="ignore"):
-                lo = np.fmin.reduceat(values, starts, axis=1)
-                hi = np.fmax.reduceat(values, starts, axis=1)
-            cols = ids[starts]
-            width = values.shape[2]
+    def add(self, trace: LayerTrace, first: int) -> None:
+        """Fold in a trace's values, its index 0 being input position ``first`` (a projected h
+        has fewer columns than units; the rest stay NaN)."""
+        gates = _bucket_reduce(trace.gates, first, self.bucket)
+        parts = {name: (gates[0][:, :, k], gates[1][:, :, k], gates[2])
+                 for k, name in enumerate(("i", "f", "g", "o"))}
+        parts["c"] = _bucket_reduce(trace.c, first, self.bucket)
+        parts["h"] = _bucket_reduce(trace.h, first, self.bucket)
+        for name, (lo, hi, cols) in parts.items():
+            width = lo.shape[-1]
             self.lo[name][:, cols, :width] = np.fmin(self.lo[name][:, cols, :width], lo)
             self.hi[name][:, cols, :width] = np.fmax(self.hi[name][:, cols, :width], hi)
+
+
+def _bucket_reduce(values: np.ndarray, first: int, bucket: int):
+    """(lo, hi, bucket ids) of values (B, L, ...) over buckets of input positions: whole
+    buckets as one reshaped reduction, a ragged head and tail on their own; NaN ignored."""
+    length = values.shape[1]
+    head = min(length, (-first) % bucket)
+    whole = (length - head) // bucket
+    pieces = []
+    if head:
+        pieces.append((values[:, :head], True))
+    if whole:
+        body = values[:, head:head + whole * bucket]
+        pieces.append((body.reshape(body.shape[0], whole, bucket, *body.shape[2:]), False))
+    if head + whole * bucket < length:
+        tail = values[:, head + whole * bucket:]
+        pieces.append((tail, True))
+    los, his = [], []
+    for arr, partial in pieces:
+        if partial:                # one partial bucket: reduce over the time axis
+            los.append(np.fmin.reduce(arr, axis=1, keepdims=True))
+            his.append(np.fmax.reduce(arr, axis=1, keepdims=True))
+        else:
+            los.append(np.fmin.reduce(arr, axis=2))
+            his.append(np.fmax.reduce(arr, axis=2))
+    lo = np.concatenate(los, axis=1) if len(los) > 1 else los[0]
+    hi = np.concatenate(his, axis=1) if len(his) > 1 else his[0]
+    first_id = first // bucket
+    return lo, hi, np.arange(first_id, first_id + lo.shape[1])
 
 
 class _Window(SignalSource):

@@ -1,8 +1,12 @@
-"""Engine figures: a full traced run versus PyTorch's nn.LSTM on the same weights.
+"""Engine figures: a full traced run versus PyTorch's nn.LSTM on the same weights, same run.
 
-``trace_ms``: T=2000, D=32, N=256, batch 1, every array recorded (median of repeats).
-``torch_forward_ms``: ``nn.LSTM`` forward on identical weights and input, single thread-count
-as configured by torch, no autograd; omitted when torch is not installed.
+For each case (T=2000, D=32; N=256 batch 1, N=1024 batch 1, N=256 batch 32) ``trace_ms`` is a
+full run with every array recorded and ``torch_forward_ms`` an ``nn.LSTM`` forward on identical
+weights and input (no autograd), both the median of interleaved repeats. Both sides run single
+threaded (``torch.set_num_threads(1)``; main.py starts BLAS with one thread): on a shared
+2-core machine BLAS threads waiting for each other made a (256, 32) x (32, 1024) product 20x
+slower, which measures the neighbours, not the engine. The torch case is omitted when torch is
+not installed.
 """
 
 from __future__ import annotations
@@ -16,14 +20,7 @@ from engine.cell import CellWeights
 from engine.layers import LSTM
 from engine.model import Model
 
-
-def _median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.median(times))
+CASES = ((256, 1), (1024, 1), (256, 32))      # (units, batch) at T=2000, D=32
 
 
 def bench_model(units: int, features: int, seed: int = 0) -> Model:
@@ -34,25 +31,58 @@ def bench_model(units: int, features: int, seed: int = 0) -> Model:
     return Model([LSTM("lstm", cell, return_sequences=True)], source="bench", format="bench")
 
 
-def engine_figures(steps: int = 2000, features: int = 32, units: int = 256,
-                   repeat: int = 5) -> dict[str, Any]:
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def trace_case(units: int, batch: int, steps: int = 2000, features: int = 32,
+               repeat: int = 5) -> dict[str, Any]:
+    """One case: our trace and torch's forward timed alternately (the same machine load)."""
     model = bench_model(units, features)
-    x = np.random.default_rng(1).normal(size=(1, steps, features)).astype(np.float32)
-    model.trace(x)  # warm-up: BLAS threads, page faults
-    out: dict[str, Any] = {"trace_steps": steps, "trace_features": features, "trace_units": units,
-                           "trace_ms": round(_median_ms(lambda: model.trace(x), repeat), 2)}
-    torch_ms = _torch_forward_ms(model, x, repeat)
-    if torch_ms is not None:
-        out["torch_forward_ms"] = round(torch_ms, 2)
-        out["trace_vs_torch"] = round(out["trace_ms"] / torch_ms, 2)
+    x = np.random.default_rng(1).normal(size=(batch, steps, features)).astype(np.float32)
+    ours = lambda: model.trace(x)  # noqa: E731
+    ours()                                         # warm-up: page faults, caches
+    theirs = _torch_forward(model, x)
+    times: list[float] = []
+    ratios: list[float] = []
+    torch_times: list[float] = []
+    for _ in range(repeat):
+        t = _seconds(ours)
+        times.append(t)
+        if theirs is not None:
+            tt = _seconds(theirs)
+            torch_times.append(tt)
+            ratios.append(t / tt)
+    key = f"N{units}_B{batch}"
+    out: dict[str, Any] = {f"trace_ms_{key}": round(1000 * float(np.median(times)), 2)}
+    if ratios:
+        out[f"torch_forward_ms_{key}"] = round(1000 * float(np.median(torch_times)), 2)
+        out[f"trace_vs_torch_{key}"] = round(float(np.median(ratios)), 2)
     return out
 
 
-def _torch_forward_ms(model: Model, x: np.ndarray, repeat: int) -> float | None:
+def engine_figures(steps: int = 2000, features: int = 32, repeat: int = 5,
+                   cases: tuple[tuple[int, int], ...] = CASES) -> dict[str, Any]:
+    out: dict[str, Any] = {"trace_steps": steps, "trace_features": features}
+    for units, batch in cases:
+        big = units * batch > 256
+        out.update(trace_case(units, batch, steps, features, max(3, repeat - 2) if big else repeat))
+    first = f"N{cases[0][0]}_B{cases[0][1]}"     # the headline figure, under its old names
+    out["trace_ms"] = out[f"trace_ms_{first}"]
+    if f"trace_vs_torch_{first}" in out:
+        out["torch_forward_ms"] = out[f"torch_forward_ms_{first}"]
+        out["trace_vs_torch"] = out[f"trace_vs_torch_{first}"]
+    return out
+
+
+def _torch_forward(model: Model, x: np.ndarray):
     try:
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(1)
     w = model.traced_layers[0].weights
     n, d = w.units, w.input_dim
     lstm = torch.nn.LSTM(d, n, batch_first=True)
@@ -62,10 +92,14 @@ def _torch_forward_ms(model: Model, x: np.ndarray, repeat: int) -> float | None:
         lstm.weight_hh_l0.copy_(torch.from_numpy(w.recurrent_kernel.T.copy()))
         lstm.bias_ih_l0.copy_(torch.from_numpy(w.bias.copy()))
         lstm.bias_hh_l0.zero_()
-        xt = torch.from_numpy(x)
+    xt = torch.from_numpy(x)
+
+    def forward() -> None:
+        with torch.no_grad():
+            lstm(xt)
+    with torch.no_grad():
         ours = model.trace(x).layer(0).h
-        theirs = lstm(xt)[0].numpy()
-        if not np.allclose(ours, theirs, atol=1e-4):
+        if not np.allclose(ours, lstm(xt)[0].numpy(), atol=1e-4):
             raise RuntimeError("torch and engine disagree on the benchmark model")
-        lstm(xt)
-        return _median_ms(lambda: lstm(xt), repeat)
+    forward()
+    return forward

@@ -20,12 +20,18 @@ WindowFigures = Callable[[int, int], dict[str, Any]]
 
 
 def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
-              window_figures: Callable[[], WindowFigures] | None = None, out: TextIO = sys.stdout) -> int:
-    """Print the figures; ``window_figures`` imports the window benchmark (None: engine only)."""
+              window_figures: Callable[[], WindowFigures] | None = None, long: bool = False,
+              long_budget: float = 60.0, out: TextIO = sys.stdout) -> int:
+    """Print the figures; ``window_figures`` imports the window benchmark (None: engine only);
+    ``steps`` is the window benchmark's sequence length (``--length``); ``long`` adds the
+    checkpointed long runs (``engine.bench.long_runs``)."""
     figures: dict[str, Any] = {"units": units, "steps": steps}
     figures.update(engine_figures(repeat=repeat))
     figures.update(capture_figures(repeat=repeat))
     figures.update(grad_figures(repeat=repeat))
+    if long:
+        from engine.bench.long_runs import long_figures
+        figures.update(long_figures(long_budget))
     if window_figures is not None:
         try:
             window = window_figures()
