@@ -5,7 +5,7 @@ index and an ``Overview`` (per unit and signal, min and max over buckets of inpu
 Any window of steps is recomputed from the nearest checkpoint before it by an ordinary
 ``DirectionRunner`` over that chunk of K steps, with x . W computed in the same aligned blocks
 as a full trace (``stepper.input_product``): the same code on the same float32 inputs, so every
-recomputed value is bit-identical to the in-memory trace (docs/architecture.md, Long runs).
+recomputed value is bit-identical to the in-memory trace (docs/architecture.md, "Long runs").
 
 Chunks are the unit of work: chunk j covers processing indices jK .. (j+1)K - 1. Computing a
 chunk stores the checkpoint after it; the first pass computes them all in order and folds each

@@ -11,7 +11,7 @@ A run whose full trace would exceed ``checkpoint_above`` bytes (default: the mem
 ``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.checkpoints``): nothing but the
 input, a state every K steps and an overview is kept, and every read recomputes its window from
 the nearest checkpoint, bit-identical to the in-memory trace. Both kinds answer the same
-window API, which is what views should use (docs/architecture.md, Long runs):
+window API, which is what views should use (docs/architecture.md, "Long runs"):
 
 * ``signal(name, a, b, known_only=False)`` (B, b-a, N) one signal for input positions a:b;
 * ``window(a, b)`` a LayerTrace of positions a:b (its h0, c0: the state just before it);

@@ -26,7 +26,7 @@ XW_BLOCK = 256
 """x . W is computed in blocks of this many processing indices, aligned to the run's first
 step, in every path (full trace, debugger stepping, checkpointed windows): a BLAS product's
 rounding may depend on the matrix shape, so equal blocks are what makes a recomputed window
-bit-identical to the full trace (docs/architecture.md, Long runs)."""
+bit-identical to the full trace (docs/architecture.md, "Long runs")."""
 
 
 def gate_scale(weights: CellWeights) -> np.ndarray | None:
