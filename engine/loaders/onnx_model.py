@@ -25,7 +25,6 @@ from ..errors import InputFileError, ModelFileError, ScopeError
 from ..foreign_ops import OnnxLSTM
 from ..layers import RunContext
 from ..model import Model, StateMap, TracedLayerInfo
-from ..stepper import DirectionRunner
 from ..trace import TraceResult
 from .onnx_graph import declared_shape, find_lstms, fold_constants, is_onnx_op, op_types
 from .onnx_lstm import WEIGHT_ROLES, all_directions
@@ -217,14 +216,15 @@ class OnnxModel(Model):
                              f"the graph runs")
         return record[info.name]
 
-    def runner(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
-               is_layer_input: bool = False) -> DirectionRunner:
+    def run_args(self, key: int | str | None, x: Any, *, initial_state: StateMap | tuple | None = None,
+                 is_layer_input: bool = False) -> dict[str, Any]:
+        """As ``Model.run_args``, with the node's own initial_h / initial_c as the default."""
         info = self.traced_layers[self.layer_index(key)]
         states = self._state_map(initial_state)
         if self.graph_runner is not None and not is_layer_input:
-            return self._feed_runner(info, self._recorded(info, x), states)
+            return self._feed_args(info, self._recorded(info, x), states)
         if self.runtime is not None and not is_layer_input:
-            return super().runner(key, x, initial_state=initial_state)
+            return super().run_args(key, x, initial_state=initial_state)
         op: OnnxLSTM = self.ops[info.op_index]  # type: ignore[assignment]
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input)
         h0, c0 = states.get(info.name, (None, None))
@@ -233,8 +233,8 @@ class OnnxModel(Model):
             h0 = op.initial_h[:, k] if op.layout == 1 else op.initial_h[k]
         if c0 is None and op.initial_c is not None:
             c0 = op.initial_c[:, k] if op.layout == 1 else op.initial_c[k]
-        return DirectionRunner(info.name, info.weights, layer_x, backward=info.direction == "backward",
-                               mask=mask, h0=h0, c0=c0)
+        return {"name": info.name, "weights": info.weights, "x": layer_x,
+                "backward": info.direction == "backward", "mask": mask, "h0": h0, "c0": c0}
 
 
 def _rebind(op: OnnxLSTM, feeds: dict[str, np.ndarray], source: str) -> None:
