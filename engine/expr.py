@@ -194,8 +194,9 @@ class Expr:
             ops.append(op)
         first = self._compile(chain[0].left)
         rights = [self._compile(link.right) for link in chain]
+        links = tuple(zip(ops, (r.fn for r in rights), strict=True))
 
-        def fold(env, first=first.fn, steps=tuple(zip(ops, (r.fn for r in rights), strict=True))):
+        def fold(env, first=first.fn, steps=links):
             out = _num(first(env))
             for op, right in steps:
                 out = op(out, _num(right(env)))
