@@ -31,6 +31,10 @@ def load_keras_file(path: Path, weights_config: str | None = None) -> Any:
             warnings.simplefilter("ignore")
             return _load(keras, path, weights_config)
     except Exception as exc:  # noqa: BLE001 - Keras raises anything on a file it cannot rebuild
+        if "arbitrary code" in str(exc) or "safe_mode" in str(exc):
+            raise ScopeError("Keras will not rebuild it: it holds Python code (a Lambda layer), "
+                             "which runs only with safe_mode=False, never used by LSTM "
+                             "Scope") from None
         raise ScopeError(f"Keras cannot rebuild this model to run it "
                          f"({_first_line(exc)})") from None
 

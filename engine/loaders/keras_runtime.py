@@ -10,9 +10,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..budget import BudgetError
 from ..capture.feed import Runtime
-from ..errors import ScopeError, UnsupportedModelError
+from ..errors import ModelFileError, ScopeError, UnsupportedModelError
 from ..model import Model
+from .h5read import ReadCancelled
 
 KERAS_HINT = "pip install keras"
 
@@ -51,14 +53,16 @@ def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
         if importlib.util.find_spec("keras") is None:
             raise ImportError("keras")
         choose_backend()
-        from ..capture.keras_capture import KerasCapture, load_keras_file
+        from ..capture.keras_worker import KerasWorker
         try:
-            keras_model = load_keras_file(path, model.metadata.get("weights_config"))
+            return KerasWorker(path, model.metadata.get("weights_config"), traced, source)
+        except (BudgetError, ModelFileError, ReadCancelled):   # abandoned: said as it is
+            raise
         except ScopeError as exc:
             blocked = model.untraceable
             why = blocked[0].reason if blocked else "the model is not a chain of layers"
-            raise UnsupportedModelError(f"{why}; {exc}; trace one LSTM on its own input with "
+            said = str(exc).removeprefix(f"{source}: ")
+            raise UnsupportedModelError(f"{why}; {said}; trace one LSTM on its own input with "
                                         f"--layer-input") from None
-        return KerasCapture(keras_model, traced, source)
 
     model.runtime = Runtime("keras", KERAS_HINT, make)

@@ -1,0 +1,242 @@
+"""Keras capture of a model *file* in a bounded worker process.
+
+Keras rebuilding an untrusted ``.keras``/``.h5`` walks its HDF5 again (a corrupt heap can make
+the HDF5 library spin forever) and allocates what the config declares. So, as for the plain
+HDF5 reads (``engine.loaders.h5read``), Keras never runs in LSTM Scope's own process: a child
+imports Keras (not timed), loads the file with ``safe_mode=True`` and answers capture requests.
+While the parent waits for an answer the child may use at most ``capture_timeout()`` seconds of
+CPU time (wall time five times longer for a child stuck without spinning) and at most the memory
+budget beyond what it held after importing Keras; past either it is killed and the capture fails
+with one line. The window's Cancel kills it at once (``h5read.cancel_reads``). The child stays
+alive between captures (a second input costs one forward pass, not a Keras import) and ends with
+LSTM Scope. See docs/architecture.md, "Capture".
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..budget import BudgetError, format_bytes, memory_budget
+from ..errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
+from ..loaders import h5read
+from .feed import Capture
+
+DEFAULT_TIMEOUT = 30.0
+IMPORT_GRACE = 120.0        # wall seconds importing Keras may take on a busy machine
+_ERRORS: dict[str, type[ScopeError]] = {cls.__name__: cls for cls in (
+    ScopeError, ModelFileError, UnsupportedModelError, InputFileError, BudgetError)}
+_FRAMEWORKS = ("keras", "jax", "tensorflow", "torch")
+_PASSED_ENV = ("KERAS_BACKEND", "LSTM_SCOPE_MEMORY_BUDGET", "TF_CPP_MIN_LOG_LEVEL", "KERAS_HOME")
+
+
+def capture_timeout() -> float:
+    """CPU seconds Keras may spend on one load or one run (``LSTM_SCOPE_CAPTURE_TIMEOUT``)."""
+    try:
+        value = float(os.environ.get("LSTM_SCOPE_CAPTURE_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+def _context() -> Any:
+    """fork from a process that holds no framework and no other thread (the CLI: fast);
+    otherwise forkserver, since forking a process with XLA's or Qt's threads is unsafe."""
+    if any(name in sys.modules for name in _FRAMEWORKS):
+        return multiprocessing.get_context("forkserver")
+    return h5read._context()
+
+
+def _rss_bytes(pid: int) -> int | None:
+    """Resident memory of a process (Linux /proc), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+# --- the child process -----------------------------------------------------------------------
+def _load_capture(path: str, weights_config: str | None, traced: list[tuple[str, bool]],
+                  source: str) -> Any:
+    from .keras_capture import KerasCapture, load_keras_file
+    return KerasCapture(load_keras_file(Path(path), weights_config), traced, source)
+
+
+def _error(exc: BaseException) -> tuple[str, str, str]:
+    if isinstance(exc, ScopeError):
+        kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in _ERRORS), "ScopeError")
+        return ("error", kind, str(exc))
+    text = str(exc).strip().splitlines()
+    return ("error", "ScopeError",
+            f"Keras failed ({type(exc).__name__}: {text[0][:200] if text else ''})")
+
+
+def _serve(conn: Any, path: str, weights_config: str | None, traced: list[tuple[str, bool]],
+           source: str, env: dict[str, str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
+    os.environ.update(env)                           # a forkserver has its own environment
+    from ..quiet import quiet_frameworks
+    quiet_frameworks()
+    try:
+        try:
+            import keras  # noqa: F401 - imported before the clock starts
+        except ImportError:
+            conn.send(("error", "UnsupportedModelError", "Keras is not installed"))
+            return
+        conn.send(("ready", None))
+        try:
+            capture = _load_capture(path, weights_config, traced, source)
+        except Exception as exc:  # noqa: BLE001 - Keras raises anything on a hostile file
+            conn.send(_error(exc))
+            return
+        conn.send(("done", capture.input_names))
+        while True:
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                return                                # LSTM Scope has ended
+            if kind != "run":
+                return
+            try:
+                conn.send(("done", capture.run(payload)))
+            except Exception as exc:  # noqa: BLE001 - the input does not fit the model
+                conn.send(_error(exc))
+    finally:
+        conn.close()
+
+
+# --- the parent ------------------------------------------------------------------------------
+class KerasWorker:
+    """A Keras capturer living in a bounded child process (see the module docstring)."""
+
+    def __init__(self, path: Path, weights_config: str | None, traced: list[tuple[str, bool]],
+                 source: str) -> None:
+        self.path, self.weights_config = Path(path), weights_config
+        self.traced, self.source = list(traced), source
+        self._lock = threading.Lock()
+        self._proc: Any = None
+        self._conn: Any = None
+        self.input_names: list[str] = []
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        ctx = _context()
+        parent, child = ctx.Pipe(duplex=True)
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
+        env["LSTM_SCOPE_MEMORY_BUDGET"] = str(memory_budget())
+        proc = ctx.Process(target=_serve, daemon=True,
+                           args=(child, str(self.path), self.weights_config, self.traced,
+                                 self.source, env))
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        weakref.finalize(self, _kill, proc, parent)
+        try:
+            self.input_names = self._answer("loading the model", first=True)
+        except BaseException:
+            self._stop()
+            raise
+
+    def run(self, inputs: dict[str, np.ndarray]) -> Capture:
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._start()                          # cancelled or failed before: start over
+            try:
+                self._conn.send(("run", inputs))
+            except (OSError, ValueError):
+                self._stop()
+                raise ScopeError(f"{self.source}: the Keras worker ended; open the model "
+                                 f"again") from None
+            try:
+                return self._answer("running the model")
+            except (BudgetError, ModelFileError, h5read.ReadCancelled):
+                self._stop()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            _kill(self._proc, self._conn)
+        self._proc = self._conn = None
+
+    def _answer(self, doing: str, first: bool = False) -> Any:
+        """The child's next answer, within the CPU-time and memory bounds; the ``first`` waits
+        for Keras' import, which is not timed."""
+        proc, conn = self._proc, self._conn
+        limit, budget = capture_timeout(), memory_budget()
+        dog = h5read._Watchdog(proc.pid, limit)
+        if first:
+            dog.wall += IMPORT_GRACE
+        else:
+            dog.reset()
+        base: int | None = None
+        with h5read._LOCK:
+            h5read._ACTIVE.add(proc)
+        try:
+            while True:
+                if dog.expired():
+                    raise ModelFileError(
+                        f"{self.source}: Keras made no progress {doing} for {limit:g} s of CPU "
+                        f"time (LSTM_SCOPE_CAPTURE_TIMEOUT); abandoned")
+                rss = _rss_bytes(proc.pid)
+                if base is None:
+                    base = rss
+                if rss is not None and base is not None and rss - base > budget:
+                    raise BudgetError(
+                        f"{self.source}: Keras needed more than {format_bytes(budget)} of memory "
+                        f"{doing}, LSTM Scope's budget (LSTM_SCOPE_MEMORY_BUDGET); abandoned")
+                try:
+                    ready = conn.poll(0.1)
+                except (OSError, EOFError):
+                    ready = False
+                if not ready:
+                    if not proc.is_alive() and not conn.poll(0):
+                        break
+                    continue
+                try:
+                    kind, *payload = conn.recv()
+                except (EOFError, OSError):
+                    break
+                if kind == "ready":                  # Keras imported: the clock starts now
+                    dog.reset()
+                    base = _rss_bytes(proc.pid)
+                    continue
+                if kind == "done":
+                    return payload[0]
+                cls = _ERRORS.get(payload[0], ScopeError)
+                raise cls(payload[1] if payload[1].startswith(self.source)
+                          else f"{self.source}: {payload[1]}")
+        finally:
+            with h5read._LOCK:
+                h5read._ACTIVE.discard(proc)
+        proc.join(timeout=1)
+        if proc.exitcode == -signal.SIGKILL:
+            raise h5read.ReadCancelled(f"{self.source}: the capture was cancelled")
+        raise ModelFileError(f"{self.source}: Keras ended without an answer {doing} (exit code "
+                             f"{proc.exitcode}); the file is probably corrupt")
+
+
+def _kill(proc: Any, conn: Any) -> None:
+    if proc.is_alive():
+        proc.kill()
+    proc.join(timeout=5)
+    try:
+        conn.close()
+    except OSError:
+        pass

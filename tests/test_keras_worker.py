@@ -1,0 +1,172 @@
+"""Keras capture of a model file runs in a bounded worker process (engine.capture.keras_worker):
+never in LSTM Scope's own process, with a CPU-time limit that does not count importing Keras and
+the memory budget; a hostile or runaway file is abandoned with one line."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import pytest
+
+from engine.budget import BudgetError
+from engine.capture import keras_worker
+from engine.errors import ModelFileError, UnsupportedModelError
+from engine.loaders import h5read, load_model
+from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
+
+keras = pytest.importorskip("keras")
+CAP = FIXTURES / "capture"
+
+
+def _npz(path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("ext", [".keras", ".h5"])
+def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
+    model = load_model(CAP / f"conv1d_lstm{ext}")
+    x = _npz(CAP / "conv1d_lstm.input.npz")["signal"]
+    result = model.trace(x)
+    worker = model.runtime.capturer()
+    assert isinstance(worker, keras_worker.KerasWorker)
+    assert worker._proc.is_alive() and worker._proc.pid != os.getpid()
+    ref_model = keras.saving.load_model(CAP / "conv1d_lstm.keras", compile=False)
+    lstm = ref_model.get_layer("lstm")
+    lstm_in = np.asarray(keras.Model(ref_model.inputs, lstm.input).predict(x, verbose=0))
+    np.testing.assert_allclose(result.layer(0).x, lstm_in, atol=1e-6, rtol=0)
+    assert_close(result.output, ref_model.predict(x, verbose=0), f"{ext} output")
+    ref = _npz(CAP / "conv1d_lstm.ref.npz")         # h, c stepped by Keras' own LSTM layer
+    assert_close(result.layer(0).h, ref["layer0_h"], f"{ext} h")
+    assert_close(result.layer(0).c, ref["layer0_c"], f"{ext} c")
+    # a second input is one more forward pass in the same worker (no new process)
+    pid = worker._proc.pid
+    model.trace(x[:, :5])
+    assert worker._proc.pid == pid
+    worker.close()
+    assert worker._proc is None
+
+
+@pytest.fixture
+def forked(monkeypatch):
+    """The worker forks this test process, so a patched loader is what the child runs."""
+    monkeypatch.setattr(keras_worker, "_context", lambda: multiprocessing.get_context("fork"))
+
+
+def _spin(*args, **kwargs):
+    while True:
+        pass
+
+
+def _grow(*args, **kwargs):
+    hold = np.ones(64 * 1024**2, np.uint8)     # 64 MB, touched
+    time.sleep(120)
+    return hold
+
+
+def test_a_spinning_keras_load_is_abandoned_by_cpu_time(forked, monkeypatch):
+    monkeypatch.setattr(keras_worker, "_load_capture", _spin)
+    model = load_model(CAP / "conv1d_lstm.keras")
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(ModelFileError, match="no progress loading the model for 1 s of CPU time"):
+        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+    assert time.monotonic() - start < 30
+    assert not h5read._ACTIVE
+
+
+def test_importing_keras_is_not_timed(forked, monkeypatch):
+    """A limit far below what the import costs still lets the capture run: the clock starts
+    once Keras is imported (the child here re-imports nothing, so the load itself is cheap)."""
+    slow = keras_worker._serve
+
+    def serve_after_slow_import(*args):
+        end = time.process_time() + 1.5          # an import burning 1.5 s of CPU
+        while time.process_time() < end:
+            pass
+        slow(*args)
+    monkeypatch.setattr(keras_worker, "_serve", serve_after_slow_import)
+    monkeypatch.setattr(keras_worker, "_load_capture", lambda *a: _Echo())
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "0.5")
+    worker = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
+    assert worker.input_names == ["signal"]
+    worker.close()
+
+
+class _Echo:
+    input_names = ["signal"]
+
+
+def test_a_keras_worker_over_the_memory_budget_is_abandoned(forked, monkeypatch):
+    monkeypatch.setattr(keras_worker, "_load_capture", _grow)
+    model = load_model(CAP / "conv1d_lstm.keras")
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "16M")
+    with pytest.raises(BudgetError, match="more than 16.0 MB of memory loading the model"):
+        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+    assert not h5read._ACTIVE
+
+
+def test_cancel_kills_the_keras_worker(forked, monkeypatch):
+    monkeypatch.setattr(keras_worker, "_load_capture", _grow)
+    model = load_model(CAP / "conv1d_lstm.keras")
+    import threading
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not h5read._ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    h5read.cancel_reads()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], h5read.ReadCancelled), outcome
+
+
+def test_lambda_code_is_refused_not_run(tmp_path):
+    """A file whose Lambda would run its own code: Keras (safe_mode) refuses it in the worker,
+    and the CLI says so in one line, exit 2; the marker file the code would write is absent."""
+    marker = tmp_path / "ran"
+    inp = keras.Input((None, 3), name="signal")
+    code = eval(f"lambda t: t * 2.0 + 0 * len(str(open({str(marker)!r}, 'w')))")  # noqa: S307
+    y = keras.layers.Lambda(code, name="code")(inp)
+    y = keras.layers.LSTM(4, name="lstm")(y)
+    keras.Model(inp, y).save(tmp_path / "lambda.keras")
+    marker.unlink(missing_ok=True)
+    np.save(tmp_path / "x.npy", np.ones((1, 5, 3), np.float32))
+    with pytest.raises(UnsupportedModelError, match="holds Python code .a Lambda layer."):
+        load_model(tmp_path / "lambda.keras").trace(np.ones((1, 5, 3), np.float32))
+    assert_clean_error(run_cli("trace", str(tmp_path / "lambda.keras"), "--input",
+                               str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npz")),
+                       "lambda.keras", "--layer-input")
+    assert not marker.exists()
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_a_corrupt_keras_file_is_one_line(tmp_path):
+    """Weights that our reader takes but Keras cannot rebuild from (the config names a layer
+    class Keras does not have): one line, exit 2, never a traceback."""
+    import json
+    import zipfile
+    src = CAP / "conv1d_lstm.keras"
+    bad = tmp_path / "bad.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for layer in config["config"]["layers"]:
+                    if layer["class_name"] == "Conv1D":
+                        layer["class_name"] = "NoSuchLayer"
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
+                               "--out", str(tmp_path / "t.npz")), "bad.keras")
