@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +60,22 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Co
     """``python main.py ARGS`` as a user would run it."""
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_cli_unprivileged(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python main.py ARGS`` unable to override file permissions: as root (CI, containers) the
+    child drops CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, so a mode-0 file is really unreadable
+    and permission-denied paths are exercised instead of skipped."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            import pytest
+            pytest.skip("running as root without setpriv (util-linux): cannot drop the "
+                        "permission override, so no permission can be denied")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, sys.executable, str(ROOT / "main.py"), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None:

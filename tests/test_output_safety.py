@@ -17,7 +17,7 @@ import pytest
 import main
 from engine.errors import ScopeError
 from engine.files import atomic_write, check_output
-from tests.helpers import FIXTURES, ROOT
+from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli_unprivileged
 
 MODEL = FIXTURES / "keras2" / "lstm_plain.h5"
 INPUT = FIXTURES / "keras2" / "lstm_plain.npz"
@@ -127,8 +127,11 @@ def test_unwritable_outputs_are_refused_before_the_work(work, capsys, monkeypatc
     if where == "read-only-folder":
         out.parent.mkdir()
         out.parent.chmod(0o500)
-        if os.access(out.parent, os.W_OK):
-            pytest.skip("running as a user who may write anywhere (root): no permission to deny")
+        if os.access(out.parent, os.W_OK):     # root: only a child without the override is denied
+            proc = run_cli_unprivileged("trace", model, "--input", x, "--key", "x", "--out", out)
+            assert_clean_error(proc, "permission")
+            assert not out.exists()
+            return
     if where == "fifo":
         os.mkfifo(out)
     loaded = []
@@ -145,10 +148,13 @@ def test_read_only_file_is_refused_before_the_work(work, capsys):
     out = tmp / "t.npz"
     out.write_bytes(b"old")
     out.chmod(0o400)
-    if os.access(out, os.W_OK):
-        pytest.skip("running as a user who may write anywhere (root): no permission to deny")
-    code, _, err = cli(capsys, "trace", model, "--input", x, "--key", "x", "--out", out)
-    assert_one_line(code, err, "read-only")
+    if os.access(out, os.W_OK):     # root: only a child without the override is denied
+        assert_clean_error(run_cli_unprivileged("trace", model, "--input", x, "--key", "x",
+                                                "--out", out), "read-only")
+    else:
+        code, _, err = cli(capsys, "trace", model, "--input", x, "--key", "x", "--out", out)
+        assert_one_line(code, err, "read-only")
+    assert out.read_bytes() == b"old"
 
 
 def test_output_symlink_is_followed_and_kept(work, capsys):
