@@ -67,6 +67,10 @@ class EditStateDialog(QDialog):
         self.unit.setSpecialValueText("all units")
         self.unit.setValue(dm.session_model.selected_unit if dm.session_model.selected_unit >= 0 else -1)
         form.addRow("unit / feature", self.unit)
+        self.current = QLabel()
+        self.current.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.current.setToolTip("The value at this step now (before the edit)")
+        form.addRow("current value", self.current)
         self.value = QLineEdit()
         self.value.setPlaceholderText("a number, or one per unit: 0.1, 0.2, …")
         form.addRow("new value (perturb: delta)", self.value)
@@ -88,11 +92,43 @@ class EditStateDialog(QDialog):
         form.addRow(buttons)
         self.fork = None
         self.what.currentTextChanged.connect(self._what_changed)
+        self.unit.valueChanged.connect(lambda _: self._show_current())
+        self._show_current()
 
     def _what_changed(self, what: str) -> None:
         session = self.dm.session_model.session
         top = session.x.shape[2] - 1 if what == "x" and session.x.ndim == 3 else session.units - 1
         self.unit.setRange(-1 if what != "perturb h" else 0, top)
+        self._show_current()
+
+    def current_values(self) -> np.ndarray | None:
+        """What the edit replaces, as recorded at the cursor for the window's sample: one value
+        for a unit (or feature), the whole vector for "all units"; None before a step."""
+        sm = self.dm.session_model
+        session = sm.session
+        pos = session.cursor
+        if pos is None:
+            return None
+        what = self.what.currentText()
+        name = "x" if what == "x" else ("h" if what == "perturb h" else what)
+        row = np.asarray(getattr(session.trace, name)[sm.sample, pos], np.float64).reshape(-1)
+        unit = self.unit.value()
+        return row if unit < 0 else row[unit:unit + 1]
+
+    def _show_current(self) -> None:
+        values = self.current_values()
+        if values is None:
+            self.current.setText("—")
+            return
+        what = self.what.currentText()
+        name = "x" if what == "x" else ("h" if what == "perturb h" else what)
+        unit = self.unit.value()
+        if unit >= 0:
+            self.current.setText(f"{name}[{unit}] = {values[0]:+.6g}")
+            return
+        shown = ", ".join(f"{v:+.4g}" for v in values[:6])
+        more = f", … ({values.size} values)" if values.size > 6 else ""
+        self.current.setText(f"{name} = [{shown}{more}]")
 
     def apply(self):
         """Make the fork from the fields (raises ScopeError)."""
@@ -177,8 +213,10 @@ class ForksPanel(QWidget):
         self.plot.setMinimumHeight(120)
         self.plot.setLabel("bottom", "input position")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.curve_orig = self.plot.plot(pen=pg.mkPen(palette.h_colour, width=1), name="original")
-        self.curve_fork = self.plot.plot(pen=pg.mkPen("#d62728", width=1), name="fork")
+        self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        self.curve_orig = self.plot.plot(pen=pg.mkPen(palette.h_colour, width=1.5), name="original")
+        self.curve_fork = self.plot.plot(pen=pg.mkPen("#d62728", width=1.5, style=Qt.DashLine),
+                                         name="fork")
         self.fill = pg.FillBetweenItem(self.curve_orig, self.curve_fork, brush=pg.mkBrush(214, 39, 40, 60))
         self.plot.addItem(self.fill)
         self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor))
@@ -282,22 +320,58 @@ class ForksPanel(QWidget):
             self.info.setText("no fork: Edit state… (Ctrl+E) at a step to make one")
             return
         fork = self.dm.debugger.forks.get(name)
-        unit = max(self.dm.session_model.selected_unit, 0)
         sample = self.dm.session_model.sample
+        unit = self.plotted_unit(fork)
+        signal = self.plotted_signal(fork)
         # follow the cursor: compute the fork up to it (incremental), show what is known
         fork.ensure(max(session.t, fork.start + 1))
-        mine = fork.series("h", sample, unit)
-        orig = session.full().h[sample, :, unit]
+        mine = fork.series(signal, sample, unit)
+        orig = session.full().signal(signal)[sample, :, unit]
         x = np.arange(mine.shape[0], dtype=float)
         self.curve_orig.setData(x, orig)
         self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
-        self.plot.setTitle(f"h[{unit}]: original vs {name}")
+        self.legend.clear()
+        self.legend.addItem(self.curve_orig, f"{signal}[{unit}] original")
+        self.legend.addItem(self.curve_fork, f"{signal}[{unit}] {name}")
+        self.plot.setTitle(f"{signal}[{unit}]: original vs {name}")
         pos = session.cursor
         if pos is not None:
             self.cursor_line.setValue(pos)
-            diff = fork.column("h", fork.position(pos))[sample].astype(np.float64) \
-                - session.full().h[sample, pos] if fork.computed > fork.position(pos) else None
-            d = "not computed" if diff is None else f"{np.linalg.norm(diff):.4g}"
-            self.info.setText(f"{fork.describe()}   ·   ‖h_fork − h‖ at step {pos}: {d}")
+            self.info.setText(f"{fork.describe()}   ·   {self.difference_text(fork, pos)}")
         else:
             self.info.setText(fork.describe())
+
+    def plotted_unit(self, fork) -> int:
+        """The edited unit (an edit of one unit, a perturbation); otherwise the selected one."""
+        edit = fork.edit
+        units = self.dm.session_model.units
+        if edit.kind in ("h", "c", "perturb") and edit.unit is not None and 0 <= edit.unit < units:
+            return int(edit.unit)
+        return max(self.dm.session_model.selected_unit, 0)
+
+    @staticmethod
+    def plotted_signal(fork) -> str:
+        """A c edit is followed in c (h changes one step later); every other edit in h."""
+        return "c" if fork.edit.kind == "c" else "h"
+
+    def difference_text(self, fork, pos: int) -> str:
+        """‖h_fork − h‖ at the cursor, saying plainly when the edit has had no effect yet."""
+        session = self.dm.session_model.session
+        sample = self.dm.session_model.sample
+        edit = fork.edit
+        p = fork.position(pos)
+        if fork.computed <= p:
+            return f"‖h_fork − h‖ at step {pos}: not computed yet"
+        diff = fork.column("h", p)[sample].astype(np.float64) - session.full().h[sample, pos]
+        norm = float(np.linalg.norm(diff))
+        text = f"‖h_fork − h‖ at step {pos}: {norm:.4g}"
+        if edit.kind == "decouple" or norm > 0:
+            return text
+        if p < fork.start:
+            return f"{text} (before the edit at step {edit.position}: nothing changed yet)"
+        if p == fork.start and edit.kind == "c":
+            return (f"{text} (c was edited after step {edit.position}: h changes from the next "
+                    f"step on)")
+        if p == fork.start:
+            return f"{text} (the edit sets the value it already had)"
+        return f"{text} (the edit has no effect on h here)"

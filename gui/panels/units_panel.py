@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips
 from gui.panels.input_strip import InputStrip
+from gui.panels.lane_scale import LaneScale
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
 from gui.session_model import SessionModel
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
@@ -155,7 +156,11 @@ class UnitsPanel(QWidget):
         self.shared_box = QCheckBox("shared C/h scale")
         self.shared_box.setToolTip("One scale for C and h across all lanes, instead of one per lane.")
         self.shared_box.toggled.connect(self.set_shared_scale)
-        bar.addWidget(_group(self.ghost_box, self.shared_box))
+        self.scale_box = QCheckBox("y scale")
+        self.scale_box.setToolTip("Guides and a right-hand axis reading each lane: gates 0..1, "
+                                  "C and h from −peak to +peak (0 in the middle).")
+        self.scale_box.toggled.connect(self.set_y_scale)
+        bar.addWidget(_group(self.ghost_box, self.shared_box, self.scale_box))
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("all  ·  0:32  ·  3,5,9  ·  top 10")
         self.filter_edit.setToolTip("Which units get a lane: all, a range A:B, a list, or the "
@@ -216,6 +221,7 @@ class UnitsPanel(QWidget):
         self.sel_step.hide()
         self.plot.addItem(self.sel_step)
         self.heat = HeatStrips(self.plot)
+        self.lane_scale = LaneScale(self.plot, self.palette)
         self.glw.nextRow()
         self.input_plot = self.glw.addPlot()
         self.input_plot.setXLink(self.plot)
@@ -223,6 +229,7 @@ class UnitsPanel(QWidget):
         self.glw.ci.layout.setVerticalSpacing(0)
         self.strip = InputStrip(self.input_plot, self.session_model, self.palette)
         self.axis.geometryChanged.connect(self._match_axis_width)
+        self.lane_scale.axis.geometryChanged.connect(self._match_axis_width)
         self.vb.sigRangeChanged.connect(lambda *_: self._update_mode())
         self.vb.sigResized.connect(lambda *_: self._update_mode())
         layout.addWidget(self.glw, 1)
@@ -239,6 +246,7 @@ class UnitsPanel(QWidget):
         self.glw.setBackground(palette.background)
         style_axes(self.plot, palette)
         style_axes(self.input_plot, palette)
+        self.lane_scale.set_palette(palette)
         if palette.printing:      # a figure read on its own: plain axis titles
             set_axis_label(self.input_plot, "bottom", "time step t", palette)
             set_axis_label(self.plot, "left", "unit", palette)
@@ -275,8 +283,26 @@ class UnitsPanel(QWidget):
             item.setVisible(on and self.mode != "heat")
         if self.session_model.ready:
             self.on_position(self.session_model.t, redraw_all=True)   # ghosts only where not yet read
+        self._update_scale()
         if self.signal_boxes[name].isChecked() != on:
             self.signal_boxes[name].setChecked(on)
+
+    def set_y_scale(self, on: bool) -> None:
+        """Show or hide the lanes' y scale (``gui.panels.lane_scale``)."""
+        self.lane_scale.set_on(on)
+        self.strip.plot.showAxis("right", on)
+        if on:
+            right = self.strip.plot.getAxis("right")
+            right.setStyle(showValues=False)
+            right.setPen(self.palette.background)
+        self._update_scale()
+        self._match_axis_width()
+        if self.scale_box.isChecked() != on:
+            self.scale_box.setChecked(on)
+
+    def _update_scale(self) -> None:
+        self.lane_scale.update(self.order, self._scaler, self.visible_signals,
+                               self.session_model.steps if self.session_model.ready else 0)
 
     def set_ghost(self, on: bool) -> None:
         self.ghost = on
@@ -379,6 +405,7 @@ class UnitsPanel(QWidget):
                 self._ghosts[name].append(ghost)
                 self._live[name].append(live)
         self._fill_ghosts(full)
+        self._update_scale()
         self.strip.rebuild()
         self.heat.set_run(full, sample, self.order, self.ghost, self.palette.ghost_alpha)
         self.vb.setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1),
@@ -435,6 +462,10 @@ class UnitsPanel(QWidget):
         width = int(self.axis.width())
         if width > 0 and int(self.strip.plot.getAxis("left").width()) != width:
             self.strip.plot.getAxis("left").setWidth(width)
+        if self.lane_scale.on:     # the lanes' right axis takes room: the strip matches it
+            right = int(self.lane_scale.axis.width())
+            if right > 0 and int(self.strip.plot.getAxis("right").width()) != right:
+                self.strip.plot.getAxis("right").setWidth(right)
 
     def _keep_cursor_in_view(self, cursor: float) -> None:
         lo, hi = self.vb.viewRange()[0]

@@ -218,3 +218,32 @@ def test_a_stop_names_the_unit_and_value_and_selects_that_lane(window, qtbot):
     row = int(np.flatnonzero(units.order == strongest)[0])
     lo, hi = units.vb.viewRange()[1]
     assert lo <= row + 0.5 <= hi and units.sel_lane.isVisible()
+
+
+def test_edit_dialog_shows_the_current_value_and_forks_follow_the_edited_unit(window):
+    sm, dm = window.session_model, window.debugging
+    sm.seek(sm.session.position_to_t(6))
+    sm.select(1, 6)
+    dialog = EditStateDialog(dm, window)
+    dialog.what.setCurrentText("c")
+    dialog.unit.setValue(3)
+    c_now = float(sm.session.full().c[0, 6, 3])
+    assert dialog.current.text() == f"c[3] = {c_now:+.6g}"
+    dialog.unit.setValue(-1)
+    assert dialog.current.text().startswith("c = [") and f"{c_now:+.4g}" in dialog.current.text()
+    dialog.unit.setValue(3)
+    dialog.value.setText(str(c_now + 2.0))
+    fork = dialog.apply()
+    dm.set_overlay(fork.name)
+    panel = window.forks_panel
+    # the plot follows unit 3 (not the selected unit 1) in c, and names both curves
+    xs, ys = panel.curve_fork.getData()
+    assert ys[6] == pytest.approx(c_now + 2.0)
+    labels = [label.text for _, label in panel.legend.items]
+    assert labels == ["c[3] original", f"c[3] {fork.name}"]
+    # h at the edited step is unchanged: the wording says the edit acts from the next step
+    text = panel.info.text()
+    assert "‖h_fork − h‖ at step 6: 0" in text and "changes from the next step on" in text
+    sm.step(1)
+    assert "changes from the next step on" not in panel.info.text()
+    assert float(panel.info.text().split("at step 7: ")[1].split()[0]) > 0

@@ -125,3 +125,36 @@ def test_exports_leave_the_screen_selection_out_unless_asked(make_window):
     assert panel.sel_lane.isVisible() and panel.sel_step.isVisible()
     with Figure(w, "units", FigureOptions(selection=True)):
         assert panel.sel_lane.isVisible()
+
+
+def test_y_scale_reads_each_lane_band(make_window, qtbot):
+    w = make_window()
+    w.resize(1366, 768)
+    session = open_session(w, random_model(6, 3, 2), sine_input(40) * 4)
+    panel = w.units_panel
+    panel.set_filter("0:3")
+    assert not panel.plot.getAxis("right").isVisible()
+    panel.scale_box.setChecked(True)
+    qtbot.wait(20)
+    axis = panel.lane_scale.axis
+    assert axis.isVisible() and panel.lane_scale.guides.isVisible()
+    assert "gates" in axis.labelText and "C" in axis.labelText
+    lo, hi = panel.vb.viewRange()[1]
+    ticks = axis.tickValues(lo, hi, panel.vb.height())[0][1]
+    full = session.full()
+    for row, unit in enumerate(panel.order):
+        top = row + 0.08
+        assert any(abs(t - top) < 1e-6 for t in ticks)
+        gate, c_top, h_top = axis.tickStrings([top], 1, 1)[0].split(" │ ")
+        assert gate == "1"
+        assert float(c_top) == pytest.approx(float(np.nanmax(np.abs(full.c[0, :, unit]))), rel=2e-3)
+        assert float(h_top) == pytest.approx(float(np.nanmax(np.abs(full.h[0, :, unit]))), rel=2e-3)
+        mid = axis.tickStrings([row + 0.5], 1, 1)[0]
+        assert mid == "0.5 │ 0 │ 0"
+    # the input strip under the lanes keeps the same time axis (same right margin)
+    right = panel.vb.sceneBoundingRect().right()
+    assert abs(panel.strip.vb.sceneBoundingRect().right() - right) <= 1.0
+    panel.set_signal_visible("c", False)
+    assert "C" not in axis.labelText and len(axis.tickStrings([0.08], 1, 1)[0].split(" │ ")) == 2
+    panel.scale_box.setChecked(False)
+    assert not axis.isVisible()
