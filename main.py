@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--layer-input", action="store_true",
                       help="the input is the chosen layer's own input (for non-chain models)")
     grad.add_argument("--out", required=True, help="output .npz")
+    add_open_options(grad)
 
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
@@ -186,7 +187,8 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.grad_cli import run_grad
             return run_grad(args.model, args.input, args.out, target=args.target,
                             layer=args.layer, key=args.key, layer_input=args.layer_input,
-                            initial_state=args.initial_state, err=sys.stderr)
+                            initial_state=args.initial_state, err=sys.stderr,
+                            options=open_options(args))
         if args.command == "info":
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,

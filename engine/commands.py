@@ -166,14 +166,21 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
     model = load_model(model_spec, **(options or {}))
     seen = len(model.warnings)
     summary = model.summary()
+    print_warnings(summary["warnings"], err)       # before the run: they may explain its error
     if not model.weights_finite():
         print("warning: model weights hold NaN/Inf values", file=err)
     if input_path is not None:
         x = resolve_input(model, input_path, key)
-        with np.errstate(all="ignore"):
-            summary["run"] = run_shapes(model, x)
-        summary["warnings"] += run_notes(model, x, seen=seen)
-    print_warnings(summary["warnings"], err)
+        try:
+            with np.errstate(all="ignore"):
+                summary["run"] = run_shapes(model, x)
+        except InputFileError as exc:
+            if str(input_path) in str(exc):
+                raise
+            raise InputFileError(f"{describe(input_path)}: {exc}") from None
+        notes = run_notes(model, x, seen=seen)
+        print_warnings(notes, err)
+        summary["warnings"] += notes
     if as_json:
         print(json.dumps(summary, indent=2), file=out)
         return 0

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
-from .commands import input_roles, resolve_input
+from .commands import input_roles, print_warnings, resolve_input, run_notes
 from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
@@ -23,13 +23,17 @@ from .loaders import load_model
 
 def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
              layer: str | None = None, key: str | None = None, layer_input: bool = False,
-             initial_state: str | None = None, err: TextIO) -> int:
+             initial_state: str | None = None, err: TextIO,
+             options: dict[str, Any] | None = None) -> int:
+    """``options``: ``load_model``'s (config, allow_length, trust), as for trace and info."""
     from .grad_target import parse_target
     from .stateful import load_states
     parse_target(target)                       # a bad target fails before any work
     inputs = input_roles(model_spec, input_path, initial_state)
     check_writable(out, inputs=inputs)
-    model = load_model(model_spec)
+    model = load_model(model_spec, **(options or {}))
+    print_warnings(model.warnings, err)
+    seen = len(model.warnings)
     x = resolve_input(model, input_path, key)
     index = model.layer_index(layer)
     name = model.traced_layers[index].name
@@ -43,6 +47,7 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
         if input_path is None or str(input_path) in str(exc):
             raise
         raise InputFileError(f"{input_path}: {exc}") from None
+    print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     g = result.grad(target, layer=name)
     for note in g.warnings:
         print(f"warning: {note}", file=err)
