@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(the next segment's --initial-state)")
     trace.add_argument("--layer-input", action="store_true",
                        help="the input is the chosen layer's own input (for non-chain models)")
+    trace.add_argument("--steps", metavar="A:B",
+                       help="record only input positions A:B (end excluded) of the whole run; "
+                            "h0 c0 are the state just before the first recorded step")
     trace.add_argument("--out", required=True, help="output .npz")
     add_open_options(trace)
 
@@ -182,7 +185,8 @@ def dispatch(argv: Sequence[str]) -> int:
             from engine.commands import run_trace
             return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
                              initial_state=args.initial_state, layer_input=args.layer_input,
-                             state_out=args.state_out, err=sys.stderr, options=open_options(args))
+                             state_out=args.state_out, err=sys.stderr, steps=args.steps,
+                             options=open_options(args))
         if args.command == "grad":
             from engine.grad_cli import run_grad
             return run_grad(args.model, args.input, args.out, target=args.target,

@@ -11,12 +11,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .budget import check_bytes, memory_budget
+from .budget import BudgetError, check_bytes, format_bytes, memory_budget
 from .errors import InitialStateError, InputFileError, ScopeError, describe
 from .files import atomic_write, check_output
 from .inputs import read_model_input
 from .loaders import load_model
 from .model import Model
+from .trace_window import cut_trace, window_range
 
 
 def parse_slice(text: str) -> slice:
@@ -62,11 +63,13 @@ def nonfinite_warnings(model: Model, x: np.ndarray, arrays: dict[str, np.ndarray
 
 def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str | None = None,
               key: str | None = None, initial_state: str | None = None, layer_input: bool = False,
-              state_out: str | None = None, err: TextIO,
+              state_out: str | None = None, err: TextIO, steps: str | None = None,
               options: dict[str, Any] | None = None) -> int:
     """``--initial-state`` holds h0/c0 for the traced layer and/or NAME/h0, NAME/c0 for any
     traced layer; ``--state-out`` writes every layer's final state in that same format, so a
-    stateful model's next segment is ``--initial-state`` of the previous ``--state-out``."""
+    stateful model's next segment is ``--initial-state`` of the previous ``--state-out``.
+    ``steps`` (``--steps A:B``) records only input positions A:B of the whole run; a run too
+    big for memory is checkpointed and streamed (``engine.trace_window``)."""
     from .stateful import load_states, save_states
     inputs = input_roles(model_spec, input_path, initial_state)
     check_output(out, inputs=inputs, suffixes=(".npz",))
@@ -82,8 +85,11 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         states = load_states(initial_state, model.traced_layers[index].name)
         if layer_input:   # only the traced layer runs
             states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
+    window = parse_slice(steps) if steps is not None else None
     try:
-        check_trace_size(model, x, index, layer_input)
+        if not fits_memory(model, x, index, layer_input):
+            return _trace_streamed(model, x, index, layer_input, states, window, out, inputs,
+                                   state_out, err, seen)
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
     except InitialStateError as exc:     # a state that does not fit: the state file's fault
@@ -99,11 +105,12 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     if name not in result.names:
         raise ScopeError(f"{model.source}: {model.capture(x).missing(name)}")
     traced = result.layer(name)
-    arrays = traced.arrays()
-    arrays["output"] = np.asarray(result.output)
+    a, b = window_range(window, traced.steps)
+    arrays = cut_trace(result, traced, model, index, layer_input, a, b)
     meta = {"model": model.source, "format": model.format, "layer": traced.name,
             "layer_index": index, "direction": traced.direction,
-            "layers": result.names, "version": _version()}
+            "layers": result.names, "version": _version(), "steps": [a, b],
+            "run_steps": traced.steps}
     arrays["meta"] = np.array(json.dumps(meta))
     for note in nonfinite_warnings(model, arrays["x"], arrays):
         print(f"warning: {note}", file=err)
@@ -129,24 +136,73 @@ def run_notes(model: Model, x: Any, layer_input: bool = False, *, seen: int = 0)
     return notes
 
 
-def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool) -> None:
-    """Refuse, before any work, a run whose trace would not fit the memory budget, naming a
-    range of steps that would. (A captured model's input is the framework's: its LSTMs' step
-    counts are known only after the capture.)"""
+def _trace_size(model: Model, x: Any, index: int, layer_input: bool
+                ) -> tuple[int, int, list[int]] | None:
+    """(batch, steps, bytes per step of each traced layer that runs) of a whole trace, or
+    None when only the run knows (a captured model's LSTMs see the framework's input)."""
     from .presets import trace_bytes
     if model.runtime is not None and not layer_input:
-        return
+        return None
     arr = model.prepare_input(x, layer_input=index if layer_input else None)
     if isinstance(arr, dict):
-        return
+        return None
     batch, steps = int(arr.shape[0]), int(arr.shape[1]) if arr.ndim > 1 else 1
     layers = [model.traced_layers[index]] if layer_input else model.traced_layers
-    per_step = sum(trace_bytes(batch, 1, info.units, info.input_dim, info.weights.state_size)
-                   for info in layers)
-    fits = max(1, memory_budget() // max(per_step, 1))
-    check_bytes(per_step * steps, f"tracing {steps:,} steps of {batch} sample(s)",
+    per_step = [trace_bytes(batch, 1, info.units, info.input_dim, info.weights.state_size)
+                for info in layers]
+    return batch, steps, per_step
+
+
+def fits_memory(model: Model, x: Any, index: int, layer_input: bool) -> bool:
+    """Whether the whole model's trace fits the memory budget (then it is traced in memory)."""
+    size = _trace_size(model, x, index, layer_input)
+    return size is None or sum(size[2]) * size[1] <= memory_budget()
+
+
+def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool) -> None:
+    """Refuse, before any work, a run whose trace would not fit the memory budget, naming a
+    range of steps that would."""
+    size = _trace_size(model, x, index, layer_input)
+    if size is None:
+        return
+    batch, steps, per_step = size
+    fits = max(1, memory_budget() // max(sum(per_step), 1))
+    check_bytes(sum(per_step) * steps, f"tracing {steps:,} steps of {batch} sample(s)",
                 hint=f"trace at most about {fits:,} steps at a time: cut the input into "
                      f"segments and carry the state with --state-out / --initial-state")
+
+
+def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states: Any,
+                    window: slice | None, out: str, inputs: list, state_out: str | None,
+                    err: TextIO, seen: int) -> int:
+    """A run too big for memory: the traced layer checkpointed, its window written block
+    by block (docs/architecture.md, "Long runs"); refused, naming what would work, when the
+    model's output or the layers before it need whole runs in memory."""
+    from .session import Session
+    from .stateful import save_states
+    from .trace_window import output_tail, write_streamed
+    batch, steps, per_step = _trace_size(model, x, index, layer_input)
+    name = model.traced_layers[index].name
+    tail = output_tail(model, index, layer_input)
+    earlier = 0 if layer_input else sum(per_step[:index]) * steps
+    if tail is None or earlier > memory_budget() // 2:
+        check_trace_size(model, x, index, layer_input)   # raises, naming segments that fit
+    if state_out is not None and not layer_input and len(model.traced_layers) > 1:
+        raise BudgetError(f"tracing {steps:,} steps does not fit LSTM Scope's memory budget of "
+                          f"{format_bytes(memory_budget())}, and --state-out needs every layer's "
+                          f"whole run: trace with --layer-input, or cut the input into segments")
+    session = Session(model, x, layer=index, initial_state=states, layer_input=layer_input,
+                      checkpoint_above=0)
+    a, b = window_range(window, session.steps)
+    print_warnings(run_notes(model, x, layer_input, seen=seen), err)
+    meta = {"model": model.source, "format": model.format, "layer": name, "layer_index": index,
+            "direction": session.info.direction, "layers": model.layer_names,
+            "version": _version(), "steps": [a, b], "run_steps": session.steps,
+            "checkpointed": True}
+    write_streamed(out, session, a, b, tail, {"meta": np.array(json.dumps(meta))}, inputs=inputs)
+    if state_out is not None:
+        save_states(state_out, {name: session.store.final_state()}, name, inputs=inputs)
+    return 0
 
 
 def input_roles(model_spec: str, input_path: str | None = None,
