@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .commands import input_roles, print_warnings, resolve_input, run_notes
+from .commands import check_trace_size, input_roles, print_warnings, resolve_input, run_notes
 from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
@@ -41,6 +41,7 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     if states is not None and layer_input:
         states = {k: v for k, v in states.items() if k == name}
     try:
+        check_trace_size(model, x, index, layer_input)   # gradients need the whole run in memory
         with np.errstate(all="ignore"):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
     except InputFileError as exc:

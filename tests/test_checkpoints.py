@@ -135,6 +135,8 @@ def test_session_windows_and_moves_agree(backward):
         _ = ck.trace
     with pytest.raises(ScopeError, match="outside"):
         ck.signal("h", 5, 701)
+    with pytest.raises(ScopeError, match="gradients of a checkpointed run .* trace --steps"):
+        ck.grad("sumsq(h[:, last, :])")
 
 
 @pytest.mark.parametrize("backward", [False, True])

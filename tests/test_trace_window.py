@@ -97,3 +97,13 @@ def test_bad_ranges_are_one_line(text, tmp_path):
                   err=io.StringIO(), steps=text, options={"allow_length": True})
     assert type(info.value).__name__ in ("ScopeError", "BudgetError")
     assert "\n" not in str(info.value)
+
+
+def test_grad_over_the_budget_is_refused_before_any_work(tmp_path, monkeypatch):
+    from engine.grad_cli import run_grad
+    x = _input(tmp_path)
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "40K")
+    with pytest.raises(BudgetError, match="at most about"):
+        run_grad(str(KERAS3 / "lstm_last.keras"), x, str(tmp_path / "g.npz"), target="h[last, 0]",
+                 err=io.StringIO(), options={"allow_length": True})
+    assert not (tmp_path / "g.npz").exists()
