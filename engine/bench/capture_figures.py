@@ -11,20 +11,12 @@ capture runs: at most one framework forward); ``capture_trace_ms`` a whole captu
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(np.median(times))
+from engine.bench.engine_figures import _median_ms
 
 
 def _graph(steps: int, features: int, units: int) -> Any:

@@ -31,6 +31,16 @@ def bench_model(units: int, features: int, seed: int = 0) -> Model:
     return Model([LSTM("lstm", cell, return_sequences=True)], source="bench", format="bench")
 
 
+def _median_ms(fn, repeat: int) -> float:
+    """Median wall time of ``repeat`` calls, in ms (every bench figure's one timer)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times))
+
+
 def _seconds(fn) -> float:
     start = time.perf_counter()
     fn()
