@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
-LAYOUT_VERSION = 2          # saveState/restoreState version: older remembered layouts are dropped
+LAYOUT_VERSION = 3          # saveState/restoreState version: older remembered layouts are dropped
 FILL_UP_TO = (1680, 1050)   # screens up to this size: the window takes all of the available area
 SHARE_ON_BIG = 0.8          # bigger screens: this share of each side, centred
 SIDE_SHARE = 0.28           # right-hand docks: this share of the window's width ...

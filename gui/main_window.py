@@ -127,17 +127,17 @@ class MainWindow(QMainWindow):
         self.layer_dock = self._add_dock("Layer view", self.layer_view, bottom)
         self.grad_dock = self._add_dock("Gradients", self.grad_panel, bottom)
         self.input_editor_dock = self._add_dock("Input", self.input_editor, right)
-        self.compare_dock = self._add_dock("Compare inputs", self.compare_panel, right)
+        self.compare_dock = self._add_dock("Compare inputs", self.compare_panel, bottom)
         self.breakpoints_dock = self._add_dock("Breakpoints", self.breakpoints_panel, right)
         self.watches_dock = self._add_dock("Watches", self.watches_panel, right)
         self.forks_dock = self._add_dock("Forks", self.forks_panel, right)
         self.cell_dock = self._add_dock("Cell inspector", self.cell_inspector, right)
-        self.tabifyDockWidget(self.input_editor_dock, self.compare_dock)
         self.tabifyDockWidget(self.breakpoints_dock, self.watches_dock)
         self.tabifyDockWidget(self.watches_dock, self.forks_dock)
         self.tabifyDockWidget(self.breakpoints_dock, self.cell_dock)
         self.tabifyDockWidget(self.input_dock, self.layer_dock)
         self.tabifyDockWidget(self.layer_dock, self.grad_dock)
+        self.tabifyDockWidget(self.grad_dock, self.compare_dock)   # wide plots side by side
         for front in (self.breakpoints_dock, self.input_dock, self.input_editor_dock):
             front.raise_()
 
@@ -162,10 +162,10 @@ class MainWindow(QMainWindow):
     def _default_layout(self) -> None:
         """First start and View → Reset layout: tab groups right and below, the units panel
         keeps most of the room (gui.layout)."""
-        layout.arrange_docks(self, [[self.input_editor_dock, self.compare_dock],
+        layout.arrange_docks(self, [[self.input_editor_dock],
                                     [self.cell_dock, self.breakpoints_dock, self.watches_dock,
                                      self.forks_dock]],
-                             [self.input_dock, self.layer_dock])
+                             [self.input_dock, self.layer_dock, self.compare_dock])
         self.breakpoints_dock.raise_()
         self.input_editor_dock.raise_()     # one tab group on a short screen: the input first
 

@@ -10,12 +10,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QBoxLayout,
+    QComboBox,
+    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
+    QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,6 +31,11 @@ from engine.inputs import read_input
 from gui.session_model import SessionModel
 from gui.theme import Palette
 
+PLOT_MIN_PX = (220, 120)   # each plot: axis titles and ticks never overlap
+AXIS_PX = 46
+CONTROLS_PX = 340          # the controls' column when the plots sit beside them
+NEIGHBOUR_MIN_PX = 110     # a dock stacked with this one keeps this much when it makes room
+
 
 class ComparePanel(QWidget):
     """Derive input b (noise, one token changed, a file) and show how far the runs drift apart."""
@@ -37,8 +46,8 @@ class ComparePanel(QWidget):
         self.palette = palette
         self.report_error = report_error
         self.comparison: Comparison | None = None
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
+        grid = QGridLayout()          # one row per way of deriving b: fields, then its button
+        grid.setHorizontalSpacing(6)
         self.sigma = QDoubleSpinBox()
         self.sigma.setRange(0.0, 100.0)
         self.sigma.setDecimals(3)
@@ -46,47 +55,95 @@ class ComparePanel(QWidget):
         self.sigma.setToolTip("Standard deviation of the Gaussian noise added to every input value")
         self.seed = QSpinBox()
         self.seed.setRange(0, 1_000_000)
+        self.seed.setToolTip("Seed of the noise (the same seed gives the same copy)")
         self.position = QSpinBox()
         self.position.setToolTip("Input position whose token is replaced (0-based)")
-        self.token = QSpinBox()
-        self.token.setToolTip("The replacement token id")
-        form.addRow("noise σ", self.sigma)
-        form.addRow("seed", self.seed)
-        form.addRow("change position", self.position)
-        form.addRow("to token", self.token)
-        layout.addLayout(form)
-        row = QHBoxLayout()
-        self.noise_button = QPushButton("Compare with noisy copy")
+        self.token = QComboBox()
+        self.token.setEditable(True)
+        self.token.setInsertPolicy(QComboBox.NoInsert)
+        self.token.setToolTip("The replacement: type a character of the model's vocabulary, or a "
+                              "token id as #12")
+        self.token.setMinimumContentsLength(8)
+        self.now = QLabel()
+        self.now.setToolTip("The token read at that position now")
+        self.noise_button = QPushButton("Compare")
+        self.noise_button.setToolTip("Compare with a noisy copy of the input")
         self.noise_button.clicked.connect(self.compare_noise)
-        self.token_button = QPushButton("Compare with one token changed")
+        self.token_button = QPushButton("Compare")
+        self.token_button.setToolTip("Compare with the same input, one token changed")
         self.token_button.clicked.connect(self.compare_token)
+        self.noise_row = [QLabel("noise σ"), self.sigma, QLabel("seed"), self.seed, self.noise_button]
+        self.token_row = [QLabel("position"), self.position, QLabel("to"), self.token,
+                          self.token_button]
+        for row, widgets in enumerate((self.noise_row, self.token_row)):
+            for col, widget in enumerate(widgets):
+                grid.addWidget(widget, row, col)
+        grid.addWidget(self.now, 2, 0, 1, 4)
         file_button = QPushButton("Compare with file…")
         file_button.clicked.connect(self._compare_file_dialog)
-        for button in (self.noise_button, self.token_button, file_button):
-            row.addWidget(button)
-        layout.addLayout(row)
+        grid.addWidget(file_button, 3, 0, 1, 5, Qt.AlignLeft)
+        grid.setColumnStretch(3, 1)
+        self.position.valueChanged.connect(lambda _: self._show_now())
         self.summary = QLabel("Derive or load a second input to compare the two runs.")
         self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
-        self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setBackground(palette.background)
-        self.div_plot = self.glw.addPlot(row=0, col=0)
+        self.controls = QWidget()
+        side = QVBoxLayout(self.controls)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addLayout(grid)
+        side.addWidget(self.summary)
+        side.addStretch(1)
+        self.div_widget = pg.PlotWidget(background=palette.background)
+        self.unit_widget = pg.PlotWidget(background=palette.background)
+        self.div_plot = self.div_widget.getPlotItem()
+        self.unit_plot = self.unit_widget.getPlotItem()
         self.div_plot.setLabel("left", "‖h_a − h_b‖")
-        self.unit_plot = self.glw.addPlot(row=1, col=0)
-        self.unit_plot.setLabel("left", "h of one unit")
-        self.unit_plot.setLabel("bottom", "time step t")
+        self.unit_plot.setLabel("left", "h of a unit")
         self.unit_plot.setXLink(self.div_plot)
-        self.unit_plot.addLegend(offset=(5, 5))
+        for plot, widget in ((self.div_plot, self.div_widget), (self.unit_plot, self.unit_widget)):
+            plot.setLabel("bottom", "time step t")
+            plot.getAxis("left").setWidth(AXIS_PX)
+            plot.setMenuEnabled(False)
+            widget.setMinimumSize(PLOT_MIN_PX[0], PLOT_MIN_PX[1])
+            # take the dock's height, never ask for more (a scroll area would grow to the hint)
+            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
+        self.unit_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.div_curve = self.div_plot.plot(pen=pg.mkPen(palette.cursor, width=2))
         self.curve_a = self.unit_plot.plot(pen=pg.mkPen(palette.h_colour, width=1.5), name="run a")
         self.curve_b = self.unit_plot.plot(pen=pg.mkPen("#0072B2", width=1.5, style=Qt.DashLine), name="run b")
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor)) for _ in range(2)]
         self.div_plot.addItem(self.cursors[0])
         self.unit_plot.addItem(self.cursors[1])
-        layout.addWidget(self.glw, 1)
+        self.plots = QBoxLayout(QBoxLayout.LeftToRight)
+        self.plots.addWidget(self.div_widget, 1)
+        self.plots.addWidget(self.unit_widget, 1)
+        self.outer = QBoxLayout(QBoxLayout.LeftToRight, self)
+        self.outer.setContentsMargins(4, 4, 4, 4)
+        self.outer.addWidget(self.controls)
+        self.outer.addLayout(self.plots, 1)
+        self._arrange()
         session_model.runChanged.connect(self._on_run)
         session_model.positionChanged.connect(self._on_position)
         session_model.selectionChanged.connect(lambda unit, pos: self._draw())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._arrange()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Wide and short (a bottom dock): controls, then the two plots side by side. Narrow (a
+        side dock): controls above, plots stacked."""
+        room = self.parentWidget() or self        # a scroll area's viewport: the dock's room
+        width, height = room.width(), room.height()
+        wide = width >= CONTROLS_PX + 2 * PLOT_MIN_PX[0] and width > 1.6 * height
+        direction = QBoxLayout.LeftToRight if wide else QBoxLayout.TopToBottom
+        if self.outer.direction() != direction:
+            self.outer.setDirection(direction)
+            self.plots.setDirection(direction)
+        self.controls.setMaximumWidth(CONTROLS_PX if wide else 16777215)
 
     def _on_run(self) -> None:
         self.comparison = None
@@ -94,10 +151,18 @@ class ComparePanel(QWidget):
         if session is None:
             return
         tokens = self.session_model.model.takes_tokens
-        self.token_button.setEnabled(tokens)
-        self.noise_button.setEnabled(not tokens)
+        for widget in self.token_row:
+            widget.setVisible(tokens)
+        for widget in self.noise_row:
+            widget.setVisible(not tokens)
+        self.now.setVisible(tokens)
         self.position.setRange(0, max(session.steps - 1, 0))
-        self.token.setRange(0, max((self.session_model.model.vocab_size or 1) - 1, 0))
+        self.token.clear()
+        if tokens:
+            for token in range(self.session_model.model.vocab_size or 0):
+                text = self.session_model.token_text(token)
+                self.token.addItem(text if text.startswith("#") else f"{text}  #{token}", token)
+        self._show_now()
         self.div_curve.setData([], [])
         self.curve_a.setData([], [])
         self.curve_b.setData([], [])
@@ -120,17 +185,77 @@ class ComparePanel(QWidget):
             return None
         self.label = label
         self._draw()
+        self._make_room()
         return self.comparison
+
+    def _make_room(self) -> None:
+        """Give the dock the height its plots need to be read (a result was asked for)."""
+        dock = self.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        window = dock.parentWidget() if dock is not None else None
+        if not isinstance(window, QMainWindow) or dock.isFloating():
+            return
+        want = min(self.sizeHint().height() + 40, int(window.height() * 0.6))
+        if dock.height() >= want:
+            return
+        area = window.dockWidgetArea(dock)
+        column = [d for d in window.findChildren(QDockWidget)      # the docks stacked with it
+                  if d is not dock and window.dockWidgetArea(d) == area and d.isVisible()
+                  and not d.isFloating() and not d.visibleRegion().isEmpty()
+                  and d.x() == dock.x()]
+        total = dock.height() + sum(d.height() for d in column)
+        want = min(want, total - NEIGHBOUR_MIN_PX * len(column))
+        if want <= dock.height():
+            return
+        rest = total - want
+        window.resizeDocks([dock, *column], [want, *(rest // max(len(column), 1) for _ in column)],
+                           Qt.Vertical)
 
     def compare_noise(self) -> Comparison | None:
         x = self.session_model.session.x
         return self.compare_with(add_noise(x, self.sigma.value(), self.seed.value()),
                                  f"noise σ = {self.sigma.value():g}, seed {self.seed.value()}")
 
+    def token_id(self) -> int:
+        """The replacement token from the field: a character of the vocabulary (as listed,
+        '␣' for a space), '#12' or '12' for an id (ScopeError otherwise)."""
+        text = self.token.currentText().strip()
+        index = self.token.findText(text)
+        if index >= 0:
+            return int(self.token.itemData(index))
+        vocab = self.session_model.vocabulary() or []
+        shown = [self.session_model.token_text(k) for k in range(len(vocab))]
+        typed = self.token.currentText()
+        if typed in vocab:                      # the raw character, a space included
+            return vocab.index(typed)
+        for candidate in (typed, text):
+            if candidate in shown:
+                return shown.index(candidate)
+        digits = text.lstrip("#")
+        size = self.session_model.model.vocab_size or 0
+        if digits.isdigit() and int(digits) < size:
+            return int(digits)
+        raise ScopeError(f"'{typed}' is not a token of this model: type a character of its "
+                         f"vocabulary or an id #0..#{size - 1}")
+
+    def _show_now(self) -> None:
+        if self.session_model.session is None or not self.session_model.model.takes_tokens:
+            self.now.setText("")
+            return
+        pos = self.position.value()
+        self.now.setText(f"reads {self.session_model.input_label(pos)} at position {pos} now")
+
     def compare_token(self) -> Comparison | None:
+        try:
+            token = self.token_id()
+        except ScopeError as exc:
+            self.report_error("Compare", str(exc))
+            return None
         x = self.session_model.session.x
-        return self.compare_with(change_token(x, self.position.value(), self.token.value()),
-                                 f"token at {self.position.value()} -> {self.token.value()}")
+        pos = self.position.value()
+        return self.compare_with(change_token(x, pos, token),
+                                 f"token at {pos} → {self.session_model.token_text(token)}")
 
     def _compare_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Second input", "", "Inputs (*.npy *.npz *.csv *.tsv)")

@@ -54,3 +54,38 @@ def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
     assert np.allclose(ys.reshape(lane_rows, 26)[:, :25], expected, equal_nan=True)
     dm.set_overlay("")
     assert w.units_panel._overlay_items == []
+
+
+def test_to_token_takes_a_character_of_the_text_demo(make_window, qtbot):
+    from engine.debugger import change_token
+    w = make_window()
+    w.resize(1366, 768)
+    w.load("demo:text", wait=True)
+    qtbot.waitUntil(lambda: w.session_model.ready and w.session_model.demo is not None, timeout=20000)
+    panel = w.compare_panel
+    vocab = w.session_model.vocabulary()
+    assert panel.token.isVisible() and not panel.sigma.isVisible()
+    panel.position.setValue(4)
+    x = np.asarray(w.session_model.session.x)
+    assert f"'{w.session_model.token_text(int(x[0, 4]))}'" in panel.now.text()
+    panel.token.setEditText("z")
+    assert panel.token_id() == vocab.index("z")
+    panel.token.setEditText(" ")
+    assert panel.token_id() == vocab.index(" ")
+    panel.token.setEditText("#3")
+    assert panel.token_id() == 3
+    panel.token.setEditText("z")
+    comp = panel.compare_token()
+    b = Session(w.session_model.model, change_token(x, 4, vocab.index("z")))
+    expected = np.sqrt(((comp.a.h.astype(np.float64) - b.full().h) ** 2).sum(-1))
+    assert np.allclose(comp.divergence, expected)
+    assert "token at 4 → z" in panel.summary.text()
+    panel.token.setEditText("not a token")
+    assert panel.compare_token() is None and "not a token of this model" in w.errors[-1]
+    # at the bottom of a 1366 x 768 window the two plots sit side by side, each readable
+    w.compare_dock.raise_()
+    qtbot.wait(50)
+    for widget in (panel.div_widget, panel.unit_widget):
+        assert widget.height() >= 120 and widget.width() >= 220
+    assert panel.height() <= panel.parentWidget().height()     # nothing scrolled out of the dock
+    assert panel.div_widget.y() == panel.unit_widget.y()

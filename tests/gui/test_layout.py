@@ -74,4 +74,4 @@ def test_reset_layout_brings_closed_and_floating_docks_back(make_window, qtbot):
     assert not w.input_dock.isFloating() and not w.forks_dock.isHidden() or \
         w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
     assert w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
-    assert w.compare_dock in w.tabifiedDockWidgets(w.input_editor_dock)
+    assert w.compare_dock in w.tabifiedDockWidgets(w.input_dock)     # wide plots: at the bottom
