@@ -9,7 +9,9 @@ Per case in tests/fixtures/capture/: the model file, ``NAME.input.npz`` (the mod
 name, what ``--input`` takes) and ``NAME.ref.npz``: ``output`` (the framework's model output),
 ``meta`` (JSON) and per traced layer k ``layer{k}_name``, ``layer{k}_x`` (what the framework's
 LSTM received, batch first), ``layer{k}_h``, ``layer{k}_c`` (B, T, H) at every input position,
-computed by the framework itself one step at a time.
+computed by the framework itself one step at a time, and for some ``layer{k}_gates``
+(B, T, 4, N; i, f, g, o) computed by the framework's own ops from its own weights. An LSTM inside
+a ``Loop``/``Scan`` body runs once per iteration: its runs are the samples, run-major.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import List  # noqa: UP035 - TorchScript reads typing.List annotations
 
 import numpy as np
 
@@ -27,12 +30,15 @@ OUT = ROOT / "tests" / "fixtures" / "capture"
 
 
 def _save(name: str, inputs: dict[str, np.ndarray], output: np.ndarray,
-          layers: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], **meta) -> None:
+          layers: list[tuple], **meta) -> None:
+    """``layers``: (name, x, h, c) or (name, x, h, c, gates) per traced layer."""
     np.savez_compressed(OUT / f"{name}.input.npz", **inputs)
     refs = {"output": np.asarray(output, np.float32), "meta": np.array(json.dumps(meta))}
-    for k, (lname, x, h, c) in enumerate(layers):
+    for k, (lname, x, h, c, *gates) in enumerate(layers):
         refs.update({f"layer{k}_name": np.array(lname), f"layer{k}_x": x,
                      f"layer{k}_h": h, f"layer{k}_c": c})
+        if gates:
+            refs[f"layer{k}_gates"] = np.asarray(gates[0], np.float32)
     np.savez_compressed(OUT / f"{name}.ref.npz", **refs)
 
 
@@ -225,6 +231,167 @@ def conformance_graph_inputs() -> None:
           model="conformance_inputs.onnx", onnxruntime=ort.__version__)
 
 
+def torch_gates(lstm, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+    """i, f, g, o (B, T, 4, N) of a one-layer forward nn.LSTM, from its own weight matrices
+    with torch ops in float64, given its input and the h it read at every step."""
+    import torch
+    w_ih, w_hh = lstm.weight_ih_l0.detach().double(), lstm.weight_hh_l0.detach().double()
+    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().double()
+    z = (torch.from_numpy(x).double() @ w_ih.T + torch.from_numpy(h_prev).double() @ w_hh.T + bias)
+    i, f, g, o = z.chunk(4, dim=-1)                     # torch's gate order: i, f, g, o
+    return torch.stack([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 2).numpy()
+
+
+def loop_lstm() -> None:
+    """torch.onnx.export of a scripted streaming model: a Python loop over chunks, the LSTM's
+    state carried from chunk to chunk, which the exporter writes as an ONNX Loop (weights
+    folded by Slice/Concat inside its body). h, c stepped by torch; each run starts from the
+    state the previous one ended with."""
+    import torch
+    torch.manual_seed(11)
+
+    class StreamNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 5)
+            self.lstm = torch.nn.LSTM(5, 4)
+
+        def forward(self, chunks: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+            outs: List[torch.Tensor] = []   # noqa: UP006 - TorchScript reads typing.List
+            for k in range(chunks.shape[0]):
+                y, (h, c) = self.lstm(torch.relu(self.proj(chunks[k])), (h, c))
+                outs.append(y)
+            return torch.stack(outs), h, c
+
+    net = StreamNet().eval()
+    scripted = torch.jit.script(net)
+    rng = np.random.default_rng(11)
+    m, t_len, b, d, n = 3, 6, 2, 3, 4
+    inputs = {"chunks": rng.standard_normal((m, t_len, b, d)).astype(np.float32),
+              "h0": rng.normal(0, 0.5, (1, b, n)).astype(np.float32),
+              "c0": rng.normal(0, 0.5, (1, b, n)).astype(np.float32)}
+    args = tuple(torch.from_numpy(a) for a in inputs.values())
+    torch.onnx.export(scripted, args, str(OUT / "loop_lstm.onnx"), dynamo=False, opset_version=17,
+                      input_names=list(inputs), output_names=["y", "h", "c"],
+                      dynamic_axes={"chunks": {0: "M", 1: "T"}})
+    with torch.no_grad():
+        out = net(*args)[0].numpy()
+        xs = [torch.relu(net.proj(args[0][k])).numpy().transpose(1, 0, 2) for k in range(m)]
+    twin = torch.nn.LSTM(5, 4, batch_first=True)     # the same weights, stepped batch first
+    twin.load_state_dict(net.lstm.state_dict())
+    hs, cs, gates = [], [], []
+    h0, c0 = inputs["h0"][0], inputs["c0"][0]
+    for x_run in xs:                                   # each run starts where the last ended
+        h, c = torch_steps(twin, np.ascontiguousarray(x_run), h0, c0)
+        h_prev = np.concatenate([h0[:, None], h[:, :-1]], 1)
+        hs.append(h), cs.append(c), gates.append(torch_gates(net.lstm, x_run, h_prev))
+        h0, c0 = h[:, -1], c[:, -1]
+    _save("loop_lstm", inputs, out, [("Loop/body/LSTM/forward", np.concatenate(xs),
+                                      np.concatenate(hs), np.concatenate(cs), np.concatenate(gates))],
+          model="loop_lstm.onnx", torch=torch.__version__, runs=m)
+
+
+def _ort_step_models(w: np.ndarray, r: np.ndarray, b: np.ndarray):
+    """Two ONNX Runtime sessions for one direction's weights (ONNX layout, gate order i, o, f,
+    c): one LSTM step (X, h, c -> Y_h, Y_c) and the gates of one step written with MatMul, Add,
+    Split, Sigmoid and Tanh (X, h -> i, o, f, c)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    n, d = r.shape[2], w.shape[2]
+    fl = TensorProto.FLOAT
+    inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b))]
+    step = helper.make_graph(
+        [helper.make_node("LSTM", ["X", "W", "R", "B", "", "h", "c"], ["", "Y_h", "Y_c"], hidden_size=n)],
+        "step", [helper.make_tensor_value_info("X", fl, [1, None, d]),
+                 helper.make_tensor_value_info("h", fl, [1, None, n]),
+                 helper.make_tensor_value_info("c", fl, [1, None, n])],
+        [helper.make_tensor_value_info("Y_h", fl, None), helper.make_tensor_value_info("Y_c", fl, None)],
+        inits)
+    gate_inits = [numpy_helper.from_array(np.ascontiguousarray(w[0].T), "Wt"),
+                  numpy_helper.from_array(np.ascontiguousarray(r[0].T), "Rt"),
+                  numpy_helper.from_array(b[0, :4 * n] + b[0, 4 * n:], "Bsum")]
+    gates = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "Wt"], ["xw"]), helper.make_node("MatMul", ["hp", "Rt"], ["hr"]),
+         helper.make_node("Add", ["xw", "hr"], ["s"]), helper.make_node("Add", ["s", "Bsum"], ["z"]),
+         helper.make_node("Split", ["z"], ["zi", "zo", "zf", "zc"], axis=-1, num_outputs=4),
+         helper.make_node("Sigmoid", ["zi"], ["i"]), helper.make_node("Sigmoid", ["zo"], ["o"]),
+         helper.make_node("Sigmoid", ["zf"], ["f"]), helper.make_node("Tanh", ["zc"], ["g"])],
+        "gates", [helper.make_tensor_value_info("x", fl, [None, d]),
+                  helper.make_tensor_value_info("hp", fl, [None, n])],
+        [helper.make_tensor_value_info(k, fl, None) for k in "ifgo"], gate_inits)
+
+    def session(graph):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 8
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session(step), session(gates)
+
+
+def ort_steps(w, r, b, x: np.ndarray, backward: bool = False):
+    """h, c, gates (B, T, ...) of one direction over x (B, T, D) from zero state, stepped by
+    ONNX Runtime one input position at a time (a backward direction from the last position),
+    each array at the input position it read."""
+    step, gate = _ort_step_models(w, r, b)
+    bsz, t_len, _ = x.shape
+    n = r.shape[2]
+    h = np.zeros((1, bsz, n), np.float32)
+    c = np.zeros((1, bsz, n), np.float32)
+    hs, cs = np.zeros((bsz, t_len, n), np.float32), np.zeros((bsz, t_len, n), np.float32)
+    gs = np.zeros((bsz, t_len, 4, n), np.float32)
+    for t in (reversed(range(t_len)) if backward else range(t_len)):
+        xt = np.ascontiguousarray(x[:, t])
+        gs[:, t] = np.stack(gate.run(list("ifgo"), {"x": xt, "hp": h[0]}), 1)
+        h, c = step.run(None, {"X": xt[None], "h": h, "c": c})
+        hs[:, t], cs[:, t] = h[0], c[0]
+    return hs, cs, gs
+
+
+def scan_bilstm() -> None:
+    """A Scan over a stack of sequences whose body runs a bidirectional LSTM (ONNX helper, as
+    ONNX's own Scan examples are written); numbers from ONNX Runtime one step at a time."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(12)
+    s_len, t_len, b, d, n = 2, 5, 2, 3, 4
+    w = rng.normal(0, 0.5, (2, 4 * n, d)).astype(np.float32)
+    r = rng.normal(0, 0.5, (2, 4 * n, n)).astype(np.float32)
+    bias = rng.normal(0, 0.3, (2, 8 * n)).astype(np.float32)
+    fl = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("LSTM", ["seq", "W", "R", "B"], ["Y", "Y_h"], hidden_size=n,
+                          direction="bidirectional", name="bilstm"),
+         helper.make_node("ReduceSum", ["Y_h", "axes0"], ["h_sum"], keepdims=0),
+         helper.make_node("Add", ["acc_in", "h_sum"], ["acc_out"])],
+        "body", [helper.make_tensor_value_info("acc_in", fl, [b, n]),
+                 helper.make_tensor_value_info("seq", fl, [t_len, b, d])],
+        [helper.make_tensor_value_info("acc_out", fl, [b, n]),
+         helper.make_tensor_value_info("Y", fl, [t_len, 2, b, n])])
+    scan = helper.make_node("Scan", ["acc0", "seqs"], ["acc", "ys"], num_scan_inputs=1, body=body,
+                            name="scan")
+    inits = [numpy_helper.from_array(a, k) for k, a in
+             (("W", w), ("R", r), ("B", bias), ("acc0", np.zeros((b, n), np.float32)),
+              ("axes0", np.array([0], np.int64)))]
+    graph = helper.make_graph(
+        [scan], "scan_bilstm", [helper.make_tensor_value_info("seqs", fl, [s_len, t_len, b, d])],
+        [helper.make_tensor_value_info("ys", fl, [s_len, t_len, 2, b, n]),
+         helper.make_tensor_value_info("acc", fl, [b, n])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, OUT / "scan_bilstm.onnx")
+    seqs = rng.standard_normal((s_len, t_len, b, d)).astype(np.float32)
+    out = ort.InferenceSession(model.SerializeToString(),
+                               providers=["CPUExecutionProvider"]).run(None, {"seqs": seqs})[0]
+    x = np.concatenate([seqs[k].transpose(1, 0, 2) for k in range(s_len)])   # runs as samples
+    layers = []
+    for k, direction in enumerate(("forward", "backward")):
+        h, c, g = ort_steps(w[k:k + 1], r[k:k + 1], bias[k:k + 1], x, backward=k == 1)
+        layers.append((f"scan/body/bilstm/{direction}", x, h, c, g))
+    _save("scan_bilstm", {"seqs": seqs}, out, layers, model="scan_bilstm.onnx",
+          onnxruntime=ort.__version__, runs=s_len)
+
+
 # --- Keras ------------------------------------------------------------------------------------
 def keras_steps(layer, x: np.ndarray, h0: np.ndarray | None = None, c0: np.ndarray | None = None):
     """h, c after every input position of a forward keras LSTM layer, computed by Keras: a
@@ -289,6 +456,8 @@ def main() -> None:
     lstmcell_export()
     torchscript_and_checkpoint()
     conformance_graph_inputs()
+    loop_lstm()
+    scan_bilstm()
     keras_models()
     print(f"wrote {OUT}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.errors import ScopeError
 from engine.loaders import load_model
 from engine.session import Session
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
@@ -37,6 +38,8 @@ def _check(model_file: str, case: str, *, exact_x: bool = True) -> None:
         assert_close(layer.c, ref[f"layer{k}_c"], f"{case} {layer.name} c")
         gates = np.stack([layer.i, layer.f, layer.g, layer.o])
         assert np.isfinite(gates[:, layer.mask]).all()
+        if f"layer{k}_gates" in ref:       # computed by the framework's ops from its weights
+            assert_close(layer.gates, ref[f"layer{k}_gates"], f"{case} {layer.name} gates")
         k += 1
     assert k
 
@@ -179,14 +182,87 @@ def test_lstm_nodes_at_any_depth(tmp_path):
     inputs = {"X": x, "flag": np.array(True), "M": np.array(2, np.int64)}
     ref = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, inputs)
     result = model.trace(inputs)
-    assert result.names == ["outer/then/inner/then/deep/forward"]      # the branch this input takes
+    assert result.names == ["outer/then/inner/then/deep/forward",       # the branch this input takes
+                            "loop/body/step/forward"]
     assert_close(result.output, ref[0], "If output")
     assert_close(result.layer(0).h[:, -1], ref[0][0], "deep LSTM's last h = the branch's Y_h")
     np.testing.assert_array_equal(result.layer(0).x, x.transpose(1, 0, 2))
+    loop = model.trace(inputs).layer("loop/body/step/forward")    # two runs, run-major
+    assert loop.h.shape == (4, 5, 4)
+    assert_close(loop.h[:, -1].reshape(2, 2, 4), ref[1][:, 0], "Loop body's Y_h per iteration")
+    np.testing.assert_array_equal(loop.x, np.concatenate([x.transpose(1, 0, 2)] * 2))
     np.savez(tmp_path / "in.npz", **inputs)
     proc = run_cli("trace", str(path), "--input", str(tmp_path / "in.npz"), "--layer",
                    "loop/body/step/forward", "--out", str(tmp_path / "t.npz"))
-    assert_clean_error(proc, "Loop", "--layer-input")
+    assert proc.returncode == 0, proc.stderr
+    assert "ran 2 time(s) inside Loop 'loop'" in proc.stderr
+    with np.load(tmp_path / "t.npz") as data:
+        assert_close(data["h"], loop.h, "CLI Loop h")
+
+
+def test_streaming_loop_export_is_captured_run_by_run():
+    """A torch export of a streaming model (a Loop over chunks, the LSTM's state carried from
+    chunk to chunk): every run is captured with the state it started from; h, c against torch
+    stepped run by run, gates against torch's own weights."""
+    _check("loop_lstm.onnx", "loop_lstm")
+    model = load_model(CAP / "loop_lstm.onnx")
+    assert model.layer_names == ["Loop/body/LSTM/forward"]
+    inputs = _npz(CAP / "loop_lstm.input.npz")
+    layer = model.trace(inputs).layer(0)
+    assert_close(layer.h0[:2], inputs["h0"][0], "first run starts from h0")
+    assert_close(layer.h0[2:4], layer.h[:2, -1], "second run starts where the first ended")
+    assert any("ran 3 time(s) inside Loop" in n for n in model.capture(inputs).notes)
+
+
+def test_scan_body_bidirectional_lstm():
+    """A Scan whose body runs a bidirectional LSTM: both directions of every iteration, h, c
+    and gates against ONNX Runtime stepped one position at a time."""
+    _check("scan_bilstm.onnx", "scan_bilstm")
+    model = load_model(CAP / "scan_bilstm.onnx")
+    assert model.layer_names == ["scan/body/bilstm/forward", "scan/body/bilstm/backward"]
+
+
+def test_loop_inside_an_if_branch(tmp_path):
+    """A Loop in the then-branch: captured through both owners when the branch is taken; when
+    it is not, the LSTM did not run, and the message says so."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(13)
+    d, n = 2, 3
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, s).astype(np.float32), k)
+             for k, s in (("W", (1, 4 * n, d)), ("R", (1, 4 * n, n)))]
+    body = helper.make_graph(
+        [helper.make_node("LSTM", ["X", "W", "R"], ["", "h_step"], hidden_size=n, name="lstm"),
+         helper.make_node("Identity", ["c_in"], ["c_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h_step", TensorProto.FLOAT, None)])
+    then = helper.make_graph([helper.make_node("Loop", ["M", ""], ["hs"], name="loop", body=body)],
+                             "then", [], [helper.make_tensor_value_info("hs", TensorProto.FLOAT, None)])
+    other = helper.make_graph([helper.make_node("Identity", ["X"], ["same"])], "else", [],
+                              [helper.make_tensor_value_info("same", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["flag"], ["Y"], name="if", then_branch=then, else_branch=other)],
+        "if_loop", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", d]),
+                    helper.make_tensor_value_info("flag", TensorProto.BOOL, []),
+                    helper.make_tensor_value_info("M", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, str(tmp_path / "if_loop.onnx"))
+    model = load_model(tmp_path / "if_loop.onnx")
+    assert model.layer_names == ["if/then/loop/body/lstm/forward"]
+    x = rng.standard_normal((4, 2, d)).astype(np.float32)
+    inputs = {"X": x, "flag": np.array(True), "M": np.array(3, np.int64)}
+    ref = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, inputs)
+    layer = model.trace(inputs).layer(0)
+    assert layer.h.shape == (6, 4, n)
+    assert_close(layer.h[:, -1].reshape(3, 2, n), ref[0][:, 0], "Y_h of every iteration")
+    skipped = dict(inputs, flag=np.array(False))
+    assert model.trace(skipped).names == []
+    with pytest.raises(ScopeError, match="does not run for this input"):
+        Session(model, skipped, layer=0)
 
 
 def test_session_file_keeps_named_inputs_and_needs_the_runtime(tmp_path, monkeypatch):

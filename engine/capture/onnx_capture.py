@@ -1,10 +1,13 @@
 """Capture from ONNX Runtime: the graph, with each LSTM node's inputs added as outputs, runs once.
 
-An LSTM inside an ``If`` branch is reached through its owner: the branch outputs the value (an
-``Identity``), the other branch an empty tensor of the same type, and the ``If`` node gets one
-more output, up to the top graph. An empty capture means the branch was not taken for this
-input. LSTMs inside ``Loop``/``Scan`` bodies run once per iteration and are traced with
-``--layer-input`` (see docs/architecture.md, "Capture").
+An LSTM inside a subgraph is reached through the node that owns it, level by level up to the
+top graph. Inside an ``If`` branch the branch outputs the value (an ``Identity``), the other
+branch an empty tensor of the same type, and the ``If`` node gets one more output: an empty
+capture means the branch was not taken for this input. Inside a ``Loop`` or ``Scan`` body the
+value becomes one more *scan output*, which the runtime stacks over the iterations: each
+iteration is one run of the LSTM, and the traced layer holds the runs as samples, run-major
+(sample = run * B + b), each with the initial state it was given (see docs/architecture.md,
+"Capture").
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class OrtCapture:
         model = ModelProto()
         model.CopyFrom(proto)
         graph = model.graph
+        self.graph = proto.graph
         self.n_outputs = len(graph.output)
         self.graph_inputs = {i.name: i for i in graph.input}
         self.unsupported: dict[str, str] = {}
@@ -85,10 +89,11 @@ class OrtCapture:
         from onnx import TensorProto
         targets = []
         for j, (found, op) in enumerate(zip(self.found, self.ops)):
-            kinds = [label for _, label in found.path if label not in ("then", "else")]
-            if kinds:
-                self.unsupported[found.name] = (f"the LSTM '{found.name}' runs inside a "
-                                                f"{'/'.join(kinds)} subgraph, once per iteration")
+            odd = [f"{kind} '{owner}'" for owner, kind in _owners(self.graph, found.path)
+                   if kind not in _CONTROL_FLOW]
+            if odd:
+                self.unsupported[found.name] = (f"the LSTM '{found.name}' sits in a subgraph of "
+                                                f"{', '.join(odd)}, which cannot pass it out")
                 continue
             w = op.stored.get("W")
             elem = TensorProto.DOUBLE if w is not None and w.dtype == np.float64 else TensorProto.FLOAT
@@ -121,7 +126,32 @@ class OrtCapture:
         for owner in dict.fromkeys(t.path[0][0] for t in nested):
             group = [t for t in nested if t.path[0][0] == owner]
             node = graph.node[names.index(owner)]
-            out.update(self._through_if(node, group))
+            if node.op_type == "If":
+                out.update(self._through_if(node, group))
+            else:
+                out.update(self._through_body(node, group))
+        return out
+
+    def _through_body(self, node: Any, group: list[_Target]) -> dict[int, str]:
+        """Each target as one more scan output of a ``Loop``/``Scan`` body (stacked over the
+        iterations by the runtime), and one more output of the node."""
+        from onnx import helper
+        body = next(a.g for a in node.attribute if a.name == "body")
+        inner = [_Target(t.lstm, t.role, t.path[1:], t.value, t.elem) for t in group]
+        made = self._expose(body, inner, top=False)
+        carried = 1 if node.op_type == "Loop" else 0         # a Loop body's first output: cond
+        while len(node.output) < len(body.output) - carried:
+            node.output.append("")                        # scan outputs the file leaves unnamed
+        out = {}
+        for target, mine in zip(group, inner):
+            body.output.append(helper.make_tensor_value_info(made[id(mine)], target.elem, None))
+            outer = self._fresh("scan")
+            node.output.append(outer)
+            out[id(target)] = outer
+        if node.op_type == "Scan":
+            for attr in node.attribute:
+                if attr.name in ("scan_output_axes", "scan_output_directions"):
+                    attr.ints.extend([0] * len(group))
         return out
 
     def _through_if(self, node: Any, group: list[_Target]) -> dict[int, str]:
@@ -165,38 +195,55 @@ class OrtCapture:
         got = dict(zip(self.fetch, values))
         got.update({k: v for k, v in feeds.items() if k not in got})
         layer_feeds: dict[str, LayerFeed] = {}
+        notes: list[str] = []
         for j, op in enumerate(self.ops):
             if self.found[j].name in self.unsupported:
                 continue
-            layer_feeds.update(self._layer_feeds(j, op, got))
+            layer_feeds.update(self._layer_feeds(j, op, got, notes))
         refused = {name: reason for j, op in enumerate(self.ops)
                    if (reason := self.unsupported.get(self.found[j].name)) is not None
                    for name, _, _ in op.traced()}
         return Capture([np.asarray(v) for v in values[:self.n_outputs]], layer_feeds, seconds,
-                       refused=refused)
+                       notes=notes, refused=refused)
 
-    def _layer_feeds(self, j: int, op: Any, got: dict[str, np.ndarray]) -> dict[str, LayerFeed]:
-        def value(role: str) -> np.ndarray | None:
+    def _layer_feeds(self, j: int, op: Any, got: dict[str, np.ndarray],
+                     notes: list[str]) -> dict[str, LayerFeed]:
+        """Feeds of node ``j``'s directions; inside ``Loop``/``Scan`` bodies, one run per
+        iteration, the runs stacked as samples (run-major)."""
+        depth = sum(1 for _, label in self.found[j].path if label == "body")
+
+        def runs(role: str, fixed: np.ndarray | None) -> list[np.ndarray | None] | None:
             name = self.output_of.get((j, role))
-            return None if name is None else np.asarray(got[name])
-        x = value("X")
+            if name is None:
+                return None if fixed is None else [fixed] * n_runs
+            arr = np.asarray(got[name])
+            return list(arr.reshape((-1, *arr.shape[depth:]))) if depth else [arr]
+        name = self.output_of.get((j, "X"))
+        x = None if name is None else np.asarray(got[name])
         if x is None or x.size == 0:
-            return {}                                   # a branch not taken for this input
-        xb = np.asarray(x if op.layout == 1 else np.transpose(x, (1, 0, 2)), F32)
-        lens = value("sequence_lens")
-        lens = op.sequence_lens if lens is None else lens
-        mask = None
-        if lens is not None:
-            mask = np.arange(xb.shape[1])[None, :] < np.asarray(lens, np.int64).reshape(-1)[:, None]
-            mask = None if mask.all() else mask
-        h_all = value("initial_h")
-        c_all = value("initial_c")
-        h_all = op.initial_h if h_all is None else h_all
-        c_all = op.initial_c if c_all is None else c_all
+            return {}                                   # a branch not taken, or no iteration
+        n_runs = int(np.prod(x.shape[:depth])) if depth else 1
+        xs = [np.asarray(r if op.layout == 1 else np.transpose(r, (1, 0, 2)), F32)
+              for r in (x.reshape((-1, *x.shape[depth:])) if depth else [x])]
+        lens = runs("sequence_lens", op.sequence_lens)
+        masks = []
+        for k, xb in enumerate(xs):
+            t = xb.shape[1]
+            masks.append(np.ones(xb.shape[:2], bool) if lens is None else
+                         np.arange(t)[None, :] < np.asarray(lens[k], np.int64).reshape(-1)[:, None])
+        mask = np.concatenate(masks)
+        h_runs, c_runs = runs("initial_h", op.initial_h), runs("initial_c", op.initial_c)
+        traced = op.traced()
+        if depth:
+            owners = " in ".join(f"{kind} '{owner}'" for owner, kind in
+                                 reversed(_owners(self.graph, self.found[j].path)))
+            notes.append(f"the LSTM node '{self.found[j].name}' ran {n_runs} time(s) inside "
+                         f"{owners}: its traced layers hold the runs as samples, run-major "
+                         f"(sample = run * {xs[0].shape[0]} + b)")
         feeds = {}
-        for k, (name, _, _) in enumerate(op.traced()):
-            feeds[name] = LayerFeed(xb, mask, _direction(h_all, k, op.layout),
-                                    _direction(c_all, k, op.layout))
+        for k, (layer, _, _) in enumerate(traced):
+            feeds[layer] = LayerFeed(np.concatenate(xs), None if mask.all() else mask,
+                                     _stacked(h_runs, k, op.layout), _stacked(c_runs, k, op.layout))
         return feeds
 
     def _fill_missing(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -232,6 +279,27 @@ def _direction(arr: np.ndarray | None, k: int, layout: int) -> np.ndarray | None
         return None
     arr = np.asarray(arr, F32)
     return arr[:, k] if layout == 1 else arr[k]
+
+
+def _stacked(runs: list[np.ndarray | None] | None, k: int, layout: int) -> np.ndarray | None:
+    """Direction ``k``'s state of every run, stacked on the batch axis (None: all zero)."""
+    if runs is None:
+        return None
+    return np.concatenate([_direction(r, k, layout) for r in runs])
+
+
+_CONTROL_FLOW = ("If", "Loop", "Scan")
+
+
+def _owners(graph: Any, path: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(owner name, op type) along a found LSTM's subgraph path, outermost first."""
+    out = []
+    for owner, label in path:
+        node = graph.node[_node_names(graph).index(owner)]
+        out.append((owner, node.op_type))
+        graph = next(a.g for a in node.attribute
+                     if a.name in (f"{label}_branch", label) and a.HasField("g"))
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
