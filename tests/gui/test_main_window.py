@@ -174,3 +174,45 @@ def test_an_exception_in_a_slot_is_one_line_in_the_window_which_keeps_working(wi
     t = window.session_model.t
     window.act_step.trigger()                     # still usable
     assert window.session_model.t == t + 1
+
+
+def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_window, qtbot,
+                                                                          monkeypatch):
+    """A model file whose HDF5 metadata never finishes reading (a corrupt heap loops forever):
+    the progress dialog's Cancel kills the reader process at once, the previous model stays,
+    no error dialog appears, and the next load works."""
+    import multiprocessing
+    import time
+
+    from engine.loaders import h5read
+    from tests.helpers import FIXTURES
+    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "60")
+    window = make_window()
+    window.load("demo:sine", wait=True)      # a bundled demo is read in-process: before the patch
+    before = window.session_model.session
+    assert before is not None and window.errors == []
+    monkeypatch.setattr(h5read, "_walk", _sleep_forever)   # what the forked reader runs
+    window.load(str(FIXTURES / "keras2" / "lstm_plain.h5"))
+    qtbot.waitUntil(lambda: bool(h5read._ACTIVE), timeout=10000)
+    qtbot.waitUntil(lambda: window._progress is not None and window._progress.isVisible(),
+                    timeout=5000)
+    start = time.monotonic()
+    from PySide6.QtWidgets import QPushButton
+    button = window._progress.findChild(QPushButton)
+    qtbot.mouseClick(button, Qt.LeftButton)   # the dialog's own Cancel button
+    qtbot.waitUntil(lambda: not h5read._ACTIVE, timeout=5000)
+    assert time.monotonic() - start < 5
+    assert not window._progress.isVisible()
+    window.loader.wait(10000)
+    qtbot.wait(50)
+    assert window.session_model.session is before and window.errors == []
+    assert not window.loader._threads, "the cancelled load's thread is still running"
+    monkeypatch.undo()
+    window.load("demo:counter", wait=True)
+    assert window.session_model.session is not before and window.errors == []
+
+
+def _sleep_forever(*args, **kwargs):
+    import time
+    time.sleep(120)
