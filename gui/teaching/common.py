@@ -5,12 +5,13 @@ Colours only map numbers the engine computed; nothing here computes LSTM math.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPainter
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from gui.session_model import SessionModel
 from gui.theme import Palette
@@ -20,6 +21,19 @@ NEGATIVE = "#2166ac"
 CHOOSABLE = ("c", "h", "f", "i", "o", "g")
 SIGNAL_WORDS = {"c": "cell state C", "h": "output h", "f": "forget gate f", "i": "input gate i",
                 "o": "output gate o", "g": "candidate g"}
+
+
+def signal_chooser(bar: QHBoxLayout, on_choose: Callable[[str], None]) -> QComboBox:
+    """The "colour:" combo every teaching view puts first in its bar: one item per CHOOSABLE
+    signal, calling ``on_choose(name)`` when the user picks one."""
+    bar.addWidget(QLabel("colour:"))
+    combo = QComboBox()
+    for name in CHOOSABLE:
+        combo.addItem(SIGNAL_WORDS[name], name)
+    combo.setToolTip("Which signal fills the cells")
+    combo.currentIndexChanged.connect(lambda i: on_choose(combo.itemData(i)))
+    bar.addWidget(combo)
+    return combo
 
 
 class PaintedCanvas(QWidget):

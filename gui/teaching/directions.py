@@ -20,7 +20,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.teaching import BothDirections, both_directions
 from gui.session_model import SessionModel
-from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, PaintedCanvas, colour_scale, view_font
+from gui.teaching.common import (
+    CHOOSABLE,
+    SIGNAL_WORDS,
+    ColourScale,
+    PaintedCanvas,
+    colour_scale,
+    signal_chooser,
+    view_font,
+)
 from gui.theme import Palette
 
 MAX_SAMPLES = 8
@@ -117,13 +125,7 @@ class _MapsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.bar = QHBoxLayout()
-        self.bar.addWidget(QLabel("colour:"))
-        self.signal_combo = QComboBox()
-        for name in CHOOSABLE:
-            self.signal_combo.addItem(SIGNAL_WORDS[name], name)
-        self.signal_combo.currentIndexChanged.connect(
-            lambda i: self.set_signal(self.signal_combo.itemData(i)))
-        self.bar.addWidget(self.signal_combo)
+        self.signal_combo = signal_chooser(self.bar, self.set_signal)
         layout.addLayout(self.bar)
         self.canvas = MapsCanvas(self)
         layout.addWidget(self.canvas, 1)

@@ -32,7 +32,15 @@ from PySide6.QtWidgets import (
 from engine.errors import ScopeError
 from engine.features import EXAMPLES, Feature, UnitMatch, find_units
 from gui.session_model import SessionModel
-from gui.teaching.common import CHOOSABLE, SIGNAL_WORDS, ColourScale, PaintedCanvas, text_of, view_font
+from gui.teaching.common import (
+    CHOOSABLE,
+    SIGNAL_WORDS,
+    ColourScale,
+    PaintedCanvas,
+    signal_chooser,
+    text_of,
+    view_font,
+)
 from gui.theme import SIGNAL_SHORT, Palette
 
 MAX_ROWS = 8
@@ -264,13 +272,7 @@ class TextView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("colour:"))
-        self.signal_combo = QComboBox()
-        for name in CHOOSABLE:
-            self.signal_combo.addItem(SIGNAL_WORDS[name], name)
-        self.signal_combo.currentIndexChanged.connect(
-            lambda i: self.set_signal(self.signal_combo.itemData(i)))
-        bar.addWidget(self.signal_combo)
+        self.signal_combo = signal_chooser(bar, self.set_signal)
         bar.addWidget(QLabel("  units:"))
         self.units_edit = QLineEdit()
         self.units_edit.setPlaceholderText("e.g. 3, 7, 12")

@@ -21,7 +21,6 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QSpinBox,
@@ -40,6 +39,7 @@ from gui.teaching.common import (
     ColourScale,
     PaintedCanvas,
     colour_scale,
+    signal_chooser,
     step_labels,
     view_font,
 )
@@ -523,14 +523,7 @@ class UnrolledView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("colour:"))
-        self.signal_combo = QComboBox()
-        for name in CHOOSABLE:
-            self.signal_combo.addItem(SIGNAL_WORDS[name], name)
-        self.signal_combo.setToolTip("Which signal fills the cells")
-        self.signal_combo.currentIndexChanged.connect(
-            lambda i: self.set_signal(self.signal_combo.itemData(i)))
-        bar.addWidget(self.signal_combo)
+        self.signal_combo = signal_chooser(bar, self.set_signal)
         bar.addWidget(QLabel("  links per unit:"))
         self.k_spin = QSpinBox()
         self.k_spin.setRange(0, 8)
