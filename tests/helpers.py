@@ -89,13 +89,25 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
 
 
 # --- PyTorch / ONNX references -----------------------------------------------------------------
+def _torch_gates(w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, x_t: Any, h_prev: Any) -> np.ndarray:
+    """i, f, g, o (B, 4, N) of one torch LSTM step from its weight matrices, float64 torch ops."""
+    z = x_t.double() @ w_ih.double().T + h_prev.double() @ w_hh.double().T
+    if b_ih is not None:
+        z = z + b_ih.double() + b_hh.double()
+    i, f, g, o = z.chunk(4, dim=-1)                         # torch's gate order
+    return np.stack([i.sigmoid().numpy(), f.sigmoid().numpy(), g.tanh().numpy(),
+                     o.sigmoid().numpy()], 1)
+
+
 def torch_layer_references(module: Any, x: np.ndarray) -> list[dict[str, Any]]:
     """Per traced layer of a torch ``nn.LSTM`` / ``nn.LSTMCell``: h and c at every input
     position (input-aligned), computed by torch itself one step at a time.
 
     Each direction is re-run as a one-layer torch LSTM (or the LSTMCell itself) with the
     module's own weights, stepping a length-1 sequence and carrying (h, c), so c is observed
-    at every step. Layer k+1 reads [forward h, reverse h] of layer k.
+    at every step. Layer k+1 reads [forward h, reverse h] of layer k. ``gates`` (B, T, 4, N;
+    i, f, g, o) come from the direction's own weight matrices with torch ops in float64, on the
+    input and the h torch's step read.
     """
     import torch
 
@@ -105,12 +117,15 @@ def torch_layer_references(module: Any, x: np.ndarray) -> list[dict[str, Any]]:
         if isinstance(module, torch.nn.LSTMCell):
             h = torch.zeros(x.shape[0], module.hidden_size)
             c = torch.zeros_like(h)
-            hs, cs = [], []
+            hs, cs, gs = [], [], []
             for t in range(x.shape[1]):
+                gs.append(_torch_gates(module.weight_ih, module.weight_hh, module.bias_ih,
+                                       module.bias_hh, torch.from_numpy(x[:, t]), h))
                 h, c = module(torch.from_numpy(x[:, t]), (h, c))
                 hs.append(h.numpy().copy())
                 cs.append(c.numpy().copy())
-            return [{"name": "", "direction": "forward", "h": np.stack(hs, 1), "c": np.stack(cs, 1)}]
+            return [{"name": "", "direction": "forward", "h": np.stack(hs, 1), "c": np.stack(cs, 1),
+                     "gates": np.stack(gs, 1)}]
         layer_in = x
         sd = module.state_dict()
         proj = getattr(module, "proj_size", 0) or 0
@@ -127,14 +142,20 @@ def torch_layer_references(module: Any, x: np.ndarray) -> list[dict[str, Any]]:
                 c = torch.zeros(1, b, module.hidden_size)
                 hs = [None] * steps
                 cs = [None] * steps
+                gs = [None] * steps
                 order = range(steps - 1, -1, -1) if rev else range(steps)
                 for t in order:
+                    gs[t] = _torch_gates(one.weight_ih_l0, one.weight_hh_l0,
+                                         getattr(one, "bias_ih_l0", None),
+                                         getattr(one, "bias_hh_l0", None),
+                                         torch.from_numpy(layer_in[:, t]), h[0])
                     _, (h, c) = one(torch.from_numpy(layer_in[:, t:t + 1]), (h, c))
                     hs[t] = h[0].numpy().copy()
                     cs[t] = c[0].numpy().copy()
                 h_all, c_all = np.stack(hs, 1), np.stack(cs, 1)
                 out.append({"name": f"l{k}" + ("_reverse" if rev else ""),
-                            "direction": "backward" if rev else "forward", "h": h_all, "c": c_all})
+                            "direction": "backward" if rev else "forward", "h": h_all, "c": c_all,
+                            "gates": np.stack(gs, 1)})
                 outs.append(h_all)
             layer_in = np.concatenate(outs, axis=-1)
     return out

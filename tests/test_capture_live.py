@@ -60,6 +60,12 @@ def test_keras_two_inputs(tmp_path):
     result = model.trace(inputs)
     _compare(result, ref, "two inputs")
     assert_close(result.layer(0).h0, inputs["h"], "captured initial state")
+    from tests.keras_ref import step_cell  # gates: keras.ops on the layer's own weights
+    lstm = keras.saving.load_model(CAP / "two_inputs.keras", compile=False).get_layer("lstm")
+    stepped = step_cell(lstm, result.layer(0).x, inputs["h"], inputs["c"])
+    for k, gate in enumerate("ifgo"):
+        assert_close(result.layer(0).gates[:, :, k], stepped[gate], f"two inputs {gate} from Keras")
+    assert_close(result.layer(0).h, stepped["h"], "two inputs h stepped by Keras' cell")
     # --initial-state wins over the state the graph gives
     np.savez(tmp_path / "s.npz", h0=np.zeros((2, 4), np.float32), c0=np.zeros((2, 4), np.float32))
     proc = run_cli("trace", str(CAP / "two_inputs.keras"), "--input", str(CAP / "two_inputs.input.npz"),
@@ -110,6 +116,15 @@ def test_from_keras_live_model():
     assert s.model.layer_names == ["bi/forward", "bi/backward"]
     result = s.result()
     assert_close(result.output, m.predict(x, verbose=0), "from_keras output")
+    from tests.keras_ref import layer_input, step_cell
+    bi = m.get_layer("bi")
+    x_in = layer_input(m, bi, x)
+    for layer, keras_layer, backward in ((result.layer(0), bi.forward_layer, False),
+                                         (result.layer(1), bi.backward_layer, True)):
+        stepped = step_cell(keras_layer, x_in, backward=backward)
+        for k, gate in enumerate("ifgo"):
+            assert_close(layer.gates[:, :, k], stepped[gate], f"{layer.name} {gate} from Keras")
+        assert_close(layer.c, stepped["c"], f"{layer.name} c stepped by Keras' cell")
     s.to_end()
     assert_close(s.trace.h, result.layer(0).h, "session")
 
@@ -151,7 +166,17 @@ def test_from_torch_finds_every_lstm_at_any_depth():
     for layer, ref in zip(result.layers, torch_layer_references(twin, lstm_in)):
         assert_close(layer.h, ref["h"], f"{layer.name} h")
         assert_close(layer.c, ref["c"], f"{layer.name} c")
+        assert_close(layer.gates, ref["gates"], f"{layer.name} gates from torch's weights")
     np.testing.assert_allclose(result.layer(0).x, lstm_in, atol=1e-6, rtol=0)
+    # the LSTMCell: its captured input is what the hook saw; h, c, gates from torch itself
+    with torch.no_grad():
+        enc_out = net.enc(torch.from_numpy(lstm_in).transpose(0, 1))[0].transpose(0, 1).numpy()
+    cell = result.layer("cell")
+    np.testing.assert_allclose(cell.x, enc_out, atol=1e-6, rtol=0)
+    ref = torch_layer_references(net.cell, cell.x)[0]
+    assert_close(cell.h, ref["h"], "cell h")
+    assert_close(cell.c, ref["c"], "cell c")
+    assert_close(cell.gates, ref["gates"], "cell gates from torch's weights")
 
 
 def test_torchscript_and_checkpoint_fixtures(tmp_path):

@@ -16,6 +16,7 @@ from engine.capture import keras_worker
 from engine.errors import ModelFileError, UnsupportedModelError
 from engine.loaders import h5read, load_model
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
+from tests.keras_ref import step_cell
 
 keras = pytest.importorskip("keras")
 CAP = FIXTURES / "capture"
@@ -42,6 +43,9 @@ def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
     ref = _npz(CAP / "conv1d_lstm.ref.npz")         # h, c stepped by Keras' own LSTM layer
     assert_close(result.layer(0).h, ref["layer0_h"], f"{ext} h")
     assert_close(result.layer(0).c, ref["layer0_c"], f"{ext} c")
+    stepped = step_cell(lstm, lstm_in)                # gates: keras.ops on the layer's weights
+    for k, gate in enumerate("ifgo"):
+        assert_close(result.layer(0).gates[:, :, k], stepped[gate], f"{ext} {gate} from Keras")
     # a second input is one more forward pass in the same worker (no new process)
     pid = worker._proc.pid
     model.trace(x[:, :5])

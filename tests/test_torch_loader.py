@@ -57,6 +57,7 @@ def _check_against_torch(model, module, x, prefix=""):
         assert layer.direction == ref["direction"]
         errors[layer.name + "/h"] = assert_close(layer.h, ref["h"], f"{layer.name} h")
         errors[layer.name + "/c"] = assert_close(layer.c, ref["c"], f"{layer.name} c")
+        errors[layer.name + "/gates"] = assert_close(layer.gates, ref["gates"], f"{layer.name} gates")
     errors["output"] = assert_close(result.output, _torch_output(module, x), "output")
     return errors
 
@@ -120,6 +121,7 @@ def test_lstm_cell(tmp_path):
     ref = torch_layer_references(cell, X)[0]
     assert_close(result.layers[0].h, ref["h"], "h")
     assert_close(result.layers[0].c, ref["c"], "c")
+    assert_close(result.layers[0].gates, ref["gates"], "gates from torch's weights")
     assert_close(result.output, ref["h"], "output")
 
 
