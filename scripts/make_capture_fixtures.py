@@ -137,6 +137,38 @@ def lstm_with_state_inputs() -> None:
           [("/lstm/LSTM/forward", x, h, c)], model="lstm_state_inputs.onnx", torch=torch.__version__)
 
 
+def lstm_state_tensor() -> None:
+    """torch.onnx.export of an nn.LSTM whose state is one graph input ``state`` (2, 1, B, N),
+    split by Gather + Unsqueeze: a state input the graph computes from, zero when not given.
+    Two references: with the state given, and without it (torch run from zeros)."""
+    import torch
+    torch.manual_seed(14)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x, state):
+            return self.lstm(x, (state[0], state[1]))[0]
+
+    net = Net().eval()
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    state = rng.normal(0, 0.5, (2, 1, 2, 4)).astype(np.float32)
+    torch.onnx.export(net, (torch.from_numpy(x), torch.from_numpy(state)),
+                      str(OUT / "lstm_state_tensor.onnx"), dynamo=False, opset_version=17,
+                      input_names=["x", "state"], output_names=["y"],
+                      dynamic_axes={"x": {0: "B", 1: "T"}, "state": {2: "B"}})
+    for case, given in (("given", state), ("zero", np.zeros_like(state))):
+        with torch.no_grad():
+            out = net(torch.from_numpy(x), torch.from_numpy(given)).numpy()
+        h, c = torch_steps(net.lstm, x, given[0, 0], given[1, 0])
+        inputs = {"x": x, "state": state} if case == "given" else {"x": x}
+        _save(f"lstm_state_tensor_{case}", inputs, out, [("/lstm/LSTM/forward", x, h, c)],
+              model="lstm_state_tensor.onnx", torch=torch.__version__)
+
+
 def lstmcell_export() -> None:
     """torch.onnx.export of an nn.LSTMCell loop: torch writes the cell out as Gemm, Sigmoid,
     Tanh ... (no LSTM node); LSTM Scope says what it found."""
@@ -453,6 +485,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if_conv_lstm()
     lstm_with_state_inputs()
+    lstm_state_tensor()
     lstmcell_export()
     torchscript_and_checkpoint()
     conformance_graph_inputs()

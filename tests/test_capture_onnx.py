@@ -88,6 +88,36 @@ def test_state_inputs_are_honoured_and_missing_ones_warned(tmp_path):
         assert np.all(data["h0"] == 0.5)
 
 
+@pytest.mark.parametrize("case", ["lstm_state_tensor_given", "lstm_state_tensor_zero"])
+def test_one_state_tensor_split_by_the_graph(case, tmp_path, monkeypatch):
+    """A torch export whose state is one input split by Gather + Unsqueeze: given, it is the
+    LSTM's state; missing, it starts at zero with a warning (never an error, never silent), in
+    numpy and through ONNX Runtime alike."""
+    _check("lstm_state_tensor.onnx", case)
+    model = load_model(CAP / "lstm_state_tensor.onnx")
+    assert model.optional_inputs == ["state"]
+    inputs = _npz(CAP / f"{case}.input.npz")
+    ref = _npz(CAP / f"{case}.ref.npz")
+    if case.endswith("zero"):
+        model.trace(inputs)
+        assert "the model input 'state' is not given: it starts at zero" in model.warnings
+        np.save(tmp_path / "x.npy", inputs["x"])         # a plain array is the model's x
+        proc = run_cli("trace", str(CAP / "lstm_state_tensor.onnx"), "--input", str(tmp_path / "x.npy"),
+                       "--out", str(tmp_path / "t.npz"))
+        assert proc.returncode == 0, proc.stderr
+        assert "'state' is not given: it starts at zero" in proc.stderr
+        with np.load(tmp_path / "t.npz") as data:
+            assert_close(data["h"], ref["layer0_h"], "CLI h from a zero state")
+    # the same graph run by ONNX Runtime (as when it holds an op the engine does not compute)
+    from engine.loaders import onnx_model
+    monkeypatch.setattr(onnx_model._GraphRunner, "problem", lambda self: "ops (forced)")
+    captured = load_model(CAP / "lstm_state_tensor.onnx")
+    assert captured.runtime is not None and captured.optional_inputs == ["state"]
+    result = captured.trace(inputs)
+    assert_close(result.layer(0).h, ref["layer0_h"], f"{case} h through ONNX Runtime")
+    assert_close(result.layer(0).c, ref["layer0_c"], f"{case} c through ONNX Runtime")
+
+
 def test_conformance_graph_inputs_with_lengths(tmp_path):
     """W, R, B, sequence_lens and the states are all graph inputs, given in the .npz."""
     _check("conformance_inputs.onnx", "conformance_inputs")

@@ -150,3 +150,81 @@ def declared_shape(graph: Any, name: str) -> tuple[int | None, ...] | None:
             return tuple(d.dim_value if d.HasField("dim_value") else None
                          for d in value.type.tensor_type.shape.dim)
     return None
+
+
+def _used_names(graph: Any) -> set[str]:
+    """Every value name the nodes of ``graph`` and of its subgraphs read."""
+    names: set[str] = set()
+    for node in graph.node:
+        names.update(n for n in node.input if n)
+        for _, sub in subgraphs(node):
+            names |= _used_names(sub)
+    return names
+
+
+def state_only_inputs(graph: Any, names: list[str]) -> set[str]:
+    """Graph inputs that reach nothing but LSTM ``initial_h`` / ``initial_c`` inputs, directly or
+    through other ops (a ``state`` input split by ``Gather`` + ``Unsqueeze``, as PyTorch exports
+    write it): a missing one is a zero state. Whatever reaches an LSTM's other inputs, a graph
+    output other than through an LSTM, or a subgraph, is not."""
+    producer = {out: node for node in graph.node for out in node.output if out}
+    inputs = set(names)
+
+    def reach(value: str, seen: set[str]) -> set[str]:
+        found: set[str] = set()
+        stack = [value]
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in inputs:
+                found.add(name)
+            node = producer.get(name)
+            if node is None or is_onnx_op(node, "LSTM"):
+                continue                      # an LSTM's output does not pass its state on
+            stack.extend(n for n in node.input if n)
+            for _, sub in subgraphs(node):
+                stack.extend(_used_names(sub))
+        return found
+    state: set[str] = set()
+    other: set[str] = set()
+    for node in graph.node:
+        if is_onnx_op(node, "LSTM"):
+            for k, name in enumerate(node.input):
+                if name:
+                    (state if k in (5, 6) else other).update(reach(name, set()))
+        elif subgraphs(node):
+            inner = [n for _, sub in subgraphs(node) for n in _used_names(sub)]
+            for name in [*node.input, *inner]:
+                if name:
+                    other.update(reach(name, set()))
+    for out in graph.output:
+        other.update(reach(out.name, set()))
+    return state - other
+
+
+def zero_inputs(graph: Any, missing: list[str], given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Zeros for the ``missing`` graph inputs whose declared shape is known, their symbolic
+    dims read off the ``given`` inputs (the batch of ``x`` is the batch of ``state``)."""
+    from onnx import helper
+    infos = {i.name: i for i in graph.input}
+    sizes: dict[str, int] = {}
+    for name, arr in given.items():
+        info = infos.get(name)
+        if info is not None and info.type.HasField("tensor_type"):
+            for dim, size in zip(info.type.tensor_type.shape.dim, np.shape(arr)):
+                if dim.dim_param:
+                    sizes[dim.dim_param] = int(size)
+    out = {}
+    for name in missing:
+        info = infos.get(name)
+        if info is None or not info.type.HasField("tensor_type") \
+                or not info.type.tensor_type.HasField("shape"):
+            continue
+        shape = [d.dim_value if d.HasField("dim_value") else sizes.get(d.dim_param)
+                 for d in info.type.tensor_type.shape.dim]
+        if any(size is None for size in shape):
+            continue
+        out[name] = np.zeros(shape, helper.tensor_dtype_to_np_dtype(info.type.tensor_type.elem_type))
+    return out

@@ -26,7 +26,15 @@ from ..foreign_ops import OnnxLSTM
 from ..layers import RunContext
 from ..model import Model, StateMap, TracedLayerInfo
 from ..trace import TraceResult
-from .onnx_graph import declared_shape, find_lstms, fold_constants, is_onnx_op, op_types
+from .onnx_graph import (
+    declared_shape,
+    find_lstms,
+    fold_constants,
+    is_onnx_op,
+    op_types,
+    state_only_inputs,
+    zero_inputs,
+)
 from .onnx_lstm import WEIGHT_ROLES, all_directions
 from .onnx_ops import OPS, evaluate
 
@@ -104,13 +112,16 @@ class OnnxModel(Model):
 
     graph_runner: _GraphRunner | None = None
     declared_input: tuple[Any, ...] | None = None
+    graph_proto: Any = None
 
     def setup(self, path: Path, proto: Any, opset: int, consts: dict[str, np.ndarray],
               found: list, inputs: dict[str, tuple | None]) -> None:
         """Decide how the graph runs and say what that means, once, in ``warnings``."""
         graph = proto.graph
+        self.graph_proto = graph
         sources = [(role, src) for op in self.ops for role, src in op.sources.items()]  # type: ignore[attr-defined]
         state_inputs = {src[1] for role, src in sources if role in _STATE_ROLES and src[0] == "input"}
+        state_inputs |= state_only_inputs(graph, list(inputs))     # e.g. Gather of a `state`
         self.weight_inputs = {src[1] for role, src in sources if role in WEIGHT_ROLES}
         lstm_inputs = {src[1] for _, src in sources if src[0] == "input"}
         primary = next((n for n in inputs if n not in lstm_inputs), None)
@@ -161,7 +172,11 @@ class OnnxModel(Model):
         if not isinstance(x, dict) and self.graph_runner is not None \
                 and self.graph_runner.transpose_input:
             x = np.transpose(x, (1, 0, 2))             # batch first -> the LSTM's (T, B, D)
-        feeds, _ = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+        feeds, notes = match_inputs(self.input_names, self.optional_inputs, x, source=self.source)
+        self.warnings += [n for n in notes if n not in self.warnings]    # said once, per run
+        missing = [n for n in self.optional_inputs if n not in feeds]
+        if missing and self.graph_proto is not None:     # a missing state starts at zero
+            feeds.update(zero_inputs(self.graph_proto, missing, feeds))
         self._bind_weights(feeds)
         return feeds
 
