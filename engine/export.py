@@ -106,7 +106,11 @@ def lane_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
         else:
             out[name] = arr[s][..., units]
     out["units"] = units
-    out["read"] = read_mask(ctx)
+    read = read_mask(ctx)
+    if trace.start or trace.steps != ctx.steps:   # a window of a longer (checkpointed) run
+        read = read[trace.start:trace.start + trace.steps]
+        out["first_position"] = np.int64(trace.start)
+    out["read"] = read
     return out
 
 
@@ -115,9 +119,9 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     if not 0 <= ctx.unit < trace.units:
         raise ScopeError(f"unit {ctx.unit} is outside 0..{trace.units - 1}")
     position = ctx.position if ctx.position is not None else ctx.cursor
-    if position is None or not 0 <= position < trace.steps:
+    if position is None or not 0 <= position - trace.start < trace.steps:
         raise ScopeError("the cell view needs a step that has been read (use --step K)")
-    b = cell_breakdown(trace, ctx.sample, ctx.unit, position)
+    b = cell_breakdown(trace, ctx.sample, ctx.unit, position - trace.start)
     out: dict[str, np.ndarray] = {g: np.float32(b.gates[g]) for g in STORAGE_GATE_ORDER}
     out.update(c=np.float32(b.c), h=np.float32(b.h), c_prev=np.float32(b.c_prev),
                h_prev=np.asarray(b.h_prev_vector, np.float32))
@@ -154,12 +158,13 @@ def _lane_rows(arrays: dict[str, np.ndarray], units: np.ndarray, signals: list[s
     steps = arrays["read"].shape[0]
     read = arrays["read"].astype(int).tolist()
     unit_list = units.tolist()
+    first = int(arrays.get("first_position", 0))     # a window's t are the run's positions
     for a in range(0, steps, 256):
         b = min(a + 256, steps)
         block = [_fmt_column(arrays[s][0, a:b].reshape(-1)) for s in signals]
         for k, values in enumerate(zip(*block)):
             t = a + k // len(unit_list)
-            yield (t, unit_list[k % len(unit_list)], read[t], *values)
+            yield (first + t, unit_list[k % len(unit_list)], read[t], *values)
 
 
 def cell_table(trace: LayerTrace, ctx: ViewContext) -> tuple[list[str], list[Sequence[Any]]]:

@@ -20,6 +20,12 @@ from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
 
 
+def first_window(session: Session) -> tuple[int, int]:
+    """Input positions a checkpointed run shows first (where its cursor starts)."""
+    width = min(session.steps, 256)
+    return (0, width) if not session.backward else (session.steps - width, session.steps)
+
+
 @dataclass
 class LoadRequest:
     model_spec: str | None           # None: keep the current model, new input only
@@ -68,8 +74,11 @@ class _Job(QObject):
             except ScopeError as exc:
                 where = req.input_path or model.source
                 raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None
-            session.full()     # the ghosted future and lane statistics need the whole run
-            session.result()
+            if session.checkpointed:   # a long run: its first window now, the rest behind
+                session.signal("h", *first_window(session))
+            else:
+                session.full()     # the ghosted future and lane statistics need the whole run
+                session.result()
             self.finished.emit(LoadResult(session, req.model_spec or model.source, input_source))
         except ScopeError as exc:
             self.failed.emit(str(exc))

@@ -34,6 +34,7 @@ from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.debug.forks_panel import ForksPanel, edit_state_dialog
 from gui.debug.watches_panel import WatchesPanel
 from gui.export.dialog import WindowExporter
+from gui.first_pass import FirstPass
 from gui.grad_model import GradModel
 from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.loader_worker import Loader, LoadRequest, LoadResult
@@ -307,6 +308,8 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         self.status_label = QLabel()
         self.warnings_badge = WarningsBadge(self)
+        self.first_pass = FirstPass(self)       # a checkpointed run's checkpoints and overview
+        self.statusBar().addPermanentWidget(self.first_pass)
         self.statusBar().addPermanentWidget(self.warnings_badge)
         self.statusBar().addPermanentWidget(self.status_label)
         self.session_model.runChanged.connect(self._update_warnings)
@@ -355,6 +358,7 @@ class MainWindow(QMainWindow):
         session a script or the export command built)."""
         self.stop_play()
         self.session_model.set_session(session, source=source, input_source=input_source)
+        self.first_pass.start(session)
 
     def show_loaded(self, result: LoadResult) -> None:
         """Show a finished load (or a reopened session file) and remember where it came from."""
@@ -615,6 +619,8 @@ class MainWindow(QMainWindow):
         layout.remember(self, self.settings)
         self.loader.cancel()
         self.loader.wait(5000)
+        self.first_pass.cancel()
+        self.first_pass.wait(5000)
         super().closeEvent(event)
 
 

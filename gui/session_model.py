@@ -2,8 +2,11 @@
 shares (the sample shown, the selected unit and step).
 
 Every view follows the run through this object: it connects to ``positionChanged``/
-``runChanged``/``selectionChanged`` and reads arrays from ``session.trace`` (what has been read
-so far) or ``full()`` (the whole run, for ghosts and statistics). It is not the only gui module
+``runChanged``/``selectionChanged`` and reads arrays from ``live()`` (what has been read so far)
+or ``full()`` (the run, for ghosts and statistics). For a checkpointed run (docs/architecture.md,
+"Long runs") both are a *span* of positions around the cursor, recomputed from checkpoints
+through the session's window API: their ``start`` is the span's first input position, and
+``spanChanged`` announces a new span when the cursor leaves the old one. It is not the only gui module
 that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
 ``engine.debugger``, ``engine.export``), and the loader worker and session files call its
 loaders — so every number shown is computed in ``engine`` and none in ``gui``. ``.model`` is the
@@ -12,14 +15,36 @@ engine ``Model`` of the session; the window holds this object as ``window.sessio
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Model, Session
+from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
 from engine.trace import LayerTrace
+
+SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
+
+
+def span_width(session: Session) -> int:
+    """Positions in a checkpointed run's span: a power of two from 256 to 8192 whose arrays
+    fit ``SPAN_BYTES`` (at most the run)."""
+    per = bytes_per_step(session.batch, session.info.weights)
+    width = 256
+    while width < 8192 and 2 * width * per * 2 <= SPAN_BYTES:
+        width *= 2
+    return min(width, session.steps)
+
+
+def span_indices(session: Session, a: int, b: int) -> tuple[int, int]:
+    """Processing indices [p0, p1) that read input positions a:b (a backward run reads them
+    from the end)."""
+    if session.backward:
+        return session.steps - b, session.steps - a
+    return a, b
 
 
 class SessionModel(QObject):
@@ -31,6 +56,7 @@ class SessionModel(QObject):
     notice = Signal(str)                     # a short note for the status bar (a view changed itself)
     selectionChanged = Signal(int, int)      # unit, input position (-1 = none)
     sampleChanged = Signal(int)
+    spanChanged = Signal()                   # a checkpointed run shows another span of positions
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +67,10 @@ class SessionModel(QObject):
         self.sample = 0
         self.selected_unit = -1
         self.selected_position = -1
+        self._span: tuple[int, int] | None = None
+        self._span_trace: LayerTrace | None = None
+        self._live: LayerTrace | None = None
+        self._live_known = slice(0, 0)
 
     # --- loading -----------------------------------------------------------------------------
     def set_session(self, session: Session, *, source: str, input_source: str = "") -> None:
@@ -54,6 +84,7 @@ class SessionModel(QObject):
         self.sample = 0
         self.selected_unit = -1
         self.selected_position = -1
+        self._forget_span()
         session.subscribe(self._on_engine_event)
         if new_model:           # before runChanged, so views rebuild from a clean slate
             self.modelChanged.emit()
@@ -61,8 +92,12 @@ class SessionModel(QObject):
 
     def _on_engine_event(self, event: str, session: Session) -> None:
         if event == "position":
+            if session.checkpointed and not self._cursor_in_span():
+                self._forget_span()
+                self.spanChanged.emit()
             self.positionChanged.emit(session.t)
         else:
+            self._forget_span()
             self.runChanged.emit()
 
     # --- facts ------------------------------------------------------------------------------
@@ -115,25 +150,94 @@ class SessionModel(QObject):
         more = f", … {len(row)} values" if len(row) > values else ""
         return f"x = ({shown}{more})" if len(row) > 1 else f"x = {row[0]:+.4g}"
 
-    def live(self) -> LayerTrace:
+    # --- what the views draw -------------------------------------------------------------
+    @property
+    def checkpointed(self) -> bool:
+        return self.session is not None and self.session.checkpointed
+
+    def span(self) -> tuple[int, int]:
+        """Input positions [a, b) the detail views draw: the whole run in memory; for a
+        checkpointed run a window around the cursor of at most ``SPAN_BYTES`` of arrays."""
         assert self.session is not None
-        return self.session.trace
+        s = self.session
+        if not s.checkpointed:
+            return 0, s.steps
+        if self._span is None:
+            width = span_width(s)
+            cursor = s.cursor if s.cursor is not None else (0 if not s.backward else s.steps - 1)
+            a = max(0, min(s.steps - width, cursor - width // 2))
+            self._span = (a, min(s.steps, a + width))
+        return self._span
+
+    def _cursor_in_span(self) -> bool:
+        if self._span is None or self.session is None or self.session.cursor is None:
+            return True
+        a, b = self._span
+        margin = (b - a) // 8
+        cursor = self.session.cursor
+        return (a + margin <= cursor or a == 0) and (cursor < b - margin or b == self.session.steps)
+
+    def _forget_span(self) -> None:
+        self._span, self._span_trace, self._live = None, None, None
 
     def full(self) -> LayerTrace:
+        """The whole run in memory; for a checkpointed run, the span's values (``start`` = its
+        first position), recomputed from the nearest checkpoint."""
         assert self.session is not None
-        return self.session.full()
+        if not self.session.checkpointed:
+            return self.session.full()
+        if self._span_trace is None:
+            self._span_trace = self.session.window(*self.span())
+        return self._span_trace
+
+    def live(self) -> LayerTrace:
+        """What has been read so far (later positions NaN), over the same positions as
+        ``full()``. A checkpointed run's copy updates only the columns that changed."""
+        assert self.session is not None
+        if not self.session.checkpointed:
+            return self.session.trace
+        full = self.full()
+        a, b = full.start, full.start + full.steps
+        known = self.session.known()
+        want = slice(min(max(known.start, a), b) - a, min(max(known.stop, a), b) - a)
+        if self._live is None:
+            arrays = {k: np.full_like(getattr(full, k), np.nan)
+                      for k in ("gates", "zx", "zh", "c", "h")}
+            if full.zp is not None:
+                arrays["zp"] = np.full_like(full.zp, np.nan)
+            self._live = dataclasses.replace(full, **arrays)
+            self._live_known = slice(0, 0)
+        have = self._live_known
+        if want != have:
+            for k in ("gates", "zx", "zh", "c", "h", "zp"):
+                dst = getattr(self._live, k)
+                if dst is None:
+                    continue
+                src = getattr(full, k)
+                for lo, hi in ((have.start, min(have.stop, want.start)),
+                               (max(have.start, want.stop), have.stop)):
+                    dst[:, lo:hi] = np.nan             # forgotten (stepped back)
+                for lo, hi in ((want.start, min(want.stop, have.start)),
+                               (max(want.start, have.stop), want.stop)):
+                    dst[:, lo:hi] = src[:, lo:hi]      # newly read
+            self._live_known = want
+        return self._live
 
     def value(self, signal: str, unit: int, position: int) -> float:
         """The engine's number for one signal, unit and input position of the current sample."""
-        arr = self.live().signal(signal)
+        live = self.live()
+        if not 0 <= position - live.start < live.steps:
+            return float("nan")
+        arr = live.signal(signal)
         if unit >= arr.shape[2]:      # a projected h has fewer columns than units
             return float("nan")
-        return float(arr[self.sample, position, unit])
+        return float(arr[self.sample, position - live.start, unit])
 
     def output(self) -> np.ndarray | None:
         """The model's output for the whole run, as the framework returns it; a view that
-        follows the cursor shows only the positions read so far (``session.known()``)."""
-        if self.session is None:
+        follows the cursor shows only the positions read so far (``session.known()``). None
+        for a checkpointed run (it keeps no whole-run arrays)."""
+        if self.session is None or self.session.checkpointed:
             return None
         return np.asarray(self.session.result().output)
 
@@ -173,7 +277,10 @@ class SessionModel(QObject):
         w = info.weights
         b, t = s.batch, s.steps
         d = w.input_dim
-        out = np.asarray(s.result().output)
+        if s.checkpointed:       # no whole-run output kept: its shape from the layer
+            out = np.empty((b, t, w.state_size) if info.return_sequences else (b, w.state_size))
+        else:
+            out = np.asarray(s.result().output)
         return {
             "input": (b, t, d), "kernel": tuple(w.kernel.shape),
             "recurrent_kernel": tuple(w.recurrent_kernel.shape),

@@ -187,3 +187,37 @@ def test_forks_agree(backward):
             same(pair[1].signal(name), pair[0].signal(name), name)
             same(pair[1].diff(name), pair[0].diff(name), f"diff {name}")
         same(pair[1].series("f", 1, 3), pair[0].series("f", 1, 3), "series")
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_exports_of_a_window_equal_the_in_memory_run(backward, tmp_path):
+    """What the window exports from a checkpointed run (the span it shows, or one cell) is the
+    in-memory run's export at the same positions."""
+    from engine.export import ViewContext, export_data
+    mem, ck = both(backward, masked=True)
+    for s in (mem, ck):
+        s.seek(400)
+    a, b = 256, 600
+    ctx = ViewContext(view="units", model="m", layer="lstm", direction=mem.info.direction,
+                      sample=1, t=mem.t, steps=mem.steps, cursor=mem.cursor, units=[3, 0, 7])
+    export_data(tmp_path / "mem.npz", mem.full(), ctx)
+    export_data(tmp_path / "ck.npz", ck.window(a, b), ctx)
+    with np.load(tmp_path / "mem.npz") as m, np.load(tmp_path / "ck.npz") as c:
+        assert int(c["first_position"]) == a
+        for name in ("i", "f", "g", "o", "c", "h", "zx", "zh", "x", "mask", "read"):
+            same(c[name], m[name][:, a:b] if name != "read" else m[name][a:b], name)
+    export_data(tmp_path / "mem.csv", mem.full(), ctx)
+    export_data(tmp_path / "ck.csv", ck.window(a, b), ctx)
+    mem_rows = (tmp_path / "mem.csv").read_text().splitlines()
+    ck_rows = (tmp_path / "ck.csv").read_text().splitlines()
+    assert ck_rows[0] == mem_rows[0]
+    assert ck_rows[1:] == [r for r in mem_rows[1:] if a <= int(r.split(",")[0]) < b]
+    cell_ctx = ViewContext(view="cell", model="m", layer="lstm", direction=mem.info.direction,
+                           sample=0, t=mem.t, steps=mem.steps, cursor=mem.cursor, unit=4,
+                           position=mem.cursor)
+    export_data(tmp_path / "mem_cell.npz", mem.full(), cell_ctx)
+    export_data(tmp_path / "ck_cell.npz", ck.window(a, b), cell_ctx)
+    with np.load(tmp_path / "mem_cell.npz") as m, np.load(tmp_path / "ck_cell.npz") as c:
+        for name in m.files:
+            if name != "meta":
+                same(c[name], m[name], name)

@@ -111,7 +111,9 @@ class EditStateDialog(QDialog):
             return None
         what = self.what.currentText()
         name = "x" if what == "x" else ("h" if what == "perturb h" else what)
-        row = np.asarray(getattr(session.trace, name)[sm.sample, pos], np.float64).reshape(-1)
+        step = session.window(pos, pos + 1) if session.checkpointed else session.trace
+        at = 0 if session.checkpointed else pos
+        row = np.asarray(getattr(step, name)[sm.sample, at], np.float64).reshape(-1)
         unit = self.unit.value()
         return row if unit < 0 else row[unit:unit + 1]
 
@@ -148,7 +150,7 @@ class EditStateDialog(QDialog):
             if pos is None:
                 raise ScopeError("read a step first")
             if unit is not None:
-                x_t = np.array(session.runner.x[:, pos], np.float32)
+                x_t = np.array(session.recorded().x[:, pos], np.float32)
                 x_t[:, unit] = value
                 value = x_t.tolist()
             return dbg.fork_input(value, parent=parent, name=name)
@@ -326,7 +328,7 @@ class ForksPanel(QWidget):
         # follow the cursor: compute the fork up to it (incremental), show what is known
         fork.ensure(max(session.t, fork.start + 1))
         mine = fork.series(signal, sample, unit)
-        orig = session.full().signal(signal)[sample, :, unit]
+        orig = session.signal(signal, 0, session.steps)[sample, :, unit]
         x = np.arange(mine.shape[0], dtype=float)
         self.curve_orig.setData(x, orig)
         self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
@@ -362,7 +364,7 @@ class ForksPanel(QWidget):
         p = fork.position(pos)
         if fork.computed <= p:
             return f"‖h_fork − h‖ at step {pos}: not computed yet"
-        diff = fork.column("h", p)[sample].astype(np.float64) - session.full().h[sample, pos]
+        diff = fork.column("h", p)[sample].astype(np.float64) - session.signal("h", pos, pos + 1)[sample, 0]
         norm = float(np.linalg.norm(diff))
         text = f"‖h_fork − h‖ at step {pos}: {norm:.4g}"
         if edit.kind == "decouple" or norm > 0:

@@ -406,8 +406,20 @@ class CellInspector(QWidget):
         self.unit_spin.blockSignals(True)
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
-        trace = session.trace
-        b = cell_breakdown(trace, self.session_model.sample, self.unit, pos)
+        if session.checkpointed:      # one step recomputed from its checkpoint (Long runs)
+            trace = self.session_model.live()
+            known = session.known()
+            if known.start <= pos < known.stop:
+                one = session.window(pos, pos + 1)
+                b = dataclasses.replace(cell_breakdown(one, self.session_model.sample, self.unit, 0),
+                                        position=pos)
+            else:
+                b = dataclasses.replace(cell_breakdown(session.window(pos, pos + 1),
+                                                       self.session_model.sample, self.unit, 0),
+                                        position=pos, h=float("nan"))
+        else:
+            trace = session.trace
+            b = cell_breakdown(trace, self.session_model.sample, self.unit, pos)
         if not np.isfinite(b.h):
             self.breakdown = None
             self.diagram.draw(None)

@@ -32,10 +32,12 @@ class HeatStrips:
         self.rgba = np.zeros((0, 0, 4), np.uint8)
         self.read_alpha, self.ghost_alpha = 255, 60
         self.levels = (0.0, 1.0)
+        self.start = 0                  # input position of column 0 (a checkpointed run's span)
 
     def set_run(self, full: LayerTrace, sample: int, order: np.ndarray, ghost: bool,
                 ghost_alpha: int) -> None:
-        """Colour the whole run of ``self.signal`` once (rows in lane order)."""
+        """Colour the whole run (a checkpointed run: its span) of ``self.signal`` once (rows in
+        lane order)."""
         values = per_unit(trace_image(full, self.signal, sample), full.units)[:, order].T  # (rows, T)
         self.levels = _levels(self.signal, full, values)
         lut = _cmap(self.signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
@@ -51,14 +53,15 @@ class HeatStrips:
         self.ghost_alpha = ghost_alpha if ghost else 0
         self.rgba[..., 3] = np.where(finite, self.ghost_alpha, 0)
         self.item.setImage(self.rgba, autoLevels=False)
-        self.item.setRect(-0.5, 0, max(steps, 1), max(rows, 1))
+        self.start = full.start
+        self.item.setRect(self.start - 0.5, 0, max(steps, 1), max(rows, 1))
 
     def set_read(self, known: slice) -> None:
         """Full colour for the positions read (``known``), faint for the rest."""
         if not self.rgba.size:
             return
         alpha = np.full(self.rgba.shape[1], self.ghost_alpha, np.uint8)
-        alpha[known] = self.read_alpha
+        alpha[max(known.start - self.start, 0):max(known.stop - self.start, 0)] = self.read_alpha
         self.rgba[..., 3] = np.where(self.finite, alpha[None, :], 0)
         self.item.setImage(self.rgba, autoLevels=False)
 

@@ -185,7 +185,8 @@ class InputEditor(QWidget):
                                      f"no vocabulary: type token ids 0..{model.vocab_size - 1}")
         self._fill_table(np.asarray(session.x)[self.session_model.sample])
         self._fill_tokens(np.asarray(session.x)[self.session_model.sample] if tokens else None)
-        h, c = session.runner.h0[self.session_model.sample], session.runner.c0[self.session_model.sample]
+        first = session.recorded()           # the run's own start (both kinds of run)
+        h, c = first.h0[self.session_model.sample], first.c0[self.session_model.sample]
         started = "zeros" if not (np.any(h) or np.any(c)) else (
             f"carried state: |h0| = {np.linalg.norm(h):.3f}, |c0| = {np.linalg.norm(c):.3f}")
         self.state_label.setText(f"This run started from {started}.")

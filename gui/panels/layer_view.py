@@ -38,7 +38,7 @@ from engine.analysis import input_blocks, recurrent_blocks, unit_stats
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
 from gui.panels.lanes import per_unit
-from gui.session_model import SessionModel
+from gui.session_model import SessionModel, span_indices
 from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
 
@@ -126,13 +126,15 @@ class HeatPlot:
         self.data = np.zeros((0, 0), np.float32)         # (rows = units in lane order, T)
         self.tiles: list[pg.ImageItem] = []
         self.levels = (0.0, 1.0)
+        self.start = 0          # input position of column 0 (a checkpointed run's span)
         self.lut = _cmap(name).getLookupTable(nPts=256, alpha=False)
         self.cursor = pg.InfiniteLine(angle=90, movable=False,
                                       pen=pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.cursor.setZValue(50)
         plot.addItem(self.cursor)
 
-    def set_data(self, data: np.ndarray, levels: tuple[float, float]) -> None:
+    def set_data(self, data: np.ndarray, levels: tuple[float, float], start: int | None = None) -> None:
+        self.start = self.start if start is None else int(start)
         for tile in self.tiles:
             self.plot.removeItem(tile)
         self.tiles = []
@@ -147,8 +149,9 @@ class HeatPlot:
             self.plot.addItem(item)
             self.tiles.append(item)
             self._render(len(self.tiles) - 1)
-            item.setRect(a - 0.5, 0, max(b - a, 1), max(rows, 1))
-        self.plot.getViewBox().setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1))
+            item.setRect(self.start + a - 0.5, 0, max(b - a, 1), max(rows, 1))
+        self.plot.getViewBox().setLimits(xMin=self.start - 1, xMax=self.start + steps + 1,
+                                         yMin=0, yMax=max(rows, 1))
 
     def _render(self, k: int) -> None:
         a = k * TILE
@@ -158,8 +161,11 @@ class HeatPlot:
 
     def set_column(self, position: int, values: np.ndarray) -> None:
         """Write one column (values already in lane order) and re-render only its tile."""
-        self.data[:, position] = values
-        self._render(position // TILE)
+        index = position - self.start
+        if not 0 <= index < self.data.shape[1]:
+            return              # outside a checkpointed run's span
+        self.data[:, index] = values
+        self._render(index // TILE)
 
 
 def _page_layout(page: QWidget) -> QVBoxLayout:
@@ -309,6 +315,7 @@ class LayerView(QWidget):
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
+        session_model.spanChanged.connect(self.rebuild)      # a checkpointed run's next span
         session_model.selectionChanged.connect(self._selection)
         if debugging is not None:
             debugging.overlayChanged.connect(self._overlay_changed)
@@ -384,7 +391,7 @@ class LayerView(QWidget):
             else:
                 image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T
                 levels = _levels(name, full, trace_image(full, name, sample))
-            heat.set_data(image, levels)
+            heat.set_data(image, levels, start=full.start)
             self.heat[name] = heat
             self.colour_bars[name] = self._colour_bar(name, levels)
         rows = max(len(self.heat), 1)      # the maps, the time axis, margins and spacing
@@ -417,7 +424,8 @@ class LayerView(QWidget):
                 self.glw.addItem(holder, row=row, col=1)
             self.glw.ci.layout.setColumnStretchFactor(0, 1)
             self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
-            first.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, len(self.order)), padding=0)
+            first.setRange(xRange=(full.start - 0.5, full.start + full.steps - 0.5),
+                           yRange=(0, len(self.order)), padding=0)
         self._drawn_t = self.session_model.t
         self._move_cursor()
         self._fill_stats(full)
@@ -484,14 +492,18 @@ class LayerView(QWidget):
             self.rebuild()          # the units panel re-sorted its lanes
             return
         lo, hi = sorted((self._drawn_t, t))
-        live = session.trace
+        live = self.session_model.live()
         sample = self.session_model.sample
-        for p in range(lo, min(hi, session.steps)):     # processing indices read or forgotten
-            pos = session.runner.position(p)
+        order = session.recorded()
+        p_lo, p_hi = span_indices(session, live.start, live.start + live.steps)
+        for p in range(max(lo, p_lo), min(hi, session.steps, p_hi)):   # read or forgotten
+            pos = order.position(p)
+            if not 0 <= pos - live.start < live.steps:
+                continue                  # outside a checkpointed run's span
             for name, heat in self.heat.items():
                 if name == "dC":
                     continue              # the whole run's gradient, redrawn by _grads_changed
-                column = per_unit(trace_column(live, name, sample, pos), session.units)
+                column = per_unit(trace_column(live, name, sample, pos - live.start), session.units)
                 heat.set_column(pos, column[self.order])
         self._drawn_t = t
         self._move_cursor()

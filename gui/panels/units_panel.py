@@ -28,7 +28,7 @@ from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips
 from gui.panels.input_strip import InputStrip
 from gui.panels.lane_scale import LaneScale
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
-from gui.session_model import SessionModel
+from gui.session_model import SessionModel, span_indices
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
@@ -129,6 +129,7 @@ class UnitsPanel(QWidget):
         session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
+        session_model.spanChanged.connect(self.rebuild)      # a checkpointed run's next span
         session_model.selectionChanged.connect(self._show_selection)
 
     # --- widgets -----------------------------------------------------------------------------
@@ -376,13 +377,13 @@ class UnitsPanel(QWidget):
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
         self._scaler = LaneScaler(full, sample, self.shared_scale)
-        steps = full.steps
+        steps, start = full.steps, full.start     # a checkpointed run draws a span of positions
         rows = len(self.order)
         shade = (np.arange(rows) % 2).astype(np.float32)[None, :]
         self.shade.setImage(shade, levels=(0, 1), lut=np.array(
             [pg.mkColor(self.palette.background).getRgb()[:3],
              pg.mkColor(self.palette.lane_shade).getRgb()[:3]], np.uint8))
-        self.shade.setRect(-0.5, 0, max(steps, 1), rows)
+        self.shade.setRect(start - 0.5, 0, max(steps, 1), rows)
         n_chunks = max(1, -(-steps // CHUNK))
         for name in DISPLAY_SIGNAL_ORDER:
             colour = pg.mkColor(self.palette.signal(name))
@@ -408,9 +409,10 @@ class UnitsPanel(QWidget):
         self._update_scale()
         self.strip.rebuild()
         self.heat.set_run(full, sample, self.order, self.ghost, self.palette.ghost_alpha)
-        self.vb.setLimits(xMin=-1, xMax=steps + 1, yMin=0, yMax=max(rows, 1),
+        self.vb.setLimits(xMin=start - 1, xMax=start + steps + 1, yMin=0, yMax=max(rows, 1),
                           minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
-        self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
+        self.vb.setRange(xRange=(start - 0.5, start + max(steps - 0.5, 0.5)),
+                         yRange=(0, max(rows, 1)), padding=0)
         self.mode = ""
         self._update_mode()
         self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
@@ -454,8 +456,9 @@ class UnitsPanel(QWidget):
 
     def reset_view(self) -> None:
         """Every lane and the whole run in view."""
-        steps, rows = self.session_model.steps, len(self.order)
-        self.vb.setRange(xRange=(-0.5, max(steps - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
+        a, b = self.session_model.span()
+        rows = len(self.order)
+        self.vb.setRange(xRange=(a - 0.5, a + max(b - a - 0.5, 0.5)), yRange=(0, max(rows, 1)), padding=0)
 
     def _match_axis_width(self) -> None:
         """The input strip's left axis as wide as the lanes' so both share one time axis."""
@@ -469,12 +472,12 @@ class UnitsPanel(QWidget):
 
     def _keep_cursor_in_view(self, cursor: float) -> None:
         lo, hi = self.vb.viewRange()[0]
-        steps = self.session_model.steps
-        if hi - lo >= steps - 1 or lo <= cursor <= hi:
+        first, end = self.session_model.span()
+        if hi - lo >= end - first - 1 or lo <= cursor <= hi:
             return
         span = hi - lo
-        start = min(max(cursor - span * 0.8, -0.5), steps - 0.5 - span) if cursor > hi \
-            else max(cursor - span * 0.2, -0.5)
+        start = min(max(cursor - span * 0.8, first - 0.5), end - 0.5 - span) if cursor > hi \
+            else max(cursor - span * 0.2, first - 0.5)
         self.vb.setXRange(start, start + span, padding=0)
 
     def _chunk_bounds(self, k: int, steps: int) -> tuple[int, int]:
@@ -483,12 +486,12 @@ class UnitsPanel(QWidget):
 
     def _chunk_xy(self, trace, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         steps = trace.steps
-        a, b = self._chunk_bounds(k, steps)
+        a, b = self._chunk_bounds(k, steps)      # indices into the trace; x is the position
         values = trace.signal(name)[self.session_model.sample, a:b]
         y = self._scaler.to_lane(name, values, self.order)                   # (rows, L)
         rows, length = y.shape
         xs = np.empty((rows, length + 1), np.float32)
-        xs[:, :length] = np.arange(a, b, dtype=np.float32)
+        xs[:, :length] = np.arange(trace.start + a, trace.start + b, dtype=np.float32)
         xs[:, length] = np.nan
         ys = np.empty((rows, length + 1), np.float32)
         ys[:, :length] = y
@@ -517,24 +520,31 @@ class UnitsPanel(QWidget):
             self.heat.set_read(session.known())
             self._drawn_t = None
             return
-        live = session.trace
-        n_chunks = max(1, -(-steps // CHUNK))
+        live = self.session_model.live()
+        first, width = live.start, live.steps          # the span drawn (the whole run in memory)
+        n_chunks = max(1, -(-width // CHUNK))
         if redraw_all or self._drawn_t is None:
             dirty = set(range(n_chunks))
         else:
             # every column read or forgotten since the last draw, plus the chunk before each
             # chunk boundary (chunks overlap by one column)
             lo, hi = sorted((self._drawn_t, t))
-            positions = [session.runner.position(p) for p in range(lo, min(hi + 1, steps))]
+            order = session.recorded()
+            p_lo, p_hi = span_indices(session, first, first + width)
+            positions = [order.position(p) - first
+                         for p in range(max(lo, p_lo), min(hi + 1, steps, p_hi))]
             dirty = set()
             for p in positions:
+                if not 0 <= p < width:
+                    continue
                 dirty.add(min(p // CHUNK, n_chunks - 1))
                 if p % CHUNK == 0 and p > 0:
                     dirty.add(p // CHUNK - 1)
         self._drawn_t = t
-        known = session.known()
+        whole = session.known()
+        known = slice(whole.start - first, whole.stop - first)
         for k in dirty:
-            a, b = self._chunk_bounds(k, steps)
+            a, b = self._chunk_bounds(k, width)
             # a chunk read to the end needs no ghost: its live curves cover it exactly
             needs_ghost = not (known.start <= a and b <= known.stop)
             for name, items in self._live.items():

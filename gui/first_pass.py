@@ -1,0 +1,106 @@
+"""A checkpointed run's first pass, behind the window (docs/architecture.md, "Long runs").
+
+The first window of a long run is shown as soon as its chunk is computed; the checkpoints and
+the overview fill in on a worker thread (``Session.first_pass``, which takes the run's lock one
+chunk at a time, so the views' window reads interleave with it). The status bar shows a
+progress bar with a Cancel button; cancelling stops at the next chunk and leaves a run that
+still answers every window (later checkpoints are computed when first needed).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from engine import Session
+
+
+class _Pass(QObject):
+    progress = Signal(int, int)           # positions done, of
+    finished = Signal(bool)               # True: complete; False: cancelled
+
+    def __init__(self, session: Session, stop: threading.Event) -> None:
+        super().__init__()
+        self.session, self.stop = session, stop
+
+    def run(self) -> None:
+        try:
+            done = self.session.first_pass(lambda k, n: self.progress.emit(k, n), self.stop.is_set)
+        except Exception:               # a numeric failure leaves the run readable by window
+            done = False
+        self.finished.emit(bool(done))
+
+
+class FirstPass(QWidget):
+    """Status-bar widget: runs and shows one session's first pass; ``start`` replaces any
+    earlier one (cancelled), ``cancel`` stops it."""
+
+    changed = Signal(bool)                # a pass ended (True: complete)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("first pass")
+        self.label.setToolTip("A long run keeps checkpoints instead of every number: the first "
+                              "pass computes them and the overview; any window is ready before")
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.bar.setFormat("%p%")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        for w in (self.label, self.bar, self.cancel_button):
+            lay.addWidget(w)
+        self._thread: QThread | None = None
+        self._stop = threading.Event()
+        self.session: Session | None = None
+        self.complete = False
+        self.hide()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def start(self, session: Session) -> None:
+        self.cancel()
+        self.wait()
+        self.session, self.complete = session, False
+        if not session.checkpointed:
+            self.hide()
+            return
+        self._stop = threading.Event()
+        thread, job = QThread(), _Pass(session, self._stop)
+        job.moveToThread(thread)
+        thread.started.connect(job.run)
+        job.progress.connect(self._progress)
+        job.finished.connect(self._finished)
+        job.finished.connect(thread.quit)
+        thread.finished.connect(job.deleteLater)
+        self._thread, self._job = thread, job
+        self.bar.setRange(0, max(session.steps, 1))
+        self.bar.setValue(0)
+        self.label.setText(f"first pass of {session.steps:,} steps")
+        self.cancel_button.setEnabled(True)
+        self.show()
+        thread.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setValue(done)
+
+    def _finished(self, complete: bool) -> None:
+        self.complete = complete
+        if complete:
+            self.hide()
+        else:
+            self.label.setText("first pass cancelled (windows are computed when shown)")
+            self.cancel_button.setEnabled(False)
+        self.changed.emit(complete)
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def wait(self, ms: int = 60000) -> None:
+        if self._thread is not None:
+            self._thread.wait(ms)

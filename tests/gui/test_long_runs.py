@@ -1,0 +1,92 @@
+"""The window on a checkpointed run: it opens without whole-run arrays, the first pass runs
+behind it with a progress bar, and every number the views draw equals the in-memory run's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import Session
+from engine.analysis import cell_breakdown
+from engine.cell import STORAGE_GATE_ORDER
+from engine.layers import LSTM
+from engine.model import Model
+from engine.stepper import XW_BLOCK
+from gui.loader_worker import LoadResult
+from tests.gui.conftest import small_model
+
+
+def _runs(backward: bool):
+    weights = small_model(6, 3).traced_layers[0].weights
+    model = Model([LSTM("lstm", weights, return_sequences=True, go_backwards=backward)],
+                  source="test")
+    x = np.random.default_rng(4).normal(size=(1, 1500, 3)).astype(np.float32)
+    mem = Session(model, x)
+    ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    assert ck.checkpointed and not mem.checkpointed
+    return mem, ck
+
+
+def _curve_values(panel, name, session_model):
+    """(x, lane y) of the live curves of one signal, NaN gaps dropped."""
+    xs, ys = [], []
+    for item in panel._live[name]:
+        x, y = item.getData()
+        if x is not None:
+            keep = np.isfinite(y)
+            xs.append(x[keep])
+            ys.append(y[keep])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_a_checkpointed_run_shows_the_in_memory_numbers(make_window, qtbot, monkeypatch, backward):
+    import gui.session_model as sm_module
+    monkeypatch.setattr(sm_module, "SPAN_BYTES", 1)          # the smallest span: 256 positions
+    mem, ck = _runs(backward)
+    window = make_window()
+    window.show_loaded(LoadResult(ck, "test-model", "test-input"))
+    assert window.errors == []
+    sm = window.session_model
+    assert sm.checkpointed and sm.span()[1] - sm.span()[0] == 256
+    qtbot.waitUntil(lambda: window.first_pass.complete, timeout=20000)
+    assert ck.store.first_pass_done == ck.steps
+    for k in (40, 900, 1200, 300):                      # forward, across spans, and back
+        sm.seek(k)
+        mem.seek(k)
+        pos = ck.cursor
+        a, b = sm.span()
+        assert a <= pos < b
+        live = sm.live()
+        mem_live = mem.trace
+        same = np.array_equal(live.h, mem_live.h[:, a:b], equal_nan=True)
+        assert same, f"live h over the span at t={k}"
+        for unit in (0, 5):
+            assert sm.value("c", unit, pos) == float(mem.full().c[0, pos, unit])
+        # the units panel's curves: x is the input position, y the lane of the engine's h
+        x, _ = _curve_values(window.units_panel, "h", sm)
+        known = ck.known()
+        want = np.arange(max(a, known.start), min(b, known.stop))
+        assert set(np.unique(x).astype(int)) == set(want)
+        # the inspector: the numbers of the cursor's step
+        window.session_model.select(2, -1)
+        insp = window.cell_inspector
+        ref = cell_breakdown(mem.full(), 0, 2, pos)
+        assert insp.breakdown is not None and insp.breakdown.position == pos
+        for g in STORAGE_GATE_ORDER:
+            assert insp.bar_values(g)[:3] == [ref.zx[g], ref.zh[g], ref.zb[g]]
+        assert insp.breakdown.c_prev == ref.c_prev and insp.breakdown.h == ref.h
+    assert window.errors == []
+
+
+def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, qtbot):
+    mem, ck = _runs(False)
+    window = make_window()
+    window.first_pass.cancel()
+    window.show_loaded(LoadResult(ck, "test-model", "test-input"))
+    window.first_pass.cancel()
+    qtbot.waitUntil(lambda: not window.first_pass.running, timeout=20000)
+    window.session_model.seek(1400)
+    mem.seek(1400)
+    assert window.session_model.value("h", 3, 1399) == float(mem.full().h[0, 1399, 3])
+    assert window.errors == []
