@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-from engine.inputs import npz_keys, read_input
+from engine.inputs import npz_keys, read_input, read_model_input
 from engine.presets import (
     DEFAULT_BUDGET_BYTES,
     PRESETS,
@@ -237,6 +237,9 @@ class InputEditor(QWidget):
         session = self.session_model.session
         if session is None:
             return
+        if isinstance(x, dict):          # named model inputs: the framework's run sizes the trace
+            self.apply_input.emit(x, label, self._state())
+            return
         arr = np.asarray(x)
         batch = arr.shape[0] if arr.ndim == 3 or (self.session_model.model.takes_tokens and arr.ndim == 2) else 1
         steps = arr.shape[-2] if arr.ndim >= 2 and not self.session_model.model.takes_tokens else arr.shape[-1]
@@ -336,7 +339,11 @@ class InputEditor(QWidget):
         try:
             if spec:
                 columns = [int(c) for c in spec.replace(" ", ",").split(",") if c]
-            x = read_input(path, key, columns=columns)
+            names = self.session_model.model.input_names if self.session_model.model else []
+            if Path(path).suffix.lower() == ".npz" and names and not columns:
+                x = read_model_input(path, key, names)     # arrays matched to the inputs by name
+            else:
+                x = read_input(path, key, columns=columns)
         except ValueError:
             self.error.emit(f"'{spec}' is not a list of column numbers")
             return
@@ -356,8 +363,19 @@ class InputEditor(QWidget):
             except ScopeError as exc:
                 self.error.emit(str(exc))
                 return
-            if len(keys) > 1:
-                key, ok = QInputDialog.getItem(self, "Choose array", "Array:", keys, 0, False)
-                if not ok:
-                    return
+            key, ok = self.choose_array(keys)
+            if not ok:
+                return
         self.load_file(path, key)
+
+    def choose_array(self, keys: list[str]) -> tuple[str | None, bool]:
+        """Which array of an .npz to read: none to ask for a model with several named inputs
+        (each array feeds the input of its name) or an .npz of one array; otherwise the user
+        picks, the array named like the model's input first."""
+        model = self.session_model.model
+        names = list(model.input_names) if model is not None else []
+        if len(keys) <= 1 or len(names) > 1:
+            return None, True
+        keys = sorted(keys, key=lambda k: k not in names)
+        key, ok = QInputDialog.getItem(self, "Choose array", "Array:", keys, 0, False)
+        return key, ok

@@ -127,3 +127,35 @@ def test_text_tab_flags_unknown_characters(make_window, qtbot):
     editor.ids_edit.setText("1 9")
     editor.apply_text()
     assert "0..4" in w.errors[-1]
+
+
+def test_npz_with_named_inputs_feeds_each_input_by_name(make_window, qtbot, monkeypatch):
+    """A model with several inputs: the dock reads every array of the .npz by name (no array to
+    choose); a one-input model offers the array named like its input first."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from PySide6.QtWidgets import QInputDialog
+
+    from engine.loaders import load_model
+    from tests.helpers import FIXTURES
+    cap = FIXTURES / "capture"
+    window = make_window()
+    model = load_model(cap / "lstm_state_tensor.onnx")
+    with np.load(cap / "lstm_state_tensor_given.input.npz") as data:
+        given = {k: data[k] for k in data.files}
+    old = open_session(window, model, {"x": given["x"]})
+    asked: list[list[str]] = []
+    monkeypatch.setattr(QInputDialog, "getItem",
+                        staticmethod(lambda *a, **k: (asked.append(list(a[3])), (None, False))[1]))
+    assert window.input_editor.choose_array(["x", "state"]) == (None, True)
+    assert not asked                                  # several inputs: each array by its name
+    window.input_editor.load_file(str(cap / "lstm_state_tensor_given.input.npz"))
+    session = _traced(window, qtbot, old)
+    assert not window.errors, window.errors
+    with np.load(cap / "lstm_state_tensor_given.ref.npz") as ref:
+        np.testing.assert_allclose(session.full().h, ref["layer0_h"], atol=1e-5, rtol=1e-5)
+    one = small_model(units=4, features=3)
+    one.input_names = ["signal"]
+    open_session(window, one, sine_input(10))
+    window.input_editor.choose_array(["other", "signal"])
+    assert asked == [["signal", "other"]]
