@@ -31,6 +31,8 @@ OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
 CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
 OVERVIEW_BYTES = 64 * 2**20
 MAX_BUCKETS = 4096
+SUB_BYTES = 64 * 2**20            # the states kept inside chunks, for jumps
+MIN_SUB = 16                      # steps between those states at best
 
 
 def bytes_per_step(batch: int, weights: CellWeights) -> int:
@@ -56,6 +58,17 @@ def choose_bucket(steps: int, batch: int, units: int) -> int:
            or -(-steps // bucket) * batch * units * len(OVERVIEW_SIGNALS) * 2 * 4 > OVERVIEW_BYTES):
         bucket *= 2
     return bucket
+
+
+def choose_sub_interval(steps: int, batch: int, weights: CellWeights, interval: int) -> int:
+    """Steps between the states kept inside each chunk once it is computed: a power of two
+    from MIN_SUB up to the chunk interval whose states fit SUB_BYTES. A jump to any position
+    then recomputes at most this many steps."""
+    per_state = 4 * batch * (weights.state_size + weights.units)
+    sub = MIN_SUB
+    while sub < interval and (steps // sub + 1) * per_state > SUB_BYTES:
+        sub *= 2
+    return min(sub, interval)
 
 
 @dataclass
@@ -178,6 +191,13 @@ class CheckpointedRun:
         self._ck_known = 1                     # checkpoints 0 .. _ck_known - 1 are known
         self._cache: OrderedDict[int, DirectionRunner] = OrderedDict()
         self._cache_chunks = max(2, int(cache_chunks))
+        # states every `sub` steps inside the chunks computed so far: a read of a few steps in
+        # a chunk not cached runs from the nearest one (same code, same x . W blocks)
+        self.sub = choose_sub_interval(t, b, weights, k)
+        self._sub_h = np.empty((t // self.sub + 1, b, hsize), F32)
+        self._sub_c = np.empty((t // self.sub + 1, b, n), F32)
+        self._sub_known = np.zeros(self.chunks, bool)
+        self._minis: OrderedDict[int, DirectionRunner] = OrderedDict()
         bucket = choose_bucket(t, b, n) if bucket is None else int(bucket)
         self.overview = Overview.empty(t, b, n, bucket)
         self._summarised = 0                   # chunks folded into the overview, in order
@@ -207,6 +227,7 @@ class CheckpointedRun:
 
     def checkpoint_bytes(self) -> int:
         return int(self._ck_h.nbytes + self._ck_c.nbytes + self.x.nbytes + self.mask.nbytes
+                   + self._sub_h.nbytes + self._sub_c.nbytes
                    + sum(a.nbytes for a in self.overview.lo.values()) * 2)
 
     # --- computing ---------------------------------------------------------------------------
@@ -238,6 +259,11 @@ class CheckpointedRun:
                                  mask=mask, h0=self._ck_h[j], c0=self._ck_c[j], prefill=False,
                                  shared_zx=(zx, zin))
         runner.run()
+        if not self._sub_known[j]:
+            for q in range(0, runner.steps, self.sub):
+                self._sub_h[(p0 + q) // self.sub], self._sub_c[(p0 + q) // self.sub] = \
+                    runner.state_before(q)
+            self._sub_known[j] = True
         if self._ck_known == j + 1:
             h, c = runner.state_before(runner.steps)
             self._ck_h[j + 1], self._ck_c[j + 1] = h, c
@@ -265,17 +291,51 @@ class CheckpointedRun:
                 progress(self.first_pass_done, self.steps)
         return True
 
+    def _mini(self, i: int) -> DirectionRunner:
+        """Sub-block i (processing indices i*sub .. (i+1)*sub - 1), run from its kept state."""
+        with self._lock:
+            runner = self._minis.get(i)
+            if runner is not None:
+                self._minis.move_to_end(i)
+                return runner
+            p0, p1 = i * self.sub, min(self.steps, (i + 1) * self.sub)
+            a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
+            zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
+            mask = self.mask[:, a:e]
+            if not mask.all():
+                zx[~mask] = np.nan
+            runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
+                                     mask=mask, h0=self._sub_h[i], c0=self._sub_c[i], prefill=False,
+                                     shared_zx=(zx, zin))
+            runner.run()
+            self._minis[i] = runner
+            while len(self._minis) > 8:
+                self._minis.popitem(last=False)
+            return runner
+
+    def _reader(self, p: int) -> tuple[DirectionRunner, int]:
+        """A computed runner holding processing index p and its first index: the cached chunk,
+        else (when the chunk was computed once) the sub-block from its kept state."""
+        j = p // self.interval
+        if j not in self._cache and self._sub_known[j] and self.sub < self.interval:
+            i = p // self.sub
+            return self._mini(i), i * self.sub
+        return self.chunk(j), j * self.interval
+
     # --- reading -----------------------------------------------------------------------------
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """(h, c) before processing index p (a checkpoint, or read from its chunk)."""
+        """(h, c) before processing index p (a checkpoint, a kept state, or read from the
+        runner holding p)."""
         if p % self.interval == 0 and p // self.interval < self._ck_known:
             j = p // self.interval
             return self._ck_h[j], self._ck_c[j]
         if p >= self.steps:
             runner = self.chunk(self.chunks - 1)
             return runner.state_before(runner.steps)
-        j = p // self.interval
-        return self.chunk(j).state_before(p - j * self.interval)
+        if p % self.sub == 0 and self._sub_known[p // self.interval]:
+            return self._sub_h[p // self.sub], self._sub_c[p // self.sub]
+        runner, first = self._reader(p)
+        return runner.state_before(p - first)
 
     def final_state(self) -> tuple[np.ndarray, np.ndarray]:
         h, c = self.state_before(self.steps)
@@ -295,7 +355,15 @@ class CheckpointedRun:
         for j in range(lo // k, -(-min(b, self.steps) // k)):
             p0, p1 = self.chunk_range(j)
             s, e = max(lo, p0), min(b, p1)
-            if e > s:
+            if e <= s:
+                continue
+            if j not in self._cache and self._sub_known[j] and e - s <= 2 * self.sub:
+                while s < e:             # a few steps: from the kept states, not the chunk
+                    runner, first = self._reader(s)
+                    stop = min(e, first + runner.steps)
+                    parts.append(runner.columns(array, s - first, stop - first))
+                    s = stop
+            else:
                 parts.append(self.chunk(j).columns(array, s - p0, e - p0))
         if not parts:
             w = self.weights

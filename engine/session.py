@@ -209,9 +209,7 @@ class Session:
 
     # --- moving ------------------------------------------------------------------------------
     def _advance_to(self, k: int) -> None:
-        if self.store is not None:      # the chunk holding the last step read, from its checkpoint
-            if k > 0:
-                self.store.chunk((k - 1) // self.store.interval)
+        if self.store is not None:      # nothing to keep: reads recompute what they need
             self._t = k
             return
         while self._t < k:

@@ -221,3 +221,28 @@ def test_exports_of_a_window_equal_the_in_memory_run(backward, tmp_path):
         for name in m.files:
             if name != "meta":
                 same(c[name], m[name], name)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_a_jump_recomputes_from_the_nearest_kept_state_to_the_same_bits(backward):
+    """Once a chunk has been computed, a read of a few steps in it (a cursor jump, the
+    inspector) runs from the state kept every ``sub`` steps, not the whole chunk."""
+    rng = np.random.default_rng(3)
+    w = cell(9, seed=4)
+    t_len = 3 * XW_BLOCK + 21
+    x = rng.normal(size=(2, t_len, 5)).astype(np.float32)
+    mask = rng.random((2, t_len)) > 0.1
+    full = DirectionRunner("l", w, x, backward=backward, mask=mask)
+    full.run()
+    run = CheckpointedRun("l", w, x, backward=backward, mask=mask, interval=2 * XW_BLOCK)
+    assert run.sub == 16 < run.interval
+    assert run.first_pass()
+    run._cache.clear()                              # nothing cached: only kept states
+    for p in rng.integers(0, t_len - 3, 25).tolist() + [0, 16, t_len - 1]:
+        for key in ARRAYS:
+            same(run.columns(key, p, min(p + 3, t_len)), full.columns(key, p, min(p + 3, t_len)),
+                 f"{key} at {p}")
+        for got, want in zip(run.state_before(p), full.state_before(p)):
+            same(got, want, f"state before {p}")
+    assert not run._cache, "a few steps never recompute a whole chunk"
+    assert len(run._minis) > 0

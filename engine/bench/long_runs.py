@@ -4,7 +4,9 @@ Each case runs in a fresh process, so its peak RSS (``ru_maxrss``) is that run's
 ``first_window_s`` from an input in memory to the first 256 steps' values (session made, layer
 input prepared, the first chunk computed), then the first pass (checkpoints and overview) for at
 most ``budget_s`` seconds. Its speed is reported as a ratio to a plain in-memory trace of the
-same layer on a prefix of the same input, measured in the same process just before.
+same layer on a prefix of the same input, measured in the same process just before. Then the
+cost of moving the cursor (one step, and a jump to a random position) in the engine, and the
+process's own peak RSS (``VmHWM``).
 """
 
 from __future__ import annotations
@@ -55,14 +57,51 @@ def measure(units: int, steps: int, budget_s: float, features: int = 32) -> dict
     mid = passed // 2
     session.signal("c", mid, min(steps, mid + 256))
     window_s = time.perf_counter() - window_t0
+    step_ms, jump_ms = _cursor_moves(session, max(passed, 1))
     return {"units": units, "steps": steps, "first_window_s": round(first_window_s, 2),
             "first_pass_steps": int(passed), "first_pass_complete": bool(done),
             "first_pass_steps_per_s": round(rate, 1), "plain_trace_steps_per_s": round(plain_rate, 1),
             "first_pass_vs_plain": round(rate / plain_rate, 2),
             "window_256_from_checkpoint_s": round(window_s, 3),
+            "cursor_step_ms_p95": round(float(np.percentile(step_ms, 95)), 2),
+            "cursor_jump_ms_p95": round(float(np.percentile(jump_ms, 95)), 2),
+            "cursor_jump_ms_median": round(float(np.median(jump_ms)), 2),
             "checkpoint_interval": session.store.interval,
             "kept_bytes": session.store.checkpoint_bytes(),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1)}
+
+
+def _cursor_moves(session, reach: int, steps: int = 200, jumps: int = 12):
+    """What moving the cursor costs the engine: the new position, its read-outs (every
+    unit's h and c there) and the inspector's one step. Steps forward from the middle of the
+    part computed so far, then jumps to random positions in it (a jump lands in a chunk that
+    is recomputed from its checkpoint)."""
+    def move(k: int) -> float:
+        t0 = time.perf_counter()
+        session.seek(k)
+        pos = session.cursor
+        session.signal("h", pos, pos + 1)
+        session.signal("c", pos, pos + 1)
+        session.window(pos, pos + 1)
+        return (time.perf_counter() - t0) * 1000.0
+    start = reach // 2
+    step_ms = [move(start + i) for i in range(1, min(steps, reach - start) + 1)]
+    rng = np.random.default_rng(0)
+    jump_ms = [move(int(k)) for k in rng.integers(1, reach + 1, jumps)]
+    return step_ms, jump_ms
+
+
+def peak_rss_bytes() -> int:
+    """This process's own peak RSS: /proc's VmHWM (its address space only). ``ru_maxrss`` is
+    not: Linux carries it across exec, so a child started from a big parent reports the
+    parent's RSS at fork time."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def long_figures(budget_s: float = 60.0) -> dict[str, Any]:
