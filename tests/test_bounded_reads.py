@@ -79,6 +79,22 @@ def test_the_window_reads_through_a_forkserver(monkeypatch):
     assert model.traced_layers[0].units == 4
 
 
+@pytest.mark.parametrize("module", ["PySide6.QtCore", "jax", "torch"])
+def test_a_process_with_native_threads_is_never_forked(module, monkeypatch):
+    """Qt's, XLA's and torch's threads are invisible to threading.active_count(): with any of
+    them loaded the reader (and the Keras worker) starts from a forkserver."""
+    import sys
+
+    from engine.capture import keras_worker
+    for name in h5read.THREADED_MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert h5read._context().get_start_method() == "fork"
+    monkeypatch.setitem(sys.modules, module, object())
+    assert h5read._context().get_start_method() == "forkserver"
+    assert keras_worker._context().get_start_method() == "forkserver"
+
+
 def test_dataset_declaring_more_than_the_budget_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     path = tmp_path / "big.h5"

@@ -6,6 +6,13 @@ Model: Transpose -> Conv (D=32, kernel 3) -> LSTM (N=256) over T=500, batch 1, w
 baseline); ``capture_run_ms`` ORT on the graph with the LSTM's inputs added as outputs (what a
 capture runs: at most one framework forward); ``capture_trace_ms`` a whole captured trace
 (capture + the engine stepping the LSTM). Omitted when onnx or onnxruntime is missing.
+
+Keras (``keras_capture_*``, omitted without Keras): Conv1D (D=32) -> LSTM (N=128) over T=500,
+batch 1, saved to a temporary ``.keras``. ``keras_capture_framework_ms`` is Keras'
+``predict_on_batch`` of the whole model in this process (the baseline);
+``keras_capture_run_ms`` one capture through the bounded worker process (its sub-model's
+forward plus moving the arrays between processes); ``keras_capture_start_ms`` the first
+capture of a freshly opened file (starting the worker, importing Keras, loading the file).
 """
 
 from __future__ import annotations
@@ -66,3 +73,38 @@ def capture_figures(steps: int = 500, features: int = 32, units: int = 256,
             "capture_framework_ms": round(_median_ms(lambda: plain.run(None, inputs), repeat), 2),
             "capture_run_ms": round(_median_ms(lambda: model.runtime.run(inputs), repeat), 2),
             "capture_trace_ms": round(_median_ms(trace, repeat), 2)}
+
+
+def keras_capture_figures(steps: int = 500, features: int = 32, units: int = 128,
+                          repeat: int = 5) -> dict[str, Any]:
+    try:
+        from engine.loaders.keras_runtime import choose_backend
+        choose_backend()
+        import keras
+    except ImportError:
+        return {}
+    import time
+
+    from engine.loaders import load_model
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((None, features), name="x")
+    y = keras.layers.Conv1D(features, 3, padding="same", name="conv")(inp)
+    model = keras.Model(inp, keras.layers.LSTM(units, return_sequences=True, name="lstm")(y))
+    x = np.random.default_rng(1).normal(size=(1, steps, features)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.keras"
+        model.save(path)
+        ours = load_model(path)
+        assert ours.runtime is not None, "the bench model must need capture"
+        start = time.perf_counter()
+        ours.runtime.run({"x": x})                 # worker start, Keras import, load, one run
+        first_ms = (time.perf_counter() - start) * 1000
+    model.predict_on_batch(x)                      # warm-up
+    figures = {"keras_capture_steps": steps, "keras_capture_units": units,
+               "keras_capture_framework_ms": round(_median_ms(lambda: model.predict_on_batch(x),
+                                                              repeat), 2),
+               "keras_capture_run_ms": round(_median_ms(lambda: ours.runtime.run({"x": x}),
+                                                        repeat), 2),
+               "keras_capture_start_ms": round(first_ms, 1)}
+    ours.runtime.capturer().close()
+    return figures

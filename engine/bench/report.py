@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from engine.bench.capture_figures import capture_figures
+from engine.bench.capture_figures import capture_figures, keras_capture_figures
 from engine.bench.engine_figures import engine_figures
 from engine.bench.grad_figures import grad_figures
 
@@ -28,6 +28,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     figures: dict[str, Any] = {"units": units, "steps": steps}
     figures.update(engine_figures(repeat=repeat))
     figures.update(capture_figures(repeat=repeat))
+    figures.update(keras_capture_figures(repeat=repeat))
     figures.update(grad_figures(repeat=repeat))
     if long:
         from engine.bench.long_runs import long_figures

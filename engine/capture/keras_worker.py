@@ -14,10 +14,8 @@ LSTM Scope. See docs/architecture.md, "Capture".
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
-import sys
 import threading
 import weakref
 from pathlib import Path
@@ -34,7 +32,6 @@ DEFAULT_TIMEOUT = 30.0
 IMPORT_GRACE = 120.0        # wall seconds importing Keras may take on a busy machine
 _ERRORS: dict[str, type[ScopeError]] = {cls.__name__: cls for cls in (
     ScopeError, ModelFileError, UnsupportedModelError, InputFileError, BudgetError)}
-_FRAMEWORKS = ("keras", "jax", "tensorflow", "torch")
 _PASSED_ENV = ("KERAS_BACKEND", "LSTM_SCOPE_MEMORY_BUDGET", "TF_CPP_MIN_LOG_LEVEL", "KERAS_HOME")
 
 
@@ -48,10 +45,8 @@ def capture_timeout() -> float:
 
 
 def _context() -> Any:
-    """fork from a process that holds no framework and no other thread (the CLI: fast);
-    otherwise forkserver, since forking a process with XLA's or Qt's threads is unsafe."""
-    if any(name in sys.modules for name in _FRAMEWORKS):
-        return multiprocessing.get_context("forkserver")
+    """As the HDF5 reader's: fork from a process that holds no framework and no other thread
+    (the CLI: fast), otherwise forkserver."""
     return h5read._context()
 
 

@@ -200,10 +200,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --- the parent ------------------------------------------------------------------------------
+# modules whose native threads Python does not count (XLA's, torch's, Qt's)
+THREADED_MODULES = ("PySide6.QtCore", "jax", "tensorflow", "torch", "keras")
+
+
 def _context() -> Any:
     """fork when nothing else runs in this process (the CLI: no re-import, ~ms); forkserver when
-    threads run or Qt is loaded (the window), where forking a threaded process is unsafe."""
-    alone = threading.active_count() == 1 and "PySide6.QtCore" not in sys.modules
+    threads run, Qt (the window) or a framework with native threads is loaded, where forking a
+    threaded process is unsafe."""
+    alone = threading.active_count() == 1 and not any(m in sys.modules for m in THREADED_MODULES)
     return multiprocessing.get_context("fork" if alone else "forkserver")
 
 
