@@ -48,6 +48,19 @@ def add_open_options(parser: argparse.ArgumentParser) -> None:
                              "LSTMs receive (only for files you trust)")
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What one run is made of (model, input, layer, starting state): trace and grad alike."""
+    parser.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
+    parser.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
+    parser.add_argument("--key", help="array name inside an .npz input")
+    parser.add_argument("--layer", help="traced layer name or index (default: the first)")
+    parser.add_argument("--initial-state",
+                        help=".npz with h0 and c0 (batch, units), or LAYER/h0, LAYER/c0 per layer")
+    parser.add_argument("--layer-input", action="store_true",
+                        help="the input is the chosen layer's own input (for non-chain models)")
+    add_open_options(parser)
+
+
 def open_options(args: argparse.Namespace) -> dict:
     return {"config": getattr(args, "config", None),
             "allow_length": bool(getattr(args, "allow_length", False)),
@@ -61,21 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     trace = sub.add_parser("trace", help="write every traced array of one layer to an .npz")
-    trace.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
-    trace.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
-    trace.add_argument("--key", help="array name inside an .npz input")
-    trace.add_argument("--layer", help="traced layer name or index (default: the first)")
-    trace.add_argument("--initial-state",
-                       help=".npz with h0 and c0 (batch, units), or LAYER/h0, LAYER/c0 per layer")
+    add_run_arguments(trace)
     trace.add_argument("--state-out", help="write every layer's final h, c to this .npz "
                                            "(the next segment's --initial-state)")
-    trace.add_argument("--layer-input", action="store_true",
-                       help="the input is the chosen layer's own input (for non-chain models)")
     trace.add_argument("--steps", metavar="A:B",
                        help="record only input positions A:B (end excluded) of the whole run; "
                             "h0 c0 are the state just before the first recorded step")
     trace.add_argument("--out", required=True, help="output .npz")
-    add_open_options(trace)
 
     grad = sub.add_parser(
         "grad", help="exact gradients of a target through the run, to an .npz",
@@ -84,16 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "'last' is the final processed one), h[t, j] (summed over samples), "
                     "output[...] indexed like the framework's output, and sum() / sumsq() / "
                     "mean() of a selection, e.g. 'sumsq(output[:, last])'.")
-    grad.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
-    grad.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
-    grad.add_argument("--key", help="array name inside an .npz input")
-    grad.add_argument("--layer", help="traced layer name or index (default: the first)")
+    add_run_arguments(grad)
     grad.add_argument("--target", required=True, help="what to differentiate, e.g. 'h[last, 0]'")
-    grad.add_argument("--initial-state", help=".npz with h0 and c0, or LAYER/h0, LAYER/c0")
-    grad.add_argument("--layer-input", action="store_true",
-                      help="the input is the chosen layer's own input (for non-chain models)")
     grad.add_argument("--out", required=True, help="output .npz")
-    add_open_options(grad)
 
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
