@@ -10,6 +10,7 @@ still answers every window (later checkpoints are computed when first needed).
 from __future__ import annotations
 
 import threading
+import time
 
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
@@ -38,6 +39,7 @@ class FirstPass(QWidget):
     earlier one (cancelled), ``cancel`` stops it."""
 
     changed = Signal(bool)                # a pass ended (True: complete)
+    progressed = Signal()                 # more of the overview is known (at most once a second)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +59,7 @@ class FirstPass(QWidget):
         self._stop = threading.Event()
         self.session: Session | None = None
         self.complete = False
+        self._last_note = 0.0
         self.hide()
 
     @property
@@ -88,9 +91,14 @@ class FirstPass(QWidget):
 
     def _progress(self, done: int, total: int) -> None:
         self.bar.setValue(done)
+        now = time.monotonic()
+        if now - self._last_note >= 1.0:
+            self._last_note = now
+            self.progressed.emit()
 
     def _finished(self, complete: bool) -> None:
         self.complete = complete
+        self.progressed.emit()
         if complete:
             self.hide()
         else:

@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel()
         self.warnings_badge = WarningsBadge(self)
         self.first_pass = FirstPass(self)       # a checkpointed run's checkpoints and overview
+        self.first_pass.progressed.connect(self.units_panel.refresh_overview)
         self.statusBar().addPermanentWidget(self.first_pass)
         self.statusBar().addPermanentWidget(self.warnings_badge)
         self.statusBar().addPermanentWidget(self.status_label)

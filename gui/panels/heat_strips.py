@@ -67,3 +67,42 @@ class HeatStrips:
 
     def show(self, on: bool) -> None:
         self.item.setVisible(on)
+
+
+class OverviewStrips:
+    """A checkpointed run zoomed out: one image row per unit over the *whole* run, drawn from
+    the engine's overview (per bucket of positions, the middle of its min and max), never
+    from recomputed steps; the span around the cursor draws over it in detail. Buckets the
+    first pass has not reached yet are transparent. See docs/architecture.md (Long runs)."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setZValue(-8)
+        self.item.setOpacity(0.55)
+        self.item.hide()
+        plot.addItem(self.item)
+        self.values = np.zeros((0, 0), np.float32)       # (rows, buckets) what is drawn
+
+    def clear(self) -> None:
+        self.values = np.zeros((0, 0), np.float32)
+        self.item.hide()
+
+    def set_overview(self, overview, signal: str, sample: int, order: np.ndarray, units: int,
+                     levels: tuple[float, float]) -> None:
+        lo, hi = overview.lo[signal][sample], overview.hi[signal][sample]       # (buckets, N)
+        with np.errstate(invalid="ignore"):
+            mid = per_unit((lo + hi) * np.float32(0.5), units)[:, order].T
+        self.values = np.ascontiguousarray(mid, np.float32)
+        lut = _cmap(signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+        a, b = levels
+        with np.errstate(invalid="ignore"):
+            scaled = np.clip((self.values - a) / max(b - a, 1e-12), 0.0, 1.0) * 255.0
+        finite = np.isfinite(scaled)
+        rgba = np.zeros((*self.values.shape, 4), np.uint8)
+        rgba[..., :3] = lut[np.where(finite, scaled, 0).astype(np.uint8)]
+        rgba[..., 3] = np.where(finite, 255, 0)
+        rows, buckets = self.values.shape
+        self.item.setImage(rgba, autoLevels=False)
+        self.item.setRect(-0.5, 0, max(buckets * overview.bucket, 1), max(rows, 1))
+        self.item.show()

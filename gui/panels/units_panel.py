@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips
+from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips, OverviewStrips
 from gui.panels.input_strip import InputStrip
 from gui.panels.lane_scale import LaneScale
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
@@ -210,6 +210,7 @@ class UnitsPanel(QWidget):
         self.shade = pg.ImageItem()
         self.shade.setZValue(-20)
         self.plot.addItem(self.shade)
+        self.overview = OverviewStrips(self.plot)      # a checkpointed run, zoomed out
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
         self.cursor.setZValue(50)
         self.plot.addItem(self.cursor)
@@ -409,13 +410,24 @@ class UnitsPanel(QWidget):
         self._update_scale()
         self.strip.rebuild()
         self.heat.set_run(full, sample, self.order, self.ghost, self.palette.ghost_alpha)
-        self.vb.setLimits(xMin=start - 1, xMax=start + steps + 1, yMin=0, yMax=max(rows, 1),
+        whole = self.session_model.steps       # a checkpointed run zooms out to its overview
+        self.vb.setLimits(xMin=-1, xMax=whole + 1, yMin=0, yMax=max(rows, 1),
                           minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
+        self.refresh_overview()
         self.vb.setRange(xRange=(start - 0.5, start + max(steps - 0.5, 0.5)),
                          yRange=(0, max(rows, 1)), padding=0)
         self.mode = ""
         self._update_mode()
         self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
+
+    def refresh_overview(self) -> None:
+        """Redraw the whole-run overview of a checkpointed run (as its first pass fills it)."""
+        if not self.session_model.checkpointed or self._scaler is None:
+            self.overview.clear()
+            return
+        session = self.session_model.session
+        self.overview.set_overview(session.overview(), self.heat.signal, self.session_model.sample,
+                                   self.order, session.units, self.heat.levels)
 
     # --- lanes or heat-map strips -------------------------------------------------------------
     def pixels_per_lane(self) -> float:
@@ -453,6 +465,7 @@ class UnitsPanel(QWidget):
                 self.heat.set_run(self.session_model.full(), self.session_model.sample, self.order,
                                   self.ghost, self.palette.ghost_alpha)
                 self.heat.set_read(self.session_model.session.known())
+                self.refresh_overview()
 
     def reset_view(self) -> None:
         """Every lane and the whole run in view."""

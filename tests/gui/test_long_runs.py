@@ -51,6 +51,13 @@ def test_a_checkpointed_run_shows_the_in_memory_numbers(make_window, qtbot, monk
     assert sm.checkpointed and sm.span()[1] - sm.span()[0] == 256
     qtbot.waitUntil(lambda: window.first_pass.complete, timeout=20000)
     assert ck.store.first_pass_done == ck.steps
+    # zoomed out, the whole run is drawn from the overview (min/max per bucket), lanes in order
+    panel = window.units_panel
+    ov = ck.overview()
+    order = panel.order
+    want = ((ov.lo["h"][0] + ov.hi["h"][0]) / 2)[:, order].T
+    np.testing.assert_array_equal(panel.overview.values, want)
+    assert panel.overview.item.isVisible() and panel.vb.state["limits"]["xLimits"][1] >= ck.steps
     for k in (40, 900, 1200, 300):                      # forward, across spans, and back
         sm.seek(k)
         mem.seek(k)
