@@ -174,3 +174,22 @@ def test_a_corrupt_keras_file_is_one_line(tmp_path):
             zout.writestr(item, data)
     assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")), "bad.keras")
+
+
+def test_the_worker_backend_is_the_users_else_one_that_loads_fast(monkeypatch):
+    import importlib.util
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert keras_worker.worker_backend() == "jax"
+    monkeypatch.delenv("KERAS_BACKEND")
+    installed = {"tensorflow", "torch", "jax"}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in installed else None)
+    assert keras_worker.worker_backend() == "tensorflow"
+    installed.discard("tensorflow")
+    assert keras_worker.worker_backend() == "numpy"
+
+
+def test_a_run_may_take_longer_on_a_longer_input(monkeypatch):
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "2")
+    assert keras_worker._run_limit({"x": np.zeros((1, 10, 3))}) == 2
+    assert keras_worker._run_limit({"x": np.zeros((1, 100_000, 4))}) == 8

@@ -9,7 +9,7 @@ capture runs: at most one framework forward); ``capture_trace_ms`` a whole captu
 
 Keras (``keras_capture_*``, omitted without Keras): Conv1D (D=32) -> LSTM (N=128) over T=500,
 batch 1, saved to a temporary ``.keras``. ``keras_capture_framework_ms`` is Keras'
-``predict_on_batch`` of the whole model in this process (the baseline);
+``predict_on_batch`` of the whole model in this process, on the worker's backend (the baseline);
 ``keras_capture_run_ms`` one capture through the bounded worker process (its sub-model's
 forward plus moving the arrays between processes); ``keras_capture_start_ms`` the first
 capture of a freshly opened file (starting the worker, importing Keras, loading the file).
@@ -77,9 +77,11 @@ def capture_figures(steps: int = 500, features: int = 32, units: int = 256,
 
 def keras_capture_figures(steps: int = 500, features: int = 32, units: int = 128,
                           repeat: int = 5) -> dict[str, Any]:
+    import os
+
+    from engine.capture.keras_worker import worker_backend
+    os.environ["KERAS_BACKEND"] = worker_backend()     # the baseline runs what the worker runs
     try:
-        from engine.loaders.keras_runtime import choose_backend
-        choose_backend()
         import keras
     except ImportError:
         return {}

@@ -6,7 +6,6 @@ config, and Keras itself is imported only when a capture runs (see docs/architec
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,6 @@ def input_names(config: dict[str, Any]) -> list[str]:
     return [ref[0] for ref in refs if isinstance(ref, list) and ref]
 
 
-def choose_backend() -> None:
-    """Keras needs a backend; use one that is installed unless the user chose one."""
-    if "KERAS_BACKEND" in os.environ:
-        return
-    for name in ("tensorflow", "jax", "torch"):
-        if importlib.util.find_spec(name) is not None:
-            os.environ["KERAS_BACKEND"] = name
-            return
-    os.environ["KERAS_BACKEND"] = "numpy"
-
-
 def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
     """Give ``model`` Keras as its runtime when the engine cannot run it whole."""
     model.input_names = input_names(config) or model.input_names
@@ -52,7 +40,6 @@ def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
     def make():
         if importlib.util.find_spec("keras") is None:
             raise ImportError("keras")
-        choose_backend()
         from ..capture.keras_worker import KerasWorker
         try:
             return KerasWorker(path, model.metadata.get("weights_config"), traced, source)
