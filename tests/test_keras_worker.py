@@ -193,3 +193,18 @@ def test_a_run_may_take_longer_on_a_longer_input(monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "2")
     assert keras_worker._run_limit({"x": np.zeros((1, 10, 3))}) == 2
     assert keras_worker._run_limit({"x": np.zeros((1, 100_000, 4))}) == 8
+
+
+def test_a_keras2_file_runs_with_the_functions_its_writer_meant():
+    """A tf.keras file whose LSTM uses hard_sigmoid: Keras 3 alone would run its own
+    hard_sigmoid (x/6 + 1/2); the worker gives the file Keras 2's (0.2x + 0.5), so the captured
+    run equals what tf.keras computed (tests/fixtures/keras2, written by tf.keras 2.21)."""
+    ref = _npz(FIXTURES / "keras2" / "lstm_hard_sigmoid.npz")
+    worker = keras_worker.KerasWorker(FIXTURES / "keras2" / "lstm_hard_sigmoid.h5", None,
+                                      [("lstm", False)], "lstm_hard_sigmoid.h5")
+    try:
+        captured = worker.run({"x": ref["x"]})
+    finally:
+        worker.close()
+    assert_close(captured.outputs[0], ref["output"], "tf.keras output")
+    np.testing.assert_array_equal(captured.feeds["lstm"].x, ref["x"])

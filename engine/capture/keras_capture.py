@@ -8,6 +8,7 @@ makes one, is read off the same symbolic tensor (see docs/architecture.md, "Capt
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
@@ -40,16 +41,45 @@ def load_keras_file(path: Path, weights_config: str | None = None) -> Any:
 
 
 def _load(keras: Any, path: Path, weights_config: str | None) -> Any:
-    if weights_config is not None:
-        model = keras.models.model_from_json(Path(weights_config).read_text(encoding="utf-8"))
-        model.load_weights(str(path))
-        return model
-    try:
-        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
-    except Exception:
-        if not _is_legacy_h5(path):
-            raise
-        return _load_keras2_h5(keras, path)
+    config_text = None if weights_config is None else Path(weights_config).read_text(encoding="utf-8")
+    with keras.utils.custom_object_scope(_keras2_objects(keras, path, config_text)):
+        if config_text is not None:
+            model = keras.models.model_from_json(config_text)
+            model.load_weights(str(path))
+            return model
+        try:
+            return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+        except Exception:
+            if not _is_legacy_h5(path):
+                raise
+            return _load_keras2_h5(keras, path)
+
+
+def _keras2_objects(keras: Any, path: Path, config_text: str | None) -> dict[str, Any]:
+    """What a Keras 2 file's names meant to its writer, where Keras 3 changed them: Keras 2's
+    ``hard_sigmoid`` is ``clip(0.2x + 0.5, 0, 1)``, Keras 3's ``clip(x/6 + 1/2, 0, 1)`` (see
+    docs/architecture.md, "The math"). Empty for a Keras 3 file."""
+    version = ""
+    if config_text is not None:
+        try:
+            version = str(json.loads(config_text).get("keras_version", ""))
+        except (ValueError, AttributeError):
+            version = ""
+    elif _is_legacy_h5(path):
+        version = _h5_version(path)
+    if not version or version.startswith("3"):
+        return {}
+
+    def hard_sigmoid(x: Any) -> Any:
+        return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+    return {"hard_sigmoid": hard_sigmoid}
+
+
+def _h5_version(path: Path) -> str:
+    import h5py
+    with h5py.File(path, "r") as h5:
+        raw = h5.attrs.get("keras_version", "2")
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 # LSTM arguments Keras 2 wrote that Keras 3 no longer accepts (with the values they always had)
@@ -68,7 +98,6 @@ def _is_legacy_h5(path: Path) -> bool:
 def _load_keras2_h5(keras: Any, path: Path) -> Any:
     """A Keras 2 .h5 that Keras 3 refuses only for arguments it dropped: a copy of the file
     with those arguments removed from its config, loaded by Keras 3's own legacy loader."""
-    import json
     import shutil
     import tempfile
 
