@@ -59,6 +59,55 @@ class _Group:
 
 
 # --- reading the files ---------------------------------------------------------------------
+# What a training checkpoint's bookkeeping pickles besides tensors: the script's arguments, numpy
+# numbers and arrays (a best score, a seed), paths. Building them runs no code of the file, so
+# torch's weights-only loader may build them too; anything else (a module, a custom class)
+# stays refused.
+HARMLESS_GLOBALS = frozenset({
+    "argparse.Namespace", "numpy.dtype", "numpy.ndarray",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+    "pathlib.PosixPath", "pathlib.PurePosixPath", "pathlib.WindowsPath", "pathlib.PureWindowsPath"})
+
+
+def _harmless(name: str) -> bool:
+    return name in HARMLESS_GLOBALS or (name.startswith("numpy.dtypes.") and name.endswith("DType"))
+
+
+def _unsafe_globals(torch: Any, path: Path) -> list[str]:
+    """The globals a torch.save zip names beyond torch's weights-only set ([] for a legacy
+    pickle, which torch cannot list)."""
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+    except Exception:  # noqa: BLE001 - a legacy pickle or a damaged archive: nothing to list
+        return []
+
+
+def _resolve(name: str) -> Any:
+    import importlib
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _load_weights_only(torch: Any, path: Path) -> Any:
+    """torch.load with weights_only=True; a checkpoint whose only other globals are in
+    ``HARMLESS_GLOBALS`` is loaded with those allowed."""
+    import pickle
+    try:
+        return torch.load(str(path), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        names = _unsafe_globals(torch, path)
+        if not names or not all(_harmless(n) for n in names):
+            raise
+        try:
+            allowed = [_resolve(n) for n in names]
+        except (ImportError, AttributeError):
+            raise pickle.UnpicklingError("Unsupported global") from None
+        if any(n.startswith("numpy") for n in names):      # a dtype is rebuilt as its class
+            dtypes = getattr(np, "dtypes", None)
+            allowed += [cls for key, cls in vars(dtypes).items() if key.endswith("DType")] if dtypes else []
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(str(path), weights_only=True, map_location="cpu")
 def load_torch(path: str | Path, select: str | None = None) -> Model:
     """A .pt/.pth file holding a state_dict (or a checkpoint dict with one)."""
     path = Path(path)
@@ -76,15 +125,17 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
                              f"archive nor a pickle)")
     _check_torch_sizes(path, head)
     try:
-        obj = torch.load(str(path), weights_only=True, map_location="cpu")
+        obj = _load_weights_only(torch, path)
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "Unsupported global" in text or "GLOBAL" in text:
+            others = _unsafe_globals(torch, path)
+            held = f" ({', '.join(others[:3])})" if others else ""
             raise ModelFileError(
-                f"{where}: this file holds a whole pickled Python object (a module or custom "
-                f"class), which only unpickling (running its code) could open, and LSTM Scope "
-                f"never does that; trace the live module with engine.from_torch(module, x), or "
-                f"save its weights: torch.save(model.state_dict(), 'model.pt')") from None
+                f"{where}: this file holds a whole pickled Python object{held}, which only "
+                f"unpickling (running its code) could open, and LSTM Scope never does that; "
+                f"trace the live module with engine.from_torch(module, x), or save its weights: "
+                f"torch.save(model.state_dict(), 'model.pt')") from None
         raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(text)})") from None
     except Exception as exc:  # noqa: BLE001 - torch.load raises anything on a foreign file
         raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(str(exc))})") from None
