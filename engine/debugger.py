@@ -349,7 +349,7 @@ class Debugger:
             raise ScopeError(f"no breakpoint {bp_id}")
         if t <= 0:
             raise ScopeError("read a step first: a breakpoint is checked after a step")
-        runner, samples = self.session.runner, self._samples()
+        runner, samples = self.session.recorded(), self._samples()
         env = RangeEnv(runner, t - 1, t, samples, grads=self._grads)
         return explain(bp.expression, env, breakpoint_id=bp.id, title=bp.title,
                        position=int(runner.position(t - 1)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from engine import Session
@@ -79,7 +79,8 @@ class FirstPass(QWidget):
         thread.started.connect(job.run)
         job.progress.connect(self._progress)
         job.finished.connect(self._finished)
-        job.finished.connect(thread.quit)
+        # Direct: quit from the worker thread itself, so wait() on the GUI thread cannot deadlock
+        job.finished.connect(thread.quit, Qt.DirectConnection)
         thread.finished.connect(job.deleteLater)
         self._thread, self._job = thread, job
         self.bar.setRange(0, max(session.steps, 1))

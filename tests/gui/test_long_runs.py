@@ -16,11 +16,11 @@ from gui.loader_worker import LoadResult
 from tests.gui.conftest import small_model
 
 
-def _runs(backward: bool):
+def _runs(backward: bool, steps: int = 1500):
     weights = small_model(6, 3).traced_layers[0].weights
     model = Model([LSTM("lstm", weights, return_sequences=True, go_backwards=backward)],
                   source="test")
-    x = np.random.default_rng(4).normal(size=(1, 1500, 3)).astype(np.float32)
+    x = np.random.default_rng(4).normal(size=(1, steps, 3)).astype(np.float32)
     mem = Session(model, x)
     ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
     assert ck.checkpointed and not mem.checkpointed
@@ -97,3 +97,36 @@ def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, 
     mem.seek(1400)
     assert window.session_model.value("h", 3, 1399) == float(mem.full().h[0, 1399, 3])
     assert window.errors == []
+
+
+def test_breakpoints_and_forks_in_the_window_agree_with_the_in_memory_run(make_window, qtbot):
+    """Continue (F5) forward and backward to a breakpoint, then fork the state there and show
+    it over the lanes: the same stops and the same fork numbers on both kinds of run."""
+    results = []
+    for kind in ("memory", "checkpointed"):
+        mem, ck = _runs(False, steps=600)
+        session = mem if kind == "memory" else ck
+        if kind == "memory":
+            session.full()
+            session.result()
+        window = make_window()
+        window.show_loaded(LoadResult(session, "test-model", "test-input"))
+        dm = window.debugging
+        dm.debugger.add_breakpoint("any(abs(c) > 1.2)")
+        stops = []
+        for direction in (+1, +1, +1, -1):
+            r = dm.continue_run(direction, show_progress=False)
+            stops.append((r.hit, session.t))
+        fork = dm.debugger.fork_state("h", unit=1, value=0.0)
+        fork.ensure(session.steps)
+        dm.set_overlay(fork.name)
+        overlay = window.units_panel._overlay_arrays
+        assert overlay is not None and overlay["h"].shape == (1, session.steps, 6)
+        results.append((stops, fork.diff("h"), overlay["c"]))
+        assert window.errors == []
+        window.first_pass.cancel()
+        window.first_pass.wait()
+    (stops_m, diff_m, c_m), (stops_c, diff_c, c_c) = results
+    assert stops_m == stops_c and any(hit for hit, _ in stops_m)
+    np.testing.assert_array_equal(diff_c, diff_m)
+    np.testing.assert_array_equal(c_c, c_m)
