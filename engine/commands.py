@@ -255,9 +255,14 @@ def run_shapes(model: Model, x: Any) -> dict[str, Any]:
 
 
 def format_info(summary: dict[str, Any]) -> str:
-    lines = [f"model:   {summary['source']}  ({summary['format']})",
-             "input:   " + ("token ids (batch, T)" if summary["input"]["tokens"]
-                             else f"(batch, T, {summary['input']['features'] or '?'})"),
+    if summary.get("runtime"):     # the model's input is the framework's, not an LSTM's
+        names = ", ".join(summary["input"]["names"]) or "as the model takes it"
+        shown = f"{names} (the model's own; {summary['runtime']} captures each LSTM's input)"
+    elif summary["input"]["tokens"]:
+        shown = "token ids (batch, T)"
+    else:
+        shown = f"(batch, T, {summary['input']['features'] or '?'})"
+    lines = [f"model:   {summary['source']}  ({summary['format']})", f"input:   {shown}",
              f"params:  {summary['params']:,}", "", "layers:"]
     for layer in summary["layers"]:
         lines.append(f"  {layer['name']:<24} {layer['class']:<16} {layer['params']:>12,}")

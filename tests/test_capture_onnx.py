@@ -149,6 +149,8 @@ def test_info_says_captured_and_shows_input_shapes():
                    str(CAP / "if_conv_lstm_16k.input.npz"))
     assert proc.returncode == 0, proc.stderr
     assert "input=captured" in proc.stdout
+    # the model's input is named as the graph takes it, not shaped like the LSTM's
+    assert "input:   x, rate (the model's own; onnxruntime captures each LSTM's input)" in proc.stdout
     assert "x=(2, 9, 4)" in proc.stdout and "(2, 9, 5)" in proc.stdout
     assert "warning:" in proc.stderr and "ONNX Runtime" in proc.stderr
 
