@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .commands import check_trace_size, input_roles, print_warnings, resolve_input, run_notes
+from .commands import fits_memory, input_roles, print_warnings, resolve_input, run_notes
 from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
@@ -41,15 +41,23 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     if states is not None and layer_input:
         states = {k: v for k, v in states.items() if k == name}
     try:
-        check_trace_size(model, x, index, layer_input)   # gradients need the whole run in memory
         with np.errstate(all="ignore"):
-            result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
+            if fits_memory(model, x, index, layer_input):
+                result = model.trace(x, initial_state=states,
+                                     layer_input=index if layer_input else None)
+                g = None
+            else:     # too big for memory: through the checkpoints (engine.grad_segments)
+                from .session import Session
+                session = Session(model, x, layer=index, initial_state=states,
+                                  layer_input=layer_input, checkpoint_above=0)
+                g = session.grad(target)
     except InputFileError as exc:
         if input_path is None or str(input_path) in str(exc):
             raise
         raise InputFileError(f"{input_path}: {exc}") from None
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
-    g = result.grad(target, layer=name)
+    if g is None:
+        g = result.grad(target, layer=name)
     for note in g.warnings:
         print(f"warning: {note}", file=err)
     arrays = g.arrays()

@@ -288,10 +288,14 @@ class Session:
         """Exact gradients of ``target`` through the whole run, with this session's layer as
         the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run)."""
         from .grad import gradient
-        if self.store is not None:
-            raise ScopeError(f"gradients of a checkpointed run ({self.steps:,} steps, more than the "
-                             f"memory budget holds) are not computed: trace a shorter input, or "
-                             f"a window of this one with trace --steps A:B, and take its gradient")
+        if self.store is not None:     # segment by segment through the checkpoints
+            from .grad_segments import segment_gradient
+            cache = self.store.__dict__.setdefault("_grad_cache", {})
+            if target not in cache:
+                if len(cache) >= 2:
+                    cache.pop(next(iter(cache)))
+                cache[target] = segment_gradient(self, target)
+            return cache[target]
         result = self.result()
         cache = result.__dict__.setdefault("_grad_cache", {})
         key = (target, self.info.name)

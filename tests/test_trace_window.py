@@ -99,11 +99,22 @@ def test_bad_ranges_are_one_line(text, tmp_path):
     assert "\n" not in str(info.value)
 
 
-def test_grad_over_the_budget_is_refused_before_any_work(tmp_path, monkeypatch):
+def test_grad_over_the_budget_goes_through_the_checkpoints(tmp_path, monkeypatch):
     from engine.grad_cli import run_grad
     x = _input(tmp_path)
-    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "40K")
-    with pytest.raises(BudgetError, match="at most about"):
-        run_grad(str(KERAS3 / "lstm_last.keras"), x, str(tmp_path / "g.npz"), target="h[last, 0]",
-                 err=io.StringIO(), options={"allow_length": True})
-    assert not (tmp_path / "g.npz").exists()
+    model = str(KERAS3 / "masking_go_backwards.keras")
+    opts = {"allow_length": True}
+    run_grad(model, x, str(tmp_path / "mem.npz"), target="sumsq(h[:, last, :])",
+             err=io.StringIO(), options=opts)
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "300K")   # the trace does not fit, dh dc dx do
+    err = io.StringIO()
+    run_grad(model, x, str(tmp_path / "ck.npz"), target="sumsq(h[:, last, :])", err=err,
+             options=opts)
+    assert "checkpointed run" in err.getvalue()
+    with np.load(tmp_path / "mem.npz") as m, np.load(tmp_path / "ck.npz") as c:
+        for name in ("dx", "dh", "dc", "dh0", "dc0"):
+            np.testing.assert_allclose(c[name], m[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    with pytest.raises(Exception, match="model output"):
+        run_grad(model, x, str(tmp_path / "o.npz"), target="sumsq(output)", err=io.StringIO(),
+                 options=opts)
+    assert not (tmp_path / "o.npz").exists()
