@@ -250,8 +250,10 @@ class InputEditor(QWidget):
 
     def _ask_large(self, need: int) -> bool:
         answer = QMessageBox.question(
-            self, "Large trace", f"This trace needs about {format_bytes(need)} of memory "
-            f"(budget {format_bytes(self.budget)}). Trace it anyway? Choose No to shorten the input.")
+            self, "Long run", f"A full trace of this input needs about {format_bytes(need)} of "
+            f"memory (budget {format_bytes(self.budget)}): it opens as a checkpointed run, whose "
+            f"steps are recomputed around the cursor while a first pass fills in the overview. "
+            f"Open it? Choose No to shorten the input.")
         return answer == QMessageBox.Yes
 
     def preset_input(self) -> np.ndarray:

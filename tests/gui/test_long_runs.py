@@ -130,3 +130,20 @@ def test_breakpoints_and_forks_in_the_window_agree_with_the_in_memory_run(make_w
     assert stops_m == stops_c and any(hit for hit, _ in stops_m)
     np.testing.assert_array_equal(diff_c, diff_m)
     np.testing.assert_array_equal(c_c, c_m)
+
+
+def test_the_loader_opens_a_run_over_the_budget_as_a_checkpointed_run(make_window, qtbot, monkeypatch):
+    from tests.gui.conftest import open_session, sine_input
+    window = make_window()
+    model = small_model(6, 3)
+    open_session(window, model, sine_input(30))
+    monkeypatch.setattr("engine.session.DEFAULT_BUDGET_BYTES", 64 * 1024)   # a 2000-step trace is more
+    x = sine_input(2000)
+    window.load(None, x=x, wait=True)
+    sm = window.session_model
+    assert window.errors == [] and sm.checkpointed and sm.steps == 2000
+    qtbot.waitUntil(lambda: window.first_pass.complete, timeout=20000)
+    sm.seek(1500)
+    mem = Session(model, x, checkpoint_above=2**40)
+    assert sm.value("f", 4, 1499) == float(mem.full().f[0, 1499, 4])
+    assert window.units_panel.overview.item.isVisible()
