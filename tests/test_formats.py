@@ -92,21 +92,25 @@ def test_other_formats_by_content(tmp_path):
         load_model(junk)
 
 
-def test_training_checkpoint_bookkeeping_is_read_not_run(tmp_path, net):
-    """A training script's checkpoint: the script's argparse arguments, numpy numbers, a numpy
-    array, a path and the optimizer beside a DataParallel state dict. Those globals build no
-    code of the file, so the weights open; a pickled module beside them stays refused, named."""
+@pytest.mark.parametrize("legacy", [False, True])
+def test_training_checkpoint_bookkeeping_is_read_not_run(tmp_path, net, legacy):
+    """A training script's checkpoint (zip or legacy pickle): the script's argparse arguments,
+    numpy numbers, a numpy array, a path and the optimizer beside a DataParallel state dict
+    under a key of its own. Those globals build no code of the file, so the weights open; a
+    pickled module beside them stays refused, named."""
     import argparse
     from pathlib import PurePosixPath
     path = tmp_path / "ckpt"
     state = {f"module.{k}": v for k, v in net.state_dict().items()}
     opt = torch.optim.Adam(net.parameters())
-    torch.save({"state_dict": state, "optimizer": opt.state_dict(), "best_loss": np.float64(0.25),
+    torch.save({"ema": state, "optimizer": opt.state_dict(), "best_loss": np.float64(0.25),
                 "seed": np.int64(3), "history": np.zeros(4, np.float32),
-                "args": argparse.Namespace(lr=0.1, hidden=5), "out": PurePosixPath("runs/a")}, path)
+                "args": argparse.Namespace(lr=0.1, hidden=5), "out": PurePosixPath("runs/a")}, path,
+               _use_new_zipfile_serialization=not legacy)
     model = load_model(path)
     assert model.layer_names == ["module.lstm.l0"]
     x = np.random.default_rng(2).standard_normal((2, 6, 4)).astype(np.float32)
     _check_lstm(model, net, x)
-    torch.save({"state_dict": state, "model": net}, tmp_path / "with_module")
+    torch.save({"state_dict": state, "model": net}, tmp_path / "with_module",
+               _use_new_zipfile_serialization=not legacy)
     assert_clean_error(run_cli("info", str(tmp_path / "with_module")), "Net", "engine.from_torch")

@@ -70,17 +70,45 @@ HARMLESS_GLOBALS = frozenset({
     "pathlib.PosixPath", "pathlib.PurePosixPath", "pathlib.WindowsPath", "pathlib.PureWindowsPath"})
 
 
+# globals torch's weights-only loader builds itself (a protocol-2 pickle spells bytes with
+# _codecs.encode)
+_TORCH_ALLOWED = ("collections.OrderedDict", "_codecs.encode")
+
+
 def _harmless(name: str) -> bool:
     return name in HARMLESS_GLOBALS or (name.startswith("numpy.dtypes.") and name.endswith("DType"))
 
 
 def _unsafe_globals(torch: Any, path: Path) -> list[str]:
-    """The globals a torch.save zip names beyond torch's weights-only set ([] for a legacy
-    pickle, which torch cannot list)."""
+    """The globals a torch.save file names beyond torch's own (tensors, storages, OrderedDict):
+    torch lists a zip's; a legacy pickle's are read off its opcodes, nothing run."""
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:  # noqa: BLE001 - a legacy pickle or a damaged archive: nothing to list
-        return []
+    except Exception:  # noqa: BLE001 - a legacy pickle or a damaged archive
+        pass
+    return [n for n in _legacy_globals(path)
+            if not n.startswith("torch.") and n not in _TORCH_ALLOWED]
+
+
+def _legacy_globals(path: Path, pickles: int = 4) -> list[str]:
+    """``module.name`` of every GLOBAL in the first pickles of a legacy torch file (magic,
+    protocol, system info, the object), read with pickletools: no object is built."""
+    import pickletools
+    found: list[str] = []
+    try:
+        with path.open("rb") as fh:
+            for _ in range(pickles):
+                strings: list[str] = []
+                for op, arg, _pos in pickletools.genops(fh):
+                    if op.name == "GLOBAL":
+                        found.append(str(arg).replace(" ", "."))
+                    elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        found.append(f"{strings[-2]}.{strings[-1]}")
+                    elif isinstance(arg, str):
+                        strings.append(arg)
+    except Exception:  # noqa: BLE001 - a damaged pickle: what was read so far
+        pass
+    return list(dict.fromkeys(found))
 
 
 def _resolve(name: str) -> Any:
@@ -224,6 +252,10 @@ def _find_state_dict(path: Path, obj: Any) -> Mapping[str, Any]:
     for key in _CHECKPOINT_KEYS:
         inner = obj.get(key)
         if isinstance(inner, Mapping) and any(isinstance(v, tensor_type) for v in inner.values()):
+            return inner
+    for inner in obj.values():      # under another name ("ema", "generator"): one with LSTM keys
+        if isinstance(inner, Mapping) and any(isinstance(v, tensor_type) and _KEY.match(str(k))
+                                              for k, v in inner.items()):
             return inner
     raise ModelFileError(f"{path}: no tensors found (keys: {_list(obj.keys())}); expected a "
                          f"state_dict saved with torch.save(model.state_dict(), 'model.pt')")
