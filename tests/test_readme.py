@@ -22,6 +22,16 @@ def test_python_example_runs():
     assert "(1, 50, 1024) float32" in proc.stdout
 
 
+def test_long_run_example_runs():
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README, flags=re.S)
+              if "checkpoint_above" in b]
+    assert blocks, "README has no long-run example"
+    proc = subprocess.run([sys.executable, "-c", blocks[0]], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "(1, 2000, 8) True" in proc.stdout
+
+
 def test_ci_runs_the_readme_test_command():
     commands = re.findall(r"```bash\n(pip install[^\n]*)\n```", README)
     assert len(commands) == 2, commands
