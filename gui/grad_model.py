@@ -117,6 +117,13 @@ class GradModel(QObject):
             return
         s = self.session_model.session
         sample = self.session_model.sample
+        if s.checkpointed:      # the views read whole-run arrays (docs/architecture.md, Long runs)
+            self.view, self.error = None, (
+                f"the gradient views need a run held in memory; this run is checkpointed "
+                f"({s.steps:,} steps): take its gradient with main.py grad or Session.grad, "
+                f"or open a shorter input")
+            self.changed.emit()
+            return
         try:
             text = self.target()
             with np.errstate(all="ignore"):

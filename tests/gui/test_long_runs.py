@@ -96,6 +96,8 @@ def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, 
     window.session_model.seek(1400)
     mem.seek(1400)
     assert window.session_model.value("h", 3, 1399) == float(mem.full().h[0, 1399, 3])
+    window.grads.refresh()            # the gradient views say why they are empty
+    assert window.grads.view is None and "checkpointed" in window.grads.error
     assert window.errors == []
 
 
