@@ -312,6 +312,7 @@ class LayerView(QWidget):
         self._drawn_t: int | None = None
         self.stats = None
         self.grads = None              # gui.grad_model.GradModel, when the window has one
+        self._stale = False            # a rebuild waits until the view is shown
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
@@ -357,7 +358,14 @@ class LayerView(QWidget):
             return np.arange(n)
         return np.asarray(order, int)
 
-    def rebuild(self) -> None:
+    def rebuild(self, force: bool = False) -> None:
+        """Every map, the statistics and the kernels for the current run. Hidden (a tab behind
+        another dock) the work waits for the first show or an export (``force``): opening a
+        model builds only what is on screen (docs/architecture.md, "Views")."""
+        if not force and not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         self.glw.clear()
         self.heat.clear()
         self.colour_bars: dict[str, pg.ColorBarItem] = {}
@@ -459,7 +467,7 @@ class LayerView(QWidget):
         self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         first = next(iter(self.heat.values()), None)
         view_range = first.plot.getViewBox().viewRange() if first is not None else None
-        self.rebuild()
+        self.rebuild(force=not self._stale)      # built before: restyle now, keeping the zoom
         first = next(iter(self.heat.values()), None)
         if view_range is not None and first is not None:    # keep the user's zoom
             first.plot.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
@@ -482,9 +490,12 @@ class LayerView(QWidget):
     def on_position(self, t: int, force: bool = False) -> None:
         """Fill the columns read or forgotten since the last draw. Hidden, it waits (and
         catches up from ``_drawn_t`` when shown) unless ``force`` (an export of a hidden view)."""
-        if not self.session_model.ready or self._drawn_t is None:
-            return
         if not self.isVisible() and not force:
+            return
+        if self._stale:
+            self.rebuild(force=True)        # built for the first time since the run changed
+            return
+        if not self.session_model.ready or self._drawn_t is None:
             return
 
         session = self.session_model.session
