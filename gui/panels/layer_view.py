@@ -361,7 +361,7 @@ class LayerView(QWidget):
     def rebuild(self, force: bool = False) -> None:
         """Every map, the statistics and the kernels for the current run. Hidden (a tab behind
         another dock) the work waits for the first show or an export (``force``): opening a
-        model builds only what is on screen (docs/architecture.md, "Views")."""
+        model builds only what is on screen (docs/architecture.md, "How to add a view")."""
         if not force and not self.isVisible():
             self._stale = True
             return
