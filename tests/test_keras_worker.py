@@ -206,3 +206,26 @@ def test_a_keras2_file_runs_with_the_functions_its_writer_meant():
         worker.close()
     assert_close(captured.outputs[0], ref["output"], "tf.keras output")
     np.testing.assert_array_equal(captured.feeds["lstm"].x, ref["x"])
+
+
+def test_a_config_declaring_huge_layers_is_abandoned_at_the_budget(tmp_path, monkeypatch):
+    """A .keras whose config gives the Conv1D (a layer LSTM Scope does not read) a 4096 x 4096
+    kernel: Keras would allocate 200 MB rebuilding it; past the budget the worker is killed
+    and the CLI says so in one line (importing Keras is not counted against the budget)."""
+    import json
+    import zipfile
+    bad = tmp_path / "huge.keras"
+    with zipfile.ZipFile(CAP / "conv1d_lstm.keras") as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for layer in config["config"]["layers"]:
+                    if layer["class_name"] == "Conv1D":
+                        layer["config"].update(filters=4096, kernel_size=[4096])
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "32M")
+    assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
+                               "--out", str(tmp_path / "t.npz")),
+                       "huge.keras", "more than 32.0 MB of memory loading the model")

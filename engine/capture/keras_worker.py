@@ -202,7 +202,7 @@ class KerasWorker:
             dog.wall += IMPORT_GRACE
         else:
             dog.reset()
-        base: int | None = None
+        base = None if first else _rss_bytes(proc.pid)   # memory counts from Keras imported
         with h5read._LOCK:
             h5read._ACTIVE.add(proc)
         try:
@@ -212,8 +212,6 @@ class KerasWorker:
                         f"{self.source}: Keras made no progress {doing} for {limit:g} s of CPU "
                         f"time (LSTM_SCOPE_CAPTURE_TIMEOUT); abandoned")
                 rss = _rss_bytes(proc.pid)
-                if base is None:
-                    base = rss
                 if rss is not None and base is not None and rss - base > budget:
                     raise BudgetError(
                         f"{self.source}: Keras needed more than {format_bytes(budget)} of memory "
