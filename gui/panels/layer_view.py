@@ -374,66 +374,16 @@ class LayerView(QWidget):
             return
         full = self.session_model.full()
         self.order = self._lane_order(full.units)
-        live = self.session_model.live()
-        sample = self.session_model.sample
         first: pg.PlotItem | None = None
         for name in self.visible:
-            plot = self.glw.addPlot(row=len(self.heat), col=0)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.getViewBox().invertY(True)
-            plot.getViewBox().setDefaultPadding(0.0)
-            style_axes(plot, self.palette)
-            label = f"{signal_label(name)} · unit" if self.palette.printing else signal_label(name)
-            set_axis_label(plot, "left", label, self.palette,
-                           self.palette.signal(name) if name in SIGNAL_SHORT else None)
-            plot.getAxis("left").setWidth(48)
-            if first is None:
-                first = plot
-            else:
-                plot.setXLink(first)
-                plot.setYLink(first)
-            heat = HeatPlot(plot, name, self.palette)
-            if name == "dC":
-                image, levels = self._grad_image(full)
-            else:
-                image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T
-                levels = _levels(name, full, trace_image(full, name, sample))
-            heat.set_data(image, levels, start=full.start)
-            self.heat[name] = heat
-            self.colour_bars[name] = self._colour_bar(name, levels)
-        rows = max(len(self.heat), 1)      # the maps, the time axis, margins and spacing
-        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + TIME_AXIS_ROOM + 8 + 2 * (rows - 1))
+            heat = self._add_heat_plot(name, full, link_to=first)
+            first = first or heat.plot
         if self.heat:
-            for heat in self.heat.values():
-                heat.plot.getAxis("bottom").setStyle(showValues=False)
-                heat.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
-                heat.plot.setPreferredHeight(PLOT_MIN_HEIGHT)
-            last = self.heat[self.visible[-1]].plot
-            # the last plot also holds the time axis: give it that room, so every map is as tall
-            last.setMinimumHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
-            last.setPreferredHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
-            last.getAxis("bottom").setStyle(showValues=True)
-            set_axis_label(last, "bottom", "time step t" if self.palette.printing
-                           else "time step t (input position)", self.palette)
-            for row, (name, bar) in enumerate(self.colour_bars.items()):
-                # inset so the end labels stay beside their own map; the last map's bar stops
-                # where the time axis starts
-                below = last.getAxis("bottom").height() if name == self.visible[-1] else 0.0
-                holder = pg.GraphicsLayout()
-                holder.setContentsMargins(0, 0, 0, 0)
-                holder.setSpacing(0)
-                holder.addItem(pg.GraphicsWidget(), row=0, col=0)
-                holder.addItem(bar, row=1, col=0)
-                holder.addItem(pg.GraphicsWidget(), row=2, col=0)
-                holder.layout.setRowFixedHeight(0, COLOUR_BAR_INSET)
-                holder.layout.setRowFixedHeight(2, COLOUR_BAR_INSET + below)
-                holder.layout.setRowStretchFactor(1, 1)
-                self.glw.addItem(holder, row=row, col=1)
-            self.glw.ci.layout.setColumnStretchFactor(0, 1)
-            self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
+            self._lay_out_maps()
             first.setRange(xRange=(full.start - 0.5, full.start + full.steps - 0.5),
                            yRange=(0, len(self.order)), padding=0)
+        else:
+            self.glw.setMinimumHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM + 8)
         self._drawn_t = self.session_model.t
         self._move_cursor()
         self._fill_stats(full)
@@ -441,6 +391,67 @@ class LayerView(QWidget):
         self.perturb_unit.setRange(0, max(full.units - 1, 0))
         self.perturb_step.setRange(0, max(full.steps - 1, 0))
         self._show_diff()
+
+    def _add_heat_plot(self, name: str, full, link_to: pg.PlotItem | None) -> HeatPlot:
+        """One signal's map (units down, time across) in the next row, with its colour bar;
+        every map shares the first one's axes."""
+        plot = self.glw.addPlot(row=len(self.heat), col=0)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.getViewBox().invertY(True)
+        plot.getViewBox().setDefaultPadding(0.0)
+        style_axes(plot, self.palette)
+        label = f"{signal_label(name)} · unit" if self.palette.printing else signal_label(name)
+        set_axis_label(plot, "left", label, self.palette,
+                       self.palette.signal(name) if name in SIGNAL_SHORT else None)
+        plot.getAxis("left").setWidth(48)
+        if link_to is not None:
+            plot.setXLink(link_to)
+            plot.setYLink(link_to)
+        heat = HeatPlot(plot, name, self.palette)
+        if name == "dC":
+            image, levels = self._grad_image(full)
+        else:
+            sample = self.session_model.sample
+            live = self.session_model.live()
+            image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T
+            levels = _levels(name, full, trace_image(full, name, sample))
+        heat.set_data(image, levels, start=full.start)
+        self.heat[name] = heat
+        self.colour_bars[name] = self._colour_bar(name, levels)
+        return heat
+
+    def _lay_out_maps(self) -> None:
+        """Equal map heights, the time axis under the last map only, and each colour bar
+        beside its own map (inset so its end labels stay level with that map)."""
+        rows = len(self.heat)
+        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + TIME_AXIS_ROOM + 8 + 2 * (rows - 1))
+        for heat in self.heat.values():
+            heat.plot.getAxis("bottom").setStyle(showValues=False)
+            heat.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+            heat.plot.setPreferredHeight(PLOT_MIN_HEIGHT)
+        last = self.heat[self.visible[-1]].plot
+        # the last plot also holds the time axis: give it that room, so every map is as tall
+        last.setMinimumHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
+        last.setPreferredHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
+        last.getAxis("bottom").setStyle(showValues=True)
+        set_axis_label(last, "bottom", "time step t" if self.palette.printing
+                       else "time step t (input position)", self.palette)
+        for row, (name, bar) in enumerate(self.colour_bars.items()):
+            # the last map's bar stops where the time axis starts
+            below = last.getAxis("bottom").height() if name == self.visible[-1] else 0.0
+            holder = pg.GraphicsLayout()
+            holder.setContentsMargins(0, 0, 0, 0)
+            holder.setSpacing(0)
+            holder.addItem(pg.GraphicsWidget(), row=0, col=0)
+            holder.addItem(bar, row=1, col=0)
+            holder.addItem(pg.GraphicsWidget(), row=2, col=0)
+            holder.layout.setRowFixedHeight(0, COLOUR_BAR_INSET)
+            holder.layout.setRowFixedHeight(2, COLOUR_BAR_INSET + below)
+            holder.layout.setRowStretchFactor(1, 1)
+            self.glw.addItem(holder, row=row, col=1)
+        self.glw.ci.layout.setColumnStretchFactor(0, 1)
+        self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
 
     def _colour_bar(self, name: str, levels: tuple[float, float]) -> pg.ColorBarItem:
         """The map's colour scale, so a heat-map (and its export) can be read by itself."""

@@ -134,9 +134,21 @@ class UnitsPanel(QWidget):
 
     # --- widgets -----------------------------------------------------------------------------
     def _build_ui(self) -> None:
+        """The tool bar above the lanes, the lanes and input strip, the hover read-out below."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
+        self.mode = "lanes"
+        self.follow_cursor = True      # stepping keeps the cursor in view (off while exporting)
+        layout.addLayout(self._build_toolbar())
+        layout.addWidget(self._build_plots(), 1)
+        self.info = QLabel(" ")
+        self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
+        layout.addWidget(self.info)
+        self._style(self.palette)
+
+    def _build_toolbar(self) -> FlowLayout:
+        """Signals shown, display options, which units, and the view mode."""
         bar = FlowLayout(spacing=10)        # wraps onto a second row in a narrow window
         self.bar = bar
         self.signal_boxes: dict[str, QCheckBox] = {}
@@ -192,10 +204,11 @@ class UnitsPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_view)
         bar.addWidget(_group(QLabel("view:"), self.mode_combo, QLabel("heat:"), self.heat_combo,
                              self.reset_button))
-        self.mode = "lanes"
-        self.follow_cursor = True      # stepping keeps the cursor in view (off while exporting)
-        layout.addLayout(bar)
+        return bar
 
+    def _build_plots(self) -> pg.GraphicsLayoutWidget:
+        """One plot holds every lane (curves, heat strips, overview, cursor, selection); the
+        input strip under it shares its time axis."""
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(self.palette.background)
         self.axis = LaneAxis()
@@ -234,13 +247,9 @@ class UnitsPanel(QWidget):
         self.lane_scale.axis.geometryChanged.connect(self._match_axis_width)
         self.vb.sigRangeChanged.connect(lambda *_: self._update_mode())
         self.vb.sigResized.connect(lambda *_: self._update_mode())
-        layout.addWidget(self.glw, 1)
-        self.info = QLabel(" ")
-        self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
-        layout.addWidget(self.info)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
-        self._style(self.palette)
+        return self.glw
 
     def _style(self, palette: Palette) -> None:
         """Everything the palette decides that is not a curve: background, axes, markers."""
