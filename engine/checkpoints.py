@@ -246,9 +246,19 @@ class CheckpointedRun:
             return self._compute(j)
 
     def _compute(self, j: int) -> DirectionRunner:
+        """Chunk j from its (known) checkpoint, recorded and cached; the caller holds the lock."""
         runner = self._cache.get(j)
-        if runner is not None:
-            return runner
+        if runner is None:
+            runner = self._run_chunk(j)
+        self._record(j, runner)
+        self._cache[j] = runner
+        while len(self._cache) > self._cache_chunks:
+            self._cache.popitem(last=False)
+        return runner
+
+    def _run_chunk(self, j: int) -> DirectionRunner:
+        """Run chunk j from checkpoint j (known). Writes nothing shared, so the first pass
+        runs it outside the lock while the views read other chunks."""
         p0, p1 = self.chunk_range(j)
         a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
         zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
@@ -259,6 +269,12 @@ class CheckpointedRun:
                                  mask=mask, h0=self._ck_h[j], c0=self._ck_c[j], prefill=False,
                                  shared_zx=(zx, zin))
         runner.run()
+        return runner
+
+    def _record(self, j: int, runner: DirectionRunner) -> None:
+        """What computing chunk j teaches (once each): its kept states, the next checkpoint,
+        its part of the overview (in order). The caller holds the lock."""
+        p0, p1 = self.chunk_range(j)
         if not self._sub_known[j]:
             for q in range(0, runner.steps, self.sub):
                 self._sub_h[(p0 + q) // self.sub], self._sub_c[(p0 + q) // self.sub] = \
@@ -269,24 +285,26 @@ class CheckpointedRun:
             self._ck_h[j + 1], self._ck_c[j + 1] = h, c
             self._ck_known = j + 2
         if self._summarised == j:
+            a = p0 if not self.backward else self.steps - p1
             self.overview.add(runner.to_trace(), a)
             self._summarised = j + 1
-        self._cache[j] = runner
-        while len(self._cache) > self._cache_chunks:
-            self._cache.popitem(last=False)
-        return runner
 
     def first_pass(self, progress: Callable[[int, int], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> bool:
         """Compute every chunk not yet folded into the overview (checkpoints fill in on the
-        way); False when ``should_stop()`` ended it early (call again to resume)."""
+        way); False when ``should_stop()`` ended it early (call again to resume). Each chunk
+        runs outside the lock (readers of cached chunks never wait for it) and is recorded
+        under it; the first pass does not take the readers' cache."""
         while self._summarised < self.chunks:
             if should_stop is not None and should_stop():
                 return False
+            j = self._summarised
             with self._lock:
-                j = self._summarised
-                self._cache.pop(j, None)       # a cached chunk was computed before its turn
-                self._compute(j)
+                runner = self._cache.get(j)
+            if runner is None:
+                runner = self._run_chunk(j)
+            with self._lock:
+                self._record(j, runner)
             if progress is not None:
                 progress(self.first_pass_done, self.steps)
         return True

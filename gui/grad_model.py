@@ -118,11 +118,12 @@ class GradModel(QObject):
         s = self.session_model.session
         sample = self.session_model.sample
         if s.checkpointed:      # the views read whole-run arrays (docs/architecture.md, Long runs)
-            self.view, self.error = None, (
-                f"the gradient views need a run held in memory; this run is checkpointed "
-                f"({s.steps:,} steps): take its gradient with main.py grad or Session.grad, "
-                f"or open a shorter input")
-            self.changed.emit()
+            error = (f"the gradient views need a run held in memory; this run is checkpointed "
+                     f"({s.steps:,} steps): take its gradient with main.py grad or Session.grad, "
+                     f"or open a shorter input")
+            if (self.view, self.error) != (None, error):     # said once, not at every step
+                self.view, self.error = None, error
+                self.changed.emit()
             return
         try:
             text = self.target()

@@ -128,7 +128,11 @@ class InputPanel(QWidget):
             self.x_plot.enableAutoRange(axis="y")      # a new input: its own range, not the last one's
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
-                self._x_items.append(self.x_plot.plot(t, raw[:, d], pen=pen))
+                item = self.x_plot.plot(t, raw[:, d], pen=pen)
+                # a long run: draw what is in view, at most a few points per pixel (peaks kept)
+                item.setClipToView(True)
+                item.setDownsampling(auto=True, method="peak")
+                self._x_items.append(item)
         out = np.asarray(self.session_model.output())
         self._out_full = out
         if out.ndim == 3 and out.shape[1] == session.steps:
