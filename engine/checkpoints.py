@@ -31,8 +31,8 @@ OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
 CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
 OVERVIEW_BYTES = 64 * 2**20
 MAX_BUCKETS = 4096
-SUB_BYTES = 64 * 2**20            # the states kept inside chunks, for jumps
-MIN_SUB = 16                      # steps between those states at best
+SUB_BYTES = 128 * 2**20           # the states kept inside chunks, for jumps
+MIN_SUB = 8                       # steps between those states at best
 
 
 def bytes_per_step(batch: int, weights: CellWeights) -> int:

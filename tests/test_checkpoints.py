@@ -8,7 +8,7 @@ import pytest
 
 from engine import ScopeError, Session
 from engine.cell import CellWeights
-from engine.checkpoints import CheckpointedRun, Overview
+from engine.checkpoints import MIN_SUB, CheckpointedRun, Overview
 from engine.debugger import Debugger
 from engine.layers import LSTM, Masking
 from engine.model import Model
@@ -233,7 +233,7 @@ def test_a_jump_recomputes_from_the_nearest_kept_state_to_the_same_bits(backward
     full = DirectionRunner("l", w, x, backward=backward, mask=mask)
     full.run()
     run = CheckpointedRun("l", w, x, backward=backward, mask=mask, interval=2 * XW_BLOCK)
-    assert run.sub == 16 < run.interval
+    assert run.sub == MIN_SUB < run.interval
     assert run.first_pass()
     run._cache.clear()                              # nothing cached: only kept states
     for p in rng.integers(0, t_len - 3, 25).tolist() + [0, 16, t_len - 1]:
