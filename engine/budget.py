@@ -11,6 +11,7 @@ K/M/G suffix) changes it.
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from .errors import ScopeError
 
@@ -44,11 +45,23 @@ def format_bytes(n: float) -> str:
     return f"{n} B"
 
 
+@cache
+def _over_budget(error: type[ScopeError]) -> type[ScopeError]:
+    """``error`` that is also a BudgetError: a caller can tell "too big" from "malformed"
+    whatever class the reader reports its file's problems with."""
+    if issubclass(BudgetError, error):          # ScopeError itself: BudgetError says both
+        return BudgetError
+    if issubclass(error, BudgetError):
+        return error
+    return type(error.__name__, (BudgetError, error), {"__module__": error.__module__})
+
+
 def check_bytes(need: int, what: str, *, hint: str = "", error: type[ScopeError] = BudgetError) -> None:
-    """Refuse ``need`` bytes above the budget, with a line saying what and what to do."""
+    """Refuse ``need`` bytes above the budget, with a line saying what and what to do (the
+    exception is an ``error`` and a ``BudgetError``)."""
     budget = memory_budget()
     if need > budget:
-        raise error(f"{what} needs {format_bytes(need)} of memory, more than LSTM Scope's budget "
+        raise _over_budget(error)(f"{what} needs {format_bytes(need)} of memory, more than LSTM Scope's budget "
                     f"of {format_bytes(budget)}" + (f"; {hint}" if hint else ""))
 
 

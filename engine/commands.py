@@ -78,7 +78,11 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     model = load_model(model_spec, **(options or {}))
     print_warnings(model.warnings, err)
     seen = len(model.warnings)
-    x = resolve_input(model, input_path, key)
+    try:
+        x = resolve_input(model, input_path, key)
+    except BudgetError as exc:       # the input itself is too big: only segments would work
+        raise BudgetError(f"{exc}; cut the input into segments and carry the state with "
+                          f"--state-out / --initial-state") from None
     index = model.layer_index(layer) if layer is not None or layer_input else model.default_layer(x)
     states = None
     if initial_state is not None:

@@ -381,12 +381,30 @@ def test_csv_first_line_with_an_open_quote_is_an_error(tmp_path, capsys):
             needles=("line 1", "quote"))
 
 
-def test_long_input_is_refused_with_a_command_that_fits(tmp_path, capsys, monkeypatch):
+def test_a_trace_over_the_memory_budget_is_streamed_not_refused(tmp_path, capsys, monkeypatch):
+    """Its arrays go to the file block by block from a checkpointed run, equal to the same
+    trace made in memory under the default budget."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).normal(size=(1, 20_000, 3)).astype(np.float32))
+    code, err = run(capsys, "trace", H5, "--input", x, "--allow-length", "--out", tmp_path / "m.npz")
+    assert code == 0, err
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    code, err = run(capsys, "trace", H5, "--input", x, "--allow-length", "--out", tmp_path / "s.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "m.npz") as mem, np.load(tmp_path / "s.npz") as streamed:
+        assert mem["h"].shape[1] == 20_000
+        for name in ("h", "c", "i", "f", "g", "o"):
+            np.testing.assert_array_equal(streamed[name], mem[name], err_msg=name)
+
+
+def test_an_input_over_the_memory_budget_is_refused_with_a_command_that_fits(tmp_path, capsys,
+                                                                           monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     x = tmp_path / "x.npy"
-    np.save(x, np.zeros((1, 20_000, 3), np.float32))
+    np.save(x, np.zeros((1, 200_000, 3), np.float32))
     refused(capsys, "trace", H5, "--input", x, "--allow-length", "--out", tmp_path / "t.npz",
-            needles=("memory", "at most about", "--initial-state"))
+            needles=("memory", "segments", "--initial-state"))
+    assert not (tmp_path / "t.npz").exists()
 
 
 # --- session files -----------------------------------------------------------------------------
