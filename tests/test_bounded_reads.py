@@ -24,7 +24,7 @@ H5 = FIXTURES / "keras2" / "lstm_plain.h5"
 @pytest.fixture
 def forked(monkeypatch):
     """The reader forks this test process, so a patched walker is what the child runs."""
-    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("fork"))
 
 
 def stuck(*args, **kwargs):
@@ -74,7 +74,7 @@ def test_the_worker_reads_the_same_model_as_before():
 
 def test_the_window_reads_through_a_forkserver(monkeypatch):
     """With threads or Qt running the reader is started by a forkserver, never forked."""
-    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("forkserver"))
+    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("forkserver"))
     model = load_model(H5)
     assert model.traced_layers[0].units == 4
 
@@ -89,10 +89,10 @@ def test_a_process_with_native_threads_is_never_forked(module, monkeypatch):
     for name in h5read.THREADED_MODULES:
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert h5read._context().get_start_method() == "fork"
+    assert h5read.process_context().get_start_method() == "fork"
     monkeypatch.setitem(sys.modules, module, object())
-    assert h5read._context().get_start_method() == "forkserver"
-    assert keras_worker._context().get_start_method() == "forkserver"
+    assert h5read.process_context().get_start_method() == "forkserver"
+    assert keras_worker.process_context().get_start_method() == "forkserver"
 
 
 def test_dataset_declaring_more_than_the_budget_is_refused_unread(tmp_path, monkeypatch):

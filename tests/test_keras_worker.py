@@ -57,7 +57,7 @@ def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
 @pytest.fixture
 def forked(monkeypatch):
     """The worker forks this test process, so a patched loader is what the child runs."""
-    monkeypatch.setattr(keras_worker, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(keras_worker, "process_context", lambda: multiprocessing.get_context("fork"))
 
 
 def _spin(*args, **kwargs):

@@ -64,10 +64,10 @@ def _run_limit(inputs: dict[str, np.ndarray]) -> float:
     return capture_timeout() * max(1.0, values / RUN_VALUES)
 
 
-def _context() -> Any:
+def process_context() -> Any:
     """As the HDF5 reader's: fork from a process that holds no framework and no other thread
     (the CLI: fast), otherwise forkserver."""
-    return h5read._context()
+    return h5read.process_context()
 
 
 def _rss_bytes(pid: int) -> int | None:
@@ -148,7 +148,7 @@ class KerasWorker:
             self._start()
 
     def _start(self) -> None:
-        ctx = _context()
+        ctx = process_context()
         parent, child = ctx.Pipe(duplex=True)
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         env["LSTM_SCOPE_MEMORY_BUDGET"] = str(memory_budget())
@@ -197,15 +197,13 @@ class KerasWorker:
         proc, conn = self._proc, self._conn
         limit = capture_timeout() if limit is None else limit
         budget = memory_budget()
-        dog = h5read._Watchdog(proc.pid, limit)
+        dog = h5read.Watchdog(proc.pid, limit)
         if first:
             dog.wall += IMPORT_GRACE
         else:
             dog.reset()
         base = None if first else _rss_bytes(proc.pid)   # memory counts from Keras imported
-        with h5read._LOCK:
-            h5read._ACTIVE.add(proc)
-        try:
+        with h5read.tracked(proc):
             while True:
                 if dog.expired():
                     raise ModelFileError(
@@ -216,18 +214,12 @@ class KerasWorker:
                     raise BudgetError(
                         f"{self.source}: Keras needed more than {format_bytes(budget)} of memory "
                         f"{doing}, LSTM Scope's budget (LSTM_SCOPE_MEMORY_BUDGET); abandoned")
-                try:
-                    ready = conn.poll(0.1)
-                except (OSError, EOFError):
-                    ready = False
-                if not ready:
-                    if not proc.is_alive() and not conn.poll(0):
-                        break
+                message = h5read.receive(proc, conn, 0.1)
+                if message is h5read.WAITING:
                     continue
-                try:
-                    kind, *payload = conn.recv()
-                except (EOFError, OSError):
+                if message is None:
                     break
+                kind, *payload = message
                 if kind == "ready":                  # Keras imported: the clock starts now
                     dog.reset()
                     base = _rss_bytes(proc.pid)
@@ -237,9 +229,6 @@ class KerasWorker:
                 cls = _ERRORS.get(payload[0], ScopeError)
                 raise cls(payload[1] if payload[1].startswith(self.source)
                           else f"{self.source}: {payload[1]}")
-        finally:
-            with h5read._LOCK:
-                h5read._ACTIVE.discard(proc)
         proc.join(timeout=1)
         if proc.exitcode == -signal.SIGKILL:
             raise h5read.ReadCancelled(f"{self.source}: the capture was cancelled")

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,7 @@ def _first_line(exc: BaseException) -> str:
 THREADED_MODULES = ("PySide6.QtCore", "jax", "tensorflow", "torch", "keras")
 
 
-def _context() -> Any:
+def process_context() -> Any:
     """fork when nothing else runs in this process (the CLI: no re-import, ~ms); forkserver when
     threads run, Qt (the window) or a framework with native threads is loaded, where forking a
     threaded process is unsafe."""
@@ -225,20 +226,17 @@ def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
     (the bundled demos) are read in this process: opening the app stays fast."""
     if trusted:
         return _walk(source if isinstance(source, bytes) else str(source), skip)
-    ctx = _context()
+    ctx = process_context()
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, daemon=True,
                        args=(child, source if isinstance(source, bytes) else str(source), skip,
                              memory_budget()))
-    with _LOCK:
-        _ACTIVE.add(proc)
     try:
-        proc.start()
-        child.close()
-        return _wait(proc, parent, where)
+        with tracked(proc):
+            proc.start()
+            child.close()
+            return _wait(proc, parent, where)
     finally:
-        with _LOCK:
-            _ACTIVE.discard(proc)
         if proc.is_alive():
             proc.kill()
         proc.join(timeout=5)
@@ -255,7 +253,38 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-class _Watchdog:
+@contextmanager
+def tracked(proc: Any) -> Iterator[None]:
+    """While inside, ``cancel_reads`` (the window's Cancel) kills ``proc``: every bounded child
+    (HDF5 reader, Keras capture worker) is registered here."""
+    with _LOCK:
+        _ACTIVE.add(proc)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ACTIVE.discard(proc)
+
+
+WAITING = object()      # receive(): nothing yet, the child is still working
+
+
+def receive(proc: Any, conn: Any, timeout: float) -> Any:
+    """The child's next message; ``WAITING`` when none came within ``timeout`` seconds; None
+    when the child ended (or its pipe broke) without one."""
+    try:
+        ready = conn.poll(timeout)
+    except (OSError, EOFError):
+        ready = False
+    if not ready:
+        return None if not proc.is_alive() and not conn.poll(0) else WAITING
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
+
+
+class Watchdog:
     """Has the reader gone ``limit`` seconds without progress? Counted in the reader's own CPU
     time where the system reports it (a corrupt heap makes HDF5 spin at 100% CPU, while a
     reader merely starved by a busy machine uses none), with wall time ``WALL_FACTOR`` times
@@ -283,24 +312,18 @@ class _Watchdog:
 
 def _wait(proc: Any, conn: Any, where: str) -> H5Group:
     limit = read_timeout()
-    dog = _Watchdog(proc.pid, limit)    # before "ready" (importing h5py) it waits 60 s more
+    dog = Watchdog(proc.pid, limit)    # before "ready" (importing h5py) it waits 60 s more
     while True:
         if dog.expired():
             raise ModelFileError(
                 f"{where}: reading the file's HDF5 structure made no progress for {limit:g} s "
                 f"(a corrupt file can make the HDF5 library loop forever); abandoned")
-        try:
-            ready = conn.poll(0.25)
-        except (OSError, EOFError):
-            ready = False
-        if not ready:
-            if not proc.is_alive() and not conn.poll(0):
-                break
+        message = receive(proc, conn, 0.25)
+        if message is WAITING:
             continue
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
+        if message is None:
             break
+        kind, payload = message
         if kind in ("ready", "progress"):
             dog.reset()
             continue
@@ -325,4 +348,5 @@ def cancel_reads() -> None:
             proc.kill()
 
 
-__all__ = ["H5Group", "ReadCancelled", "cancel_reads", "memory_budget", "read_h5", "read_timeout"]
+__all__ = ["WAITING", "H5Group", "ReadCancelled", "Watchdog", "cancel_reads", "memory_budget", "read_h5",
+           "read_timeout", "receive", "tracked"]

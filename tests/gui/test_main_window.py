@@ -186,7 +186,7 @@ def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_wi
 
     from engine.loaders import h5read
     from tests.helpers import FIXTURES
-    monkeypatch.setattr(h5read, "_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("fork"))
     monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "60")
     window = make_window()
     window.load("demo:sine", wait=True)      # a bundled demo is read in-process: before the patch
