@@ -55,9 +55,17 @@ class Palette:
     antialias: bool = False       # off on screen: 1 px aliased pens stroke ~3x faster
     font_pt: float = 0.0          # axis text size; 0 keeps Qt's default
     printing: bool = False        # an export figure: axis labels for readers new to the tool
+    window: str = "#efefef"       # the Qt window colour that widgets (check boxes, labels) sit on
+    error: str = "#b00020"        # text of an inline error
 
     def signal(self, name: str) -> str:
         return self.h_colour if name == "h" else OKABE_ITO[name]
+
+    def signal_text(self, name: str) -> str:
+        """The signal's colour for *text* (a check box, a legend word): its hue, moved toward
+        the foreground until it reads at WCAG AA (4.5:1) on both the plot background and the
+        window colour. Lines keep ``signal``; only text that would fade is adjusted."""
+        return readable(self.signal(name), self.foreground, (self.background, self.window))
 
     def scaled(self, factor: float) -> Palette:
         """The same palette for a picture drawn ``factor`` times larger than on screen.
@@ -71,7 +79,52 @@ class Palette:
 LIGHT = Palette("light", "#ffffff", "#1a1a1a", "#d0d0d0", "#f2f4f7", "#d62728", "#ffd54f",
                 "#1a1a1a")
 DARK = Palette("dark", "#16181d", "#e6e6e6", "#3a3f4b", "#1d2027", "#ff6b6b", "#8a6d00",
-               "#f0f0f0")
+               "#f0f0f0", window="#20232a", error="#ff8a80")
+AA_TEXT = 4.5                 # WCAG 2 level AA contrast for normal-size text
+
+# The dark window theme's Qt palette: every text role on its background meets AA (a test
+# computes each ratio). Disabled text is exempt from WCAG but is kept readable too.
+DARK_QT_ROLES = {
+    "Window": "#20232a", "WindowText": DARK.foreground, "Base": "#16181d",
+    "AlternateBase": "#20232a", "Text": DARK.foreground, "Button": "#2a2e37",
+    "ButtonText": DARK.foreground, "ToolTipBase": "#2a2e37", "ToolTipText": DARK.foreground,
+    "Highlight": "#3d6fb6", "HighlightedText": "#ffffff", "PlaceholderText": "#9aa1ad",
+    "Link": "#8ab4f8", "BrightText": "#ffffff",
+}
+DARK_QT_DISABLED = {"WindowText": "#8a909b", "Text": "#8a909b", "ButtonText": "#8a909b"}
+TEXT_ON = {   # text role -> the role it is drawn on
+    "WindowText": "Window", "Text": "Base", "ButtonText": "Button", "ToolTipText": "ToolTipBase",
+    "HighlightedText": "Highlight", "PlaceholderText": "Base", "Link": "Base",
+}
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    c = QColor(colour)
+
+    def lin(v: int) -> float:
+        x = v / 255.0
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+    return 0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 to 21."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable(colour: str, toward: str, backgrounds: tuple[str, ...], ratio: float = AA_TEXT) -> str:
+    """``colour`` mixed toward ``toward`` in small steps until it reaches ``ratio`` against
+    every background (``toward`` itself must; it is the theme's foreground)."""
+    c, t = QColor(colour), QColor(toward)
+    for k in range(21):
+        w = k / 20
+        mixed = QColor(round(c.red() * (1 - w) + t.red() * w), round(c.green() * (1 - w) + t.green() * w),
+                       round(c.blue() * (1 - w) + t.blue() * w)).name()
+        if all(contrast(mixed, bg) >= ratio for bg in backgrounds):
+            return mixed
+    return toward
 PALETTES = {"light": LIGHT, "dark": DARK}
 
 # Print themes for exported figures: larger text, smoothed and slightly heavier lines, the same
@@ -92,18 +145,25 @@ def print_palette(name: str) -> Palette:
     return PRINT_DARK if name == "dark" else PRINT_LIGHT
 
 
+_current = "light"
+
+
+def current_palette() -> Palette:
+    """The window theme's palette (for widgets that colour their own text, e.g. errors)."""
+    return palette(_current)
+
+
 def apply_theme(name: str) -> None:
     """Set the application's Qt palette for the light or dark window theme."""
+    global _current
+    _current = "dark" if name == "dark" else "light"
     app = QApplication.instance()
-    pal = palette(name)
     qp = QPalette()
     if name == "dark":
-        for role, colour in ((QPalette.Window, "#20232a"), (QPalette.WindowText, pal.foreground),
-                             (QPalette.Base, "#16181d"), (QPalette.AlternateBase, "#20232a"),
-                             (QPalette.Text, pal.foreground), (QPalette.Button, "#2a2e37"),
-                             (QPalette.ButtonText, pal.foreground), (QPalette.ToolTipBase, "#2a2e37"),
-                             (QPalette.ToolTipText, pal.foreground), (QPalette.Highlight, "#3d6fb6")):
-            qp.setColor(role, QColor(colour))
+        for role, colour in DARK_QT_ROLES.items():
+            qp.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+        for role, colour in DARK_QT_DISABLED.items():
+            qp.setColor(QPalette.Disabled, getattr(QPalette.ColorRole, role), QColor(colour))
         app.setPalette(qp)
     else:
         app.setPalette(app.style().standardPalette())

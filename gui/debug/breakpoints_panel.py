@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from engine.debugger import Breakpoint
 from engine.expr import ExprError
 from gui.debug.debugger_model import DebuggerModel, describe_result
-from gui.theme import Palette
+from gui.theme import Palette, current_palette
 
 
 def caret_text(text: str, column: int, message: str) -> str:
@@ -35,7 +35,7 @@ def caret_text(text: str, column: int, message: str) -> str:
     head, mid, tail = text[:col], text[col:col + 1] or " ", text[col + 1:]
     return (f"<span style='font-family:monospace'>{html.escape(head)}"
             f"<span style='background:#f3b0b0;text-decoration:underline'>{html.escape(mid)}</span>"
-            f"{html.escape(tail)}</span><br><span style='color:#b00020'>{html.escape(message)}"
+            f"{html.escape(tail)}</span><br><span style='color:{current_palette().error}'>{html.escape(message)}"
             f" (column {col})</span>")
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
-from gui.theme import Palette
+from gui.theme import Palette, current_palette
 
 ORIGINAL = "(original run)"
 
@@ -84,7 +84,7 @@ class EditStateDialog(QDialog):
         self.name.setPlaceholderText("automatic")
         form.addRow("name", self.name)
         self.error = QLabel()
-        self.error.setStyleSheet("color:#b00020")
+        self.error.setStyleSheet(f"color:{current_palette().error}")
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self._ok)

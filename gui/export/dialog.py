@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QProgressDialog,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -77,6 +79,7 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.setSizeConstraint(QLayout.SetMinimumSize)     # never smaller than its fields
         layout.addLayout(form)
         layout.addWidget(self.note)
         layout.addWidget(buttons)
@@ -153,6 +156,10 @@ class ExportDialog(QDialog):
         self.fps_spin.setValue(float(self.settings.value("export/fps", 8.0)))
         self.fps_spin.setSuffix(" frames/s")
         anim = QHBoxLayout()
+        anim.setContentsMargins(0, 0, 0, 0)                 # in line with the row's label
+        for spin in (self.first_spin, self.last_spin, self.fps_spin):
+            spin.setMinimumWidth(spin.minimumSizeHint().width() + 12)   # digits never cut
+            spin.setSizePolicy(QSizePolicy.MinimumExpanding, QSizePolicy.Fixed)
         for widget in (QLabel("steps"), self.first_spin, QLabel("to"), self.last_spin, self.fps_spin):
             anim.addWidget(widget)
         self.anim_row = QWidget()

@@ -11,7 +11,6 @@ The numbers behind a view (CSV, NPZ) come from ``engine.export``; this module on
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -32,6 +31,7 @@ from engine import __version__
 from engine.errors import ScopeError
 from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
+from gui.export import gif
 from gui.panels.badges import badge_texts
 from gui.teaching.docks import teaching_widget
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_LABELS, Palette, apply_theme, print_palette
@@ -233,10 +233,13 @@ class FigureText(QWidget):
         self.box.setContentsMargins(0, 0, 0, 0)
         self.box.setSpacing(6)
         self.parts: list[str] = []            # plain text of every item (for tests, SVG desc)
+        self.summary: QLabel | None = None    # the line that names the step (frames update it)
 
-    def add_text(self, text: str, size: float, **style) -> None:
-        self.box.addWidget(_label(text, self.palette_, size, **style))
+    def add_text(self, text: str, size: float, **style) -> QLabel:
+        label = _label(text, self.palette_, size, **style)
+        self.box.addWidget(label)
         self.parts.append(re.sub(r"<[^>]+>", "", text))
+        return label
 
     def add_row(self, items: list[tuple[str, str]], boxed: bool) -> None:
         """Short items side by side ((html, plain) pairs), boxed like the window's badges or
@@ -283,9 +286,9 @@ def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOpt
     if options.title:
         header.add_text(escape(options.title), 20, bold=True)
     if view != "window":
-        header.add_text(escape(ctx.summary()), 11.5, muted=True)
+        header.summary = header.add_text(escape(ctx.summary()), 11.5, muted=True)
     if options.legend and view != "window":
-        items = [(f"<span style='color:{palette.signal(s)}; font-weight:bold'>━━ "
+        items = [(f"<span style='color:{palette.signal_text(s)}; font-weight:bold'>━━ "
                   f"{escape(SIGNAL_LABELS[s].split()[0])}</span> {escape(' '.join(SIGNAL_LABELS[s].split()[1:]))}",
                   SIGNAL_LABELS[s]) for s in legend_signals(host, view)]
         if items:
@@ -327,6 +330,7 @@ class Figure:
         self._app_theme: str | None = None
         self._revealed: tuple | None = None     # a dock brought to the front, to put back
         self._hidden: list = []                  # screen-only marks hidden for the picture
+        self._hovers: list = []                  # (canvas, what the mouse was over) to put back
 
     # styling
     def __enter__(self) -> Figure:
@@ -360,6 +364,10 @@ class Figure:
             for item in self._hidden:
                 item.show()
             self._hidden = []
+            for widget, hover in getattr(self, "_hovers", []):
+                if shiboken6.isValid(widget) and widget.hover is None:
+                    widget.hover = hover
+            self._hovers = []
             if getattr(self, "_follow", None) is not None:
                 self.host.units_panel.follow_cursor = self._follow
                 self._follow = None
@@ -377,6 +385,11 @@ class Figure:
         self._hidden = [m for m in marks if m is not None and m.isVisible()]
         for item in self._hidden:
             item.hide()
+        # a canvas that draws what the mouse is over (the unrolled view's links) forgets it
+        self._hovers = [(w, w.hover) for w in view_widgets(self.host, self.view)
+                        if getattr(w, "hover", None) is not None]
+        for widget, _ in self._hovers:
+            widget.hover = None
 
     def _reveal(self) -> None:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
@@ -497,26 +510,33 @@ class Figure:
         return size
 
     # output
-    def image(self, width: int | None = None) -> QImage:
-        """The figure as an image ``width`` pixels wide (default: twice its on-screen width)."""
-        logical = self.size()
-        width = int(width or 2 * logical.width())
-        scale = self._check_width(width, logical)
+    def image(self, width: int | None = None, *, scale: float | None = None,
+              parts=None) -> QImage:
+        """The figure as an image ``width`` pixels wide (default: twice its on-screen width).
+        An animation passes its ``scale`` and its laid-out header and footer (``parts``, the
+        step's line updated) so that each frame only paints."""
+        if scale is None:
+            logical = self.size()
+            width = int(width or 2 * logical.width())
+            scale = self._check_width(width, logical)
+        width = int(width)
         self.set_scale(scale)
         self.sync()
-        with self._laid_out() as parts:
-            logical = parts[3]
-            height = max(1, round(logical.height() * scale))
-            image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
-            image.setDevicePixelRatio(scale)
-            image.fill(QColor(self.palette.background))
-            painter = QPainter(image)
-            try:
-                painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
-                painter.setRenderHint(QPainter.TextAntialiasing, True)
-                self.paint(painter, parts)
-            finally:
-                painter.end()
+        if parts is None:
+            with self._laid_out() as laid:
+                return self.image(width, scale=scale, parts=laid)
+        logical = parts[3]
+        height = max(1, round(logical.height() * scale))
+        image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(scale)
+        image.fill(QColor(self.palette.background))
+        painter = QPainter(image)
+        try:
+            painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
+            painter.setRenderHint(QPainter.TextAntialiasing, True)
+            self.paint(painter, parts)
+        finally:
+            painter.end()
         dots = round(96 * scale / 0.0254)
         image.setDotsPerMeterX(dots)   # slide software then places it at its on-screen size
         image.setDotsPerMeterY(dots)
@@ -596,11 +616,19 @@ class Figure:
         """One image per input position: the cursor set so that position has just been read."""
         session = self.host.session_model.session
         order = reversed(positions) if session.backward else positions   # the way it reads
-        for done, position in enumerate(order):
-            if progress is not None and not progress(done, len(positions)):
-                return
-            self.host.session_model.seek(session.position_to_t(position))
-            yield self.image(width)
+        logical = self.size()
+        width = int(width or 2 * logical.width())
+        scale = self._check_width(width, logical)       # every frame: the same width and pens
+        self.set_scale(scale)
+        with self._laid_out() as parts:                 # header and footer: laid out once
+            header = parts[0]
+            for done, position in enumerate(order):
+                if progress is not None and not progress(done, len(positions)):
+                    return
+                self.host.session_model.seek(session.position_to_t(position))
+                if header.summary is not None:
+                    header.summary.setText(escape(self.context().summary()))
+                yield self.image(width, scale=scale, parts=parts)
 
     def save_gif(self, path: str | Path, positions: range, width: int | None = None,
                  progress: Progress | None = None) -> int:
@@ -608,7 +636,6 @@ class Figure:
 
         The session's cursor is put back where it was afterwards.
         """
-        from PIL import Image
         check_positions(positions, self.host.session_model.steps)
         fps = self.options.fps
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0.1 <= fps <= 100):
@@ -623,11 +650,15 @@ class Figure:
         logical = self.size()
         width = width or logical.width()          # an animation: on-screen size by default
         self._check_width(width, logical, len(positions))
-        frames: list[Image.Image] = []
+        frames: list[np.ndarray] = []
         try:
+            # the first and the last frame hold every colour of the animation: one palette
+            samples = [gif.rgb_array(image) for p in {positions[0], positions[-1]}
+                       for image in self.frames(range(p, p + 1), width)]
+            palette = gif.shared_palette(samples)
+            table = gif.colour_table(palette)
             for image in self.frames(positions, width, progress):
-                frames.append(qimage_to_pil(image).convert("P", palette=Image.Palette.ADAPTIVE,
-                                                           colors=255))
+                frames.append(gif.index_frame(gif.rgb_array(image), table))
         finally:
             self.host.session_model.seek(start_t)
             if pinned is not None:                # stepping unpinned the inspector's step
@@ -636,10 +667,7 @@ class Figure:
         if len(frames) < len(positions):
             raise ExportCancelled(f"{path}: export cancelled after {len(frames)} frames")
         duration = max(20, round(1000 / fps))
-        buffer = io.BytesIO()
-        frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=duration, loop=0, comment=json.dumps(meta).encode())
-        _write_bytes(path, buffer.getvalue())
+        _write_bytes(path, gif.encode(frames, palette, duration, json.dumps(meta).encode()))
         if progress is not None:
             progress(len(positions), len(positions))
         return len(frames)
@@ -670,15 +698,6 @@ def check_positions(positions: range, steps: int) -> None:
     if len(positions) > MAX_GIF_FRAMES:
         raise ScopeError(f"{len(positions)} frames is too long an animation (at most "
                          f"{MAX_GIF_FRAMES}); choose fewer steps")
-
-
-def qimage_to_pil(image: QImage):
-    """A QImage as an RGB Pillow image (copying its pixels once)."""
-    from PIL import Image
-    rgb = image.convertToFormat(QImage.Format_RGB888)
-    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
-    data = np.frombuffer(rgb.constBits(), np.uint8, count=stride * height).reshape(height, stride)
-    return Image.fromarray(np.ascontiguousarray(data[:, :width * 3]).reshape(height, width, 3), "RGB")
 
 
 def _add_svg_metadata(svg: str, meta: dict[str, Any]) -> str:
@@ -742,4 +761,4 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
 
 
 __all__ = ["FigureOptions", "Figure", "ExportCancelled", "IMAGE_SUFFIXES", "THEMES", "VIEWS",
-           "VIEW_TITLES", "default_width", "export_view", "qimage_to_pil"]
+           "VIEW_TITLES", "default_width", "export_view"]

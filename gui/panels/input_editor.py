@@ -40,6 +40,7 @@ from engine.presets import (
     parse_token_ids,
 )
 from gui.session_model import SessionModel
+from gui.theme import current_palette
 
 MAX_TABLE_STEPS = 200
 
@@ -294,7 +295,7 @@ class InputEditor(QWidget):
         tokens = encode_text(text, vocab)
         if tokens.unknown:
             listed = ", ".join(f"'{ch}' at {pos}" for pos, ch in tokens.unknown[:8])
-            self.unknown_label.setText(f"<span style='color:#d62728'>not in the vocabulary "
+            self.unknown_label.setText(f"<span style='color:{current_palette().error}'>not in the vocabulary "
                                        f"(shown as '{vocab[tokens.ids[tokens.unknown[0][0]]]}'): "
                                        f"{listed}</span>")
         else:

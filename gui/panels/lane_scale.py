@@ -89,11 +89,11 @@ class LaneScaleAxis(pg.AxisItem):
 class LaneScale:
     """Owns the right axis and the guide lines of one lane plot; off until ``set_on(True)``."""
 
-    def __init__(self, plot: pg.PlotItem, palette: Palette) -> None:
+    def __init__(self, plot: pg.PlotItem, axis: LaneScaleAxis, palette: Palette) -> None:
+        """``axis`` is the plot's right axis, given to it when it was made (``addPlot``)."""
         self.plot = plot
         self.on = False
-        self.axis = LaneScaleAxis()
-        plot.setAxisItems({"right": self.axis})
+        self.axis = axis
         plot.hideAxis("right")
         self.guides = pg.PlotCurveItem(connect="finite")
         self.zero = pg.PlotCurveItem(connect="finite")

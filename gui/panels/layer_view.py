@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 from engine.analysis import input_blocks, recurrent_blocks, unit_stats
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
-from gui.panels.lanes import per_unit
+from gui.panels.input_strip import InputStrip
+from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
 from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
@@ -46,6 +47,7 @@ TILE = 256
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
 COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
+LEFT_AXIS_PX = 58          # px for a map's unit numbers and title, and the strip's "reads"
 TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
 HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g", "dC")
 DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
@@ -116,6 +118,30 @@ class NumberItem(QTableWidgetItem):
         if np.isnan(a) or np.isnan(b):        # NaN ("—") sorts last
             return not np.isnan(a) and np.isnan(b)
         return a < b
+
+
+class UnitTicks(pg.AxisItem):
+    """Left axis of a map: unit numbers at row centres (row r holds unit order[r]), thinned so
+    that labels never overlap, and none on the edges a neighbouring map's labels meet."""
+
+    def __init__(self, order: np.ndarray) -> None:
+        super().__init__("left")
+        self.order = order
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        n = len(self.order)
+        lo, hi = sorted((minVal, maxVal))
+        if n == 0 or size <= 0:
+            return []
+        step = label_step(size / max(hi - lo, 1e-9), 16.0)
+        first = max(0, int(np.ceil(lo - 0.5)))
+        first += (-first) % step
+        rows = [r + 0.5 for r in range(first, min(n - 1, int(np.floor(hi - 0.5))) + 1, step)]
+        return [(step, rows)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        return [str(int(self.order[int(v)])) if 0 <= int(v) < len(self.order) else ""
+                for v in values]
 
 
 class HeatPlot:
@@ -192,7 +218,7 @@ class HeatPage(QWidget):
             box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT.get(name, "∂/∂C"))
             box.setChecked(name in visible)
             if name in SIGNAL_SHORT:
-                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
+                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
             box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
             self.signal_boxes[name] = box
             bar.addWidget(box)
@@ -313,6 +339,7 @@ class LayerView(QWidget):
         self.stats = None
         self.grads = None              # gui.grad_model.GradModel, when the window has one
         self._stale = False            # a rebuild waits until the view is shown
+        self.strip: InputStrip | None = None   # what each step reads, under the maps
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
@@ -368,6 +395,7 @@ class LayerView(QWidget):
         self._stale = False
         self.glw.clear()
         self.heat.clear()
+        self.strip = None
         self.colour_bars: dict[str, pg.ColorBarItem] = {}
         self._drawn_t = None
         if not self.session_model.ready:
@@ -395,16 +423,18 @@ class LayerView(QWidget):
     def _add_heat_plot(self, name: str, full, link_to: pg.PlotItem | None) -> HeatPlot:
         """One signal's map (units down, time across) in the next row, with its colour bar;
         every map shares the first one's axes."""
-        plot = self.glw.addPlot(row=len(self.heat), col=0)
+        plot = self.glw.addPlot(row=len(self.heat), col=0, axisItems={"left": UnitTicks(self.order)})
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.getViewBox().invertY(True)
         plot.getViewBox().setDefaultPadding(0.0)
         style_axes(plot, self.palette)
         label = f"{signal_label(name)} · unit" if self.palette.printing else signal_label(name)
+        if name == "dC":                      # the long name would run into its neighbours
+            label = "|∂/∂C|"
         set_axis_label(plot, "left", label, self.palette,
                        self.palette.signal(name) if name in SIGNAL_SHORT else None)
-        plot.getAxis("left").setWidth(48)
+        plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         if link_to is not None:
             plot.setXLink(link_to)
             plot.setYLink(link_to)
@@ -422,24 +452,28 @@ class LayerView(QWidget):
         return heat
 
     def _lay_out_maps(self) -> None:
-        """Equal map heights, the time axis under the last map only, and each colour bar
-        beside its own map (inset so its end labels stay level with that map)."""
+        """Equal map heights, under the maps what each step reads (holding the time axis), and
+        each colour bar beside its own map (inset so its end labels stay level with it)."""
         rows = len(self.heat)
-        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + TIME_AXIS_ROOM + 8 + 2 * (rows - 1))
         for heat in self.heat.values():
             heat.plot.getAxis("bottom").setStyle(showValues=False)
             heat.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
             heat.plot.setPreferredHeight(PLOT_MIN_HEIGHT)
-        last = self.heat[self.visible[-1]].plot
-        # the last plot also holds the time axis: give it that room, so every map is as tall
-        last.setMinimumHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
-        last.setPreferredHeight(PLOT_MIN_HEIGHT + TIME_AXIS_ROOM)
-        last.getAxis("bottom").setStyle(showValues=True)
-        set_axis_label(last, "bottom", "time step t" if self.palette.printing
+        strip_plot = self.glw.addPlot(row=rows, col=0)
+        strip_plot.setXLink(self.heat[self.visible[0]].plot)
+        style_axes(strip_plot, self.palette)
+        strip_plot.getAxis("left").setWidth(LEFT_AXIS_PX)
+        set_axis_label(strip_plot, "bottom", "time step t" if self.palette.printing
                        else "time step t (input position)", self.palette)
-        for row, (name, bar) in enumerate(self.colour_bars.items()):
-            # the last map's bar stops where the time axis starts
-            below = last.getAxis("bottom").height() if name == self.visible[-1] else 0.0
+        self.strip = InputStrip(strip_plot, self.session_model, self.palette)
+        self.strip.rebuild()
+        # the strip sized itself for an axis not laid out yet: give the time axis its room
+        laid = int(strip_plot.getAxis("bottom").height())
+        strip_px = int(strip_plot.minimumHeight()) - laid + TIME_AXIS_ROOM
+        strip_plot.setFixedHeight(strip_px)
+        self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + strip_px + 8 + 2 * rows)
+        for row, bar in enumerate(self.colour_bars.values()):
+            below = 0.0
             holder = pg.GraphicsLayout()
             holder.setContentsMargins(0, 0, 0, 0)
             holder.setSpacing(0)
@@ -474,7 +508,7 @@ class LayerView(QWidget):
             glw.setBackground(palette.background)
         for name, box in self.signal_boxes.items():
             if name in SIGNAL_SHORT:
-                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(name)}; font-weight: bold; }}")
+                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
         self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         first = next(iter(self.heat.values()), None)
         view_range = first.plot.getViewBox().viewRange() if first is not None else None
@@ -536,6 +570,8 @@ class LayerView(QWidget):
         x = cursor if cursor is not None else (-0.5 if not session.backward else session.steps - 0.5)
         for heat in self.heat.values():
             heat.cursor.setPos(x)
+        if self.strip is not None:
+            self.strip.set_cursor(x)
         self.diff_cursor.setPos(x)
         if cursor is not None:
             self.perturb_step.setValue(cursor)

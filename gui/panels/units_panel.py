@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips, OverviewStrips
 from gui.panels.input_strip import InputStrip
-from gui.panels.lane_scale import LaneScale
+from gui.panels.lane_scale import LaneScale, LaneScaleAxis
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
 from gui.session_model import SessionModel, span_indices
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
@@ -157,7 +157,7 @@ class UnitsPanel(QWidget):
             box = QCheckBox(SIGNAL_SHORT[name])
             box.setChecked(name in self.visible_signals)
             box.setToolTip(SIGNAL_TIPS[name])
-            box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal(name)}; font-weight: bold; }}")
+            box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal_text(name)}; font-weight: bold; }}")
             box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
             self.signal_boxes[name] = box
             boxes.append(box)
@@ -214,7 +214,8 @@ class UnitsPanel(QWidget):
         self.axis = LaneAxis()
         self.vb = LaneViewBox()
         self.vb.on_reset = self.reset_view
-        self.plot = self.glw.addPlot(axisItems={"left": self.axis}, viewBox=self.vb)
+        scale_axis = LaneScaleAxis()
+        self.plot = self.glw.addPlot(axisItems={"left": self.axis, "right": scale_axis}, viewBox=self.vb)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.vb = self.plot.getViewBox()
@@ -236,7 +237,7 @@ class UnitsPanel(QWidget):
         self.sel_step.hide()
         self.plot.addItem(self.sel_step)
         self.heat = HeatStrips(self.plot)
-        self.lane_scale = LaneScale(self.plot, self.palette)
+        self.lane_scale = LaneScale(self.plot, scale_axis, self.palette)
         self.glw.nextRow()
         self.input_plot = self.glw.addPlot()
         self.input_plot.setXLink(self.plot)
@@ -258,13 +259,15 @@ class UnitsPanel(QWidget):
         style_axes(self.plot, palette)
         style_axes(self.input_plot, palette)
         self.lane_scale.set_palette(palette)
-        if palette.printing:      # a figure read on its own: plain axis titles
+        for name, box in getattr(self, "signal_boxes", {}).items():   # text at AA on the window
+            box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
+        # the lanes' ticks already read "unit k": a left title would only collide with them
+        self.plot.setLabel("left", None)
+        self.plot.showLabel("left", False)
+        if palette.printing:      # a figure read on its own: a plain axis title
             set_axis_label(self.input_plot, "bottom", "time step t", palette)
-            set_axis_label(self.plot, "left", "unit", palette)
         else:
             set_axis_label(self.input_plot, "bottom", "time step t (input position)", palette)
-            self.plot.setLabel("left", None)
-            self.plot.showLabel("left", False)
         marker = max(2.0, 1.4 * palette.line_width)
         self.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
         self.strip.palette = palette
@@ -341,7 +344,7 @@ class UnitsPanel(QWidget):
             if self.session_model.ready:
                 parse_filter(text, self.session_model.units)
         except ValueError as exc:
-            self.info.setText(f"<span style='color:#d62728'>{exc}</span>")
+            self.info.setText(f"<span style='color:{self.palette.error}'>{exc}</span>")
             return
         self.filter_text = text
         self.rebuild()

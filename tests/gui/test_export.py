@@ -12,6 +12,7 @@ from PIL import Image
 from PySide6.QtWidgets import QApplication
 
 from engine.errors import ScopeError
+from gui.export import gif as gif_module
 from gui.export.dialog import ExportDialog, ExportRequest
 from gui.export.figure import ExportCancelled, Figure, FigureOptions, default_width, export_view
 from gui.theme import DARK, OKABE_ITO
@@ -337,3 +338,47 @@ def test_file_export_menu_end_to_end(window, tmp_path, monkeypatch):
     assert gif.n_frames == 3 and gif.size[0] == 320
     assert "3 frames" in window.statusBar().currentMessage()
     assert window.settings.value("export/format") == ".gif"
+
+
+def test_gif_frames_share_one_palette_and_match_the_figure(window, tmp_path):
+    """Each decoded frame is the figure of its step (within the palette's rounding), and the
+    frames after the first cost little: they store only what changed."""
+    one = tmp_path / "one.gif"
+    many = tmp_path / "many.gif"
+    export_view(window, "units", one, positions=range(5, 6), width=400)
+    export_view(window, "units", many, positions=range(5, 17), width=400)
+    assert many.stat().st_size < 3 * one.stat().st_size      # 12 frames, not 12 x one
+    decoded = Image.open(many)
+    with Figure(window, "units") as fig:
+        expected = [gif_module.rgb_array(image) for image in fig.frames(range(5, 17), 400)]
+    for k, want in enumerate(expected):
+        decoded.seek(k)
+        got = np.asarray(decoded.convert("RGB"), np.int16)
+        assert got.shape == want.shape
+        err = np.abs(got - want.astype(np.int16)).max(axis=-1)
+        assert np.mean(err) < 2.0 and np.mean(err > 40) < 0.01, k   # antialiased edges
+
+
+def test_colour_table_maps_every_palette_colour_near_itself():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    frame[:10] = (255, 255, 255)
+    palette = gif_module.shared_palette([frame])
+    assert 1 < len(palette) <= 255
+    table = gif_module.colour_table(palette)
+    idx = gif_module.index_frame(palette[None].astype(np.uint8), table)[0]
+    assert np.abs(palette[idx].astype(int) - palette.astype(int)).max() <= 8
+    white = gif_module.index_frame(np.full((1, 1, 3), 255, np.uint8), table)[0, 0]
+    assert tuple(palette[white]) == (255, 255, 255)
+
+
+def test_export_dialog_fields_never_squash(window):
+    dialog = ExportDialog(window, "units", window.settings)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
+    dialog.show()
+    dialog.resize(120, 120)
+    QApplication.processEvents()
+    for spin in (dialog.first_spin, dialog.last_spin, dialog.fps_spin):
+        assert spin.width() >= spin.minimumSizeHint().width() + 12
+    assert dialog.width() >= dialog.minimumSizeHint().width()
+    dialog.close()

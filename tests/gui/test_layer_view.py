@@ -108,3 +108,18 @@ def test_perturb_difference_matches_numpy(make_window):
     assert np.count_nonzero(lv.diff_data[:, 9]) > 1        # every unit moves from t+1 on
     lv.diff_combo.setCurrentText("c")
     np.testing.assert_array_equal(lv.diff_data, fork.diff("c")[0][:, lv.order].T)
+
+
+def test_layer_view_shows_what_each_step_reads_under_the_maps(make_window):
+    from tests.gui.conftest import open_session, sine_input, small_model
+    w = make_window()
+    open_session(w, small_model(), sine_input(30))
+    view = w.layer_view
+    assert view.strip is not None and view.strip.kind == "values"
+    items = [view.glw.ci.getItem(r, 0) for r in range(len(view.heat) + 1)]
+    assert items[-1] is view.strip.plot                  # the last row, under every map
+    assert view.strip.plot.getAxis("bottom").isVisible()
+    w.session_model.seek(12)
+    assert view.strip.cursor.value() == 11
+    image = view.strip.image.image
+    np.testing.assert_allclose(image, np.asarray(w.session_model.session.x)[0].T)

@@ -1,0 +1,61 @@
+"""WCAG AA (4.5:1) for the window's text in both themes, computed from gui/theme.py's colours
+(the WCAG 2 relative-luminance formula, written out here independently of theme.py's)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gui.theme import (
+    DARK,
+    DARK_QT_DISABLED,
+    DARK_QT_ROLES,
+    DISPLAY_SIGNAL_ORDER,
+    LIGHT,
+    PRINT_DARK,
+    PRINT_LIGHT,
+    TEXT_ON,
+)
+
+AA = 4.5
+
+
+def ratio(a: str, b: str) -> float:
+    def lum(hex_colour: str) -> float:
+        h = hex_colour.lstrip("#")
+        chans = [int(h[k:k + 2], 16) / 255 for k in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in chans]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_formula_matches_known_ratios():
+    assert ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+@pytest.mark.parametrize("role", sorted(TEXT_ON))
+def test_dark_theme_text_roles_meet_aa(role):
+    assert ratio(DARK_QT_ROLES[role], DARK_QT_ROLES[TEXT_ON[role]]) >= AA, role
+
+
+def test_dark_theme_disabled_text_stays_readable():
+    for role, colour in DARK_QT_DISABLED.items():
+        assert ratio(colour, DARK_QT_ROLES[TEXT_ON[role]]) >= 3.0, role
+
+
+@pytest.mark.parametrize("pal", [LIGHT, DARK, PRINT_LIGHT, PRINT_DARK], ids=lambda p: p.name)
+def test_palette_text_meets_aa(pal):
+    surfaces = (pal.background, pal.window)
+    for surface in surfaces:
+        assert ratio(pal.foreground, surface) >= AA
+        assert ratio(pal.error, surface) >= AA
+        for name in DISPLAY_SIGNAL_ORDER:      # signal-coloured check boxes and legend words
+            assert ratio(pal.signal_text(name), surface) >= AA, (pal.name, name)
+    # badges: window text on the window colour (their border is decoration)
+    assert ratio(pal.foreground, pal.window) >= AA
+
+
+def test_signal_text_keeps_colours_that_already_read():
+    assert DARK.signal_text("c") == DARK.signal("c").lower()     # orange on dark: unchanged
+    assert LIGHT.signal_text("c") != LIGHT.signal("c").lower()   # orange on white: darkened
