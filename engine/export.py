@@ -51,6 +51,8 @@ class ViewContext:
     def describe(self) -> dict[str, Any]:
         """Metadata for PNG text chunks, SVG <metadata>, GIF comments and NPZ ``meta``."""
         out = asdict(self)
+        # a count is named as a count: "t" in the window is the cursor's position, never this
+        out["inputs_read"] = out.pop("t")
         if not self.target:
             out.pop("target")
         if self.view != "cell":
@@ -67,7 +69,10 @@ class ViewContext:
         if self.cursor is None:
             where = f"before the first step (0 of {self.steps} inputs read)"
         else:
-            where = f"step t = {self.cursor} ({self.t} of {self.steps} inputs read)"
+            where = f"step t = {self.cursor} ({self.t} of {self.steps} inputs read"
+            if self.direction == "backward":       # as the window says it (gui/positions.py)
+                where += f", positions {self.steps - self.t}..{self.steps - 1}"
+            where += ")"
         if self.view == "cell":
             where = f"unit {self.unit}, step {self.position}"
         return (f"{self.model} · layer {self.layer} ({self.direction}) · sample {self.sample} · "

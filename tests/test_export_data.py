@@ -46,7 +46,7 @@ def test_npz_keeps_trace_names_cut_to_sample_and_units(run, tmp_path):
         assert data["units"].tolist() == [4, 1, 5]
         assert data["read"].tolist() == [True] * 11 + [False] * 14
         meta = json.loads(str(data["meta"]))
-    assert meta["layer"] == run.info.name and meta["t"] == 11 and meta["cursor"] == 10
+    assert meta["layer"] == run.info.name and meta["inputs_read"] == 11 and meta["cursor"] == 10
     assert meta["model"] == "m" and meta["sample"] == 1
 
 

@@ -570,7 +570,7 @@ class Figure:
         image.setText("Title", self.options.title or self.context().summary())
         image.setText("Software", meta["software"])
         image.setText("Description", self.context().summary())
-        for key in ("model", "layer", "direction", "sample", "t", "steps", "cursor", "view",
+        for key in ("model", "layer", "direction", "sample", "inputs_read", "steps", "cursor", "view",
                     "unit", "position"):
             if key in meta:
                 image.setText(key, str(meta[key]))
@@ -644,7 +644,7 @@ class Figure:
         inspector = self.host.cell_inspector
         start_t, pinned = session.t, inspector.pinned
         meta = self.metadata()
-        for key in ("t", "cursor"):               # each frame has its own; say which frames
+        for key in ("inputs_read", "cursor"):     # each frame has its own; say which frames
             meta.pop(key, None)
         meta["frames"] = f"{positions.start}:{positions.stop}"
         logical = self.size()

@@ -55,7 +55,8 @@ def test_png_at_the_requested_width_is_a_real_picture(window, tmp_path, view):
     assert colour_share(path, OKABE_ITO["f"]) > 0.0001       # f: in lanes, boxes or labels
     meta = json.loads(image.text["lstm-scope"])
     assert meta["view"] == view and meta["layer"] == window.session_model.session.info.name
-    assert meta["t"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
+    assert meta["inputs_read"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
+    assert "t" not in meta         # "t" is the cursor's position in the window, never a count
     assert image.text["Title"] == "My title"
     if view == "units":    # the gate colours of the lanes, and a white page by default
         assert colour_share(path, OKABE_ITO["f"]) > 0.001
@@ -114,7 +115,7 @@ def test_csv_and_npz_hold_the_engines_numbers(window, tmp_path, view):
     export_view(window, view, tmp_path / "v.csv")
     with np.load(tmp_path / "v.npz") as data:
         meta = json.loads(str(data["meta"]))
-        assert meta["view"] == view and meta["t"] == 18
+        assert meta["view"] == view and meta["inputs_read"] == 18
         if view == "cell":
             unit, pos = int(data["unit"]), int(data["position"])
             assert pos == 17
