@@ -131,9 +131,7 @@ class InputStrip:
             self.tokens.hide()
             height = max(MIN_FLOAT_PX, FEATURE_ROW_PX * rows)
         bottom = self.plot.getAxis("bottom")     # the time axis under the strip needs its own room
-        # its laid-out height, or (not laid out yet) the height it asked for
-        axis = int(max(bottom.height(), bottom.maximumHeight() if bottom.maximumHeight() < 1e4
-                       else 0)) if bottom.isVisible() else 0
+        axis = int(bottom.height()) if bottom.isVisible() else 0
         self.plot.setFixedHeight(height + axis + 2)
         self.vb.setLimits(yMin=0, yMax=rows)
         self.vb.setYRange(0, rows, padding=0)
