@@ -78,11 +78,12 @@ class ColourScale:
         return [QColor(int(r), int(g), int(b)) for r, g, b in self.lut]
 
 
-def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> ColourScale:
-    """The scale for signal ``name``: a gate's activation range, or +-the 99th percentile of
-    |value| over the whole run (so colours do not change while stepping, and one unit whose C
-    runs far away does not wash out all the others; beyond the range colours saturate)."""
-    w = trace.weights
+def colour_scale(name: str, weights, full_values: np.ndarray | None = None) -> ColourScale:
+    """The scale for signal ``name`` of a layer with ``weights``: a gate's activation range, or
+    +-the 99th percentile of |value| over ``full_values`` (the whole run, or a checkpointed
+    run's span: so colours do not change while stepping, and one unit whose C runs far away
+    does not wash out all the others; beyond the range colours saturate)."""
+    w = weights
     act = w.activation_of(name)
     if act is not None and act.bounded:
         return ColourScale(name, float(act.lo), float(act.hi), bool(act.lo < 0))
@@ -93,21 +94,35 @@ def colour_scale(name: str, trace, full_values: np.ndarray | None = None) -> Col
     return ColourScale(name, -m, m, True)
 
 
+def span_values(model: SessionModel, signal: str, first: int, count: int) -> np.ndarray:
+    """(count, N) ``signal`` of the current sample at input positions first..first+count-1
+    as read so far (NaN where not read yet, or outside a checkpointed run's span:
+    docs/architecture.md, "Long runs"); the engine's numbers, only placed."""
+    live = model.live()
+    arr = live.signal(signal)[model.sample]                         # (span, N)
+    out = np.full((count, arr.shape[1]), np.nan, np.float32)
+    lo, hi = max(first, live.start), min(first + count, live.start + live.steps)
+    if hi > lo:
+        out[lo - first:hi - first] = arr[lo - live.start:hi - live.start]
+    return out
+
+
 def vocabulary(model: SessionModel) -> list[str] | None:
     demo = model.demo
     return getattr(demo, "vocabulary", None) if demo is not None else None
 
 
-def token_ids(model: SessionModel) -> np.ndarray | None:
-    """(T,) token ids of the current sample, or None for a model that reads vectors."""
-    raw = np.asarray(model.session.x)[model.sample]
+def token_ids(model: SessionModel, a: int = 0, b: int | None = None) -> np.ndarray | None:
+    """(b-a,) token ids of the current sample at positions a:b (default all), or None for a
+    model that reads vectors."""
+    raw = np.asarray(model.session.x)[model.sample, a:b]
     return raw.astype(int) if raw.ndim == 1 else None
 
 
-def step_labels(model: SessionModel) -> list[str]:
-    """One short label per input position: the token (from the demo's vocabulary, or its id),
-    or the value of a one-feature input, or "x_t" for a vector."""
-    raw = np.asarray(model.session.x)[model.sample]
+def step_labels(model: SessionModel, a: int = 0, b: int | None = None) -> list[str]:
+    """One short label per input position a..b-1 (default all): the token (from the demo's
+    vocabulary, or its id), or the value of a one-feature input, or "x_t" for a vector."""
+    raw = np.asarray(model.session.x)[model.sample, a:b]
     if raw.ndim == 1:
         vocab = vocabulary(model)
         out = []
@@ -123,9 +138,10 @@ def step_labels(model: SessionModel) -> list[str]:
     return ["x"] * raw.shape[0]
 
 
-def text_of(model: SessionModel) -> str | None:
-    """The input as text when every token is one character of the demo's vocabulary."""
-    ids = token_ids(model)
+def text_of(model: SessionModel, a: int = 0, b: int | None = None) -> str | None:
+    """The input (positions a:b, default all) as text when every token is one character of
+    the demo's vocabulary."""
+    ids = token_ids(model, a, b)
     vocab = vocabulary(model)
     if ids is None or not vocab:
         return None

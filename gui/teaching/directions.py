@@ -18,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.errors import ScopeError
 from engine.teaching import BothDirections, both_directions
 from gui.session_model import SessionModel
 from gui.teaching.common import (
@@ -78,7 +79,7 @@ class MapsCanvas(PaintedCanvas):
         weights = [max(m["rows"], 1) ** 0.5 for m in maps]
         avail = height - top - axis - len(maps) * (head + gap)
         y = top
-        steps = self.view.model.steps
+        first, steps = self.view.axis()            # the positions the maps' columns cover
         box_w = width - left - right
         for m, w in zip(maps, weights, strict=True):
             h = max(14.0, avail * w / sum(weights))
@@ -98,7 +99,9 @@ class MapsCanvas(PaintedCanvas):
             for pos, colour in m.get("cursors", []):
                 if pos is None or steps == 0:
                     continue
-                x = rect.left() + (pos + 0.5) * rect.width() / steps
+                if not 0 <= pos - first < steps:
+                    continue
+                x = rect.left() + (pos - first + 0.5) * rect.width() / steps
                 p.setPen(QPen(QColor(colour or pal.cursor), 2.0))
                 p.drawLine(QPointF(x, rect.top() - 3), QPointF(x, rect.bottom() + 3))
             y = rect.bottom() + gap
@@ -107,8 +110,8 @@ class MapsCanvas(PaintedCanvas):
         p.setFont(view_font(pal, 0.85))
         every = max(1, int(steps / max(box_w / (fm.horizontalAdvance("0000") * 1.6), 1)))
         every = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 10 ** 9) if s >= every)
-        for t in range(0, steps, every):
-            x = left + (t + 0.5) * box_w / steps
+        for t in range(-(-first // every) * every, first + steps, every):
+            x = left + (t - first + 0.5) * box_w / steps
             p.drawText(QRectF(x - 30, y - gap + 2, 60, fm.height()), Qt.AlignHCenter | Qt.AlignTop, str(t))
         p.drawText(QRectF(left, y - gap + fm.height(), box_w, fm.height()), Qt.AlignHCenter,
                    "input position t")
@@ -130,6 +133,7 @@ class _MapsView(QWidget):
         self.canvas = MapsCanvas(self)
         layout.addWidget(self.canvas, 1)
         model.runChanged.connect(self.rebuild)
+        model.spanChanged.connect(self.rebuild)
         model.positionChanged.connect(lambda t: self.canvas.update())
         model.selectionChanged.connect(lambda *_: self.canvas.update())
 
@@ -148,6 +152,14 @@ class _MapsView(QWidget):
         self.palette = palette
         self.canvas.update()
 
+    def axis(self) -> tuple[int, int]:
+        """(first input position, count) of the maps' columns: the whole run, or a
+        checkpointed run's span (docs/architecture.md, "Long runs")."""
+        if not self.model.ready:
+            return 0, 0
+        a, b = self.model.span()
+        return a, b - a
+
     def maps(self) -> list[dict] | str:
         raise NotImplementedError
 
@@ -165,9 +177,13 @@ class DirectionsView(_MapsView):
         self._both = False
         super().rebuild()
 
-    def both(self) -> BothDirections | None:
+    def both(self) -> BothDirections | None | str:
+        """The layer's two directions, None for a plain LSTM, or why they cannot be shown."""
         if self._both is False:
-            self._both = both_directions(self.model.session) if self.model.ready else None
+            try:
+                self._both = both_directions(self.model.session) if self.model.ready else None
+            except ScopeError as exc:
+                self._both = str(exc)
         return self._both  # type: ignore[return-value]
 
     def maps(self) -> list[dict] | str:
@@ -178,6 +194,8 @@ class DirectionsView(_MapsView):
             return (f"Layer {self.model.session.info.name} is a plain LSTM that reads one way. "
                     "This view shows a Bidirectional layer's two directions together: open a "
                     "model with one and choose its forward or backward layer.")
+        if isinstance(both, str):
+            return both
         sample = self.model.sample
         k = self.model.t                    # both directions have taken k steps
         steps = both.forward.steps
@@ -189,7 +207,7 @@ class DirectionsView(_MapsView):
             full = trace.signal(self.signal)[sample]                     # (T, N)
             shown = np.where(read[:, None], full, np.nan).T              # (N, T)
             out.append({"title": f"{both.name} {label} · {SIGNAL_WORDS[self.signal]}",
-                        "values": shown, "scale": colour_scale(self.signal, trace, full),
+                        "values": shown, "scale": colour_scale(self.signal, trace.weights, full),
                         "rows": trace.units, "rows_label": f"{trace.units} units",
                         "cursors": [(cursor, None)]})
         merged = both.merged[sample]
@@ -245,10 +263,13 @@ class SamplesView(_MapsView):
                     "sequences — to see its samples side by side, all at the same step.")
         live = self.model.live().signal(self.signal)                    # (B, T, N)
         full = self.model.full().signal(self.signal)
-        scale = colour_scale(self.signal, session.trace, full)
+        scale = colour_scale(self.signal, session.info.weights, full)
         cursor = session.cursor
         count = min(session.batch, MAX_SAMPLES)
         note = "" if session.batch <= MAX_SAMPLES else f" (first {MAX_SAMPLES} of {session.batch})"
+        if self.model.checkpointed:
+            a, b = self.model.span()
+            note += f" · positions {a}–{b - 1} of {session.steps} (a checkpointed run: the span around the cursor)"
         if self.mode == "unit":
             unit = max(self.model.selected_unit, 0)
             strip = live[:count, :, unit]                                # (S, T)

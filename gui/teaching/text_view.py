@@ -164,12 +164,14 @@ class TextCanvas(PaintedCanvas):
         layout = self.compute_layout(width)
         self.layout_ = layout
         session = v.model.session
-        values = v.model.live().signal(v.signal)[v.model.sample]           # (T, N)
-        cursor = session.cursor
+        values = v.model.live().signal(v.signal)[v.model.sample]           # (len(text), N)
+        cursor = None if session.cursor is None else session.cursor - v.offset
         small = view_font(pal, 0.9)
         p.setFont(small)
         p.setPen(fg)
         read = f"{session.t} of {session.steps} characters read"
+        if v.offset or len(v.text) < session.steps:        # a checkpointed run: its span
+            read += f" (characters {v.offset}–{v.offset + len(v.text) - 1} shown)"
         p.drawText(QPointF(layout.left, QFontMetricsF(small).ascent() + 4),
                    f"background: {SIGNAL_WORDS[v.signal]} of the row's unit after reading "
                    f"the character (blue low, red high) · {read} · click a character to step there")
@@ -266,6 +268,7 @@ class TextView(QWidget):
         self.row_notes: dict[int, str] = {}
         self.follow = True
         self.text: str | None = None
+        self.offset = 0                  # input position of text[0] (a checkpointed run's span)
         self.matches: list[UnitMatch] = []
         self._shown_model = None
         self.scale = ColourScale("c", -1.0, 1.0, True)
@@ -328,6 +331,7 @@ class TextView(QWidget):
         split.setStretchFactor(1, 1)
         outer.addWidget(split, 1)
         model.runChanged.connect(self.rebuild)
+        model.spanChanged.connect(self.rebuild)          # a checkpointed run's next span
         model.positionChanged.connect(self.on_position)
         model.selectionChanged.connect(self._selection)
         self.rebuild()
@@ -341,7 +345,12 @@ class TextView(QWidget):
                 "character. This model reads vectors or tokens without a vocabulary.")
 
     def rebuild(self) -> None:
-        self.text = text_of(self.model) if self.model.ready else None
+        # the whole input, or a checkpointed run's span (docs/architecture.md, "Long runs"):
+        # the values drawn under each character come from the same positions
+        self.offset, self.text = 0, None
+        if self.model.ready:
+            a, b = self.model.span()
+            self.offset, self.text = a, text_of(self.model, a, b)
         if self.model.ready:
             n = self.model.units
             if self.model.model is not self._shown_model:      # another model: its own unit
@@ -456,8 +465,10 @@ class TextView(QWidget):
         except ScopeError as exc:
             self.find_info.setText(f"<span style='color:#c0392b'>{_escape(str(exc))}</span>")
             return []
+        where = "" if not self.model.checkpointed else \
+            f" {self.offset}–{self.offset + len(self.text) - 1} (the span around the cursor)"
         self.find_info.setText(f"units whose C or h follows <code>{_escape(text)}</code> over "
-                               f"the {len(self.text)} characters (Pearson r, best first):")
+                               f"the {len(self.text)} characters{where} (Pearson r, best first):")
         for m in self.matches:
             item = QListWidgetItem(f"unit {m.unit} · {SIGNAL_SHORT[m.signal]} · r = {m.r:+.3f}")
             item.setData(Qt.UserRole, m.unit)
@@ -478,7 +489,7 @@ class TextView(QWidget):
     def _go_to(self, position: int) -> None:
         session = self.model.session
         if session is not None:
-            self.model.seek(session.position_to_t(position))
+            self.model.seek(session.position_to_t(position + self.offset))
 
 
 def _escape(text: str) -> str:

@@ -40,6 +40,7 @@ from gui.teaching.common import (
     PaintedCanvas,
     colour_scale,
     signal_chooser,
+    span_values,
     step_labels,
     view_font,
 )
@@ -156,10 +157,10 @@ class UnrolledCanvas(PaintedCanvas):
         small = view_font(pal, 0.85)
         fm = QFontMetricsF(font)
         n = session.units
-        values = v.values()                       # (T, N) live, NaN where not read yet
+        values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
         scale = v.scale
         lut = scale.qcolours()
-        idx = scale.index(values[geo.first:geo.first + geo.columns][:, geo.rows])   # (cols, rows)
+        idx = scale.index(values[:, geo.rows])                                      # (cols, rows)
         known = session.known()
         cursor = session.cursor
         # title
@@ -216,7 +217,7 @@ class UnrolledCanvas(PaintedCanvas):
                     self.drawn_cells[(int(geo.rows[row]), t)] = lut[k]
                     if numbers:
                         p.setPen(QColor("#ffffff" if _dark(lut[k]) else "#000000"))
-                        p.drawText(rect, Qt.AlignCenter, f"{values[t, geo.rows[row]]:+.2f}")
+                        p.drawText(rect, Qt.AlignCenter, f"{values[col, geo.rows[row]]:+.2f}")
                         p.setPen(Qt.NoPen)
         # selection and cursor
         sel = v.model.selected_unit
@@ -244,7 +245,6 @@ class UnrolledCanvas(PaintedCanvas):
                 p.drawText(QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
                            Qt.AlignRight | Qt.AlignVCenter, f"unit {unit}")
         # column labels: t above, input under
-        labels = v.labels()
         every_t = max(1, int(np.ceil(fm.horizontalAdvance("t=000") / geo.pitch)))
         for col in range(geo.columns):
             t = geo.first + col
@@ -256,7 +256,7 @@ class UnrolledCanvas(PaintedCanvas):
             p.setPen(fg if known.start <= t < known.stop else muted)
             p.setFont(font)
             p.drawText(QRectF(cx - geo.pitch / 2, bottom_y + fm.height(), geo.pitch, fm.height() * 1.2),
-                       Qt.AlignCenter, labels[t] if t < len(labels) else "")
+                       Qt.AlignCenter, v.label(t))
             p.setFont(small)
         p.setPen(muted)
         p.drawText(QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2),
@@ -444,7 +444,7 @@ class UnrolledCanvas(PaintedCanvas):
         p.setPen(fg)
         effect = v.effect()
         if effect is None:
-            measured = "the decouple what-if could not be run for this layer."
+            measured = v.effect_note or "the decouple what-if could not be run for this layer."
         elif not np.isfinite(effect.max_abs):
             measured = "the decouple what-if gave no finite numbers on this input."
         else:
@@ -518,7 +518,8 @@ class UnrolledView(QWidget):
         self._links: Links | None = None
         self._links_key: tuple | None = None
         self._effect: DecoupleEffect | None | bool = False   # False: not measured for this run
-        self._labels: list[str] | None = None
+        self.effect_note = ""                                 # why there is no effect, if known
+        self._labels: tuple[int, list[str]] | None = None     # (first position, labels)
         self.scale = ColourScale("c", -1.0, 1.0, True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -545,6 +546,7 @@ class UnrolledView(QWidget):
         layout.addWidget(self.info)
         self.canvas.hovered.connect(self.info.setText)
         model.runChanged.connect(self.rebuild)
+        model.spanChanged.connect(self.rebuild)          # a checkpointed run's next span
         model.positionChanged.connect(self.on_position)
         model.selectionChanged.connect(lambda *_: self.canvas.update())
         self.rebuild()
@@ -553,6 +555,7 @@ class UnrolledView(QWidget):
     def rebuild(self) -> None:
         self._links_key = None
         self._effect = False
+        self.effect_note = ""
         self._labels = None
         self._rescale()
         self.canvas.update()
@@ -560,9 +563,10 @@ class UnrolledView(QWidget):
     def _rescale(self) -> None:
         if not self.model.ready:
             return
-        session = self.model.session
-        full = session.full().signal(self.signal)[self.model.sample] if self.signal in ("c", "h") else None
-        self.scale = colour_scale(self.signal, session.trace, full)
+        model = self.model
+        # the whole run, or a checkpointed run's span (docs/architecture.md, "Long runs")
+        full = model.full().signal(self.signal)[model.sample] if self.signal in ("c", "h") else None
+        self.scale = colour_scale(self.signal, model.session.info.weights, full)
 
     def on_position(self, t: int) -> None:
         self.canvas.update()          # a no-op while the dock is closed
@@ -603,9 +607,10 @@ class UnrolledView(QWidget):
         start = int(min(max(centre - MAX_ROWS // 2, 0), n - MAX_ROWS))
         return np.arange(start, start + MAX_ROWS)
 
-    def values(self) -> np.ndarray:
-        """(T, N) the chosen signal of the current sample, NaN where not read (the engine's)."""
-        return self.model.live().signal(self.signal)[self.model.sample]
+    def values(self, first: int, count: int) -> np.ndarray:
+        """(count, N) the chosen signal of the current sample at positions first.., NaN where
+        not read (the engine's numbers; a checkpointed run's come from its span)."""
+        return span_values(self.model, self.signal, first, count)
 
     def links(self) -> Links | None:
         if not self.model.ready or self.k <= 0:
@@ -637,14 +642,18 @@ class UnrolledView(QWidget):
             try:
                 with np.errstate(all="ignore"):
                     self._effect = decouple_effect(self.model.session)
-            except ScopeError:
+            except ScopeError as exc:
                 self._effect = None
+                self.effect_note = str(exc)
         return self._effect  # type: ignore[return-value]
 
-    def labels(self) -> list[str]:
-        if self._labels is None:
-            self._labels = step_labels(self.model)
-        return self._labels
+    def label(self, position: int) -> str:
+        """The input under column ``position`` (labels are made for the span shown)."""
+        a, b = self.model.span()
+        if self._labels is None or self._labels[0] != a:
+            self._labels = (a, step_labels(self.model, a, b))
+        first, labels = self._labels
+        return labels[position - first] if 0 <= position - first < len(labels) else ""
 
     def describe(self, unit: int, position: int) -> str:
         v = self.model.value(self.signal, unit, position)
