@@ -167,3 +167,9 @@ def apply_theme(name: str) -> None:
         app.setPalette(qp)
     else:
         app.setPalette(app.style().standardPalette())
+    # a widget with its own style sheet (badges, signal check boxes) resolved its colours
+    # against the old palette and keeps them: set its sheet again so it follows the theme
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)

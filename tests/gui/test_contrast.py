@@ -59,3 +59,21 @@ def test_palette_text_meets_aa(pal):
 def test_signal_text_keeps_colours_that_already_read():
     assert DARK.signal_text("c") == DARK.signal("c").lower()     # orange on dark: unchanged
     assert LIGHT.signal_text("c") != LIGHT.signal("c").lower()   # orange on white: darkened
+
+
+def test_styled_widgets_follow_a_theme_switch(make_window):
+    """Badges carry their own style sheet; after switching to dark their text must still read."""
+    from PySide6.QtGui import QPalette
+
+    from gui.theme import contrast
+    w = make_window()
+    w.act_dark.setChecked(True)
+    w.toggle_theme()
+    try:
+        label = w.badges.labels["units"]
+        label.ensurePolished()
+        text = label.palette().color(QPalette.WindowText).name()
+        assert contrast(text, DARK_QT_ROLES["Window"]) >= AA
+    finally:
+        w.act_dark.setChecked(False)
+        w.toggle_theme()
