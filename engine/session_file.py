@@ -3,7 +3,9 @@
 What is saved: the model's source and the SHA-256 of its file, the input (as the session
 prepared it), the traced layer, the cursor, the sample, breakpoints, watches, forks (their
 *edits*, replayed on open — never their arrays), an optional second input for comparison, and
-an opaque ``view`` dict the GUI hands in and gets back.
+an opaque ``view`` dict the GUI hands in and gets back. A checkpointed run (docs/architecture.md,
+"Long runs") is saved the same way — its input and cursor are enough, the run is recomputed on
+open — plus its checkpoint threshold and interval, so that it reopens checkpointed alike.
 
 Writes go through ``engine.files.atomic_write``: a crash or error leaves the previous file as
 it was. Opening refuses, with a
@@ -82,6 +84,7 @@ class SessionFile:
     view: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
     model_options: dict[str, Any] = field(default_factory=dict)   # load_model's open options
+    checkpoint: dict[str, int] | None = None    # {"above": bytes, "interval": steps} if checkpointed
 
 
 def _npy(arr: np.ndarray) -> bytes:
@@ -113,6 +116,8 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
         "forks": forks,
         "view": view or {},
     }
+    if s.checkpointed:
+        meta["checkpoint"] = {"above": int(s.checkpoint_above), "interval": int(s.store.interval)}
     arrays = {"input.npy": _npy(s.x)}
     if s.inputs is not None:                  # a model with several named inputs: keep them all
         meta["inputs"] = list(s.inputs)
@@ -221,6 +226,12 @@ def read_session(path: str | Path) -> SessionFile:
         forks = _list_of(meta, "forks", dict, corrupt)
         for fork in forks:
             _check_fork(fork, corrupt)
+        checkpoint = meta.get("checkpoint")
+        if checkpoint is not None and not (
+                isinstance(checkpoint, dict) and set(checkpoint) == {"above", "interval"}
+                and _is_int(checkpoint["above"]) and checkpoint["above"] >= 0
+                and _is_int(checkpoint["interval"]) and checkpoint["interval"] > 0):
+            raise corrupt("checkpoint is not {above: bytes, interval: steps}")
         view = meta.get("view")
         view = {} if view is None else view
         if not isinstance(view, dict):
@@ -230,7 +241,7 @@ def read_session(path: str | Path) -> SessionFile:
             t=t, sample=sample, layer_input=bool(meta.get("layer_input", False)),
             initial_state=state, breakpoints=breakpoints,
             watches=_list_of(meta, "watches", str, corrupt), forks=forks,
-            compare_input=compare, view=view, version=version,
+            compare_input=compare, view=view, version=version, checkpoint=checkpoint,
             model_options={k: v for k, v in options.items()
                            if k in ("config", "allow_length", "trust")})
 
@@ -292,6 +303,7 @@ def open_session(path: str | Path, *, loader=None):
 
     The model is opened from its recorded source and refused when its file's hash changed.
     """
+    from . import presets
     from .debugger import Breakpoint, Debugger
     from .loaders import load_model
     from .session import Session
@@ -309,9 +321,13 @@ def open_session(path: str | Path, *, loader=None):
     if data.layer >= len(model.traced_layers):
         raise ScopeError(f"{where}: the session traced layer {data.layer}, the model has "
                          f"{len(model.traced_layers)} traced layers")
+    # a checkpointed run reopens checkpointed, at most at this machine's memory guard
+    ck = data.checkpoint or {}
+    above = None if not ck else min(ck["above"], presets.DEFAULT_BUDGET_BYTES)
     try:
         session = Session(model, data.x, layer=data.layer, initial_state=data.initial_state,
-                          layer_input=data.layer_input)
+                          layer_input=data.layer_input, checkpoint_above=above,
+                          checkpoint_interval=ck.get("interval"))
         if data.layer_name and session.info.name != data.layer_name:
             raise ScopeError(f"{where}: layer {data.layer} is now '{session.info.name}', "
                              f"the session traced '{data.layer_name}'")

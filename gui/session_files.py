@@ -64,8 +64,9 @@ def open_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
     QApplication.setOverrideCursor(Qt.WaitCursor)
     try:
         session, debugger, data = open_session(path)
-        session.full()
-        session.result()
+        if not session.checkpointed:     # a checkpointed run computes its span when shown
+            session.full()
+            session.result()
     except (ScopeError, OSError) as exc:
         QApplication.restoreOverrideCursor()
         window.report_error("Could not open the session", str(exc))

@@ -189,3 +189,42 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, model_copy, monkeypatch)
     monkeypatch.undo()
     _, dbg2, data = open_session(out)
     assert data.view == {"v": 1} and len(dbg2.watches) == 2
+
+
+def test_a_checkpointed_run_reopens_checkpointed_at_its_cursor(tmp_path):
+    """Input, cursor, breakpoints, watches and forks of a checkpointed run round-trip (the
+    run is recomputed on open) and the reopened run reads the same numbers, bit for bit."""
+    from engine.stepper import XW_BLOCK
+    model = load_model("demo:counter")
+    x = np.random.default_rng(3).integers(1, model.vocab_size, (1, 700))
+    s = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    assert s.checkpointed
+    s.seek(600)
+    dbg = Debugger(s)
+    dbg.add_breakpoint("any(abs(c) > 1.0)")
+    dbg.add_watch("max(h)")
+    dbg.perturb(1, 0.5, position=590, name="nudge")
+    out = tmp_path / "long.lstmscope"
+    save_session(out, dbg)
+    assert read_session(out).checkpoint == {"above": 0, "interval": XW_BLOCK}
+    s2, dbg2, _ = open_session(out)
+    assert s2.checkpointed and s2.t == 600 and s2.cursor == s.cursor
+    assert s2.store.interval == XW_BLOCK
+    np.testing.assert_array_equal(s2.signal("c", 500, 700), s.signal("c", 500, 700))
+    assert [b.expression for b in dbg2.breakpoints] == ["any(abs(c) > 1.0)"]
+    assert [w.expression for w in dbg2.watches] == ["max(h)"]
+    assert dbg2.forks.names() == ["nudge"]
+    # an in-memory run's file has no checkpoint entry and reopens in memory
+    mem = Session(model, x)
+    save_session(tmp_path / "mem.lstmscope", Debugger(mem))
+    assert read_session(tmp_path / "mem.lstmscope").checkpoint is None
+    assert not open_session(tmp_path / "mem.lstmscope")[0].checkpointed
+    # a damaged checkpoint entry is refused by name
+
+    def bad(m):
+        meta = json.loads(m["session.json"])
+        meta["checkpoint"] = {"above": -1, "interval": "x"}
+        m["session.json"] = json.dumps(meta).encode()
+    _rewrite(out, bad)
+    with pytest.raises(ScopeError, match="checkpoint"):
+        open_session(out)
