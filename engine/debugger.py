@@ -600,10 +600,12 @@ class Comparison:
     a: Any        # LayerTrace
     b: Any        # LayerTrace
     divergence: np.ndarray   # (B, T) ||h_a - h_b|| per input position
+    start: int = 0           # input position of column 0 (a checkpointed run's span)
 
     def first_divergence(self, threshold: float = 1e-6, sample: int = 0) -> int | None:
+        """The first input position where the runs differ by more than ``threshold``."""
         idx = np.flatnonzero(self.divergence[sample] > threshold)
-        return int(idx[0]) if idx.size else None
+        return int(idx[0]) + self.start if idx.size else None
 
 
 def divergence(h_a: np.ndarray, h_b: np.ndarray) -> np.ndarray:
@@ -612,7 +614,26 @@ def divergence(h_a: np.ndarray, h_b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(d * d, axis=-1))
 
 
-def compare_inputs(session: Session, other_input: Any) -> Comparison:
+def compare_inputs(session: Session, other_input: Any,
+                   span: tuple[int, int] | None = None) -> Comparison:
+    """The session's run against the same layer's run on ``other_input``. A checkpointed run
+    (docs/architecture.md, "Long runs") keeps no whole run to compare: both runs are compared
+    over input positions ``span`` (a, b), each recomputed from its checkpoints."""
+    if session.checkpointed:
+        if span is None:
+            raise ScopeError(f"a checkpointed run ({session.steps} steps) is compared over a span "
+                             f"of input positions: give one")
+        other = Session(session.model, other_input, layer=session.layer_index,
+                        initial_state=session.initial_state, layer_input=session.is_layer_input,
+                        checkpoint_above=session.checkpoint_above,
+                        checkpoint_interval=session.store.interval)
+        if (other.batch, other.steps) != (session.batch, session.steps):
+            raise ScopeError(f"the second input gives {other.batch} samples of {other.steps} steps, "
+                             f"the first {session.batch} of {session.steps}: compare needs the "
+                             f"same batch and length")
+        lo, hi = span
+        a, b = session.window(lo, hi), other.window(lo, hi)
+        return Comparison(a, b, divergence(a.h, b.h), start=int(lo))
     other = Session(session.model, other_input, layer=session.layer_index,
                     initial_state=session.initial_state, layer_input=session.is_layer_input)
     a, b = session.full(), other.full()

@@ -174,12 +174,21 @@ class ComparePanel(QWidget):
             line.setPos(-0.5 if cursor is None else cursor)
 
     # --- deriving b --------------------------------------------------------------------------
-    def compare_with(self, other, label: str) -> Comparison | None:
+    def compare_with(self, other, label: str, around: int | None = None) -> Comparison | None:
+        """Compare the run with one on ``other``. A checkpointed run is compared over the span
+        the window shows (docs/architecture.md, "Long runs"), or over a span of the same width
+        after (backward: before) input position ``around`` when the shown one misses it."""
         session = self.session_model.session
         if session is None:
             return None
         try:
-            self.comparison = compare_inputs(session, other)
+            span = self.session_model.span() if session.checkpointed else None
+            if span is not None and around is not None and not span[0] <= around < span[1]:
+                width = span[1] - span[0]
+                lo = around - width // 8 if not session.backward else around + 1 - width + width // 8
+                lo = max(0, min(lo, session.steps - width))
+                span = (lo, lo + width)
+            self.comparison = compare_inputs(session, other, span)
         except ScopeError as exc:
             self.report_error("Compare", str(exc))
             return None
@@ -255,7 +264,7 @@ class ComparePanel(QWidget):
         x = self.session_model.session.x
         pos = self.position.value()
         return self.compare_with(change_token(x, pos, token),
-                                 f"token at {pos} → {self.session_model.token_text(token)}")
+                                 f"token at {pos} → {self.session_model.token_text(token)}", around=pos)
 
     def _compare_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Second input", "", "Inputs (*.npy *.npz *.csv *.tsv)")
@@ -274,12 +283,15 @@ class ComparePanel(QWidget):
             return
         sample = min(self.session_model.sample, comp.divergence.shape[0] - 1)
         unit = max(self.session_model.selected_unit, 0)
-        t = np.arange(comp.divergence.shape[1])
+        t = comp.start + np.arange(comp.divergence.shape[1])
         self.div_curve.setData(t, comp.divergence[sample])
         self.curve_a.setData(t, comp.a.h[sample, :, unit])
         self.curve_b.setData(t, comp.b.h[sample, :, unit])
         first = comp.first_divergence(sample=sample)
         where = "never" if first is None else f"first at t = {first}"
+        if self.session_model.checkpointed:
+            where += (f" over positions {t[0]}–{t[-1]} (a checkpointed run: the span around "
+                      f"the cursor)") if len(t) else ""
         self.unit_plot.setLabel("left", f"h of unit {unit}")
         self.summary.setText(f"b = {self.label}. The runs diverge {where}; largest ‖h_a − h_b‖ = "
                              f"{float(np.nanmax(comp.divergence[sample])):.4g}. Select a lane to "

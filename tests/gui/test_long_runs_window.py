@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
+from engine.debugger import Debugger
 from engine.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from gui.session_files import open_session_dialog, save_session_dialog
@@ -66,3 +67,85 @@ def test_save_session_on_a_checkpointed_run_reopens_it_at_the_cursor(make_window
     w2.grab()
     assert w.errors == [] and w2.errors == []
     _stop(w, w2)
+
+
+def test_compare_inputs_on_a_checkpointed_run_compares_the_span(make_window, small_spans):
+    """Changing one token: the divergence over the span equals the in-memory comparison's
+    columns, starts at the changed position, and is drawn at the run's input positions."""
+    from engine.debugger import change_token, compare_inputs
+    model, mem, ck = _runs()
+    w = _open(make_window, ck)
+    w.session_model.seek(400)
+    panel = w.compare_panel
+    panel.position.setValue(390)
+    panel.token.setCurrentIndex(panel.token.findData(int(ck.x[0, 390]) % (model.vocab_size - 1) + 1))
+    comp = panel.compare_token()
+    assert comp is not None and w.errors == []
+    a, b = w.session_model.span()
+    assert comp.start == a and comp.divergence.shape[1] == b - a
+    ref = compare_inputs(mem, change_token(mem.x, 390, panel.token_id()))
+    np.testing.assert_array_equal(comp.divergence, ref.divergence[:, a:b])
+    assert comp.first_divergence() == ref.first_divergence() == 390
+    xs, ys = panel.div_curve.getData()
+    assert xs[0] == a and xs[-1] == b - 1
+    assert "390" in panel.summary.text() and "span" in panel.summary.text()
+    # a changed position far from the cursor: compared over a span that holds it
+    panel.position.setValue(690)
+    comp = panel.compare_token()
+    assert comp.start <= 690 < comp.start + comp.divergence.shape[1]
+    assert comp.first_divergence() == 690
+    # a second input of another length is one message, not an exception
+    assert panel.compare_with(ck.x[:, :300], "short") is None
+    assert "same batch and length" in w.errors[-1]
+    _stop(w)
+
+
+def test_window_features_answer_on_a_checkpointed_run(make_window, tmp_path, small_spans):
+    """Every dock of the View menu, Continue to a breakpoint both ways, a watch, an edited
+    state shown over the lanes, and PNG/GIF/CSV exports of the views: no exception, the
+    in-memory run's stops, and a readable message where a view needs a run in memory."""
+    from engine import ScopeError
+    from gui.debug.forks_panel import EditStateDialog
+    from gui.export.figure import export_view
+    model, mem, ck = _runs(batch=2)
+    w = _open(make_window, ck)
+    sm = w.session_model
+    sm.seek(300)
+    for action in w.view_menu.actions():
+        if action.isCheckable() and not action.isChecked():
+            action.trigger()
+            w.grab()
+    w.breakpoints_panel.edit.setText("any(abs(c) > 1.0)")
+    assert w.breakpoints_panel.add_from_edit()
+    w.watches_panel.edit.setText("max(h)")
+    assert w.watches_panel.add_from_edit()
+    stops = []
+    for direction in (1, 1, -1):
+        w.run_continue(direction)
+        stops.append(ck.t)
+    mem_dbg = Debugger(mem, sample=0)
+    mem_dbg.add_breakpoint("any(abs(c) > 1.0)")
+    mem.seek(300)
+    want = []
+    for direction in (1, 1, -1):
+        mem_dbg.run_to_hit(direction)
+        want.append(mem.t)
+    assert stops == want and any(0 < t < ck.steps for t in stops)
+    dialog = EditStateDialog(w.debugging, w)
+    dialog.value.setText("0.5")
+    fork = dialog.apply()
+    w.debugging.set_overlay(fork.name)
+    for k in (650, 20, 400):                       # the overlay follows across spans
+        sm.seek(k)
+        w.grab()
+    w.sample_spin.setValue(1)
+    w.act_dark.trigger()
+    w.grab()
+    for view in ("units", "layer", "cell", "window", "unrolled", "text", "samples"):
+        assert export_view(w, view, tmp_path / f"{view}.png", width=500)["format"] == "png"
+    export_view(w, "units", tmp_path / "far.gif", positions=range(10, 690, 200), width=300)
+    export_view(w, "layer", tmp_path / "layer.csv")
+    with pytest.raises(ScopeError, match="checkpointed"):
+        export_view(w, "grad", tmp_path / "grad.png")
+    assert w.errors == []
+    _stop(w)
