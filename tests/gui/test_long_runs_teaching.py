@@ -139,3 +139,32 @@ def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, bid
     else:
         assert "plain LSTM" in maps
     assert window.errors == []
+
+
+def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_window, small_spans):
+    """A backward layer reads from the end: after k steps its cursor is at T-k, the unrolled
+    view's columns there hold the in-memory values, and the samples view's maps the span's."""
+    from engine.layers import LSTM
+    from tests.gui.conftest import small_model
+    weights = small_model(6, 3).traced_layers[0].weights
+    model = Model([LSTM("lstm", weights, return_sequences=True, go_backwards=True)], source="test")
+    x = np.random.default_rng(2).normal(size=(2, 900, 3)).astype(np.float32)
+    mem, ck = Session(model, x), Session(model, x, checkpoint_above=0)
+    window = _open(make_window, ck)
+    unrolled = _dock(window, "unrolled")
+    samples = _dock(window, "samples")
+    window.session_model.seek(500)
+    mem.seek(500)
+    cursor = ck.cursor
+    assert cursor == 400
+    unrolled.canvas.grab()
+    drawn = unrolled.canvas.drawn_cells
+    c = mem.full().c[0]
+    assert drawn and {t for _, t in drawn} <= set(range(cursor, ck.steps))
+    for (unit, t), colour in drawn.items():
+        assert (colour.red(), colour.green(), colour.blue()) == unrolled.scale.rgb(float(c[t, unit]))
+    samples.canvas.grab()
+    a, b = window.session_model.span()
+    for sample, (_, _, values) in enumerate(samples.canvas.boxes):
+        np.testing.assert_array_equal(values, mem.trace.c[sample, a:b].T)
+    assert window.errors == []
