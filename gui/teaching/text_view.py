@@ -44,6 +44,7 @@ from gui.teaching.common import (
 from gui.theme import SIGNAL_SHORT, Palette
 
 MAX_ROWS = 8
+MAX_CHARS = 2048         # characters laid out at once: a window around the cursor beyond that
 SHOWN = {"\n": "⏎", " ": " ", "\t": "⇥"}
 
 
@@ -164,7 +165,9 @@ class TextCanvas(PaintedCanvas):
         layout = self.compute_layout(width)
         self.layout_ = layout
         session = v.model.session
-        values = v.model.live().signal(v.signal)[v.model.sample]           # (len(text), N)
+        live = v.model.live()
+        first = v.offset - live.start
+        values = live.signal(v.signal)[v.model.sample, first:first + len(v.text)]   # (len(text), N)
         cursor = None if session.cursor is None else session.cursor - v.offset
         small = view_font(pal, 0.9)
         p.setFont(small)
@@ -345,12 +348,7 @@ class TextView(QWidget):
                 "character. This model reads vectors or tokens without a vocabulary.")
 
     def rebuild(self) -> None:
-        # the whole input, or a checkpointed run's span (docs/architecture.md, "Long runs"):
-        # the values drawn under each character come from the same positions
-        self.offset, self.text = 0, None
-        if self.model.ready:
-            a, b = self.model.span()
-            self.offset, self.text = a, text_of(self.model, a, b)
+        self._retext()
         if self.model.ready:
             n = self.model.units
             if self.model.model is not self._shown_model:      # another model: its own unit
@@ -363,6 +361,26 @@ class TextView(QWidget):
         self.find_info.setText(" ")
         self._sync_edit()
         self.canvas.fit()
+
+    def _text_window(self) -> tuple[int, int]:
+        """Input positions laid out: the whole input, or a checkpointed run's span
+        (docs/architecture.md, "Long runs"), at most MAX_CHARS of it around the cursor (a
+        repaint draws every character laid out)."""
+        a, b = self.model.span()
+        if b - a <= MAX_CHARS:
+            return a, b
+        session = self.model.session
+        cursor = session.cursor if session.cursor is not None else (b - 1 if session.backward else a)
+        lo = max(a, min(cursor - MAX_CHARS // 2, b - MAX_CHARS))
+        return lo, lo + MAX_CHARS
+
+    def _retext(self) -> None:
+        """The text laid out and its first input position (the values drawn under each
+        character come from the same positions)."""
+        self.offset, self.text = 0, None
+        if self.model.ready:
+            a, b = self._text_window()
+            self.offset, self.text = a, text_of(self.model, a, b)
 
     def _default_unit(self) -> int:
         demo = self.model.demo
@@ -383,6 +401,14 @@ class TextView(QWidget):
         return scales[unit]
 
     def on_position(self, t: int) -> None:
+        cursor = self.model.session.cursor if self.model.ready else None
+        if self.text is not None and cursor is not None and len(self.text) == MAX_CHARS:
+            margin = MAX_CHARS // 8
+            if not self.offset + margin <= cursor < self.offset + MAX_CHARS - margin \
+                    and self._text_window()[0] != self.offset:
+                self._retext()               # the cursor left the laid-out text: move it
+                self.canvas.fit()
+                return
         self.canvas.update()
 
     def _selection(self, unit: int, position: int) -> None:
@@ -458,17 +484,23 @@ class TextView(QWidget):
         if self.text is None:
             self.find_info.setText(self.unavailable_reason())
             return []
+        a, b = self.model.span()              # the whole input (a checkpointed run: its span)
+        whole = self.text if (a, b) == (self.offset, self.offset + len(self.text)) else \
+            text_of(self.model, a, b)
+        if whole is None:
+            self.find_info.setText(self.unavailable_reason())
+            return []
         try:
             compiled = Feature(text)
-            self.matches = find_units(self.model.full(), self.text, compiled,
+            self.matches = find_units(self.model.full(), whole, compiled,
                                       sample=self.model.sample, top=top)
         except ScopeError as exc:
             self.find_info.setText(f"<span style='color:#c0392b'>{_escape(str(exc))}</span>")
             return []
         where = "" if not self.model.checkpointed else \
-            f" {self.offset}–{self.offset + len(self.text) - 1} (the span around the cursor)"
+            f" {a}–{b - 1} (the span around the cursor)"
         self.find_info.setText(f"units whose C or h follows <code>{_escape(text)}</code> over "
-                               f"the {len(self.text)} characters{where} (Pearson r, best first):")
+                               f"the {len(whole)} characters{where} (Pearson r, best first):")
         for m in self.matches:
             item = QListWidgetItem(f"unit {m.unit} · {SIGNAL_SHORT[m.signal]} · r = {m.r:+.3f}")
             item.setData(Qt.UserRole, m.unit)

@@ -168,3 +168,26 @@ def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_wind
     for sample, (_, _, values) in enumerate(samples.canvas.boxes):
         np.testing.assert_array_equal(values, mem.trace.c[sample, a:b].T)
     assert window.errors == []
+
+
+def test_a_long_text_lays_out_a_window_around_the_cursor(make_window, monkeypatch):
+    """Beyond MAX_CHARS characters (here 64) the text view lays out a window around the
+    cursor, moves it when the cursor leaves it, and still colours each character with the
+    engine's value at that position; Find units ranks over the whole input."""
+    import gui.teaching.text_view as text_module
+    monkeypatch.setattr(text_module, "MAX_CHARS", 64)
+    model, x, mem, _ = _counter_runs(samples=1)
+    run = Session(model, x)
+    window = _open(make_window, run)
+    view = _dock(window, "text")
+    c = mem.full().c[0]
+    for k in (10, 500, 520, 900):
+        window.session_model.seek(k)
+        view.canvas.grab()
+        assert len(view.text) == 64 and view.offset <= k - 1 < view.offset + 64
+        for (unit, pos), colour in view.canvas.drawn.items():
+            assert view.offset + pos < k
+            rgb = (colour.red(), colour.green(), colour.blue())
+            assert rgb == view.scale_for(unit).rgb(float(c[view.offset + pos, unit]))
+    assert view.find("depth('(', ')')") and f"the {run.steps} characters" in view.find_info.text()
+    assert window.errors == []
