@@ -141,6 +141,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.grad_dock, self.compare_dock)   # wide plots side by side
         for front in (self.breakpoints_dock, self.input_dock, self.input_editor_dock):
             front.raise_()
+        self.layer_dock.visibilityChanged.connect(self.layer_view.set_in_front)
+        self.cell_dock.visibilityChanged.connect(self.cell_inspector.set_in_front)
 
     def _layer_chooser(self) -> QWidget:
         """Layer and sample, at the head of the shape badges (which describe that layer)."""

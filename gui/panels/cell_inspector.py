@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 from gui.session_model import SessionModel
 from gui.theme import DIAGRAM_GATE_ORDER, OKABE_ITO, Palette
+from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import style_axes
 
 PART_NAMES = ("x·W", "h·U", "b", "z")
@@ -237,7 +238,7 @@ def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
     pen.text(-5, -28, title, bold=True, centre=False)
 
 
-class CellInspector(QWidget):
+class CellInspector(FrontAware, QWidget):
     """Follows the selected unit and step (default: the cursor) and takes that cell apart."""
 
     def __init__(self, session_model: SessionModel, palette: Palette, *, units_panel=None,
@@ -356,14 +357,18 @@ class CellInspector(QWidget):
 
     def _on_position(self, t: int) -> None:
         self.pinned = None
-        if self.isVisible():
+        if self.on_screen():
             self.refresh()
         else:
             self._stale = True      # refreshed when the dock is shown again
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if self._stale:
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Shown again (or its tab came to the front): refresh if the cursor moved meanwhile."""
+        if self._stale and self.on_screen():
             self._stale = False
             self.refresh()
 

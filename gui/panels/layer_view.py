@@ -41,6 +41,7 @@ from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
 from gui.theme import SIGNAL_SHORT, Palette
+from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
 
 TILE = 256
@@ -322,7 +323,7 @@ class WhatIfPage(QWidget):
         return row
 
 
-class LayerView(QWidget):
+class LayerView(FrontAware, QWidget):
     """Heat-maps, statistics, kernels and what-ifs for the session's current traced layer."""
 
     def __init__(self, session_model: SessionModel, palette: Palette, *, units_panel=None, debugging=None,
@@ -389,7 +390,7 @@ class LayerView(QWidget):
         """Every map, the statistics and the kernels for the current run. Hidden (a tab behind
         another dock) the work waits for the first show or an export (``force``): opening a
         model builds only what is on screen (docs/architecture.md, "How to add a view")."""
-        if not force and not self.isVisible():
+        if not force and not self.on_screen():
             self._stale = True
             return
         self._stale = False
@@ -529,13 +530,17 @@ class LayerView(QWidget):
     # --- stepping ----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Shown again (or its tab came to the front): build or fill what waited."""
         if self.session_model.ready:
             self.on_position(self.session_model.t)
 
     def on_position(self, t: int, force: bool = False) -> None:
         """Fill the columns read or forgotten since the last draw. Hidden, it waits (and
         catches up from ``_drawn_t`` when shown) unless ``force`` (an export of a hidden view)."""
-        if not self.isVisible() and not force:
+        if not force and not self.on_screen():
             return
         if self._stale:
             self.rebuild(force=True)        # built for the first time since the run changed

@@ -37,6 +37,19 @@ def make_window(qtbot, tmp_path):
     return factory
 
 
+def bring_to_front(qtbot, dock) -> None:
+    """Click the dock's tab, as a user would: a view behind another tab skips its work until
+    it comes to the front (gui/widgets/on_screen.py)."""
+    from PySide6.QtWidgets import QWidget
+
+    from gui.widgets.on_screen import FrontAware
+    qtbot.wait(50)            # the window's first layout (a queued call) re-tabs every dock
+    dock.raise_()
+    views = [w for w in dock.findChildren(QWidget) if isinstance(w, FrontAware)]
+    qtbot.waitUntil(lambda: all(v.on_screen() for v in views) and dock.isVisible(), timeout=5000)
+    qtbot.wait(20)            # the deferred catch-up runs
+
+
 def open_session(window, model, x, layer=None):
     """Load synchronously (the background loader is tested separately)."""
     from gui.loader_worker import LoadResult

@@ -8,7 +8,7 @@ import numpy as np
 from engine import load_model
 from engine.commands import resolve_input
 from engine.grad_views import forget_product, memory_horizon
-from tests.gui.conftest import open_session
+from tests.gui.conftest import bring_to_front, open_session
 
 
 def _counter(window):
@@ -18,6 +18,7 @@ def _counter(window):
 
 def test_views_follow_the_cursor_target(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     session = _counter(window)
     grads = window.grads
     window.session_model.seek(31)
@@ -61,8 +62,9 @@ def test_custom_target_error_and_exploding_badge(make_window):
     assert window.grads.view is not None and window.grads.error == ""
 
 
-def test_fork_saliency_is_drawn_dashed(make_window):
+def test_fork_saliency_is_drawn_dashed(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     _counter(window)
     window.session_model.seek(40)
     window.session_model.select(2, 39)

@@ -7,11 +7,12 @@ import pytest
 
 from engine.analysis import input_blocks, recurrent_blocks, unit_stats
 from tests import reference
-from tests.gui.conftest import open_session, sine_input, small_model
+from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
 
 
-def test_heat_columns_fill_in_and_match_trace(make_window):
+def test_heat_columns_fill_in_and_match_trace(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     window.layer_view.set_signal_visible("z_f", True)
     session = open_session(window, small_model(6, 3), sine_input(40))
     lv = window.layer_view
@@ -32,8 +33,9 @@ def test_heat_columns_fill_in_and_match_trace(make_window):
     assert lv.heat["h"].cursor.value() == session.cursor == 9
 
 
-def test_rows_follow_units_panel_order(make_window):
+def test_rows_follow_units_panel_order(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     session = open_session(window, small_model(8, 3), sine_input(30))
     window.units_panel.set_sort("variance")
     window.session_model.step(4)
@@ -44,8 +46,9 @@ def test_rows_follow_units_panel_order(make_window):
     np.testing.assert_array_equal(lv.heat["f"].data[:, 3], session.full().f[0, 3, order])
 
 
-def test_stats_and_kernels_match_engine(make_window):
+def test_stats_and_kernels_match_engine(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     session = open_session(window, small_model(6, 3), sine_input(40))
     lv = window.layer_view
     st = unit_stats(session.full(), 0)
@@ -76,8 +79,9 @@ def _h(w, x, u=None, edit=None):
     return reference.lstm(x[None], w.kernel, u, w.bias, edits=edits)[0][0]
 
 
-def test_decouple_difference_matches_numpy(make_window):
+def test_decouple_difference_matches_numpy(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     x = sine_input(25)
     session = open_session(window, small_model(6, 3), x)
     lv = window.layer_view
@@ -93,8 +97,9 @@ def test_decouple_difference_matches_numpy(make_window):
     assert "minus the real run" in lv.diff_plot.titleLabel.text
 
 
-def test_perturb_difference_matches_numpy(make_window):
+def test_perturb_difference_matches_numpy(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
     x = sine_input(25)
     session = open_session(window, small_model(6, 3), x)
     window.session_model.step(9)
@@ -110,9 +115,10 @@ def test_perturb_difference_matches_numpy(make_window):
     np.testing.assert_array_equal(lv.diff_data, fork.diff("c")[0][:, lv.order].T)
 
 
-def test_layer_view_shows_what_each_step_reads_under_the_maps(make_window):
+def test_layer_view_shows_what_each_step_reads_under_the_maps(make_window, qtbot):
     from tests.gui.conftest import open_session, sine_input, small_model
     w = make_window()
+    bring_to_front(qtbot, w.layer_dock)
     open_session(w, small_model(), sine_input(30))
     view = w.layer_view
     assert view.strip is not None and view.strip.kind == "values"
@@ -123,3 +129,20 @@ def test_layer_view_shows_what_each_step_reads_under_the_maps(make_window):
     assert view.strip.cursor.value() == 11
     image = view.strip.image.image
     np.testing.assert_allclose(image, np.asarray(w.session_model.session.x)[0].T)
+
+
+def test_behind_its_tab_the_layer_view_waits_until_clicked(make_window, qtbot):
+    """Opening a model builds only what is on screen: the Layer view behind the Input tab
+    builds nothing (and follows no steps) until its tab comes to the front, then shows the
+    engine's numbers at the cursor."""
+    from tests.gui.conftest import bring_to_front
+    window = make_window()
+    bring_to_front(qtbot, window.input_dock)
+    session = open_session(window, small_model(6, 3), sine_input(40))
+    lv = window.layer_view
+    window.session_model.step(7)
+    assert lv.heat == {} and lv._stale
+    bring_to_front(qtbot, window.layer_dock)
+    assert not lv._stale and "c" in lv.heat
+    np.testing.assert_array_equal(lv.heat["c"].data[:, :7], session.full().c[0][:7][:, lv.order].T)
+    assert np.isnan(lv.heat["c"].data[:, 7:]).all()

@@ -13,7 +13,7 @@ from engine.layers import LSTM
 from engine.model import Model
 from engine.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
-from tests.gui.conftest import small_model
+from tests.gui.conftest import bring_to_front, small_model
 
 
 def _runs(backward: bool, steps: int = 1500):
@@ -112,6 +112,7 @@ def test_breakpoints_and_forks_in_the_window_agree_with_the_in_memory_run(make_w
             session.full()
             session.result()
         window = make_window()
+        bring_to_front(qtbot, window.layer_dock)
         window.show_loaded(LoadResult(session, "test-model", "test-input"))
         dm = window.debugging
         dm.debugger.add_breakpoint("any(abs(c) > 1.2)")

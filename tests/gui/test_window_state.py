@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.gui.conftest import open_session, sine_input, small_model
+from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
 
 
 def _load(window, spec: str) -> None:
@@ -18,6 +18,7 @@ def _load(window, spec: str) -> None:
 
 def test_switching_models_keeps_nothing_of_the_last_one(make_window, qtbot):
     w = make_window()
+    bring_to_front(qtbot, w.layer_dock)
     w.exporter.settings.setValue("export/title", "1024 random units")
     _load(w, "demo:wide")
     panel = w.units_panel
