@@ -260,14 +260,18 @@ class CheckpointedRun:
         """Run chunk j from checkpoint j (known). Writes nothing shared, so the first pass
         runs it outside the lock while the views read other chunks."""
         p0, p1 = self.chunk_range(j)
+        return self._run_span(p0, p1, self._ck_h[j], self._ck_c[j])
+
+    def _run_span(self, p0: int, p1: int, h0: np.ndarray, c0: np.ndarray) -> DirectionRunner:
+        """Processing indices [p0, p1) run from the state (h0, c0) before p0, with x . W in the
+        blocks aligned to the checkpoints: the one code path behind bit-identity."""
         a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
         zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
         mask = self.mask[:, a:e]
         if not mask.all():
             zx[~mask] = np.nan
         runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
-                                 mask=mask, h0=self._ck_h[j], c0=self._ck_c[j], prefill=False,
-                                 shared_zx=(zx, zin))
+                                 mask=mask, h0=h0, c0=c0, prefill=False, shared_zx=(zx, zin))
         runner.run()
         return runner
 
@@ -317,15 +321,7 @@ class CheckpointedRun:
                 self._minis.move_to_end(i)
                 return runner
             p0, p1 = i * self.sub, min(self.steps, (i + 1) * self.sub)
-            a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
-            zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
-            mask = self.mask[:, a:e]
-            if not mask.all():
-                zx[~mask] = np.nan
-            runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
-                                     mask=mask, h0=self._sub_h[i], c0=self._sub_c[i], prefill=False,
-                                     shared_zx=(zx, zin))
-            runner.run()
+            runner = self._run_span(p0, p1, self._sub_h[i], self._sub_c[i])
             self._minis[i] = runner
             while len(self._minis) > 8:
                 self._minis.popitem(last=False)

@@ -87,21 +87,28 @@ def engine_figures(steps: int = 2000, features: int = 32, repeat: int = 5,
     return out
 
 
+def torch_lstm_of(model: Model):
+    """A ``torch.nn.LSTM`` holding the model's first traced layer's weights (the baseline the
+    trace and gradient figures are measured against). Keras (D, 4N) columns i, f, g, o become
+    torch's (4N, D) rows i, f, g, o: a transpose, same order."""
+    import torch
+    w = model.traced_layers[0].weights
+    lstm = torch.nn.LSTM(w.input_dim, w.units, batch_first=True)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(w.kernel.T.copy()))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(w.recurrent_kernel.T.copy()))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(w.bias.copy()))
+        lstm.bias_hh_l0.zero_()
+    return lstm
+
+
 def _torch_forward(model: Model, x: np.ndarray):
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(1)
-    w = model.traced_layers[0].weights
-    n, d = w.units, w.input_dim
-    lstm = torch.nn.LSTM(d, n, batch_first=True)
-    with torch.no_grad():
-        # Keras (D,4N) columns i,f,g,o -> torch (4N,D) rows i,f,g,o: a transpose, same order.
-        lstm.weight_ih_l0.copy_(torch.from_numpy(w.kernel.T.copy()))
-        lstm.weight_hh_l0.copy_(torch.from_numpy(w.recurrent_kernel.T.copy()))
-        lstm.bias_ih_l0.copy_(torch.from_numpy(w.bias.copy()))
-        lstm.bias_hh_l0.zero_()
+    lstm = torch_lstm_of(model)
     xt = torch.from_numpy(x)
 
     def forward() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.bench.engine_figures import _median_ms, bench_model
+from engine.bench.engine_figures import _median_ms, bench_model, torch_lstm_of
 
 
 def grad_figures(steps: int = 2000, features: int = 32, units: int = 256,
@@ -40,14 +40,8 @@ def _torch_grad_ms(model, x: np.ndarray, dx: np.ndarray, repeat: int) -> tuple[f
         import torch
     except ImportError:
         return None
-    w = model.traced_layers[0].weights
-    n, d = w.units, w.input_dim
-    lstm = torch.nn.LSTM(d, n, batch_first=True)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.from_numpy(w.kernel.T.copy()))
-        lstm.weight_hh_l0.copy_(torch.from_numpy(w.recurrent_kernel.T.copy()))
-        lstm.bias_ih_l0.copy_(torch.from_numpy(w.bias.copy()))
-        lstm.bias_hh_l0.zero_()
+    lstm = torch_lstm_of(model)
+    n = lstm.hidden_size
     for p in lstm.parameters():
         p.requires_grad_(False)               # gradients w.r.t. (x, h0, c0) only, like ours
     xt = torch.from_numpy(x).requires_grad_(True)
