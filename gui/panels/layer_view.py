@@ -747,6 +747,8 @@ class LayerView(FrontAware, QWidget):
         self._show_diff()
 
     def _show_diff(self) -> None:
+        if self._stale:
+            return                  # not built for this run yet: the rebuild shows the diff
         dbg = self._debugger()
         if not self.diff_fork or dbg is None or self.diff_fork not in dbg.forks.forks:
             self.diff_data = np.zeros((0, 0), np.float32)
