@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cell import CellWeights
-from .stepper import XW_BLOCK, DirectionRunner, input_product
+from .stepper import XW_BLOCK, DirectionRunner, input_product, layer_input
 from .trace import LayerTrace, SignalSource, input_position
 
 F32 = np.float32
@@ -168,12 +168,8 @@ class CheckpointedRun:
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
                  c0: np.ndarray | None = None, interval: int | None = None,
                  bucket: int | None = None, cache_chunks: int = 3) -> None:
-        x = np.ascontiguousarray(x, dtype=F32)
-        if x.ndim != 3:
-            raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
-        b, t, d = x.shape
-        if d != weights.input_dim:
-            raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {d}")
+        x = layer_input(name, weights, x)
+        b, t, _ = x.shape
         n, hsize = weights.units, weights.state_size
         self.name, self.weights, self.backward, self.x = name, weights, backward, x
         self.batch, self.steps, self.units = b, t, n

@@ -101,6 +101,17 @@ def _in_place(act: Activation, units: int) -> InPlace:
     return blockwise
 
 
+def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
+    """``x`` as the contiguous float32 (batch, time, features) a direction runs on, or a
+    ValueError naming the layer and what it expects."""
+    x = np.ascontiguousarray(x, dtype=F32)
+    if x.ndim != 3:
+        raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
+    if x.shape[2] != weights.input_dim:
+        raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {x.shape[2]}")
+    return x
+
+
 class DirectionRunner:
     """Steps one LSTM direction over a fixed input; processing index p maps to input t."""
 
@@ -118,12 +129,8 @@ class DirectionRunner:
         Public buffers, indexed by input position: ``x``, ``mask``, ``h0``, ``c0``, ``zx``,
         ``zin`` (the part of z the recurrence does not change, as ``input_product`` makes it),
         ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
-        x = np.ascontiguousarray(x, dtype=F32)
-        if x.ndim != 3:
-            raise ValueError(f"layer input must be (batch, time, features), got shape {x.shape}")
-        b, t, d = x.shape
-        if d != weights.input_dim:
-            raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {d}")
+        x = layer_input(name, weights, x)
+        b, t, _ = x.shape
         n, hsize = weights.units, weights.state_size
         self.name, self.weights, self.backward = name, weights, backward
         self.batch, self.steps, self.units = b, t, n

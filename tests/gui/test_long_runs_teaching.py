@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.cell import CellWeights
-from engine.layers import Bidirectional, Dense
 from engine.loaders.demos import default_demo_input, demo_info
 from engine.model import Model
 from gui.loader_worker import LoadResult
+from tests.gui.conftest import bidirectional_model
 
 
 def _counter_runs(samples: int = 2, repeats: int = 16):
@@ -109,20 +108,9 @@ def test_samples_view_shows_every_sample_over_the_span(make_window, small_spans)
     assert window.errors == []
 
 
-def _bidirectional():
-    rng = np.random.default_rng(5)
-
-    def cell(n, d):
-        return CellWeights(rng.normal(0, .5, (d, 4 * n)).astype(np.float32),
-                           rng.normal(0, .5, (n, 4 * n)).astype(np.float32),
-                           np.zeros(4 * n, np.float32))
-    return Model([Bidirectional("bi", cell(4, 2), cell(4, 2), return_sequences=True),
-                  Dense("d", np.ones((8, 1), np.float32), np.zeros(1, np.float32))], source="bi")
-
-
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, bidirectional):
-    model = _bidirectional() if bidirectional else load_model("demo:counter")
+    model = bidirectional_model() if bidirectional else load_model("demo:counter")
     if bidirectional:
         x = np.random.default_rng(1).normal(size=(1, 600, 2)).astype(np.float32)
     else:

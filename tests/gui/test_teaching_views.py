@@ -7,16 +7,13 @@ import pytest
 from PySide6.QtGui import QColor
 
 from engine import Session, load_model
-from engine.cell import CellWeights
-from engine.layers import Bidirectional, Dense
 from engine.loaders.demos import default_demo_input, demo_info
-from engine.model import Model
 from engine.teaching import top_links
 from gui.session_model import SessionModel
 from gui.teaching.text_view import TextView
 from gui.teaching.unrolled import MAX_ROWS, UnrolledView
 from gui.theme import palette
-from tests.gui.conftest import sine_input, small_model
+from tests.gui.conftest import bidirectional_model, sine_input, small_model
 
 
 def _model_for(qtbot, model, x, layer=None) -> SessionModel:
@@ -121,20 +118,9 @@ def test_unrolled_many_units_show_a_window_around_the_selection(qtbot):
     assert {u for u, _ in view.canvas.drawn_cells} == set(rows.tolist())
 
 
-def _bidirectional():
-    rng = np.random.default_rng(5)
-
-    def cell(n, d):
-        return CellWeights(rng.normal(0, .5, (d, 4 * n)).astype(np.float32),
-                           rng.normal(0, .5, (n, 4 * n)).astype(np.float32),
-                           np.zeros(4 * n, np.float32))
-    return Model([Bidirectional("bi", cell(4, 2), cell(4, 2), return_sequences=True),
-                  Dense("d", np.ones((8, 1), np.float32), np.zeros(1, np.float32))], source="bi")
-
-
 def test_unrolled_backward_layer_reads_right_to_left(qtbot):
     x = np.random.default_rng(1).normal(size=(1, 30, 2)).astype(np.float32)
-    sm = _model_for(qtbot, _bidirectional(), x, layer="bi/backward")
+    sm = _model_for(qtbot, bidirectional_model(), x, layer="bi/backward")
     view = _show(qtbot, UnrolledView(sm, palette("light")))
     sm.seek(3)                                    # read 29, 28, 27
     view.canvas.grab()
@@ -209,7 +195,7 @@ def test_text_view_explains_itself_for_a_vector_model(qtbot):
 def test_both_directions_show_the_engines_numbers_with_two_cursors(qtbot):
     from gui.teaching.directions import DirectionsView
     x = np.random.default_rng(1).normal(size=(2, 20, 2)).astype(np.float32)
-    model = _bidirectional()
+    model = bidirectional_model()
     sm = _model_for(qtbot, model, x, layer="bi/forward")
     sm.set_sample(1)
     view = _show(qtbot, DirectionsView(sm, palette("light")))
