@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 DISPLAY_SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
 """Order of signals in lanes, legends and exports: the three gates, the candidate, the state.
@@ -168,8 +168,13 @@ def apply_theme(name: str) -> None:
     else:
         app.setPalette(app.style().standardPalette())
     # a widget with its own style sheet (badges, signal check boxes) resolved its colours
-    # against the old palette and keeps them: set its sheet again so it follows the theme
-    for widget in app.allWidgets():
-        sheet = widget.styleSheet()
-        if sheet:
-            widget.setStyleSheet(sheet)
+    # against the old palette and keeps them: set its sheet again so it follows the theme.
+    # Only the open windows' widgets: allWidgets() also lists closed windows' widgets that are
+    # waiting for deletion, and touching those can crash Qt.
+    for top in app.topLevelWidgets():
+        if not top.isVisible():
+            continue
+        for widget in [top, *top.findChildren(QWidget)]:
+            sheet = widget.styleSheet()
+            if sheet:
+                widget.setStyleSheet(sheet)
