@@ -17,6 +17,11 @@ FEATURE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4
 MAX_FEATURE_CURVES = 8
 
 
+X_MIN_HEIGHT = 56            # the input's plot (token ids or features)
+SALIENCY_MIN_HEIGHT = 36     # |d target / d x|, two tick labels
+OUTPUT_MIN_HEIGHT = 76       # the output, with the time axis under it
+
+
 class InputPanel(QWidget):
     """Top: the layer's input x (up to 8 features, or token ids); bottom: output so far."""
 
@@ -54,6 +59,12 @@ class InputPanel(QWidget):
             plot.getAxis("left").setWidth(54)
         self.y_plot.setLabel("bottom", "time step t")
         self.y_plot.setXLink(self.x_plot)
+        # below these heights the tick labels of neighbouring plots run into each other; a
+        # short dock scrolls instead (gui.layout.scrolling)
+        for plot, least in ((self.x_plot, X_MIN_HEIGHT), (self.sal_plot, SALIENCY_MIN_HEIGHT),
+                            (self.y_plot, OUTPUT_MIN_HEIGHT)):
+            plot.setMinimumHeight(least)
+        self.glw.setMinimumHeight(X_MIN_HEIGHT + SALIENCY_MIN_HEIGHT + OUTPUT_MIN_HEIGHT + 12)
         self.cursors = []
         for plot in (self.x_plot, self.sal_plot, self.y_plot):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
