@@ -79,15 +79,20 @@ def _harmless(name: str) -> bool:
     return name in HARMLESS_GLOBALS or (name.startswith("numpy.dtypes.") and name.endswith("DType"))
 
 
+_LIBRARIES = {"torch", "numpy", "builtins", "collections", "argparse", "pathlib", "_codecs"}
+
+
 def _unsafe_globals(torch: Any, path: Path) -> list[str]:
     """The globals a torch.save file names beyond torch's own (tensors, storages, OrderedDict):
     torch lists a zip's; a legacy pickle's are read off its opcodes, nothing run."""
     try:
-        return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+        names = list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
     except Exception:  # noqa: BLE001 - a legacy pickle or a damaged archive
-        pass
-    return [n for n in _legacy_globals(path)
-            if not n.startswith("torch.") and n not in _TORCH_ALLOWED]
+        names = [n for n in _legacy_globals(path)
+                 if not n.startswith("torch.") and n not in _TORCH_ALLOWED]
+    # the file's own classes first (the user's module is the most telling name), then the
+    # library ones; sorted, so a message names the same classes on every run
+    return sorted(dict.fromkeys(names), key=lambda n: (n.split(".")[0] in _LIBRARIES, n))
 
 
 def _legacy_globals(path: Path, pickles: int = 4) -> list[str]:
