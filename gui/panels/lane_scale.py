@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from gui.panels.lanes import LANE_HALF_HEIGHT, LaneScaler, label_step
 from gui.theme import Palette
 
-GATES = ("f", "i", "o")
+RATIO_GATES = ("f", "i", "o")
 STATES = ("c", "h")
 MIN_PX_BOTTOM = 110.0  # lanes at least this tall get a bottom label (it never meets the next top)
 MIN_PX_MID = 42.0      # down to this, top and middle labels
@@ -120,7 +120,7 @@ class LaneScale:
         """New lanes, scale or visible signals: relabel the axis and redraw the guides."""
         self.axis.order = order
         self.axis.scaler = scaler
-        cols = (["gate"] if signals & set(GATES) else []) + [s for s in STATES if s in signals]
+        cols = (["gate"] if signals & set(RATIO_GATES) else []) + [s for s in STATES if s in signals]
         self.axis.columns = tuple(cols)
         self.axis.setLabel("lane scale: " + " │ ".join("gates" if c == "gate" else c.upper()
                                                       if c == "c" else c for c in cols)
