@@ -10,7 +10,8 @@ recomputed value is bit-identical to the in-memory trace (docs/architecture.md, 
 Chunks are the unit of work: chunk j covers processing indices jK .. (j+1)K - 1. Computing a
 chunk stores the checkpoint after it; the first pass computes them all in order and folds each
 into the overview. A few recent chunks stay cached, so stepping and scanning near the cursor
-recompute nothing. Thread-safe: one lock around computing.
+recompute nothing. Thread-safe: a lock guards the shared state, never a computation, and a
+chunk is computed by one thread at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -157,6 +158,15 @@ class _Window(SignalSource):
         return v if gate is None else v[:, :, gate]
 
 
+@dataclass
+class _Job:
+    """A chunk one thread is computing; others wanting it wait on ``done``."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    runner: DirectionRunner | None = None
+    waiters: int = 0
+
+
 class CheckpointedRun:
     """One traced direction over a long input, kept as checkpoints plus an overview.
 
@@ -198,6 +208,7 @@ class CheckpointedRun:
         self.overview = Overview.empty(t, b, n, bucket)
         self._summarised = 0                   # chunks folded into the overview, in order
         self._lock = threading.RLock()
+        self._busy: dict[int, _Job] = {}       # chunks being computed now, by any thread
 
     # --- facts -------------------------------------------------------------------------------
     @property
@@ -229,28 +240,50 @@ class CheckpointedRun:
     # --- computing ---------------------------------------------------------------------------
     def chunk(self, j: int) -> DirectionRunner:
         """Chunk j computed (from cache, or from its checkpoint, computing earlier chunks first
-        when that checkpoint is not known yet). Its local processing index q is jK + q."""
+        when that checkpoint is not known yet). Its local processing index q is jK + q.
+
+        Each chunk runs outside the lock, so a reader of a few steps (the read-outs, the
+        inspector) never waits behind a window being recomputed on another thread; a chunk
+        another thread is already computing is waited for, not computed twice."""
         if not 0 <= j < self.chunks:
             raise IndexError(f"chunk {j} outside 0..{self.chunks - 1}")
-        with self._lock:
-            runner = self._cache.get(j)
-            if runner is not None:
-                self._cache.move_to_end(j)
+        while True:
+            with self._lock:
+                runner = self._cache.get(j)
+                if runner is not None:
+                    self._cache.move_to_end(j)
+                    return runner
+                k = min(j, self._ck_known - 1)          # the next chunk whose checkpoint is known
+                job = self._busy.get(k)
+                mine = job is None
+                if mine:
+                    job = self._busy[k] = _Job()
+                else:
+                    job.waiters += 1
+            if not mine:
+                job.done.wait()
+                if k == j and job.runner is not None:
+                    return job.runner
+                continue
+            try:
+                runner = self._run_chunk(k)
+                with self._lock:
+                    self._record(k, runner)
+                    self._store(k, runner)
+                job.runner = runner
+            finally:
+                with self._lock:
+                    del self._busy[k]
+                job.done.set()
+            if k == j:
                 return runner
-            while self._ck_known <= j:
-                self._compute(self._ck_known - 1)
-            return self._compute(j)
 
-    def _compute(self, j: int) -> DirectionRunner:
-        """Chunk j from its (known) checkpoint, recorded and cached; the caller holds the lock."""
-        runner = self._cache.get(j)
-        if runner is None:
-            runner = self._run_chunk(j)
-        self._record(j, runner)
+    def _store(self, j: int, runner: DirectionRunner) -> None:
+        """Cache chunk j's runner (the oldest leave); the caller holds the lock."""
         self._cache[j] = runner
+        self._cache.move_to_end(j)
         while len(self._cache) > self._cache_chunks:
             self._cache.popitem(last=False)
-        return runner
 
     def _run_chunk(self, j: int) -> DirectionRunner:
         """Run chunk j from checkpoint j (known). Writes nothing shared, so the first pass
@@ -301,27 +334,46 @@ class CheckpointedRun:
             j = self._summarised
             with self._lock:
                 runner = self._cache.get(j)
-            if runner is None:
-                runner = self._run_chunk(j)
-            with self._lock:
-                self._record(j, runner)
+                job = None if runner is not None or j in self._busy else _Job()
+                if job is not None:
+                    self._busy[j] = job
+            if runner is None and job is None:          # a reader is computing it: use theirs
+                self.chunk(j)
+            elif job is not None:
+                try:
+                    runner = self._run_chunk(j)
+                    with self._lock:
+                        self._record(j, runner)
+                        if job.waiters:                 # a reader waits for this very chunk
+                            self._store(j, runner)
+                    job.runner = runner
+                finally:
+                    with self._lock:
+                        del self._busy[j]
+                    job.done.set()
+            else:
+                with self._lock:
+                    self._record(j, runner)
             if progress is not None:
                 progress(self.first_pass_done, self.steps)
         return True
 
     def _mini(self, i: int) -> DirectionRunner:
-        """Sub-block i (processing indices i*sub .. (i+1)*sub - 1), run from its kept state."""
+        """Sub-block i (processing indices i*sub .. (i+1)*sub - 1), run from its kept state
+        (outside the lock: a few steps, and two threads computing the same one agree)."""
         with self._lock:
             runner = self._minis.get(i)
             if runner is not None:
                 self._minis.move_to_end(i)
                 return runner
-            p0, p1 = i * self.sub, min(self.steps, (i + 1) * self.sub)
-            runner = self._run_span(p0, p1, self._sub_h[i], self._sub_c[i])
+            h, c = self._sub_h[i].copy(), self._sub_c[i].copy()
+        p0, p1 = i * self.sub, min(self.steps, (i + 1) * self.sub)
+        runner = self._run_span(p0, p1, h, c)
+        with self._lock:
             self._minis[i] = runner
             while len(self._minis) > 8:
                 self._minis.popitem(last=False)
-            return runner
+        return runner
 
     def _reader(self, p: int) -> tuple[DirectionRunner, int]:
         """A computed runner holding processing index p and its first index: the cached chunk,

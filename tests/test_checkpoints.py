@@ -246,6 +246,66 @@ def test_a_jump_recomputes_from_the_nearest_kept_state_to_the_same_bits(backward
     assert len(run._minis) > 0
 
 
+def test_a_window_computed_on_another_thread_blocks_neither_small_reads_nor_the_first_pass():
+    """A span recomputed on a worker thread (the window's next span) runs outside the run's
+    lock: a read of a few steps answers while it computes, and a first pass running beside it
+    computes each chunk once (it waits for, or reuses, the reader's chunks), to the same bits."""
+    import threading
+    rng = np.random.default_rng(5)
+    w = cell(8, seed=6)
+    t_len = 6 * XW_BLOCK + 9
+    x = rng.normal(size=(1, t_len, 5)).astype(np.float32)
+    full = DirectionRunner("l", w, x)
+    full.run()
+    ft = full.to_trace()
+    # 1) a slow chunk on a worker thread; small reads elsewhere answer meanwhile
+    run = CheckpointedRun("l", w, x, interval=XW_BLOCK)
+    assert run.first_pass()
+    run._cache.clear()
+    run._minis.clear()
+    release = threading.Event()
+    started = threading.Event()
+    plain = run._run_chunk
+
+    def slow(j):
+        if j == 4:
+            started.set()
+            assert release.wait(20)
+        return plain(j)
+    run._run_chunk = slow
+    worker = threading.Thread(target=run.window_trace, args=(4 * XW_BLOCK, 4 * XW_BLOCK + 50))
+    worker.start()
+    assert started.wait(20)
+    answered = []
+    reader = threading.Thread(target=lambda: answered.append(run.signal("c", 100, 103)))
+    reader.start()
+    reader.join(10)
+    assert answered, "a read of three steps waited for a chunk computed on another thread"
+    same(answered[0], ft.signal("c")[:, 100:103])
+    release.set()
+    worker.join(20)
+    # 2) a far window read on a thread while the first pass runs: each chunk computed once
+    run = CheckpointedRun("l", w, x, interval=XW_BLOCK)
+    calls = []
+    counted = run._run_chunk
+
+    def count(j):
+        calls.append(j)
+        return counted(j)
+    run._run_chunk = count
+    got = {}
+    far = threading.Thread(target=lambda: got.setdefault("t", run.window_trace(t_len - 30, t_len)))
+    far.start()
+    assert run.first_pass()
+    far.join(30)
+    assert sorted(calls) == list(range(run.chunks)), f"chunks computed {sorted(calls)}"
+    for key in ARRAYS:
+        same(getattr(got["t"], key), getattr(ft, key)[:, t_len - 30:], key)
+    ov = Overview.of(ft, run.overview.bucket)
+    for name in ("f", "c", "h"):
+        same(run.overview.lo[name], ov.lo[name], name)
+
+
 @pytest.mark.parametrize("backward", [False, True])
 @pytest.mark.parametrize("target", ["sumsq(h[:, last, :])", "c[1, 300, 2]", "mean(h[:, 100:650, 4])"])
 def test_gradients_through_checkpoints_equal_the_in_memory_gradient(backward, target):
