@@ -385,6 +385,13 @@ class CheckpointedRun:
         return self.chunk(j), j * self.interval
 
     # --- reading -----------------------------------------------------------------------------
+    def ready(self, p: int) -> bool:
+        """Processing index p reads in a few steps: its chunk is cached or was computed once
+        (its kept states are known). Otherwise reading it computes whole chunks, perhaps
+        every one before it: a window's GUI thread asks first and leaves that to a worker."""
+        j = p // self.interval
+        return 0 <= j < self.chunks and (j in self._cache or bool(self._sub_known[j]))
+
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) before processing index p (a checkpoint, a kept state, or read from the
         runner holding p)."""

@@ -353,6 +353,13 @@ class Session:
             return self.store.state_before(self.store.position(position))
         return self.full().state_before(position)
 
+    def ready(self, position: int) -> bool:
+        """Input ``position`` reads at once: always in memory; on a checkpointed run when its
+        chunk has been computed (else a read computes chunks, which a GUI leaves to a worker)."""
+        if self.store is None:
+            return True
+        return 0 <= position < self.steps and self.store.ready(self.store.position(position))
+
     def overview(self) -> Overview:
         """Per unit and signal, min and max per bucket of input positions (``Overview``): the
         zoomed-out picture. Checkpointed: filled in by ``first_pass`` (NaN where not yet)."""

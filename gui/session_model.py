@@ -5,8 +5,10 @@ Every view follows the run through this object: it connects to ``positionChanged
 ``runChanged``/``selectionChanged`` and reads arrays from ``live()`` (what has been read so far)
 or ``full()`` (the run, for ghosts and statistics). For a checkpointed run (docs/architecture.md,
 "Long runs") both are a *span* of positions around the cursor, recomputed from checkpoints
-through the session's window API: their ``start`` is the span's first input position, and
-``spanChanged`` announces a new span when the cursor leaves the old one. It is not the only gui module
+through the session's window API: their ``start`` is the span's first input position. When the
+cursor nears the span's edge the next span is recomputed on a worker thread
+(``gui/span_loader.py``) and ``spanChanged`` announces it once it is ready; until then the views
+keep the old span and ``value()`` reads the few steps it is asked for from the run itself. It is not the only gui module
 that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
 ``engine.debugger``, ``engine.export``), and the loader worker and session files call its
 loaders — so every number shown is computed in ``engine`` and none in ``gui``. ``.model`` is the
@@ -25,6 +27,7 @@ from engine import Model, Session
 from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
 from engine.trace import LayerTrace
+from gui.span_loader import SpanLoader
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
 
@@ -71,6 +74,8 @@ class SessionModel(QObject):
         self._span_trace: LayerTrace | None = None
         self._live: LayerTrace | None = None
         self._live_known = slice(0, 0)
+        self.spans = SpanLoader(self)
+        self.spans.loaded.connect(self._span_loaded)
 
     # --- loading -----------------------------------------------------------------------------
     def set_session(self, session: Session, *, source: str, input_source: str = "") -> None:
@@ -92,9 +97,8 @@ class SessionModel(QObject):
 
     def _on_engine_event(self, event: str, session: Session) -> None:
         if event == "position":
-            if session.checkpointed and not self._cursor_in_span():
-                self._forget_span()
-                self.spanChanged.emit()
+            if session.checkpointed:
+                self._follow_cursor()
             self.positionChanged.emit(session.t)
         else:
             self._forget_span()
@@ -163,22 +167,58 @@ class SessionModel(QObject):
         if not s.checkpointed:
             return 0, s.steps
         if self._span is None:
-            width = span_width(s)
-            cursor = s.cursor if s.cursor is not None else (0 if not s.backward else s.steps - 1)
-            a = max(0, min(s.steps - width, cursor - width // 2))
-            self._span = (a, min(s.steps, a + width))
+            self._span = self._span_around_cursor()
         return self._span
 
-    def _cursor_in_span(self) -> bool:
-        if self._span is None or self.session is None or self.session.cursor is None:
-            return True
-        a, b = self._span
-        margin = (b - a) // 8
+    def _span_around_cursor(self) -> tuple[int, int]:
+        s = self.session
+        assert s is not None
+        width = span_width(s)
+        cursor = s.cursor if s.cursor is not None else (0 if not s.backward else s.steps - 1)
+        a = max(0, min(s.steps - width, cursor - width // 2))
+        return a, min(s.steps, a + width)
+
+    def _cursor_in(self, span: tuple[int, int] | None, margin_part: int) -> bool:
+        """The cursor lies in ``span`` at least 1/``margin_part`` of its width from an edge
+        (an edge that is the run's own edge needs no margin)."""
+        if span is None or self.session is None or self.session.cursor is None:
+            return span is not None
+        a, b = span
+        margin = (b - a) // margin_part
         cursor = self.session.cursor
         return (a + margin <= cursor or a == 0) and (cursor < b - margin or b == self.session.steps)
 
+    def _follow_cursor(self) -> None:
+        """Ask for the span around the cursor once it comes within a quarter of the drawn
+        span's edge, so the next span is usually ready before the cursor leaves this one."""
+        if self._span is None or self._cursor_in(self._span, 4):
+            return
+        if self._cursor_in(self.spans.pending, 8):
+            return                          # the span asked for already holds it
+        a, b = self._span_around_cursor()
+        self.spans.request(self.session, a, b)
+        if not self._cursor_in(self._span, 1_000_000):
+            self.notice.emit(f"computing positions {a:,}–{b - 1:,} from the nearest checkpoint…")
+
+    def _span_loaded(self, serial: int, a: int, b: int, result: object) -> None:
+        if isinstance(result, Exception):
+            raise result                    # shown by the window's exception handler
+        if self.session is None or not self.session.checkpointed:
+            return
+        self._span, self._span_trace, self._live = (a, b), result, None
+        self.spanChanged.emit()
+        self._follow_cursor()               # the cursor moved on while it computed
+
+    def span_settled(self) -> bool:
+        """No span is being computed and the cursor is inside the drawn one (tests wait
+        for this after moving the cursor of a checkpointed run)."""
+        return self.spans.idle() and self.spans.pending is None and (
+            self.session is None or not self.session.checkpointed
+            or self._cursor_in(self.span(), 1_000_000))
+
     def _forget_span(self) -> None:
         self._span, self._span_trace, self._live = None, None, None
+        self.spans.forget()
 
     def full(self) -> LayerTrace:
         """The whole run in memory; for a checkpointed run, the span's values (``start`` = its
@@ -227,7 +267,10 @@ class SessionModel(QObject):
         """The engine's number for one signal, unit and input position of the current sample."""
         live = self.live()
         if not 0 <= position - live.start < live.steps:
-            return float("nan")
+            if not (self.checkpointed and self.session.ready(position)):
+                return float("nan")         # its span is being computed (or outside the run)
+            arr = self.session.signal(signal, position, position + 1, known_only=True)
+            return float(arr[self.sample, 0, unit]) if unit < arr.shape[2] else float("nan")
         arr = live.signal(signal)
         if unit >= arr.shape[2]:      # a projected h has fewer columns than units
             return float("nan")

@@ -260,6 +260,7 @@ class CellInspector(FrontAware, QWidget):
         self._build_ui()
         session_model.runChanged.connect(self._on_run)
         session_model.positionChanged.connect(self._on_position)
+        session_model.spanChanged.connect(self._on_span)          # a step that was computing
         session_model.selectionChanged.connect(self._on_selection)
 
     def _build_ui(self) -> None:
@@ -362,6 +363,12 @@ class CellInspector(FrontAware, QWidget):
         else:
             self._stale = True      # refreshed when the dock is shown again
 
+    def _on_span(self) -> None:
+        if self.on_screen():
+            self.refresh()
+        else:
+            self._stale = True
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         self.catch_up()
@@ -389,6 +396,17 @@ class CellInspector(FrontAware, QWidget):
             self.pinned = step
             self.refresh()
 
+    def _not_ready(self, pos: int, why: str = "") -> None:
+        """No breakdown to show for step ``pos``: say why, clear the drawing and the bars."""
+        self.breakdown = None
+        self.diagram.draw(None)
+        self.info.setText(why or f"step {pos}: computing its part of the run from the nearest "
+                                 f"checkpoint…")
+        for item in self._bars.values():
+            item.setOpts(height=np.zeros(4))
+        self.fan.clear()
+        self.highlighter.clear()
+
     def position(self) -> int | None:
         if not self.session_model.ready:
             return None
@@ -411,6 +429,9 @@ class CellInspector(FrontAware, QWidget):
         self.unit_spin.blockSignals(True)
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
+        if session.checkpointed and not session.ready(pos):
+            self._not_ready(pos)      # its chunk is being computed: shown when its span arrives
+            return
         if session.checkpointed:      # one step recomputed from its checkpoint (Long runs)
             trace = self.session_model.live()
             known = session.known()
@@ -426,13 +447,7 @@ class CellInspector(FrontAware, QWidget):
             trace = session.trace
             b = cell_breakdown(trace, self.session_model.sample, self.unit, pos)
         if not np.isfinite(b.h):
-            self.breakdown = None
-            self.diagram.draw(None)
-            self.info.setText(f"step {pos} is not read yet: step to it (F10) or run to it")
-            for item in self._bars.values():
-                item.setOpts(height=np.zeros(4))
-            self.fan.clear()
-            self.highlighter.clear()
+            self._not_ready(pos, f"step {pos} is not read yet: step to it (F10) or run to it")
             return
         self.breakdown = b
         w = trace.weights

@@ -37,6 +37,12 @@ def make_window(qtbot, tmp_path):
     return factory
 
 
+def settle_span(qtbot, session_model) -> None:
+    """Wait until a checkpointed run's span around the cursor is drawn: the next span is
+    recomputed on a worker thread (gui/span_loader.py) after the cursor moves."""
+    qtbot.waitUntil(session_model.span_settled, timeout=20000)
+
+
 def bring_to_front(qtbot, dock) -> None:
     """Click the dock's tab, as a user would: a view behind another tab skips its work until
     it comes to the front (gui/widgets/on_screen.py)."""

@@ -13,7 +13,7 @@ from engine.layers import LSTM
 from engine.model import Model
 from engine.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
-from tests.gui.conftest import bring_to_front, small_model
+from tests.gui.conftest import bring_to_front, settle_span, small_model
 
 
 def _runs(backward: bool, steps: int = 1500):
@@ -60,6 +60,7 @@ def test_a_checkpointed_run_shows_the_in_memory_numbers(make_window, qtbot, monk
     assert panel.overview.item.isVisible() and panel.vb.state["limits"]["xLimits"][1] >= ck.steps
     for k in (40, 900, 1200, 300):                      # forward, across spans, and back
         sm.seek(k)
+        settle_span(qtbot, sm)
         mem.seek(k)
         pos = ck.cursor
         a, b = sm.span()
@@ -86,6 +87,85 @@ def test_a_checkpointed_run_shows_the_in_memory_numbers(make_window, qtbot, monk
     assert window.errors == []
 
 
+def test_a_jump_answers_while_the_next_span_is_computed_behind_it(make_window, qtbot, monkeypatch):
+    """The cursor leaves the drawn span: the jump returns at once, the read-outs and the
+    inspector give the run's numbers from its kept states, the views keep their span, and the
+    span around the cursor arrives from the worker thread (docs/architecture.md, "Long runs")."""
+    import threading
+
+    import gui.session_model as sm_module
+    monkeypatch.setattr(sm_module, "SPAN_BYTES", 1)          # the smallest span: 256 positions
+    mem, ck = _runs(False)
+    window = make_window()
+    window.show_loaded(LoadResult(ck, "test-model", "test-input"))
+    qtbot.waitUntil(lambda: window.first_pass.complete, timeout=20000)
+    sm = window.session_model
+    sm.seek(10)
+    old = sm.span()
+    run = ck.store
+    run._cache.clear()
+    release = threading.Event()
+    plain = run._run_chunk
+    monkeypatch.setattr(run, "_run_chunk", lambda j: (release.wait(20), plain(j))[1])
+    notes = []
+    sm.notice.connect(notes.append)
+    sm.seek(1300)                     # returns although no chunk can be computed yet
+    mem.seek(1300)
+    pos = ck.cursor
+    assert sm.span() == old and not sm.span_settled()
+    assert any("computing positions" in n for n in notes)
+    for unit in (0, 4):
+        assert sm.value("c", unit, pos) == float(mem.full().c[0, pos, unit])
+    window.session_model.select(2, -1)
+    ref = cell_breakdown(mem.full(), 0, 2, pos)
+    insp = window.cell_inspector
+    assert insp.breakdown is not None and insp.breakdown.h == ref.h
+    window.grab()                     # views on the old span with the cursor outside it
+    release.set()
+    settle_span(qtbot, sm)
+    a, b = sm.span()
+    assert a <= pos < b and (a, b) != old
+    np.testing.assert_array_equal(sm.live().h, mem.trace.h[:, a:b])
+    assert window.errors == []
+
+
+def test_a_jump_past_the_first_pass_waits_for_the_worker_not_the_window(make_window, qtbot,
+                                                                        monkeypatch):
+    """Before the first pass reaches a position, reading it computes every chunk before it: the
+    window leaves that to the span worker (read-outs NaN, the inspector says it is computing)
+    and shows the numbers when the span arrives."""
+    import threading
+
+    import gui.session_model as sm_module
+    monkeypatch.setattr(sm_module, "SPAN_BYTES", 1)
+    mem, ck = _runs(False)
+    window = make_window()
+    monkeypatch.setattr(window.first_pass, "start", lambda session: None)    # no first pass
+    window.resize(1300, 900)
+    window.show()
+    window.show_loaded(LoadResult(ck, "test-model", "test-input"))
+    bring_to_front(qtbot, window.cell_dock)
+    sm = window.session_model
+    sm.span()
+    release = threading.Event()
+    plain = ck.store._run_chunk
+    monkeypatch.setattr(ck.store, "_run_chunk", lambda j: (release.wait(20), plain(j))[1])
+    window.session_model.select(2, -1)
+    sm.seek(1400)
+    mem.seek(1400)
+    pos = ck.cursor
+    assert not ck.ready(pos)
+    assert np.isnan(sm.value("h", 3, pos))
+    insp = window.cell_inspector
+    assert insp.breakdown is None and "computing" in insp.info.text()
+    release.set()
+    settle_span(qtbot, sm)
+    assert ck.ready(pos) and sm.value("h", 3, pos) == float(mem.full().h[0, pos, 3])
+    qtbot.waitUntil(lambda: insp.breakdown is not None, timeout=5000)
+    assert insp.breakdown.h == cell_breakdown(mem.full(), 0, 2, pos).h
+    assert window.errors == []
+
+
 def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, qtbot):
     mem, ck = _runs(False)
     window = make_window()
@@ -94,6 +174,7 @@ def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, 
     window.first_pass.cancel()
     qtbot.waitUntil(lambda: not window.first_pass.running, timeout=20000)
     window.session_model.seek(1400)
+    settle_span(qtbot, window.session_model)
     mem.seek(1400)
     assert window.session_model.value("h", 3, 1399) == float(mem.full().h[0, 1399, 3])
     window.grads.refresh()            # the gradient views say why they are empty
@@ -147,6 +228,7 @@ def test_the_loader_opens_a_run_over_the_budget_as_a_checkpointed_run(make_windo
     assert window.errors == [] and sm.checkpointed and sm.steps == 2000
     qtbot.waitUntil(lambda: window.first_pass.complete, timeout=20000)
     sm.seek(1500)
+    settle_span(qtbot, sm)
     mem = Session(model, x, checkpoint_above=2**40)
     assert sm.value("f", 4, 1499) == float(mem.full().f[0, 1499, 4])
     assert window.units_panel.overview.item.isVisible()

@@ -11,7 +11,7 @@ from engine import Session, load_model
 from engine.loaders.demos import default_demo_input, demo_info
 from engine.model import Model
 from gui.loader_worker import LoadResult
-from tests.gui.conftest import bidirectional_model
+from tests.gui.conftest import bidirectional_model, settle_span
 
 
 def _counter_runs(samples: int = 2, repeats: int = 16):
@@ -46,13 +46,14 @@ def _dock(window, view):
     return widget
 
 
-def test_unrolled_view_draws_the_in_memory_values_around_the_cursor(make_window, small_spans):
+def test_unrolled_view_draws_the_in_memory_values_around_the_cursor(make_window, qtbot, small_spans):
     model, x, mem, ck = _counter_runs()
     assert ck.checkpointed and ck.steps > 600
     window = _open(make_window, ck)
     view = _dock(window, "unrolled")
     for k in (40, 500, ck.steps - 3, 300):                   # across spans and back
         window.session_model.seek(k)
+        settle_span(qtbot, window.session_model)
         view.canvas.grab()
         drawn = view.canvas.drawn_cells
         assert drawn, f"nothing drawn at t={k}"
@@ -74,6 +75,7 @@ def test_text_view_colours_the_span_and_clicks_step_there(make_window, qtbot, sm
     window = _open(make_window, ck)
     view = _dock(window, "text")
     window.session_model.seek(700)
+    settle_span(qtbot, window.session_model)
     view.canvas.grab()
     a, b = window.session_model.span()
     assert view.offset == a > 0 and len(view.text) == b - a
@@ -91,11 +93,12 @@ def test_text_view_colours_the_span_and_clicks_step_there(make_window, qtbot, sm
     assert window.errors == []
 
 
-def test_samples_view_shows_every_sample_over_the_span(make_window, small_spans):
+def test_samples_view_shows_every_sample_over_the_span(make_window, qtbot, small_spans):
     model, x, mem, ck = _counter_runs(samples=2)
     window = _open(make_window, ck)
     view = _dock(window, "samples")
     window.session_model.seek(650)
+    settle_span(qtbot, window.session_model)
     mem.seek(650)
     view.canvas.grab()
     a, b = window.session_model.span()
@@ -109,7 +112,7 @@ def test_samples_view_shows_every_sample_over_the_span(make_window, small_spans)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, bidirectional):
+def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, qtbot, bidirectional):
     model = bidirectional_model() if bidirectional else load_model("demo:counter")
     if bidirectional:
         x = np.random.default_rng(1).normal(size=(1, 600, 2)).astype(np.float32)
@@ -119,6 +122,7 @@ def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, bid
     window = _open(make_window, ck)
     view = _dock(window, "directions")
     window.session_model.seek(300)
+    settle_span(qtbot, window.session_model)
     view.canvas.grab()
     maps = view.maps()
     assert isinstance(maps, str) and view.canvas.boxes == []
@@ -129,7 +133,7 @@ def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, bid
     assert window.errors == []
 
 
-def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_window, small_spans):
+def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_window, qtbot, small_spans):
     """A backward layer reads from the end: after k steps its cursor is at T-k, the unrolled
     view's columns there hold the in-memory values, and the samples view's maps the span's."""
     from engine.layers import LSTM
@@ -142,6 +146,7 @@ def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_wind
     unrolled = _dock(window, "unrolled")
     samples = _dock(window, "samples")
     window.session_model.seek(500)
+    settle_span(qtbot, window.session_model)
     mem.seek(500)
     cursor = ck.cursor
     assert cursor == 400
@@ -158,7 +163,7 @@ def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_wind
     assert window.errors == []
 
 
-def test_a_long_text_lays_out_a_window_around_the_cursor(make_window, monkeypatch):
+def test_a_long_text_lays_out_a_window_around_the_cursor(make_window, qtbot, monkeypatch):
     """Beyond MAX_CHARS characters (here 64) the text view lays out a window around the
     cursor, moves it when the cursor leaves it, and still colours each character with the
     engine's value at that position; Find units ranks over the whole input."""
@@ -171,6 +176,7 @@ def test_a_long_text_lays_out_a_window_around_the_cursor(make_window, monkeypatc
     c = mem.full().c[0]
     for k in (10, 500, 520, 900):
         window.session_model.seek(k)
+        settle_span(qtbot, window.session_model)
         view.canvas.grab()
         assert len(view.text) == 64 and view.offset <= k - 1 < view.offset + 64
         for (unit, pos), colour in view.canvas.drawn.items():

@@ -13,6 +13,7 @@ from engine.debugger import Debugger
 from engine.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from gui.session_files import open_session_dialog, save_session_dialog
+from tests.gui.conftest import settle_span
 
 
 @pytest.fixture
@@ -42,11 +43,12 @@ def _stop(*windows):
         window.first_pass.wait()
 
 
-def test_save_session_on_a_checkpointed_run_reopens_it_at_the_cursor(make_window, tmp_path,
+def test_save_session_on_a_checkpointed_run_reopens_it_at_the_cursor(make_window, qtbot, tmp_path,
                                                                      small_spans):
     model, mem, ck = _runs()
     w = _open(make_window, ck)
     w.session_model.seek(600)
+    settle_span(qtbot, w.session_model)
     w.session_model.select(3, 599)
     w.breakpoints_panel.edit.setText("any(abs(c) > 1.0)")
     w.breakpoints_panel.add_from_edit()
@@ -69,13 +71,14 @@ def test_save_session_on_a_checkpointed_run_reopens_it_at_the_cursor(make_window
     _stop(w, w2)
 
 
-def test_compare_inputs_on_a_checkpointed_run_compares_the_span(make_window, small_spans):
+def test_compare_inputs_on_a_checkpointed_run_compares_the_span(make_window, qtbot, small_spans):
     """Changing one token: the divergence over the span equals the in-memory comparison's
     columns, starts at the changed position, and is drawn at the run's input positions."""
     from engine.debugger import change_token, compare_inputs
     model, mem, ck = _runs()
     w = _open(make_window, ck)
     w.session_model.seek(400)
+    settle_span(qtbot, w.session_model)
     panel = w.compare_panel
     panel.position.setValue(390)
     panel.token.setCurrentIndex(panel.token.findData(int(ck.x[0, 390]) % (model.vocab_size - 1) + 1))
@@ -100,7 +103,7 @@ def test_compare_inputs_on_a_checkpointed_run_compares_the_span(make_window, sma
     _stop(w)
 
 
-def test_window_features_answer_on_a_checkpointed_run(make_window, tmp_path, small_spans):
+def test_window_features_answer_on_a_checkpointed_run(make_window, qtbot, tmp_path, small_spans):
     """Every dock of the View menu, Continue to a breakpoint both ways, a watch, an edited
     state shown over the lanes, and PNG/GIF/CSV exports of the views: no exception, the
     in-memory run's stops, and a readable message where a view needs a run in memory."""
@@ -111,6 +114,7 @@ def test_window_features_answer_on_a_checkpointed_run(make_window, tmp_path, sma
     w = _open(make_window, ck)
     sm = w.session_model
     sm.seek(300)
+    settle_span(qtbot, sm)
     for action in w.view_menu.actions():
         if action.isCheckable() and not action.isChecked():
             action.trigger()
@@ -137,6 +141,7 @@ def test_window_features_answer_on_a_checkpointed_run(make_window, tmp_path, sma
     w.debugging.set_overlay(fork.name)
     for k in (650, 20, 400):                       # the overlay follows across spans
         sm.seek(k)
+        settle_span(qtbot, sm)
         w.grab()
     w.sample_spin.setValue(1)
     w.act_dark.trigger()
