@@ -129,7 +129,7 @@ class UnitsPanel(QWidget):
         session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
-        session_model.spanChanged.connect(self.rebuild)      # a checkpointed run's next span
+        session_model.spanChanged.connect(self._span_moved)  # a checkpointed run's next span
         session_model.selectionChanged.connect(self._show_selection)
 
     # --- widgets -----------------------------------------------------------------------------
@@ -384,20 +384,50 @@ class UnitsPanel(QWidget):
         if not self.session_model.ready:
             return
         full = self.session_model.full()
+        self._arrange(full)
+        self._make_items(max(1, -(-full.steps // CHUNK)))
+        self._draw_run(full)
+        self.refresh_overview()
+        self.mode = ""
+        self._update_mode()
+        self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
+
+    def _span_moved(self) -> None:
+        """A checkpointed run's next span: the same curve items refilled (re-creating them was
+        most of a span change's cost); the overview is redrawn only if the lanes re-sorted."""
+        if not self.session_model.ready or not self._live:
+            self.rebuild()
+            return
+        full = self.session_model.full()
+        if any(len(items) != max(1, -(-full.steps // CHUNK)) for items in self._live.values()):
+            self.rebuild()
+            return
+        order = self.order
+        self._arrange(full)
+        self._drawn_t = None
+        self._draw_run(full, all_rows=False)
+        if not np.array_equal(order, self.order):
+            self.refresh_overview()
+        self.on_position(self.session_model.t, redraw_all=True)
+        self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
+
+    def _arrange(self, full) -> None:
+        """The lanes (filter, sort) and their scale for this run or span, and the lane shading."""
         sample = self.session_model.sample
         spec = self._applicable_filter(full.units)
         units = parse_filter(spec, full.units, full, sample) if spec else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
         self._scaler = LaneScaler(full, sample, self.shared_scale)
-        steps, start = full.steps, full.start     # a checkpointed run draws a span of positions
         rows = len(self.order)
         shade = (np.arange(rows) % 2).astype(np.float32)[None, :]
         self.shade.setImage(shade, levels=(0, 1), lut=np.array(
             [pg.mkColor(self.palette.background).getRgb()[:3],
              pg.mkColor(self.palette.lane_shade).getRgb()[:3]], np.uint8))
-        self.shade.setRect(start - 0.5, 0, max(steps, 1), rows)
-        n_chunks = max(1, -(-steps // CHUNK))
+        self.shade.setRect(full.start - 0.5, 0, max(full.steps, 1), rows)
+
+    def _make_items(self, n_chunks: int) -> None:
+        """One ghost and one live curve item per signal and chunk of CHUNK positions."""
         for name in DISPLAY_SIGNAL_ORDER:
             colour = pg.mkColor(self.palette.signal(name))
             ghost_colour = pg.mkColor(colour)
@@ -418,19 +448,22 @@ class UnitsPanel(QWidget):
                 self.plot.addItem(live)
                 self._ghosts[name].append(ghost)
                 self._live[name].append(live)
+
+    def _draw_run(self, full, *, all_rows: bool = True) -> None:
+        """Ghosts, scale, input strip, heat strips, limits and range for the run (or span);
+        ``all_rows`` False keeps the lanes the user zoomed to."""
         self._fill_ghosts(full)
         self._update_scale()
         self.strip.rebuild()
-        self.heat.set_run(full, sample, self.order, self.ghost, self.palette.ghost_alpha)
+        self.heat.set_run(full, self.session_model.sample, self.order, self.ghost,
+                          self.palette.ghost_alpha)
+        steps, start = full.steps, full.start     # a checkpointed run draws a span of positions
+        rows = len(self.order)
         whole = self.session_model.steps       # a checkpointed run zooms out to its overview
         self.vb.setLimits(xMin=-1, xMax=whole + 1, yMin=0, yMax=max(rows, 1),
                           minYRange=min(1.0, rows), minXRange=min(4, max(steps, 1)))
-        self.refresh_overview()
         self.vb.setRange(xRange=(start - 0.5, start + max(steps - 0.5, 0.5)),
-                         yRange=(0, max(rows, 1)), padding=0)
-        self.mode = ""
-        self._update_mode()
-        self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
+                         yRange=(0, max(rows, 1)) if all_rows else None, padding=0)
 
     def refresh_overview(self) -> None:
         """Redraw the whole-run overview of a checkpointed run (as its first pass fills it)."""
