@@ -97,6 +97,7 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         "steps_without_repaint": missed + dense_missed,
         "startup_ms": startup_ms(),
         **unrolled_figures(),
+        **span_figures(),
     }
 
 
@@ -250,3 +251,67 @@ def unrolled_figures(units: int = 64, steps: int = 200, features: int = 16) -> d
             "unrolled_step_ms_median": round(w, 2),
             "unrolled_step_ms_p95": round(float(np.percentile(with_view, 95)), 2),
             "unrolled_step_ratio": round(w / b, 2) if b > 0 else float("nan")}
+
+
+def span_figures(units: int = 1024, steps: int = 16384, features: int = 32,
+                 jumps: int = 12) -> dict[str, Any]:
+    """Cursor jumps across spans of a checkpointed run in the window (first pass done): the
+    time to update the cursor, read-outs and inspector (``seek`` and its slots), until the
+    units view has painted, until the span around the cursor has arrived from the worker thread
+    and been drawn, and the longest single event-loop turn meanwhile (how long a key press
+    could wait). Beside them, in the same run, the time to recompute one span on the GUI
+    thread: what each jump blocked for when spans were computed there."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from engine import Session
+    from engine.loaders.demos import random_model
+    from gui.app import make_app
+    from gui.loader_worker import LoadResult
+    from gui.main_window import MainWindow
+    app = make_app()
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat),
+                            report_error=lambda *_: None)
+        window.resize(1600, 1000)
+        window.show()
+        x = np.random.default_rng(5).standard_normal((1, steps, features), dtype=np.float32)
+        session = Session(random_model(units, features, seed=units), x, checkpoint_above=0)
+        window.show_loaded(LoadResult(session, f"bench:{units}", "noise"))
+        deadline = time.perf_counter() + 600
+        while not window.first_pass.complete and time.perf_counter() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        sm = window.session_model
+        viewport = window.units_panel.glw.viewport()
+        counter = _PaintCounter()
+        viewport.installEventFilter(counter)
+        width = sm.span()[1] - sm.span()[0]
+        update, painted, ready, stall, direct = [], [], [], [], []
+        for k in np.random.default_rng(6).integers(width, steps - width, jumps).tolist():
+            before = counter.count
+            start = time.perf_counter()
+            sm.seek(int(k))                         # the cursor, read-outs and inspector
+            update.append((time.perf_counter() - start) * 1000.0)
+            longest = 0.0
+            while time.perf_counter() < start + 60:
+                turn = time.perf_counter()
+                app.processEvents()
+                longest = max(longest, time.perf_counter() - turn)
+                if counter.count > before and not painted[len(update) - 1:]:
+                    painted.append((time.perf_counter() - start) * 1000.0)
+                if sm.span_settled() and counter.count > before:
+                    break
+                time.sleep(0.001)
+            ready.append((time.perf_counter() - start) * 1000.0)
+            stall.append(longest * 1000.0)
+            session.store._cache.clear()          # a span recomputed as the jump's was
+            t0 = time.perf_counter()
+            session.window(*sm.span())
+            direct.append((time.perf_counter() - t0) * 1000.0)
+        viewport.removeEventFilter(counter)
+        window.close()
+    return {"span_units": units, "span_steps": steps, "span_width": width,
+            "span_jump_update_ms_p95": round(float(np.percentile(update, 95)), 1),
+            "span_jump_painted_ms_median": round(float(np.median(painted)), 1),
+            "span_ready_ms_median": round(float(np.median(ready)), 1),
+            "span_longest_stall_ms_p95": round(float(np.percentile(stall, 95)), 1),
+            "span_compute_on_gui_thread_ms_median": round(float(np.median(direct)), 1)}
