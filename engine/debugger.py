@@ -237,7 +237,7 @@ class Debugger:
     def _on_session(self, event: str, session: Session) -> None:
         if event == "run":            # new input or layer: hits and forks describe another run
             self._hits_cache = None
-            had_forks = self._forks is not None and bool(self._forks.forks)
+            had_forks = self.has_forks
             self._forks = None
             if had_forks:
                 self._announce("forks")
@@ -512,9 +512,15 @@ class Debugger:
     # --- forks ---------------------------------------------------------------------------------
     @property
     def forks(self) -> ForkSet:
+        """The forks of this run (made on first use: it reads the whole recorded run)."""
         if self._forks is None:
             self._forks = ForkSet(self.session.recorded(full=True))
         return self._forks
+
+    @property
+    def has_forks(self) -> bool:
+        """Any fork made on this run (without making the fork set to ask)."""
+        return self._forks is not None and bool(self._forks.forks)
 
     def _position(self, position: int | None) -> int:
         if position is not None:

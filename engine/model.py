@@ -210,7 +210,7 @@ class Model:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM."""
         if self.runtime is not None and layer_input is None:
             return self._trace_captured(x, initial_state)
-        ctx = RunContext(initial_state=self._state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state))
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
             op = self.ops[info.op_index]
@@ -247,7 +247,7 @@ class Model:
                              f"feed the LSTM layer's own input with --layer-input")
         self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
-        ctx = RunContext(initial_state=self._state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state))
         for op in self.ops[:info.op_index]:
             y, mask = op.apply(y, mask, ctx)
         return np.asarray(y, F32), mask
@@ -258,10 +258,10 @@ class Model:
         own input, direction, mask and initial state (earlier layers run here)."""
         info = self.traced_layers[self.layer_index(key)]
         if self.runtime is not None and not is_layer_input:
-            return self._feed_args(info, self.layer_feed(info, x), self._state_map(initial_state))
+            return self._feed_args(info, self.layer_feed(info, x), self.state_map(initial_state))
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input,
                                          initial_state=initial_state)
-        h0, c0 = check_state(info.name, self._state_map(initial_state).get(info.name),
+        h0, c0 = check_state(info.name, self.state_map(initial_state).get(info.name),
                              layer_x.shape[0], info.weights)
         return {"name": info.name, "weights": info.weights, "x": layer_x,
                 "backward": info.direction == "backward", "mask": mask, "h0": h0, "c0": c0}
@@ -334,7 +334,7 @@ class Model:
 
     def _trace_captured(self, x: Any, initial_state: StateMap | tuple | None) -> TraceResult:
         captured = self.capture(x)
-        states = self._state_map(initial_state)
+        states = self.state_map(initial_state)
         ctx = RunContext()
         with np.errstate(over="ignore", invalid="ignore"):
             for info in self.traced_layers:
@@ -349,7 +349,9 @@ class Model:
         outputs = [np.asarray(o) for o in captured.outputs]
         return TraceResult(outputs[0], ctx.traces, outputs, ctx.states)
 
-    def _state_map(self, state: StateMap | tuple | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def state_map(self, state: StateMap | tuple | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """An initial state as {layer name: (h0, c0)}: a bare (h0, c0) belongs to the first
+        traced layer; names that are not layers of this model are refused."""
         if state is None:
             return {}
         if isinstance(state, tuple):

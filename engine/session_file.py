@@ -100,7 +100,7 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
     source = s.model.source
     mfile = model_file(source)
     forks = []
-    if debugger._forks is not None:
+    if debugger.has_forks:
         for name, fork in debugger.forks.forks.items():
             forks.append({"name": name, "parent": debugger.forks.parent_name(fork),
                           "edit": fork.edit.to_dict(),

@@ -119,11 +119,11 @@ def decouple_effect(session) -> DecoupleEffect:
     """Run the session's input again with the traced layer decoupled and measure the change in
     the model's output (or, when only this layer is traced, in its h). A checkpointed run
     (docs/architecture.md, "Long runs") keeps no whole-run arrays to compare: refused."""
-    if getattr(session, "checkpointed", False):
+    if session.checkpointed:
         raise ScopeError(f"the decouple what-if compares whole runs: it needs a run that fits in "
                          f"memory (this one is checkpointed, {session.steps} steps).")
     model = session.model
-    layer_only = getattr(session, "_layer_input", False)
+    layer_only = session.is_layer_input
     if model.chain and not layer_only:
         try:
             other = decoupled_model(model, session.layer_index)
@@ -183,14 +183,14 @@ def both_directions(session) -> BothDirections | None:
     op = model.ops[info.op_index]
     if not isinstance(op, Bidirectional):
         return None
-    if getattr(session, "checkpointed", False):     # both whole directions would not fit
+    if session.checkpointed:     # both whole directions would not fit
         raise ScopeError(f"Both directions side by side need a run that fits in memory: this "
                          f"one is checkpointed ({session.steps} steps). The units panel and the "
                          f"layer view show either direction of it.")
-    layer_only = getattr(session, "_layer_input", False)
+    layer_only = session.is_layer_input
     x, mask = model.layer_input(info.index, session.x, is_layer_input=layer_only,
-                                initial_state=getattr(session, "_initial_state", None))
-    ctx = RunContext(initial_state=model._state_map(getattr(session, "_initial_state", None)))
+                                initial_state=session.initial_state)
+    ctx = RunContext(initial_state=model.state_map(session.initial_state))
     with np.errstate(over="ignore", invalid="ignore"):
         merged, _ = op.apply(x, mask, ctx)
     fwd = next(t for t in ctx.traces if t.name == f"{op.name}/forward")

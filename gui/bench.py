@@ -137,7 +137,7 @@ def _baseline(app, full, signals: list[str], size, positions: list[int]) -> floa
     """Median ms for a bare pyqtgraph plot to repaint the same lanes after a cursor move."""
     import pyqtgraph as pg
 
-    from gui.panels.lanes import LaneScaler
+    from gui.panels.lanes import LaneScaler, row_lines
 
     widget = pg.GraphicsLayoutWidget()
     widget.resize(size)
@@ -145,20 +145,12 @@ def _baseline(app, full, signals: list[str], size, positions: list[int]) -> floa
     plot.getViewBox().invertY(True)
     scaler = LaneScaler(full, 0, False)
     order = np.arange(full.units)
-    steps = full.steps
     for name in signals:
-        y = scaler.to_lane(name, full.signal(name)[0], order)
-        rows = y.shape[0]
-        xs = np.empty((rows, steps + 1), np.float32)
-        xs[:, :steps] = np.arange(steps, dtype=np.float32)
-        xs[:, steps] = np.nan
-        ys = np.empty_like(xs)
-        ys[:, :steps] = y
-        ys[:, steps] = np.nan
-        plot.addItem(pg.PlotCurveItem(xs.ravel(), ys.ravel(), connect="finite", pen=pg.mkPen("k")))
+        x, y = row_lines(scaler.to_lane(name, full.signal(name)[0], order))
+        plot.addItem(pg.PlotCurveItem(x, y, connect="finite", pen=pg.mkPen("k")))
     cursor = pg.InfiniteLine(angle=90, movable=False)
     plot.addItem(cursor)
-    plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(0, full.units), padding=0)
+    plot.setRange(xRange=(-0.5, full.steps - 0.5), yRange=(0, full.units), padding=0)
     widget.show()
     app.processEvents()
     position = {"k": 0}

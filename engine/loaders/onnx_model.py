@@ -202,7 +202,7 @@ class OnnxModel(Model):
               layer_input: int | str | None = None) -> TraceResult:
         if layer_input is not None or self.graph_runner is None:
             return super().trace(x, initial_state=initial_state, layer_input=layer_input)
-        ctx = RunContext(initial_state=self._state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state))
         x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self.graph_runner.run(self._feeds(x), ctx, None)
@@ -235,7 +235,7 @@ class OnnxModel(Model):
                  is_layer_input: bool = False) -> dict[str, Any]:
         """As ``Model.run_args``, with the node's own initial_h / initial_c as the default."""
         info = self.traced_layers[self.layer_index(key)]
-        states = self._state_map(initial_state)
+        states = self.state_map(initial_state)
         if self.graph_runner is not None and not is_layer_input:
             return self._feed_args(info, self._recorded(info, x), states)
         if self.runtime is not None and not is_layer_input:

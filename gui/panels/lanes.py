@@ -16,6 +16,20 @@ from engine.trace import LayerTrace
 LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
 
 
+def row_lines(y: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (x, y) that draw every row of ``y`` (rows, L) as its own line in one curve item
+    (``connect="finite"``): a NaN after each row breaks the line; x runs from ``first``.
+    One item for all lanes is what keeps many lanes fast to draw."""
+    rows, length = y.shape
+    xs = np.empty((rows, length + 1), np.float32)
+    xs[:, :length] = np.arange(first, first + length, dtype=np.float32)
+    xs[:, length] = np.nan
+    ys = np.empty((rows, length + 1), np.float32)
+    ys[:, :length] = y
+    ys[:, length] = np.nan
+    return xs.ravel(), ys.ravel()
+
+
 def signal_range(trace: LayerTrace, name: str, sample: int) -> tuple[float, float] | np.ndarray:
     """(lo, hi) for a gate (its activation's range), or per-unit max |value| for C, h."""
     act = trace.weights.activation_of(name)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips, OverviewStrips
 from gui.panels.input_strip import InputStrip
 from gui.panels.lane_scale import LaneScale, LaneScaleAxis
-from gui.panels.lanes import LaneScaler, label_step, parse_filter, sort_units
+from gui.panels.lanes import LaneScaler, label_step, parse_filter, row_lines, sort_units
 from gui.session_model import SessionModel, span_indices
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 from gui.widgets.flow_layout import FlowLayout
@@ -546,15 +546,7 @@ class UnitsPanel(QWidget):
         steps = trace.steps
         a, b = self._chunk_bounds(k, steps)      # indices into the trace; x is the position
         values = trace.signal(name)[self.session_model.sample, a:b]
-        y = self._scaler.to_lane(name, values, self.order)                   # (rows, L)
-        rows, length = y.shape
-        xs = np.empty((rows, length + 1), np.float32)
-        xs[:, :length] = np.arange(trace.start + a, trace.start + b, dtype=np.float32)
-        xs[:, length] = np.nan
-        ys = np.empty((rows, length + 1), np.float32)
-        ys[:, :length] = y
-        ys[:, length] = np.nan
-        return xs.ravel(), ys.ravel()
+        return row_lines(self._scaler.to_lane(name, values, self.order), trace.start + a)
 
     def _fill_ghosts(self, full) -> None:
         for name, items in self._ghosts.items():
@@ -631,19 +623,11 @@ class UnitsPanel(QWidget):
         self.overlay_label = label
         if not arrays or self._scaler is None:
             return
-        steps = next(iter(arrays.values())).shape[1]
         for name, values in arrays.items():
-            y = self._scaler.to_lane(name, values[self.session_model.sample], self.order)
-            rows = y.shape[0]
-            xs = np.empty((rows, steps + 1), np.float32)
-            xs[:, :steps] = np.arange(steps, dtype=np.float32)
-            xs[:, steps] = np.nan
-            ys = np.empty_like(xs)
-            ys[:, :steps] = y
-            ys[:, steps] = np.nan
+            x, y = row_lines(self._scaler.to_lane(name, values[self.session_model.sample], self.order))
             pen = pg.mkPen(self.palette.signal(name), width=2 * max(self.palette.line_width, 1.0),
                            style=Qt.DashLine)
-            item = pg.PlotCurveItem(xs.ravel(), ys.ravel(), pen=pen, connect="finite")
+            item = pg.PlotCurveItem(x, y, pen=pen, connect="finite")
             item.setZValue(20)
             self.plot.addItem(item)
             self._overlay_items.append(item)
