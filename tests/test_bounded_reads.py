@@ -111,3 +111,17 @@ def test_external_links_are_not_followed(tmp_path):
     with h5py.File(path, "r+") as f:
         f["model_weights/elsewhere"] = h5py.ExternalLink("/dev/zero", "/data")
     assert load_model(path).traced_layers[0].name == "lstm"
+
+
+# --- ONNX: the shapes a graph declares -----------------------------------------------------------
+@pytest.mark.parametrize("op, ins", [
+    ("ConstantOfShape", [np.array([1000, 1000], np.int64)]),
+    ("Expand", [np.ones(1, np.float32), np.array([1000, 1000], np.int64)]),
+    ("Expand", [np.ones((1000, 1), np.float32), np.array([1, 1000], np.int64)]),
+])
+def test_onnx_ops_check_the_declared_output_against_the_budget(monkeypatch, op, ins):
+    """A shape input of a few bytes declares a 4 MB tensor: refused (1 MB budget), not made."""
+    from engine.loaders.onnx_ops import evaluate
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    with pytest.raises(BudgetError, match=op):
+        evaluate(op, ins, {}, 14)

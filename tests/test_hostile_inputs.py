@@ -298,6 +298,32 @@ def test_onnx_graphs_of_the_wrong_shape(tmp_path, capsys, case):
     check(code, err, "m.onnx")
 
 
+def test_onnx_constant_of_shape_over_the_budget_is_one_line(tmp_path, capsys, monkeypatch):
+    """Folding a ConstantOfShape whose shape asks for 4 MB (1 MB budget) refuses the model."""
+    def edit(proto, onnx):
+        h = onnx.helper
+        proto.graph.node.extend([
+            h.make_node("Constant", [], ["shape"], value=h.make_tensor(
+                "shape", onnx.TensorProto.INT64, [2], [1000, 1000])),
+            h.make_node("ConstantOfShape", ["shape"], ["huge"])])
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    refused(capsys, "info", onnx_with(tmp_path, edit),
+            needles=("m.onnx", "ConstantOfShape", "memory"))
+
+
+def test_onnx_expand_of_the_input_over_the_budget_is_one_line(tmp_path, capsys, monkeypatch):
+    """Not foldable (it expands the graph input): checked when the native run reaches it."""
+    def edit(proto, onnx):
+        h = onnx.helper
+        proto.graph.node.extend([
+            h.make_node("Constant", [], ["shape"], value=h.make_tensor(
+                "shape", onnx.TensorProto.INT64, [4], [100000, 1, 1, 1])),
+            h.make_node("Expand", ["X", "shape"], ["huge"], name="grow")])
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "4M")
+    refused(capsys, "trace", onnx_with(tmp_path, edit), "--input", FIXTURES / "onnx" / "forward.npz",
+            "--key", "x", "--out", tmp_path / "t.npz", needles=("m.onnx", "'grow'", "memory"))
+
+
 # --- paths -----------------------------------------------------------------------------------
 def test_empty_model_path(capsys):
     line = refused(capsys, "info", "", needles=("empty",))

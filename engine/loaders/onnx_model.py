@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import BudgetError
 from ..capture.feed import Runtime, match_inputs
-from ..errors import InputFileError, ModelFileError, ScopeError
+from ..errors import InputFileError, ModelFileError, ScopeError, describe
 from ..foreign_ops import OnnxLSTM
 from ..layers import RunContext
 from ..model import Model, StateMap, TracedLayerInfo
@@ -129,6 +130,7 @@ class OnnxModel(Model):
         self.input_names = [n for n in inputs if n == primary] + [n for n in inputs if n != primary]
         self.optional_inputs = [n for n in self.input_names if n in state_inputs]
         runner = _GraphRunner(graph, consts, opset, self.ops, found, self.input_names, primary)
+        runner.source = describe(path)
         dangling = runner.dangling()
         if dangling:
             raise ModelFileError(f"{path}: not a valid ONNX graph: no node makes its output "
@@ -307,6 +309,8 @@ def _ort_runtime(path: Path, proto: Any, found: list, model: OnnxModel) -> Runti
 class _GraphRunner:
     """Runs a graph of ``OPS`` and LSTM nodes (no subgraphs) in numpy."""
 
+    source = "the ONNX graph"       # the model file, as messages name it
+
     def __init__(self, graph: Any, consts: dict[str, np.ndarray], opset: int, ops: list,
                  found: list, inputs: list[str], primary: str | None) -> None:
         from .onnx_graph import node_attrs
@@ -362,6 +366,8 @@ class _GraphRunner:
     def _op(self, node: Any, ins: list[Any], attrs: dict[str, Any]) -> list[Any]:
         try:
             return evaluate(node.op_type, ins, attrs, self.opset)
+        except BudgetError as exc:      # the model's declared shapes, applied to this input
+            raise type(exc)(f"{self.source}: node '{node.name}' ({node.op_type}): {exc}") from None
         except ScopeError:
             raise
         except Exception as exc:  # noqa: BLE001 - shapes the user's input cannot fit

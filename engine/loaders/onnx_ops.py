@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import array_bytes, check_bytes
+
 F32 = np.float32
 OpFn = Callable[[list[Any], dict[str, Any], int], list[Any]]
 
@@ -24,6 +26,16 @@ def _axes(ins: list[Any], attrs: dict[str, Any], opset: int, since: int) -> list
         return None if len(ins) < 2 or ins[1] is None else [int(a) for a in ins[1]]
     axes = attrs.get("axes")
     return None if axes is None else [int(a) for a in axes]
+
+
+def budgeted_shape(shape: Any, dtype: Any, op: str) -> tuple[int, ...]:
+    """``shape`` as ints once an array of it fits the memory budget: a shape input of a few
+    bytes can declare a huge output, so it is checked before numpy allocates it
+    (docs/architecture.md, "Files in, files out")."""
+    dims = tuple(int(v) for v in np.asarray(shape).reshape(-1))
+    shown = ", ".join(map(str, dims[:8])) + (", ..." if len(dims) > 8 else "")
+    check_bytes(array_bytes(dims, np.dtype(dtype).itemsize), f"the {op} output of shape ({shown})")
+    return dims
 
 
 def _identity(ins, attrs, opset):
@@ -120,7 +132,8 @@ def _gemm(ins, attrs, opset):
 
 def _expand(ins, attrs, opset):
     a = np.asarray(ins[0])
-    return [a * np.ones(tuple(int(v) for v in ins[1]), dtype=a.dtype)]
+    shape = np.broadcast_shapes(a.shape, tuple(int(v) for v in np.asarray(ins[1]).reshape(-1)))
+    return [np.array(np.broadcast_to(a, budgeted_shape(shape, a.dtype, "Expand")))]
 
 
 def _constant_of_shape(ins, attrs, opset):
@@ -130,7 +143,7 @@ def _constant_of_shape(ins, attrs, opset):
     else:
         from onnx import numpy_helper
         fill = numpy_helper.to_array(value).reshape(-1)
-    return [np.full(tuple(int(v) for v in ins[0]), fill[0], dtype=fill.dtype)]
+    return [np.full(budgeted_shape(ins[0], fill.dtype, "ConstantOfShape"), fill[0], dtype=fill.dtype)]
 
 
 def _unary(fn: Callable[[Any], Any]) -> OpFn:
