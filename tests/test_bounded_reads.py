@@ -5,6 +5,7 @@ once by Cancel; declared sizes are checked against the memory budget before anyt
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -113,7 +114,75 @@ def test_external_links_are_not_followed(tmp_path):
     assert load_model(path).traced_layers[0].name == "lstm"
 
 
-# --- ONNX: the shapes a graph declares -----------------------------------------------------------
+# --- ONNX: external data and the shapes a graph declares -----------------------------------------
+ONNX = FIXTURES / "onnx" / "forward.onnx"
+
+
+def onnx_with_external(tmp_path, location: str, *, dims: int = 1 << 20,
+                       length: int | None = None, data_bytes: int = 4 << 20):
+    """forward.onnx in ``tmp_path/m/`` plus an initializer ``pad`` of ``dims`` floats stored in
+    the external file ``location``; ``m/pad.bin`` holds ``data_bytes`` (sparse: nothing is
+    written)."""
+    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    proto = onnx.load(str(ONNX))
+    pad = onnx.TensorProto(name="pad", data_type=onnx.TensorProto.FLOAT, dims=[dims])
+    pad.data_location = onnx.TensorProto.EXTERNAL
+    pad.external_data.add(key="location", value=location)
+    if length is not None:
+        pad.external_data.add(key="length", value=str(length))
+    proto.graph.initializer.append(pad)
+    folder = tmp_path / "m"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "pad.bin", "wb") as fh:
+        fh.truncate(data_bytes)
+    path = folder / "m.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("case", ["length", "dims", "file-longer-than-dims"])
+def test_onnx_external_data_over_the_budget_is_refused(tmp_path, monkeypatch, case):
+    """A model of a few hundred bytes whose external tensor is 4 MB, against a 1 MB budget:
+    counted from ``length``, else from what onnx would read (the rest of the file)."""
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    path = onnx_with_external(tmp_path, "pad.bin", length=(4 << 20) if case == "length" else None,
+                              dims=16 if case == "file-longer-than-dims" else 1 << 20)
+    with pytest.raises(BudgetError, match="memory") as info:
+        load_model(path)
+    assert "m.onnx" in str(info.value) and "external data" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["parent", "absolute", "symlink"])
+def test_onnx_external_data_outside_the_model_folder_is_refused(tmp_path, where):
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"\0" * 64)
+    location = {"parent": "../outside.bin", "absolute": str(outside), "symlink": "link.bin"}[where]
+    path = onnx_with_external(tmp_path, location, dims=16)
+    if where == "symlink":
+        (path.parent / "link.bin").symlink_to(outside)
+    with pytest.raises(ModelFileError, match="outside the model's folder") as info:
+        load_model(path)
+    assert "m.onnx" in str(info.value) and location in str(info.value)
+
+
+def test_onnx_external_data_in_a_fifo_is_refused_unopened(tmp_path):
+    path = onnx_with_external(tmp_path, "pipe", dims=4, length=16)
+    os.mkfifo(path.parent / "pipe")
+    with pytest.raises(ModelFileError, match="named pipe"):
+        load_model(path)
+
+
+def test_onnx_external_data_inside_the_folder_still_loads(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    path = tmp_path / "ext.onnx"
+    onnx.save(onnx.load(str(ONNX)), str(path), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
+    assert (tmp_path / "ext.data").stat().st_size > 0
+    x = np.random.default_rng(0).normal(size=(1, 5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(load_model(path).trace(x).layers[0].h,
+                                  load_model(ONNX).trace(x).layers[0].h)
+
+
 @pytest.mark.parametrize("op, ins", [
     ("ConstantOfShape", [np.array([1000, 1000], np.int64)]),
     ("Expand", [np.ones(1, np.float32), np.array([1000, 1000], np.int64)]),

@@ -324,6 +324,16 @@ def test_onnx_expand_of_the_input_over_the_budget_is_one_line(tmp_path, capsys, 
             "--key", "x", "--out", tmp_path / "t.npz", needles=("m.onnx", "'grow'", "memory"))
 
 
+def test_onnx_external_data_outside_the_folder_is_one_line(tmp_path, capsys):
+    def edit(proto, onnx):
+        pad = onnx.TensorProto(name="pad", data_type=onnx.TensorProto.FLOAT, dims=[4])
+        pad.data_location = onnx.TensorProto.EXTERNAL
+        pad.external_data.add(key="location", value="../../etc/passwd")
+        proto.graph.initializer.append(pad)
+    refused(capsys, "info", onnx_with(tmp_path, edit),
+            needles=("m.onnx", "../../etc/passwd", "outside the model's folder"))
+
+
 # --- paths -----------------------------------------------------------------------------------
 def test_empty_model_path(capsys):
     line = refused(capsys, "info", "", needles=("empty",))

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import BudgetError
+from ..budget import BudgetError, check_bytes
 from ..capture.feed import Runtime, match_inputs
 from ..errors import InputFileError, ModelFileError, ScopeError, describe
+from ..files import check_readable
 from ..foreign_ops import OnnxLSTM
 from ..layers import RunContext
 from ..model import Model, StateMap, TracedLayerInfo
@@ -53,13 +54,55 @@ def _read_proto(path: Path) -> tuple[Any, int]:
         raise ModelFileError(f"{path}: opening an ONNX file needs the onnx package: "
                              f"{ONNX_HINT}") from None
     try:
-        proto = onnx.load(str(path))
+        proto = onnx.load(str(path), load_external_data=False)
+        _load_external_data(proto, path)
+    except ScopeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
         raise ModelFileError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
     if not proto.graph.node:
         raise ModelFileError(f"{path}: not an ONNX model with a graph (no nodes found)")
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
     return proto, opset
+
+
+def _load_external_data(proto: Any, path: Path) -> None:
+    """Read the tensors stored beside the model (``data_location=EXTERNAL``) once each file
+    lies in the model's folder and all of them, with the model, fit the memory budget:
+    ``onnx.load`` alone would read any size from wherever a location points
+    (docs/architecture.md, "Files in, files out")."""
+    from onnx import external_data_helper as ext
+    # the very tensors load_external_data_for_model walks (onnx's walker: initializers and
+    # attribute tensors, subgraphs included), so nothing it reads goes uncounted
+    tensors = [t for t in ext._get_all_tensors(proto) if ext.uses_external_data(t)]
+    if not tensors:
+        return
+    need = path.stat().st_size + sum(_external_bytes(t, path) for t in tensors)
+    # protobuf holds the bytes read and numpy a copy of every tensor
+    check_bytes(2 * need, f"{describe(path)}: the ONNX model with its external data",
+                error=ModelFileError)
+    ext.load_external_data_for_model(proto, str(path.parent))
+
+
+def _external_bytes(tensor: Any, path: Path) -> int:
+    """Bytes onnx will read for one external tensor: its ``length``, else the rest of the file
+    from ``offset`` (which is what onnx reads then, whatever the dims say)."""
+    from onnx.external_data_helper import ExternalDataInfo
+    info = ExternalDataInfo(tensor)
+    location = Path(info.location)
+    target = path.parent / location
+    if location.is_absolute() or ".." in location.parts \
+            or not target.resolve().is_relative_to(path.parent.resolve()):
+        raise ModelFileError(f"{describe(path)}: tensor '{tensor.name}' is stored in "
+                             f"'{info.location}', outside the model's folder; LSTM Scope reads "
+                             f"external data only from beside the model")
+    try:
+        check_readable(target, "tensor data file", ModelFileError)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{describe(path)}: tensor '{tensor.name}': {exc}") from None
+    if info.length is not None:
+        return int(info.length)
+    return max(target.stat().st_size - int(info.offset or 0), 0)
 
 
 def load_onnx(path: str | Path) -> OnnxModel:
