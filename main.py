@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--theme", choices=("light", "dark"), default="light",
                         help="print theme: light (white paper, the default) or dark")
     export.add_argument("--unit-range", help="units A:B to show (end excluded)")
-    export.add_argument("--steps", help="input positions A:B, one .gif frame each (end excluded)")
+    export.add_argument("--steps", help="input positions A:B (end excluded): one .gif frame "
+                        "each, or the rows of a .csv/.npz")
     export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
     export.add_argument("--signal", choices=("c", "h", "f", "i", "o", "g"), default="c",
                         help="the signal colouring a teaching view (default c)")

@@ -176,6 +176,22 @@ def check_trace_size(model: Model, x: np.ndarray, index: int, layer_input: bool)
                      f"segments and carry the state with --state-out / --initial-state")
 
 
+def check_checkpointable(model: Model, x: Any, index: int) -> bool:
+    """Whether the traced layer's run fits in memory (False: it is opened checkpointed, as
+    the window does). Refuses, naming what works, when even the layers before it would not
+    fit: their outputs are computed whole to feed it."""
+    size = _trace_size(model, x, index, False)
+    if size is None or sum(size[2]) * size[1] <= memory_budget():
+        return True
+    batch, steps, per_step = size
+    if sum(per_step[:index]) * steps > memory_budget() // 2:
+        fits = max(1, memory_budget() // max(sum(per_step), 1))
+        check_bytes(sum(per_step) * steps, f"tracing {steps:,} steps of {batch} sample(s)",
+                    hint=f"the layers before {model.traced_layers[index].name!r} need their "
+                         f"whole runs: use an input of at most about {fits:,} steps")
+    return False
+
+
 def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states: Any,
                     window: slice | None, out: str, inputs: list, state_out: str | None,
                     err: TextIO, seen: int) -> int:

@@ -216,6 +216,15 @@ class SessionModel(QObject):
             self.session is None or not self.session.checkpointed
             or self._cursor_in(self.span(), 1_000_000))
 
+    def settle_span(self) -> None:
+        """Make the span around the cursor the drawn one now, computed on this thread: an
+        export draws every frame complete, where the window leaves it to the worker."""
+        if self.checkpointed and self._span is not None and not self._cursor_in(self._span,
+                                                                                 1_000_000):
+            self._forget_span()
+            self.span()
+            self.spanChanged.emit()
+
     def _forget_span(self) -> None:
         self._span, self._span_trace, self._live = None, None, None
         self.spans.forget()

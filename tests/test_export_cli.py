@@ -88,6 +88,42 @@ def test_csv_and_npz_equal_the_engine(tmp_path, demo_run):
         assert data["h"] == demo_run.h[0, 7, 5] and int(data["position"]) == 7
 
 
+def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_path, demo_run):
+    """Over the budget the run is checkpointed, as in the window: pictures show the steps
+    around the one shown, a GIF's frames cross spans, and data is written a range at a time
+    (--steps), each number equal to the in-memory run's."""
+    env = dict(os.environ, LSTM_SCOPE_MEMORY_BUDGET="40K", QT_QPA_PLATFORM="offscreen")
+
+    def export(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), "export", "demo:sine", *args],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    png, npz, gif = tmp_path / "u.png", tmp_path / "u.npz", tmp_path / "u.gif"
+    proc = export("--step", "110", "--out", str(png))
+    assert proc.returncode == 0 and "checkpointed" in proc.stderr, proc.stderr
+    assert json.loads(Image.open(png).text["lstm-scope"])["cursor"] == 110
+    assert export("--steps", "100:120", "--out", str(npz)).returncode == 0
+    with np.load(npz) as data:
+        assert int(data["first_position"]) == 100
+        for name in ("i", "c", "h"):
+            assert np.array_equal(data[name], getattr(demo_run, name)[:, 100:120]), name
+        assert np.array_equal(data["h0"], demo_run.h[:, 99])
+    proc = export("--steps", "10:110", "--view", "units", "--width", "300", "--out", str(gif))
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(gif).n_frames == 100
+    proc = export("--out", str(tmp_path / "all.csv"))
+    assert proc.returncode == 2 and "--steps A:B" in proc.stderr and "Traceback" not in proc.stderr
+    proc = export("--steps", "0:100", "--out", str(tmp_path / "big.csv"))
+    assert proc.returncode == 2 and "shorter range" in proc.stderr
+    assert not (tmp_path / "all.csv").exists() and not (tmp_path / "big.csv").exists()
+
+
+def test_data_of_a_range_of_steps(tmp_path, demo_run):
+    out = tmp_path / "r.csv"
+    assert run_cli("export", "demo:sine", "--steps", "30:33", "--out", str(out)).returncode == 0
+    rows = list(csv.reader(open(out, newline="")))
+    assert len(rows) == 1 + 3 * demo_run.units and {int(r[0]) for r in rows[1:]} == {30, 31, 32}
+
+
 @pytest.mark.parametrize("args, needles", [
     (["--out", "x.bmp"], ["x.bmp", ".png"]),
     (["--out", "{tmp}/missing/x.png"], ["does not exist"]),

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
+from engine.budget import check_bytes, format_bytes, memory_budget
+from engine.checkpoints import bytes_per_step
 from engine.commands import (
-    check_trace_size,
+    check_checkpointable,
     input_roles,
     parse_slice,
     print_warnings,
@@ -28,6 +30,7 @@ from engine.commands import (
 from engine.errors import InputFileError, ScopeError
 from engine.export import DATA_SUFFIXES, ViewContext, export_data
 from engine.files import check_output
+from engine.trace import LayerTrace
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
@@ -42,8 +45,9 @@ def run_export(args: argparse.Namespace) -> int:
         raise ScopeError(f"{out}: choose an output ending in .png, .svg, .gif, .csv or .npz")
     inputs = input_roles(args.model, args.input)
     check_output(out, inputs=inputs)
-    if args.steps is not None and suffix != ".gif":
-        raise ScopeError("--steps A:B is for a .gif animation; use --step K for one picture")
+    if args.steps is not None and suffix not in (".gif",) + DATA_SUFFIXES:
+        raise ScopeError("--steps A:B is for a .gif animation or a .csv/.npz of a range of "
+                         "steps; use --step K for one picture")
     if not (math.isfinite(args.fps) and 0.1 <= args.fps <= 100):
         raise ScopeError(f"--fps {args.fps}: choose 0.1 to 100 frames per second")
     if args.width is not None and not 16 <= args.width <= 20000:
@@ -54,7 +58,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ScopeError(f"--unit {args.unit}: the layer has units 0..{session.units - 1}")
     if not 0 <= args.sample < session.batch:
         raise ScopeError(f"--sample {args.sample}: the input has samples 0..{session.batch - 1}")
-    positions = _positions(args.steps, session.steps) if suffix == ".gif" else None
+    positions = _positions(args.steps, session.steps) if args.steps or suffix == ".gif" else None
     session.seek(_cursor_t(session, args.step))
     target = _grad_target(args, session)
     if suffix in DATA_SUFFIXES:
@@ -68,7 +72,7 @@ def run_export(args: argparse.Namespace) -> int:
             from engine.grad_views import export_grad_data
             export_grad_data(out, session, ctx, inputs=inputs)
         else:
-            export_data(out, session.full(), ctx, inputs=inputs)
+            export_data(out, _data_range(session, positions), ctx, inputs=inputs)
         print(f"wrote {out} ({args.view} view data)")
         return 0
     result = _render(args, session, source, input_source, unit_range, positions)
@@ -76,6 +80,21 @@ def run_export(args: argparse.Namespace) -> int:
             else f"{result['width']}×{result['height']} px")
     print(f"wrote {out} ({args.view} view, {size})")
     return 0
+
+
+def _data_range(session: Session, positions: range | None) -> LayerTrace:
+    """The run (or --steps A:B of it) a data export writes; a checkpointed run is written a
+    range at a time, recomputed from its nearest checkpoint."""
+    if positions is None:
+        if not session.checkpointed:
+            return session.full()
+        fits = max(1, memory_budget() // (2 * bytes_per_step(session.batch, session.info.weights)))
+        raise ScopeError(f"the run's {session.steps:,} steps do not fit in memory at once: "
+                         f"export a range with --steps A:B (at most about {fits:,} steps)")
+    a, b = positions.start, positions.stop
+    check_bytes(2 * bytes_per_step(session.batch, session.info.weights) * (b - a),
+                f"exporting steps {a}:{b}", hint="export a shorter range with --steps A:B")
+    return session.window(a, b)
 
 
 def _grad_target(args: argparse.Namespace, session: Session) -> str:
@@ -102,16 +121,22 @@ def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
     x = resolve_input(model, args.input, args.key)
     try:
         index = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
-        check_trace_size(model, x, index, layer_input=False)
+        whole = check_checkpointable(model, x, index)
         session = Session(model, x, layer=index)
         print_warnings(run_notes(model, x, seen=seen), sys.stderr)
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):
             raise
         raise InputFileError(f"{args.input}: {exc}") from None
+    if session.checkpointed:
+        print(f"note: the run's {session.steps:,} steps do not fit the memory budget "
+              f"({format_bytes(memory_budget())}): it is checkpointed, and each view is drawn "
+              f"from the steps around the one shown", file=sys.stderr)
     with np.errstate(all="ignore"):
-        session.full()
-        session.result()
+        if not session.checkpointed:
+            session.full()
+        if whole:
+            session.result()
     return session, args.model, args.input or "(default input)"
 
 

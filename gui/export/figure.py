@@ -626,6 +626,7 @@ class Figure:
                 if progress is not None and not progress(done, len(positions)):
                     return
                 self.host.session_model.seek(session.position_to_t(position))
+                self.host.session_model.settle_span()      # a long run: this frame's span
                 if header.summary is not None:
                     header.summary.setText(escape(self.context().summary()))
                 yield self.image(width, scale=scale, parts=parts)

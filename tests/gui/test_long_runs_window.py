@@ -154,3 +154,26 @@ def test_window_features_answer_on_a_checkpointed_run(make_window, qtbot, tmp_pa
         export_view(w, "grad", tmp_path / "grad.png")
     assert w.errors == []
     _stop(w)
+
+
+def test_a_gif_across_spans_draws_each_frame_in_its_own_span(make_window, qtbot, small_spans):
+    """The window computes a new span behind the cursor; an animation cannot wait for it:
+    every frame of a GIF that crosses spans is drawn with the span holding its position."""
+    from gui.export.figure import Figure
+    model, mem, ck = _runs()
+    w = _open(make_window, ck)
+    sm = w.session_model
+    seen = []
+    with Figure(w, "units") as fig:
+        for _ in fig.frames(range(100, 700, 150), width=300):
+            a, b = sm.span()
+            seen.append(a <= ck.cursor < b)
+            live = sm.live()
+            pos = ck.cursor
+            mem.seek(ck.t)
+            assert sm.value("h", 2, pos) == float(mem.full().h[0, pos, 2])
+            assert np.array_equal(live.h[:, pos - a], mem.full().h[:, pos])
+    assert seen == [True] * 4
+    assert w.errors == []
+    _stop(w)
+
