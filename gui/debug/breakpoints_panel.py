@@ -266,8 +266,16 @@ class BreakpointsPanel(QWidget):
             item = self.tree.topLevelItem(k)
             n = hits.get(item.data(0, Qt.UserRole))
             error = errors.get(item.data(0, Qt.UserRole), "")
-            item.setText(2, "error" if error else "" if n is None else str(len(n)))
-            item.setToolTip(2, f"cannot evaluate: {error}" if error else "")
+            if error:
+                item.setText(2, "error")
+                item.setToolTip(2, f"cannot evaluate: {error}")
+            elif not session.has_full:
+                item.setText(2, "—")
+                item.setToolTip(2, "hits are counted on a run held in memory; on a checkpointed "
+                                   "run, Continue (F5) finds the next one in either direction")
+            else:
+                item.setText(2, "" if n is None else str(len(n)))
+                item.setToolTip(2, "")
         markers = np.unique(np.concatenate(list(hits.values()))) if hits else np.zeros(0, np.int64)
         self.strip.set_hits(markers, session.steps)
         self.strip.set_cursor(session.cursor)

@@ -74,6 +74,7 @@ class InputPanel(QWidget):
         self._x_items: list[pg.PlotDataItem] = []
         self._y_items: list[pg.PlotDataItem] = []
         self._tokens: list[pg.TextItem] = []
+        self._no_output: pg.TextItem | None = None
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
 
@@ -144,8 +145,14 @@ class InputPanel(QWidget):
                 item.setClipToView(True)
                 item.setDownsampling(auto=True, method="peak")
                 self._x_items.append(item)
-        out = np.asarray(self.session_model.output())
+        output = self.session_model.output()
+        out = None if output is None else np.asarray(output)
         self._out_full = out
+        self._say_why_no_output(out is None)
+        if out is None:
+            self.x_plot.setXRange(-0.5, session.steps - 0.5, padding=0)
+            self.on_position(session.t)
+            return
         if out.ndim == 3 and out.shape[1] == session.steps:
             for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[(d + 3) % len(FEATURE_COLOURS)], width=1.2)
@@ -153,6 +160,21 @@ class InputPanel(QWidget):
                                                       connect="finite"))
         self.x_plot.setXRange(-0.5, session.steps - 0.5, padding=0)
         self.on_position(session.t)
+
+    def _say_why_no_output(self, missing: bool) -> None:
+        """A checkpointed run keeps no whole-run output: say so in the plot, not leave it blank."""
+        if self._no_output is not None:
+            self._no_output.setParentItem(None)
+            if self._no_output.scene() is not None:
+                self._no_output.scene().removeItem(self._no_output)
+            self._no_output = None
+        if missing:
+            self._no_output = pg.TextItem(
+                "a checkpointed run keeps no whole-run output: main.py trace --steps A:B "
+                "writes the output of a range of steps", color=self.palette.foreground,
+                anchor=(0, 0))
+            self._no_output.setParentItem(self.y_plot.getViewBox())
+            self._no_output.setPos(8, 4)
 
     def on_position(self, t: int) -> None:
         if not self.session_model.ready:

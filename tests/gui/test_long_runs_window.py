@@ -121,6 +121,10 @@ def test_window_features_answer_on_a_checkpointed_run(make_window, qtbot, tmp_pa
             w.grab()
     w.breakpoints_panel.edit.setText("any(abs(c) > 1.0)")
     assert w.breakpoints_panel.add_from_edit()
+    hits = w.breakpoints_panel.tree.topLevelItem(0)       # not counted: said, not left blank
+    assert hits.text(2) == "—" and "checkpointed" in hits.toolTip(2)
+    note = w.input_panel._no_output                       # nor is the whole-run output
+    assert note is not None and "trace --steps" in note.textItem.toPlainText()
     w.watches_panel.edit.setText("max(h)")
     assert w.watches_panel.add_from_edit()
     stops = []
