@@ -33,7 +33,9 @@ from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
 
-CHUNK = 16
+CHUNK = 16                # positions per curve item: a step redraws only its chunk's items
+MAX_CHUNKS = 128          # ... but never more items than this per signal (a 300k-step run in
+                          # memory made 225,000 curve items, minutes to build and slow to paint)
 DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")
 LEGIBLE_LANE_PX = 7.0     # below this many pixels per lane, "auto" draws heat-map strips
 GO_TO_LANES = 24          # Go to unit in a dense view zooms to about this many lanes
@@ -121,6 +123,7 @@ class UnitsPanel(QWidget):
         self._scaler: LaneScaler | None = None
         self._live: dict[str, list[pg.PlotCurveItem]] = {}
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
+        self._chunk = CHUNK                  # positions per curve item (see _chunk_count)
         self._drawn_t: int | None = None
         self._overlay_items: list[pg.PlotCurveItem] = []
         self._overlay_arrays: dict[str, np.ndarray] | None = None
@@ -385,7 +388,7 @@ class UnitsPanel(QWidget):
             return
         full = self.session_model.full()
         self._arrange(full)
-        self._make_items(max(1, -(-full.steps // CHUNK)))
+        self._make_items(self._chunk_count(full.steps))
         self._draw_run(full)
         self.refresh_overview()
         self.mode = ""
@@ -399,7 +402,7 @@ class UnitsPanel(QWidget):
             self.rebuild()
             return
         full = self.session_model.full()
-        if any(len(items) != max(1, -(-full.steps // CHUNK)) for items in self._live.values()):
+        if any(len(items) != self._chunk_count(full.steps) for items in self._live.values()):
             self.rebuild()
             return
         order = self.order
@@ -538,9 +541,14 @@ class UnitsPanel(QWidget):
             else max(cursor - span * 0.2, first - 0.5)
         self.vb.setXRange(start, start + span, padding=0)
 
+    def _chunk_count(self, steps: int) -> int:
+        """Curve items per signal for a run (or span) of ``steps`` positions; sets their width."""
+        self._chunk = max(CHUNK, -(-steps // MAX_CHUNKS))
+        return max(1, -(-steps // self._chunk))
+
     def _chunk_bounds(self, k: int, steps: int) -> tuple[int, int]:
-        start = k * CHUNK
-        return start, min(start + CHUNK + 1, steps)     # one column of overlap joins chunks
+        start = k * self._chunk
+        return start, min(start + self._chunk + 1, steps)     # one column of overlap joins chunks
 
     def _chunk_xy(self, trace, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         steps = trace.steps
@@ -572,8 +580,8 @@ class UnitsPanel(QWidget):
             return
         live = self.session_model.live()
         first, width = live.start, live.steps          # the span drawn (the whole run in memory)
-        n_chunks = max(1, -(-width // CHUNK))
-        if redraw_all or self._drawn_t is None:
+        n_chunks, chunk = max(1, -(-width // self._chunk)), self._chunk
+        if redraw_all or self._drawn_t is None or abs(t - self._drawn_t) > width // 2:
             dirty = set(range(n_chunks))
         else:
             # every column read or forgotten since the last draw, plus the chunk before each
@@ -587,9 +595,9 @@ class UnitsPanel(QWidget):
             for p in positions:
                 if not 0 <= p < width:
                     continue
-                dirty.add(min(p // CHUNK, n_chunks - 1))
-                if p % CHUNK == 0 and p > 0:
-                    dirty.add(p // CHUNK - 1)
+                dirty.add(min(p // chunk, n_chunks - 1))
+                if p % chunk == 0 and p > 0:
+                    dirty.add(p // chunk - 1)
         self._drawn_t = t
         whole = session.known()
         known = slice(whole.start - first, whole.stop - first)

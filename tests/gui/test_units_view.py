@@ -158,3 +158,31 @@ def test_y_scale_reads_each_lane_band(make_window, qtbot):
     assert "C" not in axis.labelText and len(axis.tickStrings([0.08], 1, 1)[0].split(" │ ")) == 2
     panel.scale_box.setChecked(False)
     assert not axis.isVisible()
+
+
+def test_a_long_run_in_memory_keeps_the_curve_items_few_and_exact(make_window):
+    """A long run held in memory: at most MAX_CHUNKS curve items per signal and kind (16
+    positions each made 2 x 6 x 1,250 items for 20,000 steps, and 225,000 for 300,000 — minutes
+    to build), and a step still draws the engine's numbers, the future as ghosts."""
+    from gui.panels.units_panel import MAX_CHUNKS
+    w = make_window()
+    steps = 20_000
+    open_session(w, random_model(4, 3, 7), sine_input(steps, 3))
+    panel, sm = w.units_panel, w.session_model
+    panel.mode_combo.setCurrentText("lanes")
+    assert all(len(items) <= MAX_CHUNKS for items in panel._live.values())
+    for k in (7_001, 7_002, 19_999, 150):
+        sm.seek(k)
+        full = sm.session.full()
+        xs, ys = [], []
+        for item in panel._live["h"]:
+            x, y = item.getData()
+            if x is not None:
+                keep = np.isfinite(y)
+                xs.append(x[keep])
+                ys.append(y[keep])
+        x = np.concatenate(xs)
+        assert x.max() == k - 1 and set(np.unique(x).astype(int)) == set(range(k))
+        lane = panel._scaler.to_lane("h", full.h[0, :k], panel.order)      # (rows, k)
+        assert set(np.concatenate(ys).tolist()) == set(lane.astype(np.float32).ravel().tolist())
+    assert w.errors == []
