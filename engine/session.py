@@ -212,12 +212,11 @@ class Session:
         if self.store is not None:      # nothing to keep: reads recompute what they need
             self._t = k
             return
-        while self._t < k:
-            self.runner.step(self._t)
-            self._t += 1
-        while self._t > k:
-            self._t -= 1
-            self.runner.clear(self._t)
+        if self._t < k:             # one run over the steps (the same per-step code)
+            self.runner.run(self._t, k)
+        elif self._t > k:
+            self.runner.clear(k, self._t)
+        self._t = k
 
     def step(self, n: int = 1) -> int:
         """Read ``n`` more input positions (stops at T)."""

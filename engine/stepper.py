@@ -288,13 +288,15 @@ class DirectionRunner:
         self.c[skip, t] = c_prev[skip]
         self.h[skip, t] = h_prev[skip]
 
-    def clear(self, p: int) -> None:
-        """Forget processing index p (stepping back): its column becomes NaN again."""
-        t = self.position(p)
+    def clear(self, p: int, stop: int | None = None) -> None:
+        """Forget processing indices p..stop-1 (default: p alone; stepping back): their
+        columns become NaN again."""
+        stop = p + 1 if stop is None else stop
+        lo, hi = (p, stop) if not self.backward else (self.steps - stop, self.steps - p)
         for arr in (self.gates, self.zh, self.c, self.h):
-            arr[:, t] = NAN
+            arr[:, lo:hi] = NAN
         if self.zp is not None:
-            self.zp[:, t] = NAN
+            self.zp[:, lo:hi] = NAN
 
     # --- reading in processing order ------------------------------------------------------
     def columns(self, array: str, a: int, b: int) -> np.ndarray:
