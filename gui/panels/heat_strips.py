@@ -8,6 +8,8 @@ the layer view's, so the two views agree. See docs/architecture.md (units panel)
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -16,6 +18,21 @@ from gui.panels.lanes import per_unit
 from gui.panels.layer_view import _cmap, _levels, trace_image
 
 HEAT_SIGNALS = ("h", "c", "f", "i", "o", "g")
+MAX_COLUMNS = 8192      # pyqtgraph cannot render an RGBA image wider than 32767 (it crashed the
+                        # window on a 33,000-step run): longer runs are averaged over blocks
+
+
+def block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """(rows, ceil(T / block)) means of ``values`` (rows, T) over blocks of ``block`` columns
+    (NaN ignored; a block with no number stays NaN)."""
+    if block <= 1:
+        return values
+    rows, steps = values.shape
+    padded = np.full((rows, -(-steps // block) * block), np.nan, np.float32)
+    padded[:, :steps] = values
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # all-NaN blocks
+        return np.nanmean(padded.reshape(rows, -1, block), axis=2)
 
 
 class HeatStrips:
@@ -33,6 +50,7 @@ class HeatStrips:
         self.read_alpha, self.ghost_alpha = 255, 60
         self.levels = (0.0, 1.0)
         self.start = 0                  # input position of column 0 (a checkpointed run's span)
+        self.block = 1                  # input positions per image column (long runs: more)
 
     def set_run(self, full: LayerTrace, sample: int, order: np.ndarray, ghost: bool,
                 ghost_alpha: int) -> None:
@@ -40,14 +58,17 @@ class HeatStrips:
         lane order)."""
         values = per_unit(trace_image(full, self.signal, sample), full.units)[:, order].T  # (rows, T)
         self.levels = _levels(self.signal, full, values)
+        steps = values.shape[1]
+        self.block = max(1, -(-steps // MAX_COLUMNS))         # positions per image column
+        values = block_means(values, self.block)
         lut = _cmap(self.signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
         lo, hi = self.levels
         with np.errstate(invalid="ignore"):
             scaled = np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0) * 255.0
         finite = np.isfinite(scaled)
         index = np.where(finite, scaled, 0).astype(np.uint8)
-        rows, steps = values.shape
-        self.rgba = np.empty((rows, steps, 4), np.uint8)
+        rows, columns = values.shape
+        self.rgba = np.empty((rows, columns, 4), np.uint8)
         self.rgba[..., :3] = lut[index]
         self.finite = finite
         self.ghost_alpha = ghost_alpha if ghost else 0
@@ -61,7 +82,9 @@ class HeatStrips:
         if not self.rgba.size:
             return
         alpha = np.full(self.rgba.shape[1], self.ghost_alpha, np.uint8)
-        alpha[max(known.start - self.start, 0):max(known.stop - self.start, 0)] = self.read_alpha
+        lo, hi = max(known.start - self.start, 0), max(known.stop - self.start, 0)
+        if hi > lo:       # a block with any position read is drawn as read
+            alpha[lo // self.block:-(-hi // self.block)] = self.read_alpha
         self.rgba[..., 3] = np.where(self.finite, alpha[None, :], 0)
         self.item.setImage(self.rgba, autoLevels=False)
 

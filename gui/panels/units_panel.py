@@ -38,6 +38,7 @@ MAX_CHUNKS = 128          # ... but never more items than this per signal (a 300
                           # memory made 225,000 curve items, minutes to build and slow to paint)
 DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")
 LEGIBLE_LANE_PX = 7.0     # below this many pixels per lane, "auto" draws heat-map strips
+LEGIBLE_STEPS_PER_PX = 4.0  # ... and above this many steps per pixel (a curve is a solid band)
 GO_TO_LANES = 24          # Go to unit in a dense view zooms to about this many lanes
 
 
@@ -192,8 +193,9 @@ class UnitsPanel(QWidget):
         bar.addWidget(_group(QLabel("units:"), self.filter_edit, QLabel("sort:"), self.sort_combo))
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(["auto", "lanes", "heat map"])
-        self.mode_combo.setToolTip("auto: curves while each lane is tall enough to read, heat-map "
-                                   "strips (one row per unit) when there are more lanes than fit")
+        self.mode_combo.setToolTip("auto: curves while each lane is tall enough and each step wide "
+                                   "enough to read; heat-map strips (one row per unit) when more "
+                                   "lanes or steps are in view than fit")
         self.mode_combo.currentTextChanged.connect(lambda _: self._update_mode())
         self.heat_combo = QComboBox()
         for name in HEAT_SIGNALS:
@@ -488,7 +490,10 @@ class UnitsPanel(QWidget):
             return "lanes"
         if choice == "heat map":
             return "heat"
-        return "heat" if self.pixels_per_lane() < LEGIBLE_LANE_PX else "lanes"
+        lo, hi = self.vb.viewRange()[0]
+        steps_per_px = (hi - lo) / max(self.vb.width(), 1.0)
+        dense = self.pixels_per_lane() < LEGIBLE_LANE_PX or steps_per_px > LEGIBLE_STEPS_PER_PX
+        return "heat" if dense else "lanes"
 
     def _update_mode(self) -> None:
         """Switch between curves and heat-map strips when the lanes' height asks for it."""

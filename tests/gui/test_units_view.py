@@ -186,3 +186,31 @@ def test_a_long_run_in_memory_keeps_the_curve_items_few_and_exact(make_window):
         lane = panel._scaler.to_lane("h", full.h[0, :k], panel.order)      # (rows, k)
         assert set(np.concatenate(ys).tolist()) == set(lane.astype(np.float32).ravel().tolist())
     assert w.errors == []
+
+
+def test_a_run_wider_than_an_image_draws_block_means_and_auto_follows_the_zoom(make_window):
+    """pyqtgraph cannot render an RGBA image wider than 32,767 columns (it crashed the window):
+    heat strips of a longer run average blocks of positions; "auto" draws them while more than
+    a few steps share a pixel and comes back to curves when zoomed in."""
+    from gui.panels.heat_strips import MAX_COLUMNS, block_means
+    values = np.arange(10, dtype=np.float32)[None, :].repeat(2, 0)
+    values[1, 3] = np.nan
+    np.testing.assert_array_equal(block_means(values, 4), [[1.5, 5.5, 8.5], [1.0, 5.5, 8.5]])
+    w = make_window()
+    w.resize(1366, 768)
+    w.show()
+    steps = 40_000
+    open_session(w, random_model(4, 3, 7), sine_input(steps, 3))
+    panel, sm = w.units_panel, w.session_model
+    sm.seek(25_001)
+    panel.reset_view()
+    w.grab()
+    assert panel.mode == "heat"                       # 40,000 steps on ~900 px
+    heat = panel.heat
+    assert heat.block == 5 and heat.rgba.shape[1] == steps // 5 <= MAX_COLUMNS
+    read, ghost = heat.rgba[0, 4_999, 3], heat.rgba[0, 5_001, 3]      # block 5000 holds 25,000
+    assert (read, ghost, heat.rgba[0, 5_000, 3]) == (heat.read_alpha, heat.ghost_alpha, heat.read_alpha)
+    panel.vb.setXRange(24_900, 25_100, padding=0)
+    w.grab()
+    assert panel.mode == "lanes"
+    assert w.errors == []
