@@ -44,7 +44,9 @@ from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
 
-TILE = 256
+TILE = 256              # time steps per image tile: a step re-renders only its tile ...
+MAX_TILES = 48          # ... but a long run gets wider tiles, never more than this many per
+                        # map (300,000 steps made 9,400 images, seconds to build and to paint)
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
 COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
@@ -152,6 +154,7 @@ class HeatPlot:
         self.plot, self.name = plot, name
         self.data = np.zeros((0, 0), np.float32)         # (rows = units in lane order, T)
         self.tiles: list[pg.ImageItem] = []
+        self.tile = TILE                                 # time steps per tile (see set_data)
         self.levels = (0.0, 1.0)
         self.start = 0          # input position of column 0 (a checkpointed run's span)
         self.lut = _cmap(name).getLookupTable(nPts=256, alpha=False)
@@ -168,8 +171,9 @@ class HeatPlot:
         self.data = np.ascontiguousarray(data, np.float32)
         self.levels = levels
         rows, steps = self.data.shape
-        for a in range(0, max(steps, 1), TILE):
-            b = min(a + TILE, steps)
+        self.tile = max(TILE, -(-steps // MAX_TILES))
+        for a in range(0, max(steps, 1), self.tile):
+            b = min(a + self.tile, steps)
             item = pg.ImageItem(axisOrder="row-major")
             item.setLookupTable(self.lut)
             item.setZValue(-5)
@@ -181,8 +185,8 @@ class HeatPlot:
                                          yMin=0, yMax=max(rows, 1))
 
     def _render(self, k: int) -> None:
-        a = k * TILE
-        view = self.data[:, a:a + TILE]
+        a = k * self.tile
+        view = self.data[:, a:a + self.tile]
         if view.size:
             self.tiles[k].setImage(view, levels=self.levels, autoLevels=False)
 
@@ -192,7 +196,7 @@ class HeatPlot:
         if not 0 <= index < self.data.shape[1]:
             return              # outside a checkpointed run's span
         self.data[:, index] = values
-        self._render(index // TILE)
+        self._render(index // self.tile)
 
 
 def _page_layout(page: QWidget) -> QVBoxLayout:

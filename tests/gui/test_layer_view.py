@@ -146,3 +146,25 @@ def test_behind_its_tab_the_layer_view_waits_until_clicked(make_window, qtbot):
     assert not lv._stale and "c" in lv.heat
     np.testing.assert_array_equal(lv.heat["c"].data[:, :7], session.full().c[0][:7][:, lv.order].T)
     assert np.isnan(lv.heat["c"].data[:, 7:]).all()
+
+
+def test_a_long_map_keeps_few_tiles_and_a_step_repaints_its_own(qtbot):
+    """A long run's map is cut into at most MAX_TILES images (256-step tiles made 9,400 images
+    for 300,000 steps); writing a column re-renders the tile that holds it, with its value."""
+    import pyqtgraph as pg
+
+    from gui.panels.layer_view import MAX_TILES, TILE, HeatPlot
+    from gui.theme import LIGHT
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    plot = widget.addPlot()
+    heat = HeatPlot(plot, "h", LIGHT)
+    heat.set_data(np.zeros((3, 1000), np.float32), (-1.0, 1.0))
+    assert heat.tile == TILE and len(heat.tiles) == 4
+    steps = 40_000
+    heat.set_data(np.zeros((3, steps), np.float32), (-1.0, 1.0), start=100)
+    assert len(heat.tiles) <= MAX_TILES and heat.tile * len(heat.tiles) >= steps
+    heat.set_column(100 + 30_000, np.array([0.5, -0.5, 1.0], np.float32))
+    k = 30_000 // heat.tile
+    column = heat.tiles[k].image[:, 30_000 - k * heat.tile]
+    np.testing.assert_array_equal(column, [0.5, -0.5, 1.0])
