@@ -75,6 +75,7 @@ class SessionModel(QObject):
         self._live: LayerTrace | None = None
         self._live_known = slice(0, 0)
         self.spans = SpanLoader(self)
+        self._said_computing = False
         self.spans.loaded.connect(self._span_loaded)
 
     # --- loading -----------------------------------------------------------------------------
@@ -199,6 +200,7 @@ class SessionModel(QObject):
         self.spans.request(self.session, a, b)
         if not self._cursor_in(self._span, 1_000_000):
             self.notice.emit(f"computing positions {a:,}–{b - 1:,} from the nearest checkpoint…")
+            self._said_computing = True
 
     def _span_loaded(self, serial: int, a: int, b: int, result: object) -> None:
         if isinstance(result, Exception):
@@ -207,6 +209,9 @@ class SessionModel(QObject):
             return
         self._span, self._span_trace, self._live = (a, b), result, None
         self.spanChanged.emit()
+        if self._said_computing:            # replace "computing ..." in the status bar
+            self._said_computing = False
+            self.notice.emit(f"positions {a:,}–{b - 1:,} shown")
         self._follow_cursor()               # the cursor moved on while it computed
 
     def span_settled(self) -> bool:

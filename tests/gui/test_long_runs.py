@@ -125,6 +125,7 @@ def test_a_jump_answers_while_the_next_span_is_computed_behind_it(make_window, q
     settle_span(qtbot, sm)
     a, b = sm.span()
     assert a <= pos < b and (a, b) != old
+    assert notes[-1] == f"positions {a:,}–{b - 1:,} shown"      # "computing…" replaced
     np.testing.assert_array_equal(sm.live().h, mem.trace.h[:, a:b])
     assert window.errors == []
 
