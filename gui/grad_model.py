@@ -4,7 +4,8 @@ The window never differentiates anything: it asks the Session (``Session.grad``)
 engine's view helpers (``engine.grad_views``) and hands the numbers to the views. By default
 the target is the selected unit's h at the cursor (a demo's suggested unit before anything is
 selected); the user may pick its c, the model output or type a target. Recomputing is
-debounced, so scrubbing stays smooth.
+debounced, and once it costs more than ``SLOW_MS`` (a long run) it runs on a worker thread
+(``gui/latest_job.py``), so scrubbing stays smooth.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from engine.grad_views import (
     memory_horizon,
     target_position,
 )
+from gui.latest_job import LatestJob
 from gui.session_model import SessionModel
 
 MODES = {"h": "selected unit's h at the cursor", "c": "selected unit's C at the cursor",
          "output": "the output at the last step (sum of squares)", "custom": "a target I type"}
 DEBOUNCE_MS = 60
 MAX_DEBOUNCE_MS = 1000
+SLOW_MS = 150           # a refresh this slow goes to the worker thread from then on
 
 
 @dataclass
@@ -65,7 +68,10 @@ class GradModel(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._scheduled)
+        self._slow = False
+        self.jobs = LatestJob(self)
+        self.jobs.loaded.connect(self._delivered)
         for signal in (model.runChanged, model.sampleChanged, model.positionChanged,
                        model.selectionChanged):
             signal.connect(self.schedule)
@@ -102,21 +108,22 @@ class GradModel(QObject):
 
     # --- computing (through the engine) --------------------------------------------------------
     def refresh(self) -> None:
+        """Recompute now, on this thread (a view that needs the answer at once)."""
         self._timer.stop()
-        start = time.perf_counter()
-        try:
-            self._refresh()
-        finally:
-            cost_ms = (time.perf_counter() - start) * 1000.0
-            self._timer.setInterval(int(min(MAX_DEBOUNCE_MS, max(DEBOUNCE_MS, 3 * cost_ms))))
+        self._refresh(background=False)
 
-    def _refresh(self) -> None:
+    def _scheduled(self) -> None:
+        """The debounced refresh after a step: on the worker thread once a refresh has been
+        seen to cost more than ``SLOW_MS`` (a long run's backward pass), so stepping never
+        waits for it; the views keep the last answer until the new one arrives."""
+        self._refresh(background=self._slow)
+
+    def _refresh(self, background: bool) -> None:
         if not self.session_model.ready:
             self.view, self.error = None, ""
             self.changed.emit()
             return
         s = self.session_model.session
-        sample = self.session_model.sample
         if s.checkpointed:      # the views read whole-run arrays (docs/architecture.md, Long runs)
             error = (f"the gradient views need a run held in memory; this run is checkpointed "
                      f"({s.steps:,} steps): take its gradient with main.py grad or Session.grad, "
@@ -126,31 +133,72 @@ class GradModel(QObject):
                 self.changed.emit()
             return
         try:
-            text = self.target()
-            with np.errstate(all="ignore"):
-                g = s.grad(text)
-                full = s.full()
-                position = target_position(text, full)
-                view = GradView(
-                    target=text, unit=self.unit(), position=position, result=g,
-                    saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
-                    forget_product=forget_product(full, sample, position),
-                    horizon=memory_horizon(g.dc[sample], full, position),
-                    health=grad_health(g, full, sample, position))
-                self._add_fork(view, text, sample)
+            job = self._job()
         except ScopeError as exc:
-            self.view, self.error = None, str(exc)
+            self._finish(exc)
+            return
+        if background:
+            self.jobs.request(lambda: _compute(job), tag=s)
         else:
-            self.view, self.error = view, ""
-        self.changed.emit()
+            self._finish(_compute(job))
 
-    def _add_fork(self, view: GradView, text: str, sample: int) -> None:
+    def _job(self) -> _Job:
+        """What to compute, read on the GUI thread (the worker touches no window state)."""
+        s = self.session_model.session
+        fork = None
         dm = self.debugging
         name = getattr(dm, "overlay", "") if dm is not None else ""
-        if not name or not getattr(dm, "ready", False) or text.startswith(("sum", "mean", "output")):
-            return
-        forks = dm.debugger.forks
-        if name not in forks.forks:
-            return
-        fg = fork_gradient(self.session_model.session, forks.get(name), text)
-        view.fork, view.fork_saliency = name, fg.saliency(sample)
+        text = self.target()
+        if name and getattr(dm, "ready", False) and not text.startswith(("sum", "mean", "output")):
+            forks = dm.debugger.forks
+            fork = (name, forks.get(name)) if name in forks.forks else None
+        return _Job(s, text, self.unit(), self.session_model.sample, fork)
+
+    def _delivered(self, serial: int, session, result: object) -> None:
+        if session is self.session_model.session:          # not a run since replaced
+            self._finish(result)
+
+    def _finish(self, result: object) -> None:
+        if isinstance(result, tuple):                       # (view, seconds it took)
+            view, seconds = result
+            self._slow = seconds * 1000.0 > SLOW_MS
+            self._timer.setInterval(int(min(MAX_DEBOUNCE_MS, max(DEBOUNCE_MS, 3000 * seconds))))
+            self.view, self.error = view, ""
+        elif isinstance(result, ScopeError):
+            self.view, self.error = None, str(result)
+        else:
+            raise result                                    # a bug: shown by the slot hook
+        self.changed.emit()
+
+
+@dataclass
+class _Job:
+    session: object
+    text: str
+    unit: int
+    sample: int
+    fork: tuple[str, object] | None
+
+
+def _compute(job: _Job) -> tuple[GradView, float] | ScopeError:
+    """The gradient views' numbers for one target, from the engine (any thread)."""
+    start = time.perf_counter()
+    s, text, sample = job.session, job.text, job.sample
+    try:
+        with np.errstate(all="ignore"):
+            g = s.grad(text)
+            full = s.full()
+            position = target_position(text, full)
+            view = GradView(
+                target=text, unit=job.unit, position=position, result=g,
+                saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
+                forget_product=forget_product(full, sample, position),
+                horizon=memory_horizon(g.dc[sample], full, position),
+                health=grad_health(g, full, sample, position))
+            if job.fork is not None:
+                name, fork = job.fork
+                fg = fork_gradient(s, fork, text)
+                view.fork, view.fork_saliency = name, fg.saliency(sample)
+    except ScopeError as exc:
+        return exc
+    return view, time.perf_counter() - start

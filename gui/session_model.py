@@ -7,7 +7,7 @@ or ``full()`` (the run, for ghosts and statistics). For a checkpointed run (docs
 "Long runs") both are a *span* of positions around the cursor, recomputed from checkpoints
 through the session's window API: their ``start`` is the span's first input position. When the
 cursor nears the span's edge the next span is recomputed on a worker thread
-(``gui/span_loader.py``) and ``spanChanged`` announces it once it is ready; until then the views
+(``gui/latest_job.py``) and ``spanChanged`` announces it once it is ready; until then the views
 keep the old span and ``value()`` reads the few steps it is asked for from the run itself. It is not the only gui module
 that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
 ``engine.debugger``, ``engine.export``), and the loader worker and session files call its
@@ -27,7 +27,7 @@ from engine import Model, Session
 from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
 from engine.trace import LayerTrace
-from gui.span_loader import SpanLoader
+from gui.latest_job import LatestJob
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
 
@@ -74,7 +74,7 @@ class SessionModel(QObject):
         self._span_trace: LayerTrace | None = None
         self._live: LayerTrace | None = None
         self._live_known = slice(0, 0)
-        self.spans = SpanLoader(self)
+        self.spans = LatestJob(self)
         self._said_computing = False
         self.spans.loaded.connect(self._span_loaded)
 
@@ -197,12 +197,14 @@ class SessionModel(QObject):
         if self._cursor_in(self.spans.pending, 8):
             return                          # the span asked for already holds it
         a, b = self._span_around_cursor()
-        self.spans.request(self.session, a, b)
+        session = self.session
+        self.spans.request(lambda: session.window(a, b), tag=(a, b))
         if not self._cursor_in(self._span, 1_000_000):
             self.notice.emit(f"computing positions {a:,}–{b - 1:,} from the nearest checkpoint…")
             self._said_computing = True
 
-    def _span_loaded(self, serial: int, a: int, b: int, result: object) -> None:
+    def _span_loaded(self, serial: int, span: tuple[int, int], result: object) -> None:
+        a, b = span
         if isinstance(result, Exception):
             raise result                    # shown by the window's exception handler
         if self.session is None or not self.session.checkpointed:

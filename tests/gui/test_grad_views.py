@@ -53,6 +53,33 @@ def test_views_follow_the_cursor_target(make_window, qtbot):
     assert "ok" in panel.badge.text()
 
 
+def test_a_slow_gradient_is_computed_behind_the_window(make_window, qtbot):
+    """Once a refresh has cost more than SLOW_MS (a long run's backward pass), a step leaves
+    the gradient to the worker thread: the step returns with the last answer still shown, and
+    the new one arrives equal to the one computed on the spot."""
+    import threading
+
+    window = make_window()
+    session = _counter(window)
+    grads = window.grads
+    window.session_model.seek(20)
+    grads.refresh()
+    before = grads.view
+    assert before.target == "h[0, 19, 0]" or before.position == 19
+    grads._slow = True
+    release = threading.Event()
+    plain = session.grad
+    session.grad = lambda text: (release.wait(20), plain(text))[1]
+    window.session_model.seek(31)
+    qtbot.wait(grads._timer.interval() + 50)          # the debounced refresh has fired
+    assert grads.view is before and not grads.jobs.idle()
+    release.set()
+    qtbot.waitUntil(lambda: grads.view is not before, timeout=20000)
+    assert grads.view.position == 30
+    np.testing.assert_array_equal(grads.view.saliency, plain(grads.view.target).saliency(0))
+    assert window.errors == []
+
+
 def test_custom_target_error_and_exploding_badge(make_window):
     window = make_window()
     _counter(window)
