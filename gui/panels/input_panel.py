@@ -156,8 +156,11 @@ class InputPanel(QWidget):
         if out.ndim == 3 and out.shape[1] == session.steps:
             for d in range(min(out.shape[2], MAX_FEATURE_CURVES)):
                 pen = pg.mkPen(FEATURE_COLOURS[(d + 3) % len(FEATURE_COLOURS)], width=1.2)
-                self._y_items.append(self.y_plot.plot(t, np.full(session.steps, np.nan), pen=pen,
-                                                      connect="finite"))
+                item = self.y_plot.plot(t, np.full(session.steps, np.nan), pen=pen,
+                                        connect="finite")
+                item.setClipToView(True)          # a long run: as the input's curves
+                item.setDownsampling(auto=True, method="peak")
+                self._y_items.append(item)
         self.x_plot.setXRange(-0.5, session.steps - 0.5, padding=0)
         self.on_position(session.t)
 
