@@ -180,3 +180,12 @@ def test_missing_runtime_package_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c", blocker], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert_clean_error(proc, "h5py", "pip install -e .")
+
+
+def test_text_view_of_chosen_units_headless(tmp_path):
+    out = tmp_path / "text.png"
+    proc = run_cli("export", "demo:text", "--view", "text", "--units", "1,2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(Image.open(out).text["lstm-scope"])["units"] == [1, 2]
+    assert_clean_error(run_cli("export", "demo:text", "--view", "text", "--units", "1,999",
+                               "--out", str(tmp_path / "bad.png")), "--units 1,999")

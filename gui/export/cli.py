@@ -292,7 +292,7 @@ def _set_up_teaching(window, args) -> None:
             units = [int(u) for u in args.units.split(",") if u.strip()]
         except ValueError:
             raise ScopeError(f"--units {args.units}: unit numbers separated by commas") from None
-        n = view.model.units
+        n = view.session_model.units
         bad = [u for u in units if not 0 <= u < n]
         if bad or not units:
             raise ScopeError(f"--units {args.units}: the layer has units 0..{n - 1}")

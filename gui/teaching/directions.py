@@ -122,7 +122,7 @@ class _MapsView(QWidget):
 
     def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = model
         self.palette = palette
         self.signal = "c"
         layout = QVBoxLayout(self)
@@ -155,9 +155,9 @@ class _MapsView(QWidget):
     def axis(self) -> tuple[int, int]:
         """(first input position, count) of the maps' columns: the whole run, or a
         checkpointed run's span (docs/architecture.md, "Long runs")."""
-        if not self.model.ready:
+        if not self.session_model.ready:
             return 0, 0
-        a, b = self.model.span()
+        a, b = self.session_model.span()
         return a, b - a
 
     def maps(self) -> list[dict] | str:
@@ -181,23 +181,23 @@ class DirectionsView(_MapsView):
         """The layer's two directions, None for a plain LSTM, or why they cannot be shown."""
         if self._both is False:
             try:
-                self._both = both_directions(self.model.session) if self.model.ready else None
+                self._both = both_directions(self.session_model.session) if self.session_model.ready else None
             except ScopeError as exc:
                 self._both = str(exc)
         return self._both  # type: ignore[return-value]
 
     def maps(self) -> list[dict] | str:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return "no model loaded"
         both = self.both()
         if both is None:
-            return (f"Layer {self.model.session.info.name} is a plain LSTM that reads one way. "
+            return (f"Layer {self.session_model.session.info.name} is a plain LSTM that reads one way. "
                     "This view shows a Bidirectional layer's two directions together: open a "
                     "model with one and choose its forward or backward layer.")
         if isinstance(both, str):
             return both
-        sample = self.model.sample
-        k = self.model.t                    # both directions have taken k steps
+        sample = self.session_model.sample
+        k = self.session_model.t                    # both directions have taken k steps
         steps = both.forward.steps
         fwd_read, bwd_read = both.read(k)
         out = []
@@ -255,23 +255,23 @@ class SamplesView(_MapsView):
             self.canvas.update()
 
     def maps(self) -> list[dict] | str:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return "no model loaded"
-        session = self.model.session
+        session = self.session_model.session
         if session.batch < 2:
             return ("The input holds one sample. Feed a batch (B, T, D) — an .npy with several "
                     "sequences — to see its samples side by side, all at the same step.")
-        live = self.model.live().signal(self.signal)                    # (B, T, N)
-        full = self.model.full().signal(self.signal)
+        live = self.session_model.live().signal(self.signal)                    # (B, T, N)
+        full = self.session_model.full().signal(self.signal)
         scale = colour_scale(self.signal, session.info.weights, full)
         cursor = session.cursor
         count = min(session.batch, MAX_SAMPLES)
         note = "" if session.batch <= MAX_SAMPLES else f" (first {MAX_SAMPLES} of {session.batch})"
-        if self.model.checkpointed:
-            a, b = self.model.span()
+        if self.session_model.checkpointed:
+            a, b = self.session_model.span()
             note += f" · positions {a}–{b - 1} of {session.steps} (a checkpointed run: the span around the cursor)"
         if self.mode == "unit":
-            unit = max(self.model.selected_unit, 0)
+            unit = max(self.session_model.selected_unit, 0)
             strip = live[:count, :, unit]                                # (S, T)
             return [{"title": f"unit {unit}'s {SIGNAL_WORDS[self.signal]} in each sample{note} — "
                               "rows are samples", "values": strip, "scale": scale, "rows": count,

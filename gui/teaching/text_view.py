@@ -164,10 +164,10 @@ class TextCanvas(PaintedCanvas):
             return
         layout = self.compute_layout(width)
         self.layout_ = layout
-        session = v.model.session
-        live = v.model.live()
+        session = v.session_model.session
+        live = v.session_model.live()
         first = v.offset - live.start
-        values = live.signal(v.signal)[v.model.sample, first:first + len(v.text)]   # (len(text), N)
+        values = live.signal(v.signal)[v.session_model.sample, first:first + len(v.text)]   # (len(text), N)
         cursor = None if session.cursor is None else session.cursor - v.offset
         small = view_font(pal, 0.9)
         p.setFont(small)
@@ -264,7 +264,7 @@ class TextView(QWidget):
 
     def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = model
         self.palette = palette
         self.signal = "c"
         self.rows: list[int] = [0]
@@ -341,7 +341,7 @@ class TextView(QWidget):
 
     # --- state -------------------------------------------------------------------------------
     def unavailable_reason(self) -> str:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return "no model loaded"
         return ("The text view is for models that read characters: an Embedding model whose "
                 "vocabulary (a demo's, such as demo:code or demo:text) maps each token to one "
@@ -349,10 +349,10 @@ class TextView(QWidget):
 
     def rebuild(self) -> None:
         self._retext()
-        if self.model.ready:
-            n = self.model.units
-            if self.model.model is not self._shown_model:      # another model: its own unit
-                self._shown_model = self.model.model
+        if self.session_model.ready:
+            n = self.session_model.units
+            if self.session_model.model is not self._shown_model:      # another model: its own unit
+                self._shown_model = self.session_model.model
                 self.rows, self.row_notes = [self._default_unit()], {}
             self.rows = [u for u in self.rows if u < n] or [self._default_unit()]
             self._rescale()
@@ -366,10 +366,10 @@ class TextView(QWidget):
         """Input positions laid out: the whole input, or a checkpointed run's span
         (docs/architecture.md, "Long runs"), at most MAX_CHARS of it around the cursor (a
         repaint draws every character laid out)."""
-        a, b = self.model.span()
+        a, b = self.session_model.span()
         if b - a <= MAX_CHARS:
             return a, b
-        session = self.model.session
+        session = self.session_model.session
         cursor = session.cursor if session.cursor is not None else (b - 1 if session.backward else a)
         lo = max(a, min(cursor - MAX_CHARS // 2, b - MAX_CHARS))
         return lo, lo + MAX_CHARS
@@ -378,14 +378,14 @@ class TextView(QWidget):
         """The text laid out and its first input position (the values drawn under each
         character come from the same positions)."""
         self.offset, self.text = 0, None
-        if self.model.ready:
+        if self.session_model.ready:
             a, b = self._text_window()
-            self.offset, self.text = a, text_of(self.model, a, b)
+            self.offset, self.text = a, text_of(self.session_model, a, b)
 
     def _default_unit(self) -> int:
-        demo = self.model.demo
+        demo = self.session_model.demo
         unit = getattr(demo, "suggested_unit", None) if demo is not None else None
-        return int(unit) if unit is not None and 0 <= unit < self.model.units else 0
+        return int(unit) if unit is not None and 0 <= unit < self.session_model.units else 0
 
     def _rescale(self) -> None:
         self._scales: dict[int, ColourScale] = {}
@@ -397,11 +397,11 @@ class TextView(QWidget):
         if scales is None:
             scales = self._scales = {}
         if unit not in scales:
-            scales[unit] = text_scale(self.signal, self.model.full(), self.model.sample, unit)
+            scales[unit] = text_scale(self.signal, self.session_model.full(), self.session_model.sample, unit)
         return scales[unit]
 
     def on_position(self, t: int) -> None:
-        cursor = self.model.session.cursor if self.model.ready else None
+        cursor = self.session_model.session.cursor if self.session_model.ready else None
         if self.text is not None and cursor is not None and len(self.text) == MAX_CHARS:
             margin = MAX_CHARS // 8
             if not self.offset + margin <= cursor < self.offset + MAX_CHARS - margin \
@@ -412,7 +412,7 @@ class TextView(QWidget):
         self.canvas.update()
 
     def _selection(self, unit: int, position: int) -> None:
-        if self.follow and 0 <= unit < self.model.units and (not self.rows or self.rows[0] != unit):
+        if self.follow and 0 <= unit < self.session_model.units and (not self.rows or self.rows[0] != unit):
             self.rows = [unit] + [u for u in self.rows if u != unit][:MAX_ROWS - 1]
             self._sync_edit()
             self.canvas.fit()
@@ -428,12 +428,12 @@ class TextView(QWidget):
             index = self.signal_combo.findData(name)
             if index != self.signal_combo.currentIndex():
                 self.signal_combo.setCurrentIndex(index)
-            if self.model.ready:
+            if self.session_model.ready:
                 self._rescale()
             self.canvas.update()
 
     def set_units(self, units: list[int], notes: dict[int, str] | None = None) -> None:
-        n = self.model.units if self.model.ready else 0
+        n = self.session_model.units if self.session_model.ready else 0
         picked = []
         for u in units:
             if 0 <= int(u) < n and int(u) not in picked:
@@ -453,7 +453,7 @@ class TextView(QWidget):
                                    "by commas</span>")
             self._sync_edit()
             return
-        n = self.model.units
+        n = self.session_model.units
         bad = [u for u in units if not 0 <= u < n]
         if bad:
             self.find_info.setText(f"<span style='color:#c0392b'>the layer has units 0..{n - 1}"
@@ -484,20 +484,20 @@ class TextView(QWidget):
         if self.text is None:
             self.find_info.setText(self.unavailable_reason())
             return []
-        a, b = self.model.span()              # the whole input (a checkpointed run: its span)
+        a, b = self.session_model.span()              # the whole input (a checkpointed run: its span)
         whole = self.text if (a, b) == (self.offset, self.offset + len(self.text)) else \
-            text_of(self.model, a, b)
+            text_of(self.session_model, a, b)
         if whole is None:
             self.find_info.setText(self.unavailable_reason())
             return []
         try:
             compiled = Feature(text)
-            self.matches = find_units(self.model.full(), whole, compiled,
-                                      sample=self.model.sample, top=top)
+            self.matches = find_units(self.session_model.full(), whole, compiled,
+                                      sample=self.session_model.sample, top=top)
         except ScopeError as exc:
             self.find_info.setText(f"<span style='color:#c0392b'>{_escape(str(exc))}</span>")
             return []
-        where = "" if not self.model.checkpointed else \
+        where = "" if not self.session_model.checkpointed else \
             f" {a}–{b - 1} (the span around the cursor)"
         self.find_info.setText(f"units whose C or h follows <code>{_escape(text)}</code> over "
                                f"the {len(whole)} characters{where} (Pearson r, best first):")
@@ -516,12 +516,12 @@ class TextView(QWidget):
     def _result_clicked(self, item: QListWidgetItem) -> None:
         unit = int(item.data(Qt.UserRole))
         self.set_units([unit] + [u for u in self.rows if u != unit], self.row_notes)
-        self.model.select(unit, self.model.selected_position)
+        self.session_model.select(unit, self.session_model.selected_position)
 
     def _go_to(self, position: int) -> None:
-        session = self.model.session
+        session = self.session_model.session
         if session is not None:
-            self.model.seek(session.position_to_t(position + self.offset))
+            self.session_model.seek(session.position_to_t(position + self.offset))
 
 
 def _escape(text: str) -> str:

@@ -102,7 +102,7 @@ class UnrolledCanvas(PaintedCanvas):
     # --- geometry ----------------------------------------------------------------------------
     def layout_for(self, width: float, height: float) -> Geometry | None:
         v = self.view
-        model = v.model
+        model = v.session_model
         if not model.ready:
             return None
         session = model.session
@@ -149,7 +149,7 @@ class UnrolledCanvas(PaintedCanvas):
 
     def _paint_truth(self, p: QPainter, geo: Geometry, height: float) -> None:
         v = self.view
-        pal, session = v.palette, v.model.session
+        pal, session = v.palette, v.session_model.session
         fg = QColor(pal.foreground)
         muted = QColor(pal.foreground)
         muted.setAlpha(120)
@@ -220,7 +220,7 @@ class UnrolledCanvas(PaintedCanvas):
                         p.drawText(rect, Qt.AlignCenter, f"{values[col, geo.rows[row]]:+.2f}")
                         p.setPen(Qt.NoPen)
         # selection and cursor
-        sel = v.model.selected_unit
+        sel = v.session_model.selected_unit
         rows_of = {int(u): r for r, u in enumerate(geo.rows)}
         if sel in rows_of:
             y = geo.top + rows_of[sel] * geo.cell_h
@@ -274,7 +274,7 @@ class UnrolledCanvas(PaintedCanvas):
         """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
         thickness class (a handful of drawLines calls; endpoints computed with numpy)."""
         v = self.view
-        session = v.model.session
+        session = v.session_model.session
         links = v.links()
         n = session.units
         row_of = np.full(n, -1)
@@ -369,7 +369,7 @@ class UnrolledCanvas(PaintedCanvas):
     def _paint_wrong(self, p: QPainter, area: QRectF) -> None:
         v = self.view
         pal = v.palette
-        session = v.model.session
+        session = v.session_model.session
         n, steps = session.units, session.steps
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         bad = QColor("#c0392b")
@@ -476,7 +476,7 @@ class UnrolledCanvas(PaintedCanvas):
             return
         hit = geo.hit(event.position().x(), event.position().y())
         if hit is not None:
-            self.view.model.select(*hit)
+            self.view.session_model.select(*hit)
 
 
 def _dark(colour: QColor) -> bool:
@@ -510,7 +510,7 @@ class UnrolledView(QWidget):
 
     def __init__(self, model: SessionModel, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = model
+        self.session_model = model
         self.palette = palette
         self.signal = "c"
         self.k = 2
@@ -561,9 +561,9 @@ class UnrolledView(QWidget):
         self.canvas.update()
 
     def _rescale(self) -> None:
-        if not self.model.ready:
+        if not self.session_model.ready:
             return
-        model = self.model
+        model = self.session_model
         # the whole run, or a checkpointed run's span (docs/architecture.md, "Long runs")
         full = model.full().signal(self.signal)[model.sample] if self.signal in ("c", "h") else None
         self.scale = colour_scale(self.signal, model.session.info.weights, full)
@@ -600,22 +600,22 @@ class UnrolledView(QWidget):
 
     # --- what the canvas reads ---------------------------------------------------------------
     def shown_units(self) -> np.ndarray:
-        n = self.model.units
+        n = self.session_model.units
         if n <= MAX_ROWS:
             return np.arange(n)
-        centre = self.model.selected_unit if self.model.selected_unit >= 0 else 0
+        centre = self.session_model.selected_unit if self.session_model.selected_unit >= 0 else 0
         start = int(min(max(centre - MAX_ROWS // 2, 0), n - MAX_ROWS))
         return np.arange(start, start + MAX_ROWS)
 
     def values(self, first: int, count: int) -> np.ndarray:
         """(count, N) the chosen signal of the current sample at positions first.., NaN where
         not read (the engine's numbers; a checkpointed run's come from its span)."""
-        return span_values(self.model, self.signal, first, count)
+        return span_values(self.session_model, self.signal, first, count)
 
     def links(self) -> Links | None:
-        if not self.model.ready or self.k <= 0:
+        if not self.session_model.ready or self.k <= 0:
             return None
-        weights = self.model.session.info.weights
+        weights = self.session_model.session.info.weights
         key = (id(weights), self.signal, self.k)
         if key != self._links_key:
             try:
@@ -627,7 +627,7 @@ class UnrolledView(QWidget):
 
     def incoming(self, unit: int) -> np.ndarray | None:
         """Every link into ``unit`` (for hover), from U (cached per layer and signal)."""
-        weights = self.model.session.info.weights
+        weights = self.session_model.session.info.weights
         key = (id(weights), self.signal)
         if getattr(self, "_matrix_key", None) != key:
             try:
@@ -641,7 +641,7 @@ class UnrolledView(QWidget):
         if self._effect is False:
             try:
                 with np.errstate(all="ignore"):
-                    self._effect = decouple_effect(self.model.session)
+                    self._effect = decouple_effect(self.session_model.session)
             except ScopeError as exc:
                 self._effect = None
                 self.effect_note = str(exc)
@@ -649,14 +649,14 @@ class UnrolledView(QWidget):
 
     def label(self, position: int) -> str:
         """The input under column ``position`` (labels are made for the span shown)."""
-        a, b = self.model.span()
+        a, b = self.session_model.span()
         if self._labels is None or self._labels[0] != a:
-            self._labels = (a, step_labels(self.model, a, b))
+            self._labels = (a, step_labels(self.session_model, a, b))
         first, labels = self._labels
         return labels[position - first] if 0 <= position - first < len(labels) else ""
 
     def describe(self, unit: int, position: int) -> str:
-        v = self.model.value(self.signal, unit, position)
+        v = self.session_model.value(self.signal, unit, position)
         shown = "not read yet" if not np.isfinite(v) else f"{v:+.4f}"
         return (f"unit {unit} · t = {position} · {SIGNAL_WORDS[self.signal]} {shown} · "
                 f"lines: all of U's links into unit {unit}")
