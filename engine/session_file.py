@@ -160,22 +160,7 @@ def read_session(path: str | Path) -> SessionFile:
 
     with open_zip(path, where, ScopeError, "LSTM Scope session file") as zf:
         names = set(zf.namelist())
-        if "session.json" not in names:
-            raise ScopeError(f"{where}: not an LSTM Scope session file (no session.json)")
-        try:
-            meta = json.loads(read_member(zf, "session.json", where, ScopeError).decode("utf-8"))
-        except RecursionError:
-            raise corrupt("session.json is nested too deeply") from None
-        except ValueError as exc:        # JSON and UTF-8 errors
-            raise corrupt(f"session.json: {str(exc)[:120]}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ScopeError(f"{where}: not an LSTM Scope session file")
-        version = meta.get("version")
-        if not _is_int(version):
-            raise ScopeError(f"{where}: the session file has no format version")
-        if version > VERSION:
-            raise ScopeError(f"{where}: written by a newer LSTM Scope (session format {version}; "
-                             f"this version reads up to {VERSION})")
+        meta, version = _read_meta(zf, names, where, corrupt)
 
         def array(name: str) -> np.ndarray:
             if name not in names:
@@ -191,47 +176,12 @@ def read_session(path: str | Path) -> SessionFile:
         sha = model.get("sha256")
         if sha is not None and not isinstance(sha, str):
             raise corrupt("model.sha256 is not text")
-        x = array("input.npy")
-        input_names = meta.get("inputs") or []
-        if not isinstance(input_names, list) or not all(isinstance(n, str) for n in input_names):
-            raise corrupt("inputs is not a list of input names")
-        if input_names:
-            x = {name: array(f"input_{k}.npy") for k, name in enumerate(input_names)}
         options = model.get("options") or {}
         if not isinstance(options, dict):
             raise corrupt("model.options is not an object")
-        state_names = meta.get("initial_state") or []
-        if not isinstance(state_names, list) or not all(isinstance(n, str) for n in state_names):
-            raise corrupt("initial_state is not a list of layer names")
-        state = {name: (array(f"state_{k}_h.npy"), array(f"state_{k}_c.npy"))
-                 for k, name in enumerate(state_names)} or None
-        compare = array("compare.npy") if "compare.npy" in names else None
-        sample = meta.get("sample")
-        if sample is not None and not (_is_int(sample) and sample >= 0):
-            raise corrupt(f"sample is {sample!r}, not a sample number")
-        layer, t = meta.get("layer"), meta.get("t")
-        if not (_is_int(layer) and layer >= 0):
-            raise corrupt(f"layer is {layer!r}, not a layer index")
-        if not (_is_int(t) and t >= 0):
-            raise corrupt(f"t is {t!r}, not a step count")
-        layer_name = meta.get("layer_name", "")
-        if not isinstance(layer_name, str):
-            raise corrupt("layer_name is not text")
-        breakpoints = _list_of(meta, "breakpoints", dict, corrupt)
-        for bp in breakpoints:
-            if not isinstance(bp.get("expression"), str):
-                raise corrupt("a breakpoint has no expression")
-            if not isinstance(bp.get("params") or {}, dict):
-                raise corrupt("a breakpoint's params are not an object")
-        forks = _list_of(meta, "forks", dict, corrupt)
-        for fork in forks:
-            _check_fork(fork, corrupt)
-        checkpoint = meta.get("checkpoint")
-        if checkpoint is not None and not (
-                isinstance(checkpoint, dict) and set(checkpoint) == {"above", "interval"}
-                and _is_int(checkpoint["above"]) and checkpoint["above"] >= 0
-                and _is_int(checkpoint["interval"]) and checkpoint["interval"] > 0):
-            raise corrupt("checkpoint is not {above: bytes, interval: steps}")
+        x, state = _read_inputs(meta, array, corrupt)
+        layer, layer_name, t, sample = _read_position(meta, corrupt)
+        breakpoints, forks = _read_debugging(meta, corrupt)
         view = meta.get("view")
         view = {} if view is None else view
         if not isinstance(view, dict):
@@ -241,9 +191,88 @@ def read_session(path: str | Path) -> SessionFile:
             t=t, sample=sample, layer_input=bool(meta.get("layer_input", False)),
             initial_state=state, breakpoints=breakpoints,
             watches=_list_of(meta, "watches", str, corrupt), forks=forks,
-            compare_input=compare, view=view, version=version, checkpoint=checkpoint,
+            compare_input=array("compare.npy") if "compare.npy" in names else None,
+            view=view, version=version, checkpoint=_read_checkpoint(meta, corrupt),
             model_options={k: v for k, v in options.items()
                            if k in ("config", "allow_length", "trust")})
+
+
+def _read_meta(zf, names: set[str], where: str, corrupt) -> tuple[dict, int]:
+    """session.json decoded, and its format version (one this LSTM Scope can read)."""
+    if "session.json" not in names:
+        raise ScopeError(f"{where}: not an LSTM Scope session file (no session.json)")
+    try:
+        meta = json.loads(read_member(zf, "session.json", where, ScopeError).decode("utf-8"))
+    except RecursionError:
+        raise corrupt("session.json is nested too deeply") from None
+    except ValueError as exc:        # JSON and UTF-8 errors
+        raise corrupt(f"session.json: {str(exc)[:120]}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ScopeError(f"{where}: not an LSTM Scope session file")
+    version = meta.get("version")
+    if not _is_int(version):
+        raise ScopeError(f"{where}: the session file has no format version")
+    if version > VERSION:
+        raise ScopeError(f"{where}: written by a newer LSTM Scope (session format {version}; "
+                         f"this version reads up to {VERSION})")
+    return meta, version
+
+
+def _read_inputs(meta: dict, array, corrupt) -> tuple[Any, dict | None]:
+    """The input (one array, or every named input) and the initial state per layer."""
+    x = array("input.npy")
+    input_names = meta.get("inputs") or []
+    if not isinstance(input_names, list) or not all(isinstance(n, str) for n in input_names):
+        raise corrupt("inputs is not a list of input names")
+    if input_names:
+        x = {name: array(f"input_{k}.npy") for k, name in enumerate(input_names)}
+    state_names = meta.get("initial_state") or []
+    if not isinstance(state_names, list) or not all(isinstance(n, str) for n in state_names):
+        raise corrupt("initial_state is not a list of layer names")
+    state = {name: (array(f"state_{k}_h.npy"), array(f"state_{k}_c.npy"))
+             for k, name in enumerate(state_names)} or None
+    return x, state
+
+
+def _read_position(meta: dict, corrupt) -> tuple[int, str, int, int | None]:
+    """(layer index, layer name, t, sample) where the session was saved."""
+    sample = meta.get("sample")
+    if sample is not None and not (_is_int(sample) and sample >= 0):
+        raise corrupt(f"sample is {sample!r}, not a sample number")
+    layer, t = meta.get("layer"), meta.get("t")
+    if not (_is_int(layer) and layer >= 0):
+        raise corrupt(f"layer is {layer!r}, not a layer index")
+    if not (_is_int(t) and t >= 0):
+        raise corrupt(f"t is {t!r}, not a step count")
+    layer_name = meta.get("layer_name", "")
+    if not isinstance(layer_name, str):
+        raise corrupt("layer_name is not text")
+    return layer, layer_name, t, sample
+
+
+def _read_debugging(meta: dict, corrupt) -> tuple[list[dict], list[dict]]:
+    """The breakpoints and forks, each checked field by field."""
+    breakpoints = _list_of(meta, "breakpoints", dict, corrupt)
+    for bp in breakpoints:
+        if not isinstance(bp.get("expression"), str):
+            raise corrupt("a breakpoint has no expression")
+        if not isinstance(bp.get("params") or {}, dict):
+            raise corrupt("a breakpoint's params are not an object")
+    forks = _list_of(meta, "forks", dict, corrupt)
+    for fork in forks:
+        _check_fork(fork, corrupt)
+    return breakpoints, forks
+
+
+def _read_checkpoint(meta: dict, corrupt) -> dict | None:
+    """A checkpointed run's setting ({above: bytes, interval: steps}), else None."""
+    checkpoint = meta.get("checkpoint")
+    if checkpoint is not None and not (
+            isinstance(checkpoint, dict) and set(checkpoint) == {"above", "interval"}
+            and _is_int(checkpoint["above"]) and checkpoint["above"] >= 0
+            and _is_int(checkpoint["interval"]) and checkpoint["interval"] > 0):
+        raise corrupt("checkpoint is not {above: bytes, interval: steps}")
+    return checkpoint
 
 
 def _is_int(value: Any) -> bool:
