@@ -46,7 +46,24 @@ class ComparePanel(QWidget):
         self.palette = palette
         self.report_error = report_error
         self.comparison: Comparison | None = None
-        grid = QGridLayout()          # one row per way of deriving b: fields, then its button
+        self.controls = self._build_controls()
+        self._build_plots(palette)
+        self.plots = QBoxLayout(QBoxLayout.LeftToRight)
+        self.plots.addWidget(self.div_widget, 1)
+        self.plots.addWidget(self.unit_widget, 1)
+        self.outer = QBoxLayout(QBoxLayout.LeftToRight, self)
+        self.outer.setContentsMargins(4, 4, 4, 4)
+        self.outer.addWidget(self.controls)
+        self.outer.addLayout(self.plots, 1)
+        self._arrange()
+        session_model.runChanged.connect(self._on_run)
+        session_model.positionChanged.connect(self._on_position)
+        session_model.selectionChanged.connect(lambda unit, pos: self._draw())
+
+    def _build_controls(self) -> QWidget:
+        """One row per way of deriving b (its fields, then its button), the file button and
+        the summary line."""
+        grid = QGridLayout()
         grid.setHorizontalSpacing(6)
         self.sigma = QDoubleSpinBox()
         self.sigma.setRange(0.0, 100.0)
@@ -86,12 +103,16 @@ class ComparePanel(QWidget):
         self.position.valueChanged.connect(lambda _: self._show_now())
         self.summary = QLabel("Derive or load a second input to compare the two runs.")
         self.summary.setWordWrap(True)
-        self.controls = QWidget()
-        side = QVBoxLayout(self.controls)
+        controls = QWidget()
+        side = QVBoxLayout(controls)
         side.setContentsMargins(0, 0, 0, 0)
         side.addLayout(grid)
         side.addWidget(self.summary)
         side.addStretch(1)
+        return controls
+
+    def _build_plots(self, palette: Palette) -> None:
+        """The divergence ‖h_a − h_b‖ and one unit's h in both runs, on one time axis."""
         self.div_widget = pg.PlotWidget(background=palette.background)
         self.unit_widget = pg.PlotWidget(background=palette.background)
         self.div_plot = self.div_widget.getPlotItem()
@@ -113,17 +134,6 @@ class ComparePanel(QWidget):
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor)) for _ in range(2)]
         self.div_plot.addItem(self.cursors[0])
         self.unit_plot.addItem(self.cursors[1])
-        self.plots = QBoxLayout(QBoxLayout.LeftToRight)
-        self.plots.addWidget(self.div_widget, 1)
-        self.plots.addWidget(self.unit_widget, 1)
-        self.outer = QBoxLayout(QBoxLayout.LeftToRight, self)
-        self.outer.setContentsMargins(4, 4, 4, 4)
-        self.outer.addWidget(self.controls)
-        self.outer.addLayout(self.plots, 1)
-        self._arrange()
-        session_model.runChanged.connect(self._on_run)
-        session_model.positionChanged.connect(self._on_position)
-        session_model.selectionChanged.connect(lambda unit, pos: self._draw())
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
