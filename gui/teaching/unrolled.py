@@ -148,24 +148,35 @@ class UnrolledCanvas(PaintedCanvas):
             self._paint_wrong(p, QRectF(geo.truth_width + 8, 0, width - geo.truth_width - 8, height))
 
     def _paint_truth(self, p: QPainter, geo: Geometry, height: float) -> None:
+        """The true picture: N cells in every column, x_t entering each, U linking columns."""
         v = self.view
         pal, session = v.palette, v.session_model.session
-        fg = QColor(pal.foreground)
-        muted = QColor(pal.foreground)
-        muted.setAlpha(120)
-        font = view_font(pal)
-        small = view_font(pal, 0.85)
-        fm = QFontMetricsF(font)
-        n = session.units
-        values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
-        scale = v.scale
-        lut = scale.qcolours()
-        idx = scale.index(values[:, geo.rows])                                      # (cols, rows)
+        fm = QFontMetricsF(view_font(pal))
         known = session.known()
-        cursor = session.cursor
-        # title
+        self._paint_title(p, geo, fm)
+        bottom_y = geo.top + len(geo.rows) * geo.cell_h
+        self._paint_spines(p, geo, fm, known, bottom_y)
+        self._paint_links(p, geo, known)       # links through U between consecutive read columns
+        self._paint_cells(p, geo, fm)
+        rows_of = {int(u): r for r, u in enumerate(geo.rows)}
+        self._paint_marks(p, geo, rows_of, session.cursor)
+        self._paint_row_labels(p, geo, fm, rows_of)
+        self._paint_column_labels(p, geo, fm, known, session.cursor, bottom_y)
+        self._paint_legend(p, geo, fm, bottom_y)
+        self._paint_colour_bar(p, geo, v.scale, fm)
+
+    def _muted(self) -> QColor:
+        muted = QColor(self.view.palette.foreground)
+        muted.setAlpha(120)
+        return muted
+
+    def _paint_title(self, p: QPainter, geo: Geometry, fm: QFontMetricsF) -> None:
+        """What the picture says (N cells per column, coupled through U) and how to read it."""
+        v = self.view
+        pal, session = v.palette, v.session_model.session
+        n = session.units
         p.setFont(view_font(pal, 1.1, bold=True))
-        p.setPen(fg)
+        p.setPen(QColor(pal.foreground))
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
         title = (f"LSTM(units={n}) unrolled over time: {n} cells in every column, coupled "
@@ -174,15 +185,18 @@ class UnrolledCanvas(PaintedCanvas):
         if bold.horizontalAdvance(title) > geo.truth_width - 12:
             title = f"LSTM(units={n}): {n} cells per column, coupled through U {shape}"
         p.drawText(QPointF(6, fm.ascent() + 4), bold.elidedText(title, Qt.ElideRight, geo.truth_width - 12))
-        p.setFont(small)
-        p.setPen(muted)
+        p.setFont(view_font(pal, 0.85))
+        p.setPen(self._muted())
         rows_note = "" if len(geo.rows) == n else \
             f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} (a window around the selected unit)"
         p.drawText(QPointF(6, fm.ascent() + fm.height() + 6),
                    f"layer {session.info.name}, {direction} · colour: {SIGNAL_WORDS[v.signal]}"
                    f"{rows_note}")
-        # x spines (under the cells): x_t enters every cell of its column
-        bottom_y = geo.top + len(geo.rows) * geo.cell_h
+
+    def _paint_spines(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
+                      bottom_y: float) -> None:
+        """x spines (under the cells): x_t enters every cell of its column."""
+        muted = self._muted()
         crowded = len(geo.rows) > CROWDED
         p.setPen(QPen(muted, 1.0 if crowded else 1.6))
         spines = []
@@ -194,13 +208,17 @@ class UnrolledCanvas(PaintedCanvas):
         p.drawLines(spines)
         for k in range(0, len(spines), 2):
             _arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
-        # links through U between consecutive read columns
-        self._paint_links(p, geo, known)
-        # cells
-        empty = QColor(pal.foreground)
+
+    def _paint_cells(self, p: QPainter, geo: Geometry, fm: QFontMetricsF) -> None:
+        """One cell per unit and column, coloured by the signal (empty where not read yet)."""
+        v = self.view
+        values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
+        lut = v.scale.qcolours()
+        idx = v.scale.index(values[:, geo.rows])                                    # (cols, rows)
+        empty = QColor(v.palette.foreground)
         empty.setAlpha(28)
         numbers = geo.cell_h >= 26 and geo.cell_w >= fm.horizontalAdvance("+0.00") * 0.85 + 4
-        p.setFont(view_font(pal, 0.8))
+        p.setFont(view_font(v.palette, 0.8))
         p.setPen(Qt.NoPen)
         for col in range(geo.columns):
             t = geo.first + col
@@ -219,9 +237,12 @@ class UnrolledCanvas(PaintedCanvas):
                         p.setPen(QColor("#ffffff" if _dark(lut[k]) else "#000000"))
                         p.drawText(rect, Qt.AlignCenter, f"{values[col, geo.rows[row]]:+.2f}")
                         p.setPen(Qt.NoPen)
-        # selection and cursor
-        sel = v.session_model.selected_unit
-        rows_of = {int(u): r for r, u in enumerate(geo.rows)}
+
+    def _paint_marks(self, p: QPainter, geo: Geometry, rows_of: dict[int, int],
+                     cursor: int | None) -> None:
+        """The selected unit's row and the cursor's column."""
+        pal = self.view.palette
+        sel = self.view.session_model.selected_unit
         if sel in rows_of:
             y = geo.top + rows_of[sel] * geo.cell_h
             pen = QPen(QColor(pal.selection), float(np.clip(geo.cell_h * 0.08, 1.5, 3.0)))
@@ -234,9 +255,14 @@ class UnrolledCanvas(PaintedCanvas):
             p.setPen(QPen(QColor(pal.cursor), 2.4))
             p.setBrush(Qt.NoBrush)
             p.drawRect(QRectF(x - 3, geo.top - 3, geo.cell_w + 6, len(geo.rows) * geo.cell_h + 6))
-        # row labels
-        p.setFont(small)
-        p.setPen(fg)
+
+    def _paint_row_labels(self, p: QPainter, geo: Geometry, fm: QFontMetricsF,
+                          rows_of: dict[int, int]) -> None:
+        """'unit j' beside the rows, as many as fit (the selected one always)."""
+        pal = self.view.palette
+        sel = self.view.session_model.selected_unit
+        p.setFont(view_font(pal, 0.85))
+        p.setPen(QColor(pal.foreground))
         every = max(1, int(np.ceil(fm.height() * 0.9 / geo.cell_h)))
         sel_row = rows_of.get(sel, -10 ** 6)
         for row, unit in enumerate(geo.rows):
@@ -244,7 +270,14 @@ class UnrolledCanvas(PaintedCanvas):
                 y = geo.top + (row + 0.5) * geo.cell_h
                 p.drawText(QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
                            Qt.AlignRight | Qt.AlignVCenter, f"unit {unit}")
-        # column labels: t above, input under
+
+    def _paint_column_labels(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
+                             cursor: int | None, bottom_y: float) -> None:
+        """t above each column (as many as fit, the cursor's always), the input under it."""
+        v = self.view
+        pal = v.palette
+        fg, muted = QColor(pal.foreground), self._muted()
+        font, small = view_font(pal), view_font(pal, 0.85)
         every_t = max(1, int(np.ceil(fm.horizontalAdvance("t=000") / geo.pitch)))
         for col in range(geo.columns):
             t = geo.first + col
@@ -261,14 +294,15 @@ class UnrolledCanvas(PaintedCanvas):
         p.setPen(muted)
         p.drawText(QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2),
                    Qt.AlignRight | Qt.AlignVCenter, "x_t")
-        # legend
-        k = v.k
+
+    def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float) -> None:
+        """How to read the links."""
+        k = self.view.k
         legend = (f"lines: U from h_t−1 of a unit (left) to the units reading it (right) — "
                   f"{'red U > 0, blue U < 0, ' if k else ''}thicker = larger |U|; "
                   f"{k} strongest per unit (self-links not drawn); hover a cell for all its links")
         p.drawText(QRectF(6, bottom_y + 2.3 * fm.height(), geo.truth_width - 12, fm.height() * 2.2),
                    Qt.TextWordWrap, legend)
-        self._paint_colour_bar(p, geo, scale, fm)
 
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
         """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
