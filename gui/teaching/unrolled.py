@@ -401,21 +401,29 @@ class UnrolledCanvas(PaintedCanvas):
 
     # --- the wrong pictures --------------------------------------------------------------------
     def _paint_wrong(self, p: QPainter, area: QRectF) -> None:
-        v = self.view
-        pal = v.palette
-        session = v.session_model.session
-        n, steps = session.units, session.steps
-        shape = tuple(session.info.weights.recurrent_kernel.shape)
-        bad = QColor("#c0392b")
-        fg = QColor(pal.foreground)
-        box = QColor(pal.foreground)
-        box.setAlpha(40)
-        fm = QFontMetricsF(view_font(pal))
+        """The two wrong pictures people draw of units=N, each with why it is wrong."""
+        pal = self.view.palette
         half = area.height() / 2
         p.setPen(QPen(QColor(pal.grid), 1))
         p.drawLine(QPointF(area.left() - 4, 6), QPointF(area.left() - 4, area.height() - 6))
-        # A: one cell unrolled N times
-        a = QRectF(area.left(), area.top() + 4, area.width() - 6, half - 8)
+        self._paint_wrong_chain(p, QRectF(area.left(), area.top() + 4, area.width() - 6, half - 8))
+        self._paint_wrong_copies(p, QRectF(area.left(), area.top() + half + 4, area.width() - 6,
+                                           half - 8))
+
+    def _wrong_style(self) -> tuple[QColor, QColor, QColor, QFontMetricsF]:
+        """(the wrong pictures' red, foreground, box fill, font metrics)."""
+        pal = self.view.palette
+        box = QColor(pal.foreground)
+        box.setAlpha(40)
+        return QColor("#c0392b"), QColor(pal.foreground), box, QFontMetricsF(view_font(pal))
+
+    def _paint_wrong_chain(self, p: QPainter, a: QRectF) -> None:
+        """A: one cell unrolled N times ("units = time steps")."""
+        v = self.view
+        pal, session = v.palette, v.session_model.session
+        n, steps = session.units, session.steps
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        bad, fg, box, fm = self._wrong_style()
         p.setFont(view_font(pal, 1.1, bold=True))
         p.setPen(bad)
         p.drawText(QPointF(a.left(), a.top() + fm.ascent()), "✗ the wrong picture: “units = time steps”")
@@ -446,8 +454,14 @@ class UnrolledCanvas(PaintedCanvas):
                   f"length (T = {steps}), not units.")
         p.drawText(QRectF(a.left(), y + bh + fm.height() + 8, a.width(), a.bottom() - y - bh - fm.height()),
                    Qt.TextWordWrap, text_a)
-        # B: N independent copies
-        b = QRectF(area.left(), area.top() + half + 4, area.width() - 6, half - 8)
+
+    def _paint_wrong_copies(self, p: QPainter, b: QRectF) -> None:
+        """B: N independent copies, with what the decouple what-if measured on this input."""
+        v = self.view
+        pal, session = v.palette, v.session_model.session
+        n = session.units
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        bad, fg, box, fm = self._wrong_style()
         p.setPen(QPen(QColor(pal.grid), 1))
         p.drawLine(QPointF(b.left(), b.top() - 4), QPointF(b.right(), b.top() - 4))
         p.setFont(view_font(pal, 1.1, bold=True))
