@@ -72,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lstm-scope", description="Step an LSTM one timestep at a time and watch every unit.")
     parser.add_argument("--version", action="version", version=f"lstm-scope {_version()}")
     sub = parser.add_subparsers(dest="command")
+    for add in (_add_trace, _add_grad, _add_info, _add_export, _add_bench):
+        add(sub)
+    return parser
 
+
+def _add_trace(sub) -> None:
+    """``trace``: one layer's arrays to an .npz."""
     trace = sub.add_parser("trace", help="write every traced array of one layer to an .npz")
     add_run_arguments(trace)
     trace.add_argument("--state-out", help="write every layer's final h, c to this .npz "
@@ -82,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "h0 c0 are the state just before the first recorded step")
     trace.add_argument("--out", required=True, help="output .npz")
 
+
+def _add_grad(sub) -> None:
+    """``grad``: exact gradients of a target to an .npz."""
     grad = sub.add_parser(
         "grad", help="exact gradients of a target through the run, to an .npz",
         description="d TARGET / d (x, h_t, c_t, h0, c0) through the recorded run. TARGET indexes "
@@ -93,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--target", required=True, help="what to differentiate, e.g. 'h[last, 0]'")
     grad.add_argument("--out", required=True, help="output .npz")
 
+
+def _add_info(sub) -> None:
+    """``info``: layers, shapes and parameter counts."""
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -100,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--key", help="array name inside an .npz input")
     add_open_options(info)
 
+
+def _add_export(sub) -> None:
+    """``export``: a view to a picture or its numbers, headless."""
     export = sub.add_parser(
         "export", help="render a view to PNG/SVG/GIF or its numbers to CSV/NPZ (no display needed)",
         description="Render a view with the window's own drawing code, headless. The suffix of "
@@ -144,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--caption", help="a caption below the picture")
     add_open_options(export)
 
+
+def _add_bench(sub) -> None:
+    """``bench``: speed figures."""
     bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
     bench.add_argument("--units", type=int, default=256)
     bench.add_argument("--length", type=int, default=500,
@@ -158,7 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=5)
     bench.add_argument("--engine-only", action="store_true", help="skip the window benchmark")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
-    return parser
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
