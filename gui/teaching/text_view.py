@@ -277,6 +277,26 @@ class TextView(QWidget):
         self.scale = ColourScale("c", -1.0, 1.0, True)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
+        outer.addLayout(self._build_bar())
+        split = QSplitter(Qt.Horizontal)
+        self.canvas = TextCanvas(self)
+        self.canvas.clicked.connect(self._go_to)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.canvas)
+        split.addWidget(self.scroll)
+        split.addWidget(self._build_finder())
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        outer.addWidget(split, 1)
+        model.runChanged.connect(self.rebuild)
+        model.spanChanged.connect(self.rebuild)          # a checkpointed run's next span
+        model.positionChanged.connect(self.on_position)
+        model.selectionChanged.connect(self._selection)
+        self.rebuild()
+
+    def _build_bar(self) -> QHBoxLayout:
+        """Signal, the units shown as rows, and whether the first row follows the selection."""
         bar = QHBoxLayout()
         self.signal_combo = signal_chooser(bar, self.set_signal)
         bar.addWidget(QLabel("  units:"))
@@ -292,14 +312,10 @@ class TextView(QWidget):
         self.follow_box.toggled.connect(self.set_follow)
         bar.addWidget(self.follow_box)
         bar.addStretch(1)
-        outer.addLayout(bar)
-        split = QSplitter(Qt.Horizontal)
-        self.canvas = TextCanvas(self)
-        self.canvas.clicked.connect(self._go_to)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.canvas)
-        split.addWidget(self.scroll)
+        return bar
+
+    def _build_finder(self) -> QWidget:
+        """"Find units for…": a feature of the text, examples, and the units that follow it."""
         side = QWidget()
         col = QVBoxLayout(side)
         col.setContentsMargins(4, 0, 0, 0)
@@ -329,15 +345,7 @@ class TextView(QWidget):
         self.results.setToolTip("Click a unit to show it; the best ones are shown as rows")
         self.results.itemClicked.connect(self._result_clicked)
         col.addWidget(self.results, 1)
-        split.addWidget(side)
-        split.setStretchFactor(0, 4)
-        split.setStretchFactor(1, 1)
-        outer.addWidget(split, 1)
-        model.runChanged.connect(self.rebuild)
-        model.spanChanged.connect(self.rebuild)          # a checkpointed run's next span
-        model.positionChanged.connect(self.on_position)
-        model.selectionChanged.connect(self._selection)
-        self.rebuild()
+        return side
 
     # --- state -------------------------------------------------------------------------------
     def unavailable_reason(self) -> str:
