@@ -39,3 +39,8 @@ def one_line(message: str) -> str:
     if message.isprintable():
         return message
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
+class Cancelled(ScopeError):
+    """Long work stopped because its caller no longer wants the answer (a newer request)."""
+

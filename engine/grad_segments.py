@@ -12,12 +12,13 @@ budget before any work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .budget import check_bytes
-from .errors import ScopeError
+from .errors import Cancelled, ScopeError
 from .grad import GradResult
 from .grad_layer import layer_backward
 from .grad_target import parse_target
@@ -25,8 +26,10 @@ from .grad_target import parse_target
 F32 = np.float32
 
 
-def segment_gradient(session: Any, target: str) -> GradResult:
-    """d ``target`` / d (x, h_t, c_t, h0, c0) of a checkpointed session's layer."""
+def segment_gradient(session: Any, target: str,
+                     should_stop: Callable[[], bool] | None = None) -> GradResult:
+    """d ``target`` / d (x, h_t, c_t, h0, c0) of a checkpointed session's layer.
+    ``should_stop()`` is asked between chunks; True raises ``Cancelled``."""
     store = session.store
     tgt = parse_target(target)
     if tgt.array not in ("h", "c"):
@@ -38,6 +41,8 @@ def segment_gradient(session: Any, target: str) -> GradResult:
     check_bytes(size, f"gradients of {t:,} steps",
                 hint="trace a window of the run with trace --steps A:B and take its gradient")
     values = session.signal(tgt.array, 0, t)
+    if should_stop is not None and should_stop():
+        raise Cancelled(f"gradient of {target} cancelled")
     last = 0 if store.backward else t - 1
     seed, value = tgt.seed(values, last, 1)
     del values
@@ -47,6 +52,8 @@ def segment_gradient(session: Any, target: str) -> GradResult:
     carry_h = np.zeros((b, w.state_size), F32)
     carry_c = np.zeros((b, w.units), F32)
     for j in range(store.chunks - 1, -1, -1):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"gradient of {target} cancelled")
         p0, p1 = store.chunk_range(j)
         a, e = (p0, p1) if not store.backward else (t - p1, t - p0)
         window = store.window_trace(a, e)

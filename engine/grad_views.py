@@ -12,11 +12,13 @@ See docs/architecture.md, Gradients.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .budget import check_bytes
 from .grad import GradResult, gradient
 from .grad_layer import Cut
 from .grad_target import parse_target
@@ -27,7 +29,40 @@ EXPLODING = 1e3
 HORIZON_FRACTION = 0.01
 
 
-def target_position(target: str, trace: LayerTrace) -> int | None:
+@dataclass(frozen=True)
+class ForgetRecord:
+    """What the gradient views read of a run besides the gradient itself: the forget gates
+    (B, T, N), the mask (B, T), the length and the direction. A checkpointed run's f is
+    recomputed once through its window API (docs/architecture.md, "Long runs")."""
+
+    f: np.ndarray
+    mask: np.ndarray
+    steps: int
+    backward: bool
+
+
+_RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_record(session) -> LayerTrace | ForgetRecord:
+    """The run's f and mask for ``forget_product`` and friends: the whole trace in memory;
+    for a checkpointed run its f read once (checked against the memory budget) and kept
+    while the run lives."""
+    if not session.checkpointed:
+        return session.full()
+    store = session.store
+    record = _RECORDS.get(store)
+    if record is None:
+        check_bytes(4 * session.batch * session.steps * session.units,
+                    f"the forget gates of all {session.steps:,} steps (for the gradient views)",
+                    hint="take the gradient with main.py grad, or open a shorter input")
+        record = ForgetRecord(session.signal("f", 0, session.steps), np.asarray(store.mask),
+                              session.steps, session.backward)
+        _RECORDS[store] = record
+    return record
+
+
+def target_position(target: str, trace: LayerTrace | ForgetRecord) -> int | None:
     """The input position an h[...]/c[...] target sits at (None for output targets or a
     selection of several steps)."""
     tgt = parse_target(target)
@@ -42,7 +77,7 @@ def target_position(target: str, trace: LayerTrace) -> int | None:
     return None
 
 
-def _processing(trace: LayerTrace, position: int | None) -> tuple[np.ndarray, int]:
+def _processing(trace: LayerTrace | ForgetRecord, position: int | None) -> tuple[np.ndarray, int]:
     """Input positions in processing order and the processing index of ``position``
     (the last one when None)."""
     t_len = trace.steps
@@ -52,7 +87,7 @@ def _processing(trace: LayerTrace, position: int | None) -> tuple[np.ndarray, in
     return order, int(np.nonzero(order == position)[0][0])
 
 
-def forget_product(trace: LayerTrace, sample: int, position: int | None) -> np.ndarray:
+def forget_product(trace: LayerTrace | ForgetRecord, sample: int, position: int | None) -> np.ndarray:
     """(T, N): at input position t, the product of f over the steps read after t up to the
     target's step (1 at the target's step, NaN for steps read after it). A masked step
     carries c unchanged: its factor is 1."""
@@ -68,7 +103,7 @@ def forget_product(trace: LayerTrace, sample: int, position: int | None) -> np.n
     return out
 
 
-def memory_horizon(dc: np.ndarray, trace: LayerTrace, position: int | None,
+def memory_horizon(dc: np.ndarray, trace: LayerTrace | ForgetRecord, position: int | None,
                    fraction: float = HORIZON_FRACTION) -> np.ndarray:
     """(N,) steps back from the target's step until |dc| falls below ``fraction`` of its peak
     (looking only behind the peak); inf when it never falls inside the run, NaN when the unit
@@ -99,7 +134,7 @@ class GradHealth:
     message: str
 
 
-def grad_health(g: GradResult, trace: LayerTrace, sample: int, position: int | None) -> GradHealth:
+def grad_health(g: GradResult, trace: LayerTrace | ForgetRecord, sample: int, position: int | None) -> GradHealth:
     """Vanishing / exploding verdict on the gradient w.r.t. the cell state (L2 over units)."""
     order, p_star = _processing(trace, position)
     norms = np.sqrt(np.sum(np.square(np.asarray(g.dc[sample], np.float64)), axis=-1))   # (T,)

@@ -283,17 +283,19 @@ class Session:
                     layer_input=self._layer if self._layer_input else None)
             return self._result
 
-    def grad(self, target: str):
+    def grad(self, target: str, should_stop: Callable[[], bool] | None = None):
         """Exact gradients of ``target`` through the whole run, with this session's layer as
-        the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run)."""
+        the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run).
+        On a checkpointed run ``should_stop()`` is asked between chunks (True: ``Cancelled``)."""
         from .grad import gradient
         if self.store is not None:     # segment by segment through the checkpoints
             from .grad_segments import segment_gradient
             cache = self.store.__dict__.setdefault("_grad_cache", {})
             if target not in cache:
+                result = segment_gradient(self, target, should_stop)
                 if len(cache) >= 2:
                     cache.pop(next(iter(cache)))
-                cache[target] = segment_gradient(self, target)
+                cache[target] = result
             return cache[target]
         result = self.result()
         cache = result.__dict__.setdefault("_grad_cache", {})

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.errors import ScopeError
+from engine.errors import Cancelled, ScopeError
 from engine.grad import GradResult
 from engine.grad_views import (
     GradHealth,
     default_target,
     forget_product,
+    forget_record,
     fork_gradient,
     grad_health,
     memory_horizon,
@@ -70,6 +71,7 @@ class GradModel(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self._scheduled)
         self._slow = False
+        self._timer_fired = False
         self.jobs = LatestJob(self)
         self.jobs.loaded.connect(self._delivered)
         for signal in (model.runChanged, model.sampleChanged, model.positionChanged,
@@ -81,6 +83,9 @@ class GradModel(QObject):
 
     def schedule(self, *args) -> None:
         if self.enabled:
+            s = self.session_model.session
+            if s is not None and s.checkpointed:    # a whole recompute: wait for a pause
+                self._timer.setInterval(MAX_DEBOUNCE_MS)
             self._timer.start()
 
     def set_mode(self, mode: str, custom: str = "") -> None:
@@ -114,9 +119,14 @@ class GradModel(QObject):
 
     def _scheduled(self) -> None:
         """The debounced refresh after a step: on the worker thread once a refresh has been
-        seen to cost more than ``SLOW_MS`` (a long run's backward pass), so stepping never
-        waits for it; the views keep the last answer until the new one arrives."""
-        self._refresh(background=self._slow)
+        seen to cost more than ``SLOW_MS`` (a long run's backward pass), or on a checkpointed
+        run, so stepping never waits for it; the views keep the last answer until the new one
+        arrives."""
+        self._timer_fired = True
+        try:
+            self._refresh(background=self._slow)
+        finally:
+            self._timer_fired = False
 
     def _refresh(self, background: bool) -> None:
         if not self.session_model.ready:
@@ -124,21 +134,17 @@ class GradModel(QObject):
             self.changed.emit()
             return
         s = self.session_model.session
-        if s.checkpointed:      # the views read whole-run arrays (docs/architecture.md, Long runs)
-            error = (f"the gradient views need a run held in memory; this run is checkpointed "
-                     f"({s.steps:,} steps): take its gradient with main.py grad or Session.grad, "
-                     f"or open a shorter input")
-            if (self.view, self.error) != (None, error):     # said once, not at every step
-                self.view, self.error = None, error
-                self.changed.emit()
-            return
         try:
             job = self._job()
         except ScopeError as exc:
             self._finish(exc)
             return
-        if background:
-            self.jobs.request(lambda: _compute(job), tag=s)
+        if background or (s.checkpointed and self._timer_fired):
+            # a checkpointed run's gradient goes back through every chunk: always behind the
+            # window once stepping, and dropped between chunks when a newer step wants
+            # another (docs/architecture.md, "Long runs")
+            serial = self.jobs.serial + 1
+            self.jobs.request(lambda: _compute(job, lambda: self.jobs.stale(serial)), tag=s)
         else:
             self._finish(_compute(job))
 
@@ -155,8 +161,8 @@ class GradModel(QObject):
         return _Job(s, text, self.unit(), self.session_model.sample, fork)
 
     def _delivered(self, serial: int, session, result: object) -> None:
-        if session is self.session_model.session:          # not a run since replaced
-            self._finish(result)
+        if session is self.session_model.session and not isinstance(result, Cancelled):
+            self._finish(result)                           # not a run since replaced
 
     def _finish(self, result: object) -> None:
         if isinstance(result, tuple):                       # (view, seconds it took)
@@ -180,22 +186,23 @@ class _Job:
     fork: tuple[str, object] | None
 
 
-def _compute(job: _Job) -> tuple[GradView, float] | ScopeError:
-    """The gradient views' numbers for one target, from the engine (any thread)."""
+def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
+    """The gradient views' numbers for one target, from the engine (any thread); ``stale()``
+    True stops a checkpointed run's backward pass between chunks."""
     start = time.perf_counter()
     s, text, sample = job.session, job.text, job.sample
     try:
         with np.errstate(all="ignore"):
-            g = s.grad(text)
-            full = s.full()
-            position = target_position(text, full)
+            g = s.grad(text, stale) if s.checkpointed else s.grad(text)
+            run = forget_record(s)
+            position = target_position(text, run)
             view = GradView(
                 target=text, unit=job.unit, position=position, result=g,
                 saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
-                forget_product=forget_product(full, sample, position),
-                horizon=memory_horizon(g.dc[sample], full, position),
-                health=grad_health(g, full, sample, position))
-            if job.fork is not None:
+                forget_product=forget_product(run, sample, position),
+                horizon=memory_horizon(g.dc[sample], run, position),
+                health=grad_health(g, run, sample, position))
+            if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
                 name, fork = job.fork
                 fg = fork_gradient(s, fork, text)
                 view.fork, view.fork_saliency = name, fg.saliency(sample)

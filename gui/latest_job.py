@@ -38,7 +38,8 @@ class LatestJob(QObject):
 
     def request(self, work: Callable[[], object], tag: object = None) -> int:
         """Run ``work()`` on the worker thread (after the one running, if any); returns the
-        request's serial number. ``tag`` says what it is (``pending`` until delivered)."""
+        request's serial number. ``tag`` says what it is (``pending`` until delivered). Long
+        work may poll ``stale(serial)`` and stop early once a newer request has come."""
         with self._cond:
             self.serial += 1
             self._wanted = (self.serial, tag, work)
@@ -55,6 +56,10 @@ class LatestJob(QObject):
             self.serial += 1
             self._wanted = None
             self.pending = None
+
+    def stale(self, serial: int) -> bool:
+        """A newer request (or ``forget``) has superseded request ``serial``."""
+        return serial != self.serial
 
     def idle(self) -> bool:
         """Nothing asked for and nothing computing."""

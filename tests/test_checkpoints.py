@@ -319,3 +319,26 @@ def test_gradients_through_checkpoints_equal_the_in_memory_gradient(backward, ta
     np.testing.assert_allclose(got.dx, want.dx, rtol=1e-5, atol=1e-5)
     with pytest.raises(ScopeError, match="model output"):
         ck.grad("sumsq(output[:, last])")
+
+
+def test_a_checkpointed_gradient_stops_between_chunks_when_asked():
+    """A gradient nobody wants any more (the cursor moved on) stops at the next chunk, caches
+    nothing, and the same target asked again gives the full answer."""
+    from engine.errors import Cancelled
+    rng = np.random.default_rng(8)
+    w = cell(5, seed=9)
+    model = Model([LSTM("l", w, return_sequences=True)], source="test")
+    x = rng.normal(size=(1, 4 * XW_BLOCK, 5)).astype(np.float32)
+    ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+    with pytest.raises(Cancelled):
+        ck.grad("h[0, 900, 1]", stop_after_two)
+    assert 2 < len(asked) < ck.store.chunks + 1
+    g = ck.grad("h[0, 900, 1]", lambda: False)
+    mem = Session(model, x)
+    np.testing.assert_array_equal(g.dc, mem.grad("h[0, 900, 1]").dc)
+

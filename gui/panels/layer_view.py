@@ -625,10 +625,11 @@ class LayerView(FrontAware, QWidget):
     def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
         """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
         view = self.grads.view if self.grads is not None else None
-        if view is None or view.dc_abs.shape != (full.steps, full.units):
+        dc = None if view is None else view.dc_abs[full.start:full.start + full.steps]  # the span
+        if dc is None or dc.shape != (full.steps, full.units):
             return np.full((len(self.order), full.steps), np.nan, np.float32), (-GRAD_DECADES, 0.0)
         with np.errstate(divide="ignore"):
-            logs = np.log10(view.dc_abs[:, self.order].T).astype(np.float32)
+            logs = np.log10(dc[:, self.order].T).astype(np.float32)
         finite = logs[np.isfinite(logs)]
         top = float(finite.max()) if finite.size else 0.0
         logs[~np.isfinite(logs)] = np.nan

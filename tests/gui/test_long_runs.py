@@ -142,6 +142,7 @@ def test_a_jump_past_the_first_pass_waits_for_the_worker_not_the_window(make_win
     mem, ck = _runs(False)
     window = make_window()
     monkeypatch.setattr(window.first_pass, "start", lambda session: None)    # no first pass
+    window.grads.enabled = False        # nor a gradient, which computes every chunk too
     window.resize(1300, 900)
     window.show()
     window.show_loaded(LoadResult(ck, "test-model", "test-input"))
@@ -178,8 +179,48 @@ def test_the_first_pass_can_be_cancelled_and_the_run_still_answers(make_window, 
     settle_span(qtbot, window.session_model)
     mem.seek(1400)
     assert window.session_model.value("h", 3, 1399) == float(mem.full().h[0, 1399, 3])
-    window.grads.refresh()            # the gradient views say why they are empty
-    assert window.grads.view is None and "checkpointed" in window.grads.error
+    assert window.errors == []
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_gradient_views_of_a_checkpointed_run_equal_the_in_memory_ones(make_window, qtbot,
+                                                                       monkeypatch, backward):
+    """The gradient views go back through the checkpoints (Session.grad): the saliency, |dC|,
+    forget products, horizons and verdict equal the in-memory run's; the layer view's dC map
+    shows the span's columns; a step computes them behind the window."""
+    import gui.session_model as sm_module
+    from engine.grad_views import forget_product, grad_health, memory_horizon
+    monkeypatch.setattr(sm_module, "SPAN_BYTES", 1)
+    mem, ck = _runs(backward)
+    window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
+    window.show_loaded(LoadResult(ck, "test-model", "test-input"))
+    sm, grads = window.session_model, window.grads
+    sm.seek(900)
+    settle_span(qtbot, sm)
+    sm.select(3, -1)
+    grads.refresh()
+    view = grads.view
+    assert view is not None and grads.error == ""
+    mem.seek(900)
+    pos = ck.cursor
+    assert view.target == f"h[0, {pos}, 3]" and view.position == pos
+    g = mem.grad(view.target)
+    np.testing.assert_array_equal(view.result.dc, g.dc)
+    np.testing.assert_array_equal(view.saliency, g.saliency(0))
+    np.testing.assert_array_equal(view.forget_product, forget_product(mem.full(), 0, pos))
+    np.testing.assert_array_equal(view.horizon, memory_horizon(g.dc[0], mem.full(), pos))
+    assert view.health == grad_health(g, mem.full(), 0, pos)
+    a, b = sm.span()
+    heat = window.layer_view.heat["dC"]
+    with np.errstate(divide="ignore"):
+        want = np.log10(np.abs(g.dc[0][a:b][:, window.layer_view.order].T))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(heat.data[finite], want[finite], rtol=1e-6)
+    sm.seek(1200)                     # a step: computed behind the window, then shown
+    settle_span(qtbot, sm)
+    qtbot.waitUntil(lambda: grads.view is not view and grads.view.position == ck.cursor,
+                    timeout=20000)
     assert window.errors == []
 
 
