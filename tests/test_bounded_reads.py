@@ -194,3 +194,54 @@ def test_onnx_ops_check_the_declared_output_against_the_budget(monkeypatch, op, 
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     with pytest.raises(BudgetError, match=op):
         evaluate(op, ins, {}, 14)
+
+
+def onnx_plus(tmp_path, make):
+    """forward.onnx plus the nodes ``make(helper, numpy_helper)`` returns: dead ends that the
+    fold at load (all inputs constant, op foldable) or the native run still computes."""
+    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    proto = onnx.load(str(ONNX))
+    proto.graph.node.extend(make(onnx.helper, onnx.numpy_helper))
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+def const(h, nh, name: str, value: np.ndarray):
+    return h.make_node("Constant", [], [name], value=nh.from_array(value, name))
+
+
+F4 = np.float32
+# each builds a 4 MB (or larger) output from inputs of at most 16 KB, against a 1 MB budget
+GROWING = {
+    "Add": lambda h, nh: [const(h, nh, "a", np.ones((1000, 1), F4)),
+                          const(h, nh, "b", np.ones((1, 1000), F4)),
+                          h.make_node("Add", ["a", "b"], ["out"], name="grow")],
+    "Gather": lambda h, nh: [const(h, nh, "a", np.ones((1, 1000), F4)),
+                             const(h, nh, "i", np.zeros(1000, np.int64)),
+                             h.make_node("Gather", ["a", "i"], ["out"], name="grow")],
+    "Concat": lambda h, nh: [const(h, nh, "a", np.ones(4000, F4)),   # one name, 300 times
+                             h.make_node("Concat", ["a"] * 300, ["out"], name="grow", axis=0)],
+    "Cast": lambda h, nh: [const(h, nh, "s", np.array([300_000], np.int64)),
+                           h.make_node("ConstantOfShape", ["s"], ["a"],
+                                       value=nh.from_array(np.ones(1, np.uint8))),
+                           h.make_node("Cast", ["a"], ["out"], name="grow", to=11)],  # DOUBLE
+    "MatMul": lambda h, nh: [const(h, nh, "a", np.ones((1000, 1, 1), F4)),   # batch broadcast
+                             const(h, nh, "b", np.ones((1, 1, 1000), F4)),
+                             h.make_node("MatMul", ["a", "b"], ["out"], name="grow")],
+    "Gemm": lambda h, nh: [const(h, nh, "a", np.ones((1, 1000), F4)),
+                           const(h, nh, "b", np.ones((1, 1000), F4)),
+                           h.make_node("Gemm", ["a", "b"], ["out"], name="grow", transA=1)],
+}
+
+
+@pytest.mark.parametrize("op", list(GROWING))
+def test_onnx_ops_whose_output_outgrows_their_inputs_are_budgeted(tmp_path, monkeypatch, op):
+    """Broadcasting, products, gathers, repeated inputs and widening casts make an output far
+    larger than their inputs: refused before numpy makes it, at load (folded) or in the run."""
+    path = onnx_plus(tmp_path, GROWING[op])
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    x = np.random.default_rng(0).normal(size=(1, 5, 3)).astype(np.float32)
+    with pytest.raises(BudgetError, match="memory") as info:
+        load_model(path).trace(x)
+    assert all(s in str(info.value) for s in ("m.onnx", "'grow'", f"the {op} output")), info.value

@@ -324,6 +324,19 @@ def test_onnx_expand_of_the_input_over_the_budget_is_one_line(tmp_path, capsys, 
             "--key", "x", "--out", tmp_path / "t.npz", needles=("m.onnx", "'grow'", "memory"))
 
 
+def test_onnx_gather_folded_over_the_budget_is_one_line(tmp_path, capsys, monkeypatch):
+    """Gather's output is its indices' shape times a row: 4 MB from 8 KB of constants."""
+    def edit(proto, onnx):
+        h, nh = onnx.helper, onnx.numpy_helper
+        proto.graph.node.extend([
+            h.make_node("Constant", [], ["row"], value=nh.from_array(np.ones((1, 1000), np.float32))),
+            h.make_node("Constant", [], ["i"], value=nh.from_array(np.zeros(1000, np.int64))),
+            h.make_node("Gather", ["row", "i"], ["huge"], name="spread")])
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    refused(capsys, "info", onnx_with(tmp_path, edit),
+            needles=("m.onnx", "'spread'", "Gather", "memory"))
+
+
 def test_onnx_external_data_outside_the_folder_is_one_line(tmp_path, capsys):
     def edit(proto, onnx):
         pad = onnx.TensorProto(name="pad", data_type=onnx.TensorProto.FLOAT, dims=[4])
