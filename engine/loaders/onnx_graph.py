@@ -84,8 +84,8 @@ def _fold(node: Any, consts: dict[str, np.ndarray], opset: int) -> None:
     ins = [consts[name] if name else None for name in node.input]
     try:
         outs = evaluate(node.op_type, ins, node_attrs(node), opset)
-    except BudgetError:             # over the budget now is over it at run time too
-        raise
+    except BudgetError as exc:      # over the budget now is over it at run time too
+        raise type(exc)(f"node '{node.name}' ({node.op_type}): {exc}") from None
     except Exception:  # noqa: BLE001 - an unfoldable node stays a computed value
         return
     for name, value in zip(node.output, outs):

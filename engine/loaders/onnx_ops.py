@@ -38,6 +38,21 @@ def budgeted_shape(shape: Any, dtype: Any, op: str) -> tuple[int, ...]:
     return dims
 
 
+def _axis(axis: int, ndim: int) -> int:
+    """``axis`` counted from the front, or numpy's own AxisError."""
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    return axis % ndim
+
+
+def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """np.matmul's output shape, known before it allocates: batch axes broadcast, a 1-D
+    operand gains and then loses a unit axis; ValueError where numpy would refuse them."""
+    if not a or not b or a[-1] != (b[-2] if len(b) > 1 else b[0]):
+        raise ValueError(f"operands of shapes {a} and {b} do not multiply")
+    return np.broadcast_shapes(a[:-2], b[:-2]) + a[-2:-1] + (b[-1:] if len(b) > 1 else ())
+
+
 def _identity(ins, attrs, opset):
     return [ins[0]]
 
@@ -68,7 +83,14 @@ def _reshape(ins, attrs, opset):
 
 
 def _concat(ins, attrs, opset):
-    return [np.concatenate([v for v in ins if v is not None], axis=int(attrs["axis"]))]
+    vals = [np.asarray(v) for v in ins if v is not None]
+    axis = int(attrs["axis"])
+    if len({v.ndim for v in vals}) == 1:    # else numpy refuses them before allocating
+        # one value named n times is n copies (docs/architecture.md, "Files in, files out")
+        k = _axis(axis, vals[0].ndim)
+        shape = vals[0].shape[:k] + (sum(v.shape[k] for v in vals),) + vals[0].shape[k + 1:]
+        budgeted_shape(shape, np.result_type(*{v.dtype for v in vals}), "Concat")
+    return [np.concatenate(vals, axis=axis)]
 
 
 def _shape(ins, attrs, opset):
@@ -77,7 +99,10 @@ def _shape(ins, attrs, opset):
 
 
 def _gather(ins, attrs, opset):
-    return [np.take(ins[0], np.asarray(ins[1], np.int64), axis=int(attrs.get("axis", 0)))]
+    data, index = np.asarray(ins[0]), np.asarray(ins[1], np.int64)
+    k = _axis(int(attrs.get("axis", 0)), data.ndim)
+    budgeted_shape(data.shape[:k] + index.shape + data.shape[k + 1:], data.dtype, "Gather")
+    return [np.take(data, index, axis=k)]
 
 
 def _clamp_index(value: int, dim: int, step: int) -> int:
@@ -105,12 +130,17 @@ def _slice(ins, attrs, opset):
 
 def _cast(ins, attrs, opset):
     from onnx import helper
-    return [np.asarray(ins[0]).astype(helper.tensor_dtype_to_np_dtype(int(attrs["to"])))]
+    to = helper.tensor_dtype_to_np_dtype(int(attrs["to"]))
+    budgeted_shape(np.shape(ins[0]), to, "Cast")       # up to 16 times wider than its input
+    return [np.asarray(ins[0]).astype(to)]
 
 
-def _arith(fn: Callable[[Any, Any], Any], integer_fn: Callable[[Any, Any], Any] | None = None) -> OpFn:
+def _arith(name: str, fn: Callable[[Any, Any], Any],
+           integer_fn: Callable[[Any, Any], Any] | None = None) -> OpFn:
     def op(ins, attrs, opset):
         a, b = ins[0], ins[1]
+        # broadcasting grows the output: an (N, 1) and a (1, N) make N x N
+        budgeted_shape(np.broadcast_shapes(np.shape(a), np.shape(b)), np.result_type(a, b), name)
         ints = np.asarray(a).dtype.kind in "iu"
         out = (integer_fn if integer_fn is not None and ints else fn)(a, b)
         return [np.asarray(out).astype(np.result_type(a, b))]
@@ -118,12 +148,17 @@ def _arith(fn: Callable[[Any, Any], Any], integer_fn: Callable[[Any, Any], Any] 
 
 
 def _matmul(ins, attrs, opset):
-    return [np.matmul(ins[0], ins[1]).astype(F32)]
+    a, b = ins[0], ins[1]
+    budgeted_shape(_matmul_shape(np.shape(a), np.shape(b)), np.result_type(a, b, F32), "MatMul")
+    return [np.matmul(a, b).astype(F32)]
 
 
 def _gemm(ins, attrs, opset):
     x = ins[0].T if attrs.get("transA", 0) else ins[0]
     w = ins[1].T if attrs.get("transB", 0) else ins[1]
+    c = () if len(ins) < 3 or ins[2] is None else np.shape(ins[2])
+    shape = np.broadcast_shapes(_matmul_shape(np.shape(x), np.shape(w)), c)
+    budgeted_shape(shape, np.result_type(x, w, F32), "Gemm")
     y = F32(attrs.get("alpha", 1.0)) * (x @ w)
     if len(ins) > 2 and ins[2] is not None:
         y = y + F32(attrs.get("beta", 1.0)) * ins[2]
@@ -187,8 +222,9 @@ OPS: dict[str, OpFn] = {
     "Identity": _identity, "Dropout": _identity, "Transpose": _transpose,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Reshape": _reshape, "Concat": _concat,
     "Shape": _shape, "Gather": _gather, "Slice": _slice, "Cast": _cast,
-    "Add": _arith(np.add), "Sub": _arith(np.subtract), "Mul": _arith(np.multiply),
-    "Div": _arith(np.divide, np.floor_divide), "MatMul": _matmul, "Gemm": _gemm,
+    "Add": _arith("Add", np.add), "Sub": _arith("Sub", np.subtract),
+    "Mul": _arith("Mul", np.multiply), "Div": _arith("Div", np.divide, np.floor_divide),
+    "MatMul": _matmul, "Gemm": _gemm,
     "Expand": _expand, "ConstantOfShape": _constant_of_shape, "Neg": _unary(np.negative),
     "Exp": _unary(np.exp), "Relu": _unary(_relu), "Tanh": _unary(np.tanh),
     "Sigmoid": _unary(_sigmoid), "Flatten": _flatten, "Softmax": _softmax_op(False),
