@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +44,29 @@ class _PaintCounter(QObject):
         return False
 
 
-def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]:
+@contextmanager
+def _bench_window() -> Iterator[tuple[Any, Any]]:
+    """(app, window): the real MainWindow offscreen at 1600x1000, with throwaway settings."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from engine import Session
-    from engine.loaders.demos import random_model
     from gui.app import make_app
-    from gui.loader_worker import LoadResult
     from gui.main_window import MainWindow
-
     app = make_app()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = QSettings(str(Path(tmp) / "bench.ini"), QSettings.IniFormat)
-        window = MainWindow(settings=settings, report_error=lambda *_: None)
+        window = MainWindow(settings=QSettings(str(Path(tmp) / "bench.ini"), QSettings.IniFormat),
+                            report_error=lambda *_: None)
         window.resize(1600, 1000)
         window.show()
+        try:
+            yield app, window
+        finally:
+            window.close()
+
+
+def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]:
+    from engine import Session
+    from engine.loaders.demos import random_model
+    from gui.loader_worker import LoadResult
+    with _bench_window() as (app, window):
         model = random_model(units, features, seed=units)
         x = np.sin(np.arange(steps, dtype=np.float32)[:, None] * np.linspace(0.02, 0.3, features,
                                                                                 dtype=np.float32))
@@ -81,7 +92,6 @@ def window_figures(units: int, steps: int, features: int = 16) -> dict[str, Any]
         size = viewport.size()
         signals = sorted(panel.visible_signals)
         base = _baseline(app, session.full(), signals, size, positions)
-        window.close()
     arr = np.array(times)
     ours = float(np.median(arr))
     dense_ms = float(np.median(dense))
@@ -211,19 +221,11 @@ def _step_times(app, window, watched, steps: int) -> list[float]:
 def unrolled_figures(units: int = 64, steps: int = 200, features: int = 16) -> dict[str, Any]:
     """Stepping with the unrolled view open (N=64, T=200), as a ratio to the same window and
     run without it: the same steps timed twice until every watched view has painted."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from engine import Session
     from engine.loaders.demos import random_model
-    from gui.app import make_app
     from gui.loader_worker import LoadResult
-    from gui.main_window import MainWindow
     from gui.teaching.docks import teaching_widget
-    app = make_app()
-    with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=QSettings(str(Path(tmp) / "b.ini"), QSettings.IniFormat),
-                            report_error=lambda *_: None)
-        window.resize(1600, 1000)
-        window.show()
+    with _bench_window() as (app, window):
         x = np.sin(np.arange(steps, dtype=np.float32)[:, None]
                    * np.linspace(0.02, 0.3, features, dtype=np.float32))
         session = Session(random_model(units, features, seed=units), x)
@@ -236,7 +238,6 @@ def unrolled_figures(units: int = 64, steps: int = 200, features: int = 16) -> d
         view = teaching_widget(window, "unrolled", show=True)
         app.processEvents()
         with_view = _step_times(app, window, [lanes, view.canvas], steps)
-        window.close()
     b, w = float(np.median(base)), float(np.median(with_view))
     return {"unrolled_units": units, "unrolled_steps": steps,
             "baseline_step_ms_median": round(b, 2),
@@ -253,18 +254,10 @@ def span_figures(units: int = 1024, steps: int = 16384, features: int = 32,
     and been drawn, and the longest single event-loop turn meanwhile (how long a key press
     could wait). Beside them, in the same run, the time to recompute one span on the GUI
     thread: what each jump blocked for when spans were computed there."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from engine import Session
     from engine.loaders.demos import random_model
-    from gui.app import make_app
     from gui.loader_worker import LoadResult
-    from gui.main_window import MainWindow
-    app = make_app()
-    with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat),
-                            report_error=lambda *_: None)
-        window.resize(1600, 1000)
-        window.show()
+    with _bench_window() as (app, window):
         x = np.random.default_rng(5).standard_normal((1, steps, features), dtype=np.float32)
         session = Session(random_model(units, features, seed=units), x, checkpoint_above=0)
         window.show_loaded(LoadResult(session, f"bench:{units}", "noise"))
@@ -300,7 +293,6 @@ def span_figures(units: int = 1024, steps: int = 16384, features: int = 32,
             session.window(*sm.span())
             direct.append((time.perf_counter() - t0) * 1000.0)
         viewport.removeEventFilter(counter)
-        window.close()
     return {"span_units": units, "span_steps": steps, "span_width": width,
             "span_jump_update_ms_p95": round(float(np.percentile(update, 95)), 1),
             "span_jump_painted_ms_median": round(float(np.median(painted)), 1),
