@@ -88,9 +88,13 @@ class GradModel(QObject):
                 self._timer.setInterval(MAX_DEBOUNCE_MS)
             self._timer.start()
 
-    def set_mode(self, mode: str, custom: str = "") -> None:
+    def set_mode(self, mode: str, custom: str = "", *, now: bool = False) -> None:
+        """Another target. Computed at once on this thread when ``now`` (an export) or when
+        cheap; a long or checkpointed run's goes to the worker thread."""
         self.mode, self.custom = mode, custom
-        self.refresh()
+        s = self.session_model.session
+        self._timer.stop()
+        self._refresh(background=not now and (self._slow or (s is not None and s.checkpointed)))
 
     # --- the target --------------------------------------------------------------------------
     def unit(self) -> int:

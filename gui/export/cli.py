@@ -203,8 +203,9 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
             if args.view == "grad":
                 window.session_model.select(args.unit, session.cursor if session.cursor is not None else -1)
                 if getattr(args, "target", None):
-                    window.grads.set_mode("custom", args.target)
-                window.grads.refresh()
+                    window.grads.set_mode("custom", args.target, now=True)
+                else:
+                    window.grads.refresh()
             if args.view in ("unrolled", "text", "directions", "samples"):
                 _set_up_teaching(window, args)
             options = FigureOptions(theme=args.theme, title=args.title or "",

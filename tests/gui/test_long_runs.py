@@ -221,6 +221,11 @@ def test_gradient_views_of_a_checkpointed_run_equal_the_in_memory_ones(make_wind
     settle_span(qtbot, sm)
     qtbot.waitUntil(lambda: grads.view is not view and grads.view.position == ck.cursor,
                     timeout=20000)
+    stepped = grads.view
+    grads.set_mode("c")               # another target from the panel: behind the window too
+    assert grads.view is stepped and not grads.jobs.idle()
+    qtbot.waitUntil(lambda: grads.view.target.startswith("c["), timeout=20000)
+    np.testing.assert_array_equal(grads.view.result.dc, mem.grad(grads.view.target).dc)
     assert window.errors == []
 
 
