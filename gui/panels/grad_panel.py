@@ -123,6 +123,8 @@ class GradPanel(QWidget):
         if view is None:
             for curve in (self.sal_curve, self.fork_curve, self.grad_curve, self.prod_curve):
                 curve.setData([], [])
+            if self.session_model.ready:          # this run's time axis, not the last one's
+                self.sal_plot.setXRange(-0.5, self.session_model.steps - 0.5, padding=0)
             self.badge.setText(" ")
             self.info.setText(f"<span style='color:#c0392b'>{self.grads.error}</span>"
                               if self.grads.error else "no run loaded")
