@@ -26,6 +26,7 @@ from engine.debugger import Breakpoint
 from engine.expr import ExprError
 from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.theme import Palette, current_palette
+from gui.widgets.flow_layout import FlowLayout
 
 
 def caret_text(text: str, column: int, message: str) -> str:
@@ -114,7 +115,9 @@ class BreakpointsPanel(QWidget):
         self.strip = HitStrip(palette)
         self.strip.jump.connect(self._jump)
         layout.addWidget(self.strip)
-        layout.addLayout(self._button_row())
+        buttons = QWidget()
+        buttons.setLayout(self._button_row())
+        layout.addWidget(buttons)
         self.status = QLabel("")
         layout.addWidget(self.status)
 
@@ -176,8 +179,9 @@ class BreakpointsPanel(QWidget):
         self.sign_unit.valueChanged.connect(self._event_params_changed)
         return events
 
-    def _button_row(self) -> QHBoxLayout:
-        buttons = QHBoxLayout()
+    def _button_row(self) -> FlowLayout:
+        """Remove and Continue both ways; wraps in a narrow dock instead of widening it."""
+        buttons = FlowLayout(spacing=6)
         self.remove_btn = QPushButton("Remove")
         self.remove_btn.clicked.connect(self.remove_selected)
         self.back_btn = QPushButton("◀ Continue back (Shift+F5)")
