@@ -307,21 +307,25 @@ class UnrolledCanvas(PaintedCanvas):
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
         """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
         thickness class (a handful of drawLines calls; endpoints computed with numpy)."""
+        lines = self._link_lines(geo, self._link_groups(geo, known))
+        self._stroke_links(p, geo, lines)
+
+    def _link_groups(self, geo: Geometry, known: slice
+                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        """(source units, reading units, U values, t) for each column whose links are drawn:
+        the strongest links per unit, and every link into a hovered cell."""
         v = self.view
         session = v.session_model.session
         links = v.links()
         n = session.units
-        row_of = np.full(n, -1)
-        row_of[geo.rows] = np.arange(len(geo.rows))
         step = 1 if session.backward else -1              # where the previous step's column is
         cursor = session.cursor
         hovered = self.hover
-        max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
         first_read = session.steps - 1 if session.backward else 0
         # many units: links only into the columns nearest the cursor (thousands of long
         # strokes cost more than everything else of a step, and hide the cells besides)
         near = None if len(geo.rows) <= CROWDED else NEAR_COLUMNS
-        groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []   # (src, dst, value, t)
+        groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
 
         def drawable(t: int) -> bool:
             return (known.start <= t < known.stop and t != first_read
@@ -341,6 +345,19 @@ class UnrolledCanvas(PaintedCanvas):
             if column is not None:
                 others = np.array([u for u in range(n) if u != unit], int)
                 groups.append((others, np.full(len(others), unit), column[others], t))
+        return groups
+
+    def _link_lines(self, geo: Geometry, groups) -> dict[tuple[bool, int, bool], list[QLineF]]:
+        """The links' line segments by (positive, thickness level, in front), recording each
+        drawn link for hover and tests."""
+        v = self.view
+        session = v.session_model.session
+        links = v.links()
+        row_of = np.full(session.units, -1)
+        row_of[geo.rows] = np.arange(len(geo.rows))
+        step = 1 if session.backward else -1
+        cursor, hovered = session.cursor, self.hover
+        max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
         lines: dict[tuple[bool, int, bool], list[QLineF]] = {}
         for src, dst, val, t in groups:
             ok = (row_of[src] >= 0) & (row_of[dst] >= 0)
@@ -360,6 +377,12 @@ class UnrolledCanvas(PaintedCanvas):
                                                  val.tolist(), level.tolist(), strict=True):
                 lines.setdefault((value >= 0, lv, front), []).append(QLineF(x0, yy0, x1, yy1))
                 self.drawn_links.append((a, b, t, value))
+        return lines
+
+    def _stroke_links(self, p: QPainter, geo: Geometry,
+                      lines: dict[tuple[bool, int, bool], list[QLineF]]) -> None:
+        """One pen and one drawLines call per (sign, thickness, in front) class."""
+        v = self.view
         crowd = min(1.0, (12.0 / max(len(geo.rows), 1)) ** 0.5)   # many units: fainter lines
         base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
         # smoothing wide translucent strokes is slow: on screen only for a few units, always
