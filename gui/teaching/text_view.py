@@ -150,6 +150,7 @@ class TextCanvas(PaintedCanvas):
             self.fit()
 
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
+        """The header line, the colour bar, and one row of text per chosen unit."""
         v = self.view
         pal = v.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
@@ -179,42 +180,50 @@ class TextCanvas(PaintedCanvas):
                    f"background: {SIGNAL_WORDS[v.signal]} of the row's unit after reading "
                    f"the character (blue low, red high) · {read} · click a character to step there")
         self._colour_bar(p, v.scale_for(v.rows[0]) if v.rows else v.scale, width)
+        for row, unit in enumerate(v.rows):
+            self._paint_row(p, layout, row, unit, values, cursor)
+
+    def _paint_row(self, p: QPainter, layout, row: int, unit: int, values: np.ndarray,
+                   cursor: int | None) -> None:
+        """One unit's row: its label, then every character on the colour of its value."""
+        v = self.view
+        pal = v.palette
+        fg = QColor(pal.foreground)
         mono = self.mono()
         fmm = QFontMetricsF(mono)
         muted = QColor(pal.foreground)
         muted.setAlpha(110)
-        for row, unit in enumerate(v.rows):
-            y0 = layout.top + row * layout.block_h
-            p.setFont(view_font(pal, bold=True))
-            p.setPen(fg)
-            scale = v.scale_for(unit)
-            lut = scale.qcolours()
-            label = f"unit {unit} · {SIGNAL_SHORT[v.signal]} ({scale.lo:+.2g} … {scale.hi:+.2g})"
-            note = v.row_notes.get(unit)
-            p.drawText(QPointF(layout.left, y0 + layout.label_h * 0.72),
-                       label + (f"   ({note})" if note else ""))
-            column = values[:, unit] if unit < values.shape[1] else np.full(len(values), np.nan)
-            idx = scale.index(column)
-            p.setFont(mono)
-            for pos, ch in enumerate(v.text):
-                rect = layout.char_rect(row, pos)
-                k = int(idx[pos])
-                if k >= 0:
-                    colour = lut[k]
-                    p.fillRect(rect, colour)
-                    self.drawn[(int(unit), pos)] = colour
-                    p.setPen(QColor("#ffffff") if _dark(colour) else QColor("#000000"))
-                else:
-                    p.setPen(muted)
-                glyph = SHOWN.get(ch, ch)
-                if glyph.strip():
-                    p.drawText(QPointF(rect.left() + (rect.width() - fmm.horizontalAdvance(glyph)) / 2,
-                                       rect.top() + (rect.height() + fmm.ascent() - fmm.descent()) / 2),
-                               glyph)
-            if cursor is not None and 0 <= cursor < len(v.text):
-                p.setPen(QPen(QColor(pal.cursor), 2.2))
-                p.setBrush(Qt.NoBrush)
-                p.drawRect(layout.char_rect(row, cursor).adjusted(-1, -1, 1, 1))
+        y0 = layout.top + row * layout.block_h
+        p.setFont(view_font(pal, bold=True))
+        p.setPen(fg)
+        scale = v.scale_for(unit)
+        lut = scale.qcolours()
+        label = f"unit {unit} · {SIGNAL_SHORT[v.signal]} ({scale.lo:+.2g} … {scale.hi:+.2g})"
+        note = v.row_notes.get(unit)
+        p.drawText(QPointF(layout.left, y0 + layout.label_h * 0.72),
+                   label + (f"   ({note})" if note else ""))
+        column = values[:, unit] if unit < values.shape[1] else np.full(len(values), np.nan)
+        idx = scale.index(column)
+        p.setFont(mono)
+        for pos, ch in enumerate(v.text):
+            rect = layout.char_rect(row, pos)
+            k = int(idx[pos])
+            if k >= 0:
+                colour = lut[k]
+                p.fillRect(rect, colour)
+                self.drawn[(int(unit), pos)] = colour
+                p.setPen(QColor("#ffffff") if _dark(colour) else QColor("#000000"))
+            else:
+                p.setPen(muted)
+            glyph = SHOWN.get(ch, ch)
+            if glyph.strip():
+                p.drawText(QPointF(rect.left() + (rect.width() - fmm.horizontalAdvance(glyph)) / 2,
+                                   rect.top() + (rect.height() + fmm.ascent() - fmm.descent()) / 2),
+                           glyph)
+        if cursor is not None and 0 <= cursor < len(v.text):
+            p.setPen(QPen(QColor(pal.cursor), 2.2))
+            p.setBrush(Qt.NoBrush)
+            p.drawRect(layout.char_rect(row, cursor).adjusted(-1, -1, 1, 1))
 
     def _colour_bar(self, p: QPainter, scale: ColourScale, width: float) -> None:
         pal = self.view.palette
