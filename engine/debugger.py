@@ -36,7 +36,7 @@ import numpy as np
 
 from .cell import STORAGE_GATE_ORDER, CellWeights
 from .checkpoints import CheckpointedRun
-from .errors import ScopeError
+from .errors import Cancelled, ScopeError
 from .expr import Expr, ExprError
 from .forks import Edit, Fork, ForkSet
 from .hits import HitReport, explain
@@ -358,14 +358,24 @@ class Debugger:
     def all_hits(self) -> dict[int, np.ndarray]:
         """{breakpoint id: input positions where it hits} over the whole run (``full()``)."""
         if self._hits_cache is None:
-            runner = self.session.recorded(full=True)
-            out = {}
-            for bp in self._active():
-                hits = [p0 + np.flatnonzero(self._hits_in(runner, p0, p1, bp))
-                        for p0, p1 in _pieces(runner, 0, runner.steps)]
-                out[bp.id] = runner.position(np.concatenate(hits) if hits else np.zeros(0, np.int64))
-            self._hits_cache = out
+            self._hits_cache = self.scan_hits()
         return self._hits_cache
+
+    def scan_hits(self, should_stop: Callable[[], bool] | None = None) -> dict[int, np.ndarray]:
+        """``all_hits`` computed afresh and not cached, so a worker thread may run it: a
+        checkpointed run is scanned one chunk at a time, every enabled breakpoint in each
+        chunk (each chunk recomputed once). ``should_stop()`` True between chunks raises
+        ``Cancelled``."""
+        runner = self.session.recorded(full=True)
+        active = self._active()
+        found: dict[int, list[np.ndarray]] = {bp.id: [] for bp in active}
+        for p0, p1 in _pieces(runner, 0, runner.steps):
+            if should_stop is not None and should_stop():
+                raise Cancelled("breakpoint scan cancelled")
+            for bp in active:
+                found[bp.id].append(p0 + np.flatnonzero(self._hits_in(runner, p0, p1, bp)))
+        return {i: runner.position(np.concatenate(h) if h else np.zeros(0, np.int64))
+                for i, h in found.items()}
 
     def hit_positions(self) -> np.ndarray:
         """Every input position where any enabled breakpoint hits (sorted), for the timeline."""

@@ -342,3 +342,33 @@ def test_a_checkpointed_gradient_stops_between_chunks_when_asked():
     mem = Session(model, x)
     np.testing.assert_array_equal(g.dc, mem.grad("h[0, 900, 1]").dc)
 
+
+
+def test_a_hit_scan_of_a_checkpointed_run_equals_memory_and_stops_when_asked():
+    """The window counts a checkpointed run's hits on a worker thread: every breakpoint per
+    chunk (each chunk recomputed once), the in-memory hits exactly, and it stops between
+    chunks once nobody wants the answer."""
+    from engine.errors import Cancelled
+    rng = np.random.default_rng(10)
+    w = cell(6, seed=11)
+    model = Model([LSTM("l", w, return_sequences=True)], source="test")
+    x = rng.normal(size=(1, 3 * XW_BLOCK + 40, 5)).astype(np.float32)
+    mem = Session(model, x)
+    ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    found = []
+    for session in (mem, ck):
+        dbg = Debugger(session, sample=0)
+        dbg.add_breakpoint("any(abs(c) > 0.8)")
+        dbg.add_breakpoint("h[2] < -0.3")
+        found.append(dbg.scan_hits())
+        assert {k: v.tolist() for k, v in dbg.all_hits().items()} == \
+            {k: v.tolist() for k, v in found[-1].items()}
+    assert {k: v.tolist() for k, v in found[0].items()} == {k: v.tolist() for k, v in found[1].items()}
+    assert all(len(v) for v in found[0].values())
+    calls = []
+    computed = ck.store._run_chunk
+    ck.store._cache.clear()
+    ck.store._run_chunk = lambda j: (calls.append(j), computed(j))[1]
+    assert dbg.scan_hits() and sorted(calls) == list(range(ck.store.chunks))   # once each
+    with pytest.raises(Cancelled):
+        dbg.scan_hits(lambda: True)

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.debugger import Breakpoint
+from engine.errors import Cancelled
 from engine.expr import ExprError
 from gui.debug.debugger_model import DebuggerModel, describe_result
+from gui.latest_job import LatestJob
 from gui.theme import Palette, current_palette
 from gui.widgets.flow_layout import FlowLayout
 
@@ -98,6 +100,9 @@ class BreakpointsPanel(QWidget):
         self.dm = dm
         self.pal = palette
         self._updating = False
+        self._hits: dict[int, np.ndarray] = {}
+        self.scans = LatestJob(self)            # a checkpointed run's hits, off the GUI thread
+        self.scans.loaded.connect(self._scanned)
         layout = QVBoxLayout(self)
         layout.addLayout(self._condition_row())
         self.error = QLabel()
@@ -258,29 +263,58 @@ class BreakpointsPanel(QWidget):
         self.refresh_hits()
 
     def refresh_hits(self) -> None:
+        """Hit counts and timeline markers: at once for a run in memory; a checkpointed run is
+        scanned on a worker thread (every chunk recomputed) and shows "…" meanwhile."""
         if not self.dm.ready:
             return
         session = self.dm.session_model.session
-        try:
-            hits = self.dm.debugger.all_hits() if session.has_full else {}
-        except ExprError:
-            hits = {}
+        if session.has_full:
+            try:
+                hits = self.dm.debugger.all_hits()
+            except ExprError:
+                hits = {}
+            self._show_hits(hits)
+            return
+        self._show_hits(None)
+        debugger, key = self.dm.debugger, self._scan_key()
+        serial = self.scans.serial + 1
+        self.scans.request(lambda: debugger.scan_hits(lambda: self.scans.stale(serial)), tag=key)
+
+    def _scan_key(self) -> tuple:
+        """What a hit scan depends on: the run, the sample and the enabled breakpoints."""
+        dm = self.dm
+        bps = tuple((b.id, b.expression, b.every_step) for b in dm.debugger.breakpoints if b.enabled)
+        return dm.session_model.session, dm.debugger.sample, bps
+
+    def _scanned(self, serial: int, key: tuple, result: object) -> None:
+        if not self.dm.ready or key != self._scan_key() or isinstance(result, Cancelled):
+            return                              # asked for another run or other breakpoints
+        if isinstance(result, ExprError):
+            result = {}
+        if isinstance(result, Exception):
+            raise result                        # a bug: shown by the slot hook
+        self._show_hits(result)
+
+    def _show_hits(self, hits: dict[int, np.ndarray] | None) -> None:
+        """Counts per breakpoint and markers on the strip (None: still counting)."""
+        session = self.dm.session_model.session
         errors = {b.id: b.error for b in self.dm.debugger.breakpoints}
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            n = hits.get(item.data(0, Qt.UserRole))
             error = errors.get(item.data(0, Qt.UserRole), "")
             if error:
                 item.setText(2, "error")
                 item.setToolTip(2, f"cannot evaluate: {error}")
-            elif not session.has_full:
-                item.setText(2, "—")
-                item.setToolTip(2, "hits are counted on a run held in memory; on a checkpointed "
-                                   "run, Continue (F5) finds the next one in either direction")
+            elif hits is None:
+                item.setText(2, "…")
+                item.setToolTip(2, "counting the hits over the checkpointed run, chunk by chunk")
             else:
+                n = hits.get(item.data(0, Qt.UserRole))
                 item.setText(2, "" if n is None else str(len(n)))
                 item.setToolTip(2, "")
-        markers = np.unique(np.concatenate(list(hits.values()))) if hits else np.zeros(0, np.int64)
+        self._hits = hits or {}
+        markers = (np.unique(np.concatenate(list(self._hits.values()))) if self._hits
+                   else np.zeros(0, np.int64))
         self.strip.set_hits(markers, session.steps)
         self.strip.set_cursor(session.cursor)
         self.hitsShown.emit(np.array([session.position_to_t(int(p)) for p in markers], np.int64))
@@ -299,7 +333,7 @@ class BreakpointsPanel(QWidget):
             self.dm.debugger.remove_breakpoint(item.data(0, Qt.UserRole))
 
     def _goto_first_hit(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        hits = self.dm.debugger.all_hits().get(item.data(0, Qt.UserRole))
+        hits = self._hits.get(item.data(0, Qt.UserRole))           # as the list shows them
         if hits is not None and hits.size:
             self._jump(int(hits[0]))
 
