@@ -4,6 +4,7 @@ once by Cancel; declared sizes are checked against the memory budget before anyt
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import shutil
@@ -17,9 +18,12 @@ import pytest
 from engine import ModelFileError, load_model
 from engine.budget import BudgetError
 from engine.loaders import h5read
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli
 
 H5 = FIXTURES / "keras2" / "lstm_plain.h5"
+# one byte changed in the heap of the root's attributes: HDF5 spins forever reading model_config
+# (written by scripts/make_hanging_h5.py; tests/fixtures/hostile/README.md)
+HANGING = ["gcol_collection_size.h5", "gcol_object_size.h5"]
 
 
 @pytest.fixture
@@ -63,6 +67,36 @@ def test_cancel_kills_the_reader_at_once(forked, monkeypatch):
     worker.join(10)
     assert not worker.is_alive() and time.monotonic() - start < 5
     assert isinstance(outcome[0], h5read.ReadCancelled), outcome
+
+
+@pytest.mark.parametrize("command", ["info", "trace"])
+@pytest.mark.parametrize("name", HANGING)
+def test_a_file_on_which_hdf5_loops_forever_is_abandoned(monkeypatch, tmp_path, name, command):
+    """Not a stub: the real HDF5 library spins at 100% CPU on these files, and the CLI still
+    answers with one line and exit 2 once the reader's CPU limit (1 s here) runs out
+    (docs/architecture.md, "Files in, files out"). Another message means this HDF5 no longer
+    hangs on the file: search again (scripts/make_hanging_h5.py says how)."""
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "1")
+    path = FIXTURES / "hostile" / name
+    args = {"info": ["info", str(path)],
+            "trace": ["trace", str(path), "--input", str(FIXTURES / "keras2" / "lstm_plain.npz"),
+                      "--key", "x", "--out", str(tmp_path / "t.npz")]}[command]
+    start = time.monotonic()
+    proc = run_cli(*args, timeout=60)
+    assert time.monotonic() - start < 30
+    assert_clean_error(proc, name, "no progress for 1 s")
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_the_hanging_files_are_what_their_script_writes():
+    """Each committed file is lstm_plain.h5 with the one byte scripts/make_hanging_h5.py names."""
+    spec = importlib.util.spec_from_file_location("make_hanging_h5",
+                                                  ROOT / "scripts" / "make_hanging_h5.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert sorted(script.MUTATIONS) == sorted(HANGING)
+    for name in HANGING:
+        assert (FIXTURES / "hostile" / name).read_bytes() == script.mutant(name), name
 
 
 def test_the_worker_reads_the_same_model_as_before():

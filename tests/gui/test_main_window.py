@@ -123,6 +123,23 @@ def test_bad_file_leaves_the_previous_model_loaded(window, tmp_path):
     assert window.session_model.session is before and "no such file" in window.errors[-1]
 
 
+def test_a_file_on_which_hdf5_loops_forever_gives_a_message(window, monkeypatch):
+    """The window's load goes through the forkserver reader: a real HDF5 hang (the library
+    spins on a corrupt attribute heap) ends in a message, the previous model stays
+    (docs/architecture.md, "Files in, files out")."""
+    import time
+
+    from tests.helpers import FIXTURES
+    monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "1")
+    before = window.session_model.session
+    start = time.monotonic()
+    window.load(str(FIXTURES / "hostile" / "gcol_object_size.h5"), wait=True)
+    assert time.monotonic() - start < 30
+    assert window.session_model.session is before
+    assert window.errors and "gcol_object_size.h5" in window.errors[-1]
+    assert "no progress" in window.errors[-1]
+
+
 def test_background_load_of_a_demo(make_window, qtbot):
     w = make_window()
     w.load("demo:wide", wait=True)
