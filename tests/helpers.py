@@ -350,3 +350,20 @@ def assert_trace_matches(result: Any, reference: list[tuple[str, dict[str, Any]]
     if errors is not None:
         errors[what] = max(errors.get(what, 0.0), worst)
     return worst
+
+
+def bidirectional_model(units: int = 4):
+    """A small Bidirectional (``units`` each way, 2 features) under a Dense: both directions."""
+    from engine.cell import CellWeights
+    from engine.layers import Bidirectional, Dense
+    from engine.model import Model
+    rng = np.random.default_rng(5)
+
+    def cell(n, d):
+        return CellWeights(rng.normal(0, .5, (d, 4 * n)).astype(np.float32),
+                           rng.normal(0, .5, (n, 4 * n)).astype(np.float32),
+                           np.zeros(4 * n, np.float32))
+    return Model([Bidirectional("bi", cell(units, 2), cell(units, 2), return_sequences=True),
+                  Dense("d", np.ones((2 * units, 1), np.float32), np.zeros(1, np.float32))],
+                 source="bi")
+

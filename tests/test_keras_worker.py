@@ -153,23 +153,27 @@ def test_lambda_code_is_refused_not_run(tmp_path):
     assert not (tmp_path / "t.npz").exists()
 
 
-def test_a_corrupt_keras_file_is_one_line(tmp_path):
-    """Weights that our reader takes but Keras cannot rebuild from (the config names a layer
-    class Keras does not have): one line, exit 2, never a traceback."""
+def _with_conv1d(out, edit):
+    """The capture fixture conv1d_lstm.keras with its Conv1D layer's config edited in place."""
     import json
     import zipfile
-    src = CAP / "conv1d_lstm.keras"
-    bad = tmp_path / "bad.keras"
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+    with zipfile.ZipFile(CAP / "conv1d_lstm.keras") as zin, zipfile.ZipFile(out, "w") as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
             if item.filename == "config.json":
                 config = json.loads(data)
                 for layer in config["config"]["layers"]:
                     if layer["class_name"] == "Conv1D":
-                        layer["class_name"] = "NoSuchLayer"
+                        edit(layer)
                 data = json.dumps(config).encode()
             zout.writestr(item, data)
+    return out
+
+
+def test_a_corrupt_keras_file_is_one_line(tmp_path):
+    """Weights that our reader takes but Keras cannot rebuild from (the config names a layer
+    class Keras does not have): one line, exit 2, never a traceback."""
+    bad = _with_conv1d(tmp_path / "bad.keras", lambda layer: layer.update(class_name="NoSuchLayer"))
     assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")), "bad.keras")
 
@@ -212,19 +216,8 @@ def test_a_config_declaring_huge_layers_is_abandoned_at_the_budget(tmp_path, mon
     """A .keras whose config gives the Conv1D (a layer LSTM Scope does not read) a 4096 x 4096
     kernel: Keras would allocate 200 MB rebuilding it; past the budget the worker is killed
     and the CLI says so in one line (importing Keras is not counted against the budget)."""
-    import json
-    import zipfile
-    bad = tmp_path / "huge.keras"
-    with zipfile.ZipFile(CAP / "conv1d_lstm.keras") as zin, zipfile.ZipFile(bad, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                for layer in config["config"]["layers"]:
-                    if layer["class_name"] == "Conv1D":
-                        layer["config"].update(filters=4096, kernel_size=[4096])
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
+    bad = _with_conv1d(tmp_path / "huge.keras",
+                       lambda layer: layer["config"].update(filters=4096, kernel_size=[4096]))
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "32M")
     assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")),

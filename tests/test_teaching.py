@@ -90,18 +90,9 @@ def test_decouple_effect_is_the_measured_output_difference():
 
 
 def test_decouple_effect_of_a_bidirectional_direction():
-    from engine.cell import CellWeights
-    from engine.layers import Bidirectional, Dense
-    from engine.model import Model
-    rng = np.random.default_rng(5)
-
-    def cell(n, d):
-        return CellWeights(rng.normal(0, .5, (d, 4 * n)).astype(np.float32),
-                           rng.normal(0, .5, (n, 4 * n)).astype(np.float32),
-                           np.zeros(4 * n, np.float32))
-    model = Model([Bidirectional("bi", cell(3, 2), cell(3, 2), return_sequences=True),
-                   Dense("d", np.ones((6, 1), np.float32), np.zeros(1, np.float32))])
-    x = rng.normal(size=(2, 9, 2)).astype(np.float32)
+    from tests.helpers import bidirectional_model
+    model = bidirectional_model(units=3)
+    x = np.random.default_rng(6).normal(size=(2, 9, 2)).astype(np.float32)
     session = Session(model, x, layer="bi/backward")
     effect = decouple_effect(session)
     forward_only = decoupled_model(model, "bi/backward").trace(x).layer("bi/forward").h

@@ -12,7 +12,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from engine import Session  # noqa: E402
 from engine.cell import CellWeights  # noqa: E402
-from engine.layers import LSTM, Bidirectional, Dense  # noqa: E402
+from engine.layers import LSTM, Dense  # noqa: E402
 from engine.loaders.demos import random_model  # noqa: E402
 from engine.model import Model  # noqa: E402
 
@@ -83,13 +83,3 @@ def sine_input(steps=30, features=3):
     return np.sin(t * np.linspace(0.1, 0.4, features, dtype=np.float32)).astype(np.float32)
 
 
-def bidirectional_model():
-    """A small Bidirectional (4 units each way, 2 features) under a Dense: both directions."""
-    rng = np.random.default_rng(5)
-
-    def cell(n, d):
-        return CellWeights(rng.normal(0, .5, (d, 4 * n)).astype(np.float32),
-                           rng.normal(0, .5, (n, 4 * n)).astype(np.float32),
-                           np.zeros(4 * n, np.float32))
-    return Model([Bidirectional("bi", cell(4, 2), cell(4, 2), return_sequences=True),
-                  Dense("d", np.ones((8, 1), np.float32), np.zeros(1, np.float32))], source="bi")

@@ -11,7 +11,8 @@ from engine import Session, load_model
 from engine.loaders.demos import default_demo_input, demo_info
 from engine.model import Model
 from gui.loader_worker import LoadResult
-from tests.gui.conftest import bidirectional_model, settle_span
+from tests.gui.conftest import settle_span
+from tests.helpers import bidirectional_model
 
 
 def _counter_runs(samples: int = 2, repeats: int = 16):
@@ -46,15 +47,22 @@ def _dock(window, view):
     return widget
 
 
+def _seek_and_draw(qtbot, window, k: int, *views) -> tuple[int, int]:
+    """Move the cursor to t = k, wait for the span around it, draw the views; the span."""
+    window.session_model.seek(k)
+    settle_span(qtbot, window.session_model)
+    for view in views:
+        view.canvas.grab()
+    return window.session_model.span()
+
+
 def test_unrolled_view_draws_the_in_memory_values_around_the_cursor(make_window, qtbot, small_spans):
     model, x, mem, ck = _counter_runs()
     assert ck.checkpointed and ck.steps > 600
     window = _open(make_window, ck)
     view = _dock(window, "unrolled")
     for k in (40, 500, ck.steps - 3, 300):                   # across spans and back
-        window.session_model.seek(k)
-        settle_span(qtbot, window.session_model)
-        view.canvas.grab()
+        _seek_and_draw(qtbot, window, k, view)
         drawn = view.canvas.drawn_cells
         assert drawn, f"nothing drawn at t={k}"
         c = mem.full().c[0]
@@ -74,10 +82,7 @@ def test_text_view_colours_the_span_and_clicks_step_there(make_window, qtbot, sm
     model, x, mem, ck = _counter_runs(samples=1)
     window = _open(make_window, ck)
     view = _dock(window, "text")
-    window.session_model.seek(700)
-    settle_span(qtbot, window.session_model)
-    view.canvas.grab()
-    a, b = window.session_model.span()
+    a, b = _seek_and_draw(qtbot, window, 700, view)
     assert view.offset == a > 0 and len(view.text) == b - a
     c = mem.full().c[0]
     drawn = view.canvas.drawn
@@ -97,11 +102,8 @@ def test_samples_view_shows_every_sample_over_the_span(make_window, qtbot, small
     model, x, mem, ck = _counter_runs(samples=2)
     window = _open(make_window, ck)
     view = _dock(window, "samples")
-    window.session_model.seek(650)
-    settle_span(qtbot, window.session_model)
     mem.seek(650)
-    view.canvas.grab()
-    a, b = window.session_model.span()
+    a, b = _seek_and_draw(qtbot, window, 650, view)
     assert view.axis() == (a, b - a)
     assert len(view.canvas.boxes) == 2
     live = mem.trace.c
@@ -121,9 +123,7 @@ def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, qtb
     ck = Session(model, x, checkpoint_above=0)
     window = _open(make_window, ck)
     view = _dock(window, "directions")
-    window.session_model.seek(300)
-    settle_span(qtbot, window.session_model)
-    view.canvas.grab()
+    _seek_and_draw(qtbot, window, 300, view)
     maps = view.maps()
     assert isinstance(maps, str) and view.canvas.boxes == []
     if bidirectional:
@@ -175,9 +175,7 @@ def test_a_long_text_lays_out_a_window_around_the_cursor(make_window, qtbot, mon
     view = _dock(window, "text")
     c = mem.full().c[0]
     for k in (10, 500, 520, 900):
-        window.session_model.seek(k)
-        settle_span(qtbot, window.session_model)
-        view.canvas.grab()
+        _seek_and_draw(qtbot, window, k, view)
         assert len(view.text) == 64 and view.offset <= k - 1 < view.offset + 64
         for (unit, pos), colour in view.canvas.drawn.items():
             assert view.offset + pos < k

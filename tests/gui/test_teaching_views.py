@@ -13,7 +13,8 @@ from gui.session_model import SessionModel
 from gui.teaching.text_view import TextView
 from gui.teaching.unrolled import MAX_ROWS, UnrolledView
 from gui.theme import palette
-from tests.gui.conftest import bidirectional_model, sine_input, small_model
+from tests.gui.conftest import sine_input, small_model
+from tests.helpers import bidirectional_model
 
 
 def _model_for(qtbot, model, x, layer=None) -> SessionModel:
