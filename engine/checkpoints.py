@@ -265,18 +265,25 @@ class CheckpointedRun:
                 if k == j and job.runner is not None:
                     return job.runner
                 continue
-            try:
-                runner = self._run_chunk(k)
-                with self._lock:
-                    self._record(k, runner)
-                    self._store(k, runner)
-                job.runner = runner
-            finally:
-                with self._lock:
-                    del self._busy[k]
-                job.done.set()
+            runner = self._run_job(k, job, cache=True)
             if k == j:
                 return runner
+
+    def _run_job(self, j: int, job: _Job, *, cache: bool) -> DirectionRunner:
+        """Compute chunk j for the job this thread holds, outside the lock; record it, cache
+        it (``cache``, or when a reader waits for this very chunk) and release the waiters."""
+        try:
+            runner = self._run_chunk(j)
+            with self._lock:
+                self._record(j, runner)
+                if cache or job.waiters:
+                    self._store(j, runner)
+            job.runner = runner
+            return runner
+        finally:
+            with self._lock:
+                del self._busy[j]
+            job.done.set()
 
     def _store(self, j: int, runner: DirectionRunner) -> None:
         """Cache chunk j's runner (the oldest leave); the caller holds the lock."""
@@ -340,17 +347,7 @@ class CheckpointedRun:
             if runner is None and job is None:          # a reader is computing it: use theirs
                 self.chunk(j)
             elif job is not None:
-                try:
-                    runner = self._run_chunk(j)
-                    with self._lock:
-                        self._record(j, runner)
-                        if job.waiters:                 # a reader waits for this very chunk
-                            self._store(j, runner)
-                    job.runner = runner
-                finally:
-                    with self._lock:
-                        del self._busy[j]
-                    job.done.set()
+                self._run_job(j, job, cache=False)
             else:
                 with self._lock:
                     self._record(j, runner)
