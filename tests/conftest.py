@@ -22,3 +22,14 @@ from hypothesis import settings  # noqa: E402
 # never a new failure by chance, and writes no example database into the checkout.
 settings.register_profile("lstm-scope", derandomize=True, database=None)
 settings.load_profile("lstm-scope")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run generative tests (fuzz, window state machine, figure matrix) with "
+                          "many fresh random examples instead of CI's fixed few (tests/generative.py)")
+
+
+def pytest_configure(config):
+    from tests import generative
+    generative.set_long(bool(config.getoption("--long", default=False)))

@@ -21,16 +21,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 import main
 from engine import ScopeError
+from tests.generative import generative_settings
 from tests.helpers import FIXTURES, ROOT
 
 RUN_LIMIT = 60.0          # seconds for one run on a busy 2-core machine (the reader's own: 4 s of CPU)
-FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=24,
-                suppress_health_check=list(HealthCheck), print_blob=False)
+FUZZ = generative_settings(24, suppress_health_check=list(HealthCheck))
+pytestmark = pytest.mark.generative
 
 MODELS = {
     "keras3": FIXTURES / "keras3" / "lstm_last.keras",
