@@ -18,10 +18,8 @@ from tests.helpers import (
 
 KERAS2 = FIXTURES / "keras2"
 KERAS3 = FIXTURES / "keras3"
-REFUSED_KERAS2 = {"cudnn_lstm"}        # refused with a message (different bias layout)
 H5_CASES = sorted(
-    [("keras2", p.stem) for p in KERAS2.glob("*.npz")
-     if (KERAS2 / f"{p.stem}.h5").exists() and p.stem not in REFUSED_KERAS2]
+    [("keras2", p.stem) for p in KERAS2.glob("*.npz") if (KERAS2 / f"{p.stem}.h5").exists()]
     + [("keras3", p.stem) for p in KERAS3.glob("*.npz")
        if (KERAS3 / f"{p.stem}.h5").exists() and p.stem != "functional_branches"])
 
@@ -123,7 +121,7 @@ def test_non_chain_graph_traces_with_layer_input(ext, tmp_path):
 
 @pytest.mark.parametrize("path,needle", [
     (KERAS2 / "gru.h5", "GRU"), (KERAS2 / "simple_rnn.h5", "SimpleRNN"),
-    (KERAS2 / "conv_lstm2d.h5", "ConvLSTM2D"), (KERAS2 / "cudnn_lstm.h5", "CuDNNLSTM"),
+    (KERAS2 / "conv_lstm2d.h5", "ConvLSTM2D"),
     (KERAS2 / "savedmodel_lstm", "SavedModel"), (KERAS3 / "gru.keras", "GRU"),
     (KERAS3 / "simple_rnn.h5", "SimpleRNN"), (KERAS3 / "conv_lstm1d.keras", "ConvLSTM1D")])
 def test_unsupported_layers_are_refused_clearly(path, needle):

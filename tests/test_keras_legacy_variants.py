@@ -59,8 +59,7 @@ def _assert_matches_fixture(model, case: str, layers=None, **trace_kw) -> float:
     return worst
 
 
-KERAS2_CASES = sorted(p.stem for p in KERAS2.glob("*.npz")
-                      if (KERAS2 / f"{p.stem}.h5").exists() and p.stem != "cudnn_lstm")
+KERAS2_CASES = sorted(p.stem for p in KERAS2.glob("*.npz") if (KERAS2 / f"{p.stem}.h5").exists())
 
 
 @pytest.mark.parametrize("case", KERAS2_CASES)
@@ -214,7 +213,6 @@ def test_hdf5_that_is_not_keras_is_refused(tmp_path):
     ("gru.h5", ("GRU", "gru", "keras.layers.LSTM")),
     ("simple_rnn.h5", ("SimpleRNN", "keras.layers.LSTM")),
     ("conv_lstm2d.h5", ("ConvLSTM2D", "not support")),
-    ("cudnn_lstm.h5", ("CuDNNLSTM", "tf.keras.layers.LSTM", "load_weights")),
     ("savedmodel_lstm", ("SavedModel", ".save('model.h5')")),
     ("savedmodel_lstm/saved_model.pb", ("SavedModel", ".save('model.h5')")),
 ])

@@ -5,7 +5,6 @@ converted weights (fixtures by scripts/make_tfkeras_fixtures.py)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from engine import load_model
 from tests.helpers import FIXTURES, assert_close, load_reference, reference_layers, run_cli
@@ -23,7 +22,6 @@ def _assert_layers(result, ref, case: str) -> None:
         assert_close(tr.zb, ref[f"layer{k}_zb"], f"{case}: layer{k}.zb")
 
 
-@pytest.mark.xfail(strict=True, reason="CuDNNLSTM weights are refused today")
 def test_cudnn_lstm_is_converted_as_keras2_loads_it():
     """CuDNNLSTM(4) saved by tf-keras: bias (8N,), kernels in cuDNN's per-gate layout. The
     reference is tf-keras' own LSTM after load_weights converted that file."""
@@ -39,7 +37,6 @@ def test_cudnn_lstm_is_converted_as_keras2_loads_it():
     _assert_layers(result, ref, "cudnn_lstm")
 
 
-@pytest.mark.xfail(strict=True, reason="CuDNNLSTM weights are refused today")
 def test_cudnn_lstm_on_the_command_line(tmp_path):
     np.save(tmp_path / "x.npy", load_reference(KERAS2 / "cudnn_lstm.npz")["x"])
     proc = run_cli("trace", str(KERAS2 / "cudnn_lstm.h5"), "--input", str(tmp_path / "x.npy"),

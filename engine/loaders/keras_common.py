@@ -45,9 +45,6 @@ NOT_LSTM_HINTS = {
     "ConvLSTM1D": "a ConvLSTM1D " + _CONV,
     "ConvLSTM2D": "a ConvLSTM2D " + _CONV,
     "ConvLSTM3D": "a ConvLSTM3D " + _CONV,
-    "CuDNNLSTM": ("CuDNNLSTM weights are in cuDNN's layout (two biases), which LSTM Scope does not "
-                  "read yet: in TensorFlow build the same model with tf.keras.layers.LSTM, "
-                  "load_weights() this file (Keras converts the weights) and save it again"),
     "RNN": ("a generic RNN layer around a custom cell cannot be traced; only LSTM cells can "
             "(keras.layers.LSTM)"),
 }
@@ -103,9 +100,54 @@ def config_int(layer: str, config: dict[str, Any], key: str, default: int) -> in
     return int(value)
 
 
+def cudnn_to_keras(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Keras 2's own conversion of CuDNNLSTM weights on load (its ``_convert_rnn_weights``):
+    cuDNN keeps an input and a recurrent bias, bias (8N,), and each gate's kernel block as the
+    flat (N, D) matrix cuDNN reads; the LSTM gets the two biases summed and every block of
+    kernel and recurrent kernel regrouped (gate order i, f, c, o in both layouts)."""
+    n = recurrent.shape[0]
+    d = kernel.shape[0]
+    kernel = np.hstack([block.reshape(n, d).T for block in np.hsplit(kernel, 4)])
+    recurrent = np.hstack([block.T for block in np.hsplit(recurrent, 4)])
+    parts = (bias[:4 * n], bias[4 * n:])
+    return kernel, recurrent, parts[0] + parts[1], parts
+
+
+def _is_cudnn_bias(arrays: Sequence[np.ndarray]) -> bool:
+    """Keras 2 tells CuDNNLSTM weights by their bias alone: (8N,) where an LSTM has (4N,)."""
+    if len(arrays) != 3:
+        return False
+    units = np.shape(arrays[1])[0] if np.ndim(arrays[1]) == 2 else 0
+    return bool(units) and np.shape(arrays[2]) == (8 * units,)
+
+
 def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.ndarray],
-                      legacy: bool) -> CellWeights:
-    """CellWeights from an LSTM config and its [kernel, recurrent_kernel, (bias)] arrays."""
+                      legacy: bool, cudnn: list[str] | None = None,
+                      cudnn_class: bool = False) -> CellWeights:
+    """CellWeights from an LSTM config and its [kernel, recurrent_kernel, (bias)] arrays.
+
+    Weights in CuDNNLSTM's layout are converted as Keras 2 does when it loads them into an
+    LSTM (``cudnn_to_keras``; ``name`` is appended to ``cudnn``). ``cudnn_class``: the layer
+    is a CuDNNLSTM itself, which always computes sigmoid/tanh and counts both biases."""
+    param_count = 0
+    parts: tuple[np.ndarray, ...] = ()
+    if _is_cudnn_bias(arrays) and config.get("use_bias", True):
+        kernel = real_array(name, "kernel", arrays[0], 2)
+        recurrent = real_array(name, "recurrent kernel", arrays[1], 2)
+        bias8 = real_array(name, "bias", arrays[2], 1)
+        if kernel.shape[1] != recurrent.shape[1] or recurrent.shape[1] != 4 * recurrent.shape[0]:
+            raise UnsupportedModelError(
+                f"LSTM '{name}': CuDNNLSTM weight shapes {kernel.shape} and {recurrent.shape} do "
+                f"not fit a bias of {bias8.shape[0]} (expected (D, 4N) and (N, 4N))")
+        kernel, recurrent, bias, parts = cudnn_to_keras(kernel, recurrent, bias8)
+        arrays = [kernel, recurrent, bias]
+        if cudnn is not None:
+            cudnn.append(name)
+        if cudnn_class:
+            param_count = kernel.size + recurrent.size + bias8.size
+    if cudnn_class:                 # cuDNN's kernel: sigmoid gates, tanh cell, whatever is written
+        config = {**config, "activation": "tanh", "recurrent_activation": "sigmoid"}
     use_bias = bool(config.get("use_bias", True))
     if len(arrays) < 2:
         raise UnsupportedModelError(f"LSTM '{name}': expected kernel and recurrent kernel "
@@ -123,14 +165,15 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
         bias = real_array(name, "bias", arrays[2], (1, 2)).reshape(-1)
         if bias.shape != (4 * units,):
             raise UnsupportedModelError(
-                f"LSTM '{name}': bias has shape {bias.shape}, expected ({4 * units},) — "
-                f"two biases usually mean CuDNNLSTM weights")
+                f"LSTM '{name}': bias has shape {bias.shape}, expected ({4 * units},) (or "
+                f"({8 * units},), CuDNNLSTM's two biases)")
     else:
         bias = np.zeros(4 * units, np.float32)
     act = activation_of(_act_name(config.get("activation", "tanh")), legacy)
     rec = activation_of(_act_name(config.get("recurrent_activation", "sigmoid")), legacy)
     return CellWeights(kernel=kernel, recurrent_kernel=recurrent, bias=bias, use_bias=use_bias,
-                       gate_activation=rec, cell_activation=act, output_activation=act)
+                       gate_activation=rec, cell_activation=act, output_activation=act,
+                       param_count=param_count, bias_parts=parts)
 
 
 def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -146,11 +189,13 @@ def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dic
 
 
 def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
-             sub_weights: Callable[[str], WeightsFor], legacy: bool, where: str) -> Op:
+             sub_weights: Callable[[str], WeightsFor], legacy: bool, where: str,
+             cudnn: list[str] | None = None) -> Op:
     """One engine op from a Keras layer (config dict, lazily fetched weight arrays).
 
     ``sub_weights(part)`` fetches a nested layer's arrays: ``forward_layer``/``backward_layer``
-    for Bidirectional, ``layer`` for TimeDistributed.
+    for Bidirectional, ``layer`` for TimeDistributed. Traced layers whose weights were in
+    CuDNNLSTM's layout (and converted) are appended to ``cudnn``.
     """
     class_name, config = unwrap_rnn_config(class_name, config)
     name = str(config.get("name", class_name.lower()))
@@ -183,22 +228,23 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
     if class_name == "TimeDistributed":
         inner = config.get("layer", {})
         inner_cls = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))[0]
-        if inner_cls in ("LSTM", "Bidirectional") or inner_cls in NOT_LSTM_HINTS:
+        if inner_cls in ("LSTM", "CuDNNLSTM", "Bidirectional") or inner_cls in NOT_LSTM_HINTS:
             raise UnsupportedModelError(f"{where}: layer '{name}' is TimeDistributed({inner_cls}), "
                                         f"a recurrent layer over a second time axis, which is not "
                                         f"supported")
         inner_op = build_op(inner.get("class_name", ""), inner.get("config", {}), sub_weights("layer"),
                             lambda part: sub_weights(f"layer/{part}"), legacy, where)
         return TimeDistributed(name, inner_op)
-    if class_name == "LSTM":
+    if class_name in ("LSTM", "CuDNNLSTM"):
         _reject_unsupported_lstm_options(name, config, where)
-        cell = lstm_cell_weights(name, config, weights(), legacy)
+        cell = lstm_cell_weights(name, config, weights(), legacy, cudnn,
+                                 cudnn_class=class_name == "CuDNNLSTM")
         return LSTM(name, cell, bool(config.get("return_sequences", False)),
                     bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
                     bool(config.get("stateful", False)),
-                    bool(config.get("zero_output_for_mask", False)))
+                    bool(config.get("zero_output_for_mask", False)), kind=class_name)
     if class_name == "Bidirectional":
-        return _bidirectional(name, config, sub_weights, legacy, where)
+        return _bidirectional(name, config, sub_weights, legacy, where, cudnn)
     if class_name in NOT_LSTM_HINTS:
         raise UnsupportedModelError(f"{where}: layer '{name}' is {class_name}: {NOT_LSTM_HINTS[class_name]}")
     raise UnsupportedModelError(
@@ -228,16 +274,29 @@ def _reject_unsupported_lstm_options(name: str, config: dict[str, Any], where: s
 
 
 def _bidirectional(name: str, config: dict[str, Any], sub_weights: Callable[[str], WeightsFor],
-                   legacy: bool, where: str) -> Bidirectional:
+                   legacy: bool, where: str, cudnn: list[str] | None) -> Bidirectional:
     inner = config.get("layer", {})
     inner_cls, inner_cfg = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))
-    if inner_cls != "LSTM":
+    if inner_cls not in ("LSTM", "CuDNNLSTM"):
         hint = NOT_LSTM_HINTS.get(inner_cls, "only Bidirectional(LSTM) can be traced")
         raise UnsupportedModelError(f"{where}: Bidirectional '{name}' wraps {inner_cls}: {hint}")
     back = config.get("backward_layer")
     back_cfg = unwrap_rnn_config(back.get("class_name", ""), back.get("config", {}))[1] if back else inner_cfg
-    fwd = lstm_cell_weights(f"{name}/forward", inner_cfg, sub_weights("forward_layer")(), legacy)
-    bwd = lstm_cell_weights(f"{name}/backward", back_cfg, sub_weights("backward_layer")(), legacy)
+    is_cudnn = inner_cls == "CuDNNLSTM"
+    fwd = lstm_cell_weights(f"{name}/forward", inner_cfg, sub_weights("forward_layer")(), legacy,
+                            cudnn, cudnn_class=is_cudnn)
+    bwd = lstm_cell_weights(f"{name}/backward", back_cfg, sub_weights("backward_layer")(), legacy,
+                            cudnn, cudnn_class=is_cudnn)
     merge = config.get("merge_mode", "concat")
     return Bidirectional(name, fwd, bwd, merge, bool(inner_cfg.get("return_sequences", False)),
                          bool(inner_cfg.get("return_state", False)))
+
+
+def cudnn_note(names: list[str]) -> str | None:
+    """The one line saying which layers held CuDNNLSTM weights and what was done to them."""
+    if not names:
+        return None
+    listed = ", ".join(f"'{n}'" for n in names)
+    return (f"CuDNNLSTM weights of {listed} (bias (8N,), cuDNN's kernel layout) converted as "
+            f"Keras 2 converts them on load: the two biases summed, each gate's kernels "
+            f"regrouped; the trace is that LSTM's")

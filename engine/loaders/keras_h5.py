@@ -26,6 +26,7 @@ from .keras3 import (
     malformed,
     parse_json,
 )
+from .keras_common import cudnn_note
 from .keras_runtime import attach_runtime
 
 
@@ -148,6 +149,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     graph = {"config": inner if isinstance(inner, dict) else {}}
     chain = class_name == "Sequential" or _is_chain(graph)
     needed = None if class_name == "Sequential" else data_layers(graph)
+    cudnn: list[str] = []
     for entry in layers:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
@@ -165,7 +167,8 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
                 picked = arrays[:half] if part == "forward_layer" else arrays[half:]
                 return lambda: picked
             return lambda: arrays
-        ops.append(build_or_placeholder(cls, cfg, lambda a=arrays: a, sub, legacy, str(path)))
+        ops.append(build_or_placeholder(cls, cfg, lambda a=arrays: a, sub, legacy, str(path),
+                                        cudnn))
     writer = f"Keras {version}" + (f", {backend}" if backend else "")
     model = Model(ops, source=str(path), format=f"keras-h5 ({writer})",
                   name=str(inner.get("name", "model")) if isinstance(inner, dict) else "model",
@@ -174,6 +177,9 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
                             "hard_sigmoid": "keras2" if legacy else "keras3"})
     model.batch_size = batch_size
     model.fixed_input = True
+    note = cudnn_note(cudnn)
+    if note is not None:
+        model.warnings.append(note)
     attach_runtime(model, path, config)
     add_graph_warnings(model)
     return model
