@@ -18,8 +18,10 @@ from tests.helpers import (
 
 KERAS2 = FIXTURES / "keras2"
 KERAS3 = FIXTURES / "keras3"
+NO_OUTPUT_KERAS2 = {"keras21_list"}    # traced up to layers not computed (test_saved_weights)
 H5_CASES = sorted(
-    [("keras2", p.stem) for p in KERAS2.glob("*.npz") if (KERAS2 / f"{p.stem}.h5").exists()]
+    [("keras2", p.stem) for p in KERAS2.glob("*.npz")
+     if (KERAS2 / f"{p.stem}.h5").exists() and p.stem not in NO_OUTPUT_KERAS2]
     + [("keras3", p.stem) for p in KERAS3.glob("*.npz")
        if (KERAS3 / f"{p.stem}.h5").exists() and p.stem != "functional_branches"])
 
