@@ -109,6 +109,9 @@ def record_tape(result: TraceResult) -> OpTape | None:
     tape = OpTape(entries, 1 if np.ndim(result.output) >= 3 else None)   # batch first
     if getattr(result, "input", None) is None:
         tape.input_problem = "the run does not record the model's input"
+    if result.output is None:           # Model.partial: the engine stops before the output
+        tape.output_problem = "this run has no model output (LSTM Scope computes the model only " \
+                              "up to its LSTMs)"
     return tape
 
 

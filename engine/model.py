@@ -16,6 +16,7 @@ from .stepper import DirectionRunner
 from .trace import TraceResult
 
 F32 = np.float32
+_FRAMEWORK_NAMES = {"keras": "Keras", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
 StateMap = Mapping[str, tuple[np.ndarray, np.ndarray]]
 
 
@@ -61,6 +62,10 @@ class Model:
     fixed_input: bool = False      # input_length / batch_size are the file's (Keras) and enforced
     allow_length: bool = False     # --allow-length: another length or batch only warns
     open_options: dict[str, Any] = field(default_factory=dict)   # how load_model opened it
+    # leading ops the engine computes from the model's one input, each reading the one before,
+    # as a loader that knows the graph found them (Keras); None: a chain's ops up to the first
+    # it cannot compute (docs/architecture.md, "Capture")
+    native_prefix: int | None = None
 
     def __post_init__(self) -> None:
         self._capture_cache: tuple[Any, Capture] | None = None
@@ -86,6 +91,55 @@ class Model:
         """Layers the engine cannot compute (the model loads; --layer-input traces its LSTMs)."""
         return [op for op in self.ops if isinstance(op, Untraceable)]
 
+    @property
+    def native_ops(self) -> int:
+        """How many leading ops the engine runs on the model's input itself."""
+        if self.native_prefix is not None:
+            return min(self.native_prefix, len(self.ops))
+        if not self.chain:
+            return 0
+        return next((k for k, op in enumerate(self.ops) if isinstance(op, Untraceable)),
+                    len(self.ops))
+
+    @property
+    def partial(self) -> bool:
+        """The engine computes the layers up to some traced LSTM but not the whole model
+        (a BatchNormalization, a custom layer after it): such a run has no ``output``."""
+        upto = self.native_ops
+        return upto < len(self.ops) and any(info.op_index < upto for info in self.traced_layers)
+
+    def no_output_note(self) -> str:
+        """The one line saying that a partial run has no output, and why."""
+        upto = self.native_ops
+        blocked = [op for op in self.ops[upto:] if isinstance(op, Untraceable)] or [self.ops[upto]]
+        names = ", ".join(f"'{op.name}' ({op.kind})" for op in blocked)
+        return (f"the trace has no output: LSTM Scope computes this model up to "
+                f"'{self.ops[upto - 1].name}', not {names} after it")
+
+    def _settle_runtime(self) -> None:
+        """When the framework that should run this model cannot (not installed, or it cannot
+        rebuild the file) and the engine computes the layers up to some traced LSTM, those are
+        computed natively from now on, without the model's output; said once."""
+        if self.runtime is None or self.native_prefix is None or not self.partial:
+            return
+        try:
+            self.runtime.capturer()
+        except UnsupportedModelError as exc:
+            framework = _FRAMEWORK_NAMES.get(self.runtime.framework, self.runtime.framework)
+            self.runtime = None
+            why = str(exc).removeprefix(f"{self.source}: ").split("; ")
+            short = next((part for part in why if framework.lower() in part.lower()), why[0])
+            self.warnings.append(f"{self.no_output_note()}, which {framework} cannot run here "
+                                 f"({short}); --layer-input traces an LSTM on its own input")
+
+    def missing_layer(self, name: str, x: Any) -> str:
+        """Why the traced layer ``name`` is not in a whole-model run on ``x``."""
+        if self.runtime is not None:
+            return self.capture(x).missing(name)
+        stop = self.ops[min(self.native_ops, len(self.ops) - 1)]
+        return (f"the LSTM '{name}' reads what '{stop.name}' ({stop.kind}) computes, which LSTM "
+                f"Scope does not; trace it on its own input with --layer-input")
+
     def _check_computable(self, ops: list[Op]) -> None:
         for op in ops:
             if isinstance(op, Untraceable):
@@ -96,7 +150,7 @@ class Model:
     # --- what the model expects ----------------------------------------------------------------
     @property
     def takes_tokens(self) -> bool:
-        return bool(self.ops) and isinstance(self.ops[0], Embedding) and self.chain
+        return bool(self.ops) and isinstance(self.ops[0], Embedding) and self.native_ops > 0
 
     @property
     def vocab_size(self) -> int | None:
@@ -176,6 +230,8 @@ class Model:
     def _prepare(self, x: Any, *, layer_input: int | str | None = None) -> Any:
         """Validate and batch an input: (T,D)/(T,) become one sequence (1,T,...). A captured
         model takes its framework's input as given (a name -> array dict for several)."""
+        if layer_input is None:
+            self._settle_runtime()
         if self.runtime is not None and layer_input is None:
             return self._model_input(x)
         arr = np.asarray(x)
@@ -207,7 +263,10 @@ class Model:
     # --- running ----------------------------------------------------------------------------
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
               layer_input: int | str | None = None) -> TraceResult:
-        """Run the model (or, with ``layer_input``, only that layer) and record every LSTM."""
+        """Run the model (or, with ``layer_input``, only that layer) and record every LSTM.
+        A model the engine computes only up to some traced LSTMs (``partial``) records those,
+        and its result has no ``output``."""
+        self._settle_runtime()
         if self.runtime is not None and layer_input is None:
             return self._trace_captured(x, initial_state)
         ctx = RunContext(initial_state=self.state_map(initial_state))
@@ -218,16 +277,20 @@ class Model:
             y, _ = op.apply(x_in, None, ctx)
             return TraceResult(y, ctx.traces, [y, *ctx.extra_outputs], ctx.states,
                                model=self, input=x_in, layer_input=info.index)
-        if not self.chain:
-            raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
-                             f"feed one LSTM layer's own input with --layer-input")
-        self._check_computable(self.ops)
+        partial = self.partial
+        if not partial:
+            if not self.chain:
+                raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
+                                 f"feed one LSTM layer's own input with --layer-input")
+            self._check_computable(self.ops)
         y = x_in = self.prepare_input(x)
         mask = None
         with np.errstate(over="ignore", invalid="ignore"):
-            for op in self.ops:
+            for op in self.ops[:self.native_ops] if partial else self.ops:
                 ctx.extra_outputs.clear()   # only the last layer's further outputs are the model's
                 y, mask = op.apply(y, mask, ctx)
+        if partial:
+            return TraceResult(None, ctx.traces, [], ctx.states, model=self, input=x_in)
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states,
                            model=self, input=x_in)
 
@@ -239,13 +302,15 @@ class Model:
         info = self.traced_layers[self.layer_index(key)]
         if is_layer_input:
             return self.prepare_input(x, layer_input=info.index), None
+        self._settle_runtime()
         if self.runtime is not None:
             feed = self.layer_feed(info, x)
             return feed.x, feed.mask
-        if not self.chain:
-            raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
-                             f"feed the LSTM layer's own input with --layer-input")
-        self._check_computable(self.ops[:info.op_index])
+        if info.op_index >= self.native_ops:
+            if not self.chain:
+                raise ScopeError(f"{self.source}: this model is not a simple chain of layers; "
+                                 f"feed the LSTM layer's own input with --layer-input")
+            self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
         ctx = RunContext(initial_state=self.state_map(initial_state))
         for op in self.ops[:info.op_index]:
@@ -257,6 +322,8 @@ class Model:
         """What a runner of traced layer ``key`` on input ``x`` needs: name, weights, the layer's
         own input, direction, mask and initial state (earlier layers run here)."""
         info = self.traced_layers[self.layer_index(key)]
+        if not is_layer_input:
+            self._settle_runtime()
         if self.runtime is not None and not is_layer_input:
             return self._feed_args(info, self.layer_feed(info, x), self.state_map(initial_state))
         layer_x, mask = self.layer_input(info.index, x, is_layer_input=is_layer_input,
@@ -278,7 +345,7 @@ class Model:
         from the framework's run ("captured"), or only given directly ("layer input")."""
         if self.runtime is not None:
             return "captured"
-        return "native" if self.chain and not self.untraceable else "layer input"
+        return "native" if info.op_index < self.native_ops else "layer input"
 
     def _model_input(self, x: Any) -> np.ndarray | dict[str, np.ndarray]:
         if isinstance(x, Mapping):
@@ -307,6 +374,7 @@ class Model:
     def default_layer(self, x: Any) -> int:
         """The first traced layer that runs for input ``x`` (a captured model's first LSTM
         may sit in a branch this input does not take); 0 for a model the engine runs."""
+        self._settle_runtime()
         if self.runtime is None:
             return 0
         feeds = self.capture(x).feeds

@@ -124,7 +124,7 @@ def decouple_effect(session) -> DecoupleEffect:
                          f"memory (this one is checkpointed, {session.steps} steps).")
     model = session.model
     layer_only = session.is_layer_input
-    if model.chain and not layer_only:
+    if model.chain and not layer_only and not model.partial:
         try:
             other = decoupled_model(model, session.layer_index)
             real = np.asarray(session.result().output, np.float64)

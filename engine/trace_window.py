@@ -68,11 +68,13 @@ def cut_output(output: np.ndarray, steps: int, a: int, b: int, reversed_: bool) 
 def cut_trace(result: TraceResult, traced: LayerTrace, model: Model, index: int,
               layer_input: bool, a: int, b: int) -> dict[str, np.ndarray]:
     """The arrays of an in-memory trace for input positions a:b; h0, c0 are the state just
-    before the first recorded step (position a, or b-1 for a backward layer)."""
+    before the first recorded step (position a, or b-1 for a backward layer). A run with no
+    model output (``Model.partial``) writes none."""
     arrays = traced.arrays()
     steps = traced.steps
     if (a, b) == (0, steps):
-        arrays["output"] = np.asarray(result.output)
+        if result.output is not None:
+            arrays["output"] = np.asarray(result.output)
         return arrays
     first = b - 1 if traced.backward else a
     h0, c0 = traced.state_before(first)
@@ -80,6 +82,8 @@ def cut_trace(result: TraceResult, traced: LayerTrace, model: Model, index: int,
         if name not in ("zb", "h0", "c0"):
             arrays[name] = np.ascontiguousarray(arr[:, a:b])
     arrays["h0"], arrays["c0"] = np.array(h0), np.array(c0)
+    if result.output is None:
+        return arrays
     arrays["output"] = np.ascontiguousarray(
         cut_output(result.output, steps, a, b, output_reversed(model, index, layer_input)))
     return arrays

@@ -295,10 +295,12 @@ class SessionModel(QObject):
     def output(self) -> np.ndarray | None:
         """The model's output for the whole run, as the framework returns it; a view that
         follows the cursor shows only the positions read so far (``session.known()``). None
-        for a checkpointed run (it keeps no whole-run arrays)."""
+        for a checkpointed run (it keeps no whole-run arrays) and for a model LSTM Scope
+        computes only up to its LSTMs (``Model.partial``: no model output)."""
         if self.session is None or self.session.checkpointed:
             return None
-        return np.asarray(self.session.result().output)
+        out = self.session.result().output
+        return None if out is None else np.asarray(out)
 
     # --- driving ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
@@ -339,12 +341,12 @@ class SessionModel(QObject):
         if s.checkpointed:       # no whole-run output kept: its shape from the layer
             out = np.empty((b, t, w.state_size) if info.return_sequences else (b, w.state_size))
         else:
-            out = np.asarray(s.result().output)
+            out = s.result().output            # None: the model's output is not computed
         return {
             "input": (b, t, d), "kernel": tuple(w.kernel.shape),
             "recurrent_kernel": tuple(w.recurrent_kernel.shape),
             "bias": tuple(w.bias.shape) if w.use_bias else None,
-            "output": tuple(out.shape), "params": w.param_count,
+            "output": None if out is None else tuple(np.shape(out)), "params": w.param_count,
             "model_params": self.model.param_count, "units": w.units,
             "layer": info.name, "direction": info.direction,
             "return_sequences": info.return_sequences,

@@ -73,7 +73,6 @@ def _h5_params(path) -> int:
     return sum(sizes)
 
 
-@pytest.mark.xfail(strict=True, reason="the layers after the LSTMs stop the whole run today")
 def test_textgenrnn_weights_with_their_config_trace_without_output():
     """textgenrnn's architecture: CuDNN weights saved with save_weights, the CPU build's JSON
     config; Concatenate and a custom attention layer follow the LSTMs, which LSTM Scope computes
@@ -81,7 +80,6 @@ def test_textgenrnn_weights_with_their_config_trace_without_output():
     ref = load_reference(KERAS2 / "textgen_cudnn.npz")
     model = load_model(KERAS2 / "textgen_cudnn.hdf5", config=str(KERAS2 / "textgen_cudnn.json"))
     assert [info["computed"] for info in model.summary()["traced_layers"]] == ["native", "native"]
-    assert model.summary()["params"] == ref["meta"]["params"]
     result = model.trace(ref["x"])
     assert result.output is None
     _assert_layers(result, ref, "textgen_cudnn")
@@ -91,13 +89,11 @@ def test_textgenrnn_weights_with_their_config_trace_without_output():
     assert_close(s.trace.h, ref["layer1_h"], "session rnn_2 h")
 
 
-@pytest.mark.xfail(strict=True, reason="Keras 3 cannot rebuild a list-form config: refused today")
 def test_keras21_list_form_traces_up_to_the_layers_it_computes():
     ref = load_reference(KERAS2 / "keras21_list.npz")
     path = KERAS2 / "keras21_list.h5"
     model = load_model(path)
     assert "2.1.6" in model.format and model.runtime is None
-    assert model.summary()["params"] == ref["meta"]["params"] == _h5_params(path)
     result = model.trace(ref["x"])
     assert result.output is None
     assert result.names == ["lstm_1", "bidirectional_1/forward", "bidirectional_1/backward"]
@@ -105,7 +101,6 @@ def test_keras21_list_form_traces_up_to_the_layers_it_computes():
     assert len(_no_output_notes(model.warnings)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the layers after the LSTMs stop the whole run today")
 @pytest.mark.parametrize("case,extra", [("keras21_list", ()),
                                         ("textgen_cudnn", ("--config", "textgen_cudnn.json"))])
 def test_traces_without_output_on_the_command_line(case, extra, tmp_path):
@@ -121,7 +116,22 @@ def test_traces_without_output_on_the_command_line(case, extra, tmp_path):
     with np.load(tmp_path / "t.npz") as data:
         assert "output" not in data.files
         assert_close(data["h"], ref["layer1_h"], f"{case}: CLI h")
-    info = run_cli("info", str(model), *args)
+
+
+@pytest.mark.xfail(strict=True, reason="layers the engine does not compute count 0 today")
+def test_info_counts_the_parameters_of_layers_it_does_not_compute():
+    """BatchNormalization (moving statistics included, as Keras counts them), Conv1D and a
+    custom layer count their weights, so the total is Keras' count_params()."""
+    ref = load_reference(KERAS2 / "keras21_list.npz")
+    model = load_model(KERAS2 / "keras21_list.h5")
+    layers = {layer["name"]: layer["params"] for layer in model.summary()["layers"]}
+    assert layers["batch_normalization_1"] == 4 * 6 and layers["conv1d_1"] == 3 * 6 * 4 + 4
+    assert layers["global_max_pooling1d_1"] == 0
+    assert model.summary()["params"] == ref["meta"]["params"] == _h5_params(KERAS2 / "keras21_list.h5")
+    ref = load_reference(KERAS2 / "textgen_cudnn.npz")
+    model = load_model(KERAS2 / "textgen_cudnn.hdf5", config=str(KERAS2 / "textgen_cudnn.json"))
+    assert {layer["name"]: layer["params"] for layer in model.summary()["layers"]}["attention"] == 17
+    assert model.summary()["params"] == ref["meta"]["params"]
+    info = run_cli("info", str(KERAS2 / "keras21_list.h5"))
     assert info.returncode == 0, info.stderr
-    assert f"params:  {ref['meta']['params']:,}" in info.stdout or \
-        f"params:  {ref['meta']['params']}" in info.stdout, info.stdout
+    assert f"params:  {ref['meta']['params']:,}" in info.stdout, info.stdout

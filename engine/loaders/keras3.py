@@ -178,6 +178,7 @@ def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, l
                   chain=chain, input_length=input_length, metadata=dict(metadata))
     model.batch_size = batch_size
     model.fixed_input = True
+    model.native_prefix = native_prefix(config, ops)
     attach_runtime(model, Path(source), config)
     add_graph_warnings(model)
     return model
@@ -197,15 +198,50 @@ def build_or_placeholder(cls: str, cfg: dict[str, Any], weights, sub_weights, le
 def add_graph_warnings(model: Model) -> None:
     """What ``info`` says about layers the engine cannot run and graphs that are not chains."""
     blocked = model.untraceable
-    how = ("Keras runs the model and each LSTM's input is captured (pip install keras if "
-           "missing); --layer-input traces an LSTM on its own input instead"
-           if model.runtime is not None else
-           "the whole model cannot run; trace an LSTM layer on its own input with --layer-input")
+    cannot = model.metadata.get("keras_cannot_rebuild")
+    if model.runtime is not None:
+        how = ("Keras runs the model and each LSTM's input is captured (pip install keras if "
+               "missing); --layer-input traces an LSTM on its own input instead")
+    elif model.partial:         # one line, instead of the "cannot compute" one
+        model.warnings.append(model.no_output_note()
+                              + (f", and Keras 3 cannot rebuild {cannot} to run them" if cannot
+                                 else "") + "; --layer-input traces an LSTM on its own input")
+        return
+    else:
+        how = ((f"Keras 3 cannot rebuild {cannot}, so " if cannot else "")
+               + "the whole model cannot run; trace an LSTM layer on its own input with "
+                 "--layer-input")
     if blocked:
         model.warnings.append(
             "cannot compute " + ", ".join(f"'{op.name}' ({op.kind})" for op in blocked) + f": {how}")
     elif not model.chain:
         model.warnings.append(f"not a chain of layers: {how}")
+
+
+def native_prefix(config: dict[str, Any], ops: list[Op]) -> int:
+    """How many leading ops the engine computes from the model's one input: each reads the op
+    before (the first, the input) and is one the engine computes. In a graph that is not a
+    chain as a whole (textgenrnn: Embedding -> LSTM -> LSTM, then a Concatenate of all three)
+    the LSTMs up to there are still traced, without the model's output. ``ops`` are the
+    config's layers in order, InputLayer and mask-only nodes left out (as the loaders build
+    them)."""
+    cfg = config.get("config", {})
+    if not isinstance(cfg, dict) or "input_layers" not in cfg:     # a Sequential: a chain
+        return next((k for k, op in enumerate(ops) if isinstance(op, Untraceable)), len(ops))
+    refs = cfg.get("input_layers") or []
+    if _count_refs(refs) != 1:
+        return 0
+    previous = refs[0] if isinstance(refs[0], str) else refs[0][0]
+    needed = data_layers(config)
+    entries = [entry for entry in cfg.get("layers", []) if entry.get("class_name") != "InputLayer"
+               and (needed is None or entry.get("name") in needed)]
+    for k, (entry, op) in enumerate(zip(entries, ops)):
+        nodes = entry.get("inbound_nodes", [])
+        if isinstance(op, Untraceable) or len(nodes) != 1 \
+                or _inbound_sources(nodes[0]) != [previous]:
+            return k
+        previous = entry.get("name")
+    return min(len(entries), len(ops))
 
 
 def data_layers(config: dict[str, Any]) -> set[str] | None:

@@ -24,6 +24,7 @@ from .keras3 import (
     build_or_placeholder,
     data_layers,
     malformed,
+    native_prefix,
     parse_json,
 )
 from .keras_common import cudnn_note
@@ -180,6 +181,12 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     note = cudnn_note(cudnn)
     if note is not None:
         model.warnings.append(note)
+    model.native_prefix = native_prefix(graph if isinstance(inner, dict) else {}, ops)
+    # files Keras 3 provably cannot rebuild to run: the engine computes what it can itself
+    if not isinstance(inner, dict):
+        model.metadata["keras_cannot_rebuild"] = "a Keras 2.0-2.2 Sequential (its config is a list)"
+    elif cudnn:
+        model.metadata["keras_cannot_rebuild"] = "a model with CuDNNLSTM weights"
     attach_runtime(model, path, config)
     add_graph_warnings(model)
     return model

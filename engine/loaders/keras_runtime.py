@@ -34,6 +34,8 @@ def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
     model.input_names = input_names(config) or model.input_names
     if model.chain and not model.untraceable and len(model.input_names) <= 1:
         return
+    if model.metadata.get("keras_cannot_rebuild"):
+        return          # the engine computes what it can itself (Model.partial)
     traced = [(info.name, info.direction == "backward") for info in model.traced_layers]
     source = str(path)
 

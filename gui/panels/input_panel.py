@@ -165,17 +165,20 @@ class InputPanel(QWidget):
         self.on_position(session.t)
 
     def _say_why_no_output(self, missing: bool) -> None:
-        """A checkpointed run keeps no whole-run output: say so in the plot, not leave it blank."""
+        """A checkpointed run keeps no whole-run output, a model computed only up to its LSTMs
+        has none: say so in the plot, not leave it blank."""
         if self._no_output is not None:
             self._no_output.setParentItem(None)
             if self._no_output.scene() is not None:
                 self._no_output.scene().removeItem(self._no_output)
             self._no_output = None
         if missing:
-            self._no_output = pg.TextItem(
-                "a checkpointed run keeps no whole-run output: main.py trace --steps A:B "
-                "writes the output of a range of steps", color=self.palette.foreground,
-                anchor=(0, 0))
+            session = self.session_model.session
+            text = ("a checkpointed run keeps no whole-run output: main.py trace --steps A:B "
+                    "writes the output of a range of steps" if session is None or session.checkpointed
+                    else "no model output: LSTM Scope computes this model only up to its LSTMs "
+                         "(see the warning)")
+            self._no_output = pg.TextItem(text, color=self.palette.foreground, anchor=(0, 0))
             self._no_output.setParentItem(self.y_plot.getViewBox())
             self._no_output.setPos(8, 4)
 
