@@ -110,6 +110,11 @@ class Untraceable(Op):
     name: str
     kind: str
     reason: str
+    weight_count: int = 0          # the numbers its saved weights hold (Keras' count_params)
+
+    @property
+    def params(self) -> int:
+        return self.weight_count
 
     def apply(self, x, mask, ctx):
         raise UnsupportedModelError(self.reason)

@@ -191,8 +191,9 @@ def build_or_placeholder(cls: str, cfg: dict[str, Any], weights, sub_weights, le
     Layers whose weights were converted from CuDNNLSTM's layout are added to ``cudnn``."""
     try:
         return build_op(cls, cfg, weights, sub_weights, legacy, source, cudnn)
-    except UnsupportedModelError as exc:
-        return Untraceable(str(cfg.get("name", cls)), cls, str(exc))
+    except UnsupportedModelError as exc:      # counted from its weights, so totals are Keras'
+        count = sum(int(np.size(arr)) for arr in weights())
+        return Untraceable(str(cfg.get("name", cls)), cls, str(exc), count)
 
 
 def add_graph_warnings(model: Model) -> None:
