@@ -147,7 +147,6 @@ def _quantized_gap(ref) -> float:
     return float(np.abs(ref["output"] - ref["float_output"]).max())
 
 
-@pytest.mark.xfail(strict=True, reason="DynamicQuantizeLSTM is not read as an LSTM node today")
 def test_dynamic_quantize_lstm_traces_the_float_cell():
     """onnxruntime's quantize_dynamic made the node: int8 W, R with per-channel scales and zero
     points. The trace is the float cell on the dequantized weights (ONNX Runtime's float LSTM on
@@ -158,7 +157,7 @@ def test_dynamic_quantize_lstm_traces_the_float_cell():
     model = load_model(ONNX_FIXTURES / "quantized_bilstm.onnx")
     assert model.layer_names == ["bilstm_quant/forward", "bilstm_quant/backward"]
     assert model.summary()["params"] == 2 * (4 * 6 * 5 + 4 * 6 * 6 + 8 * 6)
-    result = model.trace(ref["x"])
+    result = model.trace(ref["onnx_input"])       # the graph's own input, (T, B, D)
     assert_close(result.output, ref["output"], "ONNX Runtime's quantized Y")
     for k in reference_layers(ref):
         tr = result.layer(str(ref[f"layer{k}_name"]))
@@ -167,15 +166,14 @@ def test_dynamic_quantize_lstm_traces_the_float_cell():
         assert_close(tr.c, ref[f"layer{k}_c"], f"float cell layer{k}.c")
     gap = _quantized_gap(ref)
     assert 1e-4 < gap < 2e-2          # int8 weights and activations: close, not equal
-    notes = [n for n in model.capture(ref["x"]).notes if "DynamicQuantizeLSTM" in n]
+    notes = [n for n in model.capture(ref["onnx_input"]).notes if "DynamicQuantizeLSTM" in n]
     assert len(notes) == 1 and "float cell" in notes[0] and f"{gap:.2g}" in notes[0], notes
 
 
-@pytest.mark.xfail(strict=True, reason="DynamicQuantizeLSTM is not read as an LSTM node today")
 def test_dynamic_quantize_lstm_on_the_command_line(tmp_path):
     pytest.importorskip("onnxruntime")
     ref = load_reference(ONNX_FIXTURES / "quantized_bilstm.npz")
-    np.save(tmp_path / "x.npy", ref["x"])
+    np.save(tmp_path / "x.npy", ref["onnx_input"])
     proc = run_cli("trace", str(ONNX_FIXTURES / "quantized_bilstm.onnx"), "--input",
                    str(tmp_path / "x.npy"), "--layer", "1", "--out", str(tmp_path / "t.npz"))
     assert proc.returncode == 0, proc.stderr
@@ -184,9 +182,29 @@ def test_dynamic_quantize_lstm_on_the_command_line(tmp_path):
     with np.load(tmp_path / "t.npz") as data:
         assert_close(data["h"], ref["layer1_h"], "CLI float cell h")
         assert_close(data["output"], ref["output"], "CLI output")
-    lx = np.save(tmp_path / "lx.npy", ref["x"]) or tmp_path / "lx.npy"
-    proc = run_cli("trace", str(ONNX_FIXTURES / "quantized_bilstm.onnx"), "--input", str(lx),
+    np.save(tmp_path / "lx.npy", ref["x"])      # the LSTM's own input, batch first
+    proc = run_cli("trace", str(ONNX_FIXTURES / "quantized_bilstm.onnx"), "--input",
+                   str(tmp_path / "lx.npy"),
                    "--layer", "0", "--layer-input", "--out", str(tmp_path / "u.npz"))
     assert proc.returncode == 0, proc.stderr
     with np.load(tmp_path / "u.npz") as data:
         assert_close(data["h"], ref["layer0_h"], "CLI --layer-input float cell h")
+
+
+@pytest.mark.parametrize("edit,needle", [
+    ("scale_shape", "zero point"), ("scale_input", "not stored in the file")])
+def test_malformed_dynamic_quantize_lstm_is_refused_in_one_line(edit, needle, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    proto = onnx.load(str(ONNX_FIXTURES / "quantized_bilstm.onnx"))
+    inits = {i.name: i for i in proto.graph.initializer}
+    if edit == "scale_shape":
+        inits["W_scale"].CopyFrom(numpy_helper.from_array(np.ones(3, np.float32), "W_scale"))
+    else:       # the scale becomes a graph input: not a weight LSTM Scope can read
+        proto.graph.initializer.remove(inits["R_scale"])
+        proto.graph.input.append(helper.make_tensor_value_info("R_scale", TensorProto.FLOAT, [2, 24]))
+    path = tmp_path / "bad.onnx"
+    onnx.save(proto, path)
+    proc = run_cli("info", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "bilstm_quant" in proc.stderr and needle in proc.stderr, proc.stderr

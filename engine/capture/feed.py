@@ -34,6 +34,9 @@ class Capture:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)   # layer name -> why it is not captured
+    # a node's own first output by node name, where a note compares it with the engine's
+    # (ONNX Runtime's int8 DynamicQuantizeLSTM against the float cell)
+    node_outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def missing(self, name: str) -> str:
         """Why the traced layer ``name`` has no feed in this run."""

@@ -67,12 +67,14 @@ class OrtCapture:
         exposed = self._expose(graph, targets, top=True)
         self.output_of: dict[tuple[int, str], str] = {}
         from onnx import helper
+        outputs = {o.name for o in graph.output}
         for target in targets:
             name = exposed.get(id(target))
             if name is None:
                 continue
-            if target.path or name not in self.graph_inputs:
+            if (target.path or name not in self.graph_inputs) and name not in outputs:
                 graph.output.append(helper.make_tensor_value_info(name, target.elem, None))
+                outputs.add(name)
             self.output_of[(target.lstm, target.role)] = name
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -103,6 +105,8 @@ class OrtCapture:
                     continue
                 kind = TensorProto.INT32 if role == "sequence_lens" else elem
                 targets.append(_Target(j, role, list(found.path), value, kind))
+            if found.quantized and not found.path and found.node.output and found.node.output[0]:
+                targets.append(_Target(j, "Y", [], found.node.output[0], elem))   # int8 result
         return targets
 
     def _fresh(self, stem: str) -> str:
@@ -203,8 +207,10 @@ class OrtCapture:
         refused = {name: reason for j, op in enumerate(self.ops)
                    if (reason := self.unsupported.get(self.found[j].name)) is not None
                    for name, _, _ in op.traced()}
+        node_outputs = {found.name: np.asarray(got[self.output_of[(j, "Y")]])
+                        for j, found in enumerate(self.found) if (j, "Y") in self.output_of}
         return Capture([np.asarray(v) for v in values[:self.n_outputs]], layer_feeds, seconds,
-                       notes=notes, refused=refused)
+                       notes=notes, refused=refused, node_outputs=node_outputs)
 
     def _layer_feeds(self, j: int, op: Any, got: dict[str, np.ndarray],
                      notes: list[str]) -> dict[str, LayerFeed]:

@@ -63,6 +63,19 @@ def is_onnx_op(node: Any, op_type: str) -> bool:
     return node.op_type == op_type and node.domain in ONNX_DOMAINS
 
 
+QUANTIZED_LSTM = ("DynamicQuantizeLSTM", "com.microsoft")
+
+
+def is_quantized_lstm(node: Any) -> bool:
+    """ONNX Runtime's ``DynamicQuantizeLSTM`` (what its ``quantize_dynamic`` makes of an LSTM)."""
+    return (node.op_type, node.domain) == QUANTIZED_LSTM
+
+
+def is_lstm_node(node: Any) -> bool:
+    """An ONNX ``LSTM`` node, or its int8 form ``com.microsoft.DynamicQuantizeLSTM``."""
+    return is_onnx_op(node, "LSTM") or is_quantized_lstm(node)
+
+
 def fold_constants(graph: Any, outer: dict[str, np.ndarray], opset: int) -> dict[str, np.ndarray]:
     """Every value of ``graph`` known without an input: initializers, Constant nodes and the
     outputs of foldable ops (Slice, Concat, Unsqueeze ...) whose inputs are all known. Nodes
@@ -106,6 +119,10 @@ class FoundLSTM:
     def nested(self) -> bool:
         return bool(self.path)
 
+    @property
+    def quantized(self) -> bool:
+        return is_quantized_lstm(self.node)
+
 
 def find_lstms(graph: Any, consts: dict[str, np.ndarray], opset: int, prefix: str = "",
                path: list[tuple[str, str]] | None = None) -> list[FoundLSTM]:
@@ -118,7 +135,7 @@ def find_lstms(graph: Any, consts: dict[str, np.ndarray], opset: int, prefix: st
         if own in seen:
             own = f"{own}_{k}"
         seen.add(own)
-        if is_onnx_op(node, "LSTM"):
+        if is_lstm_node(node):
             found.append(FoundLSTM(_join(prefix, own), node, consts, list(path)))
         for label, sub in subgraphs(node):
             owner = _join(prefix, own)
@@ -184,7 +201,7 @@ def state_only_inputs(graph: Any, names: list[str]) -> set[str]:
             if name in inputs:
                 found.add(name)
             node = producer.get(name)
-            if node is None or is_onnx_op(node, "LSTM"):
+            if node is None or is_lstm_node(node):
                 continue                      # an LSTM's output does not pass its state on
             stack.extend(n for n in node.input if n)
             for _, sub in subgraphs(node):
@@ -193,7 +210,7 @@ def state_only_inputs(graph: Any, names: list[str]) -> set[str]:
     state: set[str] = set()
     other: set[str] = set()
     for node in graph.node:
-        if is_onnx_op(node, "LSTM"):
+        if is_lstm_node(node):
             for k, name in enumerate(node.input):
                 if name:
                     (state if k in (5, 6) else other).update(reach(name, set()))

@@ -14,6 +14,13 @@ Mapping (checked against ONNX Runtime and ``onnx.reference``, tests/test_onnx_lo
 * ``direction`` forward / reverse / bidirectional -> traced layers ``NODE/forward`` and
   ``NODE/backward``; ``layout`` 0 (time major) and 1 (batch major).
 
+``com.microsoft.DynamicQuantizeLSTM`` (ONNX Runtime's ``quantize_dynamic`` of an LSTM) stores
+W (dirs, D, 4N) and R (dirs, N, 4N) as int8/uint8 with ``W_scale``, ``W_zero_point``,
+``R_scale``, ``R_zero_point`` (one per direction, or per direction and output channel):
+``dequantize`` gives W = (Wq - zero_point) * scale in the plain node's layout, and the node is
+traced as that float cell (ONNX Runtime also quantizes x and h as it runs, so its own output
+differs a little; the ONNX model measures how much on each input).
+
 Each tensor input is a constant (initializers, Constant nodes, folded shape ops), a graph
 input (W/R/B/P then come from the input file; states and ``sequence_lens`` are fed), or a
 value the graph computes (states and lengths then need the graph to run, natively or in ONNX
@@ -40,6 +47,7 @@ _NEEDS_ALPHA = {"leakyrelu", "thresholdedrelu", "scaledtanh", "hardsigmoid", "el
 _NEEDS_BETA = {"scaledtanh", "hardsigmoid", "affine"}
 ROLES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
 WEIGHT_ROLES = ("W", "R", "B", "P")
+QUANT_ROLES = ("W_scale", "W_zero_point", "R_scale", "R_zero_point")     # DynamicQuantizeLSTM
 
 
 @dataclass(frozen=True)
@@ -147,8 +155,9 @@ class _Inputs:
     """Where each of a node's tensor inputs comes from: a constant, a graph input, computed."""
 
     def __init__(self, found: FoundLSTM, graph_inputs: dict[str, tuple | None]) -> None:
-        names = list(found.node.input) + [""] * (8 - len(found.node.input))
-        self.names = dict(zip(ROLES, names))
+        roles = ROLES + QUANT_ROLES if found.quantized else ROLES
+        names = list(found.node.input) + [""] * (len(roles) - len(found.node.input))
+        self.names = dict(zip(roles, names))
         self.consts = found.consts
         self.graph_inputs = graph_inputs
 
@@ -196,6 +205,37 @@ def _state(inputs: _Inputs, role: str, attrs: LSTMAttrs, n: int, bad) -> np.ndar
     return np.asarray(arr, F32)
 
 
+def dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray, dirs: int, bad) -> np.ndarray:
+    """DynamicQuantizeLSTM's W (dirs, D, 4N) or R (dirs, N, 4N) in float, back in the plain
+    node's layout (dirs, 4N, D): (q - zero_point) * scale, per direction or per output channel."""
+    q, scale, zero = np.asarray(q), np.asarray(scale, F32), np.asarray(zero)
+    if q.ndim != 3 or q.dtype.kind not in "iu":
+        raise bad(f"quantized weights of shape {q.shape} and type {q.dtype}, expected "
+                  f"(dirs, rows, 4*hidden_size) 8-bit integers")
+    if scale.shape not in ((dirs,), (dirs, q.shape[2])) or zero.shape != scale.shape:
+        raise bad(f"scale {scale.shape} and zero point {zero.shape} fit neither one per "
+                  f"direction ({dirs},) nor one per output channel ({dirs}, {q.shape[2]})")
+    if scale.ndim == 1:
+        scale, zero = scale[:, None, None], zero[:, None, None]
+    else:
+        scale, zero = scale[:, None, :], zero[:, None, :]
+    floats = (q.astype(F32) - zero.astype(F32)) * scale
+    return np.ascontiguousarray(floats.transpose(0, 2, 1))
+
+
+def _quantized_weights(inputs: _Inputs, attrs: LSTMAttrs, bad) -> tuple[np.ndarray, np.ndarray]:
+    """W and R of a DynamicQuantizeLSTM, dequantized; each of its tensors must be stored."""
+    values = {}
+    for role in ("W", "R", *QUANT_ROLES):
+        if inputs.source(role) != "const":
+            raise bad(f"its {role} is {'missing' if not inputs.names[role] else 'not stored in the file'}"
+                      f"; a DynamicQuantizeLSTM is read from its stored int8 weights, scales and "
+                      f"zero points")
+        values[role] = inputs.value(role)
+    return (dequantize(values["W"], values["W_scale"], values["W_zero_point"], attrs.dirs, bad),
+            dequantize(values["R"], values["R_scale"], values["R_zero_point"], attrs.dirs, bad))
+
+
 def build_lstm(path: Path, found: FoundLSTM, graph_inputs: dict[str, tuple | None]) -> OnnxLSTM:
     """The engine op of one LSTM node; ``graph_inputs`` maps the top graph's inputs to their
     declared shapes."""
@@ -208,13 +248,18 @@ def build_lstm(path: Path, found: FoundLSTM, graph_inputs: dict[str, tuple | Non
     inputs = _Inputs(found, graph_inputs)
     if not inputs.names["W"] or not inputs.names["R"]:
         raise bad(f"has no {'input weights W' if not inputs.names['W'] else 'recurrence weights R'}")
-    w, r, b, p = (_weight(inputs, role, bad, path, name) for role in WEIGHT_ROLES)
+    if found.quantized:
+        w, r = _quantized_weights(inputs, attrs, bad)
+        b, p = (_weight(inputs, role, bad, path, name) for role in ("B", "P"))
+    else:
+        w, r, b, p = (_weight(inputs, role, bad, path, name) for role in WEIGHT_ROLES)
     directions = all_directions(w, r, b, p, attrs, bad)
     n = directions[0].units
     lens = inputs.value("sequence_lens")
     sources = {role: (inputs.source(role), inputs.names[role]) for role in ROLES[1:]
                if inputs.source(role) not in (None, "const")}
     return OnnxLSTM(name=name, directions=directions, direction=attrs.direction,
+                    kind="onnx DynamicQuantizeLSTM" if found.quantized else "onnx LSTM",
                     layout=attrs.layout, initial_h=_state(inputs, "initial_h", attrs, n, bad),
                     initial_c=_state(inputs, "initial_c", attrs, n, bad),
                     sequence_lens=None if lens is None else np.asarray(lens, np.int64),

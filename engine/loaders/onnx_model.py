@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..budget import BudgetError, check_bytes
-from ..capture.feed import Runtime, match_inputs
+from ..capture.feed import Capture, Runtime, match_inputs
 from ..errors import InputFileError, ModelFileError, ScopeError, describe
 from ..files import check_readable
 from ..foreign_ops import OnnxLSTM
@@ -32,7 +32,9 @@ from .onnx_graph import (
     declared_shape,
     find_lstms,
     fold_constants,
+    is_lstm_node,
     is_onnx_op,
+    is_quantized_lstm,
     op_types,
     state_only_inputs,
     zero_inputs,
@@ -238,6 +240,42 @@ class OnnxModel(Model):
         self._index_layers()
 
     # --- running --------------------------------------------------------------------------
+    def capture(self, x: Any) -> Capture:
+        """ONNX Runtime's run; for a quantized LSTM node, one note says how far its int8 output
+        is from the float cell traced here, measured on this input (once per run)."""
+        captured = super().capture(x)
+        if captured.node_outputs and not getattr(captured, "quantized_measured", False):
+            captured.notes += self._quantized_notes(captured)
+            captured.quantized_measured = True      # type: ignore[attr-defined]
+        return captured
+
+    def _quantized_notes(self, captured: Capture) -> list[str]:
+        notes = []
+        for op in self.ops:
+            y = captured.node_outputs.get(op.name)
+            if y is None or y.ndim != 4:
+                continue
+            gaps = []
+            for k, (name, _, _) in enumerate(op.traced()):    # type: ignore[attr-defined]
+                feed = captured.feeds.get(name)
+                if feed is None:
+                    continue
+                runner = self._feed_runner(self.traced_layers[self.layer_index(name)], feed, {},
+                                           prefill=False)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    runner.run()
+                h = runner.to_trace().h
+                ours = np.transpose(y[:, k], (1, 0, 2)) if op.layout == 0 else y[:, :, k]  # type: ignore[attr-defined]
+                keep = np.ones(h.shape[:2], bool) if feed.mask is None else feed.mask
+                gaps.append(np.abs(h.astype(np.float64) - ours)[keep].ravel())
+            if gaps:
+                gap = np.concatenate(gaps)
+                notes.append(f"LSTM node '{op.name}' is a DynamicQuantizeLSTM: its traced values "
+                             f"are the float cell's on the dequantized int8 weights; ONNX "
+                             f"Runtime's quantized Y differs from them by at most {gap.max():.2g} "
+                             f"(mean {gap.mean():.2g}) on this input")
+        return notes
+
     def layer_status(self, info: TracedLayerInfo) -> str:
         if self.graph_runner is not None:
             return "native"
@@ -370,10 +408,13 @@ class _GraphRunner:
 
     def problem(self) -> str | None:
         unknown = sorted({n.op_type for n in self.nodes if not is_onnx_op(n, "Constant")
-                          and not is_onnx_op(n, "LSTM")
+                          and not is_lstm_node(n)
                           and (n.op_type not in OPS or n.domain not in ("", "ai.onnx"))})
+        quantized = any(is_quantized_lstm(n) for n in self.nodes)
         if unknown:
-            return "ops " + ", ".join(unknown)
+            return "ops " + ", ".join(unknown) + (" and quantized LSTM nodes" if quantized else "")
+        if quantized:             # its own output is int8 arithmetic; the trace is the float cell
+            return "quantized LSTM nodes, whose int8 arithmetic only ONNX Runtime computes"
         if self.primary_input is None:
             return "no graph input"
         return None
