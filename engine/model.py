@@ -125,10 +125,12 @@ class Model:
         try:
             self.runtime.capturer()
         except UnsupportedModelError as exc:
-            framework = _FRAMEWORK_NAMES.get(self.runtime.framework, self.runtime.framework)
+            runtime, text = self.runtime, str(exc).removeprefix(f"{self.source}: ")
+            framework = _FRAMEWORK_NAMES.get(runtime.framework, runtime.framework)
             self.runtime = None
-            why = str(exc).removeprefix(f"{self.source}: ").split("; ")
-            short = next((part for part in why if framework.lower() in part.lower()), why[0])
+            why = text.split("; ")
+            short = (f"it is not installed: {runtime.install}" if f"needs {runtime.framework}:" in text
+                     else next((part for part in why if framework.lower() in part.lower()), why[0]))
             self.warnings.append(f"{self.no_output_note()}, which {framework} cannot run here "
                                  f"({short}); --layer-input traces an LSTM on its own input")
 

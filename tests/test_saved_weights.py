@@ -208,3 +208,22 @@ def test_malformed_dynamic_quantize_lstm_is_refused_in_one_line(edit, needle, tm
     proc = run_cli("info", str(path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "bilstm_quant" in proc.stderr and needle in proc.stderr, proc.stderr
+
+
+def test_without_keras_the_lstms_before_a_concatenate_trace_without_output(monkeypatch):
+    """A Keras 3 graph Keras would run (Dense -> LSTM, then a Concatenate with a skip branch):
+    with Keras missing, the engine computes Dense -> LSTM itself instead of refusing, once."""
+    import sys
+    ref = load_reference(FIXTURES / "keras3" / "functional_branches.npz")
+    model = load_model(FIXTURES / "keras3" / "functional_branches.keras")
+    assert model.runtime is not None and model.partial
+    monkeypatch.setitem(sys.modules, "keras", None)
+    result = model.trace(ref["x"])
+    assert model.runtime is None and result.output is None
+    tr = result.layer("lstm")
+    for key in ("x", "i", "f", "g", "o", "c", "h"):
+        assert_close(getattr(tr, key), ref[f"layer0_{key}"], f"functional_branches: {key}")
+    notes = _no_output_notes(model.warnings)
+    assert len(notes) == 1 and "Keras cannot run" in notes[0] and "pip install keras" in notes[0]
+    model.trace(ref["x"])
+    assert len(_no_output_notes(model.warnings)) == 1          # said once
