@@ -107,7 +107,7 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     name = model.traced_layers[index].name
     if name not in result.names:
-        raise ScopeError(f"{model.source}: {model.capture(x).missing(name)}")
+        raise ScopeError(f"{model.source}: {model.missing_layer(name, x)}")
     traced = result.layer(name)
     a, b = window_range(window, traced.steps)
     arrays = cut_trace(result, traced, model, index, layer_input, a, b)

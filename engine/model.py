@@ -138,9 +138,12 @@ class Model:
         """Why the traced layer ``name`` is not in a whole-model run on ``x``."""
         if self.runtime is not None:
             return self.capture(x).missing(name)
-        stop = self.ops[min(self.native_ops, len(self.ops) - 1)]
-        return (f"the LSTM '{name}' reads what '{stop.name}' ({stop.kind}) computes, which LSTM "
-                f"Scope does not; trace it on its own input with --layer-input")
+        info = self.traced_layers[self.layer_index(name)]
+        stop = self.ops[min(self.native_ops, info.op_index)]
+        where = (f"lies after '{stop.name}' ({stop.kind}), where LSTM Scope's own run of this "
+                 f"model stops" if stop is not self.ops[info.op_index] else
+                 "does not read a chain of layers LSTM Scope computes from the model's input")
+        return f"the LSTM '{name}' {where}; trace it on its own input with --layer-input"
 
     def _check_computable(self, ops: list[Op]) -> None:
         for op in ops:

@@ -6,6 +6,8 @@ compute (traced without the model's output) — against the numbers tf-keras com
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -227,3 +229,33 @@ def test_without_keras_the_lstms_before_a_concatenate_trace_without_output(monke
     assert len(notes) == 1 and "Keras cannot run" in notes[0] and "pip install keras" in notes[0]
     model.trace(ref["x"])
     assert len(_no_output_notes(model.warnings)) == 1          # said once
+
+
+def test_an_lstm_after_the_layers_it_computes_is_named_with_what_it_reads(tmp_path):
+    """rnn_2 edited to read the Concatenate: the run reaches rnn_1 only; asking for rnn_2 names
+    what stops it, and --layer-input traces it."""
+    config = json.loads((KERAS2 / "textgen_cudnn.json").read_text())
+    entries = config["config"]["layers"]
+    layers = {entry["name"]: entry for entry in entries}
+    entries.insert(3, entries.pop(4))          # rnn_concat before rnn_2, in graph order
+    layers["rnn_2"]["inbound_nodes"] = [[["rnn_concat", 0, 0, {}]]]
+    layers["rnn_concat"]["inbound_nodes"] = [[["embedding", 0, 0, {}], ["rnn_1", 0, 0, {}]]]
+    layers["attention"]["inbound_nodes"] = [[["rnn_2", 0, 0, {}]]]
+    (tmp_path / "edited.json").write_text(json.dumps(config))
+    ref = load_reference(KERAS2 / "textgen_cudnn.npz")
+    np.save(tmp_path / "x.npy", ref["x"])
+    args = ["trace", str(KERAS2 / "textgen_cudnn.hdf5"), "--config", str(tmp_path / "edited.json")]
+    proc = run_cli(*args, "--input", str(tmp_path / "x.npy"), "--layer", "rnn_2",
+                   "--out", str(tmp_path / "t.npz"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "'rnn_concat' (Concatenate)" in proc.stderr.splitlines()[-1] and \
+        "--layer-input" in proc.stderr.splitlines()[-1], proc.stderr
+    proc = run_cli(*args, "--input", str(tmp_path / "x.npy"), "--layer", "rnn_1",
+                   "--out", str(tmp_path / "t.npz"))
+    assert proc.returncode == 0, proc.stderr
+    np.save(tmp_path / "lx.npy", ref["layer1_x"])
+    proc = run_cli(*args, "--input", str(tmp_path / "lx.npy"), "--layer", "rnn_2",
+                   "--layer-input", "--out", str(tmp_path / "u.npz"))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(tmp_path / "u.npz") as data:
+        assert_close(data["h"], ref["layer1_h"], "rnn_2 on its own input")
