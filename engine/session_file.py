@@ -11,6 +11,12 @@ Writes go through ``engine.files.atomic_write``: a crash or error leaves the pre
 it was. Opening refuses, with a
 ScopeError naming the file, a file that is not a session, is corrupt, was written by a newer
 format version, or whose model file changed since (hash differs).
+
+No field of the file decides what code runs or how much memory is used (docs/architecture.md,
+"Files in, files out"): the file records that its model was opened with ``--trust``, but
+``open_session`` runs the model's own code only when its caller passes ``trust=True`` (the
+person's decision); a checkpointed run's interval is taken only up to what LSTM Scope would
+choose itself.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from .forks import Edit
 FORMAT = "lstm-scope-session"
 VERSION = 1
 SUFFIX = ".lstmscope"
+# The one line a session saved with --trust shows when it reopens without it.
+TRUST_NOTE = ("this session ran its model's own code with --trust; reopen with --trust / the "
+              "dialog's confirmation to do that again")
+# Open options a session file may carry into load_model: neither runs code nor widens memory.
+REOPEN_OPTIONS = ("config", "allow_length")
 
 
 def model_file(source: str) -> Path | None:
@@ -83,7 +94,8 @@ class SessionFile:
     compare_input: np.ndarray | None = None
     view: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
-    model_options: dict[str, Any] = field(default_factory=dict)   # load_model's open options
+    model_options: dict[str, Any] = field(default_factory=dict)   # load_model's open options (never trust)
+    trusted: bool = False       # the model was opened with --trust when the session was saved
     checkpoint: dict[str, int] | None = None    # {"above": bytes, "interval": steps} if checkpointed
 
 
@@ -193,8 +205,8 @@ def read_session(path: str | Path) -> SessionFile:
             watches=_list_of(meta, "watches", str, corrupt), forks=forks,
             compare_input=array("compare.npy") if "compare.npy" in names else None,
             view=view, version=version, checkpoint=_read_checkpoint(meta, corrupt),
-            model_options={k: v for k, v in options.items()
-                           if k in ("config", "allow_length", "trust")})
+            model_options={k: v for k, v in options.items() if k in REOPEN_OPTIONS},
+            trusted=options.get("trust") is True)
 
 
 def _read_meta(zf, names: set[str], where: str, corrupt) -> tuple[dict, int]:
@@ -327,36 +339,30 @@ def _check_fork(fork: dict[str, Any], corrupt) -> None:
                 raise corrupt("a fork's edit values are too many")
 
 
-def open_session(path: str | Path, *, loader=None):
+def open_session(path: str | Path, *, trust: bool = False, loader=None):
     """Reopen a saved session exactly: returns (session, debugger, SessionFile).
 
     The model is opened from its recorded source and refused when its file's hash changed.
+    ``trust`` is the caller's decision (the person's: ``--trust``, the window's confirmation),
+    never the file's: a session saved with trust reopens without it unless ``trust`` is given,
+    and its warnings say so (``TRUST_NOTE``).
     """
-    from . import presets
     from .debugger import Breakpoint, Debugger
     from .loaders import load_model
-    from .session import Session
 
     data = read_session(path)
-    mfile = model_file(data.model_source)
-    if data.model_sha256 is not None:
-        if mfile is None:
-            raise ScopeError(f"{path}: the model file {data.model_source} is missing")
-        if sha256_file(mfile) != data.model_sha256:
-            raise ScopeError(f"{path}: the model file {mfile} changed since the session was "
-                             f"saved (SHA-256 differs); open the model again instead")
-    model = (loader or load_model)(data.model_source, **data.model_options)
     where = describe(path)
+    notes = _check_model_file(data, where)
+    options = dict(data.model_options, trust=True) if trust else data.model_options
+    model = (loader or load_model)(data.model_source, **options)
+    if data.trusted and not trust:
+        notes.append(TRUST_NOTE)
+    model.warnings.extend(n for n in notes if n not in model.warnings)
     if data.layer >= len(model.traced_layers):
         raise ScopeError(f"{where}: the session traced layer {data.layer}, the model has "
                          f"{len(model.traced_layers)} traced layers")
-    # a checkpointed run reopens checkpointed, at most at this machine's memory guard
-    ck = data.checkpoint or {}
-    above = None if not ck else min(ck["above"], presets.DEFAULT_BUDGET_BYTES)
     try:
-        session = Session(model, data.x, layer=data.layer, initial_state=data.initial_state,
-                          layer_input=data.layer_input, checkpoint_above=above,
-                          checkpoint_interval=ck.get("interval"))
+        session = _reopen_run(model, data)
         if data.layer_name and session.info.name != data.layer_name:
             raise ScopeError(f"{where}: layer {data.layer} is now '{session.info.name}', "
                              f"the session traced '{data.layer_name}'")
@@ -376,6 +382,9 @@ def open_session(path: str | Path, *, loader=None):
             dbg.fork(Edit.from_dict(f["edit"]), parent=f.get("parent"), name=f["name"],
                      via=[Edit.from_dict(e) for e in f.get("via", [])])
     except ScopeError as exc:
+        if data.trusted and not trust:    # the run may have needed the model's own code
+            detail = str(exc).removeprefix(f"{where}: ")
+            raise ScopeError(f"{where}: {TRUST_NOTE} (without it: {detail})") from None
         if where in str(exc):
             raise
         raise ScopeError(f"{where}: cannot restore the session: {exc}") from None
@@ -383,3 +392,40 @@ def open_session(path: str | Path, *, loader=None):
         raise ScopeError(f"{where}: the session file is corrupt ({type(exc).__name__}: "
                          f"{str(exc)[:120]})") from None
     return session, dbg, data
+
+
+def _check_model_file(data: SessionFile, where: str) -> list[str]:
+    """Refuse a model file whose recorded SHA-256 differs (or that is gone); the warnings to
+    show when the file recorded none (a bundled demo needs none)."""
+    mfile = model_file(data.model_source)
+    if data.model_sha256 is None:
+        if mfile is None or data.model_source.startswith("demo"):
+            return []
+        return [f"the session recorded no SHA-256 of its model file {describe(mfile)}: LSTM Scope "
+                f"cannot tell whether the file changed since the session was saved"]
+    if mfile is None:
+        raise ScopeError(f"{where}: the model file {describe(data.model_source)} is missing")
+    if sha256_file(mfile) != data.model_sha256:
+        raise ScopeError(f"{where}: the model file {describe(mfile)} changed since the session "
+                         f"was saved (SHA-256 differs); open the model again instead")
+    return []
+
+
+def _reopen_run(model, data: SessionFile):
+    """The session's run; a checkpointed one reopens checkpointed, at most at this machine's
+    memory budget and with chunks no longer than LSTM Scope would choose here."""
+    from .budget import memory_budget
+    from .checkpoints import choose_interval
+    from .session import Session
+    ck = data.checkpoint or {}
+
+    def run(interval: int | None) -> Session:
+        return Session(model, data.x, layer=data.layer, initial_state=data.initial_state,
+                       layer_input=data.layer_input,
+                       checkpoint_above=min(ck["above"], memory_budget()) if ck else None,
+                       checkpoint_interval=interval)
+    session = run(ck.get("interval"))
+    if session.checkpointed and session.store.interval > choose_interval(session.batch,
+                                                                        session.info.weights):
+        session = run(None)
+    return session

@@ -89,6 +89,39 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
 
 
 # --- PyTorch / ONNX references -----------------------------------------------------------------
+def scripted_lstm_archive(path: Path) -> Path:
+    """A small TorchScript archive (``nn.LSTM(3, 4)`` scripted, fixed seed): its code runs only
+    if something loads it with ``torch.jit.load``, which the trust tests watch for."""
+    import torch
+
+    class Scripted(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y, _ = self.lstm(x)
+            return y
+
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(Scripted().eval()), str(path))
+    return path
+
+
+def record_code_runs(monkeypatch) -> list[str]:
+    """Every ``torch.jit.load`` (the one way a TorchScript archive's code runs), recorded and
+    passed through."""
+    import torch
+    calls: list[str] = []
+    real = torch.jit.load
+
+    def spy(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(torch.jit, "load", spy)
+    return calls
+
+
 def _torch_gates(w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, x_t: Any, h_prev: Any) -> np.ndarray:
     """i, f, g, o (B, 4, N) of one torch LSTM step from its weight matrices, float64 torch ops."""
     z = x_t.double() @ w_ih.double().T + h_prev.double() @ w_hh.double().T

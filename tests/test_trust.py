@@ -14,44 +14,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from engine import ScopeError, Session, load_model
+from engine import ScopeError, Session, load_model, session_file
 from engine.debugger import Debugger
-from engine import session_file
 from engine.session_file import open_session, read_session, save_session
-
-
-class _Scripted(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = self.lstm(x)
-        return y
+from tests.helpers import record_code_runs, scripted_lstm_archive
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """A small TorchScript archive: its code runs only if someone loads it with torch.jit."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("trust") / "scripted.pt"
-    torch.jit.save(torch.jit.script(_Scripted().eval()), str(path))
-    return path
+    return scripted_lstm_archive(tmp_path_factory.mktemp("trust") / "scripted.pt")
 
 
 @pytest.fixture()
 def jit_loads(monkeypatch) -> list[str]:
-    """Every call of torch.jit.load (the one way an archive's code runs), recorded."""
-    calls: list[str] = []
-    real = torch.jit.load
-
-    def spy(path, *args, **kwargs):
-        calls.append(str(path))
-        return real(path, *args, **kwargs)
-    monkeypatch.setattr(torch.jit, "load", spy)
-    return calls
+    return record_code_runs(monkeypatch)
 
 
 def _x() -> np.ndarray:
@@ -75,7 +52,6 @@ def _edit(path: Path, change) -> None:
             zf.writestr(name, data)
 
 
-@pytest.mark.xfail(strict=True, reason="a session file still decides trust, a missing hash is silent")
 def test_a_session_file_cannot_switch_on_trust(tmp_path, archive, jit_loads):
     session_path = _save(tmp_path / "s.lstmscope", archive)
     assert jit_loads == []
@@ -92,7 +68,6 @@ def test_a_session_file_cannot_switch_on_trust(tmp_path, archive, jit_loads):
     assert len(no_hash) == 1 and str(archive) in no_hash[0], session.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="a session file still decides trust, a missing hash is silent")
 def test_a_session_saved_with_trust_reopens_without_it_and_says_so(tmp_path, archive, jit_loads):
     session_path = _save(tmp_path / "s.lstmscope", archive, trust=True)   # the person chose
     assert jit_loads == [str(archive)]
@@ -110,7 +85,6 @@ def test_a_session_saved_with_trust_reopens_without_it_and_says_so(tmp_path, arc
     assert session_file.TRUST_NOTE not in session.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="a session file still decides trust, a missing hash is silent")
 def test_a_recorded_hash_that_differs_is_refused_even_with_trust(tmp_path, archive, jit_loads):
     session_path = _save(tmp_path / "s.lstmscope", archive)
     _edit(session_path, lambda meta: meta["model"].__setitem__("sha256", "0" * 64))
@@ -119,7 +93,6 @@ def test_a_recorded_hash_that_differs_is_refused_even_with_trust(tmp_path, archi
     assert jit_loads == []
 
 
-@pytest.mark.xfail(strict=True, reason="a session file still decides trust, a missing hash is silent")
 def test_no_recorded_hash_is_one_warning_except_for_demos(tmp_path, archive):
     session_path = _save(tmp_path / "s.lstmscope", archive)
     _edit(session_path, lambda meta: meta["model"].__setitem__("sha256", None))
@@ -135,7 +108,6 @@ def test_no_recorded_hash_is_one_warning_except_for_demos(tmp_path, archive):
     assert not [w for w in session.warnings if "SHA-256" in w]
 
 
-@pytest.mark.xfail(strict=True, reason="a session file still decides trust, a missing hash is silent")
 def test_a_session_cannot_widen_the_checkpoint_memory(tmp_path):
     """A checkpointed run's interval (steps per recomputed chunk) comes from the file only up
     to what LSTM Scope would choose itself: a huge interval would be one chunk of the whole run."""
