@@ -13,9 +13,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from engine.errors import ScopeError
-from engine.session_file import open_session, save_session
+from engine.session_file import open_session, read_session, save_session
 from gui.debug.debugger_model import DebuggerModel
 from gui.loader_worker import LoadResult
+from gui.widgets.open_options import confirm_running_code
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
@@ -61,9 +62,15 @@ def open_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
         path = _ask_path(window, QFileDialog.getOpenFileName, "Open session")
         if not path:
             return False
+    try:     # trust is the person's answer here, never the file's (engine.session_file)
+        trust = read_session(path).trusted and confirm_running_code(
+            window, "This session ran its model's own code (--trust) when it was saved.")
+    except (ScopeError, OSError) as exc:
+        window.report_error("Could not open the session", str(exc))
+        return False
     QApplication.setOverrideCursor(Qt.WaitCursor)
     try:
-        session, debugger, data = open_session(path)
+        session, debugger, data = open_session(path, trust=trust)
         if not session.checkpointed:     # a checkpointed run computes its span when shown
             session.full()
             session.result()

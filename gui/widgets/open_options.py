@@ -20,6 +20,18 @@ from PySide6.QtWidgets import (
 )
 
 
+def confirm_running_code(parent: QWidget | None, what: str) -> bool:
+    """Ask the person before a file's own code runs (``--trust`` in the window); No is the
+    default, and only this answer, never a file, turns trust on."""
+    answer = QMessageBox.question(
+        parent, "Run the file's code?",
+        f"{what} Loading a TorchScript archive to run it executes code stored in the file. "
+        f"Only do this for files you trust. Run it?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 class OpenOptionsDialog(QDialog):
     """A model path, an optional input, and how to open the model."""
 
@@ -65,13 +77,7 @@ class OpenOptionsDialog(QDialog):
 
     def _confirm_trust(self, on: bool) -> None:
         """Running a file's code is a decision, not a default: confirm it."""
-        if not on:
-            return
-        answer = QMessageBox.question(
-            self, "Run the archive's code?",
-            "Loading a TorchScript archive to run it executes code stored in the file. Only do "
-            "this for files you trust. Run it?")
-        if answer != QMessageBox.StandardButton.Yes:
+        if on and not confirm_running_code(self, "You asked to trust this model file."):
             self.trust.setChecked(False)
 
     def _accept(self) -> None:

@@ -249,7 +249,6 @@ def test_edit_dialog_shows_the_current_value_and_forks_follow_the_edited_unit(wi
     assert float(panel.info.text().split("at step 7: ")[1].split()[0]) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the window opens a trusted session without asking")
 @pytest.mark.parametrize("answer", ["No", "Yes"])
 def test_a_session_saved_with_trust_asks_before_running_code(make_window, tmp_path, monkeypatch,
                                                             answer):

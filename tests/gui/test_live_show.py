@@ -50,7 +50,7 @@ def test_warnings_badge_lists_loader_and_capture_warnings(qtbot):
     window.close()
 
 
-def test_open_with_options_dialog(qtbot, tmp_path):
+def test_open_with_options_dialog(qtbot, tmp_path, monkeypatch):
     from gui.widgets.open_options import OpenOptionsDialog
     dialog = OpenOptionsDialog()
     qtbot.addWidget(dialog)
@@ -60,3 +60,12 @@ def test_open_with_options_dialog(qtbot, tmp_path):
     path, input_path, options = dialog.values()
     assert path.endswith("m.weights.h5") and input_path is None
     assert options == {"config": str(tmp_path / "m.json"), "allow_length": True, "trust": False}
+    # trust is the person's answer to the confirmation, declined by default
+    from PySide6.QtWidgets import QMessageBox
+    for answer, checked in ((QMessageBox.StandardButton.No, False),
+                            (QMessageBox.StandardButton.Yes, True)):
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, answer=answer, **k: answer)
+        dialog.trust.setChecked(False)
+        dialog.trust.setChecked(True)
+        assert dialog.trust.isChecked() is checked
+        assert dialog.values()[2]["trust"] is checked
