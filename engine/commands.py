@@ -13,7 +13,7 @@ import numpy as np
 
 from .budget import BudgetError, check_bytes, format_bytes, memory_budget
 from .errors import InitialStateError, InputFileError, ScopeError, describe
-from .files import atomic_write, check_output
+from .files import atomic_write, check_output, outputs_together
 from .inputs import read_model_input
 from .loaders import load_model
 from .model import Model
@@ -118,10 +118,11 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     arrays["meta"] = np.array(json.dumps(meta))
     for note in nonfinite_warnings(model, arrays["x"], arrays):
         print(f"warning: {note}", file=err)
-    with atomic_write(out, inputs=inputs) as fh:
-        np.savez(fh, **arrays)
-    if state_out is not None:
-        save_states(state_out, result.states, traced.name, inputs=inputs)
+    with outputs_together():        # --out and --state-out: both or neither
+        with atomic_write(out, inputs=inputs) as fh:
+            np.savez(fh, **arrays)
+        if state_out is not None:
+            save_states(state_out, result.states, traced.name, inputs=inputs)
     return 0
 
 
@@ -219,9 +220,10 @@ def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states:
             "direction": session.info.direction, "layers": model.layer_names,
             "version": _version(), "steps": [a, b], "run_steps": session.steps,
             "checkpointed": True}
-    write_streamed(out, session, a, b, tail, {"meta": np.array(json.dumps(meta))}, inputs=inputs)
-    if state_out is not None:
-        save_states(state_out, {name: session.store.final_state()}, name, inputs=inputs)
+    with outputs_together():
+        write_streamed(out, session, a, b, tail, {"meta": np.array(json.dumps(meta))}, inputs=inputs)
+        if state_out is not None:
+            save_states(state_out, {name: session.store.final_state()}, name, inputs=inputs)
     return 0
 
 

@@ -2,7 +2,10 @@
 
 Writing: ``atomic_write`` is the one writer. Data goes to a temporary file in the target's own
 folder, is flushed and fsynced, then renamed over the target, so a failure midway (disk full,
-quota, a killed process) never leaves half a file nor truncates the old one.
+quota, a killed process) never leaves half a file nor truncates the old one. A command with
+several outputs writes them inside ``outputs_together()``: every ``atomic_write`` there is
+staged, and all are renamed only once every one is complete (a rename failing midway names the
+outputs that are new and those left as they were).
 
 Reading: ``check_readable`` refuses, before anything opens the file, paths that are not regular
 files (named pipes block forever, ``/dev/zero`` never ends, ``/proc`` files lie about their
@@ -17,6 +20,8 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -164,6 +169,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], object] | None = None, 
     kept); on success it is fsynced and renamed over the target, on any failure removed, and
     the old file is left as it was. OSErrors become one ScopeError naming ``path``.
     ``atomic_write(path, write)`` instead calls ``write(temporary_path)`` and finishes at once.
+    Inside ``outputs_together()`` the rename waits until the command's other outputs are
+    complete too.
     """
     if write is None:
         return _atomic(path, text=text, inputs=inputs)
@@ -172,10 +179,104 @@ def atomic_write(path: PathLike, write: Callable[[Path], object] | None = None, 
     return None
 
 
+@dataclass
+class _Staged:
+    """One complete output waiting for its rename: ``tmp`` holds it beside ``target``."""
+
+    shown: Path                 # as the user named it (messages)
+    target: Path                # symlinks resolved: what the rename replaces
+    tmp: str | None
+    existed: bool
+
+
+class _Outputs:
+    """The outputs of one command: staged as each is written, renamed together at the end."""
+
+    def __init__(self) -> None:
+        self.staged: list[_Staged] = []
+
+    def check_new(self, p: Path) -> None:
+        for item in self.staged:
+            if same_file(item.shown, p):
+                raise ScopeError(f"{describe(p)}: this command already writes that file "
+                                 f"(as {describe(item.shown)}); choose another output name")
+
+    def failed_write(self, p: Path, target: Path, exc: OSError) -> ScopeError:
+        """A write failed before anything was renamed: nothing was written."""
+        if not self.staged:
+            kept = "the old file is unchanged" if target.exists() else "nothing was written"
+        else:
+            kept = "nothing was written" + (" (the old files are unchanged)"
+                                            if target.exists() or any(i.existed for i in self.staged)
+                                            else "")
+        return ScopeError(f"{describe(p)}: could not write ({_os_reason(exc)}); {kept}")
+
+    def commit(self) -> None:
+        """Rename every staged output over its target, in order; a rename that fails says which
+        outputs are new and which were left as they were."""
+        for k, item in enumerate(self.staged):
+            try:
+                os.replace(item.tmp, item.target)
+            except OSError as exc:
+                left = self.staged[k:]
+                self.discard()
+                raise ScopeError(_midway(item, exc, self.staged[:k], left)) from None
+            item.tmp = None
+        for folder in dict.fromkeys(item.target.parent for item in self.staged):
+            _fsync_folder(folder)
+
+    def discard(self) -> None:
+        for item in self.staged:
+            _unlink(item.tmp)
+            item.tmp = None
+
+
+def _midway(item: _Staged, exc: OSError, done: list[_Staged], left: list[_Staged]) -> str:
+    head = f"{describe(item.shown)}: could not write ({_os_reason(exc)})"
+    if not done and len(left) == 1:
+        return head + ("; the old file is unchanged" if item.existed else "; nothing was written")
+    parts = []
+    for group, one, many in ((done, "is new", "are new"),
+                             ([i for i in left if i.existed], "is unchanged", "are unchanged"),
+                             ([i for i in left if not i.existed], "was not written",
+                              "were not written")):
+        if group:
+            names = [describe(i.shown) for i in group]
+            parts.append(f"{' and '.join(names)} {one if len(names) == 1 else many}")
+    return f"{head}; {', '.join(parts)}"
+
+
+_OUTPUTS: ContextVar[_Outputs | None] = ContextVar("lstm_scope_outputs", default=None)
+
+
+@contextmanager
+def outputs_together() -> Iterator[None]:
+    """The outputs of one command commit together: every ``atomic_write`` inside is written to
+    its temporary file, and all are renamed over their targets only when every one is complete.
+    Any failure inside removes them all and leaves every old file as it was. Nested, it joins
+    the outer one."""
+    if _OUTPUTS.get() is not None:
+        yield
+        return
+    outputs = _Outputs()
+    token = _OUTPUTS.set(outputs)
+    try:
+        yield
+    except BaseException:
+        outputs.discard()
+        raise
+    finally:
+        _OUTPUTS.reset(token)
+    outputs.commit()
+
+
 @contextmanager
 def _atomic(path: PathLike, *, text: bool = False, inputs: Iterable[tuple[str, PathLike | None]] = (),
             want_path: bool = False) -> Iterator[Any]:
     p = check_output(path, inputs=inputs)
+    joined = _OUTPUTS.get()
+    outputs = joined or _Outputs()
+    outputs.check_new(p)
     target = Path(os.path.realpath(p))
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -192,19 +293,22 @@ def _atomic(path: PathLike, *, text: bool = False, inputs: Iterable[tuple[str, P
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        outputs.staged.append(_Staged(p, target, tmp, target.exists()))
         tmp = None
-        _fsync_folder(target.parent)
     except OSError as exc:
-        raise ScopeError(f"{describe(p)}: could not write ({_os_reason(exc)}); "
-                         f"{'the old file is unchanged' if target.exists() else 'nothing was written'}"
-                         ) from None
+        raise outputs.failed_write(p, target, exc) from None
     finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        _unlink(tmp)
+    if joined is None:
+        outputs.commit()
+
+
+def _unlink(tmp: str | None) -> None:
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 class _TextSink:
@@ -242,4 +346,5 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["atomic_write", "check_output", "check_readable", "same_file", "write_bytes"]
+__all__ = ["atomic_write", "check_output", "check_readable", "outputs_together", "same_file",
+           "write_bytes"]

@@ -295,7 +295,6 @@ def _fill_disk_on(monkeypatch, nth: int) -> list[list[str]]:
     return calls
 
 
-@pytest.mark.xfail(strict=True, reason="--out is renamed into place before --state-out is written")
 def test_trace_and_state_out_commit_together(work, capsys, monkeypatch):
     """--state-out cannot be written: --out must not have replaced its old file either."""
     tmp, model, x = work
@@ -310,7 +309,6 @@ def test_trace_and_state_out_commit_together(work, capsys, monkeypatch):
     assert not [p for p in tmp.iterdir() if p.name.endswith(".part")]
 
 
-@pytest.mark.xfail(strict=True, reason="a rename failing midway does not say which files are new")
 def test_a_rename_failing_midway_says_which_outputs_are_new(work, capsys, monkeypatch):
     tmp, model, x = work
     trace, state = tmp / "t.npz", tmp / "s.npz"
