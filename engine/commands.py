@@ -71,11 +71,16 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     ``steps`` (``--steps A:B``) records only input positions A:B of the whole run; a run too
     big for memory is checkpointed and streamed (``engine.trace_window``)."""
     from .stateful import load_states, save_states
-    inputs = input_roles(model_spec, input_path, initial_state)
+    options = options or {}
+    inputs = input_roles(model_spec, input_path, initial_state, options.get("config"))
     check_output(out, inputs=inputs, suffixes=(".npz",))
     if state_out is not None:
         check_output(state_out, inputs=[*inputs, ("--out file", out)], suffixes=(".npz",))
-    model = load_model(model_spec, **(options or {}))
+    model = load_model(model_spec, **options)
+    inputs = model_roles(model, inputs)
+    for path in (out, state_out):
+        if path is not None:
+            check_output(path, inputs=inputs)
     print_warnings(model.warnings, err)
     seen = len(model.warnings)
     try:
@@ -228,12 +233,19 @@ def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states:
 
 
 def input_roles(model_spec: str, input_path: str | None = None,
-                initial_state: str | None = None) -> list[tuple[str, str | None]]:
-    """The files a run reads, by role: an output may be none of them."""
+                initial_state: str | None = None, config: str | None = None
+                ) -> list[tuple[str, str | None]]:
+    """The files a run reads, by role: an output may be none of them. What only the model
+    file names (ONNX external data) is added once it is open: ``model_roles``."""
     from .session_file import model_file
     mfile = model_file(str(model_spec))
     return [("model", str(mfile) if mfile is not None else None), ("--input file", input_path),
-            ("--initial-state file", initial_state)]
+            ("--initial-state file", initial_state), ("--config file", config)]
+
+
+def model_roles(model: Model, inputs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """``inputs`` and every other file the open model was read from (``Model.source_files``)."""
+    return [*inputs, *model.source_files]
 
 
 def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,

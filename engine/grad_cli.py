@@ -15,7 +15,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .commands import fits_memory, input_roles, print_warnings, resolve_input, run_notes
+from .commands import (
+    fits_memory,
+    input_roles,
+    model_roles,
+    print_warnings,
+    resolve_input,
+    run_notes,
+)
 from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
@@ -29,9 +36,12 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     from .grad_target import parse_target
     from .stateful import load_states
     parse_target(target)                       # a bad target fails before any work
-    inputs = input_roles(model_spec, input_path, initial_state)
+    options = options or {}
+    inputs = input_roles(model_spec, input_path, initial_state, options.get("config"))
     check_writable(out, inputs=inputs)
-    model = load_model(model_spec, **(options or {}))
+    model = load_model(model_spec, **options)
+    inputs = model_roles(model, inputs)
+    check_writable(out, inputs=inputs)
     print_warnings(model.warnings, err)
     seen = len(model.warnings)
     x = resolve_input(model, input_path, key)

@@ -66,6 +66,9 @@ class Model:
     # as a loader that knows the graph found them (Keras); None: a chain's ops up to the first
     # it cannot compute (docs/architecture.md, "Capture")
     native_prefix: int | None = None
+    # every other file the model was read from, as (role, path): its --config, ONNX external
+    # data; like the model file itself, no output may overwrite them (engine.files.check_output)
+    source_files: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._capture_cache: tuple[Any, Capture] | None = None

@@ -106,8 +106,12 @@ def _npy(arr: np.ndarray) -> bytes:
 
 
 def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = None,
-                 compare_input: Any = None) -> Path:
-    """Write ``debugger`` (with its session) to ``path`` atomically; returns the path."""
+                 compare_input: Any = None, inputs: Any = ()) -> Path:
+    """Write ``debugger`` (with its session) to ``path`` atomically; returns the path.
+
+    ``path`` may be none of the files the session reads: its model file, the model's other
+    files (``Model.source_files``: --config, ONNX external data) and ``inputs``, (role, path)
+    pairs the caller knows of (the input file it read)."""
     s = debugger.session
     source = s.model.source
     mfile = model_file(source)
@@ -149,7 +153,8 @@ def save_session(path: str | Path, debugger, *, view: dict[str, Any] | None = No
     except (TypeError, ValueError) as exc:
         raise ScopeError(f"{path}: the view settings cannot be saved ({exc})") from None
     path = Path(path)
-    with atomic_write(path, inputs=[("model", mfile)]) as fh:
+    protected = [("model file", mfile), *s.model.source_files, *inputs]
+    with atomic_write(path, inputs=protected) as fh:
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("session.json", text)
             for name, data in arrays.items():

@@ -49,7 +49,9 @@ def save_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
         if not path.endswith(".lstmscope"):
             path += ".lstmscope"
     try:
-        save_session(path, dm.debugger, view=view_settings(window, dm))
+        shown = window.session_model.input_source     # a file, or a label such as "(generated)"
+        read = [("input file", shown)] if shown and Path(shown).is_file() else []
+        save_session(path, dm.debugger, view=view_settings(window, dm), inputs=read)
     except (ScopeError, OSError) as exc:
         window.report_error("Could not save the session", str(exc))
         return False

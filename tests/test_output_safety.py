@@ -328,7 +328,6 @@ def test_a_rename_failing_midway_says_which_outputs_are_new(work, capsys, monkey
     assert not [p for p in tmp.iterdir() if p.name.endswith(".part")]
 
 
-@pytest.mark.xfail(strict=True, reason="--config is not counted as an input")
 @pytest.mark.parametrize("command", ["trace", "grad", "export"])
 def test_config_is_an_input(tmp_path, capsys, command):
     keras = pytest.importorskip("keras")
@@ -345,7 +344,6 @@ def test_config_is_an_input(tmp_path, capsys, command):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="ONNX external data is not counted as an input")
 def test_onnx_external_data_is_an_input(tmp_path, capsys):
     import onnx
 
@@ -362,7 +360,6 @@ def test_onnx_external_data_is_an_input(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="save_session protects only the model file")
 def test_save_session_refuses_the_files_the_session_reads(tmp_path):
     from engine import Session, load_model
     from engine.debugger import Debugger
@@ -384,7 +381,6 @@ def test_save_session_refuses_the_files_the_session_reads(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="a full-model .h5 silently ignores --config")
 def test_a_full_model_h5_refuses_config(work, capsys):
     tmp, model, x = work
     garbage = tmp / "garbage.json"

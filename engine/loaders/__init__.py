@@ -85,6 +85,8 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
     model.allow_length = allow_length
     model.open_options = {k: v for k, v in (("config", config), ("allow_length", allow_length),
                                             ("trust", trust)) if v}
+    if config is not None:
+        model.source_files.insert(0, ("--config file", str(config)))
     return model
 
 

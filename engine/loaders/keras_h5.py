@@ -106,6 +106,10 @@ def load_keras_h5(path: Path, config: str | Path | None = None) -> Model:
                 f"it), or engine.from_keras(model, x) on the rebuilt model")
         raise ModelFileError(f"{where}: an HDF5 file but not a Keras model (no "
                              f"model_config attribute)")
+    if config is not None:        # never silently ignored: the file's own config decides
+        raise ModelFileError(f"{where}: this .h5 holds its own model config (a whole model "
+                             f"saved with model.save), which LSTM Scope uses; --config is only for "
+                             f"a weights-only .h5 (save_weights): drop --config")
     try:
         text = _text(root.attrs["model_config"])
     except UnicodeDecodeError:

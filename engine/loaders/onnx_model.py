@@ -57,7 +57,7 @@ def _read_proto(path: Path) -> tuple[Any, int]:
                              f"{ONNX_HINT}") from None
     try:
         proto = onnx.load(str(path), load_external_data=False)
-        _load_external_data(proto, path)
+        external = _load_external_data(proto, path)
     except ScopeError:
         raise
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
@@ -65,25 +65,27 @@ def _read_proto(path: Path) -> tuple[Any, int]:
     if not proto.graph.node:
         raise ModelFileError(f"{path}: not an ONNX model with a graph (no nodes found)")
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
-    return proto, opset
+    return proto, opset, external
 
 
-def _load_external_data(proto: Any, path: Path) -> None:
+def _load_external_data(proto: Any, path: Path) -> list[Path]:
     """Read the tensors stored beside the model (``data_location=EXTERNAL``) once each file
     lies in the model's folder and all of them, with the model, fit the memory budget:
     ``onnx.load`` alone would read any size from wherever a location points
-    (docs/architecture.md, "Files in, files out")."""
+    (docs/architecture.md, "Files in, files out"). Returns the files read."""
     from onnx import external_data_helper as ext
     # the very tensors load_external_data_for_model walks (onnx's walker: initializers and
     # attribute tensors, subgraphs included), so nothing it reads goes uncounted
     tensors = [t for t in ext._get_all_tensors(proto) if ext.uses_external_data(t)]
     if not tensors:
-        return
+        return []
     need = path.stat().st_size + sum(_external_bytes(t, path) for t in tensors)
     # protobuf holds the bytes read and numpy a copy of every tensor
     check_bytes(2 * need, f"{describe(path)}: the ONNX model with its external data",
                 error=ModelFileError)
+    files = list(dict.fromkeys(path.parent / ext.ExternalDataInfo(t).location for t in tensors))
     ext.load_external_data_for_model(proto, str(path.parent))
+    return files
 
 
 def _external_bytes(tensor: Any, path: Path) -> int:
@@ -109,8 +111,10 @@ def _external_bytes(tensor: Any, path: Path) -> int:
 
 def load_onnx(path: str | Path) -> OnnxModel:
     path = Path(path)
-    proto, opset = _read_proto(path)
-    return onnx_from_proto(proto, path, opset)[0]
+    proto, opset, external = _read_proto(path)
+    model = onnx_from_proto(proto, path, opset)[0]
+    model.source_files += [("ONNX external data file", str(p)) for p in external]
+    return model
 
 
 def onnx_from_proto(proto: Any, path: Path, opset: int | None = None) -> tuple[OnnxModel, list]:

@@ -22,6 +22,7 @@ from engine.checkpoints import bytes_per_step
 from engine.commands import (
     check_checkpointable,
     input_roles,
+    model_roles,
     parse_slice,
     print_warnings,
     resolve_input,
@@ -43,7 +44,7 @@ def run_export(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in IMAGE_SUFFIXES + DATA_SUFFIXES:
         raise ScopeError(f"{out}: choose an output ending in .png, .svg, .gif, .csv or .npz")
-    inputs = input_roles(args.model, args.input)
+    inputs = input_roles(args.model, args.input, config=getattr(args, "config", None))
     check_output(out, inputs=inputs)
     if args.steps is not None and suffix not in (".gif",) + DATA_SUFFIXES:
         raise ScopeError("--steps A:B is for a .gif animation or a .csv/.npz of a range of "
@@ -53,6 +54,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.width is not None and not 16 <= args.width <= 20000:
         raise ScopeError(f"--width {args.width}: choose 16 to 20000 pixels")
     session, source, input_source = open_session(args)
+    inputs = model_roles(session.model, inputs)
+    check_output(out, inputs=inputs)
     unit_range = _unit_range(args.unit_range, session.units)
     if args.view in ("cell", "grad") and not 0 <= args.unit < session.units:
         raise ScopeError(f"--unit {args.unit}: the layer has units 0..{session.units - 1}")

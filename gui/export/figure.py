@@ -728,12 +728,15 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
                 width: int | None = None, positions: range | None = None,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
-    from engine.commands import input_roles
+    from engine.commands import input_roles, model_roles
     from engine.export import DATA_SUFFIXES, export_data
     path = Path(path)
     suffix = path.suffix.lower()
     shown = host.session_model
+    session = getattr(shown, "session", None)
     inputs = input_roles(getattr(shown, "source", ""), getattr(shown, "input_source", None))
+    if session is not None:           # its --config, ONNX external data
+        inputs = model_roles(session.model, inputs)
     check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
         ctx = view_context(host, view)
