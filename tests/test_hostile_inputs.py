@@ -613,3 +613,51 @@ def test_framework_logs_are_turned_down(monkeypatch):
     with warnings.catch_warnings():
         quiet_frameworks()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and seen == [3]
+
+
+# --- --config goes through the same checks as every other file -------------------------------
+def _weights_only_h5(tmp: Path) -> Path:
+    """lstm_plain.h5 without its model_config: a weights-only file that needs --config."""
+    path = tmp / "w.h5"
+    shutil.copy(H5, path)
+    with h5py.File(path, "r+") as h5:
+        del h5.attrs["model_config"]
+    return path
+
+
+LIMITED_MEMORY = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))   # /dev/zero must not eat the machine
+sys.path.insert(0, {root!r})
+import main
+sys.exit(main.main({argv!r}))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="--config is read with no file check: a FIFO blocks, "
+                                       "/dev/zero reads without end")
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_config_that_never_ends_is_refused_at_once(tmp_path, kind):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    config = tmp_path / "cfg.json"
+    if kind == "fifo":
+        os.mkfifo(config)
+    else:
+        config = Path(kind)
+    argv = ["trace", str(_weights_only_h5(tmp_path)), "--input", str(H5_X), "--key", "x",
+            "--config", str(config), "--out", str(tmp_path / "t.npz")]
+    proc = subprocess.run([sys.executable, "-c", LIMITED_MEMORY.format(root=str(ROOT), argv=argv)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert_clean_error(proc, str(config), "named pipe" if kind == "fifo" else "pseudo-file")
+
+
+@pytest.mark.xfail(strict=True, reason="--config is not checked against the memory budget")
+def test_config_larger_than_the_budget_is_refused(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"class_name": "Sequential", "pad": "x" * 3_000_000}))
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    refused(capsys, "trace", _weights_only_h5(tmp_path), "--input", H5_X, "--key", "x",
+            "--config", config, "--out", tmp_path / "t.npz", needles=("cfg.json", "budget"))
