@@ -73,6 +73,8 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
     if config is not None and kind != "h5":
         raise ModelFileError(f"{describe(path)}: --config gives the model config of a weights-only "
                              f"Keras .h5 file; this file is {kind}")
+    if config is not None:       # before the model is read: a FIFO or device fails at once
+        check_readable(config, "--config file", ModelFileError)
     try:
         model = _LOADERS[kind](path, select, LoadOptions(config, allow_length, trust))
     except ScopeError as exc:       # every model error names the file, once

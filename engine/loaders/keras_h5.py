@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import check_bytes
 from ..errors import ModelFileError, UnsupportedModelError, describe
+from ..files import check_readable
 from ..model import Model
 from .h5read import H5Group, read_h5
 from .keras3 import (
@@ -60,16 +62,26 @@ def _layer_arrays(weights_root: H5Group | None, layer_name: str) -> list[np.ndar
     return [np.asarray(a) for a in arrays]
 
 
+def read_config_text(config_path: str | Path) -> str:
+    """The text of a ``--config`` file, read like every other file the user names: a regular
+    readable file (a FIFO would block, ``/dev/zero`` never ends) no bigger than the memory
+    budget (docs/architecture.md, "Files in, files out")."""
+    path = check_readable(config_path, "--config file", ModelFileError)
+    where = describe(path)
+    check_bytes(path.stat().st_size, f"{where}: the --config file", error=ModelFileError)
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: not a JSON model config (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ModelFileError(f"{where}: cannot read the --config file "
+                             f"({exc.strerror or exc})") from None
+
+
 def read_config(config_path: str | Path) -> dict[str, Any]:
     """A Keras model config as ``model.to_json()`` writes it."""
     where = describe(config_path)
-    try:
-        text = Path(config_path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFileError(f"{where}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{where}: not a JSON model config ({exc})") from None
-    config = parse_json(text, where, "the model config")
+    config = parse_json(read_config_text(config_path), where, "the model config")
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelFileError(f"{where}: not a Keras model config (no class_name; write it "
                              f"with model.to_json())")
