@@ -32,12 +32,34 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
+class BadMemberName(zipfile.BadZipFile):
+    """A member name marked UTF-8 in the archive that is not UTF-8."""
+
+
+def zip_archive(path: Path | IO[bytes]) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(path)`` for reading, the one way LSTM Scope opens a zip: a member name
+    the archive marks as UTF-8 but that is not (zipfile raises UnicodeDecodeError, torch's
+    reader too) becomes ``BadMemberName``, a ``BadZipFile`` every reader already reports in one
+    line."""
+    try:
+        return zipfile.ZipFile(path)
+    except UnicodeDecodeError as exc:
+        raise BadMemberName(bad_name_text(exc)) from None
+
+
+def bad_name_text(exc: UnicodeDecodeError) -> str:
+    """What a member name that is not UTF-8 means, in the user's terms."""
+    return (f"a member name holds byte 0x{exc.object[exc.start]:02x}, not valid UTF-8 although "
+            f"the archive marks its names as UTF-8: the archive is damaged or was written by a "
+            f"tool that got names wrong")
+
+
 @contextmanager
 def open_zip(path: Path | IO[bytes], where: str, error: type[ScopeError],
              what: str = "archive") -> Iterator[zipfile.ZipFile]:
     """A ZipFile whose opening and reading errors become ``error`` naming ``where``."""
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zip_archive(path)
     except ZIP_ERRORS as exc:
         raise error(f"{where}: not a readable {what} ({_short(exc)})") from None
     with zf:
@@ -141,7 +163,7 @@ class NpzArchive:
         self._members: dict[str, str] = {}
 
     def __enter__(self) -> NpzArchive:
-        self._cm = open_zip(self.path, self.where, self.error, "the .npz archive")
+        self._cm = open_zip(self.path, self.where, self.error, ".npz archive")
         self._zip = self._cm.__enter__()
         for name in self._zip.namelist():
             if name.endswith(".npy"):

@@ -676,7 +676,6 @@ def _with_bad_name(source: Path, dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.xfail(strict=True, reason="format sniffing and torch's reader raise UnicodeDecodeError")
 @pytest.mark.parametrize("kind", ["keras", "pt", "no suffix", "torchscript", "input npz",
                                   "initial-state npz"])
 def test_zip_member_name_not_utf8_is_one_line(tmp_path, capsys, kind):
@@ -698,7 +697,6 @@ def test_zip_member_name_not_utf8_is_one_line(tmp_path, capsys, kind):
     assert "unexpected" not in line and "a readable the" not in line
 
 
-@pytest.mark.xfail(strict=True, reason="the session reader quotes the codec's words")
 def test_session_member_name_not_utf8_is_one_line(tmp_path):
     from engine.errors import ScopeError
     from engine.session_file import open_session

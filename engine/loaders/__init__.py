@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..archives import BadMemberName
 from ..errors import ModelFileError, ScopeError, describe
 from ..files import check_readable
 from ..model import Model
@@ -60,6 +61,8 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
         raise ModelFileError(f"{describe(path)}: the file is empty")
     try:
         kind = kind_of(path)
+    except BadMemberName as exc:
+        raise ModelFileError(f"{describe(path)}: not a readable zip archive ({exc})") from None
     except OSError as exc:
         raise ModelFileError(f"{describe(path)}: cannot read the model file "
                              f"({exc.strerror or exc})") from None

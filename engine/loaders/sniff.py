@@ -13,6 +13,8 @@ import struct
 import zipfile
 from pathlib import Path
 
+from ..archives import BadMemberName, zip_archive
+
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 # ModelProto field tags (field number << 3 | wire type) that may follow ir_version
 _ONNX_NEXT_TAGS = {0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x52, 0x72, 0x7A, 0x82}
@@ -46,9 +48,13 @@ def kind_of(path: Path) -> str | None:
 
 
 def _zip_kind(path: Path) -> str | None:
+    """The kind of a zip by its member names; ``BadMemberName`` (a name that is not UTF-8)
+    propagates: no loader could read such an archive either."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zip_archive(path) as archive:
             names = archive.namelist()
+    except BadMemberName:
+        raise
     except (zipfile.BadZipFile, OSError):
         return None
     if "config.json" in names:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..archives import zip_archive
 from ..errors import ModelFileError
 from ..model import Model
 
@@ -104,7 +105,7 @@ class _Unpickler(pickle.Unpickler):
 def read_script_tree(path: Path) -> tuple[ScriptObject, str]:
     """(the root module object, the archive's folder name) without running anything."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zip_archive(path) as archive:
             names = archive.namelist()
             pkl = next((n for n in names if n.endswith("/data.pkl") and n.count("/") == 1), None)
             if pkl is None:

@@ -84,6 +84,24 @@ def byte_mutation(draw, data: bytes) -> bytes:
     return bytes(out)
 
 
+@st.composite
+def bad_member_name(draw, data: bytes) -> bytes:
+    """A zip with one member renamed so that its name, marked UTF-8, is not UTF-8."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    renamed = draw(st.sampled_from(sorted(members)))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, content in members.items():
+            z.writestr("\u00e9" + name if name == renamed else name, content)
+    return buf.getvalue().replace("\u00e9".encode(), b"\xff\xfe")
+
+
+def zip_mutation(data: bytes) -> st.SearchStrategy[bytes]:
+    """A byte-level mutation of a zip, or one member name that is not UTF-8."""
+    return st.one_of(byte_mutation(data), bad_member_name(data))
+
+
 def _json_paths(value, prefix=()):
     yield prefix
     if isinstance(value, dict):
@@ -198,6 +216,8 @@ def test_mutated_models(sandbox, capsys, data, kind):
     raw = source.read_bytes()
     if kind == "keras3" and data.draw(st.booleans()):
         mutated = data.draw(json_member_mutation(raw, "config.json"))
+    elif raw.startswith(b"PK"):
+        mutated = data.draw(zip_mutation(raw))
     else:
         mutated = data.draw(byte_mutation(raw))
     model = write(sandbox, "model" + source.suffix, mutated)
@@ -212,7 +232,9 @@ def test_mutated_models(sandbox, capsys, data, kind):
     ["trace", "export"]))
 def test_mutated_inputs(sandbox, capsys, data, kind, command):
     source = INPUTS[kind]
-    x = write(sandbox, "x" + source.suffix, data.draw(byte_mutation(source.read_bytes())))
+    raw = source.read_bytes()
+    x = write(sandbox, "x" + source.suffix,
+              data.draw(zip_mutation(raw) if raw.startswith(b"PK") else byte_mutation(raw)))
     if command == "trace":
         run_with_output(capsys, sandbox, ["trace", INPUT_MODEL, "--input", x], "t.npz")
     else:
@@ -228,7 +250,7 @@ def test_mutated_session_files(sandbox, data):
     if data.draw(st.booleans()):
         mutated = data.draw(json_member_mutation(raw, "session.json"))
     else:
-        mutated = data.draw(byte_mutation(raw))
+        mutated = data.draw(zip_mutation(raw))
     path = write(sandbox, "s.lstmscope", mutated)
     start = time.monotonic()
     try:
