@@ -7,6 +7,7 @@ from the framework's own run (see docs/architecture.md, "Capture"). Both return 
 from __future__ import annotations
 
 import inspect
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,9 +52,54 @@ def _input_names(forward: Any, x: Any) -> list[str]:
     return names + [f"input_{k}" for k in range(len(names), count)]
 
 
+def _given(obj: Any) -> str:
+    """What a caller handed in, in words a message can quote."""
+    if obj is None:
+        return "None"
+    if isinstance(obj, str | os.PathLike):
+        return f"a path ({os.fspath(obj)!r}): open a model file with engine.load_model(path)"
+    if isinstance(obj, Mapping):
+        return ("a dict (a state_dict? load it into its module with module.load_state_dict, or "
+                "save it with torch.save and open the file with engine.load_model)")
+    cls = type(obj)
+    root = cls.__module__.split(".")[0]
+    if root in _KERAS_ROOTS:
+        return f"a Keras {cls.__name__} (trace it with engine.from_keras)"
+    if root == "torch":
+        return f"a torch {cls.__name__} (trace it with engine.from_torch)"
+    return f"a {cls.__module__}.{cls.__qualname__}"
+
+
+_KERAS_ROOTS = ("keras", "tf_keras", "tensorflow")
+
+
+def _torch_module(module: Any) -> Any:
+    """``module`` if it is an ``nn.Module`` with real weights; else a ScopeError saying what
+    was expected and what was given."""
+    expected = "engine.from_torch expects a torch.nn.Module holding nn.LSTM or nn.LSTMCell layers"
+    try:
+        import torch
+    except ImportError:
+        raise ScopeError(f"{expected}, and PyTorch is not installed ({TORCH_HINT}); got "
+                         f"{_given(module)}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise ScopeError(f"{expected}; got {_given(module)}")
+    meta = [name for name, p in module.named_parameters() if p.device.type == "meta"]
+    if meta:
+        raise ScopeError(f"{expected} with real weights; the {type(module).__name__}'s weights "
+                         f"({_short_list(meta)}) are on the 'meta' device, shapes with no data: "
+                         f"load them first (module.to_empty(device='cpu'), then load_state_dict)")
+    return module
+
+
+def _short_list(names: list[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
 def torch_model(module: Any, x: Any) -> Model:
     """The engine Model of every ``nn.LSTM`` / ``nn.LSTMCell`` inside ``module`` (any depth,
     named by module path), run by torch with forward hooks."""
+    module = _torch_module(module)
     import torch
 
     from .capture.torch_capture import TorchCapture
@@ -89,6 +135,10 @@ def from_torch(module: Any, x: Any, *, layer: int | str | None = None) -> Sessio
 
 def keras_model(keras_obj: Any) -> Model:
     """The engine Model of a live Keras model (read through the .keras format, in memory)."""
+    if type(keras_obj).__module__.split(".")[0] not in _KERAS_ROOTS \
+            or not callable(getattr(keras_obj, "save", None)):
+        raise ScopeError(f"engine.from_keras expects a Keras model (keras.Sequential, a "
+                         f"functional keras.Model...); got {_given(keras_obj)}")
     from .capture.keras_capture import KerasCapture
     from .loaders import load_model
     with tempfile.TemporaryDirectory() as folder:

@@ -23,7 +23,6 @@ def _meta_module():
         return torch.nn.Sequential(torch.nn.LSTM(3, 2, batch_first=True))
 
 
-@pytest.mark.xfail(strict=True, reason="from_torch raises AttributeError/NotImplementedError")
 @pytest.mark.parametrize(("given", "named"), [
     (lambda: {"lstm.weight_ih_l0": torch.zeros(8, 3)}, "a dict"),
     (lambda: None, "None"),
@@ -39,7 +38,6 @@ def test_from_torch_names_what_it_expected_and_got(given, named):
     assert "\n" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="from_keras raises AttributeError")
 @pytest.mark.parametrize(("given", "named"), [
     (lambda: {"a": 1}, "a dict"),
     (lambda: None, "None"),
