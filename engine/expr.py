@@ -283,7 +283,9 @@ class Expr:
 
     def _call(self, node: ast.Call, col: int) -> _Node:
         if not isinstance(node.func, ast.Name):
-            raise self._err(node.func, "only the listed functions can be called")
+            shown = ast.unparse(node.func)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise self._err(node.func, f"'{shown}' cannot be called: only the listed functions can")
         name = node.func.id
         if name not in FUNCTIONS:
             if name in NAMES:

@@ -287,9 +287,11 @@ class Feature:
         return _Node(compare, "num", col)
 
     def _call(self, node: ast.Call, col: int) -> _Node:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            name = node.func.id if isinstance(node.func, ast.Name) else "this"
-            raise self._err(node, f"unknown function '{name}' (known: {', '.join(FUNCTIONS)})")
+        if not isinstance(node.func, ast.Name):
+            raise self._err(node, f"'{_shown(node.func)}' is not a function a feature may call "
+                                  f"(known: {', '.join(FUNCTIONS)})")
+        if node.func.id not in FUNCTIONS:
+            raise self._err(node, f"unknown function '{node.func.id}' (known: {', '.join(FUNCTIONS)})")
         if node.keywords:
             raise self._err(node, "keyword arguments are not allowed")
         name, args = node.func.id, node.args
@@ -360,3 +362,9 @@ def find_units(trace, text: str, feature: str | Feature, *, signals: tuple[str, 
                 best[unit] = UnitMatch(unit, name, float(value))
     ranked = sorted(best.values(), key=lambda m: (-abs(m.r), m.unit))
     return ranked[:max(0, int(top))]
+
+
+def _shown(node: ast.AST) -> str:
+    """The refused part of a feature, as the user wrote it (shortened)."""
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."

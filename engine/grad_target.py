@@ -135,9 +135,11 @@ def parse_target(text: str) -> Target:
     node = tree.body
     reduce = "sum"
     if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCS:
-            name = node.func.id if isinstance(node.func, ast.Name) else "this"
-            raise TargetError(f"target '{text}': unknown function '{name}' "
+        if not isinstance(node.func, ast.Name):
+            raise TargetError(f"target '{text}': '{_shown(node.func)}' is not a function a "
+                              f"target may call (known: {', '.join(FUNCS)})")
+        if node.func.id not in FUNCS:
+            raise TargetError(f"target '{text}': unknown function '{node.func.id}' "
                               f"(known: {', '.join(FUNCS)})")
         if len(node.args) != 1 or node.keywords:
             raise TargetError(f"target '{text}': {node.func.id}() takes one selection")
@@ -149,10 +151,15 @@ def parse_target(text: str) -> Target:
         index = tuple(_index(text, item) for item in items)
         node = node.value
     if not isinstance(node, ast.Name) or node.id not in ARRAYS:
-        what = node.id if isinstance(node, ast.Name) else type(node).__name__
-        raise TargetError(f"target '{text}': '{what}' is not a target; use h[...], c[...] or "
-                          f"output[...], optionally inside sum(), sumsq() or mean()")
+        raise TargetError(f"target '{text}': '{_shown(node)}' is not a target; use h[...], c[...] "
+                          f"or output[...], optionally inside sum(), sumsq() or mean()")
     return Target(text.strip(), node.id, index, reduce)
+
+
+def _shown(node: ast.AST) -> str:
+    """The refused part of a target, as the user wrote it (shortened)."""
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _index(text: str, node: ast.AST) -> Index:

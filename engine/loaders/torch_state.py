@@ -169,9 +169,9 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
                 f"unpickling (running its code) could open, and LSTM Scope never does that; "
                 f"trace the live module with engine.from_torch(module, x), or save its weights: "
                 f"torch.save(model.state_dict(), 'model.pt')") from None
-        raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(text)})") from None
+        raise _unreadable(path, head, text) from None
     except Exception as exc:  # noqa: BLE001 - torch.load raises anything on a foreign file
-        raise ModelFileError(f"{where}: not a readable PyTorch file ({_first_line(str(exc))})") from None
+        raise _unreadable(path, head, str(exc)) from None
     state = _find_state_dict(path, obj)
     arrays: dict[str, np.ndarray] = {}
     unusable: dict[str, str] = {}
@@ -190,6 +190,42 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
                                  f"cannot read; save dense real-valued weights "
                                  f"(model.float().state_dict())")
     return build_torch_model(path, arrays, select=select, fmt="pytorch")
+
+
+_TORCH_MAGIC = 0x1950A86A20F9469CFC6C       # the first pickle of a legacy torch.save file
+_SAVE_WEIGHTS = ("save the weights with torch.save(model.state_dict(), 'model.pt'), or trace "
+                 "the live module with engine.from_torch(module, x)")
+
+
+def _unreadable(path: Path, head: bytes, reason: str) -> ModelFileError:
+    """Why torch could not read ``path``, in LSTM Scope's words: a plain pickle is named as
+    one (never with advice to unpickle it), torch's own text only when it says nothing of
+    turning weights_only off."""
+    where = describe(path)
+    if head[:1] == b"\x80" and not _is_legacy_torch(path):
+        return ModelFileError(f"{where}: a plain Python pickle, not a torch.save file; LSTM Scope "
+                              f"will not unpickle it (unpickling runs whatever code the file "
+                              f"names): {_SAVE_WEIGHTS}")
+    line = _first_line(reason)
+    if "weights_only" in line.lower() or "weights only" in line.lower():
+        line = "it holds objects other than tensors and plain containers"
+    return ModelFileError(f"{where}: not a readable PyTorch file ({line}); {_SAVE_WEIGHTS}")
+
+
+def _is_legacy_torch(path: Path) -> bool:
+    """Whether a pickle file starts as torch.save's legacy format does (its magic number),
+    read with pickletools: nothing is built."""
+    import pickletools
+    try:
+        with path.open("rb") as fh:
+            for op, arg, _pos in pickletools.genops(fh):
+                if op.name in ("LONG1", "LONG4", "LONG", "INT"):
+                    return arg == _TORCH_MAGIC
+                if op.name not in ("PROTO", "FRAME"):
+                    return False
+    except Exception:  # noqa: BLE001 - a damaged pickle is not torch's
+        return False
+    return False
 
 
 def _unusable_tensor(torch: Any, value: Any) -> str | None:
