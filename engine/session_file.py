@@ -196,6 +196,8 @@ def read_session(path: str | Path) -> SessionFile:
         options = model.get("options") or {}
         if not isinstance(options, dict):
             raise corrupt("model.options is not an object")
+        if not isinstance(options.get("trust", False), bool):
+            raise corrupt(f"model.options.trust is {options['trust']!r}, not true or false")
         x, state = _read_inputs(meta, array, corrupt)
         layer, layer_name, t, sample = _read_position(meta, corrupt)
         breakpoints, forks = _read_debugging(meta, corrupt)
@@ -229,6 +231,9 @@ def _read_meta(zf, names: set[str], where: str, corrupt) -> tuple[dict, int]:
     version = meta.get("version")
     if not _is_int(version):
         raise ScopeError(f"{where}: the session file has no format version")
+    if version < 1:
+        raise ScopeError(f"{where}: the session file's format version is {version}; LSTM Scope "
+                         f"writes versions 1 to {VERSION}")
     if version > VERSION:
         raise ScopeError(f"{where}: written by a newer LSTM Scope (session format {version}; "
                          f"this version reads up to {VERSION})")
@@ -237,7 +242,7 @@ def _read_meta(zf, names: set[str], where: str, corrupt) -> tuple[dict, int]:
 
 def _read_inputs(meta: dict, array, corrupt) -> tuple[Any, dict | None]:
     """The input (one array, or every named input) and the initial state per layer."""
-    x = array("input.npy")
+    x = _nonempty(array("input.npy"), corrupt)
     input_names = meta.get("inputs") or []
     if not isinstance(input_names, list) or not all(isinstance(n, str) for n in input_names):
         raise corrupt("inputs is not a list of input names")
@@ -249,6 +254,20 @@ def _read_inputs(meta: dict, array, corrupt) -> tuple[Any, dict | None]:
     state = {name: (array(f"state_{k}_h.npy"), array(f"state_{k}_c.npy"))
              for k, name in enumerate(state_names)} or None
     return x, state
+
+
+def _nonempty(x: np.ndarray, corrupt) -> np.ndarray:
+    """The session's input, refused when it holds no step to read."""
+    if x.size:
+        return x
+    axis = x.shape.index(0) if 0 in x.shape else None
+    what = {0: "samples", 2: "features"}.get(axis, "steps") if x.ndim == 3 else "steps"
+    raise corrupt(f"the session's input has 0 {what} (shape {x.shape})")
+
+
+def _all_nan(x: Any) -> bool:
+    arrays = x.values() if isinstance(x, dict) else [x]
+    return all(a.dtype.kind == "f" and a.size and bool(np.isnan(a).all()) for a in arrays)
 
 
 def _read_position(meta: dict, corrupt) -> tuple[int, str, int, int | None]:
@@ -362,6 +381,9 @@ def open_session(path: str | Path, *, trust: bool = False, loader=None):
     model = (loader or load_model)(data.model_source, **options)
     if data.trusted and not trust:
         notes.append(TRUST_NOTE)
+    nan_input = _all_nan(data.x)
+    if nan_input:
+        notes.append("the session's input is all NaN: every number of its run is NaN")
     model.warnings.extend(n for n in notes if n not in model.warnings)
     if data.layer >= len(model.traced_layers):
         raise ScopeError(f"{where}: the session traced layer {data.layer}, the model has "
@@ -387,8 +409,11 @@ def open_session(path: str | Path, *, trust: bool = False, loader=None):
             dbg.fork(Edit.from_dict(f["edit"]), parent=f.get("parent"), name=f["name"],
                      via=[Edit.from_dict(e) for e in f.get("via", [])])
     except ScopeError as exc:
+        detail = str(exc).removeprefix(f"{where}: ")
+        if nan_input:
+            raise ScopeError(f"{where}: the session's input is all NaN, which this model cannot "
+                             f"read ({detail})") from None
         if data.trusted and not trust:    # the run may have needed the model's own code
-            detail = str(exc).removeprefix(f"{where}: ")
             raise ScopeError(f"{where}: {TRUST_NOTE} (without it: {detail})") from None
         if where in str(exc):
             raise
