@@ -180,6 +180,26 @@ class NpzArchive:
     def __contains__(self, key: str) -> bool:
         return key in self._members
 
+    def header(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
+        """(shape, dtype) of one array, from its ``.npy`` header alone (nothing inflated beyond
+        it)."""
+        assert self._zip is not None
+        fmt = np.lib.format
+        try:
+            with self._zip.open(self._members[key]) as fh:
+                version = fmt.read_magic(fh)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, _fortran, dtype = read(fh, max_header_size=MAX_HEADER)
+        except Exception as exc:  # noqa: BLE001 - as read_npy: a corrupt header is one line
+            raise self.error(f"{self.where}: array {key!r} is corrupt ({_short(exc)})") from None
+        return tuple(int(d) for d in shape), dtype
+
+    def listing(self, limit: int = 12) -> str:
+        """``name (shape) dtype`` of each array, for a message that asks the user to choose."""
+        items = [f"{k} {self.header(k)[0]} {self.header(k)[1]}" for k in self.files[:limit]]
+        more = len(self.files) - limit
+        return ", ".join(items) + (f", ... ({more} more)" if more > 0 else "")
+
     def __getitem__(self, key: str) -> np.ndarray:
         assert self._zip is not None
         member = self._members[key]

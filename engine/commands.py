@@ -37,8 +37,8 @@ def resolve_input(model: Model, input_path: str | None, key: str | None
                   ) -> np.ndarray | dict[str, np.ndarray]:
     """The user's input file (by input name for a model with several), or the demo's default
     input, or an error saying what is needed."""
-    if input_path is not None:
-        return read_model_input(input_path, key, model.input_names)
+    if input_path is not None:       # an array picked by the input's name is said, once
+        return read_model_input(input_path, key, model.input_names, notes=model.warnings)
     demo = model.metadata.get("demo")
     if demo is not None:
         from .loaders.demos import default_demo_input

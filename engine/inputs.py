@@ -37,17 +37,21 @@ def read_input(path: str | Path, key: str | None = None, columns: list[int] | No
                          f".npz, .csv or .tsv)")
 
 
-def read_model_input(path: str | Path, key: str | None, names: list[str]
-                     ) -> np.ndarray | dict[str, np.ndarray]:
+def read_model_input(path: str | Path, key: str | None, names: list[str],
+                     notes: list[str] | None = None) -> np.ndarray | dict[str, np.ndarray]:
     """The input of a model with named inputs. One input: ``key``, else the .npz array named
-    like the input, else the first. Several: every array of the .npz by name (``key`` is
-    refused: the names say which array feeds which input)."""
+    like the input (said in ``notes``), else the .npz's only array. Several: every array of the
+    .npz by name (``key`` is refused: the names say which array feeds which input)."""
     path = Path(path)
     if path.suffix.lower() != ".npz" or not names:
         return read_input(path, key)
     if len(names) == 1:
-        if key is None and names[0] in npz_keys(path):
+        if key is None and names[0] in (keys := npz_keys(path)) and len(keys) > 1:
             key = names[0]
+            note = (f"took array '{key}' of {describe(path)}, named like the model's input "
+                    f"(--key picks another)")
+            if notes is not None and note not in notes:
+                notes.append(note)
         return read_input(path, key)
     if key is not None:
         raise InputFileError(f"{path}: --key picks one array, but this model has {len(names)} "
@@ -61,11 +65,16 @@ def read_model_input(path: str | Path, key: str | None, names: list[str]
 
 
 def _read_npz(path: Path, key: str | None) -> np.ndarray:
+    """One array of an .npz: ``key``, or the only one; with several and no ``key`` the choice is
+    the user's, and the refusal lists what there is."""
     with NpzArchive(path, InputFileError) as data:
         names = data.files
         if not names:
             raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
         if key is None:
+            if len(names) > 1:
+                raise InputFileError(f"{describe(path)}: holds {len(names)} arrays; choose the "
+                                     f"input with --key: {data.listing()}")
             key = names[0]
         elif key not in names:
             raise InputFileError(f"{describe(path)}: no array '{key}' (arrays: {', '.join(names)})")

@@ -64,7 +64,8 @@ class _Job(QObject):
             if req.x is not None:
                 x, input_source = req.x, req.input_label or "(generated)"
             elif req.input_path is not None:
-                x = read_model_input(req.input_path, req.key, model.input_names)
+                x = read_model_input(req.input_path, req.key, model.input_names,
+                                     notes=model.warnings)
                 input_source = req.input_path
             else:
                 x, input_source = resolve_input(model, None, None), "(default input)"

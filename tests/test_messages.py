@@ -110,7 +110,6 @@ def test_a_session_input_all_nan_says_so(tmp_path):
 
 
 # --- an .npz of several arrays and no --key -------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="the first array is taken silently")
 def test_an_ambiguous_npz_is_refused_listing_its_arrays(tmp_path, capsys):
     line = refused(capsys, "trace", H5, "--input", H5_X, "--out", tmp_path / "t.npz")
     assert "--key" in line and "x (2, 8, 3)" in line and "output (2, 8, 4)" in line, line
@@ -120,7 +119,6 @@ def test_an_ambiguous_npz_is_refused_listing_its_arrays(tmp_path, capsys):
     assert "--key" in line and "dtype" not in line and "x (2, 7, 3)" in line, line
 
 
-@pytest.mark.xfail(strict=True, reason="the array picked by the model's input name is not said")
 def test_an_npz_array_picked_by_name_is_said(tmp_path, capsys):
     x = np.load(FIXTURES / "onnx" / "forward.npz")["x"]
     np.savez(tmp_path / "in.npz", X=x, other=np.zeros(3, np.float32))
