@@ -22,7 +22,7 @@ from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..layers import Op, Untraceable
 from ..model import Model
 from .h5read import H5Group, read_h5
-from .keras_common import build_op
+from .keras_common import build_op, check_declared_features
 from .keras_runtime import attach_runtime
 
 # What interpreting a config of the wrong shape raises (a list where an object belongs, a
@@ -150,6 +150,7 @@ def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, l
     needed = None if is_sequential else data_layers(config)
     input_length = None
     batch_size = None
+    declared = None
     for entry in entries:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
@@ -157,6 +158,7 @@ def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, l
             shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
             if shape and len(shape) >= 2:
                 input_length, batch_size = shape[1], shape[0]
+                declared = declared or shape
             if is_sequential:
                 continue
         key = to_snake_case(cls)
@@ -179,6 +181,7 @@ def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, l
     model.batch_size = batch_size
     model.fixed_input = True
     model.native_prefix = native_prefix(config, ops)
+    check_declared_features(model, declared, source)
     attach_runtime(model, Path(source), config)
     add_graph_warnings(model)
     return model

@@ -149,9 +149,8 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
     if cudnn_class:                 # cuDNN's kernel: sigmoid gates, tanh cell, whatever is written
         config = {**config, "activation": "tanh", "recurrent_activation": "sigmoid"}
     use_bias = bool(config.get("use_bias", True))
-    if len(arrays) < 2:
-        raise UnsupportedModelError(f"LSTM '{name}': expected kernel and recurrent kernel "
-                                    f"weights, found {len(arrays)} arrays")
+    if len(arrays) < (3 if use_bias else 2):
+        raise UnsupportedModelError(_missing_weights(name, config, arrays, use_bias))
     kernel = real_array(name, "kernel", arrays[0], 2)
     recurrent = real_array(name, "recurrent kernel", arrays[1], 2)
     units = config_int(name, config, "units", max(1, kernel.shape[-1] // 4))
@@ -174,6 +173,50 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
     return CellWeights(kernel=kernel, recurrent_kernel=recurrent, bias=bias, use_bias=use_bias,
                        gate_activation=rec, cell_activation=act, output_activation=act,
                        param_count=param_count, bias_parts=parts)
+
+
+def _missing_weights(name: str, config: dict[str, Any], arrays: Sequence[np.ndarray],
+                     use_bias: bool) -> str:
+    """Which of kernel (D, 4N), recurrent kernel (N, 4N) and bias (4N,) a short list of an
+    LSTM's arrays lacks, told from the shapes that are there (never by position: with the
+    kernel gone, the first array is the recurrent kernel)."""
+    shapes = [tuple(np.shape(a)) for a in arrays]
+    matrices = [s for s in shapes if len(s) == 2]
+    units = config.get("units")
+    missing = []
+    if not matrices:
+        missing += ["kernel", "recurrent kernel"]
+    elif len(matrices) == 1:
+        recurrent = isinstance(units, int) and matrices[0] == (units, 4 * units)
+        missing.append("kernel or the recurrent kernel" if recurrent else "recurrent kernel")
+    if use_bias and not any(len(s) == 1 for s in shapes):
+        missing.append("bias")
+    held = ", ".join(str(s) for s in shapes) or "none"
+    return (f"LSTM '{name}': the {' and the '.join(missing) or 'weights'} "
+            f"{'is' if len(missing) == 1 else 'are'} missing (the file holds {len(shapes)} "
+            f"of its arrays: {held}; an LSTM saves kernel (D, 4N), recurrent kernel (N, 4N)"
+            f"{' and bias (4N,)' if use_bias else ''})")
+
+
+def check_declared_features(model: Any, shape: Any, where: str) -> None:
+    """Refuse a file whose config declares inputs of D features when its first LSTM's kernel
+    reads another number: the model file disagrees with itself, and a run would otherwise
+    blame the input file that follows the config."""
+    from ..layers import LSTM, Bidirectional, Identity, Masking
+    if not model.chain or not isinstance(shape, list | tuple) or len(shape) != 3 \
+            or not isinstance(shape[2], int) or isinstance(shape[2], bool):
+        return
+    for op in model.ops:
+        if isinstance(op, Identity | Masking):
+            continue
+        if isinstance(op, LSTM | Bidirectional):
+            w = op.weights if isinstance(op, LSTM) else op.forward
+            if w.input_dim != shape[2]:
+                raise ModelFileError(
+                    f"{where}: layer '{op.name}': its kernel {w.kernel.shape} reads "
+                    f"{w.input_dim} features per step, but the model's config declares {shape[2]} "
+                    f"(input shape {list(shape)}); the file's weights and config disagree")
+        return
 
 
 def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:

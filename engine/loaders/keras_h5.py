@@ -29,7 +29,7 @@ from .keras3 import (
     native_prefix,
     parse_json,
 )
-from .keras_common import cudnn_note
+from .keras_common import check_declared_features, cudnn_note
 from .keras_runtime import attach_runtime
 
 
@@ -163,6 +163,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     ops = []
     input_length = None
     batch_size = None
+    declared = None
     graph = {"config": inner if isinstance(inner, dict) else {}}
     chain = class_name == "Sequential" or _is_chain(graph)
     needed = None if class_name == "Sequential" else data_layers(graph)
@@ -174,6 +175,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
         shape = cfg.get("batch_input_shape") or cfg.get("batch_shape")
         if shape and len(shape) >= 2 and input_length is None:
             input_length, batch_size = shape[1], shape[0]
+            declared = shape
         if cls == "InputLayer" or (needed is not None and entry.get("name", name) not in needed):
             continue   # mask-only op nodes (Keras 3's Masking NotEqual/Any): the engine masks itself
         arrays = _layer_arrays(weights_root, name)
@@ -203,6 +205,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
         model.metadata["keras_cannot_rebuild"] = "a Keras 2.0-2.2 Sequential (its config is a list)"
     elif cudnn:
         model.metadata["keras_cannot_rebuild"] = "a model with CuDNNLSTM weights"
+    check_declared_features(model, declared, str(path))
     attach_runtime(model, path, config)
     add_graph_warnings(model)
     return model

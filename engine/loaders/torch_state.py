@@ -319,7 +319,9 @@ def _groups(arrays: Mapping[str, np.ndarray]) -> list[_Group]:
 
 
 def _is_lstm(group: _Group) -> bool:
-    """LSTM, not GRU/RNN: weight_ih has 4N rows where N = weight_hr cols or weight_hh cols."""
+    """LSTM, not GRU/RNN: weight_ih has 4N rows where N = weight_hr cols or weight_hh cols. Rows
+    that are a multiple of 4 but disagree with those columns are an LSTM with a damaged tensor
+    (``_cell`` says which), unless they fit a GRU's 3N or an RNN's N."""
     for parts in group.params.values():
         w_ih, w_hh = parts.get("weight_ih"), parts.get("weight_hh")
         w_hr = parts.get("weight_hr")
@@ -327,7 +329,10 @@ def _is_lstm(group: _Group) -> bool:
                 or (w_hr is not None and w_hr.ndim != 2):
             return False
         n = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
-        if w_ih.shape[0] != 4 * n:
+        if w_ih.shape[0] == 4 * n:
+            continue
+        rows = (w_ih.shape[0], w_hh.shape[0])
+        if any(r % 4 or r in (n, 3 * n) for r in rows):
             return False
     return bool(group.params)
 
@@ -347,6 +352,9 @@ def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | N
         raise bad(f"weight_ih {w_ih.shape} and weight_hh {w_hh.shape} must be 2-D")
     if w_ih.shape[0] % 4:
         raise bad(f"weight_ih has {w_ih.shape[0]} rows, not a multiple of 4 (4 gates)")
+    if w_hh.shape[0] != w_ih.shape[0]:
+        raise bad(f"weight_ih has {w_ih.shape[0]} rows (4 gates × {w_ih.shape[0] // 4} units) "
+                  f"but weight_hh has {w_hh.shape[0]}{_gates(w_hh.shape[0])}; the two must agree")
     n, d = w_ih.shape[0] // 4, w_ih.shape[1]
     w_hr = parts.get("weight_hr")
     h = n
@@ -356,8 +364,11 @@ def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | N
             raise bad(f"weight_hr {w_hr.shape} should be (proj_size, {n})")
         h = w_hr.shape[0]
         projection = np.ascontiguousarray(w_hr.T, F32)
-    if w_hh.shape != (4 * n, h):
-        raise bad(f"weight_hh {w_hh.shape} should be ({4 * n}, {h}) for weight_ih {w_ih.shape}")
+    if w_hh.shape[1] != h:
+        reads = f"the {h} values of h (weight_hr {w_hr.shape})" if w_hr is not None else \
+            f"the previous h of all {n} units"
+        raise bad(f"weight_hh {w_hh.shape}: its {4 * n} rows are {n} units' gates, each reading "
+                  f"{reads}, so it needs {h} columns, not {w_hh.shape[1]}")
     if expect_d is not None and d != expect_d:
         raise bad(f"weight_ih {w_ih.shape} reads {d} features but the layer below gives {expect_d}")
     b_ih, b_hh = parts.get("bias_ih"), parts.get("bias_hh")
@@ -414,6 +425,10 @@ def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: s
     model.metadata["torch_prefix"] = chosen.prefix
     model.metadata["torch_lstms"] = [_display(g) for g in lstms]
     return model
+
+
+def _gates(rows: int) -> str:
+    return f" (4 × {rows // 4})" if rows % 4 == 0 else " (not a multiple of 4 gates)"
 
 
 def _build_ops(path: Path, group: _Group) -> list[TorchLSTMLayer]:
