@@ -173,7 +173,6 @@ def test_a_kernel_that_disagrees_with_its_config_blames_the_model(tmp_path, caps
 
 
 # --- limits that say what they accept -------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="--width says 16 to 20000, and 20000 always fails")
 def test_width_names_what_can_be_drawn():
     from PySide6.QtCore import QSize
 

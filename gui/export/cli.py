@@ -51,8 +51,8 @@ def run_export(args: argparse.Namespace) -> int:
                          "steps; use --step K for one picture")
     if not (math.isfinite(args.fps) and 0.1 <= args.fps <= 100):
         raise ScopeError(f"--fps {args.fps}: choose 0.1 to 100 frames per second")
-    if args.width is not None and not 16 <= args.width <= 20000:
-        raise ScopeError(f"--width {args.width}: choose 16 to 20000 pixels")
+    if args.width is not None and args.width < 16:     # the widest is the view's (figure.max_width)
+        raise ScopeError(f"--width {args.width}: choose at least 16 pixels")
     session, source, input_source = open_session(args)
     inputs = model_roles(session.model, inputs)
     check_output(out, inputs=inputs)

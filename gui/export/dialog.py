@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -35,7 +35,17 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-from gui.export.figure import VIEW_TITLES, VIEWS, ExportCancelled, FigureOptions, default_width, export_view
+from gui.export.figure import (
+    MARGIN,
+    VIEW_TITLES,
+    VIEWS,
+    ExportCancelled,
+    FigureOptions,
+    default_width,
+    export_view,
+    figure_body_size,
+    max_width,
+)
 
 FORMATS = {            # suffix: label shown in the dialog
     ".png": "PNG image", ".svg": "SVG vector image", ".gif": "GIF animation of stepping",
@@ -177,9 +187,13 @@ class ExportDialog(QDialog):
     def _default_width(self) -> None:
         view = self.view_combo.currentData()
         width = default_width(self.window_, view)
+        body = figure_body_size(self.window_, view)       # a view never shown: a slide's shape
+        body = body if body.width() >= 200 else QSize(1280, 720)
+        widest = max_width(QSize(body.width() + 2 * MARGIN, body.height() + 4 * MARGIN))
         if self.format_combo.currentData() == ".gif":
             width //= 2
-        self.width_spin.setValue(width)
+        self.width_spin.setMaximum(max(16, widest))    # only what can be drawn
+        self.width_spin.setValue(min(width, widest))
 
     def _update(self) -> None:
         suffix = self.format_combo.currentData()

@@ -144,6 +144,22 @@ def figure_body_size(host: ViewHost, view: str) -> QSize:
     return QSize(max(w.width() for w in widgets), sum(w.height() for w in widgets))
 
 
+def max_width(logical: QSize, frames: int = 1) -> int:
+    """The widest picture of a figure of ``logical`` size that LSTM Scope draws: at most
+    MAX_PNG_PIXELS in one image, and MAX_GIF_PIXELS over the frames of an animation."""
+    limit = MAX_PNG_PIXELS if frames <= 1 else min(MAX_PNG_PIXELS, MAX_GIF_PIXELS // frames)
+    w_logical, h_logical = max(1, logical.width()), max(1, logical.height())
+
+    def pixels(width: int) -> int:
+        return width * max(1, round(h_logical * width / w_logical))
+    width = max(1, math.isqrt(limit * w_logical // h_logical))
+    while width > 1 and pixels(width) > limit:
+        width -= 1
+    while pixels(width + 1) <= limit:
+        width += 1
+    return width
+
+
 def default_width(host: ViewHost, view: str) -> int:
     """Twice the view's size on screen: crisp on a projector and in print (a view never shown
     yet, in a closed dock, has no size: then a slide's width)."""
@@ -544,15 +560,18 @@ class Figure:
 
     @staticmethod
     def _check_width(width: int, logical: QSize, frames: int = 1) -> float:
+        """The scale of a picture ``width`` pixels wide, refused (naming the widths that can be
+        drawn) when it is narrower than 16 px or holds more pixels than LSTM Scope draws."""
+        widest = max_width(logical, frames)
         if width < 16:
-            raise ScopeError(f"a width of {width} px is too small")
+            raise ScopeError(f"a width of {width} px is too small; choose 16 to {widest:,} px")
         scale = width / logical.width()
-        height = max(1, round(logical.height() * scale))
-        if width * height > MAX_PNG_PIXELS:
-            raise ScopeError(f"{width}×{height} px is too large an image; choose a smaller width")
-        if frames > 1 and width * height * frames > MAX_GIF_PIXELS:
-            raise ScopeError(f"{frames} frames of {width}×{height} px is too large an animation; "
-                             "choose fewer steps or a smaller width")
+        if width > widest:
+            height = max(1, round(logical.height() * scale))
+            many = f" for {frames} frames" if frames > 1 else ""
+            raise ScopeError(f"a width of {width:,} px ({width:,}×{height:,}{many}) is more than "
+                             f"LSTM Scope draws: this view is at most {widest:,} px wide{many}; "
+                             f"choose 16 to {widest:,} px")
         return scale
 
     def metadata(self) -> dict[str, Any]:

@@ -200,6 +200,12 @@ def test_export_menu_toolbar_and_shortcuts(window):
 def test_dialog_defaults_and_remembered_choices(window):
     dialog = ExportDialog(window, "units", window.settings)
     assert dialog.width_spin.value() == default_width(window, "units")
+    # only widths that can be drawn are offered
+    from gui.export.figure import MAX_PNG_PIXELS
+    widest = dialog.width_spin.maximum()
+    assert default_width(window, "units") < widest < 20000
+    assert widest * widest * window.units_panel.height() // max(1, window.units_panel.width()) \
+        <= 1.1 * MAX_PNG_PIXELS
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
     assert dialog.width_spin.value() == default_width(window, "units") // 2
     assert dialog.anim_row.isEnabled()
