@@ -248,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.quiet import quiet_frameworks
             quiet_frameworks()
         try:
+            from engine.budget import memory_budget
+            memory_budget()                  # a malformed LSTM_SCOPE_MEMORY_BUDGET: one line now
             return dispatch(argv)
         except ScopeError as exc:
             print(f"lstm-scope: error: {one_line(str(exc))}", file=sys.stderr)

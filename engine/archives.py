@@ -90,9 +90,12 @@ def read_member(zf: zipfile.ZipFile, name: str, where: str, error: type[ScopeErr
     return data
 
 
-def read_npy(fh: IO[bytes], size: int, where: str, error: type[ScopeError]) -> np.ndarray:
+def read_npy(fh: IO[bytes], size: int, where: str, error: type[ScopeError], *,
+             as_float32: bool = False) -> np.ndarray:
     """One ``.npy`` array from ``fh`` (``size`` bytes in all), never allocating more than the
-    header's shape, and only after that shape fits the budget and the bytes present."""
+    header's shape, and only after that shape fits the budget and the bytes present.
+    ``as_float32``: the caller will convert it to float32 (an input, a state), so that copy
+    counts against the budget too: 36 MB of uint8 become 144 MB."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(fh)
@@ -110,6 +113,9 @@ def read_npy(fh: IO[bytes], size: int, where: str, error: type[ScopeError]) -> n
     if any(int(d) < 0 for d in shape):
         raise error(f"{where}: the .npy header declares a negative shape {shape}")
     nbytes = array_bytes(shape, dtype.itemsize)
+    if as_float32 and dtype != np.float32:
+        check_bytes(nbytes + array_bytes(shape, 4), f"{where}: the array {tuple(shape)} {dtype} "
+                    f"with its float32 copy", error=error)
     check_bytes(nbytes, f"{where}: the array {tuple(shape)} {dtype}", error=error)
     if nbytes > size - start:
         raise error(f"{where}: the array is truncated (its header declares {nbytes} bytes of "
@@ -134,28 +140,31 @@ def read_npy(fh: IO[bytes], size: int, where: str, error: type[ScopeError]) -> n
     return flat.reshape(tuple(shape))
 
 
-def load_npy_file(path: Path, error: type[ScopeError]) -> np.ndarray:
+def load_npy_file(path: Path, error: type[ScopeError], *, as_float32: bool = False) -> np.ndarray:
     where = describe(path)
     try:
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
             fh.seek(0)
-            return read_npy(fh, size, where, error)
+            return read_npy(fh, size, where, error, as_float32=as_float32)
     except OSError as exc:
         raise error(f"{where}: cannot read the file ({exc.strerror or _short(exc)})") from None
 
 
-def load_npy_bytes(data: bytes, where: str, error: type[ScopeError]) -> np.ndarray:
+def load_npy_bytes(data: bytes, where: str, error: type[ScopeError], *,
+                   as_float32: bool = False) -> np.ndarray:
     import io
-    return read_npy(io.BytesIO(data), len(data), where, error)
+    return read_npy(io.BytesIO(data), len(data), where, error, as_float32=as_float32)
 
 
 class NpzArchive:
     """The arrays of an ``.npz`` by name (``NAME.npy`` members), read one at a time with their
-    declared sizes checked; ``with NpzArchive(path, ErrorClass) as z: z.files, z[name]``."""
+    declared sizes checked; ``with NpzArchive(path, ErrorClass) as z: z.files, z[name]``.
+    ``as_float32``: each array's float32 copy counts against the budget too (``read_npy``)."""
 
-    def __init__(self, path: Path, error: type[ScopeError]) -> None:
+    def __init__(self, path: Path, error: type[ScopeError], *, as_float32: bool = False) -> None:
         self.path = Path(path)
+        self.as_float32 = as_float32
         self.where = describe(path)
         self.error = error
         self._zip: zipfile.ZipFile | None = None
@@ -207,6 +216,6 @@ class NpzArchive:
         size = member_size(self._zip, member, self.where, self.error)
         try:
             with self._zip.open(member) as fh:
-                return read_npy(fh, size, where, self.error)
+                return read_npy(fh, size, where, self.error, as_float32=self.as_float32)
         except ZIP_ERRORS as exc:
             raise self.error(f"{where} is corrupt ({_short(exc)})") from None

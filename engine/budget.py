@@ -11,6 +11,7 @@ K/M/G suffix) changes it.
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 
 from .errors import ScopeError
@@ -23,18 +24,25 @@ class BudgetError(ScopeError):
     """Something would need more memory than the budget allows."""
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?")
+ACCEPTED = "a number of bytes, or of K, M, G or T bytes (for example 512M or 4G)"
+
+
 def memory_budget() -> int:
-    """The budget in bytes (environment override, else 2 GiB)."""
-    text = os.environ.get("LSTM_SCOPE_MEMORY_BUDGET", "").strip().lower()
+    """The budget in bytes (environment override, else 2 GiB). A value that is not a size is
+    refused with the forms it may take, never silently replaced."""
+    raw = os.environ.get("LSTM_SCOPE_MEMORY_BUDGET", "")
+    text = raw.strip().lower()
     if not text:
         return DEFAULT_BUDGET
-    factor = _SUFFIXES.get(text[-1], 1)
-    digits = text[:-1] if text[-1] in _SUFFIXES else text
-    try:
-        value = int(float(digits) * factor)
-    except ValueError:
-        return DEFAULT_BUDGET
-    return value if value > 0 else DEFAULT_BUDGET
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise BudgetError(f"LSTM_SCOPE_MEMORY_BUDGET={raw.strip()}: not a size; give {ACCEPTED}")
+    value = int(float(match[1]) * _SUFFIXES.get(match[2], 1))
+    if value <= 0:
+        raise BudgetError(f"LSTM_SCOPE_MEMORY_BUDGET={raw.strip()}: the budget must be more than "
+                          f"0 bytes; give {ACCEPTED}")
+    return value
 
 
 def format_bytes(n: float) -> str:

@@ -28,7 +28,7 @@ def read_input(path: str | Path, key: str | None = None, columns: list[int] | No
     path = check_readable(path, "input file", InputFileError)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _check_numeric(path, load_npy_file(path, InputFileError))
+        return _check_numeric(path, load_npy_file(path, InputFileError, as_float32=True))
     if suffix == ".npz":
         return _read_npz(path, key)
     if suffix in (".csv", ".tsv", ".txt"):
@@ -57,7 +57,7 @@ def read_model_input(path: str | Path, key: str | None, names: list[str],
         raise InputFileError(f"{path}: --key picks one array, but this model has {len(names)} "
                              f"inputs ({', '.join(names)}): the .npz gives one array per input name")
     path = check_readable(path, "input file", InputFileError)
-    with NpzArchive(path, InputFileError) as data:       # bounded reads, one-line errors
+    with NpzArchive(path, InputFileError, as_float32=True) as data:   # bounded, one-line errors
         arrays = {name: _check_named(path, name, data[name]) for name in data.files}
     if not arrays:
         raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
@@ -67,7 +67,7 @@ def read_model_input(path: str | Path, key: str | None, names: list[str],
 def _read_npz(path: Path, key: str | None) -> np.ndarray:
     """One array of an .npz: ``key``, or the only one; with several and no ``key`` the choice is
     the user's, and the refusal lists what there is."""
-    with NpzArchive(path, InputFileError) as data:
+    with NpzArchive(path, InputFileError, as_float32=True) as data:
         names = data.files
         if not names:
             raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")

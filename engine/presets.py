@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .budget import DEFAULT_BUDGET, BudgetError, memory_budget
 from .budget import format_bytes as format_bytes  # re-exported: the input editor shows sizes
-from .budget import memory_budget
 from .errors import InputFileError
 
 F32 = np.float32
@@ -166,7 +166,16 @@ def trace_bytes(batch: int, steps: int, units: int, features: int, state_size: i
     return int(4 * batch * steps * per_step)
 
 
-DEFAULT_BUDGET_BYTES = memory_budget()      # the one budget of engine.budget
+def _budget_at_import() -> int:
+    """The one budget of engine.budget; a malformed LSTM_SCOPE_MEMORY_BUDGET is refused where
+    a command starts (main.py) or work is checked, not while importing."""
+    try:
+        return memory_budget()
+    except BudgetError:
+        return DEFAULT_BUDGET
+
+
+DEFAULT_BUDGET_BYTES = _budget_at_import()
 
 
 def check_budget(batch: int, steps: int, units: int, features: int,

@@ -183,7 +183,7 @@ def read_session(path: str | Path) -> SessionFile:
             if name not in names:
                 raise corrupt(f"{name} is missing")
             arr = load_npy_bytes(read_member(zf, name, where, ScopeError), f"{where}: {name}",
-                                 ScopeError)
+                                 ScopeError, as_float32=True)
             if arr.dtype.kind not in "biuf":
                 raise corrupt(f"{name} holds {arr.dtype}, not real numbers")
             return arr

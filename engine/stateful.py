@@ -82,7 +82,7 @@ def load_states(path: str | Path, default_layer: str) -> States:
     path = check_readable(path, "--initial-state file", InitialStateError)
     where = describe(path)
     files: dict[str, np.ndarray] = {}
-    with NpzArchive(path, InitialStateError) as data:
+    with NpzArchive(path, InitialStateError, as_float32=True) as data:
         for k in data.files:
             arr = data[k]
             if arr.dtype.kind not in "biuf":
