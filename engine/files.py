@@ -67,6 +67,10 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+def _a(what: str) -> str:
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"
+
+
 def check_readable(path: PathLike, what: str = "file", error: type[ScopeError] = ScopeError) -> Path:
     """``path`` as a regular, readable file, or ``error`` with one line saying why not.
 
@@ -85,12 +89,12 @@ def check_readable(path: PathLike, what: str = "file", error: type[ScopeError] =
     except ValueError:          # an embedded NUL byte
         raise error(f"{describe(p)}: not a valid file name") from None
     if stat.S_ISDIR(st.st_mode):
-        raise error(f"{describe(p)}: is a folder, not a {what}")
+        raise error(f"{describe(p)}: is a folder, not {_a(what)}")
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{describe(p)}: is {_kind(st.st_mode)}, not a regular file; give a {what} "
+        raise error(f"{describe(p)}: is {_kind(st.st_mode)}, not a regular file; give {_a(what)} "
                     f"saved on disk")
     if _under_pseudo_fs(Path(os.path.realpath(p))):
-        raise error(f"{describe(p)}: is a kernel pseudo-file (/proc, /sys, /dev), not a {what}")
+        raise error(f"{describe(p)}: is a kernel pseudo-file (/proc, /sys, /dev), not {_a(what)}")
     if not os.access(p, os.R_OK):
         raise error(f"{describe(p)}: cannot read the {what} (permission denied)")
     return p

@@ -219,3 +219,11 @@ def test_the_budget_counts_what_conversion_allocates(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     with pytest.raises(BudgetError, match="float32"):
         read_input(path)
+
+
+def test_a_fifo_input_is_named_in_good_english(tmp_path, capsys):
+    import os
+    fifo = tmp_path / "x.npy"
+    os.mkfifo(fifo)
+    line = refused(capsys, "trace", H5, "--input", fifo, "--out", tmp_path / "t.npz")
+    assert "give an input file saved on disk" in line, line
