@@ -30,6 +30,20 @@ def pytest_addoption(parser):
                           "many fresh random examples instead of CI's fixed few (tests/generative.py)")
 
 
+# What the suite compares against (pyproject's test extra): never skipped when missing, the
+# suite refuses to start instead (a broken one fails the tests that import it).
+TEST_EXTRA = ("keras", "jax", "scipy", "torch", "onnx", "onnxruntime", "safetensors",
+              "hypothesis", "pytestqt", "xdist")
+
+
 def pytest_configure(config):
+    import importlib.util
+
+    import pytest
+    missing = [name for name in TEST_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(f"the test extra is not installed ({', '.join(missing)} missing): "
+                                f"pip install -e '.[test]'; the tests compare LSTM Scope against "
+                                f"these frameworks and never skip them")
     from tests import generative
     generative.set_long(bool(config.getoption("--long", default=False)))

@@ -5,12 +5,12 @@ vector-Jacobian product."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
 from engine.activations import keras_activation, onnx_activation
 
-jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 jnp = jax.numpy
 nn = jax.nn

@@ -157,7 +157,7 @@ def onnx_with_external(tmp_path, location: str, *, dims: int = 1 << 20,
     """forward.onnx in ``tmp_path/m/`` plus an initializer ``pad`` of ``dims`` floats stored in
     the external file ``location``; ``m/pad.bin`` holds ``data_bytes`` (sparse: nothing is
     written)."""
-    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    import onnx
     proto = onnx.load(str(ONNX))
     pad = onnx.TensorProto(name="pad", data_type=onnx.TensorProto.FLOAT, dims=[dims])
     pad.data_location = onnx.TensorProto.EXTERNAL
@@ -207,7 +207,7 @@ def test_onnx_external_data_in_a_fifo_is_refused_unopened(tmp_path):
 
 
 def test_onnx_external_data_inside_the_folder_still_loads(tmp_path):
-    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    import onnx
     path = tmp_path / "ext.onnx"
     onnx.save(onnx.load(str(ONNX)), str(path), save_as_external_data=True,
               all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
@@ -233,7 +233,7 @@ def test_onnx_ops_check_the_declared_output_against_the_budget(monkeypatch, op, 
 def onnx_plus(tmp_path, make):
     """forward.onnx plus the nodes ``make(helper, numpy_helper)`` returns: dead ends that the
     fold at load (all inputs constant, op foldable) or the native run still computes."""
-    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    import onnx
     proto = onnx.load(str(ONNX))
     proto.graph.node.extend(make(onnx.helper, onnx.numpy_helper))
     path = tmp_path / "m.onnx"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+import keras
 import numpy as np
 import pytest
+import torch
 
 import engine
 from engine.errors import InputFileError
@@ -15,7 +17,6 @@ from engine.loaders import load_model
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli, torch_layer_references
 
 CAP = FIXTURES / "capture"
-keras = pytest.importorskip("keras")
 
 
 def _npz(path) -> dict[str, np.ndarray]:
@@ -130,7 +131,6 @@ def test_from_keras_live_model():
 
 
 # --- torch ----------------------------------------------------------------------------------------
-torch = pytest.importorskip("torch")
 
 
 def test_from_torch_finds_every_lstm_at_any_depth():

@@ -5,15 +5,14 @@ states / ``sequence_lens`` / W,R,B given as graph inputs, and the CLI's named in
 from __future__ import annotations
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 from engine.errors import ScopeError
 from engine.loaders import load_model
 from engine.session import Session
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
-
-pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 CAP = FIXTURES / "capture"
 
@@ -203,7 +202,6 @@ def _nested_graphs():
 
 
 def test_lstm_nodes_at_any_depth(tmp_path):
-    import onnx
     proto = _nested_graphs()
     path = tmp_path / "nested.onnx"
     onnx.save(proto, str(path))
@@ -257,7 +255,6 @@ def test_scan_body_bidirectional_lstm():
 def test_loop_inside_an_if_branch(tmp_path):
     """A Loop in the then-branch: captured through both owners when the branch is taken; when
     it is not, the LSTM did not run, and the message says so."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(13)
     d, n = 2, 3

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import zipfile
 
+import keras
 import numpy as np
 import pytest
 
 from tests.helpers import assert_clean_error, run_cli
-
-keras = pytest.importorskip("keras", reason="Keras 3 writes the .keras files these tests open")
 
 
 @pytest.fixture(scope="module")

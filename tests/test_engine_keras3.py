@@ -3,10 +3,9 @@ tolerance, across units, features, activations, bias, direction, stacking, batch
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-keras = pytest.importorskip("keras", reason="Keras 3 is in the test extra; it is the reference")
 
 from engine import Session, load_model  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402

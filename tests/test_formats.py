@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from engine.errors import ModelFileError
 from engine.loaders import load_model
 from engine.loaders.sniff import sniff
 from tests.helpers import assert_clean_error, assert_close, run_cli, torch_layer_references
-
-torch = pytest.importorskip("torch")
 
 
 class Net(torch.nn.Module):

@@ -177,7 +177,7 @@ def test_embedding_without_weights(tmp_path, capsys):
 # --- torch tensors we cannot read ---------------------------------------------------------------
 @pytest.mark.parametrize("case", ["sparse", "meta", "quantized", "complex"])
 def test_unsupported_torch_tensors(tmp_path, capsys, case):
-    torch = pytest.importorskip("torch", reason="torch writes the .pt files of this test")
+    import torch
     lstm = torch.nn.LSTM(3, 4, batch_first=True)
     state = dict(lstm.state_dict())
     w = state["weight_ih_l0"]
@@ -193,7 +193,6 @@ def test_unsupported_torch_tensors(tmp_path, capsys, case):
 
 
 def test_empty_zip_named_pt_is_not_called_a_pickled_object(tmp_path, capsys):
-    pytest.importorskip("torch", reason="opening .pt files needs torch")
     path = tmp_path / "m.pt"
     zipfile.ZipFile(path, "w").close()
     line = refused(capsys, "info", path, needles=("m.pt",))
@@ -266,7 +265,7 @@ def test_empty_npz_input(tmp_path, capsys):
 
 # --- ONNX graphs of the wrong shape ----------------------------------------------------------
 def onnx_with(tmp: Path, edit) -> Path:
-    onnx = pytest.importorskip("onnx", reason="the onnx package writes the test graphs")
+    import onnx
     proto = onnx.load(str(FIXTURES / "onnx" / "forward.onnx"))
     edit(proto, onnx)
     out = tmp / "m.onnx"

@@ -27,7 +27,10 @@ MERGE = {
 }
 REFUSED_ONLY = ("gru", "simple_rnn", "conv_lstm1d", "conv_lstm2d")
 
-pytestmark = pytest.mark.skipif(not NPZ, reason="no committed Keras 3 fixtures")
+
+
+def test_the_keras3_fixtures_are_committed():
+    assert NPZ, "no Keras 3 fixtures under tests/fixtures/keras3 (scripts/ writes them)"
 
 
 def _order(direction, t_len):

@@ -212,7 +212,7 @@ def test_time_distributed_lstm_is_refused(tmp_path):
 
 
 def test_keras3_weights_only_file_is_refused(tmp_path):
-    keras = pytest.importorskip("keras")
+    import keras
     model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4)])
     model.save_weights(tmp_path / "m.weights.h5")
     assert_clean_error(run_cli("info", str(tmp_path / "m.weights.h5")), "weights only", "--config")

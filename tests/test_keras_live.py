@@ -9,10 +9,10 @@ through --layer-input.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras", reason="Keras 3 is in the test extra; it is the reference")
 L = keras.layers
 
 from engine import Session, load_model  # noqa: E402

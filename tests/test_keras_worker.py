@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -18,7 +19,6 @@ from engine.loaders import h5read, load_model
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
 from tests.keras_ref import step_cell
 
-keras = pytest.importorskip("keras")
 CAP = FIXTURES / "capture"
 
 

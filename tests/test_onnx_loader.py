@@ -5,6 +5,7 @@ as ORT returns it; bad files fail cleanly."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from engine.errors import ModelFileError
@@ -19,9 +20,6 @@ from tests.helpers import (
     onnx_reference_run,
     run_cli,
 )
-
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
 
 B, T, D, N = 3, 6, 4, 5
 
@@ -160,7 +158,7 @@ def test_first_output_may_be_y_h_and_weights_from_constants(tmp_path):
 
 
 def _torch_export(tmp_path, module, x, name="t.onnx"):
-    torch = pytest.importorskip("torch")
+    import torch
     path = tmp_path / name
     import warnings
     with warnings.catch_warnings():
@@ -173,7 +171,8 @@ def _torch_export(tmp_path, module, x, name="t.onnx"):
 def test_torch_exported_stack_with_linear(tmp_path):
     """torch.onnx.export of LSTM(2 layers, bidirectional, batch_first) + Linear: several LSTM nodes
     with Transpose/Reshape/Expand... between. Output vs ORT, each layer's h and c vs torch."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     from tests.helpers import torch_layer_references
     torch.manual_seed(0)
 
@@ -279,7 +278,10 @@ def test_cli_trace_onnx(tmp_path):
 ONNX_FIXTURES = sorted(p for p in (FIXTURES / "onnx").glob("*.npz") if p.stem != "quantized_bilstm")
 
 
-@pytest.mark.skipif(not ONNX_FIXTURES, reason="no committed onnx fixtures yet")
+def test_the_onnx_fixtures_are_committed():
+    assert ONNX_FIXTURES, "no ONNX fixtures under tests/fixtures/onnx (scripts/ writes them)"
+
+
 @pytest.mark.parametrize("npz", ONNX_FIXTURES, ids=lambda p: p.stem)
 def test_onnx_fixture(npz):
     from tests.test_torch_loader import check_fixture

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
 import main
 from tests.helpers import FIXTURES
 
-keras = pytest.importorskip("keras")
 CAP = FIXTURES / "capture"
 COMMANDS = ("trace", "info", "export", "grad")
 
@@ -77,8 +77,6 @@ def test_allow_length_runs_another_length_with_a_warning(command, models, tmp_pa
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_trust_runs_a_torchscript_archive(command, tmp_path, capsys):
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime")
     args = _command(command, CAP / "scripted_conv_lstm.pt", CAP / "scripted_conv_lstm.input.npz",
                     tmp_path)
     _refused(*_run(capsys, *args), "--trust")

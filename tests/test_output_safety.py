@@ -330,7 +330,7 @@ def test_a_rename_failing_midway_says_which_outputs_are_new(work, capsys, monkey
 
 @pytest.mark.parametrize("command", ["trace", "grad", "export"])
 def test_config_is_an_input(tmp_path, capsys, command):
-    keras = pytest.importorskip("keras")
+    import keras
     m = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4, name="lstm")])
     m.save_weights(tmp_path / "w.weights.h5")
     config = tmp_path / "cfg.npz"             # a config file with the output's suffix
@@ -361,10 +361,11 @@ def test_onnx_external_data_is_an_input(tmp_path, capsys):
 
 
 def test_save_session_refuses_the_files_the_session_reads(tmp_path):
+    import keras
+
     from engine import Session, load_model
     from engine.debugger import Debugger
     from engine.session_file import save_session
-    keras = pytest.importorskip("keras")
     m = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4, name="lstm")])
     m.save_weights(tmp_path / "w.weights.h5")
     config = tmp_path / "m.json"

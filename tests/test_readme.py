@@ -40,6 +40,7 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert install_and_test in ci
     assert "-eq 5" in ci  # pytest's "no tests collected" must fail CI
+    assert "check_skips.py" in ci and "--junitxml" in ci   # and so must an unknown skip
 
 
 def test_export_examples_with_the_demo_run(tmp_path, capsys):

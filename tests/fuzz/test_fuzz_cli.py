@@ -208,10 +208,6 @@ def write(work: Path, name: str, data: bytes) -> Path:
 @FUZZ
 @given(data=st.data(), kind=st.sampled_from(sorted(MODELS)))
 def test_mutated_models(sandbox, capsys, data, kind):
-    if kind in ("torch",):
-        pytest.importorskip("torch", reason="the .pt fixtures need torch to open")
-    if kind == "onnx":
-        pytest.importorskip("onnx", reason="the .onnx fixtures need onnx to open")
     source = MODELS[kind]
     raw = source.read_bytes()
     if kind == "keras3" and data.draw(st.booleans()):

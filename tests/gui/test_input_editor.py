@@ -132,8 +132,6 @@ def test_text_tab_flags_unknown_characters(make_window, qtbot):
 def test_npz_with_named_inputs_feeds_each_input_by_name(make_window, qtbot, monkeypatch):
     """A model with several inputs: the dock reads every array of the .npz by name (no array to
     choose); a one-input model offers the array named like its input first."""
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
     from PySide6.QtWidgets import QInputDialog
 
     from engine.loaders import load_model

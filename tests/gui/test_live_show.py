@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+import torch
 
 import gui
 from engine.loaders import load_model
 from tests.helpers import FIXTURES
-
-torch = pytest.importorskip("torch")
 
 
 def test_show_live_module_without_blocking(qtbot):
@@ -38,7 +36,6 @@ def test_show_inside_a_running_event_loop_returns_at_once(qtbot):
 
 
 def test_warnings_badge_lists_loader_and_capture_warnings(qtbot):
-    pytest.importorskip("onnxruntime")
     model = load_model(FIXTURES / "capture" / "lstm_state_inputs.onnx")
     with np.load(FIXTURES / "capture" / "lstm_state_inputs.input.npz") as data:
         x = data["x"]
