@@ -103,8 +103,11 @@ def scripted_lstm_archive(path: Path) -> Path:
             y, _ = self.lstm(x)
             return y
 
+    import warnings
     torch.manual_seed(0)
-    torch.jit.save(torch.jit.script(Scripted().eval()), str(path))
+    with warnings.catch_warnings():     # TorchScript is deprecated in torch, still a format we read
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(Scripted().eval()), str(path))
     return path
 
 

@@ -25,7 +25,9 @@ def load_script(path: Path) -> tuple[Any, list[str]]:
     its forward's inputs."""
     import torch
     try:
-        module = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():   # torch deprecates TorchScript; its archives still exist
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as exc:  # noqa: BLE001 - torch raises anything on a foreign archive
         raise ScopeError(f"{path}: torch cannot load this TorchScript archive "
                          f"({_first_line(exc)})") from None
