@@ -116,6 +116,10 @@ class OnnxLSTM(Op):
                  record_input: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """X in ONNX layout -> (Y, Y_h, Y_c) in ONNX layout, as ONNX Runtime returns them."""
         x = np.asarray(x, F32)
+        if x.ndim != 3:
+            from .errors import InputFileError
+            raise InputFileError(f"ONNX LSTM '{self.name}': its input X has shape {x.shape}; it "
+                                 f"reads {'(B, T, D)' if self.layout == 1 else '(T, B, D)'}")
         xb = x if self.layout == 1 else np.transpose(x, (1, 0, 2))    # (B, T, D)
         b, t, _ = xb.shape
         lens = self.sequence_lens if sequence_lens is None else sequence_lens

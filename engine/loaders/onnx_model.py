@@ -445,6 +445,9 @@ class _GraphRunner:
     def _lstm(self, node: Any, ins: list[Any], ctx: RunContext, record: dict | None):
         op = self.lstm_ops[id(node)]
         ins = ins + [None] * (8 - len(ins))
+        if ins[0] is None:       # a graph no writer makes: X named by nothing
+            raise ModelFileError(f"{self.source}: LSTM node '{node.name}' reads '{node.input[0]}', "
+                                 f"which no graph input, constant or node makes")
         given = {role: ins[k] for k, role in ((4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"))
                  if role in op.sources}
         return op.run_node(ins[0], ctx, sequence_lens=given.get("sequence_lens"),
