@@ -88,6 +88,36 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
         assert needle.lower() in lines[0].lower(), (needle, lines[0])
 
 
+def image_of(path: Path | str) -> Any:
+    """A PIL image of a written picture, read from its bytes: no file is left open (a GIF's
+    frames stay seekable)."""
+    import io
+
+    from PIL import Image
+    return Image.open(io.BytesIO(Path(path).read_bytes()))
+
+
+def csv_rows(path: Path | str) -> list[list[str]]:
+    """The rows of a written CSV file (the file is closed once read)."""
+    import csv
+    import io
+    return list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"), newline="")))
+
+
+def rezip(data: bytes, change) -> bytes:
+    """A zip's bytes with its members (name -> bytes) changed in place by ``change``."""
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    change(members)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
 # --- PyTorch / ONNX references -----------------------------------------------------------------
 def scripted_lstm_archive(path: Path) -> Path:
     """A small TorchScript archive (``nn.LSTM(3, 4)`` scripted, fixed seed): its code runs only
@@ -103,11 +133,19 @@ def scripted_lstm_archive(path: Path) -> Path:
             y, _ = self.lstm(x)
             return y
 
-    import warnings
     torch.manual_seed(0)
-    with warnings.catch_warnings():     # TorchScript is deprecated in torch, still a format we read
+    return save_scripted(Scripted().eval(), path)
+
+
+def save_scripted(module: Any, path: Path) -> Path:
+    """``torch.jit.save(torch.jit.script(module))``: torch deprecates TorchScript, whose
+    archives stay a format LSTM Scope reads, so its warning is not the test's."""
+    import warnings
+
+    import torch
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(torch.jit.script(Scripted().eval()), str(path))
+        torch.jit.save(torch.jit.script(module), str(path))
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -11,11 +10,10 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from engine import Session, load_model
 from engine.commands import resolve_input
-from tests.helpers import ROOT, assert_clean_error, run_cli
+from tests.helpers import ROOT, assert_clean_error, csv_rows, image_of, run_cli
 
 
 def run_headless(*args: str) -> subprocess.CompletedProcess:
@@ -39,7 +37,7 @@ def test_png_of_every_view_headless(tmp_path, view):
                         "--out", str(out), "--width", "1200", "--title", "Sine")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.strip() == ""
-    image = Image.open(out)
+    image = image_of(out)
     assert image.size[0] == 1200
     assert len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3)[::5], axis=0)) > 40
     meta = json.loads(image.text["lstm-scope"])
@@ -61,7 +59,7 @@ def test_svg_and_gif_headless(tmp_path):
     proc = run_cli("export", "demo:sine", "--view", "layer", "--steps", "10:15", "--out", str(gif),
                    "--fps", "5")
     assert proc.returncode == 0, proc.stderr
-    image = Image.open(gif)
+    image = image_of(gif)
     assert image.n_frames == 5 and image.info["duration"] == 200
 
 
@@ -75,7 +73,7 @@ def test_csv_and_npz_equal_the_engine(tmp_path, demo_run):
         assert np.array_equal(data["c"], demo_run.c[0:1, :, 3:6])
         assert data["read"].sum() == 21
         assert json.loads(str(data["meta"]))["cursor"] == 20
-    rows = list(csv.reader(open(table, newline="")))
+    rows = csv_rows(table)
     assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
     assert len(rows) == 1 + demo_run.steps * 3
     for row in rows[1::37]:
@@ -100,7 +98,7 @@ def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_
     png, npz, gif = tmp_path / "u.png", tmp_path / "u.npz", tmp_path / "u.gif"
     proc = export("--step", "110", "--out", str(png))
     assert proc.returncode == 0 and "checkpointed" in proc.stderr, proc.stderr
-    assert json.loads(Image.open(png).text["lstm-scope"])["cursor"] == 110
+    assert json.loads(image_of(png).text["lstm-scope"])["cursor"] == 110
     assert export("--steps", "100:120", "--out", str(npz)).returncode == 0
     with np.load(npz) as data:
         assert int(data["first_position"]) == 100
@@ -109,7 +107,7 @@ def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_
         assert np.array_equal(data["h0"], demo_run.h[:, 99])
     proc = export("--steps", "10:110", "--view", "units", "--width", "300", "--out", str(gif))
     assert proc.returncode == 0, proc.stderr
-    assert Image.open(gif).n_frames == 100
+    assert image_of(gif).n_frames == 100
     proc = export("--out", str(tmp_path / "all.csv"))
     assert proc.returncode == 2 and "--steps A:B" in proc.stderr and "Traceback" not in proc.stderr
     proc = export("--steps", "0:100", "--out", str(tmp_path / "big.csv"))
@@ -120,7 +118,7 @@ def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_
 def test_data_of_a_range_of_steps(tmp_path, demo_run):
     out = tmp_path / "r.csv"
     assert run_cli("export", "demo:sine", "--steps", "30:33", "--out", str(out)).returncode == 0
-    rows = list(csv.reader(open(out, newline="")))
+    rows = csv_rows(out)
     assert len(rows) == 1 + 3 * demo_run.units and {int(r[0]) for r in rows[1:]} == {30, 31, 32}
 
 
@@ -163,7 +161,7 @@ def test_second_sample_of_a_batch_file(tmp_path):
     png = tmp_path / "s1.png"
     assert run_cli("export", "demo:sine", "--input", str(tmp_path / "batch.npy"), "--sample", "1",
                    "--out", str(png), "--width", "400").returncode == 0
-    assert json.loads(Image.open(png).text["lstm-scope"])["sample"] == 1
+    assert json.loads(image_of(png).text["lstm-scope"])["sample"] == 1
 
 
 def test_missing_runtime_package_is_one_line(tmp_path):
@@ -186,6 +184,6 @@ def test_text_view_of_chosen_units_headless(tmp_path):
     out = tmp_path / "text.png"
     proc = run_cli("export", "demo:text", "--view", "text", "--units", "1,2", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(Image.open(out).text["lstm-scope"])["units"] == [1, 2]
+    assert json.loads(image_of(out).text["lstm-scope"])["units"] == [1, 2]
     assert_clean_error(run_cli("export", "demo:text", "--view", "text", "--units", "1,999",
                                "--out", str(tmp_path / "bad.png")), "--units 1,999")

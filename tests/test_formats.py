@@ -10,7 +10,7 @@ import torch
 from engine.errors import ModelFileError
 from engine.loaders import load_model
 from engine.loaders.sniff import sniff
-from tests.helpers import assert_clean_error, assert_close, run_cli, torch_layer_references
+from tests.helpers import assert_clean_error, assert_close, run_cli, save_scripted, torch_layer_references
 
 
 class Net(torch.nn.Module):
@@ -62,7 +62,7 @@ def test_wrong_suffix_goes_by_content(tmp_path, net):
 
 def test_torchscript_read_without_running(tmp_path, net, monkeypatch):
     path = tmp_path / "scripted.jit"
-    torch.jit.save(torch.jit.script(net), str(path))
+    save_scripted(net, path)
     assert sniff(path) == "torchscript"
     monkeypatch.setattr(torch.jit, "load", lambda *a, **k: pytest.fail("ran the archive"))
     model = load_model(path)

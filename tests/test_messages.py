@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-import zipfile
 from pathlib import Path
 
 import h5py
@@ -16,22 +15,16 @@ import numpy as np
 import pytest
 import torch
 
-import main
 from engine import ScopeError, Session, load_model
 from engine.budget import BudgetError
 from engine.debugger import Debugger
 from engine.session_file import open_session, save_session
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, rezip
+from tests.test_hostile_inputs import run
 
 H5 = FIXTURES / "keras2" / "lstm_plain.h5"
 H5_X = FIXTURES / "keras2" / "lstm_plain.npz"
 KERAS3 = FIXTURES / "keras3" / "lstm_last.keras"
-
-
-def run(capsys, *args) -> tuple[int, str]:
-    code = main.main([str(a) for a in args])
-    _, err = capsys.readouterr()
-    return code, err
 
 
 def refused(capsys, *args) -> str:
@@ -40,17 +33,6 @@ def refused(capsys, *args) -> str:
     lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
-
-
-def _rezip(source: bytes, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(source)) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    change(members)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 # --- a raw pickle is not a PyTorch file we will unpickle ----------------------------------------
@@ -86,7 +68,7 @@ def _session_with_input(tmp_path: Path, model_spec: str, x: np.ndarray, saved: n
     save_session(path, Debugger(Session(load_model(model_spec), x)))
     buf = io.BytesIO()
     np.save(buf, saved)
-    path.write_bytes(_rezip(path.read_bytes(), lambda m: m.__setitem__("input.npy", buf.getvalue())))
+    path.write_bytes(rezip(path.read_bytes(), lambda m: m.__setitem__("input.npy", buf.getvalue())))
     return path
 
 
@@ -165,7 +147,7 @@ def test_a_kernel_that_disagrees_with_its_config_blames_the_model(tmp_path, caps
         config["config"]["layers"][0]["config"]["batch_shape"] = [None, 8, 5]
         members["config.json"] = json.dumps(config).encode()
     path = tmp_path / "m.keras"
-    path.write_bytes(_rezip(KERAS3.read_bytes(), wider))
+    path.write_bytes(rezip(KERAS3.read_bytes(), wider))
     np.save(tmp_path / "x5.npy", np.zeros((1, 8, 5), np.float32))
     line = refused(capsys, "trace", path, "--input", tmp_path / "x5.npy", "--out", tmp_path / "t.npz")
     assert "m.keras" in line and "x5.npy" not in line, line
@@ -207,7 +189,7 @@ def test_session_version_and_trust_are_checked(tmp_path, field, value, needle):
         else:
             meta["model"]["options"]["trust"] = value
         members["session.json"] = json.dumps(meta).encode()
-    path.write_bytes(_rezip(path.read_bytes(), edit))
+    path.write_bytes(rezip(path.read_bytes(), edit))
     with pytest.raises(ScopeError, match=needle):
         open_session(path)
 

@@ -34,7 +34,7 @@ from engine import ScopeError, Session, load_model
 from engine.debugger import Debugger
 from engine.session_file import open_session, save_session
 from tests.generative import generative_settings
-from tests.helpers import FIXTURES, scripted_lstm_archive
+from tests.helpers import FIXTURES, rezip, scripted_lstm_archive
 
 pytestmark = pytest.mark.generative
 PROPERTY = generative_settings(3)
@@ -157,22 +157,11 @@ def set_field(draw, doc: Any, path: str, values: tuple) -> Any:
     return doc
 
 
-def _rezip(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    change(members)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, content in members.items():
-            zf.writestr(name, content)
-    return buf.getvalue()
-
-
 def _json_member(draw, data: bytes, member: str, path: str, values: tuple) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         doc = json.loads(zf.read(member))
     doc = draw(set_field(doc, path, values))
-    return _rezip(data, lambda m: m.__setitem__(member, json.dumps(doc).encode()))
+    return rezip(data, lambda m: m.__setitem__(member, json.dumps(doc).encode()))
 
 
 def _trace(tmp: Path, model: Path, x: Path, *extra: Any) -> None:
@@ -235,7 +224,7 @@ def _torchscript(draw, files, tmp, field, values) -> None:
         root = zf.namelist()[0].split("/")[0]
     value = json.dumps(draw(st.sampled_from(values))).encode()
     path = tmp / "m.pt"
-    path.write_bytes(_rezip(data, lambda m: m.__setitem__(f"{root}/{field}", value)))
+    path.write_bytes(rezip(data, lambda m: m.__setitem__(f"{root}/{field}", value)))
     _trace(tmp, path, files["x3"])
 
 
@@ -281,7 +270,7 @@ def _npz(arrays: dict[str, np.ndarray], path: Path, objects: Path | None) -> Pat
     np.savez(buf, **arrays)
     data = buf.getvalue()
     if objects is not None:              # one member holding pickled objects
-        data = _rezip(data, lambda m: m.__setitem__("objects.npy", objects.read_bytes()))
+        data = rezip(data, lambda m: m.__setitem__("objects.npy", objects.read_bytes()))
     path.write_bytes(data)
     return path
 

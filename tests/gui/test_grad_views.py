@@ -9,6 +9,7 @@ from engine import load_model
 from engine.commands import resolve_input
 from engine.grad_views import forget_product, memory_horizon
 from tests.gui.conftest import bring_to_front, open_session
+from tests.helpers import image_of
 
 
 def _counter(window):
@@ -110,8 +111,6 @@ def test_export_the_gradient_view(make_window, tmp_path):
     """File → Export of the Gradients view: a picture of the dock, and the engine's numbers."""
     import json
 
-    from PIL import Image
-
     from gui.export.figure import export_view
     window = make_window()
     session = _counter(window)
@@ -120,7 +119,7 @@ def test_export_the_gradient_view(make_window, tmp_path):
     window.grads.refresh()
     result = export_view(window, "grad", tmp_path / "g.png", width=900)
     assert result["width"] == 900
-    meta = json.loads(Image.open(tmp_path / "g.png").text["lstm-scope"])
+    meta = json.loads(image_of(tmp_path / "g.png").text["lstm-scope"])
     assert meta["view"] == "grad" and meta["target"] == "h[0, 30, 2]"
     export_view(window, "grad", tmp_path / "g.npz")
     g = session.grad("h[0, 30, 2]")

@@ -14,7 +14,7 @@ from gui.teaching.text_view import TextView
 from gui.teaching.unrolled import MAX_ROWS, UnrolledView
 from gui.theme import palette
 from tests.gui.conftest import sine_input, small_model
-from tests.helpers import bidirectional_model
+from tests.helpers import bidirectional_model, image_of
 
 
 def _model_for(qtbot, model, x, layer=None) -> SessionModel:
@@ -254,8 +254,6 @@ def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     import json
     import xml.etree.ElementTree as ET
 
-    from PIL import Image
-
     from gui.export.figure import FigureOptions, export_view
     from tests.gui.conftest import open_session
     window = make_window()
@@ -265,7 +263,7 @@ def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     open_session(window, model, np.stack([x, x[::-1]]) if view == "samples" else x)
     window.go_to_position(20)
     export_view(window, view, tmp_path / "v.png", width=1200, options=FigureOptions(title="T"))
-    image = Image.open(tmp_path / "v.png")
+    image = image_of(tmp_path / "v.png")
     assert image.size[0] == 1200
     assert json.loads(image.text["lstm-scope"])["view"] == view
     rgb = np.asarray(image.convert("RGB"))
