@@ -154,7 +154,6 @@ def test_dynamic_quantize_lstm_traces_the_float_cell():
     points. The trace is the float cell on the dequantized weights (ONNX Runtime's float LSTM on
     them is the reference); output is ONNX Runtime's quantized graph output, and one note says
     how far that is from the float cell on this input."""
-    pytest.importorskip("onnxruntime")
     ref = load_reference(ONNX_FIXTURES / "quantized_bilstm.npz")
     model = load_model(ONNX_FIXTURES / "quantized_bilstm.onnx")
     assert model.layer_names == ["bilstm_quant/forward", "bilstm_quant/backward"]
@@ -173,7 +172,6 @@ def test_dynamic_quantize_lstm_traces_the_float_cell():
 
 
 def test_dynamic_quantize_lstm_on_the_command_line(tmp_path):
-    pytest.importorskip("onnxruntime")
     ref = load_reference(ONNX_FIXTURES / "quantized_bilstm.npz")
     np.save(tmp_path / "x.npy", ref["onnx_input"])
     proc = run_cli("trace", str(ONNX_FIXTURES / "quantized_bilstm.onnx"), "--input",
@@ -196,7 +194,7 @@ def test_dynamic_quantize_lstm_on_the_command_line(tmp_path):
 @pytest.mark.parametrize("edit,needle", [
     ("scale_shape", "zero point"), ("scale_input", "not stored in the file")])
 def test_malformed_dynamic_quantize_lstm_is_refused_in_one_line(edit, needle, tmp_path):
-    onnx = pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper, numpy_helper
     proto = onnx.load(str(ONNX_FIXTURES / "quantized_bilstm.onnx"))
     inits = {i.name: i for i in proto.graph.initializer}
