@@ -121,3 +121,25 @@ def test_a_session_cannot_widen_the_checkpoint_memory(tmp_path):
     s2, _, _ = open_session(path)
     assert s2.checkpointed
     assert s2.store.interval == choose_interval(s2.batch, s2.info.weights)
+
+
+@pytest.mark.xfail(strict=True, reason="the config a session names is read without saying so")
+def test_a_config_a_session_names_is_shown(tmp_path):
+    """A session of a weights-only .h5 names its --config: reopening reads it like every other
+    file and says which file that is (a file may name only files the user is shown)."""
+    import shutil
+
+    import h5py
+
+    from tests.helpers import FIXTURES
+    weights, config = tmp_path / "w.h5", tmp_path / "w.json"
+    shutil.copy(FIXTURES / "keras2" / "lstm_plain.h5", weights)
+    with h5py.File(weights, "r+") as h5:
+        text = h5.attrs["model_config"]
+        config.write_text(text.decode() if isinstance(text, bytes) else str(text))
+        del h5.attrs["model_config"]
+    model = load_model(str(weights), config=str(config))
+    path = tmp_path / "s.lstmscope"
+    save_session(path, Debugger(Session(model, np.zeros((1, 8, 3), np.float32))))
+    session, _, _ = open_session(path)
+    assert f"the session opens its model with --config {config}" in session.warnings
