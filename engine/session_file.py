@@ -377,6 +377,9 @@ def open_session(path: str | Path, *, trust: bool = False, loader=None):
     data = read_session(path)
     where = describe(path)
     notes = _check_model_file(data, where)
+    config = data.model_options.get("config")
+    if config:            # read like every file (engine.loaders.keras_h5), and shown
+        notes.append(f"the session opens its model with --config {describe(config)}")
     options = dict(data.model_options, trust=True) if trust else data.model_options
     model = (loader or load_model)(data.model_source, **options)
     if data.trusted and not trust:

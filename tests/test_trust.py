@@ -123,7 +123,6 @@ def test_a_session_cannot_widen_the_checkpoint_memory(tmp_path):
     assert s2.store.interval == choose_interval(s2.batch, s2.info.weights)
 
 
-@pytest.mark.xfail(strict=True, reason="the config a session names is read without saying so")
 def test_a_config_a_session_names_is_shown(tmp_path):
     """A session of a weights-only .h5 names its --config: reopening reads it like every other
     file and says which file that is (a file may name only files the user is shown)."""
