@@ -14,6 +14,7 @@ from engine.cell import STORAGE_GATE_ORDER
 from engine.errors import ScopeError
 from engine.export import ViewContext, export_data, lane_arrays, read_mask
 from engine.loaders.demos import random_model
+from tests.helpers import csv_rows
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_cell_export_takes_the_cell_apart(run, tmp_path):
         assert data["c"] == full.c[1, 6, 3] and data["c_prev"] == full.c[1, 5, 3]
         assert np.allclose(data["fan_in"].sum(axis=1), data["zh"], atol=1e-5)
     path = export_data(tmp_path / "cell.csv", full, ctx)
-    rows = list(csv.reader(open(path, newline="")))
+    rows = csv_rows(path)
     assert rows[0] == ["quantity", "gate", "k", "value"]
     values = {(q, g, k): float(v) for q, g, k, v in rows[1:]}
     assert values[("gate", "f", "")] == pytest.approx(b.gates["f"], rel=1e-7)
