@@ -6,8 +6,9 @@
 Each case of ``tests.golden.CASES`` runs ``main.py export`` (or ``trace``) in this process,
 exactly as the test does, and its output becomes ``tests/fixtures/golden/NAME.SUFFIX``:
 PNGs re-encoded at PNG's best compression (the pixels unchanged), NPZs stored compressed (a
-large trace keeps every k-th unit), CSVs and GIFs as written. It prints each case's time
-and size.
+large trace keeps every k-th unit), CSVs and GIFs as written. A reference that already holds
+the same pixels, arrays or text is left untouched, so ``git status`` lists exactly the cases
+that changed. It prints each case's time and size, and removes references no case writes.
 
 When to refresh: only when a figure or its numbers change on purpose (a deliberate change of
 how a view draws, a new header line, a corrected number). Look at every new image that
@@ -78,6 +79,24 @@ def write_bi_model() -> None:
             assert np.array_equal(getattr(ours.layer(name), key), getattr(theirs.layer(name), key)), (name, key)
 
 
+def unchanged(case: Case, written: Path) -> bool:
+    """The reference already holds what the command wrote (the same pixels, the same arrays
+    bit for bit, the same text): left untouched, so a refresh changes only what changed."""
+    target = case.reference
+    if not target.exists():
+        return False
+    if case.suffix in (".png", ".gif"):
+        old, new = read_frames(target), read_frames(written)
+        return len(old) == len(new) and all(a.shape == b.shape and np.array_equal(a, b)
+                                            for a, b in zip(old, new))
+    if case.suffix == ".npz":
+        old, new = read_npz(target), read_npz(written, case.unit_stride)
+        return sorted(old) == sorted(new) and all(
+            old[k].dtype == new[k].dtype and old[k].shape == new[k].shape
+            and np.array_equal(old[k], new[k], equal_nan=old[k].dtype.kind == "f") for k in old)
+    return target.read_bytes() == written.read_bytes()
+
+
 def store(case: Case, written: Path) -> None:
     """The reference file of ``case`` from what the command wrote."""
     target = case.reference
@@ -117,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             run_case(case, out)
             took = time.perf_counter() - start
             total += took
-            store(case, out)
+            same = unchanged(case, out)
+            if not same:
+                store(case, out)
             print(f"{took:6.2f} s  {case.reference.stat().st_size / 1024:8.1f} KB  "
-                  f"{case.reference.relative_to(ROOT)}")
+                  f"{'unchanged' if same else 'written  '}  {case.reference.relative_to(ROOT)}")
     size = sum(p.stat().st_size for p in GOLDEN_DIR.iterdir() if p.is_file())
     print(f"{len(chosen)} cases in {total:.1f} s; tests/fixtures/golden holds {size / 2**20:.2f} MB")
     for path in stale_references():
