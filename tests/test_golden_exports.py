@@ -182,3 +182,17 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+@pytest.mark.parametrize("debounce_ms", [0, 10**7])
+def test_the_layer_views_gradient_map_does_not_wait_for_the_windows_timer(
+        debounce_ms: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layer view draws |d target / d C|; an export computes that target itself. It was left
+    to the window's 60 ms debounce timer, so whether the map was drawn or empty depended on how
+    fast the export ran (empty in a fresh CI environment, drawn here)."""
+    import gui.grad_model
+    monkeypatch.setattr(gui.grad_model, "DEBOUNCE_MS", debounce_ms)
+    case = CASES_BY_NAME["text-layer.png"]
+    actual = tmp_path / "actual.png"
+    run_case(case, actual)
+    assert_same_pixels(case, actual, tmp_path)

@@ -467,12 +467,14 @@ class Figure:
 
     def sync(self) -> None:
         """Bring views that skip work while hidden up to the cursor before a frame is taken."""
+        # the layer view draws the gradient map too: its target is computed now, never left to
+        # the window's debounce timer (whether that fired during the export was a race)
+        if self.view in ("grad", "layer", "window"):
+            self.host.grads.refresh()
         if self.view in ("layer", "window"):
             self.host.layer_view.on_position(self.host.session_model.t, force=True)
         if self.view in ("cell", "window"):
             self.host.cell_inspector.refresh()
-        if self.view in ("grad", "window"):
-            self.host.grads.refresh()
 
     # layout
     def context(self) -> ViewContext:
