@@ -25,7 +25,8 @@ import numpy as np
 
 from .cell import CellWeights
 from .stepper import XW_BLOCK, DirectionRunner, input_product, layer_input
-from .trace import LayerTrace, SignalSource, input_position
+from .time_axis import input_position, positions
+from .trace import LayerTrace, SignalSource
 
 F32 = np.float32
 OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
@@ -149,7 +150,7 @@ class _Window(SignalSource):
 
     def __init__(self, run: CheckpointedRun, a: int, b: int) -> None:
         self.run, self.weights = run, run.weights
-        self.p_lo, self.p_hi = (a, b) if not run.backward else (run.steps - b, run.steps - a)
+        self.p_lo, self.p_hi = positions(a, b, run.steps, run.backward)
 
     def part(self, array: str, gate: int | None) -> np.ndarray:
         v = self.run.columns(array, self.p_lo, self.p_hi)
@@ -301,7 +302,7 @@ class CheckpointedRun:
     def _run_span(self, p0: int, p1: int, h0: np.ndarray, c0: np.ndarray) -> DirectionRunner:
         """Processing indices [p0, p1) run from the state (h0, c0) before p0, with x . W in the
         blocks aligned to the checkpoints: the one code path behind bit-identity."""
-        a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
+        a, e = positions(p0, p1, self.steps, self.backward)
         zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
         mask = self.mask[:, a:e]
         if not mask.all():
@@ -325,7 +326,7 @@ class CheckpointedRun:
             self._ck_h[j + 1], self._ck_c[j + 1] = h, c
             self._ck_known = j + 2
         if self._summarised == j:
-            a = p0 if not self.backward else self.steps - p1
+            a = positions(p0, p1, self.steps, self.backward)[0]
             self.overview.add(runner.to_trace(), a)
             self._summarised = j + 1
 

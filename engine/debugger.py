@@ -42,6 +42,7 @@ from .forks import Edit, Fork, ForkSet
 from .hits import HitReport, explain
 from .session import Session
 from .stepper import DirectionRunner
+from .time_axis import positions
 from .trace import SignalSource
 
 F32 = np.float32
@@ -88,10 +89,9 @@ class RangeEnv(SignalSource):
         lo = max(a, 0)
         if b <= lo:
             body = arr[self.samples, 0:0]
-        elif src.backward:
-            body = arr[self.samples, src.steps - b:src.steps - lo][:, ::-1]
         else:
-            body = arr[self.samples, lo:b]
+            body = arr[self.samples, slice(*positions(lo, b, src.steps, src.backward))]
+            body = body[:, ::-1] if src.backward else body
         if a >= 0:
             return body
         pad = np.full((body.shape[0], min(-a, b - a), *body.shape[2:]), np.nan, body.dtype)
@@ -513,10 +513,8 @@ class Debugger:
         if v is None:
             return out
         v = np.broadcast_to(v, (n_s, count, *shape[2:]))
-        if runner.backward:
-            out[:, runner.steps - count:] = v[:, ::-1]
-        else:
-            out[:, :count] = v
+        out[:, slice(*positions(0, count, runner.steps, runner.backward))] = \
+            v[:, ::-1] if runner.backward else v
         return out
 
     # --- forks ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .analysis import cell_breakdown
 from .cell import STORAGE_GATE_ORDER
 from .errors import ScopeError, describe
 from .files import atomic_write, check_output
+from .time_axis import positions, read_span_text
 from .trace import ARRAY_NAMES, LayerTrace
 
 VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
@@ -70,9 +71,7 @@ class ViewContext:
             where = f"before the first step (0 of {self.steps} inputs read)"
         else:
             where = f"step t = {self.cursor} ({self.t} of {self.steps} inputs read"
-            if self.direction == "backward":       # as the window says it (gui/positions.py)
-                where += f", positions {self.steps - self.t}..{self.steps - 1}"
-            where += ")"
+            where += read_span_text(self.t, self.steps, self.direction == "backward") + ")"
         if self.view == "cell":
             where = f"unit {self.unit}, step {self.position}"
         return (f"{self.model} · layer {self.layer} ({self.direction}) · sample {self.sample} · "
@@ -82,10 +81,7 @@ class ViewContext:
 def read_mask(ctx: ViewContext) -> np.ndarray:
     """(T,) True where the cursor has already read the input position."""
     read = np.zeros(ctx.steps, bool)
-    if ctx.direction == "backward":
-        read[ctx.steps - ctx.t:] = True
-    else:
-        read[:ctx.t] = True
+    read[slice(*positions(0, ctx.t, ctx.steps, ctx.direction == "backward"))] = True
     return read
 
 

@@ -35,7 +35,8 @@ from .cell import CellWeights
 from .checkpoints import CheckpointedRun
 from .errors import ScopeError
 from .stepper import DirectionRunner, input_product
-from .trace import LayerTrace, SignalSource, input_position
+from .time_axis import input_position, positions
+from .trace import LayerTrace, SignalSource
 
 F32 = np.float32
 NAN = F32(np.nan)
@@ -137,7 +138,7 @@ class _Root:
         if self._stored:
             r = self.source
             return r.x[:, lo:hi], r.zx[:, lo:hi], r.zin[:, lo:hi]
-        p_lo, p_hi = (lo, hi) if not self.backward else (self.steps - hi, self.steps - lo)
+        p_lo, p_hi = positions(lo, hi, self.steps, self.backward)
         zx, zin = input_product(self.weights, self.x, self.backward, p_lo, p_hi)
         mask = self.mask[:, lo:hi]
         if not mask.all():

@@ -27,6 +27,7 @@ from .errors import ScopeError
 from .grad_layer import Cut, LayerGrad, layer_backward
 from .grad_ops import OpTape, lstm_seed, no_vjp_reason, record_tape, vjp
 from .grad_target import Target, TargetError, parse_target
+from .time_axis import last_position
 from .trace import LayerTrace, TraceResult
 
 F32 = np.float32
@@ -98,7 +99,7 @@ def _base_name(name: str) -> str:
 
 
 def _last(trace: LayerTrace) -> int:
-    return 0 if trace.backward else trace.steps - 1
+    return last_position(trace.steps, trace.backward)
 
 
 def _from_state(result: TraceResult, tgt: Target, trace: LayerTrace, name: str, detached: bool,

@@ -29,6 +29,7 @@ from .layers import (
     RunContext,
     TimeDistributed,
 )
+from .time_axis import last_position
 from .trace import LayerTrace, TraceResult
 
 F32 = np.float32
@@ -256,7 +257,7 @@ def _at_last(d: np.ndarray, tr: LayerTrace) -> np.ndarray:
     shape = (tr.batch, tr.steps, d.shape[-1])
     full = np.zeros(shape, F32)
     if tr.steps:
-        full[:, 0 if tr.backward else tr.steps - 1] = d
+        full[:, last_position(tr.steps, tr.backward)] = d
     return full
 
 

@@ -22,6 +22,7 @@ from .budget import check_bytes
 from .grad import GradResult, gradient
 from .grad_layer import Cut
 from .grad_target import parse_target
+from .time_axis import last_position
 from .trace import LayerTrace
 
 VANISHING = 1e-6
@@ -71,7 +72,7 @@ def target_position(target: str, trace: LayerTrace | ForgetRecord) -> int | None
     index = tgt.index if len(tgt.index) == 3 else (slice(None), *tgt.index)
     t = index[1]
     if t == "last":
-        return 0 if trace.backward else trace.steps - 1
+        return last_position(trace.steps, trace.backward)
     if isinstance(t, int):
         return t % trace.steps if trace.steps else None
     return None

@@ -35,6 +35,7 @@ from .errors import ScopeError
 from .model import Model, StateMap, TracedLayerInfo
 from .presets import DEFAULT_BUDGET_BYTES
 from .stepper import DirectionRunner
+from .time_axis import positions
 from .trace import LayerTrace, TraceResult
 
 Observer = Callable[[str, "Session"], None]
@@ -199,9 +200,7 @@ class Session:
 
     def known(self) -> slice:
         """Input positions computed so far, as a slice of the time axis."""
-        if self.backward:
-            return slice(self.steps - self._t, self.steps)
-        return slice(0, self._t)
+        return slice(*positions(0, self._t, self.steps, self.backward))
 
     def position_to_t(self, position: int) -> int:
         """The ``t`` at which input ``position`` has just been read."""

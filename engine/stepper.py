@@ -17,7 +17,8 @@ import numpy as np
 
 from .activations import Activation
 from .cell import CellWeights
-from .trace import LayerTrace, input_position
+from .time_axis import input_position, last_position, positions
+from .trace import LayerTrace
 
 F32 = np.float32
 NAN = F32(np.nan)
@@ -209,7 +210,7 @@ class DirectionRunner:
         gate_act, cell_act, out_act = self._gate_act, self._cell_act, self._out_act
         if scale is not None:
             half, shift = np.where(scale == 1, F32(1), F32(0.5)), np.where(scale == 1, F32(0), F32(0.5))
-        lo, hi = (start, stop) if not self.backward else (self.steps - stop, self.steps - start)
+        lo, hi = positions(start, stop, self.steps, self.backward)
         step = 1 if not self.backward else -1
 
         def by_time(arr: np.ndarray) -> np.ndarray:        # (B, T, ...) -> (L, B, ...) in order
@@ -292,7 +293,7 @@ class DirectionRunner:
         """Forget processing indices p..stop-1 (default: p alone; stepping back): their
         columns become NaN again."""
         stop = p + 1 if stop is None else stop
-        lo, hi = (p, stop) if not self.backward else (self.steps - stop, self.steps - p)
+        lo, hi = positions(p, stop, self.steps, self.backward)
         for arr in (self.gates, self.zh, self.c, self.h):
             arr[:, lo:hi] = NAN
         if self.zp is not None:
@@ -307,10 +308,9 @@ class DirectionRunner:
         lo = max(a, 0)
         if b <= lo:
             body = arr[:, 0:0]
-        elif self.backward:
-            body = arr[:, self.steps - b:self.steps - lo][:, ::-1]
         else:
-            body = arr[:, lo:b]
+            body = arr[:, slice(*positions(lo, b, self.steps, self.backward))]
+            body = body[:, ::-1] if self.backward else body
         if a >= 0:
             return body
         pad = np.full((body.shape[0], min(-a, b - a), *body.shape[2:]), np.nan, body.dtype)
@@ -336,7 +336,7 @@ class DirectionRunner:
         if not return_sequences:
             if self.steps == 0:
                 return self.h0.copy()
-            return self.h[:, self.position(self.steps - 1)].copy()
+            return self.h[:, last_position(self.steps, self.backward)].copy()
         seq = self.h[:, ::-1] if self.backward else self.h
         seq = np.array(seq, F32)
         if zero_masked:

@@ -19,6 +19,7 @@ from .errors import ScopeError
 from .forks import Edit, ForkSet, decoupled_kernel
 from .layers import LSTM, Bidirectional
 from .model import Model
+from .time_axis import positions
 
 LINK_SIGNALS = ("i", "f", "g", "o", "c", "h")
 
@@ -169,8 +170,8 @@ class BothDirections:
         steps = self.forward.steps
         fwd = np.zeros(steps, bool)
         bwd = np.zeros(steps, bool)
-        fwd[:t] = True
-        bwd[steps - t:] = True if t else False
+        fwd[slice(*positions(0, t, steps, False))] = True
+        bwd[slice(*positions(0, t, steps, True))] = True
         return fwd, bwd
 
 

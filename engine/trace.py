@@ -4,10 +4,10 @@ Every array is indexed by *input position* t, whatever the direction (docs/archi
 "The time axis"): for a backward direction index t holds the values computed when the cell
 read input t. Gate-shaped arrays keep the gate axis in the storage order i, f, g, o.
 
-Two small rules live here once: ``input_position`` (processing index <-> input position) and
-``SignalSource.signal`` (a signal name such as ``f`` or ``z_i`` -> its (B, T, N) values), which
-every holder of recorded arrays reuses: a ``LayerTrace``, a debugger fork's view, a window of
-steps the breakpoint scanner reads.
+One small rule lives here once: ``SignalSource.signal`` (a signal name such as ``f`` or ``z_i``
+-> its (B, T, N) values), which every holder of recorded arrays reuses: a ``LayerTrace``, a
+debugger fork's view, a window of steps the breakpoint scanner reads. The time axis's rules
+(``input_position`` and the rest) live in ``engine.time_axis``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ import numpy as np
 
 from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import ScopeError
+from .time_axis import input_position, last_position
 
 ARRAY_NAMES = ("i", "f", "g", "o", "c", "h", "zx", "zh", "zb", "h0", "c0", "mask", "x")
-
-
-def input_position(p, steps: int, backward: bool):
-    """Input position read at processing index ``p`` (an int or an integer array).
-
-    Forward layers read position p at index p; backward ones read T-1-p. The map is its own
-    inverse, so the same call turns an input position back into its processing index."""
-    return steps - 1 - p if backward else p
 
 
 class UnknownSignal(ScopeError, KeyError):
@@ -167,9 +160,9 @@ class LayerTrace(SignalSource):
 
     def final_state(self) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) after the last processed input: what a stateful layer carries on."""
-        last = 0 if self.backward else self.steps - 1
         if self.steps == 0:
             return self.h0.copy(), self.c0.copy()
+        last = last_position(self.steps, self.backward)
         return self.h[:, last].copy(), self.c[:, last].copy()
 
     def arrays(self) -> dict[str, np.ndarray]:

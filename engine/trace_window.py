@@ -24,6 +24,7 @@ from .errors import ScopeError
 from .files import atomic_write
 from .layers import LSTM, ActivationOp, Dense, Identity, Op, TimeDistributed
 from .model import Model
+from .time_axis import positions
 from .trace import ARRAY_NAMES, LayerTrace, TraceResult
 
 F32 = np.float32
@@ -62,7 +63,7 @@ def cut_output(output: np.ndarray, steps: int, a: int, b: int, reversed_: bool) 
     out = np.asarray(output)
     if out.ndim < 2 or out.shape[1] != steps:
         return out
-    return out[:, steps - b:steps - a] if reversed_ else out[:, a:b]
+    return out[:, slice(*positions(a, b, steps, reversed_))]
 
 
 def cut_trace(result: TraceResult, traced: LayerTrace, model: Model, index: int,

@@ -18,12 +18,13 @@ from engine.commands import resolve_input
 from engine.errors import ScopeError
 from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
+from engine.time_axis import positions
 
 
 def first_window(session: Session) -> tuple[int, int]:
     """Input positions a checkpointed run shows first (where its cursor starts)."""
     width = min(session.steps, 256)
-    return (0, width) if not session.backward else (session.steps - width, session.steps)
+    return positions(0, width, session.steps, session.backward)
 
 
 @dataclass

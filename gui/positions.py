@@ -10,23 +10,21 @@ direction the cursor at p means positions p..T-1 have been read. See docs/archit
 from __future__ import annotations
 
 from engine import Session
+from engine.time_axis import input_position, read_span_text
 
 
 def cursor_text(session: Session) -> str:
     """'t = 19' for the position the cursor is on, or 'before t = 0' when nothing is read."""
     cursor = session.cursor
     if cursor is None:
-        first = session.steps - 1 if session.backward else 0
-        return f"before t = {first}"
+        return f"before t = {input_position(0, session.steps, session.backward)}"
     return f"t = {cursor}"
 
 
 def read_text(session: Session) -> str:
     """'20 of 120 read' (a backward layer adds which positions: 'positions 100..119')."""
-    text = f"{session.t} of {session.steps} read"
-    if session.backward and session.t:
-        text += f", positions {session.steps - session.t}..{session.steps - 1}"
-    return text
+    read = f"{session.t} of {session.steps} read"
+    return read + read_span_text(session.t, session.steps, session.backward)
 
 
 def position_text_widest(session: Session) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 from engine import Model, Session
 from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
+from engine.time_axis import positions
 from engine.trace import LayerTrace
 from gui.latest_job import LatestJob
 
@@ -45,9 +46,7 @@ def span_width(session: Session) -> int:
 def span_indices(session: Session, a: int, b: int) -> tuple[int, int]:
     """Processing indices [p0, p1) that read input positions a:b (a backward run reads them
     from the end)."""
-    if session.backward:
-        return session.steps - b, session.steps - a
-    return a, b
+    return positions(a, b, session.steps, session.backward)
 
 
 class SessionModel(QObject):
