@@ -55,6 +55,17 @@ class Activation:
     def bounded(self) -> bool:
         return math.isfinite(self.lo) and math.isfinite(self.hi)
 
+    @property
+    def is_sigmoid(self) -> bool:
+        """The logistic sigmoid, by whichever name its framework gave it (Keras ``sigmoid``,
+        ONNX ``Sigmoid``): the one the fast paths compute with their own in-place formulas."""
+        return self.name in ("sigmoid", "Sigmoid")
+
+    @property
+    def is_tanh(self) -> bool:
+        """tanh, by whichever name its framework gave it (Keras ``tanh``, ONNX ``Tanh``)."""
+        return self.name in ("tanh", "Tanh")
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Same formula as Keras' numpy backend, so float32 rounding matches closely.

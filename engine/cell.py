@@ -92,6 +92,14 @@ class CellWeights:
         return (self.peephole is None and self.cell_clip is None and self.projection is None
                 and not self.input_forget)
 
+    @property
+    def is_classic(self) -> bool:
+        """The classic cell: plain, sigmoid gates, tanh candidate and output. Its local
+        derivatives follow from the recorded values alone, so the stepper and the backward pass
+        each keep a specialised path for it (``stepper.gate_scale``, ``grad_layer``)."""
+        return (self.is_plain and self.gate_activation.is_sigmoid and self.cell_activation.is_tanh
+                and self.output_activation.is_tanh)
+
     def gate_block(self, matrix: np.ndarray, gate: str) -> np.ndarray:
         """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o): a view."""
         return matrix[..., self.gate_slice(gate)]

@@ -49,12 +49,6 @@ class Cut:
     units: tuple[int, ...] | None = None
 
 
-def _plain(w: CellWeights) -> bool:
-    return (w.is_plain and w.gate_activation.name in ("sigmoid", "Sigmoid")
-            and w.cell_activation.name in ("tanh", "Tanh")
-            and w.output_activation.name in ("tanh", "Tanh"))
-
-
 def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndarray | None = None,
                    *, cuts: list[Cut] | tuple[Cut, ...] = (), need_dx: bool = True) -> LayerGrad:
     """Backpropagate external gradients on h (B,T,H) and c (B,T,N) through the recorded run."""
@@ -76,7 +70,7 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
     cut_at = {}
     for cut in cuts:
         cut_at.setdefault(int(cut.position), []).append(cut)
-    if _plain(w) and not cut_at:
+    if w.is_classic and not cut_at:
         with np.errstate(all="ignore"):
             _plain_loop(trace, order, valid, all_valid, dh_all, dc_all, dz_all, carry_h, carry_c, ut)
         return _finish(trace, w, dz_all, dh_all, dc_all, carry_h, carry_c, need_dx)

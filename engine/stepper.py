@@ -37,9 +37,7 @@ def gate_scale(weights: CellWeights) -> np.ndarray | None:
     4N columns gives tanh(z_i/2), tanh(z_f/2), g, tanh(z_o/2), and one multiply-add turns the
     three gates into sigmoids: 4 ufunc calls for every gate instead of 6. Halving is exact in
     float32, so the recorded zh is unscaled exactly afterwards."""
-    if not (weights.is_plain and weights.gate_activation.name in ("sigmoid", "Sigmoid")
-            and weights.cell_activation.name in ("tanh", "Tanh")
-            and weights.output_activation.name in ("tanh", "Tanh")):
+    if not weights.is_classic:
         return None
     n = weights.units
     scale = np.full(4 * n, 0.5, F32)
@@ -87,9 +85,9 @@ def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
 def _in_place(act: Activation, units: int) -> InPlace:
     """``act`` as ``fn(z, out)``: sigmoid and tanh without temporaries; an across-units
     activation (softmax family) per gate block of ``units`` columns."""
-    if act.name in ("sigmoid", "Sigmoid"):
+    if act.is_sigmoid:
         return _sigmoid_into
-    if act.name in ("tanh", "Tanh"):
+    if act.is_tanh:
         return lambda z, out: np.tanh(z, out=out)
     if act.elementwise:
         def apply(z: np.ndarray, out: np.ndarray) -> None:

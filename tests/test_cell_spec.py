@@ -115,3 +115,16 @@ def test_one_unit_batch_with_sigmoid_candidate():
     r = DirectionRunner("one", w, np.array([[[-0.7]], [[-1.27]]], np.float32))
     r.run()
     check_against_spec(r, lstm_step)
+
+
+def test_the_classic_cell_is_known_by_its_functions_whatever_the_framework_names_them():
+    from engine.activations import onnx_activation
+    rng = np.random.default_rng(0)
+    k, u, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
+    assert CellWeights(k, u, b).is_classic
+    onnx = CellWeights(k, u, b, gate_activation=onnx_activation("Sigmoid"),
+                       cell_activation=onnx_activation("Tanh"), output_activation=onnx_activation("Tanh"))
+    assert onnx.is_classic
+    assert not CellWeights(k, u, b, gate_activation=keras_activation("hard_sigmoid")).is_classic
+    assert not CellWeights(k, u, b, output_activation=keras_activation("relu")).is_classic
+    assert not CellWeights(k, u, b, peephole=np.zeros((3, 2), np.float32)).is_classic
