@@ -139,9 +139,16 @@ def _grad_target(host: ViewHost, view: str) -> str:
     return host.grads.view.target
 
 
+def body_size(widget: QWidget) -> QSize:
+    """The logical size a figure lays ``widget`` out at: its own ``figure_size`` (a painted
+    teaching canvas: a slide's width, as tall as its content) or its size on screen."""
+    sized = getattr(widget, "figure_size", None)
+    return sized() if sized is not None else widget.size()
+
+
 def figure_body_size(host: ViewHost, view: str) -> QSize:
-    widgets = view_widgets(host, view)
-    return QSize(max(w.width() for w in widgets), sum(w.height() for w in widgets))
+    sizes = [body_size(w) for w in view_widgets(host, view)]
+    return QSize(max(s.width() for s in sizes), sum(s.height() for s in sizes))
 
 
 def max_width(logical: QSize, frames: int = 1) -> int:
@@ -487,13 +494,13 @@ class Figure:
         ctx = self.context()
         palette = self.palette
         bodies = view_widgets(self.host, self.view)
-        width = max(w.width() for w in bodies)
+        width = max(body_size(w).width() for w in bodies)
         header = build_header(self.host, self.view, ctx, self.options, palette, width)
         footer = build_footer(self.view, ctx, self.options, palette, self.host.session_model.units, width)
         try:
             for text in (header, footer):
                 text.lay_out()
-            height = sum(w.height() for w in bodies) + 2 * MARGIN
+            height = sum(body_size(w).height() for w in bodies) + 2 * MARGIN
             for text in (header, footer):
                 if not text.empty():
                     height += text.height() + MARGIN
@@ -520,9 +527,16 @@ class Figure:
             header.render(painter, QPoint(margin, y), renderFlags=CHILDREN_ONLY)
             y += header.height() + margin
         for widget in bodies:
-            # QWidget.render, not QGraphicsView.render (a scene render without the axes)
-            QWidget.render(widget, painter, QPoint(margin, y))
-            y += widget.height()
+            size = body_size(widget)
+            if hasattr(widget, "figure_size"):     # a painted canvas: drawn at the figure's size
+                painter.save()
+                painter.translate(margin, y)
+                painter.setClipRect(QRect(QPoint(0, 0), size))
+                widget.paint_on(painter, size.width(), size.height())
+                painter.restore()
+            else:   # QWidget.render, not QGraphicsView.render (a scene render without the axes)
+                QWidget.render(widget, painter, QPoint(margin, y))
+            y += size.height()
         if not footer.empty():
             footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)
         return size
@@ -673,6 +687,9 @@ class Figure:
         width = width or logical.width()          # an animation: on-screen size by default
         self._check_width(width, logical, len(positions))
         frames: list[np.ndarray] = []
+        holders = [w for w in view_widgets(self.host, self.view) if hasattr(w, "hold")]
+        for widget in holders:           # a grid that holds still while columns fill in
+            widget.hold(positions)
         try:
             # the first and the last frame hold every colour of the animation: one palette
             samples = [gif.rgb_array(image) for p in {positions[0], positions[-1]}
@@ -682,6 +699,8 @@ class Figure:
             for image in self.frames(positions, width, progress):
                 frames.append(gif.index_frame(gif.rgb_array(image), table))
         finally:
+            for widget in holders:
+                widget.hold(None)
             self.host.session_model.seek(start_t)
             if pinned is not None:                # stepping unpinned the inspector's step
                 inspector.pinned = pinned

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from gui.session_model import SessionModel
@@ -36,9 +37,54 @@ def signal_chooser(bar: QHBoxLayout, on_choose: Callable[[str], None]) -> QCombo
     return combo
 
 
+FIGURE_WIDTH = 1280        # logical px a figure is laid out at (at least): a 16:9 slide's width
+SMALLEST_TEXT = 0.3        # text shrinks to fit its box down to this share of its size
+
+
+@dataclass
+class TextItem:
+    """One text a canvas drew: what, where it ended up, and the box it had to stay in (the
+    figure's layout checks read these from the drawing itself)."""
+
+    text: str
+    rect: QRectF
+    box: QRectF
+
+
+def draw_fitted(p: QPainter, box: QRectF, text: str, font: QFont,
+                flags: Qt.AlignmentFlag = Qt.AlignLeft | Qt.AlignTop, *, wrap: bool = True,
+                items: list[TextItem] | None = None) -> QRectF:
+    """Draw ``text`` inside ``box``, word-wrapped (if ``wrap``) and shrunk step by step until it
+    fits, so a narrow figure gets smaller words, never cut ones. Returns the text's bounds."""
+    if wrap:
+        flags = flags | Qt.TextWordWrap
+    fitted = QFont(font)
+    size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+    scale = 1.0
+    while True:
+        fitted.setPointSizeF(max(3.0, size * scale))
+        need = QFontMetricsF(fitted, p.device()).boundingRect(box, flags, text)
+        if (need.width() <= box.width() + 0.5 and need.height() <= box.height() + 0.5) \
+                or scale <= SMALLEST_TEXT:
+            break
+        scale -= 0.05
+    p.setFont(fitted)
+    p.drawText(box, flags, text)
+    p.setFont(font)
+    if items is not None:
+        items.append(TextItem(text, need, QRectF(box)))
+    return need
+
+
 class PaintedCanvas(QWidget):
     """A widget drawn by ``paint_on(painter, width, height)``: the same code paints the screen
-    and an export's picture at any size (subclasses define ``paint_on``)."""
+    and an export's picture at any size (subclasses define ``paint_on``). ``figure_size`` is
+    the logical size an exported figure lays it out at (default: as on screen)."""
+
+    text_items: list[TextItem]
+
+    def figure_size(self):
+        return self.size()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,12 +33,15 @@ from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix,
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,
+    FIGURE_WIDTH,
     NEGATIVE,
     POSITIVE,
     SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
+    TextItem,
     colour_scale,
+    draw_fitted,
     signal_chooser,
     span_values,
     step_labels,
@@ -50,6 +53,10 @@ MAX_ROWS = 64           # more units than this: a window of units around the sel
 LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
 WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
 MAX_COLUMNS = 14        # more would leave no room between columns for the links
+MIN_COLUMNS = 4         # two read columns before the cursor, the cursor's and the next: links
+AHEAD = 2               # columns not read yet shown past the cursor, when there is room
+FIGURE_CELL = 600       # logical px of cells (all rows) a figure aims at, within the limits below
+GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
 NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
 
@@ -98,6 +105,38 @@ class UnrolledCanvas(PaintedCanvas):
         self.hover: tuple[int, int] | None = None
         self.drawn_links: list[tuple[int, int, int, float]] = []   # (from unit, to unit, to t, U)
         self.drawn_cells: dict[tuple[int, int], QColor] = {}       # (unit, t) -> fill
+        self.text_items: list[TextItem] = []                       # every text of the last paint
+        self.held: range | None = None     # positions an animation steps through: grid held still
+
+    def hold(self, positions: range | None) -> None:
+        """Keep the columns still while the cursor walks ``positions`` (an animation fills
+        columns in place instead of scrolling the grid every frame); None lets it follow."""
+        self.held = positions
+        self.update()
+
+    def figure_size(self) -> QSize:
+        """The logical size of an exported figure: a slide's width at least, and tall enough
+        for every shown unit's row, the labels under them and the wrong pictures' sentences."""
+        width = max(self.width(), FIGURE_WIDTH)
+        fm = QFontMetricsF(view_font(self.view.palette))
+        rows = max(len(self.view.shown_units()), 1)
+        truth_width = width * (1 - WRONG_SHARE) if self.view.wrong else width
+        cells = rows * float(np.clip(FIGURE_CELL / rows, 9.0, 56.0))
+        height = self._top(fm) + cells + self._bottom(fm, truth_width)
+        if self.view.wrong:
+            height = max(height, self._wrong_height(width - truth_width - 14))
+        return QSize(int(width), int(np.ceil(height)))
+
+    @staticmethod
+    def _top(fm: QFontMetricsF) -> float:
+        return 3.6 * fm.height() + 8
+
+    def _bottom(self, fm: QFontMetricsF, truth_width: float) -> float:
+        """Under the cells: x_t's arrows and labels, then the legend wrapped to the width."""
+        small = QFontMetricsF(view_font(self.view.palette, 0.85))
+        legend = small.boundingRect(QRectF(0, 0, max(truth_width - 12, 50), 1e5), Qt.TextWordWrap,
+                                    self.legend_text())
+        return 2.3 * fm.height() + legend.height() + 10
 
     # --- geometry ----------------------------------------------------------------------------
     def layout_for(self, width: float, height: float) -> Geometry | None:
@@ -111,30 +150,54 @@ class UnrolledCanvas(PaintedCanvas):
         truth_width = width * (1 - WRONG_SHARE) if v.wrong else width
         fm = QFontMetricsF(view_font(v.palette))
         left = fm.horizontalAdvance("unit 000") + 14
-        top = 3.6 * fm.height() + 8
-        bottom = 3.4 * fm.height() + 10
-        right = fm.horizontalAdvance("-0.00") + 34
+        top = self._top(fm)
+        bottom = self._bottom(fm, truth_width)
+        small = QFontMetricsF(view_font(v.palette, 0.85))
+        right = max(fm.horizontalAdvance("-0.00"), small.horizontalAdvance("linear")) + 34
+        room = max(truth_width - left - right, 40.0)
         cell_h = float(np.clip((height - top - bottom) / max(len(rows), 1), 3.0, 56.0))
         cell_w = float(np.clip(cell_h * 1.3, 12.0, 52.0))
         pitch = cell_w + float(np.clip(cell_w * 1.8, 30.0, 80.0))
-        pitch = max(pitch, (truth_width - left - right) / MAX_COLUMNS)   # room for the links
-        columns = int(max(1, min(steps, (truth_width - left - right + pitch - cell_w) // pitch)))
-        cursor = session.cursor
-        if session.backward:      # the cursor walks right to left: keep room to its left
+        pitch = max(pitch, room / MAX_COLUMNS)   # room for the links
+        fit = (room - cell_w) / (MIN_COLUMNS - 1)
+        if pitch > fit:              # narrow: smaller cells, never fewer than MIN_COLUMNS columns
+            pitch = max(fit, 6.0)
+            cell_w = min(cell_w, pitch / 2.2)
+        columns = int(max(1, min(steps, (room + pitch - cell_w) // pitch)))
+        first = self._first_column(columns)
+        return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
+
+    def _first_column(self, columns: int) -> int:
+        """The input position of the leftmost column: the read columns before the cursor (at
+        least two where the run has them) and up to AHEAD unread ones past it. While an
+        animation holds ``positions``, the grid stays still (paging only when they do not fit)."""
+        session = self.view.session_model.session
+        steps, cursor, held = session.steps, session.cursor, self.held
+        ahead = min(AHEAD, max(0, columns - 3))
+        usable = max(1, columns - 2 - ahead)         # cursor positions per page of a held grid
+        if session.backward:      # reads right to left: what it has read is to the right
             anchor = steps - 1 if cursor is None else cursor
-            first = anchor - 2
+            first = anchor - ahead
+            if held is not None and len(held):
+                right = held[-1] + 2
+                if len(held) + 2 > columns:
+                    right -= (max(0, held[-1] - anchor) // usable) * usable
+                first = right - (columns - 1)
         else:
             anchor = 0 if cursor is None else cursor
-            first = anchor - columns + 3
-        first = int(max(0, min(first, steps - columns)))
-        return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
+            first = anchor - (columns - 1 - ahead)
+            if held is not None and len(held):
+                first = held[0] - 2
+                if len(held) + 2 > columns:
+                    first += (max(0, anchor - held[0]) // usable) * usable
+        return int(max(0, min(first, steps - columns)))
 
     # --- painting ----------------------------------------------------------------------------
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         v = self.view
         pal = v.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
-        self.drawn_links, self.drawn_cells = [], {}
+        self.drawn_links, self.drawn_cells, self.text_items = [], {}, []
         geo = self.layout_for(width, height)
         self.geometry_ = geo
         if geo is None:
@@ -146,6 +209,11 @@ class UnrolledCanvas(PaintedCanvas):
         self._paint_truth(p, geo, height)
         if v.wrong:
             self._paint_wrong(p, QRectF(geo.truth_width + 8, 0, width - geo.truth_width - 8, height))
+
+    def _text(self, p: QPainter, box: QRectF, text: str, font, flags=Qt.AlignLeft | Qt.AlignTop,
+              *, wrap: bool = False) -> QRectF:
+        """Every text goes through here: shrunk (or wrapped) to stay in its box, and recorded."""
+        return draw_fitted(p, box, text, font, flags, wrap=wrap, items=self.text_items)
 
     def _paint_truth(self, p: QPainter, geo: Geometry, height: float) -> None:
         """The true picture: N cells in every column, x_t entering each, U linking columns."""
@@ -162,7 +230,7 @@ class UnrolledCanvas(PaintedCanvas):
         self._paint_marks(p, geo, rows_of, session.cursor)
         self._paint_row_labels(p, geo, fm, rows_of)
         self._paint_column_labels(p, geo, fm, known, session.cursor, bottom_y)
-        self._paint_legend(p, geo, fm, bottom_y)
+        self._paint_legend(p, geo, fm, bottom_y, height)
         self._paint_colour_bar(p, geo, v.scale, fm)
 
     def _muted(self) -> QColor:
@@ -184,14 +252,14 @@ class UnrolledCanvas(PaintedCanvas):
         bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
         if bold.horizontalAdvance(title) > geo.truth_width - 12:
             title = f"LSTM(units={n}): {n} cells per column, coupled through U {shape}"
-        p.drawText(QPointF(6, fm.ascent() + 4), bold.elidedText(title, Qt.ElideRight, geo.truth_width - 12))
-        p.setFont(view_font(pal, 0.85))
+        self._text(p, QRectF(6, 2, geo.truth_width - 12, bold.height() + 2), title,
+                   view_font(pal, 1.1, bold=True), Qt.AlignLeft | Qt.AlignVCenter)
         p.setPen(self._muted())
         rows_note = "" if len(geo.rows) == n else \
-            f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} (a window around the selected unit)"
-        p.drawText(QPointF(6, fm.ascent() + fm.height() + 6),
+            f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} shown (a window around the selected unit)"
+        self._text(p, QRectF(6, fm.height() + 5, geo.truth_width - 12, fm.height() * 1.1),
                    f"layer {session.info.name}, {direction} · colour: {SIGNAL_WORDS[v.signal]}"
-                   f"{rows_note}")
+                   f"{rows_note}", view_font(pal, 0.85), Qt.AlignLeft | Qt.AlignVCenter)
 
     def _paint_spines(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
                       bottom_y: float) -> None:
@@ -268,8 +336,8 @@ class UnrolledCanvas(PaintedCanvas):
         for row, unit in enumerate(geo.rows):
             if (row % every == 0 and abs(row - sel_row) >= every) or unit == sel:
                 y = geo.top + (row + 0.5) * geo.cell_h
-                p.drawText(QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
-                           Qt.AlignRight | Qt.AlignVCenter, f"unit {unit}")
+                self._text(p, QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
+                           f"unit {unit}", view_font(pal, 0.85), Qt.AlignRight | Qt.AlignVCenter)
 
     def _paint_column_labels(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
                              cursor: int | None, bottom_y: float) -> None:
@@ -278,31 +346,69 @@ class UnrolledCanvas(PaintedCanvas):
         pal = v.palette
         fg, muted = QColor(pal.foreground), self._muted()
         font, small = view_font(pal), view_font(pal, 0.85)
-        every_t = max(1, int(np.ceil(fm.horizontalAdvance("t=000") / geo.pitch)))
+        every_t = max(1, int(np.ceil((fm.horizontalAdvance("t=000") + 4) / geo.pitch)))
+        vectors = v.vectors(geo.first, geo.columns)         # (cols, D) for a vector input, else None
         for col in range(geo.columns):
             t = geo.first + col
             cx = geo.left + col * geo.pitch + geo.cell_w / 2
-            if col % every_t == 0 or t == cursor:
+            if (col % every_t == 0 and (cursor is None or abs(t - cursor) >= every_t)) or t == cursor:
                 p.setPen(QColor(pal.cursor) if t == cursor else fg)
-                p.drawText(QRectF(cx - geo.pitch / 2, geo.top - fm.height() - 4, geo.pitch, fm.height()),
-                           Qt.AlignCenter, f"t={t}")
+                self._text(p, QRectF(cx - geo.pitch / 2, geo.top - fm.height() - 4, geo.pitch,
+                                     fm.height()), f"t={t}", font, Qt.AlignCenter)
             p.setPen(fg if known.start <= t < known.stop else muted)
-            p.setFont(font)
-            p.drawText(QRectF(cx - geo.pitch / 2, bottom_y + fm.height(), geo.pitch, fm.height() * 1.2),
-                       Qt.AlignCenter, v.label(t))
-            p.setFont(small)
+            box = QRectF(cx - geo.pitch / 2 + 1, bottom_y + fm.height(), geo.pitch - 2, fm.height() * 1.2)
+            if vectors is not None:
+                self._paint_sparkline(p, box, vectors[col], v.vector_scale())
+            else:
+                self._text(p, box, v.label(t), font, Qt.AlignCenter)
         p.setPen(muted)
-        p.drawText(QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2),
-                   Qt.AlignRight | Qt.AlignVCenter, "x_t")
+        self._text(p, QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2), "x_t",
+                   small, Qt.AlignRight | Qt.AlignVCenter)
 
-    def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float) -> None:
-        """How to read the links."""
-        k = self.view.k
-        legend = (f"lines: U from h_t−1 of a unit (left) to the units reading it (right) — "
-                  f"{'red U > 0, blue U < 0, ' if k else ''}thicker = larger |U|; "
-                  f"{k} strongest per unit (self-links not drawn); hover a cell for all its links")
-        p.drawText(QRectF(6, bottom_y + 2.3 * fm.height(), geo.truth_width - 12, fm.height() * 2.2),
-                   Qt.TextWordWrap, legend)
+    def _paint_sparkline(self, p: QPainter, box: QRectF, values: np.ndarray, scale: float) -> None:
+        """A vector input's D values as small bars about a baseline (its values, not "x")."""
+        d = len(values)
+        if d == 0 or not np.isfinite(values).any():
+            return
+        width = min(box.width() * 0.8, 7.0 * d)
+        bar = width / d
+        mid = box.center().y()
+        half = box.height() * 0.45
+        x0 = box.center().x() - width / 2
+        colour = p.pen().color()
+        p.save()
+        p.setPen(QPen(colour, 0.8))
+        p.drawLine(QPointF(x0, mid), QPointF(x0 + width, mid))
+        p.setPen(Qt.NoPen)
+        p.setBrush(colour)
+        for k, value in enumerate(np.nan_to_num(values).tolist()):
+            h = float(np.clip(value / scale, -1, 1)) * half
+            p.drawRect(QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - h), bar * 0.7, abs(h)))
+        p.restore()
+
+    def legend_text(self) -> str:
+        """How to read the links, naming the block of U their colour and thickness come from."""
+        v = self.view
+        k = v.k
+        model = v.session_model
+        backward = model.ready and model.session.backward
+        sides = "right) to the units reading it (left" if backward else \
+            "left) to the units reading it (right"
+        if v.signal in GATE_NAMES:
+            block = f"its entry in U's {GATE_NAMES[v.signal]} block"
+        else:
+            block = ("its largest-|U| entry among U's four gate blocks (i, f, g, o) for that pair "
+                     "of units")
+        colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
+        hover = "" if v.palette.printing else "; hover a cell for all its links"
+        return (f"lines: U from h(t−1) of a unit ({sides}); a line's {colour}thickness = |U| "
+                f"{'come' if k else 'comes'} from {block}; {k} strongest per unit (self-links not drawn){hover}")
+
+    def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float,
+                      height: float) -> None:
+        top = bottom_y + 2.3 * fm.height()
+        self._text(p, QRectF(6, top, geo.truth_width - 12, max(height - top - 2, fm.height())),
+                   self.legend_text(), view_font(self.view.palette, 0.85), wrap=True)
 
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
         """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
@@ -415,12 +521,20 @@ class UnrolledCanvas(PaintedCanvas):
         p.setPen(QPen(QColor(pal.foreground), 0.8))
         p.setBrush(Qt.NoBrush)
         p.drawRect(rect)
-        p.setFont(view_font(pal, 0.85))
-        p.drawText(QPointF(x + 16, top + fm.ascent() * 0.8), f"{scale.hi:.2g}")
-        p.drawText(QPointF(x + 16, top + h), f"{scale.lo:.2g}")
-        if scale.diverging and scale.lo < 0 < scale.hi:
-            p.drawText(QPointF(x + 16, top + h / 2 + fm.ascent() / 3), "0")
-        p.drawText(QPointF(x - 2, top + h + fm.height() + 2), SIGNAL_SHORT.get(self.view.signal, ""))
+        small = view_font(pal, 0.85)
+        line = fm.height()
+        room = max(geo.truth_width - x - 16, 20.0)
+        ticks = [(top, f"{scale.hi:.2g}"), (top + h - line, f"{scale.lo:.2g}")]
+        if scale.diverging and scale.lo < 0 < scale.hi and h > 3 * line:
+            ticks.append((top + (h - line) / 2, "0"))
+        for y, text in ticks:
+            self._text(p, QRectF(x + 16, y, room, line), text, small,
+                       Qt.AlignLeft | Qt.AlignVCenter)
+        # which signal and on what scale (its words are in the title's line above)
+        self._text(p, QRectF(x - 4, top + h + 4, room + 20, line),
+                   SIGNAL_SHORT.get(self.view.signal, ""), small, Qt.AlignLeft | Qt.AlignVCenter)
+        self._text(p, QRectF(x - 4, top + h + 4 + line, room + 20, line), "linear", small,
+                   Qt.AlignLeft | Qt.AlignVCenter)
 
     # --- the wrong pictures --------------------------------------------------------------------
     def _paint_wrong(self, p: QPainter, area: QRectF) -> None:
@@ -440,61 +554,105 @@ class UnrolledCanvas(PaintedCanvas):
         box.setAlpha(40)
         return QColor("#c0392b"), QColor(pal.foreground), box, QFontMetricsF(view_font(pal))
 
+    def wrong_chain_text(self) -> str:
+        session = self.view.session_model.session
+        n, steps = session.units, session.steps
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        return (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
+                f"exist at every step and read each other. The number of steps is the input's "
+                f"length (T = {steps}), not units.")
+
+    def wrong_copies_text(self) -> str:
+        v = self.view
+        session = v.session_model.session
+        n = session.units
+        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        effect = v.effect()
+        if effect is None:
+            measured = v.effect_note or "the decouple what-if could not be run for this layer."
+        elif not np.isfinite(effect.max_abs):
+            measured = "the decouple what-if gave no finite numbers on this input."
+        else:
+            measured = "the decouple what-if measures it: " + effect.sentence() + " on this input."
+        return (f"Why it is wrong: U is {shape}: each unit's four gates read all {n} entries "
+                f"of h_t−1, not only its own. Its off-diagonal entries link every unit to every "
+                f"other; remove them and the run changes — {measured}")
+
+    @staticmethod
+    def _chain_box(width: float) -> tuple[float, float]:
+        """(box width, height) of the chain picture's boxes: six boxes and the gap fit."""
+        bw = float(np.clip((width - 12) / 7.95, 8.0, 58.0))
+        return bw, bw * 0.62
+
+    @staticmethod
+    def _copies_box(width: float) -> tuple[float, float]:
+        cw = float(np.clip((width - 56) / (4 * 2.2), 6.0, 34.0))
+        return cw, cw * 0.6
+
+    def _wrong_height(self, width: float) -> float:
+        """The height the two wrong pictures need at ``width``: both sentences unshrunk."""
+        fm = QFontMetricsF(view_font(self.view.palette))
+        wrap = QRectF(0, 0, max(width, 50.0), 1e5)
+        _, bh = self._chain_box(width)
+        _, ch = self._copies_box(width)
+        rows = min(self.view.session_model.units, 4)
+        a = 2.2 * fm.height() + bh + fm.height() + 8 + \
+            fm.boundingRect(wrap, Qt.TextWordWrap, self.wrong_chain_text()).height() + 12
+        b = 2.0 * fm.height() + rows * ch * 1.5 + 6 + \
+            fm.boundingRect(wrap, Qt.TextWordWrap, self.wrong_copies_text()).height() + 16
+        return 2 * max(a, b)
+
     def _paint_wrong_chain(self, p: QPainter, a: QRectF) -> None:
         """A: one cell unrolled N times ("units = time steps")."""
         v = self.view
         pal, session = v.palette, v.session_model.session
-        n, steps = session.units, session.steps
-        shape = tuple(session.info.weights.recurrent_kernel.shape)
+        n = session.units
         bad, fg, box, fm = self._wrong_style()
-        p.setFont(view_font(pal, 1.1, bold=True))
         p.setPen(bad)
-        p.drawText(QPointF(a.left(), a.top() + fm.ascent()), "✗ the wrong picture: “units = time steps”")
+        self._text(p, QRectF(a.left(), a.top(), a.width(), fm.height() * 1.3),
+                   "✗ the wrong picture: “units = time steps”", view_font(pal, 1.1, bold=True),
+                   Qt.AlignLeft | Qt.AlignVCenter)
         shown = min(n, 5)
-        bw = min(58.0, (a.width() - 40) / (shown + 1.4))
-        bh = bw * 0.62
+        bw, bh = self._chain_box(a.width())
         y = a.top() + 2.2 * fm.height()
-        p.setFont(view_font(pal, 0.85))
+        small = view_font(pal, 0.85)
         for k in range(shown + 1):
             x = a.left() + 6 + k * bw * 1.3 + (bw * 0.35 if k == shown else 0)
             label = f"unit {k}" if k < shown else f"unit {n - 1}"
             if k == shown and n > shown:
                 p.setPen(fg)
-                p.drawText(QPointF(x - bw * 0.5, y + bh / 2 + fm.ascent() / 3), "…")
+                self._text(p, QRectF(x - bw * 0.62, y, bw * 0.5, bh), "…", small, Qt.AlignCenter)
             elif k == shown:
                 break
             p.setPen(QPen(fg, 1.2))
             p.setBrush(box)
             p.drawRoundedRect(QRectF(x, y, bw, bh), 5, 5)
-            p.drawText(QRectF(x, y, bw, bh), Qt.AlignCenter, label)
-            p.drawText(QRectF(x, y + bh + 3, bw, fm.height()), Qt.AlignCenter, f"x_{k if k < shown else n - 1}?")
+            self._text(p, QRectF(x + 2, y, bw - 4, bh), label, small, Qt.AlignCenter)
+            self._text(p, QRectF(x, y + bh + 3, bw, fm.height()),
+                       f"x_{k if k < shown else n - 1}?", small, Qt.AlignCenter)
             if k > 0 and not (k == shown and n > shown):
                 _arrow(p, QPointF(x - bw * 0.3, y + bh / 2), QPointF(x, y + bh / 2), fg)
-        p.setFont(view_font(pal))
         p.setPen(fg)
-        text_a = (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
-                  f"exist at every step and read each other. The number of steps is the input's "
-                  f"length (T = {steps}), not units.")
-        p.drawText(QRectF(a.left(), y + bh + fm.height() + 8, a.width(), a.bottom() - y - bh - fm.height()),
-                   Qt.TextWordWrap, text_a)
+        top = y + bh + fm.height() + 8
+        self._text(p, QRectF(a.left(), top, a.width(), a.bottom() - top), self.wrong_chain_text(),
+                   view_font(pal), wrap=True)
 
     def _paint_wrong_copies(self, p: QPainter, b: QRectF) -> None:
         """B: N independent copies, with what the decouple what-if measured on this input."""
         v = self.view
         pal, session = v.palette, v.session_model.session
         n = session.units
-        shape = tuple(session.info.weights.recurrent_kernel.shape)
         bad, fg, box, fm = self._wrong_style()
         p.setPen(QPen(QColor(pal.grid), 1))
         p.drawLine(QPointF(b.left(), b.top() - 4), QPointF(b.right(), b.top() - 4))
-        p.setFont(view_font(pal, 1.1, bold=True))
         p.setPen(bad)
-        p.drawText(QPointF(b.left(), b.top() + fm.ascent() + 2), "✗ the wrong picture: “independent copies”")
+        self._text(p, QRectF(b.left(), b.top() + 2, b.width(), fm.height() * 1.3),
+                   "✗ the wrong picture: “independent copies”", view_font(pal, 1.1, bold=True),
+                   Qt.AlignLeft | Qt.AlignVCenter)
         rows, cols = min(n, 4), 4
-        cw = min(34.0, (b.width() - 30) / (cols * 2.2))
-        ch = cw * 0.6
+        cw, ch = self._copies_box(b.width())
         y0 = b.top() + 2.0 * fm.height()
-        p.setFont(view_font(pal, 0.85))
+        small = view_font(pal, 0.85)
         for r in range(rows):
             for c in range(cols):
                 x = b.left() + 50 + c * cw * 2.2
@@ -506,25 +664,15 @@ class UnrolledCanvas(PaintedCanvas):
                     _arrow(p, QPointF(x - cw * 1.2, yy + ch / 2), QPointF(x, yy + ch / 2), fg)
             p.setPen(fg)
             unit = r if r < rows - 1 or n == rows else n - 1
-            p.drawText(QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), Qt.AlignRight | Qt.AlignVCenter,
-                       f"unit {unit}")
+            self._text(p, QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), f"unit {unit}", small,
+                       Qt.AlignRight | Qt.AlignVCenter)
             if unit != r:                                # units left out between the rows
-                p.drawText(QRectF(b.left(), y0 + r * ch * 1.5 - ch * 0.75, 46, ch * 0.9),
-                           Qt.AlignRight | Qt.AlignVCenter, "⋮")
-        p.setFont(view_font(pal))
+                p.drawText(QRectF(b.left() + 46, y0 + r * ch * 1.5 - ch * 0.5, 4, ch * 0.5),
+                           Qt.AlignCenter | Qt.TextDontClip, "⋮")
         p.setPen(fg)
-        effect = v.effect()
-        if effect is None:
-            measured = v.effect_note or "the decouple what-if could not be run for this layer."
-        elif not np.isfinite(effect.max_abs):
-            measured = "the decouple what-if gave no finite numbers on this input."
-        else:
-            measured = "the decouple what-if measures it: " + effect.sentence() + " on this input."
-        text_b = (f"Why it is wrong: U is {shape}: each unit's four gates read all {n} entries "
-                  f"of h_t−1, not only its own. Its off-diagonal entries link every unit to every "
-                  f"other; remove them and the run changes — {measured}")
         ytext = y0 + rows * ch * 1.5 + 6
-        p.drawText(QRectF(b.left(), ytext, b.width(), b.bottom() - ytext), Qt.TextWordWrap, text_b)
+        self._text(p, QRectF(b.left(), ytext, b.width(), b.bottom() - ytext),
+                   self.wrong_copies_text(), view_font(pal), wrap=True)
 
     # --- mouse -------------------------------------------------------------------------------
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -725,6 +873,25 @@ class UnrolledView(QWidget):
             self._labels = (a, step_labels(self.session_model, a, b))
         first, labels = self._labels
         return labels[position - first] if 0 <= position - first < len(labels) else ""
+
+    def vectors(self, first: int, count: int) -> np.ndarray | None:
+        """(count, D) the input vectors under columns first.. (NaN outside the run), or None
+        when each input is one token or one number (its label says it)."""
+        x = np.asarray(self.session_model.session.x)[self.session_model.sample]
+        if x.ndim != 2 or x.shape[1] < 2:
+            return None
+        out = np.full((count, x.shape[1]), np.nan, np.float32)
+        lo, hi = max(first, 0), min(first + count, x.shape[0])
+        if hi > lo:
+            out[lo - first:hi - first] = x[lo:hi]
+        return out
+
+    def vector_scale(self) -> float:
+        """The largest |x| of the sample: one scale for every column's sparkline."""
+        x = np.asarray(self.session_model.session.x)[self.session_model.sample]
+        with np.errstate(all="ignore"):
+            m = float(np.nanmax(np.abs(x))) if x.size else 0.0
+        return m if np.isfinite(m) and m > 0 else 1.0
 
     def describe(self, unit: int, position: int) -> str:
         v = self.session_model.value(self.signal, unit, position)

@@ -1,0 +1,118 @@
+"""The unrolled view as a teacher puts it on a slide: the coupling shows at every cursor
+position and width, in both directions, and no text is cut or overlaps another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage, QPainter
+
+from engine import Session, load_model
+from engine.loaders.demos import default_demo_input, demo_info
+from gui.session_model import SessionModel
+from gui.teaching.unrolled import UnrolledView
+from gui.theme import print_palette
+from tests.figure_checks import text_problems
+from tests.gui.conftest import sine_input, small_model
+from tests.helpers import bidirectional_model
+
+
+def _view(qtbot, model, x, layer=None, width=900) -> UnrolledView:
+    from gui.app import make_app
+    make_app()
+    sm = SessionModel()
+    sm.set_session(Session(model, x, layer=layer), source="test")
+    view = UnrolledView(sm, print_palette("light"))
+    qtbot.addWidget(view)
+    view.resize(width, 500)
+    return view
+
+
+def _paint(view: UnrolledView, width: int | None = None) -> None:
+    """Paint the canvas as a figure does: at its figure size (or ``width`` wide)."""
+    size = view.canvas.figure_size()
+    w = width or size.width()
+    image = QImage(w, size.height(), QImage.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    try:
+        view.canvas.paint_on(painter, w, size.height())
+    finally:
+        painter.end()
+
+
+def _read_before_cursor(view: UnrolledView) -> list[int]:
+    session = view.session_model.session
+    cursor = session.cursor
+    back = 1 if session.backward else -1             # where the columns read before are
+    drawn = {t for _, t in view.canvas.drawn_cells}
+    return [t for t in (cursor + back, cursor + 2 * back) if t in drawn]
+
+
+@pytest.mark.parametrize("width", [360, 700, 1280])
+@pytest.mark.parametrize("layer", ["bi/forward", "bi/backward"])
+def test_two_read_columns_and_their_links_at_every_cursor(qtbot, width, layer):
+    x = np.random.default_rng(1).normal(size=(1, 12, 2)).astype(np.float32)
+    view = _view(qtbot, bidirectional_model(), x, layer=layer)
+    session = view.session_model.session
+    for t in range(1, session.steps + 1):
+        view.session_model.seek(t)
+        _paint(view, width)
+        read = t - 1                           # read columns before the cursor's
+        assert len(_read_before_cursor(view)) == min(2, read), (t, width)
+        cursor = session.cursor
+        if read >= 1:
+            assert any(tt == cursor for *_, tt, _ in view.canvas.drawn_links), (t, width)
+        cells = {(u, tt) for u, tt in view.canvas.drawn_cells}
+        for column in {tt for _, tt in cells}:   # a read column is drawn whole
+            assert {u for u, tt in cells if tt == column} == set(range(session.units))
+
+
+def test_a_held_grid_stays_still_while_columns_fill_in(qtbot):
+    view = _view(qtbot, small_model(6, 3), sine_input(40))
+    view.canvas.hold(range(20, 26))
+    firsts = set()
+    for position in range(20, 26):
+        view.session_model.seek(view.session_model.session.position_to_t(position))
+        _paint(view)
+        firsts.add(view.canvas.geometry_.first)
+        assert len(_read_before_cursor(view)) == 2
+    assert len(firsts) == 1
+    view.canvas.hold(None)
+
+
+@pytest.mark.parametrize("widget_width", [360, 900, 1920])
+@pytest.mark.parametrize("wrong", [False, True])
+def test_no_text_is_cut_or_overlaps(qtbot, widget_width, wrong):
+    model = load_model("demo:counter")
+    view = _view(qtbot, model, default_demo_input(demo_info("counter"), model), width=widget_width)
+    view.set_wrong(wrong)
+    view.session_model.seek(31)
+    _paint(view)
+    items = view.canvas.text_items
+    texts = " ".join(item.text for item in items)
+    assert "coupled through U" in texts and "unit 5" in texts
+    if wrong:
+        assert "independent copies" in texts and "units = time steps" in texts
+    assert text_problems(items) == []
+    assert "hover" not in texts                      # a figure is static
+
+
+def test_sixty_four_units_all_drawn_in_a_figure(qtbot):
+    model = load_model("demo:text")
+    view = _view(qtbot, model, default_demo_input(demo_info("text"), model), width=896)
+    view.session_model.seek(view.session_model.session.steps)
+    _paint(view)
+    rows = {u for u, _ in view.canvas.drawn_cells}
+    assert rows == set(range(64))
+    geo = view.canvas.geometry_
+    height = view.canvas.figure_size().height()
+    assert geo.top + 64 * geo.cell_h < height
+    assert all(item.rect.bottom() <= height for item in view.canvas.text_items)
+    assert text_problems(view.canvas.text_items) == []
+
+
+def test_legend_names_the_gate_block_of_u(qtbot):
+    view = _view(qtbot, small_model(6, 3), sine_input(20))
+    assert "four gate blocks (i, f, g, o)" in view.canvas.legend_text()
+    view.set_signal("f")
+    assert "forget gate f block" in view.canvas.legend_text()
