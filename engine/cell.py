@@ -6,7 +6,9 @@ Extras that only some formats have (peepholes, cell clip, projection, coupled in
 are optional fields, so the stepper can keep one fast path for the common case.
 
 ``lstm_step`` is the written spec of one step, in the paper's names; ``lstm_step_extended``
-adds the extras. The stepper's fast paths are tested against both (docs/architecture.md).
+adds the extras. ``lstm_step_vjp`` and ``lstm_step_extended_vjp`` are their backward, the spec
+of one step's gradients. The stepper's fast paths and the backward pass's (``engine.grad_layer``)
+are tested against them (docs/architecture.md, "The LSTM step and its fast paths").
 """
 
 from __future__ import annotations
@@ -153,16 +155,100 @@ def lstm_step_extended(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarr
     """``lstm_step`` with the ONNX/PyTorch extras: peepholes (p_i, p_f read the previous c,
     p_o the new one), pre-activations clipped to +-clip, coupled input-forget (f = 1 - i) and a
     projection of h. Returns (i, f, g, o, c, h); h has the projection's size when there is one."""
-    clip = (lambda v: v) if w.cell_clip is None else (lambda v: np.clip(v, -w.cell_clip, w.cell_clip))
-    p_i, p_f, p_o = (0.0, 0.0, 0.0) if w.peephole is None else w.peephole
     z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    return lstm_step_extended_from_z(w, z, c)
+
+
+def lstm_step_extended_from_z(w: CellWeights, z: np.ndarray, c: np.ndarray):
+    """``lstm_step_extended`` after its matmuls: z = x . W + h . U + b (..., 4N) given (the
+    stepper builds x . W in aligned blocks, so it passes its own z)."""
+    clip = (lambda v: v) if w.cell_clip is None else (lambda v: np.clip(v, -w.cell_clip, w.cell_clip))
     z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
-    i = w.gate_activation(clip(z_i + p_i * c))
-    f = 1 - i if w.input_forget else w.gate_activation(clip(z_f + p_f * c))
+    if w.peephole is not None:
+        p_i, p_f, p_o = w.peephole
+        z_i, z_f = z_i + p_i * c, z_f + p_f * c
+    i = w.gate_activation(clip(z_i))
+    f = 1 - i if w.input_forget else w.gate_activation(clip(z_f))
     g = w.cell_activation(clip(z_g))
     c = f * c + i * g
-    o = w.gate_activation(clip(z_o + p_o * c))
+    if w.peephole is not None:
+        z_o = z_o + p_o * c
+    o = w.gate_activation(clip(z_o))
     h = o * w.output_activation(c)
     if w.projection is not None:
         h = h @ w.projection
     return i, f, g, o, c, h
+
+
+def lstm_step_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                  dh_new: np.ndarray, dc_new: np.ndarray):
+    """The backward of ``lstm_step``, the written spec: the gradients reaching the step's
+    inputs from the gradients on its outputs.
+
+    x, h, c are what the step read (as for ``lstm_step``); dh_new (..., N) is dL/dh_t, dc_new
+    (..., N) the gradient reaching c_t from outside h_t (the next step, a target on c).
+    Returns (dx, dh, dc, dc_t): dL/dx_t, dL/dh_{t-1}, dL/dc_{t-1}, and dc_t, the whole
+    gradient on c_t (dc_new plus the path through h_t = o * act(c_t)) that the views draw.
+    """
+    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    i = w.gate_activation(z_i)
+    f = w.gate_activation(z_f)
+    g = w.cell_activation(z_g)
+    o = w.gate_activation(z_o)
+    c_t = f * c + i * g
+    tanh_c = w.output_activation(c_t)                    # h_t = o * tanh_c
+    dc_t = dc_new + w.output_activation.vjp(c_t, tanh_c, dh_new * o)
+    dz_i = w.gate_activation.vjp(z_i, i, dc_t * g)       # c_t = f * c + i * g
+    dz_f = w.gate_activation.vjp(z_f, f, dc_t * c)
+    dz_g = w.cell_activation.vjp(z_g, g, dc_t * i)
+    dz_o = w.gate_activation.vjp(z_o, o, dh_new * tanh_c)
+    dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=-1)
+    return dz @ w.kernel.T, dz @ w.recurrent_kernel.T, dc_t * f, dc_t
+
+
+def lstm_step_extended_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                           dh_new: np.ndarray, dc_new: np.ndarray):
+    """The backward of ``lstm_step_extended``, arguments and results as ``lstm_step_vjp``
+    (dh_new has the projection's size when there is one). A clipped pre-activation passes no
+    gradient; peepholes add their paths into c; with coupled input-forget f = 1 - i sends
+    its gradient to z_i."""
+    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    clip = w.cell_clip
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    p_i, p_f, p_o = (0.0, 0.0, 0.0) if w.peephole is None else w.peephole
+    if w.peephole is not None:
+        z_i, z_f = z_i + p_i * c, z_f + p_f * c
+
+    def clipped(v):
+        """(v clipped, 1 where the clip let the gradient through)."""
+        return (v, 1.0) if clip is None else (np.clip(v, -clip, clip), np.abs(v) <= clip)
+
+    (z_i, keep_i), (z_f, keep_f), (z_g, keep_g) = clipped(z_i), clipped(z_f), clipped(z_g)
+    i = w.gate_activation(z_i)
+    f = 1 - i if w.input_forget else w.gate_activation(z_f)
+    g = w.cell_activation(z_g)
+    c_t = f * c + i * g
+    if w.peephole is not None:
+        z_o = z_o + p_o * c_t
+    z_o, keep_o = clipped(z_o)
+    o = w.gate_activation(z_o)
+    tanh_c = w.output_activation(c_t)                    # m = o * tanh_c; h_t = m (@ P)
+    dm = dh_new if w.projection is None else dh_new @ w.projection.T
+    dz_o = w.gate_activation.vjp(z_o, o, dm * tanh_c) * keep_o
+    dc_t = dc_new + w.output_activation.vjp(c_t, tanh_c, dm * o)
+    if w.peephole is not None:
+        dc_t = dc_t + dz_o * p_o
+    di, df, dg = dc_t * g, dc_t * c, dc_t * i
+    if w.input_forget:
+        dz_i = w.gate_activation.vjp(z_i, i, di - df) * keep_i
+        dz_f = np.zeros_like(dz_i)
+    else:
+        dz_i = w.gate_activation.vjp(z_i, i, di) * keep_i
+        dz_f = w.gate_activation.vjp(z_f, f, df) * keep_f
+    dz_g = w.cell_activation.vjp(z_g, g, dg) * keep_g
+    dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=-1)
+    dc = dc_t * f
+    if w.peephole is not None:
+        dc = dc + dz_i * p_i + dz_f * p_f
+    return dz @ w.kernel.T, dz @ w.recurrent_kernel.T, dc, dc_t

@@ -9,6 +9,11 @@ stepper computes: any gate/cell/output activation (flat regions of hard_sigmoid 
 masks (a carried step passes the gradient through unchanged), backward directions,
 peepholes, clip, projection and coupled input-forget.
 
+The written spec of one step's backward is ``cell.lstm_step_vjp`` (``lstm_step_extended_vjp``
+with the extras); both paths here are held to it by tests/test_cell_spec.py. They differ from
+it in speed only, and in the cuts of a debugger fork's hand-set states, which the spec has no
+notion of.
+
 Memory beyond the trace: the outputs (dh, dc: B*T*(H+N)), the pre-activation gradient
 (B*T*4N, kept for one x-gradient matmul at the end) and a few (B, 4N) rows. One Python loop
 over time, vectorised over batch and units, into preallocated buffers.

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .activations import Activation
-from .cell import CellWeights
+from .cell import CellWeights, lstm_step_extended_from_z
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -243,36 +243,17 @@ class DirectionRunner:
             np.divide(zh, scale, out=zh)                  # exact: the scale is 1 or 1/2
 
     def _step_general(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
-        """Peepholes, cell clip, projection, coupled input-forget (``cell.lstm_step_extended``,
-        with the peephole terms recorded in ``zp``)."""
-        w, n = self.weights, self.units
+        """Peepholes, cell clip, projection, coupled input-forget: ``cell.lstm_step_extended``
+        itself, from this run's z (x . W in aligned blocks), with the peephole terms recorded
+        in ``zp``."""
+        w = self.weights
         zh = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = zh
-        z = (self.zin[:, t] + zh).reshape(-1, 4, n)
+        i, f, g, o, c, h = lstm_step_extended_from_z(w, self.zin[:, t] + zh, c_prev)
         if w.peephole is not None:
-            zp = np.zeros_like(z)
-            zp[:, 0] = w.peephole[0] * c_prev
-            zp[:, 1] = w.peephole[1] * c_prev
-            z = z + zp
-        clip = w.cell_clip
-        zi, zf, zg = z[:, 0], z[:, 1], z[:, 2]
-        if clip is not None:
-            zi, zf, zg = (np.clip(v, -clip, clip) for v in (zi, zf, zg))
-        i = w.gate_activation(zi)
-        f = (F32(1.0) - i) if w.input_forget else w.gate_activation(zf)
-        g = w.cell_activation(zg)
-        c = f * c_prev + i * g
-        zo = z[:, 3]
-        if w.peephole is not None:
-            zp[:, 3] = w.peephole[2] * c
-            zo = zo + zp[:, 3]
-            self.zp[:, t] = zp
-        if clip is not None:
-            zo = np.clip(zo, -clip, clip)
-        o = w.gate_activation(zo)
-        h = o * w.output_activation(c)
-        if w.projection is not None:
-            h = h @ w.projection
+            p_i, p_f, p_o = w.peephole
+            zp = self.zp[:, t]
+            zp[:, 0], zp[:, 1], zp[:, 2], zp[:, 3] = p_i * c_prev, p_f * c_prev, 0.0, p_o * c
         gates = self.gates[:, t]
         gates[:, 0], gates[:, 1], gates[:, 2], gates[:, 3] = i, f, g, o
         self.c[:, t] = c

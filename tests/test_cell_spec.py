@@ -1,16 +1,28 @@
 """The stepper's fast and general paths against the written spec, ``cell.lstm_step`` and
 ``cell.lstm_step_extended``: every recorded step, from the state the runner recorded before it,
-with masks, go_backwards, peepholes, clip, projection and coupled input-forget."""
+with masks, go_backwards, peepholes, clip, projection and coupled input-forget. The backward
+pass's two paths (``grad_layer``: the classic cell's whole-array loop and the general step)
+against the backward spec, ``cell.lstm_step_vjp`` and ``cell.lstm_step_extended_vjp``, chained
+over the run in reverse processing order."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.activations import keras_activation
-from engine.cell import CellWeights, lstm_step, lstm_step_extended
+from engine.cell import (
+    CellWeights,
+    lstm_step,
+    lstm_step_extended,
+    lstm_step_extended_vjp,
+    lstm_step_vjp,
+)
+from engine.grad_layer import layer_backward
 from engine.stepper import DirectionRunner
+from tests.generative import generative_settings
 from tests.helpers import assert_close
 
 ACTS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "softsign", "linear", "softmax"]
@@ -32,6 +44,9 @@ def cells(draw, extended: bool):
         extras["input_forget"] = draw(st.booleans())
     h = extras["projection"].shape[1] if "projection" in extras else n
     act = keras_activation(draw(st.sampled_from(ACTS)))
+    if not extended and draw(st.booleans()):       # the backward pass's specialised path
+        return CellWeights(rng.normal(0, 0.6, (d, 4 * n)), rng.normal(0, 0.6, (h, 4 * n)),
+                           rng.normal(0, 0.3, 4 * n))
     return CellWeights(rng.normal(0, 0.6, (d, 4 * n)), rng.normal(0, 0.6, (h, 4 * n)),
                        rng.normal(0, 0.3, 4 * n),
                        gate_activation=keras_activation(draw(st.sampled_from(["sigmoid", "hard_sigmoid", "tanh"]))),
@@ -128,3 +143,105 @@ def test_the_classic_cell_is_known_by_its_functions_whatever_the_framework_names
     assert not CellWeights(k, u, b, gate_activation=keras_activation("hard_sigmoid")).is_classic
     assert not CellWeights(k, u, b, output_activation=keras_activation("relu")).is_classic
     assert not CellWeights(k, u, b, peephole=np.zeros((3, 2), np.float32)).is_classic
+
+
+def spec_backward(r: DirectionRunner, dh_ext: np.ndarray, dc_ext: np.ndarray, vjp):
+    """The layer's backward built from the one-step spec alone: in reverse processing order,
+    each step gets dL/dh_t (from outside plus the next step) and the gradient reaching c_t from
+    outside h_t; a masked step passes both through unchanged."""
+    b, t_len = r.batch, r.steps
+    dx = np.zeros((b, t_len, r.weights.input_dim), np.float32)
+    dh_all, dc_all = np.zeros_like(dh_ext), np.zeros_like(dc_ext)
+    carry_h = np.zeros((b, r.weights.state_size), np.float32)
+    carry_c = np.zeros((b, r.units), np.float32)
+    for p in reversed(range(t_len)):
+        t = r.position(p)
+        h_prev, c_prev = r.state_before(p)
+        dh, dc_in = dh_ext[:, t] + carry_h, dc_ext[:, t] + carry_c
+        dx_t, dh_prev, dc_prev, dc_t = vjp(r.weights, r.x[:, t], h_prev, c_prev, dh, dc_in)
+        valid = r.mask[:, t][:, None]
+        dx[:, t] = np.where(valid, dx_t, 0.0)
+        dh_all[:, t], dc_all[:, t] = dh, np.where(valid, dc_t, dc_in)
+        carry_h, carry_c = np.where(valid, dh_prev, dh), np.where(valid, dc_prev, dc_in)
+    return dx, dh_all, dc_all, carry_h, carry_c
+
+
+def check_backward_against_spec(r: DirectionRunner, seed: int, vjp) -> None:
+    rng = np.random.default_rng(seed)
+    dh_ext = rng.normal(size=(r.batch, r.steps, r.weights.state_size)).astype(np.float32)
+    dc_ext = rng.normal(size=(r.batch, r.steps, r.units)).astype(np.float32)
+    ours = layer_backward(r.to_trace(), dh_ext, dc_ext)
+    dx, dh, dc, dh0, dc0 = spec_backward(r, dh_ext, dc_ext, vjp)
+    assert_close(ours.dx, dx, "dx")
+    assert_close(ours.dh, dh, "dh (total)")
+    assert_close(ours.dc, dc, "dc (total)")
+    assert_close(ours.dh0, dh0, "dh0")
+    assert_close(ours.dc0, dc0, "dc0")
+
+
+@pytest.mark.generative
+@generative_settings(60)
+@given(runs(), st.integers(0, 2**31 - 1))
+def test_backward_paths_are_the_vjp_spec(runner, seed):
+    check_backward_against_spec(runner, seed, lstm_step_vjp)
+
+
+@pytest.mark.generative
+@generative_settings(60)
+@given(runs(extended=True), st.integers(0, 2**31 - 1))
+def test_general_backward_path_is_the_extended_vjp_spec(runner, seed):
+    check_backward_against_spec(runner, seed, lstm_step_extended_vjp)
+
+
+@pytest.mark.generative
+@generative_settings(30)
+@given(runs(), st.integers(0, 2**31 - 1))
+def test_the_extended_vjp_spec_reduces_to_the_plain_one(runner, seed):
+    rng = np.random.default_rng(seed)
+    w, h0, c0 = runner.weights, runner.h0, runner.c0
+    dh = rng.normal(size=h0.shape).astype(np.float32)
+    dc = rng.normal(size=c0.shape).astype(np.float32)
+    for a, b in zip(lstm_step_vjp(w, runner.x[:, 0], h0, c0, dh, dc),
+                    lstm_step_extended_vjp(w, runner.x[:, 0], h0, c0, dh, dc)):
+        assert np.array_equal(a, b)
+
+
+def _central_differences(spec, w, args, dh_new, dc_new, eps=1e-5):
+    """d(dh_new . h_t + dc_new . c_t)/d(each of x, h, c), by central differences."""
+    def loss(x, h, c):
+        *_, c_t, h_t = spec(w, x, h, c)
+        return float(np.dot(dh_new, h_t) + np.dot(dc_new, c_t))
+    grads = []
+    for k, arg in enumerate(args):
+        grad = np.zeros_like(arg)
+        for e in range(arg.size):
+            hi, lo = list(args), list(args)
+            hi[k], lo[k] = arg.copy(), arg.copy()
+            hi[k][e] += eps
+            lo[k][e] -= eps
+            grad[e] = (loss(*hi) - loss(*lo)) / (2 * eps)
+        grads.append(grad)
+    return grads
+
+
+def test_the_vjp_spec_is_the_derivative_of_the_step():
+    """Central differences of the forward spec in float64: the backward spec is its
+    derivative, not a copy of the fast paths' arithmetic."""
+    rng = np.random.default_rng(3)
+    n, d = 3, 2
+    for gate in ("sigmoid", "hard_sigmoid"):
+        for extras in ({}, {"peephole": rng.normal(0, 0.5, (3, n)), "cell_clip": 2.0},
+                       {"input_forget": True, "projection": rng.normal(0, 0.5, (n, 2))}):
+            w = CellWeights(rng.normal(0, 0.6, (d, 4 * n)),
+                            rng.normal(0, 0.6, (2 if "projection" in extras else n, 4 * n)),
+                            rng.normal(0, 0.3, 4 * n), gate_activation=keras_activation(gate),
+                            **extras)
+            pairs = [(lstm_step_extended, lstm_step_extended_vjp)]
+            if not extras:
+                pairs.append((lstm_step, lstm_step_vjp))
+            for spec, vjp in pairs:
+                args = (rng.normal(size=d), rng.normal(size=w.state_size), rng.normal(size=n))
+                dh_new, dc_new = rng.normal(size=w.state_size), rng.normal(size=n)
+                ours = vjp(w, *args, dh_new, dc_new)[:3]
+                for name, grad, fd in zip("xhc", ours, _central_differences(spec, w, args, dh_new, dc_new)):
+                    assert np.allclose(grad, fd, rtol=1e-4, atol=1e-4), f"{spec.__name__} {extras} d{name}"
