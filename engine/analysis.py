@@ -49,7 +49,7 @@ def unit_stats(trace: LayerTrace, sample: int = 0, *, dead_threshold: float = 0.
     w = trace.weights
     means, variances, sats = {}, {}, {}
     with np.errstate(invalid="ignore", divide="ignore"), _quiet_nan_warnings():
-        for name in ("i", "f", "g", "o", "c", "h"):
+        for name in w.kind.recorded:
             values = trace.signal(name)[sample, sl]
             means[name] = np.nanmean(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)
             variances[name] = np.nanvar(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)

@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 
 from .activations import SIGMOID, TANH, Activation
+from .cell_kind import BadgeSpec, CellKind, SignalSpec
 
 STORAGE_GATE_ORDER = ("i", "f", "g", "o")
 """Gate order of every stored gate axis and (D, 4N) column block (Keras order). The window
@@ -101,6 +102,11 @@ class CellWeights:
         each keep a specialised path for it (``stepper.gate_scale``, ``grad_layer``)."""
         return (self.is_plain and self.gate_activation.is_sigmoid and self.cell_activation.is_tanh
                 and self.output_activation.is_tanh)
+
+    @property
+    def kind(self) -> CellKind:
+        """What this cell is: its signals, their order, its specs (``LSTM_CELL``)."""
+        return LSTM_CELL
 
     def gate_block(self, matrix: np.ndarray, gate: str) -> np.ndarray:
         """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o): a view."""
@@ -252,3 +258,34 @@ def lstm_step_extended_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.n
     if w.peephole is not None:
         dc = dc + dz_i * p_i + dz_f * p_f
     return dz @ w.kernel.T, dz @ w.recurrent_kernel.T, dc, dc_t
+
+
+LSTM_CELL = CellKind(
+    name="lstm",
+    gates=STORAGE_GATE_ORDER,
+    states=("c", "h"),
+    signals=(
+        SignalSpec("f", "f", "forget gate",
+                   "Forget gate: how much of the previous cell state C each unit keeps (0 = forget all)."),
+        SignalSpec("i", "i", "input gate", "Input gate: how much of the candidate g each unit writes into C."),
+        SignalSpec("o", "o", "output gate", "Output gate: how much of act(C) each unit shows as h."),
+        SignalSpec("g", "g", "candidate", "Candidate g: the new content offered to the cell state."),
+        SignalSpec("c", "C", "cell state", "Cell state C: the unit's memory, carried from step to step."),
+        SignalSpec("h", "h", "output",
+                   "Output h: what the unit emits, and what every unit reads at the next step."),
+    ),
+    # the order the cell uses them: forget the old C, write i * g, then show o * act(C)
+    diagram_gates=("f", "i", "g", "o"),
+    step=lstm_step, step_extended=lstm_step_extended,
+    step_vjp=lstm_step_vjp, step_extended_vjp=lstm_step_extended_vjp,
+    badges=(
+        BadgeSpec("kernel", "kernel", "Input kernel W: (D, 4N) — every one of the N units has its own "
+                  "column for each of the 4 gates i, f, g, o."),
+        BadgeSpec("recurrent_kernel", "recurrent kernel", "Recurrent kernel U: (N, 4N) — every unit "
+                  "reads the whole previous h of all N units: this is how the units are coupled."),
+        BadgeSpec("bias", "bias", "Bias b: (4N,) — one number per unit per gate."),
+    ),
+    params_tip="Parameters as the framework counts them: 4·(N·(D+N)+N) for one LSTM direction "
+               "with bias.",
+)
+"""What an LSTM cell is (engine.cell_kind): the table views read its signals from."""

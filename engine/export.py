@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from .analysis import cell_breakdown
-from .cell import STORAGE_GATE_ORDER
+from .cell import LSTM_CELL, STORAGE_GATE_ORDER
 from .errors import ScopeError, describe
 from .files import atomic_write, check_output
 from .time_axis import positions, read_span_text
@@ -27,7 +27,7 @@ from .trace import ARRAY_NAMES, LayerTrace
 
 VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
 DATA_SUFFIXES = (".csv", ".npz")
-CSV_SIGNALS = ("i", "f", "g", "o", "c", "h")
+CSV_SIGNALS = LSTM_CELL.recorded         # an LSTM trace's; a table reads its cell's own kind
 
 
 @dataclass
@@ -148,7 +148,7 @@ def lane_table(trace: LayerTrace, ctx: ViewContext) -> tuple[list[str], Iterable
     has no per-unit column and is left out)."""
     arrays = lane_arrays(trace, ctx)
     units = arrays["units"]
-    signals = [s for s in CSV_SIGNALS
+    signals = [s for s in trace.weights.kind.recorded
                if not (s == "h" and trace.weights.state_size != trace.units)]
     header = ["t", "unit", "read", *signals]
     return header, _lane_rows(arrays, units, signals)

@@ -39,14 +39,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from .analysis import saturated as _saturated
-from .cell import STORAGE_GATE_ORDER
+from .cell import LSTM_CELL, STORAGE_GATE_ORDER
 from .errors import ScopeError
 
 MAX_LENGTH = 2000
 # Evaluation recurses once per level (a few frames each): 100 levels stay far below Python's
 # recursion limit even from deep inside the window's event handling.
 MAX_DEPTH = 100
-SIGNAL_NAMES = ("i", "f", "g", "o", "c", "h", "x")
+SIGNAL_NAMES = (*LSTM_CELL.recorded, "x")
 PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in STORAGE_GATE_ORDER)
 NAMES = (*SIGNAL_NAMES, *PART_NAMES, "t")
 REDUCERS = ("any", "all", "max", "min", "mean", "sum", "count")

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cell import STORAGE_GATE_ORDER, CellWeights
+from .cell import LSTM_CELL, STORAGE_GATE_ORDER, CellWeights
 from .errors import ScopeError
 from .forks import Edit, ForkSet, decoupled_kernel
 from .layers import LSTM, Bidirectional
 from .model import Model
 from .time_axis import positions
 
-LINK_SIGNALS = ("i", "f", "g", "o", "c", "h")
+LINK_SIGNALS = LSTM_CELL.recorded
 
 
 def link_matrix(weights: CellWeights, signal: str = "c") -> np.ndarray:

@@ -11,25 +11,18 @@ from dataclasses import dataclass, replace
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-DISPLAY_SIGNAL_ORDER = ("f", "i", "o", "g", "c", "h")
+from engine.cell import LSTM_CELL
+
+DISPLAY_SIGNAL_ORDER = LSTM_CELL.display_order
 """Order of signals in lanes, legends and exports: the three gates, the candidate, the state.
-The engine stores gates as i, f, g, o (engine.cell.STORAGE_GATE_ORDER); only views reorder."""
-DIAGRAM_GATE_ORDER = ("f", "i", "g", "o")
-"""Order of the gates in the cell inspector: the order the cell uses them (forget the old C,
-write i * g, then show o * act(C))."""
-SIGNAL_LABELS = {
-    "f": "f  forget gate", "i": "i  input gate", "o": "o  output gate",
-    "g": "g  candidate", "c": "C  cell state", "h": "h  output",
-}
-SIGNAL_SHORT = {"f": "f", "i": "i", "o": "o", "g": "g", "c": "C", "h": "h"}
-SIGNAL_TIPS = {
-    "f": "Forget gate: how much of the previous cell state C each unit keeps (0 = forget all).",
-    "i": "Input gate: how much of the candidate g each unit writes into C.",
-    "o": "Output gate: how much of act(C) each unit shows as h.",
-    "g": "Candidate g: the new content offered to the cell state.",
-    "c": "Cell state C: the unit's memory, carried from step to step.",
-    "h": "Output h: what the unit emits, and what every unit reads at the next step.",
-}
+The engine stores gates as i, f, g, o (engine.cell.STORAGE_GATE_ORDER); only views reorder.
+These names are the LSTM's table (engine.cell.LSTM_CELL) as the views that are not yet told
+their run's cell kind read it."""
+DIAGRAM_GATE_ORDER = LSTM_CELL.diagram_gates
+"""Order of the gates in the cell inspector: the order the cell uses them."""
+SIGNAL_LABELS = LSTM_CELL.labels()
+SIGNAL_SHORT = LSTM_CELL.symbols()
+SIGNAL_TIPS = LSTM_CELL.tips()
 
 OKABE_ITO = {
     "f": "#D55E00",   # vermillion

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
+from engine.cell import LSTM_CELL
 from gui.session_model import SessionModel
 from gui.widgets.flow_layout import FlowLayout
 
 TIPS = {
     "input": "Input batch: (batch, T timesteps, D features per step). T is the sequence length, "
              "not the number of units.",
-    "kernel": "Input kernel W: (D, 4N) — every one of the N units has its own column for each of "
-              "the 4 gates i, f, g, o.",
-    "recurrent_kernel": "Recurrent kernel U: (N, 4N) — every unit reads the whole previous h of "
-                        "all N units: this is how the units are coupled.",
-    "bias": "Bias b: (4N,) — one number per unit per gate.",
+    **{badge.key: badge.tip for badge in LSTM_CELL.badges},
     "output": "Output as the framework returns it: (batch, N) for the last step only, "
               "(batch, T, N) with return_sequences=True.",
-    "params": "Parameters as the framework counts them: 4·(N·(D+N)+N) for one LSTM direction "
-              "with bias.",
+    "params": LSTM_CELL.params_tip,
     "units": "units = N: the number of cells that run side by side at every timestep.",
 }
 
@@ -29,8 +25,8 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-BADGE_NAMES = {"input": "input", "kernel": "kernel", "recurrent_kernel": "recurrent kernel",
-               "bias": "bias", "output": "output"}
+BADGE_NAMES = {"input": "input", **{badge.key: badge.name for badge in LSTM_CELL.badges},
+               "output": "output"}
 
 
 def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:

@@ -1,0 +1,54 @@
+"""The LSTM's cell-kind table (engine.cell.LSTM_CELL) agrees with the engine it describes: its
+names are the trace's, its orders are orders of the same names, its specs are the written ones,
+its badges are shapes the weights report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.cell import (
+    LSTM_CELL,
+    STORAGE_GATE_ORDER,
+    CellWeights,
+    lstm_step,
+    lstm_step_extended,
+    lstm_step_extended_vjp,
+    lstm_step_vjp,
+)
+from engine.stepper import DirectionRunner
+
+
+def _weights() -> CellWeights:
+    rng = np.random.default_rng(0)
+    return CellWeights(rng.normal(size=(2, 12)), rng.normal(size=(3, 12)), rng.normal(size=12))
+
+
+def test_an_lstm_cell_names_its_kind():
+    assert _weights().kind is LSTM_CELL
+
+
+def test_every_signal_of_the_table_is_a_signal_of_the_trace():
+    w = _weights()
+    runner = DirectionRunner("k", w, np.ones((1, 4, 2), np.float32))
+    runner.run()
+    trace = runner.to_trace()
+    assert LSTM_CELL.gates == STORAGE_GATE_ORDER
+    assert sorted(LSTM_CELL.display_order) == sorted(LSTM_CELL.recorded)
+    assert sorted(LSTM_CELL.diagram_gates) == sorted(LSTM_CELL.gates)
+    for name in LSTM_CELL.recorded:
+        assert trace.signal(name).shape == (1, 4, 3), name
+        assert LSTM_CELL.signal(name).name == name
+
+
+def test_the_table_holds_the_written_specs_and_real_badges():
+    assert (LSTM_CELL.step, LSTM_CELL.step_extended) == (lstm_step, lstm_step_extended)
+    assert (LSTM_CELL.step_vjp, LSTM_CELL.step_extended_vjp) == (lstm_step_vjp, lstm_step_extended_vjp)
+    shapes = _weights().shapes()
+    assert [b.key for b in LSTM_CELL.badges] == ["kernel", "recurrent_kernel", "bias"]
+    assert all(b.key in shapes for b in LSTM_CELL.badges)
+
+
+def test_labels_and_symbols_read_as_the_window_writes_them():
+    assert LSTM_CELL.labels()["c"] == "C  cell state"
+    assert LSTM_CELL.symbols()["c"] == "C"
+    assert LSTM_CELL.display_order == ("f", "i", "o", "g", "c", "h")
