@@ -30,7 +30,8 @@ def read_input(path: str | Path, key: str | None = None, columns: list[int] | No
     if suffix == ".npy":
         return _check_numeric(path, load_npy_file(path, InputFileError, as_float32=True))
     if suffix == ".npz":
-        return _read_npz(path, key)
+        with NpzArchive(path, InputFileError, as_float32=True) as data:
+            return _one_array(path, data, key)
     if suffix in (".csv", ".tsv", ".txt"):
         return read_table(path, delimiter="\t" if suffix == ".tsv" else None, columns=columns)[None]
     raise InputFileError(f"{describe(path)}: unknown input format '{suffix}' (expected .npy, "
@@ -41,45 +42,44 @@ def read_model_input(path: str | Path, key: str | None, names: list[str],
                      notes: list[str] | None = None) -> np.ndarray | dict[str, np.ndarray]:
     """The input of a model with named inputs. One input: ``key``, else the .npz array named
     like the input (said in ``notes``), else the .npz's only array. Several: every array of the
-    .npz by name (``key`` is refused: the names say which array feeds which input)."""
+    .npz by name (``key`` is refused: the names say which array feeds which input). The file
+    is checked and opened once, and the choice made on the open archive."""
     path = Path(path)
     if path.suffix.lower() != ".npz" or not names:
         return read_input(path, key)
-    if len(names) == 1:
-        if key is None and names[0] in (keys := npz_keys(path)) and len(keys) > 1:
-            key = names[0]
-            note = (f"took array '{key}' of {describe(path)}, named like the model's input "
-                    f"(--key picks another)")
-            if notes is not None and note not in notes:
-                notes.append(note)
-        return read_input(path, key)
-    if key is not None:
+    if len(names) > 1 and key is not None:
         raise InputFileError(f"{path}: --key picks one array, but this model has {len(names)} "
                              f"inputs ({', '.join(names)}): the .npz gives one array per input name")
     path = check_readable(path, "input file", InputFileError)
     with NpzArchive(path, InputFileError, as_float32=True) as data:   # bounded, one-line errors
+        if len(names) == 1:
+            if key is None and names[0] in data and len(data.files) > 1:
+                key = names[0]
+                note = (f"took array '{key}' of {describe(path)}, named like the model's input "
+                        f"(--key picks another)")
+                if notes is not None and note not in notes:
+                    notes.append(note)
+            return _one_array(path, data, key)
         arrays = {name: _check_named(path, name, data[name]) for name in data.files}
     if not arrays:
         raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
     return arrays
 
 
-def _read_npz(path: Path, key: str | None) -> np.ndarray:
-    """One array of an .npz: ``key``, or the only one; with several and no ``key`` the choice is
-    the user's, and the refusal lists what there is."""
-    with NpzArchive(path, InputFileError, as_float32=True) as data:
-        names = data.files
-        if not names:
-            raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
-        if key is None:
-            if len(names) > 1:
-                raise InputFileError(f"{describe(path)}: holds {len(names)} arrays; choose the "
-                                     f"input with --key: {data.listing()}")
-            key = names[0]
-        elif key not in names:
-            raise InputFileError(f"{describe(path)}: no array '{key}' (arrays: {', '.join(names)})")
-        arr = data[key]
-    return _check_numeric(path, arr)
+def _one_array(path: Path, data: NpzArchive, key: str | None) -> np.ndarray:
+    """One array of an open .npz: ``key``, or the only one; with several and no ``key`` the
+    choice is the user's, and the refusal lists what there is."""
+    names = data.files
+    if not names:
+        raise InputFileError(f"{describe(path)}: the .npz archive holds no arrays")
+    if key is None:
+        if len(names) > 1:
+            raise InputFileError(f"{describe(path)}: holds {len(names)} arrays; choose the "
+                                 f"input with --key: {data.listing()}")
+        key = names[0]
+    elif key not in names:
+        raise InputFileError(f"{describe(path)}: no array '{key}' (arrays: {', '.join(names)})")
+    return _check_numeric(path, data[key])
 
 
 def npz_keys(path: str | Path) -> list[str]:
