@@ -380,7 +380,7 @@ class UnrolledCanvas(PaintedCanvas):
         d = len(values)
         if d == 0 or not np.isfinite(values).any():
             return
-        width = min(box.width() * 0.8, 7.0 * d)
+        width = min(box.width() * 0.6, 5.0 * d)      # clear of the neighbours and of 'x_t'
         bar = width / d
         mid = box.center().y()
         half = box.height() * 0.45
