@@ -155,6 +155,14 @@ def _add_export(sub) -> None:
     export.add_argument("--feature",
                         help="the text view's rows: the units that best follow this feature, "
                              "e.g. \"in_quotes\" or \"depth('(', ')')\"")
+    export.add_argument("--size", help="a slide frame the whole figure is fitted into: WxH "
+                        "(e.g. 1920x1080) or hd (1920x1080), 4:3 (1600x1200), 4k (3840x2160); "
+                        "lanes then default to C and h, thicker, with one line of badges")
+    export.add_argument("--lanes", help="signals the units panel's lanes draw, e.g. c,h "
+                        "(default f,i,o,c,h; c,h under --size)")
+    export.add_argument("--no-badges", action="store_true", help="leave out the shape badges")
+    export.add_argument("--compact-badges", action="store_true",
+                        help="the shape badges as one short line (the default under --size)")
     export.add_argument("--title", help="a title above the picture")
     export.add_argument("--caption", help="a caption below the picture")
     add_open_options(export)

@@ -36,6 +36,10 @@ from engine.trace import LayerTrace
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
 MAX_FIGURE_HEIGHT = 1800
+SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
+LANE_SIGNALS = ("f", "i", "o", "c", "h", "g")
+SLIDE_LANES = ("c", "h")        # under --size: the two signals a slide can carry
+SLIDE_LINES = 1.8               # under --size: lanes this many times thicker than in print
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -53,6 +57,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise ScopeError(f"--fps {args.fps}: choose 0.1 to 100 frames per second")
     if args.width is not None and args.width < 16:     # the widest is the view's (figure.max_width)
         raise ScopeError(f"--width {args.width}: choose at least 16 pixels")
+    _frame(args)
+    _lanes(args)
     session, source, input_source = open_session(args)
     inputs = model_roles(session.model, inputs)
     check_output(out, inputs=inputs)
@@ -83,6 +89,39 @@ def run_export(args: argparse.Namespace) -> int:
             else f"{result['width']}×{result['height']} px")
     print(f"wrote {out} ({args.view} view, {size})")
     return 0
+
+
+def _frame(args: argparse.Namespace) -> tuple[int, int] | None:
+    """``--size``: a preset name or WxH, in pixels (not with --width)."""
+    text = getattr(args, "size", None)
+    if not text:
+        return None
+    if args.width is not None:
+        raise ScopeError("--size fits the figure to a frame; leave out --width")
+    preset = SIZE_PRESETS.get(text.lower())
+    if preset is not None:
+        return preset
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ScopeError(f"--size {text}: WxH in pixels (e.g. 1920x1080) or one of "
+                         f"{', '.join(SIZE_PRESETS)}") from None
+    if not (16 <= w <= 20000 and 16 <= h <= 20000):
+        raise ScopeError(f"--size {text}: choose 16 to 20000 pixels a side")
+    return w, h
+
+
+def _lanes(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """``--lanes c,h``: the signals the lanes draw (under --size, C and h by default)."""
+    text = getattr(args, "lanes", None)
+    if not text:
+        return SLIDE_LANES if getattr(args, "size", None) else None
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in LANE_SIGNALS]
+    if bad or not names:
+        raise ScopeError(f"--lanes {text}: signals separated by commas, from "
+                         f"{','.join(LANE_SIGNALS)}")
+    return names
 
 
 def _data_range(session: Session, positions: range | None) -> LayerTrace:
@@ -211,8 +250,17 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
                     window.grads.refresh()
             if args.view in ("unrolled", "text", "directions", "samples"):
                 _set_up_teaching(window, args)
+            frame = _frame(args)
+            lanes = _lanes(args)
+            if lanes is not None:
+                for name in LANE_SIGNALS:
+                    window.units_panel.set_signal_visible(name, name in lanes)
             options = FigureOptions(theme=args.theme, title=args.title or "",
-                                    caption=args.caption or "", fps=args.fps)
+                                    caption=args.caption or "", fps=args.fps,
+                                    badges=not getattr(args, "no_badges", False),
+                                    compact_badges=bool(getattr(args, "compact_badges", False)
+                                                        or frame is not None),
+                                    frame=frame, line_scale=SLIDE_LINES if frame else 1.0)
             result = export_view(window, args.view, args.out, options=options, width=args.width,
                                  positions=positions)
             if errors:

@@ -32,7 +32,7 @@ from engine.errors import ScopeError
 from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
 from gui.export import gif
-from gui.panels.badges import badge_texts
+from gui.panels.badges import badge_texts, compact_badges
 from gui.teaching.docks import teaching_widget
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_LABELS, Palette, apply_theme, print_palette
 
@@ -77,6 +77,9 @@ class FigureOptions:
     explain: bool = True
     selection: bool = False       # the screen's selection highlight and markers, off by default
     fps: float = 8.0
+    compact_badges: bool = False  # the shape badges as one short line (slides)
+    frame: tuple[int, int] | None = None   # (W, H) px: the whole figure fitted and centred in it
+    line_scale: float = 1.0       # curve pens this many times the print theme's (slides: thicker)
 
 
 # --- what a view is made of --------------------------------------------------------------------
@@ -316,7 +319,9 @@ def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOpt
                   SIGNAL_LABELS[s]) for s in legend_signals(host, view)]
         if items:
             header.add_row(items, boxed=False)
-    if options.badges and view != "window":
+    if options.badges and view != "window" and options.compact_badges:
+        header.add_text(escape(compact_badges(host.session_model.describe())), 11.5, muted=True)
+    elif options.badges and view != "window":
         facts = host.session_model.describe()
         header.add_row([(f"{escape(name)} <b>{escape(value)}</b>", f"{name} {value}")
                         for name, value in badge_texts(facts).values()], boxed=True)
@@ -450,6 +455,8 @@ class Figure:
             pal = replace(pal, font_pt=0.0)
         if self._dense():
             pal = replace(pal, antialias=False)
+        if self.options.line_scale != 1.0:
+            pal = replace(pal, line_width=pal.line_width * self.options.line_scale)
         return pal
 
     def _dense(self) -> bool:
@@ -547,10 +554,14 @@ class Figure:
         """The figure as an image ``width`` pixels wide (default: twice its on-screen width).
         An animation passes its ``scale`` and its laid-out header and footer (``parts``, the
         step's line updated) so that each frame only paints."""
+        frame = self.options.frame
         if scale is None:
             logical = self.size()
-            width = int(width or 2 * logical.width())
-            scale = self._check_width(width, logical)
+            if frame is not None:
+                width, scale = frame[0], self._check_frame(frame, logical)
+            else:
+                width = int(width or 2 * logical.width())
+                scale = self._check_width(width, logical)
         width = int(width)
         self.set_scale(scale)
         self.sync()
@@ -558,7 +569,7 @@ class Figure:
             with self._laid_out() as laid:
                 return self.image(width, scale=scale, parts=laid)
         logical = parts[3]
-        height = max(1, round(logical.height() * scale))
+        height = max(1, round(logical.height() * scale)) if frame is None else frame[1]
         image = QImage(width, height, QImage.Format_ARGB32_Premultiplied)
         image.setDevicePixelRatio(scale)
         image.fill(QColor(self.palette.background))
@@ -566,6 +577,9 @@ class Figure:
         try:
             painter.setRenderHint(QPainter.Antialiasing, self.palette.antialias)
             painter.setRenderHint(QPainter.TextAntialiasing, True)
+            if frame is not None:          # centred in the frame (logical units: the ratio)
+                painter.translate((width / scale - logical.width()) / 2,
+                                  (height / scale - logical.height()) / 2)
             self.paint(painter, parts)
         finally:
             painter.end()
@@ -589,6 +603,14 @@ class Figure:
                              f"LSTM Scope draws: this view is at most {widest:,} px wide{many}; "
                              f"choose 16 to {widest:,} px")
         return scale
+
+    @staticmethod
+    def _check_frame(frame: tuple[int, int], logical: QSize) -> float:
+        """The scale that fits a figure of ``logical`` size whole into a ``frame`` (W, H)."""
+        w, h = frame
+        if w < 16 or h < 16 or w * h > MAX_PNG_PIXELS:
+            raise ScopeError(f"a frame of {w}×{h} px: choose 16 to {MAX_PNG_PIXELS:,} pixels")
+        return min(w / max(1, logical.width()), h / max(1, logical.height()))
 
     def metadata(self) -> dict[str, Any]:
         meta = self.context().describe()
@@ -652,8 +674,11 @@ class Figure:
         session = self.host.session_model.session
         order = reversed(positions) if session.backward else positions   # the way it reads
         logical = self.size()
-        width = int(width or 2 * logical.width())
-        scale = self._check_width(width, logical)       # every frame: the same width and pens
+        if self.options.frame is not None:
+            width, scale = self.options.frame[0], self._check_frame(self.options.frame, logical)
+        else:
+            width = int(width or 2 * logical.width())
+            scale = self._check_width(width, logical)   # every frame: the same width and pens
         self.set_scale(scale)
         with self._laid_out() as parts:                 # header and footer: laid out once
             header = parts[0]
@@ -685,7 +710,12 @@ class Figure:
         meta["frames"] = f"{positions.start}:{positions.stop}"
         logical = self.size()
         width = width or logical.width()          # an animation: on-screen size by default
-        self._check_width(width, logical, len(positions))
+        if self.options.frame is None:
+            self._check_width(width, logical, len(positions))
+        elif self.options.frame[0] * self.options.frame[1] * len(positions) > MAX_GIF_PIXELS:
+            raise ScopeError(f"{len(positions)} frames of {self.options.frame[0]}×"
+                             f"{self.options.frame[1]} px is more than LSTM Scope draws: "
+                             "choose fewer steps or a smaller --size")
         frames: list[np.ndarray] = []
         holders = [w for w in view_widgets(self.host, self.view) if hasattr(w, "hold")]
         for widget in holders:           # a grid that holds still while columns fill in

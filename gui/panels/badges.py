@@ -38,6 +38,18 @@ def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
     return out
 
 
+COMPACT_NAMES = {"input": "x", "kernel": "W", "recurrent_kernel": "U", "bias": "b",
+                 "output": "out"}
+
+
+def compact_badges(facts: dict) -> str:
+    """The badges as one short line for a slide: N = 6 · x (1, 62, 4) · W (4, 24) · ..."""
+    parts = [f"N = {facts['units']}"]
+    parts += [f"{name} {_fmt(facts[key])}" for key, name in COMPACT_NAMES.items()]
+    parts.append(f"{facts['params']:,} params")
+    return " · ".join(parts)
+
+
 class ShapeBadges(QWidget):
     """A row of small labelled badges (wrapped onto a second row when the window is narrow),
     refreshed when the run changes."""

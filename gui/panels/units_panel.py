@@ -13,6 +13,7 @@ from html import escape
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -93,6 +94,18 @@ class LaneAxis(pg.AxisItem):
             r = int(v)
             out.append(f"unit {self.order[r]}" if 0 <= r < len(self.order) else "")
         return out
+
+    def fit_labels(self) -> None:
+        """As wide as the longest 'unit k' in the tick font, before the first paint: pyqtgraph
+        widens an axis only after a paint whose labels did not fit, and an export has one
+        paint, so a print font larger than the screen's dropped every lane label."""
+        font = self.style.get("tickFont") or QFont()
+        longest = f"unit {int(self.order.max()) if len(self.order) else 0}"
+        need = (QFontMetricsF(font).horizontalAdvance(longest) + 2
+                + max(0, self.style["tickTextOffset"][0]))
+        if need > self.textWidth:
+            self.textWidth = need
+            self._updateWidth()
 
 
 def _group(*widgets: QWidget) -> QWidget:
@@ -423,6 +436,7 @@ class UnitsPanel(QWidget):
         units = parse_filter(spec, full.units, full, sample) if spec else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
         self.axis.order = self.order
+        self.axis.fit_labels()
         self._scaler = LaneScaler(full, sample, self.shared_scale)
         rows = len(self.order)
         shade = (np.arange(rows) % 2).astype(np.float32)[None, :]

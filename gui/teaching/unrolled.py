@@ -54,6 +54,7 @@ LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls
 WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
 MAX_COLUMNS = 14        # more would leave no room between columns for the links
 MIN_COLUMNS = 4         # two read columns before the cursor, the cursor's and the next: links
+HELD_PITCH = 30.0       # an animation's grid pages rather than squeeze columns closer than this
 AHEAD = 2               # columns not read yet shown past the cursor, when there is room
 FIGURE_CELL = 600       # logical px of cells (all rows) a figure aims at, within the limits below
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
@@ -159,9 +160,18 @@ class UnrolledCanvas(PaintedCanvas):
         cell_w = float(np.clip(cell_h * 1.3, 12.0, 52.0))
         pitch = cell_w + float(np.clip(cell_w * 1.8, 30.0, 80.0))
         pitch = max(pitch, room / MAX_COLUMNS)   # room for the links
-        fit = (room - cell_w) / (MIN_COLUMNS - 1)
-        if pitch > fit:              # narrow: smaller cells, never fewer than MIN_COLUMNS columns
-            pitch = max(fit, 6.0)
+        # never fewer than MIN_COLUMNS columns; an animation's columns all at once if they fit
+        # with cells still readable (else its grid pages)
+        held = len(self.held) + 2 if self.held is not None else 0
+        for want, smallest in ((held, HELD_PITCH), (MIN_COLUMNS, 6.0)):
+            fit = (room - cell_w) / max(want - 1, 1)
+            if want and pitch > fit:
+                fit = max(fit, room / (want - 1 + 1 / 2.2))     # cells shrink with the pitch
+                if fit >= smallest:
+                    pitch = fit
+                    cell_w = min(cell_w, pitch / 2.2)
+        if pitch * (MIN_COLUMNS - 1) + cell_w > room:
+            pitch = max(room / (MIN_COLUMNS - 1 + 1 / 2.2), 6.0)
             cell_w = min(cell_w, pitch / 2.2)
         columns = int(max(1, min(steps, (room + pitch - cell_w) // pitch)))
         first = self._first_column(columns)
@@ -174,7 +184,7 @@ class UnrolledCanvas(PaintedCanvas):
         session = self.view.session_model.session
         steps, cursor, held = session.steps, session.cursor, self.held
         ahead = min(AHEAD, max(0, columns - 3))
-        usable = max(1, columns - 2 - ahead)         # cursor positions per page of a held grid
+        usable = max(1, columns - 2)                 # cursor positions per page of a held grid
         if session.backward:      # reads right to left: what it has read is to the right
             anchor = steps - 1 if cursor is None else cursor
             first = anchor - ahead
@@ -370,7 +380,7 @@ class UnrolledCanvas(PaintedCanvas):
         d = len(values)
         if d == 0 or not np.isfinite(values).any():
             return
-        width = min(box.width() * 0.8, 7.0 * d)
+        width = min(box.width() * 0.6, 5.0 * d)      # clear of the neighbours and of 'x_t'
         bar = width / d
         mid = box.center().y()
         half = box.height() * 0.45

@@ -28,6 +28,9 @@ def style_axes(plot: pg.PlotItem, palette: Palette, sides: tuple[str, ...] = ("l
         axis.setPen(palette.foreground)
         axis.setTextPen(palette.foreground)
         axis.setStyle(tickFont=font)
+        fit = getattr(axis, "fit_labels", None)       # an axis that sizes itself for its labels
+        if fit is not None:
+            fit()
 
 
 def set_axis_label(plot: pg.PlotItem, side: str, text: str, palette: Palette,

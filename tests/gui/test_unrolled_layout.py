@@ -67,11 +67,12 @@ def test_two_read_columns_and_their_links_at_every_cursor(qtbot, width, layer):
             assert {u for u, tt in cells if tt == column} == set(range(session.units))
 
 
-def test_a_held_grid_stays_still_while_columns_fill_in(qtbot):
+@pytest.mark.parametrize("held", [range(20, 26), range(20, 34)])
+def test_a_held_grid_stays_still_while_columns_fill_in(qtbot, held):
     view = _view(qtbot, small_model(6, 3), sine_input(40))
-    view.canvas.hold(range(20, 26))
+    view.canvas.hold(held)
     firsts = set()
-    for position in range(20, 26):
+    for position in held:
         view.session_model.seek(view.session_model.session.position_to_t(position))
         _paint(view)
         firsts.add(view.canvas.geometry_.first)

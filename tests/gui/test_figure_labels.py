@@ -1,0 +1,32 @@
+"""Labels a figure must carry: every lane of a units export names its unit."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
+
+from gui.export.figure import Figure, FigureOptions
+from tests.gui.conftest import open_session, sine_input, small_model
+
+
+def _axis_texts(axis) -> list[str]:
+    """The tick labels pyqtgraph would draw on ``axis`` at its current size and font."""
+    image = QImage(10, 10, QImage.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [] if specs is None else [text for _, _, text in specs[2]]
+
+
+def test_a_units_figure_labels_every_lane_in_the_print_font(make_window):
+    window = make_window()
+    open_session(window, small_model(units=6), sine_input(30))
+    window.go_to_position(17)
+    QApplication.processEvents()
+    with Figure(window, "units", FigureOptions()) as fig:
+        fig.set_scale(1.5)                 # the print palette: a larger font than the screen's
+        fig.sync()
+        texts = _axis_texts(window.units_panel.axis)
+    assert texts == [f"unit {k}" for k in range(6)]

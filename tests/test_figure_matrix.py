@@ -1,0 +1,145 @@
+"""The figure matrix: every view of every kind of model, at every slide width, in both print
+themes, exports without error, and its layout passes checks made from the drawing itself.
+
+    models  counter, code, text (64 units), sine, a Bidirectional model (batch of 3), wide
+            (1024 units)
+    widths  1280 1920 2400 3840 px;   themes  light dark
+
+In CI a fixed slice runs (``SLICE``: every view, model, width and theme at least once);
+``python -m pytest tests/test_figure_matrix.py --long`` runs the whole matrix. A view that
+does not apply to a model (text of a model that reads vectors, directions of a one-direction
+layer, samples of a one-sample input) is not part of the matrix.
+
+The checks read what the export drew, on the window it drew from (``export_view`` is watched
+as it returns): no text of a painted canvas leaves its box or overlaps another text; every
+column the unrolled view has read is drawn whole; every lane of the units panel is labelled
+(every k-th where lanes are thinner than a line of text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.figure_checks import text_problems
+from tests.generative import is_long
+from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
+from tests.helpers import image_of
+
+pytestmark = pytest.mark.generative
+
+MODELS = {
+    "counter": ("demo:counter", "--step", "40"),
+    "code": ("demo:code", "--step", "100"),
+    "text": ("demo:text", "--step", "70"),
+    "sine": ("demo:sine", "--step", "80"),
+    "bi": (BI_MODEL, "--input", BI_INPUT, "--step", "7"),
+    "wide": ("demo:wide", "--input", "{wide_input}", "--step", "20"),
+}
+WIDE_STEPS = 30            # 1024 units over 30 steps: the same pictures, a fifth of the run
+VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
+WIDTHS = (1280, 1920, 2400, 3840)
+THEMES = ("light", "dark")
+CHARACTER_MODELS = ("counter", "code", "text")
+
+
+def applies(view: str, model: str) -> bool:
+    if view == "text":
+        return model in CHARACTER_MODELS
+    if view in ("directions", "samples"):     # a Bidirectional layer; a batch of 3
+        return model == "bi"
+    return True
+
+
+MATRIX = [(v, m, w, t) for v, m, w, t in itertools.product(VIEWS, MODELS, WIDTHS, THEMES)
+          if applies(v, m)]
+# every view, model, width and theme at least once; demo:wide (7 s an export) once
+SLICE = [
+    ("units", "text", 1280, "light"), ("layer", "code", 1920, "dark"),
+    ("cell", "sine", 2400, "light"), ("grad", "counter", 3840, "dark"),
+    ("window", "sine", 1280, "dark"), ("unrolled", "text", 1920, "light"),
+    ("unrolled", "bi", 3840, "dark"), ("unrolled", "wide", 2400, "light"),
+    ("text", "code", 3840, "light"), ("directions", "bi", 1920, "dark"),
+    ("samples", "bi", 2400, "light"), ("units", "bi", 1920, "light"),
+]
+CASES = MATRIX if is_long() else SLICE
+
+
+def _check_unrolled(window) -> list[str]:
+    canvas = window.unrolled_view.canvas
+    problems = text_problems(canvas.text_items)
+    geo = canvas.geometry_
+    known = window.session_model.session.known()
+    drawn = canvas.drawn_cells
+    for t in range(max(geo.first, known.start), min(geo.first + geo.columns, known.stop)):
+        rows = {u for u, tt in drawn if tt == t}
+        if rows != set(geo.rows.tolist()):
+            problems.append(f"read column t={t} has {len(rows)} of {len(geo.rows)} cells drawn")
+    return problems
+
+
+def _check_units(window) -> list[str]:
+    from PySide6.QtGui import QFontMetricsF, QImage, QPainter
+    axis = window.units_panel.axis
+    image = QImage(10, 10, QImage.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    texts = [] if specs is None else [text for _, _, text in specs[2]]
+    lanes = len(window.units_panel.order)
+    line = QFontMetricsF(axis.style["tickFont"]).height() if axis.style.get("tickFont") else 14
+    fit = max(1, int(axis.height() / (1.2 * line)))
+    want = min(lanes, fit)
+    if len(texts) < want // 2 or not all(t.startswith("unit ") for t in texts):
+        return [f"{len(texts)} lane labels for {lanes} lanes ({want} fit): {texts[:4]}"]
+    return []
+
+
+CHECKS = {"unrolled": _check_unrolled, "units": _check_units}
+
+
+@pytest.mark.parametrize("view,model,width,theme", CASES, ids=lambda v: str(v))
+def test_every_figure_exports_and_lays_out(tmp_path: Path, monkeypatch, view, model, width, theme):
+    import main
+    from gui.export import figure
+    problems: list[str] = []
+    real = figure.export_view
+
+    def watched(host, *args, **kwargs):
+        result = real(host, *args, **kwargs)
+        check = CHECKS.get(view)
+        if check is not None:
+            problems.extend(check(host))
+        return result
+    monkeypatch.setattr(figure, "export_view", watched)
+    out = tmp_path / f"{view}-{model}.png"
+    wide_input = tmp_path / "wide.npy"
+    if model == "wide":
+        x = np.random.default_rng(0).normal(size=(1, WIDE_STEPS, 16)).astype(np.float32)
+        np.save(wide_input, x)
+    args = [a.format(wide_input=wide_input) for a in MODELS[model]]
+    argv = ["export", *args, "--view", view, "--width", str(width), "--theme", theme,
+            "--out", str(out)]
+    if view in ("cell", "grad"):
+        argv += ["--unit", "1"]
+    if view == "unrolled" and model != "wide":      # the wrong pictures' sentences too
+        argv += ["--wrong"]
+    stdout = io.StringIO()
+    env = BI_ENV if model == "bi" else ()
+    with _environment(env), _in_root(), contextlib.redirect_stdout(stdout), \
+            contextlib.redirect_stderr(stdout):
+        code = main.main(argv)
+    assert code == 0, f"main.py {' '.join(argv)} exited {code}: {stdout.getvalue()}"
+    picture = image_of(out)
+    assert picture.size[0] == width
+    assert len(np.unique(np.asarray(picture.convert("L"))[::5, ::5])) > 8, "a blank picture"
+    assert problems == [], f"{view} of {model} at {width} px ({theme}): " + "; ".join(problems)
+    assert os.path.getsize(out) > 5000

@@ -1,0 +1,78 @@
+"""Figure options for slides: --size fits the whole figure to a frame, --lanes picks the
+signals, --no-badges and the one-line badge form."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from tests.helpers import image_of
+
+
+def _export(*argv: str) -> tuple[int, str, dict]:
+    """main.py export ARGV in process; (exit code, what it printed, the exporting window's
+    lanes and header texts as the export saw them)."""
+    import main
+    from gui.export import figure
+    seen: dict = {}
+    real_export, real_header = figure.export_view, figure.build_header
+
+    def watched(host, *args, **kwargs):
+        seen["lanes"] = set(host.units_panel.visible_signals)
+        return real_export(host, *args, **kwargs)
+
+    def header(*args, **kwargs):
+        built = real_header(*args, **kwargs)
+        seen["header"] = list(built.parts)
+        return built
+    out = io.StringIO()
+    figure.export_view, figure.build_header = watched, header
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = main.main(["export", *argv])
+    finally:
+        figure.export_view, figure.build_header = real_export, real_header
+    return code, out.getvalue(), seen
+
+
+@pytest.mark.parametrize("size,expected", [("hd", (1920, 1080)), ("4:3", (1600, 1200)),
+                                           ("1000x1000", (1000, 1000))])
+def test_size_fits_the_whole_figure_centred_in_the_frame(tmp_path, size, expected):
+    out = tmp_path / "f.png"
+    code, text, seen = _export("demo:counter", "--view", "units", "--size", size, "--out", str(out))
+    assert code == 0, text
+    picture = np.asarray(image_of(out).convert("L"))
+    assert picture.shape[::-1] == expected
+    ink = np.argwhere(picture < 200)               # the figure's dark pixels
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+    assert top > 0 and left > 0 and bottom < expected[1] - 1 and right < expected[0] - 1
+    margins = (left, expected[0] - 1 - right) if size == "1000x1000" else \
+        (top, expected[1] - 1 - bottom)
+    assert seen["lanes"] == {"c", "h"}                   # a slide: C and h only
+    assert any("N = 6 · x (1, 62, 4)" in part for part in seen["header"])   # one line of badges
+    assert not any(part.startswith("recurrent kernel") for part in seen["header"])
+    assert margins[0] > 5 and margins[1] > 5
+
+
+def test_lanes_and_no_badges(tmp_path):
+    out = tmp_path / "f.png"
+    code, text, seen = _export("demo:counter", "--view", "units", "--lanes", "f,h", "--no-badges",
+                               "--width", "800", "--out", str(out))
+    assert code == 0, text
+    assert seen["lanes"] == {"f", "h"}
+    assert not any("params" in part or "N = 6" in part for part in seen["header"])
+
+
+@pytest.mark.parametrize("argv,words", [
+    (("--size", "big"), "--size big: WxH"),
+    (("--size", "hd", "--width", "800"), "leave out --width"),
+    (("--lanes", "c,z"), "--lanes c,z"),
+])
+def test_bad_figure_options_are_one_line_exit_2(tmp_path, argv, words):
+    code, text, _ = _export("demo:counter", "--view", "units", *argv, "--out",
+                            str(tmp_path / "f.png"))
+    assert code == 2 and words in text and "Traceback" not in text
+    assert not (tmp_path / "f.png").exists()
