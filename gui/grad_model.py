@@ -53,6 +53,7 @@ class GradView:
     health: GradHealth
     fork: str = ""
     fork_saliency: np.ndarray | None = None
+    run: int = -1                     # SessionModel.run it was computed for
 
 
 class GradModel(QObject):
@@ -162,7 +163,7 @@ class GradModel(QObject):
         if name and getattr(dm, "ready", False) and not text.startswith(("sum", "mean", "output")):
             forks = dm.debugger.forks
             fork = (name, forks.get(name)) if name in forks.forks else None
-        return _Job(s, text, self.unit(), self.session_model.sample, fork)
+        return _Job(s, text, self.unit(), self.session_model.sample, fork, self.session_model.run)
 
     def _delivered(self, serial: int, session, result: object) -> None:
         if session is self.session_model.session and not isinstance(result, Cancelled):
@@ -188,6 +189,7 @@ class _Job:
     unit: int
     sample: int
     fork: tuple[str, object] | None
+    run: int = -1
 
 
 def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
@@ -205,7 +207,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
                 saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
                 forget_product=forget_product(run, sample, position),
                 horizon=memory_horizon(g.dc[sample], run, position),
-                health=grad_health(g, run, sample, position))
+                health=grad_health(g, run, sample, position), run=job.run)
             if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
                 name, fork = job.fork
                 fg = fork_gradient(s, fork, text)

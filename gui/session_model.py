@@ -69,6 +69,7 @@ class SessionModel(QObject):
         self.sample = 0
         self.selected_unit = -1
         self.selected_position = -1
+        self.run = 0        # which run the views show: every runChanged makes another (gui/shown.py)
         self._span: tuple[int, int] | None = None
         self._span_trace: LayerTrace | None = None
         self._live: LayerTrace | None = None
@@ -93,7 +94,7 @@ class SessionModel(QObject):
         session.subscribe(self._on_engine_event)
         if new_model:           # before runChanged, so views rebuild from a clean slate
             self.modelChanged.emit()
-        self.runChanged.emit()
+        self._new_run()
 
     def _on_engine_event(self, event: str, session: Session) -> None:
         if event == "position":
@@ -102,7 +103,13 @@ class SessionModel(QObject):
             self.positionChanged.emit(session.t)
         else:
             self._forget_span()
-            self.runChanged.emit()
+            self._new_run()
+
+    def _new_run(self) -> None:
+        """Another run (model, input, layer, sample or edit): work computed for an earlier one is
+        dropped when it arrives (it carries ``run``), then the views rebuild."""
+        self.run += 1
+        self.runChanged.emit()
 
     # --- facts ------------------------------------------------------------------------------
     @property
@@ -322,7 +329,7 @@ class SessionModel(QObject):
         if self.session and 0 <= sample < self.session.batch and sample != self.sample:
             self.sample = sample
             self.sampleChanged.emit(sample)
-            self.runChanged.emit()
+            self._new_run()
 
     def select(self, unit: int, position: int) -> None:
         if (unit, position) != (self.selected_unit, self.selected_position):
