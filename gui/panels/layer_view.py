@@ -628,7 +628,7 @@ class LayerView(FrontAware, QWidget):
 
     def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
         """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
-        view = self.grads.view if self.grads is not None else None
+        view = self._current_grads()
         dc = None if view is None else view.dc_abs[full.start:full.start + full.steps]  # the span
         if dc is None or dc.shape != (full.steps, full.units):
             return np.full((len(self.order), full.steps), np.nan, np.float32), (-GRAD_DECADES, 0.0)
@@ -639,14 +639,23 @@ class LayerView(FrontAware, QWidget):
         logs[~np.isfinite(logs)] = np.nan
         return logs, (top - GRAD_DECADES, top)
 
-    def _horizon(self, n: int) -> np.ndarray:
+    def _current_grads(self):
+        """The gradient views' numbers when they belong to the run the maps show, else None."""
         view = self.grads.view if self.grads is not None else None
+        if view is None or self._drawn is None or view.run != self._drawn[0]:
+            return None
+        return view
+
+    def _horizon(self, n: int) -> np.ndarray:
+        view = self._current_grads()
         if view is None or view.horizon.shape[0] != n:
             return np.full(n, np.nan)
         return view.horizon
 
     def _grads_changed(self) -> None:
-        if not self.session_model.ready:
+        """A gradient arrived: drawn into the maps of the run it was computed for only (a view
+        waiting behind its tab rebuilds, with the latest gradient, when it comes to the front)."""
+        if not self.session_model.ready or self._stale or self._drawn is None:
             return
         full = self.session_model.full()
         heat = self.heat.get("dC")

@@ -115,7 +115,7 @@ class WindowMachine(RuleBasedStateMachine):
         """Let queued work land: the loader, a long run's span, the gradient views."""
         w = self.window
         self.qtbot.wait(1)
-        self.qtbot.waitUntil(lambda: not any(t.isRunning() for t in w.loader._threads)
+        self.qtbot.waitUntil(lambda: not w.loader.running
                              and w.session_model.span_settled(), timeout=20000)
         self.qtbot.wait(1)
         type(self).rules_run += 1

@@ -22,7 +22,6 @@ def _wait_for_gradients(qtbot, window):
     qtbot.wait(20)
 
 
-@pytest.mark.xfail(strict=True, reason="a background result is drawn for a run that is no longer current")
 def test_a_gradient_of_the_new_model_is_drawn_with_the_new_models_lanes(make_window, qtbot):
     """Layer view opened once, Gradients in front, a lane selected, another demo opened: the
     layer view (behind its tab) drew the new model's |d/dC| with the old model's unit order
@@ -110,7 +109,6 @@ def test_the_forks_plot_follows_the_cursor_back_to_the_start_and_forgets_the_old
     assert not panel.legend.items and not panel.plot.titleLabel.text
 
 
-@pytest.mark.xfail(strict=True, reason="the gradient views keep the last run's result until the next arrives")
 def test_the_gradient_views_never_show_the_previous_models_gradient(make_window, qtbot):
     """Right after another model opens (before its gradient is computed) the Gradients dock
     shows nothing rather than the last model's curves."""
