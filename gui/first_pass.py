@@ -9,29 +9,21 @@ still answers every window (later checkpoints are computed when first needed).
 
 from __future__ import annotations
 
-import threading
 import time
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from engine import Session
+from gui.background import Background
 
 
-class _Pass(QObject):
-    progress = Signal(int, int)           # positions done, of
-    finished = Signal(bool)               # True: complete; False: cancelled
-
-    def __init__(self, session: Session, stop: threading.Event) -> None:
-        super().__init__()
-        self.session, self.stop = session, stop
-
-    def run(self) -> None:
-        try:
-            done = self.session.first_pass(lambda k, n: self.progress.emit(k, n), self.stop.is_set)
-        except Exception:               # a numeric failure leaves the run readable by window
-            done = False
-        self.finished.emit(bool(done))
+def _first_pass(session: Session, ticket) -> bool:
+    """The run's checkpoints and overview (a worker thread); True when complete."""
+    try:
+        return bool(session.first_pass(ticket.progress, ticket.stopped))
+    except Exception:               # a numeric failure leaves the run readable by window
+        return False
 
 
 class FirstPass(QWidget):
@@ -55,8 +47,9 @@ class FirstPass(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         for w in (self.label, self.bar, self.cancel_button):
             lay.addWidget(w)
-        self._thread: QThread | None = None
-        self._stop = threading.Event()
+        self.jobs = Background(self, name="first pass")
+        self.jobs.progressed.connect(self._progress)
+        self.jobs.delivered.connect(lambda delivery: self._finished(bool(delivery.result)))
         self.session: Session | None = None
         self.complete = False
         self._last_note = 0.0
@@ -64,31 +57,21 @@ class FirstPass(QWidget):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        return self.jobs.running
 
     def start(self, session: Session) -> None:
-        self.cancel()
+        self.jobs.cancel()              # another run: the last one's pass ends unannounced
         self.wait()
         self.session, self.complete = session, False
         if not session.checkpointed:
             self.hide()
             return
-        self._stop = threading.Event()
-        thread, job = QThread(), _Pass(session, self._stop)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.progress.connect(self._progress)
-        job.finished.connect(self._finished)
-        # Direct: quit from the worker thread itself, so wait() on the GUI thread cannot deadlock
-        job.finished.connect(thread.quit, Qt.DirectConnection)
-        thread.finished.connect(job.deleteLater)
-        self._thread, self._job = thread, job
         self.bar.setRange(0, max(session.steps, 1))
         self.bar.setValue(0)
         self.label.setText(f"first pass of {session.steps:,} steps")
         self.cancel_button.setEnabled(True)
         self.show()
-        thread.start()
+        self.jobs.request(lambda ticket: _first_pass(session, ticket), tag=session)
 
     def _progress(self, done: int, total: int) -> None:
         self.bar.setValue(done)
@@ -108,8 +91,10 @@ class FirstPass(QWidget):
         self.changed.emit(complete)
 
     def cancel(self) -> None:
-        self._stop.set()
+        """Stop at the next chunk; the run answers every window (later chunks when shown)."""
+        if self.jobs.running:
+            self.jobs.cancel()          # its result is dropped: say so now
+            self._finished(False)
 
     def wait(self, ms: int = 60000) -> None:
-        if self._thread is not None:
-            self._thread.wait(ms)
+        self.jobs.wait(ms)

@@ -5,7 +5,7 @@ engine's view helpers (``engine.grad_views``) and hands the numbers to the views
 the target is the selected unit's h at the cursor (a demo's suggested unit before anything is
 selected); the user may pick its c, the model output or type a target. Recomputing is
 debounced, and once it costs more than ``SLOW_MS`` (a long run) it runs on a worker thread
-(``gui/latest_job.py``), so scrubbing stays smooth.
+(``gui/background.py``), so scrubbing stays smooth.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from engine.grad_views import (
     memory_horizon,
     target_position,
 )
-from gui.latest_job import LatestJob
+from gui.background import Background
 from gui.session_model import SessionModel
 
 MODES = {"h": "selected unit's h at the cursor", "c": "selected unit's C at the cursor",
@@ -53,6 +53,7 @@ class GradView:
     health: GradHealth
     fork: str = ""
     fork_saliency: np.ndarray | None = None
+    run: int = -1                     # SessionModel.run it was computed for
 
 
 class GradModel(QObject):
@@ -72,14 +73,21 @@ class GradModel(QObject):
         self._timer.timeout.connect(self._scheduled)
         self._slow = False
         self._timer_fired = False
-        self.jobs = LatestJob(self)
-        self.jobs.loaded.connect(self._delivered)
+        self.jobs = Background(self, name="gradients", current_run=lambda: model.run)
+        self.jobs.delivered.connect(self._delivered)
+        model.runChanged.connect(self._forget_run)
         for signal in (model.runChanged, model.sampleChanged, model.positionChanged,
                        model.selectionChanged):
             signal.connect(self.schedule)
         if debugging is not None:
             debugging.overlayChanged.connect(self.schedule)
             debugging.forksChanged.connect(self.schedule)
+
+    def _forget_run(self) -> None:
+        """Another run: the last one's gradient is no longer shown while this one's computes."""
+        if self.view is not None and self.view.run != self.session_model.run:
+            self.view = None
+            self.changed.emit()
 
     def schedule(self, *args) -> None:
         if self.enabled:
@@ -147,8 +155,7 @@ class GradModel(QObject):
             # a checkpointed run's gradient goes back through every chunk: always behind the
             # window once stepping, and dropped between chunks when a newer step wants
             # another (docs/architecture.md, "Long runs")
-            serial = self.jobs.serial + 1
-            self.jobs.request(lambda: _compute(job, lambda: self.jobs.stale(serial)), tag=s)
+            self.jobs.request(lambda ticket: _compute(job, ticket.stopped), tag=s, run=job.run)
         else:
             self._finish(_compute(job))
 
@@ -162,11 +169,11 @@ class GradModel(QObject):
         if name and getattr(dm, "ready", False) and not text.startswith(("sum", "mean", "output")):
             forks = dm.debugger.forks
             fork = (name, forks.get(name)) if name in forks.forks else None
-        return _Job(s, text, self.unit(), self.session_model.sample, fork)
+        return _Job(s, text, self.unit(), self.session_model.sample, fork, self.session_model.run)
 
-    def _delivered(self, serial: int, session, result: object) -> None:
-        if session is self.session_model.session and not isinstance(result, Cancelled):
-            self._finish(result)                           # not a run since replaced
+    def _delivered(self, delivery) -> None:
+        if not isinstance(delivery.result, Cancelled):    # Background dropped other runs'
+            self._finish(delivery.result)
 
     def _finish(self, result: object) -> None:
         if isinstance(result, tuple):                       # (view, seconds it took)
@@ -188,6 +195,7 @@ class _Job:
     unit: int
     sample: int
     fork: tuple[str, object] | None
+    run: int = -1
 
 
 def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
@@ -205,7 +213,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
                 saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
                 forget_product=forget_product(run, sample, position),
                 horizon=memory_horizon(g.dc[sample], run, position),
-                health=grad_health(g, run, sample, position))
+                health=grad_health(g, run, sample, position), run=job.run)
             if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
                 name, fork = job.fork
                 fg = fork_gradient(s, fork, text)

@@ -2,7 +2,8 @@
 
 The window stays responsive and a progress dialog can cancel: a cancelled job's result is
 simply dropped (numpy work cannot be interrupted safely mid-call), and a model file still being
-read in its worker process (``engine.loaders.h5read``) is abandoned at once.
+read in its worker process (``engine.loaders.h5read``) is abandoned at once. The threads are
+``gui.background.Background``'s, the window's one way of working behind its back.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from engine import Session, load_model
 from engine.commands import resolve_input
@@ -19,6 +20,7 @@ from engine.errors import ScopeError
 from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
 from engine.time_axis import positions
+from gui.background import Background
 
 
 def first_window(session: Session) -> tuple[int, int]:
@@ -46,53 +48,50 @@ class LoadResult:
     input_source: str
 
 
-class _Job(QObject):
-    finished = Signal(object)        # LoadResult
-    failed = Signal(str)
+@dataclass
+class _Failed:
+    message: str
 
-    def __init__(self, request: LoadRequest, current_model=None) -> None:
-        super().__init__()
-        self.request = request
-        self.current_model = current_model
 
-    def run(self) -> None:
-        req = self.request
+def _load(req: LoadRequest, current_model) -> LoadResult | _Failed:
+    """Open the model and input and trace the run (any thread); a failure is one line."""
+    try:
+        model = (load_model(req.model_spec, **(req.options or {})) if req.model_spec is not None
+                 else current_model)
+        if model is None:
+            raise ScopeError("no model is loaded")
+        if req.x is not None:
+            x, input_source = req.x, req.input_label or "(generated)"
+        elif req.input_path is not None:
+            x = read_model_input(req.input_path, req.key, model.input_names,
+                                 notes=model.warnings)
+            input_source = req.input_path
+        else:
+            x, input_source = resolve_input(model, None, None), "(default input)"
         try:
-            model = (load_model(req.model_spec, **(req.options or {})) if req.model_spec is not None
-                     else self.current_model)
-            if model is None:
-                raise ScopeError("no model is loaded")
-            if req.x is not None:
-                x, input_source = req.x, req.input_label or "(generated)"
-            elif req.input_path is not None:
-                x = read_model_input(req.input_path, req.key, model.input_names,
-                                     notes=model.warnings)
-                input_source = req.input_path
-            else:
-                x, input_source = resolve_input(model, None, None), "(default input)"
-            try:
-                layer = req.layer if req.layer is not None else model.default_layer(x)
-                session = Session(model, x, layer=layer, initial_state=req.initial_state)
-            except ScopeError as exc:
-                where = req.input_path or model.source
-                raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None
-            if session.checkpointed:   # a long run: its first window now, the rest behind
-                session.signal("h", *first_window(session))
-            else:
-                session.full()     # the ghosted future and lane statistics need the whole run
-                session.result()
-            self.finished.emit(LoadResult(session, req.model_spec or model.source, input_source))
+            layer = req.layer if req.layer is not None else model.default_layer(x)
+            session = Session(model, x, layer=layer, initial_state=req.initial_state)
         except ScopeError as exc:
-            self.failed.emit(str(exc))
-        except MemoryError:
-            self.failed.emit("out of memory: try a shorter input or a smaller model")
-        except Exception as exc:  # a bug: keep the window alive and say what happened
-            traceback.print_exc()
-            self.failed.emit(f"unexpected error while loading: {type(exc).__name__}: {exc}")
+            where = req.input_path or model.source
+            raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None
+        if session.checkpointed:   # a long run: its first window now, the rest behind
+            session.signal("h", *first_window(session))
+        else:
+            session.full()     # the ghosted future and lane statistics need the whole run
+            session.result()
+        return LoadResult(session, req.model_spec or model.source, input_source)
+    except ScopeError as exc:
+        return _Failed(str(exc))
+    except MemoryError:
+        return _Failed("out of memory: try a shorter input or a smaller model")
+    except Exception as exc:  # a bug: keep the window alive and say what happened
+        traceback.print_exc()
+        return _Failed(f"unexpected error while loading: {type(exc).__name__}: {exc}")
 
 
 class Loader(QObject):
-    """Runs one load at a time in a QThread; ``cancel()`` drops the running job's result."""
+    """Runs loads behind the window (gui/background.py): a new load supersedes the one before,
+    ``cancel()`` drops the running load's result and stops a model file's reader process."""
 
     loaded = Signal(object)
     failed = Signal(str)
@@ -100,46 +99,31 @@ class Loader(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread: QThread | None = None
-        self._job: _Job | None = None
-        self._generation = 0
-        self._threads: list[QThread] = []      # every job's thread, dropped once it has finished
+        # overlap: a load never waits for a cancelled one (numpy cannot be interrupted mid-call)
+        self.jobs = Background(self, name="load", overlap=True, on_cancel=cancel_reads)
+        self.jobs.delivered.connect(self._done)
+        self.jobs.busy.connect(self.busy)
 
     def start(self, request: LoadRequest, current_model=None) -> None:
         self.cancel()
-        self._generation += 1
-        generation = self._generation
-        thread = QThread()
-        job = _Job(request, current_model)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.finished.connect(lambda result, g=generation: self._done(g, result, None))
-        job.failed.connect(lambda message, g=generation: self._done(g, None, message))
-        # Direct: quit from the worker thread itself, so wait() on the GUI thread cannot deadlock
-        job.finished.connect(thread.quit, Qt.DirectConnection)
-        job.failed.connect(thread.quit, Qt.DirectConnection)
-        thread.finished.connect(job.deleteLater)
-        self._thread, self._job = thread, job
-        self._threads.append(thread)
-        thread.finished.connect(lambda t=thread: self._threads.remove(t) if t in self._threads else None)
-        self.busy.emit(True)
-        thread.start()
+        self.jobs.request(lambda ticket: _load(request, current_model), tag=request)
 
-    def _done(self, generation: int, result, message) -> None:
-        if generation != self._generation:
-            return      # cancelled or superseded
-        self.busy.emit(False)
-        if message is not None:
-            self.failed.emit(message)
+    def _done(self, delivery) -> None:
+        result = delivery.result
+        if isinstance(result, Exception):
+            raise result                  # a bug in the worker itself: shown by the slot hook
+        if isinstance(result, _Failed):
+            self.failed.emit(result.message)
         else:
             self.loaded.emit(result)
 
+    @property
+    def running(self) -> bool:
+        """A load (a cancelled one included) is still computing."""
+        return self.jobs.running
+
     def cancel(self) -> None:
-        if self._thread is not None and self._thread.isRunning():
-            self._generation += 1
-            cancel_reads()      # a model file being read in a worker process stops at once
-            self.busy.emit(False)
+        self.jobs.cancel()
 
     def wait(self, ms: int = 60000) -> None:
-        for thread in list(self._threads):
-            thread.wait(ms)
+        self.jobs.wait(ms)

@@ -7,7 +7,7 @@ or ``full()`` (the run, for ghosts and statistics). For a checkpointed run (docs
 "Long runs") both are a *span* of positions around the cursor, recomputed from checkpoints
 through the session's window API: their ``start`` is the span's first input position. When the
 cursor nears the span's edge the next span is recomputed on a worker thread
-(``gui/latest_job.py``) and ``spanChanged`` announces it once it is ready; until then the views
+(``gui/background.py``) and ``spanChanged`` announces it once it is ready; until then the views
 keep the old span and ``value()`` reads the few steps it is asked for from the run itself. It is not the only gui module
 that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
 ``engine.debugger``, ``engine.export``), and the loader worker and session files call its
@@ -28,7 +28,7 @@ from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
 from engine.time_axis import positions
 from engine.trace import LayerTrace
-from gui.latest_job import LatestJob
+from gui.background import Background
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
 
@@ -69,13 +69,14 @@ class SessionModel(QObject):
         self.sample = 0
         self.selected_unit = -1
         self.selected_position = -1
+        self.run = 0        # which run the views show: every runChanged makes another (gui/shown.py)
         self._span: tuple[int, int] | None = None
         self._span_trace: LayerTrace | None = None
         self._live: LayerTrace | None = None
         self._live_known = slice(0, 0)
-        self.spans = LatestJob(self)
+        self.spans = Background(self, name="span", current_run=lambda: self.run)
         self._said_computing = False
-        self.spans.loaded.connect(self._span_loaded)
+        self.spans.delivered.connect(self._span_loaded)
 
     # --- loading -----------------------------------------------------------------------------
     def set_session(self, session: Session, *, source: str, input_source: str = "") -> None:
@@ -93,7 +94,7 @@ class SessionModel(QObject):
         session.subscribe(self._on_engine_event)
         if new_model:           # before runChanged, so views rebuild from a clean slate
             self.modelChanged.emit()
-        self.runChanged.emit()
+        self._new_run()
 
     def _on_engine_event(self, event: str, session: Session) -> None:
         if event == "position":
@@ -102,7 +103,13 @@ class SessionModel(QObject):
             self.positionChanged.emit(session.t)
         else:
             self._forget_span()
-            self.runChanged.emit()
+            self._new_run()
+
+    def _new_run(self) -> None:
+        """Another run (model, input, layer, sample or edit): work computed for an earlier one is
+        dropped when it arrives (it carries ``run``), then the views rebuild."""
+        self.run += 1
+        self.runChanged.emit()
 
     # --- facts ------------------------------------------------------------------------------
     @property
@@ -197,13 +204,13 @@ class SessionModel(QObject):
             return                          # the span asked for already holds it
         a, b = self._span_around_cursor()
         session = self.session
-        self.spans.request(lambda: session.window(a, b), tag=(a, b))
+        self.spans.request(lambda ticket: session.window(a, b), tag=(a, b), run=self.run)
         if not self._cursor_in(self._span, 1_000_000):
             self.notice.emit(f"computing positions {a:,}–{b - 1:,} from the nearest checkpoint…")
             self._said_computing = True
 
-    def _span_loaded(self, serial: int, span: tuple[int, int], result: object) -> None:
-        a, b = span
+    def _span_loaded(self, delivery) -> None:
+        (a, b), result = delivery.tag, delivery.result
         if isinstance(result, Exception):
             raise result                    # shown by the window's exception handler
         if self.session is None or not self.session.checkpointed:
@@ -322,7 +329,7 @@ class SessionModel(QObject):
         if self.session and 0 <= sample < self.session.batch and sample != self.sample:
             self.sample = sample
             self.sampleChanged.emit(sample)
-            self.runChanged.emit()
+            self._new_run()
 
     def select(self, unit: int, position: int) -> None:
         if (unit, position) != (self.selected_unit, self.selected_position):

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 from engine.debugger import Breakpoint
 from engine.errors import Cancelled
 from engine.expr import ExprError
+from gui.background import Background
 from gui.debug.debugger_model import DebuggerModel, describe_result
-from gui.latest_job import LatestJob
 from gui.theme import Palette, current_palette
 from gui.widgets.flow_layout import FlowLayout
 
@@ -101,8 +101,9 @@ class BreakpointsPanel(QWidget):
         self.pal = palette
         self._updating = False
         self._hits: dict[int, np.ndarray] = {}
-        self.scans = LatestJob(self)            # a checkpointed run's hits, off the GUI thread
-        self.scans.loaded.connect(self._scanned)
+        self.scans = Background(self, name="hit scan",       # a checkpointed run's hits
+                                current_run=lambda: dm.session_model.run)
+        self.scans.delivered.connect(self._scanned)
         layout = QVBoxLayout(self)
         layout.addLayout(self._condition_row())
         self.error = QLabel()
@@ -277,8 +278,8 @@ class BreakpointsPanel(QWidget):
             return
         self._show_hits(None)
         debugger, key = self.dm.debugger, self._scan_key()
-        serial = self.scans.serial + 1
-        self.scans.request(lambda: debugger.scan_hits(lambda: self.scans.stale(serial)), tag=key)
+        self.scans.request(lambda ticket: debugger.scan_hits(ticket.stopped), tag=key,
+                           run=self.dm.session_model.run)
 
     def _scan_key(self) -> tuple:
         """What a hit scan depends on: the run, the sample and the enabled breakpoints."""
@@ -286,7 +287,8 @@ class BreakpointsPanel(QWidget):
         bps = tuple((b.id, b.expression, b.every_step) for b in dm.debugger.breakpoints if b.enabled)
         return dm.session_model.session, dm.debugger.sample, bps
 
-    def _scanned(self, serial: int, key: tuple, result: object) -> None:
+    def _scanned(self, delivery) -> None:
+        key, result = delivery.tag, delivery.result
         if not self.dm.ready or key != self._scan_key() or isinstance(result, Cancelled):
             return                              # asked for another run or other breakpoints
         if isinstance(result, ExprError):

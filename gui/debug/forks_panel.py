@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
+from gui.shown import Shown, cursor_at
 from gui.theme import Palette, current_palette
 
 ORIGINAL = "(original run)"
@@ -332,6 +333,7 @@ class ForksPanel(QWidget):
         x = np.arange(mine.shape[0], dtype=float)
         self.curve_orig.setData(x, orig)
         self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
+        self._drawn = (self.dm.session_model.run, session.units, session.steps)
         self.legend.clear()
         self.legend.addItem(self.curve_orig, f"{signal}[{unit}] original")
         self.legend.addItem(self.curve_fork, f"{signal}[{unit}] {name}")
@@ -342,6 +344,18 @@ class ForksPanel(QWidget):
             self.info.setText(f"{fork.describe()}   ·   {self.difference_text(fork, pos)}")
         else:
             self.info.setText(fork.describe())
+
+    def shown(self) -> Shown | None:
+        """The run the fork's curve was computed on, and the cursor (gui/shown.py); None with
+        no fork plotted."""
+        drawn = getattr(self, "_drawn", None)
+        sm = self.dm.session_model
+        if drawn is None or not sm.ready or self.curve_fork.xData is None \
+                or len(self.curve_fork.xData) == 0:
+            return None
+        run, units, steps = drawn
+        x = self.cursor_line.value()
+        return Shown(run, units, steps, cursor_at(x, steps, sm.session.backward))
 
     def plotted_unit(self, fork) -> int:
         """The edited unit (an edit of one unit, a perturbation); otherwise the selected one."""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 from gui.session_model import SessionModel
+from gui.shown import Shown
 from gui.theme import DIAGRAM_GATE_ORDER, OKABE_ITO, Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import style_axes
@@ -399,6 +400,8 @@ class CellInspector(FrontAware, QWidget):
     def _not_ready(self, pos: int, why: str = "") -> None:
         """No breakdown to show for step ``pos``: say why, clear the drawing and the bars."""
         self.breakdown = None
+        self._drawn = (self.session_model.run, self.session_model.units,
+                       self.session_model.steps, pos)
         self.diagram.draw(None)
         self.info.setText(why or f"step {pos}: computing its part of the run from the nearest "
                                  f"checkpoint…")
@@ -413,6 +416,16 @@ class CellInspector(FrontAware, QWidget):
         if self.pinned is not None:
             return self.pinned
         return self.session_model.session.cursor
+
+    def shown(self) -> Shown | None:
+        """The run and step the inspector names (gui/shown.py): following the cursor, the step
+        shown is the cursor; pinned, any step of the run (the cursor is reported as is)."""
+        drawn = getattr(self, "_drawn", None)
+        if drawn is None or not self.session_model.ready or self._stale or not self.on_screen():
+            return None
+        run, units, steps, pos = drawn
+        cursor = pos if self.pinned is None else self.session_model.session.cursor
+        return Shown(run, units, steps, cursor)
 
     def refresh(self) -> None:
         pos = self.position()
@@ -450,6 +463,7 @@ class CellInspector(FrontAware, QWidget):
             self._not_ready(pos, f"step {pos} is not read yet: step to it (F10) or run to it")
             return
         self.breakdown = b
+        self._drawn = (self.session_model.run, session.units, session.steps, pos)
         w = trace.weights
         self.diagram.reads = self.session_model.input_label(b.position)
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"

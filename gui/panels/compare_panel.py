@@ -29,6 +29,7 @@ from engine.debugger import Comparison, add_noise, change_token, compare_inputs
 from engine.errors import ScopeError
 from engine.inputs import read_input
 from gui.session_model import SessionModel
+from gui.shown import Shown, cursor_at
 from gui.theme import Palette
 
 PLOT_MIN_PX = (220, 120)   # each plot: axis titles and ticks never overlap
@@ -178,6 +179,17 @@ class ComparePanel(QWidget):
         self.curve_b.setData([], [])
         self.summary.setText("Derive or load a second input to compare the two runs.")
 
+    def shown(self) -> Shown | None:
+        """The run the comparison was computed on, and the cursor (gui/shown.py); None with no
+        comparison drawn."""
+        drawn = getattr(self, "_drawn", None)
+        if drawn is None or not self.session_model.ready or self.div_curve.xData is None \
+                or len(self.div_curve.xData) == 0:
+            return None
+        run, units, steps = drawn
+        return Shown(run, units, steps, cursor_at(self.cursors[0].value(), steps,
+                                                  self.session_model.session.backward))
+
     def _on_position(self, t: int) -> None:
         cursor = self.session_model.session.cursor if self.session_model.session else None
         for line in self.cursors:
@@ -199,6 +211,7 @@ class ComparePanel(QWidget):
                 lo = max(0, min(lo, session.steps - width))
                 span = (lo, lo + width)
             self.comparison = compare_inputs(session, other, span)
+            self._drawn = (self.session_model.run, session.units, session.steps)
         except ScopeError as exc:
             self.report_error("Compare", str(exc))
             return None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLa
 
 from gui.grad_model import MODES, GradModel
 from gui.session_model import SessionModel
+from gui.shown import Shown, cursor_at
 from gui.theme import Palette
 from gui.widgets.plot_style import set_axis_label, style_axes
 
@@ -117,9 +118,18 @@ class GradPanel(QWidget):
         for line in self.cursors:
             line.setPos(-0.5 if cursor is None else cursor)
 
+    def shown(self) -> Shown | None:
+        """The run the gradient curves were computed for, and the cursor (gui/shown.py)."""
+        view = self._drawn_view if hasattr(self, "_drawn_view") else None
+        if view is None or not self.session_model.ready:
+            return None
+        steps, units = view.dc_abs.shape
+        return Shown(view.run, units, steps, cursor_at(self.cursors[0].value(), steps,
+                                                       self.session_model.session.backward))
+
     def redraw(self) -> None:
         self._move_cursor()
-        view = self.grads.view
+        view = self._drawn_view = self.grads.view
         if view is None:
             for curve in (self.sal_curve, self.fork_curve, self.grad_curve, self.prod_curve):
                 curve.setData([], [])

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.session_model import SessionModel
+from gui.shown import Shown, cursor_at
 from gui.theme import Palette
 from gui.widgets.plot_style import set_axis_label, style_axes
 
@@ -111,9 +112,11 @@ class InputPanel(QWidget):
         for item in self._x_items + self._y_items + self._tokens:
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._x_items, self._y_items, self._tokens = [], [], []
+        self._drawn = None
         if not self.session_model.ready:
             return
         session = self.session_model.session
+        self._drawn = (self.session_model.run, session.units, session.steps)
         sample = self.session_model.sample
         t = np.arange(session.steps)
         raw = np.asarray(session.x)[sample]
@@ -181,6 +184,15 @@ class InputPanel(QWidget):
             self._no_output = pg.TextItem(text, color=self.palette.foreground, anchor=(0, 0))
             self._no_output.setParentItem(self.y_plot.getViewBox())
             self._no_output.setPos(8, 4)
+
+    def shown(self) -> Shown | None:
+        """The run the input and output curves were drawn for, and the cursor (gui/shown.py)."""
+        drawn = getattr(self, "_drawn", None)
+        if drawn is None or not self.session_model.ready:
+            return None
+        run, units, steps = drawn
+        return Shown(run, units, steps, cursor_at(self.cursors[0].value(), steps,
+                                                  self.session_model.session.backward))
 
     def on_position(self, t: int) -> None:
         if not self.session_model.ready:

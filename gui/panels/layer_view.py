@@ -40,6 +40,7 @@ from engine.trace import LayerTrace
 from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
+from gui.shown import Shown, cursor_at
 from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
@@ -344,6 +345,7 @@ class LayerView(FrontAware, QWidget):
         self.stats = None
         self.grads = None              # gui.grad_model.GradModel, when the window has one
         self._stale = False            # a rebuild waits until the view is shown
+        self._drawn: tuple[int, int, int] | None = None   # run, units, steps drawn (shown())
         self.strip: InputStrip | None = None   # what each step reads, under the maps
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
@@ -403,10 +405,12 @@ class LayerView(FrontAware, QWidget):
         self.strip = None
         self.colour_bars: dict[str, pg.ColorBarItem] = {}
         self._drawn_t = None
+        self._drawn = None
         if not self.session_model.ready:
             return
         full = self.session_model.full()
         self.order = self._lane_order(full.units)
+        self._drawn = (self.session_model.run, full.units, self.session_model.steps)
         first: pg.PlotItem | None = None
         for name in self.visible:
             heat = self._add_heat_plot(name, full, link_to=first)
@@ -624,7 +628,7 @@ class LayerView(FrontAware, QWidget):
 
     def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
         """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
-        view = self.grads.view if self.grads is not None else None
+        view = self._current_grads()
         dc = None if view is None else view.dc_abs[full.start:full.start + full.steps]  # the span
         if dc is None or dc.shape != (full.steps, full.units):
             return np.full((len(self.order), full.steps), np.nan, np.float32), (-GRAD_DECADES, 0.0)
@@ -635,14 +639,23 @@ class LayerView(FrontAware, QWidget):
         logs[~np.isfinite(logs)] = np.nan
         return logs, (top - GRAD_DECADES, top)
 
-    def _horizon(self, n: int) -> np.ndarray:
+    def _current_grads(self):
+        """The gradient views' numbers when they belong to the run the maps show, else None."""
         view = self.grads.view if self.grads is not None else None
+        if view is None or self._drawn is None or view.run != self._drawn[0]:
+            return None
+        return view
+
+    def _horizon(self, n: int) -> np.ndarray:
+        view = self._current_grads()
         if view is None or view.horizon.shape[0] != n:
             return np.full(n, np.nan)
         return view.horizon
 
     def _grads_changed(self) -> None:
-        if not self.session_model.ready:
+        """A gradient arrived: drawn into the maps of the run it was computed for only (a view
+        waiting behind its tab rebuilds, with the latest gradient, when it comes to the front)."""
+        if not self.session_model.ready or self._stale or self._drawn is None:
             return
         full = self.session_model.full()
         heat = self.heat.get("dC")
@@ -661,6 +674,15 @@ class LayerView(FrontAware, QWidget):
             text = "whole run" if np.isinf(v) else ("—" if np.isnan(v) else f"{v:.0f}")
             self.table.setItem(r, col, NumberItem(text, v))
         self.table.setSortingEnabled(True)
+
+    def shown(self) -> Shown | None:
+        """The run the maps were drawn for and where their cursor stands (gui/shown.py); None
+        while the view waits behind its tab to rebuild."""
+        if self._stale or self._drawn is None or not self.session_model.ready or not self.on_screen():
+            return None
+        run, units, steps = self._drawn
+        x = next(iter(self.heat.values())).cursor.value() if self.heat else self.diff_cursor.value()
+        return Shown(run, units, steps, cursor_at(x, steps, self.session_model.session.backward))
 
     def stat_value(self, unit: int, column: str) -> float:
         """The number the table shows for a unit and column (for tests)."""

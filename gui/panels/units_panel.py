@@ -30,6 +30,7 @@ from gui.panels.input_strip import InputStrip
 from gui.panels.lane_scale import LaneScale, LaneScaleAxis
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, row_lines, sort_units
 from gui.session_model import SessionModel, span_indices
+from gui.shown import Shown, cursor_at
 from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
@@ -142,6 +143,7 @@ class UnitsPanel(QWidget):
         self._overlay_items: list[pg.PlotCurveItem] = []
         self._overlay_arrays: dict[str, np.ndarray] | None = None
         self.overlay_label = ""
+        self._drawn: tuple[int, int, int] | None = None     # run, units, steps drawn (shown())
         self._build_ui()
         session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
@@ -389,6 +391,7 @@ class UnitsPanel(QWidget):
 
     # --- building ----------------------------------------------------------------------------
     def _clear_items(self) -> None:
+        self._drawn = None
         for group in (self._live, self._ghosts):
             for items in group.values():
                 for item in items:
@@ -405,6 +408,7 @@ class UnitsPanel(QWidget):
         self._arrange(full)
         self._make_items(self._chunk_count(full.steps))
         self._draw_run(full)
+        self._drawn = (self.session_model.run, full.units, self.session_model.steps)
         self.refresh_overview()
         self.mode = ""
         self._update_mode()
@@ -744,6 +748,14 @@ class UnitsPanel(QWidget):
         self.vb.setYRange(top, top + span, padding=0)
         self.session_model.select(unit, self.session_model.selected_position)
         return True
+
+    def shown(self) -> Shown | None:
+        """The run the lanes were drawn for and where the cursor line stands (gui/shown.py)."""
+        if self._drawn is None or not self.session_model.ready:
+            return None
+        run, units, steps = self._drawn
+        return Shown(run, units, steps, cursor_at(self.cursor.value(), steps,
+                                                  self.session_model.session.backward))
 
     def lane_count(self) -> int:
         return len(self.order)

@@ -39,7 +39,7 @@ def make_window(qtbot, tmp_path):
 
 def settle_span(qtbot, session_model) -> None:
     """Wait until a checkpointed run's span around the cursor is drawn: the next span is
-    recomputed on a worker thread (gui/latest_job.py) after the cursor moves."""
+    recomputed on a worker thread (gui/background.py) after the cursor moves."""
     qtbot.waitUntil(session_model.span_settled, timeout=20000)
 
 

@@ -224,7 +224,7 @@ def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_wi
     window.loader.wait(10000)
     qtbot.wait(50)
     assert window.session_model.session is before and window.errors == []
-    assert not window.loader._threads, "the cancelled load's thread is still running"
+    assert not window.loader.running, "the cancelled load's thread is still running"
     monkeypatch.undo()
     window.load("demo:counter", wait=True)
     assert window.session_model.session is not before and window.errors == []
