@@ -20,7 +20,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 SUBCOMMANDS = ("trace", "info", "export", "bench", "grad")
 # what `pip install -e .` brings; a run without them gets one line saying so, not a traceback
-RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL"}
+RUNTIME_MODULES = {"numpy", "h5py", "PySide6", "shiboken6", "pyqtgraph", "PIL", "threadpoolctl"}
 
 
 class _Parser(argparse.ArgumentParser):

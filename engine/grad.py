@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import blas_limited
 from .errors import ScopeError
 from .grad_layer import Cut, LayerGrad, layer_backward
 from .grad_ops import OpTape, lstm_seed, no_vjp_reason, record_tape, vjp
@@ -71,6 +72,7 @@ class GradResult:
         return np.sqrt(np.sum(np.square(arr, dtype=np.float64), axis=-1))
 
 
+@blas_limited
 def gradient(result: TraceResult, target: str | Target, *, layer: int | str | None = None,
              trace: LayerTrace | None = None, cuts: tuple[Cut, ...] = ()) -> GradResult:
     """d ``target`` / d everything of ``result``'s run; ``layer`` picks the traced layer whose

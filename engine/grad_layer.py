@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .blas import blas_limited
 from .cell import CellWeights
 from .trace import LayerTrace
 
@@ -54,6 +55,7 @@ class Cut:
     units: tuple[int, ...] | None = None
 
 
+@blas_limited
 def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndarray | None = None,
                    *, cuts: list[Cut] | tuple[Cut, ...] = (), need_dx: bool = True) -> LayerGrad:
     """Backpropagate external gradients on h (B,T,H) and c (B,T,N) through the recorded run."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import blas_limited
 from .budget import check_bytes
 from .errors import Cancelled, ScopeError
 from .grad import GradResult
@@ -26,6 +27,7 @@ from .grad_target import parse_target
 F32 = np.float32
 
 
+@blas_limited
 def segment_gradient(session: Any, target: str,
                      should_stop: Callable[[], bool] | None = None) -> GradResult:
     """d ``target`` / d (x, h_t, c_t, h0, c0) of a checkpointed session's layer.

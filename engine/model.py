@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .blas import blas_limited
 from .capture.feed import Capture, LayerFeed, Runtime, inputs_key, match_inputs
 from .cell import CellWeights
 from .errors import InputFileError, ScopeError, UnsupportedModelError, describe
@@ -269,6 +270,7 @@ class Model:
         return arr
 
     # --- running ----------------------------------------------------------------------------
+    @blas_limited
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
               layer_input: int | str | None = None) -> TraceResult:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM.
@@ -302,6 +304,7 @@ class Model:
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states,
                            model=self, input=x_in)
 
+    @blas_limited
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None
                     ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .activations import Activation
+from .blas import blas_limited
 from .cell import CellWeights, lstm_step_extended_from_z
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
@@ -45,6 +46,7 @@ def gate_scale(weights: CellWeights) -> np.ndarray | None:
     return scale
 
 
+@blas_limited
 def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int = 0,
                   p_hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(zx, zin): x . W as (B, L, 4, N) and the recurrence-free part of the gate input,
@@ -180,6 +182,7 @@ class DirectionRunner:
         """Compute processing index p from the stored state before it."""
         self.run(p, p + 1)
 
+    @blas_limited
     def run(self, start: int = 0, stop: int | None = None) -> None:
         """Compute processing indices start..stop-1 in order."""
         stop = self.steps if stop is None else stop

@@ -33,7 +33,7 @@ def pytest_addoption(parser):
 # What the suite compares against (pyproject's test extra): never skipped when missing, the
 # suite refuses to start instead (a broken one fails the tests that import it).
 TEST_EXTRA = ("keras", "jax", "scipy", "torch", "onnx", "onnxruntime", "safetensors",
-              "hypothesis", "pytestqt", "xdist")
+              "hypothesis", "pytestqt", "xdist", "ipykernel", "nbclient")
 
 
 def pytest_configure(config):

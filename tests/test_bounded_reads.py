@@ -5,9 +5,9 @@ once by Cancel; declared sizes are checked against the memory budget before anyt
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 
@@ -27,18 +27,13 @@ HANGING = ["gcol_collection_size.h5", "gcol_object_size.h5"]
 
 
 @pytest.fixture
-def forked(monkeypatch):
-    """The reader forks this test process, so a patched walker is what the child runs."""
-    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("fork"))
+def stuck(monkeypatch):
+    """The reader process imports h5py, then makes no progress (tests/children.py)."""
+    monkeypatch.setattr(h5read, "READER", "tests.children:stuck_reader")
 
 
-def stuck(*args, **kwargs):
-    time.sleep(120)
-
-
-def test_a_reader_making_no_progress_is_abandoned(forked, monkeypatch, tmp_path):
+def test_a_reader_making_no_progress_is_abandoned(stuck, monkeypatch, tmp_path):
     monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "1")
-    monkeypatch.setattr(h5read, "_walk", stuck)
     start = time.monotonic()
     with pytest.raises(ModelFileError, match="no progress for 1 s"):
         load_model(H5)
@@ -46,9 +41,8 @@ def test_a_reader_making_no_progress_is_abandoned(forked, monkeypatch, tmp_path)
     assert not h5read._ACTIVE
 
 
-def test_cancel_kills_the_reader_at_once(forked, monkeypatch):
+def test_cancel_kills_the_reader_at_once(stuck, monkeypatch):
     monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "60")
-    monkeypatch.setattr(h5read, "_walk", stuck)
     outcome: list[BaseException] = []
 
     def load() -> None:
@@ -107,27 +101,33 @@ def test_the_worker_reads_the_same_model_as_before():
     np.testing.assert_allclose(out.h, ref["layer0_h"], rtol=1e-5, atol=1e-5)
 
 
-def test_the_window_reads_through_a_forkserver(monkeypatch):
-    """With threads or Qt running the reader is started by a forkserver, never forked."""
-    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("forkserver"))
+def test_the_reader_is_a_clean_interpreter_not_a_copy_of_this_process(monkeypatch):
+    """The reader never forks, spawns or forkserves this process (those re-import the caller's
+    __main__ or copy its threads): it is ``python -I`` on our own module."""
+    import subprocess
+
+    from engine import child
+    started = []
+    real = subprocess.Popen
+
+    def spy(args, **kwargs):
+        started.append(list(args))
+        return real(args, **kwargs)
+    monkeypatch.setattr(child.subprocess, "Popen", spy)
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("the reader forked"))
     model = load_model(H5)
     assert model.traced_layers[0].units == 4
+    (args,) = started
+    assert args[:2] == [sys.executable, "-I"] and h5read.READER in args
+    assert "__main__" not in " ".join(args)
 
 
-@pytest.mark.parametrize("module", ["PySide6.QtCore", "jax", "torch"])
-def test_a_process_with_native_threads_is_never_forked(module, monkeypatch):
-    """Qt's, XLA's and torch's threads are invisible to threading.active_count(): with any of
-    them loaded the reader (and the Keras worker) starts from a forkserver."""
-    import sys
-
-    from engine.capture import keras_worker
-    for name in h5read.THREADED_MODULES:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert h5read.process_context().get_start_method() == "fork"
-    monkeypatch.setitem(sys.modules, module, object())
-    assert h5read.process_context().get_start_method() == "forkserver"
-    assert keras_worker.process_context().get_start_method() == "forkserver"
+def test_a_reader_that_dies_says_why_in_one_line(monkeypatch):
+    monkeypatch.setattr(h5read, "READER", "tests.children:dying_reader")
+    with pytest.raises(ModelFileError) as info:
+        load_model(H5)
+    assert "ended without an answer (exit code 1: the reader's last words)" in str(info.value)
+    assert "\n" not in str(info.value) and not h5read._ACTIVE
 
 
 def test_dataset_declaring_more_than_the_budget_is_refused_unread(tmp_path, monkeypatch):

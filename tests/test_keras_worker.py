@@ -4,7 +4,6 @@ the memory budget; a hostile or runaway file is abandoned with one line."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 
@@ -55,24 +54,13 @@ def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
 
 
 @pytest.fixture
-def forked(monkeypatch):
-    """The worker forks this test process, so a patched loader is what the child runs."""
-    monkeypatch.setattr(keras_worker, "process_context", lambda: multiprocessing.get_context("fork"))
+def child(monkeypatch):
+    """Name the worker process's target: one of tests/children.py's misbehaving captures."""
+    return lambda name: monkeypatch.setattr(keras_worker, "WORKER", f"tests.children:{name}")
 
 
-def _spin(*args, **kwargs):
-    while True:
-        pass
-
-
-def _grow(*args, **kwargs):
-    hold = np.ones(64 * 1024**2, np.uint8)     # 64 MB, touched
-    time.sleep(120)
-    return hold
-
-
-def test_a_spinning_keras_load_is_abandoned_by_cpu_time(forked, monkeypatch):
-    monkeypatch.setattr(keras_worker, "_load_capture", _spin)
+def test_a_spinning_keras_load_is_abandoned_by_cpu_time(child, monkeypatch):
+    child("spinning_capture")
     model = load_model(CAP / "conv1d_lstm.keras")
     monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "1")
     start = time.monotonic()
@@ -82,30 +70,18 @@ def test_a_spinning_keras_load_is_abandoned_by_cpu_time(forked, monkeypatch):
     assert not h5read._ACTIVE
 
 
-def test_importing_keras_is_not_timed(forked, monkeypatch):
+def test_importing_keras_is_not_timed(child, monkeypatch):
     """A limit far below what the import costs still lets the capture run: the clock starts
-    once Keras is imported (the child here re-imports nothing, so the load itself is cheap)."""
-    slow = keras_worker._serve
-
-    def serve_after_slow_import(*args):
-        end = time.process_time() + 1.5          # an import burning 1.5 s of CPU
-        while time.process_time() < end:
-            pass
-        slow(*args)
-    monkeypatch.setattr(keras_worker, "_serve", serve_after_slow_import)
-    monkeypatch.setattr(keras_worker, "_load_capture", lambda *a: _Echo())
+    once Keras is imported (the child burns 1.5 s of CPU before, the load itself is instant)."""
+    child("slow_import_capture")
     monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "0.5")
     worker = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
     assert worker.input_names == ["signal"]
     worker.close()
 
 
-class _Echo:
-    input_names = ["signal"]
-
-
-def test_a_keras_worker_over_the_memory_budget_is_abandoned(forked, monkeypatch):
-    monkeypatch.setattr(keras_worker, "_load_capture", _grow)
+def test_a_keras_worker_over_the_memory_budget_is_abandoned(child, monkeypatch):
+    child("growing_capture")
     model = load_model(CAP / "conv1d_lstm.keras")
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "16M")
     with pytest.raises(BudgetError, match="more than 16.0 MB of memory loading the model"):
@@ -113,8 +89,8 @@ def test_a_keras_worker_over_the_memory_budget_is_abandoned(forked, monkeypatch)
     assert not h5read._ACTIVE
 
 
-def test_cancel_kills_the_keras_worker(forked, monkeypatch):
-    monkeypatch.setattr(keras_worker, "_load_capture", _grow)
+def test_cancel_kills_the_keras_worker(child):
+    child("growing_capture")
     model = load_model(CAP / "conv1d_lstm.keras")
     import threading
     outcome: list[BaseException] = []

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..budget import BudgetError, format_bytes, memory_budget
+from ..child import Child
 from ..errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from ..loaders import h5read
 from .feed import Capture
@@ -34,7 +35,6 @@ RUN_VALUES = 100_000        # input values a run may take capture_timeout() for
 IMPORT_GRACE = 120.0        # wall seconds importing Keras may take on a busy machine
 _ERRORS: dict[str, type[ScopeError]] = {cls.__name__: cls for cls in (
     ScopeError, ModelFileError, UnsupportedModelError, InputFileError, BudgetError)}
-_PASSED_ENV = ("KERAS_BACKEND", "LSTM_SCOPE_MEMORY_BUDGET", "TF_CPP_MIN_LOG_LEVEL", "KERAS_HOME")
 
 
 def capture_timeout() -> float:
@@ -62,12 +62,6 @@ def _run_limit(inputs: dict[str, np.ndarray]) -> float:
     once), since a run's work grows with the input while a load's does not."""
     values = sum(int(np.size(v)) for v in inputs.values())
     return capture_timeout() * max(1.0, values / RUN_VALUES)
-
-
-def process_context() -> Any:
-    """As the HDF5 reader's: fork from a process that holds no framework and no other thread
-    (the CLI: fast), otherwise forkserver."""
-    return h5read.process_context()
 
 
 def _rss_bytes(pid: int) -> int | None:
@@ -98,38 +92,39 @@ def _error(exc: BaseException) -> tuple[str, str, str]:
             f"Keras failed ({type(exc).__name__}: {text[0][:200] if text else ''})")
 
 
-def _serve(conn: Any, path: str, weights_config: str | None, traced: list[tuple[str, bool]],
-           source: str, env: dict[str, str]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
-    os.environ.update(env)                           # a forkserver has its own environment
+WORKER = "engine.capture.keras_worker:serve_captures"     # what the worker process runs
+
+
+def serve_captures(conn: Any, load: Any = None) -> None:
+    """The worker process: one request ``(path, weights_config, traced, source)``, Keras
+    imported and the model loaded, then one ``("run", inputs)`` request at a time; ``load``
+    (the loader, for tests) defaults to ``_load_capture``."""
+    path, weights_config, traced, source = conn.recv()
     from ..quiet import quiet_frameworks
     quiet_frameworks()
     try:
+        import keras  # noqa: F401 - imported before the clock starts
+    except ImportError:
+        conn.send(("error", "UnsupportedModelError", "Keras is not installed"))
+        return
+    conn.send(("ready", None))
+    try:
+        capture = (load or _load_capture)(path, weights_config, traced, source)
+    except Exception as exc:  # noqa: BLE001 - Keras raises anything on a hostile file
+        conn.send(_error(exc))
+        return
+    conn.send(("done", capture.input_names))
+    while True:
         try:
-            import keras  # noqa: F401 - imported before the clock starts
-        except ImportError:
-            conn.send(("error", "UnsupportedModelError", "Keras is not installed"))
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            return                                # LSTM Scope has ended
+        if kind != "run":
             return
-        conn.send(("ready", None))
         try:
-            capture = _load_capture(path, weights_config, traced, source)
-        except Exception as exc:  # noqa: BLE001 - Keras raises anything on a hostile file
+            conn.send(("done", capture.run(payload)))
+        except Exception as exc:  # noqa: BLE001 - the input does not fit the model
             conn.send(_error(exc))
-            return
-        conn.send(("done", capture.input_names))
-        while True:
-            try:
-                kind, payload = conn.recv()
-            except (EOFError, OSError):
-                return                                # LSTM Scope has ended
-            if kind != "run":
-                return
-            try:
-                conn.send(("done", capture.run(payload)))
-            except Exception as exc:  # noqa: BLE001 - the input does not fit the model
-                conn.send(_error(exc))
-    finally:
-        conn.close()
 
 
 # --- the parent ------------------------------------------------------------------------------
@@ -148,20 +143,17 @@ class KerasWorker:
             self._start()
 
     def _start(self) -> None:
-        ctx = process_context()
-        parent, child = ctx.Pipe(duplex=True)
-        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-        env["LSTM_SCOPE_MEMORY_BUDGET"] = str(memory_budget())
-        env["KERAS_BACKEND"] = worker_backend()
-        proc = ctx.Process(target=_serve, daemon=True,
-                           args=(child, str(self.path), self.weights_config, self.traced,
-                                 self.source, env))
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
-        weakref.finalize(self, _kill, proc, parent)
+        env = {"LSTM_SCOPE_MEMORY_BUDGET": str(memory_budget()), "KERAS_BACKEND": worker_backend()}
+        proc = Child(WORKER, env=env, what="the Keras worker")
+        self._proc, self._conn = proc, proc.conn
+        weakref.finalize(self, proc.close)
         try:
+            proc.conn.send((str(self.path), self.weights_config, self.traced, self.source))
             self.input_names = self._answer("loading the model", first=True)
+        except (BrokenPipeError, ConnectionResetError):
+            self._stop()
+            raise ModelFileError(f"{self.source}: Keras ended without an answer loading the "
+                                 f"model ({proc.ended_without_answer()})") from None
         except BaseException:
             self._stop()
             raise
@@ -188,7 +180,7 @@ class KerasWorker:
 
     def _stop(self) -> None:
         if self._proc is not None:
-            _kill(self._proc, self._conn)
+            self._proc.close()
         self._proc = self._conn = None
 
     def _answer(self, doing: str, first: bool = False, limit: float | None = None) -> Any:
@@ -232,15 +224,5 @@ class KerasWorker:
         proc.join(timeout=1)
         if proc.exitcode == -signal.SIGKILL:
             raise h5read.ReadCancelled(f"{self.source}: the capture was cancelled")
-        raise ModelFileError(f"{self.source}: Keras ended without an answer {doing} (exit code "
-                             f"{proc.exitcode}); the file is probably corrupt")
-
-
-def _kill(proc: Any, conn: Any) -> None:
-    if proc.is_alive():
-        proc.kill()
-    proc.join(timeout=5)
-    try:
-        conn.close()
-    except OSError:
-        pass
+        raise ModelFileError(f"{self.source}: Keras ended without an answer {doing} "
+                             f"({proc.ended_without_answer()}); the file is probably corrupt")

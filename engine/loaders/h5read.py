@@ -2,7 +2,7 @@
 
 A byte flipped in an HDF5 attribute heap can make the HDF5 library spin forever inside one
 call, holding the process; a dataset header can declare terabytes. So the loaders never walk an
-untrusted file in their own process: a child process (forked; no framework to import) copies
+untrusted file in their own process: a child process (a clean interpreter, ``engine.child``) copies
 the file's groups, attributes and datasets into plain ``H5Group`` objects and numpy arrays,
 checking each declared size against the budget first and reporting progress as it goes. A
 child that reports nothing for ``read_timeout()`` seconds is killed and the load fails with one
@@ -14,10 +14,8 @@ See docs/architecture.md, "Files in, files out".
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..budget import BudgetError, array_bytes, check_bytes, memory_budget
+from ..child import Child
 from ..errors import ModelFileError, ScopeError
 
 DEFAULT_TIMEOUT = 4.0
@@ -176,13 +175,17 @@ def _walk(source: Any, skip: tuple[str, ...], conn: Any = None) -> H5Group:
         return _Walker(conn, skip).group(h5, "", 0)
 
 
-def _child(conn: Any, source: Any, skip: tuple[str, ...], budget: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl+C is the parent's to handle
-    os.environ["LSTM_SCOPE_MEMORY_BUDGET"] = str(budget)   # a forkserver has its own environment
+READER = "engine.loaders.h5read:serve_reader"     # what the reader process runs
+
+
+def serve_reader(conn: Any, walk: Any = None) -> None:
+    """The reader process: one request ``(source, skip)``, progress messages, one answer;
+    ``walk`` (the copier, for tests) defaults to ``_walk``."""
+    source, skip = conn.recv()
     try:
         import h5py
         conn.send(("ready", h5py.__version__))       # the time limit starts after the import
-        conn.send(("done", _walk(source, skip, conn)))
+        conn.send(("done", (walk or _walk)(source, skip, conn)))
     except BudgetError as exc:
         conn.send(("budget", str(exc)))
     except ModelFileError as exc:
@@ -191,8 +194,6 @@ def _child(conn: Any, source: Any, skip: tuple[str, ...], budget: int) -> None:
         conn.send(("error", f"not a readable HDF5 file ({_first_line(exc)})"))
     except Exception as exc:  # noqa: BLE001 - h5py raises RuntimeError, KeyError, ValueError ... on corrupt headers
         conn.send(("error", f"not a readable HDF5 file ({type(exc).__name__}: {_first_line(exc)})"))
-    finally:
-        conn.close()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -201,46 +202,27 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --- the parent ------------------------------------------------------------------------------
-# modules whose native threads Python does not count (XLA's, torch's, Qt's)
-THREADED_MODULES = ("PySide6.QtCore", "jax", "tensorflow", "torch", "keras")
-
-
-def process_context() -> Any:
-    """fork when nothing else runs in this process (the CLI: no re-import, ~ms); forkserver when
-    threads run, Qt (the window) or a framework with native threads is loaded, where forking a
-    threaded process is unsafe."""
-    alone = threading.active_count() == 1 and not any(m in sys.modules for m in THREADED_MODULES)
-    if alone:
-        return multiprocessing.get_context("fork")
-    ctx = multiprocessing.get_context("forkserver")
-    # the server imports the reader once, so each child starts as fast as a fork (90 ms against
-    # 860 ms re-importing numpy and h5py); it takes effect when the server first starts
-    ctx.set_forkserver_preload(["__main__", __name__, "h5py"])
-    return ctx
-
-
 def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
             trusted: bool = False) -> H5Group:
     """The whole HDF5 file (a path or the bytes of one) as an ``H5Group`` tree, read in a child
-    process; ``skip`` names top-level groups not to copy (optimizer state). ``trusted`` files
-    (the bundled demos) are read in this process: opening the app stays fast."""
+    process (``engine.child``: a clean interpreter); ``skip`` names top-level groups not to copy
+    (optimizer state). ``trusted`` files (the bundled demos) are read in this process: opening
+    the app stays fast."""
+    source = source if isinstance(source, bytes) else str(source)
     if trusted:
-        return _walk(source if isinstance(source, bytes) else str(source), skip)
-    ctx = process_context()
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, daemon=True,
-                       args=(child, source if isinstance(source, bytes) else str(source), skip,
-                             memory_budget()))
+        return _walk(source, skip)
+    proc = Child(READER, env={"LSTM_SCOPE_MEMORY_BUDGET": str(memory_budget())},
+                 what="the HDF5 reader")
     try:
         with tracked(proc):
-            proc.start()
-            child.close()
-            return _wait(proc, parent, where)
+            proc.conn.send((source, skip))
+            return _wait(proc, proc.conn, where)
+    except (BrokenPipeError, ConnectionResetError):      # it died before reading the request
+        proc.join(timeout=1)
+        raise ModelFileError(f"{where}: the HDF5 reader ended without an answer "
+                             f"({proc.ended_without_answer()})") from None
     finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(timeout=5)
-        parent.close()
+        proc.close()
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -335,8 +317,8 @@ def _wait(proc: Any, conn: Any, where: str) -> H5Group:
     proc.join(timeout=1)
     if proc.exitcode == -signal.SIGKILL:
         raise ReadCancelled(f"{where}: loading was cancelled")
-    raise ModelFileError(f"{where}: the HDF5 reader ended without an answer (exit code "
-                         f"{proc.exitcode}); the file is probably corrupt")
+    raise ModelFileError(f"{where}: the HDF5 reader ended without an answer "
+                         f"({proc.ended_without_answer()}); the file is probably corrupt")
 
 
 def cancel_reads() -> None:

@@ -124,7 +124,7 @@ def test_bad_file_leaves_the_previous_model_loaded(window, tmp_path):
 
 
 def test_a_file_on_which_hdf5_loops_forever_gives_a_message(window, monkeypatch):
-    """The window's load goes through the forkserver reader: a real HDF5 hang (the library
+    """The window's load goes through the reader process: a real HDF5 hang (the library
     spins on a corrupt attribute heap) ends in a message, the previous model stays
     (docs/architecture.md, "Files in, files out")."""
     import time
@@ -198,18 +198,16 @@ def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_wi
     """A model file whose HDF5 metadata never finishes reading (a corrupt heap loops forever):
     the progress dialog's Cancel kills the reader process at once, the previous model stays,
     no error dialog appears, and the next load works."""
-    import multiprocessing
     import time
 
     from engine.loaders import h5read
     from tests.helpers import FIXTURES
-    monkeypatch.setattr(h5read, "process_context", lambda: multiprocessing.get_context("fork"))
     monkeypatch.setenv("LSTM_SCOPE_READ_TIMEOUT", "60")
     window = make_window()
     window.load("demo:sine", wait=True)      # a bundled demo is read in-process: before the patch
     before = window.session_model.session
     assert before is not None and window.errors == []
-    monkeypatch.setattr(h5read, "_walk", _sleep_forever)   # what the forked reader runs
+    monkeypatch.setattr(h5read, "READER", "tests.children:stuck_reader")   # the reader's process
     window.load(str(FIXTURES / "keras2" / "lstm_plain.h5"))
     qtbot.waitUntil(lambda: bool(h5read._ACTIVE), timeout=10000)
     qtbot.waitUntil(lambda: window._progress is not None and window._progress.isVisible(),
@@ -229,7 +227,3 @@ def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_wi
     window.load("demo:counter", wait=True)
     assert window.session_model.session is not before and window.errors == []
 
-
-def _sleep_forever(*args, **kwargs):
-    import time
-    time.sleep(120)
