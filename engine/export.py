@@ -1,8 +1,8 @@
 """The numbers behind an exported view, as NPZ or CSV (no GUI needed).
 
 A picture's data must be checkable against the engine, so the NPZ keeps the trace's array names
-from docs/architecture.md (``i f g o c h zx zh zb h0 c0 mask x``), cut to the sample and units the view
-shows, and adds what the view knew: ``units`` (lane order), ``read`` (positions the cursor has
+(docs/architecture.md, "Arrays of a traced layer": ``i f g o c h zx zh zb h0 c0 mask x``), cut
+to the sample and units the view shows, and adds what the view knew: ``units`` (lane order), ``read`` (positions the cursor has
 read) and ``meta`` (JSON: model, layer, step...). The CSV is one tidy table with a header row,
 so that a spreadsheet or ``pandas.read_csv`` opens it as is.
 """

@@ -1,4 +1,4 @@
-"""Exact gradients of a target through a recorded run (docs/architecture.md, Gradients).
+"""Exact gradients of a target through a recorded run (docs/architecture.md, "Gradients").
 
     from engine import load_model
     result = load_model("demo:counter").trace(x)

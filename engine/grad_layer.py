@@ -1,4 +1,4 @@
-"""The exact backward pass through one recorded LSTM direction (docs/architecture.md, Gradients).
+"""The exact backward pass through one recorded LSTM direction (docs/architecture.md, "Gradients").
 
 Given the recorded ``LayerTrace`` and the gradient a target sends into the layer's h_t and c_t
 from outside (its output, a layer above, the target itself), ``layer_backward`` walks the run

@@ -1,6 +1,6 @@
 """What a gradient is taken of: the TARGET text, parsed safely (never ``eval``).
 
-Grammar (docs/architecture.md, Gradients), parsed with ``ast.parse(mode="eval")`` and checked
+Grammar (docs/architecture.md, "Gradients"), parsed with ``ast.parse(mode="eval")`` and checked
 node by node like the expression language (``engine.expr``):
 
     h[b, t, j]   c[b, t, j]       one unit of a traced layer, t an input position

@@ -7,7 +7,7 @@
 * ``grad_health``: "vanishing" when the gradient reaching the earliest step that can matter
   is below 1e-6, "exploding" when any is above 1e3 (or not finite), else "ok".
 * ``fork_gradient``: the same target through a debugger fork's run (hand-set states cut).
-See docs/architecture.md, Gradients.
+See docs/architecture.md, "Gradients".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where the window and its docks go: a first start that fits the screen it opens on, a
 layout the user can reset, and a remembered layout only while it still fits (see
-docs/architecture.md, the window).
+docs/architecture.md, "The window").
 
 Every dock's panel sits in a scroll area, so a dock smaller than its panel scrolls instead of
 forcing the window past the screen edge or painting over its neighbours.

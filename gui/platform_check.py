@@ -2,7 +2,7 @@
 
 Without them Qt prints a long plugin message and aborts. This reads the plugin's dynamic
 dependencies (``ldd``) instead and names the missing libraries and the Debian/Ubuntu packages
-that provide them, in one line (see docs/architecture.md, start-up).
+that provide them, in one line (see docs/architecture.md, "Start-up").
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def close(ours, ref, what, atol=1e-5, rtol=1e-5):
 
 
 def tight(ours, ref, what):
-    """The self-check of the brief: stepped h vs the layer's own output, 1e-6."""
+    """Every fixture's self-check before it is written: h stepped by hand vs the layer's own
+    output, to 1e-6 (tests compare against numbers Keras itself agreed with)."""
     close(ours, ref, what, atol=1e-6, rtol=1e-6)
 
 
@@ -530,7 +531,9 @@ def initial_state_case(out, rng):
          lambda: seq_model(t, d, lstm(n, return_sequences=True)), x, 130, extra_fn=extra)
 
 
-def issue4(out, rng):
+def around_the_lstm(out, rng):
+    """What surrounds an LSTM in real models: masks (Masking, mask_zero Embedding), Bidirectional,
+    functional graphs, TimeDistributed."""
     x = seq_x(rng, 3, 10, 3)
     x[0, 3:5] = 0.0  # gaps
     x[0, 8:] = 0.0  # trailing padding
@@ -740,7 +743,7 @@ def main():
           "Keras 3 hard_sigmoid is clip(x/6 + 1/2, 0, 1)")
     rng = np.random.default_rng(20240612)
     engine_core(out, rng)
-    issue4(out, rng)
+    around_the_lstm(out, rng)
     other_files(out)
     for note in NOTES:
         print("NOTE:", note)

@@ -1,10 +1,12 @@
 """Write Keras 2 (tf-keras) reference fixtures into tests/fixtures/keras2/.
 
-Run with a SEPARATE virtualenv that holds ``tensorflow-cpu`` and ``tf-keras`` of matching
-versions (for example ``python3 -m venv /work/venv-tf`` then
-``/work/venv-tf/bin/pip install tensorflow-cpu tf-keras``), with ``TF_USE_LEGACY_KERAS=1``::
+Run with a SEPARATE virtual environment that holds ``tensorflow-cpu`` and ``tf-keras`` of
+matching versions, wherever you keep one (``$TF_VENV`` below: any folder outside the project's
+own environment), with ``TF_USE_LEGACY_KERAS=1``::
 
-    TF_USE_LEGACY_KERAS=1 /work/venv-tf/bin/python scripts/make_tfkeras_fixtures.py
+    python3 -m venv "$TF_VENV"
+    "$TF_VENV/bin/pip" install tensorflow-cpu tf-keras
+    TF_USE_LEGACY_KERAS=1 "$TF_VENV/bin/python" scripts/make_tfkeras_fixtures.py
 
 This script is never part of the project's test extra and never runs in CI: TensorFlow is
 only needed to *write* the fixtures. The tests read the committed ``.h5`` / ``.npz`` files

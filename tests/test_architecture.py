@@ -1,4 +1,4 @@
-"""The layering in docs/architecture.md, enforced rather than hoped for.
+"""The layering docs/architecture.md describes, enforced rather than hoped for.
 
 The import-linter contracts live in pyproject.toml (engine imports no Qt, panels never import
 the window, gui is layered); on top of them, no module of gui may reach itself again through

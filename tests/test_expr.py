@@ -28,8 +28,8 @@ def evaluate(text, runner, p0=0, p1=T, samples=slice(None)):
     return Expr(text).evaluate(RangeEnv(runner, p0, p1, samples))
 
 
-# --- the examples the issue names, against plain numpy on the trace ------------------------
-def test_issue_examples_match_numpy(run):
+# --- the examples README.md names (section "Debugging"), against plain numpy on the trace ----
+def test_readme_examples_match_numpy(run):
     _, runner, tr = run
     sat_i = (tr.i <= 0.05) | (tr.i >= 0.95)
     prev_h = np.concatenate([tr.h0[:, None], tr.h[:, :-1]], axis=1)

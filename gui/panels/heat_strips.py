@@ -3,7 +3,7 @@
 One RGBA image for the whole run (no tiles, so no seams between tiles at any zoom): the
 colours of the full run are computed once, and a step only raises the alpha of the columns it
 read (unread columns stay faint, like the lanes' ghosted future). Colour maps and levels are
-the layer view's, so the two views agree. See docs/architecture.md (units panel).
+the layer view's, so the two views agree. See docs/architecture.md, "The window".
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class OverviewStrips:
     """A checkpointed run zoomed out: one image row per unit over the *whole* run, drawn from
     the engine's overview (per bucket of positions, the middle of its min and max), never
     from recomputed steps; the span around the cursor draws over it in detail. Buckets the
-    first pass has not reached yet are transparent. See docs/architecture.md (Long runs)."""
+    first pass has not reached yet are transparent. See docs/architecture.md, "Long runs"."""
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot

@@ -2,7 +2,7 @@
 the vocabulary the demo or model provides), a compact value strip for float inputs.
 
 Shared by the units panel and the layer view, so the window and every export of those views
-show the input beside the lanes (see docs/architecture.md, the window). Values are the model's
+show the input beside the lanes (see docs/architecture.md, "The window"). Values are the model's
 own input array; nothing is computed here.
 """
 
