@@ -24,8 +24,16 @@ ISSUE = re.compile(r"(?i)\bissue[ _-]?#?\d+|\bthe (?:issue|brief)\b")
 
 
 def tracked_text_files() -> list[Path]:
-    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.splitlines()
+    """The repository's text files: what git tracks, or (no git, an unpacked source tree) every
+    file outside caches, environments and build output."""
+    try:
+        names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", "__pycache__", ".venv", "venv", "build", "dist", ".pytest_cache",
+                ".ruff_cache", ".hypothesis", ".grimp_cache", "out"}
+        names = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*")
+                 if not skip & set(p.relative_to(ROOT).parts) and ".egg-info" not in str(p)]
     return [ROOT / n for n in names if not n.lower().endswith(BINARY) and n not in NOT_A_CITATION
             and (ROOT / n).is_file()]
 
