@@ -123,7 +123,7 @@ class CellWeights:
         activation for g; None for c, h and anything else (no fixed range)."""
         if signal == "g":
             return self.cell_activation
-        if signal in ("i", "f", "o"):
+        if signal in self.kind.ratio_gates:
             return self.gate_activation
         return None
 
@@ -264,6 +264,7 @@ LSTM_CELL = CellKind(
     name="lstm",
     gates=STORAGE_GATE_ORDER,
     states=("c", "h"),
+    ratio_gates=("f", "i", "o"),
     signals=(
         SignalSpec("f", "f", "forget gate",
                    "Forget gate: how much of the previous cell state C each unit keeps (0 = forget all)."),

@@ -45,6 +45,7 @@ class CellKind:
     name: str
     gates: tuple[str, ...]
     states: tuple[str, ...]
+    ratio_gates: tuple[str, ...]    # gates that scale another signal (the gate activation's range)
     signals: tuple[SignalSpec, ...]
     diagram_gates: tuple[str, ...]
     step: Callable                  # (w, x, h, c) -> gates..., c, h: the written spec
@@ -58,6 +59,11 @@ class CellKind:
     def display_order(self) -> tuple[str, ...]:
         """Signal names in the order views list them."""
         return tuple(s.name for s in self.signals)
+
+    @property
+    def display_gates(self) -> tuple[str, ...]:
+        """The gates in display order."""
+        return tuple(name for name in self.display_order if name in self.gates)
 
     @property
     def recorded(self) -> tuple[str, ...]:

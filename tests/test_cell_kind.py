@@ -35,6 +35,10 @@ def test_every_signal_of_the_table_is_a_signal_of_the_trace():
     assert LSTM_CELL.gates == STORAGE_GATE_ORDER
     assert sorted(LSTM_CELL.display_order) == sorted(LSTM_CELL.recorded)
     assert sorted(LSTM_CELL.diagram_gates) == sorted(LSTM_CELL.gates)
+    assert set(LSTM_CELL.ratio_gates) < set(LSTM_CELL.gates)
+    assert LSTM_CELL.display_gates == tuple(n for n in LSTM_CELL.display_order if n in LSTM_CELL.gates)
+    for name in LSTM_CELL.ratio_gates:     # what scales another signal has the gate activation
+        assert w.activation_of(name) is w.gate_activation
     for name in LSTM_CELL.recorded:
         assert trace.signal(name).shape == (1, 4, 3), name
         assert LSTM_CELL.signal(name).name == name

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.cell import LSTM_CELL
 from engine.debugger import Breakpoint
 from engine.errors import Cancelled
 from engine.expr import ExprError
@@ -159,7 +160,7 @@ class BreakpointsPanel(QWidget):
         self.c_bound.setValue(5.0)
         self.ev_sat = QCheckBox("gate saturates")
         self.sat_gate = QComboBox()
-        self.sat_gate.addItems(["any", "i", "f", "g", "o"])
+        self.sat_gate.addItems(["any", *LSTM_CELL.gates])
         self.sat_frac = QDoubleSpinBox()
         self.sat_frac.setRange(0.01, 1.0)
         self.sat_frac.setSingleStep(0.05)

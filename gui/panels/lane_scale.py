@@ -15,11 +15,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
+from engine.cell import LSTM_CELL
 from gui.panels.lanes import LANE_HALF_HEIGHT, LaneScaler, label_step
 from gui.theme import Palette
 
-RATIO_GATES = ("f", "i", "o")
-STATES = ("c", "h")
+RATIO_GATES = LSTM_CELL.ratio_gates
+STATES = LSTM_CELL.states
 MIN_PX_BOTTOM = 110.0  # lanes at least this tall get a bottom label (it never meets the next top)
 MIN_PX_MID = 42.0      # down to this, top and middle labels
 MIN_PX_TOP = 16.0      # down to this, the top label only (thinned below)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from engine.analysis import unit_stats
+from engine.cell import LSTM_CELL
 from engine.trace import LayerTrace
 
 LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
@@ -60,7 +61,7 @@ class LaneScaler:
 
     def __init__(self, full: LayerTrace, sample: int, shared_scale: bool) -> None:
         self.ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name in ("i", "f", "o", "g", "c", "h"):
+        for name in LSTM_CELL.display_order:
             rng = signal_range(full, name, sample)
             if not isinstance(rng, tuple) and rng.shape[-1] != full.units:
                 rng = np.ones(full.units)            # projected h: not drawn per unit
@@ -114,7 +115,8 @@ def sort_units(units: np.ndarray, how: str, full: LayerTrace | None, sample: int
     if how == "variance":
         key = np.nan_to_num(per_unit(np.asarray(stats.variance["h"], float), full.units), nan=-1.0)
     elif how == "saturation":
-        key = np.nanmean(np.stack([stats.saturation[g] for g in ("i", "f", "o")]), axis=0)
+        ratios = [g for g in LSTM_CELL.gates if g in LSTM_CELL.ratio_gates]     # i, f, o
+        key = np.nanmean(np.stack([stats.saturation[g] for g in ratios]), axis=0)
         key = np.nan_to_num(key, nan=-1.0)
     else:
         raise ValueError(f"unknown sort '{how}'")

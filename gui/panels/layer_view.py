@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis import input_blocks, recurrent_blocks, unit_stats
+from engine.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.trace import LayerTrace
 from gui.panels.input_strip import InputStrip
@@ -53,8 +54,8 @@ COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
 LEFT_AXIS_PX = 58          # px for a map's unit numbers and title, and the strip's "reads"
 TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
-HEAT_SIGNALS = ("f", "i", "o", "g", "c", "h", "z_f", "z_i", "z_o", "z_g", "dC")
-DEFAULT_HEAT = ("f", "i", "o", "g", "c", "h")
+HEAT_SIGNALS = (*LSTM_CELL.display_order, *(f"z_{g}" for g in LSTM_CELL.display_gates), "dC")
+DEFAULT_HEAT = LSTM_CELL.display_order
 STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
                 "max |h|", "dead", "half-life f", "horizon")
 GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its peak (log colours)
@@ -93,7 +94,7 @@ def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
 
 
 def _cmap(name: str) -> pg.ColorMap:
-    if name in ("f", "i", "o", "dC"):
+    if name in (*LSTM_CELL.ratio_gates, "dC"):
         return pg.colormap.get("viridis")
     return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
 

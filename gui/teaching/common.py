@@ -14,12 +14,13 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
+from engine.cell import LSTM_CELL
 from gui.session_model import SessionModel
 from gui.theme import Palette
 
 POSITIVE = "#b2182b"      # link colours (ColorBrewer RdBu ends): U > 0 red, U < 0 blue
 NEGATIVE = "#2166ac"
-CHOOSABLE = ("c", "h", "f", "i", "o", "g")
+CHOOSABLE = (*LSTM_CELL.states, *LSTM_CELL.display_gates)
 SIGNAL_WORDS = {"c": "cell state C", "h": "output h", "f": "forget gate f", "i": "input gate i",
                 "o": "output gate o", "g": "candidate g"}
 

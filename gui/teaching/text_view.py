@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.features import EXAMPLES, Feature, UnitMatch, find_units
 from gui.session_model import SessionModel
@@ -242,7 +243,7 @@ class TextCanvas(PaintedCanvas):
         p.setPen(QPen(QColor(pal.foreground), 0.8))
         p.drawRect(QRectF(x, y, w, h))
         p.setFont(view_font(pal, 0.85))
-        lo, hi = ("low", "high") if self.view.signal in ("c", "h") else (f"{scale.lo:.2g}", f"{scale.hi:.2g}")
+        lo, hi = ("low", "high") if self.view.signal in LSTM_CELL.states else (f"{scale.lo:.2g}", f"{scale.hi:.2g}")
         p.drawText(QPointF(x - fm.horizontalAdvance(lo) - 4, y + h), lo)
         p.drawText(QPointF(x + w + 4, y + h), hi)
 
@@ -526,7 +527,7 @@ class TextView(QWidget):
         if best:
             self.set_units([m.unit for m in best],
                            {m.unit: f"r = {m.r:+.2f} with {text}" for m in best})
-            if self.signal not in ("c", "h") or best[0].signal != self.signal:
+            if self.signal not in LSTM_CELL.states or best[0].signal != self.signal:
                 self.set_signal(best[0].signal)
         return self.matches
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
 from gui.session_model import SessionModel
@@ -794,7 +795,7 @@ class UnrolledView(QWidget):
             return
         model = self.session_model
         # the whole run, or a checkpointed run's span (docs/architecture.md, "Long runs")
-        full = model.full().signal(self.signal)[model.sample] if self.signal in ("c", "h") else None
+        full = model.full().signal(self.signal)[model.sample] if self.signal in LSTM_CELL.states else None
         self.scale = colour_scale(self.signal, model.session.info.weights, full)
 
     def on_position(self, t: int) -> None:
