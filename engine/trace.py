@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from .cell import STORAGE_GATE_ORDER, CellWeights
+from .cell import LSTM_CELL, STORAGE_GATE_ORDER, CellWeights
 from .errors import ScopeError
 from .time_axis import input_position, last_position
 
-ARRAY_NAMES = ("i", "f", "g", "o", "c", "h", "zx", "zh", "zb", "h0", "c0", "mask", "x")
+ARRAY_NAMES = (*LSTM_CELL.recorded, "zx", "zh", "zb", "h0", "c0", "mask", "x")
 
 
 class UnknownSignal(ScopeError, KeyError):
@@ -47,7 +47,7 @@ class SignalSource:
         ``"zx_i"`` -> ("zx", 0). Raises UnknownSignal."""
         if name in STORAGE_GATE_ORDER:
             return "gates", STORAGE_GATE_ORDER.index(name)
-        if name in ("c", "h", "x"):
+        if name in (*LSTM_CELL.states, "x"):
             return name, None
         prefix, _, gate = name.partition("_")
         if gate in STORAGE_GATE_ORDER and prefix in ("z", "zx", "zh"):
