@@ -141,13 +141,20 @@ class CellWeights:
         return replace(self, recurrent_kernel=recurrent_kernel)
 
 
+def gate_blocks(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four gate blocks of z (..., 4N), views in the storage order i, f, g, o
+    (``np.split(z, 4, axis=-1)``, without its cost on the stepper's general path)."""
+    n = z.shape[-1] // 4
+    return z[..., :n], z[..., n:2 * n], z[..., 2 * n:3 * n], z[..., 3 * n:]
+
+
 def lstm_step(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray):
     """One step of a plain LSTM, the written spec: (i, f, g, o, c, h) after reading x.
 
     x (..., D), h (..., N), c (..., N). Extras (peepholes, clip, projection): lstm_step_extended.
     """
     z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)        # storage order i, f, g, o
+    z_i, z_f, z_g, z_o = gate_blocks(z)                 # storage order i, f, g, o
     i = w.gate_activation(z_i)                           # input gate
     f = w.gate_activation(z_f)                           # forget gate
     g = w.cell_activation(z_g)                           # candidate
@@ -169,7 +176,7 @@ def lstm_step_extended_from_z(w: CellWeights, z: np.ndarray, c: np.ndarray):
     """``lstm_step_extended`` after its matmuls: z = x . W + h . U + b (..., 4N) given (the
     stepper builds x . W in aligned blocks, so it passes its own z)."""
     clip = (lambda v: v) if w.cell_clip is None else (lambda v: np.clip(v, -w.cell_clip, w.cell_clip))
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    z_i, z_f, z_g, z_o = gate_blocks(z)
     if w.peephole is not None:
         p_i, p_f, p_o = w.peephole
         z_i, z_f = z_i + p_i * c, z_f + p_f * c
@@ -197,7 +204,7 @@ def lstm_step_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.ndarray,
     gradient on c_t (dc_new plus the path through h_t = o * act(c_t)) that the views draw.
     """
     z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    z_i, z_f, z_g, z_o = gate_blocks(z)
     i = w.gate_activation(z_i)
     f = w.gate_activation(z_f)
     g = w.cell_activation(z_g)
@@ -221,7 +228,7 @@ def lstm_step_extended_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.n
     its gradient to z_i."""
     z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
     clip = w.cell_clip
-    z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+    z_i, z_f, z_g, z_o = gate_blocks(z)
     p_i, p_f, p_o = (0.0, 0.0, 0.0) if w.peephole is None else w.peephole
     if w.peephole is not None:
         z_i, z_f = z_i + p_i * c, z_f + p_f * c
