@@ -23,6 +23,7 @@ from .errors import Cancelled, ScopeError
 from .grad import GradResult
 from .grad_layer import layer_backward
 from .grad_target import parse_target
+from .time_axis import last_position
 
 F32 = np.float32
 
@@ -45,7 +46,7 @@ def segment_gradient(session: Any, target: str,
     values = session.signal(tgt.array, 0, t)
     if should_stop is not None and should_stop():
         raise Cancelled(f"gradient of {target} cancelled")
-    last = 0 if store.backward else t - 1
+    last = last_position(t, store.backward)
     seed, value = tgt.seed(values, last, 1)
     del values
     dh = np.empty((b, t, w.state_size), F32)

@@ -31,6 +31,12 @@ def last_position(steps: int, backward: bool) -> int:
     return input_position(steps - 1, steps, backward)
 
 
+def cursor_after(t: int, steps: int, backward: bool) -> int | None:
+    """The input position read last after ``t`` steps (None before the first): where a
+    cursor stands (``Session.cursor``)."""
+    return input_position(t - 1, steps, backward) if t else None
+
+
 def read_span_text(t: int, steps: int, backward: bool) -> str:
     """``", positions 100..119"``: which input positions a backward direction has read after
     ``t`` steps, as the window and an export's subtitle both say it; empty for a forward

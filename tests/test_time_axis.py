@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.time_axis import input_position, last_position, positions, read_span_text
+from engine.time_axis import cursor_after, input_position, last_position, positions, read_span_text
 
 
 @pytest.mark.parametrize("backward", [False, True])
@@ -32,3 +32,13 @@ def test_read_span_text_names_the_positions_a_backward_direction_read():
     assert read_span_text(120, 120, True) == ", positions 0..119"
     assert read_span_text(0, 120, True) == ""
     assert read_span_text(20, 120, False) == ""
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_the_cursor_after_t_steps_is_the_position_read_last(backward):
+    for steps in range(1, 7):
+        assert cursor_after(0, steps, backward) is None
+        for t in range(1, steps + 1):
+            lo, hi = positions(0, t, steps, backward)
+            assert cursor_after(t, steps, backward) == (lo if backward else hi - 1)
+        assert cursor_after(steps, steps, backward) == last_position(steps, backward)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.errors import ScopeError
 from engine.teaching import BothDirections, both_directions
+from engine.time_axis import cursor_after
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,
@@ -202,8 +203,8 @@ class DirectionsView(_MapsView):
         fwd_read, bwd_read = both.read(k)
         out = []
         for label, trace, read, cursor in (
-                ("forward: reads left to right →", both.forward, fwd_read, k - 1 if k else None),
-                ("backward: reads right to left ←", both.backward, bwd_read, steps - k if k else None)):
+                ("forward: reads left to right →", both.forward, fwd_read, cursor_after(k, steps, False)),
+                ("backward: reads right to left ←", both.backward, bwd_read, cursor_after(k, steps, True))):
             full = trace.signal(self.signal)[sample]                     # (T, N)
             shown = np.where(read[:, None], full, np.nan).T              # (N, T)
             out.append({"title": f"{both.name} {label} · {SIGNAL_WORDS[self.signal]}",
@@ -227,7 +228,7 @@ class DirectionsView(_MapsView):
         out.append({"title": f"merged output (merge_mode={mode}): {note}", "values": shown,
                     "scale": scale, "rows": shown.shape[0],
                     "rows_label": f"{shown.shape[0]} values",
-                    "cursors": [(k - 1 if k else None, None), (steps - k if k else None, None)]})
+                    "cursors": [(cursor_after(k, steps, False), None), (cursor_after(k, steps, True), None)]})
         return out
 
 
