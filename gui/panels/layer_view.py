@@ -44,7 +44,7 @@ from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
 from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.on_screen import FrontAware
-from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
+from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
 
 TILE = 256              # time steps per image tile: a step re-renders only its tile ...
 MAX_TILES = 48          # ... but a long run gets wider tiles, never more than this many per
@@ -123,14 +123,6 @@ class NumberItem(QTableWidgetItem):
         if np.isnan(a) or np.isnan(b):        # NaN ("—") sorts last
             return not np.isnan(a) and np.isnan(b)
         return a < b
-
-
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def decade_text(k: int) -> str:
-    """10^k as a reader writes it: 1, 10, 10⁻³ (the same form on every log axis)."""
-    return {0: "1", 1: "10"}.get(k, f"10{str(k).translate(SUPERSCRIPT)}")
 
 
 class UnitTicks(pg.AxisItem):

@@ -173,7 +173,7 @@ def test_a_long_map_keeps_few_tiles_and_a_step_repaints_its_own(qtbot):
 def test_the_gradient_map_has_no_gaps_where_steps_were_read(make_window, qtbot):
     from engine import load_model
     from engine.loaders.demos import default_demo_input, demo_info
-    from gui.panels.layer_view import decade_text
+    from gui.widgets.plot_style import decade_text
     window = make_window()
     bring_to_front(qtbot, window.layer_dock)
     model = load_model("demo:code")
