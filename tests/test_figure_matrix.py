@@ -13,7 +13,8 @@ layer, samples of a one-sample input) is not part of the matrix.
 The checks read what the export drew, on the window it drew from (``export_view`` is watched
 as it returns): no text of a painted canvas leaves its box or overlaps another text; every
 column the unrolled view has read is drawn whole; every lane of the units panel is labelled
-(every k-th where lanes are thinner than a line of text).
+(every k-th where lanes are thinner than a line of text); the layer view's maps take the width
+beside their colour bars.
 """
 
 from __future__ import annotations
@@ -103,7 +104,20 @@ def _check_units(window) -> list[str]:
     return []
 
 
-CHECKS = {"unrolled": _check_unrolled, "units": _check_units}
+def _check_layer(window) -> list[str]:
+    from gui.panels.layer_view import COLOUR_BAR_COLUMN
+    view = window.layer_view
+    layout = view.glw.ci.layout
+    width = view.glw.width()
+    problems = []
+    for row, name in enumerate(view.heat):
+        maps = layout.itemAt(row, 0).geometry().width()
+        if maps < width - COLOUR_BAR_COLUMN - 24:
+            problems.append(f"the {name} map is {maps:.0f} of {width} px wide")
+    return problems
+
+
+CHECKS = {"unrolled": _check_unrolled, "units": _check_units, "layer": _check_layer}
 
 
 @pytest.mark.parametrize("view,model,width,theme", CASES, ids=lambda v: str(v))

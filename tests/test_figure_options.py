@@ -76,3 +76,22 @@ def test_bad_figure_options_are_one_line_exit_2(tmp_path, argv, words):
                             str(tmp_path / "f.png"))
     assert code == 2 and words in text and "Traceback" not in text
     assert not (tmp_path / "f.png").exists()
+
+
+def test_a_slide_of_many_units_shows_a_window_of_them_and_says_which(tmp_path):
+    from gui.export import figure
+    seen = {}
+    real = figure.build_footer
+
+    def footer(*args, **kwargs):
+        built = real(*args, **kwargs)
+        seen["footer"] = " ".join(built.parts)
+        return built
+    figure.build_footer = footer
+    try:
+        code, text, _ = _export("demo:text", "--view", "units", "--size", "hd", "--out",
+                                str(tmp_path / "f.png"))
+    finally:
+        figure.build_footer = real
+    assert code == 0, text
+    assert "units 0–31 of the N = 64 units shown" in seen["footer"]

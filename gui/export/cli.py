@@ -40,6 +40,8 @@ SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
 LANE_SIGNALS = ("f", "i", "o", "c", "h", "g")
 SLIDE_LANES = ("c", "h")        # under --size: the two signals a slide can carry
 SLIDE_LINES = 1.8               # under --size: lanes this many times thicker than in print
+SLIDE_LANES_AT_MOST = 32        # under --size without --unit-range: a window of this many lanes
+HEADER_AND_FOOTER = 230         # logical px a figure's words take above and below its view
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -235,11 +237,16 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
         try:
             window.show_session(session, source=source, input_source=input_source)
             window.session_model.set_sample(args.sample)
+            frame = _frame(args)
+            if frame is not None and not args.unit_range and len(unit_range) > SLIDE_LANES_AT_MOST:
+                unit_range = unit_range[:SLIDE_LANES_AT_MOST]     # a slide: a labelled window
             if len(unit_range) != session.units:
                 window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
-            _lay_out(window, args.view, len(unit_range))
+            _lay_out(window, args.view, len(unit_range), frame)
             window.show()
             app.processEvents()
+            if frame is not None and args.view == "units":
+                _fit_units_to_frame(window, frame)
             if args.view == "cell":
                 window.cell_inspector.unit_spin.setValue(args.unit)
             if args.view == "grad":
@@ -250,7 +257,6 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
                     window.grads.refresh()
             if args.view in ("unrolled", "text", "directions", "samples"):
                 _set_up_teaching(window, args)
-            frame = _frame(args)
             lanes = _lanes(args)
             if lanes is not None:
                 for name in LANE_SIGNALS:
@@ -283,8 +289,24 @@ def _quiet_offscreen_warnings() -> None:
     qInstallMessageHandler(handler)
 
 
-def _lay_out(window, view: str, lanes: int) -> None:
-    """Give the exported view a slide-sized area of its own."""
+def _units_body_height(frame: tuple[int, int]) -> int:
+    """The lanes' height that makes a units figure the frame's shape."""
+    return max(300, round(FIGURE_WIDTH * frame[1] / frame[0]) - HEADER_AND_FOOTER)
+
+
+def _fit_units_to_frame(window, frame: tuple[int, int]) -> None:
+    """The window is tool bars and transport around the lanes: size it so the lanes get the
+    height the frame's shape leaves them (measured, not guessed)."""
+    from PySide6.QtWidgets import QApplication
+    extra = window.units_panel.glw.height() - _units_body_height(frame)
+    if extra:
+        window.resize(window.width(), max(200, window.height() - extra))
+        QApplication.processEvents()
+
+
+def _lay_out(window, view: str, lanes: int, frame: tuple[int, int] | None = None) -> None:
+    """Give the exported view a slide-sized area of its own (under --size, the units panel as
+    tall as the frame's shape leaves it, so the fitted figure fills the frame)."""
     from PySide6.QtWidgets import QDockWidget
     docks = window.findChildren(QDockWidget)
     if view == "window":
@@ -294,6 +316,8 @@ def _lay_out(window, view: str, lanes: int) -> None:
         dock.hide()
     if view == "units":
         height = min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
+        if frame is not None:     # a first guess; _fit_units_to_frame corrects it once shown
+            height = _units_body_height(frame) + 300
         window.resize(FIGURE_WIDTH, height)
         return
     window.resize(900, 600)

@@ -212,8 +212,10 @@ def explanation(view: str, ctx: ViewContext, units: int) -> str:
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
                 f"N = {units} units: this is how the units of one layer are coupled.")
     shown = len(ctx.units)
+    which = (f"units {ctx.units[0]}–{ctx.units[-1]}" if shown > 1 and
+             ctx.units == list(range(ctx.units[0], ctx.units[-1] + 1)) else f"{shown}")
     lanes = f"Each row is one of the N = {units} units" if shown == units else \
-        f"Each row is one unit ({shown} of the N = {units} units shown)"
+        f"Each row is one unit ({which} of the N = {units} units shown)"
     cursor = ("The red line is the current step; faint lines are steps not read yet."
               if ctx.t < ctx.steps else "The red line is the last step read.")
     return (f"{lanes} of layer {ctx.layer}, all on one time axis. At every time step t all N "
@@ -313,7 +315,10 @@ def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOpt
         header.add_text(escape(options.title), 20, bold=True)
     if view != "window":
         header.summary = header.add_text(escape(ctx.summary()), 11.5, muted=True)
-    if options.legend and view != "window":
+    heat = getattr(host.units_panel, "heat", None) if view == "units" else None
+    if options.legend and heat is not None and host.units_panel.mode == "heat":
+        header.add_text(escape(heat.legend()), 11.5)     # the strips' colours, not lane lines
+    elif options.legend and view != "window":
         items = [(f"<span style='color:{palette.signal_text(s)}; font-weight:bold'>━━ "
                   f"{escape(SIGNAL_LABELS[s].split()[0])}</span> {escape(' '.join(SIGNAL_LABELS[s].split()[1:]))}",
                   SIGNAL_LABELS[s]) for s in legend_signals(host, view)]

@@ -308,6 +308,10 @@ class CellInspector(FrontAware, QWidget):
             item = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.7, brushes=brushes,
                                    pen=pg.mkPen(c))
             p.addItem(item)
+            if self._bar_plots:      # one z scale for all four gates: sizes compare across them
+                p.setYLink(next(iter(self._bar_plots.values())))
+                p.getAxis("left").setStyle(showValues=False)
+                p.getAxis("left").setWidth(6)
             self._bars[g] = item
             self._bar_plots[g] = p
         self.bars_glw.scene().sigMouseMoved.connect(self._bars_hover)
@@ -468,17 +472,20 @@ class CellInspector(FrontAware, QWidget):
         self.diagram.reads = self.session_model.input_label(b.position)
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
                           else w.gate_activation.name)
+        need_lo = need_hi = 0.0
         for g in DIAGRAM_GATE_ORDER:
             values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
             self._bars[g].setOpts(height=heights)
-            # widen the y range only when a bar leaves it: re-ranging every step repaints axes
-            lo, hi = self._bar_plots[g].getViewBox().viewRange()[1]
-            need_lo, need_hi = min(0.0, float(heights.min())), max(0.0, float(heights.max()))
-            if need_lo < lo or need_hi > hi or (hi - lo) > 8 * max(need_hi - need_lo, 1e-3):
-                span = max(need_hi - need_lo, 1e-3)
-                self._bar_plots[g].setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
+            need_lo, need_hi = min(need_lo, float(heights.min())), max(need_hi, float(heights.max()))
+        # one range for the four linked plots, widened only when a bar leaves it (re-ranging
+        # every step repaints axes)
+        first = self._bar_plots[DIAGRAM_GATE_ORDER[0]]
+        lo, hi = first.getViewBox().viewRange()[1]
+        span = max(need_hi - need_lo, 1e-3)
+        if need_lo < lo + 0.05 * span or need_hi > hi - 0.05 * span or (hi - lo) > 8 * span:
+            first.setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
         self._fill_fan(b, trace)
         self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "
                           "activation; hover a bar for the numbers.")

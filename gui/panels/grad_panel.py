@@ -18,10 +18,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from gui.grad_model import MODES, GradModel
+from gui.panels.input_strip import InputStrip
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
-from gui.widgets.plot_style import set_axis_label, style_axes
+from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
 TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
@@ -56,13 +57,19 @@ class GradPanel(QWidget):
         self.glw.setBackground(palette.background)
         layout.addWidget(self.glw, 1)
         self.sal_plot = self.glw.addPlot(row=0, col=0)
-        self.cec_plot = self.glw.addPlot(row=1, col=0)
+        self.cec_plot = self.glw.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")})
         self.cec_plot.setXLink(self.sal_plot)
-        for plot in (self.sal_plot, self.cec_plot):
+        # under both plots, what each step reads (tokens or values), holding the time axis
+        strip_plot = self.glw.addPlot(row=2, col=0)
+        strip_plot.setXLink(self.sal_plot)
+        self.strip = InputStrip(strip_plot, model, palette)
+        for plot in (self.sal_plot, self.cec_plot, strip_plot):
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.getAxis("left").setWidth(84)
             plot.getAxis("left").enableAutoSIPrefix(False)
+        for plot in (self.sal_plot, self.cec_plot):
+            plot.getAxis("bottom").setStyle(showValues=False)
         self.cec_plot.setLogMode(y=True)
         self.cec_plot.addLegend(offset=(-4, 4))
         self.sal_curve = self.sal_plot.plot([], [], pen=pg.mkPen("#0072B2", width=1.6),
@@ -90,13 +97,21 @@ class GradPanel(QWidget):
     def apply_palette(self, palette: Palette, redraw: bool = True) -> None:
         self.palette = palette
         self.glw.setBackground(palette.background)
-        for plot in (self.sal_plot, self.cec_plot):
+        for plot in (self.sal_plot, self.cec_plot, self.strip.plot):
             style_axes(plot, palette)
         set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|", palette)
         set_axis_label(self.cec_plot, "left", "unit's carousel", palette)
-        set_axis_label(self.cec_plot, "bottom", "time step t (input position)", palette)
+        set_axis_label(self.strip.plot, "bottom", "time step t (input position)", palette)
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        # cosmetic pens: palette.line_width carries an export's scale, so 2-3 px on a slide
+        width = max(1.6, 1.4 * palette.line_width)
+        for curve, colour, dashed in ((self.sal_curve, "#0072B2", False),
+                                      (self.fork_curve, "#D55E00", True),
+                                      (self.grad_curve, "#0072B2", False),
+                                      (self.prod_curve, "#009E73", True)):
+            curve.setPen(pg.mkPen(colour, width=width, style=Qt.DashLine if dashed else Qt.SolidLine))
+        self.strip.apply_palette(palette)
         if redraw:
             self.redraw()
 
@@ -117,6 +132,15 @@ class GradPanel(QWidget):
         cursor = self.session_model.session.cursor
         for line in self.cursors:
             line.setPos(-0.5 if cursor is None else cursor)
+        self.strip.set_cursor(-0.5 if cursor is None else cursor)
+
+    def _rebuild_strip(self) -> None:
+        """The strip reads the run's input once per run and sample, not every redraw."""
+        model = self.session_model
+        key = (id(model.session), model.sample) if model.ready else None
+        if key != getattr(self, "_strip_key", None):
+            self._strip_key = key
+            self.strip.rebuild()
 
     def shown(self) -> Shown | None:
         """The run the gradient curves were computed for, and the cursor (gui/shown.py)."""
@@ -129,6 +153,7 @@ class GradPanel(QWidget):
 
     def redraw(self) -> None:
         self._move_cursor()
+        self._rebuild_strip()
         view = self._drawn_view = self.grads.view
         if view is None:
             for curve in (self.sal_curve, self.fork_curve, self.grad_curve, self.prod_curve):

@@ -52,6 +52,17 @@ class HeatStrips:
         self.start = 0                  # input position of column 0 (a checkpointed run's span)
         self.block = 1                  # input positions per image column (long runs: more)
 
+    def legend(self) -> str:
+        """What the strips' colours mean, for a figure (there is no colour bar beside them)."""
+        lo, hi = self.levels
+        words = {"c": "cell state C", "h": "output h", "g": "candidate g", "f": "forget gate f",
+                 "i": "input gate i", "o": "output gate o"}.get(self.signal, self.signal)
+        if self.signal in ("f", "i", "o"):
+            scale = f"dark purple {lo:.2g} → yellow {hi:.2g} (viridis)"
+        else:
+            scale = f"blue {lo:.2g} → white 0 → red {hi:.2g}, linear"
+        return f"colour: {words} of each unit at each step — {scale}"
+
     def set_run(self, full: LayerTrace, sample: int, order: np.ndarray, ghost: bool,
                 ghost_alpha: int) -> None:
         """Colour the whole run (a checkpointed run: its span) of ``self.signal`` once (rows in

@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,7 +45,7 @@ from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
 from gui.theme import SIGNAL_SHORT, Palette
 from gui.widgets.on_screen import FrontAware
-from gui.widgets.plot_style import set_axis_label, style_axes, tick_font
+from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
 
 TILE = 256              # time steps per image tile: a step re-renders only its tile ...
 MAX_TILES = 48          # ... but a long run gets wider tiles, never more than this many per
@@ -138,11 +139,15 @@ class UnitTicks(pg.AxisItem):
         lo, hi = sorted((minVal, maxVal))
         if n == 0 or size <= 0:
             return []
-        step = label_step(size / max(hi - lo, 1e-9), 16.0)
+        font = self.style.get("tickFont")
+        line = QFontMetricsF(font).height() if font is not None else 14.0
+        per_row = size / max(hi - lo, 1e-9)
+        step = label_step(per_row, max(16.0, 1.1 * line))    # the print font is taller
         first = max(0, int(np.ceil(lo - 0.5)))
         first += (-first) % step
         rows = [r + 0.5 for r in range(first, min(n - 1, int(np.floor(hi - 0.5))) + 1, step)]
-        return [(step, rows)]
+        edge = 0.55 * line / per_row            # a label there would meet the next map's
+        return [(step, [r for r in rows if r - lo >= edge and hi - r >= edge])]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802
         return [str(int(self.order[int(v)])) if 0 <= int(v) < len(self.order) else ""
@@ -493,6 +498,9 @@ class LayerView(FrontAware, QWidget):
             holder.layout.setRowFixedHeight(0, COLOUR_BAR_INSET)
             holder.layout.setRowFixedHeight(2, COLOUR_BAR_INSET + below)
             holder.layout.setRowStretchFactor(1, 1)
+            # a fixed column: a holder left to size itself took half the width from the maps
+            holder.setMinimumWidth(COLOUR_BAR_COLUMN)
+            holder.setMaximumWidth(COLOUR_BAR_COLUMN)
             self.glw.addItem(holder, row=row, col=1)
         self.glw.ci.layout.setColumnStretchFactor(0, 1)
         self.glw.ci.layout.setColumnFixedWidth(1, COLOUR_BAR_COLUMN)
@@ -506,6 +514,13 @@ class LayerView(FrontAware, QWidget):
         font = tick_font(dataclasses.replace(self.palette, font_pt=min(self.palette.font_pt, 10.0)))
         bar.getAxis("right").setStyle(tickFont=font)
         lo, hi = levels
+        if name == "dC":        # log10 colours: ticks at whole decades, written as powers of 10
+            decades = range(int(np.ceil(lo)), int(np.floor(hi)) + 1)
+            step = max(1, len(decades) // 3)
+            ticks = [(float(k), decade_text(k)) for k in decades[::-1][::step]]
+            bar.getAxis("right").setTicks([ticks, []])
+            bar.setToolTip("|∂target/∂C|: colour scale, log10 (six decades below the peak)")
+            return bar
         ticks = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
         bar.getAxis("right").setTicks([[(v, f"{v:.2g}") for v in ticks], []])
         bar.setToolTip(f"{signal_label(name)}: colour scale")
@@ -637,7 +652,13 @@ class LayerView(FrontAware, QWidget):
             logs = np.log10(dc[:, self.order].T).astype(np.float32)
         finite = logs[np.isfinite(logs)]
         top = float(finite.max()) if finite.size else 0.0
+        # an exact 0 on a step already read is the bottom of the scale, not a gap in the map
+        read = np.zeros(logs.shape[1], bool)
+        known = self.session_model.session.known()
+        read[max(0, known.start - full.start):max(0, known.stop - full.start)] = True
+        zero = np.isneginf(logs) & read[None, :]
         logs[~np.isfinite(logs)] = np.nan
+        logs[zero] = top - GRAD_DECADES
         return logs, (top - GRAD_DECADES, top)
 
     def _current_grads(self):

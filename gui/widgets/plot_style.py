@@ -10,6 +10,21 @@ from PySide6.QtGui import QFont
 
 from gui.theme import Palette
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def decade_text(k: int) -> str:
+    """10^k as a reader writes it: 1, 10, 10⁻³ (the same form on every log axis and bar)."""
+    return {0: "1", 1: "10"}.get(k, f"10{str(k).translate(SUPERSCRIPT)}")
+
+
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades only, every one as a power of ten (pyqtgraph's
+    own mixes 0.0001 with 1e-06)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        return [decade_text(round(v)) if abs(v - round(v)) < 1e-6 else "" for v in values]
+
 
 def tick_font(palette: Palette) -> QFont | None:
     """The axis tick font for ``palette`` (None: pyqtgraph's default)."""

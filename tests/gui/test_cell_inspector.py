@@ -70,3 +70,22 @@ def test_unread_step_shows_nothing(make_window):
     window.session_model.select(1, 8)
     assert window.cell_inspector.breakdown is None
     assert "not read yet" in window.cell_inspector.info.text()
+
+
+def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(make_window):
+    from PySide6.QtWidgets import QApplication
+    window = make_window()
+    open_session(window, small_model(6, 3), sine_input(20))
+    insp = window.cell_inspector
+    for t in (3, 12, 19):
+        window.session_model.seek(t)
+        window.session_model.select(2, -1)
+        insp.refresh()
+        QApplication.processEvents()
+        ranges = {tuple(np.round(p.getViewBox().viewRange()[1], 6)) for p in insp._bar_plots.values()}
+        assert len(ranges) == 1                        # z_o beside z_f: same scale
+        (lo, hi), = ranges
+        values = np.concatenate([insp.bar_values(g) for g in insp._bar_plots])
+        assert lo < values.min() and values.max() < hi
+    shown = [p.getAxis("left").style["showValues"] for p in insp._bar_plots.values()]
+    assert shown == [True, False, False, False]       # one scale, written once

@@ -30,3 +30,22 @@ def test_a_units_figure_labels_every_lane_in_the_print_font(make_window):
         fig.sync()
         texts = _axis_texts(window.units_panel.axis)
     assert texts == [f"unit {k}" for k in range(6)]
+
+
+def test_a_units_heat_map_figure_says_what_its_colours_mean(make_window):
+    from gui.export.figure import build_header
+    window = make_window()
+    open_session(window, small_model(units=6), sine_input(30))
+    window.units_panel.mode_combo.setCurrentText("heat map")
+    QApplication.processEvents()
+    assert window.units_panel.mode == "heat"
+    with Figure(window, "units", FigureOptions()) as fig:
+        fig.set_scale(1.0)
+        header = build_header(window, "units", fig.context(), fig.options, fig.palette, 1000)
+        parts = list(header.parts)
+        header.deleteLater()
+    lo, hi = window.units_panel.heat.levels
+    legend = [p for p in parts if p.startswith("colour:")]
+    assert legend and "output h" in legend[0] and "blue" in legend[0] and "red" in legend[0]
+    assert f"{hi:.2g}" in legend[0] and not any(p == "f forget gate" for p in parts)
+    assert _axis_texts(window.units_panel.axis) == [f"unit {k}" for k in range(6)]

@@ -130,3 +130,32 @@ def test_export_the_gradient_view(make_window, tmp_path):
     export_view(window, "grad", tmp_path / "g.csv")
     header = (tmp_path / "g.csv").read_text().splitlines()[0]
     assert header == "t,unit,saliency,dh,dc,forget_product"
+
+
+def test_a_gradients_figure_has_thick_lines_the_tokens_and_decade_ticks(make_window, qtbot):
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QApplication
+
+    from gui.export.figure import Figure, FigureOptions
+    window = make_window()
+    bring_to_front(qtbot, window.grad_dock)
+    _counter(window)
+    window.session_model.seek(31)
+    window.session_model.select(2, 30)
+    window.grads.refresh()
+    panel = window.grad_panel
+    with Figure(window, "grad", FigureOptions()) as fig:
+        fig.set_scale(1920 / fig.size().width())        # a slide's width
+        fig.sync()
+        for curve in (panel.sal_curve, panel.grad_curve, panel.prod_curve):
+            assert curve.opts["pen"].widthF() >= 2.0      # device px: 2-3 on the slide
+        assert panel.strip.kind == "tokens" and panel.strip.plot.isVisible()
+        QApplication.processEvents()                    # the plots' ranges laid out
+        image = QImage(10, 10, QImage.Format_ARGB32_Premultiplied)
+        painter = QPainter(image)
+        try:
+            specs = panel.cec_plot.getAxis("left").generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        texts = [text for _, _, text in specs[2]]
+        assert texts and all(t == "1" or t == "10" or t.startswith("10⁻") for t in texts)

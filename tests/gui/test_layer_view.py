@@ -168,3 +168,39 @@ def test_a_long_map_keeps_few_tiles_and_a_step_repaints_its_own(qtbot):
     k = 30_000 // heat.tile
     column = heat.tiles[k].image[:, 30_000 - k * heat.tile]
     np.testing.assert_array_equal(column, [0.5, -0.5, 1.0])
+
+
+def test_the_gradient_map_has_no_gaps_where_steps_were_read(make_window, qtbot):
+    from engine import load_model
+    from engine.loaders.demos import default_demo_input, demo_info
+    from gui.widgets.plot_style import decade_text
+    window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
+    model = load_model("demo:code")
+    open_session(window, model, default_demo_input(demo_info("code"), model))
+    window.session_model.seek(101)
+    window.grads.refresh()
+    lv = window.layer_view
+    dc = window.grads.view.dc_abs[:101]
+    assert (dc == 0).any()                # exact zeros on read steps: once white gaps
+    data = lv.heat["dC"].data[:, :101]
+    assert not np.isnan(data).any()
+    lo, _ = lv.heat["dC"].levels
+    assert np.all(data[(dc[:, lv.order].T == 0)] == lo)          # drawn as the scale's bottom
+    ticks = lv.colour_bars["dC"].getAxis("right")._tickLevels[0]
+    assert ticks and all(text.startswith(("1", "10")) for _, text in ticks)
+    assert [decade_text(k) for k in (-6, -1, 0, 1)] == ["10⁻⁶", "10⁻¹", "1", "10"]
+
+
+def test_unit_ticks_leave_the_edges_to_the_neighbouring_maps():
+    from PySide6.QtGui import QFont
+
+    from gui.app import make_app
+    from gui.panels.layer_view import UnitTicks
+    make_app()
+    axis = UnitTicks(np.arange(32))
+    font = QFont()
+    font.setPointSizeF(12)
+    axis.setStyle(tickFont=font)
+    (step, rows), = axis.tickValues(0, 32, 70.0)
+    assert rows == [10.5, 20.5]                 # not 0 and 30 at the map's edges
