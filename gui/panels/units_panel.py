@@ -149,6 +149,7 @@ class UnitsPanel(QWidget):
         layout.addLayout(self._build_toolbar())
         layout.addWidget(self._build_plots(), 1)
         self.info = QLabel(" ")
+        self.info.setTextFormat(Qt.RichText)     # always HTML: "&lt;" never shows as typed
         self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
         layout.addWidget(self.info)
         self._style(self.palette)
@@ -668,7 +669,8 @@ class UnitsPanel(QWidget):
 
     def hover_text(self, unit: int, position: int) -> str:
         values = self.describe_point(unit, position)
-        where = f"unit {unit} · t = {position} reads {escape(self.session_model.input_label(position))}"
+        reads = escape(self.session_model.input_label(position), quote=False)   # "'('", not &#x27;
+        where = f"unit {unit} · t = {position} reads {reads}"
         if all(v is None for v in values.values()):
             return f"{where} · not read yet"
         parts = []
@@ -683,7 +685,7 @@ class UnitsPanel(QWidget):
             return
         if self.input_plot.sceneBoundingRect().contains(scene_pos):
             x = self.strip.vb.mapSceneToView(scene_pos).x()
-            text = escape(self.strip.describe(int(np.round(x))))
+            text = escape(self.strip.describe(int(np.round(x))), quote=False)
             if text:
                 self.info.setText(text)
                 self.hovered.emit(text)

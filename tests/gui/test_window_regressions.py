@@ -4,6 +4,7 @@ each as the plain order of actions that shows it."""
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from gui.shown import expected
 
@@ -117,3 +118,36 @@ def test_the_gradient_views_never_show_the_previous_models_gradient(make_window,
     _wait_for_gradients(qtbot, window)
     assert window.grad_panel.shown() == expected(window.session_model)
     assert np.all(np.isfinite(window.grads.view.dc_abs))
+
+
+def test_hover_text_shows_characters_not_html_entities(make_window, qtbot):
+    """The counter demo reads brackets and quotes: "reads ')' (#2)", never "&#x27;)&#x27;"."""
+    window = _demo_window(make_window, qtbot, "counter")
+    panel = window.units_panel
+    window.session_model.seek(5)
+    for position in (2, 40):                     # read, and not read yet (no other HTML in it)
+        text = panel.hover_text(0, position)
+        panel.info.setText(text)
+        panel.hovered.emit(text)
+        message = window.statusBar().currentMessage()
+        assert "&#" not in message and "&amp;" not in message and "reads '" in message
+        assert panel.info.textFormat() == Qt.RichText
+
+
+def test_a_gif_keeps_every_legend_colour(make_window, qtbot, tmp_path):
+    """One palette for every frame, cut from the pixels: the legend's few pixels of 'o' and
+    'C' were drawn grey and red. Each signal's line and text colour is kept exactly."""
+    from PIL import Image
+
+    from gui.export.figure import Figure
+    window = _demo_window(make_window, qtbot, "counter")
+    with Figure(window, "units") as figure:
+        figure.save_gif(tmp_path / "steps.gif", range(0, 12), width=900)
+        pal = figure.palette
+    with Image.open(tmp_path / "steps.gif") as gif:
+        gif.seek(gif.n_frames - 1)
+        drawn = {tuple(c) for c in np.asarray(gif.convert("RGB")).reshape(-1, 3).tolist()}
+    for signal in ("f", "i", "o", "c", "h"):
+        for colour in (pal.signal(signal), pal.signal_text(signal)):
+            rgb = tuple(int(colour[k:k + 2], 16) for k in (1, 3, 5))
+            assert rgb in drawn, f"{signal}: {colour} is not drawn in the GIF"
