@@ -107,6 +107,10 @@ def _group(*widgets: QWidget) -> QWidget:
     return box
 
 
+SELECTION_UNDER_CURVES = -10      # z of the selected lane's band: under the shading's curves
+SELECTION_OVER_HEAT = 6           # over the heat strips' image (z 5), under the cursor (50)
+
+
 class UnitsPanel(QWidget):
     """N lanes of f, i, o, C, h (g optional) over time, filled in one column per step."""
 
@@ -238,7 +242,7 @@ class UnitsPanel(QWidget):
         self.plot.addItem(self.cursor)
         self.sel_lane = pg.LinearRegionItem(orientation="horizontal", movable=False,
                                             pen=pg.mkPen(None))
-        self.sel_lane.setZValue(-10)
+        self.sel_lane.setZValue(SELECTION_UNDER_CURVES)
         self.sel_lane.hide()
         self.plot.addItem(self.sel_lane)
         self.sel_step = pg.InfiniteLine(angle=90, movable=False)
@@ -514,6 +518,9 @@ class UnitsPanel(QWidget):
                 for item in items:
                     item.setVisible(not heat and shown and name in self.visible_signals)
         self.heat.show(heat)
+        # the selected lane's band lies under the curves, but over heat strips (they are
+        # opaque: Ctrl+U scrolled to a row nobody could see was chosen)
+        self.sel_lane.setZValue(SELECTION_OVER_HEAT if heat else SELECTION_UNDER_CURVES)
         self.on_position(self.session_model.t, redraw_all=True)
 
     def set_heat_signal(self, name: str) -> None:

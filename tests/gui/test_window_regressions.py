@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSpinBox
 
 from gui.shown import expected
 
@@ -151,3 +152,66 @@ def test_a_gif_keeps_every_legend_colour(make_window, qtbot, tmp_path):
         for colour in (pal.signal(signal), pal.signal_text(signal)):
             rgb = tuple(int(colour[k:k + 2], 16) for k in (1, 3, 5))
             assert rgb in drawn, f"{signal}: {colour} is not drawn in the GIF"
+
+
+def test_the_gate_saturates_event_fires_on_a_model_whose_forget_gate_saturates(make_window, qtbot):
+    """saturated_forget's f stays near 0.0003 in every unit: ticking "gate saturates" marks a
+    hit where it starts (position 0), F5 from the start stops there, and the event says its
+    number is a share of units, not a gate level."""
+    from engine import load_model
+    from tests.gui.conftest import open_session
+    from tests.helpers import FIXTURES
+    window = make_window()
+    model = load_model(str(FIXTURES / "failing" / "saturated_forget.keras"))
+    open_session(window, model, np.load(FIXTURES / "failing" / "saturated_forget_input.npy"))
+    panel = window.breakpoints_panel
+    panel.ev_sat.setChecked(True)
+    (bp,) = window.debugging.debugger.breakpoints
+    assert "of units" in bp.label and "90%" in bp.label
+    assert "of units" in panel.sat_frac.text()
+    assert list(window.debugging.debugger.all_hits()[bp.id]) == [0]
+    window.run_continue(1)
+    assert window.session_model.session.cursor == 0
+
+
+def test_go_to_unit_highlights_the_row_over_heat_strips(make_window, qtbot):
+    """1024 units draw as heat strips: Ctrl+U scrolled to the unit, but its highlight lay under
+    the opaque strips."""
+    window = _demo_window(make_window, qtbot, "wide")
+    panel = window.units_panel
+    assert window.go_to_unit(500) == ""
+    row = int(np.nonzero(panel.order == 500)[0][0])
+    assert panel.sel_lane.isVisible() and tuple(panel.sel_lane.getRegion()) == (row, row + 1)
+    panel.mode_combo.setCurrentText("heat map")        # strips even when zoomed in
+    assert panel.mode == "heat"
+    assert panel.sel_lane.isVisible() and panel.sel_lane.zValue() > panel.heat.item.zValue()
+
+
+def test_go_to_unit_selects_the_units_row_in_the_statistics(make_window, qtbot):
+    from tests.gui.conftest import bring_to_front
+    window = _demo_window(make_window, qtbot, "text")
+    bring_to_front(qtbot, window.layer_dock)
+    window.go_to_unit(40)
+    table = window.layer_view.table
+    rows = {i.row() for i in table.selectedIndexes()}
+    assert [int(table.item(r, 0).value) for r in rows] == [40]
+
+
+def test_go_to_step_accepts_return(make_window, qtbot):
+    """Ctrl+G, type a position, Return: the cursor goes there (the dialog once ignored Return)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+    window = _demo_window(make_window, qtbot, "sine")
+    typed = []
+
+    def answer():
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, QInputDialog) and w.isVisible())
+        spin = dialog.findChild(QSpinBox)
+        spin.selectAll()
+        qtbot.keyClicks(spin, "37")
+        qtbot.keyClick(spin, Qt.Key_Return)
+        typed.append(True)
+    QTimer.singleShot(200, answer)
+    window.act_goto_step.trigger()
+    assert typed and window.session_model.session.cursor == 37
