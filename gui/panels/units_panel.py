@@ -408,7 +408,8 @@ class UnitsPanel(QWidget):
 
     def _span_moved(self) -> None:
         """A checkpointed run's next span: the same curve items refilled (re-creating them was
-        most of a span change's cost); the overview is redrawn only if the lanes re-sorted."""
+        most of a span change's cost); the overview is redrawn only if the lanes re-sorted or
+        the span's colour levels (the overview's too) changed."""
         if not self.session_model.ready or not self._live:
             self.rebuild()
             return
@@ -416,11 +417,12 @@ class UnitsPanel(QWidget):
         if any(len(items) != self._chunk_count(full.steps) for items in self._live.values()):
             self.rebuild()
             return
-        order = self.order
+        order, levels = self.order, self.heat.levels
         self._arrange(full)
         self._drawn_t = None
         self._draw_run(full, all_rows=False)
-        if not np.array_equal(order, self.order):
+        # the overview is coloured with the heat strips' levels, which come from the span
+        if not np.array_equal(order, self.order) or not np.array_equal(levels, self.heat.levels):
             self.refresh_overview()
         self.on_position(self.session_model.t, redraw_all=True)
         self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
