@@ -162,14 +162,17 @@ class Breakpoint:
 
     @classmethod
     def saturates(cls, gate: str = "any", fraction: float = 0.9) -> Breakpoint:
-        """Fraction of units whose gate is within 5 % of either end reaches ``fraction``."""
+        """The share of units whose gate lies within 5 % of either end of its range (below
+        0.05 or above 0.95 for a sigmoid) reaches ``fraction`` (0.9: nine units in ten); the
+        label says both numbers, so 0.9 is never read as a gate level."""
         fraction = float(fraction)
         gates = STORAGE_GATE_ORDER if gate == "any" else (gate,)
         if any(g not in STORAGE_GATE_ORDER for g in gates):
             raise ScopeError(f"unknown gate '{gate}' (i, f, g, o or any)")
         expr = " or ".join(f"mean(saturated({g})) >= {fraction!r}" for g in gates)
         what = "a gate" if gate == "any" else f"gate {gate}"
-        return cls(expr, kind="saturates", label=f"{what} saturates ({fraction:.0%} of units)",
+        return cls(expr, kind="saturates",
+                   label=f"{what} saturates in ≥ {fraction:.0%} of units (within 5 % of its range's ends)",
                    params={"gate": gate, "fraction": fraction})
 
     @classmethod

@@ -176,12 +176,13 @@ class Background(QObject):
             result = work(ticket) if not ticket.stopped() else None
         except Exception as exc:      # shown on the GUI thread, where the user sees it
             result = exc
-        with self._cond:
-            self._running -= 1
-        try:
+        try:       # posted before the work counts as finished: wait() then processEvents() sees it
             self._done.emit(Delivery(ticket.serial, ticket.run, ticket.tag, result))
         except RuntimeError:          # the window closed while this was computing
             return False
+        finally:
+            with self._cond:
+                self._running -= 1
         return True
 
     def _drop(self, thread: threading.Thread) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -635,4 +636,5 @@ def _steady_width(button: QWidget, texts: tuple[str, ...]) -> None:
 
 
 def _strip_tags(text: str) -> str:
-    return re.sub(r"<[^>]+>", "", text)
+    """An HTML line as the status bar shows it: plain text, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))

@@ -158,14 +158,18 @@ class BreakpointsPanel(QWidget):
         self.c_bound = QDoubleSpinBox()
         self.c_bound.setRange(0.0, 1e9)
         self.c_bound.setValue(5.0)
-        self.ev_sat = QCheckBox("gate saturates")
+        self.ev_sat = QCheckBox("gate saturates in")
         self.sat_gate = QComboBox()
         self.sat_gate.addItems(["any", *LSTM_CELL.gates])
         self.sat_frac = QDoubleSpinBox()
         self.sat_frac.setRange(0.01, 1.0)
         self.sat_frac.setSingleStep(0.05)
         self.sat_frac.setValue(0.9)
-        self.sat_frac.setToolTip("Fraction of units within 5 % of either end of the gate's range")
+        self.sat_frac.setPrefix("≥ ")
+        self.sat_frac.setSuffix(" of units")       # a share of units, never a gate level
+        self.sat_frac.setToolTip("Hits when at least this share of the units (0.90: nine in ten) "
+                                 "has the gate within 5 % of either end of its range (below "
+                                 "0.05 or above 0.95 for σ), from the step it starts")
         self.ev_sign = QCheckBox("h changes sign, unit")
         self.sign_unit = QSpinBox()
         self.sign_unit.setRange(-1, 0)

@@ -320,6 +320,9 @@ class ForksPanel(QWidget):
         if not self.dm.ready or not name or name not in self.dm.debugger.forks.forks:
             self.curve_orig.setData([], [])
             self.curve_fork.setData([], [])
+            self.legend.clear()                 # nothing of a fork that is gone
+            self.plot.setTitle(None)
+            self._drawn = None
             self.info.setText("no fork: Edit state… (Ctrl+E) at a step to make one")
             return
         fork = self.dm.debugger.forks.get(name)
@@ -339,8 +342,9 @@ class ForksPanel(QWidget):
         self.legend.addItem(self.curve_fork, f"{signal}[{unit}] {name}")
         self.plot.setTitle(f"{signal}[{unit}]: original vs {name}")
         pos = session.cursor
+        before = session.steps - 0.5 if session.backward else -0.5      # nothing read yet
+        self.cursor_line.setValue(before if pos is None else pos)
         if pos is not None:
-            self.cursor_line.setValue(pos)
             self.info.setText(f"{fork.describe()}   ·   {self.difference_text(fork, pos)}")
         else:
             self.info.setText(fork.describe())

@@ -729,7 +729,7 @@ class Figure:
             # the first and the last frame hold every colour of the animation: one palette
             samples = [gif.rgb_array(image) for p in {positions[0], positions[-1]}
                        for image in self.frames(range(p, p + 1), width)]
-            palette = gif.shared_palette(samples)
+            palette = gif.shared_palette(samples, reserved=gif.reserved_colours(self.palette))
             table = gif.colour_table(palette)
             for image in self.frames(positions, width, progress):
                 frames.append(gif.index_frame(gif.rgb_array(image), table))

@@ -6,7 +6,10 @@ palette is cut once from a few frames (the first and the last hold every colour 
 figure uses: ghosts, read lanes, text, badges), every frame is mapped to it through a 32768-entry
 table of 5-bit colours (one numpy gather per frame, no dithering: flat figure colours stay
 flat), and Pillow's writer then keeps only each frame's changed rectangle, with unchanged pixels
-inside it transparent (``optimize``). docs/architecture.md, "Where each feature lives".
+inside it transparent (``optimize``). The theme's signal colours (lines and legend text), the
+cursor and the page colours are reserved in the palette exactly: a median cut keeps what covers
+many pixels, and a legend's few pixels of "o" or "C" would otherwise be drawn in a neighbour's
+colour. docs/architecture.md, "Where each feature lives".
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
+
+from gui.theme import DISPLAY_SIGNAL_ORDER, Palette
 
 COLOURS = 255                 # one index stays free for the writer's transparent pixels
 BITS = 5                      # per channel in the lookup table (32 levels: 32768 entries)
@@ -32,8 +37,20 @@ def rgb_array(image: QImage) -> np.ndarray:
     return data[:, :width * 3].copy().reshape(height, width, 3)
 
 
-def shared_palette(samples: list[np.ndarray], colours: int = COLOURS) -> np.ndarray:
-    """(K, 3) uint8, K <= ``colours``: a median cut over the pixels of ``samples`` together."""
+def reserved_colours(palette: Palette) -> np.ndarray:
+    """(K, 3) uint8: the colours a figure's legend must keep exactly (every signal's line and
+    text colour, the cursor, the page's background and text)."""
+    names = [palette.background, palette.foreground, palette.cursor]
+    for signal in DISPLAY_SIGNAL_ORDER:
+        names += [palette.signal(signal), palette.signal_text(signal)]
+    rgb = [QColor(name).getRgb()[:3] for name in names]
+    return np.unique(np.asarray(rgb, np.uint8), axis=0)
+
+
+def shared_palette(samples: list[np.ndarray], colours: int = COLOURS,
+                   reserved: np.ndarray | None = None) -> np.ndarray:
+    """(K, 3) uint8, K <= ``colours``: a median cut over the pixels of ``samples`` together,
+    holding every ``reserved`` colour exactly."""
     from PIL import Image
     pixels = np.concatenate([s.reshape(-1, 3) for s in samples])
     stacked = np.ascontiguousarray(pixels[::max(1, len(pixels) // SAMPLE_PIXELS)])[None]
@@ -41,7 +58,20 @@ def shared_palette(samples: list[np.ndarray], colours: int = COLOURS) -> np.ndar
                                                          method=Image.Quantize.MEDIANCUT)
     used = len(quantized.getcolors(colours + 1) or []) or colours
     palette = np.asarray(quantized.getpalette()[:3 * used], np.uint8).reshape(-1, 3).copy()
-    return _pin_flat_colours(palette, stacked[0])
+    palette = _pin_flat_colours(palette, stacked[0])
+    return palette if reserved is None else _reserve(palette, np.asarray(reserved, np.uint8))
+
+
+def _reserve(palette: np.ndarray, reserved: np.ndarray) -> np.ndarray:
+    """``palette`` with each reserved colour in place of its nearest entry (an entry already
+    equal to it included), the reserved ones last so they win the table cells they share."""
+    keep = np.ones(len(palette), bool)
+    for rgb in reserved.astype(np.int32):
+        d = ((palette.astype(np.int32) - rgb) ** 2).sum(1)
+        d[~keep] = np.iinfo(np.int32).max
+        if keep.sum() + len(reserved) > COLOURS or d.min() == 0:
+            keep[int(np.argmin(d))] = False
+    return np.concatenate([palette[keep], reserved])[-COLOURS:]
 
 
 def _pin_flat_colours(palette: np.ndarray, pixels: np.ndarray) -> np.ndarray:

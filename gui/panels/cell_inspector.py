@@ -275,6 +275,8 @@ class CellInspector(FrontAware, QWidget):
         bar.addWidget(QLabel("t ="))
         self.step_spin = QSpinBox()
         self.step_spin.setToolTip("The step shown; stepping (F10 ...) returns to the cursor.")
+        self.step_spin.setSpecialValueText("—")       # -1: nothing read yet, no step shown
+        self.step_spin.setMinimum(-1)
         self.step_spin.valueChanged.connect(self._step_chosen)
         bar.addWidget(self.step_spin)
         self.mode = QLabel("following the cursor")
@@ -356,7 +358,7 @@ class CellInspector(FrontAware, QWidget):
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
         self.step_spin.blockSignals(True)
-        self.step_spin.setRange(0, max(self.session_model.steps - 1, 0))
+        self.step_spin.setRange(-1, max(self.session_model.steps - 1, 0))
         self.step_spin.blockSignals(False)
         self.pinned = None
         self.refresh()
@@ -397,7 +399,7 @@ class CellInspector(FrontAware, QWidget):
             self.refresh()
 
     def _step_chosen(self, step: int) -> None:
-        if step != self.position():
+        if step >= 0 and step != self.position():
             self.pinned = step
             self.refresh()
 
@@ -413,6 +415,19 @@ class CellInspector(FrontAware, QWidget):
             item.setOpts(height=np.zeros(4))
         self.fan.clear()
         self.highlighter.clear()
+
+    def _nothing_read(self) -> None:
+        """No step to take apart (nothing read yet, or no run): no numbers of an earlier one."""
+        session = self.session_model.session
+        self._not_ready(-1, "nothing read yet: step (F10) to read the first input, or click a "
+                            "lane" if session is not None else "no run loaded")
+        self._drawn = (self.session_model.run, self.session_model.units,
+                       self.session_model.steps, None) if session is not None else None
+        self.mode.setText("following the cursor")
+        self._bar_values = {}
+        self.step_spin.blockSignals(True)
+        self.step_spin.setValue(-1)
+        self.step_spin.blockSignals(False)
 
     def position(self) -> int | None:
         if not self.session_model.ready:
@@ -435,9 +450,7 @@ class CellInspector(FrontAware, QWidget):
         pos = self.position()
         session = self.session_model.session
         if session is None or pos is None or not 0 <= self.unit < session.units:
-            self.breakdown = None
-            self.diagram.draw(None)
-            self.highlighter.clear()
+            self._nothing_read()
             return
         self.mode.setText("following the cursor" if self.pinned is None else "pinned (step to follow the cursor)")
         self.step_spin.blockSignals(True)

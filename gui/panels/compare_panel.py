@@ -177,6 +177,12 @@ class ComparePanel(QWidget):
         self.div_curve.setData([], [])
         self.curve_a.setData([], [])
         self.curve_b.setData([], [])
+        self._drawn = None
+        self.unit_plot.setLabel("left", "h of the selected unit")      # not the last run's unit
+        for plot in (self.div_plot, self.unit_plot):                   # this run's time axis
+            plot.setXRange(-0.5, max(session.steps - 0.5, 0.5), padding=0)
+            plot.enableAutoRange(axis="y")
+        self._on_position(session.t)
         self.summary.setText("Derive or load a second input to compare the two runs.")
 
     def shown(self) -> Shown | None:
@@ -316,6 +322,7 @@ class ComparePanel(QWidget):
             where += (f" over positions {t[0]}–{t[-1]} (a checkpointed run: the span around "
                       f"the cursor)") if len(t) else ""
         self.unit_plot.setLabel("left", f"h of unit {unit}")
+        self._on_position(self.session_model.t)
         self.summary.setText(f"b = {self.label}. The runs diverge {where}; largest ‖h_a − h_b‖ = "
                              f"{float(np.nanmax(comp.divergence[sample])):.4g}. Select a lane to "
                              f"compare another unit.")

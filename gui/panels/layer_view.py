@@ -849,8 +849,16 @@ class LayerView(FrontAware, QWidget):
             self.session_model.select(hit[1], hit[2])
 
     def _selection(self, unit: int, position: int) -> None:
+        """The selected unit (a lane click, Ctrl+U) is the statistics table's selected row."""
         if unit >= 0:
             self.perturb_unit.setValue(unit)
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            if item is not None and int(item.value) == unit:
+                self.table.selectRow(row)
+                self.table.scrollToItem(item)
+                return
+        self.table.clearSelection()
 
     def _table_clicked(self, row: int, col: int) -> None:
         item = self.table.item(row, 0)

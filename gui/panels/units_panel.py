@@ -120,6 +120,10 @@ def _group(*widgets: QWidget) -> QWidget:
     return box
 
 
+SELECTION_UNDER_CURVES = -10      # z of the selected lane's band: under the shading's curves
+SELECTION_OVER_HEAT = 6           # over the heat strips' image (z 5), under the cursor (50)
+
+
 class UnitsPanel(QWidget):
     """N lanes of f, i, o, C, h (g optional) over time, filled in one column per step."""
 
@@ -162,6 +166,7 @@ class UnitsPanel(QWidget):
         layout.addLayout(self._build_toolbar())
         layout.addWidget(self._build_plots(), 1)
         self.info = QLabel(" ")
+        self.info.setTextFormat(Qt.RichText)     # always HTML: "&lt;" never shows as typed
         self.info.setToolTip("Hover a lane to read the engine's values for that unit and step.")
         layout.addWidget(self.info)
         self._style(self.palette)
@@ -250,7 +255,7 @@ class UnitsPanel(QWidget):
         self.plot.addItem(self.cursor)
         self.sel_lane = pg.LinearRegionItem(orientation="horizontal", movable=False,
                                             pen=pg.mkPen(None))
-        self.sel_lane.setZValue(-10)
+        self.sel_lane.setZValue(SELECTION_UNDER_CURVES)
         self.sel_lane.hide()
         self.plot.addItem(self.sel_lane)
         self.sel_step = pg.InfiniteLine(angle=90, movable=False)
@@ -416,7 +421,8 @@ class UnitsPanel(QWidget):
 
     def _span_moved(self) -> None:
         """A checkpointed run's next span: the same curve items refilled (re-creating them was
-        most of a span change's cost); the overview is redrawn only if the lanes re-sorted."""
+        most of a span change's cost); the overview is redrawn only if the lanes re-sorted or
+        the span's colour levels (the overview's too) changed."""
         if not self.session_model.ready or not self._live:
             self.rebuild()
             return
@@ -424,11 +430,12 @@ class UnitsPanel(QWidget):
         if any(len(items) != self._chunk_count(full.steps) for items in self._live.values()):
             self.rebuild()
             return
-        order = self.order
+        order, levels = self.order, self.heat.levels
         self._arrange(full)
         self._drawn_t = None
         self._draw_run(full, all_rows=False)
-        if not np.array_equal(order, self.order):
+        # the overview is coloured with the heat strips' levels, which come from the span
+        if not np.array_equal(order, self.order) or not np.array_equal(levels, self.heat.levels):
             self.refresh_overview()
         self.on_position(self.session_model.t, redraw_all=True)
         self._show_selection(self.session_model.selected_unit, self.session_model.selected_position)
@@ -527,6 +534,9 @@ class UnitsPanel(QWidget):
                 for item in items:
                     item.setVisible(not heat and shown and name in self.visible_signals)
         self.heat.show(heat)
+        # the selected lane's band lies under the curves, but over heat strips (they are
+        # opaque: Ctrl+U scrolled to a row nobody could see was chosen)
+        self.sel_lane.setZValue(SELECTION_OVER_HEAT if heat else SELECTION_UNDER_CURVES)
         self.on_position(self.session_model.t, redraw_all=True)
 
     def set_heat_signal(self, name: str) -> None:
@@ -682,7 +692,8 @@ class UnitsPanel(QWidget):
 
     def hover_text(self, unit: int, position: int) -> str:
         values = self.describe_point(unit, position)
-        where = f"unit {unit} · t = {position} reads {escape(self.session_model.input_label(position))}"
+        reads = escape(self.session_model.input_label(position), quote=False)   # "'('", not &#x27;
+        where = f"unit {unit} · t = {position} reads {reads}"
         if all(v is None for v in values.values()):
             return f"{where} · not read yet"
         parts = []
@@ -697,7 +708,7 @@ class UnitsPanel(QWidget):
             return
         if self.input_plot.sceneBoundingRect().contains(scene_pos):
             x = self.strip.vb.mapSceneToView(scene_pos).x()
-            text = escape(self.strip.describe(int(np.round(x))))
+            text = escape(self.strip.describe(int(np.round(x))), quote=False)
             if text:
                 self.info.setText(text)
                 self.hovered.emit(text)

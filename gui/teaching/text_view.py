@@ -345,7 +345,7 @@ class TextView(QWidget):
         self.examples.activated.connect(self._example)
         row.addWidget(self.examples)
         self.find_button = QPushButton("Find")
-        self.find_button.clicked.connect(self.find)
+        self.find_button.clicked.connect(lambda: self.find())     # clicked passes a bool
         row.addWidget(self.find_button)
         col.addLayout(row)
         self.find_info = QLabel(" ")

@@ -244,8 +244,8 @@ class Twin:
     def check(self, after: str, overview_colours: bool = False) -> None:
         """The window's panels, as painted, against the twin's drawn from scratch. The whole
         run's overview (a checkpointed run) is compared by its numbers unless
-        ``overview_colours``: its colour scale is stale after a span change today
-        (``test_the_overview_is_coloured_as_a_full_redraw_colours_it``)."""
+        ``overview_colours`` (``test_the_overview_is_coloured_as_a_full_redraw_colours_it``
+        compares its colours too)."""
         QApplication.processEvents()
         window = self.window
         for glw in (window.units_panel.glw, window.layer_view.glw):
@@ -378,11 +378,6 @@ def test_a_checkpointed_run_draws_as_a_full_redraw(twin, monkeypatch, backward, 
     run_actions(data, twin, spans=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the units panel colours the whole run's overview with the heat strips' levels of the span "
-    "shown when it last drew the overview; a span change recomputes those levels but redraws "
-    "the overview only when the lanes re-sort, so after the cursor moves to another span the "
-    "overview keeps the old span's colour scale (a full redraw uses the new one)"))
 def test_the_overview_is_coloured_as_a_full_redraw_colours_it(twin, monkeypatch):
     twin.open(_long_run(monkeypatch, backward=False))
     twin.check("opening", overview_colours=True)
