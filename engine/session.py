@@ -406,8 +406,7 @@ class Session:
     def first_window(self) -> tuple[int, int]:
         """Input positions a window shows first (where the cursor starts): the first 256
         read (the last 256 positions of a backward run)."""
-        width = min(self.steps, 256)
-        return (0, width) if not self.backward else (self.steps - width, self.steps)
+        return positions(0, min(self.steps, 256), self.steps, self.backward)
 
     def prepare_view(self) -> None:
         """Compute what a window shows first, so it opens without waiting (call it off the GUI
