@@ -178,7 +178,10 @@ class CheckpointedRun:
     def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
                  c0: np.ndarray | None = None, interval: int | None = None,
-                 bucket: int | None = None, cache_chunks: int = 3) -> None:
+                 bucket: int | None = None, cache_chunks: int = 3,
+                 sub_interval: int | None = None) -> None:
+        """``sub_interval``: steps between the states kept inside computed chunks (default
+        ``choose_sub_interval``; a run held as one chunk keeps none)."""
         x = layer_input(name, weights, x)
         b, t, _ = x.shape
         n, hsize = weights.units, weights.state_size
@@ -200,7 +203,7 @@ class CheckpointedRun:
         self._cache_chunks = max(2, int(cache_chunks))
         # states every `sub` steps inside the chunks computed so far: a read of a few steps in
         # a chunk not cached runs from the nearest one (same code, same x . W blocks)
-        self.sub = choose_sub_interval(t, b, weights, k)
+        self.sub = choose_sub_interval(t, b, weights, k) if sub_interval is None else int(sub_interval)
         self._sub_h = np.empty((t // self.sub + 1, b, hsize), F32)
         self._sub_c = np.empty((t // self.sub + 1, b, n), F32)
         self._sub_known = np.zeros(self.chunks, bool)

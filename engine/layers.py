@@ -29,12 +29,39 @@ class RunContext:
     traces: list[LayerTrace] = field(default_factory=list)
     states: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     extra_outputs: list[np.ndarray] = field(default_factory=list)
+    # a runner already run over one traced layer (a session's store): used instead of
+    # computing that layer again when it ran on exactly the input and state met here
+    reuse: DirectionRunner | None = None
 
-    def runner(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
-               backward: bool) -> DirectionRunner:
-        h0, c0 = check_state(name, self.initial_state.get(name), x.shape[0], weights)
-        return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
-                               prefill=False)  # run() writes every column
+    def run(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask, backward: bool,
+            state: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> DirectionRunner:
+        """One direction run over ``x``: ``reuse`` when it is the same run, else computed now.
+        ``state`` (h0, c0) as given; default this context's initial state for ``name``."""
+        if state is None:
+            state = check_state(name, self.initial_state.get(name), x.shape[0], weights)
+        h0, c0 = state
+        if self.reuse is not None and _same_run(self.reuse, name, weights, x, mask, backward, h0, c0):
+            return self.reuse
+        runner = DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                                 prefill=False)  # run() writes every column
+        runner.run()
+        return runner
+
+
+def _same_run(runner: DirectionRunner, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
+              backward: bool, h0: np.ndarray | None, c0: np.ndarray | None) -> bool:
+    """``runner`` ran this direction on exactly this input, mask and initial state (a check
+    that costs one pass over the input, not a run)."""
+    if runner.name != name or runner.weights is not weights or runner.backward != backward:
+        return False
+    x = np.asarray(x)
+    if x.shape != runner.x.shape or not np.array_equal(runner.x, x.astype(np.float32, copy=False)):
+        return False
+    want_mask = np.ones(x.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    zeros_h, zeros_c = np.zeros_like(runner.h0), np.zeros_like(runner.c0)
+    return (np.array_equal(runner.mask, want_mask)
+            and np.array_equal(runner.h0, zeros_h if h0 is None else np.reshape(h0, runner.h0.shape))
+            and np.array_equal(runner.c0, zeros_c if c0 is None else np.reshape(c0, runner.c0.shape)))
 
 
 def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: int,
@@ -252,8 +279,7 @@ class LSTM(Op):
         return [(self.name, self.weights, self.go_backwards)]
 
     def apply(self, x, mask, ctx):
-        runner = ctx.runner(self.name, self.weights, x, mask, self.go_backwards)
-        runner.run()
+        runner = ctx.run(self.name, self.weights, x, mask, self.go_backwards)
         trace = runner.to_trace()
         ctx.traces.append(trace)
         h, c = trace.final_state()
@@ -287,8 +313,7 @@ class Bidirectional(Op):
     def apply(self, x, mask, ctx):
         outs = []
         for name, weights, backward in self.traced():
-            runner = ctx.runner(name, weights, x, mask, backward)
-            runner.run()
+            runner = ctx.run(name, weights, x, mask, backward)
             trace = runner.to_trace()
             ctx.traces.append(trace)
             ctx.states[name] = trace.final_state()

@@ -272,14 +272,17 @@ class Model:
     # --- running ----------------------------------------------------------------------------
     @blas_limited
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
-              layer_input: int | str | None = None) -> TraceResult:
+              layer_input: int | str | None = None,
+              reuse: DirectionRunner | None = None) -> TraceResult:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM.
         A model the engine computes only up to some traced LSTMs (``partial``) records those,
-        and its result has no ``output``."""
+        and its result has no ``output``. ``reuse``: a runner already run over one traced
+        layer (a session's run): that layer's trace is its buffers, not a second run, when it
+        ran on the same input and state."""
         self._settle_runtime()
         if self.runtime is not None and layer_input is None:
-            return self._trace_captured(x, initial_state)
-        ctx = RunContext(initial_state=self.state_map(initial_state))
+            return self._trace_captured(x, initial_state, reuse)
+        ctx = RunContext(initial_state=self.state_map(initial_state), reuse=reuse)
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
             op = self.ops[info.op_index]
@@ -411,17 +414,19 @@ class Model:
         """A runner on a captured feed (see ``_feed_args``)."""
         return DirectionRunner(**self._feed_args(info, feed, states), prefill=prefill)
 
-    def _trace_captured(self, x: Any, initial_state: StateMap | tuple | None) -> TraceResult:
+    def _trace_captured(self, x: Any, initial_state: StateMap | tuple | None,
+                        reuse: DirectionRunner | None = None) -> TraceResult:
         captured = self.capture(x)
         states = self.state_map(initial_state)
-        ctx = RunContext()
+        ctx = RunContext(reuse=reuse)
         with np.errstate(over="ignore", invalid="ignore"):
             for info in self.traced_layers:
                 feed = captured.feeds.get(info.name)
                 if feed is None:
                     continue            # not reached for this input (a branch not taken)
-                runner = self._feed_runner(info, feed, states, prefill=False)
-                runner.run()
+                args = self._feed_args(info, feed, states)
+                runner = ctx.run(args["name"], args["weights"], args["x"], args["mask"],
+                                 args["backward"], state=(args["h0"], args["c0"]))
                 trace = runner.to_trace()
                 ctx.traces.append(trace)
                 ctx.states[info.name] = trace.final_state()

@@ -1,25 +1,28 @@
 """The debugger's cursor over one run of one traced layer.
 
-``s.t`` counts the input positions already read (0 at the start, T at the end). ``step()``
-computes exactly one more timestep with the same runner a full trace uses; ``back()`` forgets
-the last one, so stepping forward again recomputes it bit-identically. Views that need the
-whole run (ghosted future, statistics) ask ``full()``, computed once on a separate runner and
-safe to call from a worker thread. Observers are plain callables ``cb(event, session)`` with
-event ``"position"`` (t moved) or ``"run"`` (input, layer or state changed).
+``s.t`` counts the input positions already read (0 at the start, T at the end): a "known up
+to" mark over the run's one store (``engine.run_store.RunStore``). ``step()``, ``back()`` and
+``seek()`` move the mark; reads compute what they need (a run held in memory: all of it, once,
+with the same runner a full trace uses, so every number is bit-identical to ``Model.trace``).
+Observers are plain callables ``cb(event, session)`` with event ``"position"`` (t moved) or
+``"run"`` (input, layer or state changed).
 
-A run whose full trace would exceed ``checkpoint_above`` bytes (default: the memory guard,
-``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.checkpoints``): nothing but the
-input, a state every K steps and an overview is kept, and every read recomputes its window from
-the nearest checkpoint, bit-identical to the in-memory trace. Both kinds answer the same
-window API, which is what views should use (docs/architecture.md, "Long runs"):
+A run whose held bytes (``run_store.held_bytes``) would exceed ``checkpoint_above`` (default:
+the memory guard, ``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.checkpoints``):
+nothing but the input, a state every K steps and an overview is kept, and every read
+recomputes its window from the nearest checkpoint, bit-identical to the in-memory trace. Both
+kinds answer the same window API, which is what views should use (docs/architecture.md,
+"Long runs"):
 
 * ``signal(name, a, b, known_only=False)`` (B, b-a, N) one signal for input positions a:b;
 * ``window(a, b)`` a LayerTrace of positions a:b (its h0, c0: the state just before it);
+* ``as_read(window)`` that window with the positions not read yet NaN (updated per step);
 * ``overview()`` per-unit min/max per bucket of positions, for a zoomed-out picture;
-* ``first_pass(progress, should_stop)`` fills checkpoints and overview (in-memory: ``full()``);
+* ``first_pass(progress, should_stop)`` computes the whole run once (checkpoints, overview);
 * ``state_before(position)``; ``recorded(full)`` processing-order columns for the debugger.
 
-``trace``, ``full()`` and ``result()`` hold whole-run arrays and exist for in-memory runs only.
+``trace``, ``full()`` and ``result()`` hold whole-run arrays and exist for in-memory runs only;
+``result()`` reuses the store's run of this layer instead of computing it again.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoints import CheckpointedRun, Overview, bytes_per_step, choose_bucket
+from .checkpoints import CheckpointedRun, Overview, bytes_per_step
 from .errors import ScopeError
 from .model import Model, StateMap, TracedLayerInfo
 from .presets import DEFAULT_BUDGET_BYTES
+from .run_store import KnownCopy, RunStore
 from .stepper import DirectionRunner
 from .time_axis import positions
 from .trace import LayerTrace, TraceResult
@@ -48,9 +52,10 @@ class Session:
                  initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
                  layer_input: bool = False, checkpoint_above: int | None = None,
                  checkpoint_interval: int | None = None) -> None:
-        """``checkpoint_above``: bytes of a full trace above which the run is checkpointed
-        (default the memory guard; 0 always checkpoints); ``checkpoint_interval``: steps
-        between checkpoints (a multiple of ``stepper.XW_BLOCK``; default from the layer size)."""
+        """``checkpoint_above``: bytes a held run would really hold (``run_store.held_bytes``)
+        above which it is checkpointed (default the memory guard; 0 always checkpoints);
+        ``checkpoint_interval``: steps between checkpoints (a multiple of
+        ``stepper.XW_BLOCK``; default from the layer size)."""
         self.model = model
         self.checkpoint_above = DEFAULT_BUDGET_BYTES if checkpoint_above is None else int(checkpoint_above)
         self._interval = checkpoint_interval
@@ -80,19 +85,10 @@ class Session:
     def _rebuild(self) -> None:
         args = self.model.run_args(self._layer, self.model_input, initial_state=self._initial_state,
                                    is_layer_input=self._layer_input)
-        batch, steps = args["x"].shape[:2]
-        self.store: CheckpointedRun | None = None
-        self.runner: DirectionRunner | None = None
-        if bytes_per_step(batch, args["weights"]) * steps > self.checkpoint_above:
-            self.store = CheckpointedRun(**args, interval=self._interval)
-        else:
-            self.runner = DirectionRunner(**args)
-        self._src: DirectionRunner | CheckpointedRun = self.store or self.runner
+        self._run = RunStore(args, budget=self.checkpoint_above, interval=self._interval)
         self._t = 0
-        self._full: LayerTrace | None = None
-        self._full_runner: DirectionRunner | None = None
         self._result: TraceResult | None = None
-        self._overview: Overview | None = None
+        self._as_read: dict[int, KnownCopy] = {}
 
     def set_layer(self, layer: int | str) -> None:
         """Trace another layer of the same model; keeps the position."""
@@ -118,7 +114,7 @@ class Session:
         """Every traced layer's (h, c) after the whole input (what a stateful model carries);
         with ``layer_input``, this layer's only."""
         if self._layer_input:
-            final = self.store.final_state() if self.store else self.full().final_state()
+            final = self._run.final_state()
             return {self.info.name: final}
         return dict(self.result().states)
 
@@ -159,24 +155,40 @@ class Session:
     @property
     def steps(self) -> int:
         """T, the number of input positions of the run."""
-        return self._src.steps
+        return self._run.steps
 
     @property
     def batch(self) -> int:
-        return self._src.batch
+        return self._run.batch
 
     @property
     def units(self) -> int:
-        return self._src.units
+        return self._run.units
 
     @property
     def backward(self) -> bool:
-        return self._src.backward
+        return self._run.backward
 
     @property
     def checkpointed(self) -> bool:
         """True when the run keeps checkpoints instead of whole-run arrays."""
-        return self.store is not None
+        return not self._run.held
+
+    @property
+    def store(self) -> CheckpointedRun | None:
+        """A checkpointed run's chunks (None in memory): for tests and benchmarks that count
+        chunk work; readers use the window API."""
+        return None if self._run.held else self._run.chunks
+
+    @property
+    def runner(self) -> DirectionRunner | None:
+        """An in-memory run's one runner over the whole run (None when checkpointed)."""
+        return self._run.runner() if self._run.held else None
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Steps between checkpoints (in memory: the one chunk's length)."""
+        return self._run.interval
 
     @property
     def t(self) -> int:
@@ -184,19 +196,19 @@ class Session:
 
     @property
     def trace(self) -> LayerTrace:
-        """The live buffers: columns not yet read are NaN (in-memory runs only)."""
+        """The run as read so far: columns not yet read are NaN (in-memory runs only)."""
         self._need_memory("the live trace")
-        return self.runner.to_trace()
+        return self.as_read(self.full())
 
     def _need_memory(self, what: str) -> None:
-        if self.store is not None:
+        if not self._run.held:
             raise ScopeError(f"{what} of a checkpointed run ({self.steps} steps) is not kept in "
                              f"memory: read windows of it (Session.signal / Session.window)")
 
     @property
     def cursor(self) -> int | None:
         """Input position read most recently (None before the first step)."""
-        return None if self._t == 0 else self._src.position(self._t - 1)
+        return None if self._t == 0 else self._run.position(self._t - 1)
 
     def known(self) -> slice:
         """Input positions computed so far, as a slice of the time axis."""
@@ -204,18 +216,11 @@ class Session:
 
     def position_to_t(self, position: int) -> int:
         """The ``t`` at which input ``position`` has just been read."""
-        return self._src.position(position) + 1
+        return self._run.position(position) + 1
 
     # --- moving ------------------------------------------------------------------------------
     def _advance_to(self, k: int) -> None:
-        if self.store is not None:      # nothing to keep: reads recompute what they need
-            self._t = k
-            return
-        if self._t < k:             # one run over the steps (the same per-step code)
-            self.runner.run(self._t, k)
-        elif self._t > k:
-            self.runner.clear(k, self._t)
-        self._t = k
+        self._t = k                 # the mark only: reads compute what they need
 
     def step(self, n: int = 1) -> int:
         """Read ``n`` more input positions (stops at T)."""
@@ -252,34 +257,28 @@ class Session:
         """The complete trace of this layer (computed once, independently of the cursor);
         in-memory runs only."""
         self._need_memory("the whole trace")
-        with self._lock:
-            if self._full is None:
-                runner = self.model.runner(self._layer, self.model_input, initial_state=self._initial_state,
-                                           is_layer_input=self._layer_input)
-                runner.run()
-                self._full_runner = runner
-                self._full = runner.to_trace()
-            return self._full
+        return self._run.whole()
 
     def full_runner(self) -> DirectionRunner:
-        """The runner that computed ``full()`` (its buffers *are* the full trace's arrays):
-        debugger forks read their parent's columns and share its x . W from it."""
-        self.full()
-        return self._full_runner
+        """The runner whose buffers *are* the full trace's arrays: debugger forks read their
+        parent's columns and share its x . W from it. In-memory runs only."""
+        self._need_memory("the whole trace")
+        return self._run.runner()
 
     @property
     def has_full(self) -> bool:
-        return self._full is not None
+        return self._run.computed
 
     def result(self) -> TraceResult:
-        """The whole model's traced run (output as the framework returns it), cached;
-        in-memory runs only."""
+        """The whole model's traced run (output as the framework returns it), cached; this
+        layer's trace in it is the store's run, not a second one. In-memory runs only."""
         self._need_memory("the whole model's run")
+        runner = self._run.runner()
         with self._lock:
             if self._result is None:
                 self._result = self.model.trace(
                     self.model_input, initial_state=self._initial_state,
-                    layer_input=self._layer if self._layer_input else None)
+                    layer_input=self._layer if self._layer_input else None, reuse=runner)
             return self._result
 
     def grad(self, target: str, should_stop: Callable[[], bool] | None = None):
@@ -287,9 +286,9 @@ class Session:
         the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run).
         On a checkpointed run ``should_stop()`` is asked between chunks (True: ``Cancelled``)."""
         from .grad import gradient
-        if self.store is not None:     # segment by segment through the checkpoints
+        if not self._run.held:         # segment by segment through the checkpoints
             from .grad_segments import segment_gradient
-            cache = self.store.__dict__.setdefault("_grad_cache", {})
+            cache = self._run.__dict__.setdefault("_grad_cache", {})
             if target not in cache:
                 result = segment_gradient(self, target, should_stop)
                 if len(cache) >= 2:
@@ -315,27 +314,16 @@ class Session:
     def window(self, a: int, b: int) -> LayerTrace:
         """Input positions a..b-1 of the whole run as a LayerTrace (``start`` = a); its h0, c0
         are the state just before its first processed step (position a, or b-1 backward).
-        In memory: views of ``full()``; checkpointed: recomputed from the nearest checkpoint."""
+        In memory: views of ``full()`` (the whole run is ``full()`` itself); checkpointed:
+        recomputed from the nearest checkpoint."""
         a, b = self._check_range(a, b)
-        if self.store is not None:
-            return self.store.window_trace(a, b)
-        full = self.full()
-        first = (b - 1 if self.backward else a) if b > a else a
-        h0, c0 = full.state_before(first) if b > a else (full.h0, full.c0)
-        return LayerTrace(name=full.name, direction=full.direction, weights=full.weights,
-                          x=full.x[:, a:b], mask=full.mask[:, a:b], h0=h0, c0=c0,
-                          gates=full.gates[:, a:b], zx=full.zx[:, a:b], zh=full.zh[:, a:b],
-                          c=full.c[:, a:b], h=full.h[:, a:b],
-                          zp=None if full.zp is None else full.zp[:, a:b], start=a)
+        return self._run.window(a, b)
 
     def signal(self, name: str, a: int, b: int, *, known_only: bool = False) -> np.ndarray:
         """(B, b-a, N) one signal (i f g o c h x, z_i, zx_f ...) at input positions a..b-1 of
         the whole run; ``known_only`` leaves positions not read yet (beyond the cursor) NaN."""
         a, b = self._check_range(a, b)
-        if self.store is not None:
-            out = self.store.signal(name, a, b)
-        else:
-            out = self.full().signal(name)[:, a:b]
+        out = self._run.signal(name, a, b)
         if known_only:
             known = self.known()
             lo, hi = max(a, known.start), min(b, known.stop)
@@ -345,49 +333,94 @@ class Session:
             out[:, ~keep] = np.nan
         return out
 
+    def as_read(self, window: LayerTrace) -> LayerTrace:
+        """``window`` (a window of this run, as ``window()`` returns it) with the positions not
+        read yet NaN: what a view that follows the cursor draws. One copy per window (the last
+        two asked are kept), updated column by column as the cursor moves; x . W stays whole
+        in memory, where it is computed up front."""
+        copy = self._as_read.get(id(window))
+        if copy is None or copy.window is not window:
+            while len(self._as_read) >= 2:
+                self._as_read.pop(next(iter(self._as_read)))
+            copy = self._as_read[id(window)] = KnownCopy(window, whole_zx=self._run.held)
+        return copy.at(self.known())
+
     def state_before(self, position: int) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) (B, ...) the cell held just before reading input ``position``."""
         if not 0 <= position < self.steps:
             raise ScopeError(f"step {position} is outside the run (0..{self.steps - 1})")
-        if self.store is not None:
-            return self.store.state_before(self.store.position(position))
-        return self.full().state_before(position)
+        return self._run.state_before(position)
 
     def ready(self, position: int) -> bool:
         """Input ``position`` reads at once: always in memory; on a checkpointed run when its
         chunk has been computed (else a read computes chunks, which a GUI leaves to a worker)."""
-        if self.store is None:
-            return True
-        return 0 <= position < self.steps and self.store.ready(self.store.position(position))
+        return self._run.ready(position)
 
     def overview(self) -> Overview:
         """Per unit and signal, min and max per bucket of input positions (``Overview``): the
         zoomed-out picture. Checkpointed: filled in by ``first_pass`` (NaN where not yet)."""
-        if self.store is not None:
-            return self.store.overview
-        with self._lock:
-            if self._overview is None:
-                full = self.full()
-                self._overview = Overview.of(full, choose_bucket(self.steps, self.batch, self.units))
-            return self._overview
+        return self._run.overview()
 
     def first_pass(self, progress: Callable[[int, int], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> bool:
-        """Compute the whole run once (checkpoints and overview, or ``full()`` in memory);
-        False when ``should_stop()`` ended it early. Safe from a worker thread."""
-        if self.store is not None:
-            return self.store.first_pass(progress, should_stop)
-        self.overview()
-        if progress is not None:
-            progress(self.steps, self.steps)
-        return True
+        """Compute the whole run once (checkpoints and overview, or the held run); False when
+        ``should_stop()`` ended it early. Safe from a worker thread."""
+        return self._run.first_pass(progress, should_stop)
+
+    def span_around(self, position: int | None, max_bytes: int) -> tuple[int, int]:
+        """Input positions [a, b) a view should draw around ``position`` (None: where the
+        cursor starts). A run held in memory: all of it (its windows are its own arrays). A
+        checkpointed run: a power of two from 256 to 8192 positions whose window and its
+        as-read copy fit ``max_bytes``, centred on ``position`` (at most the run)."""
+        if self._run.held:
+            return 0, self.steps
+        per = bytes_per_step(self.batch, self.info.weights)
+        width = 256
+        while width < 8192 and 2 * width * per * 2 <= max_bytes:
+            width *= 2
+        width = min(width, self.steps)
+        if position is None:
+            position = 0 if not self.backward else self.steps - 1
+        a = max(0, min(self.steps - width, position - width // 2))
+        return a, min(self.steps, a + width)
+
+    def output(self) -> np.ndarray | None:
+        """The model's output for the whole run, as the framework returns it; None for a
+        checkpointed run (it keeps no whole-run arrays) and for a model the engine computes
+        only up to its LSTMs (``Model.partial``)."""
+        if not self._run.held:
+            return None
+        out = self.result().output
+        return None if out is None else np.asarray(out)
+
+    def output_shape(self) -> tuple[int, ...] | None:
+        """The shape of the model's output (None when it is not computed): for a checkpointed
+        run, what the traced layer returns, from its size alone."""
+        if self._run.held:
+            out = self.result().output
+            return None if out is None else tuple(np.shape(out))
+        info = self.info
+        size = info.weights.state_size
+        return (self.batch, self.steps, size) if info.return_sequences else (self.batch, size)
+
+    def first_window(self) -> tuple[int, int]:
+        """Input positions a window shows first (where the cursor starts): the first 256
+        read (the last 256 positions of a backward run)."""
+        return positions(0, min(self.steps, 256), self.steps, self.backward)
+
+    def prepare_view(self) -> None:
+        """Compute what a window shows first, so it opens without waiting (call it off the GUI
+        thread): the first window of positions (a run held in memory: all of it) and, in
+        memory, the whole model's run for its output (reusing this layer's run)."""
+        self.signal("h", *self.first_window())
+        if self._run.held:
+            self.result()
 
     def recorded(self, full: bool = False) -> DirectionRunner | CheckpointedRun:
-        """Processing-order access (``columns``, ``position``, ``state_before``) to the steps
-        read so far (``full=False``; in memory: the live buffers) or to the whole run."""
-        if self.store is not None:
-            return self.store
-        return self.full_runner() if full else self.runner
+        """Processing-order access (``columns``, ``position``, ``state_before``) to the run:
+        the steps read so far are ``0 .. t-1`` (``full`` is kept for callers that read the
+        whole run; the store answers both)."""
+        return self._run.reader()
 
     # --- observers ---------------------------------------------------------------------------
     def subscribe(self, callback: Observer) -> None:

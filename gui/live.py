@@ -59,8 +59,7 @@ def show(obj: Any, x: Any = None, *, layer: int | str | None = None, block: bool
     window = MainWindow()
     apply_theme(window.theme)
     with _quiet_numpy():
-        session.full()
-        session.result()
+        session.prepare_view()
     window.show_session(session, source=session.model.source, input_source="(from Python)")
     window.show()
     if block is None:

@@ -19,14 +19,7 @@ from engine.commands import resolve_input
 from engine.errors import ScopeError
 from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
-from engine.time_axis import positions
 from gui.background import Background
-
-
-def first_window(session: Session) -> tuple[int, int]:
-    """Input positions a checkpointed run shows first (where its cursor starts)."""
-    width = min(session.steps, 256)
-    return positions(0, width, session.steps, session.backward)
 
 
 @dataclass
@@ -74,11 +67,7 @@ def _load(req: LoadRequest, current_model) -> LoadResult | _Failed:
         except ScopeError as exc:
             where = req.input_path or model.source
             raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None
-        if session.checkpointed:   # a long run: its first window now, the rest behind
-            session.signal("h", *first_window(session))
-        else:
-            session.full()     # the ghosted future and lane statistics need the whole run
-            session.result()
+        session.prepare_view()      # its first window now (a long run: the rest behind)
         return LoadResult(session, req.model_spec or model.source, input_source)
     except ScopeError as exc:
         return _Failed(str(exc))

@@ -3,12 +3,14 @@ shares (the sample shown, the selected unit and step).
 
 Every view follows the run through this object: it connects to ``positionChanged``/
 ``runChanged``/``selectionChanged`` and reads arrays from ``live()`` (what has been read so far)
-or ``full()`` (the run, for ghosts and statistics). For a checkpointed run (docs/architecture.md,
-"Long runs") both are a *span* of positions around the cursor, recomputed from checkpoints
-through the session's window API: their ``start`` is the span's first input position. When the
-cursor nears the span's edge the next span is recomputed on a worker thread
-(``gui/background.py``) and ``spanChanged`` announces it once it is ready; until then the views
-keep the old span and ``value()`` reads the few steps it is asked for from the run itself. It is not the only gui module
+or ``full()`` (the run, for ghosts and statistics). Both are windows of the session's one run
+store (docs/architecture.md, "Long runs"): ``full()`` is ``Session.window`` over the *span* of
+positions drawn, ``live()`` the engine's ``Session.as_read`` of it; their ``start`` is the
+span's first input position. A run held in memory has one span, the whole run (its window is
+the run's own arrays). A checkpointed run's span surrounds the cursor: when the cursor nears its
+edge the next span is recomputed on a worker thread (``gui/background.py``) and ``spanChanged``
+announces it once it is ready; until then the views keep the old span and ``value()`` reads the
+few steps it is asked for from the run itself. It is not the only gui module
 that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
 ``engine.debugger``, ``engine.export``), and the loader worker and session files call its
 loaders — so every number shown is computed in ``engine`` and none in ``gui``. ``.model`` is the
@@ -17,30 +19,18 @@ engine ``Model`` of the session; the window holds this object as ``window.sessio
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Model, Session
-from engine.checkpoints import bytes_per_step
 from engine.loaders.demos import DemoInfo
 from engine.time_axis import positions
 from engine.trace import LayerTrace
 from gui.background import Background
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
-
-
-def span_width(session: Session) -> int:
-    """Positions in a checkpointed run's span: a power of two from 256 to 8192 whose arrays
-    fit ``SPAN_BYTES`` (at most the run)."""
-    per = bytes_per_step(session.batch, session.info.weights)
-    width = 256
-    while width < 8192 and 2 * width * per * 2 <= SPAN_BYTES:
-        width *= 2
-    return min(width, session.steps)
 
 
 def span_indices(session: Session, a: int, b: int) -> tuple[int, int]:
@@ -72,8 +62,6 @@ class SessionModel(QObject):
         self.run = 0        # which run the views show: every runChanged makes another (gui/shown.py)
         self._span: tuple[int, int] | None = None
         self._span_trace: LayerTrace | None = None
-        self._live: LayerTrace | None = None
-        self._live_known = slice(0, 0)
         self.spans = Background(self, name="span", current_run=lambda: self.run)
         self._said_computing = False
         self.spans.delivered.connect(self._span_loaded)
@@ -98,8 +86,7 @@ class SessionModel(QObject):
 
     def _on_engine_event(self, event: str, session: Session) -> None:
         if event == "position":
-            if session.checkpointed:
-                self._follow_cursor()
+            self._follow_cursor()
             self.positionChanged.emit(session.t)
         else:
             self._forget_span()
@@ -167,23 +154,16 @@ class SessionModel(QObject):
         return self.session is not None and self.session.checkpointed
 
     def span(self) -> tuple[int, int]:
-        """Input positions [a, b) the detail views draw: the whole run in memory; for a
-        checkpointed run a window around the cursor of at most ``SPAN_BYTES`` of arrays."""
+        """Input positions [a, b) the detail views draw (``Session.span_around`` the cursor):
+        the whole run in memory; for a checkpointed run a window of at most ``SPAN_BYTES``."""
         assert self.session is not None
-        s = self.session
-        if not s.checkpointed:
-            return 0, s.steps
         if self._span is None:
             self._span = self._span_around_cursor()
         return self._span
 
     def _span_around_cursor(self) -> tuple[int, int]:
-        s = self.session
-        assert s is not None
-        width = span_width(s)
-        cursor = s.cursor if s.cursor is not None else (0 if not s.backward else s.steps - 1)
-        a = max(0, min(s.steps - width, cursor - width // 2))
-        return a, min(s.steps, a + width)
+        assert self.session is not None
+        return self.session.span_around(self.session.cursor, SPAN_BYTES)
 
     def _cursor_in(self, span: tuple[int, int] | None, margin_part: int) -> bool:
         """The cursor lies in ``span`` at least 1/``margin_part`` of its width from an edge
@@ -213,9 +193,9 @@ class SessionModel(QObject):
         (a, b), result = delivery.tag, delivery.result
         if isinstance(result, Exception):
             raise result                    # shown by the window's exception handler
-        if self.session is None or not self.session.checkpointed:
+        if self.session is None:
             return
-        self._span, self._span_trace, self._live = (a, b), result, None
+        self._span, self._span_trace = (a, b), result
         self.spanChanged.emit()
         if self._said_computing:            # replace "computing ..." in the status bar
             self._said_computing = False
@@ -226,70 +206,39 @@ class SessionModel(QObject):
         """No span is being computed and the cursor is inside the drawn one (tests wait
         for this after moving the cursor of a checkpointed run)."""
         return self.spans.idle() and self.spans.pending is None and (
-            self.session is None or not self.session.checkpointed
-            or self._cursor_in(self.span(), 1_000_000))
+            self.session is None or self._cursor_in(self.span(), 1_000_000))
 
     def settle_span(self) -> None:
         """Make the span around the cursor the drawn one now, computed on this thread: an
         export draws every frame complete, where the window leaves it to the worker."""
-        if self.checkpointed and self._span is not None and not self._cursor_in(self._span,
-                                                                                 1_000_000):
+        if self._span is not None and not self._cursor_in(self._span, 1_000_000):
             self._forget_span()
             self.span()
             self.spanChanged.emit()
 
     def _forget_span(self) -> None:
-        self._span, self._span_trace, self._live = None, None, None
+        self._span, self._span_trace = None, None
         self.spans.forget()
 
     def full(self) -> LayerTrace:
-        """The whole run in memory; for a checkpointed run, the span's values (``start`` = its
-        first position), recomputed from the nearest checkpoint."""
+        """The span's values (``start`` = its first position): a run held in memory is one
+        span, its own arrays; a checkpointed run's is recomputed from the nearest checkpoint."""
         assert self.session is not None
-        if not self.session.checkpointed:
-            return self.session.full()
         if self._span_trace is None:
             self._span_trace = self.session.window(*self.span())
         return self._span_trace
 
     def live(self) -> LayerTrace:
         """What has been read so far (later positions NaN), over the same positions as
-        ``full()``. A checkpointed run's copy updates only the columns that changed."""
+        ``full()``: the engine's copy of the span as read, updated column by column."""
         assert self.session is not None
-        if not self.session.checkpointed:
-            return self.session.trace
-        full = self.full()
-        a, b = full.start, full.start + full.steps
-        known = self.session.known()
-        want = slice(min(max(known.start, a), b) - a, min(max(known.stop, a), b) - a)
-        if self._live is None:
-            arrays = {k: np.full_like(getattr(full, k), np.nan)
-                      for k in ("gates", "zx", "zh", "c", "h")}
-            if full.zp is not None:
-                arrays["zp"] = np.full_like(full.zp, np.nan)
-            self._live = dataclasses.replace(full, **arrays)
-            self._live_known = slice(0, 0)
-        have = self._live_known
-        if want != have:
-            for k in ("gates", "zx", "zh", "c", "h", "zp"):
-                dst = getattr(self._live, k)
-                if dst is None:
-                    continue
-                src = getattr(full, k)
-                for lo, hi in ((have.start, min(have.stop, want.start)),
-                               (max(have.start, want.stop), have.stop)):
-                    dst[:, lo:hi] = np.nan             # forgotten (stepped back)
-                for lo, hi in ((want.start, min(want.stop, have.start)),
-                               (max(want.start, have.stop), want.stop)):
-                    dst[:, lo:hi] = src[:, lo:hi]      # newly read
-            self._live_known = want
-        return self._live
+        return self.session.as_read(self.full())
 
     def value(self, signal: str, unit: int, position: int) -> float:
         """The engine's number for one signal, unit and input position of the current sample."""
         live = self.live()
         if not 0 <= position - live.start < live.steps:
-            if not (self.checkpointed and self.session.ready(position)):
+            if not (0 <= position < self.steps and self.session.ready(position)):
                 return float("nan")         # its span is being computed (or outside the run)
             arr = self.session.signal(signal, position, position + 1, known_only=True)
             return float(arr[self.sample, 0, unit]) if unit < arr.shape[2] else float("nan")
@@ -303,10 +252,7 @@ class SessionModel(QObject):
         follows the cursor shows only the positions read so far (``session.known()``). None
         for a checkpointed run (it keeps no whole-run arrays) and for a model LSTM Scope
         computes only up to its LSTMs (``Model.partial``: no model output)."""
-        if self.session is None or self.session.checkpointed:
-            return None
-        out = self.session.result().output
-        return None if out is None else np.asarray(out)
+        return None if self.session is None else self.session.output()
 
     # --- driving ------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:
@@ -344,15 +290,12 @@ class SessionModel(QObject):
         w = info.weights
         b, t = s.batch, s.steps
         d = w.input_dim
-        if s.checkpointed:       # no whole-run output kept: its shape from the layer
-            out = np.empty((b, t, w.state_size) if info.return_sequences else (b, w.state_size))
-        else:
-            out = s.result().output            # None: the model's output is not computed
+        out = s.output_shape()             # None: the model's output is not computed
         return {
             "input": (b, t, d), "kernel": tuple(w.kernel.shape),
             "recurrent_kernel": tuple(w.recurrent_kernel.shape),
             "bias": tuple(w.bias.shape) if w.use_bias else None,
-            "output": None if out is None else tuple(np.shape(out)), "params": w.param_count,
+            "output": out, "params": w.param_count,
             "model_params": self.model.param_count, "units": w.units,
             "layer": info.name, "direction": info.direction,
             "return_sequences": info.return_sequences,

@@ -112,9 +112,8 @@ class EditStateDialog(QDialog):
             return None
         what = self.what.currentText()
         name = "x" if what == "x" else ("h" if what == "perturb h" else what)
-        step = session.window(pos, pos + 1) if session.checkpointed else session.trace
-        at = 0 if session.checkpointed else pos
-        row = np.asarray(getattr(step, name)[sm.sample, at], np.float64).reshape(-1)
+        step = session.window(pos, pos + 1)          # the cursor's step, whatever the run keeps
+        row = np.asarray(getattr(step, name)[sm.sample, 0], np.float64).reshape(-1)
         unit = self.unit.value()
         return row if unit < 0 else row[unit:unit + 1]
 

@@ -33,12 +33,12 @@ from engine.inputs import npz_keys, read_input, read_model_input
 from engine.presets import (
     DEFAULT_BUDGET_BYTES,
     PRESETS,
-    check_budget,
     encode_text,
     format_bytes,
     generate,
     parse_token_ids,
 )
+from engine.run_store import held_bytes
 from gui.session_model import SessionModel
 from gui.theme import current_palette
 
@@ -244,8 +244,8 @@ class InputEditor(QWidget):
         arr = np.asarray(x)
         batch = arr.shape[0] if arr.ndim == 3 or (self.session_model.model.takes_tokens and arr.ndim == 2) else 1
         steps = arr.shape[-2] if arr.ndim >= 2 and not self.session_model.model.takes_tokens else arr.shape[-1]
-        fits, need = check_budget(batch, steps, session.units, session.info.input_dim, self.budget)
-        if not fits and not self.confirm_large(need):
+        need = held_bytes(batch, steps, session.info.weights)    # what the session's check counts
+        if need > self.budget and not self.confirm_large(need):
             return
         self.apply_input.emit(x, label, self._state())
 
