@@ -31,9 +31,8 @@ def _run_direction(ctx: RunContext, name: str, weights: CellWeights, x: np.ndarr
     """Run one direction, record its trace; returns the (input-aligned) trace."""
     if name in ctx.initial_state:
         h0, c0 = ctx.initial_state[name]
-    from .stepper import DirectionRunner
-    runner = DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
-                             prefill=False)        # run() writes every column
+    runner = ctx.runner_class()(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                                prefill=False)     # run() writes every column
     runner.run()
     trace = runner.to_trace()
     ctx.traces.append(trace)

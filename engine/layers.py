@@ -29,12 +29,21 @@ class RunContext:
     traces: list[LayerTrace] = field(default_factory=list)
     states: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     extra_outputs: list[np.ndarray] = field(default_factory=list)
+    record: bool = True
+    """False: a run for its outputs only (``checkpoints.OutputRun``): no recorded arrays, and
+    ``traces`` holds stand-ins with ``h`` and ``final_state`` alone."""
 
     def runner(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,
                backward: bool) -> DirectionRunner:
         h0, c0 = check_state(name, self.initial_state.get(name), x.shape[0], weights)
-        return DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
-                               prefill=False)  # run() writes every column
+        return self.runner_class()(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                                   prefill=False)  # run() writes every column
+
+    def runner_class(self) -> type[DirectionRunner]:
+        if self.record:
+            return DirectionRunner
+        from .checkpoints import OutputRun
+        return OutputRun    # type: ignore[return-value]
 
 
 def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: int,

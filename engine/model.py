@@ -272,14 +272,17 @@ class Model:
     # --- running ----------------------------------------------------------------------------
     @blas_limited
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
-              layer_input: int | str | None = None) -> TraceResult:
+              layer_input: int | str | None = None, record: bool = True) -> TraceResult:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM.
         A model the engine computes only up to some traced LSTMs (``partial``) records those,
-        and its result has no ``output``."""
+        and its result has no ``output``. ``record=False``: see ``output_only``."""
         self._settle_runtime()
         if self.runtime is not None and layer_input is None:
+            if not record:
+                captured = self.capture(x)
+                return TraceResult(np.asarray(captured.outputs[0]), [], captured.outputs, {})
             return self._trace_captured(x, initial_state)
-        ctx = RunContext(initial_state=self.state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state), record=record)
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
             op = self.ops[info.op_index]
@@ -304,6 +307,14 @@ class Model:
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states,
                            model=self, input=x_in)
 
+    def output_only(self, x: Any, *, initial_state: StateMap | tuple | None = None,
+                    layer_input: int | str | None = None) -> np.ndarray | None:
+        """``trace(...).output`` without recording: every LSTM keeps its h alone, run chunk by
+        chunk (``checkpoints.OutputRun``), bit-identical; a captured model's output is the
+        framework's. What a streamed window of a run too big to trace writes as ``output``."""
+        return self.trace(x, initial_state=initial_state, layer_input=layer_input,
+                          record=False).output
+
     @blas_limited
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None
@@ -323,7 +334,7 @@ class Model:
                                  f"feed the LSTM layer's own input with --layer-input")
             self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
-        ctx = RunContext(initial_state=self.state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state), record=False)  # y only
         for op in self.ops[:info.op_index]:
             y, mask = op.apply(y, mask, ctx)
         return np.asarray(y, F32), mask

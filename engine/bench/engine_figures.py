@@ -18,6 +18,7 @@ from engine.cell import CellWeights
 from engine.layers import LSTM
 from engine.model import Model
 
+
 def bench_model(units: int, features: int, seed: int = 0) -> Model:
     rng = np.random.default_rng(seed)
     cell = CellWeights(rng.normal(0, 0.2, (features, 4 * units)).astype(np.float32),

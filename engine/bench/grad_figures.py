@@ -20,7 +20,6 @@ import numpy as np
 
 from engine.bench.engine_figures import bench_model, torch_lstm_of
 
-
 GRAD_POINTS = ((64, 1000), (256, 1000), (1024, 1000))
 """(units, steps) at batch 1 of the default ``grad`` figure (the grid's batch-1 points)."""
 

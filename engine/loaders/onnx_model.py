@@ -286,10 +286,11 @@ class OnnxModel(Model):
         return super().layer_status(info)
 
     def trace(self, x: Any, *, initial_state: StateMap | tuple | None = None,
-              layer_input: int | str | None = None) -> TraceResult:
+              layer_input: int | str | None = None, record: bool = True) -> TraceResult:
         if layer_input is not None or self.graph_runner is None:
-            return super().trace(x, initial_state=initial_state, layer_input=layer_input)
-        ctx = RunContext(initial_state=self.state_map(initial_state))
+            return super().trace(x, initial_state=initial_state, layer_input=layer_input,
+                                 record=record)
+        ctx = RunContext(initial_state=self.state_map(initial_state), record=record)
         x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self.graph_runner.run(self._feeds(x), ctx, None)
@@ -312,7 +313,7 @@ class OnnxModel(Model):
         record: dict[str, Any] = {}
         assert self.graph_runner is not None
         with np.errstate(over="ignore", invalid="ignore"):
-            self.graph_runner.run(self._feeds(x), RunContext(), record)
+            self.graph_runner.run(self._feeds(x), RunContext(record=False), record)   # feeds only
         if info.name not in record:
             raise ScopeError(f"{self.source}: LSTM node of '{info.name}' is not reached when "
                              f"the graph runs")
