@@ -176,13 +176,15 @@ def _add_bench(sub) -> None:
                        help="sequence length of the window benchmark")
     bench.add_argument("--steps", type=int, dest="steps_alias",
                        help=argparse.SUPPRESS)   # deprecated alias of --length
-    bench.add_argument("--long", action="store_true", help=argparse.SUPPRESS)   # now the default
-    bench.add_argument("--skip-long", action="store_true",
-                       help="skip the long checkpointed runs (N=1024 T=100,000; N=128 T=1,000,000)")
+    bench.add_argument("--only", metavar="NAME[,NAME]",
+                       help="run just these figures: trace, grad, capture, window, long, "
+                            "startup, grid (default: trace,grad,capture)")
+    bench.add_argument("--long", action="store_true", help=argparse.SUPPRESS)   # see --only long
+    bench.add_argument("--skip-long", action="store_true", help=argparse.SUPPRESS)   # the default
+    bench.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)   # the default
     bench.add_argument("--long-budget", type=float, default=30.0,
                        help="seconds of first pass to measure per long run (default 30)")
-    bench.add_argument("--repeat", type=int, default=5)
-    bench.add_argument("--engine-only", action="store_true", help="skip the window benchmark")
+    bench.add_argument("--repeat", type=int, default=3, help="calls per timing (best is kept)")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
 
 
@@ -197,10 +199,10 @@ def build_gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _window_figures():
-    """The window benchmark, imported only when it runs (it needs Qt)."""
-    from gui.bench import window_figures
-    return window_figures
+def _window_bench():
+    """The window benchmark module, imported only when it runs (it needs Qt)."""
+    import gui.bench
+    return gui.bench
 
 
 def dispatch(argv: Sequence[str]) -> int:
@@ -227,14 +229,22 @@ def dispatch(argv: Sequence[str]) -> int:
             return run_export(args)
         if args.command == "bench":
             from engine.bench import run_bench
+            from engine.bench.report import parse_only
             length = args.length
             if args.steps_alias is not None:
                 print("lstm-scope: warning: bench --steps is deprecated; use --length",
                       file=sys.stderr)
                 length = args.steps_alias
+            only = parse_only(args.only)
+            if args.long and "long" not in only:
+                only = (*only, "long")
+            if args.skip_long:          # the old flags still narrow an explicit --only
+                only = tuple(n for n in only if n != "long")
+            if args.engine_only:
+                only = tuple(n for n in only if n not in ("window", "startup"))
             return run_bench(units=args.units, steps=length, as_json=args.json, repeat=args.repeat,
-                             window_figures=None if args.engine_only else _window_figures,
-                             long=not args.skip_long, long_budget=args.long_budget)
+                             only=only, window_figures=_window_bench,
+                             long_budget=args.long_budget)
         build_parser().print_help()
         return 0
     args = build_gui_parser().parse_args(argv)

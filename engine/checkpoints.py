@@ -462,3 +462,46 @@ class CheckpointedRun:
                           zh=take("zh"), c=take("c"), h=take("h"),
                           zp=take("zp") if self.weights.peephole is not None else None,
                           start=a)
+
+
+class OutputRun:
+    """One direction run for what it returns only (h, the final state), chunk by chunk from
+    its checkpoints: memory is h (B, T, H) and one chunk, not the fourteen recorded arrays.
+
+    A ``DirectionRunner`` stand-in for runs whose traces nobody reads (the layers before a
+    checkpointed one, a model output computed whole for a streamed window): ``run``,
+    ``to_trace`` (itself), ``final_state``, ``layer_output``. The chunks are the
+    checkpointed run's, so h is bit-identical to a full trace's."""
+
+    layer_output = DirectionRunner.layer_output
+
+    def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
+                 mask: np.ndarray | None = None, h0: np.ndarray | None = None,
+                 c0: np.ndarray | None = None, **_: object) -> None:
+        self._store = CheckpointedRun(name, weights, x, backward=backward, mask=mask, h0=h0,
+                                      c0=c0, bucket=1 << 30)
+        store = self._store
+        self.name, self.weights, self.backward = name, weights, backward
+        self.steps, self.batch, self.mask, self.h0 = store.steps, store.batch, store.mask, store.h0
+        self.h = np.empty((store.batch, store.steps, weights.state_size), F32)
+        self._final = (store.h0, store.c0)
+
+    def position(self, p):
+        return input_position(p, self.steps, self.backward)
+
+    def run(self) -> None:
+        store = self._store
+        h, c = store.h0, store.c0
+        for j in range(store.chunks):
+            p0, p1 = store.chunk_range(j)
+            runner = store._run_span(p0, p1, h, c)
+            a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
+            self.h[:, a:e] = runner.h
+            h, c = (np.array(s) for s in runner.state_before(runner.steps))
+        self._final = (h, c)
+
+    def to_trace(self) -> OutputRun:
+        return self
+
+    def final_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._final

@@ -7,6 +7,7 @@ which turns it into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from typing import Any, TextIO
 
 import numpy as np
@@ -17,6 +18,7 @@ from .files import atomic_write, check_output, outputs_together
 from .inputs import read_model_input
 from .loaders import load_model
 from .model import Model
+from .progress import done, reporting
 from .trace_window import cut_trace, window_range
 
 
@@ -99,7 +101,9 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
         if not fits_memory(model, x, index, layer_input):
             return _trace_streamed(model, x, index, layer_input, states, window, out, inputs,
                                    state_out, err, seen)
-        with np.errstate(all="ignore"):
+        size = _trace_size(model, x, index, layer_input)
+        total = size[1] * len(size[2]) if size is not None else 0
+        with np.errstate(all="ignore"), reporting(err, "trace", total):
             result = model.trace(x, initial_state=states, layer_input=index if layer_input else None)
     except InitialStateError as exc:     # a state that does not fit: the state file's fault
         if initial_state is None or describe(initial_state) in str(exc):
@@ -128,7 +132,15 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
             np.savez(fh, **arrays)
         if state_out is not None:
             save_states(state_out, result.states, traced.name, inputs=inputs)
+    _say_written(err, out, traced.name, a, b, traced.steps)
     return 0
+
+
+def _say_written(err: TextIO, out: str, layer: str, a: int, b: int, steps: int) -> None:
+    """The one line saying what a trace wrote (on a terminal, like the progress)."""
+    import os
+    size = format_bytes(os.path.getsize(out)) if os.path.exists(out) else "?"
+    done(err, f"wrote {out} ({size}): layer {layer}, input positions {a}:{b} of {steps:,}")
 
 
 def print_warnings(notes: list[str], err: TextIO) -> None:
@@ -151,8 +163,10 @@ def _trace_size(model: Model, x: Any, index: int, layer_input: bool
     """(batch, steps, bytes per step of each traced layer that runs) of a whole trace, or
     None when only the run knows (a captured model's LSTMs see the framework's input)."""
     from .presets import trace_bytes
+    if not layer_input:
+        model._settle_runtime()      # a framework that cannot run it: the engine's part
     if model.runtime is not None and not layer_input:
-        return None
+        return _captured_size(model, x, index)
     arr = model.prepare_input(x, layer_input=index if layer_input else None)
     if isinstance(arr, dict):
         return None
@@ -160,6 +174,27 @@ def _trace_size(model: Model, x: Any, index: int, layer_input: bool
     layers = [model.traced_layers[index]] if layer_input else model.traced_layers
     per_step = [trace_bytes(batch, 1, info.units, info.input_dim, info.weights.state_size)
                 for info in layers]
+    return batch, steps, per_step
+
+
+def _captured_size(model: Model, x: Any, index: int) -> tuple[int, int, list[int]] | None:
+    """(batch, steps, bytes per step of each traced layer) of a captured model's trace, from
+    what the framework's run fed its LSTMs (that run is needed anyway and is kept); steps are
+    the traced layer's, each other layer's bytes scaled to its own length."""
+    from .presets import trace_bytes
+    feeds = model.capture(x).feeds
+    own = feeds.get(model.traced_layers[index].name)
+    if own is None:
+        return None
+    batch, steps = int(own.x.shape[0]), max(int(own.x.shape[1]), 1)
+    per_step = []
+    for info in model.traced_layers:
+        feed = feeds.get(info.name)
+        if feed is None:
+            continue
+        b, t = int(feed.x.shape[0]), int(feed.x.shape[1])
+        total = trace_bytes(b, t, info.units, info.input_dim, info.weights.state_size)
+        per_step.append(-(-total // steps))
     return batch, steps, per_step
 
 
@@ -206,13 +241,10 @@ def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states:
     model's output or the layers before it need whole runs in memory."""
     from .session import Session
     from .stateful import save_states
-    from .trace_window import output_tail, write_streamed
+    from .trace_window import cut_output, output_reversed, output_tail, write_streamed
     batch, steps, per_step = _trace_size(model, x, index, layer_input)
     name = model.traced_layers[index].name
     tail = output_tail(model, index, layer_input)
-    earlier = 0 if layer_input else sum(per_step[:index]) * steps
-    if tail is None or earlier > memory_budget() // 2:
-        check_trace_size(model, x, index, layer_input)   # raises, naming segments that fit
     if state_out is not None and not layer_input and len(model.traced_layers) > 1:
         raise BudgetError(f"tracing {steps:,} steps does not fit LSTM Scope's memory budget of "
                           f"{format_bytes(memory_budget())}, and --state-out needs every layer's "
@@ -221,15 +253,44 @@ def _trace_streamed(model: Model, x: Any, index: int, layer_input: bool, states:
                       checkpoint_above=0)
     a, b = window_range(window, session.steps)
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
+    extra: dict[str, np.ndarray] = {}
+    reach = (session.steps - a if session.backward else b) + (b - a)   # checkpoints, then a:b
+    total = reach + (0 if tail is not None else session.steps * len(per_step))
+    progress = reporting(err, "trace (checkpointed)", total)
+    stack = ExitStack()
+    stack.enter_context(progress)
+    if tail is None:       # the output computed whole, for its h alone, and cut to the window
+        _check_output_run(model, batch, steps, index, layer_input)
+        output = model.output_only(x, initial_state=states,
+                                   layer_input=index if layer_input else None)
+        if output is not None:
+            extra["output"] = np.ascontiguousarray(cut_output(
+                output, session.steps, a, b, output_reversed(model, index, layer_input)))
     meta = {"model": model.source, "format": model.format, "layer": name, "layer_index": index,
             "direction": session.info.direction, "layers": model.layer_names,
             "version": _version(), "steps": [a, b], "run_steps": session.steps,
             "checkpointed": True}
-    with outputs_together():
-        write_streamed(out, session, a, b, tail, {"meta": np.array(json.dumps(meta))}, inputs=inputs)
+    with stack, outputs_together():
+        write_streamed(out, session, a, b, tail, {**extra, "meta": np.array(json.dumps(meta))},
+                       inputs=inputs)
         if state_out is not None:
             save_states(state_out, {name: session.store.final_state()}, name, inputs=inputs)
+    _say_written(err, out, name, a, b, session.steps)
     return 0
+
+
+def _check_output_run(model: Model, batch: int, steps: int, index: int, layer_input: bool) -> None:
+    """Refuse, naming a length that fits, a streamed window whose model output would need more
+    than the budget: every LSTM that runs keeps its whole h (B, T, H) for the output (a
+    captured model's output is the framework's, already in memory)."""
+    if model.runtime is not None and not layer_input:
+        return
+    layers = [model.traced_layers[index]] if layer_input else model.traced_layers
+    per_step = sum(4 * batch * info.weights.state_size for info in layers)
+    fits = max(1, memory_budget() // max(per_step, 1))
+    check_bytes(per_step * steps, f"the model's output over {steps:,} steps of {batch} sample(s)",
+                hint=f"trace at most about {fits:,} steps at a time: cut the input into segments "
+                     f"and carry the state with --state-out / --initial-state")
 
 
 def input_roles(model_spec: str, input_path: str | None = None,

@@ -26,6 +26,7 @@ from .commands import (
 from .errors import InputFileError
 from .export import atomic_write, check_writable
 from .loaders import load_model
+from .progress import done, reporting
 
 
 def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
@@ -50,8 +51,11 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     states = load_states(initial_state, name) if initial_state is not None else None
     if states is not None and layer_input:
         states = {k: v for k, v in states.items() if k == name}
+    from .commands import _trace_size
+    size = _trace_size(model, x, index, layer_input)
+    progress = reporting(err, "grad", 2 * size[1] * len(size[2]) if size is not None else 0)
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), progress:
             if fits_memory(model, x, index, layer_input):
                 result = model.trace(x, initial_state=states,
                                      layer_input=index if layer_input else None)
@@ -67,7 +71,8 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
         raise InputFileError(f"{input_path}: {exc}") from None
     print_warnings(run_notes(model, x, layer_input, seen=seen), err)
     if g is None:
-        g = result.grad(target, layer=name)
+        with reporting(err, "grad", len(result.names) * result.layer(name).steps):
+            g = result.grad(target, layer=name)
     for note in g.warnings:
         print(f"warning: {note}", file=err)
     arrays = g.arrays()
@@ -83,5 +88,6 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     atomic_write(out, write, inputs=inputs)
+    done(err, f"wrote {out}: d {g.target} / d (x, h, c, h0, c0) of layer {g.layer}")
     return 0
 

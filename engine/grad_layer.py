@@ -27,6 +27,7 @@ import numpy as np
 
 from .blas import blas_limited
 from .cell import CellWeights
+from .progress import advance
 from .trace import LayerTrace
 
 F32 = np.float32
@@ -84,6 +85,7 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
     step = _general_step
     with np.errstate(all="ignore"):
         for t in order:
+            advance(1)
             t_prev = t + 1 if trace.backward else t - 1
             c_prev = trace.c0 if not 0 <= t_prev < t_len else trace.c[:, t_prev]
             dh = dh_all[:, t]
@@ -139,6 +141,7 @@ def _plain_loop(trace: LayerTrace, order, valid: np.ndarray, all_valid: np.ndarr
     mul, add, matmul = np.multiply, np.add, np.matmul
     tmp = np.empty_like(carry_c)
     for t in order:
+        advance(1)
         dh = dh_all[:, t]
         add(dh, carry_h, out=dh)
         dc = dc_all[:, t]

@@ -32,20 +32,31 @@ class RunContext:
     # a runner already run over one traced layer (a session's store): used instead of
     # computing that layer again when it ran on exactly the input and state met here
     reuse: DirectionRunner | None = None
+    record: bool = True
+    """False: a run for its outputs only (``checkpoints.OutputRun``): no recorded arrays, and
+    ``traces`` holds stand-ins with ``h`` and ``final_state`` alone."""
 
     def run(self, name: str, weights: CellWeights, x: np.ndarray, mask: Mask, backward: bool,
             state: tuple[np.ndarray | None, np.ndarray | None] | None = None) -> DirectionRunner:
-        """One direction run over ``x``: ``reuse`` when it is the same run, else computed now.
+        """One direction run over ``x``: ``reuse`` when it is the same run, else computed now
+        (recorded, or for its outputs alone when ``record`` is off).
         ``state`` (h0, c0) as given; default this context's initial state for ``name``."""
         if state is None:
             state = check_state(name, self.initial_state.get(name), x.shape[0], weights)
         h0, c0 = state
-        if self.reuse is not None and _same_run(self.reuse, name, weights, x, mask, backward, h0, c0):
+        if (self.record and self.reuse is not None
+                and _same_run(self.reuse, name, weights, x, mask, backward, h0, c0)):
             return self.reuse
-        runner = DirectionRunner(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
-                                 prefill=False)  # run() writes every column
+        runner = self.runner_class()(name, weights, x, backward=backward, mask=mask, h0=h0, c0=c0,
+                                     prefill=False)  # run() writes every column
         runner.run()
         return runner
+
+    def runner_class(self) -> type[DirectionRunner]:
+        if self.record:
+            return DirectionRunner
+        from .checkpoints import OutputRun
+        return OutputRun    # type: ignore[return-value]
 
 
 def _same_run(runner: DirectionRunner, name: str, weights: CellWeights, x: np.ndarray, mask: Mask,

@@ -273,16 +273,19 @@ class Model:
     @blas_limited
     def trace(self, x: Any, *, initial_state: StateMap | tuple[np.ndarray, np.ndarray] | None = None,
               layer_input: int | str | None = None,
-              reuse: DirectionRunner | None = None) -> TraceResult:
+              reuse: DirectionRunner | None = None, record: bool = True) -> TraceResult:
         """Run the model (or, with ``layer_input``, only that layer) and record every LSTM.
         A model the engine computes only up to some traced LSTMs (``partial``) records those,
         and its result has no ``output``. ``reuse``: a runner already run over one traced
         layer (a session's run): that layer's trace is its buffers, not a second run, when it
-        ran on the same input and state."""
+        ran on the same input and state. ``record=False``: see ``output_only``."""
         self._settle_runtime()
         if self.runtime is not None and layer_input is None:
+            if not record:
+                captured = self.capture(x)
+                return TraceResult(np.asarray(captured.outputs[0]), [], captured.outputs, {})
             return self._trace_captured(x, initial_state, reuse)
-        ctx = RunContext(initial_state=self.state_map(initial_state), reuse=reuse)
+        ctx = RunContext(initial_state=self.state_map(initial_state), reuse=reuse, record=record)
         if layer_input is not None:
             info = self.traced_layers[self.layer_index(layer_input)]
             op = self.ops[info.op_index]
@@ -307,6 +310,14 @@ class Model:
         return TraceResult(np.asarray(y, F32), ctx.traces, [y, *ctx.extra_outputs], ctx.states,
                            model=self, input=x_in)
 
+    def output_only(self, x: Any, *, initial_state: StateMap | tuple | None = None,
+                    layer_input: int | str | None = None) -> np.ndarray | None:
+        """``trace(...).output`` without recording: every LSTM keeps its h alone, run chunk by
+        chunk (``checkpoints.OutputRun``), bit-identical; a captured model's output is the
+        framework's. What a streamed window of a run too big to trace writes as ``output``."""
+        return self.trace(x, initial_state=initial_state, layer_input=layer_input,
+                          record=False).output
+
     @blas_limited
     def layer_input(self, key: int | str | None, x: Any, *, is_layer_input: bool = False,
                     initial_state: StateMap | tuple | None = None
@@ -326,7 +337,7 @@ class Model:
                                  f"feed the LSTM layer's own input with --layer-input")
             self._check_computable(self.ops[:info.op_index])
         y, mask = self.prepare_input(x), None
-        ctx = RunContext(initial_state=self.state_map(initial_state))
+        ctx = RunContext(initial_state=self.state_map(initial_state), record=False)  # y only
         for op in self.ops[:info.op_index]:
             y, mask = op.apply(y, mask, ctx)
         return np.asarray(y, F32), mask

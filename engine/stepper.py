@@ -11,6 +11,7 @@ coupled input-forget), so a full trace and the debugger's stepping give the same
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from .activations import Activation
 from .blas import blas_limited
 from .cell import CellWeights, lstm_step_extended_from_z
+from .progress import advance
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -102,6 +104,11 @@ def _in_place(act: Activation, units: int) -> InPlace:
     return blockwise
 
 
+def _by_time(arr: np.ndarray, a: int, e: int, step: int) -> np.ndarray:
+    """(B, T, F) positions a:e -> (L, B, F) in processing order (``step`` -1: backward)."""
+    return arr[:, a:e].swapaxes(0, 1)[::step]
+
+
 def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
     """``x`` as the contiguous float32 (batch, time, features) a direction runs on, or a
     ValueError naming the layer and what it expects."""
@@ -111,6 +118,43 @@ def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
     if x.shape[2] != weights.input_dim:
         raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {x.shape[2]}")
     return x
+
+
+SCRATCH_BYTES = 4 * 2**20
+"""Size of one thread's time-major scratch (``_Scratch``): a block of steps small enough to
+stay near the cache, large enough that copying it out is one bulk assignment per array."""
+_SCRATCH = threading.local()
+
+
+class _Scratch:
+    """Time-major buffers for a block of steps of one (batch, units, state size): zin, zh and
+    gates (L, B, 4N), c (L, B, N), h (L, B, H), and the state a block starts from. Kept per
+    thread and reused by every runner of that shape, so a trace does not allocate or
+    page-fault them again."""
+
+    def __init__(self, batch: int, units: int, hsize: int) -> None:
+        per_step = 4 * batch * (3 * 4 * units + units + hsize)
+        self.key = (batch, units, hsize)
+        self.length = max(1, min(XW_BLOCK, SCRATCH_BYTES // per_step))
+        shape = (self.length, batch)
+        self.zin = np.empty((*shape, 4 * units), F32)
+        self._rows = (np.empty((*shape, 4 * units), F32), np.empty((*shape, 4 * units), F32),
+                      np.empty((*shape, units), F32), np.empty((*shape, hsize), F32))
+        self.h_prev = np.empty((batch, hsize), F32)
+        self.c_prev = np.empty((batch, units), F32)
+        self.z = np.empty((batch, 4 * units), F32)
+        self.tmp = np.empty((batch, units), F32)
+
+    def rows(self, length: int) -> tuple[np.ndarray, ...]:
+        return tuple(r[:length] for r in self._rows)
+
+
+def _scratch(batch: int, units: int, hsize: int) -> _Scratch:
+    """This thread's scratch for the shape (the last shape used is kept)."""
+    held = getattr(_SCRATCH, "held", None)
+    if held is None or held.key != (batch, units, hsize):
+        held = _SCRATCH.held = _Scratch(batch, units, hsize)
+    return held
 
 
 class DirectionRunner:
@@ -156,11 +200,12 @@ class DirectionRunner:
         self.zp = None if weights.peephole is None else alloc((b, t, 4, n))
         self._gates_flat = self.gates.reshape(b, t, 4 * n)
         self._zh_flat = self.zh.reshape(b, t, 4 * n)
-        self._z = np.empty((b, 4 * n), F32)
-        self._tmp = np.empty((b, n), F32)
         self._fast = weights.is_plain
         self._scale = gate_scale(weights)
-        self._u = weights.recurrent_kernel if self._scale is None else weights.scaled_recurrent_kernel
+        if self._scale is not None:
+            self._half_shift = (np.where(self._scale == 1, F32(1), F32(0.5)),
+                                np.where(self._scale == 1, F32(0), F32(0.5)))
+        self._u = weights.scaled_recurrent_kernel
         self._gate_act = _in_place(weights.gate_activation, n)
         self._cell_act = _in_place(weights.cell_activation, n)
         self._out_act = _in_place(weights.output_activation, n)
@@ -197,53 +242,82 @@ class DirectionRunner:
             self._step_general(t, h_prev, c_prev)
             if not self._all_valid[t]:
                 self._carry_masked(t, h_prev, c_prev)
+            advance(1)
 
     def _run_fast(self, start: int, stop: int) -> None:
         """The plain cell (``cell.lstm_step``) over processing indices start..stop-1: one
         in-place ufunc sequence per step on the step's gate views i, f, g, o.
 
-        Columns are visited by iterating over time-major views (no per-step indexing); the
+        Steps run in blocks over this thread's time-major scratch (``_Scratch``): step k's
+        z is one contiguous (B, 4N) row, so the recurrent product writes a contiguous block
+        and no ufunc touches a strided column of the (B, T, ...) buffers; each block is then
+        copied into them with one assignment per array (zh unscaled on the way). The
         sigmoid/tanh cell uses ``gate_scale``'s single tanh, other activations their own."""
-        w, scale = self.weights, self._scale
+        step = 1 if not self.backward else -1
+        scratch = _scratch(self.batch, self.units, self.weights.state_size)
+        h_prev, c_prev = self.state_before(start)
+        np.copyto(scratch.h_prev, h_prev)
+        np.copyto(scratch.c_prev, c_prev)
+        outs = (self._zh_flat, self._gates_flat, self.c, self.h)
+        with np.errstate(over="ignore"):
+            for p0 in range(start, stop, scratch.length):
+                p1 = min(stop, p0 + scratch.length)
+                a, e = positions(p0, p1, self.steps, self.backward)
+                length = p1 - p0
+                zin, rows = scratch.zin[:length], scratch.rows(length)
+                np.copyto(zin, _by_time(self.zin, a, e, step))
+                self._steps(zin, rows, self._all_valid[a:e][::step], p0, scratch)
+                if self._scale is not None:          # exact: the scale is 1 or 1/2
+                    np.divide(rows[0], self._scale, out=_by_time(outs[0], a, e, step))
+                else:
+                    np.copyto(_by_time(outs[0], a, e, step), rows[0])
+                for out, row in zip(outs[1:], rows[1:]):
+                    np.copyto(_by_time(out, a, e, step), row)
+                np.copyto(scratch.h_prev, rows[3][-1])
+                np.copyto(scratch.c_prev, rows[2][-1])
+                advance(length)
+
+    def _steps(self, zin: np.ndarray, rows: tuple[np.ndarray, ...], valid: np.ndarray, p0: int,
+               scratch: _Scratch) -> None:
+        """Steps p0, p0+1, ... over time-major rows: ``zin`` (L, B, 4N) and ``rows`` =
+        (zh (L, B, 4N), gates (L, B, 4N), c (L, B, N), h (L, B, H)), from the state in
+        ``scratch.h_prev``, ``scratch.c_prev``."""
+        scale, n = self._scale, self.units
         matmul, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
-        tmp, z = self._tmp, self._z
-        z_g = w.gate_block(z, "g")
+        tmp, z, u = scratch.tmp, scratch.z, self._u
+        z_g = z[:, 2 * n:3 * n]
         gate_act, cell_act, out_act = self._gate_act, self._cell_act, self._out_act
         if scale is not None:
-            half, shift = np.where(scale == 1, F32(1), F32(0.5)), np.where(scale == 1, F32(0), F32(0.5))
-        lo, hi = positions(start, stop, self.steps, self.backward)
-        step = 1 if not self.backward else -1
-
-        def by_time(arr: np.ndarray) -> np.ndarray:        # (B, T, ...) -> (L, B, ...) in order
-            return arr[:, lo:hi].swapaxes(0, 1)[::step]
-        valid = self._all_valid[lo:hi][::step]
-        columns = zip(by_time(self.zin), by_time(self._zh_flat), by_time(self._gates_flat),
-                      by_time(self.gates).swapaxes(1, 2), by_time(self.c), by_time(self.h), valid)
-        u = self._u
-        h_prev, c_prev = self.state_before(start)
-        with np.errstate(over="ignore"):
-            for k, (zin, zh, a, (i, f, g, o), c, h, ok) in enumerate(columns):
-                matmul(h_prev, u, out=zh)                 # h_{t-1} . U   (scaled like zin)
-                if scale is not None:
-                    add(zin, zh, out=a)                   # z / 2 for i f o, z for g
-                    tanh(a, out=a)
-                    mul(a, half, out=a)
-                    add(a, shift, out=a)                  # i f o = sigmoid(z), g = tanh(z)
-                else:
-                    add(zin, zh, out=z)                   # z = x_t . W + b + h_{t-1} . U
-                    gate_act(z, a)                        # i, f, o (g's block rewritten next)
-                    cell_act(z_g, g)
-                mul(f, c_prev, out=c)                     # c = f * c_prev
-                mul(i, g, out=tmp)
-                add(c, tmp, out=c)                        #     + i * g
-                out_act(c, tmp)
-                mul(o, tmp, out=h)                        # h = o * act(c)
-                if not ok:
-                    self._carry_masked(self.position(start + k), h_prev, c_prev)
-                h_prev, c_prev = h, c
-        if scale is not None:
-            zh = self._zh_flat[:, lo:hi]
-            np.divide(zh, scale, out=zh)                  # exact: the scale is 1 or 1/2
+            half, shift = self._half_shift
+        zh_rows, gate_rows, c_rows, h_rows = rows
+        split = gate_rows.view()
+        split.shape = (*gate_rows.shape[:2], 4, n)        # a view, never a copy (else raises)
+        split = split.swapaxes(1, 2)                      # (L, 4, B, N)
+        h_prev, c_prev = scratch.h_prev, scratch.c_prev
+        for k, (zi, zh, a, (i, f, g, o), c, h, ok) in enumerate(
+                zip(zin, zh_rows, gate_rows, split, c_rows, h_rows, valid)):
+            matmul(h_prev, u, out=zh)                 # h_{t-1} . U   (scaled like zin)
+            if scale is not None:
+                add(zi, zh, out=a)                    # z / 2 for i f o, z for g
+                tanh(a, out=a)
+                mul(a, half, out=a)
+                add(a, shift, out=a)                  # i f o = sigmoid(z), g = tanh(z)
+            else:
+                add(zi, zh, out=z)                    # z = x_t . W + b + h_{t-1} . U
+                gate_act(z, a)                        # i, f, o (g's block rewritten next)
+                cell_act(z_g, g)
+            mul(f, c_prev, out=c)                     # c = f * c_prev
+            mul(i, g, out=tmp)
+            add(c, tmp, out=c)                        #     + i * g
+            out_act(c, tmp)
+            mul(o, tmp, out=h)                        # h = o * act(c)
+            if not ok:
+                skip = ~self.mask[:, self.position(p0 + k)]
+                a[skip] = NAN
+                zh[skip] = NAN
+                c[skip] = c_prev[skip]
+                h[skip] = h_prev[skip]
+            h_prev, c_prev = h, c
 
     def _step_general(self, t: int, h_prev: np.ndarray, c_prev: np.ndarray) -> None:
         """Peepholes, cell clip, projection, coupled input-forget: ``cell.lstm_step_extended``

@@ -172,17 +172,17 @@ class _Spill:
                 dst.write(chunk)
 
 
-def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail,
+def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail | None,
                    extra: dict[str, np.ndarray], *, inputs: Any, progress=None) -> None:
     """Write input positions a:b of a checkpointed session's layer to ``out`` (an ``.npz``
-    the same as ``np.savez`` of the in-memory window), block by block."""
+    the same as ``np.savez`` of the in-memory window), block by block. ``tail`` computes the
+    model's output window by window; None: ``extra`` holds it (or the run has none)."""
     store = session.store
     w = store.weights
     bsz, n, hs, d = store.batch, w.units, w.state_size, w.input_dim
     length = b - a
     first = b - 1 if store.backward else a
     h0, c0 = session.state_before(first)
-    probe = tail.apply(np.zeros((bsz, 1, hs), F32))
     folder = Path(os.path.realpath(out)).parent
     gate_shape = (bsz, length, 4, n)
     shapes: dict[str, tuple[tuple[int, ...], Any]] = {
@@ -191,7 +191,8 @@ def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail,
         "mask": ((bsz, length), np.bool_), "x": ((bsz, length, d), F32)}
     if w.peephole is not None:
         shapes["zp"] = (gate_shape, F32)
-    if tail.op.return_sequences:
+    if tail is not None and tail.op.return_sequences:
+        probe = tail.apply(np.zeros((bsz, 1, hs), F32))
         shapes["output"] = ((bsz, length, *probe.shape[2:]), F32)
     with ExitStack() as stack:
         spills = {k: _Spill(folder, s, dt, stack) for k, (s, dt) in shapes.items()}
@@ -208,11 +209,11 @@ def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail,
                 progress(e - a, length)
         small = {"zb": np.ascontiguousarray(w.bias.reshape(4, -1)), "h0": np.array(h0, F32),
                  "c0": np.array(c0, F32), **extra}
-        if not tail.op.return_sequences:
+        if tail is not None and not tail.op.return_sequences:
             small["output"] = tail.apply(store.final_state()[0][:, None])[:, 0]
         with atomic_write(out, inputs=inputs) as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name in (*ARRAY_NAMES, "zp", "output", *extra):
+                for name in dict.fromkeys((*ARRAY_NAMES, "zp", "output", *extra)):
                     if name in spills:
                         spills[name].copy_into(zf, name + ".npy")
                     elif name in small:

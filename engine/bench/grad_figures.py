@@ -1,7 +1,8 @@
 """Gradient figures: the exact backward pass through a recorded run versus torch autograd.
 
-``grad_ms``: ``result.grad("sumsq(output[:, last])")`` on a traced run of T=2000, D=32, N=256,
-batch 1 (the whole backward pass: seeding, the loop over time, dx), median of repeats.
+``grad_ms``: ``result.grad("sumsq(output[:, last])")`` on a traced run of D=32 at batch 1 (the
+whole backward pass: seeding, the loop over time, dx), best of repeats, at the grid's batch-1
+points of T=1000 (N = 64, 256, 1024).
 ``torch_grad_ms``: ``torch.autograd.grad(target, (x, h0, c0))`` for the same target on an
 ``nn.LSTM`` with the same weights (its forward graph built beforehand, as our trace is),
 one thread (reported; our loop's matmuls are (1, 4N) x (4N, N), which BLAS runs on one
@@ -12,27 +13,56 @@ equal first.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
-from engine.bench.engine_figures import _median_ms, bench_model, torch_lstm_of
+from engine.bench.engine_figures import bench_model, torch_lstm_of
+
+GRAD_POINTS = ((64, 1000), (256, 1000), (1024, 1000))
+"""(units, steps) at batch 1 of the default ``grad`` figure (the grid's batch-1 points)."""
 
 
-def grad_figures(steps: int = 2000, features: int = 32, units: int = 256,
-                 repeat: int = 5) -> dict[str, Any]:
+def grad_point(units: int, steps: int, features: int = 32, repeat: int = 3) -> dict[str, Any]:
+    """One batch-1 point: our backward pass against torch's, best of ``repeat`` each."""
     model = bench_model(units, features)
     x = np.random.default_rng(1).normal(size=(1, steps, features)).astype(np.float32)
     result = model.trace(x)
     target = "sumsq(output[:, last])"
     ours = result.grad(target)                   # warm-up (and the tape of the run)
-    out: dict[str, Any] = {"grad_ms": round(_median_ms(lambda: result.grad(target), repeat), 2)}
+    out: dict[str, Any] = {"grad_ms": round(_best_ms(lambda: result.grad(target), repeat), 2)}
     torch_ms = _torch_grad_ms(model, x, ours.dx, repeat)
     if torch_ms is not None:
         out["torch_grad_ms"] = round(torch_ms[0], 2)
         out["torch_threads"] = torch_ms[1]
         out["grad_vs_torch_grad"] = round(out["grad_ms"] / torch_ms[0], 2)
     return out
+
+
+def grad_figures(points=GRAD_POINTS, repeat: int = 3, progress=None) -> dict[str, Any]:
+    """Every point keyed ``B1_N{units}_T{steps}``; the N=256 point also under the headline
+    names ``grad_ms``, ``torch_grad_ms``, ``grad_vs_torch_grad``."""
+    grads: dict[str, Any] = {}
+    for k, (units, steps) in enumerate(points, 1):
+        key = f"B1_N{units}_T{steps}"
+        if progress is not None:
+            progress(f"grad point {k}/{len(points)}: {key}")
+        grads[key] = grad_point(units, steps, repeat=repeat)
+    out: dict[str, Any] = {"grad": grads}
+    head = grads.get("B1_N256_T1000")
+    if head:
+        out.update(head)
+    return out
+
+
+def _best_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return min(times)
 
 
 def _torch_grad_ms(model, x: np.ndarray, dx: np.ndarray, repeat: int) -> tuple[float, int] | None:
@@ -56,7 +86,7 @@ def _torch_grad_ms(model, x: np.ndarray, dx: np.ndarray, repeat: int) -> tuple[f
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ms = _median_ms(lambda: torch.autograd.grad(value, (xt, h0, c0), retain_graph=True), repeat)
+        ms = _best_ms(lambda: torch.autograd.grad(value, (xt, h0, c0), retain_graph=True), repeat)
     finally:
         torch.set_num_threads(threads)
     return ms, 1

@@ -286,11 +286,12 @@ class OnnxModel(Model):
         return super().layer_status(info)
 
     def trace(self, x: Any, *, initial_state: StateMap | tuple | None = None,
-              layer_input: int | str | None = None, reuse=None) -> TraceResult:
+              layer_input: int | str | None = None, reuse=None,
+              record: bool = True) -> TraceResult:
         if layer_input is not None or self.graph_runner is None:
             return super().trace(x, initial_state=initial_state, layer_input=layer_input,
-                                 reuse=reuse)
-        ctx = RunContext(initial_state=self.state_map(initial_state), reuse=reuse)
+                                 reuse=reuse, record=record)
+        ctx = RunContext(initial_state=self.state_map(initial_state), reuse=reuse, record=record)
         x_in = self.prepare_input(x)
         with np.errstate(over="ignore", invalid="ignore"):
             outputs = self.graph_runner.run(self._feeds(x), ctx, None)
@@ -313,7 +314,7 @@ class OnnxModel(Model):
         record: dict[str, Any] = {}
         assert self.graph_runner is not None
         with np.errstate(over="ignore", invalid="ignore"):
-            self.graph_runner.run(self._feeds(x), RunContext(), record)
+            self.graph_runner.run(self._feeds(x), RunContext(record=False), record)   # feeds only
         if info.name not in record:
             raise ScopeError(f"{self.source}: LSTM node of '{info.name}' is not reached when "
                              f"the graph runs")
