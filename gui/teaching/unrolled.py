@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from engine.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
+from engine.time_axis import input_position
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,
@@ -438,7 +439,7 @@ class UnrolledCanvas(PaintedCanvas):
         step = 1 if session.backward else -1              # where the previous step's column is
         cursor = session.cursor
         hovered = self.hover
-        first_read = session.steps - 1 if session.backward else 0
+        first_read = input_position(0, session.steps, session.backward)
         # many units: links only into the columns nearest the cursor (thousands of long
         # strokes cost more than everything else of a step, and hide the cells besides)
         near = None if len(geo.rows) <= CROWDED else NEAR_COLUMNS
