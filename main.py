@@ -36,35 +36,26 @@ def _version() -> str:
     return __version__
 
 
-def add_open_options(parser: argparse.ArgumentParser) -> None:
-    """How a model file is opened: the same for every command and the window's Open dialog."""
-    parser.add_argument("--config", help="Keras model config (JSON, model.to_json()) for a "
-                                         "weights-only .h5 file")
-    parser.add_argument("--allow-length", action="store_true",
-                        help="run a Keras model at another input length or batch size than its "
-                             "file fixes (with a warning)")
-    parser.add_argument("--trust", action="store_true",
-                        help="let a TorchScript archive's own code run, to capture what its "
-                             "LSTMs receive (only for files you trust)")
+def add_model_arguments(parser: argparse.ArgumentParser, command: str, part: str) -> None:
+    """``command``'s model-and-input options of ``part`` ("run": what one run is made of;
+    "open": how the model file is opened), from the one table (engine.model_options) that the
+    window's Open-with-options dialog reads too."""
+    from engine.model_options import add_model_options
+    add_model_options(parser, command, part)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """What one run is made of (model, input, layer, starting state): trace and grad alike."""
+def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """What one run is made of (model, input, layer, starting state) and how the model is
+    opened: trace and grad alike."""
     parser.add_argument("model", help="model file (.keras .h5 .pt .safetensors .onnx) or demo[:NAME]")
-    parser.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
-    parser.add_argument("--key", help="array name inside an .npz input")
-    parser.add_argument("--layer", help="traced layer name or index (default: the first)")
-    parser.add_argument("--initial-state",
-                        help=".npz with h0 and c0 (batch, units), or LAYER/h0, LAYER/c0 per layer")
-    parser.add_argument("--layer-input", action="store_true",
-                        help="the input is the chosen layer's own input (for non-chain models)")
-    add_open_options(parser)
+    add_model_arguments(parser, command, "run")
+    add_model_arguments(parser, command, "open")
 
 
 def open_options(args: argparse.Namespace) -> dict:
-    return {"config": getattr(args, "config", None),
-            "allow_length": bool(getattr(args, "allow_length", False)),
-            "trust": bool(getattr(args, "trust", False))}
+    """``load_model``'s options from the parsed arguments."""
+    from engine.model_options import load_options
+    return load_options(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_trace(sub) -> None:
     """``trace``: one layer's arrays to an .npz."""
     trace = sub.add_parser("trace", help="write every traced array of one layer to an .npz")
-    add_run_arguments(trace)
+    add_run_arguments(trace, "trace")
     trace.add_argument("--state-out", help="write every layer's final h, c to this .npz "
                                            "(the next segment's --initial-state)")
     trace.add_argument("--steps", metavar="A:B",
@@ -98,7 +89,7 @@ def _add_grad(sub) -> None:
                     "'last' is the final processed one), h[t, j] (summed over samples), "
                     "output[...] indexed like the framework's output, and sum() / sumsq() / "
                     "mean() of a selection, e.g. 'sumsq(output[:, last])'.")
-    add_run_arguments(grad)
+    add_run_arguments(grad, "grad")
     grad.add_argument("--target", required=True, help="what to differentiate, e.g. 'h[last, 0]'")
     grad.add_argument("--out", required=True, help="output .npz")
 
@@ -108,9 +99,8 @@ def _add_info(sub) -> None:
     info = sub.add_parser("info", help="layers, shapes and parameter counts")
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
-    info.add_argument("--input", help="an input: also show the shapes only the input decides")
-    info.add_argument("--key", help="array name inside an .npz input")
-    add_open_options(info)
+    add_model_arguments(info, "info", "run")
+    add_model_arguments(info, "info", "open")
 
 
 def _add_export(sub) -> None:
@@ -121,9 +111,7 @@ def _add_export(sub) -> None:
                     "--out picks the format: .png .svg .gif (one frame per step of --steps) "
                     ".csv .npz (the numbers behind the view).")
     export.add_argument("model", help="model file or demo[:NAME]")
-    export.add_argument("--input", help="input sequence (.npy .npz .csv); demos have a default")
-    export.add_argument("--key", help="array name inside an .npz input")
-    export.add_argument("--layer", help="traced layer name or index (default: the first)")
+    add_model_arguments(export, "export", "run")
     export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
     export.add_argument("--step", type=int, default=None,
                         help="0-based input position the cursor has just read (default: the end)")
@@ -165,7 +153,7 @@ def _add_export(sub) -> None:
                         help="the shape badges as one short line (the default under --size)")
     export.add_argument("--title", help="a title above the picture")
     export.add_argument("--caption", help="a caption below the picture")
-    add_open_options(export)
+    add_model_arguments(export, "export", "open")
 
 
 def _add_bench(sub) -> None:
@@ -223,7 +211,8 @@ def dispatch(argv: Sequence[str]) -> int:
         if args.command == "info":
             from engine.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,
-                            input_path=args.input, key=args.key, options=open_options(args))
+                            input_path=args.input, key=args.key, layer=args.layer,
+                            layer_input=args.layer_input, options=open_options(args))
         if args.command == "export":
             from gui.export.cli import run_export
             return run_export(args)

@@ -63,6 +63,18 @@ def nonfinite_warnings(model: Model, x: np.ndarray, arrays: dict[str, np.ndarray
     return notes
 
 
+def run_states(model: Model, index: int, initial_state: str | None,
+               layer_input: bool) -> dict[str, Any] | None:
+    """``--initial-state``'s states for a run of traced layer ``index`` (with ``layer_input``
+    only that layer runs, so only its own state applies)."""
+    if initial_state is None:
+        return None
+    from .stateful import load_states
+    name = model.traced_layers[index].name
+    states = load_states(initial_state, name)
+    return {k: v for k, v in states.items() if k == name} if layer_input else states
+
+
 def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str | None = None,
               key: str | None = None, initial_state: str | None = None, layer_input: bool = False,
               state_out: str | None = None, err: TextIO, steps: str | None = None,
@@ -311,9 +323,16 @@ def model_roles(model: Model, inputs: list[tuple[str, str | None]]) -> list[tupl
 
 def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
              input_path: str | None = None, key: str | None = None,
+             layer: str | None = None, layer_input: bool = False,
              options: dict[str, Any] | None = None) -> int:
-    """Layers and shapes; with an input, also the shapes only the input decides.
+    """Layers and shapes; with an input, also the shapes only the input decides (with
+    ``layer_input``, the input is traced layer ``layer``'s own, as for trace).
     ``options``: ``load_model``'s (config, allow_length, trust)."""
+    if layer_input and input_path is None:
+        raise ScopeError("--layer-input says what --input is: give --input")
+    if layer is not None and not layer_input:
+        raise ScopeError("info shows every layer; --layer names the layer whose own input "
+                         "--input is, with --layer-input")
     model = load_model(model_spec, **(options or {}))
     seen = len(model.warnings)
     summary = model.summary()
@@ -324,12 +343,13 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
         x = resolve_input(model, input_path, key)
         try:
             with np.errstate(all="ignore"):
-                summary["run"] = run_shapes(model, x)
+                summary["run"] = run_shapes(model, x, model.layer_index(layer) if layer_input
+                                            else None)
         except InputFileError as exc:
             if str(input_path) in str(exc):
                 raise
             raise InputFileError(f"{describe(input_path)}: {exc}") from None
-        notes = run_notes(model, x, seen=seen)
+        notes = run_notes(model, x, layer_input, seen=seen)
         print_warnings(notes, err)
         summary["warnings"] += notes
     if as_json:
@@ -339,10 +359,14 @@ def run_info(model_spec: str, *, as_json: bool, out: TextIO, err: TextIO,
     return 0
 
 
-def run_shapes(model: Model, x: Any) -> dict[str, Any]:
-    """Shapes of one run: the model's inputs and outputs, each traced layer's x and h."""
-    inputs = x if isinstance(x, dict) else {(model.input_names or ["input"])[0]: x}
-    result = model.trace(x)
+def run_shapes(model: Model, x: Any, layer_input: int | None = None) -> dict[str, Any]:
+    """Shapes of one run: the model's inputs and outputs, each traced layer's x and h (with
+    ``layer_input``, of that traced layer run on its own input ``x``)."""
+    if layer_input is not None:
+        inputs = {model.traced_layers[layer_input].name: x}
+    else:
+        inputs = x if isinstance(x, dict) else {(model.input_names or ["input"])[0]: x}
+    result = model.trace(x, layer_input=layer_input)
     return {"inputs": {k: list(np.shape(v)) for k, v in inputs.items()},
             "outputs": [list(np.shape(o)) for o in result.outputs],
             "layers": {tr.name: {"x": list(tr.x.shape), "h": list(tr.h.shape)}

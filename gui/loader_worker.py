@@ -15,8 +15,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from engine import Session, load_model
-from engine.commands import resolve_input
-from engine.errors import ScopeError
+from engine.commands import resolve_input, run_states
+from engine.errors import InitialStateError, ScopeError, describe
 from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
 from gui.background import Background
@@ -32,6 +32,8 @@ class LoadRequest:
     initial_state: Any = None        # {layer name: (h0, c0)} carried from a previous segment
     input_label: str | None = None   # how the input panel names a generated input
     options: dict[str, Any] | None = None   # load_model's open options (config, allow_length)
+    layer_input: bool = False        # the input is the traced layer's own (--layer-input)
+    initial_state_path: str | None = None   # an --initial-state file
 
 
 @dataclass
@@ -62,8 +64,18 @@ def _load(req: LoadRequest, current_model) -> LoadResult | _Failed:
         else:
             x, input_source = resolve_input(model, None, None), "(default input)"
         try:
-            layer = req.layer if req.layer is not None else model.default_layer(x)
-            session = Session(model, x, layer=layer, initial_state=req.initial_state)
+            layer = (model.layer_index(req.layer) if req.layer is not None or req.layer_input
+                     else model.default_layer(x))
+            states = req.initial_state
+            if req.initial_state_path is not None:
+                states = run_states(model, layer, req.initial_state_path, req.layer_input)
+            session = Session(model, x, layer=layer, initial_state=states,
+                              layer_input=req.layer_input)
+        except InitialStateError as exc:     # a state that does not fit: the state file's fault
+            where = req.initial_state_path
+            if where is None or describe(where) in str(exc):
+                raise
+            raise InitialStateError(f"{describe(where)}: {exc}") from None
         except ScopeError as exc:
             where = req.input_path or model.source
             raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None

@@ -335,12 +335,13 @@ class MainWindow(QMainWindow):
     # --- loading -----------------------------------------------------------------------------
     def load(self, model_spec: str | None, input_path: str | None = None, *, key: str | None = None,
              layer=None, x=None, wait: bool = False, initial_state=None,
-             input_label: str | None = None, options: dict | None = None) -> None:
+             input_label: str | None = None, options: dict | None = None,
+             layer_input: bool = False, initial_state_path: str | None = None) -> None:
         """Open a model (and input) in the background; the current session stays until it works."""
         if model_spec is None and layer is None and self.session_model.ready:
             layer = self.session_model.session.layer_index     # a new input keeps the chosen layer
         request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label,
-                              options)
+                              options, layer_input, initial_state_path)
         self.loader.start(request, self.session_model.model)
         if wait:
             self.loader.wait()
@@ -395,13 +396,20 @@ class MainWindow(QMainWindow):
             self.load(path)
 
     def open_options_dialog(self) -> None:
-        """The command line's open options (--config, --allow-length, --trust) in a dialog."""
+        """The command line's model-and-input options (engine.model_options) in a dialog."""
         dialog = OpenOptionsDialog(self, start_dir=str(self.settings.value("last_dir", str(Path.home()))),
                                    model_filter=MODEL_FILTER, input_filter=INPUT_FILTER)
         if dialog.exec() == OpenOptionsDialog.DialogCode.Accepted:
-            path, input_path, options = dialog.values()
-            self.settings.setValue("last_dir", str(Path(path).parent))
-            self.load(path, input_path, options=options)
+            self.settings.setValue("last_dir", str(Path(dialog.values()[0]).parent))
+            self.open_with_options(dialog)
+
+    def open_with_options(self, dialog: OpenOptionsDialog, *, wait: bool = False) -> None:
+        """Load what an accepted Open-with-options dialog says."""
+        path, input_path, options = dialog.values()
+        run = dialog.run_values()
+        self.load(path, input_path, key=run["key"], layer=run["layer"], options=options,
+                  layer_input=run["layer_input"], initial_state_path=run["initial_state"],
+                  wait=wait)
 
     def open_input_dialog(self) -> None:
         if not self.session_model.ready:

@@ -1,6 +1,7 @@
 """The open options (--config, --allow-length, --trust) work alike for every command that opens
-a model: trace, info, export and grad share main.add_open_options, and each option changes what
-each command does (refused without it, run with it)."""
+a model: trace, info, export and grad take them from the one options table
+(engine.model_options), and each option changes what each command does (refused without it,
+run with it)."""
 
 from __future__ import annotations
 

@@ -21,16 +21,19 @@ from engine.budget import check_bytes, format_bytes, memory_budget
 from engine.checkpoints import bytes_per_step
 from engine.commands import (
     check_checkpointable,
+    fits_memory,
     input_roles,
     model_roles,
     parse_slice,
     print_warnings,
     resolve_input,
     run_notes,
+    run_states,
 )
-from engine.errors import InputFileError, ScopeError
+from engine.errors import InitialStateError, InputFileError, ScopeError, describe
 from engine.export import DATA_SUFFIXES, ViewContext, export_data
 from engine.files import check_output
+from engine.model_options import load_options
 from engine.trace import LayerTrace
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
@@ -50,7 +53,8 @@ def run_export(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in IMAGE_SUFFIXES + DATA_SUFFIXES:
         raise ScopeError(f"{out}: choose an output ending in .png, .svg, .gif, .csv or .npz")
-    inputs = input_roles(args.model, args.input, config=getattr(args, "config", None))
+    inputs = input_roles(args.model, args.input, getattr(args, "initial_state", None),
+                         getattr(args, "config", None))
     check_output(out, inputs=inputs)
     if args.steps is not None and suffix not in (".gif",) + DATA_SUFFIXES:
         raise ScopeError("--steps A:B is for a .gif animation or a .csv/.npz of a range of "
@@ -157,17 +161,24 @@ def _grad_target(args: argparse.Namespace, session: Session) -> str:
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
-    model = load_model(args.model, config=getattr(args, "config", None),
-                       allow_length=bool(getattr(args, "allow_length", False)),
-                       trust=bool(getattr(args, "trust", False)))
+    model = load_model(args.model, **load_options(args))
     print_warnings(model.warnings, sys.stderr)
     seen = len(model.warnings)
     x = resolve_input(model, args.input, args.key)
+    layer_input = bool(getattr(args, "layer_input", False))
+    initial_state = getattr(args, "initial_state", None)
     try:
-        index = model.layer_index(args.layer) if args.layer is not None else model.default_layer(x)
-        whole = check_checkpointable(model, x, index)
-        session = Session(model, x, layer=index)
-        print_warnings(run_notes(model, x, seen=seen), sys.stderr)
+        index = (model.layer_index(args.layer) if args.layer is not None or layer_input
+                 else model.default_layer(x))
+        states = run_states(model, index, initial_state, layer_input)
+        whole = (fits_memory(model, x, index, True) if layer_input
+                 else check_checkpointable(model, x, index))
+        session = Session(model, x, layer=index, initial_state=states, layer_input=layer_input)
+        print_warnings(run_notes(model, x, layer_input, seen=seen), sys.stderr)
+    except InitialStateError as exc:     # a state that does not fit: the state file's fault
+        if initial_state is None or describe(initial_state) in str(exc):
+            raise
+        raise InitialStateError(f"{describe(initial_state)}: {exc}") from None
     except InputFileError as exc:
         if args.input is None or str(args.input) in str(exc):
             raise

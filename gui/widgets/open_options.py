@@ -1,6 +1,7 @@
-"""File → Open model with options…: the same open options as the command line (``--config``
-for a weights-only Keras .h5, ``--allow-length``, ``--trust`` with a confirmation), plus the
-model's input file."""
+"""File → Open model with options…: the command line's model-and-input options (``--input
+--key --layer --initial-state --layer-input --config --allow-length --trust``), one row each,
+built from the table every command reads (``engine.model_options``); trust asks for a
+confirmation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.model_options import ModelOption, load_options, options_for
+
 
 def confirm_running_code(parent: QWidget | None, what: str) -> bool:
     """Ask the person before a file's own code runs (``--trust`` in the window); No is the
@@ -33,26 +36,34 @@ def confirm_running_code(parent: QWidget | None, what: str) -> bool:
 
 
 class OpenOptionsDialog(QDialog):
-    """A model path, an optional input, and how to open the model."""
+    """A model path and the window's rows of the options table: a line edit (with Browse…
+    for a file) named ``<dest>_edit``, or a check box named ``<dest>``."""
 
     def __init__(self, parent: QWidget | None = None, *, start_dir: str = "",
                  model_filter: str = "", input_filter: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Open model with options")
         self._start = start_dir
+        self.options: list[ModelOption] = options_for("window")
         form = QFormLayout(self)
         self.model_edit = self._file_row(form, "Model file:", model_filter)
-        self.input_edit = self._file_row(form, "Input (optional):", input_filter)
-        self.config_edit = self._file_row(form, "Keras config (weights-only .h5):",
-                                          "Keras model config (*.json)")
-        self.config_edit.setPlaceholderText("model.to_json() of the model that wrote the weights")
-        self.allow_length = QCheckBox("Allow another input length or batch size than the file "
-                                      "fixes (with a warning)")
-        form.addRow(self.allow_length)
-        self.trust = QCheckBox("Trust this file: let a TorchScript archive's own code run, to "
-                               "capture what its LSTMs receive")
+        for option in self.options:
+            if option.kind == "flag":
+                box = QCheckBox(option.label)
+                box.setToolTip(f"{option.flag}: {option.help}")
+                form.addRow(box)
+                setattr(self, option.dest, box)
+                continue
+            if option.kind == "file":
+                file_filter = input_filter if option.dest == "input" and input_filter else option.file_filter
+                edit = self._file_row(form, option.label, file_filter)
+            else:
+                edit = QLineEdit()
+                form.addRow(option.label, edit)
+            edit.setPlaceholderText(option.placeholder)
+            edit.setToolTip(f"{option.flag}: {option.help}")
+            setattr(self, f"{option.dest}_edit", edit)
         self.trust.toggled.connect(self._confirm_trust)
-        form.addRow(self.trust)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -86,9 +97,23 @@ class OpenOptionsDialog(QDialog):
         else:
             self.model_edit.setFocus()
 
+    def option_values(self) -> dict[str, Any]:
+        """Every row's value by option (``dest``): text or None, True/False."""
+        out: dict[str, Any] = {}
+        for option in self.options:
+            if option.kind == "flag":
+                out[option.dest] = getattr(self, option.dest).isChecked()
+            else:
+                out[option.dest] = getattr(self, f"{option.dest}_edit").text().strip() or None
+        return out
+
     def values(self) -> tuple[str, str | None, dict[str, Any]]:
         """(model path, input path or None, load_model's options)."""
-        config = self.config_edit.text().strip() or None
-        return (self.model_edit.text().strip(), self.input_edit.text().strip() or None,
-                {"config": config, "allow_length": self.allow_length.isChecked(),
-                 "trust": self.trust.isChecked()})
+        chosen = self.option_values()
+        return self.model_edit.text().strip(), chosen["input"], load_options(chosen)
+
+    def run_values(self) -> dict[str, Any]:
+        """What one run is made of besides the input: key, layer, initial_state, layer_input."""
+        chosen = self.option_values()
+        return {o.dest: chosen[o.dest] for o in self.options
+                if o.part == "run" and o.dest != "input"}

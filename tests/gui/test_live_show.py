@@ -66,3 +66,61 @@ def test_open_with_options_dialog(qtbot, tmp_path, monkeypatch):
         dialog.trust.setChecked(True)
         assert dialog.trust.isChecked() is checked
         assert dialog.values()[2]["trust"] is checked
+
+
+def test_the_open_with_options_dialog_has_one_row_per_option_of_the_table(qtbot, monkeypatch):
+    """Every option the table gives the window is a row (a check box for a flag, a line
+    edit for a file or text) labelled with the table's words; an option added to the table
+    is a new row."""
+    from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit
+
+    from engine import model_options
+    from gui.widgets.open_options import OpenOptionsDialog
+    probe = model_options.ModelOption("--probe-option", "a probe", ("window",), "run", "text",
+                                      "Probe:")
+    monkeypatch.setattr(model_options, "MODEL_OPTIONS", (*model_options.MODEL_OPTIONS, probe))
+    dialog = OpenOptionsDialog()
+    qtbot.addWidget(dialog)
+    form = dialog.layout()
+    labels = [form.itemAt(row, QFormLayout.ItemRole.LabelRole) for row in range(form.rowCount())]
+    labels = [item.widget().text() for item in labels if item and isinstance(item.widget(), QLabel)]
+    boxes = [b.text() for b in dialog.findChildren(QCheckBox)]
+    expected_labels, expected_boxes = ["Model file:"], []
+    for option in model_options.options_for("window"):
+        if option.kind == "flag":
+            expected_boxes.append(option.label)
+            assert isinstance(getattr(dialog, option.dest), QCheckBox)
+        else:
+            expected_labels.append(option.label)
+            assert isinstance(getattr(dialog, f"{option.dest}_edit"), QLineEdit)
+    assert labels == expected_labels and boxes == expected_boxes
+    assert "Probe:" in labels and dialog.option_values()["probe_option"] is None
+
+
+def test_the_dialog_opens_a_layers_own_input_from_a_state(make_window, qtbot, tmp_path):
+    """--layer-input, --layer and --initial-state from the dialog reach the window's run as
+    they reach trace's."""
+    from gui.widgets.open_options import OpenOptionsDialog
+    from tests.helpers import assert_close, load_reference
+    ref = load_reference(FIXTURES / "keras3" / "functional_branches.npz")
+    np.save(tmp_path / "lx.npy", ref["layer0_x"])
+    h0 = np.full((2, 5), 0.25, np.float32)
+    c0 = np.full((2, 5), -0.5, np.float32)
+    np.savez(tmp_path / "state.npz", h0=h0, c0=c0)
+    window = make_window()
+    dialog = OpenOptionsDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.model_edit.setText(str(FIXTURES / "keras3" / "functional_branches.keras"))
+    dialog.input_edit.setText(str(tmp_path / "lx.npy"))
+    dialog.layer_edit.setText("0")
+    dialog.layer_input.setChecked(True)
+    dialog.initial_state_edit.setText(str(tmp_path / "state.npz"))
+    window.open_with_options(dialog, wait=True)
+    qtbot.waitUntil(lambda: window.session_model.ready and window.session_model.session.is_layer_input,
+                    timeout=20000)
+    session = window.session_model.session
+    assert window.errors == [] and session.layer_index == 0
+    np.testing.assert_array_equal(session.trace.h0, h0)
+    reference = load_model(FIXTURES / "keras3" / "functional_branches.keras").trace(
+        ref["layer0_x"], initial_state=(h0, c0), layer_input=0)
+    assert_close(session.full().h, reference.layer(0).h, "the dialog's run")
