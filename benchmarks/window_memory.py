@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 CASES = {"sine-300k": ("demo:sine", 300_000), "wide": ("demo:wide", None)}
@@ -72,7 +73,15 @@ def measure(case: str) -> dict:
         gc.collect()
         _reset_peak()
         base = _status("VmRSS")
+        failed: list[str] = []
+        window.loader.failed.connect(failed.append)
         window.load(spec, x=x, wait=True)
+        deadline = time.monotonic() + 600
+        while window.session_model.session is None:     # the load is delivered by an event
+            if failed or time.monotonic() > deadline:
+                raise RuntimeError(f"{case} did not open: {failed or 'timed out'}")
+            app.processEvents()
+            time.sleep(0.01)
         window.first_pass.wait()
         app.processEvents()
         window.grab()
