@@ -215,3 +215,22 @@ def test_go_to_step_accepts_return(make_window, qtbot):
     QTimer.singleShot(200, answer)
     window.act_goto_step.trigger()
     assert typed and window.session_model.session.cursor == 37
+
+
+def test_the_reads_row_says_when_it_shows_every_kth_input_and_keeps_the_one_read(make_window, qtbot):
+    """demo:code's 165 characters do not fit one per step: the row showed about every third
+    without saying so, and the cursor line was drawn over the character being read."""
+    from gui.panels.input_strip import CursorFrame
+    window = _demo_window(make_window, qtbot, "code")
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    window.session_model.seek(80)
+    strip = window.units_panel.strip
+    axis = window.units_panel.input_plot.getAxis("bottom")
+    assert strip.every > 1
+    assert f"every {strip.every}" in axis.labelText.replace("nd ", " ").replace("rd ", " ").replace(
+        "th ", " ") and "of 165 inputs" in axis.labelText
+    assert strip.tokens.cursor == 79 and isinstance(strip.cursor, CursorFrame)
+    window.units_panel.vb.setXRange(70, 90, padding=0)        # zoomed in: every character
+    qtbot.wait(20)
+    assert strip.every == 1 and "every" not in axis.labelText
