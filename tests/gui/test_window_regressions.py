@@ -268,3 +268,17 @@ def test_the_dark_themes_unticked_check_boxes_are_outlined_visibly(make_window, 
         window.act_dark.setChecked(False)
         window.toggle_theme()
     assert QApplication.instance().styleSheet() == ""
+
+
+def test_the_breakpoints_list_keeps_a_few_rows_beside_the_text_view(make_window, qtbot):
+    """1366x768 with the Text view open: the Breakpoints list was squeezed to its header; the
+    dock now scrolls and the list keeps room for four rows."""
+    window = _demo_window(make_window, qtbot, "code")
+    window.resize(1366, 768)
+    window.show_teaching("text", True)
+    window.breakpoints_dock.raise_()
+    qtbot.wait(100)
+    rows = 5 * window.breakpoints_panel.tree.fontMetrics().height()     # header and four rows
+    for view in (window.breakpoints_panel.tree, window.watches_panel.table,
+                 window.forks_panel.tree, window.layer_view.table):
+        assert view.minimumHeight() >= rows and view.height() >= rows
