@@ -54,6 +54,7 @@ from gui.session_model import SessionModel
 from gui.teaching.docks import teaching_views, teaching_widget
 from gui.theme import apply_theme, palette
 from gui.widgets.open_options import OpenOptionsDialog
+from gui.widgets.status_bar import ElidingStatusBar
 from gui.widgets.timeline import MarkedSlider
 from gui.widgets.warnings_badge import WarningsBadge
 
@@ -310,6 +311,7 @@ class MainWindow(QMainWindow):
         self.cell_dock.raise_()
 
     def _build_status(self) -> None:
+        self.setStatusBar(ElidingStatusBar(self))   # a long hint never runs into the position
         self.status_label = QLabel()
         self.warnings_badge = WarningsBadge(self)
         self.first_pass = FirstPass(self)       # a checkpointed run's checkpoints and overview

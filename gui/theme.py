@@ -85,6 +85,13 @@ DARK_QT_ROLES = {
     "Link": "#8ab4f8", "BrightText": "#ffffff",
 }
 DARK_QT_DISABLED = {"WindowText": "#8a909b", "Text": "#8a909b", "ButtonText": "#8a909b"}
+# Fusion outlines an unticked box in the window colour darkened, filled with Base: on the dark
+# window both nearly vanish. The dark theme gives it a visible border (the ticked box is drawn
+# as before: only the unchecked state is styled).
+DARK_CHECK_BORDER = "#8a909b"
+DARK_SHEET = ("QCheckBox::indicator:unchecked, QGroupBox::indicator:unchecked {"
+              f" border: 1px solid {DARK_CHECK_BORDER}; background: {DARK_QT_ROLES['Base']};"
+              " border-radius: 2px; }")
 TEXT_ON = {   # text role -> the role it is drawn on
     "WindowText": "Window", "Text": "Base", "ButtonText": "Button", "ToolTipText": "ToolTipBase",
     "HighlightedText": "Highlight", "PlaceholderText": "Base", "Link": "Base",
@@ -158,8 +165,10 @@ def apply_theme(name: str) -> None:
         for role, colour in DARK_QT_DISABLED.items():
             qp.setColor(QPalette.Disabled, getattr(QPalette.ColorRole, role), QColor(colour))
         app.setPalette(qp)
+        app.setStyleSheet(DARK_SHEET)
     else:
         app.setPalette(app.style().standardPalette())
+        app.setStyleSheet("")
     # a widget with its own style sheet (badges, signal check boxes) resolved its colours
     # against the old palette and keeps them: set its sheet again so it follows the theme.
     # Only the open windows' widgets: allWidgets() also lists closed windows' widgets that are

@@ -30,6 +30,7 @@ from gui.background import Background
 from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.theme import Palette, current_palette
 from gui.widgets.flow_layout import FlowLayout
+from gui.widgets.min_rows import keep_rows
 
 
 def caret_text(text: str, column: int, message: str) -> str:
@@ -114,6 +115,7 @@ class BreakpointsPanel(QWidget):
         layout.addWidget(self.error)
         layout.addLayout(self._event_grid())
         self.tree = QTreeWidget()
+        keep_rows(self.tree)         # a short dock scrolls; the list is never a sliver
         self.tree.setHeaderLabels(["breakpoint", "every step", "hits"])
         self.tree.setRootIsDecorated(False)
         self.tree.itemChanged.connect(self._item_changed)

@@ -31,6 +31,7 @@ from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette, current_palette
+from gui.widgets.min_rows import keep_rows
 
 ORIGINAL = "(original run)"
 
@@ -187,6 +188,7 @@ class ForksPanel(QWidget):
         self._updating = False
         layout = QVBoxLayout(self)
         self.tree = QTreeWidget()
+        keep_rows(self.tree)         # a short dock scrolls; the list is never a sliver
         self.tree.setHeaderLabels(["fork", "edit", "owns"])
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeToContents)   # never cut
         self.tree.header().setStretchLastSection(True)

@@ -21,6 +21,7 @@ from engine.expr import ExprError
 from gui.debug.breakpoints_panel import caret_text
 from gui.debug.debugger_model import DebuggerModel
 from gui.theme import Palette
+from gui.widgets.min_rows import keep_rows
 
 
 def format_value(v: np.ndarray | None) -> str:
@@ -104,6 +105,7 @@ class WatchesPanel(QWidget):
         self.error.hide()
         layout.addWidget(self.error)
         self.table = QTableWidget(0, 3)
+        keep_rows(self.table)         # a short dock scrolls; the list is never a sliver
         self.table.setHorizontalHeaderLabels(["expression", "value", "over time"])
         header = self.table.horizontalHeader()      # columns fit their text, never cut
         header.setSectionResizeMode(0, QHeaderView.ResizeToContents)

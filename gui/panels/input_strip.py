@@ -4,6 +4,10 @@ the vocabulary the demo or model provides), a compact value strip for float inpu
 Shared by the units panel and the layer view, so the window and every export of those views
 show the input beside the lanes (see docs/architecture.md, "The window"). Values are the model's
 own input array; nothing is computed here.
+
+The cursor is a frame around the column being read, never a line through its character, and
+that character is always drawn. When the characters do not fit one per step the row shows every
+k-th and says so on its axis ("every 3rd"; the tooltip adds "of 1,200"); zoomed in, it shows all.
 """
 
 from __future__ import annotations
@@ -20,16 +24,35 @@ MAX_FEATURE_ROWS = 8          # a float input shows at most this many features a
 TOKEN_ROW_PX = 22             # strip height for tokens
 FEATURE_ROW_PX = 6            # strip height per feature row (at least MIN_FLOAT_PX in all)
 MIN_FLOAT_PX = 18
+THINNED = " · reads "          # how the time axis's note on a thinned row starts
+
+
+def ordinal(k: int) -> str:
+    """2 -> '2nd', 3 -> '3rd', 11 -> '11th'."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def thinning(labels: list[str], font: QFont, lo: float, hi: float, per_step: float) -> int:
+    """Show every k-th label so that none overlaps the next (k = 1: every one)."""
+    first, last = max(0, int(np.floor(lo))), min(len(labels) - 1, int(np.ceil(hi)))
+    if last < first or not labels:
+        return 1
+    metrics = QFontMetricsF(font)
+    widest = max(metrics.horizontalAdvance(s) for s in labels[first:last + 1]) + 2.0
+    return max(1, int(np.ceil(widest / max(per_step, 1e-6))))
 
 
 class TokenRow(pg.GraphicsObject):
-    """One character per input position, centred on its step; thinned so texts never overlap."""
+    """One character per input position, centred on its step; thinned so texts never overlap,
+    the one at the cursor always drawn."""
 
     def __init__(self) -> None:
         super().__init__()
         self.labels: list[str] = []
         self.colour = QColor("#000000")
         self.font = QFont()
+        self.cursor: int | None = None       # the position read last: its character is drawn
 
     def set_labels(self, labels: list[str], colour: str, font_pt: float) -> None:
         self.prepareGeometryChange()
@@ -56,19 +79,47 @@ class TokenRow(pg.GraphicsObject):
         x1 = to_device.map(QPointF(1.0, 0.5))
         per_step = abs(x1.x() - x0.x())
         metrics = QFontMetricsF(self.font)
-        widest = max(metrics.horizontalAdvance(s) for s in self.labels[first:last + 1]) + 2.0
-        every = max(1, int(np.ceil(widest / max(per_step, 1e-6))))
+        every = thinning(self.labels, self.font, lo, hi, per_step)
+        shown = list(range(first - first % every, last + 1, every))
+        cursor = self.cursor
+        if cursor is not None and first <= cursor <= last and every > 1:
+            # the character being read is always drawn; its neighbours that would touch it not
+            shown = sorted({k for k in shown if abs(k - cursor) >= every} | {cursor})
         painter.save()
         painter.setTransform(QTransform())       # device pixels: text at its own size
         painter.setFont(self.font)
         painter.setPen(self.colour)
         height = metrics.height()
-        for k in range(first - first % every, last + 1, every):
+        for k in shown:
             p = to_device.map(QPointF(float(k), 0.5))
             w = metrics.horizontalAdvance(self.labels[k])
             painter.drawText(QRectF(p.x() - w / 2 - 1, p.y() - height / 2, w + 2, height),
                              Qt.AlignCenter, self.labels[k])
         painter.restore()
+
+
+class CursorFrame(pg.InfiniteLine):
+    """The cursor as a frame around the column read: an InfiniteLine (same position API, same
+    pen) painted as the column's two edges, so what is read shows between them."""
+
+    def paint(self, p, *args) -> None:  # noqa: D102 (pyqtgraph API)
+        view = self.getViewBox()
+        if view is None:
+            return
+        top, bottom = view.viewRange()[1]
+        pen = self.currentPen
+        pen.setCosmetic(True)
+        p.setPen(pen)
+        p.setBrush(Qt.NoBrush)
+        # item coordinates: x along the line (vertical: the view's y), y across it (-x)
+        p.drawRect(QRectF(QPointF(min(top, bottom), -0.5), QPointF(max(top, bottom), 0.5)))
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        view = self.getViewBox()
+        if view is None:
+            return QRectF()
+        top, bottom = view.viewRange()[1]
+        return QRectF(QPointF(min(top, bottom), -0.6), QPointF(max(top, bottom), 0.6))
 
 
 class InputStrip:
@@ -87,7 +138,9 @@ class InputStrip:
         self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
         plot.addItem(self.image)
         plot.addItem(self.tokens)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        # the cursor frames the column read (its character stays readable inside), where the
+        # plots above draw a line
+        self.cursor = CursorFrame()
         self.cursor.setZValue(50)
         self.cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         plot.addItem(self.cursor)
@@ -96,6 +149,28 @@ class InputStrip:
         left.setStyle(tickLength=0)
         plot.getAxis("left").setToolTip("What the model reads at each step")
         self.kind = ""
+        self.rows = 1
+        self.every = 1
+        self.vb.sigXRangeChanged.connect(lambda *_: self._say_thinning())
+        self.vb.sigResized.connect(lambda *_: self._say_thinning())
+
+    def _say_thinning(self, force: bool = False) -> None:
+        """When the characters are thinned, the time axis under the row says which it shows
+        ("reads every 3rd of 1,200 inputs: zoom in for all"); zoomed in, it says nothing."""
+        every = 1
+        if self.kind == "tokens" and self.tokens.labels and self.vb.width() > 0:
+            lo, hi = self.vb.viewRange()[0]
+            per_step = self.vb.width() / max(hi - lo, 1e-6)
+            every = thinning(self.tokens.labels, self.tokens.font, lo, hi, per_step)
+        if every == self.every and not force:
+            return
+        self.every = every
+        axis = self.plot.getAxis("bottom")
+        base = (axis.labelText or "").split(THINNED)[0]
+        n = len(self.tokens.labels)
+        note = "" if every == 1 else f"{THINNED}every {ordinal(every)} of {n:,} inputs: zoom in for all"
+        if base or note:
+            axis.setLabel(base + note)
 
     def apply_palette(self, palette: Palette) -> None:
         self.palette = palette
@@ -137,9 +212,14 @@ class InputStrip:
         self.vb.setYRange(0, rows, padding=0)
         left = self.plot.getAxis("left")
         left.setTicks([[(rows / 2, "reads")]])
+        self.rows = rows
+        self._say_thinning(force=True)
 
     def set_cursor(self, x: float) -> None:
         self.cursor.setPos(x)
+        position = int(round(x))
+        self.tokens.cursor = position if abs(x - position) < 1e-6 else None
+        self.tokens.update()
 
     def describe(self, position: int) -> str:
         """The hover text for a position on the strip."""

@@ -44,6 +44,7 @@ from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
 from gui.theme import SIGNAL_SHORT, Palette
+from gui.widgets.min_rows import keep_rows
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
 
@@ -252,6 +253,7 @@ class HeatPage(QWidget):
 
     def _stats_table(self) -> QTableWidget:
         self.table = table = QTableWidget(0, len(STAT_COLUMNS))
+        keep_rows(self.table)         # a short dock scrolls; the list is never a sliver
         table.setHorizontalHeaderLabels(STAT_COLUMNS)
         table.setSortingEnabled(True)
         table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)

@@ -215,3 +215,70 @@ def test_go_to_step_accepts_return(make_window, qtbot):
     QTimer.singleShot(200, answer)
     window.act_goto_step.trigger()
     assert typed and window.session_model.session.cursor == 37
+
+
+def test_the_reads_row_says_when_it_shows_every_kth_input_and_keeps_the_one_read(make_window, qtbot):
+    """demo:code's 165 characters do not fit one per step: the row showed about every third
+    without saying so, and the cursor line was drawn over the character being read."""
+    from gui.panels.input_strip import CursorFrame
+    window = _demo_window(make_window, qtbot, "code")
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    window.session_model.seek(80)
+    strip = window.units_panel.strip
+    axis = window.units_panel.input_plot.getAxis("bottom")
+    assert strip.every > 1
+    assert f"every {strip.every}" in axis.labelText.replace("nd ", " ").replace("rd ", " ").replace(
+        "th ", " ") and "of 165 inputs" in axis.labelText
+    assert strip.tokens.cursor == 79 and isinstance(strip.cursor, CursorFrame)
+    window.units_panel.vb.setXRange(70, 90, padding=0)        # zoomed in: every character
+    qtbot.wait(20)
+    assert strip.every == 1 and "every" not in axis.labelText
+
+
+def test_a_long_status_hint_never_runs_into_the_position_text(make_window, qtbot):
+    window = _demo_window(make_window, qtbot, "code")
+    window.resize(1024, 640)
+    qtbot.wait(50)
+    bar = window.statusBar()
+    hint = "   ·   ".join(["units filter '0:8' cleared to show unit 30"] * 3
+                          + ["Code: try stepping to t = 81 (Ctrl+G)"])
+    bar.showMessage(hint, 10000)
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and bar.toolTip() == hint
+    assert bar.fontMetrics().horizontalAdvance(shown) <= min(
+        w.geometry().left() for w in (window.status_label, window.warnings_badge, window.first_pass)
+        if w.isVisible())
+
+
+def test_the_dark_themes_unticked_check_boxes_are_outlined_visibly(make_window, qtbot):
+    """Fusion outlines an unticked box in the window colour darkened: on the dark window it
+    nearly vanished. Its border must stand out from the window (WCAG 1.4.11: 3:1)."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui.theme import DARK_CHECK_BORDER, DARK_QT_ROLES, contrast
+    window = _demo_window(make_window, qtbot, "sine")
+    window.act_dark.setChecked(True)
+    window.toggle_theme()
+    try:
+        sheet = QApplication.instance().styleSheet()
+        assert "indicator:unchecked" in sheet and DARK_CHECK_BORDER in sheet
+        assert contrast(DARK_CHECK_BORDER, DARK_QT_ROLES["Window"]) >= 3.0
+    finally:
+        window.act_dark.setChecked(False)
+        window.toggle_theme()
+    assert QApplication.instance().styleSheet() == ""
+
+
+def test_the_breakpoints_list_keeps_a_few_rows_beside_the_text_view(make_window, qtbot):
+    """1366x768 with the Text view open: the Breakpoints list was squeezed to its header; the
+    dock now scrolls and the list keeps room for four rows."""
+    window = _demo_window(make_window, qtbot, "code")
+    window.resize(1366, 768)
+    window.show_teaching("text", True)
+    window.breakpoints_dock.raise_()
+    qtbot.wait(100)
+    rows = 5 * window.breakpoints_panel.tree.fontMetrics().height()     # header and four rows
+    for view in (window.breakpoints_panel.tree, window.watches_panel.table,
+                 window.forks_panel.tree, window.layer_view.table):
+        assert view.minimumHeight() >= rows and view.height() >= rows
