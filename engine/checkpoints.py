@@ -495,7 +495,7 @@ class OutputRun:
         for j in range(store.chunks):
             p0, p1 = store.chunk_range(j)
             runner = store._run_span(p0, p1, h, c)
-            a, e = (p0, p1) if not self.backward else (self.steps - p1, self.steps - p0)
+            a, e = positions(p0, p1, self.steps, self.backward)
             self.h[:, a:e] = runner.h
             h, c = (np.array(s) for s in runner.state_before(runner.steps))
         self._final = (h, c)

@@ -6,6 +6,8 @@ and ``nn.LSTM`` forward on identical weights without autograd, both on one threa
 (``torch.set_num_threads(1)``; main.py starts BLAS with one thread). Reported per point:
 
 * ``trace_ms`` / ``torch_ms``: the best of ``repeat`` calls each, and ``ratio`` = their quotient;
+  ``trace_cpu_ms`` / ``torch_cpu_ms`` / ``cpu_ratio`` the same in this thread's CPU time (both
+  sides compute on the calling thread), which other processes on a busy machine do not inflate;
 * ``first_ms`` and ``first_vs_later``: the first trace of the shape in this process against the
   best later one (what a fresh allocation of every recorded array costs);
 * ``spread``: the slowest repeated trace over the best (thread-pool or allocation cliffs).
@@ -40,10 +42,12 @@ def point_key(batch: int, units: int, steps: int) -> str:
     return f"B{batch}_N{units}_T{steps}"
 
 
-def _seconds(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
+def _seconds(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call; CPU is this thread's, where both sides compute on one
+    thread, so on a machine shared with other work it counts ours alone."""
+    start, cpu = time.perf_counter(), time.thread_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.thread_time() - cpu
 
 
 def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
@@ -68,23 +72,27 @@ def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
     def theirs() -> Any:
         with torch.no_grad():
             return lstm(xt)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     result = ours()
-    first = time.perf_counter() - start
+    first, first_cpu = time.perf_counter() - start, time.thread_time() - cpu
     reference = theirs()[0].numpy()
     if not np.allclose(result.layer(0).h, reference, atol=1e-4):
         raise RuntimeError(f"torch and engine disagree at {point_key(batch, units, steps)}")
     del result, reference
-    trace_s: list[float] = []
-    torch_s: list[float] = []
+    trace_s: list[tuple[float, float]] = []
+    torch_s: list[tuple[float, float]] = []
     for _ in range(repeat):
         trace_s.append(_seconds(ours))
         torch_s.append(_seconds(theirs))
-    best, best_torch = min(trace_s), min(torch_s)
+    best, best_torch = min(w for w, _ in trace_s), min(w for w, _ in torch_s)
+    cpu, cpu_torch = min(c for _, c in trace_s), min(c for _, c in torch_s)
     return {"trace_ms": round(1000 * best, 2), "torch_ms": round(1000 * best_torch, 2),
             "ratio": round(best / best_torch, 2),
+            "trace_cpu_ms": round(1000 * cpu, 2), "torch_cpu_ms": round(1000 * cpu_torch, 2),
+            "cpu_ratio": round(cpu / cpu_torch, 2),
             "first_ms": round(1000 * first, 2), "first_vs_later": round(first / best, 2),
-            "spread": round(max(trace_s) / best, 2), "repeat": repeat,
+            "first_vs_later_cpu": round(first_cpu / cpu, 2),
+            "spread": round(max(w for w, _ in trace_s) / best, 2), "repeat": repeat,
             "threads": {"torch": torch.get_num_threads(), "blas": blas_threads()}}
 
 
@@ -117,13 +125,13 @@ def grid_figures(points: Iterable[tuple[int, int, int]] | None = None, repeat: i
 
 def grid_table(grid: dict[str, Any]) -> str:
     """The grid as a text table (one line per point)."""
-    lines = [f"{'point':>20} {'trace ms':>10} {'torch ms':>10} {'ratio':>6} {'first/later':>11} "
-             f"{'spread':>6}"]
+    lines = [f"{'point':>20} {'trace ms':>10} {'torch ms':>10} {'ratio':>6} {'cpu ratio':>9} "
+             f"{'first/later':>11} {'spread':>6}"]
     for key, fig in grid.items():
         if not isinstance(fig, dict) or "skipped" in fig:
             reason = fig.get("skipped") if isinstance(fig, dict) else fig
             lines.append(f"{key:>20} skipped: {reason}")
             continue
         lines.append(f"{key:>20} {fig['trace_ms']:>10} {fig['torch_ms']:>10} {fig['ratio']:>6} "
-                     f"{fig['first_vs_later']:>11} {fig['spread']:>6}")
+                     f"{fig['cpu_ratio']:>9} {fig['first_vs_later']:>11} {fig['spread']:>6}")
     return "\n".join(lines)
