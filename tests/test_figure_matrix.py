@@ -14,7 +14,8 @@ The checks read what the export drew, on the window it drew from (``export_view`
 as it returns): no text of a painted canvas leaves its box or overlaps another text; every
 column the unrolled view has read is drawn whole; every lane of the units panel is labelled
 (every k-th where lanes are thinner than a line of text); the layer view's maps take the width
-beside their colour bars; the header's and footer's one-line items fit the figure's width.
+beside their colour bars; every row of a directions or samples map is named (every k-th
+where rows are thinner than a line) and their texts stay in their boxes; the header's and footer's one-line items fit the figure's width.
 """
 
 from __future__ import annotations
@@ -131,7 +132,22 @@ def _check_layer(window) -> list[str]:
     return problems
 
 
-CHECKS = {"unrolled": _check_unrolled, "units": _check_units, "layer": _check_layer}
+def _check_maps(view):
+    def check(window) -> list[str]:
+        canvas = getattr(window, f"{view}_view").canvas
+        problems = text_problems(canvas.text_items)
+        for title, rect, values in canvas.boxes:
+            rows = values.shape[0]
+            labels = [i for i in canvas.text_items if rect.top() <= i.rect.center().y() <= rect.bottom()
+                      and i.rect.right() <= rect.left()]
+            if not labels or (rect.height() / rows >= 20 and len(labels) < rows):
+                problems.append(f"{title}: {len(labels)} row labels for {rows} rows")
+        return problems
+    return check
+
+
+CHECKS = {"unrolled": _check_unrolled, "units": _check_units, "layer": _check_layer,
+          "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 
 @pytest.mark.parametrize("view,model,width,theme", CASES, ids=lambda v: str(v))
