@@ -14,8 +14,8 @@ repaint does not grow with N or T beyond building one image per map) with the sh
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.errors import ScopeError
@@ -24,10 +24,13 @@ from engine.time_axis import cursor_after
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,
+    FIGURE_WIDTH,
     SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
+    TextItem,
     colour_scale,
+    draw_fitted,
     signal_chooser,
     view_font,
 )
@@ -51,42 +54,64 @@ def heat_image(values: np.ndarray, scale: ColourScale) -> QImage:
 
 
 class MapsCanvas(PaintedCanvas):
-    """Labelled heat-maps stacked vertically, each with its own cursor line."""
+    """Labelled heat-maps stacked vertically, each with its own cursor line, its rows named
+    and one colour bar saying what the colours mean."""
 
     def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
         self.setMinimumSize(360, 200)
         self.boxes: list[tuple[str, QRectF, np.ndarray]] = []   # (label, rect, values drawn)
+        self.text_items: list[TextItem] = []
+
+    def figure_size(self) -> QSize:
+        """A figure's logical size: a slide's width, each map tall enough for its rows."""
+        width = max(self.width(), FIGURE_WIDTH)
+        maps = self.view.maps()
+        fm = QFontMetricsF(view_font(self.view.palette))
+        if isinstance(maps, str):
+            return QSize(int(width), int(6 * fm.height()))
+        head, gap, top, bottom = self._spacing(fm)
+        body = sum(_map_height(m["rows"]) + head + gap for m in maps)
+        return QSize(int(width), int(np.ceil(top + body + bottom)))
+
+    @staticmethod
+    def _spacing(fm: QFontMetricsF) -> tuple[float, float, float, float]:
+        """(title above a map, gap under it, top margin, the time axis and colour bar below)."""
+        return fm.height() * 1.4, fm.height() * 0.8, fm.height() * 0.6, fm.height() * 3.6
+
+    def _text(self, p: QPainter, box: QRectF, text: str, font,
+              flags=Qt.AlignLeft | Qt.AlignVCenter) -> None:
+        draw_fitted(p, box, text, font, flags, wrap=False, items=self.text_items)
 
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         pal = self.view.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
-        self.boxes = []
+        self.boxes, self.text_items = [], []
         maps = self.view.maps()
         fg = QColor(pal.foreground)
         font = view_font(pal)
+        small = view_font(pal, 0.85)
         fm = QFontMetricsF(font)
         if isinstance(maps, str):
             p.setPen(fg)
             p.setFont(font)
             p.drawText(QRectF(10, 10, width - 20, height - 20), Qt.TextWordWrap, maps)
             return
-        left, right = 12.0, 64.0
-        head = fm.height() * 1.4
-        top = fm.height() * 0.6
-        gap = fm.height() * 0.8
-        axis = fm.height() * 1.4
-        weights = [max(m["rows"], 1) ** 0.5 for m in maps]
-        avail = height - top - axis - len(maps) * (head + gap)
+        label_w = QFontMetricsF(small).horizontalAdvance("unit 000") + 10
+        left, right = 12.0 + label_w, 64.0
+        head, gap, top, bottom = self._spacing(fm)
+        wanted = [_map_height(m["rows"]) for m in maps]
+        room = height - top - bottom - len(maps) * (head + gap)
+        fit = min(1.0, room / max(sum(wanted), 1.0))      # on screen: shrink to the widget
         y = top
         first, steps = self.view.axis()            # the positions the maps' columns cover
         box_w = width - left - right
-        for m, w in zip(maps, weights, strict=True):
-            h = max(14.0, avail * w / sum(weights))
-            p.setFont(view_font(pal, bold=True))
+        for m, want in zip(maps, wanted, strict=True):
+            h = max(14.0, want * fit)
             p.setPen(fg)
-            p.drawText(QPointF(left, y + fm.ascent()), m["title"])
+            self._text(p, QRectF(12.0, y, width - 24.0, head * 0.9), m["title"],
+                       view_font(pal, bold=True))
             rect = QRectF(left, y + head, box_w, h)
             values = m["values"]                       # (rows, T)
             p.setPen(QPen(QColor(pal.grid), 1))
@@ -94,9 +119,10 @@ class MapsCanvas(PaintedCanvas):
             p.drawRect(rect)
             p.drawImage(rect, heat_image(values, m["scale"]))
             self.boxes.append((m["title"], rect, values))
-            p.setFont(view_font(pal, 0.85))
             p.setPen(fg)
-            p.drawText(QPointF(rect.right() + 6, rect.top() + fm.ascent()), m.get("rows_label", ""))
+            self._row_labels(p, rect, m, small)
+            self._text(p, QRectF(rect.right() + 6, rect.top(), right - 8, fm.height()),
+                       m.get("rows_label", ""), small)
             for pos, colour in m.get("cursors", []):
                 if pos is None or steps == 0:
                     continue
@@ -108,14 +134,57 @@ class MapsCanvas(PaintedCanvas):
             y = rect.bottom() + gap
         # the shared time axis under the last map
         p.setPen(fg)
-        p.setFont(view_font(pal, 0.85))
         every = max(1, int(steps / max(box_w / (fm.horizontalAdvance("0000") * 1.6), 1)))
         every = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 10 ** 9) if s >= every)
         for t in range(-(-first // every) * every, first + steps, every):
             x = left + (t - first + 0.5) * box_w / steps
-            p.drawText(QRectF(x - 30, y - gap + 2, 60, fm.height()), Qt.AlignHCenter | Qt.AlignTop, str(t))
-        p.drawText(QRectF(left, y - gap + fm.height(), box_w, fm.height()), Qt.AlignHCenter,
-                   "input position t")
+            self._text(p, QRectF(x - 30, y - gap + 2, 60, fm.height()), str(t), small,
+                       Qt.AlignHCenter | Qt.AlignTop)
+        self._text(p, QRectF(left, y - gap + fm.height() + 2, box_w * 0.5, fm.height()),
+                   "input position t", small, Qt.AlignLeft | Qt.AlignTop)
+        self._colour_bar(p, maps[0]["scale"], QRectF(left + box_w * 0.55, y - gap + fm.height() + 2,
+                                                      box_w * 0.45, fm.height() * 2.2), small)
+
+    def _row_labels(self, p: QPainter, rect: QRectF, m: dict, font) -> None:
+        """'unit k' (or 'sample k', 'value k') beside the rows, as many as fit."""
+        rows = max(int(m["rows"]), 1)
+        line = QFontMetricsF(font).height()
+        per_row = rect.height() / rows
+        every = max(1, int(np.ceil(line * 1.05 / max(per_row, 1e-6))))
+        word = m.get("row_word", "unit")
+        for r in range(0, rows, every):
+            y = rect.top() + (r + 0.5) * per_row
+            self._text(p, QRectF(12.0, y - line / 2, rect.left() - 18.0, line), f"{word} {r}",
+                       font, Qt.AlignRight | Qt.AlignVCenter)
+
+    def _colour_bar(self, p: QPainter, scale: ColourScale, area: QRectF, font) -> None:
+        """What the colours mean: the signal, its two ends (and 0), linear."""
+        line = QFontMetricsF(font).height()
+        words = SIGNAL_WORDS.get(self.view.signal, scale.name)
+        label_w = QFontMetricsF(font).horizontalAdvance(f"{words}, linear  ") + 4
+        self._text(p, QRectF(area.left(), area.top(), label_w, line), f"{words}, linear", font)
+        bar = QRectF(area.left() + label_w + 40, area.top() + 2, max(area.width() - label_w - 90, 40),
+                     line * 0.7)
+        grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
+        colours = scale.qcolours()
+        for k in range(0, 256, 32):
+            grad.setColorAt(k / 255, colours[k])
+        grad.setColorAt(1.0, colours[255])
+        p.fillRect(bar, grad)
+        p.setPen(QPen(QColor(self.view.palette.grid), 1))
+        p.drawRect(bar)
+        p.setPen(QColor(self.view.palette.foreground))
+        self._text(p, QRectF(bar.left() - 40, bar.top() - 2, 36, line), f"{scale.lo:.2g}", font,
+                   Qt.AlignRight | Qt.AlignVCenter)
+        self._text(p, QRectF(bar.right() + 4, bar.top() - 2, 44, line), f"{scale.hi:.2g}", font)
+        if scale.diverging and scale.lo < 0 < scale.hi:
+            self._text(p, QRectF(bar.center().x() - 10, bar.bottom() + 1, 20, line), "0", font,
+                       Qt.AlignHCenter | Qt.AlignTop)
+
+
+def _map_height(rows: int) -> float:
+    """A map's logical height in a figure: 20 px a row (a label each), within limits."""
+    return float(np.clip(max(rows, 1) * 20.0, 48.0, 300.0))
 
 
 class _MapsView(QWidget):
@@ -227,7 +296,7 @@ class DirectionsView(_MapsView):
         scale = ColourScale("h", -max(m, 1e-6), max(m, 1e-6), True)
         out.append({"title": f"merged output (merge_mode={mode}): {note}", "values": shown,
                     "scale": scale, "rows": shown.shape[0],
-                    "rows_label": f"{shown.shape[0]} values",
+                    "rows_label": f"{shown.shape[0]} values", "row_word": "value",
                     "cursors": [(cursor_after(k, steps, False), None), (cursor_after(k, steps, True), None)]})
         return out
 
@@ -276,7 +345,8 @@ class SamplesView(_MapsView):
             strip = live[:count, :, unit]                                # (S, T)
             return [{"title": f"unit {unit}'s {SIGNAL_WORDS[self.signal]} in each sample{note} — "
                               "rows are samples", "values": strip, "scale": scale, "rows": count,
-                     "rows_label": f"{count} samples", "cursors": [(cursor, None)]}]
+                     "rows_label": f"{count} samples", "row_word": "sample",
+                     "cursors": [(cursor, None)]}]
         return [{"title": f"sample {b} · {SIGNAL_WORDS[self.signal]}" + (note if b == 0 else ""),
                  "values": live[b].T, "scale": scale, "rows": session.units,
                  "rows_label": f"{session.units} units", "cursors": [(cursor, None)]}

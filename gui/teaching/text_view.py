@@ -38,6 +38,7 @@ from gui.teaching.common import (
     SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
+    draw_fitted,
     signal_chooser,
     text_of,
     view_font,
@@ -91,6 +92,7 @@ class TextCanvas(PaintedCanvas):
         self.view = view
         self.layout_: TextLayout | None = None
         self.drawn: dict[tuple[int, int], QColor] = {}      # (unit, position) -> background
+        self.text_items: list = []
         self.setMouseTracking(True)
 
     def mono(self) -> QFont:
@@ -156,6 +158,7 @@ class TextCanvas(PaintedCanvas):
         pal = v.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
         self.drawn = {}
+        self.text_items = []          # the texts fitted to a box (the figure's layout checks)
         fg = QColor(pal.foreground)
         p.setRenderHint(QPainter.TextAntialiasing, True)
         if v.text is None:
@@ -177,9 +180,12 @@ class TextCanvas(PaintedCanvas):
         read = f"{session.t} of {session.steps} characters read"
         if v.offset or len(v.text) < session.steps:        # a checkpointed run: its span
             read += f" (characters {v.offset}–{v.offset + len(v.text) - 1} shown)"
-        p.drawText(QPointF(layout.left, QFontMetricsF(small).ascent() + 4),
-                   f"background: {SIGNAL_WORDS[v.signal]} of the row's unit after reading "
-                   f"the character (blue low, red high) · {read} · click a character to step there")
+        hint = "" if pal.printing else " · click a character to step there"   # not on paper
+        draw_fitted(p, QRectF(layout.left, 2, width - layout.left - 8,
+                              QFontMetricsF(small).height() * 1.3),
+                    f"background: {SIGNAL_WORDS[v.signal]} of the row's unit after reading "
+                    f"the character (blue low, red high) · {read}{hint}", small,
+                    Qt.AlignLeft | Qt.AlignVCenter, wrap=False, items=self.text_items)
         self._colour_bar(p, v.scale_for(v.rows[0]) if v.rows else v.scale, width)
         for row, unit in enumerate(v.rows):
             self._paint_row(p, layout, row, unit, values, cursor)

@@ -294,3 +294,24 @@ def test_view_menu_makes_each_teaching_dock_on_first_use(make_window):
     window.act_dark.trigger()                                       # restyled with the window
     assert window.unrolled_view.palette.name == "dark"
     assert window.text_view in window.themed_views()
+
+
+def test_the_text_views_header_fits_and_says_nothing_of_clicks_on_paper(qtbot):
+    from PySide6.QtGui import QImage, QPainter
+
+    from gui.theme import print_palette
+    from tests.figure_checks import text_problems
+    sm = _text_model(qtbot, "code")
+    view = _show(qtbot, TextView(sm, print_palette("light")), size=(700, 500))
+    view.set_units([7])
+    sm.seek(sm.session.steps)
+    canvas = view.canvas
+    image = QImage(700, 400, QImage.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    try:
+        canvas.paint_on(painter, 700, 400)
+    finally:
+        painter.end()
+    header = [item for item in canvas.text_items if item.text.startswith("background:")]
+    assert header and "characters read" in header[0].text and "click" not in header[0].text
+    assert text_problems(canvas.text_items) == []
