@@ -7,6 +7,7 @@
     s = Session(model, x); s.step(); s.back(); s.seek(10); s.t
 """
 
+from . import grad as _grad  # noqa: F401  (provides TraceResult.grad; engine.trace cannot import it)
 from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from .live import from_keras, from_torch

@@ -29,7 +29,7 @@ from .grad_layer import Cut, LayerGrad, layer_backward
 from .grad_ops import OpTape, lstm_seed, no_vjp_reason, record_tape, vjp
 from .grad_target import Target, TargetError, parse_target
 from .time_axis import last_position
-from .trace import LayerTrace, TraceResult
+from .trace import LayerTrace, TraceResult, provide_gradient
 
 F32 = np.float32
 
@@ -206,3 +206,6 @@ def attach(result: TraceResult, model: Any, x: np.ndarray, layer_input: int | No
     result.input = x
     result.layer_input = layer_input
     return result
+
+
+provide_gradient(gradient)     # TraceResult.grad, without engine.trace importing this module

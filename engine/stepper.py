@@ -18,7 +18,7 @@ import numpy as np
 
 from .activations import Activation
 from .blas import blas_limited
-from .cell import CellWeights, lstm_step_extended_from_z
+from .cell import CellWeights, gate_scale, lstm_step_extended_from_z
 from .progress import advance
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
@@ -31,21 +31,6 @@ XW_BLOCK = 256
 step, in every path (full trace, debugger stepping, checkpointed windows): a BLAS product's
 rounding may depend on the matrix shape, so equal blocks are what makes a recomputed window
 bit-identical to the full trace (docs/architecture.md, "Long runs")."""
-
-
-def gate_scale(weights: CellWeights) -> np.ndarray | None:
-    """(4N,) per-column scale of the plain sigmoid/tanh cell's fast path, else None.
-
-    sigmoid(z) = (tanh(z / 2) + 1) / 2, so with i, f, o's columns of z halved one tanh over all
-    4N columns gives tanh(z_i/2), tanh(z_f/2), g, tanh(z_o/2), and one multiply-add turns the
-    three gates into sigmoids: 4 ufunc calls for every gate instead of 6. Halving is exact in
-    float32, so the recorded zh is unscaled exactly afterwards."""
-    if not weights.is_classic:
-        return None
-    n = weights.units
-    scale = np.full(4 * n, 0.5, F32)
-    scale[weights.gate_slice("g")] = 1.0
-    return scale
 
 
 @blas_limited

@@ -8,11 +8,15 @@ One small rule lives here once: ``SignalSource.signal`` (a signal name such as `
 -> its (B, T, N) values), which every holder of recorded arrays reuses: a ``LayerTrace``, a
 debugger fork's view, a window of steps the breakpoint scanner reads. The time axis's rules
 (``input_position`` and the rest) live in ``engine.time_axis``.
+
+Gradients are computed from traces, so ``engine.grad`` imports this module and never the other
+way: ``TraceResult.grad`` calls the function ``engine.grad`` hands to ``provide_gradient`` when
+it is imported (``import engine`` imports it; docs/architecture.md, "Layering (enforced)").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +177,16 @@ class LayerTrace(SignalSource):
         return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
+_gradient: Callable[..., Any] | None = None
+
+
+def provide_gradient(gradient: Callable[..., Any]) -> None:
+    """Give ``TraceResult.grad`` its implementation (``engine.grad.gradient``, which calls this
+    once when it is imported), so that gradients depend on traces and traces not on them."""
+    global _gradient
+    _gradient = gradient
+
+
 @dataclass
 class TraceResult:
     """A whole model run: the framework's output and every traced layer."""
@@ -189,8 +203,10 @@ class TraceResult:
     def grad(self, target: str, *, layer: int | str | None = None):
         """Exact gradients of ``target`` (``h[b, t, j]``, ``sumsq(output[:, last])`` ...)
         through this run: an ``engine.grad.GradResult``."""
-        from .grad import gradient
-        return gradient(self, target, layer=layer)
+        if _gradient is None:
+            raise RuntimeError("engine.grad is not imported: import engine (it provides "
+                               "TraceResult.grad)")
+        return _gradient(self, target, layer=layer)
 
     def layer(self, key: int | str) -> LayerTrace:
         """A traced layer by index (model order, from 0) or by name."""
