@@ -1,6 +1,6 @@
-"""Engine figures: the helpers every figure shares (the model, the torch twin, one timer) and
-``trace_figures``, the default four points of the grid (``engine.bench.grid``) under their
-headline names.
+"""Engine figures: the helpers every figure shares (the model, the torch twin, one timer).
+The grid (``engine.bench.grid``, with ``trace_figures``, its default points under their
+headline names) builds on them, so this module never imports it.
 
 Both sides run single threaded (``torch.set_num_threads(1)``; main.py starts BLAS with one
 thread): on a shared 2-core machine BLAS threads waiting for each other made a (256, 32) x
@@ -10,7 +10,6 @@ thread): on a shared 2-core machine BLAS threads waiting for each other made a (
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
@@ -35,19 +34,6 @@ def _median_ms(fn, repeat: int) -> float:
         fn()
         times.append((time.perf_counter() - start) * 1000.0)
     return float(np.median(times))
-
-
-def trace_figures(repeat: int = 3, progress=None) -> dict[str, Any]:
-    """The default grid points, with the first one's figures also under the old headline
-    names (``trace_ms``, ``torch_forward_ms``, ``trace_vs_torch``)."""
-    from engine.bench.grid import DEFAULT_POINTS, grid_figures, point_key
-    figures = grid_figures(DEFAULT_POINTS, repeat=repeat, progress=progress)["grid"]
-    out: dict[str, Any] = {"trace": figures}
-    head = figures.get(point_key(*DEFAULT_POINTS[0]), {})
-    if "ratio" in head:
-        out.update(trace_ms=head["trace_ms"], torch_forward_ms=head["torch_ms"],
-                   trace_vs_torch=head["ratio"])
-    return out
 
 
 def torch_lstm_of(model: Model):

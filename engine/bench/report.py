@@ -81,7 +81,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
 
 
 def _trace(repeat: int, note) -> dict[str, Any]:
-    from engine.bench.engine_figures import trace_figures
+    from engine.bench.grid import trace_figures
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -41,7 +41,7 @@ def load_keras_file(path: Path, weights_config: str | None = None) -> Any:
 
 
 def _load(keras: Any, path: Path, weights_config: str | None) -> Any:
-    from ..loaders.keras_h5 import read_config_text
+    from ..loaders.keras_common import read_config_text
     config_text = None if weights_config is None else read_config_text(weights_config)
     with keras.utils.custom_object_scope(_keras2_objects(keras, path, config_text)):
         if config_text is not None:

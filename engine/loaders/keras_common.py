@@ -8,12 +8,15 @@ definitions where they differ (hard_sigmoid).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..budget import check_bytes
 from ..cell import CellWeights
-from ..errors import ModelFileError, UnsupportedModelError
+from ..errors import ModelFileError, UnsupportedModelError, describe
+from ..files import check_readable
 from ..layers import (
     LSTM,
     ActivationOp,
@@ -343,3 +346,20 @@ def cudnn_note(names: list[str]) -> str | None:
     return (f"CuDNNLSTM weights of {listed} (bias (8N,), cuDNN's kernel layout) converted as "
             f"Keras 2 converts them on load: the two biases summed, each gate's kernels "
             f"regrouped; the trace is that LSTM's")
+
+
+def read_config_text(config_path: str | Path) -> str:
+    """The text of a ``--config`` file, read like every other file the user names: a regular
+    readable file (a FIFO would block, ``/dev/zero`` never ends) no bigger than the memory
+    budget (docs/architecture.md, "Files in, files out"). Here, beside the config's meaning, so
+    that both the loader and the Keras capture (``engine.capture``) read it without a cycle."""
+    path = check_readable(config_path, "--config file", ModelFileError)
+    where = describe(path)
+    check_bytes(path.stat().st_size, f"{where}: the --config file", error=ModelFileError)
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{where}: not a JSON model config (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ModelFileError(f"{where}: cannot read the --config file "
+                             f"({exc.strerror or exc})") from None

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import check_bytes
 from ..errors import ModelFileError, UnsupportedModelError, describe
-from ..files import check_readable
 from ..model import Model
 from .h5read import H5Group, read_h5
 from .keras3 import (
@@ -29,7 +27,7 @@ from .keras3 import (
     native_prefix,
     parse_json,
 )
-from .keras_common import check_declared_features, cudnn_note
+from .keras_common import check_declared_features, cudnn_note, read_config_text
 from .keras_runtime import attach_runtime
 
 
@@ -60,22 +58,6 @@ def _layer_arrays(weights_root: H5Group | None, layer_name: str) -> list[np.ndar
         raise ModelFileError(f"layer '{layer_name}': a name in weight_names is a group, not an "
                              f"array")
     return [np.asarray(a) for a in arrays]
-
-
-def read_config_text(config_path: str | Path) -> str:
-    """The text of a ``--config`` file, read like every other file the user names: a regular
-    readable file (a FIFO would block, ``/dev/zero`` never ends) no bigger than the memory
-    budget (docs/architecture.md, "Files in, files out")."""
-    path = check_readable(config_path, "--config file", ModelFileError)
-    where = describe(path)
-    check_bytes(path.stat().st_size, f"{where}: the --config file", error=ModelFileError)
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{where}: not a JSON model config (not UTF-8 text)") from None
-    except OSError as exc:
-        raise ModelFileError(f"{where}: cannot read the --config file "
-                             f"({exc.strerror or exc})") from None
 
 
 def read_config(config_path: str | Path) -> dict[str, Any]:
