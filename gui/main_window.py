@@ -636,6 +636,10 @@ class MainWindow(QMainWindow):
         self.loader.wait(5000)
         self.first_pass.cancel()
         self.first_pass.wait(5000)
+        # a long run's gradient, span or hit scan stops at its next chunk instead of computing
+        # for a window that is gone
+        for jobs in (self.grads.jobs, self.session_model.spans, self.breakpoints_panel.scans):
+            jobs.cancel()
         super().closeEvent(event)
 
 
