@@ -115,8 +115,8 @@ def _add_export(sub) -> None:
     export.add_argument("--sample", type=int, default=0, help="which sequence of the batch")
     export.add_argument("--step", type=int, default=None,
                         help="0-based input position the cursor has just read (default: the end)")
-    export.add_argument("--view", choices=("units", "layer", "cell", "grad", "window", "unrolled",
-                                            "text", "directions", "samples"), default="units",
+    from gui.export.views import VIEWS  # the one table of exportable views (no Qt)
+    export.add_argument("--view", choices=tuple(VIEWS), default="units",
                         help="units panel, layer view heat-maps, cell inspector, gradients "
                              "(saliency and carousel), whole window, the unrolled picture, the text "
                              "coloured by units, both directions of a Bidirectional layer, or the "

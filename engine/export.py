@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +25,6 @@ from .files import atomic_write, check_output
 from .time_axis import positions, read_span_text
 from .trace import ARRAY_NAMES, LayerTrace
 
-VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
 DATA_SUFFIXES = (".csv", ".npz")
 CSV_SIGNALS = LSTM_CELL.recorded         # an LSTM trace's; a table reads its cell's own kind
 
@@ -34,7 +33,7 @@ CSV_SIGNALS = LSTM_CELL.recorded         # an LSTM trace's; a table reads its ce
 class ViewContext:
     """What a view shows: enough to reproduce it, and what an exported file says about itself."""
 
-    view: str                      # units layer cell window unrolled text directions samples
+    view: str                      # a view's name (gui.export.views lists them)
     model: str                     # the model's source (file path or demo:NAME)
     layer: str
     direction: str
@@ -135,12 +134,8 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
 
 
 def view_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
-    if ctx.view not in VIEWS:
-        raise ScopeError(f"unknown view '{ctx.view}' (choose {', '.join(VIEWS)})")
-    if ctx.view == "grad":
-        raise ScopeError("the gradient view's numbers need the session: "
-                         "engine.grad_views.export_grad_data")
-    return cell_arrays(trace, ctx) if ctx.view == "cell" else lane_arrays(trace, ctx)
+    """The NPZ arrays of ``ctx``'s view (the API's default number kind, ``numbers_of``)."""
+    return numbers_of(ctx).arrays(trace, ctx)
 
 
 def lane_table(trace: LayerTrace, ctx: ViewContext) -> tuple[list[str], Iterable[Sequence[Any]]]:
@@ -208,7 +203,28 @@ def write_csv(fh: IO[str], header: list[str], rows) -> None:
     writer.writerows(rows)
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """What a kind of view is made of, as numbers: the NPZ arrays and the CSV table of one
+    trace (or a window of it) for what ``ctx`` shows. A view names its kind once (the window's
+    table of exportable views, ``gui.export.views``); the gradient view's numbers need the
+    session, not a trace, and live in ``engine.grad_views``."""
+
+    arrays: Callable[[LayerTrace, ViewContext], dict[str, np.ndarray]]
+    table: Callable[[LayerTrace, ViewContext], tuple[list[str], Iterable[Sequence[Any]]]]
+
+
+LANES = Numbers(lane_arrays, lane_table)      # every unit's signals over time
+CELL = Numbers(cell_arrays, cell_table)       # one unit at one step, taken apart
+
+
+def numbers_of(ctx: ViewContext) -> Numbers:
+    """For callers that name no kind (the Python API): the cell view's, else the lanes'."""
+    return CELL if ctx.view == "cell" else LANES
+
+
 def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext, *,
+                numbers: Numbers | None = None,
                 inputs: Iterable[tuple[str, Any]] = ()) -> Path:
     """Write the numbers behind ``ctx``'s view to ``path`` (.csv or .npz)."""
     path = Path(path)
@@ -216,12 +232,13 @@ def export_data(path: str | Path, trace: LayerTrace, ctx: ViewContext, *,
     if suffix not in DATA_SUFFIXES:
         raise ScopeError(f"{describe(path)}: data exports are .csv or .npz")
     check_output(path, inputs=inputs)
+    numbers = numbers or numbers_of(ctx)
     if suffix == ".npz":
-        arrays = view_arrays(trace, ctx)
+        arrays = numbers.arrays(trace, ctx)
         with atomic_write(path, inputs=inputs) as fh:
             write_npz(fh, arrays, ctx.describe())
     else:
-        header, rows = (cell_table if ctx.view == "cell" else lane_table)(trace, ctx)
+        header, rows = numbers.table(trace, ctx)
         with atomic_write(path, text=True, inputs=inputs) as fh:
             write_csv(fh, header, rows)
     return path
@@ -232,6 +249,5 @@ def check_writable(path: str | Path, inputs: Iterable[tuple[str, Any]] = ()) -> 
     check_output(path, inputs=inputs)
 
 
-__all__ = ["ARRAY_NAMES", "VIEWS", "ViewContext", "atomic_write", "cell_arrays", "check_writable",
-           "export_data",
-           "lane_arrays", "read_mask", "view_arrays"]
+__all__ = ["ARRAY_NAMES", "CELL", "LANES", "Numbers", "ViewContext", "atomic_write", "cell_arrays",
+           "check_writable", "export_data", "lane_arrays", "numbers_of", "read_mask", "view_arrays"]

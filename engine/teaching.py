@@ -175,6 +175,22 @@ class BothDirections:
         return fwd, bwd
 
 
+def directions_reason(session) -> str | None:
+    """Why both directions of the session's layer cannot be drawn side by side (None: they
+    can): the layer reads one way, or its run is checkpointed and both whole directions would
+    not fit in memory."""
+    info = session.info
+    if not isinstance(session.model.ops[info.op_index], Bidirectional):
+        return (f"layer {info.name} is a plain LSTM that reads one way: both directions are "
+                "those of a Bidirectional layer (open a model with one and choose its forward or "
+                "backward layer)")
+    if session.checkpointed:
+        return (f"Both directions side by side need a run that fits in memory: this one is "
+                f"checkpointed ({session.steps} steps). The units panel and the layer view show "
+                f"either direction of it.")
+    return None
+
+
 def both_directions(session) -> BothDirections | None:
     """The Bidirectional layer the session's traced layer belongs to (None for a plain LSTM):
     both directions' traces and the merged output, from one run of the ops up to that layer."""
@@ -184,10 +200,9 @@ def both_directions(session) -> BothDirections | None:
     op = model.ops[info.op_index]
     if not isinstance(op, Bidirectional):
         return None
-    if session.checkpointed:     # both whole directions would not fit
-        raise ScopeError(f"Both directions side by side need a run that fits in memory: this "
-                         f"one is checkpointed ({session.steps} steps). The units panel and the "
-                         f"layer view show either direction of it.")
+    reason = directions_reason(session)
+    if reason:
+        raise ScopeError(reason)
     layer_only = session.is_layer_input
     x, mask = model.layer_input(info.index, session.x, is_layer_input=layer_only,
                                 initial_state=session.initial_state)

@@ -18,7 +18,7 @@ custom gradient target) and CSVs of lanes, cell and gradients; and ``main.py tra
 demo, ``demo:wide`` included (its 1024 units kept one in 64).
 
 Left out on purpose: ``directions`` and ``samples`` of a one-direction layer or a one-sample
-input (today a page of text saying the view does not apply; a refusal is what is meant), SVG
+input (refused with their reason: ``tests/test_export_cli.py``), SVG
 (the same painting as PNG, as vectors), and pictures of ``demo:wide`` (5 s of CPU per export:
 its run is computed three times over and the hidden gradient dock computes too).
 """

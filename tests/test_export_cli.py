@@ -187,3 +187,27 @@ def test_text_view_of_chosen_units_headless(tmp_path):
     assert json.loads(image_of(out).text["lstm-scope"])["units"] == [1, 2]
     assert_clean_error(run_cli("export", "demo:text", "--view", "text", "--units", "1,999",
                                "--out", str(tmp_path / "bad.png")), "--units 1,999")
+
+
+@pytest.mark.parametrize("view, suffix, reason", [
+    ("directions", ".png", "plain LSTM that reads one way"),
+    ("directions", ".npz", "plain LSTM that reads one way"),
+    ("samples", ".gif", "the input holds one sample"),
+    ("samples", ".csv", "the input holds one sample"),
+    ("text", ".png", "models that read characters"),
+])
+def test_a_view_that_does_not_apply_is_refused_in_one_line(tmp_path, view, suffix, reason):
+    """Exit 2 with the view's reason, nothing written (it was a page of text and exit 0)."""
+    out = tmp_path / f"x{suffix}"
+    assert_clean_error(run_cli("export", "demo:sine", "--view", view, "--out", str(out)),
+                       "does not apply", reason)
+    assert not out.exists()
+
+
+def test_every_exportable_view_is_on_the_command_line():
+    """``--view`` takes the names of the one table of views, and nothing else."""
+    import main
+    from gui.export.views import VIEWS
+    export = main.build_parser()._subparsers._group_actions[0].choices["export"]
+    view = next(a for a in export._actions if a.dest == "view")
+    assert tuple(view.choices) == tuple(VIEWS)

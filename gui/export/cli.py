@@ -31,20 +31,18 @@ from engine.commands import (
     run_states,
 )
 from engine.errors import InitialStateError, InputFileError, ScopeError, describe
-from engine.export import DATA_SUFFIXES, ViewContext, export_data
+from engine.export import DATA_SUFFIXES, ViewContext
 from engine.files import check_output
 from engine.model_options import load_options
 from engine.trace import LayerTrace
+from gui.export.views import ExportableView, refuse_unless_applies
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
-FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
-MAX_FIGURE_HEIGHT = 1800
 SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
 LANE_SIGNALS = ("f", "i", "o", "c", "h", "g")
 SLIDE_LANES = ("c", "h")        # under --size: the two signals a slide can carry
 SLIDE_LINES = 1.8               # under --size: lanes this many times thicker than in print
 SLIDE_LANES_AT_MOST = 32        # under --size without --unit-range: a window of this many lanes
-HEADER_AND_FOOTER = 230         # logical px a figure's words take above and below its view
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -68,29 +66,26 @@ def run_export(args: argparse.Namespace) -> int:
     session, source, input_source = open_session(args)
     inputs = model_roles(session.model, inputs)
     check_output(out, inputs=inputs)
+    spec = refuse_unless_applies(args.view, session)
     unit_range = _unit_range(args.unit_range, session.units)
-    if args.view in ("cell", "grad") and not 0 <= args.unit < session.units:
+    if spec.per_unit and not 0 <= args.unit < session.units:
         raise ScopeError(f"--unit {args.unit}: the layer has units 0..{session.units - 1}")
     if not 0 <= args.sample < session.batch:
         raise ScopeError(f"--sample {args.sample}: the input has samples 0..{session.batch - 1}")
     positions = _positions(args.steps, session.steps) if args.steps or suffix == ".gif" else None
     session.seek(_cursor_t(session, args.step))
-    target = _grad_target(args, session)
+    target = spec.command_target(args, session)
     if suffix in DATA_SUFFIXES:
         ctx = ViewContext(view=args.view, model=source, layer=session.info.name,
                           direction=session.info.direction, sample=args.sample, t=session.t,
                           steps=session.steps, cursor=session.cursor,
                           units=[int(u) for u in unit_range], unit=args.unit,
-                          position=session.cursor if args.view == "cell" else None,
+                          position=session.cursor if spec.per_step else None,
                           input=input_source, version=_version(), target=target)
-        if args.view == "grad":
-            from engine.grad_views import export_grad_data
-            export_grad_data(out, session, ctx, inputs=inputs)
-        else:
-            export_data(out, _data_range(session, positions), ctx, inputs=inputs)
+        spec.write_data(out, session, ctx, lambda: _data_range(session, positions), inputs=inputs)
         print(f"wrote {out} ({args.view} view data)")
         return 0
-    result = _render(args, session, source, input_source, unit_range, positions)
+    result = _render(args, spec, session, source, input_source, unit_range, positions)
     size = (f"{result['frames']} frames" if "frames" in result
             else f"{result['width']}×{result['height']} px")
     print(f"wrote {out} ({args.view} view, {size})")
@@ -143,21 +138,6 @@ def _data_range(session: Session, positions: range | None) -> LayerTrace:
     check_bytes(2 * bytes_per_step(session.batch, session.info.weights) * (b - a),
                 f"exporting steps {a}:{b}", hint="export a shorter range with --steps A:B")
     return session.window(a, b)
-
-
-def _grad_target(args: argparse.Namespace, session: Session) -> str:
-    """``--view grad``'s target: --target, else unit --unit's h at the cursor (as the window)."""
-    if args.view != "grad":
-        if getattr(args, "target", None):
-            raise ScopeError("--target is for --view grad")
-        return ""
-    from engine.grad_target import parse_target
-    from engine.grad_views import default_target
-    if getattr(args, "target", None):
-        parse_target(args.target)
-        session.grad(args.target)          # a target that does not fit the run fails here
-        return args.target
-    return default_target(session, args.unit, args.sample)
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
@@ -230,8 +210,8 @@ def _version() -> str:
 
 
 # --- pictures ---------------------------------------------------------------------------------
-def _render(args, session: Session, source: str, input_source: str, unit_range: np.ndarray,
-            positions: range | None) -> dict:
+def _render(args, spec: ExportableView, session: Session, source: str, input_source: str,
+            unit_range: np.ndarray, positions: range | None) -> dict:
     if os.environ.get("QT_QPA_PLATFORM") in (None, "") and "PySide6.QtWidgets" not in sys.modules:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"      # headless: never flash a window
     from PySide6.QtCore import QSettings
@@ -253,21 +233,13 @@ def _render(args, session: Session, source: str, input_source: str, unit_range: 
                 unit_range = unit_range[:SLIDE_LANES_AT_MOST]     # a slide: a labelled window
             if len(unit_range) != session.units:
                 window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
-            _lay_out(window, args.view, len(unit_range), frame)
+            # the logical size the output scales from (under --size, the frame's shape)
+            spec.lay_out(window, len(unit_range), frame)
             window.show()
             app.processEvents()
-            if frame is not None and args.view == "units":
-                _fit_units_to_frame(window, frame)
-            if args.view == "cell":
-                window.cell_inspector.unit_spin.setValue(args.unit)
-            if args.view == "grad":
-                window.session_model.select(args.unit, session.cursor if session.cursor is not None else -1)
-                if getattr(args, "target", None):
-                    window.grads.set_mode("custom", args.target, now=True)
-                else:
-                    window.grads.refresh()
-            if args.view in ("unrolled", "text", "directions", "samples"):
-                _set_up_teaching(window, args)
+            if frame is not None:
+                spec.fit_to_frame(window, frame)
+            spec.set_up(window, args)
             lanes = _lanes(args)
             if lanes is not None:
                 for name in LANE_SIGNALS:
@@ -298,104 +270,3 @@ def _quiet_offscreen_warnings() -> None:
         if "This plugin does not support" not in message:
             sys.stderr.write(message + "\n")
     qInstallMessageHandler(handler)
-
-
-def _units_body_height(frame: tuple[int, int]) -> int:
-    """The lanes' height that makes a units figure the frame's shape."""
-    return max(300, round(FIGURE_WIDTH * frame[1] / frame[0]) - HEADER_AND_FOOTER)
-
-
-def _fit_units_to_frame(window, frame: tuple[int, int]) -> None:
-    """The window is tool bars and transport around the lanes: size it so the lanes get the
-    height the frame's shape leaves them (measured, not guessed)."""
-    from PySide6.QtWidgets import QApplication
-    extra = window.units_panel.glw.height() - _units_body_height(frame)
-    if extra:
-        window.resize(window.width(), max(200, window.height() - extra))
-        QApplication.processEvents()
-
-
-def _lay_out(window, view: str, lanes: int, frame: tuple[int, int] | None = None) -> None:
-    """Give the exported view a slide-sized area of its own (under --size, the units panel as
-    tall as the frame's shape leaves it, so the fitted figure fills the frame)."""
-    from PySide6.QtWidgets import QDockWidget
-    docks = window.findChildren(QDockWidget)
-    if view == "window":
-        window.resize(1600, 1000)
-        return
-    for dock in docks:
-        dock.hide()
-    if view == "units":
-        height = min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
-        if frame is not None:     # a first guess; _fit_units_to_frame corrects it once shown
-            height = _units_body_height(frame) + 300
-        window.resize(FIGURE_WIDTH, height)
-        return
-    window.resize(900, 600)
-    if view in ("unrolled", "text", "directions", "samples"):
-        from gui.teaching.docks import teaching_widget
-        teaching_widget(window, view)
-        dock = getattr(window, f"{view}_dock")
-        dock.setFloating(True)
-        dock.show()
-        rows = min(window.session_model.units, 64)
-        height = {"unrolled": int(min(max(190 + 52 * rows, 460), 760)), "text": 560}.get(view, 760)
-        dock.resize(FIGURE_WIDTH, height)
-        return
-    if view == "layer":
-        dock, size = window.layer_dock, (FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible))
-        window.layer_view.table.hide()            # the statistics table is not in the figure
-    elif view == "grad":
-        dock, size = window.grad_dock, (FIGURE_WIDTH, 620)
-    else:
-        dock, size = window.cell_dock, (960, 1000)
-    dock.setFloating(True)
-    dock.show()
-    dock.resize(*size)
-
-
-def _set_up_teaching(window, args) -> None:
-    """--signal, --links, --wrong, --units and --feature for the teaching views."""
-    from gui.teaching.docks import teaching_widget
-    view = teaching_widget(window, args.view)
-    view.set_signal(args.signal)
-    if args.view in ("directions", "samples"):
-        return
-    if args.view == "unrolled":
-        if args.links < 0 or args.links > 8:
-            raise ScopeError(f"--links {args.links}: choose 0 to 8")
-        view.set_k(args.links)
-        view.set_wrong(args.wrong)
-        if args.wrong:                    # room for the wrong pictures' sentences
-            dock = window.unrolled_dock
-            dock.resize(dock.width(), max(dock.height(), 700))
-            from PySide6.QtWidgets import QApplication
-            QApplication.processEvents()
-        return
-    if view.text is None:
-        raise ScopeError(view.unavailable_reason())
-    if args.units:
-        try:
-            units = [int(u) for u in args.units.split(",") if u.strip()]
-        except ValueError:
-            raise ScopeError(f"--units {args.units}: unit numbers separated by commas") from None
-        n = view.session_model.units
-        bad = [u for u in units if not 0 <= u < n]
-        if bad or not units:
-            raise ScopeError(f"--units {args.units}: the layer has units 0..{n - 1}")
-        view.set_follow(False)
-        view.set_units(units)
-    if args.feature:
-        from engine.features import Feature
-        Feature(args.feature)                      # a bad feature: one line, exit 2
-        view.set_follow(False)
-        view.find(args.feature)
-        if args.signal != "c":
-            view.set_signal(args.signal)
-    # the figure shows every row: the dock as tall as the text needs
-    canvas = view.canvas
-    dock = window.text_dock
-    extra = dock.height() - view.scroll.viewport().height()
-    dock.resize(dock.width(), min(canvas.content_height(canvas.width()) + extra, MAX_FIGURE_HEIGHT))
-    from PySide6.QtWidgets import QApplication
-    QApplication.processEvents()

@@ -37,8 +37,6 @@ from PySide6.QtWidgets import (
 from engine.errors import ScopeError
 from gui.export.figure import (
     MARGIN,
-    VIEW_TITLES,
-    VIEWS,
     ExportCancelled,
     FigureOptions,
     default_width,
@@ -46,6 +44,7 @@ from gui.export.figure import (
     figure_body_size,
     max_width,
 )
+from gui.export.views import VIEWS
 
 FORMATS = {            # suffix: label shown in the dialog
     ".png": "PNG image", ".svg": "SVG vector image", ".gif": "GIF animation of stepping",
@@ -101,9 +100,17 @@ class ExportDialog(QDialog):
     def _add_what_rows(self, form: QFormLayout, view: str) -> None:
         """View, format and width: what is written."""
         self.view_combo = QComboBox()
-        for key in VIEWS:
-            self.view_combo.addItem(VIEW_TITLES[key], key)
-        self.view_combo.setCurrentIndex(VIEWS.index(view))
+        session = self.window_.session_model.session
+        items = self.view_combo.model()
+        for k, (key, spec) in enumerate(VIEWS.items()):
+            self.view_combo.addItem(spec.title, key)
+            reason = spec.applies(session) if session is not None else None
+            if reason:             # listed, greyed out, saying why (never a page of excuses)
+                items.item(k).setEnabled(False)
+                self.view_combo.setItemData(k, f"Does not apply: {reason}", Qt.ToolTipRole)
+        usable = [k for k in range(len(VIEWS)) if items.item(k).isEnabled()]
+        wanted = list(VIEWS).index(view) if view in VIEWS else 0
+        self.view_combo.setCurrentIndex(wanted if wanted in usable else (usable or [0])[0])
         self.view_combo.setToolTip("Which part of the window the picture or the numbers show")
         form.addRow("View", self.view_combo)
         self.format_combo = QComboBox()
@@ -259,12 +266,10 @@ class WindowExporter:
     def current_view(self) -> str:
         """The view the user is looking at: the dock holding the keyboard focus, else units."""
         focus = QApplication.focusWidget()
-        w = self.window
-        for view, dock in (("layer", w.layer_dock), ("cell", w.cell_dock),
-                           *((v, getattr(w, f"{v}_dock", None))       # teaching docks, once made
-                             for v in ("unrolled", "text", "directions", "samples"))):
+        for name, spec in VIEWS.items():
+            dock = getattr(self.window, spec.dock, None) if spec.dock else None   # teaching: once made
             if dock is not None and focus is not None and dock.isAncestorOf(focus):
-                return view
+                return name
         return "units"
 
     def open_dialog(self) -> None:
@@ -324,7 +329,7 @@ class WindowExporter:
         self.last = result
         detail = (f"{result['frames']} frames" if "frames" in result else
                   f"{result['width']}×{result['height']} px" if "width" in result else "data")
-        window.statusBar().showMessage(f"Exported {VIEW_TITLES[request.view].lower()} to {path} "
+        window.statusBar().showMessage(f"Exported {VIEWS[request.view].title.lower()} to {path} "
                                        f"({detail})", 10000)
         return result
 
@@ -343,7 +348,7 @@ class WindowExporter:
         image = self._attempt("Copy image", copy_image)
         if image is None:
             return False
-        window.statusBar().showMessage(f"Copied the {VIEW_TITLES[view].lower()} "
+        window.statusBar().showMessage(f"Copied the {VIEWS[view].title.lower()} "
                                        f"({image.width()}×{image.height()} px) to the clipboard", 6000)
         return True
 

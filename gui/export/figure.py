@@ -32,15 +32,11 @@ from engine.errors import ScopeError
 from engine.export import ViewContext, check_writable
 from engine.files import write_bytes
 from gui.export import gif
+from gui.export.views import ExportableView, refuse_unless_applies
+from gui.export.views import view as find_view
 from gui.panels.badges import badge_texts, compact_badges
-from gui.teaching.docks import teaching_widget
-from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_LABELS, Palette, apply_theme, print_palette
+from gui.theme import SIGNAL_LABELS, Palette, apply_theme, print_palette
 
-VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
-VIEW_TITLES = {"units": "Units panel", "layer": "Layer view", "cell": "Cell inspector",
-               "grad": "Gradients", "window": "Whole window", "unrolled": "Unrolled view",
-               "text": "Text view", "directions": "Both directions", "samples": "Batch samples"}
-TEACHING = ("unrolled", "text", "directions", "samples")   # docks made on first use (gui.teaching)
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
@@ -82,64 +78,17 @@ class FigureOptions:
     line_scale: float = 1.0       # curve pens this many times the print theme's (slides: thicker)
 
 
-# --- what a view is made of --------------------------------------------------------------------
+# --- what a view is made of (gui.export.views: one entry per view) ---------------------------
 def view_widgets(host: ViewHost, view: str) -> list[QWidget]:
     """The widgets a figure of ``view`` shows, top to bottom (no tool bars or spin boxes)."""
-    if view == "units":
-        return [host.units_panel.glw]
-    if view == "layer":
-        return [host.layer_view.glw]
-    if view == "cell":
-        return [host.cell_inspector.diagram, host.cell_inspector.bars_glw]
-    if view == "grad":
-        return [host.grad_panel.glw]
-    if view == "window":
-        return [host]                                   # type: ignore[list-item]
-    if view in TEACHING:
-        return [teaching_widget(host, view).canvas]
-    raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
-
-
-def styled_views(host: ViewHost, view: str) -> list:
-    """The panels whose palette a figure of ``view`` changes."""
-    if view in TEACHING:
-        return [teaching_widget(host, view)]
-    return {"units": [host.units_panel], "layer": [host.layer_view],
-            "cell": [host.cell_inspector],
-            "grad": [host.grad_panel]}.get(view) or list(host.themed_views())
+    return find_view(view).widgets(host)
 
 
 def view_context(host: ViewHost, view: str) -> ViewContext:
     """What ``view`` shows right now: model, layer, sample, step, lanes (or the cell's unit)."""
-    model = host.session_model
-    session = model.session
-    if session is None:
+    if host.session_model.session is None:
         raise ScopeError("nothing to export: no model is loaded")
-    info = session.info
-    inspector = host.cell_inspector
-    target = _grad_target(host, view)
-    units = host.units_panel.order
-    if view in TEACHING:
-        widget = teaching_widget(host, view)
-        units = {"unrolled": lambda: widget.shown_units(), "text": lambda: widget.rows}.get(
-            view, lambda: range(session.units))()
-    return ViewContext(
-        view=view, model=model.source, layer=info.name, direction=info.direction,
-        sample=model.sample, t=session.t, steps=session.steps, cursor=session.cursor,
-        units=[int(u) for u in units],
-        unit=int(host.grads.view.unit) if target else int(inspector.unit),
-        position=inspector.position() if view == "cell" else None,
-        input=model.input_source, version=__version__, target=target)
-
-
-def _grad_target(host: ViewHost, view: str) -> str:
-    if view != "grad":
-        return ""
-    if host.grads.view is None:
-        host.grads.refresh()
-    if host.grads.view is None:
-        raise ScopeError(f"no gradient to show: {host.grads.error or 'no gradient target'}")
-    return host.grads.view.target
+    return find_view(view).context(host, __version__)
 
 
 def body_size(widget: QWidget) -> QSize:
@@ -180,57 +129,6 @@ def default_width(host: ViewHost, view: str) -> int:
 
 
 # --- the words around the picture ------------------------------------------------------------
-def explanation(view: str, ctx: ViewContext, units: int) -> str:
-    """One or two sentences so the picture reads on its own."""
-    if view == "layer":
-        return (f"Rows are the N = {units} units of layer {ctx.layer}; columns are time steps t. "
-                "At every step a whole column fills in: all N units update together, each reading "
-                "the input and the previous h of every unit. The red line is the current step.")
-    if view == "grad":
-        return (f"Exact gradients of {ctx.target or 'the target'} through the recorded run of layer "
-                f"{ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. Bottom, for "
-                "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
-                "from the target's step (dashed): the constant-error carousel the gradient follows.")
-    if view == "unrolled":
-        return (f"Each column is one input position t and holds all N = {units} cells of layer "
-                f"{ctx.layer}: one step fills a whole column at once. The lines are the recurrent "
-                "kernel U: every cell reads the previous h of every unit (the strongest links "
-                "drawn), and x_t enters every cell of its column.")
-    if view == "directions":
-        return ("A Bidirectional layer is two LSTMs: the forward one reads left to right, the "
-                "backward one right to left, both taking one step at a time. The merged output at "
-                "position t needs both, so it is complete only where both have read t.")
-    if view == "samples":
-        return (f"Each map is one sample of the batch: rows are the N = {units} units, columns "
-                "are time steps. The same weights run on every sample at once; one cursor.")
-    if view == "text":
-        return ("Each character's background is the chosen unit's value after reading it; "
-                "each row is one unit of the same text. The outlined character is the current "
-                "step.")
-    if view == "cell":
-        return (f"Unit {ctx.unit} at step t = {ctx.position}: each gate's pre-activation "
-                "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
-                f"N = {units} units: this is how the units of one layer are coupled.")
-    shown = len(ctx.units)
-    which = (f"units {ctx.units[0]}–{ctx.units[-1]}" if shown > 1 and
-             ctx.units == list(range(ctx.units[0], ctx.units[-1] + 1)) else f"{shown}")
-    lanes = f"Each row is one of the N = {units} units" if shown == units else \
-        f"Each row is one unit ({which} of the N = {units} units shown)"
-    cursor = ("The red line is the current step; faint lines are steps not read yet."
-              if ctx.t < ctx.steps else "The red line is the last step read.")
-    return (f"{lanes} of layer {ctx.layer}, all on one time axis. At every time step t all N "
-            "units update together, each reading the input x_t and the whole previous h of every "
-            f"unit. {cursor}")
-
-
-def legend_signals(host: ViewHost, view: str) -> list[str]:
-    if view == "units":
-        return [s for s in DISPLAY_SIGNAL_ORDER if s in host.units_panel.visible_signals]
-    if view == "cell":
-        return list(DISPLAY_SIGNAL_ORDER)
-    return []
-
-
 def _label(text: str, palette: Palette, size: float, *, bold: bool = False, muted: bool = False,
            wrap: bool = True) -> QLabel:
     label = QLabel(text)
@@ -308,36 +206,40 @@ class FigureText(QWidget):
         return not self.parts
 
 
-def build_header(host: ViewHost, view: str, ctx: ViewContext, options: FigureOptions,
-                 palette: Palette, width: int) -> FigureText:
+def build_header(host: ViewHost, spec: ExportableView | str, ctx: ViewContext,
+                 options: FigureOptions, palette: Palette, width: int) -> FigureText:
+    """Title, what is shown, legend and badges above the picture of ``spec`` (or its name)."""
+    spec = find_view(spec) if isinstance(spec, str) else spec
     header = FigureText(palette, width)
     if options.title:
         header.add_text(escape(options.title), 20, bold=True)
-    if view != "window":
+    if spec.framed:
         header.summary = header.add_text(escape(ctx.summary()), 11.5, muted=True)
-    heat = getattr(host.units_panel, "heat", None) if view == "units" else None
-    if options.legend and heat is not None and host.units_panel.mode == "heat":
-        header.add_text(escape(heat.legend()), 11.5)     # the strips' colours, not lane lines
-    elif options.legend and view != "window":
+    line = spec.legend_line(host) if options.legend else None
+    if line:
+        header.add_text(escape(line), 11.5)     # e.g. heat strips' colours, not lane lines
+    elif options.legend and spec.framed:
         items = [(f"<span style='color:{palette.signal_text(s)}; font-weight:bold'>━━ "
                   f"{escape(SIGNAL_LABELS[s].split()[0])}</span> {escape(' '.join(SIGNAL_LABELS[s].split()[1:]))}",
-                  SIGNAL_LABELS[s]) for s in legend_signals(host, view)]
+                  SIGNAL_LABELS[s]) for s in spec.legend(host)]
         if items:
             header.add_row(items, boxed=False)
-    if options.badges and view != "window" and options.compact_badges:
+    if options.badges and spec.framed and options.compact_badges:
         header.add_text(escape(compact_badges(host.session_model.describe())), 11.5, muted=True)
-    elif options.badges and view != "window":
+    elif options.badges and spec.framed:
         facts = host.session_model.describe()
         header.add_row([(f"{escape(name)} <b>{escape(value)}</b>", f"{name} {value}")
                         for name, value in badge_texts(facts).values()], boxed=True)
     return header
 
 
-def build_footer(view: str, ctx: ViewContext, options: FigureOptions, palette: Palette,
-                 units: int, width: int) -> FigureText:
+def build_footer(spec: ExportableView | str, ctx: ViewContext, options: FigureOptions,
+                 palette: Palette, units: int, width: int) -> FigureText:
+    """The explanation and caption under the picture of ``spec`` (or its name)."""
+    spec = find_view(spec) if isinstance(spec, str) else spec
     footer = FigureText(palette, width)
-    if options.explain and view != "window":
-        footer.add_text(escape(explanation(view, ctx, units)), 11.5)
+    if options.explain and spec.framed:
+        footer.add_text(escape(spec.explanation(ctx, units)), 11.5)
     if options.caption:
         footer.add_text(escape(options.caption), 12.5, muted=False)
     return footer
@@ -349,15 +251,15 @@ class Figure:
     palette on entry and puts the user's palette back on exit."""
 
     def __init__(self, host: ViewHost, view: str, options: FigureOptions | None = None) -> None:
-        if view not in VIEWS:
-            raise ScopeError(f"unknown view '{view}' (choose {', '.join(VIEWS)})")
+        find_view(view)
         if not host.session_model.ready:
             raise ScopeError("nothing to export: no model is loaded")
+        self.spec = refuse_unless_applies(view, host.session_model.session)
         self.host, self.view = host, view
         self.options = options or FigureOptions()
         if self.options.theme not in THEMES:
             raise ScopeError(f"unknown theme '{self.options.theme}' (choose light, dark or screen)")
-        self.views = styled_views(host, view)
+        self.views = self.spec.styled(host)
         self._saved: list[tuple[Any, Palette]] = []
         self._scale: float | None = None
         self._app_theme: str | None = None
@@ -375,7 +277,7 @@ class Figure:
             if self._follow is not None:
                 panel.follow_cursor = False
             self._saved = [(v, v.palette) for v in self.views]
-            if self.view == "window" and self.options.theme != "screen":
+            if self.spec.name == "window" and self.options.theme != "screen":
                 self._app_theme = self.host.theme
                 apply_theme(self.options.theme)
         except BaseException:
@@ -428,11 +330,7 @@ class Figure:
         """A view in a hidden dock or tab has a stale size: bring its dock to the front first
         (and remember what was there, to put it back)."""
         self._revealed = None
-        if self.view in TEACHING:
-            view_widgets(self.host, self.view)            # makes the dock on first use
-        dock = {"layer": self.host.layer_dock, "cell": self.host.cell_dock,
-                "grad": self.host.grad_dock,
-                **{v: getattr(self.host, f"{v}_dock", None) for v in TEACHING}}.get(self.view)
+        dock = self.spec.dock_of(self.host)
         if dock is None or dock.widget().isVisible():
             return
         front = [d for d in _tab_siblings(self.host, dock) if d.widget().isVisible()]
@@ -456,7 +354,7 @@ class Figure:
         if self.options.theme == "screen":
             return self.host.pal
         pal = print_palette(self.options.theme)
-        if self.view == "window":       # the window as laid out: print colours, screen text size
+        if not self.spec.framed:        # the window as laid out: print colours, screen text size
             pal = replace(pal, font_pt=0.0)
         if self._dense():
             pal = replace(pal, antialias=False)
@@ -467,7 +365,7 @@ class Figure:
     def _dense(self) -> bool:
         """Smoothing wide strokes costs seconds when thousands of lane segments overlap, and
         shows no difference when lanes are a few pixels tall: only few lanes are smoothed."""
-        if self.view not in ("units", "window"):
+        if not self.spec.draws_lanes:
             return False
         panel = self.host.units_panel
         points = len(panel.order) * self.host.session_model.steps * max(len(panel.visible_signals), 1)
@@ -486,14 +384,7 @@ class Figure:
 
     def sync(self) -> None:
         """Bring views that skip work while hidden up to the cursor before a frame is taken."""
-        # the layer view draws the gradient map too: its target is computed now, never left to
-        # the window's debounce timer (whether that fired during the export was a race)
-        if self.view in ("grad", "layer", "window"):
-            self.host.grads.refresh()
-        if self.view in ("layer", "window"):
-            self.host.layer_view.on_position(self.host.session_model.t, force=True)
-        if self.view in ("cell", "window"):
-            self.host.cell_inspector.refresh()
+        self.spec.prepare(self.host)
 
     # layout
     def context(self) -> ViewContext:
@@ -505,10 +396,11 @@ class Figure:
         right after (an animation builds them once per frame)."""
         ctx = self.context()
         palette = self.palette
-        bodies = view_widgets(self.host, self.view)
+        bodies = self.spec.widgets(self.host)
         width = max(body_size(w).width() for w in bodies)
-        header = build_header(self.host, self.view, ctx, self.options, palette, width)
-        footer = build_footer(self.view, ctx, self.options, palette, self.host.session_model.units, width)
+        header = build_header(self.host, self.spec, ctx, self.options, palette, width)
+        footer = build_footer(self.spec, ctx, self.options, palette, self.host.session_model.units,
+                              width)
         try:
             for text in (header, footer):
                 text.lay_out()
@@ -643,7 +535,7 @@ class Figure:
     def save_svg(self, path: str | Path) -> QSize:
         """True vectors: curves are SVG paths, text is text (heat-maps stay images)."""
         self.set_scale(1.0)
-        if self.view in ("units", "window"):
+        if self.spec.draws_lanes:
             self.host.units_panel.set_whole_paths(True)
         self.sync()
         with self._laid_out() as parts:
@@ -804,7 +696,7 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
                 progress: Progress | None = None) -> dict[str, Any]:
     """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
     from engine.commands import input_roles, model_roles
-    from engine.export import DATA_SUFFIXES, export_data
+    from engine.export import DATA_SUFFIXES
     path = Path(path)
     suffix = path.suffix.lower()
     shown = host.session_model
@@ -814,12 +706,9 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
         inputs = model_roles(session.model, inputs)
     check_writable(path, inputs=inputs)       # never over the model or input being shown
     if suffix in DATA_SUFFIXES:
+        spec = refuse_unless_applies(view, session) if session is not None else find_view(view)
         ctx = view_context(host, view)
-        if view == "grad":
-            from engine.grad_views import export_grad_data
-            export_grad_data(path, host.session_model.session, ctx, inputs=inputs)
-        else:
-            export_data(path, host.session_model.full(), ctx, inputs=inputs)
+        spec.write_data(path, session, ctx, host.session_model.full, inputs=inputs)
         return {"path": str(path), "format": suffix[1:]}
     if suffix not in IMAGE_SUFFIXES:
         raise ScopeError(f"{path}: choose .png, .svg, .gif, .csv or .npz")
@@ -839,5 +728,5 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
         return {"path": str(path), "format": "gif", "frames": frames}
 
 
-__all__ = ["FigureOptions", "Figure", "ExportCancelled", "IMAGE_SUFFIXES", "THEMES", "VIEWS",
-           "VIEW_TITLES", "default_width", "export_view"]
+__all__ = ["FigureOptions", "Figure", "ExportCancelled", "IMAGE_SUFFIXES", "THEMES",
+           "default_width", "export_view"]

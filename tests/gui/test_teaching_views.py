@@ -258,8 +258,12 @@ def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     from tests.gui.conftest import open_session
     window = make_window()
     assert not hasattr(window, f"{view}_view")          # not made at startup
-    model = load_model("demo:counter")
-    x = default_demo_input(demo_info("counter"), model)
+    if view == "directions":                            # it applies to a Bidirectional layer
+        model = bidirectional_model()
+        x = np.random.default_rng(1).normal(size=(1, 30, 2)).astype(np.float32)
+    else:
+        model = load_model("demo:counter")
+        x = default_demo_input(demo_info("counter"), model)
     open_session(window, model, np.stack([x, x[::-1]]) if view == "samples" else x)
     window.go_to_position(20)
     export_view(window, view, tmp_path / "v.png", width=1200, options=FigureOptions(title="T"))
@@ -275,6 +279,35 @@ def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     assert result["frames"] == 3 and window.session_model.session.cursor == 20
     dock = getattr(window, f"{view}_dock")
     assert dock.widget() is getattr(window, f"{view}_view")
+    assert not window.errors
+
+
+@pytest.mark.parametrize("view, reason", [("directions", "plain LSTM that reads one way"),
+                                          ("samples", "the input holds one sample")])
+def test_a_view_that_does_not_apply_is_refused_with_its_reason(make_window, tmp_path, view,
+                                                               reason):
+    """Not a page of text in a picture: every format is refused, saying why, and nothing is
+    written; the export dialog lists the view greyed out with the reason as its tooltip."""
+    from PySide6.QtCore import QSettings, Qt
+
+    from engine.errors import ScopeError
+    from gui.export.dialog import ExportDialog
+    from gui.export.figure import export_view
+    from tests.gui.conftest import open_session
+    window = make_window()
+    open_session(window, small_model(4, 3), sine_input(12))
+    for suffix in (".png", ".svg", ".gif", ".npz", ".csv"):
+        with pytest.raises(ScopeError, match=reason):
+            export_view(window, view, tmp_path / f"v{suffix}")
+        assert not (tmp_path / f"v{suffix}").exists()
+    dialog = ExportDialog(window, view, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    combo = dialog.view_combo
+    k = combo.findData(view)
+    assert not combo.model().item(k).isEnabled()
+    assert reason in combo.itemData(k, Qt.ToolTipRole)
+    assert combo.currentData() == "units"               # asked for it: the first view that applies
+    assert combo.model().item(combo.findData("units")).isEnabled()
+    dialog.deleteLater()
     assert not window.errors
 
 
