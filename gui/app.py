@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
 from gui.platform_check import xcb_problem
-from gui.theme import apply_theme
 
 STARTUP_PROBE = "LSTM_SCOPE_STARTUP_PROBE"
 
@@ -40,7 +39,6 @@ def run_app(model_spec: str | None, *, input_path: str | None = None, key: str |
         return 2
     app = make_app()
     window = MainWindow()
-    apply_theme(window.theme)
     window.show()
     probe = os.environ.get(STARTUP_PROBE)
     if probe:

@@ -53,11 +53,9 @@ def show(obj: Any, x: Any = None, *, layer: int | str | None = None, block: bool
     call ran the event loop itself). ``block=None`` decides by whether a loop already runs."""
     from gui.app import make_app
     from gui.main_window import MainWindow
-    from gui.theme import apply_theme
     session = _session(obj, x, layer)
     app = make_app()
     window = MainWindow()
-    apply_theme(window.theme)
     with _quiet_numpy():
         session.prepare_view()
     window.show_session(session, source=session.model.source, input_source="(from Python)")

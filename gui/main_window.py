@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.report_error = report_error or self._message_box
         self.theme = str(self.settings.value("theme", "light"))
         self.pal = palette(self.theme)
+        apply_theme(self, self.theme)   # its own theme before any part is built, whatever ran before
         self.session_model = SessionModel(self)
         self.debugging = DebuggerModel(self.session_model, self)    # breakpoints, watches, forks
         self.exporter = WindowExporter(self)                         # File → Export, clipboard
@@ -602,7 +603,7 @@ class MainWindow(QMainWindow):
         self.theme = "dark" if self.act_dark.isChecked() else "light"
         self.settings.setValue("theme", self.theme)
         self.pal = palette(self.theme)
-        apply_theme(self.theme)
+        apply_theme(self, self.theme)
         for view in self.themed_views():
             view.apply_palette(self.pal)
 

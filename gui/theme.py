@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -145,38 +146,47 @@ def print_palette(name: str) -> Palette:
     return PRINT_DARK if name == "dark" else PRINT_LIGHT
 
 
-_current = "light"
+def palette_of(widget: QWidget) -> Palette:
+    """The window theme a widget is shown in, read from the Qt palette its window applied
+    (``apply_theme``): for widgets that colour their own text (an inline error). There is no
+    module-wide theme: each window has its own, and an export passes its own."""
+    return DARK if widget.palette().color(QPalette.Window).lightness() < 128 else LIGHT
 
 
-def current_palette() -> Palette:
-    """The window theme's palette (for widgets that colour their own text, e.g. errors)."""
-    return palette(_current)
-
-
-def apply_theme(name: str) -> None:
-    """Set the application's Qt palette for the light or dark window theme."""
-    global _current
-    _current = "dark" if name == "dark" else "light"
-    app = QApplication.instance()
+def qt_palette(name: str) -> QPalette:
+    """The Qt palette (frames, tool bars, dialogs) of the light or dark window theme; a print
+    figure takes the one of its theme."""
+    if name != "dark":
+        return QApplication.instance().style().standardPalette()
     qp = QPalette()
-    if name == "dark":
-        for role, colour in DARK_QT_ROLES.items():
-            qp.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
-        for role, colour in DARK_QT_DISABLED.items():
-            qp.setColor(QPalette.Disabled, getattr(QPalette.ColorRole, role), QColor(colour))
-        app.setPalette(qp)
-        app.setStyleSheet(DARK_SHEET)
-    else:
-        app.setPalette(app.style().standardPalette())
-        app.setStyleSheet("")
-    # a widget with its own style sheet (badges, signal check boxes) resolved its colours
-    # against the old palette and keeps them: set its sheet again so it follows the theme.
-    # Only the open windows' widgets: allWidgets() also lists closed windows' widgets that are
-    # waiting for deletion, and touching those can crash Qt.
-    for top in app.topLevelWidgets():
-        if not top.isVisible():
-            continue
-        for widget in [top, *top.findChildren(QWidget)]:
-            sheet = widget.styleSheet()
-            if sheet:
-                widget.setStyleSheet(sheet)
+    for role, colour in DARK_QT_ROLES.items():
+        qp.setColor(getattr(QPalette.ColorRole, role), QColor(colour))
+    for role, colour in DARK_QT_DISABLED.items():
+        qp.setColor(QPalette.Disabled, getattr(QPalette.ColorRole, role), QColor(colour))
+    return qp
+
+
+def apply_theme(window: QWidget, name: str) -> None:
+    """Show ``window`` in the light or dark theme. The window owns its theme and applies it when
+    it starts and on a switch; the application's palette follows it, since the dialogs and
+    floating docks the window opens are windows of their own and take the application's."""
+    app = QApplication.instance()
+    app.setPalette(qt_palette(name))
+    sheet = DARK_SHEET if name == "dark" else ""       # check boxes' indicators
+    if app.styleSheet() != sheet:
+        app.setStyleSheet(sheet)
+    # the widgets learn of it from posted events: deliver them now, so that the window (and
+    # the style sheets set again below) has its new palette when this returns
+    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
+    restyle(window)
+
+
+def restyle(top: QWidget) -> None:
+    """A widget with its own style sheet (badges, signal check boxes) resolved its colours
+    against the old palette and keeps them: set its sheet again so it follows the new one.
+    Only ``top``'s widgets (QApplication.allWidgets() also lists closed windows' widgets
+    waiting for deletion, and touching those can crash Qt)."""
+    for widget in [top, *top.findChildren(QWidget)]:
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)

@@ -28,19 +28,20 @@ from engine.errors import Cancelled
 from engine.expr import ExprError
 from gui.background import Background
 from gui.debug.debugger_model import DebuggerModel, describe_result
-from gui.theme import Palette, current_palette
+from gui.theme import Palette, palette_of
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
 
 
-def caret_text(text: str, column: int, message: str) -> str:
-    """HTML: the expression with the offending column underlined and the message below."""
+def caret_text(text: str, column: int, message: str, error: str) -> str:
+    """HTML: the expression with the offending column underlined and the message below (in
+    the ``error`` colour of the theme it is shown in)."""
     import html
     col = max(0, min(column, len(text)))
     head, mid, tail = text[:col], text[col:col + 1] or " ", text[col + 1:]
     return (f"<span style='font-family:monospace'>{html.escape(head)}"
             f"<span style='background:#f3b0b0;text-decoration:underline'>{html.escape(mid)}</span>"
-            f"{html.escape(tail)}</span><br><span style='color:{current_palette().error}'>{html.escape(message)}"
+            f"{html.escape(tail)}</span><br><span style='color:{error}'>{html.escape(message)}"
             f" (column {col})</span>")
 
 
@@ -220,7 +221,7 @@ class BreakpointsPanel(QWidget):
         return True
 
     def show_error(self, text: str, exc: ExprError) -> None:
-        self.error.setText(caret_text(text, exc.column, exc.message))
+        self.error.setText(caret_text(text, exc.column, exc.message, palette_of(self).error))
         self.error.show()
         self.edit.setFocus()
         self.edit.setCursorPosition(min(exc.column, len(text)))

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
 from gui.shown import Shown, cursor_at
-from gui.theme import Palette, current_palette
+from gui.theme import Palette, palette_of
 from gui.widgets.min_rows import keep_rows
 
 ORIGINAL = "(original run)"
@@ -86,7 +86,7 @@ class EditStateDialog(QDialog):
         self.name.setPlaceholderText("automatic")
         form.addRow("name", self.name)
         self.error = QLabel()
-        self.error.setStyleSheet(f"color:{current_palette().error}")
+        self.error.setStyleSheet(f"color:{palette_of(self).error}")
         form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self._ok)

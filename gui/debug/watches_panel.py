@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from engine.expr import ExprError
 from gui.debug.breakpoints_panel import caret_text
 from gui.debug.debugger_model import DebuggerModel
-from gui.theme import Palette
+from gui.theme import Palette, palette_of
 from gui.widgets.min_rows import keep_rows
 
 
@@ -130,7 +130,7 @@ class WatchesPanel(QWidget):
         try:
             self.dm.debugger.add_watch(text)
         except ExprError as exc:
-            self.error.setText(caret_text(text, exc.column, exc.message))
+            self.error.setText(caret_text(text, exc.column, exc.message, palette_of(self).error))
             self.error.show()
             return False
         self.edit.clear()

@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import __version__
@@ -35,7 +35,7 @@ from gui.export import gif
 from gui.export.views import ExportableView, refuse_unless_applies
 from gui.export.views import view as find_view
 from gui.panels.badges import badge_texts, compact_badges
-from gui.theme import SIGNAL_LABELS, Palette, apply_theme, print_palette
+from gui.theme import SIGNAL_LABELS, Palette, print_palette, qt_palette, restyle
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
@@ -262,7 +262,7 @@ class Figure:
         self.views = self.spec.styled(host)
         self._saved: list[tuple[Any, Palette]] = []
         self._scale: float | None = None
-        self._app_theme: str | None = None
+        self._qt_saved: list[tuple[QWidget, QPalette | None]] = []   # Qt palettes to put back
         self._revealed: tuple | None = None     # a dock brought to the front, to put back
         self._hidden: list = []                  # screen-only marks hidden for the picture
         self._hovers: list = []                  # (canvas, what the mouse was over) to put back
@@ -277,9 +277,7 @@ class Figure:
             if self._follow is not None:
                 panel.follow_cursor = False
             self._saved = [(v, v.palette) for v in self.views]
-            if self.spec.name == "window" and self.options.theme != "screen":
-                self._app_theme = self.host.theme
-                apply_theme(self.options.theme)
+            self._set_qt_palette()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -291,11 +289,9 @@ class Figure:
             if self._scale is not None:
                 for v, pal in self._saved:
                     v.apply_palette(pal)
-            if self._app_theme is not None:
-                apply_theme(self._app_theme)
         finally:
             self._scale = None
-            self._app_theme = None
+            self._put_back_qt_palette()
             for item in self._hidden:
                 item.show()
             self._hidden = []
@@ -307,6 +303,34 @@ class Figure:
                 self.host.units_panel.follow_cursor = self._follow
                 self._follow = None
             self._unreveal()
+
+    def qt_palette(self) -> QPalette:
+        """The Qt palette (frames, tool bars, docks) the figure is painted in: its print theme's,
+        passed in with the options, never the application's (the window's theme, which may be
+        dark while the figure prints on white); on screen, the window's own."""
+        if self.options.theme == "screen":
+            return self.host.palette()
+        return qt_palette(self.options.theme)
+
+    def _set_qt_palette(self) -> None:
+        if self.options.theme == "screen":
+            return
+        qp = self.qt_palette()
+        for widget in self.spec.widgets(self.host):
+            explicit = widget.testAttribute(Qt.WA_SetPalette)
+            self._qt_saved.append((widget, QPalette(widget.palette()) if explicit else None))
+            widget.setPalette(qp)
+            if widget is self.host:
+                restyle(widget)
+
+    def _put_back_qt_palette(self) -> None:
+        saved, self._qt_saved = self._qt_saved, []
+        for widget, palette in saved:
+            if not shiboken6.isValid(widget):
+                continue
+            widget.setPalette(palette if palette is not None else QPalette())   # inherit again
+            if widget is self.host:
+                restyle(widget)
 
     def _hide_screen_marks(self) -> None:
         """The selected lane's highlight, the selected step's line and the inspector's lane
@@ -403,6 +427,7 @@ class Figure:
                               width)
         try:
             for text in (header, footer):
+                text.setPalette(self.qt_palette())
                 text.lay_out()
             height = sum(body_size(w).height() for w in bodies) + 2 * MARGIN
             for text in (header, footer):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import ScopeError
 from engine.inputs import npz_keys, read_input, read_model_input
+from engine.model_input import model_input_kind
 from engine.presets import (
     DEFAULT_BUDGET_BYTES,
     PRESETS,
@@ -40,7 +41,7 @@ from engine.presets import (
 )
 from engine.run_store import held_bytes
 from gui.session_model import SessionModel
-from gui.theme import current_palette
+from gui.theme import palette_of
 
 MAX_TABLE_STEPS = 200
 
@@ -153,6 +154,7 @@ class InputEditor(QWidget):
         button.clicked.connect(self.open_file_dialog)
         form.addRow(button)
         self.tabs.addTab(tab, "File")
+        self.file_tab = tab
 
     def _build_table_tab(self) -> None:
         tab = QWidget()
@@ -172,10 +174,13 @@ class InputEditor(QWidget):
         if model is None or session is None:
             return
         tokens = model.takes_tokens
+        sequence = model_input_kind(session).is_layer_input    # not an image, a waveform ...
         self.tabs.setTabEnabled(self.tabs.indexOf(self.text_tab), tokens)
-        self.tabs.setTabEnabled(self.tabs.indexOf(self.preset_tab), not tokens)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.preset_tab), not tokens and sequence)
         if tokens:        # the run's own tokens are the example a demo opens with: show them
             self.tabs.setCurrentWidget(self.text_tab)
+        elif not sequence:  # a generated sequence is no image: another file is the way
+            self.tabs.setCurrentWidget(self.file_tab)
         elif self.tabs.currentWidget() is self.text_tab:
             self.tabs.setCurrentWidget(self.preset_tab)
         self.length_spin.setValue(session.steps)
@@ -213,6 +218,12 @@ class InputEditor(QWidget):
             self.ids_edit.setText(" ".join(str(int(k)) for k in ids))
 
     def _fill_table(self, x: np.ndarray) -> None:
+        if x.ndim > 2:          # an image (C, H, W) ...: not a table of steps
+            self.table.setRowCount(0)
+            self.table.setColumnCount(1)
+            self.table.setHorizontalHeaderLabels([f"the model reads an array {x.shape}: open "
+                                                  "another input file to change it"])
+            return
         arr = x if x.ndim == 2 else x[:, None]
         if arr.shape[0] > MAX_TABLE_STEPS:
             self.table.setRowCount(0)
@@ -295,7 +306,7 @@ class InputEditor(QWidget):
         tokens = encode_text(text, vocab)
         if tokens.unknown:
             listed = ", ".join(f"'{ch}' at {pos}" for pos, ch in tokens.unknown[:8])
-            self.unknown_label.setText(f"<span style='color:{current_palette().error}'>not in the vocabulary "
+            self.unknown_label.setText(f"<span style='color:{palette_of(self).error}'>not in the vocabulary "
                                        f"(shown as '{vocab[tokens.ids[tokens.unknown[0][0]]]}'): "
                                        f"{listed}</span>")
         else:
