@@ -82,6 +82,16 @@ def model_input_kind(session) -> InputKind:
     return classify(x, session.steps)
 
 
+def step_input(session, sample: int = 0) -> np.ndarray:
+    """What the traced layer reads at each input position, for one sample: (T,) token ids or
+    (T, D) values. The model's own input where the layer reads it step by step (tokens, a
+    sequence: what the user gave, before an Embedding), else the layer's own input (the CNN
+    features of an image, the frames of a waveform)."""
+    if model_input_kind(session).is_layer_input:
+        return np.asarray(session.x)[sample]
+    return np.asarray(session.recorded().x)[sample]
+
+
 def image_planes(x: np.ndarray, kind: InputKind, sample: int = 0) -> np.ndarray:
     """(H, W) or (H, W, C) of one sample of an image input, channels last (C of 1 dropped)."""
     img = np.asarray(x)[sample]
@@ -99,4 +109,4 @@ def waveform(x: np.ndarray, sample: int = 0) -> np.ndarray:
 
 
 __all__ = ["ARRAY", "IMAGE", "KINDS", "LAYER", "SEQUENCE", "TOKENS", "WAVEFORM", "InputKind",
-           "classify", "image_planes", "model_input_kind", "waveform"]
+           "classify", "image_planes", "model_input_kind", "step_input", "waveform"]

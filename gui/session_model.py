@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from engine import Model, Session
 from engine.loaders.demos import DemoInfo
+from engine.model_input import model_input_kind, step_input
 from engine.time_axis import positions
 from engine.trace import LayerTrace
 from gui.background import Background
@@ -138,7 +139,7 @@ class SessionModel(QObject):
         """What the model reads at input ``position`` of the current sample, in a few characters."""
         if self.session is None or not 0 <= position < self.steps:
             return ""
-        raw = np.asarray(self.session.x)[self.sample]
+        raw = step_input(self.session, self.sample)      # an image model: its LSTM's input
         if raw.ndim == 1:
             token = int(raw[position])
             text = self.token_text(token)
@@ -299,4 +300,5 @@ class SessionModel(QObject):
             "model_params": self.model.param_count, "units": w.units,
             "layer": info.name, "direction": info.direction,
             "return_sequences": info.return_sequences,
+            "model_input": model_input_kind(s),     # an image, a waveform ... or the sequence
         }

@@ -572,7 +572,7 @@ def refuse_unless_applies(name: str, session) -> ExportableView:
     found = view(name)
     reason = found.applies(session)
     if reason:
-        raise ScopeError(f"the {found.title.lower()} does not apply: {reason}")
+        raise ScopeError(f"{found.title} does not apply here: {reason}")
     return found
 
 

@@ -16,6 +16,8 @@ TIPS = {
               "(batch, T, N) with return_sequences=True.",
     "params": LSTM_CELL.params_tip,
     "units": "units = N: the number of cells that run side by side at every timestep.",
+    "model_input": "What the model itself reads, before the layers in front of the LSTM (a CNN, "
+                   "framing) turn it into the sequence the LSTM reads (the layer input badge).",
 }
 
 
@@ -32,8 +34,12 @@ BADGE_NAMES = {"input": "input", **{badge.key: badge.name for badge in LSTM_CELL
 def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
     """(name, value) per badge, from ``SessionModel.describe()``: the window and exports agree."""
     out = {"units": ("units N =", str(facts["units"]))}
+    kind = facts.get("model_input")
+    apart = kind is not None and not kind.is_layer_input     # an image, a waveform ...
+    if apart:
+        out["model_input"] = ("model reads", f"{kind.kind} {_fmt(kind.shape)}")
     for key, name in BADGE_NAMES.items():
-        out[key] = (name, _fmt(facts[key]))
+        out[key] = ("layer input" if key == "input" and apart else name, _fmt(facts[key]))
     out["params"] = ("params", f"{facts['params']:,}")
     return out
 
@@ -45,6 +51,9 @@ COMPACT_NAMES = {"input": "x", "kernel": "W", "recurrent_kernel": "U", "bias": "
 def compact_badges(facts: dict) -> str:
     """The badges as one short line for a slide: N = 6 · x (1, 62, 4) · W (4, 24) · ..."""
     parts = [f"N = {facts['units']}"]
+    kind = facts.get("model_input")
+    if kind is not None and not kind.is_layer_input:     # the model reads an image, a waveform
+        parts.append(f"{kind.kind} {_fmt(kind.shape)}")
     parts += [f"{name} {_fmt(facts[key])}" for key, name in COMPACT_NAMES.items()]
     parts.append(f"{facts['params']:,} params")
     return " · ".join(parts)
@@ -63,18 +72,22 @@ class ShapeBadges(QWidget):
         if leading is not None:        # the layer chooser: the badges describe that layer
             layout.addWidget(leading)
         self.labels: dict[str, QLabel] = {}
-        for key in ("units", "input", "kernel", "recurrent_kernel", "bias", "output", "params"):
+        for key in ("units", "model_input", "input", "kernel", "recurrent_kernel", "bias", "output",
+                    "params"):
             label = QLabel()
             label.setToolTip(TIPS[key])
             label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
             layout.addWidget(label)
             self.labels[key] = label
+        self.labels["model_input"].hide()        # shown for a model that reads an image, audio ...
         session_model.runChanged.connect(self.refresh)
 
     def refresh(self) -> None:
         if not self.session_model.ready:
             return
-        for key, (name, value) in badge_texts(self.session_model.describe()).items():
+        texts = badge_texts(self.session_model.describe())
+        self.labels["model_input"].setVisible("model_input" in texts)
+        for key, (name, value) in texts.items():
             self.labels[key].setText(f"<b>{name} {value}</b>" if key == "units" else f"{name} <b>{value}</b>")
 
     def texts(self) -> dict[str, str]:

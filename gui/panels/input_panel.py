@@ -9,6 +9,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from engine.model_input import (
+    IMAGE,
+    WAVEFORM,
+    InputKind,
+    image_planes,
+    model_input_kind,
+    step_input,
+    waveform,
+)
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
@@ -119,8 +128,13 @@ class InputPanel(QWidget):
         self._drawn = (self.session_model.run, session.units, session.steps)
         sample = self.session_model.sample
         t = np.arange(session.steps)
-        raw = np.asarray(session.x)[sample]
-        if raw.ndim == 1:   # token ids
+        kind = model_input_kind(session)
+        raw = step_input(session, sample)
+        self.x_plot.getViewBox().invertY(kind.kind == IMAGE)      # an image: its top row on top
+        self.x_plot.getAxis("left").setStyle(showValues=kind.kind != IMAGE)   # no pixel rows
+        if not kind.is_layer_input:          # an image, a waveform ...: shown as what it is
+            self._draw_model_input(kind, np.asarray(session.x), raw)
+        elif raw.ndim == 1:   # token ids
             item = self.x_plot.plot(t, raw.astype(float), stepMode=None, pen=None, symbol="s",
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
@@ -166,6 +180,44 @@ class InputPanel(QWidget):
                 self._y_items.append(item)
         self.x_plot.setXRange(-0.5, session.steps - 0.5, padding=0)
         self.on_position(session.t)
+
+    def _draw_model_input(self, kind: InputKind, x: np.ndarray, layer_x: np.ndarray) -> None:
+        """The model's own input, stretched along the run's time axis (the LSTM reads the
+        features a CNN or framing made of it, drawn under the lanes): an image as a greyscale
+        thumbnail, a waveform as its curve, anything else as the layer's features, named by
+        the model input's shape."""
+        sample, steps = self.session_model.sample, self.session_model.steps
+        plot = self.x_plot
+        axis = plot.getAxis("left")
+        if kind.kind == IMAGE:
+            img = np.asarray(image_planes(x, kind, sample), np.float32)
+            if img.ndim == 3:                      # colour: shown by its mean, a thumbnail
+                img = img.mean(axis=-1)
+            finite = img[np.isfinite(img)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            item = pg.ImageItem(img, axisOrder="row-major", levels=(lo, hi if hi > lo else lo + 1))
+            item.setRect(-0.5, 0.0, max(steps, 1), 1.0)
+            plot.addItem(item)
+            plot.setYRange(0.0, 1.0, padding=0)
+            self._x_items.append(item)
+            set_axis_label(plot, "left", "image", self.palette)
+        elif kind.kind == WAVEFORM:
+            wave = np.asarray(waveform(x, sample), np.float32)
+            where = (np.arange(wave.shape[0]) + 0.5) * steps / max(wave.shape[0], 1) - 0.5
+            plot.enableAutoRange(axis="y")
+            item = plot.plot(where, wave, pen=pg.mkPen(FEATURE_COLOURS[0], width=1.0))
+            item.setClipToView(True)
+            item.setDownsampling(auto=True, method="peak")
+            self._x_items.append(item)
+            set_axis_label(plot, "left", "waveform", self.palette)
+        else:
+            plot.enableAutoRange(axis="y")
+            for d in range(min(layer_x.shape[1], MAX_FEATURE_CURVES)):
+                pen = pg.mkPen(FEATURE_COLOURS[d % len(FEATURE_COLOURS)], width=1.2)
+                self._x_items.append(plot.plot(np.arange(steps), layer_x[:, d], pen=pen))
+            set_axis_label(plot, "left", "layer x", self.palette)
+        axis.setToolTip(f"The model reads {kind.describe()} (shape {kind.shape}); its LSTM reads "
+                        f"{layer_x.shape[-1]} features per step (the strip under the lanes)")
 
     def _say_why_no_output(self, missing: bool) -> None:
         """A checkpointed run keeps no whole-run output, a model computed only up to its LSTMs

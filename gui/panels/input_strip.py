@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTransform
 
+from engine.model_input import step_input
 from gui.session_model import SessionModel
 from gui.theme import Palette
 
@@ -184,7 +185,7 @@ class InputStrip:
         self.image.clear()
         if not sm.ready:
             return
-        raw = np.asarray(sm.session.x)[sm.sample]
+        raw = step_input(sm.session, sm.sample)    # what the layer reads, never an image's pixels
         steps = sm.steps
         if raw.ndim == 1:
             self.kind = "tokens"

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from engine.cell import LSTM_CELL
+from engine.model_input import step_input
 from gui.session_model import SessionModel
 from gui.theme import Palette
 
@@ -162,14 +163,14 @@ def vocabulary(model: SessionModel) -> list[str] | None:
 def token_ids(model: SessionModel, a: int = 0, b: int | None = None) -> np.ndarray | None:
     """(b-a,) token ids of the current sample at positions a:b (default all), or None for a
     model that reads vectors."""
-    raw = np.asarray(model.session.x)[model.sample, a:b]
+    raw = step_input(model.session, model.sample)[a:b]
     return raw.astype(int) if raw.ndim == 1 else None
 
 
 def step_labels(model: SessionModel, a: int = 0, b: int | None = None) -> list[str]:
     """One short label per input position a..b-1 (default all): the token (from the demo's
     vocabulary, or its id), or the value of a one-feature input, or "x_t" for a vector."""
-    raw = np.asarray(model.session.x)[model.sample, a:b]
+    raw = step_input(model.session, model.sample)[a:b]
     if raw.ndim == 1:
         vocab = vocabulary(model)
         out = []

@@ -42,8 +42,9 @@ class FlowLayout(QLayout):
         self._arrange(rect, move=True)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        width = sum(i.sizeHint().width() + self._spacing for i in self._items)
-        height = max((i.sizeHint().height() for i in self._items), default=0)
+        shown = self._shown()
+        width = sum(i.sizeHint().width() + self._spacing for i in shown)
+        height = max((i.sizeHint().height() for i in shown), default=0)
         m = self.contentsMargins()
         return QSize(width + m.left() + m.right(), height + m.top() + m.bottom())
 
@@ -54,11 +55,15 @@ class FlowLayout(QLayout):
         m = self.contentsMargins()
         return size + QSize(m.left() + m.right(), m.top() + m.bottom())
 
+    def _shown(self) -> list[QLayoutItem]:
+        """The items that take room: a hidden widget leaves no gap."""
+        return [item for item in self._items if not item.isEmpty()]
+
     def _arrange(self, rect: QRect, move: bool) -> int:
         m = self.contentsMargins()
         area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
         x, y, row_height = area.x(), area.y(), 0
-        for item in self._items:
+        for item in self._shown():
             hint = item.sizeHint()
             if x + hint.width() > area.right() + 1 and row_height > 0:
                 x, y = area.x(), y + row_height + self._spacing

@@ -70,5 +70,5 @@ def test_what_a_view_shows_is_what_its_export_says(window, tmp_path, name):
 def test_the_text_view_does_not_apply_to_vectors(window, tmp_path):
     reason = VIEWS["text"].applies(window.session_model.session)
     assert reason and "read characters" in reason and "\n" not in reason
-    with pytest.raises(ScopeError, match="text view does not apply"):
+    with pytest.raises(ScopeError, match="Text view does not apply here"):
         export_view(window, "text", tmp_path / "t.png")
