@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gui.export.views import VIEWS as EXPORTABLE
 from tests.figure_checks import text_problems
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
@@ -45,7 +46,7 @@ MODELS = {
     "wide": ("demo:wide", "--input", "{wide_input}", "--step", "20"),
 }
 WIDE_STEPS = 30            # 1024 units over 30 steps: the same pictures, a fifth of the run
-VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled", "text", "directions", "samples")
+VIEWS = tuple(EXPORTABLE)  # the one table of exportable views
 WIDTHS = (1280, 1920, 2400, 3840)
 SVG = 0                    # in place of a width: the same figure as SVG
 THEMES = ("light", "dark")
