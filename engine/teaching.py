@@ -181,6 +181,13 @@ def directions_reason(session) -> str | None:
     not fit in memory."""
     info = session.info
     if not isinstance(session.model.ops[info.op_index], Bidirectional):
+        other = [layer.name for layer in session.model.traced_layers
+                 if layer.op_index == info.op_index and layer.name != info.name]
+        if other:      # a PyTorch or ONNX bidirectional LSTM: one op, two traced directions
+            return (f"layer {info.name} is one direction of a bidirectional LSTM whose other "
+                    f"direction is {other[0]}; this view draws a Keras Bidirectional layer's two "
+                    f"directions together (the units panel and the layer view show {info.name} "
+                    f"and {other[0]} one at a time)")
         return (f"layer {info.name} is a plain LSTM that reads one way: both directions are "
                 "those of a Bidirectional layer (open a model with one and choose its forward or "
                 "backward layer)")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,18 @@ def test_every_exportable_view_is_on_the_command_line():
     export = main.build_parser()._subparsers._group_actions[0].choices["export"]
     view = next(a for a in export._actions if a.dest == "view")
     assert tuple(view.choices) == tuple(VIEWS)
+
+
+@pytest.mark.parametrize("model, layer, other", [
+    ("tests/fixtures/onnx/bidirectional.onnx", "lstm_node/backward", "lstm_node/forward"),
+    ("tests/fixtures/torch/lstm_3layer_bidirectional.pt", "l1", "l1_reverse"),
+])
+def test_both_directions_of_a_torch_or_onnx_bilstm_is_refused_truthfully(tmp_path, model, layer, other):
+    """The view draws a Keras Bidirectional's two directions; a PyTorch or ONNX bidirectional
+    LSTM is one op with two traced directions, and its refusal says so (it was called 'a plain
+    LSTM that reads one way')."""
+    out = tmp_path / "x.png"
+    proc = run_cli("export", model, "--input", str(Path(model).with_suffix(".npz")), "--key", "x",
+                   "--layer", layer, "--view", "directions", "--out", str(out))
+    assert_clean_error(proc, "one direction of a bidirectional LSTM", other)
+    assert "plain LSTM" not in proc.stderr

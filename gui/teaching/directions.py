@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPaint
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.errors import ScopeError
-from engine.teaching import BothDirections, both_directions
+from engine.teaching import BothDirections, both_directions, directions_reason
 from engine.time_axis import cursor_after
 from gui.session_model import SessionModel
 from gui.teaching.common import (
@@ -261,6 +261,9 @@ class DirectionsView(_MapsView):
             return "no model loaded"
         both = self.both()
         if both is None:
+            reason = directions_reason(self.session_model.session)
+            if reason:
+                return reason[0].upper() + reason[1:]
             return (f"Layer {self.session_model.session.info.name} is a plain LSTM that reads one way. "
                     "This view shows a Bidirectional layer's two directions together: open a "
                     "model with one and choose its forward or backward layer.")
