@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from engine.budget import BudgetError
 from engine.commands import run_trace
 
-torch = pytest.importorskip("torch")
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = "100K"         # far below any of these traces, above the model's output (h of each layer)
 
@@ -70,7 +70,7 @@ def test_a_pytorch_state_dict_streams_its_window_exact_against_torch(layers, tmp
 
 
 def test_an_onnx_model_streams_its_window_exact_against_onnx_runtime(tmp_path, monkeypatch):
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     model = str(FIXTURES / "onnx" / "forward.onnx")
     x, xpath = _input(tmp_path)
     got = _streamed_equals_in_memory(tmp_path, monkeypatch, model, xpath, "600:700")
@@ -90,7 +90,7 @@ def _captured_graph(path: Path, steps: int, features: int = 3, units: int = 5) -
 
 
 def test_a_captured_model_streams_its_window(tmp_path, monkeypatch):
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     path = tmp_path / "conv_lstm.onnx"
     _captured_graph(path, steps=700)
     x, xpath = _input(tmp_path)

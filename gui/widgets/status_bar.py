@@ -21,4 +21,14 @@ class ElidingStatusBar(QStatusBar):
             if w.isVisible() and w.isWindow() is False and w.objectName() != "qt_statusbar_sizegrip")
         shown = self.fontMetrics().elidedText(text, Qt.ElideRight, max(room, 40))
         self.setToolTip(text if shown != text else "")
+        self._full = text
         super().showMessage(shown, timeout)
+
+    def currentMessage(self) -> str:  # noqa: N802 (Qt API)
+        """The whole message while it shows (what is painted may be elided): what was said,
+        not how much of it fitted."""
+        return getattr(self, "_full", "") if super().currentMessage() else ""
+
+    def shown_message(self) -> str:
+        """The message as painted: elided to the room left of the permanent widgets."""
+        return super().currentMessage()

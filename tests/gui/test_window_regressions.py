@@ -244,8 +244,8 @@ def test_a_long_status_hint_never_runs_into_the_position_text(make_window, qtbot
     hint = "   ·   ".join(["units filter '0:8' cleared to show unit 30"] * 3
                           + ["Code: try stepping to t = 81 (Ctrl+G)"])
     bar.showMessage(hint, 10000)
-    shown = bar.currentMessage()
-    assert shown.endswith("…") and bar.toolTip() == hint
+    shown = bar.shown_message()
+    assert shown.endswith("…") and bar.toolTip() == hint and bar.currentMessage() == hint
     assert bar.fontMetrics().horizontalAdvance(shown) <= min(
         w.geometry().left() for w in (window.status_label, window.warnings_badge, window.first_pass)
         if w.isVisible())
