@@ -75,3 +75,40 @@ def test_reset_layout_brings_closed_and_floating_docks_back(make_window, qtbot):
         w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
     assert w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
     assert w.compare_dock in w.tabifiedDockWidgets(w.input_dock)     # wide plots: at the bottom
+
+
+def _fit(w, qtbot, size):
+    w.resize(*size)
+    w.reset_layout()
+    w.resize(*size)
+    qtbot.wait(50)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 640)])
+def test_the_layer_views_maps_and_the_output_plot_keep_a_useful_size(make_window, qtbot, size):
+    """A short bottom dock scrolls its content instead of squeezing it: every heat-map keeps its
+    rows readable, one whole map and the time axis under the maps show at once, and the output
+    plot keeps room for its label beside its ticks."""
+    from gui.panels.input_panel import OUTPUT_MIN_HEIGHT
+    from gui.panels.layer_view import PLOT_MIN_HEIGHT
+    from tests.gui.conftest import bring_to_front
+    w = make_window()
+    open_session(w, small_model(12), sine_input(120))
+    _fit(w, qtbot, size)
+    bring_to_front(qtbot, w.layer_dock)
+    view = w.layer_view
+    assert len(view.heat) >= 3
+    for name, heat in view.heat.items():
+        assert heat.plot.height() >= PLOT_MIN_HEIGHT, name
+    maps = view.heat_page.glw.parentWidget().parentWidget()          # the maps' scroll area
+    strip = view.strip.plot.height()
+    assert maps.viewport().height() >= PLOT_MIN_HEIGHT + strip, \
+        f"{maps.viewport().height()} px show less than one map and its time axis"
+    bring_to_front(qtbot, w.input_dock)
+    panel = w.input_panel
+    assert panel.y_plot.height() >= OUTPUT_MIN_HEIGHT
+    for plot in (panel.x_plot, panel.sal_plot, panel.y_plot):
+        label = plot.getAxis("left").label
+        assert label.boundingRect().width() <= plot.getViewBox().height() + 2, \
+            f"{label.toPlainText()!r} overruns its plot"
+
