@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(layout.scrolling(widget))     # a short dock scrolls, never overlaps
         self.addDockWidget(area, dock)
+        layout.grow_when_shown(self, dock)            # to its useful height, when there is room
         return dock
 
     def _build_actions(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QWidget
 
-from gui.layout import scrolling
+from gui.layout import grow_when_shown, scrolling
 
 # view name -> (dock title, attribute on the window)
 TEACHING_VIEWS = {
@@ -46,6 +46,7 @@ def teaching_widget(window, view: str, *, show: bool = False) -> QWidget:
         # claiming the window's height from the units panel and the right-hand docks
         dock.setWidget(scrolling(widget))
         window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        grow_when_shown(window, dock)
         # where the user left it last time, if the saved layout knows this dock (Qt says it
         # restored one it never saw); else a tab beside the layer view, where there is room
         state = window.settings.value("windowState") if hasattr(window, "settings") else None

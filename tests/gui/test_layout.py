@@ -104,6 +104,10 @@ def test_the_layer_views_maps_and_the_output_plot_keep_a_useful_size(make_window
     strip = view.strip.plot.height()
     assert maps.viewport().height() >= PLOT_MIN_HEIGHT + strip, \
         f"{maps.viewport().height()} px show less than one map and its time axis"
+    if size[1] >= 768:        # the window can spare the room: the dock grows, nothing scrolls
+        shown = maps.visibleRegion().boundingRect().height()
+        assert shown >= maps.height() - 2, f"only {shown} of {maps.height()} px of maps show"
+        assert w.centralWidget().height() >= 0.5 * size[1]
     bring_to_front(qtbot, w.input_dock)
     panel = w.input_panel
     assert panel.y_plot.height() >= OUTPUT_MIN_HEIGHT
