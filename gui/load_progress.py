@@ -33,21 +33,20 @@ class LoadProgress(QProgressDialog):
         self.bar = QProgressBar(self)
         self.setBar(self.bar)
         self.bar.setRange(0, 0)
-        self._since: tuple[float, int] | None = None      # (time, done) of the first report
+        self._begun = time.monotonic()
 
     def begin(self) -> None:
         """A new load: back to "busy" until it reports."""
-        self._since = None
+        self._begun = time.monotonic()
         self.bar.setRange(0, 0)
         self.setLabelText(LOADING)
 
     def report(self, done: int, total: int) -> None:
-        """``done`` of ``total`` positions traced (the rate is measured from the first report)."""
-        now = time.monotonic()
-        if self._since is None:
-            self._since = (now, done)
-        start, first = self._since
-        rate = (done - first) / (now - start) if done > first and now > start else None
+        """``done`` of ``total`` positions traced. The rate counts from the load's start (the
+        reports arrive in bursts on the GUI thread, so the time between two is no measure;
+        the time before tracing makes the estimate err long, never short)."""
+        elapsed = time.monotonic() - self._begun
+        rate = done / elapsed if done > 0 and elapsed > 0 else None
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(min(done, total))
         self.setLabelText(progress_text(done, total, rate))
