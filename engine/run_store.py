@@ -93,14 +93,16 @@ class RunStore:
         return self.held and (self.steps == 0 or self.chunks.ready(0))
 
     # --- the held run ------------------------------------------------------------------------
-    def runner(self) -> DirectionRunner:
+    def runner(self, progress: Callable[[int, int], None] | None = None) -> DirectionRunner:
         """A held run's one runner, computed on first use (its buffers *are* the run): what
-        processing-order readers and debugger forks share. Held runs only."""
+        processing-order readers and debugger forks share. Held runs only. ``progress(done,
+        steps)`` hears how many positions are traced while this call computes the run, every
+        few thousand steps (never per step), so a long load can show a figure."""
         if not self.held:
             raise ValueError("a checkpointed run has no runner over the whole run")
         if self.steps == 0:
             return self._empty_runner()
-        return self.chunks.chunk(0)
+        return self.chunks.chunk(0, progress)
 
     def _empty_runner(self) -> DirectionRunner:
         run = self.chunks

@@ -408,10 +408,13 @@ class Session:
         read (the last 256 positions of a backward run)."""
         return positions(0, min(self.steps, 256), self.steps, self.backward)
 
-    def prepare_view(self) -> None:
+    def prepare_view(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Compute what a window shows first, so it opens without waiting (call it off the GUI
-        thread): the first window of positions (a run held in memory: all of it) and, in
-        memory, the whole model's run for its output (reusing this layer's run)."""
+        thread): the first window of positions (a run held in memory: all of it, telling
+        ``progress(done, steps)`` how far it is) and, in memory, the whole model's run for its
+        output (reusing this layer's run)."""
+        if self._run.held:
+            self._run.runner(progress)
         self.signal("h", *self.first_window())
         if self._run.held:
             self.result()

@@ -27,6 +27,7 @@ F32 = np.float32
 NAN = F32(np.nan)
 InPlace = Callable[[np.ndarray, np.ndarray], None]
 XW_BLOCK = 256
+PROGRESS_STEPS = 8192       # a long run reports how far it is about this often (steps)
 """x . W is computed in blocks of this many processing indices, aligned to the run's first
 step, in every path (full trace, debugger stepping, checkpointed windows): a BLAS product's
 rounding may depend on the matrix shape, so equal blocks are what makes a recomputed window
@@ -213,14 +214,18 @@ class DirectionRunner:
         self.run(p, p + 1)
 
     @blas_limited
-    def run(self, start: int = 0, stop: int | None = None) -> None:
-        """Compute processing indices start..stop-1 in order."""
+    def run(self, start: int = 0, stop: int | None = None,
+            progress: Callable[[int], None] | None = None) -> None:
+        """Compute processing indices start..stop-1 in order. ``progress(p)`` (if given) is
+        told the next index to compute about every ``PROGRESS_STEPS`` steps, never per step,
+        so a long run can say how far it is without slowing down."""
         stop = self.steps if stop is None else stop
         if stop <= start:
             return
         if self._fast:
-            self._run_fast(start, stop)
+            self._run_fast(start, stop, progress)
             return
+        told = start
         for p in range(start, stop):
             t = self.position(p)
             h_prev, c_prev = self.state_before(p)
@@ -228,8 +233,12 @@ class DirectionRunner:
             if not self._all_valid[t]:
                 self._carry_masked(t, h_prev, c_prev)
             advance(1)
+            if progress is not None and p + 1 - told >= PROGRESS_STEPS:
+                told = p + 1
+                progress(told)
 
-    def _run_fast(self, start: int, stop: int) -> None:
+    def _run_fast(self, start: int, stop: int,
+                  progress: Callable[[int], None] | None = None) -> None:
         """The plain cell (``cell.lstm_step``) over processing indices start..stop-1: one
         in-place ufunc sequence per step on the step's gate views i, f, g, o.
 
@@ -244,6 +253,7 @@ class DirectionRunner:
         np.copyto(scratch.h_prev, h_prev)
         np.copyto(scratch.c_prev, c_prev)
         outs = (self._zh_flat, self._gates_flat, self.c, self.h)
+        told = start
         with np.errstate(over="ignore"):
             for p0 in range(start, stop, scratch.length):
                 p1 = min(stop, p0 + scratch.length)
@@ -261,6 +271,9 @@ class DirectionRunner:
                 np.copyto(scratch.h_prev, rows[3][-1])
                 np.copyto(scratch.c_prev, rows[2][-1])
                 advance(length)
+                if progress is not None and p1 - told >= PROGRESS_STEPS:
+                    told = p1
+                    progress(told)
 
     def _steps(self, zin: np.ndarray, rows: tuple[np.ndarray, ...], valid: np.ndarray, p0: int,
                scratch: _Scratch) -> None:

@@ -8,7 +8,7 @@ forcing the window past the screen edge or painting over its neighbours.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSettings, Qt
+from PySide6.QtCore import QRect, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 LAYOUT_VERSION = 3          # saveState/restoreState version: older remembered layouts are dropped
@@ -18,6 +18,7 @@ SIDE_SHARE = 0.28           # right-hand docks: this share of the window's width
 SIDE_PX = (340, 560)        # ... within these bounds (room for a tab group's titles)
 BOTTOM_SHARE = 0.22         # bottom docks: this share of the window's height ...
 BOTTOM_MIN_PX = 190         # ... at least this (two small plots)
+CENTRAL_KEEPS = 0.5         # a bottom dock grows to its useful height only down to this share
 
 
 def scrolling(panel: QWidget) -> QScrollArea:
@@ -28,6 +29,30 @@ def scrolling(panel: QWidget) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setWidget(panel)
     return area
+
+
+def give_useful_height(window: QMainWindow, dock: QDockWidget) -> None:
+    """A bottom dock brought to the front grows to its useful height (its panel's minimum:
+    readable heat-map rows, plots with their labels) as far as the window can spare it, the
+    central units panel keeping ``CENTRAL_KEEPS`` of the window's height; beyond that its
+    panel scrolls. A dock already that tall is left as the user sized it."""
+    if dock.isFloating() or window.dockWidgetArea(dock) != Qt.BottomDockWidgetArea:
+        return
+    holder = dock.widget()
+    panel = holder.widget() if isinstance(holder, QScrollArea) else holder
+    if panel is None or not dock.isVisible():
+        return
+    useful = panel.minimumSizeHint().height() + (dock.height() - holder.height())
+    spare = window.centralWidget().height() - int(CENTRAL_KEEPS * window.height())
+    if dock.height() < useful and spare > 0:
+        window.resizeDocks([dock], [min(useful, dock.height() + spare)], Qt.Vertical)
+
+
+def grow_when_shown(window: QMainWindow, dock: QDockWidget) -> None:
+    """Give ``dock`` its useful height each time it comes to the front (after the window
+    has laid out the change: a resize inside the visibility signal would be undone)."""
+    dock.visibilityChanged.connect(
+        lambda shown: shown and QTimer.singleShot(0, lambda: give_useful_height(window, dock)))
 
 
 def first_geometry(available: QRect) -> QRect:

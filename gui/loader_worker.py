@@ -48,8 +48,9 @@ class _Failed:
     message: str
 
 
-def _load(req: LoadRequest, current_model) -> LoadResult | _Failed:
-    """Open the model and input and trace the run (any thread); a failure is one line."""
+def _load(req: LoadRequest, current_model, progress=None) -> LoadResult | _Failed:
+    """Open the model and input and trace the run (any thread), telling ``progress(done,
+    steps)`` how many positions are traced; a failure is one line."""
     try:
         model = (load_model(req.model_spec, **(req.options or {})) if req.model_spec is not None
                  else current_model)
@@ -79,7 +80,7 @@ def _load(req: LoadRequest, current_model) -> LoadResult | _Failed:
         except ScopeError as exc:
             where = req.input_path or model.source
             raise ScopeError(exc if where in str(exc) else f"{where}: {exc}") from None
-        session.prepare_view()      # its first window now (a long run: the rest behind)
+        session.prepare_view(progress)      # its first window now (a long run: the rest behind)
         return LoadResult(session, req.model_spec or model.source, input_source)
     except ScopeError as exc:
         return _Failed(str(exc))
@@ -97,6 +98,7 @@ class Loader(QObject):
     loaded = Signal(object)
     failed = Signal(str)
     busy = Signal(bool)
+    progressed = Signal(int, int)    # positions traced, of how many (the latest load)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -104,10 +106,12 @@ class Loader(QObject):
         self.jobs = Background(self, name="load", overlap=True, on_cancel=cancel_reads)
         self.jobs.delivered.connect(self._done)
         self.jobs.busy.connect(self.busy)
+        self.jobs.progressed.connect(self.progressed)
 
     def start(self, request: LoadRequest, current_model=None) -> None:
         self.cancel()
-        self.jobs.request(lambda ticket: _load(request, current_model), tag=request)
+        self.jobs.request(lambda ticket: _load(request, current_model, ticket.progress),
+                          tag=request)
 
     def _done(self, delivery) -> None:
         result = delivery.result

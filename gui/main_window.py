@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
     QSpinBox,
     QToolBar,
     QVBoxLayout,
@@ -39,6 +38,7 @@ from gui.export.dialog import WindowExporter
 from gui.first_pass import FirstPass
 from gui.grad_model import GradModel
 from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
+from gui.load_progress import LoadProgress
 from gui.loader_worker import Loader, LoadRequest, LoadResult
 from gui.panels.badges import ShapeBadges
 from gui.panels.cell_inspector import CellInspector
@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self.show_loaded)
         self.loader.failed.connect(self._on_failed)
         self.loader.busy.connect(self._on_busy)
-        self._progress: QProgressDialog | None = None
+        self._progress: LoadProgress | None = None
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_tick)
         self.setWindowTitle("LSTM Scope")
@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(layout.scrolling(widget))     # a short dock scrolls, never overlaps
         self.addDockWidget(area, dock)
+        layout.grow_when_shown(self, dock)            # to its useful height, when there is room
         return dock
 
     def _build_actions(self) -> None:
@@ -353,10 +354,12 @@ class MainWindow(QMainWindow):
     def _on_busy(self, busy: bool) -> None:
         if busy:
             if self._progress is None:
-                self._progress = QProgressDialog("Loading and tracing…", "Cancel", 0, 0, self)
+                self._progress = LoadProgress(self)
                 self._progress.setWindowModality(Qt.WindowModal)
                 self._progress.setMinimumDuration(400)
                 self._progress.canceled.connect(self.loader.cancel)
+                self.loader.progressed.connect(self._progress.report)
+            self._progress.begin()
             self._progress.show()
         elif self._progress is not None:
             self._progress.reset()

@@ -88,6 +88,26 @@ def test_a_held_run_is_one_chunk_computed_once_and_its_whole_window_is_the_run()
 
 
 @pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("peephole", [False, True])       # the fast path and the general one
+def test_a_held_run_reports_how_far_it_is_every_few_steps_with_the_same_bits(
+        monkeypatch, backward, peephole):
+    import engine.stepper as stepper
+    monkeypatch.setattr(stepper, "PROGRESS_STEPS", 100)
+    model, x = _model(backward, peephole=peephole), _input()
+    told: list[tuple[int, int]] = []
+    s = Session(model, x)
+    s.prepare_view(lambda done, steps: told.append((done, steps)))
+    dones = [done for done, _ in told]
+    assert {steps for _, steps in told} == {STEPS}
+    assert dones == sorted(set(dones)) and dones[-1] == STEPS
+    assert STEPS // 200 <= len(told) <= STEPS // 100 + 2      # every chunk of steps, not per step
+    quiet = Session(model, x)
+    quiet.prepare_view()
+    for name in SHOWN:
+        _same(getattr(s.full(), name), getattr(quiet.full(), name), name)
+
+
+@pytest.mark.parametrize("backward", [False, True])
 def test_the_cursor_is_a_mark_moving_it_computes_nothing(backward):
     model, x = _model(backward), _input()
     ck = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)

@@ -30,6 +30,9 @@ MAX_FEATURE_CURVES = 8
 X_MIN_HEIGHT = 56            # the input's plot (token ids or features)
 SALIENCY_MIN_HEIGHT = 36     # |d target / d x|, two tick labels
 OUTPUT_MIN_HEIGHT = 76       # the output, with the time axis under it
+# px under each plot's view box (tick values, the time axis's title): its rotated left label
+# must fit beside the view box, or it is cut ("utput") and runs into the ticks below
+BELOW_VIEW_PX = {"x": 24, "saliency": 6, "output": 44}
 
 
 class InputPanel(QWidget):
@@ -71,10 +74,7 @@ class InputPanel(QWidget):
         self.y_plot.setXLink(self.x_plot)
         # below these heights the tick labels of neighbouring plots run into each other; a
         # short dock scrolls instead (gui.layout.scrolling)
-        for plot, least in ((self.x_plot, X_MIN_HEIGHT), (self.sal_plot, SALIENCY_MIN_HEIGHT),
-                            (self.y_plot, OUTPUT_MIN_HEIGHT)):
-            plot.setMinimumHeight(least)
-        self.glw.setMinimumHeight(X_MIN_HEIGHT + SALIENCY_MIN_HEIGHT + OUTPUT_MIN_HEIGHT + 12)
+        self._keep_labels_whole()
         self.cursors = []
         for plot in (self.x_plot, self.sal_plot, self.y_plot):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
@@ -88,6 +88,20 @@ class InputPanel(QWidget):
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
 
+    def _keep_labels_whole(self) -> None:
+        """Each plot at least its least height and tall enough for its left label (a theme
+        or the print palette may change the label's size)."""
+        total = 12
+        for plot, least, below in ((self.x_plot, X_MIN_HEIGHT, BELOW_VIEW_PX["x"]),
+                                   (self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX["saliency"]),
+                                   (self.y_plot, OUTPUT_MIN_HEIGHT, BELOW_VIEW_PX["output"])):
+            label = plot.getAxis("left").label
+            least = max(least, int(label.boundingRect().width()) + below + 4)
+            plot.setMinimumHeight(least)
+            total += least
+        self.sal_plot.setMaximumHeight(max(70, int(self.sal_plot.minimumHeight())))
+        self.glw.setMinimumHeight(total)
+
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         self.palette = palette
@@ -97,6 +111,7 @@ class InputPanel(QWidget):
         set_axis_label(self.sal_plot, "left", "|∂/∂x|", palette)
         set_axis_label(self.y_plot, "left", "output", palette)
         set_axis_label(self.y_plot, "bottom", "time step t", palette)
+        self._keep_labels_whole()
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.rebuild()
@@ -139,6 +154,7 @@ class InputPanel(QWidget):
                                     symbolSize=5, symbolBrush=FEATURE_COLOURS[0])
             self._x_items.append(item)
             set_axis_label(self.x_plot, "left", "token id", self.palette)
+            self._keep_labels_whole()
             span = float(raw.max()) - float(raw.min()) + 1.0      # room above for the letters
             self.x_plot.setYRange(float(raw.min()) - 0.5, float(raw.max()) + 0.5 + 0.35 * span,
                                   padding=0)
@@ -153,6 +169,7 @@ class InputPanel(QWidget):
                     self._tokens.append(text)
         else:
             set_axis_label(self.x_plot, "left", f"x ({raw.shape[1]})", self.palette)
+            self._keep_labels_whole()
             self.x_plot.getAxis("left").setToolTip(f"The input: {raw.shape[1]} features per step")
             self.x_plot.enableAutoRange(axis="y")      # a new input: its own range, not the last one's
             for d in range(min(raw.shape[1], MAX_FEATURE_CURVES)):

@@ -241,7 +241,7 @@ class HeatPage(QWidget):
         self.glw = _plot_widget(palette)
         self.glw.ci.setContentsMargins(4, 4, 4, 4)
         self.glw.ci.setSpacing(2)
-        scroll = QScrollArea()
+        self.maps = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.glw)
         split.addWidget(scroll)
@@ -489,6 +489,10 @@ class LayerView(FrontAware, QWidget):
         strip_px = int(strip_plot.minimumHeight()) - laid + TIME_AXIS_ROOM
         strip_plot.setFixedHeight(strip_px)
         self.glw.setMinimumHeight(PLOT_MIN_HEIGHT * rows + strip_px + 8 + 2 * rows)
+        # never a sliver: one whole map and the time axis show at once; a shorter dock
+        # scrolls the whole view (the dock's scroll area), more maps scroll here
+        frame = 2 * self.heat_page.maps.frameWidth()
+        self.heat_page.maps.setMinimumHeight(PLOT_MIN_HEIGHT + strip_px + 8 + 2 + frame)
         for row, bar in enumerate(self.colour_bars.values()):
             below = 0.0
             holder = pg.GraphicsLayout()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QWidget
 
+from gui.layout import grow_when_shown, scrolling
+
 # view name -> (dock title, attribute on the window)
 TEACHING_VIEWS = {
     "unrolled": ("Unrolled view", "unrolled_view"),
@@ -40,8 +42,11 @@ def teaching_widget(window, view: str, *, show: bool = False) -> QWidget:
             hovered.connect(lambda text: window.statusBar().showMessage(text, 4000))
         dock = QDockWidget(title, window)
         dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget)
+        # a short dock scrolls the view (its explanation, its side panels) instead of
+        # claiming the window's height from the units panel and the right-hand docks
+        dock.setWidget(scrolling(widget))
         window.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        grow_when_shown(window, dock)
         # where the user left it last time, if the saved layout knows this dock (Qt says it
         # restored one it never saw); else a tab beside the layer view, where there is room
         state = window.settings.value("windowState") if hasattr(window, "settings") else None

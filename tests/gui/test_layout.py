@@ -75,3 +75,81 @@ def test_reset_layout_brings_closed_and_floating_docks_back(make_window, qtbot):
         w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
     assert w.forks_dock in w.tabifiedDockWidgets(w.cell_dock)
     assert w.compare_dock in w.tabifiedDockWidgets(w.input_dock)     # wide plots: at the bottom
+
+
+def _fit(w, qtbot, size):
+    w.resize(*size)
+    w.reset_layout()
+    w.resize(*size)
+    qtbot.wait(50)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 640)])
+def test_the_layer_views_maps_and_the_output_plot_keep_a_useful_size(make_window, qtbot, size):
+    """A short bottom dock scrolls its content instead of squeezing it: every heat-map keeps its
+    rows readable, one whole map and the time axis under the maps show at once, and the output
+    plot keeps room for its label beside its ticks."""
+    from gui.panels.input_panel import OUTPUT_MIN_HEIGHT
+    from gui.panels.layer_view import PLOT_MIN_HEIGHT
+    from tests.gui.conftest import bring_to_front
+    w = make_window()
+    open_session(w, small_model(12), sine_input(120))
+    _fit(w, qtbot, size)
+    bring_to_front(qtbot, w.layer_dock)
+    view = w.layer_view
+    assert len(view.heat) >= 3
+    for name, heat in view.heat.items():
+        assert heat.plot.height() >= PLOT_MIN_HEIGHT, name
+    maps = view.heat_page.glw.parentWidget().parentWidget()          # the maps' scroll area
+    strip = view.strip.plot.height()
+    assert maps.viewport().height() >= PLOT_MIN_HEIGHT + strip, \
+        f"{maps.viewport().height()} px show less than one map and its time axis"
+    if size[1] >= 768:        # the window can spare the room: the dock grows, nothing scrolls
+        shown = maps.visibleRegion().boundingRect().height()
+        assert shown >= maps.height() - 2, f"only {shown} of {maps.height()} px of maps show"
+        assert w.centralWidget().height() >= 0.5 * size[1]
+    bring_to_front(qtbot, w.input_dock)
+    panel = w.input_panel
+    assert panel.y_plot.height() >= OUTPUT_MIN_HEIGHT
+    for plot in (panel.x_plot, panel.sal_plot, panel.y_plot):
+        label = plot.getAxis("left").label
+        assert label.boundingRect().width() <= plot.getViewBox().height() + 2, \
+            f"{label.toPlainText()!r} overruns its plot"
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1024, 640)])
+def test_the_right_hand_splitter_moves_with_a_teaching_view_open(make_window, qtbot, size):
+    """A teaching view opened at the bottom scrolls inside its dock instead of claiming the
+    window's height, so the Input and Breakpoints docks keep a few rows each and the splitter
+    between them moves when its handle is dragged."""
+    from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    from gui.teaching.docks import teaching_widget
+    w = make_window()
+    open_session(w, small_model(12), sine_input(120))
+    _fit(w, qtbot, size)
+    for view in ("text", "unrolled"):
+        teaching_widget(w, view, show=True)
+    qtbot.wait(50)
+    w.breakpoints_dock.raise_()
+    qtbot.wait(50)
+    top, below = w.input_editor_dock, w.breakpoints_dock
+    assert below.height() >= 120 and top.height() >= 120, (top.height(), below.height())
+    assert w.units_panel.glw.height() >= 0.3 * size[1]
+    x = top.geometry().center().x()
+    y0 = (top.geometry().bottom() + below.geometry().top()) // 2
+    before = top.height()
+
+    def send(kind, y, buttons):
+        pos = QPointF(QPoint(x, y))
+        event = QMouseEvent(kind, pos, w.mapToGlobal(pos), Qt.LeftButton, buttons, Qt.NoModifier)
+        QApplication.sendEvent(w, event)
+    send(QEvent.MouseButtonPress, y0, Qt.LeftButton)
+    for dy in range(4, 44, 4):
+        send(QEvent.MouseMove, y0 - dy, Qt.LeftButton)
+        qtbot.wait(5)                  # the window applies a separator move on its next tick
+    send(QEvent.MouseButtonRelease, y0 - 40, Qt.NoButton)
+    qtbot.wait(50)
+    assert top.height() <= before - 20, (before, top.height())

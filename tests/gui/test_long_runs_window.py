@@ -185,3 +185,30 @@ def test_a_gif_across_spans_draws_each_frame_in_its_own_span(make_window, qtbot,
     assert w.errors == []
     _stop(w)
 
+
+
+def test_a_long_load_shows_positions_traced_of_t_with_a_time_estimate(make_window, qtbot,
+                                                                      monkeypatch):
+    """A long in-memory load reports how far its trace is: the dialog's bar climbs through
+    increasing counts to T and its label says "N of T positions" and how long is left."""
+    import engine.stepper as stepper
+    from gui.load_progress import LoadProgress
+    from tests.gui.conftest import open_session, sine_input, small_model
+    monkeypatch.setattr(stepper, "PROGRESS_STEPS", 256)
+    seen: list[tuple[int, int, str]] = []
+    report = LoadProgress.report
+
+    def watched(self, done, total):
+        report(self, done, total)
+        seen.append((self.bar.value(), self.bar.maximum(), self.labelText()))
+    monkeypatch.setattr(LoadProgress, "report", watched)
+    window = make_window()
+    model = small_model(6, 3)
+    open_session(window, model, sine_input(30))
+    window.load(None, x=sine_input(3000), wait=True)
+    assert window.errors == [] and window.session_model.steps == 3000
+    values = [value for value, _, _ in seen]
+    assert len(values) >= 5 and values == sorted(set(values)) and values[-1] == 3000
+    assert {maximum for _, maximum, _ in seen} == {3000}
+    assert "3,000 of 3,000 positions" in seen[-1][2]
+    assert any("s left" in text for _, _, text in seen[:-1])
