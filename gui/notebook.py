@@ -50,8 +50,8 @@ def _app() -> Any:
     fresh = QApplication.instance() is None
     app = make_app()
     if fresh and app.platformName() == "offscreen":
-        from gui.export.cli import _quiet_offscreen_warnings
-        _quiet_offscreen_warnings()          # its notes on missing window features, per figure
+        from gui.export.cli import quiet_offscreen_warnings
+        quiet_offscreen_warnings()          # its notes on missing window features, per figure
     return app
 
 
@@ -60,8 +60,8 @@ def units_png(obj: Any, width: int = REPORT_WIDTH) -> bytes:
     import numpy as np
     from PySide6.QtCore import QSettings, Qt
 
-    from gui.export.cli import _lay_out as lay_out
     from gui.export.figure import FigureOptions, export_view
+    from gui.export.views import view
     from gui.main_window import MainWindow
     app = _app()
     with np.errstate(all="ignore"):
@@ -72,11 +72,14 @@ def units_png(obj: Any, width: int = REPORT_WIDTH) -> bytes:
         settings = QSettings(str(Path(tmp) / "notebook.ini"), QSettings.IniFormat)
         errors: list[str] = []
         window = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
-        window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        if app.platformName() != "offscreen":
+            # never flash on a real screen; offscreen there is no screen, and the attribute
+            # would change the dock layout the figure is made from (export --view units' size)
+            window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         try:
             window.show_session(session, source=session.model.source,
                                 input_source="(from Python)")
-            lay_out(window, "units", session.units)     # as export --view units
+            view("units").lay_out(window, session.units)     # as export --view units
             window.show()
             app.processEvents()
             out = Path(tmp) / "units.png"

@@ -220,7 +220,7 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
     from gui.export.figure import FigureOptions, export_view
     from gui.main_window import MainWindow
     app = make_app()
-    _quiet_offscreen_warnings()
+    quiet_offscreen_warnings()
     with tempfile.TemporaryDirectory() as tmp:        # never touch the user's saved layout
         settings = QSettings(str(Path(tmp) / "export.ini"), QSettings.IniFormat)
         errors: list[str] = []
@@ -261,7 +261,7 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
             app.processEvents()
 
 
-def _quiet_offscreen_warnings() -> None:
+def quiet_offscreen_warnings() -> None:
     """The offscreen platform warns about window features it lacks (raise, size hints) on every
     layout; they say nothing about the export, so keep stderr for real problems."""
     from PySide6.QtCore import qInstallMessageHandler
