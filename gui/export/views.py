@@ -15,6 +15,7 @@ anything is loaded, and a data export needs no Qt at all); what draws imports Qt
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -57,7 +58,7 @@ def cell_signals(session) -> tuple[str, ...]:
     return session.info.weights.kind.display_order
 
 
-class ExportableView:
+class ExportableView(ABC):
     """One view of the window as an export sees it. Subclasses set the class attributes and
     override what differs; the defaults are those of a panel that draws the lanes' numbers."""
 
@@ -77,13 +78,13 @@ class ExportableView:
         return None
 
     # --- the widgets ---------------------------------------------------------------------
+    @abstractmethod
     def widgets(self, host) -> list:
         """The widgets a figure shows, top to bottom (no tool bars or spin boxes)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def styled(self, host) -> list:
         """The panels whose palette a figure changes."""
-        raise NotImplementedError
 
     def dock_of(self, host):
         """The dock to bring to the front before the view is drawn (None: always shown)."""
@@ -91,13 +92,14 @@ class ExportableView:
             self.widgets(host)                      # makes the dock on first use
         return getattr(host, self.dock, None) if self.dock else None
 
-    def prepare(self, host, position: int | None = None) -> None:
+    def prepare(self, host, position: int | None = None) -> None:  # noqa: B027 - an optional hook, nothing by default
         """Bring the view up to the cursor (views skip work while hidden); ``position`` is the
         step a per-step view shows (None: the cursor)."""
 
     # --- the words ---------------------------------------------------------------------------
+    @abstractmethod
     def explanation(self, ctx: ViewContext, units: int) -> str:
-        raise NotImplementedError
+        """The words under the figure: what it shows and how to read it."""
 
     def legend(self, host) -> list[str]:
         """The signals named in the picture's legend, display order."""
@@ -183,10 +185,10 @@ class ExportableView:
         dock.show()
         dock.resize(*self.logical_size(window, lanes, frame))
 
-    def fit_to_frame(self, window, frame: tuple[int, int]) -> None:
+    def fit_to_frame(self, window, frame: tuple[int, int]) -> None:  # noqa: B027 - an optional hook, nothing by default
         """Once shown, correct the layout so that the figure takes the ``frame``'s shape."""
 
-    def set_up(self, window, args) -> None:
+    def set_up(self, window, args) -> None:  # noqa: B027 - an optional hook, nothing by default
         """The command line's view options (``--unit``, ``--signal`` …) applied to the window."""
 
     def command_target(self, args, session) -> str:
