@@ -441,3 +441,35 @@ def bidirectional_model(units: int = 4):
                   Dense("d", np.ones((2 * units, 1), np.float32), np.zeros(1, np.float32))],
                  source="bi")
 
+
+def read_npz(path: Path | str) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read and closed."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def check_captured_trace(model_path: Path, inputs_path: Path, ref_path: Path, *,
+                         exact_x: bool = True) -> tuple[Any, dict[str, np.ndarray], Any]:
+    """Trace ``model_path`` on the inputs a fixture script saved and compare the output and
+    every recorded layer (its input, h, c, and gates when saved) with the framework's run;
+    returns (model, inputs, result) for further checks."""
+    from engine.loaders import load_model
+    model = load_model(model_path)
+    inputs, ref = read_npz(inputs_path), read_npz(ref_path)
+    result = model.trace(inputs)
+    what = Path(model_path).stem
+    assert_close(result.output, ref["output"], f"{what} output")
+    k = 0
+    while f"layer{k}_name" in ref:
+        layer = result.layer(str(ref[f"layer{k}_name"]))
+        if exact_x:      # what the framework's LSTM received, to 1e-6
+            np.testing.assert_allclose(layer.x, ref[f"layer{k}_x"], atol=1e-6, rtol=0)
+        assert_close(layer.h, ref[f"layer{k}_h"], f"{what} {layer.name} h")
+        assert_close(layer.c, ref[f"layer{k}_c"], f"{what} {layer.name} c")
+        gates = np.stack([layer.i, layer.f, layer.g, layer.o])
+        assert np.isfinite(gates[:, layer.mask]).all()
+        if f"layer{k}_gates" in ref:       # computed by the framework's ops from its weights
+            assert_close(layer.gates, ref[f"layer{k}_gates"], f"{what} {layer.name} gates")
+        k += 1
+    assert k
+    return model, inputs, result

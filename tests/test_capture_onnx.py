@@ -12,35 +12,21 @@ import pytest
 from engine.errors import ScopeError
 from engine.loaders import load_model
 from engine.session import Session
-from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
+from tests.helpers import (
+    FIXTURES,
+    assert_clean_error,
+    assert_close,
+    check_captured_trace,
+    read_npz,
+    run_cli,
+)
 
 CAP = FIXTURES / "capture"
 
 
-def _npz(path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
 def _check(model_file: str, case: str, *, exact_x: bool = True) -> None:
-    model = load_model(CAP / model_file)
-    inputs = _npz(CAP / f"{case}.input.npz")
-    ref = _npz(CAP / f"{case}.ref.npz")
-    result = model.trace(inputs)
-    assert_close(result.output, ref["output"], f"{case} output")
-    k = 0
-    while f"layer{k}_name" in ref:
-        layer = result.layer(str(ref[f"layer{k}_name"]))
-        if exact_x:      # what the framework's LSTM received, to 1e-6
-            np.testing.assert_allclose(layer.x, ref[f"layer{k}_x"], atol=1e-6, rtol=0)
-        assert_close(layer.h, ref[f"layer{k}_h"], f"{case} {layer.name} h")
-        assert_close(layer.c, ref[f"layer{k}_c"], f"{case} {layer.name} c")
-        gates = np.stack([layer.i, layer.f, layer.g, layer.o])
-        assert np.isfinite(gates[:, layer.mask]).all()
-        if f"layer{k}_gates" in ref:       # computed by the framework's ops from its weights
-            assert_close(layer.gates, ref[f"layer{k}_gates"], f"{case} {layer.name} gates")
-        k += 1
-    assert k
+    check_captured_trace(CAP / model_file, CAP / f"{case}.input.npz", CAP / f"{case}.ref.npz",
+                         exact_x=exact_x)
 
 
 @pytest.mark.parametrize("case", ["if_conv_lstm_16k", "if_conv_lstm_4k"])
@@ -51,7 +37,7 @@ def test_if_branch_is_captured_from_onnx_runtime(case):
     model = load_model(CAP / "if_conv_lstm.onnx")
     assert model.layer_names == ["If/then/LSTM/forward", "If/else/LSTM_1/forward"]
     assert {t["computed"] for t in model.summary()["traced_layers"]} == {"captured"}
-    inputs = _npz(CAP / f"{case}.input.npz")
+    inputs = read_npz(CAP / f"{case}.input.npz")
     ran = model.trace(inputs).names
     assert ran == (["If/then/LSTM/forward"] if case.endswith("16k") else ["If/else/LSTM_1/forward"])
     assert model.layer_names[model.default_layer(inputs)] == ran[0]
@@ -59,7 +45,7 @@ def test_if_branch_is_captured_from_onnx_runtime(case):
 
 def test_captured_session_steps_the_full_trace():
     model = load_model(CAP / "if_conv_lstm.onnx")
-    inputs = _npz(CAP / "if_conv_lstm_4k.input.npz")
+    inputs = read_npz(CAP / "if_conv_lstm_4k.input.npz")
     s = Session(model, inputs, layer="If/else/LSTM_1/forward")
     assert s.inputs is not None and set(s.inputs) == {"x", "rate"}
     s.seek(s.steps)
@@ -68,7 +54,7 @@ def test_captured_session_steps_the_full_trace():
 
 def test_state_inputs_are_honoured_and_missing_ones_warned(tmp_path):
     _check("lstm_state_inputs.onnx", "lstm_state_inputs")
-    inputs = _npz(CAP / "lstm_state_inputs.input.npz")
+    inputs = read_npz(CAP / "lstm_state_inputs.input.npz")
     np.savez(tmp_path / "x_only.npz", x=inputs["x"])
     out = tmp_path / "t.npz"
     proc = run_cli("trace", str(CAP / "lstm_state_inputs.onnx"), "--input",
@@ -95,8 +81,8 @@ def test_one_state_tensor_split_by_the_graph(case, tmp_path, monkeypatch):
     _check("lstm_state_tensor.onnx", case)
     model = load_model(CAP / "lstm_state_tensor.onnx")
     assert model.optional_inputs == ["state"]
-    inputs = _npz(CAP / f"{case}.input.npz")
-    ref = _npz(CAP / f"{case}.ref.npz")
+    inputs = read_npz(CAP / f"{case}.input.npz")
+    ref = read_npz(CAP / f"{case}.ref.npz")
     if case.endswith("zero"):
         model.trace(inputs)
         assert "the model input 'state' is not given: it starts at zero" in model.warnings
@@ -124,7 +110,7 @@ def test_conformance_graph_inputs_with_lengths(tmp_path):
     proc = run_cli("trace", str(CAP / "conformance_inputs.onnx"), "--input",
                    str(CAP / "conformance_inputs.input.npz"), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    ref = _npz(CAP / "conformance_inputs.ref.npz")
+    ref = read_npz(CAP / "conformance_inputs.ref.npz")
     with np.load(out) as data:
         assert_close(data["c"], ref["layer0_c"], "c")
         np.testing.assert_array_equal(data["mask"].sum(axis=1), [5, 2, 4])
@@ -132,7 +118,7 @@ def test_conformance_graph_inputs_with_lengths(tmp_path):
 
 def test_named_input_errors(tmp_path):
     model = str(CAP / "conformance_inputs.onnx")
-    inputs = _npz(CAP / "conformance_inputs.input.npz")
+    inputs = read_npz(CAP / "conformance_inputs.input.npz")
     np.savez(tmp_path / "missing.npz", **{k: v for k, v in inputs.items() if k != "sequence_lens"})
     assert_clean_error(run_cli("trace", model, "--input", str(tmp_path / "missing.npz"), "--out",
                                str(tmp_path / "o.npz")), "missing 'sequence_lens'")
@@ -237,7 +223,7 @@ def test_streaming_loop_export_is_captured_run_by_run():
     _check("loop_lstm.onnx", "loop_lstm")
     model = load_model(CAP / "loop_lstm.onnx")
     assert model.layer_names == ["Loop/body/LSTM/forward"]
-    inputs = _npz(CAP / "loop_lstm.input.npz")
+    inputs = read_npz(CAP / "loop_lstm.input.npz")
     layer = model.trace(inputs).layer(0)
     assert_close(layer.h0[:2], inputs["h0"][0], "first run starts from h0")
     assert_close(layer.h0[2:4], layer.h[:2, -1], "second run starts where the first ended")
@@ -302,7 +288,7 @@ def test_session_file_keeps_named_inputs_and_needs_the_runtime(tmp_path, monkeyp
     from engine.session_file import open_session, save_session
     src = tmp_path / "m.onnx"
     shutil.copy(CAP / "if_conv_lstm.onnx", src)
-    inputs = _npz(CAP / "if_conv_lstm_4k.input.npz")
+    inputs = read_npz(CAP / "if_conv_lstm_4k.input.npz")
     s = Session(load_model(src), inputs, layer="If/else/LSTM_1/forward")
     s.seek(4)
     out = tmp_path / "s.lstmscope"

@@ -23,34 +23,19 @@ from engine.model_input import (
     step_input,
 )
 from engine.session import Session
-from tests.helpers import FIXTURES, assert_close, image_of, run_cli
+from tests.helpers import FIXTURES, check_captured_trace, image_of, read_npz, run_cli
 
 CAP = FIXTURES / "capture"
 CASES = {"image_bilstm": ("image", IMAGE, (1, 1, 16, 40), 20, 32),
          "audio_lstm": ("wave", WAVEFORM, (1, 800), 39, 8)}
 
 
-def _npz(path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_the_trace_matches_torch_and_the_layer_reads_its_own_input(case):
     name, kind, shape, steps, features = CASES[case]
-    model = load_model(CAP / f"{case}.onnx")
-    inputs = _npz(CAP / f"{case}.input.npz")
-    ref = _npz(CAP / f"{case}.ref.npz")
-    result = model.trace(inputs)
-    assert_close(result.output, ref["output"], f"{case} output")
-    k = 0
-    while f"layer{k}_name" in ref:
-        layer = result.layer(str(ref[f"layer{k}_name"]))
-        np.testing.assert_allclose(layer.x, ref[f"layer{k}_x"], atol=1e-6, rtol=0)
-        assert_close(layer.h, ref[f"layer{k}_h"], f"{case} {layer.name} h")
-        assert_close(layer.c, ref[f"layer{k}_c"], f"{case} {layer.name} c")
-        k += 1
-    assert k
+    model, inputs, _ = check_captured_trace(CAP / f"{case}.onnx", CAP / f"{case}.input.npz",
+                                            CAP / f"{case}.ref.npz")
+    ref = read_npz(CAP / f"{case}.ref.npz")
     session = Session(model, inputs)
     found = model_input_kind(session)
     assert (found.kind, found.shape) == (kind, shape) and not found.is_layer_input
@@ -75,7 +60,7 @@ def test_what_a_model_reads_is_told_by_its_shape(shape, dtype, steps, kind):
 
 def test_a_layer_input_session_reads_its_own_input():
     model = load_model(CAP / "image_bilstm.onnx")
-    x = _npz(CAP / "image_bilstm.ref.npz")["layer0_x"]
+    x = read_npz(CAP / "image_bilstm.ref.npz")["layer0_x"]
     session = Session(model, x, layer_input=True)
     assert model_input_kind(session).kind == LAYER
     np.testing.assert_array_equal(step_input(session), x[0])
