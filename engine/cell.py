@@ -64,6 +64,21 @@ class CellWeights:
         """Size of h: the units, or the projection size when there is one."""
         return self.recurrent_kernel.shape[0]
 
+    @property
+    def cell_size(self) -> int:
+        """Size of the cell state c: the units (a GRU or simple RNN has none: 0)."""
+        return self.units
+
+    @property
+    def parts(self) -> int:
+        """How many column blocks W, U and b hold (4 gates here; 3 for a GRU, 1 for an RNN)."""
+        return len(self.kind.parts)
+
+    def scaled_by(self, part: int) -> int | None:
+        """The gate whose value multiplies zh of column block ``part`` in the pre-activation
+        (a GRU's reset gate with reset_after); None: z = zx + zh + zb for that block."""
+        return None
+
     def default_param_count(self) -> int:
         """Keras' count: 4 * (N * (D + H) + N) with bias, without bias 4 * N * (D + H)."""
         n = self.kernel.size + self.recurrent_kernel.size

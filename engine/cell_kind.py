@@ -3,7 +3,8 @@
 A view that lists signals (lanes, legends, check boxes, CSV columns, the inspector's diagram)
 reads them from the cell's ``CellKind`` instead of its own "f i o g c h", so a second kind of
 cell (GRU, simple RNN) is a second table, not an edit of every view. The LSTM's table is
-``engine.cell.LSTM_CELL``; a cell's weights name theirs (``CellWeights.kind``).
+``engine.cell.LSTM_CELL``, the GRU's and the simple RNN's ``engine.gru_cell.GRU_CELL`` and
+``RNN_CELL``; a cell's weights name theirs (``CellWeights.kind``).
 """
 
 from __future__ import annotations
@@ -48,12 +49,20 @@ class CellKind:
     ratio_gates: tuple[str, ...]    # gates that scale another signal (the gate activation's range)
     signals: tuple[SignalSpec, ...]
     diagram_gates: tuple[str, ...]
-    step: Callable                  # (w, x, h, c) -> gates..., c, h: the written spec
+    step: Callable                  # LSTM (w, x, h, c) -> gates..., c, h; GRU/RNN (w, x, h) -> gates..., h
     step_extended: Callable         # the same with every variant a loader may produce
-    step_vjp: Callable              # (w, x, h, c, dh, dc) -> (dx, dh_prev, dc_prev, dc)
+    step_vjp: Callable              # LSTM (w, x, h, c, dh, dc) -> (dx, dh_prev, dc_prev, dc); GRU/RNN (w, x, h, dh) -> (dx, dh_prev)
     step_extended_vjp: Callable
     badges: tuple[BadgeSpec, ...]
     params_tip: str                 # how the framework counts the parameters
+    blocks: tuple[str, ...] = ()    # the (D, kN) column blocks when they are not the gates
+    # (a simple RNN has no gate and one block, "h"); empty: the blocks are the gates
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Names of the column blocks of W, U, b and of the pre-activation axis of zx, zh, zb
+        (``z_<part>``): the gates, or ``blocks`` for a cell whose blocks are not gates."""
+        return self.blocks or self.gates
 
     @property
     def display_order(self) -> tuple[str, ...]:

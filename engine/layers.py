@@ -85,10 +85,13 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
     if state is None:
         return None, None
     out = []
-    for what, arr, size in (("h0", state[0], weights.state_size), ("c0", state[1], weights.units)):
+    for what, arr, size in (("h0", state[0], weights.state_size), ("c0", state[1], weights.cell_size)):
         if arr is None:
             out.append(None)
             continue
+        if size == 0:
+            raise InitialStateError(f"layer '{name}' is a {weights.kind.name.upper()}: it has "
+                                    f"no cell state, so no c0 (give h0 alone)")
         a = np.asarray(arr, F32)
         if a.ndim == 1:
             a = a[None]

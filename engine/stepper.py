@@ -58,7 +58,7 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
     scale = gate_scale(weights)
     if scale is not None:
         zin *= scale
-    return zx.reshape(b, length, 4, -1), zin
+    return zx.reshape(b, length, weights.parts, -1), zin
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
@@ -143,8 +143,20 @@ def _scratch(batch: int, units: int, hsize: int) -> _Scratch:
     return held
 
 
+RUNNERS: dict[str, type[DirectionRunner]] = {}
+"""The runner of each other cell kind by its ``CellKind.name``, handed down by the module that
+implements it when it is imported (``engine.gru_stepper``; ``import engine`` imports it), so
+that whoever makes a ``DirectionRunner`` for a GRU's weights gets the GRU's runner."""
+
+
 class DirectionRunner:
-    """Steps one LSTM direction over a fixed input; processing index p maps to input t."""
+    """Steps one LSTM direction over a fixed input; processing index p maps to input t.
+    Made for another kind of cell's weights, it is that kind's runner (``RUNNERS``)."""
+
+    def __new__(cls, name: str, weights: CellWeights, *args, **kwargs):
+        if cls is DirectionRunner:
+            cls = RUNNERS.get(weights.kind.name, cls)
+        return super().__new__(cls)
 
     def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
@@ -162,30 +174,32 @@ class DirectionRunner:
         ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
         x = layer_input(name, weights, x)
         b, t, _ = x.shape
-        n, hsize = weights.units, weights.state_size
+        n, hsize, parts = weights.units, weights.state_size, weights.parts
         self.name, self.weights, self.backward = name, weights, backward
         self.batch, self.steps, self.units = b, t, n
         self.mask = np.ones((b, t), bool) if mask is None else np.asarray(mask, bool).copy()
         self._all_valid = self.mask.all(axis=0)             # per input position
         self.h0 = np.zeros((b, hsize), F32) if h0 is None else np.array(h0, F32).reshape(b, hsize)
-        self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
+        csize = weights.cell_size
+        self.c0 = np.zeros((b, csize), F32) if c0 is None else np.array(c0, F32).reshape(b, csize)
         self.x = x
         if shared_zx is not None:
             self.zx, self.zin = shared_zx
-            if self.zx.shape != (b, t, 4, n) or self.zin.shape != (b, t, 4 * n):
+            if self.zx.shape != (b, t, parts, n) or self.zin.shape != (b, t, parts * n):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
             self.zx, self.zin = input_product(weights, x, backward)
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
-        self.gates = alloc((b, t, 4, n))
-        self.zh = alloc((b, t, 4, n))
-        self.c = alloc((b, t, n))
+        n_gates = len(weights.kind.gates)
+        self.gates = alloc((b, t, n_gates, n))
+        self.zh = alloc((b, t, parts, n))
+        self.c = alloc((b, t, csize))
         self.h = alloc((b, t, hsize))
         self.zp = None if weights.peephole is None else alloc((b, t, 4, n))
-        self._gates_flat = self.gates.reshape(b, t, 4 * n)
-        self._zh_flat = self.zh.reshape(b, t, 4 * n)
+        self._gates_flat = self.gates.reshape(b, t, n_gates * n)
+        self._zh_flat = self.zh.reshape(b, t, parts * n)
         self._fast = weights.is_plain
         self._scale = gate_scale(weights)
         if self._scale is not None:

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from .cell import LSTM_CELL, STORAGE_GATE_ORDER, CellWeights
+from .cell import LSTM_CELL, CellWeights
+from .cell_kind import CellKind
 from .errors import ScopeError
 from .time_axis import input_position, last_position
 
 ARRAY_NAMES = (*LSTM_CELL.recorded, "zx", "zh", "zb", "h0", "c0", "mask", "x")
+"""An LSTM's arrays in a trace .npz; a GRU or RNN writes its kind's signals, no c or c0."""
 
 
 class UnknownSignal(ScopeError, KeyError):
@@ -46,16 +48,16 @@ class SignalSource:
     weights: CellWeights
 
     @staticmethod
-    def parse_signal(name: str) -> tuple[str, int | None]:
+    def parse_signal(name: str, kind: CellKind = LSTM_CELL) -> tuple[str, int | None]:
         """``"f"`` -> ("gates", 1); ``"c"`` -> ("c", None); ``"z_o"`` -> ("z", 3);
-        ``"zx_i"`` -> ("zx", 0). Raises UnknownSignal."""
-        if name in STORAGE_GATE_ORDER:
-            return "gates", STORAGE_GATE_ORDER.index(name)
-        if name in (*LSTM_CELL.states, "x"):
+        ``"zx_i"`` -> ("zx", 0); a GRU's ``"zh_n"`` -> ("zh", 2). Raises UnknownSignal."""
+        if name in kind.gates:
+            return "gates", kind.gates.index(name)
+        if name in (*kind.states, "x"):
             return name, None
         prefix, _, gate = name.partition("_")
-        if gate in STORAGE_GATE_ORDER and prefix in ("z", "zx", "zh"):
-            return prefix, STORAGE_GATE_ORDER.index(gate)
+        if gate in kind.parts and prefix in ("z", "zx", "zh"):
+            return prefix, kind.parts.index(gate)
         raise UnknownSignal(f"unknown signal '{name}'")
 
     def part(self, array: str, gate: int | None) -> np.ndarray:
@@ -66,12 +68,19 @@ class SignalSource:
         return self.weights.peephole is not None
 
     def signal(self, name: str) -> np.ndarray:
-        """(B, T, N) values of one signal by name (i f g o c h x, z_i, zx_f, zh_o ...); the
-        pre-activation z includes the peephole term where the cell has one."""
-        array, k = self.parse_signal(name)
+        """(B, T, N) values of one signal by name (i f g o c h x, z_i, zx_f, zh_o ...; a GRU's
+        u r n h, z_n ...); the pre-activation z includes the peephole term where the cell has
+        one, and a GRU's reset gate where it scales zh (docs/architecture.md, "GRU and simple
+        RNN")."""
+        w = self.weights
+        array, k = self.parse_signal(name, w.kind)
         if array != "z":
             return self.part(array, k)
-        total = self.part("zx", k) + self.part("zh", k) + self.weights.bias.reshape(4, -1)[k]
+        zh = self.part("zh", k)
+        gate = w.scaled_by(k)
+        if gate is not None:                  # a GRU's n with reset_after: r . zh_n
+            zh = self.part("gates", gate) * zh
+        total = self.part("zx", k) + zh + w.bias.reshape(w.parts, -1)[k]
         if self.has_peephole:
             total = total + self.part("zp", k)
         return total
@@ -120,13 +129,13 @@ class LayerTrace(SignalSource):
 
     @property
     def zb(self) -> np.ndarray:
-        """(4, N) bias per gate (zeros without bias)."""
-        return self.weights.bias.reshape(4, -1)
+        """(4, N) bias per gate (zeros without bias); (3, N) for a GRU, (1, N) for an RNN."""
+        return self.weights.bias.reshape(self.weights.parts, -1)
 
     @property
     def z(self) -> np.ndarray:
         """(B, T, 4, N) full pre-activation zx + zh + zb (+ peephole terms), all gates."""
-        return np.stack([self.signal(f"z_{g}") for g in STORAGE_GATE_ORDER], axis=2)
+        return np.stack([self.signal(f"z_{g}") for g in self.weights.kind.parts], axis=2)
 
     # --- sizes ---------------------------------------------------------------------------
     @property
@@ -171,7 +180,12 @@ class LayerTrace(SignalSource):
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The Contracts' named arrays, as written to a trace .npz."""
-        out = {name: getattr(self, name) for name in ARRAY_NAMES}
+        kind = self.weights.kind
+        if kind is LSTM_CELL:
+            out = {name: getattr(self, name) for name in ARRAY_NAMES}
+        else:
+            out = {name: self.signal(name) for name in kind.recorded}
+            out.update({name: getattr(self, name) for name in ("zx", "zh", "zb", "h0", "mask", "x")})
         if self.zp is not None:
             out["zp"] = self.zp
         return {k: np.ascontiguousarray(v) for k, v in out.items()}
