@@ -85,16 +85,18 @@ class Overview:
     hi: dict[str, np.ndarray]
 
     @classmethod
-    def empty(cls, steps: int, batch: int, units: int, bucket: int) -> Overview:
+    def empty(cls, steps: int, batch: int, units: int, bucket: int,
+              signals: tuple[str, ...] = OVERVIEW_SIGNALS) -> Overview:
+        """``signals``: the cell kind's recorded ones (``CellKind.recorded``; an LSTM's six)."""
         nb = -(-steps // bucket) if steps else 0
-        lo = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
-        hi = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
+        lo = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
+        hi = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
         return cls(bucket, steps, lo, hi)
 
     @classmethod
     def of(cls, trace: LayerTrace, bucket: int) -> Overview:
         """The overview of a whole in-memory trace (same numbers a first pass gives)."""
-        out = cls.empty(trace.steps, trace.batch, trace.units, bucket)
+        out = cls.empty(trace.steps, trace.batch, trace.units, bucket, trace.weights.kind.recorded)
         out.add(trace, 0)
         return out
 
@@ -106,10 +108,11 @@ class Overview:
         """Fold in a trace's values, its index 0 being input position ``first`` (a projected h
         has fewer columns than units; the rest stay NaN)."""
         gates = _bucket_reduce(trace.gates, first, self.bucket)
+        kind = trace.weights.kind
         parts = {name: (gates[0][:, :, k], gates[1][:, :, k], gates[2])
-                 for k, name in enumerate(("i", "f", "g", "o"))}
-        parts["c"] = _bucket_reduce(trace.c, first, self.bucket)
-        parts["h"] = _bucket_reduce(trace.h, first, self.bucket)
+                 for k, name in enumerate(kind.gates)}
+        for state in kind.states:                         # c h (a GRU's or RNN's h alone)
+            parts[state] = _bucket_reduce(getattr(trace, state), first, self.bucket)
         for name, (lo, hi, cols) in parts.items():
             width = lo.shape[-1]
             self.lo[name][:, cols, :width] = np.fmin(self.lo[name][:, cols, :width], lo)
@@ -189,14 +192,15 @@ class CheckpointedRun:
         self.batch, self.steps, self.units = b, t, n
         self.mask = np.ones((b, t), bool) if mask is None else np.asarray(mask, bool).copy()
         self.h0 = np.zeros((b, hsize), F32) if h0 is None else np.array(h0, F32).reshape(b, hsize)
-        self.c0 = np.zeros((b, n), F32) if c0 is None else np.array(c0, F32).reshape(b, n)
+        cs = weights.cell_size                 # N, or 0 for a cell without c (GRU, RNN)
+        self.c0 = np.zeros((b, cs), F32) if c0 is None else np.array(c0, F32).reshape(b, cs)
         k = choose_interval(b, weights) if interval is None else int(interval)
         if k <= 0 or k % XW_BLOCK:
             raise ValueError(f"the checkpoint interval must be a positive multiple of {XW_BLOCK}")
         self.interval = k
         self.chunks = -(-t // k) if t else 0
         self._ck_h = np.empty((self.chunks + 1, b, hsize), F32)
-        self._ck_c = np.empty((self.chunks + 1, b, n), F32)
+        self._ck_c = np.empty((self.chunks + 1, b, cs), F32)
         self._ck_h[0], self._ck_c[0] = self.h0, self.c0
         self._ck_known = 1                     # checkpoints 0 .. _ck_known - 1 are known
         self._cache: OrderedDict[int, DirectionRunner] = OrderedDict()
@@ -205,11 +209,11 @@ class CheckpointedRun:
         # a chunk not cached runs from the nearest one (same code, same x . W blocks)
         self.sub = choose_sub_interval(t, b, weights, k) if sub_interval is None else int(sub_interval)
         self._sub_h = np.empty((t // self.sub + 1, b, hsize), F32)
-        self._sub_c = np.empty((t // self.sub + 1, b, n), F32)
+        self._sub_c = np.empty((t // self.sub + 1, b, cs), F32)
         self._sub_known = np.zeros(self.chunks, bool)
         self._minis: OrderedDict[int, DirectionRunner] = OrderedDict()
         bucket = choose_bucket(t, b, n) if bucket is None else int(bucket)
-        self.overview = Overview.empty(t, b, n, bucket)
+        self.overview = Overview.empty(t, b, n, bucket, weights.kind.recorded)
         self._summarised = 0                   # chunks folded into the overview, in order
         self._lock = threading.RLock()
         self._busy: dict[int, _Job] = {}       # chunks being computed now, by any thread
@@ -448,7 +452,8 @@ class CheckpointedRun:
                 parts.append(self.chunk(j).columns(array, s - p0, e - p0))
         if not parts:
             w = self.weights
-            tail = {"c": (w.units,), "h": (w.state_size,), "x": (w.input_dim,)}.get(array, (4, w.units))
+            tail = {"c": (w.cell_size,), "h": (w.state_size,), "x": (w.input_dim,),
+                    "gates": (len(w.kind.gates), w.units)}.get(array, (w.parts, w.units))
             return np.zeros((self.batch, 0, *tail), F32)
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
