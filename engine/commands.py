@@ -69,9 +69,9 @@ def run_states(model: Model, index: int, initial_state: str | None,
     only that layer runs, so only its own state applies)."""
     if initial_state is None:
         return None
-    from .stateful import load_states
+    from .stateful import h_only, load_states
     name = model.traced_layers[index].name
-    states = load_states(initial_state, name)
+    states = load_states(initial_state, name, h_only(model))
     return {k: v for k, v in states.items() if k == name} if layer_input else states
 
 
@@ -84,7 +84,7 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     stateful model's next segment is ``--initial-state`` of the previous ``--state-out``.
     ``steps`` (``--steps A:B``) records only input positions A:B of the whole run; a run too
     big for memory is checkpointed and streamed (``engine.trace_window``)."""
-    from .stateful import load_states, save_states
+    from .stateful import h_only, load_states, save_states
     options = options or {}
     inputs = input_roles(model_spec, input_path, initial_state, options.get("config"))
     check_output(out, inputs=inputs, suffixes=(".npz",))
@@ -105,7 +105,7 @@ def run_trace(model_spec: str, input_path: str | None, out: str, *, layer: str |
     index = model.layer_index(layer) if layer is not None or layer_input else model.default_layer(x)
     states = None
     if initial_state is not None:
-        states = load_states(initial_state, model.traced_layers[index].name)
+        states = load_states(initial_state, model.traced_layers[index].name, h_only(model))
         if layer_input:   # only the traced layer runs
             states = {k: v for k, v in states.items() if k == model.traced_layers[index].name}
     window = parse_slice(steps) if steps is not None else None
@@ -385,19 +385,20 @@ def format_info(summary: dict[str, Any]) -> str:
              f"params:  {summary['params']:,}", "", "layers:"]
     for layer in summary["layers"]:
         lines.append(f"  {layer['name']:<24} {layer['class']:<16} {layer['params']:>12,}")
-    lines += ["", "traced LSTM layers:"]
+    lines += ["", "traced layers:"]
     for t in summary["traced_layers"]:
         shapes = t["shapes"]
         bias = shapes.get("bias")
         lines.append(
-            f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} units={t['units']:<5} "
+            f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} {t['cell'].upper():<4} units={t['units']:<5} "
             f"kernel={tuple(shapes['kernel'])} recurrent={tuple(shapes['recurrent_kernel'])} "
             f"bias={tuple(bias) if bias else 'none'} "
             + (f"projection={tuple(shapes['projection'])} " if "projection" in shapes else "")
             + (f"peephole={tuple(shapes['peephole'])} " if "peephole" in shapes else "")
             + f"params={t['params']:,} "
-            f"act={t['activation']} rec_act={t['recurrent_activation']} "
-            f"input={t.get('computed', 'native')}")
+            f"act={t['activation']} "
+            + (f"rec_act={t['recurrent_activation']} " if t["cell"] != "rnn" else "")
+            + f"input={t.get('computed', 'native')}")
     run = summary.get("run")
     if run:
         lines += ["", "this input:"]

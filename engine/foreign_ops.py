@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .cell import CellWeights
-from .layers import Mask, Op, RunContext
+from .layers import Mask, Op, RunContext, check_state
 
 F32 = np.float32
 
@@ -30,7 +30,7 @@ def _run_direction(ctx: RunContext, name: str, weights: CellWeights, x: np.ndarr
                    backward: bool, h0: np.ndarray | None = None, c0: np.ndarray | None = None):
     """Run one direction, record its trace; returns the (input-aligned) trace."""
     if name in ctx.initial_state:
-        h0, c0 = ctx.initial_state[name]
+        h0, c0 = check_state(name, ctx.initial_state[name], x.shape[0], weights)
     runner = ctx.run(name, weights, x, mask, backward, state=(h0, c0))
     trace = runner.to_trace()
     ctx.traces.append(trace)

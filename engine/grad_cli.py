@@ -35,7 +35,7 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
              options: dict[str, Any] | None = None) -> int:
     """``options``: ``load_model``'s (config, allow_length, trust), as for trace and info."""
     from .grad_target import parse_target
-    from .stateful import load_states
+    from .stateful import h_only, load_states
     parse_target(target)                       # a bad target fails before any work
     options = options or {}
     inputs = input_roles(model_spec, input_path, initial_state, options.get("config"))
@@ -48,7 +48,7 @@ def run_grad(model_spec: str, input_path: str | None, out: str, *, target: str,
     x = resolve_input(model, input_path, key)
     index = model.layer_index(layer)
     name = model.traced_layers[index].name
-    states = load_states(initial_state, name) if initial_state is not None else None
+    states = load_states(initial_state, name, h_only(model)) if initial_state is not None else None
     if states is not None and layer_input:
         states = {k: v for k, v in states.items() if k == name}
     from .commands import _trace_size

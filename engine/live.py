@@ -96,6 +96,12 @@ def _short_list(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+def _recurrent(torch: Any) -> tuple[type, ...]:
+    """The torch modules the engine steps: LSTMs, GRUs and simple RNNs, layers and cells."""
+    nn = torch.nn
+    return (nn.LSTM, nn.LSTMCell, nn.GRU, nn.GRUCell, nn.RNN, nn.RNNCell)
+
+
 def torch_model(module: Any, x: Any) -> Model:
     """The engine Model of every ``nn.LSTM`` / ``nn.LSTMCell`` inside ``module`` (any depth,
     named by module path), run by torch with forward hooks."""
@@ -104,16 +110,15 @@ def torch_model(module: Any, x: Any) -> Model:
 
     from .capture.torch_capture import TorchCapture
     from .loaders.torch_state import module_ops
-    lstms = [(path, mod) for path, mod in module.named_modules()
-             if isinstance(mod, (torch.nn.LSTM, torch.nn.LSTMCell))]
+    lstms = [(path, mod) for path, mod in module.named_modules() if isinstance(mod, _recurrent(torch))]
     if not lstms:
-        raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM or nn.LSTMCell")
+        raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM, nn.GRU, nn.RNN or their cells")
     source = f"<{type(module).__name__}>"
     ops_by_path = {}
     for path, mod in lstms:
         arrays = {f"{path}.{k}" if path else k: v.detach().to("cpu").float().numpy()
                   for k, v in mod.state_dict().items()}
-        ops_by_path[path] = module_ops(source, arrays)
+        ops_by_path[path] = module_ops(source, arrays, getattr(mod, "nonlinearity", "tanh"))
     names = _input_names(module.forward, x)
     model = LiveModel(ops=[op for ops in ops_by_path.values() for op in ops], source=source,
                       format="torch (live module)", name=type(module).__name__, chain=False)

@@ -12,7 +12,7 @@ layer (a stacked or Bidirectional model carries every layer's state).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +69,26 @@ def save_states(path: str | Path, states: Mapping[str, tuple[np.ndarray, np.ndar
     arrays: dict[str, np.ndarray] = {}
     for name, (h, c) in states.items():
         arrays[f"{name}/h0"] = np.asarray(h, np.float32)
-        arrays[f"{name}/c0"] = np.asarray(c, np.float32)
+        if np.size(c):                      # a GRU or simple RNN has no c: h0 alone
+            arrays[f"{name}/c0"] = np.asarray(c, np.float32)
     if layer is not None and layer in states:
-        arrays["h0"], arrays["c0"] = (np.asarray(a, np.float32) for a in states[layer])
+        h, c = states[layer]
+        arrays["h0"] = np.asarray(h, np.float32)
+        if np.size(c):
+            arrays["c0"] = np.asarray(c, np.float32)
     with atomic_write(path, inputs=inputs) as fh:
         np.savez(fh, **arrays)
 
 
-def load_states(path: str | Path, default_layer: str) -> States:
+def h_only(model: Any) -> list[str]:
+    """The traced layers of ``model`` with no cell state (GRUs, simple RNNs): h0 alone."""
+    return [info.name for info in model.traced_layers if info.weights.cell_size == 0]
+
+
+def load_states(path: str | Path, default_layer: str, h_only: Collection[str] = ()) -> States:
     """Read a state file: ``h0``/``c0`` apply to ``default_layer``; ``NAME/h0``, ``NAME/c0``
-    to layer NAME (those win for their layer)."""
+    to layer NAME (those win for their layer). The layers named in ``h_only`` (GRUs, simple
+    RNNs) have no cell state: their ``h0`` comes alone."""
     path = check_readable(path, "--initial-state file", InitialStateError)
     where = describe(path)
     files: dict[str, np.ndarray] = {}
@@ -89,16 +99,18 @@ def load_states(path: str | Path, default_layer: str) -> States:
                 raise InitialStateError(f"{where}: array '{k}' holds {arr.dtype}, not real numbers")
             files[k] = arr.astype(np.float32)
     states: States = {}
-    if "h0" in files or "c0" in files:
+    if default_layer in h_only and "h0" in files:
+        states[default_layer] = (files["h0"], files.get("c0"))
+    elif "h0" in files or "c0" in files:
         if "h0" not in files or "c0" not in files:
             raise InitialStateError(f"{where}: expected arrays 'h0' and 'c0', found {', '.join(files)}")
         states[default_layer] = (files["h0"], files["c0"])
     for key in files:
         name, _, part = key.rpartition("/")
         if name and part == "h0":
-            if f"{name}/c0" not in files:
+            if f"{name}/c0" not in files and name not in h_only:
                 raise InitialStateError(f"{where}: '{key}' has no matching '{name}/c0'")
-            states[name] = (files[key], files[f"{name}/c0"])
+            states[name] = (files[key], files.get(f"{name}/c0"))
     if not states:
         raise InitialStateError(f"{where}: expected arrays 'h0' and 'c0' (or 'LAYER/h0', "
                              f"'LAYER/c0'), found {', '.join(files) or 'none'}")

@@ -66,18 +66,24 @@ class TorchCapture:
     def _feeds(self, path: str, ops: list, calls: list[tuple[Any, Any]]) -> dict[str, LayerFeed]:
         import torch
         mod = self.modules[path]
-        if isinstance(mod, torch.nn.LSTMCell):
+        lstm = isinstance(mod, (torch.nn.LSTM, torch.nn.LSTMCell))    # else a GRU or RNN: hx is h
+        if isinstance(mod, (torch.nn.LSTMCell, torch.nn.GRUCell, torch.nn.RNNCell)):
             x = np.stack([_unbatch(_np(c[0]), 1) for c in calls], axis=1)        # (B, T, D)
             hx = calls[0][1]
-            h0, c0 = (None, None) if hx is None else (_unbatch(_np(hx[0]), 1), _unbatch(_np(hx[1]), 1))
+            if hx is None:
+                h0, c0 = None, None
+            elif lstm:
+                h0, c0 = _unbatch(_np(hx[0]), 1), _unbatch(_np(hx[1]), 1)
+            else:
+                h0, c0 = _unbatch(_np(hx), 1), None
             name = ops[0].traced()[0][0]
             return {name: LayerFeed(x, None, h0, c0)}
         if len(calls) > 1:
-            raise ScopeError(f"the nn.LSTM '{path}' runs {len(calls)} times in one forward pass; "
+            raise ScopeError(f"the nn.{type(mod).__name__} '{path}' runs {len(calls)} times in one forward pass; "
                              f"LSTM Scope traces one run of it")
         x_t, hx = calls[0]
         if isinstance(x_t, torch.nn.utils.rnn.PackedSequence):
-            raise ScopeError(f"the nn.LSTM '{path}' reads a PackedSequence; give it a padded "
+            raise ScopeError(f"the nn.{type(mod).__name__} '{path}' reads a PackedSequence; give it a padded "
                              f"tensor to trace it")
         x = _np(x_t)
         unbatched = x.ndim == 2                      # (T, D): one sequence without a batch axis
@@ -85,16 +91,19 @@ class TorchCapture:
             x = x[None]
         elif not mod.batch_first:
             x = x.transpose(1, 0, 2)                 # (T, B, D) -> batch first
-        states = None if hx is None else (_np(hx[0]), _np(hx[1]))
+        if hx is None:
+            states = None
+        else:
+            states = (_np(hx[0]), _np(hx[1])) if lstm else (_np(hx), None)
         if states is not None and unbatched:
-            states = (states[0][:, None], states[1][:, None])
+            states = (states[0][:, None], None if states[1] is None else states[1][:, None])
         dirs = 2 if mod.bidirectional else 1
         feeds = {}
         y = np.ascontiguousarray(x, F32)
         for k, op in enumerate(ops):
             for d, (name, _, _) in enumerate(op.traced()):
                 h0 = None if states is None else states[0][k * dirs + d]
-                c0 = None if states is None else states[1][k * dirs + d]
+                c0 = None if states is None or states[1] is None else states[1][k * dirs + d]
                 feeds[name] = LayerFeed(y, None, h0, c0)
             ctx = RunContext(initial_state={n: (f.h0, f.c0) for n, f in feeds.items()
                                             if f.h0 is not None})

@@ -35,6 +35,7 @@ from ..cell import CellWeights
 from ..errors import ModelFileError, UnsupportedModelError, describe
 from ..foreign_ops import TorchLSTMLayer
 from ..model import Model
+from .torch_gru import recurrent_kind, torch_cell
 
 F32 = np.float32
 TORCH_HINT = "pip install torch==2.13.0"
@@ -337,7 +338,7 @@ def _is_lstm(group: _Group) -> bool:
     return bool(group.params)
 
 
-def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | None) -> CellWeights:
+def _lstm_cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | None) -> CellWeights:
     def bad(msg: str) -> ModelFileError:
         return ModelFileError(f"{path}: inconsistent LSTM weights for '{name}': {msg}")
 
@@ -395,12 +396,13 @@ def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: s
                       fmt: str = "pytorch") -> Model:
     """Find the LSTM(s) in a flat name -> array mapping and build the engine model."""
     groups = _groups(arrays)
-    lstms = [g for g in groups if _is_lstm(g)]
+    lstms = [g for g in groups if _is_lstm(g) or recurrent_kind(g.params)]
     if not lstms:
         if groups:
             raise UnsupportedModelError(
                 f"{path}: the recurrent weights under '{groups[0].label or '(top level)'}' are "
-                f"not an LSTM's (a GRU or RNN has 3N or N rows in weight_ih, an LSTM 4N)")
+                f"neither an LSTM's, a GRU's nor an RNN's (weight_ih has 4N, 3N or N rows "
+                f"for N = weight_hh's columns)")
         raise ModelFileError(f"{path}: no LSTM weights in this state_dict (looked for keys like "
                              f"weight_ih_l0, weight_hh_l0; found {_list(arrays.keys())})")
     chosen = lstms[0]
@@ -418,6 +420,10 @@ def build_torch_model(path: Path, arrays: Mapping[str, np.ndarray], *, select: s
                         f"showing '{_display(chosen)}'; open "
                         f"{path}#{others[0].label or 'NAME'} (FILE#NAME) to trace another")
     ops = _build_ops(path, chosen)
+    if recurrent_kind(chosen.params) == "rnn":
+        warnings.append(f"'{_display(chosen)}' is an nn.RNN: a state dict does not record its "
+                        f"nonlinearity, tanh is assumed (a relu RNN: open the live module with "
+                        f"engine.from_torch)")
     first_d = ops[0].forward.input_dim
     warnings += _neighbour_notes(arrays, chosen, first_d)
     warnings += _other_module_notes(arrays, lstms, fmt)
@@ -431,11 +437,20 @@ def _gates(rows: int) -> str:
     return f" (4 × {rows // 4})" if rows % 4 == 0 else " (not a multiple of 4 gates)"
 
 
-def _build_ops(path: Path, group: _Group) -> list[TorchLSTMLayer]:
+def _build_ops(path: Path, group: _Group, nonlinearity: str = "tanh") -> list[TorchLSTMLayer]:
+    """The ops of one group: an LSTM's, or a GRU's or RNN's (``torch_gru``) named alike."""
+    kind = recurrent_kind(group.params)
+    module = {"gru": "GRU", "rnn": "RNN"}.get(kind or "", "LSTM")
+
+    def _cell(path: Path, name: str, parts: dict[str, np.ndarray], expect_d: int | None) -> CellWeights:
+        if kind is None:
+            return _lstm_cell(path, name, parts, expect_d)
+        return torch_cell(path, name, parts, expect_d, kind, nonlinearity)
+
     if group.cell:
         name = group.label or "cell"
         return [TorchLSTMLayer(name=name, forward=_cell(path, name, group.params[(0, False)], None),
-                               kind="torch.nn.LSTMCell")]
+                               kind=f"torch.nn.{module}Cell")]
     layers = sorted({layer for layer, _ in group.params})
     if layers != list(range(len(layers))):
         raise ModelFileError(f"{path}: LSTM '{_display(group)}' has layers {layers}; expected "
@@ -459,7 +474,8 @@ def _build_ops(path: Path, group: _Group) -> list[TorchLSTMLayer]:
                     or bwd.units != fwd.units:
                 raise ModelFileError(f"{path}: inconsistent LSTM weights: '{name}_reverse' has "
                                      f"other shapes than '{name}'")
-        ops.append(TorchLSTMLayer(name=name, forward=fwd, backward=bwd, reverse_name=f"{name}_reverse"))
+        ops.append(TorchLSTMLayer(name=name, forward=fwd, backward=bwd, reverse_name=f"{name}_reverse",
+                                  kind=f"torch.nn.{module} layer"))
         expect_d = fwd.state_size * (2 if bwd is not None else 1)
     return ops
 
@@ -513,10 +529,12 @@ def _first_line(text: str) -> str:
     return line[:200]
 
 
-def module_ops(source: str, arrays: Mapping[str, np.ndarray]) -> list[TorchLSTMLayer]:
-    """The engine ops of one ``nn.LSTM`` / ``nn.LSTMCell``'s state dict (keys under its
-    module path), named as a file's would be (``enc.rnn.l0``, ``cell``)."""
-    lstms = [g for g in _groups(arrays) if _is_lstm(g)]
+def module_ops(source: str, arrays: Mapping[str, np.ndarray],
+               nonlinearity: str = "tanh") -> list[TorchLSTMLayer]:
+    """The engine ops of one ``nn.LSTM`` / ``nn.LSTMCell`` / ``nn.GRU`` / ``nn.RNN`` ...'s
+    state dict (keys under its module path), named as a file's would be (``enc.rnn.l0``,
+    ``cell``); ``nonlinearity`` is an ``nn.RNN``'s own."""
+    lstms = [g for g in _groups(arrays) if _is_lstm(g) or recurrent_kind(g.params)]
     if not lstms:
-        raise UnsupportedModelError(f"{source}: no LSTM weights in {_list(arrays.keys())}")
-    return _build_ops(Path(source), lstms[0])
+        raise UnsupportedModelError(f"{source}: no LSTM, GRU or RNN weights in {_list(arrays.keys())}")
+    return _build_ops(Path(source), lstms[0], nonlinearity)
