@@ -29,7 +29,6 @@ from .time_axis import input_position, positions
 from .trace import LayerTrace, SignalSource
 
 F32 = np.float32
-OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
 CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
 OVERVIEW_BYTES = 64 * 2**20
 MAX_BUCKETS = 4096
@@ -52,12 +51,12 @@ def choose_interval(batch: int, weights: CellWeights) -> int:
     return k
 
 
-def choose_bucket(steps: int, batch: int, units: int) -> int:
+def choose_bucket(steps: int, batch: int, units: int, signals: int) -> int:
     """Input positions per overview bucket: a power of two, at most MAX_BUCKETS buckets and
-    OVERVIEW_BYTES in all (six signals, min and max, float32)."""
+    OVERVIEW_BYTES in all (``signals`` signals of the cell kind, min and max, float32)."""
     bucket = 1
     while (-(-steps // bucket) > MAX_BUCKETS
-           or -(-steps // bucket) * batch * units * len(OVERVIEW_SIGNALS) * 2 * 4 > OVERVIEW_BYTES):
+           or -(-steps // bucket) * batch * units * signals * 2 * 4 > OVERVIEW_BYTES):
         bucket *= 2
     return bucket
 
@@ -85,16 +84,18 @@ class Overview:
     hi: dict[str, np.ndarray]
 
     @classmethod
-    def empty(cls, steps: int, batch: int, units: int, bucket: int) -> Overview:
+    def empty(cls, steps: int, batch: int, units: int, bucket: int,
+              signals: tuple[str, ...]) -> Overview:
+        """Nothing known yet, for the ``signals`` a cell kind records (``CellKind.recorded``)."""
         nb = -(-steps // bucket) if steps else 0
-        lo = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
-        hi = {s: np.full((batch, nb, units), np.nan, F32) for s in OVERVIEW_SIGNALS}
+        lo = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
+        hi = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
         return cls(bucket, steps, lo, hi)
 
     @classmethod
     def of(cls, trace: LayerTrace, bucket: int) -> Overview:
         """The overview of a whole in-memory trace (same numbers a first pass gives)."""
-        out = cls.empty(trace.steps, trace.batch, trace.units, bucket)
+        out = cls.empty(trace.steps, trace.batch, trace.units, bucket, trace.cell_kind.recorded)
         out.add(trace, 0)
         return out
 
@@ -105,11 +106,12 @@ class Overview:
     def add(self, trace: LayerTrace, first: int) -> None:
         """Fold in a trace's values, its index 0 being input position ``first`` (a projected h
         has fewer columns than units; the rest stay NaN)."""
+        kind = trace.cell_kind
         gates = _bucket_reduce(trace.gates, first, self.bucket)
         parts = {name: (gates[0][:, :, k], gates[1][:, :, k], gates[2])
-                 for k, name in enumerate(("i", "f", "g", "o"))}
-        parts["c"] = _bucket_reduce(trace.c, first, self.bucket)
-        parts["h"] = _bucket_reduce(trace.h, first, self.bucket)
+                 for k, name in enumerate(kind.gates)}
+        for name in kind.states:
+            parts[name] = _bucket_reduce(trace.signal(name), first, self.bucket)
         for name, (lo, hi, cols) in parts.items():
             width = lo.shape[-1]
             self.lo[name][:, cols, :width] = np.fmin(self.lo[name][:, cols, :width], lo)
@@ -208,8 +210,9 @@ class CheckpointedRun:
         self._sub_c = np.empty((t // self.sub + 1, b, n), F32)
         self._sub_known = np.zeros(self.chunks, bool)
         self._minis: OrderedDict[int, DirectionRunner] = OrderedDict()
-        bucket = choose_bucket(t, b, n) if bucket is None else int(bucket)
-        self.overview = Overview.empty(t, b, n, bucket)
+        signals = weights.kind.recorded
+        bucket = choose_bucket(t, b, n, len(signals)) if bucket is None else int(bucket)
+        self.overview = Overview.empty(t, b, n, bucket, signals)
         self._summarised = 0                   # chunks folded into the overview, in order
         self._lock = threading.RLock()
         self._busy: dict[int, _Job] = {}       # chunks being computed now, by any thread

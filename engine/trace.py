@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .cell import LSTM_CELL, STORAGE_GATE_ORDER, CellWeights
+from .cell_kind import CellKind
 from .errors import ScopeError
 from .time_axis import input_position, last_position
 
@@ -60,6 +61,11 @@ class SignalSource:
 
     def part(self, array: str, gate: int | None) -> np.ndarray:
         raise NotImplementedError
+
+    @property
+    def cell_kind(self) -> CellKind:
+        """The kind of cell that recorded these arrays (its signal names and order)."""
+        return self.weights.kind
 
     @property
     def has_peephole(self) -> bool:
