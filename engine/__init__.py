@@ -8,8 +8,8 @@
 """
 
 from . import grad as _grad  # noqa: F401  (provides TraceResult.grad; engine.trace cannot import it)
-from .cell import STORAGE_GATE_ORDER, CellWeights
 from . import gru_stepper as _gru_stepper  # noqa: F401  (hands the GRU/RNN runners to the stepper)
+from .cell import STORAGE_GATE_ORDER, CellWeights
 from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from .live import from_keras, from_torch
 from .loaders import load_model

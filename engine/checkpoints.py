@@ -29,7 +29,6 @@ from .time_axis import input_position, positions
 from .trace import LayerTrace, SignalSource
 
 F32 = np.float32
-OVERVIEW_SIGNALS = ("i", "f", "g", "o", "c", "h")
 CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
 OVERVIEW_BYTES = 64 * 2**20
 MAX_BUCKETS = 4096
@@ -52,12 +51,12 @@ def choose_interval(batch: int, weights: CellWeights) -> int:
     return k
 
 
-def choose_bucket(steps: int, batch: int, units: int) -> int:
+def choose_bucket(steps: int, batch: int, units: int, signals: int) -> int:
     """Input positions per overview bucket: a power of two, at most MAX_BUCKETS buckets and
-    OVERVIEW_BYTES in all (six signals, min and max, float32)."""
+    OVERVIEW_BYTES in all (``signals`` signals of the cell kind, min and max, float32)."""
     bucket = 1
     while (-(-steps // bucket) > MAX_BUCKETS
-           or -(-steps // bucket) * batch * units * len(OVERVIEW_SIGNALS) * 2 * 4 > OVERVIEW_BYTES):
+           or -(-steps // bucket) * batch * units * signals * 2 * 4 > OVERVIEW_BYTES):
         bucket *= 2
     return bucket
 
@@ -86,8 +85,8 @@ class Overview:
 
     @classmethod
     def empty(cls, steps: int, batch: int, units: int, bucket: int,
-              signals: tuple[str, ...] = OVERVIEW_SIGNALS) -> Overview:
-        """``signals``: the cell kind's recorded ones (``CellKind.recorded``; an LSTM's six)."""
+              signals: tuple[str, ...]) -> Overview:
+        """Nothing known yet, for the ``signals`` a cell kind records (``CellKind.recorded``)."""
         nb = -(-steps // bucket) if steps else 0
         lo = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
         hi = {s: np.full((batch, nb, units), np.nan, F32) for s in signals}
@@ -96,7 +95,7 @@ class Overview:
     @classmethod
     def of(cls, trace: LayerTrace, bucket: int) -> Overview:
         """The overview of a whole in-memory trace (same numbers a first pass gives)."""
-        out = cls.empty(trace.steps, trace.batch, trace.units, bucket, trace.weights.kind.recorded)
+        out = cls.empty(trace.steps, trace.batch, trace.units, bucket, trace.cell_kind.recorded)
         out.add(trace, 0)
         return out
 
@@ -107,12 +106,12 @@ class Overview:
     def add(self, trace: LayerTrace, first: int) -> None:
         """Fold in a trace's values, its index 0 being input position ``first`` (a projected h
         has fewer columns than units; the rest stay NaN)."""
+        kind = trace.cell_kind
         gates = _bucket_reduce(trace.gates, first, self.bucket)
-        kind = trace.weights.kind
         parts = {name: (gates[0][:, :, k], gates[1][:, :, k], gates[2])
                  for k, name in enumerate(kind.gates)}
-        for state in kind.states:                         # c h (a GRU's or RNN's h alone)
-            parts[state] = _bucket_reduce(getattr(trace, state), first, self.bucket)
+        for name in kind.states:
+            parts[name] = _bucket_reduce(trace.signal(name), first, self.bucket)
         for name, (lo, hi, cols) in parts.items():
             width = lo.shape[-1]
             self.lo[name][:, cols, :width] = np.fmin(self.lo[name][:, cols, :width], lo)
@@ -212,8 +211,9 @@ class CheckpointedRun:
         self._sub_c = np.empty((t // self.sub + 1, b, cs), F32)
         self._sub_known = np.zeros(self.chunks, bool)
         self._minis: OrderedDict[int, DirectionRunner] = OrderedDict()
-        bucket = choose_bucket(t, b, n) if bucket is None else int(bucket)
-        self.overview = Overview.empty(t, b, n, bucket, weights.kind.recorded)
+        signals = weights.kind.recorded
+        bucket = choose_bucket(t, b, n, len(signals)) if bucket is None else int(bucket)
+        self.overview = Overview.empty(t, b, n, bucket, signals)
         self._summarised = 0                   # chunks folded into the overview, in order
         self._lock = threading.RLock()
         self._busy: dict[int, _Job] = {}       # chunks being computed now, by any thread

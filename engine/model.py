@@ -11,6 +11,7 @@ import numpy as np
 from .blas import blas_limited
 from .capture.feed import Capture, LayerFeed, Runtime, inputs_key, match_inputs
 from .cell import CellWeights
+from .cell_kind import CellKind
 from .errors import InputFileError, ScopeError, UnsupportedModelError, describe
 from .layers import LSTM, Bidirectional, Embedding, Op, RunContext, Untraceable, check_state
 from .stepper import DirectionRunner
@@ -40,6 +41,12 @@ class TracedLayerInfo:
     @property
     def input_dim(self) -> int:
         return self.weights.input_dim
+
+    @property
+    def cell_kind(self) -> CellKind:
+        """What this direction's cell is (its signals, their order, its specs): what every view
+        of a run reads its signal lists from, per run."""
+        return self.weights.kind
 
 
 @dataclass

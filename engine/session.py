@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .cell_kind import CellKind
 from .checkpoints import CheckpointedRun, Overview, bytes_per_step
 from .errors import ScopeError
 from .model import Model, StateMap, TracedLayerInfo
@@ -151,6 +152,11 @@ class Session:
     @property
     def info(self) -> TracedLayerInfo:
         return self.model.traced_layers[self._layer]
+
+    @property
+    def cell_kind(self) -> CellKind:
+        """The traced layer's kind of cell: views read their signal lists from it at each run."""
+        return self.info.cell_kind
 
     @property
     def steps(self) -> int:

@@ -64,6 +64,11 @@ class SignalSource:
         raise NotImplementedError
 
     @property
+    def cell_kind(self) -> CellKind:
+        """The kind of cell that recorded these arrays (its signal names and order)."""
+        return self.weights.kind
+
+    @property
     def has_peephole(self) -> bool:
         return self.weights.peephole is not None
 

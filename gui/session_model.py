@@ -25,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Model, Session
+from engine.cell_kind import CellKind
 from engine.loaders.demos import DemoInfo
 from engine.model_input import model_input_kind, step_input
 from engine.time_axis import positions
@@ -115,6 +116,13 @@ class SessionModel(QObject):
     @property
     def units(self) -> int:
         return self.session.units if self.session else 0
+
+    @property
+    def cell_kind(self) -> CellKind | None:
+        """The traced layer's kind of cell (None with nothing open): the one place a view reads
+        its signal names, order and symbols from, again at every run change (a model switch,
+        another layer)."""
+        return self.session.cell_kind if self.session else None
 
     @property
     def demo(self) -> DemoInfo | None:

@@ -6,6 +6,7 @@ of colour blindness; each signal keeps its colour in every panel and theme.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QEvent
@@ -25,13 +26,31 @@ SIGNAL_LABELS = LSTM_CELL.labels()
 SIGNAL_SHORT = LSTM_CELL.symbols()
 SIGNAL_TIPS = LSTM_CELL.tips()
 
-OKABE_ITO = {
+SIGNAL_COLOURS = {
+    # the LSTM's gates and cell state
     "f": "#D55E00",   # vermillion
     "i": "#0072B2",   # blue
     "o": "#CC79A7",   # reddish purple
     "g": "#009E73",   # bluish green
     "c": "#E69F00",   # orange
+    # a GRU's: the update gate carries the state as f does, the candidate is new content as g
+    "u": "#D55E00",   # vermillion
+    "r": "#56B4E9",   # sky blue
+    "n": "#009E73",   # bluish green
 }
+"""Each signal's colour by NAME (h takes the theme's foreground), from the Okabe–Ito palette:
+a cell kind's signals get distinct colours a colour-blind reader tells apart, and a signal
+keeps its colour in every view, theme and cell kind."""
+OKABE_ITO_FALLBACK = ("#56B4E9", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#F0E442")
+
+
+def signal_colour(name: str) -> str:
+    """The colour of a signal by name; a name the table does not know (a cell kind added later)
+    still gets an Okabe–Ito colour, the same one every time."""
+    known = SIGNAL_COLOURS.get(name)
+    if known is not None:
+        return known
+    return OKABE_ITO_FALLBACK[zlib.crc32(name.encode()) % len(OKABE_ITO_FALLBACK)]
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,7 @@ class Palette:
     error: str = "#b00020"        # text of an inline error
 
     def signal(self, name: str) -> str:
-        return self.h_colour if name == "h" else OKABE_ITO[name]
+        return self.h_colour if name == "h" else signal_colour(name)
 
     def signal_text(self, name: str) -> str:
         """The signal's colour for *text* (a check box, a legend word): its hue, moved toward

@@ -56,3 +56,24 @@ def test_labels_and_symbols_read_as_the_window_writes_them():
     assert LSTM_CELL.labels()["c"] == "C  cell state"
     assert LSTM_CELL.symbols()["c"] == "C"
     assert LSTM_CELL.display_order == ("f", "i", "o", "g", "c", "h")
+
+
+def test_a_run_says_its_cell_kind_at_every_level():
+    """The traced layer, its trace and the session each answer ``cell_kind``: what a view reads
+    its signals from, per run."""
+    from engine import Session, load_model
+
+    model = load_model("demo")
+    session = Session(model, np.zeros((1, 5, model.traced_layers[0].input_dim), np.float32))
+    assert model.traced_layers[0].cell_kind is LSTM_CELL
+    assert session.cell_kind is LSTM_CELL
+    assert session.full().cell_kind is LSTM_CELL
+
+
+def test_the_overview_holds_the_signals_of_its_cell_kind():
+    from engine.checkpoints import CheckpointedRun
+
+    w = _weights()
+    run = CheckpointedRun("k", w, np.ones((1, 64, 2), np.float32))
+    assert tuple(run.overview.lo) == LSTM_CELL.recorded
+    assert tuple(run.overview.hi) == LSTM_CELL.recorded

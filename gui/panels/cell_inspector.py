@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 from gui.session_model import SessionModel
 from gui.shown import Shown
-from gui.theme import DIAGRAM_GATE_ORDER, OKABE_ITO, Palette
+from gui.theme import DIAGRAM_GATE_ORDER, Palette, signal_colour
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import style_axes
 
@@ -189,7 +189,7 @@ def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
     pen.arrow(182, Y_CELL, 288, Y_CELL)
     pen.op(300, Y_CELL, "+")
     pen.arrow(312, Y_CELL, 470, Y_CELL)
-    pen.text(510, Y_CELL - 22, "c(t)", QColor(OKABE_ITO["c"]), bold=True)
+    pen.text(510, Y_CELL - 22, "c(t)", QColor(signal_colour("c")), bold=True)
     pen.text(510, Y_CELL, _fmt(b.c), key="c")
     pen.line(420, Y_CELL, 420, 78)
     pen.scene.addRect(395, 78, 50, 22, QPen(pen.fg, 2))
@@ -210,19 +210,19 @@ def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) 
             QFontMetricsF(font).horizontalAdvance(t) for t in labels.values()) > 86:
         font.setPointSizeF(font.pointSizeF() - 0.5)
     for g in DIAGRAM_GATE_ORDER:
-        c = QColor(OKABE_ITO[g])
+        c = QColor(signal_colour(g))
         fill = QColor(c)
         fill.setAlpha(50)
         x = GATE_X[g]
         pen.scene.addRect(x - 48, Y_GATE - 20, 96, 40, QPen(c, 2), QBrush(fill))
         pen.text(x, Y_GATE - 9, labels[g], c, font=font)
         pen.text(x, Y_GATE + 9, _fmt(b.gates[g]), key=g)
-    pen.arrow(GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(OKABE_ITO["f"]))
+    pen.arrow(GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(signal_colour("f")))
     pen.op(300, 100, "×")
-    pen.arrow(GATE_X["i"], Y_GATE - 20, 292, 110, QColor(OKABE_ITO["i"]))
-    pen.arrow(GATE_X["g"], Y_GATE - 20, 308, 110, QColor(OKABE_ITO["g"]))
+    pen.arrow(GATE_X["i"], Y_GATE - 20, 292, 110, QColor(signal_colour("i")))
+    pen.arrow(GATE_X["g"], Y_GATE - 20, 308, 110, QColor(signal_colour("g")))
     pen.arrow(300, 88, 300, Y_CELL + 12)
-    pen.arrow(GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(OKABE_ITO["o"]))
+    pen.arrow(GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(signal_colour("o")))
 
 
 def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
@@ -296,12 +296,12 @@ class CellInspector(FrontAware, QWidget):
             p.setMenuEnabled(False)
             p.hideButtons()
             p.setMouseEnabled(False, False)
-            p.setTitle(f"<span style='color:{OKABE_ITO[g]}'><b>z<sub>{g}</sub></b></span>", size="9pt")
+            p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")
             ax = p.getAxis("bottom")
             ax.setTicks([[(k, s) for k, s in enumerate(PART_TICKS)]])
             self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
             style_axes(p, self.palette)
-            c = QColor(OKABE_ITO[g])
+            c = QColor(signal_colour(g))
             brushes = []
             for alpha in (110, 170, 60, 255):
                 b = QColor(c)
@@ -515,7 +515,7 @@ class CellInspector(FrontAware, QWidget):
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
             parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.zh[g])})"])
-            parent.setForeground(0, QBrush(QColor(OKABE_ITO[g])))
+            parent.setForeground(0, QBrush(QColor(signal_colour(g))))
             for k, v in top:
                 child = QTreeWidgetItem([f"unit {k}", _fmt(float(b.h_prev_vector[k])),
                                          _fmt(float(blocks[g][k, b.unit])), _fmt(v)])
@@ -544,7 +544,7 @@ class CellInspector(FrontAware, QWidget):
         """Mark the top contributors of one gate in the units panel."""
         self.marked_gate = gate
         top = self.top.get(gate, [])[:TOP_LANES]
-        self.highlighter.show([(k, OKABE_ITO[gate]) for k, _ in top])
+        self.highlighter.show([(k, signal_colour(gate)) for k, _ in top])
         for r in range(self.fan.topLevelItemCount()):
             item = self.fan.topLevelItem(r)
             f = item.font(0)

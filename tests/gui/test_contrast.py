@@ -9,10 +9,10 @@ from gui.theme import (
     DARK,
     DARK_QT_DISABLED,
     DARK_QT_ROLES,
-    DISPLAY_SIGNAL_ORDER,
     LIGHT,
     PRINT_DARK,
     PRINT_LIGHT,
+    SIGNAL_COLOURS,
     TEXT_ON,
 )
 
@@ -50,7 +50,7 @@ def test_palette_text_meets_aa(pal):
     for surface in surfaces:
         assert ratio(pal.foreground, surface) >= AA
         assert ratio(pal.error, surface) >= AA
-        for name in DISPLAY_SIGNAL_ORDER:      # signal-coloured check boxes and legend words
+        for name in (*SIGNAL_COLOURS, "h", "stabilizer"):   # every kind's signal-coloured words
             assert ratio(pal.signal_text(name), surface) >= AA, (pal.name, name)
     # badges: window text on the window colour (their border is decoration)
     assert ratio(pal.foreground, pal.window) >= AA

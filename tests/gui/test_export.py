@@ -13,7 +13,7 @@ from engine.errors import ScopeError
 from gui.export import gif as gif_module
 from gui.export.dialog import ExportDialog, ExportRequest
 from gui.export.figure import ExportCancelled, Figure, FigureOptions, default_width, export_view
-from gui.theme import DARK, OKABE_ITO
+from gui.theme import DARK, SIGNAL_COLOURS
 from tests.gui.conftest import open_session, sine_input, small_model
 from tests.helpers import csv_rows, image_of
 
@@ -51,15 +51,15 @@ def test_png_at_the_requested_width_is_a_real_picture(window, tmp_path, view):
     assert distinct_colours(path) > 40                       # not blank, not one flat colour
     if view != "cell":
         assert colour_share(path, "#d62728", 30) > 0.0005    # the red cursor line is drawn
-    assert colour_share(path, OKABE_ITO["f"]) > 0.0001       # f: in lanes, boxes or labels
+    assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.0001       # f: in lanes, boxes or labels
     meta = json.loads(image.text["lstm-scope"])
     assert meta["view"] == view and meta["layer"] == window.session_model.session.info.name
     assert meta["inputs_read"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
     assert "t" not in meta         # "t" is the cursor's position in the window, never a count
     assert image.text["Title"] == "My title"
     if view == "units":    # the gate colours of the lanes, and a white page by default
-        assert colour_share(path, OKABE_ITO["f"]) > 0.001
-        assert colour_share(path, OKABE_ITO["i"]) > 0.001
+        assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.001
+        assert colour_share(path, SIGNAL_COLOURS["i"]) > 0.001
         assert colour_share(path, "#ffffff", 3) > 0.3
 
 
@@ -85,7 +85,7 @@ def test_svg_is_xml_with_lanes_as_vector_paths(window, tmp_path, view):
     # each gate colour strokes paths; the f paths hold at least one point per lane and step read
     points = 0
     for group in root.iter(f"{SVG}g"):
-        if group.get("stroke", "").lower() == OKABE_ITO["f"].lower():
+        if group.get("stroke", "").lower() == SIGNAL_COLOURS["f"].lower():
             for item in list(group.iter(f"{SVG}path")) + list(group.iter(f"{SVG}polyline")):
                 points += (item.get("d") or item.get("points") or "").count(",")
     assert points >= 6 * 18, points
