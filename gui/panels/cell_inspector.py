@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
+from gui.panels.h_prev_strip import draw_h_prev
 from gui.session_model import SessionModel
 from gui.shown import Shown
 from gui.theme import DIAGRAM_GATE_ORDER, Palette, signal_colour
@@ -128,11 +129,12 @@ class CellDiagram(QGraphicsView):
         _draw_cell_line(pen, b, act_name)
         _draw_gates(pen, b, act_name, gate_act)
         _draw_inputs(pen, b, self.reads)
-        sc.setSceneRect(QRectF(-10, -42, 580, 380))
+        sc.setSceneRect(QRectF(-10, -42, 580, 442))
         self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
 
 
 Y_CELL, Y_H, Y_GATE, Y_IN = 40.0, 150.0, 215.0, 285.0     # rows of the diagram
+Y_STRIP, STRIP_H = 312.0, 22.0                            # h(t-1)'s N values under the bus
 GATE_X = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}
 
 
@@ -147,6 +149,8 @@ class _ScenePen:
         self.font.setPointSize(11)
         self.bold = QFont(self.font)
         self.bold.setBold(True)
+        self.small = QFont(self.font)
+        self.small.setPointSizeF(9.5)
 
     def text(self, x, y, s, colour=None, bold=False, key=None, centre=True, font=None):
         item = self.scene.addText(s, font or (self.bold if bold else self.font))
@@ -230,11 +234,15 @@ def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
     pen.line(110, Y_IN, 490, Y_IN, width=1.5)
     for g in DIAGRAM_GATE_ORDER:
         pen.arrow(GATE_X[g], Y_IN, GATE_X[g], Y_GATE + 20)
-    hp = b.h_prev_vector
+    hp = np.asarray(b.h_prev_vector, float)
     j = b.unit
     pen.text(55, Y_IN, "x(t), h(t-1)")
-    pen.text(300, Y_IN + 20, f"unit {j} reads the whole h(t-1) through U;  h(t-1)[{j}] = "
-             f"{_fmt(float(hp[j])) if j < len(hp) else '—'}", key="h_prev")
+    # the N values of h(t-1) drawn entering the bus through U: the coupling, not a sentence
+    pen.arrow(GATE_X["g"] + 50, Y_STRIP, GATE_X["g"] + 50, Y_IN + 2)
+    pen.text(GATE_X["g"] + 62, (Y_STRIP + Y_IN) / 2, "· U", centre=False)
+    pen.text(55, Y_STRIP + STRIP_H / 2, "h(t-1)")
+    words = draw_h_prev(pen.scene, pen.palette, hp, j, QRectF(110, Y_STRIP, 380, STRIP_H), pen.font)
+    pen.text(300, Y_STRIP + STRIP_H + 30, words, key="h_prev", font=pen.small)
     title = f"unit {j} · t = {b.position}" + (f" · reads {reads}" if reads else "") + ("   (masked step: state carried)" if b.masked else "")
     pen.text(-5, -28, title, bold=True, centre=False)
 

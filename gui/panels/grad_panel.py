@@ -26,6 +26,7 @@ from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
 TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
+CARRY_LABEL = "|∂target/∂C_t|"       # the legend names the derivative as the axes do
 
 
 class GradPanel(QWidget):
@@ -77,7 +78,7 @@ class GradPanel(QWidget):
         self.fork_curve = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
                                                                   style=Qt.DashLine), connect="finite")
         self.grad_curve = self.cec_plot.plot([], [], pen=pg.mkPen("#0072B2", width=1.6),
-                                             name="|d target / d C_t|", connect="finite")
+                                             name=CARRY_LABEL, connect="finite")
         self.prod_curve = self.cec_plot.plot([], [], pen=pg.mkPen("#009E73", width=1.6,
                                                                   style=Qt.DashLine),
                                              name="product of f back to the target", connect="finite")
@@ -111,6 +112,10 @@ class GradPanel(QWidget):
                                       (self.grad_curve, "#0072B2", False),
                                       (self.prod_curve, "#009E73", True)):
             curve.setPen(pg.mkPen(colour, width=width, style=Qt.DashLine if dashed else Qt.SolidLine))
+        legend = self.cec_plot.legend       # pyqtgraph's default words are black on any theme
+        legend.setLabelTextColor(palette.foreground)
+        for _, label in legend.items:       # its colour is read when the text is set
+            label.setText(label.text)
         self.strip.apply_palette(palette)
         if redraw:
             self.redraw()

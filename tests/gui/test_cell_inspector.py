@@ -89,3 +89,40 @@ def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(make_window):
         assert lo < values.min() and values.max() < hi
     shown = [p.getAxis("left").style["showValues"] for p in insp._bar_plots.values()]
     assert shown == [True, False, False, False]       # one scale, written once
+
+
+def test_the_diagram_draws_every_value_of_h_prev_entering_u(make_window):
+    """The coupling is drawn: one strip cell per unit of h(t-1), coloured by its value (the
+    unit's own outlined), beside the four gates' z bars on one shared scale."""
+    from PySide6.QtWidgets import QGraphicsPixmapItem
+
+    from gui.panels.h_prev_strip import strip_image, strip_scale
+    window = make_window()
+    session = open_session(window, small_model(12, 3), sine_input(20))
+    window.session_model.step(6)
+    window.session_model.select(5, -1)
+    insp = window.cell_inspector
+    b = cell_breakdown(session.full(), 0, 5, 5)
+    strips = [i for i in insp.diagram.scene().items() if isinstance(i, QGraphicsPixmapItem)]
+    assert len(strips) == 1
+    image = strips[0].pixmap().toImage()
+    assert (image.width(), image.height()) == (12, 1)
+    h_prev = np.asarray(b.h_prev_vector, float)
+    assert np.array_equal(h_prev, session.full().h[0, 4])          # what the unit read
+    want = strip_image(h_prev, strip_scale(h_prev), insp.palette.background)
+    assert [image.pixel(k, 0) for k in range(12)] == [want.pixel(k, 0) for k in range(12)]
+    assert len({image.pixel(k, 0) for k in range(12)}) > 3          # values, not one colour
+    assert insp.diagram.labels["h_prev"].startswith("h(t-1): all 12 values enter every gate")
+    ranges = {tuple(p.getViewBox().viewRange()[1]) for p in insp._bar_plots.values()}
+    assert len(ranges) == 1                                         # one z scale
+
+
+def test_a_strip_of_a_thousand_units_is_one_image():
+    from gui.panels.h_prev_strip import strip_image, strip_scale
+    values = np.linspace(-3, 3, 1024)
+    values[7] = np.nan
+    assert strip_scale(values) == 3.0 and strip_scale(np.array([0.2, -0.5])) == 1.0
+    image = strip_image(values, strip_scale(values), "#ffffff")
+    assert image.width() == 1024
+    assert image.pixel(7, 0) & 0xFFFFFF == 0xFFFFFF                 # not computed: background
+    assert image.pixel(0, 0) != image.pixel(1023, 0)

@@ -159,3 +159,27 @@ def test_a_gradients_figure_has_thick_lines_the_tokens_and_decade_ticks(make_win
             painter.end()
         texts = [text for _, _, text in specs[2]]
         assert texts and all(t == "1" or t == "10" or t.startswith("10⁻") for t in texts)
+
+
+def test_the_carousel_legend_reads_in_both_print_themes(make_window, qtbot):
+    """The legend's words are the theme's foreground (they were pyqtgraph's black on a dark
+    figure) and name the derivative as the axes do."""
+    from PySide6.QtGui import QColor
+
+    from gui.export.figure import Figure, FigureOptions
+    from gui.theme import print_palette
+    window = make_window()
+    bring_to_front(qtbot, window.grad_dock)
+    _counter(window)
+    window.session_model.seek(31)
+    window.grads.refresh()
+    legend = window.grad_panel.cec_plot.legend
+    for theme in ("dark", "light"):
+        with Figure(window, "grad", FigureOptions(theme=theme)) as fig:
+            fig.image(640)
+            want = QColor(print_palette(theme).foreground)
+            labels = [label for _, label in legend.items]
+            assert [label.text for label in labels] == ["|∂target/∂C_t|",
+                                                        "product of f back to the target"]
+            for label in labels:                  # the colour as the label's HTML paints it
+                assert want.name() in label.item.toHtml().lower(), theme
