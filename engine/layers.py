@@ -299,8 +299,8 @@ class LSTM(Op):
         h, c = trace.final_state()
         ctx.states[self.name] = (h, c)
         y = runner.layer_output(self.return_sequences, zero_masked=self.zero_output_for_mask)
-        if self.return_state:
-            ctx.extra_outputs.extend([h, c])
+        if self.return_state:                     # a GRU or simple RNN returns its h alone
+            ctx.extra_outputs.extend([h, c] if c.size else [h])
         return y, (mask if self.return_sequences else None)
 
 
@@ -352,7 +352,8 @@ class Bidirectional(Op):
             raise UnsupportedModelError(f"Bidirectional '{self.name}': unknown merge_mode '{mode}'")
         if self.return_state:
             for name in (f"{self.name}/forward", f"{self.name}/backward"):
-                ctx.extra_outputs.extend(ctx.states[name])
+                h, c = ctx.states[name]
+                ctx.extra_outputs.extend([h, c] if c.size else [h])
         return y.astype(F32), (mask if self.return_sequences else None)
 
 

@@ -1,7 +1,8 @@
 """Write the GRU and simple-RNN reference fixtures: files made by the frameworks, and the
 numbers the frameworks computed on them (docs/architecture.md, "GRU and simple RNN").
 
-Rerun (seeded, deterministic) with torch==2.13.0 installed:
+Rerun (seeded, deterministic) with torch==2.13.0 and Keras 3 installed (Keras runs on its
+numpy backend unless ``KERAS_BACKEND`` says otherwise):
 
     python scripts/make_gru_fixtures.py
 
@@ -9,17 +10,23 @@ Per case, in tests/fixtures/gru/: the model file and ``NAME.npz`` with ``x`` (B,
 first, ``output`` (what the framework returns), ``meta`` (JSON: the case's options) and per
 traced direction k ``layer{k}_name``, ``layer{k}_direction`` and ``layer{k}_h`` (B, T, N)
 indexed by input position. Each step's h comes from the library itself: torch steps a
-one-layer module one position at a time with the state passed in.
+one-layer module one position at a time with the state passed in; Keras steps the layer's own
+cell (``out, [h] = layer.cell(x[:, t], [h])``) in processing order, carrying h on a masked
+step, and the script checks that those steps give the layer's own output. Keras cases also
+save ``NAME.h5`` (Keras 3's legacy HDF5 writer).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "gru"
@@ -100,11 +107,78 @@ def torch_cases() -> None:
     torch_case("torch_rnn_2layer_bidirectional", "rnn", layers=2, bidirectional=True, seed=2)
 
 
+# --- Keras 3 ----------------------------------------------------------------------------------
+def _keras_steps(layer, x: np.ndarray, mask: np.ndarray | None, backward: bool) -> np.ndarray:
+    """h after every input position of one Keras GRU/SimpleRNN direction, stepped by its cell."""
+    b, t_len, _ = x.shape
+    h = np.zeros((b, layer.cell.units), np.float32)
+    hs = np.zeros((b, t_len, layer.cell.units), np.float32)
+    for t in (range(t_len - 1, -1, -1) if backward else range(t_len)):
+        _, state = layer.cell(x[:, t], [h], training=False)
+        new = np.asarray(state[0] if isinstance(state, (list, tuple)) else state, np.float32)
+        if mask is not None:
+            new = np.where(mask[:, t:t + 1], new, h)
+        h = hs[:, t] = new
+    return hs
+
+
+def keras_case(name: str, build, *, features: int = 3, steps: int = 7, batch: int = 2,
+               seed: int = 0, masked: bool = False) -> None:
+    import keras
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((steps, features))
+    model = keras.Model(inputs, build(keras.layers)(inputs))
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, steps, features)).astype(np.float32)
+    if masked:                                  # a Masking layer: the last steps are padding
+        x[0, -2:] = 0.0
+    output = np.asarray(model.predict(x, verbose=0), np.float32)
+    mask = np.any(x != 0.0, axis=-1) if masked else None
+    refs: dict = {"x": x, "output": output}
+    k = 0
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls == "Bidirectional":
+            parts = [(f"{layer.name}/forward", layer.forward_layer, False),
+                     (f"{layer.name}/backward", layer.backward_layer, True)]
+        elif cls in ("GRU", "SimpleRNN"):
+            parts = [(layer.name, layer, layer.go_backwards)]
+        else:
+            continue
+        for lname, rnn, backward in parts:
+            refs.update({f"layer{k}_name": np.array(lname),
+                         f"layer{k}_direction": np.array("backward" if backward else "forward"),
+                         f"layer{k}_h": _keras_steps(rnn, x, mask, backward)})
+            k += 1
+        own = np.asarray(keras.Model(inputs, layer.output).predict(x, verbose=0), np.float32)
+        if cls != "Bidirectional" and layer.return_sequences and not layer.go_backwards:
+            stepped = refs[f"layer{k - 1}_h"]
+            keep = np.ones(stepped.shape[:2], bool) if mask is None else mask
+            assert np.allclose(own[keep], stepped[keep], atol=1e-6, rtol=1e-6), name
+    model.save(OUT / f"{name}.keras")
+    model.save(OUT / f"{name}.h5")
+    meta = {"keras": keras.__version__, "backend": keras.backend.backend(), "seed": seed,
+            "layers": [type(layer).__name__ for layer in model.layers]}
+    _save_npz(OUT / f"{name}.npz", meta=meta, **refs)
+
+
+def keras_cases() -> None:
+    keras_case("keras_gru_reset_after", lambda L: lambda x: L.Dense(2)(
+        L.GRU(5, return_sequences=True)(L.Masking()(x))), masked=True)
+    keras_case("keras_gru_reset_before", lambda L: lambda x: L.GRU(
+        4, reset_after=False, go_backwards=True, recurrent_activation="hard_sigmoid")(x), seed=1)
+    keras_case("keras_simplernn", lambda L: lambda x: L.SimpleRNN(
+        4, activation="relu", return_sequences=True)(x), seed=2)
+    keras_case("keras_bidirectional_gru", lambda L: lambda x: L.Bidirectional(
+        L.GRU(4, return_sequences=True))(x), seed=3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     torch_cases()
+    keras_cases()
 
 
 if __name__ == "__main__":

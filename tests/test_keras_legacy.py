@@ -122,12 +122,20 @@ def test_non_chain_graph_traces_with_layer_input(ext, tmp_path):
 
 
 @pytest.mark.parametrize("path,needle", [
-    (KERAS2 / "gru.h5", "GRU"), (KERAS2 / "simple_rnn.h5", "SimpleRNN"),
     (KERAS2 / "conv_lstm2d.h5", "ConvLSTM2D"),
-    (KERAS2 / "savedmodel_lstm", "SavedModel"), (KERAS3 / "gru.keras", "GRU"),
-    (KERAS3 / "simple_rnn.h5", "SimpleRNN"), (KERAS3 / "conv_lstm1d.keras", "ConvLSTM1D")])
+    (KERAS2 / "savedmodel_lstm", "SavedModel"), (KERAS3 / "conv_lstm1d.keras", "ConvLSTM1D")])
 def test_unsupported_layers_are_refused_clearly(path, needle):
     assert_clean_error(run_cli("info", str(path)), needle, str(path))
+
+
+@pytest.mark.parametrize("path,cell", [
+    (KERAS2 / "gru.h5", "GRU"), (KERAS2 / "simple_rnn.h5", "RNN"),
+    (KERAS3 / "gru.keras", "GRU"), (KERAS3 / "simple_rnn.h5", "RNN")])
+def test_gru_and_simple_rnn_files_open_as_their_cells(path, cell):
+    """Once refused, now traced (tests/test_gru_keras.py checks the numbers against Keras)."""
+    proc = run_cli("info", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert f" {cell} " in proc.stdout.split("traced layers:")[1]
 
 
 def test_weights_only_h5_is_refused(tmp_path):

@@ -226,8 +226,6 @@ def test_hdf5_that_is_not_keras_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("target,needles", [
-    ("gru.h5", ("GRU", "gru", "keras.layers.LSTM")),
-    ("simple_rnn.h5", ("SimpleRNN", "keras.layers.LSTM")),
     ("conv_lstm2d.h5", ("ConvLSTM2D", "not support")),
     ("savedmodel_lstm", ("SavedModel", ".save('model.h5')")),
     ("savedmodel_lstm/saved_model.pb", ("SavedModel", ".save('model.h5')")),

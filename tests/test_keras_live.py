@@ -448,7 +448,7 @@ def test_chain_with_a_layer_we_cannot_compute(tmp_path, ext):
 
 @pytest.mark.parametrize("ext", FORMATS)
 def test_gru_next_to_an_lstm(tmp_path, ext):
-    """A GRU branch does not stop the LSTM branch from being traced; a GRU alone is refused."""
+    """A GRU branch beside an LSTM: both are traced (each on its own input here)."""
     inp = keras.Input((6, 3))
     a = L.LSTM(4, return_sequences=True, name="lstm")(inp)
     b = L.GRU(4, return_sequences=True, name="gru")(inp)
@@ -456,20 +456,23 @@ def test_gru_next_to_an_lstm(tmp_path, ext):
     randomize(model, seed=28)
     x = np.random.default_rng(15).normal(size=(2, 6, 3)).astype(np.float32)
     ours = _saved(model, tmp_path, ext)
-    assert ours.layer_names == ["lstm"]
+    assert ours.layer_names == ["lstm", "gru"]
     assert_trace_matches(ours.trace(x, layer_input="lstm"),
                          [("lstm", keras_step_direction(model.get_layer("lstm"), x, None, False))],
                          f"lstm next to gru{ext}")
-    alone = keras.Sequential([keras.Input((6, 3)), L.GRU(4)])
-    alone.save(tmp_path / f"g{ext}")
-    assert_clean_error(run_cli("info", str(tmp_path / f"g{ext}")), "GRU", "LSTM")
+    gru = ours.trace(x, layer_input="gru").layer("gru")
+    with_keras = keras.Model(inp, model.get_layer("gru").output).predict(x, verbose=0)
+    assert_close(gru.h, with_keras, f"gru next to lstm{ext}")
 
 
 @pytest.mark.parametrize("ext", FORMATS)
-def test_bidirectional_gru_is_refused(tmp_path, ext):
+def test_bidirectional_gru_is_traced(tmp_path, ext):
     model = keras.Sequential([keras.Input((6, 3)), L.Bidirectional(L.GRU(3), name="bi")])
-    model.save(tmp_path / f"m{ext}")
-    assert_clean_error(run_cli("info", str(tmp_path / f"m{ext}")), "bi", "GRU")
+    randomize(model, seed=29)
+    x = np.random.default_rng(16).normal(size=(2, 6, 3)).astype(np.float32)
+    ours = _saved(model, tmp_path, ext)
+    assert ours.layer_names == ["bi/forward", "bi/backward"]
+    assert_close(ours.trace(x).output, model.predict(x, verbose=0), f"Bidirectional(GRU){ext}")
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", None])

@@ -29,6 +29,7 @@ from ..layers import (
     TimeDistributed,
     activation_of,
 )
+from .keras_gru import RECURRENT_CLASSES, keras_cell_weights
 
 WeightsFor = Callable[[], Sequence[np.ndarray]]
 
@@ -37,14 +38,11 @@ IDENTITY_LAYERS = {
     "AlphaDropout", "ActivityRegularization",
 }
 
-_OTHER_CELL = ("is a different recurrent cell with no cell state c; LSTM Scope steps LSTM "
-               "layers only: rebuild the model with keras.layers.LSTM to inspect it here")
 _CONV = ("has convolutional gates over images, which LSTM Scope does not support yet; only "
          "LSTM and Bidirectional(LSTM) layers can be traced")
 NOT_LSTM_HINTS = {
-    "GRU": "a GRU " + _OTHER_CELL,
-    "CuDNNGRU": "a CuDNNGRU " + _OTHER_CELL,
-    "SimpleRNN": "a SimpleRNN " + _OTHER_CELL,
+    "CuDNNGRU": ("a CuDNNGRU, whose weights LSTM Scope does not convert yet: load them into a "
+                 "keras.layers.GRU(reset_after=True) and save that model"),
     "ConvLSTM1D": "a ConvLSTM1D " + _CONV,
     "ConvLSTM2D": "a ConvLSTM2D " + _CONV,
     "ConvLSTM3D": "a ConvLSTM3D " + _CONV,
@@ -222,15 +220,35 @@ def check_declared_features(model: Any, shape: Any, where: str) -> None:
         return
 
 
+def recurrent_cell_weights(class_name: str, name: str, config: dict[str, Any],
+                           arrays: Sequence[np.ndarray], legacy: bool) -> CellWeights:
+    """A GRU's or SimpleRNN's weights: its arrays read and checked here as an LSTM's are, mapped
+    by ``keras_gru.keras_cell_weights``."""
+    use_bias = bool(config.get("use_bias", True))
+    if len(arrays) < (3 if use_bias else 2):
+        raise UnsupportedModelError(f"{class_name} '{name}': expected kernel, recurrent kernel"
+                                    f"{' and bias' if use_bias else ''}; found {len(arrays)} arrays")
+    kernel = real_array(name, "kernel", arrays[0], 2)
+    recurrent = real_array(name, "recurrent kernel", arrays[1], 2)
+    bias = real_array(name, "bias", arrays[2], (1, 2)) if use_bias else None
+    blocks = 3 if class_name == "GRU" else 1
+    units = config_int(name, config, "units", max(1, kernel.shape[-1] // blocks))
+    act = activation_of(_act_name(config.get("activation", "tanh")), legacy)
+    rec = activation_of(_act_name(config.get("recurrent_activation", "sigmoid")), legacy)
+    return keras_cell_weights(class_name, name, config, kernel, recurrent, bias, units, act, rec)
+
+
 def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Keras 2 files may wrap an LSTMCell in a generic RNN layer: treat RNN(LSTMCell) as LSTM."""
+    """Keras 2 files may wrap an LSTMCell in a generic RNN layer: treat RNN(LSTMCell) as LSTM
+    (and RNN(GRUCell), RNN(SimpleRNNCell) as GRU, SimpleRNN)."""
     if class_name == "RNN":
         cell = config.get("cell", {})
-        if isinstance(cell, dict) and cell.get("class_name") == "LSTMCell":
+        cells = {"LSTMCell": "LSTM", **{c: layer for layer, c in RECURRENT_CLASSES.items()}}
+        if isinstance(cell, dict) and cell.get("class_name") in cells:
             merged = dict(cell.get("config", {}))
             for key in ("return_sequences", "return_state", "go_backwards", "stateful"):
                 merged[key] = config.get(key, False)
-            return "LSTM", merged
+            return cells[cell["class_name"]], merged
     return class_name, config
 
 
@@ -289,6 +307,13 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
                     bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
                     bool(config.get("stateful", False)),
                     bool(config.get("zero_output_for_mask", False)), kind=class_name)
+    if class_name in RECURRENT_CLASSES:
+        _reject_unsupported_lstm_options(name, config, where)
+        return LSTM(name, recurrent_cell_weights(class_name, name, config, weights(), legacy),
+                    bool(config.get("return_sequences", False)),
+                    bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
+                    bool(config.get("stateful", False)),
+                    bool(config.get("zero_output_for_mask", False)), kind=class_name)
     if class_name == "Bidirectional":
         return _bidirectional(name, config, sub_weights, legacy, where, cudnn)
     if class_name in NOT_LSTM_HINTS:
@@ -323,11 +348,20 @@ def _bidirectional(name: str, config: dict[str, Any], sub_weights: Callable[[str
                    legacy: bool, where: str, cudnn: list[str] | None) -> Bidirectional:
     inner = config.get("layer", {})
     inner_cls, inner_cfg = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))
-    if inner_cls not in ("LSTM", "CuDNNLSTM"):
-        hint = NOT_LSTM_HINTS.get(inner_cls, "only Bidirectional(LSTM) can be traced")
+    if inner_cls not in ("LSTM", "CuDNNLSTM", *RECURRENT_CLASSES):
+        hint = NOT_LSTM_HINTS.get(inner_cls, "only Bidirectional(LSTM), Bidirectional(GRU) and "
+                                             "Bidirectional(SimpleRNN) can be traced")
         raise UnsupportedModelError(f"{where}: Bidirectional '{name}' wraps {inner_cls}: {hint}")
     back = config.get("backward_layer")
     back_cfg = unwrap_rnn_config(back.get("class_name", ""), back.get("config", {}))[1] if back else inner_cfg
+    if inner_cls in RECURRENT_CLASSES:
+        fwd = recurrent_cell_weights(inner_cls, f"{name}/forward", inner_cfg,
+                                     sub_weights("forward_layer")(), legacy)
+        bwd = recurrent_cell_weights(inner_cls, f"{name}/backward", back_cfg,
+                                     sub_weights("backward_layer")(), legacy)
+        return Bidirectional(name, fwd, bwd, config.get("merge_mode", "concat"),
+                             bool(inner_cfg.get("return_sequences", False)),
+                             bool(inner_cfg.get("return_state", False)))
     is_cudnn = inner_cls == "CuDNNLSTM"
     fwd = lstm_cell_weights(f"{name}/forward", inner_cfg, sub_weights("forward_layer")(), legacy,
                             cudnn, cudnn_class=is_cudnn)
