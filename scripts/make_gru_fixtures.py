@@ -1,7 +1,7 @@
 """Write the GRU and simple-RNN reference fixtures: files made by the frameworks, and the
 numbers the frameworks computed on them (docs/architecture.md, "GRU and simple RNN").
 
-Rerun (seeded, deterministic) with torch==2.13.0 and Keras 3 installed (Keras runs on its
+Rerun (seeded, deterministic) with torch==2.13.0, Keras 3, onnx and onnxruntime installed (Keras runs on its
 numpy backend unless ``KERAS_BACKEND`` says otherwise):
 
     python scripts/make_gru_fixtures.py
@@ -13,7 +13,9 @@ indexed by input position. Each step's h comes from the library itself: torch st
 one-layer module one position at a time with the state passed in; Keras steps the layer's own
 cell (``out, [h] = layer.cell(x[:, t], [h])``) in processing order, carrying h on a masked
 step, and the script checks that those steps give the layer's own output. Keras cases also
-save ``NAME.h5`` (Keras 3's legacy HDF5 writer).
+save ``NAME.h5`` (Keras 3's legacy HDF5 writer). ONNX cases are one GRU or RNN node written
+with ``onnx.helper``; their ``Y`` from ONNX Runtime holds every direction's h at every input
+position, and ``onnx_input`` is X as the node reads it.
 """
 
 from __future__ import annotations
@@ -173,12 +175,81 @@ def keras_cases() -> None:
         L.GRU(4, return_sequences=True))(x), seed=3)
 
 
+# --- ONNX -------------------------------------------------------------------------------------
+def onnx_case(name: str, kind: str, *, direction: str = "forward", layout: int = 0,
+              linear_before_reset: int = 0, lengths: bool = False, initial_h: bool = False,
+              features: int = 3, hidden: int = 4, steps: int = 6, batch: int = 2, seed: int = 0) -> None:
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(seed)
+    dirs = 2 if direction == "bidirectional" else 1
+    blocks = 3 if kind == "GRU" else 1
+    w = rng.normal(0, 0.5, (dirs, blocks * hidden, features)).astype(np.float32)
+    r = rng.normal(0, 0.5, (dirs, blocks * hidden, hidden)).astype(np.float32)
+    b = rng.normal(0, 0.3, (dirs, 2 * blocks * hidden)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R"),
+             numpy_helper.from_array(b, "B")]
+    x = rng.normal(size=(batch, steps, features)).astype(np.float32)
+    inputs = ["X", "W", "R", "B", "", ""]
+    if lengths:
+        lens = np.array([steps - 2, steps][:batch], np.int32)
+        inits.append(numpy_helper.from_array(lens, "lens"))
+        inputs[4] = "lens"
+    if initial_h:
+        h0 = rng.normal(0, 0.5, (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden))
+        inits.append(numpy_helper.from_array(h0.astype(np.float32), "h0"))
+        inputs[5] = "h0"
+    while inputs[-1] == "":
+        inputs.pop()
+    attrs = {"hidden_size": hidden, "direction": direction, "layout": layout}
+    if kind == "GRU":
+        attrs["linear_before_reset"] = linear_before_reset
+    node = helper.make_node(kind, inputs, ["Y", "Y_h"], name=f"{kind.lower()}_node", **attrs)
+    xdims = [None, None, features]
+    graph = helper.make_graph([node], f"{kind.lower()}_graph",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, xdims)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None] * 4),
+                               helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [None] * 3)],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, OUT / f"{name}.onnx")
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    seq = np.ascontiguousarray(x if layout == 1 else x.transpose(1, 0, 2))
+    y = sess.run(None, {"X": seq})[0]
+    refs = {"x": x, "onnx_input": seq, "output": y}
+    by_input = y if layout == 1 else y.transpose(2, 0, 1, 3)          # (B, T, dirs, N)
+    names = {"forward": ["forward"], "reverse": ["backward"],
+             "bidirectional": ["forward", "backward"]}[direction]
+    for k, part in enumerate(names):
+        refs.update({f"layer{k}_name": np.array(f"{node.name}/{part}"),
+                     f"layer{k}_direction": np.array(part), f"layer{k}_h": by_input[:, :, k]})
+    meta = {"kind": kind, "direction": direction, "layout": layout, "seed": seed,
+            "linear_before_reset": linear_before_reset, "lengths": lengths,
+            "initial_h": initial_h, "onnxruntime": ort.__version__}
+    _save_npz(OUT / f"{name}.npz", meta=meta, **refs)
+
+
+def onnx_cases() -> None:
+    onnx_case("onnx_gru_lbr0", "GRU", seed=4)
+    onnx_case("onnx_gru_lbr1_bidirectional", "GRU", direction="bidirectional",
+              linear_before_reset=1, lengths=True, seed=5)
+    # ONNX Runtime 1.x computes no GRU or RNN with layout=1 ("Batchwise recurrent operations
+    # are not supported"), so every case here is layout 0
+    onnx_case("onnx_gru_reverse_initial_h", "GRU", direction="reverse", linear_before_reset=1,
+              initial_h=True, seed=6)
+    onnx_case("onnx_rnn_bidirectional", "RNN", direction="bidirectional", initial_h=True, seed=7)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     torch_cases()
     keras_cases()
+    onnx_cases()
 
 
 if __name__ == "__main__":

@@ -71,9 +71,19 @@ def is_quantized_lstm(node: Any) -> bool:
     return (node.op_type, node.domain) == QUANTIZED_LSTM
 
 
+RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+"""The ONNX recurrent nodes the engine steps (a GRU's and an RNN's: ``onnx_gru``)."""
+
+
+def is_recurrent_op(node: Any) -> bool:
+    """An ONNX ``LSTM``, ``GRU`` or ``RNN`` node (the float ones the engine runs natively)."""
+    return node.op_type in RECURRENT_OPS and node.domain in ONNX_DOMAINS
+
+
 def is_lstm_node(node: Any) -> bool:
-    """An ONNX ``LSTM`` node, or its int8 form ``com.microsoft.DynamicQuantizeLSTM``."""
-    return is_onnx_op(node, "LSTM") or is_quantized_lstm(node)
+    """A node the engine traces: an ONNX ``LSTM``, ``GRU`` or ``RNN`` node, or the int8 form
+    of an LSTM, ``com.microsoft.DynamicQuantizeLSTM``."""
+    return is_recurrent_op(node) or is_quantized_lstm(node)
 
 
 def fold_constants(graph: Any, outer: dict[str, np.ndarray], opset: int) -> dict[str, np.ndarray]:

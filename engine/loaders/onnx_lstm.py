@@ -82,11 +82,15 @@ def parse_attrs(node: Any, bad) -> LSTMAttrs:
                      bool(int(attrs.get("input_forget", 0))), _functions(attrs, dirs, bad))
 
 
-def _functions(attrs: dict[str, Any], dirs: int, bad) -> list[Activation]:
-    acts = [str(a) for a in attrs.get("activations", [])] or ["Sigmoid", "Tanh", "Tanh"] * dirs
-    if len(acts) != 3 * dirs:
-        raise bad(f"activations lists {len(acts)} functions, expected {3 * dirs} (f, g, h per "
-                  f"direction)")
+def _functions(attrs: dict[str, Any], dirs: int, bad,
+               defaults: tuple[str, ...] = ("Sigmoid", "Tanh", "Tanh")) -> list[Activation]:
+    """The node's ``activations`` (``defaults`` per direction when it names none: an LSTM's
+    f, g, h; a GRU's f, g; an RNN's f)."""
+    acts = [str(a) for a in attrs.get("activations", [])] or list(defaults) * dirs
+    per = len(defaults)
+    if len(acts) != per * dirs:
+        raise bad(f"activations lists {len(acts)} functions, expected {per * dirs} "
+                  f"({', '.join('fgh'[:per])} per direction)")
     alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
     functions = []
     for act in acts:

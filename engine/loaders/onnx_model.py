@@ -35,6 +35,7 @@ from .onnx_graph import (
     is_lstm_node,
     is_onnx_op,
     is_quantized_lstm,
+    is_recurrent_op,
     op_types,
     state_only_inputs,
     zero_inputs,
@@ -120,6 +121,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
 def onnx_from_proto(proto: Any, path: Path, opset: int | None = None) -> tuple[OnnxModel, list]:
     """The engine model of a parsed ONNX model (``path`` names it in messages), and the LSTM
     nodes found (for a capture of this very graph)."""
+    from .onnx_gru import build_gru
     from .onnx_lstm import build_lstm
     if opset is None:
         opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
@@ -134,7 +136,8 @@ def onnx_from_proto(proto: Any, path: Path, opset: int | None = None) -> tuple[O
     if not found:
         raise ModelFileError(_no_lstm_message(path, graph))
     inputs = {i.name: declared_shape(graph, i.name) for i in graph.input if i.name not in consts}
-    ops = [build_lstm(path, f, inputs) for f in found]
+    ops = [build_gru(path, f, inputs) if f.node.op_type in ("GRU", "RNN") else build_lstm(path, f, inputs)
+           for f in found]
     model = OnnxModel(ops=list(ops), source=str(path), format="onnx", name=graph.name or path.stem)
     model.setup(path, proto, opset, consts, found, inputs)
     return model, found
@@ -407,7 +410,7 @@ class _GraphRunner:
         self.lstm_ops = {id(f.node): op for f, op in zip(found, ops)}
         self.nested = [f.name for f in found if f.nested]
         self.outputs = [o.name for o in graph.output]
-        lstm_x = [n for n in self.nodes if is_onnx_op(n, "LSTM") and n.input[0] == primary]
+        lstm_x = [n for n in self.nodes if is_recurrent_op(n) and n.input[0] == primary]
         self.feeds_lstm_directly = bool(lstm_x)
         self.transpose_input = any(int(a.get("layout", 0)) == 0 for n, a in zip(self.nodes, self.attrs)
                                    if n in lstm_x)
@@ -437,7 +440,7 @@ class _GraphRunner:
             if is_onnx_op(node, "Constant"):
                 continue
             ins = [env.get(name) if name else None for name in node.input]
-            outs = (self._lstm(node, ins, ctx, record) if is_onnx_op(node, "LSTM")
+            outs = (self._lstm(node, ins, ctx, record) if is_recurrent_op(node)
                     else self._op(node, ins, attrs))
             for name, value in zip(node.output, outs):
                 if name:
