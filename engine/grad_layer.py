@@ -27,6 +27,7 @@ import numpy as np
 
 from .blas import blas_limited
 from .cell import CellWeights
+from .grad_gru import state_backward
 from .progress import advance
 from .trace import LayerTrace
 
@@ -63,11 +64,18 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
     w = trace.weights
     b, t_len, n = trace.batch, trace.steps, trace.units
     hsize = w.state_size
+    csize = w.cell_size                                      # N, or 0 for a GRU or RNN
     dh_all = np.zeros((b, t_len, hsize), F32) if dh_ext is None else np.array(dh_ext, F32)
-    dc_all = np.zeros((b, t_len, n), F32) if dc_ext is None else np.array(dc_ext, F32)
-    if dh_all.shape != (b, t_len, hsize) or dc_all.shape != (b, t_len, n):
+    dc_all = np.zeros((b, t_len, csize), F32) if dc_ext is None else np.array(dc_ext, F32)
+    if dh_all.shape != (b, t_len, hsize) or dc_all.shape != (b, t_len, csize):
         raise ValueError(f"gradient shapes {dh_all.shape} / {dc_all.shape} do not fit layer "
-                         f"'{trace.name}' ({b}, {t_len}, {hsize}) / ({b}, {t_len}, {n})")
+                         f"'{trace.name}' ({b}, {t_len}, {hsize}) / ({b}, {t_len}, {csize})")
+    if csize == 0:                                           # no c: engine.grad_gru
+        cuts_at: dict[int, list[Cut]] = {}
+        for cut in cuts:
+            cuts_at.setdefault(int(cut.position), []).append(cut)
+        dz_all, carry_h = state_backward(trace, dh_all, cuts_at)
+        return _finish(trace, w, dz_all, dh_all, dc_all, carry_h, np.zeros((b, 0), F32), need_dx)
     dz_all = np.zeros((b, t_len, 4 * n), F32)
     carry_h = np.zeros((b, hsize), F32)
     carry_c = np.zeros((b, n), F32)
