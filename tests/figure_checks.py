@@ -27,3 +27,38 @@ def text_problems(items: list[TextItem]) -> list[str]:
 
 def _box(r) -> str:
     return f"{r.left():.0f},{r.top():.0f} {r.width():.0f}×{r.height():.0f}"
+
+
+def plot_texts(glw) -> list[TextItem]:
+    """Every text a pyqtgraph figure (a GraphicsLayoutWidget) draws, in scene coordinates, each
+    boxed by the widget itself: axis tick labels (as the axis lays them out), axis labels,
+    titles, legend entries, text items, and the reads strip's tokens (as last painted)."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem, QGraphicsTextItem
+
+    from gui.panels.input_strip import TokenRow
+    box = QRectF(glw.mapToScene(glw.viewport().rect()).boundingRect())
+    items: list[TextItem] = []
+    scratch = QImage(10, 10, QImage.Format_ARGB32_Premultiplied)
+    for item in glw.scene().items():
+        if not item.isVisible() or item.opacity() == 0:
+            continue
+        if isinstance(item, pg.AxisItem) and item.style.get("showValues", True):
+            painter = QPainter(scratch)
+            try:
+                specs = item.generateDrawSpecs(painter)
+            finally:
+                painter.end()
+            for rect, _, text in ([] if specs is None else specs[2]):
+                items.append(TextItem(text, item.mapRectToScene(QRectF(rect)), box))
+        elif isinstance(item, QGraphicsTextItem) and item.toPlainText().strip():
+            margin = item.document().documentMargin()
+            inner = item.boundingRect().adjusted(margin, margin, -margin, -margin)
+            items.append(TextItem(item.toPlainText(), item.mapRectToScene(inner), box))
+        elif isinstance(item, QGraphicsSimpleTextItem) and item.text().strip():
+            items.append(TextItem(item.text(), item.sceneBoundingRect(), box))
+        elif isinstance(item, TokenRow):
+            items += [TextItem(text, rect, box) for text, rect in item.drawn]
+    return items

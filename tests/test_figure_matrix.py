@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from gui.export.views import VIEWS as EXPORTABLE
-from tests.figure_checks import text_problems
+from tests.figure_checks import plot_texts, text_problems
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
 from tests.helpers import image_of
@@ -147,7 +147,26 @@ def _check_maps(view):
     return check
 
 
-CHECKS = {"unrolled": _check_unrolled, "units": _check_units, "layer": _check_layer,
+def _check_plots(figure):
+    """The texts of a pyqtgraph figure (``figure(window)``: its GraphicsLayoutWidget) stay in
+    the widget and clear of each other."""
+    def check(window) -> list[str]:
+        return text_problems(plot_texts(figure(window)))
+    return check
+
+
+def _all(*checks):
+    def check(window) -> list[str]:
+        return [problem for one in checks for problem in one(window)]
+    return check
+
+
+CHECKS = {"unrolled": _check_unrolled,
+          "units": _all(_check_units, _check_plots(lambda w: w.units_panel.glw)),
+          "layer": _all(_check_layer, _check_plots(lambda w: w.layer_view.glw)),
+          "cell": _all(_check_plots(lambda w: w.cell_inspector.bars_glw),
+                       _check_plots(lambda w: w.cell_inspector.diagram)),
+          "grad": _check_plots(lambda w: w.grad_panel.glw),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 

@@ -44,6 +44,7 @@ from gui.widgets.plot_style import style_axes
 
 PART_NAMES = ("x·W", "h·U", "b", "z")
 PART_TICKS = ("xW", "hU", "b", "z")
+PART_SHORT = ("x", "h", "b", "z")       # where the plots are too narrow for the names apart
 TOP_LANES = 3
 TOP_K = 5
 
@@ -98,6 +99,36 @@ class LaneHighlighter:
         self.items = []
         if self._scatter is not None:
             self._scatter.setData([])
+
+
+class PartAxis(pg.AxisItem):
+    """The bars' parts under a gate: 'xW hU b z', or 'x h b z' where the plot is too narrow
+    for the names to stand apart (they ran together as 'xWhU' in a narrow dock)."""
+
+    def __init__(self, orientation: str = "bottom") -> None:
+        self.parts: tuple[str, ...] = ()
+        self.ready = False                     # pyqtgraph resizes the axis while it is built
+        super().__init__(orientation)
+        self.ready = True
+        self.fit()
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(ev)
+        self.fit()
+
+    def fit(self) -> None:
+        """Choose the tick names that fit the axis's width now."""
+        if not self.ready:
+            return
+        view = self.linkedView()
+        lo, hi = view.viewRange()[0] if view is not None else (-0.5, 3.5)
+        per_bar = self.width() / max(hi - lo, 1e-6)
+        metrics = QFontMetricsF(self.style.get("tickFont") or QFont())
+        room = max(metrics.horizontalAdvance(s) for s in PART_TICKS) + 1   # never touching
+        parts = PART_TICKS if per_bar >= room else PART_SHORT
+        if parts != self.parts:
+            self.parts = parts
+            self.setTicks([[(k, s) for k, s in enumerate(parts)]])
 
 
 class CellDiagram(QGraphicsView):
@@ -300,13 +331,11 @@ class CellInspector(FrontAware, QWidget):
         self._bar_plots: dict[str, pg.PlotItem] = {}
         self._zero_lines: list[pg.InfiniteLine] = []
         for col, g in enumerate(DIAGRAM_GATE_ORDER):
-            p = self.bars_glw.addPlot(row=0, col=col)
+            p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()})
             p.setMenuEnabled(False)
             p.hideButtons()
             p.setMouseEnabled(False, False)
             p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")
-            ax = p.getAxis("bottom")
-            ax.setTicks([[(k, s) for k, s in enumerate(PART_TICKS)]])
             self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
             style_axes(p, self.palette)
             c = QColor(signal_colour(g))
@@ -354,6 +383,7 @@ class CellInspector(FrontAware, QWidget):
         small = dataclasses.replace(palette, font_pt=min(palette.font_pt, 9.0))   # narrow plots
         for plot in self._bar_plots.values():
             style_axes(plot, small)
+            plot.getAxis("bottom").fit()          # the tick font may have changed
         self.refresh()
 
     # --- following the session ----------------------------------------------------------------

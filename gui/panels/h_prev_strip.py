@@ -80,9 +80,10 @@ def draw_h_prev(scene, palette: Palette, values: np.ndarray, unit: int, box: QRe
     if n > 2 and 0 < unit < n - 1 and below.left() + 34 < centre - width / 2 \
             and centre + width / 2 < below.right() - 44:
         _text(scene, label, small, fg, QRectF(centre - width / 2, below.top(), width, line))
-    return (f"h(t-1): all {n} values enter every gate of unit {unit} through U "
-            f"(colour −{scale:.3g} … +{scale:.3g}); h(t-1)[{unit}] = "
-            f"{_value(values, unit)} outlined")
+    key = QRectF(box.right() + 4, box.top(), 80, box.height())      # the colour scale's ends
+    _text(scene, f"−{scale:.2g} … +{scale:.2g}", small, fg, key, Qt.AlignLeft)
+    return (f"all {n} values of h(t-1) enter unit {unit}'s gates through U · "
+            f"h(t-1)[{unit}] = {_value(values, unit)} (outlined)")
 
 
 def _value(values: np.ndarray, unit: int) -> str:

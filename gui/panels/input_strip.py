@@ -54,6 +54,7 @@ class TokenRow(pg.GraphicsObject):
         self.colour = QColor("#000000")
         self.font = QFont()
         self.cursor: int | None = None       # the position read last: its character is drawn
+        self.drawn: list[tuple[str, QRectF]] = []   # the last paint's texts, scene coordinates
 
     def set_labels(self, labels: list[str], colour: str, font_pt: float) -> None:
         self.prepareGeometryChange()
@@ -68,6 +69,7 @@ class TokenRow(pg.GraphicsObject):
         return QRectF(-0.5, 0.0, max(len(self.labels), 1), 1.0)
 
     def paint(self, painter: QPainter, *_args) -> None:
+        self.drawn = []
         if not self.labels:
             return
         to_device = QTransform(painter.transform())     # item -> device pixels, for this paint
@@ -96,6 +98,8 @@ class TokenRow(pg.GraphicsObject):
             w = metrics.horizontalAdvance(self.labels[k])
             painter.drawText(QRectF(p.x() - w / 2 - 1, p.y() - height / 2, w + 2, height),
                              Qt.AlignCenter, self.labels[k])
+            at = self.mapToScene(QPointF(float(k), 0.5))     # for the figures' layout checks
+            self.drawn.append((self.labels[k], QRectF(at.x() - w / 2, at.y() - height / 2, w, height)))
         painter.restore()
 
 

@@ -112,7 +112,7 @@ def test_the_diagram_draws_every_value_of_h_prev_entering_u(make_window):
     want = strip_image(h_prev, strip_scale(h_prev), insp.palette.background)
     assert [image.pixel(k, 0) for k in range(12)] == [want.pixel(k, 0) for k in range(12)]
     assert len({image.pixel(k, 0) for k in range(12)}) > 3          # values, not one colour
-    assert insp.diagram.labels["h_prev"].startswith("h(t-1): all 12 values enter every gate")
+    assert insp.diagram.labels["h_prev"].startswith("all 12 values of h(t-1) enter unit 5's gates")
     ranges = {tuple(p.getViewBox().viewRange()[1]) for p in insp._bar_plots.values()}
     assert len(ranges) == 1                                         # one z scale
 
@@ -126,3 +126,23 @@ def test_a_strip_of_a_thousand_units_is_one_image():
     assert image.width() == 1024
     assert image.pixel(7, 0) & 0xFFFFFF == 0xFFFFFF                 # not computed: background
     assert image.pixel(0, 0) != image.pixel(1023, 0)
+
+
+def test_the_bars_part_names_never_run_together(make_window, qtbot):
+    """'xW hU b z' under each gate where they stand apart, 'x h b z' in a narrow dock (they
+    ran together as 'xWhU'); checked from the texts the axes lay out."""
+    from PySide6.QtWidgets import QApplication
+
+    from tests.figure_checks import plot_texts, text_problems
+    window = make_window()
+    open_session(window, small_model(6, 3), sine_input(20))
+    window.session_model.step(6)
+    glw = window.cell_inspector.bars_glw
+    seen = {}
+    for width in (1000, 260):
+        glw.setFixedWidth(width)
+        QApplication.processEvents()
+        texts = plot_texts(glw)
+        assert text_problems(texts) == [], width
+        seen[width] = {t.text for t in texts}
+    assert {"xW", "hU"} <= seen[1000] and not {"xW", "hU"} & seen[260]
