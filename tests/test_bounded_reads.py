@@ -115,11 +115,59 @@ def test_the_reader_is_a_clean_interpreter_not_a_copy_of_this_process(monkeypatc
         return real(args, **kwargs)
     monkeypatch.setattr(child.subprocess, "Popen", spy)
     monkeypatch.setattr(os, "fork", lambda: pytest.fail("the reader forked"))
+    h5read.close_idle_readers()                  # a reader kept from an earlier test
     model = load_model(H5)
     assert model.traced_layers[0].units == 4
     (args,) = started
     assert args[:2] == [sys.executable, "-I"] and h5read.READER in args
     assert "__main__" not in " ".join(args)
+
+
+def _count_readers(monkeypatch) -> list[list[str]]:
+    from engine import child
+    started: list[list[str]] = []
+    real = child.subprocess.Popen
+
+    def spy(args, **kwargs):
+        started.append(list(args))
+        return real(args, **kwargs)
+    monkeypatch.setattr(child.subprocess, "Popen", spy)
+    h5read.close_idle_readers()
+    return started
+
+
+def test_a_reader_that_read_without_error_reads_the_next_file(monkeypatch):
+    """Starting a reader costs an interpreter, numpy and h5py; one that answered is kept."""
+    started = _count_readers(monkeypatch)
+    first = load_model(H5).traced_layers[0]
+    second = load_model(H5).traced_layers[0]
+    assert len(started) == 1
+    np.testing.assert_array_equal(first.weights.kernel, second.weights.kernel)
+
+
+def test_after_a_failed_read_the_next_file_gets_a_fresh_reader(monkeypatch, tmp_path):
+    started = _count_readers(monkeypatch)
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(H5.read_bytes()[:2000])
+    with pytest.raises(ModelFileError):
+        load_model(bad)
+    assert load_model(H5).traced_layers[0].units == 4
+    assert len(started) == 2
+
+
+def test_a_changed_memory_budget_gets_a_fresh_reader(monkeypatch, tmp_path):
+    """The budget is read by the reader from its environment: a kept reader must not carry an
+    old one."""
+    path = tmp_path / "big.h5"
+    shutil.copy(H5, path)
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("model_weights/lstm/huge", shape=(1000, 1000), dtype="f4")   # 4 MB
+    started = _count_readers(monkeypatch)
+    load_model(H5)
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
+    with pytest.raises(BudgetError, match="memory"):
+        load_model(path)
+    assert len(started) == 2
 
 
 def test_a_reader_that_dies_says_why_in_one_line(monkeypatch):
