@@ -38,9 +38,9 @@ def _version() -> str:
 
 def add_model_arguments(parser: argparse.ArgumentParser, command: str, part: str) -> None:
     """``command``'s model-and-input options of ``part`` ("run": what one run is made of;
-    "open": how the model file is opened), from the one table (engine.model_options) that the
+    "open": how the model file is opened), from the one table (engine.network.model_options) that the
     window's Open-with-options dialog reads too."""
-    from engine.model_options import add_model_options
+    from engine.network.model_options import add_model_options
     add_model_options(parser, command, part)
 
 
@@ -54,7 +54,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 def open_options(args: argparse.Namespace) -> dict:
     """``load_model``'s options from the parsed arguments."""
-    from engine.model_options import load_options
+    from engine.network.model_options import load_options
     return load_options(args)
 
 
@@ -197,19 +197,19 @@ def dispatch(argv: Sequence[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS or argv[:1] in (["-h"], ["--help"]):
         args = build_parser().parse_args(argv)
         if args.command == "trace":
-            from engine.commands import run_trace
+            from engine.cli.commands import run_trace
             return run_trace(args.model, args.input, args.out, layer=args.layer, key=args.key,
                              initial_state=args.initial_state, layer_input=args.layer_input,
                              state_out=args.state_out, err=sys.stderr, steps=args.steps,
                              options=open_options(args))
         if args.command == "grad":
-            from engine.grad_cli import run_grad
+            from engine.cli.grad_cli import run_grad
             return run_grad(args.model, args.input, args.out, target=args.target,
                             layer=args.layer, key=args.key, layer_input=args.layer_input,
                             initial_state=args.initial_state, err=sys.stderr,
                             options=open_options(args))
         if args.command == "info":
-            from engine.commands import run_info
+            from engine.cli.commands import run_info
             return run_info(args.model, as_json=args.json, out=sys.stdout, err=sys.stderr,
                             input_path=args.input, key=args.key, layer=args.layer,
                             layer_input=args.layer_input, options=open_options(args))
@@ -252,10 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from engine.errors import ScopeError, one_line
         if argv and argv[0] in SUBCOMMANDS:
-            from engine.quiet import quiet_frameworks
+            from engine.system.quiet import quiet_frameworks
             quiet_frameworks()
         try:
-            from engine.budget import memory_budget
+            from engine.system.budget import memory_budget
             memory_budget()                  # a malformed LSTM_SCOPE_MEMORY_BUDGET: one line now
             return dispatch(argv)
         except ScopeError as exc:

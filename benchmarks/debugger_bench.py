@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from engine import Session
-from engine.debugger import Debugger
+from engine.debugging.debugger import Debugger
 from engine.loaders.demos import random_model
 
 

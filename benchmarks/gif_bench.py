@@ -25,7 +25,7 @@ def gif_figures(demo: str = "counter") -> dict[str, float | str]:
     from PySide6.QtCore import QSettings
 
     from engine import Session, load_model
-    from engine.commands import resolve_input
+    from engine.cli.commands import resolve_input
     from gui.app import make_app
     from gui.export import gif
     from gui.export.figure import Figure, FigureOptions, export_view

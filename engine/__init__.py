@@ -7,15 +7,25 @@
     s = Session(model, x); s.step(); s.back(); s.seek(10); s.t
 """
 
-from . import grad as _grad  # noqa: F401  (provides TraceResult.grad; engine.trace cannot import it)
-from . import gru_stepper as _gru_stepper  # noqa: F401  (hands the GRU/RNN runners to the stepper)
-from .cell import STORAGE_GATE_ORDER, CellWeights
+import sys
+
+from .analyses import features, teaching
+from .cells.cell import STORAGE_GATE_ORDER, CellWeights
+from .debugging import debugger
 from .errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
+from .gradients import grad as _grad  # noqa: F401  (provides TraceResult.grad; engine.runs.trace cannot import it)
 from .live import from_keras, from_torch
 from .loaders import load_model
-from .model import Model, TracedLayerInfo
+from .network.model import Model, TracedLayerInfo
+from .runs import gru_stepper as _gru_stepper  # noqa: F401  (hands the GRU/RNN runners to the stepper)
+from .runs import stateful
+from .runs.trace import LayerTrace, TraceResult
 from .session import Session
-from .trace import LayerTrace, TraceResult
+
+# The module paths the README documents (engine.debugger, engine.teaching, engine.features,
+# engine.stateful) name the modules where that code lives now: one alias each, and no file.
+for _module in (debugger, features, stateful, teaching):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 
 __version__ = "0.1.0"
 

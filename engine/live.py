@@ -17,7 +17,7 @@ import numpy as np
 
 from .capture.feed import Runtime
 from .errors import ScopeError
-from .model import Model
+from .network.model import Model
 from .session import Session
 
 TORCH_HINT = "pip install torch==2.13.0"

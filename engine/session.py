@@ -1,14 +1,14 @@
 """The debugger's cursor over one run of one traced layer.
 
 ``s.t`` counts the input positions already read (0 at the start, T at the end): a "known up
-to" mark over the run's one store (``engine.run_store.RunStore``). ``step()``, ``back()`` and
+to" mark over the run's one store (``engine.runs.run_store.RunStore``). ``step()``, ``back()`` and
 ``seek()`` move the mark; reads compute what they need (a run held in memory: all of it, once,
 with the same runner a full trace uses, so every number is bit-identical to ``Model.trace``).
 Observers are plain callables ``cb(event, session)`` with event ``"position"`` (t moved) or
 ``"run"`` (input, layer or state changed).
 
 A run whose held bytes (``run_store.held_bytes``) would exceed ``checkpoint_above`` (default:
-the memory guard, ``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.checkpoints``):
+the memory guard, ``presets.DEFAULT_BUDGET_BYTES``) is *checkpointed* (``engine.runs.checkpoints``):
 nothing but the input, a state every K steps and an overview is kept, and every read
 recomputes its window from the nearest checkpoint, bit-identical to the in-memory trace. Both
 kinds answer the same window API, which is what views should use (docs/architecture.md,
@@ -33,15 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from .cell_kind import CellKind
-from .checkpoints import CheckpointedRun, Overview, bytes_per_step
+from .cells.cell_kind import CellKind
 from .errors import ScopeError
-from .model import Model, StateMap, TracedLayerInfo
-from .presets import DEFAULT_BUDGET_BYTES
-from .run_store import KnownCopy, RunStore
-from .stepper import DirectionRunner
-from .time_axis import positions
-from .trace import LayerTrace, TraceResult
+from .network.model import Model, StateMap, TracedLayerInfo
+from .runs.checkpoints import CheckpointedRun, Overview, bytes_per_step
+from .runs.run_store import KnownCopy, RunStore
+from .runs.stepper import DirectionRunner
+from .runs.time_axis import positions
+from .runs.trace import LayerTrace, TraceResult
+from .system.presets import DEFAULT_BUDGET_BYTES
 
 Observer = Callable[[str, "Session"], None]
 
@@ -289,11 +289,11 @@ class Session:
 
     def grad(self, target: str, should_stop: Callable[[], bool] | None = None):
         """Exact gradients of ``target`` through the whole run, with this session's layer as
-        the one whose dx, dh, dc are reported (an ``engine.grad.GradResult``; cached per run).
+        the one whose dx, dh, dc are reported (an ``engine.gradients.grad.GradResult``; cached per run).
         On a checkpointed run ``should_stop()`` is asked between chunks (True: ``Cancelled``)."""
-        from .grad import gradient
+        from .gradients.grad import gradient
         if not self._run.held:         # segment by segment through the checkpoints
-            from .grad_segments import segment_gradient
+            from .gradients.grad_segments import segment_gradient
             cache = self._run.__dict__.setdefault("_grad_cache", {})
             if target not in cache:
                 result = segment_gradient(self, target, should_stop)

@@ -1,7 +1,7 @@
 """The gradient target the window shows, and the engine's answers for it, as Qt signals.
 
 The window never differentiates anything: it asks the Session (``Session.grad``) and the
-engine's view helpers (``engine.grad_views``) and hands the numbers to the views. By default
+engine's view helpers (``engine.gradients.grad_views``) and hands the numbers to the views. By default
 the target is the selected unit's h at the cursor (a demo's suggested unit before anything is
 selected); the user may pick its c, the model output or type a target. Recomputing is
 debounced, and once it costs more than ``SLOW_MS`` (a long run) it runs on a worker thread
@@ -17,8 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.errors import Cancelled, ScopeError
-from engine.grad import GradResult
-from engine.grad_views import (
+from engine.gradients.grad import GradResult
+from engine.gradients.grad_views import (
     GradHealth,
     default_target,
     forget_product,

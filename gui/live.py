@@ -19,7 +19,7 @@ def _session(obj: Any, x: Any, layer: int | str | None) -> Any:
         return obj
     if isinstance(obj, Model):
         if x is None:
-            from engine.commands import resolve_input
+            from engine.cli.commands import resolve_input
             x = resolve_input(obj, None, None)
         return Session(obj, x, layer=obj.layer_index(layer) if layer is not None
                        else obj.default_layer(x))

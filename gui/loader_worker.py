@@ -15,10 +15,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from engine import Session, load_model
-from engine.commands import resolve_input, run_states
+from engine.cli.commands import resolve_input, run_states
 from engine.errors import InitialStateError, ScopeError, describe
-from engine.inputs import read_model_input
 from engine.loaders.h5read import cancel_reads
+from engine.system.inputs import read_model_input
 from gui.background import Background
 
 

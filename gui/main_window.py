@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import __version__
-from engine.cell import LSTM_CELL
+from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.loaders.demos import demo_names
 from gui import actions, layout
@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         self.forks_panel = ForksPanel(self.debugging, pal, self.report_error)
         self.cell_inspector = CellInspector(sm, pal, units_panel=self.units_panel)
         self.layer_view = LayerView(sm, pal, units_panel=self.units_panel, debugging=self.debugging)
-        self.grads = GradModel(sm, self.debugging, self)      # the gradient target (engine.grad)
+        self.grads = GradModel(sm, self.debugging, self)      # the gradient target (engine.gradients.grad)
         self.grad_panel = GradPanel(sm, self.grads, pal)
         bottom, right = Qt.BottomDockWidgetArea, Qt.RightDockWidgetArea
         self.input_dock = self._add_dock("Input and output", self.input_panel, bottom)
@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
             self.load(path)
 
     def open_options_dialog(self) -> None:
-        """The command line's model-and-input options (engine.model_options) in a dialog."""
+        """The command line's model-and-input options (engine.network.model_options) in a dialog."""
         dialog = OpenOptionsDialog(self, start_dir=str(self.settings.value("last_dir", str(Path.home()))),
                                    model_filter=MODEL_FILTER, input_filter=INPUT_FILTER)
         if dialog.exec() == OpenOptionsDialog.DialogCode.Accepted:

@@ -4,13 +4,13 @@ inspector, breakpoint messages, hints), so no two places disagree.
 "t = p" names the input position the cursor is on (the last one read, 0-based, as on the time
 axis and in ``--step``); a count is written as a count ("20 of 120 read"). For a backward
 direction the cursor at p means positions p..T-1 have been read. See docs/architecture.md,
-"The time axis"; the rules themselves are ``engine.time_axis``'s.
+"The time axis"; the rules themselves are ``engine.runs.time_axis``'s.
 """
 
 from __future__ import annotations
 
 from engine import Session
-from engine.time_axis import input_position, read_span_text
+from engine.runs.time_axis import input_position, read_span_text
 
 
 def cursor_text(session: Session) -> str:

@@ -1,6 +1,6 @@
 """File → Save session / Open session: a debugging session (model, input, position,
 breakpoints, watches, forks, view settings) as one ``.lstmscope`` file, written and read by
-``engine.session_file``; these dialogs only ask for the path and restore the window's view.
+``engine.debugging.session_file``; these dialogs only ask for the path and restore the window's view.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from engine.debugging.session_file import open_session, read_session, save_session
 from engine.errors import ScopeError
-from engine.session_file import open_session, read_session, save_session
 from gui.debug.debugger_model import DebuggerModel
 from gui.loader_worker import LoadResult
 from gui.widgets.open_options import confirm_running_code
@@ -64,7 +64,7 @@ def open_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
         path = _ask_path(window, QFileDialog.getOpenFileName, "Open session")
         if not path:
             return False
-    try:     # trust is the person's answer here, never the file's (engine.session_file)
+    try:     # trust is the person's answer here, never the file's (engine.debugging.session_file)
         trust = read_session(path).trusted and confirm_running_code(
             window, "This session ran its model's own code (--trust) when it was saved.")
     except (ScopeError, OSError) as exc:

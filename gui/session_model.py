@@ -11,8 +11,8 @@ the run's own arrays). A checkpointed run's span surrounds the cursor: when the 
 edge the next span is recomputed on a worker thread (``gui/background.py``) and ``spanChanged``
 announces it once it is ready; until then the views keep the old span and ``value()`` reads the
 few steps it is asked for from the run itself. It is not the only gui module
-that imports ``engine``: views also call the engine's analysis functions (``engine.analysis``,
-``engine.debugger``, ``engine.export``), and the loader worker and session files call its
+that imports ``engine``: views also call the engine's analysis functions (``engine.analyses.analysis``,
+``engine.debugging.debugger``, ``engine.output.export``), and the loader worker and session files call its
 loaders — so every number shown is computed in ``engine`` and none in ``gui``. ``.model`` is the
 engine ``Model`` of the session; the window holds this object as ``window.session_model``.
 """
@@ -25,11 +25,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine import Model, Session
-from engine.cell_kind import CellKind
+from engine.cells.cell_kind import CellKind
 from engine.loaders.demos import DemoInfo
-from engine.model_input import model_input_kind, step_input
-from engine.time_axis import positions
-from engine.trace import LayerTrace
+from engine.network.model_input import model_input_kind, step_input
+from engine.runs.time_axis import positions
+from engine.runs.trace import LayerTrace
 from gui.background import Background
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from engine import Session, load_model
-    from engine.debugger import Debugger
-    from engine.session_file import save_session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import save_session
 
     inputs = ROOT / "tests" / "fixtures" / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)

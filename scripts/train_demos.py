@@ -10,7 +10,7 @@ input) and NAME.json (title, description, suggested step and unit, vocabulary, m
 metrics). ``wide`` is not trained and ships no weights: its JSON tells the engine to build
 1024 units from a fixed seed. The interesting unit of each demo is found here by stepping
 Keras' own LSTM cell (``layer.cell``) over held-out data; ``code``'s units are scored with the
-app's own feature language (engine.features), the one "Find units for…" uses. About five
+app's own feature language (engine.analyses.features), the one "Find units for…" uses. About five
 minutes on two CPU cores (``code`` takes most of it).
 """
 
@@ -409,7 +409,7 @@ CODE_INPUT = ('# add the step values and keep the total\n'
               'get("THE TOTAL IS", total)\n'
               'x = g(data, sum(size, min(k, abs(f(10)))))\n')
 CODE_EPOCHS = int(os.environ.get("CODE_EPOCHS", "40"))
-# (key, the feature in the app's own language (engine.features), what a unit following it knows)
+# (key, the feature in the app's own language (engine.analyses.features), what a unit following it knows)
 CODE_FEATURES = [("quote", "in_quotes", "whether it is inside a string"),
                  ("depth", "depth('(', ')')", "how many brackets are open"),
                  ("inside", "depth('(', ')') > 0", "whether any bracket is open"),
@@ -442,7 +442,7 @@ def measure_code(out: Path, model, train_src: str, final_loss: float) -> dict:
     stepping Keras' own cell and scored with the app's feature language (so "Find units for…"
     names the same units)."""
     sys.path.insert(0, str(ROOT))
-    from engine.features import Feature
+    from engine.analyses.features import Feature
     vocab = gen.code_vocabulary()
     heldout = gen.code_text(300, seed=4004)
 

@@ -1,6 +1,6 @@
 """Misbehaving bounded children for the tests: each is the real child entry point
 (``h5read.serve_reader``, ``keras_worker.serve_captures``) with its work replaced. A child is a
-clean interpreter (``engine.child``), so a test names one of these as the child's target
+clean interpreter (``engine.system.child``), so a test names one of these as the child's target
 (``h5read.READER``, ``keras_worker.WORKER``) instead of patching a function in its own process."""
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.foreign_ops import OnnxLSTM, TorchLSTMLayer
-from engine.layers import (
+from engine.capture.foreign_ops import OnnxLSTM, TorchLSTMLayer
+from engine.network.layers import (
     LSTM,
     ActivationOp,
     Bidirectional,

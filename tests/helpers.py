@@ -428,9 +428,9 @@ def assert_trace_matches(result: Any, reference: list[tuple[str, dict[str, Any]]
 
 def bidirectional_model(units: int = 4):
     """A small Bidirectional (``units`` each way, 2 features) under a Dense: both directions."""
-    from engine.cell import CellWeights
-    from engine.layers import Bidirectional, Dense
-    from engine.model import Model
+    from engine.cells.cell import CellWeights
+    from engine.network.layers import Bidirectional, Dense
+    from engine.network.model import Model
     rng = np.random.default_rng(5)
 
     def cell(n, d):

@@ -1,4 +1,4 @@
-"""Every activation's derivative (engine/activations.py) against jax.grad in float64, on points
+"""Every activation's derivative (engine/cells/activations.py) against jax.grad in float64, on points
 away from kinks and on both sides of every flat region (hard_sigmoid's clip in both Keras
 variants, relu6, hard_tanh ...). The across-units ones (softmax family) by their
 vector-Jacobian product."""
@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from engine.activations import keras_activation, onnx_activation
+from engine.cells.activations import keras_activation, onnx_activation
 
 jax.config.update("jax_enable_x64", True)
 jnp = jax.numpy
@@ -66,7 +66,7 @@ def test_onnx_activation_derivative(name, alpha, beta, ref):
 
 
 def _keras_sparsemax(x):
-    """Keras 3's own sparsemax formula (see engine.activations._sparsemax_last), in jax."""
+    """Keras 3's own sparsemax formula (see engine.cells.activations._sparsemax_last), in jax."""
     z = -jnp.sort(-x)
     cumsum = jnp.cumsum(z)
     r = jnp.arange(1, x.shape[-1] + 1)

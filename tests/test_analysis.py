@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.activations import keras_activation
-from engine.analysis import cell_breakdown, recurrent_blocks, saturated, unit_stats
-from engine.cell import STORAGE_GATE_ORDER
+from engine.analyses.analysis import cell_breakdown, recurrent_blocks, saturated, unit_stats
+from engine.cells.activations import keras_activation
+from engine.cells.cell import STORAGE_GATE_ORDER
 from engine.loaders.demos import random_model
 from tests.helpers import assert_close
 

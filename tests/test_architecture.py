@@ -4,7 +4,9 @@ The import-linter contracts live in pyproject.toml (engine imports no Qt, panels
 the window, gui is layered, the engine is layered and nothing in it imports its command line);
 on top of them, no module of gui or engine may reach itself again through its imports, however
 deep (grimp counts an import inside a function too), and the engine's contracts name every
-module of the engine, so a new one cannot slip past them.
+package and top-level module of the engine, so a new one cannot slip past them (a module added
+inside a package takes its package's layer); docs/architecture.md's package table names every
+package too.
 """
 
 from __future__ import annotations
@@ -60,3 +62,13 @@ def test_nothing_in_engine_imports_the_command_line_is_checked_for_every_module(
     cli = {m.split(".")[1] for m in contract["forbidden_modules"]}
     sources = {m.split(".")[1] for m in contract["source_modules"]}
     assert sources == _engine_children(graph) - cli
+
+
+def test_the_package_table_names_every_engine_package(graph):
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = doc[doc.index("## Where each feature lives"):doc.index("### Layering (enforced)")]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| `")}
+    packages = {m for m in graph.find_descendants("engine") if m.count(".") == 1
+                and graph.find_children(m)}
+    missing = {p for p in packages if f"`{p.replace('.', '/')}/`" not in rows}
+    assert not missing, f"docs/architecture.md has no row for {sorted(missing)}"

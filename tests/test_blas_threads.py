@@ -1,4 +1,4 @@
-"""The engine computes on one BLAS thread whoever calls it (engine.blas): inside a trace, a
+"""The engine computes on one BLAS thread whoever calls it (engine.system.blas): inside a trace, a
 Session's steps and a gradient pass threadpoolctl reports one thread for every BLAS library;
 outside, the user's own setting is back. The limit is process-wide, so one limiter is shared by
 every thread: it holds until the last computation ends."""
@@ -12,7 +12,9 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import engine
-from engine import blas, grad_layer, stepper
+from engine.gradients import grad_layer
+from engine.runs import stepper
+from engine.system import blas
 
 USERS = 2          # the user's own setting, not 1
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from engine import ModelFileError, load_model
-from engine.budget import BudgetError
 from engine.loaders import h5read
+from engine.system.budget import BudgetError
 from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli
 
 H5 = FIXTURES / "keras2" / "lstm_plain.h5"
@@ -106,7 +106,7 @@ def test_the_reader_is_a_clean_interpreter_not_a_copy_of_this_process(monkeypatc
     __main__ or copy its threads): it is ``python -I`` on our own module."""
     import subprocess
 
-    from engine import child
+    from engine.system import child
     started = []
     real = subprocess.Popen
 
@@ -124,7 +124,7 @@ def test_the_reader_is_a_clean_interpreter_not_a_copy_of_this_process(monkeypatc
 
 
 def _count_readers(monkeypatch) -> list[list[str]]:
-    from engine import child
+    from engine.system import child
     started: list[list[str]] = []
     real = child.subprocess.Popen
 

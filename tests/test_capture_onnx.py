@@ -284,8 +284,8 @@ def test_session_file_keeps_named_inputs_and_needs_the_runtime(tmp_path, monkeyp
     import shutil
     import sys
 
-    from engine.debugger import Debugger
-    from engine.session_file import open_session, save_session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import open_session, save_session
     src = tmp_path / "m.onnx"
     shutil.copy(CAP / "if_conv_lstm.onnx", src)
     inputs = read_npz(CAP / "if_conv_lstm_4k.input.npz")

@@ -1,4 +1,4 @@
-"""The LSTM's cell-kind table (engine.cell.LSTM_CELL) agrees with the engine it describes: its
+"""The LSTM's cell-kind table (engine.cells.cell.LSTM_CELL) agrees with the engine it describes: its
 names are the trace's, its orders are orders of the same names, its specs are the written ones,
 its badges are shapes the weights report."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.cell import (
+from engine.cells.cell import (
     LSTM_CELL,
     STORAGE_GATE_ORDER,
     CellWeights,
@@ -15,7 +15,7 @@ from engine.cell import (
     lstm_step_extended_vjp,
     lstm_step_vjp,
 )
-from engine.stepper import DirectionRunner
+from engine.runs.stepper import DirectionRunner
 
 
 def _weights() -> CellWeights:
@@ -71,7 +71,7 @@ def test_a_run_says_its_cell_kind_at_every_level():
 
 
 def test_the_overview_holds_the_signals_of_its_cell_kind():
-    from engine.checkpoints import CheckpointedRun
+    from engine.runs.checkpoints import CheckpointedRun
 
     w = _weights()
     run = CheckpointedRun("k", w, np.ones((1, 64, 2), np.float32))

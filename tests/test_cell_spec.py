@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.activations import keras_activation
-from engine.cell import (
+from engine.cells.activations import keras_activation
+from engine.cells.cell import (
     CellWeights,
     lstm_step,
     lstm_step_extended,
     lstm_step_extended_vjp,
     lstm_step_vjp,
 )
-from engine.grad_layer import layer_backward
-from engine.stepper import DirectionRunner
+from engine.gradients.grad_layer import layer_backward
+from engine.runs.stepper import DirectionRunner
 from tests.generative import generative_settings
 from tests.helpers import assert_close
 
@@ -133,7 +133,7 @@ def test_one_unit_batch_with_sigmoid_candidate():
 
 
 def test_the_classic_cell_is_known_by_its_functions_whatever_the_framework_names_them():
-    from engine.activations import onnx_activation
+    from engine.cells.activations import onnx_activation
     rng = np.random.default_rng(0)
     k, u, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
     assert CellWeights(k, u, b).is_classic

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from engine import ScopeError, Session
-from engine.cell import CellWeights
-from engine.checkpoints import MIN_SUB, CheckpointedRun, Overview
-from engine.debugger import Debugger
-from engine.layers import LSTM, Masking
-from engine.model import Model
-from engine.stepper import XW_BLOCK, DirectionRunner
+from engine.cells.cell import CellWeights
+from engine.debugging.debugger import Debugger
+from engine.network.layers import LSTM, Masking
+from engine.network.model import Model
+from engine.runs.checkpoints import MIN_SUB, CheckpointedRun, Overview
+from engine.runs.stepper import XW_BLOCK, DirectionRunner
 
 ARRAYS = ("gates", "zx", "zh", "c", "h")
 
@@ -191,7 +191,7 @@ def test_forks_agree(backward):
 def test_exports_of_a_window_equal_the_in_memory_run(backward, tmp_path):
     """What the window exports from a checkpointed run (the span it shows, or one cell) is the
     in-memory run's export at the same positions."""
-    from engine.export import ViewContext, export_data
+    from engine.output.export import ViewContext, export_data
     mem, ck = both(backward, masked=True)
     for s in (mem, ck):
         s.seek(400)

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import ScopeError, Session
-from engine.debugger import Breakpoint, Debugger
-from engine.expr import ExprError
-from engine.layers import LSTM
+from engine.debugging.debugger import Breakpoint, Debugger
+from engine.debugging.expr import ExprError
 from engine.loaders.demos import random_model
-from engine.model import Model
+from engine.network.layers import LSTM
+from engine.network.model import Model
 
 N, D, T = 12, 3, 80
 

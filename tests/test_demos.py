@@ -76,7 +76,7 @@ def test_text_demo_beats_a_uniform_guess():
 def test_code_demo_has_units_with_a_job_that_find_units_names():
     """The units the demo's description names follow their features on text the training and
     the script's own measurement never saw, and "Find units for…" ranks them first."""
-    from engine.features import find_units
+    from engine.analyses.features import find_units
     model = load_model("demo:code")
     info = demo_info("code")
     found = info.metrics["units_found"]

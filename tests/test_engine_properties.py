@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Session
-from engine.activations import keras_activation
-from engine.cell import CellWeights
-from engine.layers import LSTM, Masking
-from engine.model import Model
+from engine.cells.activations import keras_activation
+from engine.cells.cell import CellWeights
+from engine.network.layers import LSTM, Masking
+from engine.network.model import Model
 from tests.helpers import assert_close
 
 ACTS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "softsign", "linear", "elu"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.commands import resolve_input
+from engine.cli.commands import resolve_input
 from tests.helpers import ROOT, assert_clean_error, csv_rows, image_of, run_cli
 
 

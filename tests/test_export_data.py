@@ -1,4 +1,4 @@
-"""engine.export: the numbers behind a view equal the engine's, under the trace's array names."""
+"""engine.output.export: the numbers behind a view equal the engine's, under the trace's array names."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from engine import Session
-from engine.analysis import cell_breakdown
-from engine.cell import STORAGE_GATE_ORDER
+from engine.analyses.analysis import cell_breakdown
+from engine.cells.cell import STORAGE_GATE_ORDER
 from engine.errors import ScopeError
-from engine.export import ViewContext, export_data, lane_arrays, read_mask
 from engine.loaders.demos import random_model
+from engine.output.export import ViewContext, export_data, lane_arrays, read_mask
 from tests.helpers import csv_rows
 
 

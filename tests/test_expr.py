@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import ScopeError, Session
-from engine.debugger import RangeEnv, check
-from engine.expr import Expr, ExprError
+from engine.debugging.debugger import RangeEnv, check
+from engine.debugging.expr import Expr, ExprError
 from engine.loaders.demos import random_model
 
 N, D, T = 8, 3, 30
@@ -94,8 +94,8 @@ def test_prev_at_the_first_step_is_the_initial_state(run):
 
 
 def test_backward_layer_walks_in_processing_order():
-    from engine.layers import LSTM
-    from engine.model import Model
+    from engine.network.layers import LSTM
+    from engine.network.model import Model
     base = random_model(N, D, seed=5)
     lstm = base.ops[0]
     model = Model([LSTM("back", lstm.weights, return_sequences=True, go_backwards=True)])
@@ -218,7 +218,7 @@ def test_a_long_flat_chain_is_long_not_deep(run):
 
 
 def test_a_right_nested_chain_still_counts_as_deep(run):
-    from engine.expr import MAX_DEPTH
+    from engine.debugging.expr import MAX_DEPTH
     text = "h[0] + (" * (MAX_DEPTH + 5) + "1" + ")" * (MAX_DEPTH + 5)
     with pytest.raises(ExprError, match="nested too deeply"):
         Expr(text)

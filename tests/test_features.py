@@ -1,4 +1,4 @@
-"""engine.features: the feature language of "Find units for…" and the ranking of units."""
+"""engine.analyses.features: the feature language of "Find units for…" and the ranking of units."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from engine import Session, load_model
-from engine.features import (
+from engine.analyses.features import (
     EXAMPLES,
     Feature,
     FeatureError,

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from engine import ScopeError, Session
-from engine.cell import CellWeights
-from engine.debugger import Debugger
-from engine.forks import decoupled_kernel
-from engine.layers import LSTM
+from engine.cells.cell import CellWeights
+from engine.debugging.debugger import Debugger
 from engine.loaders.demos import random_model
-from engine.model import Model
+from engine.network.layers import LSTM
+from engine.network.model import Model
+from engine.what_if.forks import decoupled_kernel
 from tests import reference
 from tests.helpers import assert_close
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.grad_target import TargetError, parse_target
+from engine.gradients.grad_target import TargetError, parse_target
 from tests.grad_refs import NumpyBackend, forward, params_for
 from tests.helpers import FIXTURES, assert_close, load_reference, run_cli
 
@@ -84,7 +84,7 @@ def test_last_and_batchless_targets_follow_the_contracts():
 
 def test_session_grad_matches_result_grad_and_is_cached():
     model = load_model("demo:counter")
-    from engine.commands import resolve_input
+    from engine.cli.commands import resolve_input
     x = resolve_input(model, None, None)
     s = Session(model, x)
     g = s.grad("c[last, 1]")
@@ -122,10 +122,10 @@ def test_cli_grad_writes_the_arrays(tmp_path):
 def test_gradients_in_watches_and_breakpoints():
     """grad(c) / grad_norm(c) read the debugger's gradient target through the whole run: for
     a target at step k of a forward layer nothing after k matters, so the gradient is 0 there."""
-    from engine.debugger import Debugger
-    from engine.expr import ExprError
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.expr import ExprError
     model = load_model("demo:counter")
-    from engine.commands import resolve_input
+    from engine.cli.commands import resolve_input
     s = Session(model, resolve_input(model, None, None))
     dbg = Debugger(s, sample=0)
     k = 20
@@ -143,13 +143,13 @@ def test_gradients_in_watches_and_breakpoints():
 
 
 def _counter_session():
-    from engine.commands import resolve_input
+    from engine.cli.commands import resolve_input
     model = load_model("demo:counter")
     return Session(model, resolve_input(model, None, None))
 
 
 def test_forget_product_and_memory_horizon():
-    from engine.grad_views import forget_product, memory_horizon, target_position
+    from engine.gradients.grad_views import forget_product, memory_horizon, target_position
     s = _counter_session()
     tr = s.full()
     k = 30
@@ -168,7 +168,7 @@ def test_forget_product_and_memory_horizon():
 
 
 def test_grad_health_flags_vanishing_and_exploding():
-    from engine.grad_views import grad_health
+    from engine.gradients.grad_views import grad_health
     s = _counter_session()
     tr = s.full()
     g = s.grad("h[0, last, 2]")
@@ -182,8 +182,8 @@ def test_grad_health_flags_vanishing_and_exploding():
 def test_fork_gradient_cuts_hand_set_states():
     """Setting h and c of every unit at step k by hand: nothing before k reaches a later
     target. Setting h alone: the cell state still carries the gradient back."""
-    from engine.debugger import Debugger
-    from engine.grad_views import fork_gradient
+    from engine.debugging.debugger import Debugger
+    from engine.gradients.grad_views import fork_gradient
     s = _counter_session()
     dbg = Debugger(s)
     k = 20
@@ -198,8 +198,8 @@ def test_fork_gradient_cuts_hand_set_states():
     # a perturbation cuts nothing: the fork's own run, differentiated like any run
     fp = dbg.perturb(2, 0.3, position=k)
     g_p = fork_gradient(s, fp, target)
-    from engine.grad_layer import layer_backward
-    from engine.grad_target import parse_target
+    from engine.gradients.grad_layer import layer_backward
+    from engine.gradients.grad_target import parse_target
     tr = fp.to_trace()
     seed, _ = parse_target(target).seed(tr.h, tr.steps - 1, 1)
     assert np.array_equal(g_p.dx, layer_backward(tr, seed).dx)
@@ -208,7 +208,7 @@ def test_fork_gradient_cuts_hand_set_states():
 def test_models_trained_to_fail_show_vanishing_and_exploding_gradients():
     """scripts/make_failing_models.py: a forget gate saturated shut, a recurrent kernel that
     feeds the state with a gain above one. The verdict comes from the engine's gradients."""
-    from engine.grad_views import grad_health
+    from engine.gradients.grad_views import grad_health
     verdicts = {}
     for name in ("saturated_forget", "exploding"):
         model = load_model(FIXTURES / "failing" / f"{name}.keras")
@@ -224,7 +224,7 @@ def test_counter_depth_unit_remembers_the_whole_run():
     """The counter demo's depth unit (2): |d h_last[2] / d C_t[2]| never falls below 1 % of its
     peak, back to the first bracket, while its own forget gates multiply to well under 1 %:
     the memory is carried through the recurrent kernel too."""
-    from engine.grad_views import forget_product, memory_horizon
+    from engine.gradients.grad_views import forget_product, memory_horizon
     s = _counter_session()
     tr = s.full()
     g = s.grad("h[0, last, 2]")
@@ -236,10 +236,10 @@ def test_counter_depth_unit_remembers_the_whole_run():
 def test_a_step_masked_in_every_sample_passes_gradients_through(recurrent_activation):
     """Masking with the whole batch masked at some steps (the loop's shortcut) and the output
     read there (a plain LSTM repeats the carried h): equal to torch autograd."""
-    from engine.activations import keras_activation
-    from engine.cell import CellWeights
-    from engine.layers import LSTM, Masking
-    from engine.model import Model
+    from engine.cells.activations import keras_activation
+    from engine.cells.cell import CellWeights
+    from engine.network.layers import LSTM, Masking
+    from engine.network.model import Model
     from tests.grad_refs import TorchBackend
     rng = np.random.default_rng(5)
     cell = CellWeights(rng.normal(0, .6, (2, 12)), rng.normal(0, .6, (3, 12)), rng.normal(0, .3, 12),
@@ -270,10 +270,10 @@ def test_an_op_without_a_derivative_stops_the_gradient_with_a_warning():
     after the LSTM it makes an output target an error, not a wrong number."""
     from dataclasses import dataclass
 
-    from engine.cell import CellWeights
-    from engine.grad_target import TargetError
-    from engine.layers import LSTM, Op
-    from engine.model import Model
+    from engine.cells.cell import CellWeights
+    from engine.gradients.grad_target import TargetError
+    from engine.network.layers import LSTM, Op
+    from engine.network.model import Model
 
     @dataclass
     class Doubler(Op):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine import load_model
-from engine.layers import Embedding
+from engine.network.layers import Embedding
 from tests.grad_refs import JaxBackend, TorchBackend, forward, params_for
 from tests.helpers import FIXTURES, assert_close, load_reference
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from engine.gradients.grad_layer import Cut, layer_backward
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.grad_layer import Cut, layer_backward
-from engine.gru_cell import GruWeights, gru_step_vjp
+from engine.cells.gru_cell import GruWeights, gru_step_vjp
+from engine.cells.rnn_cell import rnn_step_vjp
 from engine.loaders import load_model
-from engine.rnn_cell import rnn_step_vjp
 from tests.generative import generative_settings
 from tests.helpers import FIXTURES, assert_close, read_npz
 from tests.test_gru_spec import gru_cells, rnn_cells, runs
@@ -54,7 +54,7 @@ def test_the_backward_pass_is_the_vjp_spec(runner, seed):
 
 
 def test_a_hand_set_h_passes_no_gradient_into_its_step():
-    from engine.stepper import DirectionRunner
+    from engine.runs.stepper import DirectionRunner
     rng = np.random.default_rng(0)
     w = GruWeights(rng.normal(size=(2, 9)), rng.normal(size=(3, 9)), rng.normal(size=9))
     r = DirectionRunner("g", w, rng.normal(size=(1, 5, 2)))

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.cells.gru_cell import GruWeights
+from engine.cells.rnn_cell import RnnWeights
 from engine.errors import ScopeError
-from engine.gru_cell import GruWeights
 from engine.loaders import load_model
-from engine.rnn_cell import RnnWeights
 from tests.helpers import FIXTURES, assert_close, read_npz
 
 GRU = FIXTURES / "gru"

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from engine import Session
-from engine.activations import keras_activation
-from engine.checkpoints import CheckpointedRun, Overview
-from engine.gru_cell import GruWeights
-from engine.rnn_cell import RnnWeights
-from engine.stepper import XW_BLOCK, DirectionRunner
+from engine.cells.activations import keras_activation
+from engine.cells.gru_cell import GruWeights
+from engine.cells.rnn_cell import RnnWeights
+from engine.runs.checkpoints import CheckpointedRun, Overview
+from engine.runs.stepper import XW_BLOCK, DirectionRunner
 
 ARRAYS = ("gates", "zx", "zh", "c", "h")
 
@@ -64,8 +64,8 @@ def test_checkpointed_windows_are_bit_identical_to_the_whole_run(kind, backward)
 
 @pytest.mark.parametrize("kind", ["gru", "rnn"])
 def test_a_session_steps_a_gru_as_the_whole_run(kind):
-    from engine.foreign_ops import TorchLSTMLayer
-    from engine.model import Model
+    from engine.capture.foreign_ops import TorchLSTMLayer
+    from engine.network.model import Model
     w = weights(kind)
     model = Model(ops=[TorchLSTMLayer(name="l0", forward=w)], source="test", format="pytorch")
     x = np.random.default_rng(2).normal(size=(1, 9, w.input_dim)).astype(np.float32)

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.activations import keras_activation
-from engine.gru_cell import GRU_CELL, GruWeights, gru_step, gru_step_vjp
-from engine.gru_stepper import GruRunner, RnnRunner
-from engine.rnn_cell import RNN_CELL, RnnWeights, rnn_step, rnn_step_vjp
-from engine.stepper import DirectionRunner
+from engine.cells.activations import keras_activation
+from engine.cells.gru_cell import GRU_CELL, GruWeights, gru_step, gru_step_vjp
+from engine.cells.rnn_cell import RNN_CELL, RnnWeights, rnn_step, rnn_step_vjp
+from engine.runs.gru_stepper import GruRunner, RnnRunner
+from engine.runs.stepper import DirectionRunner
 from tests.generative import generative_settings
 from tests.helpers import assert_close
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from engine import from_torch
-from engine.gru_cell import GRU_CELL, GruWeights
+from engine.cells.gru_cell import GRU_CELL, GruWeights
+from engine.cells.rnn_cell import RNN_CELL, RnnWeights
 from engine.loaders import load_model
-from engine.rnn_cell import RNN_CELL, RnnWeights
 from tests.helpers import FIXTURES, assert_close, read_npz
 
 GRU = FIXTURES / "gru"

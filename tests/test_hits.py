@@ -1,4 +1,4 @@
-"""Why a breakpoint hit (engine.hits): units and values checked against a plain numpy reading
+"""Why a breakpoint hit (engine.debugging.hits): units and values checked against a plain numpy reading
 of the full trace at the step where the debugger stopped."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from engine import ScopeError, Session
-from engine.debugger import Breakpoint, Debugger
-from engine.hits import MAX_UNITS
+from engine.debugging.debugger import Breakpoint, Debugger
+from engine.debugging.hits import MAX_UNITS
 from tests.test_debugger import make
 
 

@@ -241,7 +241,7 @@ def test_deflate_bomb_session_is_refused_quickly(tmp_path, monkeypatch):
     import time
 
     from engine import ScopeError
-    from engine.session_file import read_session
+    from engine.debugging.session_file import read_session
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")
     bomb = tmp_path / "bomb.lstmscope"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
@@ -461,8 +461,8 @@ def test_an_input_over_the_memory_budget_is_refused_with_a_command_that_fits(tmp
 # --- session files -----------------------------------------------------------------------------
 def saved_session(tmp: Path) -> tuple[Path, dict]:
     from engine import Session, load_model
-    from engine.debugger import Debugger
-    from engine.session_file import save_session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import save_session
     model_path = tmp / "model.h5"
     shutil.copy(H5, model_path)
     model = load_model(model_path)
@@ -492,7 +492,7 @@ def rewrite_meta(path: Path, meta_text: str) -> None:
                                          ("watches", "[1]"), ("view", "[]"), ("model", "3")])
 def test_session_fields_of_the_wrong_type_fail_on_open(tmp_path, field, value):
     from engine import ScopeError
-    from engine.session_file import open_session
+    from engine.debugging.session_file import open_session
     path, meta = saved_session(tmp_path)
     text = json.dumps(meta).replace(f'"{field}": {json.dumps(meta[field])}',
                                     f'"{field}": {value}', 1)
@@ -505,7 +505,7 @@ def test_session_fields_of_the_wrong_type_fail_on_open(tmp_path, field, value):
 
 def test_deeply_nested_session_json(tmp_path):
     from engine import ScopeError
-    from engine.session_file import read_session
+    from engine.debugging.session_file import read_session
     path, _ = saved_session(tmp_path)
     rewrite_meta(path, "[" * 200_000 + "]" * 200_000)
     with pytest.raises(ScopeError, match="nested too deeply"):
@@ -541,8 +541,8 @@ def in_deep_stack(frames: int, fn):
 @pytest.mark.parametrize("kind", ["unary", "prev", "calls"])
 def test_expressions_near_the_depth_limit_never_raise_recursion_error(kind):
     from engine import Session, load_model
-    from engine.debugger import Debugger
-    from engine.expr import MAX_DEPTH, ExprError, parse
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.expr import MAX_DEPTH, ExprError, parse
     dbg = Debugger(Session(load_model("demo:small"), np.zeros((1, 30, 2), np.float32)))
     dbg.session.seek(10)
     for depth in range(MAX_DEPTH - 6, MAX_DEPTH + 3):
@@ -562,7 +562,7 @@ def test_expressions_near_the_depth_limit_never_raise_recursion_error(kind):
 
 
 def test_any_evaluation_failure_is_the_expressions_own_error(monkeypatch):
-    import engine.expr as expr
+    import engine.debugging.expr as expr
     e = expr.parse("mean(h) > 0")
 
     class Broken:
@@ -583,8 +583,8 @@ def test_any_evaluation_failure_is_the_expressions_own_error(monkeypatch):
 
 def test_a_breakpoint_failing_at_evaluation_reports_inline_and_never_hits(monkeypatch):
     from engine import Session, load_model
-    from engine.debugger import Debugger
-    from engine.expr import Expr, ExprError
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.expr import Expr, ExprError
     dbg = Debugger(Session(load_model("demo:small"), np.zeros((1, 30, 2), np.float32)))
     bp = dbg.add_breakpoint("mean(h) > 0")
     real = Expr.truth
@@ -606,7 +606,7 @@ def test_framework_logs_are_turned_down(monkeypatch):
     import sys
     import types
 
-    from engine.quiet import quiet_frameworks
+    from engine.system.quiet import quiet_frameworks
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     seen = []
     fake = types.SimpleNamespace(set_default_logger_severity=seen.append)
@@ -700,8 +700,8 @@ def test_zip_member_name_not_utf8_is_one_line(tmp_path, capsys, kind):
 
 
 def test_session_member_name_not_utf8_is_one_line(tmp_path):
+    from engine.debugging.session_file import open_session
     from engine.errors import ScopeError
-    from engine.session_file import open_session
     bad = _with_bad_name(FIXTURES / "sessions" / "small.lstmscope", tmp_path / "s.lstmscope")
     with pytest.raises(ScopeError, match="s.lstmscope.*not valid UTF-8"):
         open_session(bad)

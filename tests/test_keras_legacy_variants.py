@@ -159,7 +159,7 @@ def test_keras2_functional_graph_that_is_not_a_chain(tmp_path):
 
 
 def test_keras2_stateful_three_segments(tmp_path):
-    from engine.stateful import join, trace_segments
+    from engine.runs.stateful import join, trace_segments
     ref = load_reference(KERAS2 / "stateful.npz")
     model = load_model(KERAS2 / "stateful.h5")
     assert model.batch_size == 2 and model.traced_layers[0].stateful

@@ -16,7 +16,7 @@ import pytest
 L = keras.layers
 
 from engine import Session, load_model  # noqa: E402
-from engine.stateful import join, trace_segments  # noqa: E402
+from engine.runs.stateful import join, trace_segments  # noqa: E402
 from tests.helpers import (  # noqa: E402
     assert_clean_error,
     assert_close,

@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from engine.budget import BudgetError
 from engine.capture import keras_worker
 from engine.errors import ModelFileError
 from engine.loaders import h5read, load_model
+from engine.system.budget import BudgetError
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
 from tests.keras_ref import step_cell
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from engine import ScopeError, Session, load_model
-from engine.budget import BudgetError
-from engine.debugger import Debugger
-from engine.session_file import open_session, save_session
+from engine.debugging.debugger import Debugger
+from engine.debugging.session_file import open_session, save_session
+from engine.system.budget import BudgetError
 from tests.helpers import FIXTURES, rezip
 from tests.test_hostile_inputs import run
 
@@ -54,8 +54,8 @@ def test_a_refused_target_names_what_was_refused(tmp_path, capsys):
     line = refused(capsys, "grad", "demo:small", "--target", "this.that", "--out", tmp_path / "g.npz")
     assert "'this.that' is not a target" in line and "Attribute" not in line, line
     # the other expression languages name what they refused too
-    from engine.expr import Expr, ExprError
-    from engine.features import Feature
+    from engine.analyses.features import Feature
+    from engine.debugging.expr import Expr, ExprError
     with pytest.raises(ScopeError, match=r"'__import__\('os'\).system' is not a function"):
         Feature("__import__('os').system('x')")
     with pytest.raises(ExprError, match=r"'__import__\('os'\).system' cannot be called"):
@@ -195,7 +195,7 @@ def test_session_version_and_trust_are_checked(tmp_path, field, value, needle):
 
 
 def test_the_budget_counts_what_conversion_allocates(tmp_path, monkeypatch):
-    from engine.inputs import read_input
+    from engine.system.inputs import read_input
     path = tmp_path / "x.npy"
     np.save(path, np.zeros((1, 300_000, 2), np.uint8))      # 600 KB, 2.4 MB as float32
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1M")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.loaders import load_model
-from engine.model_input import (
+from engine.network.model_input import (
     ARRAY,
     IMAGE,
     LAYER,

@@ -1,4 +1,4 @@
-"""One table of model-and-input options (engine.model_options): trace, grad, info and export
+"""One table of model-and-input options (engine.network.model_options): trace, grad, info and export
 add theirs from it, worded by it and in its order, and a change to the table changes every
 command that takes the option; export gains --layer-input and --initial-state, info takes
 --layer-input (with --layer). The window's dialog is tested in tests/gui/test_live_show.py."""
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import main
-from engine import model_options
-from engine.model_options import MODEL_OPTIONS, ModelOption, options_for
+from engine.network import model_options
+from engine.network.model_options import MODEL_OPTIONS, ModelOption, options_for
 from tests.helpers import FIXTURES, assert_close, load_reference
 
 CLI_COMMANDS = ("trace", "grad", "info", "export")

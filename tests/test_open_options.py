@@ -1,6 +1,6 @@
 """The open options (--config, --allow-length, --trust) work alike for every command that opens
 a model: trace, info, export and grad take them from the one options table
-(engine.model_options), and each option changes what each command does (refused without it,
+(engine.network.model_options), and each option changes what each command does (refused without it,
 run with it)."""
 
 from __future__ import annotations

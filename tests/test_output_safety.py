@@ -16,7 +16,7 @@ import pytest
 
 import main
 from engine.errors import ScopeError
-from engine.files import atomic_write, check_output
+from engine.system.files import atomic_write, check_output
 from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli_unprivileged
 
 MODEL = FIXTURES / "keras2" / "lstm_plain.h5"
@@ -135,8 +135,8 @@ def test_unwritable_outputs_are_refused_before_the_work(work, capsys, monkeypatc
     if where == "fifo":
         os.mkfifo(out)
     loaded = []
-    import engine.commands
-    monkeypatch.setattr(engine.commands, "load_model", lambda spec: loaded.append(spec))
+    import engine.cli.commands
+    monkeypatch.setattr(engine.cli.commands, "load_model", lambda spec: loaded.append(spec))
     suffixed = ["--out", out] if where not in ("dev-null", "proc") else ["--out", out]
     code, _, err = cli(capsys, "trace", model, "--input", x, "--key", "x", *suffixed)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
@@ -364,8 +364,8 @@ def test_save_session_refuses_the_files_the_session_reads(tmp_path):
     import keras
 
     from engine import Session, load_model
-    from engine.debugger import Debugger
-    from engine.session_file import save_session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import save_session
     m = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4, name="lstm")])
     m.save_weights(tmp_path / "w.weights.h5")
     config = tmp_path / "m.json"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.errors import InputFileError
-from engine.presets import (
+from engine.system.presets import (
     PRESETS,
     check_budget,
     decode_tokens,

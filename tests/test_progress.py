@@ -9,9 +9,9 @@ import io
 import numpy as np
 import pytest
 
-import engine.progress as progress
-from engine.commands import run_trace
-from engine.grad_cli import run_grad
+import engine.system.progress as progress
+from engine.cli.commands import run_trace
+from engine.cli.grad_cli import run_grad
 
 
 class Terminal(io.StringIO):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.archives
-import engine.inputs
-from engine.commands import run_trace
-from engine.inputs import read_model_input
+import engine.system.archives
+import engine.system.inputs
+from engine.cli.commands import run_trace
+from engine.system.inputs import read_model_input
 from tests.helpers import ROOT
 
 BI = ROOT / "tests" / "fixtures" / "golden" / "bi.keras"
@@ -25,7 +25,7 @@ BI_INPUT = ROOT / "tests" / "fixtures" / "golden" / "bi_input.npy"
 def opens(monkeypatch) -> Counter:
     """How often each path was checked readable (``check:``) and opened as a zip (``zip:``)."""
     seen: Counter = Counter()
-    check, open_zip = engine.inputs.check_readable, engine.archives.zip_archive
+    check, open_zip = engine.system.inputs.check_readable, engine.system.archives.zip_archive
 
     def counted_check(path, *args, **kwargs):
         seen[f"check:{Path(path)}"] += 1
@@ -35,8 +35,8 @@ def opens(monkeypatch) -> Counter:
         seen[f"zip:{Path(path)}"] += 1
         return open_zip(path)
 
-    monkeypatch.setattr(engine.inputs, "check_readable", counted_check)
-    monkeypatch.setattr(engine.archives, "zip_archive", counted_zip)
+    monkeypatch.setattr(engine.system.inputs, "check_readable", counted_check)
+    monkeypatch.setattr(engine.system.archives, "zip_archive", counted_zip)
     return seen
 
 

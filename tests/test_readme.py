@@ -67,3 +67,25 @@ def test_live_module_example_runs():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "['rnn.l0']" in proc.stdout and "(2, 30, 16) (2, 30, 16)" in proc.stdout
+
+
+def test_every_engine_path_the_readme_names_resolves():
+    """``engine.teaching.top_links``, ``engine.debugger.Debugger`` ...: each dotted path the README
+    names imports as written in a fresh interpreter, wherever the engine keeps that code."""
+    paths = sorted(set(re.findall(r"\bengine(?:\.[A-Za-z_]\w*)+", README)))
+    assert {"engine.debugger.Debugger", "engine.teaching.top_links", "engine.features.find_units",
+            "engine.stateful.trace_segments"} <= set(paths), paths
+    check = ("import importlib, sys\n"
+             "for path in sys.argv[1:]:\n"
+             "    parts = path.split('.')\n"
+             "    for cut in range(len(parts), 0, -1):\n"
+             "        try:\n"
+             "            obj = importlib.import_module('.'.join(parts[:cut]))\n"
+             "            break\n"
+             "        except ModuleNotFoundError:\n"
+             "            continue\n"
+             "    for name in parts[cut:]:\n"
+             "        obj = getattr(obj, name)\n")
+    proc = subprocess.run([sys.executable, "-c", check, *paths], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

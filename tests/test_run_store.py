@@ -1,4 +1,4 @@
-"""The run store's contract (engine/run_store.py; docs/architecture.md, "Long runs"): a window
+"""The run store's contract (engine/runs/run_store.py; docs/architecture.md, "Long runs"): a window
 reads the same bits whether the run is held as one chunk or checkpointed; the cursor is only a
 "known up to" mark over it; the whole model's run reuses the store's run of its layer; the
 budget check counts what a held run really holds."""
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from engine import Session
-from engine.cell import CellWeights
-from engine.checkpoints import CheckpointedRun, bytes_per_step
-from engine.layers import LSTM, Dense, Masking
-from engine.model import Model
-from engine.run_store import KnownCopy, RunStore, held_bytes
-from engine.stepper import XW_BLOCK, DirectionRunner
+from engine.cells.cell import CellWeights
+from engine.network.layers import LSTM, Dense, Masking
+from engine.network.model import Model
+from engine.runs.checkpoints import CheckpointedRun, bytes_per_step
+from engine.runs.run_store import KnownCopy, RunStore, held_bytes
+from engine.runs.stepper import XW_BLOCK, DirectionRunner
 
 SHOWN = ("gates", "zx", "zh", "c", "h")
 STEPS = 2 * XW_BLOCK + 37                    # a partial last block and chunk
@@ -91,7 +91,7 @@ def test_a_held_run_is_one_chunk_computed_once_and_its_whole_window_is_the_run()
 @pytest.mark.parametrize("peephole", [False, True])       # the fast path and the general one
 def test_a_held_run_reports_how_far_it_is_every_few_steps_with_the_same_bits(
         monkeypatch, backward, peephole):
-    import engine.stepper as stepper
+    import engine.runs.stepper as stepper
     monkeypatch.setattr(stepper, "PROGRESS_STEPS", 100)
     model, x = _model(backward, peephole=peephole), _input()
     told: list[tuple[int, int]] = []

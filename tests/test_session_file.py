@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from engine import ScopeError, Session, load_model
-from engine.debugger import Breakpoint, Debugger, change_token
-from engine.session_file import VERSION, open_session, read_session, save_session
+from engine.debugging.debugger import Breakpoint, Debugger, change_token
+from engine.debugging.session_file import VERSION, open_session, read_session, save_session
 
 ROOT = Path(__file__).resolve().parents[1]
 BI = ROOT / "tests" / "fixtures" / "keras3" / "bidirectional_concat.keras"
@@ -194,7 +194,7 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, model_copy, monkeypatch)
 def test_a_checkpointed_run_reopens_checkpointed_at_its_cursor(tmp_path):
     """Input, cursor, breakpoints, watches and forks of a checkpointed run round-trip (the
     run is recomputed on open) and the reopened run reads the same numbers, bit for bit."""
-    from engine.stepper import XW_BLOCK
+    from engine.runs.stepper import XW_BLOCK
     model = load_model("demo:counter")
     x = np.random.default_rng(3).integers(1, model.vocab_size, (1, 700))
     s = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)

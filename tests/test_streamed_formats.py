@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.budget import BudgetError
-from engine.commands import run_trace
+from engine.cli.commands import run_trace
+from engine.system.budget import BudgetError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = "100K"         # far below any of these traces, above the model's output (h of each layer)
@@ -102,8 +102,8 @@ def test_a_captured_model_streams_its_window(tmp_path, monkeypatch):
 
 def test_a_live_module_streams_a_checkpointed_window_exact_against_torch(tmp_path):
     from engine.live import torch_model
+    from engine.output.trace_window import write_streamed
     from engine.session import Session
-    from engine.trace_window import write_streamed
 
     class Net(torch.nn.Module):
         def __init__(self):

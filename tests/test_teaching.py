@@ -1,4 +1,4 @@
-"""engine.teaching: the links the unrolled view draws and the decouple what-if it quotes."""
+"""engine.analyses.teaching: the links the unrolled view draws and the decouple what-if it quotes."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.cell import STORAGE_GATE_ORDER
+from engine.analyses.teaching import decouple_effect, decoupled_model, incoming, link_matrix, top_links
+from engine.cells.cell import STORAGE_GATE_ORDER
 from engine.errors import ScopeError
 from engine.loaders.demos import random_model
-from engine.teaching import decouple_effect, decoupled_model, incoming, link_matrix, top_links
 
 
 def _weights(n: int = 7, d: int = 3, seed: int = 0):
@@ -101,9 +101,9 @@ def test_decouple_effect_of_a_bidirectional_direction():
 
 
 def _bi_model(merge_mode="concat", return_sequences=True):
-    from engine.cell import CellWeights
-    from engine.layers import Bidirectional, Dense
-    from engine.model import Model
+    from engine.cells.cell import CellWeights
+    from engine.network.layers import Bidirectional, Dense
+    from engine.network.model import Model
     rng = np.random.default_rng(9)
 
     def cell(n, d):
@@ -118,7 +118,7 @@ def _bi_model(merge_mode="concat", return_sequences=True):
 
 @pytest.mark.parametrize("mode", ["concat", "sum", "ave", "mul"])
 def test_both_directions_are_the_models_own(mode):
-    from engine.teaching import both_directions
+    from engine.analyses.teaching import both_directions
     model = _bi_model(mode)
     x = np.random.default_rng(2).normal(size=(2, 7, 2)).astype(np.float32)
     full = model.trace(x)

@@ -1,4 +1,4 @@
-"""The time axis's rules (engine.time_axis) against their definition: a processing-index span
+"""The time axis's rules (engine.runs.time_axis) against their definition: a processing-index span
 reads exactly the input positions ``input_position`` names, and the rules are their own
 inverse. Exhaustive over short runs, both directions."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.time_axis import cursor_after, input_position, last_position, positions, read_span_text
+from engine.runs.time_axis import cursor_after, input_position, last_position, positions, read_span_text
 
 
 @pytest.mark.parametrize("backward", [False, True])

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.budget import BudgetError
-from engine.commands import run_trace
+from engine.cli.commands import run_trace
+from engine.system.budget import BudgetError
 
 KERAS3 = Path(__file__).parent / "fixtures" / "keras3"
 
@@ -100,7 +100,7 @@ def test_bad_ranges_are_one_line(text, tmp_path):
 
 
 def test_grad_over_the_budget_goes_through_the_checkpoints(tmp_path, monkeypatch):
-    from engine.grad_cli import run_grad
+    from engine.cli.grad_cli import run_grad
     x = _input(tmp_path)
     model = str(KERAS3 / "masking_go_backwards.keras")
     opts = {"allow_length": True}

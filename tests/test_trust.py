@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import ScopeError, Session, load_model, session_file
-from engine.debugger import Debugger
-from engine.session_file import open_session, read_session, save_session
+from engine import ScopeError, Session, load_model
+from engine.debugging import session_file
+from engine.debugging.debugger import Debugger
+from engine.debugging.session_file import open_session, read_session, save_session
 from tests.helpers import record_code_runs, scripted_lstm_archive
 
 
@@ -111,7 +112,7 @@ def test_no_recorded_hash_is_one_warning_except_for_demos(tmp_path, archive):
 def test_a_session_cannot_widen_the_checkpoint_memory(tmp_path):
     """A checkpointed run's interval (steps per recomputed chunk) comes from the file only up
     to what LSTM Scope would choose itself: a huge interval would be one chunk of the whole run."""
-    from engine.checkpoints import choose_interval
+    from engine.runs.checkpoints import choose_interval
     model = load_model("demo:small")
     x = np.zeros((1, 600, model.input_features), np.float32)
     s = Session(model, x, checkpoint_above=0)

@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from engine.cell import CellWeights
-from engine.layers import LSTM
-from engine.model import Model
+from engine.cells.cell import CellWeights
+from engine.network.layers import LSTM
+from engine.network.model import Model
 
 
 def bench_model(units: int, features: int, seed: int = 0) -> Model:

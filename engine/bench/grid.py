@@ -12,7 +12,7 @@ and ``nn.LSTM`` forward on identical weights without autograd, both on one threa
   best later one (what a fresh allocation of every recorded array costs);
 * ``spread``: the slowest repeated trace over the best (thread-pool or allocation cliffs).
 
-A point whose trace would exceed the memory budget (``engine.budget``) is skipped with that
+A point whose trace would exceed the memory budget (``engine.system.budget``) is skipped with that
 reason. Omitted entirely (with a reason) when torch is not installed.
 """
 
@@ -53,8 +53,8 @@ def _seconds(fn: Callable[[], Any]) -> tuple[float, float]:
 def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
                   features: int = FEATURES) -> dict[str, Any]:
     """One grid point (see the module docstring); the torch side checked equal first."""
-    from engine.budget import format_bytes, memory_budget
-    from engine.presets import trace_bytes
+    from engine.system.budget import format_bytes, memory_budget
+    from engine.system.presets import trace_bytes
     need = trace_bytes(batch, steps, units, features)
     if need > memory_budget():
         return {"skipped": f"the trace needs {format_bytes(need)}, more than the memory budget "

@@ -30,7 +30,7 @@ def measure(units: int, steps: int, budget_s: float, features: int = 32) -> dict
     """One case, in this process (run it in a fresh one for a clean peak RSS)."""
     from engine import Session
     from engine.bench.engine_figures import bench_model
-    from engine.stepper import DirectionRunner
+    from engine.runs.stepper import DirectionRunner
     model = bench_model(units, features)
     x = np.random.default_rng(2).standard_normal((1, steps, features), dtype=np.float32)
     start = time.perf_counter()

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import BudgetError, format_bytes, memory_budget
-from ..child import Child
 from ..errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from ..loaders import h5read
+from ..system.budget import BudgetError, format_bytes, memory_budget
+from ..system.child import Child
 from .feed import Capture
 
 DEFAULT_TIMEOUT = 30.0
@@ -100,7 +100,7 @@ def serve_captures(conn: Any, load: Any = None) -> None:
     imported and the model loaded, then one ``("run", inputs)`` request at a time; ``load``
     (the loader, for tests) defaults to ``_load_capture``."""
     path, weights_config, traced, source = conn.recv()
-    from ..quiet import quiet_frameworks
+    from ..system.quiet import quiet_frameworks
     quiet_frameworks()
     try:
         import keras  # noqa: F401 - imported before the clock starts

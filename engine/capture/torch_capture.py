@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, ScopeError
-from ..layers import RunContext
+from ..network.layers import RunContext
 from .feed import Capture, LayerFeed
 
 F32 = np.float32

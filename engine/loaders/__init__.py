@@ -1,4 +1,4 @@
-"""Model loaders, one module per file format, all returning ``engine.model.Model``.
+"""Model loaders, one module per file format, all returning ``engine.network.model.Model``.
 
 The format is read from the file's content (``sniff``), never its suffix. Optional frameworks
 (PyTorch, ONNX) are imported only when such a file is opened.
@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archives import BadMemberName
 from ..errors import ModelFileError, ScopeError, describe
-from ..files import check_readable
-from ..model import Model
+from ..network.model import Model
+from ..system.archives import BadMemberName
+from ..system.files import check_readable
 from .sniff import TORCH_KINDS, kind_of
 
 
@@ -121,7 +121,7 @@ def _safetensors(path: Path, select: str | None, options: LoadOptions) -> Model:
 
 
 def _onnx(path: Path, select: str | None, options: LoadOptions) -> Model:
-    from ..budget import check_bytes
+    from ..system.budget import check_bytes
     from .onnx_model import load_onnx
     # protobuf holds the whole file and numpy a copy of every tensor
     check_bytes(2 * path.stat().st_size, f"{describe(path)}: the ONNX model", error=ModelFileError)

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..cell import CellWeights
+from ..cells.cell import CellWeights
 from ..errors import ModelFileError, describe
-from ..layers import LSTM, Dense
-from ..model import Model
+from ..network.layers import LSTM, Dense
+from ..network.model import Model
 
 
 def _resources_dir() -> Path:

@@ -2,7 +2,7 @@
 
 A byte flipped in an HDF5 attribute heap can make the HDF5 library spin forever inside one
 call, holding the process; a dataset header can declare terabytes. So the loaders never walk an
-untrusted file in their own process: a child process (a clean interpreter, ``engine.child``) copies
+untrusted file in their own process: a child process (a clean interpreter, ``engine.system.child``) copies
 the file's groups, attributes and datasets into plain ``H5Group`` objects and numpy arrays,
 checking each declared size against the budget first and reporting progress as it goes. A
 child that reports nothing for ``read_timeout()`` seconds is killed and the load fails with one
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import BudgetError, array_bytes, check_bytes, memory_budget
-from ..child import PACKAGE_ROOT, Child
 from ..errors import ModelFileError, ScopeError
+from ..system.budget import BudgetError, array_bytes, check_bytes, memory_budget
+from ..system.child import PACKAGE_ROOT, Child
 
 DEFAULT_TIMEOUT = 4.0
 MAX_DEPTH = 32
@@ -221,7 +221,7 @@ def _first_line(exc: BaseException) -> str:
 def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
             trusted: bool = False) -> H5Group:
     """The whole HDF5 file (a path or the bytes of one) as an ``H5Group`` tree, read in a child
-    process (``engine.child``: a clean interpreter); ``skip`` names top-level groups not to copy
+    process (``engine.system.child``: a clean interpreter); ``skip`` names top-level groups not to copy
     (optimizer state). ``trusted`` files (the bundled demos) are read in this process: opening
     the app stays fast. A reader that read a small file without error is kept for the next
     read (starting one costs an interpreter, numpy and h5py: about 0.5 s of CPU)."""

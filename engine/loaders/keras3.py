@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..archives import open_zip, read_member
 from ..errors import ModelFileError, UnsupportedModelError, describe
-from ..layers import Op, Untraceable
-from ..model import Model
+from ..network.layers import Op, Untraceable
+from ..network.model import Model
+from ..system.archives import open_zip, read_member
 from .h5read import H5Group, read_h5
 from .keras_common import build_op, check_declared_features
 from .keras_runtime import attach_runtime

@@ -13,11 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import check_bytes
-from ..cell import CellWeights
+from ..cells.cell import CellWeights
 from ..errors import ModelFileError, UnsupportedModelError, describe
-from ..files import check_readable
-from ..layers import (
+from ..network.layers import (
     LSTM,
     ActivationOp,
     Bidirectional,
@@ -29,6 +27,8 @@ from ..layers import (
     TimeDistributed,
     activation_of,
 )
+from ..system.budget import check_bytes
+from ..system.files import check_readable
 from .keras_gru import RECURRENT_CLASSES, keras_cell_weights
 
 WeightsFor = Callable[[], Sequence[np.ndarray]]
@@ -203,7 +203,7 @@ def check_declared_features(model: Any, shape: Any, where: str) -> None:
     """Refuse a file whose config declares inputs of D features when its first LSTM's kernel
     reads another number: the model file disagrees with itself, and a run would otherwise
     blame the input file that follows the config."""
-    from ..layers import LSTM, Bidirectional, Identity, Masking
+    from ..network.layers import LSTM, Bidirectional, Identity, Masking
     if not model.chain or not isinstance(shape, list | tuple) or len(shape) != 3 \
             or not isinstance(shape[2], int) or isinstance(shape[2], bool):
         return

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import Activation
-from ..cell import CellWeights
+from ..cells.activations import Activation
+from ..cells.cell import CellWeights
+from ..cells.gru_cell import GruWeights
+from ..cells.rnn_cell import RnnWeights
 from ..errors import UnsupportedModelError
-from ..gru_cell import GruWeights
-from ..rnn_cell import RnnWeights
 
 RECURRENT_CLASSES = {"GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell"}
 """The Keras layers beside LSTM the engine computes, with the cell a generic RNN may wrap."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFileError, UnsupportedModelError, describe
-from ..model import Model
+from ..network.model import Model
 from .h5read import H5Group, read_h5
 from .keras3 import (
     CONFIG_ERRORS,

@@ -9,10 +9,10 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from ..budget import BudgetError
 from ..capture.feed import Runtime
 from ..errors import ModelFileError, ScopeError, UnsupportedModelError
-from ..model import Model
+from ..network.model import Model
+from ..system.budget import BudgetError
 from .h5read import ReadCancelled
 
 KERAS_HINT = "pip install keras"

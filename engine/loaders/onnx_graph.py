@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import BudgetError
 from ..errors import ModelFileError
+from ..system.budget import BudgetError
 from .onnx_ops import FOLDABLE, evaluate
 
 F32 = np.float32

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cell import CellWeights
+from ..capture.foreign_ops import OnnxLSTM
+from ..cells.cell import CellWeights
+from ..cells.gru_cell import GruWeights
+from ..cells.rnn_cell import RnnWeights
 from ..errors import ModelFileError, UnsupportedModelError
-from ..foreign_ops import OnnxLSTM
-from ..gru_cell import GruWeights
-from ..rnn_cell import RnnWeights
 from .onnx_graph import FoundLSTM, node_attrs
 from .onnx_lstm import ROLES, LSTMAttrs, _functions, _Inputs, _state
 

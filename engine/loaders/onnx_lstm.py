@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import Activation, onnx_activation
-from ..cell import CellWeights
+from ..capture.foreign_ops import OnnxLSTM
+from ..cells.activations import Activation, onnx_activation
+from ..cells.cell import CellWeights
 from ..errors import ModelFileError, UnsupportedModelError
-from ..foreign_ops import OnnxLSTM
 from .onnx_graph import FoundLSTM, node_attrs
 
 F32 = np.float32

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import BudgetError, check_bytes
 from ..capture.feed import Capture, Runtime, match_inputs
+from ..capture.foreign_ops import OnnxLSTM
 from ..errors import InputFileError, ModelFileError, ScopeError, describe
-from ..files import check_readable
-from ..foreign_ops import OnnxLSTM
-from ..layers import RunContext
-from ..model import Model, StateMap, TracedLayerInfo
-from ..trace import TraceResult
+from ..network.layers import RunContext
+from ..network.model import Model, StateMap, TracedLayerInfo
+from ..runs.trace import TraceResult
+from ..system.budget import BudgetError, check_bytes
+from ..system.files import check_readable
 from .onnx_graph import (
     declared_shape,
     find_lstms,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import array_bytes, check_bytes
+from ..system.budget import array_bytes, check_bytes
 
 F32 = np.float32
 OpFn = Callable[[list[Any], dict[str, Any], int], list[Any]]

@@ -13,7 +13,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from ..archives import BadMemberName, zip_archive
+from ..system.archives import BadMemberName, zip_archive
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 # ModelProto field tags (field number << 3 | wire type) that may follow ir_version

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import keras_activation
-from ..cell import CellWeights
+from ..cells.activations import keras_activation
+from ..cells.cell import CellWeights
+from ..cells.gru_cell import GruWeights
+from ..cells.rnn_cell import RnnWeights
 from ..errors import ModelFileError
-from ..gru_cell import GruWeights
-from ..rnn_cell import RnnWeights
 
 F32 = np.float32
 TORCH_GATES = ("r", "u", "n")     # PyTorch's GRU blocks (r, z, n) in the engine's names

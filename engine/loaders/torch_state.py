@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ..archives import open_zip
-from ..budget import check_bytes
-from ..cell import CellWeights
+from ..capture.foreign_ops import TorchLSTMLayer
+from ..cells.cell import CellWeights
 from ..errors import ModelFileError, UnsupportedModelError, describe
-from ..foreign_ops import TorchLSTMLayer
-from ..model import Model
+from ..network.model import Model
+from ..system.archives import open_zip
+from ..system.budget import check_bytes
 from .torch_gru import recurrent_kind, torch_cell
 
 F32 = np.float32

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..archives import zip_archive
 from ..errors import ModelFileError
-from ..model import Model
+from ..network.model import Model
+from ..system.archives import zip_archive
 
 _STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
                    "HalfStorage": np.float16, "BFloat16Storage": np.uint16,

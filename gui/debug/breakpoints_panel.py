@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.cell import LSTM_CELL
-from engine.debugger import Breakpoint
+from engine.cells.cell import LSTM_CELL
+from engine.debugging.debugger import Breakpoint
+from engine.debugging.expr import ExprError
 from engine.errors import Cancelled
-from engine.expr import ExprError
 from gui.background import Background
 from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.theme import Palette, palette_of

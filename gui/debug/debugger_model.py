@@ -10,9 +10,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
-from engine.debugger import Debugger, RunResult
+from engine.debugging.debugger import Debugger, RunResult
+from engine.debugging.hits import HitReport
 from engine.errors import ScopeError
-from engine.hits import HitReport
 from gui.positions import position_text
 from gui.session_model import SessionModel
 

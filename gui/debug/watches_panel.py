@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.expr import ExprError
+from engine.debugging.expr import ExprError
 from gui.debug.breakpoints_panel import caret_text
 from gui.debug.debugger_model import DebuggerModel
 from gui.theme import Palette, palette_of

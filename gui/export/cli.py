@@ -2,7 +2,7 @@
 
 Pictures are drawn by the window's own view classes (a MainWindow on Qt's offscreen platform,
 laid out so the chosen view gets a slide-sized area), through the same ``gui.export`` code as
-File → Export. Data files need no Qt at all: they come from ``engine.export``.
+File → Export. Data files need no Qt at all: they come from ``engine.output.export``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
-from engine.budget import check_bytes, format_bytes, memory_budget
-from engine.checkpoints import bytes_per_step
-from engine.commands import (
+from engine.cli.commands import (
     check_checkpointable,
     fits_memory,
     input_roles,
@@ -31,10 +29,12 @@ from engine.commands import (
     run_states,
 )
 from engine.errors import InitialStateError, InputFileError, ScopeError, describe
-from engine.export import DATA_SUFFIXES, ViewContext
-from engine.files import check_output
-from engine.model_options import load_options
-from engine.trace import LayerTrace
+from engine.network.model_options import load_options
+from engine.output.export import DATA_SUFFIXES, ViewContext
+from engine.runs.checkpoints import bytes_per_step
+from engine.runs.trace import LayerTrace
+from engine.system.budget import check_bytes, format_bytes, memory_budget
+from engine.system.files import check_output
 from gui.export.views import ExportableView, refuse_unless_applies
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")

@@ -6,7 +6,7 @@ framed by a header (title, what is shown, gate legend, shape badges) and a foote
 picture means, the caption). Everything is painted through one QPainter, so the PNG, the SVG
 and every GIF frame are the same drawing: there is no second renderer.
 
-The numbers behind a view (CSV, NPZ) come from ``engine.export``; this module only draws.
+The numbers behind a view (CSV, NPZ) come from ``engine.output.export``; this module only draws.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QW
 
 from engine import __version__
 from engine.errors import ScopeError
-from engine.export import ViewContext, check_writable
-from engine.files import write_bytes
+from engine.output.export import ViewContext, check_writable
+from engine.system.files import write_bytes
 from gui.export import gif
 from gui.export.views import ExportableView, refuse_unless_applies
 from gui.export.views import view as find_view
@@ -720,8 +720,8 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
                 width: int | None = None, positions: range | None = None,
                 progress: Progress | None = None) -> dict[str, Any]:
     """Write ``view`` to ``path``; the suffix picks the format. Returns what was written."""
-    from engine.commands import input_roles, model_roles
-    from engine.export import DATA_SUFFIXES
+    from engine.cli.commands import input_roles, model_roles
+    from engine.output.export import DATA_SUFFIXES
     path = Path(path)
     suffix = path.suffix.lower()
     shown = host.session_model

@@ -23,8 +23,8 @@ from typing import ClassVar
 import numpy as np
 
 from engine.errors import ScopeError
-from engine.export import CELL, LANES, Numbers, ViewContext, export_data
-from engine.model_input import InputKind, model_input_kind
+from engine.network.model_input import InputKind, model_input_kind
+from engine.output.export import CELL, LANES, Numbers, ViewContext, export_data
 from gui.shown import Shown
 
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
@@ -351,7 +351,7 @@ class GradView(ExportableView):
 
     def write_data(self, path: str | Path, session, ctx: ViewContext, trace, *,
                    inputs=()) -> Path:
-        from engine.grad_views import export_grad_data
+        from engine.gradients.grad_views import export_grad_data
         return export_grad_data(path, session, ctx, inputs=inputs)
 
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
@@ -359,8 +359,8 @@ class GradView(ExportableView):
 
     def command_target(self, args, session) -> str:
         """``--target``, else unit --unit's h at the cursor (as the window)."""
-        from engine.grad_target import parse_target
-        from engine.grad_views import default_target
+        from engine.gradients.grad_target import parse_target
+        from engine.gradients.grad_views import default_target
         if getattr(args, "target", None):
             parse_target(args.target)
             session.grad(args.target)          # a target that does not fit the run fails here
@@ -496,7 +496,7 @@ class TextView(TeachingView):
             view.set_follow(False)
             view.set_units(units)
         if args.feature:
-            from engine.features import Feature
+            from engine.analyses.features import Feature
             Feature(args.feature)                      # a bad feature: one line, exit 2
             view.set_follow(False)
             view.find(args.feature)
@@ -516,7 +516,7 @@ class DirectionsView(TeachingView):
     name, title = "directions", "Both directions"
 
     def applies(self, session) -> str | None:
-        from engine.teaching import directions_reason
+        from engine.analyses.teaching import directions_reason
         return directions_reason(session)
 
     def explanation(self, ctx: ViewContext, units: int) -> str:

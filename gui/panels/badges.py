@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from engine.cell import LSTM_CELL
+from engine.cells.cell import LSTM_CELL
 from gui.session_model import SessionModel
 from gui.widgets.flow_layout import FlowLayout
 

@@ -9,7 +9,7 @@
   also highlighted in the units panel.
 
 It follows the selected unit and the selected step; stepping returns it to the cursor. Every
-number comes from ``engine.analysis.cell_breakdown`` — nothing here computes LSTM math.
+number comes from ``engine.analyses.analysis.cell_breakdown`` — nothing here computes LSTM math.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
+from engine.analyses.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
 from gui.panels.h_prev_strip import draw_h_prev
 from gui.session_model import SessionModel
 from gui.shown import Shown

@@ -1,6 +1,6 @@
 """Compare two inputs: the session's input (a) against a derived or loaded one (b).
 
-The engine runs both (``engine.debugger.compare_inputs``); this dock shows the divergence
+The engine runs both (``engine.debugging.debugger.compare_inputs``); this dock shows the divergence
 curve ||h_a - h_b|| over time and one unit's h in both runs, overlaid, on the shared cursor.
 """
 
@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.debugger import Comparison, add_noise, change_token, compare_inputs
+from engine.debugging.debugger import Comparison, add_noise, change_token, compare_inputs
 from engine.errors import ScopeError
-from engine.inputs import read_input
+from engine.system.inputs import read_input
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette

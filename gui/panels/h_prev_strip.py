@@ -3,7 +3,7 @@ that enters the gates' input bus, so the coupling between units is drawn, not on
 
 The strip is one image of N pixels stretched to its box (one draw call for any N), coloured
 on a diverging scale symmetric about 0; the unit's own entry is outlined. Numbers come from
-the cell breakdown (``engine.analysis``); this module only places them.
+the cell breakdown (``engine.analyses.analysis``); this module only places them.
 """
 
 from __future__ import annotations

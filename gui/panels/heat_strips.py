@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pyqtgraph as pg
 
-from engine.trace import LayerTrace
+from engine.runs.trace import LayerTrace
 from gui.panels.lanes import per_unit
 from gui.panels.layer_view import _cmap, _levels, trace_image
 

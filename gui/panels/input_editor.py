@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import ScopeError
-from engine.inputs import npz_keys, read_input, read_model_input
-from engine.model_input import model_input_kind
-from engine.presets import (
+from engine.network.model_input import model_input_kind
+from engine.runs.run_store import held_bytes
+from engine.system.inputs import npz_keys, read_input, read_model_input
+from engine.system.presets import (
     DEFAULT_BUDGET_BYTES,
     PRESETS,
     encode_text,
@@ -39,7 +40,6 @@ from engine.presets import (
     generate,
     parse_token_ids,
 )
-from engine.run_store import held_bytes
 from gui.session_model import SessionModel
 from gui.theme import palette_of
 

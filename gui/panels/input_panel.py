@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from engine.model_input import (
+from engine.network.model_input import (
     IMAGE,
     WAVEFORM,
     InputKind,

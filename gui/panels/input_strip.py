@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTransform
 
-from engine.model_input import step_input
+from engine.network.model_input import step_input
 from gui.session_model import SessionModel
 from gui.theme import Palette
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from engine.cell import LSTM_CELL
+from engine.cells.cell import LSTM_CELL
 from gui.panels.lanes import LANE_HALF_HEIGHT, LaneScaler, label_step
 from gui.theme import Palette
 

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from engine.analysis import unit_stats
-from engine.cell import LSTM_CELL
-from engine.trace import LayerTrace
+from engine.analyses.analysis import unit_stats
+from engine.cells.cell import LSTM_CELL
+from engine.runs.trace import LayerTrace
 
 LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
 

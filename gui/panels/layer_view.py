@@ -6,8 +6,8 @@ Drawing: each signal owns one (N, T) float32 array in the units panel's row orde
 unit). A step writes the new column into the array and re-renders only the tile holding it, so
 the cost per step does not grow with T. Columns not read yet are NaN (drawn transparent).
 
-Every number comes from the engine: the live trace, ``engine.analysis.unit_stats`` /
-``recurrent_blocks`` / ``input_blocks``, and ``engine.debugger`` forks (``Fork.diff``).
+Every number comes from the engine: the live trace, ``engine.analyses.analysis.unit_stats`` /
+``recurrent_blocks`` / ``input_blocks``, and ``engine.debugging.debugger`` forks (``Fork.diff``).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.analysis import input_blocks, recurrent_blocks, unit_stats
-from engine.cell import LSTM_CELL
+from engine.analyses.analysis import input_blocks, recurrent_blocks, unit_stats
+from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
-from engine.trace import LayerTrace
+from engine.runs.trace import LayerTrace
 from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
@@ -260,7 +260,7 @@ class HeatPage(QWidget):
         table.setEditTriggers(QTableWidget.NoEditTriggers)
         table.setSelectionBehavior(QTableWidget.SelectRows)
         table.verticalHeader().setVisible(False)
-        table.setToolTip("Per-unit statistics over the whole run (engine.analysis.unit_stats); "
+        table.setToolTip("Per-unit statistics over the whole run (engine.analyses.analysis.unit_stats); "
                          "click a header to sort, a row to select the unit.\n"
                          "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
                          "never above the threshold; half-life: steps for the running product of f "

@@ -14,8 +14,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from engine.cell import LSTM_CELL
-from engine.model_input import step_input
+from engine.cells.cell import LSTM_CELL
+from engine.network.model_input import step_input
 from gui.session_model import SessionModel
 from gui.theme import Palette
 

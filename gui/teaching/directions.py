@@ -6,7 +6,7 @@ repaint does not grow with N or T beyond building one image per map) with the sh
 
 * **Both directions**: forward (its cursor moving left to right), backward (its cursor moving
   from the end), and the merged output the wrapper returns, whose column t is complete only
-  when both directions have read position t. Numbers from ``engine.teaching.both_directions``.
+  when both directions have read position t. Numbers from ``engine.analyses.teaching.both_directions``.
 * **Batch samples**: one map per sample (or one strip of the selected unit per sample), all
   cut at the same cursor. Numbers from the session's live trace.
 """
@@ -18,9 +18,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.analyses.teaching import BothDirections, both_directions, directions_reason
 from engine.errors import ScopeError
-from engine.teaching import BothDirections, both_directions, directions_reason
-from engine.time_axis import cursor_after
+from engine.runs.time_axis import cursor_after
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,

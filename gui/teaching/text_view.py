@@ -1,7 +1,7 @@
 """Text coloured by a unit: the input laid out as text, each character's background the colour
 of a chosen unit's C, h or gate after reading it (Karpathy, Johnson & Fei-Fei's picture, but
 stepping live). Several units are stacked rows of the same text; "Find units for…" ranks units
-by how closely they follow a feature of the text (``engine.features``).
+by how closely they follow a feature of the text (``engine.analyses.features``).
 
 Drawing is one QPainter pass (docs/architecture.md, "Teaching views"); values come from the
 session's live trace (NaN = not read yet: no colour), rankings from the engine.
@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.cell import LSTM_CELL
+from engine.analyses.features import EXAMPLES, Feature, UnitMatch, find_units
+from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
-from engine.features import EXAMPLES, Feature, UnitMatch, find_units
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,

@@ -9,7 +9,7 @@ draws beside it the two common misreadings with one sentence each on why they ar
 
 Drawing is one QPainter pass over the visible columns only (docs/architecture.md, "Teaching
 views"): a step repaints a window of columns, so its cost does not grow with T. Numbers come
-from the session's live trace and ``engine.teaching``; this module only draws.
+from the session's live trace and ``engine.analyses.teaching``; this module only draws.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.cell import LSTM_CELL
+from engine.analyses.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
+from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
-from engine.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
-from engine.time_axis import input_position
+from engine.runs.time_axis import input_position
 from gui.session_model import SessionModel
 from gui.teaching.common import (
     CHOOSABLE,

@@ -1,6 +1,6 @@
 """File → Open model with options…: the command line's model-and-input options (``--input
 --key --layer --initial-state --layer-input --config --allow-length --trust``), one row each,
-built from the table every command reads (``engine.model_options``); trust asks for a
+built from the table every command reads (``engine.network.model_options``); trust asks for a
 confirmation."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.model_options import ModelOption, load_options, options_for
+from engine.network.model_options import ModelOption, load_options, options_for
 
 
 def confirm_running_code(parent: QWidget | None, what: str) -> bool:

@@ -241,7 +241,7 @@ def test_mutated_inputs(sandbox, capsys, data, kind, command):
 @FUZZ
 @given(data=st.data())
 def test_mutated_session_files(sandbox, data):
-    from engine.session_file import open_session
+    from engine.debugging.session_file import open_session
     raw = SESSION.read_bytes()
     if data.draw(st.booleans()):
         mutated = data.draw(json_member_mutation(raw, "session.json"))

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 import main
 from engine import ScopeError, Session, load_model
-from engine.debugger import Debugger
-from engine.session_file import open_session, save_session
+from engine.debugging.debugger import Debugger
+from engine.debugging.session_file import open_session, save_session
 from tests.generative import generative_settings
 from tests.helpers import FIXTURES, rezip, scripted_lstm_archive
 

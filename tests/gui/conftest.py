@@ -11,10 +11,10 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from engine import Session  # noqa: E402
-from engine.cell import CellWeights  # noqa: E402
-from engine.layers import LSTM, Dense  # noqa: E402
+from engine.cells.cell import CellWeights  # noqa: E402
 from engine.loaders.demos import random_model  # noqa: E402
-from engine.model import Model  # noqa: E402
+from engine.network.layers import LSTM, Dense  # noqa: E402
+from engine.network.model import Model  # noqa: E402
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.analysis import cell_breakdown
-from engine.cell import STORAGE_GATE_ORDER
+from engine.analyses.analysis import cell_breakdown
+from engine.cells.cell import STORAGE_GATE_ORDER
 from tests.gui.conftest import open_session, sine_input, small_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import Session
-from engine.debugger import add_noise
+from engine.debugging.debugger import add_noise
 from tests.gui.conftest import open_session, sine_input, small_model
 
 
@@ -57,7 +57,7 @@ def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
 
 
 def test_to_token_takes_a_character_of_the_text_demo(make_window, qtbot):
-    from engine.debugger import change_token
+    from engine.debugging.debugger import change_token
     w = make_window()
     w.resize(1366, 768)
     w.load("demo:text", wait=True)

@@ -257,8 +257,8 @@ def test_a_session_saved_with_trust_asks_before_running_code(make_window, tmp_pa
     from PySide6.QtWidgets import QMessageBox
 
     from engine import Session
-    from engine.debugger import Debugger
-    from engine.session_file import TRUST_NOTE, save_session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import TRUST_NOTE, save_session
     from tests.helpers import record_code_runs, scripted_lstm_archive
     archive = scripted_lstm_archive(tmp_path / "scripted.pt")
     model = load_model(str(archive), trust=True)

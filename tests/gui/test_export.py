@@ -277,8 +277,8 @@ def test_an_animation_leaves_no_widgets_behind(window, tmp_path):
 
 
 def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
-    from engine.layers import LSTM
-    from engine.model import Model
+    from engine.network.layers import LSTM
+    from engine.network.model import Model
     base = small_model(units=4)
     layer = next(op for op in base.ops if isinstance(op, LSTM))
     backward = Model([LSTM("back", layer.weights, return_sequences=True, go_backwards=True)],
@@ -299,9 +299,9 @@ def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
 
 
 def test_projected_lstm_opens_and_exports(make_window, tmp_path):
-    from engine.cell import CellWeights
-    from engine.layers import LSTM
-    from engine.model import Model
+    from engine.cells.cell import CellWeights
+    from engine.network.layers import LSTM
+    from engine.network.model import Model
     rng = np.random.default_rng(0)
     weights = CellWeights(rng.normal(0, .5, (3, 24)).astype(np.float32),
                           rng.normal(0, .5, (2, 24)).astype(np.float32), np.zeros(24, np.float32),

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from engine.errors import ScopeError
-from engine.model_input import SEQUENCE
+from engine.network.model_input import SEQUENCE
 from gui.export.figure import FigureOptions, export_view
 from gui.export.views import VIEWS, Showing, view
 from gui.shown import expected

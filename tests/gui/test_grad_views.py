@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine import load_model
-from engine.commands import resolve_input
-from engine.grad_views import forget_product, memory_horizon
+from engine.cli.commands import resolve_input
+from engine.gradients.grad_views import forget_product, memory_horizon
 from tests.gui.conftest import bring_to_front, open_session
 from tests.helpers import image_of
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.cell import CellWeights
-from engine.layers import LSTM, Embedding
-from engine.model import Model
-from engine.presets import generate
+from engine.cells.cell import CellWeights
+from engine.network.layers import LSTM, Embedding
+from engine.network.model import Model
+from engine.system.presets import generate
 from tests.gui.conftest import open_session, sine_input, small_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis import input_blocks, recurrent_blocks, unit_stats
+from engine.analyses.analysis import input_blocks, recurrent_blocks, unit_stats
 from tests import reference
 from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
 

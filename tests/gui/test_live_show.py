@@ -74,7 +74,7 @@ def test_the_open_with_options_dialog_has_one_row_per_option_of_the_table(qtbot,
     is a new row."""
     from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit
 
-    from engine import model_options
+    from engine.network import model_options
     from gui.widgets.open_options import OpenOptionsDialog
     probe = model_options.ModelOption("--probe-option", "a probe", ("window",), "run", "text",
                                       "Probe:")

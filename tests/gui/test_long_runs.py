@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from engine import Session
-from engine.analysis import cell_breakdown
-from engine.cell import STORAGE_GATE_ORDER
-from engine.layers import LSTM
-from engine.model import Model
-from engine.stepper import XW_BLOCK
+from engine.analyses.analysis import cell_breakdown
+from engine.cells.cell import STORAGE_GATE_ORDER
+from engine.network.layers import LSTM
+from engine.network.model import Model
+from engine.runs.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from tests.gui.conftest import bring_to_front, settle_span, small_model
 
@@ -189,7 +189,7 @@ def test_gradient_views_of_a_checkpointed_run_equal_the_in_memory_ones(make_wind
     forget products, horizons and verdict equal the in-memory run's; the layer view's dC map
     shows the span's columns; a step computes them behind the window."""
     import gui.session_model as sm_module
-    from engine.grad_views import forget_product, grad_health, memory_horizon
+    from engine.gradients.grad_views import forget_product, grad_health, memory_horizon
     monkeypatch.setattr(sm_module, "SPAN_BYTES", 1)
     mem, ck = _runs(backward)
     window = make_window()

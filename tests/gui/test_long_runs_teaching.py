@@ -9,7 +9,7 @@ import pytest
 
 from engine import Session, load_model
 from engine.loaders.demos import default_demo_input, demo_info
-from engine.model import Model
+from engine.network.model import Model
 from gui.loader_worker import LoadResult
 from tests.gui.conftest import settle_span
 from tests.helpers import bidirectional_model
@@ -136,7 +136,7 @@ def test_directions_view_says_once_why_it_needs_a_run_in_memory(make_window, qtb
 def test_a_backward_checkpointed_layer_draws_right_to_left_in_its_span(make_window, qtbot, small_spans):
     """A backward layer reads from the end: after k steps its cursor is at T-k, the unrolled
     view's columns there hold the in-memory values, and the samples view's maps the span's."""
-    from engine.layers import LSTM
+    from engine.network.layers import LSTM
     from tests.gui.conftest import small_model
     weights = small_model(6, 3).traced_layers[0].weights
     model = Model([LSTM("lstm", weights, return_sequences=True, go_backwards=True)], source="test")

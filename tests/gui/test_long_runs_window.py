@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from engine import Session, load_model
-from engine.debugger import Debugger
-from engine.stepper import XW_BLOCK
+from engine.debugging.debugger import Debugger
+from engine.runs.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from gui.session_files import open_session_dialog, save_session_dialog
 from tests.gui.conftest import settle_span
@@ -74,7 +74,7 @@ def test_save_session_on_a_checkpointed_run_reopens_it_at_the_cursor(make_window
 def test_compare_inputs_on_a_checkpointed_run_compares_the_span(make_window, qtbot, small_spans):
     """Changing one token: the divergence over the span equals the in-memory comparison's
     columns, starts at the changed position, and is drawn at the run's input positions."""
-    from engine.debugger import change_token, compare_inputs
+    from engine.debugging.debugger import change_token, compare_inputs
     model, mem, ck = _runs()
     w = _open(make_window, ck)
     w.session_model.seek(400)
@@ -191,7 +191,7 @@ def test_a_long_load_shows_positions_traced_of_t_with_a_time_estimate(make_windo
                                                                       monkeypatch):
     """A long in-memory load reports how far its trace is: the dialog's bar climbs through
     increasing counts to T and its label says "N of T positions" and how long is left."""
-    import engine.stepper as stepper
+    import engine.runs.stepper as stepper
     from gui.load_progress import LoadProgress
     from tests.gui.conftest import open_session, sine_input, small_model
     monkeypatch.setattr(stepper, "PROGRESS_STEPS", 256)

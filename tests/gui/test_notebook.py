@@ -54,7 +54,7 @@ def test_the_figure_is_the_export_commands(tmp_path):
     assert main.main(["export", "demo", "--view", "units", "--width",
                       str(notebook.REPORT_WIDTH), "--out", str(out)]) == 0
     model = engine.load_model("demo")
-    from engine.commands import resolve_input
+    from engine.cli.commands import resolve_input
     ours = notebook.units_png(model.trace(resolve_input(model, None, None)))
     assert _png_size(ours) == _png_size(out.read_bytes())
 

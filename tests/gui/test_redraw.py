@@ -34,9 +34,9 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from engine import Session
-from engine.layers import LSTM
-from engine.model import Model
-from engine.stepper import XW_BLOCK
+from engine.network.layers import LSTM
+from engine.network.model import Model
+from engine.runs.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from gui.panels.lanes import per_unit
 from gui.panels.layer_view import LayerView, trace_image

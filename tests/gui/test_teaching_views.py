@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtGui import QColor
 
 from engine import Session, load_model
+from engine.analyses.teaching import top_links
 from engine.loaders.demos import default_demo_input, demo_info
-from engine.teaching import top_links
 from gui.session_model import SessionModel
 from gui.teaching.text_view import TextView
 from gui.teaching.unrolled import MAX_ROWS, UnrolledView

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from engine import Session, load_model
 from engine.loaders.demos import random_model
-from engine.stepper import XW_BLOCK
+from engine.runs.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
 from gui.shown import ShowsRun, expected
 from tests.generative import generative_settings

@@ -64,8 +64,8 @@ def test_every_place_names_the_same_position(make_window, backward):
     w = make_window()
     model = small_model(5)
     if backward:
-        from engine.layers import LSTM
-        from engine.model import Model
+        from engine.network.layers import LSTM
+        from engine.network.model import Model
         layer = next(op for op in model.ops if isinstance(op, LSTM))
         model = Model([LSTM("back", layer.weights, return_sequences=True, go_backwards=True)],
                       source="backward")

@@ -1,0 +1,1 @@
+"""The command line's engine side: trace, info and grad, with their checks and output files."""

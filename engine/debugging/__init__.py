@@ -1,0 +1,1 @@
+"""Debugging a session: breakpoints and watches in a small expression language, where they hit, and a debugging session saved and restored."""
