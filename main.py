@@ -133,7 +133,9 @@ def _add_export(sub) -> None:
     export.add_argument("--steps", help="input positions A:B (end excluded): one .gif frame "
                         "each, or the rows of a .csv/.npz")
     export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
-    export.add_argument("--signal", choices=("c", "h", "f", "i", "o", "g"), default="c",
+    # the choices are the traced layer's cell kind's (gui.export.cli checks them once loaded);
+    # the metavar says the LSTM's, as the help always has
+    export.add_argument("--signal", metavar="{c,h,f,i,o,g}", default=None,
                         help="the signal colouring a teaching view (default c)")
     export.add_argument("--links", type=int, default=2,
                         help="strongest links through U drawn per unit (--view unrolled)")

@@ -22,8 +22,8 @@ from .runs import stateful
 from .runs.trace import LayerTrace, TraceResult
 from .session import Session
 
-# The module paths the README documents (engine.debugger, engine.teaching, engine.features,
-# engine.stateful) name the modules where that code lives now: one alias each, and no file.
+# The module paths the README documents (engine.debugging.debugger, engine.analyses.teaching, engine.analyses.features,
+# engine.runs.stateful) name the modules where that code lives now: one alias each, and no file.
 for _module in (debugger, features, stateful, teaching):
     sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
 

@@ -54,6 +54,7 @@ class GradView:
     fork: str = ""
     fork_saliency: np.ndarray | None = None
     run: int = -1                     # SessionModel.run it was computed for
+    kind: str = ""                    # the name of that run's cell kind
 
 
 class GradModel(QObject):
@@ -213,7 +214,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
                 saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
                 forget_product=forget_product(run, sample, position),
                 horizon=memory_horizon(g.dc[sample], run, position),
-                health=grad_health(g, run, sample, position), run=job.run)
+                health=grad_health(g, run, sample, position), run=job.run, kind=s.cell_kind.name)
             if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
                 name, fork = job.fork
                 fg = fork_gradient(s, fork, text)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine import __version__
-from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.loaders.demos import demo_names
 from gui import actions, layout
@@ -598,7 +597,8 @@ class MainWindow(QMainWindow):
             self.units_panel.set_overlay(None)
             return
         fork = forks[name]
-        self.units_panel.set_overlay({sig: fork.signal(sig) for sig in LSTM_CELL.states}, name)
+        states = self.session_model.cell_kind.states          # the fork's run's kind
+        self.units_panel.set_overlay({sig: fork.signal(sig) for sig in states}, name)
         self.statusBar().showMessage(f"dashed: fork '{name}' over the original run", 6000)
 
     # --- view --------------------------------------------------------------------------------

@@ -309,4 +309,5 @@ class SessionModel(QObject):
             "layer": info.name, "direction": info.direction,
             "return_sequences": info.return_sequences,
             "model_input": model_input_kind(s),     # an image, a waveform ... or the sequence
+            "cell_kind": s.cell_kind,               # the badges' names and tips
         }

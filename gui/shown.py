@@ -16,13 +16,16 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Shown:
-    """The run a view drew (``SessionModel.run``), its units N and input positions T, and the
-    input position its cursor marks (None: before the first input is read)."""
+    """The run a view drew (``SessionModel.run``), its units N and input positions T, the
+    input position its cursor marks (None: before the first input is read), and the name of
+    the cell kind whose signals it drew (``CellKind.name``: a view that kept the last model's
+    signal list after a switch shows it)."""
 
     run: int
     units: int
     steps: int
     cursor: int | None
+    kind: str
 
 
 @runtime_checkable
@@ -32,11 +35,11 @@ class ShowsRun(Protocol):
 
 
 def expected(session_model) -> Shown | None:
-    """What every view should show: the session's run, size and cursor."""
+    """What every view should show: the session's run, size, cursor and cell kind."""
     s = session_model.session
     if s is None:
         return None
-    return Shown(session_model.run, s.units, s.steps, s.cursor)
+    return Shown(session_model.run, s.units, s.steps, s.cursor, s.cell_kind.name)
 
 
 def cursor_at(x: float, steps: int, backward: bool) -> int | None:

@@ -13,19 +13,6 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from engine.cells.cell import LSTM_CELL
-
-DISPLAY_SIGNAL_ORDER = LSTM_CELL.display_order
-"""Order of signals in lanes, legends and exports: the three gates, the candidate, the state.
-The engine stores gates as i, f, g, o (engine.cells.cell.STORAGE_GATE_ORDER); only views reorder.
-These names are the LSTM's table (engine.cells.cell.LSTM_CELL) as the views that are not yet told
-their run's cell kind read it."""
-DIAGRAM_GATE_ORDER = LSTM_CELL.diagram_gates
-"""Order of the gates in the cell inspector: the order the cell uses them."""
-SIGNAL_LABELS = LSTM_CELL.labels()
-SIGNAL_SHORT = LSTM_CELL.symbols()
-SIGNAL_TIPS = LSTM_CELL.tips()
-
 SIGNAL_COLOURS = {
     # the LSTM's gates and cell state
     "f": "#D55E00",   # vermillion

@@ -326,5 +326,6 @@ LSTM_CELL = CellKind(
     ),
     params_tip="Parameters as the framework counts them: 4·(N·(D+N)+N) for one LSTM direction "
                "with bias.",
+    lanes_hidden=("g",),       # five curves a lane already; the candidate is one tick away
 )
 """What an LSTM cell is (engine.cells.cell_kind): the table views read its signals from."""

@@ -57,6 +57,7 @@ class CellKind:
     params_tip: str                 # how the framework counts the parameters
     blocks: tuple[str, ...] = ()    # the (D, kN) column blocks when they are not the gates
     # (a simple RNN has no gate and one block, "h"); empty: the blocks are the gates
+    lanes_hidden: tuple[str, ...] = ()   # signals the units panel leaves off until ticked
 
     @property
     def parts(self) -> tuple[str, ...]:

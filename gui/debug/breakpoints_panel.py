@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.cells.cell import LSTM_CELL
 from engine.debugging.debugger import Breakpoint
 from engine.debugging.expr import ExprError
 from engine.errors import Cancelled
 from gui.background import Background
 from gui.debug.debugger_model import DebuggerModel, describe_result
 from gui.theme import Palette, palette_of
+from gui.widgets.combo import refill
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
 
@@ -136,6 +136,7 @@ class BreakpointsPanel(QWidget):
         dm.session_model.positionChanged.connect(self._on_position)
         dm.session_model.runChanged.connect(self._on_run)
         dm.stopped.connect(self._on_stopped)
+        self._on_run()              # a run already open: its units and its kind's gates
 
     def _condition_row(self) -> QHBoxLayout:
         """The expression line: a condition over the current step, added with Return or Add."""
@@ -162,8 +163,8 @@ class BreakpointsPanel(QWidget):
         self.c_bound.setRange(0.0, 1e9)
         self.c_bound.setValue(5.0)
         self.ev_sat = QCheckBox("gate saturates in")
-        self.sat_gate = QComboBox()
-        self.sat_gate.addItems(["any", *LSTM_CELL.gates])
+        self.sat_gate = QComboBox()            # "any" and the run's cell kind's gates (_on_run)
+        self.sat_gate.addItem("any")
         self.sat_frac = QDoubleSpinBox()
         self.sat_frac.setRange(0.01, 1.0)
         self.sat_frac.setSingleStep(0.05)
@@ -359,6 +360,16 @@ class BreakpointsPanel(QWidget):
     def _on_run(self) -> None:
         if self.dm.ready:
             self.sign_unit.setRange(-1, self.dm.session_model.units - 1)
+            self._follow_kind(self.dm.session_model.cell_kind)
+
+    def _follow_kind(self, kind) -> None:
+        """The gates a saturation event can watch are the run's cell kind's (kept while the kind
+        stays; a gate the new kind lacks falls back to "any")."""
+        gates = ["any", *kind.gates]
+        if [self.sat_gate.itemText(k) for k in range(self.sat_gate.count())] == gates:
+            return
+        chosen = self.sat_gate.currentText()
+        refill(self.sat_gate, [(g, g) for g in gates], gates.index(chosen) if chosen in gates else 0)
 
     def _on_stopped(self, result) -> None:
         self.status.setText(describe_result(self.dm, result))

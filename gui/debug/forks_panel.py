@@ -337,7 +337,7 @@ class ForksPanel(QWidget):
         x = np.arange(mine.shape[0], dtype=float)
         self.curve_orig.setData(x, orig)
         self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
-        self._drawn = (self.dm.session_model.run, session.units, session.steps)
+        self._drawn = (self.dm.session_model.run, session.units, session.steps, session.cell_kind.name)
         self.legend.clear()
         self.legend.addItem(self.curve_orig, f"{signal}[{unit}] original")
         self.legend.addItem(self.curve_fork, f"{signal}[{unit}] {name}")
@@ -358,9 +358,9 @@ class ForksPanel(QWidget):
         if drawn is None or not sm.ready or self.curve_fork.xData is None \
                 or len(self.curve_fork.xData) == 0:
             return None
-        run, units, steps = drawn
+        run, units, steps, kind = drawn
         x = self.cursor_line.value()
-        return Shown(run, units, steps, cursor_at(x, steps, sm.session.backward))
+        return Shown(run, units, steps, cursor_at(x, steps, sm.session.backward), kind)
 
     def plotted_unit(self, fork) -> int:
         """The edited unit (an edit of one unit, a perturbation); otherwise the selected one."""

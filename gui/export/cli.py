@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import Session, load_model
+from engine.cells.cell_kind import CellKind
 from engine.cli.commands import (
     check_checkpointable,
     fits_memory,
@@ -39,8 +40,6 @@ from gui.export.views import ExportableView, refuse_unless_applies
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
-LANE_SIGNALS = ("f", "i", "o", "c", "h", "g")
-SLIDE_LANES = ("c", "h")        # under --size: the two signals a slide can carry
 SLIDE_LINES = 1.8               # under --size: lanes this many times thicker than in print
 SLIDE_LANES_AT_MOST = 32        # under --size without --unit-range: a window of this many lanes
 
@@ -62,8 +61,10 @@ def run_export(args: argparse.Namespace) -> int:
     if args.width is not None and args.width < 16:     # the widest is the view's (figure.max_width)
         raise ScopeError(f"--width {args.width}: choose at least 16 pixels")
     _frame(args)
-    _lanes(args)
+    _lane_names(args)
     session, source, input_source = open_session(args)
+    _signal(args, session.cell_kind)
+    _lanes(args, session.cell_kind)
     inputs = model_roles(session.model, inputs)
     check_output(out, inputs=inputs)
     spec = refuse_unless_applies(args.view, session)
@@ -112,17 +113,36 @@ def _frame(args: argparse.Namespace) -> tuple[int, int] | None:
     return w, h
 
 
-def _lanes(args: argparse.Namespace) -> tuple[str, ...] | None:
-    """``--lanes c,h``: the signals the lanes draw (under --size, C and h by default)."""
-    text = getattr(args, "lanes", None)
-    if not text:
-        return SLIDE_LANES if getattr(args, "size", None) else None
+def _lane_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--lanes c,h`` as names, checked for form before anything is loaded."""
+    text = getattr(args, "lanes", None) or ""
     names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in LANE_SIGNALS]
-    if bad or not names:
-        raise ScopeError(f"--lanes {text}: signals separated by commas, from "
-                         f"{','.join(LANE_SIGNALS)}")
+    if text and not names:
+        raise ScopeError(f"--lanes {text}: signals separated by commas")
     return names
+
+
+def _lanes(args: argparse.Namespace, kind: CellKind) -> tuple[str, ...] | None:
+    """``--lanes c,h``: the signals the lanes draw, from those of the traced layer's cell kind
+    (under --size, its states by default: the LSTM's C and h, the two a slide can carry)."""
+    names = _lane_names(args)
+    if not names:
+        return kind.states if getattr(args, "size", None) else None
+    if any(n not in kind.display_order for n in names):
+        raise ScopeError(f"--lanes {args.lanes}: signals separated by commas, from "
+                         f"{','.join(kind.display_order)}")
+    return names
+
+
+def _signal(args: argparse.Namespace, kind: CellKind) -> None:
+    """``--signal``: one of the cell kind's states or gates (default its first state, the
+    LSTM's C), what a teaching view colours by."""
+    if getattr(args, "signal", "") is None:
+        args.signal = kind.states[0]
+    choices = (*kind.states, *kind.display_gates)
+    if getattr(args, "signal", None) is not None and args.signal not in choices:
+        raise ScopeError(f"--signal {args.signal}: this layer's cell ({kind.name}) has "
+                         f"{', '.join(choices)}")
 
 
 def _data_range(session: Session, positions: range | None) -> LayerTrace:
@@ -240,9 +260,10 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
             if frame is not None:
                 spec.fit_to_frame(window, frame)
             spec.set_up(window, args)
-            lanes = _lanes(args)
+            kind = session.cell_kind
+            lanes = _lanes(args, kind)
             if lanes is not None:
-                for name in LANE_SIGNALS:
+                for name in kind.display_order:
                     window.units_panel.set_signal_visible(name, name in lanes)
             options = FigureOptions(theme=args.theme, title=args.title or "",
                                     caption=args.caption or "", fps=args.fps,

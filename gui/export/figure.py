@@ -35,7 +35,7 @@ from gui.export import gif
 from gui.export.views import ExportableView, refuse_unless_applies
 from gui.export.views import view as find_view
 from gui.panels.badges import badge_texts, compact_badges
-from gui.theme import SIGNAL_LABELS, Palette, print_palette, qt_palette, restyle
+from gui.theme import Palette, print_palette, qt_palette, restyle
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
@@ -219,9 +219,10 @@ def build_header(host: ViewHost, spec: ExportableView | str, ctx: ViewContext,
     if line:
         header.add_text(escape(line), 11.5)     # e.g. heat strips' colours, not lane lines
     elif options.legend and spec.framed:
+        kind = host.session_model.cell_kind
         items = [(f"<span style='color:{palette.signal_text(s)}; font-weight:bold'>━━ "
-                  f"{escape(SIGNAL_LABELS[s].split()[0])}</span> {escape(' '.join(SIGNAL_LABELS[s].split()[1:]))}",
-                  SIGNAL_LABELS[s]) for s in spec.legend(host)]
+                  f"{escape(kind.signal(s).symbol)}</span> {escape(kind.signal(s).title)}",
+                  kind.signal(s).label) for s in spec.legend(host)]
         if items:
             header.add_row(items, boxed=False)
     if options.badges and spec.framed and options.compact_badges:
@@ -646,7 +647,8 @@ class Figure:
             # the first and the last frame hold every colour of the animation: one palette
             samples = [gif.rgb_array(image) for p in {positions[0], positions[-1]}
                        for image in self.frames(range(p, p + 1), width)]
-            palette = gif.shared_palette(samples, reserved=gif.reserved_colours(self.palette))
+            palette = gif.shared_palette(samples, reserved=gif.reserved_colours(
+                self.palette, self.host.session_model.cell_kind))
             table = gif.colour_table(palette)
             for image in self.frames(positions, width, progress):
                 frames.append(gif.index_frame(gif.rgb_array(image), table))

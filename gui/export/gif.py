@@ -19,7 +19,8 @@ import io
 import numpy as np
 from PySide6.QtGui import QColor, QImage
 
-from gui.theme import DISPLAY_SIGNAL_ORDER, Palette
+from engine.cells.cell_kind import CellKind
+from gui.theme import Palette
 
 COLOURS = 255                 # one index stays free for the writer's transparent pixels
 BITS = 5                      # per channel in the lookup table (32 levels: 32768 entries)
@@ -37,11 +38,11 @@ def rgb_array(image: QImage) -> np.ndarray:
     return data[:, :width * 3].copy().reshape(height, width, 3)
 
 
-def reserved_colours(palette: Palette) -> np.ndarray:
+def reserved_colours(palette: Palette, kind: CellKind) -> np.ndarray:
     """(K, 3) uint8: the colours a figure's legend must keep exactly (every signal's line and
-    text colour, the cursor, the page's background and text)."""
+    text colour for the run's cell kind, the cursor, the page's background and text)."""
     names = [palette.background, palette.foreground, palette.cursor]
-    for signal in DISPLAY_SIGNAL_ORDER:
+    for signal in kind.display_order:
         names += [palette.signal(signal), palette.signal_text(signal)]
     rgb = [QColor(name).getRgb()[:3] for name in names]
     return np.unique(np.asarray(rgb, np.uint8), axis=0)

@@ -55,7 +55,7 @@ class Showing:
 def cell_signals(session) -> tuple[str, ...]:
     """The signals of the traced layer's cell kind, in display order (its ``CellKind`` table:
     a view never lists "f i o g c h" of its own)."""
-    return session.info.weights.kind.display_order
+    return session.cell_kind.display_order
 
 
 class ExportableView(ABC):

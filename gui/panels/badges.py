@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from engine.cells.cell import LSTM_CELL
+from engine.cells.cell_kind import CellKind
 from gui.session_model import SessionModel
 from gui.widgets.flow_layout import FlowLayout
 
-TIPS = {
+BADGE_KEYS = ("units", "model_input", "input", "kernel", "recurrent_kernel", "bias", "output", "params")
+FIXED_TIPS = {
     "input": "Input batch: (batch, T timesteps, D features per step). T is the sequence length, "
              "not the number of units.",
-    **{badge.key: badge.tip for badge in LSTM_CELL.badges},
     "output": "Output as the framework returns it: (batch, N) for the last step only, "
               "(batch, T, N) with return_sequences=True.",
-    "params": LSTM_CELL.params_tip,
     "units": "units = N: the number of cells that run side by side at every timestep.",
     "model_input": "What the model itself reads, before the layers in front of the LSTM (a CNN, "
                    "framing) turn it into the sequence the LSTM reads (the layer input badge).",
 }
+
+
+def tips(kind: CellKind) -> dict[str, str]:
+    """Each badge's one-line why, the weights' and the parameter count's from the cell kind."""
+    return {**FIXED_TIPS, **{badge.key: badge.tip for badge in kind.badges}, "params": kind.params_tip}
 
 
 def _fmt(shape) -> str:
@@ -27,8 +31,9 @@ def _fmt(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-BADGE_NAMES = {"input": "input", **{badge.key: badge.name for badge in LSTM_CELL.badges},
-               "output": "output"}
+def badge_names(kind: CellKind) -> dict[str, str]:
+    """The shape badges' names in order: the input, the cell kind's weights, the output."""
+    return {"input": "input", **{badge.key: badge.name for badge in kind.badges}, "output": "output"}
 
 
 def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
@@ -38,7 +43,7 @@ def badge_texts(facts: dict) -> dict[str, tuple[str, str]]:
     apart = kind is not None and not kind.is_layer_input     # an image, a waveform ...
     if apart:
         out["model_input"] = ("model reads", f"{kind.kind} {_fmt(kind.shape)}")
-    for key, name in BADGE_NAMES.items():
+    for key, name in badge_names(facts["cell_kind"]).items():
         out[key] = ("layer input" if key == "input" and apart else name, _fmt(facts[key]))
     out["params"] = ("params", f"{facts['params']:,}")
     return out
@@ -72,10 +77,8 @@ class ShapeBadges(QWidget):
         if leading is not None:        # the layer chooser: the badges describe that layer
             layout.addWidget(leading)
         self.labels: dict[str, QLabel] = {}
-        for key in ("units", "model_input", "input", "kernel", "recurrent_kernel", "bias", "output",
-                    "params"):
-            label = QLabel()
-            label.setToolTip(TIPS[key])
+        for key in BADGE_KEYS:
+            label = QLabel()           # its tip: the run's cell kind's (refresh)
             label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
             layout.addWidget(label)
             self.labels[key] = label
@@ -85,7 +88,11 @@ class ShapeBadges(QWidget):
     def refresh(self) -> None:
         if not self.session_model.ready:
             return
-        texts = badge_texts(self.session_model.describe())
+        facts = self.session_model.describe()
+        texts = badge_texts(facts)
+        for key, tip in tips(facts["cell_kind"]).items():
+            if key in self.labels and self.labels[key].toolTip() != tip:
+                self.labels[key].setToolTip(tip)
         self.labels["model_input"].setVisible("model_input" in texts)
         for key, (name, value) in texts.items():
             self.labels[key].setText(f"<b>{name} {value}</b>" if key == "units" else f"{name} <b>{value}</b>")

@@ -1,8 +1,9 @@
 """Cell inspector: one unit j at one step t taken apart.
 
-* a diagram of the LSTM cell (QGraphicsScene): the cell line c(t-1) -> x f -> + i*g -> c(t),
-  the branch c(t) -> act -> x o -> h(t), and the four gates fed by x_t and the whole h(t-1),
-  each box carrying unit j's live number;
+* a diagram of the cell (QGraphicsScene), drawn for the run's cell kind: the LSTM's own (the
+  cell line c(t-1) -> x f -> + i*g -> c(t), the branch c(t) -> act -> x o -> h(t), and the
+  four gates fed by x_t and the whole h(t-1)); any other kind as its gates feeding its states
+  (``DIAGRAMS``, else ``_draw_gate_diagram``), each box carrying unit j's live number;
 * per gate a bar chart of its pre-activation split into x_t·W, h_{t-1}·U and b (and their sum z),
   with the numbers on hover;
 * the fan-in: the units k of h(t-1) whose products h_{t-1}[k]·U[k, gate j] push each gate most,
@@ -35,10 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analyses.analysis import CellBreakdown, cell_breakdown, recurrent_blocks
+from engine.cells.cell_kind import CellKind
 from gui.panels.h_prev_strip import draw_h_prev
 from gui.session_model import SessionModel
 from gui.shown import Shown
-from gui.theme import DIAGRAM_GATE_ORDER, Palette, signal_colour
+from gui.theme import Palette, signal_colour
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import style_axes
 
@@ -147,7 +149,8 @@ class CellDiagram(QGraphicsView):
         super().resizeEvent(event)
         self.fitInView(self.scene().sceneRect(), Qt.KeepAspectRatio)
 
-    def draw(self, b: CellBreakdown | None, act_name: str = "tanh", gate_act: str = "σ") -> None:
+    def draw(self, b: CellBreakdown | None, act_name: str = "tanh", gate_act: str = "σ",
+             kind: CellKind | None = None) -> None:
         sc = self.scene()
         sc.clear()
         self.labels = {}
@@ -157,16 +160,15 @@ class CellDiagram(QGraphicsView):
             sc.addText("select a unit (click a lane) and read a step", pen.font).setDefaultTextColor(pen.fg)
             sc.setSceneRect(QRectF(0, 0, 560, 260))
             return
-        _draw_cell_line(pen, b, act_name)
-        _draw_gates(pen, b, act_name, gate_act)
-        _draw_inputs(pen, b, self.reads)
+        DIAGRAMS.get(kind.name, _draw_gate_diagram)(pen, b, kind, act_name, gate_act, self.reads)
         sc.setSceneRect(QRectF(-10, -42, 580, 442))
         self.fitInView(sc.sceneRect(), Qt.KeepAspectRatio)
 
 
 Y_CELL, Y_H, Y_GATE, Y_IN = 40.0, 150.0, 215.0, 285.0     # rows of the diagram
 Y_STRIP, STRIP_H = 312.0, 22.0                            # h(t-1)'s N values under the bus
-GATE_X = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}
+STRIP_ARROW_X = 400.0                                     # where h(t-1) enters the bus, "· U"
+LSTM_GATE_X = {"f": 150.0, "i": 250.0, "g": 350.0, "o": 450.0}   # the LSTM diagram's own
 
 
 class _ScenePen:
@@ -236,46 +238,86 @@ def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
     pen.text(510, Y_H, _fmt(b.h), key="h")
 
 
-def _draw_gates(pen: _ScenePen, b: CellBreakdown, act_name: str, gate_act: str) -> None:
-    """The four gate boxes with their values, and where each one acts on the cell line."""
-    acts = {"f": gate_act, "i": gate_act, "g": act_name, "o": gate_act}
-    labels = {g: f"{g} = {acts[g]}(z)" for g in DIAGRAM_GATE_ORDER}
+def _gate_boxes(pen: _ScenePen, b: CellBreakdown, kind: CellKind, xs: dict[str, float],
+                act_name: str, gate_act: str) -> None:
+    """A box per gate of the kind at ``xs``, each with its activation and live value."""
+    gates = kind.diagram_gates
+    acts = {g: gate_act if g in kind.ratio_gates else act_name for g in gates}
+    labels = {g: f"{g} = {acts[g]}(z)" for g in gates}
     font = QFont(pen.bold)     # boxes sit 100 apart: shrink the label until the widest fits
     while font.pointSizeF() > 6 and max(
             QFontMetricsF(font).horizontalAdvance(t) for t in labels.values()) > 86:
         font.setPointSizeF(font.pointSizeF() - 0.5)
-    for g in DIAGRAM_GATE_ORDER:
+    for g in gates:
         c = QColor(signal_colour(g))
         fill = QColor(c)
         fill.setAlpha(50)
-        x = GATE_X[g]
+        x = xs[g]
         pen.scene.addRect(x - 48, Y_GATE - 20, 96, 40, QPen(c, 2), QBrush(fill))
         pen.text(x, Y_GATE - 9, labels[g], c, font=font)
-        pen.text(x, Y_GATE + 9, _fmt(b.gates[g]), key=g)
-    pen.arrow(GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(signal_colour("f")))
+        pen.text(x, Y_GATE + 9, _fmt(b.gates.get(g, float("nan"))), key=g)
+
+
+def _draw_gates(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_name: str, gate_act: str) -> None:
+    """The four gate boxes with their values, and where each one acts on the cell line."""
+    _gate_boxes(pen, b, kind, LSTM_GATE_X, act_name, gate_act)
+    pen.arrow(LSTM_GATE_X["f"], Y_GATE - 20, 170, Y_CELL + 12, QColor(signal_colour("f")))
     pen.op(300, 100, "×")
-    pen.arrow(GATE_X["i"], Y_GATE - 20, 292, 110, QColor(signal_colour("i")))
-    pen.arrow(GATE_X["g"], Y_GATE - 20, 308, 110, QColor(signal_colour("g")))
+    pen.arrow(LSTM_GATE_X["i"], Y_GATE - 20, 292, 110, QColor(signal_colour("i")))
+    pen.arrow(LSTM_GATE_X["g"], Y_GATE - 20, 308, 110, QColor(signal_colour("g")))
     pen.arrow(300, 88, 300, Y_CELL + 12)
-    pen.arrow(GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(signal_colour("o")))
+    pen.arrow(LSTM_GATE_X["o"], Y_GATE - 20, 428, Y_H + 10, QColor(signal_colour("o")))
 
 
-def _draw_inputs(pen: _ScenePen, b: CellBreakdown, reads: str = "") -> None:
+def _draw_inputs(pen: _ScenePen, b: CellBreakdown, kind: CellKind, xs: dict[str, float],
+                 reads: str = "") -> None:
     """The shared input bus x(t), h(t-1) feeding every gate, and the title."""
     pen.line(110, Y_IN, 490, Y_IN, width=1.5)
-    for g in DIAGRAM_GATE_ORDER:
-        pen.arrow(GATE_X[g], Y_IN, GATE_X[g], Y_GATE + 20)
+    for g in kind.diagram_gates:
+        pen.arrow(xs[g], Y_IN, xs[g], Y_GATE + 20)
     hp = np.asarray(b.h_prev_vector, float)
     j = b.unit
     pen.text(55, Y_IN, "x(t), h(t-1)")
     # the N values of h(t-1) drawn entering the bus through U: the coupling, not a sentence
-    pen.arrow(GATE_X["g"] + 50, Y_STRIP, GATE_X["g"] + 50, Y_IN + 2)
-    pen.text(GATE_X["g"] + 62, (Y_STRIP + Y_IN) / 2, "· U", centre=False)
+    pen.arrow(STRIP_ARROW_X, Y_STRIP, STRIP_ARROW_X, Y_IN + 2)
+    pen.text(STRIP_ARROW_X + 12, (Y_STRIP + Y_IN) / 2, "· U", centre=False)
     pen.text(55, Y_STRIP + STRIP_H / 2, "h(t-1)")
     words = draw_h_prev(pen.scene, pen.palette, hp, j, QRectF(110, Y_STRIP, 380, STRIP_H), pen.font)
     pen.text(300, Y_STRIP + STRIP_H + 30, words, key="h_prev", font=pen.small)
     title = f"unit {j} · t = {b.position}" + (f" · reads {reads}" if reads else "") + ("   (masked step: state carried)" if b.masked else "")
     pen.text(-5, -28, title, bold=True, centre=False)
+
+
+def _draw_lstm(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_name: str, gate_act: str,
+               reads: str) -> None:
+    """The LSTM's own diagram: its cell line, its four gates where they act, the input bus."""
+    _draw_cell_line(pen, b, act_name)
+    _draw_gates(pen, b, kind, act_name, gate_act)
+    _draw_inputs(pen, b, kind, LSTM_GATE_X, reads)
+
+
+def _draw_gate_diagram(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_name: str,
+                       gate_act: str, reads: str) -> None:
+    """Any other kind, from its table: its gates in the order the cell uses them (their boxes
+    spread over the diagram's width), each feeding the new states, and the input bus."""
+    gates = kind.diagram_gates
+    xs = {g: 150.0 + (300.0 * k / max(len(gates) - 1, 1) if len(gates) > 1 else 150.0)
+          for k, g in enumerate(gates)}
+    _gate_boxes(pen, b, kind, xs, act_name, gate_act)
+    states = sorted(kind.states, key=lambda name: name == "h")      # h last, at the right
+    for k, name in enumerate(states):
+        x = 300.0 + 210.0 * (k - (len(states) - 1) / 2) if len(states) > 1 else 300.0
+        colour = QColor(pen.palette.signal(name))
+        symbol = kind.signal(name).symbol
+        pen.text(x, Y_CELL - 22, f"{symbol}(t)", colour, bold=True)
+        pen.text(x, Y_CELL, _fmt(getattr(b, name, float("nan"))), key=name)
+        for g in gates:
+            pen.arrow(xs[g], Y_GATE - 20, x, Y_CELL + 14, QColor(signal_colour(g)))
+    _draw_inputs(pen, b, kind, xs, reads)
+
+
+DIAGRAMS = {"lstm": _draw_lstm}
+"""A kind's own diagram, by the kind's name; a kind without one is drawn from its table."""
 
 
 class CellInspector(FrontAware, QWidget):
@@ -293,6 +335,7 @@ class CellInspector(FrontAware, QWidget):
         self.lane_gate = ""                   # gate whose contributors the lanes mark ("" = auto)
         self.marked_gate = ""
         self._bars: dict[str, pg.BarGraphItem] = {}
+        self.kind: CellKind | None = None     # the kind the bar charts were made for
         self._bar_values: dict[str, list[float]] = {}
         self.top: dict[str, list[tuple[int, float]]] = {}
         self._stale = False                   # a step arrived while the dock was hidden
@@ -328,31 +371,8 @@ class CellInspector(FrontAware, QWidget):
         self.bars_glw = pg.GraphicsLayoutWidget()
         self.bars_glw.setBackground(self.palette.background)
         self.bars_glw.setMinimumHeight(130)
-        self._bar_plots: dict[str, pg.PlotItem] = {}
+        self._bar_plots: dict[str, pg.PlotItem] = {}     # one per gate of the run's kind
         self._zero_lines: list[pg.InfiniteLine] = []
-        for col, g in enumerate(DIAGRAM_GATE_ORDER):
-            p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()})
-            p.setMenuEnabled(False)
-            p.hideButtons()
-            p.setMouseEnabled(False, False)
-            p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")
-            self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
-            style_axes(p, self.palette)
-            c = QColor(signal_colour(g))
-            brushes = []
-            for alpha in (110, 170, 60, 255):
-                b = QColor(c)
-                b.setAlpha(alpha)
-                brushes.append(pg.mkBrush(b))
-            item = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.7, brushes=brushes,
-                                   pen=pg.mkPen(c))
-            p.addItem(item)
-            if self._bar_plots:      # one z scale for all four gates: sizes compare across them
-                p.setYLink(next(iter(self._bar_plots.values())))
-                p.getAxis("left").setStyle(showValues=False)
-                p.getAxis("left").setWidth(6)
-            self._bars[g] = item
-            self._bar_plots[g] = p
         self.bars_glw.scene().sigMouseMoved.connect(self._bars_hover)
         split.addWidget(self.bars_glw)
         self.fan = QTreeWidget()
@@ -373,6 +393,39 @@ class CellInspector(FrontAware, QWidget):
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
 
+    def _follow_kind(self) -> None:
+        """One bar chart per gate of the run's cell kind, in the order the cell uses them: made
+        again when a run of another kind opens, kept while the kind stays."""
+        kind = self.session_model.cell_kind
+        if kind is None or kind is self.kind:
+            return
+        self.kind = kind
+        self.bars_glw.clear()
+        self._bars, self._bar_plots, self._zero_lines, self._bar_values = {}, {}, [], {}
+        for col, g in enumerate(kind.diagram_gates):
+            p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()})
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            p.setMouseEnabled(False, False)
+            p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")
+            self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
+            style_axes(p, self.palette)
+            c = QColor(signal_colour(g))
+            brushes = []
+            for alpha in (110, 170, 60, 255):
+                b = QColor(c)
+                b.setAlpha(alpha)
+                brushes.append(pg.mkBrush(b))
+            item = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.7, brushes=brushes,
+                                   pen=pg.mkPen(c))
+            p.addItem(item)
+            if self._bar_plots:      # one z scale for all the gates: sizes compare across them
+                p.setYLink(next(iter(self._bar_plots.values())))
+                p.getAxis("left").setStyle(showValues=False)
+                p.getAxis("left").setWidth(6)
+            self._bars[g] = item
+            self._bar_plots[g] = p
+
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         self.palette = palette
@@ -390,6 +443,7 @@ class CellInspector(FrontAware, QWidget):
     def _on_run(self) -> None:
         if not self.session_model.ready:
             return
+        self._follow_kind()
         self.unit_spin.blockSignals(True)
         self.unit_spin.setRange(0, max(self.session_model.units - 1, 0))
         self.unit = min(self.unit, self.session_model.units - 1)
@@ -445,7 +499,7 @@ class CellInspector(FrontAware, QWidget):
         """No breakdown to show for step ``pos``: say why, clear the drawing and the bars."""
         self.breakdown = None
         self._drawn = (self.session_model.run, self.session_model.units,
-                       self.session_model.steps, pos)
+                       self.session_model.steps, pos, self._kind_name())
         self.diagram.draw(None)
         self.info.setText(why or f"step {pos}: computing its part of the run from the nearest "
                                  f"checkpoint…")
@@ -460,7 +514,7 @@ class CellInspector(FrontAware, QWidget):
         self._not_ready(-1, "nothing read yet: step (F10) to read the first input, or click a "
                             "lane" if session is not None else "no run loaded")
         self._drawn = (self.session_model.run, self.session_model.units,
-                       self.session_model.steps, None) if session is not None else None
+                       self.session_model.steps, None, self._kind_name()) if session is not None else None
         self.mode.setText("following the cursor")
         self._bar_values = {}
         self.step_spin.blockSignals(True)
@@ -480,11 +534,16 @@ class CellInspector(FrontAware, QWidget):
         drawn = getattr(self, "_drawn", None)
         if drawn is None or not self.session_model.ready or self._stale or not self.on_screen():
             return None
-        run, units, steps, pos = drawn
+        run, units, steps, pos, kind = drawn
         cursor = pos if self.pinned is None else self.session_model.session.cursor
-        return Shown(run, units, steps, cursor)
+        return Shown(run, units, steps, cursor, kind)
+
+    def _kind_name(self) -> str:
+        """The name of the kind the gate charts were made for ("" before any run)."""
+        return self.kind.name if self.kind is not None else ""
 
     def refresh(self) -> None:
+        self._follow_kind()
         pos = self.position()
         session = self.session_model.session
         if session is None or pos is None or not 0 <= self.unit < session.units:
@@ -518,13 +577,13 @@ class CellInspector(FrontAware, QWidget):
             self._not_ready(pos, f"step {pos} is not read yet: step to it (F10) or run to it")
             return
         self.breakdown = b
-        self._drawn = (self.session_model.run, session.units, session.steps, pos)
+        self._drawn = (self.session_model.run, session.units, session.steps, pos, self._kind_name())
         w = trace.weights
         self.diagram.reads = self.session_model.input_label(b.position)
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
-                          else w.gate_activation.name)
+                          else w.gate_activation.name, self.kind)
         need_lo = need_hi = 0.0
-        for g in DIAGRAM_GATE_ORDER:
+        for g in self.kind.diagram_gates:
             values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
@@ -532,7 +591,7 @@ class CellInspector(FrontAware, QWidget):
             need_lo, need_hi = min(need_lo, float(heights.min())), max(need_hi, float(heights.max()))
         # one range for the four linked plots, widened only when a bar leaves it (re-ranging
         # every step repaints axes)
-        first = self._bar_plots[DIAGRAM_GATE_ORDER[0]]
+        first = self._bar_plots[self.kind.diagram_gates[0]]
         lo, hi = first.getViewBox().viewRange()[1]
         span = max(need_hi - need_lo, 1e-3)
         if need_lo < lo + 0.05 * span or need_hi > hi - 0.05 * span or (hi - lo) > 8 * span:
@@ -549,7 +608,8 @@ class CellInspector(FrontAware, QWidget):
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
         self.top: dict[str, list[tuple[int, float]]] = {}
-        for g in DIAGRAM_GATE_ORDER:
+        gates = self.kind.diagram_gates
+        for g in gates:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
             parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.zh[g])})"])
@@ -566,14 +626,14 @@ class CellInspector(FrontAware, QWidget):
             for c in range(4):                             # the dock (and the window) each time
                 self.fan.resizeColumnToContents(c)
             self._fan_sized = True
-        if self.pinned is None and self.lane_gate not in DIAGRAM_GATE_ORDER:
+        if self.pinned is None and self.lane_gate not in gates:
             # following the cursor: marking lanes would repaint the whole units panel every
             # step; lanes are marked for a pinned (clicked) step or a chosen gate
             self.highlighter.clear()
             return
-        if self.lane_gate not in DIAGRAM_GATE_ORDER:
+        if self.lane_gate not in gates:
             # default: the gate the recurrence pushes hardest at this step
-            gate = max(DIAGRAM_GATE_ORDER, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
+            gate = max(gates, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
         else:
             gate = self.lane_gate
         self.show_lanes(gate)

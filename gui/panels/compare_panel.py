@@ -192,9 +192,9 @@ class ComparePanel(QWidget):
         if drawn is None or not self.session_model.ready or self.div_curve.xData is None \
                 or len(self.div_curve.xData) == 0:
             return None
-        run, units, steps = drawn
+        run, units, steps, kind = drawn
         return Shown(run, units, steps, cursor_at(self.cursors[0].value(), steps,
-                                                  self.session_model.session.backward))
+                                                  self.session_model.session.backward), kind)
 
     def _on_position(self, t: int) -> None:
         cursor = self.session_model.session.cursor if self.session_model.session else None
@@ -217,7 +217,7 @@ class ComparePanel(QWidget):
                 lo = max(0, min(lo, session.steps - width))
                 span = (lo, lo + width)
             self.comparison = compare_inputs(session, other, span)
-            self._drawn = (self.session_model.run, session.units, session.steps)
+            self._drawn = (self.session_model.run, session.units, session.steps, session.cell_kind.name)
         except ScopeError as exc:
             self.report_error("Compare", str(exc))
             return None

@@ -154,7 +154,7 @@ class GradPanel(QWidget):
             return None
         steps, units = view.dc_abs.shape
         return Shown(view.run, units, steps, cursor_at(self.cursors[0].value(), steps,
-                                                       self.session_model.session.backward))
+                                                       self.session_model.session.backward), view.kind)
 
     def redraw(self) -> None:
         self._move_cursor()

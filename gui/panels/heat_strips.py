@@ -13,11 +13,12 @@ import warnings
 import numpy as np
 import pyqtgraph as pg
 
+from engine.cells.cell_kind import CellKind
 from engine.runs.trace import LayerTrace
 from gui.panels.lanes import per_unit
 from gui.panels.layer_view import _cmap, _levels, trace_image
+from gui.signals import is_ratio
 
-HEAT_SIGNALS = ("h", "c", "f", "i", "o", "g")
 MAX_COLUMNS = 8192      # pyqtgraph cannot render an RGBA image wider than 32767 (it crashed the
                         # window on a 33,000-step run): longer runs are averaged over blocks
 
@@ -46,6 +47,7 @@ class HeatStrips:
         self.item.hide()
         plot.addItem(self.item)
         self.signal = "h"
+        self.kind: CellKind | None = None      # of the run last coloured
         self.rgba = np.zeros((0, 0, 4), np.uint8)
         self.read_alpha, self.ghost_alpha = 255, 60
         self.levels = (0.0, 1.0)
@@ -55,9 +57,9 @@ class HeatStrips:
     def legend(self) -> str:
         """What the strips' colours mean, for a figure (there is no colour bar beside them)."""
         lo, hi = self.levels
-        words = {"c": "cell state C", "h": "output h", "g": "candidate g", "f": "forget gate f",
-                 "i": "input gate i", "o": "output gate o"}.get(self.signal, self.signal)
-        if self.signal in ("f", "i", "o"):
+        spec = self.kind.signal(self.signal)
+        words = f"{spec.title} {spec.symbol}"          # "cell state C", "forget gate f"
+        if is_ratio(self.kind, self.signal):
             scale = f"dark purple {lo:.2g} → yellow {hi:.2g} (viridis)"
         else:
             scale = f"blue {lo:.2g} → white 0 → red {hi:.2g}, linear"
@@ -67,12 +69,13 @@ class HeatStrips:
                 ghost_alpha: int) -> None:
         """Colour the whole run (a checkpointed run: its span) of ``self.signal`` once (rows in
         lane order)."""
+        self.kind = full.cell_kind
         values = per_unit(trace_image(full, self.signal, sample), full.units)[:, order].T  # (rows, T)
         self.levels = _levels(self.signal, full, values)
         steps = values.shape[1]
         self.block = max(1, -(-steps // MAX_COLUMNS))         # positions per image column
         values = block_means(values, self.block)
-        lut = _cmap(self.signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+        lut = _cmap(self.signal, self.kind).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
         lo, hi = self.levels
         with np.errstate(invalid="ignore"):
             scaled = np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0) * 255.0
@@ -123,12 +126,12 @@ class OverviewStrips:
         self.item.hide()
 
     def set_overview(self, overview, signal: str, sample: int, order: np.ndarray, units: int,
-                     levels: tuple[float, float]) -> None:
+                     levels: tuple[float, float], kind: CellKind) -> None:
         lo, hi = overview.lo[signal][sample], overview.hi[signal][sample]       # (buckets, N)
         with np.errstate(invalid="ignore"):
             mid = per_unit((lo + hi) * np.float32(0.5), units)[:, order].T
         self.values = np.ascontiguousarray(mid, np.float32)
-        lut = _cmap(signal).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
+        lut = _cmap(signal, kind).getLookupTable(nPts=256, alpha=False).astype(np.uint8)
         a, b = levels
         with np.errstate(invalid="ignore"):
             scaled = np.clip((self.values - a) / max(b - a, 1e-12), 0.0, 1.0) * 255.0

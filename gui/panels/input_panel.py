@@ -140,7 +140,7 @@ class InputPanel(QWidget):
         if not self.session_model.ready:
             return
         session = self.session_model.session
-        self._drawn = (self.session_model.run, session.units, session.steps)
+        self._drawn = (self.session_model.run, session.units, session.steps, session.cell_kind.name)
         sample = self.session_model.sample
         t = np.arange(session.steps)
         kind = model_input_kind(session)
@@ -259,9 +259,9 @@ class InputPanel(QWidget):
         drawn = getattr(self, "_drawn", None)
         if drawn is None or not self.session_model.ready:
             return None
-        run, units, steps = drawn
+        run, units, steps, kind = drawn
         return Shown(run, units, steps, cursor_at(self.cursors[0].value(), steps,
-                                                  self.session_model.session.backward))
+                                                  self.session_model.session.backward), kind)
 
     def on_position(self, t: int) -> None:
         if not self.session_model.ready:

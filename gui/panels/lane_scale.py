@@ -15,12 +15,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from engine.cells.cell import LSTM_CELL
 from gui.panels.lanes import LANE_HALF_HEIGHT, LaneScaler, label_step
 from gui.theme import Palette
 
-RATIO_GATES = LSTM_CELL.ratio_gates
-STATES = LSTM_CELL.states
 MIN_PX_BOTTOM = 110.0  # lanes at least this tall get a bottom label (it never meets the next top)
 MIN_PX_MID = 42.0      # down to this, top and middle labels
 MIN_PX_TOP = 16.0      # down to this, the top label only (thinned below)
@@ -43,7 +40,7 @@ class LaneScaleAxis(pg.AxisItem):
         """The band's top (or bottom) as text, one entry per shown column."""
         out = []
         for col in self.columns:
-            name = "f" if col == "gate" else col
+            name = self.scaler.kind.ratio_gates[0] if col == "gate" else col
             lo, span = self.scaler.ranges[name]
             value = float(lo[unit] + span[unit]) if top else float(lo[unit])
             out.append(f"{value:g}" if col == "gate" else _fmt(value))
@@ -121,10 +118,12 @@ class LaneScale:
         """New lanes, scale or visible signals: relabel the axis and redraw the guides."""
         self.axis.order = order
         self.axis.scaler = scaler
-        cols = (["gate"] if signals & set(RATIO_GATES) else []) + [s for s in STATES if s in signals]
+        kind = scaler.kind if scaler is not None else None
+        cols = [] if kind is None else (
+            (["gate"] if signals & set(kind.ratio_gates) else []) + [s for s in kind.states if s in signals])
         self.axis.columns = tuple(cols)
-        self.axis.setLabel("lane scale: " + " │ ".join("gates" if c == "gate" else c.upper()
-                                                      if c == "c" else c for c in cols)
+        self.axis.setLabel("lane scale: " + " │ ".join("gates" if c == "gate" else kind.signal(c).symbol
+                                                      for c in cols)
                            if cols else "")
         self.axis.picture = None
         self.axis.update()

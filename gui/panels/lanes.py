@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from engine.analyses.analysis import unit_stats
-from engine.cells.cell import LSTM_CELL
 from engine.runs.trace import LayerTrace
 
 LANE_HALF_HEIGHT = 0.42     # a lane occupies [row + 0.08, row + 0.92]
@@ -60,8 +59,9 @@ class LaneScaler:
     """Maps each signal's values into lane bands: y = row + 0.5 - 0.42 * v_scaled (row 0 on top)."""
 
     def __init__(self, full: LayerTrace, sample: int, shared_scale: bool) -> None:
+        self.kind = full.cell_kind         # the signals it scales: those of the run's cell
         self.ranges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name in LSTM_CELL.display_order:
+        for name in self.kind.display_order:
             rng = signal_range(full, name, sample)
             if not isinstance(rng, tuple) and rng.shape[-1] != full.units:
                 rng = np.ones(full.units)            # projected h: not drawn per unit
@@ -115,7 +115,8 @@ def sort_units(units: np.ndarray, how: str, full: LayerTrace | None, sample: int
     if how == "variance":
         key = np.nan_to_num(per_unit(np.asarray(stats.variance["h"], float), full.units), nan=-1.0)
     elif how == "saturation":
-        ratios = [g for g in LSTM_CELL.gates if g in LSTM_CELL.ratio_gates]     # i, f, o
+        kind = full.cell_kind
+        ratios = [g for g in kind.gates if g in kind.ratio_gates]     # the LSTM's i, f, o
         key = np.nanmean(np.stack([stats.saturation[g] for g in ratios]), axis=0)
         key = np.nan_to_num(key, nan=-1.0)
     else:

@@ -36,14 +36,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analyses.analysis import input_blocks, recurrent_blocks, unit_stats
-from engine.cells.cell import LSTM_CELL
+from engine.cells.cell_kind import CellKind
 from engine.errors import ScopeError
 from engine.runs.trace import LayerTrace
 from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
-from gui.theme import SIGNAL_SHORT, Palette
+from gui.signals import GRADIENT_MAP, fork_signals, heat_signals, is_ratio, is_signal, stat_columns, symbol
+from gui.theme import Palette
+from gui.widgets.combo import refill
 from gui.widgets.min_rows import keep_rows
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
@@ -56,19 +58,15 @@ COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
 LEFT_AXIS_PX = 58          # px for a map's unit numbers and title, and the strip's "reads"
 TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
-HEAT_SIGNALS = (*LSTM_CELL.display_order, *(f"z_{g}" for g in LSTM_CELL.display_gates), "dC")
-DEFAULT_HEAT = LSTM_CELL.display_order
-STAT_COLUMNS = ("unit", "mean h", "var h", "mean C", "var C", "sat f", "sat i", "sat o", "sat g",
-                "max |h|", "dead", "half-life f", "horizon")
 GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its peak (log colours)
 
 
-def signal_label(name: str) -> str:
-    if name == "dC":
+def signal_label(name: str, kind: CellKind) -> str:
+    if name == GRADIENT_MAP:
         return "log₁₀|∂target/∂C|"
     if name.startswith("z_"):
         return f"z_{name[2:]}  pre-activation"
-    return SIGNAL_SHORT.get(name, name)
+    return symbol(kind, name)
 
 
 def trace_column(trace: LayerTrace, name: str, sample: int, position: int) -> np.ndarray:
@@ -95,8 +93,8 @@ def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
     return trace.signal(name)[sample]
 
 
-def _cmap(name: str) -> pg.ColorMap:
-    if name in (*LSTM_CELL.ratio_gates, "dC"):
+def _cmap(name: str, kind: CellKind) -> pg.ColorMap:
+    if is_ratio(kind, name) or name == GRADIENT_MAP:
         return pg.colormap.get("viridis")
     return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
 
@@ -158,14 +156,14 @@ class UnitTicks(pg.AxisItem):
 class HeatPlot:
     """One signal's units x time image (tiled in time), cursor and selection marker."""
 
-    def __init__(self, plot: pg.PlotItem, name: str, palette: Palette) -> None:
+    def __init__(self, plot: pg.PlotItem, name: str, palette: Palette, kind: CellKind) -> None:
         self.plot, self.name = plot, name
         self.data = np.zeros((0, 0), np.float32)         # (rows = units in lane order, T)
         self.tiles: list[pg.ImageItem] = []
         self.tile = TILE                                 # time steps per tile (see set_data)
         self.levels = (0.0, 1.0)
         self.start = 0          # input position of column 0 (a checkpointed run's span)
-        self.lut = _cmap(name).getLookupTable(nPts=256, alpha=False)
+        self.lut = _cmap(name, kind).getLookupTable(nPts=256, alpha=False)
         self.cursor = pg.InfiniteLine(angle=90, movable=False,
                                       pen=pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.cursor.setZValue(50)
@@ -222,19 +220,11 @@ def _plot_widget(palette: Palette) -> pg.GraphicsLayoutWidget:
 class HeatPage(QWidget):
     """Tab 1: a units x time heat-map per chosen signal, beside the per-unit statistics table."""
 
-    def __init__(self, palette: Palette, visible: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = _page_layout(self)
-        bar = QHBoxLayout()
-        self.signal_boxes: dict[str, QCheckBox] = {}
-        for name in HEAT_SIGNALS:
-            box = QCheckBox(name if name.startswith("z") else SIGNAL_SHORT.get(name, "∂/∂C"))
-            box.setChecked(name in visible)
-            if name in SIGNAL_SHORT:
-                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
-            box.setToolTip(f"Show the {signal_label(name)} heat-map (units x time)")
-            self.signal_boxes[name] = box
-            bar.addWidget(box)
+        self.bar = bar = QHBoxLayout()
+        self.signal_boxes: dict[str, QCheckBox] = {}      # the run's cell kind's (set_signals)
         bar.addStretch(1)
         layout.addLayout(bar)
         split = QSplitter(Qt.Horizontal)
@@ -251,10 +241,31 @@ class HeatPage(QWidget):
         self.info = QLabel(" ")
         layout.addWidget(self.info)
 
+    def set_signals(self, kind: CellKind, visible: list[str], palette: Palette) -> None:
+        """One check box per map the kind's run can show (``heat_signals``), and its statistics'
+        columns; the boxes of the kind before are dropped."""
+        for box in self.signal_boxes.values():
+            self.bar.removeWidget(box)
+            box.deleteLater()
+        self.signal_boxes = {}
+        for k, name in enumerate(heat_signals(kind)):
+            box = QCheckBox(name if name.startswith("z") else symbol(kind, name)
+                            if is_signal(kind, name) else "∂/∂C")
+            box.setChecked(name in visible)
+            if is_signal(kind, name):
+                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
+            box.setToolTip(f"Show the {signal_label(name, kind)} heat-map (units x time)")
+            self.signal_boxes[name] = box
+            self.bar.insertWidget(k, box)
+        columns = stat_columns(kind)
+        self.table.clear()
+        self.table.setRowCount(0)
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels(columns)
+
     def _stats_table(self) -> QTableWidget:
-        self.table = table = QTableWidget(0, len(STAT_COLUMNS))
+        self.table = table = QTableWidget(0, 0)
         keep_rows(self.table)         # a short dock scrolls; the list is never a sliver
-        table.setHorizontalHeaderLabels(STAT_COLUMNS)
         table.setSortingEnabled(True)
         table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
         table.setEditTriggers(QTableWidget.NoEditTriggers)
@@ -308,6 +319,11 @@ class WhatIfPage(QWidget):
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
 
+    def set_signals(self, kind: CellKind) -> None:
+        """The signals a fork's difference can show, for the run's cell kind; h first chosen."""
+        names = fork_signals(kind)
+        refill(self.signal_combo, [(n, n) for n in names], names.index("h"))
+
     def _controls(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.decouple_button = QPushButton("Decouple units")
@@ -329,9 +345,7 @@ class WhatIfPage(QWidget):
         row.addWidget(self.perturb_button)
         row.addStretch(1)
         row.addWidget(QLabel("signal:"))
-        self.signal_combo = QComboBox()
-        self.signal_combo.addItems([n for n in HEAT_SIGNALS if n != "dC"])   # forks differ in signals
-        self.signal_combo.setCurrentText("h")
+        self.signal_combo = QComboBox()      # the run's cell kind's signals (set_signals)
         row.addWidget(self.signal_combo)
         return row
 
@@ -346,14 +360,17 @@ class LayerView(FrontAware, QWidget):
         self.units_panel, self.debugging = units_panel, debugging
         self.order = np.zeros(0, int)
         self.heat: dict[str, HeatPlot] = {}
-        self.visible = list(DEFAULT_HEAT)
+        self.kind: CellKind | None = None      # the cell kind the boxes and columns were made for
+        self.visible: list[str] = []
+        self._chosen: dict[str, bool] = {}     # maps shown or hidden by the user, by name
+        self.columns: tuple[str, ...] = ()     # the statistics table's, for the kind
         self.diff_fork = ""
         self.diff_signal = "h"
         self._drawn_t: int | None = None
         self.stats = None
         self.grads = None              # gui.grad_model.GradModel, when the window has one
         self._stale = False            # a rebuild waits until the view is shown
-        self._drawn: tuple[int, int, int] | None = None   # run, units, steps drawn (shown())
+        self._drawn: tuple[int, int, int, str] | None = None   # run, units, steps, kind drawn
         self.strip: InputStrip | None = None   # what each step reads, under the maps
         self._build_ui()
         session_model.runChanged.connect(self.rebuild)
@@ -371,7 +388,7 @@ class LayerView(FrontAware, QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
-        heat = self.heat_page = HeatPage(self.palette, self.visible)
+        heat = self.heat_page = HeatPage(self.palette)
         kernels = self.kernel_page = KernelPage(self.palette)
         what = self.what_if_page = WhatIfPage(self.palette)
         self.tabs.addTab(heat, "Heat-maps && statistics")
@@ -383,8 +400,6 @@ class LayerView(FrontAware, QWidget):
         self.diff_combo, self.diff_glw, self.diff_plot = what.signal_combo, what.glw, what.plot
         self.diff_image, self.diff_bar, self.diff_cursor, self.diff_info = what.image, what.bar, what.cursor, what.info
         self.diff_data = np.zeros((0, 0), np.float32)
-        for name, box in heat.signal_boxes.items():
-            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
         heat.table.cellClicked.connect(self._table_clicked)
         heat.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         heat.glw.scene().sigMouseClicked.connect(self._mouse_clicked)
@@ -394,6 +409,23 @@ class LayerView(FrontAware, QWidget):
         what.signal_combo.currentTextChanged.connect(self._diff_signal_changed)
 
     # --- building ----------------------------------------------------------------------------
+    def _follow_kind(self) -> None:
+        """The maps, statistics and fork signals of the run's cell kind, made again when a run
+        of another kind opens: its signals' maps are shown unless the user hid one of that
+        name (and the maps the user chose, such as the gradient's)."""
+        kind = self.session_model.cell_kind
+        if kind is None or kind is self.kind:
+            return
+        self.kind = kind
+        self.visible = [n for n in heat_signals(kind) if self._chosen.get(n, n in kind.display_order)]
+        self.columns = stat_columns(kind)
+        self.heat_page.set_signals(kind, self.visible, self.palette)
+        self.signal_boxes = self.heat_page.signal_boxes
+        for name, box in self.signal_boxes.items():
+            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
+        self.what_if_page.set_signals(kind)
+        self.diff_signal = "h"
+
     def _lane_order(self, n: int) -> np.ndarray:
         order = getattr(self.units_panel, "order", None)
         if order is None or len(order) == 0 or int(np.max(order)) >= n:   # not this run's lanes
@@ -404,6 +436,7 @@ class LayerView(FrontAware, QWidget):
         """Every map, the statistics and the kernels for the current run. Hidden (a tab behind
         another dock) the work waits for the first show or an export (``force``): opening a
         model builds only what is on screen (docs/architecture.md, "How to add a view")."""
+        self._follow_kind()          # the check boxes follow the run's kind even while hidden
         if not force and not self.on_screen():
             self._stale = True
             return
@@ -418,7 +451,7 @@ class LayerView(FrontAware, QWidget):
             return
         full = self.session_model.full()
         self.order = self._lane_order(full.units)
-        self._drawn = (self.session_model.run, full.units, self.session_model.steps)
+        self._drawn = (self.session_model.run, full.units, self.session_model.steps, self.kind.name)
         first: pg.PlotItem | None = None
         for name in self.visible:
             heat = self._add_heat_plot(name, full, link_to=first)
@@ -446,17 +479,18 @@ class LayerView(FrontAware, QWidget):
         plot.getViewBox().invertY(True)
         plot.getViewBox().setDefaultPadding(0.0)
         style_axes(plot, self.palette)
-        label = f"{signal_label(name)} · unit" if self.palette.printing else signal_label(name)
-        if name == "dC":                      # the long name would run into its neighbours
+        kind = self.kind
+        label = f"{signal_label(name, kind)} · unit" if self.palette.printing else signal_label(name, kind)
+        if name == GRADIENT_MAP:              # the long name would run into its neighbours
             label = "|∂/∂C|"
         set_axis_label(plot, "left", label, self.palette,
-                       self.palette.signal(name) if name in SIGNAL_SHORT else None)
+                       self.palette.signal(name) if is_signal(kind, name) else None)
         plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         if link_to is not None:
             plot.setXLink(link_to)
             plot.setYLink(link_to)
-        heat = HeatPlot(plot, name, self.palette)
-        if name == "dC":
+        heat = HeatPlot(plot, name, self.palette, kind)
+        if name == GRADIENT_MAP:
             image, levels = self._grad_image(full)
         else:
             sample = self.session_model.sample
@@ -513,14 +547,14 @@ class LayerView(FrontAware, QWidget):
 
     def _colour_bar(self, name: str, levels: tuple[float, float]) -> pg.ColorBarItem:
         """The map's colour scale, so a heat-map (and its export) can be read by itself."""
-        bar = pg.ColorBarItem(values=levels, colorMap=_cmap(name), interactive=False, width=10,
+        bar = pg.ColorBarItem(values=levels, colorMap=_cmap(name, self.kind), interactive=False, width=10,
                               pen=self.palette.grid, colorMapMenu=False)
         bar.getAxis("right").setPen(self.palette.foreground)
         bar.getAxis("right").setTextPen(self.palette.foreground)
         font = tick_font(dataclasses.replace(self.palette, font_pt=min(self.palette.font_pt, 10.0)))
         bar.getAxis("right").setStyle(tickFont=font)
         lo, hi = levels
-        if name == "dC":        # log10 colours: ticks at whole decades, written as powers of 10
+        if name == GRADIENT_MAP:   # log10 colours: ticks at whole decades, written as powers of 10
             decades = range(int(np.ceil(lo)), int(np.floor(hi)) + 1)
             step = max(1, len(decades) // 3)
             ticks = [(float(k), decade_text(k)) for k in decades[::-1][::step]]
@@ -529,7 +563,7 @@ class LayerView(FrontAware, QWidget):
             return bar
         ticks = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
         bar.getAxis("right").setTicks([[(v, f"{v:.2g}") for v in ticks], []])
-        bar.setToolTip(f"{signal_label(name)}: colour scale")
+        bar.setToolTip(f"{signal_label(name, self.kind)}: colour scale")
         return bar
 
     def apply_palette(self, palette: Palette) -> None:
@@ -538,7 +572,7 @@ class LayerView(FrontAware, QWidget):
         for glw in (self.glw, self.kernel_glw, self.diff_glw):
             glw.setBackground(palette.background)
         for name, box in self.signal_boxes.items():
-            if name in SIGNAL_SHORT:
+            if is_signal(self.kind, name):
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
         self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         first = next(iter(self.heat.values()), None)
@@ -549,12 +583,17 @@ class LayerView(FrontAware, QWidget):
             first.plot.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
 
     def set_signal_visible(self, name: str, on: bool) -> None:
+        """Show or hide one map; the choice is kept by name for runs of other kinds too."""
+        self._chosen[name] = on
+        if self.kind is None:
+            return                  # nothing open yet: the first run's kind applies it
         if on and name not in self.visible:
-            self.visible = [n for n in HEAT_SIGNALS if n in self.visible or n == name]
+            self.visible = [n for n in heat_signals(self.kind) if n in self.visible or n == name]
         elif not on and name in self.visible:
             self.visible.remove(name)
-        if self.signal_boxes[name].isChecked() != on:
-            self.signal_boxes[name].setChecked(on)
+        box = self.signal_boxes.get(name)
+        if box is not None and box.isChecked() != on:
+            box.setChecked(on)
         self.rebuild()
 
     # --- stepping ----------------------------------------------------------------------------
@@ -592,7 +631,7 @@ class LayerView(FrontAware, QWidget):
             if not 0 <= pos - live.start < live.steps:
                 continue                  # outside a checkpointed run's span
             for name, heat in self.heat.items():
-                if name == "dC":
+                if name == GRADIENT_MAP:
                     continue              # the whole run's gradient, redrawn by _grads_changed
                 column = per_unit(trace_column(live, name, sample, pos - live.start), session.units)
                 heat.set_column(pos, column[self.order])
@@ -616,19 +655,26 @@ class LayerView(FrontAware, QWidget):
         st = unit_stats(full, self.session_model.sample)
         self.stats = st
         n = full.units
-        cols = [np.arange(n), st.mean["h"], st.variance["h"], st.mean["c"], st.variance["c"],
-                st.saturation["f"], st.saturation["i"], st.saturation["o"], st.saturation["g"],
-                st.max_abs_h, st.dead.astype(float), st.half_life, self._horizon(n)]
-        cols = [per_unit(np.asarray(col, float), n) for col in cols]   # projected h: "—"
+        kind = self.kind
+        values = {"unit": np.arange(n), "max |h|": st.max_abs_h, "dead": st.dead.astype(float),
+                  "horizon": self._horizon(n)}
+        for name in kind.states:
+            values[f"mean {symbol(kind, name)}"] = st.mean[name]
+            values[f"var {symbol(kind, name)}"] = st.variance[name]
+        for gate in kind.display_gates:
+            values[f"sat {gate}"] = st.saturation[gate]
+        if kind.ratio_gates:
+            values[f"half-life {kind.ratio_gates[0]}"] = st.half_life
+        cols = [per_unit(np.asarray(values[c], float), n) for c in self.columns]   # projected h: "—"
         self.table.setSortingEnabled(False)
         self.table.setRowCount(n)
         for r in range(n):
             for c, col in enumerate(cols):
                 v = float(col[r])
-                if c == 0 or STAT_COLUMNS[c] == "dead":
+                if c == 0 or self.columns[c] == "dead":
                     text = str(int(v)) if c == 0 else ("dead" if v else "")
                 elif not np.isfinite(v):
-                    text = ("whole run" if STAT_COLUMNS[c] == "horizon" else "∞") if v > 0 else "—"
+                    text = ("whole run" if self.columns[c] == "horizon" else "∞") if v > 0 else "—"
                 else:
                     text = f"{v:.4g}"
                 self.table.setItem(r, c, NumberItem(text, v))
@@ -645,8 +691,8 @@ class LayerView(FrontAware, QWidget):
         """Show the gradient target's |d target / d C| map and memory horizons."""
         self.grads = grads
         grads.changed.connect(self._grads_changed)
-        if "dC" not in self.visible:
-            self.signal_boxes["dC"].setChecked(True)
+        if GRADIENT_MAP not in self.visible:
+            self.set_signal_visible(GRADIENT_MAP, True)
 
     def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
         """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
@@ -686,14 +732,14 @@ class LayerView(FrontAware, QWidget):
         if not self.session_model.ready or self._stale or self._drawn is None:
             return
         full = self.session_model.full()
-        heat = self.heat.get("dC")
+        heat = self.heat.get(GRADIENT_MAP)
         if heat is not None:
             image, levels = self._grad_image(full)
             heat.set_data(image, levels)
-            bar = getattr(self, "colour_bars", {}).get("dC")
+            bar = getattr(self, "colour_bars", {}).get(GRADIENT_MAP)
             if bar is not None:
                 bar.setLevels(levels)
-        col = STAT_COLUMNS.index("horizon")
+        col = self.columns.index("horizon")
         horizon = self._horizon(full.units)
         self.table.setSortingEnabled(False)
         for r in range(self.table.rowCount()):
@@ -708,13 +754,13 @@ class LayerView(FrontAware, QWidget):
         while the view waits behind its tab to rebuild."""
         if self._stale or self._drawn is None or not self.session_model.ready or not self.on_screen():
             return None
-        run, units, steps = self._drawn
+        run, units, steps, kind = self._drawn
         x = next(iter(self.heat.values())).cursor.value() if self.heat else self.diff_cursor.value()
-        return Shown(run, units, steps, cursor_at(x, steps, self.session_model.session.backward))
+        return Shown(run, units, steps, cursor_at(x, steps, self.session_model.session.backward), kind)
 
     def stat_value(self, unit: int, column: str) -> float:
         """The number the table shows for a unit and column (for tests)."""
-        c = STAT_COLUMNS.index(column)
+        c = self.columns.index(column)
         for r in range(self.table.rowCount()):
             if int(self.table.item(r, 0).value) == unit:
                 return self.table.item(r, c).value
@@ -726,7 +772,7 @@ class LayerView(FrontAware, QWidget):
         w = full.weights
         rec = recurrent_blocks(w, self.order) if w.state_size == w.units else {}
         inp = input_blocks(w, self.order)
-        for col, gate in enumerate(("f", "i", "o", "g")):
+        for col, gate in enumerate(self.kind.display_gates):
             for row, (kind, blocks) in enumerate((("U", rec), ("W", inp))):
                 if gate not in blocks:
                     continue
@@ -823,7 +869,7 @@ class LayerView(FrontAware, QWidget):
         self.diff_image.setRect(-0.5, 0, self.diff_data.shape[1], self.diff_data.shape[0])
         self.diff_bar.setLevels((-m, m))
         parent = "the real run" if dbg.forks.parent_name(fork) is None else f"fork '{dbg.forks.parent_name(fork)}'"
-        self.diff_plot.setTitle(f"{signal_label(self.diff_signal)}: fork '{fork.name}' minus {parent}")
+        self.diff_plot.setTitle(f"{signal_label(self.diff_signal, self.kind)}: fork '{fork.name}' minus {parent}")
         self.diff_info.setText(f"fork '{fork.name}' — {fork.edit.describe()} · max |difference| "
                                f"{m:.4g}" + ("" if fork.edit.kind == "decouple" else " after the edited step (its column saturates)")
                                + " · red/blue: the fork is above/below the real run")
@@ -843,9 +889,9 @@ class LayerView(FrontAware, QWidget):
         if hit is not None:
             name, unit, pos, v = hit
             text = "not read yet" if np.isnan(v) else f"{v:+.5g}"
-            if name == "dC":
+            if name == GRADIENT_MAP:
                 text = "0" if np.isnan(v) else f"{10.0 ** v:.3g}"
-            self.info.setText(f"{signal_label(name)} · unit {unit} · t = {pos} · {text}")
+            self.info.setText(f"{signal_label(name, self.kind)} · unit {unit} · t = {pos} · {text}")
 
     def _mouse_clicked(self, event) -> None:
         if event.button() != Qt.LeftButton:

@@ -25,20 +25,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.panels.heat_strips import HEAT_SIGNALS, HeatStrips, OverviewStrips
+from engine.cells.cell_kind import CellKind
+from gui.panels.heat_strips import HeatStrips, OverviewStrips
 from gui.panels.input_strip import InputStrip
 from gui.panels.lane_scale import LaneScale, LaneScaleAxis
 from gui.panels.lanes import LaneScaler, label_step, parse_filter, row_lines, sort_units
 from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
-from gui.theme import DISPLAY_SIGNAL_ORDER, SIGNAL_SHORT, SIGNAL_TIPS, Palette
+from gui.signals import lanes_shown_first, strip_signals
+from gui.theme import Palette
+from gui.widgets.combo import refill
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 CHUNK = 16                # positions per curve item: a step redraws only its chunk's items
 MAX_CHUNKS = 128          # ... but never more items than this per signal (a 300k-step run in
                           # memory made 225,000 curve items, minutes to build and slow to paint)
-DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")
 LEGIBLE_LANE_PX = 7.0     # below this many pixels per lane, "auto" draws heat-map strips
 LEGIBLE_STEPS_PER_PX = 4.0  # ... and above this many steps per pixel (a curve is a solid band)
 GO_TO_LANES = 24          # Go to unit in a dense view zooms to about this many lanes
@@ -133,7 +135,9 @@ class UnitsPanel(QWidget):
         super().__init__(parent)
         self.session_model = session_model
         self.palette = palette
-        self.visible_signals = set(DEFAULT_SIGNALS)
+        self.kind: CellKind | None = None      # the cell kind the signal boxes were made for
+        self.visible_signals: set[str] = set()
+        self._chosen: dict[str, bool] = {}     # signals shown or hidden by the user, by name
         self.ghost = True
         self.shared_scale = False
         self.sort_mode = "index"
@@ -147,7 +151,7 @@ class UnitsPanel(QWidget):
         self._overlay_items: list[pg.PlotCurveItem] = []
         self._overlay_arrays: dict[str, np.ndarray] | None = None
         self.overlay_label = ""
-        self._drawn: tuple[int, int, int] | None = None     # run, units, steps drawn (shown())
+        self._drawn: tuple[int, int, int, str] | None = None   # run, units, steps, kind drawn
         self._build_ui()
         session_model.modelChanged.connect(self.forget_model)
         session_model.runChanged.connect(self.rebuild)
@@ -176,16 +180,8 @@ class UnitsPanel(QWidget):
         bar = FlowLayout(spacing=10)        # wraps onto a second row in a narrow window
         self.bar = bar
         self.signal_boxes: dict[str, QCheckBox] = {}
-        boxes = []
-        for name in DISPLAY_SIGNAL_ORDER:
-            box = QCheckBox(SIGNAL_SHORT[name])
-            box.setChecked(name in self.visible_signals)
-            box.setToolTip(SIGNAL_TIPS[name])
-            box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal_text(name)}; font-weight: bold; }}")
-            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
-            self.signal_boxes[name] = box
-            boxes.append(box)
-        bar.addWidget(_group(*boxes))
+        self.signal_group = _group()        # one box per signal of the run's cell kind
+        bar.addWidget(self.signal_group)
         self.ghost_box = QCheckBox("ghost future")
         self.ghost_box.setChecked(True)
         self.ghost_box.setToolTip("Show the rest of the run faintly (computed once in advance).")
@@ -217,9 +213,7 @@ class UnitsPanel(QWidget):
                                    "enough to read; heat-map strips (one row per unit) when more "
                                    "lanes or steps are in view than fit")
         self.mode_combo.currentTextChanged.connect(lambda _: self._update_mode())
-        self.heat_combo = QComboBox()
-        for name in HEAT_SIGNALS:
-            self.heat_combo.addItem(SIGNAL_SHORT[name], name)
+        self.heat_combo = QComboBox()      # the run's kind's signals (_follow_kind)
         self.heat_combo.setToolTip("The signal the heat-map strips show")
         self.heat_combo.currentIndexChanged.connect(lambda _: self.set_heat_signal(
             self.heat_combo.currentData()))
@@ -230,6 +224,33 @@ class UnitsPanel(QWidget):
         bar.addWidget(_group(QLabel("view:"), self.mode_combo, QLabel("heat:"), self.heat_combo,
                              self.reset_button))
         return bar
+
+    def _follow_kind(self) -> None:
+        """The signal boxes and the heat strips' choices of the run's cell kind, made again
+        when a run of another kind opens: its signals shown as the kind starts them, unless
+        the user chose otherwise for a signal of that name."""
+        kind = self.session_model.cell_kind
+        if kind is None or kind is self.kind:
+            return
+        self.kind = kind
+        row = self.signal_group.layout()
+        for box in self.signal_boxes.values():
+            row.removeWidget(box)
+            box.deleteLater()
+        self.signal_boxes = {}
+        first = lanes_shown_first(kind)
+        self.visible_signals = {n for n in kind.display_order if self._chosen.get(n, n in first)}
+        for name in kind.display_order:
+            spec = kind.signal(name)
+            box = QCheckBox(spec.symbol)
+            box.setChecked(name in self.visible_signals)
+            box.setToolTip(spec.tip)
+            box.setStyleSheet(f"QCheckBox {{ color: {self.palette.signal_text(name)}; font-weight: bold; }}")
+            box.toggled.connect(lambda on, n=name: self.set_signal_visible(n, on))
+            self.signal_boxes[name] = box
+            row.addWidget(box)
+        refill(self.heat_combo, [(kind.signal(name).symbol, name) for name in strip_signals(kind)])
+        self.heat.signal = self.heat_combo.currentData()
 
     def _build_plots(self) -> pg.GraphicsLayoutWidget:
         """One plot holds every lane (curves, heat strips, overview, cursor, selection); the
@@ -314,6 +335,8 @@ class UnitsPanel(QWidget):
 
     # --- options -----------------------------------------------------------------------------
     def set_signal_visible(self, name: str, on: bool) -> None:
+        """Draw or hide one signal's curves; the choice is kept by name for runs of other kinds."""
+        self._chosen[name] = on
         if on:
             self.visible_signals.add(name)
         else:
@@ -323,8 +346,9 @@ class UnitsPanel(QWidget):
         if self.session_model.ready:
             self.on_position(self.session_model.t, redraw_all=True)   # ghosts only where not yet read
         self._update_scale()
-        if self.signal_boxes[name].isChecked() != on:
-            self.signal_boxes[name].setChecked(on)
+        box = self.signal_boxes.get(name)
+        if box is not None and box.isChecked() != on:
+            box.setChecked(on)
 
     def set_y_scale(self, on: bool) -> None:
         """Show or hide the lanes' y scale (``gui.panels.lane_scale``)."""
@@ -409,11 +433,12 @@ class UnitsPanel(QWidget):
         self._clear_items()
         if not self.session_model.ready:
             return
+        self._follow_kind()
         full = self.session_model.full()
         self._arrange(full)
         self._make_items(self._chunk_count(full.steps))
         self._draw_run(full)
-        self._drawn = (self.session_model.run, full.units, self.session_model.steps)
+        self._drawn = (self.session_model.run, full.units, self.session_model.steps, self.kind.name)
         self.refresh_overview()
         self.mode = ""
         self._update_mode()
@@ -458,7 +483,7 @@ class UnitsPanel(QWidget):
 
     def _make_items(self, n_chunks: int) -> None:
         """One ghost and one live curve item per signal and chunk of CHUNK positions."""
-        for name in DISPLAY_SIGNAL_ORDER:
+        for name in self.kind.display_order:
             colour = pg.mkColor(self.palette.signal(name))
             ghost_colour = pg.mkColor(colour)
             ghost_colour.setAlpha(self.palette.ghost_alpha)
@@ -502,7 +527,7 @@ class UnitsPanel(QWidget):
             return
         session = self.session_model.session
         self.overview.set_overview(session.overview(), self.heat.signal, self.session_model.sample,
-                                   self.order, session.units, self.heat.levels)
+                                   self.order, session.units, self.heat.levels, session.cell_kind)
 
     # --- lanes or heat-map strips -------------------------------------------------------------
     def pixels_per_lane(self) -> float:
@@ -685,7 +710,7 @@ class UnitsPanel(QWidget):
     def describe_point(self, unit: int, position: int) -> dict[str, float | None]:
         """The engine's values for a unit at a position (None where not read yet)."""
         out: dict[str, float | None] = {}
-        for name in DISPLAY_SIGNAL_ORDER:
+        for name in self.kind.display_order:
             value = self.session_model.value(name, unit, position)
             out[name] = None if np.isnan(value) else value
         return out
@@ -697,10 +722,10 @@ class UnitsPanel(QWidget):
         if all(v is None for v in values.values()):
             return f"{where} · not read yet"
         parts = []
-        for name in DISPLAY_SIGNAL_ORDER:
-            v = values[name]
+        for name, v in values.items():
             text = "—" if v is None else f"{v:+.4f}"
-            parts.append(f"<span style='color:{self.palette.signal(name)}'><b>{SIGNAL_SHORT[name]}</b> {text}</span>")
+            parts.append(f"<span style='color:{self.palette.signal(name)}'><b>{self.kind.signal(name).symbol}</b>"
+                         f" {text}</span>")
         return f"{where} · " + "  ".join(parts)
 
     def _mouse_moved(self, scene_pos) -> None:
@@ -764,9 +789,9 @@ class UnitsPanel(QWidget):
         """The run the lanes were drawn for and where the cursor line stands (gui/shown.py)."""
         if self._drawn is None or not self.session_model.ready:
             return None
-        run, units, steps = self._drawn
+        run, units, steps, kind = self._drawn
         return Shown(run, units, steps, cursor_at(self.cursor.value(), steps,
-                                                  self.session_model.session.backward))
+                                                  self.session_model.session.backward), kind)
 
     def lane_count(self) -> int:
         return len(self.order)

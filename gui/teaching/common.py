@@ -14,29 +14,51 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from engine.cells.cell import LSTM_CELL
+from engine.cells.cell_kind import CellKind
 from engine.network.model_input import step_input
 from gui.session_model import SessionModel
+from gui.signals import choosable, words
 from gui.theme import Palette
+from gui.widgets.combo import refill
 
 POSITIVE = "#b2182b"      # link colours (ColorBrewer RdBu ends): U > 0 red, U < 0 blue
 NEGATIVE = "#2166ac"
-CHOOSABLE = (*LSTM_CELL.states, *LSTM_CELL.display_gates)
-SIGNAL_WORDS = {"c": "cell state C", "h": "output h", "f": "forget gate f", "i": "input gate i",
-                "o": "output gate o", "g": "candidate g"}
 
 
 def signal_chooser(bar: QHBoxLayout, on_choose: Callable[[str], None]) -> QComboBox:
-    """The "colour:" combo every teaching view puts first in its bar: one item per CHOOSABLE
-    signal, calling ``on_choose(name)`` when the user picks one."""
+    """The "colour:" combo every teaching view puts first in its bar: one item per state and
+    gate of the run's cell kind (``follow_kind`` fills it), calling ``on_choose(name)`` when
+    the user picks one."""
     bar.addWidget(QLabel("colour:"))
     combo = QComboBox()
-    for name in CHOOSABLE:
-        combo.addItem(SIGNAL_WORDS[name], name)
     combo.setToolTip("Which signal fills the cells")
     combo.currentIndexChanged.connect(lambda i: on_choose(combo.itemData(i)))
     bar.addWidget(combo)
     return combo
+
+
+def follow_kind(combo: QComboBox, kind: CellKind | None, current: str) -> str:
+    """Fill ``combo`` with what a run of ``kind`` can be coloured by (again only when the kind
+    changed) and return the signal to show: ``current`` when the kind has it, else its first
+    state (the LSTM's C)."""
+    if kind is None:
+        return current
+    names = choosable(kind)
+    chosen = current if current in names else names[0]
+    if getattr(combo, "kind", None) is not kind:
+        combo.kind = kind
+        refill(combo, [(words(kind, name), name) for name in names], names.index(chosen))
+    elif combo.currentData() != chosen:
+        combo.blockSignals(True)
+        combo.setCurrentIndex(combo.findData(chosen))
+        combo.blockSignals(False)
+    return chosen
+
+
+def accepts(combo: QComboBox, name: str) -> bool:
+    """True when the chooser offers ``name`` (before any run, every name: the first run's kind
+    decides, ``follow_kind``)."""
+    return combo.count() == 0 or combo.findData(name) >= 0
 
 
 FIGURE_WIDTH = 1280        # logical px a figure is laid out at (at least): a 16:9 slide's width

@@ -22,15 +22,16 @@ from engine.analyses.teaching import BothDirections, both_directions, directions
 from engine.errors import ScopeError
 from engine.runs.time_axis import cursor_after
 from gui.session_model import SessionModel
+from gui.signals import words
 from gui.teaching.common import (
-    CHOOSABLE,
     FIGURE_WIDTH,
-    SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
     TextItem,
+    accepts,
     colour_scale,
     draw_fitted,
+    follow_kind,
     signal_chooser,
     view_font,
 )
@@ -160,9 +161,10 @@ class MapsCanvas(PaintedCanvas):
     def _colour_bar(self, p: QPainter, scale: ColourScale, area: QRectF, font) -> None:
         """What the colours mean: the signal, its two ends (and 0), linear."""
         line = QFontMetricsF(font).height()
-        words = SIGNAL_WORDS.get(self.view.signal, scale.name)
-        label_w = QFontMetricsF(font).horizontalAdvance(f"{words}, linear  ") + 4
-        self._text(p, QRectF(area.left(), area.top(), label_w, line), f"{words}, linear", font)
+        kind = self.view.session_model.cell_kind
+        words_ = words(kind, self.view.signal) if kind is not None else scale.name
+        label_w = QFontMetricsF(font).horizontalAdvance(f"{words_}, linear  ") + 4
+        self._text(p, QRectF(area.left(), area.top(), label_w, line), f"{words_}, linear", font)
         bar = QRectF(area.left() + label_w + 40, area.top() + 2, max(area.width() - label_w - 90, 40),
                      line * 0.7)
         grad = QLinearGradient(bar.left(), 0, bar.right(), 0)
@@ -194,11 +196,12 @@ class _MapsView(QWidget):
         super().__init__(parent)
         self.session_model = model
         self.palette = palette
-        self.signal = "c"
+        self.signal = ""         # the run's kind's first state until chosen (follow_kind)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         self.bar = QHBoxLayout()
         self.signal_combo = signal_chooser(self.bar, self.set_signal)
+        self.signal = follow_kind(self.signal_combo, model.cell_kind, self.signal)
         layout.addLayout(self.bar)
         self.canvas = MapsCanvas(self)
         layout.addWidget(self.canvas, 1)
@@ -208,10 +211,11 @@ class _MapsView(QWidget):
         model.selectionChanged.connect(lambda *_: self.canvas.update())
 
     def rebuild(self) -> None:
+        self.signal = follow_kind(self.signal_combo, self.session_model.cell_kind, self.signal)
         self.canvas.update()
 
     def set_signal(self, name: str) -> None:
-        if name in CHOOSABLE and name != self.signal:
+        if accepts(self.signal_combo, name) and name != self.signal:
             self.signal = name
             index = self.signal_combo.findData(name)
             if index != self.signal_combo.currentIndex():
@@ -279,7 +283,7 @@ class DirectionsView(_MapsView):
                 ("backward: reads right to left ←", both.backward, bwd_read, cursor_after(k, steps, True))):
             full = trace.signal(self.signal)[sample]                     # (T, N)
             shown = np.where(read[:, None], full, np.nan).T              # (N, T)
-            out.append({"title": f"{both.name} {label} · {SIGNAL_WORDS[self.signal]}",
+            out.append({"title": f"{both.name} {label} · {words(self.session_model.cell_kind, self.signal)}",
                         "values": shown, "scale": colour_scale(self.signal, trace.weights, full),
                         "rows": trace.units, "rows_label": f"{trace.units} units",
                         "cursors": [(cursor, None)]})
@@ -346,11 +350,11 @@ class SamplesView(_MapsView):
         if self.mode == "unit":
             unit = max(self.session_model.selected_unit, 0)
             strip = live[:count, :, unit]                                # (S, T)
-            return [{"title": f"unit {unit}'s {SIGNAL_WORDS[self.signal]} in each sample{note} — "
+            return [{"title": f"unit {unit}'s {words(self.session_model.cell_kind, self.signal)} in each sample{note} — "
                               "rows are samples", "values": strip, "scale": scale, "rows": count,
                      "rows_label": f"{count} samples", "row_word": "sample",
                      "cursors": [(cursor, None)]}]
-        return [{"title": f"sample {b} · {SIGNAL_WORDS[self.signal]}" + (note if b == 0 else ""),
+        return [{"title": f"sample {b} · {words(self.session_model.cell_kind, self.signal)}" + (note if b == 0 else ""),
                  "values": live[b].T, "scale": scale, "rows": session.units,
                  "rows_label": f"{session.units} units", "cursors": [(cursor, None)]}
                 for b in range(count)]

@@ -30,20 +30,20 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analyses.features import EXAMPLES, Feature, UnitMatch, find_units
-from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
 from gui.session_model import SessionModel
+from gui.signals import symbol, words
 from gui.teaching.common import (
-    CHOOSABLE,
-    SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
+    accepts,
     draw_fitted,
+    follow_kind,
     signal_chooser,
     text_of,
     view_font,
 )
-from gui.theme import SIGNAL_SHORT, Palette
+from gui.theme import Palette
 
 MAX_ROWS = 8
 MAX_CHARS = 2048         # characters laid out at once: a window around the cursor beyond that
@@ -183,7 +183,7 @@ class TextCanvas(PaintedCanvas):
         hint = "" if pal.printing else " · click a character to step there"   # not on paper
         draw_fitted(p, QRectF(layout.left, 2, width - layout.left - 8,
                               QFontMetricsF(small).height() * 1.3),
-                    f"background: {SIGNAL_WORDS[v.signal]} of the row's unit after reading "
+                    f"background: {words(v.session_model.cell_kind, v.signal)} of the row's unit after reading "
                     f"the character (blue low, red high) · {read}{hint}", small,
                     Qt.AlignLeft | Qt.AlignVCenter, wrap=False, items=self.text_items)
         self._colour_bar(p, v.scale_for(v.rows[0]) if v.rows else v.scale, width)
@@ -205,7 +205,7 @@ class TextCanvas(PaintedCanvas):
         p.setPen(fg)
         scale = v.scale_for(unit)
         lut = scale.qcolours()
-        label = f"unit {unit} · {SIGNAL_SHORT[v.signal]} ({scale.lo:+.2g} … {scale.hi:+.2g})"
+        label = f"unit {unit} · {symbol(v.session_model.cell_kind, v.signal)} ({scale.lo:+.2g} … {scale.hi:+.2g})"
         note = v.row_notes.get(unit)
         p.drawText(QPointF(layout.left, y0 + layout.label_h * 0.72),
                    label + (f"   ({note})" if note else ""))
@@ -249,7 +249,7 @@ class TextCanvas(PaintedCanvas):
         p.setPen(QPen(QColor(pal.foreground), 0.8))
         p.drawRect(QRectF(x, y, w, h))
         p.setFont(view_font(pal, 0.85))
-        lo, hi = ("low", "high") if self.view.signal in LSTM_CELL.states else (f"{scale.lo:.2g}", f"{scale.hi:.2g}")
+        lo, hi = ("low", "high") if self.view.signal in self.view.session_model.cell_kind.states else (f"{scale.lo:.2g}", f"{scale.hi:.2g}")
         p.drawText(QPointF(x - fm.horizontalAdvance(lo) - 4, y + h), lo)
         p.drawText(QPointF(x + w + 4, y + h), hi)
 
@@ -282,7 +282,7 @@ class TextView(QWidget):
         super().__init__(parent)
         self.session_model = model
         self.palette = palette
-        self.signal = "c"
+        self.signal = ""         # the run's kind's first state until chosen (follow_kind)
         self.rows: list[int] = [0]
         self.row_notes: dict[int, str] = {}
         self.follow = True
@@ -315,6 +315,7 @@ class TextView(QWidget):
         """Signal, the units shown as rows, and whether the first row follows the selection."""
         bar = QHBoxLayout()
         self.signal_combo = signal_chooser(bar, self.set_signal)
+        self.signal = follow_kind(self.signal_combo, self.session_model.cell_kind, self.signal)
         bar.addWidget(QLabel("  units:"))
         self.units_edit = QLineEdit()
         self.units_edit.setPlaceholderText("e.g. 3, 7, 12")
@@ -372,6 +373,7 @@ class TextView(QWidget):
                 "character. This model reads vectors or tokens without a vocabulary.")
 
     def rebuild(self) -> None:
+        self.signal = follow_kind(self.signal_combo, self.session_model.cell_kind, self.signal)
         self._retext()
         if self.session_model.ready:
             n = self.session_model.units
@@ -447,7 +449,7 @@ class TextView(QWidget):
             self.follow_box.setChecked(self.follow)
 
     def set_signal(self, name: str) -> None:
-        if name in CHOOSABLE and name != self.signal:
+        if accepts(self.signal_combo, name) and name != self.signal:
             self.signal = name
             index = self.signal_combo.findData(name)
             if index != self.signal_combo.currentIndex():
@@ -526,14 +528,14 @@ class TextView(QWidget):
         self.find_info.setText(f"units whose C or h follows <code>{_escape(text)}</code> over "
                                f"the {len(whole)} characters{where} (Pearson r, best first):")
         for m in self.matches:
-            item = QListWidgetItem(f"unit {m.unit} · {SIGNAL_SHORT[m.signal]} · r = {m.r:+.3f}")
+            item = QListWidgetItem(f"unit {m.unit} · {symbol(self.session_model.cell_kind, m.signal)} · r = {m.r:+.3f}")
             item.setData(Qt.UserRole, m.unit)
             self.results.addItem(item)
         best = self.matches[:3]
         if best:
             self.set_units([m.unit for m in best],
                            {m.unit: f"r = {m.r:+.2f} with {text}" for m in best})
-            if self.signal not in LSTM_CELL.states or best[0].signal != self.signal:
+            if self.signal not in self.session_model.cell_kind.states or best[0].signal != self.signal:
                 self.set_signal(best[0].signal)
         return self.matches
 

@@ -29,27 +29,27 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analyses.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
-from engine.cells.cell import LSTM_CELL
 from engine.errors import ScopeError
 from engine.runs.time_axis import input_position
 from gui.session_model import SessionModel
+from gui.signals import symbol, words
 from gui.teaching.common import (
-    CHOOSABLE,
     FIGURE_WIDTH,
     NEGATIVE,
     POSITIVE,
-    SIGNAL_WORDS,
     ColourScale,
     PaintedCanvas,
     TextItem,
+    accepts,
     colour_scale,
     draw_fitted,
+    follow_kind,
     signal_chooser,
     span_values,
     step_labels,
     view_font,
 )
-from gui.theme import SIGNAL_SHORT, Palette
+from gui.theme import Palette
 
 MAX_ROWS = 64           # more units than this: a window of units around the selection
 LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
@@ -59,9 +59,13 @@ MIN_COLUMNS = 4         # two read columns before the cursor, the cursor's and t
 HELD_PITCH = 30.0       # an animation's grid pages rather than squeeze columns closer than this
 AHEAD = 2               # columns not read yet shown past the cursor, when there is room
 FIGURE_CELL = 600       # logical px of cells (all rows) a figure aims at, within the limits below
-GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
 NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
+
+
+def _count_word(n: int) -> str:
+    """The legend says how many gate blocks U has in words ("four" for the LSTM's)."""
+    return {1: "one", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
 
 
 @dataclass
@@ -270,7 +274,7 @@ class UnrolledCanvas(PaintedCanvas):
         rows_note = "" if len(geo.rows) == n else \
             f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} shown (a window around the selected unit)"
         self._text(p, QRectF(6, fm.height() + 5, geo.truth_width - 12, fm.height() * 1.1),
-                   f"layer {session.info.name}, {direction} · colour: {SIGNAL_WORDS[v.signal]}"
+                   f"layer {session.info.name}, {direction} · colour: {words(session.cell_kind, v.signal)}"
                    f"{rows_note}", view_font(pal, 0.85), Qt.AlignLeft | Qt.AlignVCenter)
 
     def _paint_spines(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
@@ -406,11 +410,13 @@ class UnrolledCanvas(PaintedCanvas):
         backward = model.ready and model.session.backward
         sides = "right) to the units reading it (left" if backward else \
             "left) to the units reading it (right"
-        if v.signal in GATE_NAMES:
-            block = f"its entry in U's {GATE_NAMES[v.signal]} block"
+        kind = model.cell_kind
+        gates = kind.gates if kind is not None else ()
+        if v.signal in gates:
+            block = f"its entry in U's {words(kind, v.signal)} block"
         else:
-            block = ("its largest-|U| entry among U's four gate blocks (i, f, g, o) for that pair "
-                     "of units")
+            block = (f"its largest-|U| entry among U's {_count_word(len(gates))} gate blocks "
+                     f"({', '.join(gates)}) for that pair of units")
         colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"
         return (f"lines: U from h(t−1) of a unit ({sides}); a line's {colour}thickness = |U| "
@@ -544,7 +550,7 @@ class UnrolledCanvas(PaintedCanvas):
                        Qt.AlignLeft | Qt.AlignVCenter)
         # which signal and on what scale (its words are in the title's line above)
         self._text(p, QRectF(x - 4, top + h + 4, room + 20, line),
-                   SIGNAL_SHORT.get(self.view.signal, ""), small, Qt.AlignLeft | Qt.AlignVCenter)
+                   symbol(self.view.session_model.cell_kind, self.view.signal), small, Qt.AlignLeft | Qt.AlignVCenter)
         self._text(p, QRectF(x - 4, top + h + 4 + line, room + 20, line), "linear", small,
                    Qt.AlignLeft | Qt.AlignVCenter)
 
@@ -743,7 +749,7 @@ class UnrolledView(QWidget):
         super().__init__(parent)
         self.session_model = model
         self.palette = palette
-        self.signal = "c"
+        self.signal = ""         # the run's kind's first state until chosen (follow_kind)
         self.k = 2
         self.wrong = False
         self._links: Links | None = None
@@ -756,6 +762,7 @@ class UnrolledView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         bar = QHBoxLayout()
         self.signal_combo = signal_chooser(bar, self.set_signal)
+        self.signal = follow_kind(self.signal_combo, model.cell_kind, self.signal)
         bar.addWidget(QLabel("  links per unit:"))
         self.k_spin = QSpinBox()
         self.k_spin.setRange(0, 8)
@@ -784,6 +791,7 @@ class UnrolledView(QWidget):
 
     # --- state -------------------------------------------------------------------------------
     def rebuild(self) -> None:
+        self.signal = follow_kind(self.signal_combo, self.session_model.cell_kind, self.signal)
         self._links_key = None
         self._effect = False
         self.effect_note = ""
@@ -796,14 +804,14 @@ class UnrolledView(QWidget):
             return
         model = self.session_model
         # the whole run, or a checkpointed run's span (docs/architecture.md, "Long runs")
-        full = model.full().signal(self.signal)[model.sample] if self.signal in LSTM_CELL.states else None
+        full = model.full().signal(self.signal)[model.sample] if self.signal in model.cell_kind.states else None
         self.scale = colour_scale(self.signal, model.session.info.weights, full)
 
     def on_position(self, t: int) -> None:
         self.canvas.update()          # a no-op while the dock is closed
 
     def set_signal(self, name: str) -> None:
-        if name in CHOOSABLE and name != self.signal:
+        if accepts(self.signal_combo, name) and name != self.signal:
             self.signal = name
             self._links_key = None
             index = self.signal_combo.findData(name)
@@ -908,5 +916,5 @@ class UnrolledView(QWidget):
     def describe(self, unit: int, position: int) -> str:
         v = self.session_model.value(self.signal, unit, position)
         shown = "not read yet" if not np.isfinite(v) else f"{v:+.4f}"
-        return (f"unit {unit} · t = {position} · {SIGNAL_WORDS[self.signal]} {shown} · "
+        return (f"unit {unit} · t = {position} · {words(self.session_model.cell_kind, self.signal)} {shown} · "
                 f"lines: all of U's links into unit {unit}")

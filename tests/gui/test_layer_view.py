@@ -153,12 +153,13 @@ def test_a_long_map_keeps_few_tiles_and_a_step_repaints_its_own(qtbot):
     for 300,000 steps); writing a column re-renders the tile that holds it, with its value."""
     import pyqtgraph as pg
 
+    from engine.cells.cell import LSTM_CELL
     from gui.panels.layer_view import MAX_TILES, TILE, HeatPlot
     from gui.theme import LIGHT
     widget = pg.GraphicsLayoutWidget()
     qtbot.addWidget(widget)
     plot = widget.addPlot()
-    heat = HeatPlot(plot, "h", LIGHT)
+    heat = HeatPlot(plot, "h", LIGHT, LSTM_CELL)
     heat.set_data(np.zeros((3, 1000), np.float32), (-1.0, 1.0))
     assert heat.tile == TILE and len(heat.tiles) == 4
     steps = 40_000

@@ -3,7 +3,19 @@ colours by signal name, signal lists read from the run at each model switch, nev
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from engine import load_model
+from engine.cells.cell import LSTM_CELL, CellWeights
+from engine.cli.commands import resolve_input
+from gui.shown import expected
+from gui.signals import GRADIENT_MAP, heat_signals, lanes_shown_first, stat_columns, strip_signals
 from gui.theme import DARK, LIGHT, OKABE_ITO_FALLBACK, SIGNAL_COLOURS, signal_colour
+from tests.gui.conftest import bring_to_front, open_session
 
 OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
 
@@ -23,3 +35,163 @@ def test_a_name_the_table_does_not_know_still_gets_one_okabe_ito_colour():
     assert first in OKABE_ITO_FALLBACK and first in OKABE_ITO
     assert signal_colour("stabilizer") == first == LIGHT.signal("stabilizer")
     assert len({signal_colour(name) for name in ("m", "normalizer", "stabilizer", "q", "k")}) > 1
+
+
+# --- no view keeps a signal list of its own -------------------------------------------------
+GUI = Path(__file__).resolve().parents[2] / "gui"
+SIGNAL_NAMES = {"f", "i", "o", "g", "c", "h", "u", "r", "n"}      # the LSTM's and a GRU's
+ALLOWED = {("theme.py", "SIGNAL_COLOURS"),          # the one table a colour is looked up in
+           ("cell_inspector.py", "LSTM_GATE_X")}    # the LSTM's own diagram, drawn for its runs
+
+
+def _strings(node: ast.expr) -> list[str] | None:
+    """The string constants a tuple, list or set literal holds, or a dict literal's keys."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        items = node.elts
+    elif isinstance(node, ast.Dict):
+        items = [k for k in node.keys if k is not None]
+    else:
+        return None
+    return [i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+
+
+def signal_lists_read_at_import(source: str, filename: str) -> list[str]:
+    """What a gui module decides about signals when it is imported instead of per run: a cell
+    kind's table imported at all (``LSTM_CELL``, a future ``GRU_CELL``), or a module- or
+    class-level literal of two or more signal names."""
+    found = []
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"imports {a.name}" for a in node.names if a.name.endswith("_CELL")]
+    bodies = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    for body in bodies:
+        for stmt in body:
+            if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+                continue
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if any((filename, n) in ALLOWED for n in names):
+                continue
+            strings = _strings(stmt.value)
+            if strings and len(strings) >= 2 and set(strings) <= SIGNAL_NAMES:
+                found.append(f"{', '.join(names)} = {strings}")
+    return found
+
+
+def test_no_gui_module_reads_a_signal_list_at_import():
+    """Views read the signals of the run they draw (``SessionModel.cell_kind``) at every run
+    change; a list made at import is the LSTM's forever, whatever model is open."""
+    offences = {}
+    for path in sorted(GUI.rglob("*.py")):
+        found = signal_lists_read_at_import(path.read_text(encoding="utf-8"), path.name)
+        if found:
+            offences[str(path.relative_to(GUI))] = found
+    assert offences == {}
+
+
+def test_the_check_sees_the_lists_views_used_to_keep():
+    """The check above fails on what the views held before they read the run's kind."""
+    assert signal_lists_read_at_import('DEFAULT_SIGNALS = ("f", "i", "o", "c", "h")\n', "x.py")
+    assert signal_lists_read_at_import("from engine.cells.cell import LSTM_CELL\n", "x.py")
+    assert signal_lists_read_at_import('class A:\n    SIGNALS = ["u", "r", "n"]\n', "x.py")
+    assert signal_lists_read_at_import('OKABE_ITO = {"f": "#D55E00", "i": "#0072B2"}\n', "x.py")
+    assert not signal_lists_read_at_import('def f():\n    return ("c", "h")\n', "x.py")
+    assert not signal_lists_read_at_import('SIGNAL_COLOURS = {"f": "#D55E00", "i": "#0"}\n', "theme.py")
+
+
+# --- the views follow a model switch -------------------------------------------------------
+RELABELLED = dataclasses.replace(
+    LSTM_CELL, name="lstm-relabelled", lanes_hidden=(),
+    signals=tuple(dataclasses.replace(s, symbol=s.symbol.upper() + "'")
+                  for s in reversed(LSTM_CELL.signals)),
+    diagram_gates=tuple(reversed(LSTM_CELL.diagram_gates)))
+"""An LSTM that names its signals otherwise (other symbols, another order, no hidden lane,
+another diagram): until a second cell kind lands in the engine, the kind a view can only show
+right if it reads the signals from the run it draws."""
+
+
+@pytest.fixture
+def relabel(monkeypatch):
+    """``relabel(model)``: that model's cells report RELABELLED (the others stay LSTMs)."""
+    marked: set[int] = set()
+    real = CellWeights.kind
+
+    def kind(weights):
+        return RELABELLED if id(weights.kernel) in marked else real.fget(weights)
+    monkeypatch.setattr(CellWeights, "kind", property(kind))
+
+    def mark(model):
+        for info in model.traced_layers:
+            marked.add(id(info.weights.kernel))
+        return model
+    return mark
+
+
+def _views(window):
+    return {"units": window.units_panel, "layer": window.layer_view, "cell": window.cell_inspector,
+            "input": window.input_panel, "forks": window.forks_panel}
+
+
+def _open(window, qtbot, model):
+    session = open_session(window, model, resolve_input(model, None, None))
+    window.session_model.seek(7)
+    qtbot.wait(20)
+    return session
+
+
+def _agree(window, kind):
+    want = expected(window.session_model)
+    assert want.kind == kind.name
+    shown = {name: view.shown() for name, view in _views(window).items()}
+    assert shown["units"] == want and shown["layer"] == want and shown["cell"] == want
+    assert all(s in (None, want) for s in shown.values()), shown
+
+
+def _signals_shown(window, kind):
+    """Every list of signals in the window is the kind's, in its order, with its symbols."""
+    units = window.units_panel
+    assert list(units.signal_boxes) == list(kind.display_order)
+    assert [b.text() for b in units.signal_boxes.values()] == [s.symbol for s in kind.signals]
+    assert units.visible_signals == set(lanes_shown_first(kind))
+    assert set(units._live) == set(kind.display_order)
+    heat = [units.heat_combo.itemData(k) for k in range(units.heat_combo.count())]
+    assert heat == list(strip_signals(kind))
+    layer = window.layer_view
+    assert list(layer.signal_boxes) == list(heat_signals(kind))
+    header = [layer.table.horizontalHeaderItem(c).text() for c in range(layer.table.columnCount())]
+    assert header == list(stat_columns(kind))
+    assert list(layer.heat) == [*kind.display_order, GRADIENT_MAP]      # the maps drawn
+    inspector = window.cell_inspector
+    assert list(inspector._bar_plots) == list(kind.diagram_gates)
+    assert set(kind.diagram_gates) <= set(inspector.diagram.labels)
+    sat = window.breakpoints_panel.sat_gate
+    assert [sat.itemText(k) for k in range(sat.count())] == ["any", *kind.gates]
+    assert window.session_model.describe()["cell_kind"] is kind
+
+
+def test_every_view_follows_the_kind_of_the_run_it_shows(make_window, qtbot, relabel):
+    """Switch between two models whose cells name their signals differently: every signal list
+    of the window is the shown run's, and every view's shown() agrees with the session."""
+    window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
+    bring_to_front(qtbot, window.cell_dock)
+    _open(window, qtbot, load_model("demo:counter"))
+    _signals_shown(window, LSTM_CELL)
+    _agree(window, LSTM_CELL)
+    assert window.cell_inspector.diagram.labels.keys() >= {"c_prev", "c", "h"}   # the LSTM's own
+    window.units_panel.set_signal_visible("h", False)      # a choice kept by name across kinds
+
+    _open(window, qtbot, relabel(load_model("demo:counter")))
+    assert window.session_model.cell_kind is RELABELLED
+    assert list(window.units_panel.signal_boxes) == list(RELABELLED.display_order)
+    assert "h" not in window.units_panel.visible_signals
+    window.units_panel.set_signal_visible("h", True)
+    _signals_shown(window, RELABELLED)
+    _agree(window, RELABELLED)
+    assert "c_prev" not in window.cell_inspector.diagram.labels      # drawn from the table
+
+    _open(window, qtbot, load_model("demo:counter"))
+    _signals_shown(window, LSTM_CELL)
+    _agree(window, LSTM_CELL)
+    assert window.errors == []
