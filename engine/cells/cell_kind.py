@@ -57,6 +57,8 @@ class CellKind:
     params_tip: str                 # how the framework counts the parameters
     blocks: tuple[str, ...] = ()    # the (D, kN) column blocks when they are not the gates
     # (a simple RNN has no gate and one block, "h"); empty: the blocks are the gates
+    carry: str | None = None        # the gate that keeps the memory from step to step (an
+    # LSTM's f over c, a GRU's u over h): its running product is the gradient views' carousel
 
     @property
     def parts(self) -> tuple[str, ...]:
