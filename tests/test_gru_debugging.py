@@ -92,3 +92,27 @@ def test_a_simple_rnn_has_no_carry_gate():
     b = cell_breakdown(tr, 0, 1, 2)
     assert b.gates == {} and set(b.z) == {"h"}
     assert b.h == pytest.approx(max(b.z["h"], 0.0), abs=1e-6)             # relu
+
+
+def test_the_cell_and_lanes_numbers_of_a_gru():
+    from engine.output.export import ViewContext, cell_arrays, cell_table, lane_table
+    s = _session("keras_gru_reset_after")
+    tr = s.full()
+    ctx = ViewContext(view="cell", model="m", layer=tr.name, direction=tr.direction, sample=1,
+                      t=tr.steps, steps=tr.steps, cursor=tr.steps - 1, units=list(range(tr.units)),
+                      unit=2, position=3)
+    arrays = cell_arrays(tr, ctx)
+    assert {"u", "r", "n", "h", "h_prev", "zx", "zh", "zb", "z", "fan_in"} <= set(arrays)
+    assert not {"c", "c_prev", "i", "f"} & set(arrays)
+    assert arrays["zx"].shape == (3,) and arrays["fan_in"].shape == (3, tr.units)
+    header, rows = cell_table(tr, ctx)
+    assert [r[1] for r in rows if r[0] == "gate"] == ["u", "r", "n"]
+    header, rows = lane_table(tr, ctx)
+    assert header == ["t", "unit", "read", "u", "r", "n", "h"]
+
+
+def test_the_strongest_links_of_a_gru_gate_are_its_block_of_u():
+    from engine.analyses.teaching import link_matrix
+    w = _session("keras_gru_reset_after").full().weights
+    assert np.array_equal(link_matrix(w, "r"), w.gate_block(w.recurrent_kernel, "r"))
+    assert link_matrix(w, "h").shape == (w.units, w.units)
