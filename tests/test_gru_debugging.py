@@ -116,3 +116,26 @@ def test_the_strongest_links_of_a_gru_gate_are_its_block_of_u():
     w = _session("keras_gru_reset_after").full().weights
     assert np.array_equal(link_matrix(w, "r"), w.gate_block(w.recurrent_kernel, "r"))
     assert link_matrix(w, "h").shape == (w.units, w.units)
+
+
+def test_forks_of_a_gru_and_its_session_file(tmp_path):
+    from engine.debugging.session_file import open_session, save_session
+    from engine.errors import ScopeError
+    s = _session("keras_gru_reset_after")
+    d = Debugger(s)
+    d.add_watch("max(u)")
+    s.seek(4)
+    whole = s.full().h
+    edited = d.fork_state("h", value=0.5, unit=1)
+    assert edited.signal("h")[:, 3, 1].tolist() == [0.5, 0.5]
+    assert np.abs(d.perturb(2, 0.1).signal("h")[:, 4:] - whole[:, 4:]).max() > 0
+    decoupled = d.decouple()
+    w = s.full().weights
+    u = decoupled.weights.recurrent_kernel.reshape(w.units, 3, w.units)
+    assert np.array_equal(u, u * np.eye(w.units)[:, None, :])      # only each unit's own h
+    with pytest.raises(ScopeError, match="GRU: it has no cell state c"):
+        d.fork_state("c", value=0.5, unit=1)
+    save_session(tmp_path / "s.lstmscope", d)
+    s2, d2, _ = open_session(tmp_path / "s.lstmscope")
+    assert s2.t == 4 and list(d2.forks.forks) == list(d.forks.forks)
+    assert_close(d2.forks.forks[edited.name].signal("h"), edited.signal("h"), "fork reopened")

@@ -559,6 +559,10 @@ class Debugger:
         """Edit h or c (one unit, or the whole vector with ``unit=None``) after a step."""
         if which not in ("h", "c"):
             raise ScopeError("only h or c can be edited")
+        kind = self.session.cell_kind
+        if which not in kind.states:
+            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.name.upper()}: it has "
+                             f"no cell state c to edit (edit h)")
         return self.fork(Edit(which, self._position(position), unit, _plain(value)),
                          parent=parent, name=name)
 
