@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from engine.gradients.grad_layer import Cut, layer_backward
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.cells.gru_cell import GruWeights, gru_step_vjp
 from engine.cells.rnn_cell import rnn_step_vjp
+from engine.gradients.grad_layer import Cut, layer_backward
 from engine.loaders import load_model
 from tests.generative import generative_settings
 from tests.helpers import FIXTURES, assert_close, read_npz
