@@ -131,6 +131,8 @@ def keras_case(name: str, build, *, features: int = 3, steps: int = 7, batch: in
     inputs = keras.Input((steps, features))
     model = keras.Model(inputs, build(keras.layers)(inputs))
     rng = np.random.default_rng(seed)
+    for layer in model.layers:        # seeded weights, biases too (Keras starts them at zero)
+        layer.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in layer.get_weights()])
     x = rng.normal(size=(batch, steps, features)).astype(np.float32)
     if masked:                                  # a Masking layer: the last steps are padding
         x[0, -2:] = 0.0

@@ -56,3 +56,17 @@ def test_a_cell_state_for_a_gru_is_refused_in_one_line(tmp_path):
     proc = run_cli("trace", str(MODEL), "--input", str(x), "--out", str(tmp_path / "t.npz"),
                    "--initial-state", str(state))
     assert_clean_error(proc, "enc.rnn.l0", "GRU", "no c0")
+
+
+def test_grad_writes_no_cell_gradients_and_refuses_a_c_target(tmp_path):
+    ref = read_npz(REF)
+    x = tmp_path / "x.npy"
+    np.save(x, ref["x"])
+    out = tmp_path / "g.npz"
+    proc = run_cli("grad", str(MODEL), "--input", str(x), "--target", "sumsq(h[:, last, :])",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert set(read_npz(out)) == {"dx", "dh", "dh0", "dx_model", "enc.rnn.l0/dh0", "meta"}
+    proc = run_cli("grad", str(MODEL), "--input", str(x), "--target", "sumsq(c[:, last, :])",
+                   "--out", str(tmp_path / "c.npz"))
+    assert_clean_error(proc, "enc.rnn.l0", "GRU", "no cell state c")

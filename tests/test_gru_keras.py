@@ -50,3 +50,27 @@ def test_a_masked_gru_step_carries_h_and_records_no_gates():
     assert not layer.mask[0, -2:].any() and layer.mask[1].all()
     assert np.all(np.isnan(layer.gates[0, -2:])) and np.all(np.isnan(layer.zh[0, -2:]))
     assert np.array_equal(layer.h[0, -1], layer.h[0, -3])
+
+
+def test_a_gru_after_a_layer_the_engine_does_not_compute_is_captured(tmp_path):
+    """Conv1D -> Bidirectional(GRU) called with initial states: Keras runs the model in its
+    worker, each direction's input and its own h0 are captured, the engine steps the GRUs."""
+    import keras
+
+    from tests.keras_ref import randomize
+    inp = keras.Input((6, 3))
+    conv = keras.layers.Conv1D(3, 2, padding="same", name="conv")(inp)
+    h_f = keras.layers.Dense(4, name="h_f")(keras.layers.GlobalAveragePooling1D()(conv))
+    h_b = keras.layers.Dense(4, name="h_b")(keras.layers.GlobalMaxPooling1D()(conv))
+    seq = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True), name="bi")(
+        conv, initial_state=[h_f, h_b])
+    model = keras.Model(inp, seq)
+    randomize(model, seed=31)
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(17).normal(size=(2, 6, 3)).astype(np.float32)
+    ours = load_model(tmp_path / "m.keras")
+    result = ours.trace(x)
+    assert_close(result.output, model.predict(x, verbose=0), "captured Bidirectional(GRU)")
+    states = keras.Model(inp, [h_f, h_b]).predict(x, verbose=0)
+    assert_close(result.layer("bi/forward").h0, states[0], "forward h0")
+    assert_close(result.layer("bi/backward").h0, states[1], "backward h0")

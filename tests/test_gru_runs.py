@@ -77,3 +77,18 @@ def test_a_session_steps_a_gru_as_the_whole_run(kind):
     s.seek(9)
     same(s.full().h, whole.h, "h")
     assert set(whole.arrays()) >= {"h", "zx", "zh", "zb", "h0"} and "c0" not in whole.arrays()
+
+
+def test_segments_carry_a_grus_h_as_one_run():
+    """A stateful run in segments (``stateful.trace_segments``) equals the whole run: h alone is
+    carried, the empty c with it."""
+    from engine.capture.foreign_ops import TorchLSTMLayer
+    from engine.network.model import Model
+    from engine.runs.stateful import join, trace_segments
+    w = weights("gru")
+    model = Model(ops=[TorchLSTMLayer(name="l0", forward=w)], source="test", format="pytorch")
+    x = np.random.default_rng(5).normal(size=(2, 12, w.input_dim)).astype(np.float32)
+    whole = model.trace(x).layer(0)
+    joined = join(trace_segments(model, [x[:, :5], x[:, 5:9], x[:, 9:]])).layer(0)
+    np.testing.assert_allclose(joined.h, whole.h, rtol=1e-6, atol=1e-6)
+    assert joined.c.shape == (2, 12, 0)

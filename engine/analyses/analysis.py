@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cells.activations import Activation
-from ..cells.cell import STORAGE_GATE_ORDER
 from ..runs.trace import LayerTrace
 
 SATURATION_MARGIN = 0.05
@@ -38,7 +37,7 @@ class UnitStats:
     saturation: dict[str, np.ndarray]      # fraction of steps saturated, for i f g o
     max_abs_h: np.ndarray
     dead: np.ndarray                       # |h| never above the threshold
-    half_life: np.ndarray                  # steps for the running product of f to halve
+    half_life: np.ndarray                  # steps for the running product of f (a GRU's u) to halve
     dead_threshold: float
 
 
@@ -53,7 +52,7 @@ def unit_stats(trace: LayerTrace, sample: int = 0, *, dead_threshold: float = 0.
             values = trace.signal(name)[sample, sl]
             means[name] = np.nanmean(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)
             variances[name] = np.nanvar(values, axis=0) if values.size else np.full(values.shape[-1], np.nan)
-        for name in STORAGE_GATE_ORDER:
+        for name in w.kind.gates:
             act = w.activation_of(name)
             values = trace.signal(name)[sample, sl]
             valid = ~np.isnan(values)
@@ -62,9 +61,13 @@ def unit_stats(trace: LayerTrace, sample: int = 0, *, dead_threshold: float = 0.
         h = trace.h[sample, sl]
         max_abs_h = np.nanmax(np.abs(h), axis=0) if h.size else np.zeros(h.shape[-1])
         max_abs_h = np.nan_to_num(max_abs_h, nan=0.0)
-        f = trace.f[sample, sl]
-        mean_log_f = np.nanmean(np.log(np.clip(f, 1e-12, None)), axis=0) if f.size else np.full(f.shape[-1], np.nan)
-        half_life = np.where(mean_log_f < 0, np.log(0.5) / mean_log_f, np.inf)
+        carry = w.kind.carry                  # f (a GRU's u); a simple RNN has none: NaN
+        if carry is None:
+            half_life = np.full(h.shape[-1], np.nan)
+        else:
+            f = trace.signal(carry)[sample, sl]
+            mean_log_f = np.nanmean(np.log(np.clip(f, 1e-12, None)), axis=0) if f.size else np.full(f.shape[-1], np.nan)
+            half_life = np.where(mean_log_f < 0, np.log(0.5) / mean_log_f, np.inf)
     return UnitStats(means, variances, sats, max_abs_h, max_abs_h <= dead_threshold,
                      half_life, dead_threshold)
 
@@ -88,16 +91,17 @@ class CellBreakdown:
 
     unit: int
     position: int
-    c_prev: float
+    c_prev: float                          # NaN for a cell without c (GRU, simple RNN)
     h_prev_vector: np.ndarray              # (H,) the whole previous h every unit reads
-    gates: dict[str, float]                # i f g o
+    gates: dict[str, float]                # i f g o (a GRU's u r n)
     c: float
     h: float
     zx: dict[str, float]                   # x_t . W column of unit j, per gate
-    zh: dict[str, float]                   # h_{t-1} . U column of unit j, per gate
+    zh: dict[str, float]                   # h_{t-1} . U column of unit j, per gate (block)
     zb: dict[str, float]
-    z: dict[str, float]
+    z: dict[str, float]                    # a GRU's z_n: zx + zb + r * zh with reset_after
     fan_in: dict[str, np.ndarray]          # per gate: h_prev[k] * U[k, gate j], shape (H,)
+    # (a GRU's n before reset: r[k] * h_prev[k] * U[k, n j], what the cell reads)
     masked: bool
 
     def top_contributors(self, gate: str, k: int = 5) -> list[tuple[int, float]]:
@@ -116,19 +120,28 @@ def previous_state(trace: LayerTrace, sample: int, position: int) -> tuple[np.nd
 def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> CellBreakdown:
     """Every number that made unit ``unit``'s step at input ``position``."""
     w = trace.weights
+    kind = w.kind
     h_prev, c_prev = previous_state(trace, sample, position)
     u = w.recurrent_kernel
-    fan_in = {g: h_prev * w.gate_block(u, g)[:, unit] for g in STORAGE_GATE_ORDER}
-    zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
-    zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
-    zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
-    z = {g: zx[g] + zh[g] + zb[g] for g in STORAGE_GATE_ORDER}
+    gates = {g: float(trace.gates[sample, position, k, unit]) for k, g in enumerate(kind.gates)}
+    fan_in = {g: h_prev * w.gate_block(u, g)[:, unit] for g in kind.parts}
+    if kind.name == "gru" and not w.reset_after:      # n reads (r . h_{t-1}) . U_n
+        fan_in["n"] = trace.signal("r")[sample, position] * fan_in["n"]
+    zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
+    zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
+    zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(kind.parts)}
+    z = {}
+    for k, g in enumerate(kind.parts):
+        scale = w.scaled_by(k)                       # a GRU's r on zh_n with reset_after
+        z[g] = zx[g] + (zh[g] if scale is None else gates[kind.gates[scale]] * zh[g]) + zb[g]
     if trace.zp is not None:
-        for k, g in enumerate(STORAGE_GATE_ORDER):
+        for k, g in enumerate(kind.parts):
             z[g] += float(trace.zp[sample, position, k, unit])
-    gates = {g: float(trace.gates[sample, position, k, unit]) for k, g in enumerate(STORAGE_GATE_ORDER)}
-    return CellBreakdown(unit, position, float(c_prev[unit]), np.array(h_prev), gates,
-                         float(trace.c[sample, position, unit]), float(trace.h[sample, position, unit]),
+    has_c = trace.c.shape[-1] > 0
+    return CellBreakdown(unit, position, float(c_prev[unit]) if has_c else float("nan"),
+                         np.array(h_prev), gates,
+                         float(trace.c[sample, position, unit]) if has_c else float("nan"),
+                         float(trace.h[sample, position, unit]),
                          zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]))
 
 
@@ -137,7 +150,7 @@ def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[
     with rows and columns in the lanes' unit order."""
     w = getattr(trace_or_weights, "weights", trace_or_weights)
     n = w.units
-    blocks = {g: w.gate_block(w.recurrent_kernel, g) for g in STORAGE_GATE_ORDER}
+    blocks = {g: w.gate_block(w.recurrent_kernel, g) for g in w.kind.parts}
     if order is not None and w.state_size == n:
         blocks = {g: b[np.ix_(order, order)] for g, b in blocks.items()}
     return blocks
@@ -146,7 +159,7 @@ def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[
 def input_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each gate's D x N block of the input kernel W."""
     w = getattr(trace_or_weights, "weights", trace_or_weights)
-    blocks = {g: w.gate_block(w.kernel, g) for g in STORAGE_GATE_ORDER}
+    blocks = {g: w.gate_block(w.kernel, g) for g in w.kind.parts}
     if order is not None:
         blocks = {g: b[:, order] for g, b in blocks.items()}
     return blocks

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cells.cell import LSTM_CELL, STORAGE_GATE_ORDER, CellWeights
+from ..cells.cell import LSTM_CELL, CellWeights
 from ..errors import ScopeError
 from ..network.layers import LSTM, Bidirectional
 from ..network.model import Model
@@ -31,14 +31,14 @@ def link_matrix(weights: CellWeights, signal: str = "c") -> np.ndarray:
     feeds, it is the entry of largest magnitude among the four blocks (with its sign): the
     strongest way unit j reaches unit i.
     """
-    n = weights.units
+    n, parts = weights.units, weights.kind.parts        # a GRU's u r n, an RNN's one block
     u = np.asarray(weights.recurrent_kernel, np.float32)
-    if u.shape != (n, 4 * n):
-        raise ScopeError(f"the recurrent kernel is {u.shape}, not (N, 4N) = ({n}, {4 * n}): "
-                         "links between units need an unprojected LSTM")
-    blocks = u.reshape(n, 4, n)                         # (from, gate, to)
-    if signal in STORAGE_GATE_ORDER:
-        return np.ascontiguousarray(blocks[:, STORAGE_GATE_ORDER.index(signal), :])
+    if u.shape != (n, len(parts) * n):
+        raise ScopeError(f"the recurrent kernel is {u.shape}, not (N, {len(parts)}N) = "
+                         f"({n}, {len(parts) * n}): links between units need an unprojected cell")
+    blocks = u.reshape(n, len(parts), n)                # (from, gate, to)
+    if signal in weights.kind.gates:
+        return np.ascontiguousarray(blocks[:, parts.index(signal), :])
     if signal not in LINK_SIGNALS:
         raise ScopeError(f"unknown signal '{signal}' (choose {', '.join(LINK_SIGNALS)})")
     pick = np.argmax(np.abs(blocks), axis=1)            # (from, to): which gate is strongest

@@ -167,10 +167,11 @@ class KerasCapture:
             x = x[0] if isinstance(x, (list, tuple)) else x
             mask = getattr(x, "_keras_mask", None)
             states = _call_states(layer)
-            if name.endswith("/backward") and len(states) == 4:
-                states = states[2:]
-            elif name.endswith("/forward") and len(states) == 4:
-                states = states[:2]
+            half = len(states) // 2            # a Bidirectional's: forward's, then backward's
+            if name.endswith("/backward") and half:          # (h, c) each, a GRU's h alone
+                states = states[half:]
+            elif name.endswith("/forward") and half:
+                states = states[:half]
             idx = len(fetch)
             fetch.append(x)
             mask_idx = None

@@ -315,6 +315,7 @@ LSTM_CELL = CellKind(
     ),
     # the order the cell uses them: forget the old C, write i * g, then show o * act(C)
     diagram_gates=("f", "i", "g", "o"),
+    carry="f",
     step=lstm_step, step_extended=lstm_step_extended,
     step_vjp=lstm_step_vjp, step_extended_vjp=lstm_step_extended_vjp,
     badges=(

@@ -58,6 +58,8 @@ class CellKind:
     blocks: tuple[str, ...] = ()    # the (D, kN) column blocks when they are not the gates
     # (a simple RNN has no gate and one block, "h"); empty: the blocks are the gates
     lanes_hidden: tuple[str, ...] = ()   # signals the units panel leaves off until ticked
+    carry: str | None = None        # the gate that keeps the memory from step to step (an
+    # LSTM's f over c, a GRU's u over h): its running product is the gradient views' carrier
 
     @property
     def parts(self) -> tuple[str, ...]:

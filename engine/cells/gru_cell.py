@@ -167,6 +167,7 @@ GRU_CELL = CellKind(
     ),
     # the order the cell uses them: reset what the candidate reads, then mix by the update gate
     diagram_gates=("r", "n", "u"),
+    carry="u",                       # h = u·h_{t-1} + (1 − u)·n: u keeps the memory
     step=gru_step, step_extended=gru_step,
     step_vjp=gru_step_vjp, step_extended_vjp=gru_step_vjp,
     badges=(

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ..cells.cell import STORAGE_GATE_ORDER, CellWeights
+from ..cells.cell import LSTM_CELL, CellWeights
+from ..cells.cell_kind import CellKind
 from ..errors import Cancelled, ScopeError
 from ..runs.checkpoints import CheckpointedRun
 from ..runs.stepper import DirectionRunner
@@ -150,9 +151,11 @@ class Breakpoint:
 
     # built-in events a user ticks without writing anything
     @classmethod
-    def nan_inf(cls) -> Breakpoint:
-        return cls("any(isnan(c)) or any(isinf(c)) or any(isnan(h)) or any(isinf(h))",
-                   kind="nan_inf", label="NaN/Inf appears in c or h")
+    def nan_inf(cls, cell: CellKind = LSTM_CELL) -> Breakpoint:
+        """NaN or Inf in the states of ``cell`` (an LSTM's c and h, a GRU's or RNN's h)."""
+        states = cell.states
+        expr = " or ".join(f"any(isnan({s})) or any(isinf({s}))" for s in states)
+        return cls(expr, kind="nan_inf", label=f"NaN/Inf appears in {' or '.join(states)}")
 
     @classmethod
     def c_exceeds(cls, bound: float = 5.0) -> Breakpoint:
@@ -161,14 +164,17 @@ class Breakpoint:
                    params={"bound": bound})
 
     @classmethod
-    def saturates(cls, gate: str = "any", fraction: float = 0.9) -> Breakpoint:
+    def saturates(cls, gate: str = "any", fraction: float = 0.9,
+                  cell: CellKind = LSTM_CELL) -> Breakpoint:
         """The share of units whose gate lies within 5 % of either end of its range (below
         0.05 or above 0.95 for a sigmoid) reaches ``fraction`` (0.9: nine units in ten); the
-        label says both numbers, so 0.9 is never read as a gate level."""
+        label says both numbers, so 0.9 is never read as a gate level. ``cell``: whose gates
+        (an LSTM's i f g o, a GRU's u r n)."""
         fraction = float(fraction)
-        gates = STORAGE_GATE_ORDER if gate == "any" else (gate,)
-        if any(g not in STORAGE_GATE_ORDER for g in gates):
-            raise ScopeError(f"unknown gate '{gate}' (i, f, g, o or any)")
+        gates = cell.gates if gate == "any" else (gate,)
+        if not gates or any(g not in cell.gates for g in gates):
+            raise ScopeError(f"unknown gate '{gate}' ({', '.join(cell.gates) or 'no gates'}"
+                             f"{' or any' if cell.gates else ''})")
         expr = " or ".join(f"mean(saturated({g})) >= {fraction!r}" for g in gates)
         what = "a gate" if gate == "any" else f"gate {gate}"
         return cls(expr, kind="saturates",
@@ -553,6 +559,10 @@ class Debugger:
         """Edit h or c (one unit, or the whole vector with ``unit=None``) after a step."""
         if which not in ("h", "c"):
             raise ScopeError("only h or c can be edited")
+        kind = self.session.cell_kind
+        if which not in kind.states:
+            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.name.upper()}: it has "
+                             f"no cell state c to edit (edit h)")
         return self.fork(Edit(which, self._position(position), unit, _plain(value)),
                          parent=parent, name=name)
 

@@ -7,8 +7,11 @@ functions below, no strings, lambdas or comprehensions.
 
 Names (the traced layer's signals after reading the current step):
     i f g o c h          gates, cell and hidden state, (N,) per sample
+    u r n h              a GRU's update and reset gates, candidate and state (an RNN's h alone)
     x                    this layer's input at the step, (D,)
     zx_i .. zx_o         x_t . W per gate;  zh_i .. zh_o  h_{t-1} . U;  z_i .. z_o  their sum + b
+                         (a GRU's zx_u .. z_n, an RNN's zx_h zh_h z_h: docs/architecture.md,
+                         "GRU and simple RNN")
     t                    the input position read at this step (0-based)
     prev(E)              E one *processing* step earlier (prev(h), prev(c) at the first step are
                          the initial state; anything else before the first step is NaN)
@@ -39,15 +42,22 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..analyses.analysis import saturated as _saturated
-from ..cells.cell import LSTM_CELL, STORAGE_GATE_ORDER
+from ..cells.cell import LSTM_CELL
+from ..cells.gru_cell import GRU_CELL
+from ..cells.rnn_cell import RNN_CELL
 from ..errors import ScopeError
 
 MAX_LENGTH = 2000
 # Evaluation recurses once per level (a few frames each): 100 levels stay far below Python's
 # recursion limit even from deep inside the window's event handling.
 MAX_DEPTH = 100
-SIGNAL_NAMES = (*LSTM_CELL.recorded, "x")
-PART_NAMES = tuple(f"{p}_{g}" for p in ("z", "zx", "zh") for g in STORAGE_GATE_ORDER)
+CELL_KINDS = (LSTM_CELL, GRU_CELL, RNN_CELL)
+"""Every kind of cell a run may record: an expression may name any of their signals; one the
+run's cell does not record is an error when it is checked against that run (``debugger.check``)."""
+SIGNAL_NAMES = (*dict.fromkeys(name for kind in CELL_KINDS for name in kind.recorded), "x")
+PART_NAMES = tuple(dict.fromkeys(f"{p}_{g}" for kind in CELL_KINDS for p in ("z", "zx", "zh")
+                                 for g in kind.parts))
+GATE_NAMES = tuple(dict.fromkeys(g for kind in CELL_KINDS for g in kind.gates))
 NAMES = (*SIGNAL_NAMES, *PART_NAMES, "t")
 REDUCERS = ("any", "all", "max", "min", "mean", "sum", "count")
 ELEMENTWISE = ("abs", "isnan", "isinf", "saturated")
@@ -242,7 +252,7 @@ class Expr:
         if name in SIGNAL_NAMES or name in PART_NAMES:
             if name == "x":
                 self._uses_x = True
-            gate = name if name in STORAGE_GATE_ORDER else None
+            gate = name if name in GATE_NAMES else None
             return _Node(lambda env, name=name: env.value(name), True, col, gate)
         if name in FUNCTIONS:
             raise self._err(node, f"'{name}' is a function: write {name}(...)")
@@ -310,7 +320,8 @@ class Expr:
         if name in ELEMENTWISE:
             if name == "saturated":
                 if a.gate is None:
-                    raise self._err(node.args[0], "saturated() needs a gate: i, f, g or o")
+                    raise self._err(node.args[0], "saturated() needs a gate: i, f, g or o "
+                                                  "(a GRU's u, r or n)")
                 return _Node(lambda env, fn=a.fn, gate=a.gate: _saturated(
                     _num(fn(env)), env.activation(gate)), a.vector, col)
             op = {"abs": np.abs, "isnan": np.isnan, "isinf": np.isinf}[name]

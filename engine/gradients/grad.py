@@ -58,6 +58,9 @@ class GradResult:
         for name, lg in self.layers.items():
             out[f"{name}/dh0"] = lg.dh0
             out[f"{name}/dc0"] = lg.dc0
+        # a GRU or simple RNN has no c: no dc, dc0 (their last axis is empty)
+        out = {k: v for k, v in out.items() if not (k.endswith("dc") or k.endswith("dc0"))
+               or np.shape(v)[-1] != 0}
         return {k: np.ascontiguousarray(v, F32) for k, v in out.items()}
 
     def saliency(self, sample: int | None = 0) -> np.ndarray:
@@ -88,6 +91,10 @@ def gradient(result: TraceResult, target: str | Target, *, layer: int | str | No
     except KeyError as exc:
         raise ScopeError(str(exc.args[0]) if exc.args else str(exc)) from None
     name = result.layer(key).name if trace is None else _base_name(trace.name)
+    if tgt.array == "c" and "c" not in own.cell_kind.states:
+        raise TargetError(f"target '{tgt.text}': layer '{name}' is a "
+                          f"{own.cell_kind.name.upper()}, which has no cell state c; target "
+                          f"h[...] or output[...]")
     if tgt.array in ("h", "c"):
         return _from_state(result, tgt, own, name, trace is not None, cuts)
     if trace is not None:

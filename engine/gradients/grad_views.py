@@ -33,7 +33,7 @@ HORIZON_FRACTION = 0.01
 @dataclass(frozen=True)
 class ForgetRecord:
     """What the gradient views read of a run besides the gradient itself: the forget gates
-    (B, T, N), the mask (B, T), the length and the direction. A checkpointed run's f is
+    (B, T, N; a GRU's update gates u), the mask (B, T), the length and the direction. A checkpointed run's f is
     recomputed once through its window API (docs/architecture.md, "Long runs")."""
 
     f: np.ndarray
@@ -57,8 +57,10 @@ def forget_record(session) -> LayerTrace | ForgetRecord:
         check_bytes(4 * session.batch * session.steps * session.units,
                     f"the forget gates of all {session.steps:,} steps (for the gradient views)",
                     hint="take the gradient with main.py grad, or open a shorter input")
-        record = ForgetRecord(session.signal("f", 0, session.steps), np.asarray(store.mask),
-                              session.steps, session.backward)
+        carry = session.cell_kind.carry      # f, a GRU's u; a simple RNN has none
+        values = (session.signal(carry, 0, session.steps) if carry is not None
+                  else np.full((session.batch, session.steps, session.units), np.nan, np.float32))
+        record = ForgetRecord(values, np.asarray(store.mask), session.steps, session.backward)
         _RECORDS[store] = record
     return record
 
@@ -91,9 +93,16 @@ def _processing(trace: LayerTrace | ForgetRecord, position: int | None) -> tuple
 def forget_product(trace: LayerTrace | ForgetRecord, sample: int, position: int | None) -> np.ndarray:
     """(T, N): at input position t, the product of f over the steps read after t up to the
     target's step (1 at the target's step, NaN for steps read after it). A masked step
-    carries c unchanged: its factor is 1."""
+    carries c unchanged: its factor is 1. A GRU's carry is u (h = u·h_{t-1} + ...): the product
+    of u; a simple RNN has no carry gate: all NaN."""
     order, p_star = _processing(trace, position)
-    f = np.array(trace.f[sample], np.float64)                 # (T, N)
+    if isinstance(trace, ForgetRecord):
+        f = np.array(trace.f[sample], np.float64)             # (T, N) the carry gate
+    else:
+        carry = trace.cell_kind.carry
+        if carry is None:
+            return np.full((trace.steps, trace.units), np.nan)
+        f = np.array(trace.signal(carry)[sample], np.float64)
     f[~np.asarray(trace.mask[sample], bool)] = 1.0
     out = np.full(f.shape, np.nan)
     run = np.ones(f.shape[1])

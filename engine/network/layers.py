@@ -90,6 +90,9 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
             out.append(None)
             continue
         if size == 0:
+            if np.size(arr) == 0:           # the empty c a GRU carries on (stateful segments)
+                out.append(None)
+                continue
             raise InitialStateError(f"layer '{name}' is a {weights.kind.name.upper()}: it has "
                                     f"no cell state, so no c0 (give h0 alone)")
         a = np.asarray(arr, F32)

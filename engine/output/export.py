@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..analyses.analysis import cell_breakdown
-from ..cells.cell import LSTM_CELL, STORAGE_GATE_ORDER
+from ..cells.cell import LSTM_CELL
 from ..errors import ScopeError, describe
 from ..runs.time_axis import positions, read_span_text
 from ..runs.trace import ARRAY_NAMES, LayerTrace
@@ -122,12 +122,14 @@ def cell_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     if position is None or not 0 <= position - trace.start < trace.steps:
         raise ScopeError("the cell view needs a step that has been read (use --step K)")
     b = cell_breakdown(trace, ctx.sample, ctx.unit, position - trace.start)
-    out: dict[str, np.ndarray] = {g: np.float32(b.gates[g]) for g in STORAGE_GATE_ORDER}
-    out.update(c=np.float32(b.c), h=np.float32(b.h), c_prev=np.float32(b.c_prev),
-               h_prev=np.asarray(b.h_prev_vector, np.float32))
+    kind = trace.weights.kind
+    out: dict[str, np.ndarray] = {g: np.float32(b.gates[g]) for g in kind.gates}
+    if "c" in kind.states:
+        out.update(c=np.float32(b.c), c_prev=np.float32(b.c_prev))
+    out.update(h=np.float32(b.h), h_prev=np.asarray(b.h_prev_vector, np.float32))
     for part, values in (("zx", b.zx), ("zh", b.zh), ("zb", b.zb), ("z", b.z)):
-        out[part] = np.array([values[g] for g in STORAGE_GATE_ORDER], np.float32)      # gate order i, f, g, o
-    out["fan_in"] = np.stack([b.fan_in[g] for g in STORAGE_GATE_ORDER]).astype(np.float32)   # (4, H)
+        out[part] = np.array([values[g] for g in kind.parts], np.float32)   # i, f, g, o (u, r, n)
+    out["fan_in"] = np.stack([b.fan_in[g] for g in kind.parts]).astype(np.float32)   # (4, H)
     out["unit"] = np.int64(ctx.unit)
     out["position"] = np.int64(position)
     return out
@@ -166,17 +168,19 @@ def _lane_rows(arrays: dict[str, np.ndarray], units: np.ndarray, signals: list[s
 def cell_table(trace: LayerTrace, ctx: ViewContext) -> tuple[list[str], list[Sequence[Any]]]:
     """``quantity, gate, k, value``: gates, state, the parts of z, and every unit's fan-in."""
     a = cell_arrays(trace, ctx)
+    kind = trace.weights.kind
     rows: list[Sequence[Any]] = []
-    for g in STORAGE_GATE_ORDER:
+    for g in kind.gates:
         rows.append(("gate", g, "", _fmt(a[g])))
     for name in ("c_prev", "c", "h"):
-        rows.append((name, "", "", _fmt(a[name])))
+        if name in a:
+            rows.append((name, "", "", _fmt(a[name])))
     for part in ("zx", "zh", "zb", "z"):
-        for k, g in enumerate(STORAGE_GATE_ORDER):
+        for k, g in enumerate(kind.parts):
             rows.append((part, g, "", _fmt(a[part][k])))
     for k, value in enumerate(a["h_prev"]):
         rows.append(("h_prev", "", k, _fmt(value)))
-    for gi, g in enumerate(STORAGE_GATE_ORDER):
+    for gi, g in enumerate(kind.parts):
         for k, value in enumerate(a["fan_in"][gi]):
             rows.append(("fan_in", g, k, _fmt(value)))
     return ["quantity", "gate", "k", "value"], rows

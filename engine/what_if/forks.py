@@ -84,12 +84,13 @@ class Edit:
 
 
 def decoupled_kernel(weights: CellWeights) -> np.ndarray:
-    """U with the off-diagonal entries of each gate's N x N block zeroed (a copy)."""
+    """U with the off-diagonal entries of each gate's N x N block zeroed (a copy; a GRU's
+    three blocks, an RNN's one)."""
     n = weights.units
     u = np.array(weights.recurrent_kernel, F32)
     if u.shape[0] != n:
         raise ScopeError("decouple units needs an N x 4N recurrent kernel (no projection)")
-    keep = np.tile(np.eye(n, dtype=bool), (1, 4))
+    keep = np.tile(np.eye(n, dtype=bool), (1, weights.parts))
     u[~keep] = 0.0
     return u
 

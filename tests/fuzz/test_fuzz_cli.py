@@ -39,6 +39,10 @@ MODELS = {
     "torch": FIXTURES / "torch" / "lstm_1layer.pt",
     "safetensors": FIXTURES / "torch" / "lstm_safetensors.safetensors",
     "onnx": FIXTURES / "onnx" / "forward.onnx",
+    "keras3-gru": FIXTURES / "gru" / "keras_bidirectional_gru.keras",   # GRU and RNN loaders
+    "torch-gru": FIXTURES / "gru" / "torch_gru_2layer_bidirectional.pt",
+    "onnx-gru": FIXTURES / "gru" / "onnx_gru_lbr1_bidirectional.onnx",
+    "onnx-rnn": FIXTURES / "gru" / "onnx_rnn_bidirectional.onnx",
 }
 MODEL_INPUTS = {   # an input each model accepts: a failure is the mutation's doing
     "keras3": (FIXTURES / "keras3" / "lstm_last.npz", "x"),
@@ -46,6 +50,10 @@ MODEL_INPUTS = {   # an input each model accepts: a failure is the mutation's do
     "torch": (FIXTURES / "torch" / "lstm_1layer.npz", "x"),
     "safetensors": (FIXTURES / "torch" / "lstm_safetensors.npz", "x"),
     "onnx": (FIXTURES / "onnx" / "forward.npz", "x"),
+    "keras3-gru": (FIXTURES / "gru" / "keras_bidirectional_gru.npz", "x"),
+    "torch-gru": (FIXTURES / "gru" / "torch_gru_2layer_bidirectional.npz", "x"),
+    "onnx-gru": (FIXTURES / "gru" / "onnx_gru_lbr1_bidirectional.npz", "x"),
+    "onnx-rnn": (FIXTURES / "gru" / "onnx_rnn_bidirectional.npz", "x"),
 }
 INPUTS = {
     "npy": FIXTURES / "inputs" / "sine3.npy",
@@ -210,7 +218,7 @@ def write(work: Path, name: str, data: bytes) -> Path:
 def test_mutated_models(sandbox, capsys, data, kind):
     source = MODELS[kind]
     raw = source.read_bytes()
-    if kind == "keras3" and data.draw(st.booleans()):
+    if kind.startswith("keras3") and data.draw(st.booleans()):
         mutated = data.draw(json_member_mutation(raw, "config.json"))
     elif raw.startswith(b"PK"):
         mutated = data.draw(zip_mutation(raw))
