@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     runner = s.full_runner()
     full_time = time.perf_counter() - t0
-    full_bytes = sum(a.nbytes for a in (runner.gates, runner.zx, runner.zin, runner.zh,
+    full_bytes = sum(a.nbytes for a in (runner.gates, runner.zx, runner.zh,
                                         runner.c, runner.h, runner.x))
     print(f"N={n} T={t}: full run {full_time:.2f} s, its buffers {mb(full_bytes)}")
 

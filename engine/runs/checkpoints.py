@@ -317,12 +317,12 @@ class CheckpointedRun:
         """Processing indices [p0, p1) run from the state (h0, c0) before p0, with x . W in the
         blocks aligned to the checkpoints: the one code path behind bit-identity."""
         a, e = positions(p0, p1, self.steps, self.backward)
-        zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
+        zx = input_product(self.weights, self.x, self.backward, p0, p1)
         mask = self.mask[:, a:e]
         if not mask.all():
             zx[~mask] = np.nan
         runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
-                                 mask=mask, h0=h0, c0=c0, prefill=False, shared_zx=(zx, zin))
+                                 mask=mask, h0=h0, c0=c0, prefill=False, shared_zx=zx)
         if progress is None:
             runner.run()
             return runner

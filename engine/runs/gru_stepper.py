@@ -1,7 +1,7 @@
 """The GRU's and the simple RNN's runners: ``DirectionRunner`` with their own step.
 
-Everything but the step is the LSTM runner's: the buffers by input position, x·W + b in the
-aligned blocks of ``stepper.input_product`` (so a checkpointed window recomputes the same
+Everything but the step is the LSTM runner's: the buffers by input position, x·W in the
+aligned blocks of ``stepper.input_product`` (b added per step) (so a checkpointed window recomputes the same
 bits), masks, stepping back, reading in processing order, ``to_trace``. A GRU records its gates
 u, r, n in ``gates`` (B, T, 3, N), x·W in ``zx`` and the recurrent part as the cell uses it in
 ``zh`` (B, T, 3, N) (docs/architecture.md, "GRU and simple RNN"); it has no cell state, so c is
@@ -56,7 +56,7 @@ class GruRunner(_StateOnlyRunner):
 
     def _step_state(self, t: int, h_prev: np.ndarray) -> None:
         w, n = self.weights, self.units
-        a = self.zin[:, t]                                 # x . W + b, (B, 3N)
+        a = self._zx_flat[:, t] + w.bias                   # x . W + b, (B, 3N)
         zh, gates = self._zh_flat[:, t], self._gates_flat[:, t]
         u_ur = w.recurrent_kernel[:, :2 * n]
         if w.reset_after:
@@ -86,7 +86,7 @@ class RnnRunner(_StateOnlyRunner):
         w = self.weights
         rec = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = rec
-        self.h[:, t] = w.cell_activation(self.zin[:, t] + rec)
+        self.h[:, t] = w.cell_activation((self._zx_flat[:, t] + w.bias) + rec)
 
 
 RUNNERS[GRU_CELL.name] = GruRunner

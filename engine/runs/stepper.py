@@ -18,6 +18,7 @@ import numpy as np
 
 from ..cells.activations import Activation
 from ..cells.cell import CellWeights, gate_scale, lstm_step_extended_from_z
+from ..system import buffers
 from ..system.blas import blas_limited
 from ..system.progress import advance
 from .time_axis import input_position, last_position, positions
@@ -36,29 +37,42 @@ bit-identical to the full trace (docs/architecture.md, "Long runs")."""
 
 @blas_limited
 def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int = 0,
-                  p_hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(zx, zin): x . W as (B, L, 4, N) and the recurrence-free part of the gate input,
-    (x . W + b) * gate_scale (no scale for a cell off the fast path), as (B, L, 4N), for
-    processing indices p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position.
+                  p_hi: int | None = None) -> np.ndarray:
+    """x . W as (B, L, parts, N) (an LSTM's 4 gate blocks) for processing indices
+    p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position.
 
-    Each aligned block of XW_BLOCK processing indices is one matmul, whatever window asks."""
+    Each aligned block of XW_BLOCK processing indices is one (B * L, D) x (D, parts * N) matmul,
+    whatever window asks (with one sample, written in place). The gate input the recurrence
+    adds to, (x . W + b) * gate_scale, is made from it block by block (``gate_input``), never
+    stored for the whole run."""
     b, t, d = x.shape
     p_hi = t if p_hi is None else p_hi
     n4 = weights.kernel.shape[1]
     length = p_hi - p_lo
     first = p_lo if not backward else t - p_hi           # input position of the window's column 0
-    zx = np.empty((b, length, n4), F32)
+    zx = buffers.empty((b, length, n4))
+    spare = None if b == 1 and length == t else buffers.empty((b * min(t, XW_BLOCK), n4))
     for q0 in range(p_lo - p_lo % XW_BLOCK, p_hi, XW_BLOCK):
         q1 = min(t, q0 + XW_BLOCK)
         a, e = (q0, q1) if not backward else (t - q1, t - q0)     # the block's input positions
-        block = (x[:, a:e].reshape(b * (e - a), d) @ weights.kernel).reshape(b, e - a, n4)
         lo, hi = max(a, first), min(e, first + length)            # its part inside the window
+        rows = x[:, a:e].reshape(b * (e - a), d)
+        if b == 1 and (lo, hi) == (a, e):
+            np.matmul(rows, weights.kernel, out=zx[0, a - first:e - first])
+            continue
+        block = np.matmul(rows, weights.kernel, out=spare[:b * (e - a)]).reshape(b, e - a, n4)
         zx[:, lo - first:hi - first] = block[:, lo - a:hi - a]
-    zin = zx + weights.bias
-    scale = gate_scale(weights)
+    return zx.reshape(b, length, weights.parts, -1)
+
+
+def gate_input(bias: np.ndarray, scale: np.ndarray | None, zx: np.ndarray,
+               out: np.ndarray) -> np.ndarray:
+    """``out`` = (zx + b) * scale: the part of z the recurrence does not change, with the fast
+    path's ``gate_scale`` (None: no scale, a cell off it); ``zx`` (..., 4N), any layout."""
+    np.add(zx, bias, out=out)
     if scale is not None:
-        zin *= scale
-    return zx.reshape(b, length, weights.parts, -1), zin
+        np.multiply(out, scale, out=out)
+    return out
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
@@ -161,17 +175,17 @@ class DirectionRunner:
     def __init__(self, name: str, weights: CellWeights, x: np.ndarray, *, backward: bool = False,
                  mask: np.ndarray | None = None, h0: np.ndarray | None = None,
                  c0: np.ndarray | None = None, prefill: bool = True,
-                 shared_zx: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 shared_zx: np.ndarray | None = None) -> None:
         """``prefill=False`` skips NaN-filling the buffers: only for a caller that runs every
         step at once (a full trace), where each column is written before anyone reads it.
 
-        ``shared_zx=(zx, zin)`` reuses another runner's x . W (B, T, 4, N) and gate input part
-        (B, T, 4N) for this x instead of computing and storing them: a debugger fork over a
-        window of its parent's run shares them as read-only views (never written here).
+        ``shared_zx`` reuses another runner's x . W (B, T, 4, N) for this x instead of
+        computing and storing it: a debugger fork over a window of its parent's run shares it
+        as a read-only view (never written here).
 
         Public buffers, indexed by input position: ``x``, ``mask``, ``h0``, ``c0``, ``zx``,
-        ``zin`` (the part of z the recurrence does not change, as ``input_product`` makes it),
-        ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
+        ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes). The big ones come
+        from ``engine.system.buffers`` (reused once a previous run's arrays are dropped)."""
         x = layer_input(name, weights, x)
         b, t, _ = x.shape
         n, hsize, parts = weights.units, weights.state_size, weights.parts
@@ -184,14 +198,20 @@ class DirectionRunner:
         self.c0 = np.zeros((b, csize), F32) if c0 is None else np.array(c0, F32).reshape(b, csize)
         self.x = x
         if shared_zx is not None:
-            self.zx, self.zin = shared_zx
-            if self.zx.shape != (b, t, parts, n) or self.zin.shape != (b, t, parts * n):
+            self.zx = shared_zx
+            if self.zx.shape != (b, t, parts, n):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
-            self.zx, self.zin = input_product(weights, x, backward)
+            self.zx = input_product(weights, x, backward)
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
-        alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
+        self._zx_flat = self.zx.reshape(b, t, parts * n)
+
+        def alloc(shape: tuple[int, ...]) -> np.ndarray:
+            arr = buffers.empty(shape)
+            if prefill:
+                arr.fill(NAN)
+            return arr
         n_gates = len(weights.kind.gates)
         self.gates = alloc((b, t, n_gates, n))
         self.zh = alloc((b, t, parts, n))
@@ -268,13 +288,13 @@ class DirectionRunner:
         np.copyto(scratch.c_prev, c_prev)
         outs = (self._zh_flat, self._gates_flat, self.c, self.h)
         told = start
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):   # a masked sample's z is NaN
             for p0 in range(start, stop, scratch.length):
                 p1 = min(stop, p0 + scratch.length)
                 a, e = positions(p0, p1, self.steps, self.backward)
                 length = p1 - p0
                 zin, rows = scratch.zin[:length], scratch.rows(length)
-                np.copyto(zin, _by_time(self.zin, a, e, step))
+                gate_input(self.weights.bias, self._scale, _by_time(self._zx_flat, a, e, step), zin)
                 self._steps(zin, rows, self._all_valid[a:e][::step], p0, scratch)
                 if self._scale is not None:          # exact: the scale is 1 or 1/2
                     np.divide(rows[0], self._scale, out=_by_time(outs[0], a, e, step))
@@ -338,7 +358,9 @@ class DirectionRunner:
         w = self.weights
         zh = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = zh
-        i, f, g, o, c, h = lstm_step_extended_from_z(w, self.zin[:, t] + zh, c_prev)
+        with np.errstate(invalid="ignore"):             # a masked sample's z is NaN
+            z = (self._zx_flat[:, t] + w.bias) + zh
+            i, f, g, o, c, h = lstm_step_extended_from_z(w, z, c_prev)
         if w.peephole is not None:
             p_i, p_f, p_o = w.peephole
             zp = self.zp[:, t]
@@ -406,7 +428,9 @@ class DirectionRunner:
                 return self.h0.copy()
             return self.h[:, last_position(self.steps, self.backward)].copy()
         seq = self.h[:, ::-1] if self.backward else self.h
-        seq = np.array(seq, F32)
+        out = buffers.empty(seq.shape)
+        np.copyto(out, seq)
+        seq = out
         if zero_masked:
             m = self.mask[:, ::-1] if self.backward else self.mask
             seq[~m] = 0.0

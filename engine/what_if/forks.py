@@ -114,8 +114,6 @@ class _Root:
     def column(self, name: str, p: int) -> np.ndarray:
         if self._stored:
             return getattr(self.source, name)[:, self.position(p)]
-        if name == "zin":
-            return self.inputs(self.position(p), self.position(p) + 1)[2][:, 0]
         return self.source.columns(name, p, p + 1)[:, 0]
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,23 +131,23 @@ class _Root:
             return self.source.to_trace().signal(name)
         return self.source.signal(name, 0, self.steps)
 
-    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(x, zx, zin) for input positions lo..hi-1: views of the stored run, or x . W in the
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, zx) for input positions lo..hi-1: views of the stored run, or x . W in the
         run's aligned blocks (so the same bits) for a checkpointed one."""
         if self._stored:
             r = self.source
-            return r.x[:, lo:hi], r.zx[:, lo:hi], r.zin[:, lo:hi]
+            return r.x[:, lo:hi], r.zx[:, lo:hi]
         p_lo, p_hi = positions(lo, hi, self.steps, self.backward)
-        zx, zin = input_product(self.weights, self.x, self.backward, p_lo, p_hi)
+        zx = input_product(self.weights, self.x, self.backward, p_lo, p_hi)
         mask = self.mask[:, lo:hi]
         if not mask.all():
             zx[~mask] = NAN
-        return self.x[:, lo:hi], zx, zin
+        return self.x[:, lo:hi], zx
 
     def shares(self, arr: np.ndarray) -> bool:
-        """True when ``arr`` is (a view of) the root's own x, x . W or x . W + b."""
+        """True when ``arr`` is (a view of) the root's own x or x . W."""
         return self._stored and any(np.shares_memory(arr, getattr(self.source, k))
-                                    for k in ("x", "zx", "zin"))
+                                    for k in ("x", "zx"))
 
     def inherited_x_edits(self) -> dict[int, Fork]:
         return {}
@@ -192,18 +190,16 @@ class Fork:
         self.first = first                       # first processing index of the window runner
         lo, hi = (0, t_len - first) if self.backward else (first, t_len)
         self._lo = lo
-        x, zx, zin = root.inputs(lo, hi)
-        shared = (zx, zin)
+        x, zx = root.inputs(lo, hi)
         patches = {p: f for p, f in self.inherited_x_edits().items() if p >= first}
         if patches:   # copy-on-write: an ancestor changed an input inside our window
-            zx, zin, x = shared[0].copy(), shared[1].copy(), x.copy()
+            zx, x = zx.copy(), x.copy()
             for p, fork in patches.items():
                 t = fork.position(p) - lo
                 col = fork._col
                 zx[:, t] = col["zx"]
-                zin[:, t] = col["zin"]
                 x[:, t] = col["x"]
-            shared = (zx, zin)
+        shared = zx
         self.window = DirectionRunner(f"{root.name}#{name}", self.weights, x, backward=self.backward,
                                       mask=root.mask[:, lo:hi], h0=h0, c0=c0, shared_zx=shared)
         self._done = 0                          # window steps computed
@@ -229,7 +225,7 @@ class Fork:
             one = DirectionRunner("edit", self.weights, x_t[:, None], mask=mask,
                                   h0=h_prev, c0=c_prev)
             one.step(0)
-            col = {"gates": one.gates[:, 0], "zx": one.zx[:, 0], "zin": one.zin[:, 0],
+            col = {"gates": one.gates[:, 0], "zx": one.zx[:, 0],
                    "zh": one.zh[:, 0], "c": one.c[:, 0], "h": one.h[:, 0], "x": one.x[:, 0]}
             if one.zp is not None:
                 col["zp"] = one.zp[:, 0]
@@ -291,8 +287,6 @@ class Fork:
             return self.parent.column(name, p)
         if p == self.start and self._col is not None:
             return self._col[name]
-        if name == "zin":
-            return self.window.zin[:, self.position(p) - self._lo]
         if p >= self.computed:
             self.ensure(p + 1)
         return getattr(self.window, name)[:, self.position(p) - self._lo]
@@ -371,7 +365,7 @@ class Fork:
         if w.zp is not None:
             own.append(w.zp)
         if not self.root.shares(w.zx):
-            own += [w.zx, w.zin]
+            own.append(w.zx)
         if not self.root.shares(w.x):
             own.append(w.x)
         total = sum(a.nbytes for a in own)
