@@ -4,7 +4,7 @@ A ``CheckpointedRun`` keeps the layer's input, the state (h, c) before every K-t
 index and an ``Overview`` (per unit and signal, min and max over buckets of input positions).
 Any window of steps is recomputed from the nearest checkpoint before it by an ordinary
 ``DirectionRunner`` over that chunk of K steps, with x . W computed in the same aligned blocks
-as a full trace (``stepper.input_product``): the same code on the same float32 inputs, so every
+as a full trace (``stepper.x_product``): the same code on the same float32 inputs, so every
 recomputed value is bit-identical to the in-memory trace (docs/architecture.md, "Long runs").
 
 Chunks are the unit of work: chunk j covers processing indices jK .. (j+1)K - 1. Computing a
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cell import CellWeights
-from .stepper import XW_BLOCK, DirectionRunner, input_product, layer_input
+from .stepper import XW_BLOCK, DirectionRunner, layer_input, x_product
 from .time_axis import input_position, positions
 from .trace import LayerTrace, SignalSource
 
@@ -317,12 +317,12 @@ class CheckpointedRun:
         """Processing indices [p0, p1) run from the state (h0, c0) before p0, with x . W in the
         blocks aligned to the checkpoints: the one code path behind bit-identity."""
         a, e = positions(p0, p1, self.steps, self.backward)
-        zx, zin = input_product(self.weights, self.x, self.backward, p0, p1)
+        zx = x_product(self.weights, self.x, self.backward, p0, p1)
         mask = self.mask[:, a:e]
         if not mask.all():
             zx[~mask] = np.nan
         runner = DirectionRunner(self.name, self.weights, self.x[:, a:e], backward=self.backward,
-                                 mask=mask, h0=h0, c0=c0, prefill=False, shared_zx=(zx, zin))
+                                 mask=mask, h0=h0, c0=c0, prefill=False, shared_zx=(zx, None))
         if progress is None:
             runner.run()
             return runner

@@ -42,6 +42,15 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
     processing indices p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position.
 
     Each aligned block of XW_BLOCK processing indices is one matmul, whatever window asks."""
+    zx = x_product(weights, x, backward, p_lo, p_hi)
+    return zx, gate_input(weights, zx.reshape(*zx.shape[:2], -1))
+
+
+@blas_limited
+def x_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int = 0,
+              p_hi: int | None = None) -> np.ndarray:
+    """x . W as (B, L, 4, N) for processing indices p_lo..p_hi-1 (``input_product``'s first
+    half: a runner keeps this and derives the gate input from it a block at a time)."""
     b, t, d = x.shape
     p_hi = t if p_hi is None else p_hi
     n4 = weights.kernel.shape[1]
@@ -54,11 +63,19 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
         block = (x[:, a:e].reshape(b * (e - a), d) @ weights.kernel).reshape(b, e - a, n4)
         lo, hi = max(a, first), min(e, first + length)            # its part inside the window
         zx[:, lo - first:hi - first] = block[:, lo - a:hi - a]
-    zin = zx + weights.bias
+    return zx.reshape(b, length, weights.parts, -1)
+
+
+def gate_input(weights: CellWeights, zx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(x . W + b) * gate_scale from x . W (any leading axes, last 4N), into ``out`` if given.
+    The same two float32 ufuncs whether over a whole run or a block of it, so a runner that
+    derives its gate input block by block (instead of holding it for the whole run, as large
+    as x . W itself) gets the same bits."""
+    out = np.add(zx, weights.bias, out=out)
     scale = gate_scale(weights)
     if scale is not None:
-        zin *= scale
-    return zx.reshape(b, length, weights.parts, -1), zin
+        np.multiply(out, scale, out=out)
+    return out
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
@@ -167,10 +184,12 @@ class DirectionRunner:
 
         ``shared_zx=(zx, zin)`` reuses another runner's x . W (B, T, 4, N) and gate input part
         (B, T, 4N) for this x instead of computing and storing them: a debugger fork over a
-        window of its parent's run shares them as read-only views (never written here).
+        window of its parent's run shares them as read-only views (never written here). ``zin``
+        may be None: it is then derived from x . W a block of steps at a time.
 
         Public buffers, indexed by input position: ``x``, ``mask``, ``h0``, ``c0``, ``zx``,
-        ``zin`` (the part of z the recurrence does not change, as ``input_product`` makes it),
+        ``zin`` (the part of z the recurrence does not change, as ``input_product`` makes it;
+        not held for the whole run unless something reads it: the loop derives it per block),
         ``gates``, ``zh``, ``c``, ``h``, ``zp`` (None without peepholes)."""
         x = layer_input(name, weights, x)
         b, t, _ = x.shape
@@ -184,11 +203,12 @@ class DirectionRunner:
         self.c0 = np.zeros((b, csize), F32) if c0 is None else np.array(c0, F32).reshape(b, csize)
         self.x = x
         if shared_zx is not None:
-            self.zx, self.zin = shared_zx
-            if self.zx.shape != (b, t, parts, n) or self.zin.shape != (b, t, parts * n):
+            self.zx, self._zin = shared_zx
+            if self.zx.shape != (b, t, parts, n) or (self._zin is not None
+                                                      and self._zin.shape != (b, t, parts * n)):
                 raise ValueError("shared x . W does not match the input's shape")
         else:
-            self.zx, self.zin = input_product(weights, x, backward)
+            self.zx, self._zin = x_product(weights, x, backward), None
             if not self._all_valid.all():
                 self.zx[~self.mask] = NAN
         alloc = (lambda shape: np.full(shape, NAN, F32)) if prefill else (lambda shape: np.empty(shape, F32))
@@ -199,6 +219,7 @@ class DirectionRunner:
         self.h = alloc((b, t, hsize))
         self.zp = None if weights.peephole is None else alloc((b, t, 4, n))
         self._gates_flat = self.gates.reshape(b, t, n_gates * n)
+        self._zx_flat = self.zx.reshape(b, t, parts * n)
         self._zh_flat = self.zh.reshape(b, t, parts * n)
         self._fast = weights.is_plain
         self._scale = gate_scale(weights)
@@ -209,6 +230,21 @@ class DirectionRunner:
         self._gate_act = _in_place(weights.gate_activation, n)
         self._cell_act = _in_place(weights.cell_activation, n)
         self._out_act = _in_place(weights.output_activation, n)
+
+    @property
+    def zin(self) -> np.ndarray:
+        """(B, T, 4N) the gate input part for the whole run, computed on first read and kept
+        (debugger forks share it); the runner itself derives it per block of steps."""
+        if self._zin is None:
+            self._zin = gate_input(self.weights, self.zx.reshape(self.batch, self.steps, -1))
+        return self._zin
+
+    def _gate_input_block(self, a: int, e: int, step: int, out: np.ndarray) -> None:
+        """Input positions a:e of the gate input, time-major in processing order, into ``out``."""
+        if self._zin is not None:
+            np.copyto(out, _by_time(self._zin, a, e, step))
+        else:
+            gate_input(self.weights, _by_time(self._zx_flat, a, e, step), out=out)
 
     # --- position bookkeeping ----------------------------------------------------------------
     def position(self, p):
@@ -274,7 +310,7 @@ class DirectionRunner:
                 a, e = positions(p0, p1, self.steps, self.backward)
                 length = p1 - p0
                 zin, rows = scratch.zin[:length], scratch.rows(length)
-                np.copyto(zin, _by_time(self.zin, a, e, step))
+                self._gate_input_block(a, e, step, zin)
                 self._steps(zin, rows, self._all_valid[a:e][::step], p0, scratch)
                 if self._scale is not None:          # exact: the scale is 1 or 1/2
                     np.divide(rows[0], self._scale, out=_by_time(outs[0], a, e, step))
@@ -338,7 +374,8 @@ class DirectionRunner:
         w = self.weights
         zh = h_prev @ w.recurrent_kernel
         self._zh_flat[:, t] = zh
-        i, f, g, o, c, h = lstm_step_extended_from_z(w, self.zin[:, t] + zh, c_prev)
+        zin = self._zin[:, t] if self._zin is not None else gate_input(w, self._zx_flat[:, t])
+        i, f, g, o, c, h = lstm_step_extended_from_z(w, zin + zh, c_prev)
         if w.peephole is not None:
             p_i, p_f, p_o = w.peephole
             zp = self.zp[:, t]
