@@ -282,3 +282,25 @@ def test_the_breakpoints_list_keeps_a_few_rows_beside_the_text_view(make_window,
     for view in (window.breakpoints_panel.tree, window.watches_panel.table,
                  window.forks_panel.tree, window.layer_view.table):
         assert view.minimumHeight() >= rows and view.height() >= rows
+
+
+def test_stepping_with_a_fork_keeps_its_legend_and_title_and_extends_its_curve(make_window, qtbot):
+    """The legend and title are set when the fork or unit shown changes, not re-made at every
+    step (each re-make laid the plot out again: time every step paid)."""
+    window = _demo_window(make_window, qtbot, "sine")
+    window.session_model.seek(10)
+    panel = window.forks_panel
+    fork = panel.perturb(3, 0.5)
+    assert fork is not None
+    name = fork.name
+    labels = [label for _, label in panel.legend.items]
+    title = panel.plot.getPlotItem().titleLabel.text
+    assert [label.text for label in labels] == ["h[3] original", f"h[3] {name}"]
+    for _ in range(3):
+        window.session_model.step(1)
+    assert [label for _, label in panel.legend.items] == labels      # the same items, kept
+    assert panel.plot.getPlotItem().titleLabel.text == title
+    known = np.isfinite(panel.curve_fork.yData)
+    assert known.all() and panel.shown() == expected(window.session_model)
+    window.session_model.select(5, None)     # another unit is not the perturbed one: same plot
+    assert [label.text for _, label in panel.legend.items] == ["h[3] original", f"h[3] {name}"]
