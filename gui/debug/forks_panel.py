@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -31,6 +30,7 @@ from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette, palette_of
+from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
 
 ORIGINAL = "(original run)"
@@ -195,7 +195,8 @@ class ForksPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(lambda *_: self.update_plot())
         layout.addWidget(self.tree, 1)
-        row = QHBoxLayout()
+        buttons = QWidget()
+        row = FlowLayout(buttons)       # wraps in a narrow dock instead of widening the panel
         self.edit_btn = QPushButton("Edit state…")
         self.edit_btn.setToolTip("Change h, c or x_t at this step (Ctrl+E)")
         self.edit_btn.clicked.connect(lambda: edit_state_dialog(self.window(), dm))
@@ -210,8 +211,9 @@ class ForksPanel(QWidget):
         self.delete_btn.clicked.connect(self.delete_selected)
         for b in (self.edit_btn, self.perturb_btn, self.decouple_btn, self.undo_btn, self.delete_btn):
             row.addWidget(b)
-        layout.addLayout(row)
+        layout.addWidget(buttons)
         self.info = QLabel("")
+        self.info.setWordWrap(True)     # the fork's description wraps: the legend stays in view
         layout.addWidget(self.info)
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(120)
