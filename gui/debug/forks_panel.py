@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
@@ -31,6 +30,7 @@ from engine.errors import ScopeError
 from gui.debug.debugger_model import DebuggerModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette, palette_of
+from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
 
 ORIGINAL = "(original run)"
@@ -195,7 +195,8 @@ class ForksPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.currentItemChanged.connect(lambda *_: self.update_plot())
         layout.addWidget(self.tree, 1)
-        row = QHBoxLayout()
+        buttons = QWidget()
+        row = FlowLayout(buttons)       # wraps in a narrow dock instead of widening the panel
         self.edit_btn = QPushButton("Edit state…")
         self.edit_btn.setToolTip("Change h, c or x_t at this step (Ctrl+E)")
         self.edit_btn.clicked.connect(lambda: edit_state_dialog(self.window(), dm))
@@ -210,8 +211,9 @@ class ForksPanel(QWidget):
         self.delete_btn.clicked.connect(self.delete_selected)
         for b in (self.edit_btn, self.perturb_btn, self.decouple_btn, self.undo_btn, self.delete_btn):
             row.addWidget(b)
-        layout.addLayout(row)
+        layout.addWidget(buttons)
         self.info = QLabel("")
+        self.info.setWordWrap(True)     # the fork's description wraps: the legend stays in view
         layout.addWidget(self.info)
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(120)
@@ -226,6 +228,9 @@ class ForksPanel(QWidget):
         self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor))
         self.plot.addItem(self.cursor_line)
         layout.addWidget(self.plot, 1)
+        # the legend's entries and the title last set (None: cleared); re-set only when they
+        # change, not at every step (each re-set lays the plot out again)
+        self._labels: tuple[str, ...] | None = ("original", "fork")
         dm.forksChanged.connect(self.refresh)
         dm.overlayChanged.connect(lambda _: self.refresh())
         dm.session_model.positionChanged.connect(lambda _: self.update_plot())
@@ -319,10 +324,12 @@ class ForksPanel(QWidget):
         name = self.dm.overlay or self.selected()
         session = self.dm.session_model.session
         if not self.dm.ready or not name or name not in self.dm.debugger.forks.forks:
-            self.curve_orig.setData([], [])
-            self.curve_fork.setData([], [])
-            self.legend.clear()                 # nothing of a fork that is gone
-            self.plot.setTitle(None)
+            if self._labels is not None:        # nothing of a fork that is gone
+                self.curve_orig.setData([], [])
+                self.curve_fork.setData([], [])
+                self.legend.clear()
+                self.plot.setTitle(None)
+                self._labels = None
             self._drawn = None
             self.info.setText("no fork: Edit state… (Ctrl+E) at a step to make one")
             return
@@ -338,10 +345,14 @@ class ForksPanel(QWidget):
         self.curve_orig.setData(x, orig)
         self.curve_fork.setData(x, np.where(np.isnan(mine), orig, mine))
         self._drawn = (self.dm.session_model.run, session.units, session.steps, session.cell_kind.name)
-        self.legend.clear()
-        self.legend.addItem(self.curve_orig, f"{signal}[{unit}] original")
-        self.legend.addItem(self.curve_fork, f"{signal}[{unit}] {name}")
-        self.plot.setTitle(f"{signal}[{unit}]: original vs {name}")
+        labels = (f"{signal}[{unit}] original", f"{signal}[{unit}] {name}",
+                  f"{signal}[{unit}]: original vs {name}")
+        if labels != self._labels:
+            self.legend.clear()
+            self.legend.addItem(self.curve_orig, labels[0])
+            self.legend.addItem(self.curve_fork, labels[1])
+            self.plot.setTitle(labels[2])
+            self._labels = labels
         pos = session.cursor
         before = session.steps - 0.5 if session.backward else -0.5      # nothing read yet
         self.cursor_line.setValue(before if pos is None else pos)

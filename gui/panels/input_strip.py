@@ -223,8 +223,11 @@ class InputStrip:
     def set_cursor(self, x: float) -> None:
         self.cursor.setPos(x)
         position = int(round(x))
-        self.tokens.cursor = position if abs(x - position) < 1e-6 else None
-        self.tokens.update()
+        cursor = position if abs(x - position) < 1e-6 else None
+        if cursor != self.tokens.cursor:
+            self.tokens.cursor = cursor
+            if self.tokens.labels:            # the row draws the character at the cursor
+                self.tokens.update()
 
     def describe(self, position: int) -> str:
         """The hover text for a position on the strip."""

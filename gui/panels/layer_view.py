@@ -118,6 +118,11 @@ class NumberItem(QTableWidgetItem):
         self.setToolTip(repr(self.value))
         self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
 
+    def shows(self, text: str, value: float) -> bool:
+        """Whether this cell already shows ``text`` for ``value`` (NaN equal to NaN)."""
+        v = float(value)
+        return self.text() == text and (self.value == v or (np.isnan(self.value) and np.isnan(v)))
+
     def __lt__(self, other) -> bool:
         a, b = self.value, getattr(other, "value", 0.0)
         if np.isnan(a) or np.isnan(b):        # NaN ("—") sorts last
@@ -746,11 +751,18 @@ class LayerView(FrontAware, QWidget):
                 bar.setLevels(levels)
         col = self.columns.index("horizon")
         horizon = self._horizon(full.units)
-        self.table.setSortingEnabled(False)
+        changed = []
         for r in range(self.table.rowCount()):
             unit = int(self.table.item(r, 0).value)
             v = float(horizon[unit])
             text = "whole run" if np.isinf(v) else ("—" if np.isnan(v) else f"{v:.0f}")
+            item = self.table.item(r, col)
+            if not isinstance(item, NumberItem) or not item.shows(text, v):
+                changed.append((r, text, v))
+        if not changed:       # a gradient per step: most leave every horizon as it was
+            return
+        self.table.setSortingEnabled(False)
+        for r, text, v in changed:
             self.table.setItem(r, col, NumberItem(text, v))
         self.table.setSortingEnabled(True)
 

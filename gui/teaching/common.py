@@ -82,22 +82,48 @@ def draw_fitted(p: QPainter, box: QRectF, text: str, font: QFont,
     fits, so a narrow figure gets smaller words, never cut ones. Returns the text's bounds."""
     if wrap:
         flags = flags | Qt.TextWordWrap
+    size, (dx, dy, w, h) = _fitted_size(p, box, text, font, flags)
+    need = QRectF(box.x() + dx, box.y() + dy, w, h)
     fitted = QFont(font)
-    size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
-    scale = 1.0
-    while True:
-        fitted.setPointSizeF(max(3.0, size * scale))
-        need = QFontMetricsF(fitted, p.device()).boundingRect(box, flags, text)
-        if (need.width() <= box.width() + 0.5 and need.height() <= box.height() + 0.5) \
-                or scale <= SMALLEST_TEXT:
-            break
-        scale -= 0.05
+    fitted.setPointSizeF(size)
     p.setFont(fitted)
     p.drawText(box, flags, text)
     p.setFont(font)
     if items is not None:
         items.append(TextItem(text, need, QRectF(box)))
     return need
+
+
+_FITTED: dict[tuple, tuple[float, tuple[float, float, float, float]]] = {}
+FITTED_CACHE_SIZE = 4096
+
+
+def _fitted_size(p: QPainter, box: QRectF, text: str, font: QFont,
+                 flags: Qt.AlignmentFlag) -> tuple[float, tuple[float, float, float, float]]:
+    """The point size ``draw_fitted`` draws ``text`` at in a box of this size, and the text's
+    bounds relative to the box's corner. Remembered: a canvas repaints the same labels in the
+    same boxes every step, and measuring them (up to 14 sizes each) was most of its text cost."""
+    device = p.device()
+    dpi = (device.logicalDpiX(), device.logicalDpiY()) if device is not None else None
+    key = (text, font.toString(), box.width(), box.height(), int(flags), dpi)
+    known = _FITTED.get(key)
+    if known is not None:
+        return known
+    fitted = QFont(font)
+    size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+    local = QRectF(0.0, 0.0, box.width(), box.height())
+    scale = 1.0
+    while True:
+        fitted.setPointSizeF(max(3.0, size * scale))
+        need = QFontMetricsF(fitted, device).boundingRect(local, flags, text)
+        if (need.width() <= box.width() + 0.5 and need.height() <= box.height() + 0.5) \
+                or scale <= SMALLEST_TEXT:
+            break
+        scale -= 0.05
+    if len(_FITTED) >= FITTED_CACHE_SIZE:
+        _FITTED.clear()
+    _FITTED[key] = known = (fitted.pointSizeF(), (need.x(), need.y(), need.width(), need.height()))
+    return known
 
 
 class PaintedCanvas(QWidget):

@@ -364,6 +364,7 @@ class UnrolledCanvas(PaintedCanvas):
         font, small = view_font(pal), view_font(pal, 0.85)
         every_t = max(1, int(np.ceil((fm.horizontalAdvance("t=000") + 4) / geo.pitch)))
         vectors = v.vectors(geo.first, geo.columns)         # (cols, D) for a vector input, else None
+        scale = v.vector_scale() if vectors is not None else 1.0
         for col in range(geo.columns):
             t = geo.first + col
             cx = geo.left + col * geo.pitch + geo.cell_w / 2
@@ -374,7 +375,7 @@ class UnrolledCanvas(PaintedCanvas):
             p.setPen(fg if known.start <= t < known.stop else muted)
             box = QRectF(cx - geo.pitch / 2 + 1, bottom_y + fm.height(), geo.pitch - 2, fm.height() * 1.2)
             if vectors is not None:
-                self._paint_sparkline(p, box, vectors[col], v.vector_scale())
+                self._paint_sparkline(p, box, vectors[col], scale)
             else:
                 self._text(p, box, v.label(t), font, Qt.AlignCenter)
         p.setPen(muted)
@@ -397,9 +398,9 @@ class UnrolledCanvas(PaintedCanvas):
         p.drawLine(QPointF(x0, mid), QPointF(x0 + width, mid))
         p.setPen(Qt.NoPen)
         p.setBrush(colour)
-        for k, value in enumerate(np.nan_to_num(values).tolist()):
-            h = float(np.clip(value / scale, -1, 1)) * half
-            p.drawRect(QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - h), bar * 0.7, abs(h)))
+        heights = (np.clip(np.nan_to_num(np.asarray(values, np.float64)) / scale, -1, 1) * half).tolist()
+        p.drawRects([QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - h), bar * 0.7, abs(h))
+                     for k, h in enumerate(heights)])
         p.restore()
 
     def legend_text(self) -> str:

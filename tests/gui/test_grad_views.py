@@ -8,6 +8,7 @@ import numpy as np
 from engine import load_model
 from engine.cli.commands import resolve_input
 from engine.gradients.grad_views import forget_product, memory_horizon
+from gui.panels.layer_view import STAT_COLUMNS
 from tests.gui.conftest import bring_to_front, open_session
 from tests.helpers import image_of
 
@@ -46,6 +47,12 @@ def test_views_follow_the_cursor_target(make_window, qtbot):
     for unit in range(session.units):
         v = lv.stat_value(unit, "horizon")
         assert (np.isinf(v) and np.isinf(hz[unit])) or v == hz[unit]
+    # a gradient that leaves the horizons as they were leaves their cells (and the sorting)
+    # alone: each step's gradient used to re-create and re-sort every row
+    col = STAT_COLUMNS.index("horizon")
+    cells = [lv.table.item(r, col) for r in range(lv.table.rowCount())]
+    grads.changed.emit()
+    assert [lv.table.item(r, col) for r in range(lv.table.rowCount())] == cells
     # the carousel of the selected unit
     panel = window.grad_panel
     x, y = panel.prod_curve.getData()                   # a log axis: pyqtgraph holds log10

@@ -282,3 +282,49 @@ def test_the_breakpoints_list_keeps_a_few_rows_beside_the_text_view(make_window,
     for view in (window.breakpoints_panel.tree, window.watches_panel.table,
                  window.forks_panel.tree, window.layer_view.table):
         assert view.minimumHeight() >= rows and view.height() >= rows
+
+
+def test_stepping_with_a_fork_keeps_its_legend_and_title_and_extends_its_curve(make_window, qtbot):
+    """The legend and title are set when the fork or unit shown changes, not re-made at every
+    step (each re-make laid the plot out again: time every step paid)."""
+    window = _demo_window(make_window, qtbot, "sine")
+    window.session_model.seek(10)
+    panel = window.forks_panel
+    fork = panel.perturb(3, 0.5)
+    assert fork is not None
+    name = fork.name
+    labels = [label for _, label in panel.legend.items]
+    title = panel.plot.getPlotItem().titleLabel.text
+    assert [label.text for label in labels] == ["h[3] original", f"h[3] {name}"]
+    for _ in range(3):
+        window.session_model.step(1)
+    assert [label for _, label in panel.legend.items] == labels      # the same items, kept
+    assert panel.plot.getPlotItem().titleLabel.text == title
+    known = np.isfinite(panel.curve_fork.yData)
+    assert known.all() and panel.shown() == expected(window.session_model)
+    window.session_model.select(5, None)     # another unit is not the perturbed one: same plot
+    assert [label.text for _, label in panel.legend.items] == ["h[3] original", f"h[3] {name}"]
+
+
+def test_the_forks_dock_fits_its_width_at_1366x768_legend_included(make_window, qtbot):
+    """At 1366×768 the Forks panel was wider than its dock (a row of five buttons, a one-line
+    fork description), so it scrolled sideways and the plot's legend was cut at the right."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from tests.gui.conftest import bring_to_front
+    window = _demo_window(make_window, qtbot, "text")
+    window.resize(1366, 768)
+    window.reset_layout()
+    window.resize(1366, 768)
+    window.session_model.seek(11)
+    panel = window.forks_panel
+    assert panel.perturb(3, 0.5) is not None
+    bring_to_front(qtbot, window.forks_dock)
+    qtbot.wait(50)
+    area = window.forks_dock.findChild(QScrollArea)
+    assert panel.width() <= area.viewport().width(), (panel.width(), area.viewport().width())
+    assert not area.horizontalScrollBar().isVisible()
+    view = panel.plot.getPlotItem().getViewBox()
+    legend = panel.legend.mapRectToScene(panel.legend.boundingRect())
+    assert panel.legend.items and view.sceneBoundingRect().contains(legend)
+    assert panel.plot.width() <= area.viewport().width()
