@@ -38,3 +38,12 @@ def test_bench_runs_only_what_it_is_asked_with_a_line_per_figure(capsys):
     assert set(figures) == {"units", "steps", "window_error", "startup_error"}
     lines = err.getvalue().splitlines()
     assert lines[0] == "bench: window (1 of 2) ..." and lines[-1].startswith("bench: all done in")
+
+
+def test_a_grid_point_reports_its_ratio_first_call_and_the_machine_load():
+    from engine.bench.grid import grid_table, measure_point
+    fig = measure_point(2, 8, 20, repeat=2)
+    assert fig["ratio"] > 0 and fig["first_vs_later"] > 0 and fig["spread"] >= 1
+    assert fig["cpus"] >= 1 and (fig["load"] is None or fig["load"] >= 0)
+    header, row = grid_table({"B2_N8_T20": fig}).splitlines()
+    assert header.split()[-1] == "load" and row.split()[-1] == str(fig["load"])

@@ -10,7 +10,9 @@ and ``nn.LSTM`` forward on identical weights without autograd, both on one threa
   sides compute on the calling thread), which other processes on a busy machine do not inflate;
 * ``first_ms`` and ``first_vs_later``: the first trace of the shape in this process against the
   best later one (what a fresh allocation of every recorded array costs);
-* ``spread``: the slowest repeated trace over the best (thread-pool or allocation cliffs).
+* ``spread``: the slowest repeated trace over the best (thread-pool or allocation cliffs);
+* ``load``: the machine's 1-minute load average when the point started, beside ``cpus`` (a
+  ratio measured on a machine busy with other work says so).
 
 A point whose trace would exceed the memory budget (``engine.system.budget``) is skipped with that
 reason. Omitted entirely (with a reason) when torch is not installed.
@@ -18,6 +20,7 @@ reason. Omitted entirely (with a reason) when torch is not installed.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,6 +64,7 @@ def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
                            f"of {format_bytes(memory_budget())}"}
     import torch
     torch.set_num_threads(1)
+    load = load_average()
     model = bench_model(units, features)
     x = np.random.default_rng(1).normal(size=(batch, steps, features)).astype(np.float32)
     lstm = torch_lstm_of(model)
@@ -93,7 +97,16 @@ def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
             "first_ms": round(1000 * first, 2), "first_vs_later": round(first / best, 2),
             "first_vs_later_cpu": round(first_cpu / cpu, 2),
             "spread": round(max(w for w, _ in trace_s) / best, 2), "repeat": repeat,
+            "load": load, "cpus": os.cpu_count(),
             "threads": {"torch": torch.get_num_threads(), "blas": blas_threads()}}
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def blas_threads() -> int | None:
@@ -126,14 +139,15 @@ def grid_figures(points: Iterable[tuple[int, int, int]] | None = None, repeat: i
 def grid_table(grid: dict[str, Any]) -> str:
     """The grid as a text table (one line per point)."""
     lines = [f"{'point':>20} {'trace ms':>10} {'torch ms':>10} {'ratio':>6} {'cpu ratio':>9} "
-             f"{'first/later':>11} {'spread':>6}"]
+             f"{'first/later':>11} {'spread':>6} {'load':>5}"]
     for key, fig in grid.items():
         if not isinstance(fig, dict) or "skipped" in fig:
             reason = fig.get("skipped") if isinstance(fig, dict) else fig
             lines.append(f"{key:>20} skipped: {reason}")
             continue
         lines.append(f"{key:>20} {fig['trace_ms']:>10} {fig['torch_ms']:>10} {fig['ratio']:>6} "
-                     f"{fig['cpu_ratio']:>9} {fig['first_vs_later']:>11} {fig['spread']:>6}")
+                     f"{fig['cpu_ratio']:>9} {fig['first_vs_later']:>11} {fig['spread']:>6} "
+                     f"{fig.get('load')!s:>5}")
     return "\n".join(lines)
 
 
