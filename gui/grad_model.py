@@ -20,6 +20,7 @@ from engine.errors import Cancelled, ScopeError
 from engine.gradients.grad import GradResult
 from engine.gradients.grad_views import (
     GradHealth,
+    carried_gradient,
     default_target,
     forget_product,
     forget_record,
@@ -47,7 +48,7 @@ class GradView:
     position: int | None              # the target's input position (None: several / output)
     result: GradResult
     saliency: np.ndarray              # (T,) |d target / d x_t|
-    dc_abs: np.ndarray                # (T, N) |d target / d c_t|
+    dc_abs: np.ndarray                # (T, N) |d target / d c_t| (a cell without c: h_t)
     forget_product: np.ndarray        # (T, N)
     horizon: np.ndarray               # (N,)
     health: GradHealth
@@ -208,12 +209,13 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
         with np.errstate(all="ignore"):
             g = s.grad(text, stale)       # stale() is asked between chunks of a checkpointed run
             run = forget_record(s)
+            carried = carried_gradient(g, s.cell_kind)[sample]       # the LSTM's dc, else dh
             position = target_position(text, run)
             view = GradView(
                 target=text, unit=job.unit, position=position, result=g,
-                saliency=g.saliency(sample), dc_abs=np.abs(g.dc[sample]),
+                saliency=g.saliency(sample), dc_abs=np.abs(carried),
                 forget_product=forget_product(run, sample, position),
-                horizon=memory_horizon(g.dc[sample], run, position),
+                horizon=memory_horizon(carried, run, position),
                 health=grad_health(g, run, sample, position), run=job.run, kind=s.cell_kind.name)
             if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
                 name, fork = job.fork

@@ -80,7 +80,7 @@ def stat_columns(kind: CellKind) -> tuple[str, ...]:
         columns += [f"mean {symbol(kind, name)}", f"var {symbol(kind, name)}"]
     columns += [f"sat {g}" for g in kind.display_gates]
     columns += ["max |h|", "dead"]
-    if kind.ratio_gates:
-        columns.append(f"half-life {kind.ratio_gates[0]}")
+    if kind.carry is not None:
+        columns.append(f"half-life {kind.carry}")
     columns.append("horizon")
     return tuple(columns)

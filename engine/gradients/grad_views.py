@@ -80,6 +80,12 @@ def target_position(target: str, trace: LayerTrace | ForgetRecord) -> int | None
     return None
 
 
+def carried_gradient(g: GradResult, kind) -> np.ndarray:
+    """(B, T, N) d target / d the state that carries memory: the LSTM's dc, a GRU's or simple
+    RNN's dh (a cell without c has an empty dc); what the horizon and the maps read."""
+    return g.dc if "c" in kind.states else g.dh
+
+
 def _processing(trace: LayerTrace | ForgetRecord, position: int | None) -> tuple[np.ndarray, int]:
     """Input positions in processing order and the processing index of ``position``
     (the last one when None)."""
@@ -147,7 +153,8 @@ class GradHealth:
 def grad_health(g: GradResult, trace: LayerTrace | ForgetRecord, sample: int, position: int | None) -> GradHealth:
     """Vanishing / exploding verdict on the gradient w.r.t. the cell state (L2 over units)."""
     order, p_star = _processing(trace, position)
-    norms = np.sqrt(np.sum(np.square(np.asarray(g.dc[sample], np.float64)), axis=-1))   # (T,)
+    carried = g.dc if g.dc.size else g.dh          # a cell without c: the gradient reaches h
+    norms = np.sqrt(np.sum(np.square(np.asarray(carried[sample], np.float64)), axis=-1))   # (T,)
     reach = norms[order[:p_star + 1]]
     earliest = float(reach[0]) if reach.size else 0.0
     largest = float(np.max(reach)) if reach.size else 0.0

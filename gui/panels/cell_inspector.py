@@ -242,6 +242,8 @@ def _gate_boxes(pen: _ScenePen, b: CellBreakdown, kind: CellKind, xs: dict[str, 
                 act_name: str, gate_act: str) -> None:
     """A box per gate of the kind at ``xs``, each with its activation and live value."""
     gates = kind.diagram_gates
+    if not gates:
+        return                      # a simple RNN: h = act(z), no gate
     acts = {g: gate_act if g in kind.ratio_gates else act_name for g in gates}
     labels = {g: f"{g} = {acts[g]}(z)" for g in gates}
     font = QFont(pen.bold)     # boxes sit 100 apart: shrink the label until the widest fits
@@ -585,10 +587,11 @@ class CellInspector(FrontAware, QWidget):
             need_lo, need_hi = min(need_lo, float(heights.min())), max(need_hi, float(heights.max()))
         # one range for the four linked plots, widened only when a bar leaves it (re-ranging
         # every step repaints axes)
-        first = self._bar_plots[self.kind.diagram_gates[0]]
-        lo, hi = first.getViewBox().viewRange()[1]
+        first = next(iter(self._bar_plots.values()), None)      # none: a cell without gates
+        lo, hi = first.getViewBox().viewRange()[1] if first is not None else (0.0, 0.0)
         span = max(need_hi - need_lo, 1e-3)
-        if need_lo < lo + 0.05 * span or need_hi > hi - 0.05 * span or (hi - lo) > 8 * span:
+        if first is not None and (need_lo < lo + 0.05 * span or need_hi > hi - 0.05 * span
+                                  or (hi - lo) > 8 * span):
             first.setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
         self._fill_fan(b, trace)
         self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "

@@ -43,7 +43,16 @@ from gui.panels.input_strip import InputStrip
 from gui.panels.lanes import label_step, per_unit
 from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
-from gui.signals import GRADIENT_MAP, fork_signals, heat_signals, is_ratio, is_signal, stat_columns, symbol
+from gui.signals import (
+    GRADIENT_MAP,
+    carried,
+    fork_signals,
+    heat_signals,
+    is_ratio,
+    is_signal,
+    stat_columns,
+    symbol,
+)
 from gui.theme import Palette
 from gui.widgets.combo import refill
 from gui.widgets.min_rows import keep_rows
@@ -63,7 +72,7 @@ GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its
 
 def signal_label(name: str, kind: CellKind) -> str:
     if name == GRADIENT_MAP:
-        return "log₁₀|∂target/∂C|"
+        return f"log₁₀|∂target/∂{symbol(kind, carried(kind))}|"
     if name.startswith("z_"):
         return f"z_{name[2:]}  pre-activation"
     return symbol(kind, name)
@@ -255,7 +264,7 @@ class HeatPage(QWidget):
         self.signal_boxes = {}
         for k, name in enumerate(heat_signals(kind)):
             box = QCheckBox(name if name.startswith("z") else symbol(kind, name)
-                            if is_signal(kind, name) else "∂/∂C")
+                            if is_signal(kind, name) else f"∂/∂{symbol(kind, carried(kind))}")
             box.setChecked(name in visible)
             if is_signal(kind, name):
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
@@ -487,7 +496,7 @@ class LayerView(FrontAware, QWidget):
         kind = self.kind
         label = f"{signal_label(name, kind)} · unit" if self.palette.printing else signal_label(name, kind)
         if name == GRADIENT_MAP:              # the long name would run into its neighbours
-            label = "|∂/∂C|"
+            label = f"|∂/∂{symbol(kind, carried(kind))}|"
         set_axis_label(plot, "left", label, self.palette,
                        self.palette.signal(name) if is_signal(kind, name) else None)
         plot.getAxis("left").setWidth(LEFT_AXIS_PX)
@@ -564,7 +573,8 @@ class LayerView(FrontAware, QWidget):
             step = max(1, len(decades) // 3)
             ticks = [(float(k), decade_text(k)) for k in decades[::-1][::step]]
             bar.getAxis("right").setTicks([ticks, []])
-            bar.setToolTip("|∂target/∂C|: colour scale, log10 (six decades below the peak)")
+            bar.setToolTip(f"|∂target/∂{symbol(self.kind, carried(self.kind))}|: colour scale, log10 "
+                           "(six decades below the peak)")
             return bar
         ticks = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
         bar.getAxis("right").setTicks([[(v, f"{v:.2g}") for v in ticks], []])
@@ -673,8 +683,8 @@ class LayerView(FrontAware, QWidget):
             values[f"var {symbol(kind, name)}"] = st.variance[name]
         for gate in kind.display_gates:
             values[f"sat {gate}"] = st.saturation[gate]
-        if kind.ratio_gates:
-            values[f"half-life {kind.ratio_gates[0]}"] = st.half_life
+        if kind.carry is not None:
+            values[f"half-life {kind.carry}"] = st.half_life
         cols = [per_unit(np.asarray(values[c], float), n) for c in self.columns]   # projected h: "—"
         self.table.setSortingEnabled(False)
         self.table.setRowCount(n)
@@ -789,7 +799,7 @@ class LayerView(FrontAware, QWidget):
         w = full.weights
         rec = recurrent_blocks(w, self.order) if w.state_size == w.units else {}
         inp = input_blocks(w, self.order)
-        for col, gate in enumerate(self.kind.display_gates):
+        for col, gate in enumerate(self.kind.display_gates or self.kind.parts):   # an RNN: one block
             for row, (kind, blocks) in enumerate((("U", rec), ("W", inp))):
                 if gate not in blocks:
                     continue

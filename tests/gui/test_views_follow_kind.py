@@ -195,3 +195,42 @@ def test_every_view_follows_the_kind_of_the_run_it_shows(make_window, qtbot, rel
     _signals_shown(window, LSTM_CELL)
     _agree(window, LSTM_CELL)
     assert window.errors == []
+
+
+# --- a GRU and a simple RNN in the window ------------------------------------------------------
+GRU_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gru"
+
+
+@pytest.mark.parametrize("fixture,kind_name", [("keras_gru_reset_after", "gru"),
+                                               ("keras_bidirectional_gru", "gru"),
+                                               ("keras_simplernn", "rnn")])
+def test_the_window_shows_a_gru_and_a_simple_rnn_with_their_own_signals(
+        make_window, qtbot, tmp_path, fixture, kind_name):
+    """Open, step, bring each dock to the front and export each view that applies: nothing
+    fails, every signal list is the kind's, and every view's shown() agrees with the run."""
+    import numpy as np
+
+    from gui.export.figure import FigureOptions, export_view
+    from gui.export.views import VIEWS
+
+    model = load_model(GRU_FIXTURES / f"{fixture}.keras", trust=True)
+    x = np.load(GRU_FIXTURES / f"{fixture}.npz")["x"]
+    window = make_window()
+    for dock in (window.layer_dock, window.cell_dock):
+        bring_to_front(qtbot, dock)
+    open_session(window, model, x)
+    kind = window.session_model.cell_kind
+    assert kind.name == kind_name
+    window.session_model.step(3)
+    window.session_model.back(1)
+    qtbot.wait(20)
+    _signals_shown(window, kind)
+    _agree(window, kind)
+    for name, spec in VIEWS.items():
+        if spec.applies(window.session_model.session) is not None:
+            continue
+        for suffix in (".png", ".csv"):
+            export_view(window, name, tmp_path / f"{name}{suffix}", width=320,
+                        options=FigureOptions(explain=False, badges=False))
+            assert (tmp_path / f"{name}{suffix}").stat().st_size > 0
+    assert window.errors == []
