@@ -146,6 +146,7 @@ class UnitsPanel(QWidget):
         self._scaler: LaneScaler | None = None
         self._live: dict[str, list[pg.PlotCurveItem]] = {}
         self._ghosts: dict[str, list[pg.PlotCurveItem]] = {}
+        self._ghosts_filled = False          # ghosts hold the run's curves only once drawn
         self._chunk = CHUNK                  # positions per curve item (see _chunk_count)
         self._drawn_t: int | None = None
         self._overlay_items: list[pg.PlotCurveItem] = []
@@ -421,6 +422,7 @@ class UnitsPanel(QWidget):
     # --- building ----------------------------------------------------------------------------
     def _clear_items(self) -> None:
         self._drawn = None
+        self._ghosts_filled = False
         for group in (self._live, self._ghosts):
             for items in group.values():
                 for item in items:
@@ -506,8 +508,10 @@ class UnitsPanel(QWidget):
 
     def _draw_run(self, full, *, all_rows: bool = True) -> None:
         """Ghosts, scale, input strip, heat strips, limits and range for the run (or span);
-        ``all_rows`` False keeps the lanes the user zoomed to."""
-        self._fill_ghosts(full)
+        ``all_rows`` False keeps the lanes the user zoomed to. The ghosts are filled when
+        curves are first drawn (``on_position``): heat strips show none, and a long run's
+        ghosts are as large as the run itself."""
+        self._forget_ghosts()
         self._update_scale()
         self.strip.rebuild()
         self.heat.set_run(full, self.session_model.sample, self.order, self.ghost,
@@ -619,6 +623,16 @@ class UnitsPanel(QWidget):
             for k, item in enumerate(items):
                 x, y = self._chunk_xy(full, name, k)
                 item.setData(x, y, connect="finite")
+        self._ghosts_filled = True
+
+    def _forget_ghosts(self) -> None:
+        """The ghosts no longer match the run or span drawn: emptied (their arrays freed) until
+        curves are drawn again."""
+        if self._ghosts_filled:
+            for items in self._ghosts.values():
+                for item in items:
+                    item.setData([], [])
+        self._ghosts_filled = False
 
     # --- stepping ----------------------------------------------------------------------------
     def on_position(self, t: int, redraw_all: bool = False) -> None:
@@ -636,6 +650,8 @@ class UnitsPanel(QWidget):
             self.heat.set_read(session.known())
             self._drawn_t = None
             return
+        if not self._ghosts_filled:
+            self._fill_ghosts(self.session_model.full())
         live = self.session_model.live()
         first, width = live.start, live.steps          # the span drawn (the whole run in memory)
         n_chunks, chunk = max(1, -(-width // self._chunk)), self._chunk
