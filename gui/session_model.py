@@ -2,11 +2,11 @@
 shares (the sample shown, the selected unit and step).
 
 Every view follows the run through this object: it connects to ``positionChanged``/
-``runChanged``/``selectionChanged`` and reads arrays from ``live()`` (what has been read so far)
-or ``full()`` (the run, for ghosts and statistics). Both are windows of the session's one run
-store (docs/architecture.md, "Long runs"): ``full()`` is ``Session.window`` over the *span* of
-positions drawn, ``live()`` the engine's ``Session.as_read`` of it; their ``start`` is the
-span's first input position. A run held in memory has one span, the whole run (its window is
+``runChanged``/``selectionChanged`` and reads arrays from ``full()``, a window of the session's
+one run store (docs/architecture.md, "Long runs"): ``Session.window`` over the *span* of
+positions drawn (``start`` = the span's first input position). What has been read so far is
+``read_columns()``; a view copies only the columns it draws, unread ones NaN (``as_read``).
+``live()``, the engine's as-read copy of the whole span, is left to the teaching docks. A run held in memory has one span, the whole run (its window is
 the run's own arrays). A checkpointed run's span surrounds the cursor: when the cursor nears its
 edge the next span is recomputed on a worker thread (``gui/background.py``) and ``spanChanged``
 announces it once it is ready; until then the views keep the old span and ``value()`` reads the
@@ -19,6 +19,7 @@ engine ``Model`` of the session; the window holds this object as ``window.sessio
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -239,22 +240,49 @@ class SessionModel(QObject):
 
     def live(self) -> LayerTrace:
         """What has been read so far (later positions NaN), over the same positions as
-        ``full()``: the engine's copy of the span as read, updated column by column."""
+        ``full()``: the engine's copy of the span as read, updated column by column. It is as
+        large as the span: the panels read ``full()`` and ``as_read`` what they draw instead;
+        the teaching docks, made on first use, still read this."""
         assert self.session is not None
         return self.session.as_read(self.full())
 
+    def read_columns(self) -> slice:
+        """The columns of the span (``full()``, column 0 = its ``start``) read so far: what a
+        view that follows the cursor draws; the others it shows as not read (NaN)."""
+        full = self.full()
+        known = self.session.known()
+        lo = min(max(known.start - full.start, 0), full.steps)
+        return slice(lo, max(lo, min(max(known.stop - full.start, 0), full.steps)))
+
+    def as_read(self, values: np.ndarray, first: int = 0) -> np.ndarray:
+        """A copy of ``values`` (time first: span columns ``first``, ``first`` + 1 …) with the
+        columns not read yet NaN. Views copy only the columns they draw this way, never the
+        whole run (docs/architecture.md, "Long runs")."""
+        read = self.read_columns()
+        out = np.array(values, np.float32)
+        out[:min(max(read.start - first, 0), len(out))] = np.nan
+        out[max(read.stop - first, 0):] = np.nan
+        return out
+
     def value(self, signal: str, unit: int, position: int) -> float:
         """The engine's number for one signal, unit and input position of the current sample."""
-        live = self.live()
-        if not 0 <= position - live.start < live.steps:
+        full = self.full()
+        if not 0 <= position - full.start < full.steps:
             if not (0 <= position < self.steps and self.session.ready(position)):
                 return float("nan")         # its span is being computed (or outside the run)
             arr = self.session.signal(signal, position, position + 1, known_only=True)
             return float(arr[self.sample, 0, unit]) if unit < arr.shape[2] else float("nan")
-        arr = live.signal(signal)
+        column = position - full.start
+        read = self.read_columns()
+        if not read.start <= column < read.stop:
+            return float("nan")       # not read yet
+        one = slice(column, column + 1)       # one column's views (z sums only that column)
+        arr = dataclasses.replace(full, zx=full.zx[:, one], zh=full.zh[:, one], gates=full.gates[:, one],
+                                  c=full.c[:, one], h=full.h[:, one], x=full.x[:, one],
+                                  zp=None if full.zp is None else full.zp[:, one]).signal(signal)
         if unit >= arr.shape[2]:      # a projected h has fewer columns than units
             return float("nan")
-        return float(arr[self.sample, position - live.start, unit])
+        return float(arr[self.sample, 0, unit])
 
     def output(self) -> np.ndarray | None:
         """The model's output for the whole run, as the framework returns it; a view that

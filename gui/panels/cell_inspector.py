@@ -556,23 +556,17 @@ class CellInspector(FrontAware, QWidget):
         self.unit_spin.blockSignals(True)
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
-        if session.checkpointed and not session.ready(pos):
+        if not session.ready(pos):
             self._not_ready(pos)      # its chunk is being computed: shown when its span arrives
             return
-        if session.checkpointed:      # one step recomputed from its checkpoint (Long runs)
-            trace = self.session_model.live()
-            known = session.known()
-            if known.start <= pos < known.stop:
-                one = session.window(pos, pos + 1)
-                b = dataclasses.replace(cell_breakdown(one, self.session_model.sample, self.unit, 0),
-                                        position=pos)
-            else:
-                b = dataclasses.replace(cell_breakdown(session.window(pos, pos + 1),
-                                                       self.session_model.sample, self.unit, 0),
-                                        position=pos, h=float("nan"))
-        else:
-            trace = session.trace
-            b = cell_breakdown(trace, self.session_model.sample, self.unit, pos)
+        # one step's window of the run (views of a run held in memory, recomputed from its
+        # checkpoint otherwise; docs/architecture.md, "Long runs"), whatever kind of run
+        trace = session.window(pos, pos + 1)
+        b = dataclasses.replace(cell_breakdown(trace, self.session_model.sample, self.unit, 0),
+                                position=pos)
+        known = session.known()
+        if not known.start <= pos < known.stop:
+            b = dataclasses.replace(b, h=float("nan"))
         if not np.isfinite(b.h):
             self._not_ready(pos, f"step {pos} is not read yet: step to it (F10) or run to it")
             return

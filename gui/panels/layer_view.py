@@ -494,9 +494,9 @@ class LayerView(FrontAware, QWidget):
             image, levels = self._grad_image(full)
         else:
             sample = self.session_model.sample
-            live = self.session_model.live()
-            image = per_unit(trace_image(live, name, sample), full.units)[:, self.order].T
-            levels = _levels(name, full, trace_image(full, name, sample))
+            values = trace_image(full, name, sample)
+            image = self.session_model.as_read(per_unit(values, full.units)[:, self.order]).T
+            levels = _levels(name, full, values)
         heat.set_data(image, levels, start=full.start)
         self.heat[name] = heat
         self.colour_bars[name] = self._colour_bar(name, levels)
@@ -622,19 +622,24 @@ class LayerView(FrontAware, QWidget):
             self.rebuild()          # the units panel re-sorted its lanes
             return
         lo, hi = sorted((self._drawn_t, t))
-        live = self.session_model.live()
+        full = self.session_model.full()
+        read = self.session_model.read_columns()
         sample = self.session_model.sample
         order = session.recorded()
-        p_lo, p_hi = span_indices(session, live.start, live.start + live.steps)
+        p_lo, p_hi = span_indices(session, full.start, full.start + full.steps)
         for p in range(max(lo, p_lo), min(hi, session.steps, p_hi)):   # read or forgotten
             pos = order.position(p)
-            if not 0 <= pos - live.start < live.steps:
+            if not 0 <= pos - full.start < full.steps:
                 continue                  # outside a checkpointed run's span
             for name, heat in self.heat.items():
                 if name == GRADIENT_MAP:
                     continue              # the whole run's gradient, redrawn by _grads_changed
-                column = per_unit(trace_column(live, name, sample, pos - live.start), session.units)
-                heat.set_column(pos, column[self.order])
+                if read.start <= pos - full.start < read.stop:
+                    column = per_unit(trace_column(full, name, sample, pos - full.start),
+                                      session.units)[self.order]
+                else:                     # forgotten (stepped back)
+                    column = np.full(len(self.order), np.nan, np.float32)
+                heat.set_column(pos, column)
         self._drawn_t = t
         self._move_cursor()
 

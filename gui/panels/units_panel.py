@@ -3,7 +3,7 @@
 Drawing: each signal is a handful of batched curves — one ``PlotCurveItem`` per time chunk
 holding *all* lanes, NaN-separated (``connect="finite"``) — never one plot per unit. A step
 rewrites only the chunk that holds the new column, so the cost per step does not grow with T.
-Columns not yet read are NaN in the session's live trace, so they are simply not drawn.
+Columns not yet read are NaN in what a curve is given (``SessionModel.as_read``), so they are not drawn.
 """
 
 from __future__ import annotations
@@ -612,10 +612,15 @@ class UnitsPanel(QWidget):
         start = k * self._chunk
         return start, min(start + self._chunk + 1, steps)     # one column of overlap joins chunks
 
-    def _chunk_xy(self, trace, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _chunk_xy(self, trace, name: str, k: int, *, as_read: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk k's curve; ``as_read``: its columns not read yet NaN (a copy of the chunk
+        only, never of the run)."""
         steps = trace.steps
         a, b = self._chunk_bounds(k, steps)      # indices into the trace; x is the position
         values = trace.signal(name)[self.session_model.sample, a:b]
+        if as_read:
+            values = self.session_model.as_read(values, a)
         return row_lines(self._scaler.to_lane(name, values, self.order), trace.start + a)
 
     def _fill_ghosts(self, full) -> None:
@@ -650,10 +655,10 @@ class UnitsPanel(QWidget):
             self.heat.set_read(session.known())
             self._drawn_t = None
             return
+        full = self.session_model.full()
         if not self._ghosts_filled:
-            self._fill_ghosts(self.session_model.full())
-        live = self.session_model.live()
-        first, width = live.start, live.steps          # the span drawn (the whole run in memory)
+            self._fill_ghosts(full)
+        first, width = full.start, full.steps          # the span drawn (the whole run in memory)
         n_chunks, chunk = max(1, -(-width // self._chunk)), self._chunk
         if redraw_all or self._drawn_t is None or abs(t - self._drawn_t) > width // 2:
             dirty = set(range(n_chunks))
@@ -680,7 +685,7 @@ class UnitsPanel(QWidget):
             # a chunk read to the end needs no ghost: its live curves cover it exactly
             needs_ghost = not (known.start <= a and b <= known.stop)
             for name, items in self._live.items():
-                x, y = self._chunk_xy(live, name, k)
+                x, y = self._chunk_xy(full, name, k, as_read=True)
                 items[k].setData(x, y, connect="finite")
                 self._ghosts[name][k].setVisible(needs_ghost and self.ghost and name in self.visible_signals)
 
