@@ -206,7 +206,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
     s, text, sample = job.session, job.text, job.sample
     try:
         with np.errstate(all="ignore"):
-            g = s.grad(text, stale) if s.checkpointed else s.grad(text)
+            g = s.grad(text, stale)       # stale() is asked between chunks of a checkpointed run
             run = forget_record(s)
             position = target_position(text, run)
             view = GradView(
