@@ -6,8 +6,9 @@ Every view follows the run through this object: it connects to ``positionChanged
 one run store (docs/architecture.md, "Long runs"): ``Session.window`` over the *span* of
 positions drawn (``start`` = the span's first input position). What has been read so far is
 ``read_columns()``; a view copies only the columns it draws, unread ones NaN (``as_read``).
-``live()``, the engine's as-read copy of the whole span, is left to the teaching docks. A run held in memory has one span, the whole run (its window is
-the run's own arrays). A checkpointed run's span surrounds the cursor: when the cursor nears its
+``live()``, the engine's as-read copy of the whole span, is left to the teaching docks. A run
+held in memory has one span, the whole run (its window is the run's own arrays). A
+checkpointed run's span surrounds the cursor: when the cursor nears its
 edge the next span is recomputed on a worker thread (``gui/background.py``) and ``spanChanged``
 announces it once it is ready; until then the views keep the old span and ``value()`` reads the
 few steps it is asked for from the run itself. It is not the only gui module
