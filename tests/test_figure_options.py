@@ -95,3 +95,16 @@ def test_a_slide_of_many_units_shows_a_window_of_them_and_says_which(tmp_path):
         figure.build_footer = real
     assert code == 0, text
     assert "units 0–31 of the N = 64 units shown" in seen["footer"]
+
+
+def test_a_slide_frame_lays_out_by_its_shape_not_its_size(tmp_path):
+    """--size 960x540 and --size 1920x1080 are one figure at two scales."""
+    from tests.test_figure_matrix import scale_problems
+    pictures = []
+    for size in ("960x540", "1920x1080"):
+        out = tmp_path / f"{size}.png"
+        code, text, _ = _export("demo:counter", "--view", "units", "--size", size, "--step", "30",
+                                "--out", str(out))
+        assert code == 0, text
+        pictures.append(image_of(out))
+    assert scale_problems(pictures[1], pictures[0]) == []

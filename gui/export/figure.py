@@ -1,5 +1,8 @@
 """Export a view as a figure that reads on its own: PNG, SVG, animated GIF, clipboard.
 
+The words around the picture are ``figure_text``'s, what the picture becomes on disk
+``figure_files``'s; this module frames, scales and paints.
+
 The figure is the window's own view widget (the units panel's plot, the layer view's heat-maps,
 the cell inspector's diagram and bars, or the whole window) restyled with a print palette and
 framed by a header (title, what is shown, gate legend, shape badges) and a footer (what the
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,27 +25,32 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine import __version__
 from engine.errors import ScopeError
 from engine.output.export import ViewContext, check_writable
 from engine.system.files import write_bytes
 from gui.export import gif
-from gui.export.views import ExportableView, refuse_unless_applies
+from gui.export.figure_files import (
+    MAX_GIF_PIXELS,
+    MAX_PNG_PIXELS,
+    add_svg_metadata,
+    check_positions,
+    max_width,
+    save_qimage,
+)
+from gui.export.figure_text import FigureText, build_footer, build_header
+from gui.export.views import refuse_unless_applies
 from gui.export.views import view as find_view
-from gui.panels.badges import badge_texts, compact_badges
 from gui.theme import Palette, print_palette, qt_palette, restyle
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 THEMES = ("light", "dark", "screen")      # print light, print dark, or as shown on screen
 MARGIN = 18
-MAX_GIF_FRAMES = 1000
 DENSE_POINTS = 150_000                    # lane points above which exports are not smoothed
-MAX_PNG_PIXELS = 120_000_000              # ~480 MB of RGBA: beyond this, say so before trying
-MAX_GIF_PIXELS = 800_000_000              # every frame is held (1 byte a pixel) until written
 
 CHILDREN_ONLY = QWidget.RenderFlag.DrawChildren      # the figure paints its own background
 Progress = Callable[[int, int], bool]      # (done, total) -> keep going?
@@ -103,22 +110,6 @@ def figure_body_size(host: ViewHost, view: str) -> QSize:
     return QSize(max(s.width() for s in sizes), sum(s.height() for s in sizes))
 
 
-def max_width(logical: QSize, frames: int = 1) -> int:
-    """The widest picture of a figure of ``logical`` size that LSTM Scope draws: at most
-    MAX_PNG_PIXELS in one image, and MAX_GIF_PIXELS over the frames of an animation."""
-    limit = MAX_PNG_PIXELS if frames <= 1 else min(MAX_PNG_PIXELS, MAX_GIF_PIXELS // frames)
-    w_logical, h_logical = max(1, logical.width()), max(1, logical.height())
-
-    def pixels(width: int) -> int:
-        return width * max(1, round(h_logical * width / w_logical))
-    width = max(1, math.isqrt(limit * w_logical // h_logical))
-    while width > 1 and pixels(width) > limit:
-        width -= 1
-    while pixels(width + 1) <= limit:
-        width += 1
-    return width
-
-
 def default_width(host: ViewHost, view: str) -> int:
     """Twice the view's size on screen: crisp on a projector and in print (a view never shown
     yet, in a closed dock, has no size: then a slide's width)."""
@@ -126,124 +117,6 @@ def default_width(host: ViewHost, view: str) -> int:
     if width < 200:
         return 2 * 1280
     return 2 * (width + 2 * MARGIN)
-
-
-# --- the words around the picture ------------------------------------------------------------
-def _label(text: str, palette: Palette, size: float, *, bold: bool = False, muted: bool = False,
-           wrap: bool = True) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.RichText)
-    label.setWordWrap(wrap)
-    colour = palette.foreground if not muted else _mix(palette.foreground, palette.background)
-    weight = "bold" if bold else "normal"
-    label.setStyleSheet(f"QLabel {{ color: {colour}; background: transparent; "
-                        f"font-size: {size:g}pt; font-weight: {weight}; }}")
-    return label
-
-
-def _mix(a: str, b: str) -> str:
-    ca, cb = QColor(a), QColor(b)
-    return QColor((ca.red() * 2 + cb.red()) // 3, (ca.green() * 2 + cb.green()) // 3,
-                  (ca.blue() * 2 + cb.blue()) // 3).name()
-
-
-class FigureText(QWidget):
-    """A header or footer: labels laid out for one width, rendered but never shown."""
-
-    def __init__(self, palette: Palette, width: int) -> None:
-        super().__init__()
-        self.setAttribute(Qt.WA_DontShowOnScreen, True)
-        self.palette_ = palette
-        self.width_ = width
-        self.box = QVBoxLayout(self)
-        self.box.setContentsMargins(0, 0, 0, 0)
-        self.box.setSpacing(6)
-        self.parts: list[str] = []            # plain text of every item (for tests, SVG desc)
-        self.summary: QLabel | None = None    # the line that names the step (frames update it)
-
-    def add_text(self, text: str, size: float, **style) -> QLabel:
-        label = _label(text, self.palette_, size, **style)
-        self.box.addWidget(label)
-        self.parts.append(re.sub(r"<[^>]+>", "", text))
-        return label
-
-    def add_row(self, items: list[tuple[str, str]], boxed: bool) -> None:
-        """Short items side by side ((html, plain) pairs), boxed like the window's badges or
-        not, wrapped onto as many rows as the width needs."""
-        spacing = 8 if boxed else 14
-        border = _mix(self.palette_.foreground, self.palette_.background)
-        row, used = None, 0
-        for html, plain in items:
-            label = _label(html, self.palette_, 11.5, wrap=False)
-            if boxed:
-                label.setStyleSheet(label.styleSheet().replace(
-                    "background: transparent;",
-                    f"background: transparent; border: 1px solid {border}; border-radius: 6px; "
-                    "padding: 2px 7px;"))
-            need = label.sizeHint().width()
-            if row is None or used + spacing + need > self.width_:
-                if row is not None:
-                    row.addStretch(1)
-                row, used = QHBoxLayout(), 0
-                row.setSpacing(spacing)
-                self.box.addLayout(row)
-            row.addWidget(label)
-            used += need + spacing
-            self.parts.append(plain)
-        if row is not None:
-            row.addStretch(1)
-
-    def lay_out(self) -> None:
-        self.show()                               # polish and lay out; WA_DontShowOnScreen
-        layout = self.layout()
-        width = self.width_
-        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else \
-            layout.totalSizeHint().height()
-        self.resize(width, max(height, 1))
-        layout.activate()
-
-    def empty(self) -> bool:
-        return not self.parts
-
-
-def build_header(host: ViewHost, spec: ExportableView | str, ctx: ViewContext,
-                 options: FigureOptions, palette: Palette, width: int) -> FigureText:
-    """Title, what is shown, legend and badges above the picture of ``spec`` (or its name)."""
-    spec = find_view(spec) if isinstance(spec, str) else spec
-    header = FigureText(palette, width)
-    if options.title:
-        header.add_text(escape(options.title), 20, bold=True)
-    if spec.framed:
-        header.summary = header.add_text(escape(ctx.summary()), 11.5, muted=True)
-    line = spec.legend_line(host) if options.legend else None
-    if line:
-        header.add_text(escape(line), 11.5)     # e.g. heat strips' colours, not lane lines
-    elif options.legend and spec.framed:
-        kind = host.session_model.cell_kind
-        items = [(f"<span style='color:{palette.signal_text(s)}; font-weight:bold'>━━ "
-                  f"{escape(kind.signal(s).symbol)}</span> {escape(kind.signal(s).title)}",
-                  kind.signal(s).label) for s in spec.legend(host)]
-        if items:
-            header.add_row(items, boxed=False)
-    if options.badges and spec.framed and options.compact_badges:
-        header.add_text(escape(compact_badges(host.session_model.describe())), 11.5, muted=True)
-    elif options.badges and spec.framed:
-        facts = host.session_model.describe()
-        header.add_row([(f"{escape(name)} <b>{escape(value)}</b>", f"{name} {value}")
-                        for name, value in badge_texts(facts).values()], boxed=True)
-    return header
-
-
-def build_footer(spec: ExportableView | str, ctx: ViewContext, options: FigureOptions,
-                 palette: Palette, units: int, width: int) -> FigureText:
-    """The explanation and caption under the picture of ``spec`` (or its name)."""
-    spec = find_view(spec) if isinstance(spec, str) else spec
-    footer = FigureText(palette, width)
-    if options.explain and spec.framed:
-        footer.add_text(escape(spec.explanation(ctx, units)), 11.5)
-    if options.caption:
-        footer.add_text(escape(options.caption), 12.5, muted=False)
-    return footer
 
 
 # --- the figure ------------------------------------------------------------------------------
@@ -555,7 +428,7 @@ class Figure:
             if key in meta:
                 image.setText(key, str(meta[key]))
         image.setText("lstm-scope", json.dumps(meta))
-        _save_qimage(image, path, "PNG")
+        save_qimage(image, path, "PNG")
         return image
 
     def save_svg(self, path: str | Path) -> QSize:
@@ -587,8 +460,8 @@ class Figure:
             painter.end()
         buffer.close()
         svg = bytes(buffer.data()).decode("utf-8")
-        svg = _add_svg_metadata(svg, self.metadata())
-        _write_bytes(path, svg.encode("utf-8"))
+        svg = add_svg_metadata(svg, self.metadata())
+        write_bytes(path, svg.encode("utf-8"))
         return logical
 
     def frames(self, positions: range, width: int | None = None,
@@ -662,7 +535,7 @@ class Figure:
         if len(frames) < len(positions):
             raise ExportCancelled(f"{path}: export cancelled after {len(frames)} frames")
         duration = max(20, round(1000 / fps))
-        _write_bytes(path, gif.encode(frames, palette, duration, json.dumps(meta).encode()))
+        write_bytes(path, gif.encode(frames, palette, duration, json.dumps(meta).encode()))
         if progress is not None:
             progress(len(positions), len(positions))
         return len(frames)
@@ -683,39 +556,6 @@ def _tab_siblings(host, dock) -> list:
         return list(host.tabifiedDockWidgets(dock))
     except (AttributeError, RuntimeError):
         return []
-
-
-def check_positions(positions: range, steps: int) -> None:
-    if len(positions) == 0:
-        raise ScopeError(f"no step in {positions.start}:{positions.stop} (the run has {steps} steps)")
-    if positions.start < 0 or positions[-1] >= steps:
-        raise ScopeError(f"steps {positions.start}:{positions.stop} are outside 0:{steps}")
-    if len(positions) > MAX_GIF_FRAMES:
-        raise ScopeError(f"{len(positions)} frames is too long an animation (at most "
-                         f"{MAX_GIF_FRAMES}); choose fewer steps")
-
-
-def _add_svg_metadata(svg: str, meta: dict[str, Any]) -> str:
-    """Put what the figure shows into a <metadata> element right after <svg ...>."""
-    block = f'<metadata id="lstm-scope">{escape(json.dumps(meta))}</metadata>'
-    match = re.search(r"<svg\b[^>]*>", svg)
-    if match is None:
-        return svg
-    return svg[:match.end()] + "\n" + block + svg[match.end():]
-
-
-def _save_qimage(image: QImage, path: str | Path, fmt: str) -> None:
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.WriteOnly)
-    if not image.save(buffer, fmt):
-        raise ScopeError(f"{path}: Qt could not encode the image as {fmt}")
-    buffer.close()
-    _write_bytes(path, bytes(data))
-
-
-def _write_bytes(path: str | Path, data: bytes) -> None:
-    write_bytes(path, data)
 
 
 def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,

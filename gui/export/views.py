@@ -286,6 +286,7 @@ class LayerView(ExportableView):
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
         window.layer_view.table.hide()            # the statistics table is not in the figure
+        window.layer_view.info.hide()             # nor the status line, whose wrapping moved it
         super().lay_out(window, lanes, frame)
 
 
@@ -356,6 +357,12 @@ class GradView(ExportableView):
 
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
         return FIGURE_WIDTH, 620
+
+    def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
+        # the status line under the plots is not in the figure: its words, wrapped to one line
+        # or two as they change, moved the plots between one picture and the next
+        window.grad_panel.info.hide()
+        super().lay_out(window, lanes, frame)
 
     def command_target(self, args, session) -> str:
         """``--target``, else unit --unit's h at the cursor (as the window)."""

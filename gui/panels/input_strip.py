@@ -44,6 +44,22 @@ def thinning(labels: list[str], font: QFont, lo: float, hi: float, per_step: flo
     return max(1, int(np.ceil(widest / max(per_step, 1e-6))))
 
 
+def axis_height(axis: pg.AxisItem) -> int:
+    """A horizontal axis's height from its tick font, tick length and label (0 when hidden),
+    fixed on the axis so that the layout does not depend on what it painted last."""
+    if not axis.isVisible():
+        return 0
+    font = axis.style.get("tickFont") or QFont()
+    height = QFontMetricsF(font).height() if axis.style["showValues"] else 0.0
+    height += axis.style["tickTextOffset"][1] if axis.style["showValues"] else 0
+    height += max(0, axis.style["tickLength"])
+    if axis.label.isVisible():
+        height += axis.label.boundingRect().height() * 0.8
+    fixed = int(np.ceil(height))
+    axis.setHeight(fixed)
+    return fixed
+
+
 class TokenRow(pg.GraphicsObject):
     """One character per input position, centred on its step; thinned so texts never overlap,
     the one at the cursor always drawn."""
@@ -210,15 +226,16 @@ class InputStrip:
             self.image.show()
             self.tokens.hide()
             height = max(MIN_FLOAT_PX, FEATURE_ROW_PX * rows)
-        bottom = self.plot.getAxis("bottom")     # the time axis under the strip needs its own room
-        axis = int(bottom.height()) if bottom.isVisible() else 0
-        self.plot.setFixedHeight(height + axis + 2)
         self.vb.setLimits(yMin=0, yMax=rows)
         self.vb.setYRange(0, rows, padding=0)
         left = self.plot.getAxis("left")
         left.setTicks([[(rows / 2, "reads")]])
         self.rows = rows
         self._say_thinning(force=True)
+        # the time axis under the strip needs its own room: sized from its fonts, never from
+        # its last paint (which grew the strip each time a figure was restyled or rescaled)
+        axis = axis_height(self.plot.getAxis("bottom"))
+        self.plot.setFixedHeight(height + axis + 2)
 
     def set_cursor(self, x: float) -> None:
         self.cursor.setPos(x)

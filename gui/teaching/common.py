@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from engine.cells.cell_kind import CellKind
@@ -255,3 +255,23 @@ def view_font(palette: Palette, scale: float = 1.0, bold: bool = False) -> QFont
     font.setPointSizeF(max(5.0, base * scale))
     font.setBold(bold)
     return font
+
+
+def arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor) -> None:
+    p.setPen(QPen(colour, 1.2))
+    p.drawLine(a, b)
+    d = b - a
+    length = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
+    arrow_head(p, b, QPointF(d.x() / length, d.y() / length), 5, colour)
+
+
+def arrow_head(p: QPainter, tip: QPointF, direction: QPointF, size: float, colour: QColor) -> None:
+    nx, ny = -direction.y(), direction.x()
+    back = QPointF(tip.x() - direction.x() * size, tip.y() - direction.y() * size)
+    poly = QPolygonF([tip, QPointF(back.x() + nx * size * 0.5, back.y() + ny * size * 0.5),
+                      QPointF(back.x() - nx * size * 0.5, back.y() - ny * size * 0.5)])
+    p.save()
+    p.setPen(Qt.NoPen)
+    p.setBrush(colour)
+    p.drawPolygon(poly)
+    p.restore()

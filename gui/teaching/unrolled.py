@@ -9,16 +9,17 @@ draws beside it the two common misreadings with one sentence each on why they ar
 
 Drawing is one QPainter pass over the visible columns only (docs/architecture.md, "Teaching
 views"): a step repaints a window of columns, so its cost does not grow with T. Numbers come
-from the session's live trace and ``engine.analyses.teaching``; this module only draws.
+from the session's live trace and ``engine.analyses.teaching``; this module only draws. Its
+parts by job: ``unrolled_layout`` (the grid's sizes), ``unrolled_links`` (the lines through U),
+``wrong_pictures`` (the two misreadings); this module paints the cells and their labels and
+holds the view's controls and state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen, QPolygonF
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -30,17 +31,14 @@ from PySide6.QtWidgets import (
 
 from engine.analyses.teaching import DecoupleEffect, Links, decouple_effect, link_matrix, top_links
 from engine.errors import ScopeError
-from engine.runs.time_axis import input_position
 from gui.session_model import SessionModel
 from gui.signals import symbol, words
 from gui.teaching.common import (
-    FIGURE_WIDTH,
-    NEGATIVE,
-    POSITIVE,
     ColourScale,
     PaintedCanvas,
     TextItem,
     accepts,
+    arrow_head,
     colour_scale,
     draw_fitted,
     follow_kind,
@@ -49,56 +47,15 @@ from gui.teaching.common import (
     step_labels,
     view_font,
 )
+from gui.teaching.unrolled_layout import Geometry, GridLayout
+from gui.teaching.unrolled_links import CROWDED, LinkPainter
+from gui.teaching.wrong_pictures import WrongPictures
 from gui.theme import Palette
 
 MAX_ROWS = 64           # more units than this: a window of units around the selection
-LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
-WRONG_SHARE = 0.42      # of the width, for the wrong pictures when they are shown
-MAX_COLUMNS = 14        # more would leave no room between columns for the links
-MIN_COLUMNS = 4         # two read columns before the cursor, the cursor's and the next: links
-HELD_PITCH = 30.0       # an animation's grid pages rather than squeeze columns closer than this
-AHEAD = 2               # columns not read yet shown past the cursor, when there is room
-FIGURE_CELL = 600       # logical px of cells (all rows) a figure aims at, within the limits below
-CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
-NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
 
 
-def _count_word(n: int) -> str:
-    """The legend says how many gate blocks U has in words ("four" for the LSTM's)."""
-    return {1: "one", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
-
-
-@dataclass
-class Geometry:
-    """Where everything of one paint goes (also used to hit-test the mouse)."""
-
-    left: float
-    top: float
-    cell_w: float
-    cell_h: float
-    pitch: float
-    first: int            # first input position drawn
-    columns: int
-    rows: np.ndarray      # unit shown in each row, top to bottom
-    truth_width: float
-
-    def cell_rect(self, position: int, row: int) -> QRectF:
-        x = self.left + (position - self.first) * self.pitch
-        y = self.top + row * self.cell_h
-        return QRectF(x, y + 0.1 * self.cell_h, self.cell_w, 0.8 * self.cell_h)
-
-    def hit(self, x: float, y: float) -> tuple[int, int] | None:
-        """(unit, position) under a point, or None."""
-        col = int((x - self.left) // self.pitch)
-        if not 0 <= col < self.columns or x - self.left - col * self.pitch > self.cell_w:
-            return None
-        row = int((y - self.top) // self.cell_h)
-        if not 0 <= row < len(self.rows):
-            return None
-        return int(self.rows[row]), self.first + col
-
-
-class UnrolledCanvas(PaintedCanvas):
+class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
     """The painted picture; the exported figure is this widget."""
 
     hovered = Signal(str)
@@ -120,93 +77,6 @@ class UnrolledCanvas(PaintedCanvas):
         columns in place instead of scrolling the grid every frame); None lets it follow."""
         self.held = positions
         self.update()
-
-    def figure_size(self) -> QSize:
-        """The logical size of an exported figure: a slide's width at least, and tall enough
-        for every shown unit's row, the labels under them and the wrong pictures' sentences."""
-        width = max(self.width(), FIGURE_WIDTH)
-        fm = QFontMetricsF(view_font(self.view.palette))
-        rows = max(len(self.view.shown_units()), 1)
-        truth_width = width * (1 - WRONG_SHARE) if self.view.wrong else width
-        cells = rows * float(np.clip(FIGURE_CELL / rows, 9.0, 56.0))
-        height = self._top(fm) + cells + self._bottom(fm, truth_width)
-        if self.view.wrong:
-            height = max(height, self._wrong_height(width - truth_width - 14))
-        return QSize(int(width), int(np.ceil(height)))
-
-    @staticmethod
-    def _top(fm: QFontMetricsF) -> float:
-        return 3.6 * fm.height() + 8
-
-    def _bottom(self, fm: QFontMetricsF, truth_width: float) -> float:
-        """Under the cells: x_t's arrows and labels, then the legend wrapped to the width."""
-        small = QFontMetricsF(view_font(self.view.palette, 0.85))
-        legend = small.boundingRect(QRectF(0, 0, max(truth_width - 12, 50), 1e5), Qt.TextWordWrap,
-                                    self.legend_text())
-        return 2.3 * fm.height() + legend.height() + 10
-
-    # --- geometry ----------------------------------------------------------------------------
-    def layout_for(self, width: float, height: float) -> Geometry | None:
-        v = self.view
-        model = v.session_model
-        if not model.ready:
-            return None
-        session = model.session
-        steps = session.steps
-        rows = v.shown_units()
-        truth_width = width * (1 - WRONG_SHARE) if v.wrong else width
-        fm = QFontMetricsF(view_font(v.palette))
-        left = fm.horizontalAdvance("unit 000") + 14
-        top = self._top(fm)
-        bottom = self._bottom(fm, truth_width)
-        small = QFontMetricsF(view_font(v.palette, 0.85))
-        right = max(fm.horizontalAdvance("-0.00"), small.horizontalAdvance("linear")) + 34
-        room = max(truth_width - left - right, 40.0)
-        cell_h = float(np.clip((height - top - bottom) / max(len(rows), 1), 3.0, 56.0))
-        cell_w = float(np.clip(cell_h * 1.3, 12.0, 52.0))
-        pitch = cell_w + float(np.clip(cell_w * 1.8, 30.0, 80.0))
-        pitch = max(pitch, room / MAX_COLUMNS)   # room for the links
-        # never fewer than MIN_COLUMNS columns; an animation's columns all at once if they fit
-        # with cells still readable (else its grid pages)
-        held = len(self.held) + 2 if self.held is not None else 0
-        for want, smallest in ((held, HELD_PITCH), (MIN_COLUMNS, 6.0)):
-            fit = (room - cell_w) / max(want - 1, 1)
-            if want and pitch > fit:
-                fit = max(fit, room / (want - 1 + 1 / 2.2))     # cells shrink with the pitch
-                if fit >= smallest:
-                    pitch = fit
-                    cell_w = min(cell_w, pitch / 2.2)
-        if pitch * (MIN_COLUMNS - 1) + cell_w > room:
-            pitch = max(room / (MIN_COLUMNS - 1 + 1 / 2.2), 6.0)
-            cell_w = min(cell_w, pitch / 2.2)
-        columns = int(max(1, min(steps, (room + pitch - cell_w) // pitch)))
-        first = self._first_column(columns)
-        return Geometry(left, top, cell_w, cell_h, pitch, first, columns, rows, truth_width)
-
-    def _first_column(self, columns: int) -> int:
-        """The input position of the leftmost column: the read columns before the cursor (at
-        least two where the run has them) and up to AHEAD unread ones past it. While an
-        animation holds ``positions``, the grid stays still (paging only when they do not fit)."""
-        session = self.view.session_model.session
-        steps, cursor, held = session.steps, session.cursor, self.held
-        ahead = min(AHEAD, max(0, columns - 3))
-        usable = max(1, columns - 2)                 # cursor positions per page of a held grid
-        if session.backward:      # reads right to left: what it has read is to the right
-            anchor = steps - 1 if cursor is None else cursor
-            first = anchor - ahead
-            if held is not None and len(held):
-                right = held[-1] + 2
-                if len(held) + 2 > columns:
-                    right -= (max(0, held[-1] - anchor) // usable) * usable
-                first = right - (columns - 1)
-        else:
-            anchor = 0 if cursor is None else cursor
-            first = anchor - (columns - 1 - ahead)
-            if held is not None and len(held):
-                first = held[0] - 2
-                if len(held) + 2 > columns:
-                    first += (max(0, anchor - held[0]) // usable) * usable
-        return int(max(0, min(first, steps - columns)))
 
     # --- painting ----------------------------------------------------------------------------
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
@@ -291,7 +161,7 @@ class UnrolledCanvas(PaintedCanvas):
                 spines += [QPointF(cx, bottom_y + fm.height() * 0.9), QPointF(cx, geo.top + geo.cell_h / 2)]
         p.drawLines(spines)
         for k in range(0, len(spines), 2):
-            _arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
+            arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
 
     def _paint_cells(self, p: QPainter, geo: Geometry, fm: QFontMetricsF) -> None:
         """One cell per unit and column, coloured by the signal (empty where not read yet)."""
@@ -403,127 +273,11 @@ class UnrolledCanvas(PaintedCanvas):
                      for k, h in enumerate(heights)])
         p.restore()
 
-    def legend_text(self) -> str:
-        """How to read the links, naming the block of U their colour and thickness come from."""
-        v = self.view
-        k = v.k
-        model = v.session_model
-        backward = model.ready and model.session.backward
-        sides = "right) to the units reading it (left" if backward else \
-            "left) to the units reading it (right"
-        kind = model.cell_kind
-        gates = kind.gates if kind is not None else ()
-        if v.signal in gates:
-            block = f"its entry in U's {words(kind, v.signal)} block"
-        else:
-            block = (f"its largest-|U| entry among U's {_count_word(len(gates))} gate blocks "
-                     f"({', '.join(gates)}) for that pair of units")
-        colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
-        hover = "" if v.palette.printing else "; hover a cell for all its links"
-        return (f"lines: U from h(t−1) of a unit ({sides}); a line's {colour}thickness = |U| "
-                f"{'come' if k else 'comes'} from {block}; {k} strongest per unit (self-links not drawn){hover}")
-
     def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float,
                       height: float) -> None:
         top = bottom_y + 2.3 * fm.height()
         self._text(p, QRectF(6, top, geo.truth_width - 12, max(height - top - 2, fm.height())),
                    self.legend_text(), view_font(self.view.palette, 0.85), wrap=True)
-
-    def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
-        """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and
-        thickness class (a handful of drawLines calls; endpoints computed with numpy)."""
-        lines = self._link_lines(geo, self._link_groups(geo, known))
-        self._stroke_links(p, geo, lines)
-
-    def _link_groups(self, geo: Geometry, known: slice
-                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-        """(source units, reading units, U values, t) for each column whose links are drawn:
-        the strongest links per unit, and every link into a hovered cell."""
-        v = self.view
-        session = v.session_model.session
-        links = v.links()
-        n = session.units
-        step = 1 if session.backward else -1              # where the previous step's column is
-        cursor = session.cursor
-        hovered = self.hover
-        first_read = input_position(0, session.steps, session.backward)
-        # many units: links only into the columns nearest the cursor (thousands of long
-        # strokes cost more than everything else of a step, and hide the cells besides)
-        near = None if len(geo.rows) <= CROWDED else NEAR_COLUMNS
-        groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
-
-        def drawable(t: int) -> bool:
-            return (known.start <= t < known.stop and t != first_read
-                    and geo.first <= t + step < geo.first + geo.columns
-                    and geo.first <= t < geo.first + geo.columns)
-        if links is not None:
-            src = links.source.ravel()
-            dst = np.repeat(np.arange(n), links.source.shape[1])
-            val = links.value.ravel()
-            for col in range(geo.columns):
-                t = geo.first + col
-                if drawable(t) and (near is None or cursor is None or abs(t - cursor) < near):
-                    groups.append((src, dst, val, t))
-        if hovered is not None and drawable(hovered[1]):
-            unit, t = hovered
-            column = v.incoming(unit)
-            if column is not None:
-                others = np.array([u for u in range(n) if u != unit], int)
-                groups.append((others, np.full(len(others), unit), column[others], t))
-        return groups
-
-    def _link_lines(self, geo: Geometry, groups) -> dict[tuple[bool, int, bool], list[QLineF]]:
-        """The links' line segments by (positive, thickness level, in front), recording each
-        drawn link for hover and tests."""
-        v = self.view
-        session = v.session_model.session
-        links = v.links()
-        row_of = np.full(session.units, -1)
-        row_of[geo.rows] = np.arange(len(geo.rows))
-        step = 1 if session.backward else -1
-        cursor, hovered = session.cursor, self.hover
-        max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
-        lines: dict[tuple[bool, int, bool], list[QLineF]] = {}
-        for src, dst, val, t in groups:
-            ok = (row_of[src] >= 0) & (row_of[dst] >= 0)
-            src, dst, val = src[ok], dst[ok], val[ok]
-            x_prev = geo.left + (t + step - geo.first) * geo.pitch
-            x_here = geo.left + (t - geo.first) * geo.pitch
-            if session.backward:
-                x0, x1 = x_prev, x_here + geo.cell_w
-            else:
-                x0, x1 = x_prev + geo.cell_w, x_here
-            y0 = geo.top + (row_of[src] + 0.5) * geo.cell_h
-            y1 = geo.top + (row_of[dst] + 0.5) * geo.cell_h
-            level = np.minimum(LINK_WIDTHS - 1, (np.abs(val) / max_abs * LINK_WIDTHS).astype(int))
-            # links into the cursor's (or the hovered) column stand out; older ones recede
-            front = t == cursor or (hovered is not None and t == hovered[1])
-            for a, b, yy0, yy1, value, lv in zip(src.tolist(), dst.tolist(), y0.tolist(), y1.tolist(),
-                                                 val.tolist(), level.tolist(), strict=True):
-                lines.setdefault((value >= 0, lv, front), []).append(QLineF(x0, yy0, x1, yy1))
-                self.drawn_links.append((a, b, t, value))
-        return lines
-
-    def _stroke_links(self, p: QPainter, geo: Geometry,
-                      lines: dict[tuple[bool, int, bool], list[QLineF]]) -> None:
-        """One pen and one drawLines call per (sign, thickness, in front) class."""
-        v = self.view
-        crowd = min(1.0, (12.0 / max(len(geo.rows), 1)) ** 0.5)   # many units: fainter lines
-        base = float(np.clip(geo.cell_h * 0.05, 0.7, 1.6))
-        # smoothing wide translucent strokes is slow: on screen only for a few units, always
-        # in an exported figure (the print palette asks for it)
-        p.setRenderHint(QPainter.Antialiasing, v.palette.antialias or len(geo.rows) <= CROWDED)
-        for (positive, level, front), batch in sorted(lines.items(), key=lambda kv: kv[0][2]):
-            colour = QColor(POSITIVE if positive else NEGATIVE)
-            alpha = (150 + 20 * level // 2) * (1.0 if front else 0.45 * crowd + 0.1)
-            colour.setAlpha(int(min(255, alpha)))
-            # wide strokes are slow to rasterise: a crowded picture says |U| with 1-2 px lines
-            width = (1.0 + (level >= 3)) if crowd < 1.0 else base * (0.7 + 0.8 * level)
-            pen = QPen(colour, width)
-            pen.setCapStyle(Qt.FlatCap)
-            p.setPen(pen)
-            p.drawLines(batch)
-        p.setRenderHint(QPainter.Antialiasing, True)
 
     def _paint_colour_bar(self, p: QPainter, geo: Geometry, scale: ColourScale, fm: QFontMetricsF) -> None:
         pal = self.view.palette
@@ -555,144 +309,6 @@ class UnrolledCanvas(PaintedCanvas):
         self._text(p, QRectF(x - 4, top + h + 4 + line, room + 20, line), "linear", small,
                    Qt.AlignLeft | Qt.AlignVCenter)
 
-    # --- the wrong pictures --------------------------------------------------------------------
-    def _paint_wrong(self, p: QPainter, area: QRectF) -> None:
-        """The two wrong pictures people draw of units=N, each with why it is wrong."""
-        pal = self.view.palette
-        half = area.height() / 2
-        p.setPen(QPen(QColor(pal.grid), 1))
-        p.drawLine(QPointF(area.left() - 4, 6), QPointF(area.left() - 4, area.height() - 6))
-        self._paint_wrong_chain(p, QRectF(area.left(), area.top() + 4, area.width() - 6, half - 8))
-        self._paint_wrong_copies(p, QRectF(area.left(), area.top() + half + 4, area.width() - 6,
-                                           half - 8))
-
-    def _wrong_style(self) -> tuple[QColor, QColor, QColor, QFontMetricsF]:
-        """(the wrong pictures' red, foreground, box fill, font metrics)."""
-        pal = self.view.palette
-        box = QColor(pal.foreground)
-        box.setAlpha(40)
-        return QColor("#c0392b"), QColor(pal.foreground), box, QFontMetricsF(view_font(pal))
-
-    def wrong_chain_text(self) -> str:
-        session = self.view.session_model.session
-        n, steps = session.units, session.steps
-        shape = tuple(session.info.weights.recurrent_kernel.shape)
-        return (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
-                f"exist at every step and read each other. The number of steps is the input's "
-                f"length (T = {steps}), not units.")
-
-    def wrong_copies_text(self) -> str:
-        v = self.view
-        session = v.session_model.session
-        n = session.units
-        shape = tuple(session.info.weights.recurrent_kernel.shape)
-        effect = v.effect()
-        if effect is None:
-            measured = v.effect_note or "the decouple what-if could not be run for this layer."
-        elif not np.isfinite(effect.max_abs):
-            measured = "the decouple what-if gave no finite numbers on this input."
-        else:
-            measured = "the decouple what-if measures it: " + effect.sentence() + " on this input."
-        return (f"Why it is wrong: U is {shape}: each unit's four gates read all {n} entries "
-                f"of h_t−1, not only its own. Its off-diagonal entries link every unit to every "
-                f"other; remove them and the run changes — {measured}")
-
-    @staticmethod
-    def _chain_box(width: float) -> tuple[float, float]:
-        """(box width, height) of the chain picture's boxes: six boxes and the gap fit."""
-        bw = float(np.clip((width - 12) / 7.95, 8.0, 58.0))
-        return bw, bw * 0.62
-
-    @staticmethod
-    def _copies_box(width: float) -> tuple[float, float]:
-        cw = float(np.clip((width - 56) / (4 * 2.2), 6.0, 34.0))
-        return cw, cw * 0.6
-
-    def _wrong_height(self, width: float) -> float:
-        """The height the two wrong pictures need at ``width``: both sentences unshrunk."""
-        fm = QFontMetricsF(view_font(self.view.palette))
-        wrap = QRectF(0, 0, max(width, 50.0), 1e5)
-        _, bh = self._chain_box(width)
-        _, ch = self._copies_box(width)
-        rows = min(self.view.session_model.units, 4)
-        a = 2.2 * fm.height() + bh + fm.height() + 8 + \
-            fm.boundingRect(wrap, Qt.TextWordWrap, self.wrong_chain_text()).height() + 12
-        b = 2.0 * fm.height() + rows * ch * 1.5 + 6 + \
-            fm.boundingRect(wrap, Qt.TextWordWrap, self.wrong_copies_text()).height() + 16
-        return 2 * max(a, b)
-
-    def _paint_wrong_chain(self, p: QPainter, a: QRectF) -> None:
-        """A: one cell unrolled N times ("units = time steps")."""
-        v = self.view
-        pal, session = v.palette, v.session_model.session
-        n = session.units
-        bad, fg, box, fm = self._wrong_style()
-        p.setPen(bad)
-        self._text(p, QRectF(a.left(), a.top(), a.width(), fm.height() * 1.3),
-                   "✗ the wrong picture: “units = time steps”", view_font(pal, 1.1, bold=True),
-                   Qt.AlignLeft | Qt.AlignVCenter)
-        shown = min(n, 5)
-        bw, bh = self._chain_box(a.width())
-        y = a.top() + 2.2 * fm.height()
-        small = view_font(pal, 0.85)
-        for k in range(shown + 1):
-            x = a.left() + 6 + k * bw * 1.3 + (bw * 0.35 if k == shown else 0)
-            label = f"unit {k}" if k < shown else f"unit {n - 1}"
-            if k == shown and n > shown:
-                p.setPen(fg)
-                self._text(p, QRectF(x - bw * 0.62, y, bw * 0.5, bh), "…", small, Qt.AlignCenter)
-            elif k == shown:
-                break
-            p.setPen(QPen(fg, 1.2))
-            p.setBrush(box)
-            p.drawRoundedRect(QRectF(x, y, bw, bh), 5, 5)
-            self._text(p, QRectF(x + 2, y, bw - 4, bh), label, small, Qt.AlignCenter)
-            self._text(p, QRectF(x, y + bh + 3, bw, fm.height()),
-                       f"x_{k if k < shown else n - 1}?", small, Qt.AlignCenter)
-            if k > 0 and not (k == shown and n > shown):
-                _arrow(p, QPointF(x - bw * 0.3, y + bh / 2), QPointF(x, y + bh / 2), fg)
-        p.setPen(fg)
-        top = y + bh + fm.height() + 8
-        self._text(p, QRectF(a.left(), top, a.width(), a.bottom() - top), self.wrong_chain_text(),
-                   view_font(pal), wrap=True)
-
-    def _paint_wrong_copies(self, p: QPainter, b: QRectF) -> None:
-        """B: N independent copies, with what the decouple what-if measured on this input."""
-        v = self.view
-        pal, session = v.palette, v.session_model.session
-        n = session.units
-        bad, fg, box, fm = self._wrong_style()
-        p.setPen(QPen(QColor(pal.grid), 1))
-        p.drawLine(QPointF(b.left(), b.top() - 4), QPointF(b.right(), b.top() - 4))
-        p.setPen(bad)
-        self._text(p, QRectF(b.left(), b.top() + 2, b.width(), fm.height() * 1.3),
-                   "✗ the wrong picture: “independent copies”", view_font(pal, 1.1, bold=True),
-                   Qt.AlignLeft | Qt.AlignVCenter)
-        rows, cols = min(n, 4), 4
-        cw, ch = self._copies_box(b.width())
-        y0 = b.top() + 2.0 * fm.height()
-        small = view_font(pal, 0.85)
-        for r in range(rows):
-            for c in range(cols):
-                x = b.left() + 50 + c * cw * 2.2
-                yy = y0 + r * ch * 1.5
-                p.setPen(QPen(fg, 1.0))
-                p.setBrush(box)
-                p.drawRect(QRectF(x, yy, cw, ch))
-                if c > 0:
-                    _arrow(p, QPointF(x - cw * 1.2, yy + ch / 2), QPointF(x, yy + ch / 2), fg)
-            p.setPen(fg)
-            unit = r if r < rows - 1 or n == rows else n - 1
-            self._text(p, QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), f"unit {unit}", small,
-                       Qt.AlignRight | Qt.AlignVCenter)
-            if unit != r:                                # units left out between the rows
-                p.drawText(QRectF(b.left() + 46, y0 + r * ch * 1.5 - ch * 0.5, 4, ch * 0.5),
-                           Qt.AlignCenter | Qt.TextDontClip, "⋮")
-        p.setPen(fg)
-        ytext = y0 + rows * ch * 1.5 + 6
-        self._text(p, QRectF(b.left(), ytext, b.width(), b.bottom() - ytext),
-                   self.wrong_copies_text(), view_font(pal), wrap=True)
-
     # --- mouse -------------------------------------------------------------------------------
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
         geo = self.geometry_
@@ -719,26 +335,6 @@ class UnrolledCanvas(PaintedCanvas):
 
 def _dark(colour: QColor) -> bool:
     return 0.299 * colour.red() + 0.587 * colour.green() + 0.114 * colour.blue() < 128
-
-
-def _arrow(p: QPainter, a: QPointF, b: QPointF, colour: QColor) -> None:
-    p.setPen(QPen(colour, 1.2))
-    p.drawLine(a, b)
-    d = b - a
-    length = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
-    _arrow_head(p, b, QPointF(d.x() / length, d.y() / length), 5, colour)
-
-
-def _arrow_head(p: QPainter, tip: QPointF, direction: QPointF, size: float, colour: QColor) -> None:
-    nx, ny = -direction.y(), direction.x()
-    back = QPointF(tip.x() - direction.x() * size, tip.y() - direction.y() * size)
-    poly = QPolygonF([tip, QPointF(back.x() + nx * size * 0.5, back.y() + ny * size * 0.5),
-                      QPointF(back.x() - nx * size * 0.5, back.y() - ny * size * 0.5)])
-    p.save()
-    p.setPen(Qt.NoPen)
-    p.setBrush(colour)
-    p.drawPolygon(poly)
-    p.restore()
 
 
 class UnrolledView(QWidget):
