@@ -1,44 +1,37 @@
-"""The main window: docks, menus, transport, status bar, loading, settings."""
+"""The main window's structure, built in one place: docks, actions, menus, toolbars, status bar,
+closing; what it does is in gui.window, one part per job."""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSpinBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from engine import __version__
-from engine.errors import ScopeError
 from engine.loaders.demos import demo_names
 from gui import actions, layout
 from gui.debug.breakpoints_panel import BreakpointsPanel
-from gui.debug.debugger_model import DebuggerModel, describe_result
+from gui.debug.debugger_model import DebuggerModel
 from gui.debug.forks_panel import ForksPanel, edit_state_dialog
 from gui.debug.watches_panel import WatchesPanel
 from gui.export.dialog import WindowExporter
 from gui.first_pass import FirstPass
 from gui.grad_model import GradModel
-from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.load_progress import LoadProgress
-from gui.loader_worker import Loader, LoadRequest, LoadResult
+from gui.loader_worker import Loader
 from gui.panels.badges import ShapeBadges
 from gui.panels.cell_inspector import CellInspector
 from gui.panels.compare_panel import ComparePanel
@@ -47,29 +40,26 @@ from gui.panels.input_editor import InputEditor
 from gui.panels.input_panel import InputPanel
 from gui.panels.layer_view import LayerView
 from gui.panels.units_panel import UnitsPanel
-from gui.positions import position_text, position_text_widest
 from gui.session_files import open_session_dialog, save_session_dialog
 from gui.session_model import SessionModel
-from gui.teaching.docks import teaching_views, teaching_widget
 from gui.theme import apply_theme, palette
-from gui.widgets.open_options import OpenOptionsDialog
 from gui.widgets.status_bar import ElidingStatusBar
 from gui.widgets.timeline import MarkedSlider
 from gui.widgets.warnings_badge import WarningsBadge
+from gui.window.following import Following
+from gui.window.loading import Loading
+from gui.window.transport import Transport
+from gui.window.view_commands import ViewCommands
 
-MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.jit *.bin *.ckpt *.safetensors *.onnx);;All files (*)"
-INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
-INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}
-MAX_RECENT = 8
 
-
-class MainWindow(QMainWindow):
+class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
     """Observes one SessionModel; every panel is a dock the user can move.
 
     The window owns its structure in one place: the docks are built from their panels'
     constructors (``_build_docks``), every command from its spec in ``gui.actions``
     (``_build_actions``), and the menus and toolbars that show them (``_build_menus``,
-    ``_build_toolbars``).
+    ``_build_toolbars``). What it does comes from its parts (gui.window): ``Loading``, the
+    ``Transport``, ``Following`` the run it shows, and the View and Help ``ViewCommands``.
     """
 
     def __init__(self, *, settings: QSettings | None = None,
@@ -303,14 +293,6 @@ class MainWindow(QMainWindow):
         self.grads.changed.connect(lambda: self.input_panel.show_saliency(self.grads.view))
         self.layer_view.set_gradients(self.grads)
 
-    def _bring_cell_to_front(self, unit: int, position: int) -> None:
-        """Clicking a lane shows that cell in the inspector (a tab beside the debugger docks)."""
-        if unit < 0:
-            return
-        if not self.cell_dock.isVisible() and not self.cell_dock.isFloating():
-            self.cell_dock.show()
-        self.cell_dock.raise_()
-
     def _build_status(self) -> None:
         self.setStatusBar(ElidingStatusBar(self))   # a long hint never runs into the position
         self.status_label = QLabel()
@@ -325,313 +307,6 @@ class MainWindow(QMainWindow):
         self.session_model.notice.connect(self._note)
         self.units_panel.hovered.connect(lambda text: self.statusBar().showMessage(
             _strip_tags(text), 4000))
-
-    def _update_warnings(self) -> None:
-        """The badge lists every loader and capture warning of the run shown."""
-        session = self.session_model.session
-        try:
-            notes = session.warnings if session is not None else []
-        except ScopeError as exc:             # the capture itself failed: that is the warning
-            notes = [str(exc)]
-        self.warnings_badge.set_warnings(notes)
-
-    # --- loading -----------------------------------------------------------------------------
-    def load(self, model_spec: str | None, input_path: str | None = None, *, key: str | None = None,
-             layer=None, x=None, wait: bool = False, initial_state=None,
-             input_label: str | None = None, options: dict | None = None,
-             layer_input: bool = False, initial_state_path: str | None = None) -> None:
-        """Open a model (and input) in the background; the current session stays until it works."""
-        if model_spec is None and layer is None and self.session_model.ready:
-            layer = self.session_model.session.layer_index     # a new input keeps the chosen layer
-        request = LoadRequest(model_spec, input_path, key, layer, x, initial_state, input_label,
-                              options, layer_input, initial_state_path)
-        self.loader.start(request, self.session_model.model)
-        if wait:
-            self.loader.wait()
-            QApplication.processEvents()
-
-    def _on_busy(self, busy: bool) -> None:
-        if busy:
-            if self._progress is None:
-                self._progress = LoadProgress(self)
-                self._progress.setWindowModality(Qt.WindowModal)
-                self._progress.setMinimumDuration(400)
-                self._progress.canceled.connect(self.loader.cancel)
-                self.loader.progressed.connect(self._progress.report)
-            self._progress.begin()
-            self._progress.show()
-        elif self._progress is not None:
-            self._progress.reset()
-            self._progress.hide()
-
-    def show_session(self, session, *, source: str, input_source: str = "") -> None:
-        """Observe an engine session that is already traced (the loader's result, or a
-        session a script or the export command built)."""
-        self.stop_play()
-        self.session_model.set_session(session, source=source, input_source=input_source)
-        self.first_pass.start(session)
-
-    def show_loaded(self, result: LoadResult) -> None:
-        """Show a finished load (or a reopened session file) and remember where it came from."""
-        self._notes = []
-        self.show_session(result.session, source=result.source, input_source=result.input_source)
-        if result.source and not result.source.startswith("demo"):
-            self._remember(result.source)
-        demo = self.session_model.demo
-        if demo is not None and demo.suggested_step:
-            hint = f"{demo.title}: try stepping to t = {demo.suggested_step} (Ctrl+G)"
-            self.statusBar().showMessage("   ·   ".join([*self._notes, hint]), 10000)
-
-    def _note(self, text: str) -> None:
-        """A view changed itself (a filter that no longer applies...): say so in the status bar."""
-        self._notes.append(text)
-        self.statusBar().showMessage(text, 10000)
-
-    def _on_failed(self, message: str) -> None:
-        self.report_error("Could not open", message)
-
-    def _message_box(self, title: str, message: str) -> None:
-        QMessageBox.warning(self, title, message)
-
-    def open_model_dialog(self) -> None:
-        start = str(self.settings.value("last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
-        if path:
-            self.settings.setValue("last_dir", str(Path(path).parent))
-            self.load(path)
-
-    def open_options_dialog(self) -> None:
-        """The command line's model-and-input options (engine.network.model_options) in a dialog."""
-        dialog = OpenOptionsDialog(self, start_dir=str(self.settings.value("last_dir", str(Path.home()))),
-                                   model_filter=MODEL_FILTER, input_filter=INPUT_FILTER)
-        if dialog.exec() == OpenOptionsDialog.DialogCode.Accepted:
-            self.settings.setValue("last_dir", str(Path(dialog.values()[0]).parent))
-            self.open_with_options(dialog)
-
-    def open_with_options(self, dialog: OpenOptionsDialog, *, wait: bool = False) -> None:
-        """Load what an accepted Open-with-options dialog says."""
-        path, input_path, options = dialog.values()
-        run = dialog.run_values()
-        self.load(path, input_path, key=run["key"], layer=run["layer"], options=options,
-                  layer_input=run["layer_input"], initial_state_path=run["initial_state"],
-                  wait=wait)
-
-    def open_input_dialog(self) -> None:
-        if not self.session_model.ready:
-            return
-        start = str(self.settings.value("last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open input", start, INPUT_FILTER)
-        if path:
-            self.load(None, path)
-
-    def _remember(self, path: str) -> None:
-        recent = [p for p in self._recent() if p != path]
-        recent.insert(0, path)
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self._refresh_recent()
-
-    def _recent(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        if isinstance(value, str):
-            return [value]
-        return list(value or [])
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self._recent()
-        for path in recent:
-            self.recent_menu.addAction(path, lambda p=path: self.load(p))
-        self.recent_menu.setEnabled(bool(recent))
-
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            path = url.toLocalFile()
-            suffix = Path(path).suffix.lower()
-            if suffix in INPUT_SUFFIXES and self.session_model.ready:
-                self.load(None, path)
-            else:
-                self.load(path)
-            break
-
-    # --- transport ---------------------------------------------------------------------------
-    def run_continue(self, direction: int = 1) -> None:
-        """F5 / Shift+F5: to the next breakpoint hit forward / backward (the end/start without)."""
-        self.stop_play()
-        if self.debugging.continue_run(direction, parent=self) is None and direction > 0:
-            self.session_model.seek(self.session_model.steps)
-
-    def toggle_play(self) -> None:
-        if self.play_timer.isActive():
-            self.stop_play()
-        else:
-            if self.session_model.t >= self.session_model.steps:
-                self.session_model.seek(0)
-            self.play_timer.start(max(1, int(1000 / self.speed.value())))
-            self.act_play.setChecked(True)
-            self.act_play.setText("Pause")
-
-    def stop_play(self) -> None:
-        self.play_timer.stop()
-        self.act_play.setChecked(False)
-        self.act_play.setText("Play")
-
-    def _play_tick(self) -> None:
-        if self.session_model.t >= self.session_model.steps:
-            self.stop_play()
-        else:
-            self.session_model.step(1)
-
-    def _speed_changed(self, value: int) -> None:
-        self.settings.setValue("speed", value)
-        if self.play_timer.isActive():
-            self.play_timer.setInterval(max(1, int(1000 / value)))
-
-    def _timeline_moved(self, value: int) -> None:
-        if value != self.session_model.t:
-            self.session_model.seek(value)
-
-    def go_to_step_dialog(self) -> None:
-        if not self.session_model.ready:
-            return
-        demo = self.session_model.demo
-        default = demo.suggested_step if demo is not None else 0
-        pos, ok = QInputDialog.getInt(self, "Go to step", "Input position (0-based):", default,
-                                      0, max(self.session_model.steps - 1, 0))
-        if ok:
-            self.go_to_position(pos)
-
-    def go_to_position(self, position: int) -> None:
-        """Put the cursor on input position ``position`` (it has just been read)."""
-        session = self.session_model.session
-        if session is not None:
-            self.session_model.seek(session.position_to_t(position))
-
-    def go_to_unit_dialog(self) -> None:
-        if not self.session_model.ready:
-            return
-        unit, ok = QInputDialog.getInt(self, "Go to unit", "Unit:", max(self.session_model.selected_unit, 0),
-                                       0, self.session_model.units - 1)
-        if ok:
-            self.go_to_unit(unit)
-
-    def go_to_unit(self, unit: int) -> str:
-        """Scroll to and select ``unit``'s lane; a filter that hides it is cleared (the note
-        shown is returned, "" when none was needed)."""
-        panel = self.units_panel
-        if panel.go_to_unit(unit):
-            return ""
-        old = panel.filter_text
-        panel.filter_edit.setText("")
-        panel.set_filter("")
-        note = f"units filter '{old}' cleared to show unit {unit}"
-        self.statusBar().showMessage(note, 6000)
-        panel.go_to_unit(unit)
-        return note
-
-    def _on_stopped(self, result) -> None:
-        """Say why the run stopped; on a hit, select and scroll to the lane that triggered it."""
-        message = describe_result(self.debugging, result)
-        first = next((rep.first for rep in self.debugging.reports if rep.first is not None), None)
-        if result.hit and first is not None and result.position is not None \
-                and 0 <= first.units[0] < self.session_model.units:
-            unit = first.units[0]
-            note = self.go_to_unit(unit)
-            self.session_model.select(unit, result.position)
-            message += f"   ({note})" if note else ""
-        self.statusBar().showMessage(message, 10000)
-
-    def _layer_chosen(self, index: int) -> None:
-        if index >= 0 and self.session_model.ready and index != self.session_model.session.layer_index:
-            self.session_model.set_layer(index)
-
-    # --- reactions ---------------------------------------------------------------------------
-    def _on_run_changed(self) -> None:
-        session = self.session_model.session
-        if session is None:
-            return
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        for info in self.session_model.model.traced_layers:
-            self.layer_combo.addItem(f"{info.name} ({info.direction}, {info.units} units)")
-        self.layer_combo.setCurrentIndex(session.layer_index)
-        self.layer_combo.blockSignals(False)
-        self.sample_spin.blockSignals(True)
-        self.sample_spin.setRange(0, session.batch - 1)
-        self.sample_spin.setValue(self.session_model.sample)
-        self.sample_spin.blockSignals(False)
-        self.timeline.blockSignals(True)
-        self.timeline.setRange(0, session.steps)
-        self.timeline.blockSignals(False)
-        title = self.session_model.source
-        demo = self.session_model.demo
-        if demo is not None:
-            title = f"{self.session_model.source} — {demo.title}"
-        self.setWindowTitle(f"LSTM Scope — {title}")
-        self._on_position(session.t)
-
-    def _on_position(self, t: int) -> None:
-        session = self.session_model.session
-        if session is None:
-            return
-        self.timeline.blockSignals(True)
-        self.timeline.setValue(t)
-        self.timeline.blockSignals(False)
-        where = position_text(session)
-        self.t_label.setText(f" {where} ")
-        widest = position_text_widest(session)
-        self.t_label.setMinimumWidth(self.t_label.fontMetrics().horizontalAdvance(f" {widest} ") + 4)
-        info = session.info
-        self.status_label.setText(
-            f"{where}   ·   layer {info.name} ({info.direction})   ·   "
-            f"sample {self.session_model.sample}   ·   {self.session_model.source}")
-
-    def _overlay_changed(self, name: str) -> None:
-        """Show the chosen fork's C and h over the original lanes (the engine computes them)."""
-        debugger = self.debugging.debugger
-        forks = debugger.forks.forks if debugger is not None else {}
-        if not name or name not in forks:
-            self.units_panel.set_overlay(None)
-            return
-        fork = forks[name]
-        states = self.session_model.cell_kind.states          # the fork's run's kind
-        self.units_panel.set_overlay({sig: fork.signal(sig) for sig in states}, name)
-        self.statusBar().showMessage(f"dashed: fork '{name}' over the original run", 6000)
-
-    # --- view --------------------------------------------------------------------------------
-    def toggle_theme(self) -> None:
-        self.theme = "dark" if self.act_dark.isChecked() else "light"
-        self.settings.setValue("theme", self.theme)
-        self.pal = palette(self.theme)
-        apply_theme(self, self.theme)
-        for view in self.themed_views():
-            view.apply_palette(self.pal)
-
-    def themed_views(self) -> list:
-        """Every panel that draws with the palette (restyled by a theme switch or an export)."""
-        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
-                self.grad_panel, *teaching_views(self)]
-
-    def show_teaching(self, view: str, on: bool = True) -> None:
-        """Show (making it on first use) or close a teaching dock."""
-        if on:
-            teaching_widget(self, view, show=True)
-        else:
-            dock = getattr(self, f"{view}_dock", None)
-            if dock is not None:
-                dock.hide()
-
-    def show_units_help(self) -> None:
-        QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)
-
-    def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About LSTM Scope", about_html(__version__))
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.stop_play()

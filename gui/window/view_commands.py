@@ -1,0 +1,45 @@
+"""The View and Help menus' commands: the theme, the teaching docks, the help boxes."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+from engine import __version__
+from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
+from gui.teaching.docks import teaching_views, teaching_widget
+from gui.theme import apply_theme, palette
+
+
+class ViewCommands:
+    """Part of ``MainWindow`` (gui.main_window), which builds what these methods use."""
+
+    def toggle_theme(self) -> None:
+        self.theme = "dark" if self.act_dark.isChecked() else "light"
+        self.settings.setValue("theme", self.theme)
+        self.pal = palette(self.theme)
+        apply_theme(self, self.theme)
+        for view in self.themed_views():
+            view.apply_palette(self.pal)
+
+    def themed_views(self) -> list:
+        """Every panel that draws with the palette (restyled by a theme switch or an export)."""
+        return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
+                self.grad_panel, *teaching_views(self)]
+
+    def show_teaching(self, view: str, on: bool = True) -> None:
+        """Show (making it on first use) or close a teaching dock."""
+        if on:
+            teaching_widget(self, view, show=True)
+        else:
+            dock = getattr(self, f"{view}_dock", None)
+            if dock is not None:
+                dock.hide()
+
+    def show_units_help(self) -> None:
+        QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html())
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About LSTM Scope", about_html(__version__))
