@@ -8,7 +8,6 @@ import numpy as np
 from engine import load_model
 from engine.cli.commands import resolve_input
 from engine.gradients.grad_views import forget_product, memory_horizon
-from gui.panels.layer_view import STAT_COLUMNS
 from tests.gui.conftest import bring_to_front, open_session
 from tests.helpers import image_of
 
@@ -49,7 +48,7 @@ def test_views_follow_the_cursor_target(make_window, qtbot):
         assert (np.isinf(v) and np.isinf(hz[unit])) or v == hz[unit]
     # a gradient that leaves the horizons as they were leaves their cells (and the sorting)
     # alone: each step's gradient used to re-create and re-sort every row
-    col = STAT_COLUMNS.index("horizon")
+    col = lv.columns.index("horizon")             # the run's cell kind's statistics columns
     cells = [lv.table.item(r, col) for r in range(lv.table.rowCount())]
     grads.changed.emit()
     assert [lv.table.item(r, col) for r in range(lv.table.rowCount())] == cells
@@ -77,7 +76,7 @@ def test_a_slow_gradient_is_computed_behind_the_window(make_window, qtbot):
     grads._slow = True
     release = threading.Event()
     plain = session.grad
-    session.grad = lambda text: (release.wait(20), plain(text))[1]
+    session.grad = lambda text, *stop: (release.wait(20), plain(text, *stop))[1]   # as the worker calls it
     window.session_model.seek(31)
     qtbot.wait(grads._timer.interval() + 50)          # the debounced refresh has fired
     assert grads.view is before and not grads.jobs.idle()
