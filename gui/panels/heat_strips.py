@@ -15,8 +15,8 @@ import pyqtgraph as pg
 
 from engine.cells.cell_kind import CellKind
 from engine.runs.trace import LayerTrace
+from gui.panels.heat_maps import _cmap, _levels, trace_image
 from gui.panels.lanes import per_unit
-from gui.panels.layer_view import _cmap, _levels, trace_image
 from gui.signals import is_ratio
 
 MAX_COLUMNS = 8192      # pyqtgraph cannot render an RGBA image wider than 32767 (it crashed the

@@ -1,10 +1,8 @@
 """Layer view: units x time heat-maps (one image per signal), per-unit statistics, the kernels,
 and the coupling what-ifs (decouple units, perturb unit k at step t) shown as differences.
 
-Drawing: each signal owns one (N, T) float32 array in the units panel's row order, displayed by
-``ImageItem`` tiles of ``TILE`` time steps (one image per signal and time tile — never one per
-unit). A step writes the new column into the array and re-renders only the tile holding it, so
-the cost per step does not grow with T. Columns not read yet are NaN (drawn transparent).
+The view drives its three tabs (``gui.panels.layer_pages``) and draws the maps as
+``gui.panels.heat_maps`` tiles them: a step fills in only the columns it read.
 
 Every number comes from the engine: the live trace, ``engine.analyses.analysis.unit_stats`` /
 ``recurrent_blocks`` / ``input_blocks``, and ``engine.debugging.debugger`` forks (``Fork.diff``).
@@ -17,19 +15,7 @@ import dataclasses
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -39,329 +25,30 @@ from engine.analyses.analysis import input_blocks, recurrent_blocks, unit_stats
 from engine.cells.cell_kind import CellKind
 from engine.errors import ScopeError
 from engine.runs.trace import LayerTrace
+from gui.panels.heat_maps import HeatPlot, UnitTicks, _cmap, _levels, signal_label, trace_column, trace_image
 from gui.panels.input_strip import InputStrip
-from gui.panels.lanes import label_step, per_unit
+from gui.panels.lanes import per_unit
+from gui.panels.layer_pages import HeatPage, KernelPage, NumberItem, WhatIfPage
 from gui.session_model import SessionModel, span_indices
 from gui.shown import Shown, cursor_at
 from gui.signals import (
     GRADIENT_MAP,
     carried,
-    fork_signals,
     heat_signals,
-    is_ratio,
     is_signal,
     stat_columns,
     symbol,
 )
 from gui.theme import Palette
-from gui.widgets.combo import refill
-from gui.widgets.min_rows import keep_rows
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
 
-TILE = 256              # time steps per image tile: a step re-renders only its tile ...
-MAX_TILES = 48          # ... but a long run gets wider tiles, never more than this many per
-                        # map (300,000 steps made 9,400 images, seconds to build and to paint)
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
 COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
 COLOUR_BAR_INSET = 7       # px above and below a colour bar, room for its end labels
 LEFT_AXIS_PX = 58          # px for a map's unit numbers and title, and the strip's "reads"
 TIME_AXIS_ROOM = 42        # px the time axis (tick values and title) takes under the last map
 GRAD_DECADES = 6          # the |d target / d C| map spans six decades below its peak (log colours)
-
-
-def signal_label(name: str, kind: CellKind) -> str:
-    if name == GRADIENT_MAP:
-        return f"log₁₀|∂target/∂{symbol(kind, carried(kind))}|"
-    if name.startswith("z_"):
-        return f"z_{name[2:]}  pre-activation"
-    return symbol(kind, name)
-
-
-def trace_column(trace: LayerTrace, name: str, sample: int, position: int) -> np.ndarray:
-    """(N,) one signal at one input position, read through the engine's own ``signal``.
-
-    For pre-activations the engine sums its parts (``LayerTrace.z``) on a one-column view, so a
-    step costs O(N) instead of materialising the whole (B, T, 4, N) sum.
-    """
-    if name.startswith("z"):
-        sl = (slice(sample, sample + 1), slice(position, position + 1))
-        one = dataclasses.replace(trace, zx=trace.zx[sl], zh=trace.zh[sl],
-                                  zp=None if trace.zp is None else trace.zp[sl])
-        return one.signal(name)[0, 0]
-    return trace.signal(name)[sample, position]
-
-
-def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
-    """(T, N) one signal for one sample (pre-activations summed by the engine for that sample)."""
-    if name.startswith("z"):
-        sl = slice(sample, sample + 1)
-        one = dataclasses.replace(trace, zx=trace.zx[sl], zh=trace.zh[sl],
-                                  zp=None if trace.zp is None else trace.zp[sl])
-        return one.signal(name)[0]
-    return trace.signal(name)[sample]
-
-
-def _cmap(name: str, kind: CellKind) -> pg.ColorMap:
-    if is_ratio(kind, name) or name == GRADIENT_MAP:
-        return pg.colormap.get("viridis")
-    return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
-
-
-def _levels(name: str, trace: LayerTrace, image: np.ndarray) -> tuple[float, float]:
-    act = trace.weights.activation_of(name)
-    if act is not None and act.bounded:
-        return float(act.lo), float(act.hi)
-    with np.errstate(invalid="ignore"):
-        m = float(np.nanmax(np.abs(image))) if np.isfinite(image).any() else 1.0
-    m = m if np.isfinite(m) and m > 0 else 1.0
-    return -m, m
-
-
-class NumberItem(QTableWidgetItem):
-    """A table cell showing rounded text but sorting by the engine's exact number."""
-
-    def __init__(self, text: str, value: float) -> None:
-        super().__init__(text)
-        self.value = float(value)
-        self.setToolTip(repr(self.value))
-        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-
-    def shows(self, text: str, value: float) -> bool:
-        """Whether this cell already shows ``text`` for ``value`` (NaN equal to NaN)."""
-        v = float(value)
-        return self.text() == text and (self.value == v or (np.isnan(self.value) and np.isnan(v)))
-
-    def __lt__(self, other) -> bool:
-        a, b = self.value, getattr(other, "value", 0.0)
-        if np.isnan(a) or np.isnan(b):        # NaN ("—") sorts last
-            return not np.isnan(a) and np.isnan(b)
-        return a < b
-
-
-class UnitTicks(pg.AxisItem):
-    """Left axis of a map: unit numbers at row centres (row r holds unit order[r]), thinned so
-    that labels never overlap, and none on the edges a neighbouring map's labels meet."""
-
-    def __init__(self, order: np.ndarray) -> None:
-        super().__init__("left")
-        self.order = order
-
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        n = len(self.order)
-        lo, hi = sorted((minVal, maxVal))
-        if n == 0 or size <= 0:
-            return []
-        font = self.style.get("tickFont")
-        line = QFontMetricsF(font).height() if font is not None else 14.0
-        per_row = size / max(hi - lo, 1e-9)
-        step = label_step(per_row, max(16.0, 1.1 * line))    # the print font is taller
-        first = max(0, int(np.ceil(lo - 0.5)))
-        first += (-first) % step
-        rows = [r + 0.5 for r in range(first, min(n - 1, int(np.floor(hi - 0.5))) + 1, step)]
-        edge = 0.55 * line / per_row            # a label there would meet the next map's
-        return [(step, [r for r in rows if r - lo >= edge and hi - r >= edge])]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802
-        return [str(int(self.order[int(v)])) if 0 <= int(v) < len(self.order) else ""
-                for v in values]
-
-
-class HeatPlot:
-    """One signal's units x time image (tiled in time), cursor and selection marker."""
-
-    def __init__(self, plot: pg.PlotItem, name: str, palette: Palette, kind: CellKind) -> None:
-        self.plot, self.name = plot, name
-        self.data = np.zeros((0, 0), np.float32)         # (rows = units in lane order, T)
-        self.tiles: list[pg.ImageItem] = []
-        self.tile = TILE                                 # time steps per tile (see set_data)
-        self.levels = (0.0, 1.0)
-        self.start = 0          # input position of column 0 (a checkpointed run's span)
-        self.lut = _cmap(name, kind).getLookupTable(nPts=256, alpha=False)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False,
-                                      pen=pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
-        self.cursor.setZValue(50)
-        plot.addItem(self.cursor)
-
-    def set_data(self, data: np.ndarray, levels: tuple[float, float], start: int | None = None) -> None:
-        self.start = self.start if start is None else int(start)
-        for tile in self.tiles:
-            self.plot.removeItem(tile)
-        self.tiles = []
-        self.data = np.ascontiguousarray(data, np.float32)
-        self.levels = levels
-        rows, steps = self.data.shape
-        self.tile = max(TILE, -(-steps // MAX_TILES))
-        for a in range(0, max(steps, 1), self.tile):
-            b = min(a + self.tile, steps)
-            item = pg.ImageItem(axisOrder="row-major")
-            item.setLookupTable(self.lut)
-            item.setZValue(-5)
-            self.plot.addItem(item)
-            self.tiles.append(item)
-            self._render(len(self.tiles) - 1)
-            item.setRect(self.start + a - 0.5, 0, max(b - a, 1), max(rows, 1))
-        self.plot.getViewBox().setLimits(xMin=self.start - 1, xMax=self.start + steps + 1,
-                                         yMin=0, yMax=max(rows, 1))
-
-    def _render(self, k: int) -> None:
-        a = k * self.tile
-        view = self.data[:, a:a + self.tile]
-        if view.size:
-            self.tiles[k].setImage(view, levels=self.levels, autoLevels=False)
-
-    def set_column(self, position: int, values: np.ndarray) -> None:
-        """Write one column (values already in lane order) and re-render only its tile."""
-        index = position - self.start
-        if not 0 <= index < self.data.shape[1]:
-            return              # outside a checkpointed run's span
-        self.data[:, index] = values
-        self._render(index // self.tile)
-
-
-def _page_layout(page: QWidget) -> QVBoxLayout:
-    layout = QVBoxLayout(page)
-    layout.setContentsMargins(0, 0, 0, 0)
-    return layout
-
-
-def _plot_widget(palette: Palette) -> pg.GraphicsLayoutWidget:
-    glw = pg.GraphicsLayoutWidget()
-    glw.setBackground(palette.background)
-    return glw
-
-
-class HeatPage(QWidget):
-    """Tab 1: a units x time heat-map per chosen signal, beside the per-unit statistics table."""
-
-    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = _page_layout(self)
-        self.bar = bar = QHBoxLayout()
-        self.signal_boxes: dict[str, QCheckBox] = {}      # the run's cell kind's (set_signals)
-        bar.addStretch(1)
-        layout.addLayout(bar)
-        split = QSplitter(Qt.Horizontal)
-        self.glw = _plot_widget(palette)
-        self.glw.ci.setContentsMargins(4, 4, 4, 4)
-        self.glw.ci.setSpacing(2)
-        self.maps = scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.glw)
-        split.addWidget(scroll)
-        split.addWidget(self._stats_table())
-        split.setSizes([700, 420])
-        layout.addWidget(split, 1)
-        self.info = QLabel(" ")
-        layout.addWidget(self.info)
-
-    def set_signals(self, kind: CellKind, visible: list[str], palette: Palette) -> None:
-        """One check box per map the kind's run can show (``heat_signals``), and its statistics'
-        columns; the boxes of the kind before are dropped."""
-        for box in self.signal_boxes.values():
-            self.bar.removeWidget(box)
-            box.deleteLater()
-        self.signal_boxes = {}
-        for k, name in enumerate(heat_signals(kind)):
-            box = QCheckBox(name if name.startswith("z") else symbol(kind, name)
-                            if is_signal(kind, name) else f"∂/∂{symbol(kind, carried(kind))}")
-            box.setChecked(name in visible)
-            if is_signal(kind, name):
-                box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
-            box.setToolTip(f"Show the {signal_label(name, kind)} heat-map (units x time)")
-            self.signal_boxes[name] = box
-            self.bar.insertWidget(k, box)
-        columns = stat_columns(kind)
-        self.table.clear()
-        self.table.setRowCount(0)
-        self.table.setColumnCount(len(columns))
-        self.table.setHorizontalHeaderLabels(columns)
-
-    def _stats_table(self) -> QTableWidget:
-        self.table = table = QTableWidget(0, 0)
-        keep_rows(self.table)         # a short dock scrolls; the list is never a sliver
-        table.setSortingEnabled(True)
-        table.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
-        table.setEditTriggers(QTableWidget.NoEditTriggers)
-        table.setSelectionBehavior(QTableWidget.SelectRows)
-        table.verticalHeader().setVisible(False)
-        table.setToolTip("Per-unit statistics over the whole run (engine.analyses.analysis.unit_stats); "
-                         "click a header to sort, a row to select the unit.\n"
-                         "sat: fraction of steps within 5 % of the gate's range ends; dead: |h| "
-                         "never above the threshold; half-life: steps for the running product of f "
-                         "to halve; horizon: steps back from the gradient target (Gradients dock) "
-                         "until |∂target/∂C| of the unit falls below 1 % of its peak.")
-        return table
-
-
-class KernelPage(QWidget):
-    """Tab 2: the input and recurrent kernels' gate blocks as images, columns in lane order."""
-
-    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = _page_layout(self)
-        self.glw = _plot_widget(palette)
-        layout.addWidget(self.glw)
-        self.info = QLabel("Rows: unit k of h(t-1) (recurrent) or input feature d (input); "
-                           "columns: receiving unit j, in the lanes' order.")
-        layout.addWidget(self.info)
-
-
-class WhatIfPage(QWidget):
-    """Tab 3: decouple / perturb forks and the heat-map of how far each unit moved."""
-
-    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = _page_layout(self)
-        layout.addLayout(self._controls())
-        self.glw = _plot_widget(palette)
-        self.plot = self.glw.addPlot()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.getViewBox().invertY(True)
-        self.plot.setLabel("bottom", "time step t")
-        self.plot.setLabel("left", "lane (units panel order)")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
-        self.plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
-        self.bar.setImageItem(self.image, insert_in=self.plot)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
-        self.plot.addItem(self.cursor)
-        layout.addWidget(self.glw, 1)
-        self.info = QLabel("no fork yet: Decouple units or Perturb to compare with the real run")
-        self.info.setWordWrap(True)
-        layout.addWidget(self.info)
-
-    def set_signals(self, kind: CellKind) -> None:
-        """The signals a fork's difference can show, for the run's cell kind; h first chosen."""
-        names = fork_signals(kind)
-        refill(self.signal_combo, [(n, n) for n in names], names.index("h"))
-
-    def _controls(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.decouple_button = QPushButton("Decouple units")
-        self.decouple_button.setToolTip("Fork: rerun the same input with the off-diagonal entries of "
-                                        "each gate's N x N block of U set to zero (each unit sees only "
-                                        "its own h). The loaded model never changes.")
-        row.addWidget(self.decouple_button)
-        row.addSpacing(16)
-        self.unit, self.step, self.delta = QSpinBox(), QSpinBox(), QDoubleSpinBox()
-        for label, box in (("perturb unit k", self.unit), ("at step t", self.step), ("by delta", self.delta)):
-            row.addWidget(QLabel(label))
-            row.addWidget(box)
-        self.delta.setRange(-1e6, 1e6)
-        self.delta.setDecimals(4)
-        self.delta.setValue(0.5)
-        self.perturb_button = QPushButton("Perturb")
-        self.perturb_button.setToolTip("Fork: add delta to h_k(t), continue, and show how every unit "
-                                       "moves from t+1 on.")
-        row.addWidget(self.perturb_button)
-        row.addStretch(1)
-        row.addWidget(QLabel("signal:"))
-        self.signal_combo = QComboBox()      # the run's cell kind's signals (set_signals)
-        row.addWidget(self.signal_combo)
-        return row
 
 
 class LayerView(FrontAware, QWidget):

@@ -76,7 +76,7 @@ def test_a_slow_gradient_is_computed_behind_the_window(make_window, qtbot):
     grads._slow = True
     release = threading.Event()
     plain = session.grad
-    session.grad = lambda text: (release.wait(20), plain(text))[1]
+    session.grad = lambda text, *stop: (release.wait(20), plain(text, *stop))[1]   # as the worker calls it
     window.session_model.seek(31)
     qtbot.wait(grads._timer.interval() + 50)          # the debounced refresh has fired
     assert grads.view is before and not grads.jobs.idle()

@@ -154,7 +154,7 @@ def test_a_long_map_keeps_few_tiles_and_a_step_repaints_its_own(qtbot):
     import pyqtgraph as pg
 
     from engine.cells.cell import LSTM_CELL
-    from gui.panels.layer_view import MAX_TILES, TILE, HeatPlot
+    from gui.panels.heat_maps import MAX_TILES, TILE, HeatPlot
     from gui.theme import LIGHT
     widget = pg.GraphicsLayoutWidget()
     qtbot.addWidget(widget)
@@ -197,7 +197,7 @@ def test_unit_ticks_leave_the_edges_to_the_neighbouring_maps():
     from PySide6.QtGui import QFont
 
     from gui.app import make_app
-    from gui.panels.layer_view import UnitTicks
+    from gui.panels.heat_maps import UnitTicks
     make_app()
     axis = UnitTicks(np.arange(32))
     font = QFont()

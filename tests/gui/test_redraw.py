@@ -39,8 +39,9 @@ from engine.network.layers import LSTM
 from engine.network.model import Model
 from engine.runs.stepper import XW_BLOCK
 from gui.loader_worker import LoadResult
+from gui.panels.heat_maps import trace_image
 from gui.panels.lanes import per_unit
-from gui.panels.layer_view import LayerView, trace_image
+from gui.panels.layer_view import LayerView
 from gui.panels.units_panel import CHUNK, UnitsPanel
 from gui.session_model import SessionModel
 from gui.signals import heat_signals
@@ -329,7 +330,7 @@ def _model(backward: bool) -> Model:
 def _short_run(monkeypatch, backward: bool) -> Session:
     """A run in memory, its maps in tiles of 32 positions (of 256: one tile for 70 positions)
     so that they have edges to step over too."""
-    import gui.panels.layer_view as layer_module
+    import gui.panels.heat_maps as layer_module      # where the maps are tiled
     monkeypatch.setattr(layer_module, "TILE", 32)
     session = Session(_model(backward), sine_input(IN_MEMORY_STEPS))
     session.full()
