@@ -234,7 +234,10 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         font, small = view_font(pal), view_font(pal, 0.85)
         every_t = max(1, int(np.ceil((fm.horizontalAdvance("t=000") + 4) / geo.pitch)))
         vectors = v.vectors(geo.first, geo.columns)         # (cols, D) for a vector input, else None
-        scale = v.vector_scale() if vectors is not None else 1.0
+        if vectors is not None:        # every column's bars at once: one scale for the sample
+            drawn = np.isfinite(vectors).any(axis=1).tolist()
+            shares = np.clip(np.nan_to_num(vectors.astype(np.float64)) / v.vector_scale(),
+                             -1, 1).tolist()
         for col in range(geo.columns):
             t = geo.first + col
             cx = geo.left + col * geo.pitch + geo.cell_w / 2
@@ -245,17 +248,19 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
             p.setPen(fg if known.start <= t < known.stop else muted)
             box = QRectF(cx - geo.pitch / 2 + 1, bottom_y + fm.height(), geo.pitch - 2, fm.height() * 1.2)
             if vectors is not None:
-                self._paint_sparkline(p, box, vectors[col], scale)
+                if drawn[col]:
+                    self._paint_sparkline(p, box, shares[col])
             else:
                 self._text(p, box, v.label(t), font, Qt.AlignCenter)
         p.setPen(muted)
         self._text(p, QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2), "x_t",
                    small, Qt.AlignRight | Qt.AlignVCenter)
 
-    def _paint_sparkline(self, p: QPainter, box: QRectF, values: np.ndarray, scale: float) -> None:
-        """A vector input's D values as small bars about a baseline (its values, not "x")."""
-        d = len(values)
-        if d == 0 or not np.isfinite(values).any():
+    def _paint_sparkline(self, p: QPainter, box: QRectF, shares: list[float]) -> None:
+        """A vector input's D values as small bars about a baseline (its values, not "x"),
+        each given as its share of the sample's largest |x| (-1..1)."""
+        d = len(shares)
+        if d == 0:
             return
         width = min(box.width() * 0.6, 5.0 * d)      # clear of the neighbours and of 'x_t'
         bar = width / d
@@ -268,9 +273,8 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         p.drawLine(QPointF(x0, mid), QPointF(x0 + width, mid))
         p.setPen(Qt.NoPen)
         p.setBrush(colour)
-        heights = (np.clip(np.nan_to_num(np.asarray(values, np.float64)) / scale, -1, 1) * half).tolist()
-        p.drawRects([QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - h), bar * 0.7, abs(h))
-                     for k, h in enumerate(heights)])
+        p.drawRects([QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - share * half), bar * 0.7,
+                            abs(share * half)) for k, share in enumerate(shares)])
         p.restore()
 
     def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float,
