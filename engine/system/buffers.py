@@ -3,7 +3,7 @@
 A trace records about fourteen numbers per unit, sample and step (hundreds of MB at batch 32);
 a freshly allocated array of that size costs the kernel a zeroed page per 4 KB (or, for
 numpy's huge-page requests, a compaction of memory) when it is first written, as much as the
-run's arithmetic (docs/architecture.md, "The stepper's layout"). ``empty`` hands out views of
+run's arithmetic (docs/architecture.md, "Long runs": the stepper's layout). ``empty`` hands out views of
 buffers kept here: once every view of a buffer is gone (the caller dropped its trace), the next
 request of the same size gets the same memory back, already mapped.
 

@@ -1,7 +1,7 @@
 """The words around a figure's picture: a header (title, what is shown, the legend, the shape
 badges) and a footer (what the picture means, the caption), laid out as Qt labels for one
-width and rendered into the figure, never shown (docs/architecture.md, "Headless and teaching
-exports")."""
+width and rendered into the figure, never shown (docs/architecture.md, "How to
+add a view")."""
 
 from __future__ import annotations
 

@@ -330,7 +330,7 @@ def _model(backward: bool) -> Model:
 def _short_run(monkeypatch, backward: bool) -> Session:
     """A run in memory, its maps in tiles of 32 positions (of 256: one tile for 70 positions)
     so that they have edges to step over too."""
-    import gui.panels.heat_maps as layer_module      # where the maps are tiled
+    import gui.panels.heat_maps as layer_module  # where the maps are tiled
     monkeypatch.setattr(layer_module, "TILE", 32)
     session = Session(_model(backward), sine_input(IN_MEMORY_STEPS))
     session.full()
