@@ -105,8 +105,9 @@ def test_the_layer_views_maps_and_the_output_plot_keep_a_useful_size(make_window
     assert maps.viewport().height() >= PLOT_MIN_HEIGHT + strip, \
         f"{maps.viewport().height()} px show less than one map and its time axis"
     if size[1] >= 768:        # the window can spare the room: the dock grows, nothing scrolls
-        shown = maps.visibleRegion().boundingRect().height()
-        assert shown >= maps.height() - 2, f"only {shown} of {maps.height()} px of maps show"
+        def all_shown() -> bool:           # the dock's last resize may still be queued
+            return maps.visibleRegion().boundingRect().height() >= maps.height() - 2
+        qtbot.waitUntil(all_shown, timeout=3000)
         assert w.centralWidget().height() >= 0.5 * size[1]
     bring_to_front(qtbot, w.input_dock)
     panel = w.input_panel
