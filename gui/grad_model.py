@@ -123,7 +123,9 @@ class GradModel(QObject):
             out = np.asarray(s.result().output)
             return "sumsq(output[:, last])" if out.ndim == 3 else "sumsq(output)"
         text = default_target(s, self.unit(), self.session_model.sample)      # h (c if h is projected)
-        return text if self.mode == "h" else "c" + text[1:]
+        if self.mode == "h" or "c" not in s.cell_kind.states:     # a GRU's or RNN's memory is h
+            return text
+        return "c" + text[1:]
 
     # --- computing (through the engine) --------------------------------------------------------
     def refresh(self) -> None:

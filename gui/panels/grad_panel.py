@@ -94,6 +94,16 @@ class GradPanel(QWidget):
         self.apply_palette(palette, redraw=False)
         grads.changed.connect(self.redraw)
         model.positionChanged.connect(self._move_cursor)
+        model.runChanged.connect(self._offer_targets)
+
+    def _offer_targets(self) -> None:
+        """The C target only where the run's cell has a C: a GRU or simple RNN carries h alone."""
+        has_c = not self.session_model.ready or "c" in self.session_model.cell_kind.states
+        item = self.mode_combo.model().item(self.mode_combo.findData("c"))
+        item.setEnabled(has_c)
+        item.setToolTip("" if has_c else "this cell has no C: a GRU or simple RNN carries h alone")
+        if not has_c and self.mode_combo.currentData() == "c":
+            self.mode_combo.setCurrentIndex(self.mode_combo.findData("h"))
 
     def apply_palette(self, palette: Palette, redraw: bool = True) -> None:
         self.palette = palette

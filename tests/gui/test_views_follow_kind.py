@@ -15,7 +15,7 @@ from engine.cli.commands import resolve_input
 from gui.shown import expected
 from gui.signals import GRADIENT_MAP, heat_signals, lanes_shown_first, stat_columns, strip_signals
 from gui.theme import DARK, LIGHT, OKABE_ITO_FALLBACK, SIGNAL_COLOURS, signal_colour
-from tests.gui.conftest import bring_to_front, open_session
+from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
 
 OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
 
@@ -233,4 +233,25 @@ def test_the_window_shows_a_gru_and_a_simple_rnn_with_their_own_signals(
             export_view(window, name, tmp_path / f"{name}{suffix}", width=320,
                         options=FigureOptions(explain=False, badges=False))
             assert (tmp_path / f"{name}{suffix}").stat().st_size > 0
+    assert window.errors == []
+
+
+def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot):
+    """A GRU carries h alone: the C target is greyed out (and left for h if it was chosen), and
+    an LSTM opened after it offers C again."""
+    import numpy as np
+
+    model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
+    x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
+    window = make_window()
+    combo = window.grad_panel.mode_combo
+    combo.setCurrentIndex(combo.findData("c"))
+    open_session(window, model, x)
+    c_item = combo.model().item(combo.findData("c"))
+    assert not c_item.isEnabled() and combo.currentData() == "h"
+    assert window.grads.target().startswith("h[")
+    window.grads.mode = "c"                      # a target set some other way is still h
+    assert window.grads.target().startswith("h[")
+    open_session(window, small_model(4), sine_input(20))
+    assert combo.model().item(combo.findData("c")).isEnabled()
     assert window.errors == []
