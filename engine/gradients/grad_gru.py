@@ -19,9 +19,9 @@ from ..system.progress import advance
 F32 = np.float32
 
 
-def _blocked(grad: np.ndarray, cuts) -> np.ndarray:
-    """``grad`` with the hand-set units of h zeroed (a copy when anything is cut)."""
-    cuts = [cut for cut in cuts if cut.kind == "h"]
+def blocked(grad: np.ndarray, cuts) -> np.ndarray:
+    """``grad`` with the hand-set units of ``cuts`` zeroed (a copy when anything is cut): a
+    value set by hand passes no gradient back to what made it."""
     if not cuts:
         return grad
     out = np.array(grad)
@@ -56,7 +56,7 @@ def state_backward(trace: LayerTrace, dh_all: np.ndarray, cut_at: dict) -> tuple
             if skip.all():
                 carry = dh.copy()
                 continue
-            flow = _blocked(dh, cut_at.get(t, ()))
+            flow = blocked(dh, [cut for cut in cut_at.get(t, ()) if cut.kind == "h"])
             zx, zh = trace.zx[:, t], trace.zh[:, t]
             dz = dz_all[:, t]
             if gru:

@@ -29,7 +29,7 @@ from ..cells.cell import CellWeights
 from ..runs.trace import LayerTrace
 from ..system.blas import blas_limited
 from ..system.progress import advance
-from .grad_gru import state_backward
+from .grad_gru import blocked, state_backward
 
 F32 = np.float32
 
@@ -195,7 +195,7 @@ def _general_step(trace: LayerTrace, w: CellWeights, t: int, c_prev: np.ndarray,
     cut_c = [cut for cut in cuts if cut.kind == "c"]
     if cut_c:   # c was set by hand: h came from the c the cell computed
         c = f * c_prev + i * g
-    dh_in = _blocked(dh, cut_h)
+    dh_in = blocked(dh, cut_h)
     dm = dh_in @ w.projection.T if w.projection is not None else dh_in
     act = w.output_activation
     ac = act(c)
@@ -208,8 +208,8 @@ def _general_step(trace: LayerTrace, w: CellWeights, t: int, c_prev: np.ndarray,
     if w.peephole is not None:
         dc_from_h = dc_from_h + dzo * w.peephole[2]
     if cut_c:
-        flow = _blocked(dc, cut_c) + dc_from_h   # only the h path reaches the cell's inputs
-        dc += _blocked(dc_from_h, cut_c)     # the set c feeds no h: no h path in it
+        flow = blocked(dc, cut_c) + dc_from_h   # only the h path reaches the cell's inputs
+        dc += blocked(dc_from_h, cut_c)     # the set c feeds no h: no h path in it
     else:
         dc += dc_from_h
         flow = dc
@@ -230,16 +230,3 @@ def _general_step(trace: LayerTrace, w: CellWeights, t: int, c_prev: np.ndarray,
     if w.peephole is not None:
         carry = carry + dzi * w.peephole[0] + dzf * w.peephole[1]
     return carry
-
-
-def _blocked(grad: np.ndarray, cuts) -> np.ndarray:
-    """``grad`` with the hand-set units zeroed (a copy when anything is cut)."""
-    if not cuts:
-        return grad
-    out = np.array(grad)
-    for cut in cuts:
-        if cut.units is None:
-            out[...] = 0.0
-        else:
-            out[:, list(cut.units)] = 0.0
-    return out
