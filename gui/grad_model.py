@@ -209,7 +209,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
     s, text, sample = job.session, job.text, job.sample
     try:
         with np.errstate(all="ignore"):
-            g = s.grad(text, stale)       # stale() is asked between chunks of a checkpointed run
+            g = s.grad(text, stale) if s.checkpointed else s.grad(text)
             run = forget_record(s)
             carried = carried_gradient(g, s.cell_kind)[sample]       # the LSTM's dc, else dh
             position = target_position(text, run)
