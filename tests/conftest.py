@@ -54,19 +54,26 @@ def pytest_configure(config):
 # A closed window's pyqtgraph plots live on in reference cycles until the garbage collector
 # runs, each holding a dozen parentless context menus (QMenu); an app-wide theme change then
 # re-polishes every one of them (a theme test took 23 s after 40 export tests, 1.8 s alone).
-# After a test that left many top-level widgets, collect them.
+# After tests that left 150 more top-level widgets than the last collection did, collect them
+# (comparing with the last count: menus that survive a collection must not make every later
+# test pay for one, about 0.4 s with torch, Keras and JAX loaded).
 LEFT_WIDGETS_COLLECTED = 150
+_widgets_after_collection = 0
 
 
 @pytest.fixture(autouse=True)
 def _collect_closed_windows():
+    global _widgets_after_collection
     yield
     widgets = sys.modules.get("PySide6.QtWidgets")
     app = widgets.QApplication.instance() if widgets is not None else None
-    if app is not None and len(app.topLevelWidgets()) > LEFT_WIDGETS_COLLECTED:
+    if app is None:
+        return
+    if len(app.topLevelWidgets()) > _widgets_after_collection + LEFT_WIDGETS_COLLECTED:
         import gc
 
         from PySide6.QtCore import QCoreApplication, QEvent
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         gc.collect()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        _widgets_after_collection = len(app.topLevelWidgets())
