@@ -278,7 +278,8 @@ def lstm_step_extended_vjp(w: CellWeights, x: np.ndarray, h: np.ndarray, c: np.n
     z_o, keep_o = clipped(z_o)
     o = w.gate_activation(z_o)
     tanh_c = w.output_activation(c_t)                    # m = o * tanh_c; h_t = m (@ P)
-    dm = dh_new if w.projection is None else dh_new @ w.projection.T
+    with np.errstate(invalid="ignore"):      # OpenBLAS may raise FE_INVALID on finite operands;
+        dm = dh_new if w.projection is None else dh_new @ w.projection.T   # a NaN still shows
     dz_o = w.gate_activation.vjp(z_o, o, dm * tanh_c) * keep_o
     dc_t = dc_new + w.output_activation.vjp(c_t, tanh_c, dm * o)
     if w.peephole is not None:
