@@ -14,6 +14,7 @@ a GRU's or an RNN's weights is one of these. The specs they are held to are
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -25,8 +26,9 @@ from ..system.progress import advance
 from .stepper import PROGRESS_STEPS, RUNNERS, DirectionRunner
 
 
-class _StateOnlyRunner(DirectionRunner):
-    """A runner whose cell carries h alone: one step at a time from the stored h."""
+class _StateOnlyRunner(DirectionRunner, ABC):
+    """A runner whose cell carries h alone: one step at a time from the stored h (each kind
+    writes its own ``_step_state``)."""
 
     @blas_limited
     def run(self, start: int = 0, stop: int | None = None,
@@ -45,8 +47,9 @@ class _StateOnlyRunner(DirectionRunner):
                     told = p + 1
                     progress(told)
 
+    @abstractmethod
     def _step_state(self, t: int, h_prev: np.ndarray) -> None:
-        raise NotImplementedError
+        """Record step ``t`` (an input position) of this kind's cell from ``h_prev``."""
 
 
 class GruRunner(_StateOnlyRunner):
