@@ -473,3 +473,19 @@ def check_captured_trace(model_path: Path, inputs_path: Path, ref_path: Path, *,
         k += 1
     assert k
     return model, inputs, result
+
+
+def check_trace_against_reference(model, ref: dict[str, np.ndarray]):
+    """``model`` traced on ``ref["x"]``: its output and every layer's name, direction and h equal
+    the framework's reference (``layer{k}_name/_direction/_h``, all of them); the result."""
+    result = model.trace(ref["x"])
+    assert_close(result.output, ref["output"], "output")
+    k = 0
+    while f"layer{k}_name" in ref:
+        layer = result.layers[k]
+        assert layer.name == str(ref[f"layer{k}_name"])
+        assert layer.direction == str(ref[f"layer{k}_direction"])
+        assert_close(layer.h, ref[f"layer{k}_h"], f"{layer.name} h")
+        k += 1
+    assert k == len(result.layers)
+    return result

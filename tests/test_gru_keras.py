@@ -10,7 +10,7 @@ import pytest
 from engine.cells.gru_cell import GruWeights
 from engine.cells.rnn_cell import RnnWeights
 from engine.loaders import load_model
-from tests.helpers import FIXTURES, assert_close, read_npz
+from tests.helpers import FIXTURES, assert_close, check_trace_against_reference, read_npz
 
 GRU = FIXTURES / "gru"
 CASES = ["keras_gru_reset_after", "keras_gru_reset_before", "keras_simplernn", "keras_bidirectional_gru"]
@@ -21,16 +21,7 @@ CASES = ["keras_gru_reset_after", "keras_gru_reset_before", "keras_simplernn", "
 def test_a_keras_file_traces_as_keras_steps_it(case, suffix):
     ref = read_npz(GRU / f"{case}.npz")
     model = load_model(GRU / f"{case}{suffix}")
-    result = model.trace(ref["x"])
-    assert_close(result.output, ref["output"], "output")
-    k = 0
-    while f"layer{k}_name" in ref:
-        layer = result.layers[k]
-        assert layer.name == str(ref[f"layer{k}_name"])
-        assert layer.direction == str(ref[f"layer{k}_direction"])
-        assert_close(layer.h, ref[f"layer{k}_h"], f"{layer.name} h")
-        k += 1
-    assert k == len(result.layers)
+    result = check_trace_against_reference(model, ref)
     expect = RnnWeights if "simplernn" in case else GruWeights
     assert all(isinstance(layer.weights, expect) for layer in result.layers)
 

@@ -12,7 +12,7 @@ from engine import from_torch
 from engine.cells.gru_cell import GRU_CELL, GruWeights
 from engine.cells.rnn_cell import RNN_CELL, RnnWeights
 from engine.loaders import load_model
-from tests.helpers import FIXTURES, assert_close, read_npz
+from tests.helpers import FIXTURES, assert_close, check_trace_against_reference, read_npz
 
 GRU = FIXTURES / "gru"
 CASES = ["torch_gru_2layer_bidirectional", "torch_gru_nobias", "torch_rnn_2layer_bidirectional"]
@@ -22,16 +22,7 @@ CASES = ["torch_gru_2layer_bidirectional", "torch_gru_nobias", "torch_rnn_2layer
 def test_a_state_dict_traces_as_torch_steps_it(case):
     ref = read_npz(GRU / f"{case}.npz")
     model = load_model(GRU / f"{case}.pt")
-    result = model.trace(ref["x"])
-    assert_close(result.output, ref["output"], "output")
-    k = 0
-    while f"layer{k}_name" in ref:
-        layer = result.layers[k]
-        assert layer.name == str(ref[f"layer{k}_name"])
-        assert layer.direction == str(ref[f"layer{k}_direction"])
-        assert_close(layer.h, ref[f"layer{k}_h"], f"{layer.name} h")
-        k += 1
-    assert k == len(result.layers)
+    result = check_trace_against_reference(model, ref)
     kind = GRU_CELL if "gru" in case else RNN_CELL
     assert all(layer.weights.kind is kind for layer in result.layers)
     if "rnn" in case:
