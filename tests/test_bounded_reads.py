@@ -145,6 +145,16 @@ def test_a_reader_that_read_without_error_reads_the_next_file(monkeypatch):
     np.testing.assert_array_equal(first.weights.kernel, second.weights.kernel)
 
 
+def test_a_reader_is_kept_across_pytest_renaming_the_current_test(monkeypatch):
+    """pytest rewrites PYTEST_CURRENT_TEST at every phase of every test and no child reads it:
+    a program run under pytest (this suite, a user's own tests) keeps its warm reader."""
+    started = _count_readers(monkeypatch)
+    load_model(H5)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_other.py::test_next (call)")
+    load_model(H5)
+    assert len(started) == 1
+
+
 def test_after_a_failed_read_the_next_file_gets_a_fresh_reader(monkeypatch, tmp_path):
     started = _count_readers(monkeypatch)
     bad = tmp_path / "bad.h5"

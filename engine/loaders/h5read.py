@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ModelFileError, ScopeError
 from ..system.budget import BudgetError, array_bytes, check_bytes, memory_budget
-from ..system.child import PACKAGE_ROOT, Child
+from ..system.child import PACKAGE_ROOT, Child, environment_key
 
 DEFAULT_TIMEOUT = 4.0
 MAX_DEPTH = 32
@@ -256,7 +256,7 @@ _IDLE: dict[tuple[Any, ...], Child] = {}     # at most one reader waiting, by wh
 def _reader_key() -> tuple[Any, ...]:
     """What a reader was started with: one is reused only under the same program, interpreter,
     environment (the memory budget is read from it) and package."""
-    return READER, sys.executable, tuple(sorted(os.environ.items())), str(PACKAGE_ROOT)
+    return READER, sys.executable, environment_key(), str(PACKAGE_ROOT)
 
 
 def _size_of(source: str | bytes) -> int:

@@ -32,6 +32,17 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
 LAST_WORDS_BYTES = 4096
 
 
+# Variables that change while a program runs without changing what a child does: pytest
+# rewrites PYTEST_CURRENT_TEST at every phase of every test, and no child reads it.
+VOLATILE_ENV = frozenset({"PYTEST_CURRENT_TEST"})
+
+
+def environment_key() -> tuple[tuple[str, str], ...]:
+    """This process's environment as a kept child compares it: a child started under another
+    environment (a changed memory budget, Keras backend ...) is not reused."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV))
+
+
 class Child:
     """One clean interpreter running ``target`` (``"module:function"``, called with the
     child's end of the connection); ``conn`` is the parent's end. Quacks like the
