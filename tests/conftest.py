@@ -17,6 +17,10 @@ sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# what the command line sets for itself (engine.system.quiet), set once for the whole run: a CLI
+# run in process (tests.helpers.run_cli) then leaves the environment as it found it, so a warm
+# HDF5 reader or Keras worker (kept only under the same environment) serves the next test too
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from hypothesis import settings  # noqa: E402
 

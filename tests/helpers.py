@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +60,66 @@ def reference_layers(ref: dict[str, Any]) -> list[int]:
     return ks
 
 
-def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python main.py ARGS`` as a user would run it."""
+def run_cli_process(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python main.py ARGS`` as a user would run it, in a fresh interpreter: for what crosses
+    the process boundary (exit codes, no traceback, the environment and BLAS threads set before
+    numpy loads, a hung child abandoned within ``timeout``)."""
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``main.main(ARGS)``, the entry point of ``python main.py``, run in this process (an
+    interpreter importing numpy, Qt and the engine costs about a second of CPU per call): its
+    exit code, and what it wrote to stdout and stderr, Python's and native libraries' writes to
+    the file descriptors alike. The environment, warning filters and working folder are put
+    back afterwards. What needs a process of its own uses ``run_cli_process``."""
+    import main
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = dict(os.environ)
+    before = os.getcwd()
+    with tempfile.TemporaryFile() as native_out, tempfile.TemporaryFile() as native_err, \
+            warnings.catch_warnings():
+        os.chdir(cwd)
+        saved_fds = _redirect_fds(native_out, native_err)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = main.main([str(a) for a in args])
+                except SystemExit as exc:        # argparse: --help, --version, usage errors
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                    if isinstance(exc.code, str):
+                        print(exc.code, file=sys.stderr)
+        finally:
+            _restore_fds(saved_fds)
+            os.chdir(before)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        stdout = out.getvalue() + _read_back(native_out)
+        stderr = err.getvalue() + _read_back(native_err)
+    return subprocess.CompletedProcess(["main.py", *map(str, args)], code, stdout, stderr)
+
+
+def _redirect_fds(*files: Any) -> list[int]:
+    """Point file descriptors 1 and 2 at ``files``; the saved originals."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    for fd, target in zip((1, 2), files):
+        os.dup2(target.fileno(), fd)
+    return saved
+
+
+def _restore_fds(saved: list[int]) -> None:
+    for fd, original in zip((1, 2), saved):
+        os.dup2(original, fd)
+        os.close(original)
+
+
+def _read_back(handle: Any) -> str:
+    handle.seek(0)
+    return handle.read().decode("utf-8", "replace")
 
 
 def run_cli_unprivileged(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

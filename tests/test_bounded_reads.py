@@ -18,7 +18,7 @@ import pytest
 from engine import ModelFileError, load_model
 from engine.loaders import h5read
 from engine.system.budget import BudgetError
-from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli
+from tests.helpers import FIXTURES, ROOT, assert_clean_error, run_cli_process
 
 H5 = FIXTURES / "keras2" / "lstm_plain.h5"
 # one byte changed in the heap of the root's attributes: HDF5 spins forever reading model_config
@@ -76,7 +76,7 @@ def test_a_file_on_which_hdf5_loops_forever_is_abandoned(monkeypatch, tmp_path, 
             "trace": ["trace", str(path), "--input", str(FIXTURES / "keras2" / "lstm_plain.npz"),
                       "--key", "x", "--out", str(tmp_path / "t.npz")]}[command]
     start = time.monotonic()
-    proc = run_cli(*args, timeout=60)
+    proc = run_cli_process(*args, timeout=60)
     assert time.monotonic() - start < 30
     assert_clean_error(proc, name, "no progress for 1 s")
     assert not (tmp_path / "t.npz").exists()

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import assert_clean_error, run_cli
+from tests.helpers import assert_clean_error, run_cli_process
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def keras_file(tmp_path_factory):
 def test_trace_writes_every_contract_array(keras_file, tmp_path):
     path, model, x = keras_file
     out = tmp_path / "t.npz"
-    proc = run_cli("trace", str(path), "--input", str(path.parent / "x.npy"), "--layer", "1",
+    proc = run_cli_process("trace", str(path), "--input", str(path.parent / "x.npy"), "--layer", "1",
                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as data:
@@ -47,7 +47,7 @@ def test_trace_reads_csv_with_header_and_layer_by_name(keras_file, tmp_path):
     csv = tmp_path / "x.csv"
     csv.write_text("a,b,c\n" + "\n".join(",".join(f"{v:.9g}" for v in row) for row in x) + "\n\n")
     out = tmp_path / "t.npz"
-    proc = run_cli("trace", str(path), "--input", str(csv), "--layer", model.layers[0].name,
+    proc = run_cli_process("trace", str(path), "--input", str(csv), "--layer", model.layers[0].name,
                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as data:
@@ -56,19 +56,19 @@ def test_trace_reads_csv_with_header_and_layer_by_name(keras_file, tmp_path):
 
 def test_info_text_and_json(keras_file):
     path, model, _ = keras_file
-    proc = run_cli("info", str(path), "--json")
+    proc = run_cli_process("info", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["params"] == model.count_params()
     first = info["traced_layers"][0]
     assert first["shapes"] == {"kernel": [3, 20], "recurrent_kernel": [5, 20], "bias": [20]}
     assert first["params"] == 4 * (5 * (3 + 5) + 5)
-    text = run_cli("info", str(path)).stdout
+    text = run_cli_process("info", str(path)).stdout
     assert "kernel=(3, 20)" in text and "recurrent=(5, 20)" in text
 
 
 def test_version():
-    proc = run_cli("--version")
+    proc = run_cli_process("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("lstm-scope ")
 
 
@@ -93,7 +93,7 @@ def test_bad_model_files_fail_cleanly(case, keras_file, tmp_path):
         "directory": lambda: tmp_path,
         "unknown_suffix": lambda: _write(tmp_path / "m.xyz", b"hello"),
     }[case]()
-    proc = run_cli("info", str(target))
+    proc = run_cli_process("info", str(target))
     assert_clean_error(proc, str(target))
 
 
@@ -108,7 +108,7 @@ def test_model_without_lstm(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     path = tmp_path / "dense.keras"
     model.save(path)
-    assert_clean_error(run_cli("info", str(path)), "no LSTM")
+    assert_clean_error(run_cli_process("info", str(path)), "no LSTM")
 
 
 @pytest.mark.parametrize("case,needle", [
@@ -138,7 +138,7 @@ def test_bad_inputs_fail_cleanly(case, needle, keras_file, tmp_path):
         extra = ["--key", "b"]
     elif case == "text_npy":
         f.write_text("not numpy at all")
-    proc = run_cli("trace", str(path), "--input", str(f), *extra, "--out", str(tmp_path / "o.npz"))
+    proc = run_cli_process("trace", str(path), "--input", str(f), *extra, "--out", str(tmp_path / "o.npz"))
     assert_clean_error(proc, needle, str(f))
 
 
@@ -149,7 +149,7 @@ def test_nan_in_input_propagates_with_a_warning(keras_file, tmp_path):
     f = tmp_path / "nan.npy"
     np.save(f, bad)
     out = tmp_path / "t.npz"
-    proc = run_cli("trace", str(path), "--input", str(f), "--out", str(out))
+    proc = run_cli_process("trace", str(path), "--input", str(f), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "warning:" in proc.stderr and "NaN" in proc.stderr
     with np.load(out) as data:
@@ -163,8 +163,8 @@ def test_nan_weights_warn_in_info_and_trace(tmp_path):
     model.layers[0].set_weights([kernel, rec, bias])
     path = tmp_path / "nan.keras"
     model.save(path)
-    proc = run_cli("info", str(path))
+    proc = run_cli_process("info", str(path))
     assert proc.returncode == 0 and "warning:" in proc.stderr and "NaN" in proc.stderr
     np.save(tmp_path / "x.npy", np.ones((4, 2), np.float32))
-    proc = run_cli("trace", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npz"))
+    proc = run_cli_process("trace", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npz"))
     assert proc.returncode == 0 and "weights hold NaN" in proc.stderr

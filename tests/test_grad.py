@@ -12,7 +12,7 @@ import pytest
 from engine import Session, load_model
 from engine.gradients.grad_target import TargetError, parse_target
 from tests.grad_refs import NumpyBackend, forward, params_for
-from tests.helpers import FIXTURES, assert_close, load_reference, run_cli
+from tests.helpers import FIXTURES, assert_close, load_reference, run_cli, run_cli_process
 
 FD_CASES = [("onnx/peephole_clip.onnx", "sumsq(output[last])"),
             ("torch/lstm_proj.pt", "sumsq(output[:, last])"),
@@ -100,7 +100,7 @@ def test_cli_grad_writes_the_arrays(tmp_path):
     out = tmp_path / "g.npz"
     ref = FIXTURES / "keras3/stacked2"
     np.save(tmp_path / "x.npy", load_reference(ref.with_suffix(".npz"))["x"])
-    proc = run_cli("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
+    proc = run_cli_process("grad", str(ref.with_suffix(".keras")), "--input", str(tmp_path / "x.npy"),
                    "--layer", "1", "--target", "sumsq(output)", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     with np.load(out) as d:
