@@ -164,32 +164,50 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
             arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
 
     def _paint_cells(self, p: QPainter, geo: Geometry, fm: QFontMetricsF) -> None:
-        """One cell per unit and column, coloured by the signal (empty where not read yet)."""
+        """One cell per unit and column, coloured by the signal (empty where not read yet).
+        Each cell is still its own fillRect, in the same order as ever (the picture stays the
+        same pixels); what a paint no longer repeats per cell is the Python around it: the
+        cells' corners and colour indices come as lists, read-out columns are skipped whole."""
         v = self.view
         values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
         lut = v.scale.qcolours()
-        idx = v.scale.index(values[:, geo.rows])                                    # (cols, rows)
-        empty = QColor(v.palette.foreground)
-        empty.setAlpha(28)
+        shown = values[:, geo.rows]
+        idx = v.scale.index(shown).tolist()                                         # (cols, rows)
+        units = geo.rows.tolist()
+        empty = QPen(QColor(v.palette.foreground), 1)
+        empty_colour = empty.color()
+        empty_colour.setAlpha(28)
+        empty.setColor(empty_colour)
         numbers = geo.cell_h >= 26 and geo.cell_w >= fm.horizontalAdvance("+0.00") * 0.85 + 4
         p.setFont(view_font(v.palette, 0.8))
         p.setPen(Qt.NoPen)
+        tops = [geo.cell_rect(geo.first, row).y() for row in range(len(units))]
+        cell_w, cell_h = geo.cell_w, 0.8 * geo.cell_h
+        drawn = self.drawn_cells
         for col in range(geo.columns):
             t = geo.first + col
-            for row in range(len(geo.rows)):
-                rect = geo.cell_rect(t, row)
-                k = int(idx[col, row])
+            x = geo.cell_rect(t, 0).x()
+            rects = [QRectF(x, y, cell_w, cell_h) for y in tops]
+            ks = idx[col]
+            if max(ks) < 0:                        # a column not read yet: outlines only
+                p.setBrush(Qt.NoBrush)
+                p.setPen(empty)
+                p.drawRects(rects)
+                p.setPen(Qt.NoPen)
+                continue
+            for row, (rect, k) in enumerate(zip(rects, ks, strict=True)):
                 if k < 0:
                     p.setBrush(Qt.NoBrush)
-                    p.setPen(QPen(empty, 1))
+                    p.setPen(empty)
                     p.drawRect(rect)
                     p.setPen(Qt.NoPen)
                 else:
-                    p.fillRect(rect, lut[k])
-                    self.drawn_cells[(int(geo.rows[row]), t)] = lut[k]
+                    colour = lut[k]
+                    p.fillRect(rect, colour)
+                    drawn[(units[row], t)] = colour
                     if numbers:
-                        p.setPen(QColor("#ffffff" if _dark(lut[k]) else "#000000"))
-                        p.drawText(rect, Qt.AlignCenter, f"{values[col, geo.rows[row]]:+.2f}")
+                        p.setPen(QColor("#ffffff" if _dark(colour) else "#000000"))
+                        p.drawText(rect, Qt.AlignCenter, f"{shown[col, row]:+.2f}")
                         p.setPen(Qt.NoPen)
 
     def _paint_marks(self, p: QPainter, geo: Geometry, rows_of: dict[int, int],
