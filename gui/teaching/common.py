@@ -155,7 +155,8 @@ class ColourScale:
     diverging: bool
 
     def __post_init__(self) -> None:
-        cmap = pg.colormap.get("CET-D1" if self.diverging else "viridis")
+        self.map_name = "CET-D1" if self.diverging else "viridis"
+        cmap = pg.colormap.get(self.map_name)
         self.lut = cmap.getLookupTable(nPts=256, alpha=False).astype(np.uint8)
 
     def index(self, values: np.ndarray) -> np.ndarray:
@@ -170,8 +171,17 @@ class ColourScale:
         k = int(self.index(np.array([value]))[0])
         return None if k < 0 else tuple(int(c) for c in self.lut[k])
 
-    def qcolours(self) -> list[QColor]:
-        return [QColor(int(r), int(g), int(b)) for r, g, b in self.lut]
+    def qcolours(self) -> tuple[QColor, ...]:
+        """The 256 colours as QColors, made once per colour map: a canvas asks for them on
+        every paint, and building 256 QColors took longer than filling its cells."""
+        colours = _QCOLOURS.get(self.map_name)
+        if colours is None:
+            colours = _QCOLOURS[self.map_name] = tuple(QColor(int(r), int(g), int(b))
+                                                        for r, g, b in self.lut)
+        return colours
+
+
+_QCOLOURS: dict[str, tuple[QColor, ...]] = {}     # colour map name -> its 256 QColors
 
 
 def colour_scale(name: str, weights, full_values: np.ndarray | None = None) -> ColourScale:

@@ -18,7 +18,7 @@ holds the view's controls and state.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QLinearGradient, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -53,6 +53,9 @@ from gui.teaching.wrong_pictures import WrongPictures
 from gui.theme import Palette
 
 MAX_ROWS = 64           # more units than this: a window of units around the selection
+# alignments made once: combining Qt flags in Python costs microseconds, and a paint uses dozens
+LEFT_MIDDLE = Qt.AlignLeft | Qt.AlignVCenter
+RIGHT_MIDDLE = Qt.AlignRight | Qt.AlignVCenter
 
 
 class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
@@ -111,11 +114,11 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         bottom_y = geo.top + len(geo.rows) * geo.cell_h
         self._paint_spines(p, geo, fm, known, bottom_y)
         self._paint_links(p, geo, known)       # links through U between consecutive read columns
-        self._paint_cells(p, geo, fm)
+        self._paint_cells(p, geo, fm, height)
         rows_of = {int(u): r for r, u in enumerate(geo.rows)}
         self._paint_marks(p, geo, rows_of, session.cursor)
         self._paint_row_labels(p, geo, fm, rows_of)
-        self._paint_column_labels(p, geo, fm, known, session.cursor, bottom_y)
+        self._paint_column_labels(p, geo, fm, known, session.cursor, bottom_y, height)
         self._paint_legend(p, geo, fm, bottom_y, height)
         self._paint_colour_bar(p, geo, v.scale, fm)
 
@@ -139,13 +142,13 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         if bold.horizontalAdvance(title) > geo.truth_width - 12:
             title = f"LSTM(units={n}): {n} cells per column, coupled through U {shape}"
         self._text(p, QRectF(6, 2, geo.truth_width - 12, bold.height() + 2), title,
-                   view_font(pal, 1.1, bold=True), Qt.AlignLeft | Qt.AlignVCenter)
+                   view_font(pal, 1.1, bold=True), LEFT_MIDDLE)
         p.setPen(self._muted())
         rows_note = "" if len(geo.rows) == n else \
             f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} shown (a window around the selected unit)"
         self._text(p, QRectF(6, fm.height() + 5, geo.truth_width - 12, fm.height() * 1.1),
                    f"layer {session.info.name}, {direction} · colour: {words(session.cell_kind, v.signal)}"
-                   f"{rows_note}", view_font(pal, 0.85), Qt.AlignLeft | Qt.AlignVCenter)
+                   f"{rows_note}", view_font(pal, 0.85), LEFT_MIDDLE)
 
     def _paint_spines(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
                       bottom_y: float) -> None:
@@ -163,34 +166,57 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         for k in range(0, len(spines), 2):
             arrow_head(p, QPointF(spines[k].x(), bottom_y + 2), QPointF(0, -1), 5, muted)
 
-    def _paint_cells(self, p: QPainter, geo: Geometry, fm: QFontMetricsF) -> None:
-        """One cell per unit and column, coloured by the signal (empty where not read yet)."""
+    def _paint_cells(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, height: float) -> None:
+        """One cell per unit and column, coloured by the signal (empty where not read yet).
+        Each cell is still its own fillRect, in the same order as ever (the picture stays the
+        same pixels); what a paint no longer repeats per cell is the Python around it: the
+        cells' corners and colour indices come as lists, a column not read yet is outlined in
+        one call, and rows below the canvas (a short dock) are recorded but not drawn."""
         v = self.view
         values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
         lut = v.scale.qcolours()
-        idx = v.scale.index(values[:, geo.rows])                                    # (cols, rows)
-        empty = QColor(v.palette.foreground)
-        empty.setAlpha(28)
+        shown = values[:, geo.rows]
+        idx = v.scale.index(shown).tolist()                                         # (cols, rows)
+        units = geo.rows.tolist()
+        empty = QPen(QColor(v.palette.foreground), 1)
+        empty_colour = empty.color()
+        empty_colour.setAlpha(28)
+        empty.setColor(empty_colour)
         numbers = geo.cell_h >= 26 and geo.cell_w >= fm.horizontalAdvance("+0.00") * 0.85 + 4
         p.setFont(view_font(v.palette, 0.8))
         p.setPen(Qt.NoPen)
+        tops = [geo.cell_rect(geo.first, row).y() for row in range(len(units))]
+        seen = sum(1 for y in tops if y < height + 1)   # rows on the canvas (an outline's half pen)
+        cell_w, cell_h = geo.cell_w, 0.8 * geo.cell_h
+        drawn = self.drawn_cells
         for col in range(geo.columns):
             t = geo.first + col
-            for row in range(len(geo.rows)):
-                rect = geo.cell_rect(t, row)
-                k = int(idx[col, row])
+            x = geo.cell_rect(t, 0).x()
+            rects = [QRectF(x, y, cell_w, cell_h) for y in tops[:seen]]
+            ks = idx[col]
+            if max(ks) < 0:                        # a column not read yet: outlines only
+                p.setBrush(Qt.NoBrush)
+                p.setPen(empty)
+                p.drawRects(rects)
+                p.setPen(Qt.NoPen)
+                continue
+            for row, (rect, k) in enumerate(zip(rects, ks[:seen], strict=True)):
                 if k < 0:
                     p.setBrush(Qt.NoBrush)
-                    p.setPen(QPen(empty, 1))
+                    p.setPen(empty)
                     p.drawRect(rect)
                     p.setPen(Qt.NoPen)
                 else:
-                    p.fillRect(rect, lut[k])
-                    self.drawn_cells[(int(geo.rows[row]), t)] = lut[k]
+                    colour = lut[k]
+                    p.fillRect(rect, colour)
+                    drawn[(units[row], t)] = colour
                     if numbers:
-                        p.setPen(QColor("#ffffff" if _dark(lut[k]) else "#000000"))
-                        p.drawText(rect, Qt.AlignCenter, f"{values[col, geo.rows[row]]:+.2f}")
+                        p.setPen(QColor("#ffffff" if _dark(colour) else "#000000"))
+                        p.drawText(rect, Qt.AlignCenter, f"{shown[col, row]:+.2f}")
                         p.setPen(Qt.NoPen)
+            for row in range(seen, len(units)):    # below the canvas: known, not drawn
+                if ks[row] >= 0:
+                    drawn[(units[row], t)] = lut[ks[row]]
 
     def _paint_marks(self, p: QPainter, geo: Geometry, rows_of: dict[int, int],
                      cursor: int | None) -> None:
@@ -215,25 +241,31 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         """'unit j' beside the rows, as many as fit (the selected one always)."""
         pal = self.view.palette
         sel = self.view.session_model.selected_unit
-        p.setFont(view_font(pal, 0.85))
+        small = view_font(pal, 0.85)
+        p.setFont(small)
         p.setPen(QColor(pal.foreground))
         every = max(1, int(np.ceil(fm.height() * 0.9 / geo.cell_h)))
         sel_row = rows_of.get(sel, -10 ** 6)
-        for row, unit in enumerate(geo.rows):
+        for row, unit in enumerate(geo.rows.tolist()):
             if (row % every == 0 and abs(row - sel_row) >= every) or unit == sel:
                 y = geo.top + (row + 0.5) * geo.cell_h
                 self._text(p, QRectF(0, y - fm.height() / 2, geo.left - 8, fm.height()),
-                           f"unit {unit}", view_font(pal, 0.85), Qt.AlignRight | Qt.AlignVCenter)
+                           f"unit {unit}", small, RIGHT_MIDDLE)
 
     def _paint_column_labels(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, known: slice,
-                             cursor: int | None, bottom_y: float) -> None:
-        """t above each column (as many as fit, the cursor's always), the input under it."""
+                             cursor: int | None, bottom_y: float, height: float) -> None:
+        """t above each column (as many as fit, the cursor's always), the input under it (a
+        vector input's bars only when they reach the canvas: a short dock ends above them)."""
         v = self.view
         pal = v.palette
         fg, muted = QColor(pal.foreground), self._muted()
+        cursor_colour = QColor(pal.cursor)
         font, small = view_font(pal), view_font(pal, 0.85)
         every_t = max(1, int(np.ceil((fm.horizontalAdvance("t=000") + 4) / geo.pitch)))
         vectors = v.vectors(geo.first, geo.columns)         # (cols, D) for a vector input, else None
+        if vectors is not None and bottom_y + fm.height() >= height:
+            vectors = np.full((geo.columns, 0), np.nan)     # below the canvas: nothing to see
+        sparklines: list[tuple[QColor, QRectF, list[float]]] = []
         if vectors is not None:        # every column's bars at once: one scale for the sample
             drawn = np.isfinite(vectors).any(axis=1).tolist()
             shares = np.clip(np.nan_to_num(vectors.astype(np.float64)) / v.vector_scale(),
@@ -242,39 +274,55 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
             t = geo.first + col
             cx = geo.left + col * geo.pitch + geo.cell_w / 2
             if (col % every_t == 0 and (cursor is None or abs(t - cursor) >= every_t)) or t == cursor:
-                p.setPen(QColor(pal.cursor) if t == cursor else fg)
+                p.setPen(cursor_colour if t == cursor else fg)
                 self._text(p, QRectF(cx - geo.pitch / 2, geo.top - fm.height() - 4, geo.pitch,
                                      fm.height()), f"t={t}", font, Qt.AlignCenter)
-            p.setPen(fg if known.start <= t < known.stop else muted)
+            colour = fg if known.start <= t < known.stop else muted
             box = QRectF(cx - geo.pitch / 2 + 1, bottom_y + fm.height(), geo.pitch - 2, fm.height() * 1.2)
             if vectors is not None:
                 if drawn[col]:
-                    self._paint_sparkline(p, box, shares[col])
+                    sparklines.append((colour, box, shares[col]))
             else:
+                p.setPen(colour)
                 self._text(p, box, v.label(t), font, Qt.AlignCenter)
+        self._paint_sparklines(p, sparklines)
         p.setPen(muted)
         self._text(p, QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2), "x_t",
-                   small, Qt.AlignRight | Qt.AlignVCenter)
+                   small, RIGHT_MIDDLE)
 
-    def _paint_sparkline(self, p: QPainter, box: QRectF, shares: list[float]) -> None:
-        """A vector input's D values as small bars about a baseline (its values, not "x"),
-        each given as its share of the sample's largest |x| (-1..1)."""
-        d = len(shares)
-        if d == 0:
+    def _paint_sparklines(self, p: QPainter, sparklines: list[tuple[QColor, QRectF, list[float]]]
+                          ) -> None:
+        """A vector input's D values under each column as small bars about a baseline (its
+        values, not "x"), each given as its share of the sample's largest |x| (-1..1). Every
+        column's baseline in one drawLines call per colour, then every bar in one drawRects
+        call per colour (a column's bars over its own baseline, as when drawn one by one: the
+        columns never overlap)."""
+        lines: dict[int, tuple[QColor, list[QLineF]]] = {}
+        bars: dict[int, tuple[QColor, list[QRectF]]] = {}
+        for colour, box, shares in sparklines:
+            d = len(shares)
+            if d == 0:
+                continue
+            width = min(box.width() * 0.6, 5.0 * d)      # clear of the neighbours and of 'x_t'
+            bar = width / d
+            mid = box.center().y()
+            half = box.height() * 0.45
+            x0 = box.center().x() - width / 2
+            key = colour.rgba()
+            lines.setdefault(key, (colour, []))[1].append(QLineF(x0, mid, x0 + width, mid))
+            bars.setdefault(key, (colour, []))[1].extend(
+                QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - share * half), bar * 0.7,
+                       abs(share * half)) for k, share in enumerate(shares))
+        if not lines:
             return
-        width = min(box.width() * 0.6, 5.0 * d)      # clear of the neighbours and of 'x_t'
-        bar = width / d
-        mid = box.center().y()
-        half = box.height() * 0.45
-        x0 = box.center().x() - width / 2
-        colour = p.pen().color()
         p.save()
-        p.setPen(QPen(colour, 0.8))
-        p.drawLine(QPointF(x0, mid), QPointF(x0 + width, mid))
+        for colour, batch in lines.values():
+            p.setPen(QPen(colour, 0.8))
+            p.drawLines(batch)
         p.setPen(Qt.NoPen)
-        p.setBrush(colour)
-        p.drawRects([QRectF(x0 + k * bar + bar * 0.15, min(mid, mid - share * half), bar * 0.7,
-                            abs(share * half)) for k, share in enumerate(shares)])
+        for colour, batch in bars.values():
+            p.setBrush(colour)
+            p.drawRects(batch)
         p.restore()
 
     def _paint_legend(self, p: QPainter, geo: Geometry, fm: QFontMetricsF, bottom_y: float,
@@ -306,12 +354,12 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
             ticks.append((top + (h - line) / 2, "0"))
         for y, text in ticks:
             self._text(p, QRectF(x + 16, y, room, line), text, small,
-                       Qt.AlignLeft | Qt.AlignVCenter)
+                       LEFT_MIDDLE)
         # which signal and on what scale (its words are in the title's line above)
         self._text(p, QRectF(x - 4, top + h + 4, room + 20, line),
-                   symbol(self.view.session_model.cell_kind, self.view.signal), small, Qt.AlignLeft | Qt.AlignVCenter)
+                   symbol(self.view.session_model.cell_kind, self.view.signal), small, LEFT_MIDDLE)
         self._text(p, QRectF(x - 4, top + h + 4 + line, room + 20, line), "linear", small,
-                   Qt.AlignLeft | Qt.AlignVCenter)
+                   LEFT_MIDDLE)
 
     # --- mouse -------------------------------------------------------------------------------
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
