@@ -254,18 +254,12 @@ class LayerView(FrontAware, QWidget):
         bar.getAxis("right").setTextPen(self.palette.foreground)
         font = tick_font(dataclasses.replace(self.palette, font_pt=min(self.palette.font_pt, 10.0)))
         bar.getAxis("right").setStyle(tickFont=font)
-        lo, hi = levels
-        if name == GRADIENT_MAP:   # log10 colours: ticks at whole decades, written as powers of 10
-            decades = range(int(np.ceil(lo)), int(np.floor(hi)) + 1)
-            step = max(1, len(decades) // 3)
-            ticks = [(float(k), decade_text(k)) for k in decades[::-1][::step]]
-            bar.getAxis("right").setTicks([ticks, []])
+        _label_bar(bar, name, levels)
+        if name == GRADIENT_MAP:
             bar.setToolTip(f"|∂target/∂{symbol(self.kind, carried(self.kind))}|: colour scale, log10 "
                            "(six decades below the peak)")
-            return bar
-        ticks = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
-        bar.getAxis("right").setTicks([[(v, f"{v:.2g}") for v in ticks], []])
-        bar.setToolTip(f"{signal_label(name, self.kind)}: colour scale")
+        else:
+            bar.setToolTip(f"{signal_label(name, self.kind)}: colour scale")
         return bar
 
     def apply_palette(self, palette: Palette) -> None:
@@ -446,6 +440,7 @@ class LayerView(FrontAware, QWidget):
             bar = getattr(self, "colour_bars", {}).get(GRADIENT_MAP)
             if bar is not None:
                 bar.setLevels(levels)
+                _label_bar(bar, GRADIENT_MAP, levels)     # the decades of these levels
         col = self.columns.index("horizon")
         horizon = self._horizon(full.units)
         changed = []
@@ -630,3 +625,18 @@ class LayerView(FrontAware, QWidget):
         item = self.table.item(row, 0)
         if item is not None:
             self.session_model.select(int(item.value), self.session_model.selected_position)
+
+
+def _label_bar(bar: pg.ColorBarItem, name: str, levels: tuple[float, float]) -> None:
+    """A colour bar's ticks for ``levels``: both ends and 0 between them; the gradient map's
+    log10 colours at whole decades, written as powers of 10 (labelled again whenever its
+    levels change, or the decades of the levels before stay)."""
+    lo, hi = levels
+    if name == GRADIENT_MAP:
+        decades = range(int(np.ceil(lo)), int(np.floor(hi)) + 1)
+        step = max(1, len(decades) // 3)
+        ticks = [(float(k), decade_text(k)) for k in decades[::-1][::step]]
+    else:
+        values = [lo, hi] if lo >= 0 or hi <= 0 else [lo, 0.0, hi]
+        ticks = [(v, f"{v:.2g}") for v in values]
+    bar.getAxis("right").setTicks([ticks, []])

@@ -5,6 +5,7 @@ One place, so that a theme switch or a print export restyles every panel the sam
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
@@ -21,6 +22,18 @@ def decade_text(k: int) -> str:
 class DecadeAxis(pg.AxisItem):
     """A log axis labelled at whole decades only, every one as a power of ten (pyqtgraph's
     own mixes 0.0001 with 1e-06)."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):  # noqa: N802, N803 (pyqtgraph API)
+        """pyqtgraph's levels, each value once: its minor level (1..9 in every decade) holds the
+        decades again, which a tall axis has as major ticks, so each was labelled twice."""
+        levels, seen = [], np.array([])
+        for spacing, values in super().logTickValues(minVal, maxVal, size, stdTicks):
+            values = np.asarray(values, float)
+            fresh = values[~np.isclose(values[:, None], seen[None, :]).any(axis=1)] \
+                if seen.size and values.size else values
+            levels.append((spacing, fresh.tolist()))
+            seen = np.concatenate([seen, fresh])
+        return levels
 
     def logTickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
         return [decade_text(round(v)) if abs(v - round(v)) < 1e-6 else "" for v in values]

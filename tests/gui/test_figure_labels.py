@@ -49,3 +49,24 @@ def test_a_units_heat_map_figure_says_what_its_colours_mean(make_window):
     assert legend and "output h" in legend[0] and "blue" in legend[0] and "red" in legend[0]
     assert f"{hi:.2g}" in legend[0] and not any(p == "f forget gate" for p in parts)
     assert _axis_texts(window.units_panel.axis) == [f"unit {k}" for k in range(6)]
+
+
+def test_a_log_axis_labels_each_decade_once(qtbot):
+    """Tall enough for every decade to be a major tick, pyqtgraph's minor level (1..9 per
+    decade) holds the decades again: each was labelled twice at one place (a figure's text
+    drawn twice; the layout check read it as two texts overlapping)."""
+    import pyqtgraph as pg
+
+    from gui.widgets.plot_style import DecadeAxis
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    plot = widget.addPlot(axisItems={"left": DecadeAxis("left")})
+    plot.setLogMode(y=True)
+    plot.plot([0, 1, 2], [1e-3, 1e-2, 1.0])
+    widget.resize(400, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    plot.setYRange(-3.2, 0.2, padding=0)
+    QApplication.processEvents()
+    texts = _axis_texts(plot.getAxis("left"))
+    assert sorted(texts) == sorted(set(texts)) and {"1", "10⁻¹", "10⁻²", "10⁻³"} <= set(texts)

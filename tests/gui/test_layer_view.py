@@ -193,6 +193,29 @@ def test_the_gradient_map_has_no_gaps_where_steps_were_read(make_window, qtbot):
     assert [decade_text(k) for k in (-6, -1, 0, 1)] == ["10⁻⁶", "10⁻¹", "1", "10"]
 
 
+def test_the_gradient_bar_is_labelled_for_the_gradient_that_arrived(make_window, qtbot):
+    """The gradient comes after the maps are built (the window's debounce, a worker): its
+    colour bar took the new levels but kept the decades labelled for the empty map's, so the
+    same figure showed other labels depending on when the gradient came."""
+    from engine import load_model
+    from engine.loaders.demos import default_demo_input, demo_info
+    window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
+    model = load_model("demo:code")
+    open_session(window, model, default_demo_input(demo_info("code"), model))
+    window.session_model.seek(101)
+    window.grads.refresh()
+    lv = window.layer_view
+
+    def ticks():
+        return [text for _, text in lv.colour_bars["dC"].getAxis("right")._tickLevels[0]]
+    arrived = ticks()
+    lv.rebuild(force=True)                  # built with the gradient there from the start
+    assert arrived == ticks()
+    lo, hi = lv.heat["dC"].levels
+    assert hi > -1 and lo == hi - 6         # this run's peak: not the empty map's 10⁰ … 10⁻⁶
+
+
 def test_unit_ticks_leave_the_edges_to_the_neighbouring_maps():
     from PySide6.QtGui import QFont
 
