@@ -156,6 +156,13 @@ def test_forget_product_and_memory_horizon():
     fp = forget_product(tr, 0, k)
     assert np.all(np.isnan(fp[k + 1:])) and np.all(fp[k] == 1.0)
     assert_close(fp[10], np.prod(tr.f[0, 11:k + 1].astype(np.float64), axis=0), "product of f")
+    # one factor at a time back from the target, as the definition reads: the same bits
+    run, want = np.ones(tr.units), np.full(fp.shape, np.nan)
+    for t in range(k, -1, -1):
+        want[t], run = run, run * tr.f[0, t].astype(np.float64)
+    assert np.array_equal(fp, want, equal_nan=True)
+    for j in range(tr.units):              # one unit's product is that unit's column
+        assert np.array_equal(forget_product(tr, 0, k, unit=j), fp[:, j], equal_nan=True)
     assert target_position("h[0, last, 2]", tr) == tr.steps - 1
     assert target_position("c[5, 1]", tr) == 5 and target_position("sum(output)", tr) is None
     # a made-up gradient: unit 0 decays by 10x a step behind the target, unit 1 never does
