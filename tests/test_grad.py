@@ -301,3 +301,19 @@ def test_an_op_without_a_derivative_stops_the_gradient_with_a_warning():
     after = Model([LSTM("lstm", cell, return_sequences=True), Doubler()], source="m")
     with pytest.raises(TargetError, match="captured"):
         after.trace(x).grad("sum(output)")
+
+
+def test_the_backward_pass_copies_a_seed_unless_it_is_handed_over():
+    """layer_backward leaves the caller's seed alone; a target's own fresh seed
+    (``own_seeds``) becomes the totals in place, the same numbers without a T x H copy."""
+    from engine.gradients.grad_layer import layer_backward
+    tr = _counter_session().full()
+    seed = np.zeros((tr.batch, tr.steps, tr.weights.state_size), np.float32)
+    seed[0, tr.steps - 1, 2] = 1.0
+    kept = seed.copy()
+    copied = layer_backward(tr, seed)
+    assert np.array_equal(seed, kept) and not np.shares_memory(copied.dh, seed)
+    owned = layer_backward(tr, seed, own_seeds=True)
+    assert owned.dh is seed or np.shares_memory(owned.dh, seed)
+    for key in ("dx", "dh", "dc", "dh0", "dc0"):
+        assert np.array_equal(getattr(owned, key), getattr(copied, key)), key

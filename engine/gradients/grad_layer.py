@@ -74,14 +74,18 @@ def _blocks(t_len: int, backward: bool) -> list[tuple[int, int]]:
 
 @blas_limited
 def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndarray | None = None,
-                   *, cuts: list[Cut] | tuple[Cut, ...] = (), need_dx: bool = True) -> LayerGrad:
-    """Backpropagate external gradients on h (B,T,H) and c (B,T,N) through the recorded run."""
+                   *, cuts: list[Cut] | tuple[Cut, ...] = (), need_dx: bool = True,
+                   own_seeds: bool = False) -> LayerGrad:
+    """Backpropagate external gradients on h (B,T,H) and c (B,T,N) through the recorded run.
+    ``own_seeds``: the caller hands ``dh_ext`` and ``dc_ext`` over (a target's fresh seed), so
+    float32 ones become the totals in place instead of being copied (a long run's T x H)."""
     w = trace.weights
     b, t_len, n = trace.batch, trace.steps, trace.units
     hsize = w.state_size
     csize = w.cell_size                                      # N, or 0 for a GRU or RNN
-    dh_all = np.zeros((b, t_len, hsize), F32) if dh_ext is None else np.array(dh_ext, F32)
-    dc_all = np.zeros((b, t_len, csize), F32) if dc_ext is None else np.array(dc_ext, F32)
+    take = np.asarray if own_seeds else np.array
+    dh_all = np.zeros((b, t_len, hsize), F32) if dh_ext is None else take(dh_ext, F32)
+    dc_all = np.zeros((b, t_len, csize), F32) if dc_ext is None else take(dc_ext, F32)
     if dh_all.shape != (b, t_len, hsize) or dc_all.shape != (b, t_len, csize):
         raise ValueError(f"gradient shapes {dh_all.shape} / {dc_all.shape} do not fit layer "
                          f"'{trace.name}' ({b}, {t_len}, {hsize}) / ({b}, {t_len}, {csize})")
