@@ -179,6 +179,21 @@ def test_the_model_run_reuses_the_layer_run_instead_of_computing_it_again(monkey
         _same(getattr(layer, key), getattr(want.layer(0), key), key)
 
 
+def test_a_layer_returning_its_sequence_hands_on_the_runs_own_h():
+    """The model's run reads the layer's output sequence from the store's run: a read-only
+    view of its h where the framework returns h as it is (forward, nothing zeroed), a copy
+    in processing order for a backward direction."""
+    model, x = _model(False, dense=False), _input()
+    s = Session(model, x)
+    out = s.result().output
+    assert np.shares_memory(out, s.full().h) and not out.flags.writeable
+    _same(out, s.full().h)
+    back = Session(_model(True, dense=False), x)
+    out = back.result().output
+    assert not np.shares_memory(out, back.full().h)
+    _same(out, back.full().h[:, ::-1])
+
+
 def test_a_run_with_another_state_is_computed_not_reused(monkeypatch):
     model, x = _model(False, dense=False), _input()
     s = Session(model, x)
