@@ -305,7 +305,7 @@ class Session:
         cache = result.__dict__.setdefault("_grad_cache", {})
         key = (target, self.info.name)
         if key not in cache:
-            if len(cache) >= 8:
+            if len(cache) >= 2:         # the last two: the window's target moves with the cursor
                 cache.pop(next(iter(cache)))
             cache[key] = gradient(result, target, layer=self.info.name)
         return cache[key]

@@ -5,7 +5,9 @@ engine's view helpers (``engine.gradients.grad_views``) and hands the numbers to
 the target is the selected unit's h at the cursor (a demo's suggested unit before anything is
 selected); the user may pick its c, the model output or type a target. Recomputing is
 debounced, and once it costs more than ``SLOW_MS`` (a long run) it runs on a worker thread
-(``gui/background.py``), so scrubbing stays smooth.
+(``gui/background.py``), so scrubbing stays smooth. It is computed only while a view that draws
+it (``add_viewer``: the saliency strip, the Gradients dock, the layer view) is on screen; one
+coming to the front catches up. A view that needs it at once (an export) calls ``refresh``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from engine.errors import Cancelled, ScopeError
 from engine.gradients.grad import GradResult
@@ -48,14 +51,20 @@ class GradView:
     position: int | None              # the target's input position (None: several / output)
     result: GradResult
     saliency: np.ndarray              # (T,) |d target / d x_t|
-    dc_abs: np.ndarray                # (T, N) |d target / d c_t| (a cell without c: h_t)
-    forget_product: np.ndarray        # (T, N)
+    carried: np.ndarray               # (T, N) d target / d c_t (a cell without c: h_t), the result's own
+    forget_product: np.ndarray        # (T,) the unit's product of f back to the target
     horizon: np.ndarray               # (N,)
     health: GradHealth
     fork: str = ""
     fork_saliency: np.ndarray | None = None
     run: int = -1                     # SessionModel.run it was computed for
     kind: str = ""                    # the name of that run's cell kind
+
+    @property
+    def dc_abs(self) -> np.ndarray:
+        """(T, N) |d target / d c_t|, made when asked: a view draws the part it shows
+        (``np.abs(carried[a:b])``) instead of the window keeping a second T x N copy."""
+        return np.abs(self.carried)
 
 
 class GradModel(QObject):
@@ -75,6 +84,8 @@ class GradModel(QObject):
         self._timer.timeout.connect(self._scheduled)
         self._slow = False
         self._timer_fired = False
+        self._viewers: list[QWidget] = []
+        self._waiting = False             # a refresh skipped while no viewer was on screen
         self.jobs = Background(self, name="gradients", current_run=lambda: model.run)
         self.jobs.delivered.connect(self._delivered)
         model.runChanged.connect(self._forget_run)
@@ -84,6 +95,28 @@ class GradModel(QObject):
         if debugging is not None:
             debugging.overlayChanged.connect(self.schedule)
             debugging.forksChanged.connect(self.schedule)
+
+    # --- who looks at it ------------------------------------------------------------------------
+    def add_viewer(self, widget: QWidget) -> None:
+        """A widget that draws the gradient: with viewers, the window computes it only while
+        one of them is on screen (a dock behind another tab, or hidden, is not)."""
+        self._viewers.append(widget)
+
+    def wanted(self) -> bool:
+        """A viewer is on screen (or none was named: every refresh is wanted)."""
+        return not self._viewers or any(w.isVisible() and not w.visibleRegion().isEmpty()
+                                        for w in self._viewers)
+
+    def viewer_shown(self, shown: bool = True) -> None:
+        """A viewer's dock came to the front (or went behind): a refresh skipped while nobody
+        looked runs now, once Qt has finished switching tabs."""
+        if shown and self._waiting:
+            QTimer.singleShot(0, self, self._catch_up)
+
+    def _catch_up(self) -> None:
+        if self._waiting and self.wanted():
+            self._waiting = False
+            self.schedule()
 
     def _forget_run(self) -> None:
         """Another run: the last one's gradient is no longer shown while this one's computes."""
@@ -104,6 +137,9 @@ class GradModel(QObject):
         self.mode, self.custom = mode, custom
         s = self.session_model.session
         self._timer.stop()
+        if not now and not self.wanted():
+            self._waiting = True
+            return
         self._refresh(background=not now and (self._slow or (s is not None and s.checkpointed)))
 
     # --- the target --------------------------------------------------------------------------
@@ -138,6 +174,9 @@ class GradModel(QObject):
         seen to cost more than ``SLOW_MS`` (a long run's backward pass), or on a checkpointed
         run, so stepping never waits for it; the views keep the last answer until the new one
         arrives."""
+        if not self.wanted():             # nobody looks: computed when a viewer comes to the front
+            self._waiting = True
+            return
         self._timer_fired = True
         try:
             self._refresh(background=self._slow)
@@ -215,8 +254,8 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
             position = target_position(text, run)
             view = GradView(
                 target=text, unit=job.unit, position=position, result=g,
-                saliency=g.saliency(sample), dc_abs=np.abs(carried),
-                forget_product=forget_product(run, sample, position),
+                saliency=g.saliency(sample), carried=carried,
+                forget_product=forget_product(run, sample, position, unit=job.unit),
                 horizon=memory_horizon(carried, run, position),
                 health=grad_health(g, run, sample, position), run=job.run, kind=s.cell_kind.name)
             if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run

@@ -292,6 +292,10 @@ class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
         sm.positionChanged.connect(self._on_position)
         self.grads.changed.connect(lambda: self.input_panel.show_saliency(self.grads.view))
         self.layer_view.set_gradients(self.grads)
+        for dock, view in ((self.input_dock, self.input_panel), (self.grad_dock, self.grad_panel),
+                           (self.layer_dock, self.layer_view)):   # what draws the gradient
+            self.grads.add_viewer(view)
+            dock.visibilityChanged.connect(self.grads.viewer_shown)
 
     def _build_status(self) -> None:
         self.setStatusBar(ElidingStatusBar(self))   # a long hint never runs into the position

@@ -32,6 +32,7 @@ from engine.loaders.demos import DemoInfo
 from engine.network.model_input import model_input_kind, step_input
 from engine.runs.time_axis import positions
 from engine.runs.trace import LayerTrace
+from engine.system import buffers
 from gui.background import Background
 
 SPAN_BYTES = 48 * 2**20       # a checkpointed run's span: its values and the live copy
@@ -75,6 +76,7 @@ class SessionModel(QObject):
         if self.session is not None:
             self.session.unsubscribe(self._on_engine_event)
         new_model = session.model is not self.model
+        switched = new_model and self.model is not None
         self.session = session
         self.model = session.model
         self.source = source
@@ -84,6 +86,8 @@ class SessionModel(QObject):
         self.selected_position = -1
         self._forget_span()
         session.subscribe(self._on_engine_event)
+        if switched:            # the last model's run goes back to the system with its
+            buffers.clear(in_use=True)   # arrays, not to the pool kept for a next run (engine.system.buffers)
         if new_model:           # before runChanged, so views rebuild from a clean slate
             self.modelChanged.emit()
         self._new_run()

@@ -93,3 +93,18 @@ def test_a_small_memory_budget_keeps_less(monkeypatch):
     del arrays
     gc.collect()
     assert 0 < buffers.held_bytes() <= 2 * buffers.MIN_BYTES + 2048
+
+
+def test_clear_in_use_lets_the_buffers_in_use_go_back_to_the_system():
+    """Another model opened: the run in use now is not kept for reuse once dropped."""
+    kept = buffers.empty(BIG)
+    dropped_later = buffers.empty(BIG)
+    buffers.clear(in_use=True)
+    del dropped_later
+    gc.collect()
+    assert buffers.held_bytes() == 0
+    fresh = buffers.empty(BIG)                   # tracked again from here on
+    del fresh
+    gc.collect()
+    assert buffers.held_bytes() >= buffers.MIN_BYTES
+    assert kept.shape == BIG

@@ -194,6 +194,20 @@ def test_general_backward_path_is_the_extended_vjp_spec(runner, seed):
 
 
 @pytest.mark.generative
+@generative_settings(60)
+@given(st.one_of(runs(), runs(extended=True)), st.integers(0, 2**31 - 1), st.integers(1, 5))
+def test_a_backward_pass_in_blocks_of_steps_is_the_vjp_spec(runner, seed, block):
+    """A long run's backward pass holds its local derivatives and dL/dz a block of steps at a
+    time (``grad_layer.BLOCK_STEPS``): cut into blocks of 1 to 5 steps, both paths still
+    follow the spec, carries crossing every block edge (either direction, masked steps)."""
+    from unittest import mock
+
+    import engine.gradients.grad_layer as grad_layer
+    with mock.patch.object(grad_layer, "BLOCK_STEPS", block):
+        check_backward_against_spec(runner, seed, lstm_step_extended_vjp)
+
+
+@pytest.mark.generative
 @generative_settings(30)
 @given(runs(), st.integers(0, 2**31 - 1))
 def test_the_extended_vjp_spec_reduces_to_the_plain_one(runner, seed):

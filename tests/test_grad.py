@@ -156,6 +156,13 @@ def test_forget_product_and_memory_horizon():
     fp = forget_product(tr, 0, k)
     assert np.all(np.isnan(fp[k + 1:])) and np.all(fp[k] == 1.0)
     assert_close(fp[10], np.prod(tr.f[0, 11:k + 1].astype(np.float64), axis=0), "product of f")
+    # one factor at a time back from the target, as the definition reads: the same bits
+    run, want = np.ones(tr.units), np.full(fp.shape, np.nan)
+    for t in range(k, -1, -1):
+        want[t], run = run, run * tr.f[0, t].astype(np.float64)
+    assert np.array_equal(fp, want, equal_nan=True)
+    for j in range(tr.units):              # one unit's product is that unit's column
+        assert np.array_equal(forget_product(tr, 0, k, unit=j), fp[:, j], equal_nan=True)
     assert target_position("h[0, last, 2]", tr) == tr.steps - 1
     assert target_position("c[5, 1]", tr) == 5 and target_position("sum(output)", tr) is None
     # a made-up gradient: unit 0 decays by 10x a step behind the target, unit 1 never does
@@ -294,3 +301,19 @@ def test_an_op_without_a_derivative_stops_the_gradient_with_a_warning():
     after = Model([LSTM("lstm", cell, return_sequences=True), Doubler()], source="m")
     with pytest.raises(TargetError, match="captured"):
         after.trace(x).grad("sum(output)")
+
+
+def test_the_backward_pass_copies_a_seed_unless_it_is_handed_over():
+    """layer_backward leaves the caller's seed alone; a target's own fresh seed
+    (``own_seeds``) becomes the totals in place, the same numbers without a T x H copy."""
+    from engine.gradients.grad_layer import layer_backward
+    tr = _counter_session().full()
+    seed = np.zeros((tr.batch, tr.steps, tr.weights.state_size), np.float32)
+    seed[0, tr.steps - 1, 2] = 1.0
+    kept = seed.copy()
+    copied = layer_backward(tr, seed)
+    assert np.array_equal(seed, kept) and not np.shares_memory(copied.dh, seed)
+    owned = layer_backward(tr, seed, own_seeds=True)
+    assert owned.dh is seed or np.shares_memory(owned.dh, seed)
+    for key in ("dx", "dh", "dc", "dh0", "dc0"):
+        assert np.array_equal(getattr(owned, key), getattr(copied, key)), key

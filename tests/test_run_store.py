@@ -12,8 +12,8 @@ from engine import Session
 from engine.cells.cell import CellWeights
 from engine.network.layers import LSTM, Dense, Masking
 from engine.network.model import Model
-from engine.runs.checkpoints import CheckpointedRun, bytes_per_step
-from engine.runs.run_store import KnownCopy, RunStore, held_bytes
+from engine.runs.checkpoints import CheckpointedRun
+from engine.runs.run_store import RunStore, held_bytes
 from engine.runs.stepper import XW_BLOCK, DirectionRunner
 
 SHOWN = ("gates", "zx", "zh", "c", "h")
@@ -84,7 +84,8 @@ def test_a_held_run_is_one_chunk_computed_once_and_its_whole_window_is_the_run()
     s.overview()
     assert calls == [0] and store.computed
     assert np.shares_memory(s.window(5, 50).h, whole.h)     # a part of it is a view
-    assert store.bytes_held() == bytes_per_step(2, model.traced_layers[0].weights) * STEPS
+    assert store.bytes_held() == sum(a.nbytes for a in (whole.gates, whole.zx, whole.zh, whole.c,
+                                                        whole.h, whole.x, whole.mask))
 
 
 @pytest.mark.parametrize("backward", [False, True])
@@ -178,6 +179,21 @@ def test_the_model_run_reuses_the_layer_run_instead_of_computing_it_again(monkey
         _same(getattr(layer, key), getattr(want.layer(0), key), key)
 
 
+def test_a_layer_returning_its_sequence_hands_on_the_runs_own_h():
+    """The model's run reads the layer's output sequence from the store's run: a read-only
+    view of its h where the framework returns h as it is (forward, nothing zeroed), a copy
+    in processing order for a backward direction."""
+    model, x = _model(False, dense=False), _input()
+    s = Session(model, x)
+    out = s.result().output
+    assert np.shares_memory(out, s.full().h) and not out.flags.writeable
+    _same(out, s.full().h)
+    back = Session(_model(True, dense=False), x)
+    out = back.result().output
+    assert not np.shares_memory(out, back.full().h)
+    _same(out, back.full().h[:, ::-1])
+
+
 def test_a_run_with_another_state_is_computed_not_reused(monkeypatch):
     model, x = _model(False, dense=False), _input()
     s = Session(model, x)
@@ -188,15 +204,34 @@ def test_a_run_with_another_state_is_computed_not_reused(monkeypatch):
     _same(result.layer(0).h, Session(model, x, initial_state=other).full().h)
 
 
-def test_the_budget_counts_what_a_held_run_really_holds():
-    model, x = _model(False), _input(batch=1)
+def _nbytes_of_arrays(runner: DirectionRunner) -> int:
+    """Bytes of the arrays a held run's runner really keeps, each counted once (whatever the
+    formula says): its buffers, its input and its mask."""
+    arrays = [getattr(runner, k) for k in ("gates", "zx", "zh", "c", "h", "zp", "x", "mask")]
+    return sum(a.nbytes for a in {id(a): a for a in arrays if a is not None}.values())
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("peephole", [False, True])
+def test_the_budget_counts_what_a_held_run_really_holds(batch, peephole):
+    model, x = _model(False, peephole=peephole), _input(batch=batch)
     weights = model.traced_layers[0].weights
-    one_copy = bytes_per_step(1, weights) * STEPS
-    really = held_bytes(1, STEPS, weights)
-    assert really > one_copy
-    assert Session(model, x, checkpoint_above=one_copy).checkpointed      # one copy fits, not all
-    assert not Session(model, x, checkpoint_above=really).checkpointed
+    s = Session(model, x)
+    s.full()
+    really = _nbytes_of_arrays(s.full_runner())
+    assert held_bytes(batch, STEPS, weights) == really
+    assert s._run.bytes_held() == really
+    assert not Session(model, x, checkpoint_above=really).checkpointed    # exactly fits
+    assert Session(model, x, checkpoint_above=really - 1).checkpointed
     ck = RunStore(model.run_args(0, x), budget=0, interval=XW_BLOCK)
     assert isinstance(ck.chunks, CheckpointedRun) and ck.chunks.chunks == 3 and not ck.held
-    copy = KnownCopy(Session(model, x).full(), whole_zx=True)
-    assert copy.nbytes == really - one_copy
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn"])
+def test_the_budget_counts_a_gru_or_rnn_run_as_it_is_held(kind):
+    from tests.test_gru_runs import weights as cell_weights
+    w = cell_weights(kind)
+    x = np.random.default_rng(2).normal(size=(2, STEPS, w.input_dim)).astype(np.float32)
+    runner = DirectionRunner("l", w, x)
+    runner.run()
+    assert held_bytes(2, STEPS, w) == _nbytes_of_arrays(runner)

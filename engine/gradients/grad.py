@@ -116,7 +116,7 @@ def _from_state(result: TraceResult, tgt: Target, trace: LayerTrace, name: str, 
     values = trace.h if tgt.array == "h" else trace.c
     seed, value = tgt.seed(values, _last(trace), 1)
     dh_ext, dc_ext = (seed, None) if tgt.array == "h" else (None, seed)
-    lg = layer_backward(trace, dh_ext, dc_ext, cuts=cuts)
+    lg = layer_backward(trace, dh_ext, dc_ext, cuts=cuts, own_seeds=True)   # the seed is ours
     lg.name = name
     out = GradResult(tgt.text, name, value, lg.dx, lg.dh, lg.dc, lg.dh0, lg.dc0, layers={name: lg})
     if detached:

@@ -160,10 +160,13 @@ def _lstm_entry(op: Op, traces: dict[str, LayerTrace]) -> TapeEntry:
 
 
 def _seq(tr: LayerTrace, zero_masked: bool) -> np.ndarray:
-    """A direction's h sequence in input order, zeros on masked steps when the framework does."""
+    """A direction's h sequence in input order, zeros on masked steps when the framework does
+    (the run's own h, not a copy, when nothing is zeroed: the tape only reads it)."""
+    masked = ~np.asarray(tr.mask, bool)
+    if not zero_masked or not masked.any():
+        return np.asarray(tr.h, F32)
     seq = np.array(tr.h, F32)
-    if zero_masked:
-        seq[~np.asarray(tr.mask, bool)] = 0.0
+    seq[masked] = 0.0
     return seq
 
 

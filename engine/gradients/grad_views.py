@@ -96,26 +96,30 @@ def _processing(trace: LayerTrace | ForgetRecord, position: int | None) -> tuple
     return order, int(np.nonzero(order == position)[0][0])
 
 
-def forget_product(trace: LayerTrace | ForgetRecord, sample: int, position: int | None) -> np.ndarray:
+def forget_product(trace: LayerTrace | ForgetRecord, sample: int, position: int | None,
+                   unit: int | None = None) -> np.ndarray:
     """(T, N): at input position t, the product of f over the steps read after t up to the
-    target's step (1 at the target's step, NaN for steps read after it). A masked step
-    carries c unchanged: its factor is 1. A GRU's carry is u (h = u·h_{t-1} + ...): the product
-    of u; a simple RNN has no carry gate: all NaN."""
+    target's step (1 at the target's step, NaN for steps read after it); (T,) for one ``unit``
+    (what the carousel draws, without the other units' T x N). A masked step carries c
+    unchanged: its factor is 1. A GRU's carry is u (h = u·h_{t-1} + ...): the product of u; a
+    simple RNN has no carry gate: all NaN."""
     order, p_star = _processing(trace, position)
+    units = slice(None) if unit is None else unit
     if isinstance(trace, ForgetRecord):
-        f = np.array(trace.f[sample], np.float64)             # (T, N) the carry gate
+        f = np.array(trace.f[sample][:, units], np.float64)    # (T, N) the carry gate
     else:
         carry = trace.cell_kind.carry
         if carry is None:
-            return np.full((trace.steps, trace.units), np.nan)
-        f = np.array(trace.signal(carry)[sample], np.float64)
+            return np.full((trace.steps, trace.units)[:2 if unit is None else 1], np.nan)
+        f = np.array(trace.signal(carry)[sample][:, units], np.float64)
     f[~np.asarray(trace.mask[sample], bool)] = 1.0
     out = np.full(f.shape, np.nan)
-    run = np.ones(f.shape[1])
-    for p in range(p_star, -1, -1):
-        t = order[p]
-        out[t] = run
-        run = run * f[t]
+    if p_star >= 0:
+        # read back from the target's step: 1, then the running product (sequential, as a
+        # loop multiplying one factor at a time)
+        back = order[p_star::-1]
+        out[back[0]] = 1.0
+        out[back[1:]] = np.cumprod(f[back[:-1]], axis=0)
     return out
 
 
@@ -123,23 +127,36 @@ def memory_horizon(dc: np.ndarray, trace: LayerTrace | ForgetRecord, position: i
                    fraction: float = HORIZON_FRACTION) -> np.ndarray:
     """(N,) steps back from the target's step until |dc| falls below ``fraction`` of its peak
     (looking only behind the peak); inf when it never falls inside the run, NaN when the unit
-    gets no gradient at all. ``dc`` is (T, N) for one sample."""
+    gets no gradient at all. ``dc`` is (T, N) for one sample; read a unit at a time (a long
+    run's T x N in float64 is not copied)."""
     order, p_star = _processing(trace, position)
-    back = np.abs(np.asarray(dc, np.float64)[order[:p_star + 1][::-1]])   # k steps back = row k
-    n = back.shape[1]
+    n = np.shape(dc)[1]
     out = np.full(n, np.inf)
-    if back.size == 0:
+    if p_star < 0:
         return np.full(n, np.nan)
-    peak_at = np.argmax(np.where(np.isfinite(back), back, -1.0), axis=0)
-    peak = back[peak_at, np.arange(n)]
+    back_rows = _back_rows(order, p_star)                      # k steps back = row k
     for j in range(n):
-        if not np.isfinite(peak[j]) or peak[j] == 0.0:
+        back = np.abs(np.asarray(dc[back_rows, j], np.float64))
+        peak_at = int(np.argmax(np.where(np.isfinite(back), back, -1.0)))
+        peak = back[peak_at]
+        if not np.isfinite(peak) or peak == 0.0:
             out[j] = np.nan
             continue
-        below = np.nonzero(back[peak_at[j]:, j] < fraction * peak[j])[0]
+        below = np.nonzero(back[peak_at:] < fraction * peak)[0]
         if below.size:
-            out[j] = float(peak_at[j] + below[0])
+            out[j] = float(peak_at + below[0])
     return out
+
+
+def _back_rows(order: np.ndarray, p_star: int) -> slice | np.ndarray:
+    """Rows of a (T, ...) array by input position, from the target's step back to the first
+    step read: a slice (a view) where the processing order is a plain run of positions."""
+    rows = order[p_star::-1]
+    step = int(rows[1] - rows[0]) if rows.size > 1 else -1
+    if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + step * rows.size, step)):
+        stop = rows[-1] + step
+        return slice(int(rows[0]), None if stop < 0 else int(stop), step)
+    return rows
 
 
 @dataclass
@@ -154,8 +171,7 @@ def grad_health(g: GradResult, trace: LayerTrace | ForgetRecord, sample: int, po
     """Vanishing / exploding verdict on the gradient w.r.t. the cell state (L2 over units)."""
     order, p_star = _processing(trace, position)
     carried = g.dc if g.dc.size else g.dh          # a cell without c: the gradient reaches h
-    norms = np.sqrt(np.sum(np.square(np.asarray(carried[sample], np.float64)), axis=-1))   # (T,)
-    reach = norms[order[:p_star + 1]]
+    reach = _row_norms(carried[sample])[order[:p_star + 1]]
     earliest = float(reach[0]) if reach.size else 0.0
     largest = float(np.max(reach)) if reach.size else 0.0
     if not np.all(np.isfinite(reach)) or largest > EXPLODING:
@@ -167,6 +183,16 @@ def grad_health(g: GradResult, trace: LayerTrace | ForgetRecord, sample: int, po
                           f"{earliest:.2g} (< {VANISHING:g})")
     return GradHealth("ok", earliest, largest, f"gradient healthy: |d target/d c| from "
                       f"{earliest:.3g} (first step) to at most {largest:.3g}")
+
+
+def _row_norms(values: np.ndarray, rows: int = 4096) -> np.ndarray:
+    """(T,) the L2 norm of each row of ``values`` (T, N) in float64, a few thousand rows at a
+    time (each row's sum is the same however many rows are taken together)."""
+    out = np.empty(values.shape[0])
+    for lo in range(0, values.shape[0], rows):
+        part = np.asarray(values[lo:lo + rows], np.float64)
+        out[lo:lo + rows] = np.sqrt(np.sum(np.square(part), axis=-1))
+    return out
 
 
 def fork_gradient(session, fork, target: str) -> GradResult:

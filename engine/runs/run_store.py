@@ -25,24 +25,28 @@ from typing import Any
 import numpy as np
 
 from ..cells.cell import CellWeights
-from .checkpoints import CheckpointedRun, Overview, bytes_per_step
+from .checkpoints import CheckpointedRun, Overview
 from .stepper import XW_BLOCK, DirectionRunner
 from .trace import LayerTrace
 
 SHOWN_ARRAYS = ("gates", "zx", "zh", "c", "h", "zp")
 
 
-def known_copy_bytes_per_step(batch: int, weights: CellWeights) -> int:
-    """Bytes per step of the copy that shows what has been read (``KnownCopy`` of a held run:
-    gates, zh, c, h and peephole terms; x . W is shared with the run)."""
-    n, h = weights.units, weights.state_size
-    return 4 * batch * (8 * n + n + h + (4 * n if weights.peephole is not None else 0))
+def held_bytes_per_step(batch: int, weights: CellWeights) -> int:
+    """Bytes one input position of a held run keeps: the runner's buffers (gates, x . W, h . U,
+    c, h, peephole terms), its input x and mask. Nothing else is kept per position: the gate
+    input x . W + b is made block by block and a view copies only the columns it draws
+    (``SessionModel.as_read``)."""
+    n = weights.units
+    floats = (len(weights.kind.gates) * n + 2 * weights.parts * n + weights.cell_size
+              + weights.state_size + weights.input_dim + (4 * n if weights.peephole is not None else 0))
+    return batch * (4 * floats + 1)
 
 
 def held_bytes(batch: int, steps: int, weights: CellWeights) -> int:
-    """What holding a run in memory really costs: its buffers (``bytes_per_step``) and the copy
-    a cursor-following view keeps of it. The budget check compares this, not one trace."""
-    return steps * (bytes_per_step(batch, weights) + known_copy_bytes_per_step(batch, weights))
+    """What holding a run in memory really costs (``held_bytes_per_step`` for every position):
+    the budget check compares this."""
+    return steps * held_bytes_per_step(batch, weights)
 
 
 class RunStore:
@@ -84,7 +88,7 @@ class RunStore:
         """Bytes this store keeps now: a held run's buffers once computed; a checkpointed run's
         input, checkpoints, kept states and overview (its few cached chunks come and go)."""
         if self.held:
-            return bytes_per_step(self.batch, self.weights) * self.steps if self.computed else 0
+            return held_bytes(self.batch, self.steps, self.weights) if self.computed else 0
         return self.chunks.checkpoint_bytes()
 
     @property

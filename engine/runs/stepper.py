@@ -429,11 +429,16 @@ class DirectionRunner:
             if self.steps == 0:
                 return self.h0.copy()
             return self.h[:, last_position(self.steps, self.backward)].copy()
+        zeroed = zero_masked and not self._all_valid.all()
+        if not self.backward and not zeroed:
+            seq = self.h[:, :]                 # the run's own h: a read-only view, not a copy
+            seq.flags.writeable = False
+            return seq
         seq = self.h[:, ::-1] if self.backward else self.h
         out = buffers.empty(seq.shape)
         np.copyto(out, seq)
         seq = out
-        if zero_masked:
+        if zeroed:
             m = self.mask[:, ::-1] if self.backward else self.mask
             seq[~m] = 0.0
         return seq

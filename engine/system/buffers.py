@@ -92,7 +92,10 @@ def _release(key: int) -> None:
     """The last view of a buffer is gone: keep it for the next request of its size."""
     global _free_bytes
     with _lock:
-        _, owner = _watch.pop(key)
+        entry = _watch.pop(key, None)
+        if entry is None:           # forgotten by clear(in_use=True): freed with its arrays
+            return
+        owner = entry[1]
         size = len(owner)
         _free.setdefault(size, []).append(owner)
         _free.move_to_end(size)
@@ -112,12 +115,17 @@ def held_bytes() -> int:
         return _free_bytes
 
 
-def clear() -> None:
-    """Give every free buffer back (buffers in use stay with their arrays)."""
+def clear(*, in_use: bool = False) -> None:
+    """Give every free buffer back (buffers in use stay with their arrays). ``in_use``: also
+    stop keeping the buffers in use now once their arrays are dropped, so they go back to the
+    system then (another model was opened: its predecessor's run will not be computed again,
+    and the next run of its size may be far off)."""
     global _free_bytes
     with _lock:
         _free.clear()
         _free_bytes = 0
+        if in_use:
+            _watch.clear()
 
 
 __all__ = ["clear", "empty", "held_bytes"]

@@ -162,7 +162,7 @@ class GradPanel(QWidget):
         view = self._drawn_view if hasattr(self, "_drawn_view") else None
         if view is None or not self.session_model.ready:
             return None
-        steps, units = view.dc_abs.shape
+        steps, units = view.carried.shape
         return Shown(view.run, units, steps, cursor_at(self.cursors[0].value(), steps,
                                                        self.session_model.session.backward), view.kind)
 
@@ -187,10 +187,10 @@ class GradPanel(QWidget):
         else:
             self.fork_curve.setData([], [])
         j = view.unit
-        grad = np.where(np.isfinite(view.forget_product[:, j]), np.maximum(view.dc_abs[:, j], TINY),
+        grad = np.where(np.isfinite(view.forget_product), np.maximum(np.abs(view.carried[:, j]), TINY),
                         np.nan)
         self.grad_curve.setData(t, grad)
-        self.prod_curve.setData(t, np.maximum(view.forget_product[:, j], TINY))
+        self.prod_curve.setData(t, np.maximum(view.forget_product, TINY))
         self.sal_plot.setXRange(-0.5, steps - 0.5, padding=0)
         h = view.health
         colour = BADGE_COLOURS[h.status]

@@ -398,7 +398,7 @@ class LayerView(FrontAware, QWidget):
     def _grad_image(self, full: LayerTrace) -> tuple[np.ndarray, tuple[float, float]]:
         """(rows, T) log10 |d target / d C| in lane order, and its colour levels."""
         view = self._current_grads()
-        dc = None if view is None else view.dc_abs[full.start:full.start + full.steps]  # the span
+        dc = None if view is None else np.abs(view.carried[full.start:full.start + full.steps])  # the span
         if dc is None or dc.shape != (full.steps, full.units):
             return np.full((len(self.order), full.steps), np.nan, np.float32), (-GRAD_DECADES, 0.0)
         with np.errstate(divide="ignore"):

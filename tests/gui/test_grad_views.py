@@ -189,3 +189,23 @@ def test_the_carousel_legend_reads_in_both_print_themes(make_window, qtbot):
                                                         "product of f back to the target"]
             for label in labels:                  # the colour as the label's HTML paints it
                 assert want.name() in label.item.toHtml().lower(), theme
+
+
+def test_the_gradient_waits_while_no_view_that_draws_it_is_on_screen(make_window, qtbot):
+    """The saliency strip, the Gradients dock and the layer view draw the gradient: with all
+    three behind another tab a step computes nothing (a long run's backward pass is costly and
+    its result large); bringing one to the front computes the cursor's target."""
+    window = make_window()
+    session = _counter(window)
+    grads = window.grads
+    qtbot.waitUntil(lambda: grads.view is not None, timeout=10000)   # the strip is in front
+    bring_to_front(qtbot, window.compare_dock)
+    asked = []
+    plain = session.grad
+    session.grad = lambda text, *stop: (asked.append(text), plain(text, *stop))[1]
+    window.session_model.seek(31)
+    qtbot.wait(grads._timer.interval() + 100)          # the debounced refresh has come and gone
+    assert asked == [] and grads.view.position != 30
+    bring_to_front(qtbot, window.grad_dock)
+    qtbot.waitUntil(lambda: grads.view.position == 30, timeout=10000)
+    assert asked == [grads.view.target] and window.errors == []

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
+from engine.cli.commands import resolve_input
 from tests.gui.conftest import open_session, sine_input, small_model, stacked_model
 
 
@@ -227,3 +228,22 @@ def test_cancel_during_a_stuck_model_read_keeps_the_window_and_its_model(make_wi
     window.load("demo:counter", wait=True)
     assert window.session_model.session is not before and window.errors == []
 
+
+
+def test_opening_another_model_keeps_none_of_the_last_runs_buffers(make_window):
+    """engine.system.buffers keeps a dropped run's big arrays for the next run of their size;
+    once another model is open, the last model's run goes back to the system instead."""
+    import gc
+
+    from engine import load_model
+    from engine.system import buffers
+    window = make_window()
+    sine = load_model("demo:sine")
+    x = np.sin(np.arange(20_000, dtype=np.float32) * np.float32(0.05))[None, :, None]
+    x = np.repeat(x, sine.input_features, axis=2)
+    open_session(window, sine, x)
+    counter = load_model("demo:counter")
+    open_session(window, counter, resolve_input(counter, None, None))
+    window.grads.jobs.cancel()
+    gc.collect()
+    assert buffers.held_bytes() == 0
