@@ -255,3 +255,16 @@ def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot
     open_session(window, small_model(4), sine_input(20))
     assert combo.model().item(combo.findData("c")).isEnabled()
     assert window.errors == []
+
+
+def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
+    """A Keras GRU with reset_after keeps its input and recurrent biases apart: the badge says
+    (2, 3N) as ``info`` does (CellWeights.shapes), not the (3N,) of the input row alone."""
+    import numpy as np
+
+    model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
+    x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
+    window = make_window()
+    open_session(window, model, x)
+    assert window.session_model.describe()["bias"] == (2, 15)
+    assert "(2, 15)" in window.badges.texts()["bias"]
