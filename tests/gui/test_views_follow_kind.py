@@ -257,6 +257,33 @@ def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot
     assert window.errors == []
 
 
+def test_the_built_in_breakpoints_follow_the_cell_kind(make_window, qtbot):
+    """Ticking a built-in event on a GRU added the LSTM's expression (NaN/Inf in c, |c|
+    exceeds, saturation of i f g o), which the GRU's run refused: an exception in the tick
+    box's slot. Each event now watches the run's own signals; |c| exceeds is greyed out for a
+    cell without c, and offered again for an LSTM."""
+    import numpy as np
+
+    model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
+    x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
+    window = make_window()
+    open_session(window, model, x)
+    panel = window.breakpoints_panel
+    assert not panel.ev_c.isEnabled() and "c" in panel.ev_c.toolTip()
+    for box in panel._event_boxes.values():       # the greyed one too, as a restored state might
+        box.setChecked(True)
+    debugger = window.debugging.debugger
+    expressions = " ".join(b.expression for b in debugger.breakpoints)
+    assert {b.kind for b in debugger.breakpoints} == {"nan_inf", "saturates", "sign_change"}
+    assert "saturated(u)" in expressions and "isnan(h)" in expressions
+    assert "c" not in panel.edit.placeholderText().split("e.g.")[1].replace("abs", "")
+    open_session(window, small_model(4), sine_input(20))
+    assert panel.ev_c.isEnabled()
+    panel.ev_c.setChecked(True)
+    assert [b.kind for b in window.debugging.debugger.breakpoints] == ["c_exceeds"]
+    assert window.errors == []
+
+
 def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
     """A Keras GRU with reset_after keeps its input and recurrent biases apart: the badge says
     (2, 3N) as ``info`` does (CellWeights.shapes), not the (3N,) of the input row alone."""
