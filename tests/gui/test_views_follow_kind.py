@@ -295,3 +295,25 @@ def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
     open_session(window, model, x)
     assert window.session_model.describe()["bias"] == (2, 15)
     assert "(2, 15)" in window.badges.texts()["bias"]
+
+
+def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path):
+    """The unrolled view's title said LSTM(units=N) over a GRU: it names the run's cell, as
+    ``info`` does (GRU, RNN), and the directions view calls a one-way GRU a plain GRU."""
+    import numpy as np
+
+    from gui.export.figure import export_view
+    from gui.teaching.docks import teaching_widget
+
+    window = make_window()
+    for fixture, word in (("keras_gru_reset_after", "GRU"), ("keras_simplernn", "RNN")):
+        model = load_model(GRU_FIXTURES / f"{fixture}.keras", trust=True)
+        open_session(window, model, np.load(GRU_FIXTURES / f"{fixture}.npz")["x"])
+        window.session_model.seek(3)
+        units = window.session_model.units
+        export_view(window, "unrolled", tmp_path / f"{fixture}.svg")
+        text = (tmp_path / f"{fixture}.svg").read_text(encoding="utf-8")
+        assert f"{word}(units={units})" in text and "LSTM(units=" not in text
+        message = teaching_widget(window, "directions", show=True).maps()
+        assert f"is a plain {word} that reads one way" in message
+    assert window.errors == []
