@@ -175,7 +175,7 @@ def _add_bench(sub) -> None:
     bench.add_argument("--steps", type=int, dest="steps_alias",
                        help=argparse.SUPPRESS)   # deprecated alias of --length
     bench.add_argument("--only", metavar="NAME[,NAME]",
-                       help="run just these figures: trace, grad, capture, window, long, "
+                       help="run just these figures: trace, grad, capture, gru, window, long, "
                             "startup, grid (default: trace,grad,capture)")
     bench.add_argument("--long", action="store_true", help=argparse.SUPPRESS)   # see --only long
     bench.add_argument("--skip-long", action="store_true", help=argparse.SUPPRESS)   # the default
