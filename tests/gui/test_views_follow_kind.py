@@ -317,3 +317,44 @@ def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path
         message = teaching_widget(window, "directions", show=True).maps()
         assert f"is a plain {word} that reads one way" in message
     assert window.errors == []
+
+
+def test_the_gradients_name_the_state_and_gate_that_carry_a_grus_memory(make_window, qtbot,
+                                                                         tmp_path):
+    """The gradient view said |∂target/∂C_t| and "product of f" over a GRU, which has neither:
+    a GRU's memory is h, carried by its update gate u; a simple RNN's is h with no gate. The
+    legend, the info line and the exported caption say so, and an LSTM's words come back."""
+    import re
+
+    import numpy as np
+
+    from gui.export.figure import export_view
+
+    def legend(window):
+        return [label.text for _, label in window.grad_panel.cec_plot.legend.items]
+
+    def caption(window):
+        """The exported figure's words, one space apart (an SVG writes each line apart)."""
+        export_view(window, "grad", tmp_path / "g.svg", width=900)
+        text = (tmp_path / "g.svg").read_text(encoding="utf-8")
+        words = re.findall(r">([^<>]+)</text>", text)
+        return " ".join(" ".join(words).split())
+
+    window = make_window()
+    bring_to_front(qtbot, window.grad_dock)
+    cases = (("keras_gru_reset_after", ["|∂target/∂h_t|", "product of u back to the target"],
+              "running product of its update gate u"),
+             ("keras_simplernn", ["|∂target/∂h_t|"], "no gate"))
+    for fixture, words, said in cases:
+        model = load_model(GRU_FIXTURES / f"{fixture}.keras", trust=True)
+        open_session(window, model, np.load(GRU_FIXTURES / f"{fixture}.npz")["x"])
+        window.session_model.seek(4)
+        window.grads.refresh()
+        qtbot.waitUntil(lambda: window.grads.view is not None, timeout=20000)
+        window.grad_panel.redraw()
+        assert legend(window) == words
+        assert "∂target/∂h|" in window.grad_panel.info.text()
+        assert said in caption(window) and "∂C_t" not in caption(window)
+    open_session(window, small_model(4), sine_input(20))
+    assert legend(window) == ["|∂target/∂C_t|", "product of f back to the target"]
+    assert window.errors == []
