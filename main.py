@@ -133,10 +133,8 @@ def _add_export(sub) -> None:
     export.add_argument("--steps", help="input positions A:B (end excluded): one .gif frame "
                         "each, or the rows of a .csv/.npz")
     export.add_argument("--fps", type=float, default=8.0, help="frames per second of a .gif")
-    # the choices are the traced layer's cell kind's (gui.export.cli checks them once loaded);
-    # the metavar says the LSTM's, as the help always has
-    export.add_argument("--signal", metavar="{c,h,f,i,o,g}", default=None,
-                        help="the signal colouring a teaching view (default c)")
+    # the choices are the traced layer's cell kind's (gui.export.cli checks them once loaded)
+    export.add_argument("--signal", metavar="SIGNAL", default=None, help=_signal_help())
     export.add_argument("--links", type=int, default=2,
                         help="strongest links through U drawn per unit (--view unrolled)")
     export.add_argument("--wrong", action="store_true",
@@ -158,6 +156,16 @@ def _add_export(sub) -> None:
     add_model_arguments(export, "export", "open")
 
 
+def _signal_help() -> str:
+    """``--signal``'s help: each kind of cell's signals, from the kinds' own tables (the
+    first of each is its default), so a new kind is listed without an edit here."""
+    from engine.debugging.expr import CELL_KINDS
+    from gui.signals import choosable
+    kinds = "; ".join(f"{kind.name.upper()} {' '.join(choosable(kind))}" for kind in CELL_KINDS)
+    return (f"the signal colouring a teaching view, one of the layer's cell's ({kinds}); "
+            "default the first: an LSTM's c, a GRU's h")
+
+
 def _add_bench(sub) -> None:
     """``bench``: speed figures."""
     bench = sub.add_parser("bench", help="speed figures; the last line is JSON")
@@ -167,7 +175,7 @@ def _add_bench(sub) -> None:
     bench.add_argument("--steps", type=int, dest="steps_alias",
                        help=argparse.SUPPRESS)   # deprecated alias of --length
     bench.add_argument("--only", metavar="NAME[,NAME]",
-                       help="run just these figures: trace, grad, capture, window, long, "
+                       help="run just these figures: trace, grad, capture, gru, window, long, "
                             "startup, grid (default: trace,grad,capture)")
     bench.add_argument("--long", action="store_true", help=argparse.SUPPRESS)   # see --only long
     bench.add_argument("--skip-long", action="store_true", help=argparse.SUPPRESS)   # the default

@@ -336,7 +336,7 @@ class SessionModel(QObject):
         return {
             "input": (b, t, d), "kernel": tuple(w.kernel.shape),
             "recurrent_kernel": tuple(w.recurrent_kernel.shape),
-            "bias": tuple(w.bias.shape) if w.use_bias else None,
+            "bias": w.shapes().get("bias"),     # a GRU's two rows: (2, 3N) (its kind's shapes)
             "output": out, "params": w.param_count,
             "model_params": self.model.param_count, "units": w.units,
             "layer": info.name, "direction": info.direction,

@@ -1,15 +1,15 @@
 """Train the bundled demo models into resources/demos/ (rerunnable, fixed seeds).
 
     pip install -e '.[train]'         # Keras 3 + JAX; the app itself never needs them
-    python scripts/train_demos.py [--only sine|counter|text|code|wide] [--out resources/demos]
+    python scripts/train_demos.py [--only sine|counter|counter-gru|text|code|wide] [--out resources/demos]
     python scripts/train_demos.py --check     # no training: reload the files, print what they do
 
-For each demo this writes NAME.keras (a Keras 3 Sequential of InputLayer / Embedding / LSTM /
-Dense, saved without optimizer state, which the numpy engine reads), NAME_input.npy (the default
+For each demo this writes NAME.keras (a Keras 3 Sequential of InputLayer / Embedding / LSTM
+(``counter-gru``: GRU) / Dense, saved without optimizer state, which the numpy engine reads), NAME_input.npy (the default
 input) and NAME.json (title, description, suggested step and unit, vocabulary, measured
 metrics). ``wide`` is not trained and ships no weights: its JSON tells the engine to build
 1024 units from a fixed seed. The interesting unit of each demo is found here by stepping
-Keras' own LSTM cell (``layer.cell``) over held-out data; ``code``'s units are scored with the
+Keras' own LSTM (or GRU) cell (``layer.cell``) over held-out data; ``code``'s units are scored with the
 app's own feature language (engine.analyses.features), the one "Find units for…" uses. About five
 minutes on two CPU cores (``code`` takes most of it).
 """
@@ -39,7 +39,7 @@ _spec.loader.exec_module(gen)
 
 import keras  # noqa: E402
 
-NAMES = ["sine", "counter", "text", "code", "wide"]
+NAMES = ["sine", "counter", "counter-gru", "text", "code", "wide"]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -83,7 +83,8 @@ def lstm_gates(model, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def check_cell_matches_layer(model, x: np.ndarray) -> float:
     """Max difference between our cell stepping and Keras' whole-layer h (sanity check)."""
-    _, h = lstm_states(model, x)
+    gru = any(isinstance(layer, keras.layers.GRU) for layer in model.layers)
+    h = gru_states(model, x) if gru else lstm_states(model, x)[1]
     sub = keras.Sequential([layer for layer in model.layers[:-1]])
     ref = np.asarray(sub(x))
     return float(np.max(np.abs(h - ref)))
@@ -111,7 +112,7 @@ def inference_copy(model):
     saved file then holds the weights and nothing the app would have to skip (no optimizer)."""
     config = model.get_config()
     for layer in config["layers"]:
-        if layer["class_name"] == "LSTM":
+        if layer["class_name"] in ("LSTM", "GRU"):
             layer["config"].update(dropout=0.0, recurrent_dropout=0.0)
     clone = keras.Sequential.from_config(config)
     clone.build(model.input_shape)
@@ -280,6 +281,109 @@ def train_counter(out: Path) -> dict:
                     "depth_unit_forget_p01": round(f_min, 4),
                     "unit_depth_corr_c": [round(v, 3) for v in corrs],
                     "unit_depth_corr_h": [round(v, 3) for v in h_corrs],
+                    "final_train_loss": round(losses[-1], 5),
+                    "heldout_set": "generators.bracket_strings(512, 40, seed=2002)",
+                    "long_set": "generators.bracket_strings(128, 120, seed=2003)"},
+        "default_input_text": COUNTER_INPUT,
+        "task": "per step: depth = round(Dense(h)); vocabulary ids 1 '(' and 2 ')'; id 0 unused",
+    })
+
+
+# --- counter-gru --------------------------------------------------------------------------
+
+def gru_input(model, x: np.ndarray):
+    """(what the model's GRU reads, that GRU's cell): ``x`` run through the layers before it."""
+    layers = list(model.layers)
+    k = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.GRU))
+    feed = x
+    for layer in layers[:k]:
+        feed = layer(feed)
+    return np.asarray(feed, np.float32), layers[k].cell
+
+
+def gru_states(model, x: np.ndarray) -> np.ndarray:
+    """h (B,T,N), stepping Keras' own GRU cell over the model's GRU input."""
+    feed, cell = gru_input(model, x)
+    h = np.zeros((feed.shape[0], cell.units), np.float32)
+    hs = []
+    for t in range(feed.shape[1]):
+        h, _ = cell(feed[:, t], [h])
+        h = np.asarray(h)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+def gru_gates(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """u (Keras' z, the update gate), r, n (B,T,N) of the model's GRU (``reset_after``, as
+    Keras' default), from its weights and the h of ``gru_states``."""
+    feed, cell = gru_input(model, x)
+    assert cell.reset_after, "the demo's GRU is Keras' default reset_after=True"
+    kernel, recurrent, bias = (np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    h = gru_states(model, x)
+    h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
+    zx_u, zx_r, zx_n = np.split(feed @ kernel + bias[0], 3, axis=-1)   # Keras order z, r, h
+    zh_u, zh_r, zh_n = np.split(h_prev @ recurrent + bias[1], 3, axis=-1)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731  (the demo uses the default sigmoid)
+    u, r = sig(zx_u + zh_u), sig(zx_r + zh_r)
+    return {"u": u, "r": r, "n": np.tanh(zx_n + r * zh_n)}
+
+
+def train_counter_gru(out: Path) -> dict:
+    """The counter's task and data, learned by a GRU: it has no C, so the count lives in a
+    unit's h, carried from step to step by its update gate u (h = u·h_prev + (1 − u)·n)."""
+    keras.utils.set_random_seed(5)
+    units = 6
+    ids, depth = gen.bracket_strings(2048, 40, seed=2)
+    model = keras.Sequential([keras.Input((None,), dtype="int32", name="brackets"),
+                              keras.layers.Embedding(3, 4, name="embedding"),
+                              keras.layers.GRU(units, return_sequences=True, name="gru"),
+                              keras.layers.Dense(1, name="depth")], name="counter_gru")
+    losses = fit(model, ids, depth[..., None], epochs=30, batch_size=64, lr=0.02, loss="mse")
+    ti, td = gen.bracket_strings(512, 40, seed=2002)
+    pred = np.asarray(model.predict(ti, verbose=0))[..., 0]
+    acc = float(np.mean(np.round(pred) == td))
+    seq_acc = float(np.mean(np.all(np.round(pred) == td, axis=1)))
+    li, ld = gen.bracket_strings(128, 120, seed=2003)
+    lacc = float(np.mean(np.round(np.asarray(model.predict(li, verbose=0))[..., 0]) == ld))
+    h = gru_states(model, ti)
+    corrs = [corr(h[..., u], td) for u in range(units)]
+    unit = int(np.argmax(np.abs(corrs)))
+    slope, intercept = np.polyfit(td.ravel(), h[..., unit].ravel(), 1)
+    gates = gru_gates(model, ti)
+    u_mean = float(np.mean(gates["u"][..., unit]))
+    u_min = float(np.quantile(gates["u"][..., unit], 0.01))
+    n_corr = corr(gates["n"][..., unit], td)    # the candidate holds the count too: it reads h
+
+    default_ids, default_depth = gen.encode_brackets(COUNTER_INPUT)
+    step = int(np.argmax(default_depth))
+    sign = "up" if slope > 0 else "down"
+    other = "down" if slope > 0 else "up"
+    return write_demo(out, "counter-gru", model, default_ids, {
+        "title": "Counter (GRU): one unit's h counts bracket depth",
+        "description": (
+            f"The counter's task learned by GRU(units={units}) instead of an LSTM: it reads '(' "
+            "and ')' one bracket per step and predicts the nesting depth after each one. A GRU "
+            f"has no cell state C, so the count has to live in h itself. Look at unit {unit}: "
+            f"its h steps {sign} by about {abs(slope):.2f} at every '(' and {other} again at "
+            f"every ')' (correlation {abs(corrs[unit]):.3f} with the depth on held-out "
+            "strings). It is carried two ways at once: h = u·h_prev + (1 − u)·n, and unit "
+            f"{unit}'s update gate u averages {u_mean:.2f}, so each step keeps that share of the "
+            "old h; the rest comes from the candidate n, which reads the whole previous h "
+            f"through the recurrent kernel and follows the depth too (correlation "
+            f"{abs(n_corr):.2f}). At step {step} the input reaches depth "
+            f"{int(default_depth[step])}, the deepest it goes; compare it with demo:counter, "
+            "where the same job is done by a C."),
+        "suggested_step": step, "suggested_unit": unit, "vocabulary": list(gen.BRACKETS),
+        "metrics": {"heldout_accuracy": round(acc, 4), "heldout_sequence_accuracy": round(seq_acc, 4),
+                    "long_strings_accuracy": round(lacc, 4),
+                    "depth_unit": unit, "depth_corr": round(abs(corrs[unit]), 4),
+                    "depth_corr_signed": round(corrs[unit], 4),
+                    "depth_unit_h_per_level": round(float(slope), 4),
+                    "depth_unit_h_at_depth_0": round(float(intercept), 4),
+                    "depth_unit_update_mean": round(u_mean, 4),
+                    "depth_unit_update_p01": round(u_min, 4),
+                    "depth_unit_candidate_corr_signed": round(n_corr, 4),
+                    "unit_depth_corr_h": [round(v, 3) for v in corrs],
                     "final_train_loss": round(losses[-1], 5),
                     "heldout_set": "generators.bracket_strings(512, 40, seed=2002)",
                     "long_set": "generators.bracket_strings(128, 120, seed=2003)"},
@@ -543,11 +647,19 @@ def check(out: Path, names: list[str]) -> None:
         print(f"   layers: {[type(layer).__name__ for layer in model.layers]}, "
               f"params {model.count_params()}, input {x.shape[1:]}")
         print(f"   cell stepping vs layer: max |dh| = {check_cell_matches_layer(model, x):.2e}")
-        c, h = lstm_states(model, x)
-        g = lstm_gates(model, x)
-        c_prev = np.concatenate([np.zeros_like(c[:, :1]), c[:, :-1]], axis=1)
-        print(f"   gates rebuild C: max |dc| = "
-              f"{np.max(np.abs(g['f'] * c_prev + g['i'] * g['g'] - c)):.2e}")
+        if any(isinstance(layer, keras.layers.GRU) for layer in model.layers):
+            h = gru_states(model, x)
+            c = h                       # a GRU has no C: its h is the memory
+            g = gru_gates(model, x)
+            h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
+            print(f"   gates rebuild h: max |dh| = "
+                  f"{np.max(np.abs(g['u'] * h_prev + (1 - g['u']) * g['n'] - h)):.2e}")
+        else:
+            c, h = lstm_states(model, x)
+            g = lstm_gates(model, x)
+            c_prev = np.concatenate([np.zeros_like(c[:, :1]), c[:, :-1]], axis=1)
+            print(f"   gates rebuild C: max |dc| = "
+                  f"{np.max(np.abs(g['f'] * c_prev + g['i'] * g['g'] - c)):.2e}")
         y = np.asarray(model.predict(x, verbose=0))[0]
         u, s = meta["suggested_unit"], meta["suggested_step"]
         if name in ("text", "code"):
@@ -558,10 +670,12 @@ def check(out: Path, names: list[str]) -> None:
             print("   input :", sparkline(x[0, :, 0] if x.ndim == 3 else x[0]))
             print("   output:", sparkline(y[:, 0]))
         if u is not None:
-            print(f"   C[{u}]  :", sparkline(c[0, :, u]))
+            if c is not h:
+                print(f"   C[{u}]  :", sparkline(c[0, :, u]))
             print(f"   h[{u}]  :", sparkline(h[0, :, u]))
-            print(f"   step {s}: C[{u}] = {c[0, s, u]:+.3f}, h[{u}] = {h[0, s, u]:+.3f}")
-        if name == "counter":
+            print(f"   step {s}: C[{u}] = {c[0, s, u]:+.3f}, h[{u}] = {h[0, s, u]:+.3f}"
+                  if c is not h else f"   step {s}: h[{u}] = {h[0, s, u]:+.3f}")
+        if name.startswith("counter"):
             _, depth = gen.encode_brackets(meta["default_input_text"])
             print("   depth :", sparkline(depth))
             print("   depth  ", "".join(str(int(v)) for v in depth))
@@ -579,8 +693,8 @@ def main() -> None:
     if args.check:
         check(args.out, names)
         return
-    jobs = {"sine": train_sine, "counter": train_counter, "text": train_text, "code": train_code,
-            "wide": write_wide}
+    jobs = {"sine": train_sine, "counter": train_counter, "counter-gru": train_counter_gru,
+            "text": train_text, "code": train_code, "wide": write_wide}
     for name in names:
         t0 = time.time()
         meta = jobs[name](args.out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import numpy as np
 import pytest
 
 import engine.bench
@@ -47,3 +48,32 @@ def test_a_grid_point_reports_its_ratio_first_call_and_the_machine_load():
     assert fig["cpus"] >= 1 and (fig["load"] is None or fig["load"] >= 0)
     header, row = grid_table({"B2_N8_T20": fig}).splitlines()
     assert header.split()[-1] == "load" and row.split()[-1] == str(fig["load"])
+
+
+def test_the_gru_figure_measures_a_grus_trace_against_torchs_gru():
+    """``bench --only gru``: the engine's GRU and its ``nn.GRU`` twin agree (measure_point
+    raises otherwise) and the point reports the grid's figures; it is not in the default set."""
+    from engine.bench.grid import measure_point
+    from engine.bench.gru_figures import bench_gru_model, torch_gru_of
+    from engine.bench.report import DEFAULT, parse_only
+    fig = measure_point(2, 8, 20, repeat=2, model_of=bench_gru_model, torch_of=torch_gru_of)
+    assert fig["ratio"] > 0 and fig["cpu_ratio"] > 0 and fig["spread"] >= 1
+    assert parse_only("gru") == ("gru",) and "gru" not in DEFAULT
+
+
+def test_the_grus_torch_twin_holds_its_weights_in_torchs_gate_order():
+    """r, z, n rows in torch; u, r, n columns in the engine: a swapped block would still run,
+    so the twin's h is checked against the engine's own spec (gru_step) step by step."""
+    import torch
+
+    from engine.bench.gru_figures import bench_gru_model, torch_gru_of
+    from engine.cells.gru_cell import gru_step
+    model = bench_gru_model(5, 3, seed=4)
+    w = model.traced_layers[0].weights
+    x = np.random.default_rng(2).normal(size=(2, 6, 3)).astype(np.float32)
+    with torch.no_grad():
+        theirs = torch_gru_of(model)(torch.from_numpy(x))[0].numpy()
+    h = np.zeros((2, 5), np.float32)
+    for t in range(6):
+        h = gru_step(w, x[:, t], h)[-1]
+        assert np.allclose(theirs[:, t], h, atol=1e-5), t

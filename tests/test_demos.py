@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from engine import load_model
-from engine.loaders.demos import DEMO_DIR, demo_info, demo_names
+from engine.loaders.demos import DEMO_DIR, default_demo_input, demo_info, demo_names
+from tests.helpers import assert_close
 
 spec = importlib.util.spec_from_file_location("demo_generators", DEMO_DIR / "generators.py")
 gen = importlib.util.module_from_spec(spec)
@@ -22,16 +23,15 @@ spec.loader.exec_module(gen)
 def test_all_demos_are_listed_with_sine_first():
     names = demo_names()
     assert names[0] == "sine"
-    assert {"sine", "counter", "text", "wide", "small"} <= set(names)
+    assert {"sine", "counter", "counter-gru", "text", "wide", "small"} <= set(names)
     assert load_model("demo").source == "demo:sine"
 
 
-@pytest.mark.parametrize("name", ["sine", "counter", "text", "code", "wide", "small"])
+@pytest.mark.parametrize("name", ["sine", "counter", "counter-gru", "text", "code", "wide", "small"])
 def test_demo_loads_with_metadata_and_default_input(name):
     model = load_model(f"demo:{name}")
     info = demo_info(name)
     assert info.title and len(info.description) > 80
-    from engine.loaders.demos import default_demo_input
     x = default_demo_input(info, model)
     result = model.trace(x)
     assert 0 <= info.suggested_step < result.layer(0).steps
@@ -60,6 +60,42 @@ def test_counter_demo_counts_depth_in_one_cell_state():
     corr = abs(np.corrcoef(c.ravel(), depth.ravel())[0, 1])
     assert corr > 0.9, corr
     assert info.vocabulary == ["<pad>", "(", ")"]
+
+
+def test_counter_gru_demo_counts_depth_in_one_units_h():
+    """The counter's task learned by a GRU: no C, so the unit the JSON names keeps the count in
+    its h (on strings neither the training nor the script's measurement saw)."""
+    model = load_model("demo:counter-gru")
+    info = demo_info("counter-gru")
+    assert model.traced_layers[0].weights.kind.name == "gru"
+    ids, depth = gen.bracket_strings(128, 40, seed=888)
+    result = model.trace(ids)
+    accuracy = float(np.mean(np.round(result.output[..., 0]) == depth))
+    assert accuracy > 0.95, accuracy
+    layer = result.layer(0)
+    assert layer.c.shape[-1] == 0                              # a GRU carries h alone
+    h = layer.h[..., info.suggested_unit]
+    corr = abs(np.corrcoef(h.ravel(), depth.ravel())[0, 1])
+    assert corr > 0.9, corr
+    assert info.suggested_unit == info.metrics["depth_unit"]
+    assert f"unit {info.suggested_unit}" in info.description
+    assert info.vocabulary == ["<pad>", "(", ")"]
+
+
+def test_counter_gru_demo_matches_keras():
+    """The shipped GRU demo traced by the engine equals Keras 3 running the same file: the
+    model's output and the GRU layer's h, on the default input and on held-out strings."""
+    import keras
+    path = DEMO_DIR / demo_info("counter-gru").raw["model"]
+    reference = keras.saving.load_model(path)
+    gru_output = keras.Model(reference.inputs, reference.get_layer("gru").output)
+    model = load_model("demo:counter-gru")
+    default = default_demo_input(demo_info("counter-gru"), model)[None]
+    held_out, _ = gen.bracket_strings(16, 50, seed=889)
+    for ids in (default, held_out):
+        result = model.trace(ids)
+        assert_close(result.output, reference.predict(ids, verbose=0), "counter-gru output")
+        assert_close(result.layer(0).h, gru_output.predict(ids, verbose=0), "counter-gru h")
 
 
 def test_text_demo_beats_a_uniform_guess():

@@ -70,3 +70,23 @@ def test_grad_writes_no_cell_gradients_and_refuses_a_c_target(tmp_path):
     proc = run_cli("grad", str(MODEL), "--input", str(x), "--target", "sumsq(c[:, last, :])",
                    "--out", str(tmp_path / "c.npz"))
     assert_clean_error(proc, "enc.rnn.l0", "GRU", "no cell state c")
+
+
+def test_signal_help_names_each_kinds_signals(monkeypatch):
+    """``export --help`` said ``--signal {c,h,f,i,o,g}``, the LSTM's alone, while a GRU's
+    layer takes h u r n: the help lists every kind's (the first of each is its default)."""
+    monkeypatch.setenv("COLUMNS", "400")      # one line per option: argparse wraps no words
+    proc = run_cli("export", "--help")
+    assert proc.returncode == 0, proc.stderr
+    line = next(text for text in proc.stdout.splitlines() if text.strip().startswith("--signal"))
+    assert "{c,h,f,i,o,g}" not in proc.stdout
+    for kind in ("LSTM c h f i o g", "GRU h u r n", "RNN h"):
+        assert kind in line, line
+
+
+def test_a_gru_refuses_an_lstm_signal_naming_its_own(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, read_npz(REF)["x"])
+    proc = run_cli("export", str(MODEL), "--input", str(x), "--view", "unrolled",
+                   "--signal", "c", "--out", str(tmp_path / "u.png"))
+    assert_clean_error(proc, "--signal c", "h, u, r, n")

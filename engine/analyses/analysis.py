@@ -103,6 +103,8 @@ class CellBreakdown:
     fan_in: dict[str, np.ndarray]          # per gate: h_prev[k] * U[k, gate j], shape (H,)
     # (a GRU's n before reset: r[k] * h_prev[k] * U[k, n j], what the cell reads)
     masked: bool
+    recurrent: dict[str, float]            # the recurrent part as the cell adds it to z: zh,
+    # or a GRU's r * zh for n with reset_after (r·(h·U + b_h)), so z = zx + recurrent + zb
 
     def top_contributors(self, gate: str, k: int = 5) -> list[tuple[int, float]]:
         """Units of h_{t-1} that push this gate up or down the most, strongest first."""
@@ -130,10 +132,11 @@ def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> 
     zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
     zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
     zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(kind.parts)}
-    z = {}
+    recurrent, z = {}, {}
     for k, g in enumerate(kind.parts):
         scale = w.scaled_by(k)                       # a GRU's r on zh_n with reset_after
-        z[g] = zx[g] + (zh[g] if scale is None else gates[kind.gates[scale]] * zh[g]) + zb[g]
+        recurrent[g] = zh[g] if scale is None else gates[kind.gates[scale]] * zh[g]
+        z[g] = zx[g] + recurrent[g] + zb[g]
     if trace.zp is not None:
         for k, g in enumerate(kind.parts):
             z[g] += float(trace.zp[sample, position, k, unit])
@@ -142,7 +145,8 @@ def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> 
                          np.array(h_prev), gates,
                          float(trace.c[sample, position, unit]) if has_c else float("nan"),
                          float(trace.h[sample, position, unit]),
-                         zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]))
+                         zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]),
+                         recurrent)
 
 
 def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[str, np.ndarray]:

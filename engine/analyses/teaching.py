@@ -180,15 +180,16 @@ def directions_reason(session) -> str | None:
     can): the layer reads one way, or its run is checkpointed and both whole directions would
     not fit in memory."""
     info = session.info
+    cell = info.weights.kind.name.upper()       # LSTM, GRU, RNN: as ``info`` names the layer
     if not isinstance(session.model.ops[info.op_index], Bidirectional):
         other = [layer.name for layer in session.model.traced_layers
                  if layer.op_index == info.op_index and layer.name != info.name]
         if other:      # a PyTorch or ONNX bidirectional LSTM: one op, two traced directions
-            return (f"layer {info.name} is one direction of a bidirectional LSTM whose other "
+            return (f"layer {info.name} is one direction of a bidirectional {cell} whose other "
                     f"direction is {other[0]}; this view draws a Keras Bidirectional layer's two "
                     f"directions together (the units panel and the layer view show {info.name} "
                     f"and {other[0]} one at a time)")
-        return (f"layer {info.name} is a plain LSTM that reads one way: both directions are "
+        return (f"layer {info.name} is a plain {cell} that reads one way: both directions are "
                 "those of a Bidirectional layer (open a model with one and choose its forward or "
                 "backward layer)")
     if session.checkpointed:

@@ -54,8 +54,12 @@ def _seconds(fn: Callable[[], Any]) -> tuple[float, float]:
 
 
 def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
-                  features: int = FEATURES) -> dict[str, Any]:
-    """One grid point (see the module docstring); the torch side checked equal first."""
+                  features: int = FEATURES, *, model_of: Callable[[int, int], Any] = bench_model,
+                  torch_of: Callable[[Any], Any] = torch_lstm_of) -> dict[str, Any]:
+    """One grid point (see the module docstring); the torch side checked equal first.
+    ``model_of(units, features)`` builds the model and ``torch_of(model)`` its torch twin (the
+    GRU figure passes its own: ``engine.bench.gru_figures``); the memory check is an LSTM's
+    trace, the largest kind's."""
     from engine.system.budget import format_bytes, memory_budget
     from engine.system.presets import trace_bytes
     need = trace_bytes(batch, steps, units, features)
@@ -65,9 +69,9 @@ def measure_point(batch: int, units: int, steps: int, repeat: int = 3,
     import torch
     torch.set_num_threads(1)
     load = load_average()
-    model = bench_model(units, features)
+    model = model_of(units, features)
     x = np.random.default_rng(1).normal(size=(batch, steps, features)).astype(np.float32)
-    lstm = torch_lstm_of(model)
+    lstm = torch_of(model)
     xt = torch.from_numpy(x)
 
     def ours() -> Any:

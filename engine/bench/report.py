@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from engine.errors import ScopeError
 
-FIGURES = ("trace", "grad", "capture", "window", "long", "startup", "grid")
+FIGURES = ("trace", "grad", "capture", "gru", "window", "long", "startup", "grid")
 DEFAULT = ("trace", "grad", "capture")
 """What a bare ``bench`` measures: the trace and gradients against torch at the default points
 and the capture cost against its framework."""
@@ -57,6 +57,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
         "trace": lambda: _trace(repeat, note),
         "grad": lambda: _grad(repeat, note),
         "capture": lambda: _capture(repeat),
+        "gru": lambda: _gru(repeat, note),
         "window": lambda: _window(window_figures, "window_figures", units, steps),
         "startup": lambda: _window(window_figures, "startup_figures"),
         "long": lambda: _long(long_budget),
@@ -72,7 +73,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     if not as_json:
         from engine.bench.grid import grid_table
         for key, value in figures.items():
-            if key in ("grid", "trace") and isinstance(value, dict) and "skipped" not in value:
+            if key in ("grid", "trace", "gru") and isinstance(value, dict) and "skipped" not in value:
                 print(f"{key}:\n{grid_table(value)}", file=out)
             else:
                 print(f"{key:>22}: {value}", file=out)
@@ -87,6 +88,11 @@ def _trace(repeat: int, note) -> dict[str, Any]:
     except ImportError:
         return {"trace": {"skipped": "torch is not installed: no baseline to compare with"}}
     return trace_figures(repeat=max(3, repeat), progress=note)
+
+
+def _gru(repeat: int, note) -> dict[str, Any]:
+    from engine.bench.gru_figures import gru_figures
+    return gru_figures(repeat=max(3, repeat), progress=note)
 
 
 def _grad(repeat: int, note) -> dict[str, Any]:

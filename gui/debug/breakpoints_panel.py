@@ -33,6 +33,13 @@ from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
 
 
+def _example(kind) -> str:
+    """The condition line's placeholder in the names of the run's cell (an LSTM's c and f, a
+    GRU's h and u; before any run, the LSTM's)."""
+    state, gate = ("c", "f") if kind is None else (kind.states[0], kind.carry or kind.states[0])
+    return f"condition, e.g.  any(abs({state}) > 5)   {gate}[3] < 0.1   any(isnan(h))"
+
+
 def caret_text(text: str, column: int, message: str, error: str) -> str:
     """HTML: the expression with the offending column underlined and the message below (in
     the ``error`` colour of the theme it is shown in)."""
@@ -142,7 +149,7 @@ class BreakpointsPanel(QWidget):
         """The expression line: a condition over the current step, added with Return or Add."""
         row = QHBoxLayout()
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText("condition, e.g.  any(abs(c) > 5)   f[3] < 0.1   any(isnan(h))")
+        self.edit.setPlaceholderText(_example(None))     # the run's kind's names (_follow_kind)
         self.edit.returnPressed.connect(self.add_from_edit)
         self.edit.textEdited.connect(lambda _: self.error.hide())
         self.every = QCheckBox("every step")
@@ -227,13 +234,16 @@ class BreakpointsPanel(QWidget):
         self.edit.setFocus()
         self.edit.setCursorPosition(min(exc.column, len(text)))
 
-    def _make_event(self, kind: str) -> Breakpoint:
+    def _make_event(self, kind: str) -> Breakpoint | None:
+        """The event's breakpoint over the run's own signals (None: the run's cell has nothing
+        it could watch, as |c| for a cell without c)."""
+        cell = self.dm.session_model.cell_kind
         if kind == "nan_inf":
-            return Breakpoint.nan_inf()
+            return Breakpoint.nan_inf(cell)
         if kind == "c_exceeds":
-            return Breakpoint.c_exceeds(self.c_bound.value())
+            return Breakpoint.c_exceeds(self.c_bound.value()) if "c" in cell.states else None
         if kind == "saturates":
-            return Breakpoint.saturates(self.sat_gate.currentText(), self.sat_frac.value())
+            return Breakpoint.saturates(self.sat_gate.currentText(), self.sat_frac.value(), cell)
         unit = self.sign_unit.value()
         return Breakpoint.sign_change(None if unit < 0 else unit)
 
@@ -243,8 +253,9 @@ class BreakpointsPanel(QWidget):
         dbg = self.dm.debugger
         for bp in [b for b in dbg.breakpoints if b.kind == kind]:
             dbg.remove_breakpoint(bp.id)
-        if on:
-            dbg.add_breakpoint(self._make_event(kind))
+        event = self._make_event(kind) if on else None
+        if event is not None:
+            dbg.add_breakpoint(event)
 
     def _event_params_changed(self, *_) -> None:
         for kind, box in self._event_boxes.items():
@@ -365,6 +376,12 @@ class BreakpointsPanel(QWidget):
     def _follow_kind(self, kind) -> None:
         """The gates a saturation event can watch are the run's cell kind's (kept while the kind
         stays; a gate the new kind lacks falls back to "any")."""
+        self.edit.setPlaceholderText(_example(kind))
+        has_c = "c" in kind.states
+        self.ev_c.setEnabled(has_c)
+        self.c_bound.setEnabled(has_c)
+        self.ev_c.setToolTip("" if has_c else f"this layer's cell ({kind.name}) has no cell "
+                             "state c: it carries h alone")
         gates = ["any", *kind.gates]
         if [self.sat_gate.itemText(k) for k in range(self.sat_gate.count())] == gates:
             return

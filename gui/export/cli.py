@@ -37,6 +37,7 @@ from engine.runs.trace import LayerTrace
 from engine.system.budget import check_bytes, format_bytes, memory_budget
 from engine.system.files import check_output
 from gui.export.views import ExportableView, refuse_unless_applies
+from gui.signals import choosable
 
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
@@ -137,9 +138,9 @@ def _lanes(args: argparse.Namespace, kind: CellKind) -> tuple[str, ...] | None:
 def _signal(args: argparse.Namespace, kind: CellKind) -> None:
     """``--signal``: one of the cell kind's states or gates (default its first state, the
     LSTM's C), what a teaching view colours by."""
+    choices = choosable(kind)
     if getattr(args, "signal", "") is None:
-        args.signal = kind.states[0]
-    choices = (*kind.states, *kind.display_gates)
+        args.signal = choices[0]
     if getattr(args, "signal", None) is not None and args.signal not in choices:
         raise ScopeError(f"--signal {args.signal}: this layer's cell ({kind.name}) has "
                          f"{', '.join(choices)}")

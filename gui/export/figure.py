@@ -298,7 +298,7 @@ class Figure:
         width = max(body_size(w).width() for w in bodies)
         header = build_header(self.host, self.spec, ctx, self.options, palette, width)
         footer = build_footer(self.spec, ctx, self.options, palette, self.host.session_model.units,
-                              width)
+                              width, self.host.session_model.cell_kind)
         try:
             for text in (header, footer):
                 text.setPalette(self.qt_palette())

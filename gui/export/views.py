@@ -101,6 +101,11 @@ class ExportableView(ABC):
     def explanation(self, ctx: ViewContext, units: int) -> str:
         """The words under the figure: what it shows and how to read it."""
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """The words under the figure for a run of cell ``kind`` (None: not known): the same
+        for every kind unless a view words them per kind."""
+        return self.explanation(ctx, units)
+
     def legend(self, host) -> list[str]:
         """The signals named in the picture's legend, display order."""
         return []
@@ -349,6 +354,23 @@ class GradView(ExportableView):
                 f"{ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. Bottom, for "
                 "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
                 "from the target's step (dashed): the constant-error carousel the gradient follows.")
+
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """In the words of the run's cell: a GRU's memory is h, carried by its update gate u; a
+        simple RNN's h has no gate carrying it (an LSTM's words are ``explanation``'s)."""
+        if kind is None or "c" in kind.states:          # a C and its carousel: the LSTM's words
+            return self.explanation(ctx, units)
+        from gui.panels.grad_panel import carry_words
+        state, derivative, _ = carry_words(kind)
+        head = (f"Exact gradients of {ctx.target or 'the target'} through the recorded run of "
+                f"layer {ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. "
+                f"Bottom, for one unit: {derivative} (solid)")
+        if kind.carry is None:
+            return f"{head}; a {kind.name.upper()} has no gate that carries {state}, so no product is drawn."
+        gate = kind.signal(kind.carry)
+        return (f"{head} beside the running product of its {gate.title} {gate.symbol} back from "
+                f"the target's step (dashed): how much of {state} the gate carries the gradient "
+                "through.")
 
     def write_data(self, path: str | Path, session, ctx: ViewContext, trace, *,
                    inputs=()) -> Path:

@@ -55,6 +55,15 @@ def _fmt(v: float) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{v:+.4f}"
 
 
+def _scaled_note(weights) -> str:
+    """Which h·U bars are scaled by a gate before the cell adds them (a GRU's n with
+    reset_after: r·(h·U + b_h)), in words; "" when none is."""
+    kind = weights.kind
+    notes = [f" {part}'s h·U is {kind.gates[gate]}·(h·U + its recurrent bias), as the cell adds it;"
+             for k, part in enumerate(kind.parts) if (gate := weights.scaled_by(k)) is not None]
+    return "".join(notes)
+
+
 class LaneHighlighter:
     """Marks a few lanes of the units panel (fan-in contributors) without touching its curves.
 
@@ -580,7 +589,7 @@ class CellInspector(FrontAware, QWidget):
                           else w.gate_activation.name, self.kind)
         need_lo = need_hi = 0.0
         for g in self.kind.diagram_gates:
-            values = [b.zx[g], b.zh[g], b.zb[g], b.z[g]]
+            values = [b.zx[g], b.recurrent[g], b.zb[g], b.z[g]]     # h·U as the cell adds it
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
             self._bars[g].setOpts(height=heights)
@@ -595,7 +604,7 @@ class CellInspector(FrontAware, QWidget):
             first.setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
         self._fill_fan(b, trace)
         self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "
-                          "activation; hover a bar for the numbers.")
+                          f"activation;{_scaled_note(w)} hover a bar for the numbers.")
 
     def bar_values(self, gate: str) -> list[float]:
         """[x·W, h·U, b, z] as drawn for ``gate`` (for tests)."""
@@ -609,7 +618,7 @@ class CellInspector(FrontAware, QWidget):
         for g in gates:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
-            parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.zh[g])})"])
+            parent = QTreeWidgetItem([f"{g}  (z_{g} h·U = {_fmt(b.recurrent[g])})"])
             parent.setForeground(0, QBrush(QColor(signal_colour(g))))
             for k, v in top:
                 child = QTreeWidgetItem([f"unit {k}", _fmt(float(b.h_prev_vector[k])),
@@ -630,7 +639,7 @@ class CellInspector(FrontAware, QWidget):
             return
         if self.lane_gate not in gates:
             # default: the gate the recurrence pushes hardest at this step
-            gate = max(gates, key=lambda g: abs(b.zh[g]) if np.isfinite(b.zh[g]) else -1)
+            gate = max(gates, key=lambda g: abs(b.recurrent[g]) if np.isfinite(b.recurrent[g]) else -1)
         else:
             gate = self.lane_gate
         self.show_lanes(gate)

@@ -21,12 +21,22 @@ from gui.grad_model import MODES, GradModel
 from gui.panels.input_strip import InputStrip
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
+from gui.signals import carried
 from gui.theme import Palette
 from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
 TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
-CARRY_LABEL = "|∂target/∂C_t|"       # the legend names the derivative as the axes do
+CARRY_LABEL = "|∂target/∂C_t|"       # the legend names the derivative as the axes do (an LSTM's)
+
+
+def carry_words(kind) -> tuple[str, str, str | None]:
+    """(the carried state's symbol, the legend's derivative, the legend's product or None) of
+    a cell kind: an LSTM's C and f, a GRU's h and u, a simple RNN's h and no gate."""
+    state = kind.signal(carried(kind)).symbol
+    gate = kind.carry
+    product = None if gate is None else f"product of {kind.signal(gate).symbol} back to the target"
+    return state, f"|∂target/∂{state}_t|", product
 
 
 class GradPanel(QWidget):
@@ -96,8 +106,27 @@ class GradPanel(QWidget):
         model.positionChanged.connect(self._move_cursor)
         model.runChanged.connect(self._offer_targets)
 
+    def _name_curves(self) -> None:
+        """The legend in the run's cell's words (|∂target/∂h_t| and u for a GRU): the entries
+        are added again only when the words change."""
+        if not self.session_model.ready:
+            return
+        _, derivative, product = carry_words(self.session_model.cell_kind)
+        legend = self.cec_plot.legend
+        if [label.text for _, label in legend.items] == [derivative, *([product] if product else [])]:
+            return
+        for curve in (self.grad_curve, self.prod_curve):
+            legend.removeItem(curve)
+        legend.addItem(self.grad_curve, derivative)
+        if product is not None:
+            legend.addItem(self.prod_curve, product)
+        legend.setLabelTextColor(self.palette.foreground)
+        for _, label in legend.items:
+            label.setText(label.text)
+
     def _offer_targets(self) -> None:
         """The C target only where the run's cell has a C: a GRU or simple RNN carries h alone."""
+        self._name_curves()
         has_c = not self.session_model.ready or "c" in self.session_model.cell_kind.states
         item = self.mode_combo.model().item(self.mode_combo.findData("c"))
         item.setEnabled(has_c)
@@ -202,7 +231,8 @@ class GradPanel(QWidget):
             "—" if np.isnan(horizon) else f"{int(horizon)} steps back")
         fork = (f" · dashed: fork '{view.fork}' (how the edit changes what the target depends on)"
                 if view.fork else "")
+        state = carry_words(self.session_model.cell_kind)[0] if self.session_model.ready else "C"
         self.info.setText(f"target <b>{view.target}</b> = {view.result.value:.4g} · unit {j}: "
-                          f"|∂target/∂C| stays above 1 % of its peak for {where} · {h.message}"
+                          f"|∂target/∂{state}| stays above 1 % of its peak for {where} · {h.message}"
                           f"{fork}")
 

@@ -268,7 +268,9 @@ class DirectionsView(_MapsView):
             reason = directions_reason(self.session_model.session)
             if reason:
                 return reason[0].upper() + reason[1:]
-            return (f"Layer {self.session_model.session.info.name} is a plain LSTM that reads one way. "
+            session = self.session_model.session
+            return (f"Layer {session.info.name} is a plain {session.cell_kind.name.upper()} "
+                    "that reads one way. "
                     "This view shows a Bidirectional layer's two directions together: open a "
                     "model with one and choose its forward or backward layer.")
         if isinstance(both, str):

@@ -136,11 +136,12 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         p.setPen(QColor(pal.foreground))
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
-        title = (f"LSTM(units={n}) unrolled over time: {n} cells in every column, coupled "
+        layer = session.cell_kind.name.upper()            # LSTM, GRU, RNN: as ``info`` says
+        title = (f"{layer}(units={n}) unrolled over time: {n} cells in every column, coupled "
                  f"through U {shape}")
         bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
         if bold.horizontalAdvance(title) > geo.truth_width - 12:
-            title = f"LSTM(units={n}): {n} cells per column, coupled through U {shape}"
+            title = f"{layer}(units={n}): {n} cells per column, coupled through U {shape}"
         self._text(p, QRectF(6, 2, geo.truth_width - 12, bold.height() + 2), title,
                    view_font(pal, 1.1, bold=True), LEFT_MIDDLE)
         p.setPen(self._muted())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.analyses.analysis import cell_breakdown
 from engine.cells.cell import STORAGE_GATE_ORDER
 from tests.gui.conftest import open_session, sine_input, small_model
+from tests.helpers import FIXTURES, read_npz
 
 
 def close(a, b):
@@ -146,3 +148,38 @@ def test_the_bars_part_names_never_run_together(make_window, qtbot):
         assert text_problems(texts) == [], width
         seen[width] = {t.text for t in texts}
     assert {"xW", "hU"} <= seen[1000] and not {"xW", "hU"} & seen[260]
+
+
+@pytest.mark.parametrize("fixture", ["keras_gru_reset_after", "keras_gru_reset_before"])
+def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
+    """A GRU's n reads its recurrent part through r: with reset_after z_n = x·W + b +
+    r·(h·U + b_h), before it z_n = x·W + b + (r⊙h)·U. The h·U bar showed h·U + b_h without r
+    (the trace's zh), so the bars did not add up to z: it shows what the cell adds."""
+    from engine import load_model
+
+    gru = FIXTURES / "gru"
+    model = load_model(gru / f"{fixture}.keras", trust=True)
+    x = read_npz(gru / f"{fixture}.npz")["x"]
+    window = make_window()
+    session = open_session(window, model, x)
+    window.session_model.set_sample(1)
+    window.session_model.step(4)
+    window.session_model.select(2, -1)
+    insp = window.cell_inspector
+    position, unit = insp.position(), 2
+    full = session.full()
+    w = full.weights
+    h_prev = full.state_before(position)[0][1].astype(np.float64)
+    r = full.signal("r")[1, position].astype(np.float64)
+    u_n = w.gate_block(w.recurrent_kernel, "n").astype(np.float64)
+    if w.reset_after:
+        used = r[unit] * (h_prev @ u_n[:, unit] + w.recurrent_bias[2 * w.units + unit])
+    else:
+        used = (r * h_prev) @ u_n[:, unit]
+    assert close(insp.bar_values("n")[1], float(used))
+    assert ("n's h·U is r·(h·U + its recurrent bias)" in insp.info.text()) == w.reset_after
+    for g in ("u", "r", "n"):
+        zx, zh, zb, z = insp.bar_values(g)
+        assert close(zx + zh + zb, z), (g, zx, zh, zb, z)
+        assert close(z, float(full.signal(f"z_{g}")[1, position, unit]))
+    assert window.errors == []

@@ -255,3 +255,106 @@ def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot
     open_session(window, small_model(4), sine_input(20))
     assert combo.model().item(combo.findData("c")).isEnabled()
     assert window.errors == []
+
+
+def test_the_built_in_breakpoints_follow_the_cell_kind(make_window, qtbot):
+    """Ticking a built-in event on a GRU added the LSTM's expression (NaN/Inf in c, |c|
+    exceeds, saturation of i f g o), which the GRU's run refused: an exception in the tick
+    box's slot. Each event now watches the run's own signals; |c| exceeds is greyed out for a
+    cell without c, and offered again for an LSTM."""
+    import numpy as np
+
+    model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
+    x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
+    window = make_window()
+    open_session(window, model, x)
+    panel = window.breakpoints_panel
+    assert not panel.ev_c.isEnabled() and "c" in panel.ev_c.toolTip()
+    for box in panel._event_boxes.values():       # the greyed one too, as a restored state might
+        box.setChecked(True)
+    debugger = window.debugging.debugger
+    expressions = " ".join(b.expression for b in debugger.breakpoints)
+    assert {b.kind for b in debugger.breakpoints} == {"nan_inf", "saturates", "sign_change"}
+    assert "saturated(u)" in expressions and "isnan(h)" in expressions
+    assert "c" not in panel.edit.placeholderText().split("e.g.")[1].replace("abs", "")
+    open_session(window, small_model(4), sine_input(20))
+    assert panel.ev_c.isEnabled()
+    panel.ev_c.setChecked(True)
+    assert [b.kind for b in window.debugging.debugger.breakpoints] == ["c_exceeds"]
+    assert window.errors == []
+
+
+def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
+    """A Keras GRU with reset_after keeps its input and recurrent biases apart: the badge says
+    (2, 3N) as ``info`` does (CellWeights.shapes), not the (3N,) of the input row alone."""
+    import numpy as np
+
+    model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
+    x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
+    window = make_window()
+    open_session(window, model, x)
+    assert window.session_model.describe()["bias"] == (2, 15)
+    assert "(2, 15)" in window.badges.texts()["bias"]
+
+
+def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path):
+    """The unrolled view's title said LSTM(units=N) over a GRU: it names the run's cell, as
+    ``info`` does (GRU, RNN), and the directions view calls a one-way GRU a plain GRU."""
+    import numpy as np
+
+    from gui.export.figure import export_view
+    from gui.teaching.docks import teaching_widget
+
+    window = make_window()
+    for fixture, word in (("keras_gru_reset_after", "GRU"), ("keras_simplernn", "RNN")):
+        model = load_model(GRU_FIXTURES / f"{fixture}.keras", trust=True)
+        open_session(window, model, np.load(GRU_FIXTURES / f"{fixture}.npz")["x"])
+        window.session_model.seek(3)
+        units = window.session_model.units
+        export_view(window, "unrolled", tmp_path / f"{fixture}.svg")
+        text = (tmp_path / f"{fixture}.svg").read_text(encoding="utf-8")
+        assert f"{word}(units={units})" in text and "LSTM(units=" not in text
+        message = teaching_widget(window, "directions", show=True).maps()
+        assert f"is a plain {word} that reads one way" in message
+    assert window.errors == []
+
+
+def test_the_gradients_name_the_state_and_gate_that_carry_a_grus_memory(make_window, qtbot,
+                                                                         tmp_path):
+    """The gradient view said |∂target/∂C_t| and "product of f" over a GRU, which has neither:
+    a GRU's memory is h, carried by its update gate u; a simple RNN's is h with no gate. The
+    legend, the info line and the exported caption say so, and an LSTM's words come back."""
+    import re
+
+    import numpy as np
+
+    from gui.export.figure import export_view
+
+    def legend(window):
+        return [label.text for _, label in window.grad_panel.cec_plot.legend.items]
+
+    def caption(window):
+        """The exported figure's words, one space apart (an SVG writes each line apart)."""
+        export_view(window, "grad", tmp_path / "g.svg", width=900)
+        text = (tmp_path / "g.svg").read_text(encoding="utf-8")
+        words = re.findall(r">([^<>]+)</text>", text)
+        return " ".join(" ".join(words).split())
+
+    window = make_window()
+    bring_to_front(qtbot, window.grad_dock)
+    cases = (("keras_gru_reset_after", ["|∂target/∂h_t|", "product of u back to the target"],
+              "running product of its update gate u"),
+             ("keras_simplernn", ["|∂target/∂h_t|"], "no gate"))
+    for fixture, words, said in cases:
+        model = load_model(GRU_FIXTURES / f"{fixture}.keras", trust=True)
+        open_session(window, model, np.load(GRU_FIXTURES / f"{fixture}.npz")["x"])
+        window.session_model.seek(4)
+        window.grads.refresh()
+        qtbot.waitUntil(lambda: window.grads.view is not None, timeout=20000)
+        window.grad_panel.redraw()
+        assert legend(window) == words
+        assert "∂target/∂h|" in window.grad_panel.info.text()
+        assert said in caption(window) and "∂C_t" not in caption(window)
+    open_session(window, small_model(4), sine_input(20))
+    assert legend(window) == ["|∂target/∂C_t|", "product of f back to the target"]
+    assert window.errors == []
