@@ -4,6 +4,7 @@ the memory budget; a hostile or runaway file is abandoned with one line."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.capture import keras_worker
-from engine.errors import ModelFileError
+from engine.errors import ModelFileError, ScopeError
 from engine.loaders import h5read, load_model
 from engine.system.budget import BudgetError
 from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli_process
@@ -199,3 +200,59 @@ def test_a_config_declaring_huge_layers_is_abandoned_at_the_budget(tmp_path, mon
     assert_clean_error(run_cli_process("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")),
                        "huge.keras", "more than 32.0 MB of memory loading the model")
+
+
+def _count_workers(monkeypatch) -> list[list[str]]:
+    """The Keras workers started from here on (a worker kept from an earlier test closed)."""
+    from engine.system import child
+    started: list[list[str]] = []
+    real = child.subprocess.Popen
+
+    def spy(args, **kwargs):
+        if keras_worker.WORKER in args:
+            started.append(list(args))
+        return real(args, **kwargs)
+    monkeypatch.setattr(child.subprocess, "Popen", spy)
+    keras_worker.close_idle_workers()
+    return started
+
+
+def test_the_worker_of_a_closed_model_loads_the_next_model_file(monkeypatch):
+    """Importing Keras costs seconds: a worker whose model was closed (or collected) and that
+    never answered with an error loads the next file, and captures it as a fresh one would."""
+    started = _count_workers(monkeypatch)
+    x = _npz(CAP / "conv1d_lstm.input.npz")["signal"]
+    ref = _npz(CAP / "conv1d_lstm.ref.npz")
+    first = load_model(CAP / "conv1d_lstm.keras")
+    assert_close(first.trace(x).layer(0).h, ref["layer0_h"], ".keras h")
+    pid = first.runtime.capturer()._proc.pid
+    first.runtime.capturer().close()
+    second = load_model(CAP / "conv1d_lstm.h5")
+    assert_close(second.trace(x).layer(0).h, ref["layer0_h"], ".h5 h in the kept worker")
+    assert second.runtime.capturer()._proc.pid == pid
+    del first, second
+    gc.collect()                            # collected: its worker waits for the next model
+    third = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
+    assert third._proc.pid == pid and len(started) == 1
+    third.close()
+
+
+def test_a_worker_that_answered_with_an_error_is_not_kept(monkeypatch):
+    """As for the HDF5 reader, only a worker whose every answer was clean serves another model."""
+    started = _count_workers(monkeypatch)
+    worker = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
+    with pytest.raises(ScopeError, match="Keras cannot run the model on this input"):
+        worker.run({"signal": np.zeros((1, 5, 99), np.float32)})      # 99 features, not 3
+    worker.close()
+    again = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
+    again.close()
+    assert len(started) == 2
+
+
+def test_a_changed_memory_budget_gets_a_fresh_worker(monkeypatch):
+    """The worker reads the budget from its environment: a kept one must not carry an old one."""
+    started = _count_workers(monkeypatch)
+    keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m").close()
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1G")
+    keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m").close()
+    assert len(started) == 2

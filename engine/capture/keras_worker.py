@@ -8,15 +8,19 @@ While the parent waits for an answer the child may use at most ``capture_timeout
 CPU time (wall time five times longer for a child stuck without spinning) and at most the memory
 budget beyond what it held after importing Keras; past either it is killed and the capture fails
 with one line. The window's Cancel kills it at once (``h5read.cancel_reads``). The child stays
-alive between captures (a second input costs one forward pass, not a Keras import) and ends with
-LSTM Scope. See docs/architecture.md, "Capture".
+alive between captures (a second input costs one forward pass, not a Keras import); when its
+model is closed, a worker that never answered with an error waits for the next model file (a
+second Keras model costs its load, not another Keras import, as the HDF5 reader is kept). It
+ends with LSTM Scope. See docs/architecture.md, "Capture".
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import signal
+import sys
 import threading
 import weakref
 from pathlib import Path
@@ -27,7 +31,7 @@ import numpy as np
 from ..errors import InputFileError, ModelFileError, ScopeError, UnsupportedModelError
 from ..loaders import h5read
 from ..system.budget import BudgetError, format_bytes, memory_budget
-from ..system.child import Child
+from ..system.child import PACKAGE_ROOT, Child, WarmChildren, environment_key
 from .feed import Capture
 
 DEFAULT_TIMEOUT = 30.0
@@ -96,10 +100,11 @@ WORKER = "engine.capture.keras_worker:serve_captures"     # what the worker proc
 
 
 def serve_captures(conn: Any, load: Any = None) -> None:
-    """The worker process: one request ``(path, weights_config, traced, source)``, Keras
-    imported and the model loaded, then one ``("run", inputs)`` request at a time; ``load``
-    (the loader, for tests) defaults to ``_load_capture``."""
-    path, weights_config, traced, source = conn.recv()
+    """The worker process: Keras imported, then one ``("load", (path, weights_config, traced,
+    source))`` request at a time, each answered ``ready`` (the clock starts) and the model's
+    input names, then ``("run", inputs)`` requests for that model until the next load; ``idle``
+    drops the model. Any error answering a load ends the worker; ``load`` (the loader, for
+    tests) defaults to ``_load_capture``."""
     from ..system.quiet import quiet_frameworks
     quiet_frameworks()
     try:
@@ -107,27 +112,78 @@ def serve_captures(conn: Any, load: Any = None) -> None:
     except ImportError:
         conn.send(("error", "UnsupportedModelError", "Keras is not installed"))
         return
-    conn.send(("ready", None))
-    try:
-        capture = (load or _load_capture)(path, weights_config, traced, source)
-    except Exception as exc:  # noqa: BLE001 - Keras raises anything on a hostile file
-        conn.send(_error(exc))
-        return
-    conn.send(("done", capture.input_names))
-    while True:
+    request = _next(conn)
+    while request is not None and request[0] in ("load", "idle"):
+        if request[0] == "idle":
+            request = _next(conn)
+            continue
+        conn.send(("ready", None))
         try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
-            return                                # LSTM Scope has ended
-        if kind != "run":
+            capture = (load or _load_capture)(*request[1])
+        except Exception as exc:  # noqa: BLE001 - Keras raises anything on a hostile file
+            conn.send(_error(exc))
             return
+        conn.send(("done", capture.input_names))
+        request = _serve_runs(conn, capture)
+        del capture
+        gc.collect()                    # the model's memory goes back before the next one
+
+
+def _next(conn: Any) -> tuple[str, Any] | None:
+    """The next request, or None once LSTM Scope has ended."""
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
+
+
+def _serve_runs(conn: Any, capture: Any) -> tuple[str, Any] | None:
+    """Answer ``run`` requests for ``capture``; the first other request (or None at the end)."""
+    while True:
+        request = _next(conn)
+        if request is None or request[0] != "run":
+            return request
         try:
-            conn.send(("done", capture.run(payload)))
+            conn.send(("done", capture.run(request[1])))
         except Exception as exc:  # noqa: BLE001 - the input does not fit the model
             conn.send(_error(exc))
 
 
 # --- the parent ------------------------------------------------------------------------------
+_WARM = WarmChildren()      # a worker whose model was closed, waiting for the next model file
+
+
+def close_idle_workers() -> None:
+    """Stop the waiting worker (tests that count the workers they start)."""
+    _WARM.close_all()
+
+
+class _Held:
+    """The worker process one ``KerasWorker`` uses, what it was started with, and whether every
+    answer was clean: apart from the ``KerasWorker``, so that its closing or its collection
+    can hand the process back."""
+
+    def __init__(self, proc: Child, key: tuple[Any, ...]) -> None:
+        self.proc: Child | None = proc
+        self.key, self.clean = key, True
+
+
+def _release(held: _Held) -> None:
+    """A clean worker drops its model and waits for the next one; any other is closed."""
+    proc, held.proc = held.proc, None
+    if proc is None:
+        return
+    if held.clean and proc.is_alive():
+        try:
+            proc.conn.send(("idle", None))
+        except (OSError, ValueError):
+            proc.close()
+            return
+        _WARM.keep(held.key, proc)
+    else:
+        proc.close()
+
+
 class KerasWorker:
     """A Keras capturer living in a bounded child process (see the module docstring)."""
 
@@ -136,6 +192,7 @@ class KerasWorker:
         self.path, self.weights_config = Path(path), weights_config
         self.traced, self.source = list(traced), source
         self._lock = threading.Lock()
+        self._held: _Held | None = None
         self._proc: Any = None
         self._conn: Any = None
         self.input_names: list[str] = []
@@ -144,11 +201,15 @@ class KerasWorker:
 
     def _start(self) -> None:
         env = {"LSTM_SCOPE_MEMORY_BUDGET": str(memory_budget()), "KERAS_BACKEND": worker_backend()}
-        proc = Child(WORKER, env=env, what="the Keras worker")
+        key = (WORKER, sys.executable, environment_key(), tuple(sorted(env.items())),
+               str(PACKAGE_ROOT))
+        proc = _WARM.take(key) or Child(WORKER, env=env, what="the Keras worker")
+        self._held = _Held(proc, key)
         self._proc, self._conn = proc, proc.conn
-        weakref.finalize(self, proc.close)
+        weakref.finalize(self, _release, self._held)
         try:
-            proc.conn.send((str(self.path), self.weights_config, self.traced, self.source))
+            proc.conn.send(("load", (str(self.path), self.weights_config, self.traced,
+                                     self.source)))
             self.input_names = self._answer("loading the model", first=True)
         except (BrokenPipeError, ConnectionResetError):
             self._stop()
@@ -175,12 +236,18 @@ class KerasWorker:
                 raise
 
     def close(self) -> None:
+        """Done with this model: a worker that never answered with an error waits for the
+        next model file."""
         with self._lock:
-            self._stop()
+            if self._held is not None:
+                _release(self._held)
+            self._proc = self._conn = None
 
     def _stop(self) -> None:
-        if self._proc is not None:
-            self._proc.close()
+        """Close the worker process for good (an error, a timeout, Cancel)."""
+        if self._held is not None:
+            self._held.clean = False
+            _release(self._held)
         self._proc = self._conn = None
 
     def _answer(self, doing: str, first: bool = False, limit: float | None = None) -> Any:
@@ -218,6 +285,8 @@ class KerasWorker:
                     continue
                 if kind == "done":
                     return payload[0]
+                if self._held is not None:
+                    self._held.clean = False           # not kept for another model
                 cls = _ERRORS.get(payload[0], ScopeError)
                 raise cls(payload[1] if payload[1].startswith(self.source)
                           else f"{self.source}: {payload[1]}")

@@ -13,7 +13,6 @@ See docs/architecture.md, "Files in, files out".
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
 import signal
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..errors import ModelFileError, ScopeError
 from ..system.budget import BudgetError, array_bytes, check_bytes, memory_budget
-from ..system.child import PACKAGE_ROOT, Child, environment_key
+from ..system.child import PACKAGE_ROOT, Child, WarmChildren, environment_key
 
 DEFAULT_TIMEOUT = 4.0
 MAX_DEPTH = 32
@@ -250,7 +249,7 @@ def read_h5(source: Path | bytes, where: str, *, skip: tuple[str, ...] = (),
 
 # --- the warm reader ---------------------------------------------------------------------------
 KEEP_READER_BELOW = 64 * 1024**2     # after a bigger file, a fresh reader: give its memory back
-_IDLE: dict[tuple[Any, ...], Child] = {}     # at most one reader waiting, by what it started with
+_WARM = WarmChildren()
 
 
 def _reader_key() -> tuple[Any, ...]:
@@ -269,40 +268,18 @@ def _size_of(source: str | bytes) -> int:
 
 
 def _take_reader(key: tuple[Any, ...]) -> Child:
-    """The waiting reader started with ``key``, or a new one (a waiting reader started with
-    anything else is closed)."""
-    with _LOCK:
-        proc = _IDLE.pop(key, None)
-        stale = list(_IDLE.values())
-        _IDLE.clear()
-    for other in stale:
-        other.close()
-    if proc is not None and proc.is_alive():
-        return proc
-    if proc is not None:
-        proc.close()
-    return Child(READER, env={"LSTM_SCOPE_MEMORY_BUDGET": str(memory_budget())},
-                 what="the HDF5 reader")
+    """The waiting reader started with ``key``, or a new one."""
+    return _WARM.take(key) or Child(READER, env={"LSTM_SCOPE_MEMORY_BUDGET": str(memory_budget())},
+                                    what="the HDF5 reader")
 
 
 def _keep_reader(key: tuple[Any, ...], proc: Child) -> None:
-    with _LOCK:
-        if not _IDLE and proc.is_alive():
-            _IDLE[key] = proc
-            return
-    proc.close()
+    _WARM.keep(key, proc)
 
 
 def close_idle_readers() -> None:
     """Stop the waiting reader (at exit; tests that count the readers they start)."""
-    with _LOCK:
-        procs = list(_IDLE.values())
-        _IDLE.clear()
-    for proc in procs:
-        proc.close()
-
-
-atexit.register(close_idle_readers)
+    _WARM.close_all()
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -14,6 +14,7 @@ See docs/architecture.md, "Files in, files out".
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import signal
@@ -21,8 +22,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from ..errors import ScopeError
 
@@ -120,6 +123,52 @@ class Child:
         code = self.exitcode
         said = self.last_words()
         return f"exit code {code}" + (f": {said}" if said else "")
+
+
+class WarmChildren:
+    """At most one idle child kept for the next job of its kind (starting one costs an
+    interpreter and its imports), by what it was started with (``key``: program, interpreter,
+    environment, package); a child started with anything else is closed when another is taken.
+    ``close_all`` runs at exit and before a test counts the children it starts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[Any, ...], Child] = {}
+        self._exiting = False
+        atexit.register(self._at_exit)
+
+    def take(self, key: tuple[Any, ...]) -> Child | None:
+        """The waiting child started with ``key`` if it is still alive, else None."""
+        with self._lock:
+            proc = self._idle.pop(key, None)
+            stale = list(self._idle.values())
+            self._idle.clear()
+        for other in stale:
+            other.close()
+        if proc is not None and proc.is_alive():
+            return proc
+        if proc is not None:
+            proc.close()
+        return None
+
+    def keep(self, key: tuple[Any, ...], proc: Child) -> None:
+        """Keep ``proc`` for the next ``take(key)`` (closed if another already waits)."""
+        with self._lock:
+            if not self._idle and not self._exiting and proc.is_alive():
+                self._idle[key] = proc
+                return
+        proc.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            procs = list(self._idle.values())
+            self._idle.clear()
+        for proc in procs:
+            proc.close()
+
+    def _at_exit(self) -> None:
+        self._exiting = True
+        self.close_all()
 
 
 def child_main() -> None:
