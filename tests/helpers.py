@@ -93,11 +93,20 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         finally:
             _restore_fds(saved_fds)
             os.chdir(before)
-            os.environ.clear()
-            os.environ.update(saved_env)
+            _put_back_environment(saved_env)
         stdout = out.getvalue() + _read_back(native_out)
         stderr = err.getvalue() + _read_back(native_err)
     return subprocess.CompletedProcess(["main.py", *map(str, args)], code, stdout, stderr)
+
+
+def _put_back_environment(saved: dict[str, str]) -> None:
+    """Undo what a command set in ``os.environ``, touching only the variables it changed
+    (other threads may read the environment meanwhile)."""
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _redirect_fds(*files: Any) -> list[int]:
