@@ -136,6 +136,7 @@ class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
             front.raise_()
         self.layer_dock.visibilityChanged.connect(self.layer_view.set_in_front)
         self.cell_dock.visibilityChanged.connect(self.cell_inspector.set_in_front)
+        self.grad_dock.visibilityChanged.connect(self.grad_panel.set_in_front)
 
     def _layer_chooser(self) -> QWidget:
         """Layer and sample, at the head of the shape badges (which describe that layer)."""

@@ -337,6 +337,7 @@ class GradView(ExportableView):
 
     def prepare(self, host, position: int | None = None) -> None:
         host.grads.refresh()
+        host.grad_panel.redraw(force=True)      # it waits while behind another tab
 
     def unit(self, host) -> int:
         view = host.grads.view

@@ -23,6 +23,7 @@ from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.signals import carried
 from gui.theme import Palette
+from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
@@ -39,7 +40,10 @@ def carry_words(kind) -> tuple[str, str, str | None]:
     return state, f"|∂target/∂{state}_t|", product
 
 
-class GradPanel(QWidget):
+class GradPanel(FrontAware, QWidget):
+    """Behind another tab of a shown window it draws nothing (a long run's curves hold T
+    points each) and catches up when it comes to the front (gui/widgets/on_screen.py)."""
+
     def __init__(self, model: SessionModel, grads: GradModel, palette: Palette,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -186,18 +190,34 @@ class GradPanel(QWidget):
             self._strip_key = key
             self.strip.rebuild()
 
+    def _waits(self) -> bool:
+        """Behind another tab (or closed) in a window on screen: drawing waits for the front.
+        A window never shown (a headless export) draws at once."""
+        return self.window().isVisible() and not self.on_screen()
+
+    def catch_up(self) -> None:
+        """Its tab came to the front: draw the gradient that arrived meanwhile."""
+        self.redraw()
+
     def shown(self) -> Shown | None:
-        """The run the gradient curves were computed for, and the cursor (gui/shown.py)."""
+        """The run the gradient curves were computed for, and the cursor (gui/shown.py); None
+        while it waits behind another tab."""
         view = self._drawn_view if hasattr(self, "_drawn_view") else None
-        if view is None or not self.session_model.ready:
+        if view is None or not self.session_model.ready or self._waits():
             return None
         steps, units = view.carried.shape
         return Shown(view.run, units, steps, cursor_at(self.cursors[0].value(), steps,
                                                        self.session_model.session.backward), view.kind)
 
-    def redraw(self) -> None:
+    def redraw(self, force: bool = False) -> None:
+        """Draw the gradient model's view (``force``: even behind another tab, for an export;
+        the input strip under it follows the run either way)."""
         self._move_cursor()
         self._rebuild_strip()
+        if not force and self._waits():          # the time axis as drawn, the curves later
+            if self.session_model.ready:
+                self.sal_plot.setXRange(-0.5, self.session_model.steps - 0.5, padding=0)
+            return
         view = self._drawn_view = self.grads.view
         if view is None:
             for curve in (self.sal_curve, self.fork_curve, self.grad_curve, self.prod_curve):

@@ -52,7 +52,8 @@ def test_views_follow_the_cursor_target(make_window, qtbot):
     cells = [lv.table.item(r, col) for r in range(lv.table.rowCount())]
     grads.changed.emit()
     assert [lv.table.item(r, col) for r in range(lv.table.rowCount())] == cells
-    # the carousel of the selected unit
+    # the carousel of the selected unit (the Gradients dock draws once it is in front)
+    bring_to_front(qtbot, window.grad_dock)
     panel = window.grad_panel
     x, y = panel.prod_curve.getData()                   # a log axis: pyqtgraph holds log10
     np.testing.assert_allclose(10.0 ** y[:31], forget_product(session.full(), 0, 30)[:31, 2],
@@ -87,8 +88,9 @@ def test_a_slow_gradient_is_computed_behind_the_window(make_window, qtbot):
     assert window.errors == []
 
 
-def test_custom_target_error_and_exploding_badge(make_window):
+def test_custom_target_error_and_exploding_badge(make_window, qtbot):
     window = make_window()
+    bring_to_front(qtbot, window.grad_dock)
     _counter(window)
     window.grads.set_mode("custom", "h[0, 999, 0]")
     assert window.grads.view is None and "out of range" in window.grad_panel.info.text()
@@ -109,6 +111,7 @@ def test_fork_saliency_is_drawn_dashed(make_window, qtbot):
     view = window.grads.view
     assert view.fork == fork.name
     assert not np.allclose(view.fork_saliency, view.saliency)
+    bring_to_front(qtbot, window.grad_dock)
     x, y = window.grad_panel.fork_curve.getData()
     np.testing.assert_array_equal(y, view.fork_saliency)
 
@@ -194,7 +197,8 @@ def test_the_carousel_legend_reads_in_both_print_themes(make_window, qtbot):
 def test_the_gradient_waits_while_no_view_that_draws_it_is_on_screen(make_window, qtbot):
     """The saliency strip, the Gradients dock and the layer view draw the gradient: with all
     three behind another tab a step computes nothing (a long run's backward pass is costly and
-    its result large); bringing one to the front computes the cursor's target."""
+    its result large); bringing one to the front computes the cursor's target. The Gradients
+    dock behind a tab draws no curves either, and shows the latest gradient when in front."""
     window = make_window()
     session = _counter(window)
     grads = window.grads
@@ -206,6 +210,10 @@ def test_the_gradient_waits_while_no_view_that_draws_it_is_on_screen(make_window
     window.session_model.seek(31)
     qtbot.wait(grads._timer.interval() + 100)          # the debounced refresh has come and gone
     assert asked == [] and grads.view.position != 30
+    assert window.grad_panel.sal_curve.getData()[1] is None or \
+        len(window.grad_panel.sal_curve.getData()[1]) == 0         # it was never in front
     bring_to_front(qtbot, window.grad_dock)
     qtbot.waitUntil(lambda: grads.view.position == 30, timeout=10000)
     assert asked == [grads.view.target] and window.errors == []
+    qtbot.waitUntil(lambda: window.grad_panel.shown() is not None, timeout=10000)
+    np.testing.assert_array_equal(window.grad_panel.sal_curve.getData()[1], grads.view.saliency)
