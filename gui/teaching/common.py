@@ -81,17 +81,34 @@ def draw_fitted(p: QPainter, box: QRectF, text: str, font: QFont,
     """Draw ``text`` inside ``box``, word-wrapped (if ``wrap``) and shrunk step by step until it
     fits, so a narrow figure gets smaller words, never cut ones. Returns the text's bounds."""
     if wrap:
-        flags = flags | Qt.TextWordWrap
+        flags = _wrapping(flags)
     size, (dx, dy, w, h) = _fitted_size(p, box, text, font, flags)
     need = QRectF(box.x() + dx, box.y() + dy, w, h)
-    fitted = QFont(font)
-    fitted.setPointSizeF(size)
-    p.setFont(fitted)
-    p.drawText(box, flags, text)
+    if size != font.pointSizeF() or not font.resolveMask() & SIZE_RESOLVED:
+        fitted = QFont(font)
+        fitted.setPointSizeF(size)
+        p.setFont(fitted)
+        p.drawText(box, flags, text)
+    else:        # fits at the size the font sets, as most labels do: no copy of the font
+        p.setFont(font)
+        p.drawText(box, flags, text)
     p.setFont(font)
     if items is not None:
         items.append(TextItem(text, need, QRectF(box)))
     return need
+
+
+SIZE_RESOLVED = 0x2     # QFont::SizeResolved (PySide6 does not expose ResolveProperties)
+_WRAPPING: dict[Qt.AlignmentFlag, Qt.AlignmentFlag] = {}
+
+
+def _wrapping(flags: Qt.AlignmentFlag) -> Qt.AlignmentFlag:
+    """``flags | Qt.TextWordWrap``, combined once per flags (combining Qt flags in Python takes
+    about 10 µs, more than a remembered fit)."""
+    wrapped = _WRAPPING.get(flags)
+    if wrapped is None:
+        wrapped = _WRAPPING[flags] = flags | Qt.TextWordWrap
+    return wrapped
 
 
 _FITTED: dict[tuple, tuple[float, tuple[float, float, float, float]]] = {}
@@ -102,10 +119,12 @@ def _fitted_size(p: QPainter, box: QRectF, text: str, font: QFont,
                  flags: Qt.AlignmentFlag) -> tuple[float, tuple[float, float, float, float]]:
     """The point size ``draw_fitted`` draws ``text`` at in a box of this size, and the text's
     bounds relative to the box's corner. Remembered: a canvas repaints the same labels in the
-    same boxes every step, and measuring them (up to 14 sizes each) was most of its text cost."""
+    same boxes every step, and measuring them (up to 14 sizes each) was most of its text cost.
+    The key holds a copy of the font (QFont compares by what it asks for; a caller may change
+    its own font later) and the flags as given (turning them into an int costs microseconds)."""
     device = p.device()
     dpi = (device.logicalDpiX(), device.logicalDpiY()) if device is not None else None
-    key = (text, font.toString(), box.width(), box.height(), int(flags), dpi)
+    key = (text, font, box.width(), box.height(), flags, dpi)
     known = _FITTED.get(key)
     if known is not None:
         return known
@@ -122,6 +141,7 @@ def _fitted_size(p: QPainter, box: QRectF, text: str, font: QFont,
         scale -= 0.05
     if len(_FITTED) >= FITTED_CACHE_SIZE:
         _FITTED.clear()
+    key = (text, QFont(font), *key[2:])
     _FITTED[key] = known = (fitted.pointSizeF(), (need.x(), need.y(), need.width(), need.height()))
     return known
 

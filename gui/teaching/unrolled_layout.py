@@ -73,10 +73,20 @@ class GridLayout:
 
     def _bottom(self, fm: QFontMetricsF, truth_width: float) -> float:
         """Under the cells: x_t's arrows and labels, then the legend wrapped to the width."""
-        small = QFontMetricsF(view_font(self.view.palette, 0.85))
-        legend = small.boundingRect(QRectF(0, 0, max(truth_width - 12, 50), 1e5), Qt.TextWordWrap,
-                                    self.legend_text())
-        return 2.3 * fm.height() + legend.height() + 10
+        return 2.3 * fm.height() + self._legend_height(truth_width) + 10
+
+    def _legend_height(self, truth_width: float) -> float:
+        """The legend's height wrapped to the picture's width: measured again only when its
+        text, font or width changed (every paint lays the grid out; the legend rarely changes)."""
+        font = view_font(self.view.palette, 0.85)
+        key = (self.legend_text(), font, truth_width)
+        known = getattr(self, "_legend_measured", None)
+        if known is None or known[0] != key:
+            small = QFontMetricsF(font)
+            legend = small.boundingRect(QRectF(0, 0, max(truth_width - 12, 50), 1e5),
+                                        Qt.TextWordWrap, key[0])
+            known = self._legend_measured = (key, legend.height())
+        return known[1]
 
     def layout_for(self, width: float, height: float) -> Geometry | None:
         v = self.view

@@ -154,3 +154,49 @@ def test_the_right_hand_splitter_moves_with_a_teaching_view_open(make_window, qt
     send(QEvent.MouseButtonRelease, y0 - 40, Qt.NoButton)
     qtbot.wait(50)
     assert top.height() <= before - 20, (before, top.height())
+
+
+def _stray_tab_bars(window) -> list[list[str]]:
+    """Tab bars the window shows (on it: Qt parks bars it does not use off its edge) that
+    belong to none of its dock tab groups now."""
+    from PySide6.QtWidgets import QTabBar
+    groups = {frozenset([d.windowTitle(), *(o.windowTitle() for o in window.tabifiedDockWidgets(d))])
+              for d in window.findChildren(QDockWidget) if not d.isFloating()}
+    bars = [b for b in window.findChildren(QTabBar) if b.parent() is window and b.isVisible()
+            and b.geometry().intersects(window.rect())]
+    return [names for names in ([b.tabText(i) for i in range(b.count())] for b in bars)
+            if frozenset(names) not in groups]
+
+
+def test_no_tab_bar_is_left_from_an_earlier_tab_group(qtbot, tmp_path):
+    """Every tab bar the window shows belongs to one of its tab groups now, on a first start
+    (sized before it shows, as on a laptop screen), with the unrolled view opened and after
+    View → Reset layout. The bottom docks are tabbed one by one while the window is hidden,
+    which leaves Qt a bar of the first pair ("Input and output | Layer view") that it deletes
+    later (deleteLater): a window driven by processEvents alone, with no event loop running,
+    keeps it, and under Xvfb at 1366x768 it showed over the unrolled view's title. With an
+    event loop, as the application and qtbot run one, it is gone."""
+    from PySide6.QtCore import QSettings
+
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+    from gui.teaching.docks import teaching_widget
+    make_app()
+    errors: list[str] = []
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat),
+                   report_error=lambda title, msg: errors.append(msg))
+    qtbot.addWidget(w)
+    w.resize(1366, 768)                 # as place_on_screen sizes a first start, before show
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(50)                      # the default layout, applied once the window has its size
+    assert _stray_tab_bars(w) == []
+    open_session(w, small_model(12), sine_input(60))
+    w.layer_dock.raise_()
+    teaching_widget(w, "unrolled", show=True)
+    qtbot.wait(50)
+    assert _stray_tab_bars(w) == []
+    w.reset_layout()
+    qtbot.wait(50)
+    assert _stray_tab_bars(w) == []
+    assert errors == []
