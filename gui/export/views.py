@@ -182,6 +182,7 @@ class ExportableView(ABC):
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
         """Give the view an area of ``logical_size`` of its own in a headless window."""
+        _first_start_layout_done(window)
         for dock in _docks(window):
             dock.hide()
         window.resize(900, 600)
@@ -206,6 +207,15 @@ class ExportableView(ABC):
 def _docks(window) -> list:
     from PySide6.QtWidgets import QDockWidget
     return window.findChildren(QDockWidget)
+
+
+def _first_start_layout_done(window) -> None:
+    """A new window arranges its docks for a first start once its event loop runs (a deferred
+    call): run that now, before a view lays itself out, or it puts every dock back afterwards
+    and the view is drawn where the dock landed (a layer map in a 900x352 dock scrolled, its
+    scroll bar there or not from one picture to the next) instead of at its logical size."""
+    from PySide6.QtWidgets import QApplication
+    QApplication.processEvents()
 
 
 class UnitsView(ExportableView):
@@ -247,6 +257,7 @@ class UnitsView(ExportableView):
         return FIGURE_WIDTH, min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
+        _first_start_layout_done(window)
         for dock in _docks(window):
             dock.hide()
         window.resize(*self.logical_size(window, lanes, frame))
