@@ -299,7 +299,8 @@ def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
 
 def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path):
     """The unrolled view's title said LSTM(units=N) over a GRU: it names the run's cell, as
-    ``info`` does (GRU, RNN), and the directions view calls a one-way GRU a plain GRU."""
+    ``info`` does (GRU, RNN), the directions view calls a one-way GRU a plain GRU, and the
+    wrong picture counts the GRU's three gates, not the LSTM's four."""
     import numpy as np
 
     from gui.export.figure import export_view
@@ -316,6 +317,9 @@ def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path
         assert f"{word}(units={units})" in text and "LSTM(units=" not in text
         message = teaching_widget(window, "directions", show=True).maps()
         assert f"is a plain {word} that reads one way" in message
+        wrong = teaching_widget(window, "unrolled", show=True).canvas.wrong_copies_text()
+        assert ("each unit's three gates read all" in wrong) == (word == "GRU"), wrong
+        assert "four gates" not in wrong
     assert window.errors == []
 
 
