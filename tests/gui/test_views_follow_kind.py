@@ -41,7 +41,8 @@ def test_a_name_the_table_does_not_know_still_gets_one_okabe_ito_colour():
 GUI = Path(__file__).resolve().parents[2] / "gui"
 SIGNAL_NAMES = {"f", "i", "o", "g", "c", "h", "u", "r", "n"}      # the LSTM's and a GRU's
 ALLOWED = {("theme.py", "SIGNAL_COLOURS"),          # the one table a colour is looked up in
-           ("cell_inspector.py", "LSTM_GATE_X")}    # the LSTM's own diagram, drawn for its runs
+           ("cell_inspector.py", "LSTM_GATE_X"),    # the LSTM's own diagram, drawn for its runs
+           ("cell_inspector.py", "GRU_GATE_X")}     # the GRU's own, likewise
 
 
 def _strings(node: ast.expr) -> list[str] | None:
