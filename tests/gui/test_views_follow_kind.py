@@ -166,6 +166,8 @@ def _signals_shown(window, kind):
     inspector = window.cell_inspector
     assert list(inspector._bar_plots) == list(kind.diagram_gates)
     assert set(kind.diagram_gates) <= set(inspector.diagram.labels)
+    states = "/".join(kind.signal(name).symbol for name in kind.states)
+    assert units.shared_box.text() == f"shared {states} scale"      # "shared C/h scale" on a GRU
     sat = window.breakpoints_panel.sat_gate
     assert [sat.itemText(k) for k in range(sat.count())] == ["any", *kind.gates]
     assert window.session_model.describe()["cell_kind"] is kind
@@ -226,6 +228,7 @@ def test_the_window_shows_a_gru_and_a_simple_rnn_with_their_own_signals(
     window.session_model.back(1)
     qtbot.wait(20)
     _signals_shown(window, kind)
+    assert window.units_panel.shared_box.text() == "shared h scale"      # no C to share
     _agree(window, kind)
     for name, spec in VIEWS.items():
         if spec.applies(window.session_model.session) is not None:
