@@ -253,11 +253,13 @@ def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot
     open_session(window, model, x)
     c_item = combo.model().item(combo.findData("c"))
     assert not c_item.isEnabled() and combo.currentData() == "h"
+    assert window.grad_panel.custom.placeholderText().endswith("or h[0, 20, 3]")   # not c[...]
     assert window.grads.target().startswith("h[")
     window.grads.mode = "c"                      # a target set some other way is still h
     assert window.grads.target().startswith("h[")
     open_session(window, small_model(4), sine_input(20))
     assert combo.model().item(combo.findData("c")).isEnabled()
+    assert window.grad_panel.custom.placeholderText().endswith("or c[0, 20, 3]")
     assert window.errors == []
 
 
