@@ -8,7 +8,7 @@ Every case runs the command line in process (``main.main``): the same entry poin
 
 What is covered, as PNG pixels: every view that applies to a bundled demo (``units layer cell
 grad window unrolled``, and ``text`` for the demos that read characters) on ``demo:counter``,
-``demo:code``, ``demo:text`` and ``demo:sine`` (the whole window of code and text left out: see
+``demo:code``, ``demo:text``, ``demo:sine`` and the GRU's ``demo:counter-gru`` (the whole window of code and text left out: see
 ``SKIPPED``); a small Bidirectional model (``bi.keras``: the weights of
 ``tests.helpers.bidirectional_model``) on a batch of 3, so ``directions`` and ``samples`` are
 drawn for real, and its backward layer; options riding along on one case each (dark theme,
@@ -66,8 +66,8 @@ class Case:
 
 
 # demo -> the cursor of its pictures: about two thirds in, so read and unread steps both show
-DEMO_STEPS = {"counter": 40, "code": 100, "text": 70, "sine": 80}
-TEXT_DEMOS = ("counter", "code", "text")             # the text view needs a character model
+DEMO_STEPS = {"counter": 40, "code": 100, "text": 70, "sine": 80, "counter-gru": 40}
+TEXT_DEMOS = ("counter", "code", "text", "counter-gru")   # the text view needs a character model
 DEMO_VIEWS = ("units", "layer", "cell", "grad", "window", "unrolled")
 # too slow for what they add: the whole window of the two larger demos (2.3 s of CPU each; every
 # part of it is compared on its own)
@@ -98,6 +98,7 @@ def _cases() -> list[Case]:
         "text-text": ("--units", "3,7,12", "--signal", "h"),
         "sine-units": ("--theme", "dark"),
         "sine-unrolled": ("--signal", "h"),
+        "counter-gru-unrolled": ("--wrong",),       # a GRU's wrong pictures
     }
     for demo, step in DEMO_STEPS.items():
         model, at = f"demo:{demo}", ("--step", str(step))

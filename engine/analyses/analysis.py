@@ -105,6 +105,8 @@ class CellBreakdown:
     masked: bool
     recurrent: dict[str, float]            # the recurrent part as the cell adds it to z: zh,
     # or a GRU's r * zh for n with reset_after (r·(h·U + b_h)), so z = zx + recurrent + zb
+    scaled_by: dict[str, str]              # part -> the gate scaling its recurrent part there
+    # (a GRU's {"n": "r"} with reset_after; empty for an LSTM)
 
     def top_contributors(self, gate: str, k: int = 5) -> list[tuple[int, float]]:
         """Units of h_{t-1} that push this gate up or down the most, strongest first."""
@@ -132,9 +134,11 @@ def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> 
     zx = {g: float(trace.zx[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
     zh = {g: float(trace.zh[sample, position, k, unit]) for k, g in enumerate(kind.parts)}
     zb = {g: float(trace.zb[k, unit]) for k, g in enumerate(kind.parts)}
-    recurrent, z = {}, {}
+    recurrent, z, scaled = {}, {}, {}
     for k, g in enumerate(kind.parts):
         scale = w.scaled_by(k)                       # a GRU's r on zh_n with reset_after
+        if scale is not None:
+            scaled[g] = kind.gates[scale]
         recurrent[g] = zh[g] if scale is None else gates[kind.gates[scale]] * zh[g]
         z[g] = zx[g] + recurrent[g] + zb[g]
     if trace.zp is not None:
@@ -146,7 +150,7 @@ def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> 
                          float(trace.c[sample, position, unit]) if has_c else float("nan"),
                          float(trace.h[sample, position, unit]),
                          zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]),
-                         recurrent)
+                         recurrent, scaled)
 
 
 def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 
 * a diagram of the cell (QGraphicsScene), drawn for the run's cell kind: the LSTM's own (the
   cell line c(t-1) -> x f -> + i*g -> c(t), the branch c(t) -> act -> x o -> h(t), and the
-  four gates fed by x_t and the whole h(t-1)); any other kind as its gates feeding its states
+  four gates fed by x_t and the whole h(t-1)), the GRU's own (its memory line h(t-1) x u +
+  (1-u) x n -> h(t), r on what n reads); any other kind as its gates feeding its states
   (``DIAGRAMS``, else ``_draw_gate_diagram``), each box carrying unit j's live number;
 * per gate a bar chart of its pre-activation split into x_t·W, h_{t-1}·U and b (and their sum z),
   with the numbers on hover;
@@ -55,13 +56,11 @@ def _fmt(v: float) -> str:
     return "—" if v is None or not np.isfinite(v) else f"{v:+.4f}"
 
 
-def _scaled_note(weights) -> str:
+def _scaled_note(b: CellBreakdown) -> str:
     """Which h·U bars are scaled by a gate before the cell adds them (a GRU's n with
     reset_after: r·(h·U + b_h)), in words; "" when none is."""
-    kind = weights.kind
-    notes = [f" {part}'s h·U is {kind.gates[gate]}·(h·U + its recurrent bias), as the cell adds it;"
-             for k, part in enumerate(kind.parts) if (gate := weights.scaled_by(k)) is not None]
-    return "".join(notes)
+    return "".join(f" {part}'s h·U is {gate}·(h·U + its recurrent bias), as the cell adds it;"
+                   for part, gate in b.scaled_by.items())
 
 
 class LaneHighlighter:
@@ -327,7 +326,42 @@ def _draw_gate_diagram(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_nam
     _draw_inputs(pen, b, kind, xs, reads)
 
 
-DIAGRAMS = {"lstm": _draw_lstm}
+GRU_GATE_X = {"u": 150.0, "n": 300.0, "r": 450.0}     # the GRU diagram's own
+
+
+def _draw_gru(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_name: str, gate_act: str,
+              reads: str) -> None:
+    """The GRU's own diagram: its memory line is h itself — h(t-1) × u + (1 − u) × n -> h(t) —
+    with r acting on what the candidate n reads of h(t-1), and the input bus."""
+    j = b.unit
+    h_colour = QColor(pen.palette.h_colour)
+    pen.text(30, Y_CELL - 22, "h(t-1)", h_colour)
+    pen.text(30, Y_CELL, _fmt(float(np.asarray(b.h_prev_vector)[j])), key="h_prev_unit")
+    pen.arrow(62, Y_CELL, 158, Y_CELL)
+    pen.op(170, Y_CELL, "×")
+    pen.arrow(182, Y_CELL, 288, Y_CELL)
+    pen.op(300, Y_CELL, "+")
+    pen.arrow(312, Y_CELL, 470, Y_CELL)
+    pen.text(510, Y_CELL - 22, "h(t)", h_colour, bold=True)
+    pen.text(510, Y_CELL, _fmt(b.h), key="h")
+    _gate_boxes(pen, b, kind, GRU_GATE_X, act_name, gate_act)
+    u_colour, n_colour, r_colour = (QColor(signal_colour(g)) for g in ("u", "n", "r"))
+    pen.arrow(GRU_GATE_X["u"], Y_GATE - 20, 170, Y_CELL + 12, u_colour)       # u keeps h(t-1)
+    pen.scene.addRect(200, 118, 40, 22, QPen(u_colour, 2))                   # 1 − u scales n
+    pen.text(220, 129, "1−u", u_colour)
+    pen.arrow(GRU_GATE_X["u"] + 20, Y_GATE - 20, 212, 140, u_colour)
+    pen.op(300, 100, "×")
+    pen.arrow(240, 126, 289, 105, u_colour)
+    pen.arrow(GRU_GATE_X["n"], Y_GATE - 20, 300, 112, n_colour)
+    pen.arrow(300, 88, 300, Y_CELL + 12)
+    # r scales the recurrent part the candidate reads (docs/architecture.md, "GRU and simple RNN")
+    pen.arrow(GRU_GATE_X["r"] - 48, Y_GATE, GRU_GATE_X["n"] + 50, Y_GATE, r_colour)
+    reads_through_r = "r·(h·U + b_h)" if b.scaled_by.get("n") == "r" else "(r⊙h)·U"   # reset after / before
+    pen.text(375, Y_GATE - 30, reads_through_r, r_colour, font=pen.small, key="reset_reads")
+    _draw_inputs(pen, b, kind, GRU_GATE_X, reads)
+
+
+DIAGRAMS = {"lstm": _draw_lstm, "gru": _draw_gru}
 """A kind's own diagram, by the kind's name; a kind without one is drawn from its table."""
 
 
@@ -604,7 +638,7 @@ class CellInspector(FrontAware, QWidget):
             first.setYRange(need_lo - 0.15 * span, need_hi + 0.15 * span, padding=0)
         self._fill_fan(b, trace)
         self.info.setText(f"unit {b.unit}, step {pos}: each gate's z = x·W + h·U + b, then its "
-                          f"activation;{_scaled_note(w)} hover a bar for the numbers.")
+                          f"activation;{_scaled_note(b)} hover a bar for the numbers.")
 
     def bar_values(self, gate: str) -> list[float]:
         """[x·W, h·U, b, z] as drawn for ``gate`` (for tests)."""

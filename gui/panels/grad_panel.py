@@ -135,6 +135,7 @@ class GradPanel(FrontAware, QWidget):
         item = self.mode_combo.model().item(self.mode_combo.findData("c"))
         item.setEnabled(has_c)
         item.setToolTip("" if has_c else "this cell has no C: a GRU or simple RNN carries h alone")
+        self.custom.setPlaceholderText(f"e.g. sumsq(output[:, last]) or {'c' if has_c else 'h'}[0, 20, 3]")
         if not has_c and self.mode_combo.currentData() == "c":
             self.mode_combo.setCurrentIndex(self.mode_combo.findData("h"))
 

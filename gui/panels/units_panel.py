@@ -252,6 +252,10 @@ class UnitsPanel(QWidget):
             row.addWidget(box)
         refill(self.heat_combo, [(kind.signal(name).symbol, name) for name in strip_signals(kind)])
         self.heat.signal = self.heat_combo.currentData()
+        states = "/".join(kind.signal(name).symbol for name in kind.states)   # C/h; a GRU's h
+        self.shared_box.setText(f"shared {states} scale")
+        self.shared_box.setToolTip(f"One scale for {' and '.join(kind.signal(n).symbol for n in kind.states)}"
+                                   " across all lanes, instead of one per lane.")
 
     def _build_plots(self) -> pg.GraphicsLayoutWidget:
         """One plot holds every lane (curves, heat strips, overview, cursor, selection); the

@@ -19,8 +19,9 @@ CROWDED = 16            # more units than this: links only near the cursor, not 
 NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
 
 
-def _count_word(n: int) -> str:
-    """The legend says how many gate blocks U has in words ("four" for the LSTM's)."""
+def count_word(n: int) -> str:
+    """How many gate blocks U has, in words ("four" for the LSTM's): the legend and the wrong
+    pictures say it."""
     return {1: "one", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
 
 
@@ -40,7 +41,7 @@ class LinkPainter:
         if v.signal in gates:
             block = f"its entry in U's {words(kind, v.signal)} block"
         else:
-            block = (f"its largest-|U| entry among U's {_count_word(len(gates))} gate blocks "
+            block = (f"its largest-|U| entry among U's {count_word(len(gates))} gate blocks "
                      f"({', '.join(gates)}) for that pair of units")
         colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 
 from gui.teaching.common import arrow, view_font
+from gui.teaching.unrolled_links import count_word
 
 
 class WrongPictures:
@@ -51,9 +52,12 @@ class WrongPictures:
             measured = "the decouple what-if gave no finite numbers on this input."
         else:
             measured = "the decouple what-if measures it: " + effect.sentence() + " on this input."
-        return (f"Why it is wrong: U is {shape}: each unit's four gates read all {n} entries "
-                f"of h_t−1, not only its own. Its off-diagonal entries link every unit to every "
-                f"other; remove them and the run changes — {measured}")
+        gates = session.cell_kind.gates
+        # the LSTM's four gates, a GRU's three; a simple RNN's unit reads h_t−1 with no gate
+        readers = f"each unit's {count_word(len(gates))} gates" if gates else "each unit"
+        return (f"Why it is wrong: U is {shape}: {readers} read{'' if gates else 's'} all {n} "
+                f"entries of h_t−1, not only its own. Its off-diagonal entries link every unit to "
+                f"every other; remove them and the run changes — {measured}")
 
     @staticmethod
     def _chain_box(width: float) -> tuple[float, float]:

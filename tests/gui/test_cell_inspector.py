@@ -178,6 +178,12 @@ def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
         used = (r * h_prev) @ u_n[:, unit]
     assert close(insp.bar_values("n")[1], float(used))
     assert ("n's h·U is r·(h·U + its recurrent bias)" in insp.info.text()) == w.reset_after
+    # the GRU's own diagram: h(t-1) × u + (1 − u) × n -> h(t), r on what n reads
+    labels = insp.diagram.labels
+    assert labels["h_prev_unit"] == f"{h_prev[unit]:+.4f}"
+    assert labels["h"] == f"{float(full.h[1, position, unit]):+.4f}"
+    assert labels["reset_reads"] == ("r·(h·U + b_h)" if w.reset_after else "(r⊙h)·U")
+    assert {labels[g] for g in ("u", "r", "n")} == {f"{insp.breakdown.gates[g]:+.4f}" for g in "urn"}
     for g in ("u", "r", "n"):
         zx, zh, zb, z = insp.bar_values(g)
         assert close(zx + zh + zb, z), (g, zx, zh, zb, z)

@@ -41,7 +41,8 @@ def test_a_name_the_table_does_not_know_still_gets_one_okabe_ito_colour():
 GUI = Path(__file__).resolve().parents[2] / "gui"
 SIGNAL_NAMES = {"f", "i", "o", "g", "c", "h", "u", "r", "n"}      # the LSTM's and a GRU's
 ALLOWED = {("theme.py", "SIGNAL_COLOURS"),          # the one table a colour is looked up in
-           ("cell_inspector.py", "LSTM_GATE_X")}    # the LSTM's own diagram, drawn for its runs
+           ("cell_inspector.py", "LSTM_GATE_X"),    # the LSTM's own diagram, drawn for its runs
+           ("cell_inspector.py", "GRU_GATE_X")}     # the GRU's own, likewise
 
 
 def _strings(node: ast.expr) -> list[str] | None:
@@ -165,6 +166,8 @@ def _signals_shown(window, kind):
     inspector = window.cell_inspector
     assert list(inspector._bar_plots) == list(kind.diagram_gates)
     assert set(kind.diagram_gates) <= set(inspector.diagram.labels)
+    states = "/".join(kind.signal(name).symbol for name in kind.states)
+    assert units.shared_box.text() == f"shared {states} scale"      # "shared C/h scale" on a GRU
     sat = window.breakpoints_panel.sat_gate
     assert [sat.itemText(k) for k in range(sat.count())] == ["any", *kind.gates]
     assert window.session_model.describe()["cell_kind"] is kind
@@ -225,6 +228,7 @@ def test_the_window_shows_a_gru_and_a_simple_rnn_with_their_own_signals(
     window.session_model.back(1)
     qtbot.wait(20)
     _signals_shown(window, kind)
+    assert window.units_panel.shared_box.text() == "shared h scale"      # no C to share
     _agree(window, kind)
     for name, spec in VIEWS.items():
         if spec.applies(window.session_model.session) is not None:
@@ -249,11 +253,13 @@ def test_the_gradients_offer_no_c_target_for_a_cell_without_c(make_window, qtbot
     open_session(window, model, x)
     c_item = combo.model().item(combo.findData("c"))
     assert not c_item.isEnabled() and combo.currentData() == "h"
+    assert window.grad_panel.custom.placeholderText().endswith("or h[0, 20, 3]")   # not c[...]
     assert window.grads.target().startswith("h[")
     window.grads.mode = "c"                      # a target set some other way is still h
     assert window.grads.target().startswith("h[")
     open_session(window, small_model(4), sine_input(20))
     assert combo.model().item(combo.findData("c")).isEnabled()
+    assert window.grad_panel.custom.placeholderText().endswith("or c[0, 20, 3]")
     assert window.errors == []
 
 
@@ -299,7 +305,8 @@ def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
 
 def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path):
     """The unrolled view's title said LSTM(units=N) over a GRU: it names the run's cell, as
-    ``info`` does (GRU, RNN), and the directions view calls a one-way GRU a plain GRU."""
+    ``info`` does (GRU, RNN), the directions view calls a one-way GRU a plain GRU, and the
+    wrong picture counts the GRU's three gates, not the LSTM's four."""
     import numpy as np
 
     from gui.export.figure import export_view
@@ -316,6 +323,9 @@ def test_the_unrolled_view_names_the_layer_it_draws(make_window, qtbot, tmp_path
         assert f"{word}(units={units})" in text and "LSTM(units=" not in text
         message = teaching_widget(window, "directions", show=True).maps()
         assert f"is a plain {word} that reads one way" in message
+        wrong = teaching_widget(window, "unrolled", show=True).canvas.wrong_copies_text()
+        assert ("each unit's three gates read all" in wrong) == (word == "GRU"), wrong
+        assert "four gates" not in wrong
     assert window.errors == []
 
 

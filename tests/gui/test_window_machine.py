@@ -44,7 +44,7 @@ FIXTURES = "tests/fixtures/keras3"
 # cost seconds per action and find nothing more)
 MODELS = {"token": f"{FIXTURES}/embedding_lstm_dense.keras", "float": f"{FIXTURES}/units7_features5.keras",
           "bidirectional": f"{FIXTURES}/bidirectional_concat.keras", "stacked": f"{FIXTURES}/stacked2.keras"}
-DEMOS = ("sine", "counter", "code", "text")
+DEMOS = ("sine", "counter", "code", "text", "counter-gru")
 DOCKS = ("input_dock", "layer_dock", "grad_dock", "input_editor_dock", "compare_dock",
          "breakpoints_dock", "watches_dock", "forks_dock", "cell_dock")
 TEACHING = ("unrolled", "text", "directions", "samples")
