@@ -171,8 +171,9 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         """One cell per unit and column, coloured by the signal (empty where not read yet).
         Each cell is still its own fillRect, in the same order as ever (the picture stays the
         same pixels); what a paint no longer repeats per cell is the Python around it: the
-        cells' corners and colour indices come as lists, a column not read yet is outlined in
-        one call, and rows below the canvas (a short dock) are recorded but not drawn."""
+        cells' rectangles are made once per grid, colour indices come as lists, a column not
+        read yet is outlined in one call, and rows below the canvas (a short dock) are recorded
+        but not drawn."""
         v = self.view
         values = v.values(geo.first, geo.columns)  # (cols, N) live, NaN where not read yet
         lut = v.scale.qcolours()
@@ -186,14 +187,10 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         numbers = geo.cell_h >= 26 and geo.cell_w >= fm.horizontalAdvance("+0.00") * 0.85 + 4
         p.setFont(view_font(v.palette, 0.8))
         p.setPen(Qt.NoPen)
-        tops = [geo.cell_rect(geo.first, row).y() for row in range(len(units))]
-        seen = sum(1 for y in tops if y < height + 1)   # rows on the canvas (an outline's half pen)
-        cell_w, cell_h = geo.cell_w, 0.8 * geo.cell_h
+        seen, columns = self._cell_rects(geo, height)
         drawn = self.drawn_cells
-        for col in range(geo.columns):
+        for col, rects in enumerate(columns):
             t = geo.first + col
-            x = geo.cell_rect(t, 0).x()
-            rects = [QRectF(x, y, cell_w, cell_h) for y in tops[:seen]]
             ks = idx[col]
             if max(ks) < 0:                        # a column not read yet: outlines only
                 p.setBrush(Qt.NoBrush)
@@ -218,6 +215,24 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
             for row in range(seen, len(units)):    # below the canvas: known, not drawn
                 if ks[row] >= 0:
                     drawn[(units[row], t)] = lut[ks[row]]
+
+    def _cell_rects(self, geo: Geometry, height: float) -> tuple[int, list[list[QRectF]]]:
+        """(rows on the canvas, each column's cell rectangles down to there): the same from
+        one step to the next while the grid keeps its size (a step moves the positions under
+        the columns, not the columns), so they are made again only when the grid changes.
+        A row counts as on the canvas while its top lies above the bottom edge plus an
+        outline's half pen."""
+        key = (geo.left, geo.top, geo.cell_w, geo.cell_h, geo.pitch, geo.columns, len(geo.rows),
+               height)
+        known = getattr(self, "_rects_made", None)
+        if known is None or known[0] != key:
+            tops = [geo.cell_rect(geo.first, row).y() for row in range(len(geo.rows))]
+            seen = sum(1 for y in tops if y < height + 1)
+            columns = [[QRectF(geo.cell_rect(geo.first + col, 0).x(), y, geo.cell_w,
+                               0.8 * geo.cell_h) for y in tops[:seen]]
+                       for col in range(geo.columns)]
+            known = self._rects_made = (key, seen, columns)
+        return known[1], known[2]
 
     def _paint_marks(self, p: QPainter, geo: Geometry, rows_of: dict[int, int],
                      cursor: int | None) -> None:
