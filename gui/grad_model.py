@@ -248,7 +248,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
     s, text, sample = job.session, job.text, job.sample
     try:
         with np.errstate(all="ignore"):
-            g = s.grad(text, stale) if s.checkpointed else s.grad(text)
+            g = s.grad(text, stale)         # a run in memory computes it in one go
             run = forget_record(s)
             carried = carried_gradient(g, s.cell_kind)[sample]       # the LSTM's dc, else dh
             position = target_position(text, run)

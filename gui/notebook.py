@@ -66,8 +66,7 @@ def units_png(obj: Any, width: int = REPORT_WIDTH) -> bytes:
     app = _app()
     with np.errstate(all="ignore"):
         session = session_of(obj)
-        if not session.checkpointed:
-            session.full()
+        session.prepare_view()        # what a window shows first (a run in memory: all of it)
     with tempfile.TemporaryDirectory() as tmp:        # never touch the user's saved layout
         settings = QSettings(str(Path(tmp) / "notebook.ini"), QSettings.IniFormat)
         errors: list[str] = []

@@ -73,9 +73,7 @@ def open_session_dialog(window: MainWindow, dm: DebuggerModel, path: str | None 
     QApplication.setOverrideCursor(Qt.WaitCursor)
     try:
         session, debugger, data = open_session(path, trust=trust)
-        if not session.checkpointed:     # a checkpointed run computes its span when shown
-            session.full()
-            session.result()
+        session.prepare_view()           # what the window shows first (in memory: all of it)
     except (ScopeError, OSError) as exc:
         QApplication.restoreOverrideCursor()
         window.report_error("Could not open the session", str(exc))

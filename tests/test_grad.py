@@ -317,3 +317,16 @@ def test_the_backward_pass_copies_a_seed_unless_it_is_handed_over():
     assert owned.dh is seed or np.shares_memory(owned.dh, seed)
     for key in ("dx", "dh", "dc", "dh0", "dc0"):
         assert np.array_equal(getattr(owned, key), getattr(copied, key)), key
+
+
+def test_the_gradient_views_read_the_forget_gates_through_the_runs_store():
+    """forget_record asks the run's store for f: a run in memory answers with its own gates
+    (no copy), a checkpointed one recomputes them; the carousel is the same either way."""
+    from engine.gradients.grad_views import forget_product, forget_record
+    s = _counter_session()
+    held = forget_record(s)
+    assert np.shares_memory(held.f, s.full().gates) and forget_record(s) is held
+    ck = forget_record(Session(s.model, s.x, checkpoint_above=0))
+    for record in (held, ck):
+        assert np.array_equal(forget_product(record, 0, 30), forget_product(s.full(), 0, 30),
+                              equal_nan=True)

@@ -14,7 +14,7 @@ from engine.cells.gru_cell import GRU_CELL
 from engine.cells.rnn_cell import RNN_CELL
 from engine.debugging.debugger import Breakpoint, Debugger
 from engine.debugging.expr import ExprError
-from engine.gradients.grad_views import forget_product
+from engine.gradients.grad_views import forget_product, forget_record
 from tests.helpers import FIXTURES, assert_close, read_npz
 
 GRU = FIXTURES / "gru"
@@ -89,6 +89,11 @@ def test_a_simple_rnn_has_no_carry_gate():
     tr = s.full()
     assert np.all(np.isnan(unit_stats(tr, 0).half_life))
     assert np.all(np.isnan(forget_product(tr, 0, None)))
+    # as the window reads it (through the run's store, held or checkpointed): no carry either
+    for run in (s, Session(s.model, s.x, checkpoint_above=0)):
+        record = forget_record(run)
+        assert np.all(np.isnan(forget_product(record, 0, None)))
+        assert np.all(np.isnan(forget_product(record, 0, 3, unit=1)))
     b = cell_breakdown(tr, 0, 1, 2)
     assert b.gates == {} and set(b.z) == {"h"}
     assert b.h == pytest.approx(max(b.z["h"], 0.0), abs=1e-6)             # relu

@@ -33,26 +33,25 @@ HORIZON_FRACTION = 0.01
 @dataclass(frozen=True)
 class ForgetRecord:
     """What the gradient views read of a run besides the gradient itself: the forget gates
-    (B, T, N; a GRU's update gates u), the mask (B, T), the length and the direction. A checkpointed run's f is
-    recomputed once through its window API (docs/architecture.md, "Long runs")."""
+    (B, T, N; a GRU's update gates u), the mask (B, T), the length and the direction, read
+    through the run's window API (docs/architecture.md, "Long runs")."""
 
     f: np.ndarray
     mask: np.ndarray
     steps: int
     backward: bool
+    carries: bool = True        # False: a simple RNN, no carry gate (f is all NaN)
 
 
 _RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def forget_record(session) -> LayerTrace | ForgetRecord:
-    """The run's f and mask for ``forget_product`` and friends: the whole trace in memory;
-    for a checkpointed run its f read once (checked against the memory budget) and kept
-    while the run lives."""
-    if not session.checkpointed:
-        return session.full()
-    store = session.store
-    record = _RECORDS.get(store)
+def forget_record(session) -> ForgetRecord:
+    """The run's f and mask for ``forget_product`` and friends, asked of the run's store once
+    and kept while the run lives: a run held in memory answers with its own f (a view), a
+    checkpointed one recomputes it (checked against the memory budget)."""
+    run = session.recorded()
+    record = _RECORDS.get(run)
     if record is None:
         check_bytes(4 * session.batch * session.steps * session.units,
                     f"the forget gates of all {session.steps:,} steps (for the gradient views)",
@@ -60,8 +59,9 @@ def forget_record(session) -> LayerTrace | ForgetRecord:
         carry = session.cell_kind.carry      # f, a GRU's u; a simple RNN has none
         values = (session.signal(carry, 0, session.steps) if carry is not None
                   else np.full((session.batch, session.steps, session.units), np.nan, np.float32))
-        record = ForgetRecord(values, np.asarray(store.mask), session.steps, session.backward)
-        _RECORDS[store] = record
+        record = ForgetRecord(values, np.asarray(run.mask), session.steps, session.backward,
+                              carries=carry is not None)
+        _RECORDS[run] = record
     return record
 
 
@@ -106,6 +106,8 @@ def forget_product(trace: LayerTrace | ForgetRecord, sample: int, position: int 
     order, p_star = _processing(trace, position)
     units = slice(None) if unit is None else unit
     if isinstance(trace, ForgetRecord):
+        if not trace.carries:
+            return np.full(trace.f.shape[1:3] if unit is None else trace.f.shape[1:2], np.nan)
         f = np.array(trace.f[sample][:, units], np.float64)    # (T, N) the carry gate
     else:
         carry = trace.cell_kind.carry

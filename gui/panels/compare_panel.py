@@ -210,8 +210,8 @@ class ComparePanel(QWidget):
         if session is None:
             return None
         try:
-            span = self.session_model.span() if session.checkpointed else None
-            if span is not None and around is not None and not span[0] <= around < span[1]:
+            span = self.session_model.span()     # a run held in memory: all of it
+            if around is not None and not span[0] <= around < span[1]:
                 width = span[1] - span[0]
                 lo = around - width // 8 if not session.backward else around + 1 - width + width // 8
                 lo = max(0, min(lo, session.steps - width))

@@ -42,7 +42,8 @@ from gui.loader_worker import LoadResult
 from gui.panels.heat_maps import trace_image
 from gui.panels.lanes import per_unit
 from gui.panels.layer_view import LayerView
-from gui.panels.units_panel import CHUNK, UnitsPanel
+from gui.panels.units_curves import CHUNK
+from gui.panels.units_panel import UnitsPanel
 from gui.session_model import SessionModel
 from gui.signals import heat_signals
 from tests.generative import generative_settings

@@ -164,7 +164,7 @@ def test_a_long_run_in_memory_keeps_the_curve_items_few_and_exact(make_window):
     """A long run held in memory: at most MAX_CHUNKS curve items per signal and kind (16
     positions each made 2 x 6 x 1,250 items for 20,000 steps, and 225,000 for 300,000 — minutes
     to build), and a step still draws the engine's numbers, the future as ghosts."""
-    from gui.panels.units_panel import MAX_CHUNKS
+    from gui.panels.units_curves import MAX_CHUNKS
     w = make_window()
     steps = 20_000
     open_session(w, random_model(4, 3, 7), sine_input(steps, 3))
