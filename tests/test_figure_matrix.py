@@ -15,7 +15,8 @@ figure's palette (``Figure.save_png``/``save_svg`` are watched as they return): 
 column the unrolled view has read is drawn whole; every lane of the units panel is labelled
 (every k-th where lanes are thinner than a line of text); the layer view's maps take the width
 beside their colour bars; every row of a directions or samples map is named (every k-th
-where rows are thinner than a line) and their texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
+where rows are thinner than a line), every map's colour range has its colour bar, and their
+texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
 layer, cell, gradients) stay in it and clear of each other, none asks for a mouse ("zoom in",
 "hover") and every axis title is centred on its axis. The layout does not depend on the
 output's width: the same figure drawn twice (or half) as wide is the picture scaled, every
@@ -173,6 +174,12 @@ def _check_maps(view):
                       and i.rect.right() <= rect.left()]
             if not labels or (rect.height() / rows >= 20 and len(labels) < rows):
                 problems.append(f"{title}: {len(labels)} row labels for {rows} rows")
+        bars = {(round(lo, 6), round(hi, 6)) for _, lo, hi in canvas.bars}
+        for m in canvas.view.maps():        # every map's colours are read off a bar of its own
+            scale = m["scale"]
+            if (round(scale.lo, 6), round(scale.hi, 6)) not in bars:
+                problems.append(f"{m['title']}: coloured {scale.lo:.2g} … {scale.hi:.2g}, but no "
+                                f"colour bar says so (bars: {sorted(bars)})")
         return problems
     return check
 
