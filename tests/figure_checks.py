@@ -6,6 +6,7 @@ from __future__ import annotations
 from gui.teaching.common import TextItem
 
 SLACK = 1.0          # px: antialiased glyph edges
+SCREEN_HINTS = ("zoom in", "hover", "click")   # what a static figure cannot be asked to do
 
 
 def text_problems(items: list[TextItem]) -> list[str]:
@@ -22,6 +23,32 @@ def text_problems(items: list[TextItem]) -> list[str]:
             if both.width() > SLACK and both.height() > SLACK:
                 problems.append(f"{a.text!r} ({_box(a.rect)}) overlaps {other.text!r} "
                                 f"({_box(other.rect)})")
+    return problems
+
+
+def hint_problems(items: list[TextItem]) -> list[str]:
+    """Texts that ask the reader to use a mouse: a static figure cannot be zoomed or hovered."""
+    return [f"{item.text!r} is a screen hint" for item in items
+            if any(hint in item.text.lower() for hint in SCREEN_HINTS)]
+
+
+def axis_title_problems(glw) -> list[str]:
+    """Every axis title of a pyqtgraph figure is centred along its axis (pyqtgraph places a
+    title when the axis is resized: a title whose words change later keeps the old place)."""
+    import pyqtgraph as pg
+    problems = []
+    for item in glw.scene().items():
+        if not isinstance(item, pg.AxisItem) or not item.isVisible() or not item.label.isVisible():
+            continue
+        if not item.labelText:
+            continue
+        axis, title = item.sceneBoundingRect(), item.label.sceneBoundingRect()
+        if item.orientation in ("top", "bottom"):
+            off = title.center().x() - axis.center().x()
+        else:
+            off = title.center().y() - axis.center().y()
+        if abs(off) > 0.05 * max(axis.width(), axis.height()):
+            problems.append(f"the axis title {item.labelText!r} is {off:+.0f} px off its axis' centre")
     return problems
 
 

@@ -10,13 +10,15 @@ In CI a fixed slice runs (``SLICE``: every view, model, width and theme at least
 does not apply to a model (text of a model that reads vectors, directions of a one-direction
 layer, samples of a one-sample input) is not part of the matrix.
 
-The checks read what the export drew, on the window it drew from (``export_view`` is watched
-as it returns): no text of a painted canvas leaves its box or overlaps another text; every
+The checks read what the export drew, on the window it drew from, while it still wears the
+figure's palette (``Figure.save_png``/``save_svg`` are watched as they return): no text of a painted canvas leaves its box or overlaps another text; every
 column the unrolled view has read is drawn whole; every lane of the units panel is labelled
 (every k-th where lanes are thinner than a line of text); the layer view's maps take the width
 beside their colour bars; every row of a directions or samples map is named (every k-th
-where rows are thinner than a line) and their texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
-layer, cell, gradients) stay in it and clear of each other. The layout does not depend on the
+where rows are thinner than a line), every map's colour range has its colour bar, and their
+texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
+layer, cell, gradients) stay in it and clear of each other, none asks for a mouse ("zoom in",
+"hover") and every axis title is centred on its axis. The layout does not depend on the
 output's width: the same figure drawn twice (or half) as wide is the picture scaled, every
 view laid out at the logical size it declares.
 """
@@ -33,7 +35,7 @@ import numpy as np
 import pytest
 
 from gui.export.views import VIEWS as EXPORTABLE
-from tests.figure_checks import plot_texts, text_problems
+from tests.figure_checks import axis_title_problems, hint_problems, plot_texts, text_problems
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
 from tests.helpers import image_of
@@ -172,15 +174,23 @@ def _check_maps(view):
                       and i.rect.right() <= rect.left()]
             if not labels or (rect.height() / rows >= 20 and len(labels) < rows):
                 problems.append(f"{title}: {len(labels)} row labels for {rows} rows")
+        bars = {(round(lo, 6), round(hi, 6)) for _, lo, hi in canvas.bars}
+        for m in canvas.view.maps():        # every map's colours are read off a bar of its own
+            scale = m["scale"]
+            if (round(scale.lo, 6), round(scale.hi, 6)) not in bars:
+                problems.append(f"{m['title']}: coloured {scale.lo:.2g} … {scale.hi:.2g}, but no "
+                                f"colour bar says so (bars: {sorted(bars)})")
         return problems
     return check
 
 
 def _check_plots(figure):
     """The texts of a pyqtgraph figure (``figure(window)``: its GraphicsLayoutWidget) stay in
-    the widget and clear of each other."""
+    the widget and clear of each other, ask for no mouse, and its axis titles are centred."""
     def check(window) -> list[str]:
-        return text_problems(plot_texts(figure(window)))
+        glw = figure(window)
+        texts = plot_texts(glw)
+        return text_problems(texts) + hint_problems(texts) + axis_title_problems(glw)
     return check
 
 
@@ -220,23 +230,28 @@ def test_every_figure_exports_and_lays_out(tmp_path: Path, monkeypatch, view, mo
     from gui.export import figure
     problems: list[str] = []
     seen: dict = {}
-    real = figure.export_view
 
-    def watched(host, *args, **kwargs):
-        result = real(host, *args, **kwargs)
-        check = CHECKS.get(view)
-        if check is not None:
-            problems.extend(check(host))
-        return result
-    monkeypatch.setattr(figure, "export_view", watched)
-    real_png = figure.Figure.save_png
+    def check(fig) -> None:
+        """Read the drawing while it is the figure's (its print palette), not the window's
+        restyled back once the export returns."""
+        found = CHECKS.get(view)
+        if found is not None:
+            problems.extend(found(fig.host))
+    real_png, real_svg = figure.Figure.save_png, figure.Figure.save_svg
 
     def save_png(fig, path, width=None):
-        image = real_png(fig, path, width)       # then, restyled, at its width and at another
+        image = real_png(fig, path, width)
+        check(fig)                               # then, restyled, at its width and at another
         other = width * 2 if width <= 1920 else width // 2     # whole pixels of a heat-map
         seen["pair"] = (_pil(fig.image(width)), _pil(fig.image(other)))
         return image
+
+    def save_svg(fig, path):
+        size = real_svg(fig, path)
+        check(fig)
+        return size
     monkeypatch.setattr(figure.Figure, "save_png", save_png)
+    monkeypatch.setattr(figure.Figure, "save_svg", save_svg)
 
     def texts_fit(build):
         def built(*args, **kwargs):

@@ -177,7 +177,8 @@ class InputStrip:
 
     def _say_thinning(self, force: bool = False) -> None:
         """When the characters are thinned, the time axis under the row says which it shows
-        ("reads every 3rd of 1,200 inputs: zoom in for all"); zoomed in, it says nothing."""
+        ("reads every 3rd of 1,200 inputs: zoom in for all"; a figure, which cannot be zoomed,
+        only which); zoomed in, it says nothing."""
         every = 1
         if self.kind == "tokens" and self.tokens.labels and self.vb.width() > 0:
             lo, hi = self.vb.viewRange()[0]
@@ -189,9 +190,11 @@ class InputStrip:
         axis = self.plot.getAxis("bottom")
         base = (axis.labelText or "").split(THINNED)[0]
         n = len(self.tokens.labels)
-        note = "" if every == 1 else f"{THINNED}every {ordinal(every)} of {n:,} inputs: zoom in for all"
+        hint = "" if self.palette.printing else ": zoom in for all"
+        note = "" if every == 1 else f"{THINNED}every {ordinal(every)} of {n:,} inputs{hint}"
         if base or note:
             axis.setLabel(base + note)
+            axis.resizeEvent()        # pyqtgraph centres a title only when the axis is resized
 
     def apply_palette(self, palette: Palette) -> None:
         self.palette = palette

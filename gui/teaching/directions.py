@@ -56,7 +56,7 @@ def heat_image(values: np.ndarray, scale: ColourScale) -> QImage:
 
 class MapsCanvas(PaintedCanvas):
     """Labelled heat-maps stacked vertically, each with its own cursor line, its rows named
-    and one colour bar saying what the colours mean."""
+    and a colour bar for each colour range they are drawn in, saying what the colours mean."""
 
     def __init__(self, view) -> None:
         super().__init__(view)
@@ -64,6 +64,7 @@ class MapsCanvas(PaintedCanvas):
         self.setMinimumSize(360, 200)
         self.boxes: list[tuple[str, QRectF, np.ndarray]] = []   # (label, rect, values drawn)
         self.text_items: list[TextItem] = []
+        self.bars: list[tuple[str, float, float]] = []    # (what, lo, hi) of each bar drawn
 
     def figure_size(self) -> QSize:
         """A figure's logical size: a slide's width, each map tall enough for its rows."""
@@ -72,14 +73,27 @@ class MapsCanvas(PaintedCanvas):
         fm = QFontMetricsF(view_font(self.view.palette))
         if isinstance(maps, str):
             return QSize(int(width), int(6 * fm.height()))
-        head, gap, top, bottom = self._spacing(fm)
+        head, gap, top, bottom = self._spacing(fm, len(self._bar_scales(maps)))
         body = sum(_map_height(m["rows"]) + head + gap for m in maps)
         return QSize(int(width), int(np.ceil(top + body + bottom)))
 
     @staticmethod
-    def _spacing(fm: QFontMetricsF) -> tuple[float, float, float, float]:
-        """(title above a map, gap under it, top margin, the time axis and colour bar below)."""
-        return fm.height() * 1.4, fm.height() * 0.8, fm.height() * 0.6, fm.height() * 3.6
+    def _spacing(fm: QFontMetricsF, bars: int = 1) -> tuple[float, float, float, float]:
+        """(title above a map, gap under it, top margin, the time axis and colour bars below)."""
+        below = 3.6 + BAR_LINES * (max(bars, 1) - 1)
+        return fm.height() * 1.4, fm.height() * 0.8, fm.height() * 0.6, fm.height() * below
+
+    def _bar_scales(self, maps: list[dict]) -> list[tuple[str, ColourScale]]:
+        """One (what, scale) per colour range the maps are drawn in, in map order: the signal's
+        words, or the map's own ``scale_label`` (the merged output of both directions)."""
+        kind = self.view.session_model.cell_kind
+        signal = words(kind, self.view.signal) if kind is not None else self.view.signal
+        bars: list[tuple[str, ColourScale]] = []
+        for m in maps:
+            what, scale = m.get("scale_label", signal), m["scale"]
+            if not any(w == what and (b.lo, b.hi) == (scale.lo, scale.hi) for w, b in bars):
+                bars.append((what, scale))
+        return bars
 
     def _text(self, p: QPainter, box: QRectF, text: str, font,
               flags=Qt.AlignLeft | Qt.AlignVCenter) -> None:
@@ -88,7 +102,7 @@ class MapsCanvas(PaintedCanvas):
     def paint_on(self, p: QPainter, width: float, height: float) -> None:
         pal = self.view.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
-        self.boxes, self.text_items = [], []
+        self.boxes, self.text_items, self.bars = [], [], []
         maps = self.view.maps()
         fg = QColor(pal.foreground)
         font = view_font(pal)
@@ -101,7 +115,8 @@ class MapsCanvas(PaintedCanvas):
             return
         label_w = QFontMetricsF(small).horizontalAdvance("unit 000") + 10
         left, right = 12.0 + label_w, 64.0
-        head, gap, top, bottom = self._spacing(fm)
+        bars = self._bar_scales(maps)
+        head, gap, top, bottom = self._spacing(fm, len(bars))
         wanted = [_map_height(m["rows"]) for m in maps]
         room = height - top - bottom - len(maps) * (head + gap)
         fit = min(1.0, room / max(sum(wanted), 1.0))      # on screen: shrink to the widget
@@ -143,8 +158,10 @@ class MapsCanvas(PaintedCanvas):
                        Qt.AlignHCenter | Qt.AlignTop)
         self._text(p, QRectF(left, y - gap + fm.height() + 2, box_w * 0.5, fm.height()),
                    "input position t", small, Qt.AlignLeft | Qt.AlignTop)
-        self._colour_bar(p, maps[0]["scale"], QRectF(left + box_w * 0.55, y - gap + fm.height() + 2,
-                                                      box_w * 0.45, fm.height() * 2.2), small)
+        for k, (what, scale) in enumerate(bars):
+            self._colour_bar(p, what, scale, QRectF(left + box_w * 0.55,
+                                                    y - gap + fm.height() * (1 + BAR_LINES * k) + 2,
+                                                    box_w * 0.45, fm.height() * BAR_LINES), small)
 
     def _row_labels(self, p: QPainter, rect: QRectF, m: dict, font) -> None:
         """'unit k' (or 'sample k', 'value k') beside the rows, as many as fit."""
@@ -158,11 +175,10 @@ class MapsCanvas(PaintedCanvas):
             self._text(p, QRectF(12.0, y - line / 2, rect.left() - 18.0, line), f"{word} {r}",
                        font, Qt.AlignRight | Qt.AlignVCenter)
 
-    def _colour_bar(self, p: QPainter, scale: ColourScale, area: QRectF, font) -> None:
-        """What the colours mean: the signal, its two ends (and 0), linear."""
+    def _colour_bar(self, p: QPainter, words_: str, scale: ColourScale, area: QRectF, font) -> None:
+        """What the colours mean: what is drawn, its two ends (and 0), linear."""
         line = QFontMetricsF(font).height()
-        kind = self.view.session_model.cell_kind
-        words_ = words(kind, self.view.signal) if kind is not None else scale.name
+        self.bars.append((words_, scale.lo, scale.hi))
         label_w = QFontMetricsF(font).horizontalAdvance(f"{words_}, linear  ") + 4
         self._text(p, QRectF(area.left(), area.top(), label_w, line), f"{words_}, linear", font)
         bar = QRectF(area.left() + label_w + 40, area.top() + 2, max(area.width() - label_w - 90, 40),
@@ -182,6 +198,9 @@ class MapsCanvas(PaintedCanvas):
         if scale.diverging and scale.lo < 0 < scale.hi:
             self._text(p, QRectF(bar.center().x() - 10, bar.bottom() + 1, 20, line), "0", font,
                        Qt.AlignHCenter | Qt.AlignTop)
+
+
+BAR_LINES = 2.2      # text lines a colour bar takes (its ends' labels, the 0 under it)
 
 
 def _map_height(rows: int) -> float:
@@ -289,6 +308,10 @@ class DirectionsView(_MapsView):
                         "values": shown, "scale": colour_scale(self.signal, trace.weights, full),
                         "rows": trace.units, "rows_label": f"{trace.units} units",
                         "cursors": [(cursor, None)]})
+        # one range for both directions, so the same colour is the same value in both maps
+        lo, hi = min(m["scale"].lo for m in out), max(m["scale"].hi for m in out)
+        for m in out:
+            m["scale"] = ColourScale(m["scale"].name, lo, hi, m["scale"].diverging)
         merged = both.merged[sample]
         mode = both.merge_mode or "none (two outputs)"
         if both.sequences:
@@ -304,7 +327,7 @@ class DirectionsView(_MapsView):
         m = float(np.nanmax(np.abs(merged))) if np.isfinite(merged).any() else 1.0
         scale = ColourScale("h", -max(m, 1e-6), max(m, 1e-6), True)
         out.append({"title": f"merged output (merge_mode={mode}): {note}", "values": shown,
-                    "scale": scale, "rows": shown.shape[0],
+                    "scale": scale, "scale_label": "merged output", "rows": shown.shape[0],
                     "rows_label": f"{shown.shape[0]} values", "row_word": "value",
                     "cursors": [(cursor_after(k, steps, False), None), (cursor_after(k, steps, True), None)]})
         return out

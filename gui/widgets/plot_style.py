@@ -68,3 +68,4 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, palette: Palette,
     if palette.font_pt:
         style["font-size"] = f"{palette.font_pt + 1:g}pt"
     plot.setLabel(side, text, **style)
+    plot.getAxis(side).resizeEvent()     # pyqtgraph centres a title only when the axis is resized
