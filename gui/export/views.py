@@ -565,6 +565,11 @@ class DirectionsView(TeachingView):
                 "backward one right to left, both taking one step at a time. The merged output at "
                 "position t needs both, so it is complete only where both have read t.")
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """Two GRUs (or RNNs) for a Bidirectional GRU, as ``info`` names the cell."""
+        text = self.explanation(ctx, units)
+        return text if kind is None else text.replace("two LSTMs", f"two {kind.name.upper()}s")
+
 
 class SamplesView(TeachingView):
     name, title = "samples", "Batch samples"

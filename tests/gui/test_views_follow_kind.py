@@ -368,3 +368,22 @@ def test_the_gradients_name_the_state_and_gate_that_carry_a_grus_memory(make_win
     open_session(window, small_model(4), sine_input(20))
     assert legend(window) == ["|∂target/∂C_t|", "product of f back to the target"]
     assert window.errors == []
+
+
+def test_the_directions_figure_of_a_bidirectional_gru_says_two_grus(make_window, qtbot, tmp_path):
+    """Its caption said "A Bidirectional layer is two LSTMs" under two GRU directions."""
+    import re
+
+    import numpy as np
+
+    from gui.export.figure import export_view
+
+    model = load_model(GRU_FIXTURES / "keras_bidirectional_gru.keras", trust=True)
+    window = make_window()
+    open_session(window, model, np.load(GRU_FIXTURES / "keras_bidirectional_gru.npz")["x"])
+    window.session_model.seek(3)
+    export_view(window, "directions", tmp_path / "d.svg", width=900)
+    words = " ".join(" ".join(re.findall(r">([^<>]+)</text>",
+                                         (tmp_path / "d.svg").read_text(encoding="utf-8"))).split())
+    assert "is two GRUs" in words and "two LSTMs" not in words
+    assert window.errors == []
