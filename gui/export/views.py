@@ -328,6 +328,15 @@ class CellView(ExportableView):
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
                 f"N = {units} units: this is how the units of one layer are coupled.")
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """A GRU's candidate reads its h·U part through r, and its bar says so (the cell
+        inspector's ``CellBreakdown.recurrent``)."""
+        text = self.explanation(ctx, units)
+        if kind is None or kind.name != "gru":
+            return text
+        return (f"{text} The candidate n reads its h·U part through the reset gate r: its bar is "
+                "r·(h·U + b_h), or (r⊙h)·U with the reset before, as the cell adds it.")
+
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
         return 960, 1000
 

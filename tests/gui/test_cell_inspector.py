@@ -189,3 +189,24 @@ def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
         assert close(zx + zh + zb, z), (g, zx, zh, zb, z)
         assert close(z, float(full.signal(f"z_{g}")[1, position, unit]))
     assert window.errors == []
+
+
+def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(make_window, tmp_path):
+    """The cell figure's caption said z = x·W + h·U + b for every gate, while a GRU's n bar is
+    r·(h·U + b_h): the caption says what the candidate's bar holds."""
+    import re
+
+    from engine import load_model
+    from gui.export.figure import export_view
+
+    gru = FIXTURES / "gru"
+    window = make_window()
+    open_session(window, load_model(gru / "keras_gru_reset_after.keras", trust=True),
+                 read_npz(gru / "keras_gru_reset_after.npz")["x"])
+    window.session_model.step(3)
+    export_view(window, "cell", tmp_path / "c.svg", width=900)
+    words = " ".join(" ".join(re.findall(r">([^<>]+)</text>",
+                                         (tmp_path / "c.svg").read_text(encoding="utf-8"))).split())
+    assert "its bar is r·(h·U + b_h)" in words, words[-400:]
+    assert window.errors == []
+
