@@ -4,7 +4,8 @@ A view that lists signals (lanes, legends, check boxes, CSV columns, the inspect
 reads them from the cell's ``CellKind`` instead of its own "f i o g c h", so a second kind of
 cell (GRU, simple RNN) is a second table, not an edit of every view. The LSTM's table is
 ``engine.cells.cell.LSTM_CELL``, the GRU's and the simple RNN's ``engine.cells.gru_cell.GRU_CELL`` and
-``RNN_CELL``; a cell's weights name theirs (``CellWeights.kind``).
+``RNN_CELL``, the sLSTM's ``engine.cells.slstm_cell.SLSTM_CELL``; a cell's weights name theirs
+(``CellWeights.kind``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class CellKind:
     lanes_hidden: tuple[str, ...] = ()   # signals the units panel leaves off until ticked
     carry: str | None = None        # the gate that keeps the memory from step to step (an
     # LSTM's f over c, a GRU's u over h): its running product is the gradient views' carrier
+    cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
+    # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 
     @property
     def parts(self) -> tuple[str, ...]:
