@@ -39,7 +39,7 @@ def link_matrix(weights: CellWeights, signal: str = "c") -> np.ndarray:
     blocks = u.reshape(n, len(parts), n)                # (from, gate, to)
     if signal in weights.kind.gates:
         return np.ascontiguousarray(blocks[:, parts.index(signal), :])
-    if signal not in LINK_SIGNALS:
+    if signal not in (*LINK_SIGNALS, *weights.kind.states):      # every gate feeds a state
         raise ScopeError(f"unknown signal '{signal}' (choose {', '.join(LINK_SIGNALS)})")
     pick = np.argmax(np.abs(blocks), axis=1)            # (from, to): which gate is strongest
     return np.take_along_axis(blocks, pick[:, None, :], axis=1)[:, 0, :]

@@ -61,6 +61,10 @@ class CellKind:
     lanes_hidden: tuple[str, ...] = ()   # signals the units panel leaves off until ticked
     carry: str | None = None        # the gate that keeps the memory from step to step (an
     # LSTM's f over c, a GRU's u over h): its running product is the gradient views' carrier
+    formulas: tuple[tuple[str, str], ...] = ()   # (gate, how the inspector writes it) where
+    # it is not "g = act(z)": an sLSTM's stabilised exponential gates
+    feeds: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (state, the gates it is made from)
+    # for the inspector's diagram; empty: every gate feeds every state
     cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
     # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 

@@ -44,6 +44,10 @@ def log_sigmoid_vjp(z: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """d log σ(z) = σ(−z) dz = exp(log σ(−z)) dz."""
     return dy * np.exp(log_sigmoid(-z))
 
+STABILISED = Activation("exp(z − m), stabilised", lambda z: np.minimum(np.exp(z), np.float32(1)),
+                        0.0, 1.0)
+"""What the sLSTM's i and f are: exp of the pre-activation less the stabiliser (m folded into
+the argument here), at most 1. Views read its range (0..1) for colours and saturation."""
 CELL_PARTS = ("c", "nrm", "stab")
 """The N-wide blocks of an sLSTM's recorded ``c`` (..., 3N), in order."""
 
@@ -87,22 +91,20 @@ class SlstmWeights(CellWeights):
         """The head a unit belongs to (the units it reads through U are that head's)."""
         return unit // self.head_size
 
+    def unit_heads(self) -> np.ndarray:
+        return np.arange(self.units) // self.head_size
+
     def activation_of(self, signal: str) -> Activation | None:
-        """o's σ and g's tanh; the stabilised i and f have no fixed activation (exp, ≤ 1)."""
-        return {"o": self.gate_activation, "g": self.cell_activation}.get(signal)
+        """o's σ, g's tanh, and the stabilised exp (0..1) of i and f."""
+        return {"i": STABILISED, "f": STABILISED, "o": self.gate_activation,
+                "g": self.cell_activation}.get(signal)
 
     def default_param_count(self) -> int:
-        """The package's count: the recurrent kernel's head blocks (heads·4·(N/heads)²) and
-        the bias (4N); W is the layer's gate projections, counted by the layer."""
-        return int(4 * self.units * self.head_size + (self.bias.size if self.use_bias else 0))
-
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Badges: kernel (D, 4N), the recurrent kernel as the package holds it (heads, 4·N/heads,
-        N/heads), bias (4N,)."""
-        hd = self.head_size
-        return {"kernel": tuple(self.kernel.shape),
-                "recurrent_kernel": (self.heads, 4 * hd, hd),
-                "bias": tuple(self.bias.shape)}
+        """W, the recurrent kernel's head blocks (heads·4·(N/heads)², the zeros between heads
+        are no parameters) and the bias. A live xlstm cell counts its own (its W is the
+        layer's projections): ``xlstm_modules`` passes that."""
+        return int(self.kernel.size + 4 * self.units * self.head_size
+                   + (self.bias.size if self.use_bias else 0))
 
 
 def block_diagonal(blocks: np.ndarray) -> np.ndarray:
@@ -203,6 +205,8 @@ SLSTM_CELL = CellKind(
                    "its own head only."),
     ),
     diagram_gates=("f", "i", "g", "o"),
+    formulas=(("f", "f = σ(z)·e^−Δm"), ("i", "i = e^(z−m)")),
+    feeds=(("c", ("f", "i", "g")), ("nrm", ("f", "i")), ("stab", ("f", "i")), ("h", ("o",))),
     carry="f",
     step=slstm_step, step_extended=slstm_step,
     step_vjp=slstm_step_vjp, step_extended_vjp=slstm_step_vjp,
@@ -210,9 +214,10 @@ SLSTM_CELL = CellKind(
         BadgeSpec("kernel", "kernel", "Input kernel W: (D, 4N). From a live xLSTM block, the cell "
                   "reads its layer's gate projections x·W already made (i, f from the convolved "
                   "input), so W is the identity and x is those pre-activations."),
-        BadgeSpec("recurrent_kernel", "recurrent kernel", "Recurrent kernel R: (heads, 4·N/heads, "
-                  "N/heads) — a unit reads the previous h of its own head only: units are coupled "
-                  "within a head, never across."),
+        BadgeSpec("recurrent_kernel", "recurrent kernel", "Recurrent kernel U: (N, 4N), zero outside "
+                  "its heads' blocks (the package keeps only the blocks, (heads, 4·N/heads, N/heads)) — "
+                  "a unit reads the previous h of its own head only: units are coupled within a head, "
+                  "never across."),
         BadgeSpec("bias", "bias", "Bias b: (4N,) — one number per unit per gate."),
     ),
     params_tip="Parameters of the cell as the xlstm package counts them: heads·4·(N/heads)² "
