@@ -147,9 +147,34 @@ def test_the_vjp_spec_matches_central_differences(exp_forget, fresh):
         np.testing.assert_allclose(got, num, rtol=1e-5, atol=1e-7)
 
 
+def reading_preactivations(w: SlstmWeights) -> SlstmWeights:
+    """The same cell as a live xlstm cell is: W the identity, x its gate pre-activations."""
+    return SlstmWeights(np.eye(4 * w.units, dtype=np.float32), w.recurrent_kernel, w.bias,
+                        heads=w.heads, reads_preactivations=True)
+
+
+def test_a_cell_reading_its_preactivations_copies_x_for_x_times_w():
+    """x·I is x: the copy the stepper makes instead of the product gives what the product does."""
+    w = reading_preactivations(weights())
+    x = np.random.default_rng(3).normal(size=(2, 7, w.input_dim)).astype(np.float32)
+    runner = DirectionRunner("s", w, x)
+    runner.run()
+    same(runner.zx.reshape(2, 7, -1), x)
+    h = np.zeros((2, w.units), np.float32)
+    state = np.zeros((2, 3 * w.units), np.float32)
+    for t in range(7):
+        *_, c, nrm, stab, h = slstm_step(w, x[:, t], h, state)
+        state = np.concatenate([c, nrm, stab], axis=-1)
+        np.testing.assert_allclose(runner.h[:, t], h, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="identity"):
+        SlstmWeights(np.ones((4 * w.units, 4 * w.units)), w.recurrent_kernel, w.bias, heads=2,
+                     reads_preactivations=True)
+
+
+@pytest.mark.parametrize("identity", [False, True])
 @pytest.mark.parametrize("backward", [False, True])
-def test_checkpointed_windows_are_bit_identical_to_the_whole_run(backward):
-    w = weights()
+def test_checkpointed_windows_are_bit_identical_to_the_whole_run(backward, identity):
+    w = reading_preactivations(weights()) if identity else weights()
     rng = np.random.default_rng(1)
     t_len = 2 * XW_BLOCK + 37
     x = rng.normal(size=(2, t_len, w.input_dim)).astype(np.float32)

@@ -123,6 +123,12 @@ class CellWeights:
         """What this cell is: its signals, their order, its specs (``LSTM_CELL``)."""
         return LSTM_CELL
 
+    @property
+    def identity_kernel(self) -> bool:
+        """True when W is the identity: the cell reads its gate pre-activations already made
+        (an xlstm sLSTM cell), so x·W is x itself and the stepper copies it."""
+        return False
+
     def unit_heads(self) -> np.ndarray:
         """(N,) the head each unit belongs to: the units it reads through U are its head's.
         One head here (every unit reads every unit); an sLSTM has several."""

@@ -55,16 +55,24 @@ CELL_PARTS = ("c", "nrm", "stab")
 @dataclass(frozen=True)
 class SlstmWeights(CellWeights):
     """One sLSTM: kernel (D, 4N), recurrent kernel (N, 4N) zero between heads, bias (4N,);
-    ``heads`` heads of N / heads units; ``exp_forget``: f̃ = exp(z_f) instead of σ(z_f)."""
+    ``heads`` heads of N / heads units; ``exp_forget``: f̃ = exp(z_f) instead of σ(z_f);
+    ``reads_preactivations``: the kernel is the identity (checked), x·W is x."""
 
     heads: int = 1
     exp_forget: bool = False
+    reads_preactivations: bool = False     # W is the identity (a live xlstm cell, D = 4N)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         n = self.units
         if self.heads < 1 or n % self.heads:
             raise ValueError(f"{n} units do not split into {self.heads} heads")
+        if self.reads_preactivations and not np.array_equal(self.kernel, np.eye(4 * n)):
+            raise ValueError("reads_preactivations needs the identity kernel (4N, 4N)")
+
+    @property
+    def identity_kernel(self) -> bool:
+        return self.reads_preactivations
 
     @property
     def head_size(self) -> int:

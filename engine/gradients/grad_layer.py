@@ -115,7 +115,10 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
                 carry_c = _general_loop(trace, lo, order, valid, all_valid, dh_all, dc_all,
                                         dz_block, carry_h, carry_c, ut, cut_at)
         if need_dx:
-            part = (dz_block.reshape(b * (hi - lo), 4 * n) @ kt).reshape(b, hi - lo, -1)
+            if w.identity_kernel:        # x·I: dL/dx is dL/dz itself (an xlstm sLSTM cell)
+                part = dz_block
+            else:
+                part = (dz_block.reshape(b * (hi - lo), 4 * n) @ kt).reshape(b, hi - lo, -1)
             if dx is None:                                   # the whole run is one block
                 dx = part
             else:

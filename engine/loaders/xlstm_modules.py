@@ -64,7 +64,7 @@ def slstm_weights(path: str, mod: Any) -> SlstmWeights:
     n = heads * hd
     count = sum(int(p.numel()) for p in mod.parameters())
     return SlstmWeights(kernel=np.eye(4 * n, dtype=np.float32), recurrent_kernel=block_diagonal(blocks),
-                        bias=b, heads=heads, param_count=count)
+                        bias=b, heads=heads, param_count=count, reads_preactivations=True)
 
 
 def slstm_ops(path: str, mod: Any) -> list[LSTM]:
