@@ -250,3 +250,26 @@ def test_units_read_their_own_head_only():
         others = [k for k in range(8) if w.head_of(k) != w.head_of(j)]
         assert not u[j, :, others].any()
         assert u[j, :, w.head_of(j) * hd:(w.head_of(j) + 1) * hd].any()
+
+
+def test_a_fork_edits_the_cell_state_and_carries_the_normalizer_on():
+    """Editing c (one unit or the whole vector) sets C alone; nrm and stab carry on as
+    computed, and the rest of the run continues from the edited state."""
+    from engine.debugging.debugger import Debugger
+    w = weights()
+    x = np.random.default_rng(2).normal(size=(1, 9, w.input_dim)).astype(np.float32)
+    s = Session(slstm_model(w), x)
+    s.seek(9)
+    whole = s.full()
+    debugger = Debugger(s)
+    one = debugger.fork_state("c", value=0.5, unit=1, position=3).to_trace()
+    assert one.signal("c")[0, 3, 1] == np.float32(0.5)
+    same(one.signal("c")[0, 3, [0, 2]], whole.signal("c")[0, 3, [0, 2]])
+    same(one.signal("nrm")[0, 3], whole.signal("nrm")[0, 3])
+    same(one.signal("stab")[0, 3], whole.signal("stab")[0, 3])
+    assert not np.array_equal(one.h[0, 4:], whole.h[0, 4:])
+    every = debugger.fork_state("c", value=np.full(w.units, 0.25, np.float32), position=4).to_trace()
+    assert (every.signal("c")[0, 4] == np.float32(0.25)).all()
+    same(every.signal("nrm")[0, 4], whole.signal("nrm")[0, 4])
+    with pytest.raises(Exception, match="unit"):
+        debugger.fork_state("c", value=1.0, unit=w.units, position=3)   # nrm's first column: no unit
