@@ -101,3 +101,20 @@ def test_a_checkpointed_runs_gradient_equals_the_in_memory_one():
         for name in ("dh", "dc", "dh0", "dc0"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), f"{target} {name}"
         assert_close(b.dx, a.dx, f"{target} dx")
+
+
+def test_a_watch_reads_the_gradient_on_the_cell_state():
+    """grad(c) in an expression is d target / d C (N wide): a unit past N is refused when the
+    expression is checked, not when it runs."""
+    from engine import Session
+    from engine.debugging.debugger import check
+    from engine.debugging.expr import ExprError
+    from tests.test_slstm import slstm_model
+    w = weights(n=4, heads=2, seed=12)
+    x = np.random.default_rng(13).normal(size=(1, 6, w.input_dim)).astype(np.float32)
+    s = Session(slstm_model(w), x)
+    s.seek(6)
+    check("grad_norm(c) > 0", w)
+    with pytest.raises(ExprError):
+        check("grad(c)[5] > 0", w)                 # nrm's second column, not a unit
+    assert s.grad("sumsq(h[:, last, :])").dc.shape == (1, 6, 4)
