@@ -273,3 +273,10 @@ def test_a_fork_edits_the_cell_state_and_carries_the_normalizer_on():
     same(every.signal("nrm")[0, 4], whole.signal("nrm")[0, 4])
     with pytest.raises(Exception, match="unit"):
         debugger.fork_state("c", value=1.0, unit=w.units, position=3)   # nrm's first column: no unit
+
+
+def test_sentences_name_the_cell_as_it_is_written():
+    """"sLSTM", not "SLSTM": the kind's written name, which the others keep as LSTM, GRU, RNN."""
+    from engine.cells.cell import LSTM_CELL
+    from engine.cells.gru_cell import GRU_CELL
+    assert (SLSTM_CELL.written, LSTM_CELL.written, GRU_CELL.written) == ("sLSTM", "LSTM", "GRU")

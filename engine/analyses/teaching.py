@@ -180,7 +180,7 @@ def directions_reason(session) -> str | None:
     can): the layer reads one way, or its run is checkpointed and both whole directions would
     not fit in memory."""
     info = session.info
-    cell = info.weights.kind.name.upper()       # LSTM, GRU, RNN: as ``info`` names the layer
+    cell = info.weights.kind.written       # LSTM, GRU, RNN: as ``info`` names the layer
     if not isinstance(session.model.ops[info.op_index], Bidirectional):
         other = [layer.name for layer in session.model.traced_layers
                  if layer.op_index == info.op_index and layer.name != info.name]

@@ -65,6 +65,7 @@ class CellKind:
     # it is not "g = act(z)": an sLSTM's stabilised exponential gates
     feeds: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (state, the gates it is made from)
     # for the inspector's diagram; empty: every gate feeds every state
+    written_as: str = ""            # how a sentence names the cell ("sLSTM"); empty: NAME
     cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
     # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 
@@ -73,6 +74,11 @@ class CellKind:
         """Names of the column blocks of W, U, b and of the pre-activation axis of zx, zh, zb
         (``z_<part>``): the gates, or ``blocks`` for a cell whose blocks are not gates."""
         return self.blocks or self.gates
+
+    @property
+    def written(self) -> str:
+        """The cell's name in a sentence: "LSTM", "GRU", "RNN", "sLSTM"."""
+        return self.written_as or self.name.upper()
 
     @property
     def display_order(self) -> tuple[str, ...]:

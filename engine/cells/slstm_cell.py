@@ -191,6 +191,7 @@ SLSTM_CELL = CellKind(
     gates=STORAGE_GATE_ORDER,
     states=("c", "nrm", "stab", "h"),
     cell_parts=CELL_PARTS,
+    written_as="sLSTM",
     ratio_gates=("f", "i", "o"),
     signals=(
         SignalSpec("f", "f", "forget gate",

@@ -562,7 +562,7 @@ class Debugger:
             raise ScopeError("only h or c can be edited")
         kind = self.session.cell_kind
         if which not in kind.states:
-            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.name.upper()}: it has "
+            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.written}: it has "
                              f"no cell state c to edit (edit h)")
         return self.fork(Edit(which, self._position(position), unit, _plain(value)),
                          parent=parent, name=name)

@@ -93,7 +93,7 @@ def gradient(result: TraceResult, target: str | Target, *, layer: int | str | No
     name = result.layer(key).name if trace is None else _base_name(trace.name)
     if tgt.array == "c" and "c" not in own.cell_kind.states:
         raise TargetError(f"target '{tgt.text}': layer '{name}' is a "
-                          f"{own.cell_kind.name.upper()}, which has no cell state c; target "
+                          f"{own.cell_kind.written}, which has no cell state c; target "
                           f"h[...] or output[...]")
     if tgt.array in ("h", "c"):
         return _from_state(result, tgt, own, name, trace is not None, cuts)

@@ -93,7 +93,7 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
             if np.size(arr) == 0:           # the empty c a GRU carries on (stateful segments)
                 out.append(None)
                 continue
-            raise InitialStateError(f"layer '{name}' is a {weights.kind.name.upper()}: it has "
+            raise InitialStateError(f"layer '{name}' is a {weights.kind.written}: it has "
                                     f"no cell state, so no c0 (give h0 alone)")
         a = np.asarray(arr, F32)
         if a.ndim == 1:

@@ -136,7 +136,7 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         p.setPen(QColor(pal.foreground))
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
-        layer = session.cell_kind.name.upper()            # LSTM, GRU, RNN: as ``info`` says
+        layer = session.cell_kind.written            # LSTM, GRU, RNN: as ``info`` says
         title = (f"{layer}(units={n}) unrolled over time: {n} cells in every column, coupled "
                  f"through U {shape}")
         bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
