@@ -107,3 +107,28 @@ def test_a_cell_the_engine_cannot_step_is_refused_in_one_line_naming_it():
     lstm_fn = xLSTMBlockStack(stack_config(meta, function="lstm")).eval()
     with pytest.raises(UnsupportedModelError, match=r"'blocks\.0\.xlstm\.slstm_cell' has function='lstm'"):
         engine.from_torch(lstm_fn, torch.zeros(1, 3, 8))
+
+
+def test_a_stack_mixing_mlstm_and_slstm_blocks_traces_its_slstm_cell():
+    """xLSTM[a:b] stacks mix blocks: the package runs the mLSTM blocks (the engine does not step
+    them yet) and the engine steps the sLSTM cell, fed what the blocks before it made."""
+    from xlstm import mLSTMBlockConfig, mLSTMLayerConfig
+    torch.manual_seed(0)
+    config = xLSTMBlockStackConfig(
+        mlstm_block=mLSTMBlockConfig(mlstm=mLSTMLayerConfig(num_heads=2, conv1d_kernel_size=4,
+                                                             qkv_proj_blocksize=4)),
+        slstm_block=sLSTMBlockConfig(slstm=sLSTMLayerConfig(backend="vanilla", num_heads=2)),
+        context_length=12, num_blocks=3, embedding_dim=16, slstm_at=[1])
+    stack = xLSTMBlockStack(config).eval()
+    x = torch.randn(2, 12, 16)
+    seen = {}
+    cell = stack.blocks[1].xlstm.slstm_cell
+    hook = cell.register_forward_pre_hook(lambda mod, args: seen.update(x=args[0]))
+    with torch.no_grad():
+        out = stack(x)
+        hook.remove()
+        h = cell(seen["x"])[0].permute(0, 2, 1, 3).reshape(2, 12, 16).numpy()   # BNSH -> BSH
+    result = engine.from_torch(stack, x).result()
+    assert result.names == ["blocks.1.xlstm.slstm_cell"]
+    assert_close(result.output, out.numpy(), "the stack's output")
+    assert_close(result.layer(0).h, h, "h of the sLSTM cell")
