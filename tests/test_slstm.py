@@ -280,3 +280,19 @@ def test_sentences_name_the_cell_as_it_is_written():
     from engine.cells.cell import LSTM_CELL
     from engine.cells.gru_cell import GRU_CELL
     assert (SLSTM_CELL.written, LSTM_CELL.written, GRU_CELL.written) == ("sLSTM", "LSTM", "GRU")
+
+
+def test_an_initial_state_carries_c_nrm_and_stab_and_a_wrong_one_says_so():
+    """c0 of an sLSTM is c, nrm, stab side by side (B, 3N); a c0 of N alone is refused in one
+    line saying what the 3N are."""
+    from engine.errors import InitialStateError
+    w = weights(n=4, heads=2)
+    x = np.random.default_rng(4).normal(size=(1, 5, w.input_dim)).astype(np.float32)
+    model = slstm_model(w)
+    c0 = np.concatenate([np.full(4, 0.3), np.full(4, 1.2), np.full(4, -0.5)]).astype(np.float32)
+    tr = Session(model, x, initial_state={"s": (np.zeros(4, np.float32), c0)}).full()
+    same(tr.c0[0], c0)
+    _, f, g, _, c, nrm, _, _ = slstm_step(w, x[:, 0], np.zeros((1, 4), np.float32), c0[None])
+    np.testing.assert_allclose(tr.signal("nrm")[0, 0], nrm[0], rtol=1e-6)
+    with pytest.raises(InitialStateError, match=r"\(1, 12\) \(batch, c \+ nrm \+ stab of 4 units each\)"):
+        Session(model, x, initial_state={"s": (None, np.zeros(4, np.float32))}).full()
