@@ -84,3 +84,22 @@ def test_the_unrolled_view_draws_links_within_heads_only(make_window, qtbot):
     drawn = view.canvas.drawn_links
     assert drawn
     assert all(a // 2 == b // 2 for a, b, _, _ in drawn), drawn
+
+
+def test_the_wrong_pictures_say_the_heads_are_the_copies(make_window, qtbot):
+    """Over an sLSTM the wrong pictures' sentences say what changes: units read their own
+    head's h, and the heads, not the units, run as independent copies."""
+    from gui.teaching.unrolled import UnrolledView
+    from gui.theme import palette
+    from tests.gui.test_teaching_views import _model_for, _show
+    stack, x, _ = fixture_stack(4)
+    sm = _model_for(qtbot, torch_model(stack, x), x.numpy())
+    view = _show(qtbot, UnrolledView(sm, palette("light")))
+    view.set_wrong(True)
+    sm.seek(8)
+    view.canvas.grab()
+    copies, chain = view.canvas.wrong_copies_text(), view.canvas.wrong_chain_text()
+    assert "read the 2 entries of h_t−1 of its own head" in copies
+    assert "the heads, not the units, run as independent copies" in copies
+    assert "decouple what-if measures it" in copies
+    assert "read the units of their own head (4 heads)" in chain
