@@ -161,7 +161,7 @@ def _signal_help() -> str:
     first of each is its default), so a new kind is listed without an edit here."""
     from engine.debugging.expr import CELL_KINDS
     from gui.signals import choosable
-    kinds = "; ".join(f"{kind.name.upper()} {' '.join(choosable(kind))}" for kind in CELL_KINDS)
+    kinds = "; ".join(f"{kind.written} {' '.join(choosable(kind))}" for kind in CELL_KINDS)
     return (f"the signal colouring a teaching view, one of the layer's cell's ({kinds}); "
             "default the first: an LSTM's c, a GRU's h")
 

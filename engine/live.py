@@ -103,19 +103,26 @@ def _recurrent(torch: Any) -> tuple[type, ...]:
 
 
 def torch_model(module: Any, x: Any) -> Model:
-    """The engine Model of every ``nn.LSTM`` / ``nn.LSTMCell`` inside ``module`` (any depth,
-    named by module path), run by torch with forward hooks."""
+    """The engine Model of every ``nn.LSTM`` / ``nn.LSTMCell`` (GRU, RNN, and the ``xlstm``
+    package's sLSTM cells) inside ``module`` (any depth, named by module path), run by torch
+    with forward hooks."""
     module = _torch_module(module)
     import torch
 
     from .capture.torch_capture import TorchCapture
     from .loaders.torch_state import module_ops
-    lstms = [(path, mod) for path, mod in module.named_modules() if isinstance(mod, _recurrent(torch))]
+    from .loaders.xlstm_modules import is_xlstm_cell, slstm_ops
+    lstms = [(path, mod) for path, mod in module.named_modules()
+             if isinstance(mod, _recurrent(torch)) or is_xlstm_cell(mod)]
     if not lstms:
-        raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM, nn.GRU, nn.RNN or their cells")
+        raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM, nn.GRU, nn.RNN, their cells "
+                         f"or an xlstm sLSTM cell")
     source = f"<{type(module).__name__}>"
     ops_by_path = {}
     for path, mod in lstms:
+        if is_xlstm_cell(mod):                  # the package's blocks run, the engine steps the cell
+            ops_by_path[path] = slstm_ops(path, mod)
+            continue
         arrays = {f"{path}.{k}" if path else k: v.detach().to("cpu").float().numpy()
                   for k, v in mod.state_dict().items()}
         ops_by_path[path] = module_ops(source, arrays, getattr(mod, "nonlinearity", "tanh"))

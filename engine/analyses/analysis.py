@@ -6,7 +6,7 @@ the recurrence. "Saturated" means within 5 % of either end of the activation's r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -107,6 +107,8 @@ class CellBreakdown:
     # or a GRU's r * zh for n with reset_after (r·(h·U + b_h)), so z = zx + recurrent + zb
     scaled_by: dict[str, str]              # part -> the gate scaling its recurrent part there
     # (a GRU's {"n": "r"} with reset_after; empty for an LSTM)
+    states: dict[str, float] = field(default_factory=dict)   # every state after the step, by
+    # name (an sLSTM's c, nrm, stab, h)
 
     def top_contributors(self, gate: str, k: int = 5) -> list[tuple[int, float]]:
         """Units of h_{t-1} that push this gate up or down the most, strongest first."""
@@ -150,7 +152,8 @@ def cell_breakdown(trace: LayerTrace, sample: int, unit: int, position: int) -> 
                          float(trace.c[sample, position, unit]) if has_c else float("nan"),
                          float(trace.h[sample, position, unit]),
                          zx, zh, zb, z, fan_in, not bool(trace.mask[sample, position]),
-                         recurrent, scaled)
+                         recurrent, scaled,
+                         {name: float(trace.signal(name)[sample, position, unit]) for name in kind.states})
 
 
 def recurrent_blocks(trace_or_weights, order: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -39,7 +39,7 @@ def link_matrix(weights: CellWeights, signal: str = "c") -> np.ndarray:
     blocks = u.reshape(n, len(parts), n)                # (from, gate, to)
     if signal in weights.kind.gates:
         return np.ascontiguousarray(blocks[:, parts.index(signal), :])
-    if signal not in LINK_SIGNALS:
+    if signal not in (*LINK_SIGNALS, *weights.kind.states):      # every gate feeds a state
         raise ScopeError(f"unknown signal '{signal}' (choose {', '.join(LINK_SIGNALS)})")
     pick = np.argmax(np.abs(blocks), axis=1)            # (from, to): which gate is strongest
     return np.take_along_axis(blocks, pick[:, None, :], axis=1)[:, 0, :]
@@ -180,7 +180,7 @@ def directions_reason(session) -> str | None:
     can): the layer reads one way, or its run is checkpointed and both whole directions would
     not fit in memory."""
     info = session.info
-    cell = info.weights.kind.name.upper()       # LSTM, GRU, RNN: as ``info`` names the layer
+    cell = info.weights.kind.written       # LSTM, GRU, RNN: as ``info`` names the layer
     if not isinstance(session.model.ops[info.op_index], Bidirectional):
         other = [layer.name for layer in session.model.traced_layers
                  if layer.op_index == info.op_index and layer.name != info.name]

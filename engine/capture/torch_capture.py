@@ -1,5 +1,6 @@
 """Capture from a live PyTorch module: forward hooks on every ``nn.LSTM`` / ``nn.LSTMCell``
-record what it receives while the module runs once (see docs/architecture.md, "Capture").
+(GRU, RNN, an ``xlstm`` sLSTM cell) record what it receives while the module runs once (see
+docs/architecture.md, "Capture").
 
 An ``nn.LSTM``'s first layer reads the hooked input; its deeper layers read the layer below's
 output, which the engine computes exactly as torch does (dropout is off in ``eval()``), so each
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, ScopeError
+from ..loaders.xlstm_modules import is_xlstm_cell, slstm_feed
 from ..network.layers import RunContext
 from .feed import Capture, LayerFeed
 
@@ -39,11 +41,13 @@ class TorchCapture:
     def run(self, inputs: dict[str, np.ndarray]) -> Capture:
         import torch
         calls: dict[str, list[tuple[Any, Any]]] = {path: [] for path in self.lstm_ops}
+        xlstm: dict[str, list[tuple[tuple, dict]]] = {path: [] for path in self.lstm_ops}
         handles = []
         for path in self.lstm_ops:
             def hook(mod, args, kwargs, path=path) -> None:
                 hx = args[1] if len(args) > 1 else kwargs.get("hx")
                 calls[path].append((args[0], hx))
+                xlstm[path].append((args, kwargs))
             handles.append(self.modules[path].register_forward_pre_hook(hook, with_kwargs=True))
         args = [torch.as_tensor(np.asarray(inputs[n])) for n in self.input_names]
         start = time.perf_counter()
@@ -59,9 +63,20 @@ class TorchCapture:
         seconds = time.perf_counter() - start
         feeds: dict[str, LayerFeed] = {}
         for path, ops in self.lstm_ops.items():
-            if calls[path]:
+            if is_xlstm_cell(self.modules[path]) and xlstm[path]:
+                feeds.update(self._xlstm_feed(path, ops, xlstm[path]))
+            elif calls[path]:
                 feeds.update(self._feeds(path, ops, calls[path]))
         return Capture([_np(o) for o in _outputs(out)], feeds, seconds)
+
+    def _xlstm_feed(self, path: str, ops: list, calls: list[tuple[tuple, dict]]) -> dict[str, LayerFeed]:
+        """An xlstm sLSTM cell's one call: its input and state (``xlstm_modules.slstm_feed``)."""
+        mod = self.modules[path]
+        if len(calls) > 1:
+            raise ScopeError(f"the {type(mod).__name__} '{path}' runs {len(calls)} times in one "
+                             f"forward pass; LSTM Scope traces one run of it")
+        x, h0, c0 = slstm_feed(mod, *calls[0])
+        return {ops[0].traced()[0][0]: LayerFeed(x, None, h0, c0)}
 
     def _feeds(self, path: str, ops: list, calls: list[tuple[Any, Any]]) -> dict[str, LayerFeed]:
         import torch

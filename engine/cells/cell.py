@@ -123,6 +123,17 @@ class CellWeights:
         """What this cell is: its signals, their order, its specs (``LSTM_CELL``)."""
         return LSTM_CELL
 
+    @property
+    def identity_kernel(self) -> bool:
+        """True when W is the identity: the cell reads its gate pre-activations already made
+        (an xlstm sLSTM cell), so x·W is x itself and the stepper copies it."""
+        return False
+
+    def unit_heads(self) -> np.ndarray:
+        """(N,) the head each unit belongs to: the units it reads through U are its head's.
+        One head here (every unit reads every unit); an sLSTM has several."""
+        return np.zeros(self.units, int)
+
     def gate_block(self, matrix: np.ndarray, gate: str) -> np.ndarray:
         """Columns of ``matrix`` (..., 4N) belonging to one gate (i, f, g or o): a view."""
         return matrix[..., self.gate_slice(gate)]

@@ -4,7 +4,8 @@ A view that lists signals (lanes, legends, check boxes, CSV columns, the inspect
 reads them from the cell's ``CellKind`` instead of its own "f i o g c h", so a second kind of
 cell (GRU, simple RNN) is a second table, not an edit of every view. The LSTM's table is
 ``engine.cells.cell.LSTM_CELL``, the GRU's and the simple RNN's ``engine.cells.gru_cell.GRU_CELL`` and
-``RNN_CELL``; a cell's weights name theirs (``CellWeights.kind``).
+``RNN_CELL``, the sLSTM's ``engine.cells.slstm_cell.SLSTM_CELL``; a cell's weights name theirs
+(``CellWeights.kind``).
 """
 
 from __future__ import annotations
@@ -60,12 +61,24 @@ class CellKind:
     lanes_hidden: tuple[str, ...] = ()   # signals the units panel leaves off until ticked
     carry: str | None = None        # the gate that keeps the memory from step to step (an
     # LSTM's f over c, a GRU's u over h): its running product is the gradient views' carrier
+    formulas: tuple[tuple[str, str], ...] = ()   # (gate, how the inspector writes it) where
+    # it is not "g = act(z)": an sLSTM's stabilised exponential gates
+    feeds: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (state, the gates it is made from)
+    # for the inspector's diagram; empty: every gate feeds every state
+    written_as: str = ""            # how a sentence names the cell ("sLSTM"); empty: NAME
+    cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
+    # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 
     @property
     def parts(self) -> tuple[str, ...]:
         """Names of the column blocks of W, U, b and of the pre-activation axis of zx, zh, zb
         (``z_<part>``): the gates, or ``blocks`` for a cell whose blocks are not gates."""
         return self.blocks or self.gates
+
+    @property
+    def written(self) -> str:
+        """The cell's name in a sentence: "LSTM", "GRU", "RNN", "sLSTM"."""
+        return self.written_as or self.name.upper()
 
     @property
     def display_order(self) -> tuple[str, ...]:

@@ -125,8 +125,9 @@ def check(expr: Expr | str, layer: CellWeights | DirectionRunner | CheckpointedR
     one = DirectionRunner("check", weights, np.zeros((1, 1, weights.input_dim), F32))
     one.run()
 
-    class _ZeroGrads:          # gradient-shaped zeros: dh like h, dc like c, dx like x
-        dh, dc, dx = np.zeros_like(one.h), np.zeros_like(one.c), np.zeros_like(one.x)
+    class _ZeroGrads:          # gradient-shaped zeros: dh like h, dc like C (an sLSTM's c
+        # carries nrm and stab after C; a gradient's dc is C's), dx like x
+        dh, dc, dx = np.zeros_like(one.h), np.zeros_like(one.c[..., :weights.units]), np.zeros_like(one.x)
     e.evaluate(RangeEnv(one, 0, 1, slice(None), grads=lambda: _ZeroGrads))
     return e
 
@@ -561,7 +562,7 @@ class Debugger:
             raise ScopeError("only h or c can be edited")
         kind = self.session.cell_kind
         if which not in kind.states:
-            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.name.upper()}: it has "
+            raise ScopeError(f"layer '{self.session.info.name}' is a {kind.written}: it has "
                              f"no cell state c to edit (edit h)")
         return self.fork(Edit(which, self._position(position), unit, _plain(value)),
                          parent=parent, name=name)

@@ -93,7 +93,7 @@ def gradient(result: TraceResult, target: str | Target, *, layer: int | str | No
     name = result.layer(key).name if trace is None else _base_name(trace.name)
     if tgt.array == "c" and "c" not in own.cell_kind.states:
         raise TargetError(f"target '{tgt.text}': layer '{name}' is a "
-                          f"{own.cell_kind.name.upper()}, which has no cell state c; target "
+                          f"{own.cell_kind.written}, which has no cell state c; target "
                           f"h[...] or output[...]")
     if tgt.array in ("h", "c"):
         return _from_state(result, tgt, own, name, trace is not None, cuts)
@@ -101,6 +101,13 @@ def gradient(result: TraceResult, target: str | Target, *, layer: int | str | No
         raise TargetError(f"target '{tgt.text}': a fork's run has no model output; target h[...] "
                           f"or c[...]")
     return _from_output(result, tgt, name)
+
+
+def cell_state_part(dc: np.ndarray, weights) -> np.ndarray:
+    """The gradient on the cell state C alone (..., N): an sLSTM carries c, nrm, stab side by
+    side and its layer's backward differentiates all three (``LayerGrad``); a result's ``dc``
+    and ``dc0`` are C's, as the views and ``main.py grad`` read them."""
+    return dc[..., :weights.units] if weights.kind.cell_parts else dc
 
 
 def _base_name(name: str) -> str:
@@ -113,12 +120,17 @@ def _last(trace: LayerTrace) -> int:
 
 def _from_state(result: TraceResult, tgt: Target, trace: LayerTrace, name: str, detached: bool,
                 cuts: tuple[Cut, ...]) -> GradResult:
-    values = trace.h if tgt.array == "h" else trace.c
+    values = trace.h if tgt.array == "h" else trace.signal("c")
     seed, value = tgt.seed(values, _last(trace), 1)
+    if tgt.array == "c" and trace.c.shape != values.shape:
+        full = np.zeros(trace.c.shape, np.float32)   # an sLSTM's c: the first block of its
+        full[..., :seed.shape[-1]] = seed             # carried state (c, nrm, stab)
+        seed = full
     dh_ext, dc_ext = (seed, None) if tgt.array == "h" else (None, seed)
     lg = layer_backward(trace, dh_ext, dc_ext, cuts=cuts, own_seeds=True)   # the seed is ours
     lg.name = name
-    out = GradResult(tgt.text, name, value, lg.dx, lg.dh, lg.dc, lg.dh0, lg.dc0, layers={name: lg})
+    out = GradResult(tgt.text, name, value, lg.dx, lg.dh, cell_state_part(lg.dc, trace.weights),
+                     lg.dh0, cell_state_part(lg.dc0, trace.weights), layers={name: lg})
     if detached:
         out.warnings.append("gradient of a fork's run: it stops at this layer's input")
         return out
@@ -154,8 +166,9 @@ def _from_output(result: TraceResult, tgt: Target, name: str) -> GradResult:
             dy = grads[0] if len(grads) == 1 else np.sum(grads, axis=0)
             if name in entry.layer_names:
                 lg = layers[name]
-                out = GradResult(tgt.text, name, value, dy, lg.dh, lg.dc, lg.dh0, lg.dc0,
-                                 layers=layers, warnings=warnings)
+                w = next(tr.weights for tr in entry.traces if tr.name == name)
+                out = GradResult(tgt.text, name, value, dy, lg.dh, cell_state_part(lg.dc, w), lg.dh0,
+                                 cell_state_part(lg.dc0, w), layers=layers, warnings=warnings)
                 _down(tape, k, dy, out)
                 return out
             continue

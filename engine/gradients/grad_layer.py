@@ -32,6 +32,7 @@ from ..runs.trace import LayerTrace
 from ..system.blas import blas_limited
 from ..system.progress import advance
 from .grad_gru import blocked, state_backward
+from .grad_slstm import slstm_step_backward
 
 F32 = np.float32
 
@@ -96,7 +97,7 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
         dz_all, carry_h = state_backward(trace, dh_all, cut_at)
         return _finish(trace, w, dz_all, dh_all, dc_all, carry_h, np.zeros((b, 0), F32), need_dx)
     carry_h = np.zeros((b, hsize), F32)
-    carry_c = np.zeros((b, n), F32)
+    carry_c = np.zeros((b, csize), F32)                      # an sLSTM's: c, nrm, stab (3N)
     ut = np.ascontiguousarray(w.recurrent_kernel.T)          # (4N, H)
     kt = np.ascontiguousarray(w.kernel.T)                    # (4N, D)
     valid = np.asarray(trace.mask, bool)
@@ -114,7 +115,10 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
                 carry_c = _general_loop(trace, lo, order, valid, all_valid, dh_all, dc_all,
                                         dz_block, carry_h, carry_c, ut, cut_at)
         if need_dx:
-            part = (dz_block.reshape(b * (hi - lo), 4 * n) @ kt).reshape(b, hi - lo, -1)
+            if w.identity_kernel:        # x·I: dL/dx is dL/dz itself (an xlstm sLSTM cell)
+                part = dz_block
+            else:
+                part = (dz_block.reshape(b * (hi - lo), 4 * n) @ kt).reshape(b, hi - lo, -1)
             if dx is None:                                   # the whole run is one block
                 dx = part
             else:
@@ -131,6 +135,7 @@ def _general_loop(trace: LayerTrace, lo: int, order, valid: np.ndarray, all_vali
     """One block of steps of the general backward (``_general_step`` per step); ``carry_h``
     is updated in place, the c carry returned."""
     w, t_len = trace.weights, trace.steps
+    step = slstm_step_backward if w.kind.cell_parts else _general_step   # sLSTM: grad_slstm
     for t in order:
         advance(1)
         t_prev = t + 1 if trace.backward else t - 1
@@ -147,7 +152,7 @@ def _general_loop(trace: LayerTrace, lo: int, order, valid: np.ndarray, all_vali
                 continue
             held_dc = dc[skip].copy()
         dz = dz_block[:, t - lo]
-        carry_c = _general_step(trace, w, t, c_prev, dh, dc, dz, cut_at.get(t, ()))
+        carry_c = step(trace, w, t, c_prev, dh, dc, dz, cut_at.get(t, ()))
         np.matmul(dz, ut, out=carry_h)
         if skip is not None:
             dz[skip] = 0.0

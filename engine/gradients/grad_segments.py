@@ -21,7 +21,7 @@ from ..errors import Cancelled, ScopeError
 from ..runs.time_axis import last_position
 from ..system.blas import blas_limited
 from ..system.budget import check_bytes
-from .grad import GradResult
+from .grad import GradResult, cell_state_part
 from .grad_layer import layer_backward
 from .grad_target import parse_target
 
@@ -50,10 +50,11 @@ def segment_gradient(session: Any, target: str,
     seed, value = tgt.seed(values, last, 1)
     del values
     dh = np.empty((b, t, w.state_size), F32)
-    dc = np.empty((b, t, w.units), F32)
+    csize = w.cell_size                   # an sLSTM carries c, nrm, stab: 3N
+    dc = np.empty((b, t, csize), F32)
     dx = np.empty((b, t, w.input_dim), F32)
     carry_h = np.zeros((b, w.state_size), F32)
-    carry_c = np.zeros((b, w.units), F32)
+    carry_c = np.zeros((b, csize), F32)
     for j in range(store.chunks - 1, -1, -1):
         if should_stop is not None and should_stop():
             raise Cancelled(f"gradient of {target} cancelled")
@@ -61,8 +62,8 @@ def segment_gradient(session: Any, target: str,
         a, e = (p0, p1) if not store.backward else (t - p1, t - p0)
         window = store.window_trace(a, e)
         dh_ext = np.zeros((b, e - a, w.state_size), F32)
-        dc_ext = np.zeros((b, e - a, w.units), F32)
-        (dh_ext if tgt.array == "h" else dc_ext)[:] = seed[:, a:e]
+        dc_ext = np.zeros((b, e - a, csize), F32)
+        (dh_ext if tgt.array == "h" else dc_ext[..., :seed.shape[-1]])[:] = seed[:, a:e]
         end = e - a - 1 if not store.backward else 0     # the window's last processed step
         dh_ext[:, end] += carry_h
         dc_ext[:, end] += carry_c
@@ -70,6 +71,7 @@ def segment_gradient(session: Any, target: str,
         dh[:, a:e], dc[:, a:e], dx[:, a:e] = lg.dh, lg.dc, lg.dx
         carry_h, carry_c = lg.dh0, lg.dc0
     name = store.name
-    out = GradResult(tgt.text, name, value, dx, dh, dc, carry_h, carry_c)
+    out = GradResult(tgt.text, name, value, dx, dh, cell_state_part(dc, w), carry_h,
+                     cell_state_part(carry_c, w))
     out.warnings.append("gradient of a checkpointed run: it stops at this layer's input")
     return out

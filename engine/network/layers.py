@@ -93,7 +93,7 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
             if np.size(arr) == 0:           # the empty c a GRU carries on (stateful segments)
                 out.append(None)
                 continue
-            raise InitialStateError(f"layer '{name}' is a {weights.kind.name.upper()}: it has "
+            raise InitialStateError(f"layer '{name}' is a {weights.kind.written}: it has "
                                     f"no cell state, so no c0 (give h0 alone)")
         a = np.asarray(arr, F32)
         if a.ndim == 1:
@@ -101,8 +101,10 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
         if a.ndim == 2 and a.shape[0] == 1 and batch != 1:
             a = np.repeat(a, batch, axis=0)
         if a.shape != (batch, size):
+            parts = weights.kind.cell_parts if what == "c0" else ()
+            axis = f"batch, {' + '.join(parts)} of {weights.units} units each" if parts else "batch, units"
             raise InitialStateError(f"initial state {what} for layer '{name}' must have shape "
-                                 f"({batch}, {size}) (batch, units), got {tuple(np.shape(arr))}")
+                                 f"({batch}, {size}) ({axis}), got {tuple(np.shape(arr))}")
         out.append(a)
     return out[0], out[1]
 

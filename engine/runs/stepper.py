@@ -51,6 +51,9 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
     length = p_hi - p_lo
     first = p_lo if not backward else t - p_hi           # input position of the window's column 0
     zx = buffers.empty((b, length, n4))
+    if weights.identity_kernel:          # the cell reads its pre-activations: x·I is x, copied
+        np.copyto(zx, x[:, first:first + length])       # (the same in every path, so windows
+        return zx.reshape(b, length, weights.parts, -1)  # stay bit-identical)
     spare = None if b == 1 and length == t else buffers.empty((b * min(t, XW_BLOCK), n4))
     for q0 in range(p_lo - p_lo % XW_BLOCK, p_hi, XW_BLOCK):
         q1 = min(t, q0 + XW_BLOCK)

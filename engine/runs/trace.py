@@ -50,9 +50,12 @@ class SignalSource:
     @staticmethod
     def parse_signal(name: str, kind: CellKind = LSTM_CELL) -> tuple[str, int | None]:
         """``"f"`` -> ("gates", 1); ``"c"`` -> ("c", None); ``"z_o"`` -> ("z", 3);
-        ``"zx_i"`` -> ("zx", 0); a GRU's ``"zh_n"`` -> ("zh", 2). Raises UnknownSignal."""
+        ``"zx_i"`` -> ("zx", 0); a GRU's ``"zh_n"`` -> ("zh", 2); an sLSTM's ``"nrm"`` ->
+        ("c", 1), a block of its recorded c (``CellKind.cell_parts``). Raises UnknownSignal."""
         if name in kind.gates:
             return "gates", kind.gates.index(name)
+        if name in kind.cell_parts:           # an sLSTM's c, nrm, stab: blocks of the recorded c
+            return "c", kind.cell_parts.index(name)
         if name in (*kind.states, "x"):
             return name, None
         prefix, _, gate = name.partition("_")
@@ -79,6 +82,8 @@ class SignalSource:
         RNN")."""
         w = self.weights
         array, k = self.parse_signal(name, w.kind)
+        if array == "c" and k is not None:
+            return self.part("c", None)[..., k * w.units:(k + 1) * w.units]
         if array != "z":
             return self.part(array, k)
         zh = self.part("zh", k)
@@ -191,6 +196,8 @@ class LayerTrace(SignalSource):
         else:
             out = {name: self.signal(name) for name in kind.recorded}
             out.update({name: getattr(self, name) for name in ("zx", "zh", "zb", "h0", "mask", "x")})
+            if kind.cell_parts:                 # an sLSTM's c0 holds c, nrm, stab side by side
+                out["c0"] = self.c0
         if self.zp is not None:
             out["zp"] = self.zp
         return {k: np.ascontiguousarray(v) for k, v in out.items()}

@@ -236,7 +236,8 @@ class Fork:
         if self.weights.peephole is not None:
             col["zp"] = parent.column("zp", p)
         if edit.kind in ("h", "c"):
-            target = col[edit.kind]
+            # c is the cell state C: an sLSTM's recorded c also carries nrm and stab after it
+            target = col[edit.kind] if edit.kind == "h" else col["c"][:, :n]
             if edit.unit is None:
                 target[...] = _values(edit, target.shape)
             else:

@@ -387,7 +387,7 @@ class GradView(ExportableView):
                 f"layer {ctx.layer}. Top: |∂target/∂x_t|, how much each input step matters. "
                 f"Bottom, for one unit: {derivative} (solid)")
         if kind.carry is None:
-            return f"{head}; a {kind.name.upper()} has no gate that carries {state}, so no product is drawn."
+            return f"{head}; a {kind.written} has no gate that carries {state}, so no product is drawn."
         gate = kind.signal(kind.carry)
         return (f"{head} beside the running product of its {gate.title} {gate.symbol} back from "
                 f"the target's step (dashed): how much of {state} the gate carries the gradient "

@@ -253,7 +253,7 @@ def _gate_boxes(pen: _ScenePen, b: CellBreakdown, kind: CellKind, xs: dict[str, 
     if not gates:
         return                      # a simple RNN: h = act(z), no gate
     acts = {g: gate_act if g in kind.ratio_gates else act_name for g in gates}
-    labels = {g: f"{g} = {acts[g]}(z)" for g in gates}
+    labels = {g: f"{g} = {acts[g]}(z)" for g in gates} | dict(kind.formulas)
     font = QFont(pen.bold)     # boxes sit 100 apart: shrink the label until the widest fits
     while font.pointSizeF() > 6 and max(
             QFontMetricsF(font).horizontalAdvance(t) for t in labels.values()) > 86:
@@ -320,8 +320,8 @@ def _draw_gate_diagram(pen: _ScenePen, b: CellBreakdown, kind: CellKind, act_nam
         colour = QColor(pen.palette.signal(name))
         symbol = kind.signal(name).symbol
         pen.text(x, Y_CELL - 22, f"{symbol}(t)", colour, bold=True)
-        pen.text(x, Y_CELL, _fmt(getattr(b, name, float("nan"))), key=name)
-        for g in gates:
+        pen.text(x, Y_CELL, _fmt(b.states.get(name, getattr(b, name, float("nan")))), key=name)
+        for g in dict(kind.feeds).get(name, gates):      # the gates this state is made from
             pen.arrow(xs[g], Y_GATE - 20, x, Y_CELL + 14, QColor(signal_colour(g)))
     _draw_inputs(pen, b, kind, xs, reads)
 

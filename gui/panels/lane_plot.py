@@ -40,11 +40,18 @@ class LaneViewBox(pg.ViewBox):
 
 
 class LaneAxis(pg.AxisItem):
-    """Left axis labelled 'unit k' at lane centres, thinned so labels never overlap."""
+    """Left axis labelled 'unit k' at lane centres ('unit k · head m' when the cell's units
+    are grouped in heads), thinned so labels never overlap."""
 
     def __init__(self) -> None:
         super().__init__("left")
         self.order = np.zeros(0, int)
+        self.heads: np.ndarray | None = None    # (N,) each unit's head, None: one head
+
+    def unit_label(self, unit: int) -> str:
+        if self.heads is None:
+            return f"unit {unit}"
+        return f"unit {unit} · head {int(self.heads[unit])}"
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
         n = len(self.order)
@@ -63,7 +70,7 @@ class LaneAxis(pg.AxisItem):
         out = []
         for v in values:
             r = int(v)
-            out.append(f"unit {self.order[r]}" if 0 <= r < len(self.order) else "")
+            out.append(self.unit_label(int(self.order[r])) if 0 <= r < len(self.order) else "")
         return out
 
     def fit_labels(self) -> None:
@@ -71,7 +78,7 @@ class LaneAxis(pg.AxisItem):
         widens an axis only after a paint whose labels did not fit, and an export has one
         paint, so a print font larger than the screen's dropped every lane label."""
         font = self.style.get("tickFont") or QFont()
-        longest = f"unit {int(self.order.max()) if len(self.order) else 0}"
+        longest = self.unit_label(int(self.order.max()) if len(self.order) else 0)
         need = (QFontMetricsF(font).horizontalAdvance(longest) + 2
                 + max(0, self.style["tickTextOffset"][0]))
         if need > self.textWidth:

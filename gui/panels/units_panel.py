@@ -217,11 +217,17 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         spec = self._applicable_filter(full.units)
         units = parse_filter(spec, full.units, full, sample) if spec else np.arange(full.units)
         self.order = sort_units(units, self.sort_mode, full, sample)
+        heads = full.weights.unit_heads()
+        grouped = heads.size > 0 and heads.max() > 0     # units coupled within heads only
         self.axis.order = self.order
+        self.axis.heads = heads if grouped else None
         self.axis.fit_labels()
         self._scaler = LaneScaler(full, sample, self.shared_scale)
         rows = len(self.order)
-        shade = (np.arange(rows) % 2).astype(np.float32)[None, :]
+        # lanes alternate shade by unit, or by head where U couples units within heads only,
+        # so a head's lanes read as one group
+        bands = heads[self.order] if grouped else np.arange(rows)
+        shade = (bands % 2).astype(np.float32)[None, :]
         self.shade.setImage(shade, levels=(0, 1), lut=np.array(
             [pg.mkColor(self.palette.background).getRgb()[:3],
              pg.mkColor(self.palette.lane_shade).getRgb()[:3]], np.uint8))

@@ -288,7 +288,7 @@ class DirectionsView(_MapsView):
             if reason:
                 return reason[0].upper() + reason[1:]
             session = self.session_model.session
-            return (f"Layer {session.info.name} is a plain {session.cell_kind.name.upper()} "
+            return (f"Layer {session.info.name} is a plain {session.cell_kind.written} "
                     "that reads one way. "
                     "This view shows a Bidirectional layer's two directions together: open a "
                     "model with one and choose its forward or backward layer.")

@@ -136,7 +136,7 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         p.setPen(QColor(pal.foreground))
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
-        layer = session.cell_kind.name.upper()            # LSTM, GRU, RNN: as ``info`` says
+        layer = session.cell_kind.written            # LSTM, GRU, RNN: as ``info`` says
         title = (f"{layer}(units={n}) unrolled over time: {n} cells in every column, coupled "
                  f"through U {shape}")
         bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
@@ -147,6 +147,9 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         p.setPen(self._muted())
         rows_note = "" if len(geo.rows) == n else \
             f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} shown (a window around the selected unit)"
+        heads = int(session.info.weights.unit_heads().max(initial=0)) + 1
+        if heads > 1:                   # an sLSTM: U is zero between heads, so are the links
+            rows_note += f" · {heads} heads: a unit reads its own head's h only"
         self._text(p, QRectF(6, fm.height() + 5, geo.truth_width - 12, fm.height() * 1.1),
                    f"layer {session.info.name}, {direction} · colour: {words(session.cell_kind, v.signal)}"
                    f"{rows_note}", view_font(pal, 0.85), LEFT_MIDDLE)

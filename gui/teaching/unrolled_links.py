@@ -104,7 +104,8 @@ class LinkPainter:
         max_abs = links.max_abs if links is not None and links.max_abs > 0 else 1.0
         lines: dict[tuple[bool, int, bool], list[QLineF]] = {}
         for src, dst, val, t in groups:
-            ok = (row_of[src] >= 0) & (row_of[dst] >= 0)
+            # a weight of 0 is no link (an sLSTM's U between heads): never drawn
+            ok = (row_of[src] >= 0) & (row_of[dst] >= 0) & (val != 0)
             src, dst, val = src[ok], dst[ok], val[ok]
             x_prev = geo.left + (t + step - geo.first) * geo.pitch
             x_here = geo.left + (t - geo.first) * geo.pitch

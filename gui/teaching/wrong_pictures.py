@@ -12,6 +12,11 @@ from gui.teaching.common import arrow, view_font
 from gui.teaching.unrolled_links import count_word
 
 
+def _heads(session) -> int:
+    """How many heads the layer's units form (1: every unit reads every unit through U)."""
+    return int(session.info.weights.unit_heads().max(initial=0)) + 1
+
+
 class WrongPictures:
     """Paints the wrong pictures into an area and knows the height their sentences need."""
 
@@ -36,8 +41,10 @@ class WrongPictures:
         session = self.view.session_model.session
         n, steps = session.units, session.steps
         shape = tuple(session.info.weights.recurrent_kernel.shape)
+        heads = _heads(session)
+        reading = "read each other" if heads == 1 else f"read the units of their own head ({heads} heads)"
         return (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
-                f"exist at every step and read each other. The number of steps is the input's "
+                f"exist at every step and {reading}. The number of steps is the input's "
                 f"length (T = {steps}), not units.")
 
     def wrong_copies_text(self) -> str:
@@ -55,6 +62,13 @@ class WrongPictures:
         gates = session.cell_kind.gates
         # the LSTM's four gates, a GRU's three; a simple RNN's unit reads h_t−1 with no gate
         readers = f"each unit's {count_word(len(gates))} gates" if gates else "each unit"
+        heads = _heads(session)
+        if heads > 1:           # an sLSTM: U is zero between heads, so the heads are the copies
+            return (f"Why it is wrong: U is {shape}: {readers} read the {n // heads} entries of "
+                    f"h_t−1 of its own head, not only its own. Within a head U links every unit "
+                    f"to every other; between the {heads} heads it is 0, so the heads, not the "
+                    f"units, run as independent copies. Remove the links and the run changes — "
+                    f"{measured}")
         return (f"Why it is wrong: U is {shape}: {readers} read{'' if gates else 's'} all {n} "
                 f"entries of h_t−1, not only its own. Its off-diagonal entries link every unit to "
                 f"every other; remove them and the run changes — {measured}")

@@ -1,0 +1,105 @@
+"""An sLSTM in the window (docs/architecture.md, "sLSTM"): opened from a live xlstm
+``xLSTMBlockStack`` offscreen, stepped, every dock brought to the front and every view that
+applies exported; every signal list is the sLSTM's (with its normalizer and stabiliser),
+every view's shown() agrees with the run, and the views that draw units group them by head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.cells.slstm_cell import SLSTM_CELL
+from engine.live import torch_model
+from tests.gui.conftest import bring_to_front, open_session
+from tests.gui.test_views_follow_kind import _agree, _signals_shown
+from tests.test_slstm_torch import fixture_stack
+
+
+@pytest.fixture
+def slstm_window(make_window, qtbot):
+    stack, x, _ = fixture_stack(4)
+    model = torch_model(stack, x)
+    window = make_window()
+    for dock in (window.layer_dock, window.cell_dock):
+        bring_to_front(qtbot, dock)
+    open_session(window, model, x.numpy())
+    return window
+
+
+def test_the_window_steps_an_slstm_with_its_own_signals(slstm_window, qtbot, tmp_path):
+    from gui.export.figure import FigureOptions, export_view
+    from gui.export.views import VIEWS
+
+    window = slstm_window
+    assert window.session_model.cell_kind is SLSTM_CELL
+    window.session_model.step(5)
+    window.session_model.back(1)
+    qtbot.wait(20)
+    _signals_shown(window, SLSTM_CELL)
+    _agree(window, SLSTM_CELL)
+    for name, spec in VIEWS.items():
+        if spec.applies(window.session_model.session) is not None:
+            continue
+        for suffix in (".png", ".csv"):
+            export_view(window, name, tmp_path / f"{name}{suffix}", width=320,
+                        options=FigureOptions(explain=False, badges=False))
+            assert (tmp_path / f"{name}{suffix}").stat().st_size > 0, name
+    assert window.errors == []
+
+
+def test_the_units_panel_groups_lanes_by_head(slstm_window):
+    """4 heads of 2 units: lanes say their head and are shaded by head, not by unit."""
+    panel = slstm_window.units_panel
+    assert panel.axis.unit_label(3) == "unit 3 · head 1"
+    shade = panel.shade.image.ravel()
+    heads = np.arange(8) // 2
+    assert np.array_equal(shade, (heads[panel.order] % 2).astype(np.float32))
+
+
+def test_the_inspector_shows_the_stabilised_gates_and_the_normalizer(slstm_window, qtbot):
+    window = slstm_window
+    window.session_model.seek(6)
+    window.session_model.select(3, 5)
+    qtbot.wait(20)
+    inspector = window.cell_inspector
+    labels, b = inspector.diagram.labels, inspector.breakdown
+    full = window.session_model.session.full()
+    for name in ("c", "nrm", "stab", "h"):
+        assert labels[name] == f"{float(full.signal(name)[0, 5, 3]):+.4f}", name
+    assert labels["i"] == f"{float(full.signal('i')[0, 5, 3]):+.4f}" and b.gates["i"] <= 1
+    assert window.errors == []
+
+
+def test_the_unrolled_view_draws_links_within_heads_only(make_window, qtbot):
+    """Every drawn link joins two units of one head: U is zero between heads."""
+    from gui.teaching.unrolled import UnrolledView
+    from gui.theme import palette
+    from tests.gui.test_teaching_views import _model_for, _show
+    stack, x, _ = fixture_stack(4)                # 4 heads of 2 units: 1 other unit per head
+    sm = _model_for(qtbot, torch_model(stack, x), x.numpy())
+    view = _show(qtbot, UnrolledView(sm, palette("light")))
+    view.set_k(3)                                 # more links asked than a head holds
+    sm.seek(8)
+    view.canvas.grab()
+    drawn = view.canvas.drawn_links
+    assert drawn
+    assert all(a // 2 == b // 2 for a, b, _, _ in drawn), drawn
+
+
+def test_the_wrong_pictures_say_the_heads_are_the_copies(make_window, qtbot):
+    """Over an sLSTM the wrong pictures' sentences say what changes: units read their own
+    head's h, and the heads, not the units, run as independent copies."""
+    from gui.teaching.unrolled import UnrolledView
+    from gui.theme import palette
+    from tests.gui.test_teaching_views import _model_for, _show
+    stack, x, _ = fixture_stack(4)
+    sm = _model_for(qtbot, torch_model(stack, x), x.numpy())
+    view = _show(qtbot, UnrolledView(sm, palette("light")))
+    view.set_wrong(True)
+    sm.seek(8)
+    view.canvas.grab()
+    copies, chain = view.canvas.wrong_copies_text(), view.canvas.wrong_chain_text()
+    assert "read the 2 entries of h_t−1 of its own head" in copies
+    assert "the heads, not the units, run as independent copies" in copies
+    assert "decouple what-if measures it" in copies
+    assert "read the units of their own head (4 heads)" in chain
