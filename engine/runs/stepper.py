@@ -432,7 +432,7 @@ class DirectionRunner:
             if self.steps == 0:
                 return self.h0.copy()
             return self.h[:, last_position(self.steps, self.backward)].copy()
-        zeroed = zero_masked and not self._all_valid.all()
+        zeroed = zero_masked and not self.mask.all()      # OutputRun borrows this method
         if not self.backward and not zeroed:
             seq = self.h[:, :]                 # the run's own h: a read-only view, not a copy
             seq.flags.writeable = False
