@@ -68,17 +68,24 @@ def applies(view: str, model: str) -> bool:
 
 MATRIX = [(v, m, w, t) for v, m, w, t in itertools.product(VIEWS, MODELS, WIDTHS + (SVG,), THEMES)
           if applies(v, m)]
-# every view, model, width and theme at least once; demo:wide (7 s an export) once
+# every view, model, width and theme at least once; demo:wide (7 s an export) once. The
+# Bidirectional units figure runs with --long only: the figures now laid out at their logical
+# size cost more, and bi is covered by three other cases, units by the text model's
 SLICE = [
     ("units", "text", 1280, "light"), ("layer", "code", 1920, "dark"),
     ("cell", "sine", 2400, "light"), ("grad", "counter", 3840, "dark"),
     ("window", "sine", 1280, "dark"), ("unrolled", "text", 1920, "light"),
     ("unrolled", "bi", 3840, "dark"), ("unrolled", "wide", 2400, "light"),
     ("text", "code", 3840, "light"), ("directions", "bi", 1920, "dark"),
-    ("samples", "bi", 2400, "light"), ("units", "bi", 1920, "light"),
-    ("unrolled", "counter", SVG, "light"),
+    ("samples", "bi", 2400, "light"), ("unrolled", "counter", SVG, "light"),
 ]
 CASES = MATRIX if is_long() else SLICE
+
+
+def test_the_slice_covers_every_view_model_width_and_theme():
+    assert set(SLICE) <= set(MATRIX)
+    for axis, values in enumerate((VIEWS, MODELS, WIDTHS + (SVG,), THEMES)):
+        assert {case[axis] for case in SLICE} == set(values)
 
 
 def _pil(image):
