@@ -52,6 +52,30 @@ def axis_title_problems(glw) -> list[str]:
     return problems
 
 
+def arrow_problems(view, clearance: float = 2.0) -> list[str]:
+    """No text of a diagram (a QGraphicsView) touches an arrowhead: a number the arrow points
+    at keeps ``clearance`` px from its tip, or the tip reads as a minus sign."""
+    from PySide6.QtGui import QFontMetricsF
+    from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsTextItem
+    items = view.scene().items()
+    heads = [i.sceneBoundingRect().adjusted(-clearance, -clearance, clearance, clearance)
+             for i in items if isinstance(i, QGraphicsPathItem) and i.isVisible()]
+    problems = []
+    for item in items:
+        if not isinstance(item, QGraphicsTextItem) or not item.toPlainText().strip():
+            continue
+        margin = item.document().documentMargin()        # the glyphs' own ink, not the line box
+        metrics = QFontMetricsF(item.font())
+        ink = metrics.tightBoundingRect(item.toPlainText()).translated(margin, margin + metrics.ascent())
+        text = item.mapRectToScene(ink)
+        for head in heads:
+            both = text.intersected(head)
+            if both.width() > 0 and both.height() > 0:
+                problems.append(f"{item.toPlainText()!r} ({_box(text)}) touches an arrowhead "
+                                f"({_box(head)})")
+    return problems
+
+
 def _box(r) -> str:
     return f"{r.left():.0f},{r.top():.0f} {r.width():.0f}×{r.height():.0f}"
 

@@ -18,7 +18,8 @@ beside their colour bars; every row of a directions or samples map is named (eve
 where rows are thinner than a line), every map's colour range has its colour bar, and their
 texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
 layer, cell, gradients) stay in it and clear of each other, none asks for a mouse ("zoom in",
-"hover") and every axis title is centred on its axis. The layout does not depend on the
+"hover"), every axis title is centred on its axis, and no number of the cell diagram touches an
+arrowhead. The layout does not depend on the
 output's width: the same figure drawn twice (or half) as wide is the picture scaled, every
 view laid out at the logical size it declares.
 """
@@ -35,7 +36,13 @@ import numpy as np
 import pytest
 
 from gui.export.views import VIEWS as EXPORTABLE
-from tests.figure_checks import axis_title_problems, hint_problems, plot_texts, text_problems
+from tests.figure_checks import (
+    arrow_problems,
+    axis_title_problems,
+    hint_problems,
+    plot_texts,
+    text_problems,
+)
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
 from tests.helpers import image_of
@@ -225,7 +232,8 @@ CHECKS = {"unrolled": _check_unrolled,
           "units": _all(_laid_out("units"), _check_units, _check_plots(lambda w: w.units_panel.glw)),
           "layer": _all(_laid_out("layer"), _check_layer, _check_plots(lambda w: w.layer_view.glw)),
           "cell": _all(_laid_out("cell"), _check_plots(lambda w: w.cell_inspector.bars_glw),
-                       _check_plots(lambda w: w.cell_inspector.diagram)),
+                       _check_plots(lambda w: w.cell_inspector.diagram),
+                       lambda w: arrow_problems(w.cell_inspector.diagram)),
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
           "window": _laid_out("window"),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
