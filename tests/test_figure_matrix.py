@@ -2,7 +2,7 @@
 themes, exports without error, and its layout passes checks made from the drawing itself.
 
     models  counter, code, text (64 units), sine, a Bidirectional model (batch of 3), wide
-            (1024 units)
+            (1024 units), the GRU demo (counter-gru)
     widths  1280 1920 2400 3840 px, and SVG;   themes  light dark
 
 In CI a fixed slice runs (``SLICE``: every view, model, width and theme at least once);
@@ -56,13 +56,14 @@ MODELS = {
     "sine": ("demo:sine", "--step", "80"),
     "bi": (BI_MODEL, "--input", BI_INPUT, "--step", "7"),
     "wide": ("demo:wide", "--input", "{wide_input}", "--step", "20"),
+    "gru": ("demo:counter-gru", "--step", "40"),      # a GRU: its own diagram, signals, maps
 }
 WIDE_STEPS = 30            # 1024 units over 30 steps: the same pictures, a fifth of the run
 VIEWS = tuple(EXPORTABLE)  # the one table of exportable views
 WIDTHS = (1280, 1920, 2400, 3840)
 SVG = 0                    # in place of a width: the same figure as SVG
 THEMES = ("light", "dark")
-CHARACTER_MODELS = ("counter", "code", "text")
+CHARACTER_MODELS = ("counter", "code", "text", "gru")
 
 
 def applies(view: str, model: str) -> bool:
@@ -80,7 +81,7 @@ MATRIX = [(v, m, w, t) for v, m, w, t in itertools.product(VIEWS, MODELS, WIDTHS
 # size cost more, and bi is covered by three other cases, units by the text model's
 SLICE = [
     ("units", "text", 1280, "light"), ("layer", "code", 1920, "dark"),
-    ("cell", "sine", 2400, "light"), ("grad", "counter", 3840, "dark"),
+    ("cell", "sine", 2400, "light"), ("grad", "gru", 3840, "dark"),
     ("window", "sine", 1280, "dark"), ("unrolled", "text", 1920, "light"),
     ("unrolled", "bi", 3840, "dark"), ("unrolled", "wide", 2400, "light"),
     ("text", "code", 3840, "light"), ("directions", "bi", 1920, "dark"),
