@@ -83,7 +83,8 @@ def _box(r) -> str:
 def plot_texts(glw) -> list[TextItem]:
     """Every text a pyqtgraph figure (a GraphicsLayoutWidget) draws, in scene coordinates, each
     boxed by the widget itself: axis tick labels (as the axis lays them out), axis labels,
-    titles, legend entries, text items, and the reads strip's tokens (as last painted)."""
+    titles, legend entries, text items, and the reads strip's tokens (as last painted, boxed by
+    the strip itself)."""
     import pyqtgraph as pg
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QImage, QPainter
@@ -110,6 +111,8 @@ def plot_texts(glw) -> list[TextItem]:
             items.append(TextItem(item.toPlainText(), item.mapRectToScene(inner), box))
         elif isinstance(item, QGraphicsSimpleTextItem) and item.text().strip():
             items.append(TextItem(item.text(), item.sceneBoundingRect(), box))
-        elif isinstance(item, TokenRow):
-            items += [TextItem(text, rect, box) for text, rect in item.drawn]
+        elif isinstance(item, TokenRow):      # a character stays inside its strip
+            view = item.getViewBox()
+            strip = view.sceneBoundingRect() if view is not None else box
+            items += [TextItem(text, rect, strip) for text, rect in item.drawn]
     return items
