@@ -52,6 +52,30 @@ def axis_title_problems(glw) -> list[str]:
     return problems
 
 
+def arrow_problems(view, clearance: float = 2.0) -> list[str]:
+    """No text of a diagram (a QGraphicsView) touches an arrowhead: a number the arrow points
+    at keeps ``clearance`` px from its tip, or the tip reads as a minus sign."""
+    from PySide6.QtGui import QFontMetricsF
+    from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsTextItem
+    items = view.scene().items()
+    heads = [i.sceneBoundingRect().adjusted(-clearance, -clearance, clearance, clearance)
+             for i in items if isinstance(i, QGraphicsPathItem) and i.isVisible()]
+    problems = []
+    for item in items:
+        if not isinstance(item, QGraphicsTextItem) or not item.toPlainText().strip():
+            continue
+        margin = item.document().documentMargin()        # the glyphs' own ink, not the line box
+        metrics = QFontMetricsF(item.font())
+        ink = metrics.tightBoundingRect(item.toPlainText()).translated(margin, margin + metrics.ascent())
+        text = item.mapRectToScene(ink)
+        for head in heads:
+            both = text.intersected(head)
+            if both.width() > 0 and both.height() > 0:
+                problems.append(f"{item.toPlainText()!r} ({_box(text)}) touches an arrowhead "
+                                f"({_box(head)})")
+    return problems
+
+
 def _box(r) -> str:
     return f"{r.left():.0f},{r.top():.0f} {r.width():.0f}×{r.height():.0f}"
 
@@ -59,7 +83,8 @@ def _box(r) -> str:
 def plot_texts(glw) -> list[TextItem]:
     """Every text a pyqtgraph figure (a GraphicsLayoutWidget) draws, in scene coordinates, each
     boxed by the widget itself: axis tick labels (as the axis lays them out), axis labels,
-    titles, legend entries, text items, and the reads strip's tokens (as last painted)."""
+    titles, legend entries, text items, and the reads strip's tokens (as last painted, boxed by
+    the strip itself)."""
     import pyqtgraph as pg
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QImage, QPainter
@@ -86,6 +111,8 @@ def plot_texts(glw) -> list[TextItem]:
             items.append(TextItem(item.toPlainText(), item.mapRectToScene(inner), box))
         elif isinstance(item, QGraphicsSimpleTextItem) and item.text().strip():
             items.append(TextItem(item.text(), item.sceneBoundingRect(), box))
-        elif isinstance(item, TokenRow):
-            items += [TextItem(text, rect, box) for text, rect in item.drawn]
+        elif isinstance(item, TokenRow):      # a character stays inside its strip
+            view = item.getViewBox()
+            strip = view.sceneBoundingRect() if view is not None else box
+            items += [TextItem(text, rect, strip) for text, rect in item.drawn]
     return items

@@ -2,7 +2,7 @@
 themes, exports without error, and its layout passes checks made from the drawing itself.
 
     models  counter, code, text (64 units), sine, a Bidirectional model (batch of 3), wide
-            (1024 units)
+            (1024 units), the GRU demo (counter-gru)
     widths  1280 1920 2400 3840 px, and SVG;   themes  light dark
 
 In CI a fixed slice runs (``SLICE``: every view, model, width and theme at least once);
@@ -18,7 +18,8 @@ beside their colour bars; every row of a directions or samples map is named (eve
 where rows are thinner than a line), every map's colour range has its colour bar, and their
 texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
 layer, cell, gradients) stay in it and clear of each other, none asks for a mouse ("zoom in",
-"hover") and every axis title is centred on its axis. The layout does not depend on the
+"hover"), every axis title is centred on its axis, and no number of the cell diagram touches an
+arrowhead. The layout does not depend on the
 output's width: the same figure drawn twice (or half) as wide is the picture scaled, every
 view laid out at the logical size it declares.
 """
@@ -35,7 +36,13 @@ import numpy as np
 import pytest
 
 from gui.export.views import VIEWS as EXPORTABLE
-from tests.figure_checks import axis_title_problems, hint_problems, plot_texts, text_problems
+from tests.figure_checks import (
+    arrow_problems,
+    axis_title_problems,
+    hint_problems,
+    plot_texts,
+    text_problems,
+)
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
 from tests.helpers import image_of
@@ -49,13 +56,14 @@ MODELS = {
     "sine": ("demo:sine", "--step", "80"),
     "bi": (BI_MODEL, "--input", BI_INPUT, "--step", "7"),
     "wide": ("demo:wide", "--input", "{wide_input}", "--step", "20"),
+    "gru": ("demo:counter-gru", "--step", "40"),      # a GRU: its own diagram, signals, maps
 }
 WIDE_STEPS = 30            # 1024 units over 30 steps: the same pictures, a fifth of the run
 VIEWS = tuple(EXPORTABLE)  # the one table of exportable views
 WIDTHS = (1280, 1920, 2400, 3840)
 SVG = 0                    # in place of a width: the same figure as SVG
 THEMES = ("light", "dark")
-CHARACTER_MODELS = ("counter", "code", "text")
+CHARACTER_MODELS = ("counter", "code", "text", "gru")
 
 
 def applies(view: str, model: str) -> bool:
@@ -68,17 +76,24 @@ def applies(view: str, model: str) -> bool:
 
 MATRIX = [(v, m, w, t) for v, m, w, t in itertools.product(VIEWS, MODELS, WIDTHS + (SVG,), THEMES)
           if applies(v, m)]
-# every view, model, width and theme at least once; demo:wide (7 s an export) once
+# every view, model, width and theme at least once; demo:wide (7 s an export) once. The
+# Bidirectional units figure runs with --long only: the figures now laid out at their logical
+# size cost more, and bi is covered by three other cases, units by the text model's
 SLICE = [
     ("units", "text", 1280, "light"), ("layer", "code", 1920, "dark"),
-    ("cell", "sine", 2400, "light"), ("grad", "counter", 3840, "dark"),
+    ("cell", "sine", 2400, "light"), ("grad", "gru", 3840, "dark"),
     ("window", "sine", 1280, "dark"), ("unrolled", "text", 1920, "light"),
     ("unrolled", "bi", 3840, "dark"), ("unrolled", "wide", 2400, "light"),
     ("text", "code", 3840, "light"), ("directions", "bi", 1920, "dark"),
-    ("samples", "bi", 2400, "light"), ("units", "bi", 1920, "light"),
-    ("unrolled", "counter", SVG, "light"),
+    ("samples", "bi", 2400, "light"), ("unrolled", "counter", SVG, "light"),
 ]
 CASES = MATRIX if is_long() else SLICE
+
+
+def test_the_slice_covers_every_view_model_width_and_theme():
+    assert set(SLICE) <= set(MATRIX)
+    for axis, values in enumerate((VIEWS, MODELS, WIDTHS + (SVG,), THEMES)):
+        assert {case[axis] for case in SLICE} == set(values)
 
 
 def _pil(image):
@@ -218,7 +233,8 @@ CHECKS = {"unrolled": _check_unrolled,
           "units": _all(_laid_out("units"), _check_units, _check_plots(lambda w: w.units_panel.glw)),
           "layer": _all(_laid_out("layer"), _check_layer, _check_plots(lambda w: w.layer_view.glw)),
           "cell": _all(_laid_out("cell"), _check_plots(lambda w: w.cell_inspector.bars_glw),
-                       _check_plots(lambda w: w.cell_inspector.diagram)),
+                       _check_plots(lambda w: w.cell_inspector.diagram),
+                       lambda w: arrow_problems(w.cell_inspector.diagram)),
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
           "window": _laid_out("window"),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}

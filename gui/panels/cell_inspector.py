@@ -241,7 +241,7 @@ def _draw_cell_line(pen: _ScenePen, b: CellBreakdown, act_name: str) -> None:
     pen.text(420, 89, act_name)
     pen.arrow(420, 100, 420, Y_H - 12)
     pen.op(420, Y_H, "×")
-    pen.arrow(432, Y_H, 480, Y_H)
+    pen.arrow(432, Y_H, 470, Y_H)        # its tip clear of the number, as c(t)'s
     pen.text(510, Y_H - 22, "h(t)", QColor(pen.palette.h_colour), bold=True)
     pen.text(510, Y_H, _fmt(b.h), key="h")
 

@@ -109,12 +109,16 @@ class TokenRow(pg.GraphicsObject):
         painter.setFont(self.font)
         painter.setPen(self.colour)
         height = metrics.height()
+        # a character wider than its column at either end moves inside the strip, not over its axis
+        edges = sorted(to_device.map(QPointF(v, 0.5)).x() for v in (lo, hi))
         for k in shown:
             p = to_device.map(QPointF(float(k), 0.5))
             w = metrics.horizontalAdvance(self.labels[k])
-            painter.drawText(QRectF(p.x() - w / 2 - 1, p.y() - height / 2, w + 2, height),
+            x = min(max(p.x(), edges[0] + w / 2 + 1), edges[1] - w / 2 - 1)
+            painter.drawText(QRectF(x - w / 2 - 1, p.y() - height / 2, w + 2, height),
                              Qt.AlignCenter, self.labels[k])
             at = self.mapToScene(QPointF(float(k), 0.5))     # for the figures' layout checks
+            at.setX(at.x() + x - p.x())                     # moved inside as drawn (logical px)
             self.drawn.append((self.labels[k], QRectF(at.x() - w / 2, at.y() - height / 2, w, height)))
         painter.restore()
 
