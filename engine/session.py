@@ -176,8 +176,16 @@ class Session:
         return self._run.backward
 
     @property
+    def holds_whole_run(self) -> bool:
+        """The store holds every position of the run: reading all of it at once (``full()``,
+        a whole-run gradient or comparison) costs no recompute and no more memory. The
+        question readers ask instead of which kind of run it is."""
+        return self._run.held
+
+    @property
     def checkpointed(self) -> bool:
-        """True when the run keeps checkpoints instead of whole-run arrays."""
+        """True when the run keeps checkpoints instead of whole-run arrays: for messages and
+        files that name the kind of run; readers ask ``holds_whole_run``."""
         return not self._run.held
 
     @property

@@ -10,6 +10,7 @@ import pytest
 
 from engine import Session
 from engine.cells.cell import CellWeights
+from engine.errors import ScopeError
 from engine.network.layers import LSTM, Dense, Masking
 from engine.network.model import Model
 from engine.runs.checkpoints import CheckpointedRun
@@ -152,6 +153,20 @@ def test_as_read_follows_the_mark_column_by_column(checkpointed):
         # x . W is known up front in memory (as the stepping runner always had it)
         if (~read).any():
             assert np.isnan(shown.zx[:, ~read]).all() == checkpointed
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_holds_whole_run_says_whether_the_whole_run_reads_without_a_recompute(checkpointed):
+    """The question readers ask instead of the kind of run: held, the whole run is the store's
+    own arrays (no copy, no recompute); checkpointed, asking for it whole is refused."""
+    s = Session(_model(False), _input(), checkpoint_above=0 if checkpointed else None,
+                checkpoint_interval=XW_BLOCK if checkpointed else None)
+    assert s.holds_whole_run is (not checkpointed) is (not s.checkpointed)
+    if checkpointed:
+        with pytest.raises(ScopeError, match="not kept in memory"):
+            s.full()
+    else:
+        assert np.shares_memory(s.window(0, STEPS).h, s.full().h)
 
 
 def test_the_model_run_reuses_the_layer_run_instead_of_computing_it_again(monkeypatch):

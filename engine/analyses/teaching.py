@@ -120,7 +120,7 @@ def decouple_effect(session) -> DecoupleEffect:
     """Run the session's input again with the traced layer decoupled and measure the change in
     the model's output (or, when only this layer is traced, in its h). A checkpointed run
     (docs/architecture.md, "Long runs") keeps no whole-run arrays to compare: refused."""
-    if session.checkpointed:
+    if not session.holds_whole_run:
         raise ScopeError(f"the decouple what-if compares whole runs: it needs a run that fits in "
                          f"memory (this one is checkpointed, {session.steps} steps).")
     model = session.model
@@ -192,7 +192,7 @@ def directions_reason(session) -> str | None:
         return (f"layer {info.name} is a plain {cell} that reads one way: both directions are "
                 "those of a Bidirectional layer (open a model with one and choose its forward or "
                 "backward layer)")
-    if session.checkpointed:
+    if not session.holds_whole_run:
         return (f"Both directions side by side need a run that fits in memory: this one is "
                 f"checkpointed ({session.steps} steps). The units panel and the layer view show "
                 f"either direction of it.")

@@ -647,7 +647,7 @@ def compare_inputs(session: Session, other_input: Any,
     """The session's run against the same layer's run on ``other_input``. A checkpointed run
     (docs/architecture.md, "Long runs") keeps no whole run to compare: both runs are compared
     over input positions ``span`` (a, b), each recomputed from its checkpoints."""
-    if session.checkpointed:
+    if not session.holds_whole_run:
         if span is None:
             raise ScopeError(f"a checkpointed run ({session.steps} steps) is compared over a span "
                              f"of input positions: give one")

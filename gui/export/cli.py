@@ -150,7 +150,7 @@ def _data_range(session: Session, positions: range | None) -> LayerTrace:
     """The run (or --steps A:B of it) a data export writes; a checkpointed run is written a
     range at a time, recomputed from its nearest checkpoint."""
     if positions is None:
-        if not session.checkpointed:
+        if session.holds_whole_run:
             return session.full()
         fits = max(1, memory_budget() // (2 * bytes_per_step(session.batch, session.info.weights)))
         raise ScopeError(f"the run's {session.steps:,} steps do not fit in memory at once: "
@@ -189,7 +189,7 @@ def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
               f"({format_bytes(memory_budget())}): it is checkpointed, and each view is drawn "
               f"from the steps around the one shown", file=sys.stderr)
     with np.errstate(all="ignore"):
-        if not session.checkpointed:
+        if session.holds_whole_run:
             session.full()
         if whole:
             session.result()
