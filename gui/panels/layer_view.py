@@ -563,7 +563,7 @@ class LayerView(FrontAware, QWidget):
         if not self.diff_fork or dbg is None or self.diff_fork not in dbg.forks.forks:
             self.diff_data = np.zeros((0, 0), np.float32)
             self.diff_image.clear()
-            self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
+            self._show_no_fork()
             return
         fork = dbg.forks.get(self.diff_fork)
         diff = fork.diff(self.diff_signal)[self.session_model.sample]          # (T, N) fork minus parent
@@ -582,6 +582,17 @@ class LayerView(FrontAware, QWidget):
         self.diff_info.setText(f"fork '{fork.name}' — {fork.edit.describe()} · max |difference| "
                                f"{m:.4g}" + ("" if fork.edit.kind == "decouple" else " after the edited step (its column saturates)")
                                + " · red/blue: the fork is above/below the real run")
+
+    def _show_no_fork(self) -> None:
+        """The empty state: the run's steps and units as the axes a fork's difference will fill
+        (not pyqtgraph's default range around the cursor line), and a title saying what will."""
+        self.diff_plot.setTitle("a fork's difference from the real run will show here: "
+                                "one row per unit, one column per step")
+        self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
+        if self._drawn is not None:
+            _, _, steps, _ = self._drawn
+            self.diff_plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(0, len(self.order)),
+                                    padding=0)
 
     # --- mouse -----------------------------------------------------------------------------------
     def _hit(self, scene_pos):

@@ -79,6 +79,22 @@ def _h(w, x, u=None, edit=None):
     return reference.lstm(x[None], w.kernel, u, w.bias, edits=edits)[0][0]
 
 
+def test_what_ifs_tab_before_any_fork_says_what_it_will_show_over_the_run(make_window, qtbot):
+    """Before any fork the tab drew an empty axis around the cursor line at -0.5 (-500..-100,
+    x0.001): it must span the run's steps and units, with a title saying what will appear."""
+    window = make_window()
+    bring_to_front(qtbot, window.layer_dock)
+    open_session(window, small_model(6, 3), sine_input(40))
+    lv = window.layer_view
+    lv.tabs.setCurrentIndex(2)
+    qtbot.wait(10)
+    assert lv.diff_fork == "" and lv.diff_data.size == 0
+    (x0, x1), (y0, y1) = lv.diff_plot.getViewBox().viewRange()
+    assert x0 == pytest.approx(-0.5) and x1 == pytest.approx(39.5)
+    assert y0 == pytest.approx(0) and y1 == pytest.approx(6)
+    assert "fork" in lv.diff_plot.titleLabel.text and "real run" in lv.diff_plot.titleLabel.text
+
+
 def test_decouple_difference_matches_numpy(make_window, qtbot):
     window = make_window()
     bring_to_front(qtbot, window.layer_dock)
