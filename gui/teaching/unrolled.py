@@ -306,8 +306,18 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
                 self._text(p, box, v.label(t), font, Qt.AlignCenter)
         self._paint_sparklines(p, sparklines)
         p.setPen(muted)
-        self._text(p, QRectF(0, bottom_y + fm.height(), geo.left - 8, fm.height() * 1.2), "x_t",
-                   small, RIGHT_MIDDLE)
+        first_label = geo.left + geo.cell_w / 2 - self._input_label_half(geo, geo.first, fm)
+        self._text(p, QRectF(0, bottom_y + fm.height(), min(geo.left - 8, first_label - 4),
+                             fm.height() * 1.2), "x_t", small, RIGHT_MIDDLE)
+
+    def _input_label_half(self, geo: Geometry, position: int, fm: QFontMetricsF) -> float:
+        """Half the width of what stands under column ``position`` (its value or token, or a
+        vector's bars): a value label is wider than a small cell, and reaches past it."""
+        pitch = geo.pitch - 2
+        vectors = self.view.vectors(position, 1)
+        if vectors is not None:
+            return min(pitch * 0.6, 5.0 * vectors.shape[1]) / 2
+        return min(fm.horizontalAdvance(self.view.label(position)), pitch) / 2
 
     def _paint_sparklines(self, p: QPainter, sparklines: list[tuple[QColor, QRectF, list[float]]]
                           ) -> None:
@@ -374,10 +384,16 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         for y, text in ticks:
             self._text(p, QRectF(x + 16, y, room, line), text, small,
                        LEFT_MIDDLE)
-        # which signal and on what scale (its words are in the title's line above)
-        self._text(p, QRectF(x - 4, top + h + 4, room + 20, line),
+        # which signal and on what scale (its words are in the title's line above), clear of
+        # the last column's input label, which a short grid brings down to their height
+        last = geo.first + geo.columns - 1
+        last_label = (geo.left + (geo.columns - 1) * geo.pitch + geo.cell_w / 2
+                      + self._input_label_half(geo, last, fm))
+        words_x = max(x - 4, last_label + 4)
+        wide = max(geo.truth_width - words_x, 40.0)
+        self._text(p, QRectF(words_x, top + h + 4, wide, line),
                    symbol(self.view.session_model.cell_kind, self.view.signal), small, LEFT_MIDDLE)
-        self._text(p, QRectF(x - 4, top + h + 4 + line, room + 20, line), "linear", small,
+        self._text(p, QRectF(words_x, top + h + 4 + line, wide, line), "linear", small,
                    LEFT_MIDDLE)
 
     # --- mouse -------------------------------------------------------------------------------

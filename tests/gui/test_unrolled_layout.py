@@ -98,6 +98,27 @@ def test_no_text_is_cut_or_overlaps(qtbot, widget_width, wrong):
     assert "hover" not in texts                      # a figure is static
 
 
+@pytest.mark.parametrize("size", [(1500, 200), (900, 300), (600, 250), (1500, 400)])
+@pytest.mark.parametrize("demo", ["sine", "counter"])
+def test_no_text_overlaps_in_a_short_dock(qtbot, size, demo):
+    """On screen the dock is short and wide: cells shrink to 12 px, narrower than a value
+    label ("-0.62"), so the first label reaches into the "x_t" row label and the last one
+    into the colour bar's words under it. Painted at the widget's own size, as on screen."""
+    model = load_model(f"demo:{demo}")
+    view = _view(qtbot, model, default_demo_input(demo_info(demo), model), width=size[0])
+    view.resize(*size)
+    view.session_model.seek(4)
+    image = QImage(*size, QImage.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    try:
+        view.canvas.paint_on(painter, *size)
+    finally:
+        painter.end()
+    texts = " ".join(item.text for item in view.canvas.text_items)
+    assert "x_t" in texts and "linear" in texts
+    assert text_problems(view.canvas.text_items) == []
+
+
 def test_sixty_four_units_all_drawn_in_a_figure(qtbot):
     model = load_model("demo:text")
     view = _view(qtbot, model, default_demo_input(demo_info("text"), model), width=896)
