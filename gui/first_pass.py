@@ -63,7 +63,7 @@ class FirstPass(QWidget):
         self.jobs.cancel()              # another run: the last one's pass ends unannounced
         self.wait()
         self.session, self.complete = session, False
-        if not session.checkpointed:
+        if session.holds_whole_run:     # computed whole by the loader: nothing to fill in
             self.hide()
             return
         self.bar.setRange(0, max(session.steps, 1))

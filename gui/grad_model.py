@@ -127,7 +127,7 @@ class GradModel(QObject):
     def schedule(self, *args) -> None:
         if self.enabled:
             s = self.session_model.session
-            if s is not None and s.checkpointed:    # a whole recompute: wait for a pause
+            if s is not None and not s.holds_whole_run:    # a whole recompute: wait for a pause
                 self._timer.setInterval(MAX_DEBOUNCE_MS)
             self._timer.start()
 
@@ -140,7 +140,7 @@ class GradModel(QObject):
         if not now and not self.wanted():
             self._waiting = True
             return
-        self._refresh(background=not now and (self._slow or (s is not None and s.checkpointed)))
+        self._refresh(background=not now and (self._slow or (s is not None and not s.holds_whole_run)))
 
     # --- the target --------------------------------------------------------------------------
     def unit(self) -> int:
@@ -194,7 +194,7 @@ class GradModel(QObject):
         except ScopeError as exc:
             self._finish(exc)
             return
-        if background or (s.checkpointed and self._timer_fired):
+        if background or (not s.holds_whole_run and self._timer_fired):
             # a checkpointed run's gradient goes back through every chunk: always behind the
             # window once stepping, and dropped between chunks when a newer step wants
             # another (docs/architecture.md, "Long runs")
@@ -258,7 +258,7 @@ def _compute(job: _Job, stale=None) -> tuple[GradView, float] | ScopeError:
                 forget_product=forget_product(run, sample, position, unit=job.unit),
                 horizon=memory_horizon(carried, run, position),
                 health=grad_health(g, run, sample, position), run=job.run, kind=s.cell_kind.name)
-            if job.fork is not None and not s.checkpointed:   # a fork's run is whole-run
+            if job.fork is not None and s.holds_whole_run:   # a fork's run is whole-run
                 name, fork = job.fork
                 fg = fork_gradient(s, fork, text)
                 view.fork, view.fork_saliency = name, fg.saliency(sample)

@@ -165,7 +165,13 @@ class SessionModel(QObject):
 
     # --- what the views draw -------------------------------------------------------------
     @property
+    def holds_whole_run(self) -> bool:
+        """A run is open and its store holds all of it (``Session.holds_whole_run``)."""
+        return self.session is not None and self.session.holds_whole_run
+
+    @property
     def checkpointed(self) -> bool:
+        """A run is open and checkpointed: for messages that name the kind of run."""
         return self.session is not None and self.session.checkpointed
 
     def span(self) -> tuple[int, int]:

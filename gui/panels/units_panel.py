@@ -253,7 +253,7 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
 
     def refresh_overview(self) -> None:
         """Redraw the whole-run overview of a checkpointed run (as its first pass fills it)."""
-        if not self.session_model.checkpointed or self._scaler is None:
+        if self.session_model.holds_whole_run or self._scaler is None:   # it shows all of it
             self.overview.clear()
             return
         session = self.session_model.session
