@@ -176,7 +176,11 @@ def _add_bench(sub) -> None:
                        help=argparse.SUPPRESS)   # deprecated alias of --length
     bench.add_argument("--only", metavar="NAME[,NAME]",
                        help="run just these figures: trace, grad, capture, gru, window, long, "
-                            "startup, grid (default: trace,grad,capture)")
+                            "startup, grid (default: trace,grad,capture, sized to answer in "
+                            "a minute: see --full)")
+    bench.add_argument("--full", action="store_true",
+                       help="measure trace, grad and capture at full size (T=1000 points, "
+                            "capture over 500 steps) instead of the default's 250 steps")
     bench.add_argument("--long", action="store_true", help=argparse.SUPPRESS)   # see --only long
     bench.add_argument("--skip-long", action="store_true", help=argparse.SUPPRESS)   # the default
     bench.add_argument("--engine-only", action="store_true", help=argparse.SUPPRESS)   # the default
@@ -243,7 +247,7 @@ def dispatch(argv: Sequence[str]) -> int:
                 only = tuple(n for n in only if n not in ("window", "startup"))
             return run_bench(units=args.units, steps=length, as_json=args.json, repeat=args.repeat,
                              only=only, window_figures=_window_bench,
-                             long_budget=args.long_budget)
+                             long_budget=args.long_budget, full=args.full)
         build_parser().print_help()
         return 0
     args = build_gui_parser().parse_args(argv)

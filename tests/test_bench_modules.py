@@ -41,6 +41,41 @@ def test_bench_runs_only_what_it_is_asked_with_a_line_per_figure(capsys):
     assert lines[0] == "bench: window (1 of 2) ..." and lines[-1].startswith("bench: all done in")
 
 
+def test_the_default_set_measures_the_four_trace_points_and_three_grad_points_short(monkeypatch):
+    """A bare ``bench`` answers in a minute: the default trace points (B=1, 32 x N=256, 1024) and
+    the batch-1 gradient points (N=64, 256, 1024) at QUICK_STEPS, the capture on a QUICK_STEPS
+    input; ``--full`` the same points at the grid's T=1000 and the capture over 500 steps."""
+    import io
+
+    from engine.bench import capture_figures, grad_figures, grid
+    from engine.bench.report import CAPTURE_STEPS, FULL_STEPS, QUICK_STEPS, run_bench
+    assert QUICK_STEPS < FULL_STEPS == min(grid.LENGTHS)
+
+    def sizes(full: bool) -> dict:
+        seen: dict = {"trace": [], "grad": [], "capture": []}
+        monkeypatch.setattr(grid, "measure_point", lambda b, n, t, repeat: seen["trace"].append(
+            (b, n, t, repeat)) or {"trace_ms": 1.0, "torch_ms": 1.0, "ratio": 1.0})
+        monkeypatch.setattr(grad_figures, "grad_point", lambda n, t, repeat: seen["grad"].append(
+            (n, t, repeat)) or {"grad_ms": 1.0})
+        for name in ("capture_figures", "keras_capture_figures"):
+            monkeypatch.setattr(capture_figures, name, lambda steps, repeat, name=name:
+                                seen["capture"].append((name, steps, repeat)) or {})
+        assert run_bench(units=8, steps=10, as_json=True, repeat=3, only=("trace", "grad", "capture"),
+                         full=full, out=io.StringIO(), err=io.StringIO()) == 0
+        return seen
+
+    quick = sizes(full=False)
+    assert quick["trace"] == [(1, 256, QUICK_STEPS, 3), (1, 1024, QUICK_STEPS, 3),
+                              (32, 256, QUICK_STEPS, 3), (32, 1024, QUICK_STEPS, 3)]
+    assert quick["grad"] == [(64, QUICK_STEPS, 3), (256, QUICK_STEPS, 3), (1024, QUICK_STEPS, 3)]
+    assert quick["capture"] == [("capture_figures", QUICK_STEPS, 3),
+                                ("keras_capture_figures", QUICK_STEPS, 3)]
+    full = sizes(full=True)
+    assert [t for *_, t, _ in full["trace"]] == [FULL_STEPS] * 4
+    assert [(n, t) for n, t, _ in full["grad"]] == list(grad_figures.GRAD_POINTS)
+    assert {steps for _, steps, _ in full["capture"]} == {CAPTURE_STEPS}
+
+
 def test_a_grid_point_reports_its_ratio_first_call_and_the_machine_load():
     from engine.bench.grid import grid_table, measure_point
     fig = measure_point(2, 8, 20, repeat=2)

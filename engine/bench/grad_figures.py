@@ -2,7 +2,7 @@
 
 ``grad_ms``: ``result.grad("sumsq(output[:, last])")`` on a traced run of D=32 at batch 1 (the
 whole backward pass: seeding, the loop over time, dx), best of repeats, at the grid's batch-1
-points of T=1000 (N = 64, 256, 1024).
+points (N = 64, 256, 1024; ``bench`` runs them at a shorter T unless ``--full``).
 ``torch_grad_ms``: ``torch.autograd.grad(target, (x, h0, c0))`` for the same target on an
 ``nn.LSTM`` with the same weights (its forward graph built beforehand, as our trace is),
 one thread (reported; our loop's matmuls are (1, 4N) x (4N, N), which BLAS runs on one
@@ -20,8 +20,10 @@ import numpy as np
 
 from engine.bench.engine_figures import bench_model, torch_lstm_of
 
-GRAD_POINTS = ((64, 1000), (256, 1000), (1024, 1000))
-"""(units, steps) at batch 1 of the default ``grad`` figure (the grid's batch-1 points)."""
+GRAD_UNITS = (64, 256, 1024)
+"""Units of the ``grad`` figure's batch-1 points (the grid's; ``bench`` picks their length)."""
+GRAD_POINTS = tuple((n, 1000) for n in GRAD_UNITS)
+"""(units, steps) at batch 1 at the grid's T=1000 (``bench --full``)."""
 
 
 def grad_point(units: int, steps: int, features: int = 32, repeat: int = 3) -> dict[str, Any]:
@@ -41,8 +43,8 @@ def grad_point(units: int, steps: int, features: int = 32, repeat: int = 3) -> d
 
 
 def grad_figures(points=GRAD_POINTS, repeat: int = 3, progress=None) -> dict[str, Any]:
-    """Every point keyed ``B1_N{units}_T{steps}``; the N=256 point also under the headline
-    names ``grad_ms``, ``torch_grad_ms``, ``grad_vs_torch_grad``."""
+    """Every point keyed ``B1_N{units}_T{steps}``; the first N=256 point also under the
+    headline names ``grad_ms``, ``torch_grad_ms``, ``grad_vs_torch_grad``."""
     grads: dict[str, Any] = {}
     for k, (units, steps) in enumerate(points, 1):
         key = f"B1_N{units}_T{steps}"
@@ -50,7 +52,7 @@ def grad_figures(points=GRAD_POINTS, repeat: int = 3, progress=None) -> dict[str
             progress(f"grad point {k}/{len(points)}: {key}")
         grads[key] = grad_point(units, steps, repeat=repeat)
     out: dict[str, Any] = {"grad": grads}
-    head = grads.get("B1_N256_T1000")
+    head = next((grads[f"B1_N{n}_T{t}"] for n, t in points if n == 256), None)
     if head:
         out.update(head)
     return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -155,12 +155,14 @@ def grid_table(grid: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def trace_figures(repeat: int = 3, progress=None) -> dict[str, Any]:
-    """The default grid points, with the first one's figures also under the old headline
-    names (``trace_ms``, ``torch_forward_ms``, ``trace_vs_torch``)."""
-    figures = grid_figures(DEFAULT_POINTS, repeat=repeat, progress=progress)["grid"]
+def trace_figures(points: Sequence[tuple[int, int, int]] = DEFAULT_POINTS, repeat: int = 3,
+                  progress=None) -> dict[str, Any]:
+    """The default grid points (``bench`` measures them shorter unless ``--full``), with the
+    first one's figures also under the old headline names (``trace_ms``, ``torch_forward_ms``,
+    ``trace_vs_torch``)."""
+    figures = grid_figures(points, repeat=repeat, progress=progress)["grid"]
     out: dict[str, Any] = {"trace": figures}
-    head = figures.get(point_key(*DEFAULT_POINTS[0]), {})
+    head = figures.get(point_key(*points[0]), {})
     if "ratio" in head:
         out.update(trace_ms=head["trace_ms"], torch_forward_ms=head["torch_ms"],
                    trace_vs_torch=head["ratio"])

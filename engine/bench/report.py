@@ -2,7 +2,9 @@
 and one JSON object with every figure as the last line.
 
 Each figure keeps its own same-run baseline (torch, ONNX Runtime, Keras, a bare pyqtgraph plot)
-and ratio. The default set (``DEFAULT``) answers in about a minute on two cores; ``grid``,
+and ratio. The default set (``DEFAULT``) answers in under a minute on an idle two-core machine:
+its trace and gradient points run at ``QUICK_STEPS`` steps and the capture on a shorter input;
+``--full`` measures the same points at the grid's T=1000 (``FULL_STEPS``). ``grid``, ``gru``,
 ``window``, ``startup`` and ``long`` run when named. The window's figures come from a function
 the caller passes (``gui.bench`` from main.py), so the engine never imports the GUI.
 """
@@ -21,6 +23,26 @@ FIGURES = ("trace", "grad", "capture", "gru", "window", "long", "startup", "grid
 DEFAULT = ("trace", "grad", "capture")
 """What a bare ``bench`` measures: the trace and gradients against torch at the default points
 and the capture cost against its framework."""
+
+QUICK_STEPS = 250
+"""Steps of the default set's trace and gradient points and of its capture input: the per-step
+ratios against the same-run baseline hold at any length, and the default answers in a minute."""
+FULL_STEPS = 1000
+"""The same figures' length with ``--full`` (the grid's shortest T, as the README's figures)."""
+CAPTURE_STEPS = 500
+"""The capture figures' input length with ``--full``."""
+
+
+def figure_sizes(full: bool) -> dict[str, Any]:
+    """What the trace, grad and capture figures measure: (batch, units, steps) trace points,
+    (units, steps) batch-1 gradient points, and the capture input's length."""
+    from engine.bench.grad_figures import GRAD_UNITS
+    from engine.bench.grid import DEFAULT_POINTS
+    steps = FULL_STEPS if full else QUICK_STEPS
+    return {"trace": tuple((b, n, steps) for b, n, _ in DEFAULT_POINTS),
+            "grad": tuple((n, steps) for n in GRAD_UNITS),
+            "capture": CAPTURE_STEPS if full else QUICK_STEPS}
+
 
 WindowFigures = Callable[..., dict[str, Any]]
 
@@ -41,22 +63,24 @@ def parse_only(text: str | None) -> tuple[str, ...]:
 def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
               only: Sequence[str] = DEFAULT,
               window_figures: Callable[[], Any] | None = None,
-              long_budget: float = 30.0, out: TextIO = sys.stdout,
+              long_budget: float = 30.0, full: bool = False, out: TextIO = sys.stdout,
               err: TextIO = sys.stderr) -> int:
     """Print the figures named in ``only`` (in ``FIGURES`` order). ``window_figures`` imports
     the window benchmark module (``gui.bench``; None: the window and startup figures are
     reported unavailable); ``units``/``steps`` size the window benchmark (``--units``,
-    ``--length``); ``long_budget`` bounds each long run's first pass."""
+    ``--length``); ``long_budget`` bounds each long run's first pass; ``full`` sizes the
+    trace, grad and capture figures as ``figure_sizes`` says."""
     figures: dict[str, Any] = {"units": units, "steps": steps}
     chosen = [name for name in FIGURES if name in only]
+    sizes = figure_sizes(full)
 
     def note(text: str) -> None:
         print(f"bench: {text}", file=err, flush=True)
 
     runners: dict[str, Callable[[], dict[str, Any]]] = {
-        "trace": lambda: _trace(repeat, note),
-        "grad": lambda: _grad(repeat, note),
-        "capture": lambda: _capture(repeat),
+        "trace": lambda: _trace(sizes["trace"], repeat, note),
+        "grad": lambda: _grad(sizes["grad"], repeat, note),
+        "capture": lambda: _capture(sizes["capture"], repeat),
         "gru": lambda: _gru(repeat, note),
         "window": lambda: _window(window_figures, "window_figures", units, steps),
         "startup": lambda: _window(window_figures, "startup_figures"),
@@ -66,9 +90,10 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     started = time.perf_counter()
     for k, name in enumerate(chosen, 1):
         note(f"{name} ({k} of {len(chosen)}) ...")
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         figures.update(runners[name]())
-        note(f"{name} done in {time.perf_counter() - t0:.1f} s")
+        note(f"{name} done in {time.perf_counter() - t0:.1f} s "
+             f"(CPU {time.process_time() - cpu0:.1f} s in this process)")
     note(f"all done in {time.perf_counter() - started:.1f} s")
     if not as_json:
         from engine.bench.grid import grid_table
@@ -81,13 +106,13 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     return 0
 
 
-def _trace(repeat: int, note) -> dict[str, Any]:
+def _trace(points, repeat: int, note) -> dict[str, Any]:
     from engine.bench.grid import trace_figures
     try:
         import torch  # noqa: F401
     except ImportError:
         return {"trace": {"skipped": "torch is not installed: no baseline to compare with"}}
-    return trace_figures(repeat=max(3, repeat), progress=note)
+    return trace_figures(points, repeat=max(3, repeat), progress=note)
 
 
 def _gru(repeat: int, note) -> dict[str, Any]:
@@ -95,14 +120,15 @@ def _gru(repeat: int, note) -> dict[str, Any]:
     return gru_figures(repeat=max(3, repeat), progress=note)
 
 
-def _grad(repeat: int, note) -> dict[str, Any]:
+def _grad(points, repeat: int, note) -> dict[str, Any]:
     from engine.bench.grad_figures import grad_figures
-    return grad_figures(repeat=max(3, repeat), progress=note)
+    return grad_figures(points, repeat=max(3, repeat), progress=note)
 
 
-def _capture(repeat: int) -> dict[str, Any]:
+def _capture(steps: int, repeat: int) -> dict[str, Any]:
     from engine.bench.capture_figures import capture_figures, keras_capture_figures
-    return {**capture_figures(repeat=repeat), **keras_capture_figures(repeat=repeat)}
+    return {**capture_figures(steps, repeat=repeat),
+            **keras_capture_figures(steps, repeat=repeat)}
 
 
 def _long(budget: float) -> dict[str, Any]:
