@@ -3,8 +3,8 @@
 never one plot per unit. A step rewrites only the chunks that hold the columns read or
 forgotten since the last draw, so the cost per step does not grow with T; columns not yet read
 are NaN in what a curve is given (``SessionModel.as_read``), so they are not drawn. Ghosts show
-the rest of the run faintly; a fork's C and h are drawn over the lanes dashed. Part of
-``UnitsPanel`` (gui/panels/units_panel.py)."""
+the rest of the run faintly; a fork's C and h are drawn over the lanes dashed (hidden with the
+curves in heat mode). Part of ``UnitsPanel`` (gui/panels/units_panel.py)."""
 
 from __future__ import annotations
 
@@ -157,5 +157,6 @@ class UnitsCurves:
                            style=Qt.DashLine)
             item = pg.PlotCurveItem(x, y, pen=pen, connect="finite")
             item.setZValue(20)
+            item.setVisible(self.mode != "heat")       # over colour strips it hides every row
             self.plot.addItem(item)
             self._overlay_items.append(item)

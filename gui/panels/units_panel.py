@@ -289,6 +289,8 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
             for name, items in group.items():
                 for item in items:
                     item.setVisible(not heat and shown and name in self.visible_signals)
+        for item in self._overlay_items:       # a fork's curves hide with the lanes' own
+            item.setVisible(not heat)
         self.heat.show(heat)
         # the selected lane's band lies under the curves, but over heat strips (they are
         # opaque: Ctrl+U scrolled to a row nobody could see was chosen)

@@ -56,6 +56,25 @@ def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
     assert w.units_panel._overlay_items == []
 
 
+def test_fork_overlay_follows_the_curves_into_heat_mode(make_window):
+    """In heat mode the lanes are colour strips and their curves hide; a fork's dashed
+    curves drawn over those strips striped the whole panel (seen on demo:text, 64 units)."""
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    w.session_model.seek(10)
+    dm = w.debugging
+    panel = w.units_panel
+    dm.set_overlay(dm.debugger.perturb(unit=1, delta=0.5).name)
+    panel.mode_combo.setCurrentText("heat map")
+    assert panel.mode == "heat"
+    assert [item.isVisible() for item in panel._overlay_items] == [False, False]
+    dm.set_overlay(dm.debugger.perturb(unit=2, delta=0.5).name)   # a new fork in heat mode
+    assert [item.isVisible() for item in panel._overlay_items] == [False, False]
+    panel.mode_combo.setCurrentText("lanes")
+    assert panel.mode == "lanes"
+    assert [item.isVisible() for item in panel._overlay_items] == [True, True]
+
+
 def test_to_token_takes_a_character_of_the_text_demo(make_window, qtbot):
     from engine.debugging.debugger import change_token
     w = make_window()
