@@ -31,6 +31,7 @@ from engine.system.inputs import read_input
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
+from gui.widgets.plot_style import set_axis_label, style_axes
 
 PLOT_MIN_PX = (220, 120)   # each plot: axis titles and ticks never overlap
 AXIS_PX = 46
@@ -118,11 +119,8 @@ class ComparePanel(QWidget):
         self.unit_widget = pg.PlotWidget(background=palette.background)
         self.div_plot = self.div_widget.getPlotItem()
         self.unit_plot = self.unit_widget.getPlotItem()
-        self.div_plot.setLabel("left", "‖h_a − h_b‖")
-        self.unit_plot.setLabel("left", "h of a unit")
         self.unit_plot.setXLink(self.div_plot)
         for plot, widget in ((self.div_plot, self.div_widget), (self.unit_plot, self.unit_widget)):
-            plot.setLabel("bottom", "time step t")
             plot.getAxis("left").setWidth(AXIS_PX)
             plot.setMenuEnabled(False)
             widget.setMinimumSize(PLOT_MIN_PX[0], PLOT_MIN_PX[1])
@@ -135,6 +133,30 @@ class ComparePanel(QWidget):
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.cursor)) for _ in range(2)]
         self.div_plot.addItem(self.cursors[0])
         self.unit_plot.addItem(self.cursors[1])
+        self._unit_title = "h of a unit"
+        self.apply_palette(palette)
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch: backgrounds, axes, titles, pens and legend."""
+        self.palette = palette
+        for widget, plot in ((self.div_widget, self.div_plot), (self.unit_widget, self.unit_plot)):
+            widget.setBackground(palette.background)
+            style_axes(plot, palette)
+            set_axis_label(plot, "bottom", "time step t", palette)
+        set_axis_label(self.div_plot, "left", "‖h_a − h_b‖", palette)
+        self._set_unit_title(self._unit_title)
+        self.div_curve.setPen(pg.mkPen(palette.cursor, width=2))
+        self.curve_a.setPen(pg.mkPen(palette.h_colour, width=1.5))
+        for line in self.cursors:
+            line.setPen(pg.mkPen(palette.cursor))
+        legend = self.unit_plot.legend       # pyqtgraph's default words are black on any theme
+        legend.setLabelTextColor(palette.foreground)
+        for _, label in legend.items:        # its colour is read when the text is set
+            label.setText(label.text)
+
+    def _set_unit_title(self, text: str) -> None:
+        self._unit_title = text
+        set_axis_label(self.unit_plot, "left", text, self.palette)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -178,7 +200,7 @@ class ComparePanel(QWidget):
         self.curve_a.setData([], [])
         self.curve_b.setData([], [])
         self._drawn = None
-        self.unit_plot.setLabel("left", "h of the selected unit")      # not the last run's unit
+        self._set_unit_title("h of the selected unit")                 # not the last run's unit
         for plot in (self.div_plot, self.unit_plot):                   # this run's time axis
             plot.setXRange(-0.5, max(session.steps - 0.5, 0.5), padding=0)
             plot.enableAutoRange(axis="y")
@@ -321,7 +343,7 @@ class ComparePanel(QWidget):
         if self.session_model.checkpointed:
             where += (f" over positions {t[0]}–{t[-1]} (a checkpointed run: the span around "
                       f"the cursor)") if len(t) else ""
-        self.unit_plot.setLabel("left", f"h of unit {unit}")
+        self._set_unit_title(f"h of unit {unit}")
         self._on_position(self.session_model.t)
         self.summary.setText(f"b = {self.label}. The runs diverge {where}; largest ‖h_a − h_b‖ = "
                              f"{float(np.nanmax(comp.divergence[sample])):.4g}. Select a lane to "

@@ -24,7 +24,7 @@ class ViewCommands:
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""
         return [self.units_panel, self.input_panel, self.layer_view, self.cell_inspector,
-                self.grad_panel, *teaching_views(self)]
+                self.grad_panel, self.compare_panel, *teaching_views(self)]
 
     def show_teaching(self, view: str, on: bool = True) -> None:
         """Show (making it on first use) or close a teaching dock."""

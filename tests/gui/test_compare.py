@@ -108,3 +108,28 @@ def test_to_token_takes_a_character_of_the_text_demo(make_window, qtbot):
         assert widget.height() >= 120 and widget.width() >= 220
     assert panel.height() <= panel.parentWidget().height()     # nothing scrolled out of the dock
     assert panel.div_widget.y() == panel.unit_widget.y()
+
+
+def test_compare_plots_follow_a_theme_switch(make_window):
+    """The Compare inputs dock's plots stayed white with black axes in the dark theme (it was
+    not among the themed views); its axis titles, set again per comparison, too."""
+    from PySide6.QtGui import QColor
+
+    from gui.theme import palette
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    w.act_dark.setChecked(True)
+    w.toggle_theme()
+    try:
+        dark = palette("dark")
+        panel = w.compare_panel
+        for widget, plot in ((panel.div_widget, panel.div_plot), (panel.unit_widget, panel.unit_plot)):
+            assert widget.backgroundBrush().color().name() == QColor(dark.background).name()
+            assert plot.getAxis("bottom").textPen().color().name() == QColor(dark.foreground).name()
+        assert panel.compare_with(sine_input(25) + 0.1, "shifted") is not None
+        left = panel.unit_plot.getAxis("left")
+        assert left.labelText.startswith("h of unit")
+        assert QColor(left.labelStyle["color"]).name() == QColor(dark.foreground).name()
+    finally:
+        w.act_dark.setChecked(False)
+        w.toggle_theme()
