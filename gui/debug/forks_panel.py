@@ -32,6 +32,7 @@ from gui.shown import Shown, cursor_at
 from gui.theme import Palette, palette_of
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
+from gui.widgets.plot_style import set_axis_label, style_axes
 
 ORIGINAL = "(original run)"
 
@@ -231,12 +232,29 @@ class ForksPanel(QWidget):
         # the legend's entries and the title last set (None: cleared); re-set only when they
         # change, not at every step (each re-set lays the plot out again)
         self._labels: tuple[str, ...] | None = ("original", "fork")
+        self.apply_palette(palette)
         dm.forksChanged.connect(self.refresh)
         dm.overlayChanged.connect(lambda _: self.refresh())
         dm.session_model.positionChanged.connect(lambda _: self.update_plot())
         dm.session_model.selectionChanged.connect(lambda *_: self.update_plot())
 
     # --- list --------------------------------------------------------------------------------
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch: the plot's background, axes, legend and pens."""
+        self.pal = palette
+        self.plot.setBackground(palette.background)
+        item = self.plot.getPlotItem()
+        style_axes(item, palette)
+        set_axis_label(item, "bottom", "input position", palette)
+        self.curve_orig.setPen(pg.mkPen(palette.h_colour, width=1.5))
+        self.cursor_line.setPen(pg.mkPen(palette.cursor))
+        self.legend.setLabelTextColor(palette.foreground)
+        for _, label in self.legend.items:    # its colour is read when the text is set
+            label.setText(label.text)
+        item.titleLabel.setAttr("color", palette.foreground)
+        if self._labels is not None and len(self._labels) > 2:
+            self.plot.setTitle(self._labels[2])
+
     def refresh(self) -> None:
         self._updating = True
         self.tree.clear()

@@ -123,6 +123,15 @@ class WatchesPanel(QWidget):
         dm.watchesChanged.connect(self.refresh)
         dm.session_model.positionChanged.connect(self._on_position)
 
+    def apply_palette(self, palette: Palette) -> None:
+        """Restyle for a theme switch: every sparkline paints with the new palette."""
+        self.pal = palette
+        for r in range(self.table.rowCount()):
+            spark = self.table.cellWidget(r, 2)
+            if isinstance(spark, Sparkline):
+                spark.pal = palette
+                spark.update()
+
     def add_from_edit(self) -> bool:
         text = self.edit.text()
         if not self.dm.ready or not text.strip():

@@ -20,6 +20,9 @@ class ViewCommands:
         apply_theme(self, self.theme)
         for view in self.themed_views():
             view.apply_palette(self.pal)
+        # the debugger docks are never exported (not themed views): restyled for the screen only
+        for panel in (self.forks_panel, self.watches_panel):
+            panel.apply_palette(self.pal)
 
     def themed_views(self) -> list:
         """Every panel that draws with the palette (restyled by a theme switch or an export)."""

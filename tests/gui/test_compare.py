@@ -133,3 +133,30 @@ def test_compare_plots_follow_a_theme_switch(make_window):
     finally:
         w.act_dark.setChecked(False)
         w.toggle_theme()
+
+
+def test_forks_plot_and_watch_sparklines_follow_a_theme_switch(make_window):
+    """The Forks dock's plot (pyqtgraph's white default) and the Watches dock's sparklines
+    (painted with the palette they were made with) stayed light in the dark theme."""
+    from PySide6.QtGui import QColor
+
+    from gui.theme import palette
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    w.session_model.seek(10)
+    w.watches_panel.edit.setText("mean(h)")
+    assert w.watches_panel.add_from_edit()
+    w.debugging.set_overlay(w.debugging.debugger.perturb(unit=1, delta=0.5).name)
+    w.act_dark.setChecked(True)
+    w.toggle_theme()
+    try:
+        dark = palette("dark")
+        plot = w.forks_panel.plot
+        assert plot.backgroundBrush().color().name() == QColor(dark.background).name()
+        axis = plot.getPlotItem().getAxis("bottom")
+        assert axis.textPen().color().name() == QColor(dark.foreground).name()
+        spark = w.watches_panel.table.cellWidget(0, 2)
+        assert spark.pal.background == dark.background
+    finally:
+        w.act_dark.setChecked(False)
+        w.toggle_theme()
