@@ -122,6 +122,7 @@ class ComparePanel(QWidget):
         self.unit_plot.setXLink(self.div_plot)
         for plot, widget in ((self.div_plot, self.div_widget), (self.unit_plot, self.unit_widget)):
             plot.getAxis("left").setWidth(AXIS_PX)
+            plot.getAxis("left").enableAutoSIPrefix(False)   # h is unitless: no "(x0.001)"
             plot.setMenuEnabled(False)
             widget.setMinimumSize(PLOT_MIN_PX[0], PLOT_MIN_PX[1])
             # take the dock's height, never ask for more (a scroll area would grow to the hint)

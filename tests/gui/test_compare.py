@@ -160,3 +160,17 @@ def test_forks_plot_and_watch_sparklines_follow_a_theme_switch(make_window):
     finally:
         w.act_dark.setChecked(False)
         w.toggle_theme()
+
+
+def test_compare_axes_show_the_values_not_a_scaled_prefix(make_window):
+    """h is unitless: pyqtgraph's automatic SI prefix wrote '‖h_a − h_b‖ (x0.001)' over ticks
+    0–200 for a divergence of 0.2 (demo sine, noise σ 0.1), as the other docks do not."""
+    w = make_window()
+    open_session(w, small_model(), sine_input(25))
+    panel = w.compare_panel
+    assert panel.compare_with(sine_input(25) + 0.001, "shifted") is not None
+    for plot in (panel.div_plot, panel.unit_plot):
+        plot.getViewBox().autoRange()             # the y range a repaint would take
+        axis = plot.getAxis("left")
+        assert axis.autoSIPrefixScale == 1.0
+        assert "(x0" not in axis.labelString()
