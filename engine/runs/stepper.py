@@ -21,6 +21,7 @@ from ..cells.cell import CellWeights, gate_scale, lstm_step_extended_from_z
 from ..system import buffers
 from ..system.blas import blas_limited
 from ..system.progress import advance
+from .compiled import compiled_steps, kernels
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -122,6 +123,8 @@ def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {x.shape[2]}")
     return x
 
+
+kernels()       # the compiled steps, if numba is installed, loaded before a first trace needs them
 
 SCRATCH_BYTES = 4 * 2**20
 """Size of one thread's time-major scratch (``_Scratch``): a block of steps small enough to
@@ -232,6 +235,7 @@ class DirectionRunner:
         self._gates_flat = self.gates.reshape(b, t, n_gates * n)
         self._zh_flat = self.zh.reshape(b, t, parts * n)
         self._fast = weights.is_plain
+        self._compiled = compiled_steps(weights, b) if self._fast else None
         self._scale = gate_scale(weights)
         if self._scale is not None:
             self._half_shift = (np.where(self._scale == 1, F32(1), F32(0.5)),
@@ -267,6 +271,9 @@ class DirectionRunner:
         stop = self.steps if stop is None else stop
         if stop <= start:
             return
+        if self._compiled is not None:
+            self._run_compiled(start, stop, progress)
+            return
         if self._fast:
             self._run_fast(start, stop, progress)
             return
@@ -280,6 +287,24 @@ class DirectionRunner:
             advance(1)
             if progress is not None and p + 1 - told >= PROGRESS_STEPS:
                 told = p + 1
+                progress(told)
+
+    def _run_compiled(self, start: int, stop: int,
+                      progress: Callable[[int], None] | None = None) -> None:
+        """The classic cell on its compiled path (``engine.runs.compiled``): steps in blocks of
+        ``XW_BLOCK`` written straight into the (B, T, ...) buffers, the state carried in two
+        small contiguous arrays."""
+        h_prev, c_prev = self.state_before(start)
+        h, c = np.array(h_prev, F32, order="C"), np.array(c_prev, F32, order="C")
+        told = start
+        for p0 in range(start, stop, XW_BLOCK):
+            p1 = min(stop, p0 + XW_BLOCK)
+            order = np.asarray(self.position(np.arange(p0, p1)), np.int64)
+            self._compiled.run(order, self._all_valid[order], self.mask, self._zx_flat, h, c,
+                               self._zh_flat, self._gates_flat, self.c, self.h)
+            advance(p1 - p0)
+            if progress is not None and p1 - told >= PROGRESS_STEPS:
+                told = p1
                 progress(told)
 
     def _run_fast(self, start: int, stop: int,
