@@ -141,3 +141,15 @@ def test_without_numba_the_engine_traces_on_the_numpy_path(tmp_path):
     from engine.bench.engine_figures import bench_model
     x = np.random.default_rng(1).normal(size=(2, 7, 32)).astype(np.float32)
     assert_close(bench_model(5, 32).trace(x).layer(0).h, np.load(out), "h without numba")
+
+
+def test_children_do_not_load_the_compiled_steps():
+    """A child (HDF5 reader, Keras worker) never steps an LSTM: numba's import would cost it
+    about 0.5 s of CPU."""
+    from engine.system.child import Child
+    child = Child("tests.children:loaded_modules")
+    try:
+        assert child.conn.poll(60), child.ended_without_answer()
+        assert child.conn.recv() is False
+    finally:
+        child.close()
