@@ -69,19 +69,25 @@ def _warm_up(module: ModuleType) -> None:
     state, cells = np.zeros((b, 1), F32), np.zeros((b, t, 1), F32)
     mask, order, valid = np.ones((b, t), bool), np.zeros(t, np.int64), np.ones(t, bool)
     module.tanh_into(vec, vec.copy())
-    module.classic_block_one_sample(np.zeros((n4, 1), F32), zx[:1], vec, vec, vec, order,
-                                    mask[:1], valid, state[:1], state[:1].copy(), vec.copy(),
-                                    zx[:1].copy(), zx[:1].copy(), cells[:1], cells[:1].copy())
+    module.classic_block(np.zeros((n4, 1), F32), zx, vec, vec, vec, order, mask, valid, state,
+                         state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(), cells,
+                         cells.copy())
     for zh in (np.zeros((b, n4), F32), np.zeros((n4, b), F32).T):   # both product layouts
         module.classic_step(zh, zx, vec, vec, vec, 0, mask, True, state, state.copy(),
                             zx.copy(), zx.copy(), cells, cells.copy())
 
 
+PRODUCT_IN_KERNEL = 8
+"""Up to this many samples the kernel computes h·U itself and a block of steps is one call
+(``lstm_kernels._product``: at 8 samples x 256 units 68 us a step against numpy's 90-105);
+from there on numpy's product is faster, one call a step with the kernel's."""
+
+
 def transposed_product(batch: int, units: int) -> bool:
-    """Whether h·U is computed as U^T·h^T, (4N, B): OpenBLAS is 10-25% faster that way from
-    8 samples and B·N >= 2048 on (measured B=8..128, N=64..1024), slower below. The kernel
-    reads either layout, and the choice depends on the shape alone, so every window of a run
-    takes the same one."""
+    """Whether numpy computes h·U as U^T·h^T, (4N, B): OpenBLAS is 20-30% faster that way at
+    512 units and more, while reading the (4N, B) product across costs the kernel more than
+    that gains below (measured B=8..128, N=64..1024). The choice depends on the shape alone,
+    so every window of a run takes the same one."""
     return batch >= 8 and units >= 512
 
 
@@ -97,11 +103,10 @@ class CompiledSteps:
         self.scale = scale                       # signature for numba, compiled anew
         self.shift = np.where(scale == 1, F32(0), F32(0.5)).astype(F32)
         self.u = weights.recurrent_kernel
-        self.transposed = batch > 1 and transposed_product(batch, weights.units)
-        self.ut = np.ascontiguousarray(self.u.T) if batch == 1 or self.transposed else None
-        if batch == 1:
-            self.zh = np.empty(n4, F32)
-        elif self.transposed:
+        self.in_kernel = batch <= PRODUCT_IN_KERNEL
+        self.transposed = not self.in_kernel and transposed_product(batch, weights.units)
+        self.ut = np.ascontiguousarray(self.u.T) if self.in_kernel or self.transposed else None
+        if self.transposed:
             self.zh_t = np.empty((n4, batch), F32)
             self.zh = self.zh_t.T                    # (B, 4N) view of the (4N, B) product
         else:
@@ -114,9 +119,9 @@ class CompiledSteps:
         there), from the contiguous state h, c (B, N), updated in place; zx, zh_out,
         gates_out (B, T, 4N), c_out, h_out (B, T, N) by input position."""
         k = self.module
-        if self.batch == 1:
-            k.classic_block_one_sample(self.ut, zx, self.bias, self.scale, self.shift, order,
-                                       mask, valid, h, c, self.zh, zh_out, gates_out, c_out, h_out)
+        if self.in_kernel:
+            k.classic_block(self.ut, zx, self.bias, self.scale, self.shift, order, mask, valid,
+                            h, c, self.zh, zh_out, gates_out, c_out, h_out)
             return
         step, matmul, zh = k.classic_step, np.matmul, self.zh
         bias, scale, shift = self.bias, self.scale, self.shift

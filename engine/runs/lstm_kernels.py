@@ -3,9 +3,9 @@ this module only when numba is installed, and sets where its compiled code is ca
 
 Each step's elementwise work (z = zx + b + h·U, the gates, c, h, every recorded array) is one
 pass per sample that writes straight into the runner's batch-first buffers, instead of about
-ten numpy calls a step and a copy of each block of steps out of time-major scratch. With one
-sample the recurrent product is computed here too (``_matvec``), so a whole block of steps is
-one call. The arithmetic is ``cell.lstm_step``'s: sigmoid(z) = (tanh(z/2) + 1)/2 as on the
+ten numpy calls a step and a copy of each block of steps out of time-major scratch. Up to
+``compiled.PRODUCT_IN_KERNEL`` samples the recurrent product is computed here too (``_product``),
+so a whole block of steps is one call. The arithmetic is ``cell.lstm_step``'s: sigmoid(z) = (tanh(z/2) + 1)/2 as on the
 numpy path (``cell.gate_scale``), and tanh is ``_tanh``, a rational approximation that vectorises
 (numba's own tanh calls libm once per element, about 8x slower than numpy's): within 3e-7 of
 tanh in float64, as close as the numpy path is to any framework. The same code runs every
@@ -102,41 +102,96 @@ def classic_step(zh, zx, bias, scale, shift, t, mask, all_valid, h, c, zh_out, g
 
 
 @njit(cache=True, fastmath=REDUCTION, error_model="numpy")
-def _matvec(ut, h, out):
-    """out = h · U for one sample, from U transposed (4N, N): four dot products at a time,
-    so each load of h serves four rows (faster than OpenBLAS's sgemv at N = 256). Not inlined:
-    its reassociation flags stay on its own instructions."""
+def _product(ut, h, out):
+    """out = h · U (B, 4N) for a few samples, from U transposed (4N, N): dot products over a
+    tile of four rows of U^T and two samples at a time, so each load serves two or four
+    products (faster than OpenBLAS up to 8 samples: its (B, N) x (N, 4N) product packs all
+    of U every call). Not inlined: its reassociation flags stay on its own instructions."""
     m, n = ut.shape
+    batch = h.shape[0]
     j = 0
     while j + 4 <= m:
-        r0, r1, r2, r3 = ut[j], ut[j + 1], ut[j + 2], ut[j + 3]
-        a0 = a1 = a2 = a3 = F32(0.0)
-        for k in range(n):
-            hk = h[k]
-            a0 += r0[k] * hk
-            a1 += r1[k] * hk
-            a2 += r2[k] * hk
-            a3 += r3[k] * hk
-        out[j], out[j + 1], out[j + 2], out[j + 3] = a0, a1, a2, a3
+        r0 = ut[j]
+        r1 = ut[j + 1]
+        r2 = ut[j + 2]
+        r3 = ut[j + 3]
+        b = 0
+        while b + 2 <= batch:
+            x0 = h[b]
+            x1 = h[b + 1]
+            a0 = F32(0.0)
+            a1 = F32(0.0)
+            a2 = F32(0.0)
+            a3 = F32(0.0)
+            c0 = F32(0.0)
+            c1 = F32(0.0)
+            c2 = F32(0.0)
+            c3 = F32(0.0)
+            for k in range(n):
+                v0 = x0[k]
+                v1 = x1[k]
+                u0 = r0[k]
+                u1 = r1[k]
+                u2 = r2[k]
+                u3 = r3[k]
+                a0 += u0 * v0
+                a1 += u1 * v0
+                a2 += u2 * v0
+                a3 += u3 * v0
+                c0 += u0 * v1
+                c1 += u1 * v1
+                c2 += u2 * v1
+                c3 += u3 * v1
+            o = out[b]
+            o[j] = a0
+            o[j + 1] = a1
+            o[j + 2] = a2
+            o[j + 3] = a3
+            o = out[b + 1]
+            o[j] = c0
+            o[j + 1] = c1
+            o[j + 2] = c2
+            o[j + 3] = c3
+            b += 2
+        while b < batch:
+            x0 = h[b]
+            a0 = F32(0.0)
+            a1 = F32(0.0)
+            a2 = F32(0.0)
+            a3 = F32(0.0)
+            for k in range(n):
+                v0 = x0[k]
+                a0 += r0[k] * v0
+                a1 += r1[k] * v0
+                a2 += r2[k] * v0
+                a3 += r3[k] * v0
+            o = out[b]
+            o[j] = a0
+            o[j + 1] = a1
+            o[j + 2] = a2
+            o[j + 3] = a3
+            b += 1
         j += 4
     while j < m:
         r = ut[j]
-        a = F32(0.0)
-        for k in range(n):
-            a += r[k] * h[k]
-        out[j] = a
+        for b in range(batch):
+            x0 = h[b]
+            a0 = F32(0.0)
+            for k in range(n):
+                a0 += r[k] * x0[k]
+            out[b, j] = a0
         j += 1
 
 
 @njit(cache=True, fastmath=ELEMENTWISE, error_model="numpy")
-def classic_block_one_sample(ut, zx, bias, scale, shift, order, mask, all_valid, h, c, zh,
-                             zh_out, gates_out, c_out, h_out):
-    """Input positions ``order`` (in processing order) of a one-sample run, the recurrent
-    product included: one call for a whole block of steps. Arguments as ``classic_step``'s
-    with U transposed (4N, N), ``zh`` (4N,) scratch and h, c (1, N)."""
-    hs, cs = h[0], c[0]
+def classic_block(ut, zx, bias, scale, shift, order, mask, all_valid, h, c, zh, zh_out,
+                  gates_out, c_out, h_out):
+    """Input positions ``order`` (in processing order) of a run of a few samples, the
+    recurrent product included (``_product``): one call for a whole block of steps.
+    Arguments as ``classic_step``'s, with U transposed (4N, N) and ``zh`` (B, 4N) scratch."""
     for k in range(order.size):
         t = order[k]
-        _matvec(ut, hs, zh)
-        _finish(zh, zx[0, t], bias, scale, shift, all_valid[k] or mask[0, t], hs, cs,
-                zh_out[0, t], gates_out[0, t], c_out[0, t], h_out[0, t])
+        _product(ut, h, zh)
+        for b in range(zx.shape[0]):
+            _finish(zh[b], zx[b, t], bias, scale, shift, all_valid[k] or mask[b, t], h[b], c[b],
+                    zh_out[b, t], gates_out[b, t], c_out[b, t], h_out[b, t])
