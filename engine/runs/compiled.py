@@ -72,28 +72,28 @@ def _warm_up(module: ModuleType) -> None:
     module.classic_block(np.zeros((n4, 1), F32), zx, vec, vec, vec, order, mask, valid, state,
                          state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(), cells,
                          cells.copy())
-    for zh in (np.zeros((b, n4), F32), np.zeros((n4, b), F32).T):   # both product layouts
-        module.classic_step(zh, zx, vec, vec, vec, 0, mask, True, state, state.copy(),
-                            zx.copy(), zx.copy(), cells, cells.copy())
+    module.classic_step(np.zeros((n4, b), F32).T, zx, vec, vec, vec, 0, mask, True, state,
+                        state.copy(), zx.copy(), zx.copy(), cells, cells.copy())
 
 
-PRODUCT_IN_KERNEL = 8
-"""Up to this many samples the kernel computes h·U itself and a block of steps is one call
-(``lstm_kernels._product``: at 8 samples x 256 units 68 us a step against numpy's 90-105);
-from there on numpy's product is faster, one call a step with the kernel's."""
+GROUP = 8
+"""The kernel computes h·U itself for groups of up to this many samples (``_product``: at 8
+samples x 256 units 58 us a step against OpenBLAS's 90-105, which packs all of U on every
+call): a group's block of steps is one call, and the samples of a batch are independent, so a
+larger batch runs group after group."""
 
 
-def transposed_product(batch: int, units: int) -> bool:
-    """Whether numpy computes h·U as U^T·h^T, (4N, B): OpenBLAS is 20-30% faster that way at
-    512 units and more, while reading the (4N, B) product across costs the kernel more than
-    that gains below (measured B=8..128, N=64..1024). The choice depends on the shape alone,
-    so every window of a run takes the same one."""
-    return batch >= 8 and units >= 512
+def product_in_kernel(batch: int, units: int) -> bool:
+    """Whether the kernel computes h·U (in groups of ``GROUP`` samples), else numpy, one
+    call a step, as U^T·h^T (4N, B): from 512 units on, a batch larger than a group is
+    faster in OpenBLAS (measured B=8..128, N=64..1024; U^T·h^T 20-30% faster than h·U there).
+    A rule of the shape alone, so every window of a run takes the same path."""
+    return batch <= GROUP or units < 512
 
 
 class CompiledSteps:
     """One runner's compiled path: the classic cell's constants (``gate_scale`` and its
-    shift, U in the layout the product wants) and its per-step buffers."""
+    shift, U^T) and its per-step buffers."""
 
     def __init__(self, module: ModuleType, weights: CellWeights, batch: int) -> None:
         scale = gate_scale(weights)
@@ -102,38 +102,33 @@ class CompiledSteps:
         self.bias = weights.bias.copy()          # writable: a read-only array is another
         self.scale = scale                       # signature for numba, compiled anew
         self.shift = np.where(scale == 1, F32(0), F32(0.5)).astype(F32)
-        self.u = weights.recurrent_kernel
-        self.in_kernel = batch <= PRODUCT_IN_KERNEL
-        self.transposed = not self.in_kernel and transposed_product(batch, weights.units)
-        self.ut = np.ascontiguousarray(self.u.T) if self.in_kernel or self.transposed else None
-        if self.transposed:
+        self.ut = np.ascontiguousarray(weights.recurrent_kernel.T)
+        self.in_kernel = product_in_kernel(batch, weights.units)
+        if self.in_kernel:
+            self.zh = np.empty((min(batch, GROUP), n4), F32)
+        else:
             self.zh_t = np.empty((n4, batch), F32)
             self.zh = self.zh_t.T                    # (B, 4N) view of the (4N, B) product
-        else:
-            self.zh = np.empty((batch, n4), F32)
 
     def run(self, order: np.ndarray, valid: np.ndarray, mask: np.ndarray, zx: np.ndarray,
             h: np.ndarray, c: np.ndarray, zh_out: np.ndarray, gates_out: np.ndarray,
             c_out: np.ndarray, h_out: np.ndarray) -> None:
         """Input positions ``order`` in processing order (``valid``: every sample unmasked
         there), from the contiguous state h, c (B, N), updated in place; zx, zh_out,
-        gates_out (B, T, 4N), c_out, h_out (B, T, N) by input position."""
+        gates_out (B, T, 4N), c_out, h_out (B, T, N) by input position. Slices of a batch
+        along its first axis stay contiguous, so a group is a view."""
         k = self.module
-        if self.in_kernel:
-            k.classic_block(self.ut, zx, self.bias, self.scale, self.shift, order, mask, valid,
-                            h, c, self.zh, zh_out, gates_out, c_out, h_out)
-            return
-        step, matmul, zh = k.classic_step, np.matmul, self.zh
         bias, scale, shift = self.bias, self.scale, self.shift
-        if self.transposed:
-            ut, ht, zh_t = self.ut, h.T, self.zh_t
-            for t, ok in zip(order.tolist(), valid.tolist()):
-                matmul(ut, ht, out=zh_t)
-                step(zh, zx, bias, scale, shift, t, mask, ok, h, c, zh_out, gates_out, c_out, h_out)
+        if self.in_kernel:
+            for a in range(0, self.batch, GROUP):
+                e = min(self.batch, a + GROUP)
+                k.classic_block(self.ut, zx[a:e], bias, scale, shift, order, mask[a:e], valid,
+                                h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e], gates_out[a:e],
+                                c_out[a:e], h_out[a:e])
             return
-        u = self.u
+        step, matmul, zh, ut, ht, zh_t = k.classic_step, np.matmul, self.zh, self.ut, h.T, self.zh_t
         for t, ok in zip(order.tolist(), valid.tolist()):
-            matmul(h, u, out=zh)
+            matmul(ut, ht, out=zh_t)
             step(zh, zx, bias, scale, shift, t, mask, ok, h, c, zh_out, gates_out, c_out, h_out)
 
 

@@ -3,8 +3,8 @@ this module only when numba is installed, and sets where its compiled code is ca
 
 Each step's elementwise work (z = zx + b + h·U, the gates, c, h, every recorded array) is one
 pass per sample that writes straight into the runner's batch-first buffers, instead of about
-ten numpy calls a step and a copy of each block of steps out of time-major scratch. Up to
-``compiled.PRODUCT_IN_KERNEL`` samples the recurrent product is computed here too (``_product``),
+ten numpy calls a step and a copy of each block of steps out of time-major scratch. For a group
+of up to ``compiled.GROUP`` samples the recurrent product is computed here too (``_product``),
 so a whole block of steps is one call. The arithmetic is ``cell.lstm_step``'s: sigmoid(z) = (tanh(z/2) + 1)/2 as on the
 numpy path (``cell.gate_scale``), and tanh is ``_tanh``, a rational approximation that vectorises
 (numba's own tanh calls libm once per element, about 8x slower than numpy's): within 3e-7 of
@@ -93,8 +93,8 @@ def _finish(zh, zx, bias, scale, shift, valid, h, c, zh_out, gates_out, c_out, h
 @njit(cache=True, fastmath=ELEMENTWISE, error_model="numpy")
 def classic_step(zh, zx, bias, scale, shift, t, mask, all_valid, h, c, zh_out, gates_out,
                  c_out, h_out):
-    """Input position t of a batch, after numpy's recurrent product ``zh`` (B, 4N) (any
-    strides: the product may have been computed as (4N, B)); zx, zh_out, gates_out (B, T, 4N),
+    """Input position t of a batch, after numpy's recurrent product ``zh`` (B, 4N) (a view of
+    the (4N, B) product U^T·h^T); zx, zh_out, gates_out (B, T, 4N),
     c_out, h_out (B, T, N) by input position; h, c (B, N) the state, updated in place."""
     for b in range(zx.shape[0]):
         _finish(zh[b], zx[b, t], bias, scale, shift, all_valid or mask[b, t], h[b], c[b],
@@ -186,7 +186,7 @@ def _product(ut, h, out):
 @njit(cache=True, fastmath=ELEMENTWISE, error_model="numpy")
 def classic_block(ut, zx, bias, scale, shift, order, mask, all_valid, h, c, zh, zh_out,
                   gates_out, c_out, h_out):
-    """Input positions ``order`` (in processing order) of a run of a few samples, the
+    """Input positions ``order`` (in processing order) of a group of a few samples, the
     recurrent product included (``_product``): one call for a whole block of steps.
     Arguments as ``classic_step``'s, with U transposed (4N, N) and ``zh`` (B, 4N) scratch."""
     for k in range(order.size):
