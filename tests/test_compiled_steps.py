@@ -153,3 +153,28 @@ def test_children_do_not_load_the_compiled_steps():
         assert child.conn.recv() is False
     finally:
         child.close()
+
+
+def test_runs_and_forks_use_the_code_loaded_at_import():
+    """A first trace pays no compilation: runs of a few samples and of a large batch of a wide
+    layer, and a fork over a window of a batch's run (its x·W a view of the parent's), all
+    use the kernels' signatures warmed when the engine was imported."""
+    from engine import Session
+    from engine.debugging.debugger import Debugger
+    from engine.network.layers import LSTM
+    from engine.network.model import Model
+    module = compiled.kernels()
+    kernels = (module.classic_block, module.classic_step)
+    warmed = [len(k.signatures) for k in kernels]
+    rng = np.random.default_rng(5)
+    for b, n in ((1, 3), (3, 5), (9, 512)):
+        w = classic_cell(rng, 2, n)
+        runner = make_runner(w, rng.normal(size=(b, 4, 2)).astype(np.float32), None, None, None, False)
+        runner.run()
+    w = classic_cell(rng, 2, 6)
+    session = Session(Model([LSTM("lstm", w, return_sequences=True)], source="test"),
+                      rng.normal(size=(3, 20, 2)).astype(np.float32))
+    session.seek(12)
+    fork = Debugger(session).perturb(0, 0.1)
+    fork.run()
+    assert [len(k.signatures) for k in kernels] == warmed

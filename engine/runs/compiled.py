@@ -69,11 +69,13 @@ def _warm_up(module: ModuleType) -> None:
     state, cells = np.zeros((b, 1), F32), np.zeros((b, t, 1), F32)
     mask, order, valid = np.ones((b, t), bool), np.zeros(t, np.int64), np.ones(t, bool)
     module.tanh_into(vec, vec.copy())
-    module.classic_block(np.zeros((n4, 1), F32), zx, vec, vec, vec, order, mask, valid, state,
-                         state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(), cells,
-                         cells.copy())
-    module.classic_step(np.zeros((n4, b), F32).T, zx, vec, vec, vec, 0, mask, True, state,
-                        state.copy(), zx.copy(), zx.copy(), cells, cells.copy())
+    # zx contiguous (a run's own) and a window of another run's (a fork shares its parent's)
+    for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
+        module.classic_block(np.zeros((n4, 1), F32), inputs, vec, vec, vec, order, mask, valid,
+                             state, state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(),
+                             cells, cells.copy())
+        module.classic_step(np.zeros((n4, b), F32).T, inputs, vec, vec, vec, 0, mask, True,
+                            state, state.copy(), zx.copy(), zx.copy(), cells, cells.copy())
 
 
 GROUP = 8
