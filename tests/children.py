@@ -5,6 +5,7 @@ clean interpreter (``engine.system.child``), so a test names one of these as the
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -60,3 +61,8 @@ def dying_reader(conn) -> None:
     """A reader that dies without an answer, saying why on stderr."""
     conn.recv()
     raise SystemExit("the reader's last words")
+
+
+def loaded_modules(conn) -> None:
+    """Answers whether numba was imported with the engine in this child."""
+    conn.send("numba" in sys.modules)

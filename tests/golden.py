@@ -184,12 +184,19 @@ def _in_root() -> Iterator[None]:
         os.chdir(before)
 
 
+NUMPY_STEPS = (("LSTM_SCOPE_JIT", "0"),)
+"""Every case runs on the numpy path (``engine.runs.compiled.JIT_SWITCH``), with or without
+numba: the references were drawn from it, and the compiled steps, equal to it within the
+parity tolerance (tests/test_compiled_steps.py), move about 20 pixels of a picture by one
+colour level."""
+
+
 def run_case(case: Case, out: Path) -> None:
     """``python main.py ARGS --out OUT`` in this process; an exit code other than 0 fails with
     what the command printed."""
     import main
     stdout, stderr = io.StringIO(), io.StringIO()
-    with _environment(case.env), _in_root(), contextlib.redirect_stdout(stdout), \
+    with _environment(NUMPY_STEPS + case.env), _in_root(), contextlib.redirect_stdout(stdout), \
             contextlib.redirect_stderr(stderr):
         code = main.main(case.argv(out))
     if code != 0:

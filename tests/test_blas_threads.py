@@ -29,6 +29,7 @@ def seen(monkeypatch):
     monkeypatch.delenv(blas.USER_CHOICE, raising=False)
     record: list[set[int]] = []
     for owner, name in [(stepper.DirectionRunner, "_run_fast"),
+                        (stepper.DirectionRunner, "_run_compiled"),
                         (stepper.DirectionRunner, "_step_general"),
                         (grad_layer, "_plain_loop"), (grad_layer, "_general_step")]:
         original = getattr(owner, name)

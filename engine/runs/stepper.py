@@ -21,6 +21,7 @@ from ..cells.cell import CellWeights, gate_scale, lstm_step_extended_from_z
 from ..system import buffers
 from ..system.blas import blas_limited
 from ..system.progress import advance
+from .compiled import compiled_steps, kernels
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -41,10 +42,12 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
     """x . W as (B, L, parts, N) (an LSTM's 4 gate blocks) for processing indices
     p_lo..p_hi-1 of the run over ``x`` (B, T, D), by input position.
 
-    Each aligned block of XW_BLOCK processing indices is one (B * L, D) x (D, parts * N) matmul,
-    whatever window asks (with one sample, written in place). The gate input the recurrence
-    adds to, (x . W + b) * gate_scale, is made from it block by block (``gate_input``), never
-    stored for the whole run."""
+    Each aligned block of XW_BLOCK processing indices is one (L, D) x (D, parts * N) matmul
+    per sample, whatever window asks, written in place where the block lies inside the window.
+    (One (B * L, D) product per block needed a copy of x's block and one of the product into
+    the (B, T, ...) layout: memory traffic that made it 40% slower at B = 32.) The gate input
+    the recurrence adds to, (x . W + b) * gate_scale, is made from it block by block
+    (``gate_input``), never stored for the whole run."""
     b, t, d = x.shape
     p_hi = t if p_hi is None else p_hi
     n4 = weights.kernel.shape[1]
@@ -54,17 +57,17 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
     if weights.identity_kernel:          # the cell reads its pre-activations: x·I is x, copied
         np.copyto(zx, x[:, first:first + length])       # (the same in every path, so windows
         return zx.reshape(b, length, weights.parts, -1)  # stay bit-identical)
-    spare = None if b == 1 and length == t else buffers.empty((b * min(t, XW_BLOCK), n4))
+    spare = None if length == t else np.empty((min(t, XW_BLOCK), n4), np.float32)
     for q0 in range(p_lo - p_lo % XW_BLOCK, p_hi, XW_BLOCK):
         q1 = min(t, q0 + XW_BLOCK)
         a, e = (q0, q1) if not backward else (t - q1, t - q0)     # the block's input positions
         lo, hi = max(a, first), min(e, first + length)            # its part inside the window
-        rows = x[:, a:e].reshape(b * (e - a), d)
-        if b == 1 and (lo, hi) == (a, e):
-            np.matmul(rows, weights.kernel, out=zx[0, a - first:e - first])
-            continue
-        block = np.matmul(rows, weights.kernel, out=spare[:b * (e - a)]).reshape(b, e - a, n4)
-        zx[:, lo - first:hi - first] = block[:, lo - a:hi - a]
+        for sample in range(b):
+            if (lo, hi) == (a, e):
+                np.matmul(x[sample, a:e], weights.kernel, out=zx[sample, a - first:e - first])
+                continue
+            block = np.matmul(x[sample, a:e], weights.kernel, out=spare[:e - a])
+            zx[sample, lo - first:hi - first] = block[lo - a:hi - a]
     return zx.reshape(b, length, weights.parts, -1)
 
 
@@ -122,6 +125,8 @@ def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {x.shape[2]}")
     return x
 
+
+kernels()       # the compiled steps, if numba is installed, loaded before a first trace needs them
 
 SCRATCH_BYTES = 4 * 2**20
 """Size of one thread's time-major scratch (``_Scratch``): a block of steps small enough to
@@ -232,6 +237,7 @@ class DirectionRunner:
         self._gates_flat = self.gates.reshape(b, t, n_gates * n)
         self._zh_flat = self.zh.reshape(b, t, parts * n)
         self._fast = weights.is_plain
+        self._compiled = compiled_steps(weights, b) if self._fast else None
         self._scale = gate_scale(weights)
         if self._scale is not None:
             self._half_shift = (np.where(self._scale == 1, F32(1), F32(0.5)),
@@ -267,6 +273,9 @@ class DirectionRunner:
         stop = self.steps if stop is None else stop
         if stop <= start:
             return
+        if self._compiled is not None:
+            self._run_compiled(start, stop, progress)
+            return
         if self._fast:
             self._run_fast(start, stop, progress)
             return
@@ -280,6 +289,24 @@ class DirectionRunner:
             advance(1)
             if progress is not None and p + 1 - told >= PROGRESS_STEPS:
                 told = p + 1
+                progress(told)
+
+    def _run_compiled(self, start: int, stop: int,
+                      progress: Callable[[int], None] | None = None) -> None:
+        """The classic cell on its compiled path (``engine.runs.compiled``): steps in blocks of
+        ``XW_BLOCK`` written straight into the (B, T, ...) buffers, the state carried in two
+        small contiguous arrays."""
+        h_prev, c_prev = self.state_before(start)
+        h, c = np.array(h_prev, F32, order="C"), np.array(c_prev, F32, order="C")
+        told = start
+        for p0 in range(start, stop, XW_BLOCK):
+            p1 = min(stop, p0 + XW_BLOCK)
+            order = np.asarray(self.position(np.arange(p0, p1)), np.int64)
+            self._compiled.run(order, self._all_valid[order], self.mask, self._zx_flat, h, c,
+                               self._zh_flat, self._gates_flat, self.c, self.h)
+            advance(p1 - p0)
+            if progress is not None and p1 - told >= PROGRESS_STEPS:
+                told = p1
                 progress(told)
 
     def _run_fast(self, start: int, stop: int,

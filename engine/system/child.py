@@ -33,6 +33,10 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]          # the folder holding
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from engine.system.child import child_main; child_main()")
 LAST_WORDS_BYTES = 4096
+NO_COMPILED_STEPS = "LSTM_SCOPE_JIT"
+"""Set to 0 in every child (``engine.runs.compiled.JIT_SWITCH``): a child reads files or runs
+a framework, never steps an LSTM, and loading the compiled steps when the engine is imported
+would cost it about 0.5 s of CPU (numba's import)."""
 
 
 # Variables that change while a program runs without changing what a child does: pytest
@@ -60,6 +64,7 @@ class Child:
         ours, theirs = socket.socketpair()
         self._log = tempfile.TemporaryFile()
         environ = dict(os.environ)
+        environ[NO_COMPILED_STEPS] = "0"
         environ.update(env or {})
         try:
             self._popen = subprocess.Popen(

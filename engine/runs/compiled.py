@@ -1,0 +1,144 @@
+"""The classic LSTM cell's compiled steps (numba, an optional extra: ``pip install
+lstm-scope[fast]``) and the rule for when a run uses them (docs/architecture.md, "Long runs": the
+compiled steps).
+
+Without numba, or with ``LSTM_SCOPE_JIT=0`` in the environment, every run takes the numpy path
+(``DirectionRunner._run_fast``) and gives the same numbers within the parity tolerance. numba's
+compiled code is cached in the user's cache directory (``cache_dir``; a ``NUMBA_CACHE_DIR`` the
+person set is kept), never beside the package, so only a process's first use ever compiles.
+The kernels are loaded when the engine is imported (``kernels``): a first trace then costs what
+the later ones cost instead of numba's import and the cached code's loading.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ..cells.cell import CellWeights, gate_scale
+
+F32 = np.float32
+JIT_SWITCH = "LSTM_SCOPE_JIT"
+"""Set to 0 to run every trace on the numpy path (numba installed or not)."""
+
+_loaded = False
+_kernels: ModuleType | None = None
+
+
+def cache_dir() -> Path:
+    """Where numba keeps the compiled kernels: the user's cache directory
+    ($XDG_CACHE_HOME, else ~/.cache), lstm-scope/numba."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lstm-scope" / "numba"
+
+
+def kernels() -> ModuleType | None:
+    """``engine.runs.lstm_kernels``, or None when numba is not installed (or cannot run with
+    this numpy) or the person turned it off (``JIT_SWITCH``). Loaded once per process."""
+    global _loaded, _kernels
+    if os.environ.get(JIT_SWITCH, "1") == "0":
+        return None
+    if not _loaded:
+        _loaded = True
+        _kernels = _load()
+    return _kernels
+
+
+def _load() -> ModuleType | None:
+    try:
+        import numba
+    except ImportError:          # not installed, or a numba that refuses this numpy
+        return None
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        numba.config.CACHE_DIR = str(cache_dir())   # read when the kernels are decorated
+    from . import lstm_kernels
+    _warm_up(lstm_kernels)
+    return lstm_kernels
+
+
+def _warm_up(module: ModuleType) -> None:
+    """Call every kernel once on tiny arrays of the types a run passes, so that their
+    cached code (compiled on the first use ever) is loaded now and not in the first trace.
+    numba also loads the libraries it may call here (SciPy's BLAS among them), before
+    ``engine.system.blas`` looks for the BLAS libraries to hold at one thread."""
+    n4, b, t = 4, 2, 1
+    vec, zx = np.zeros(n4, F32), np.zeros((b, t, n4), F32)
+    state, cells = np.zeros((b, 1), F32), np.zeros((b, t, 1), F32)
+    mask, order, valid = np.ones((b, t), bool), np.zeros(t, np.int64), np.ones(t, bool)
+    module.tanh_into(vec, vec.copy())
+    # zx contiguous (a run's own) and a window of another run's (a fork shares its parent's)
+    for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
+        module.classic_block(np.zeros((n4, 1), F32), inputs, vec, vec, vec, order, mask, valid,
+                             state, state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(),
+                             cells, cells.copy())
+        module.classic_step(np.zeros((n4, b), F32).T, inputs, vec, vec, vec, 0, mask, True,
+                            state, state.copy(), zx.copy(), zx.copy(), cells, cells.copy())
+
+
+GROUP = 8
+"""The kernel computes h·U itself for groups of up to this many samples (``_product``: at 8
+samples x 256 units 58 us a step against OpenBLAS's 90-105, which packs all of U on every
+call): a group's block of steps is one call, and the samples of a batch are independent, so a
+larger batch runs group after group."""
+
+
+def product_in_kernel(batch: int, units: int) -> bool:
+    """Whether the kernel computes h·U (in groups of ``GROUP`` samples), else numpy, one
+    call a step, as U^T·h^T (4N, B): from 512 units on, a batch larger than a group is
+    faster in OpenBLAS (measured B=8..128, N=64..1024; U^T·h^T 20-30% faster than h·U there).
+    A rule of the shape alone, so every window of a run takes the same path."""
+    return batch <= GROUP or units < 512
+
+
+class CompiledSteps:
+    """One runner's compiled path: the classic cell's constants (``gate_scale`` and its
+    shift, U^T) and its per-step buffers."""
+
+    def __init__(self, module: ModuleType, weights: CellWeights, batch: int) -> None:
+        scale = gate_scale(weights)
+        n4 = 4 * weights.units
+        self.module, self.batch = module, batch
+        self.bias = weights.bias.copy()          # writable: a read-only array is another
+        self.scale = scale                       # signature for numba, compiled anew
+        self.shift = np.where(scale == 1, F32(0), F32(0.5)).astype(F32)
+        self.ut = np.ascontiguousarray(weights.recurrent_kernel.T)
+        self.in_kernel = product_in_kernel(batch, weights.units)
+        if self.in_kernel:
+            self.zh = np.empty((min(batch, GROUP), n4), F32)
+        else:
+            self.zh_t = np.empty((n4, batch), F32)
+            self.zh = self.zh_t.T                    # (B, 4N) view of the (4N, B) product
+
+    def run(self, order: np.ndarray, valid: np.ndarray, mask: np.ndarray, zx: np.ndarray,
+            h: np.ndarray, c: np.ndarray, zh_out: np.ndarray, gates_out: np.ndarray,
+            c_out: np.ndarray, h_out: np.ndarray) -> None:
+        """Input positions ``order`` in processing order (``valid``: every sample unmasked
+        there), from the contiguous state h, c (B, N), updated in place; zx, zh_out,
+        gates_out (B, T, 4N), c_out, h_out (B, T, N) by input position. Slices of a batch
+        along its first axis stay contiguous, so a group is a view."""
+        k = self.module
+        bias, scale, shift = self.bias, self.scale, self.shift
+        if self.in_kernel:
+            for a in range(0, self.batch, GROUP):
+                e = min(self.batch, a + GROUP)
+                k.classic_block(self.ut, zx[a:e], bias, scale, shift, order, mask[a:e], valid,
+                                h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e], gates_out[a:e],
+                                c_out[a:e], h_out[a:e])
+            return
+        step, matmul, zh, ut, ht, zh_t = k.classic_step, np.matmul, self.zh, self.ut, h.T, self.zh_t
+        for t, ok in zip(order.tolist(), valid.tolist()):
+            matmul(ut, ht, out=zh_t)
+            step(zh, zx, bias, scale, shift, t, mask, ok, h, c, zh_out, gates_out, c_out, h_out)
+
+
+def compiled_steps(weights: CellWeights, batch: int) -> CompiledSteps | None:
+    """The compiled path for a runner of these weights, or None: numba absent or turned off,
+    or a cell other than the classic one (sigmoid gates, tanh, no extras), which keeps the
+    numpy path."""
+    module = kernels()
+    if module is None or not weights.is_classic:
+        return None
+    return CompiledSteps(module, weights, batch)
