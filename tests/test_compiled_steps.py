@@ -25,7 +25,8 @@ from tests.test_cell_spec import check_against_spec
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ARRAYS = ("gates", "zh", "c", "h")
 
-pytestmark = pytest.mark.skipif(compiled.kernels() is None, reason="numba is not installed")
+# numba is in the test extra: these tests run, never skip (a numba that fails to load fails here)
+assert compiled.kernels() is not None, "the compiled steps did not load (numba is in the test extra)"
 
 
 def classic_cell(rng: np.random.Generator, d: int, n: int) -> CellWeights:
@@ -178,3 +179,13 @@ def test_runs_and_forks_use_the_code_loaded_at_import():
     fork = Debugger(session).perturb(0, 0.1)
     fork.run()
     assert [len(k.signatures) for k in kernels] == warmed
+
+
+def test_kernels_that_cannot_be_cached_leave_the_numpy_path(monkeypatch):
+    """A cache folder that cannot be written (a full disk, a file-size limit: errno 27 seen in
+    tests/test_output_safety.py) made the engine's import fail: the kernels are left out and
+    every run takes the numpy path instead."""
+    def unwritable(module):
+        raise OSError(27, "File too large")
+    monkeypatch.setattr(compiled, "_warm_up", unwritable)
+    assert compiled._load() is None

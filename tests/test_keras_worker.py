@@ -213,6 +213,9 @@ def _count_workers(monkeypatch) -> list[list[str]]:
             started.append(list(args))
         return real(args, **kwargs)
     monkeypatch.setattr(child.subprocess, "Popen", spy)
+    # an earlier test's model still waiting for collection would hand its worker back in the
+    # middle of this test (and be the one kept): collect it now, then close what waits
+    gc.collect()
     keras_worker.close_idle_workers()
     return started
 

@@ -54,8 +54,13 @@ def _load() -> ModuleType | None:
         return None
     if "NUMBA_CACHE_DIR" not in os.environ:
         numba.config.CACHE_DIR = str(cache_dir())   # read when the kernels are decorated
-    from . import lstm_kernels
-    _warm_up(lstm_kernels)
+    try:
+        from . import lstm_kernels
+        _warm_up(lstm_kernels)
+    except Exception:   # noqa: BLE001 - an optional accelerator that cannot load is left out
+        # (a cache folder that cannot be written: full disk, read-only home, a file-size
+        # limit; a numba that cannot compile here): the numpy path gives the same numbers
+        return None
     return lstm_kernels
 
 
