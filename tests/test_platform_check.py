@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_main_prints_one_line_and_exits_2(tmp_path):
     fake.write_text("#!/bin/sh\ncat <<'EOF'\n" + LDD_MISSING + "EOF\n")
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "DISPLAY": ":99", "HOME": str(tmp_path),
-           "QT_QPA_PLATFORM": "xcb"}
+           "QT_QPA_PLATFORM": "xcb", "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"]}
     proc = subprocess.run([sys.executable, str(ROOT / "main.py")], env=env, capture_output=True,
                           text=True, timeout=120)
     lines = proc.stderr.strip().splitlines()
