@@ -60,14 +60,14 @@ EDIT_STATE = ActionSpec("Edit state…", ("Ctrl+E",), "Change h, c or x_t at thi
 
 GO_TO_STEP = ActionSpec("Go to step…", ("Ctrl+G",), "Put the cursor on an input position", help="go to step…")
 GO_TO_UNIT = ActionSpec("Go to unit…", ("Ctrl+U",), "Scroll to a unit's lane", help="go to unit…")
-RESET_LAYOUT = ActionSpec("Reset layout", (), "Put every dock back where it starts and fit the window "
+RESET_LAYOUT = ActionSpec("Reset layout", ("Ctrl+Shift+R",), "Put every dock back where it starts and fit the window "
                           "to this screen")
-DARK_THEME = ActionSpec("Dark theme", (), "Switch between light and dark", checkable=True)
+DARK_THEME = ActionSpec("Dark theme", ("Ctrl+Shift+D",), "Switch between light and dark", checkable=True)
 # the teaching docks (gui.teaching), each made the first time it is shown
-UNROLLED_VIEW = ActionSpec("&Unrolled view", (), "Columns are steps, each holding all N cells, "
+UNROLLED_VIEW = ActionSpec("&Unrolled view", ("Ctrl+Shift+U",), "Columns are steps, each holding all N cells, "
                            "linked through U: the textbook picture of this layer, right and wrong",
                            checkable=True)
-TEXT_VIEW = ActionSpec("&Text view", (), "The input text coloured by a unit's C, h or gate; find "
+TEXT_VIEW = ActionSpec("&Text view", ("Ctrl+Shift+T",), "The input text coloured by a unit's C, h or gate; find "
                        "the units that follow a feature of the text", checkable=True)
 DIRECTIONS_VIEW = ActionSpec("Both &directions", (), "A Bidirectional layer's forward and backward "
                              "directions and the merged output, stepping together", checkable=True)

@@ -247,3 +247,21 @@ def test_opening_another_model_keeps_none_of_the_last_runs_buffers(make_window):
     window.grads.jobs.cancel()
     gc.collect()
     assert buffers.held_bytes() == 0
+
+
+def test_view_menu_keys_switch_the_theme_open_the_unrolled_view_and_reset_the_layout(window, qtbot):
+    """The View menu's commands had no keys (seen in a new user's walk-through): Ctrl+Shift+D
+    switches the theme, Ctrl+Shift+U shows the unrolled view, Ctrl+Shift+R puts docks back."""
+    before = window.theme
+    qtbot.keyClick(window, Qt.Key_D, Qt.ControlModifier | Qt.ShiftModifier)
+    assert window.theme != before and window.act_dark.isChecked() == (window.theme == "dark")
+    qtbot.keyClick(window, Qt.Key_D, Qt.ControlModifier | Qt.ShiftModifier)
+    assert window.theme == before
+    unrolled = window.act_teaching["unrolled"]
+    assert not unrolled.isChecked()
+    qtbot.keyClick(window, Qt.Key_U, Qt.ControlModifier | Qt.ShiftModifier)
+    assert unrolled.isChecked()
+    window.input_dock.setFloating(True)
+    qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier | Qt.ShiftModifier)
+    assert not window.input_dock.isFloating()
+    assert not window.errors
