@@ -4,7 +4,7 @@ continue forward/backward. The engine's Debugger does all evaluation."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -110,6 +110,7 @@ class BreakpointsPanel(QWidget):
         self.dm = dm
         self.pal = palette
         self._updating = False
+        self._changing_item = False     # inside the tree's itemChanged: rebuild later
         self._hits: dict[int, np.ndarray] = {}
         self.scans = Background(self, name="hit scan",       # a checkpointed run's hits
                                 current_run=lambda: dm.session_model.run)
@@ -264,6 +265,12 @@ class BreakpointsPanel(QWidget):
 
     # --- list --------------------------------------------------------------------------------
     def refresh(self) -> None:
+        if self._changing_item:
+            # called back from inside the tree's itemChanged (a tick box): clearing the tree
+            # now would delete the item Qt is still changing (a crash seen in CI); rebuild
+            # once that call has returned
+            QTimer.singleShot(0, self.refresh)
+            return
         self._updating = True
         self.tree.clear()
         if self.dm.ready:
@@ -345,10 +352,14 @@ class BreakpointsPanel(QWidget):
         if self._updating or not self.dm.ready:
             return
         bp_id = item.data(0, Qt.UserRole)
-        if column == 0:
-            self.dm.debugger.set_enabled(bp_id, item.checkState(0) == Qt.Checked)
-        elif column == 1:
-            self.dm.debugger.set_every_step(bp_id, item.checkState(1) == Qt.Checked)
+        self._changing_item = True
+        try:
+            if column == 0:
+                self.dm.debugger.set_enabled(bp_id, item.checkState(0) == Qt.Checked)
+            elif column == 1:
+                self.dm.debugger.set_every_step(bp_id, item.checkState(1) == Qt.Checked)
+        finally:
+            self._changing_item = False
 
     def remove_selected(self) -> None:
         for item in self.tree.selectedItems():

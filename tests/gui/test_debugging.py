@@ -56,7 +56,7 @@ def test_f5_runs_to_each_hit_and_shift_f5_back(window, qtbot):
     assert window.timeline.value() == s.t
 
 
-def test_hits_are_marked_on_the_toolbar_timeline(window):
+def test_hits_are_marked_on_the_toolbar_timeline(window, qtbot):
     panel = window.breakpoints_panel
     panel.edit.setText("h[1] * prev(h[1]) < 0")
     assert panel.add_from_edit()
@@ -72,8 +72,13 @@ def test_hits_are_marked_on_the_toolbar_timeline(window):
     red = [x for x in range(image.width())
            if image.pixelColor(x, image.height() - 2).name() == "#d62728"]
     assert len(red) >= min(len(xs), 3)
-    panel.tree.topLevelItem(0).setCheckState(0, Qt.Unchecked)   # disabled: no marks
-    assert window.timeline.marks.size == 0
+    item = panel.tree.topLevelItem(0)
+    item.setCheckState(0, Qt.Unchecked)   # disabled: no marks
+    # the list is rebuilt after the tick box's change returns, not inside it: clearing the
+    # tree there deleted the item Qt was still changing (a segfault seen in CI)
+    assert panel.tree.topLevelItem(0) is item
+    qtbot.waitUntil(lambda: window.timeline.marks.size == 0, timeout=5000)
+    assert panel.tree.topLevelItem(0).checkState(0) == Qt.Unchecked
 
 
 def test_builtin_events_and_disable(window):
