@@ -22,8 +22,7 @@ import numpy as np
 from ..cells.gru_cell import GRU_CELL, GruWeights
 from ..cells.rnn_cell import RNN_CELL, RnnWeights
 from ..system.blas import blas_limited
-from ..system.progress import advance
-from .stepper import PROGRESS_STEPS, RUNNERS, DirectionRunner
+from .stepper import RUNNERS, DirectionRunner
 
 
 class _StateOnlyRunner(DirectionRunner, ABC):
@@ -33,19 +32,8 @@ class _StateOnlyRunner(DirectionRunner, ABC):
     @blas_limited
     def run(self, start: int = 0, stop: int | None = None,
             progress: Callable[[int], None] | None = None) -> None:
-        stop = self.steps if stop is None else stop
-        told = start
-        with np.errstate(over="ignore"):
-            for p in range(start, stop):
-                t = self.position(p)
-                h_prev, c_prev = self.state_before(p)
-                self._step_state(t, h_prev)
-                if not self._all_valid[t]:
-                    self._carry_masked(t, h_prev, c_prev)
-                advance(1)
-                if progress is not None and p + 1 - told >= PROGRESS_STEPS:
-                    told = p + 1
-                    progress(told)
+        self._run_each(lambda t, h_prev, _carried: self._step_state(t, h_prev), start, stop,
+                       progress, over="ignore")
 
     @abstractmethod
     def _step_state(self, t: int, h_prev: np.ndarray) -> None:

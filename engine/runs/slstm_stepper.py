@@ -19,8 +19,7 @@ import numpy as np
 
 from ..cells.slstm_cell import SLSTM_CELL, SlstmWeights, slstm_from_z
 from ..system.blas import blas_limited
-from ..system.progress import advance
-from .stepper import PROGRESS_STEPS, RUNNERS, DirectionRunner
+from .stepper import RUNNERS, DirectionRunner
 
 
 class SlstmRunner(DirectionRunner):
@@ -31,19 +30,8 @@ class SlstmRunner(DirectionRunner):
     @blas_limited
     def run(self, start: int = 0, stop: int | None = None,
             progress: Callable[[int], None] | None = None) -> None:
-        stop = self.steps if stop is None else stop
-        told = start
-        with np.errstate(over="ignore", invalid="ignore"):   # a masked sample's z is NaN
-            for p in range(start, stop):
-                t = self.position(p)
-                h_prev, c_prev = self.state_before(p)
-                self._step_state(t, h_prev, c_prev)
-                if not self._all_valid[t]:
-                    self._carry_masked(t, h_prev, c_prev)
-                advance(1)
-                if progress is not None and p + 1 - told >= PROGRESS_STEPS:
-                    told = p + 1
-                    progress(told)
+        self._run_each(self._step_state, start, stop, progress,
+                       over="ignore", invalid="ignore")       # a masked sample's z is NaN
 
     def _step_state(self, t: int, h_prev: np.ndarray, state: np.ndarray) -> None:
         w, n = self.weights, self.units

@@ -5,7 +5,8 @@ index. ``x . W + b`` for all timesteps is one matmul up front (it does not depen
 recurrence); each step then costs one (B, H) x (H, 4N) matmul and a handful of in-place ufuncs.
 ``run(start, stop)`` computes a range of steps and ``step(p)`` one: both go through the same
 loop (``_run_fast`` for a plain cell, ``_step_general`` for peepholes, clip, projection or
-coupled input-forget), so a full trace and the debugger's stepping give the same bits.
+coupled input-forget), so a full trace and the debugger's stepping give the same bits. Another
+cell kind's runner (``RUNNERS``) hands its own step to the one per-step loop, ``_run_each``.
 ``engine.cells.cell.lstm_step`` / ``lstm_step_extended`` are the spec these paths are tested against.
 """
 
@@ -28,6 +29,9 @@ from .trace import LayerTrace
 F32 = np.float32
 NAN = F32(np.nan)
 InPlace = Callable[[np.ndarray, np.ndarray], None]
+KindStep = Callable[[int, np.ndarray, np.ndarray], None]
+"""A cell kind's step for ``DirectionRunner._run_each``: (input position t, h before, the
+carried state before: c, or whatever the kind carries in ``c``) -> writes column t."""
 XW_BLOCK = 256
 PROGRESS_STEPS = 8192       # a long run reports how far it is about this often (steps)
 """x . W is computed in blocks of this many processing indices, aligned to the run's first
@@ -279,17 +283,28 @@ class DirectionRunner:
         if self._fast:
             self._run_fast(start, stop, progress)
             return
+        self._run_each(self._step_general, start, stop, progress)
+
+    def _run_each(self, step: KindStep, start: int, stop: int | None,
+                  progress: Callable[[int], None] | None = None, **errors: str) -> None:
+        """Processing indices start..stop-1 one at a time through the kind's ``step(t, h_prev,
+        c_prev)``, which writes input position t's columns from the state before it: the loop
+        of every path that has no block form (the LSTM with extras, each other kind), so
+        that the position, the state read, masked samples' carry and progress are done once.
+        ``errors`` are the ``np.errstate`` the kind's step runs under (its z may overflow)."""
+        stop = self.steps if stop is None else stop
         told = start
-        for p in range(start, stop):
-            t = self.position(p)
-            h_prev, c_prev = self.state_before(p)
-            self._step_general(t, h_prev, c_prev)
-            if not self._all_valid[t]:
-                self._carry_masked(t, h_prev, c_prev)
-            advance(1)
-            if progress is not None and p + 1 - told >= PROGRESS_STEPS:
-                told = p + 1
-                progress(told)
+        with np.errstate(**errors):
+            for p in range(start, stop):
+                t = self.position(p)
+                h_prev, c_prev = self.state_before(p)
+                step(t, h_prev, c_prev)
+                if not self._all_valid[t]:
+                    self._carry_masked(t, h_prev, c_prev)
+                advance(1)
+                if progress is not None and p + 1 - told >= PROGRESS_STEPS:
+                    told = p + 1
+                    progress(told)
 
     def _run_compiled(self, start: int, stop: int,
                       progress: Callable[[int], None] | None = None) -> None:
