@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ["KERAS_BACKEND"] = "jax"  # the script is written for (and measured on) JAX
@@ -228,15 +229,34 @@ def train_sine(out: Path) -> dict:
 # A hand-written default input (62 brackets, balanced): climbs to depth 6 (the deepest the
 # training strings go) once, with shallower bumps before and after, and ends at depth 0.
 COUNTER_INPUT = "(()(()))((()(()))())()(((((())))))(()((()))())((()()))(((())))"
+COUNTER_UNITS = 6
+COUNTER_TASK = "per step: depth = round(Dense(h)); vocabulary ids 1 '(' and 2 ')'; id 0 unused"
 
 
-def train_counter(out: Path) -> dict:
-    keras.utils.set_random_seed(2)
+@dataclass
+class BracketCounter:
+    """A bracket-depth counter as both counter demos train and score it: the fitted
+    ``model``, the held-out strings ``ids`` and their ``depth``, and the metrics
+    every counter reports, in the order its JSON lists them: ``accuracy`` first, ``provenance``
+    last."""
+
+    model: keras.Model
+    ids: np.ndarray
+    depth: np.ndarray
+    accuracy: dict
+    provenance: dict
+
+
+def fit_bracket_counter(name: str, recurrent: type, layer_name: str, seed: int) -> BracketCounter:
+    """Train Embedding -> ``recurrent``(6 units) -> Dense on the bracket strings and score it
+    on held-out and on longer strings. The layer is made after the seed is set (a Keras layer
+    draws its own seed when it is made), so a demo trains the same whichever cell it has."""
+    keras.utils.set_random_seed(seed)
     ids, depth = gen.bracket_strings(2048, 40, seed=2)
     model = keras.Sequential([keras.Input((None,), dtype="int32", name="brackets"),
                               keras.layers.Embedding(3, 4, name="embedding"),
-                              keras.layers.LSTM(6, return_sequences=True, name="lstm"),
-                              keras.layers.Dense(1, name="depth")], name="counter")
+                              recurrent(COUNTER_UNITS, return_sequences=True, name=layer_name),
+                              keras.layers.Dense(1, name="depth")], name=name)
     losses = fit(model, ids, depth[..., None], epochs=30, batch_size=64, lr=0.02, loss="mse")
     ti, td = gen.bracket_strings(512, 40, seed=2002)
     pred = np.asarray(model.predict(ti, verbose=0))[..., 0]
@@ -245,6 +265,18 @@ def train_counter(out: Path) -> dict:
     # longer strings than it was trained on (same depth range)
     li, ld = gen.bracket_strings(128, 120, seed=2003)
     lacc = float(np.mean(np.round(np.asarray(model.predict(li, verbose=0))[..., 0]) == ld))
+    return BracketCounter(
+        model, ti, td,
+        accuracy={"heldout_accuracy": round(acc, 4), "heldout_sequence_accuracy": round(seq_acc, 4),
+                  "long_strings_accuracy": round(lacc, 4)},
+        provenance={"final_train_loss": round(losses[-1], 5),
+                    "heldout_set": "generators.bracket_strings(512, 40, seed=2002)",
+                    "long_set": "generators.bracket_strings(128, 120, seed=2003)"})
+
+
+def train_counter(out: Path) -> dict:
+    fitted = fit_bracket_counter("counter", keras.layers.LSTM, "lstm", seed=2)
+    model, ti, td = fitted.model, fitted.ids, fitted.depth
     c, h = lstm_states(model, ti)
     corrs = [corr(c[..., u], td) for u in range(6)]
     unit = int(np.argmax(np.abs(corrs)))
@@ -271,8 +303,7 @@ def train_counter(out: Path) -> dict:
             f"{int(default_depth[step])}, the deepest it goes; the other five units work in "
             "parallel at every step and read the counter through the recurrent kernel."),
         "suggested_step": step, "suggested_unit": unit, "vocabulary": list(gen.BRACKETS),
-        "metrics": {"heldout_accuracy": round(acc, 4), "heldout_sequence_accuracy": round(seq_acc, 4),
-                    "long_strings_accuracy": round(lacc, 4),
+        "metrics": {**fitted.accuracy,
                     "depth_unit": unit, "depth_corr": round(abs(corrs[unit]), 4),
                     "depth_corr_signed": round(corrs[unit], 4),
                     "depth_unit_c_per_level": round(float(slope), 4),
@@ -281,11 +312,8 @@ def train_counter(out: Path) -> dict:
                     "depth_unit_forget_p01": round(f_min, 4),
                     "unit_depth_corr_c": [round(v, 3) for v in corrs],
                     "unit_depth_corr_h": [round(v, 3) for v in h_corrs],
-                    "final_train_loss": round(losses[-1], 5),
-                    "heldout_set": "generators.bracket_strings(512, 40, seed=2002)",
-                    "long_set": "generators.bracket_strings(128, 120, seed=2003)"},
-        "default_input_text": COUNTER_INPUT,
-        "task": "per step: depth = round(Dense(h)); vocabulary ids 1 '(' and 2 ')'; id 0 unused",
+                    **fitted.provenance},
+        "default_input_text": COUNTER_INPUT, "task": COUNTER_TASK,
     })
 
 
@@ -331,20 +359,8 @@ def gru_gates(model, x: np.ndarray) -> dict[str, np.ndarray]:
 def train_counter_gru(out: Path) -> dict:
     """The counter's task and data, learned by a GRU: it has no C, so the count lives in a
     unit's h, carried from step to step by its update gate u (h = u·h_prev + (1 − u)·n)."""
-    keras.utils.set_random_seed(5)
-    units = 6
-    ids, depth = gen.bracket_strings(2048, 40, seed=2)
-    model = keras.Sequential([keras.Input((None,), dtype="int32", name="brackets"),
-                              keras.layers.Embedding(3, 4, name="embedding"),
-                              keras.layers.GRU(units, return_sequences=True, name="gru"),
-                              keras.layers.Dense(1, name="depth")], name="counter_gru")
-    losses = fit(model, ids, depth[..., None], epochs=30, batch_size=64, lr=0.02, loss="mse")
-    ti, td = gen.bracket_strings(512, 40, seed=2002)
-    pred = np.asarray(model.predict(ti, verbose=0))[..., 0]
-    acc = float(np.mean(np.round(pred) == td))
-    seq_acc = float(np.mean(np.all(np.round(pred) == td, axis=1)))
-    li, ld = gen.bracket_strings(128, 120, seed=2003)
-    lacc = float(np.mean(np.round(np.asarray(model.predict(li, verbose=0))[..., 0]) == ld))
+    fitted = fit_bracket_counter("counter_gru", keras.layers.GRU, "gru", seed=5)
+    model, ti, td, units = fitted.model, fitted.ids, fitted.depth, COUNTER_UNITS
     h = gru_states(model, ti)
     corrs = [corr(h[..., u], td) for u in range(units)]
     unit = int(np.argmax(np.abs(corrs)))
@@ -374,8 +390,7 @@ def train_counter_gru(out: Path) -> dict:
             f"{int(default_depth[step])}, the deepest it goes; compare it with demo:counter, "
             "where the same job is done by a C."),
         "suggested_step": step, "suggested_unit": unit, "vocabulary": list(gen.BRACKETS),
-        "metrics": {"heldout_accuracy": round(acc, 4), "heldout_sequence_accuracy": round(seq_acc, 4),
-                    "long_strings_accuracy": round(lacc, 4),
+        "metrics": {**fitted.accuracy,
                     "depth_unit": unit, "depth_corr": round(abs(corrs[unit]), 4),
                     "depth_corr_signed": round(corrs[unit], 4),
                     "depth_unit_h_per_level": round(float(slope), 4),
@@ -384,11 +399,8 @@ def train_counter_gru(out: Path) -> dict:
                     "depth_unit_update_p01": round(u_min, 4),
                     "depth_unit_candidate_corr_signed": round(n_corr, 4),
                     "unit_depth_corr_h": [round(v, 3) for v in corrs],
-                    "final_train_loss": round(losses[-1], 5),
-                    "heldout_set": "generators.bracket_strings(512, 40, seed=2002)",
-                    "long_set": "generators.bracket_strings(128, 120, seed=2003)"},
-        "default_input_text": COUNTER_INPUT,
-        "task": "per step: depth = round(Dense(h)); vocabulary ids 1 '(' and 2 ')'; id 0 unused",
+                    **fitted.provenance},
+        "default_input_text": COUNTER_INPUT, "task": COUNTER_TASK,
     })
 
 
