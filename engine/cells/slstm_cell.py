@@ -126,14 +126,30 @@ def block_diagonal(blocks: np.ndarray) -> np.ndarray:
     return u.reshape(n, gates * n)
 
 
+def _step_input(w: SlstmWeights, x: np.ndarray, h: np.ndarray, state: np.ndarray):
+    """(z, c, nrm, stab): z = x·W + h·U + b and the carried ``state`` (..., 3N) split, what
+    ``slstm_step`` and its vjp both start from."""
+    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
+    c, nrm, stab = np.split(state, 3, axis=-1)
+    return z, c, nrm, stab
+
+
+def _gate_preamble(w: SlstmWeights, z: np.ndarray, nrm: np.ndarray, stab: np.ndarray):
+    """((z_i, z_f, z_g, z_o), log f̃ + m_prev, fresh) read off z: the terms the stabiliser
+    is chosen from, in the step and in its vjp alike. ``fresh``: a sample whose normalizer is
+    all zero (the start), which takes m = z_i, as the package does (it asks that of the whole
+    batch; here each sample is asked)."""
+    blocks = gate_blocks(z)
+    z_f = blocks[1]
+    log_f_m = (z_f if w.exp_forget else log_sigmoid(z_f)) + stab
+    fresh = np.all(nrm == 0, axis=-1, keepdims=True)
+    return blocks, log_f_m, fresh
+
+
 def slstm_from_z(w: SlstmWeights, z: np.ndarray, c: np.ndarray, nrm: np.ndarray, stab: np.ndarray):
     """``slstm_step`` after its matmuls, z = x·W + h·U + b (..., 4N) given: (i, f, g, o, c,
-    nrm, stab, h). A state whose normalizer is all zero (the start) takes m = z_i, as the
-    package does (it asks that of the whole batch; here each sample is asked)."""
-    z_i, z_f, z_g, z_o = gate_blocks(z)
-    log_f = z_f if w.exp_forget else log_sigmoid(z_f)
-    log_f_m = log_f + stab
-    fresh = np.all(nrm == 0, axis=-1, keepdims=True)
+    nrm, stab, h)."""
+    (z_i, z_f, z_g, z_o), log_f_m, fresh = _gate_preamble(w, z, nrm, stab)
     m = np.where(fresh, z_i, np.maximum(z_i, log_f_m))
     i = np.minimum(np.exp(z_i - m), np.float32(1))       # stabilised input gate
     f = np.minimum(np.exp(log_f_m - m), np.float32(1))   # stabilised forget gate
@@ -148,9 +164,7 @@ def slstm_from_z(w: SlstmWeights, z: np.ndarray, c: np.ndarray, nrm: np.ndarray,
 def slstm_step(w: SlstmWeights, x: np.ndarray, h: np.ndarray, state: np.ndarray):
     """One sLSTM step, the written spec: (i, f, g, o, c, nrm, stab, h) after reading x
     (..., D) from h (..., N) and ``state`` (..., 3N) = c, nrm, stab side by side."""
-    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
-    c, nrm, stab = np.split(state, 3, axis=-1)
-    return slstm_from_z(w, z, c, nrm, stab)
+    return slstm_from_z(w, *_step_input(w, x, h, state))
 
 
 def slstm_step_vjp(w: SlstmWeights, x: np.ndarray, h: np.ndarray, state: np.ndarray,
@@ -161,19 +175,15 @@ def slstm_step_vjp(w: SlstmWeights, x: np.ndarray, h: np.ndarray, state: np.ndar
     through max, to the branch that won (half to each on a tie). For a loss on h its paths
     add up to zero (moving m scales c and n alike), so h's gradients are the unstabilised
     cell's."""
-    z = x @ w.kernel + h @ w.recurrent_kernel + w.bias
-    c, nrm, stab = np.split(state, 3, axis=-1)
+    z, c, nrm, stab = _step_input(w, x, h, state)
     i, f, g, o, c_t, n_t, m, _ = slstm_from_z(w, z, c, nrm, stab)
-    z_i, z_f, z_g, z_o = gate_blocks(z)
-    log_f = z_f if w.exp_forget else log_sigmoid(z_f)
+    (z_i, z_f, z_g, z_o), lfm, fresh = _gate_preamble(w, z, nrm, stab)
     dc_new, dn_new, dm_new = np.split(dstate_new, 3, axis=-1)
     dc_t = dc_new + dh_new * o / n_t                     # h = o·c/n
     dn_t = dn_new - dh_new * o * c_t / (n_t * n_t)
     di = dc_t * g + dn_t                                 # c = f·c + i·g, n = f·n + i
     df = dc_t * c + dn_t * nrm
     dm = dm_new - di * i - df * f                        # i = exp(z_i − m), f = exp(log f + m_prev − m)
-    fresh = np.all(nrm == 0, axis=-1, keepdims=True)
-    lfm = log_f + stab
     to_i = np.where(fresh | (z_i > lfm), 1.0, np.where(z_i == lfm, 0.5, 0.0))
     dz_i = di * i + dm * to_i
     dlfm = df * f + dm * (1 - to_i)                      # on log f + m_prev
