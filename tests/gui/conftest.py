@@ -66,6 +66,23 @@ def open_session(window, model, x, layer=None):
     return session
 
 
+def export_every_view(window, folder) -> list[str]:
+    """Export each view that applies to the window's run as PNG and CSV into ``folder``, as a
+    user trying every view of a new cell kind would; each file must come out non-empty.
+    Returns the views exported."""
+    from gui.export.figure import FigureOptions, export_view
+    from gui.export.views import VIEWS
+
+    exported = [name for name, spec in VIEWS.items()
+                if spec.applies(window.session_model.session) is None]
+    for name in exported:
+        for suffix in (".png", ".csv"):
+            export_view(window, name, folder / f"{name}{suffix}", width=320,
+                        options=FigureOptions(explain=False, badges=False))
+            assert (folder / f"{name}{suffix}").stat().st_size > 0, name
+    return exported
+
+
 def small_model(units=6, features=3, seed=2):
     return random_model(units, features, seed)
 
