@@ -104,8 +104,10 @@ def test_a_config_asking_for_cuda_is_refused_in_one_line(tmp_path, backend):
 
 @pytest.mark.parametrize("change,needle", [
     (lambda d: d.update(embedding_dim=16), "shape"),
-    (lambda d: d.update(num_blocks=3), "lacks"),
+    (lambda d: d.update(num_blocks=3), "weights of 2 blocks"),
+    (lambda d: d.update(num_blocks=10**12), "weights of 2 blocks"),
     (lambda d: d.update(num_blocks=1), "holds"),
+    (lambda d: d["slstm_block"]["slstm"].update(conv1d_kernel_size=0), "holds"),
     (lambda d: d.update(colour="red"), "colour"),
     (lambda d: d.update(num_blocks="${blocks}"), "num_blocks"),
     (lambda d: d["slstm_block"]["slstm"].update(num_heads=3), "cannot build|divisible"),
@@ -116,6 +118,24 @@ def test_a_config_that_does_not_describe_the_weights_is_refused_in_one_line(tmp_
     with pytest.raises(ScopeError, match=needle) as info:
         load_model(XLSTM / "slstm_h4.pt", config=_config(tmp_path, data))
     assert "\n" not in str(info.value)
+
+
+def test_weights_lacking_a_tensor_of_the_stack_are_refused_in_one_line(tmp_path):
+    state = torch.load(XLSTM / "slstm_h4.pt", weights_only=True)
+    del state["blocks.1.xlstm.slstm_cell._bias_"]
+    torch.save(state, tmp_path / "short.pt")
+    with pytest.raises(ModelFileError, match="lacks 'blocks.1.xlstm.slstm_cell._bias_'"):
+        load_model(tmp_path / "short.pt", config=str(XLSTM / "slstm_h4.yaml"))
+
+
+def test_a_stack_past_the_memory_budget_is_refused_before_it_is_built(tmp_path):
+    """The meta-device build counts every tensor, buffers too (an mLSTM's causal mask grows
+    with context_length squared), before any memory is taken: 2 blocks at 32768 wide would
+    take several GB."""
+    data = _fixture_config()
+    data["embedding_dim"] = 32768
+    with pytest.raises(ModelFileError, match="the stack it describes.*budget"):
+        load_model(XLSTM / "slstm_h4.pt", config=_config(tmp_path, data))
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", "slstm_block: [unclosed", "!!python/object:os.system {}",

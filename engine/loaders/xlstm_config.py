@@ -79,9 +79,8 @@ def stack_config(data: dict[str, Any], where: str) -> Any:
                              f"{XLSTM_HINT}") from None
     try:
         return dacite.from_dict(xLSTMBlockStackConfig, data, config=dacite.Config(strict=True))
-    except (dacite.DaciteError, AssertionError, TypeError, ValueError) as exc:
-        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{where}: not an xLSTMBlockStack config ({line})") from None
+    except Exception as exc:  # noqa: BLE001 - dacite and the dataclasses' __post_init__ raise anything
+        raise ModelFileError(f"{where}: not an xLSTMBlockStack config ({_first_line(exc)})") from None
 
 
 def load_xlstm_stack(path: Path, kind: str, config_path: str | Path) -> Model:
@@ -91,22 +90,34 @@ def load_xlstm_stack(path: Path, kind: str, config_path: str | Path) -> Model:
     cfg_where = describe(Path(config_path))
     data = read_stack_config(config_path)
     refuse_cuda(data, cfg_where)
-    cfg = stack_config(data, cfg_where)
     from .torch_state import safetensors_arrays, torch_arrays
     arrays = safetensors_arrays(path) if kind == "safetensors" else torch_arrays(path)
+    _check_block_count(data.get("num_blocks", 1), arrays, where, cfg_where)
+    cfg = stack_config(data, cfg_where)
     try:
         import torch
         from xlstm import xLSTMBlockStack
     except ImportError as exc:
         raise ModelFileError(f"{where}: an xLSTM stack needs the {exc.name} package: "
                              f"{XLSTM_HINT}") from None
+    shapes = _build(xLSTMBlockStack, cfg, cfg_where, torch.device("meta"))   # no memory yet
+    _check_state(shapes, arrays, where, cfg_where)
+    module = _build(xLSTMBlockStack, cfg, cfg_where, torch.device("cpu"))
+    state = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])).to(v.dtype)
+             for k, v in module.state_dict().items()}
+    module.load_state_dict(state, strict=True)
+    return _stack_model(module.eval(), path, cfg_where)
+
+
+def _build(stack_class: Any, cfg: Any, cfg_where: str, device: Any) -> Any:
+    """The package's stack for ``cfg`` on ``device`` (``meta`` first: shapes, no memory), or
+    one line when the package refuses the config."""
     try:
-        module = xLSTMBlockStack(cfg)
-    except (AssertionError, TypeError, ValueError, RuntimeError) as exc:
+        with device:
+            return stack_class(cfg)
+    except Exception as exc:  # noqa: BLE001 - the package's constructors raise anything
         raise ModelFileError(f"{cfg_where}: the xlstm package cannot build this stack "
                              f"({_first_line(exc)})") from None
-    _load_state(module, torch, arrays, where, cfg_where)
-    return _stack_model(module.eval(), path, cfg_where)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -114,10 +125,26 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _load_state(module: Any, torch: Any, arrays: dict[str, np.ndarray], where: str,
-                cfg_where: str) -> None:
-    """The file's arrays into the built stack, every key and shape as the config builds them."""
-    own = module.state_dict()
+def _check_block_count(num_blocks: Any, arrays: dict[str, np.ndarray], where: str,
+                       cfg_where: str) -> None:
+    """A config of more blocks than the file holds weights for is refused before the package
+    lays them out (``num_blocks: 10**9`` would fill memory with its block map); a value that
+    is not a whole number is left to the config's own check."""
+    held = {key.split(".")[1] for key in arrays if key.startswith("blocks.")}
+    if isinstance(num_blocks, int) and not isinstance(num_blocks, bool) \
+            and num_blocks > len(held):
+        raise ModelFileError(f"{where}: holds the weights of {len(held)} blocks, but "
+                             f"{cfg_where} describes a stack of {num_blocks}")
+
+
+def _check_state(shapes: Any, arrays: dict[str, np.ndarray], where: str, cfg_where: str) -> None:
+    """The file's arrays against the stack the config describes (built on the meta device):
+    every key and shape alike, and the whole stack, buffers too, within the memory budget."""
+    from ..system.budget import check_bytes
+    tensors = [*shapes.parameters(), *shapes.buffers()]
+    check_bytes(sum(t.numel() * t.element_size() for t in tensors),
+                f"{cfg_where}: the stack it describes", error=ModelFileError)
+    own = shapes.state_dict()
     missing = [k for k in own if k not in arrays]
     extra = [k for k in arrays if k not in own]
     if missing or extra:
@@ -132,8 +159,6 @@ def _load_state(module: Any, torch: Any, arrays: dict[str, np.ndarray], where: s
         if tuple(arrays[key].shape) != tuple(value.shape):
             raise ModelFileError(f"{where}: '{key}' has shape {tuple(arrays[key].shape)}, the "
                                  f"stack {cfg_where} describes has {tuple(value.shape)}")
-    state = {k: torch.from_numpy(np.ascontiguousarray(arrays[k])).to(own[k].dtype) for k in own}
-    module.load_state_dict(state, strict=True)
 
 
 def _listed(keys: list[str], limit: int = 3) -> str:
