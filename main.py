@@ -175,8 +175,8 @@ def _add_bench(sub) -> None:
     bench.add_argument("--steps", type=int, dest="steps_alias",
                        help=argparse.SUPPRESS)   # deprecated alias of --length
     bench.add_argument("--only", metavar="NAME[,NAME]",
-                       help="run just these figures: trace, grad, capture, gru, window, long, "
-                            "startup, grid (default: trace,grad,capture, sized to answer in "
+                       help="run just these figures: trace, grad, capture, gru, slstm, window, "
+                            "long, startup, grid (default: trace,grad,capture, sized to answer in "
                             "a minute: see --full)")
     bench.add_argument("--full", action="store_true",
                        help="measure trace, grad and capture at full size (T=1000 points, "

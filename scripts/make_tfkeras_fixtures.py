@@ -12,6 +12,17 @@ This script is never part of the project's test extra and never runs in CI: Tens
 only needed to *write* the fixtures. The tests read the committed ``.h5`` / ``.npz`` files
 with h5py and numpy alone.
 
+``python scripts/make_tfkeras_fixtures.py gru`` writes only the GRU and SimpleRNN cases
+(``gru_cases``) into tests/fixtures/keras2/gru/: ``NAME.h5`` and ``NAME.npz`` with ``x``,
+``output``, ``meta`` and per traced direction ``layer{k}_name``, ``layer{k}_direction``,
+``layer{k}_h`` (B,T,N) and, for a GRU, ``layer{k}_{u,r,n}`` (the update gate, the frameworks'
+z; the reset gate; the candidate), input-aligned, NaN on masked steps, as
+scripts/make_gru_fixtures.py writes Keras 3's. h comes from the layer's own cell stepped in
+processing order; the gates from TensorFlow ops on the cell's weights, checked to explain
+that h (h = u·h_prev + (1 − u)·n). A stateful case adds ``x_seg{k}``/``output_seg{k}``; the
+CuDNNGRU case's reference is tf-keras' own GRU(reset_after=True) after ``load_weights``
+converted the CuDNNGRU file.
+
 It is rerunnable and deterministic (fixed seeds; a rerun rewrote the .h5 and .npz files
 byte for byte, only the SavedModel's protobuf may differ slightly). For each case it writes
 
@@ -689,7 +700,251 @@ def savedmodel(rng):
     print(f"  {name}/: SavedModel, {size} bytes")
 
 
+# ---------------------------------------------------------------- GRU and SimpleRNN
+GRU_OUT = OUT / "gru"
+
+
+def step_recurrent(layer, x, mask, backward, h0=None):
+    """Step a GRU's or SimpleRNN's own cell over x (B,T,D), input-aligned; a GRU's gates
+    u, r, n from TensorFlow ops on its weights, checked to explain the cell's h."""
+    cell = layer.cell
+    x = np.asarray(x, np.float32)
+    b, t_len, _ = x.shape
+    n = cell.units
+    gru = isinstance(layer, L.GRU)
+    h = np.zeros((b, n), np.float32) if h0 is None else np.asarray(h0, np.float32)
+    mask = np.ones((b, t_len), bool) if mask is None else np.asarray(mask, bool)
+    tr = {k: np.full((b, t_len, n), np.nan, np.float32) for k in ("h", "u", "r", "n")}
+    tr["h0"] = h.copy()
+    if gru:
+        def act(v, f=cell.activation):
+            return np.asarray(f(tf.constant(v, tf.float32)))
+
+        def ract(v, f=cell.recurrent_activation):
+            return np.asarray(f(tf.constant(v, tf.float32)))
+        kernel = np.asarray(cell.kernel)
+        rec = np.asarray(cell.recurrent_kernel)
+        bias = np.asarray(cell.bias) if cell.use_bias else np.zeros(3 * n, np.float32)
+        b_in, b_rec = (bias[0], bias[1]) if bias.ndim == 2 else (bias, np.zeros(3 * n, np.float32))
+    for t in (range(t_len - 1, -1, -1) if backward else range(t_len)):
+        out, state = cell(tf.constant(x[:, t]), [tf.constant(h)], training=False)
+        new = np.asarray(state[0] if isinstance(state, (list, tuple)) else state, np.float32)
+        keep = mask[:, t]
+        if gru:
+            zx = x[:, t] @ kernel + b_in
+            xz, xr, xh = np.split(zx, 3, axis=1)
+            if cell.reset_after:
+                hz, hr, hh = np.split(h @ rec + b_rec, 3, axis=1)
+                u, r = np.asarray(ract(xz + hz)), np.asarray(ract(xr + hr))
+                cand = np.asarray(act(xh + r * hh))
+            else:
+                u = np.asarray(ract(xz + h @ rec[:, :n]))
+                r = np.asarray(ract(xr + h @ rec[:, n:2 * n]))
+                cand = np.asarray(act(xh + (r * h) @ rec[:, 2 * n:]))
+            close((u * h + (1 - u) * cand)[keep], new[keep], f"{layer.name} h from gates, t={t}")
+            for key, v in (("u", u), ("r", r), ("n", cand)):
+                tr[key][keep, t] = v[keep]
+        h = np.where(keep[:, None], new, h).astype(np.float32)
+        tr["h"][:, t] = h
+    tr["mask"], tr["x"] = mask, x
+    tr["direction"] = "backward" if backward else "forward"
+    return tr
+
+
+def trace_recurrent(model, x):
+    """Eager layer-by-layer run (masks as tf-keras propagates them); every GRU/SimpleRNN
+    direction stepped and checked against the layer's own output on unmasked steps."""
+    traced = []
+    y = tf.constant(x)
+    for layer in model.layers:
+        if isinstance(layer, L.InputLayer):
+            continue
+        m = getattr(y, "_keras_mask", None)
+        mask = None if m is None else np.asarray(m)
+        if isinstance(layer, (L.GRU, L.SimpleRNN)):
+            parts = [(layer.name, layer, layer.go_backwards)]
+        elif isinstance(layer, L.Bidirectional):
+            parts = [(f"{layer.name}/forward", layer.forward_layer, False),
+                     (f"{layer.name}/backward", layer.backward_layer, True)]
+        else:
+            parts = []
+        for name, rnn, backward in parts:
+            tr = step_recurrent(rnn, np.asarray(y), mask, backward)
+            own = np.asarray(rnn(y, mask=m, training=False))
+            keep = tr["mask"]
+            if rnn.return_sequences:
+                seq = own[:, ::-1] if backward else own
+                close(tr["h"][keep], seq[keep], f"{name} output (unmasked steps)")
+            else:
+                close(final_h(tr), own, f"{name} output")
+            traced.append((name, tr))
+        y = first(layer(y, training=False))
+    return traced
+
+
+def write_recurrent_npz(name, x, outputs, traced, meta, extra=None):
+    arrays = {"x": x, "output": outputs[0].astype(np.float32)}
+    for k, (lname, tr) in enumerate(traced):
+        arrays[f"layer{k}_name"] = np.array(lname)
+        arrays[f"layer{k}_direction"] = np.array(tr["direction"])
+        arrays[f"layer{k}_h"] = tr["h"]
+        if not np.isnan(tr["u"]).all():
+            arrays.update({f"layer{k}_{key}": tr[key] for key in ("u", "r", "n")})
+    arrays.update(extra or {})
+    meta = dict(meta, traced_layers=[n for n, _ in traced], keras_version=KERAS_VERSION,
+                tf_version=TF_VERSION)
+    arrays["meta"] = np.array(json.dumps(meta, default=str, sort_keys=True))
+    np.savez_compressed(GRU_OUT / f"{name}.npz", **arrays)
+
+
+def recurrent_case(name, description, build, x, seed):
+    fresh(seed)
+    model = build()
+    randomize(model, seed)
+    outputs = predict(model, x)
+    traced = trace_recurrent(model, x)
+    meta = {"case": name, "description": description, "layers": layer_configs(model)}
+    write_recurrent_npz(name, x, outputs, traced, meta)
+    path = GRU_OUT / f"{name}.h5"
+    model.save(str(path))
+    again = keras.models.load_model(str(path), compile=False)
+    close(predict(again, x)[0], outputs[0], f"{name}: reloaded .h5 predicts differently")
+    print(f"  gru/{name}: traced {[n for n, _ in traced]} output {outputs[0].shape}")
+
+
+def gru_cases():
+    GRU_OUT.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20261207)
+
+    x = seq_x(rng, 3, 8, 3)
+    x[0, 6:] = 0.0   # trailing padding
+    x[1, 2] = 0.0    # a gap
+    recurrent_case(
+        "gru_reset_after_masked",
+        "Masking(0.0) -> GRU(5, return_sequences, reset_after=True: tf-keras' default, bias "
+        "(2, 3N)) -> Dense(2); padding and a gap masked",
+        lambda: keras.Sequential([L.Masking(0.0, input_shape=(8, 3), name="masking"),
+                                  L.GRU(5, return_sequences=True, name="gru"),
+                                  L.Dense(2, name="dense")]),
+        x, 50)
+
+    x = seq_x(rng, 2, 7, 3)
+    recurrent_case(
+        "gru_reset_before",
+        "GRU(4, reset_after=False, go_backwards=True, recurrent_activation='hard_sigmoid', "
+        "return_sequences): bias (3N,), Keras 2's hard_sigmoid clip(0.2x+0.5, 0, 1)",
+        lambda: keras.Sequential([L.GRU(4, reset_after=False, go_backwards=True,
+                                        recurrent_activation="hard_sigmoid",
+                                        return_sequences=True, input_shape=(7, 3), name="gru")]),
+        x, 51)
+
+    x = seq_x(rng, 2, 6, 3)
+    x[0, 4:] = 0.0
+    recurrent_case(
+        "bidirectional_gru",
+        "Masking(0.0) -> Bidirectional(GRU(4, return_sequences), concat) named 'bi' -> "
+        "GRU(3, reset_after=False) named 'top' (last output)",
+        lambda: keras.Sequential([L.Masking(0.0, input_shape=(6, 3), name="masking"),
+                                  L.Bidirectional(L.GRU(4, return_sequences=True), name="bi"),
+                                  L.GRU(3, reset_after=False, name="top")]),
+        x, 52)
+
+    x = seq_x(rng, 2, 7, 3)
+    recurrent_case(
+        "simplernn_relu",
+        "SimpleRNN(4, activation='relu', return_sequences) -> SimpleRNN(3) (tanh, last output)",
+        lambda: keras.Sequential([L.SimpleRNN(4, activation="relu", return_sequences=True,
+                                              input_shape=(7, 3), name="rnn_a"),
+                                  L.SimpleRNN(3, name="rnn_b")]),
+        x, 53)
+
+    x = seq_x(rng, 2, 6, 3)
+    recurrent_case(
+        "bidirectional_simplernn",
+        "Bidirectional(SimpleRNN(3, return_sequences), merge_mode='sum') named 'bi'",
+        lambda: keras.Sequential([L.Bidirectional(L.SimpleRNN(3, return_sequences=True),
+                                                  merge_mode="sum", input_shape=(6, 3),
+                                                  name="bi")]),
+        x, 54)
+
+    stateful_gru_case(rng)
+    cudnn_gru_case(rng)
+
+
+def stateful_gru_case(rng):
+    """Three segments predicted in order without reset; references across the concatenation."""
+    name, seed, b, t, d = "gru_stateful", 55, 2, 5, 3
+    fresh(seed)
+    model = keras.Sequential([
+        L.GRU(4, stateful=True, return_sequences=True, batch_input_shape=(b, t, d), name="gru"),
+        L.Dense(2, name="dense")])
+    randomize(model, seed)
+    layer = model.get_layer("gru")
+    segs = [seq_x(rng, b, t, d) for _ in range(3)]
+    layer.reset_states()
+    outs, states = [], []
+    for s in segs:
+        states.append(np.asarray(layer.states[0]))
+        outs.append(predict(model, s, batch_size=b)[0])
+    x_all = np.concatenate(segs, axis=1)
+    tr = step_recurrent(layer, x_all, None, False)
+    for k, h0 in enumerate(states):
+        close(h0, tr["h0"] if k == 0 else tr["h"][:, k * t - 1], f"stateful h at segment {k}")
+    layer.reset_states()
+    extra = {f"x_seg{k}": s for k, s in enumerate(segs)}
+    extra.update({f"output_seg{k}": o for k, o in enumerate(outs)})
+    meta = {"case": name, "layers": layer_configs(model), "segments": 3, "segment_length": t,
+            "description": "GRU(4, stateful=True, return_sequences, batch_input_shape=(2,5,3)) "
+            "-> Dense(2). x_seg0..2 predicted in that order without reset_states give "
+            "output_seg0..2; layer0_* are stepped from zero across the concatenation x."}
+    write_recurrent_npz(name, x_all, [np.concatenate(outs, axis=1)], [("gru", tr)], meta, extra)
+    model.save(str(GRU_OUT / f"{name}.h5"))
+    again = keras.models.load_model(str(GRU_OUT / f"{name}.h5"), compile=False)
+    close(predict(again, segs[0], batch_size=b)[0], outs[0], "stateful GRU reload")
+    print(f"  gru/{name}: 3 segments of {segs[0].shape}")
+
+
+def cudnn_gru_case(rng):
+    """A CuDNNGRU .h5 built and saved on CPU (its kernel cannot run here). The reference is
+    what tf-keras makes of the file: a GRU(reset_after=True) of the same shape loads it with
+    ``load_weights``, which converts the cuDNN layout (``_convert_rnn_weights``); the script
+    checks that conversion against the formula the engine implements."""
+    name, seed, n, d = "cudnn_gru", 56, 4, 3
+    fresh(seed)
+    cudnn_cls = tf.compat.v1.keras.layers.CuDNNGRU
+    model = keras.Sequential([cudnn_cls(n, return_sequences=True, input_shape=(6, d), name="cu_dnngru"),
+                              L.Dense(2, name="dense")])
+    randomize(model, seed)
+    model.save(str(GRU_OUT / f"{name}.h5"))
+    raw = model.get_weights()
+    fresh(seed)
+    twin = keras.Sequential([L.GRU(n, return_sequences=True, reset_after=True, input_shape=(6, d),
+                                   name="cu_dnngru"), L.Dense(2, name="dense")])
+    twin.load_weights(str(GRU_OUT / f"{name}.h5"))
+    conv_k = np.hstack([k.reshape(n, d).T for k in np.hsplit(raw[0], 3)])
+    conv_r = np.hstack([r.T for r in np.hsplit(raw[1], 3)])
+    conv_b = raw[2].reshape(2, 3 * n)
+    for a, b, what in zip(twin.get_weights(), (conv_k, conv_r, conv_b),
+                          ("kernel", "recurrent_kernel", "bias")):
+        close(a, b, f"cuDNN GRU conversion of {what}")
+    x = seq_x(rng, 2, 6, d)
+    outputs = predict(twin, x)
+    traced = trace_recurrent(twin, x)
+    meta = {"case": name, "layers": layer_configs(model),
+            "description": "CuDNNGRU(4, return_sequences) -> Dense(2) saved by tf-keras on CPU: "
+            "kernel (D,3N), recurrent_kernel (N,3N), bias (6N,) in cuDNN layout. output and "
+            "trace are tf-keras' own GRU(reset_after=True) after its load_weights conversion: "
+            "per gate kernel_k -> kernel_k.reshape(N, D).T, recurrent_k -> recurrent_k.T, "
+            "bias -> bias.reshape(2, 3N) (input row, recurrent row)."}
+    write_recurrent_npz(name, x, outputs, traced, meta)
+    print(f"  gru/{name}: CuDNNGRU .h5, reference via tf-keras' conversion")
+
+
 def main():
+    if sys.argv[1:] == ["gru"]:
+        print(f"tf-keras {KERAS_VERSION}, TensorFlow {TF_VERSION} -> {GRU_OUT}")
+        gru_cases()
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"tf-keras {KERAS_VERSION}, TensorFlow {TF_VERSION} -> {OUT}")
     hs = keras.activations.get("hard_sigmoid")(tf.constant([-3.0, -1.0, 0.0, 1.0, 3.0]))
@@ -700,6 +955,7 @@ def main():
     )
     build_cases()
     other_files()
+    gru_cases()
     for note in NOTES:
         print("NOTE:", note)
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())

@@ -12,6 +12,11 @@ as ``param:NAME`` (the module's state dict; the recurrent kernels and biases are
 random, the package initialises them to zeros and a power law, which would test little), and
 per sLSTM cell k ``layer{k}_name`` and ``layer{k}_h|c|n|m`` (B, T, N): the states the package's
 vanilla ``slstm_forward`` gives after each step, fed the cell's own input as the stack ran it.
+
+For the 4-head stack it also writes the files a trained stack is shipped as, opened with
+``--config`` (engine/loaders/xlstm_config.py): ``slstm_h4.pt`` (``torch.save`` of its state dict),
+``slstm_h4.safetensors`` (the same tensors) and its config as the package's examples give one,
+``slstm_h4.yaml`` and ``slstm_h4.json`` (``xLSTMBlockStackConfig``'s fields as plain data).
 """
 
 from __future__ import annotations
@@ -72,6 +77,28 @@ def make(heads: int) -> None:
             arrays[f"layer{k}_{key}"] = values
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / f"slstm_h{heads}.npz", **arrays)
+    if heads == 4:
+        state_dict_files(stack, meta, f"slstm_h{heads}")
+
+
+def config_data(meta: dict) -> dict:
+    """``stack_config(meta)`` as the plain data a YAML or JSON config holds."""
+    return {"slstm_block": {"slstm": {"backend": "vanilla", "num_heads": meta["heads"],
+                                      "conv1d_kernel_size": meta["conv1d_kernel_size"]}},
+            "context_length": meta["context_length"], "num_blocks": meta["blocks"],
+            "embedding_dim": meta["embedding_dim"]}
+
+
+def state_dict_files(stack: torch.nn.Module, meta: dict, name: str) -> None:
+    """The stack's state dict (.pt and .safetensors) and its config (.yaml and .json)."""
+    import yaml
+    from safetensors.torch import save_file
+    state = {k: v.contiguous() for k, v in stack.state_dict().items()}
+    torch.save(state, OUT / f"{name}.pt")
+    save_file(state, str(OUT / f"{name}.safetensors"))
+    data = config_data(meta)
+    (OUT / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    (OUT / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

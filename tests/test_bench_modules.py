@@ -112,3 +112,48 @@ def test_the_grus_torch_twin_holds_its_weights_in_torchs_gate_order():
     for t in range(6):
         h = gru_step(w, x[:, t], h)[-1]
         assert np.allclose(theirs[:, t], h, atol=1e-5), t
+
+
+def test_the_slstm_figure_measures_an_slstm_trace_against_the_packages_vanilla_cell():
+    """``bench --only slstm``: the engine's sLSTM and the package's vanilla cell holding the same
+    weights agree (measure_point raises otherwise) and the point reports the grid's figures with
+    its heads; it is not in the default set."""
+    from engine.bench.grid import measure_point
+    from engine.bench.report import DEFAULT, parse_only
+    from engine.bench.slstm_figures import bench_slstm_model, package_forward_of
+    fig = measure_point(2, 8, 20, repeat=2, features=32,
+                        model_of=lambda n, _d: bench_slstm_model(n, heads=2),
+                        torch_of=package_forward_of)
+    assert fig["ratio"] > 0 and fig["cpu_ratio"] > 0 and fig["spread"] >= 1
+    assert parse_only("slstm") == ("slstm",) and "slstm" not in DEFAULT
+
+
+def test_the_slstm_twin_is_read_back_by_the_loader_as_the_same_weights():
+    """The package cell built from the engine's weights, read by the live-module loader
+    (``xlstm_modules.slstm_weights``), gives back U and b exactly: a head's block put in the
+    wrong place would still run, and only h would differ."""
+    from engine.bench.slstm_figures import bench_slstm_model, package_cell_of
+    from engine.loaders.xlstm_modules import slstm_weights
+    model = bench_slstm_model(12, heads=3, seed=5)
+    w = model.traced_layers[0].weights
+    back = slstm_weights("cell", package_cell_of(model))
+    assert back.heads == 3
+    assert np.array_equal(back.recurrent_kernel, w.recurrent_kernel)
+    assert np.array_equal(back.bias, w.bias)
+
+
+def test_the_slstm_figure_runs_through_bench_only(monkeypatch):
+    """``run_bench(only=("slstm",))`` reaches the figure at its points and prints its table."""
+    import io
+
+    from engine.bench import slstm_figures
+    from engine.bench.report import run_bench
+    seen = []
+    monkeypatch.setattr(slstm_figures, "measure_point", lambda b, n, t, repeat, **kw: seen.append(
+        (b, n, t, kw["features"])) or {"trace_ms": 1.0, "torch_ms": 2.0, "ratio": 0.5,
+                                       "cpu_ratio": 0.5, "first_vs_later": 1.0, "spread": 1.0})
+    out = io.StringIO()
+    assert run_bench(units=8, steps=10, as_json=False, repeat=1, only=("slstm",),
+                     out=out, err=io.StringIO()) == 0
+    assert seen == [(b, n, t, 4 * n) for b, n, t in slstm_figures.SLSTM_POINTS]
+    assert "\nslstm:\n" in out.getvalue() and "B32_N256_T1000" in out.getvalue()

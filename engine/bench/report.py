@@ -5,7 +5,7 @@ Each figure keeps its own same-run baseline (torch, ONNX Runtime, Keras, a bare 
 and ratio. The default set (``DEFAULT``) answers in under a minute on an idle two-core machine:
 its trace and gradient points run at ``QUICK_STEPS`` steps and the capture on a shorter input;
 ``--full`` measures the same points at the grid's T=1000 (``FULL_STEPS``). ``grid``, ``gru``,
-``window``, ``startup`` and ``long`` run when named. The window's figures come from a function
+``slstm``, ``window``, ``startup`` and ``long`` run when named. The window's figures come from a function
 the caller passes (``gui.bench`` from main.py), so the engine never imports the GUI.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from engine.errors import ScopeError
 
-FIGURES = ("trace", "grad", "capture", "gru", "window", "long", "startup", "grid")
+FIGURES = ("trace", "grad", "capture", "gru", "slstm", "window", "long", "startup", "grid")
 DEFAULT = ("trace", "grad", "capture")
 """What a bare ``bench`` measures: the trace and gradients against torch at the default points
 and the capture cost against its framework."""
@@ -82,6 +82,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
         "grad": lambda: _grad(sizes["grad"], repeat, note),
         "capture": lambda: _capture(sizes["capture"], repeat),
         "gru": lambda: _gru(repeat, note),
+        "slstm": lambda: _slstm(repeat, note),
         "window": lambda: _window(window_figures, "window_figures", units, steps),
         "startup": lambda: _window(window_figures, "startup_figures"),
         "long": lambda: _long(long_budget),
@@ -98,7 +99,7 @@ def run_bench(*, units: int, steps: int, as_json: bool, repeat: int,
     if not as_json:
         from engine.bench.grid import grid_table
         for key, value in figures.items():
-            if key in ("grid", "trace", "gru") and isinstance(value, dict) and "skipped" not in value:
+            if key in ("grid", "trace", "gru", "slstm") and isinstance(value, dict) and "skipped" not in value:
                 print(f"{key}:\n{grid_table(value)}", file=out)
             else:
                 print(f"{key:>22}: {value}", file=out)
@@ -118,6 +119,11 @@ def _trace(points, repeat: int, note) -> dict[str, Any]:
 def _gru(repeat: int, note) -> dict[str, Any]:
     from engine.bench.gru_figures import gru_figures
     return gru_figures(repeat=max(3, repeat), progress=note)
+
+
+def _slstm(repeat: int, note) -> dict[str, Any]:
+    from engine.bench.slstm_figures import slstm_figures
+    return slstm_figures(repeat=max(3, repeat), progress=note)
 
 
 def _grad(points, repeat: int, note) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from .sniff import TORCH_KINDS, kind_of
 @dataclass(frozen=True)
 class LoadOptions:
     """What the user allows or adds when opening a file (the same for every command and the
-    window's Open dialog): ``config`` a Keras model config (JSON) for a weights-only .h5,
+    window's Open dialog): ``config`` a Keras model config (JSON) for a weights-only .h5, or
+    an ``xlstm`` xLSTMBlockStack config (YAML or JSON) for a state dict (.pt, .safetensors),
     ``allow_length`` runs a Keras model at another input length/batch than its file fixes
     (with a warning), ``trust`` lets a TorchScript archive's own code run to capture."""
 
@@ -73,9 +74,14 @@ def load_model(spec: str | Path, *, config: str | None = None, allow_length: boo
         raise ModelFileError(f"{describe(path)}: not a model format LSTM Scope reads (expected a "
                              f"Keras .keras/.h5, a PyTorch checkpoint or TorchScript archive, "
                              f".safetensors or .onnx; the content is none of these)")
-    if config is not None and kind != "h5":
+    if config is not None and kind not in ("h5", "torch", "safetensors"):
         raise ModelFileError(f"{describe(path)}: --config gives the model config of a weights-only "
-                             f"Keras .h5 file; this file is {kind}")
+                             f"Keras .h5 file or of an xLSTM stack's state dict (.pt, "
+                             f".safetensors); this file is {kind}")
+    if config is not None and select is not None:
+        raise ModelFileError(f"{describe(path)}: '#{select}' picks one LSTM of a PyTorch file; "
+                             f"an xLSTM stack built from --config lists its sLSTM cells as "
+                             f"traced layers: choose one with --layer")
     if config is not None:       # before the model is read: a FIFO or device fails at once
         check_readable(config, "--config file", ModelFileError)
     try:
@@ -106,6 +112,9 @@ def _h5(path: Path, select: str | None, options: LoadOptions) -> Model:
 
 
 def _torch(path: Path, select: str | None, options: LoadOptions) -> Model:
+    if options.config is not None:
+        from .xlstm_config import load_xlstm_stack
+        return load_xlstm_stack(path, "torch", options.config)
     from .torch_state import load_torch
     return load_torch(path, select)
 
@@ -116,6 +125,9 @@ def _torchscript(path: Path, select: str | None, options: LoadOptions) -> Model:
 
 
 def _safetensors(path: Path, select: str | None, options: LoadOptions) -> Model:
+    if options.config is not None:
+        from .xlstm_config import load_xlstm_stack
+        return load_xlstm_stack(path, "safetensors", options.config)
     from .torch_state import load_safetensors
     return load_safetensors(path, select)
 

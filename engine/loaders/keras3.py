@@ -188,10 +188,10 @@ def build_model(config: dict[str, Any], h5: H5Group, *, source: str, fmt: str, l
 
 
 def build_or_placeholder(cls: str, cfg: dict[str, Any], weights, sub_weights, legacy: bool,
-                         source: str, cudnn: list[str] | None = None) -> Op:
+                         source: str, cudnn: list[tuple[str, str]] | None = None) -> Op:
     """The layer's op, or an ``Untraceable`` placeholder naming why it cannot be computed:
     the model still loads, and its other LSTM layers can be traced with --layer-input.
-    Layers whose weights were converted from CuDNNLSTM's layout are added to ``cudnn``."""
+    Layers whose weights were converted from cuDNN's layout are added to ``cudnn``."""
     try:
         return build_op(cls, cfg, weights, sub_weights, legacy, source, cudnn)
     except UnsupportedModelError as exc:      # counted from its weights, so totals are Keras'

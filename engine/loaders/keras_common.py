@@ -41,8 +41,6 @@ IDENTITY_LAYERS = {
 _CONV = ("has convolutional gates over images, which LSTM Scope does not support yet; only "
          "LSTM and Bidirectional(LSTM) layers can be traced")
 NOT_LSTM_HINTS = {
-    "CuDNNGRU": ("a CuDNNGRU, whose weights LSTM Scope does not convert yet: load them into a "
-                 "keras.layers.GRU(reset_after=True) and save that model"),
     "ConvLSTM1D": "a ConvLSTM1D " + _CONV,
     "ConvLSTM2D": "a ConvLSTM2D " + _CONV,
     "ConvLSTM3D": "a ConvLSTM3D " + _CONV,
@@ -101,16 +99,26 @@ def config_int(layer: str, config: dict[str, Any], key: str, default: int) -> in
     return int(value)
 
 
-def cudnn_to_keras(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Keras 2's own conversion of CuDNNLSTM weights on load (its ``_convert_rnn_weights``):
-    cuDNN keeps an input and a recurrent bias, bias (8N,), and each gate's kernel block as the
-    flat (N, D) matrix cuDNN reads; the LSTM gets the two biases summed and every block of
-    kernel and recurrent kernel regrouped (gate order i, f, c, o in both layouts)."""
+def cudnn_blocks(kernel: np.ndarray, recurrent: np.ndarray, gates: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and recurrent kernel of a cuDNN layer as Keras 2 regroups them on load (its
+    ``_convert_rnn_weights``): each gate's kernel block is the flat (N, D) matrix cuDNN reads,
+    ``transpose_input``'s ``k.T.reshape(k.shape, order="F")``, and each recurrent block is
+    transposed; the gate order is the Keras layer's in both layouts."""
     n = recurrent.shape[0]
     d = kernel.shape[0]
-    kernel = np.hstack([block.reshape(n, d).T for block in np.hsplit(kernel, 4)])
-    recurrent = np.hstack([block.T for block in np.hsplit(recurrent, 4)])
+    kernel = np.hstack([block.reshape(n, d).T for block in np.hsplit(kernel, gates)])
+    recurrent = np.hstack([block.T for block in np.hsplit(recurrent, gates)])
+    return kernel, recurrent
+
+
+def cudnn_to_keras(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Keras 2's own conversion of CuDNNLSTM weights on load: cuDNN keeps an input and a
+    recurrent bias, bias (8N,); the LSTM gets the two biases summed and every block of kernel
+    and recurrent kernel regrouped (``cudnn_blocks``; gate order i, f, c, o in both layouts)."""
+    n = recurrent.shape[0]
+    kernel, recurrent = cudnn_blocks(kernel, recurrent, 4)
     parts = (bias[:4 * n], bias[4 * n:])
     return kernel, recurrent, parts[0] + parts[1], parts
 
@@ -123,8 +131,12 @@ def _is_cudnn_bias(arrays: Sequence[np.ndarray]) -> bool:
     return bool(units) and np.shape(arrays[2]) == (8 * units,)
 
 
+Converted = list[tuple[str, str]]
+"""(cuDNN class, traced layer name) of every layer whose weights were in cuDNN's layout."""
+
+
 def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.ndarray],
-                      legacy: bool, cudnn: list[str] | None = None,
+                      legacy: bool, cudnn: Converted | None = None,
                       cudnn_class: bool = False) -> CellWeights:
     """CellWeights from an LSTM config and its [kernel, recurrent_kernel, (bias)] arrays.
 
@@ -144,7 +156,7 @@ def lstm_cell_weights(name: str, config: dict[str, Any], arrays: Sequence[np.nda
         kernel, recurrent, bias, parts = cudnn_to_keras(kernel, recurrent, bias8)
         arrays = [kernel, recurrent, bias]
         if cudnn is not None:
-            cudnn.append(name)
+            cudnn.append(("CuDNNLSTM", name))
         if cudnn_class:
             param_count = kernel.size + recurrent.size + bias8.size
     if cudnn_class:                 # cuDNN's kernel: sigmoid gates, tanh cell, whatever is written
@@ -221,21 +233,58 @@ def check_declared_features(model: Any, shape: Any, where: str) -> None:
 
 
 def recurrent_cell_weights(class_name: str, name: str, config: dict[str, Any],
-                           arrays: Sequence[np.ndarray], legacy: bool) -> CellWeights:
-    """A GRU's or SimpleRNN's weights: its arrays read and checked here as an LSTM's are, mapped
-    by ``keras_gru.keras_cell_weights``."""
-    use_bias = bool(config.get("use_bias", True))
+                           arrays: Sequence[np.ndarray], legacy: bool,
+                           cudnn: Converted | None = None) -> CellWeights:
+    """A GRU's, CuDNNGRU's or SimpleRNN's weights: its arrays read and checked here as an
+    LSTM's are, mapped by ``keras_gru.keras_cell_weights``. CuDNNGRU weights (bias (6N,)) are
+    converted as Keras 2 converts them when it loads them into a GRU(reset_after=True)
+    (``_cudnn_gru``; ``name`` is appended to ``cudnn``)."""
+    use_bias = bool(config.get("use_bias", True)) or class_name == "CuDNNGRU"
     if len(arrays) < (3 if use_bias else 2):
         raise UnsupportedModelError(f"{class_name} '{name}': expected kernel, recurrent kernel"
                                     f"{' and bias' if use_bias else ''}; found {len(arrays)} arrays")
     kernel = real_array(name, "kernel", arrays[0], 2)
     recurrent = real_array(name, "recurrent kernel", arrays[1], 2)
     bias = real_array(name, "bias", arrays[2], (1, 2)) if use_bias else None
-    blocks = 3 if class_name == "GRU" else 1
+    blocks = 1 if class_name == "SimpleRNN" else 3
     units = config_int(name, config, "units", max(1, kernel.shape[-1] // blocks))
+    if class_name == "CuDNNGRU" or (class_name == "GRU" and bias is not None
+                                    and bias.shape == (6 * units,)):
+        kernel, recurrent, bias, config = _cudnn_gru(class_name, name, config, kernel,
+                                                     recurrent, bias, units)
+        class_name = "GRU"
+        if cudnn is not None:
+            cudnn.append(("CuDNNGRU", name))
     act = activation_of(_act_name(config.get("activation", "tanh")), legacy)
     rec = activation_of(_act_name(config.get("recurrent_activation", "sigmoid")), legacy)
     return keras_cell_weights(class_name, name, config, kernel, recurrent, bias, units, act, rec)
+
+
+def _cudnn_gru(class_name: str, name: str, config: dict[str, Any], kernel: np.ndarray,
+               recurrent: np.ndarray, bias: np.ndarray | None, units: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """CuDNNGRU weights as Keras 2 loads them into a GRU: its ``_convert_rnn_weights`` with
+    source "CuDNNGRU" and target "GRU(reset_after=True)" regroups kernel and recurrent kernel
+    (``cudnn_blocks``, gates z, r, h in both layouts) and reshapes bias (6N,) to (2, 3N), the
+    input and the recurrent bias. cuDNN's GRU applies r after h·U + b_h, as reset_after does,
+    and always computes sigmoid gates and a tanh candidate. Keras refuses to load them into a
+    GRU(reset_after=False), and so does LSTM Scope."""
+    if bias is None or bias.shape != (6 * units,) or kernel.shape[1] != 3 * units \
+            or recurrent.shape != (units, 3 * units):
+        raise UnsupportedModelError(
+            f"{class_name} '{name}': weight shapes {kernel.shape}, {recurrent.shape} and "
+            f"{None if bias is None else bias.shape} do not fit units={units} (a CuDNNGRU saves "
+            f"(D, {3 * units}), ({units}, {3 * units}) and ({6 * units},))")
+    if class_name == "GRU" and not config.get("reset_after", True):
+        raise UnsupportedModelError(
+            f"GRU '{name}' has reset_after=False but holds CuDNNGRU weights (bias "
+            f"({6 * units},)): Keras 2 refuses them too (CuDNNGRU is not compatible with "
+            f"GRU(reset_after=False)); save the model with GRU(reset_after=True)")
+    kernel, recurrent = cudnn_blocks(kernel, recurrent, 3)
+    config = {**config, "reset_after": True, "use_bias": True}
+    if class_name == "CuDNNGRU":    # cuDNN's kernel: sigmoid gates, tanh candidate
+        config.update(activation="tanh", recurrent_activation="sigmoid")
+    return kernel, recurrent, bias.reshape(2, 3 * units), config
 
 
 def unwrap_rnn_config(class_name: str, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -292,7 +341,8 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
     if class_name == "TimeDistributed":
         inner = config.get("layer", {})
         inner_cls = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))[0]
-        if inner_cls in ("LSTM", "CuDNNLSTM", "Bidirectional") or inner_cls in NOT_LSTM_HINTS:
+        if inner_cls in ("LSTM", "CuDNNLSTM", "CuDNNGRU", "Bidirectional", *RECURRENT_CLASSES) \
+                or inner_cls in NOT_LSTM_HINTS:
             raise UnsupportedModelError(f"{where}: layer '{name}' is TimeDistributed({inner_cls}), "
                                         f"a recurrent layer over a second time axis, which is not "
                                         f"supported")
@@ -307,9 +357,10 @@ def build_op(class_name: str, config: dict[str, Any], weights: WeightsFor,
                     bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
                     bool(config.get("stateful", False)),
                     bool(config.get("zero_output_for_mask", False)), kind=class_name)
-    if class_name in RECURRENT_CLASSES:
+    if class_name in RECURRENT_CLASSES or class_name == "CuDNNGRU":
         _reject_unsupported_lstm_options(name, config, where)
-        return LSTM(name, recurrent_cell_weights(class_name, name, config, weights(), legacy),
+        return LSTM(name, recurrent_cell_weights(class_name, name, config, weights(), legacy,
+                                                 cudnn),
                     bool(config.get("return_sequences", False)),
                     bool(config.get("return_state", False)), bool(config.get("go_backwards", False)),
                     bool(config.get("stateful", False)),
@@ -345,20 +396,20 @@ def _reject_unsupported_lstm_options(name: str, config: dict[str, Any], where: s
 
 
 def _bidirectional(name: str, config: dict[str, Any], sub_weights: Callable[[str], WeightsFor],
-                   legacy: bool, where: str, cudnn: list[str] | None) -> Bidirectional:
+                   legacy: bool, where: str, cudnn: Converted | None) -> Bidirectional:
     inner = config.get("layer", {})
     inner_cls, inner_cfg = unwrap_rnn_config(inner.get("class_name", ""), inner.get("config", {}))
-    if inner_cls not in ("LSTM", "CuDNNLSTM", *RECURRENT_CLASSES):
+    if inner_cls not in ("LSTM", "CuDNNLSTM", "CuDNNGRU", *RECURRENT_CLASSES):
         hint = NOT_LSTM_HINTS.get(inner_cls, "only Bidirectional(LSTM), Bidirectional(GRU) and "
                                              "Bidirectional(SimpleRNN) can be traced")
         raise UnsupportedModelError(f"{where}: Bidirectional '{name}' wraps {inner_cls}: {hint}")
     back = config.get("backward_layer")
     back_cfg = unwrap_rnn_config(back.get("class_name", ""), back.get("config", {}))[1] if back else inner_cfg
-    if inner_cls in RECURRENT_CLASSES:
+    if inner_cls in RECURRENT_CLASSES or inner_cls == "CuDNNGRU":
         fwd = recurrent_cell_weights(inner_cls, f"{name}/forward", inner_cfg,
-                                     sub_weights("forward_layer")(), legacy)
+                                     sub_weights("forward_layer")(), legacy, cudnn)
         bwd = recurrent_cell_weights(inner_cls, f"{name}/backward", back_cfg,
-                                     sub_weights("backward_layer")(), legacy)
+                                     sub_weights("backward_layer")(), legacy, cudnn)
         return Bidirectional(name, fwd, bwd, config.get("merge_mode", "concat"),
                              bool(inner_cfg.get("return_sequences", False)),
                              bool(inner_cfg.get("return_state", False)))
@@ -372,14 +423,21 @@ def _bidirectional(name: str, config: dict[str, Any], sub_weights: Callable[[str
                          bool(inner_cfg.get("return_state", False)))
 
 
-def cudnn_note(names: list[str]) -> str | None:
-    """The one line saying which layers held CuDNNLSTM weights and what was done to them."""
-    if not names:
-        return None
-    listed = ", ".join(f"'{n}'" for n in names)
-    return (f"CuDNNLSTM weights of {listed} (bias (8N,), cuDNN's kernel layout) converted as "
-            f"Keras 2 converts them on load: the two biases summed, each gate's kernels "
-            f"regrouped; the trace is that LSTM's")
+def cudnn_note(converted: Converted) -> str | None:
+    """The one line saying which layers held CuDNNLSTM or CuDNNGRU weights and what was done
+    to them."""
+    lines = []
+    for kind, how in (("CuDNNLSTM", "(bias (8N,), cuDNN's kernel layout) converted as Keras 2 "
+                                    "converts them on load: the two biases summed, each gate's "
+                                    "kernels regrouped; the trace is that LSTM's"),
+                      ("CuDNNGRU", "(bias (6N,), cuDNN's kernel layout) converted as Keras 2 "
+                                   "converts them when it loads them into a GRU(reset_after="
+                                   "True): the bias read as its input and recurrent rows, each "
+                                   "gate's kernels regrouped; the trace is that GRU's")):
+        names = [name for k, name in converted if k == kind]
+        if names:
+            lines.append(f"{kind} weights of {', '.join(repr(n) for n in names)} {how}")
+    return "; ".join(lines) or None
 
 
 def read_config_text(config_path: str | Path) -> str:

@@ -149,7 +149,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     graph = {"config": inner if isinstance(inner, dict) else {}}
     chain = class_name == "Sequential" or _is_chain(graph)
     needed = None if class_name == "Sequential" else data_layers(graph)
-    cudnn: list[str] = []
+    cudnn: list[tuple[str, str]] = []
     for entry in layers:
         cls = entry.get("class_name", "")
         cfg = entry.get("config", {})
@@ -186,7 +186,7 @@ def _build(config: dict[str, Any], weights_root, path: Path, legacy: bool, versi
     if not isinstance(inner, dict):
         model.metadata["keras_cannot_rebuild"] = "a Keras 2.0-2.2 Sequential (its config is a list)"
     elif cudnn:
-        model.metadata["keras_cannot_rebuild"] = "a model with CuDNNLSTM weights"
+        model.metadata["keras_cannot_rebuild"] = "a model with CuDNNLSTM or CuDNNGRU weights"
     check_declared_features(model, declared, str(path))
     attach_runtime(model, path, config)
     add_graph_warnings(model)

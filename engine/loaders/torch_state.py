@@ -145,6 +145,12 @@ def _load_weights_only(torch: Any, path: Path) -> Any:
 def load_torch(path: str | Path, select: str | None = None) -> Model:
     """A .pt/.pth file holding a state_dict (or a checkpoint dict with one)."""
     path = Path(path)
+    return build_torch_model(path, torch_arrays(path), select=select, fmt="pytorch")
+
+
+def torch_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The state_dict of a .pt/.pth file (or of the checkpoint dict holding one) as numpy
+    arrays, read with ``torch.load(weights_only=True)`` only."""
     where = describe(path)
     try:
         import torch
@@ -190,7 +196,7 @@ def load_torch(path: str | Path, select: str | None = None) -> Model:
             raise ModelFileError(f"{where}: the LSTM weight '{key}' is {reason}, which LSTM Scope "
                                  f"cannot read; save dense real-valued weights "
                                  f"(model.float().state_dict())")
-    return build_torch_model(path, arrays, select=select, fmt="pytorch")
+    return arrays
 
 
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C       # the first pickle of a legacy torch.save file
@@ -265,6 +271,11 @@ def _check_torch_sizes(path: Path, head: bytes) -> None:
 def load_safetensors(path: str | Path, select: str | None = None) -> Model:
     """A .safetensors file of a PyTorch module's state_dict, read with the numpy API."""
     path = Path(path)
+    return build_torch_model(path, safetensors_arrays(path), select=select, fmt="safetensors")
+
+
+def safetensors_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a .safetensors file, read with the numpy API (no torch, no code)."""
     where = describe(path)
     check_bytes(path.stat().st_size, f"{where}: the tensors", error=ModelFileError)
     try:
@@ -277,7 +288,7 @@ def load_safetensors(path: str | Path, select: str | None = None) -> Model:
     except Exception as exc:  # noqa: BLE001 - the library raises its own error types
         raise ModelFileError(f"{where}: not a readable .safetensors file "
                              f"({_first_line(str(exc))})") from None
-    return build_torch_model(path, arrays, select=select, fmt="safetensors")
+    return arrays
 
 
 def _find_state_dict(path: Path, obj: Any) -> Mapping[str, Any]:

@@ -55,10 +55,13 @@ MODEL_OPTIONS: tuple[ModelOption, ...] = (
     ModelOption("--layer-input", "the input is the chosen layer's own input (for non-chain models)",
                 ALL, "run", "flag",
                 "The input is the chosen layer's own input (for models that are not a chain)"),
-    ModelOption("--config", "Keras model config (JSON, model.to_json()) for a weights-only .h5 file",
-                ALL, "open", "file", "Keras config (weights-only .h5):",
-                "Keras model config (*.json)",
-                placeholder="model.to_json() of the model that wrote the weights"),
+    ModelOption("--config", "Keras model config (JSON, model.to_json()) for a weights-only .h5 "
+                "file, or the xlstm package's xLSTMBlockStack config (YAML or JSON) for its "
+                "state dict (.pt, .safetensors)",
+                ALL, "open", "file", "Model config (weights-only .h5, xLSTM state dict):",
+                "Model configs (*.json *.yaml *.yml);;All files (*)",
+                placeholder="model.to_json(), or the xLSTMBlockStack config the weights were "
+                            "trained with"),
     ModelOption("--allow-length", "run a Keras model at another input length or batch size than "
                 "its file fixes (with a warning)", ALL, "open", "flag",
                 "Allow another input length or batch size than the file fixes (with a warning)"),

@@ -43,7 +43,13 @@ MODELS = {
     "torch-gru": FIXTURES / "gru" / "torch_gru_2layer_bidirectional.pt",
     "onnx-gru": FIXTURES / "gru" / "onnx_gru_lbr1_bidirectional.onnx",
     "onnx-rnn": FIXTURES / "gru" / "onnx_rnn_bidirectional.onnx",
+    "h5-gru": FIXTURES / "keras2" / "gru" / "bidirectional_gru.h5",      # Keras 2 GRU, CuDNNGRU
+    "h5-cudnn-gru": FIXTURES / "keras2" / "gru" / "cudnn_gru.h5",
+    "torch-xlstm": FIXTURES / "xlstm" / "slstm_h4.pt",                  # with its --config
 }
+MODEL_ARGS = {"torch-xlstm": ["--config", FIXTURES / "xlstm" / "slstm_h4.yaml"]}
+"""What a model is opened with besides itself (``info`` and ``trace`` alike)."""
+XLSTM_CONFIG = FIXTURES / "xlstm" / "slstm_h4.yaml"
 MODEL_INPUTS = {   # an input each model accepts: a failure is the mutation's doing
     "keras3": (FIXTURES / "keras3" / "lstm_last.npz", "x"),
     "h5": (FIXTURES / "keras2" / "lstm_plain.npz", "x"),
@@ -54,6 +60,9 @@ MODEL_INPUTS = {   # an input each model accepts: a failure is the mutation's do
     "torch-gru": (FIXTURES / "gru" / "torch_gru_2layer_bidirectional.npz", "x"),
     "onnx-gru": (FIXTURES / "gru" / "onnx_gru_lbr1_bidirectional.npz", "x"),
     "onnx-rnn": (FIXTURES / "gru" / "onnx_rnn_bidirectional.npz", "x"),
+    "h5-gru": (FIXTURES / "keras2" / "gru" / "bidirectional_gru.npz", "x"),
+    "h5-cudnn-gru": (FIXTURES / "keras2" / "gru" / "cudnn_gru.npz", "x"),
+    "torch-xlstm": (FIXTURES / "xlstm" / "slstm_h4.npz", "x"),
 }
 INPUTS = {
     "npy": FIXTURES / "inputs" / "sine3.npy",
@@ -225,10 +234,50 @@ def test_mutated_models(sandbox, capsys, data, kind):
     else:
         mutated = data.draw(byte_mutation(raw))
     model = write(sandbox, "model" + source.suffix, mutated)
-    code, _ = run_cli(capsys, ["info", model])
+    extra = MODEL_ARGS.get(kind, [])
+    code, _ = run_cli(capsys, ["info", model, *extra])
     if code == 0:
         x, key = MODEL_INPUTS[kind]
-        run_with_output(capsys, sandbox, ["trace", model, "--input", x, "--key", key], "t.npz")
+        run_with_output(capsys, sandbox, ["trace", model, *extra, "--input", x, "--key", key],
+                        "t.npz")
+
+
+@st.composite
+def config_mutation(draw) -> tuple[str, bytes]:
+    """The xLSTM fixture's config with one value replaced (written as YAML or JSON), or its
+    YAML text mutated byte by byte: (suffix, content)."""
+    import yaml
+    text = XLSTM_CONFIG.read_bytes()
+    if draw(st.booleans()):
+        return ".yaml", draw(byte_mutation(text))
+    doc = yaml.safe_load(text)
+    path = draw(st.sampled_from(list(_json_paths(doc))))
+    value = draw(st.sampled_from(HOSTILE_VALUES))
+    if not path:
+        doc = value
+    else:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    if draw(st.booleans()):
+        return ".json", json.dumps(doc).encode()
+    return ".yaml", yaml.safe_dump(doc).encode()
+
+
+@FUZZ
+@given(mutation=config_mutation())
+def test_mutated_xlstm_configs(sandbox, capsys, mutation):
+    """An xLSTM state dict's --config, mutated: info and trace open it or refuse in one line
+    (a drawn size builds nothing past the memory budget, a drawn block count nothing at all)."""
+    suffix, content = mutation
+    cfg = write(sandbox, "cfg" + suffix, content)
+    model = MODELS["torch-xlstm"]
+    code, _ = run_cli(capsys, ["info", model, "--config", cfg])
+    if code == 0:
+        x, key = MODEL_INPUTS["torch-xlstm"]
+        run_with_output(capsys, sandbox, ["trace", model, "--config", cfg, "--input", x,
+                                          "--key", key], "t.npz")
 
 
 @FUZZ

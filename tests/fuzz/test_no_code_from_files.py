@@ -1,7 +1,7 @@
 """Property: no field of any file LSTM Scope reads makes it run the file's code.
 
 For every kind of file (session, Keras ``.keras`` and ``.h5``, a weights-only ``.h5``'s
-``--config``, a PyTorch state dict, a TorchScript archive, ``.safetensors``, ONNX, ``.npy`` /
+``--config``, an xLSTM state dict's ``--config``, a PyTorch state dict, a TorchScript archive, ``.safetensors``, ONNX, ``.npy`` /
 ``.npz`` inputs and ``--initial-state`` files) and every option-like field of it (trust,
 safe_mode, weights_only, allow_pickle, budgets, paths, versions), the field is set to a drawn
 value (sometimes with one more option-like key added elsewhere) and the file is opened the way
@@ -218,6 +218,18 @@ def _config(draw, files, tmp, field, values) -> None:
     _keras_rebuild(files["weights"], path)
 
 
+def _xlstm_config(draw, files, tmp, field, values) -> None:
+    """An xLSTM state dict's --config (YAML) with one field set: the config is data, built into
+    the package's dataclasses; nothing in it names code to run."""
+    import yaml
+    values = tuple(_resolve(v, files) for v in values)
+    doc = yaml.safe_load((FIXTURES / "xlstm" / "slstm_h4.yaml").read_text(encoding="utf-8"))
+    path = tmp / "c.yaml"
+    path.write_text(yaml.safe_dump(draw(set_field(doc, field, values))), encoding="utf-8")
+    _trace(tmp, FIXTURES / "xlstm" / "slstm_h4.pt", FIXTURES / "xlstm" / "slstm_h4.npz",
+           "--key", "x", "--config", path)
+
+
 def _torchscript(draw, files, tmp, field, values) -> None:
     data = files["archive"].read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -314,6 +326,11 @@ KINDS: dict[str, tuple[Callable, dict[str, tuple]]] = {
                  "keras_version": ("2.3.1", "3.15.1", ""), "backend": ("tensorflow", "pickle"),
                  "trust": TRUTHY, "safe_mode": (False,)}),
     "--config": (_config, KERAS_CONFIG),
+    "xlstm --config": (_xlstm_config, {
+        "trust": TRUTHY, "_target_": ("os.system", "builtins.eval", "{archive}"),
+        "slstm_block.slstm.backend": ("cuda", "vanilla", "{archive}", None),
+        "slstm_block.slstm.function": ("eval", "{archive}", "slstm"),
+        "slstm_block.feedforward.act_fn": ("eval", "os.system", "gelu")}),
     "torchscript": (_torchscript, {"extra/trust": TRUTHY, ".data/version": (1, 99, "x"),
                                    "trust.json": TRUTHY}),
     "torch": (_torch, {"trust": TRUTHY[:3], "weights_only": (False, 0), "allow_pickle": (True,),

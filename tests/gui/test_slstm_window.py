@@ -94,3 +94,24 @@ def test_the_wrong_pictures_say_the_heads_are_the_copies(make_window, qtbot):
     assert "the heads, not the units, run as independent copies" in copies
     assert "decouple what-if measures it" in copies
     assert "read the units of their own head (4 heads)" in chain
+
+
+def test_the_window_opens_an_slstm_stack_from_its_state_dict_and_config(make_window, qtbot, tmp_path):
+    """``main.py model.pt --config cfg.yaml --input x.npy``: the loader builds the stack from
+    the config, the window steps its sLSTM cells with their own signals."""
+    from tests.helpers import FIXTURES, assert_close, load_reference
+    xlstm = FIXTURES / "xlstm"
+    ref = load_reference(xlstm / "slstm_h4.npz")
+    np.save(tmp_path / "x.npy", ref["x"])
+    window = make_window()
+    for dock in (window.layer_dock, window.cell_dock):
+        bring_to_front(qtbot, dock)
+    window.load(str(xlstm / "slstm_h4.pt"), str(tmp_path / "x.npy"), layer=1, wait=True,
+                options={"config": str(xlstm / "slstm_h4.yaml")})
+    qtbot.waitUntil(lambda: window.session_model.ready, timeout=20000)
+    assert window.session_model.cell_kind is SLSTM_CELL
+    session = window.session_model.session
+    session.to_end()
+    assert_close(session.trace.h, ref["layer1_h"], "the window's sLSTM h")
+    _signals_shown(window, SLSTM_CELL)
+    assert window.errors == []
