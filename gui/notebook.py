@@ -82,7 +82,8 @@ def units_png(obj: Any, width: int = REPORT_WIDTH) -> bytes:
             window.show()
             app.processEvents()
             out = Path(tmp) / "units.png"
-            export_view(window, "units", out, options=FigureOptions(), width=width)
+            export_view(window, "units", out, options=FigureOptions(), width=width,
+                        restore=False)                  # the window is closed right after
             if errors:
                 raise RuntimeError(errors[0])
             return out.read_bytes()

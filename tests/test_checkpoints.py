@@ -235,7 +235,8 @@ def test_a_jump_recomputes_from_the_nearest_kept_state_to_the_same_bits(backward
     run = CheckpointedRun("l", w, x, backward=backward, mask=mask, interval=2 * XW_BLOCK)
     assert run.sub == MIN_SUB < run.interval
     assert run.first_pass()
-    run._cache.clear()                              # nothing cached: only kept states
+    run._cache.clear()                              # nothing held: only kept states
+    run._first_pass_latest.clear()
     for p in rng.integers(0, t_len - 3, 25).tolist() + [0, 16, t_len - 1]:
         for key in ARRAYS:
             same(run.columns(key, p, min(p + 3, t_len)), full.columns(key, p, min(p + 3, t_len)),
@@ -262,6 +263,7 @@ def test_a_window_computed_on_another_thread_blocks_neither_small_reads_nor_the_
     run = CheckpointedRun("l", w, x, interval=XW_BLOCK)
     assert run.first_pass()
     run._cache.clear()
+    run._first_pass_latest.clear()
     run._minis.clear()
     release = threading.Event()
     started = threading.Event()
@@ -304,6 +306,50 @@ def test_a_window_computed_on_another_thread_blocks_neither_small_reads_nor_the_
     ov = Overview.of(ft, run.overview.bucket)
     for name in ("f", "c", "h"):
         same(run.overview.lo[name], ov.lo[name], name)
+
+
+def test_a_window_read_beside_the_first_pass_takes_the_chunk_it_just_computed():
+    """The first pass computes each chunk without taking the readers' cache. A window read on
+    another thread needing the chunk the first pass had just finished computed it again (under
+    load, CI saw "chunks computed [0, 1, 2, 3, 4, 5, 5, 6]"): the first pass keeps its latest
+    chunks where a reader finds them. Here the pass is held inside the last chunk while a window
+    of the one before it is read."""
+    import threading
+    rng = np.random.default_rng(5)
+    w = cell(8, seed=6)
+    t_len = 6 * XW_BLOCK + 9
+    x = rng.normal(size=(1, t_len, 5)).astype(np.float32)
+    full = DirectionRunner("l", w, x)
+    full.run()
+    ft = full.to_trace()
+    run = CheckpointedRun("l", w, x, interval=XW_BLOCK)
+    calls = []
+    in_last_chunk, release = threading.Event(), threading.Event()
+    plain = run._run_chunk
+
+    def held_in_the_last_chunk(j):
+        calls.append(j)
+        if j == run.chunks - 1:
+            in_last_chunk.set()
+            assert release.wait(20)
+        return plain(j)
+    run._run_chunk = held_in_the_last_chunk
+    passed = []
+    first_pass = threading.Thread(target=lambda: passed.append(run.first_pass()))
+    first_pass.start()
+    try:
+        assert in_last_chunk.wait(20)
+        # inside chunk 5, more steps than the states kept inside it serve: read from the chunk
+        a, b = 5 * XW_BLOCK + 60, 6 * XW_BLOCK
+        assert b - a > 2 * run.sub
+        window = run.window_trace(a, b)
+    finally:
+        release.set()
+        first_pass.join(20)
+    assert passed == [True]
+    assert sorted(calls) == list(range(run.chunks)), f"chunks computed {sorted(calls)}"
+    for key in ARRAYS:
+        same(getattr(window, key), getattr(ft, key)[:, a:b], key)
 
 
 @pytest.mark.parametrize("backward", [False, True])

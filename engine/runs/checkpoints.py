@@ -10,8 +10,10 @@ recomputed value is bit-identical to the in-memory trace (docs/architecture.md, 
 Chunks are the unit of work: chunk j covers processing indices jK .. (j+1)K - 1. Computing a
 chunk stores the checkpoint after it; the first pass computes them all in order and folds each
 into the overview. A few recent chunks stay cached, so stepping and scanning near the cursor
-recompute nothing. Thread-safe: a lock guards the shared state, never a computation, and a
-chunk is computed by one thread at a time.
+recompute nothing; the first pass keeps its own latest chunks apart from that cache (it must not
+push out what the views read), where a reader on another thread still finds them. Thread-safe:
+a lock guards the shared state, never a computation, and a chunk is computed by one thread at a
+time.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ CHUNK_BYTES = 48 * 2**20          # one chunk's buffers; a few are cached
 OVERVIEW_BYTES = 64 * 2**20
 MAX_BUCKETS = 4096
 SUB_BYTES = 128 * 2**20           # the states kept inside chunks, for jumps
+FIRST_PASS_KEEPS = 2              # the first pass's latest chunks a reader may take (a window
+                                  # read beside it straddles at most one chunk boundary of them)
 MIN_SUB = 8                       # steps between those states at best
 
 
@@ -204,6 +208,7 @@ class CheckpointedRun:
         self._ck_known = 1                     # checkpoints 0 .. _ck_known - 1 are known
         self._cache: OrderedDict[int, DirectionRunner] = OrderedDict()
         self._cache_chunks = max(2, int(cache_chunks))
+        self._first_pass_latest: OrderedDict[int, DirectionRunner] = OrderedDict()
         # states every `sub` steps inside the chunks computed so far: a read of a few steps in
         # a chunk not cached runs from the nearest one (same code, same x . W blocks)
         self.sub = choose_sub_interval(t, b, weights, k) if sub_interval is None else int(sub_interval)
@@ -261,6 +266,9 @@ class CheckpointedRun:
         while True:
             with self._lock:
                 runner = self._cache.get(j)
+                if runner is None and j in self._first_pass_latest:
+                    runner = self._first_pass_latest.pop(j)     # a reader's now
+                    self._store(j, runner)
                 if runner is not None:
                     self._cache.move_to_end(j)
                     return runner
@@ -283,7 +291,8 @@ class CheckpointedRun:
     def _run_job(self, j: int, job: _Job, *, cache: bool,
                  progress: Callable[[int, int], None] | None = None) -> DirectionRunner:
         """Compute chunk j for the job this thread holds, outside the lock; record it, cache
-        it (``cache``, or when a reader waits for this very chunk) and release the waiters."""
+        it (``cache``, or when a reader waits for this very chunk), else keep it among the first
+        pass's latest, and release the waiters."""
         try:
             # without a listener, the plain call (the tests that count chunks wrap it)
             runner = self._run_chunk(j) if progress is None else self._run_chunk(j, progress)
@@ -291,6 +300,8 @@ class CheckpointedRun:
                 self._record(j, runner)
                 if cache or job.waiters:
                     self._store(j, runner)
+                else:
+                    self._keep_latest(j, runner)
             job.runner = runner
             return runner
         finally:
@@ -304,6 +315,18 @@ class CheckpointedRun:
         self._cache.move_to_end(j)
         while len(self._cache) > self._cache_chunks:
             self._cache.popitem(last=False)
+
+    def _keep_latest(self, j: int, runner: DirectionRunner) -> None:
+        """Keep chunk j among the first pass's latest (the oldest leave): a window read on
+        another thread just after the pass computed it takes it instead of computing it again.
+        The caller holds the lock."""
+        self._first_pass_latest[j] = runner
+        while len(self._first_pass_latest) > FIRST_PASS_KEEPS:
+            self._first_pass_latest.popitem(last=False)
+
+    def _held(self, j: int) -> bool:
+        """Chunk j is in memory: cached, or among the first pass's latest."""
+        return j in self._cache or j in self._first_pass_latest
 
     def _run_chunk(self, j: int, progress: Callable[[int, int], None] | None = None
                    ) -> DirectionRunner:
@@ -353,23 +376,29 @@ class CheckpointedRun:
         """Compute every chunk not yet folded into the overview (checkpoints fill in on the
         way); False when ``should_stop()`` ended it early (call again to resume). Each chunk
         runs outside the lock (readers of cached chunks never wait for it) and is recorded
-        under it; the first pass does not take the readers' cache."""
+        under it; the first pass does not take the readers' cache.
+
+        The next chunk is chosen under the lock: a reader may have computed (and recorded) it
+        since the last one, and its runner may already have left the cache. A chunk a reader
+        is computing is waited for, not read back: recording it moves the pass on."""
         while self._summarised < self.chunks:
             if should_stop is not None and should_stop():
                 return False
-            j = self._summarised
             with self._lock:
+                j = self._summarised
+                if j >= self.chunks:
+                    break
                 runner = self._cache.get(j)
-                job = None if runner is not None or j in self._busy else _Job()
-                if job is not None:
-                    self._busy[j] = job
-            if runner is None and job is None:          # a reader is computing it: use theirs
-                self.chunk(j)
+                theirs = self._busy.get(j)
+                job = None
+                if runner is not None:
+                    self._record(j, runner)
+                elif theirs is None:
+                    job = self._busy[j] = _Job()
+            if theirs is not None:      # a reader is computing it; should it fail, ours next
+                theirs.done.wait()
             elif job is not None:
                 self._run_job(j, job, cache=False)
-            else:
-                with self._lock:
-                    self._record(j, runner)
             if progress is not None:
                 progress(self.first_pass_done, self.steps)
         return True
@@ -395,7 +424,7 @@ class CheckpointedRun:
         """A computed runner holding processing index p and its first index: the cached chunk,
         else (when the chunk was computed once) the sub-block from its kept state."""
         j = p // self.interval
-        if j not in self._cache and self._sub_known[j] and self.sub < self.interval:
+        if not self._held(j) and self._sub_known[j] and self.sub < self.interval:
             i = p // self.sub
             return self._mini(i), i * self.sub
         return self.chunk(j), j * self.interval
@@ -406,7 +435,7 @@ class CheckpointedRun:
         (its kept states are known). Otherwise reading it computes whole chunks, perhaps
         every one before it: a window's GUI thread asks first and leaves that to a worker."""
         j = p // self.interval
-        return 0 <= j < self.chunks and (j in self._cache or bool(self._sub_known[j]))
+        return 0 <= j < self.chunks and (self._held(j) or bool(self._sub_known[j]))
 
     def state_before(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """(h, c) before processing index p (a checkpoint, a kept state, or read from the
@@ -442,7 +471,7 @@ class CheckpointedRun:
             s, e = max(lo, p0), min(b, p1)
             if e <= s:
                 continue
-            if j not in self._cache and self._sub_known[j] and e - s <= 2 * self.sub:
+            if not self._held(j) and self._sub_known[j] and e - s <= 2 * self.sub:
                 while s < e:             # a few steps: from the kept states, not the chunk
                     runner, first = self._reader(s)
                     stop = min(e, first + runner.steps)

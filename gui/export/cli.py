@@ -273,7 +273,7 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
                                                         or frame is not None),
                                     frame=frame, line_scale=SLIDE_LINES if frame else 1.0)
             result = export_view(window, args.view, args.out, options=options, width=args.width,
-                                 positions=positions)
+                                 positions=positions, restore=False)     # closed right after
             if errors:
                 raise ScopeError(errors[0])
             return result
