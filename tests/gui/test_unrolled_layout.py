@@ -12,7 +12,7 @@ from engine.loaders.demos import default_demo_input, demo_info
 from gui.session_model import SessionModel
 from gui.teaching.unrolled import UnrolledView
 from gui.theme import print_palette
-from tests.figure_checks import text_problems
+from tests.figure_checks import text_problems, uneven_label_problems
 from tests.gui.conftest import sine_input, small_model
 from tests.helpers import bidirectional_model
 
@@ -138,3 +138,18 @@ def test_legend_names_the_gate_block_of_u(qtbot):
     assert "four gate blocks (i, f, g, o)" in view.canvas.legend_text()
     view.set_signal("f")
     assert "forget gate f block" in view.canvas.legend_text()
+
+
+@pytest.mark.parametrize("units", [12, 64, 1024])
+def test_the_wrong_pictures_label_every_unit_at_one_size(qtbot, units):
+    """The last unit's label ("unit 63", "unit 1023") is drawn as large as "unit 0" in both
+    wrong pictures, and clear of the "⋮" that stands for the units left out."""
+    view = _view(qtbot, small_model(units, 3), sine_input(8), width=1920)
+    view.set_wrong(True)
+    view.session_model.seek(5)
+    _paint(view)
+    items = view.canvas.text_items
+    last = [i for i in items if i.text == f"unit {units - 1}"]
+    assert len(last) >= 2, [i.text for i in items]       # the chain's and the copies' label
+    assert uneven_label_problems(items) == []
+    assert text_problems(items) == []
