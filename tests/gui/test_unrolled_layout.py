@@ -153,3 +153,24 @@ def test_the_wrong_pictures_label_every_unit_at_one_size(qtbot, units):
     assert len(last) >= 2, [i.text for i in items]       # the chain's and the copies' label
     assert uneven_label_problems(items) == []
     assert text_problems(items) == []
+
+
+@pytest.mark.parametrize("units", [6, 32])
+def test_the_legend_explains_every_kind_of_link_drawn(qtbot, units):
+    """Links into the cursor's column are drawn bold and older ones faint; with many units
+    only the columns nearest the cursor get links. The legend drawn says both (a teacher saw
+    bold and faint lines, and read columns without any, that nothing explained)."""
+    view = _view(qtbot, small_model(units, 3), sine_input(30), width=1920)
+    view.session_model.seek(20)
+    _paint(view)
+    canvas = view.canvas
+    cursor = view.session_model.session.cursor
+    legend = " ".join(i.text for i in canvas.text_items if i.text.startswith("lines:"))
+    linked = {t for *_, t, _ in canvas.drawn_links}
+    assert cursor in linked
+    if linked - {cursor}:                                   # older links drawn, fainter
+        assert "bold into the cursor's column" in legend and "faint" in legend, legend
+    read = {t for _, t in canvas.drawn_cells if t <= cursor and t - 1 in
+            {tt for _, tt in canvas.drawn_cells}}
+    if read - linked:                                       # read columns left without links
+        assert "none further back" in legend, (sorted(read - linked), legend)
