@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from gui.teaching.common import TextItem
 
 SLACK = 1.0          # px: antialiased glyph edges
@@ -23,6 +25,24 @@ def text_problems(items: list[TextItem]) -> list[str]:
             if both.width() > SLACK and both.height() > SLACK:
                 problems.append(f"{a.text!r} ({_box(a.rect)}) overlaps {other.text!r} "
                                 f"({_box(other.rect)})")
+    return problems
+
+
+def uneven_label_problems(items: list[TextItem], pattern: str = r"unit \d+") -> list[str]:
+    """Labels of one series (texts matching ``pattern`` drawn in boxes of one size) are drawn
+    at one size: a label shrunk to fit its box alone ("unit 63" beside "unit 0") reads as
+    less important than its neighbours."""
+    series: dict[tuple[int, int], list[TextItem]] = {}
+    for item in items:
+        if re.fullmatch(pattern, item.text):
+            series.setdefault((round(item.box.width()), round(item.box.height())), []).append(item)
+    problems = []
+    for labels in series.values():
+        tallest = max(labels, key=lambda i: i.rect.height())
+        for item in labels:
+            if item.rect.height() < tallest.rect.height() - SLACK:
+                problems.append(f"{item.text!r} is drawn {item.rect.height():.0f} px tall beside "
+                                f"{tallest.text!r} at {tallest.rect.height():.0f} px")
     return problems
 
 

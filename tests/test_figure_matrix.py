@@ -42,6 +42,7 @@ from tests.figure_checks import (
     hint_problems,
     plot_texts,
     text_problems,
+    uneven_label_problems,
 )
 from tests.generative import is_long
 from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
@@ -124,7 +125,7 @@ def scale_problems(big, small) -> list[str]:
 
 def _check_unrolled(window) -> list[str]:
     canvas = window.unrolled_view.canvas
-    problems = text_problems(canvas.text_items)
+    problems = text_problems(canvas.text_items) + uneven_label_problems(canvas.text_items)
     geo = canvas.geometry_
     known = window.session_model.session.known()
     drawn = canvas.drawn_cells

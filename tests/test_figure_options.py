@@ -57,6 +57,25 @@ def test_size_fits_the_whole_figure_centred_in_the_frame(tmp_path, size, expecte
     assert margins[0] > 5 and margins[1] > 5
 
 
+@pytest.mark.parametrize("argv", [
+    ("demo:text", "--view", "unrolled", "--wrong", "--step", "52"),
+    ("demo:counter", "--view", "unrolled", "--wrong", "--step", "30"),
+    ("demo:code", "--view", "text", "--feature", "in_quotes", "--step", "100"),
+], ids=["unrolled-64-wrong", "unrolled-wrong", "text"])
+def test_a_teaching_view_fits_whole_in_a_slide_frame(tmp_path, argv):
+    """The frame's scale comes from the figure as it is drawn (its print palette's layout), not
+    as the window first measured it: the 64-unit unrolled view with its wrong pictures grew
+    60 px once restyled, and its header's first line and footer's last were cut off."""
+    out = tmp_path / "f.png"
+    code, text, _ = _export(*argv, "--size", "hd", "--out", str(out))
+    assert code == 0, text
+    picture = np.asarray(image_of(out).convert("L"))
+    assert picture.shape == (1080, 1920)
+    ink = np.argwhere(picture < 200)
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+    assert min(top, left, 1080 - 1 - bottom, 1920 - 1 - right) > 5, (top, left, bottom, right)
+
+
 def test_lanes_and_no_badges(tmp_path):
     out = tmp_path / "f.png"
     code, text, seen = _export("demo:counter", "--view", "units", "--lanes", "f,h", "--no-badges",

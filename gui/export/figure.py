@@ -355,10 +355,10 @@ class Figure:
         step's line updated) so that each frame only paints."""
         frame = self.options.frame
         if scale is None:
-            logical = self.size()
             if frame is not None:
-                width, scale = frame[0], self._check_frame(frame, logical)
+                width, scale = frame[0], self._frame_scale(frame)
             else:
+                logical = self.size()
                 width = int(width or 2 * logical.width())
                 scale = self._check_width(width, logical)
         width = int(width)
@@ -402,6 +402,15 @@ class Figure:
                              f"LSTM Scope draws: this view is at most {widest:,} px wide{many}; "
                              f"choose 16 to {widest:,} px")
         return scale
+
+    def _frame_scale(self, frame: tuple[int, int]) -> float:
+        """The scale that fits the figure whole into ``frame``, measured as it will be drawn:
+        in its print palette (restyled first, at scale 1 if no picture was taken yet; only pen
+        widths depend on the scale), not the window's screen palette, in which the unrolled
+        view with its wrong pictures laid out 60 px shorter and came out cut at both ends."""
+        if self._scale is None:
+            self.set_scale(1.0)
+        return self._check_frame(frame, self.size())
 
     @staticmethod
     def _check_frame(frame: tuple[int, int], logical: QSize) -> float:
@@ -472,10 +481,10 @@ class Figure:
         """One image per input position: the cursor set so that position has just been read."""
         session = self.host.session_model.session
         order = reversed(positions) if session.backward else positions   # the way it reads
-        logical = self.size()
         if self.options.frame is not None:
-            width, scale = self.options.frame[0], self._check_frame(self.options.frame, logical)
+            width, scale = self.options.frame[0], self._frame_scale(self.options.frame)
         else:
+            logical = self.size()
             width = int(width or 2 * logical.width())
             scale = self._check_width(width, logical)   # every frame: the same width and pens
         self.set_scale(scale)

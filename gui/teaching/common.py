@@ -98,6 +98,16 @@ def draw_fitted(p: QPainter, box: QRectF, text: str, font: QFont,
     return need
 
 
+def fitted_font(p: QPainter, box: QRectF, widest: str, font: QFont,
+                flags: Qt.AlignmentFlag = Qt.AlignCenter) -> QFont:
+    """The font ``draw_fitted`` would shrink ``widest`` to in ``box``: drawing every label of a
+    series with it keeps them one size (each fitted alone, the widest came out smaller)."""
+    size, _ = _fitted_size(p, box, widest, font, flags)
+    fitted = QFont(font)
+    fitted.setPointSizeF(size)
+    return fitted
+
+
 SIZE_RESOLVED = 0x2     # QFont::SizeResolved (PySide6 does not expose ResolveProperties)
 _WRAPPING: dict[Qt.AlignmentFlag, Qt.AlignmentFlag] = {}
 

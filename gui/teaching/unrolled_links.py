@@ -45,8 +45,17 @@ class LinkPainter:
                      f"({', '.join(gates)}) for that pair of units")
         colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"
-        return (f"lines: U from h(t−1) of a unit ({sides}); a line's {colour}thickness = |U| "
-                f"{'come' if k else 'comes'} from {block}; {k} strongest per unit (self-links not drawn){hover}")
+        return (f"lines: U from h(t−1) of a unit ({sides}), {self._link_columns_text()}; a line's "
+                f"{colour}thickness = |U| {'come' if k else 'comes'} from {block}; {k} strongest "
+                f"per unit (self-links not drawn){hover}")
+
+    def _link_columns_text(self) -> str:
+        """Which columns carry links and why some are faint: the strokes into the cursor's
+        column are bold, older ones recede, and a crowded picture draws only the nearest."""
+        if len(self.view.shown_units()) > CROWDED:
+            return (f"bold into the cursor's column, faint into the {NEAR_COLUMNS - 1} before it "
+                    f"(with {len(self.view.shown_units())} units, none further back)")
+        return "bold into the cursor's column, faint into earlier ones"
 
     def _paint_links(self, p: QPainter, geo: Geometry, known: slice) -> None:
         """Lines from h_{t-1} of a unit to the units reading it at t, batched by colour and

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 
-from gui.teaching.common import arrow, view_font
+from gui.teaching.common import arrow, fitted_font, view_font
 from gui.teaching.unrolled_links import count_word
 
 
@@ -79,9 +79,15 @@ class WrongPictures:
         bw = float(np.clip((width - 12) / 7.95, 8.0, 58.0))
         return bw, bw * 0.62
 
-    @staticmethod
-    def _copies_box(width: float) -> tuple[float, float]:
-        cw = float(np.clip((width - 56) / (4 * 2.2), 6.0, 34.0))
+    def _copies_label_width(self, width: float) -> float:
+        """The copies picture's label column: as wide as its widest label ("unit 1023") at the
+        small font, at most a quarter of the picture."""
+        n = self.view.session_model.units
+        fm = QFontMetricsF(view_font(self.view.palette, 0.85))
+        return float(np.clip(fm.horizontalAdvance(f"unit {n - 1}") + 6, 46.0, max(46.0, width / 4)))
+
+    def _copies_box(self, width: float) -> tuple[float, float]:
+        cw = float(np.clip((width - self._copies_label_width(width) - 10) / (4 * 2.2), 6.0, 34.0))
         return cw, cw * 0.6
 
     def _wrong_height(self, width: float) -> float:
@@ -110,7 +116,8 @@ class WrongPictures:
         shown = min(n, 5)
         bw, bh = self._chain_box(a.width())
         y = a.top() + 2.2 * fm.height()
-        small = view_font(pal, 0.85)
+        # every box's label at the size the widest ("unit 1023") fits its box at
+        small = fitted_font(p, QRectF(0, 0, bw - 10, bh), f"unit {n - 1}", view_font(pal, 0.85))
         for k in range(shown + 1):
             x = a.left() + 6 + k * bw * 1.3 + (bw * 0.35 if k == shown else 0)
             label = f"unit {k}" if k < shown else f"unit {n - 1}"
@@ -146,11 +153,14 @@ class WrongPictures:
                    Qt.AlignLeft | Qt.AlignVCenter)
         rows, cols = min(n, 4), 4
         cw, ch = self._copies_box(b.width())
+        label_w = self._copies_label_width(b.width())
         y0 = b.top() + 2.0 * fm.height()
-        small = view_font(pal, 0.85)
+        # one size for every row's label: the one the last unit's ("unit 63") fits at
+        small = fitted_font(p, QRectF(0, 0, label_w - 4, ch), f"unit {n - 1}",
+                            view_font(pal, 0.85), Qt.AlignRight | Qt.AlignVCenter)
         for r in range(rows):
             for c in range(cols):
-                x = b.left() + 50 + c * cw * 2.2
+                x = b.left() + label_w + 4 + c * cw * 2.2
                 yy = y0 + r * ch * 1.5
                 p.setPen(QPen(fg, 1.0))
                 p.setBrush(box)
@@ -159,11 +169,11 @@ class WrongPictures:
                     arrow(p, QPointF(x - cw * 1.2, yy + ch / 2), QPointF(x, yy + ch / 2), fg)
             p.setPen(fg)
             unit = r if r < rows - 1 or n == rows else n - 1
-            self._text(p, QRectF(b.left(), y0 + r * ch * 1.5, 46, ch), f"unit {unit}", small,
-                       Qt.AlignRight | Qt.AlignVCenter)
-            if unit != r:                                # units left out between the rows
-                p.drawText(QRectF(b.left() + 46, y0 + r * ch * 1.5 - ch * 0.5, 4, ch * 0.5),
-                           Qt.AlignCenter | Qt.TextDontClip, "⋮")
+            self._text(p, QRectF(b.left(), y0 + r * ch * 1.5, label_w - 4, ch), f"unit {unit}",
+                       small, Qt.AlignRight | Qt.AlignVCenter)
+            if unit != r:         # units left out: "⋮" in the gap above the last row's label
+                self._text(p, QRectF(b.left(), y0 + r * ch * 1.5 - ch * 0.5, label_w - 4, ch * 0.5),
+                           "⋮", small, Qt.AlignRight | Qt.AlignVCenter)
         p.setPen(fg)
         ytext = y0 + rows * ch * 1.5 + 6
         self._text(p, QRectF(b.left(), ytext, b.width(), b.bottom() - ytext),

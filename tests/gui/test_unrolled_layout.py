@@ -12,7 +12,7 @@ from engine.loaders.demos import default_demo_input, demo_info
 from gui.session_model import SessionModel
 from gui.teaching.unrolled import UnrolledView
 from gui.theme import print_palette
-from tests.figure_checks import text_problems
+from tests.figure_checks import text_problems, uneven_label_problems
 from tests.gui.conftest import sine_input, small_model
 from tests.helpers import bidirectional_model
 
@@ -138,3 +138,39 @@ def test_legend_names_the_gate_block_of_u(qtbot):
     assert "four gate blocks (i, f, g, o)" in view.canvas.legend_text()
     view.set_signal("f")
     assert "forget gate f block" in view.canvas.legend_text()
+
+
+@pytest.mark.parametrize("units", [12, 64, 1024])
+def test_the_wrong_pictures_label_every_unit_at_one_size(qtbot, units):
+    """The last unit's label ("unit 63", "unit 1023") is drawn as large as "unit 0" in both
+    wrong pictures, and clear of the "⋮" that stands for the units left out."""
+    view = _view(qtbot, small_model(units, 3), sine_input(8), width=1920)
+    view.set_wrong(True)
+    view.session_model.seek(5)
+    _paint(view)
+    items = view.canvas.text_items
+    last = [i for i in items if i.text == f"unit {units - 1}"]
+    assert len(last) >= 2, [i.text for i in items]       # the chain's and the copies' label
+    assert uneven_label_problems(items) == []
+    assert text_problems(items) == []
+
+
+@pytest.mark.parametrize("units", [6, 32])
+def test_the_legend_explains_every_kind_of_link_drawn(qtbot, units):
+    """Links into the cursor's column are drawn bold and older ones faint; with many units
+    only the columns nearest the cursor get links. The legend drawn says both (a teacher saw
+    bold and faint lines, and read columns without any, that nothing explained)."""
+    view = _view(qtbot, small_model(units, 3), sine_input(30), width=1920)
+    view.session_model.seek(20)
+    _paint(view)
+    canvas = view.canvas
+    cursor = view.session_model.session.cursor
+    legend = " ".join(i.text for i in canvas.text_items if i.text.startswith("lines:"))
+    linked = {t for *_, t, _ in canvas.drawn_links}
+    assert cursor in linked
+    if linked - {cursor}:                                   # older links drawn, fainter
+        assert "bold into the cursor's column" in legend and "faint" in legend, legend
+    read = {t for _, t in canvas.drawn_cells if t <= cursor and t - 1 in
+            {tt for _, tt in canvas.drawn_cells}}
+    if read - linked:                                       # read columns left without links
+        assert "none further back" in legend, (sorted(read - linked), legend)
