@@ -96,6 +96,22 @@ def arrow_problems(view, clearance: float = 2.0) -> list[str]:
     return problems
 
 
+def scroll_problems(window) -> list[str]:
+    """No panel of a window figure is scrolled: a dock shorter than its panel's least height
+    shows only part of it (the bottom dock's third plot cut off at the figure's edge)."""
+    from PySide6.QtWidgets import QScrollArea
+    problems = []
+    for area in window.findChildren(QScrollArea):
+        panel = area.widget()
+        if panel is None or not area.isVisible() or area.visibleRegion().isEmpty():
+            continue
+        hidden = panel.height() - area.viewport().height()
+        if hidden > SLACK:
+            problems.append(f"{area.objectName() or type(panel).__name__} hides {hidden} px of "
+                            f"its {panel.height()} px panel")
+    return problems
+
+
 def _box(r) -> str:
     return f"{r.left():.0f},{r.top():.0f} {r.width():.0f}×{r.height():.0f}"
 

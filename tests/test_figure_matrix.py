@@ -41,6 +41,7 @@ from tests.figure_checks import (
     axis_title_problems,
     hint_problems,
     plot_texts,
+    scroll_problems,
     text_problems,
     uneven_label_problems,
 )
@@ -237,7 +238,8 @@ CHECKS = {"unrolled": _check_unrolled,
                        _check_plots(lambda w: w.cell_inspector.diagram),
                        lambda w: arrow_problems(w.cell_inspector.diagram)),
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
-          "window": _laid_out("window"),
+          "window": _all(_laid_out("window"), scroll_problems,
+                         _check_plots(lambda w: w.input_panel.glw)),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 

@@ -443,6 +443,8 @@ class WindowView(ExportableView):
         host.grads.refresh()
         host.layer_view.on_position(host.session_model.t, force=True)
         host.cell_inspector.refresh()
+        if getattr(host, "laid_out_headless", False):   # in the figure's palette: its sizes
+            _unscrolled(host)
 
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return ""
@@ -452,6 +454,34 @@ class WindowView(ExportableView):
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
         window.resize(*self.logical_size(window, lanes, frame))
+        window.laid_out_headless = True     # prepare may grow it: a user's window stays as sized
+
+
+def _unscrolled(window, rounds: int = 6) -> None:
+    """Grow the window, and its docks within it, until no dock shown scrolls its panel: a
+    figure of the window is a picture, where a scrolled dock is a cut one (the bottom dock's
+    third plot, the breakpoints' list)."""
+    from PySide6.QtWidgets import QApplication, QScrollArea
+    for _ in range(rounds):
+        QApplication.processEvents()
+        short: dict = {}
+        for dock in _docks(window):
+            area = dock.widget()
+            if (not isinstance(area, QScrollArea) or area.widget() is None or dock.isFloating()
+                    or not area.isVisible() or area.visibleRegion().isEmpty()):
+                continue
+            missing = area.widget().height() - area.viewport().height()
+            if missing > 0:
+                short[dock] = missing
+        if not short:
+            return
+        by_area: dict = {}
+        for dock, missing in short.items():
+            side = window.dockWidgetArea(dock)
+            by_area[side] = by_area.get(side, 0) + missing
+        for dock, missing in short.items():       # resizeDocks leaves a tabbed bottom dock be
+            dock.setMinimumHeight(dock.height() + missing)
+        window.resize(window.width(), window.height() + max(by_area.values()))
 
 
 class TeachingView(ExportableView):

@@ -91,7 +91,9 @@ class InputPanel(QWidget):
     def _keep_labels_whole(self) -> None:
         """Each plot at least its least height and tall enough for its left label (a theme
         or the print palette may change the label's size)."""
-        total = 12
+        layout = self.glw.ci.layout          # its margins and the spacing between its rows
+        _, top, _, bottom = layout.getContentsMargins()
+        total = int(np.ceil(top + bottom + 2 * max(0.0, layout.verticalSpacing()))) + 4
         for plot, least, below in ((self.x_plot, X_MIN_HEIGHT, BELOW_VIEW_PX["x"]),
                                    (self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX["saliency"]),
                                    (self.y_plot, OUTPUT_MIN_HEIGHT, BELOW_VIEW_PX["output"])):
