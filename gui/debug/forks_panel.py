@@ -32,6 +32,7 @@ from gui.shown import Shown, cursor_at
 from gui.theme import Palette, palette_of
 from gui.widgets.flow_layout import FlowLayout
 from gui.widgets.min_rows import keep_rows
+from gui.widgets.plot_menus import LazyMenuViewBox
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 ORIGINAL = "(original run)"
@@ -216,7 +217,7 @@ class ForksPanel(QWidget):
         self.info = QLabel("")
         self.info.setWordWrap(True)     # the fork's description wraps: the legend stays in view
         layout.addWidget(self.info)
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(viewBox=LazyMenuViewBox())   # its menu: zoom, axes, export
         self.plot.setMinimumHeight(120)
         self.plot.setLabel("bottom", "input position")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -43,6 +43,7 @@ from gui.session_model import SessionModel
 from gui.shown import Shown
 from gui.theme import Palette, signal_colour
 from gui.widgets.on_screen import FrontAware
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import style_axes
 
 PART_NAMES = ("x·W", "h·U", "b", "z")
@@ -448,8 +449,7 @@ class CellInspector(FrontAware, QWidget):
         self.bars_glw.clear()
         self._bars, self._bar_plots, self._zero_lines, self._bar_values = {}, {}, [], {}
         for col, g in enumerate(kind.diagram_gates):
-            p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()})
-            p.setMenuEnabled(False)
+            p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()}, **NO_MENU)
             p.hideButtons()
             p.setMouseEnabled(False, False)
             p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")

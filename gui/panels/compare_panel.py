@@ -31,6 +31,7 @@ from engine.system.inputs import read_input
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 PLOT_MIN_PX = (220, 120)   # each plot: axis titles and ticks never overlap
@@ -115,15 +116,14 @@ class ComparePanel(QWidget):
 
     def _build_plots(self, palette: Palette) -> None:
         """The divergence ‖h_a − h_b‖ and one unit's h in both runs, on one time axis."""
-        self.div_widget = pg.PlotWidget(background=palette.background)
-        self.unit_widget = pg.PlotWidget(background=palette.background)
+        self.div_widget = pg.PlotWidget(background=palette.background, **NO_MENU)
+        self.unit_widget = pg.PlotWidget(background=palette.background, **NO_MENU)
         self.div_plot = self.div_widget.getPlotItem()
         self.unit_plot = self.unit_widget.getPlotItem()
         self.unit_plot.setXLink(self.div_plot)
         for plot, widget in ((self.div_plot, self.div_widget), (self.unit_plot, self.unit_widget)):
             plot.getAxis("left").setWidth(AXIS_PX)
             plot.getAxis("left").enableAutoSIPrefix(False)   # h is unitless: no "(x0.001)"
-            plot.setMenuEnabled(False)
             widget.setMinimumSize(PLOT_MIN_PX[0], PLOT_MIN_PX[1])
             # take the dock's height, never ask for more (a scroll area would grow to the hint)
             widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)

@@ -24,6 +24,7 @@ from gui.shown import Shown, cursor_at
 from gui.signals import carried
 from gui.theme import Palette
 from gui.widgets.on_screen import FrontAware
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
@@ -71,15 +72,14 @@ class GradPanel(FrontAware, QWidget):
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(palette.background)
         layout.addWidget(self.glw, 1)
-        self.sal_plot = self.glw.addPlot(row=0, col=0)
-        self.cec_plot = self.glw.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")})
+        self.sal_plot = self.glw.addPlot(row=0, col=0, **NO_MENU)
+        self.cec_plot = self.glw.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")}, **NO_MENU)
         self.cec_plot.setXLink(self.sal_plot)
         # under both plots, what each step reads (tokens or values), holding the time axis
-        strip_plot = self.glw.addPlot(row=2, col=0)
+        strip_plot = self.glw.addPlot(row=2, col=0, **NO_MENU)
         strip_plot.setXLink(self.sal_plot)
         self.strip = InputStrip(strip_plot, model, palette)
         for plot in (self.sal_plot, self.cec_plot, strip_plot):
-            plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.getAxis("left").setWidth(84)
             plot.getAxis("left").enableAutoSIPrefix(False)

@@ -21,6 +21,7 @@ from engine.network.model_input import (
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 FEATURE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -48,12 +49,10 @@ class InputPanel(QWidget):
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(palette.background)
         layout.addWidget(self.glw)
-        self.x_plot = self.glw.addPlot(row=0, col=0)
-        self.x_plot.setMenuEnabled(False)
+        self.x_plot = self.glw.addPlot(row=0, col=0, **NO_MENU)
         self.x_plot.hideButtons()
         self.x_plot.setLabel("left", "x")
-        self.sal_plot = self.glw.addPlot(row=1, col=0)
-        self.sal_plot.setMenuEnabled(False)
+        self.sal_plot = self.glw.addPlot(row=1, col=0, **NO_MENU)
         self.sal_plot.hideButtons()
         self.sal_plot.setMaximumHeight(70)
         self.sal_plot.setLabel("left", "|∂/∂x|")
@@ -63,8 +62,7 @@ class InputPanel(QWidget):
         self.sal_plot.addItem(self.sal_item)
         self.sal_fork = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
                                                                 style=Qt.DashLine))
-        self.y_plot = self.glw.addPlot(row=2, col=0)
-        self.y_plot.setMenuEnabled(False)
+        self.y_plot = self.glw.addPlot(row=2, col=0, **NO_MENU)
         self.y_plot.hideButtons()
         self.y_plot.setLabel("left", "output")
         for plot in (self.x_plot, self.sal_plot, self.y_plot):

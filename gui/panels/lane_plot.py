@@ -19,7 +19,7 @@ class LaneViewBox(pg.ViewBox):
     shows the whole run again."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(enableMenu=False)     # the lanes offer no context menu
         self.on_reset = None
 
     def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph API)

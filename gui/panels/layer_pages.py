@@ -35,6 +35,7 @@ from gui.signals import (
 from gui.theme import Palette
 from gui.widgets.combo import refill
 from gui.widgets.min_rows import keep_rows
+from gui.widgets.plot_menus import NO_MENU
 
 
 class NumberItem(QTableWidgetItem):
@@ -154,8 +155,7 @@ class WhatIfPage(QWidget):
         layout = _page_layout(self)
         layout.addLayout(self._controls())
         self.glw = _plot_widget(palette)
-        self.plot = self.glw.addPlot()
-        self.plot.setMenuEnabled(False)
+        self.plot = self.glw.addPlot(**NO_MENU)
         self.plot.hideButtons()
         self.plot.getViewBox().invertY(True)
         self.plot.setLabel("bottom", "time step t")

@@ -41,6 +41,7 @@ from gui.signals import (
 )
 from gui.theme import Palette
 from gui.widgets.on_screen import FrontAware
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
 
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
@@ -174,8 +175,8 @@ class LayerView(FrontAware, QWidget):
     def _add_heat_plot(self, name: str, full, link_to: pg.PlotItem | None) -> HeatPlot:
         """One signal's map (units down, time across) in the next row, with its colour bar;
         every map shares the first one's axes."""
-        plot = self.glw.addPlot(row=len(self.heat), col=0, axisItems={"left": UnitTicks(self.order)})
-        plot.setMenuEnabled(False)
+        plot = self.glw.addPlot(row=len(self.heat), col=0, axisItems={"left": UnitTicks(self.order)},
+                                **NO_MENU)
         plot.hideButtons()
         plot.getViewBox().invertY(True)
         plot.getViewBox().setDefaultPadding(0.0)
@@ -211,7 +212,7 @@ class LayerView(FrontAware, QWidget):
             heat.plot.getAxis("bottom").setStyle(showValues=False)
             heat.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
             heat.plot.setPreferredHeight(PLOT_MIN_HEIGHT)
-        strip_plot = self.glw.addPlot(row=rows, col=0)
+        strip_plot = self.glw.addPlot(row=rows, col=0, **NO_MENU)
         strip_plot.setXLink(self.heat[self.visible[0]].plot)
         style_axes(strip_plot, self.palette)
         strip_plot.getAxis("left").setWidth(LEFT_AXIS_PX)
@@ -486,8 +487,7 @@ class LayerView(FrontAware, QWidget):
                 if gate not in blocks:
                     continue
                 block = blocks[gate]
-                plot = self.kernel_glw.addPlot(row=row, col=col)
-                plot.setMenuEnabled(False)
+                plot = self.kernel_glw.addPlot(row=row, col=col, **NO_MENU)
                 plot.hideButtons()
                 plot.getViewBox().invertY(True)
                 plot.setTitle(f"<span style='color:{self.palette.signal(gate)}'>{kind}<sub>{gate}</sub></span>"

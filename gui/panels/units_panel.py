@@ -26,6 +26,7 @@ from gui.panels.units_pointer import UnitsPointer
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import set_axis_label, style_axes
 
 SELECTION_UNDER_CURVES = -10      # z of the selected lane's band: under the shading's curves
@@ -91,8 +92,8 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         self.vb = LaneViewBox()
         self.vb.on_reset = self.reset_view
         scale_axis = LaneScaleAxis()
-        self.plot = self.glw.addPlot(axisItems={"left": self.axis, "right": scale_axis}, viewBox=self.vb)
-        self.plot.setMenuEnabled(False)
+        self.plot = self.glw.addPlot(axisItems={"left": self.axis, "right": scale_axis}, viewBox=self.vb,
+                                 **NO_MENU)
         self.plot.hideButtons()
         self.vb = self.plot.getViewBox()
         self.vb.invertY(True)
@@ -115,7 +116,7 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         self.heat = HeatStrips(self.plot)
         self.lane_scale = LaneScale(self.plot, scale_axis, self.palette)
         self.glw.nextRow()
-        self.input_plot = self.glw.addPlot()
+        self.input_plot = self.glw.addPlot(**NO_MENU)
         self.input_plot.setXLink(self.plot)
         self.plot.hideAxis("bottom")
         self.glw.ci.layout.setVerticalSpacing(0)

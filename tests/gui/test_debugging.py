@@ -285,3 +285,23 @@ def test_a_session_saved_with_trust_asks_before_running_code(make_window, tmp_pa
         assert calls == [str(archive)] and TRUST_NOTE not in warnings
     else:
         assert calls == [] and TRUST_NOTE in warnings
+
+
+def test_a_right_click_on_the_forks_plot_opens_pyqtgraphs_menu(window, qtbot):
+    """The forks plot offers pyqtgraph's menu (zoom, axes, export) and builds it on the first
+    right-click, not with the window (gui/widgets/plot_menus.py)."""
+    from PySide6.QtWidgets import QApplication
+
+    from tests.gui.conftest import bring_to_front
+    bring_to_front(qtbot, window.forks_dock)
+    view = window.forks_panel.plot
+    box = view.getPlotItem().getViewBox()
+    assert box.menu is None
+    centre = view.mapFromScene(box.sceneBoundingRect().center())
+    qtbot.mouseClick(view.viewport(), Qt.RightButton, pos=centre)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=5000)
+    menu = QApplication.activePopupWidget()
+    assert menu is box.menu
+    texts = [a.text() for a in menu.actions()]
+    assert "View All" in texts and "Plot Options" in texts and "Export..." in texts
+    menu.close()

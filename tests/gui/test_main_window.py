@@ -265,3 +265,18 @@ def test_view_menu_keys_switch_the_theme_open_the_unrolled_view_and_reset_the_la
     qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier | Qt.ShiftModifier)
     assert not window.input_dock.isFloating()
     assert not window.errors
+
+
+def test_no_plot_builds_a_context_menu_before_it_is_asked_for(window):
+    """pyqtgraph builds a ViewBox's menu in its constructor, a few milliseconds for each of
+    the window's plots; a plot offering none is made without it and the one offering it builds
+    it on the first right-click (gui/widgets/plot_menus.py, tested with the forks plot)."""
+    import pyqtgraph as pg
+
+    from gui.widgets.plot_menus import LazyMenuViewBox
+    boxes = [item for view in window.findChildren(pg.GraphicsView) for item in view.scene().items()
+             if isinstance(item, pg.ViewBox)]
+    assert len(boxes) >= 10
+    assert [b for b in boxes if b.menu is not None] == []
+    offered = [b for b in boxes if b.menuEnabled()]
+    assert offered and all(isinstance(b, LazyMenuViewBox) for b in offered)
