@@ -6,6 +6,7 @@ to each other. Without numba the engine runs the numpy path (checked in a child 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,8 +119,6 @@ def test_other_cells_keep_the_numpy_path():
 
 
 def test_compiled_code_is_cached_in_the_users_cache_not_in_the_package():
-    import os
-
     import numba
     engine_dir = ROOT / "engine"
     assert not any(engine_dir.rglob("*.nbi")) and not any(engine_dir.rglob("*.nbc"))
@@ -144,6 +143,42 @@ def test_without_numba_the_engine_traces_on_the_numpy_path(tmp_path):
     assert_close(bench_model(5, 32).trace(x).layer(0).h, np.load(out), "h without numba")
 
 
+FIRST_RUN_LOADS = """
+import os, sys
+from threadpoolctl import threadpool_info, threadpool_limits
+import numpy as np
+import engine
+from engine.runs import stepper
+assert "numba" not in sys.modules, "numba was imported with the engine"
+from engine.bench.engine_figures import bench_model
+model = bench_model(5, 32)
+seen = []
+original = stepper.DirectionRunner._run_compiled
+def spy(*args, **kwargs):
+    seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+    return original(*args, **kwargs)
+stepper.DirectionRunner._run_compiled = spy
+assert "numba" not in sys.modules, "numba was imported with a model"
+x = np.random.default_rng(1).normal(size=(2, 7, 32)).astype(np.float32)
+with threadpool_limits(2, user_api="blas"):
+    model.trace(x)
+    print(sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}))
+print("numba" in sys.modules, seen)
+"""
+
+
+def test_the_first_run_loads_the_kernels_not_the_engines_import():
+    """numba's import (about 0.8 s of CPU) is paid by the first run that takes the compiled
+    path, not by ``import engine`` (``main.py --help``, an export, a model of another cell);
+    the BLAS libraries numba's import brings in are held at one thread during that run, and
+    given back the person's setting after it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", compiled.JIT_SWITCH)}
+    done = subprocess.run([sys.executable, "-c", FIRST_RUN_LOADS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[2]", "True [{1}]"], done.stdout
+
+
 def test_children_do_not_load_the_compiled_steps():
     """A child (HDF5 reader, Keras worker) never steps an LSTM: numba's import would cost it
     about 0.5 s of CPU."""
@@ -156,10 +191,10 @@ def test_children_do_not_load_the_compiled_steps():
         child.close()
 
 
-def test_runs_and_forks_use_the_code_loaded_at_import():
+def test_runs_and_forks_use_the_code_warmed_at_load():
     """A first trace pays no compilation: runs of a few samples and of a large batch of a wide
     layer, and a fork over a window of a batch's run (its x·W a view of the parent's), all
-    use the kernels' signatures warmed when the engine was imported."""
+    use the kernels' signatures warmed when the kernels were loaded."""
     from engine import Session
     from engine.debugging.debugger import Debugger
     from engine.network.layers import LSTM

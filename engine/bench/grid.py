@@ -9,7 +9,8 @@ and ``nn.LSTM`` forward on identical weights without autograd, both on one threa
   ``trace_cpu_ms`` / ``torch_cpu_ms`` / ``cpu_ratio`` the same in this thread's CPU time (both
   sides compute on the calling thread), which other processes on a busy machine do not inflate;
 * ``first_ms`` and ``first_vs_later``: the first trace of the shape in this process against the
-  best later one (what a fresh allocation of every recorded array costs);
+  best later one (what a fresh allocation of every recorded array costs; the compiled steps are
+  loaded before the first point, once per process: their load is a start-up cost);
 * ``spread``: the slowest repeated trace over the best (thread-pool or allocation cliffs);
 * ``load``: the machine's 1-minute load average when the point started, beside ``cpus`` (a
   ratio measured on a machine busy with other work says so).
@@ -131,6 +132,8 @@ def grid_figures(points: Iterable[tuple[int, int, int]] | None = None, repeat: i
     except ImportError:
         return {"grid": {"skipped": "torch is not installed: no baseline to compare with"}}
     points = list(full_grid() if points is None else points)
+    from engine.runs.compiled import kernels
+    kernels()               # loaded once per process, before any first trace (module docstring)
     out: dict[str, Any] = {}
     for k, (batch, units, steps) in enumerate(points, 1):
         key = point_key(batch, units, steps)

@@ -5,20 +5,25 @@ compiled steps).
 Without numba, or with ``LSTM_SCOPE_JIT=0`` in the environment, every run takes the numpy path
 (``DirectionRunner._run_fast``) and gives the same numbers within the parity tolerance. numba's
 compiled code is cached in the user's cache directory (``cache_dir``; a ``NUMBA_CACHE_DIR`` the
-person set is kept), never beside the package, so only a process's first use ever compiles.
-The kernels are loaded when the engine is imported (``kernels``): a first trace then costs what
-the later ones cost instead of numba's import and the cached code's loading.
+person set is kept), never beside the package, so only a machine's first use ever compiles.
+The kernels are loaded on the first run that uses them (``kernels``, from ``compiled_steps``),
+not when the engine is imported: numba's import costs about 0.8 s of CPU, which ``main.py
+--help``, an export, a child process or a model of another cell never needs. That first run
+loads the cached code (warmed on tiny arrays, so no trace compiles); ``preload`` does it ahead of
+time, on a background thread for a caller that knows a trace is coming.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from ..cells.cell import CellWeights, gate_scale
+from ..system.blas import libraries_loaded
 
 F32 = np.float32
 JIT_SWITCH = "LSTM_SCOPE_JIT"
@@ -26,6 +31,7 @@ JIT_SWITCH = "LSTM_SCOPE_JIT"
 
 _loaded = False
 _kernels: ModuleType | None = None
+_load_lock = threading.Lock()      # a background preload and a first run load once between them
 
 
 def cache_dir() -> Path:
@@ -37,14 +43,30 @@ def cache_dir() -> Path:
 
 def kernels() -> ModuleType | None:
     """``engine.runs.lstm_kernels``, or None when numba is not installed (or cannot run with
-    this numpy) or the person turned it off (``JIT_SWITCH``). Loaded once per process."""
+    this numpy) or the person turned it off (``JIT_SWITCH``). Loaded once per process, on the
+    first call (a caller arriving while another thread loads waits for it)."""
     global _loaded, _kernels
     if os.environ.get(JIT_SWITCH, "1") == "0":
         return None
     if not _loaded:
-        _loaded = True
-        _kernels = _load()
+        with _load_lock:
+            if not _loaded:
+                _kernels = _load()
+                _loaded = True
     return _kernels
+
+
+def loaded() -> bool:
+    """Whether the kernels were looked for in this process already (loaded or found absent)."""
+    return _loaded
+
+
+def preload() -> threading.Thread:
+    """Load the kernels on a daemon thread (numba's import, the cached code), so that a trace
+    known to be coming does not pay for it; the trace waits for it only if it comes first."""
+    thread = threading.Thread(target=kernels, name="lstm-scope-kernels", daemon=True)
+    thread.start()
+    return thread
 
 
 def _load() -> ModuleType | None:
@@ -61,14 +83,16 @@ def _load() -> ModuleType | None:
         # (a cache folder that cannot be written: full disk, read-only home, a file-size
         # limit; a numba that cannot compile here): the numpy path gives the same numbers
         return None
+    finally:            # numba's import loads SciPy's BLAS too, maybe inside a limited run
+        libraries_loaded()
     return lstm_kernels
 
 
 def _warm_up(module: ModuleType) -> None:
     """Call every kernel once on tiny arrays of the types a run passes, so that their
     cached code (compiled on the first use ever) is loaded now and not in the first trace.
-    numba also loads the libraries it may call here (SciPy's BLAS among them), before
-    ``engine.system.blas`` looks for the BLAS libraries to hold at one thread."""
+    (numba's import also loads the libraries it may call, SciPy's BLAS among them:
+    ``engine.system.blas`` is told to hold those at one thread too.)"""
     n4, b, t = 4, 2, 1
     vec, zx = np.zeros(n4, F32), np.zeros((b, t, n4), F32)
     state, cells = np.zeros((b, 1), F32), np.zeros((b, t, 1), F32)

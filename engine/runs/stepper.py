@@ -22,7 +22,7 @@ from ..cells.cell import CellWeights, gate_scale, lstm_step_extended_from_z
 from ..system import buffers
 from ..system.blas import blas_limited
 from ..system.progress import advance
-from .compiled import compiled_steps, kernels
+from .compiled import compiled_steps
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -129,8 +129,6 @@ def layer_input(name: str, weights: CellWeights, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"layer '{name}' expects {weights.input_dim} features, got {x.shape[2]}")
     return x
 
-
-kernels()       # the compiled steps, if numba is installed, loaded before a first trace needs them
 
 SCRATCH_BYTES = 4 * 2**20
 """Size of one thread's time-major scratch (``_Scratch``): a block of steps small enough to

@@ -58,6 +58,18 @@ def one_blas_thread() -> Iterator[None]:
                 _limiter = None
 
 
+def libraries_loaded() -> None:
+    """New BLAS libraries may have been loaded (numba's import loads SciPy's, when the
+    compiled steps load on a first run): look for them again at the next limit, and hold
+    them at one thread now if a computation is under way."""
+    global _controller, _limiter
+    with _lock:
+        _controller = None
+        if _limiter is not None:
+            _limiter.restore_original_limits()
+            _limiter = _blas_controller().limit(limits=1)
+
+
 def blas_limited(function: F) -> F:
     """``function`` runs inside ``one_blas_thread()``: for a trace, a run, a gradient pass."""
     @functools.wraps(function)
@@ -67,4 +79,4 @@ def blas_limited(function: F) -> F:
     return limited  # type: ignore[return-value]
 
 
-__all__ = ["blas_limited", "one_blas_thread"]
+__all__ = ["blas_limited", "libraries_loaded", "one_blas_thread"]

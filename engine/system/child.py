@@ -35,8 +35,8 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
 LAST_WORDS_BYTES = 4096
 NO_COMPILED_STEPS = "LSTM_SCOPE_JIT"
 """Set to 0 in every child (``engine.runs.compiled.JIT_SWITCH``): a child reads files or runs
-a framework, never steps an LSTM, and loading the compiled steps when the engine is imported
-would cost it about 0.5 s of CPU (numba's import)."""
+a framework, never steps an LSTM on the engine's path, and a library call of it that did would
+load the compiled steps at a cost of about 0.8 s of CPU (numba's import)."""
 
 
 # Variables that change while a program runs without changing what a child does: pytest
