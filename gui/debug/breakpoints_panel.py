@@ -187,11 +187,14 @@ class BreakpointsPanel(QWidget):
         self.sign_unit.setRange(-1, 0)
         self.sign_unit.setSpecialValueText("any")
         self.sign_unit.setValue(-1)
-        rows = ((self.ev_nan,), (self.ev_c, self.c_bound), (self.ev_sat, self.sat_gate, self.sat_frac),
-                (self.ev_sign, self.sign_unit))
+        # two columns, the share of units under its gate: a third column made the panel wider
+        # than a laptop's side dock (1366x768), which hid it and the Add button past the edge
+        rows = ((self.ev_nan,), (self.ev_c, self.c_bound), (self.ev_sat, self.sat_gate),
+                (None, self.sat_frac), (self.ev_sign, self.sign_unit))
         for r, widgets in enumerate(rows):
             for c, widget in enumerate(widgets):
-                events.addWidget(widget, r, c)
+                if widget is not None:
+                    events.addWidget(widget, r, c)
         self._event_boxes = {"nan_inf": self.ev_nan, "c_exceeds": self.ev_c,
                              "saturates": self.ev_sat, "sign_change": self.ev_sign}
         for kind, box in self._event_boxes.items():
