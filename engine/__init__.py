@@ -18,6 +18,7 @@ from .live import from_keras, from_torch
 from .loaders import load_model
 from .network.model import Model, TracedLayerInfo
 from .runs import gru_stepper as _gru_stepper  # noqa: F401  (hands the GRU/RNN runners to the stepper)
+from .runs import mlstm_stepper as _mlstm_stepper  # noqa: F401  (hands the mLSTM runner to the stepper)
 from .runs import slstm_stepper as _slstm_stepper  # noqa: F401  (hands the sLSTM runner to the stepper)
 from .runs import stateful
 from .runs.trace import LayerTrace, TraceResult

@@ -129,6 +129,11 @@ class CellWeights:
         (an xlstm sLSTM cell), so x·W is x itself and the stepper copies it."""
         return False
 
+    def recorded_state(self, c: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays a trace writes out of the recorded c beyond its signals (an mLSTM's matrix
+        memory ``C``); none here."""
+        return {}
+
     def unit_heads(self) -> np.ndarray:
         """(N,) the head each unit belongs to: the units it reads through U are its head's.
         One head here (every unit reads every unit); an sLSTM has several."""

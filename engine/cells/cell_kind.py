@@ -4,7 +4,8 @@ A view that lists signals (lanes, legends, check boxes, CSV columns, the inspect
 reads them from the cell's ``CellKind`` instead of its own "f i o g c h", so a second kind of
 cell (GRU, simple RNN) is a second table, not an edit of every view. The LSTM's table is
 ``engine.cells.cell.LSTM_CELL``, the GRU's and the simple RNN's ``engine.cells.gru_cell.GRU_CELL`` and
-``RNN_CELL``, the sLSTM's ``engine.cells.slstm_cell.SLSTM_CELL``; a cell's weights name theirs
+``RNN_CELL``, the sLSTM's ``engine.cells.slstm_cell.SLSTM_CELL``, the mLSTM's
+``engine.cells.mlstm_cell.MLSTM_CELL``; a cell's weights name theirs
 (``CellWeights.kind``).
 """
 
@@ -66,6 +67,7 @@ class CellKind:
     feeds: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (state, the gates it is made from)
     # for the inspector's diagram; empty: every gate feeds every state
     written_as: str = ""            # how a sentence names the cell ("sLSTM"); empty: NAME
+    differentiable: bool = True     # False: gradients through it are refused in one line
     cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
     # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 

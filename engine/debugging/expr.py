@@ -44,6 +44,7 @@ import numpy as np
 from ..analyses.analysis import saturated as _saturated
 from ..cells.cell import LSTM_CELL
 from ..cells.gru_cell import GRU_CELL
+from ..cells.mlstm_cell import MLSTM_CELL
 from ..cells.rnn_cell import RNN_CELL
 from ..cells.slstm_cell import SLSTM_CELL
 from ..errors import ScopeError
@@ -52,7 +53,7 @@ MAX_LENGTH = 2000
 # Evaluation recurses once per level (a few frames each): 100 levels stay far below Python's
 # recursion limit even from deep inside the window's event handling.
 MAX_DEPTH = 100
-CELL_KINDS = (LSTM_CELL, GRU_CELL, RNN_CELL, SLSTM_CELL)
+CELL_KINDS = (LSTM_CELL, GRU_CELL, RNN_CELL, SLSTM_CELL, MLSTM_CELL)
 """Every kind of cell a run may record: an expression may name any of their signals; one the
 run's cell does not record is an error when it is checked against that run (``debugger.check``)."""
 SIGNAL_NAMES = (*dict.fromkeys(name for kind in CELL_KINDS for name in kind.recorded), "x")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cells.cell import CellWeights
+from ..errors import ScopeError
 from ..runs.trace import LayerTrace
 from ..system.blas import blas_limited
 from ..system.progress import advance
@@ -81,6 +82,9 @@ def layer_backward(trace: LayerTrace, dh_ext: np.ndarray | None, dc_ext: np.ndar
     ``own_seeds``: the caller hands ``dh_ext`` and ``dc_ext`` over (a target's fresh seed), so
     float32 ones become the totals in place instead of being copied (a long run's T x H)."""
     w = trace.weights
+    if not w.kind.differentiable:
+        raise ScopeError(f"layer '{trace.name}' is an {w.kind.written}: LSTM Scope does not "
+                         f"compute its gradients yet")
     b, t_len, n = trace.batch, trace.steps, trace.units
     hsize = w.state_size
     csize = w.cell_size                                      # N, or 0 for a GRU or RNN

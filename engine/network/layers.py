@@ -103,6 +103,8 @@ def check_state(name: str, state: tuple[np.ndarray, np.ndarray] | None, batch: i
         if a.shape != (batch, size):
             parts = weights.kind.cell_parts if what == "c0" else ()
             axis = f"batch, {' + '.join(parts)} of {weights.units} units each" if parts else "batch, units"
+            if parts and size > len(parts) * weights.units:     # an mLSTM's C follows its blocks
+                axis += f" + {size - len(parts) * weights.units} of the matrix memory C"
             raise InitialStateError(f"initial state {what} for layer '{name}' must have shape "
                                  f"({batch}, {size}) ({axis}), got {tuple(np.shape(arr))}")
         out.append(a)

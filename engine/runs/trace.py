@@ -198,6 +198,7 @@ class LayerTrace(SignalSource):
             out.update({name: getattr(self, name) for name in ("zx", "zh", "zb", "h0", "mask", "x")})
             if kind.cell_parts:                 # an sLSTM's c0 holds c, nrm, stab side by side
                 out["c0"] = self.c0
+            out.update(self.weights.recorded_state(self.c))   # an mLSTM's C
         if self.zp is not None:
             out["zp"] = self.zp
         return {k: np.ascontiguousarray(v) for k, v in out.items()}
