@@ -111,17 +111,17 @@ def torch_model(module: Any, x: Any) -> Model:
 
     from .capture.torch_capture import TorchCapture
     from .loaders.torch_state import module_ops
-    from .loaders.xlstm_modules import is_xlstm_cell, slstm_ops
+    from .loaders.xlstm_modules import is_xlstm_cell, xlstm_ops
     lstms = [(path, mod) for path, mod in module.named_modules()
              if isinstance(mod, _recurrent(torch)) or is_xlstm_cell(mod)]
     if not lstms:
         raise ScopeError(f"the {type(module).__name__} holds no nn.LSTM, nn.GRU, nn.RNN, their cells "
-                         f"or an xlstm sLSTM cell")
+                         f"or an xlstm sLSTM or mLSTM cell")
     source = f"<{type(module).__name__}>"
     ops_by_path = {}
     for path, mod in lstms:
         if is_xlstm_cell(mod):                  # the package's blocks run, the engine steps the cell
-            ops_by_path[path] = slstm_ops(path, mod)
+            ops_by_path[path] = xlstm_ops(path, mod)
             continue
         arrays = {f"{path}.{k}" if path else k: v.detach().to("cpu").float().numpy()
                   for k, v in mod.state_dict().items()}

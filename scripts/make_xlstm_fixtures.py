@@ -1,6 +1,6 @@
-"""Write the sLSTM reference fixtures: a small ``xLSTMBlockStack`` of sLSTM blocks per head
-count, and the numbers the ``xlstm`` package's own reference cell computed on it
-(docs/architecture.md, "sLSTM").
+"""Write the sLSTM and mLSTM reference fixtures: a small ``xLSTMBlockStack`` of sLSTM blocks
+and one of mLSTM blocks per head count, and the numbers the ``xlstm`` package's own cells
+computed on them (docs/architecture.md, "sLSTM", "mLSTM").
 
 Rerun (seeded, deterministic) with torch==2.13.0 and xlstm==2.0.6 installed:
 
@@ -17,6 +17,13 @@ For the 4-head stack it also writes the files a trained stack is shipped as, ope
 ``--config`` (engine/loaders/xlstm_config.py): ``slstm_h4.pt`` (``torch.save`` of its state dict),
 ``slstm_h4.safetensors`` (the same tensors) and its config as the package's examples give one,
 ``slstm_h4.yaml`` and ``slstm_h4.json`` (``xLSTMBlockStackConfig``'s fields as plain data).
+
+tests/fixtures/xlstm/mlstm_hK.npz holds the same for a stack of mLSTM blocks (all parameters
+drawn at random, the gates' biases shifted so that f starts near the package's 3..6), and per
+mLSTM cell k ``layer{k}_name``, ``layer{k}_h`` (B, T, N) and ``layer{k}_C`` (B, T, heads, DH, DH):
+the output and matrix memory the package's ``mLSTMCell.step`` gives step by step from a zero
+state, and ``layer{k}_forward`` (B, T, N) what the cell's own ``forward`` (the parallel form)
+returned inside the stack.
 """
 
 from __future__ import annotations
@@ -26,7 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from xlstm import sLSTMBlockConfig, sLSTMLayerConfig, xLSTMBlockStack, xLSTMBlockStackConfig
+from xlstm import (
+    mLSTMBlockConfig,
+    mLSTMLayerConfig,
+    sLSTMBlockConfig,
+    sLSTMLayerConfig,
+    xLSTMBlockStack,
+    xLSTMBlockStackConfig,
+)
 from xlstm.blocks.slstm.src.vanilla import slstm_forward
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +115,66 @@ def state_dict_files(stack: torch.nn.Module, meta: dict, name: str) -> None:
     (OUT / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def mlstm_stack_config(meta: dict) -> xLSTMBlockStackConfig:
+    """The mLSTM stack a fixture was made from (tests rebuild it from ``meta``)."""
+    layer = mLSTMLayerConfig(num_heads=meta["heads"], conv1d_kernel_size=meta["conv1d_kernel_size"],
+                             qkv_proj_blocksize=meta["qkv_proj_blocksize"],
+                             round_proj_up_to_multiple_of=meta["round_proj_up_to_multiple_of"])
+    return xLSTMBlockStackConfig(mlstm_block=mLSTMBlockConfig(mlstm=layer),
+                                 context_length=meta["context_length"], num_blocks=meta["blocks"],
+                                 embedding_dim=meta["embedding_dim"])
+
+
+def mlstm_steps(cell: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """(h (B, T, N), C (B, T, heads, DH, DH)) from the package's ``mLSTMCell.step``, one step
+    at a time from a zero state."""
+    hs, cs, state = [], [], None
+    with torch.no_grad():
+        for t in range(q.shape[1]):
+            h, state = cell.step(q[:, t:t + 1].clone(), k[:, t:t + 1].clone(), v[:, t:t + 1].clone(),
+                                 mlstm_state=state)
+            hs.append(h[:, 0].numpy())
+            cs.append(state[0].numpy().copy())
+    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+
+
+def make_mlstm(heads: int) -> None:
+    meta = {"heads": heads, "blocks": 2, "embedding_dim": 8, "context_length": 16,
+            "conv1d_kernel_size": 4, "qkv_proj_blocksize": 4, "round_proj_up_to_multiple_of": 16}
+    torch.manual_seed(100 + heads)
+    stack = xLSTMBlockStack(mlstm_stack_config(meta)).eval()
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.normal_(0.0, 0.5)
+        for mod in stack.modules():
+            if type(mod).__name__ == "mLSTMCell":
+                mod.fgate.bias.add_(3.0)
+    x = torch.randn(2, 12, meta["embedding_dim"])
+    cells = [(name, mod) for name, mod in stack.named_modules() if type(mod).__name__ == "mLSTMCell"]
+    seen: dict[str, dict] = {}
+    ran: dict[str, torch.Tensor] = {}
+    hooks = [mod.register_forward_pre_hook(lambda m, a, kw, name=name: seen.update({name: kw}),
+                                           with_kwargs=True) for name, mod in cells]
+    hooks += [mod.register_forward_hook(lambda m, a, out, name=name: ran.update({name: out}))
+              for name, mod in cells]
+    with torch.no_grad():
+        output = stack(x)
+    for hook in hooks:
+        hook.remove()
+    arrays = {"meta": np.array(json.dumps(meta)), "x": x.numpy(), "output": output.numpy()}
+    arrays.update({f"param:{k}": v.numpy() for k, v in stack.state_dict().items()})
+    for k, (name, cell) in enumerate(cells):
+        arrays[f"layer{k}_name"] = np.array(name)
+        h, c = mlstm_steps(cell, seen[name]["q"], seen[name]["k"], seen[name]["v"])
+        arrays[f"layer{k}_h"], arrays[f"layer{k}_C"] = h, c
+        arrays[f"layer{k}_forward"] = ran[name].numpy()
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(OUT / f"mlstm_h{heads}.npz", **arrays)
+
+
 if __name__ == "__main__":
     for k in HEADS:
         make(k)
         print(f"wrote {OUT / f'slstm_h{k}.npz'}")
+        make_mlstm(k)
+        print(f"wrote {OUT / f'mlstm_h{k}.npz'}")

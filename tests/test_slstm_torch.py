@@ -109,9 +109,9 @@ def test_a_cell_the_engine_cannot_step_is_refused_in_one_line_naming_it():
         engine.from_torch(lstm_fn, torch.zeros(1, 3, 8))
 
 
-def test_a_stack_mixing_mlstm_and_slstm_blocks_traces_its_slstm_cell():
-    """xLSTM[a:b] stacks mix blocks: the package runs the mLSTM blocks (the engine does not step
-    them yet) and the engine steps the sLSTM cell, fed what the blocks before it made."""
+def test_a_stack_mixing_mlstm_and_slstm_blocks_traces_every_cell():
+    """xLSTM[a:b] stacks mix blocks: the package runs the blocks, the engine steps every cell
+    (mLSTM and sLSTM), each fed what the blocks before it made."""
     from xlstm import mLSTMBlockConfig, mLSTMLayerConfig
     torch.manual_seed(0)
     config = xLSTMBlockStackConfig(
@@ -129,6 +129,8 @@ def test_a_stack_mixing_mlstm_and_slstm_blocks_traces_its_slstm_cell():
         hook.remove()
         h = cell(seen["x"])[0].permute(0, 2, 1, 3).reshape(2, 12, 16).numpy()   # BNSH -> BSH
     result = engine.from_torch(stack, x).result()
-    assert result.names == ["blocks.1.xlstm.slstm_cell"]
+    assert result.names == ["blocks.0.xlstm.mlstm_cell", "blocks.1.xlstm.slstm_cell",
+                            "blocks.2.xlstm.mlstm_cell"]
+    assert [layer.cell_kind.written for layer in result.layers] == ["mLSTM", "sLSTM", "mLSTM"]
     assert_close(result.output, out.numpy(), "the stack's output")
-    assert_close(result.layer(0).h, h, "h of the sLSTM cell")
+    assert_close(result.layer(1).h, h, "h of the sLSTM cell")

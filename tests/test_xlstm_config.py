@@ -148,8 +148,8 @@ def test_a_config_that_is_not_a_mapping_of_settings_is_refused_without_running_i
     assert "\n" not in str(info.value)
 
 
-def test_a_stack_of_mlstm_and_slstm_blocks_opens_its_slstm_cell(tmp_path):
-    """mLSTM blocks run in the package (pure torch on CPU); the sLSTM cell is traced."""
+def test_a_stack_of_mlstm_and_slstm_blocks_opens_every_cell(tmp_path):
+    """The blocks run in the package (pure torch on CPU); the mLSTM and sLSTM cells are traced."""
     cfg = xLSTMBlockStackConfig(
         mlstm_block=mLSTMBlockConfig(mlstm=mLSTMLayerConfig(num_heads=2)),
         slstm_block=sLSTMBlockConfig(slstm=sLSTMLayerConfig(backend="vanilla", num_heads=2)),
@@ -161,7 +161,7 @@ def test_a_stack_of_mlstm_and_slstm_blocks_opens_its_slstm_cell(tmp_path):
             "slstm_block": {"slstm": {"backend": "vanilla", "num_heads": 2}},
             "context_length": 8, "num_blocks": 2, "embedding_dim": 8, "slstm_at": [1]}
     model = load_model(tmp_path / "stack.pt", config=_config(tmp_path, data, "cfg.json"))
-    assert model.layer_names == ["blocks.1.xlstm.slstm_cell"]
+    assert model.layer_names == ["blocks.0.xlstm.mlstm_cell", "blocks.1.xlstm.slstm_cell"]
     x = np.random.default_rng(0).normal(size=(1, 8, 8)).astype(np.float32)
     with torch.no_grad():
         expect = stack(torch.from_numpy(x)).numpy()

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, ScopeError
-from ..loaders.xlstm_modules import is_xlstm_cell, slstm_feed
+from ..loaders.xlstm_modules import is_xlstm_cell, xlstm_feed
 from ..network.layers import RunContext
 from .feed import Capture, LayerFeed
 
@@ -45,9 +45,11 @@ class TorchCapture:
         handles = []
         for path in self.lstm_ops:
             def hook(mod, args, kwargs, path=path) -> None:
+                if is_xlstm_cell(mod):          # an mLSTM cell is called with q=, k=, v= alone
+                    xlstm[path].append((args, kwargs))
+                    return
                 hx = args[1] if len(args) > 1 else kwargs.get("hx")
                 calls[path].append((args[0], hx))
-                xlstm[path].append((args, kwargs))
             handles.append(self.modules[path].register_forward_pre_hook(hook, with_kwargs=True))
         args = [torch.as_tensor(np.asarray(inputs[n])) for n in self.input_names]
         start = time.perf_counter()
@@ -70,12 +72,12 @@ class TorchCapture:
         return Capture([_np(o) for o in _outputs(out)], feeds, seconds)
 
     def _xlstm_feed(self, path: str, ops: list, calls: list[tuple[tuple, dict]]) -> dict[str, LayerFeed]:
-        """An xlstm sLSTM cell's one call: its input and state (``xlstm_modules.slstm_feed``)."""
+        """An xlstm cell's one call: its input and state (``xlstm_modules.xlstm_feed``)."""
         mod = self.modules[path]
         if len(calls) > 1:
             raise ScopeError(f"the {type(mod).__name__} '{path}' runs {len(calls)} times in one "
                              f"forward pass; LSTM Scope traces one run of it")
-        x, h0, c0 = slstm_feed(mod, *calls[0])
+        x, h0, c0 = xlstm_feed(mod, *calls[0])
         return {ops[0].traced()[0][0]: LayerFeed(x, None, h0, c0)}
 
     def _feeds(self, path: str, ops: list, calls: list[tuple[Any, Any]]) -> dict[str, LayerFeed]:

@@ -167,16 +167,16 @@ def _listed(keys: list[str], limit: int = 3) -> str:
 
 
 def _stack_model(module: Any, path: Path, cfg_where: str) -> Model:
-    """A Model of the stack's sLSTM cells, run by the stack itself (capture) on its input
+    """A Model of the stack's sLSTM and mLSTM cells, run by the stack itself (capture) on its input
     ``x`` (B, T, embedding_dim)."""
     from ..capture.feed import Runtime
     from ..capture.torch_capture import TorchCapture
-    from .xlstm_modules import is_xlstm_cell, slstm_ops
-    ops_by_path = {name: slstm_ops(name, mod) for name, mod in module.named_modules()
+    from .xlstm_modules import is_xlstm_cell, xlstm_ops
+    ops_by_path = {name: xlstm_ops(name, mod) for name, mod in module.named_modules()
                    if is_xlstm_cell(mod)}
     if not ops_by_path:
-        raise UnsupportedModelError(f"{cfg_where}: the stack has no sLSTM blocks, and LSTM Scope "
-                                    f"steps only the sLSTM cells of an xLSTM stack")
+        raise UnsupportedModelError(f"{cfg_where}: the stack has no sLSTM or mLSTM blocks, and "
+                                    f"LSTM Scope steps only the cells of an xLSTM stack")
     model = Model(ops=[op for ops in ops_by_path.values() for op in ops], source=str(path),
                   format="xlstm state dict + config", name="xLSTMBlockStack", chain=False)
     model.input_names = ["x"]
