@@ -73,8 +73,10 @@ DIRECTIONS_VIEW = ActionSpec("Both &directions", (), "A Bidirectional layer's fo
                              "directions and the merged output, stepping together", checkable=True)
 SAMPLES_VIEW = ActionSpec("Batch &samples", (), "Every sample of the batch side by side, with one "
                           "cursor", checkable=True)
+MEMORY_VIEW = ActionSpec("&Matrix memory", (), "An mLSTM's matrix memory C at the cursor, one "
+                         "heat-map per head, stepping live", checkable=True)
 TEACHING = {"unrolled": UNROLLED_VIEW, "text": TEXT_VIEW, "directions": DIRECTIONS_VIEW,
-            "samples": SAMPLES_VIEW}
+            "samples": SAMPLES_VIEW, "memory": MEMORY_VIEW}
 
 UNITS_HELP = ActionSpec("What does “units” mean?", ("F1",), "The one idea this tool is about",
                         help="what does “units” mean?")

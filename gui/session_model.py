@@ -340,6 +340,7 @@ class SessionModel(QObject):
         d = w.input_dim
         out = s.output_shape()             # None: the model's output is not computed
         return {
+            **w.shapes(),                  # a kind's own badges (an mLSTM's gate kernel ...)
             "input": (b, t, d), "kernel": tuple(w.kernel.shape),
             "recurrent_kernel": tuple(w.recurrent_kernel.shape),
             "bias": w.shapes().get("bias"),     # a GRU's two rows: (2, 3N) (its kind's shapes)

@@ -68,6 +68,8 @@ class CellKind:
     # for the inspector's diagram; empty: every gate feeds every state
     written_as: str = ""            # how a sentence names the cell ("sLSTM"); empty: NAME
     differentiable: bool = True     # False: gradients through it are refused in one line
+    recurrent: bool = True          # False: no recurrent kernel, h_{t-1} is read by nothing
+    # (an mLSTM: its units are coupled through its matrix memory C), so no view draws U
     cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
     # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
 
@@ -76,6 +78,12 @@ class CellKind:
         """Names of the column blocks of W, U, b and of the pre-activation axis of zx, zh, zb
         (``z_<part>``): the gates, or ``blocks`` for a cell whose blocks are not gates."""
         return self.blocks or self.gates
+
+    @property
+    def split_gates(self) -> tuple[str, ...]:
+        """The diagram's gates whose pre-activation is a block x·W + h·U + b (the inspector's
+        bars and fan-in): all of them but an mLSTM's, whose z_i, z_f are per head."""
+        return tuple(g for g in self.diagram_gates if g in self.parts)
 
     @property
     def written(self) -> str:

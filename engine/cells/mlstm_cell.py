@@ -160,6 +160,12 @@ class MlstmWeights(CellWeights):
     def head_of(self, unit: int) -> int:
         return unit // self.head_size
 
+    def gate_slice(self, gate: str) -> slice:
+        """The columns of block q, k or v in a (..., 3N) array (W's identity, U's zeros)."""
+        n = self.units
+        k = MLSTM_PARTS.index(gate)
+        return slice(k * n, (k + 1) * n)
+
     def unit_heads(self) -> np.ndarray:
         return np.arange(self.units) // self.head_size
 
@@ -230,6 +236,7 @@ MLSTM_CELL = CellKind(
     cell_parts=CELL_PARTS,
     written_as="mLSTM",
     differentiable=False,
+    recurrent=False,
     blocks=MLSTM_PARTS,
     ratio_gates=("f", "i"),
     signals=(

@@ -96,10 +96,11 @@ def lane_arrays(trace: LayerTrace, ctx: ViewContext) -> dict[str, np.ndarray]:
     units = _unit_index(trace, ctx)
     s = slice(ctx.sample, ctx.sample + 1)
     out: dict[str, np.ndarray] = {}
+    whole = {"x", "mask", *trace.weights.recorded_state(trace.c)}    # an mLSTM's C: every head's
     for name, arr in trace.arrays().items():
         if name == "zb":
             out[name] = arr[:, units]
-        elif name in ("x", "mask"):
+        elif name in whole:
             out[name] = arr[s]
         elif name in ("h", "h0") and trace.weights.state_size != trace.units:
             out[name] = arr[s]                    # projected h: its own size, not per unit

@@ -250,6 +250,15 @@ class UnitsView(ExportableView):
                 "units update together, each reading the input x_t and the whole previous h of "
                 f"every unit. {cursor}")
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """A cell without a recurrent kernel (an mLSTM): its units read their head's memory."""
+        text = self.explanation(ctx, units)
+        if kind is None or kind.recurrent:
+            return text
+        return text.replace("each reading the input x_t and the whole previous h of every unit",
+                            "each reading q_t, k_t, v_t and its head's matrix memory C (no unit "
+                            "reads the previous h: there is no recurrent kernel)")
+
     def logical_size(self, window, lanes: int, frame: tuple[int, int] | None = None
                      ) -> tuple[int, int]:
         if frame is not None:     # a first guess; fit_to_frame corrects it once shown
@@ -297,6 +306,14 @@ class LayerView(ExportableView):
                 "At every step a whole column fills in: all N units update together, each reading "
                 "the input and the previous h of every unit. The red line is the current step.")
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """A cell without a recurrent kernel (an mLSTM): its units read their head's memory."""
+        text = self.explanation(ctx, units)
+        if kind is None or kind.recurrent:
+            return text
+        return text.replace("the input and the previous h of every unit",
+                            "q, k, v and its head's matrix memory C (no recurrent kernel)")
+
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
         return FIGURE_WIDTH, 150 + 130 * len(window.layer_view.visible)
 
@@ -332,6 +349,11 @@ class CellView(ExportableView):
         """A GRU's candidate reads its h·U part through r, and its bar says so (the cell
         inspector's ``CellBreakdown.recurrent``)."""
         text = self.explanation(ctx, units)
+        if kind is not None and not kind.recurrent:      # an mLSTM: no x·W + h·U + b bars
+            return (f"Unit {ctx.unit} at step t = {ctx.position}: its head's stabilised gates f, i "
+                    "(one number per head, made from q, k, v), and the states they make: the "
+                    "normalizer n, the stabiliser m and h. No unit reads the previous h (no "
+                    "recurrent kernel): a head's units are coupled through its matrix memory C.")
         if kind is None or kind.name != "gru":
             return text
         return (f"{text} The candidate n reads its h·U part through the reset gate r: its bar is "
@@ -348,6 +370,12 @@ class GradView(ExportableView):
     name, title, dock = "grad", "Gradients", "grad_dock"
     numbers = None
     per_unit = True
+
+    def applies(self, session) -> str | None:
+        kind = session.cell_kind
+        if not kind.differentiable:
+            return f"LSTM Scope does not compute an {kind.written}'s gradients yet"
+        return None
 
     def widgets(self, host) -> list:
         return [host.grad_panel.glw]
@@ -520,6 +548,17 @@ class UnrolledView(TeachingView):
     def lanes(self, host) -> list[int]:
         return [int(u) for u in self.panel(host).shown_units()]
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+        """A cell without a recurrent kernel (an mLSTM) has no links to draw."""
+        text = self.explanation(ctx, units)
+        if kind is None or kind.recurrent:
+            return text
+        return (f"Each column is one input position t and holds all N = {units} cells of layer "
+                f"{ctx.layer}: one step fills a whole column at once. No lines: an "
+                f"{kind.written} has no recurrent kernel, so no cell reads the previous h; the "
+                "cells of a head are coupled through its matrix memory C, and x_t enters every "
+                "cell of its column.")
+
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return (f"Each column is one input position t and holds all N = {units} cells of layer "
                 f"{ctx.layer}: one step fills a whole column at once. The lines are the recurrent "
@@ -624,6 +663,35 @@ class SamplesView(TeachingView):
                 "are time steps. The same weights run on every sample at once; one cursor.")
 
 
+class MemoryView(TeachingView):
+    """An mLSTM's matrix memory at the cursor (gui.panels.memory_view); refused for other kinds."""
+
+    name, title = "memory", "Matrix memory"
+    numbers = None
+    height = 520
+
+    def applies(self, session) -> str | None:
+        from engine.analyses.memory import memory_reason
+        return memory_reason(session)
+
+    def widgets(self, host) -> list:
+        return [self.panel(host).glw]
+
+    def prepare(self, host, position: int | None = None) -> None:
+        self.panel(host).refresh()
+
+    def explanation(self, ctx: ViewContext, units: int) -> str:
+        return (f"The matrix memory C of each head of mLSTM layer {ctx.layer} after the cursor's "
+                "step: C = f·C + i·v kᵀ/√DH, a DH x DH map per head, rows the value dimensions and "
+                "columns the key dimensions; h reads qᵀC. The units of a head are coupled only "
+                "through its C and its two scalar gates: the mLSTM has no recurrent kernel.")
+
+    def write_data(self, path: str | Path, session, ctx: ViewContext, trace, *,
+                   inputs=()) -> Path:
+        from engine.analyses.memory import export_memory_data
+        return export_memory_data(path, session, ctx, inputs=inputs)
+
+
 def text_reason(session) -> str | None:
     """Why the text view cannot show ``session`` (None: it can): it reads characters, token ids
     that a vocabulary of one-character tokens spells."""
@@ -642,7 +710,7 @@ def text_reason(session) -> str | None:
 # --- the table ------------------------------------------------------------------------------
 VIEWS: dict[str, ExportableView] = {v.name: v for v in (
     UnitsView(), LayerView(), CellView(), GradView(), WindowView(), UnrolledView(), TextView(),
-    DirectionsView(), SamplesView())}
+    DirectionsView(), SamplesView(), MemoryView())}
 """Every exportable view by name, in the order the Export dialog and ``--help`` list them."""
 
 

@@ -72,24 +72,36 @@ class ShapeBadges(QWidget):
                  leading: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session_model = session_model
-        layout = FlowLayout(self, spacing=6)
+        self._layout = layout = FlowLayout(self, spacing=6)
         layout.setContentsMargins(4, 2, 4, 2)
         if leading is not None:        # the layer chooser: the badges describe that layer
             layout.addWidget(leading)
         self.labels: dict[str, QLabel] = {}
-        for key in BADGE_KEYS:
-            label = QLabel()           # its tip: the run's cell kind's (refresh)
-            label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
-            layout.addWidget(label)
-            self.labels[key] = label
+        self._set_keys(BADGE_KEYS)
         self.labels["model_input"].hide()        # shown for a model that reads an image, audio ...
         session_model.runChanged.connect(self.refresh)
+
+    def _set_keys(self, keys: tuple[str, ...]) -> None:
+        """One label per badge in ``keys``' order: a kind whose weights are not W, U, b (an
+        mLSTM's gate maps and norm) brings its own badges, read from its table."""
+        for label in self.labels.values():
+            self._layout.removeWidget(label)
+            label.deleteLater()
+        self.labels = {}
+        for key in keys:
+            label = QLabel()           # its tip: the run's cell kind's (refresh)
+            label.setStyleSheet("QLabel { border: 1px solid #888888; border-radius: 6px; padding: 1px 6px; }")
+            self._layout.addWidget(label)
+            self.labels[key] = label
 
     def refresh(self) -> None:
         if not self.session_model.ready:
             return
         facts = self.session_model.describe()
         texts = badge_texts(facts)
+        keys = tuple(key for key in ("units", "model_input", *badge_names(facts["cell_kind"]), "params"))
+        if keys != tuple(self.labels):
+            self._set_keys(keys)
         for key, tip in tips(facts["cell_kind"]).items():
             if key in self.labels and self.labels[key].toolTip() != tip:
                 self.labels[key].setToolTip(tip)

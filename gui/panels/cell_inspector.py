@@ -288,6 +288,14 @@ def _draw_inputs(pen: _ScenePen, b: CellBreakdown, kind: CellKind, xs: dict[str,
         pen.arrow(xs[g], Y_IN, xs[g], Y_GATE + 20)
     hp = np.asarray(b.h_prev_vector, float)
     j = b.unit
+    if not kind.recurrent:          # an mLSTM: no U, h(t-1) is read by nothing
+        pen.text(55, Y_IN, f"{', '.join(kind.parts)} (t)")
+        pen.text(300, Y_STRIP + STRIP_H / 2, f"no recurrent kernel: h(t-1) is read by nothing; "
+                 f"unit {j} is coupled to its head's units only through C and the head's gates",
+                 key="h_prev", font=pen.small)
+        pen.text(-5, -28, f"unit {j} · t = {b.position}" + (f" · reads {reads}" if reads else ""),
+                 bold=True, centre=False)
+        return
     pen.text(55, Y_IN, "x(t), h(t-1)")
     # the N values of h(t-1) drawn entering the bus through U: the coupling, not a sentence
     pen.arrow(STRIP_ARROW_X, Y_STRIP, STRIP_ARROW_X, Y_IN + 2)
@@ -448,7 +456,7 @@ class CellInspector(FrontAware, QWidget):
         self.kind = kind
         self.bars_glw.clear()
         self._bars, self._bar_plots, self._zero_lines, self._bar_values = {}, {}, [], {}
-        for col, g in enumerate(kind.diagram_gates):
+        for col, g in enumerate(kind.split_gates):
             p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()}, **NO_MENU)
             p.hideButtons()
             p.setMouseEnabled(False, False)
@@ -622,7 +630,7 @@ class CellInspector(FrontAware, QWidget):
         self.diagram.draw(b, w.cell_activation.name, "σ" if w.gate_activation.name == "sigmoid"
                           else w.gate_activation.name, self.kind)
         need_lo = need_hi = 0.0
-        for g in self.kind.diagram_gates:
+        for g in self.kind.split_gates:
             values = [b.zx[g], b.recurrent[g], b.zb[g], b.z[g]]     # h·U as the cell adds it
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
@@ -648,7 +656,7 @@ class CellInspector(FrontAware, QWidget):
         self.fan.clear()
         blocks = recurrent_blocks(trace.weights)
         self.top: dict[str, list[tuple[int, float]]] = {}
-        gates = self.kind.diagram_gates
+        gates = self.kind.split_gates
         for g in gates:
             top = b.top_contributors(g, TOP_K)
             self.top[g] = top
@@ -666,7 +674,7 @@ class CellInspector(FrontAware, QWidget):
             for c in range(4):                             # the dock (and the window) each time
                 self.fan.resizeColumnToContents(c)
             self._fan_sized = True
-        if self.pinned is None and self.lane_gate not in gates:
+        if not gates or (self.pinned is None and self.lane_gate not in gates):
             # following the cursor: marking lanes would repaint the whole units panel every
             # step; lanes are marked for a pinned (clicked) step or a chosen gate
             self.highlighter.clear()

@@ -137,18 +137,21 @@ class UnrolledCanvas(GridLayout, LinkPainter, WrongPictures, PaintedCanvas):
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         direction = "backward: reads right to left ←" if session.backward else "reads left to right →"
         layer = session.cell_kind.written            # LSTM, GRU, RNN: as ``info`` says
-        title = (f"{layer}(units={n}) unrolled over time: {n} cells in every column, coupled "
-                 f"through U {shape}")
+        through = f"through U {shape}" if session.cell_kind.recurrent else \
+            "within a head through its memory C (no U)"       # an mLSTM
+        title = f"{layer}(units={n}) unrolled over time: {n} cells in every column, coupled {through}"
         bold = QFontMetricsF(view_font(pal, 1.1, bold=True))
         if bold.horizontalAdvance(title) > geo.truth_width - 12:
-            title = f"{layer}(units={n}): {n} cells per column, coupled through U {shape}"
+            title = f"{layer}(units={n}): {n} cells per column, coupled {through}"
         self._text(p, QRectF(6, 2, geo.truth_width - 12, bold.height() + 2), title,
                    view_font(pal, 1.1, bold=True), LEFT_MIDDLE)
         p.setPen(self._muted())
         rows_note = "" if len(geo.rows) == n else \
             f" · units {geo.rows[0]}–{geo.rows[-1]} of {n} shown (a window around the selected unit)"
         heads = int(session.info.weights.unit_heads().max(initial=0)) + 1
-        if heads > 1:                   # an sLSTM: U is zero between heads, so are the links
+        if heads > 1 and not session.cell_kind.recurrent:    # an mLSTM: no U at all
+            rows_note += f" · {heads} heads: a unit reads its own head's C only"
+        elif heads > 1:                 # an sLSTM: U is zero between heads, so are the links
             rows_note += f" · {heads} heads: a unit reads its own head's h only"
         self._text(p, QRectF(6, fm.height() + 5, geo.truth_width - 12, fm.height() * 1.1),
                    f"layer {session.info.name}, {direction} · colour: {words(session.cell_kind, v.signal)}"

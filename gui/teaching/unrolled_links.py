@@ -38,6 +38,9 @@ class LinkPainter:
             "left) to the units reading it (right"
         kind = model.cell_kind
         gates = kind.gates if kind is not None else ()
+        if kind is not None and not kind.recurrent:      # an mLSTM: nothing to draw
+            return (f"no lines: an {kind.written} has no recurrent kernel U, no unit reads h(t−1); "
+                    f"a head's units share its matrix memory C and its gates ({', '.join(gates)})")
         if v.signal in gates:
             block = f"its entry in U's {words(kind, v.signal)} block"
         else:

@@ -42,6 +42,10 @@ class WrongPictures:
         n, steps = session.units, session.steps
         shape = tuple(session.info.weights.recurrent_kernel.shape)
         heads = _heads(session)
+        if not session.cell_kind.recurrent:          # an mLSTM: no U, the heads' memories
+            return (f"Why it is wrong: h has N = {n} entries — all {n} units exist at every step, "
+                    f"each reading its head's matrix memory C ({heads} heads of {n // heads}). The "
+                    f"number of steps is the input's length (T = {steps}), not units.")
         reading = "read each other" if heads == 1 else f"read the units of their own head ({heads} heads)"
         return (f"Why it is wrong: U is {shape}, so h_t−1 has N = {n} entries — all {n} units "
                 f"exist at every step and {reading}. The number of steps is the input's "
@@ -63,6 +67,13 @@ class WrongPictures:
         # the LSTM's four gates, a GRU's three; a simple RNN's unit reads h_t−1 with no gate
         readers = f"each unit's {count_word(len(gates))} gates" if gates else "each unit"
         heads = _heads(session)
+        if not session.cell_kind.recurrent:          # an mLSTM: nothing reads h_t−1
+            dh = n // heads
+            return (f"Why it is wrong, though no unit reads h_t−1 (an {session.cell_kind.written} "
+                    f"has no recurrent kernel): the {dh} units of a head share its {dh} x {dh} "
+                    f"matrix memory C and its two scalar gates, so they are not independent; the "
+                    f"{heads} heads, not the units, run as independent copies. There is no U to "
+                    f"remove: the decouple what-if changes nothing here.")
         if heads > 1:           # an sLSTM: U is zero between heads, so the heads are the copies
             return (f"Why it is wrong: U is {shape}: {readers} read the {n // heads} entries of "
                     f"h_t−1 of its own head, not only its own. Within a head U links every unit "

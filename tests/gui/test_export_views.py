@@ -32,14 +32,14 @@ def window(make_window):
 
 def test_the_table_names_each_view_once_with_a_title():
     assert list(VIEWS) == ["units", "layer", "cell", "grad", "window", "unrolled", "text",
-                           "directions", "samples"]
+                           "directions", "samples", "memory"]
     assert all(spec.name == name and spec.title for name, spec in VIEWS.items())
     assert len({spec.title for spec in VIEWS.values()}) == len(VIEWS)
     with pytest.raises(ScopeError, match="unknown view 'nope' \\(choose units, layer"):
         view("nope")
 
 
-@pytest.mark.parametrize("name", [n for n in VIEWS if n != "text"])
+@pytest.mark.parametrize("name", [n for n in VIEWS if n not in ("text", "memory")])
 def test_what_a_view_shows_is_what_its_export_says(window, tmp_path, name):
     """``showing`` (the state-machine invariants' source) agrees with the session and with the
     metadata its picture carries."""
@@ -65,6 +65,14 @@ def test_what_a_view_shows_is_what_its_export_says(window, tmp_path, name):
     assert drawn == expected(window.session_model) or (drawn is None and name not in ("units",
                                                                                       "window"))
     assert not window.errors
+
+
+def test_the_memory_view_does_not_apply_to_an_lstm(window, tmp_path):
+    """The memory view is an mLSTM's (tests/gui/test_mlstm_window.py exports it)."""
+    reason = VIEWS["memory"].applies(window.session_model.session)
+    assert reason and "is an LSTM" in reason and "\n" not in reason
+    with pytest.raises(ScopeError, match="Matrix memory does not apply here"):
+        export_view(window, "memory", tmp_path / "m.png")
 
 
 def test_the_text_view_does_not_apply_to_vectors(window, tmp_path):

@@ -164,7 +164,7 @@ def _signals_shown(window, kind):
     assert header == list(stat_columns(kind))
     assert list(layer.heat) == [*kind.display_order, GRADIENT_MAP]      # the maps drawn
     inspector = window.cell_inspector
-    assert list(inspector._bar_plots) == list(kind.diagram_gates)
+    assert list(inspector._bar_plots) == list(kind.split_gates)      # an mLSTM has none
     assert set(kind.diagram_gates) <= set(inspector.diagram.labels)
     states = "/".join(kind.signal(name).symbol for name in kind.states)
     assert units.shared_box.text() == f"shared {states} scale"      # "shared C/h scale" on a GRU
