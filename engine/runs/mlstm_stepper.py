@@ -1,6 +1,6 @@
 """The mLSTM's runner: a ``DirectionRunner`` with its own step.
 
-Everything but the step is the LSTM runner's: the buffers by input position, x·W (a copy of
+Everything but the step is the LSTM runner's (the per-step loop ``DirectionRunner._run_each``): the buffers by input position, x·W (a copy of
 q, k, v: the kernel is the identity) in the aligned blocks of ``stepper.input_product``, masks,
 stepping back, reading in processing order, ``to_trace``. The mLSTM records its stabilised
 gates i, f (one per head, repeated over the head's units) in ``gates`` (B, T, 2, N), q, k, v in
@@ -24,8 +24,7 @@ import numpy as np
 
 from ..cells.mlstm_cell import MLSTM_CELL, MlstmWeights, mlstm_cell_step
 from ..system.blas import blas_limited
-from ..system.progress import advance
-from .stepper import PROGRESS_STEPS, RUNNERS, DirectionRunner
+from .stepper import RUNNERS, DirectionRunner
 
 
 class MlstmRunner(DirectionRunner):
@@ -36,19 +35,8 @@ class MlstmRunner(DirectionRunner):
     @blas_limited
     def run(self, start: int = 0, stop: int | None = None,
             progress: Callable[[int], None] | None = None) -> None:
-        stop = self.steps if stop is None else stop
-        told = start
-        with np.errstate(over="ignore", invalid="ignore"):   # a masked sample's q, k, v are NaN
-            for p in range(start, stop):
-                t = self.position(p)
-                h_prev, c_prev = self.state_before(p)
-                self._step_state(t, h_prev, c_prev)
-                if not self._all_valid[t]:
-                    self._carry_masked(t, h_prev, c_prev)
-                advance(1)
-                if progress is not None and p + 1 - told >= PROGRESS_STEPS:
-                    told = p + 1
-                    progress(told)
+        self._run_each(self._step_state, start, stop, progress,
+                       over="ignore", invalid="ignore")       # a masked sample's q, k, v are NaN
 
     def _step_state(self, t: int, h_prev: np.ndarray, state: np.ndarray) -> None:
         w = self.weights

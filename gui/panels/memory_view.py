@@ -21,6 +21,7 @@ from gui.positions import cursor_text
 from gui.session_model import SessionModel
 from gui.shown import Shown
 from gui.theme import Palette
+from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import style_axes, tick_font
 
 COLUMNS = 4          # heads per row of maps
@@ -72,8 +73,7 @@ class MemoryView(QWidget):
         self.plots, self.images = [], []
         cmap = pg.colormap.get("CET-D1")            # diverging: 0 in the middle
         for k in range(heads):
-            plot = self.glw.addPlot(row=k // COLUMNS, col=k % COLUMNS)
-            plot.setMenuEnabled(False)
+            plot = self.glw.addPlot(row=k // COLUMNS, col=k % COLUMNS, **NO_MENU)
             plot.hideButtons()
             plot.setMouseEnabled(False, False)
             plot.getViewBox().invertY(True)          # value dim 0 at the top, as a matrix
