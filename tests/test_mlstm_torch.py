@@ -109,3 +109,48 @@ def test_xlstm_large_is_refused_in_one_line():
 
     with pytest.raises(UnsupportedModelError, match=r"^the mLSTM cell 'layer' has xlstm_large's kernels"):
         engine.from_torch(Holder(), torch.zeros(1, 3, 4))
+
+
+def _saved_stack(tmp_path: Path, heads: int = 2):
+    """An mLSTM stack of the fixture, saved as a trained stack is shipped: its state dict and
+    its config as plain data (``--config``)."""
+    stack, x, ref = fixture_stack(heads)
+    meta = json.loads(str(ref["meta"]))
+    data = {"mlstm_block": {"mlstm": {key: meta[key] for key in (
+                "conv1d_kernel_size", "qkv_proj_blocksize", "round_proj_up_to_multiple_of")}
+                | {"num_heads": heads}},
+            "context_length": meta["context_length"], "num_blocks": meta["blocks"],
+            "embedding_dim": meta["embedding_dim"]}
+    torch.save(stack.state_dict(), tmp_path / "stack.pt")
+    (tmp_path / "stack.json").write_text(json.dumps(data), encoding="utf-8")
+    np.save(tmp_path / "x.npy", x.numpy())
+    return tmp_path / "stack.pt", tmp_path / "stack.json", tmp_path / "x.npy", ref
+
+
+def test_the_command_line_opens_an_mlstm_stack_with_its_config(tmp_path):
+    """info names the cell's own weights, trace writes C per step as the package computed it,
+    the memory view exports C at the step, and gradients are refused in one line."""
+    from tests.helpers import assert_clean_error, run_cli
+    weights, config, x, ref = _saved_stack(tmp_path)
+    opened = ("--config", str(config))
+    info = run_cli("info", str(weights), *opened)
+    assert info.returncode == 0, info.stderr
+    assert "gate_kernel=(48, 4) gate_bias=(4,) norm_weight=(16,)" in info.stdout
+    out = tmp_path / "t.npz"
+    proc = run_cli("trace", str(weights), *opened, "--input", str(x), "--layer", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as got:
+        assert_close(got["C"], ref["layer1_C"], "C written by trace")
+        assert_close(got["h"], ref["layer1_h"], "h written by trace")
+    csv = tmp_path / "memory.csv"
+    proc = run_cli("export", str(weights), *opened, "--input", str(x), "--view", "memory",
+                   "--step", "4", "--out", str(csv))
+    assert proc.returncode == 0, proc.stderr
+    rows = csv.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "head,key_dim,value_dim,C" and len(rows) == 1 + 2 * 8 * 8
+    head, key, value, c = rows[1 + 8 * 8 + 3 * 8 + 5].split(",")     # head 1, key 3, value 5
+    assert (head, key, value) == ("1", "3", "5")
+    assert_close(np.float32(c), ref["layer0_C"][0, 4, 1, 3, 5], "C in the memory view's CSV")
+    assert_clean_error(run_cli("grad", str(weights), *opened, "--input", str(x), "--target",
+                               "h[0, 5, 0]", "--out", str(tmp_path / "g.npz")),
+                       "is an mLSTM: LSTM Scope does not compute its gradients yet")

@@ -1,7 +1,7 @@
 """An ``xlstm`` package ``xLSTMBlockStack`` from a saved state dict plus its config
 (``--config cfg.yaml|json``): the stack is built as the package's own examples build it from a
 config (plain data into ``xLSTMBlockStackConfig`` with ``dacite.from_dict``, strict), its
-weights loaded from the file, and its sLSTM cells traced as a live module's are
+weights loaded from the file, and its sLSTM and mLSTM cells traced as a live module's are
 (``xlstm_modules``; the package's blocks run, the engine steps the cells; docs/architecture.md,
 "sLSTM").
 
