@@ -90,15 +90,16 @@ def test_csv_and_npz_equal_the_engine(tmp_path, demo_run):
         assert data["h"] == demo_run.h[0, 7, 5] and int(data["position"]) == 7
 
 
-def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_path, demo_run):
+def test_a_run_over_the_memory_budget_exports_headless_from_its_checkpoints(tmp_path, demo_run,
+                                                                            monkeypatch):
     """Over the budget the run is checkpointed, as in the window: pictures show the steps
     around the one shown, a GIF's frames cross spans, and data is written a range at a time
-    (--steps), each number equal to the in-memory run's."""
-    env = dict(os.environ, LSTM_SCOPE_MEMORY_BUDGET="40K", QT_QPA_PLATFORM="offscreen")
+    (--steps), each number equal to the in-memory run's. In process: the budget is read from
+    the environment on every run (what crosses the process boundary is test_cli's)."""
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "40K")
 
     def export(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), "export", "demo:sine", *args],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        return run_cli("export", "demo:sine", *args)
     png, npz, gif = tmp_path / "u.png", tmp_path / "u.npz", tmp_path / "u.gif"
     proc = export("--step", "110", "--out", str(png))
     assert proc.returncode == 0 and "checkpointed" in proc.stderr, proc.stderr

@@ -16,7 +16,7 @@ from engine.capture import keras_worker
 from engine.errors import ModelFileError, ScopeError
 from engine.loaders import h5read, load_model
 from engine.system.budget import BudgetError
-from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli_process
+from tests.helpers import FIXTURES, assert_clean_error, assert_close, run_cli
 from tests.keras_ref import step_cell
 
 CAP = FIXTURES / "capture"
@@ -124,7 +124,7 @@ def test_lambda_code_is_refused_not_run(tmp_path):
     keras.Model(inp, y).save(tmp_path / "lambda.keras")
     marker.unlink(missing_ok=True)
     np.save(tmp_path / "x.npy", np.ones((1, 5, 3), np.float32))
-    assert_clean_error(run_cli_process("trace", str(tmp_path / "lambda.keras"), "--input",
+    assert_clean_error(run_cli("trace", str(tmp_path / "lambda.keras"), "--input",
                                str(tmp_path / "x.npy"), "--out", str(tmp_path / "t.npz")),
                        "lambda.keras", "holds Python code (a Lambda layer)", "--layer-input")
     assert not marker.exists()
@@ -152,7 +152,7 @@ def test_a_corrupt_keras_file_is_one_line(tmp_path):
     """Weights that our reader takes but Keras cannot rebuild from (the config names a layer
     class Keras does not have): one line, exit 2, never a traceback."""
     bad = _with_conv1d(tmp_path / "bad.keras", lambda layer: layer.update(class_name="NoSuchLayer"))
-    assert_clean_error(run_cli_process("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
+    assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")), "bad.keras")
 
 
@@ -197,7 +197,7 @@ def test_a_config_declaring_huge_layers_is_abandoned_at_the_budget(tmp_path, mon
     bad = _with_conv1d(tmp_path / "huge.keras",
                        lambda layer: layer["config"].update(filters=4096, kernel_size=[4096]))
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "32M")
-    assert_clean_error(run_cli_process("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
+    assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")),
                        "huge.keras", "more than 32.0 MB of memory loading the model")
 

@@ -174,7 +174,10 @@ def open_session(args: argparse.Namespace) -> tuple[Session, str, str]:
         states = run_states(model, index, initial_state, layer_input)
         whole = (fits_memory(model, x, index, True) if layer_input
                  else check_checkpointable(model, x, index))
-        session = Session(model, x, layer=index, initial_state=states, layer_input=layer_input)
+        # the budget as this command reads it (an in-process run after the engine's import,
+        # as a test's, otherwise kept the one read at import: never checkpointed)
+        session = Session(model, x, layer=index, initial_state=states, layer_input=layer_input,
+                          checkpoint_above=memory_budget())
         print_warnings(run_notes(model, x, layer_input, seen=seen), sys.stderr)
     except InitialStateError as exc:     # a state that does not fit: the state file's fault
         if initial_state is None or describe(initial_state) in str(exc):

@@ -43,34 +43,6 @@ def distinct_colours(path) -> int:
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_png_at_the_requested_width_is_a_real_picture(window, tmp_path, view):
-    path = tmp_path / f"{view}.png"
-    result = export_view(window, view, path, width=1500, options=FigureOptions(title="My title"))
-    image = image_of(path)
-    assert image.size[0] == 1500 and result["width"] == 1500
-    assert distinct_colours(path) > 40                       # not blank, not one flat colour
-    if view != "cell":
-        assert colour_share(path, "#d62728", 30) > 0.0005    # the red cursor line is drawn
-    assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.0001       # f: in lanes, boxes or labels
-    meta = json.loads(image.text["lstm-scope"])
-    assert meta["view"] == view and meta["layer"] == window.session_model.session.info.name
-    assert meta["inputs_read"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
-    assert "t" not in meta         # "t" is the cursor's position in the window, never a count
-    assert image.text["Title"] == "My title"
-    if view == "units":    # the gate colours of the lanes, and a white page by default
-        assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.001
-        assert colour_share(path, SIGNAL_COLOURS["i"]) > 0.001
-        assert colour_share(path, "#ffffff", 3) > 0.3
-
-
-def test_default_width_is_twice_the_view_on_screen(window, tmp_path):
-    width = default_width(window, "units")
-    assert width == 2 * (window.units_panel.glw.width() + 36)
-    export_view(window, "units", tmp_path / "u.png")
-    assert image_of(tmp_path / "u.png").size[0] == width
-
-
-@pytest.mark.parametrize("view", VIEWS)
 def test_svg_is_xml_with_lanes_as_vector_paths(window, tmp_path, view):
     path = tmp_path / f"{view}.svg"
     export_view(window, view, path, options=FigureOptions(caption="A caption"))
@@ -89,46 +61,6 @@ def test_svg_is_xml_with_lanes_as_vector_paths(window, tmp_path, view):
             for item in list(group.iter(f"{SVG}path")) + list(group.iter(f"{SVG}polyline")):
                 points += (item.get("d") or item.get("points") or "").count(",")
     assert points >= 6 * 18, points
-
-
-@pytest.mark.parametrize("view", VIEWS)
-def test_gif_has_one_frame_per_step_and_returns_the_cursor(window, tmp_path, view):
-    path = tmp_path / f"{view}.gif"
-    result = export_view(window, view, path, positions=range(3, 7), width=500)
-    gif = image_of(path)
-    assert gif.n_frames == 4 == result["frames"]
-    assert gif.size[0] == 500
-    assert json.loads(gif.info["comment"])["frames"] == "3:7"
-    frames = []
-    for k in range(gif.n_frames):
-        gif.seek(k)
-        frames.append(np.asarray(gif.convert("RGB")))
-    assert not np.array_equal(frames[0], frames[-1])          # the picture moves with the cursor
-    assert window.session_model.t == 18                                # and the cursor is back
-
-
-@pytest.mark.parametrize("view", VIEWS)
-def test_csv_and_npz_hold_the_engines_numbers(window, tmp_path, view):
-    full = window.session_model.full()
-    export_view(window, view, tmp_path / "v.npz")
-    export_view(window, view, tmp_path / "v.csv")
-    with np.load(tmp_path / "v.npz") as data:
-        meta = json.loads(str(data["meta"]))
-        assert meta["view"] == view and meta["inputs_read"] == 18
-        if view == "cell":
-            unit, pos = int(data["unit"]), int(data["position"])
-            assert pos == 17
-            assert data["c"] == full.c[0, pos, unit] and data["h"] == full.h[0, pos, unit]
-        else:
-            for name in ("i", "f", "g", "o", "c", "h", "zx", "zh"):
-                assert np.array_equal(data[name], full.arrays()[name][0:1]), name
-    rows = csv_rows(tmp_path / "v.csv")
-    if view == "cell":
-        assert rows[0] == ["quantity", "gate", "k", "value"]
-    else:
-        assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
-        t, unit = int(rows[40][0]), int(rows[40][1])
-        assert np.float32(rows[40][8]) == full.h[0, t, unit]
 
 
 def test_unit_filter_limits_the_lanes_and_the_data(window, tmp_path):
@@ -440,3 +372,113 @@ def test_a_window_shows_its_own_theme_from_the_start(make_window, tmp_path):
     first.toggle_theme()                            # the application went dark with it
     assert window_colour("light") == qt_palette("light").color(QPalette.Window).name()
     assert window_colour("dark") == DARK_QT_ROLES["Window"]
+
+
+# --- tests that only export: one window for all of them (the last in this file, so that
+# the window lives only while they run) ----------------------------------------------------
+@pytest.fixture(scope="module")
+def _one_window(tmp_path_factory):
+    """The ``window`` fixture's window, built once for the tests below that only export from
+    it (a window costs about a second of CPU to build and open). An export puts back what it
+    touched (test_export_keeps_zoom_docks_and_pinned_step, test_print_theme_is_put_back_...);
+    an SVG export is left out: it keeps the lanes drawn as whole paths."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+    make_app()
+    errors: list[str] = []
+    settings = QSettings(str(tmp_path_factory.mktemp("one-window") / "settings.ini"),
+                         QSettings.IniFormat)
+    w = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+    w.errors = errors
+    w.resize(1200, 800)
+    w.show()
+    assert QTest.qWaitForWindowExposed(w)
+    open_session(w, small_model(units=6), sine_input(30))
+    yield w
+    w.close()
+    w.deleteLater()
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def shared_window(_one_window):
+    """The shared window at the cursor the ``window`` fixture sets, with no error reported."""
+    _one_window.go_to_position(17)
+    QApplication.processEvents()
+    yield _one_window
+    assert _one_window.errors == []
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_png_at_the_requested_width_is_a_real_picture(shared_window, tmp_path, view):
+    window = shared_window
+    path = tmp_path / f"{view}.png"
+    result = export_view(window, view, path, width=1500, options=FigureOptions(title="My title"))
+    image = image_of(path)
+    assert image.size[0] == 1500 and result["width"] == 1500
+    assert distinct_colours(path) > 40                       # not blank, not one flat colour
+    if view != "cell":
+        assert colour_share(path, "#d62728", 30) > 0.0005    # the red cursor line is drawn
+    assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.0001       # f: in lanes, boxes or labels
+    meta = json.loads(image.text["lstm-scope"])
+    assert meta["view"] == view and meta["layer"] == window.session_model.session.info.name
+    assert meta["inputs_read"] == 18 and meta["cursor"] == 17 and meta["model"] == "test-model"
+    assert "t" not in meta         # "t" is the cursor's position in the window, never a count
+    assert image.text["Title"] == "My title"
+    if view == "units":    # the gate colours of the lanes, and a white page by default
+        assert colour_share(path, SIGNAL_COLOURS["f"]) > 0.001
+        assert colour_share(path, SIGNAL_COLOURS["i"]) > 0.001
+        assert colour_share(path, "#ffffff", 3) > 0.3
+
+
+def test_default_width_is_twice_the_view_on_screen(shared_window, tmp_path):
+    window = shared_window
+    width = default_width(window, "units")
+    assert width == 2 * (window.units_panel.glw.width() + 36)
+    export_view(window, "units", tmp_path / "u.png")
+    assert image_of(tmp_path / "u.png").size[0] == width
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_gif_has_one_frame_per_step_and_returns_the_cursor(shared_window, tmp_path, view):
+    window = shared_window
+    path = tmp_path / f"{view}.gif"
+    result = export_view(window, view, path, positions=range(3, 7), width=500)
+    gif = image_of(path)
+    assert gif.n_frames == 4 == result["frames"]
+    assert gif.size[0] == 500
+    assert json.loads(gif.info["comment"])["frames"] == "3:7"
+    frames = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        frames.append(np.asarray(gif.convert("RGB")))
+    assert not np.array_equal(frames[0], frames[-1])          # the picture moves with the cursor
+    assert window.session_model.t == 18                                # and the cursor is back
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_csv_and_npz_hold_the_engines_numbers(shared_window, tmp_path, view):
+    window = shared_window
+    full = window.session_model.full()
+    export_view(window, view, tmp_path / "v.npz")
+    export_view(window, view, tmp_path / "v.csv")
+    with np.load(tmp_path / "v.npz") as data:
+        meta = json.loads(str(data["meta"]))
+        assert meta["view"] == view and meta["inputs_read"] == 18
+        if view == "cell":
+            unit, pos = int(data["unit"]), int(data["position"])
+            assert pos == 17
+            assert data["c"] == full.c[0, pos, unit] and data["h"] == full.h[0, pos, unit]
+        else:
+            for name in ("i", "f", "g", "o", "c", "h", "zx", "zh"):
+                assert np.array_equal(data[name], full.arrays()[name][0:1]), name
+    rows = csv_rows(tmp_path / "v.csv")
+    if view == "cell":
+        assert rows[0] == ["quantity", "gate", "k", "value"]
+    else:
+        assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
+        t, unit = int(rows[40][0]), int(rows[40][1])
+        assert np.float32(rows[40][8]) == full.h[0, t, unit]
