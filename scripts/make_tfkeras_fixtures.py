@@ -938,6 +938,38 @@ def cudnn_gru_case(rng):
             "bias -> bias.reshape(2, 3N) (input row, recurrent row)."}
     write_recurrent_npz(name, x, outputs, traced, meta)
     print(f"  gru/{name}: CuDNNGRU .h5, reference via tf-keras' conversion")
+    cudnn_bidirectional_gru_case(rng)
+
+
+def cudnn_bidirectional_gru_case(rng):
+    """Bidirectional(CuDNNGRU) saved on CPU; the reference is tf-keras' Bidirectional(GRU)
+    after ``load_weights`` converted both directions."""
+    name, seed, n, d = "cudnn_bidirectional_gru", 57, 3, 2
+    fresh(seed)
+    cudnn_cls = tf.compat.v1.keras.layers.CuDNNGRU
+    model = keras.Sequential([L.Bidirectional(cudnn_cls(n, return_sequences=True),
+                                              input_shape=(5, d), name="bi")])
+    randomize(model, seed)
+    model.save(str(GRU_OUT / f"{name}.h5"))
+    fresh(seed)
+    twin = keras.Sequential([L.Bidirectional(L.GRU(n, return_sequences=True, reset_after=True),
+                                             input_shape=(5, d), name="bi")])
+    twin.load_weights(str(GRU_OUT / f"{name}.h5"))
+    raw = model.get_weights()
+    for half, (k, r, b) in enumerate((raw[:3], raw[3:])):
+        conv = (np.hstack([g.reshape(n, d).T for g in np.hsplit(k, 3)]),
+                np.hstack([g.T for g in np.hsplit(r, 3)]), b.reshape(2, 3 * n))
+        for a, want in zip(twin.get_weights()[3 * half:3 * half + 3], conv):
+            close(a, want, f"{name}: cuDNN GRU conversion, direction {half}")
+    x = seq_x(rng, 2, 5, d)
+    outputs = predict(twin, x)
+    traced = trace_recurrent(twin, x)
+    meta = {"case": name, "layers": layer_configs(model),
+            "description": "Bidirectional(CuDNNGRU(3, return_sequences)) named 'bi' saved by "
+            "tf-keras on CPU; output and trace from tf-keras' Bidirectional(GRU(reset_after="
+            "True)) after load_weights converted both directions."}
+    write_recurrent_npz(name, x, outputs, traced, meta)
+    print(f"  gru/{name}: Bidirectional(CuDNNGRU) .h5, reference via tf-keras' conversion")
 
 
 def main():

@@ -15,7 +15,7 @@ from tests.helpers import FIXTURES, assert_close, check_trace_against_reference,
 
 KERAS2_GRU = FIXTURES / "keras2" / "gru"
 CASES = ["gru_reset_after_masked", "gru_reset_before", "bidirectional_gru", "simplernn_relu",
-         "bidirectional_simplernn", "cudnn_gru"]
+         "bidirectional_simplernn", "cudnn_gru", "cudnn_bidirectional_gru"]
 
 
 def test_every_fixture_is_tested():
@@ -66,6 +66,13 @@ def test_cudnn_gru_weights_are_converted_as_keras2_loads_them():
     notes = [note for note in model.warnings if "CuDNNGRU" in note]
     assert len(notes) == 1 and "'cu_dnngru'" in notes[0] and "reset_after=True" in notes[0]
     assert not [note for note in model.warnings if "CuDNNLSTM" in note]
+
+
+def test_both_directions_of_a_bidirectional_cudnn_gru_are_converted_and_named():
+    model = load_model(KERAS2_GRU / "cudnn_bidirectional_gru.h5")
+    assert all(info.weights.reset_after for info in model.traced_layers)
+    notes = [note for note in model.warnings if "CuDNNGRU" in note]
+    assert len(notes) == 1 and "'bi/forward', 'bi/backward'" in notes[0]
 
 
 def test_cudnn_gru_on_the_command_line(tmp_path):

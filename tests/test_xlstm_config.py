@@ -171,3 +171,19 @@ def test_a_stack_of_mlstm_and_slstm_blocks_opens_every_cell(tmp_path):
 def test_config_is_refused_for_a_format_that_has_none(tmp_path):
     with pytest.raises(ModelFileError, match="--config"):
         load_model(FIXTURES / "gru" / "onnx_gru_lbr0.onnx", config=str(XLSTM / "slstm_h4.yaml"))
+
+
+def test_a_saved_session_reopens_the_stack_with_its_config(tmp_path):
+    """A session names its model and --config; reopening builds the stack again, same cursor."""
+    from engine import Session
+    from engine.debugging.debugger import Debugger
+    from engine.debugging.session_file import open_session, save_session
+    ref = load_reference(REF)
+    model = load_model(XLSTM / "slstm_h4.pt", config=str(XLSTM / "slstm_h4.yaml"))
+    session = Session(model, ref["x"], layer=1)
+    session.seek(5)
+    save_session(tmp_path / "s.lstmscope", Debugger(session))
+    again, _, spec = open_session(tmp_path / "s.lstmscope")
+    assert spec.model_options == {"config": str(XLSTM / "slstm_h4.yaml")} and again.t == 5
+    again.to_end()
+    assert_close(again.trace.h, ref["layer1_h"], "reopened h")
