@@ -174,3 +174,34 @@ def test_the_legend_explains_every_kind_of_link_drawn(qtbot, units):
             {tt for _, tt in canvas.drawn_cells}}
     if read - linked:                                       # read columns left without links
         assert "none further back" in legend, (sorted(read - linked), legend)
+
+
+def test_the_legend_wraps_between_words_not_inside_abs_u(qtbot):
+    """The legend as drawn, wrapped at any width a figure gives it, never ends a line on an
+    opening "|" ("thickness = |" above "U| come from": Qt may break after a bar)."""
+    from PySide6.QtGui import QTextLayout, QTextOption
+
+    from gui.teaching.common import view_font
+    model = load_model("demo:counter")
+    view = _view(qtbot, model, default_demo_input(demo_info("counter"), model), width=1920)
+    view.session_model.seek(31)
+    _paint(view)
+    legend = next(i for i in view.canvas.text_items if i.text.startswith("lines:"))
+    font = view_font(view.palette, 0.85)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WordWrap)
+    opened = []
+    for width in range(200, int(legend.box.width()) + 1, 5):
+        layout = QTextLayout(legend.text, font)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            end = legend.text[:line.textStart() + line.textLength()].rstrip().replace("\u2060", "")
+            if end.endswith("|") and not end.endswith("U|"):
+                opened.append((width, end[-20:]))
+        layout.endLayout()
+    assert opened == [], opened[:3]
