@@ -49,9 +49,12 @@ class LinkPainter:
             k = min(k, max(model.session.units // heads - 1, 0))
         colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"
+        shown, n = len(v.shown_units()), (model.session.units if model.ready else 0)
+        # a window of a wide layer: a link from a unit outside it has nowhere to start
+        outside = f", nor links from the {n - shown} units outside the window" if shown < n else ""
         return (f"lines: U from h(t−1) of a unit ({sides}), {self._link_columns_text()}; a line's "
                 f"{colour}thickness = {ABS_U} {'come' if k else 'comes'} from {block}; {k} strongest "
-                f"per unit (self-links not drawn){hover}")
+                f"per unit (self-links not drawn{outside}){hover}")
 
     def _link_columns_text(self) -> str:
         """Which columns carry links and why some are faint: the strokes into the cursor's
