@@ -611,7 +611,8 @@ class DirectionsView(TeachingView):
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return ("A Bidirectional layer is two LSTMs: the forward one reads left to right, the "
                 "backward one right to left, both taking one step at a time. The merged output at "
-                "position t needs both, so it is complete only where both have read t.")
+                "position t needs both, so it is complete only where both have read t. A red "
+                "line marks the position each direction read last.")
 
     def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """Two GRUs (or RNNs) for a Bidirectional GRU, as ``info`` names the cell."""
@@ -630,7 +631,8 @@ class SamplesView(TeachingView):
 
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return (f"Each map is one sample of the batch: rows are the N = {units} units, columns "
-                "are time steps. The same weights run on every sample at once; one cursor.")
+                "are time steps. The same weights run on every sample at once; one cursor, the "
+                "red line at the position read last.")
 
 
 def text_reason(session) -> str | None:
