@@ -127,3 +127,34 @@ def test_a_slide_frame_lays_out_by_its_shape_not_its_size(tmp_path):
         assert code == 0, text
         pictures.append(image_of(out))
     assert scale_problems(pictures[1], pictures[0]) == []
+
+
+@pytest.mark.parametrize("view", ["directions", "samples"])
+def test_a_map_figure_says_what_its_cursor_lines_mark(tmp_path, monkeypatch, view):
+    """The directions and samples maps draw a red line at each cursor (two in the merged
+    output); the words under the figure say what it marks."""
+    from PySide6.QtWidgets import QLabel
+
+    from gui.export import figure
+    from tests.golden import BI_ENV, BI_INPUT, BI_MODEL, _environment, _in_root
+    footers, cursors = [], []
+    real_footer, real_png = figure.build_footer, figure.Figure.save_png
+
+    def footer(*args, **kwargs):
+        built = real_footer(*args, **kwargs)
+        footers.append(" ".join(label.text() for label in built.findChildren(QLabel)))
+        return built
+
+    def save_png(fig, path, width=None):
+        image = real_png(fig, path, width)
+        cursors.extend(c for m in getattr(fig.host, f"{view}_view").canvas.view.maps()
+                       for c in m.get("cursors", []))
+        return image
+    monkeypatch.setattr(figure, "build_footer", footer)
+    monkeypatch.setattr(figure.Figure, "save_png", save_png)
+    with _environment(BI_ENV), _in_root():
+        code, text, _ = _export(BI_MODEL, "--input", BI_INPUT, "--view", view, "--step", "6",
+                                "--width", "640", "--out", str(tmp_path / "f.png"))
+    assert code == 0, text
+    assert cursors, "no cursor line drawn"
+    assert "red line" in footers[-1], footers[-1]

@@ -301,7 +301,7 @@ class Figure:
         width = max(body_size(w).width() for w in bodies)
         header = build_header(self.host, self.spec, ctx, self.options, palette, width)
         footer = build_footer(self.spec, ctx, self.options, palette, self.host.session_model.units,
-                              width, self.host.session_model.cell_kind)
+                              width, self.host.session_model.cell_kind, self._heads())
         try:
             for text in (header, footer):
                 text.setPalette(self.qt_palette())
@@ -315,6 +315,13 @@ class Figure:
             for text in (header, footer):
                 text.hide()
                 shiboken6.delete(text)
+
+    def _heads(self) -> int:
+        """How many heads the layer's units form (1: every unit reads every unit through U)."""
+        model = self.host.session_model
+        if not model.ready:
+            return 1
+        return int(model.session.info.weights.unit_heads().max(initial=0)) + 1
 
     def size(self) -> QSize:
         with self._laid_out() as (_, _, _, size):

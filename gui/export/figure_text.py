@@ -129,13 +129,13 @@ def build_header(host: ViewHost, spec: ExportableView | str, ctx: ViewContext,
 
 
 def build_footer(spec: ExportableView | str, ctx: ViewContext, options: FigureOptions,
-                 palette: Palette, units: int, width: int, kind=None) -> FigureText:
+                 palette: Palette, units: int, width: int, kind=None, heads: int = 1) -> FigureText:
     """The explanation and caption under the picture of ``spec`` (or its name), in the words
-    of the run's cell ``kind`` where the view words it per kind."""
+    of the run's cell ``kind`` (its units in ``heads`` heads) where the view words it so."""
     spec = find_view(spec) if isinstance(spec, str) else spec
     footer = FigureText(palette, width)
     if options.explain and spec.framed:
-        footer.add_text(escape(spec.explanation_for(ctx, units, kind)), 11.5)
+        footer.add_text(escape(spec.explanation_for(ctx, units, kind, heads)), 11.5)
     if options.caption:
         footer.add_text(escape(options.caption), 12.5, muted=False)
     return footer

@@ -101,9 +101,9 @@ class ExportableView(ABC):
     def explanation(self, ctx: ViewContext, units: int) -> str:
         """The words under the figure: what it shows and how to read it."""
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
-        """The words under the figure for a run of cell ``kind`` (None: not known): the same
-        for every kind unless a view words them per kind."""
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
+        """The words under the figure for a run of cell ``kind`` (None: not known) whose units
+        form ``heads`` heads: the same for every kind unless a view words them per kind."""
         return self.explanation(ctx, units)
 
     def legend(self, host) -> list[str]:
@@ -345,7 +345,7 @@ class CellView(ExportableView):
                 "z = x·W + h·U + b (bars). The h·U part sums over the previous h of all "
                 f"N = {units} units: this is how the units of one layer are coupled.")
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """A GRU's candidate reads its h·U part through r, and its bar says so (the cell
         inspector's ``CellBreakdown.recurrent``)."""
         text = self.explanation(ctx, units)
@@ -404,7 +404,7 @@ class GradView(ExportableView):
                 "one unit: |∂target/∂C_t| (solid) beside the running product of its forget gate back "
                 "from the target's step (dashed): the constant-error carousel the gradient follows.")
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """In the words of the run's cell: a GRU's memory is h, carried by its update gate u; a
         simple RNN's h has no gate carrying it (an LSTM's words are ``explanation``'s)."""
         if kind is None or "c" in kind.states:          # a C and its carousel: the LSTM's words
@@ -565,6 +565,15 @@ class UnrolledView(TeachingView):
                 "kernel U: every cell reads the previous h of every unit (the strongest links "
                 "drawn), and x_t enters every cell of its column.")
 
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
+        """Units in heads (an sLSTM's) read only their own head's h: U is 0 between heads."""
+        text = self.explanation(ctx, units)
+        if heads <= 1:
+            return text
+        return text.replace("the previous h of every unit (",
+                            f"the previous h of every unit of its own head (U is 0 between the "
+                            f"{heads} heads; ")
+
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
         rows = min(window.session_model.units, 64)
         return FIGURE_WIDTH, int(min(max(190 + 52 * rows, 460), 760))
@@ -641,9 +650,10 @@ class DirectionsView(TeachingView):
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return ("A Bidirectional layer is two LSTMs: the forward one reads left to right, the "
                 "backward one right to left, both taking one step at a time. The merged output at "
-                "position t needs both, so it is complete only where both have read t.")
+                "position t needs both, so it is complete only where both have read t. A red "
+                "line marks the position each direction read last.")
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """Two GRUs (or RNNs) for a Bidirectional GRU, as ``info`` names the cell."""
         text = self.explanation(ctx, units)
         return text if kind is None else text.replace("two LSTMs", f"two {kind.name.upper()}s")
@@ -660,7 +670,8 @@ class SamplesView(TeachingView):
 
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return (f"Each map is one sample of the batch: rows are the N = {units} units, columns "
-                "are time steps. The same weights run on every sample at once; one cursor.")
+                "are time steps. The same weights run on every sample at once; one cursor, the "
+                "red line at the position read last.")
 
 
 class MemoryView(TeachingView):

@@ -17,6 +17,7 @@ from gui.teaching.unrolled_layout import Geometry
 LINK_WIDTHS = 5         # thickness classes (one pen each: a few drawLines calls per paint)
 CROWDED = 16            # more units than this: links only near the cursor, not smoothed on screen
 NEAR_COLUMNS = 3        # ... into the cursor's column and the two before it
+ABS_U = "|\u2060U\u2060|"    # |U| held together by word joiners: a wrapped legend broke it after "|"
 
 
 def count_word(n: int) -> str:
@@ -44,13 +45,19 @@ class LinkPainter:
         if v.signal in gates:
             block = f"its entry in U's {words(kind, v.signal)} block"
         else:
-            block = (f"its largest-|U| entry among U's {count_word(len(gates))} gate blocks "
+            block = (f"its largest-{ABS_U} entry among U's {count_word(len(gates))} gate blocks "
                      f"({', '.join(gates)}) for that pair of units")
+        if model.ready:       # a unit in a head of m units reads at most m - 1 others
+            heads = int(model.session.info.weights.unit_heads().max(initial=0)) + 1
+            k = min(k, max(model.session.units // heads - 1, 0))
         colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"
+        shown, n = len(v.shown_units()), (model.session.units if model.ready else 0)
+        # a window of a wide layer: a link from a unit outside it has nowhere to start
+        outside = f", nor links from the {n - shown} units outside the window" if shown < n else ""
         return (f"lines: U from h(t−1) of a unit ({sides}), {self._link_columns_text()}; a line's "
-                f"{colour}thickness = |U| {'come' if k else 'comes'} from {block}; {k} strongest "
-                f"per unit (self-links not drawn){hover}")
+                f"{colour}thickness = {ABS_U} {'come' if k else 'comes'} from {block}; {k} strongest "
+                f"per unit (self-links not drawn{outside}){hover}")
 
     def _link_columns_text(self) -> str:
         """Which columns carry links and why some are faint: the strokes into the cursor's

@@ -114,4 +114,34 @@ def test_the_window_opens_an_slstm_stack_from_its_state_dict_and_config(make_win
     session.to_end()
     assert_close(session.trace.h, ref["layer1_h"], "the window's sLSTM h")
     _signals_shown(window, SLSTM_CELL)
+
+
+def test_the_unrolled_figure_words_the_heads(make_window, qtbot, tmp_path, monkeypatch):
+    """Over an sLSTM of 4 heads of 2 units the figure says what it draws: the footer says a
+    cell reads the h of its own head's units (not "of every unit"), and the legend counts the
+    links a unit can have (1 other unit in its head, not the 2 asked for)."""
+    from PySide6.QtWidgets import QLabel
+
+    from gui.export import figure
+    from gui.export.figure import FigureOptions, export_view
+    stack, x, _ = fixture_stack(4)
+    window = make_window()
+    open_session(window, torch_model(stack, x), x.numpy())
+    window.session_model.step(6)
+    footers: list[str] = []
+    real = figure.build_footer
+
+    def watched(*args, **kwargs):
+        built = real(*args, **kwargs)
+        footers.append(" ".join(label.text() for label in built.findChildren(QLabel)))
+        return built
+    monkeypatch.setattr(figure, "build_footer", watched)
+    export_view(window, "unrolled", tmp_path / "u.png", width=640, options=FigureOptions())
+    legend = " ".join(i.text for i in window.unrolled_view.canvas.text_items if i.text.startswith("lines:"))
+    assert footers and "previous h of every unit of its own head (U is 0 between the 4 heads" in footers[-1], footers[-1]
+    assert "1 strongest per unit" in legend, legend
+    drawn = window.unrolled_view.canvas.drawn_links
+    cursor = window.session_model.session.cursor
+    assert {b for _, b, t, _ in drawn if t == cursor} == set(range(8))     # one link each
+    assert len([1 for *_, t, _ in drawn if t == cursor]) == 8
     assert window.errors == []

@@ -174,3 +174,52 @@ def test_the_legend_explains_every_kind_of_link_drawn(qtbot, units):
             {tt for _, tt in canvas.drawn_cells}}
     if read - linked:                                       # read columns left without links
         assert "none further back" in legend, (sorted(read - linked), legend)
+
+
+def test_the_legend_wraps_between_words_not_inside_abs_u(qtbot):
+    """The legend as drawn, wrapped at any width a figure gives it, never ends a line on an
+    opening "|" ("thickness = |" above "U| come from": Qt may break after a bar)."""
+    from PySide6.QtGui import QTextLayout, QTextOption
+
+    from gui.teaching.common import view_font
+    model = load_model("demo:counter")
+    view = _view(qtbot, model, default_demo_input(demo_info("counter"), model), width=1920)
+    view.session_model.seek(31)
+    _paint(view)
+    legend = next(i for i in view.canvas.text_items if i.text.startswith("lines:"))
+    font = view_font(view.palette, 0.85)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WordWrap)
+    opened = []
+    for width in range(200, int(legend.box.width()) + 1, 5):
+        layout = QTextLayout(legend.text, font)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            end = legend.text[:line.textStart() + line.textLength()].rstrip().replace("\u2060", "")
+            if end.endswith("|") and not end.endswith("U|"):
+                opened.append((width, end[-20:]))
+        layout.endLayout()
+    assert opened == [], opened[:3]
+
+
+def test_a_window_of_a_wide_layer_says_links_from_outside_it_are_left_out(qtbot):
+    """100 units show as a window of 64: a unit's strongest sources are mostly outside it, so
+    few of the "2 strongest per unit" are drawn; the legend drawn says why."""
+    view = _view(qtbot, small_model(100, 3), sine_input(12), width=1920)
+    view.session_model.seek(6)
+    _paint(view)
+    legend = " ".join(i.text for i in view.canvas.text_items if i.text.startswith("lines:"))
+    shown = set(view.canvas.geometry_.rows.tolist())
+    links = view.links()
+    cursor = view.session_model.session.cursor
+    wanted = {(int(a), b) for b in shown
+              for a, value in zip(links.source[b], links.value[b], strict=True) if value != 0}
+    drawn = {(a, b) for a, b, t, _ in view.canvas.drawn_links if t == cursor}
+    missing = wanted - drawn                 # strongest links that have nowhere to start
+    assert missing and all(a not in shown for a, _ in missing)
+    assert "(self-links not drawn, nor links from the 36 units outside the window)" in legend, legend
