@@ -30,6 +30,9 @@ from gui.shown import Shown
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
 MAX_FIGURE_HEIGHT = 1800
 HEADER_AND_FOOTER = 230         # logical px a figure's words take above and below its view
+# the lanes of a units figure at a plain --width: the figure stays landscape (4:3 at most), a
+# window of its lanes when they are many (gui/export/cli.py), never a tall, narrow page
+LANDSCAPE_BODY_HEIGHT = FIGURE_WIDTH * 3 // 4 - HEADER_AND_FOOTER
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ class UnitsView(ExportableView):
                      ) -> tuple[int, int]:
         if frame is not None:     # a first guess; fit_to_frame corrects it once shown
             return FIGURE_WIDTH, _units_body_height(frame) + 300
-        return FIGURE_WIDTH, min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
+        return FIGURE_WIDTH, min(max(200 + 34 * lanes, 720), LANDSCAPE_BODY_HEIGHT)
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
         _first_start_layout_done(window)
