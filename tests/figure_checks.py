@@ -108,6 +108,25 @@ def tick_label_problems(glw) -> list[str]:
     return problems
 
 
+def label_contrast_problems(window, background: str, ratio: float = 4.5) -> list[str]:
+    """Every text label of a window figure reads against the figure's ``background`` (WCAG AA):
+    a label with its own style sheet (the shape badges) kept the application's black text on
+    the dark figure."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QLabel
+
+    from gui.theme import contrast
+    problems = []
+    for label in window.findChildren(QLabel):
+        if not label.isVisible() or label.visibleRegion().isEmpty() or not label.text().strip():
+            continue
+        colour = label.palette().color(QPalette.WindowText).name()
+        if contrast(colour, background) < ratio:
+            problems.append(f"{label.text()[:30]!r} is {colour} on {background} "
+                            f"({contrast(colour, background):.1f}:1)")
+    return problems
+
+
 def scroll_problems(window) -> list[str]:
     """No panel of a window figure is scrolled: a dock shorter than its panel's least height
     shows only part of it (the bottom dock's third plot cut off at the figure's edge)."""

@@ -41,6 +41,7 @@ from tests.figure_checks import (
     arrowhead_problems,
     axis_title_problems,
     hint_problems,
+    label_contrast_problems,
     plot_texts,
     scroll_problems,
     text_problems,
@@ -242,7 +243,8 @@ CHECKS = {"unrolled": _check_unrolled,
                        lambda w: arrowhead_problems(w.cell_inspector.diagram)),
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
           "window": _all(_laid_out("window"), scroll_problems,
-                         _check_plots(lambda w: w.input_panel.glw)),
+                         _check_plots(lambda w: w.input_panel.glw),
+                         lambda w: label_contrast_problems(w, w.input_panel.palette.background)),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 
