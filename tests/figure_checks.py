@@ -96,6 +96,57 @@ def arrow_problems(view, clearance: float = 2.0) -> list[str]:
     return problems
 
 
+def tick_label_problems(glw) -> list[str]:
+    """Every major tick of a time axis (a horizontal axis with values) has its number drawn:
+    pyqtgraph drops a label that reaches past its axis' ends, so the first step of a long run,
+    half a step from the edge, went unlabelled (the axis began at 10 or 20)."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QImage, QPainter
+    problems = []
+    scratch = QImage(10, 10, QImage.Format_ARGB32_Premultiplied)
+    for item in glw.scene().items():
+        if (not isinstance(item, pg.AxisItem) or item.orientation not in ("top", "bottom")
+                or not item.isVisible() or not item.style.get("showValues", True)
+                or item._tickLevels is not None or item.linkedView() is None):
+            continue
+        lo, hi = sorted(item.range)
+        levels = item.tickValues(lo, hi, item.width())
+        if not levels:
+            continue
+        spacing, values = levels[0]
+        major = [v for v in values if lo <= v <= hi]
+        want = item.tickStrings(major, item.autoSIPrefixScale * item.scale, spacing)
+        painter = QPainter(scratch)
+        try:
+            specs = item.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        drawn = {text for _, _, text in ([] if specs is None else specs[2])}
+        missing = [w for w in want if w not in drawn]
+        if missing:
+            problems.append(f"the axis {item.labelText!r} leaves its ticks {missing} unlabelled")
+    return problems
+
+
+def label_contrast_problems(window, background: str, ratio: float = 4.5) -> list[str]:
+    """Every text label of a window figure reads against the figure's ``background`` (WCAG AA):
+    a label with its own style sheet (the shape badges) kept the application's black text on
+    the dark figure."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QLabel
+
+    from gui.theme import contrast
+    problems = []
+    for label in window.findChildren(QLabel):
+        if not label.isVisible() or label.visibleRegion().isEmpty() or not label.text().strip():
+            continue
+        colour = label.palette().color(QPalette.WindowText).name()
+        if contrast(colour, background) < ratio:
+            problems.append(f"{label.text()[:30]!r} is {colour} on {background} "
+                            f"({contrast(colour, background):.1f}:1)")
+    return problems
+
+
 def scroll_problems(window) -> list[str]:
     """No panel of a window figure is scrolled: a dock shorter than its panel's least height
     shows only part of it (the bottom dock's third plot cut off at the figure's edge)."""
@@ -109,6 +160,42 @@ def scroll_problems(window) -> list[str]:
         if hidden > SLACK:
             problems.append(f"{area.objectName() or type(panel).__name__} hides {hidden} px of "
                             f"its {panel.height()} px panel")
+    return problems
+
+
+HEAD_GAP = 15.0      # px between two arrowheads of a diagram: nearly two heads' length
+
+
+def arrowhead_problems(view, gap: float = HEAD_GAP) -> list[str]:
+    """No two arrowheads of a diagram (a QGraphicsView) come within ``gap`` of each other:
+    closer, they read as one blot where several arrows meet (the GRU's 1−u and n heads under
+    the + of h(t))."""
+    import numpy as np
+    from PySide6.QtWidgets import QGraphicsPathItem
+
+    def corners(item) -> np.ndarray:
+        path = item.mapToScene(item.path())
+        return np.array([[path.elementAt(k).x, path.elementAt(k).y]
+                         for k in range(path.elementCount())], float)
+
+    def to_segment(p, a, b) -> float:
+        ab = b - a
+        f = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0, 1))
+        return float(np.hypot(*(p - a - f * ab)))
+
+    def apart(a: np.ndarray, b: np.ndarray) -> float:
+        edges = lambda c: list(zip(c, np.roll(c, -1, axis=0)))     # noqa: E731 - two lines
+        return min(min(to_segment(p, *e) for p in a for e in edges(b)),
+                   min(to_segment(p, *e) for p in b for e in edges(a)))
+    heads = [corners(i) for i in view.scene().items()
+             if isinstance(i, QGraphicsPathItem) and i.isVisible()]
+    problems = []
+    for k, a in enumerate(heads):
+        for b in heads[k + 1:]:
+            d = apart(a, b)
+            if d < gap:
+                problems.append(f"arrowheads at {a[0].round().tolist()} and "
+                                f"{b[0].round().tolist()} are {d:.0f} px apart")
     return problems
 
 

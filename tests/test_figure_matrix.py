@@ -16,10 +16,10 @@ column the unrolled view has read is drawn whole; every lane of the units panel 
 (every k-th where lanes are thinner than a line of text); the layer view's maps take the width
 beside their colour bars; every row of a directions or samples map is named (every k-th
 where rows are thinner than a line), every map's colour range has its colour bar, and their
-texts stay in their boxes; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
+texts stay in their boxes; every major tick of a time axis is labelled; the header's and footer's one-line items fit the figure's width; the texts of a pyqtgraph figure (units,
 layer, cell, gradients) stay in it and clear of each other, none asks for a mouse ("zoom in",
 "hover"), every axis title is centred on its axis, and no number of the cell diagram touches an
-arrowhead. The layout does not depend on the
+arrowhead, nor two arrowheads each other. The layout does not depend on the
 output's width: the same figure drawn twice (or half) as wide is the picture scaled, every
 view laid out at the logical size it declares.
 """
@@ -38,11 +38,14 @@ import pytest
 from gui.export.views import VIEWS as EXPORTABLE
 from tests.figure_checks import (
     arrow_problems,
+    arrowhead_problems,
     axis_title_problems,
     hint_problems,
+    label_contrast_problems,
     plot_texts,
     scroll_problems,
     text_problems,
+    tick_label_problems,
     uneven_label_problems,
 )
 from tests.generative import is_long
@@ -209,7 +212,8 @@ def _check_plots(figure):
     def check(window) -> list[str]:
         glw = figure(window)
         texts = plot_texts(glw)
-        return text_problems(texts) + hint_problems(texts) + axis_title_problems(glw)
+        return (text_problems(texts) + hint_problems(texts) + axis_title_problems(glw)
+                + tick_label_problems(glw))
     return check
 
 
@@ -238,10 +242,12 @@ CHECKS = {"unrolled": _check_unrolled,
           "layer": _all(_laid_out("layer"), _check_layer, _check_plots(lambda w: w.layer_view.glw)),
           "cell": _all(_laid_out("cell"), _check_plots(lambda w: w.cell_inspector.bars_glw),
                        _check_plots(lambda w: w.cell_inspector.diagram),
-                       lambda w: arrow_problems(w.cell_inspector.diagram)),
+                       lambda w: arrow_problems(w.cell_inspector.diagram),
+                       lambda w: arrowhead_problems(w.cell_inspector.diagram)),
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
           "window": _all(_laid_out("window"), scroll_problems,
-                         _check_plots(lambda w: w.input_panel.glw)),
+                         _check_plots(lambda w: w.input_panel.glw),
+                         lambda w: label_contrast_problems(w, w.input_panel.palette.background)),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 

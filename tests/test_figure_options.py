@@ -116,6 +116,32 @@ def test_a_slide_of_many_units_shows_a_window_of_them_and_says_which(tmp_path):
     assert "units 0–31 of the N = 64 units shown" in seen["footer"]
 
 
+@pytest.mark.parametrize("model", ["demo:text", "demo:code"])       # 64 and 32 units
+def test_a_units_figure_of_many_units_at_a_plain_width_is_landscape(tmp_path, model):
+    """64 lanes at --width 1920 made a portrait figure (1920 x 2750: tall, narrow, unreadable
+    on a slide), 32 a square one: the figure stays landscape, a window of at most 32 lanes,
+    and says which."""
+    from gui.export import figure
+    seen = {}
+    real = figure.build_footer
+
+    def footer(*args, **kwargs):
+        built = real(*args, **kwargs)
+        seen["footer"] = " ".join(built.parts)
+        return built
+    figure.build_footer = footer
+    try:
+        code, text, _ = _export(model, "--view", "units", "--width", "1920", "--out",
+                                str(tmp_path / "f.png"))
+    finally:
+        figure.build_footer = real
+    assert code == 0, text
+    width, height = image_of(tmp_path / "f.png").size
+    assert width == 1920 and height <= 0.75 * width, (width, height)
+    if model == "demo:text":
+        assert "units 0–31 of the N = 64 units shown" in seen["footer"]
+
+
 def test_a_slide_frame_lays_out_by_its_shape_not_its_size(tmp_path):
     """--size 960x540 and --size 1920x1080 are one figure at two scales."""
     from tests.test_figure_matrix import scale_problems

@@ -42,7 +42,7 @@ from gui.signals import choosable
 IMAGE_SUFFIXES = (".png", ".svg", ".gif")
 SIZE_PRESETS = {"hd": (1920, 1080), "4:3": (1600, 1200), "4k": (3840, 2160)}
 SLIDE_LINES = 1.8               # under --size: lanes this many times thicker than in print
-SLIDE_LANES_AT_MOST = 32        # under --size without --unit-range: a window of this many lanes
+SLIDE_LANES_AT_MOST = 32        # a slide or a units figure, no --unit-range: a window of this many lanes
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -253,8 +253,9 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
             window.show_session(session, source=source, input_source=input_source)
             window.session_model.set_sample(args.sample)
             frame = _frame(args)
-            if frame is not None and not args.unit_range and len(unit_range) > SLIDE_LANES_AT_MOST:
-                unit_range = unit_range[:SLIDE_LANES_AT_MOST]     # a slide: a labelled window
+            if ((frame is not None or spec.name == "units") and not args.unit_range
+                    and len(unit_range) > SLIDE_LANES_AT_MOST):
+                unit_range = unit_range[:SLIDE_LANES_AT_MOST]     # a landscape figure: a labelled window
             if len(unit_range) != session.units:
                 window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
             # the logical size the output scales from (under --size, the frame's shape)

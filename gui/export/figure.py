@@ -194,11 +194,17 @@ class Figure:
             return
         qp = self.qt_palette()
         for widget in self.spec.widgets(self.host):
-            explicit = widget.testAttribute(Qt.WA_SetPalette)
-            self._qt_saved.append((widget, QPalette(widget.palette()) if explicit else None))
+            # a child with its own style sheet (the shape badges) takes the application's
+            # palette, not its parent's: it is given the figure's too, or it prints black on dark
+            styled = [w for w in widget.findChildren(QWidget) if w.styleSheet()]
+            for one in (widget, *styled):
+                explicit = one.testAttribute(Qt.WA_SetPalette)
+                self._qt_saved.append((one, QPalette(one.palette()) if explicit else None))
             widget.setPalette(qp)
             if widget is self.host:
                 restyle(widget)
+            for one in styled:
+                one.setPalette(qp)
 
     def _put_back_qt_palette(self) -> None:
         saved, self._qt_saved = self._qt_saved, []

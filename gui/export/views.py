@@ -30,6 +30,9 @@ from gui.shown import Shown
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
 MAX_FIGURE_HEIGHT = 1800
 HEADER_AND_FOOTER = 230         # logical px a figure's words take above and below its view
+# the lanes of a units figure at a plain --width: the figure stays landscape (4:3 at most), a
+# window of its lanes when they are many (gui/export/cli.py), never a tall, narrow page
+LANDSCAPE_BODY_HEIGHT = FIGURE_WIDTH * 3 // 4 - HEADER_AND_FOOTER
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,7 @@ class UnitsView(ExportableView):
                 "units update together, each reading the input x_t and the whole previous h of "
                 f"every unit. {cursor}")
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """A cell without a recurrent kernel (an mLSTM): its units read their head's memory."""
         text = self.explanation(ctx, units)
         if kind is None or kind.recurrent:
@@ -263,7 +266,7 @@ class UnitsView(ExportableView):
                      ) -> tuple[int, int]:
         if frame is not None:     # a first guess; fit_to_frame corrects it once shown
             return FIGURE_WIDTH, _units_body_height(frame) + 300
-        return FIGURE_WIDTH, min(max(200 + 34 * lanes, 720), MAX_FIGURE_HEIGHT)
+        return FIGURE_WIDTH, min(max(200 + 34 * lanes, 720), LANDSCAPE_BODY_HEIGHT)
 
     def lay_out(self, window, lanes: int, frame: tuple[int, int] | None = None) -> None:
         _first_start_layout_done(window)
@@ -306,7 +309,7 @@ class LayerView(ExportableView):
                 "At every step a whole column fills in: all N units update together, each reading "
                 "the input and the previous h of every unit. The red line is the current step.")
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """A cell without a recurrent kernel (an mLSTM): its units read their head's memory."""
         text = self.explanation(ctx, units)
         if kind is None or kind.recurrent:
@@ -548,7 +551,7 @@ class UnrolledView(TeachingView):
     def lanes(self, host) -> list[int]:
         return [int(u) for u in self.panel(host).shown_units()]
 
-    def explanation_for(self, ctx: ViewContext, units: int, kind) -> str:
+    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
         """A cell without a recurrent kernel (an mLSTM) has no links to draw."""
         text = self.explanation(ctx, units)
         if kind is None or kind.recurrent:

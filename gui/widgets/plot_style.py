@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 
 from gui.theme import Palette
 
+END_LABEL_OVERFLOW = 8       # px a horizontal axis' end labels may reach past its ends
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -56,6 +57,8 @@ def style_axes(plot: pg.PlotItem, palette: Palette, sides: tuple[str, ...] = ("l
         axis.setPen(palette.foreground)
         axis.setTextPen(palette.foreground)
         axis.setStyle(tickFont=font)
+        if side in ("bottom", "top"):     # t = 0 sits half a step from the end: keep its label
+            axis.setStyle(hideOverlappingLabels=END_LABEL_OVERFLOW)
         fit = getattr(axis, "fit_labels", None)       # an axis that sizes itself for its labels
         if fit is not None:
             fit()

@@ -191,6 +191,30 @@ def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
     assert window.errors == []
 
 
+def test_each_kinds_diagram_keeps_its_arrowheads_apart_and_off_its_numbers(make_window, qtbot):
+    """The GRU's 1−u and n arrows met under the + of h(t), their heads one blot (13 px
+    apart): 1−u enters the × from the left now. Checked from the drawn scene, both kinds."""
+    from PySide6.QtWidgets import QGraphicsPathItem
+
+    from engine import load_model
+    from tests.figure_checks import arrow_problems, arrowhead_problems
+    from tests.gui.conftest import bring_to_front
+
+    gru = FIXTURES / "gru"
+    for model, x in ((load_model(gru / "keras_gru_reset_after.keras", trust=True),
+                      read_npz(gru / "keras_gru_reset_after.npz")["x"]),
+                     (small_model(6, 3), sine_input(20))):
+        window = make_window()
+        bring_to_front(qtbot, window.cell_dock)
+        open_session(window, model, x)
+        window.session_model.step(3)
+        diagram = window.cell_inspector.diagram
+        heads = [i for i in diagram.scene().items() if isinstance(i, QGraphicsPathItem)]
+        assert len(heads) >= 10                    # the diagram is drawn, every arrow headed
+        assert arrowhead_problems(diagram) == [] and arrow_problems(diagram) == []
+        assert window.errors == []
+
+
 def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(make_window, tmp_path):
     """The cell figure's caption said z = x·W + h·U + b for every gate, while a GRU's n bar is
     r·(h·U + b_h): the caption says what the candidate's bar holds."""

@@ -32,6 +32,21 @@ def test_a_units_figure_labels_every_lane_in_the_print_font(make_window):
     assert texts == [f"unit {k}" for k in range(6)]
 
 
+def test_a_long_runs_time_axis_labels_its_first_step(make_window):
+    """Half a step from the axis' end, the label of t = 0 reached past it and pyqtgraph
+    dropped it: a figure of a long run began its time axis at 20."""
+    from tests.figure_checks import tick_label_problems
+    window = make_window()
+    open_session(window, small_model(units=6), sine_input(165))
+    window.go_to_position(100)
+    QApplication.processEvents()
+    for view, glw in (("units", window.units_panel.glw), ("layer", window.layer_view.glw)):
+        with Figure(window, view, FigureOptions()) as fig:
+            fig.set_scale(1.5)
+            fig.sync()
+            assert tick_label_problems(glw) == [], view
+
+
 def test_a_units_heat_map_figure_says_what_its_colours_mean(make_window):
     from gui.export.figure import build_header
     window = make_window()
