@@ -552,10 +552,15 @@ class UnrolledView(TeachingView):
         return [int(u) for u in self.panel(host).shown_units()]
 
     def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
-        """A cell without a recurrent kernel (an mLSTM) has no links to draw."""
+        """A cell without a recurrent kernel (an mLSTM) has no links to draw; units in heads (an
+        sLSTM's) read only their own head's h: U is 0 between heads."""
         text = self.explanation(ctx, units)
         if kind is None or kind.recurrent:
-            return text
+            if heads <= 1:
+                return text
+            return text.replace("the previous h of every unit (",
+                                f"the previous h of every unit of its own head (U is 0 between the "
+                                f"{heads} heads; ")
         return (f"Each column is one input position t and holds all N = {units} cells of layer "
                 f"{ctx.layer}: one step fills a whole column at once. No lines: an "
                 f"{kind.written} has no recurrent kernel, so no cell reads the previous h; the "
@@ -567,15 +572,6 @@ class UnrolledView(TeachingView):
                 f"{ctx.layer}: one step fills a whole column at once. The lines are the recurrent "
                 "kernel U: every cell reads the previous h of every unit (the strongest links "
                 "drawn), and x_t enters every cell of its column.")
-
-    def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
-        """Units in heads (an sLSTM's) read only their own head's h: U is 0 between heads."""
-        text = self.explanation(ctx, units)
-        if heads <= 1:
-            return text
-        return text.replace("the previous h of every unit (",
-                            f"the previous h of every unit of its own head (U is 0 between the "
-                            f"{heads} heads; ")
 
     def logical_size(self, window, lanes: int, frame=None) -> tuple[int, int]:
         rows = min(window.session_model.units, 64)
