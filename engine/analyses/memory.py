@@ -4,12 +4,11 @@ C is part of the run's carried state (``mlstm_cell.MlstmWeights.memory``): at th
 read from the one step's window of the run (a view in memory, recomputed from a checkpoint
 otherwise), never from a whole-run array, so a long run's memory view costs one step
 (docs/architecture.md, "mLSTM"). A run of another kind has no matrix memory: ``memory_reason``
-says so in one line.
+says so in one line. The memory view's data export is ``engine.output.memory_data``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,21 +39,3 @@ def memory_at(session: Any, sample: int, position: int | None) -> np.ndarray:
     else:
         state = session.window(position, position + 1).c[sample, 0]
     return np.array(weights.memory(state), np.float32)
-
-
-def export_memory_data(path: str | Path, session: Any, ctx: Any, *, inputs=()) -> Path:
-    """Write the memory view's numbers: .npz (``C`` (heads, DH, DH) of the sample at the cursor,
-    ``meta``) or .csv (one row per head, key and value dimension)."""
-    from ..output.export import atomic_write, write_csv, write_npz
-    from ..system.files import check_output
-    path = Path(path)
-    check_output(path, inputs=inputs)
-    c = memory_at(session, ctx.sample, session.cursor)
-    if path.suffix.lower() == ".npz":
-        with atomic_write(path, inputs=inputs) as fh:
-            write_npz(fh, {"C": c}, ctx.describe())
-        return path
-    rows = [[k, i, j, f"{c[k, i, j]:.9g}"] for k, i, j in np.ndindex(c.shape)]
-    with atomic_write(path, text=True, inputs=inputs) as fh:
-        write_csv(fh, ["head", "key_dim", "value_dim", "C"], rows)
-    return path

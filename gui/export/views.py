@@ -674,7 +674,7 @@ class SamplesView(TeachingView):
 
 
 class MemoryView(TeachingView):
-    """An mLSTM's matrix memory at the cursor (gui.panels.memory_view); refused for other kinds."""
+    """An mLSTM's matrix memory at the cursor (gui.teaching.memory_view); refused for other kinds."""
 
     name, title = "memory", "Matrix memory"
     numbers = None
@@ -698,7 +698,7 @@ class MemoryView(TeachingView):
 
     def write_data(self, path: str | Path, session, ctx: ViewContext, trace, *,
                    inputs=()) -> Path:
-        from engine.analyses.memory import export_memory_data
+        from engine.output.memory_data import export_memory_data
         return export_memory_data(path, session, ctx, inputs=inputs)
 
 

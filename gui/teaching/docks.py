@@ -16,7 +16,7 @@ TEACHING_VIEWS = {
     "text": ("Text view", "text_view"),
     "directions": ("Both directions", "directions_view"),
     "samples": ("Batch samples", "samples_view"),
-    "memory": ("Matrix memory", "memory_view"),       # an mLSTM's C per head (gui.panels)
+    "memory": ("Matrix memory", "memory_view"),       # an mLSTM's C per head
 }
 
 
@@ -29,7 +29,7 @@ def _make(view: str, model, palette) -> QWidget:
         from gui.teaching.text_view import TextView
         return TextView(model, palette)
     if view == "memory":
-        from gui.panels.memory_view import MemoryView
+        from gui.teaching.memory_view import MemoryView
         return MemoryView(model, palette)
     from gui.teaching.directions import DirectionsView, SamplesView
     return (DirectionsView if view == "directions" else SamplesView)(model, palette)
