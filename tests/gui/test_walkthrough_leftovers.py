@@ -101,3 +101,31 @@ def test_the_saliency_strip_shows_nothing_before_the_first_step(make_window, qtb
     window.session_model.seek(0)                 # back before t = 0: empty again at once
     assert len(panel.sal_item.opts["height"]) == 0
     assert window.errors == []
+
+
+def test_a_heat_maps_symbol_title_stands_upright_beside_its_map(make_window, qtbot):
+    """In a short Layer dock each map's title ("f", "i", "C") was one letter turned on its side:
+    it read as a tick mark. A symbol stands upright, whole, beside its map's middle; a longer
+    title is still turned and fits beside its map."""
+    window = make_window()
+    open_session(window, small_model(12), sine_input(120))
+    _fit(window, qtbot, (1366, 768))
+    bring_to_front(qtbot, window.layer_dock)
+    window.resizeDocks([window.layer_dock], [150], Qt.Vertical)
+    qtbot.wait(50)
+    view = window.layer_view
+    assert {"f", "i", "c", "h"} <= set(view.heat)
+    for name, heat in view.heat.items():
+        axis = heat.plot.getAxis("left")
+        label = axis.label
+        text = label.toPlainText().strip()
+        box = axis.mapRectToScene(axis.boundingRect())
+        drawn = label.mapRectToScene(label.boundingRect())
+        if len(text) <= 2:
+            assert label.rotation() == 0, (name, text)
+            assert box.contains(drawn), (name, text, box, drawn)
+            assert abs(drawn.center().y() - box.center().y()) <= 2, (name, text)
+        else:
+            assert label.rotation() == -90, (name, text)
+            assert drawn.top() >= box.top() and drawn.bottom() <= box.bottom(), (name, text)
+    assert window.errors == []
