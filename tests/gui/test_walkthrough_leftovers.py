@@ -129,3 +129,63 @@ def test_a_heat_maps_symbol_title_stands_upright_beside_its_map(make_window, qtb
             assert label.rotation() == -90, (name, text)
             assert drawn.top() >= box.top() and drawn.bottom() <= box.bottom(), (name, text)
     assert window.errors == []
+
+
+def test_the_state_editor_says_plainly_what_the_number_is(make_window):
+    """"new value (perturb: delta)" asked a new user to decode it: the row now names what the
+    number does for the change chosen, a value that replaces, or an amount added to h."""
+    from gui.debug.forks_panel import EditStateDialog
+    window = make_window()
+    open_session(window, small_model(6), sine_input(20))
+    window.session_model.seek(5)
+    dialog = EditStateDialog(window.debugging, window)
+    form = dialog.layout()
+
+    def row_label() -> str:
+        return form.labelForField(dialog.value).text()
+    for what in ("h", "c", "x"):
+        dialog.what.setCurrentText(what)
+        assert row_label() == f"new {what}", what
+        assert "delta" not in dialog.value.placeholderText()
+    dialog.what.setCurrentText("perturb h")
+    assert row_label() == "add to h"
+    assert "added" in dialog.value.placeholderText()
+    assert all("perturb:" not in form.itemAt(k).widget().text()
+               for k in range(form.count()) if hasattr(form.itemAt(k).widget(), "text"))
+    dialog.deleteLater()
+
+
+def test_home_and_end_move_the_run_unless_a_text_field_has_the_focus(make_window, qtbot):
+    """Home typed in the breakpoint field moves its text cursor (right: it is a text field);
+    with the focus anywhere else (a list, a tick box, the timeline, a plot, a tab) Home and End
+    go to the run's start and end. The toolbar buttons' tooltips name the keys."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QLineEdit
+
+    window = make_window()
+    open_session(window, small_model(6), sine_input(20))
+    sm = window.session_model
+    steps = sm.steps
+    bp = window.breakpoints_panel
+    focusable = [bp.tree, bp.ev_nan, window.timeline, window.units_panel.glw,
+                 window.layer_combo, window.forks_panel.tree]
+    for widget in focusable:
+        assert not isinstance(widget, (QLineEdit, QAbstractSpinBox))
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        sm.seek(7)
+        qtbot.keyClick(widget, Qt.Key_End)
+        assert sm.session.t == steps, type(widget).__name__
+        qtbot.keyClick(widget, Qt.Key_Home)
+        assert sm.session.t == 0, type(widget).__name__
+    for field in (bp.edit, window.speed):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus, timeout=2000)
+        sm.seek(7)
+        qtbot.keyClick(field, Qt.Key_Home)
+        qtbot.keyClick(field, Qt.Key_End)
+        assert sm.session.t == 7, type(field).__name__
+    for action, key in ((window.act_start, "Home"), (window.act_end, "End")):
+        assert f"({key})" in action.toolTip()
+        buttons = [w for w in action.associatedObjects() if isinstance(w, QAbstractButton)]
+        assert buttons and all(f"({key})" in b.toolTip() for b in buttons)
+    assert window.errors == []
