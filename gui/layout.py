@@ -9,7 +9,7 @@ forcing the window past the screen edge or painting over its neighbours.
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSettings, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabBar, QWidget
 
 LAYOUT_VERSION = 3          # saveState/restoreState version: older remembered layouts are dropped
 FILL_UP_TO = (1680, 1050)   # screens up to this size: the window takes all of the available area
@@ -45,7 +45,18 @@ def give_useful_height(window: QMainWindow, dock: QDockWidget) -> None:
     useful = panel.minimumSizeHint().height() + (dock.height() - holder.height())
     spare = window.centralWidget().height() - int(CENTRAL_KEEPS * window.height())
     if dock.height() < useful and spare > 0:
-        window.resizeDocks([dock], [min(useful, dock.height() + spare)], Qt.Vertical)
+        tabs = tab_bar_height(window, dock)      # resizeDocks sizes a tab group with its tabs
+        window.resizeDocks([dock], [min(useful, dock.height() + spare) + tabs], Qt.Vertical)
+
+
+def tab_bar_height(window: QMainWindow, dock: QDockWidget) -> int:
+    """The height of the tab bar under ``dock``'s tab group (0 for a dock on its own)."""
+    title = dock.windowTitle()
+    for bar in window.findChildren(QTabBar):
+        if bar.parent() is window and bar.isVisible() and \
+                any(bar.tabText(k) == title for k in range(bar.count())):
+            return bar.height()
+    return 0
 
 
 def grow_when_shown(window: QMainWindow, dock: QDockWidget) -> None:

@@ -76,8 +76,8 @@ class EditStateDialog(QDialog):
         self.current.setToolTip("The value at this step now (before the edit)")
         form.addRow("current value", self.current)
         self.value = QLineEdit()
-        self.value.setPlaceholderText("a number, or one per unit: 0.1, 0.2, …")
-        form.addRow("new value (perturb: delta)", self.value)
+        self.value_label = QLabel()       # what the number is for the change chosen
+        form.addRow(self.value_label, self.value)
         self.parent_combo = QComboBox()
         self.parent_combo.addItem(ORIGINAL)
         self.parent_combo.addItems(dm.debugger.forks.names())
@@ -97,12 +97,24 @@ class EditStateDialog(QDialog):
         self.fork = None
         self.what.currentTextChanged.connect(self._what_changed)
         self.unit.valueChanged.connect(lambda _: self._show_current())
+        self._name_value()
         self._show_current()
+
+    def _name_value(self) -> None:
+        """Say what the number does: replaces h, c or x, or is added to h (a perturbation)."""
+        what = self.what.currentText()
+        if what == "perturb h":
+            self.value_label.setText("add to h")
+            self.value.setPlaceholderText("an amount added to the unit's h, e.g. 0.5")
+        else:
+            self.value_label.setText(f"new {what}")
+            self.value.setPlaceholderText("a number, or one per unit: 0.1, 0.2, …")
 
     def _what_changed(self, what: str) -> None:
         session = self.dm.session_model.session
         top = session.x.shape[2] - 1 if what == "x" and session.x.ndim == 3 else session.units - 1
         self.unit.setRange(-1 if what != "perturb h" else 0, top)
+        self._name_value()
         self._show_current()
 
     def current_values(self) -> np.ndarray | None:

@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.grad_model import MODES, GradModel
 from gui.panels.input_strip import InputStrip
@@ -25,11 +33,14 @@ from gui.signals import carried
 from gui.theme import Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_menus import NO_MENU
-from gui.widgets.plot_style import DecadeAxis, set_axis_label, style_axes
+from gui.widgets.plot_style import DecadeAxis, keep_titles_whole, set_axis_label, style_axes
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
 TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
 CARRY_LABEL = "|∂target/∂C_t|"       # the legend names the derivative as the axes do (an LSTM's)
+SALIENCY_MIN_HEIGHT = 60          # px: the saliency plot, a few tick values
+CAROUSEL_MIN_HEIGHT = 80          # px: the carousel plot, a few decades and its legend
+BELOW_VIEW_PX = 8                 # px under either plot's view box (its bottom axis has no values)
 
 
 def carry_words(kind) -> tuple[str, str, str | None]:
@@ -71,6 +82,9 @@ class GradPanel(FrontAware, QWidget):
         layout.addLayout(bar)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(palette.background)
+        # its least height is what it needs (_keep_rows_whole), never the view's default
+        # preferred 480 px, which a wrapped info line made the panel's height in any dock
+        self.glw.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
         layout.addWidget(self.glw, 1)
         self.sal_plot = self.glw.addPlot(row=0, col=0, **NO_MENU)
         self.cec_plot = self.glw.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")}, **NO_MENU)
@@ -147,6 +161,7 @@ class GradPanel(FrontAware, QWidget):
         set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|", palette)
         set_axis_label(self.cec_plot, "left", "unit's carousel", palette)
         set_axis_label(self.strip.plot, "bottom", "time step t (input position)", palette)
+        self._keep_rows_whole()
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         # cosmetic pens: palette.line_width carries an export's scale, so 2-3 px on a slide
@@ -190,6 +205,15 @@ class GradPanel(FrontAware, QWidget):
         if key != getattr(self, "_strip_key", None):
             self._strip_key = key
             self.strip.rebuild()
+            self._keep_rows_whole()
+
+    def _keep_rows_whole(self) -> None:
+        """Both plots tall enough for their titles and the grid for them and the strip (whose
+        height follows what the run reads): a shorter dock scrolls to a whole time axis."""
+        strip = self.strip.plot
+        keep_titles_whole(self.glw, [(self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX),
+                                     (self.cec_plot, CAROUSEL_MIN_HEIGHT, BELOW_VIEW_PX),
+                                     (strip, strip.minimumHeight(), 0)])
 
     def _waits(self) -> bool:
         """Behind another tab (or closed) in a window on screen: drawing waits for the front.

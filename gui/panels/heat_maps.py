@@ -80,13 +80,30 @@ def _levels(name: str, trace: LayerTrace, image: np.ndarray) -> tuple[float, flo
     return -m, m
 
 
+UPRIGHT_TITLE_CHARS = 2  # a map title this short (a symbol: f, C, h) stands upright
+
+
 class UnitTicks(pg.AxisItem):
     """Left axis of a map: unit numbers at row centres (row r holds unit order[r]), thinned so
-    that labels never overlap, and none on the edges a neighbouring map's labels meet."""
+    that labels never overlap, and none on the edges a neighbouring map's labels meet. A
+    symbol for a title stands upright at the axis's left edge, level with the map's middle:
+    turned on its side, one letter read as a tick mark."""
 
     def __init__(self, order: np.ndarray) -> None:
         super().__init__("left")
         self.order = order
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 (pyqtgraph API)
+        super().resizeEvent(ev)
+        label = self.label
+        if label is None:
+            return
+        if len(label.toPlainText().strip()) > UPRIGHT_TITLE_CHARS:
+            label.setRotation(-90)
+            return
+        label.setRotation(0)
+        box = label.boundingRect()
+        label.setPos(0, (self.size().height() - box.height()) / 2)
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
         n = len(self.order)

@@ -22,18 +22,21 @@ from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
 from gui.widgets.plot_menus import NO_MENU
-from gui.widgets.plot_style import set_axis_label, style_axes
+from gui.widgets.plot_style import keep_titles_whole, set_axis_label, style_axes
 
 FEATURE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 MAX_FEATURE_CURVES = 8
 
 
-X_MIN_HEIGHT = 56            # the input's plot (token ids or features)
+X_MIN_HEIGHT = 46            # the input's plot (token ids or features)
 SALIENCY_MIN_HEIGHT = 36     # |d target / d x|, two tick labels
 OUTPUT_MIN_HEIGHT = 76       # the output, with the time axis under it
-# px under each plot's view box (tick values, the time axis's title): its rotated left label
-# must fit beside the view box, or it is cut ("utput") and runs into the ticks below
-BELOW_VIEW_PX = {"x": 24, "saliency": 6, "output": 44}
+# px under each plot's view box (the time axis's tick values, under the output only: the
+# three plots share it, titled on the units panel above): its rotated left label must fit
+# beside the view box, or it is cut ("utput") and runs into the ticks below
+BELOW_VIEW_PX = {"x": 6, "saliency": 6, "output": 27}
+NOTHING_READ = "saliency: nothing read yet (step to read an input)"
+GRID_MARGIN_PX = 2           # above the first plot and under the time axis
 
 
 class InputPanel(QWidget):
@@ -57,7 +60,11 @@ class InputPanel(QWidget):
         self.sal_plot.setMaximumHeight(70)
         self.sal_plot.setLabel("left", "|∂/∂x|")
         self.sal_plot.setXLink(self.x_plot)
-        self.sal_plot.getAxis("bottom").setStyle(showValues=False)
+        # one time axis, under the output (the three plots share it): tick values under each
+        # plot took the room a laptop's bottom dock has for the output's own
+        for plot in (self.x_plot, self.sal_plot):
+            plot.getAxis("bottom").setStyle(showValues=False)
+        self.glw.ci.setContentsMargins(9, GRID_MARGIN_PX, 9, GRID_MARGIN_PX)
         self.sal_item = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#0072B2", pen=None)
         self.sal_plot.addItem(self.sal_item)
         self.sal_fork = self.sal_plot.plot([], [], pen=pg.mkPen("#D55E00", width=1.4,
@@ -68,7 +75,6 @@ class InputPanel(QWidget):
         for plot in (self.x_plot, self.sal_plot, self.y_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(54)
-        self.y_plot.setLabel("bottom", "time step t")
         self.y_plot.setXLink(self.x_plot)
         # below these heights the tick labels of neighbouring plots run into each other; a
         # short dock scrolls instead (gui.layout.scrolling)
@@ -87,20 +93,12 @@ class InputPanel(QWidget):
         session_model.positionChanged.connect(self.on_position)
 
     def _keep_labels_whole(self) -> None:
-        """Each plot at least its least height and tall enough for its left label (a theme
-        or the print palette may change the label's size)."""
-        layout = self.glw.ci.layout          # its margins and the spacing between its rows
-        _, top, _, bottom = layout.getContentsMargins()
-        total = int(np.ceil(top + bottom + 2 * max(0.0, layout.verticalSpacing()))) + 4
-        for plot, least, below in ((self.x_plot, X_MIN_HEIGHT, BELOW_VIEW_PX["x"]),
-                                   (self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX["saliency"]),
-                                   (self.y_plot, OUTPUT_MIN_HEIGHT, BELOW_VIEW_PX["output"])):
-            label = plot.getAxis("left").label
-            least = max(least, int(label.boundingRect().width()) + below + 4)
-            plot.setMinimumHeight(least)
-            total += least
+        """Each plot at least its least height and tall enough for its left label, the grid
+        tall enough for all three (``plot_style.keep_titles_whole``)."""
+        keep_titles_whole(self.glw, [(self.x_plot, X_MIN_HEIGHT, BELOW_VIEW_PX["x"]),
+                                     (self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX["saliency"]),
+                                     (self.y_plot, OUTPUT_MIN_HEIGHT, BELOW_VIEW_PX["output"])])
         self.sal_plot.setMaximumHeight(max(70, int(self.sal_plot.minimumHeight())))
-        self.glw.setMinimumHeight(total)
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
@@ -110,18 +108,20 @@ class InputPanel(QWidget):
             style_axes(plot, palette)
         set_axis_label(self.sal_plot, "left", "|∂/∂x|", palette)
         set_axis_label(self.y_plot, "left", "output", palette)
-        set_axis_label(self.y_plot, "bottom", "time step t", palette)
         self._keep_labels_whole()
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
         self.rebuild()
 
     def show_saliency(self, view) -> None:
-        """|d target / d x_t| per step (a ``gui.grad_model.GradView``, None clears it)."""
+        """|d target / d x_t| per step (a ``gui.grad_model.GradView``, None clears it). Before
+        the first step it stays empty, like the output beside it: the default target is then
+        the last position's (the Gradients dock shows it), not anything read yet."""
         if view is None:
-            self.sal_item.setOpts(x=[], height=[])
-            self.sal_fork.setData([], [])
-            self.sal_plot.setToolTip("saliency: no gradient target")
+            self._clear_saliency("saliency: no gradient target")
+            return
+        if not self.session_model.ready or self.session_model.session.cursor is None:
+            self._clear_saliency(NOTHING_READ)
             return
         t = np.arange(view.saliency.shape[0])
         self.sal_item.setOpts(x=t, height=np.nan_to_num(view.saliency), width=0.8)
@@ -131,6 +131,11 @@ class InputPanel(QWidget):
             self.sal_fork.setData([], [])
         self.sal_plot.setToolTip(f"saliency |∂ {view.target} / ∂x_t| per input position"
                                  + (f"; dashed: fork '{view.fork}'" if view.fork else ""))
+
+    def _clear_saliency(self, why: str) -> None:
+        self.sal_item.setOpts(x=[], height=[])
+        self.sal_fork.setData([], [])
+        self.sal_plot.setToolTip(why)
 
     def rebuild(self) -> None:
         for item in self._x_items + self._y_items + self._tokens:
@@ -271,6 +276,8 @@ class InputPanel(QWidget):
         pos = cursor if cursor is not None else -0.5
         for line in self.cursors:
             line.setPos(pos)
+        if cursor is None:               # back before t = 0: no bars, not even until the
+            self._clear_saliency(NOTHING_READ)       # next gradient arrives
         out = self._out_full
         if out is not None and self._y_items and out.ndim == 3 and not session.backward:
             known = session.known()

@@ -72,3 +72,30 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, palette: Palette,
         style["font-size"] = f"{palette.font_pt + 1:g}pt"
     plot.setLabel(side, text, **style)
     plot.getAxis(side).resizeEvent()     # pyqtgraph centres a title only when the axis is resized
+
+
+def rows_height(glw: pg.GraphicsLayoutWidget, heights: list[float]) -> int:
+    """The height a plot grid needs for rows of these least heights: theirs plus its margins
+    and the spacing between rows. Shorter, pyqtgraph lays the rows out past its bottom edge,
+    and the last row's time axis (tick values and title) is cut off."""
+    layout = glw.ci.layout
+    _, top, _, bottom = layout.getContentsMargins()
+    spacing = layout.verticalSpacing() * max(len(heights) - 1, 0)
+    return int(np.ceil(sum(heights) + top + bottom + spacing))
+
+
+def keep_titles_whole(glw: pg.GraphicsLayoutWidget,
+                      rows: list[tuple[pg.PlotItem, float, float]]) -> int:
+    """Each (plot, least height, px under its view box) at least that tall and tall enough for
+    its rotated left title beside the view box (a theme or the print palette may change the
+    title's size), and the grid tall enough for all of them (``rows_height``). Returns the
+    grid's least height."""
+    heights = []
+    for plot, least, below in rows:
+        label = plot.getAxis("left").label
+        least = max(least, int(np.ceil(label.boundingRect().width())) + below + 4)
+        plot.setMinimumHeight(least)
+        heights.append(least)
+    total = rows_height(glw, heights)
+    glw.setMinimumHeight(total)
+    return total

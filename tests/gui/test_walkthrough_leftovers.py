@@ -4,7 +4,7 @@ actions that shows it, at the laptop size it was seen at (1366x768) and on a lar
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QScrollArea, QWidget
 
 from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
@@ -43,3 +43,149 @@ def test_the_breakpoints_docks_add_button_and_share_box_are_in_view(make_window,
     assert panel.sat_frac.width() >= panel.sat_frac.sizeHint().width()
     assert window.errors == []
 
+
+def _lowest_item_bottom(glw) -> float:
+    """The lowest edge of anything the plot grid lays out (the last row's time axis)."""
+    return max(item.mapRectToScene(item.boundingRect()).bottom() for item in glw.ci.items)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_time_axis_under_the_output_and_the_gradients_is_whole(make_window, qtbot, size):
+    """In a short bottom dock the tick values under the "output" strip and under the Gradients
+    plots were cut: the plot grids were shorter than their rows (margins and spacing left out),
+    and the Gradients grid had no least height at all. Now a short dock scrolls to a whole
+    time axis, and the default layout gives the front bottom dock its whole panel."""
+    window = make_window()
+    open_session(window, small_model(12), sine_input(120))
+    _fit(window, qtbot, size)
+    for dock, panel in ((window.input_dock, window.input_panel), (window.grad_dock, window.grad_panel)):
+        bring_to_front(qtbot, dock)
+        area = dock.findChild(QScrollArea)
+        if dock is window.input_dock or size[1] >= 1080:   # the window spares the room (the
+            qtbot.waitUntil(                                # units panel keeps half): all shows
+                lambda a=area: not a.verticalScrollBar().isVisible(), timeout=3000)
+        window.resizeDocks([dock], [150], Qt.Vertical)             # a short dock: it scrolls
+        qtbot.wait(50)
+        assert area.verticalScrollBar().isVisible(), dock.windowTitle()
+        lowest = _lowest_item_bottom(panel.glw)
+        assert lowest <= panel.glw.height(), (dock.windowTitle(), lowest, panel.glw.height())
+        area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+        qtbot.wait(20)
+        bottom = panel.glw.mapTo(area.viewport(), QPoint(0, int(lowest))).y()
+        assert bottom <= area.viewport().height(), dock.windowTitle()   # scrolled down: all of it
+    assert window.errors == []
+
+
+def test_the_saliency_strip_shows_nothing_before_the_first_step(make_window, qtbot):
+    """Before t = 0 the default target is the last position's h (the Gradients dock shows it),
+    and the |∂/∂x| strip under the input drew its bars near the end of the run, beside an
+    input and an output that show nothing read yet. It stays empty until a step is read."""
+    import numpy as np
+
+    from engine import load_model
+    from engine.cli.commands import resolve_input
+    window = make_window()
+    model = load_model("demo:counter")
+    open_session(window, model, resolve_input(model, None, None))
+    grads, panel = window.grads, window.input_panel
+    assert window.session_model.session.cursor is None
+    grads.refresh()
+    assert grads.view is not None and grads.view.saliency.any()     # the dock's target is there
+    assert len(panel.sal_item.opts["height"]) == 0
+    assert "nothing read yet" in panel.sal_plot.toolTip()
+    window.session_model.seek(12)
+    grads.refresh()
+    heights = panel.sal_item.opts["height"]
+    np.testing.assert_allclose(heights, np.nan_to_num(grads.view.saliency))
+    assert heights[:12].any()
+    window.session_model.seek(0)                 # back before t = 0: empty again at once
+    assert len(panel.sal_item.opts["height"]) == 0
+    assert window.errors == []
+
+
+def test_a_heat_maps_symbol_title_stands_upright_beside_its_map(make_window, qtbot):
+    """In a short Layer dock each map's title ("f", "i", "C") was one letter turned on its side:
+    it read as a tick mark. A symbol stands upright, whole, beside its map's middle; a longer
+    title is still turned and fits beside its map."""
+    window = make_window()
+    open_session(window, small_model(12), sine_input(120))
+    _fit(window, qtbot, (1366, 768))
+    bring_to_front(qtbot, window.layer_dock)
+    window.resizeDocks([window.layer_dock], [150], Qt.Vertical)
+    qtbot.wait(50)
+    view = window.layer_view
+    assert {"f", "i", "c", "h"} <= set(view.heat)
+    for name, heat in view.heat.items():
+        axis = heat.plot.getAxis("left")
+        label = axis.label
+        text = label.toPlainText().strip()
+        box = axis.mapRectToScene(axis.boundingRect())
+        drawn = label.mapRectToScene(label.boundingRect())
+        if len(text) <= 2:
+            assert label.rotation() == 0, (name, text)
+            assert box.contains(drawn), (name, text, box, drawn)
+            assert abs(drawn.center().y() - box.center().y()) <= 2, (name, text)
+        else:
+            assert label.rotation() == -90, (name, text)
+            assert drawn.top() >= box.top() and drawn.bottom() <= box.bottom(), (name, text)
+    assert window.errors == []
+
+
+def test_the_state_editor_says_plainly_what_the_number_is(make_window):
+    """"new value (perturb: delta)" asked a new user to decode it: the row now names what the
+    number does for the change chosen, a value that replaces, or an amount added to h."""
+    from gui.debug.forks_panel import EditStateDialog
+    window = make_window()
+    open_session(window, small_model(6), sine_input(20))
+    window.session_model.seek(5)
+    dialog = EditStateDialog(window.debugging, window)
+    form = dialog.layout()
+
+    def row_label() -> str:
+        return form.labelForField(dialog.value).text()
+    for what in ("h", "c", "x"):
+        dialog.what.setCurrentText(what)
+        assert row_label() == f"new {what}", what
+        assert "delta" not in dialog.value.placeholderText()
+    dialog.what.setCurrentText("perturb h")
+    assert row_label() == "add to h"
+    assert "added" in dialog.value.placeholderText()
+    assert all("perturb:" not in form.itemAt(k).widget().text()
+               for k in range(form.count()) if hasattr(form.itemAt(k).widget(), "text"))
+    dialog.deleteLater()
+
+
+def test_home_and_end_move_the_run_unless_a_text_field_has_the_focus(make_window, qtbot):
+    """Home typed in the breakpoint field moves its text cursor (right: it is a text field);
+    with the focus anywhere else (a list, a tick box, the timeline, a plot, a tab) Home and End
+    go to the run's start and end. The toolbar buttons' tooltips name the keys."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QLineEdit
+
+    window = make_window()
+    open_session(window, small_model(6), sine_input(20))
+    sm = window.session_model
+    steps = sm.steps
+    bp = window.breakpoints_panel
+    focusable = [bp.tree, bp.ev_nan, window.timeline, window.units_panel.glw,
+                 window.layer_combo, window.forks_panel.tree]
+    for widget in focusable:
+        assert not isinstance(widget, (QLineEdit, QAbstractSpinBox))
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        sm.seek(7)
+        qtbot.keyClick(widget, Qt.Key_End)
+        assert sm.session.t == steps, type(widget).__name__
+        qtbot.keyClick(widget, Qt.Key_Home)
+        assert sm.session.t == 0, type(widget).__name__
+    for field in (bp.edit, window.speed):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus, timeout=2000)
+        sm.seek(7)
+        qtbot.keyClick(field, Qt.Key_Home)
+        qtbot.keyClick(field, Qt.Key_End)
+        assert sm.session.t == 7, type(field).__name__
+    for action, key in ((window.act_start, "Home"), (window.act_end, "End")):
+        assert f"({key})" in action.toolTip()
+        buttons = [w for w in action.associatedObjects() if isinstance(w, QAbstractButton)]
+        assert buttons and all(f"({key})" in b.toolTip() for b in buttons)
+    assert window.errors == []
