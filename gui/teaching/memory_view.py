@@ -123,6 +123,8 @@ class MemoryView(QWidget):
             self.plots[k].setTitle(f"head {k} · max |C| {float(np.abs(values).max(initial=0.0)):.3g}",
                                    size="9pt", color=self.palette.foreground)
         self.bar.setLevels((-self.scale, self.scale))
+        ends = [(-self.scale, f"{-self.scale:g}"), (0.0, "0"), (self.scale, f"{self.scale:g}")]
+        self.bar.getAxis("right").setTicks([ends, [(v, "") for v in (-self.scale / 2, self.scale / 2)]])
         self.title.setText(
             f"Matrix memory C of each of the {heads} heads ({dh} x {dh}) at {cursor_text(session)}: "
             f"C = f·C + i·v kᵀ/√{dh}, rows the value dimensions, columns the key dimensions; h reads "
@@ -142,6 +144,7 @@ class MemoryView(QWidget):
         axis = self.bar.getAxis("right")
         axis.setPen(self.palette.foreground)
         axis.setTextPen(self.palette.foreground)
+        axis.enableAutoSIPrefix(False)       # "C (x0.001)" over ±100 was read as ±100
         axis.setLabel("C", color=self.palette.foreground)
         axis.setStyle(tickFont=tick_font(self.palette))
 

@@ -72,6 +72,9 @@ def test_the_memory_view_draws_each_heads_c_at_the_cursor_stepping_live(mlstm_wi
         want = np.swapaxes(w.memory(full.c[0, steps - 1]), 1, 2)    # rows value, columns key dims
         assert np.array_equal(view.values, want), steps
         assert view.scale >= np.abs(want).max() and view.bar.levels() == (-view.scale, view.scale)
+        axis = view.bar.getAxis("right")           # the scale as numbers, never "C (x0.001)"
+        assert [label for _, label in axis._tickLevels[0]] == [f"{-view.scale:g}", "0", f"{view.scale:g}"]
+        assert axis.scale == 1.0 and axis.labelText == "C"
         assert [p.titleLabel.text.split(" · ")[0] for p in view.plots] == [f"head {k}" for k in range(4)]
         assert view.plots[0].getAxis("left").labelText == "value dim"
         assert view.plots[0].getAxis("bottom").labelText == "key dim"
