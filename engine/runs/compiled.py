@@ -104,7 +104,8 @@ def _warm_up_tile(numba: ModuleType, module: ModuleType) -> None:
     if SLP_SWITCH not in os.environ:
         numba.config.SLP_VECTORIZE = 1
     try:
-        module._tiled(np.zeros((1, 4 * module.TILE_COLS), F32), np.zeros((module.TILE_ROWS, 1), F32),
+        u = np.zeros((1, 4 * module.TILE_COLS), F32)
+        module._tiled(module.tile_panels(u), u, np.zeros((module.TILE_ROWS, 1), F32),
                       np.zeros((module.TILE_ROWS, 4 * module.TILE_COLS), F32))
     finally:
         numba.config.SLP_VECTORIZE = slp
@@ -122,7 +123,8 @@ def _warm_up(module: ModuleType) -> None:
     module.tanh_into(vec, vec.copy())
     # zx contiguous (a run's own) and a window of another run's (a fork shares its parent's)
     for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
-        module.classic_block(np.zeros((n4, 1), F32), np.zeros((1, n4), F32), inputs, vec, vec,
+        u = np.zeros((1, n4), F32)
+        module.classic_block(np.zeros((n4, 1), F32), u, module.tile_panels(u), inputs, vec, vec,
                              vec, order, mask, valid,
                              state, state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(),
                              cells, cells.copy())
@@ -158,6 +160,8 @@ class CompiledSteps:
         self.shift = np.where(scale == 1, F32(0), F32(0.5)).astype(F32)
         self.ut = np.ascontiguousarray(weights.recurrent_kernel.T)
         self.u = np.ascontiguousarray(weights.recurrent_kernel)
+        wide = weights.units > module.TILE_MAX_UNITS        # the tile is not used: no copy
+        self.panels = module.tile_panels(self.u[:, :0] if wide else self.u)
         self.in_kernel = product_in_kernel(batch, weights.units)
         if self.in_kernel:
             self.zh = np.empty((min(batch, GROUP), n4), F32)
@@ -177,9 +181,9 @@ class CompiledSteps:
         if self.in_kernel:
             for a in range(0, self.batch, GROUP):
                 e = min(self.batch, a + GROUP)
-                k.classic_block(self.ut, self.u, zx[a:e], bias, scale, shift, order, mask[a:e], valid,
-                                h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e], gates_out[a:e],
-                                c_out[a:e], h_out[a:e])
+                k.classic_block(self.ut, self.u, self.panels, zx[a:e], bias, scale, shift, order,
+                                mask[a:e], valid, h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e],
+                                gates_out[a:e], c_out[a:e], h_out[a:e])
             return
         step, matmul, zh, ut, ht, zh_t = k.classic_step, np.matmul, self.zh, self.ut, h.T, self.zh_t
         for t, ok in zip(order.tolist(), valid.tolist()):

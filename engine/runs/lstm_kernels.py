@@ -103,9 +103,10 @@ def classic_step(zh, zx, bias, scale, shift, t, mask, all_valid, h, c, zh_out, g
 
 
 @njit(cache=True, fastmath=ELEMENTWISE, error_model="numpy")
-def _tile(u, h, out, b, j):
-    """out[b:b+8, j:j+16] = h[b:b+8] · u[:, j:j+16], U (N, 4N) as stored: each product sums
-    over k in order, 8 samples x 16 columns held in registers (a multiply-add of a row of U by
+def _tile(panels, h, out, b, jb):
+    """out[b:b+8, j:j+16] = h[b:b+8] · U[:, j:j+16], j = 16 jb, from U's columns j:j+16 stored
+    contiguously (``panels[jb]``, (N, 16): a walk down U's rows in place of a 16 KB stride at
+    1,024 units, which made a step 2.3x slower there): each product sums over k in order, 8 samples x 16 columns held in registers (a multiply-add of a row of U by
     one h value each; written out as scalars, which LLVM's SLP vectoriser packs into vectors:
     ``compiled`` turns it on for these kernels). Not inlined, so its registers are its own."""
     a0_0 = a0_1 = a0_2 = a0_3 = a0_4 = a0_5 = a0_6 = a0_7 = F32(0.0)
@@ -124,8 +125,8 @@ def _tile(u, h, out, b, j):
     a6_8 = a6_9 = a6_10 = a6_11 = a6_12 = a6_13 = a6_14 = a6_15 = F32(0.0)
     a7_0 = a7_1 = a7_2 = a7_3 = a7_4 = a7_5 = a7_6 = a7_7 = F32(0.0)
     a7_8 = a7_9 = a7_10 = a7_11 = a7_12 = a7_13 = a7_14 = a7_15 = F32(0.0)
-    for k in range(u.shape[0]):
-        ur = u[k, j:j + 16]
+    for k in range(panels.shape[1]):
+        ur = panels[jb, k]
         u0, u1, u2, u3 = ur[0], ur[1], ur[2], ur[3]
         u4, u5, u6, u7 = ur[4], ur[5], ur[6], ur[7]
         u8, u9, u10, u11 = ur[8], ur[9], ur[10], ur[11]
@@ -170,6 +171,7 @@ def _tile(u, h, out, b, j):
         a7_4, a7_5, a7_6, a7_7 = a7_4 + x * u4, a7_5 + x * u5, a7_6 + x * u6, a7_7 + x * u7
         a7_8, a7_9, a7_10, a7_11 = a7_8 + x * u8, a7_9 + x * u9, a7_10 + x * u10, a7_11 + x * u11
         a7_12, a7_13, a7_14, a7_15 = a7_12 + x * u12, a7_13 + x * u13, a7_14 + x * u14, a7_15 + x * u15
+    j = jb * 16
     o = out[b + 0, j:j + 16]
     o[0], o[1], o[2], o[3] = a0_0, a0_1, a0_2, a0_3
     o[4], o[5], o[6], o[7] = a0_4, a0_5, a0_6, a0_7
@@ -214,17 +216,29 @@ def _tile(u, h, out, b, j):
 
 TILE_ROWS, TILE_COLS = 8, 16
 """``_tile``'s block: 8 samples x 16 columns of h·U."""
+TILE_MAX_UNITS = 512
+"""Above this many units ``_dots`` is faster for a group of 8 too (1,024 units: 1.6 ms a step
+against the tile's 1.9, U being 16 MB; 512 units: the tile 205 us against 316)."""
+
+
+def tile_panels(u: np.ndarray) -> np.ndarray:
+    """U (N, 4N)'s whole blocks of ``TILE_COLS`` columns, each contiguous: (4N // 16, N, 16)."""
+    n, m = u.shape
+    panels = np.empty((m // TILE_COLS, n, TILE_COLS), F32)
+    for jb in range(panels.shape[0]):
+        panels[jb] = u[:, jb * TILE_COLS:(jb + 1) * TILE_COLS]
+    return panels
 
 
 @njit(cache=True, error_model="numpy")
-def _tiled(u, h, out):
+def _tiled(panels, u, h, out):
     """out = h · U (8, 4N) for a full group of 8 samples: ``_tile`` over each 16 columns
-    (2-3x faster than ``_dots`` at 64 units), the columns past the last 16 summed in a plain
-    loop."""
+    (``panels``: ``tile_panels(U)``; 2-3x faster than ``_dots`` at 64 units), the columns past
+    the last 16 summed in a plain loop from U (N, 4N)."""
     m = u.shape[1]
-    full = m - m % TILE_COLS
-    for j in range(0, full, TILE_COLS):
-        _tile(u, h, out, 0, j)
+    full = panels.shape[0] * TILE_COLS
+    for jb in range(panels.shape[0]):
+        _tile(panels, h, out, 0, jb)
     for b in range(h.shape[0]):
         x = h[b]
         o = out[b]
@@ -318,17 +332,18 @@ def _dots(ut, h, out):
 
 
 @njit(cache=True, fastmath=ELEMENTWISE, error_model="numpy")
-def classic_block(ut, u, zx, bias, scale, shift, order, mask, all_valid, h, c, zh, zh_out,
+def classic_block(ut, u, panels, zx, bias, scale, shift, order, mask, all_valid, h, c, zh, zh_out,
                   gates_out, c_out, h_out):
     """Input positions ``order`` (in processing order) of a group of a few samples, the
     recurrent product included (``_tiled`` for a full group of 8, else ``_dots``): one call for
     a whole block of steps.
-    Arguments as ``classic_step``'s, with U (N, 4N) and U transposed (4N, N), and ``zh``
-    (B, 4N) scratch."""
+    Arguments as ``classic_step``'s, with U (N, 4N), U transposed (4N, N) and ``tile_panels``
+    of U, and ``zh`` (B, 4N) scratch."""
     for k in range(order.size):
         t = order[k]
-        if h.shape[0] == TILE_ROWS:     # the batch alone decides: every window alike
-            _tiled(u, h, zh)
+        if h.shape[0] == TILE_ROWS and u.shape[0] <= TILE_MAX_UNITS:   # the shape alone decides:
+            # every window of a run takes the same path
+            _tiled(panels, u, h, zh)
         else:
             _dots(ut, h, zh)
         for b in range(zx.shape[0]):
