@@ -90,12 +90,12 @@ def test_first_pass_resumes_after_a_stop_and_reports_progress():
     assert seen[-1] == 5 * XW_BLOCK and not np.isnan(run.overview.hi["h"]).any()
 
 
-def model_and_input(backward=False, masked=False, t_len=700, seed=5):
+def model_and_input(backward=False, masked=False, t_len=700, seed=5, batch=2):
     w = cell(10, 4, seed=seed)
     ops = ([Masking("m")] if masked else []) + [LSTM("lstm", w, return_sequences=True,
                                                      go_backwards=backward)]
     rng = np.random.default_rng(seed)
-    x = rng.normal(0, 1.5, (2, t_len, 4)).astype(np.float32)
+    x = rng.normal(0, 1.5, (batch, t_len, 4)).astype(np.float32)
     if masked:
         x[rng.random((2, t_len)) < 0.1] = 0.0
     return Model(ops, source="test"), x
@@ -170,9 +170,10 @@ def test_breakpoints_and_watches_agree(backward):
     assert r[0].hit and (r[0].t, r[0].position) == (r[1].t, r[1].position)
 
 
-@pytest.mark.parametrize("backward", [False, True])
-def test_forks_agree(backward):
-    mem, ck = both(backward)
+@pytest.mark.parametrize(("backward", "batch"), [(False, 2), (True, 2), (False, 8)])
+def test_forks_agree(backward, batch):
+    """Batch 8 is a full group of the compiled product's register tile (``lstm_kernels._tile``)."""
+    mem, ck = both(backward, batch=batch)
     dbgs = [Debugger(s) for s in (mem, ck)]
     for s in (mem, ck):
         s.seek(400)

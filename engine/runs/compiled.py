@@ -29,6 +29,11 @@ F32 = np.float32
 JIT_SWITCH = "LSTM_SCOPE_JIT"
 """Set to 0 to run every trace on the numpy path (numba installed or not)."""
 
+SLP_SWITCH = "NUMBA_SLP_VECTORIZE"
+"""numba leaves LLVM's SLP vectoriser off by default; the product's register tile
+(``lstm_kernels._tile``, scalar code it packs into vectors, 2-3x faster) is compiled with it on,
+everything else with numba's own setting (``_warm_up_tile``)."""
+
 _loaded = False
 _kernels: ModuleType | None = None
 _load_lock = threading.Lock()      # a background preload and a first run load once between them
@@ -78,6 +83,7 @@ def _load() -> ModuleType | None:
         numba.config.CACHE_DIR = str(cache_dir())   # read when the kernels are decorated
     try:
         from . import lstm_kernels
+        _warm_up_tile(numba, lstm_kernels)
         _warm_up(lstm_kernels)
     except Exception:   # noqa: BLE001 - an optional accelerator that cannot load is left out
         # (a cache folder that cannot be written: full disk, read-only home, a file-size
@@ -86,6 +92,23 @@ def _load() -> ModuleType | None:
     finally:            # numba's import loads SciPy's BLAS too, maybe inside a limited run
         libraries_loaded()
     return lstm_kernels
+
+
+def _warm_up_tile(numba: ModuleType, module: ModuleType) -> None:
+    """Compile (or load) the product's tile first, with LLVM's SLP vectoriser on unless the
+    person set it (``SLP_SWITCH``), and only it: the kernels that call it link its code as
+    compiled here. With SLP on for every kernel, the two compiled variants of a block (a
+    run's own x·W and a fork's window of its parent's) summed differently, and a checkpointed
+    fork was no longer bit-identical to the in-memory one."""
+    slp = numba.config.SLP_VECTORIZE
+    if SLP_SWITCH not in os.environ:
+        numba.config.SLP_VECTORIZE = 1
+    try:
+        u = np.zeros((1, 4 * module.TILE_COLS), F32)
+        module._tiled(module.tile_panels(u), u, np.zeros((module.TILE_ROWS, 1), F32),
+                      np.zeros((module.TILE_ROWS, 4 * module.TILE_COLS), F32))
+    finally:
+        numba.config.SLP_VECTORIZE = slp
 
 
 def _warm_up(module: ModuleType) -> None:
@@ -100,7 +123,9 @@ def _warm_up(module: ModuleType) -> None:
     module.tanh_into(vec, vec.copy())
     # zx contiguous (a run's own) and a window of another run's (a fork shares its parent's)
     for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
-        module.classic_block(np.zeros((n4, 1), F32), inputs, vec, vec, vec, order, mask, valid,
+        u = np.zeros((1, n4), F32)
+        module.classic_block(np.zeros((n4, 1), F32), u, module.tile_panels(u), inputs, vec, vec,
+                             vec, order, mask, valid,
                              state, state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(),
                              cells, cells.copy())
         module.classic_step(np.zeros((n4, b), F32).T, inputs, vec, vec, vec, 0, mask, True,
@@ -108,8 +133,8 @@ def _warm_up(module: ModuleType) -> None:
 
 
 GROUP = 8
-"""The kernel computes h·U itself for groups of up to this many samples (``_product``: at 8
-samples x 256 units 58 us a step against OpenBLAS's 90-105, which packs all of U on every
+"""The kernel computes h·U itself for groups of up to this many samples (``_tiled``: at 8
+samples x 256 units 44-49 us a step against OpenBLAS's 83-93, which packs all of U on every
 call): a group's block of steps is one call, and the samples of a batch are independent, so a
 larger batch runs group after group."""
 
@@ -134,6 +159,9 @@ class CompiledSteps:
         self.scale = scale                       # signature for numba, compiled anew
         self.shift = np.where(scale == 1, F32(0), F32(0.5)).astype(F32)
         self.ut = np.ascontiguousarray(weights.recurrent_kernel.T)
+        self.u = np.ascontiguousarray(weights.recurrent_kernel)
+        wide = weights.units > module.TILE_MAX_UNITS        # the tile is not used: no copy
+        self.panels = module.tile_panels(self.u[:, :0] if wide else self.u)
         self.in_kernel = product_in_kernel(batch, weights.units)
         if self.in_kernel:
             self.zh = np.empty((min(batch, GROUP), n4), F32)
@@ -153,9 +181,9 @@ class CompiledSteps:
         if self.in_kernel:
             for a in range(0, self.batch, GROUP):
                 e = min(self.batch, a + GROUP)
-                k.classic_block(self.ut, zx[a:e], bias, scale, shift, order, mask[a:e], valid,
-                                h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e], gates_out[a:e],
-                                c_out[a:e], h_out[a:e])
+                k.classic_block(self.ut, self.u, self.panels, zx[a:e], bias, scale, shift, order,
+                                mask[a:e], valid, h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e],
+                                gates_out[a:e], c_out[a:e], h_out[a:e])
             return
         step, matmul, zh, ut, ht, zh_t = k.classic_step, np.matmul, self.zh, self.ut, h.T, self.zh_t
         for t, ok in zip(order.tolist(), valid.tolist()):
