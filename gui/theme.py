@@ -24,6 +24,9 @@ SIGNAL_COLOURS = {
     "u": "#D55E00",   # vermillion
     "r": "#56B4E9",   # sky blue
     "n": "#009E73",   # bluish green
+    # the sLSTM's normalizer and stabiliser: the two Okabe–Ito colours its gates leave
+    "nrm": "#56B4E9",  # sky blue
+    "stab": "#F0E442",  # yellow (its words are darkened to read, as every signal's)
 }
 """Each signal's colour by NAME (h takes the theme's foreground), from the Okabe–Ito palette:
 a cell kind's signals get distinct colours a colour-blind reader tells apart, and a signal

@@ -44,6 +44,7 @@ from gui.session_model import SessionModel
 from gui.theme import palette_of
 
 MAX_TABLE_STEPS = 200
+INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}     # the files an input is read from
 
 
 class InputEditor(QWidget):
@@ -146,6 +147,8 @@ class InputEditor(QWidget):
     def _build_file_tab(self) -> None:
         tab = QWidget()
         form = QFormLayout(tab)
+        self.file_label = QLabel("")          # the file the run reads, when it reads one
+        form.addRow(self.file_label)
         self.columns_edit = QLineEdit()
         self.columns_edit.setPlaceholderText("all columns, or e.g. 0,2,3")
         self.columns_edit.setToolTip("CSV/TSV: which columns are the features (0-based)")
@@ -175,11 +178,14 @@ class InputEditor(QWidget):
             return
         tokens = model.takes_tokens
         sequence = model_input_kind(session).is_layer_input    # not an image, a waveform ...
+        source = self.session_model.input_source or ""
+        from_file = Path(source).suffix.lower() in INPUT_SUFFIXES
+        self.file_label.setText(f"this run reads {Path(source).name}" if from_file else "")
         self.tabs.setTabEnabled(self.tabs.indexOf(self.text_tab), tokens)
         self.tabs.setTabEnabled(self.tabs.indexOf(self.preset_tab), not tokens and sequence)
         if tokens:        # the run's own tokens are the example a demo opens with: show them
             self.tabs.setCurrentWidget(self.text_tab)
-        elif not sequence:  # a generated sequence is no image: another file is the way
+        elif not sequence or from_file:  # a file's run is no preset; an image, no sequence
             self.tabs.setCurrentWidget(self.file_tab)
         elif self.tabs.currentWidget() is self.text_tab:
             self.tabs.setCurrentWidget(self.preset_tab)

@@ -10,11 +10,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from gui.load_progress import LoadProgress
 from gui.loader_worker import LoadRequest, LoadResult
+from gui.panels.input_editor import INPUT_SUFFIXES
 from gui.widgets.open_options import OpenOptionsDialog
 
 MODEL_FILTER = "Models (*.keras *.h5 *.hdf5 *.pt *.pth *.jit *.bin *.ckpt *.safetensors *.onnx);;All files (*)"
 INPUT_FILTER = "Inputs (*.npy *.npz *.csv *.tsv);;All files (*)"
-INPUT_SUFFIXES = {".npy", ".npz", ".csv", ".tsv"}
 MAX_RECENT = 8
 
 

@@ -157,3 +157,21 @@ def test_npz_with_named_inputs_feeds_each_input_by_name(make_window, qtbot, monk
     open_session(window, one, sine_input(10))
     window.input_editor.choose_array(["other", "signal"])
     assert asked == [["signal", "other"]]
+
+
+def test_a_run_read_from_a_file_shows_the_file_not_a_preset(make_window):
+    """A float input read from a file (``--input x.npy``) showed the Preset tab set to "Sine,
+    length T 12": a window figure said the run was a sine preset. The File tab is in front
+    and names the file; a generated input keeps the Preset tab."""
+    from engine import Session
+    from gui.loader_worker import LoadResult
+    window = make_window()
+    session = Session(small_model(units=4, features=3), sine_input(12))
+    window.show_loaded(LoadResult(session, "test-model", "data/wave.npy"))
+    editor = window.input_editor
+    assert editor.tabs.currentWidget() is editor.file_tab
+    assert "wave.npy" in editor.file_label.text()
+    open_session(window, small_model(units=4, features=3), sine_input(20))
+    assert editor.tabs.currentWidget() is editor.file_tab       # stays where it was
+    assert editor.file_label.text() == ""
+    assert window.errors == []

@@ -30,6 +30,21 @@ def test_each_kind_gets_distinct_colour_blind_safe_colours_by_name():
     assert set(SIGNAL_COLOURS.values()) <= OKABE_ITO
 
 
+def test_every_kinds_signals_have_colours_of_their_own():
+    """The sLSTM's normalizer and stabiliser fell back to a hashed colour: the C colour and
+    the g colour, so its legend showed two orange and two green lines and its maps' titles
+    paired n with C and m with g."""
+    from engine.cells.cell import LSTM_CELL
+    from engine.cells.gru_cell import GRU_CELL
+    from engine.cells.rnn_cell import RNN_CELL
+    from engine.cells.slstm_cell import SLSTM_CELL
+    for kind in (LSTM_CELL, GRU_CELL, RNN_CELL, SLSTM_CELL):
+        names = [name for name in kind.display_order if name != "h"]
+        colours = [signal_colour(name) for name in names]
+        assert len(set(colours)) == len(colours), (kind.name, dict(zip(names, colours)))
+        assert set(colours) <= OKABE_ITO
+
+
 def test_a_name_the_table_does_not_know_still_gets_one_okabe_ito_colour():
     first = signal_colour("stabilizer")
     assert first in OKABE_ITO_FALLBACK and first in OKABE_ITO
