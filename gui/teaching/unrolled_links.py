@@ -50,13 +50,17 @@ class LinkPainter:
         if model.ready:       # a unit in a head of m units reads at most m - 1 others
             heads = int(model.session.info.weights.unit_heads().max(initial=0)) + 1
             k = min(k, max(model.session.units // heads - 1, 0))
-        colour = "colour = sign (red U > 0, blue U < 0) and " if k else ""
         hover = "" if v.palette.printing else "; hover a cell for all its links"
+        if k == 0:                            # --links 0: no line to read, the coupling stays
+            why = "0 per unit asked for" if v.k == 0 else "every head holds one unit"
+            return (f"lines: links through U not drawn ({why}); every cell still reads the "
+                    f"previous h of the units U links it to{hover}")
+        colour = "colour = sign (red U > 0, blue U < 0) and "
         shown, n = len(v.shown_units()), (model.session.units if model.ready else 0)
         # a window of a wide layer: a link from a unit outside it has nowhere to start
         outside = f", nor links from the {n - shown} units outside the window" if shown < n else ""
         return (f"lines: U from h(t−1) of a unit ({sides}), {self._link_columns_text()}; a line's "
-                f"{colour}thickness = {ABS_U} {'come' if k else 'comes'} from {block}; {k} strongest "
+                f"{colour}thickness = {ABS_U} come from {block}; {k} strongest "
                 f"per unit (self-links not drawn{outside}){hover}")
 
     def _link_columns_text(self) -> str:

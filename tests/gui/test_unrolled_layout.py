@@ -223,3 +223,17 @@ def test_a_window_of_a_wide_layer_says_links_from_outside_it_are_left_out(qtbot)
     missing = wanted - drawn                 # strongest links that have nowhere to start
     assert missing and all(a not in shown for a, _ in missing)
     assert "(self-links not drawn, nor links from the 36 units outside the window)" in legend, legend
+
+
+def test_with_no_links_asked_the_legend_explains_no_lines(qtbot):
+    """--links 0 draws no line through U; the legend drawn said how to read the lines and
+    promised "0 strongest per unit". It says the links are left out and that U still couples."""
+    view = _view(qtbot, small_model(6, 3), sine_input(20), width=1920)
+    view.set_k(0)
+    view.session_model.seek(10)
+    _paint(view)
+    legend = " ".join(i.text for i in view.canvas.text_items if i.text.startswith("lines:")
+                      or "not drawn" in i.text)
+    assert view.canvas.drawn_links == []
+    assert "strongest per unit" not in legend and "thickness" not in legend, legend
+    assert "links through U not drawn" in legend, legend
