@@ -78,13 +78,35 @@ MEMORY_VIEW = ActionSpec("&Matrix memory", (), "An mLSTM's matrix memory C at th
 TEACHING = {"unrolled": UNROLLED_VIEW, "text": TEXT_VIEW, "directions": DIRECTIONS_VIEW,
             "samples": SAMPLES_VIEW, "memory": MEMORY_VIEW}
 
+def _dock(title: str, key: str, tip: str) -> ActionSpec:
+    """A main dock's View-menu entry: its key brings the dock to the front, from behind another
+    tab or closed; pressed again with the dock in front, it closes the dock."""
+    return ActionSpec(title, (key,), tip, checkable=True,
+                      help=f"{title}: bring the dock to the front (again: close it)")
+
+
+# the main docks, by the window's attribute
+DOCKS = {
+    "input_dock": _dock("Input and output", "Ctrl+1",
+                        "The input, its saliency and the output on the run's time axis"),
+    "layer_dock": _dock("Layer view", "Ctrl+2", "Heat-maps, statistics, kernels and what-ifs of the layer"),
+    "cell_dock": _dock("Cell inspector", "Ctrl+3", "One cell at the cursor: its gates and what feeds them"),
+    "grad_dock": _dock("Gradients", "Ctrl+4", "Why a unit remembers or forgets: exact gradients of the run"),
+    "breakpoints_dock": _dock("Breakpoints", "Ctrl+5", "Conditions and events to stop at"),
+    "watches_dock": _dock("Watches", "Ctrl+6", "Expressions followed step by step"),
+    "forks_dock": _dock("Forks", "Ctrl+7", "Edited runs beside the original"),
+    "input_editor_dock": _dock("Input", "Ctrl+8", "Make or open the input the model reads"),
+    "compare_dock": _dock("Compare inputs", "Ctrl+9", "Two inputs through the same units"),
+}
+
 UNITS_HELP = ActionSpec("What does “units” mean?", ("F1",), "The one idea this tool is about",
                         help="what does “units” mean?")
 SHOW_SHORTCUTS = ActionSpec("Keyboard shortcuts", (), "All shortcuts")
 ABOUT = ActionSpec("About LSTM Scope", (), "Version and purpose")
 
-# the order of Help → Keyboard shortcuts: transport first, then dialogs, files, help
+# the order of Help → Keyboard shortcuts: transport first, then dialogs, docks, files, help
 HELP_ORDER = (STEP, BACK, CONTINUE, CONTINUE_BACK, PLAY, START, END, GO_TO_STEP, GO_TO_UNIT, EDIT_STATE,
+              *DOCKS.values(),
               OPEN_MODEL, OPEN_WITH_OPTIONS, OPEN_INPUT, SAVE_SESSION, OPEN_SESSION, EXPORT, COPY_IMAGE, UNITS_HELP, QUIT)
 
 

@@ -208,6 +208,14 @@ class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
         self.act_reset_layout = act(actions.RESET_LAYOUT, self.reset_layout)
         self.act_teaching = {view: act(spec, lambda on, v=view: self.show_teaching(v, on))
                              for view, spec in actions.TEACHING.items()}
+        self.teaching_tips = {view: action.toolTip() for view, action in self.act_teaching.items()}
+        self.act_docks = {attr: act(spec, lambda _on, a=attr: self.bring_dock(a))
+                          for attr, spec in actions.DOCKS.items()}
+        for attr, action in self.act_docks.items():     # the tick follows the dock (its x too)
+            dock = getattr(self, attr)
+            action.setChecked(not dock.isHidden())
+            dock.visibilityChanged.connect(
+                lambda _shown, a=action, d=dock: a.setChecked(not d.isHidden()))
         self.act_dark = act(actions.DARK_THEME, self.toggle_theme)
         self.act_dark.setChecked(self.theme == "dark")
         self.act_units_help = act(actions.UNITS_HELP, self.show_units_help)
@@ -258,10 +266,9 @@ class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
         file_menu.addAction(self.act_quit)
         self._refresh_recent()
         self.view_menu = menu.addMenu("&View")
-        for dock in (self.input_dock, self.breakpoints_dock, self.watches_dock, self.forks_dock,
-                     self.input_editor_dock, self.cell_dock, self.layer_dock, self.grad_dock,
-                     self.compare_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.setToolTipsVisible(True)       # why a teaching view is greyed out
+        for action in self.act_docks.values():
+            self.view_menu.addAction(action)
         self.view_menu.addSeparator()
         for action in self.act_teaching.values():
             self.view_menu.addAction(action)

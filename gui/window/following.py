@@ -49,6 +49,7 @@ class Following:
         if demo is not None:
             title = f"{self.session_model.source} — {demo.title}"
         self.setWindowTitle(f"LSTM Scope — {title}")
+        self._offer_teaching_views()
         self._on_position(session.t)
 
     def _on_position(self, t: int) -> None:

@@ -9,6 +9,9 @@ from gui.help_texts import UNITS_EXPLAINED, about_html, shortcuts_html
 from gui.teaching.docks import teaching_views, teaching_widget
 from gui.theme import apply_theme, palette
 
+OFFERED_WHERE_THEY_APPLY = ("directions", "samples")
+"""Teaching views whose View-menu entry is greyed out for a run they cannot show."""
+
 
 class ViewCommands:
     """Part of ``MainWindow`` (gui.main_window), which builds what these methods use."""
@@ -37,6 +40,31 @@ class ViewCommands:
             dock = getattr(self, f"{view}_dock", None)
             if dock is not None:
                 dock.hide()
+
+    def bring_dock(self, attr: str) -> None:
+        """A main dock's key: in front (shown, its tab raised) from behind another tab or
+        closed; already in front, closed."""
+        dock = getattr(self, attr)
+        in_front = dock.isVisible() and not dock.visibleRegion().isEmpty()
+        if in_front:
+            dock.hide()
+        else:
+            dock.show()
+            dock.raise_()
+        self.act_docks[attr].setChecked(not dock.isHidden())
+
+    def _offer_teaching_views(self) -> None:
+        """Grey out the teaching views that cannot show this run, the tooltip saying why (the
+        view registry's reason, as the Export dialog gives it): Both directions of a
+        one-direction layer, Batch samples of a single sample."""
+        from gui.export.views import VIEWS
+        session = self.session_model.session
+        for view in OFFERED_WHERE_THEY_APPLY:
+            action, tip = self.act_teaching[view], self.teaching_tips[view]
+            reason = None if session is None else VIEWS[view].applies(session)
+            action.setEnabled(reason is None)
+            action.setToolTip(tip if reason is None else f"{tip}. Not for this run: {reason}")
+            action.setStatusTip(action.toolTip())
 
     def show_units_help(self) -> None:
         QMessageBox.information(self, "What does “units” mean?", UNITS_EXPLAINED)

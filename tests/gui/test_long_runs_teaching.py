@@ -41,7 +41,7 @@ def _open(make_window, session):
 
 
 def _dock(window, view):
-    window.act_teaching[view].trigger()
+    window.show_teaching(view)     # as the View menu does (greyed out where the view cannot show)
     widget = getattr(window, f"{view}_view")
     widget.resize(1200, 600)
     return widget

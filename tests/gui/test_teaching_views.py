@@ -312,9 +312,12 @@ def test_a_view_that_does_not_apply_is_refused_with_its_reason(make_window, tmp_
 
 
 def test_view_menu_makes_each_teaching_dock_on_first_use(make_window):
+    """On a run every teaching view applies to: two directions, two samples."""
     from tests.gui.conftest import open_session
+    from tests.helpers import bidirectional_model
     window = make_window()
-    open_session(window, small_model(6, 3), sine_input(20))
+    x = np.random.default_rng(0).normal(size=(2, 20, 2)).astype(np.float32)
+    open_session(window, bidirectional_model(), x, layer="bi/forward")
     for view in ("unrolled", "text", "directions", "samples"):
         assert not hasattr(window, f"{view}_dock")                  # startup made none of them
         action = window.act_teaching[view]

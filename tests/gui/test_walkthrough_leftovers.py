@@ -131,6 +131,27 @@ def test_a_heat_maps_symbol_title_stands_upright_beside_its_map(make_window, qtb
     assert window.errors == []
 
 
+def test_both_directions_is_offered_only_for_a_bidirectional_layer(make_window, qtbot):
+    """View → Both directions could be ticked on a one-direction model, opening a dock with
+    nothing to show. It is greyed out there, and its tooltip says why (the view registry's
+    reason, as the Export dialog gives it); a Bidirectional layer offers it again."""
+    import numpy as np
+
+    from engine.analyses.teaching import directions_reason
+    from gui.actions import DIRECTIONS_VIEW
+    from tests.helpers import bidirectional_model
+    window = make_window()
+    action = window.act_teaching["directions"]
+    session = open_session(window, small_model(6), sine_input(20))
+    assert not action.isEnabled()
+    assert directions_reason(session) in action.toolTip()
+    assert window.view_menu.toolTipsVisible()               # the menu shows it on hover
+    x = np.random.default_rng(0).normal(size=(1, 8, 2)).astype(np.float32)
+    open_session(window, bidirectional_model(), x, layer="bi/forward")
+    assert action.isEnabled() and action.toolTip() == DIRECTIONS_VIEW.tip
+    assert window.errors == []
+
+
 def test_the_state_editor_says_plainly_what_the_number_is(make_window):
     """"new value (perturb: delta)" asked a new user to decode it: the row now names what the
     number does for the change chosen, a value that replaces, or an amount added to h."""
@@ -188,4 +209,60 @@ def test_home_and_end_move_the_run_unless_a_text_field_has_the_focus(make_window
         assert f"({key})" in action.toolTip()
         buttons = [w for w in action.associatedObjects() if isinstance(w, QAbstractButton)]
         assert buttons and all(f"({key})" in b.toolTip() for b in buttons)
+    assert window.errors == []
+
+
+def _in_front(dock) -> bool:
+    return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+
+DOCK_KEYS = {"input_dock": Qt.Key_1, "layer_dock": Qt.Key_2, "cell_dock": Qt.Key_3,
+             "grad_dock": Qt.Key_4, "breakpoints_dock": Qt.Key_5, "watches_dock": Qt.Key_6,
+             "forks_dock": Qt.Key_7, "input_editor_dock": Qt.Key_8, "compare_dock": Qt.Key_9}
+
+
+def test_each_main_dock_has_a_view_menu_key_that_brings_it_to_the_front(make_window, qtbot):
+    """The docks had no keys (a new user's walk-through): Ctrl+1 … Ctrl+9 bring each main
+    dock to the front (a dock behind another tab too, and a closed one back), a second press
+    closes it. No key is any other command's; the View menu, its tooltips, Help → Keyboard
+    shortcuts and the README name them."""
+    from pathlib import Path
+
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from gui.actions import shortcut_rows
+    window = make_window()
+    open_session(window, small_model(6), sine_input(20))
+    qtbot.wait(50)                     # the window becomes the active one: its keys work
+    keys: dict[str, str] = {}
+    for action in window.findChildren(QAction):
+        for sequence in action.shortcuts():
+            text = sequence.toString(QKeySequence.PortableText)
+            assert text not in keys, (text, keys.get(text), action.text())
+            keys[text] = action.text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = dict(shortcut_rows())
+    for attr, key in DOCK_KEYS.items():
+        dock = getattr(window, attr)
+        action = window.act_docks[attr]
+        assert action in window.view_menu.actions() and action.text().replace("&", "") == \
+            dock.windowTitle()
+        text = f"Ctrl+{key - Qt.Key_0}"
+        assert [s.toString() for s in action.shortcuts()] == [text] and f"({text})" in action.toolTip()
+        assert dock.windowTitle() in rows[text]
+        assert f"**{text}** {dock.windowTitle()}" in readme
+        if not _in_front(dock):                                  # behind a tab: to the front
+            qtbot.keyClick(window, key, Qt.ControlModifier)
+            assert _in_front(dock) and action.isChecked(), dock.windowTitle()
+        qtbot.keyClick(window, key, Qt.ControlModifier)            # in front: closes
+        assert dock.isHidden() and not action.isChecked(), dock.windowTitle()
+        qtbot.keyClick(window, key, Qt.ControlModifier)            # closed: back, in front
+        qtbot.waitUntil(lambda d=dock: _in_front(d), timeout=3000)
+        assert action.isChecked()
+    # a dock behind another tab comes forward, the one that was in front stays open behind it
+    window.reset_layout()
+    qtbot.wait(50)
+    assert _in_front(window.input_dock) and not _in_front(window.layer_dock)
+    qtbot.keyClick(window, Qt.Key_2, Qt.ControlModifier)
+    assert _in_front(window.layer_dock) and not window.input_dock.isHidden()
     assert window.errors == []
