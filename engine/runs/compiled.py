@@ -111,6 +111,23 @@ def _warm_up_tile(numba: ModuleType, module: ModuleType) -> None:
         numba.config.SLP_VECTORIZE = slp
 
 
+def input_rows(weights: CellWeights):
+    """``fn(x_rows, out)``: out = x_rows · W (L, D) -> (L, 4N) on the compiled tile, for the
+    classic cell's x·W (``stepper.input_product``, every path of a run alike), or None: numba
+    absent or off, another cell, or more than ``TILE_MAX_UNITS`` features (the tile's limit).
+    OpenBLAS spends most of a (256, D) x (D, 4N) product packing its operands at small D: the
+    tile is about twice as fast there."""
+    if not weights.is_classic:
+        return None
+    module = kernels()
+    if module is None or weights.input_dim > module.TILE_MAX_UNITS:
+        return None
+    w = np.ascontiguousarray(weights.kernel, dtype=F32)
+    panels = module.tile_panels(w)
+    product = module.rows_product
+    return lambda x, out: product(panels, w, x, out)
+
+
 def _warm_up(module: ModuleType) -> None:
     """Call every kernel once on tiny arrays of the types a run passes, so that their
     cached code (compiled on the first use ever) is loaded now and not in the first trace.
@@ -121,6 +138,8 @@ def _warm_up(module: ModuleType) -> None:
     state, cells = np.zeros((b, 1), F32), np.zeros((b, t, 1), F32)
     mask, order, valid = np.ones((b, t), bool), np.zeros(t, np.int64), np.ones(t, bool)
     module.tanh_into(vec, vec.copy())
+    w = np.zeros((1, n4), F32)
+    module.rows_product(module.tile_panels(w), w, np.zeros((3, 1), F32), np.zeros((3, n4), F32))
     # zx contiguous (a run's own) and a window of another run's (a fork shares its parent's)
     for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
         u = np.zeros((1, n4), F32)

@@ -249,6 +249,26 @@ def _tiled(panels, u, h, out):
             o[j] = acc
 
 
+@njit(cache=True, error_model="numpy")
+def rows_product(panels, w, x, out):
+    """out = x · W (L, 4N) for a block of input rows x (L, D): ``_tiled`` over each 8 rows,
+    the rows past the last 8 as plain sums over k in order. A row's path depends only on its
+    place in the block, and x·W is computed in whole aligned blocks in every path
+    (``stepper.input_product``), so a recomputed window is bit-identical to the whole run."""
+    rows, m = x.shape[0], w.shape[1]
+    full = rows - rows % TILE_ROWS
+    for r in range(0, full, TILE_ROWS):
+        _tiled(panels, w, x[r:r + TILE_ROWS], out[r:r + TILE_ROWS])
+    for r in range(full, rows):
+        xr = x[r]
+        o = out[r]
+        for j in range(m):
+            acc = F32(0.0)
+            for k in range(w.shape[0]):
+                acc += xr[k] * w[k, j]
+            o[j] = acc
+
+
 @njit(cache=True, fastmath=REDUCTION, error_model="numpy")
 def _dots(ut, h, out):
     """out = h · U (B, 4N) for a few samples, from U transposed (4N, N): dot products over a

@@ -22,7 +22,7 @@ from ..cells.cell import CellWeights, gate_scale, lstm_step_extended_from_z
 from ..system import buffers
 from ..system.blas import blas_limited
 from ..system.progress import advance
-from .compiled import compiled_steps
+from .compiled import compiled_steps, input_rows
 from .time_axis import input_position, last_position, positions
 from .trace import LayerTrace
 
@@ -62,15 +62,22 @@ def input_product(weights: CellWeights, x: np.ndarray, backward: bool, p_lo: int
         np.copyto(zx, x[:, first:first + length])       # (the same in every path, so windows
         return zx.reshape(b, length, weights.parts, -1)  # stay bit-identical)
     spare = None if length == t else np.empty((min(t, XW_BLOCK), n4), np.float32)
+    rows = input_rows(weights)          # the compiled tile, else BLAS (the same in every path)
+
+    def matmul(x_rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if rows is None:
+            return np.matmul(x_rows, weights.kernel, out=out)
+        rows(x_rows, out)
+        return out
     for q0 in range(p_lo - p_lo % XW_BLOCK, p_hi, XW_BLOCK):
         q1 = min(t, q0 + XW_BLOCK)
         a, e = (q0, q1) if not backward else (t - q1, t - q0)     # the block's input positions
         lo, hi = max(a, first), min(e, first + length)            # its part inside the window
         for sample in range(b):
             if (lo, hi) == (a, e):
-                np.matmul(x[sample, a:e], weights.kernel, out=zx[sample, a - first:e - first])
+                matmul(x[sample, a:e], zx[sample, a - first:e - first])
                 continue
-            block = np.matmul(x[sample, a:e], weights.kernel, out=spare[:e - a])
+            block = matmul(x[sample, a:e], spare[:e - a])
             zx[sample, lo - first:hi - first] = block[lo - a:hi - a]
     return zx.reshape(b, length, weights.parts, -1)
 
