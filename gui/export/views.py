@@ -338,7 +338,7 @@ class CellView(ExportableView):
         return [host.cell_inspector]
 
     def prepare(self, host, position: int | None = None) -> None:
-        host.cell_inspector.refresh()
+        host.cell_inspector.refresh(force=True)     # its bars wait while behind another tab
 
     def legend(self, host) -> list[str]:
         return list(cell_signals(host.session_model.session))
@@ -473,7 +473,7 @@ class WindowView(ExportableView):
     def prepare(self, host, position: int | None = None) -> None:
         host.grads.refresh()
         host.layer_view.on_position(host.session_model.t, force=True)
-        host.cell_inspector.refresh()
+        host.cell_inspector.refresh(force=True)
         if getattr(host, "laid_out_headless", False):   # in the figure's palette: its sizes
             _unscrolled(host)
 

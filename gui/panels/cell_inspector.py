@@ -391,6 +391,8 @@ class CellInspector(FrontAware, QWidget):
         self.marked_gate = ""
         self._bars: dict[str, pg.BarGraphItem] = {}
         self.kind: CellKind | None = None     # the kind the bar charts were made for
+        self._kind_palette: Palette = palette    # see _follow_kind
+        self._restyled: Palette | None = None
         self._bar_values: dict[str, list[float]] = {}
         self.top: dict[str, list[tuple[int, float]]] = {}
         self._stale = False                   # a step arrived while the dock was hidden
@@ -450,20 +452,30 @@ class CellInspector(FrontAware, QWidget):
 
     def _follow_kind(self) -> None:
         """One bar chart per gate of the run's cell kind, in the order the cell uses them: made
-        again when a run of another kind opens, kept while the kind stays."""
+        again when a run of another kind opens, kept while the kind stays (``_build_bars``)."""
         kind = self.session_model.cell_kind
         if kind is None or kind is self.kind:
             return
         self.kind = kind
         self.bars_glw.clear()
         self._bars, self._bar_plots, self._zero_lines, self._bar_values = {}, {}, [], {}
+        # the palette they are made in, and the one a theme switch or export restyled them in
+        # since (None: not restyled), replayed in this order when they are built later
+        self._kind_palette, self._restyled = self.palette, None
+
+    def _build_bars(self) -> None:
+        """The kind's bar charts, built the first time they are drawn on screen or exported:
+        behind another tab (where the inspector starts) four plots would wait unseen."""
+        if self._bar_plots or self.kind is None:
+            return
+        kind, made_in = self.kind, self._kind_palette
         for col, g in enumerate(kind.split_gates):
             p = self.bars_glw.addPlot(row=0, col=col, axisItems={"bottom": PartAxis()}, **NO_MENU)
             p.hideButtons()
             p.setMouseEnabled(False, False)
             p.setTitle(f"<span style='color:{signal_colour(g)}'><b>z<sub>{g}</sub></b></span>", size="9pt")
-            self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(self.palette.grid)))
-            style_axes(p, self.palette)
+            self._zero_lines.append(p.addLine(y=0, pen=pg.mkPen(made_in.grid)))
+            style_axes(p, made_in)
             c = QColor(signal_colour(g))
             brushes = []
             for alpha in (110, 170, 60, 255):
@@ -479,25 +491,29 @@ class CellInspector(FrontAware, QWidget):
                 p.getAxis("left").setWidth(6)
             self._bars[g] = item
             self._bar_plots[g] = p
+        if self._restyled is not None:
+            self._restyle_bars(self._restyled)
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
         self.palette = palette
         self.diagram.palette = palette
         self.bars_glw.setBackground(palette.background)
+        self._restyled = dataclasses.replace(palette, font_pt=min(palette.font_pt, 9.0))   # narrow plots
+        self._restyle_bars(self._restyled)
+        self.refresh()
+
+    def _restyle_bars(self, small: Palette) -> None:
         for line in self._zero_lines:
-            line.setPen(pg.mkPen(palette.grid))
-        small = dataclasses.replace(palette, font_pt=min(palette.font_pt, 9.0))   # narrow plots
+            line.setPen(pg.mkPen(self.palette.grid))
         for plot in self._bar_plots.values():
             style_axes(plot, small)
             plot.getAxis("bottom").fit()          # the tick font may have changed
-        self.refresh()
 
     # --- following the session ----------------------------------------------------------------
     def _on_run(self) -> None:
         if not self.session_model.ready:
             return
-        self._follow_kind()
         self.unit_spin.blockSignals(True)
         self.unit_spin.setRange(0, max(self.session_model.units - 1, 0))
         self.unit = min(self.unit, self.session_model.units - 1)
@@ -575,6 +591,11 @@ class CellInspector(FrontAware, QWidget):
         self.step_spin.setValue(-1)
         self.step_spin.blockSignals(False)
 
+    def _waits(self) -> bool:
+        """Behind another tab (or closed) in a window on screen; a window never shown (a
+        headless export) draws at once."""
+        return self.window().isVisible() and not self.on_screen()
+
     def position(self) -> int | None:
         if not self.session_model.ready:
             return None
@@ -596,8 +617,15 @@ class CellInspector(FrontAware, QWidget):
         """The name of the kind the gate charts were made for ("" before any run)."""
         return self.kind.name if self.kind is not None else ""
 
-    def refresh(self) -> None:
+    def refresh(self, force: bool = False) -> None:
+        """Take the selected cell apart. Behind another tab of a window on screen the numbers,
+        diagram and lane marks follow as before, while the bar charts wait for the front
+        (``catch_up``); ``force`` (an export) draws them at once."""
         self._follow_kind()
+        if force or not self._waits():
+            self._build_bars()
+        else:
+            self._stale = True          # drawn again, bars and all, when its tab comes up
         pos = self.position()
         session = self.session_model.session
         if session is None or pos is None or not 0 <= self.unit < session.units:
@@ -635,7 +663,8 @@ class CellInspector(FrontAware, QWidget):
             values = [b.zx[g], b.recurrent[g], b.zb[g], b.z[g]]     # h·U as the cell adds it
             self._bar_values[g] = values
             heights = np.nan_to_num(np.array(values, float))
-            self._bars[g].setOpts(height=heights)
+            if g in self._bars:
+                self._bars[g].setOpts(height=heights)
             need_lo, need_hi = min(need_lo, float(heights.min())), max(need_hi, float(heights.max()))
         # one range for the four linked plots, widened only when a bar leaves it (re-ranging
         # every step repaints axes)

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QTabWidget,
     QVBoxLayout,
@@ -627,7 +627,11 @@ class LayerView(FrontAware, QWidget):
         for row in range(self.table.rowCount()):
             item = self.table.item(row, 0)
             if item is not None and int(item.value) == unit:
-                self.table.selectRow(row)
+                # that row alone: selectRow reads the keyboard's modifiers, and a stop on
+                # Shift+F5 (Shift held) selected from the last row as a Shift-click would
+                self.table.selectionModel().setCurrentIndex(
+                    self.table.model().index(row, 0),
+                    QItemSelectionModel.ClearAndSelect | QItemSelectionModel.Rows)
                 self.table.scrollToItem(item)
                 return
         self.table.clearSelection()

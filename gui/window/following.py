@@ -17,6 +17,7 @@ class Following:
         if not self.cell_dock.isVisible() and not self.cell_dock.isFloating():
             self.cell_dock.show()
         self.cell_dock.raise_()
+        self.cell_inspector.catch_up()    # its bars, which wait behind the tab, drawn at once
 
     def _update_warnings(self) -> None:
         """The badge lists every loader and capture warning of the run shown."""

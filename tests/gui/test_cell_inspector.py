@@ -96,7 +96,7 @@ def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(make_window):
 def test_the_diagram_draws_every_value_of_h_prev_entering_u(make_window):
     """The coupling is drawn: one strip cell per unit of h(t-1), coloured by its value (the
     unit's own outlined), beside the four gates' z bars on one shared scale."""
-    from PySide6.QtWidgets import QGraphicsPixmapItem
+    from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem
 
     from gui.panels.h_prev_strip import strip_image, strip_scale
     window = make_window()
@@ -115,6 +115,7 @@ def test_the_diagram_draws_every_value_of_h_prev_entering_u(make_window):
     assert [image.pixel(k, 0) for k in range(12)] == [want.pixel(k, 0) for k in range(12)]
     assert len({image.pixel(k, 0) for k in range(12)}) > 3          # values, not one colour
     assert insp.diagram.labels["h_prev"].startswith("all 12 values of h(t-1) enter unit 5's gates")
+    QApplication.processEvents()      # the bars, built as the selection brought them up, laid out
     ranges = {tuple(p.getViewBox().viewRange()[1]) for p in insp._bar_plots.values()}
     assert len(ranges) == 1                                         # one z scale
 
@@ -234,3 +235,37 @@ def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(make_window, tmp_path):
     assert "its bar is r·(h·U + b_h)" in words, words[-400:]
     assert window.errors == []
 
+
+def test_behind_its_tab_the_inspector_draws_its_bars_when_it_comes_to_the_front(make_window, qtbot):
+    """The inspector starts behind the debugger tabs: its four bar plots are built when its tab
+    comes up, drawn with the numbers of the step it shows."""
+    from tests.gui.conftest import bring_to_front
+    window = make_window()
+    qtbot.wait(50)                     # the window's first layout puts the inspector behind
+    insp = window.cell_inspector
+    assert not insp.on_screen()
+    open_session(window, small_model(6, 3), sine_input(20))
+    window.session_model.step(5)
+    assert insp._bar_plots == {} and insp.shown() is None
+    bring_to_front(qtbot, window.cell_dock)
+    assert list(insp._bar_plots) == list(insp.kind.split_gates)
+    assert insp.position() == 4 and insp.shown().cursor == 4
+    for gate, bars in insp._bars.items():
+        assert len(insp.bar_values(gate)) == 4
+        assert bars.opts["height"].tolist() == np.nan_to_num(insp.bar_values(gate)).tolist()
+
+
+def test_a_cell_figure_exported_from_behind_its_tab_has_its_bars(make_window, qtbot, tmp_path):
+    """An export draws the bars the hidden inspector has not built yet, with the step's numbers."""
+    from gui.export.figure import export_view
+    window = make_window()
+    qtbot.wait(50)
+    open_session(window, small_model(6, 3), sine_input(20))
+    window.session_model.step(9)
+    insp = window.cell_inspector
+    assert not insp.on_screen() and insp._bar_plots == {}
+    export_view(window, "cell", tmp_path / "behind.png", width=900)
+    assert list(insp._bar_plots) == list(insp.kind.split_gates)
+    for gate, bars in insp._bars.items():
+        assert len(insp.bar_values(gate)) == 4
+        assert bars.opts["height"].tolist() == np.nan_to_num(insp.bar_values(gate)).tolist()

@@ -305,3 +305,23 @@ def test_a_right_click_on_the_forks_plot_opens_pyqtgraphs_menu(window, qtbot):
     texts = [a.text() for a in menu.actions()]
     assert "View All" in texts and "Plot Options" in texts and "Export..." in texts
     menu.close()
+
+
+def test_a_stop_on_shift_f5_selects_only_that_units_row_in_the_statistics(window, qtbot):
+    """Shift+F5 stops back at a hit with Shift still held: the unit's row of the layer view's
+    statistics was selected as a Shift-click would (a range from the last anchor, or nothing),
+    and a later test of the same process inherited the Shift (Qt keeps the last modifiers)."""
+    from tests.gui.conftest import bring_to_front
+    bring_to_front(qtbot, window.layer_dock)
+    sm = window.session_model
+    table = window.layer_view.table
+    sm.select(5, -1)          # an anchor row a Shift-selection would extend from
+    panel = window.breakpoints_panel
+    panel.edit.setText("any(abs(c) > 0.0)")
+    assert panel.add_from_edit()
+    sm.seek(sm.steps)
+    qtbot.keyClick(window, Qt.Key_F5, Qt.ShiftModifier)
+    unit = sm.selected_unit
+    assert sm.session.cursor is not None and unit >= 0 and unit != 5
+    rows = {i.row() for i in table.selectedIndexes()}
+    assert [int(table.item(r, 0).value) for r in rows] == [unit]
