@@ -33,7 +33,13 @@ from gui.signals import carried
 from gui.theme import Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_menus import NO_MENU
-from gui.widgets.plot_style import DecadeAxis, keep_titles_whole, set_axis_label, style_axes
+from gui.widgets.plot_style import (
+    DecadeAxis,
+    keep_titles_whole,
+    set_axis_label,
+    set_time_axis_label,
+    style_axes,
+)
 
 BADGE_COLOURS = {"ok": "#2a7f3f", "vanishing": "#b35900", "exploding": "#c0392b"}
 TINY = 1e-30                      # log axes: an exact zero is drawn at the floor
@@ -160,7 +166,7 @@ class GradPanel(FrontAware, QWidget):
             style_axes(plot, palette)
         set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|", palette)
         set_axis_label(self.cec_plot, "left", "unit's carousel", palette)
-        set_axis_label(self.strip.plot, "bottom", "time step t (input position)", palette)
+        set_time_axis_label(self.strip.plot, "time step t (input position)", palette)
         self._keep_rows_whole()
         for line in self.cursors:
             line.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))

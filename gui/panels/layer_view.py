@@ -42,7 +42,7 @@ from gui.signals import (
 from gui.theme import Palette
 from gui.widgets.on_screen import FrontAware
 from gui.widgets.plot_menus import NO_MENU
-from gui.widgets.plot_style import decade_text, set_axis_label, style_axes, tick_font
+from gui.widgets.plot_style import decade_text, set_axis_label, set_time_axis_label, style_axes, tick_font
 
 PLOT_MIN_HEIGHT = 70       # px per heat-map; the column scrolls when the dock is short
 COLOUR_BAR_COLUMN = 62     # px for a colour bar and its labels
@@ -216,8 +216,8 @@ class LayerView(FrontAware, QWidget):
         strip_plot.setXLink(self.heat[self.visible[0]].plot)
         style_axes(strip_plot, self.palette)
         strip_plot.getAxis("left").setWidth(LEFT_AXIS_PX)
-        set_axis_label(strip_plot, "bottom", "time step t" if self.palette.printing
-                       else "time step t (input position)", self.palette)
+        set_time_axis_label(strip_plot, "time step t" if self.palette.printing
+                            else "time step t (input position)", self.palette)
         self.strip = InputStrip(strip_plot, self.session_model, self.palette)
         self.strip.rebuild()
         # the strip sized itself for an axis not laid out yet: give the time axis its room

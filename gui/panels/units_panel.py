@@ -27,7 +27,7 @@ from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
 from gui.widgets.plot_menus import NO_MENU
-from gui.widgets.plot_style import set_axis_label, style_axes
+from gui.widgets.plot_style import set_time_axis_label, style_axes
 
 SELECTION_UNDER_CURVES = -10      # z of the selected lane's band: under the shading's curves
 SELECTION_OVER_HEAT = 6           # over the heat strips' image (z 5), under the cursor (50)
@@ -142,9 +142,9 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         self.plot.setLabel("left", None)
         self.plot.showLabel("left", False)
         if palette.printing:      # a figure read on its own: a plain axis title
-            set_axis_label(self.input_plot, "bottom", "time step t", palette)
+            set_time_axis_label(self.input_plot, "time step t", palette)
         else:
-            set_axis_label(self.input_plot, "bottom", "time step t (input position)", palette)
+            set_time_axis_label(self.input_plot, "time step t (input position)", palette)
         marker = max(2.0, 1.4 * palette.line_width)
         self.cursor.setPen(pg.mkPen(palette.cursor, width=marker))
         self.strip.palette = palette

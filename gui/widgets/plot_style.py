@@ -74,6 +74,15 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str, palette: Palette,
     plot.getAxis(side).resizeEvent()     # pyqtgraph centres a title only when the axis is resized
 
 
+def set_time_axis_label(plot: pg.PlotItem, text: str, palette: Palette) -> None:
+    """The bottom time axis's title, its numbers never SI-scaled: input positions are whole
+    numbers, and the empty axis before a model loads (about ±0.5) read '(x0.001)' over −400…400."""
+    set_axis_label(plot, "bottom", text, palette)
+    axis = plot.getAxis("bottom")
+    axis.setSIPrefixEnableRanges(())     # pyqtgraph 0.14 scales below 1 even when disabled
+    axis.enableAutoSIPrefix(False)
+
+
 def rows_height(glw: pg.GraphicsLayoutWidget, heights: list[float]) -> int:
     """The height a plot grid needs for rows of these least heights: theirs plus its margins
     and the spacing between rows. Shorter, pyqtgraph lays the rows out past its bottom edge,

@@ -328,3 +328,17 @@ def test_the_forks_dock_fits_its_width_at_1366x768_legend_included(make_window, 
     legend = panel.legend.mapRectToScene(panel.legend.boundingRect())
     assert panel.legend.items and view.sceneBoundingRect().contains(legend)
     assert panel.plot.width() <= area.viewport().width()
+
+
+def test_time_axes_never_scale_their_numbers(make_window, qtbot):
+    """Before a model is loaded the units lanes' time axis spans about ±0.5, and pyqtgraph's
+    automatic SI prefix titled it 'time step t (input position) (x0.001)' over ticks −400…400
+    (seen in a real window while a demo loaded): input positions are whole numbers, read as is."""
+    window = make_window()
+    axes = [window.units_panel.input_plot.getAxis("bottom"),
+            window.grad_panel.strip.plot.getAxis("bottom")]
+    for axis in axes:
+        axis.setRange(-0.5, 0.5)
+        axis.updateAutoSIPrefix()
+        assert "x0.001" not in axis.labelString(), axis.labelString()
+        assert axis.autoSIPrefixScale == 1.0, axes.index(axis)
