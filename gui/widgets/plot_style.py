@@ -89,7 +89,11 @@ def rows_height(glw: pg.GraphicsLayoutWidget, heights: list[float]) -> int:
     and the last row's time axis (tick values and title) is cut off."""
     layout = glw.ci.layout
     _, top, _, bottom = layout.getContentsMargins()
-    spacing = layout.verticalSpacing() * max(len(heights) - 1, 0)
+    gap = layout.verticalSpacing()
+    # held as set: Qt reads an unset spacing from the style it cached on first use, which the
+    # next theme's application style sheet deletes (the second theme switch crashed)
+    layout.setVerticalSpacing(gap)
+    spacing = gap * max(len(heights) - 1, 0)
     return int(np.ceil(sum(heights) + top + bottom + spacing))
 
 

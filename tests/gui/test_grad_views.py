@@ -8,7 +8,7 @@ import numpy as np
 from engine import load_model
 from engine.cli.commands import resolve_input
 from engine.gradients.grad_views import forget_product, memory_horizon
-from tests.gui.conftest import bring_to_front, open_session
+from tests.gui.conftest import bring_to_front, open_session, sine_input, small_model
 from tests.helpers import image_of
 
 
@@ -217,3 +217,18 @@ def test_the_gradient_waits_while_no_view_that_draws_it_is_on_screen(make_window
     assert asked == [grads.view.target] and window.errors == []
     qtbot.waitUntil(lambda: window.grad_panel.shown() is not None, timeout=10000)
     np.testing.assert_array_equal(window.grad_panel.sal_curve.getData()[1], grads.view.saliency)
+
+
+def test_switching_the_theme_twice_keeps_the_gradient_grid_and_the_window(make_window):
+    """The grids' heights read their row spacing; Qt reads an unset spacing from the style it
+    cached on first use, which the next theme's application style sheet deletes: the second
+    switch crashed the process (a segfault in QGraphicsGridLayout.verticalSpacing)."""
+    window = make_window()
+    open_session(window, small_model(), sine_input(25))
+    grid = window.grad_panel.glw
+    heights = []
+    for dark in (True, False, True, False):
+        window.act_dark.setChecked(dark)
+        window.toggle_theme()
+        heights.append(grid.minimumHeight())
+    assert heights[:2] == heights[2:] and window.errors == []     # each theme, the same grid
