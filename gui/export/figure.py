@@ -290,8 +290,11 @@ class Figure:
         QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
     def sync(self) -> None:
-        """Bring views that skip work while hidden up to the cursor before a frame is taken."""
+        """Bring views that skip work while hidden up to the cursor before a frame is taken
+        (the pointer's marks stay hidden: a restyle or a step shows the selection again)."""
         self.spec.prepare(self.host)
+        for item in self._hidden:
+            item.hide()
 
     # layout
     def context(self) -> ViewContext:

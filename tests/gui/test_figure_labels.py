@@ -47,6 +47,24 @@ def test_a_long_runs_time_axis_labels_its_first_step(make_window):
             assert tick_label_problems(glw) == [], view
 
 
+def test_a_figure_leaves_out_the_selected_lane(make_window):
+    """The selected lane's band is the user's pointer on screen: hidden when the figure
+    begins, the restyle at the figure's scale showed it again (a yellow band in the export
+    of a window where a unit had been clicked)."""
+    window = make_window()
+    open_session(window, small_model(units=6), sine_input(30))
+    window.go_to_position(17)
+    window.session_model.select(1, -1)
+    QApplication.processEvents()
+    assert window.units_panel.sel_lane.isVisible()
+    with Figure(window, "units", FigureOptions()) as fig:
+        fig.image(900)
+        fig.set_scale(1.5)
+        fig.sync()
+        assert not window.units_panel.sel_lane.isVisible()
+    assert window.units_panel.sel_lane.isVisible()          # back on screen afterwards
+
+
 def test_a_units_heat_map_figure_says_what_its_colours_mean(make_window):
     from gui.export.figure import build_header
     window = make_window()
