@@ -12,6 +12,8 @@ import numpy as np
 
 from engine.cli.commands import run_trace
 from engine.output.trace_window import cut_output, cut_trace, output_reversed, output_tail, write_streamed
+from engine.runs import checkpoints
+from engine.runs.stepper import XW_BLOCK
 from engine.session import Session
 from tests.test_mlstm import mlstm_model
 from tests.test_mlstm import weights as mlstm_weights
@@ -51,6 +53,7 @@ def test_a_gru_demo_streams_its_window_as_the_in_memory_trace(tmp_path, monkeypa
 
     whole = trace("mem")
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "40K")
+    monkeypatch.setattr(checkpoints, "CHUNK_BYTES", 0)     # chunks of XW_BLOCK: 250:531 is 3 blocks
     streamed = trace("streamed")
     monkeypatch.delenv("LSTM_SCOPE_MEMORY_BUDGET")
     assert json.loads(str(streamed["meta"])).get("checkpointed") is True
@@ -64,8 +67,8 @@ def _streamed_against_in_memory(tmp_path, model, x: np.ndarray, a: int, b: int) 
     in-memory trace's cut, both as ``trace`` writes them."""
     result = model.trace(x)
     whole = cut_trace(result, result.layer(0), model, 0, False, a, b)
-    session = Session(model, x, checkpoint_above=0)
-    assert session.checkpointed
+    session = Session(model, x, checkpoint_above=0, checkpoint_interval=XW_BLOCK)
+    assert session.checkpointed and b - a > XW_BLOCK           # written in several blocks
     tail = output_tail(model, 0, False)
     extra = {} if tail is not None else {"output": np.ascontiguousarray(cut_output(
         result.output, x.shape[1], a, b, output_reversed(model, 0, False)))}
