@@ -24,12 +24,13 @@ from ..errors import ScopeError
 from ..network.layers import LSTM, ActivationOp, Dense, Identity, Op, TimeDistributed
 from ..network.model import Model
 from ..runs.time_axis import positions
-from ..runs.trace import ARRAY_NAMES, LayerTrace, TraceResult
+from ..runs.trace import LayerTrace, TraceResult
 from ..system.files import atomic_write
 
 F32 = np.float32
 POSITIONWISE = (Dense, ActivationOp, TimeDistributed, Identity)   # act on each position alone
 COPY_BLOCK = 8 * 2**20
+RUN_ARRAYS = ("zb", "h0", "c0")    # a trace's arrays of the run, not of each position
 
 
 def window_range(text_slice: slice | None, steps: int) -> tuple[int, int]:
@@ -80,9 +81,11 @@ def cut_trace(result: TraceResult, traced: LayerTrace, model: Model, index: int,
     first = b - 1 if traced.backward else a
     h0, c0 = traced.state_before(first)
     for name, arr in list(arrays.items()):
-        if name not in ("zb", "h0", "c0"):
+        if name not in RUN_ARRAYS:
             arrays[name] = np.ascontiguousarray(arr[:, a:b])
-    arrays["h0"], arrays["c0"] = np.array(h0), np.array(c0)
+    arrays["h0"] = np.array(h0)
+    if "c0" in arrays:                  # a GRU or RNN carries h alone: it writes no c0
+        arrays["c0"] = np.array(c0)
     if result.output is None:
         return arrays
     arrays["output"] = np.ascontiguousarray(
@@ -178,27 +181,18 @@ def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail | No
     the same as ``np.savez`` of the in-memory window), block by block. ``tail`` computes the
     model's output window by window; None: ``extra`` holds it (or the run has none)."""
     store = session.store
-    w = store.weights
-    bsz, n, hs, d = store.batch, w.units, w.state_size, w.input_dim
     length = b - a
     first = b - 1 if store.backward else a
     h0, c0 = session.state_before(first)
     folder = Path(os.path.realpath(out)).parent
-    gate_shape = (bsz, length, 4, n)
-    shapes: dict[str, tuple[tuple[int, ...], Any]] = {
-        **{g: ((bsz, length, n), F32) for g in ("i", "f", "g", "o", "c")},
-        "h": ((bsz, length, hs), F32), "zx": (gate_shape, F32), "zh": (gate_shape, F32),
-        "mask": ((bsz, length), np.bool_), "x": ((bsz, length, d), F32)}
-    if w.peephole is not None:
-        shapes["zp"] = (gate_shape, F32)
-    if tail is not None and tail.op.return_sequences:
-        probe = tail.apply(np.zeros((bsz, 1, hs), F32))
-        shapes["output"] = ((bsz, length, *probe.shape[2:]), F32)
     with ExitStack() as stack:
-        spills = {k: _Spill(folder, s, dt, stack) for k, (s, dt) in shapes.items()}
+        spills: dict[str, _Spill] = {}
+        run: dict[str, np.ndarray] = {}
         for s, e in blocks(a, b, store.interval):
             win = store.window_trace(s, e)
             arrays = win.arrays()
+            if not spills:      # the cell kind's own arrays, named and shaped by its first block
+                spills, run = _spills_for(arrays, length, tail, folder, stack)
             for k, spill in spills.items():
                 if k == "output":
                     y = tail.sequence(win)
@@ -207,19 +201,40 @@ def write_streamed(out: str, session: Any, a: int, b: int, tail: OutputTail | No
                     spill.put(s - a, arrays[k])
             if progress is not None:
                 progress(e - a, length)
-        small = {"zb": np.ascontiguousarray(w.bias.reshape(4, -1)), "h0": np.array(h0, F32),
-                 "c0": np.array(c0, F32), **extra}
+        small = {**run, "h0": np.array(h0, F32), **extra}
+        if "c0" in run:
+            small["c0"] = np.array(c0, F32)
         if tail is not None and not tail.op.return_sequences:
             small["output"] = tail.apply(store.final_state()[0][:, None])[:, 0]
         with atomic_write(out, inputs=inputs) as fh:
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name in dict.fromkeys((*ARRAY_NAMES, "zp", "output", *extra)):
+                for name in dict.fromkeys((*spills, *run, "output", *extra)):
                     if name in spills:
                         spills[name].copy_into(zf, name + ".npy")
                     elif name in small:
                         with zf.open(name + ".npy", "w", force_zip64=True) as m:
                             np.lib.format.write_array(m, np.asanyarray(small[name]),
                                                       allow_pickle=False)
+
+
+def _spills_for(arrays: dict[str, np.ndarray], length: int, tail: OutputTail | None,
+                folder: Path, stack: ExitStack) -> tuple[dict[str, _Spill], dict[str, np.ndarray]]:
+    """One spill file per per-step array of a window's ``LayerTrace.arrays()`` (whatever its
+    cell kind records: an LSTM's i f g o c, a GRU's u r n, an sLSTM's nrm stab, an mLSTM's C),
+    ``length`` steps long, plus the model's output; and the window's run arrays (zb, and c0
+    when the kind writes one) in the order the in-memory trace writes them."""
+    spills: dict[str, _Spill] = {}
+    run: dict[str, np.ndarray] = {}
+    for name, arr in arrays.items():
+        if name in RUN_ARRAYS:
+            run[name] = arr
+        else:
+            spills[name] = _Spill(folder, (arr.shape[0], length, *arr.shape[2:]), arr.dtype, stack)
+    if tail is not None and tail.op.return_sequences:
+        h = arrays["h"]
+        probe = tail.apply(np.zeros((h.shape[0], 1, *h.shape[2:]), F32))
+        spills["output"] = _Spill(folder, (h.shape[0], length, *probe.shape[2:]), F32, stack)
+    return spills, run
 
 
 def blocks(a: int, b: int, step: int) -> Iterator[tuple[int, int]]:
