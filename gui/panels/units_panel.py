@@ -26,6 +26,7 @@ from gui.panels.units_pointer import UnitsPointer
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
+from gui.widgets.plot_batch import remove_plot_items
 from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import set_time_axis_label, style_axes
 
@@ -168,11 +169,10 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
     def _clear_items(self) -> None:
         self._drawn = None
         self._ghosts_filled = False
-        for group in (self._live, self._ghosts):
-            for items in group.values():
-                for item in items:
-                    self.plot.removeItem(item)
-            group.clear()
+        remove_plot_items(self.plot, [item for group in (self._live, self._ghosts)
+                                      for items in group.values() for item in items])
+        self._live.clear()
+        self._ghosts.clear()
         self._drawn_t = None
 
     def rebuild(self) -> None:
