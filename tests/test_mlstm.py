@@ -187,6 +187,9 @@ def test_the_mlstm_has_no_recurrent_kernel_and_no_gradients_yet():
     result = mlstm_model(w).trace(x)
     with pytest.raises(ScopeError, match="^layer 'm' is an mLSTM: LSTM Scope does not compute its gradients yet$"):
         result.grad("h[0, 4, 0]")
+    for backward in (MLSTM_CELL.step_vjp, MLSTM_CELL.step_extended_vjp):   # the table's own entry
+        with pytest.raises(ScopeError, match="^an mLSTM layer: LSTM Scope does not compute its"):
+            backward(w, x[0], None, None, None, None)
 
 
 def test_an_initial_state_carries_the_memory_and_a_wrong_one_says_what_it_holds():

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ScopeError
 from .activations import Activation
 from .cell import CellWeights
 from .cell_kind import BadgeSpec, CellKind, SignalSpec
@@ -226,7 +227,9 @@ def mlstm_cell_step(w: MlstmWeights, x: np.ndarray, h: np.ndarray, state: np.nda
 
 
 def _no_backward(*_args, **_kwargs):
-    raise NotImplementedError("LSTM Scope does not compute an mLSTM's gradients")
+    """The table's backward for a kind marked not ``differentiable``: the gradient code refuses
+    such a layer by name before any step (grad_layer); a direct call gets the same one line."""
+    raise ScopeError("an mLSTM layer: LSTM Scope does not compute its gradients yet")
 
 
 MLSTM_CELL = CellKind(
