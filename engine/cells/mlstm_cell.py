@@ -36,6 +36,7 @@ from ..errors import ScopeError
 from .activations import Activation
 from .cell import CellWeights
 from .cell_kind import BadgeSpec, CellKind, SignalSpec
+from .heads import HeadedCell
 from .slstm_cell import STABILISED, log_sigmoid
 
 EPS = 1e-6
@@ -83,7 +84,7 @@ NORM_EPS = 1e-5
 
 
 @dataclass(frozen=True)
-class MlstmWeights(CellWeights):
+class MlstmWeights(HeadedCell, CellWeights):
     """One mLSTM cell (the package's ``mLSTMCell``): ``heads`` heads of DH = N / heads.
 
     kernel the identity (3N, 3N): the cell reads q, k, v made by its layer, so x·W is x
@@ -101,8 +102,7 @@ class MlstmWeights(CellWeights):
     def __post_init__(self) -> None:
         super().__post_init__()
         n = self.units
-        if self.heads < 1 or n % self.heads:
-            raise ValueError(f"{n} units do not split into {self.heads} heads")
+        self.check_heads()
         if not np.array_equal(self.kernel, np.eye(3 * n)):
             raise ValueError("an mLSTM reads q, k, v: its kernel is the identity (3N, 3N)")
         if self.recurrent_kernel.any():
@@ -134,10 +134,6 @@ class MlstmWeights(CellWeights):
         return self.kernel.shape[1] // 3
 
     @property
-    def head_size(self) -> int:
-        return self.units // self.heads
-
-    @property
     def cell_size(self) -> int:
         """nrm (N), stab (N, one value per head) and C (heads·DH·DH = N·DH) side by side."""
         return self.units * (2 + self.head_size)
@@ -147,28 +143,14 @@ class MlstmWeights(CellWeights):
         return True
 
     @property
-    def is_plain(self) -> bool:
-        return False
-
-    @property
-    def is_classic(self) -> bool:
-        return False
-
-    @property
     def kind(self) -> CellKind:
         return MLSTM_CELL
-
-    def head_of(self, unit: int) -> int:
-        return unit // self.head_size
 
     def gate_slice(self, gate: str) -> slice:
         """The columns of block q, k or v in a (..., 3N) array (W's identity, U's zeros)."""
         n = self.units
         k = MLSTM_PARTS.index(gate)
         return slice(k * n, (k + 1) * n)
-
-    def unit_heads(self) -> np.ndarray:
-        return np.arange(self.units) // self.head_size
 
     def activation_of(self, signal: str) -> Activation | None:
         """The stabilised exp (0..1) of i and f."""

@@ -33,6 +33,7 @@ import numpy as np
 from .activations import Activation
 from .cell import STORAGE_GATE_ORDER, CellWeights, gate_blocks
 from .cell_kind import BadgeSpec, CellKind, SignalSpec
+from .heads import HeadedCell
 
 
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ CELL_PARTS = ("c", "nrm", "stab")
 
 
 @dataclass(frozen=True)
-class SlstmWeights(CellWeights):
+class SlstmWeights(HeadedCell, CellWeights):
     """One sLSTM: kernel (D, 4N), recurrent kernel (N, 4N) zero between heads, bias (4N,);
     ``heads`` heads of N / heads units; ``exp_forget``: f̃ = exp(z_f) instead of σ(z_f);
     ``reads_preactivations``: the kernel is the identity (checked), x·W is x."""
@@ -65,8 +66,7 @@ class SlstmWeights(CellWeights):
     def __post_init__(self) -> None:
         super().__post_init__()
         n = self.units
-        if self.heads < 1 or n % self.heads:
-            raise ValueError(f"{n} units do not split into {self.heads} heads")
+        self.check_heads()
         if self.reads_preactivations and not np.array_equal(self.kernel, np.eye(4 * n)):
             raise ValueError("reads_preactivations needs the identity kernel (4N, 4N)")
 
@@ -75,32 +75,13 @@ class SlstmWeights(CellWeights):
         return self.reads_preactivations
 
     @property
-    def head_size(self) -> int:
-        return self.units // self.heads
-
-    @property
     def cell_size(self) -> int:
         """c, nrm and stab side by side: (..., 3N)."""
         return 3 * self.units
 
     @property
-    def is_plain(self) -> bool:
-        return False
-
-    @property
-    def is_classic(self) -> bool:
-        return False
-
-    @property
     def kind(self) -> CellKind:
         return SLSTM_CELL
-
-    def head_of(self, unit: int) -> int:
-        """The head a unit belongs to (the units it reads through U are that head's)."""
-        return unit // self.head_size
-
-    def unit_heads(self) -> np.ndarray:
-        return np.arange(self.units) // self.head_size
 
     def activation_of(self, signal: str) -> Activation | None:
         """o's σ, g's tanh, and the stabilised exp (0..1) of i and f."""
