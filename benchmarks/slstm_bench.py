@@ -9,29 +9,14 @@ share of the package's (the baseline measured in the same run; docs/architecture
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
 
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
+from benchmarks.xlstm_cell_bench import best_cpu_seconds as _best
+from benchmarks.xlstm_cell_bench import cell_bench_args
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--units", type=int, nargs="+", default=[128, 512])
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--batch", type=int, nargs="+", default=[1, 16])
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
+    args = cell_bench_args(argv, units=[128, 512], steps=1000, batch=[1, 16])
     import torch
     from xlstm.blocks.slstm.cell import sLSTMCell_vanilla, sLSTMCellConfig
 

@@ -157,3 +157,19 @@ def test_the_slstm_figure_runs_through_bench_only(monkeypatch):
                      out=out, err=io.StringIO()) == 0
     assert seen == [(b, n, t, 4 * n) for b, n, t in slstm_figures.SLSTM_POINTS]
     assert "\nslstm:\n" in out.getvalue() and "B32_N256_T1000" in out.getvalue()
+
+
+@pytest.mark.parametrize("name", [m.name for m in pkgutil.iter_modules(
+    [str(__import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks")])])
+def test_standalone_bench_script_imports(name):
+    """The scripts under benchmarks/ import their heavy libraries inside main(); the module itself
+    must import with the runtime dependencies, or a shared helper's rename breaks them unseen."""
+    importlib.import_module(f"benchmarks.{name}")
+
+
+def test_cell_bench_args_keep_each_cells_defaults_and_take_overrides():
+    from benchmarks.xlstm_cell_bench import cell_bench_args
+    args = cell_bench_args([], units=[64, 256], steps=256, batch=[1, 8])
+    assert (args.units, args.steps, args.batch, args.heads, args.repeat) == ([64, 256], 256, [1, 8], 4, 3)
+    args = cell_bench_args(["--units", "32", "--batch", "2", "3"], units=[64], steps=9, batch=[1])
+    assert (args.units, args.steps, args.batch) == ([32], 9, [2, 3])
