@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from gui.panels.lanes import row_lines
 from gui.session_model import span_indices
+from gui.widgets.plot_batch import remove_plot_items
 
 CHUNK = 16                # positions per curve item: a step redraws only its chunk's items
 MAX_CHUNKS = 128          # ... but never more items than this per signal (a 300k-step run in
@@ -24,27 +25,64 @@ class UnitsCurves:
     """Part of ``UnitsPanel``: the live and ghost curve items, stepping, the fork overlay."""
 
     def _make_items(self, n_chunks: int) -> None:
-        """One ghost and one live curve item per signal and chunk of CHUNK positions."""
-        for name in self.kind.display_order:
-            colour = pg.mkColor(self.palette.signal(name))
-            ghost_colour = pg.mkColor(colour)
-            ghost_colour.setAlpha(self.palette.ghost_alpha)
-            live_pen = pg.mkPen(colour, width=self.palette.line_width)
-            ghost_pen = pg.mkPen(ghost_colour, width=self.palette.line_width)
-            smooth = self.palette.antialias
+        """One ghost and one live curve item per signal and chunk of CHUNK positions.
+
+        Items already in the plot for the same signals and chunk count are restyled and kept
+        (their data is replaced when the run is drawn): a filter, sort, scale or theme change
+        then changes what the curves hold, not the scene, where making and dropping ~1,100
+        items cost most of a rebuild. Another shape drops them all and makes new ones, so the
+        items always stand in the plot in the order a fresh build gives them."""
+        names = list(self.kind.display_order)
+        if list(self._live) == names and all(len(items) == n_chunks for items in self._live.values()):
+            self._restyle_items()
+            return
+        self._drop_items()
+        for name in names:
+            live_pen, ghost_pen = self._pens(name)
             self._live[name] = []
             self._ghosts[name] = []
             for _ in range(n_chunks):
-                ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=smooth)
+                ghost = pg.PlotCurveItem(pen=ghost_pen, connect="finite", antialias=self.palette.antialias)
                 ghost.setZValue(1)
                 ghost.setVisible(self.ghost and name in self.visible_signals)
-                live = pg.PlotCurveItem(pen=live_pen, connect="finite", antialias=smooth)
+                live = pg.PlotCurveItem(pen=live_pen, connect="finite", antialias=self.palette.antialias)
                 live.setZValue(10 if name != "h" else 11)
                 live.setVisible(name in self.visible_signals)
                 self.plot.addItem(ghost)
                 self.plot.addItem(live)
                 self._ghosts[name].append(ghost)
                 self._live[name].append(live)
+
+    def _pens(self, name: str) -> tuple[pg.QtGui.QPen, pg.QtGui.QPen]:
+        """A signal's live and ghost pens in the current palette."""
+        colour = pg.mkColor(self.palette.signal(name))
+        ghost_colour = pg.mkColor(colour)
+        ghost_colour.setAlpha(self.palette.ghost_alpha)
+        width = self.palette.line_width
+        return pg.mkPen(colour, width=width), pg.mkPen(ghost_colour, width=width)
+
+    def _restyle_items(self) -> None:
+        """Kept items as new ones would be: the palette's pens and smoothing, shown as the
+        signal boxes say, paths split as on screen (an SVG export strokes them whole)."""
+        smooth = self.palette.antialias
+        for name, lives in self._live.items():
+            live_pen, ghost_pen = self._pens(name)
+            for live, ghost in zip(lives, self._ghosts[name]):
+                for item, pen, shown in ((ghost, ghost_pen, self.ghost), (live, live_pen, True)):
+                    if item.opts["pen"] != pen:
+                        item.setPen(pen)
+                    item.opts["antialias"] = smooth
+                    if item.opts["segmentedLineMode"] != "auto":
+                        item.setSegmentedLineMode("auto")
+                    item.setVisible(shown and name in self.visible_signals)
+
+    def _drop_items(self) -> None:
+        """Every live and ghost item out of the plot (in one batch: see plot_batch)."""
+        self._ghosts_filled = False
+        remove_plot_items(self.plot, [item for group in (self._live, self._ghosts)
+                                      for items in group.values() for item in items])
+        self._live.clear()
+        self._ghosts.clear()
 
     def _chunk_count(self, steps: int) -> int:
         """Curve items per signal for a run (or span) of ``steps`` positions; sets their width."""

@@ -26,7 +26,6 @@ from gui.panels.units_pointer import UnitsPointer
 from gui.session_model import SessionModel
 from gui.shown import Shown, cursor_at
 from gui.theme import Palette
-from gui.widgets.plot_batch import remove_plot_items
 from gui.widgets.plot_menus import NO_MENU
 from gui.widgets.plot_style import set_time_axis_label, style_axes
 
@@ -166,19 +165,13 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         self.set_overlay(self._overlay_arrays, self.overlay_label)
 
     # --- building ----------------------------------------------------------------------------
-    def _clear_items(self) -> None:
-        self._drawn = None
-        self._ghosts_filled = False
-        remove_plot_items(self.plot, [item for group in (self._live, self._ghosts)
-                                      for items in group.values() for item in items])
-        self._live.clear()
-        self._ghosts.clear()
-        self._drawn_t = None
-
     def rebuild(self) -> None:
-        """Everything from scratch: a new run, layer, sample, filter, sort or scale."""
-        self._clear_items()
+        """Everything from scratch: a new run, layer, sample, filter, sort or scale (curve
+        items of the same shape are kept and refilled: ``UnitsCurves._make_items``)."""
+        self._drawn = None
+        self._drawn_t = None
         if not self.session_model.ready:
+            self._drop_items()
             return
         self._follow_kind()
         full = self.session_model.full()
