@@ -147,6 +147,34 @@ def label_contrast_problems(window, background: str, ratio: float = 4.5) -> list
     return problems
 
 
+def theme_problems(window, background: str, least: int = 12) -> list[str]:
+    """Every widget of a window figure that paints itself is drawn in the figure's theme: on a
+    dark figure no widget is mostly light, on a light one none is mostly dark (the breakpoints'
+    hit strip kept the light window's fill on the dark figure, a white bar)."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QWidget
+
+    from gui.theme import luminance
+    dark = luminance(background) < 0.18
+    problems = []
+    for widget in window.findChildren(QWidget):
+        if (not widget.isVisible() or widget.visibleRegion().isEmpty()
+                or widget.width() < least or widget.height() < least
+                or any(c.isVisible() for c in widget.findChildren(QWidget))):
+            continue                                     # leaves only: what paints itself
+        image = widget.grab().toImage().convertToFormat(QImage.Format_Grayscale8)
+        pixels = np.frombuffer(image.constBits(), np.uint8,
+                               image.bytesPerLine() * image.height())
+        median = float(np.median(pixels.reshape(image.height(), -1)[:, :image.width()]))
+        if (median > 160) if dark else (median < 96):
+            name = widget.objectName() or type(widget).__name__
+            problems.append(f"{name} ({widget.width()}×{widget.height()}) is drawn "
+                            f"{'light' if dark else 'dark'} (median grey {median:.0f}) on a "
+                            f"{'dark' if dark else 'light'} figure")
+    return problems
+
+
 def scroll_problems(window) -> list[str]:
     """No panel of a window figure is scrolled: a dock shorter than its panel's least height
     shows only part of it (the bottom dock's third plot cut off at the figure's edge)."""

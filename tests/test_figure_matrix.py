@@ -45,6 +45,7 @@ from tests.figure_checks import (
     plot_texts,
     scroll_problems,
     text_problems,
+    theme_problems,
     tick_label_problems,
     uneven_label_problems,
 )
@@ -247,7 +248,8 @@ CHECKS = {"unrolled": _check_unrolled,
           "grad": _all(_laid_out("grad"), _check_plots(lambda w: w.grad_panel.glw)),
           "window": _all(_laid_out("window"), scroll_problems,
                          _check_plots(lambda w: w.input_panel.glw),
-                         lambda w: label_contrast_problems(w, w.input_panel.palette.background)),
+                         lambda w: label_contrast_problems(w, w.input_panel.palette.background),
+                         lambda w: theme_problems(w, w.input_panel.palette.background)),
           "directions": _check_maps("directions"), "samples": _check_maps("samples")}
 
 

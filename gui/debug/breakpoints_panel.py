@@ -53,13 +53,14 @@ def caret_text(text: str, column: int, message: str, error: str) -> str:
 
 
 class HitStrip(QWidget):
-    """A thin timeline with one tick per hit (input positions) and the cursor; click to jump."""
+    """A thin timeline with one tick per hit (input positions) and the cursor; click to jump.
+    Painted in the theme it is shown in (``palette_of``): the window's after a theme switch, a
+    figure's while one is drawn (the debugger docks are no themed views)."""
 
     jump = Signal(int)          # input position
 
-    def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pal = palette
         self.hits = np.zeros(0, np.int64)
         self.steps = 0
         self.cursor: int | None = None
@@ -80,15 +81,16 @@ class HitStrip(QWidget):
         return 2 + (position + 0.5) / max(self.steps, 1) * w
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        pal = palette_of(self)
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(self.pal.lane_shade))
+        p.fillRect(self.rect(), QColor(pal.lane_shade))
         p.setPen(QPen(QColor("#d62728"), 1))
         h = self.height()
         for pos in self.hits:
             x = self._x(float(pos))
             p.drawLine(QRectF(x, 2, 0, h - 4).topLeft(), QRectF(x, 2, 0, h - 4).bottomLeft())
         if self.cursor is not None:
-            p.setPen(QPen(QColor(self.pal.cursor), 2))
+            p.setPen(QPen(QColor(pal.cursor), 2))
             x = self._x(float(self.cursor))
             p.drawLine(int(x), 0, int(x), h)
         p.end()
@@ -130,7 +132,7 @@ class BreakpointsPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.tree.itemDoubleClicked.connect(self._goto_first_hit)
         layout.addWidget(self.tree, 1)
-        self.strip = HitStrip(palette)
+        self.strip = HitStrip()
         self.strip.jump.connect(self._jump)
         layout.addWidget(self.strip)
         buttons = QWidget()

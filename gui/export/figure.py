@@ -194,17 +194,31 @@ class Figure:
             return
         qp = self.qt_palette()
         for widget in self.spec.widgets(self.host):
-            # a child with its own style sheet (the shape badges) takes the application's
-            # palette, not its parent's: it is given the figure's too, or it prints black on dark
-            styled = [w for w in widget.findChildren(QWidget) if w.styleSheet()]
-            for one in (widget, *styled):
-                explicit = one.testAttribute(Qt.WA_SetPalette)
-                self._qt_saved.append((one, QPalette(one.palette()) if explicit else None))
+            self._save_qt_palette(widget)
             widget.setPalette(qp)
             if widget is self.host:
                 restyle(widget)
-            for one in styled:
-                one.setPalette(qp)
+        self._palette_styled()
+
+    def _palette_styled(self) -> None:
+        """A child with its own style sheet (the shape badges, the signal check boxes) takes
+        the application's palette, not its parent's: it is given the figure's too, or it
+        prints black text or white check boxes on dark. Again after every restyle of the
+        views: setting a sheet again puts back the palette the widget had before."""
+        if self.options.theme == "screen":
+            return
+        qp = self.qt_palette()
+        for widget in self.spec.widgets(self.host):
+            for one in widget.findChildren(QWidget):
+                if one.styleSheet():
+                    self._save_qt_palette(one)
+                    one.setPalette(qp)
+
+    def _save_qt_palette(self, widget: QWidget) -> None:
+        if any(saved is widget for saved, _ in self._qt_saved):
+            return
+        explicit = widget.testAttribute(Qt.WA_SetPalette)
+        self._qt_saved.append((widget, QPalette(widget.palette()) if explicit else None))
 
     def _put_back_qt_palette(self) -> None:
         saved, self._qt_saved = self._qt_saved, []
@@ -286,6 +300,7 @@ class Figure:
         for v, pal in self._saved:
             base = pal if self.options.theme == "screen" else self.palette
             v.apply_palette(base.scaled(scale))
+        self._palette_styled()
         # pyqtgraph lays out new axis fonts lazily; run only those layouts, not a screen repaint
         QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
 
