@@ -51,6 +51,26 @@ def test_png_of_every_view_headless(tmp_path, view, run):
     assert "wrote" in proc.stdout
 
 
+def test_a_headless_layer_export_draws_its_maps_once_in_print(tmp_path, monkeypatch):
+    """The layer view waits to draw until shown; the headless export gives it the figure's
+    palette first, and the figure's scale then changes its pens only: its maps are laid out
+    once, in print (they were drawn on screen, then again in print: half a layer export)."""
+    from gui.panels.layer_view import LayerView
+    drawn: list[bool] = []
+    lay_out_maps = LayerView._lay_out_maps
+
+    def watched(view: LayerView) -> None:
+        drawn.append(view.palette.printing)
+        lay_out_maps(view)
+    monkeypatch.setattr(LayerView, "_lay_out_maps", watched)
+    out = tmp_path / "layer.png"
+    proc = run_cli("export", "demo:counter", "--step", "20", "--view", "layer", "--width", "400",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert drawn == [True]
+    assert image_of(out).size[0] == 400
+
+
 def test_svg_and_gif_headless(tmp_path):
     svg = tmp_path / "u.svg"
     proc = run_cli("export", "demo:sine", "--view", "units", "--unit-range", "0:4", "--step", "9",

@@ -241,7 +241,7 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
     from PySide6.QtCore import QSettings
 
     from gui.app import make_app
-    from gui.export.figure import FigureOptions, export_view
+    from gui.export.figure import FigureOptions, export_view, print_before_drawn
     from gui.main_window import MainWindow
     app = make_app()
     quiet_offscreen_warnings()
@@ -260,6 +260,13 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
                 window.units_panel.set_filter(f"{unit_range[0]}:{unit_range[-1] + 1}")
             # the logical size the output scales from (under --size, the frame's shape)
             spec.lay_out(window, len(unit_range), frame)
+            options = FigureOptions(theme=args.theme, title=args.title or "",
+                                    caption=args.caption or "", fps=args.fps,
+                                    badges=not getattr(args, "no_badges", False),
+                                    compact_badges=bool(getattr(args, "compact_badges", False)
+                                                        or frame is not None),
+                                    frame=frame, line_scale=SLIDE_LINES if frame else 1.0)
+            print_before_drawn(window, args.view, options)
             window.show()
             app.processEvents()
             if frame is not None:
@@ -270,12 +277,6 @@ def _render(args, spec: ExportableView, session: Session, source: str, input_sou
             if lanes is not None:
                 for name in kind.display_order:
                     window.units_panel.set_signal_visible(name, name in lanes)
-            options = FigureOptions(theme=args.theme, title=args.title or "",
-                                    caption=args.caption or "", fps=args.fps,
-                                    badges=not getattr(args, "no_badges", False),
-                                    compact_badges=bool(getattr(args, "compact_badges", False)
-                                                        or frame is not None),
-                                    frame=frame, line_scale=SLIDE_LINES if frame else 1.0)
             result = export_view(window, args.view, args.out, options=options, width=args.width,
                                  positions=positions, restore=False)     # closed right after
             if errors:

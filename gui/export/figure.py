@@ -601,6 +601,17 @@ def _tab_siblings(host, dock) -> list:
         return []
 
 
+def print_before_drawn(host: ViewHost, view: str, options: FigureOptions) -> None:
+    """A headless export's view panels take the figure's palette before they first draw
+    (``ExportableView.print_before_drawn``): the figure's scale then restyles their pens only,
+    where a view drawn on screen first is drawn a second time in print."""
+    figure = Figure(host, view, options, restore=False)
+    if not figure.spec.print_before_drawn or options.theme == "screen":
+        return
+    for panel in figure.views:
+        panel.apply_palette(figure.palette)
+
+
 def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureOptions | None = None,
                 width: int | None = None, positions: range | None = None,
                 progress: Progress | None = None, restore: bool = True) -> dict[str, Any]:
@@ -640,4 +651,4 @@ def export_view(host: ViewHost, view: str, path: str | Path, *, options: FigureO
 
 
 __all__ = ["FigureOptions", "Figure", "ExportCancelled", "IMAGE_SUFFIXES", "THEMES",
-           "default_width", "export_view"]
+           "default_width", "export_view", "print_before_drawn"]

@@ -74,6 +74,10 @@ class ExportableView(ABC):
     per_unit: ClassVar[bool] = False     # shows one unit (--unit)
     per_step: ClassVar[bool] = False     # shows one step (the cell's position)
     teaching: ClassVar[bool] = False     # a teaching dock, made on first use
+    # a headless export gives its panels the figure's palette before they first draw (they
+    # wait until shown, and the figure's scale then changes their pens only), instead of
+    # drawing them on screen and again in print
+    print_before_drawn: ClassVar[bool] = False
 
     # --- does it apply ---------------------------------------------------------------------
     def applies(self, session) -> str | None:
@@ -291,6 +295,7 @@ def _units_body_height(frame: tuple[int, int]) -> int:
 
 class LayerView(ExportableView):
     name, title, dock = "layer", "Layer view", "layer_dock"
+    print_before_drawn = True
 
     def widgets(self, host) -> list:
         return [host.layer_view.glw]

@@ -264,7 +264,13 @@ class LayerView(FrontAware, QWidget):
         return bar
 
     def apply_palette(self, palette: Palette) -> None:
-        """Restyle for a theme switch or an export (the print palette), then redraw."""
+        """Restyle for a theme switch or an export (the print palette), then redraw. A change of
+        pen width alone (an export figure's scale, ``Palette.scaled``) restyles the cursor
+        lines, the only pens that width sizes, instead of drawing every map again."""
+        if dataclasses.replace(self.palette, line_width=palette.line_width) == palette:
+            self.palette = palette
+            self._set_cursor_pens()
+            return
         self.palette = palette
         for glw in (self.glw, self.kernel_glw, self.diff_glw):
             glw.setBackground(palette.background)
@@ -278,6 +284,16 @@ class LayerView(FrontAware, QWidget):
         first = next(iter(self.heat.values()), None)
         if view_range is not None and first is not None:    # keep the user's zoom
             first.plot.setRange(xRange=view_range[0], yRange=view_range[1], padding=0)
+
+    def _set_cursor_pens(self) -> None:
+        """The cursor lines of the maps, the strip under them and the what-if map."""
+        pen = pg.mkPen(self.palette.cursor, width=max(2.0, 1.4 * self.palette.line_width))
+        for heat in self.heat.values():
+            heat.cursor.setPen(pen)
+        if self.strip is not None:
+            self.strip.palette = self.palette
+            self.strip.cursor.setPen(pen)
+        self.diff_cursor.setPen(pen)
 
     def set_signal_visible(self, name: str, on: bool) -> None:
         """Show or hide one map; the choice is kept by name for runs of other kinds too."""

@@ -434,6 +434,24 @@ def test_png_at_the_requested_width_is_a_real_picture(shared_window, tmp_path, v
         assert colour_share(path, "#ffffff", 3) > 0.3
 
 
+def test_an_export_scale_restyles_the_layer_cursors_without_drawing_the_maps_again(shared_window):
+    """A figure's scale changes pen widths only (``Palette.scaled``): the layer view sizes
+    its cursor lines for it and keeps its maps, where it drew every map again."""
+    from gui.theme import print_palette
+    view = shared_window.layer_view
+    with Figure(shared_window, "layer") as fig:
+        fig.set_scale(1.0)
+        fig.sync()                      # drawn in print (behind its tab, it waited)
+        maps = [heat.plot for heat in view.heat.values()]
+        fig.set_scale(3.0)
+        assert [heat.plot for heat in view.heat.values()] == maps and maps
+        width = 1.4 * print_palette("light").line_width * 3.0
+        cursors = [heat.cursor for heat in view.heat.values()] + [view.strip.cursor,
+                                                                  view.diff_cursor]
+        assert [c.pen.widthF() for c in cursors] == pytest.approx([width] * len(cursors))
+        assert view.palette.line_width == pytest.approx(print_palette("light").line_width * 3.0)
+
+
 def test_default_width_is_twice_the_view_on_screen(shared_window, tmp_path):
     window = shared_window
     width = default_width(window, "units")
