@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from engine.runs import compiled
 from gui.main_window import MainWindow
 from gui.platform_check import xcb_problem
 
@@ -40,6 +41,10 @@ def run_app(model_spec: str | None, *, input_path: str | None = None, key: str |
     app = make_app()
     window = MainWindow()
     window.show()
+    # the window's first trace would import numba (~0.8 s of CPU) on the loader's thread:
+    # started here, beside the model's loading; a trace that comes first waits for it (a
+    # lock, engine.runs.compiled.kernels). Not in MainWindow: the headless export makes one too
+    compiled.preload()
     probe = os.environ.get(STARTUP_PROBE)
     if probe:
         _arm_startup_probe(window, float(probe))

@@ -1,5 +1,9 @@
 """A layout that wraps its items onto more rows when the width runs out (Qt's flow layout
-example), so a panel's option bar never forces the window wider than the screen."""
+example), so a panel's option bar never forces the window wider than the screen.
+
+Qt asks a height-for-width layout its height for the same width many times while a window is
+laid out (about 200 times as one opens): the answer is kept per width until the layout is
+invalidated (an item added, taken, shown, hidden or resized: Qt invalidates the layout then)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ class FlowLayout(QLayout):
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
+        self._heights: dict[int, int] = {}       # width -> height, until invalidated
         self.setContentsMargins(0, 0, 0, 0)
 
     def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 (Qt API)
         self._items.append(item)
+        self._heights.clear()
 
     def count(self) -> int:
         return len(self._items)
@@ -26,7 +32,13 @@ class FlowLayout(QLayout):
         return self._items[index] if 0 <= index < len(self._items) else None
 
     def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802
+        self._heights.clear()
         return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def invalidate(self) -> None:
+        """An item changed (Qt calls this): the heights kept per width are stale."""
+        self._heights.clear()
+        super().invalidate()
 
     def expandingDirections(self) -> Qt.Orientation:  # noqa: N802
         return Qt.Orientation(0)
@@ -35,7 +47,10 @@ class FlowLayout(QLayout):
         return True
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
-        return self._arrange(QRect(0, 0, width, 0), move=False)
+        height = self._heights.get(width)
+        if height is None:
+            height = self._heights[width] = self._arrange(QRect(0, 0, width, 0), move=False)
+        return height
 
     def setGeometry(self, rect: QRect) -> None:  # noqa: N802
         super().setGeometry(rect)
