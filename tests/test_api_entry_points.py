@@ -3,7 +3,12 @@ guard that imports torch, Keras or JAX first, a script fed on stdin, ``python -c
 Jupyter kernel. Each opens a ``.keras`` and a ``.h5`` file (the HDF5 reader's worker), a model
 only Keras can run (the Keras capture worker), ``from_torch``/``from_keras`` and a Session; the
 script's own side effect must run exactly once (a worker that re-imports the caller's
-``__main__`` runs it again, or fails because it cannot)."""
+``__main__`` runs it again, or fails because it cannot).
+
+The script importing torch runs the engine's compiled steps as a user's would; the others run
+the numpy path (``LSTM_SCOPE_JIT=0``): what they test is the process boundary, and numba's
+import and cached kernels cost each of them about a second of CPU (numba next to torch, Keras
+and JAX in one process is what the test process itself runs)."""
 
 from __future__ import annotations
 
@@ -81,9 +86,13 @@ def script(tmp_path: Path, framework: str, capture: bool = True) -> str:
     return "\n".join(textwrap.dedent(p) for p in parts)
 
 
-def env() -> dict[str, str]:
+def env(compiled: bool = False) -> dict[str, str]:
+    """The test's environment for a child, Keras on numpy; without the compiled steps unless
+    ``compiled`` (see the module docstring)."""
     out = dict(os.environ)
     out.setdefault("KERAS_BACKEND", "numpy")
+    if not compiled:
+        out["LSTM_SCOPE_JIT"] = "0"
     return out
 
 
@@ -97,7 +106,8 @@ def assert_ran_once(proc: subprocess.CompletedProcess, tmp_path: Path) -> None:
 def test_a_script_without_a_main_guard(tmp_path, framework):
     path = tmp_path / "user_script.py"
     path.write_text(script(tmp_path, framework, capture=framework == "torch"))
-    proc = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env(),
+    proc = subprocess.run([sys.executable, str(path)], cwd=tmp_path,
+                          env=env(compiled=framework == "torch"),
                           capture_output=True, text=True, timeout=600)
     assert_ran_once(proc, tmp_path)
 
@@ -115,8 +125,9 @@ def test_python_dash_c(tmp_path):
     assert_ran_once(proc, tmp_path)
 
 
-def test_a_jupyter_kernel(tmp_path):
+def test_a_jupyter_kernel(tmp_path, monkeypatch):
     """A real ipykernel, driven by nbclient as Jupyter drives it: one cell per step."""
+    monkeypatch.setenv("LSTM_SCOPE_JIT", "0")            # the kernel inherits this environment
     import nbformat
     from nbclient import NotebookClient
     cells = [FIRST["torch"] + FIRST["keras"],
