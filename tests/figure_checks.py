@@ -267,3 +267,60 @@ def plot_texts(glw) -> list[TextItem]:
             strip = view.sceneBoundingRect() if view is not None else box
             items += [TextItem(text, rect, strip) for text, rect in item.drawn]
     return items
+
+
+def svg_problems(path) -> list[str]:
+    """What a viewer of a written SVG would see go wrong: a path its renderer refuses (Qt's
+    "Invalid path data" for an empty ``d``), and a text painted over by a later opaque
+    rectangle of the same widget (the same origin: a widget painted later may cover another).
+    SVG viewers differ in clipping (Qt's and ImageMagick's renderers ignore or misplace it),
+    so a text may not rely on a clip to survive a fill drawn after it: the menu bar painted
+    its titles, then its background over the whole bar clipped to the gaps."""
+    import xml.etree.ElementTree as ET
+
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtSvg import QSvgRenderer
+    messages: list[str] = []
+    previous = qInstallMessageHandler(lambda mode, context, text: messages.append(text))
+    try:
+        renderer = QSvgRenderer(str(path))
+        valid = renderer.isValid()
+    finally:
+        qInstallMessageHandler(previous)
+    problems = [] if valid else ["Qt's SVG renderer cannot read it"]
+    problems += [f"Qt's SVG renderer: {m}" for m in sorted(set(messages))]
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn: list[tuple[int, str, float, float, tuple]] = []     # order, what, where, origin
+    hidden: list[tuple[int, str, float, float, tuple]] = []    # and the order it was covered at
+    order = 0
+    for group in ET.parse(path).getroot().iter(f"{ns}g"):
+        a, b, c, d, e, f = _matrix(group.get("transform", ""))
+        for child in group:
+            order += 1
+            if child.tag == f"{ns}path" and not (child.get("d") or "").strip():
+                problems.append("an empty path (d=\"\")")
+            elif child.tag == f"{ns}text" and (child.text or "").strip():
+                x, y = float(child.get("x", 0)), float(child.get("y", 0))
+                drawn.append((order, child.text.strip(), a * x + c * y + e, b * x + d * y + f, (e, f)))
+            elif (child.tag == f"{ns}rect" and group.get("fill", "none") not in ("none", "")
+                  and float(group.get("fill-opacity", 1)) >= 1 and a > 0 and d > 0 and not b and not c):
+                x, y = float(child.get("x", 0)), float(child.get("y", 0))
+                left, top = a * x + e, d * y + f
+                right = left + a * float(child.get("width", 0))
+                bottom = top + d * float(child.get("height", 0))
+                under = [t for t in drawn if t[4] == (e, f)
+                         and left <= t[2] <= right and top <= t[3] - 2 <= bottom]
+                hidden += [(order, *t[1:]) for t in under]
+                drawn = [t for t in drawn if t not in under]
+    for covered_at, text, x, y, _ in hidden:      # unless the same text is drawn again on top
+        if not any(t[0] > covered_at and t[1] == text and abs(t[2] - x) < 1 and abs(t[3] - y) < 1
+                   for t in drawn):
+            problems.append(f"{text!r} at ({x:.0f}, {y:.0f}) is painted over by a rectangle "
+                            "drawn after it")
+    return problems
+
+
+def _matrix(transform: str) -> tuple[float, ...]:
+    """An SVG ``matrix(a,b,c,d,e,f)`` transform (Qt's SVG writer uses no other form)."""
+    m = re.fullmatch(r"\s*matrix\(([^)]*)\)\s*", transform)
+    return tuple(float(v) for v in m.group(1).split(",")) if m else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)

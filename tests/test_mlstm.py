@@ -207,3 +207,10 @@ def test_an_initial_state_carries_the_memory_and_a_wrong_one_says_what_it_holds(
     with pytest.raises(InitialStateError, match=r"\(1, 48\) \(batch, nrm \+ stab of 8 units each "
                                                 r"\+ 32 of the matrix memory C\)"):
         Session(mlstm_model(w), x, initial_state={"m": (None, np.zeros(16, np.float32))}).full()
+
+
+def test_info_writes_the_kind_as_users_write_it():
+    """``main.py info`` names the cell "mLSTM" (and an sLSTM "sLSTM"), not "MLSTM"."""
+    from engine.cli.commands import format_info
+    text = format_info(mlstm_model(weights()).summary())
+    assert " mLSTM " in text and "MLSTM" not in text

@@ -296,3 +296,9 @@ def test_an_initial_state_carries_c_nrm_and_stab_and_a_wrong_one_says_so():
     np.testing.assert_allclose(tr.signal("nrm")[0, 0], nrm[0], rtol=1e-6)
     with pytest.raises(InitialStateError, match=r"\(1, 12\) \(batch, c \+ nrm \+ stab of 4 units each\)"):
         Session(model, x, initial_state={"s": (None, np.zeros(4, np.float32))}).full()
+
+
+def test_info_writes_the_kind_as_users_write_it():
+    from engine.cli.commands import format_info
+    text = format_info(slstm_model(weights()).summary())
+    assert " sLSTM " in text and "SLSTM" not in text

@@ -391,12 +391,12 @@ def format_info(summary: dict[str, Any]) -> str:
         bias = shapes.get("bias")
         if "kernel" not in shapes:       # a cell with weights of its own (an mLSTM's gate maps)
             own = " ".join(f"{key}={tuple(shape)}" for key, shape in shapes.items())
-            lines.append(f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} {t['cell'].upper():<4} "
+            lines.append(f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} {t['cell_written']:<4} "
                          f"units={t['units']:<5} {own} params={t['params']:,} "
                          f"input={t.get('computed', 'native')}")
             continue
         lines.append(
-            f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} {t['cell'].upper():<4} units={t['units']:<5} "
+            f"  [{t['index']}] {t['name']:<20} {t['direction']:<8} {t['cell_written']:<4} units={t['units']:<5} "
             f"kernel={tuple(shapes['kernel'])} recurrent={tuple(shapes['recurrent_kernel'])} "
             f"bias={tuple(bias) if bias else 'none'} "
             + (f"projection={tuple(shapes['projection'])} " if "projection" in shapes else "")

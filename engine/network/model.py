@@ -481,7 +481,7 @@ class Model:
             w = info.weights
             traced.append({
                 "index": info.index, "name": info.name, "direction": info.direction,
-                "cell": w.kind.name, "units": w.units, "input_dim": w.input_dim, "state_size": w.state_size,
+                "cell": w.kind.name, "cell_written": w.kind.written, "units": w.units, "input_dim": w.input_dim, "state_size": w.state_size,
                 "shapes": {k: list(v) for k, v in w.shapes().items()},
                 "params": w.param_count, "use_bias": w.use_bias,
                 "activation": w.cell_activation.name,

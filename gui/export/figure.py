@@ -40,6 +40,7 @@ from gui.export.figure_files import (
     add_svg_metadata,
     check_positions,
     max_width,
+    repaint_menu_titles,
     save_qimage,
 )
 from gui.export.figure_text import FigureText, build_footer, build_header
@@ -373,6 +374,7 @@ class Figure:
                 painter.restore()
             else:   # QWidget.render, not QGraphicsView.render (a scene render without the axes)
                 QWidget.render(widget, painter, QPoint(margin, y))
+                repaint_menu_titles(painter, widget, QPoint(margin, y))
             y += size.height()
         if not footer.empty():
             footer.render(painter, QPoint(margin, y + margin), renderFlags=CHILDREN_ONLY)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QSize
+from PySide6.QtGui import QImage, QPaintEngine, QPainter
+from PySide6.QtWidgets import QMenuBar, QStyle, QStyleOptionMenuItem, QWidget
 
 from engine.errors import ScopeError
 from engine.system.files import write_bytes
@@ -55,6 +56,36 @@ def add_svg_metadata(svg: str, meta: dict[str, Any]) -> str:
     if match is None:
         return svg
     return svg[:match.end()] + "\n" + block + svg[match.end():]
+
+
+def repaint_menu_titles(painter: QPainter, widget: QWidget, at: QPoint) -> None:
+    """On an SVG painter, draw the titles of ``widget``'s menu bars (``widget`` drawn at ``at``)
+    once more, over their bar. A menu bar paints its titles, then its background over the
+    whole bar clipped to the gaps between them; Qt's SVG writer keeps no clip (and viewers
+    differ on clip paths), so the background hid every title. Other painters clip: untouched."""
+    engine = painter.paintEngine()
+    if engine is None or engine.type() != QPaintEngine.SVG:
+        return
+    for bar in widget.findChildren(QMenuBar):
+        if not bar.isVisible():
+            continue
+        painter.save()
+        painter.translate(at + bar.mapTo(widget, QPoint(0, 0)))
+        for action in bar.actions():
+            if not action.isVisible() or action.isSeparator():
+                continue
+            option = QStyleOptionMenuItem()
+            option.initFrom(bar)
+            option.rect = bar.actionGeometry(action)
+            option.menuRect = bar.rect()
+            option.text = action.text()
+            option.menuItemType = QStyleOptionMenuItem.Normal
+            option.checkType = QStyleOptionMenuItem.NotCheckable
+            if not action.isEnabled():
+                option.state &= ~QStyle.State_Enabled
+                option.palette.setCurrentColorGroup(option.palette.ColorGroup.Disabled)
+            bar.style().drawControl(QStyle.CE_MenuBarItem, option, painter, bar)
+        painter.restore()
 
 
 def save_qimage(image: QImage, path: str | Path, fmt: str) -> None:

@@ -21,6 +21,16 @@ MAX_CHUNKS = 128          # ... but never more items than this per signal (a 300
                           # memory made 225,000 curve items, minutes to build and slow to paint)
 
 
+def set_curve(item: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
+    """A chunk's lanes, or no data where none of its values is drawn (not read yet, masked):
+    an all-NaN curve strokes an empty path, and an SVG export writes it as ``d=""``, which
+    SVG renderers refuse ("Invalid path data")."""
+    if np.isfinite(y).any():
+        item.setData(x, y, connect="finite")
+    else:
+        item.setData([], [])
+
+
 class UnitsCurves:
     """Part of ``UnitsPanel``: the live and ghost curve items, stepping, the fork overlay."""
 
@@ -107,8 +117,7 @@ class UnitsCurves:
     def _fill_ghosts(self, full) -> None:
         for name, items in self._ghosts.items():
             for k, item in enumerate(items):
-                x, y = self._chunk_xy(full, name, k)
-                item.setData(x, y, connect="finite")
+                set_curve(item, *self._chunk_xy(full, name, k))
         self._ghosts_filled = True
 
     def _forget_ghosts(self) -> None:
@@ -165,8 +174,7 @@ class UnitsCurves:
             # a chunk read to the end needs no ghost: its live curves cover it exactly
             needs_ghost = not (known.start <= a and b <= known.stop)
             for name, items in self._live.items():
-                x, y = self._chunk_xy(full, name, k, as_read=True)
-                items[k].setData(x, y, connect="finite")
+                set_curve(items[k], *self._chunk_xy(full, name, k, as_read=True))
                 self._ghosts[name][k].setVisible(needs_ghost and self.ghost and name in self.visible_signals)
 
     def set_whole_paths(self, on: bool) -> None:

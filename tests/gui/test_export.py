@@ -14,6 +14,7 @@ from gui.export import gif as gif_module
 from gui.export.dialog import ExportDialog, ExportRequest
 from gui.export.figure import ExportCancelled, Figure, FigureOptions, default_width, export_view
 from gui.theme import DARK, SIGNAL_COLOURS
+from tests.figure_checks import svg_problems
 from tests.gui.conftest import open_session, sine_input, small_model
 from tests.helpers import csv_rows, image_of
 
@@ -61,6 +62,18 @@ def test_svg_is_xml_with_lanes_as_vector_paths(window, tmp_path, view):
             for item in list(group.iter(f"{SVG}path")) + list(group.iter(f"{SVG}polyline")):
                 points += (item.get("d") or item.get("points") or "").count(",")
     assert points >= 6 * 18, points
+
+
+def test_window_svg_draws_its_menu_bar_and_no_broken_path(window, tmp_path):
+    """Lanes of a chunk not read yet wrote an empty path, which SVG renderers refuse; the menu
+    bar's titles lay under its background, which only a clip kept off them."""
+    window.go_to_position(5)                  # positions 16..29: a chunk of curves not read
+    QApplication.processEvents()
+    path = tmp_path / "window.svg"
+    export_view(window, "window", path)
+    assert svg_problems(path) == []
+    texts = "".join(t.text or "" for t in ET.parse(path).getroot().iter(f"{SVG}text"))
+    assert all(title in texts for title in ("ile", "iew", "elp"))    # F̲ile: the mnemonic apart
 
 
 def test_unit_filter_limits_the_lanes_and_the_data(window, tmp_path):
