@@ -224,3 +224,17 @@ def test_kernels_that_cannot_be_cached_leave_the_numpy_path(monkeypatch):
         raise OSError(27, "File too large")
     monkeypatch.setattr(compiled, "_warm_up", unwritable)
     assert compiled._load() is None
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 40, 100])
+def test_a_streamed_row_is_its_source_wherever_it_starts(length):
+    """``stream_row`` (the recorded rows' streaming stores): plain stores up to the first
+    64-byte boundary, whole lines streamed, the rest plain: every start within a line, every
+    element written once, nothing around the row touched."""
+    kernels = compiled.kernels()
+    src = np.arange(1, length + 1, dtype=np.float32)
+    for start in range(17):
+        dst = np.full(160, -1.0, np.float32)
+        kernels.stream_row(dst[start:start + length], src)
+        assert np.array_equal(dst[start:start + length], src)
+        assert (dst[:start] == -1).all() and (dst[start + length:] == -1).all()

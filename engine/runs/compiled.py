@@ -144,12 +144,12 @@ def _warm_up(module: ModuleType) -> None:
     for inputs in (zx, np.zeros((b, 2 * t, n4), F32)[:, :t]):
         u = np.zeros((1, n4), F32)
         module.classic_block(np.zeros((n4, 1), F32), u, module.tile_panels(u), inputs, vec, vec,
-                             vec, order, mask, valid,
-                             state, state.copy(), np.zeros((b, n4), F32), zx.copy(), zx.copy(),
-                             cells, cells.copy())
+                             vec, order, mask, valid, state, state.copy(),
+                             np.zeros((b, n4), F32), np.zeros((b, n4), F32), zx.copy(),
+                             zx.copy(), cells, cells.copy())
         module.classic_step(np.zeros((n4, b), F32).T, inputs, vec, vec, vec, 0, mask, True,
-                            state, state.copy(), zx.copy(), zx.copy(), cells, cells.copy())
-
+                            state, state.copy(), vec.copy(), vec.copy(), zx.copy(), zx.copy(),
+                            cells, cells.copy())
 
 GROUP = 8
 """The kernel computes h·U itself for groups of up to this many samples (``_tiled``: at 8
@@ -182,9 +182,11 @@ class CompiledSteps:
         wide = weights.units > module.TILE_MAX_UNITS        # the tile is not used: no copy
         self.panels = module.tile_panels(self.u[:, :0] if wide else self.u)
         self.in_kernel = product_in_kernel(batch, weights.units)
+        self.gates = np.empty((min(batch, GROUP), n4), F32)     # a step's gates, in cache
         if self.in_kernel:
             self.zh = np.empty((min(batch, GROUP), n4), F32)
         else:
+            self.row = np.empty(n4, F32)
             self.zh_t = np.empty((n4, batch), F32)
             self.zh = self.zh_t.T                    # (B, 4N) view of the (4N, B) product
 
@@ -201,13 +203,16 @@ class CompiledSteps:
             for a in range(0, self.batch, GROUP):
                 e = min(self.batch, a + GROUP)
                 k.classic_block(self.ut, self.u, self.panels, zx[a:e], bias, scale, shift, order,
-                                mask[a:e], valid, h[a:e], c[a:e], self.zh[:e - a], zh_out[a:e],
+                                mask[a:e], valid, h[a:e], c[a:e], self.zh[:e - a],
+                                self.gates[:e - a], zh_out[a:e],
                                 gates_out[a:e], c_out[a:e], h_out[a:e])
             return
         step, matmul, zh, ut, ht, zh_t = k.classic_step, np.matmul, self.zh, self.ut, h.T, self.zh_t
+        row, gates = self.row, self.gates[0]
         for t, ok in zip(order.tolist(), valid.tolist()):
             matmul(ut, ht, out=zh_t)
-            step(zh, zx, bias, scale, shift, t, mask, ok, h, c, zh_out, gates_out, c_out, h_out)
+            step(zh, zx, bias, scale, shift, t, mask, ok, h, c, row, gates, zh_out, gates_out,
+                 c_out, h_out)
 
 
 def compiled_steps(weights: CellWeights, batch: int) -> CompiledSteps | None:
