@@ -71,6 +71,37 @@ def test_a_headless_layer_export_draws_its_maps_once_in_print(tmp_path, monkeypa
     assert image_of(out).size[0] == 400
 
 
+@pytest.mark.parametrize(("view", "drawn"), [("units", []), ("cell", ["cell bars"]),
+                                           ("window", ["input", "cell bars"])])
+def test_a_headless_export_draws_only_the_panels_its_figure_shows(tmp_path, monkeypatch, view,
+                                                                 drawn):
+    """The window of a headless export is laid out before it is shown: the input panel and
+    the cell inspector's bar charts wait until they are shown, so a figure that hides their
+    docks never draws them (each cost about a tenth of an export), and one that shows them
+    draws them."""
+    from gui.panels.cell_inspector import CellInspector
+    from gui.panels.input_panel import InputPanel
+    seen: list[str] = []
+    say_why, build_bars = InputPanel._say_why_no_output, CellInspector._build_bars
+
+    def input_drawn(panel: InputPanel, missing: bool) -> None:
+        seen.append("input")
+        say_why(panel, missing)
+
+    def bars_built(inspector: CellInspector) -> None:
+        if not inspector._bar_plots:
+            seen.append("cell bars")
+        build_bars(inspector)
+    monkeypatch.setattr(InputPanel, "_say_why_no_output", input_drawn)
+    monkeypatch.setattr(CellInspector, "_build_bars", bars_built)
+    out = tmp_path / f"{view}.png"
+    proc = run_cli("export", "demo:counter", "--step", "20", "--view", view, "--width", "400",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(set(seen)) == sorted(drawn)
+    assert image_of(out).size[0] == 400
+
+
 def test_svg_and_gif_headless(tmp_path):
     svg = tmp_path / "u.svg"
     proc = run_cli("export", "demo:sine", "--view", "units", "--unit-range", "0:4", "--step", "9",

@@ -592,9 +592,10 @@ class CellInspector(FrontAware, QWidget):
         self.step_spin.blockSignals(False)
 
     def _waits(self) -> bool:
-        """Behind another tab (or closed) in a window on screen; a window never shown (a
-        headless export) draws at once."""
-        return self.window().isVisible() and not self.on_screen()
+        """Behind another tab, closed, or in a window not on screen yet: a headless export
+        lays out its view before showing the window, and shows this inspector only for a
+        figure of it (then it catches up when shown, and the export draws it anyway)."""
+        return not self.on_screen()
 
     def position(self) -> int | None:
         if not self.session_model.ready:

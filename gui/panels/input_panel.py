@@ -89,6 +89,7 @@ class InputPanel(QWidget):
         self._y_items: list[pg.PlotDataItem] = []
         self._tokens: list[pg.TextItem] = []
         self._no_output: pg.TextItem | None = None
+        self._stale = False             # a run arrived before the window was on screen
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
 
@@ -137,7 +138,19 @@ class InputPanel(QWidget):
         self.sal_fork.setData([], [])
         self.sal_plot.setToolTip(why)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._stale:
+            self.rebuild()
+
     def rebuild(self) -> None:
+        """The run's input and output curves. In a window not on screen yet (a headless
+        export lays out its view first, and most views hide this dock) they are drawn when
+        the panel is first shown."""
+        if not self.window().isVisible():
+            self._stale, self._drawn = True, None
+            return
+        self._stale = False
         for item in self._x_items + self._y_items + self._tokens:
             item.getViewBox() and item.getViewBox().removeItem(item)
         self._x_items, self._y_items, self._tokens = [], [], []
@@ -269,7 +282,7 @@ class InputPanel(QWidget):
                                                   self.session_model.session.backward), kind)
 
     def on_position(self, t: int) -> None:
-        if not self.session_model.ready:
+        if self._stale or not self.session_model.ready:
             return
         session = self.session_model.session
         cursor = session.cursor

@@ -94,11 +94,6 @@ def test_print_theme_is_put_back_to_the_users_theme(window, tmp_path):
     assert dark.pixelColor(5, 5).lightness() < 80                 # the screen stays dark
 
 
-def test_dark_print_theme(window, tmp_path):
-    export_view(window, "units", tmp_path / "d.png", options=FigureOptions(theme="dark"))
-    assert colour_share(tmp_path / "d.png", DARK.background, 6) > 0.3
-
-
 def test_hidden_layer_view_is_brought_up_to_date(window, tmp_path):
     window.input_dock.raise_()                  # the layer view's tab is behind it
     QApplication.processEvents()
@@ -108,37 +103,6 @@ def test_hidden_layer_view_is_brought_up_to_date(window, tmp_path):
         assert window.layer_dock.isVisible()
         heat = window.layer_view.heat["h"]
         assert np.isfinite(heat.data[:, 19]).all()
-
-
-def test_cancelling_an_animation_writes_nothing(window, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    path = out / "a.gif"
-    with pytest.raises(ExportCancelled):
-        export_view(window, "units", path, positions=range(0, 10),
-                    progress=lambda done, total: done < 2)
-    assert not list(out.iterdir())
-    assert window.session_model.t == 18
-
-
-def test_bad_requests_are_clear_errors(window, tmp_path):
-    with pytest.raises(ScopeError, match="choose .png"):
-        export_view(window, "units", tmp_path / "x.bmp")
-    with pytest.raises(ScopeError, match="outside"):
-        export_view(window, "units", tmp_path / "x.gif", positions=range(25, 40))
-    with pytest.raises(ScopeError, match="unknown view"):
-        export_view(window, "nope", tmp_path / "x.png")
-    with pytest.raises(ScopeError, match=r"more than LSTM Scope draws: this view is at most [\d,]+ px"):
-        export_view(window, "units", tmp_path / "x.png", width=19000)
-
-
-def test_export_menu_toolbar_and_shortcuts(window):
-    assert window.act_export in window.export_menu.actions()
-    assert window.act_copy_image in window.export_menu.actions()
-    assert window.act_export.shortcut().toString() == "Ctrl+Shift+E"
-    assert window.act_copy_image.shortcut().toString() == "Ctrl+Shift+C"
-    from PySide6.QtWidgets import QToolBar
-    assert window.act_export in window.findChild(QToolBar, "transport").actions()
 
 
 def test_dialog_defaults_and_remembered_choices(window):
@@ -176,12 +140,6 @@ def test_window_exporter_reports_failures_and_keeps_running(window, tmp_path):
     assert "Exported" in window.statusBar().currentMessage()
 
 
-def test_copy_image_to_clipboard(window):
-    assert window.exporter.copy("cell", width=640)
-    image = QApplication.clipboard().image()
-    assert image.width() == 640 and not image.isNull()
-
-
 # --- what an export must leave as it found it ---------------------------------------------------
 def test_export_keeps_zoom_docks_and_pinned_step(window, tmp_path):
     window.units_panel.vb.setRange(xRange=(5, 12), yRange=(1, 3), padding=0)
@@ -213,12 +171,6 @@ def test_layer_tab_behind_another_stays_behind_it(window, tmp_path):
     QApplication.processEvents()
     assert front_tab() == "Input and output"
     assert image_of(tmp_path / "l.png").size[0] > 500
-
-
-def test_an_animation_leaves_no_widgets_behind(window, tmp_path):
-    before = len(QApplication.topLevelWidgets())
-    export_view(window, "units", tmp_path / "a.gif", positions=range(0, 6), width=300)
-    assert len(QApplication.topLevelWidgets()) <= before
 
 
 def test_backward_layer_animates_in_reading_order(make_window, tmp_path):
@@ -291,25 +243,6 @@ def test_file_export_menu_end_to_end(window, tmp_path, monkeypatch):
     assert window.settings.value("export/format") == ".gif"
 
 
-def test_gif_frames_share_one_palette_and_match_the_figure(window, tmp_path):
-    """Each decoded frame is the figure of its step (within the palette's rounding), and the
-    frames after the first cost little: they store only what changed."""
-    one = tmp_path / "one.gif"
-    many = tmp_path / "many.gif"
-    export_view(window, "units", one, positions=range(5, 6), width=400)
-    export_view(window, "units", many, positions=range(5, 17), width=400)
-    assert many.stat().st_size < 3 * one.stat().st_size      # 12 frames, not 12 x one
-    decoded = image_of(many)
-    with Figure(window, "units") as fig:
-        expected = [gif_module.rgb_array(image) for image in fig.frames(range(5, 17), 400)]
-    for k, want in enumerate(expected):
-        decoded.seek(k)
-        got = np.asarray(decoded.convert("RGB"), np.int16)
-        assert got.shape == want.shape
-        err = np.abs(got - want.astype(np.int16)).max(axis=-1)
-        assert np.mean(err) < 2.0 and np.mean(err > 40) < 0.01, k   # antialiased edges
-
-
 def test_colour_table_maps_every_palette_colour_near_itself():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
@@ -321,44 +254,6 @@ def test_colour_table_maps_every_palette_colour_near_itself():
     assert np.abs(palette[idx].astype(int) - palette.astype(int)).max() <= 8
     white = gif_module.index_frame(np.full((1, 1, 3), 255, np.uint8), table)[0, 0]
     assert tuple(palette[white]) == (255, 255, 255)
-
-
-def test_export_dialog_fields_never_squash(window):
-    dialog = ExportDialog(window, "units", window.settings)
-    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
-    dialog.show()
-    dialog.resize(120, 120)
-    QApplication.processEvents()
-    for spin in (dialog.first_spin, dialog.last_spin, dialog.fps_spin):
-        assert spin.width() >= spin.minimumSizeHint().width() + 12
-    assert dialog.width() >= dialog.minimumSizeHint().width()
-    dialog.close()
-
-
-@pytest.mark.parametrize("view", ["cell", "units", "layer"])
-def test_a_print_figure_takes_no_colour_from_the_window_theme(window, tmp_path, view):
-    """The same light figure before and after the application's palette went dark (as a dark
-    window sets it for its dialogs): the figure's theme is passed in, not the application's
-    (the cell diagram's frame was drawn dark)."""
-    from PySide6.QtCore import QEvent
-
-    from gui.theme import qt_palette
-    # both pictures after a first one: the first export of the lanes draws no "unit k" axis
-    # labels and later ones do (as the golden pictures were made; not the theme's doing)
-    export_view(window, view, tmp_path / "first.png", width=500)
-    export_view(window, view, tmp_path / "light.png", width=500)
-    app = QApplication.instance()
-    app.setPalette(qt_palette("dark"))
-    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
-    try:
-        export_view(window, view, tmp_path / "dark-app.png", width=500)
-        assert window.palette().color(window.palette().ColorRole.Window).lightness() < 80
-    finally:
-        app.setPalette(qt_palette("light"))
-    before = np.asarray(image_of(tmp_path / "light.png").convert("RGB"))
-    after = np.asarray(image_of(tmp_path / "dark-app.png").convert("RGB"))
-    assert before.shape == after.shape
-    assert int(np.any(before != after, axis=-1).sum()) == 0
 
 
 def test_a_window_shows_its_own_theme_from_the_start(make_window, tmp_path):
@@ -513,3 +408,117 @@ def test_csv_and_npz_hold_the_engines_numbers(shared_window, tmp_path, view):
         assert rows[0] == ["t", "unit", "read", "i", "f", "g", "o", "c", "h"]
         t, unit = int(rows[40][0]), int(rows[40][1])
         assert np.float32(rows[40][8]) == full.h[0, t, unit]
+
+
+def test_dark_print_theme(shared_window, tmp_path):
+    window = shared_window
+    export_view(window, "units", tmp_path / "d.png", options=FigureOptions(theme="dark"))
+    assert colour_share(tmp_path / "d.png", DARK.background, 6) > 0.3
+
+
+def test_cancelling_an_animation_writes_nothing(shared_window, tmp_path):
+    window = shared_window
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "a.gif"
+    with pytest.raises(ExportCancelled):
+        export_view(window, "units", path, positions=range(0, 10),
+                    progress=lambda done, total: done < 2)
+    assert not list(out.iterdir())
+    assert window.session_model.t == 18
+
+
+def test_bad_requests_are_clear_errors(shared_window, tmp_path):
+    window = shared_window
+    with pytest.raises(ScopeError, match="choose .png"):
+        export_view(window, "units", tmp_path / "x.bmp")
+    with pytest.raises(ScopeError, match="outside"):
+        export_view(window, "units", tmp_path / "x.gif", positions=range(25, 40))
+    with pytest.raises(ScopeError, match="unknown view"):
+        export_view(window, "nope", tmp_path / "x.png")
+    with pytest.raises(ScopeError, match=r"more than LSTM Scope draws: this view is at most [\d,]+ px"):
+        export_view(window, "units", tmp_path / "x.png", width=19000)
+
+
+def test_export_menu_toolbar_and_shortcuts(shared_window):
+    window = shared_window
+    assert window.act_export in window.export_menu.actions()
+    assert window.act_copy_image in window.export_menu.actions()
+    assert window.act_export.shortcut().toString() == "Ctrl+Shift+E"
+    assert window.act_copy_image.shortcut().toString() == "Ctrl+Shift+C"
+    from PySide6.QtWidgets import QToolBar
+    assert window.act_export in window.findChild(QToolBar, "transport").actions()
+
+
+def test_copy_image_to_clipboard(shared_window):
+    window = shared_window
+    assert window.exporter.copy("cell", width=640)
+    image = QApplication.clipboard().image()
+    assert image.width() == 640 and not image.isNull()
+
+
+def test_an_animation_leaves_no_widgets_behind(shared_window, tmp_path):
+    window = shared_window
+    before = len(QApplication.topLevelWidgets())
+    export_view(window, "units", tmp_path / "a.gif", positions=range(0, 6), width=300)
+    assert len(QApplication.topLevelWidgets()) <= before
+
+
+def test_gif_frames_share_one_palette_and_match_the_figure(shared_window, tmp_path):
+    """Each decoded frame is the figure of its step (within the palette's rounding), and the
+    frames after the first cost little: they store only what changed."""
+    window = shared_window
+    one = tmp_path / "one.gif"
+    many = tmp_path / "many.gif"
+    export_view(window, "units", one, positions=range(5, 6), width=400)
+    export_view(window, "units", many, positions=range(5, 17), width=400)
+    assert many.stat().st_size < 3 * one.stat().st_size      # 12 frames, not 12 x one
+    decoded = image_of(many)
+    with Figure(window, "units") as fig:
+        expected = [gif_module.rgb_array(image) for image in fig.frames(range(5, 17), 400)]
+    for k, want in enumerate(expected):
+        decoded.seek(k)
+        got = np.asarray(decoded.convert("RGB"), np.int16)
+        assert got.shape == want.shape
+        err = np.abs(got - want.astype(np.int16)).max(axis=-1)
+        assert np.mean(err) < 2.0 and np.mean(err > 40) < 0.01, k   # antialiased edges
+
+
+def test_export_dialog_fields_never_squash(shared_window):
+    window = shared_window
+    dialog = ExportDialog(window, "units", window.settings)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
+    dialog.show()
+    dialog.resize(120, 120)
+    QApplication.processEvents()
+    for spin in (dialog.first_spin, dialog.last_spin, dialog.fps_spin):
+        assert spin.width() >= spin.minimumSizeHint().width() + 12
+    assert dialog.width() >= dialog.minimumSizeHint().width()
+    dialog.close()
+
+
+@pytest.mark.parametrize("view", ["cell", "units", "layer"])
+def test_a_print_figure_takes_no_colour_from_the_window_theme(shared_window, tmp_path, view):
+    """The same light figure before and after the application's palette went dark (as a dark
+    window sets it for its dialogs): the figure's theme is passed in, not the application's
+    (the cell diagram's frame was drawn dark)."""
+    window = shared_window
+    from PySide6.QtCore import QEvent
+
+    from gui.theme import qt_palette
+    # both pictures after a first one: the first export of the lanes draws no "unit k" axis
+    # labels and later ones do (as the golden pictures were made; not the theme's doing)
+    export_view(window, view, tmp_path / "first.png", width=500)
+    export_view(window, view, tmp_path / "light.png", width=500)
+    app = QApplication.instance()
+    app.setPalette(qt_palette("dark"))
+    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
+    try:
+        export_view(window, view, tmp_path / "dark-app.png", width=500)
+        assert window.palette().color(window.palette().ColorRole.Window).lightness() < 80
+    finally:
+        app.setPalette(qt_palette("light"))
+    before = np.asarray(image_of(tmp_path / "light.png").convert("RGB"))
+    after = np.asarray(image_of(tmp_path / "dark-app.png").convert("RGB"))
+    assert before.shape == after.shape
+    assert int(np.any(before != after, axis=-1).sum()) == 0

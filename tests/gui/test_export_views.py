@@ -18,16 +18,42 @@ from tests.gui.conftest import open_session
 from tests.helpers import bidirectional_model, image_of
 
 
-@pytest.fixture
-def window(make_window):
-    """A Bidirectional layer on a batch of two: every view but the text view applies."""
-    w = make_window()
+@pytest.fixture(scope="module")
+def _one_window(tmp_path_factory):
+    """A Bidirectional layer on a batch of two: every view but the text view applies. One
+    window for the module (building and opening one is about a second of CPU): each test
+    exports from it or reads it, and an export puts back what it touched
+    (tests/gui/test_export.py)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+    make_app()
+    errors: list[str] = []
+    settings = QSettings(str(tmp_path_factory.mktemp("views") / "settings.ini"),
+                         QSettings.IniFormat)
+    w = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+    w.errors = errors
+    w.resize(1200, 800)
+    w.show()
+    assert QTest.qWaitForWindowExposed(w)
     x = np.random.default_rng(3).normal(size=(2, 16, 2)).astype(np.float32)
     open_session(w, bidirectional_model(), x, layer="bi/backward")
-    w.session_model.set_sample(1)
-    w.go_to_position(9)
+    yield w
+    w.close()
+    w.deleteLater()
     QApplication.processEvents()
-    return w
+
+
+@pytest.fixture
+def window(_one_window):
+    """The shared window on sample 1 at position 9, as each test finds it."""
+    _one_window.session_model.set_sample(1)
+    _one_window.go_to_position(9)
+    QApplication.processEvents()
+    yield _one_window
+    assert _one_window.errors == []
 
 
 def test_the_table_names_each_view_once_with_a_title():
