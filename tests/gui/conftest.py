@@ -112,7 +112,8 @@ class _SharedWindow:
 
 def looks(window) -> tuple:
     """What a test could see of a window beyond its run: theme, size, docks (where, floating,
-    shown, in front, tabbed with which), and the units panel's user choices."""
+    shown, in front, tabbed with which), the units panel's and layer view's user choices, and
+    the gradient's target mode and whether it is computed behind the window."""
     from PySide6.QtWidgets import QDockWidget
     docks = sorted((d.objectName(), int(window.dockWidgetArea(d).value), d.isFloating(), d.isHidden(),
                     d.visibleRegion().isEmpty(),
@@ -120,7 +121,9 @@ def looks(window) -> tuple:
                    for d in window.findChildren(QDockWidget))
     panel = window.units_panel
     return (window.theme, window.size().toTuple(), tuple(docks), panel.sort_mode, panel.filter_text,
-            dict(panel._chosen), panel.ghost, panel.shared_scale, panel.mode_combo.currentText())
+            dict(panel._chosen), panel.ghost, panel.shared_scale, panel.mode_combo.currentText(),
+            dict(window.layer_view._chosen), window.layer_view.tabs.currentIndex(),
+            window.grads.mode, window.grads.custom, window.grads._slow)
 
 
 @pytest.fixture(scope="module")
