@@ -37,6 +37,114 @@ def make_window(qtbot, tmp_path):
     return factory
 
 
+class _SharedWindow:
+    """The one window a module's tests share, and how it looked when it was new."""
+
+    def __init__(self, folder) -> None:
+        self.folder = folder
+        self.window = None
+        self.looks: tuple | None = None
+        self.active = False
+        self.made = 0
+
+    def fresh(self, qtbot):
+        """The window as a test may take it: a window unchanged since it was made (else a new one),
+        nothing running behind it, no errors collected."""
+        if self.window is not None and not self._as_new(qtbot):
+            self.close()               # a test changed what the next one would see: start over
+        if self.window is None:
+            from gui.app import make_app
+            from gui.main_window import MainWindow
+            make_app()
+            errors: list[str] = []
+            self.made += 1             # a closed window saved its layout in its own settings
+            settings = QSettings(str(self.folder / f"settings-{self.made}.ini"), QSettings.IniFormat)
+            window = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+            window.errors = errors
+            window.resize(1200, 800)
+            window.show()
+            qtbot.waitExposed(window)
+            qtbot.wait(10)             # the default layout (a queued call) before the looks are kept
+            self.window, self.looks, self.active = window, looks(window), window.isActiveWindow()
+        self.window.errors.clear()
+        return self.window
+
+    def _as_new(self, qtbot) -> bool:
+        """Whether the window looks as it did when new, once the docks that were in front of
+        their tabs are back in front (a test that shows a dock, as Continue shows the
+        breakpoints, leaves the window otherwise as it was) and it is the active window again
+        if it was (its keys reach it)."""
+        from PySide6.QtWidgets import QDockWidget
+        window = self.window
+        if looks(window) != self.looks:
+            front = {name for name, *_, behind, _tabs in self.looks[2] if not behind}
+            for dock in window.findChildren(QDockWidget):
+                if dock.objectName() in front:
+                    dock.raise_()
+            qtbot.wait(1)
+        if self.active and not window.isActiveWindow():
+            window.activateWindow()
+            try:
+                qtbot.waitUntil(window.isActiveWindow, timeout=1000)
+            except qtbot.TimeoutError:
+                return False
+        return looks(window) == self.looks
+
+    def quiet(self) -> None:
+        """Stop what the last test left running, as closing the window would."""
+        window = self.window
+        if window is None:
+            return
+        window.stop_play()
+        window.loader.cancel()
+        window.loader.wait(5000)
+        window.first_pass.cancel()
+        window.first_pass.wait(5000)
+        for jobs in (window.grads.jobs, window.session_model.spans, window.breakpoints_panel.scans):
+            jobs.cancel()
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window.deleteLater()
+            self.window = None
+
+
+def looks(window) -> tuple:
+    """What a test could see of a window beyond its run: theme, size, docks (where, floating,
+    shown, in front, tabbed with which), the units panel's and layer view's user choices, and
+    the gradient's target mode and whether it is computed behind the window."""
+    from PySide6.QtWidgets import QDockWidget
+    docks = sorted((d.objectName(), int(window.dockWidgetArea(d).value), d.isFloating(), d.isHidden(),
+                    d.visibleRegion().isEmpty(),
+                    tuple(sorted(t.objectName() for t in window.tabifiedDockWidgets(d))))
+                   for d in window.findChildren(QDockWidget))
+    panel = window.units_panel
+    return (window.theme, window.size().toTuple(), tuple(docks), panel.sort_mode, panel.filter_text,
+            dict(panel._chosen), panel.ghost, panel.shared_scale, panel.mode_combo.currentText(),
+            dict(window.layer_view._chosen), window.layer_view.tabs.currentIndex(),
+            window.grads.mode, window.grads.custom, window.grads._slow)
+
+
+@pytest.fixture(scope="module")
+def _shared_window(tmp_path_factory):
+    shared = _SharedWindow(tmp_path_factory.mktemp("shared-window"))
+    yield shared
+    shared.quiet()
+    shared.close()
+
+
+@pytest.fixture
+def shared_window(_shared_window, qtbot):
+    """A window the tests of one module take in turn, for tests that open their own run and
+    leave the window as they found it (theme, docks, tabs, units panel choices): each pays for
+    its run, not for a window. A test that changes any of those gets the next test a new
+    window; each one alone still gets a new window, so it fails alone when its feature breaks."""
+    window = _shared_window.fresh(qtbot)
+    yield window
+    _shared_window.quiet()
+
+
 def settle_span(qtbot, session_model) -> None:
     """Wait until a checkpointed run's span around the cursor is drawn: the next span is
     recomputed on a worker thread (gui/background.py) after the cursor moves."""

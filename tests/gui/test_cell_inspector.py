@@ -15,8 +15,8 @@ def close(a, b):
     return abs(a - b) <= 1e-5 + 1e-5 * abs(b)
 
 
-def test_inspector_numbers_match_engine(make_window):
-    window = make_window()
+def test_inspector_numbers_match_engine(shared_window):
+    window = shared_window
     session = open_session(window, small_model(6, 3), sine_input(20))
     window.session_model.step(7)
     window.session_model.select(4, -1)
@@ -37,8 +37,8 @@ def test_inspector_numbers_match_engine(make_window):
     assert insp.diagram.labels["c_prev"] == f"{float(session.full().c[0, 5, 4]):+.4f}"
 
 
-def test_fan_in_top_contributors_and_lane_marks(make_window):
-    window = make_window()
+def test_fan_in_top_contributors_and_lane_marks(shared_window):
+    window = shared_window
     session = open_session(window, small_model(8, 3), sine_input(20))
     window.session_model.step(5)
     window.session_model.select(2, 3)            # a click pins the step
@@ -65,8 +65,8 @@ def test_fan_in_top_contributors_and_lane_marks(make_window):
     assert insp.position() == session.cursor == 5
 
 
-def test_unread_step_shows_nothing(make_window):
-    window = make_window()
+def test_unread_step_shows_nothing(shared_window):
+    window = shared_window
     open_session(window, small_model(4, 3), sine_input(10))
     window.session_model.step(2)
     window.session_model.select(1, 8)
@@ -74,9 +74,9 @@ def test_unread_step_shows_nothing(make_window):
     assert "not read yet" in window.cell_inspector.info.text()
 
 
-def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(make_window):
+def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(shared_window):
     from PySide6.QtWidgets import QApplication
-    window = make_window()
+    window = shared_window
     open_session(window, small_model(6, 3), sine_input(20))
     insp = window.cell_inspector
     for t in (3, 12, 19):
@@ -93,13 +93,13 @@ def test_the_four_z_bar_plots_share_one_scale_that_holds_every_bar(make_window):
     assert shown == [True, False, False, False]       # one scale, written once
 
 
-def test_the_diagram_draws_every_value_of_h_prev_entering_u(make_window):
+def test_the_diagram_draws_every_value_of_h_prev_entering_u(shared_window):
     """The coupling is drawn: one strip cell per unit of h(t-1), coloured by its value (the
     unit's own outlined), beside the four gates' z bars on one shared scale."""
     from PySide6.QtWidgets import QApplication, QGraphicsPixmapItem
 
     from gui.panels.h_prev_strip import strip_image, strip_scale
-    window = make_window()
+    window = shared_window
     session = open_session(window, small_model(12, 3), sine_input(20))
     window.session_model.step(6)
     window.session_model.select(5, -1)
@@ -152,7 +152,7 @@ def test_the_bars_part_names_never_run_together(make_window, qtbot):
 
 
 @pytest.mark.parametrize("fixture", ["keras_gru_reset_after", "keras_gru_reset_before"])
-def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
+def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(shared_window, fixture):
     """A GRU's n reads its recurrent part through r: with reset_after z_n = x·W + b +
     r·(h·U + b_h), before it z_n = x·W + b + (r⊙h)·U. The h·U bar showed h·U + b_h without r
     (the trace's zh), so the bars did not add up to z: it shows what the cell adds."""
@@ -161,7 +161,7 @@ def test_a_grus_bars_are_what_the_cell_adds_and_sum_to_z(make_window, fixture):
     gru = FIXTURES / "gru"
     model = load_model(gru / f"{fixture}.keras", trust=True)
     x = read_npz(gru / f"{fixture}.npz")["x"]
-    window = make_window()
+    window = shared_window
     session = open_session(window, model, x)
     window.session_model.set_sample(1)
     window.session_model.step(4)
@@ -216,7 +216,7 @@ def test_each_kinds_diagram_keeps_its_arrowheads_apart_and_off_its_numbers(make_
         assert window.errors == []
 
 
-def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(make_window, tmp_path):
+def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(shared_window, tmp_path):
     """The cell figure's caption said z = x·W + h·U + b for every gate, while a GRU's n bar is
     r·(h·U + b_h): the caption says what the candidate's bar holds."""
     import re
@@ -225,7 +225,7 @@ def test_a_grus_cell_figure_says_what_its_h_u_bar_holds(make_window, tmp_path):
     from gui.export.figure import export_view
 
     gru = FIXTURES / "gru"
-    window = make_window()
+    window = shared_window
     open_session(window, load_model(gru / "keras_gru_reset_after.keras", trust=True),
                  read_npz(gru / "keras_gru_reset_after.npz")["x"])
     window.session_model.step(3)

@@ -9,8 +9,8 @@ from engine.debugging.debugger import add_noise
 from tests.gui.conftest import open_session, sine_input, small_model
 
 
-def test_noisy_copy_divergence_matches_two_engine_runs(make_window):
-    w = make_window()
+def test_noisy_copy_divergence_matches_two_engine_runs(shared_window):
+    w = shared_window
     model = small_model()
     x = sine_input(25)
     open_session(w, model, x)
@@ -31,15 +31,15 @@ def test_noisy_copy_divergence_matches_two_engine_runs(make_window):
     assert "diverge first at t = 0" in panel.summary.text()
 
 
-def test_mismatched_second_input_is_reported(make_window, tmp_path):
-    w = make_window()
+def test_mismatched_second_input_is_reported(shared_window, tmp_path):
+    w = shared_window
     open_session(w, small_model(), sine_input(25))
     assert w.compare_panel.compare_with(sine_input(10), "short") is None
     assert "same batch and length" in w.errors[-1]
 
 
-def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
-    w = make_window()
+def test_fork_overlay_draws_the_forks_state_over_the_lanes(shared_window):
+    w = shared_window
     open_session(w, small_model(), sine_input(25))
     w.session_model.seek(10)
     dm = w.debugging
@@ -56,10 +56,10 @@ def test_fork_overlay_draws_the_forks_state_over_the_lanes(make_window):
     assert w.units_panel._overlay_items == []
 
 
-def test_fork_overlay_follows_the_curves_into_heat_mode(make_window):
+def test_fork_overlay_follows_the_curves_into_heat_mode(shared_window):
     """In heat mode the lanes are colour strips and their curves hide; a fork's dashed
     curves drawn over those strips striped the whole panel (seen on demo:text, 64 units)."""
-    w = make_window()
+    w = shared_window
     open_session(w, small_model(), sine_input(25))
     w.session_model.seek(10)
     dm = w.debugging
@@ -162,10 +162,10 @@ def test_forks_plot_and_watch_sparklines_follow_a_theme_switch(make_window):
         w.toggle_theme()
 
 
-def test_compare_axes_show_the_values_not_a_scaled_prefix(make_window):
+def test_compare_axes_show_the_values_not_a_scaled_prefix(shared_window):
     """h is unitless: pyqtgraph's automatic SI prefix wrote '‖h_a − h_b‖ (x0.001)' over ticks
     0–200 for a divergence of 0.2 (demo sine, noise σ 0.1), as the other docks do not."""
-    w = make_window()
+    w = shared_window
     open_session(w, small_model(), sine_input(25))
     panel = w.compare_panel
     assert panel.compare_with(sine_input(25) + 0.001, "shifted") is not None

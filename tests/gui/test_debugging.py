@@ -14,8 +14,8 @@ from tests.gui.conftest import open_session, sine_input, small_model
 
 
 @pytest.fixture
-def window(make_window):
-    w = make_window()
+def window(shared_window):
+    w = shared_window
     open_session(w, small_model(), sine_input(40))
     return w
 

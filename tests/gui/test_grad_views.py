@@ -17,8 +17,8 @@ def _counter(window):
     return open_session(window, model, resolve_input(model, None, None))
 
 
-def test_views_follow_the_cursor_target(make_window, qtbot):
-    window = make_window()
+def test_views_follow_the_cursor_target(shared_window, qtbot):
+    window = shared_window
     bring_to_front(qtbot, window.layer_dock)
     session = _counter(window)
     grads = window.grads
@@ -98,8 +98,8 @@ def test_custom_target_error_and_exploding_badge(make_window, qtbot):
     assert window.grads.view is not None and window.grads.error == ""
 
 
-def test_fork_saliency_is_drawn_dashed(make_window, qtbot):
-    window = make_window()
+def test_fork_saliency_is_drawn_dashed(shared_window, qtbot):
+    window = shared_window
     bring_to_front(qtbot, window.layer_dock)
     _counter(window)
     window.session_model.seek(40)
@@ -116,12 +116,12 @@ def test_fork_saliency_is_drawn_dashed(make_window, qtbot):
     np.testing.assert_array_equal(y, view.fork_saliency)
 
 
-def test_export_the_gradient_view(make_window, tmp_path):
+def test_export_the_gradient_view(shared_window, tmp_path):
     """File → Export of the Gradients view: a picture of the dock, and the engine's numbers."""
     import json
 
     from gui.export.figure import export_view
-    window = make_window()
+    window = shared_window
     session = _counter(window)
     window.session_model.seek(31)
     window.session_model.select(2, 30)
@@ -141,12 +141,12 @@ def test_export_the_gradient_view(make_window, tmp_path):
     assert header == "t,unit,saliency,dh,dc,forget_product"
 
 
-def test_a_gradients_figure_has_thick_lines_the_tokens_and_decade_ticks(make_window, qtbot):
+def test_a_gradients_figure_has_thick_lines_the_tokens_and_decade_ticks(shared_window, qtbot):
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtWidgets import QApplication
 
     from gui.export.figure import Figure, FigureOptions
-    window = make_window()
+    window = shared_window
     bring_to_front(qtbot, window.grad_dock)
     _counter(window)
     window.session_model.seek(31)
@@ -170,14 +170,14 @@ def test_a_gradients_figure_has_thick_lines_the_tokens_and_decade_ticks(make_win
         assert texts and all(t == "1" or t == "10" or t.startswith("10⁻") for t in texts)
 
 
-def test_the_carousel_legend_reads_in_both_print_themes(make_window, qtbot):
+def test_the_carousel_legend_reads_in_both_print_themes(shared_window, qtbot):
     """The legend's words are the theme's foreground (they were pyqtgraph's black on a dark
     figure) and name the derivative as the axes do."""
     from PySide6.QtGui import QColor
 
     from gui.export.figure import Figure, FigureOptions
     from gui.theme import print_palette
-    window = make_window()
+    window = shared_window
     bring_to_front(qtbot, window.grad_dock)
     _counter(window)
     window.session_model.seek(31)

@@ -13,8 +13,8 @@ from tests.gui.conftest import open_session, sine_input, small_model, stacked_mo
 
 
 @pytest.fixture
-def window(make_window):
-    w = make_window()
+def window(shared_window):
+    w = shared_window
     open_session(w, small_model(), sine_input())
     return w
 

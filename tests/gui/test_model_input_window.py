@@ -52,9 +52,9 @@ def test_an_image_or_audio_model_opens_steps_and_exports(make_window, tmp_path, 
     assert not window.errors
 
 
-def test_a_sequence_model_shows_no_model_input_badge(make_window):
+def test_a_sequence_model_shows_no_model_input_badge(shared_window):
     from tests.gui.conftest import sine_input, small_model
-    window = make_window()
+    window = shared_window
     open_session(window, small_model(), sine_input(12))
     assert window.badges.labels["model_input"].isHidden()
     assert window.badges.texts()["input"].startswith("input ")

@@ -16,10 +16,10 @@ from tests.test_slstm_torch import fixture_stack
 
 
 @pytest.fixture
-def slstm_window(make_window, qtbot):
+def slstm_window(shared_window, qtbot):
     stack, x, _ = fixture_stack(4)
     model = torch_model(stack, x)
-    window = make_window()
+    window = shared_window
     for dock in (window.layer_dock, window.cell_dock):
         bring_to_front(qtbot, dock)
     open_session(window, model, x.numpy())

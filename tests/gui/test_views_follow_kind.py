@@ -296,14 +296,14 @@ def test_the_built_in_breakpoints_follow_the_cell_kind(make_window, qtbot):
     assert window.errors == []
 
 
-def test_a_grus_bias_badge_is_its_two_rows(make_window, qtbot):
+def test_a_grus_bias_badge_is_its_two_rows(shared_window, qtbot):
     """A Keras GRU with reset_after keeps its input and recurrent biases apart: the badge says
     (2, 3N) as ``info`` does (CellWeights.shapes), not the (3N,) of the input row alone."""
     import numpy as np
 
     model = load_model(GRU_FIXTURES / "keras_gru_reset_after.keras", trust=True)
     x = np.load(GRU_FIXTURES / "keras_gru_reset_after.npz")["x"]
-    window = make_window()
+    window = shared_window
     open_session(window, model, x)
     assert window.session_model.describe()["bias"] == (2, 15)
     assert "(2, 15)" in window.badges.texts()["bias"]
@@ -376,7 +376,7 @@ def test_the_gradients_name_the_state_and_gate_that_carry_a_grus_memory(make_win
     assert window.errors == []
 
 
-def test_the_directions_figure_of_a_bidirectional_gru_says_two_grus(make_window, qtbot, tmp_path):
+def test_the_directions_figure_of_a_bidirectional_gru_says_two_grus(shared_window, qtbot, tmp_path):
     """Its caption said "A Bidirectional layer is two LSTMs" under two GRU directions."""
     import re
 
@@ -385,7 +385,7 @@ def test_the_directions_figure_of_a_bidirectional_gru_says_two_grus(make_window,
     from gui.export.figure import export_view
 
     model = load_model(GRU_FIXTURES / "keras_bidirectional_gru.keras", trust=True)
-    window = make_window()
+    window = shared_window
     open_session(window, model, np.load(GRU_FIXTURES / "keras_bidirectional_gru.npz")["x"])
     window.session_model.seek(3)
     export_view(window, "directions", tmp_path / "d.svg", width=900)
