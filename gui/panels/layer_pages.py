@@ -3,9 +3,12 @@ and the coupling what-ifs page (the view, ``gui.panels.layer_view``, drives what
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -148,29 +151,48 @@ class KernelPage(QWidget):
 
 
 class WhatIfPage(QWidget):
-    """Tab 3: decouple / perturb forks and the heat-map of how far each unit moved."""
+    """Tab 3: decouple / perturb forks and the heat-map of how far each unit moved.
+
+    Its chart (a plot, an image, a colour bar: about 40 ms of a window's start) is made the
+    first time the tab is shown or a part of it is asked for (``chart``); ``on_chart_made``
+    then draws into it what the view would have drawn meanwhile."""
 
     def __init__(self, palette: Palette, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = _page_layout(self)
+        self.palette = palette                 # the chart's, when it is made ...
+        self.cursor_pen: QPen | None = None    # ... and its cursor's, once the view restyled it
+        self.on_chart_made: Callable[[], None] | None = None
+        self._chart: _DiffChart | None = None
+        self._layout = layout = _page_layout(self)
         layout.addLayout(self._controls())
-        self.glw = _plot_widget(palette)
-        self.plot = self.glw.addPlot(**NO_MENU)
-        self.plot.hideButtons()
-        self.plot.getViewBox().invertY(True)
-        self.plot.setLabel("bottom", "time step t")
-        self.plot.setLabel("left", "lane (units panel order)")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
-        self.plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
-        self.bar.setImageItem(self.image, insert_in=self.plot)
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
-        self.plot.addItem(self.cursor)
-        layout.addWidget(self.glw, 1)
         self.info = QLabel("no fork yet: Decouple units or Perturb to compare with the real run")
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
+
+    @property
+    def chart(self) -> _DiffChart:
+        """The fork-difference chart, made on first use (between the controls and the info)."""
+        if self._chart is None:
+            self._chart = _DiffChart(self.palette)
+            if self.cursor_pen is not None:
+                self._chart.cursor.setPen(self.cursor_pen)
+            self._layout.insertWidget(1, self._chart.glw, 1)
+            if self.on_chart_made is not None:
+                self.on_chart_made()
+        return self._chart
+
+    def has_chart(self) -> bool:
+        return self._chart is not None
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.chart       # noqa: B018 - made as the tab is first shown
+        super().showEvent(event)
+
+    glw = property(lambda self: self.chart.glw)
+    plot = property(lambda self: self.chart.plot)
+    image = property(lambda self: self.chart.image)
+    bar = property(lambda self: self.chart.bar)
+    cursor = property(lambda self: self.chart.cursor)
 
     def set_signals(self, kind: CellKind) -> None:
         """The signals a fork's difference can show, for the run's cell kind; h first chosen."""
@@ -203,3 +225,20 @@ class WhatIfPage(QWidget):
         return row
 
 
+class _DiffChart:
+    """The what-if tab's chart: units x time of a fork minus its parent, with a colour bar."""
+
+    def __init__(self, palette: Palette) -> None:
+        self.glw = _plot_widget(palette)
+        self.plot = self.glw.addPlot(**NO_MENU)
+        self.plot.hideButtons()
+        self.plot.getViewBox().invertY(True)
+        self.plot.setLabel("bottom", "time step t")
+        self.plot.setLabel("left", "lane (units panel order)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256, alpha=False))
+        self.plot.addItem(self.image)
+        self.bar = pg.ColorBarItem(colorMap=pg.colormap.get("CET-D1"), interactive=False, width=12)
+        self.bar.setImageItem(self.image, insert_in=self.plot)
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.cursor, width=2))
+        self.plot.addItem(self.cursor)

@@ -99,8 +99,8 @@ class LayerView(FrontAware, QWidget):
         self.signal_boxes, self.glw, self.table, self.info = heat.signal_boxes, heat.glw, heat.table, heat.info
         self.kernel_glw, self.kernel_info = kernels.glw, kernels.info
         self.perturb_unit, self.perturb_step, self.perturb_delta = what.unit, what.step, what.delta
-        self.diff_combo, self.diff_glw, self.diff_plot = what.signal_combo, what.glw, what.plot
-        self.diff_image, self.diff_bar, self.diff_cursor, self.diff_info = what.image, what.bar, what.cursor, what.info
+        self.diff_combo, self.diff_info = what.signal_combo, what.info
+        what.on_chart_made = self._diff_chart_made
         self.diff_data = np.zeros((0, 0), np.float32)
         heat.table.cellClicked.connect(self._table_clicked)
         heat.glw.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -109,6 +109,20 @@ class LayerView(FrontAware, QWidget):
         what.perturb_button.clicked.connect(lambda: self.perturb(what.unit.value(), what.step.value(),
                                                                  what.delta.value()))
         what.signal_combo.currentTextChanged.connect(self._diff_signal_changed)
+
+    # the what-if tab's chart, made when that tab is first shown (layer_pages.WhatIfPage)
+    diff_glw = property(lambda self: self.what_if_page.glw)
+    diff_plot = property(lambda self: self.what_if_page.plot)
+    diff_image = property(lambda self: self.what_if_page.image)
+    diff_bar = property(lambda self: self.what_if_page.bar)
+    diff_cursor = property(lambda self: self.what_if_page.cursor)
+
+    def _diff_chart_made(self) -> None:
+        """The what-if chart was just made: draw in it what the view drew before it existed."""
+        if self.session_model.ready and self._drawn is not None:
+            self._move_cursor()
+            self._show_no_fork()     # the run's extent, as a chart made with the window was given
+            self._show_diff()
 
     # --- building ----------------------------------------------------------------------------
     def _follow_kind(self) -> None:
@@ -272,12 +286,16 @@ class LayerView(FrontAware, QWidget):
             self._set_cursor_pens()
             return
         self.palette = palette
-        for glw in (self.glw, self.kernel_glw, self.diff_glw):
+        what = self.what_if_page
+        what.palette = palette
+        what.cursor_pen = pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width))
+        for glw in (self.glw, self.kernel_glw, *([what.glw] if what.has_chart() else [])):
             glw.setBackground(palette.background)
         for name, box in self.signal_boxes.items():
             if is_signal(self.kind, name):
                 box.setStyleSheet(f"QCheckBox {{ color: {palette.signal_text(name)}; font-weight: bold; }}")
-        self.diff_cursor.setPen(pg.mkPen(palette.cursor, width=max(2.0, 1.4 * palette.line_width)))
+        if what.has_chart():
+            self.diff_cursor.setPen(what.cursor_pen)
         first = next(iter(self.heat.values()), None)
         view_range = first.plot.getViewBox().viewRange() if first is not None else None
         self.rebuild(force=not self._stale)      # built before: restyle now, keeping the zoom
@@ -364,7 +382,8 @@ class LayerView(FrontAware, QWidget):
             heat.cursor.setPos(x)
         if self.strip is not None:
             self.strip.set_cursor(x)
-        self.diff_cursor.setPos(x)
+        if self.what_if_page.has_chart():
+            self.diff_cursor.setPos(x)
         if cursor is not None:
             self.perturb_step.setValue(cursor)
 
@@ -578,7 +597,8 @@ class LayerView(FrontAware, QWidget):
         dbg = self._debugger()
         if not self.diff_fork or dbg is None or self.diff_fork not in dbg.forks.forks:
             self.diff_data = np.zeros((0, 0), np.float32)
-            self.diff_image.clear()
+            if self.what_if_page.has_chart():
+                self.diff_image.clear()
             self._show_no_fork()
             return
         fork = dbg.forks.get(self.diff_fork)
@@ -590,21 +610,25 @@ class LayerView(FrontAware, QWidget):
         with np.errstate(invalid="ignore"):
             m = float(np.nanmax(np.abs(scaled))) if np.isfinite(scaled).any() else 0.0
         m = m if m > 0 else 1e-6
-        self.diff_image.setImage(self.diff_data, levels=(-m, m), autoLevels=False)
-        self.diff_image.setRect(-0.5, 0, self.diff_data.shape[1], self.diff_data.shape[0])
-        self.diff_bar.setLevels((-m, m))
         parent = "the real run" if dbg.forks.parent_name(fork) is None else f"fork '{dbg.forks.parent_name(fork)}'"
-        self.diff_plot.setTitle(f"{signal_label(self.diff_signal, self.kind)}: fork '{fork.name}' minus {parent}")
         self.diff_info.setText(f"fork '{fork.name}' — {fork.edit.describe()} · max |difference| "
                                f"{m:.4g}" + ("" if fork.edit.kind == "decouple" else " after the edited step (its column saturates)")
                                + " · red/blue: the fork is above/below the real run")
+        if not self.what_if_page.has_chart():
+            return                  # drawn when the tab is first shown
+        self.diff_image.setImage(self.diff_data, levels=(-m, m), autoLevels=False)
+        self.diff_image.setRect(-0.5, 0, self.diff_data.shape[1], self.diff_data.shape[0])
+        self.diff_bar.setLevels((-m, m))
+        self.diff_plot.setTitle(f"{signal_label(self.diff_signal, self.kind)}: fork '{fork.name}' minus {parent}")
 
     def _show_no_fork(self) -> None:
         """The empty state: the run's steps and units as the axes a fork's difference will fill
         (not pyqtgraph's default range around the cursor line), and a title saying what will."""
+        self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
+        if not self.what_if_page.has_chart():
+            return                  # drawn when the tab is first shown
         self.diff_plot.setTitle("a fork's difference from the real run will show here: "
                                 "one row per unit, one column per step")
-        self.diff_info.setText("no fork yet: Decouple units or Perturb to compare with the real run")
         if self._drawn is not None:
             _, _, steps, _ = self._drawn
             self.diff_plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(0, len(self.order)),
