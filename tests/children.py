@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+import types
 
 import numpy as np
 
@@ -33,19 +34,37 @@ class _Echo:
     input_names = ["signal"]
 
 
+def _without_keras() -> None:
+    """An empty module answers the worker's ``import keras``: importing Keras costs a worker
+    seconds of CPU that a test of the parent's bounds on the load (CPU time, memory, Cancel,
+    which worker is kept) does not use. The real import, and that it is not timed, is what
+    ``slow_import_capture`` and every real capture exercise."""
+    if "keras" not in sys.modules:
+        sys.modules["keras"] = types.ModuleType("keras")
+
+
 def stuck_reader(conn) -> None:
     """An HDF5 reader that imports h5py, then makes no progress."""
     h5read.serve_reader(conn, walk=_sleep)
 
 
 def spinning_capture(conn) -> None:
-    """A Keras load that spins at 100% CPU forever."""
+    """A Keras load that spins at 100% CPU forever (Keras not imported)."""
+    _without_keras()
     keras_worker.serve_captures(conn, load=_spin)
 
 
 def growing_capture(conn) -> None:
-    """A Keras load that takes 64 MB and then waits."""
+    """A Keras load that takes 64 MB and then waits (Keras not imported)."""
+    _without_keras()
     keras_worker.serve_captures(conn, load=_grow)
+
+
+def instant_capture(conn) -> None:
+    """A Keras load that answers at once (Keras not imported): for the parent's choice of
+    which worker serves a model."""
+    _without_keras()
+    keras_worker.serve_captures(conn, load=lambda *a: _Echo())
 
 
 def slow_import_capture(conn) -> None:

@@ -27,6 +27,10 @@ def _npz(path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
+# Tests of real Keras workers come first, in an order where a worker that one test closed
+# cleanly serves the next (each new worker imports Keras: seconds of CPU); the
+# misbehaving children of tests/children.py follow.
+
 @pytest.mark.parametrize("ext", [".keras"])      # the .h5 twin: tests/test_capture_live.py
 def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
     model = load_model(CAP / f"conv1d_lstm{ext}")
@@ -54,62 +58,19 @@ def test_conv1d_lstm_is_captured_in_a_worker_and_matches_keras(ext):
     assert worker._proc is None
 
 
-@pytest.fixture
-def child(monkeypatch):
-    """Name the worker process's target: one of tests/children.py's misbehaving captures."""
-    return lambda name: monkeypatch.setattr(keras_worker, "WORKER", f"tests.children:{name}")
-
-
-def test_a_spinning_keras_load_is_abandoned_by_cpu_time(child, monkeypatch):
-    child("spinning_capture")
-    model = load_model(CAP / "conv1d_lstm.keras")
-    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "1")
-    start = time.monotonic()
-    with pytest.raises(ModelFileError, match="no progress loading the model for 1 s of CPU time"):
-        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
-    assert time.monotonic() - start < 30
-    assert not h5read._ACTIVE
-
-
-def test_importing_keras_is_not_timed(child, monkeypatch):
-    """A limit far below what the import costs still lets the capture run: the clock starts
-    once Keras is imported (the child burns 1.5 s of CPU before, the load itself is instant)."""
-    child("slow_import_capture")
-    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "0.5")
-    worker = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
-    assert worker.input_names == ["signal"]
-    worker.close()
-
-
-def test_a_keras_worker_over_the_memory_budget_is_abandoned(child, monkeypatch):
-    child("growing_capture")
-    model = load_model(CAP / "conv1d_lstm.keras")
-    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "16M")
-    with pytest.raises(BudgetError, match="more than 16.0 MB of memory loading the model"):
-        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
-    assert not h5read._ACTIVE
-
-
-def test_cancel_kills_the_keras_worker(child):
-    child("growing_capture")
-    model = load_model(CAP / "conv1d_lstm.keras")
-    import threading
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
-            outcome.append(exc)
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not h5read._ACTIVE and time.monotonic() < deadline:
-        time.sleep(0.05)
-    h5read.cancel_reads()
-    thread.join(10)
-    assert not thread.is_alive()
-    assert isinstance(outcome[0], h5read.ReadCancelled), outcome
+def test_a_keras2_file_runs_with_the_functions_its_writer_meant():
+    """A tf.keras file whose LSTM uses hard_sigmoid: Keras 3 alone would run its own
+    hard_sigmoid (x/6 + 1/2); the worker gives the file Keras 2's (0.2x + 0.5), so the captured
+    run equals what tf.keras computed (tests/fixtures/keras2, written by tf.keras 2.21)."""
+    ref = _npz(FIXTURES / "keras2" / "lstm_hard_sigmoid.npz")
+    worker = keras_worker.KerasWorker(FIXTURES / "keras2" / "lstm_hard_sigmoid.h5", None,
+                                      [("lstm", False)], "lstm_hard_sigmoid.h5")
+    try:
+        captured = worker.run({"x": ref["x"]})
+    finally:
+        worker.close()
+    assert_close(captured.outputs[0], ref["output"], "tf.keras output")
+    np.testing.assert_array_equal(captured.feeds["lstm"].x, ref["x"])
 
 
 def test_lambda_code_is_refused_not_run(tmp_path):
@@ -154,40 +115,6 @@ def test_a_corrupt_keras_file_is_one_line(tmp_path):
     bad = _with_conv1d(tmp_path / "bad.keras", lambda layer: layer.update(class_name="NoSuchLayer"))
     assert_clean_error(run_cli("trace", str(bad), "--input", str(CAP / "conv1d_lstm.input.npz"),
                                "--out", str(tmp_path / "t.npz")), "bad.keras")
-
-
-def test_the_worker_backend_is_the_users_else_one_that_loads_fast(monkeypatch):
-    import importlib.util
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
-    assert keras_worker.worker_backend() == "jax"
-    monkeypatch.delenv("KERAS_BACKEND")
-    installed = {"tensorflow", "torch", "jax"}
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: object() if name in installed else None)
-    assert keras_worker.worker_backend() == "tensorflow"
-    installed.discard("tensorflow")
-    assert keras_worker.worker_backend() == "numpy"
-
-
-def test_a_run_may_take_longer_on_a_longer_input(monkeypatch):
-    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "2")
-    assert keras_worker._run_limit({"x": np.zeros((1, 10, 3))}) == 2
-    assert keras_worker._run_limit({"x": np.zeros((1, 100_000, 4))}) == 8
-
-
-def test_a_keras2_file_runs_with_the_functions_its_writer_meant():
-    """A tf.keras file whose LSTM uses hard_sigmoid: Keras 3 alone would run its own
-    hard_sigmoid (x/6 + 1/2); the worker gives the file Keras 2's (0.2x + 0.5), so the captured
-    run equals what tf.keras computed (tests/fixtures/keras2, written by tf.keras 2.21)."""
-    ref = _npz(FIXTURES / "keras2" / "lstm_hard_sigmoid.npz")
-    worker = keras_worker.KerasWorker(FIXTURES / "keras2" / "lstm_hard_sigmoid.h5", None,
-                                      [("lstm", False)], "lstm_hard_sigmoid.h5")
-    try:
-        captured = worker.run({"x": ref["x"]})
-    finally:
-        worker.close()
-    assert_close(captured.outputs[0], ref["output"], "tf.keras output")
-    np.testing.assert_array_equal(captured.feeds["lstm"].x, ref["x"])
 
 
 def test_a_config_declaring_huge_layers_is_abandoned_at_the_budget(tmp_path, monkeypatch):
@@ -252,8 +179,86 @@ def test_a_worker_that_answered_with_an_error_is_not_kept(monkeypatch):
     assert len(started) == 2
 
 
-def test_a_changed_memory_budget_gets_a_fresh_worker(monkeypatch):
+def test_the_worker_backend_is_the_users_else_one_that_loads_fast(monkeypatch):
+    import importlib.util
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert keras_worker.worker_backend() == "jax"
+    monkeypatch.delenv("KERAS_BACKEND")
+    installed = {"tensorflow", "torch", "jax"}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name in installed else None)
+    assert keras_worker.worker_backend() == "tensorflow"
+    installed.discard("tensorflow")
+    assert keras_worker.worker_backend() == "numpy"
+
+
+def test_a_run_may_take_longer_on_a_longer_input(monkeypatch):
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "2")
+    assert keras_worker._run_limit({"x": np.zeros((1, 10, 3))}) == 2
+    assert keras_worker._run_limit({"x": np.zeros((1, 100_000, 4))}) == 8
+
+
+@pytest.fixture
+def child(monkeypatch):
+    """Name the worker process's target: one of tests/children.py's captures."""
+    return lambda name: monkeypatch.setattr(keras_worker, "WORKER", f"tests.children:{name}")
+
+
+def test_a_spinning_keras_load_is_abandoned_by_cpu_time(child, monkeypatch):
+    child("spinning_capture")
+    model = load_model(CAP / "conv1d_lstm.keras")
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(ModelFileError, match="no progress loading the model for 1 s of CPU time"):
+        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+    assert time.monotonic() - start < 30
+    assert not h5read._ACTIVE
+
+
+def test_importing_keras_is_not_timed(child, monkeypatch):
+    """A limit far below what the import costs still lets the capture run: the clock starts
+    once Keras is imported (the child burns 1.5 s of CPU before, the load itself is instant)."""
+    child("slow_import_capture")
+    monkeypatch.setenv("LSTM_SCOPE_CAPTURE_TIMEOUT", "0.5")
+    worker = keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m")
+    assert worker.input_names == ["signal"]
+    worker.close()
+
+
+def test_a_keras_worker_over_the_memory_budget_is_abandoned(child, monkeypatch):
+    child("growing_capture")
+    model = load_model(CAP / "conv1d_lstm.keras")
+    monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "16M")
+    with pytest.raises(BudgetError, match="more than 16.0 MB of memory loading the model"):
+        model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+    assert not h5read._ACTIVE
+
+
+def test_cancel_kills_the_keras_worker(child):
+    child("growing_capture")
+    model = load_model(CAP / "conv1d_lstm.keras")
+    import threading
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            model.trace(_npz(CAP / "conv1d_lstm.input.npz")["signal"])
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not h5read._ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    h5read.cancel_reads()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], h5read.ReadCancelled), outcome
+
+
+def test_a_changed_memory_budget_gets_a_fresh_worker(child, monkeypatch):
     """The worker reads the budget from its environment: a kept one must not carry an old one."""
+    child("instant_capture")
     started = _count_workers(monkeypatch)
     keras_worker.KerasWorker(CAP / "conv1d_lstm.keras", None, [("lstm", False)], "m").close()
     monkeypatch.setenv("LSTM_SCOPE_MEMORY_BUDGET", "1G")

@@ -1,12 +1,14 @@
 """A Session or TraceResult ending a notebook cell shows its units figure (gui.notebook, the
 exporter of ``export --view units``); ``gui.show`` blocks from a plain script until the window
 closes, and returns at once in Jupyter after ``%gui qt``. Real kernels (nbclient), real
-scripts."""
+scripts; they run the numpy path (``LSTM_SCOPE_JIT=0``): numba's import and cached kernels would
+cost each child about a second of CPU for a figure that does not depend on them."""
 
 from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -59,13 +61,18 @@ def test_the_figure_is_the_export_commands(tmp_path):
     assert _png_size(ours) == _png_size(out.read_bytes())
 
 
+def _child_env() -> dict[str, str]:
+    """This process's environment for a kernel or script, on the numpy path (module docstring)."""
+    return {**os.environ, "LSTM_SCOPE_JIT": "0"}
+
+
 def _run_notebook(tmp_path, cells: list[str]) -> list:
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c))
                                          for c in cells])
     NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=_child_env())
     return nb.cells
 
 
@@ -128,7 +135,7 @@ def test_gui_show_from_a_plain_script_blocks_until_the_window_closes(tmp_path):
         print("returned after close", closed == [s.t], window.isVisible())
         """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env={**__import__("os").environ,
+                          text=True, timeout=300, env={**_child_env(),
                                                        "QT_QPA_PLATFORM": "offscreen",
                                                        "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
