@@ -66,6 +66,12 @@ def is_signal(kind: CellKind, name: str) -> bool:
     return name in kind.display_order
 
 
+def is_sequential(kind: CellKind, name: str) -> bool:
+    """True for a signal coloured on the sequential scale (viridis), not the diverging one:
+    a ratio gate, or a signal positive by construction (an sLSTM's normalizer n)."""
+    return is_ratio(kind, name) or name in kind.positive
+
+
 def is_ratio(kind: CellKind, name: str) -> bool:
     """True for a gate that scales another signal (drawn in its activation's range, viridis)."""
     return name in kind.ratio_gates

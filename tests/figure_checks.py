@@ -271,7 +271,8 @@ def plot_texts(glw) -> list[TextItem]:
 
 def svg_problems(path) -> list[str]:
     """What a viewer of a written SVG would see go wrong: a path its renderer refuses (Qt's
-    "Invalid path data" for an empty ``d``), and a text painted over by a later opaque
+    "Invalid path data" for an empty ``d``), a line whose width only SVG Tiny's
+    ``vector-effect`` keeps thin under a scaling transform, and a text painted over by a later opaque
     rectangle of the same widget (the same origin: a widget painted later may cover another).
     SVG viewers differ in clipping (Qt's and ImageMagick's renderers ignore or misplace it),
     so a text may not rely on a clip to survive a fill drawn after it: the menu bar painted
@@ -299,6 +300,11 @@ def svg_problems(path) -> list[str]:
             order += 1
             if child.tag == f"{ns}path" and not (child.get("d") or "").strip():
                 problems.append("an empty path (d=\"\")")
+            if (child.get("vector-effect") == "non-scaling-stroke"
+                    and max(abs(a), abs(b), abs(c), abs(d)) > 1.5):
+                problems.append(f"a {child.tag[len(ns):]} kept thin only by vector-effect under a "
+                                f"x{max(abs(a), abs(d)):.0f} transform (librsvg, ImageMagick draw "
+                                "it that much wider)")
             elif child.tag == f"{ns}text" and (child.text or "").strip():
                 x, y = float(child.get("x", 0)), float(child.get("y", 0))
                 drawn.append((order, child.text.strip(), a * x + c * y + e, b * x + d * y + f, (e, f)))

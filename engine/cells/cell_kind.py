@@ -72,6 +72,8 @@ class CellKind:
     # (an mLSTM: its units are coupled through its matrix memory C), so no view draws U
     cell_parts: tuple[str, ...] = ()     # the N-wide blocks of the recorded c when it carries
     # more than C (an sLSTM's c, nrm, stab side by side); empty: c is the cell state itself
+    positive: tuple[str, ...] = ()  # signals positive by construction (an sLSTM's normalizer
+    # n): coloured on the sequential scale from 0, not on one symmetric about 0
 
     @property
     def parts(self) -> tuple[str, ...]:

@@ -183,6 +183,7 @@ SLSTM_CELL = CellKind(
     states=("c", "nrm", "stab", "h"),
     cell_parts=CELL_PARTS,
     written_as="sLSTM",
+    positive=("nrm",),              # n = f·n + i, f and i > 0, n0 = 0 (or a positive state)
     ratio_gates=("f", "i", "o"),
     signals=(
         SignalSpec("f", "f", "forget gate",

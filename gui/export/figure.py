@@ -38,6 +38,7 @@ from gui.export.figure_files import (
     MAX_GIF_PIXELS,
     MAX_PNG_PIXELS,
     add_svg_metadata,
+    bake_scaled_strokes,
     check_positions,
     max_width,
     repaint_menu_titles,
@@ -504,7 +505,7 @@ class Figure:
         finally:
             painter.end()
         buffer.close()
-        svg = bytes(buffer.data()).decode("utf-8")
+        svg = bake_scaled_strokes(bytes(buffer.data()).decode("utf-8"))
         svg = add_svg_metadata(svg, self.metadata())
         write_bytes(path, svg.encode("utf-8"))
         return logical

@@ -58,6 +58,42 @@ def add_svg_metadata(svg: str, meta: dict[str, Any]) -> str:
     return svg[:match.end()] + "\n" + block + svg[match.end():]
 
 
+_GROUP = re.compile(r'(<g\b[^>]*?)\s+transform="matrix\(([^)]*)\)"([^>]*>)(.*?)(</g>)', re.S)
+_SHAPE = re.compile(r'<(path|polyline|rect)\b([^>]*)/>')
+_PAIR = re.compile(r"(-?[\d.]+(?:e[-+]?\d+)?),(-?[\d.]+(?:e[-+]?\d+)?)")
+
+
+def bake_scaled_strokes(svg: str) -> str:
+    """Qt's SVG writer keeps a plot's curves in data units under the view's scaling transform
+    (17 px a step, 107 px a lane) with ``vector-effect="non-scaling-stroke"`` to keep the
+    lines thin: SVG Tiny's, which librsvg and ImageMagick ignore, so they drew every curve
+    17 to 107 times wider, a blot. Such groups get their shapes' points mapped through the
+    transform instead (the same picture in every viewer; widths in figure pixels)."""
+    def bake(match: re.Match) -> str:
+        head, matrix, tail, body, end = match.groups()
+        a, b, c, d, e, f = (float(v) for v in matrix.split(","))
+        if (a, b, c, d) == (1.0, 0.0, 0.0, 1.0) or "non-scaling-stroke" not in body:
+            return match.group(0)
+        if 'fill="url(' in head + tail or _SHAPE.sub("", body).strip():
+            return match.group(0)      # a gradient or anything but shapes: left as written
+
+        def point(x: float, y: float) -> str:
+            return f"{a * x + c * y + e:.7g},{b * x + d * y + f:.7g}"
+
+        def shape(m: re.Match) -> str:
+            tag, attrs = m.groups()
+            if tag == "rect":
+                get = {k: float(v) for k, v in re.findall(r'\b(x|y|width|height)="([^"]*)"', attrs)}
+                x, y = get.get("x", 0.0), get.get("y", 0.0)
+                w, h = get.get("width", 0.0), get.get("height", 0.0)
+                rest = re.sub(r'\s*\b(x|y|width|height)="[^"]*"', "", attrs)
+                corners = " L".join(point(px, py) for px, py in ((x + w, y), (x + w, y + h), (x, y + h)))
+                return f'<path{rest} d="M{point(x, y)} L{corners} Z"/>'
+            return f"<{tag}{_PAIR.sub(lambda p: point(float(p[1]), float(p[2])), attrs)}/>"
+        return f"{head}{tail}{_SHAPE.sub(shape, body)}{end}"
+    return _GROUP.sub(bake, svg)
+
+
 def repaint_menu_titles(painter: QPainter, widget: QWidget, at: QPoint) -> None:
     """On an SVG painter, draw the titles of ``widget``'s menu bars (``widget`` drawn at ``at``)
     once more, over their bar. A menu bar paints its titles, then its background over the

@@ -26,6 +26,7 @@ from engine.errors import ScopeError
 from engine.network.model_input import InputKind, model_input_kind
 from engine.output.export import CELL, LANES, Numbers, ViewContext, export_data
 from gui.shown import Shown
+from gui.signals import GRADIENT_MAP, carried
 
 FIGURE_WIDTH = 1280             # logical px of a figure's view area: a 16:9 slide's width
 MAX_FIGURE_HEIGHT = 1800
@@ -309,14 +310,28 @@ class LayerView(ExportableView):
         host.grads.refresh()
         host.layer_view.on_position(host.session_model.t, force=True)
 
+    def target(self, host) -> str:
+        """The gradient map's target, when the map is shown (the figure says what it is the
+        gradient of, as the gradient view does); none when the gradient cannot be had."""
+        if GRADIENT_MAP not in host.layer_view.visible:
+            return ""
+        if host.grads.view is None:
+            host.grads.refresh()
+        return host.grads.view.target if host.grads.view is not None else ""
+
     def explanation(self, ctx: ViewContext, units: int) -> str:
         return (f"Rows are the N = {units} units of layer {ctx.layer}; columns are time steps t. "
                 "At every step a whole column fills in: all N units update together, each reading "
                 "the input and the previous h of every unit. The red line is the current step.")
 
     def explanation_for(self, ctx: ViewContext, units: int, kind, heads: int = 1) -> str:
-        """A cell without a recurrent kernel (an mLSTM): its units read their head's memory."""
+        """A cell without a recurrent kernel (an mLSTM): its units read their head's memory.
+        With the gradient map: what it is the gradient of, and with respect to what."""
         text = self.explanation(ctx, units)
+        if ctx.target:
+            state = "C" if kind is None else kind.signal(carried(kind)).symbol
+            text += (f" The gradient map: log₁₀|∂target/∂{state}_t| for the target "
+                     f"{ctx.target}, how much each unit's {state} at each step moves it.")
         if kind is None or kind.recurrent:
             return text
         return text.replace("the input and the previous h of every unit",

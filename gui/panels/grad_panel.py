@@ -46,6 +46,7 @@ TINY = 1e-30                      # log axes: an exact zero is drawn at the floo
 CARRY_LABEL = "|∂target/∂C_t|"       # the legend names the derivative as the axes do (an LSTM's)
 SALIENCY_MIN_HEIGHT = 60          # px: the saliency plot, a few tick values
 CAROUSEL_MIN_HEIGHT = 80          # px: the carousel plot, a few decades and its legend
+GRID_MARGIN_PX = 2                # px above the first plot and under the time axis, on screen
 BELOW_VIEW_PX = 8                 # px under either plot's view box (its bottom axis has no values)
 
 
@@ -68,6 +69,7 @@ class GradPanel(FrontAware, QWidget):
         self.session_model, self.grads, self.palette = model, grads, palette
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        self._spacing = layout.spacing()          # a figure's; the screen's is thinner
         bar = QHBoxLayout()
         bar.addWidget(QLabel("target:"))
         self.mode_combo = QComboBox()
@@ -91,6 +93,7 @@ class GradPanel(FrontAware, QWidget):
         # its least height is what it needs (_keep_rows_whole), never the view's default
         # preferred 480 px, which a wrapped info line made the panel's height in any dock
         self.glw.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
+        self._grid_margins = self.glw.ci.layout.getContentsMargins()     # a figure's
         layout.addWidget(self.glw, 1)
         self.sal_plot = self.glw.addPlot(row=0, col=0, **NO_MENU)
         self.cec_plot = self.glw.addPlot(row=1, col=0, axisItems={"left": DecadeAxis("left")}, **NO_MENU)
@@ -164,8 +167,16 @@ class GradPanel(FrontAware, QWidget):
         self.glw.setBackground(palette.background)
         for plot in (self.sal_plot, self.cec_plot, self.strip.plot):
             style_axes(plot, palette)
-        set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|", palette)
-        set_axis_label(self.cec_plot, "left", "unit's carousel", palette)
+        # a figure names its plots in full; the window's compact layout fits a laptop's
+        # bottom dock (about 258 px at 1366x768) without scrolling: short titles, thin margins
+        # (the target is named in the bar above, the curves in the legend)
+        printing = palette.printing
+        set_axis_label(self.sal_plot, "left", "|∂target/∂x_t|" if printing else "|∂/∂x|", palette)
+        set_axis_label(self.cec_plot, "left", "unit's carousel" if printing else "carousel", palette)
+        self.glw.ci.setContentsMargins(*(self._grid_margins if printing else
+                                         (self._grid_margins[0], GRID_MARGIN_PX,
+                                          self._grid_margins[2], GRID_MARGIN_PX)))
+        self.layout().setSpacing(self._spacing if printing else GRID_MARGIN_PX)
         set_time_axis_label(self.strip.plot, "time step t (input position)", palette)
         self._keep_rows_whole()
         for line in self.cursors:

@@ -22,7 +22,7 @@ from gui.panels.lanes import label_step
 from gui.signals import (
     GRADIENT_MAP,
     carried,
-    is_ratio,
+    is_sequential,
     symbol,
 )
 from gui.theme import Palette
@@ -65,7 +65,7 @@ def trace_image(trace: LayerTrace, name: str, sample: int) -> np.ndarray:
 
 
 def _cmap(name: str, kind: CellKind) -> pg.ColorMap:
-    if is_ratio(kind, name) or name == GRADIENT_MAP:
+    if is_sequential(kind, name) or name == GRADIENT_MAP:
         return pg.colormap.get("viridis")
     return pg.colormap.get("CET-D1")      # diverging, 0 in the middle
 
@@ -77,7 +77,7 @@ def _levels(name: str, trace: LayerTrace, image: np.ndarray) -> tuple[float, flo
     with np.errstate(invalid="ignore"):
         m = float(np.nanmax(np.abs(image))) if np.isfinite(image).any() else 1.0
     m = m if np.isfinite(m) and m > 0 else 1.0
-    return -m, m
+    return (0.0, m) if name in trace.cell_kind.positive else (-m, m)
 
 
 UPRIGHT_TITLE_CHARS = 2  # a map title this short (a symbol: f, C, h) stands upright

@@ -17,7 +17,7 @@ from engine.cells.cell_kind import CellKind
 from engine.runs.trace import LayerTrace
 from gui.panels.heat_maps import _cmap, _levels, trace_image
 from gui.panels.lanes import per_unit
-from gui.signals import is_ratio
+from gui.signals import is_sequential
 
 MAX_COLUMNS = 8192      # pyqtgraph cannot render an RGBA image wider than 32767 (it crashed the
                         # window on a 33,000-step run): longer runs are averaged over blocks
@@ -59,7 +59,7 @@ class HeatStrips:
         lo, hi = self.levels
         spec = self.kind.signal(self.signal)
         words = f"{spec.title} {spec.symbol}"          # "cell state C", "forget gate f"
-        if is_ratio(self.kind, self.signal):
+        if is_sequential(self.kind, self.signal):
             scale = f"dark purple {lo:.2g} → yellow {hi:.2g} (viridis)"
         else:
             scale = f"blue {lo:.2g} → white 0 → red {hi:.2g}, linear"

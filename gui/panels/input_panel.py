@@ -92,6 +92,9 @@ class InputPanel(QWidget):
         self._stale = False             # a run arrived before the window was on screen
         session_model.runChanged.connect(self.rebuild)
         session_model.positionChanged.connect(self.on_position)
+        view = self.x_plot.getViewBox()       # letters shown again as they fit a zoom or size
+        view.sigResized.connect(lambda *_: self._thin_tokens())
+        view.sigXRangeChanged.connect(lambda *_: self._thin_tokens())
 
     def _keep_labels_whole(self) -> None:
         """Each plot at least its least height and tall enough for its left label, the grid
@@ -100,6 +103,34 @@ class InputPanel(QWidget):
                                      (self.sal_plot, SALIENCY_MIN_HEIGHT, BELOW_VIEW_PX["saliency"]),
                                      (self.y_plot, OUTPUT_MIN_HEIGHT, BELOW_VIEW_PX["output"])])
         self.sal_plot.setMaximumHeight(max(70, int(self.sal_plot.minimumHeight())))
+
+    def _thin_tokens(self) -> None:
+        """Show a token's letter only where it touches no letter already shown, left to right:
+        165 characters of the code demo over a laptop's width drew their letters into each
+        other. Each letter's box is its text's, in pixels at the plot's present scale."""
+        if not self._tokens:
+            return
+        xsize, ysize = self.x_plot.getViewBox().viewPixelSize()
+        if not (xsize > 0 and ysize > 0):
+            return
+        shown: list[tuple[float, float, float, float]] = []
+        for text in self._tokens:
+            inner = text.textItem.boundingRect()
+            margin = text.textItem.document().documentMargin()
+            w, h = inner.width() - 2 * margin, inner.height() - 2 * margin
+            x, bottom = text.pos().x() / xsize, -text.pos().y() / ysize - margin
+            box = (x - w / 2, bottom - h, x + w / 2, bottom)
+            fits = True
+            for o in reversed(shown):            # left edges ascend: only near ones can touch
+                if o[0] < box[0] - 4 * max(w, o[2] - o[0]):
+                    break
+                if (min(box[2], o[2]) - max(box[0], o[0]) > 1.0
+                        and min(box[3], o[3]) - max(box[1], o[1]) > 1.0):
+                    fits = False
+                    break
+            text.setVisible(fits)
+            if fits:
+                shown.append(box)
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""
@@ -185,6 +216,7 @@ class InputPanel(QWidget):
                     text.setPos(k, float(tok))
                     self.x_plot.addItem(text)
                     self._tokens.append(text)
+                self._thin_tokens()
         else:
             set_axis_label(self.x_plot, "left", f"x ({raw.shape[1]})", self.palette)
             self._keep_labels_whole()

@@ -227,6 +227,8 @@ def colour_scale(name: str, weights, full_values: np.ndarray | None = None) -> C
     if full_values is not None and np.isfinite(full_values).any():
         m = float(np.nanpercentile(np.abs(full_values), 99))
         m = m if np.isfinite(m) and m > 0 else 1.0
+    if name in w.kind.positive:           # an sLSTM's normalizer: from 0, sequential
+        return ColourScale(name, 0.0, m, False)
     return ColourScale(name, -m, m, True)
 
 

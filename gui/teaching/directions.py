@@ -103,6 +103,7 @@ class MapsCanvas(PaintedCanvas):
         pal = self.view.palette
         p.fillRect(QRectF(0, 0, width, height), QColor(pal.background))
         self.boxes, self.text_items, self.bars = [], [], []
+        self.marked: list[QRectF] = []        # the window's sample: its map, or its row
         maps = self.view.maps()
         fg = QColor(pal.foreground)
         font = view_font(pal)
@@ -135,6 +136,7 @@ class MapsCanvas(PaintedCanvas):
             p.drawRect(rect)
             p.drawImage(rect, heat_image(values, m["scale"]))
             self.boxes.append((m["title"], rect, values))
+            self._mark(p, rect, m, fg)
             p.setPen(fg)
             self._row_labels(p, rect, m, small)
             self._text(p, QRectF(rect.right() + 6, rect.top(), right - 8, fm.height()),
@@ -162,6 +164,21 @@ class MapsCanvas(PaintedCanvas):
             self._colour_bar(p, what, scale, QRectF(left + box_w * 0.55,
                                                     y - gap + fm.height() * (1 + BAR_LINES * k) + 2,
                                                     box_w * 0.45, fm.height() * BAR_LINES), small)
+
+    def _mark(self, p: QPainter, rect: QRectF, m: dict, colour: QColor) -> None:
+        """Frame the map (``selected``) or the row (``selected_row``) of the sample the window
+        shows, so a figure of every sample says which one the other views draw."""
+        if m.get("selected"):
+            mark = QRectF(rect)
+        elif m.get("selected_row") is not None:
+            per_row = rect.height() / max(int(m["rows"]), 1)
+            mark = QRectF(rect.left(), rect.top() + m["selected_row"] * per_row, rect.width(), per_row)
+        else:
+            return
+        p.setPen(QPen(colour, 2.0))
+        p.setBrush(Qt.NoBrush)
+        p.drawRect(mark)
+        self.marked.append(mark)
 
     def _row_labels(self, p: QPainter, rect: QRectF, m: dict, font) -> None:
         """'unit k' (or 'sample k', 'value k') beside the rows, as many as fit."""
@@ -346,6 +363,7 @@ class SamplesView(_MapsView):
         self.mode_combo.currentIndexChanged.connect(lambda i: self.set_mode(self.mode_combo.itemData(i)))
         self.bar.addWidget(self.mode_combo)
         self.bar.addStretch(1)
+        model.sampleChanged.connect(lambda _: self.canvas.update())
         self.rebuild()
 
     def set_mode(self, mode: str) -> None:
@@ -367,6 +385,7 @@ class SamplesView(_MapsView):
         full = self.session_model.full().signal(self.signal)
         scale = colour_scale(self.signal, session.info.weights, full)
         cursor = session.cursor
+        chosen = self.session_model.sample          # the sample every other view draws
         count = min(session.batch, MAX_SAMPLES)
         note = "" if session.batch <= MAX_SAMPLES else f" (first {MAX_SAMPLES} of {session.batch})"
         if self.session_model.checkpointed:
@@ -378,8 +397,11 @@ class SamplesView(_MapsView):
             return [{"title": f"unit {unit}'s {words(self.session_model.cell_kind, self.signal)} in each sample{note} — "
                               "rows are samples", "values": strip, "scale": scale, "rows": count,
                      "rows_label": f"{count} samples", "row_word": "sample",
-                     "cursors": [(cursor, None)]}]
-        return [{"title": f"sample {b} · {words(self.session_model.cell_kind, self.signal)}" + (note if b == 0 else ""),
+                     "cursors": [(cursor, None)],
+                     "selected_row": chosen if chosen < count else None}]
+        return [{"title": f"sample {b} · {words(self.session_model.cell_kind, self.signal)}"
+                          + (" · selected in the window" if b == chosen else "") + (note if b == 0 else ""),
                  "values": live[b].T, "scale": scale, "rows": session.units,
-                 "rows_label": f"{session.units} units", "cursors": [(cursor, None)]}
+                 "rows_label": f"{session.units} units", "cursors": [(cursor, None)],
+                 "selected": b == chosen}
                 for b in range(count)]

@@ -76,6 +76,22 @@ def test_window_svg_draws_its_menu_bar_and_no_broken_path(window, tmp_path):
     assert all(title in texts for title in ("ile", "iew", "elp"))    # F̲ile: the mnemonic apart
 
 
+def test_the_layer_figure_names_its_gradient_maps_target(window, tmp_path):
+    """The gradient map is |∂target/∂C_t|: the figure says of what, as the gradient view does
+    (its words under the picture and its metadata), and says nothing once the map is hidden."""
+    from gui.export.views import VIEWS
+    from gui.signals import GRADIENT_MAP
+    export_view(window, "layer", tmp_path / "l.png", width=400)
+    meta = json.loads(image_of(tmp_path / "l.png").text["lstm-scope"])
+    target = window.grads.view.target
+    assert target and meta["target"] == target
+    ctx = VIEWS["layer"].context(window, "")
+    words = VIEWS["layer"].explanation_for(ctx, 6, window.session_model.cell_kind)
+    assert f"∂target/∂C_t| for the target {target}" in words
+    window.layer_view.set_signal_visible(GRADIENT_MAP, False)
+    assert VIEWS["layer"].context(window, "").target == ""
+
+
 def test_unit_filter_limits_the_lanes_and_the_data(window, tmp_path):
     window.units_panel.set_filter("2:4")
     export_view(window, "units", tmp_path / "u.npz")

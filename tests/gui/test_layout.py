@@ -200,3 +200,27 @@ def test_no_tab_bar_is_left_from_an_earlier_tab_group(qtbot, tmp_path):
     qtbot.wait(50)
     assert _stray_tab_bars(w) == []
     assert errors == []
+
+
+def test_the_gradients_dock_fits_a_laptop_without_scrolling(make_window, qtbot):
+    """At 1366x768 the Gradients dock gets about 258 px: its compact screen layout (short
+    plot titles, thin grid margins) shows both plots and the time axis whole, no scroll bar;
+    each plot keeps its least height and its title beside it."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from gui.panels.grad_panel import CAROUSEL_MIN_HEIGHT, SALIENCY_MIN_HEIGHT
+    from tests.gui.conftest import bring_to_front
+    w = make_window()
+    open_session(w, small_model(12), sine_input(120))
+    _fit(w, qtbot, (1366, 768))
+    bring_to_front(qtbot, w.grad_dock)
+    qtbot.wait(100)
+    area = w.grad_dock.findChild(QScrollArea)
+    panel = w.grad_panel
+    assert area.viewport().height() >= panel.minimumSizeHint().height(), \
+        f"{area.viewport().height()} px for a {panel.minimumSizeHint().height()} px panel: it scrolls"
+    assert panel.sal_plot.height() >= SALIENCY_MIN_HEIGHT
+    assert panel.cec_plot.height() >= CAROUSEL_MIN_HEIGHT
+    for plot in (panel.sal_plot, panel.cec_plot):
+        label = plot.getAxis("left").label
+        assert label.boundingRect().width() <= plot.getViewBox().height() + 2, label.toPlainText()

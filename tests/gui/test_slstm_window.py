@@ -145,3 +145,25 @@ def test_the_unrolled_figure_words_the_heads(make_window, qtbot, tmp_path, monke
     assert {b for _, b, t, _ in drawn if t == cursor} == set(range(8))     # one link each
     assert len([1 for *_, t, _ in drawn if t == cursor]) == 8
     assert window.errors == []
+
+
+def test_the_normalizer_is_coloured_from_zero_on_the_sequential_scale():
+    """n is positive by construction: viridis from 0 (as the gates and |∂|), not a scale
+    symmetric about 0 whose lower half no value reaches; C stays diverging."""
+    import pyqtgraph as pg
+
+    from gui.panels.heat_maps import _cmap, _levels, trace_image
+    from gui.teaching.common import colour_scale
+    from tests.test_slstm import slstm_model, weights
+    w = weights()
+    x = np.random.default_rng(3).normal(size=(1, 12, w.input_dim)).astype(np.float32)
+    full = slstm_model(w).trace(x).layer(0)
+    n = trace_image(full, "nrm", 0)
+    assert (n > 0).all()
+    viridis = pg.colormap.get("viridis").getLookupTable(nPts=256, alpha=False)
+    assert np.array_equal(_cmap("nrm", SLSTM_CELL).getLookupTable(nPts=256, alpha=False), viridis)
+    lo, hi = _levels("nrm", full, n)
+    assert lo == 0 and hi == pytest.approx(float(n.max()))
+    scale = colour_scale("nrm", w, n)
+    assert not scale.diverging and scale.lo == 0 < scale.hi
+    assert _levels("c", full, trace_image(full, "c", 0))[0] < 0 and colour_scale("c", w, n).diverging

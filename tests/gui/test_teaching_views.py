@@ -248,6 +248,30 @@ def test_samples_side_by_side_show_every_samples_numbers(qtbot):
     assert "one sample" in SamplesView(one, palette("light")).maps()
 
 
+def test_samples_side_by_side_mark_the_windows_sample(qtbot):
+    """The sample the window shows is the one marked: its map framed and its title saying so
+    (one map per sample), its row framed (the selected unit in every sample)."""
+    from gui.teaching.directions import SamplesView
+    model = small_model(5, 3)
+    x = np.stack([sine_input(25) * (k + 1) for k in range(3)])
+    sm = _model_for(qtbot, model, x)
+    view = _show(qtbot, SamplesView(sm, palette("light")))
+    sm.seek(9)
+    sm.set_sample(1)
+    view.canvas.grab()
+    titles = [title for title, _, _ in view.canvas.boxes]
+    assert ["selected in the window" in t for t in titles] == [False, True, False]
+    assert view.canvas.marked == [view.canvas.boxes[1][1]]
+    view.set_mode("unit")
+    sm.set_sample(2)
+    view.canvas.grab()
+    (_, strip, _), = view.canvas.boxes
+    (row,) = view.canvas.marked
+    assert row.left() == strip.left() and row.width() == strip.width()
+    assert abs(row.top() - (strip.top() + 2 * strip.height() / 3)) < 1e-6
+    assert abs(row.height() - strip.height() / 3) < 1e-6
+
+
 @pytest.mark.parametrize("view", ["unrolled", "text", "directions", "samples"])
 def test_teaching_views_export_from_the_window(make_window, tmp_path, view):
     """PNG, SVG and GIF of each teaching view, its dock made on first use."""

@@ -342,3 +342,22 @@ def test_time_axes_never_scale_their_numbers(make_window, qtbot):
         axis.updateAutoSIPrefix()
         assert "x0.001" not in axis.labelString(), axis.labelString()
         assert axis.autoSIPrefixScale == 1.0, axes.index(axis)
+
+
+def test_the_code_demos_token_letters_never_overlap_in_the_input_panel(make_window, qtbot):
+    """165 characters over a laptop's width: a letter that would touch a neighbour's is left
+    out (the next zoom or a wider window shows it), never drawn into it."""
+    from engine import load_model
+    from engine.loaders.demos import default_demo_input, demo_info
+    from tests.figure_checks import plot_texts, text_problems
+    from tests.gui.conftest import open_session
+    from tests.gui.test_layout import _fit
+    w = make_window()
+    model = load_model("demo:code")
+    open_session(w, model, default_demo_input(demo_info("code"), model))
+    for size in ((1366, 768), (1920, 1080)):
+        _fit(w, qtbot, size)
+        letters = [t for t in plot_texts(w.input_panel.glw) if len(t.text) == 1]
+        assert len(letters) > 40, size                      # most letters still shown
+        overlaps = [p for p in text_problems(letters) if "overlaps" in p]
+        assert overlaps == [], f"{size}: {overlaps[:3]}"
