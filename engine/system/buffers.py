@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import mmap
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -89,8 +90,15 @@ def _take(nbytes: int) -> mmap.mmap | np.ndarray | None:
 
 
 def _release(key: int) -> None:
-    """The last view of a buffer is gone: keep it for the next request of its size."""
+    """The last view of a buffer is gone: keep it for the next request of its size. Not while
+    the interpreter shuts down: there is no next request, and the budget's ``os.environ`` (or
+    this module's globals) may already be torn down; the memory goes back with the process."""
     global _free_bytes
+    try:
+        if sys.is_finalizing():
+            return
+    except AttributeError:      # this module's globals are already cleared
+        return
     with _lock:
         entry = _watch.pop(key, None)
         if entry is None:           # forgotten by clear(in_use=True): freed with its arrays
