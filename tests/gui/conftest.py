@@ -123,7 +123,17 @@ def looks(window) -> tuple:
     return (window.theme, window.size().toTuple(), tuple(docks), panel.sort_mode, panel.filter_text,
             dict(panel._chosen), panel.ghost, panel.shared_scale, panel.mode_combo.currentText(),
             dict(window.layer_view._chosen), window.layer_view.tabs.currentIndex(),
+            window.layer_view.diff_signal, _sorted_by(window.layer_view.table),
             window.grads.mode, window.grads.custom, window.grads._slow)
+
+
+def _sorted_by(table) -> tuple:
+    """The statistics column the user sorted by, if any (no column: none, with or without a run)."""
+    header = table.horizontalHeader()
+    section = header.sortIndicatorSection()
+    if not 0 <= section < table.columnCount():
+        return ()
+    return section, header.sortIndicatorOrder()
 
 
 @pytest.fixture(scope="module")
