@@ -311,7 +311,10 @@ class LayerView(FrontAware, QWidget):
         if self.strip is not None:
             self.strip.palette = self.palette
             self.strip.cursor.setPen(pen)
-        self.diff_cursor.setPen(pen)
+        what = self.what_if_page           # its chart may not be made yet: it takes them then
+        what.palette, what.cursor_pen = self.palette, pen
+        if what.has_chart():
+            self.diff_cursor.setPen(pen)
 
     def set_signal_visible(self, name: str, on: bool) -> None:
         """Show or hide one map; the choice is kept by name for runs of other kinds too."""
