@@ -167,6 +167,35 @@ def test_the_worker_of_a_closed_model_loads_the_next_model_file(monkeypatch):
     third.close()
 
 
+def test_a_dropped_model_hands_its_worker_back_at_once(monkeypatch):
+    """A model dropped without closing it hands its worker back when its last reference goes,
+    not at some later garbage collection (the collector is off here): the next Keras model (the
+    window opening another file, a command run in process) costs its load, not a Keras import."""
+    started = _count_workers(monkeypatch)
+    x = _npz(CAP / "conv1d_lstm.input.npz")["signal"]
+    ref = _npz(CAP / "conv1d_lstm.ref.npz")
+    gc.disable()
+    try:
+        first = load_model(CAP / "conv1d_lstm.keras")
+        assert_close(first.trace(x).layer(0).h, ref["layer0_h"], ".keras h")
+        del first
+        second = load_model(CAP / "conv1d_lstm.h5")
+        assert_close(second.trace(x).layer(0).h, ref["layer0_h"], ".h5 h in the handed-back worker")
+    finally:
+        gc.enable()
+    assert len(started) == 1, started
+
+
+def test_a_runtime_outliving_its_model_says_so():
+    """The runtime holds its model weakly: asked for a capture after the model is gone, it says
+    so in one line instead of starting a worker."""
+    model = load_model(CAP / "conv1d_lstm.keras")
+    runtime = model.runtime
+    del model
+    with pytest.raises(ScopeError, match="the model was closed; open it again"):
+        runtime.capturer()
+
+
 def test_a_worker_that_answered_with_an_error_is_not_kept(monkeypatch):
     """As for the HDF5 reader, only a worker whose every answer was clean serves another model."""
     started = _count_workers(monkeypatch)

@@ -6,6 +6,7 @@ config, and Keras itself is imported only when a capture runs (see docs/architec
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,15 @@ def attach_runtime(model: Model, path: Path, config: dict[str, Any]) -> None:
         return          # the engine computes what it can itself (Model.partial)
     traced = [(info.name, info.direction == "backward") for info in model.traced_layers]
     source = str(path)
+    # weakly: the model holds this loader (model.runtime), and a loader holding the model back
+    # would keep both, and the Keras worker, until a garbage collection instead of handing the
+    # worker to the next model as soon as this one is dropped
+    owner = weakref.ref(model)
 
     def make():
+        model = owner()
+        if model is None:
+            raise ScopeError(f"{source}: the model was closed; open it again")
         if importlib.util.find_spec("keras") is None:
             raise ImportError("keras")
         from ..capture.keras_worker import KerasWorker
