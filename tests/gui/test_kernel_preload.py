@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
 import main
 from engine.runs import compiled
@@ -25,11 +26,17 @@ def test_the_window_at_start_begins_the_preload_once_it_is_up(monkeypatch, qtbot
     monkeypatch.setattr(app_module, "MainWindow", window)
     monkeypatch.setattr(compiled, "preload", lambda: preloads.append(windows[-1].isVisible()))
     monkeypatch.setenv(app_module.STARTUP_PROBE, repr(time.time()))   # quits once painted
+    # run_app's exec() has returned when the windows are closed below: with Qt's quit on the
+    # last window closed, that close leaves a quit for the next event loop, and every timer
+    # of the next test in this process (qtbot.wait, a deferred catch-up) would never fire
+    app = QApplication.instance()
+    app.setQuitOnLastWindowClosed(False)
     try:
         assert app_module.run_app("demo:sine") == 0
     finally:
         for w in windows:
             w.close()
+        app.setQuitOnLastWindowClosed(True)
     assert preloads == [True]          # once, with the window shown
     assert "startup_ms=" in capsys.readouterr().out
 
@@ -69,3 +76,14 @@ def test_a_trace_during_the_preload_waits_for_it_and_loads_once(monkeypatch):
     trace.join(5)
     thread.join(5)
     assert got == ["kernels"] and loads == ["lstm-scope-kernels"]      # ... which loaded once
+
+
+def test_after_the_app_ran_and_closed_an_event_loop_still_runs_its_timers(qtbot):
+    """Runs after the run_app test in this file: what that test leaves behind must not stop the
+    next test's timers (a quit left pending made a later layer-view test fail by order)."""
+    fired = []
+    loop = QEventLoop()
+    QTimer.singleShot(0, lambda: fired.append(True))
+    QTimer.singleShot(50, loop.quit)
+    loop.exec()
+    assert fired == [True]
