@@ -152,8 +152,6 @@ class UnitsPanel(UnitsOptions, UnitsCurves, UnitsPointer, QWidget):
         self.sel_lane.setBrush(pg.mkBrush(palette.selection + "55"))
         self.sel_step.setPen(pg.mkPen(palette.foreground, width=max(palette.line_width, 1.0),
                                       style=Qt.DashLine))
-        for box_name, box in self.signal_boxes.items():
-            box.setStyleSheet(f"QCheckBox {{ color: {palette.signal(box_name)}; font-weight: bold; }}")
 
     def apply_palette(self, palette: Palette) -> None:
         """Restyle for a theme switch or an export (the print palette), then redraw."""

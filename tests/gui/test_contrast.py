@@ -77,3 +77,21 @@ def test_styled_widgets_follow_a_theme_switch(make_window):
     finally:
         w.act_dark.setChecked(False)
         w.toggle_theme()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_units_panels_signal_boxes_are_written_in_the_readable_colour(shared_window, theme):
+    """The f/i/o/g/C/h check boxes use signal_text (AA on the window), not the line colour: a
+    second styling pass once put the plain line colour back (orange C at 2:1 on white)."""
+    from gui.theme import DARK, LIGHT
+    from tests.gui.conftest import open_session, sine_input, small_model
+    palette = {"light": LIGHT, "dark": DARK}[theme]
+    open_session(shared_window, small_model(4, 3), sine_input(12))
+    panel = shared_window.units_panel
+    assert set(panel.signal_boxes) >= {"f", "i", "o", "c", "h"}
+    panel._style(palette)
+    try:
+        for name, box in panel.signal_boxes.items():
+            assert f"color: {palette.signal_text(name)};" in box.styleSheet(), (theme, name)
+    finally:
+        panel._style(LIGHT)
