@@ -272,6 +272,33 @@ def test_colour_table_maps_every_palette_colour_near_itself():
     assert tuple(palette[white]) == (255, 255, 255)
 
 
+@pytest.mark.parametrize("view", ["cell", "units", "layer"])
+def test_a_print_figure_takes_no_colour_from_the_window_theme(window, tmp_path, view):
+    """The same light figure before and after the application's palette went dark (as a dark
+    window sets it for its dialogs): the figure's theme is passed in, not the application's
+    (the cell diagram's frame was drawn dark)."""
+    from PySide6.QtCore import QEvent
+
+    from gui.theme import qt_palette
+    # both pictures after a first one: the first export of the lanes draws no "unit k" axis
+    # labels and later ones do (as the golden pictures were made; not the theme's doing)
+    export_view(window, view, tmp_path / "first.png", width=500)
+    export_view(window, view, tmp_path / "light.png", width=500)
+    app = QApplication.instance()
+    app.setPalette(qt_palette("dark"))
+    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
+    try:
+        export_view(window, view, tmp_path / "dark-app.png", width=500)
+        assert window.palette().color(window.palette().ColorRole.Window).lightness() < 80
+    finally:
+        app.setPalette(qt_palette("light"))
+    before = np.asarray(image_of(tmp_path / "light.png").convert("RGB"))
+    after = np.asarray(image_of(tmp_path / "dark-app.png").convert("RGB"))
+    assert before.shape == after.shape
+    assert int(np.any(before != after, axis=-1).sum()) == 0
+
+
+
 def test_a_window_shows_its_own_theme_from_the_start(make_window, tmp_path):
     """The theme saved in the window's settings is applied when the window starts (it was
     applied only by run_app), and a second window in the process is not left dark by the first."""
@@ -511,30 +538,3 @@ def test_export_dialog_fields_never_squash(shared_window):
         assert spin.width() >= spin.minimumSizeHint().width() + 12
     assert dialog.width() >= dialog.minimumSizeHint().width()
     dialog.close()
-
-
-@pytest.mark.parametrize("view", ["cell", "units", "layer"])
-def test_a_print_figure_takes_no_colour_from_the_window_theme(shared_window, tmp_path, view):
-    """The same light figure before and after the application's palette went dark (as a dark
-    window sets it for its dialogs): the figure's theme is passed in, not the application's
-    (the cell diagram's frame was drawn dark)."""
-    window = shared_window
-    from PySide6.QtCore import QEvent
-
-    from gui.theme import qt_palette
-    # both pictures after a first one: the first export of the lanes draws no "unit k" axis
-    # labels and later ones do (as the golden pictures were made; not the theme's doing)
-    export_view(window, view, tmp_path / "first.png", width=500)
-    export_view(window, view, tmp_path / "light.png", width=500)
-    app = QApplication.instance()
-    app.setPalette(qt_palette("dark"))
-    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)
-    try:
-        export_view(window, view, tmp_path / "dark-app.png", width=500)
-        assert window.palette().color(window.palette().ColorRole.Window).lightness() < 80
-    finally:
-        app.setPalette(qt_palette("light"))
-    before = np.asarray(image_of(tmp_path / "light.png").convert("RGB"))
-    after = np.asarray(image_of(tmp_path / "dark-app.png").convert("RGB"))
-    assert before.shape == after.shape
-    assert int(np.any(before != after, axis=-1).sum()) == 0
