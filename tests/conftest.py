@@ -61,6 +61,18 @@ def pytest_configure(config):
     generative.set_long(bool(config.getoption("--long", default=False)))
 
 
+def pytest_collection_finish(session):
+    """Move everything alive after collection (torch, Keras, JAX, Qt and the app's modules,
+    imported by the test modules) out of the garbage collector's sight: each full collection
+    otherwise walks those millions of objects again, and the GUI tests' many Qt and pyqtgraph
+    allocations trigger thousands of collections. Measured on five GUI, export and Keras files
+    in one process: 113.4 -> 85.4 s of CPU, the collector's own time 19.6 -> 5.3 s. Objects a
+    test makes are collected as before; frozen ones are freed by reference counting."""
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
 # A closed window's pyqtgraph plots live on in reference cycles until the garbage collector
 # runs, each holding a dozen parentless context menus (QMenu); an app-wide theme change then
 # re-polishes every one of them (a theme test took 23 s after 40 export tests, 1.8 s alone).

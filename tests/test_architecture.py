@@ -72,3 +72,10 @@ def test_the_package_table_names_every_engine_package(graph):
                 and graph.find_children(m)}
     missing = {p for p in packages if f"`{p.replace('.', '/')}/`" not in rows}
     assert not missing, f"docs/architecture.md has no row for {sorted(missing)}"
+
+
+def test_the_suite_runs_with_the_imported_libraries_frozen_out_of_the_collector():
+    """tests/conftest.py freezes what collection imported (the suite's CPU time: the collector
+    would otherwise walk torch's, Keras' and JAX's objects thousands of times)."""
+    import gc
+    assert gc.get_freeze_count() > 0
