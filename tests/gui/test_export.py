@@ -355,7 +355,7 @@ def _one_window(tmp_path_factory):
 
 
 @pytest.fixture
-def shared_window(_one_window):
+def export_window(_one_window):
     """The shared window at the cursor the ``window`` fixture sets, with no error reported."""
     _one_window.go_to_position(17)
     QApplication.processEvents()
@@ -364,8 +364,8 @@ def shared_window(_one_window):
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_png_at_the_requested_width_is_a_real_picture(shared_window, tmp_path, view):
-    window = shared_window
+def test_png_at_the_requested_width_is_a_real_picture(export_window, tmp_path, view):
+    window = export_window
     path = tmp_path / f"{view}.png"
     result = export_view(window, view, path, width=1500, options=FigureOptions(title="My title"))
     image = image_of(path)
@@ -385,12 +385,12 @@ def test_png_at_the_requested_width_is_a_real_picture(shared_window, tmp_path, v
         assert colour_share(path, "#ffffff", 3) > 0.3
 
 
-def test_an_export_scale_restyles_the_layer_cursors_without_drawing_the_maps_again(shared_window):
+def test_an_export_scale_restyles_the_layer_cursors_without_drawing_the_maps_again(export_window):
     """A figure's scale changes pen widths only (``Palette.scaled``): the layer view sizes
     its cursor lines for it and keeps its maps, where it drew every map again."""
     from gui.theme import print_palette
-    view = shared_window.layer_view
-    with Figure(shared_window, "layer") as fig:
+    view = export_window.layer_view
+    with Figure(export_window, "layer") as fig:
         fig.set_scale(1.0)
         fig.sync()                      # drawn in print (behind its tab, it waited)
         maps = [heat.plot for heat in view.heat.values()]
@@ -403,8 +403,8 @@ def test_an_export_scale_restyles_the_layer_cursors_without_drawing_the_maps_aga
         assert view.palette.line_width == pytest.approx(print_palette("light").line_width * 3.0)
 
 
-def test_default_width_is_twice_the_view_on_screen(shared_window, tmp_path):
-    window = shared_window
+def test_default_width_is_twice_the_view_on_screen(export_window, tmp_path):
+    window = export_window
     width = default_width(window, "units")
     assert width == 2 * (window.units_panel.glw.width() + 36)
     export_view(window, "units", tmp_path / "u.png")
@@ -412,8 +412,8 @@ def test_default_width_is_twice_the_view_on_screen(shared_window, tmp_path):
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_gif_has_one_frame_per_step_and_returns_the_cursor(shared_window, tmp_path, view):
-    window = shared_window
+def test_gif_has_one_frame_per_step_and_returns_the_cursor(export_window, tmp_path, view):
+    window = export_window
     path = tmp_path / f"{view}.gif"
     result = export_view(window, view, path, positions=range(3, 7), width=500)
     gif = image_of(path)
@@ -429,8 +429,8 @@ def test_gif_has_one_frame_per_step_and_returns_the_cursor(shared_window, tmp_pa
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_csv_and_npz_hold_the_engines_numbers(shared_window, tmp_path, view):
-    window = shared_window
+def test_csv_and_npz_hold_the_engines_numbers(export_window, tmp_path, view):
+    window = export_window
     full = window.session_model.full()
     export_view(window, view, tmp_path / "v.npz")
     export_view(window, view, tmp_path / "v.csv")
@@ -453,14 +453,14 @@ def test_csv_and_npz_hold_the_engines_numbers(shared_window, tmp_path, view):
         assert np.float32(rows[40][8]) == full.h[0, t, unit]
 
 
-def test_dark_print_theme(shared_window, tmp_path):
-    window = shared_window
+def test_dark_print_theme(export_window, tmp_path):
+    window = export_window
     export_view(window, "units", tmp_path / "d.png", options=FigureOptions(theme="dark"))
     assert colour_share(tmp_path / "d.png", DARK.background, 6) > 0.3
 
 
-def test_cancelling_an_animation_writes_nothing(shared_window, tmp_path):
-    window = shared_window
+def test_cancelling_an_animation_writes_nothing(export_window, tmp_path):
+    window = export_window
     out = tmp_path / "out"
     out.mkdir()
     path = out / "a.gif"
@@ -471,8 +471,8 @@ def test_cancelling_an_animation_writes_nothing(shared_window, tmp_path):
     assert window.session_model.t == 18
 
 
-def test_bad_requests_are_clear_errors(shared_window, tmp_path):
-    window = shared_window
+def test_bad_requests_are_clear_errors(export_window, tmp_path):
+    window = export_window
     with pytest.raises(ScopeError, match="choose .png"):
         export_view(window, "units", tmp_path / "x.bmp")
     with pytest.raises(ScopeError, match="outside"):
@@ -483,8 +483,8 @@ def test_bad_requests_are_clear_errors(shared_window, tmp_path):
         export_view(window, "units", tmp_path / "x.png", width=19000)
 
 
-def test_export_menu_toolbar_and_shortcuts(shared_window):
-    window = shared_window
+def test_export_menu_toolbar_and_shortcuts(export_window):
+    window = export_window
     assert window.act_export in window.export_menu.actions()
     assert window.act_copy_image in window.export_menu.actions()
     assert window.act_export.shortcut().toString() == "Ctrl+Shift+E"
@@ -493,24 +493,24 @@ def test_export_menu_toolbar_and_shortcuts(shared_window):
     assert window.act_export in window.findChild(QToolBar, "transport").actions()
 
 
-def test_copy_image_to_clipboard(shared_window):
-    window = shared_window
+def test_copy_image_to_clipboard(export_window):
+    window = export_window
     assert window.exporter.copy("cell", width=640)
     image = QApplication.clipboard().image()
     assert image.width() == 640 and not image.isNull()
 
 
-def test_an_animation_leaves_no_widgets_behind(shared_window, tmp_path):
-    window = shared_window
+def test_an_animation_leaves_no_widgets_behind(export_window, tmp_path):
+    window = export_window
     before = len(QApplication.topLevelWidgets())
     export_view(window, "units", tmp_path / "a.gif", positions=range(0, 6), width=300)
     assert len(QApplication.topLevelWidgets()) <= before
 
 
-def test_gif_frames_share_one_palette_and_match_the_figure(shared_window, tmp_path):
+def test_gif_frames_share_one_palette_and_match_the_figure(export_window, tmp_path):
     """Each decoded frame is the figure of its step (within the palette's rounding), and the
     frames after the first cost little: they store only what changed."""
-    window = shared_window
+    window = export_window
     one = tmp_path / "one.gif"
     many = tmp_path / "many.gif"
     export_view(window, "units", one, positions=range(5, 6), width=400)
@@ -527,8 +527,8 @@ def test_gif_frames_share_one_palette_and_match_the_figure(shared_window, tmp_pa
         assert np.mean(err) < 2.0 and np.mean(err > 40) < 0.01, k   # antialiased edges
 
 
-def test_export_dialog_fields_never_squash(shared_window):
-    window = shared_window
+def test_export_dialog_fields_never_squash(export_window):
+    window = export_window
     dialog = ExportDialog(window, "units", window.settings)
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".gif"))
     dialog.show()
