@@ -155,6 +155,30 @@ def shared_window(_shared_window, qtbot):
     _shared_window.quiet()
 
 
+def exported_window(folder, model, x, layer=None):
+    """A shown 1200x800 window with a run open, for a module's export tests to share (building
+    and opening one is about a second of CPU): errors reported go to ``window.errors``, and the
+    window is closed and deleted when the generator ends. Use inside a module-scoped fixture."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+    make_app()
+    errors: list[str] = []
+    settings = QSettings(str(folder / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
+    w.errors = errors
+    w.resize(1200, 800)
+    w.show()
+    assert QTest.qWaitForWindowExposed(w)
+    open_session(w, model, x, layer=layer)
+    yield w
+    w.close()
+    w.deleteLater()
+    QApplication.processEvents()
+
+
 def settle_span(qtbot, session_model) -> None:
     """Wait until a checkpointed run's span around the cursor is drawn: the next span is
     recomputed on a worker thread (gui/background.py) after the cursor moves."""

@@ -15,7 +15,7 @@ from gui.export.dialog import ExportDialog, ExportRequest
 from gui.export.figure import ExportCancelled, Figure, FigureOptions, default_width, export_view
 from gui.theme import DARK, SIGNAL_COLOURS
 from tests.figure_checks import svg_problems
-from tests.gui.conftest import open_session, sine_input, small_model
+from tests.gui.conftest import exported_window, open_session, sine_input, small_model
 from tests.helpers import csv_rows, image_of
 
 VIEWS = ("units", "layer", "cell", "window")
@@ -333,25 +333,8 @@ def _one_window(tmp_path_factory):
     it (a window costs about a second of CPU to build and open). An export puts back what it
     touched (test_export_keeps_zoom_docks_and_pinned_step, test_print_theme_is_put_back_...);
     an SVG export is left out: it keeps the lanes drawn as whole paths."""
-    from PySide6.QtCore import QSettings
-    from PySide6.QtTest import QTest
-
-    from gui.app import make_app
-    from gui.main_window import MainWindow
-    make_app()
-    errors: list[str] = []
-    settings = QSettings(str(tmp_path_factory.mktemp("one-window") / "settings.ini"),
-                         QSettings.IniFormat)
-    w = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
-    w.errors = errors
-    w.resize(1200, 800)
-    w.show()
-    assert QTest.qWaitForWindowExposed(w)
-    open_session(w, small_model(units=6), sine_input(30))
-    yield w
-    w.close()
-    w.deleteLater()
-    QApplication.processEvents()
+    yield from exported_window(tmp_path_factory.mktemp("one-window"), small_model(units=6),
+                               sine_input(30))
 
 
 @pytest.fixture

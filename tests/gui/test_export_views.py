@@ -14,7 +14,7 @@ from engine.network.model_input import SEQUENCE
 from gui.export.figure import FigureOptions, export_view
 from gui.export.views import VIEWS, Showing, view
 from gui.shown import expected
-from tests.gui.conftest import open_session
+from tests.gui.conftest import exported_window
 from tests.helpers import bidirectional_model, image_of
 
 
@@ -24,26 +24,9 @@ def _one_window(tmp_path_factory):
     window for the module (building and opening one is about a second of CPU): each test
     exports from it or reads it, and an export puts back what it touched
     (tests/gui/test_export.py)."""
-    from PySide6.QtCore import QSettings
-    from PySide6.QtTest import QTest
-
-    from gui.app import make_app
-    from gui.main_window import MainWindow
-    make_app()
-    errors: list[str] = []
-    settings = QSettings(str(tmp_path_factory.mktemp("views") / "settings.ini"),
-                         QSettings.IniFormat)
-    w = MainWindow(settings=settings, report_error=lambda title, msg: errors.append(msg))
-    w.errors = errors
-    w.resize(1200, 800)
-    w.show()
-    assert QTest.qWaitForWindowExposed(w)
     x = np.random.default_rng(3).normal(size=(2, 16, 2)).astype(np.float32)
-    open_session(w, bidirectional_model(), x, layer="bi/backward")
-    yield w
-    w.close()
-    w.deleteLater()
-    QApplication.processEvents()
+    yield from exported_window(tmp_path_factory.mktemp("views"), bidirectional_model(), x,
+                               layer="bi/backward")
 
 
 @pytest.fixture
