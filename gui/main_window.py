@@ -321,17 +321,21 @@ class MainWindow(Loading, Transport, Following, ViewCommands, QMainWindow):
             _strip_tags(text), 4000))
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.stop_play()
         layout.remember(self, self.settings)
+        self.stop_background_work()
+        super().closeEvent(event)
+
+    def stop_background_work(self) -> None:
+        """Stop playback, the loader, the first pass and every background job, waiting for the
+        threads: a long run's gradient, span or hit scan stops at its next chunk instead of
+        computing for a window that is gone (or, in tests, handed to the next test)."""
+        self.stop_play()
         self.loader.cancel()
         self.loader.wait(5000)
         self.first_pass.cancel()
         self.first_pass.wait(5000)
-        # a long run's gradient, span or hit scan stops at its next chunk instead of computing
-        # for a window that is gone
         for jobs in (self.grads.jobs, self.session_model.spans, self.breakpoints_panel.scans):
             jobs.cancel()
-        super().closeEvent(event)
 
 
 def _steady_width(button: QWidget, texts: tuple[str, ...]) -> None:

@@ -95,13 +95,7 @@ class _SharedWindow:
         window = self.window
         if window is None:
             return
-        window.stop_play()
-        window.loader.cancel()
-        window.loader.wait(5000)
-        window.first_pass.cancel()
-        window.first_pass.wait(5000)
-        for jobs in (window.grads.jobs, window.session_model.spans, window.breakpoints_panel.scans):
-            jobs.cancel()
+        window.stop_background_work()
 
     def close(self) -> None:
         if self.window is not None:
